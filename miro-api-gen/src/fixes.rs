@@ -1,0 +1,783 @@
+//! The spec fixes: named, documented transformations of the raw spec that run before generation.
+//!
+//! Each fix repairs a defect of Miro's spec (or a construct progenitor cannot handle) in the
+//! most general form that covers it, so that a newer spec with the same defect elsewhere is fixed
+//! too. [`FIXES`] is the ordered list; [`apply_all`] runs it and reports what each one changed.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+/// One spec fix.
+pub struct Fix {
+    /// Short stable name, used in reports and tests.
+    pub name: &'static str,
+    /// Why the fix exists: the defect it repairs.
+    pub reason: &'static str,
+    /// The transformation. Returns how many places it changed.
+    pub apply: fn(&mut Value) -> usize,
+}
+
+/// The fixes, in the order they run.
+pub const FIXES: &[Fix] = &[
+    Fix {
+        name: "consistent-board-id-placeholders",
+        reason: "The spec keeps operations on one path apart with fake placeholder names \
+                 ({board_id_PlatformTags}, ...); the bulk upload's placeholder does not match its \
+                 declared `board_id` parameter. The parameter takes the placeholder's name. (The \
+                 post-processor names every such Rust parameter `board_id`, and the operations \
+                 table shows the wire path, see `wire_path`.)",
+        apply: consistent_board_id_placeholders,
+    },
+    Fix {
+        name: "synthesize-error-responses",
+        reason: "Over 600 error responses point at #/components/responses/*, which does not exist, \
+                 and 49 operations declare several different inline error schemas. Every non-2xx \
+                 response becomes one body-less response: the runtime decodes Miro's error body \
+                 itself, the same way for every operation.",
+        apply: synthesize_error_responses,
+    },
+    Fix {
+        name: "json-media-type-only",
+        reason: "Some SCIM operations offer application/scim+json beside application/json, and \
+                 progenitor accepts one media type per body; the JSON one is kept.",
+        apply: json_media_type_only,
+    },
+    Fix {
+        name: "no-content-has-no-body",
+        reason: "Some 204 responses declare a JSON body, which a 204 cannot carry.",
+        apply: no_content_has_no_body,
+    },
+    Fix {
+        name: "one-success-response",
+        reason: "update-board declares a 200 with a body and a 202 without one; progenitor wants one \
+                 success type. The 202 is dropped (the runtime accepts any 2xx).",
+        apply: one_success_response,
+    },
+    Fix {
+        name: "multipart-to-extension",
+        reason: "progenitor cannot generate multipart/form-data bodies. The five upload bodies move \
+                 to the x-miro-multipart extension, where the generator builds their methods \
+                 itself; inline schemas of their `data` parts become named components so they get \
+                 types.",
+        apply: multipart_to_extension,
+    },
+    Fix {
+        name: "array-enum-into-items",
+        reason: "PatchGroupResource puts `enum` on an array schema, which is invalid JSON Schema \
+                 for an array value; the enum belongs to the items.",
+        apply: array_enum_into_items,
+    },
+    Fix {
+        name: "merge-case-colliding-schemas",
+        reason: "createdBy/CreatedBy and modifiedBy/ModifiedBy differ only by case and become the \
+                 same Rust name; the lower-case copies are merged into the others.",
+        apply: merge_case_colliding_schemas,
+    },
+    Fix {
+        name: "integer-limits",
+        reason: "Some `limit` parameters are typed as strings; Miro takes integers there.",
+        apply: integer_limits,
+    },
+    Fix {
+        name: "allof-object-and-string",
+        reason: "The export-job status of enterprise-update-board-export-job is \
+                 allOf[object, string], which no value satisfies (progenitor makes an empty enum); \
+                 Miro sends a string.",
+        apply: allof_object_and_string,
+    },
+    Fix {
+        name: "drop-undeclared-required",
+        reason: "A few schemas require properties they never declare, which typify turns into \
+                 required untyped fields that fail on real responses.",
+        apply: drop_undeclared_required,
+    },
+    Fix {
+        name: "board-item-group-schema",
+        reason: "Board item groups (createGroup, updateGroup, GroupResponseShort) refer to `Group`, \
+                 which was overwritten by the enterprise user-group schema; they get their own \
+                 BoardItemGroup schema with the `items` list Miro sends.",
+        apply: board_item_group_schema,
+    },
+    Fix {
+        name: "drop-zero-min-length",
+        reason: "`minLength: 0` constrains nothing and makes typify emit always-true comparisons.",
+        apply: drop_zero_min_length,
+    },
+    Fix {
+        name: "outer-type-discriminators",
+        reason: "Item data and style are oneOfs without a discriminator: the item's own `type` \
+                 field says which variant it is. The x-miro-outer-tag extension records that \
+                 mapping; the post-processor decodes by it instead of guessing.",
+        apply: outer_type_discriminators,
+    },
+];
+
+/// What [`apply_all`] did: the number of changes each fix made, in order.
+pub type FixReport = Vec<(&'static str, usize)>;
+
+/// Applies every fix in [`FIXES`] to `spec`.
+pub fn apply_all(spec: &mut Value) -> FixReport {
+    FIXES.iter().map(|f| (f.name, (f.apply)(spec))).collect()
+}
+
+const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// Calls `f` for every operation object of the spec.
+fn for_each_operation(spec: &mut Value, mut f: impl FnMut(&str, &str, &mut Value)) {
+    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, op) in item.iter_mut() {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            if op.is_object() {
+                f(path, method, op);
+            }
+        }
+    }
+}
+
+/// Calls `f` on every JSON object in `value`, depth first.
+fn walk_objects(value: &mut Value, f: &mut impl FnMut(&mut Map<String, Value>) -> usize) -> usize {
+    match value {
+        Value::Object(map) => {
+            let mut n = f(map);
+            for v in map.values_mut() {
+                n += walk_objects(v, f);
+            }
+            n
+        }
+        Value::Array(items) => items.iter_mut().map(|v| walk_objects(v, f)).sum(),
+        _ => 0,
+    }
+}
+
+fn schemas(spec: &mut Value) -> Option<&mut Map<String, Value>> {
+    spec.pointer_mut("/components/schemas").and_then(Value::as_object_mut)
+}
+
+fn consistent_board_id_placeholders(spec: &mut Value) -> usize {
+    let shared_params = spec.pointer("/components/parameters").cloned().unwrap_or_default();
+    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
+        return 0;
+    };
+    let mut changed = 0;
+    for (path, item) in paths.iter_mut() {
+        let placeholders: Vec<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .filter(|s| s.starts_with("board_id_"))
+            .collect();
+        let [placeholder] = placeholders[..] else { continue };
+        changed += walk_objects(item, &mut |obj| {
+            // A shared parameter is inlined so that only this path's copy is renamed.
+            if let Some(name) = obj
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/parameters/"))
+            {
+                if let Some(Value::Object(shared)) = shared_params.get(name) {
+                    *obj = shared.clone();
+                }
+            }
+            let is_path_param = obj.get("in").and_then(Value::as_str) == Some("path");
+            if is_path_param && obj.get("name").and_then(Value::as_str) == Some("board_id") {
+                obj.insert("name".into(), json!(placeholder));
+                1
+            } else {
+                0
+            }
+        });
+    }
+    changed
+}
+
+/// The path as it goes on the wire: every `{board_id_*}` placeholder is the board id.
+pub fn wire_path(path: &str) -> String {
+    path.split('/')
+        .map(|s| if s.starts_with("{board_id_") { "{board_id}" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn synthesize_error_responses(spec: &mut Value) -> usize {
+    let mut changed = 0;
+    for_each_operation(spec, |_, _, op| {
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+            return;
+        };
+        for (code, response) in responses.iter_mut() {
+            if code.starts_with('2') {
+                continue;
+            }
+            let description = response
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("Error")
+                .to_string();
+            *response = json!({ "description": description });
+            changed += 1;
+        }
+    });
+    if let Some(components) = spec.get_mut("components").and_then(Value::as_object_mut) {
+        components.remove("responses");
+    }
+    changed
+}
+
+fn json_media_type_only(spec: &mut Value) -> usize {
+    let mut changed = 0;
+    for_each_operation(spec, |_, _, op| {
+        let mut contents: Vec<&mut Value> = Vec::new();
+        for (key, part) in op.as_object_mut().into_iter().flatten() {
+            match key.as_str() {
+                "requestBody" => contents.extend(part.get_mut("content")),
+                "responses" => contents.extend(
+                    part.as_object_mut()
+                        .into_iter()
+                        .flat_map(|r| r.values_mut())
+                        .filter_map(|r| r.get_mut("content")),
+                ),
+                _ => {}
+            }
+        }
+        for content in contents {
+            let Some(map) = content.as_object_mut() else { continue };
+            if map.len() > 1 && map.contains_key("application/json") {
+                changed += map.len() - 1;
+                map.retain(|k, _| k == "application/json");
+            }
+        }
+    });
+    changed
+}
+
+fn no_content_has_no_body(spec: &mut Value) -> usize {
+    let mut changed = 0;
+    for_each_operation(spec, |_, _, op| {
+        if let Some(r) = op.pointer_mut("/responses/204").and_then(Value::as_object_mut) {
+            if r.remove("content").is_some() {
+                changed += 1;
+            }
+        }
+    });
+    changed
+}
+
+fn one_success_response(spec: &mut Value) -> usize {
+    let mut changed = 0;
+    for_each_operation(spec, |_, _, op| {
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+            return;
+        };
+        let success: Vec<String> = responses.keys().filter(|c| c.starts_with('2')).cloned().collect();
+        let with_body: Vec<&String> =
+            success.iter().filter(|c| responses[c.as_str()].get("content").is_some()).collect();
+        if success.len() > 1 && !with_body.is_empty() {
+            let keep = with_body[0].clone();
+            for code in &success {
+                if *code != keep && responses[code.as_str()].get("content").is_none() {
+                    responses.remove(code);
+                    changed += 1;
+                }
+            }
+        }
+    });
+    changed
+}
+
+fn multipart_to_extension(spec: &mut Value) -> usize {
+    let mut hoisted: Vec<(String, Value)> = Vec::new();
+    let mut changed = 0;
+    for_each_operation(spec, |_, _, op| {
+        let Some(content) = op.pointer("/requestBody/content").and_then(Value::as_object) else {
+            return;
+        };
+        let Some(mut schema) = content.get("multipart/form-data").and_then(|m| m.get("schema")).cloned()
+        else {
+            return;
+        };
+        let op_id = op.get("operationId").and_then(Value::as_str).unwrap_or_default().to_string();
+        // An inline `data` part schema gets a name of its own so that it becomes a type.
+        if let Some(data) = schema.pointer_mut("/properties/data") {
+            if data.get("type").and_then(Value::as_str) == Some("object") {
+                let name = format!("{}Data", upper_camel(&op_id));
+                hoisted.push((name.clone(), data.clone()));
+                *data = json!({ "$ref": format!("#/components/schemas/{name}") });
+            }
+        }
+        let op = op.as_object_mut().expect("operations are objects");
+        op.remove("requestBody");
+        op.insert("x-miro-multipart".into(), schema);
+        changed += 1;
+    });
+    // A `$ref` to a shared multipart schema: inline the `data` part the same way.
+    let refs: Vec<(String, String)> = spec
+        .get("paths")
+        .map(|p| collect_multipart_refs(p))
+        .unwrap_or_default();
+    for (op_id, target) in refs {
+        let Some(target_schema) = spec
+            .pointer(&format!("/components/schemas/{target}"))
+            .cloned()
+        else {
+            continue;
+        };
+        if let Some(data) = target_schema.pointer("/properties/data") {
+            if data.get("type").and_then(Value::as_str) == Some("object") {
+                let name = format!("{target}Data");
+                if !hoisted.iter().any(|(n, _)| *n == name) {
+                    hoisted.push((name.clone(), data.clone()));
+                }
+                let mut inlined = target_schema.clone();
+                inlined["properties"]["data"] = json!({ "$ref": format!("#/components/schemas/{name}") });
+                set_multipart_schema(spec, &op_id, inlined);
+            }
+        }
+    }
+    if let Some(schemas) = schemas(spec) {
+        for (name, schema) in hoisted {
+            schemas.insert(name, schema);
+        }
+    }
+    changed
+}
+
+fn collect_multipart_refs(paths: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for item in paths.as_object().into_iter().flat_map(|p| p.values()) {
+        for op in item.as_object().into_iter().flat_map(|i| i.values()) {
+            if let Some(r) = op.pointer("/x-miro-multipart/$ref").and_then(Value::as_str) {
+                let id = op["operationId"].as_str().unwrap_or_default().to_string();
+                out.push((id, r.trim_start_matches("#/components/schemas/").to_string()));
+            }
+        }
+    }
+    out
+}
+
+fn set_multipart_schema(spec: &mut Value, op_id: &str, schema: Value) {
+    let mut schema = Some(schema);
+    for_each_operation(spec, |_, _, op| {
+        if op.get("operationId").and_then(Value::as_str) == Some(op_id) {
+            if let Some(s) = schema.take() {
+                op["x-miro-multipart"] = s;
+            }
+        }
+    });
+}
+
+/// `create-board` -> `CreateBoard`.
+pub(crate) fn upper_camel(s: &str) -> String {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            let first = c.next().unwrap().to_ascii_uppercase();
+            std::iter::once(first).chain(c).collect::<String>()
+        })
+        .collect()
+}
+
+fn array_enum_into_items(spec: &mut Value) -> usize {
+    walk_objects(spec, &mut |obj| {
+        if obj.get("type").and_then(Value::as_str) != Some("array") {
+            return 0;
+        }
+        let Some(values) = obj.remove("enum") else { return 0 };
+        if let Some(items) = obj.get_mut("items").and_then(Value::as_object_mut) {
+            items.insert("enum".into(), values);
+        }
+        1
+    })
+}
+
+fn merge_case_colliding_schemas(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else { return 0 };
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    let mut renames: BTreeMap<String, String> = BTreeMap::new();
+    for name in &names {
+        let Some(first) = name.chars().next() else { continue };
+        if !first.is_ascii_lowercase() {
+            continue;
+        }
+        let upper = format!("{}{}", first.to_ascii_uppercase(), &name[1..]);
+        if names.contains(&upper) {
+            renames.insert(name.clone(), upper);
+        }
+    }
+    for lower in renames.keys() {
+        schemas.remove(lower);
+    }
+    let n = renames.len();
+    if n > 0 {
+        walk_objects(spec, &mut |obj| {
+            let Some(Value::String(r)) = obj.get_mut("$ref") else { return 0 };
+            let Some(name) = r.strip_prefix("#/components/schemas/") else { return 0 };
+            match renames.get(name) {
+                Some(new) => {
+                    *r = format!("#/components/schemas/{new}");
+                    1
+                }
+                None => 0,
+            }
+        });
+    }
+    n
+}
+
+fn integer_limits(spec: &mut Value) -> usize {
+    let mut changed = 0;
+    walk_objects(spec, &mut |obj| {
+        let is_limit = obj.get("name").and_then(Value::as_str) == Some("limit")
+            && obj.get("in").and_then(Value::as_str) == Some("query");
+        if !is_limit {
+            return 0;
+        }
+        let Some(schema) = obj.get_mut("schema").and_then(Value::as_object_mut) else { return 0 };
+        if schema.get("type").and_then(Value::as_str) != Some("string") {
+            return 0;
+        }
+        schema.insert("type".into(), json!("integer"));
+        schema.insert("format".into(), json!("int32"));
+        if let Some(Value::String(d)) = schema.get("default") {
+            match d.parse::<i64>() {
+                Ok(n) => {
+                    schema.insert("default".into(), json!(n));
+                }
+                Err(_) => {
+                    schema.remove("default");
+                }
+            }
+        }
+        changed += 1;
+        1
+    });
+    changed
+}
+
+fn allof_object_and_string(spec: &mut Value) -> usize {
+    walk_objects(spec, &mut |obj| {
+        let Some(Value::Array(parts)) = obj.get("allOf") else { return 0 };
+        let string_part = parts
+            .iter()
+            .find(|p| p.get("type").and_then(Value::as_str) == Some("string"))
+            .cloned();
+        let has_other = parts
+            .iter()
+            .any(|p| p.get("$ref").is_some() || p.get("type").and_then(Value::as_str) == Some("object"));
+        match (string_part, has_other) {
+            (Some(Value::Object(s)), true) => {
+                obj.remove("allOf");
+                obj.extend(s);
+                1
+            }
+            _ => 0,
+        }
+    })
+}
+
+fn drop_undeclared_required(spec: &mut Value) -> usize {
+    walk_objects(spec, &mut |obj| {
+        let Some(props) = obj.get("properties").and_then(Value::as_object) else { return 0 };
+        if obj.contains_key("allOf") || obj.contains_key("oneOf") || obj.contains_key("anyOf") {
+            return 0;
+        }
+        let declared: Vec<String> = props.keys().cloned().collect();
+        let Some(Value::Array(required)) = obj.get_mut("required") else { return 0 };
+        let before = required.len();
+        required.retain(|r| r.as_str().is_some_and(|r| declared.iter().any(|d| d == r)));
+        before - required.len()
+    })
+}
+
+fn board_item_group_schema(spec: &mut Value) -> usize {
+    let mut changed = 0;
+    let group_ref = json!({ "$ref": "#/components/schemas/Group" });
+    let new_ref = json!({ "$ref": "#/components/schemas/BoardItemGroup" });
+    for_each_operation(spec, |path, _, op| {
+        if !path.starts_with("/v2/boards/") {
+            return;
+        }
+        if let Some(schema) = op.pointer_mut("/requestBody/content/application~1json/schema") {
+            if *schema == group_ref {
+                *schema = new_ref.clone();
+                changed += 1;
+            }
+        }
+    });
+    if changed == 0 {
+        return 0;
+    }
+    if let Some(schemas) = schemas(spec) {
+        schemas.insert(
+            "BoardItemGroupData".into(),
+            json!({
+                "type": "object",
+                "description": "The items of a board item group.",
+                "properties": {
+                    "items": {
+                        "type": "array",
+                        "description": "Unique identifiers (IDs) of the items in the group.",
+                        "items": { "type": "string" },
+                        "example": ["3458764517517818867", "3458764517517818868"]
+                    }
+                }
+            }),
+        );
+        schemas.insert(
+            "BoardItemGroup".into(),
+            json!({
+                "type": "object",
+                "description": "A group of board items.",
+                "properties": { "data": { "$ref": "#/components/schemas/BoardItemGroupData" } },
+                "required": ["data"]
+            }),
+        );
+        if let Some(data) = schemas.get_mut("GroupResponseShort").and_then(|s| s.pointer_mut("/properties/data")) {
+            *data = json!({ "$ref": "#/components/schemas/BoardItemGroupData" });
+            changed += 1;
+        }
+    }
+    changed
+}
+
+fn drop_zero_min_length(spec: &mut Value) -> usize {
+    walk_objects(spec, &mut |obj| match obj.get("minLength") {
+        Some(v) if v.as_u64() == Some(0) => {
+            obj.remove("minLength");
+            1
+        }
+        _ => 0,
+    })
+}
+
+/// Variant schema name -> the `type` value Miro sends for it, for the oneOfs whose variant is
+/// chosen by the enclosing object's `type`.
+fn outer_type_of(variant: &str) -> Option<&'static str> {
+    const KNOWN: &[(&str, &str)] = &[
+        ("AppCard", "app_card"),
+        ("StickyNote", "sticky_note"),
+        ("Card", "card"),
+        ("Document", "document"),
+        ("Embed", "embed"),
+        ("Image", "image"),
+        ("Shape", "shape"),
+        ("Text", "text"),
+        ("Frame", "frame"),
+    ];
+    KNOWN.iter().find(|(prefix, _)| {
+        variant.strip_prefix(prefix).is_some_and(|rest| {
+            rest.starts_with("Data") || rest.starts_with("Style") || rest.starts_with("Url")
+        })
+    })
+    .map(|(_, t)| *t)
+}
+
+fn outer_type_discriminators(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else { return 0 };
+    let mut changed = 0;
+    for schema in schemas.values_mut() {
+        let Some(Value::Array(variants)) = schema.get("oneOf") else { continue };
+        if schema.get("discriminator").is_some() {
+            continue;
+        }
+        let mut mapping = Map::new();
+        for v in variants {
+            let Some(name) = v.get("$ref").and_then(Value::as_str) else { continue };
+            let name = name.trim_start_matches("#/components/schemas/");
+            if let Some(t) = outer_type_of(name) {
+                mapping.insert(t.to_string(), json!(name));
+            }
+        }
+        // Every variant must be accounted for, or the oneOf is not of this kind.
+        if !mapping.is_empty() && mapping.len() == variants.len() {
+            schema["x-miro-outer-tag"] = json!({ "property": "type", "mapping": mapping });
+            changed += 1;
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str, spec: &mut Value) -> usize {
+        (FIXES.iter().find(|f| f.name == name).unwrap().apply)(spec)
+    }
+
+    #[test]
+    fn fix_names_are_unique_and_documented() {
+        for (i, f) in FIXES.iter().enumerate() {
+            assert!(f.reason.len() > 40, "{} needs a reason", f.name);
+            assert!(FIXES[i + 1..].iter().all(|g| g.name != f.name), "{} twice", f.name);
+        }
+    }
+
+    #[test]
+    fn placeholders_and_parameters_agree() {
+        let mut spec = json!({"paths": {
+            "/v2/boards/{board_id_Platformx}/items/bulk": {"parameters": [
+                {"$ref": "#/components/parameters/boardId"}], "post": {}},
+            "/v2/boards/{board_id_PlatformTags}/items": {"get": {"parameters": [
+                {"in": "path", "name": "board_id_PlatformTags", "schema": {"type": "string"}}]}},
+            "/v2/boards/{board_id}/items": {"get": {"parameters": [
+                {"in": "path", "name": "board_id", "schema": {"type": "string"}}]}}
+        }, "components": {"parameters": {"boardId": {"in": "path", "name": "board_id"}}}});
+        assert_eq!(run("consistent-board-id-placeholders", &mut spec), 1);
+        let p = &spec["paths"]["/v2/boards/{board_id_Platformx}/items/bulk"]["parameters"][0];
+        assert_eq!(p["name"], "board_id_Platformx");
+        assert_eq!(spec["paths"].as_object().unwrap().len(), 3);
+        assert_eq!(wire_path("/v2/boards/{board_id_PlatformTags}/items"), "/v2/boards/{board_id}/items");
+    }
+
+    #[test]
+    fn error_responses_lose_their_dangling_refs() {
+        let mut spec = json!({"paths": {"/a": {"get": {"responses": {
+            "200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": {"$ref": "#/components/responses/400"},
+            "404": {"description": "nope", "content": {"application/json": {"schema": {"type": "string"}}}}
+        }}}}});
+        assert_eq!(run("synthesize-error-responses", &mut spec), 2);
+        let r = &spec["paths"]["/a"]["get"]["responses"];
+        assert_eq!(r["400"], json!({"description": "Error"}));
+        assert_eq!(r["404"], json!({"description": "nope"}));
+        assert!(r["200"]["content"].is_object());
+    }
+
+    #[test]
+    fn scim_media_type_is_dropped() {
+        let mut spec = json!({"paths": {"/a": {"post": {
+            "requestBody": {"content": {"application/scim+json": {}, "application/json": {}}},
+            "responses": {"200": {"content": {"application/scim+json": {}, "application/json": {}}}}}}}});
+        assert_eq!(run("json-media-type-only", &mut spec), 2);
+        let body = spec["paths"]["/a"]["post"]["requestBody"]["content"].as_object().unwrap();
+        assert_eq!(body.keys().collect::<Vec<_>>(), ["application/json"]);
+    }
+
+    #[test]
+    fn no_content_and_single_success() {
+        let mut spec = json!({"paths": {"/a": {
+            "delete": {"responses": {"204": {"description": "x", "content": {"application/json": {}}}}},
+            "patch": {"responses": {"200": {"content": {"application/json": {}}}, "202": {"description": "later"}}}}}});
+        assert_eq!(run("no-content-has-no-body", &mut spec), 1);
+        assert_eq!(run("one-success-response", &mut spec), 1);
+        assert!(spec["paths"]["/a"]["delete"]["responses"]["204"].get("content").is_none());
+        assert!(spec["paths"]["/a"]["patch"]["responses"].get("202").is_none());
+    }
+
+    #[test]
+    fn multipart_moves_to_the_extension_with_named_data() {
+        let mut spec = json!({
+            "paths": {"/v2/boards/{board_id}/documents": {"post": {
+                "operationId": "create-document-item-using-file-from-device",
+                "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object",
+                    "properties": {"data": {"type": "object", "properties": {"title": {"type": "string"}}},
+                                   "resource": {"type": "string", "format": "binary"}}}}}}}},
+             "/v2/boards/{board_id}/images": {"post": {
+                "operationId": "create-image",
+                "requestBody": {"content": {"multipart/form-data": {"schema": {"$ref": "#/components/schemas/Up"}}}}}}},
+            "components": {"schemas": {"Up": {"type": "object", "properties": {
+                "data": {"type": "object", "properties": {"altText": {"type": "string"}}},
+                "resource": {"type": "string", "format": "binary"}}}}}
+        });
+        assert_eq!(run("multipart-to-extension", &mut spec), 2);
+        let op = &spec["paths"]["/v2/boards/{board_id}/documents"]["post"];
+        assert!(op.get("requestBody").is_none());
+        assert_eq!(
+            op["x-miro-multipart"]["properties"]["data"]["$ref"],
+            "#/components/schemas/CreateDocumentItemUsingFileFromDeviceData"
+        );
+        let img = &spec["paths"]["/v2/boards/{board_id}/images"]["post"]["x-miro-multipart"];
+        assert_eq!(img["properties"]["data"]["$ref"], "#/components/schemas/UpData");
+        assert!(spec["components"]["schemas"]["UpData"]["properties"]["altText"].is_object());
+    }
+
+    #[test]
+    fn array_enum_moves_into_items() {
+        let mut spec = json!({"a": {"type": "array", "enum": ["x"], "items": {"type": "string"}}});
+        assert_eq!(run("array-enum-into-items", &mut spec), 1);
+        assert_eq!(spec["a"], json!({"type": "array", "items": {"type": "string", "enum": ["x"]}}));
+    }
+
+    #[test]
+    fn case_colliding_schemas_merge() {
+        let mut spec = json!({"components": {"schemas": {
+            "CreatedBy": {"type": "object"}, "createdBy": {"type": "object"},
+            "Item": {"properties": {"c": {"$ref": "#/components/schemas/createdBy"}}}}}});
+        assert_eq!(run("merge-case-colliding-schemas", &mut spec), 1);
+        let s = &spec["components"]["schemas"];
+        assert!(s.get("createdBy").is_none());
+        assert_eq!(s["Item"]["properties"]["c"]["$ref"], "#/components/schemas/CreatedBy");
+    }
+
+    #[test]
+    fn string_limits_become_integers() {
+        let mut spec = json!({"parameters": [
+            {"in": "query", "name": "limit", "schema": {"type": "string", "default": "10", "minimum": 10}},
+            {"in": "query", "name": "offset", "schema": {"type": "string"}}]});
+        assert_eq!(run("integer-limits", &mut spec), 1);
+        assert_eq!(spec["parameters"][0]["schema"]["type"], "integer");
+        assert_eq!(spec["parameters"][0]["schema"]["default"], 10);
+        assert_eq!(spec["parameters"][1]["schema"]["type"], "string");
+    }
+
+    #[test]
+    fn impossible_allof_becomes_the_string() {
+        let mut spec = json!({"status": {"allOf": [{"$ref": "#/x"}, {"type": "string", "example": "CANCELLED"}]}});
+        assert_eq!(run("allof-object-and-string", &mut spec), 1);
+        assert_eq!(spec["status"], json!({"type": "string", "example": "CANCELLED"}));
+    }
+
+    #[test]
+    fn undeclared_required_is_dropped() {
+        let mut spec = json!({"s": {"properties": {"a": {}}, "required": ["a", "ghost"]}});
+        assert_eq!(run("drop-undeclared-required", &mut spec), 1);
+        assert_eq!(spec["s"]["required"], json!(["a"]));
+    }
+
+    #[test]
+    fn board_groups_get_their_own_schema() {
+        let mut spec = json!({
+            "paths": {
+                "/v2/boards/{board_id}/groups": {"post": {"requestBody": {"content": {"application/json":
+                    {"schema": {"$ref": "#/components/schemas/Group"}}}}}},
+                "/v2/orgs/{org_id}/groups": {"post": {"requestBody": {"content": {"application/json":
+                    {"schema": {"$ref": "#/components/schemas/Group"}}}}}}},
+            "components": {"schemas": {"Group": {}, "GroupResponseShort": {"properties": {"data": {"$ref": "#/components/schemas/Group"}}}}}
+        });
+        assert_eq!(run("board-item-group-schema", &mut spec), 2);
+        assert_eq!(
+            spec["paths"]["/v2/orgs/{org_id}/groups"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Group"
+        );
+        assert_eq!(
+            spec["components"]["schemas"]["GroupResponseShort"]["properties"]["data"]["$ref"],
+            "#/components/schemas/BoardItemGroupData"
+        );
+    }
+
+    #[test]
+    fn zero_min_length_goes() {
+        let mut spec = json!({"a": {"type": "string", "minLength": 0}, "b": {"minLength": 1}});
+        assert_eq!(run("drop-zero-min-length", &mut spec), 1);
+        assert_eq!(spec["b"]["minLength"], 1);
+    }
+
+    #[test]
+    fn item_data_oneofs_get_their_outer_tag() {
+        let mut spec = json!({"components": {"schemas": {
+            "WidgetDataOutput": {"oneOf": [{"$ref": "#/components/schemas/StickyNoteData"}, {"$ref": "#/components/schemas/CardData"}]},
+            "Other": {"oneOf": [{"$ref": "#/components/schemas/StickyNoteData"}, {"$ref": "#/components/schemas/Mystery"}]}}}});
+        assert_eq!(run("outer-type-discriminators", &mut spec), 1);
+        let tag = &spec["components"]["schemas"]["WidgetDataOutput"]["x-miro-outer-tag"];
+        assert_eq!(tag["mapping"]["sticky_note"], "StickyNoteData");
+        assert_eq!(tag["mapping"]["card"], "CardData");
+        assert!(spec["components"]["schemas"]["Other"].get("x-miro-outer-tag").is_none());
+    }
+}

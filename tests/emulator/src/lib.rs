@@ -1,0 +1,1 @@
+//! The Miro emulator.
