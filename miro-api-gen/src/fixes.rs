@@ -100,9 +100,12 @@ pub const FIXES: &[Fix] = &[
         apply: board_item_group_schema,
     },
     Fix {
-        name: "drop-zero-min-length",
-        reason: "`minLength: 0` constrains nothing and makes typify emit always-true comparisons.",
-        apply: drop_zero_min_length,
+        name: "drop-string-constraints",
+        reason: "typify turns pattern and length limits into validating newtypes, so a server \
+                 value that drifts from the documented pattern (an id that is not numeric, a \
+                 longer title) would fail the whole response, and callers must convert every \
+                 string. Miro validates its input itself; the limits stay in the docs.",
+        apply: drop_string_constraints,
     },
     Fix {
         name: "outer-type-discriminators",
@@ -302,6 +305,17 @@ fn multipart_to_extension(spec: &mut Value) -> usize {
             return;
         };
         let op_id = op.get("operationId").and_then(Value::as_str).unwrap_or_default().to_string();
+        // The bulk upload's `data` part is a JSON file holding the item list: type it as one.
+        if let Some(data) = schema.pointer_mut("/properties/data") {
+            if data.get("format").and_then(Value::as_str) == Some("binary") {
+                let description = data.get("description").cloned().unwrap_or(Value::Null);
+                *data = json!({
+                    "type": "array",
+                    "description": description,
+                    "items": { "$ref": "#/components/schemas/ItemCreate" }
+                });
+            }
+        }
         // An inline `data` part schema gets a name of its own so that it becomes a type.
         if let Some(data) = schema.pointer_mut("/properties/data") {
             if data.get("type").and_then(Value::as_str) == Some("object") {
@@ -321,22 +335,17 @@ fn multipart_to_extension(spec: &mut Value) -> usize {
         .map(|p| collect_multipart_refs(p))
         .unwrap_or_default();
     for (op_id, target) in refs {
-        let Some(target_schema) = spec
-            .pointer(&format!("/components/schemas/{target}"))
-            .cloned()
-        else {
-            continue;
-        };
-        if let Some(data) = target_schema.pointer("/properties/data") {
+        let pointer = format!("/components/schemas/{target}");
+        // An inline `data` part of the shared schema is named once, in the schema itself.
+        if let Some(data) = spec.pointer_mut(&format!("{pointer}/properties/data")) {
             if data.get("type").and_then(Value::as_str) == Some("object") {
                 let name = format!("{target}Data");
-                if !hoisted.iter().any(|(n, _)| *n == name) {
-                    hoisted.push((name.clone(), data.clone()));
-                }
-                let mut inlined = target_schema.clone();
-                inlined["properties"]["data"] = json!({ "$ref": format!("#/components/schemas/{name}") });
-                set_multipart_schema(spec, &op_id, inlined);
+                hoisted.push((name.clone(), data.clone()));
+                *data = json!({ "$ref": format!("#/components/schemas/{name}") });
             }
+        }
+        if let Some(shared) = spec.pointer(&pointer).cloned() {
+            set_multipart_schema(spec, &op_id, shared);
         }
     }
     if let Some(schemas) = schemas(spec) {
@@ -546,13 +555,18 @@ fn board_item_group_schema(spec: &mut Value) -> usize {
     changed
 }
 
-fn drop_zero_min_length(spec: &mut Value) -> usize {
-    walk_objects(spec, &mut |obj| match obj.get("minLength") {
-        Some(v) if v.as_u64() == Some(0) => {
-            obj.remove("minLength");
-            1
+fn drop_string_constraints(spec: &mut Value) -> usize {
+    walk_objects(spec, &mut |obj| {
+        let is_schema = obj.get("type").and_then(Value::as_str) == Some("string")
+            || obj.contains_key("pattern")
+            || obj.get("minLength").is_some_and(Value::is_u64);
+        if !is_schema {
+            return 0;
         }
-        _ => 0,
+        ["pattern", "minLength", "maxLength"]
+            .iter()
+            .filter(|k| obj.get(**k).is_some_and(|v| !v.is_object()) && obj.remove(**k).is_some())
+            .count()
     })
 }
 
@@ -763,10 +777,16 @@ mod tests {
     }
 
     #[test]
-    fn zero_min_length_goes() {
-        let mut spec = json!({"a": {"type": "string", "minLength": 0}, "b": {"minLength": 1}});
-        assert_eq!(run("drop-zero-min-length", &mut spec), 1);
-        assert_eq!(spec["b"]["minLength"], 1);
+    fn string_constraints_go() {
+        let mut spec = json!({
+            "a": {"type": "string", "minLength": 0, "maxLength": 120, "pattern": "^[0-9]+$"},
+            "b": {"type": "integer", "minimum": 1},
+            "properties": {"pattern": {"type": "object"}}
+        });
+        assert_eq!(run("drop-string-constraints", &mut spec), 3);
+        assert_eq!(spec["a"], json!({"type": "string"}));
+        assert_eq!(spec["b"]["minimum"], 1);
+        assert!(spec["properties"]["pattern"].is_object());
     }
 
     #[test]

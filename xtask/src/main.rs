@@ -1,10 +1,134 @@
-fn main() {
-    let bytes = std::fs::read("../shared/openapi/miro-openapi-3a2506b6.json").unwrap();
-    let (fixed, report) = miro_api_gen::fixed_spec(&bytes).unwrap();
-    eprintln!("{report:?}");
-    let t = std::time::Instant::now();
-    let tokens = miro_api_gen::progenitor_tokens(&fixed).unwrap();
-    eprintln!("progenitor {:?}", t.elapsed());
-    let file: syn::File = syn::parse2(tokens).unwrap();
-    std::fs::write("/tmp/raw.rs", prettyplease::unparse(&file)).unwrap();
+//! `cargo xtask gen [--check] [--spec PATH] [--report]`: regenerates the `miro-api` code from the
+//! pinned spec, checks it for drift, or reports how another spec differs from the pinned one.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use miro_api_gen::{generate, report, spec};
+
+const USAGE: &str = "usage: cargo xtask gen [--check] [--spec PATH] [--report]
+
+  gen                 regenerate miro-api/src/generated from the pinned spec
+  gen --check         regenerate in memory; fail with a summary if the committed files differ
+  gen --spec PATH     take the spec from PATH (a file, or a directory holding the pinned file);
+                      MIRO_OPENAPI_SPEC does the same. Otherwise openapi/.cache/, then a download.
+  gen --spec PATH --report
+                      compare the spec at PATH with the pinned one: operations added, removed,
+                      changed (PATH need not match the pin)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_path_buf()
+}
+
+fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let mut check = false;
+    let mut report_only = false;
+    let mut spec_path: Option<PathBuf> = None;
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("gen") => {}
+        Some("-h" | "--help" | "help") | None => {
+            println!("{USAGE}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(other) => return Err(format!("unknown task {other:?}\n{USAGE}").into()),
+    }
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--check" => check = true,
+            "--report" => report_only = true,
+            "--spec" => spec_path = Some(it.next().ok_or("--spec needs a path")?.into()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+        }
+    }
+    let root = workspace_root();
+    let pin = spec::Pin::load(&root.join("openapi/pin.json"))?;
+    let cache = root.join("openapi/.cache");
+
+    if report_only {
+        let other = spec_path.ok_or("--report needs --spec PATH (the spec to compare with)")?;
+        let other_bytes = std::fs::read(&other).map_err(|e| format!("{}: {e}", other.display()))?;
+        let pinned = spec::resolve(&pin, std::env::var_os("MIRO_OPENAPI_SPEC").map(PathBuf::from).as_deref(), &cache)
+            .or_else(|_| spec::resolve(&pin, other.parent(), &cache))?;
+        let diff = report::compare(&pinned.bytes, &other_bytes)?;
+        println!("pinned spec ({}) -> {}", &pin.commit[..8], other.display());
+        print!("{diff}");
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let source = spec::resolve(&pin, spec_path.as_deref(), &cache)?;
+    let started = Instant::now();
+    let (files, stats) = generate(&pin, &source.bytes)?;
+    let elapsed = started.elapsed();
+    if check {
+        let mut drift = Vec::new();
+        for file in &files {
+            let path = root.join(file.path);
+            match std::fs::read_to_string(&path) {
+                Ok(current) if current == file.contents => {}
+                Ok(current) => {
+                    let first = current
+                        .lines()
+                        .zip(file.contents.lines())
+                        .position(|(a, b)| a != b)
+                        .unwrap_or_else(|| current.lines().count().min(file.contents.lines().count()));
+                    drift.push(format!(
+                        "{}: differs from a fresh generation (first at line {}; {} lines committed, {} generated)",
+                        file.path,
+                        first + 1,
+                        current.lines().count(),
+                        file.contents.lines().count()
+                    ));
+                }
+                Err(_) => drift.push(format!("{}: missing", file.path)),
+            }
+        }
+        if drift.is_empty() {
+            println!("generated code is up to date ({} files, {} operations)", files.len(), stats.operations);
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!("generated code has drifted from the generator (run `cargo xtask gen`):");
+        for d in drift {
+            eprintln!("  {d}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    for file in &files {
+        let path = root.join(file.path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, &file.contents)?;
+    }
+    println!(
+        "generated {} files, {} lines from {} in {:.2?}: {} operations ({} multipart), {} open enums, {} structs decoding item data by type",
+        files.len(),
+        stats.lines,
+        source.origin,
+        elapsed,
+        stats.operations,
+        stats.multipart,
+        stats.open_enums,
+        stats.tagged_structs
+    );
+    for (name, n) in &stats.fixes {
+        println!("  fix {name}: {n} change(s)");
+    }
+    Ok(ExitCode::SUCCESS)
 }

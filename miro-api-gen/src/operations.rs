@@ -1,0 +1,93 @@
+//! Emits the operations table: one constant per operation with its id, method, wire path, tag,
+//! rate-limit level and credits, and pagination kind. The runtime (pacing, tracing), the
+//! pagination layer and the emulator read it.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::model::{credits_for_level, Operation};
+
+/// The table's source: self-contained, so that crates other than `miro-api` can include it.
+pub fn table(ops: &[Operation]) -> TokenStream {
+    let consts = ops.iter().map(|op| {
+        let name = format_ident!("{}", op.fn_name.to_uppercase());
+        let id = &op.id;
+        let fn_name = &op.fn_name;
+        let method = &op.method;
+        let path = &op.path;
+        let tag = &op.tag;
+        let level = match op.level {
+            Some(l) => quote!(::std::option::Option::Some(#l)),
+            None => quote!(::std::option::Option::None),
+        };
+        let credits = credits_for_level(op.level.unwrap_or(1));
+        let per_item = op.per_item;
+        let pagination = format_ident!("{}", op.pagination.variant());
+        let multipart = op.multipart.is_some();
+        let doc = format!("`{} {}`: {}", op.method, op.path, op.summary);
+        quote! {
+            #[doc = #doc]
+            pub const #name: Operation = Operation {
+                id: #id,
+                method_name: #fn_name,
+                http_method: #method,
+                path: #path,
+                tag: #tag,
+                level: #level,
+                credits: #credits,
+                credits_per_item: #per_item,
+                pagination: Pagination::#pagination,
+                multipart: #multipart,
+            };
+        }
+    });
+    let names = ops.iter().map(|op| format_ident!("{}", op.fn_name.to_uppercase()));
+    let count = ops.len();
+    quote! {
+        /// How an operation pages its results.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Pagination {
+            /// `cursor` and `limit` query parameters; the response's `cursor` names the next page.
+            Cursor,
+            /// `offset` and `limit` query parameters; the response's `total` tells when to stop.
+            Offset,
+            /// A single response.
+            None,
+        }
+
+        /// One operation of the Miro REST API.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct Operation {
+            /// The operationId as the spec spells it.
+            pub id: &'static str,
+            /// The client method's name.
+            pub method_name: &'static str,
+            /// Upper-case HTTP method.
+            pub http_method: &'static str,
+            /// Path template as it goes on the wire, e.g. `/v2/boards/{board_id}/items`.
+            pub path: &'static str,
+            /// The spec's first tag (the API area).
+            pub tag: &'static str,
+            /// Rate-limit level 1..=4, when the spec states one.
+            pub level: ::std::option::Option<u8>,
+            /// Credits one call costs (level 1 when the spec states none).
+            pub credits: u32,
+            /// Whether `credits` is charged per item of the request body (bulk create).
+            pub credits_per_item: bool,
+            /// Pagination kind.
+            pub pagination: Pagination,
+            /// Whether the request body is multipart/form-data.
+            pub multipart: bool,
+        }
+
+        #(#consts)*
+
+        /// Every operation of the pinned spec.
+        pub static OPERATIONS: [Operation; #count] = [#(#names),*];
+
+        /// Looks an operation up by its operationId or its method name.
+        pub fn find(id_or_method: &str) -> ::std::option::Option<&'static Operation> {
+            OPERATIONS.iter().find(|op| op.id == id_or_method || op.method_name == id_or_method)
+        }
+    }
+}

@@ -1,0 +1,580 @@
+//! Rewrites progenitor's output where it is wrong for Miro.
+//!
+//! - String enums become open: an `UnknownValue(String)` variant keeps any value the spec does not
+//!   list, and serializes it back unchanged.
+//! - oneOfs marked by the `outer-type-discriminators` fix gain an `Unknown(serde_json::Value)`
+//!   variant, and every struct holding one beside a `type` field decodes it by that `type`
+//!   instead of guessing.
+//! - Each method keeps progenitor's URL and request building, loses the `api-version` header,
+//!   the hooks and the status match, and ends in one call into the hand-written runtime
+//!   (`MiroApi::execute_json` / `execute_empty`), which owns auth, errors, retries and pacing.
+//! - Multipart operations get their parts as parameters and a buffered multipart body.
+//! - Method docs come from the spec via [`model::method_doc`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use serde_json::Value;
+use syn::punctuated::Punctuated;
+use syn::visit_mut::VisitMut;
+use syn::{parse_quote, Expr, Fields, File, Ident, ImplItem, Item, ItemEnum, ItemStruct, Token, Type};
+
+use crate::model::{self, Operation};
+use crate::GenError;
+
+/// The post-processed code: the `types` module's items and the methods of `MiroApi`.
+pub struct Processed {
+    /// Items of `generated/types.rs`.
+    pub types: Vec<Item>,
+    /// The `impl MiroApi { ... }` block of `generated/methods.rs`.
+    pub methods: Item,
+    /// How many enums were opened.
+    pub open_enums: usize,
+    /// How many structs decode item data by their `type`.
+    pub tagged_structs: usize,
+}
+
+/// Post-processes progenitor's tokens. `outer_tags` maps a oneOf type name to its
+/// `type` value -> variant schema mapping.
+pub fn process(
+    tokens: TokenStream,
+    ops: &[Operation],
+    outer_tags: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<Processed, GenError> {
+    let file: File = syn::parse2(tokens).map_err(|e| GenError::Syntax(e.to_string()))?;
+    let mut types = None;
+    let mut methods = None;
+    for item in file.items {
+        match item {
+            Item::Mod(m) if m.ident == "types" => {
+                types = Some(m.content.map(|(_, items)| items).unwrap_or_default());
+            }
+            Item::Impl(imp) if imp.trait_.is_none() && is_client(&imp.self_ty) => {
+                if imp.items.iter().any(|i| matches!(i, ImplItem::Fn(f) if f.sig.asyncness.is_some())) {
+                    methods = Some(imp);
+                }
+            }
+            // The Client struct, its constructors, hooks, re-exports and prelude are replaced by
+            // the hand-written runtime.
+            _ => {}
+        }
+    }
+    let mut types = types.ok_or_else(|| GenError::Syntax("progenitor emitted no types module".into()))?;
+    let methods = methods.ok_or_else(|| GenError::Syntax("progenitor emitted no methods".into()))?;
+
+    let open_enums = open_string_enums(&mut types);
+    let tagged_structs = decode_by_outer_tag(&mut types, outer_tags)?;
+    let methods = rewrite_methods(methods, ops)?;
+    Ok(Processed { types, methods, open_enums, tagged_structs })
+}
+
+fn is_client(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.path.is_ident("Client"))
+}
+
+fn derive_paths(attr: &syn::Attribute) -> Option<Punctuated<syn::Path, Token![,]>> {
+    if !attr.path().is_ident("derive") {
+        return None;
+    }
+    attr.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated).ok()
+}
+
+fn path_last(p: &syn::Path) -> String {
+    p.segments.last().map(|s| s.ident.to_string()).unwrap_or_default()
+}
+
+/// Removes the derives whose last segment is in `drop`; returns whether any was removed.
+fn drop_derives(attrs: &mut [syn::Attribute], drop: &[&str]) -> bool {
+    let mut removed = false;
+    for attr in attrs.iter_mut() {
+        if let Some(paths) = derive_paths(attr) {
+            let kept: Vec<&syn::Path> = paths.iter().filter(|p| !drop.contains(&path_last(p).as_str())).collect();
+            if kept.len() != paths.len() {
+                removed = true;
+                *attr = parse_quote!(#[derive(#(#kept),*)]);
+            }
+        }
+    }
+    removed
+}
+
+fn serde_rename(attrs: &[syn::Attribute]) -> Option<String> {
+    let mut out = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                let lit: syn::LitStr = meta.value()?.parse()?;
+                out = Some(lit.value());
+            } else if meta.input.peek(Token![=]) {
+                let _: Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+    }
+    out
+}
+
+// ---- open enums -------------------------------------------------------------------------------
+
+fn open_string_enums(types: &mut Vec<Item>) -> usize {
+    let mut opened: BTreeSet<String> = BTreeSet::new();
+    let mut extra: Vec<Item> = Vec::new();
+    for item in types.iter_mut() {
+        let Item::Enum(e) = item else { continue };
+        if e.variants.is_empty() || !e.variants.iter().all(|v| matches!(v.fields, Fields::Unit)) {
+            continue;
+        }
+        let values: Vec<(Ident, String)> = e
+            .variants
+            .iter()
+            .map(|v| (v.ident.clone(), serde_rename(&v.attrs).unwrap_or_else(|| v.ident.to_string())))
+            .collect();
+        drop_derives(&mut e.attrs, &["Copy", "Serialize", "Deserialize"]);
+        e.attrs.retain(|a| !a.path().is_ident("serde"));
+        for v in e.variants.iter_mut() {
+            v.attrs.retain(|a| !a.path().is_ident("serde"));
+        }
+        e.variants.push(parse_quote! {
+            /// A value this version of the client does not know, kept as Miro sent it.
+            UnknownValue(::std::string::String)
+        });
+        e.attrs.push(parse_quote!(#[non_exhaustive]));
+        extra.extend(open_enum_impls(e, &values));
+        opened.insert(e.ident.to_string());
+    }
+    // typify's conversions are replaced by the infallible ones above.
+    types.retain(|item| {
+        let Item::Impl(imp) = item else { return true };
+        let Type::Path(self_ty) = &*imp.self_ty else { return true };
+        if !opened.contains(&path_last(&self_ty.path)) {
+            return true;
+        }
+        let Some((_, trait_path, _)) = &imp.trait_ else { return true };
+        !matches!(path_last(trait_path).as_str(), "Display" | "FromStr" | "TryFrom")
+    });
+    types.extend(extra);
+    opened.len()
+}
+
+fn open_enum_impls(e: &ItemEnum, values: &[(Ident, String)]) -> Vec<Item> {
+    let name = &e.ident;
+    let idents: Vec<&Ident> = values.iter().map(|(i, _)| i).collect();
+    let strs: Vec<&String> = values.iter().map(|(_, s)| s).collect();
+    let file: File = parse_quote! {
+        impl #name {
+            /// The value as it goes on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(Self::#idents => #strs,)*
+                    Self::UnknownValue(value) => value.as_str(),
+                }
+            }
+            fn known(value: &str) -> ::std::option::Option<Self> {
+                match value {
+                    #(#strs => ::std::option::Option::Some(Self::#idents),)*
+                    _ => ::std::option::Option::None,
+                }
+            }
+        }
+        impl ::std::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl ::std::convert::From<&str> for #name {
+            fn from(value: &str) -> Self {
+                Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
+            }
+        }
+        impl ::std::convert::From<::std::string::String> for #name {
+            fn from(value: ::std::string::String) -> Self {
+                Self::known(&value).unwrap_or(Self::UnknownValue(value))
+            }
+        }
+        impl ::std::str::FromStr for #name {
+            type Err = ::std::convert::Infallible;
+            fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                ::std::result::Result::Ok(Self::from(value))
+            }
+        }
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                ::std::result::Result::Ok(Self::from(<::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?))
+            }
+        }
+        impl crate::runtime::OuterTag for #name {
+            fn outer_tag(&self) -> ::std::option::Option<&str> {
+                ::std::option::Option::Some(self.as_str())
+            }
+        }
+    };
+    file.items
+}
+
+// ---- item data decoded by the outer `type` ----------------------------------------------------
+
+fn decode_by_outer_tag(
+    types: &mut Vec<Item>,
+    outer_tags: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<usize, GenError> {
+    let mut extra = Vec::new();
+    let mut tagged_enums = BTreeSet::new();
+    for item in types.iter_mut() {
+        let Item::Enum(e) = item else { continue };
+        let Some(mapping) = outer_tags.get(&e.ident.to_string()) else { continue };
+        tagged_enums.insert(e.ident.to_string());
+        e.variants.push(parse_quote! {
+            /// Data of a `type` this version of the client does not know (or that did not match
+            /// its documented shape), kept as raw JSON.
+            Unknown(::serde_json::Value)
+        });
+        let name = &e.ident;
+        let mut arms = Vec::new();
+        for (tag, schema) in mapping {
+            let variant = e
+                .variants
+                .iter()
+                .find(|v| v.ident == schema.as_str())
+                .ok_or_else(|| GenError::Syntax(format!("{name} has no variant {schema}")))?;
+            let v = &variant.ident;
+            arms.push(quote! {
+                #tag => match ::serde::Deserialize::deserialize(&value) {
+                    ::std::result::Result::Ok(data) => Self::#v(data),
+                    ::std::result::Result::Err(_) => Self::Unknown(value),
+                },
+            });
+        }
+        extra.push(parse_quote! {
+            impl #name {
+                /// Decodes `value` as the variant that the enclosing object's `type` names;
+                /// an unknown `type`, or data that does not fit, is kept raw in `Unknown`.
+                pub fn from_outer_tag(tag: ::std::option::Option<&str>, value: ::serde_json::Value) -> Self {
+                    match tag.unwrap_or_default() {
+                        #(#arms)*
+                        _ => Self::Unknown(value),
+                    }
+                }
+            }
+        });
+    }
+    let mut count = 0;
+    for item in types.iter_mut() {
+        let Item::Struct(s) = item else { continue };
+        let Fields::Named(fields) = &s.fields else { continue };
+        let has_type = fields.named.iter().any(|f| f.ident.as_ref().is_some_and(|i| i == "type_"));
+        let tagged: Vec<(Ident, String, bool)> = fields
+            .named
+            .iter()
+            .filter_map(|f| {
+                let (inner, optional) = option_inner(&f.ty);
+                let name = type_name(inner)?;
+                tagged_enums.contains(&name).then(|| (f.ident.clone().unwrap(), name, optional))
+            })
+            .collect();
+        if !has_type || tagged.is_empty() {
+            continue;
+        }
+        extra.push(tagged_deserialize(s, &tagged));
+        drop_derives(&mut s.attrs, &["Deserialize"]);
+        count += 1;
+    }
+    types.extend(extra);
+    Ok(count)
+}
+
+fn option_inner(ty: &Type) -> (&Type, bool) {
+    if let Type::Path(p) = ty {
+        if let Some(last) = p.path.segments.last() {
+            if last.ident == "Option" {
+                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                        return (inner, true);
+                    }
+                }
+            }
+        }
+    }
+    (ty, false)
+}
+
+fn type_name(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) => Some(path_last(&p.path)),
+        _ => None,
+    }
+}
+
+/// A `Deserialize` impl that reads the struct through a shadow copy whose tagged fields are raw
+/// JSON, then decodes those by the `type` field.
+fn tagged_deserialize(s: &ItemStruct, tagged: &[(Ident, String, bool)]) -> Item {
+    let name = &s.ident;
+    let mut shadow = s.clone();
+    shadow.ident = format_ident!("Shadow");
+    shadow.vis = syn::Visibility::Inherited;
+    shadow.attrs = vec![parse_quote!(#[derive(::serde::Deserialize)])];
+    shadow.attrs.extend(s.attrs.iter().filter(|a| a.path().is_ident("serde")).cloned());
+    let mut names = Vec::new();
+    let mut decodes = Vec::new();
+    if let Fields::Named(fields) = &mut shadow.fields {
+        for f in fields.named.iter_mut() {
+            f.attrs.retain(|a| a.path().is_ident("serde"));
+            f.vis = syn::Visibility::Inherited;
+            let ident = f.ident.clone().unwrap();
+            if let Some((_, ty, optional)) = tagged.iter().find(|(i, _, _)| *i == ident) {
+                let ty = format_ident!("{}", ty);
+                if *optional {
+                    f.ty = parse_quote!(::std::option::Option<::serde_json::Value>);
+                    decodes.push(quote! { let #ident = #ident.map(|v| #ty::from_outer_tag(tag, v)); });
+                } else {
+                    f.ty = parse_quote!(::serde_json::Value);
+                    decodes.push(quote! { let #ident = #ty::from_outer_tag(tag, #ident); });
+                }
+            }
+            names.push(ident);
+        }
+    }
+    parse_quote! {
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                #shadow
+                let Shadow { #(#names),* } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
+                let tag = crate::runtime::OuterTag::outer_tag(&type_);
+                #(#decodes)*
+                ::std::result::Result::Ok(Self { #(#names),* })
+            }
+        }
+    }
+}
+
+// ---- methods ------------------------------------------------------------------------------------
+
+fn rewrite_methods(mut imp: syn::ItemImpl, ops: &[Operation]) -> Result<Item, GenError> {
+    let by_name: BTreeMap<&str, &Operation> = ops.iter().map(|o| (o.fn_name.as_str(), o)).collect();
+    let mut seen = 0;
+    for item in imp.items.iter_mut() {
+        let ImplItem::Fn(f) = item else { continue };
+        let name = f.sig.ident.to_string();
+        let op = by_name
+            .get(name.as_str())
+            .ok_or_else(|| GenError::Syntax(format!("progenitor method {name} matches no operation")))?;
+        rewrite_method(f, op)?;
+        seen += 1;
+    }
+    if seen != ops.len() {
+        return Err(GenError::Syntax(format!("{seen} methods for {} operations", ops.len())));
+    }
+    imp.self_ty = parse_quote!(crate::MiroApi);
+    imp.attrs = vec![parse_quote!(#[allow(clippy::too_many_arguments, clippy::needless_lifetimes)])];
+    Ok(Item::Impl(imp))
+}
+
+/// Renames `board_id_platform_*` parameters to `board_id`, and points progenitor's helpers at
+/// the runtime.
+struct Renamer;
+
+impl VisitMut for Renamer {
+    fn visit_ident_mut(&mut self, i: &mut Ident) {
+        if i.to_string().starts_with("board_id_") {
+            *i = Ident::new("board_id", i.span());
+        }
+    }
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        if let Expr::Field(field) = e {
+            if matches!(&*field.base, Expr::Path(p) if p.path.is_ident("self")) {
+                if let syn::Member::Named(m) = &field.member {
+                    if m == "baseurl" {
+                        *e = parse_quote!(self.base_url());
+                        return;
+                    }
+                    if m == "client" {
+                        *e = parse_quote!(self.http());
+                        return;
+                    }
+                }
+            }
+        }
+        syn::visit_mut::visit_expr_mut(self, e);
+    }
+    fn visit_macro_mut(&mut self, m: &mut syn::Macro) {
+        // format!(...) arguments are tokens to syn: parse, rewrite, and put them back.
+        if m.path.is_ident("format") {
+            if let Ok(mut args) = m.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
+                for arg in args.iter_mut() {
+                    self.visit_expr_mut(arg);
+                }
+                m.tokens = quote!(#args);
+            }
+        }
+    }
+    fn visit_path_mut(&mut self, p: &mut syn::Path) {
+        if p.is_ident("encode_path") {
+            *p = parse_quote!(crate::runtime::encode_path);
+        } else if p.segments.first().is_some_and(|s| s.ident == "progenitor_client") {
+            // progenitor_client::X::... -> crate::runtime::X::...
+            let rest: Vec<_> = p.segments.iter().skip(1).cloned().collect();
+            *p = parse_quote!(crate::runtime::#(#rest)::*);
+        } else {
+            syn::visit_mut::visit_path_mut(self, p);
+        }
+    }
+}
+
+fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation) -> Result<(), GenError> {
+    let fn_name = f.sig.ident.to_string();
+    Renamer.visit_signature_mut(&mut f.sig);
+    // Success type from `Result<ResponseValue<T>, Error<E>>`.
+    let success = success_type(&f.sig.output)
+        .ok_or_else(|| GenError::Syntax(format!("{fn_name}: unexpected return type")))?;
+    let empty = matches!(&success, Type::Tuple(t) if t.elems.is_empty());
+    f.sig.output = parse_quote!(-> ::std::result::Result<crate::Response<#success>, crate::Error>);
+
+    let mut url = None;
+    let mut request = None;
+    for stmt in &f.block.stmts {
+        let syn::Stmt::Local(local) = stmt else { continue };
+        let syn::Pat::Ident(pat) = strip_pat(&local.pat) else { continue };
+        let Some(init) = &local.init else { continue };
+        if pat.ident == "url" {
+            url = Some((*init.expr).clone());
+        } else if pat.ident == "request" {
+            request = Some((*init.expr).clone());
+        } else if pat.ident == "header_map" {
+            // Only the api-version header is ever added: a header parameter would be lost.
+        }
+    }
+    let text = quote!(#f).to_string();
+    if text.matches("header_map . append").count() > 1 {
+        return Err(GenError::Syntax(format!("{fn_name}: header parameters are not supported")));
+    }
+    let mut url = url.ok_or_else(|| GenError::Syntax(format!("{fn_name}: no url")))?;
+    let mut request = strip_build(request.ok_or_else(|| GenError::Syntax(format!("{fn_name}: no request")))?);
+    Renamer.visit_expr_mut(&mut url);
+    Renamer.visit_expr_mut(&mut request);
+
+    let mut prelude: Vec<syn::Stmt> = Vec::new();
+    if let Some(schema) = &op.multipart {
+        let (params, stmts) = multipart_parts(schema, &fn_name)?;
+        f.sig.inputs.extend(params);
+        prelude.extend(stmts);
+        request = parse_quote! {
+            #request
+                .header(::reqwest::header::CONTENT_TYPE, body.content_type())
+                .body(body.into_bytes())
+        };
+    }
+    let op_const = format_ident!("{}", op.fn_name.to_uppercase());
+    let execute = if empty { quote!(execute_empty) } else { quote!(execute_json) };
+    f.block = parse_quote! {{
+        let url = #url;
+        #(#prelude)*
+        let request = #request;
+        self.#execute(request, &crate::generated::operations::#op_const).await
+    }};
+    f.attrs.retain(|a| !a.path().is_ident("doc"));
+    let doc = model::method_doc(op);
+    f.attrs.insert(0, parse_quote!(#[doc = #doc]));
+    Ok(())
+}
+
+fn strip_pat(p: &syn::Pat) -> &syn::Pat {
+    match p {
+        syn::Pat::Type(t) => strip_pat(&t.pat),
+        other => other,
+    }
+}
+
+fn success_type(output: &syn::ReturnType) -> Option<Type> {
+    let syn::ReturnType::Type(_, ty) = output else { return None };
+    let Type::Path(result) = &**ty else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &result.path.segments.last()?.arguments else {
+        return None;
+    };
+    let Some(syn::GenericArgument::Type(Type::Path(rv))) = args.args.first() else { return None };
+    let syn::PathArguments::AngleBracketed(inner) = &rv.path.segments.last()?.arguments else {
+        return None;
+    };
+    match inner.args.first()? {
+        syn::GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    }
+}
+
+/// `x.headers(header_map).build()?` -> `x`.
+fn strip_build(e: Expr) -> Expr {
+    match e {
+        Expr::Try(t) => strip_build(*t.expr),
+        Expr::MethodCall(m) if m.method == "build" || m.method == "headers" => strip_build(*m.receiver),
+        Expr::MethodCall(mut m) => {
+            m.receiver = Box::new(strip_build(*m.receiver));
+            Expr::MethodCall(m)
+        }
+        other => other,
+    }
+}
+
+/// Parameters and body-building statements for a multipart schema.
+fn multipart_parts(
+    schema: &Value,
+    fn_name: &str,
+) -> Result<(Vec<syn::FnArg>, Vec<syn::Stmt>), GenError> {
+    let required: BTreeSet<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let props = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .ok_or_else(|| GenError::Syntax(format!("{fn_name}: multipart schema without properties")))?;
+    let mut params = Vec::new();
+    let mut calls = Vec::new();
+    for (part, prop) in props {
+        let ident = Ident::new(&model::snake_case(part), Span::call_site());
+        let is_required = required.contains(part.as_str());
+        let binary = |v: &Value| v.get("format").and_then(Value::as_str) == Some("binary");
+        let item_ref = |v: &Value| {
+            v.get("$ref")
+                .and_then(Value::as_str)
+                .map(|r| format_ident!("{}", r.trim_start_matches("#/components/schemas/")))
+        };
+        if binary(prop) {
+            if is_required {
+                params.push(parse_quote!(#ident: crate::FilePart));
+                calls.push(quote!(.file(#part, #ident)));
+            } else {
+                params.push(parse_quote!(#ident: ::std::option::Option<crate::FilePart>));
+                calls.push(quote!(.file_opt(#part, #ident)));
+            }
+        } else if prop.get("type").and_then(Value::as_str) == Some("array") && binary(&prop["items"]) {
+            params.push(parse_quote!(#ident: ::std::vec::Vec<crate::FilePart>));
+            calls.push(quote!(.files(#part, #ident)));
+        } else if let Some(t) = item_ref(prop) {
+            if is_required {
+                params.push(parse_quote!(#ident: &'a types::#t));
+                calls.push(quote!(.json(#part, #ident)?));
+            } else {
+                params.push(parse_quote!(#ident: ::std::option::Option<&'a types::#t>));
+                calls.push(quote!(.json_opt(#part, #ident)?));
+            }
+        } else if prop.get("type").and_then(Value::as_str) == Some("array") {
+            let t = item_ref(&prop["items"])
+                .ok_or_else(|| GenError::Syntax(format!("{fn_name}: part {part} has no item type")))?;
+            params.push(parse_quote!(#ident: &'a [types::#t]));
+            calls.push(quote!(.json(#part, #ident)?));
+        } else {
+            return Err(GenError::Syntax(format!("{fn_name}: unsupported multipart part {part}")));
+        }
+    }
+    let stmt: syn::Stmt = parse_quote! {
+        let body = crate::runtime::MultipartBody::new() #(#calls)*;
+    };
+    Ok((params, vec![stmt]))
+}

@@ -1,0 +1,168 @@
+//! The one error type of the client.
+
+use std::fmt;
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use crate::auth::BoxError;
+
+/// Everything that can go wrong in a call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Miro answered with a non-2xx status.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    /// A 2xx response whose body does not decode as the documented type. The raw body is kept.
+    #[error("{operation}: the {status} response does not decode: {source}")]
+    Decode {
+        /// The operation's method name.
+        operation: &'static str,
+        /// The HTTP status.
+        status: StatusCode,
+        /// The response headers.
+        headers: Box<HeaderMap>,
+        /// The body as received (lossy UTF-8).
+        body: String,
+        /// The decoding error.
+        source: serde_json::Error,
+    },
+    /// The request could not be sent or its response not read (connection refused or dropped,
+    /// timeout, TLS...).
+    #[error("{operation}: {source}")]
+    Transport {
+        /// The operation's method name.
+        operation: &'static str,
+        /// The underlying error (it names the URL, which never holds a secret).
+        source: reqwest::Error,
+    },
+    /// The request could not be built: a body that does not serialize, an invalid header value.
+    #[error("{operation}: invalid request: {message}")]
+    InvalidRequest {
+        /// The operation's method name.
+        operation: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The token provider failed to give an access token.
+    #[error("could not get an access token: {0}")]
+    Token(#[source] BoxError),
+}
+
+impl Error {
+    /// The HTTP status, for API and decode errors.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::Decode { status, .. } => Some(*status),
+            Error::Transport { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// Miro's error body, for API errors whose body decoded.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The response headers, when there was a response.
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        match self {
+            Error::Api(e) => Some(&e.headers),
+            Error::Decode { headers, .. } => Some(headers),
+            _ => None,
+        }
+    }
+}
+
+/// A non-2xx response from Miro.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The operation's method name.
+    pub operation: &'static str,
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The response headers (rate-limit headers included).
+    pub headers: HeaderMap,
+    /// Miro's error body, when the body is one.
+    pub body: Option<ErrorBody>,
+    /// The body as received (lossy UTF-8): an HTML error page, say.
+    pub raw: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(operation: &'static str, status: StatusCode, headers: HeaderMap, bytes: &[u8]) -> Self {
+        let body = serde_json::from_slice::<ErrorBody>(bytes)
+            .ok()
+            .filter(|b| b.code.is_some() || b.message.is_some());
+        ApiError { operation, status, headers, body, raw: String::from_utf8_lossy(bytes).into_owned() }
+    }
+
+    /// Miro's error code (`notFound`, `tooManyRequests`, ...), when the body carried one.
+    pub fn code(&self) -> Option<&str> {
+        self.body.as_ref()?.code.as_deref()
+    }
+
+    /// Miro's error message, when the body carried one.
+    pub fn message(&self) -> Option<&str> {
+        self.body.as_ref()?.message.as_deref()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: Miro answered {}", self.operation, self.status)?;
+        match &self.body {
+            Some(b) => {
+                if let Some(code) = &b.code {
+                    write!(f, " {code}")?;
+                }
+                if let Some(message) = &b.message {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+            None if self.raw.trim().is_empty() => Ok(()),
+            None => {
+                let text: String = self.raw.chars().take(200).collect();
+                write!(f, ": {}", text.trim())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Miro's error body: `{status, code, message, type, context}`. Every field is optional so that
+/// a partial body still decodes.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct ErrorBody {
+    /// The HTTP status Miro put in the body.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Error code, e.g. `invalidParameters`.
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub code: Option<String>,
+    /// Human-readable message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Usually `"error"`.
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+    /// Extra details, e.g. `{"fields": [{"field": "0.data.content", "message": "..."}]}`.
+    #[serde(default)]
+    pub context: Option<serde_json::Value>,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    })
+}

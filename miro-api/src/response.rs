@@ -1,0 +1,75 @@
+//! Successful responses: the decoded body with its status and headers.
+
+use std::ops::Deref;
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+
+/// A successful response: the decoded body, its status and its headers.
+#[derive(Clone, Debug)]
+pub struct Response<T> {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: T,
+}
+
+impl<T> Response<T> {
+    pub(crate) fn new(status: StatusCode, headers: HeaderMap, body: T) -> Self {
+        Response { status, headers, body }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The rate-limit headers, when Miro sent them.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        RateLimit::from_headers(&self.headers)
+    }
+
+    /// The decoded body.
+    pub fn body(&self) -> &T {
+        &self.body
+    }
+
+    /// Takes the decoded body.
+    pub fn into_inner(self) -> T {
+        self.body
+    }
+}
+
+impl<T> Deref for Response<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.body
+    }
+}
+
+/// Miro's `X-RateLimit-*` headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Credits per window (`X-RateLimit-Limit`).
+    pub limit: u64,
+    /// Credits left in this window (`X-RateLimit-Remaining`).
+    pub remaining: u64,
+    /// When the window resets, in UNIX seconds (`X-RateLimit-Reset`).
+    pub reset: Option<u64>,
+}
+
+impl RateLimit {
+    /// Reads the headers; `None` unless both limit and remaining are present and numeric.
+    pub fn from_headers(headers: &HeaderMap) -> Option<RateLimit> {
+        let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        Some(RateLimit {
+            limit: num("x-ratelimit-limit")?,
+            remaining: num("x-ratelimit-remaining")?,
+            reset: num("x-ratelimit-reset"),
+        })
+    }
+}

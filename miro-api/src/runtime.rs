@@ -1,0 +1,206 @@
+//! Helpers the generated code calls. Not part of the public API.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::ser::Error as _;
+use serde::{Serialize, Serializer};
+
+use crate::error::Error;
+use crate::upload::FilePart;
+
+/// Everything but RFC 3986's unreserved characters is encoded, so an id holding `/`, `?`, `#`,
+/// `%` or `=` stays one path segment.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encodes one path segment.
+pub fn encode_path(segment: &str) -> String {
+    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+}
+
+/// One query parameter: nothing for `None`, one pair for a scalar, one pair per element for a list.
+pub struct QueryParam<'a, T> {
+    name: &'a str,
+    value: &'a T,
+}
+
+impl<'a, T> QueryParam<'a, T> {
+    /// A parameter named `name`.
+    pub fn new(name: &'a str, value: &'a T) -> Self {
+        QueryParam { name, value }
+    }
+}
+
+impl<T: Serialize> Serialize for QueryParam<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let value = serde_json::to_value(self.value).map_err(S::Error::custom)?;
+        let scalar = |v: serde_json::Value| match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let pairs: Vec<(&str, String)> = match value {
+            serde_json::Value::Null => Vec::new(),
+            serde_json::Value::Array(items) => items.into_iter().map(|v| (self.name, scalar(v))).collect(),
+            other => vec![(self.name, scalar(other))],
+        };
+        serializer.collect_seq(pairs)
+    }
+}
+
+/// A `multipart/form-data` body built in memory, so that a retry sends the same bytes.
+pub struct MultipartBody {
+    parts: Vec<Part>,
+}
+
+struct Part {
+    name: String,
+    file_name: Option<String>,
+    content_type: String,
+    bytes: bytes::Bytes,
+}
+
+impl Default for MultipartBody {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MultipartBody {
+    /// An empty body.
+    pub fn new() -> Self {
+        MultipartBody { parts: Vec::new() }
+    }
+
+    /// Adds `value` as a JSON part.
+    pub fn json<T: Serialize + ?Sized>(mut self, name: &str, value: &T) -> Result<Self, Error> {
+        let bytes = serde_json::to_vec(value).map_err(|e| Error::InvalidRequest {
+            operation: "multipart",
+            message: format!("part {name}: {e}"),
+        })?;
+        self.parts.push(Part {
+            name: name.to_string(),
+            file_name: None,
+            content_type: "application/json".into(),
+            bytes: bytes.into(),
+        });
+        Ok(self)
+    }
+
+    /// Adds `value` as a JSON part when present.
+    pub fn json_opt<T: Serialize + ?Sized>(self, name: &str, value: Option<&T>) -> Result<Self, Error> {
+        match value {
+            Some(v) => self.json(name, v),
+            None => Ok(self),
+        }
+    }
+
+    /// Adds a file part.
+    pub fn file(mut self, name: &str, file: FilePart) -> Self {
+        self.parts.push(Part {
+            name: name.to_string(),
+            file_name: Some(file.file_name),
+            content_type: file.content_type,
+            bytes: file.bytes,
+        });
+        self
+    }
+
+    /// Adds a file part when present.
+    pub fn file_opt(self, name: &str, file: Option<FilePart>) -> Self {
+        match file {
+            Some(f) => self.file(name, f),
+            None => self,
+        }
+    }
+
+    /// Adds one part named `name` per file.
+    pub fn files(self, name: &str, files: Vec<FilePart>) -> Self {
+        files.into_iter().fold(self, |body, f| body.file(name, f))
+    }
+
+    /// A boundary that occurs in no part.
+    fn boundary(&self) -> String {
+        let mut n: u64 = 0x6d69_726f_2d72_7300;
+        loop {
+            let candidate = format!("miro-rs-boundary-{n:016x}");
+            let needle = candidate.as_bytes();
+            let clash = self.parts.iter().any(|p| p.bytes.windows(needle.len()).any(|w| w == needle));
+            if !clash {
+                return candidate;
+            }
+            n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        }
+    }
+
+    /// The `Content-Type` header value.
+    pub fn content_type(&self) -> String {
+        format!("multipart/form-data; boundary={}", self.boundary())
+    }
+
+    /// The encoded body.
+    pub fn into_bytes(self) -> Vec<u8> {
+        let boundary = self.boundary();
+        let size: usize = self.parts.iter().map(|p| p.bytes.len() + 200).sum();
+        let mut out = Vec::with_capacity(size + 64);
+        for part in &self.parts {
+            out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            let name = quote_header_value(&part.name);
+            match &part.file_name {
+                Some(file) => out.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{}\"\r\n",
+                        quote_header_value(file)
+                    )
+                    .as_bytes(),
+                ),
+                None => out.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes()),
+            }
+            out.extend_from_slice(format!("Content-Type: {}\r\n\r\n", part.content_type).as_bytes());
+            out.extend_from_slice(&part.bytes);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        out
+    }
+}
+
+/// Escapes a quoted header parameter: quotes and line breaks can't end it early.
+fn quote_header_value(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace(['\r', '\n'], " ")
+}
+
+/// The value of an item's `type` field, whatever its Rust type, for decoding its data.
+pub trait OuterTag {
+    /// The `type` as a string, if any.
+    fn outer_tag(&self) -> Option<&str>;
+}
+
+impl OuterTag for String {
+    fn outer_tag(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl<T: OuterTag> OuterTag for Option<T> {
+    fn outer_tag(&self) -> Option<&str> {
+        self.as_ref().and_then(OuterTag::outer_tag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_stay_single() {
+        assert_eq!(encode_path("uXjVOD6LSME="), "uXjVOD6LSME%3D");
+        assert_eq!(encode_path("a/b?c#d%e f"), "a%2Fb%3Fc%23d%25e%20f");
+        assert_eq!(encode_path("3458764517517819000"), "3458764517517819000");
+    }
+
+    #[test]
+    fn boundary_avoids_part_content() {
+        let body = MultipartBody::new();
+        let first = body.boundary();
+        let body = body.file("resource", FilePart::new(format!("x{first}x").into_bytes(), "a.txt", "text/plain"));
+        assert_ne!(body.boundary(), first);
+    }
+}
