@@ -1,1 +1,465 @@
-//! The Miro emulator.
+//! An offline, stateful fake of the Miro REST API v2, for tests and examples.
+//!
+//! The emulator serves Miro's real paths on `127.0.0.1` (an ephemeral port by
+//! default): boards, members, items of every kind (with file uploads and bulk
+//! create), tags, connectors, groups and OAuth, with Miro's error bodies,
+//! paging, credit-based rate limiting, a request log and fault injection.
+//!
+//! ```no_run
+//! # async fn demo() -> miro_emulator::Result<()> {
+//! let emu = miro_emulator::Emulator::builder().start().await?;
+//! let base = emu.base_url(); // e.g. http://127.0.0.1:41234
+//! let token = emu.access_token(); // "emulator-token"
+//! // ... point a client at `base` with `Authorization: Bearer {token}` ...
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! It depends on no Miro client crate: it checks clients rather than sharing
+//! their assumptions.
+
+mod app;
+mod clock;
+mod error;
+pub mod fallback;
+pub mod faults;
+mod gateway;
+mod ids;
+pub mod log;
+mod multipart;
+mod oauth;
+mod paging;
+pub mod rate_limit;
+pub(crate) mod routes;
+mod state;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use parking_lot::RwLock;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+pub use error::{Error, Result};
+pub use fallback::{FallbackFn, FallbackRequest, FallbackResponse};
+pub use faults::{Fault, FaultId, FaultKind, Trigger};
+pub use log::{LoggedPart, LoggedRequest};
+pub use oauth::IssuedTokens;
+pub use routes::items::{MAX_BULK_ITEMS, MAX_FILE_BYTES};
+pub use routes::tags::{MAX_TAGS_PER_BOARD, MAX_TAGS_PER_ITEM};
+pub use state::UploadedFile;
+
+/// The access token valid by default.
+pub const DEFAULT_TOKEN: &str = "emulator-token";
+/// The default OAuth client id.
+pub const DEFAULT_CLIENT_ID: &str = "3458764500000000001";
+/// The default OAuth client secret.
+pub const DEFAULT_CLIENT_SECRET: &str = "emulator-client-secret";
+/// The id of the emulator's user.
+pub const DEFAULT_USER_ID: &str = "3458764500000000777";
+/// The id of the emulator's team.
+pub const DEFAULT_TEAM_ID: &str = "3458764500000000555";
+
+/// Entry point: `Emulator::builder()` or `Emulator::start()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the default settings.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// Starts an emulator with the default settings.
+    pub async fn start() -> Result<RunningEmulator> {
+        Self::builder().start().await
+    }
+}
+
+/// Settings of an emulator; [`EmulatorBuilder::start`] runs it.
+///
+/// Defaults: 100,000 credits per 60 s; OAuth access tokens live 3599 s and
+/// refresh tokens 60 days; one static token [`DEFAULT_TOKEN`]; client id and
+/// secret [`DEFAULT_CLIENT_ID`] / [`DEFAULT_CLIENT_SECRET`]; port 0 (ephemeral);
+/// request log on; seed 0.
+pub struct EmulatorBuilder {
+    budget: u64,
+    window: Duration,
+    access_lifetime: Option<Duration>,
+    refresh_lifetime: Duration,
+    tokens: Vec<String>,
+    client_id: String,
+    client_secret: String,
+    port: u16,
+    seed: u64,
+    log: bool,
+    team_id_as_number: bool,
+    fallback: Option<Arc<FallbackFn>>,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            budget: 100_000,
+            window: Duration::from_secs(60),
+            access_lifetime: Some(Duration::from_secs(3599)),
+            refresh_lifetime: Duration::from_secs(60 * 24 * 3600),
+            tokens: vec![DEFAULT_TOKEN.to_string()],
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_string(),
+            port: 0,
+            seed: 0,
+            log: true,
+            team_id_as_number: false,
+            fallback: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("budget", &self.budget)
+            .field("window", &self.window)
+            .field("access_lifetime", &self.access_lifetime)
+            .field("tokens", &self.tokens)
+            .field("client_id", &self.client_id)
+            .field("port", &self.port)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmulatorBuilder {
+    /// Rate limit: `credits` per token per `window` (fixed windows).
+    pub fn rate_limit(mut self, credits: u64, window: Duration) -> Self {
+        self.budget = credits;
+        self.window = window;
+        self
+    }
+
+    /// Lifetime of access tokens issued through OAuth; `None` issues
+    /// non-expiring tokens without refresh tokens. Static tokens never expire.
+    pub fn access_token_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.access_lifetime = lifetime;
+        self
+    }
+
+    /// Lifetime of refresh tokens (default 60 days).
+    pub fn refresh_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.refresh_lifetime = lifetime;
+        self
+    }
+
+    /// Replaces the set of static, always-valid access tokens. The first one is
+    /// what [`RunningEmulator::access_token`] returns. An empty set leaves only
+    /// OAuth-issued tokens.
+    pub fn tokens<I, S>(mut self, tokens: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tokens = tokens.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The OAuth client credentials the token endpoint accepts.
+    pub fn oauth_client(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.client_id = client_id.into();
+        self.client_secret = client_secret.into();
+        self
+    }
+
+    /// The port to listen on (0, the default, picks a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Seed of the ids and of probabilistic faults.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Whether to keep the request log (default on).
+    pub fn log_requests(mut self, on: bool) -> Self {
+        self.log = on;
+        self
+    }
+
+    /// Sends `team_id` in token responses as a bare JSON number, as Miro sometimes does.
+    pub fn team_id_as_number(mut self, on: bool) -> Self {
+        self.team_id_as_number = on;
+        self
+    }
+
+    /// Answers requests no route matches (see [`fallback`]).
+    pub fn fallback<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&FallbackRequest) -> Option<FallbackResponse> + Send + Sync + 'static,
+    {
+        self.fallback = Some(Arc::new(f));
+        self
+    }
+
+    /// Binds `127.0.0.1:port` and serves in a background tokio task.
+    pub async fn start(self) -> Result<RunningEmulator> {
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .map_err(Error::Bind)?;
+        let addr = listener.local_addr().map_err(Error::Bind)?;
+        let base_url = format!("http://{addr}");
+        let cfg = app::Config {
+            access_lifetime: self.access_lifetime,
+            refresh_lifetime: self.refresh_lifetime,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            user_id: DEFAULT_USER_ID.to_string(),
+            user_name: "Emulator User".to_string(),
+            team_id: DEFAULT_TEAM_ID.to_string(),
+            team_name: "Emulator Team".to_string(),
+            team_id_as_number: self.team_id_as_number,
+            scopes: "boards:read boards:write".to_string(),
+        };
+        let app = Arc::new(app::App {
+            cfg,
+            base_url: base_url.clone(),
+            ids: ids::IdGen::new(self.seed),
+            store: RwLock::new(state::Store::default()),
+            auth: oauth::Auth::default(),
+            rate: rate_limit::RateLimiter::new(self.budget, self.window),
+            faults: faults::Faults::new(self.seed),
+            log: log::RequestLog::new(self.log),
+            fallback: self.fallback,
+        });
+        for t in &self.tokens {
+            app.auth.add_static(t, DEFAULT_USER_ID);
+        }
+        let router = routes::router(app.clone());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(listener, router, stop_rx));
+        Ok(RunningEmulator {
+            app,
+            addr,
+            base_url,
+            token: self.tokens.first().cloned().unwrap_or_default(),
+            stop: stop_tx,
+            task: Some(task),
+        })
+    }
+}
+
+/// The error a service returns to make hyper close the connection unanswered.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Accepts connections until told to stop; HTTP/1.1 with keep-alive.
+async fn serve(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let router = router.clone();
+                let mut stop = stop.clone();
+                conns.spawn(async move {
+                    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                        let router = router.clone();
+                        async move {
+                            let resp = router
+                                .oneshot(req.map(axum::body::Body::new))
+                                .await
+                                .unwrap_or_else(|e: Infallible| match e {});
+                            if resp.extensions().get::<gateway::DropConnection>().is_some() {
+                                Err(Dropped)
+                            } else {
+                                Ok(resp)
+                            }
+                        }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = stop.changed() => {}
+                    }
+                });
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    conns.abort_all();
+}
+
+/// A running emulator. Dropping it stops the server too; [`shutdown`](Self::shutdown)
+/// also waits for it.
+pub struct RunningEmulator {
+    app: Arc<app::App>,
+    addr: SocketAddr,
+    base_url: String,
+    token: String,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningEmulator {
+    /// The base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// The socket address the emulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The first static access token (`"emulator-token"` by default).
+    pub fn access_token(&self) -> String {
+        self.token.clone()
+    }
+
+    /// The OAuth client id the token endpoint accepts.
+    pub fn client_id(&self) -> String {
+        self.app.cfg.client_id.clone()
+    }
+
+    /// The OAuth client secret the token endpoint accepts.
+    pub fn client_secret(&self) -> String {
+        self.app.cfg.client_secret.clone()
+    }
+
+    /// The id of the user every token belongs to.
+    pub fn user_id(&self) -> String {
+        self.app.cfg.user_id.clone()
+    }
+
+    /// Stops serving and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// A copy of the request log, oldest first.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.app.log.snapshot()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.app.log.clear()
+    }
+
+    /// Injects a fault; returns its handle.
+    pub fn inject_fault(&self, fault: Fault) -> Result<FaultId> {
+        self.app.faults.add(fault)
+    }
+
+    /// Removes one fault; `false` if it was already gone.
+    pub fn remove_fault(&self, id: FaultId) -> bool {
+        self.app.faults.remove(id)
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.app.faults.clear()
+    }
+
+    /// Changes the rate limit and starts every window afresh.
+    pub fn set_rate_limit(&self, credits: u64, window: Duration) {
+        self.app.rate.set(credits, window)
+    }
+
+    /// Starts every token's rate-limit window afresh.
+    pub fn reset_rate_limits(&self) {
+        self.app.rate.reset()
+    }
+
+    /// How many calls the token endpoint (`POST /v1/oauth/token`) received.
+    pub fn token_endpoint_calls(&self) -> usize {
+        self.app.auth.token_calls.load(Ordering::SeqCst)
+    }
+
+    /// How many of those were `grant_type=refresh_token`.
+    pub fn refresh_calls(&self) -> usize {
+        self.app.auth.refresh_calls.load(Ordering::SeqCst)
+    }
+
+    /// Issues a fresh OAuth token pair, as a completed authorization would.
+    pub fn issue_tokens(&self) -> IssuedTokens {
+        self.app.auth.issue(&self.app)
+    }
+
+    /// Makes an access token expire now (the API answers 401 for it); `false`
+    /// when the token is unknown.
+    pub fn expire_access_token(&self, token: &str) -> bool {
+        self.app.auth.expire(token)
+    }
+
+    /// Adds a static, never-expiring access token.
+    pub fn add_token(&self, token: &str) {
+        self.app.auth.add_static(token, &self.app.cfg.user_id)
+    }
+
+    /// Revokes an access token (and its refresh token).
+    pub fn revoke_token(&self, token: &str) -> bool {
+        self.app.auth.revoke(token)
+    }
+
+    /// The file uploaded for an image or document item, if any.
+    pub fn uploaded_file(&self, board_id: &str, item_id: &str) -> Option<UploadedFile> {
+        routes::items::file_of(&self.app, board_id, item_id)
+    }
+
+    /// How many boards exist.
+    pub fn board_count(&self) -> usize {
+        self.app.store.read().boards.len()
+    }
+
+    /// How many items a board has (`None` for an unknown board).
+    pub fn item_count(&self, board_id: &str) -> Option<usize> {
+        self.app
+            .store
+            .read()
+            .boards
+            .get(board_id)
+            .map(|b| b.items.len())
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}

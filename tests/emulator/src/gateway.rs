@@ -1,0 +1,260 @@
+//! The gateway every request passes: request log, faults, authentication and
+//! rate limiting around the route handlers.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use crate::app::Shared;
+use crate::error::ApiError;
+use crate::faults::{self, FaultKind};
+use crate::log::{self, LoggedPart, LoggedRequest};
+use crate::multipart;
+use crate::rate_limit::{credits, levels, Quota};
+
+/// Largest request body read (uploads are limited per file further on).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// Marks a response the server must not send: the connection is closed instead.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropConnection;
+
+/// Set by handlers that charged extra credits (bulk create): the quota after it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recharged(pub Quota);
+
+static LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+static REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+static RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// Paths that need no bearer token.
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/oauth/authorize" | "/v1/oauth/token" | "/v1/oauth/revoke" | "/v2/oauth/revoke"
+    )
+}
+
+fn quota_headers(q: &Quota) -> [(HeaderName, HeaderValue); 3] {
+    [
+        (LIMIT.clone(), HeaderValue::from(q.limit)),
+        (REMAINING.clone(), HeaderValue::from(q.remaining)),
+        (RESET.clone(), HeaderValue::from(q.reset_unix)),
+    ]
+}
+
+/// The 429 answer with Miro's body, rate-limit headers and `Retry-After`.
+pub(crate) fn too_many_requests(q: &Quota) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "tooManyRequests",
+        "Request rate limit exceed",
+    );
+    let retry = q.reset_in.as_secs() + u64::from(q.reset_in.subsec_nanos() > 0);
+    e.extra_headers.extend(quota_headers(q));
+    e.extra_headers
+        .push((header::RETRY_AFTER, HeaderValue::from(retry.max(1))));
+    e
+}
+
+/// Builds the log entry of a request.
+async fn log_entry(
+    parts: &axum::http::request::Parts,
+    route: Option<&str>,
+    body: &Bytes,
+) -> LoggedRequest {
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let mut logged_parts = Vec::new();
+    let logged_body = if multipart::is_multipart(ct) {
+        if let Ok(ps) = multipart::parse(ct.unwrap_or(""), body.clone()).await {
+            logged_parts = ps
+                .into_iter()
+                .map(|p| LoggedPart {
+                    text: std::str::from_utf8(&p.data)
+                        .ok()
+                        .filter(|_| p.file_name.is_none())
+                        .map(str::to_string),
+                    name: p.name,
+                    file_name: p.file_name,
+                    content_type: p.content_type,
+                    size: p.data.len(),
+                })
+                .collect();
+        }
+        body.clone()
+    } else {
+        log::redact_body(ct, body)
+    };
+    LoggedRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(log::redact_urlencoded),
+        route: route.map(str::to_string),
+        headers: log::redact_headers(&parts.headers),
+        body_text: std::str::from_utf8(&logged_body).ok().map(str::to_string),
+        body: logged_body,
+        parts: logged_parts,
+        status: None,
+    }
+}
+
+/// The middleware.
+pub(crate) async fn gateway(State(app): State<Shared>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let pattern = route.as_ref().map(MatchedPath::as_str);
+    let (parts, body) = req.into_parts();
+    let body = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return ApiError::too_large("The request body is too large").into_response(),
+    };
+    let query = parts.uri.query();
+    let request_cursor = query.and_then(|q| {
+        q.split('&')
+            .find_map(|p| p.strip_prefix("cursor="))
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+    });
+    let fired = app
+        .faults
+        .fire(parts.method.as_str(), pattern, request_cursor.is_some());
+    let entry = if app.log.enabled() {
+        Some(log_entry(&parts, pattern, &body).await)
+    } else {
+        None
+    };
+    let resp = handle(
+        &app,
+        parts,
+        body,
+        pattern,
+        &fired,
+        request_cursor.as_deref(),
+        next,
+    )
+    .await;
+    if let Some(mut entry) = entry {
+        if resp.extensions().get::<DropConnection>().is_none() {
+            entry.status = Some(resp.status().as_u16());
+        }
+        app.log.push(entry);
+    }
+    resp
+}
+
+async fn handle(
+    app: &Shared,
+    mut parts: axum::http::request::Parts,
+    body: Bytes,
+    pattern: Option<&str>,
+    fired: &[FaultKind],
+    request_cursor: Option<&str>,
+    next: Next,
+) -> Response {
+    for f in fired {
+        match f {
+            FaultKind::ServerError(status) => {
+                let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+                return (
+                    status,
+                    [(header::CONTENT_TYPE, "text/html")],
+                    faults::html_error(status.as_u16()),
+                )
+                    .into_response();
+            }
+            FaultKind::DropConnection => {
+                let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                r.extensions_mut().insert(DropConnection);
+                return r;
+            }
+            FaultKind::Delay(d) => tokio::time::sleep(*d).await,
+            _ => {}
+        }
+    }
+    let path = parts.uri.path();
+    let mut quota = None;
+    if !is_public(path) {
+        let caller = match app.auth.authenticate(&parts.headers) {
+            Ok(c) => c,
+            Err(e) => return e.into_response(),
+        };
+        let level = match pattern {
+            // Detaching a tag shares the delete-item route but is a tag operation.
+            Some("/v2/boards/{board_id}/items/{item_id}")
+                if parts.method == Method::DELETE
+                    && parts.uri.query().is_some_and(|q| q.contains("tag_id=")) =>
+            {
+                1
+            }
+            Some(p) => levels().level(&parts.method, p),
+            None => levels().level(&parts.method, ""),
+        };
+        match app.rate.charge(&caller.token, credits(level)) {
+            Ok(q) => quota = Some(q),
+            Err(q) => return too_many_requests(&q).into_response(),
+        }
+        parts.extensions.insert(caller);
+    }
+    let mut resp = next.run(Request::from_parts(parts, Body::from(body))).await;
+    if let Some(Recharged(q)) = resp.extensions().get::<Recharged>().copied() {
+        quota = Some(q);
+    }
+    if let Some(q) = quota {
+        let headers = resp.headers_mut();
+        for (k, v) in quota_headers(&q) {
+            headers.insert(k, v);
+        }
+    }
+    if fired.iter().any(FaultKind::is_response_transform) {
+        resp = transform(resp, fired, request_cursor).await;
+    }
+    resp
+}
+
+/// Applies the response-changing faults to a JSON response.
+async fn transform(resp: Response, fired: &[FaultKind], request_cursor: Option<&str>) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let Ok(mut bytes) = to_bytes(body, MAX_BODY).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json && !bytes.is_empty() {
+        if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            let mut changed = false;
+            for f in fired {
+                changed = true;
+                match f {
+                    FaultKind::ExtraFields => faults::add_unknown_fields(&mut v),
+                    FaultKind::UnknownEnumValue => faults::unknown_enum_values(&mut v),
+                    FaultKind::UnknownItemType => faults::unknown_item_type(&mut v),
+                    FaultKind::RepeatedCursor => {
+                        if let Some(c) = request_cursor {
+                            faults::repeat_cursor(&mut v, c);
+                        }
+                    }
+                    _ => changed = false,
+                }
+            }
+            if changed {
+                bytes = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+            }
+        }
+        for f in fired {
+            match f {
+                FaultKind::TruncatedBody => bytes = faults::truncate(&bytes),
+                FaultKind::MalformedJson => bytes = faults::malform(&bytes),
+                _ => {}
+            }
+        }
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,97 @@
+//! `miro-emulator`: runs the Miro emulator until interrupted.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+const HELP: &str = "\
+miro-emulator: an offline fake of the Miro REST API v2
+
+USAGE:
+    miro-emulator [OPTIONS]
+
+OPTIONS:
+    --port N               port on 127.0.0.1 (default 0: a free one)
+    --token T              a static access token (repeatable; default emulator-token)
+    --rate-limit CREDITS   credits per window (default 100000)
+    --window-secs S        rate-limit window in seconds (default 60)
+    --token-lifetime S     lifetime of OAuth access tokens in seconds (default 3599)
+    --quiet                don't keep a request log
+    -h, --help             print this help
+";
+
+struct Args {
+    port: u16,
+    tokens: Vec<String>,
+    credits: u64,
+    window: u64,
+    lifetime: u64,
+    quiet: bool,
+}
+
+fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut a = Args {
+        port: 0,
+        tokens: Vec::new(),
+        credits: 100_000,
+        window: 60,
+        lifetime: 3599,
+        quiet: false,
+    };
+    fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
+        let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
+        v.parse().map_err(|_| format!("{flag}: not a number: {v}"))
+    }
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--port" => a.port = num("--port", it.next())?,
+            "--token" => a.tokens.push(it.next().ok_or("--token needs a value")?),
+            "--rate-limit" => a.credits = num("--rate-limit", it.next())?,
+            "--window-secs" => a.window = num("--window-secs", it.next())?,
+            "--token-lifetime" => a.lifetime = num("--token-lifetime", it.next())?,
+            "--quiet" => a.quiet = true,
+            other => return Err(format!("unknown argument: {other}")),
+        }
+    }
+    Ok(Some(a))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n\n{HELP}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut b = miro_emulator::Emulator::builder()
+        .port(args.port)
+        .rate_limit(args.credits, Duration::from_secs(args.window))
+        .access_token_lifetime(Some(Duration::from_secs(args.lifetime)))
+        .log_requests(!args.quiet);
+    if !args.tokens.is_empty() {
+        b = b.tokens(args.tokens);
+    }
+    let emu = match b.start().await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Miro emulator listening on {}", emu.base_url());
+    println!("access token: {}", emu.access_token());
+    println!(
+        "OAuth client: {} / {}",
+        emu.client_id(),
+        emu.client_secret()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    emu.shutdown().await;
+    ExitCode::SUCCESS
+}
