@@ -31,7 +31,8 @@ pub const FIXES: &[Fix] = &[
     },
     Fix {
         name: "synthesize-error-responses",
-        reason: "Over 600 error responses point at #/components/responses/*, which does not exist, \
+        reason:
+            "Over 600 error responses point at #/components/responses/*, which does not exist, \
                  and 49 operations declare several different inline error schemas. Every non-2xx \
                  response becomes one body-less response: the runtime decodes Miro's error body \
                  itself, the same way for every operation.",
@@ -50,13 +51,15 @@ pub const FIXES: &[Fix] = &[
     },
     Fix {
         name: "one-success-response",
-        reason: "update-board declares a 200 with a body and a 202 without one; progenitor wants one \
+        reason:
+            "update-board declares a 200 with a body and a 202 without one; progenitor wants one \
                  success type. The 202 is dropped (the runtime accepts any 2xx).",
         apply: one_success_response,
     },
     Fix {
         name: "multipart-to-extension",
-        reason: "progenitor cannot generate multipart/form-data bodies. The five upload bodies move \
+        reason:
+            "progenitor cannot generate multipart/form-data bodies. The five upload bodies move \
                  to the x-miro-multipart extension, where the generator builds their methods \
                  itself; inline schemas of their `data` parts become named components so they get \
                  types.",
@@ -75,9 +78,12 @@ pub const FIXES: &[Fix] = &[
         apply: merge_case_colliding_schemas,
     },
     Fix {
-        name: "integer-limits",
-        reason: "Some `limit` parameters are typed as strings; Miro takes integers there.",
-        apply: integer_limits,
+        name: "integer-paging-parameters",
+        reason:
+            "Some `limit` and `offset` parameters are typed as strings, and `minimum: 1` makes \
+                 typify use NonZeroU32; Miro takes plain integers. They become i32, and their \
+                 bounds move into the description (Miro enforces them).",
+        apply: integer_paging_parameters,
     },
     Fix {
         name: "allof-object-and-string",
@@ -94,7 +100,8 @@ pub const FIXES: &[Fix] = &[
     },
     Fix {
         name: "board-item-group-schema",
-        reason: "Board item groups (createGroup, updateGroup, GroupResponseShort) refer to `Group`, \
+        reason:
+            "Board item groups (createGroup, updateGroup, GroupResponseShort) refer to `Group`, \
                  which was overwritten by the enterprise user-group schema; they get their own \
                  BoardItemGroup schema with the `items` list Miro sends.",
         apply: board_item_group_schema,
@@ -124,7 +131,9 @@ pub fn apply_all(spec: &mut Value) -> FixReport {
     FIXES.iter().map(|f| (f.name, (f.apply)(spec))).collect()
 }
 
-const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 /// Calls `f` for every operation object of the spec.
 fn for_each_operation(spec: &mut Value, mut f: impl FnMut(&str, &str, &mut Value)) {
@@ -132,7 +141,9 @@ fn for_each_operation(spec: &mut Value, mut f: impl FnMut(&str, &str, &mut Value
         return;
     };
     for (path, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else { continue };
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
         for (method, op) in item.iter_mut() {
             if !METHODS.contains(&method.as_str()) {
                 continue;
@@ -160,11 +171,15 @@ fn walk_objects(value: &mut Value, f: &mut impl FnMut(&mut Map<String, Value>) -
 }
 
 fn schemas(spec: &mut Value) -> Option<&mut Map<String, Value>> {
-    spec.pointer_mut("/components/schemas").and_then(Value::as_object_mut)
+    spec.pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
 }
 
 fn consistent_board_id_placeholders(spec: &mut Value) -> usize {
-    let shared_params = spec.pointer("/components/parameters").cloned().unwrap_or_default();
+    let shared_params = spec
+        .pointer("/components/parameters")
+        .cloned()
+        .unwrap_or_default();
     let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
         return 0;
     };
@@ -175,7 +190,9 @@ fn consistent_board_id_placeholders(spec: &mut Value) -> usize {
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .filter(|s| s.starts_with("board_id_"))
             .collect();
-        let [placeholder] = placeholders[..] else { continue };
+        let [placeholder] = placeholders[..] else {
+            continue;
+        };
         changed += walk_objects(item, &mut |obj| {
             // A shared parameter is inlined so that only this path's copy is renamed.
             if let Some(name) = obj
@@ -202,7 +219,13 @@ fn consistent_board_id_placeholders(spec: &mut Value) -> usize {
 /// The path as it goes on the wire: every `{board_id_*}` placeholder is the board id.
 pub fn wire_path(path: &str) -> String {
     path.split('/')
-        .map(|s| if s.starts_with("{board_id_") { "{board_id}" } else { s })
+        .map(|s| {
+            if s.starts_with("{board_id_") {
+                "{board_id}"
+            } else {
+                s
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -249,7 +272,9 @@ fn json_media_type_only(spec: &mut Value) -> usize {
             }
         }
         for content in contents {
-            let Some(map) = content.as_object_mut() else { continue };
+            let Some(map) = content.as_object_mut() else {
+                continue;
+            };
             if map.len() > 1 && map.contains_key("application/json") {
                 changed += map.len() - 1;
                 map.retain(|k, _| k == "application/json");
@@ -262,7 +287,10 @@ fn json_media_type_only(spec: &mut Value) -> usize {
 fn no_content_has_no_body(spec: &mut Value) -> usize {
     let mut changed = 0;
     for_each_operation(spec, |_, _, op| {
-        if let Some(r) = op.pointer_mut("/responses/204").and_then(Value::as_object_mut) {
+        if let Some(r) = op
+            .pointer_mut("/responses/204")
+            .and_then(Value::as_object_mut)
+        {
             if r.remove("content").is_some() {
                 changed += 1;
             }
@@ -277,9 +305,15 @@ fn one_success_response(spec: &mut Value) -> usize {
         let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
             return;
         };
-        let success: Vec<String> = responses.keys().filter(|c| c.starts_with('2')).cloned().collect();
-        let with_body: Vec<&String> =
-            success.iter().filter(|c| responses[c.as_str()].get("content").is_some()).collect();
+        let success: Vec<String> = responses
+            .keys()
+            .filter(|c| c.starts_with('2'))
+            .cloned()
+            .collect();
+        let with_body: Vec<&String> = success
+            .iter()
+            .filter(|c| responses[c.as_str()].get("content").is_some())
+            .collect();
         if success.len() > 1 && !with_body.is_empty() {
             let keep = with_body[0].clone();
             for code in &success {
@@ -297,14 +331,24 @@ fn multipart_to_extension(spec: &mut Value) -> usize {
     let mut hoisted: Vec<(String, Value)> = Vec::new();
     let mut changed = 0;
     for_each_operation(spec, |_, _, op| {
-        let Some(content) = op.pointer("/requestBody/content").and_then(Value::as_object) else {
-            return;
-        };
-        let Some(mut schema) = content.get("multipart/form-data").and_then(|m| m.get("schema")).cloned()
+        let Some(content) = op
+            .pointer("/requestBody/content")
+            .and_then(Value::as_object)
         else {
             return;
         };
-        let op_id = op.get("operationId").and_then(Value::as_str).unwrap_or_default().to_string();
+        let Some(mut schema) = content
+            .get("multipart/form-data")
+            .and_then(|m| m.get("schema"))
+            .cloned()
+        else {
+            return;
+        };
+        let op_id = op
+            .get("operationId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         // The bulk upload's `data` part is a JSON file holding the item list: type it as one.
         if let Some(data) = schema.pointer_mut("/properties/data") {
             if data.get("format").and_then(Value::as_str) == Some("binary") {
@@ -332,7 +376,7 @@ fn multipart_to_extension(spec: &mut Value) -> usize {
     // A `$ref` to a shared multipart schema: inline the `data` part the same way.
     let refs: Vec<(String, String)> = spec
         .get("paths")
-        .map(|p| collect_multipart_refs(p))
+        .map(collect_multipart_refs)
         .unwrap_or_default();
     for (op_id, target) in refs {
         let pointer = format!("/components/schemas/{target}");
@@ -362,7 +406,10 @@ fn collect_multipart_refs(paths: &Value) -> Vec<(String, String)> {
         for op in item.as_object().into_iter().flat_map(|i| i.values()) {
             if let Some(r) = op.pointer("/x-miro-multipart/$ref").and_then(Value::as_str) {
                 let id = op["operationId"].as_str().unwrap_or_default().to_string();
-                out.push((id, r.trim_start_matches("#/components/schemas/").to_string()));
+                out.push((
+                    id,
+                    r.trim_start_matches("#/components/schemas/").to_string(),
+                ));
             }
         }
     }
@@ -397,7 +444,9 @@ fn array_enum_into_items(spec: &mut Value) -> usize {
         if obj.get("type").and_then(Value::as_str) != Some("array") {
             return 0;
         }
-        let Some(values) = obj.remove("enum") else { return 0 };
+        let Some(values) = obj.remove("enum") else {
+            return 0;
+        };
         if let Some(items) = obj.get_mut("items").and_then(Value::as_object_mut) {
             items.insert("enum".into(), values);
         }
@@ -406,11 +455,15 @@ fn array_enum_into_items(spec: &mut Value) -> usize {
 }
 
 fn merge_case_colliding_schemas(spec: &mut Value) -> usize {
-    let Some(schemas) = schemas(spec) else { return 0 };
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
     let names: Vec<String> = schemas.keys().cloned().collect();
     let mut renames: BTreeMap<String, String> = BTreeMap::new();
     for name in &names {
-        let Some(first) = name.chars().next() else { continue };
+        let Some(first) = name.chars().next() else {
+            continue;
+        };
         if !first.is_ascii_lowercase() {
             continue;
         }
@@ -425,8 +478,12 @@ fn merge_case_colliding_schemas(spec: &mut Value) -> usize {
     let n = renames.len();
     if n > 0 {
         walk_objects(spec, &mut |obj| {
-            let Some(Value::String(r)) = obj.get_mut("$ref") else { return 0 };
-            let Some(name) = r.strip_prefix("#/components/schemas/") else { return 0 };
+            let Some(Value::String(r)) = obj.get_mut("$ref") else {
+                return 0;
+            };
+            let Some(name) = r.strip_prefix("#/components/schemas/") else {
+                return 0;
+            };
             match renames.get(name) {
                 Some(new) => {
                     *r = format!("#/components/schemas/{new}");
@@ -439,18 +496,20 @@ fn merge_case_colliding_schemas(spec: &mut Value) -> usize {
     n
 }
 
-fn integer_limits(spec: &mut Value) -> usize {
-    let mut changed = 0;
+fn integer_paging_parameters(spec: &mut Value) -> usize {
     walk_objects(spec, &mut |obj| {
-        let is_limit = obj.get("name").and_then(Value::as_str) == Some("limit")
-            && obj.get("in").and_then(Value::as_str) == Some("query");
-        if !is_limit {
+        let name = obj.get("name").and_then(Value::as_str).unwrap_or_default();
+        if !(name == "limit" || name == "offset")
+            || obj.get("in").and_then(Value::as_str) != Some("query")
+        {
             return 0;
         }
-        let Some(schema) = obj.get_mut("schema").and_then(Value::as_object_mut) else { return 0 };
-        if schema.get("type").and_then(Value::as_str) != Some("string") {
+        let Some(schema) = obj.get_mut("schema").and_then(Value::as_object_mut) else {
             return 0;
-        }
+        };
+        let bounds = [schema.remove("minimum"), schema.remove("maximum")];
+        let was_integer = schema.get("type").and_then(Value::as_str) == Some("integer")
+            && schema.get("format").and_then(Value::as_str) == Some("int32");
         schema.insert("type".into(), json!("integer"));
         schema.insert("format".into(), json!("int32"));
         if let Some(Value::String(d)) = schema.get("default") {
@@ -463,22 +522,33 @@ fn integer_limits(spec: &mut Value) -> usize {
                 }
             }
         }
-        changed += 1;
-        1
-    });
-    changed
+        if let [Some(min), Some(max)] = &bounds {
+            let note = format!(" Range: {min} to {max}.");
+            let description = obj
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            obj.insert(
+                "description".into(),
+                json!(format!("{description}{note}").trim()),
+            );
+        }
+        usize::from(!was_integer || bounds.iter().any(Option::is_some))
+    })
 }
 
 fn allof_object_and_string(spec: &mut Value) -> usize {
     walk_objects(spec, &mut |obj| {
-        let Some(Value::Array(parts)) = obj.get("allOf") else { return 0 };
+        let Some(Value::Array(parts)) = obj.get("allOf") else {
+            return 0;
+        };
         let string_part = parts
             .iter()
             .find(|p| p.get("type").and_then(Value::as_str) == Some("string"))
             .cloned();
-        let has_other = parts
-            .iter()
-            .any(|p| p.get("$ref").is_some() || p.get("type").and_then(Value::as_str) == Some("object"));
+        let has_other = parts.iter().any(|p| {
+            p.get("$ref").is_some() || p.get("type").and_then(Value::as_str) == Some("object")
+        });
         match (string_part, has_other) {
             (Some(Value::Object(s)), true) => {
                 obj.remove("allOf");
@@ -492,12 +562,16 @@ fn allof_object_and_string(spec: &mut Value) -> usize {
 
 fn drop_undeclared_required(spec: &mut Value) -> usize {
     walk_objects(spec, &mut |obj| {
-        let Some(props) = obj.get("properties").and_then(Value::as_object) else { return 0 };
+        let Some(props) = obj.get("properties").and_then(Value::as_object) else {
+            return 0;
+        };
         if obj.contains_key("allOf") || obj.contains_key("oneOf") || obj.contains_key("anyOf") {
             return 0;
         }
         let declared: Vec<String> = props.keys().cloned().collect();
-        let Some(Value::Array(required)) = obj.get_mut("required") else { return 0 };
+        let Some(Value::Array(required)) = obj.get_mut("required") else {
+            return 0;
+        };
         let before = required.len();
         required.retain(|r| r.as_str().is_some_and(|r| declared.iter().any(|d| d == r)));
         before - required.len()
@@ -547,7 +621,10 @@ fn board_item_group_schema(spec: &mut Value) -> usize {
                 "required": ["data"]
             }),
         );
-        if let Some(data) = schemas.get_mut("GroupResponseShort").and_then(|s| s.pointer_mut("/properties/data")) {
+        if let Some(data) = schemas
+            .get_mut("GroupResponseShort")
+            .and_then(|s| s.pointer_mut("/properties/data"))
+        {
             *data = json!({ "$ref": "#/components/schemas/BoardItemGroupData" });
             changed += 1;
         }
@@ -584,25 +661,33 @@ fn outer_type_of(variant: &str) -> Option<&'static str> {
         ("Text", "text"),
         ("Frame", "frame"),
     ];
-    KNOWN.iter().find(|(prefix, _)| {
-        variant.strip_prefix(prefix).is_some_and(|rest| {
-            rest.starts_with("Data") || rest.starts_with("Style") || rest.starts_with("Url")
+    KNOWN
+        .iter()
+        .find(|(prefix, _)| {
+            variant.strip_prefix(prefix).is_some_and(|rest| {
+                rest.starts_with("Data") || rest.starts_with("Style") || rest.starts_with("Url")
+            })
         })
-    })
-    .map(|(_, t)| *t)
+        .map(|(_, t)| *t)
 }
 
 fn outer_type_discriminators(spec: &mut Value) -> usize {
-    let Some(schemas) = schemas(spec) else { return 0 };
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
     let mut changed = 0;
     for schema in schemas.values_mut() {
-        let Some(Value::Array(variants)) = schema.get("oneOf") else { continue };
+        let Some(Value::Array(variants)) = schema.get("oneOf") else {
+            continue;
+        };
         if schema.get("discriminator").is_some() {
             continue;
         }
         let mut mapping = Map::new();
         for v in variants {
-            let Some(name) = v.get("$ref").and_then(Value::as_str) else { continue };
+            let Some(name) = v.get("$ref").and_then(Value::as_str) else {
+                continue;
+            };
             let name = name.trim_start_matches("#/components/schemas/");
             if let Some(t) = outer_type_of(name) {
                 mapping.insert(t.to_string(), json!(name));
@@ -629,7 +714,11 @@ mod tests {
     fn fix_names_are_unique_and_documented() {
         for (i, f) in FIXES.iter().enumerate() {
             assert!(f.reason.len() > 40, "{} needs a reason", f.name);
-            assert!(FIXES[i + 1..].iter().all(|g| g.name != f.name), "{} twice", f.name);
+            assert!(
+                FIXES[i + 1..].iter().all(|g| g.name != f.name),
+                "{} twice",
+                f.name
+            );
         }
     }
 
@@ -647,7 +736,10 @@ mod tests {
         let p = &spec["paths"]["/v2/boards/{board_id_Platformx}/items/bulk"]["parameters"][0];
         assert_eq!(p["name"], "board_id_Platformx");
         assert_eq!(spec["paths"].as_object().unwrap().len(), 3);
-        assert_eq!(wire_path("/v2/boards/{board_id_PlatformTags}/items"), "/v2/boards/{board_id}/items");
+        assert_eq!(
+            wire_path("/v2/boards/{board_id_PlatformTags}/items"),
+            "/v2/boards/{board_id}/items"
+        );
     }
 
     #[test]
@@ -670,7 +762,9 @@ mod tests {
             "requestBody": {"content": {"application/scim+json": {}, "application/json": {}}},
             "responses": {"200": {"content": {"application/scim+json": {}, "application/json": {}}}}}}}});
         assert_eq!(run("json-media-type-only", &mut spec), 2);
-        let body = spec["paths"]["/a"]["post"]["requestBody"]["content"].as_object().unwrap();
+        let body = spec["paths"]["/a"]["post"]["requestBody"]["content"]
+            .as_object()
+            .unwrap();
         assert_eq!(body.keys().collect::<Vec<_>>(), ["application/json"]);
     }
 
@@ -681,8 +775,12 @@ mod tests {
             "patch": {"responses": {"200": {"content": {"application/json": {}}}, "202": {"description": "later"}}}}}});
         assert_eq!(run("no-content-has-no-body", &mut spec), 1);
         assert_eq!(run("one-success-response", &mut spec), 1);
-        assert!(spec["paths"]["/a"]["delete"]["responses"]["204"].get("content").is_none());
-        assert!(spec["paths"]["/a"]["patch"]["responses"].get("202").is_none());
+        assert!(spec["paths"]["/a"]["delete"]["responses"]["204"]
+            .get("content")
+            .is_none());
+        assert!(spec["paths"]["/a"]["patch"]["responses"]
+            .get("202")
+            .is_none());
     }
 
     #[test]
@@ -708,7 +806,10 @@ mod tests {
             "#/components/schemas/CreateDocumentItemUsingFileFromDeviceData"
         );
         let img = &spec["paths"]["/v2/boards/{board_id}/images"]["post"]["x-miro-multipart"];
-        assert_eq!(img["properties"]["data"]["$ref"], "#/components/schemas/UpData");
+        assert_eq!(
+            img["properties"]["data"]["$ref"],
+            "#/components/schemas/UpData"
+        );
         assert!(spec["components"]["schemas"]["UpData"]["properties"]["altText"].is_object());
     }
 
@@ -716,7 +817,10 @@ mod tests {
     fn array_enum_moves_into_items() {
         let mut spec = json!({"a": {"type": "array", "enum": ["x"], "items": {"type": "string"}}});
         assert_eq!(run("array-enum-into-items", &mut spec), 1);
-        assert_eq!(spec["a"], json!({"type": "array", "items": {"type": "string", "enum": ["x"]}}));
+        assert_eq!(
+            spec["a"],
+            json!({"type": "array", "items": {"type": "string", "enum": ["x"]}})
+        );
     }
 
     #[test]
@@ -727,25 +831,37 @@ mod tests {
         assert_eq!(run("merge-case-colliding-schemas", &mut spec), 1);
         let s = &spec["components"]["schemas"];
         assert!(s.get("createdBy").is_none());
-        assert_eq!(s["Item"]["properties"]["c"]["$ref"], "#/components/schemas/CreatedBy");
+        assert_eq!(
+            s["Item"]["properties"]["c"]["$ref"],
+            "#/components/schemas/CreatedBy"
+        );
     }
 
     #[test]
-    fn string_limits_become_integers() {
+    fn paging_parameters_become_plain_integers() {
         let mut spec = json!({"parameters": [
-            {"in": "query", "name": "limit", "schema": {"type": "string", "default": "10", "minimum": 10}},
-            {"in": "query", "name": "offset", "schema": {"type": "string"}}]});
-        assert_eq!(run("integer-limits", &mut spec), 1);
-        assert_eq!(spec["parameters"][0]["schema"]["type"], "integer");
-        assert_eq!(spec["parameters"][0]["schema"]["default"], 10);
-        assert_eq!(spec["parameters"][1]["schema"]["type"], "string");
+            {"in": "query", "name": "limit", "schema": {"type": "string", "default": "10", "minimum": 10, "maximum": 50}},
+            {"in": "query", "name": "offset", "schema": {"type": "string"}},
+            {"in": "query", "name": "cursor", "schema": {"type": "string"}}]});
+        assert_eq!(run("integer-paging-parameters", &mut spec), 2);
+        let limit = &spec["parameters"][0];
+        assert_eq!(
+            limit["schema"],
+            json!({"type": "integer", "format": "int32", "default": 10})
+        );
+        assert_eq!(limit["description"], "Range: 10 to 50.");
+        assert_eq!(spec["parameters"][1]["schema"]["type"], "integer");
+        assert_eq!(spec["parameters"][2]["schema"]["type"], "string");
     }
 
     #[test]
     fn impossible_allof_becomes_the_string() {
         let mut spec = json!({"status": {"allOf": [{"$ref": "#/x"}, {"type": "string", "example": "CANCELLED"}]}});
         assert_eq!(run("allof-object-and-string", &mut spec), 1);
-        assert_eq!(spec["status"], json!({"type": "string", "example": "CANCELLED"}));
+        assert_eq!(
+            spec["status"],
+            json!({"type": "string", "example": "CANCELLED"})
+        );
     }
 
     #[test]
@@ -767,7 +883,8 @@ mod tests {
         });
         assert_eq!(run("board-item-group-schema", &mut spec), 2);
         assert_eq!(
-            spec["paths"]["/v2/orgs/{org_id}/groups"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            spec["paths"]["/v2/orgs/{org_id}/groups"]["post"]["requestBody"]["content"]
+                ["application/json"]["schema"]["$ref"],
             "#/components/schemas/Group"
         );
         assert_eq!(
@@ -798,6 +915,8 @@ mod tests {
         let tag = &spec["components"]["schemas"]["WidgetDataOutput"]["x-miro-outer-tag"];
         assert_eq!(tag["mapping"]["sticky_note"], "StickyNoteData");
         assert_eq!(tag["mapping"]["card"], "CardData");
-        assert!(spec["components"]["schemas"]["Other"].get("x-miro-outer-tag").is_none());
+        assert!(spec["components"]["schemas"]["Other"]
+            .get("x-miro-outer-tag")
+            .is_none());
     }
 }

@@ -6,6 +6,7 @@
 //! call per method, multipart uploads); [`operations`] emits the operations table; prettyplease
 //! formats. `cargo xtask gen` is a thin command line over [`generate`].
 
+pub mod examples;
 pub mod fixes;
 pub mod model;
 pub mod operations;
@@ -39,14 +40,17 @@ pub enum GenError {
 
 impl GenError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        GenError::Io { path: path.to_path_buf(), source }
+        GenError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
 /// Parses spec bytes and applies every fix, returning the fixed JSON.
 pub fn fixed_spec(bytes: &[u8]) -> Result<(serde_json::Value, fixes::FixReport), GenError> {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| GenError::Spec(format!("spec is not JSON: {e}")))?;
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| GenError::Spec(format!("spec is not JSON: {e}")))?;
     let report = fixes::apply_all(&mut value);
     Ok((value, report))
 }
@@ -101,7 +105,11 @@ fn header(pin: &spec::Pin) -> String {
 }
 
 fn format_items(items: Vec<syn::Item>, inner_attrs: Vec<syn::Attribute>) -> String {
-    prettyplease::unparse(&syn::File { shebang: None, attrs: inner_attrs, items })
+    prettyplease::unparse(&syn::File {
+        shebang: None,
+        attrs: inner_attrs,
+        items,
+    })
 }
 
 fn parse_items(tokens: proc_macro2::TokenStream) -> Result<Vec<syn::Item>, GenError> {
@@ -111,7 +119,10 @@ fn parse_items(tokens: proc_macro2::TokenStream) -> Result<Vec<syn::Item>, GenEr
 }
 
 /// Generates every file from the verified spec bytes.
-pub fn generate(pin: &spec::Pin, spec_bytes: &[u8]) -> Result<(Vec<GeneratedFile>, Stats), GenError> {
+pub fn generate(
+    pin: &spec::Pin,
+    spec_bytes: &[u8],
+) -> Result<(Vec<GeneratedFile>, Stats), GenError> {
     let (fixed, fix_report) = fixed_spec(spec_bytes)?;
     let ops = model::operations(&fixed);
     let outer_tags = outer_tags(&fixed);
@@ -133,26 +144,52 @@ pub fn generate(pin: &spec::Pin, spec_bytes: &[u8]) -> Result<(Vec<GeneratedFile
         ],
     );
     let methods_items = {
-        let mut items: Vec<syn::Item> = vec![syn::parse_quote!(use super::types;)];
+        let mut items: Vec<syn::Item> = vec![syn::parse_quote!(
+            use super::types;
+        )];
         items.push(processed.methods);
         items
     };
     let methods = format_items(
         methods_items,
         vec![
-            syn::parse_quote!(#![allow(rustdoc::all)]),
+            syn::parse_quote!(#![allow(clippy::all, rustdoc::all)]),
             syn::parse_quote!(#![doc = " One method of `MiroApi` per operation of the spec."]),
         ],
     );
     let table = format_items(
         parse_items(operations::table(&ops))?,
-        vec![syn::parse_quote!(#![doc = " The operations table: what the runtime, pagination and the emulator know of each operation."])],
+        vec![
+            syn::parse_quote!(#![doc = " The operations table: what the runtime, pagination and the emulator know of each operation."]),
+        ],
+    );
+    let examples = format_items(
+        parse_items(examples::table(&fixed, &ops, &processed.signatures))?,
+        vec![
+            syn::parse_quote!(#![doc = " Where the spec's request and response examples are, and the generated type each must decode as."]),
+        ],
     );
     let files = vec![
-        GeneratedFile { path: "miro-api/src/generated/mod.rs", contents: mod_rs },
-        GeneratedFile { path: "miro-api/src/generated/types.rs", contents: format!("{head}{types}") },
-        GeneratedFile { path: "miro-api/src/generated/methods.rs", contents: format!("{head}{methods}") },
-        GeneratedFile { path: "miro-api/src/generated/operations.rs", contents: format!("{head}{table}") },
+        GeneratedFile {
+            path: "tests/integration/src/spec_examples.rs",
+            contents: format!("{head}{examples}"),
+        },
+        GeneratedFile {
+            path: "miro-api/src/generated/mod.rs",
+            contents: mod_rs,
+        },
+        GeneratedFile {
+            path: "miro-api/src/generated/types.rs",
+            contents: format!("{head}{types}"),
+        },
+        GeneratedFile {
+            path: "miro-api/src/generated/methods.rs",
+            contents: format!("{head}{methods}"),
+        },
+        GeneratedFile {
+            path: "miro-api/src/generated/operations.rs",
+            contents: format!("{head}{table}"),
+        },
     ];
     let stats = Stats {
         operations: ops.len(),
@@ -166,10 +203,20 @@ pub fn generate(pin: &spec::Pin, spec_bytes: &[u8]) -> Result<(Vec<GeneratedFile
 }
 
 /// The `x-miro-outer-tag` mappings of the fixed spec: oneOf type name -> (`type` value -> variant).
-fn outer_tags(fixed: &serde_json::Value) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+fn outer_tags(
+    fixed: &serde_json::Value,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
     let mut out = std::collections::BTreeMap::new();
-    for (name, schema) in fixed.pointer("/components/schemas").and_then(|s| s.as_object()).into_iter().flatten() {
-        if let Some(mapping) = schema.pointer("/x-miro-outer-tag/mapping").and_then(|m| m.as_object()) {
+    for (name, schema) in fixed
+        .pointer("/components/schemas")
+        .and_then(|s| s.as_object())
+        .into_iter()
+        .flatten()
+    {
+        if let Some(mapping) = schema
+            .pointer("/x-miro-outer-tag/mapping")
+            .and_then(|m| m.as_object())
+        {
             let mapping = mapping
                 .iter()
                 .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))

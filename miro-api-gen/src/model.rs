@@ -106,21 +106,33 @@ pub fn operations(spec: &Value) -> Vec<Operation> {
         return out;
     };
     for (path, item) in paths {
-        let Some(item) = item.as_object() else { continue };
+        let Some(item) = item.as_object() else {
+            continue;
+        };
         let shared_params: Vec<Value> = item
             .get("parameters")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
         for (method, op) in item {
-            if !["get", "put", "post", "delete", "patch", "head", "options"].contains(&method.as_str()) {
+            if !["get", "put", "post", "delete", "patch", "head", "options"]
+                .contains(&method.as_str())
+            {
                 continue;
             }
             let id = op["operationId"].as_str().unwrap_or_default().to_string();
-            let raw_description = op.get("description").and_then(Value::as_str).unwrap_or_default();
+            let raw_description = op
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let params: Vec<Value> = shared_params
                 .iter()
-                .chain(op.get("parameters").and_then(Value::as_array).into_iter().flatten())
+                .chain(
+                    op.get("parameters")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten(),
+                )
                 .map(|p| resolve_param(spec, p))
                 .collect();
             let has_query = |name: &str| {
@@ -151,11 +163,19 @@ pub fn operations(spec: &Value) -> Vec<Operation> {
                 level,
                 per_item: raw_description.contains("per item"),
                 pagination,
-                summary: op.get("summary").and_then(Value::as_str).unwrap_or_default().trim().to_string(),
+                summary: op
+                    .get("summary")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
                 description,
                 scope,
                 enterprise_only,
-                deprecated: op.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
+                deprecated: op
+                    .get("deprecated")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 multipart: op.get("x-miro-multipart").cloned(),
             });
         }
@@ -201,7 +221,10 @@ fn split_description(html: &str) -> (String, Option<String>, Option<u8>, bool) {
                         .and_then(|s| s.chars().next())
                         .and_then(|c| c.to_digit(10))
                         .map(|d| d as u8);
-                    let extra = text.split_once("Level ").map(|(_, r)| &r[1.min(r.len())..]).unwrap_or("");
+                    let extra = text
+                        .split_once("Level ")
+                        .map(|(_, r)| &r[1.min(r.len())..])
+                        .unwrap_or("");
                     let extra = extra.trim();
                     if !extra.is_empty() {
                         prose.push_str("<br/><br/>Rate limiting: ");
@@ -217,7 +240,12 @@ fn split_description(html: &str) -> (String, Option<String>, Option<u8>, bool) {
             }
         }
     }
-    (html_to_text(&prose).trim().to_string(), scope, level, enterprise)
+    (
+        html_to_text(&prose).trim().to_string(),
+        scope,
+        level,
+        enterprise,
+    )
 }
 
 /// Reduces Miro's HTML to plain text with Markdown line breaks and links kept as text.
@@ -232,13 +260,19 @@ pub fn html_to_text(html: &str) -> String {
             break;
         };
         let tag = rest[start + 1..start + end].trim().to_ascii_lowercase();
-        let name = tag.trim_start_matches('/').split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or("");
+        let name = tag
+            .trim_start_matches('/')
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or("");
         match name {
             "br" | "p" | "ul" | "ol" => out.push('\n'),
             "li" if !tag.starts_with('/') => out.push_str("\n- "),
             "b" | "strong" => out.push_str("**"),
             "code" => out.push('`'),
-            "h1" | "h2" | "h3" | "h4" => out.push_str(if tag.starts_with('/') { "\n" } else { "\n\n" }),
+            "h1" | "h2" | "h3" | "h4" => {
+                out.push_str(if tag.starts_with('/') { "\n" } else { "\n\n" })
+            }
             _ => {}
         }
         rest = &rest[start + end + 1..];
@@ -272,7 +306,10 @@ pub fn method_doc(op: &Operation) -> String {
         doc.push_str(&op.description);
         doc.push_str("\n\n");
     }
-    doc.push_str(&format!("`{} {}` (operation `{}`).\n", op.method, op.path, op.id));
+    doc.push_str(&format!(
+        "`{} {}` (operation `{}`).\n",
+        op.method, op.path, op.id
+    ));
     if let Some(scope) = &op.scope {
         doc.push_str(&format!("\n- Required scope: `{scope}`"));
     }
@@ -313,7 +350,10 @@ mod tests {
         assert_eq!(snake_case("get-specific-board"), "get_specific_board");
         assert_eq!(snake_case("getItemsByGroupId"), "get_items_by_group_id");
         assert_eq!(snake_case("unGroup"), "un_group");
-        assert_eq!(snake_case("enterprise-get-organization-members"), "enterprise_get_organization_members");
+        assert_eq!(
+            snake_case("enterprise-get-organization-members"),
+            "enterprise_get_organization_members"
+        );
         assert_eq!(snake_case("revoke-token-v2"), "revoke_token_v2");
     }
 
@@ -329,6 +369,9 @@ mod tests {
 
     #[test]
     fn html_becomes_text() {
-        assert_eq!(html_to_text("a<br/>b <b>c</b> &amp; <a href=x>d</a>"), "a\nb **c** & d");
+        assert_eq!(
+            html_to_text("a<br/>b <b>c</b> &amp; <a href=x>d</a>"),
+            "a\nb **c** & d"
+        );
     }
 }

@@ -41,7 +41,9 @@ pub fn table(ops: &[Operation]) -> TokenStream {
             };
         }
     });
-    let names = ops.iter().map(|op| format_ident!("{}", op.fn_name.to_uppercase()));
+    let names = ops
+        .iter()
+        .map(|op| format_ident!("{}", op.fn_name.to_uppercase()));
     let count = ops.len();
     quote! {
         /// How an operation pages its results.

@@ -18,7 +18,9 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 use syn::punctuated::Punctuated;
 use syn::visit_mut::VisitMut;
-use syn::{parse_quote, Expr, Fields, File, Ident, ImplItem, Item, ItemEnum, ItemStruct, Token, Type};
+use syn::{
+    parse_quote, Expr, Fields, File, Ident, ImplItem, Item, ItemEnum, ItemStruct, Token, Type,
+};
 
 use crate::model::{self, Operation};
 use crate::GenError;
@@ -33,6 +35,8 @@ pub struct Processed {
     pub open_enums: usize,
     /// How many structs decode item data by their `type`.
     pub tagged_structs: usize,
+    /// Per method name: the success body type and the JSON request body type, if any.
+    pub signatures: BTreeMap<String, (Type, Option<Type>)>,
 }
 
 /// Post-processes progenitor's tokens. `outer_tags` maps a oneOf type name to its
@@ -50,23 +54,37 @@ pub fn process(
             Item::Mod(m) if m.ident == "types" => {
                 types = Some(m.content.map(|(_, items)| items).unwrap_or_default());
             }
-            Item::Impl(imp) if imp.trait_.is_none() && is_client(&imp.self_ty) => {
-                if imp.items.iter().any(|i| matches!(i, ImplItem::Fn(f) if f.sig.asyncness.is_some())) {
-                    methods = Some(imp);
-                }
+            Item::Impl(imp)
+                if imp.trait_.is_none()
+                    && is_client(&imp.self_ty)
+                    && imp
+                        .items
+                        .iter()
+                        .any(|i| matches!(i, ImplItem::Fn(f) if f.sig.asyncness.is_some())) =>
+            {
+                methods = Some(imp);
             }
             // The Client struct, its constructors, hooks, re-exports and prelude are replaced by
             // the hand-written runtime.
             _ => {}
         }
     }
-    let mut types = types.ok_or_else(|| GenError::Syntax("progenitor emitted no types module".into()))?;
-    let methods = methods.ok_or_else(|| GenError::Syntax("progenitor emitted no methods".into()))?;
+    let mut types =
+        types.ok_or_else(|| GenError::Syntax("progenitor emitted no types module".into()))?;
+    let methods =
+        methods.ok_or_else(|| GenError::Syntax("progenitor emitted no methods".into()))?;
 
     let open_enums = open_string_enums(&mut types);
     let tagged_structs = decode_by_outer_tag(&mut types, outer_tags)?;
-    let methods = rewrite_methods(methods, ops)?;
-    Ok(Processed { types, methods, open_enums, tagged_structs })
+    let mut signatures = BTreeMap::new();
+    let methods = rewrite_methods(methods, ops, &mut signatures)?;
+    Ok(Processed {
+        types,
+        methods,
+        open_enums,
+        tagged_structs,
+        signatures,
+    })
 }
 
 fn is_client(ty: &Type) -> bool {
@@ -77,11 +95,15 @@ fn derive_paths(attr: &syn::Attribute) -> Option<Punctuated<syn::Path, Token![,]
     if !attr.path().is_ident("derive") {
         return None;
     }
-    attr.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated).ok()
+    attr.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated)
+        .ok()
 }
 
 fn path_last(p: &syn::Path) -> String {
-    p.segments.last().map(|s| s.ident.to_string()).unwrap_or_default()
+    p.segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default()
 }
 
 /// Removes the derives whose last segment is in `drop`; returns whether any was removed.
@@ -89,7 +111,10 @@ fn drop_derives(attrs: &mut [syn::Attribute], drop: &[&str]) -> bool {
     let mut removed = false;
     for attr in attrs.iter_mut() {
         if let Some(paths) = derive_paths(attr) {
-            let kept: Vec<&syn::Path> = paths.iter().filter(|p| !drop.contains(&path_last(p).as_str())).collect();
+            let kept: Vec<&syn::Path> = paths
+                .iter()
+                .filter(|p| !drop.contains(&path_last(p).as_str()))
+                .collect();
             if kept.len() != paths.len() {
                 removed = true;
                 *attr = parse_quote!(#[derive(#(#kept),*)]);
@@ -128,7 +153,12 @@ fn open_string_enums(types: &mut Vec<Item>) -> usize {
         let values: Vec<(Ident, String)> = e
             .variants
             .iter()
-            .map(|v| (v.ident.clone(), serde_rename(&v.attrs).unwrap_or_else(|| v.ident.to_string())))
+            .map(|v| {
+                (
+                    v.ident.clone(),
+                    serde_rename(&v.attrs).unwrap_or_else(|| v.ident.to_string()),
+                )
+            })
             .collect();
         drop_derives(&mut e.attrs, &["Copy", "Serialize", "Deserialize"]);
         e.attrs.retain(|a| !a.path().is_ident("serde"));
@@ -146,12 +176,19 @@ fn open_string_enums(types: &mut Vec<Item>) -> usize {
     // typify's conversions are replaced by the infallible ones above.
     types.retain(|item| {
         let Item::Impl(imp) = item else { return true };
-        let Type::Path(self_ty) = &*imp.self_ty else { return true };
+        let Type::Path(self_ty) = &*imp.self_ty else {
+            return true;
+        };
         if !opened.contains(&path_last(&self_ty.path)) {
             return true;
         }
-        let Some((_, trait_path, _)) = &imp.trait_ else { return true };
-        !matches!(path_last(trait_path).as_str(), "Display" | "FromStr" | "TryFrom")
+        let Some((_, trait_path, _)) = &imp.trait_ else {
+            return true;
+        };
+        !matches!(
+            path_last(trait_path).as_str(),
+            "Display" | "FromStr" | "TryFrom"
+        )
     });
     types.extend(extra);
     opened.len()
@@ -227,7 +264,9 @@ fn decode_by_outer_tag(
     let mut tagged_enums = BTreeSet::new();
     for item in types.iter_mut() {
         let Item::Enum(e) = item else { continue };
-        let Some(mapping) = outer_tags.get(&e.ident.to_string()) else { continue };
+        let Some(mapping) = outer_tags.get(&e.ident.to_string()) else {
+            continue;
+        };
         tagged_enums.insert(e.ident.to_string());
         e.variants.push(parse_quote! {
             /// Data of a `type` this version of the client does not know (or that did not match
@@ -266,15 +305,22 @@ fn decode_by_outer_tag(
     let mut count = 0;
     for item in types.iter_mut() {
         let Item::Struct(s) = item else { continue };
-        let Fields::Named(fields) = &s.fields else { continue };
-        let has_type = fields.named.iter().any(|f| f.ident.as_ref().is_some_and(|i| i == "type_"));
+        let Fields::Named(fields) = &s.fields else {
+            continue;
+        };
+        let has_type = fields
+            .named
+            .iter()
+            .any(|f| f.ident.as_ref().is_some_and(|i| i == "type_"));
         let tagged: Vec<(Ident, String, bool)> = fields
             .named
             .iter()
             .filter_map(|f| {
                 let (inner, optional) = option_inner(&f.ty);
                 let name = type_name(inner)?;
-                tagged_enums.contains(&name).then(|| (f.ident.clone().unwrap(), name, optional))
+                tagged_enums
+                    .contains(&name)
+                    .then(|| (f.ident.clone().unwrap(), name, optional))
             })
             .collect();
         if !has_type || tagged.is_empty() {
@@ -318,7 +364,12 @@ fn tagged_deserialize(s: &ItemStruct, tagged: &[(Ident, String, bool)]) -> Item 
     shadow.ident = format_ident!("Shadow");
     shadow.vis = syn::Visibility::Inherited;
     shadow.attrs = vec![parse_quote!(#[derive(::serde::Deserialize)])];
-    shadow.attrs.extend(s.attrs.iter().filter(|a| a.path().is_ident("serde")).cloned());
+    shadow.attrs.extend(
+        s.attrs
+            .iter()
+            .filter(|a| a.path().is_ident("serde"))
+            .cloned(),
+    );
     let mut names = Vec::new();
     let mut decodes = Vec::new();
     if let Fields::Named(fields) = &mut shadow.fields {
@@ -330,7 +381,8 @@ fn tagged_deserialize(s: &ItemStruct, tagged: &[(Ident, String, bool)]) -> Item 
                 let ty = format_ident!("{}", ty);
                 if *optional {
                     f.ty = parse_quote!(::std::option::Option<::serde_json::Value>);
-                    decodes.push(quote! { let #ident = #ident.map(|v| #ty::from_outer_tag(tag, v)); });
+                    decodes
+                        .push(quote! { let #ident = #ident.map(|v| #ty::from_outer_tag(tag, v)); });
                 } else {
                     f.ty = parse_quote!(::serde_json::Value);
                     decodes.push(quote! { let #ident = #ty::from_outer_tag(tag, #ident); });
@@ -354,23 +406,43 @@ fn tagged_deserialize(s: &ItemStruct, tagged: &[(Ident, String, bool)]) -> Item 
 
 // ---- methods ------------------------------------------------------------------------------------
 
-fn rewrite_methods(mut imp: syn::ItemImpl, ops: &[Operation]) -> Result<Item, GenError> {
+fn rewrite_methods(
+    mut imp: syn::ItemImpl,
+    ops: &[Operation],
+    signatures: &mut BTreeMap<String, (Type, Option<Type>)>,
+) -> Result<Item, GenError> {
     let by_name: BTreeMap<&str, &Operation> = ops.iter().map(|o| (o.fn_name.as_str(), o)).collect();
     let mut seen = 0;
     for item in imp.items.iter_mut() {
         let ImplItem::Fn(f) = item else { continue };
         let name = f.sig.ident.to_string();
-        let op = by_name
-            .get(name.as_str())
-            .ok_or_else(|| GenError::Syntax(format!("progenitor method {name} matches no operation")))?;
+        let op = by_name.get(name.as_str()).ok_or_else(|| {
+            GenError::Syntax(format!("progenitor method {name} matches no operation"))
+        })?;
+        let body = f.sig.inputs.iter().find_map(|arg| match arg {
+            syn::FnArg::Typed(t) if matches!(&*t.pat, syn::Pat::Ident(i) if i.ident == "body") => {
+                match &*t.ty {
+                    Type::Reference(r) => Some((*r.elem).clone()),
+                    other => Some(other.clone()),
+                }
+            }
+            _ => None,
+        });
+        let success = success_type(&f.sig.output)
+            .ok_or_else(|| GenError::Syntax(format!("{name}: unexpected return type")))?;
+        signatures.insert(name.clone(), (success, body));
         rewrite_method(f, op)?;
         seen += 1;
     }
     if seen != ops.len() {
-        return Err(GenError::Syntax(format!("{seen} methods for {} operations", ops.len())));
+        return Err(GenError::Syntax(format!(
+            "{seen} methods for {} operations",
+            ops.len()
+        )));
     }
     imp.self_ty = parse_quote!(crate::MiroApi);
-    imp.attrs = vec![parse_quote!(#[allow(clippy::too_many_arguments, clippy::needless_lifetimes)])];
+    imp.attrs =
+        vec![parse_quote!(#[allow(clippy::too_many_arguments, clippy::needless_lifetimes)])];
     Ok(Item::Impl(imp))
 }
 
@@ -404,7 +476,8 @@ impl VisitMut for Renamer {
     fn visit_macro_mut(&mut self, m: &mut syn::Macro) {
         // format!(...) arguments are tokens to syn: parse, rewrite, and put them back.
         if m.path.is_ident("format") {
-            if let Ok(mut args) = m.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
+            if let Ok(mut args) = m.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
+            {
                 for arg in args.iter_mut() {
                     self.visit_expr_mut(arg);
                 }
@@ -415,7 +488,11 @@ impl VisitMut for Renamer {
     fn visit_path_mut(&mut self, p: &mut syn::Path) {
         if p.is_ident("encode_path") {
             *p = parse_quote!(crate::runtime::encode_path);
-        } else if p.segments.first().is_some_and(|s| s.ident == "progenitor_client") {
+        } else if p
+            .segments
+            .first()
+            .is_some_and(|s| s.ident == "progenitor_client")
+        {
             // progenitor_client::X::... -> crate::runtime::X::...
             let rest: Vec<_> = p.segments.iter().skip(1).cloned().collect();
             *p = parse_quote!(crate::runtime::#(#rest)::*);
@@ -437,8 +514,12 @@ fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation) -> Result<(), GenErro
     let mut url = None;
     let mut request = None;
     for stmt in &f.block.stmts {
-        let syn::Stmt::Local(local) = stmt else { continue };
-        let syn::Pat::Ident(pat) = strip_pat(&local.pat) else { continue };
+        let syn::Stmt::Local(local) = stmt else {
+            continue;
+        };
+        let syn::Pat::Ident(pat) = strip_pat(&local.pat) else {
+            continue;
+        };
         let Some(init) = &local.init else { continue };
         if pat.ident == "url" {
             url = Some((*init.expr).clone());
@@ -450,10 +531,13 @@ fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation) -> Result<(), GenErro
     }
     let text = quote!(#f).to_string();
     if text.matches("header_map . append").count() > 1 {
-        return Err(GenError::Syntax(format!("{fn_name}: header parameters are not supported")));
+        return Err(GenError::Syntax(format!(
+            "{fn_name}: header parameters are not supported"
+        )));
     }
     let mut url = url.ok_or_else(|| GenError::Syntax(format!("{fn_name}: no url")))?;
-    let mut request = strip_build(request.ok_or_else(|| GenError::Syntax(format!("{fn_name}: no request")))?);
+    let mut request =
+        strip_build(request.ok_or_else(|| GenError::Syntax(format!("{fn_name}: no request")))?);
     Renamer.visit_expr_mut(&mut url);
     Renamer.visit_expr_mut(&mut request);
 
@@ -469,7 +553,11 @@ fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation) -> Result<(), GenErro
         };
     }
     let op_const = format_ident!("{}", op.fn_name.to_uppercase());
-    let execute = if empty { quote!(execute_empty) } else { quote!(execute_json) };
+    let execute = if empty {
+        quote!(execute_empty)
+    } else {
+        quote!(execute_json)
+    };
     f.block = parse_quote! {{
         let url = #url;
         #(#prelude)*
@@ -490,12 +578,18 @@ fn strip_pat(p: &syn::Pat) -> &syn::Pat {
 }
 
 fn success_type(output: &syn::ReturnType) -> Option<Type> {
-    let syn::ReturnType::Type(_, ty) = output else { return None };
-    let Type::Path(result) = &**ty else { return None };
+    let syn::ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let Type::Path(result) = &**ty else {
+        return None;
+    };
     let syn::PathArguments::AngleBracketed(args) = &result.path.segments.last()?.arguments else {
         return None;
     };
-    let Some(syn::GenericArgument::Type(Type::Path(rv))) = args.args.first() else { return None };
+    let Some(syn::GenericArgument::Type(Type::Path(rv))) = args.args.first() else {
+        return None;
+    };
     let syn::PathArguments::AngleBracketed(inner) = &rv.path.segments.last()?.arguments else {
         return None;
     };
@@ -509,7 +603,9 @@ fn success_type(output: &syn::ReturnType) -> Option<Type> {
 fn strip_build(e: Expr) -> Expr {
     match e {
         Expr::Try(t) => strip_build(*t.expr),
-        Expr::MethodCall(m) if m.method == "build" || m.method == "headers" => strip_build(*m.receiver),
+        Expr::MethodCall(m) if m.method == "build" || m.method == "headers" => {
+            strip_build(*m.receiver)
+        }
         Expr::MethodCall(mut m) => {
             m.receiver = Box::new(strip_build(*m.receiver));
             Expr::MethodCall(m)
@@ -533,7 +629,9 @@ fn multipart_parts(
     let props = schema
         .get("properties")
         .and_then(Value::as_object)
-        .ok_or_else(|| GenError::Syntax(format!("{fn_name}: multipart schema without properties")))?;
+        .ok_or_else(|| {
+            GenError::Syntax(format!("{fn_name}: multipart schema without properties"))
+        })?;
     let mut params = Vec::new();
     let mut calls = Vec::new();
     for (part, prop) in props {
@@ -553,7 +651,9 @@ fn multipart_parts(
                 params.push(parse_quote!(#ident: ::std::option::Option<crate::FilePart>));
                 calls.push(quote!(.file_opt(#part, #ident)));
             }
-        } else if prop.get("type").and_then(Value::as_str) == Some("array") && binary(&prop["items"]) {
+        } else if prop.get("type").and_then(Value::as_str) == Some("array")
+            && binary(&prop["items"])
+        {
             params.push(parse_quote!(#ident: ::std::vec::Vec<crate::FilePart>));
             calls.push(quote!(.files(#part, #ident)));
         } else if let Some(t) = item_ref(prop) {
@@ -565,12 +665,15 @@ fn multipart_parts(
                 calls.push(quote!(.json_opt(#part, #ident)?));
             }
         } else if prop.get("type").and_then(Value::as_str) == Some("array") {
-            let t = item_ref(&prop["items"])
-                .ok_or_else(|| GenError::Syntax(format!("{fn_name}: part {part} has no item type")))?;
+            let t = item_ref(&prop["items"]).ok_or_else(|| {
+                GenError::Syntax(format!("{fn_name}: part {part} has no item type"))
+            })?;
             params.push(parse_quote!(#ident: &'a [types::#t]));
             calls.push(quote!(.json(#part, #ident)?));
         } else {
-            return Err(GenError::Syntax(format!("{fn_name}: unsupported multipart part {part}")));
+            return Err(GenError::Syntax(format!(
+                "{fn_name}: unsupported multipart part {part}"
+            )));
         }
     }
     let stmt: syn::Stmt = parse_quote! {

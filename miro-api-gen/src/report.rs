@@ -6,8 +6,6 @@ use std::fmt;
 
 use serde_json::Value;
 
-
-
 /// The differences between an old and a new spec, both fixed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SpecDiff {
@@ -27,17 +25,37 @@ pub struct SpecDiff {
 
 fn op_parts(spec: &Value) -> BTreeMap<String, (String, BTreeMap<&'static str, Value>)> {
     let mut out = BTreeMap::new();
-    for (path, item) in spec.get("paths").and_then(Value::as_object).into_iter().flatten() {
+    for (path, item) in spec
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
         for (method, op) in item.as_object().into_iter().flatten() {
-            let Some(id) = op.get("operationId").and_then(Value::as_str) else { continue };
+            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
             let mut parts = BTreeMap::new();
-            parts.insert("method/path", Value::String(format!("{} {}", method.to_uppercase(), crate::fixes::wire_path(path))));
+            parts.insert(
+                "method/path",
+                Value::String(format!(
+                    "{} {}",
+                    method.to_uppercase(),
+                    crate::fixes::wire_path(path)
+                )),
+            );
             let mut params = op.get("parameters").cloned().unwrap_or(Value::Null);
             if let Some(shared) = item.get("parameters") {
                 params = Value::Array(vec![shared.clone(), params]);
             }
             parts.insert("parameters", params);
-            parts.insert("request body", op.get("requestBody").or(op.get("x-miro-multipart")).cloned().unwrap_or(Value::Null));
+            parts.insert(
+                "request body",
+                op.get("requestBody")
+                    .or(op.get("x-miro-multipart"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
             let success: serde_json::Map<String, Value> = op
                 .get("responses")
                 .and_then(Value::as_object)
@@ -47,8 +65,15 @@ fn op_parts(spec: &Value) -> BTreeMap<String, (String, BTreeMap<&'static str, Va
                 .map(|(c, r)| (c.clone(), r.clone()))
                 .collect();
             parts.insert("responses", Value::Object(success));
-            parts.insert("description", op.get("description").cloned().unwrap_or(Value::Null));
-            let label = format!("{id} ({} {})", method.to_uppercase(), crate::fixes::wire_path(path));
+            parts.insert(
+                "description",
+                op.get("description").cloned().unwrap_or(Value::Null),
+            );
+            let label = format!(
+                "{id} ({} {})",
+                method.to_uppercase(),
+                crate::fixes::wire_path(path)
+            );
             out.insert(id.to_string(), (label, parts));
         }
     }
@@ -65,16 +90,28 @@ pub fn compare(old: &[u8], new: &[u8]) -> Result<SpecDiff, crate::GenError> {
         match a.get(id) {
             None => diff.added.push(label.clone()),
             Some((_, old_parts)) => {
-                let what: Vec<&'static str> =
-                    parts.iter().filter(|(k, v)| old_parts.get(*k) != Some(v)).map(|(k, _)| *k).collect();
+                let what: Vec<&'static str> = parts
+                    .iter()
+                    .filter(|(k, v)| old_parts.get(*k) != Some(v))
+                    .map(|(k, _)| *k)
+                    .collect();
                 if !what.is_empty() {
                     diff.changed.push((label.clone(), what));
                 }
             }
         }
     }
-    diff.removed = a.iter().filter(|(id, _)| !b.contains_key(*id)).map(|(_, (l, _))| l.clone()).collect();
-    let schemas = |s: &Value| s.pointer("/components/schemas").and_then(Value::as_object).cloned().unwrap_or_default();
+    diff.removed = a
+        .iter()
+        .filter(|(id, _)| !b.contains_key(*id))
+        .map(|(_, (l, _))| l.clone())
+        .collect();
+    let schemas = |s: &Value| {
+        s.pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
     let (sa, sb) = (schemas(&old), schemas(&new));
     for (name, schema) in &sb {
         match sa.get(name) {
@@ -83,7 +120,11 @@ pub fn compare(old: &[u8], new: &[u8]) -> Result<SpecDiff, crate::GenError> {
             _ => {}
         }
     }
-    diff.schemas_removed = sa.keys().filter(|k| !sb.contains_key(*k)).cloned().collect();
+    diff.schemas_removed = sa
+        .keys()
+        .filter(|k| !sb.contains_key(*k))
+        .cloned()
+        .collect();
 
     // rename for users even if its id is the same.
 
@@ -141,9 +182,14 @@ mod tests {
         let d = compare(old, new).unwrap();
         assert_eq!(d.added, ["post-c (POST /c)"]);
         assert_eq!(d.removed, ["get-b (GET /b)"]);
-        assert_eq!(d.changed, [("get-a (GET /a)".to_string(), vec!["parameters"])]);
+        assert_eq!(
+            d.changed,
+            [("get-a (GET /a)".to_string(), vec!["parameters"])]
+        );
         assert_eq!(d.schemas_added, ["C"]);
         assert_eq!(d.schemas_changed, ["A"]);
-        assert!(d.to_string().starts_with("operations: 1 added, 1 removed, 1 changed"));
+        assert!(d
+            .to_string()
+            .starts_with("operations: 1 added, 1 removed, 1 changed"));
     }
 }

@@ -43,7 +43,10 @@ impl Pin {
 
     /// File name used for this pin in the cache and in `../shared/openapi`.
     pub fn file_name(&self) -> String {
-        format!("miro-openapi-{}.json", &self.commit[..8.min(self.commit.len())])
+        format!(
+            "miro-openapi-{}.json",
+            &self.commit[..8.min(self.commit.len())]
+        )
     }
 }
 
@@ -80,13 +83,21 @@ pub fn verify(pin: &Pin, bytes: &[u8], origin: &str) -> Result<(), GenError> {
 
 /// Finds the pinned spec: `explicit` (from `--spec` or `MIRO_OPENAPI_SPEC`), else the cache in
 /// `cache_dir`, else a download from [`Pin::raw_url`] that is then cached. Always verified.
-pub fn resolve(pin: &Pin, explicit: Option<&Path>, cache_dir: &Path) -> Result<SpecSource, GenError> {
+pub fn resolve(
+    pin: &Pin,
+    explicit: Option<&Path>,
+    cache_dir: &Path,
+) -> Result<SpecSource, GenError> {
     let explicit: Option<PathBuf> = explicit
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os("MIRO_OPENAPI_SPEC").map(PathBuf::from));
     if let Some(path) = explicit {
         // A directory is searched for the pinned file name (e.g. `../shared/openapi`).
-        let path = if path.is_dir() { path.join(pin.file_name()) } else { path };
+        let path = if path.is_dir() {
+            path.join(pin.file_name())
+        } else {
+            path
+        };
         let bytes = std::fs::read(&path).map_err(|e| {
             GenError::Spec(format!(
                 "cannot read the spec at {} ({e}); expected {} with sha256 {}",
@@ -127,7 +138,10 @@ pub fn resolve(pin: &Pin, explicit: Option<&Path>, cache_dir: &Path) -> Result<S
     verify(pin, &output.stdout, &url)?;
     std::fs::create_dir_all(cache_dir).map_err(|e| GenError::io(cache_dir, e))?;
     std::fs::write(&cached, &output.stdout).map_err(|e| GenError::io(&cached, e))?;
-    Ok(SpecSource { bytes: output.stdout, origin: url })
+    Ok(SpecSource {
+        bytes: output.stdout,
+        origin: url,
+    })
 }
 
 #[cfg(test)]
@@ -171,9 +185,16 @@ mod tests {
 
     #[test]
     fn a_missing_spec_is_a_clear_error() {
-        let err = resolve(&pin(), Some(Path::new("/nonexistent/spec.json")), Path::new("/nonexistent"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("/nonexistent/spec.json") && err.contains(&pin().sha256), "{err}");
+        let err = resolve(
+            &pin(),
+            Some(Path::new("/nonexistent/spec.json")),
+            Path::new("/nonexistent"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("/nonexistent/spec.json") && err.contains(&pin().sha256),
+            "{err}"
+        );
     }
 }

@@ -47,11 +47,15 @@ impl From<&str> for AccessToken {
 /// Closures returning a future of `Result<AccessToken, BoxError>` implement it.
 pub trait TokenProvider: Send + Sync {
     /// The token to send with the next request.
-    fn access_token(&self) -> Pin<Box<dyn Future<Output = Result<AccessToken, BoxError>> + Send + '_>>;
+    fn access_token(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<AccessToken, BoxError>> + Send + '_>>;
 }
 
 impl TokenProvider for AccessToken {
-    fn access_token(&self) -> Pin<Box<dyn Future<Output = Result<AccessToken, BoxError>> + Send + '_>> {
+    fn access_token(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<AccessToken, BoxError>> + Send + '_>> {
         let token = self.clone();
         Box::pin(async move { Ok(token) })
     }
@@ -62,7 +66,9 @@ where
     F: Fn() -> Fut + Send + Sync,
     Fut: Future<Output = Result<AccessToken, BoxError>> + Send + 'static,
 {
-    fn access_token(&self) -> Pin<Box<dyn Future<Output = Result<AccessToken, BoxError>> + Send + '_>> {
+    fn access_token(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<AccessToken, BoxError>> + Send + '_>> {
         Box::pin(self())
     }
 }

@@ -35,7 +35,9 @@ struct Inner {
 
 impl fmt::Debug for MiroApi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MiroApi").field("base_url", &self.inner.base_url).finish_non_exhaustive()
+        f.debug_struct("MiroApi")
+            .field("base_url", &self.inner.base_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -72,7 +74,11 @@ impl MiroApi {
     ) -> Result<Response<T>, Error> {
         let (status, headers, bytes) = self.send(request, op).await?;
         // A 2xx without a body (204, or a 202 "accepted") decodes as JSON null.
-        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"null" } else { &bytes };
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"null"
+        } else {
+            &bytes
+        };
         match serde_json::from_slice(body) {
             Ok(body) => Ok(Response::new(status, headers, body)),
             Err(source) => Err(Error::Decode {
@@ -108,20 +114,32 @@ impl MiroApi {
             status = tracing::field::Empty,
         );
         async {
-            let token = self.inner.token.access_token().await.map_err(Error::Token)?;
-            let mut auth = HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
-                Error::InvalidRequest {
-                    operation: op.method_name,
-                    message: "the access token holds characters a header cannot carry".into(),
-                }
-            })?;
+            let token = self
+                .inner
+                .token
+                .access_token()
+                .await
+                .map_err(Error::Token)?;
+            let mut auth =
+                HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
+                    Error::InvalidRequest {
+                        operation: op.method_name,
+                        message: "the access token holds characters a header cannot carry".into(),
+                    }
+                })?;
             auth.set_sensitive(true);
             let request = request
                 .header(AUTHORIZATION, auth)
                 .header(USER_AGENT, USER_AGENT_VALUE)
                 .build()
-                .map_err(|e| Error::InvalidRequest { operation: op.method_name, message: e.to_string() })?;
-            let transport = |source| Error::Transport { operation: op.method_name, source };
+                .map_err(|e| Error::InvalidRequest {
+                    operation: op.method_name,
+                    message: e.to_string(),
+                })?;
+            let transport = |source| Error::Transport {
+                operation: op.method_name,
+                source,
+            };
             let response = self.inner.http.execute(request).await.map_err(transport)?;
             let status = response.status();
             tracing::Span::current().record("status", status.as_u16());
@@ -130,7 +148,12 @@ impl MiroApi {
             if status.is_success() {
                 Ok((status, headers, bytes))
             } else {
-                Err(Error::Api(Box::new(ApiError::new(op.method_name, status, headers, &bytes))))
+                Err(Error::Api(Box::new(ApiError::new(
+                    op.method_name,
+                    status,
+                    headers,
+                    &bytes,
+                ))))
             }
         }
         .instrument(span)
@@ -202,7 +225,9 @@ impl MiroApiBuilder {
 
     /// Builds the client. Without a token, requests carry an empty bearer token and Miro answers 401.
     pub fn build(self) -> MiroApi {
-        let base_url = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let base_url = self
+            .base_url
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let base_url = base_url.trim_end_matches('/').to_string();
         let http = self.http.unwrap_or_else(|| {
             let builder = reqwest::Client::builder()
@@ -213,6 +238,12 @@ impl MiroApiBuilder {
             builder.build().unwrap_or_default()
         });
         let token = self.token.unwrap_or_else(|| Arc::new(AccessToken::new("")));
-        MiroApi { inner: Arc::new(Inner { base_url, http, token }) }
+        MiroApi {
+            inner: Arc::new(Inner {
+                base_url,
+                http,
+                token,
+            }),
+        }
     }
 }

@@ -96,11 +96,22 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(operation: &'static str, status: StatusCode, headers: HeaderMap, bytes: &[u8]) -> Self {
+    pub(crate) fn new(
+        operation: &'static str,
+        status: StatusCode,
+        headers: HeaderMap,
+        bytes: &[u8],
+    ) -> Self {
         let body = serde_json::from_slice::<ErrorBody>(bytes)
             .ok()
             .filter(|b| b.code.is_some() || b.message.is_some());
-        ApiError { operation, status, headers, body, raw: String::from_utf8_lossy(bytes).into_owned() }
+        ApiError {
+            operation,
+            status,
+            headers,
+            body,
+            raw: String::from_utf8_lossy(bytes).into_owned(),
+        }
     }
 
     /// Miro's error code (`notFound`, `tooManyRequests`, ...), when the body carried one.

@@ -21,6 +21,7 @@
 mod auth;
 mod client;
 mod error;
+#[rustfmt::skip]
 pub mod generated;
 mod response;
 #[doc(hidden)]

@@ -9,7 +9,11 @@ use crate::upload::FilePart;
 
 /// Everything but RFC 3986's unreserved characters is encoded, so an id holding `/`, `?`, `#`,
 /// `%` or `=` stays one path segment.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Percent-encodes one path segment.
 pub fn encode_path(segment: &str) -> String {
@@ -38,7 +42,9 @@ impl<T: Serialize> Serialize for QueryParam<'_, T> {
         };
         let pairs: Vec<(&str, String)> = match value {
             serde_json::Value::Null => Vec::new(),
-            serde_json::Value::Array(items) => items.into_iter().map(|v| (self.name, scalar(v))).collect(),
+            serde_json::Value::Array(items) => {
+                items.into_iter().map(|v| (self.name, scalar(v))).collect()
+            }
             other => vec![(self.name, scalar(other))],
         };
         serializer.collect_seq(pairs)
@@ -85,7 +91,11 @@ impl MultipartBody {
     }
 
     /// Adds `value` as a JSON part when present.
-    pub fn json_opt<T: Serialize + ?Sized>(self, name: &str, value: Option<&T>) -> Result<Self, Error> {
+    pub fn json_opt<T: Serialize + ?Sized>(
+        self,
+        name: &str,
+        value: Option<&T>,
+    ) -> Result<Self, Error> {
         match value {
             Some(v) => self.json(name, v),
             None => Ok(self),
@@ -122,11 +132,16 @@ impl MultipartBody {
         loop {
             let candidate = format!("miro-rs-boundary-{n:016x}");
             let needle = candidate.as_bytes();
-            let clash = self.parts.iter().any(|p| p.bytes.windows(needle.len()).any(|w| w == needle));
+            let clash = self
+                .parts
+                .iter()
+                .any(|p| p.bytes.windows(needle.len()).any(|w| w == needle));
             if !clash {
                 return candidate;
             }
-            n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
         }
     }
 
@@ -151,9 +166,13 @@ impl MultipartBody {
                     )
                     .as_bytes(),
                 ),
-                None => out.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes()),
+                None => out.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes(),
+                ),
             }
-            out.extend_from_slice(format!("Content-Type: {}\r\n\r\n", part.content_type).as_bytes());
+            out.extend_from_slice(
+                format!("Content-Type: {}\r\n\r\n", part.content_type).as_bytes(),
+            );
             out.extend_from_slice(&part.bytes);
             out.extend_from_slice(b"\r\n");
         }
@@ -164,7 +183,9 @@ impl MultipartBody {
 
 /// Escapes a quoted header parameter: quotes and line breaks can't end it early.
 fn quote_header_value(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace(['\r', '\n'], " ")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace(['\r', '\n'], " ")
 }
 
 /// The value of an item's `type` field, whatever its Rust type, for decoding its data.
@@ -200,7 +221,10 @@ mod tests {
     fn boundary_avoids_part_content() {
         let body = MultipartBody::new();
         let first = body.boundary();
-        let body = body.file("resource", FilePart::new(format!("x{first}x").into_bytes(), "a.txt", "text/plain"));
+        let body = body.file(
+            "resource",
+            FilePart::new(format!("x{first}x").into_bytes(), "a.txt", "text/plain"),
+        );
         assert_ne!(body.boundary(), first);
     }
 }

@@ -25,15 +25,27 @@ impl std::fmt::Debug for FilePart {
 
 impl FilePart {
     /// A file from bytes with an explicit name and content type.
-    pub fn new(bytes: impl Into<Bytes>, file_name: impl Into<String>, content_type: impl Into<String>) -> Self {
-        FilePart { bytes: bytes.into(), file_name: file_name.into(), content_type: content_type.into() }
+    pub fn new(
+        bytes: impl Into<Bytes>,
+        file_name: impl Into<String>,
+        content_type: impl Into<String>,
+    ) -> Self {
+        FilePart {
+            bytes: bytes.into(),
+            file_name: file_name.into(),
+            content_type: content_type.into(),
+        }
     }
 
     /// A file from bytes; the content type is guessed from the name's extension.
     pub fn from_bytes(bytes: impl Into<Bytes>, file_name: impl Into<String>) -> Self {
         let file_name = file_name.into();
         let content_type = content_type_for(&file_name).to_string();
-        FilePart { bytes: bytes.into(), file_name, content_type }
+        FilePart {
+            bytes: bytes.into(),
+            file_name,
+            content_type,
+        }
     }
 
     /// Reads a whole reader; name and content type as given.
@@ -51,7 +63,10 @@ impl FilePart {
     pub async fn from_path(path: impl AsRef<Path>) -> std::io::Result<Self> {
         let path = path.as_ref();
         let bytes = tokio::fs::read(path).await?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
         Ok(FilePart::from_bytes(bytes, name))
     }
 
@@ -84,7 +99,10 @@ impl FilePart {
 
 /// The content type for a file name, by extension; `application/octet-stream` when unknown.
 pub fn content_type_for(file_name: &str) -> &'static str {
-    let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",

@@ -29,7 +29,10 @@ fn main() -> ExitCode {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_path_buf()
 }
 
 fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -64,8 +67,14 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if report_only {
         let other = spec_path.ok_or("--report needs --spec PATH (the spec to compare with)")?;
         let other_bytes = std::fs::read(&other).map_err(|e| format!("{}: {e}", other.display()))?;
-        let pinned = spec::resolve(&pin, std::env::var_os("MIRO_OPENAPI_SPEC").map(PathBuf::from).as_deref(), &cache)
-            .or_else(|_| spec::resolve(&pin, other.parent(), &cache))?;
+        let pinned = spec::resolve(
+            &pin,
+            std::env::var_os("MIRO_OPENAPI_SPEC")
+                .map(PathBuf::from)
+                .as_deref(),
+            &cache,
+        )
+        .or_else(|_| spec::resolve(&pin, other.parent(), &cache))?;
         let diff = report::compare(&pinned.bytes, &other_bytes)?;
         println!("pinned spec ({}) -> {}", &pin.commit[..8], other.display());
         print!("{diff}");
@@ -87,7 +96,9 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
                         .lines()
                         .zip(file.contents.lines())
                         .position(|(a, b)| a != b)
-                        .unwrap_or_else(|| current.lines().count().min(file.contents.lines().count()));
+                        .unwrap_or_else(|| {
+                            current.lines().count().min(file.contents.lines().count())
+                        });
                     drift.push(format!(
                         "{}: differs from a fresh generation (first at line {}; {} lines committed, {} generated)",
                         file.path,
@@ -100,7 +111,11 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
         }
         if drift.is_empty() {
-            println!("generated code is up to date ({} files, {} operations)", files.len(), stats.operations);
+            println!(
+                "generated code is up to date ({} files, {} operations)",
+                files.len(),
+                stats.operations
+            );
             return Ok(ExitCode::SUCCESS);
         }
         eprintln!("generated code has drifted from the generator (run `cargo xtask gen`):");

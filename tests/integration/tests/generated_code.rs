@@ -1,0 +1,125 @@
+//! The generated code against the pinned spec: every operation has a method and a table entry,
+//! and every example of the spec decodes with the generated types.
+
+use miro_api::operations::{Pagination, OPERATIONS};
+use miro_tests::spec_examples::{Kind, EXAMPLES};
+
+fn spec() -> serde_json::Value {
+    serde_json::from_slice(&miro_tests::pinned_spec()).expect("the spec is JSON")
+}
+
+const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
+
+#[test]
+fn every_operation_of_the_spec_has_a_method() {
+    let spec = spec();
+    let mut spec_ops = Vec::new();
+    let mut multipart = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            spec_ops.push(op["operationId"].as_str().unwrap().to_string());
+            if op
+                .pointer("/requestBody/content/multipart~1form-data")
+                .is_some()
+            {
+                multipart += 1;
+                let entry = OPERATIONS
+                    .iter()
+                    .find(|o| o.id == op["operationId"])
+                    .unwrap();
+                assert!(
+                    entry.multipart,
+                    "{} is multipart in the spec ({path})",
+                    entry.id
+                );
+            }
+        }
+    }
+    let methods_rs = include_str!("../../../miro-api/src/generated/methods.rs");
+    let generated: Vec<&str> = OPERATIONS.iter().map(|o| o.id).collect();
+    for id in &spec_ops {
+        assert!(
+            generated.contains(&id.as_str()),
+            "operation {id} has no table entry"
+        );
+    }
+    for op in OPERATIONS.iter() {
+        assert!(
+            methods_rs.contains(&format!("pub async fn {}<", op.method_name)),
+            "operation {} has no method {}",
+            op.id,
+            op.method_name
+        );
+    }
+    assert_eq!(spec_ops.len(), 197, "the pinned spec has 197 operations");
+    assert_eq!(
+        OPERATIONS.len(),
+        spec_ops.len(),
+        "{} of {} operations generated",
+        OPERATIONS.len(),
+        spec_ops.len()
+    );
+    assert_eq!(multipart, 5);
+    assert_eq!(OPERATIONS.iter().filter(|o| o.multipart).count(), 5);
+}
+
+#[test]
+fn the_table_knows_levels_paths_and_paging() {
+    let find = |name: &str| OPERATIONS.iter().find(|o| o.method_name == name).unwrap();
+    let items = find("get_items");
+    assert_eq!(
+        (items.http_method, items.path, items.level, items.credits),
+        ("GET", "/v2/boards/{board_id}/items", Some(2), 100)
+    );
+    assert_eq!(items.pagination, Pagination::Cursor);
+    assert_eq!(find("get_boards").pagination, Pagination::Offset);
+    assert_eq!(find("create_board").credits, 500);
+    assert_eq!(find("copy_board").credits, 2000);
+    // The fake placeholder names of the spec never reach the wire.
+    let by_tag = find("get_items_by_tag");
+    assert_eq!(by_tag.path, "/v2/boards/{board_id}/items");
+    assert_eq!(by_tag.pagination, Pagination::Offset);
+    assert!(find("create_items").credits_per_item);
+    assert!(OPERATIONS.iter().all(|o| !o.path.contains("Platform")));
+    let paginated = OPERATIONS
+        .iter()
+        .filter(|o| o.pagination != Pagination::None)
+        .count();
+    assert!(
+        (28..=40).contains(&paginated),
+        "{paginated} paginated operations"
+    );
+}
+
+#[test]
+fn every_spec_example_decodes_with_the_generated_types() {
+    let spec = spec();
+    assert!(
+        EXAMPLES.len() >= 15,
+        "only {} examples found",
+        EXAMPLES.len()
+    );
+    assert!(EXAMPLES.iter().any(|e| e.kind == Kind::Request));
+    let mut failures = Vec::new();
+    for example in EXAMPLES {
+        let value = spec
+            .pointer(example.pointer)
+            .unwrap_or_else(|| panic!("no example at {}", example.pointer));
+        if let Err(e) = (example.decode)(value) {
+            failures.push(format!(
+                "{} {:?} at {}: {e}",
+                example.operation, example.kind, example.pointer
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} examples fail:\n{}",
+        failures.len(),
+        EXAMPLES.len(),
+        failures.join("\n")
+    );
+}
