@@ -87,7 +87,7 @@ impl Emulator {
 /// Defaults: 100,000 credits per 60 s; OAuth access tokens live 3599 s and
 /// refresh tokens 60 days; one static token [`DEFAULT_TOKEN`]; client id and
 /// secret [`DEFAULT_CLIENT_ID`] / [`DEFAULT_CLIENT_SECRET`]; port 0 (ephemeral);
-/// request log on; seed 0.
+/// request log on (100,000 entries); seed 0.
 pub struct EmulatorBuilder {
     budget: u64,
     window: Duration,
@@ -99,6 +99,7 @@ pub struct EmulatorBuilder {
     port: u16,
     seed: u64,
     log: bool,
+    log_capacity: usize,
     team_id_as_number: bool,
     fallback: Option<Arc<FallbackFn>>,
 }
@@ -116,6 +117,7 @@ impl Default for EmulatorBuilder {
             port: 0,
             seed: 0,
             log: true,
+            log_capacity: 100_000,
             team_id_as_number: false,
             fallback: None,
         }
@@ -198,6 +200,12 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How many requests the log keeps (the oldest are dropped first; default 100,000).
+    pub fn request_log_capacity(mut self, capacity: usize) -> Self {
+        self.log_capacity = capacity;
+        self
+    }
+
     /// Sends `team_id` in token responses as a bare JSON number, as Miro sometimes does.
     pub fn team_id_as_number(mut self, on: bool) -> Self {
         self.team_id_as_number = on;
@@ -240,7 +248,7 @@ impl EmulatorBuilder {
             auth: oauth::Auth::default(),
             rate: rate_limit::RateLimiter::new(self.budget, self.window),
             faults: faults::Faults::new(self.seed),
-            log: log::RequestLog::new(self.log),
+            log: log::RequestLog::new(self.log, self.log_capacity),
             fallback: self.fallback,
         });
         for t in &self.tokens {

@@ -1,5 +1,7 @@
 //! The request log: what clients sent, with secrets redacted.
 
+use std::collections::VecDeque;
+
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -150,18 +152,20 @@ pub(crate) fn redact_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The log itself.
+/// The log itself: the most recent `capacity` requests.
 #[derive(Debug)]
 pub(crate) struct RequestLog {
     enabled: bool,
-    entries: Mutex<Vec<LoggedRequest>>,
+    capacity: usize,
+    entries: Mutex<VecDeque<LoggedRequest>>,
 }
 
 impl RequestLog {
-    pub(crate) fn new(enabled: bool) -> Self {
+    pub(crate) fn new(enabled: bool, capacity: usize) -> Self {
         RequestLog {
-            enabled,
-            entries: Mutex::new(Vec::new()),
+            enabled: enabled && capacity > 0,
+            capacity,
+            entries: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -170,11 +174,15 @@ impl RequestLog {
     }
 
     pub(crate) fn push(&self, entry: LoggedRequest) {
-        self.entries.lock().push(entry);
+        let mut entries = self.entries.lock();
+        if entries.len() >= self.capacity {
+            entries.pop_front();
+        }
+        entries.push_back(entry);
     }
 
     pub(crate) fn snapshot(&self) -> Vec<LoggedRequest> {
-        self.entries.lock().clone()
+        self.entries.lock().iter().cloned().collect()
     }
 
     pub(crate) fn clear(&self) {

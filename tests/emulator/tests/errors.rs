@@ -31,7 +31,13 @@ async fn configured_tokens_replace_the_default() {
     let api = Api::with(miro_emulator::Emulator::builder().tokens(["a", "b"])).await;
     assert_eq!(api.token, "a");
     for (t, ok) in [("a", true), ("b", true), ("emulator-token", false)] {
-        let resp = api.http.get(api.url("/v2/boards")).bearer_auth(t).send().await.unwrap();
+        let resp = api
+            .http
+            .get(api.url("/v2/boards"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status().is_success(), ok, "token {t}");
     }
 }
@@ -45,7 +51,10 @@ async fn unknown_ids_and_routes_get_404() {
 
     let board = api.board("b").await;
     let (s, b) = api
-        .get(&format!("/v2/boards/{}/items/3458764599999999999", enc(&board)))
+        .get(&format!(
+            "/v2/boards/{}/items/3458764599999999999",
+            enc(&board)
+        ))
         .await;
     assert_eq!(s, 404);
     assert_error(&b, 404);
@@ -78,12 +87,17 @@ async fn bad_bodies_and_parameters_get_400() {
     assert_eq!(b["context"]["fields"][0]["field"], "data.shape", "{b}");
 
     let (s, b) = api
-        .post(&format!("/v2/boards/{}/texts", enc(&board)), json!({"data": {}}))
+        .post(
+            &format!("/v2/boards/{}/texts", enc(&board)),
+            json!({"data": {}}),
+        )
         .await;
     assert_eq!(s, 400);
     assert_eq!(b["context"]["fields"][0]["field"], "data.content", "{b}");
 
-    let (s, b) = api.post("/v2/boards", json!({"name": "x".repeat(61)})).await;
+    let (s, b) = api
+        .post("/v2/boards", json!({"name": "x".repeat(61)}))
+        .await;
     assert_eq!(s, 400);
     assert_error(&b, 400);
 }
@@ -150,7 +164,10 @@ async fn items_keep_client_fields_and_update() {
 
     // Frames hold items; deleting works once.
     let (_, frame) = api
-        .post(&format!("/v2/boards/{b}/frames"), json!({"data": {"title": "F"}}))
+        .post(
+            &format!("/v2/boards/{b}/frames"),
+            json!({"data": {"title": "F"}}),
+        )
         .await;
     let fid = frame["id"].as_str().unwrap();
     let (s, moved) = api
@@ -170,9 +187,21 @@ async fn items_keep_client_fields_and_update() {
     assert_eq!(page["total"], 1);
     assert_eq!(page["data"][0]["id"], id);
 
-    let (s, _) = api.call(Method::DELETE, &format!("/v2/boards/{b}/sticky_notes/{id}"), None).await;
+    let (s, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v2/boards/{b}/sticky_notes/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(s, 204);
-    let (s, _) = api.call(Method::DELETE, &format!("/v2/boards/{b}/sticky_notes/{id}"), None).await;
+    let (s, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v2/boards/{b}/sticky_notes/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(s, 404);
 }
 

@@ -32,12 +32,21 @@ async fn authorize(api: &Api, redirect: &str, state: &str) -> String {
     assert!(location.starts_with(redirect), "{location}");
     let url = reqwest::Url::parse(&location).unwrap();
     let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    assert!(q.contains(&("state".to_string(), state.to_string())), "{location}");
+    assert!(
+        q.contains(&("state".to_string(), state.to_string())),
+        "{location}"
+    );
     q.into_iter().find(|(k, _)| k == "code").expect("code").1
 }
 
 async fn token_call(api: &Api, form: &[(&str, &str)]) -> (u16, Value) {
-    let resp = api.http.post(api.url("/v1/oauth/token")).form(form).send().await.unwrap();
+    let resp = api
+        .http
+        .post(api.url("/v1/oauth/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap())
 }
@@ -145,8 +154,16 @@ async fn token_parameters_are_accepted_in_the_query_too() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     // The log redacts the secret in the query.
-    let logged = api.emu.requests().into_iter().find(|r| r.path == "/v1/oauth/token").unwrap();
-    assert_eq!(logged.query_param("client_secret").as_deref(), Some("[redacted]"));
+    let logged = api
+        .emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/oauth/token")
+        .unwrap();
+    assert_eq!(
+        logged.query_param("client_secret").as_deref(),
+        Some("[redacted]")
+    );
     assert!(!logged.query.unwrap().contains(&api.emu.client_secret()));
 }
 
@@ -182,7 +199,9 @@ async fn wrong_client_and_redirect_are_refused() {
 
 #[tokio::test]
 async fn access_tokens_expire() {
-    let api = Api::with(Emulator::builder().access_token_lifetime(Some(Duration::from_millis(300)))).await;
+    let api =
+        Api::with(Emulator::builder().access_token_lifetime(Some(Duration::from_millis(300))))
+            .await;
     let t = api.emu.issue_tokens();
     assert_eq!(status_with(&api, &t.access_token).await, 200);
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -190,7 +209,13 @@ async fn access_tokens_expire() {
 
     let t = api.emu.issue_tokens();
     assert!(api.emu.expire_access_token(&t.access_token));
-    let resp = api.http.get(api.url("/v2/boards")).bearer_auth(&t.access_token).send().await.unwrap();
+    let resp = api
+        .http
+        .get(api.url("/v2/boards"))
+        .bearer_auth(&t.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "tokenExpired");
@@ -201,7 +226,13 @@ async fn revoke_and_token_info() {
     let api = Api::start().await;
     let t = api.emu.issue_tokens();
     let (s, info) = {
-        let r = api.http.get(api.url("/v1/oauth-token")).bearer_auth(&t.access_token).send().await.unwrap();
+        let r = api
+            .http
+            .get(api.url("/v1/oauth-token"))
+            .bearer_auth(&t.access_token)
+            .send()
+            .await
+            .unwrap();
         (r.status(), r.json::<Value>().await.unwrap())
     };
     assert_eq!(s, 200);
@@ -217,7 +248,12 @@ async fn revoke_and_token_info() {
         .unwrap();
     assert_eq!(resp.status(), 204);
     assert_eq!(status_with(&api, &t.access_token).await, 401);
-    let logged = api.emu.requests().into_iter().find(|r| r.path == "/v2/oauth/revoke").unwrap();
+    let logged = api
+        .emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v2/oauth/revoke")
+        .unwrap();
     assert_eq!(logged.json().unwrap()["clientSecret"], "[redacted]");
 
     let t = api.emu.issue_tokens();
@@ -250,5 +286,8 @@ async fn team_id_can_arrive_as_a_bare_number() {
         .await
         .unwrap();
     let text = resp.text().await.unwrap();
-    assert!(text.contains(&format!("\"team_id\":{}", miro_emulator::DEFAULT_TEAM_ID)), "{text}");
+    assert!(
+        text.contains(&format!("\"team_id\":{}", miro_emulator::DEFAULT_TEAM_ID)),
+        "{text}"
+    );
 }

@@ -17,10 +17,19 @@ async fn bulk_stickies(api: &Api, board: &str, n: usize) -> Vec<String> {
             .map(|i| json!({"type": "sticky_note", "data": {"content": format!("n{i}")}}))
             .collect();
         let (s, b) = api
-            .post(&format!("/v2/boards/{}/items/bulk", enc(board)), Value::Array(items))
+            .post(
+                &format!("/v2/boards/{}/items/bulk", enc(board)),
+                Value::Array(items),
+            )
             .await;
         assert_eq!(s, 201, "{b}");
-        ids.extend(b["data"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()));
+        ids.extend(
+            b["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string()),
+        );
         left -= batch;
     }
     ids
@@ -94,25 +103,39 @@ async fn cursor_paging_with_type_filter_and_limits() {
     let stickies = bulk_stickies(&api, &board, 45).await;
     let mut shapes = Vec::new();
     for _ in 0..23 {
-        let (_, s) = api.post(&format!("/v2/boards/{b}/shapes"), json!({"data": {"shape": "circle"}})).await;
+        let (_, s) = api
+            .post(
+                &format!("/v2/boards/{b}/shapes"),
+                json!({"data": {"shape": "circle"}}),
+            )
+            .await;
         shapes.push(s["id"].as_str().unwrap().to_string());
     }
     let seen = walk_cursor(&api, &format!("/v2/boards/{b}/items?type=shape"), Some(10)).await;
     assert_same_once(&seen, &shapes);
-    let seen = walk_cursor(&api, &format!("/v2/boards/{b}/items?type=sticky_note"), Some(10)).await;
+    let seen = walk_cursor(
+        &api,
+        &format!("/v2/boards/{b}/items?type=sticky_note"),
+        Some(10),
+    )
+    .await;
     assert_same_once(&seen, &stickies);
     for bad in ["9", "51", "abc", "-1"] {
         let (s, body) = api.get(&format!("/v2/boards/{b}/items?limit={bad}")).await;
         assert_eq!(s, 400, "limit={bad}");
         assert_eq!(body["code"], "invalidParameters");
     }
-    let (s, _) = api.get(&format!("/v2/boards/{b}/items?cursor=garbage")).await;
+    let (s, _) = api
+        .get(&format!("/v2/boards/{b}/items?cursor=garbage"))
+        .await;
     assert_eq!(s, 400);
 }
 
 #[tokio::test]
 async fn offset_paging_walks_every_board_once() {
-    let api = Api::with(Emulator::builder().rate_limit(10_000_000, std::time::Duration::from_secs(60))).await;
+    let api =
+        Api::with(Emulator::builder().rate_limit(10_000_000, std::time::Duration::from_secs(60)))
+            .await;
     let mut ids = Vec::new();
     for i in 0..217 {
         ids.push(api.board(&format!("board {i}")).await);
@@ -121,7 +144,9 @@ async fn offset_paging_walks_every_board_once() {
         let mut seen = Vec::new();
         let mut offset = 0;
         loop {
-            let (s, page) = api.get(&format!("/v2/boards?limit={limit}&offset={offset}")).await;
+            let (s, page) = api
+                .get(&format!("/v2/boards?limit={limit}&offset={offset}"))
+                .await;
             assert_eq!(s, 200, "{page}");
             assert_eq!(page["type"], "list");
             assert_eq!(page["total"], 217);
@@ -151,22 +176,38 @@ async fn items_by_tag_use_offset_paging() {
     let board = api.board("tagged").await;
     let b = enc(&board);
     let ids = bulk_stickies(&api, &board, 61).await;
-    let (_, tag) = api.post(&format!("/v2/boards/{b}/tags"), json!({"title": "hot"})).await;
+    let (_, tag) = api
+        .post(&format!("/v2/boards/{b}/tags"), json!({"title": "hot"}))
+        .await;
     let tag = tag["id"].as_str().unwrap().to_string();
     let tagged: Vec<String> = ids.iter().step_by(2).cloned().collect();
     for id in &tagged {
         let resp = api
-            .send(reqwest::Method::POST, &format!("/v2/boards/{b}/items/{id}?tag_id={tag}"), None)
+            .send(
+                reqwest::Method::POST,
+                &format!("/v2/boards/{b}/items/{id}?tag_id={tag}"),
+                None,
+            )
             .await;
         assert_eq!(resp.status(), 204);
     }
     let mut seen = Vec::new();
     let mut offset = 0;
     loop {
-        let (s, page) = api.get(&format!("/v2/boards/{b}/items?tag_id={tag}&limit=7&offset={offset}")).await;
+        let (s, page) = api
+            .get(&format!(
+                "/v2/boards/{b}/items?tag_id={tag}&limit=7&offset={offset}"
+            ))
+            .await;
         assert_eq!(s, 200, "{page}");
         assert_eq!(page["total"], tagged.len());
-        seen.extend(page["data"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()));
+        seen.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string()),
+        );
         if page["links"].get("next").is_none() {
             break;
         }
@@ -197,7 +238,12 @@ async fn connectors_and_groups_page_by_cursor() {
 
     let mut groups = Vec::new();
     for chunk in items.chunks(3).take(12) {
-        let (s, g) = api.post(&format!("/v2/boards/{b}/groups"), json!({"data": {"items": chunk}})).await;
+        let (s, g) = api
+            .post(
+                &format!("/v2/boards/{b}/groups"),
+                json!({"data": {"items": chunk}}),
+            )
+            .await;
         assert_eq!(s, 201, "{g}");
         assert_eq!(g["type"], "group");
         assert_eq!(g["data"]["items"].as_array().unwrap().len(), chunk.len());

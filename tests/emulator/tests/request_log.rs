@@ -9,7 +9,8 @@ use serde_json::json;
 async fn log_records_requests_and_redacts_the_bearer_token() {
     let api = Api::start().await;
     let board = api.board("log").await;
-    api.get(&format!("/v2/boards/{}/items?limit=10", enc(&board))).await;
+    api.get(&format!("/v2/boards/{}/items?limit=10", enc(&board)))
+        .await;
     let log = api.emu.requests();
     assert_eq!(log.len(), 2);
     let create = &log[0];
@@ -34,7 +35,12 @@ async fn client_secret_is_redacted_in_form_bodies() {
     let secret = api.emu.client_secret();
     api.http
         .post(api.url("/v1/oauth/token"))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", "r"), ("client_id", &api.emu.client_id()), ("client_secret", &secret)])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "r"),
+            ("client_id", &api.emu.client_id()),
+            ("client_secret", &secret),
+        ])
         .send()
         .await
         .unwrap();
@@ -50,4 +56,19 @@ async fn log_can_be_turned_off() {
     let api = Api::with(miro_emulator::Emulator::builder().log_requests(false)).await;
     api.board("quiet").await;
     assert!(api.emu.requests().is_empty());
+}
+
+#[tokio::test]
+async fn log_keeps_the_most_recent_requests() {
+    let api = Api::with(miro_emulator::Emulator::builder().request_log_capacity(3)).await;
+    for i in 0..5 {
+        api.board(&format!("b{i}")).await;
+    }
+    let names: Vec<String> = api
+        .emu
+        .requests()
+        .iter()
+        .map(|r| r.json().unwrap()["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["b2", "b3", "b4"]);
 }

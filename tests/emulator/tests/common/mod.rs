@@ -43,14 +43,21 @@ impl Api {
     }
 
     /// Sends and returns status and JSON body (Null when empty).
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let resp = self.send(method, path, body).await;
         let status = resp.status();
         let bytes = resp.bytes().await.expect("body");
         let v = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("JSON body ({e}): {:?}", String::from_utf8_lossy(&bytes)))
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!("JSON body ({e}): {:?}", String::from_utf8_lossy(&bytes))
+            })
         };
         (status, v)
     }
@@ -98,6 +105,9 @@ pub fn enc(segment: &str) -> String {
 pub fn assert_error(body: &Value, status: u16) -> String {
     assert_eq!(body["status"], status, "{body}");
     assert_eq!(body["type"], "error", "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     body["code"].as_str().expect("code").to_string()
 }
