@@ -168,6 +168,7 @@ async fn handle(
                     .into_response();
             }
             FaultKind::DropConnection => {
+                tracing::debug!("miro-emulator: fault drops the connection");
                 let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
                 r.extensions_mut().insert(DropConnection);
                 return r;
@@ -201,6 +202,9 @@ async fn handle(
         parts.extensions.insert(caller);
     }
     let mut resp = next.run(Request::from_parts(parts, Body::from(body))).await;
+    if resp.status().as_u16() >= 400 && !is_json(&resp) {
+        resp = as_miro_error(resp).await;
+    }
     if let Some(Recharged(q)) = resp.extensions().get::<Recharged>().copied() {
         quota = Some(q);
     }
@@ -216,6 +220,34 @@ async fn handle(
     resp
 }
 
+fn is_json(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+}
+
+/// Rewrites a plain-text error (e.g. an extractor's rejection) as Miro's JSON error body.
+async fn as_miro_error(resp: Response) -> Response {
+    let status = resp.status();
+    let text = match to_bytes(resp.into_body(), 64 * 1024).await {
+        Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).into_owned(),
+        _ => status.canonical_reason().unwrap_or("Error").to_string(),
+    };
+    let code = match status.as_u16() {
+        400 => "invalidParameters",
+        401 => "tokenNotProvided",
+        403 => "forbiddenAccess",
+        404 => "notFound",
+        405 => "methodNotAllowed",
+        409 => "conflict",
+        413 => "payloadTooLarge",
+        415 => "unsupportedMediaType",
+        429 => "tooManyRequests",
+        _ => "internalError",
+    };
+    ApiError::new(status, code, text).into_response()
+}
+
 /// Applies the response-changing faults to a JSON response.
 async fn transform(resp: Response, fired: &[FaultKind], request_cursor: Option<&str>) -> Response {
     let (mut parts, body) = resp.into_parts();
@@ -226,6 +258,7 @@ async fn transform(resp: Response, fired: &[FaultKind], request_cursor: Option<&
         .headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    tracing::debug!(?fired, "miro-emulator: fault changes the response");
     if is_json && !bytes.is_empty() {
         if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
             let mut changed = false;

@@ -220,3 +220,27 @@ async fn unknown_routes_reach_the_fallback() {
     let (s, _) = api.get("/v2/orgs/2").await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn undecodable_path_segments_get_miros_400_body() {
+    let api = Api::start().await;
+    let (s, b) = api.get("/v2/boards/%FF%FE").await;
+    assert_eq!(s, 400);
+    assert_eq!(assert_error(&b, 400), "invalidParameters");
+}
+
+#[test]
+fn the_binary_prints_help() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_miro-emulator"))
+        .arg("--help")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("--port"), "{text}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_miro-emulator"))
+        .arg("--bogus")
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+}
