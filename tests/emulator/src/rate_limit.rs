@@ -19,7 +19,9 @@ pub const LEVEL_CREDITS: [u64; 5] = [0, 50, 100, 500, 2000];
 ///
 /// Patterns use the router's own parameter names; `{kind}` stands for each item
 /// kind's path segment (`sticky_notes`, `cards`, ...). Bulk create is listed at
-/// level 2 and charged once per item.
+/// level 2 and charged once per item. Detaching a tag
+/// (`DELETE .../items/{item_id}?tag_id=`) shares the delete-item route and is
+/// charged as a tag operation (level 1). OAuth endpoints are not charged.
 pub const LEVELS: &[(&str, &str, u8)] = &[
     ("GET", "/v2/boards", 1),
     ("POST", "/v2/boards", 3),
