@@ -226,3 +226,65 @@ fn outer_tags(
     }
     out
 }
+
+/// Compares freshly generated `files` with those under `root`; one line per file that differs
+/// or is missing. Empty when the committed code is up to date.
+pub fn drift(root: &Path, files: &[GeneratedFile]) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in files {
+        let path = root.join(file.path);
+        match std::fs::read_to_string(&path) {
+            Ok(current) if current == file.contents => {}
+            Ok(current) => {
+                let (committed, fresh) = (current.lines().count(), file.contents.lines().count());
+                let first = current
+                    .lines()
+                    .zip(file.contents.lines())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(committed.min(fresh));
+                out.push(format!(
+                    "{}: differs from a fresh generation (first at line {}; {committed} lines committed, {fresh} generated)",
+                    file.path,
+                    first + 1
+                ));
+            }
+            Err(_) => out.push(format!("{}: missing", file.path)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_names_edited_and_missing_files() {
+        let root = std::env::temp_dir().join(format!("miro-gen-drift-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        let files = vec![
+            GeneratedFile {
+                path: "a/one.rs",
+                contents: "fn a() {}\nfn b() {}\n".into(),
+            },
+            GeneratedFile {
+                path: "a/two.rs",
+                contents: "x\n".into(),
+            },
+        ];
+        std::fs::write(root.join("a/one.rs"), "fn a() {}\nfn b() {}\n").unwrap();
+        std::fs::write(root.join("a/two.rs"), "x\n").unwrap();
+        assert!(drift(&root, &files).is_empty());
+        std::fs::write(root.join("a/one.rs"), "fn a() {}\nfn edited() {}\n").unwrap();
+        std::fs::remove_file(root.join("a/two.rs")).unwrap();
+        let d = drift(&root, &files);
+        assert_eq!(d.len(), 2);
+        assert!(
+            d[0].starts_with("a/one.rs: differs") && d[0].contains("line 2"),
+            "{}",
+            d[0]
+        );
+        assert_eq!(d[1], "a/two.rs: missing");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

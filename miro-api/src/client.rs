@@ -17,7 +17,7 @@ use crate::response::Response;
 /// Miro's API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.miro.com";
 
-const USER_AGENT_VALUE: &str = concat!("miro-api-rs/", env!("CARGO_PKG_VERSION"));
+const USER_AGENT_VALUE: &str = concat!("miro-api/", env!("CARGO_PKG_VERSION"), " (Rust; miro-rs)");
 
 /// The low-level Miro client: one async method per operation of the spec.
 ///

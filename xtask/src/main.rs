@@ -86,30 +86,7 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let (files, stats) = generate(&pin, &source.bytes)?;
     let elapsed = started.elapsed();
     if check {
-        let mut drift = Vec::new();
-        for file in &files {
-            let path = root.join(file.path);
-            match std::fs::read_to_string(&path) {
-                Ok(current) if current == file.contents => {}
-                Ok(current) => {
-                    let first = current
-                        .lines()
-                        .zip(file.contents.lines())
-                        .position(|(a, b)| a != b)
-                        .unwrap_or_else(|| {
-                            current.lines().count().min(file.contents.lines().count())
-                        });
-                    drift.push(format!(
-                        "{}: differs from a fresh generation (first at line {}; {} lines committed, {} generated)",
-                        file.path,
-                        first + 1,
-                        current.lines().count(),
-                        file.contents.lines().count()
-                    ));
-                }
-                Err(_) => drift.push(format!("{}: missing", file.path)),
-            }
-        }
+        let drift = miro_api_gen::drift(&root, &files);
         if drift.is_empty() {
             println!(
                 "generated code is up to date ({} files, {} operations)",

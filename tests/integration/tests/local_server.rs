@@ -61,7 +61,7 @@ async fn unknown_enum_values_and_fields_decode_and_round_trip() {
     assert!(request.headers["user-agent"]
         .to_str()
         .unwrap()
-        .starts_with("miro-api-rs/"));
+        .starts_with(concat!("miro-api/", env!("CARGO_PKG_VERSION"))));
     assert!(request.headers.get("api-version").is_none());
 }
 
@@ -373,4 +373,37 @@ async fn a_refused_connection_is_a_transport_error() {
         ),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn export_job_statuses_decode_real_values() {
+    let (server, api) = setup().await;
+    let job = "1f6e3f1e-53c4-4b1e-9b1c-2b5a0d2c7c11";
+    server.json(
+        Method::PUT,
+        &format!("/v2/orgs/o1/boards/export/jobs/{job}/status"),
+        200,
+        json!({"status": "CANCELLED"}),
+    );
+    server.json(
+        Method::GET,
+        &format!("/v2/orgs/o1/boards/export/jobs/{job}"),
+        200,
+        json!({"jobStatus": "SOMETHING_NEW"}),
+    );
+    let job_id: uuid::Uuid = job.parse().unwrap();
+    let body: types::EnterpriseUpdateBoardExportJobBody =
+        serde_json::from_value(json!({"status": "CANCELLED"})).unwrap();
+    let updated = api
+        .enterprise_update_board_export_job("o1", &job_id, &body)
+        .await
+        .expect("decodes");
+    assert_eq!(updated.status, "CANCELLED");
+    let status = api
+        .enterprise_board_export_job_status("o1", &job_id)
+        .await
+        .expect("decodes");
+    assert_eq!(status.job_status.as_str(), "SOMETHING_NEW");
+    let sent: serde_json::Value = serde_json::from_slice(&server.requests()[0].body).unwrap();
+    assert_eq!(sent, json!({"status": "CANCELLED"}));
 }
