@@ -548,8 +548,8 @@ fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation) -> Result<(), GenErro
         prelude.extend(stmts);
         request = parse_quote! {
             #request
-                .header(::reqwest::header::CONTENT_TYPE, body.content_type())
-                .body(body.into_bytes())
+                .header(::reqwest::header::CONTENT_TYPE, content_type)
+                .body(body)
         };
     }
     let op_const = format_ident!("{}", op.fn_name.to_uppercase());
@@ -677,7 +677,7 @@ fn multipart_parts(
         }
     }
     let stmt: syn::Stmt = parse_quote! {
-        let body = crate::runtime::MultipartBody::new() #(#calls)*;
+        let (content_type, body) = crate::runtime::MultipartBody::new() #(#calls)*.finish();
     };
     Ok((params, vec![stmt]))
 }

@@ -145,13 +145,8 @@ impl MultipartBody {
         }
     }
 
-    /// The `Content-Type` header value.
-    pub fn content_type(&self) -> String {
-        format!("multipart/form-data; boundary={}", self.boundary())
-    }
-
-    /// The encoded body.
-    pub fn into_bytes(self) -> Vec<u8> {
+    /// The `Content-Type` header value and the encoded body (the boundary is chosen once).
+    pub fn finish(self) -> (String, Vec<u8>) {
         let boundary = self.boundary();
         let size: usize = self.parts.iter().map(|p| p.bytes.len() + 200).sum();
         let mut out = Vec::with_capacity(size + 64);
@@ -177,7 +172,7 @@ impl MultipartBody {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        out
+        (format!("multipart/form-data; boundary={boundary}"), out)
     }
 }
 

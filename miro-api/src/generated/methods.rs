@@ -1235,9 +1235,10 @@ Adds a document item to a board by selecting file from device.
             "{}/v2/boards/{}/documents", self.base_url(), crate ::runtime::encode_path(&
             board_id.to_string()),
         );
-        let body = crate::runtime::MultipartBody::new()
+        let (content_type, body) = crate::runtime::MultipartBody::new()
             .json_opt("data", data)?
-            .file("resource", resource);
+            .file("resource", resource)
+            .finish();
         let request = self
             .http()
             .post(url)
@@ -1245,8 +1246,8 @@ Adds a document item to a board by selecting file from device.
                 ::reqwest::header::ACCEPT,
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
-            .header(::reqwest::header::CONTENT_TYPE, body.content_type())
-            .body(body.into_bytes());
+            .header(::reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
         self.execute_json(
                 request,
                 &crate::generated::operations::CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE,
@@ -1273,9 +1274,10 @@ Updates a document item on a board by using file from a device.
             ::runtime::encode_path(& board_id.to_string()), crate
             ::runtime::encode_path(& item_id.to_string()),
         );
-        let body = crate::runtime::MultipartBody::new()
+        let (content_type, body) = crate::runtime::MultipartBody::new()
             .json_opt("data", data)?
-            .file("resource", resource);
+            .file("resource", resource)
+            .finish();
         let request = self
             .http()
             .patch(url)
@@ -1283,8 +1285,8 @@ Updates a document item on a board by using file from a device.
                 ::reqwest::header::ACCEPT,
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
-            .header(::reqwest::header::CONTENT_TYPE, body.content_type())
-            .body(body.into_bytes());
+            .header(::reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
         self.execute_json(
                 request,
                 &crate::generated::operations::UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE,
@@ -1309,9 +1311,10 @@ Adds an image item to a board by specifying a file from device.
             "{}/v2/boards/{}/images", self.base_url(), crate ::runtime::encode_path(&
             board_id.to_string()),
         );
-        let body = crate::runtime::MultipartBody::new()
+        let (content_type, body) = crate::runtime::MultipartBody::new()
             .json_opt("data", data)?
-            .file("resource", resource);
+            .file("resource", resource)
+            .finish();
         let request = self
             .http()
             .post(url)
@@ -1319,8 +1322,8 @@ Adds an image item to a board by specifying a file from device.
                 ::reqwest::header::ACCEPT,
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
-            .header(::reqwest::header::CONTENT_TYPE, body.content_type())
-            .body(body.into_bytes());
+            .header(::reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
         self.execute_json(
                 request,
                 &crate::generated::operations::CREATE_IMAGE_ITEM_USING_LOCAL_FILE,
@@ -1346,9 +1349,10 @@ Updates an image item on a board.
             "{}/v2/boards/{}/images/{}", self.base_url(), crate ::runtime::encode_path(&
             board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
         );
-        let body = crate::runtime::MultipartBody::new()
+        let (content_type, body) = crate::runtime::MultipartBody::new()
             .json_opt("data", data)?
-            .file("resource", resource);
+            .file("resource", resource)
+            .finish();
         let request = self
             .http()
             .patch(url)
@@ -1356,8 +1360,8 @@ Updates an image item on a board.
                 ::reqwest::header::ACCEPT,
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
-            .header(::reqwest::header::CONTENT_TYPE, body.content_type())
-            .body(body.into_bytes());
+            .header(::reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
         self.execute_json(
                 request,
                 &crate::generated::operations::UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE,
@@ -1471,9 +1475,10 @@ Rate limiting: Level 2 per item
             "{}/v2/boards/{}/items/bulk", self.base_url(), crate ::runtime::encode_path(&
             board_id.to_string()),
         );
-        let body = crate::runtime::MultipartBody::new()
+        let (content_type, body) = crate::runtime::MultipartBody::new()
             .json("data", data)?
-            .files("resources", resources);
+            .files("resources", resources)
+            .finish();
         let request = self
             .http()
             .post(url)
@@ -1481,8 +1486,8 @@ Rate limiting: Level 2 per item
                 ::reqwest::header::ACCEPT,
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
-            .header(::reqwest::header::CONTENT_TYPE, body.content_type())
-            .body(body.into_bytes());
+            .header(::reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
         self.execute_json(
                 request,
                 &crate::generated::operations::CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE,
