@@ -430,8 +430,8 @@ fn rewrite_methods(
         });
         let success = success_type(&f.sig.output)
             .ok_or_else(|| GenError::Syntax(format!("{name}: unexpected return type")))?;
+        rewrite_method(f, op, &success)?;
         signatures.insert(name.clone(), (success, body));
-        rewrite_method(f, op)?;
         seen += 1;
     }
     if seen != ops.len() {
@@ -502,19 +502,20 @@ impl VisitMut for Renamer {
     }
 }
 
-fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation) -> Result<(), GenError> {
+fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation, success: &Type) -> Result<(), GenError> {
     let fn_name = f.sig.ident.to_string();
     Renamer.visit_signature_mut(&mut f.sig);
-    // Success type from `Result<ResponseValue<T>, Error<E>>`.
-    let success = success_type(&f.sig.output)
-        .ok_or_else(|| GenError::Syntax(format!("{fn_name}: unexpected return type")))?;
     let empty = matches!(&success, Type::Tuple(t) if t.elems.is_empty());
     f.sig.output = parse_quote!(-> ::std::result::Result<crate::Response<#success>, crate::Error>);
 
     let mut url = None;
     let mut request = None;
+    // Before the request is built, progenitor's only statement that is not a `let` appends the
+    // api-version header; more of them would be header parameters, which this would drop.
+    let mut header_statements = 0;
     for stmt in &f.block.stmts {
         let syn::Stmt::Local(local) = stmt else {
+            header_statements += usize::from(request.is_none());
             continue;
         };
         let syn::Pat::Ident(pat) = strip_pat(&local.pat) else {
@@ -525,12 +526,9 @@ fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation) -> Result<(), GenErro
             url = Some((*init.expr).clone());
         } else if pat.ident == "request" {
             request = Some((*init.expr).clone());
-        } else if pat.ident == "header_map" {
-            // Only the api-version header is ever added: a header parameter would be lost.
         }
     }
-    let text = quote!(#f).to_string();
-    if text.matches("header_map . append").count() > 1 {
+    if header_statements > 1 {
         return Err(GenError::Syntax(format!(
             "{fn_name}: header parameters are not supported"
         )));

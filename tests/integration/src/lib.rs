@@ -7,27 +7,19 @@ pub mod spec_examples;
 
 use std::path::PathBuf;
 
-/// The pinned spec's bytes: from `MIRO_OPENAPI_SPEC` (a file or a directory holding
-/// `miro-openapi-<commit8>.json`), else `openapi/.cache/`, else `../shared/openapi/` beside the
-/// checkout. Panics with what it looked for, since a test cannot run without it.
+/// The pinned spec's bytes, verified against `openapi/pin.json` by the generator's own
+/// resolution (`MIRO_OPENAPI_SPEC`, then `openapi/.cache/`, then a download), with
+/// `../shared/openapi/` beside the checkout tried first when `MIRO_OPENAPI_SPEC` is unset.
+/// Panics with the reason, since a test cannot run without it.
 pub fn pinned_spec() -> Vec<u8> {
+    use miro_api_gen::spec::{resolve, Pin};
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let pin: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(root.join("openapi/pin.json")).expect("openapi/pin.json"),
-    )
-    .expect("pin.json is JSON");
-    let commit = pin["commit"].as_str().expect("pin has a commit");
-    let file = format!("miro-openapi-{}.json", &commit[..8]);
-    let mut candidates = Vec::new();
-    if let Some(p) = std::env::var_os("MIRO_OPENAPI_SPEC").map(PathBuf::from) {
-        candidates.push(if p.is_dir() { p.join(&file) } else { p });
+    let pin = Pin::load(&root.join("openapi/pin.json")).unwrap_or_else(|e| panic!("{e}"));
+    let shared = root.join("../shared/openapi");
+    let explicit =
+        (std::env::var_os("MIRO_OPENAPI_SPEC").is_none() && shared.is_dir()).then_some(shared);
+    match resolve(&pin, explicit.as_deref(), &root.join("openapi/.cache")) {
+        Ok(source) => source.bytes,
+        Err(e) => panic!("the pinned spec is needed: {e}"),
     }
-    candidates.push(root.join("openapi/.cache").join(&file));
-    candidates.push(root.join("../shared/openapi").join(&file));
-    for c in &candidates {
-        if let Ok(bytes) = std::fs::read(c) {
-            return bytes;
-        }
-    }
-    panic!("the pinned spec {file} is in none of {candidates:?}; set MIRO_OPENAPI_SPEC");
 }
