@@ -496,6 +496,9 @@ fn merge_case_colliding_schemas(spec: &mut Value) -> usize {
     n
 }
 
+/// Where `integer-paging-parameters` keeps the `maximum` of a `limit` parameter.
+pub const MAX_PAGE_SIZE_EXTENSION: &str = "x-miro-maximum";
+
 fn integer_paging_parameters(spec: &mut Value) -> usize {
     walk_objects(spec, &mut |obj| {
         let name = obj.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -532,6 +535,11 @@ fn integer_paging_parameters(spec: &mut Value) -> usize {
                 "description".into(),
                 json!(format!("{description}{note}").trim()),
             );
+        }
+        // The bounds leave the schema (progenitor would make them types) but the table keeps
+        // the largest page size for the pagination streams.
+        if let Some(max) = &bounds[1] {
+            obj.insert(MAX_PAGE_SIZE_EXTENSION.into(), max.clone());
         }
         usize::from(!was_integer || bounds.iter().any(Option::is_some))
     })

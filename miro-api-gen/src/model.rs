@@ -48,6 +48,12 @@ pub struct Operation {
     pub per_item: bool,
     /// Pagination kind.
     pub pagination: PaginationKind,
+    /// Path parameter names in the order they appear in `path`.
+    pub path_params: Vec<String>,
+    /// Query parameter names, in the spec's order.
+    pub query_params: Vec<String>,
+    /// The largest `limit` the spec allows, for paginated operations that state one.
+    pub max_page_size: Option<u32>,
     /// Summary line.
     pub summary: String,
     /// Description with the HTML reduced to Markdown-ish text, scope and level removed.
@@ -148,12 +154,29 @@ pub fn operations(spec: &Value) -> Vec<Operation> {
                 PaginationKind::None
             };
             let (description, scope, level, enterprise_only) = split_description(raw_description);
+            let query_params: Vec<String> = params
+                .iter()
+                .filter(|p| p["in"] == "query")
+                .filter_map(|p| p["name"].as_str().map(str::to_string))
+                .collect();
+            let max_page_size = match pagination {
+                PaginationKind::None => None,
+                _ => params
+                    .iter()
+                    .find(|p| p["in"] == "query" && p["name"] == "limit")
+                    .and_then(|p| p[crate::fixes::MAX_PAGE_SIZE_EXTENSION].as_u64())
+                    .and_then(|m| u32::try_from(m).ok()),
+            };
+            let wire = wire_path(path);
             out.push(Operation {
                 fn_name: snake_case(&id),
                 id,
                 method: method.to_uppercase(),
                 spec_path: path.clone(),
-                path: wire_path(path),
+                path_params: path_placeholders(&wire),
+                path: wire,
+                query_params,
+                max_page_size,
                 tag: op
                     .get("tags")
                     .and_then(|t| t.get(0))
@@ -181,6 +204,14 @@ pub fn operations(spec: &Value) -> Vec<Operation> {
         }
     }
     out
+}
+
+/// The `{name}` placeholders of a path template, in order.
+pub fn path_placeholders(path: &str) -> Vec<String> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string()))
+        .collect()
 }
 
 fn resolve_param(spec: &Value, p: &Value) -> Value {

@@ -1,5 +1,5 @@
 //! Emits the operations table: one constant per operation with its id, method, wire path, tag,
-//! rate-limit level and credits, and pagination kind. The runtime (pacing, tracing), the
+//! rate-limit level and credits, pagination kind and page size, and parameter names. The runtime (pacing, tracing), the
 //! pagination layer and the emulator read it.
 
 use proc_macro2::TokenStream;
@@ -24,6 +24,12 @@ pub fn table(ops: &[Operation]) -> TokenStream {
         let per_item = op.per_item;
         let pagination = format_ident!("{}", op.pagination.variant());
         let multipart = op.multipart.is_some();
+        let path_params = &op.path_params;
+        let query_params = &op.query_params;
+        let max_page_size = match op.max_page_size {
+            Some(m) => quote!(::std::option::Option::Some(#m)),
+            None => quote!(::std::option::Option::None),
+        };
         let doc = format!("`{} {}`: {}", op.method, op.path, op.summary);
         quote! {
             #[doc = #doc]
@@ -37,6 +43,9 @@ pub fn table(ops: &[Operation]) -> TokenStream {
                 credits: #credits,
                 credits_per_item: #per_item,
                 pagination: Pagination::#pagination,
+                max_page_size: #max_page_size,
+                path_params: &[#(#path_params),*],
+                query_params: &[#(#query_params),*],
                 multipart: #multipart,
             };
         }
@@ -78,6 +87,13 @@ pub fn table(ops: &[Operation]) -> TokenStream {
             pub credits_per_item: bool,
             /// Pagination kind.
             pub pagination: Pagination,
+            /// The largest `limit` (page size) the spec allows, for paginated operations that
+            /// state one.
+            pub max_page_size: ::std::option::Option<u32>,
+            /// Path parameter names, in the order they appear in `path`.
+            pub path_params: &'static [&'static str],
+            /// Query parameter names.
+            pub query_params: &'static [&'static str],
             /// Whether the request body is multipart/form-data.
             pub multipart: bool,
         }

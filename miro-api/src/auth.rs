@@ -50,6 +50,14 @@ pub trait TokenProvider: Send + Sync {
     fn access_token(
         &self,
     ) -> Pin<Box<dyn Future<Output = Result<AccessToken, BoxError>> + Send + '_>>;
+
+    /// Miro answered 401 to a request sent with `rejected`. Return `true` if the next
+    /// [`access_token`](TokenProvider::access_token) call can give a different token (e.g. after
+    /// a refresh); the client then sends the request once more. The default returns `false`.
+    fn token_rejected(&self, rejected: &AccessToken) -> bool {
+        let _ = rejected;
+        false
+    }
 }
 
 impl TokenProvider for AccessToken {

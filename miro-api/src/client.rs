@@ -114,50 +114,125 @@ impl MiroApi {
             status = tracing::field::Empty,
         );
         async {
-            let token = self
-                .inner
-                .token
-                .access_token()
-                .await
-                .map_err(Error::Token)?;
-            let mut auth =
-                HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
-                    Error::InvalidRequest {
-                        operation: op.method_name,
-                        message: "the access token holds characters a header cannot carry".into(),
-                    }
-                })?;
-            auth.set_sensitive(true);
-            let request = request
-                .header(AUTHORIZATION, auth)
-                .header(USER_AGENT, USER_AGENT_VALUE)
-                .build()
-                .map_err(|e| Error::InvalidRequest {
+            // One more attempt when the provider says a rejected token can be replaced.
+            let mut token_retry_left = true;
+            loop {
+                let token = self
+                    .inner
+                    .token
+                    .access_token()
+                    .await
+                    .map_err(Error::Token)?;
+                let attempt = request.try_clone().ok_or_else(|| Error::InvalidRequest {
                     operation: op.method_name,
-                    message: e.to_string(),
+                    message: "the request body is a stream and cannot be sent".into(),
                 })?;
-            let transport = |source| Error::Transport {
-                operation: op.method_name,
-                source,
-            };
-            let response = self.inner.http.execute(request).await.map_err(transport)?;
-            let status = response.status();
-            tracing::Span::current().record("status", status.as_u16());
-            let headers = response.headers().clone();
-            let bytes = response.bytes().await.map_err(transport)?;
-            if status.is_success() {
-                Ok((status, headers, bytes))
-            } else {
-                Err(Error::Api(Box::new(ApiError::new(
+                let (status, headers, bytes) = self.send_once(attempt, &token, op).await?;
+                tracing::Span::current().record("status", status.as_u16());
+                if status.is_success() {
+                    return Ok((status, headers, bytes));
+                }
+                if status == StatusCode::UNAUTHORIZED
+                    && token_retry_left
+                    && self.inner.token.token_rejected(&token)
+                {
+                    token_retry_left = false;
+                    continue;
+                }
+                return Err(Error::Api(Box::new(ApiError::new(
                     op.method_name,
                     status,
                     headers,
                     &bytes,
-                ))))
+                ))));
             }
         }
         .instrument(span)
         .await
+    }
+}
+
+impl MiroApi {
+    /// Sends one attempt with `token`; any status is `Ok`.
+    async fn send_once(
+        &self,
+        request: RequestBuilder,
+        token: &AccessToken,
+        op: &'static Operation,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), Error> {
+        let mut auth =
+            HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
+                Error::InvalidRequest {
+                    operation: op.method_name,
+                    message: "the access token holds characters a header cannot carry".into(),
+                }
+            })?;
+        auth.set_sensitive(true);
+        let request = request
+            .header(AUTHORIZATION, auth)
+            .header(USER_AGENT, USER_AGENT_VALUE)
+            .build()
+            .map_err(|e| Error::InvalidRequest {
+                operation: op.method_name,
+                message: e.to_string(),
+            })?;
+        let transport = |source| Error::Transport {
+            operation: op.method_name,
+            source,
+        };
+        let response = self.inner.http.execute(request).await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.map_err(transport)?;
+        Ok((status, headers, bytes))
+    }
+
+    /// Calls any operation of the [operations table](crate::operations) by its entry, without a
+    /// typed method: `path_args` fill the path's placeholders in order (each is percent-encoded),
+    /// `query` is sent as given, and the JSON body, when there is one, as `body`. The response
+    /// decodes as `T` (use `serde_json::Value` to keep it raw).
+    ///
+    /// This is what generic layers use (the pagination streams of `miro-api-extended`); the typed
+    /// methods are the usual way in.
+    pub async fn call_operation<T: DeserializeOwned>(
+        &self,
+        op: &'static Operation,
+        path_args: &[&str],
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response<T>, Error> {
+        if path_args.len() != op.path_params.len() {
+            return Err(Error::InvalidRequest {
+                operation: op.method_name,
+                message: format!(
+                    "{} takes {} path argument(s) ({}), {} given",
+                    op.path,
+                    op.path_params.len(),
+                    op.path_params.join(", "),
+                    path_args.len()
+                ),
+            });
+        }
+        let mut url = self.inner.base_url.clone();
+        let mut rest = op.path;
+        for arg in path_args {
+            let (before, after) = rest.split_once('{').unwrap_or((rest, ""));
+            url.push_str(before);
+            url.push_str(&crate::runtime::encode_path(arg));
+            rest = after.split_once('}').map_or("", |(_, after)| after);
+        }
+        url.push_str(rest);
+        let method = reqwest::Method::from_bytes(op.http_method.as_bytes()).map_err(|e| {
+            Error::InvalidRequest {
+                operation: op.method_name,
+                message: e.to_string(),
+            }
+        })?;
+        let mut request = self.inner.http.request(method, url).query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.execute_json(request, op).await
     }
 }
 

@@ -33,6 +33,13 @@ pub struct Operation {
     pub credits_per_item: bool,
     /// Pagination kind.
     pub pagination: Pagination,
+    /// The largest `limit` (page size) the spec allows, for paginated operations that
+    /// state one.
+    pub max_page_size: ::std::option::Option<u32>,
+    /// Path parameter names, in the order they appear in `path`.
+    pub path_params: &'static [&'static str],
+    /// Query parameter names.
+    pub query_params: &'static [&'static str],
     /// Whether the request body is multipart/form-data.
     pub multipart: bool,
 }
@@ -47,6 +54,16 @@ pub const LIST_GROUPS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &[
+        "attributes",
+        "filter",
+        "startIndex",
+        "count",
+        "sortBy",
+        "sortOrder",
+    ],
     multipart: false,
 };
 ///`GET /Groups/{id}`: Get group
@@ -60,6 +77,9 @@ pub const GET_GROUP: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["id"],
+    query_params: &["attributes"],
     multipart: false,
 };
 ///`PATCH /Groups/{id}`: Patch group
@@ -73,6 +93,9 @@ pub const PATCH_GROUP: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["id"],
+    query_params: &["attributes"],
     multipart: false,
 };
 ///`GET /ResourceTypes`: List resource types
@@ -86,6 +109,9 @@ pub const LIST_RESOURCE_TYPES: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /ResourceTypes/{resource}`: Get resource type
@@ -99,6 +125,9 @@ pub const GET_RESOURCE_TYPE: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["resource"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /Schemas`: List schemas
@@ -112,6 +141,9 @@ pub const LIST_SCHEMAS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /Schemas/{uri}`: Get schema
@@ -125,6 +157,9 @@ pub const GET_SCHEMA: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["uri"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /ServiceProviderConfig`: Get Service Provider Config
@@ -138,6 +173,9 @@ pub const LIST_SERVICE_PROVIDER_CONFIGS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /Users`: List users
@@ -151,6 +189,16 @@ pub const LIST_USERS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &[
+        "attributes",
+        "filter",
+        "startIndex",
+        "count",
+        "sortBy",
+        "sortOrder",
+    ],
     multipart: false,
 };
 ///`POST /Users`: Create user
@@ -164,6 +212,9 @@ pub const CREATE_USER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /Users/{id}`: Delete user
@@ -177,6 +228,9 @@ pub const DELETE_USER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /Users/{id}`: Get user
@@ -190,6 +244,9 @@ pub const GET_USER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["id"],
+    query_params: &["attributes"],
     multipart: false,
 };
 ///`PATCH /Users/{id}`: Patch user
@@ -203,6 +260,9 @@ pub const PATCH_USER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PUT /Users/{id}`: Replace user
@@ -216,6 +276,9 @@ pub const REPLACE_USER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v1/oauth-token`: Get access token information
@@ -229,6 +292,9 @@ pub const TOKEN_INFO: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v1/oauth/revoke`: Revoke token (v1)
@@ -242,6 +308,9 @@ pub const REVOKE_TOKEN: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &["access_token"],
     multipart: false,
 };
 ///`GET /v2-experimental/apps/{app_id}/metrics`: Get app metrics
@@ -255,6 +324,9 @@ pub const GET_METRICS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["app_id"],
+    query_params: &["startDate", "endDate", "period"],
     multipart: false,
 };
 ///`GET /v2-experimental/apps/{app_id}/metrics-total`: Get total app metrics
@@ -268,6 +340,9 @@ pub const GET_METRICS_TOTAL: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["app_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/code_widgets`: Get code widget items
@@ -281,6 +356,9 @@ pub const GET_CODE_WIDGET_ITEMS: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &["board_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2-experimental/boards/{board_id}/code_widgets`: Create code widget item
@@ -294,6 +372,9 @@ pub const CREATE_CODE_WIDGET_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Delete code widget item
@@ -307,6 +388,9 @@ pub const DELETE_CODE_WIDGET_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Get code widget item
@@ -320,6 +404,9 @@ pub const GET_CODE_WIDGET_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Update code widget item
@@ -333,6 +420,9 @@ pub const UPDATE_CODE_WIDGET_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}/position`: Move code widget item
@@ -346,6 +436,9 @@ pub const MOVE_CODE_WIDGET_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/items`: Get items on board
@@ -359,6 +452,9 @@ pub const GET_ITEMS_EXPERIMENTAL: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &["board_id"],
+    query_params: &["limit", "type", "cursor"],
     multipart: false,
 };
 ///`DELETE /v2-experimental/boards/{board_id}/items/{item_id}`: Delete item
@@ -372,6 +468,9 @@ pub const DELETE_ITEM_EXPERIMENTAL: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/items/{item_id}`: Get specific item on board
@@ -385,6 +484,9 @@ pub const GET_SPECIFIC_ITEM_EXPERIMENTAL: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/mindmap_nodes`: Get mind map nodes
@@ -398,6 +500,9 @@ pub const GET_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2-experimental/boards/{board_id}/mindmap_nodes`: Create mind map node
@@ -411,6 +516,9 @@ pub const CREATE_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`: Delete mind map node
@@ -424,6 +532,9 @@ pub const DELETE_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`: Get specific mind map node
@@ -437,6 +548,9 @@ pub const GET_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2-experimental/boards/{board_id}/shapes`: Create shape item
@@ -450,6 +564,9 @@ pub const CREATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2-experimental/boards/{board_id}/shapes/{item_id}`: Delete shape item
@@ -463,6 +580,9 @@ pub const DELETE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/shapes/{item_id}`: Get shape item
@@ -476,6 +596,9 @@ pub const GET_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2-experimental/boards/{board_id}/shapes/{item_id}`: Update shape item
@@ -489,6 +612,9 @@ pub const UPDATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/audit/logs`: Get audit logs
@@ -502,6 +628,9 @@ pub const ENTERPRISE_GET_AUDIT_LOGS: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &["createdAfter", "createdBefore", "cursor", "limit", "sorting"],
     multipart: false,
 };
 ///`GET /v2/boards`: Get boards
@@ -515,6 +644,17 @@ pub const GET_BOARDS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Offset,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &[],
+    query_params: &[
+        "team_id",
+        "project_id",
+        "query",
+        "owner",
+        "limit",
+        "offset",
+        "sort",
+    ],
     multipart: false,
 };
 ///`POST /v2/boards`: Create board
@@ -528,6 +668,9 @@ pub const CREATE_BOARD: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &[],
     multipart: false,
 };
 ///`PUT /v2/boards`: Copy board
@@ -541,6 +684,9 @@ pub const COPY_BOARD: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &["copy_from"],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/items`: Get items within frame
@@ -554,6 +700,9 @@ pub const GET_ITEMS_WITHIN_FRAME: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &["board_id"],
+    query_params: &["parent_item_id", "limit", "type", "cursor"],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/documents`: Create document item using file from device
@@ -567,6 +716,9 @@ pub const CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: true,
 };
 ///`PATCH /v2/boards/{board_id}/documents/{item_id}`: Update document item using file from device
@@ -580,6 +732,9 @@ pub const UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: true,
 };
 ///`POST /v2/boards/{board_id}/images`: Create image item using file from device
@@ -593,6 +748,9 @@ pub const CREATE_IMAGE_ITEM_USING_LOCAL_FILE: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: true,
 };
 ///`PATCH /v2/boards/{board_id}/images/{item_id}`: Update image item using file from device
@@ -606,6 +764,9 @@ pub const UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: true,
 };
 ///`GET /v2/boards/{board_id}/items`: Get items by tag
@@ -619,6 +780,9 @@ pub const GET_ITEMS_BY_TAG: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Offset,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &["board_id"],
+    query_params: &["limit", "offset", "tag_id"],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/items/{item_id}`: Remove tag from item
@@ -632,6 +796,9 @@ pub const REMOVE_TAG_FROM_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &["tag_id"],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/items/{item_id}`: Attach tag to item
@@ -645,6 +812,9 @@ pub const ATTACH_TAG_TO_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &["tag_id"],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/items/bulk`: Create items in bulk using file from device
@@ -658,6 +828,9 @@ pub const CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE: Operation = Operation {
     credits: 100u32,
     credits_per_item: true,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: true,
 };
 ///`DELETE /v2/boards/{board_id}`: Delete board
@@ -671,6 +844,9 @@ pub const DELETE_BOARD: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}`: Get specific board
@@ -684,6 +860,9 @@ pub const GET_SPECIFIC_BOARD: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}`: Update board
@@ -697,6 +876,9 @@ pub const UPDATE_BOARD: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/app_cards`: Create app card item
@@ -710,6 +892,9 @@ pub const CREATE_APP_CARD_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/app_cards/{item_id}`: Delete app card item
@@ -723,6 +908,9 @@ pub const DELETE_APP_CARD_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/app_cards/{item_id}`: Get app card item
@@ -736,6 +924,9 @@ pub const GET_APP_CARD_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/app_cards/{item_id}`: Update app card item
@@ -749,6 +940,9 @@ pub const UPDATE_APP_CARD_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/cards`: Create card item
@@ -762,6 +956,9 @@ pub const CREATE_CARD_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/cards/{item_id}`: Delete card item
@@ -775,6 +972,9 @@ pub const DELETE_CARD_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/cards/{item_id}`: Get card item
@@ -788,6 +988,9 @@ pub const GET_CARD_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/cards/{item_id}`: Update card item
@@ -801,6 +1004,9 @@ pub const UPDATE_CARD_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/connectors`: Get connectors
@@ -814,6 +1020,9 @@ pub const GET_CONNECTORS: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &["board_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/connectors`: Create connector
@@ -827,6 +1036,9 @@ pub const CREATE_CONNECTOR: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/connectors/{connector_id}`: Delete connector
@@ -840,6 +1052,9 @@ pub const DELETE_CONNECTOR: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "connector_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/connectors/{connector_id}`: Get specific connector
@@ -853,6 +1068,9 @@ pub const GET_CONNECTOR: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "connector_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/connectors/{connector_id}`: Update connector
@@ -866,6 +1084,9 @@ pub const UPDATE_CONNECTOR: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "connector_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/docs`: Create doc format item
@@ -879,6 +1100,9 @@ pub const CREATE_DOC_FORMAT_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/docs/{item_id}`: Delete doc format item
@@ -892,6 +1116,9 @@ pub const DELETE_DOC_FORMAT_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/docs/{item_id}`: Get doc format item
@@ -905,6 +1132,9 @@ pub const GET_DOC_FORMAT_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &["textContentType"],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/documents`: Create document item using URL
@@ -918,6 +1148,9 @@ pub const CREATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/documents/{item_id}`: Delete document item
@@ -931,6 +1164,9 @@ pub const DELETE_DOCUMENT_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/documents/{item_id}`: Get document item
@@ -944,6 +1180,9 @@ pub const GET_DOCUMENT_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/documents/{item_id}`: Update document item using URL
@@ -957,6 +1196,9 @@ pub const UPDATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/embeds`: Create embed item
@@ -970,6 +1212,9 @@ pub const CREATE_EMBED_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/embeds/{item_id}`: Delete embed item
@@ -983,6 +1228,9 @@ pub const DELETE_EMBED_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/embeds/{item_id}`: Get embed item
@@ -996,6 +1244,9 @@ pub const GET_EMBED_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/embeds/{item_id}`: Update embed item
@@ -1009,6 +1260,9 @@ pub const UPDATE_EMBED_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/frames`: Create frame
@@ -1022,6 +1276,9 @@ pub const CREATE_FRAME_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/frames/{item_id}`: Delete frame
@@ -1035,6 +1292,9 @@ pub const DELETE_FRAME_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/frames/{item_id}`: Get frame
@@ -1048,6 +1308,9 @@ pub const GET_FRAME_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/frames/{item_id}`: Update frame
@@ -1061,6 +1324,9 @@ pub const UPDATE_FRAME_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/groups`: Get all groups on a board
@@ -1074,6 +1340,9 @@ pub const GET_ALL_GROUPS: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &["board_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/groups`: Create group
@@ -1087,6 +1356,9 @@ pub const CREATE_GROUP: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/groups/items`: Get items of a group by ID
@@ -1100,6 +1372,9 @@ pub const GET_ITEMS_BY_GROUP_ID: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &["board_id"],
+    query_params: &["limit", "cursor", "group_item_id"],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/groups/{group_id}`: Ungroup items
@@ -1113,6 +1388,9 @@ pub const UN_GROUP: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "group_id"],
+    query_params: &["delete_items"],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/groups/{group_id}`: Get a group by its ID
@@ -1126,6 +1404,9 @@ pub const GET_GROUP_BY_ID: Operation = Operation {
     credits: 100u32,
     credits_per_item: true,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PUT /v2/boards/{board_id}/groups/{group_id}`: Updates a group with new items
@@ -1139,6 +1420,9 @@ pub const UPDATE_GROUP: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/groups/{group_id}?`: Deletes the group
@@ -1152,6 +1436,9 @@ pub const DELETE_GROUP: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "group_id"],
+    query_params: &["delete_items"],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/images`: Create image item using URL
@@ -1165,6 +1452,9 @@ pub const CREATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/images/{item_id}`: Delete image item
@@ -1178,6 +1468,9 @@ pub const DELETE_IMAGE_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/images/{item_id}`: Get image item
@@ -1191,6 +1484,9 @@ pub const GET_IMAGE_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/images/{item_id}`: Update image item using URL
@@ -1204,6 +1500,9 @@ pub const UPDATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/items`: Get items on board
@@ -1217,6 +1516,9 @@ pub const GET_ITEMS: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &["board_id"],
+    query_params: &["limit", "type", "cursor"],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/items/bulk`: Create items in bulk
@@ -1230,6 +1532,9 @@ pub const CREATE_ITEMS: Operation = Operation {
     credits: 100u32,
     credits_per_item: true,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/items/{item_id}`: Delete item
@@ -1243,6 +1548,9 @@ pub const DELETE_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/items/{item_id}`: Get specific item on board
@@ -1256,6 +1564,9 @@ pub const GET_SPECIFIC_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/items/{item_id}`: Update item position or parent
@@ -1269,6 +1580,9 @@ pub const UPDATE_ITEM_POSITION_OR_PARENT: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/items/{item_id}/tags`: Get tags from item
@@ -1282,6 +1596,9 @@ pub const GET_TAGS_FROM_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/members`: Get all board members
@@ -1295,6 +1612,9 @@ pub const GET_BOARD_MEMBERS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Offset,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &["board_id"],
+    query_params: &["limit", "offset"],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/members`: Share board
@@ -1308,6 +1628,9 @@ pub const SHARE_BOARD: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/members/{board_member_id}`: Remove board member
@@ -1321,6 +1644,9 @@ pub const REMOVE_BOARD_MEMBER: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "board_member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/members/{board_member_id}`: Get specific board member
@@ -1334,6 +1660,9 @@ pub const GET_SPECIFIC_BOARD_MEMBER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "board_member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/members/{board_member_id}`: Update board member
@@ -1347,6 +1676,9 @@ pub const UPDATE_BOARD_MEMBER: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "board_member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/shapes`: Create shape item
@@ -1360,6 +1692,9 @@ pub const CREATE_SHAPE_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/shapes/{item_id}`: Delete shape item
@@ -1373,6 +1708,9 @@ pub const DELETE_SHAPE_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/shapes/{item_id}`: Get shape item
@@ -1386,6 +1724,9 @@ pub const GET_SHAPE_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/shapes/{item_id}`: Update shape item
@@ -1399,6 +1740,9 @@ pub const UPDATE_SHAPE_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/sticky_notes`: Create sticky note item
@@ -1412,6 +1756,9 @@ pub const CREATE_STICKY_NOTE_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/sticky_notes/{item_id}`: Delete sticky note item
@@ -1425,6 +1772,9 @@ pub const DELETE_STICKY_NOTE_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/sticky_notes/{item_id}`: Get sticky note item
@@ -1438,6 +1788,9 @@ pub const GET_STICKY_NOTE_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/sticky_notes/{item_id}`: Update sticky note item
@@ -1451,6 +1804,9 @@ pub const UPDATE_STICKY_NOTE_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/tags`: Get tags from board
@@ -1464,6 +1820,9 @@ pub const GET_TAGS_FROM_BOARD: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Offset,
+    max_page_size: ::std::option::Option::Some(50u32),
+    path_params: &["board_id"],
+    query_params: &["limit", "offset"],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/tags`: Create tag
@@ -1477,6 +1836,9 @@ pub const CREATE_TAG: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/tags/{tag_id}`: Delete tag
@@ -1490,6 +1852,9 @@ pub const DELETE_TAG: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "tag_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/tags/{tag_id}`: Get tag
@@ -1503,6 +1868,9 @@ pub const GET_TAG: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "tag_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/tags/{tag_id}`: Update tag
@@ -1516,6 +1884,9 @@ pub const UPDATE_TAG: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "tag_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/texts`: Create text item
@@ -1529,6 +1900,9 @@ pub const CREATE_TEXT_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/texts/{item_id}`: Delete text item
@@ -1542,6 +1916,9 @@ pub const DELETE_TEXT_ITEM: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/texts/{item_id}`: Get text item
@@ -1555,6 +1932,9 @@ pub const GET_TEXT_ITEM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/texts/{item_id}`: Update text item
@@ -1568,6 +1948,9 @@ pub const UPDATE_TEXT_ITEM: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["board_id", "item_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/oauth/revoke`: Revoke token (v2)
@@ -1581,6 +1964,9 @@ pub const REVOKE_TOKEN_V2: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}`: Get organization info
@@ -1594,6 +1980,9 @@ pub const ENTERPRISE_GET_ORGANIZATION: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/ai-interaction-logs`: Get AI interaction logs (Beta)
@@ -1607,6 +1996,9 @@ pub const ENTERPRISE_GET_AI_INTERACTION_LOGS: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(100u32),
+    path_params: &["org_id"],
+    query_params: &["object_ids", "emails", "from", "to", "cursor", "limit", "sorting"],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs`: Get board export jobs list
@@ -1620,6 +2012,9 @@ pub const ENTERPRISE_BOARD_EXPORT_JOBS: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(500u32),
+    path_params: &["org_id"],
+    query_params: &["status", "creatorId", "cursor", "limit"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/boards/export/jobs`: Create board export job
@@ -1633,6 +2028,9 @@ pub const ENTERPRISE_CREATE_BOARD_EXPORT: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id"],
+    query_params: &["request_id"],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}`: Get board export job status
@@ -1646,6 +2044,9 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_STATUS: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "job_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/results`: Get results for board export job
@@ -1659,6 +2060,9 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_RESULTS: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "job_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PUT /v2/orgs/{org_id}/boards/export/jobs/{job_id}/status`: Update board export job status
@@ -1672,6 +2076,9 @@ pub const ENTERPRISE_UPDATE_BOARD_EXPORT_JOB: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "job_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks`: Get board export job tasks list
@@ -1685,6 +2092,9 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_TASKS: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(500u32),
+    path_params: &["org_id", "job_id"],
+    query_params: &["status", "cursor", "limit"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks/{task_id}/export-link`: Create task export link
@@ -1698,6 +2108,9 @@ pub const ENTERPRISE_CREATE_BOARD_EXPORT_TASK_EXPORT_LINK: Operation = Operation
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "job_id", "task_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/boards/{board_id}/groups`: Get board user group assignments
@@ -1711,6 +2124,9 @@ pub const ENTERPRISE_BOARDS_GET_GROUPS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "board_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/boards/{board_id}/groups`: Create board user group assignments
@@ -1724,6 +2140,9 @@ pub const ENTERPRISE_BOARDS_CREATE_GROUP: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/boards/{board_id}/groups/{group_id}`: Delete board user group assignment
@@ -1737,6 +2156,9 @@ pub const ENTERPRISE_BOARDS_DELETE_GROUPS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "board_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases`: Get all cases
@@ -1750,6 +2172,9 @@ pub const GET_ALL_CASES: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(100u32),
+    path_params: &["org_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/cases`: Create case
@@ -1763,6 +2188,9 @@ pub const CREATE_CASE: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/cases/{case_id}`: Close case
@@ -1776,6 +2204,9 @@ pub const DELETE_CASE: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "case_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}`: Get case
@@ -1789,6 +2220,9 @@ pub const GET_CASE: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "case_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PUT /v2/orgs/{org_id}/cases/{case_id}`: Edit case
@@ -1802,6 +2236,9 @@ pub const EDIT_CASE: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "case_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/export-jobs`: Get board export jobs of a case
@@ -1815,6 +2252,9 @@ pub const GET_LEGAL_HOLD_EXPORT_JOBS: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(100u32),
+    path_params: &["org_id", "case_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds`: Get all legal holds within a case
@@ -1828,6 +2268,9 @@ pub const GET_ALL_LEGAL_HOLDS: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(100u32),
+    path_params: &["org_id", "case_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/cases/{case_id}/legal-holds`: Create legal hold
@@ -1841,6 +2284,9 @@ pub const CREATE_LEGAL_HOLD: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "case_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Close legal hold
@@ -1854,6 +2300,9 @@ pub const DELETE_LEGAL_HOLD: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "case_id", "legal_hold_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Get legal hold information
@@ -1867,6 +2316,9 @@ pub const GET_LEGAL_HOLD: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "case_id", "legal_hold_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PUT /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Edit legal hold
@@ -1880,6 +2332,9 @@ pub const EDIT_LEGAL_HOLD: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "case_id", "legal_hold_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}/content-items`: Get content items under legal hold
@@ -1893,6 +2348,9 @@ pub const GET_LEGAL_HOLD_CONTENT_ITEMS: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(100u32),
+    path_params: &["org_id", "case_id", "legal_hold_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/content-logs/items`: Retrieve content change logs of board items
@@ -1906,6 +2364,9 @@ pub const ENTERPRISE_BOARD_CONTENT_ITEM_LOGS_FETCH: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(1000u32),
+    path_params: &["org_id"],
+    query_params: &["board_ids", "emails", "from", "to", "cursor", "limit", "sorting"],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/data-classification-settings`: Get organization settings
@@ -1919,6 +2380,9 @@ pub const ENTERPRISE_DATACLASSIFICATION_ORGANIZATION_SETTINGS_GET: Operation = O
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/default_teams_settings`: Get default team settings
@@ -1932,6 +2396,9 @@ pub const ENTERPRISE_GET_DEFAULT_TEAM_SETTINGS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups`: List of user groups
@@ -1945,6 +2412,9 @@ pub const ENTERPRISE_GET_GROUPS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/groups`: Create user group
@@ -1958,6 +2428,9 @@ pub const ENTERPRISE_CREATE_GROUP: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/groups/{group_id}`: Delete user group
@@ -1971,6 +2444,9 @@ pub const ENTERPRISE_DELETE_GROUP: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}`: Get user group
@@ -1984,6 +2460,9 @@ pub const ENTERPRISE_GET_GROUP: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/groups/{group_id}`: Update user group
@@ -1997,6 +2476,9 @@ pub const ENTERPRISE_UPDATE_GROUP: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/members`: List of user group members
@@ -2010,6 +2492,9 @@ pub const ENTERPRISE_GET_GROUP_MEMBERS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "group_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/groups/{group_id}/members`: Bulk edit of membership in user group
@@ -2023,6 +2508,9 @@ pub const ENTERPRISE_UPDATE_GROUP_MEMBERS: Operation = Operation {
     credits: 50u32,
     credits_per_item: true,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/groups/{group_id}/members`: Create user group member
@@ -2036,6 +2524,9 @@ pub const ENTERPRISE_CREATE_GROUP_MEMBER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`: Delete user group member
@@ -2049,6 +2540,9 @@ pub const ENTERPRISE_DELETE_GROUP_MEMBER: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "group_id", "member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`: Get user group member
@@ -2062,6 +2556,9 @@ pub const ENTERPRISE_GET_GROUP_MEMBER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "group_id", "member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/teams`: Get teams of a user group
@@ -2075,6 +2572,9 @@ pub const ENTERPRISE_GROUPS_GET_TEAMS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "group_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/teams/{team_id}`: Get user group team
@@ -2088,6 +2588,9 @@ pub const ENTERPRISE_GROUPS_GET_TEAM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "group_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/members`: Get organization members
@@ -2101,6 +2604,9 @@ pub const ENTERPRISE_GET_ORGANIZATION_MEMBERS: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(100u32),
+    path_params: &["org_id"],
+    query_params: &["emails", "role", "license", "active", "cursor", "limit"],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/members/{member_id}`: Get organization member
@@ -2114,6 +2620,9 @@ pub const ENTERPRISE_GET_ORGANIZATION_MEMBER: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/projects/{project_id}/groups`: Get project user group assignments
@@ -2127,6 +2636,9 @@ pub const ENTERPRISE_PROJECTS_GET_GROUPS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "project_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/projects/{project_id}/groups`: Create project user group assignments
@@ -2140,6 +2652,9 @@ pub const ENTERPRISE_PROJECT_CREATE_GROUP: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "project_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/projects/{project_id}/groups/{group_id}`: Delete project user group assignment
@@ -2153,6 +2668,9 @@ pub const ENTERPRISE_PROJECT_DELETE_GROUPS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "project_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams`: List teams
@@ -2166,6 +2684,9 @@ pub const ENTERPRISE_GET_TEAMS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(100u32),
+    path_params: &["org_id"],
+    query_params: &["limit", "cursor", "name"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams`: Create team
@@ -2179,6 +2700,9 @@ pub const ENTERPRISE_CREATE_TEAM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}`: Delete team
@@ -2192,6 +2716,9 @@ pub const ENTERPRISE_DELETE_TEAM: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}`: Get team
@@ -2205,6 +2732,9 @@ pub const ENTERPRISE_GET_TEAM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}`: Update team
@@ -2218,6 +2748,9 @@ pub const ENTERPRISE_UPDATE_TEAM: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`: Get board classification
@@ -2231,6 +2764,9 @@ pub const ENTERPRISE_DATACLASSIFICATION_BOARD_GET: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`: Update board classification
@@ -2244,6 +2780,9 @@ pub const ENTERPRISE_DATACLASSIFICATION_BOARD_SET: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "board_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification`: Bulk update boards classification
@@ -2257,6 +2796,9 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_BOARDS_BULK: Operation = Operation 
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`: Get team settings
@@ -2270,6 +2812,9 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_GET: Operation = Operation
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`: Update team settings
@@ -2283,6 +2828,9 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_SET: Operation = Operation
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/groups`: List of user group to team connections
@@ -2296,6 +2844,9 @@ pub const ENTERPRISE_TEAMS_GET_GROUPS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/groups`: Create user group to team connection
@@ -2309,6 +2860,9 @@ pub const ENTERPRISE_TEAMS_CREATE_GROUP: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`: Delete user group to team connection
@@ -2322,6 +2876,9 @@ pub const ENTERPRISE_TEAMS_DELETE_GROUP: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`: Get user group of a team
@@ -2335,6 +2892,9 @@ pub const ENTERPRISE_TEAMS_GET_GROUP: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "group_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/members`: List team members
@@ -2348,6 +2908,9 @@ pub const ENTERPRISE_GET_TEAM_MEMBERS: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(100u32),
+    path_params: &["org_id", "team_id"],
+    query_params: &["limit", "cursor", "role"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/members`: Invite team members
@@ -2361,6 +2924,9 @@ pub const ENTERPRISE_INVITE_TEAM_MEMBER: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Delete team member from team
@@ -2374,6 +2940,9 @@ pub const ENTERPRISE_DELETE_TEAM_MEMBER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Get team member
@@ -2387,6 +2956,9 @@ pub const ENTERPRISE_GET_TEAM_MEMBER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Update team member
@@ -2400,6 +2972,9 @@ pub const ENTERPRISE_UPDATE_TEAM_MEMBER: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects`: List of projects
@@ -2413,6 +2988,9 @@ pub const ENTERPRISE_GET_PROJECTS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(100u32),
+    path_params: &["org_id", "team_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/projects`: Create project
@@ -2426,6 +3004,9 @@ pub const ENTERPRISE_CREATE_PROJECT: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Delete project
@@ -2439,6 +3020,9 @@ pub const ENTERPRISE_DELETE_PROJECT: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "project_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Get project
@@ -2452,6 +3036,9 @@ pub const ENTERPRISE_GET_PROJECT: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "project_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Update project
@@ -2465,6 +3052,9 @@ pub const ENTERPRISE_UPDATE_PROJECT: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "project_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`: List of project members
@@ -2478,6 +3068,9 @@ pub const ENTERPRISE_GET_PROJECT_MEMBERS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::Cursor,
+    max_page_size: ::std::option::Option::Some(100u32),
+    path_params: &["org_id", "team_id", "project_id"],
+    query_params: &["limit", "cursor"],
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`: Add member in a project
@@ -2491,6 +3084,9 @@ pub const ENTERPRISE_ADD_PROJECT_MEMBER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "project_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Remove project member
@@ -2504,6 +3100,9 @@ pub const ENTERPRISE_DELETE_PROJECT_MEMBER: Operation = Operation {
     credits: 2000u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "project_id", "member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Get project member
@@ -2517,6 +3116,9 @@ pub const ENTERPRISE_GET_PROJECT_MEMBER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "project_id", "member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Update project member
@@ -2530,6 +3132,9 @@ pub const ENTERPRISE_UPDATE_PROJECT_MEMBER: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "project_id", "member_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`: Get project settings
@@ -2543,6 +3148,9 @@ pub const ENTERPRISE_GET_PROJECT_SETTINGS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "project_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`: Update project settings
@@ -2556,6 +3164,9 @@ pub const ENTERPRISE_UPDATE_PROJECT_SETTINGS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id", "project_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/settings`: Get team settings
@@ -2569,6 +3180,9 @@ pub const ENTERPRISE_GET_TEAM_SETTINGS: Operation = Operation {
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/settings`: Update team settings
@@ -2582,6 +3196,9 @@ pub const ENTERPRISE_UPDATE_TEAM_SETTINGS: Operation = Operation {
     credits: 100u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &["org_id", "team_id"],
+    query_params: &[],
     multipart: false,
 };
 ///`POST /v2/sessions/reset_all`: Reset all sessions of a user
@@ -2595,6 +3212,9 @@ pub const ENTERPRISE_POST_USER_SESSIONS_RESET: Operation = Operation {
     credits: 500u32,
     credits_per_item: false,
     pagination: Pagination::None,
+    max_page_size: ::std::option::Option::None,
+    path_params: &[],
+    query_params: &["email"],
     multipart: false,
 };
 /// Every operation of the pinned spec.

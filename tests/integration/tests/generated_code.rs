@@ -75,7 +75,17 @@ fn the_table_knows_levels_paths_and_paging() {
         ("GET", "/v2/boards/{board_id}/items", Some(2), 100)
     );
     assert_eq!(items.pagination, Pagination::Cursor);
+    assert_eq!(items.max_page_size, Some(50));
+    assert_eq!(items.path_params, ["board_id"]);
+    assert!(items.query_params.contains(&"type"));
     assert_eq!(find("get_boards").pagination, Pagination::Offset);
+    // A `limit` declared through a shared parameter keeps its maximum too.
+    assert_eq!(
+        find("enterprise_get_organization_members").max_page_size,
+        Some(100)
+    );
+    let member = find("enterprise_get_team_member");
+    assert_eq!(member.path_params, ["org_id", "team_id", "member_id"]);
     assert_eq!(find("create_board").credits, 500);
     assert_eq!(find("copy_board").credits, 2000);
     // The fake placeholder names of the spec never reach the wire.
