@@ -362,7 +362,12 @@ pub(crate) fn unknown_item_type(v: &mut Value) {
 /// Makes a cursor page hand back the request's own cursor.
 pub(crate) fn repeat_cursor(v: &mut Value, request_cursor: &str) {
     let Some(map) = v.as_object_mut() else { return };
-    if !map.contains_key("cursor") && !map.contains_key("links") {
+    // A cursor page: board lists always carry `links`; the enterprise lists
+    // carry only `data` (and `cursor` before the last page).
+    let is_page = map.contains_key("cursor")
+        || map.contains_key("links")
+        || map.get("data").is_some_and(Value::is_array);
+    if !is_page {
         return;
     }
     map.insert("cursor".into(), Value::from(request_cursor));

@@ -15,6 +15,25 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Enterprise lists
+//!
+//! [`EmulatorBuilder::enterprise`] seeds the organisation
+//! ([`RunningEmulator::org_id`]) with members and teams, served with Miro's
+//! enterprise cursor pages (`{data, cursor, limit, size, type}`, no `cursor` on
+//! the last page, `limit` 1..=100, default 100):
+//!
+//! ```no_run
+//! # async fn demo() -> miro_emulator::Result<()> {
+//! let emu = miro_emulator::Emulator::builder()
+//!     .enterprise(250, 3, 120) // 250 members; 3 teams of 120 members
+//!     .start()
+//!     .await?;
+//! let org = emu.org_id();
+//! // GET /v2/orgs/{org}/members?limit=100, then ?cursor=<cursor>&limit=100 ...
+//! // GET /v2/orgs/{org}/teams, /v2/orgs/{org}/teams/{team_id}/members
+//! # Ok(()) }
+//! ```
+//!
 //! It depends on no Miro client crate: it checks clients rather than sharing
 //! their assumptions.
 
@@ -65,6 +84,8 @@ pub const DEFAULT_CLIENT_SECRET: &str = "emulator-client-secret";
 pub const DEFAULT_USER_ID: &str = "3458764500000000777";
 /// The id of the emulator's team.
 pub const DEFAULT_TEAM_ID: &str = "3458764500000000555";
+/// The id of the emulator's organisation (see [`EmulatorBuilder::enterprise`]).
+pub const DEFAULT_ORG_ID: &str = "3458764400000000111";
 
 /// Entry point: `Emulator::builder()` or `Emulator::start()`.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +123,7 @@ pub struct EmulatorBuilder {
     log_capacity: usize,
     team_id_as_number: bool,
     fallback: Option<Arc<FallbackFn>>,
+    enterprise: (usize, usize, usize),
 }
 
 impl Default for EmulatorBuilder {
@@ -120,6 +142,7 @@ impl Default for EmulatorBuilder {
             log_capacity: 100_000,
             team_id_as_number: false,
             fallback: None,
+            enterprise: (0, 0, 0),
         }
     }
 }
@@ -134,6 +157,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("client_id", &self.client_id)
             .field("port", &self.port)
             .field("seed", &self.seed)
+            .field("enterprise", &self.enterprise)
             .finish_non_exhaustive()
     }
 }
@@ -221,6 +245,17 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Seeds the organisation ([`RunningEmulator::org_id`]) with `org_members`
+    /// members and `teams` teams of `members_per_team` members each, for the
+    /// enterprise lists (`GET /v2/orgs/{org_id}/members`, `.../teams`,
+    /// `.../teams/{team_id}/members`). Team members are organisation members;
+    /// a team larger than the organisation is filled with external users.
+    /// Without it the organisation exists but is empty.
+    pub fn enterprise(mut self, org_members: usize, teams: usize, members_per_team: usize) -> Self {
+        self.enterprise = (org_members, teams, members_per_team);
+        self
+    }
+
     /// Binds `127.0.0.1:port` and serves in a background tokio task.
     pub async fn start(self) -> Result<RunningEmulator> {
         let listener = TcpListener::bind(("127.0.0.1", self.port))
@@ -254,6 +289,9 @@ impl EmulatorBuilder {
         for t in &self.tokens {
             app.auth.add_static(t, DEFAULT_USER_ID);
         }
+        app.store.write().org.id = DEFAULT_ORG_ID.to_string();
+        let (org_members, teams, per_team) = self.enterprise;
+        routes::enterprise::seed(&app, org_members, teams, per_team);
         let router = routes::router(app.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(serve(listener, router, stop_rx));
@@ -369,6 +407,11 @@ impl RunningEmulator {
     /// The id of the user every token belongs to.
     pub fn user_id(&self) -> String {
         self.app.cfg.user_id.clone()
+    }
+
+    /// The id of the organisation the enterprise operations serve.
+    pub fn org_id(&self) -> String {
+        self.app.store.read().org.id.clone()
     }
 
     /// Stops serving and waits for the server task to end.

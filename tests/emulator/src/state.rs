@@ -105,8 +105,24 @@ impl Board {
     }
 }
 
-/// All boards, in creation order.
+/// A team of the organisation and its members (by user id).
+#[derive(Debug, Clone)]
+pub(crate) struct Team {
+    pub stored: Stored,
+    pub members: BTreeMap<u64, Stored>,
+}
+
+/// The organisation: members and teams by id (ids grow with creation order).
+#[derive(Debug, Default)]
+pub(crate) struct Org {
+    pub id: String,
+    pub members: BTreeMap<u64, Stored>,
+    pub teams: BTreeMap<u64, Team>,
+}
+
+/// All boards, in creation order, and the organisation.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub boards: IndexMap<String, Board>,
+    pub org: Org,
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod boards;
 pub(crate) mod connectors;
+pub(crate) mod enterprise;
 pub(crate) mod groups;
 pub(crate) mod items;
 pub(crate) mod members;
@@ -123,6 +124,24 @@ pub(crate) fn router(app: Shared) -> Router {
         .route(
             "/v2/boards/{board_id}/groups/{group_id}",
             get(groups::get).put(groups::update).delete(groups::delete),
+        )
+        .route("/v2/orgs/{org_id}/members", get(enterprise::members))
+        .route(
+            "/v2/orgs/{org_id}/members/{member_id}",
+            get(enterprise::member),
+        )
+        .route("/v2/orgs/{org_id}/teams", get(enterprise::teams))
+        .route(
+            "/v2/orgs/{org_id}/teams/{team_id}",
+            get(enterprise::get_team),
+        )
+        .route(
+            "/v2/orgs/{org_id}/teams/{team_id}/members",
+            get(enterprise::team_members),
+        )
+        .route(
+            "/v2/orgs/{org_id}/teams/{team_id}/members/{member_id}",
+            get(enterprise::team_member),
         )
         .route("/oauth/authorize", get(oauth::authorize))
         .route("/v1/oauth/token", post(oauth::token))
