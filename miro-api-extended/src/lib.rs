@@ -1,5 +1,8 @@
-//! Hand-written layers over [`miro_api`]: pagination streams over every paginated operation and
-//! the high-level `Miro` client for OAuth and token storage (being built; see the project issues).
-//!
-//! For now it re-exports the low-level client.
+//! Hand-written layers over [`miro_api`]: pagination streams over every paginated operation
+//! and the high-level [`Miro`] client for OAuth and token storage.
+#![warn(missing_docs)]
+
+pub mod pagination;
+
 pub use miro_api;
+pub use pagination::{PageStream, PaginationError, PaginationExt, Position};

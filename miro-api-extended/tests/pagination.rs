@@ -1,0 +1,605 @@
+//! Page streams against the emulator: the named helpers walk every entry exactly once, and the
+//! stream stops, fails and resumes as documented.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use miro_api::operations::{self, Pagination, OPERATIONS};
+use miro_api_extended::{PaginationError, PaginationExt, Position};
+use miro_emulator::{Emulator, FallbackResponse, Fault, FaultKind};
+use serde_json::{json, Value};
+
+use common::{api, assert_exactly_once, emulator, gets};
+
+const ITEMS: &str = "/v2/boards/{board_id}/items";
+
+#[tokio::test]
+async fn get_all_items_walks_every_item_once_in_pages_of_fifty() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "items").await;
+    let ids = common::items(&api, &board, "sticky_note", 263, None).await;
+    emu.clear_requests();
+
+    let items: Vec<_> = api.get_all_items(&board).try_collect().await.unwrap();
+    let seen: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    assert_exactly_once(&seen, &ids);
+    assert!(items.iter().all(|i| i.type_ == "sticky_note"));
+
+    let pages = gets(&emu, ITEMS);
+    assert_eq!(pages.len(), 6, "263 items in pages of 50");
+    assert!(pages
+        .iter()
+        .all(|r| r.query_param("limit").as_deref() == Some("50")));
+    assert_eq!(pages[0].query_param("cursor"), None);
+    assert!(pages[1..].iter().all(|r| r.query_param("cursor").is_some()));
+}
+
+#[tokio::test]
+async fn get_all_items_filters_by_type() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "mixed").await;
+    common::items(&api, &board, "sticky_note", 120, None).await;
+    let cards = common::items(&api, &board, "card", 230, None).await;
+
+    let seen: Vec<String> = api
+        .get_all_items(&board)
+        .query("type", "card")
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&seen, &cards);
+    let logged = gets(&emu, ITEMS);
+    assert!(logged
+        .iter()
+        .all(|r| r.query_param("type").as_deref() == Some("card")));
+}
+
+#[tokio::test]
+async fn get_all_items_within_frame_yields_only_its_children() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "frame").await;
+    let frame = common::frame(&api, &board).await;
+    let inside = common::items(&api, &board, "sticky_note", 240, Some(&frame)).await;
+    common::items(&api, &board, "sticky_note", 60, None).await;
+
+    let seen: Vec<String> = api
+        .get_all_items_within_frame(&board, &frame)
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&seen, &inside);
+}
+
+#[tokio::test]
+async fn get_all_items_by_tag_walks_the_offset_pages() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "tagged").await;
+    let notes = common::items(&api, &board, "sticky_note", 300, None).await;
+    let tag = common::tags(&api, &board, 1).await.remove(0);
+    let tagged: Vec<String> = notes
+        .iter()
+        .step_by(3)
+        .chain(notes.iter().skip(1).step_by(3))
+        .cloned()
+        .collect();
+    common::attach(&api, &board, &tag, &tagged).await;
+    emu.clear_requests();
+
+    let seen: Vec<String> = api
+        .get_all_items_by_tag(&board, &tag)
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&seen, &tagged);
+    let pages = gets(&emu, ITEMS);
+    let offsets: Vec<_> = pages
+        .iter()
+        .map(|r| r.query_param("offset").unwrap())
+        .collect();
+    assert_eq!(offsets, ["0", "50", "100", "150"], "200 tagged items");
+}
+
+#[tokio::test]
+async fn get_all_connectors_walks_every_connector_once() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "connectors").await;
+    let notes = common::items(&api, &board, "sticky_note", 271, None).await;
+    let connectors = common::connectors(&api, &board, &notes).await;
+
+    let seen: Vec<String> = api
+        .get_all_connectors(&board)
+        .map_ok(|c| c.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(connectors.len(), 270);
+    assert_exactly_once(&seen, &connectors);
+}
+
+#[tokio::test]
+async fn get_all_tags_from_board_walks_a_full_board_of_tags() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "tags").await;
+    // A board holds at most 100 tags.
+    let tags = common::tags(&api, &board, miro_emulator::MAX_TAGS_PER_BOARD).await;
+
+    let seen: Vec<String> = api
+        .get_all_tags_from_board(&board)
+        .page_size(30)
+        .map_ok(|t| t.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&seen, &tags);
+    assert_eq!(gets(&emu, "/v2/boards/{board_id}/tags").len(), 4);
+}
+
+#[tokio::test]
+async fn get_all_board_members_walks_every_member_once() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "members").await;
+    common::members(&api, &board, 310).await;
+
+    let members: Vec<_> = api
+        .get_all_board_members(&board)
+        .try_collect()
+        .await
+        .unwrap();
+    let seen: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    let unique: std::collections::HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len());
+    // The 310 invited and the owner.
+    assert_eq!(members.len(), 311);
+    let names: std::collections::HashSet<_> = members.iter().map(|m| m.name.clone()).collect();
+    assert!((0..310).all(|i| names.contains(&format!("member{i}"))));
+}
+
+#[tokio::test]
+async fn get_all_boards_walks_every_board_once() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let mut ids = Vec::new();
+    for i in 0..260 {
+        ids.push(common::board(&api, &format!("board {i}")).await);
+    }
+    let seen: Vec<String> = api
+        .get_all_boards()
+        .map_ok(|b| b.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&seen, &ids);
+    assert_eq!(gets(&emu, "/v2/boards").len(), 6);
+}
+
+#[tokio::test]
+async fn a_repeated_cursor_ends_the_stream_with_an_error() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "loop").await;
+    common::items(&api, &board, "sticky_note", 200, None).await;
+    emu.inject_fault(Fault::new(FaultKind::RepeatedCursor).on("GET /v2/boards/{board_id}/items"))
+        .unwrap();
+    emu.clear_requests();
+
+    let mut stream = api.get_all_items(&board);
+    let mut ids = Vec::new();
+    let mut errors = Vec::new();
+    // Bounded, so that a looping stream fails the test instead of hanging it.
+    for _ in 0..1_000 {
+        match stream.next().await {
+            Some(Ok(item)) => ids.push(item.id),
+            Some(Err(e)) => errors.push(e),
+            None => break,
+        }
+    }
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        matches!(
+            &errors[0],
+            PaginationError::RepeatedCursor {
+                operation: "get_items",
+                ..
+            }
+        ),
+        "{:?}",
+        errors[0]
+    );
+    assert_eq!(
+        ids.len(),
+        100,
+        "the first page and the one that repeats its cursor"
+    );
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 100);
+    assert!(stream.next().await.is_none());
+    assert_eq!(stream.position(), None);
+    assert_eq!(gets(&emu, ITEMS).len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_page_is_an_error_item_and_the_stream_resumes_there() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "flaky").await;
+    let ids = common::items(&api, &board, "sticky_note", 180, None).await;
+    let mut stream = api.get_all_items(&board).prefetch(false);
+    let mut seen = Vec::new();
+    for _ in 0..60 {
+        seen.push(stream.try_next().await.unwrap().unwrap().id);
+    }
+    // The next two page requests (the first try and one resume) fail.
+    emu.inject_fault(
+        Fault::new(FaultKind::ServerError(503))
+            .on("GET /v2/boards/{board_id}/items")
+            .times(2),
+    )
+    .unwrap();
+    let mut failures = 0;
+    loop {
+        match stream.next().await {
+            Some(Ok(item)) => seen.push(item.id),
+            Some(Err(e)) => {
+                failures += 1;
+                assert!(failures <= 2, "{e}");
+                assert_eq!(
+                    e.api_error().and_then(|e| e.status()).map(|s| s.as_u16()),
+                    Some(503)
+                );
+                let position = e.position().cloned().expect("a resumable error");
+                assert!(
+                    matches!(
+                        &position,
+                        Position::Cursor {
+                            cursor: Some(_),
+                            skip: 0
+                        }
+                    ),
+                    "{position:?}"
+                );
+                assert_eq!(stream.position(), Some(position));
+                assert!(stream.next().await.is_none(), "halted until resumed");
+                stream.resume();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(failures, 2);
+    assert_exactly_once(&seen, &ids);
+}
+
+#[tokio::test]
+async fn a_saved_position_resumes_mid_page_without_loss_or_repeat() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "resume").await;
+    let ids = common::items(&api, &board, "sticky_note", 137, None).await;
+    common::members(&api, &board, 90).await;
+
+    // Cursor paging: stop in the middle of the second page.
+    let mut first = api.get_all_items(&board);
+    let mut seen = Vec::new();
+    for _ in 0..73 {
+        seen.push(first.try_next().await.unwrap().unwrap().id);
+    }
+    let saved = serde_json::to_string(&first.position().unwrap()).unwrap();
+    drop(first);
+    let position: Position = serde_json::from_str(&saved).unwrap();
+    assert!(
+        matches!(
+            &position,
+            Position::Cursor {
+                cursor: Some(_),
+                skip: 23
+            }
+        ),
+        "{position:?}"
+    );
+    let rest: Vec<String> = api
+        .get_all_items(&board)
+        .resume_from(position)
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    seen.extend(rest);
+    assert_exactly_once(&seen, &ids);
+
+    // Offset paging.
+    let all: Vec<String> = api
+        .get_all_board_members(&board)
+        .map_ok(|m| m.id)
+        .try_collect()
+        .await
+        .unwrap();
+    let mut first = api.get_all_board_members(&board).page_size(20);
+    let mut seen = Vec::new();
+    for _ in 0..33 {
+        seen.push(first.try_next().await.unwrap().unwrap().id);
+    }
+    assert_eq!(first.position(), Some(Position::offset(33)));
+    let rest: Vec<String> = api
+        .get_all_board_members(&board)
+        .resume_from(first.position().unwrap())
+        .map_ok(|m| m.id)
+        .try_collect()
+        .await
+        .unwrap();
+    seen.extend(rest);
+    assert_exactly_once(&seen, &all);
+
+    // A position of the other kind is a typed error.
+    let err = api
+        .get_all_board_members(&board)
+        .resume_from(Position::cursor("abc"))
+        .try_next()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PaginationError::PositionKind {
+                expected: "offset",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_next_page_is_prefetched_and_no_further() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "prefetch").await;
+    common::items(&api, &board, "sticky_note", 250, None).await;
+
+    for (prefetch, expected) in [(true, 2), (false, 1)] {
+        emu.clear_requests();
+        let mut stream = api.get_all_items(&board).prefetch(prefetch);
+        assert!(stream.try_next().await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(gets(&emu, ITEMS).len(), expected, "prefetch {prefetch}");
+    }
+
+    // Dropping the stream cancels the request in flight: the emulator logs a request when it
+    // answers, and the prefetch (delayed) is cut off before that.
+    let emu_delay = emu
+        .inject_fault(
+            Fault::new(FaultKind::Delay(Duration::from_millis(300))).on(format!("GET {ITEMS}")),
+        )
+        .unwrap();
+    emu.clear_requests();
+    let mut stream = api.get_all_items(&board);
+    stream.try_next().await.unwrap();
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        gets(&emu, ITEMS).len(),
+        1,
+        "the prefetch was answered after the drop"
+    );
+    emu.remove_fault(emu_delay);
+}
+
+#[tokio::test]
+async fn bad_settings_are_typed_errors() {
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "settings").await;
+    emu.clear_requests();
+
+    let err = api
+        .get_all_items(&board)
+        .page_size(51)
+        .try_next()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PaginationError::InvalidPageSize {
+                requested: 51,
+                max: Some(50),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = api
+        .get_all_items(&board)
+        .page_size(0)
+        .try_next()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PaginationError::InvalidPageSize { requested: 0, .. }),
+        "{err}"
+    );
+    let err = api
+        .get_all_items(&board)
+        .query("colour", "red")
+        .try_next()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PaginationError::InvalidQuery { name, .. } if name == "colour"),
+        "{err}"
+    );
+    let err = api
+        .get_all_items(&board)
+        .query("cursor", "x")
+        .try_next()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PaginationError::InvalidQuery { name, .. } if name == "cursor"),
+        "{err}"
+    );
+    assert!(
+        emu.requests().is_empty(),
+        "nothing is sent for a stream set up wrong"
+    );
+
+    // An error page from Miro carries Miro's error.
+    let err = api
+        .get_all_items("no-such-board")
+        .try_next()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.api_error().and_then(|e| e.status()).map(|s| s.as_u16()),
+        Some(404)
+    );
+}
+
+/// An emulator whose fallback serves any unserved paginated GET: 25 entries in cursor pages
+/// (the cursor is the index of the page's first entry).
+async fn fallback_emulator(requests: Arc<AtomicUsize>) -> miro_emulator::RunningEmulator {
+    Emulator::builder()
+        .rate_limit(10_000_000, Duration::from_secs(60))
+        .fallback(move |req| {
+            if req.method != "GET" {
+                return None;
+            }
+            requests.fetch_add(1, Ordering::SeqCst);
+            let q: Vec<(String, String)> = req
+                .query
+                .as_deref()
+                .map(|q| {
+                    q.split('&')
+                        .filter_map(|kv| kv.split_once('='))
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            let limit: usize = get("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(10)
+                .min(10);
+            let start: usize = get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+            let end = (start + limit).min(25);
+            let data: Vec<Value> = (start..end)
+                .map(|i| json!({"id": format!("{}#{i}", req.path)}))
+                .collect();
+            let mut body =
+                json!({"data": data, "size": end - start, "limit": limit, "type": "cursor-list"});
+            if end < 25 {
+                body["cursor"] = Value::from(end.to_string());
+            }
+            Some(FallbackResponse { status: 200, body })
+        })
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_paginated_operation_of_the_table_streams() {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let emu = fallback_emulator(requests.clone()).await;
+    let api = api(&emu);
+    let board = common::board(&api, "all").await;
+    let mut via_fallback = 0;
+    for op in OPERATIONS
+        .iter()
+        .filter(|op| op.pagination == Pagination::Cursor)
+    {
+        let args: Vec<&str> = op
+            .path_params
+            .iter()
+            .map(|p| {
+                if *p == "board_id" {
+                    board.as_str()
+                } else {
+                    "3458764500000000001"
+                }
+            })
+            .collect();
+        let before = requests.load(Ordering::SeqCst);
+        let result: Result<Vec<Value>, _> = api.paginate(op, &args).unwrap().try_collect().await;
+        if requests.load(Ordering::SeqCst) > before {
+            // Served by the fallback: all 25 entries, each once.
+            let items = result.unwrap_or_else(|e| panic!("{}: {e}", op.method_name));
+            let ids: std::collections::HashSet<_> =
+                items.iter().map(|i| i["id"].to_string()).collect();
+            assert_eq!((items.len(), ids.len()), (25, 25), "{}", op.method_name);
+            via_fallback += 1;
+        } else if let Err(e) = result {
+            // Served by the emulator's own routes: an answer, or Miro's error for fake ids.
+            assert!(e.api_error().is_some(), "{}: {e}", op.method_name);
+        }
+    }
+    assert!(
+        via_fallback >= 15,
+        "only {via_fallback} operations reached the fallback"
+    );
+}
+
+#[tokio::test]
+async fn empty_pages_cycles_and_named_operations() {
+    // A list whose third page is empty but names a next page, then loops back.
+    let emu = Emulator::builder()
+        .fallback(|req| {
+            let cursor = req
+                .query
+                .as_deref()
+                .unwrap_or("")
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("cursor="));
+            let body = match (req.path.as_str(), cursor) {
+                ("/v2/orgs/o1/cases", None) => json!({"data": [{"id": "1"}], "cursor": "a"}),
+                ("/v2/orgs/o1/cases", Some("a")) => json!({"data": [{"id": "2"}], "cursor": "b"}),
+                ("/v2/orgs/o1/cases", Some("b")) => json!({"data": [], "cursor": "c"}),
+                ("/v2/orgs/o2/cases", None) => json!({"data": [{"id": "1"}], "cursor": "a"}),
+                ("/v2/orgs/o2/cases", Some("a")) => json!({"data": [{"id": "2"}], "cursor": "b"}),
+                ("/v2/orgs/o2/cases", Some("b")) => json!({"data": [{"id": "3"}], "cursor": "a"}),
+                _ => return None,
+            };
+            Some(FallbackResponse { status: 200, body })
+        })
+        .start()
+        .await
+        .unwrap();
+    let api = api(&emu);
+
+    let empty_end: Vec<Value> = api
+        .paginate_named("get_all_cases", &["o1"])
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(empty_end.len(), 2);
+
+    let mut looping = api
+        .paginate_named::<Value>("get-all-cases", &["o2"])
+        .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        match looping.next().await {
+            Some(item) => got.push(item),
+            None => break,
+        }
+    }
+    assert_eq!(got.len(), 4, "three entries, then the error: {got:?}");
+    assert!(
+        matches!(got[3], Err(PaginationError::RepeatedCursor { ref cursor, .. }) if cursor == "a")
+    );
+    assert_eq!(emu.requests().len(), 6, "three pages of each list");
+    assert_eq!(operations::GET_ALL_CASES.pagination, Pagination::Cursor);
+}
