@@ -3,16 +3,21 @@
 //! The pipeline: [`spec::resolve`] finds and verifies the pinned spec; [`fixes`] repairs it;
 //! openapiv3 parses it; progenitor generates types and methods; [`postprocess`] rewrites what
 //! progenitor gets wrong for Miro (open enums, item data chosen by the outer `type`, one runtime
-//! call per method, multipart uploads); [`operations`] emits the operations table; prettyplease
-//! formats. `cargo xtask gen` is a thin command line over [`generate`].
+//! call per method, multipart uploads); [`operations`] emits the operations table;
+//! [`emulator_data`] the emulator's built-in answers and [`harness`] the all-operations test
+//! harness, both from values [`synth`] derives from the schemas; prettyplease formats.
+//! `cargo xtask gen` is a thin command line over [`generate`].
 
+pub mod emulator_data;
 pub mod examples;
 pub mod fixes;
+pub mod harness;
 pub mod model;
 pub mod operations;
 pub mod postprocess;
 pub mod report;
 pub mod spec;
+pub mod synth;
 
 use std::path::{Path, PathBuf};
 
@@ -143,6 +148,19 @@ pub fn generate(
             syn::parse_quote!(#![doc = " Request and response types of the Miro REST API."]),
         ],
     );
+    let signatures = harness::signatures(&processed.methods);
+    let harness_src = format_items(
+        parse_items(harness::harness(&fixed, &ops, &signatures)?)?,
+        vec![
+            syn::parse_quote!(#![doc = " One call of every operation of the pinned spec through `MiroApi`, for the test that walks the operations table."]),
+        ],
+    );
+    let spec_responses = format_items(
+        parse_items(emulator_data::table(&fixed, &ops))?,
+        vec![
+            syn::parse_quote!(#![doc = " The documented success answer of every operation of the pinned spec: the emulator's answer for what its stateful routes do not handle."]),
+        ],
+    );
     let methods_items = {
         let mut items: Vec<syn::Item> = vec![syn::parse_quote!(
             use super::types;
@@ -189,6 +207,14 @@ pub fn generate(
         GeneratedFile {
             path: "miro-api/src/generated/operations.rs",
             contents: format!("{head}{table}"),
+        },
+        GeneratedFile {
+            path: emulator_data::PATH,
+            contents: format!("{head}{spec_responses}"),
+        },
+        GeneratedFile {
+            path: harness::PATH,
+            contents: format!("{head}{harness_src}"),
         },
     ];
     let stats = Stats {

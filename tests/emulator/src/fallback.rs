@@ -1,18 +1,22 @@
-//! The hook for requests no route answers.
+//! The answers for requests no stateful route handles.
 //!
-//! Unknown routes answer 404 with Miro's error body. A fallback installed with
+//! A fallback installed with
 //! [`EmulatorBuilder::fallback`](crate::EmulatorBuilder::fallback) is asked
-//! first; it is where answers for the rest of the spec (e.g. generated from
-//! the OpenAPI document's examples) plug in. Authentication, rate limiting,
-//! faults and logging apply to fallback answers too.
+//! first. Then every other operation of the pinned spec answers with its
+//! documented success status and a body valid against its schema, generated
+//! from the spec by miro-api-gen (the spec's example where it has one; lists
+//! are last pages). A known path with a method the spec does not have for it is
+//! a 405 with an `Allow` header; anything else is a 404. Authentication, rate
+//! limiting, faults and logging apply to all of these.
 
 use axum::extract::State;
-use axum::http::{header, Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use crate::app::Shared;
 use crate::error::ApiError;
+use crate::spec;
 
 /// A request that matched none of the emulator's routes.
 #[derive(Debug, Clone)]
@@ -36,7 +40,7 @@ pub struct FallbackResponse {
     pub body: serde_json::Value,
 }
 
-/// A fallback: `None` lets the emulator answer 404.
+/// A fallback: `None` lets the emulator answer (from the spec, else 405 or 404).
 pub type FallbackFn = dyn Fn(&FallbackRequest) -> Option<FallbackResponse> + Send + Sync;
 
 /// Answers requests no route matched.
@@ -46,6 +50,20 @@ pub(crate) async fn handle(
     uri: Uri,
     body: Bytes,
 ) -> Response {
+    answer(&app, method, uri, body, false)
+}
+
+/// Answers requests whose path a stateful route has, with another method.
+pub(crate) async fn method_not_allowed(
+    State(app): State<Shared>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    answer(&app, method, uri, body, true)
+}
+
+fn answer(app: &Shared, method: Method, uri: Uri, body: Bytes, known_path: bool) -> Response {
     let req = FallbackRequest {
         method: method.to_string(),
         path: uri.path().to_string(),
@@ -61,6 +79,34 @@ pub(crate) async fn handle(
             let bytes = serde_json::to_vec(&answer.body).unwrap_or_default();
             return (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response();
         }
+    }
+    let index = spec::index();
+    if let Some(op) = index.find(&req.method, &req.path, req.query.as_deref()) {
+        tracing::debug!(operation = op.id, "miro-emulator: the spec's answer");
+        let status = StatusCode::from_u16(op.status).unwrap_or(StatusCode::OK);
+        return match &op.body {
+            Some(b) => (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                b.clone(),
+            )
+                .into_response(),
+            None => status.into_response(),
+        };
+    }
+    let allowed = index.methods_for(&req.path);
+    if known_path || !allowed.is_empty() {
+        let mut e = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "methodNotAllowed",
+            format!("Method {} is not allowed for {}", req.method, req.path),
+        );
+        if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+            if !allowed.is_empty() {
+                e.extra_headers.push((header::ALLOW, v));
+            }
+        }
+        return e.into_response();
     }
     ApiError::not_found(format!(
         "No operation {} {} in the emulator",

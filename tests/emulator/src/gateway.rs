@@ -3,7 +3,7 @@
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -13,7 +13,8 @@ use crate::error::ApiError;
 use crate::faults::{self, FaultKind};
 use crate::log::{self, LoggedPart, LoggedRequest};
 use crate::multipart;
-use crate::rate_limit::{credits, levels, Quota};
+use crate::rate_limit::{credits_of, Quota};
+use crate::spec::{self, SpecOp};
 
 /// Largest request body read (uploads are limited per file further on).
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -107,7 +108,12 @@ async fn log_entry(
 /// The middleware.
 pub(crate) async fn gateway(State(app): State<Shared>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let pattern = route.as_ref().map(MatchedPath::as_str);
+    let op = spec::index().find(req.method().as_str(), req.uri().path(), req.uri().query());
+    // The router's pattern for stateful routes, else the spec's template.
+    let pattern = route
+        .as_ref()
+        .map(MatchedPath::as_str)
+        .or(op.map(|o| o.path));
     let (parts, body) = req.into_parts();
     let body = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -132,7 +138,7 @@ pub(crate) async fn gateway(State(app): State<Shared>, req: Request, next: Next)
         &app,
         parts,
         body,
-        pattern,
+        op,
         &fired,
         request_cursor.as_deref(),
         next,
@@ -151,7 +157,7 @@ async fn handle(
     app: &Shared,
     mut parts: axum::http::request::Parts,
     body: Bytes,
-    pattern: Option<&str>,
+    op: Option<&SpecOp>,
     fired: &[FaultKind],
     request_cursor: Option<&str>,
     next: Next,
@@ -184,18 +190,10 @@ async fn handle(
             Ok(c) => c,
             Err(e) => return e.into_response(),
         };
-        let level = match pattern {
-            // Detaching a tag shares the delete-item route but is a tag operation.
-            Some("/v2/boards/{board_id}/items/{item_id}")
-                if parts.method == Method::DELETE
-                    && parts.uri.query().is_some_and(|q| q.contains("tag_id=")) =>
-            {
-                1
-            }
-            Some(p) => levels().level(&parts.method, p),
-            None => levels().level(&parts.method, ""),
-        };
-        match app.rate.charge(&caller.token, credits(level)) {
+        match app
+            .rate
+            .charge(&caller.token, credits_of(parts.method.as_str(), op))
+        {
             Ok(q) => quota = Some(q),
             Err(q) => return too_many_requests(&q).into_response(),
         }

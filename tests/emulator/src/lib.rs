@@ -2,8 +2,12 @@
 //!
 //! The emulator serves Miro's real paths on `127.0.0.1` (an ephemeral port by
 //! default): boards, members, items of every kind (with file uploads and bulk
-//! create), tags, connectors, groups and OAuth, with Miro's error bodies,
-//! paging, credit-based rate limiting, a request log and fault injection.
+//! create), tags, connectors, groups, the organisation's members and teams and
+//! OAuth, with Miro's error bodies, paging, credit-based rate limiting (credits
+//! from the spec's operations table), a request log and fault injection.
+//! Every other operation of the pinned spec answers with its documented
+//! success status and a body valid against its schema, generated from the spec
+//! (see [`fallback`]).
 //!
 //! ```no_run
 //! # async fn demo() -> miro_emulator::Result<()> {
@@ -50,6 +54,7 @@ mod oauth;
 mod paging;
 pub mod rate_limit;
 pub(crate) mod routes;
+mod spec;
 mod state;
 
 use std::convert::Infallible;

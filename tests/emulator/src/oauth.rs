@@ -412,8 +412,10 @@ pub(crate) async fn token_info(
     Extension(caller): Extension<Caller>,
 ) -> Response {
     let user = json!({"type": "user", "id": &*caller.user_id, "name": app.cfg.user_name});
+    let org_id = app.store.read().org.id.clone();
     let body = json!({
         "type": "token",
+        "organization": {"type": "organization", "id": org_id, "name": "Emulator Organization"},
         "scopes": app.cfg.scopes.split(' ').collect::<Vec<_>>(),
         "team": {"type": "team", "id": app.cfg.team_id, "name": app.cfg.team_name},
         "createdBy": user,

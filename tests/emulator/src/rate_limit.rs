@@ -1,120 +1,28 @@
 //! Miro's credit-based rate limiting.
 //!
 //! Each token has a budget of credits per window (100,000 per 60 s by default).
-//! Every operation costs the credits of its level: level 1 = 50, 2 = 100,
-//! 3 = 500, 4 = 2000. The level of each route is looked up in [`LEVELS`];
-//! routes missing from it default to level 1 for `GET` and level 2 otherwise.
+//! Every operation costs the credits of its level (level 1 = 50, 2 = 100,
+//! 3 = 500, 4 = 2000), as the generated operations table of the pinned spec
+//! states them; an operation whose level the spec does not state costs level 1.
+//! Requests that are no operation of the spec cost level 1 for `GET` and level
+//! 2 otherwise. Bulk create is charged once per item. OAuth endpoints are not
+//! charged.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::http::Method;
 use parking_lot::Mutex;
 
 /// Credits charged for an operation of each level (index = level).
 pub const LEVEL_CREDITS: [u64; 5] = [0, 50, 100, 500, 2000];
 
-/// The rate-limit level of each route: `(method, path pattern, level)`.
-///
-/// Patterns use the router's own parameter names; `{kind}` stands for each item
-/// kind's path segment (`sticky_notes`, `cards`, ...). Bulk create is listed at
-/// level 2 and charged once per item. Detaching a tag
-/// (`DELETE .../items/{item_id}?tag_id=`) shares the delete-item route and is
-/// charged as a tag operation (level 1). OAuth endpoints are not charged.
-pub const LEVELS: &[(&str, &str, u8)] = &[
-    ("GET", "/v2/boards", 1),
-    ("POST", "/v2/boards", 3),
-    ("PUT", "/v2/boards", 4),
-    ("GET", "/v2/boards/{board_id}", 1),
-    ("PATCH", "/v2/boards/{board_id}", 2),
-    ("DELETE", "/v2/boards/{board_id}", 3),
-    ("POST", "/v2/boards/{board_id}/members", 3),
-    ("GET", "/v2/boards/{board_id}/members", 1),
-    ("GET", "/v2/boards/{board_id}/members/{board_member_id}", 1),
-    (
-        "PATCH",
-        "/v2/boards/{board_id}/members/{board_member_id}",
-        2,
-    ),
-    (
-        "DELETE",
-        "/v2/boards/{board_id}/members/{board_member_id}",
-        2,
-    ),
-    ("POST", "/v2/boards/{board_id}/{kind}", 2),
-    ("GET", "/v2/boards/{board_id}/{kind}/{item_id}", 1),
-    ("PATCH", "/v2/boards/{board_id}/{kind}/{item_id}", 2),
-    ("DELETE", "/v2/boards/{board_id}/{kind}/{item_id}", 3),
-    ("GET", "/v2/boards/{board_id}/items", 2),
-    ("GET", "/v2/boards/{board_id}/items/{item_id}", 1),
-    ("PATCH", "/v2/boards/{board_id}/items/{item_id}", 2),
-    ("DELETE", "/v2/boards/{board_id}/items/{item_id}", 3),
-    ("POST", "/v2/boards/{board_id}/items/{item_id}", 1),
-    ("POST", "/v2/boards/{board_id}/items/bulk", 2),
-    ("GET", "/v2/boards/{board_id}/items/{item_id}/tags", 1),
-    ("POST", "/v2/boards/{board_id}/tags", 1),
-    ("GET", "/v2/boards/{board_id}/tags", 1),
-    ("GET", "/v2/boards/{board_id}/tags/{tag_id}", 1),
-    ("PATCH", "/v2/boards/{board_id}/tags/{tag_id}", 1),
-    ("DELETE", "/v2/boards/{board_id}/tags/{tag_id}", 1),
-    ("POST", "/v2/boards/{board_id}/connectors", 2),
-    ("GET", "/v2/boards/{board_id}/connectors", 2),
-    ("GET", "/v2/boards/{board_id}/connectors/{connector_id}", 1),
-    (
-        "PATCH",
-        "/v2/boards/{board_id}/connectors/{connector_id}",
-        2,
-    ),
-    (
-        "DELETE",
-        "/v2/boards/{board_id}/connectors/{connector_id}",
-        3,
-    ),
-    ("POST", "/v2/boards/{board_id}/groups", 2),
-    ("GET", "/v2/boards/{board_id}/groups", 2),
-    ("GET", "/v2/boards/{board_id}/groups/{group_id}", 1),
-    ("PUT", "/v2/boards/{board_id}/groups/{group_id}", 2),
-    ("DELETE", "/v2/boards/{board_id}/groups/{group_id}", 3),
-    ("GET", "/v1/oauth-token", 1),
-];
-
-/// Level lookup built once from [`LEVELS`].
-#[derive(Debug)]
-pub(crate) struct LevelTable(HashMap<(Method, &'static str), u8>);
-
-/// The process-wide level table.
-pub(crate) fn levels() -> &'static LevelTable {
-    static TABLE: std::sync::OnceLock<LevelTable> = std::sync::OnceLock::new();
-    TABLE.get_or_init(LevelTable::new)
-}
-
-impl LevelTable {
-    fn new() -> Self {
-        let mut map = HashMap::new();
-        for (m, p, l) in LEVELS {
-            let Ok(method) = Method::from_bytes(m.as_bytes()) else {
-                continue;
-            };
-            if p.contains("{kind}") {
-                for kind in crate::routes::ITEM_KIND_PATHS {
-                    let path: &'static str = Box::leak(p.replace("{kind}", kind).into_boxed_str());
-                    map.insert((method.clone(), path), *l);
-                }
-            } else {
-                map.insert((method, *p), *l);
-            }
-        }
-        LevelTable(map)
-    }
-
-    /// The level of a route; the documented default when it isn't listed.
-    pub(crate) fn level(&self, method: &Method, pattern: &str) -> u8 {
-        match self.0.get(&(method.clone(), pattern)) {
-            Some(l) => *l,
-            None if method == Method::GET => 1,
-            None => 2,
-        }
+/// Credits a request costs: its operation's, or by method when it is none.
+pub(crate) fn credits_of(method: &str, op: Option<&crate::spec::SpecOp>) -> u64 {
+    match op {
+        Some(op) => op.credits,
+        None if method == "GET" => credits(1),
+        None => credits(2),
     }
 }
 
@@ -222,11 +130,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn levels_default_by_method() {
-        let t = LevelTable::new();
-        assert_eq!(t.level(&Method::PUT, "/v2/boards"), 4);
-        assert_eq!(t.level(&Method::GET, "/v2/unknown"), 1);
-        assert_eq!(t.level(&Method::POST, "/v2/unknown"), 2);
+    fn credits_follow_the_operations_table() {
+        let idx = crate::spec::index();
+        let cost = |m: &str, p: &str, q: Option<&str>| credits_of(m, idx.find(m, p, q));
+        assert_eq!(cost("PUT", "/v2/boards", None), 2000);
+        assert_eq!(cost("POST", "/v2/boards", None), 500);
+        assert_eq!(cost("DELETE", "/v2/boards/b/items/1", None), 500);
+        assert_eq!(cost("DELETE", "/v2/boards/b/items/1", Some("tag_id=2")), 50);
+        assert_eq!(cost("GET", "/v2/boards/b/items", None), 100);
+        assert_eq!(cost("GET", "/v2/unknown", None), 50);
+        assert_eq!(cost("POST", "/v2/unknown", None), 100);
     }
 
     #[test]

@@ -63,7 +63,14 @@ fn assert_unique(ids: &[String]) {
 
 #[tokio::test]
 async fn organisation_members_page_through_every_member_once() {
-    let api = Api::with(Emulator::builder().enterprise(250, 0, 0)).await;
+    // Listing organisation members is a level-3 operation: walking 250 one by
+    // one takes more than the default budget.
+    let api = Api::with(
+        Emulator::builder()
+            .enterprise(250, 0, 0)
+            .rate_limit(10_000_000, std::time::Duration::from_secs(60)),
+    )
+    .await;
     let org = api.emu.org_id();
     let path = format!("/v2/orgs/{org}/members");
     let all = walk(&api, &path, Some(37)).await;

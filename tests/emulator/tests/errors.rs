@@ -217,8 +217,14 @@ async fn unknown_routes_reach_the_fallback() {
     let (s, b) = api.get("/v2/orgs/1").await;
     assert_eq!(s, 200);
     assert_eq!(b["type"], "organization");
-    let (s, _) = api.get("/v2/orgs/2").await;
+    // The user's fallback declines: the spec's built-in answer follows.
+    let (s, b) = api.get("/v2/orgs/2").await;
+    assert_eq!(s, 200);
+    assert!(b["id"].is_string(), "{b}");
+    // Nothing answers a path the spec does not have.
+    let (s, b) = api.get("/v2/no-such-thing/2").await;
     assert_eq!(s, 404);
+    assert_eq!(assert_error(&b, 404), "notFound");
 }
 
 #[tokio::test]

@@ -237,6 +237,7 @@ async fn revoke_and_token_info() {
     };
     assert_eq!(s, 200);
     assert_eq!(info["user"]["id"], api.emu.user_id());
+    assert_eq!(info["organization"]["id"], api.emu.org_id());
     assert!(info["scopes"].as_array().is_some_and(|s| !s.is_empty()));
 
     let resp = api

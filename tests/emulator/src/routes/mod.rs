@@ -121,6 +121,9 @@ pub(crate) fn router(app: Shared) -> Router {
             "/v2/boards/{board_id}/groups",
             get(groups::list).post(groups::create),
         )
+        // The spec's "items of a group" answer; without this route the group
+        // route would take `items` for a group id.
+        .route("/v2/boards/{board_id}/groups/items", get(fallback::handle))
         .route(
             "/v2/boards/{board_id}/groups/{group_id}",
             get(groups::get).put(groups::update).delete(groups::delete),
@@ -162,7 +165,7 @@ pub(crate) fn router(app: Shared) -> Router {
             );
     }
     r.fallback(fallback::handle)
-        .method_not_allowed_fallback(fallback::handle)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             gateway::gateway,
