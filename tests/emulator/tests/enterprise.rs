@@ -306,3 +306,126 @@ async fn enterprise_lists_need_a_token_and_carry_rate_limit_headers() {
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().contains_key("x-ratelimit-remaining"));
 }
+
+#[tokio::test]
+async fn teams_are_created_renamed_and_deleted() {
+    let api = Api::with(Emulator::builder().enterprise(2, 1, 1)).await;
+    let org = api.emu.org_id();
+    let (s, team) = api
+        .post(
+            &format!("/v2/orgs/{org}/teams"),
+            serde_json::json!({"name": "Walkers"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{team}");
+    assert_eq!(team["name"], "Walkers");
+    assert_eq!(team["type"], "team");
+    let id = team["id"].as_str().unwrap().to_string();
+    let teams = walk(&api, &format!("/v2/orgs/{org}/teams"), None).await;
+    assert_eq!(teams.len(), 2);
+    assert!(ids(&teams).contains(&id));
+
+    let path = format!("/v2/orgs/{org}/teams/{id}");
+    let (s, renamed) = api
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some(serde_json::json!({"name": "Runners"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(renamed["name"], "Runners");
+    assert_eq!(api.get(&path).await.1["name"], "Runners");
+    let (s, body) = api
+        .post(&format!("/v2/orgs/{org}/teams"), serde_json::json!({}))
+        .await;
+    assert_eq!(s, 400, "{body}");
+
+    let (s, _) = api.call(reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(s, 204);
+    assert_eq!(api.get(&path).await.0, 404);
+    let (s, _) = api.call(reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn team_members_are_invited_once_updated_and_removed() {
+    let api = Api::with(Emulator::builder().enterprise(3, 1, 1)).await;
+    let org = api.emu.org_id();
+    let (_, teams) = api.get(&format!("/v2/orgs/{org}/teams")).await;
+    let team = teams["data"][0]["id"].as_str().unwrap().to_string();
+    let members_path = format!("/v2/orgs/{org}/teams/{team}/members");
+    let org_members = walk(&api, &format!("/v2/orgs/{org}/members"), None).await;
+
+    // An organisation member not yet in the team.
+    let in_team = ids(&walk(&api, &members_path, None).await);
+    let outsider = org_members
+        .iter()
+        .find(|m| !in_team.contains(&m["id"].as_str().unwrap().to_string()))
+        .unwrap();
+    let (s, invited) = api
+        .post(
+            &members_path,
+            serde_json::json!({"email": outsider["email"], "role": "admin"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{invited}");
+    assert_eq!(invited["id"], outsider["id"]);
+    assert_eq!(invited["role"], "admin");
+    assert_eq!(invited["teamId"], team.as_str());
+
+    // Again: 409.
+    let (s, body) = api
+        .post(
+            &members_path,
+            serde_json::json!({"email": outsider["email"]}),
+        )
+        .await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(assert_error(&body, 409), "conflict");
+
+    // A new address joins the organisation too.
+    let (s, newcomer) = api
+        .post(
+            &members_path,
+            serde_json::json!({"email": "new.walker@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(newcomer["role"], "member");
+    let newcomer_id = newcomer["id"].as_str().unwrap();
+    let (s, _) = api
+        .get(&format!("/v2/orgs/{org}/members/{newcomer_id}"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(walk(&api, &members_path, None).await.len(), 3);
+
+    let (s, _) = api
+        .post(&members_path, serde_json::json!({"email": "not-an-address"}))
+        .await;
+    assert_eq!(s, 400);
+
+    let member_path = format!("{members_path}/{newcomer_id}");
+    let (s, updated) = api
+        .call(
+            reqwest::Method::PATCH,
+            &member_path,
+            Some(serde_json::json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(updated["role"], "admin");
+    let (s, _) = api
+        .call(
+            reqwest::Method::PATCH,
+            &member_path,
+            Some(serde_json::json!({"role": "emperor"})),
+        )
+        .await;
+    assert_eq!(s, 400);
+
+    let (s, _) = api.call(reqwest::Method::DELETE, &member_path, None).await;
+    assert_eq!(s, 204);
+    assert_eq!(api.get(&member_path).await.0, 404);
+    assert_eq!(walk(&api, &members_path, None).await.len(), 2);
+}

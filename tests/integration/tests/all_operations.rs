@@ -237,6 +237,8 @@ impl World {
         let mut connector = self.connector.clone();
         let mut group = self.group.clone();
         let mut member = self.member.clone();
+        let mut team = self.team.clone();
+        let mut team_member = self.team_member.clone();
         match op.method_name {
             "delete_board" => {
                 board = id_of(
@@ -266,6 +268,32 @@ impl World {
                 .await?;
             }
             "attach_tag_to_item" => tag = self.fresh_tag().await?,
+            "enterprise_delete_team" => {
+                let body = json!({"name": "gone"});
+                team = id_of(
+                    &raw(
+                        &self.api,
+                        "enterprise_create_team",
+                        &[&self.org],
+                        &[],
+                        Some(body),
+                    )
+                    .await?,
+                )?;
+            }
+            "enterprise_delete_team_member" => {
+                let n = self.emu.requests().len();
+                let body = json!({"email": format!("leaver{n}@example.com")});
+                let invited = raw(
+                    &self.api,
+                    "enterprise_invite_team_member",
+                    &[&self.org, &self.team],
+                    &[],
+                    Some(body),
+                )
+                .await?;
+                team_member = id_of(&invited)?;
+            }
             "update_image_item_using_file_from_device" => item = self.items["images"].clone(),
             "update_document_item_using_file_from_device" => item = self.items["documents"].clone(),
             _ => {}
@@ -281,8 +309,8 @@ impl World {
                 "group_id" if stateful => group.clone(),
                 "board_member_id" => member.clone(),
                 "org_id" => self.org.clone(),
-                "team_id" => self.team.clone(),
-                "member_id" => self.team_member.clone(),
+                "team_id" => team.clone(),
+                "member_id" => team_member.clone(),
                 "job_id" | "task_id" => ANY_UUID.to_string(),
                 "resource" => "User".to_string(),
                 "uri" => "urn:ietf:params:scim:schemas:core:2.0:User".to_string(),

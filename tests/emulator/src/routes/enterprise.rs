@@ -1,5 +1,7 @@
 //! The organisation: its members, teams and team members, listed with cursor
-//! paging (`limit` 1..=100, default 100) and read one at a time.
+//! paging (`limit` 1..=100, default 100) and read one at a time; teams are
+//! created, renamed and deleted, and team members invited (by email; 409 for
+//! someone already in the team), given another role and removed.
 //!
 //! One organisation exists, with the id [`crate::DEFAULT_ORG_ID`]; it is empty
 //! unless [`EmulatorBuilder::enterprise`](crate::EmulatorBuilder::enterprise)
@@ -7,17 +9,17 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::{bytes_json, json, numeric_id, Query};
-use crate::app::{App, Shared};
+use super::{bytes_json, json, json_object, no_content, numeric_id, Query};
+use crate::app::{App, Caller, Shared};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::paging;
-use crate::state::{Org, Stored, Team};
+use crate::state::{Org, Store, Stored, Team};
 
 /// Bounds of `limit` for the enterprise lists: 1..=100, default 100.
 pub(crate) const ENTERPRISE_LIMITS: (usize, usize, usize) = (1, 100, 100);
@@ -141,6 +143,225 @@ fn team<'a>(o: &'a Org, team_id: &str) -> ApiResult<&'a Team> {
     o.teams
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("Team {team_id} not found")))
+}
+
+fn org_mut<'a>(store: &'a mut Store, org_id: &str) -> ApiResult<&'a mut Org> {
+    if store.org.id == org_id {
+        Ok(&mut store.org)
+    } else {
+        Err(ApiError::not_found(format!(
+            "Organization {org_id} not found"
+        )))
+    }
+}
+
+fn team_mut<'a>(o: &'a mut Org, team_id: &str) -> ApiResult<&'a mut Team> {
+    let id = numeric_id(team_id, "Team")?;
+    o.teams
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::not_found(format!("Team {team_id} not found")))
+}
+
+/// The `name` of a team body: required on create, optional on update.
+fn team_name(body: &serde_json::Map<String, Value>, required: bool) -> ApiResult<Option<String>> {
+    match body.get("name") {
+        Some(Value::String(n)) if !n.trim().is_empty() => Ok(Some(n.clone())),
+        None if !required => Ok(None),
+        _ => Err(ApiError::fields(vec![FieldError::new(
+            "name",
+            "must be a non-empty string",
+        )])),
+    }
+}
+
+/// A team member's `role`: `member` (the default) or `admin`.
+fn team_role(v: Option<&Value>) -> ApiResult<Option<&'static str>> {
+    match v {
+        None => Ok(None),
+        Some(Value::String(r)) if r == "member" => Ok(Some("member")),
+        Some(Value::String(r)) if r == "admin" => Ok(Some("admin")),
+        Some(_) => Err(ApiError::fields(vec![FieldError::new(
+            "role",
+            "must be member or admin",
+        )])),
+    }
+}
+
+/// `POST /v2/orgs/{org_id}/teams`: `{name}`.
+pub(crate) async fn create_team(
+    State(app): State<Shared>,
+    Path(org_id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let body = json_object(&body)?;
+    let name = team_name(&body, true)?.unwrap_or_default();
+    let mut store = app.store.write();
+    let o = org_mut(&mut store, &org_id)?;
+    let id = app.ids.numeric();
+    let stored = Stored::new(json!({"id": id.to_string(), "name": name, "type": "team"}));
+    let out = bytes_json(StatusCode::CREATED, stored.bytes.clone());
+    o.teams.insert(
+        id,
+        Team {
+            stored,
+            members: BTreeMap::new(),
+        },
+    );
+    Ok(out)
+}
+
+/// `PATCH /v2/orgs/{org_id}/teams/{team_id}`: `{name?}`.
+pub(crate) async fn update_team(
+    State(app): State<Shared>,
+    Path((org_id, team_id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let body = json_object(&body)?;
+    let name = team_name(&body, false)?;
+    let mut store = app.store.write();
+    let t = team_mut(org_mut(&mut store, &org_id)?, &team_id)?;
+    if let Some(n) = name {
+        t.stored.json["name"] = Value::from(n);
+        t.stored.refresh();
+    }
+    Ok(bytes_json(StatusCode::OK, t.stored.bytes.clone()))
+}
+
+/// `DELETE /v2/orgs/{org_id}/teams/{team_id}`.
+pub(crate) async fn delete_team(
+    State(app): State<Shared>,
+    Path((org_id, team_id)): Path<(String, String)>,
+) -> ApiResult {
+    let id = numeric_id(&team_id, "Team")?;
+    let mut store = app.store.write();
+    match org_mut(&mut store, &org_id)?.teams.remove(&id) {
+        Some(_) => Ok(no_content()),
+        None => Err(ApiError::not_found(format!("Team {team_id} not found"))),
+    }
+}
+
+/// `POST /v2/orgs/{org_id}/teams/{team_id}/members`: `{email, role?}`. An
+/// address no organisation member has joins the organisation too; someone
+/// already in the team is a 409.
+pub(crate) async fn invite_team_member(
+    State(app): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((org_id, team_id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let body = json_object(&body)?;
+    let email = match body.get("email") {
+        Some(Value::String(e))
+            if e.split_once('@')
+                .is_some_and(|(u, d)| !u.is_empty() && d.contains('.')) =>
+        {
+            e.to_ascii_lowercase()
+        }
+        _ => {
+            return Err(ApiError::fields(vec![FieldError::new(
+                "email",
+                "must be an email address",
+            )]))
+        }
+    };
+    let role = team_role(body.get("role"))?.unwrap_or("member");
+    let now = crate::clock::now_iso();
+    let mut store = app.store.write();
+    let o = org_mut(&mut store, &org_id)?;
+    let team_numeric = numeric_id(&team_id, "Team")?;
+    if !o.teams.contains_key(&team_numeric) {
+        return Err(ApiError::not_found(format!("Team {team_id} not found")));
+    }
+    let existing = o
+        .members
+        .iter()
+        .find(|(_, m)| {
+            m.json["email"]
+                .as_str()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+        })
+        .map(|(id, _)| *id);
+    let user_id = match existing {
+        Some(id) => id,
+        None => {
+            let id = app.ids.numeric();
+            o.members.insert(
+                id,
+                Stored::new(json!({
+                    "id": id.to_string(),
+                    "active": true,
+                    "email": email,
+                    "license": "full",
+                    "licenseAssignedAt": now,
+                    "role": "organization_internal_user",
+                    "type": "organization-member",
+                })),
+            );
+            id
+        }
+    };
+    let t = team_mut(o, &team_id)?;
+    if t.members.contains_key(&user_id) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("{email} is already a member of team {team_id}"),
+        ));
+    }
+    let member = Stored::new(json!({
+        "id": user_id.to_string(),
+        "role": role,
+        "teamId": team_id,
+        "createdAt": now,
+        "createdBy": &*caller.user_id,
+        "modifiedAt": now,
+        "modifiedBy": &*caller.user_id,
+        "type": "team-member",
+    }));
+    let out = bytes_json(StatusCode::CREATED, member.bytes.clone());
+    t.members.insert(user_id, member);
+    Ok(out)
+}
+
+/// `PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: `{role?}`.
+pub(crate) async fn update_team_member(
+    State(app): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((org_id, team_id, member_id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let body = json_object(&body)?;
+    let role = team_role(body.get("role"))?;
+    let id = numeric_id(&member_id, "Team member")?;
+    let mut store = app.store.write();
+    let t = team_mut(org_mut(&mut store, &org_id)?, &team_id)?;
+    let m = t
+        .members
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::not_found(format!("Team member {member_id} not found")))?;
+    if let Some(r) = role {
+        m.json["role"] = Value::from(r);
+        m.json["modifiedAt"] = Value::from(crate::clock::now_iso());
+        m.json["modifiedBy"] = Value::from(&*caller.user_id);
+        m.refresh();
+    }
+    Ok(bytes_json(StatusCode::OK, m.bytes.clone()))
+}
+
+/// `DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`.
+pub(crate) async fn delete_team_member(
+    State(app): State<Shared>,
+    Path((org_id, team_id, member_id)): Path<(String, String, String)>,
+) -> ApiResult {
+    let id = numeric_id(&member_id, "Team member")?;
+    let mut store = app.store.write();
+    let t = team_mut(org_mut(&mut store, &org_id)?, &team_id)?;
+    match t.members.remove(&id) {
+        Some(_) => Ok(no_content()),
+        None => Err(ApiError::not_found(format!(
+            "Team member {member_id} not found"
+        ))),
+    }
 }
 
 /// A cursor page of Miro's enterprise lists:

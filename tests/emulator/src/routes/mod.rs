@@ -133,18 +133,25 @@ pub(crate) fn router(app: Shared) -> Router {
             "/v2/orgs/{org_id}/members/{member_id}",
             get(enterprise::member),
         )
-        .route("/v2/orgs/{org_id}/teams", get(enterprise::teams))
+        .route(
+            "/v2/orgs/{org_id}/teams",
+            get(enterprise::teams).post(enterprise::create_team),
+        )
         .route(
             "/v2/orgs/{org_id}/teams/{team_id}",
-            get(enterprise::get_team),
+            get(enterprise::get_team)
+                .patch(enterprise::update_team)
+                .delete(enterprise::delete_team),
         )
         .route(
             "/v2/orgs/{org_id}/teams/{team_id}/members",
-            get(enterprise::team_members),
+            get(enterprise::team_members).post(enterprise::invite_team_member),
         )
         .route(
             "/v2/orgs/{org_id}/teams/{team_id}/members/{member_id}",
-            get(enterprise::team_member),
+            get(enterprise::team_member)
+                .patch(enterprise::update_team_member)
+                .delete(enterprise::delete_team_member),
         )
         .route("/oauth/authorize", get(oauth::authorize))
         .route("/v1/oauth/token", post(oauth::token))
