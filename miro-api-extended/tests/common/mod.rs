@@ -1,6 +1,8 @@
 //! Seeding helpers shared by the tests: they fill the emulator over HTTP.
 #![allow(dead_code)]
 
+pub mod oauth;
+
 use std::collections::HashSet;
 use std::time::Duration;
 

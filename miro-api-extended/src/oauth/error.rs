@@ -1,0 +1,120 @@
+//! Errors of the OAuth client. None of them carries a token or the client secret.
+
+use crate::storage::StorageError;
+
+/// The [`Miro`](crate::Miro) client's configuration is incomplete or invalid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Settings given neither to the builder nor in the environment.
+    #[error("missing OAuth setting(s) {}: pass them to Miro::builder() or set the environment variable(s)", .missing.join(", "))]
+    Missing {
+        /// The environment variables' names, e.g. `["MIRO_CLIENT_SECRET"]`.
+        missing: Vec<&'static str>,
+    },
+    /// A setting that must be a URL is not an absolute http(s) URL.
+    #[error("{setting} is not an absolute http(s) URL: {reason}")]
+    InvalidUrl {
+        /// Which setting (`MIRO_REDIRECT_URL`, `api_base_url`, `auth_base_url`).
+        setting: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// An environment variable is set but is not valid Unicode.
+    #[error("{0} is not valid Unicode")]
+    NotUnicode(&'static str),
+}
+
+/// Something the OAuth client could not do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OAuthError {
+    /// No tokens are stored for this user: they must authorize the app first.
+    #[error("user {user_id} has not authorized the app")]
+    NotAuthorized {
+        /// The user.
+        user_id: String,
+    },
+    /// The access token expired or was rejected, and there is no refresh token to get another.
+    #[error("the access token of user {user_id} is no longer valid and cannot be refreshed")]
+    NotRefreshable {
+        /// The user.
+        user_id: String,
+    },
+    /// Miro refused the refresh token (used already, expired or revoked). The stored tokens
+    /// were removed: the user must authorize the app again.
+    #[error("Miro rejected the refresh token of user {user_id} ({status}{}): they must authorize again", describe(.error, .message))]
+    RefreshRejected {
+        /// The user.
+        user_id: String,
+        /// The HTTP status.
+        status: u16,
+        /// OAuth's `error` (e.g. `invalid_grant`) or Miro's `code`.
+        error: Option<String>,
+        /// Miro's message.
+        message: Option<String>,
+    },
+    /// An OAuth endpoint answered with an error status.
+    #[error("the OAuth {endpoint} endpoint answered {status}{}", describe(.error, .message))]
+    Endpoint {
+        /// `token`, `revoke` or `token info`.
+        endpoint: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// OAuth's `error` or Miro's `code`.
+        error: Option<String>,
+        /// Miro's message.
+        message: Option<String>,
+    },
+    /// An OAuth endpoint could not be reached or its answer not read.
+    #[error("the OAuth {endpoint} endpoint could not be reached: {source}")]
+    Transport {
+        /// `token`, `revoke` or `token info`.
+        endpoint: &'static str,
+        /// The HTTP client's error (it names the URL, which never holds a secret).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A successful answer that is not what OAuth promises (the reason never quotes it).
+    #[error("the OAuth {endpoint} endpoint answered something unexpected: {reason}")]
+    InvalidResponse {
+        /// `token`, `revoke` or `token info`.
+        endpoint: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The redirect says the user (or Miro) refused the authorization.
+    #[error("the authorization was refused: {error}{}", .description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    AuthorizationDenied {
+        /// OAuth's `error`, e.g. `access_denied`.
+        error: String,
+        /// OAuth's `error_description`.
+        description: Option<String>,
+    },
+    /// The redirect URL or code given holds no authorization code.
+    #[error("no authorization code in what was given: {0}")]
+    MissingCode(&'static str),
+    /// The redirect's `state` is missing or is not the one this authorization started with
+    /// (a forged or replayed redirect).
+    #[error("the redirect's state does not match the one the authorization started with")]
+    StateMismatch,
+    /// The task refreshing the token ended without an answer (a panic, or the runtime
+    /// shutting down).
+    #[error("the token refresh ended early")]
+    RefreshInterrupted,
+    /// The system's random source failed.
+    #[error("no randomness for the state: {0}")]
+    Random(String),
+    /// The token store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+fn describe(error: &Option<String>, message: &Option<String>) -> String {
+    match (error, message) {
+        (Some(e), Some(m)) => format!(" {e}: {m}"),
+        (Some(e), None) => format!(" {e}"),
+        (None, Some(m)) => format!(": {m}"),
+        (None, None) => String::new(),
+    }
+}

@@ -1,0 +1,269 @@
+//! [`FileStore`]: every user's tokens in one JSON file, replaced atomically.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use super::{blocking, StorageError, TokenState, TokenStore};
+
+const VERSION: u32 = 1;
+
+/// The file's content.
+#[derive(Serialize, Deserialize)]
+struct Body {
+    version: u32,
+    users: BTreeMap<String, TokenState>,
+}
+
+/// Tokens in one JSON file that only its owner can read (mode 0600 on Unix).
+///
+/// Every change writes a new temporary file beside it, flushes it to disk, renames it over the
+/// old one and flushes the folder: a crash at any point leaves either the old file or the new
+/// one, never a mix, and a half-written temporary file never replaces the good one. Reads go
+/// to the file each time, so a restarted process sees what the last one stored.
+///
+/// Changes are serialized within one `FileStore`; one process should write a given file (use
+/// the SQLite store to share tokens between processes).
+pub struct FileStore {
+    path: Arc<PathBuf>,
+    write: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn io_error<'a>(
+    path: &'a Path,
+    action: &'static str,
+) -> impl FnOnce(io::Error) -> StorageError + 'a {
+    move |source| StorageError::Io {
+        path: path.to_path_buf(),
+        action,
+        source,
+    }
+}
+
+impl FileStore {
+    /// Opens the store at `path`; the file is created by the first write. Its folder must
+    /// exist. An existing file must hold a token store (it is never overwritten otherwise),
+    /// gets its permissions tightened to 0600 if they were looser, and temporary files left by
+    /// an interrupted write are removed.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let path = path.into();
+        let checked = path.clone();
+        blocking(move || {
+            let dir = folder_of(&checked);
+            let meta = fs::metadata(&dir).map_err(io_error(&dir, "open the folder"))?;
+            if !meta.is_dir() {
+                return Err(StorageError::Io {
+                    path: dir,
+                    action: "open the folder",
+                    source: io::Error::new(io::ErrorKind::NotADirectory, "not a folder"),
+                });
+            }
+            remove_leftovers(&checked)?;
+            read(&checked)?;
+            tighten_permissions(&checked)?;
+            Ok(())
+        })
+        .await?;
+        Ok(FileStore {
+            path: Arc::new(path),
+            write: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads, changes and replaces the file (when `f` says it changed something), holding the write lock until the change is on
+    /// disk (even if the caller stops waiting).
+    async fn change<F>(&self, f: F) -> Result<(), StorageError>
+    where
+        F: FnOnce(&mut BTreeMap<String, TokenState>) -> bool + Send + 'static,
+    {
+        let guard = self.write.clone().lock_owned().await;
+        let path = self.path.clone();
+        blocking(move || {
+            let _guard = guard;
+            let mut users = read(&path)?;
+            if f(&mut users) {
+                write(&path, users)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+}
+
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tokens".to_string());
+    format!(".{name}.tmp-")
+}
+
+/// The users in the file; none when it does not exist yet.
+fn read(path: &Path) -> Result<BTreeMap<String, TokenState>, StorageError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(io_error(path, "read the file")(e)),
+    };
+    let corrupt = |reason: String| StorageError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // The serde error names a position, never the content.
+    let body: Body = serde_json::from_slice(&bytes).map_err(|e| {
+        corrupt(format!(
+            "{:?} error at line {}, column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if body.version != VERSION {
+        return Err(corrupt(format!("unknown version {}", body.version)));
+    }
+    Ok(body.users)
+}
+
+/// Replaces the file: temporary file (0600), write, fsync, rename, fsync of the folder.
+fn write(path: &Path, users: BTreeMap<String, TokenState>) -> Result<(), StorageError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = folder_of(path);
+    let temp = dir.join(format!(
+        "{}{}-{}",
+        temp_prefix(path),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let bytes = serde_json::to_vec_pretty(&Body {
+        version: VERSION,
+        users,
+    })
+    .map_err(|e| StorageError::Other(Box::new(e)))?;
+
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&temp)
+        .map_err(io_error(&temp, "create the temporary file"))?;
+    let written = file
+        .write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(io_error(&temp, "write the temporary file"));
+    drop(file);
+    let renamed = written.and_then(|()| {
+        fs::rename(&temp, path).map_err(io_error(path, "rename the temporary file over the store"))
+    });
+    if let Err(e) = renamed {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    sync_folder(&dir)
+}
+
+#[cfg(unix)]
+fn sync_folder(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir, "flush the folder"))
+}
+
+#[cfg(not(unix))]
+fn sync_folder(_dir: &Path) -> Result<(), StorageError> {
+    Ok(())
+}
+
+/// Removes temporary files an interrupted write left beside the store.
+fn remove_leftovers(path: &Path) -> Result<(), StorageError> {
+    let dir = folder_of(path);
+    let prefix = temp_prefix(path);
+    let entries = fs::read_dir(&dir).map_err(io_error(&dir, "list the folder"))?;
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            tracing::warn!(file = %entry.path().display(), "removing the temporary file of an interrupted token store write");
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn tighten_permissions(path: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error(path, "read the file's permissions")(e)),
+    };
+    if meta.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(file = %path.display(), "the token store was readable by others; setting mode 0600");
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .map_err(io_error(path, "set the file's permissions"))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn tighten_permissions(_path: &Path) -> Result<(), StorageError> {
+    Ok(())
+}
+
+impl TokenStore for FileStore {
+    fn get<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+        Box::pin(async move {
+            let path = self.path.clone();
+            let user_id = user_id.to_string();
+            blocking(move || Ok(read(&path)?.remove(&user_id))).await
+        })
+    }
+
+    fn set<'a>(
+        &'a self,
+        user_id: &'a str,
+        state: &'a TokenState,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let user_id = user_id.to_string();
+        let state = state.clone();
+        Box::pin(self.change(move |users| {
+            users.insert(user_id, state);
+            true
+        }))
+    }
+
+    fn remove<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        let user_id = user_id.to_string();
+        Box::pin(self.change(move |users| users.remove(&user_id).is_some()))
+    }
+}

@@ -1,0 +1,187 @@
+//! [`SqliteStore`]: tokens in a SQLite database (cargo feature `sqlite`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use miro_api::AccessToken;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{blocking, from_unix, to_unix, StorageError, TokenState, TokenStore};
+use crate::secret::RefreshToken;
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS miro_tokens (
+    user_id       TEXT PRIMARY KEY NOT NULL,
+    access_token  TEXT NOT NULL,
+    refresh_token TEXT,
+    expires_at    INTEGER,
+    team_id       TEXT,
+    scope         TEXT,
+    updated_at    INTEGER NOT NULL
+)";
+
+/// Tokens in a SQLite database file (created with mode 0600 on Unix; SQLite gives its journal
+/// the same mode). Each write is a transaction that is on disk when it returns; several
+/// processes can share the file.
+pub struct SqliteStore {
+    path: Arc<PathBuf>,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` and its `miro_tokens` table.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let path = Arc::new(path.into());
+        let at = path.clone();
+        let conn = blocking(move || {
+            create_private(&at)?;
+            let sqlite = |source| StorageError::Sqlite {
+                path: at.to_path_buf(),
+                source,
+            };
+            let conn = Connection::open(&*at).map_err(sqlite)?;
+            conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
+            conn.pragma_update(None, "synchronous", "FULL")
+                .map_err(sqlite)?;
+            conn.execute_batch(SCHEMA).map_err(sqlite)?;
+            Ok(conn)
+        })
+        .await?;
+        Ok(SqliteStore {
+            path,
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn with<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let conn = self.conn.clone();
+        let path = self.path.clone();
+        blocking(move || {
+            // A panic while holding the lock cannot leave a transaction half-applied.
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&conn).map_err(|source| StorageError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+        .await
+    }
+}
+
+/// Creates the file with mode 0600 when it does not exist, so that it is never readable by
+/// others, not even for a moment.
+#[cfg(unix)]
+fn create_private(path: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StorageError::Io {
+            path: path.to_path_buf(),
+            action: "create the database file",
+            source,
+        }),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &Path) -> Result<(), StorageError> {
+    Ok(())
+}
+
+impl TokenStore for SqliteStore {
+    fn get<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+        let user_id = user_id.to_string();
+        Box::pin(self.with(move |conn| {
+            conn.query_row(
+                "SELECT access_token, refresh_token, expires_at, team_id, scope
+                 FROM miro_tokens WHERE user_id = ?1",
+                params![user_id],
+                |row| {
+                    Ok(TokenState {
+                        access_token: AccessToken::new(row.get::<_, String>(0)?),
+                        refresh_token: row.get::<_, Option<String>>(1)?.map(RefreshToken::new),
+                        expires_at: row
+                            .get::<_, Option<i64>>(2)?
+                            .map(|s| from_unix(s.max(0) as u64)),
+                        team_id: row.get(3)?,
+                        scope: row.get(4)?,
+                    })
+                },
+            )
+            .optional()
+        }))
+    }
+
+    fn set<'a>(
+        &'a self,
+        user_id: &'a str,
+        state: &'a TokenState,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let user_id = user_id.to_string();
+        let state = state.clone();
+        Box::pin(self.with(move |conn| {
+            let now = to_unix(std::time::SystemTime::now()) as i64;
+            conn.execute(
+                "INSERT INTO miro_tokens
+                     (user_id, access_token, refresh_token, expires_at, team_id, scope, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(user_id) DO UPDATE SET
+                     access_token = excluded.access_token,
+                     refresh_token = excluded.refresh_token,
+                     expires_at = excluded.expires_at,
+                     team_id = excluded.team_id,
+                     scope = excluded.scope,
+                     updated_at = excluded.updated_at",
+                params![
+                    user_id,
+                    state.access_token.expose(),
+                    state.refresh_token.as_ref().map(|r| r.expose()),
+                    state.expires_at.map(|t| to_unix(t) as i64),
+                    state.team_id,
+                    state.scope,
+                    now,
+                ],
+            )
+            .map(drop)
+        }))
+    }
+
+    fn remove<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        let user_id = user_id.to_string();
+        Box::pin(self.with(move |conn| {
+            conn.execute(
+                "DELETE FROM miro_tokens WHERE user_id = ?1",
+                params![user_id],
+            )
+            .map(drop)
+        }))
+    }
+}

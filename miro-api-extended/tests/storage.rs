@@ -1,0 +1,279 @@
+//! The token stores: tokens survive a restart, files are private, a crash mid-write loses
+//! nothing, and each instance keeps its own state.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use common::oauth::{new_board, sign_in, start, stored, CLIENT_ID, REDIRECT, SECRET};
+use miro_api_extended::storage::{
+    FileStore, MemoryStore, SqliteStore, StorageError, TokenState, TokenStore,
+};
+use miro_api_extended::Miro;
+
+fn state(n: u32) -> TokenState {
+    TokenState::new(format!("access-{n}"))
+        .with_refresh_token(format!("refresh-{n}"))
+        .with_expires_at(UNIX_EPOCH + Duration::from_secs(1_900_000_000 + u64::from(n)))
+        .with_grant(
+            Some(format!("team-{n}")),
+            Some("boards:read boards:write".into()),
+        )
+}
+
+/// Set, get, replace and remove through the trait.
+async fn exercise(store: &dyn TokenStore) {
+    assert_eq!(store.get("u1").await.unwrap(), None);
+    store.set("u1", &state(1)).await.unwrap();
+    store.set("u2", &state(2)).await.unwrap();
+    assert_eq!(store.get("u1").await.unwrap(), Some(state(1)));
+    store.set("u1", &state(3)).await.unwrap();
+    assert_eq!(store.get("u1").await.unwrap(), Some(state(3)));
+    assert_eq!(store.get("u2").await.unwrap(), Some(state(2)));
+    store.remove("u2").await.unwrap();
+    store.remove("never-stored").await.unwrap();
+    assert_eq!(store.get("u2").await.unwrap(), None);
+    let bare = TokenState::new("non-expiring");
+    store.set("u3", &bare).await.unwrap();
+    assert_eq!(store.get("u3").await.unwrap(), Some(bare));
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn memory_stores_are_separate() {
+    let a = MemoryStore::new();
+    let b = MemoryStore::new();
+    exercise(&a).await;
+    assert_eq!(b.get("u1").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn file_store_keeps_tokens_across_a_restart_in_a_private_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    {
+        let store = FileStore::open(&path).await.unwrap();
+        assert!(!path.exists(), "created by the first write");
+        exercise(&store).await;
+    }
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
+    let reopened = FileStore::open(&path).await.unwrap();
+    assert_eq!(reopened.get("u1").await.unwrap(), Some(state(3)));
+    assert_eq!(reopened.get("u2").await.unwrap(), None);
+    // Nothing but the store in the folder: no temporary files left behind.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["tokens.json"]);
+}
+
+#[tokio::test]
+async fn file_store_survives_a_crash_mid_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    let store = FileStore::open(&path).await.unwrap();
+    store.set("u1", &state(1)).await.unwrap();
+    let good = std::fs::read(&path).unwrap();
+    drop(store);
+
+    // A crash while writing the next version leaves a half-written temporary file.
+    let temp = dir.path().join(".tokens.json.tmp-4242-7");
+    std::fs::write(&temp, &good[..good.len() / 2]).unwrap();
+    let store = FileStore::open(&path).await.unwrap();
+    assert_eq!(store.get("u1").await.unwrap(), Some(state(1)));
+    assert!(!temp.exists(), "the leftover is removed");
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+    store.set("u2", &state(2)).await.unwrap();
+    assert_eq!(store.get("u1").await.unwrap(), Some(state(1)));
+}
+
+#[tokio::test]
+async fn file_store_never_overwrites_a_file_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    std::fs::write(
+        &path,
+        b"{\"version\":1,\"users\":{\"u1\":{\"access_token\":\"SECRET-abc\"",
+    )
+    .unwrap();
+    let err = FileStore::open(&path).await.unwrap_err();
+    assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
+    assert!(!err.to_string().contains("SECRET"), "{err}");
+    assert!(std::fs::read(&path).unwrap().ends_with(b"SECRET-abc\""));
+
+    // A store opened before the file went bad refuses to write over it.
+    let other = dir.path().join("other.json");
+    let store = FileStore::open(&other).await.unwrap();
+    store.set("u1", &state(1)).await.unwrap();
+    std::fs::write(&other, b"not json").unwrap();
+    assert!(matches!(
+        store.set("u2", &state(2)).await,
+        Err(StorageError::Corrupt { .. })
+    ));
+    assert_eq!(std::fs::read(&other).unwrap(), b"not json");
+
+    // A missing folder is an I/O error naming the folder.
+    let err = FileStore::open(dir.path().join("missing/tokens.json"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Io { .. }), "{err}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn file_store_tightens_loose_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    FileStore::open(&path)
+        .await
+        .unwrap()
+        .set("u1", &state(1))
+        .await
+        .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = FileStore::open(&path).await.unwrap();
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(store.get("u1").await.unwrap(), Some(state(1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn file_store_readers_never_see_a_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        FileStore::open(dir.path().join("tokens.json"))
+            .await
+            .unwrap(),
+    );
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    store
+                        .set(&format!("user-{w}-{i}"), &state(i))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut reads = 0;
+                for _ in 0..200 {
+                    store
+                        .get("user-0-0")
+                        .await
+                        .expect("a whole file every time");
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    for r in readers {
+        assert_eq!(r.await.unwrap(), 200);
+    }
+    for w in 0..4 {
+        for i in 0..25 {
+            assert_eq!(
+                store.get(&format!("user-{w}-{i}")).await.unwrap(),
+                Some(state(i)),
+                "no update lost"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_tokens_across_a_restart_in_a_private_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.sqlite");
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        exercise(&store).await;
+    }
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(reopened.get("u1").await.unwrap(), Some(state(3)));
+    assert_eq!(reopened.get("u2").await.unwrap(), None);
+    // Two instances on one file see each other's writes.
+    let second = SqliteStore::open(&path).await.unwrap();
+    second.set("u9", &state(9)).await.unwrap();
+    assert_eq!(reopened.get("u9").await.unwrap(), Some(state(9)));
+    let err = SqliteStore::open(dir.path().join("missing/tokens.sqlite"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Io { .. }), "{err}");
+}
+
+/// A Miro client on `store`, as a restarted process would build it.
+fn client(emu: &miro_emulator::RunningEmulator, store: impl TokenStore + 'static) -> Miro {
+    Miro::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(SECRET)
+        .redirect_url(REDIRECT)
+        .api_base_url(emu.base_url())
+        .auth_base_url(emu.base_url())
+        .store(store)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_restarted_app_keeps_its_users_signed_in() {
+    let emu = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.json");
+    let db = dir.path().join("tokens.sqlite");
+    for backend in ["file", "sqlite"] {
+        let open = || async {
+            match backend {
+                "file" => client(&emu, FileStore::open(&file).await.unwrap()),
+                _ => client(&emu, SqliteStore::open(&db).await.unwrap()),
+            }
+        };
+        let (user, board, before) = {
+            let first = open().await;
+            let user = sign_in(&first).await;
+            let board = new_board(&first.as_user(&user)).await;
+            (user.clone(), board, stored(&first, &user).await)
+        };
+        // "Restart": a new process opens the same file; the user needs no new sign-in, and the
+        // refresh it makes after Miro expires the token is stored for the next restart.
+        let second = open().await;
+        assert!(second.is_authorized(&user).await.unwrap(), "{backend}");
+        emu.expire_access_token(before.access_token.expose());
+        second
+            .as_user(&user)
+            .get_specific_board(&board)
+            .await
+            .unwrap();
+        let after = stored(&second, &user).await;
+        assert_ne!(after.refresh_token, before.refresh_token, "{backend}");
+        drop(second);
+        let third = open().await;
+        assert_eq!(stored(&third, &user).await, after, "{backend}");
+        third
+            .as_user(&user)
+            .get_specific_board(&board)
+            .await
+            .unwrap();
+    }
+}
