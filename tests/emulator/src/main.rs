@@ -15,6 +15,7 @@ OPTIONS:
     --rate-limit CREDITS   credits per window (default 100000)
     --window-secs S        rate-limit window in seconds (default 60)
     --token-lifetime S     lifetime of OAuth access tokens in seconds (default 3599)
+    --enterprise M,T,P     seed the organisation: M members, T teams of P members each
     --quiet                don't keep a request log
     -h, --help             print this help
 ";
@@ -26,6 +27,7 @@ struct Args {
     window: u64,
     lifetime: u64,
     quiet: bool,
+    enterprise: (usize, usize, usize),
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -36,6 +38,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
         window: 60,
         lifetime: 3599,
         quiet: false,
+        enterprise: (0, 0, 0),
     };
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
         let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -50,6 +53,18 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
             "--window-secs" => a.window = num("--window-secs", it.next())?,
             "--token-lifetime" => a.lifetime = num("--token-lifetime", it.next())?,
             "--quiet" => a.quiet = true,
+            "--enterprise" => {
+                let v = it.next().ok_or("--enterprise needs M,T,P")?;
+                let n: Vec<usize> = v
+                    .split(',')
+                    .map(|x| x.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| format!("--enterprise: not M,T,P: {v}"))?;
+                match n[..] {
+                    [m, t, p] => a.enterprise = (m, t, p),
+                    _ => return Err(format!("--enterprise: not M,T,P: {v}")),
+                }
+            }
             other => return Err(format!("unknown argument: {other}")),
         }
     }
@@ -73,7 +88,8 @@ async fn main() -> ExitCode {
         .port(args.port)
         .rate_limit(args.credits, Duration::from_secs(args.window))
         .access_token_lifetime(Some(Duration::from_secs(args.lifetime)))
-        .log_requests(!args.quiet);
+        .log_requests(!args.quiet)
+        .enterprise(args.enterprise.0, args.enterprise.1, args.enterprise.2);
     if !args.tokens.is_empty() {
         b = b.tokens(args.tokens);
     }
@@ -86,6 +102,7 @@ async fn main() -> ExitCode {
     };
     println!("Miro emulator listening on {}", emu.base_url());
     println!("access token: {}", emu.access_token());
+    println!("organisation: {}", emu.org_id());
     println!(
         "OAuth client: {} / {}",
         emu.client_id(),
@@ -94,4 +111,22 @@ async fn main() -> ExitCode {
     let _ = tokio::signal::ctrl_c().await;
     emu.shutdown().await;
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Option<Args>, String> {
+        parse(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn enterprise_takes_three_counts() {
+        let a = args(&["--enterprise", "300,4,50"]).unwrap().unwrap();
+        assert_eq!(a.enterprise, (300, 4, 50));
+        assert!(args(&["--enterprise", "300,4"]).is_err());
+        assert!(args(&["--enterprise", "x,1,2"]).is_err());
+        assert!(args(&["--enterprise"]).is_err());
+    }
 }
