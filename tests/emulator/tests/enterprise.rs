@@ -401,7 +401,10 @@ async fn team_members_are_invited_once_updated_and_removed() {
     assert_eq!(walk(&api, &members_path, None).await.len(), 3);
 
     let (s, _) = api
-        .post(&members_path, serde_json::json!({"email": "not-an-address"}))
+        .post(
+            &members_path,
+            serde_json::json!({"email": "not-an-address"}),
+        )
         .await;
     assert_eq!(s, 400);
 
