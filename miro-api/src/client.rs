@@ -2,43 +2,93 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderValue, AUTHORIZATION, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, USER_AGENT};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::auth::{AccessToken, TokenProvider};
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, Error, TimeoutCause};
 use crate::operations::Operation;
+use crate::pacing::{Admission, Budget};
 use crate::response::Response;
+use crate::retry::{self, Failure, RetryPolicy};
 
 /// Miro's API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.miro.com";
 
 const USER_AGENT_VALUE: &str = concat!("miro-api/", env!("CARGO_PKG_VERSION"), " (Rust; miro-rs)");
 
+/// Default time limit of a whole call: attempts, backoff and rate-limit waits.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default time limit of one attempt (one HTTP exchange, body included).
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time limit for opening a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The low-level Miro client: one async method per operation of the spec.
 ///
-/// Cheap to clone; clones share the connection pool and the token provider.
+/// Every call goes through one transport: it waits for the rate-limit budget (pacing), sends
+/// with the current access token, retries what is safe to retry (see [`RetryPolicy`]) and keeps
+/// to the call's time limits.
+///
+/// Cheap to clone; clones share the connection pool, the token provider and the rate-limit
+/// budget. [`MiroApi::with_timeout`] and its siblings give a handle with other settings for the
+/// calls made through it, sharing all of that too.
 #[derive(Clone)]
 pub struct MiroApi {
     inner: Arc<Inner>,
+    options: CallOptions,
 }
 
 struct Inner {
     base_url: String,
     http: reqwest::Client,
     token: Arc<dyn TokenProvider>,
+    /// `None` when pacing is off.
+    budget: Option<Budget>,
+    /// The cap on requests in flight, when set.
+    in_flight: Option<Semaphore>,
+}
+
+/// Settings that may differ per call.
+#[derive(Clone, Debug)]
+struct CallOptions {
+    timeout: Duration,
+    attempt_timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        CallOptions {
+            timeout: DEFAULT_TIMEOUT,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            retry: RetryPolicy::default(),
+        }
+    }
 }
 
 impl fmt::Debug for MiroApi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MiroApi")
             .field("base_url", &self.inner.base_url)
+            .field("timeout", &self.options.timeout)
+            .field("attempt_timeout", &self.options.attempt_timeout)
+            .field("retry", &self.options.retry)
+            .field("pacing", &self.inner.budget.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// What one attempt ended with.
+enum Attempt {
+    Answered(StatusCode, HeaderMap, bytes::Bytes),
+    Failed(reqwest::Error),
+    TimedOut,
 }
 
 impl MiroApi {
@@ -52,7 +102,8 @@ impl MiroApi {
         MiroApi::builder().token_provider(provider).build()
     }
 
-    /// A builder for the base URL, the HTTP client, timeouts and the token source.
+    /// A builder for the base URL, the HTTP client, timeouts, retries, pacing and the token
+    /// source.
     pub fn builder() -> MiroApiBuilder {
         MiroApiBuilder::default()
     }
@@ -60,6 +111,36 @@ impl MiroApi {
     /// The base URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
+    }
+
+    /// A handle whose calls have this total time limit (attempts, backoff and rate-limit waits
+    /// included). It shares everything else with `self`.
+    ///
+    /// ```no_run
+    /// # async fn run(api: miro_api::MiroApi) -> Result<(), miro_api::Error> {
+    /// use std::time::Duration;
+    /// let board = api.with_timeout(Duration::from_secs(5)).get_specific_board("uXjVOD6LSME=").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> MiroApi {
+        let mut api = self.clone();
+        api.options.timeout = timeout;
+        api
+    }
+
+    /// A handle whose calls give each attempt this long (one HTTP exchange, body included).
+    pub fn with_attempt_timeout(&self, timeout: Duration) -> MiroApi {
+        let mut api = self.clone();
+        api.options.attempt_timeout = timeout;
+        api
+    }
+
+    /// A handle whose calls follow `policy`, e.g. `RetryPolicy::new().retry_non_idempotent(true)`
+    /// for a `POST` that is safe to repeat, or `RetryPolicy::none()`.
+    pub fn with_retry_policy(&self, policy: RetryPolicy) -> MiroApi {
+        let mut api = self.clone();
+        api.options.retry = policy;
+        api
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {
@@ -101,89 +182,53 @@ impl MiroApi {
         Ok(Response::new(status, headers, ()))
     }
 
+    /// The transport: pacing, attempts, retries and time limits, in one span per call.
     async fn send(
         &self,
         request: RequestBuilder,
         op: &'static Operation,
-    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), Error> {
+    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), Error> {
         let span = tracing::debug_span!(
             "miro_api",
-            operation = op.method_name,
+            operation = op.id,
             method = op.http_method,
             path = op.path,
             status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            budget_wait_ms = tracing::field::Empty,
         );
         async {
-            // One more attempt when the provider says a rejected token can be replaced.
-            let mut token_retry_left = true;
-            loop {
-                let token = self
-                    .inner
-                    .token
-                    .access_token()
-                    .await
-                    .map_err(Error::Token)?;
-                let attempt = request.try_clone().ok_or_else(|| Error::InvalidRequest {
-                    operation: op.method_name,
-                    message: "the request body is a stream and cannot be sent".into(),
-                })?;
-                let (status, headers, bytes) = self.send_once(attempt, &token, op).await?;
-                tracing::Span::current().record("status", status.as_u16());
-                if status.is_success() {
-                    return Ok((status, headers, bytes));
+            let mut call = Call::new(self, op);
+            let result = call.run(request).await;
+            let span = tracing::Span::current();
+            span.record("attempts", call.attempts);
+            span.record("budget_wait_ms", call.budget_wait.as_millis() as u64);
+            match &result {
+                Ok((status, _, _)) => {
+                    span.record("status", status.as_u16());
                 }
-                if status == StatusCode::UNAUTHORIZED
-                    && token_retry_left
-                    && self.inner.token.token_rejected(&token)
-                {
-                    token_retry_left = false;
-                    continue;
+                Err(e) => {
+                    if let Some(status) = e.status() {
+                        span.record("status", status.as_u16());
+                    }
+                    tracing::debug!(error = %e, "call failed");
                 }
-                return Err(Error::Api(Box::new(ApiError::new(
-                    op.method_name,
-                    status,
-                    headers,
-                    &bytes,
-                ))));
             }
+            result
         }
         .instrument(span)
         .await
     }
-}
 
-impl MiroApi {
-    /// Sends one attempt with `token`; any status is `Ok`.
-    async fn send_once(
+    /// One HTTP exchange: the status, headers and whole body.
+    async fn exchange(
         &self,
-        request: RequestBuilder,
-        token: &AccessToken,
-        op: &'static Operation,
-    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), Error> {
-        let mut auth =
-            HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
-                Error::InvalidRequest {
-                    operation: op.method_name,
-                    message: "the access token holds characters a header cannot carry".into(),
-                }
-            })?;
-        auth.set_sensitive(true);
-        let request = request
-            .header(AUTHORIZATION, auth)
-            .header(USER_AGENT, USER_AGENT_VALUE)
-            .build()
-            .map_err(|e| Error::InvalidRequest {
-                operation: op.method_name,
-                message: e.to_string(),
-            })?;
-        let transport = |source| Error::Transport {
-            operation: op.method_name,
-            source,
-        };
-        let response = self.inner.http.execute(request).await.map_err(transport)?;
+        request: reqwest::Request,
+    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), reqwest::Error> {
+        let response = self.inner.http.execute(request).await?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(transport)?;
+        let bytes = response.bytes().await?;
         Ok((status, headers, bytes))
     }
 
@@ -236,6 +281,236 @@ impl MiroApi {
     }
 }
 
+/// The state of one call across its attempts.
+struct Call<'a> {
+    api: &'a MiroApi,
+    op: &'static Operation,
+    started: Instant,
+    deadline: Instant,
+    attempts: u32,
+    max_attempts: u32,
+    budget_wait: Duration,
+}
+
+impl<'a> Call<'a> {
+    fn new(api: &'a MiroApi, op: &'static Operation) -> Self {
+        let started = Instant::now();
+        Call {
+            api,
+            op,
+            started,
+            deadline: started + api.options.timeout,
+            attempts: 0,
+            max_attempts: api.options.retry.attempts(),
+            budget_wait: Duration::ZERO,
+        }
+    }
+
+    async fn run(
+        &mut self,
+        request: RequestBuilder,
+    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), Error> {
+        let op = self.op;
+        let request = request.build().map_err(|e| self.invalid(e.to_string()))?;
+        let cost = credits(op, &request);
+        let mut token_retry_left = true;
+        loop {
+            let _permit = match &self.api.inner.in_flight {
+                Some(s) => Some(
+                    s.acquire()
+                        .await
+                        .map_err(|_| self.invalid("closed".into()))?,
+                ),
+                None => None,
+            };
+            self.wait_for_budget(cost).await?;
+            let token = match self.api.inner.token.access_token().await {
+                Ok(token) => token,
+                Err(e) => {
+                    self.release(cost);
+                    return Err(Error::Token(e));
+                }
+            };
+            let attempt = match self.prepare(&request, &token) {
+                Ok(attempt) => attempt,
+                Err(e) => {
+                    self.release(cost);
+                    return Err(e);
+                }
+            };
+            self.attempts += 1;
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            let limit = self.api.options.attempt_timeout.min(remaining);
+            let outcome = match tokio::time::timeout(limit, self.api.exchange(attempt)).await {
+                Ok(Ok((status, headers, bytes))) => Attempt::Answered(status, headers, bytes),
+                Ok(Err(e)) => Attempt::Failed(e),
+                Err(_) => Attempt::TimedOut,
+            };
+            drop(_permit);
+            let (failure, error, server_wait) = match outcome {
+                Attempt::Answered(status, headers, bytes) => {
+                    if let Some(budget) = &self.api.inner.budget {
+                        budget.settle(cost, &headers, status == StatusCode::TOO_MANY_REQUESTS);
+                    }
+                    if status.is_success() {
+                        return Ok((status, headers, bytes));
+                    }
+                    if status == StatusCode::UNAUTHORIZED
+                        && token_retry_left
+                        && self.api.inner.token.token_rejected(&token)
+                    {
+                        // A refreshed token gets one more attempt, outside the retry policy.
+                        token_retry_left = false;
+                        self.max_attempts += 1;
+                        continue;
+                    }
+                    let failure = retry::classify_status(status);
+                    let wait = (failure == Failure::RateLimited)
+                        .then(|| retry::server_wait(&headers))
+                        .flatten();
+                    let mut error = ApiError::new(op.method_name, status, headers, &bytes);
+                    error.attempts = self.attempts;
+                    (failure, Error::Api(Box::new(error)), wait)
+                }
+                Attempt::Failed(source) => {
+                    self.release(cost);
+                    let failure = retry::classify_transport(&source);
+                    let error = Error::Transport {
+                        operation: op.method_name,
+                        attempts: self.attempts,
+                        source,
+                    };
+                    (failure, error, None)
+                }
+                Attempt::TimedOut => {
+                    self.release(cost);
+                    let cause = if limit < self.api.options.attempt_timeout {
+                        TimeoutCause::Call
+                    } else {
+                        TimeoutCause::Attempt
+                    };
+                    (Failure::Interrupted, self.timeout(cause, None), None)
+                }
+            };
+            let retry = self.attempts < self.max_attempts
+                && self.api.options.retry.retries(op.http_method, failure);
+            if !retry || Instant::now() >= self.deadline {
+                return Err(error);
+            }
+            let wait = match server_wait {
+                Some(wait) => wait,
+                None => self.api.options.retry.backoff_before(self.attempts + 1),
+            };
+            let resume = Instant::now() + wait;
+            if failure == Failure::RateLimited {
+                if let Some(budget) = &self.api.inner.budget {
+                    budget.exhaust_until(resume);
+                }
+            }
+            if resume >= self.deadline {
+                let cause = if failure == Failure::RateLimited {
+                    TimeoutCause::RateLimitWait
+                } else {
+                    TimeoutCause::Call
+                };
+                return Err(self.timeout(cause, Some(error)));
+            }
+            tracing::debug!(
+                attempt = self.attempts,
+                failure = ?failure,
+                wait_ms = wait.as_millis() as u64,
+                error = %error,
+                "retrying"
+            );
+            if failure == Failure::RateLimited {
+                self.budget_wait += wait;
+            }
+            tokio::time::sleep_until(resume.into()).await;
+        }
+    }
+
+    /// Waits until the budget can cover `cost`, or fails if that is after the deadline.
+    async fn wait_for_budget(&mut self, cost: u64) -> Result<(), Error> {
+        let Some(budget) = &self.api.inner.budget else {
+            return Ok(());
+        };
+        loop {
+            match budget.admit(cost) {
+                Admission::Go => return Ok(()),
+                Admission::WaitUntil(at) => {
+                    if at >= self.deadline {
+                        return Err(self.timeout(TimeoutCause::RateLimitWait, None));
+                    }
+                    let from = Instant::now();
+                    tracing::debug!(
+                        wait_ms = at.saturating_duration_since(from).as_millis() as u64,
+                        "waiting for the rate-limit budget"
+                    );
+                    tokio::time::sleep_until(at.into()).await;
+                    self.budget_wait += from.elapsed();
+                }
+            }
+        }
+    }
+
+    /// A copy of the request for one attempt, with the token and the user agent.
+    fn prepare(
+        &self,
+        request: &reqwest::Request,
+        token: &AccessToken,
+    ) -> Result<reqwest::Request, Error> {
+        let mut attempt = request.try_clone().ok_or_else(|| {
+            self.invalid("the request body is a stream and cannot be resent".into())
+        })?;
+        let mut auth =
+            HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
+                self.invalid("the access token holds characters a header cannot carry".into())
+            })?;
+        auth.set_sensitive(true);
+        let headers = attempt.headers_mut();
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        Ok(attempt)
+    }
+
+    fn release(&self, cost: u64) {
+        if let Some(budget) = &self.api.inner.budget {
+            budget.release(cost);
+        }
+    }
+
+    fn invalid(&self, message: String) -> Error {
+        Error::InvalidRequest {
+            operation: self.op.method_name,
+            message,
+        }
+    }
+
+    fn timeout(&self, cause: TimeoutCause, last_error: Option<Error>) -> Error {
+        Error::Timeout {
+            operation: self.op.method_name,
+            cause,
+            elapsed: self.started.elapsed(),
+            attempts: self.attempts,
+            last_error: last_error.map(Box::new),
+        }
+    }
+}
+
+/// Credits a request of `op` costs: the operation's, times the items of a bulk JSON body.
+fn credits(op: &Operation, request: &reqwest::Request) -> u64 {
+    let base = u64::from(op.credits);
+    if !op.credits_per_item {
+        return base;
+    }
+    let items = request
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .and_then(|b| serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(b).ok())
+        .map_or(1, |items| items.len().max(1) as u64);
+    base * items
+}
+
 /// Builds a [`MiroApi`].
 #[derive(Default)]
 pub struct MiroApiBuilder {
@@ -243,7 +518,9 @@ pub struct MiroApiBuilder {
     token: Option<Arc<dyn TokenProvider>>,
     http: Option<reqwest::Client>,
     connect_timeout: Option<Duration>,
-    timeout: Option<Duration>,
+    options: CallOptions,
+    no_pacing: bool,
+    max_in_flight: Option<usize>,
 }
 
 impl fmt::Debug for MiroApiBuilder {
@@ -251,6 +528,9 @@ impl fmt::Debug for MiroApiBuilder {
         f.debug_struct("MiroApiBuilder")
             .field("base_url", &self.base_url)
             .field("has_token", &self.token.is_some())
+            .field("options", &self.options)
+            .field("pacing", &!self.no_pacing)
+            .field("max_in_flight", &self.max_in_flight)
             .finish_non_exhaustive()
     }
 }
@@ -280,21 +560,52 @@ impl MiroApiBuilder {
         self
     }
 
-    /// Uses this `reqwest::Client` (its own timeouts and proxies apply; the timeouts below don't).
+    /// Uses this `reqwest::Client` (its own timeouts and proxies apply too; `connect_timeout`
+    /// below doesn't).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
     }
 
-    /// Time allowed to open a connection (default 10 s).
+    /// Time allowed to open a connection (default [`DEFAULT_CONNECT_TIMEOUT`], 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
     }
 
-    /// Time allowed for a whole request, body included (default 60 s).
+    /// Time allowed for a whole call: every attempt, backoff and rate-limit wait (default
+    /// [`DEFAULT_TIMEOUT`], 120 s). [`MiroApi::with_timeout`] overrides it per call.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// Time allowed for one attempt, the response body included (default
+    /// [`DEFAULT_ATTEMPT_TIMEOUT`], 30 s). A timed-out attempt is retried like a lost
+    /// connection.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.options.attempt_timeout = timeout;
+        self
+    }
+
+    /// Which failures are retried, how often and with what backoff (default
+    /// [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.options.retry = policy;
+        self
+    }
+
+    /// Whether requests wait for the rate-limit budget instead of running into a 429 (default
+    /// on). The budget is learnt from Miro's `X-RateLimit-*` headers and shared by clones.
+    pub fn pacing(mut self, on: bool) -> Self {
+        self.no_pacing = !on;
+        self
+    }
+
+    /// At most `n` requests of this client (and its clones) in flight at once (default: no
+    /// cap). `0` is taken as 1.
+    pub fn max_concurrent_requests(mut self, n: usize) -> Self {
+        self.max_in_flight = Some(n.max(1));
         self
     }
 
@@ -304,10 +615,10 @@ impl MiroApiBuilder {
             .base_url
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let base_url = base_url.trim_end_matches('/').to_string();
+        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let http = self.http.unwrap_or_else(|| {
             let builder = reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
-                .timeout(self.timeout.unwrap_or(Duration::from_secs(60)))
+                .connect_timeout(connect_timeout)
                 .user_agent(USER_AGENT_VALUE);
             // Building fails only when the TLS backend cannot start; fall back to the default client.
             builder.build().unwrap_or_default()
@@ -318,7 +629,10 @@ impl MiroApiBuilder {
                 base_url,
                 http,
                 token,
+                budget: (!self.no_pacing).then(Budget::default),
+                in_flight: self.max_in_flight.map(Semaphore::new),
             }),
+            options: self.options,
         }
     }
 }

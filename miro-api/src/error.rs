@@ -1,6 +1,7 @@
 //! The one error type of the client.
 
 use std::fmt;
+use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
@@ -31,12 +32,29 @@ pub enum Error {
     },
     /// The request could not be sent or its response not read (connection refused or dropped,
     /// timeout, TLS...).
-    #[error("{operation}: {source}")]
+    #[error("{operation}: {source} (after {attempts} attempt(s))")]
     Transport {
         /// The operation's method name.
         operation: &'static str,
+        /// How many attempts were made.
+        attempts: u32,
         /// The underlying error (it names the URL, which never holds a secret).
         source: reqwest::Error,
+    },
+    /// The call ran out of time: see [`TimeoutCause`] for which limit ended it.
+    #[error("{operation}: {cause} after {elapsed:?} ({attempts} attempt(s))")]
+    Timeout {
+        /// The operation's method name.
+        operation: &'static str,
+        /// Which limit ended the call.
+        cause: TimeoutCause,
+        /// Time from the start of the call until it gave up.
+        elapsed: Duration,
+        /// How many attempts were made (0 when it never got to send).
+        attempts: u32,
+        /// The failure of the last attempt, when there was one (e.g. the 429 whose reset was
+        /// too far away).
+        last_error: Option<Box<Error>>,
     },
     /// The request could not be built: a body that does not serialize, an invalid header value.
     #[error("{operation}: invalid request: {message}")]
@@ -70,6 +88,20 @@ impl Error {
         }
     }
 
+    /// How many attempts the call made, for errors that come from sending.
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            Error::Api(e) => Some(e.attempts),
+            Error::Transport { attempts, .. } | Error::Timeout { attempts, .. } => Some(*attempts),
+            _ => None,
+        }
+    }
+
+    /// Whether the call ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
     /// The response headers, when there was a response.
     pub fn headers(&self) -> Option<&HeaderMap> {
         match self {
@@ -80,8 +112,34 @@ impl Error {
     }
 }
 
+/// Which time limit ended a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutCause {
+    /// The last attempt got no complete response within the attempt timeout.
+    Attempt,
+    /// The call's total time ran out during an attempt or a backoff.
+    Call,
+    /// The rate-limit budget was spent and its reset (from pacing, or a 429's `Retry-After` /
+    /// `X-RateLimit-Reset`) lies beyond the call's time limit.
+    RateLimitWait,
+}
+
+impl fmt::Display for TimeoutCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutCause::Attempt => "the attempt timed out",
+            TimeoutCause::Call => "the call's time limit ran out",
+            TimeoutCause::RateLimitWait => {
+                "the rate-limit budget resets only after the call's time limit"
+            }
+        })
+    }
+}
+
 /// A non-2xx response from Miro.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ApiError {
     /// The operation's method name.
     pub operation: &'static str,
@@ -93,6 +151,8 @@ pub struct ApiError {
     pub body: Option<ErrorBody>,
     /// The body as received (lossy UTF-8): an HTML error page, say.
     pub raw: String,
+    /// How many attempts the call made; this is the last one's answer.
+    pub attempts: u32,
 }
 
 impl ApiError {
@@ -111,6 +171,7 @@ impl ApiError {
             headers,
             body,
             raw: String::from_utf8_lossy(bytes).into_owned(),
+            attempts: 1,
         }
     }
 
@@ -143,7 +204,11 @@ impl fmt::Display for ApiError {
                 let text: String = self.raw.chars().take(200).collect();
                 write!(f, ": {}", text.trim())
             }
+        }?;
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
         }
+        Ok(())
     }
 }
 

@@ -23,14 +23,20 @@ mod client;
 mod error;
 #[rustfmt::skip]
 pub mod generated;
+mod pacing;
 mod response;
+mod retry;
 #[doc(hidden)]
 pub mod runtime;
 mod upload;
 
 pub use auth::{AccessToken, BoxError, TokenProvider};
-pub use client::{MiroApi, MiroApiBuilder, DEFAULT_BASE_URL};
-pub use error::{ApiError, Error, ErrorBody};
+pub use client::{
+    MiroApi, MiroApiBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT,
+};
+pub use error::{ApiError, Error, ErrorBody, TimeoutCause};
 pub use generated::{operations, types};
 pub use response::{RateLimit, Response};
+pub use retry::RetryPolicy;
 pub use upload::FilePart;

@@ -1,6 +1,8 @@
 //! miro-api against a local HTTP server: decoding that survives change, item data by type,
 //! multipart uploads, percent-encoded ids, and typed errors.
 
+use std::time::Duration;
+
 use axum::http::Method;
 use miro_api::types::{self, BoardMemberRole, WidgetDataOutput};
 use miro_api::{FilePart, MiroApi};
@@ -13,6 +15,10 @@ async fn setup() -> (CannedServer, MiroApi) {
     let api = MiroApi::builder()
         .base_url(format!("{}/", server.base_url()))
         .access_token("secret-token")
+        .retry_policy(
+            miro_api::RetryPolicy::new()
+                .backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
         .build();
     (server, api)
 }
@@ -298,6 +304,10 @@ async fn an_html_5xx_page_keeps_its_text() {
     assert!(err
         .to_string()
         .contains("503 Service Temporarily Unavailable"));
+    // A GET is retried after a 5xx; the error is the last answer and counts the attempts.
+    assert_eq!(api_err.attempts, 5);
+    assert_eq!(server.requests().len(), 5);
+    assert!(err.to_string().contains("after 5 attempts"), "{err}");
 }
 
 #[tokio::test]
@@ -361,13 +371,20 @@ async fn a_refused_connection_is_a_transport_error() {
     let api = MiroApi::builder()
         .base_url(format!("http://{addr}"))
         .access_token("t")
+        .retry_policy(
+            miro_api::RetryPolicy::new()
+                .max_attempts(3)
+                .backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
         .build();
     let err = api.get_specific_board("b1").await.unwrap_err();
+    // Nothing was sent, so even a POST would be retried; the error counts the attempts.
     assert!(
         matches!(
             err,
             miro_api::Error::Transport {
                 operation: "get_specific_board",
+                attempts: 3,
                 ..
             }
         ),
