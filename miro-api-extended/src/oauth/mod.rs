@@ -302,7 +302,9 @@ impl Miro {
     }
 
     /// Revokes the user's tokens at Miro (`POST /v2/oauth/revoke`, credentials in the JSON
-    /// body) and removes them from the store. `Ok(false)` when none were stored.
+    /// body) and removes them from the store. `Ok(false)` when none were stored. When Miro
+    /// answers with an error the tokens stay stored; `store().remove(user_id)` forgets them
+    /// locally.
     pub async fn revoke(&self, user_id: &str) -> Result<bool, OAuthError> {
         let Some(state) = self.inner.store.get(user_id).await? else {
             return Ok(false);
