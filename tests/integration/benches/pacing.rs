@@ -11,7 +11,8 @@
 //! For each it prints the calls that succeeded and failed, the 429 responses the emulator sent,
 //! the calls that ended in a 429 error, and the credits used per window as a share of the
 //! budget (from the emulator's own `X-RateLimit-Remaining`; the first and last windows of a run
-//! are partial and left out).
+//! are partial and left out), and the credits per second against the budget's rate ("rate use":
+//! time between windows counts against it).
 //!
 //! `cargo bench -p miro-tests --bench pacing`
 
@@ -186,9 +187,15 @@ async fn run(mode: Mode, run_for: Duration, window: Duration) {
         &fills[..]
     };
     let mean = full.iter().sum::<f64>() / full.len().max(1) as f64;
+    // Credits per second over the whole run, against the budget's own rate.
+    let credits: u64 = windows
+        .values()
+        .map(|(min_remaining, limit)| limit - min_remaining)
+        .sum();
+    let rate_use = credits as f64 / (elapsed.as_secs_f64() / window.as_secs_f64() * BUDGET as f64);
     let min = full.iter().cloned().fold(f64::INFINITY, f64::min);
     println!(
-        "{:<8} {:>6.1}s {:>8} {:>7} {:>8} {:>6} {:>11} {:>8} {:>9.1}% {:>8.1}%",
+        "{:<8} {:>6.1}s {:>8} {:>7} {:>8} {:>6} {:>11} {:>8} {:>9.1}% {:>8.1}% {:>8.1}%",
         format!("{mode:?}").to_lowercase(),
         elapsed.as_secs_f64(),
         tally.ok.load(Ordering::Relaxed),
@@ -199,6 +206,7 @@ async fn run(mode: Mode, run_for: Duration, window: Duration) {
         full.len(),
         mean * 100.0,
         if min.is_finite() { min * 100.0 } else { 0.0 },
+        rate_use * 100.0,
     );
     emu.shutdown().await;
 }
