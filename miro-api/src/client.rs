@@ -341,6 +341,7 @@ impl<'a> Call<'a> {
             self.attempts += 1;
             let remaining = self.deadline.saturating_duration_since(Instant::now());
             let limit = self.api.options.attempt_timeout.min(remaining);
+            let sent_at = Instant::now();
             let outcome = match tokio::time::timeout(limit, self.api.exchange(attempt)).await {
                 Ok(Ok((status, headers, bytes))) => Attempt::Answered(status, headers, bytes),
                 Ok(Err(e)) => Attempt::Failed(e),
@@ -350,7 +351,8 @@ impl<'a> Call<'a> {
             let (failure, error, server_wait) = match outcome {
                 Attempt::Answered(status, headers, bytes) => {
                     if let Some(budget) = &self.api.inner.budget {
-                        budget.settle(cost, &headers, status == StatusCode::TOO_MANY_REQUESTS);
+                        let limited = status == StatusCode::TOO_MANY_REQUESTS;
+                        budget.settle(cost, sent_at, &headers, limited);
                     }
                     if status.is_success() {
                         return Ok((status, headers, bytes));

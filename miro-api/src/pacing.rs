@@ -16,8 +16,13 @@ use crate::response::RateLimit;
 /// What the budget knows, behind one lock.
 #[derive(Debug, Default)]
 struct State {
-    /// The last window's report, if any response carried one.
+    /// The current window's report, if any response carried one.
     window: Option<Window>,
+    /// The newest `X-RateLimit-Reset` seen, with the limit it came with: an older one arriving
+    /// late is ignored.
+    newest: Option<(u64, u64)>,
+    /// An upper bound of the window's length, learnt from past windows (see [`Budget::settle`]).
+    length: Option<Duration>,
     /// Credits of requests sent and not answered yet.
     in_flight: u64,
 }
@@ -29,8 +34,14 @@ struct Window {
     remaining: u64,
     /// `X-RateLimit-Reset` as sent: it identifies the window.
     reset_unix: u64,
-    /// The same moment on the monotonic clock.
+    /// When the window is over at the latest: the reset header (whole seconds, so up to a
+    /// second late), or sooner when the window's length is known.
     reset_at: Instant,
+    /// The earliest send time of a request answered in this window.
+    first_sent: Instant,
+    /// Whether a window came before this one: the first window a client meets is usually
+    /// half over, so it says nothing of the length.
+    saw_start: bool,
 }
 
 /// The shared credit budget of a client.
@@ -71,10 +82,23 @@ impl Budget {
         Admission::Go
     }
 
-    /// A response to a request admitted with `cost` arrived: learn the window from its headers
-    /// and return the reservation.
-    pub(crate) fn settle(&self, cost: u64, headers: &HeaderMap, rate_limited: bool) {
+    /// A response to a request admitted with `cost` and sent at `sent_at` arrived: learn the
+    /// window from its headers and return the reservation.
+    ///
+    /// `X-RateLimit-Reset` has whole seconds, so waiting for it wastes up to a second per window.
+    /// The window's length is learnt instead: a window starts no earlier than the first request
+    /// answered in it was sent, so `reset − first send` bounds the length from above, and the
+    /// smallest bound over past windows is kept. A new window then ends at the latest at the
+    /// first answer from it plus that length (an answer comes after the window started).
+    pub(crate) fn settle(
+        &self,
+        cost: u64,
+        sent_at: Instant,
+        headers: &HeaderMap,
+        rate_limited: bool,
+    ) {
         let report = RateLimit::from_headers(headers);
+        let now = Instant::now();
         let mut state = self.lock();
         state.in_flight = state.in_flight.saturating_sub(cost);
         let Some(report) = report else {
@@ -83,27 +107,46 @@ impl Budget {
         let Some(reset_unix) = report.reset else {
             return;
         };
-        let remaining = if rate_limited { 0 } else { report.remaining };
-        let reset_at = instant_of_unix(reset_unix);
-        if reset_at <= Instant::now() {
+        let header_reset = instant_of_unix(reset_unix);
+        if header_reset <= now {
             // A late answer from a window that is already over.
             return;
         }
-        match &mut state.window {
-            Some(w) if reset_unix == w.reset_unix => {
+        let seen_before = state.newest.is_some();
+        match state.newest {
+            // A late answer from an older window (unless the server changed its limits).
+            Some((newest, limit)) if reset_unix < newest && limit == report.limit => return,
+            _ => state.newest = Some((reset_unix, report.limit)),
+        }
+        let remaining = if rate_limited { 0 } else { report.remaining };
+        if let Some(w) = &mut state.window {
+            if w.reset_unix == reset_unix {
                 w.remaining = w.remaining.min(remaining);
                 w.limit = report.limit;
-            }
-            // A new window, or the server changed its mind: the latest report wins.
-            slot => {
-                *slot = Some(Window {
-                    limit: report.limit,
-                    remaining,
-                    reset_unix,
-                    reset_at,
-                });
+                w.first_sent = w.first_sent.min(sent_at);
+                return;
             }
         }
+        // A new window. The one before it bounds the length, if this client saw it start.
+        if let Some(old) = state.window.filter(|w| w.saw_start) {
+            let bound = instant_of_unix(old.reset_unix).saturating_duration_since(old.first_sent);
+            state.length = Some(state.length.map_or(bound, |l| l.min(bound)));
+        }
+        // Never earlier than a second before the header: that much is its rounding at most.
+        let reset_at = match state.length {
+            Some(length) => header_reset
+                .min(now + length)
+                .max(header_reset - Duration::from_secs(1)),
+            None => header_reset,
+        };
+        state.window = Some(Window {
+            limit: report.limit,
+            remaining,
+            reset_unix,
+            reset_at,
+            first_sent: sent_at,
+            saw_start: seen_before,
+        });
     }
 
     /// A request admitted with `cost` ended without a response.
@@ -121,6 +164,8 @@ impl Budget {
             remaining: 0,
             reset_unix: unix_of_instant(until),
             reset_at: until,
+            first_sent: Instant::now(),
+            saw_start: false,
         });
     }
 
@@ -172,7 +217,7 @@ mod tests {
     fn admits_until_the_reported_credits_are_reserved() {
         let budget = Budget::default();
         assert!(matches!(budget.admit(100), Admission::Go));
-        budget.settle(100, &headers(1000, 250, unix_in(30)), false);
+        budget.settle(100, Instant::now(), &headers(1000, 250, unix_in(30)), false);
         // 250 left: two requests of 100 fit, the third waits for the reset.
         assert!(matches!(budget.admit(100), Admission::Go));
         assert!(matches!(budget.admit(100), Admission::Go));
@@ -184,33 +229,60 @@ mod tests {
     #[test]
     fn a_late_answer_from_a_finished_window_is_ignored() {
         let budget = Budget::default();
-        budget.settle(0, &headers(1000, 900, unix_in(60)), false);
-        budget.settle(0, &headers(1000, 0, unix_in(0)), false);
+        budget.settle(0, Instant::now(), &headers(1000, 900, unix_in(60)), false);
+        budget.settle(0, Instant::now(), &headers(1000, 0, unix_in(0)), false);
         assert!(matches!(budget.admit(500), Admission::Go));
     }
 
     #[test]
     fn the_latest_window_wins_and_a_429_empties_it() {
         let budget = Budget::default();
-        budget.settle(0, &headers(100_000, 99_000, unix_in(60)), false);
+        budget.settle(
+            0,
+            Instant::now(),
+            &headers(100_000, 99_000, unix_in(60)),
+            false,
+        );
         // The server moved to a smaller, shorter window.
-        budget.settle(0, &headers(100, 100, unix_in(5)), false);
+        budget.settle(0, Instant::now(), &headers(100, 100, unix_in(5)), false);
         assert!(matches!(budget.admit(100), Admission::Go));
-        budget.settle(100, &headers(100, 100, unix_in(5)), true);
+        budget.settle(100, Instant::now(), &headers(100, 100, unix_in(5)), true);
         assert!(matches!(budget.admit(50), Admission::WaitUntil(_)));
     }
 
     #[test]
     fn a_passed_reset_starts_a_full_window() {
         let budget = Budget::default();
-        budget.settle(0, &headers(1000, 0, unix_in(0)), false);
+        budget.settle(0, Instant::now(), &headers(1000, 0, unix_in(0)), false);
         assert!(matches!(budget.admit(500), Admission::Go));
+    }
+
+    #[test]
+    fn the_window_length_is_learnt_so_waits_end_before_the_rounded_reset() {
+        let budget = Budget::default();
+        let t0 = Instant::now();
+        // The first window: met half over, it teaches nothing.
+        budget.settle(0, t0, &headers(100, 0, unix_in(30)), false);
+        let Admission::WaitUntil(first) = budget.admit(50) else {
+            panic!("spent")
+        };
+        assert!(first > t0 + Duration::from_secs(28));
+        // A second window, seen from its start: its reset is 40 s after its first request.
+        budget.settle(0, t0, &headers(100, 0, unix_in(40)), false);
+        // A third: it ends no later than 40 s after its first answer, though the header (whole
+        // seconds, rounded up) says 41.
+        budget.settle(0, Instant::now(), &headers(100, 0, unix_in(41)), false);
+        let Admission::WaitUntil(third) = budget.admit(50) else {
+            panic!("spent")
+        };
+        let header = instant_of_unix(unix_in(41));
+        assert!(third < header && third >= header - Duration::from_secs(1));
     }
 
     #[test]
     fn a_request_larger_than_the_window_is_not_held_forever() {
         let budget = Budget::default();
-        budget.settle(0, &headers(100, 100, unix_in(30)), false);
+        budget.settle(0, Instant::now(), &headers(100, 100, unix_in(30)), false);
         assert!(matches!(budget.admit(2000), Admission::Go));
     }
 }
