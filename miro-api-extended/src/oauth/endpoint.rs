@@ -104,6 +104,32 @@ pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
     }
 }
 
+/// Sends a request to an OAuth endpoint (`token`, `revoke`, ...) and gives the body of a 2xx;
+/// any other status becomes [`OAuthError::Endpoint`] with Miro's error and message.
+pub(crate) async fn send(
+    endpoint: &'static str,
+    request: reqwest::RequestBuilder,
+) -> Result<bytes::Bytes, OAuthError> {
+    let transport = |source| OAuthError::Transport { endpoint, source };
+    let response = request
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(transport)?;
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(transport)?;
+    if !status.is_success() {
+        let (error, message) = error_of(&bytes);
+        return Err(OAuthError::Endpoint {
+            endpoint,
+            status: status.as_u16(),
+            error,
+            message,
+        });
+    }
+    Ok(bytes)
+}
+
 /// `POST /v1/oauth/token` with `form` plus the client's credentials, all in the form body.
 pub(crate) async fn token_request(
     http: &reqwest::Client,
@@ -115,28 +141,7 @@ pub(crate) async fn token_request(
     let mut body: Vec<(&str, &str)> = form.to_vec();
     body.push(("client_id", client_id));
     body.push(("client_secret", client_secret));
-    let transport = |source| OAuthError::Transport {
-        endpoint: "token",
-        source,
-    };
-    let response = http
-        .post(url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .form(&body)
-        .send()
-        .await
-        .map_err(transport)?;
-    let status = response.status();
-    let bytes = response.bytes().await.map_err(transport)?;
-    if !status.is_success() {
-        let (error, message) = error_of(&bytes);
-        return Err(OAuthError::Endpoint {
-            endpoint: "token",
-            status: status.as_u16(),
-            error,
-            message,
-        });
-    }
+    let bytes = send("token", http.post(url).form(&body)).await?;
     let t: TokenResponse =
         serde_json::from_slice(&bytes).map_err(|e| OAuthError::InvalidResponse {
             endpoint: "token",

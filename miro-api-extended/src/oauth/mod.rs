@@ -309,34 +309,17 @@ impl Miro {
         let Some(state) = self.inner.store.get(user_id).await? else {
             return Ok(false);
         };
-        let transport = |source| OAuthError::Transport {
-            endpoint: "revoke",
-            source,
-        };
         let body = serde_json::json!({
             "accessToken": state.access_token.expose(),
             "clientId": self.inner.client_id,
             "clientSecret": self.inner.client_secret.expose(),
         });
-        let response = self
+        let request = self
             .inner
             .oauth_http
             .post(format!("{}/v2/oauth/revoke", self.inner.api_base))
-            .json(&body)
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(transport)?;
-        if !status.is_success() {
-            let (error, message) = endpoint::error_of(&bytes);
-            return Err(OAuthError::Endpoint {
-                endpoint: "revoke",
-                status: status.as_u16(),
-                error,
-                message,
-            });
-        }
+            .json(&body);
+        endpoint::send("revoke", request).await?;
         self.inner.store.remove(user_id).await?;
         lock(&self.inner.rejected).remove(user_id);
         tracing::info!(user_id, "tokens revoked and removed");
