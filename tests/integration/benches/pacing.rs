@@ -191,12 +191,6 @@ async fn run(mode: Mode, run_for: Duration, window: Duration) {
         &fills[..]
     };
     let mean = full.iter().sum::<f64>() / full.len().max(1) as f64;
-    // Credits per second over the whole run, against the budget's own rate.
-    let credits: u64 = windows
-        .values()
-        .map(|(min_remaining, limit)| limit - min_remaining)
-        .sum();
-    let rate_use = credits as f64 / (elapsed.as_secs_f64() / window.as_secs_f64() * BUDGET as f64);
     let min = full.iter().cloned().fold(f64::INFINITY, f64::min);
     println!(
         "{:<8} {:>6.1}s {:>8} {:>7} {:>8} {:>6} {:>11} {:>8} {:>9.1}% {:>8.1}%",
