@@ -13,7 +13,7 @@ use tracing::Instrument;
 use crate::auth::{AccessToken, TokenProvider};
 use crate::error::{ApiError, Error, TimeoutCause};
 use crate::operations::Operation;
-use crate::pacing::{Admission, Budget};
+use crate::pacing::{Admission, Budget, Reservation};
 use crate::response::Response;
 use crate::retry::{self, Failure, RetryPolicy};
 
@@ -319,25 +319,21 @@ impl<'a> Call<'a> {
                 Some(s) => Some(
                     s.acquire()
                         .await
-                        .map_err(|_| self.invalid("closed".into()))?,
+                        .map_err(|_| self.invalid("the request limiter was closed".into()))?,
                 ),
                 None => None,
             };
-            self.wait_for_budget(cost).await?;
-            let token = match self.api.inner.token.access_token().await {
-                Ok(token) => token,
-                Err(e) => {
-                    self.release(cost);
-                    return Err(Error::Token(e));
-                }
-            };
-            let attempt = match self.prepare(&request, &token) {
-                Ok(attempt) => attempt,
-                Err(e) => {
-                    self.release(cost);
-                    return Err(e);
-                }
-            };
+            // Dropped without a response (an error, or the caller cancelling), the reservation
+            // gives its credits back.
+            let reservation = self.wait_for_budget(cost).await?;
+            let token = self
+                .api
+                .inner
+                .token
+                .access_token()
+                .await
+                .map_err(Error::Token)?;
+            let attempt = self.prepare(&request, &token)?;
             self.attempts += 1;
             let remaining = self.deadline.saturating_duration_since(Instant::now());
             let limit = self.api.options.attempt_timeout.min(remaining);
@@ -350,9 +346,9 @@ impl<'a> Call<'a> {
             drop(_permit);
             let (failure, error, server_wait) = match outcome {
                 Attempt::Answered(status, headers, bytes) => {
-                    if let Some(budget) = &self.api.inner.budget {
+                    if let Some(reservation) = reservation {
                         let limited = status == StatusCode::TOO_MANY_REQUESTS;
-                        budget.settle(cost, sent_at, &headers, limited);
+                        reservation.settle(sent_at, &headers, limited);
                     }
                     if status.is_success() {
                         return Ok((status, headers, bytes));
@@ -375,7 +371,7 @@ impl<'a> Call<'a> {
                     (failure, Error::Api(Box::new(error)), wait)
                 }
                 Attempt::Failed(source) => {
-                    self.release(cost);
+                    drop(reservation);
                     let failure = retry::classify_transport(&source);
                     let error = Error::Transport {
                         operation: op.method_name,
@@ -385,7 +381,7 @@ impl<'a> Call<'a> {
                     (failure, error, None)
                 }
                 Attempt::TimedOut => {
-                    self.release(cost);
+                    drop(reservation);
                     let cause = if limit < self.api.options.attempt_timeout {
                         TimeoutCause::Call
                     } else {
@@ -431,14 +427,16 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Waits until the budget can cover `cost`, or fails if that is after the deadline.
-    async fn wait_for_budget(&mut self, cost: u64) -> Result<(), Error> {
-        let Some(budget) = &self.api.inner.budget else {
-            return Ok(());
+    /// Waits until the budget can cover `cost` and reserves it (`None` when pacing is off), or
+    /// fails if that is after the deadline.
+    async fn wait_for_budget(&mut self, cost: u64) -> Result<Option<Reservation<'a>>, Error> {
+        let api: &'a MiroApi = self.api;
+        let Some(budget) = &api.inner.budget else {
+            return Ok(None);
         };
         loop {
             match budget.admit(cost) {
-                Admission::Go => return Ok(()),
+                Admission::Go(reservation) => return Ok(Some(reservation)),
                 Admission::WaitUntil(at) => {
                     if at >= self.deadline {
                         return Err(self.timeout(TimeoutCause::RateLimitWait, None));
@@ -473,12 +471,6 @@ impl<'a> Call<'a> {
         headers.insert(AUTHORIZATION, auth);
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         Ok(attempt)
-    }
-
-    fn release(&self, cost: u64) {
-        if let Some(budget) = &self.api.inner.budget {
-            budget.release(cost);
-        }
     }
 
     fn invalid(&self, message: String) -> Error {

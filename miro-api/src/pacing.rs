@@ -52,16 +52,17 @@ pub(crate) struct Budget {
 
 /// The outcome of asking the budget for credits.
 #[derive(Debug)]
-pub(crate) enum Admission {
-    /// Go: the credits are reserved until [`Budget::settle`] or [`Budget::release`].
-    Go,
+pub(crate) enum Admission<'a> {
+    /// Go: the credits are reserved until the reservation is settled with the response or
+    /// dropped.
+    Go(Reservation<'a>),
     /// The window's credits are spent: wait until this moment, then ask again.
     WaitUntil(Instant),
 }
 
 impl Budget {
     /// Asks for `cost` credits now.
-    pub(crate) fn admit(&self, cost: u64) -> Admission {
+    pub(crate) fn admit(&self, cost: u64) -> Admission<'_> {
         let now = Instant::now();
         let mut state = self.lock();
         if let Some(w) = state.window {
@@ -79,7 +80,7 @@ impl Budget {
             }
         }
         state.in_flight += cost;
-        Admission::Go
+        Admission::Go(Reservation { budget: self, cost })
     }
 
     /// A response to a request admitted with `cost` and sent at `sent_at` arrived: learn the
@@ -90,13 +91,7 @@ impl Budget {
     /// answered in it was sent, so `reset − first send` bounds the length from above, and the
     /// smallest bound over past windows is kept. A new window then ends at the latest at the
     /// first answer from it plus that length (an answer comes after the window started).
-    pub(crate) fn settle(
-        &self,
-        cost: u64,
-        sent_at: Instant,
-        headers: &HeaderMap,
-        rate_limited: bool,
-    ) {
+    fn settle(&self, cost: u64, sent_at: Instant, headers: &HeaderMap, rate_limited: bool) {
         let report = RateLimit::from_headers(headers);
         let now = Instant::now();
         let mut state = self.lock();
@@ -149,12 +144,6 @@ impl Budget {
         });
     }
 
-    /// A request admitted with `cost` ended without a response.
-    pub(crate) fn release(&self, cost: u64) {
-        let mut state = self.lock();
-        state.in_flight = state.in_flight.saturating_sub(cost);
-    }
-
     /// Marks the window as spent until `until` (after a 429: its `Retry-After` or reset).
     pub(crate) fn exhaust_until(&self, until: Instant) {
         let mut state = self.lock();
@@ -172,6 +161,32 @@ impl Budget {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // The state stays consistent even if a holder panicked: every update is one assignment.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Credits held for one request in flight. Settle it with the response; dropping it (no
+/// response, an error, or a cancelled call) returns the credits.
+#[derive(Debug)]
+pub(crate) struct Reservation<'a> {
+    budget: &'a Budget,
+    cost: u64,
+}
+
+impl Reservation<'_> {
+    /// The response arrived: the budget learns from its headers and the credits are returned.
+    pub(crate) fn settle(mut self, sent_at: Instant, headers: &HeaderMap, rate_limited: bool) {
+        self.budget
+            .settle(self.cost, sent_at, headers, rate_limited);
+        self.cost = 0;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.cost > 0 {
+            let mut state = self.budget.lock();
+            state.in_flight = state.in_flight.saturating_sub(self.cost);
+        }
     }
 }
 
@@ -213,17 +228,35 @@ mod tests {
             + secs
     }
 
+    /// The reservation of an admission that must go.
+    fn go(admission: Admission<'_>) -> Reservation<'_> {
+        match admission {
+            Admission::Go(reservation) => reservation,
+            Admission::WaitUntil(_) => panic!("told to wait"),
+        }
+    }
+
     #[test]
     fn admits_until_the_reported_credits_are_reserved() {
         let budget = Budget::default();
-        assert!(matches!(budget.admit(100), Admission::Go));
-        budget.settle(100, Instant::now(), &headers(1000, 250, unix_in(30)), false);
+        go(budget.admit(100)).settle(Instant::now(), &headers(1000, 250, unix_in(30)), false);
         // 250 left: two requests of 100 fit, the third waits for the reset.
-        assert!(matches!(budget.admit(100), Admission::Go));
-        assert!(matches!(budget.admit(100), Admission::Go));
+        let _first = go(budget.admit(100));
+        let _second = go(budget.admit(100));
         assert!(matches!(budget.admit(100), Admission::WaitUntil(_)));
         // A cheaper one still fits.
-        assert!(matches!(budget.admit(50), Admission::Go));
+        assert!(matches!(budget.admit(50), Admission::Go(_)));
+    }
+
+    #[test]
+    fn a_dropped_reservation_returns_its_credits() {
+        let budget = Budget::default();
+        budget.settle(0, Instant::now(), &headers(1000, 100, unix_in(30)), false);
+        let in_flight = go(budget.admit(100));
+        assert!(matches!(budget.admit(100), Admission::WaitUntil(_)));
+        // A call that ends without a response (error, cancelled future) gives the credits back.
+        drop(in_flight);
+        assert!(matches!(budget.admit(100), Admission::Go(_)));
     }
 
     #[test]
@@ -231,7 +264,7 @@ mod tests {
         let budget = Budget::default();
         budget.settle(0, Instant::now(), &headers(1000, 900, unix_in(60)), false);
         budget.settle(0, Instant::now(), &headers(1000, 0, unix_in(0)), false);
-        assert!(matches!(budget.admit(500), Admission::Go));
+        assert!(matches!(budget.admit(500), Admission::Go(_)));
     }
 
     #[test]
@@ -245,8 +278,7 @@ mod tests {
         );
         // The server moved to a smaller, shorter window.
         budget.settle(0, Instant::now(), &headers(100, 100, unix_in(5)), false);
-        assert!(matches!(budget.admit(100), Admission::Go));
-        budget.settle(100, Instant::now(), &headers(100, 100, unix_in(5)), true);
+        go(budget.admit(100)).settle(Instant::now(), &headers(100, 100, unix_in(5)), true);
         assert!(matches!(budget.admit(50), Admission::WaitUntil(_)));
     }
 
@@ -254,7 +286,7 @@ mod tests {
     fn a_passed_reset_starts_a_full_window() {
         let budget = Budget::default();
         budget.settle(0, Instant::now(), &headers(1000, 0, unix_in(0)), false);
-        assert!(matches!(budget.admit(500), Admission::Go));
+        assert!(matches!(budget.admit(500), Admission::Go(_)));
     }
 
     #[test]
@@ -283,6 +315,6 @@ mod tests {
     fn a_request_larger_than_the_window_is_not_held_forever() {
         let budget = Budget::default();
         budget.settle(0, Instant::now(), &headers(100, 100, unix_in(30)), false);
-        assert!(matches!(budget.admit(2000), Admission::Go));
+        assert!(matches!(budget.admit(2000), Admission::Go(_)));
     }
 }
