@@ -86,6 +86,17 @@ pub const FIXES: &[Fix] = &[
         apply: integer_paging_parameters,
     },
     Fix {
+        name: "defaults-are-documentation",
+        reason: "A schema `default` says what Miro does when a field is absent, not a value to \
+                 send; typify turns it into a plain field that is always serialized, so an update \
+                 that sets one field also sent every defaulted one (a content-only sticky-note \
+                 update reset the shape to square, a description-only board update renamed the \
+                 board). Every body schema's default moves into its description and the \
+                 x-miro-default extension, so a field the caller does not set stays `None` and is \
+                 never sent. (Parameters are already optional and keep theirs.)",
+        apply: defaults_are_documentation,
+    },
+    Fix {
         name: "allof-object-and-string",
         reason: "The export-job status of enterprise-update-board-export-job is \
                  allOf[object, string], which no value satisfies (progenitor makes an empty enum); \
@@ -545,6 +556,51 @@ fn integer_paging_parameters(spec: &mut Value) -> usize {
     })
 }
 
+/// Where `defaults-are-documentation` keeps a schema's `default`, for the generator's own use
+/// (the emulator's synthesized answers); typify ignores it.
+pub const DEFAULT_EXTENSION: &str = "x-miro-default";
+
+fn defaults_are_documentation(spec: &mut Value) -> usize {
+    /// `value` is a schema (or a spec object that may hold schemas); `parameters` lists are
+    /// skipped, and the keys of a `properties` map are property names, not keywords.
+    fn schema(value: &mut Value) -> usize {
+        let Value::Object(obj) = value else {
+            return match value {
+                Value::Array(items) => items.iter_mut().map(schema).sum(),
+                _ => 0,
+            };
+        };
+        let mut changed = 0;
+        if let Some(default) = obj.remove("default") {
+            let shown = match &default {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let note = format!("Miro's default: `{shown}`.");
+            let description = match obj.get("description").and_then(Value::as_str) {
+                Some(d) if !d.trim().is_empty() => format!("{}\n\n{note}", d.trim_end()),
+                _ => note,
+            };
+            obj.insert("description".into(), Value::String(description));
+            obj.insert(DEFAULT_EXTENSION.into(), default);
+            changed += 1;
+        }
+        for (key, child) in obj.iter_mut() {
+            match key.as_str() {
+                "properties" => {
+                    if let Value::Object(props) = child {
+                        changed += props.values_mut().map(schema).sum::<usize>();
+                    }
+                }
+                "parameters" | "example" | "examples" | DEFAULT_EXTENSION => {}
+                _ => changed += schema(child),
+            }
+        }
+        changed
+    }
+    schema(spec)
+}
+
 fn allof_object_and_string(spec: &mut Value) -> usize {
     walk_objects(spec, &mut |obj| {
         let Some(Value::Array(parts)) = obj.get("allOf") else {
@@ -860,6 +916,40 @@ mod tests {
         assert_eq!(limit["description"], "Range: 10 to 50.");
         assert_eq!(spec["parameters"][1]["schema"]["type"], "integer");
         assert_eq!(spec["parameters"][2]["schema"]["type"], "string");
+    }
+
+    #[test]
+    fn defaults_become_documentation() {
+        let mut spec = json!({
+            "paths": {"/b": {"get": {"parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 10}}]}}},
+            "components": {"schemas": {
+                "StickyNoteData": {"type": "object", "properties": {
+                    "shape": {"type": "string", "enum": ["square", "rectangle"], "default": "square",
+                              "description": "The shape."},
+                    "default": {"type": "number", "default": 0}}},
+                "PageLimit": {"type": "integer", "default": 100}}}
+        });
+        assert_eq!(run("defaults-are-documentation", &mut spec), 3);
+        let shape = &spec["components"]["schemas"]["StickyNoteData"]["properties"]["shape"];
+        assert!(shape.get("default").is_none());
+        assert_eq!(
+            shape["description"],
+            "The shape.\n\nMiro's default: `square`."
+        );
+        assert_eq!(shape[DEFAULT_EXTENSION], "square");
+        // A property named `default` is a property, not a keyword.
+        let named = &spec["components"]["schemas"]["StickyNoteData"]["properties"]["default"];
+        assert_eq!(named["description"], "Miro's default: `0`.");
+        assert_eq!(
+            spec["components"]["schemas"]["PageLimit"]["description"],
+            "Miro's default: `100`."
+        );
+        // Parameters are optional already and keep their default.
+        assert_eq!(
+            spec["paths"]["/b"]["get"]["parameters"][0]["schema"]["default"],
+            10
+        );
     }
 
     #[test]

@@ -105,8 +105,7 @@ impl<'a> Synth<'a> {
             .and_then(Value::as_array)
             .and_then(|e| e.iter().find(|v| !v.is_null()))
         {
-            return s
-                .get("default")
+            return spec_default(s)
                 .filter(|d| s["enum"].as_array().is_some_and(|e| e.contains(d)))
                 .unwrap_or(first)
                 .clone();
@@ -117,7 +116,7 @@ impl<'a> Synth<'a> {
             Some("string") => Value::from(string_for(s, name)),
             Some("integer") => integer_for(s),
             Some("number") => number_for(s),
-            Some("boolean") => s.get("default").cloned().unwrap_or(Value::Bool(false)),
+            Some("boolean") => spec_default(s).cloned().unwrap_or(Value::Bool(false)),
             _ if s.get("properties").is_some() => self.object(s, depth),
             _ => json!({}),
         }
@@ -325,8 +324,14 @@ fn within_bounds(s: &Value, v: &Value) -> bool {
     min_ok && max_ok
 }
 
+/// The schema's documented default, wherever the fixes left it.
+fn spec_default(s: &Value) -> Option<&Value> {
+    s.get("default")
+        .or_else(|| s.get(crate::fixes::DEFAULT_EXTENSION))
+}
+
 fn integer_for(s: &Value) -> Value {
-    if let Some(d) = s.get("default").filter(|d| integer_fits(s, d)) {
+    if let Some(d) = spec_default(s).filter(|d| integer_fits(s, d)) {
         return d.clone();
     }
     let min = s.get("minimum").and_then(Value::as_f64).unwrap_or(0.0);
@@ -340,7 +345,7 @@ fn integer_for(s: &Value) -> Value {
 }
 
 fn number_for(s: &Value) -> Value {
-    if let Some(d) = s.get("default").filter(|d| d.is_number()) {
+    if let Some(d) = spec_default(s).filter(|d| d.is_number()) {
         return d.clone();
     }
     let min = s.get("minimum").and_then(Value::as_f64).unwrap_or(0.0);
@@ -349,7 +354,7 @@ fn number_for(s: &Value) -> Value {
 
 /// A string for a schema without a usable example: by format, then by name.
 fn string_for(s: &Value, name: Option<&str>) -> String {
-    if let Some(d) = s.get("default").and_then(Value::as_str) {
+    if let Some(d) = spec_default(s).and_then(Value::as_str) {
         if string_has_format(d, s.get("format").and_then(Value::as_str)) {
             return d.to_string();
         }

@@ -166,7 +166,7 @@ pub struct AppCardData {
     pub title: ::std::option::Option<::std::string::String>,
 }
 ///Contains app card item data, such as the title, description, or fields.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardDataChanges {
     ///A short text description to add context about the app card.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -174,24 +174,20 @@ pub struct AppCardDataChanges {
     ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub fields: ::std::vec::Vec<CustomField>,
-    ///Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
-    #[serde(default = "defaults::app_card_data_changes_status")]
-    pub status: AppCardDataChangesStatus,
-    ///A short text header to identify the app card.
-    #[serde(default = "defaults::app_card_data_changes_title")]
-    pub title: ::std::string::String,
+    /**Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
+
+Miro's default: `disconnected`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<AppCardDataChangesStatus>,
+    /**A short text header to identify the app card.
+
+Miro's default: `sample app card item`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub title: ::std::option::Option<::std::string::String>,
 }
-impl ::std::default::Default for AppCardDataChanges {
-    fn default() -> Self {
-        Self {
-            description: Default::default(),
-            fields: Default::default(),
-            status: defaults::app_card_data_changes_status(),
-            title: defaults::app_card_data_changes_title(),
-        }
-    }
-}
-///Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
+/**Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
+
+Miro's default: `disconnected`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum AppCardDataChangesStatus {
@@ -200,11 +196,6 @@ pub enum AppCardDataChangesStatus {
     Disabled,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for AppCardDataChangesStatus {
-    fn default() -> Self {
-        AppCardDataChangesStatus::Disconnected
-    }
 }
 ///Contains app card item data, such as the title, description, or fields.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -453,7 +444,7 @@ pub struct BasicEntityInfo {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`BasicError`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BasicError {
     ///Description of the status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -464,21 +455,12 @@ pub struct BasicError {
     ///HTTP status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<f64>,
-    #[serde(rename = "type", default = "defaults::basic_error_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for BasicError {
-    fn default() -> Self {
-        Self {
-            code: Default::default(),
-            message: Default::default(),
-            status: Default::default(),
-            type_: defaults::basic_error_type(),
-        }
-    }
+    ///Miro's default: `error`.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`BasicErrorEnterpriseUserSessionResetEnterprisePlan`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BasicErrorEnterpriseUserSessionResetEnterprisePlan {
     ///Description of the status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -489,25 +471,14 @@ pub struct BasicErrorEnterpriseUserSessionResetEnterprisePlan {
     ///HTTP status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<f64>,
-    ///Type of the object returned.
-    #[serde(
-        rename = "type",
-        default = "defaults::basic_error_enterprise_user_session_reset_enterprise_plan_type"
-    )]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for BasicErrorEnterpriseUserSessionResetEnterprisePlan {
-    fn default() -> Self {
-        Self {
-            code: Default::default(),
-            message: Default::default(),
-            status: Default::default(),
-            type_: defaults::basic_error_enterprise_user_session_reset_enterprise_plan_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `error`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`BasicErrorOrganizationsEnterprisePlan`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BasicErrorOrganizationsEnterprisePlan {
     ///Description of the status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -518,22 +489,11 @@ pub struct BasicErrorOrganizationsEnterprisePlan {
     ///HTTP status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<f64>,
-    ///Type of the object returned.
-    #[serde(
-        rename = "type",
-        default = "defaults::basic_error_organizations_enterprise_plan_type"
-    )]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for BasicErrorOrganizationsEnterprisePlan {
-    fn default() -> Self {
-        Self {
-            code: Default::default(),
-            message: Default::default(),
-            status: Default::default(),
-            type_: defaults::basic_error_organizations_enterprise_plan_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `error`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///Contains the result data.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -600,14 +560,16 @@ pub struct Board {
     pub view_link: ::std::option::Option<::std::string::String>,
 }
 ///`BoardChanges`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardChanges {
     ///Description of the board.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    ///Name for the board.
-    #[serde(default = "defaults::board_changes_name")]
-    pub name: ::std::string::String,
+    /**Name for the board.
+
+Miro's default: `Untitled`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub policy: ::std::option::Option<BoardPolicyChange>,
     /**Unique identifier (ID) of the project to which the board must be added.
@@ -624,19 +586,8 @@ pub struct BoardChanges {
     #[serde(rename = "teamId", skip_serializing_if = "::std::option::Option::is_none")]
     pub team_id: ::std::option::Option<::std::string::String>,
 }
-impl ::std::default::Default for BoardChanges {
-    fn default() -> Self {
-        Self {
-            description: Default::default(),
-            name: defaults::board_changes_name(),
-            policy: Default::default(),
-            project_id: Default::default(),
-            team_id: Default::default(),
-        }
-    }
-}
 ///`BoardDataClassificationLabel`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardDataClassificationLabel {
     ///Label color.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -662,22 +613,11 @@ pub struct BoardDataClassificationLabel {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub sharing_recommendation: ::std::option::Option<::std::string::String>,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::board_data_classification_label_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for BoardDataClassificationLabel {
-    fn default() -> Self {
-        Self {
-            color: Default::default(),
-            description: Default::default(),
-            guideline_url: Default::default(),
-            id: Default::default(),
-            name: Default::default(),
-            sharing_recommendation: Default::default(),
-            type_: defaults::board_data_classification_label_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `board-data-classification-label`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///Board export job.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -894,7 +834,9 @@ pub struct BoardExportTaskResult {
     pub export_link: ::std::option::Option<::std::string::String>,
     pub status: ExportTaskStatus,
 }
-///Specifies the format of the file to which the board will be exported. Supported formats include SVG (default), HTML, and PDF.
+/**Specifies the format of the file to which the board will be exported. Supported formats include SVG (default), HTML, and PDF.
+
+Miro's default: `SVG`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardFormat {
@@ -903,11 +845,6 @@ pub enum BoardFormat {
     Pdf,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for BoardFormat {
-    fn default() -> Self {
-        BoardFormat::Svg
-    }
 }
 ///[Unique identifier (ID) of the board](https://developers.miro.com/reference/board-model)
 #[derive(
@@ -1068,20 +1005,17 @@ pub struct BoardMember {
     pub type_: ::std::string::String,
 }
 ///`BoardMemberChanges`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardMemberChanges {
-    ///Role of the board member.
-    #[serde(default = "defaults::board_member_changes_role")]
-    pub role: BoardMemberChangesRole,
+    /**Role of the board member.
+
+Miro's default: `commenter`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub role: ::std::option::Option<BoardMemberChangesRole>,
 }
-impl ::std::default::Default for BoardMemberChanges {
-    fn default() -> Self {
-        Self {
-            role: defaults::board_member_changes_role(),
-        }
-    }
-}
-///Role of the board member.
+/**Role of the board member.
+
+Miro's default: `commenter`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardMemberChangesRole {
@@ -1092,11 +1026,6 @@ pub enum BoardMemberChangesRole {
     Owner,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for BoardMemberChangesRole {
-    fn default() -> Self {
-        BoardMemberChangesRole::Commenter
-    }
 }
 ///Role of the board member.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -1146,11 +1075,15 @@ pub struct BoardMembersInvite {
     ///The message that will be sent in the invitation email.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    ///Role of the board member. Inviting users with the role `owner` has the same effect as the role `coowner`.
-    #[serde(default = "defaults::board_members_invite_role")]
-    pub role: BoardMembersInviteRole,
+    /**Role of the board member. Inviting users with the role `owner` has the same effect as the role `coowner`.
+
+Miro's default: `commenter`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub role: ::std::option::Option<BoardMembersInviteRole>,
 }
-///Role of the board member. Inviting users with the role `owner` has the same effect as the role `coowner`.
+/**Role of the board member. Inviting users with the role `owner` has the same effect as the role `coowner`.
+
+Miro's default: `commenter`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardMembersInviteRole {
@@ -1161,11 +1094,6 @@ pub enum BoardMembersInviteRole {
     Owner,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for BoardMembersInviteRole {
-    fn default() -> Self {
-        BoardMembersInviteRole::Commenter
-    }
 }
 ///`BoardMembersPagedResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -1192,37 +1120,38 @@ pub struct BoardMembersPagedResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 ///Defines the permissions policies for the board.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardPermissionsPolicy {
-    ///Defines who can start or stop timer, voting, video chat, screen sharing, attention management. Others will only be able to join. To change the value for the `collaborationToolsStartAccess` parameter, contact Miro Customer Support.
+    /**Defines who can start or stop timer, voting, video chat, screen sharing, attention management. Others will only be able to join. To change the value for the `collaborationToolsStartAccess` parameter, contact Miro Customer Support.
+
+Miro's default: `all_editors`.*/
     #[serde(
         rename = "collaborationToolsStartAccess",
-        default = "defaults::board_permissions_policy_collaboration_tools_start_access"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub collaboration_tools_start_access: BoardPermissionsPolicyCollaborationToolsStartAccess,
-    ///Defines who can copy the board, copy objects, download images, and save the board as a template or PDF.
+    pub collaboration_tools_start_access: ::std::option::Option<
+        BoardPermissionsPolicyCollaborationToolsStartAccess,
+    >,
+    /**Defines who can copy the board, copy objects, download images, and save the board as a template or PDF.
+
+Miro's default: `anyone`.*/
     #[serde(
         rename = "copyAccess",
-        default = "defaults::board_permissions_policy_copy_access"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub copy_access: BoardPermissionsPolicyCopyAccess,
-    ///Defines who can change access and invite users to this board. To change the value for the `sharingAccess` parameter, contact Miro Customer Support.
+    pub copy_access: ::std::option::Option<BoardPermissionsPolicyCopyAccess>,
+    /**Defines who can change access and invite users to this board. To change the value for the `sharingAccess` parameter, contact Miro Customer Support.
+
+Miro's default: `team_members_with_editing_rights`.*/
     #[serde(
         rename = "sharingAccess",
-        default = "defaults::board_permissions_policy_sharing_access"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub sharing_access: BoardPermissionsPolicySharingAccess,
+    pub sharing_access: ::std::option::Option<BoardPermissionsPolicySharingAccess>,
 }
-impl ::std::default::Default for BoardPermissionsPolicy {
-    fn default() -> Self {
-        Self {
-            collaboration_tools_start_access: defaults::board_permissions_policy_collaboration_tools_start_access(),
-            copy_access: defaults::board_permissions_policy_copy_access(),
-            sharing_access: defaults::board_permissions_policy_sharing_access(),
-        }
-    }
-}
-///Defines who can start or stop timer, voting, video chat, screen sharing, attention management. Others will only be able to join. To change the value for the `collaborationToolsStartAccess` parameter, contact Miro Customer Support.
+/**Defines who can start or stop timer, voting, video chat, screen sharing, attention management. Others will only be able to join. To change the value for the `collaborationToolsStartAccess` parameter, contact Miro Customer Support.
+
+Miro's default: `all_editors`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardPermissionsPolicyCollaborationToolsStartAccess {
@@ -1231,12 +1160,9 @@ pub enum BoardPermissionsPolicyCollaborationToolsStartAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for BoardPermissionsPolicyCollaborationToolsStartAccess {
-    fn default() -> Self {
-        BoardPermissionsPolicyCollaborationToolsStartAccess::AllEditors
-    }
-}
-///Defines who can copy the board, copy objects, download images, and save the board as a template or PDF.
+/**Defines who can copy the board, copy objects, download images, and save the board as a template or PDF.
+
+Miro's default: `anyone`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardPermissionsPolicyCopyAccess {
@@ -1247,12 +1173,9 @@ pub enum BoardPermissionsPolicyCopyAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for BoardPermissionsPolicyCopyAccess {
-    fn default() -> Self {
-        BoardPermissionsPolicyCopyAccess::Anyone
-    }
-}
-///Defines who can change access and invite users to this board. To change the value for the `sharingAccess` parameter, contact Miro Customer Support.
+/**Defines who can change access and invite users to this board. To change the value for the `sharingAccess` parameter, contact Miro Customer Support.
+
+Miro's default: `team_members_with_editing_rights`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardPermissionsPolicySharingAccess {
@@ -1260,11 +1183,6 @@ pub enum BoardPermissionsPolicySharingAccess {
     OwnerAndCoowners,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for BoardPermissionsPolicySharingAccess {
-    fn default() -> Self {
-        BoardPermissionsPolicySharingAccess::TeamMembersWithEditingRights
-    }
 }
 ///Defines the permissions policies and sharing policies for the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -1302,43 +1220,43 @@ pub struct BoardProject {
     pub id: ::std::option::Option<::std::string::String>,
 }
 ///Defines the public-level, organization-level, and team-level access for the board. The access level that a user gets depends on the highest level of access that results from considering the public-level, team-level, organization-level, and direct sharing access.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardSharingPolicy {
     ///Defines the public-level access to the board.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub access: ::std::option::Option<BoardSharingPolicyAccess>,
-    ///Defines if a password is required to access the board.
-    #[serde(rename = "accessPasswordRequired", default)]
-    pub access_password_required: bool,
-    ///Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access`.
+    /**Defines if a password is required to access the board.
+
+Miro's default: `false`.*/
+    #[serde(
+        rename = "accessPasswordRequired",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub access_password_required: ::std::option::Option<bool>,
+    /**Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access`.
+
+Miro's default: `no_access`.*/
     #[serde(
         rename = "inviteToAccountAndBoardLinkAccess",
-        default = "defaults::board_sharing_policy_invite_to_account_and_board_link_access"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub invite_to_account_and_board_link_access: BoardSharingPolicyInviteToAccountAndBoardLinkAccess,
-    ///Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
+    pub invite_to_account_and_board_link_access: ::std::option::Option<
+        BoardSharingPolicyInviteToAccountAndBoardLinkAccess,
+    >,
+    /**Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
+
+Miro's default: `private`.*/
     #[serde(
         rename = "organizationAccess",
-        default = "defaults::board_sharing_policy_organization_access"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub organization_access: BoardSharingPolicyOrganizationAccess,
+    pub organization_access: ::std::option::Option<BoardSharingPolicyOrganizationAccess>,
     ///Defines the team-level access to the board.
     #[serde(
         rename = "teamAccess",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub team_access: ::std::option::Option<BoardSharingPolicyTeamAccess>,
-}
-impl ::std::default::Default for BoardSharingPolicy {
-    fn default() -> Self {
-        Self {
-            access: Default::default(),
-            access_password_required: Default::default(),
-            invite_to_account_and_board_link_access: defaults::board_sharing_policy_invite_to_account_and_board_link_access(),
-            organization_access: defaults::board_sharing_policy_organization_access(),
-            team_access: Default::default(),
-        }
-    }
 }
 ///Defines the public-level access to the board.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -1352,23 +1270,33 @@ pub enum BoardSharingPolicyAccess {
     UnknownValue(::std::string::String),
 }
 ///Defines the public-level, organization-level, and team-level access for the board. The access level that a user gets depends on the highest level of access that results from considering the public-level, team-level, organization-level, and direct sharing access.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardSharingPolicyChange {
-    ///Defines the public-level access to the board.
-    #[serde(default = "defaults::board_sharing_policy_change_access")]
-    pub access: BoardSharingPolicyChangeAccess,
-    ///Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access` regardless of the value that you assign for this parameter.
+    /**Defines the public-level access to the board.
+
+Miro's default: `private`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub access: ::std::option::Option<BoardSharingPolicyChangeAccess>,
+    /**Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access` regardless of the value that you assign for this parameter.
+
+Miro's default: `no_access`.*/
     #[serde(
         rename = "inviteToAccountAndBoardLinkAccess",
-        default = "defaults::board_sharing_policy_change_invite_to_account_and_board_link_access"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub invite_to_account_and_board_link_access: BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess,
-    ///Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
+    pub invite_to_account_and_board_link_access: ::std::option::Option<
+        BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess,
+    >,
+    /**Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
+
+Miro's default: `private`.*/
     #[serde(
         rename = "organizationAccess",
-        default = "defaults::board_sharing_policy_change_organization_access"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub organization_access: BoardSharingPolicyChangeOrganizationAccess,
+    pub organization_access: ::std::option::Option<
+        BoardSharingPolicyChangeOrganizationAccess,
+    >,
     ///Defines the team-level access to the board. By default, **edit** for the free plan and **private** for other plans.
     #[serde(
         rename = "teamAccess",
@@ -1376,17 +1304,9 @@ pub struct BoardSharingPolicyChange {
     )]
     pub team_access: ::std::option::Option<BoardSharingPolicyChangeTeamAccess>,
 }
-impl ::std::default::Default for BoardSharingPolicyChange {
-    fn default() -> Self {
-        Self {
-            access: defaults::board_sharing_policy_change_access(),
-            invite_to_account_and_board_link_access: defaults::board_sharing_policy_change_invite_to_account_and_board_link_access(),
-            organization_access: defaults::board_sharing_policy_change_organization_access(),
-            team_access: Default::default(),
-        }
-    }
-}
-///Defines the public-level access to the board.
+/**Defines the public-level access to the board.
+
+Miro's default: `private`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSharingPolicyChangeAccess {
@@ -1397,12 +1317,9 @@ pub enum BoardSharingPolicyChangeAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for BoardSharingPolicyChangeAccess {
-    fn default() -> Self {
-        BoardSharingPolicyChangeAccess::Private
-    }
-}
-///Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access` regardless of the value that you assign for this parameter.
+/**Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access` regardless of the value that you assign for this parameter.
+
+Miro's default: `no_access`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
@@ -1413,13 +1330,9 @@ pub enum BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default
-for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
-    fn default() -> Self {
-        BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess::NoAccess
-    }
-}
-///Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
+/**Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
+
+Miro's default: `private`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSharingPolicyChangeOrganizationAccess {
@@ -1429,11 +1342,6 @@ pub enum BoardSharingPolicyChangeOrganizationAccess {
     Edit,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for BoardSharingPolicyChangeOrganizationAccess {
-    fn default() -> Self {
-        BoardSharingPolicyChangeOrganizationAccess::Private
-    }
 }
 ///Defines the team-level access to the board. By default, **edit** for the free plan and **private** for other plans.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -1446,7 +1354,9 @@ pub enum BoardSharingPolicyChangeTeamAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-///Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access`.
+/**Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access`.
+
+Miro's default: `no_access`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
@@ -1460,12 +1370,9 @@ pub enum BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
-    fn default() -> Self {
-        BoardSharingPolicyInviteToAccountAndBoardLinkAccess::NoAccess
-    }
-}
-///Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
+/**Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
+
+Miro's default: `private`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSharingPolicyOrganizationAccess {
@@ -1475,11 +1382,6 @@ pub enum BoardSharingPolicyOrganizationAccess {
     Edit,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for BoardSharingPolicyOrganizationAccess {
-    fn default() -> Self {
-        BoardSharingPolicyOrganizationAccess::Private
-    }
 }
 ///Defines the team-level access to the board.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -1493,7 +1395,7 @@ pub enum BoardSharingPolicyTeamAccess {
     UnknownValue(::std::string::String),
 }
 ///`BoardSubscription`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardSubscription {
     ///Indicates the HTTPS URL to which Miro sends a webhook when an event occurs.
     #[serde(
@@ -1521,25 +1423,14 @@ pub struct BoardSubscription {
     /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.*/
-    #[serde(default = "defaults::board_subscription_status")]
-    pub status: BoardSubscriptionStatus,
+The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
+
+Miro's default: `enabled`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<BoardSubscriptionStatus>,
     ///The type of object associated with the webhook subscription.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
-}
-impl ::std::default::Default for BoardSubscription {
-    fn default() -> Self {
-        Self {
-            callback_url: Default::default(),
-            created_at: Default::default(),
-            data: Default::default(),
-            id: Default::default(),
-            modified_at: Default::default(),
-            status: defaults::board_subscription_status(),
-            type_: Default::default(),
-        }
-    }
 }
 ///Contains information about a webhook subscription, such as the board ID associated with the webhook subscription, the date and time when the webhook subscription was last updated, and the type of board item that the subscription is associated with.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -1551,7 +1442,9 @@ pub struct BoardSubscriptionData {
 /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.*/
+The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
+
+Miro's default: `enabled`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSubscriptionStatus {
@@ -1561,23 +1454,24 @@ pub enum BoardSubscriptionStatus {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for BoardSubscriptionStatus {
-    fn default() -> Self {
-        BoardSubscriptionStatus::Enabled
-    }
-}
 ///`BoardUserGroup`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardUserGroup {
     ///User group ID.
     pub id: ::std::string::String,
-    ///Role of the user group on the board.
+    /**Role of the user group on the board.
+
+Miro's default: `VIEWER`.*/
     pub role: BoardUserGroupRole,
-    ///Object type
-    #[serde(rename = "type", default = "defaults::board_user_group_type")]
-    pub type_: ::serde_json::Value,
+    /**Object type
+
+Miro's default: `board-user-group`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::serde_json::Value>,
 }
-///Role of the user group on the board.
+/**Role of the user group on the board.
+
+Miro's default: `VIEWER`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardUserGroupRole {
@@ -1586,11 +1480,6 @@ pub enum BoardUserGroupRole {
     Editor,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for BoardUserGroupRole {
-    fn default() -> Self {
-        BoardUserGroupRole::Viewer
-    }
 }
 ///Page of user groups that with access to the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1894,7 +1783,7 @@ pub struct CardData {
     pub title: ::std::option::Option<::std::string::String>,
 }
 ///Contains card item data, such as the title, description, due date, or assignee ID.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardDataPlatformbulkcreateoperation {
     ///Unique user identifier. In the GUI, the user ID is mapped to the name of the user who is assigned as the owner of the task or activity described in the card. The identifier is a string containing numbers, and it is automatically assigned to a user when they first sign up.
     #[serde(
@@ -1908,19 +1797,11 @@ pub struct CardDataPlatformbulkcreateoperation {
     ///The date when the task or activity described in the card is due to be completed. In the GUI, users can select the due date from a calendar. Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(rename = "dueDate", skip_serializing_if = "::std::option::Option::is_none")]
     pub due_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    ///A short text header for the card.
-    #[serde(default = "defaults::card_data_platformbulkcreateoperation_title")]
-    pub title: ::std::string::String,
-}
-impl ::std::default::Default for CardDataPlatformbulkcreateoperation {
-    fn default() -> Self {
-        Self {
-            assignee_id: Default::default(),
-            description: Default::default(),
-            due_date: Default::default(),
-            title: defaults::card_data_platformbulkcreateoperation_title(),
-        }
-    }
+    /**A short text header for the card.
+
+Miro's default: `sample card item`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub title: ::std::option::Option<::std::string::String>,
 }
 ///`CardItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -2346,9 +2227,11 @@ pub struct ConnectorWithLinks {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
-    ///The path type of the connector line, defines curvature. Default: curved.
-    #[serde(default = "defaults::connector_with_links_shape")]
-    pub shape: ConnectorWithLinksShape,
+    /**The path type of the connector line, defines curvature. Default: curved.
+
+Miro's default: `curved`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shape: ::std::option::Option<ConnectorWithLinksShape>,
     #[serde(
         rename = "startItem",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -2360,7 +2243,9 @@ pub struct ConnectorWithLinks {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
-///The path type of the connector line, defines curvature. Default: curved.
+/**The path type of the connector line, defines curvature. Default: curved.
+
+Miro's default: `curved`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ConnectorWithLinksShape {
@@ -2369,11 +2254,6 @@ pub enum ConnectorWithLinksShape {
     Curved,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for ConnectorWithLinksShape {
-    fn default() -> Self {
-        ConnectorWithLinksShape::Curved
-    }
 }
 ///`ConnectorsCursorPaged`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -2396,29 +2276,21 @@ pub struct ConnectorsCursorPaged {
     pub total: ::std::option::Option<i64>,
 }
 ///`CopyBoardChanges`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CopyBoardChanges {
     ///Description of the board.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
-    ///Name for the board.
-    #[serde(default = "defaults::copy_board_changes_name")]
-    pub name: ::std::string::String,
+    /**Name for the board.
+
+Miro's default: `Untitled`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub policy: ::std::option::Option<BoardPolicyChange>,
     ///Unique identifier (ID) of the team where the board must be placed.
     #[serde(rename = "teamId", skip_serializing_if = "::std::option::Option::is_none")]
     pub team_id: ::std::option::Option<::std::string::String>,
-}
-impl ::std::default::Default for CopyBoardChanges {
-    fn default() -> Self {
-        Self {
-            description: Default::default(),
-            name: defaults::copy_board_changes_name(),
-            policy: Default::default(),
-            team_id: Default::default(),
-        }
-    }
 }
 ///List of board IDs to be exported. Each export job can contain up to 1,000 boards.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -2437,7 +2309,7 @@ pub struct CreateBoardExportRequest {
     pub board_ids: ::std::vec::Vec<::std::string::String>,
 }
 ///Contains the board ID associated with the webhook subscription, the webhook callback URL, and the status of the webhook subscription.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreateBoardSubscriptionRequest {
     ///[Unique identifier (ID) of the board](https://developers.miro.com/reference/board-model) that you want to associate with the webhook subscription.
     #[serde(rename = "boardId", skip_serializing_if = "::std::option::Option::is_none")]
@@ -2451,23 +2323,18 @@ pub struct CreateBoardSubscriptionRequest {
     /**Indicates whether the status of the webhook subscription.`enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.*/
-    #[serde(default = "defaults::create_board_subscription_request_status")]
-    pub status: CreateBoardSubscriptionRequestStatus,
-}
-impl ::std::default::Default for CreateBoardSubscriptionRequest {
-    fn default() -> Self {
-        Self {
-            board_id: Default::default(),
-            callback_url: Default::default(),
-            status: defaults::create_board_subscription_request_status(),
-        }
-    }
+The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
+
+Miro's default: `enabled`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<CreateBoardSubscriptionRequestStatus>,
 }
 /**Indicates whether the status of the webhook subscription.`enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.*/
+The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
+
+Miro's default: `enabled`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum CreateBoardSubscriptionRequestStatus {
@@ -2476,21 +2343,20 @@ pub enum CreateBoardSubscriptionRequestStatus {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for CreateBoardSubscriptionRequestStatus {
-    fn default() -> Self {
-        CreateBoardSubscriptionRequestStatus::Enabled
-    }
-}
 ///`CreateBoardUserGroupsRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateBoardUserGroupsRequest {
-    ///Role of the user group on the board.
+    /**Role of the user group on the board.
+
+Miro's default: `VIEWER`.*/
     pub role: CreateBoardUserGroupsRequestRole,
     ///List of user group ids.
     #[serde(rename = "userGroupIds")]
     pub user_group_ids: ::std::vec::Vec<::std::string::String>,
 }
-///Role of the user group on the board.
+/**Role of the user group on the board.
+
+Miro's default: `VIEWER`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum CreateBoardUserGroupsRequestRole {
@@ -2499,11 +2365,6 @@ pub enum CreateBoardUserGroupsRequestRole {
     Editor,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for CreateBoardUserGroupsRequestRole {
-    fn default() -> Self {
-        CreateBoardUserGroupsRequestRole::Viewer
-    }
 }
 ///`CreateDocumentItemUsingFileFromDeviceData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -2542,13 +2403,17 @@ pub struct CreateProjectRequest {
 ///`CreateProjectUserGroupsRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateProjectUserGroupsRequest {
-    ///Role of the user group on the project.
+    /**Role of the user group on the project.
+
+Miro's default: `VIEWER`.*/
     pub role: CreateProjectUserGroupsRequestRole,
     ///List of user group ids.
     #[serde(rename = "userGroupIds")]
     pub user_group_ids: ::std::vec::Vec<::std::string::String>,
 }
-///Role of the user group on the project.
+/**Role of the user group on the project.
+
+Miro's default: `VIEWER`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum CreateProjectUserGroupsRequestRole {
@@ -2557,11 +2422,6 @@ pub enum CreateProjectUserGroupsRequestRole {
     Editor,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for CreateProjectUserGroupsRequestRole {
-    fn default() -> Self {
-        CreateProjectUserGroupsRequestRole::Viewer
-    }
 }
 ///`CreateTeamGroupRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -2899,7 +2759,7 @@ for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
     }
 }
 ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CustomField {
     ///Hex value representing the color that fills the background area of the preview field, when it's displayed on the app card.
     #[serde(
@@ -2907,9 +2767,14 @@ pub struct CustomField {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
-    ///The shape of the icon on the preview field.
-    #[serde(rename = "iconShape", default = "defaults::custom_field_icon_shape")]
-    pub icon_shape: CustomFieldIconShape,
+    /**The shape of the icon on the preview field.
+
+Miro's default: `round`.*/
+    #[serde(
+        rename = "iconShape",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub icon_shape: ::std::option::Option<CustomFieldIconShape>,
     /**A valid URL pointing to an image available online.
 The transport protocol must be HTTPS.
 Possible image file formats: JPG/JPEG, PNG, SVG.*/
@@ -2929,19 +2794,9 @@ It can be any type of information that you want to convey.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
-impl ::std::default::Default for CustomField {
-    fn default() -> Self {
-        Self {
-            fill_color: Default::default(),
-            icon_shape: defaults::custom_field_icon_shape(),
-            icon_url: Default::default(),
-            text_color: Default::default(),
-            tooltip: Default::default(),
-            value: Default::default(),
-        }
-    }
-}
-///The shape of the icon on the preview field.
+/**The shape of the icon on the preview field.
+
+Miro's default: `round`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum CustomFieldIconShape {
@@ -2950,13 +2805,8 @@ pub enum CustomFieldIconShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for CustomFieldIconShape {
-    fn default() -> Self {
-        CustomFieldIconShape::Round
-    }
-}
 ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CustomFieldPlatformTags {
     ///Hex value representing the color that fills the background area of the preview field, when it's displayed on the app card.
     #[serde(
@@ -2964,12 +2814,14 @@ pub struct CustomFieldPlatformTags {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
-    ///The shape of the icon on the preview field.
+    /**The shape of the icon on the preview field.
+
+Miro's default: `round`.*/
     #[serde(
         rename = "iconShape",
-        default = "defaults::custom_field_platform_tags_icon_shape"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub icon_shape: CustomFieldPlatformTagsIconShape,
+    pub icon_shape: ::std::option::Option<CustomFieldPlatformTagsIconShape>,
     /**A valid URL pointing to an image available online.
 The transport protocol must be HTTPS.
 Possible image file formats: JPG/JPEG, PNG, SVG.*/
@@ -2989,19 +2841,9 @@ It can be any type of information that you want to convey.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
-impl ::std::default::Default for CustomFieldPlatformTags {
-    fn default() -> Self {
-        Self {
-            fill_color: Default::default(),
-            icon_shape: defaults::custom_field_platform_tags_icon_shape(),
-            icon_url: Default::default(),
-            text_color: Default::default(),
-            tooltip: Default::default(),
-            value: Default::default(),
-        }
-    }
-}
-///The shape of the icon on the preview field.
+/**The shape of the icon on the preview field.
+
+Miro's default: `round`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum CustomFieldPlatformTagsIconShape {
@@ -3010,13 +2852,8 @@ pub enum CustomFieldPlatformTagsIconShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for CustomFieldPlatformTagsIconShape {
-    fn default() -> Self {
-        CustomFieldPlatformTagsIconShape::Round
-    }
-}
 ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CustomFieldPlatformbulkcreateoperation {
     ///Hex value representing the color that fills the background area of the preview field, when it's displayed on the app card.
     #[serde(
@@ -3024,12 +2861,16 @@ pub struct CustomFieldPlatformbulkcreateoperation {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
-    ///The shape of the icon on the preview field.
+    /**The shape of the icon on the preview field.
+
+Miro's default: `round`.*/
     #[serde(
         rename = "iconShape",
-        default = "defaults::custom_field_platformbulkcreateoperation_icon_shape"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub icon_shape: CustomFieldPlatformbulkcreateoperationIconShape,
+    pub icon_shape: ::std::option::Option<
+        CustomFieldPlatformbulkcreateoperationIconShape,
+    >,
     /**A valid URL pointing to an image available online.
 The transport protocol must be HTTPS.
 Possible image file formats: JPG/JPEG, PNG, SVG.*/
@@ -3049,19 +2890,9 @@ It can be any type of information that you want to convey.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
-impl ::std::default::Default for CustomFieldPlatformbulkcreateoperation {
-    fn default() -> Self {
-        Self {
-            fill_color: Default::default(),
-            icon_shape: defaults::custom_field_platformbulkcreateoperation_icon_shape(),
-            icon_url: Default::default(),
-            text_color: Default::default(),
-            tooltip: Default::default(),
-            value: Default::default(),
-        }
-    }
-}
-///The shape of the icon on the preview field.
+/**The shape of the icon on the preview field.
+
+Miro's default: `round`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum CustomFieldPlatformbulkcreateoperationIconShape {
@@ -3070,13 +2901,8 @@ pub enum CustomFieldPlatformbulkcreateoperationIconShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for CustomFieldPlatformbulkcreateoperationIconShape {
-    fn default() -> Self {
-        CustomFieldPlatformbulkcreateoperationIconShape::Round
-    }
-}
 ///Data classification label
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DataClassificationLabel {
     ///Label color.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3111,24 +2937,11 @@ pub struct DataClassificationLabel {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub sharing_recommendation: ::std::option::Option<::std::string::String>,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::data_classification_label_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for DataClassificationLabel {
-    fn default() -> Self {
-        Self {
-            color: Default::default(),
-            default: Default::default(),
-            description: Default::default(),
-            guideline_url: Default::default(),
-            id: Default::default(),
-            name: Default::default(),
-            order_number: Default::default(),
-            sharing_recommendation: Default::default(),
-            type_: defaults::data_classification_label_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `data-classification-label`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`DataClassificationLabelId`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -3138,7 +2951,7 @@ pub struct DataClassificationLabelId {
     pub label_id: ::std::option::Option<::std::string::String>,
 }
 ///`DataClassificationOrganizationSettings`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DataClassificationOrganizationSettings {
     ///Data classification enabled for organization
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3146,24 +2959,14 @@ pub struct DataClassificationOrganizationSettings {
     ///Data classification labels
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub labels: ::std::vec::Vec<DataClassificationLabel>,
-    ///Type of the object returned.
-    #[serde(
-        rename = "type",
-        default = "defaults::data_classification_organization_settings_type"
-    )]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for DataClassificationOrganizationSettings {
-    fn default() -> Self {
-        Self {
-            enabled: Default::default(),
-            labels: Default::default(),
-            type_: defaults::data_classification_organization_settings_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `data-classification-organization-settings`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`DataClassificationTeamSettings`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DataClassificationTeamSettings {
     ///Data classification default label id
     #[serde(
@@ -3174,21 +2977,11 @@ pub struct DataClassificationTeamSettings {
     ///Data classification enabled for team
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub enabled: ::std::option::Option<bool>,
-    ///Type of the object returned.
-    #[serde(
-        rename = "type",
-        default = "defaults::data_classification_team_settings_type"
-    )]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for DataClassificationTeamSettings {
-    fn default() -> Self {
-        Self {
-            default_label_id: Default::default(),
-            enabled: Default::default(),
-            type_: defaults::data_classification_team_settings_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `team-data-classification-settings`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`DocFormatCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -3468,7 +3261,9 @@ pub struct DocumentUrlData {
     ///A short text header to identify the document.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    ///URL where the document is hosted.
+    /**URL where the document is hosted.
+
+Miro's default: `https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf`.*/
     pub url: ::std::string::String,
 }
 ///Contains information about the document URL.
@@ -3487,7 +3282,9 @@ pub struct DocumentUrlDataPlatformbulkcreateoperation {
     ///A short text header to identify the document.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    ///URL where the document is hosted.
+    /**URL where the document is hosted.
+
+Miro's default: `https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf`.*/
     pub url: ::std::string::String,
 }
 ///`EmbedCreateRequest`
@@ -3688,7 +3485,9 @@ pub struct EmbedUrlData {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub preview_url: ::std::option::Option<::std::string::String>,
-    ///A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
+    /**A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
+
+Miro's default: `https://www.youtube.com/watch?v=HlVSNEiFCBk`.*/
     pub url: ::std::string::String,
 }
 ///Contains information about the embed URL.
@@ -3745,7 +3544,9 @@ pub struct EmbedUrlDataPlatformbulkcreateoperation {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub preview_url: ::std::option::Option<::std::string::String>,
-    ///A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
+    /**A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
+
+Miro's default: `https://www.youtube.com/watch?v=HlVSNEiFCBk`.*/
     pub url: ::std::string::String,
 }
 /**Defines how the content in the embed item is displayed on the board.
@@ -3904,57 +3705,47 @@ pub struct Error {
     pub type_: ::std::string::String,
 }
 ///`Error400`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error400 {
-    ///Description of the status code.
-    #[serde(default = "defaults::error400_code")]
-    pub code: ::std::string::String,
+    /**Description of the status code.
+
+Miro's default: `invalidParameters`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub code: ::std::option::Option<::std::string::String>,
     ///Explanation of the error.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    ///HTTP status code.
-    #[serde(default = "defaults::error400_status")]
-    pub status: f64,
-    #[serde(rename = "type", default = "defaults::error400_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for Error400 {
-    fn default() -> Self {
-        Self {
-            code: defaults::error400_code(),
-            message: Default::default(),
-            status: defaults::error400_status(),
-            type_: defaults::error400_type(),
-        }
-    }
+    /**HTTP status code.
+
+Miro's default: `400`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<f64>,
+    ///Miro's default: `error`.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`Error401`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error401 {
-    ///Description of the status code.
-    #[serde(default = "defaults::error401_code")]
-    pub code: ::std::string::String,
+    /**Description of the status code.
+
+Miro's default: `tokenNotProvided`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub code: ::std::option::Option<::std::string::String>,
     ///Explanation of the error.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    ///HTTP status code.
-    #[serde(default = "defaults::error401_status")]
-    pub status: f64,
-    #[serde(rename = "type", default = "defaults::error401_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for Error401 {
-    fn default() -> Self {
-        Self {
-            code: defaults::error401_code(),
-            message: Default::default(),
-            status: defaults::error401_status(),
-            type_: defaults::error401_type(),
-        }
-    }
+    /**HTTP status code.
+
+Miro's default: `401`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<f64>,
+    ///Miro's default: `error`.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`Error403`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error403 {
     ///Description of the status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3962,24 +3753,17 @@ pub struct Error403 {
     ///Explanation of the error.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    ///HTTP status code.
-    #[serde(default = "defaults::error403_status")]
-    pub status: f64,
-    #[serde(rename = "type", default = "defaults::error403_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for Error403 {
-    fn default() -> Self {
-        Self {
-            code: Default::default(),
-            message: Default::default(),
-            status: defaults::error403_status(),
-            type_: defaults::error403_type(),
-        }
-    }
+    /**HTTP status code.
+
+Miro's default: `403`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<f64>,
+    ///Miro's default: `error`.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`Error404`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error404 {
     ///Description of the status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3987,24 +3771,17 @@ pub struct Error404 {
     ///Explanation of the error.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    ///HTTP status code.
-    #[serde(default = "defaults::error404_status")]
-    pub status: f64,
-    #[serde(rename = "type", default = "defaults::error404_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for Error404 {
-    fn default() -> Self {
-        Self {
-            code: Default::default(),
-            message: Default::default(),
-            status: defaults::error404_status(),
-            type_: defaults::error404_type(),
-        }
-    }
+    /**HTTP status code.
+
+Miro's default: `404`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<f64>,
+    ///Miro's default: `error`.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`Error409`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error409 {
     ///Description of the status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4012,24 +3789,17 @@ pub struct Error409 {
     ///Explanation of the error.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    ///HTTP status code.
-    #[serde(default = "defaults::error409_status")]
-    pub status: f64,
-    #[serde(rename = "type", default = "defaults::error409_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for Error409 {
-    fn default() -> Self {
-        Self {
-            code: Default::default(),
-            message: Default::default(),
-            status: defaults::error409_status(),
-            type_: defaults::error409_type(),
-        }
-    }
+    /**HTTP status code.
+
+Miro's default: `409`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<f64>,
+    ///Miro's default: `error`.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`Error429`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error429 {
     ///Description of the status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4037,24 +3807,17 @@ pub struct Error429 {
     ///Explanation of the error.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    ///HTTP status code.
-    #[serde(default = "defaults::error429_status")]
-    pub status: f64,
-    #[serde(rename = "type", default = "defaults::error429_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for Error429 {
-    fn default() -> Self {
-        Self {
-            code: Default::default(),
-            message: Default::default(),
-            status: defaults::error429_status(),
-            type_: defaults::error429_type(),
-        }
-    }
+    /**HTTP status code.
+
+Miro's default: `429`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<f64>,
+    ///Miro's default: `error`.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`ErrorResponse`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ErrorResponse {
     ///Description of the status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4065,19 +3828,11 @@ pub struct ErrorResponse {
     ///HTTP status code.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<i64>,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::error_response_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for ErrorResponse {
-    fn default() -> Self {
-        Self {
-            code: Default::default(),
-            message: Default::default(),
-            status: Default::default(),
-            type_: defaults::error_response_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `error`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 /**Indicates the current state of the board export job.
 Possible values:
@@ -4271,32 +4026,35 @@ pub struct FixedRatioNoRotationGeometry {
     pub width: ::std::option::Option<f64>,
 }
 ///Contains frame item data, such as the title, frame type, or frame format.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameChanges {
-    ///Only custom frames are supported at the moment.
-    #[serde(default = "defaults::frame_changes_format")]
-    pub format: FrameChangesFormat,
-    ///Hide or reveal the content inside a frame (Enterprise plan only).
-    #[serde(rename = "showContent", default = "defaults::default_bool::<true>")]
-    pub show_content: bool,
-    ///Title of the frame. This title appears at the top of the frame.
-    #[serde(default = "defaults::frame_changes_title")]
-    pub title: ::std::string::String,
-    ///Only free form frames are supported at the moment.
-    #[serde(rename = "type", default = "defaults::frame_changes_type")]
-    pub type_: FrameChangesType,
+    /**Only custom frames are supported at the moment.
+
+Miro's default: `custom`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub format: ::std::option::Option<FrameChangesFormat>,
+    /**Hide or reveal the content inside a frame (Enterprise plan only).
+
+Miro's default: `true`.*/
+    #[serde(
+        rename = "showContent",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub show_content: ::std::option::Option<bool>,
+    /**Title of the frame. This title appears at the top of the frame.
+
+Miro's default: `Sample frame title`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub title: ::std::option::Option<::std::string::String>,
+    /**Only free form frames are supported at the moment.
+
+Miro's default: `freeform`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<FrameChangesType>,
 }
-impl ::std::default::Default for FrameChanges {
-    fn default() -> Self {
-        Self {
-            format: defaults::frame_changes_format(),
-            show_content: defaults::default_bool::<true>(),
-            title: defaults::frame_changes_title(),
-            type_: defaults::frame_changes_type(),
-        }
-    }
-}
-///Only custom frames are supported at the moment.
+/**Only custom frames are supported at the moment.
+
+Miro's default: `custom`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FrameChangesFormat {
@@ -4304,23 +4062,15 @@ pub enum FrameChangesFormat {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for FrameChangesFormat {
-    fn default() -> Self {
-        FrameChangesFormat::Custom
-    }
-}
-///Only free form frames are supported at the moment.
+/**Only free form frames are supported at the moment.
+
+Miro's default: `freeform`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FrameChangesType {
     Freeform,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for FrameChangesType {
-    fn default() -> Self {
-        FrameChangesType::Freeform
-    }
 }
 ///`FrameCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -4334,28 +4084,25 @@ pub struct FrameCreateRequest {
     pub style: ::std::option::Option<FrameStyle>,
 }
 ///Contains frame item data, such as the title, frame type, or frame format.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameData {
-    ///Only custom frames are supported at the moment.
-    #[serde(default = "defaults::frame_data_format")]
-    pub format: FrameDataFormat,
+    /**Only custom frames are supported at the moment.
+
+Miro's default: `custom`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub format: ::std::option::Option<FrameDataFormat>,
     ///Title of the frame. This title appears at the top of the frame.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    ///Only free form frames are supported at the moment.
-    #[serde(rename = "type", default = "defaults::frame_data_type")]
-    pub type_: FrameDataType,
+    /**Only free form frames are supported at the moment.
+
+Miro's default: `freeform`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<FrameDataType>,
 }
-impl ::std::default::Default for FrameData {
-    fn default() -> Self {
-        Self {
-            format: defaults::frame_data_format(),
-            title: Default::default(),
-            type_: defaults::frame_data_type(),
-        }
-    }
-}
-///Only custom frames are supported at the moment.
+/**Only custom frames are supported at the moment.
+
+Miro's default: `custom`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FrameDataFormat {
@@ -4371,38 +4118,34 @@ pub enum FrameDataFormat {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for FrameDataFormat {
-    fn default() -> Self {
-        FrameDataFormat::Custom
-    }
-}
 ///Contains frame item data, such as the title, frame type, or frame format.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameDataPlatformContainers {
-    ///Only custom frames are supported at the moment.
-    #[serde(default = "defaults::frame_data_platform_containers_format")]
-    pub format: FrameDataPlatformContainersFormat,
-    ///Hide or reveal the content inside a frame (Enterprise plan only).
-    #[serde(rename = "showContent", default = "defaults::default_bool::<true>")]
-    pub show_content: bool,
+    /**Only custom frames are supported at the moment.
+
+Miro's default: `custom`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub format: ::std::option::Option<FrameDataPlatformContainersFormat>,
+    /**Hide or reveal the content inside a frame (Enterprise plan only).
+
+Miro's default: `true`.*/
+    #[serde(
+        rename = "showContent",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub show_content: ::std::option::Option<bool>,
     ///Title of the frame. This title appears at the top of the frame.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    ///Only free form frames are supported at the moment.
-    #[serde(rename = "type", default = "defaults::frame_data_platform_containers_type")]
-    pub type_: FrameDataPlatformContainersType,
+    /**Only free form frames are supported at the moment.
+
+Miro's default: `freeform`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<FrameDataPlatformContainersType>,
 }
-impl ::std::default::Default for FrameDataPlatformContainers {
-    fn default() -> Self {
-        Self {
-            format: defaults::frame_data_platform_containers_format(),
-            show_content: defaults::default_bool::<true>(),
-            title: Default::default(),
-            type_: defaults::frame_data_platform_containers_type(),
-        }
-    }
-}
-///Only custom frames are supported at the moment.
+/**Only custom frames are supported at the moment.
+
+Miro's default: `custom`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FrameDataPlatformContainersFormat {
@@ -4418,12 +4161,9 @@ pub enum FrameDataPlatformContainersFormat {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for FrameDataPlatformContainersFormat {
-    fn default() -> Self {
-        FrameDataPlatformContainersFormat::Custom
-    }
-}
-///Only free form frames are supported at the moment.
+/**Only free form frames are supported at the moment.
+
+Miro's default: `freeform`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FrameDataPlatformContainersType {
@@ -4436,12 +4176,9 @@ pub enum FrameDataPlatformContainersType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for FrameDataPlatformContainersType {
-    fn default() -> Self {
-        FrameDataPlatformContainersType::Freeform
-    }
-}
-///Only free form frames are supported at the moment.
+/**Only free form frames are supported at the moment.
+
+Miro's default: `freeform`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FrameDataType {
@@ -4452,11 +4189,6 @@ pub enum FrameDataType {
     Columns,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for FrameDataType {
-    fn default() -> Self {
-        FrameDataType::Freeform
-    }
 }
 ///`FrameItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -4651,7 +4383,7 @@ pub struct GenericItemUpdate {
     pub position: ::std::option::Option<PositionChange>,
 }
 ///`GenericSubscription`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GenericSubscription {
     ///Indicates the HTTPS URL to which Miro sends a webhook when an event occurs.
     #[serde(
@@ -4679,30 +4411,21 @@ pub struct GenericSubscription {
     /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.*/
-    #[serde(default = "defaults::generic_subscription_status")]
-    pub status: GenericSubscriptionStatus,
+The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
+
+Miro's default: `enabled`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<GenericSubscriptionStatus>,
     ///The type of object associated with the webhook subscription.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
-impl ::std::default::Default for GenericSubscription {
-    fn default() -> Self {
-        Self {
-            callback_url: Default::default(),
-            created_at: Default::default(),
-            data: Default::default(),
-            id: Default::default(),
-            modified_at: Default::default(),
-            status: defaults::generic_subscription_status(),
-            type_: Default::default(),
-        }
-    }
-}
 /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.*/
+The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
+
+Miro's default: `enabled`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GenericSubscriptionStatus {
@@ -4711,11 +4434,6 @@ pub enum GenericSubscriptionStatus {
     LostAccess,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for GenericSubscriptionStatus {
-    fn default() -> Self {
-        GenericSubscriptionStatus::Enabled
-    }
 }
 ///`GenericSubscriptionsCursorPaged`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -4851,7 +4569,7 @@ pub struct GeometryPlatformgroups {
     pub width: ::std::option::Option<f64>,
 }
 ///Response for query using cursor and filter parameters.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetAiInteractionLogsResponse {
     /**Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
 */
@@ -4868,23 +4586,11 @@ greater than the limit specified, the response returns the cursor parameter with
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
-    ///Type of the object returned.
-    #[serde(
-        rename = "type",
-        default = "defaults::get_ai_interaction_logs_response_type"
-    )]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for GetAiInteractionLogsResponse {
-    fn default() -> Self {
-        Self {
-            cursor: Default::default(),
-            data: Default::default(),
-            limit: Default::default(),
-            size: Default::default(),
-            type_: defaults::get_ai_interaction_logs_response_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`GetAllGroupsResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -4899,7 +4605,7 @@ pub struct GetAllGroupsResponse {
     pub size: ::std::option::Option<i32>,
 }
 ///Response for query using cursor and filter parameters.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetBoardItemContentLogsResponse {
     /**Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
 */
@@ -4916,23 +4622,11 @@ greater than the limit specified, the response returns the cursor parameter with
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
-    ///Type of the object returned.
-    #[serde(
-        rename = "type",
-        default = "defaults::get_board_item_content_logs_response_type"
-    )]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for GetBoardItemContentLogsResponse {
-    fn default() -> Self {
-        Self {
-            cursor: Default::default(),
-            data: Default::default(),
-            limit: Default::default(),
-            size: Default::default(),
-            type_: defaults::get_board_item_content_logs_response_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///Contains information about the user who last opened the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -5143,7 +4837,9 @@ pub struct Group {
     pub id: ::std::string::String,
     ///User group name
     pub name: ::std::string::String,
-    ///Object type
+    /**Object type
+
+Miro's default: `user-group`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
@@ -5273,7 +4969,9 @@ pub struct GroupMember {
     pub email: ::std::string::String,
     ///User ID
     pub id: ::std::string::String,
-    ///Object type
+    /**Object type
+
+Miro's default: `user-group-member`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
@@ -5355,24 +5053,25 @@ pub struct GroupResponseShort {
 pub struct GroupTeam {
     ///Team ID
     pub id: ::std::string::String,
-    ///Role of the user group in the team
+    /**Role of the user group in the team
+
+Miro's default: `member`.*/
     pub role: GroupTeamRole,
-    ///Object type
-    #[serde(rename = "type", default = "defaults::group_team_type")]
-    pub type_: ::std::string::String,
+    /**Object type
+
+Miro's default: `user-group-team`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
-///Role of the user group in the team
+/**Role of the user group in the team
+
+Miro's default: `member`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GroupTeamRole {
     Member,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for GroupTeamRole {
-    fn default() -> Self {
-        GroupTeamRole::Member
-    }
 }
 ///Page of teams that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -5543,7 +5242,9 @@ pub struct ImageUrlData {
     ///A short text header to identify the image.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    ///URL of the image.
+    /**URL of the image.
+
+Miro's default: `https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png`.*/
     pub url: ::std::string::String,
 }
 ///Contains information about the image URL.
@@ -6563,9 +6264,11 @@ pub struct Organization {
     pub name: ::std::string::String,
     ///Organization plan type
     pub plan: OrganizationPlan,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::organization_type")]
-    pub type_: ::std::string::String,
+    /**Type of the object returned.
+
+Miro's default: `organization`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`OrganizationInformation`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -6612,9 +6315,11 @@ pub struct OrganizationMember {
     >,
     ///Name of the user role in the organization
     pub role: OrganizationMemberRole,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::organization_member_type")]
-    pub type_: ::std::string::String,
+    /**Type of the object returned.
+
+Miro's default: `organization-member`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///Name of the current user license in the organization
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -6669,7 +6374,7 @@ for OrganizationMembersSearchByEmailsResponse {
     }
 }
 ///Response for query by cursor and filter parameters
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct OrganizationMembersSearchResponse {
     ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -6682,23 +6387,11 @@ pub struct OrganizationMembersSearchResponse {
     ///Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
-    ///Type of the object returned.
-    #[serde(
-        rename = "type",
-        default = "defaults::organization_members_search_response_type"
-    )]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for OrganizationMembersSearchResponse {
-    fn default() -> Self {
-        Self {
-            cursor: Default::default(),
-            data: Default::default(),
-            limit: Default::default(),
-            size: Default::default(),
-            type_: defaults::organization_members_search_response_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///Organization plan type
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -6800,7 +6493,9 @@ impl ::std::str::FromStr for PageCursorUserGroupsEnterprisePlan {
         Ok(Self(value.to_string()))
     }
 }
-///The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+/**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct PageLimit(pub ::std::num::NonZeroU32);
@@ -6843,7 +6538,9 @@ impl ::std::convert::TryFrom<String> for PageLimit {
         value.parse()
     }
 }
-///The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+/**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct PageLimitUserGroupsEnterprisePlan(pub ::std::num::NonZeroU32);
@@ -6924,7 +6621,9 @@ pub struct PageLinksPlatformExperimentalFeatures {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
-///Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+/**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct PageSize(pub i32);
@@ -6967,7 +6666,9 @@ impl ::std::convert::TryFrom<String> for PageSize {
         value.parse()
     }
 }
-///Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+/**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct PageSizeUserGroupsEnterprisePlan(pub i32);
@@ -7053,7 +6754,9 @@ impl ::std::convert::TryFrom<String> for PageTotal {
         value.parse()
     }
 }
-///Type of the object returned.
+/**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -7094,7 +6797,9 @@ impl ::std::str::FromStr for PageType {
         Ok(Self(value.to_string()))
     }
 }
-///Type of the object returned.
+/**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -7136,7 +6841,7 @@ impl ::std::str::FromStr for PageTypeUserGroupsEnterprisePlan {
     }
 }
 ///Board export job for a case.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedCaseExportJobsResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
@@ -7148,23 +6853,11 @@ pub struct PaginatedCaseExportJobsResponse {
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
-    ///Type of the response, in this case it's always 'cursor-list'.
-    #[serde(
-        rename = "type",
-        default = "defaults::paginated_case_export_jobs_response_type"
-    )]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for PaginatedCaseExportJobsResponse {
-    fn default() -> Self {
-        Self {
-            cursor: Default::default(),
-            data: Default::default(),
-            limit: Default::default(),
-            size: Default::default(),
-            type_: defaults::paginated_case_export_jobs_response_type(),
-        }
-    }
+    /**Type of the response, in this case it's always 'cursor-list'.
+
+Miro's default: `cursor-list`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///Board export job.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -7174,7 +6867,7 @@ pub struct PaginatedCaseExportJobsResponseDataItem {
     pub id: ::std::option::Option<::uuid::Uuid>,
 }
 ///`PaginatedCaseResponse`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedCaseResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
@@ -7188,24 +6881,14 @@ pub struct PaginatedCaseResponse {
     pub size: ::std::option::Option<i32>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<PageTotal>,
-    ///Type of the response, in this case it's always 'cursor-list'.
-    #[serde(rename = "type", default = "defaults::paginated_case_response_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for PaginatedCaseResponse {
-    fn default() -> Self {
-        Self {
-            cursor: Default::default(),
-            data: Default::default(),
-            limit: Default::default(),
-            size: Default::default(),
-            total: Default::default(),
-            type_: defaults::paginated_case_response_type(),
-        }
-    }
+    /**Type of the response, in this case it's always 'cursor-list'.
+
+Miro's default: `cursor-list`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///List of content items under legal hold.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedLegalHoldContentItemsResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
@@ -7219,27 +6902,14 @@ pub struct PaginatedLegalHoldContentItemsResponse {
     pub size: ::std::option::Option<i32>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<PageTotal>,
-    ///Type of the response, in this case it's always 'cursor-list'.
-    #[serde(
-        rename = "type",
-        default = "defaults::paginated_legal_hold_content_items_response_type"
-    )]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for PaginatedLegalHoldContentItemsResponse {
-    fn default() -> Self {
-        Self {
-            cursor: Default::default(),
-            data: Default::default(),
-            limit: Default::default(),
-            size: Default::default(),
-            total: Default::default(),
-            type_: defaults::paginated_legal_hold_content_items_response_type(),
-        }
-    }
+    /**Type of the response, in this case it's always 'cursor-list'.
+
+Miro's default: `cursor-list`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`PaginatedLegalHoldResponse`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedLegalHoldResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
@@ -7253,24 +6923,14 @@ pub struct PaginatedLegalHoldResponse {
     pub size: ::std::option::Option<i32>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<PageTotal>,
-    ///Type of the response, in this case it's always 'cursor-list'.
-    #[serde(rename = "type", default = "defaults::paginated_legal_hold_response_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for PaginatedLegalHoldResponse {
-    fn default() -> Self {
-        Self {
-            cursor: Default::default(),
-            data: Default::default(),
-            limit: Default::default(),
-            size: Default::default(),
-            total: Default::default(),
-            type_: defaults::paginated_legal_hold_response_type(),
-        }
-    }
+    /**Type of the response, in this case it's always 'cursor-list'.
+
+Miro's default: `cursor-list`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`Pagination`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Pagination {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
@@ -7282,20 +6942,11 @@ pub struct Pagination {
     pub size: ::std::option::Option<i32>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<PageTotal>,
-    ///Type of the response, in this case it's always 'cursor-list'.
-    #[serde(rename = "type", default = "defaults::pagination_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for Pagination {
-    fn default() -> Self {
-        Self {
-            cursor: Default::default(),
-            limit: Default::default(),
-            size: Default::default(),
-            total: Default::default(),
-            type_: defaults::pagination_type(),
-        }
-    }
+    /**Type of the response, in this case it's always 'cursor-list'.
+
+Miro's default: `cursor-list`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///Contains information about the parent frame for the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -7455,7 +7106,7 @@ pub enum PatchUserResourceSchemasItem {
     UnknownValue(::std::string::String),
 }
 ///`Picture`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Picture {
     ///Id of the picture
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -7469,27 +7120,21 @@ pub struct Picture {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub original_url: ::std::option::Option<::std::string::String>,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::picture_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for Picture {
-    fn default() -> Self {
-        Self {
-            id: Default::default(),
-            image_url: Default::default(),
-            original_url: Default::default(),
-            type_: defaults::picture_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `picture`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///Contains location information about the item, such as its x coordinate, y coordinate, and the origin of the x and y coordinates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Position {
     /**Area of the item that is referenced by its x and y coordinates. For example, an item with a center origin will have its x and y coordinates point to its center. The center point of the board has x: 0 and y: 0 coordinates.
-Currently, only one option is supported.*/
-    #[serde(default = "defaults::position_origin")]
-    pub origin: PositionOrigin,
+Currently, only one option is supported.
+
+Miro's default: `center`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub origin: ::std::option::Option<PositionOrigin>,
     #[serde(
         rename = "relativeTo",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -7506,51 +7151,34 @@ The center point of the board has `x: 0` and `y: 0` coordinates.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub y: ::std::option::Option<f64>,
 }
-impl ::std::default::Default for Position {
-    fn default() -> Self {
-        Self {
-            origin: defaults::position_origin(),
-            relative_to: Default::default(),
-            x: Default::default(),
-            y: Default::default(),
-        }
-    }
-}
 ///Contains information about the item's position on the board, such as its `x` coordinate, `y` coordinate, and the origin of the `x` and `y` coordinates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PositionChange {
     /**X-axis coordinate of the location of the item on the board.
 By default, all items have absolute positioning to the board, not the current viewport. Default: `0`.
-The center point of the board has `x: 0` and `y: 0` coordinates.*/
-    #[serde(default = "defaults::position_change_x")]
-    pub x: f64,
+The center point of the board has `x: 0` and `y: 0` coordinates.
+
+Miro's default: `0`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub x: ::std::option::Option<f64>,
     /**Y-axis coordinate of the location of the item on the board.
 By default, all items have absolute positioning to the board, not the current viewport. Default: `0`.
-The center point of the board has `x: 0` and `y: 0` coordinates.*/
-    #[serde(default = "defaults::position_change_y")]
-    pub y: f64,
-}
-impl ::std::default::Default for PositionChange {
-    fn default() -> Self {
-        Self {
-            x: defaults::position_change_x(),
-            y: defaults::position_change_y(),
-        }
-    }
+The center point of the board has `x: 0` and `y: 0` coordinates.
+
+Miro's default: `0`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub y: ::std::option::Option<f64>,
 }
 /**Area of the item that is referenced by its x and y coordinates. For example, an item with a center origin will have its x and y coordinates point to its center. The center point of the board has x: 0 and y: 0 coordinates.
-Currently, only one option is supported.*/
+Currently, only one option is supported.
+
+Miro's default: `center`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum PositionOrigin {
     Center,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for PositionOrigin {
-    fn default() -> Self {
-        PositionOrigin::Center
-    }
 }
 ///`PositionRelativeTo`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -7568,7 +7196,9 @@ pub struct Project {
     pub id: ::std::string::String,
     ///Name of the project.
     pub name: ::std::string::String,
-    ///Type of the object returned.
+    /**Type of the object returned.
+
+Miro's default: `project`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
@@ -7580,7 +7210,9 @@ pub struct ProjectMember {
     ///ID of the project member.
     pub id: ::std::string::String,
     pub role: ProjectRole,
-    ///Type of the object
+    /**Type of the object
+
+Miro's default: `project_member`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
@@ -7592,13 +7224,19 @@ pub struct ProjectMemberPage {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
     pub data: ::std::vec::Vec<ProjectMember>,
-    ///The maximum number of results to return per call. If the number of project member in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+    /**The maximum number of results to return per call. If the number of project member in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
     pub limit: ::std::num::NonZeroU32,
-    ///Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
     pub size: i32,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::project_member_page_type")]
-    pub type_: ::std::string::String,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`ProjectPage`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -7608,13 +7246,19 @@ pub struct ProjectPage {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
     pub data: ::std::vec::Vec<Project>,
-    ///The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
     pub limit: ::std::num::NonZeroU32,
-    ///Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
     pub size: i32,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::project_page_type")]
-    pub type_: ::std::string::String,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///Role of the project member.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -7644,7 +7288,9 @@ pub enum ProjectRoleToAdd {
 pub struct ProjectSettings {
     #[serde(rename = "sharingPolicySettings")]
     pub sharing_policy_settings: SharingPolicySettings,
-    ///Type of the object
+    /**Type of the object
+
+Miro's default: `project_settings`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
@@ -7653,13 +7299,19 @@ pub struct ProjectSettings {
 pub struct ProjectUserGroup {
     ///User group ID.
     pub id: ::std::string::String,
-    ///Role of the user group on the project.
+    /**Role of the user group on the project.
+
+Miro's default: `VIEWER`.*/
     pub role: ProjectUserGroupRole,
-    ///Object type
-    #[serde(rename = "type", default = "defaults::project_user_group_type")]
-    pub type_: ::serde_json::Value,
+    /**Object type
+
+Miro's default: `project-user-group`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::serde_json::Value>,
 }
-///Role of the user group on the project.
+/**Role of the user group on the project.
+
+Miro's default: `VIEWER`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ProjectUserGroupRole {
@@ -7668,11 +7320,6 @@ pub enum ProjectUserGroupRole {
     Editor,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for ProjectUserGroupRole {
-    fn default() -> Self {
-        ProjectUserGroupRole::Viewer
-    }
 }
 ///Page of user groups that with access to the project.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -7809,7 +7456,7 @@ impl ::std::str::FromStr for QueryCursorProjectUserGroups {
         Ok(Self(value.to_string()))
     }
 }
-///`QueryLimit`
+///Miro's default: `100`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct QueryLimit(pub ::std::num::NonZeroU32);
@@ -8317,25 +7964,19 @@ pub struct ShapeCreateRequest {
     pub style: ::std::option::Option<ShapeStyleForCreate>,
 }
 ///Contains shape item data, such as the content or shape type of the shape.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeData {
     ///The text you want to display on the shape.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    ///Defines the geometric shape of the item when it is rendered on the board.
-    #[serde(default = "defaults::shape_data_shape")]
-    pub shape: ShapeDataShape,
-}
-impl ::std::default::Default for ShapeData {
-    fn default() -> Self {
-        Self {
-            content: Default::default(),
-            shape: defaults::shape_data_shape(),
-        }
-    }
+    /**Defines the geometric shape of the item when it is rendered on the board.
+
+Miro's default: `rectangle`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shape: ::std::option::Option<ShapeDataShape>,
 }
 ///Contains shape item data, such as the content or the type of the shape.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeDataForCreate {
     /**The text you want to display on the shape.
 <br>**Not supported for shapes:**
@@ -8399,20 +8040,14 @@ pub struct ShapeDataForCreate {
     <li>flow_chart_summing_junction</li>
     <li>flow_chart_terminator</li>
   </ul>
-</details>*/
-    #[serde(default = "defaults::shape_data_for_create_shape")]
-    pub shape: ::std::string::String,
-}
-impl ::std::default::Default for ShapeDataForCreate {
-    fn default() -> Self {
-        Self {
-            content: Default::default(),
-            shape: defaults::shape_data_for_create_shape(),
-        }
-    }
+</details>
+
+Miro's default: `rectangle`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shape: ::std::option::Option<::std::string::String>,
 }
 ///Contains shape item data, such as the content or the type of the shape.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeDataForUpdate {
     /**The text you want to display on the shape.
 **Note: When updating a shape type to one of the types below, existing `content` will be lost.**
@@ -8477,37 +8112,27 @@ pub struct ShapeDataForUpdate {
     <li>flow_chart_summing_junction</li>
     <li>flow_chart_terminator</li>
   </ul>
-</details>*/
-    #[serde(default = "defaults::shape_data_for_update_shape")]
-    pub shape: ::std::string::String,
-}
-impl ::std::default::Default for ShapeDataForUpdate {
-    fn default() -> Self {
-        Self {
-            content: Default::default(),
-            shape: defaults::shape_data_for_update_shape(),
-        }
-    }
+</details>
+
+Miro's default: `rectangle`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shape: ::std::option::Option<::std::string::String>,
 }
 ///Contains shape item data, such as the content or shape type of the shape.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeDataPlatformTags {
     ///The text you want to display on the shape.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    ///Defines the geometric shape of the item when it is rendered on the board.
-    #[serde(default = "defaults::shape_data_platform_tags_shape")]
-    pub shape: ShapeDataPlatformTagsShape,
+    /**Defines the geometric shape of the item when it is rendered on the board.
+
+Miro's default: `rectangle`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shape: ::std::option::Option<ShapeDataPlatformTagsShape>,
 }
-impl ::std::default::Default for ShapeDataPlatformTags {
-    fn default() -> Self {
-        Self {
-            content: Default::default(),
-            shape: defaults::shape_data_platform_tags_shape(),
-        }
-    }
-}
-///Defines the geometric shape of the item when it is rendered on the board.
+/**Defines the geometric shape of the item when it is rendered on the board.
+
+Miro's default: `rectangle`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ShapeDataPlatformTagsShape {
@@ -8535,12 +8160,9 @@ pub enum ShapeDataPlatformTagsShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for ShapeDataPlatformTagsShape {
-    fn default() -> Self {
-        ShapeDataPlatformTagsShape::Rectangle
-    }
-}
-///Defines the geometric shape of the item when it is rendered on the board.
+/**Defines the geometric shape of the item when it is rendered on the board.
+
+Miro's default: `rectangle`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ShapeDataShape {
@@ -8567,11 +8189,6 @@ pub enum ShapeDataShape {
     RightBrace,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for ShapeDataShape {
-    fn default() -> Self {
-        ShapeDataShape::Rectangle
-    }
 }
 ///`ShapeItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -9194,42 +8811,32 @@ pub struct StickyNoteCreateRequest {
     pub style: ::std::option::Option<StickyNoteStyle>,
 }
 ///Contains sticky note item data, such as the content or shape of the sticky note.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteData {
     ///The actual text (content) that appears in the sticky note item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    ///Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
-    #[serde(default = "defaults::sticky_note_data_shape")]
-    pub shape: StickyNoteDataShape,
-}
-impl ::std::default::Default for StickyNoteData {
-    fn default() -> Self {
-        Self {
-            content: Default::default(),
-            shape: defaults::sticky_note_data_shape(),
-        }
-    }
+    /**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
+
+Miro's default: `square`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shape: ::std::option::Option<StickyNoteDataShape>,
 }
 ///Contains sticky note item data, such as the content or shape of the sticky note.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteDataPlatformTags {
     ///The actual text (content) that appears in the sticky note item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    ///Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
-    #[serde(default = "defaults::sticky_note_data_platform_tags_shape")]
-    pub shape: StickyNoteDataPlatformTagsShape,
+    /**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
+
+Miro's default: `square`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shape: ::std::option::Option<StickyNoteDataPlatformTagsShape>,
 }
-impl ::std::default::Default for StickyNoteDataPlatformTags {
-    fn default() -> Self {
-        Self {
-            content: Default::default(),
-            shape: defaults::sticky_note_data_platform_tags_shape(),
-        }
-    }
-}
-///Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
+/**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
+
+Miro's default: `square`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum StickyNoteDataPlatformTagsShape {
@@ -9238,30 +8845,21 @@ pub enum StickyNoteDataPlatformTagsShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for StickyNoteDataPlatformTagsShape {
-    fn default() -> Self {
-        StickyNoteDataPlatformTagsShape::Square
-    }
-}
 ///Contains sticky note item data, such as the content or shape of the sticky note.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteDataPlatformbulkcreateoperation {
     ///The actual text (content) that appears in the sticky note item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    ///Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
-    #[serde(default = "defaults::sticky_note_data_platformbulkcreateoperation_shape")]
-    pub shape: StickyNoteDataPlatformbulkcreateoperationShape,
+    /**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
+
+Miro's default: `square`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub shape: ::std::option::Option<StickyNoteDataPlatformbulkcreateoperationShape>,
 }
-impl ::std::default::Default for StickyNoteDataPlatformbulkcreateoperation {
-    fn default() -> Self {
-        Self {
-            content: Default::default(),
-            shape: defaults::sticky_note_data_platformbulkcreateoperation_shape(),
-        }
-    }
-}
-///Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
+/**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
+
+Miro's default: `square`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum StickyNoteDataPlatformbulkcreateoperationShape {
@@ -9270,12 +8868,9 @@ pub enum StickyNoteDataPlatformbulkcreateoperationShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for StickyNoteDataPlatformbulkcreateoperationShape {
-    fn default() -> Self {
-        StickyNoteDataPlatformbulkcreateoperationShape::Square
-    }
-}
-///Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
+/**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
+
+Miro's default: `square`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum StickyNoteDataShape {
@@ -9283,11 +8878,6 @@ pub enum StickyNoteDataShape {
     Rectangle,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for StickyNoteDataShape {
-    fn default() -> Self {
-        StickyNoteDataShape::Square
-    }
 }
 ///`StickyNoteItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -9531,13 +9121,20 @@ pub struct Tag {
 ///`TagCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TagCreateRequest {
-    ///Fill color for the tag.
-    #[serde(rename = "fillColor", default = "defaults::tag_create_request_fill_color")]
-    pub fill_color: TagCreateRequestFillColor,
+    /**Fill color for the tag.
+
+Miro's default: `red`.*/
+    #[serde(
+        rename = "fillColor",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub fill_color: ::std::option::Option<TagCreateRequestFillColor>,
     ///Text of the tag. Case-sensitive. Must be unique.
     pub title: ::std::string::String,
 }
-///Fill color for the tag.
+/**Fill color for the tag.
+
+Miro's default: `red`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TagCreateRequestFillColor {
@@ -9555,11 +9152,6 @@ pub enum TagCreateRequestFillColor {
     Black,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for TagCreateRequestFillColor {
-    fn default() -> Self {
-        TagCreateRequestFillColor::Red
-    }
 }
 ///Background color of the tag.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -9680,14 +9272,17 @@ pub struct Team {
     pub name: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub picture: ::std::option::Option<Picture>,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::team_type")]
-    pub type_: ::std::string::String,
+    /**Type of the object returned.
+
+Miro's default: `team`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 /**Team access
 * "private": Only the members of the project can access the information within the project.
 * "view":    Anyone in the team can view the information in within the project.
-*/
+
+Miro's default: `private`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamAccess {
@@ -9695,11 +9290,6 @@ pub enum TeamAccess {
     View,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for TeamAccess {
-    fn default() -> Self {
-        TeamAccess::Private
-    }
 }
 ///Team account discovery settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -9937,24 +9527,25 @@ pub enum TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
 pub struct TeamGroup {
     ///User group ID.
     pub id: ::std::string::String,
-    ///Role of the user group in the team.
+    /**Role of the user group in the team.
+
+Miro's default: `member`.*/
     pub role: TeamGroupRole,
-    ///Object type
-    #[serde(rename = "type", default = "defaults::team_group_type")]
-    pub type_: ::std::string::String,
+    /**Object type
+
+Miro's default: `team-user-group`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
-///Role of the user group in the team.
+/**Role of the user group in the team.
+
+Miro's default: `member`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamGroupRole {
     Member,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default for TeamGroupRole {
-    fn default() -> Self {
-        TeamGroupRole::Member
-    }
 }
 ///Page of groups that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -10118,9 +9709,11 @@ Role of the team member.
     ///Team id
     #[serde(rename = "teamId")]
     pub team_id: ::std::string::String,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::team_member_type")]
-    pub type_: ::std::string::String,
+    /**Type of the object returned.
+
+Miro's default: `team-member`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`TeamMemberChanges`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -10201,7 +9794,7 @@ pub struct TeamMembersPage {
     pub type_: ::std::option::Option<PageType>,
 }
 ///`TeamSettings`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamSettings {
     ///Organization id
     #[serde(
@@ -10241,23 +9834,11 @@ pub struct TeamSettings {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub team_sharing_policy_settings: ::std::option::Option<TeamSharingPolicySettings>,
-    ///Type of the object returned.
-    #[serde(rename = "type", default = "defaults::team_settings_type")]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for TeamSettings {
-    fn default() -> Self {
-        Self {
-            organization_id: Default::default(),
-            team_account_discovery_settings: Default::default(),
-            team_collaboration_settings: Default::default(),
-            team_copy_access_level_settings: Default::default(),
-            team_id: Default::default(),
-            team_invitation_settings: Default::default(),
-            team_sharing_policy_settings: Default::default(),
-            type_: defaults::team_settings_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `team-settings`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`TeamSettingsChanges`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -10430,7 +10011,7 @@ Default project access
     >,
 }
 ///Team sharing policy settings
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamSharingPolicySettingsChanges {
     ///Allow listed domains
     #[serde(
@@ -10469,12 +10050,15 @@ Default board access
 Indicates who can change board access and invite users to boards in this team, by default.
 * "team_members_with_editing_rights": Any team member with editing rights on the board.
 * "owner_and_coowners":               Only the owner and co-owners of the board.
-*/
+
+Miro's default: `team_members_with_editing_rights`.*/
     #[serde(
         rename = "defaultBoardSharingAccess",
-        default = "defaults::team_sharing_policy_settings_changes_default_board_sharing_access"
+        skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub default_board_sharing_access: TeamSharingPolicySettingsChangesDefaultBoardSharingAccess,
+    pub default_board_sharing_access: ::std::option::Option<
+        TeamSharingPolicySettingsChangesDefaultBoardSharingAccess,
+    >,
     /**
 Default organization access
 * "private": Only board owners can access
@@ -10560,23 +10144,6 @@ Default project access
         TeamSharingPolicySettingsChangesSharingViaPublicLink,
     >,
 }
-impl ::std::default::Default for TeamSharingPolicySettingsChanges {
-    fn default() -> Self {
-        Self {
-            allow_listed_domains: Default::default(),
-            create_asset_access_level: Default::default(),
-            default_board_access: Default::default(),
-            default_board_sharing_access: defaults::team_sharing_policy_settings_changes_default_board_sharing_access(),
-            default_organization_access: Default::default(),
-            default_project_access: Default::default(),
-            move_board_to_account: Default::default(),
-            restrict_allowed_domains: Default::default(),
-            sharing_on_account: Default::default(),
-            sharing_on_organization: Default::default(),
-            sharing_via_public_link: Default::default(),
-        }
-    }
-}
 /**
 * "company_admins": Only company admins can create assets in a team
 * "admins": Both team and company admins can create assets in a team.
@@ -10612,7 +10179,8 @@ pub enum TeamSharingPolicySettingsChangesDefaultBoardAccess {
 Indicates who can change board access and invite users to boards in this team, by default.
 * "team_members_with_editing_rights": Any team member with editing rights on the board.
 * "owner_and_coowners":               Only the owner and co-owners of the board.
-*/
+
+Miro's default: `team_members_with_editing_rights`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
@@ -10620,12 +10188,6 @@ pub enum TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
     OwnerAndCoowners,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-impl ::std::default::Default
-for TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-    fn default() -> Self {
-        TeamSharingPolicySettingsChangesDefaultBoardSharingAccess::TeamMembersWithEditingRights
-    }
 }
 /**
 Default organization access
@@ -11079,7 +10641,7 @@ pub struct UpdateAppCardStyle {
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
 ///Contains updated information about a subscription.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateBoardSubscriptionRequest {
     ///Indicates the HTTPS URL to which Miro sends a webhook when an event occurs.
     #[serde(
@@ -11090,22 +10652,18 @@ pub struct UpdateBoardSubscriptionRequest {
     /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.*/
-    #[serde(default = "defaults::update_board_subscription_request_status")]
-    pub status: UpdateBoardSubscriptionRequestStatus,
-}
-impl ::std::default::Default for UpdateBoardSubscriptionRequest {
-    fn default() -> Self {
-        Self {
-            callback_url: Default::default(),
-            status: defaults::update_board_subscription_request_status(),
-        }
-    }
+The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
+
+Miro's default: `enabled`.*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub status: ::std::option::Option<UpdateBoardSubscriptionRequestStatus>,
 }
 /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.*/
+The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
+
+Miro's default: `enabled`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum UpdateBoardSubscriptionRequestStatus {
@@ -11114,13 +10672,8 @@ pub enum UpdateBoardSubscriptionRequestStatus {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-impl ::std::default::Default for UpdateBoardSubscriptionRequestStatus {
-    fn default() -> Self {
-        UpdateBoardSubscriptionRequestStatus::Enabled
-    }
-}
 ///`UpdateBoardsDataClassificationLabel`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateBoardsDataClassificationLabel {
     ///Number of boards updated in the team
     #[serde(
@@ -11128,20 +10681,11 @@ pub struct UpdateBoardsDataClassificationLabel {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub number_updated_boards: ::std::option::Option<i64>,
-    ///Type of the object returned.
-    #[serde(
-        rename = "type",
-        default = "defaults::update_boards_data_classification_label_type"
-    )]
-    pub type_: ::std::string::String,
-}
-impl ::std::default::Default for UpdateBoardsDataClassificationLabel {
-    fn default() -> Self {
-        Self {
-            number_updated_boards: Default::default(),
-            type_: defaults::update_boards_data_classification_label_type(),
-        }
-    }
+    /**Type of the object returned.
+
+Miro's default: `boards-data-classification-label-changed`.*/
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 ///`UpdateBoardsDataClassificationLabelRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -12339,274 +11883,6 @@ for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     type Error = <f64 as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
-    }
-}
-/// Generation of default values for serde.
-pub mod defaults {
-    pub(super) fn default_bool<const V: bool>() -> bool {
-        V
-    }
-    pub(super) fn default_i64<T, const V: i64>() -> T
-    where
-        T: ::std::convert::TryFrom<i64>,
-        <T as ::std::convert::TryFrom<i64>>::Error: ::std::fmt::Debug,
-    {
-        T::try_from(V).unwrap()
-    }
-    pub(super) fn app_card_data_changes_status() -> super::AppCardDataChangesStatus {
-        super::AppCardDataChangesStatus::Disconnected
-    }
-    pub(super) fn app_card_data_changes_title() -> ::std::string::String {
-        "sample app card item".to_string()
-    }
-    pub(super) fn basic_error_type() -> ::std::string::String {
-        "error".to_string()
-    }
-    pub(super) fn basic_error_enterprise_user_session_reset_enterprise_plan_type() -> ::std::string::String {
-        "error".to_string()
-    }
-    pub(super) fn basic_error_organizations_enterprise_plan_type() -> ::std::string::String {
-        "error".to_string()
-    }
-    pub(super) fn board_changes_name() -> ::std::string::String {
-        "Untitled".to_string()
-    }
-    pub(super) fn board_data_classification_label_type() -> ::std::string::String {
-        "board-data-classification-label".to_string()
-    }
-    pub(super) fn board_member_changes_role() -> super::BoardMemberChangesRole {
-        super::BoardMemberChangesRole::Commenter
-    }
-    pub(super) fn board_members_invite_role() -> super::BoardMembersInviteRole {
-        super::BoardMembersInviteRole::Commenter
-    }
-    pub(super) fn board_permissions_policy_collaboration_tools_start_access() -> super::BoardPermissionsPolicyCollaborationToolsStartAccess {
-        super::BoardPermissionsPolicyCollaborationToolsStartAccess::AllEditors
-    }
-    pub(super) fn board_permissions_policy_copy_access() -> super::BoardPermissionsPolicyCopyAccess {
-        super::BoardPermissionsPolicyCopyAccess::Anyone
-    }
-    pub(super) fn board_permissions_policy_sharing_access() -> super::BoardPermissionsPolicySharingAccess {
-        super::BoardPermissionsPolicySharingAccess::TeamMembersWithEditingRights
-    }
-    pub(super) fn board_sharing_policy_invite_to_account_and_board_link_access() -> super::BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
-        super::BoardSharingPolicyInviteToAccountAndBoardLinkAccess::NoAccess
-    }
-    pub(super) fn board_sharing_policy_organization_access() -> super::BoardSharingPolicyOrganizationAccess {
-        super::BoardSharingPolicyOrganizationAccess::Private
-    }
-    pub(super) fn board_sharing_policy_change_access() -> super::BoardSharingPolicyChangeAccess {
-        super::BoardSharingPolicyChangeAccess::Private
-    }
-    pub(super) fn board_sharing_policy_change_invite_to_account_and_board_link_access() -> super::BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
-        super::BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess::NoAccess
-    }
-    pub(super) fn board_sharing_policy_change_organization_access() -> super::BoardSharingPolicyChangeOrganizationAccess {
-        super::BoardSharingPolicyChangeOrganizationAccess::Private
-    }
-    pub(super) fn board_subscription_status() -> super::BoardSubscriptionStatus {
-        super::BoardSubscriptionStatus::Enabled
-    }
-    pub(super) fn board_user_group_type() -> ::serde_json::Value {
-        ::serde_json::from_str::<::serde_json::Value>("\"board-user-group\"").unwrap()
-    }
-    pub(super) fn card_data_platformbulkcreateoperation_title() -> ::std::string::String {
-        "sample card item".to_string()
-    }
-    pub(super) fn connector_with_links_shape() -> super::ConnectorWithLinksShape {
-        super::ConnectorWithLinksShape::Curved
-    }
-    pub(super) fn copy_board_changes_name() -> ::std::string::String {
-        "Untitled".to_string()
-    }
-    pub(super) fn create_board_subscription_request_status() -> super::CreateBoardSubscriptionRequestStatus {
-        super::CreateBoardSubscriptionRequestStatus::Enabled
-    }
-    pub(super) fn custom_field_icon_shape() -> super::CustomFieldIconShape {
-        super::CustomFieldIconShape::Round
-    }
-    pub(super) fn custom_field_platform_tags_icon_shape() -> super::CustomFieldPlatformTagsIconShape {
-        super::CustomFieldPlatformTagsIconShape::Round
-    }
-    pub(super) fn custom_field_platformbulkcreateoperation_icon_shape() -> super::CustomFieldPlatformbulkcreateoperationIconShape {
-        super::CustomFieldPlatformbulkcreateoperationIconShape::Round
-    }
-    pub(super) fn data_classification_label_type() -> ::std::string::String {
-        "data-classification-label".to_string()
-    }
-    pub(super) fn data_classification_organization_settings_type() -> ::std::string::String {
-        "data-classification-organization-settings".to_string()
-    }
-    pub(super) fn data_classification_team_settings_type() -> ::std::string::String {
-        "team-data-classification-settings".to_string()
-    }
-    pub(super) fn error400_code() -> ::std::string::String {
-        "invalidParameters".to_string()
-    }
-    pub(super) fn error400_status() -> f64 {
-        400_f64
-    }
-    pub(super) fn error400_type() -> ::std::string::String {
-        "error".to_string()
-    }
-    pub(super) fn error401_code() -> ::std::string::String {
-        "tokenNotProvided".to_string()
-    }
-    pub(super) fn error401_status() -> f64 {
-        401_f64
-    }
-    pub(super) fn error401_type() -> ::std::string::String {
-        "error".to_string()
-    }
-    pub(super) fn error403_status() -> f64 {
-        403_f64
-    }
-    pub(super) fn error403_type() -> ::std::string::String {
-        "error".to_string()
-    }
-    pub(super) fn error404_status() -> f64 {
-        404_f64
-    }
-    pub(super) fn error404_type() -> ::std::string::String {
-        "error".to_string()
-    }
-    pub(super) fn error409_status() -> f64 {
-        409_f64
-    }
-    pub(super) fn error409_type() -> ::std::string::String {
-        "error".to_string()
-    }
-    pub(super) fn error429_status() -> f64 {
-        429_f64
-    }
-    pub(super) fn error429_type() -> ::std::string::String {
-        "error".to_string()
-    }
-    pub(super) fn error_response_type() -> ::std::string::String {
-        "error".to_string()
-    }
-    pub(super) fn frame_changes_format() -> super::FrameChangesFormat {
-        super::FrameChangesFormat::Custom
-    }
-    pub(super) fn frame_changes_title() -> ::std::string::String {
-        "Sample frame title".to_string()
-    }
-    pub(super) fn frame_changes_type() -> super::FrameChangesType {
-        super::FrameChangesType::Freeform
-    }
-    pub(super) fn frame_data_format() -> super::FrameDataFormat {
-        super::FrameDataFormat::Custom
-    }
-    pub(super) fn frame_data_type() -> super::FrameDataType {
-        super::FrameDataType::Freeform
-    }
-    pub(super) fn frame_data_platform_containers_format() -> super::FrameDataPlatformContainersFormat {
-        super::FrameDataPlatformContainersFormat::Custom
-    }
-    pub(super) fn frame_data_platform_containers_type() -> super::FrameDataPlatformContainersType {
-        super::FrameDataPlatformContainersType::Freeform
-    }
-    pub(super) fn generic_subscription_status() -> super::GenericSubscriptionStatus {
-        super::GenericSubscriptionStatus::Enabled
-    }
-    pub(super) fn get_ai_interaction_logs_response_type() -> ::std::string::String {
-        "cursor-list".to_string()
-    }
-    pub(super) fn get_board_item_content_logs_response_type() -> ::std::string::String {
-        "cursor-list".to_string()
-    }
-    pub(super) fn group_team_type() -> ::std::string::String {
-        "user-group-team".to_string()
-    }
-    pub(super) fn organization_type() -> ::std::string::String {
-        "organization".to_string()
-    }
-    pub(super) fn organization_member_type() -> ::std::string::String {
-        "organization-member".to_string()
-    }
-    pub(super) fn organization_members_search_response_type() -> ::std::string::String {
-        "cursor-list".to_string()
-    }
-    pub(super) fn paginated_case_export_jobs_response_type() -> ::std::string::String {
-        "cursor-list".to_string()
-    }
-    pub(super) fn paginated_case_response_type() -> ::std::string::String {
-        "cursor-list".to_string()
-    }
-    pub(super) fn paginated_legal_hold_content_items_response_type() -> ::std::string::String {
-        "cursor-list".to_string()
-    }
-    pub(super) fn paginated_legal_hold_response_type() -> ::std::string::String {
-        "cursor-list".to_string()
-    }
-    pub(super) fn pagination_type() -> ::std::string::String {
-        "cursor-list".to_string()
-    }
-    pub(super) fn picture_type() -> ::std::string::String {
-        "picture".to_string()
-    }
-    pub(super) fn position_origin() -> super::PositionOrigin {
-        super::PositionOrigin::Center
-    }
-    pub(super) fn position_change_x() -> f64 {
-        0_f64
-    }
-    pub(super) fn position_change_y() -> f64 {
-        0_f64
-    }
-    pub(super) fn project_member_page_type() -> ::std::string::String {
-        "cursor-list".to_string()
-    }
-    pub(super) fn project_page_type() -> ::std::string::String {
-        "cursor-list".to_string()
-    }
-    pub(super) fn project_user_group_type() -> ::serde_json::Value {
-        ::serde_json::from_str::<::serde_json::Value>("\"project-user-group\"").unwrap()
-    }
-    pub(super) fn shape_data_shape() -> super::ShapeDataShape {
-        super::ShapeDataShape::Rectangle
-    }
-    pub(super) fn shape_data_for_create_shape() -> ::std::string::String {
-        "rectangle".to_string()
-    }
-    pub(super) fn shape_data_for_update_shape() -> ::std::string::String {
-        "rectangle".to_string()
-    }
-    pub(super) fn shape_data_platform_tags_shape() -> super::ShapeDataPlatformTagsShape {
-        super::ShapeDataPlatformTagsShape::Rectangle
-    }
-    pub(super) fn sticky_note_data_shape() -> super::StickyNoteDataShape {
-        super::StickyNoteDataShape::Square
-    }
-    pub(super) fn sticky_note_data_platform_tags_shape() -> super::StickyNoteDataPlatformTagsShape {
-        super::StickyNoteDataPlatformTagsShape::Square
-    }
-    pub(super) fn sticky_note_data_platformbulkcreateoperation_shape() -> super::StickyNoteDataPlatformbulkcreateoperationShape {
-        super::StickyNoteDataPlatformbulkcreateoperationShape::Square
-    }
-    pub(super) fn tag_create_request_fill_color() -> super::TagCreateRequestFillColor {
-        super::TagCreateRequestFillColor::Red
-    }
-    pub(super) fn team_type() -> ::std::string::String {
-        "team".to_string()
-    }
-    pub(super) fn team_group_type() -> ::std::string::String {
-        "team-user-group".to_string()
-    }
-    pub(super) fn team_member_type() -> ::std::string::String {
-        "team-member".to_string()
-    }
-    pub(super) fn team_settings_type() -> ::std::string::String {
-        "team-settings".to_string()
-    }
-    pub(super) fn team_sharing_policy_settings_changes_default_board_sharing_access() -> super::TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-        super::TeamSharingPolicySettingsChangesDefaultBoardSharingAccess::TeamMembersWithEditingRights
-    }
-    pub(super) fn update_board_subscription_request_status() -> super::UpdateBoardSubscriptionRequestStatus {
-        super::UpdateBoardSubscriptionRequestStatus::Enabled
-    }
-    pub(super) fn update_boards_data_classification_label_type() -> ::std::string::String {
-        "boards-data-classification-label-changed".to_string()
     }
 }
 /// Error types.

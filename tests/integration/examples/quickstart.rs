@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let board = api
         .create_board(&types::BoardChanges {
-            name: "miro-rs quickstart".into(),
+            name: Some("miro-rs quickstart".into()),
             description: Some("Created by the miro-api quickstart".into()),
             ..Default::default()
         })
@@ -48,12 +48,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let card = api.create_card_item(&board.id, &card).await?;
     println!("created sticky note {} and card {}", note.id, card.id);
 
+    // An update sends only the fields it sets: the note keeps its shape and position.
+    let update = types::StickyNoteUpdateRequest {
+        data: Some(types::StickyNoteData {
+            content: Some("Hello again from Rust".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let note = api
+        .update_sticky_note_item(&board.id, &note.id, &update)
+        .await?;
+    if let Some(d) = &note.data {
+        println!(
+            "updated the note's text; its shape is still {}",
+            d.shape.as_ref().map_or("unset", |s| s.as_str())
+        );
+    }
+
     let tag = api
         .create_tag(
             &board.id,
             &types::TagCreateRequest {
                 title: "todo".into(),
-                fill_color: types::TagCreateRequestFillColor::Red,
+                fill_color: Some(types::TagCreateRequestFillColor::Red),
             },
         )
         .await?;

@@ -96,7 +96,7 @@ async fn item_data_is_decoded_by_the_item_type() {
     match data[0] {
         WidgetDataOutput::StickyNoteData(d) => {
             assert_eq!(d.content.as_deref(), Some("hi"));
-            assert_eq!(d.shape.as_str(), "rectangle");
+            assert_eq!(d.shape.as_ref().map(|s| s.as_str()), Some("rectangle"));
         }
         other => panic!("sticky note decoded as {other:?}"),
     }
