@@ -4,8 +4,9 @@
 //! openapiv3 parses it; progenitor generates types and methods; [`postprocess`] rewrites what
 //! progenitor gets wrong for Miro (open enums, item data chosen by the outer `type`, one runtime
 //! call per method, multipart uploads); [`operations`] emits the operations table;
-//! [`emulator_data`] the emulator's built-in answers and [`harness`] the all-operations test
-//! harness, both from values [`synth`] derives from the schemas; prettyplease formats.
+//! [`emulator_data`] the emulator's built-in answers, [`harness`] the all-operations test
+//! harness and [`request_types`] the request types with their smallest values, all from values
+//! [`synth`] derives from the schemas; prettyplease formats.
 //! `cargo xtask gen` is a thin command line over [`generate`].
 
 pub mod emulator_data;
@@ -16,6 +17,7 @@ pub mod model;
 pub mod operations;
 pub mod postprocess;
 pub mod report;
+pub mod request_types;
 pub mod spec;
 pub mod synth;
 
@@ -141,6 +143,17 @@ pub fn generate(
          pub mod operations;\n\
          pub mod types;\n"
     );
+    let request_types = format_items(
+        parse_items(request_types::table(
+            &fixed,
+            &ops,
+            &processed.types,
+            &processed.signatures,
+        ))?,
+        vec![
+            syn::parse_quote!(#![doc = " Every type of a request body with its smallest value, for the test that nothing unset is sent."]),
+        ],
+    );
     let types = format_items(
         processed.types,
         vec![
@@ -215,6 +228,10 @@ pub fn generate(
         GeneratedFile {
             path: harness::PATH,
             contents: format!("{head}{harness_src}"),
+        },
+        GeneratedFile {
+            path: request_types::PATH,
+            contents: format!("{head}{request_types}"),
         },
     ];
     let stats = Stats {

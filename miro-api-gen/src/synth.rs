@@ -24,6 +24,8 @@ pub struct Synth<'a> {
     spec: &'a Value,
     /// `$ref`s being expanded, to cut recursion.
     stack: Vec<String>,
+    /// Objects get their required properties only (no optional ones from examples).
+    required_only: bool,
 }
 
 impl<'a> Synth<'a> {
@@ -32,6 +34,16 @@ impl<'a> Synth<'a> {
         Synth {
             spec,
             stack: Vec::new(),
+            required_only: false,
+        }
+    }
+
+    /// A synthesizer for `spec` whose objects hold their required properties and nothing else:
+    /// the smallest valid value of a type.
+    pub fn required_only(spec: &'a Value) -> Self {
+        Synth {
+            required_only: true,
+            ..Synth::new(spec)
         }
     }
 
@@ -122,8 +134,9 @@ impl<'a> Synth<'a> {
         }
     }
 
-    /// The properties and required names of allOf parts, as one object schema.
-    fn merge_all_of(&self, parts: &[Value]) -> Value {
+    /// The properties and required names of allOf parts (references followed), as one object
+    /// schema.
+    pub fn merge_all_of(&self, parts: &[Value]) -> Value {
         let mut properties = Map::new();
         let mut required = Vec::new();
         for part in parts {
@@ -163,7 +176,9 @@ impl<'a> Synth<'a> {
         for (key, prop) in props {
             let (resolved, _) = resolve(self.spec, prop);
             let wanted = required.contains(&key.as_str())
-                || (depth < MAX_DEPTH && self.usable_example(resolved).is_some());
+                || (!self.required_only
+                    && depth < MAX_DEPTH
+                    && self.usable_example(resolved).is_some());
             if !wanted {
                 continue;
             }
@@ -270,7 +285,7 @@ impl<'a> Synth<'a> {
 }
 
 /// Follows `$ref`s; returns the schema and the last reference followed.
-fn resolve<'v>(spec: &'v Value, mut schema: &'v Value) -> (&'v Value, Option<&'v str>) {
+pub fn resolve<'v>(spec: &'v Value, mut schema: &'v Value) -> (&'v Value, Option<&'v str>) {
     let mut last = None;
     for _ in 0..16 {
         let Some(r) = schema.get("$ref").and_then(Value::as_str) else {

@@ -1,10 +1,12 @@
 //! Support for the integration tests: a canned local HTTP server that records what it receives,
-//! the pinned spec, the generated table of the spec's examples, and the generated harness that
-//! calls every operation.
+//! the pinned spec, the generated table of the spec's examples, the generated table of request
+//! types, and the generated harness that calls every operation.
 
 #[rustfmt::skip]
 pub mod all_operations;
 pub mod canned;
+#[rustfmt::skip]
+pub mod request_types;
 #[rustfmt::skip]
 pub mod spec_examples;
 

@@ -133,3 +133,65 @@ fn every_spec_example_decodes_with_the_generated_types() {
         failures.join("\n")
     );
 }
+
+/// Whether two JSON values are equal, numbers compared by value (`0` and `0.0` are one number).
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Every type that can appear in a request body, holding only the spec's required properties,
+/// encodes to exactly those: nothing the caller did not set is sent (a spec default included).
+#[test]
+fn request_types_send_only_what_is_set() {
+    use miro_tests::request_types::REQUEST_TYPES;
+    assert!(
+        REQUEST_TYPES.len() > 100,
+        "the walk from the request bodies found only {} types",
+        REQUEST_TYPES.len()
+    );
+    for name in [
+        "StickyNoteData",
+        "PositionChange",
+        "FrameChanges",
+        "ItemCreate",
+    ] {
+        assert!(
+            REQUEST_TYPES.iter().any(|t| t.name == name),
+            "{name} is not among the request types"
+        );
+    }
+    let mut failures = Vec::new();
+    for t in REQUEST_TYPES {
+        let value: serde_json::Value = serde_json::from_str(t.required_only).unwrap();
+        match (t.round_trip)(&value) {
+            Ok(sent) if same_json(&sent, &value) => {}
+            Ok(sent) => failures.push(format!(
+                "{} ({}): set {value}, sends {sent}",
+                t.name, t.operation
+            )),
+            Err(e) => failures.push(format!(
+                "{} ({}): {value} does not decode: {e}",
+                t.name, t.operation
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} request types send what was not set:\n{}",
+        failures.len(),
+        REQUEST_TYPES.len(),
+        failures.join("\n")
+    );
+}

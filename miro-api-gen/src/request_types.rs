@@ -1,0 +1,314 @@
+//! Emits the table of request types: every generated struct that can appear in a request body
+//! (JSON bodies, the JSON parts of uploads, bulk item lists and everything nested in them), each
+//! with its smallest valid value, the one with only the spec's required properties.
+//!
+//! The integration tests decode each value as its type and encode it again: the result must be
+//! exactly the value, so a type that sends a field the caller did not set fails a test. The
+//! types are found by walking the generated Rust types and the spec's schemas side by side from
+//! each operation's body, so the names are the generated ones and a newer spec is covered by
+//! regenerating.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use serde_json::Value;
+use syn::{Fields, Item, Type};
+
+use crate::model::Operation;
+use crate::synth::{self, Synth};
+
+/// Where the table goes.
+pub const PATH: &str = "tests/integration/src/request_types.rs";
+
+/// One request type found: the first operation whose body reaches it, and its schema.
+struct Found {
+    operation: String,
+    schema: Value,
+}
+
+struct Walker<'a> {
+    spec: &'a Value,
+    types: BTreeMap<String, &'a Item>,
+    found: BTreeMap<String, Found>,
+    seen: BTreeSet<String>,
+}
+
+/// The table's source. `types` are the generated type items; `signatures` the success and body
+/// type of each method.
+pub fn table(
+    spec: &Value,
+    ops: &[Operation],
+    types: &[Item],
+    signatures: &BTreeMap<String, (Type, Option<Type>)>,
+) -> TokenStream {
+    let mut walker = Walker {
+        spec,
+        types: types
+            .iter()
+            .filter_map(|item| match item {
+                Item::Struct(s) => Some((s.ident.to_string(), item)),
+                Item::Enum(e) => Some((e.ident.to_string(), item)),
+                _ => None,
+            })
+            .collect(),
+        found: BTreeMap::new(),
+        seen: BTreeSet::new(),
+    };
+    for op in ops {
+        for (rust, schema) in body_roots(spec, op, signatures) {
+            walker.visit(&op.id, &rust, &schema);
+        }
+    }
+    let rows = walker.found.iter().map(|(name, found)| {
+        let ty = format_ident!("{}", name);
+        let operation = &found.operation;
+        let value = Synth::required_only(spec).value(&found.schema, None);
+        let json = serde_json::to_string(&value).unwrap_or_default();
+        quote! {
+            RequestType { name: #name, operation: #operation, required_only: #json,
+                          round_trip: round_trip::<types::#ty> }
+        }
+    });
+    quote! {
+        use miro_api::types;
+
+        /// A type that appears in a request body.
+        pub struct RequestType {
+            /// The generated type's name.
+            pub name: &'static str,
+            /// The first operation (by the operations table) whose body holds it.
+            pub operation: &'static str,
+            /// Its smallest valid value: only the spec's required properties, as JSON.
+            pub required_only: &'static str,
+            /// Decodes a value as the type and encodes it again.
+            pub round_trip: fn(&serde_json::Value) -> Result<serde_json::Value, serde_json::Error>,
+        }
+
+        fn round_trip<T: ::serde::de::DeserializeOwned + ::serde::Serialize>(
+            value: &serde_json::Value,
+        ) -> Result<serde_json::Value, serde_json::Error> {
+            let decoded: T = serde_json::from_value(value.clone())?;
+            serde_json::to_value(&decoded)
+        }
+
+        /// Every generated struct reachable from a request body of the pinned spec.
+        pub static REQUEST_TYPES: &[RequestType] = &[#(#rows),*];
+    }
+}
+
+/// The Rust type and schema of each body of `op`: the JSON body, or each JSON part of an upload.
+fn body_roots(
+    spec: &Value,
+    op: &Operation,
+    signatures: &BTreeMap<String, (Type, Option<Type>)>,
+) -> Vec<(String, Value)> {
+    let mut roots = Vec::new();
+    let op_json = spec
+        .pointer("/paths")
+        .and_then(|p| p.get(&op.spec_path))
+        .and_then(|p| p.get(op.method.to_lowercase()));
+    if let (Some((_, Some(body))), Some(schema)) = (
+        signatures.get(&op.fn_name),
+        op_json.and_then(|o| o.pointer("/requestBody/content/application~1json/schema")),
+    ) {
+        roots.extend(type_names(body).into_iter().map(|n| (n, schema.clone())));
+    }
+    for prop in op
+        .multipart
+        .as_ref()
+        .and_then(|m| m.get("properties"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        let part = prop.get("items").unwrap_or(prop);
+        if let Some(name) = part
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        {
+            roots.push((name.to_string(), part.clone()));
+        }
+    }
+    roots
+}
+
+/// The last path segments of every named type in `ty`, generic arguments included
+/// (`Option<Vec<types::X>>` -> `Option`, `Vec`, `X`).
+fn type_names(ty: &Type) -> Vec<String> {
+    let mut out = Vec::new();
+    match ty {
+        Type::Path(p) => {
+            for seg in &p.path.segments {
+                if let syn::PathArguments::AngleBracketed(args) = &seg.arguments {
+                    for arg in &args.args {
+                        if let syn::GenericArgument::Type(t) = arg {
+                            out.extend(type_names(t));
+                        }
+                    }
+                }
+            }
+            if let Some(last) = p.path.segments.last() {
+                out.push(last.ident.to_string());
+            }
+        }
+        Type::Reference(r) => out.extend(type_names(&r.elem)),
+        Type::Slice(s) => out.extend(type_names(&s.elem)),
+        Type::Array(a) => out.extend(type_names(&a.elem)),
+        _ => {}
+    }
+    out
+}
+
+/// The JSON name of a field: its `serde(rename)`, else the Rust name.
+fn json_name(field: &syn::Field) -> String {
+    let mut name = field
+        .ident
+        .as_ref()
+        .map(|i| i.to_string().trim_start_matches("r#").to_string())
+        .unwrap_or_default();
+    for attr in field.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                let lit: syn::LitStr = meta.value()?.parse()?;
+                name = lit.value();
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+    }
+    name
+}
+
+impl Walker<'_> {
+    /// The schema of the values a field or variant holds: an array's items, else the schema.
+    fn element(&self, schema: &Value) -> Value {
+        let (resolved, _) = synth::resolve(self.spec, schema);
+        resolved.get("items").unwrap_or(schema).clone()
+    }
+
+    /// Visits the generated type `rust` whose schema is `schema`.
+    fn visit(&mut self, operation: &str, rust: &str, schema: &Value) {
+        let Some(item) = self.types.get(rust).copied() else {
+            return; // a std type (String, Vec, ...) or a scalar alias
+        };
+        if !self.seen.insert(rust.to_string()) {
+            return;
+        }
+        let (resolved, _) = synth::resolve(self.spec, schema);
+        let object = match resolved.get("allOf").and_then(Value::as_array) {
+            Some(parts) => Synth::new(self.spec).merge_all_of(parts),
+            None => resolved.clone(),
+        };
+        match item {
+            Item::Struct(s) => {
+                let Fields::Named(fields) = &s.fields else {
+                    return;
+                };
+                self.found.insert(
+                    rust.to_string(),
+                    Found {
+                        operation: operation.to_string(),
+                        schema: object.clone(),
+                    },
+                );
+                for field in &fields.named {
+                    let Some(prop) = object.pointer(&format!(
+                        "/properties/{}",
+                        json_name(field).replace('~', "~0").replace('/', "~1")
+                    )) else {
+                        continue;
+                    };
+                    let prop = self.element(prop);
+                    for name in type_names(&field.ty) {
+                        self.visit(operation, &name, &prop);
+                    }
+                }
+            }
+            Item::Enum(e) => {
+                // A oneOf: each variant's payload against its schema (a referenced component
+                // when the payload is named after one, else the variant at the same place).
+                let variants: Vec<Value> = ["oneOf", "anyOf"]
+                    .iter()
+                    .find_map(|k| resolved.get(*k).and_then(Value::as_array))
+                    .cloned()
+                    .unwrap_or_default();
+                for (i, variant) in e.variants.iter().enumerate() {
+                    for field in variant.fields.iter() {
+                        for name in type_names(&field.ty) {
+                            let schema = self
+                                .spec
+                                .pointer(&format!("/components/schemas/{name}"))
+                                .map(|_| serde_json::json!({"$ref": format!("#/components/schemas/{name}")}))
+                                .or_else(|| variants.get(i).map(|v| self.element(v)));
+                            if let Some(schema) = schema {
+                                self.visit(operation, &name, &schema);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn walks_bodies_into_nested_types_with_generated_names() {
+        let spec = json!({"components": {"schemas": {
+            "NoteCreate": {"type": "object", "required": ["data"], "properties": {
+                "data": {"$ref": "#/components/schemas/NoteData"},
+                "position": {"$ref": "#/components/schemas/Position"}}},
+            "NoteData": {"type": "object", "properties": {"content": {"type": "string"}}},
+            "Position": {"type": "object", "properties": {"x": {"type": "number"}}}}}});
+        let types: Vec<Item> = vec![
+            syn::parse_quote!(
+                pub struct NoteCreate {
+                    pub data: NoteData,
+                    pub position: Option<Position>,
+                }
+            ),
+            syn::parse_quote!(
+                pub struct NoteData {
+                    pub content: Option<String>,
+                }
+            ),
+            syn::parse_quote!(
+                pub struct Position {
+                    pub x: Option<f64>,
+                }
+            ),
+        ];
+        let mut walker = Walker {
+            spec: &spec,
+            types: types
+                .iter()
+                .map(|i| match i {
+                    Item::Struct(s) => (s.ident.to_string(), i),
+                    _ => unreachable!(),
+                })
+                .collect(),
+            found: BTreeMap::new(),
+            seen: BTreeSet::new(),
+        };
+        walker.visit(
+            "create-note",
+            "NoteCreate",
+            &json!({"$ref": "#/components/schemas/NoteCreate"}),
+        );
+        let names: Vec<&str> = walker.found.keys().map(String::as_str).collect();
+        assert_eq!(names, ["NoteCreate", "NoteData", "Position"]);
+        let root = &walker.found["NoteCreate"].schema;
+        assert_eq!(
+            Synth::required_only(&spec).value(root, None),
+            json!({"data": {}})
+        );
+    }
+}
