@@ -13,6 +13,25 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Request bodies send only the fields you set: a field left `None` is never serialized, so an
+//! update that sets one field changes that field and nothing else. The spec's defaults (what
+//! Miro does when a field is absent) are in each field's docs, not applied on the way out.
+//!
+//! ```no_run
+//! # async fn run(api: miro_api::MiroApi, board_id: &str, note_id: &str) -> Result<(), miro_api::Error> {
+//! use miro_api::types::{StickyNoteData, StickyNoteUpdateRequest};
+//! // Sends {"data":{"content":"Done"}}: the note keeps its shape, colour and position.
+//! let update = StickyNoteUpdateRequest {
+//!     data: Some(StickyNoteData {
+//!         content: Some("Done".into()),
+//!         ..Default::default()
+//!     }),
+//!     ..Default::default()
+//! };
+//! api.update_sticky_note_item(board_id, note_id, &update).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! The code under [`generated`] comes from the pinned spec (see `openapi/pin.json`); the rest of
 //! the crate is the small hand-written runtime: construction and auth ([`MiroApi`],
 //! [`TokenProvider`]), errors ([`Error`]), responses ([`Response`]) and uploads ([`FilePart`]).
