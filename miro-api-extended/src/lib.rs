@@ -1,7 +1,9 @@
 //! Hand-written layers over [`miro_api`]:
 //!
-//! - [`pagination`]: every paginated operation as a [`futures::Stream`] of its items, and the
-//!   ten `get_all_*` helpers ([`PaginationExt`]).
+//! - [`pagination`]: every paginated request as a [`futures::Stream`] of its items
+//!   (`api.get_items(board).stream()`, [`PagedRequestExt`]), and the ten `get_all_*` helpers
+//!   ([`PaginationExt`]).
+//! - [`prelude`]: one import for the extension traits and the stream combinators.
 //! - [`oauth`]: the high-level client [`Miro`] for apps with many users: authorization URL
 //!   with CSRF state, code exchange, per-user [`MiroApi`](miro_api::MiroApi) clients whose
 //!   tokens refresh by themselves (one refresh per user at a time), revocation.
@@ -18,5 +20,15 @@ pub mod storage;
 
 pub use miro_api;
 pub use oauth::{AuthState, Authorization, ConfigError, Miro, MiroBuilder, OAuthError};
-pub use pagination::{PageStream, PaginationError, PaginationExt, Position};
+pub use pagination::{PageStream, PagedRequestExt, PaginationError, PaginationExt, Position};
+
+/// Everything a caller of the page streams needs in scope: `use miro_api_extended::prelude::*;`
+/// brings the extension traits ([`PaginationExt`], [`PagedRequestExt`]) and the stream
+/// combinators of `futures` (`try_next`, `try_collect`, `next`, ...), so no direct dependency on
+/// `futures` is needed.
+pub mod prelude {
+    pub use crate::pagination::{PageStream, PagedRequestExt, PaginationError, PaginationExt};
+    pub use futures::{StreamExt, TryStreamExt};
+    pub use miro_api::{MiroApi, PagedRequest};
+}
 pub use secret::{ClientSecret, RefreshToken};

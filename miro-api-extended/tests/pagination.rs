@@ -62,6 +62,40 @@ async fn get_all_items_filters_by_type() {
 }
 
 #[tokio::test]
+async fn a_request_with_typed_filters_becomes_a_stream() {
+    use miro_api::types::GetItemsType;
+    use miro_api_extended::prelude::*;
+
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "typed").await;
+    common::items(&api, &board, "sticky_note", 45, None).await;
+    let cards = common::items(&api, &board, "card", 25, None).await;
+    emu.clear_requests();
+
+    let seen: Vec<String> = api
+        .get_items(&board)
+        .type_(GetItemsType::Card)
+        .limit(10)
+        .stream()
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&seen, &cards);
+    let pages = gets(&emu, ITEMS);
+    assert_eq!(pages.len(), 3, "25 cards in pages of 10");
+    assert!(pages.iter().all(|r| {
+        r.query_param("type").as_deref() == Some("card")
+            && r.query_param("limit").as_deref() == Some("10")
+    }));
+
+    // An offset-paged request with no filter set streams every entry.
+    let boards: Vec<_> = api.get_boards().stream().try_collect().await.unwrap();
+    assert!(boards.iter().any(|b| b.id == board));
+}
+
+#[tokio::test]
 async fn get_all_items_within_frame_yields_only_its_children() {
     let emu = emulator().await;
     let api = api(&emu);

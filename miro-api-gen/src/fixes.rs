@@ -81,8 +81,9 @@ pub const FIXES: &[Fix] = &[
         name: "integer-paging-parameters",
         reason:
             "Some `limit` and `offset` parameters are typed as strings, and `minimum: 1` makes \
-                 typify use NonZeroU32; Miro takes plain integers. They become i32, and their \
-                 bounds move into the description (Miro enforces them).",
+                 typify use NonZeroU32, and some refer to a shared limit schema; Miro takes plain \
+                 integers. They all become u32 (the type of every page size in the client), and \
+                 their bounds move into the description (Miro enforces them).",
         apply: integer_paging_parameters,
     },
     Fix {
@@ -511,6 +512,12 @@ fn merge_case_colliding_schemas(spec: &mut Value) -> usize {
 pub const MAX_PAGE_SIZE_EXTENSION: &str = "x-miro-maximum";
 
 fn integer_paging_parameters(spec: &mut Value) -> usize {
+    // A parameter schema may be a reference to a shared limit schema (`QueryLimit`): it is
+    // replaced by a copy, so every page size has the same type.
+    let shared = spec
+        .pointer("/components/schemas")
+        .cloned()
+        .unwrap_or(Value::Null);
     walk_objects(spec, &mut |obj| {
         let name = obj.get("name").and_then(Value::as_str).unwrap_or_default();
         if !(name == "limit" || name == "offset")
@@ -521,11 +528,23 @@ fn integer_paging_parameters(spec: &mut Value) -> usize {
         let Some(schema) = obj.get_mut("schema").and_then(Value::as_object_mut) else {
             return 0;
         };
+        let referenced = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .and_then(|name| shared.get(name))
+            .and_then(Value::as_object)
+            .cloned();
+        let was_reference = referenced.is_some();
+        if let Some(copy) = referenced {
+            *schema = copy;
+        }
         let bounds = [schema.remove("minimum"), schema.remove("maximum")];
-        let was_integer = schema.get("type").and_then(Value::as_str) == Some("integer")
-            && schema.get("format").and_then(Value::as_str) == Some("int32");
+        let was_integer = !was_reference
+            && schema.get("type").and_then(Value::as_str) == Some("integer")
+            && schema.get("format").and_then(Value::as_str) == Some("uint32");
         schema.insert("type".into(), json!("integer"));
-        schema.insert("format".into(), json!("int32"));
+        schema.insert("format".into(), json!("uint32"));
         if let Some(Value::String(d)) = schema.get("default") {
             match d.parse::<i64>() {
                 Ok(n) => {
@@ -906,13 +925,20 @@ mod tests {
         let mut spec = json!({"parameters": [
             {"in": "query", "name": "limit", "schema": {"type": "string", "default": "10", "minimum": 10, "maximum": 50}},
             {"in": "query", "name": "offset", "schema": {"type": "string"}},
-            {"in": "query", "name": "cursor", "schema": {"type": "string"}}]});
-        assert_eq!(run("integer-paging-parameters", &mut spec), 2);
+            {"in": "query", "name": "cursor", "schema": {"type": "string"}},
+            {"in": "query", "name": "limit", "schema": {"$ref": "#/components/schemas/QueryLimit"}}],
+            "components": {"schemas": {"QueryLimit": {"type": "integer", "format": "int32", "maximum": 100}}}});
+        assert_eq!(run("integer-paging-parameters", &mut spec), 3);
         let limit = &spec["parameters"][0];
         assert_eq!(
             limit["schema"],
-            json!({"type": "integer", "format": "int32", "default": 10})
+            json!({"type": "integer", "format": "uint32", "default": 10})
         );
+        assert_eq!(
+            spec["parameters"][3]["schema"],
+            json!({"type": "integer", "format": "uint32"})
+        );
+        assert_eq!(spec["parameters"][3][MAX_PAGE_SIZE_EXTENSION], 100);
         assert_eq!(limit["description"], "Range: 10 to 50.");
         assert_eq!(spec["parameters"][1]["schema"]["type"], "integer");
         assert_eq!(spec["parameters"][2]["schema"]["type"], "string");

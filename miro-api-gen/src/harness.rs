@@ -127,6 +127,8 @@ fn call_arm(
         .unwrap_or_default();
     let mut stmts = Vec::new();
     let mut call_args = Vec::new();
+    // Optional parameters are setters of the request the method returns.
+    let mut setters = Vec::new();
     let mut default_body = None;
     for (i, (name, ty)) in params.iter().enumerate() {
         let var: Ident = format_ident!("a{}", i);
@@ -164,7 +166,8 @@ fn call_arm(
         } else if mentions(ty, "FilePart") {
             let part = name.as_str();
             if is_option(ty) {
-                call_args.push(quote!(::std::option::Option::Some(file_arg(args, #part))));
+                let setter = format_ident!("{}", name);
+                setters.push(quote!(.#setter(file_arg(args, #part))));
             } else if last_segment(ty).as_deref() == Some("Vec") {
                 call_args.push(quote!(files_arg(args, #part)));
             } else {
@@ -189,14 +192,15 @@ fn call_arm(
                 ));
                 call_args.push(quote!(&#var));
             } else if is_option(ty) {
+                let setter = format_ident!("{}", name);
                 stmts.push(quote!(let #var = typed(#part, body_arg(args, #text)?)?;));
-                call_args.push(quote!(::std::option::Option::Some(&#var)));
+                setters.push(quote!(.#setter(&#var)));
             } else {
                 stmts.push(quote!(let #var = typed(#part, body_arg(args, #text)?)?;));
                 call_args.push(pass);
             }
         } else if is_option(ty) {
-            call_args.push(quote!(::std::option::Option::None));
+            // Left unset.
         } else {
             let param = spec_params
                 .iter()
@@ -225,7 +229,7 @@ fn call_arm(
     let arm = quote! {
         #method_name => {
             #(#stmts)*
-            let response = api.#fn_ident(#(#call_args),*).await.map_err(CallError::Api)?;
+            let response = api.#fn_ident(#(#call_args),*)#(#setters)*.await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
     };

@@ -9,6 +9,7 @@
 //! [`synth`] derives from the schemas; prettyplease formats.
 //! `cargo xtask gen` is a thin command line over [`generate`].
 
+pub mod area;
 pub mod emulator_data;
 pub mod examples;
 pub mod fixes;
@@ -18,6 +19,7 @@ pub mod operations;
 pub mod postprocess;
 pub mod report;
 pub mod request_types;
+pub mod requests;
 pub mod spec;
 pub mod synth;
 
@@ -138,9 +140,10 @@ pub fn generate(
     let head = header(pin);
     let mod_rs = format!(
         "{head}//! Code generated from the pinned spec: the types, one method of [`crate::MiroApi`] per\n\
-         //! operation, and the operations table.\n\n\
+         //! operation with its request, and the operations table.\n\n\
          mod methods;\n\
          pub mod operations;\n\
+         pub mod requests;\n\
          pub mod types;\n"
     );
     let request_types = format_items(
@@ -154,6 +157,7 @@ pub fn generate(
             syn::parse_quote!(#![doc = " Every type of a request body with its smallest value, for the test that nothing unset is sent."]),
         ],
     );
+    let built = requests::build(&processed.methods, &ops, &fixed, &processed.types)?;
     let types = format_items(
         processed.types,
         vec![
@@ -175,17 +179,36 @@ pub fn generate(
         ],
     );
     let methods_items = {
-        let mut items: Vec<syn::Item> = vec![syn::parse_quote!(
-            use super::types;
-        )];
-        items.push(processed.methods);
+        let mut items: Vec<syn::Item> = vec![
+            syn::parse_quote!(
+                use super::requests;
+            ),
+            syn::parse_quote!(
+                use super::types;
+            ),
+        ];
+        items.extend(built.methods);
         items
     };
     let methods = format_items(
         methods_items,
         vec![
             syn::parse_quote!(#![allow(clippy::all, rustdoc::all)]),
-            syn::parse_quote!(#![doc = " One method of `MiroApi` per operation of the spec."]),
+            syn::parse_quote!(#![doc = " One method of `MiroApi` per operation of the spec, grouped by API area; each returns its request."]),
+        ],
+    );
+    let requests_items = {
+        let mut items: Vec<syn::Item> = vec![syn::parse_quote!(
+            use super::types;
+        )];
+        items.extend(built.requests);
+        items
+    };
+    let requests_src = format_items(
+        requests_items,
+        vec![
+            syn::parse_quote!(#![allow(clippy::all, rustdoc::all)]),
+            syn::parse_quote!(#![doc = " The request of every operation: optional parameters as setters, sent with `.await`."]),
         ],
     );
     let table = format_items(
@@ -216,6 +239,10 @@ pub fn generate(
         GeneratedFile {
             path: "miro-api/src/generated/methods.rs",
             contents: format!("{head}{methods}"),
+        },
+        GeneratedFile {
+            path: "miro-api/src/generated/requests.rs",
+            contents: format!("{head}{requests_src}"),
         },
         GeneratedFile {
             path: "miro-api/src/generated/operations.rs",

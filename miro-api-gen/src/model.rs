@@ -326,6 +326,39 @@ pub fn html_to_text(html: &str) -> String {
     lines.join("\n")
 }
 
+/// A parameter's description as one rustdoc paragraph.
+pub fn param_doc(html: &str) -> String {
+    html_to_text(html)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("](/", "](https://developers.miro.com/")
+}
+
+/// Drops the instructions for Miro's website ("To try out this API in our documentation: 1. In
+/// the BODY PARAMS section...", with their figure captions): they describe a web page, not this
+/// client.
+fn without_website_instructions(text: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let mut skipping = false;
+    for paragraph in text.split("\n\n") {
+        let p = paragraph.trim_start();
+        if p.starts_with("To try out this API") {
+            skipping = true;
+            continue;
+        }
+        let numbered = p
+            .split_once('.')
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        if skipping && (numbered || p.starts_with("Figure")) {
+            continue;
+        }
+        skipping = false;
+        out.push(paragraph);
+    }
+    out.join("\n\n")
+}
+
 /// The rustdoc of a generated method.
 pub fn method_doc(op: &Operation) -> String {
     let mut doc = String::new();
@@ -334,7 +367,7 @@ pub fn method_doc(op: &Operation) -> String {
         doc.push_str("\n\n");
     }
     if !op.description.is_empty() {
-        doc.push_str(&op.description);
+        doc.push_str(&without_website_instructions(&op.description));
         doc.push_str("\n\n");
     }
     doc.push_str(&format!(
@@ -375,6 +408,15 @@ pub fn method_doc(op: &Operation) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn website_instructions_are_dropped() {
+        let text = "Adds items.\n\nTo try out this API in our documentation:\n\n1. In the **BODY PARAMS** section, scroll.\n\nFigure 1. Add object\n\n2. Click.\n\nRate limiting: Level 2 per item.";
+        assert_eq!(
+            without_website_instructions(text),
+            "Adds items.\n\nRate limiting: Level 2 per item."
+        );
+    }
 
     #[test]
     fn snake_case_matches_the_official_names() {

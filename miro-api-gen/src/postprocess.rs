@@ -576,19 +576,27 @@ fn strip_pat(p: &syn::Pat) -> &syn::Pat {
 }
 
 fn success_type(output: &syn::ReturnType) -> Option<Type> {
-    let syn::ReturnType::Type(_, ty) = output else {
-        return None;
-    };
-    let Type::Path(result) = &**ty else {
+    match output {
+        // progenitor's `Result<ResponseValue<T>, Error<..>>` has the same shape.
+        syn::ReturnType::Type(_, ty) => response_body(ty),
+        syn::ReturnType::Default => None,
+    }
+}
+
+/// The `T` of a `Result<crate::Response<T>, crate::Error>` (or of progenitor's
+/// `Result<ResponseValue<T>, Error<..>>`).
+pub(crate) fn response_body(output: &Type) -> Option<Type> {
+    let Type::Path(result) = output else {
         return None;
     };
     let syn::PathArguments::AngleBracketed(args) = &result.path.segments.last()?.arguments else {
         return None;
     };
-    let Some(syn::GenericArgument::Type(Type::Path(rv))) = args.args.first() else {
+    let Some(syn::GenericArgument::Type(Type::Path(response))) = args.args.first() else {
         return None;
     };
-    let syn::PathArguments::AngleBracketed(inner) = &rv.path.segments.last()?.arguments else {
+    let syn::PathArguments::AngleBracketed(inner) = &response.path.segments.last()?.arguments
+    else {
         return None;
     };
     match inner.args.first()? {

@@ -43,6 +43,7 @@ mod error;
 #[rustfmt::skip]
 pub mod generated;
 mod pacing;
+mod paging;
 mod response;
 mod retry;
 #[doc(hidden)]
@@ -55,7 +56,8 @@ pub use client::{
     DEFAULT_TIMEOUT,
 };
 pub use error::{ApiError, Error, ErrorBody, TimeoutCause};
-pub use generated::{operations, types};
+pub use generated::{operations, requests, types};
+pub use paging::{PagedRequest, Paging};
 pub use response::{RateLimit, Response};
 pub use retry::RetryPolicy;
 pub use upload::FilePart;

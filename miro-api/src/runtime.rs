@@ -20,6 +20,34 @@ pub fn encode_path(segment: &str) -> String {
     utf8_percent_encode(segment, PATH_SEGMENT).to_string()
 }
 
+/// The future of a request's `IntoFuture`.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// The pairs of one query parameter: none for `None`, one for a scalar, one per element of a list.
+fn query_pairs<T: Serialize>(
+    name: &str,
+    value: &T,
+) -> Result<Vec<(String, String)>, serde_json::Error> {
+    let scalar = |v: serde_json::Value| match v {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    };
+    Ok(match serde_json::to_value(value)? {
+        serde_json::Value::Null => Vec::new(),
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|v| (name.to_string(), scalar(v)))
+            .collect(),
+        other => vec![(name.to_string(), scalar(other))],
+    })
+}
+
+/// Appends the pairs of one query parameter (a paginated request's filters, for its stream).
+pub fn push_query<T: Serialize>(query: &mut Vec<(String, String)>, name: &str, value: &T) {
+    // The generated parameter types (strings, numbers, open enums, lists of them) always encode.
+    query.extend(query_pairs(name, value).unwrap_or_default());
+}
+
 /// One query parameter: nothing for `None`, one pair for a scalar, one pair per element for a list.
 pub struct QueryParam<'a, T> {
     name: &'a str,
@@ -35,19 +63,7 @@ impl<'a, T> QueryParam<'a, T> {
 
 impl<T: Serialize> Serialize for QueryParam<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let value = serde_json::to_value(self.value).map_err(S::Error::custom)?;
-        let scalar = |v: serde_json::Value| match v {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        };
-        let pairs: Vec<(&str, String)> = match value {
-            serde_json::Value::Null => Vec::new(),
-            serde_json::Value::Array(items) => {
-                items.into_iter().map(|v| (self.name, scalar(v))).collect()
-            }
-            other => vec![(self.name, scalar(other))],
-        };
-        serializer.collect_seq(pairs)
+        serializer.collect_seq(query_pairs(self.name, self.value).map_err(S::Error::custom)?)
     }
 }
 

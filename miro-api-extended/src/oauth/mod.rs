@@ -14,7 +14,7 @@
 //! // 2. Miro redirects back to MIRO_REDIRECT_URL?code=..&state=..
 //! let auth = miro.exchange_code_checked(&redirect, &state).await?;
 //! // 3. Call the API as that user; tokens refresh by themselves.
-//! let boards = miro.as_user(&auth.user_id).get_boards(None, None, None, None, None, None, None).await?;
+//! let boards = miro.as_user(&auth.user_id).get_boards().limit(20).await?;
 //! # Ok(()) }
 //! ```
 

@@ -1,19 +1,27 @@
 //! Pagination: every paginated operation as a [`Stream`](futures::Stream) of its items.
 //!
-//! [`PaginationExt`] adds to [`MiroApi`]: [`paginate`](PaginationExt::paginate) for any
+//! [`PagedRequestExt`] turns a request into a stream; [`PaginationExt`] adds to [`MiroApi`]:
+//! [`paginate`](PaginationExt::paginate) for any
 //! paginated operation of the [operations table](miro_api::operations) (cursor or offset
 //! paging, chosen from the table, so an operation added by a newer spec is covered without
 //! hand work), and the ten `get_all_*` helpers with typed items.
 //!
+//! Any paginated request becomes a stream with [`PagedRequestExt::stream`], keeping its typed
+//! filters:
+//!
 //! ```no_run
-//! use futures::TryStreamExt;
-//! use miro_api_extended::PaginationExt;
+//! use miro_api::types::GetItemsType;
+//! use miro_api_extended::prelude::*;
 //!
 //! # async fn run(api: miro_api::MiroApi) -> Result<(), miro_api_extended::PaginationError> {
-//! let mut items = api.get_all_items("uXjVO_board").query("type", "sticky_note");
-//! while let Some(item) = items.try_next().await? {
+//! let mut notes = api
+//!     .get_items("uXjVO_board")
+//!     .type_(GetItemsType::StickyNote)
+//!     .stream();
+//! while let Some(item) = notes.try_next().await? {
 //!     println!("{} {}", item.id, item.type_);
 //! }
+//! let boards: Vec<_> = api.get_all_boards().try_collect().await?;
 //! # Ok(()) }
 //! ```
 
@@ -27,15 +35,14 @@ use miro_api::operations::{self, Operation};
 use miro_api::types::{
     Board, BoardMember, ConnectorWithLinks, GenericItem, OrganizationMember, Tag, Team, TeamMember,
 };
-use miro_api::MiroApi;
+use miro_api::{MiroApi, PagedRequest};
 use serde::de::DeserializeOwned;
 
 /// Page streams for [`MiroApi`]: the generic [`paginate`](Self::paginate) and the ten named
 /// helpers of Miro's official clients.
 ///
-/// The helpers' streams take optional filters with [`PageStream::query`], e.g.
-/// `api.get_all_items(board).query("type", "frame")` or
-/// `api.get_all_boards().query("team_id", team)`.
+/// For filters, start from the request instead: `api.get_boards().team_id(team).stream()`
+/// ([`PagedRequestExt`]); [`PageStream::query`] takes raw query pairs.
 pub trait PaginationExt {
     /// The items of any paginated operation, decoded as `T` (`serde_json::Value` keeps them
     /// raw). Fails when `op` does not page or `path_args` has the wrong length.
@@ -91,6 +98,30 @@ pub trait PaginationExt {
         org_id: &str,
         team_id: &str,
     ) -> PageStream<TeamMember>;
+}
+
+/// Turns the request of a paginated operation into a stream of its items:
+/// `api.get_items(board).type_(GetItemsType::Image).stream()`. The filters set on the request
+/// go with every page; a `limit` set on it is the page size; the stream sets the cursor or
+/// offset itself.
+pub trait PagedRequestExt: PagedRequest + Sized {
+    /// Every item of every page, lazily, as a [`PageStream`].
+    fn stream(self) -> PageStream<Self::Item>;
+}
+
+impl<R: PagedRequest> PagedRequestExt for R {
+    fn stream(self) -> PageStream<Self::Item> {
+        let paging = self.into_paging();
+        let args: Vec<&str> = paging.path_args.iter().map(String::as_str).collect();
+        let mut stream = known(&paging.api, paging.operation, &args);
+        for (name, value) in paging.query {
+            stream = stream.query(&name, value);
+        }
+        match paging.page_size {
+            Some(size) => stream.page_size(size),
+            None => stream,
+        }
+    }
 }
 
 /// A stream over an operation known to page, with the right number of path arguments.

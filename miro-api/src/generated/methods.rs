@@ -2,9 +2,4395 @@
 // Do not edit: change the generator or the spec fixes in miro-api-gen, then run `cargo xtask gen`.
 
 #![allow(clippy::all, rustdoc::all)]
-//! One method of `MiroApi` per operation of the spec.
+//! One method of `MiroApi` per operation of the spec, grouped by API area; each returns its request.
+use super::requests;
 use super::types;
-#[allow(clippy::too_many_arguments, clippy::needless_lifetimes)]
+/// # Boards
+impl crate::MiroApi {
+    /**Get boards
+
+Retrieves a list of boards accessible to the user associated with the provided access token. This endpoint supports filtering and sorting through URL query parameters.
+Customize the response by specifying `team_id`, `project_id`, or other query parameters. Filtering by `team_id` or `project_id` (or both) returns results instantly. For other filters, allow a few seconds for indexing of newly created boards.
+
+If you're an Enterprise customer with Company Admin permissions:
+- Enable **Content Admin** permissions to retrieve all boards, including private boards (those not explicitly shared with you). For details, see the [Content Admin Permissions for Company Admins](https://help.miro.com/hc/en-us/articles/360012777280-Content-Admin-permissions-for-Company-Admins).
+- Note that **Private board contents remain inaccessible**. The API allows you to verify their existence but prevents viewing their contents to uphold security best practices. Unauthorized access attempts will return an error.
+
+`GET /v2/boards` (operation `get-boards`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by offset*/
+    /**
+Returns a [`requests::GetBoards`]: set the optional parameters on it ([`limit`](requests::GetBoards::limit), [`offset`](requests::GetBoards::offset), [`owner`](requests::GetBoards::owner), [`project_id`](requests::GetBoards::project_id), [`query`](requests::GetBoards::query), [`sort`](requests::GetBoards::sort), [`team_id`](requests::GetBoards::team_id)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_boards<'a>(&'a self) -> requests::GetBoards<'a> {
+        requests::GetBoards {
+            api: self,
+            limit: ::std::option::Option::None,
+            offset: ::std::option::Option::None,
+            owner: ::std::option::Option::None,
+            project_id: ::std::option::Option::None,
+            query: ::std::option::Option::None,
+            sort: ::std::option::Option::None,
+            team_id: ::std::option::Option::None,
+        }
+    }
+    /**Copy board
+
+Creates a copy of an existing board. You can also update the name, description, sharing policy, and permissions policy for the new board in the request body.
+
+`PUT /v2/boards` (operation `copy-board`).
+
+- Required scope: `boards:write`
+- Rate limit: level 4 (2000 credits)*/
+    /**
+Returns a [`requests::CopyBoard`]; send it with `.await`.*/
+    pub fn copy_board<'a>(
+        &'a self,
+        copy_from: &'a str,
+        body: &'a types::CopyBoardChanges,
+    ) -> requests::CopyBoard<'a> {
+        requests::CopyBoard {
+            api: self,
+            copy_from,
+            body,
+        }
+    }
+    /**Create board
+
+Creates a board with the specified name and sharing policies.
+
+Note
+You can only create up to 3 team boards with the free plan.
+
+`POST /v2/boards` (operation `create-board`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::CreateBoard`]; send it with `.await`.*/
+    pub fn create_board<'a>(
+        &'a self,
+        body: &'a types::BoardChanges,
+    ) -> requests::CreateBoard<'a> {
+        requests::CreateBoard {
+            api: self,
+            body,
+        }
+    }
+    /**Get specific board
+
+Retrieves information about a board.
+
+`GET /v2/boards/{board_id}` (operation `get-specific-board`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetSpecificBoard`]; send it with `.await`.*/
+    pub fn get_specific_board<'a>(
+        &'a self,
+        board_id: &'a str,
+    ) -> requests::GetSpecificBoard<'a> {
+        requests::GetSpecificBoard {
+            api: self,
+            board_id,
+        }
+    }
+    /**Delete board
+
+Deletes a board. Deleted boards go to Trash (on paid plans) and can be restored via UI within 90 days after deletion.
+
+`DELETE /v2/boards/{board_id}` (operation `delete-board`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteBoard`]; send it with `.await`.*/
+    pub fn delete_board<'a>(&'a self, board_id: &'a str) -> requests::DeleteBoard<'a> {
+        requests::DeleteBoard {
+            api: self,
+            board_id,
+        }
+    }
+    /**Update board
+
+Updates a specific board.
+
+`PATCH /v2/boards/{board_id}` (operation `update-board`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateBoard`]; send it with `.await`.*/
+    pub fn update_board<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::BoardChanges,
+    ) -> requests::UpdateBoard<'a> {
+        requests::UpdateBoard {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+}
+/// # Board members
+impl crate::MiroApi {
+    /**Get all board members
+
+Retrieves a pageable list of members for a board.
+
+`GET /v2/boards/{board_id}/members` (operation `get-board-members`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by offset*/
+    /**
+Returns a [`requests::GetBoardMembers`]: set the optional parameters on it ([`limit`](requests::GetBoardMembers::limit), [`offset`](requests::GetBoardMembers::offset)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_board_members<'a>(
+        &'a self,
+        board_id: &'a str,
+    ) -> requests::GetBoardMembers<'a> {
+        requests::GetBoardMembers {
+            api: self,
+            board_id,
+            limit: ::std::option::Option::None,
+            offset: ::std::option::Option::None,
+        }
+    }
+    /**Share board
+
+Shares the board and Invites new members to collaborate on a board by sending an invitation email. Depending on the board's Sharing policy, there might be various scenarios where membership in the team is required in order to share the board with a user.
+
+`POST /v2/boards/{board_id}/members` (operation `share-board`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::ShareBoard`]; send it with `.await`.*/
+    pub fn share_board<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::BoardMembersInvite,
+    ) -> requests::ShareBoard<'a> {
+        requests::ShareBoard {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get specific board member
+
+Retrieves information for a board member.
+
+`GET /v2/boards/{board_id}/members/{board_member_id}` (operation `get-specific-board-member`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetSpecificBoardMember`]; send it with `.await`.*/
+    pub fn get_specific_board_member<'a>(
+        &'a self,
+        board_id: &'a str,
+        board_member_id: &'a str,
+    ) -> requests::GetSpecificBoardMember<'a> {
+        requests::GetSpecificBoardMember {
+            api: self,
+            board_id,
+            board_member_id,
+        }
+    }
+    /**Remove board member
+
+Removes a board member from a board.
+
+`DELETE /v2/boards/{board_id}/members/{board_member_id}` (operation `remove-board-member`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::RemoveBoardMember`]; send it with `.await`.*/
+    pub fn remove_board_member<'a>(
+        &'a self,
+        board_id: &'a str,
+        board_member_id: &'a str,
+    ) -> requests::RemoveBoardMember<'a> {
+        requests::RemoveBoardMember {
+            api: self,
+            board_id,
+            board_member_id,
+        }
+    }
+    /**Update board member
+
+Updates the role of a board member.
+
+`PATCH /v2/boards/{board_id}/members/{board_member_id}` (operation `update-board-member`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateBoardMember`]; send it with `.await`.*/
+    pub fn update_board_member<'a>(
+        &'a self,
+        board_id: &'a str,
+        board_member_id: &'a str,
+        body: &'a types::BoardMemberChanges,
+    ) -> requests::UpdateBoardMember<'a> {
+        requests::UpdateBoardMember {
+            api: self,
+            board_id,
+            board_member_id,
+            body,
+        }
+    }
+}
+/// # Items
+impl crate::MiroApi {
+    /**Get items within frame
+
+Retrieves a list of items within a specific frame. A frame is a parent item and all items within a frame are child items. This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request. For example, if you set the `limit` query parameter to `10` and the board contains 20 objects, the first call will return information about the first 10 objects in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
+
+`GET /v2/boards/{board_id}/items` (operation `get-items-within-frame`).
+
+- Required scope: `boards:read`
+- Rate limit: level 2 (100 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetItemsWithinFrame`]: set the optional parameters on it ([`cursor`](requests::GetItemsWithinFrame::cursor), [`limit`](requests::GetItemsWithinFrame::limit), [`type_`](requests::GetItemsWithinFrame::type_)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_items_within_frame<'a>(
+        &'a self,
+        board_id: &'a str,
+        parent_item_id: &'a str,
+    ) -> requests::GetItemsWithinFrame<'a> {
+        requests::GetItemsWithinFrame {
+            api: self,
+            board_id,
+            parent_item_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            type_: ::std::option::Option::None,
+        }
+    }
+    /**Create document item using file from device
+
+Adds a document item to a board by selecting file from device.
+
+`POST /v2/boards/{board_id}/documents` (operation `create-document-item-using-file-from-device`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateDocumentItemUsingFileFromDevice`]: set the optional parameters on it ([`data`](requests::CreateDocumentItemUsingFileFromDevice::data)), then send it with `.await`.*/
+    pub fn create_document_item_using_file_from_device<'a>(
+        &'a self,
+        board_id: &'a str,
+        resource: crate::FilePart,
+    ) -> requests::CreateDocumentItemUsingFileFromDevice<'a> {
+        requests::CreateDocumentItemUsingFileFromDevice {
+            api: self,
+            board_id,
+            resource,
+            data: ::std::option::Option::None,
+        }
+    }
+    /**Update document item using file from device
+
+Updates a document item on a board by using file from a device.
+
+`PATCH /v2/boards/{board_id}/documents/{item_id}` (operation `update-document-item-using-file-from-device`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateDocumentItemUsingFileFromDevice`]: set the optional parameters on it ([`data`](requests::UpdateDocumentItemUsingFileFromDevice::data)), then send it with `.await`.*/
+    pub fn update_document_item_using_file_from_device<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        resource: crate::FilePart,
+    ) -> requests::UpdateDocumentItemUsingFileFromDevice<'a> {
+        requests::UpdateDocumentItemUsingFileFromDevice {
+            api: self,
+            board_id,
+            item_id,
+            resource,
+            data: ::std::option::Option::None,
+        }
+    }
+    /**Create image item using file from device
+
+Adds an image item to a board by specifying a file from device.
+
+`POST /v2/boards/{board_id}/images` (operation `create-image-item-using-local-file`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateImageItemUsingLocalFile`]: set the optional parameters on it ([`data`](requests::CreateImageItemUsingLocalFile::data)), then send it with `.await`.*/
+    pub fn create_image_item_using_local_file<'a>(
+        &'a self,
+        board_id: &'a str,
+        resource: crate::FilePart,
+    ) -> requests::CreateImageItemUsingLocalFile<'a> {
+        requests::CreateImageItemUsingLocalFile {
+            api: self,
+            board_id,
+            resource,
+            data: ::std::option::Option::None,
+        }
+    }
+    /**Update image item using file from device
+
+Updates an image item on a board.
+
+`PATCH /v2/boards/{board_id}/images/{item_id}` (operation `update-image-item-using-file-from-device`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateImageItemUsingFileFromDevice`]: set the optional parameters on it ([`data`](requests::UpdateImageItemUsingFileFromDevice::data)), then send it with `.await`.*/
+    pub fn update_image_item_using_file_from_device<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        resource: crate::FilePart,
+    ) -> requests::UpdateImageItemUsingFileFromDevice<'a> {
+        requests::UpdateImageItemUsingFileFromDevice {
+            api: self,
+            board_id,
+            item_id,
+            resource,
+            data: ::std::option::Option::None,
+        }
+    }
+    /**Create items in bulk using file from device
+
+Adds different types of items to a board using files from a device. You can add up to 20 items of the same or different type per create call. For example, you can create 5 document items and 5 images in one create call.  The bulk create operation is transactional. If any item's create operation fails, the create operation for all the remaining items also fails, and none of the items will be created.
+To try out this API in our documentation:
+1. In the **BODY PARAMS** section, select **ADD FILE**, and then upload a local file. Repeat for each item that you want to add.
+2. Upload a JSON file that contains the bulk data for the items you want to create.
+
+Rate limiting: Level 2 per item
+
+`POST /v2/boards/{board_id}/items/bulk` (operation `create-items-in-bulk-using-file-from-device`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits per item)*/
+    /**
+Returns a [`requests::CreateItemsInBulkUsingFileFromDevice`]; send it with `.await`.*/
+    pub fn create_items_in_bulk_using_file_from_device<'a>(
+        &'a self,
+        board_id: &'a str,
+        data: &'a [types::ItemCreate],
+        resources: ::std::vec::Vec<crate::FilePart>,
+    ) -> requests::CreateItemsInBulkUsingFileFromDevice<'a> {
+        requests::CreateItemsInBulkUsingFileFromDevice {
+            api: self,
+            board_id,
+            data,
+            resources,
+        }
+    }
+    /**Create app card item
+
+Adds an app card item to a board.
+
+`POST /v2/boards/{board_id}/app_cards` (operation `create-app-card-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateAppCardItem`]; send it with `.await`.*/
+    pub fn create_app_card_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::AppCardCreateRequest,
+    ) -> requests::CreateAppCardItem<'a> {
+        requests::CreateAppCardItem {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get app card item
+
+Retrieves information for a specific app card item on a board.
+
+`GET /v2/boards/{board_id}/app_cards/{item_id}` (operation `get-app-card-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetAppCardItem`]; send it with `.await`.*/
+    pub fn get_app_card_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetAppCardItem<'a> {
+        requests::GetAppCardItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete app card item
+
+Deletes an app card item from a board.
+
+`DELETE /v2/boards/{board_id}/app_cards/{item_id}` (operation `delete-app-card-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteAppCardItem`]; send it with `.await`.*/
+    pub fn delete_app_card_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteAppCardItem<'a> {
+        requests::DeleteAppCardItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update app card item
+
+Updates an app card item on a board based on the data and style properties provided in the request body.
+
+`PATCH /v2/boards/{board_id}/app_cards/{item_id}` (operation `update-app-card-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateAppCardItem`]; send it with `.await`.*/
+    pub fn update_app_card_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::AppCardUpdateRequest,
+    ) -> requests::UpdateAppCardItem<'a> {
+        requests::UpdateAppCardItem {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+    /**Create card item
+
+Adds a card item to a board
+
+`POST /v2/boards/{board_id}/cards` (operation `create-card-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateCardItem`]; send it with `.await`.*/
+    pub fn create_card_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::CardCreateRequest,
+    ) -> requests::CreateCardItem<'a> {
+        requests::CreateCardItem {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get card item
+
+Retrieves information for a specific card item on a board
+
+`GET /v2/boards/{board_id}/cards/{item_id}` (operation `get-card-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetCardItem`]; send it with `.await`.*/
+    pub fn get_card_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetCardItem<'a> {
+        requests::GetCardItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete card item
+
+Deletes a card item from the board.
+
+`DELETE /v2/boards/{board_id}/cards/{item_id}` (operation `delete-card-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteCardItem`]; send it with `.await`.*/
+    pub fn delete_card_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteCardItem<'a> {
+        requests::DeleteCardItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update card item
+
+Updates a card item on a board based on the data and style properties provided in the request body.
+
+`PATCH /v2/boards/{board_id}/cards/{item_id}` (operation `update-card-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateCardItem`]; send it with `.await`.*/
+    pub fn update_card_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::CardUpdateRequest,
+    ) -> requests::UpdateCardItem<'a> {
+        requests::UpdateCardItem {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+    /**Create doc format item
+
+Adds a doc format item to a board.
+
+`POST /v2/boards/{board_id}/docs` (operation `create-doc-format-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateDocFormatItem`]; send it with `.await`.*/
+    pub fn create_doc_format_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::DocFormatCreateRequest,
+    ) -> requests::CreateDocFormatItem<'a> {
+        requests::CreateDocFormatItem {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get doc format item
+
+Retrieves information for a specific doc format item on a board.
+
+`GET /v2/boards/{board_id}/docs/{item_id}` (operation `get-doc-format-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetDocFormatItem`]: set the optional parameters on it ([`text_content_type`](requests::GetDocFormatItem::text_content_type)), then send it with `.await`.*/
+    pub fn get_doc_format_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetDocFormatItem<'a> {
+        requests::GetDocFormatItem {
+            api: self,
+            board_id,
+            item_id,
+            text_content_type: ::std::option::Option::None,
+        }
+    }
+    /**Delete doc format item
+
+Deletes a doc format item from the board
+
+`DELETE /v2/boards/{board_id}/docs/{item_id}` (operation `delete-doc-format-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteDocFormatItem`]; send it with `.await`.*/
+    pub fn delete_doc_format_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteDocFormatItem<'a> {
+        requests::DeleteDocFormatItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Create document item using URL
+
+Adds a document item to a board by specifying the URL where the document is hosted.
+
+`POST /v2/boards/{board_id}/documents` (operation `create-document-item-using-url`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateDocumentItemUsingUrl`]; send it with `.await`.*/
+    pub fn create_document_item_using_url<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::DocumentCreateRequest,
+    ) -> requests::CreateDocumentItemUsingUrl<'a> {
+        requests::CreateDocumentItemUsingUrl {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get document item
+
+Retrieves information for a specific document item on a board
+
+`GET /v2/boards/{board_id}/documents/{item_id}` (operation `get-document-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetDocumentItem`]; send it with `.await`.*/
+    pub fn get_document_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetDocumentItem<'a> {
+        requests::GetDocumentItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete document item
+
+Deletes a document item from the board.
+
+`DELETE /v2/boards/{board_id}/documents/{item_id}` (operation `delete-document-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteDocumentItem`]; send it with `.await`.*/
+    pub fn delete_document_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteDocumentItem<'a> {
+        requests::DeleteDocumentItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update document item using URL
+
+Updates a document item on a board
+
+`PATCH /v2/boards/{board_id}/documents/{item_id}` (operation `update-document-item-using-url`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateDocumentItemUsingUrl`]; send it with `.await`.*/
+    pub fn update_document_item_using_url<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::DocumentUpdateRequest,
+    ) -> requests::UpdateDocumentItemUsingUrl<'a> {
+        requests::UpdateDocumentItemUsingUrl {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+    /**Create embed item
+
+Adds an embed item containing external content to a board.
+
+`POST /v2/boards/{board_id}/embeds` (operation `create-embed-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateEmbedItem`]; send it with `.await`.*/
+    pub fn create_embed_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::EmbedCreateRequest,
+    ) -> requests::CreateEmbedItem<'a> {
+        requests::CreateEmbedItem {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get embed item
+
+Retrieves information for a specific embed item on a board.
+
+`GET /v2/boards/{board_id}/embeds/{item_id}` (operation `get-embed-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetEmbedItem`]; send it with `.await`.*/
+    pub fn get_embed_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetEmbedItem<'a> {
+        requests::GetEmbedItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete embed item
+
+Deletes an embed item from the board.
+
+`DELETE /v2/boards/{board_id}/embeds/{item_id}` (operation `delete-embed-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteEmbedItem`]; send it with `.await`.*/
+    pub fn delete_embed_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteEmbedItem<'a> {
+        requests::DeleteEmbedItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update embed item
+
+Updates an embed item on a board based on the data properties provided in the request body.
+
+`PATCH /v2/boards/{board_id}/embeds/{item_id}` (operation `update-embed-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateEmbedItem`]; send it with `.await`.*/
+    pub fn update_embed_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::EmbedUpdateRequest,
+    ) -> requests::UpdateEmbedItem<'a> {
+        requests::UpdateEmbedItem {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+    /**Create image item using URL
+
+Adds an image item to a board by specifying an image URL.
+
+`POST /v2/boards/{board_id}/images` (operation `create-image-item-using-url`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateImageItemUsingUrl`]; send it with `.await`.*/
+    pub fn create_image_item_using_url<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::ImageCreateRequest,
+    ) -> requests::CreateImageItemUsingUrl<'a> {
+        requests::CreateImageItemUsingUrl {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get image item
+
+Retrieves information for a specific image item on a board.
+
+`GET /v2/boards/{board_id}/images/{item_id}` (operation `get-image-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetImageItem`]; send it with `.await`.*/
+    pub fn get_image_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetImageItem<'a> {
+        requests::GetImageItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete image item
+
+Deletes an image item from the board.
+
+`DELETE /v2/boards/{board_id}/images/{item_id}` (operation `delete-image-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteImageItem`]; send it with `.await`.*/
+    pub fn delete_image_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteImageItem<'a> {
+        requests::DeleteImageItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update image item using URL
+
+Updates an image item on a board.
+
+`PATCH /v2/boards/{board_id}/images/{item_id}` (operation `update-image-item-using-url`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateImageItemUsingUrl`]; send it with `.await`.*/
+    pub fn update_image_item_using_url<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::ImageUpdateRequest,
+    ) -> requests::UpdateImageItemUsingUrl<'a> {
+        requests::UpdateImageItemUsingUrl {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+    /**Get items on board
+
+Retrieves a list of items for a specific board. You can retrieve all items on the board, a list of child items inside a parent item, or a list of specific types of items by specifying URL query parameter values.
+
+This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request. For example, if you set the `limit` query parameter to `10` and the board contains 20 objects, the first call will return information about the first 10 objects in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
+
+`GET /v2/boards/{board_id}/items` (operation `get-items`).
+
+- Required scope: `boards:read`
+- Rate limit: level 2 (100 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetItems`]: set the optional parameters on it ([`cursor`](requests::GetItems::cursor), [`limit`](requests::GetItems::limit), [`type_`](requests::GetItems::type_)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_items<'a>(&'a self, board_id: &'a str) -> requests::GetItems<'a> {
+        requests::GetItems {
+            api: self,
+            board_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            type_: ::std::option::Option::None,
+        }
+    }
+    /**Create items in bulk
+
+Adds different types of items to a board. You can add up to 20 items of the same or different type per create call. For example, you can create 3 shape items, 4 card items, and 5 sticky notes in one create call. The bulk create operation is transactional. If any item's create operation fails, the create operation for all the remaining items also fails, and none of the items will be created.
+
+Rate limiting: Level 2 per item. For example, if you want to create one sticky note, one card, and one shape item in one call, the rate limiting applicable will be 300 credits. This is because create item calls take Level 2 rate limiting of 100 credits each, 100 for sticky note, 100 for card, and 100 for shape item.
+
+`POST /v2/boards/{board_id}/items/bulk` (operation `create-items`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits per item)*/
+    /**
+Returns a [`requests::CreateItems`]; send it with `.await`.*/
+    pub fn create_items<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a ::std::vec::Vec<types::ItemCreate>,
+    ) -> requests::CreateItems<'a> {
+        requests::CreateItems {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get specific item on board
+
+Retrieves information for a specific item on a board.
+
+`GET /v2/boards/{board_id}/items/{item_id}` (operation `get-specific-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetSpecificItem`]; send it with `.await`.*/
+    pub fn get_specific_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetSpecificItem<'a> {
+        requests::GetSpecificItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete item
+
+Deletes an item from a board.
+
+`DELETE /v2/boards/{board_id}/items/{item_id}` (operation `delete-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteItem`]; send it with `.await`.*/
+    pub fn delete_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteItem<'a> {
+        requests::DeleteItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update item position or parent
+
+Updates the position or the parent of an item on a board.
+
+`PATCH /v2/boards/{board_id}/items/{item_id}` (operation `update-item-position-or-parent`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateItemPositionOrParent`]; send it with `.await`.*/
+    pub fn update_item_position_or_parent<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::GenericItemUpdate,
+    ) -> requests::UpdateItemPositionOrParent<'a> {
+        requests::UpdateItemPositionOrParent {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+    /**Create shape item
+
+Adds a shape item to a board.
+
+`POST /v2/boards/{board_id}/shapes` (operation `create-shape-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateShapeItem`]; send it with `.await`.*/
+    pub fn create_shape_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::ShapeCreateRequest,
+    ) -> requests::CreateShapeItem<'a> {
+        requests::CreateShapeItem {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get shape item
+
+Retrieves information for a specific shape item on a board.
+
+`GET /v2/boards/{board_id}/shapes/{item_id}` (operation `get-shape-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetShapeItem`]; send it with `.await`.*/
+    pub fn get_shape_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetShapeItem<'a> {
+        requests::GetShapeItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete shape item
+
+Deletes a shape item from the board.
+
+`DELETE /v2/boards/{board_id}/shapes/{item_id}` (operation `delete-shape-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteShapeItem`]; send it with `.await`.*/
+    pub fn delete_shape_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteShapeItem<'a> {
+        requests::DeleteShapeItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update shape item
+
+Updates a shape item on a board based on the data and style properties provided in the request body.
+
+`PATCH /v2/boards/{board_id}/shapes/{item_id}` (operation `update-shape-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateShapeItem`]; send it with `.await`.*/
+    pub fn update_shape_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::ShapeUpdateRequest,
+    ) -> requests::UpdateShapeItem<'a> {
+        requests::UpdateShapeItem {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+    /**Create sticky note item
+
+Adds a sticky note item to a board.
+
+`POST /v2/boards/{board_id}/sticky_notes` (operation `create-sticky-note-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateStickyNoteItem`]; send it with `.await`.*/
+    pub fn create_sticky_note_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::StickyNoteCreateRequest,
+    ) -> requests::CreateStickyNoteItem<'a> {
+        requests::CreateStickyNoteItem {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get sticky note item
+
+Retrieves information for a specific sticky note item on a board.
+
+`GET /v2/boards/{board_id}/sticky_notes/{item_id}` (operation `get-sticky-note-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetStickyNoteItem`]; send it with `.await`.*/
+    pub fn get_sticky_note_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetStickyNoteItem<'a> {
+        requests::GetStickyNoteItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete sticky note item
+
+Deletes a sticky note item from the board.
+
+`DELETE /v2/boards/{board_id}/sticky_notes/{item_id}` (operation `delete-sticky-note-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteStickyNoteItem`]; send it with `.await`.*/
+    pub fn delete_sticky_note_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteStickyNoteItem<'a> {
+        requests::DeleteStickyNoteItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update sticky note item
+
+Updates a sticky note item on a board based on the data and style properties provided in the request body.
+
+`PATCH /v2/boards/{board_id}/sticky_notes/{item_id}` (operation `update-sticky-note-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateStickyNoteItem`]; send it with `.await`.*/
+    pub fn update_sticky_note_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::StickyNoteUpdateRequest,
+    ) -> requests::UpdateStickyNoteItem<'a> {
+        requests::UpdateStickyNoteItem {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+    /**Create text item
+
+Adds a text item to a board.
+
+`POST /v2/boards/{board_id}/texts` (operation `create-text-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateTextItem`]; send it with `.await`.*/
+    pub fn create_text_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::TextCreateRequest,
+    ) -> requests::CreateTextItem<'a> {
+        requests::CreateTextItem {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get text item
+
+Retrieves information for a specific text item on a board.
+
+`GET /v2/boards/{board_id}/texts/{item_id}` (operation `get-text-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetTextItem`]; send it with `.await`.*/
+    pub fn get_text_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetTextItem<'a> {
+        requests::GetTextItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete text item
+
+Deletes a text item from the board
+
+`DELETE /v2/boards/{board_id}/texts/{item_id}` (operation `delete-text-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteTextItem`]; send it with `.await`.*/
+    pub fn delete_text_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteTextItem<'a> {
+        requests::DeleteTextItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update text item
+
+Updates a text item on a board based on the data and style properties provided in the request body.
+
+`PATCH /v2/boards/{board_id}/texts/{item_id}` (operation `update-text-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateTextItem`]; send it with `.await`.*/
+    pub fn update_text_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::TextUpdateRequest,
+    ) -> requests::UpdateTextItem<'a> {
+        requests::UpdateTextItem {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+}
+/// # Frames
+impl crate::MiroApi {
+    /**Create frame
+
+Adds a frame to a board.
+
+`POST /v2/boards/{board_id}/frames` (operation `create-frame-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateFrameItem`]; send it with `.await`.*/
+    pub fn create_frame_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::FrameCreateRequest,
+    ) -> requests::CreateFrameItem<'a> {
+        requests::CreateFrameItem {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get frame
+
+Retrieves information for a specific frame on a board.
+
+`GET /v2/boards/{board_id}/frames/{item_id}` (operation `get-frame-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetFrameItem`]; send it with `.await`.*/
+    pub fn get_frame_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetFrameItem<'a> {
+        requests::GetFrameItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete frame
+
+Deletes a frame from a board.
+
+`DELETE /v2/boards/{board_id}/frames/{item_id}` (operation `delete-frame-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteFrameItem`]; send it with `.await`.*/
+    pub fn delete_frame_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteFrameItem<'a> {
+        requests::DeleteFrameItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update frame
+
+Updates a frame on a board based on the data, style, or geometry properties provided in the request body.
+
+`PATCH /v2/boards/{board_id}/frames/{item_id}` (operation `update-frame-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateFrameItem`]; send it with `.await`.*/
+    pub fn update_frame_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::FrameUpdateRequest,
+    ) -> requests::UpdateFrameItem<'a> {
+        requests::UpdateFrameItem {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+}
+/// # Tags
+impl crate::MiroApi {
+    /**Get items by tag
+
+Retrieves all the items that have the specified tag.
+
+`GET /v2/boards/{board_id}/items` (operation `get-items-by-tag`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by offset*/
+    /**
+Returns a [`requests::GetItemsByTag`]: set the optional parameters on it ([`limit`](requests::GetItemsByTag::limit), [`offset`](requests::GetItemsByTag::offset)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_items_by_tag<'a>(
+        &'a self,
+        board_id: &'a str,
+        tag_id: &'a str,
+    ) -> requests::GetItemsByTag<'a> {
+        requests::GetItemsByTag {
+            api: self,
+            board_id,
+            tag_id,
+            limit: ::std::option::Option::None,
+            offset: ::std::option::Option::None,
+        }
+    }
+    /**Attach tag to item
+
+Attach an existing tag to the specified item. Card and sticky note items can have up to 8 tags.
+**Note:** Updates to tags made via the REST API  will not be reflected on the board in realtime. To see REST API updates to tags on a board,  you need to refresh the board. This applies to the following endpoints:   [Remove tag from item](https://developers.miro.com/reference/remove-tag-from-item),  [Update tag](https://developers.miro.com/reference/update-tag),  [Delete tag](https://developers.miro.com/reference/delete-tag).
+
+`POST /v2/boards/{board_id}/items/{item_id}` (operation `attach-tag-to-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::AttachTagToItem`]; send it with `.await`.*/
+    pub fn attach_tag_to_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        tag_id: &'a str,
+    ) -> requests::AttachTagToItem<'a> {
+        requests::AttachTagToItem {
+            api: self,
+            board_id,
+            item_id,
+            tag_id,
+        }
+    }
+    /**Remove tag from item
+
+Removes the specified tag from the specified item. The tag still exists on the board.
+**Note:** Updates to tags made via the REST API  will not be reflected on the board in realtime. To see REST API updates to tags on a board,  you need to refresh the board. This applies to the following endpoints:  [Attach tag to item](https://developers.miro.com/reference/attach-tag-to-item),   [Update tag](https://developers.miro.com/reference/update-tag),  [Delete tag](https://developers.miro.com/reference/delete-tag).
+
+`DELETE /v2/boards/{board_id}/items/{item_id}` (operation `remove-tag-from-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::RemoveTagFromItem`]; send it with `.await`.*/
+    pub fn remove_tag_from_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        tag_id: &'a str,
+    ) -> requests::RemoveTagFromItem<'a> {
+        requests::RemoveTagFromItem {
+            api: self,
+            board_id,
+            item_id,
+            tag_id,
+        }
+    }
+    /**Get tags from item
+
+Retrieves all the tags from the specified item.
+
+`GET /v2/boards/{board_id}/items/{item_id}/tags` (operation `get-tags-from-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetTagsFromItem`]; send it with `.await`.*/
+    pub fn get_tags_from_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetTagsFromItem<'a> {
+        requests::GetTagsFromItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Get tags from board
+
+Retrieves all the tags from the specified board.
+
+`GET /v2/boards/{board_id}/tags` (operation `get-tags-from-board`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by offset*/
+    /**
+Returns a [`requests::GetTagsFromBoard`]: set the optional parameters on it ([`limit`](requests::GetTagsFromBoard::limit), [`offset`](requests::GetTagsFromBoard::offset)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_tags_from_board<'a>(
+        &'a self,
+        board_id: &'a str,
+    ) -> requests::GetTagsFromBoard<'a> {
+        requests::GetTagsFromBoard {
+            api: self,
+            board_id,
+            limit: ::std::option::Option::None,
+            offset: ::std::option::Option::None,
+        }
+    }
+    /**Create tag
+
+Creates a tag on a board.
+
+`POST /v2/boards/{board_id}/tags` (operation `create-tag`).
+
+- Required scope: `boards:write`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::CreateTag`]; send it with `.await`.*/
+    pub fn create_tag<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::TagCreateRequest,
+    ) -> requests::CreateTag<'a> {
+        requests::CreateTag {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get tag
+
+Retrieves information for a specific tag.
+
+`GET /v2/boards/{board_id}/tags/{tag_id}` (operation `get-tag`).
+
+- Required scope: `boards:write`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetTag`]; send it with `.await`.*/
+    pub fn get_tag<'a>(
+        &'a self,
+        board_id: &'a str,
+        tag_id: &'a str,
+    ) -> requests::GetTag<'a> {
+        requests::GetTag {
+            api: self,
+            board_id,
+            tag_id,
+        }
+    }
+    /**Delete tag
+
+Deletes the specified tag from the board. The tag is also removed from all cards and sticky notes on the board.
+**Note:** Updates to tags made via the REST API  will not be reflected on the board in realtime. To see REST API updates to tags on a board,  you need to refresh the board. This applies to the following endpoints:  [Attach tag to item](https://developers.miro.com/reference/attach-tag-to-item),  [Remove tag from item](https://developers.miro.com/reference/remove-tag-from-item),  [Update tag](https://developers.miro.com/reference/update-tag).
+
+`DELETE /v2/boards/{board_id}/tags/{tag_id}` (operation `delete-tag`).
+
+- Required scope: `boards:write`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::DeleteTag`]; send it with `.await`.*/
+    pub fn delete_tag<'a>(
+        &'a self,
+        board_id: &'a str,
+        tag_id: &'a str,
+    ) -> requests::DeleteTag<'a> {
+        requests::DeleteTag {
+            api: self,
+            board_id,
+            tag_id,
+        }
+    }
+    /**Update tag
+
+Updates a tag based on the data properties provided in the request body.
+**Note:** Updates to tags made via the REST API  will not be reflected on the board in realtime. To see REST API updates to tags on a board,  you need to refresh the board. This applies to the following endpoints:  [Attach tag to item](https://developers.miro.com/reference/attach-tag-to-item),  [Remove tag from item](https://developers.miro.com/reference/remove-tag-from-item),   [Delete tag](https://developers.miro.com/reference/delete-tag).
+
+`PATCH /v2/boards/{board_id}/tags/{tag_id}` (operation `update-tag`).
+
+- Required scope: `boards:write`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::UpdateTag`]; send it with `.await`.*/
+    pub fn update_tag<'a>(
+        &'a self,
+        board_id: &'a str,
+        tag_id: &'a str,
+        body: &'a types::TagUpdateRequest,
+    ) -> requests::UpdateTag<'a> {
+        requests::UpdateTag {
+            api: self,
+            board_id,
+            tag_id,
+            body,
+        }
+    }
+}
+/// # Connectors
+impl crate::MiroApi {
+    /**Get connectors
+
+Retrieves a list of connectors for a specific board.
+
+This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request. For example, if you set the `limit` query parameter to `10` and the board contains 20 objects, the first call will return information about the first 10 objects in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
+
+`GET /v2/boards/{board_id}/connectors` (operation `get-connectors`).
+
+- Required scope: `boards:read`
+- Rate limit: level 2 (100 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetConnectors`]: set the optional parameters on it ([`cursor`](requests::GetConnectors::cursor), [`limit`](requests::GetConnectors::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_connectors<'a>(
+        &'a self,
+        board_id: &'a str,
+    ) -> requests::GetConnectors<'a> {
+        requests::GetConnectors {
+            api: self,
+            board_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create connector
+
+Adds a connector to a board.
+
+`POST /v2/boards/{board_id}/connectors` (operation `create-connector`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateConnector`]; send it with `.await`.*/
+    pub fn create_connector<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::ConnectorCreationData,
+    ) -> requests::CreateConnector<'a> {
+        requests::CreateConnector {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get specific connector
+
+Retrieves information for a specific connector on a board.
+
+`GET /v2/boards/{board_id}/connectors/{connector_id}` (operation `get-connector`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetConnector`]; send it with `.await`.*/
+    pub fn get_connector<'a>(
+        &'a self,
+        board_id: &'a str,
+        connector_id: &'a str,
+    ) -> requests::GetConnector<'a> {
+        requests::GetConnector {
+            api: self,
+            board_id,
+            connector_id,
+        }
+    }
+    /**Delete connector
+
+Deletes the specified connector from the board.
+
+`DELETE /v2/boards/{board_id}/connectors/{connector_id}` (operation `delete-connector`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteConnector`]; send it with `.await`.*/
+    pub fn delete_connector<'a>(
+        &'a self,
+        board_id: &'a str,
+        connector_id: &'a str,
+    ) -> requests::DeleteConnector<'a> {
+        requests::DeleteConnector {
+            api: self,
+            board_id,
+            connector_id,
+        }
+    }
+    /**Update connector
+
+Updates a connector on a board based on the data and style properties provided in the request body.
+
+`PATCH /v2/boards/{board_id}/connectors/{connector_id}` (operation `update-connector`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateConnector`]; send it with `.await`.*/
+    pub fn update_connector<'a>(
+        &'a self,
+        board_id: &'a str,
+        connector_id: &'a str,
+        body: &'a types::ConnectorChangesData,
+    ) -> requests::UpdateConnector<'a> {
+        requests::UpdateConnector {
+            api: self,
+            board_id,
+            connector_id,
+            body,
+        }
+    }
+}
+/// # Groups of items
+impl crate::MiroApi {
+    /**Get all groups on a board
+
+Returns all the groups and the items of the respective groups within a specific board.
+This method returns results using a cursor-based approach. A cursor-paginated  method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
+For example, if you set the `limit` query parameter to `10` and the board  contains 20 items that are a part of a group, the first call will return information about the first 10 items in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
+
+`GET /v2/boards/{board_id}/groups` (operation `get-all-groups`).
+
+- Required scope: `boards:read`
+- Rate limit: level 2 (100 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetAllGroups`]: set the optional parameters on it ([`cursor`](requests::GetAllGroups::cursor), [`limit`](requests::GetAllGroups::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_all_groups<'a>(
+        &'a self,
+        board_id: &'a types::BoardId,
+    ) -> requests::GetAllGroups<'a> {
+        requests::GetAllGroups {
+            api: self,
+            board_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create group
+
+Creates a group of items on a board. The group is created with the items that are passed in the request body.
+
+`POST /v2/boards/{board_id}/groups` (operation `createGroup`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateGroup`]; send it with `.await`.*/
+    pub fn create_group<'a>(
+        &'a self,
+        board_id: &'a types::BoardId,
+        body: &'a types::BoardItemGroup,
+    ) -> requests::CreateGroup<'a> {
+        requests::CreateGroup {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get items of a group by ID
+
+Returns a list of items that are a part of any group, within a specific board.
+This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
+For example, if you set the `limit` query parameter to `10` and the board  contains 20 items that are a part of a group, the first call will return information about the first 10 items (not 10 groups) in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
+
+`GET /v2/boards/{board_id}/groups/items` (operation `getItemsByGroupId`).
+
+- Required scope: `boards:read`
+- Rate limit: level 2 (100 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetItemsByGroupId`]: set the optional parameters on it ([`cursor`](requests::GetItemsByGroupId::cursor), [`limit`](requests::GetItemsByGroupId::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_items_by_group_id<'a>(
+        &'a self,
+        board_id: &'a types::BoardId,
+        group_item_id: &'a str,
+    ) -> requests::GetItemsByGroupId<'a> {
+        requests::GetItemsByGroupId {
+            api: self,
+            board_id,
+            group_item_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Get a group by its ID
+
+Returns a list of items in a specific group.
+
+Rate limiting: Level 2 per item ID
+
+`GET /v2/boards/{board_id}/groups/{group_id}` (operation `getGroupById`).
+
+- Required scope: `boards:read`
+- Rate limit: level 2 (100 credits per item)*/
+    /**
+Returns a [`requests::GetGroupById`]; send it with `.await`.*/
+    pub fn get_group_by_id<'a>(
+        &'a self,
+        board_id: &'a types::BoardId,
+        group_id: &'a types::GroupId,
+    ) -> requests::GetGroupById<'a> {
+        requests::GetGroupById {
+            api: self,
+            board_id,
+            group_id,
+        }
+    }
+    /**Updates a group with new items
+
+This endpoint updates an existing group by replacing it entirely with a new group.  When the update is made, the original group is completely replaced, and a new group ID is assigned.
+
+`PUT /v2/boards/{board_id}/groups/{group_id}` (operation `updateGroup`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateGroup`]; send it with `.await`.*/
+    pub fn update_group<'a>(
+        &'a self,
+        board_id: &'a types::BoardId,
+        group_id: &'a types::GroupId,
+        body: &'a types::BoardItemGroup,
+    ) -> requests::UpdateGroup<'a> {
+        requests::UpdateGroup {
+            api: self,
+            board_id,
+            group_id,
+            body,
+        }
+    }
+    /**Ungroup items
+
+Ungroups items from a group.
+
+`DELETE /v2/boards/{board_id}/groups/{group_id}` (operation `unGroup`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::UnGroup`]: set the optional parameters on it ([`delete_items`](requests::UnGroup::delete_items)), then send it with `.await`.*/
+    pub fn un_group<'a>(
+        &'a self,
+        board_id: &'a types::BoardId,
+        group_id: &'a types::GroupId,
+    ) -> requests::UnGroup<'a> {
+        requests::UnGroup {
+            api: self,
+            board_id,
+            group_id,
+            delete_items: ::std::option::Option::None,
+        }
+    }
+    /**Deletes the group
+
+Deletes a group from a board. All the items in the group are deleted along with the group.  **Note - this endpoint will delete items which are locked as well. **
+
+`DELETE /v2/boards/{board_id}/groups/{group_id}?` (operation `deleteGroup`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteGroup`]; send it with `.await`.*/
+    pub fn delete_group<'a>(
+        &'a self,
+        board_id: &'a types::BoardId,
+        group_id: &'a types::GroupId,
+        delete_items: bool,
+    ) -> requests::DeleteGroup<'a> {
+        requests::DeleteGroup {
+            api: self,
+            board_id,
+            group_id,
+            delete_items,
+        }
+    }
+}
+/// # Tokens
+impl crate::MiroApi {
+    /**Get access token information
+
+Get information about an access token, such as the token type, scopes, team, user, token creation date and time, and the user who created the token.
+
+`GET /v1/oauth-token` (operation `token-info`).
+
+- Rate limit: not stated by the spec*/
+    /**
+Returns a [`requests::TokenInfo`]; send it with `.await`.*/
+    pub fn token_info<'a>(&'a self) -> requests::TokenInfo<'a> {
+        requests::TokenInfo { api: self }
+    }
+    /**Revoke token (v1)
+
+**Please use the new revoke endpoint `/v2/oauth/revoke`. This endpoint is considered vulnerable and deprecated due to access token passed publicly in the URL.**
+Revoke the current access token. Revoking an access token means that the access token will no longer work. When an access token is revoked, the refresh token is also revoked and no longer valid. This does not uninstall the application for the user.
+
+`POST /v1/oauth/revoke` (operation `revoke-token`).
+
+- Rate limit: not stated by the spec
+- Deprecated*/
+    /**
+Returns a [`requests::RevokeToken`]; send it with `.await`.*/
+    pub fn revoke_token<'a>(
+        &'a self,
+        access_token: &'a str,
+    ) -> requests::RevokeToken<'a> {
+        requests::RevokeToken {
+            api: self,
+            access_token,
+        }
+    }
+    /**Revoke token (v2)
+
+Revoke the current access token. Revoking an access token means that the access token will no longer work. When an access token is revoked, the refresh token is also revoked and no longer valid. This does not uninstall the application for the user.
+
+`POST /v2/oauth/revoke` (operation `revoke-token-v2`).
+
+- Rate limit: not stated by the spec*/
+    /**
+Returns a [`requests::RevokeTokenV2`]; send it with `.await`.*/
+    pub fn revoke_token_v2<'a>(
+        &'a self,
+        body: &'a types::RevokeTokenRequest,
+    ) -> requests::RevokeTokenV2<'a> {
+        requests::RevokeTokenV2 {
+            api: self,
+            body,
+        }
+    }
+}
+/// # Experimental
+impl crate::MiroApi {
+    /**Get app metrics
+
+Returns a list of usage metrics for a specific app for a given time range, grouped by requested time period.
+
+This endpoint requires an app management API token. It can be generated in the Your Apps section of Developer Hub.
+
+`GET /v2-experimental/apps/{app_id}/metrics` (operation `get-metrics`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetMetrics`]: set the optional parameters on it ([`period`](requests::GetMetrics::period)), then send it with `.await`.*/
+    pub fn get_metrics<'a>(
+        &'a self,
+        app_id: &'a str,
+        end_date: &'a ::chrono::naive::NaiveDate,
+        start_date: &'a ::chrono::naive::NaiveDate,
+    ) -> requests::GetMetrics<'a> {
+        requests::GetMetrics {
+            api: self,
+            app_id,
+            end_date,
+            start_date,
+            period: ::std::option::Option::None,
+        }
+    }
+    /**Get total app metrics
+
+Returns total usage metrics for a specific app since the app was created.
+
+This endpoint requires an app management API token. It can be generated in your apps section of Developer Hub.
+
+`GET /v2-experimental/apps/{app_id}/metrics-total` (operation `get-metrics-total`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetMetricsTotal`]; send it with `.await`.*/
+    pub fn get_metrics_total<'a>(
+        &'a self,
+        app_id: &'a str,
+    ) -> requests::GetMetricsTotal<'a> {
+        requests::GetMetricsTotal {
+            api: self,
+            app_id,
+        }
+    }
+    /**Get code widget items
+
+Retrieves a list of code widget items for a specific board.
+
+This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
+
+`GET /v2-experimental/boards/{board_id}/code_widgets` (operation `get-code-widget-items`).
+
+- Required scope: `boards:read`
+- Rate limit: level 2 (100 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetCodeWidgetItems`]: set the optional parameters on it ([`cursor`](requests::GetCodeWidgetItems::cursor), [`limit`](requests::GetCodeWidgetItems::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_code_widget_items<'a>(
+        &'a self,
+        board_id: &'a str,
+    ) -> requests::GetCodeWidgetItems<'a> {
+        requests::GetCodeWidgetItems {
+            api: self,
+            board_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create code widget item
+
+Adds a code widget item to a board.
+
+`POST /v2-experimental/boards/{board_id}/code_widgets` (operation `create-code-widget-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateCodeWidgetItem`]; send it with `.await`.*/
+    pub fn create_code_widget_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::CodeWidgetCreateRequest,
+    ) -> requests::CreateCodeWidgetItem<'a> {
+        requests::CreateCodeWidgetItem {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get code widget item
+
+Retrieves information for a specific code widget item on a board.
+
+`GET /v2-experimental/boards/{board_id}/code_widgets/{item_id}` (operation `get-code-widget-item`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetCodeWidgetItem`]; send it with `.await`.*/
+    pub fn get_code_widget_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetCodeWidgetItem<'a> {
+        requests::GetCodeWidgetItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete code widget item
+
+Deletes a code widget item from the board.
+
+`DELETE /v2-experimental/boards/{board_id}/code_widgets/{item_id}` (operation `delete-code-widget-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteCodeWidgetItem`]; send it with `.await`.*/
+    pub fn delete_code_widget_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteCodeWidgetItem<'a> {
+        requests::DeleteCodeWidgetItem {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update code widget item
+
+Updates a code widget item on a board based on the data properties provided in the request body.
+
+`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}` (operation `update-code-widget-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateCodeWidgetItem`]; send it with `.await`.*/
+    pub fn update_code_widget_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::CodeWidgetUpdateRequest,
+    ) -> requests::UpdateCodeWidgetItem<'a> {
+        requests::UpdateCodeWidgetItem {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+    /**Move code widget item
+
+Updates the position of a code widget item on a board.
+
+`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}/position` (operation `move-code-widget-item`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::MoveCodeWidgetItem`]; send it with `.await`.*/
+    pub fn move_code_widget_item<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::PositionChange,
+    ) -> requests::MoveCodeWidgetItem<'a> {
+        requests::MoveCodeWidgetItem {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+    /**Get items on board
+
+Retrieves a list of items for a specific board. You can retrieve all items on the board, a list of child items inside a parent item, or a list of specific types of items by specifying URL query parameter values.
+
+This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request. For example, if you set the `limit` query parameter to `10` and the board contains 20 objects, the first call will return information about the first 10 objects in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
+
+`GET /v2-experimental/boards/{board_id}/items` (operation `get-items-experimental`).
+
+- Required scope: `boards:read`
+- Rate limit: level 2 (100 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetItemsExperimental`]: set the optional parameters on it ([`cursor`](requests::GetItemsExperimental::cursor), [`limit`](requests::GetItemsExperimental::limit), [`type_`](requests::GetItemsExperimental::type_)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_items_experimental<'a>(
+        &'a self,
+        board_id: &'a str,
+    ) -> requests::GetItemsExperimental<'a> {
+        requests::GetItemsExperimental {
+            api: self,
+            board_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            type_: ::std::option::Option::None,
+        }
+    }
+    /**Get specific item on board
+
+Retrieves information for a specific item on a board.
+
+`GET /v2-experimental/boards/{board_id}/items/{item_id}` (operation `get-specific-item-experimental`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetSpecificItemExperimental`]; send it with `.await`.*/
+    pub fn get_specific_item_experimental<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetSpecificItemExperimental<'a> {
+        requests::GetSpecificItemExperimental {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete item
+
+Deletes an item from a board.
+
+`DELETE /v2-experimental/boards/{board_id}/items/{item_id}` (operation `delete-item-experimental`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteItemExperimental`]; send it with `.await`.*/
+    pub fn delete_item_experimental<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteItemExperimental<'a> {
+        requests::DeleteItemExperimental {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Get mind map nodes
+
+Retrieves a list of mind map nodes for a specific board.
+
+This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request. For example, if you set the `limit` query parameter to `10` and the board contains 20 objects, the first call will return information about the first 10 objects in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
+
+`GET /v2-experimental/boards/{board_id}/mindmap_nodes` (operation `get-mindmap-nodes-experimental`).
+
+- Required scope: `boards:read`
+- Rate limit: level 2 (100 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetMindmapNodesExperimental`]: set the optional parameters on it ([`cursor`](requests::GetMindmapNodesExperimental::cursor), [`limit`](requests::GetMindmapNodesExperimental::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_mindmap_nodes_experimental<'a>(
+        &'a self,
+        board_id: &'a str,
+    ) -> requests::GetMindmapNodesExperimental<'a> {
+        requests::GetMindmapNodesExperimental {
+            api: self,
+            board_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create mind map node
+
+Adds a mind map node to a board. A root node is the starting point of a mind map. A node that is created under a root node is a child node. For information on mind maps, use cases, mind map structure, and more, see the Mind Map Overview page.
+
+Rate limiting: Level 2 **Known limitations on node placement: ** Currently, the create API supports explicit positions for nodes. This means that users can only place nodes based on the x, y coordinates provided in the position parameters. If the position is not provided in the request, nodes default to coordinates x=0, y=0, effectively placing them at the center of the board.
+
+**Upcoming changes:** We understand the importance of flexibility in node placement. We are actively working on implementing changes to support positioning nodes relative to their parent node as well. This enhancement offers a more dynamic and intuitive mind mapping experience.
+
+Additionally, we are actively working on providing the update API, further enhancing the functionality of mind map APIs.
+
+`POST /v2-experimental/boards/{board_id}/mindmap_nodes` (operation `create-mindmap-nodes-experimental`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateMindmapNodesExperimental`]; send it with `.await`.*/
+    pub fn create_mindmap_nodes_experimental<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::MindmapCreateRequest,
+    ) -> requests::CreateMindmapNodesExperimental<'a> {
+        requests::CreateMindmapNodesExperimental {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get specific mind map node
+
+Retrieves information for a specific mind map node on a board.
+
+`GET /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}` (operation `get-mindmap-node-experimental`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetMindmapNodeExperimental`]; send it with `.await`.*/
+    pub fn get_mindmap_node_experimental<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetMindmapNodeExperimental<'a> {
+        requests::GetMindmapNodeExperimental {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete mind map node
+
+Deletes a mind map node item and its child nodes from the board.
+
+`DELETE /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}` (operation `delete-mindmap-node-experimental`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteMindmapNodeExperimental`]; send it with `.await`.*/
+    pub fn delete_mindmap_node_experimental<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteMindmapNodeExperimental<'a> {
+        requests::DeleteMindmapNodeExperimental {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Create shape item
+
+Adds a flowchart shape item to a board.
+
+`POST /v2-experimental/boards/{board_id}/shapes` (operation `create-shape-item-flowchart`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::CreateShapeItemFlowchart`]; send it with `.await`.*/
+    pub fn create_shape_item_flowchart<'a>(
+        &'a self,
+        board_id: &'a str,
+        body: &'a types::ShapeCreateRequest,
+    ) -> requests::CreateShapeItemFlowchart<'a> {
+        requests::CreateShapeItemFlowchart {
+            api: self,
+            board_id,
+            body,
+        }
+    }
+    /**Get shape item
+
+Retrieves information for a specific shape item on a board.
+
+`GET /v2-experimental/boards/{board_id}/shapes/{item_id}` (operation `get-shape-item-flowchart`).
+
+- Required scope: `boards:read`
+- Rate limit: level 1 (50 credits)*/
+    /**
+Returns a [`requests::GetShapeItemFlowchart`]; send it with `.await`.*/
+    pub fn get_shape_item_flowchart<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::GetShapeItemFlowchart<'a> {
+        requests::GetShapeItemFlowchart {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Delete shape item
+
+Deletes a flowchart shape item from the board.
+
+`DELETE /v2-experimental/boards/{board_id}/shapes/{item_id}` (operation `delete-shape-item-flowchart`).
+
+- Required scope: `boards:write`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::DeleteShapeItemFlowchart`]; send it with `.await`.*/
+    pub fn delete_shape_item_flowchart<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+    ) -> requests::DeleteShapeItemFlowchart<'a> {
+        requests::DeleteShapeItemFlowchart {
+            api: self,
+            board_id,
+            item_id,
+        }
+    }
+    /**Update shape item
+
+Updates a flowchart shape item on a board based on the data and style properties provided in the request body.
+
+`PATCH /v2-experimental/boards/{board_id}/shapes/{item_id}` (operation `update-shape-item-flowchart`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)*/
+    /**
+Returns a [`requests::UpdateShapeItemFlowchart`]; send it with `.await`.*/
+    pub fn update_shape_item_flowchart<'a>(
+        &'a self,
+        board_id: &'a str,
+        item_id: &'a str,
+        body: &'a types::ShapeUpdateRequest,
+    ) -> requests::UpdateShapeItemFlowchart<'a> {
+        requests::UpdateShapeItemFlowchart {
+            api: self,
+            board_id,
+            item_id,
+            body,
+        }
+    }
+}
+/// # Enterprise: organizations, teams and user groups
+impl crate::MiroApi {
+    /**Get organization info
+
+Retrieves organization information.
+
+`GET /v2/orgs/{org_id}` (operation `enterprise-get-organization`).
+
+- Required scope: `organizations:read`
+- Rate limit: level 3 (500 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetOrganization`]; send it with `.await`.*/
+    pub fn enterprise_get_organization<'a>(
+        &'a self,
+        org_id: &'a str,
+    ) -> requests::EnterpriseGetOrganization<'a> {
+        requests::EnterpriseGetOrganization {
+            api: self,
+            org_id,
+        }
+    }
+    /**Get board user group assignments
+
+Retrieves information about user groups invited to the specified board.
+
+`GET /v2/orgs/{org_id}/boards/{board_id}/groups` (operation `enterprise-boards-get-groups`).
+
+- Required scope: `organizations:groups:read boards:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseBoardsGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseBoardsGetGroups::cursor), [`limit`](requests::EnterpriseBoardsGetGroups::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_boards_get_groups<'a>(
+        &'a self,
+        org_id: &'a str,
+        board_id: &'a str,
+    ) -> requests::EnterpriseBoardsGetGroups<'a> {
+        requests::EnterpriseBoardsGetGroups {
+            api: self,
+            org_id,
+            board_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create board user group assignments
+
+Shares a board with user groups with a specified role. Updates the role if already shared.
+
+`POST /v2/orgs/{org_id}/boards/{board_id}/groups` (operation `enterprise-boards-create-group`).
+
+- Required scope: `organizations:groups:read boards:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseBoardsCreateGroup`]; send it with `.await`.*/
+    pub fn enterprise_boards_create_group<'a>(
+        &'a self,
+        org_id: &'a str,
+        board_id: &'a str,
+        body: &'a types::CreateBoardUserGroupsRequest,
+    ) -> requests::EnterpriseBoardsCreateGroup<'a> {
+        requests::EnterpriseBoardsCreateGroup {
+            api: self,
+            org_id,
+            board_id,
+            body,
+        }
+    }
+    /**Delete board user group assignment
+
+Removes a user group from the specified board.
+
+`DELETE /v2/orgs/{org_id}/boards/{board_id}/groups/{group_id}` (operation `enterprise-boards-delete-groups`).
+
+- Required scope: `organizations:groups:read boards:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseBoardsDeleteGroups`]; send it with `.await`.*/
+    pub fn enterprise_boards_delete_groups<'a>(
+        &'a self,
+        org_id: &'a str,
+        board_id: &'a str,
+        group_id: &'a str,
+    ) -> requests::EnterpriseBoardsDeleteGroups<'a> {
+        requests::EnterpriseBoardsDeleteGroups {
+            api: self,
+            org_id,
+            board_id,
+            group_id,
+        }
+    }
+    /**Get default team settings
+
+Retrieves default team settings of an existing organization.
+
+`GET /v2/orgs/{org_id}/default_teams_settings` (operation `enterprise-get-default-team-settings`).
+
+- Required scope: `organizations:teams:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetDefaultTeamSettings`]; send it with `.await`.*/
+    pub fn enterprise_get_default_team_settings<'a>(
+        &'a self,
+        org_id: &'a str,
+    ) -> requests::EnterpriseGetDefaultTeamSettings<'a> {
+        requests::EnterpriseGetDefaultTeamSettings {
+            api: self,
+            org_id,
+        }
+    }
+    /**List of user groups
+
+Retrieves the list of user groups in an organization.
+
+`GET /v2/orgs/{org_id}/groups` (operation `enterprise-get-groups`).
+
+- Required scope: `organizations:groups:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetGroups::cursor), [`limit`](requests::EnterpriseGetGroups::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_get_groups<'a>(
+        &'a self,
+        org_id: &'a str,
+    ) -> requests::EnterpriseGetGroups<'a> {
+        requests::EnterpriseGetGroups {
+            api: self,
+            org_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create user group
+
+Creates a new user group in an organization.
+
+`POST /v2/orgs/{org_id}/groups` (operation `enterprise-create-group`).
+
+- Required scope: `organizations:groups:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseCreateGroup`]; send it with `.await`.*/
+    pub fn enterprise_create_group<'a>(
+        &'a self,
+        org_id: &'a str,
+        body: &'a types::CreateGroupRequest,
+    ) -> requests::EnterpriseCreateGroup<'a> {
+        requests::EnterpriseCreateGroup {
+            api: self,
+            org_id,
+            body,
+        }
+    }
+    /**Get user group
+
+Retrieves a user group in an organization.
+
+`GET /v2/orgs/{org_id}/groups/{group_id}` (operation `enterprise-get-group`).
+
+- Required scope: `organizations:groups:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetGroup`]; send it with `.await`.*/
+    pub fn enterprise_get_group<'a>(
+        &'a self,
+        org_id: &'a str,
+        group_id: &'a str,
+    ) -> requests::EnterpriseGetGroup<'a> {
+        requests::EnterpriseGetGroup {
+            api: self,
+            org_id,
+            group_id,
+        }
+    }
+    /**Delete user group
+
+Deletes a user group from an organization.
+
+`DELETE /v2/orgs/{org_id}/groups/{group_id}` (operation `enterprise-delete-group`).
+
+- Required scope: `organizations:groups:write`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDeleteGroup`]; send it with `.await`.*/
+    pub fn enterprise_delete_group<'a>(
+        &'a self,
+        org_id: &'a str,
+        group_id: &'a str,
+    ) -> requests::EnterpriseDeleteGroup<'a> {
+        requests::EnterpriseDeleteGroup {
+            api: self,
+            org_id,
+            group_id,
+        }
+    }
+    /**Update user group
+
+Updates a user group in an organization.
+
+`PATCH /v2/orgs/{org_id}/groups/{group_id}` (operation `enterprise-update-group`).
+
+- Required scope: `organizations:groups:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseUpdateGroup`]; send it with `.await`.*/
+    pub fn enterprise_update_group<'a>(
+        &'a self,
+        org_id: &'a str,
+        group_id: &'a str,
+        body: &'a types::UpdateGroupRequest,
+    ) -> requests::EnterpriseUpdateGroup<'a> {
+        requests::EnterpriseUpdateGroup {
+            api: self,
+            org_id,
+            group_id,
+            body,
+        }
+    }
+    /**List of user group members
+
+Retrieves the list of members who are part of a team in an existing organization.
+
+`GET /v2/orgs/{org_id}/groups/{group_id}/members` (operation `enterprise-get-group-members`).
+
+- Required scope: `organizations:groups:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetGroupMembers`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetGroupMembers::cursor), [`limit`](requests::EnterpriseGetGroupMembers::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_get_group_members<'a>(
+        &'a self,
+        org_id: &'a str,
+        group_id: &'a str,
+    ) -> requests::EnterpriseGetGroupMembers<'a> {
+        requests::EnterpriseGetGroupMembers {
+            api: self,
+            org_id,
+            group_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create user group member
+
+Adds a member to a user group in an organization.
+
+`POST /v2/orgs/{org_id}/groups/{group_id}/members` (operation `enterprise-create-group-member`).
+
+- Required scope: `organizations:groups:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseCreateGroupMember`]; send it with `.await`.*/
+    pub fn enterprise_create_group_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        group_id: &'a str,
+        body: &'a types::CreateGroupMemberRequest,
+    ) -> requests::EnterpriseCreateGroupMember<'a> {
+        requests::EnterpriseCreateGroupMember {
+            api: self,
+            org_id,
+            group_id,
+            body,
+        }
+    }
+    /**Bulk edit of membership in user group
+
+Add and remove members in one request. For example, remove user A and add user B. You can add or remove up to 500 users at a time.
+
+Rate limiting: Level 1 per item. For example, if you want to add 10 users and remove 5, the rate limiting applicable will be 750 credits. This is because each user addition or deletion takes Level 1 rate limiting of 50 credits, so 15 * 50 = 750.
+
+`PATCH /v2/orgs/{org_id}/groups/{group_id}/members` (operation `enterprise-update-group-members`).
+
+- Required scope: `organizations:groups:write`
+- Rate limit: level 1 (50 credits per item)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseUpdateGroupMembers`]; send it with `.await`.*/
+    pub fn enterprise_update_group_members<'a>(
+        &'a self,
+        org_id: &'a str,
+        group_id: &'a str,
+        body: &'a types::UpdateUserGroupMembersRequest,
+    ) -> requests::EnterpriseUpdateGroupMembers<'a> {
+        requests::EnterpriseUpdateGroupMembers {
+            api: self,
+            org_id,
+            group_id,
+            body,
+        }
+    }
+    /**Get user group member
+
+Retrieves information about a user group member in an organization.
+
+`GET /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}` (operation `enterprise-get-group-member`).
+
+- Required scope: `organizations:groups:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetGroupMember`]; send it with `.await`.*/
+    pub fn enterprise_get_group_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        group_id: &'a str,
+        member_id: &'a str,
+    ) -> requests::EnterpriseGetGroupMember<'a> {
+        requests::EnterpriseGetGroupMember {
+            api: self,
+            org_id,
+            group_id,
+            member_id,
+        }
+    }
+    /**Delete user group member
+
+Removes a member from a user group in an organization.
+
+`DELETE /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}` (operation `enterprise-delete-group-member`).
+
+- Required scope: `organizations:groups:write`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDeleteGroupMember`]; send it with `.await`.*/
+    pub fn enterprise_delete_group_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        group_id: &'a str,
+        member_id: &'a str,
+    ) -> requests::EnterpriseDeleteGroupMember<'a> {
+        requests::EnterpriseDeleteGroupMember {
+            api: self,
+            org_id,
+            group_id,
+            member_id,
+        }
+    }
+    /**Get teams of a user group
+
+Retrieves the list of teams that the user group is a part of.
+
+`GET /v2/orgs/{org_id}/groups/{group_id}/teams` (operation `enterprise-groups-get-teams`).
+
+- Required scope: `organizations:groups:read organizations:teams:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGroupsGetTeams`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGroupsGetTeams::cursor), [`limit`](requests::EnterpriseGroupsGetTeams::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_groups_get_teams<'a>(
+        &'a self,
+        org_id: &'a str,
+        group_id: &'a str,
+    ) -> requests::EnterpriseGroupsGetTeams<'a> {
+        requests::EnterpriseGroupsGetTeams {
+            api: self,
+            org_id,
+            group_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Get user group team
+
+Retrieves information of a team that the user group is a part of in an organization.
+
+`GET /v2/orgs/{org_id}/groups/{group_id}/teams/{team_id}` (operation `enterprise-groups-get-team`).
+
+- Required scope: `organizations:groups:read organizations:teams:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGroupsGetTeam`]; send it with `.await`.*/
+    pub fn enterprise_groups_get_team<'a>(
+        &'a self,
+        org_id: &'a str,
+        group_id: &'a str,
+        team_id: &'a str,
+    ) -> requests::EnterpriseGroupsGetTeam<'a> {
+        requests::EnterpriseGroupsGetTeam {
+            api: self,
+            org_id,
+            group_id,
+            team_id,
+        }
+    }
+    /**Get organization members
+
+Retrieves organization members based on the organization ID and the cursor, or based on the user emails provided in the request.
+
+`GET /v2/orgs/{org_id}/members` (operation `enterprise-get-organization-members`).
+
+- Required scope: `organizations:read`
+- Rate limit: level 3 (500 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetOrganizationMembers`]: set the optional parameters on it ([`active`](requests::EnterpriseGetOrganizationMembers::active), [`cursor`](requests::EnterpriseGetOrganizationMembers::cursor), [`emails`](requests::EnterpriseGetOrganizationMembers::emails), [`license`](requests::EnterpriseGetOrganizationMembers::license), [`limit`](requests::EnterpriseGetOrganizationMembers::limit), [`role`](requests::EnterpriseGetOrganizationMembers::role)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_get_organization_members<'a>(
+        &'a self,
+        org_id: &'a str,
+    ) -> requests::EnterpriseGetOrganizationMembers<'a> {
+        requests::EnterpriseGetOrganizationMembers {
+            api: self,
+            org_id,
+            active: ::std::option::Option::None,
+            cursor: ::std::option::Option::None,
+            emails: ::std::option::Option::None,
+            license: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            role: ::std::option::Option::None,
+        }
+    }
+    /**Get organization member
+
+Retrieves organization member information for an existing organization.
+
+`GET /v2/orgs/{org_id}/members/{member_id}` (operation `enterprise-get-organization-member`).
+
+- Required scope: `organizations:read`
+- Rate limit: level 3 (500 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetOrganizationMember`]; send it with `.await`.*/
+    pub fn enterprise_get_organization_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        member_id: &'a str,
+    ) -> requests::EnterpriseGetOrganizationMember<'a> {
+        requests::EnterpriseGetOrganizationMember {
+            api: self,
+            org_id,
+            member_id,
+        }
+    }
+    /**List teams
+
+Retrieves list of teams in an existing organization.
+
+`GET /v2/orgs/{org_id}/teams` (operation `enterprise-get-teams`).
+
+- Required scope: `organizations:teams:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetTeams`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetTeams::cursor), [`limit`](requests::EnterpriseGetTeams::limit), [`name`](requests::EnterpriseGetTeams::name)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_get_teams<'a>(
+        &'a self,
+        org_id: &'a str,
+    ) -> requests::EnterpriseGetTeams<'a> {
+        requests::EnterpriseGetTeams {
+            api: self,
+            org_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            name: ::std::option::Option::None,
+        }
+    }
+    /**Create team
+
+Creates a new team in an existing organization.
+
+`POST /v2/orgs/{org_id}/teams` (operation `enterprise-create-team`).
+
+- Required scope: `organizations:teams:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseCreateTeam`]; send it with `.await`.*/
+    pub fn enterprise_create_team<'a>(
+        &'a self,
+        org_id: &'a str,
+        body: &'a types::CreateTeamRequest,
+    ) -> requests::EnterpriseCreateTeam<'a> {
+        requests::EnterpriseCreateTeam {
+            api: self,
+            org_id,
+            body,
+        }
+    }
+    /**Get team
+
+Retrieves team information for an existing team.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}` (operation `enterprise-get-team`).
+
+- Required scope: `organizations:teams:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetTeam`]; send it with `.await`.*/
+    pub fn enterprise_get_team<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+    ) -> requests::EnterpriseGetTeam<'a> {
+        requests::EnterpriseGetTeam {
+            api: self,
+            org_id,
+            team_id,
+        }
+    }
+    /**Delete team
+
+Deletes an existing team.
+
+`DELETE /v2/orgs/{org_id}/teams/{team_id}` (operation `enterprise-delete-team`).
+
+- Required scope: `organizations:teams:write`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDeleteTeam`]; send it with `.await`.*/
+    pub fn enterprise_delete_team<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+    ) -> requests::EnterpriseDeleteTeam<'a> {
+        requests::EnterpriseDeleteTeam {
+            api: self,
+            org_id,
+            team_id,
+        }
+    }
+    /**Update team
+
+Updates an existing team.
+
+`PATCH /v2/orgs/{org_id}/teams/{team_id}` (operation `enterprise-update-team`).
+
+- Required scope: `organizations:teams:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseUpdateTeam`]; send it with `.await`.*/
+    pub fn enterprise_update_team<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        body: &'a types::TeamChanges,
+    ) -> requests::EnterpriseUpdateTeam<'a> {
+        requests::EnterpriseUpdateTeam {
+            api: self,
+            org_id,
+            team_id,
+            body,
+        }
+    }
+    /**List of user group to team connections
+
+Retrieves the list of user groups that are part of a team in an organization.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/groups` (operation `enterprise-teams-get-groups`).
+
+- Required scope: `organizations:groups:read organizations:teams:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseTeamsGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseTeamsGetGroups::cursor), [`limit`](requests::EnterpriseTeamsGetGroups::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_teams_get_groups<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+    ) -> requests::EnterpriseTeamsGetGroups<'a> {
+        requests::EnterpriseTeamsGetGroups {
+            api: self,
+            org_id,
+            team_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create user group to team connection
+
+Adds a user group to a team in an organization.
+
+`POST /v2/orgs/{org_id}/teams/{team_id}/groups` (operation `enterprise-teams-create-group`).
+
+- Required scope: `organizations:groups:read organizations:teams:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseTeamsCreateGroup`]; send it with `.await`.*/
+    pub fn enterprise_teams_create_group<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        body: &'a types::CreateTeamGroupRequest,
+    ) -> requests::EnterpriseTeamsCreateGroup<'a> {
+        requests::EnterpriseTeamsCreateGroup {
+            api: self,
+            org_id,
+            team_id,
+            body,
+        }
+    }
+    /**Get user group of a team
+
+Retrieves information about a specific user group of a team.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}` (operation `enterprise-teams-get-group`).
+
+- Required scope: `organizations:groups:read organizations:teams:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseTeamsGetGroup`]; send it with `.await`.*/
+    pub fn enterprise_teams_get_group<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        group_id: &'a str,
+    ) -> requests::EnterpriseTeamsGetGroup<'a> {
+        requests::EnterpriseTeamsGetGroup {
+            api: self,
+            org_id,
+            team_id,
+            group_id,
+        }
+    }
+    /**Delete user group to team connection
+
+Removes a user group from a team in an existing organization.
+
+`DELETE /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}` (operation `enterprise-teams-delete-group`).
+
+- Required scope: `organizations:groups:read organizations:teams:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseTeamsDeleteGroup`]; send it with `.await`.*/
+    pub fn enterprise_teams_delete_group<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        group_id: &'a str,
+    ) -> requests::EnterpriseTeamsDeleteGroup<'a> {
+        requests::EnterpriseTeamsDeleteGroup {
+            api: self,
+            org_id,
+            team_id,
+            group_id,
+        }
+    }
+    /**List team members
+
+Retrieves team members by cursor.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/members` (operation `enterprise-get-team-members`).
+
+- Required scope: `organizations:teams:read`
+- Rate limit: level 2 (100 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetTeamMembers`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetTeamMembers::cursor), [`limit`](requests::EnterpriseGetTeamMembers::limit), [`role`](requests::EnterpriseGetTeamMembers::role)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_get_team_members<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+    ) -> requests::EnterpriseGetTeamMembers<'a> {
+        requests::EnterpriseGetTeamMembers {
+            api: self,
+            org_id,
+            team_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            role: ::std::option::Option::None,
+        }
+    }
+    /**Invite team members
+
+Invites a new Miro user to an existing team. The user must exist in your Miro organization. Users who do not exist in your Miro organization can be invited to the team via [SCIM](https://developers.miro.com/docs/scim) and an external identity provider, such as Okta or Azure Active Directory.
+
+`POST /v2/orgs/{org_id}/teams/{team_id}/members` (operation `enterprise-invite-team-member`).
+
+- Required scope: `organizations:teams:write`
+- Rate limit: level 2 (100 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseInviteTeamMember`]; send it with `.await`.*/
+    pub fn enterprise_invite_team_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        body: &'a types::TeamMemberInvite,
+    ) -> requests::EnterpriseInviteTeamMember<'a> {
+        requests::EnterpriseInviteTeamMember {
+            api: self,
+            org_id,
+            team_id,
+            body,
+        }
+    }
+    /**Get team member
+
+Retrieves team member by id.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}` (operation `enterprise-get-team-member`).
+
+- Required scope: `organizations:teams:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetTeamMember`]; send it with `.await`.*/
+    pub fn enterprise_get_team_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        member_id: &'a str,
+    ) -> requests::EnterpriseGetTeamMember<'a> {
+        requests::EnterpriseGetTeamMember {
+            api: self,
+            org_id,
+            team_id,
+            member_id,
+        }
+    }
+    /**Delete team member from team
+
+Deletes team member from team by id.
+
+`DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}` (operation `enterprise-delete-team-member`).
+
+- Required scope: `organizations:teams:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDeleteTeamMember`]; send it with `.await`.*/
+    pub fn enterprise_delete_team_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        member_id: &'a str,
+    ) -> requests::EnterpriseDeleteTeamMember<'a> {
+        requests::EnterpriseDeleteTeamMember {
+            api: self,
+            org_id,
+            team_id,
+            member_id,
+        }
+    }
+    /**Update team member
+
+Updates team member role in team by id.
+
+`PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}` (operation `enterprise-update-team-member`).
+
+- Required scope: `organizations:teams:write`
+- Rate limit: level 2 (100 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseUpdateTeamMember`]; send it with `.await`.*/
+    pub fn enterprise_update_team_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        member_id: &'a str,
+        body: &'a types::TeamMemberChanges,
+    ) -> requests::EnterpriseUpdateTeamMember<'a> {
+        requests::EnterpriseUpdateTeamMember {
+            api: self,
+            org_id,
+            team_id,
+            member_id,
+            body,
+        }
+    }
+    /**Get team settings
+
+Retrieves team settings of an existing team.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/settings` (operation `enterprise-get-team-settings`).
+
+- Required scope: `organizations:teams:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetTeamSettings`]; send it with `.await`.*/
+    pub fn enterprise_get_team_settings<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+    ) -> requests::EnterpriseGetTeamSettings<'a> {
+        requests::EnterpriseGetTeamSettings {
+            api: self,
+            org_id,
+            team_id,
+        }
+    }
+    /**Update team settings
+
+Updates team settings of an existing team.
+
+`PATCH /v2/orgs/{org_id}/teams/{team_id}/settings` (operation `enterprise-update-team-settings`).
+
+- Required scope: `organizations:teams:write`
+- Rate limit: level 2 (100 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseUpdateTeamSettings`]; send it with `.await`.*/
+    pub fn enterprise_update_team_settings<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        body: &'a types::TeamSettingsChanges,
+    ) -> requests::EnterpriseUpdateTeamSettings<'a> {
+        requests::EnterpriseUpdateTeamSettings {
+            api: self,
+            org_id,
+            team_id,
+            body,
+        }
+    }
+    /**Reset all sessions of a user
+
+Reset all sessions of a user.  Admins can now take immediate action to restrict user access to company data in case of security concerns. Calling this API ends all active Miro sessions across devices for a particular user, requiring the user to sign in again. This is useful in situations where a user leaves the company, their credentials are compromised, or there's suspicious activity on their account.
+
+`POST /v2/sessions/reset_all` (operation `enterprise-post-user-sessions-reset`).
+
+- Required scope: `sessions:delete`
+- Rate limit: level 3 (500 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterprisePostUserSessionsReset`]; send it with `.await`.*/
+    pub fn enterprise_post_user_sessions_reset<'a>(
+        &'a self,
+        email: &'a str,
+    ) -> requests::EnterprisePostUserSessionsReset<'a> {
+        requests::EnterprisePostUserSessionsReset {
+            api: self,
+            email,
+        }
+    }
+}
+/// # Projects
+impl crate::MiroApi {
+    /**Get project user group assignments
+
+Retrieves information about user groups invited to the specified project.
+
+`GET /v2/orgs/{org_id}/projects/{project_id}/groups` (operation `enterprise-projects-get-groups`).
+
+- Required scope: `organizations:groups:read projects:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseProjectsGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseProjectsGetGroups::cursor), [`limit`](requests::EnterpriseProjectsGetGroups::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_projects_get_groups<'a>(
+        &'a self,
+        org_id: &'a str,
+        project_id: &'a str,
+    ) -> requests::EnterpriseProjectsGetGroups<'a> {
+        requests::EnterpriseProjectsGetGroups {
+            api: self,
+            org_id,
+            project_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create project user group assignments
+
+Shares a project with user groups with a specified role. Updates the role if already shared.
+
+`POST /v2/orgs/{org_id}/projects/{project_id}/groups` (operation `enterprise-project-create-group`).
+
+- Required scope: `organizations:groups:read projects:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseProjectCreateGroup`]; send it with `.await`.*/
+    pub fn enterprise_project_create_group<'a>(
+        &'a self,
+        org_id: &'a str,
+        project_id: &'a str,
+        body: &'a types::CreateProjectUserGroupsRequest,
+    ) -> requests::EnterpriseProjectCreateGroup<'a> {
+        requests::EnterpriseProjectCreateGroup {
+            api: self,
+            org_id,
+            project_id,
+            body,
+        }
+    }
+    /**Delete project user group assignment
+
+Removes a user group from the specified project.
+
+`DELETE /v2/orgs/{org_id}/projects/{project_id}/groups/{group_id}` (operation `enterprise-project-delete-groups`).
+
+- Required scope: `organizations:groups:read projects:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseProjectDeleteGroups`]; send it with `.await`.*/
+    pub fn enterprise_project_delete_groups<'a>(
+        &'a self,
+        org_id: &'a str,
+        project_id: &'a str,
+        group_id: &'a str,
+    ) -> requests::EnterpriseProjectDeleteGroups<'a> {
+        requests::EnterpriseProjectDeleteGroups {
+            api: self,
+            org_id,
+            project_id,
+            group_id,
+        }
+    }
+    /**List of projects
+
+Retrieves the list of projects in an existing team of an organization. You can retrieve all projects, including all private projects (projects that haven't been specifically shared with you) by enabling Content Admin permissions. To enable Content Admin permissions, see [Content Admin permissions for Company Admins](https://help.miro.com/hc/en-us/articles/360012777280-Content-Admin-permissions-for-Company-Admins).
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/projects` (operation `enterprise-get-projects`).
+
+- Required scope: `projects:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetProjects`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetProjects::cursor), [`limit`](requests::EnterpriseGetProjects::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_get_projects<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+    ) -> requests::EnterpriseGetProjects<'a> {
+        requests::EnterpriseGetProjects {
+            api: self,
+            org_id,
+            team_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create project
+
+Projects are essentially folders of boards with the option to manage user access for a smaller group of people within a team. Projects are here to help you organize your boards and make them easier to find and share. In other words, a project is a group of boards that you can share with your teammates all at once. For more information, see our Help Center page on Projects.
+
+This API creates a new project in an existing team of an organization.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`POST /v2/orgs/{org_id}/teams/{team_id}/projects` (operation `enterprise-create-project`).
+
+- Required scope: `projects:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseCreateProject`]; send it with `.await`.*/
+    pub fn enterprise_create_project<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        body: &'a types::CreateProjectRequest,
+    ) -> requests::EnterpriseCreateProject<'a> {
+        requests::EnterpriseCreateProject {
+            api: self,
+            org_id,
+            team_id,
+            body,
+        }
+    }
+    /**Get project
+
+Retrieves project information, such as a name for an existing project.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}` (operation `enterprise-get-project`).
+
+- Required scope: `projects:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetProject`]; send it with `.await`.*/
+    pub fn enterprise_get_project<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        project_id: &'a str,
+    ) -> requests::EnterpriseGetProject<'a> {
+        requests::EnterpriseGetProject {
+            api: self,
+            org_id,
+            team_id,
+            project_id,
+        }
+    }
+    /**Delete project
+
+Deletes a project. After a project is deleted, all boards and users that belong to the project remain in the team.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}` (operation `enterprise-delete-project`).
+
+- Required scope: `projects:write`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDeleteProject`]; send it with `.await`.*/
+    pub fn enterprise_delete_project<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        project_id: &'a str,
+    ) -> requests::EnterpriseDeleteProject<'a> {
+        requests::EnterpriseDeleteProject {
+            api: self,
+            org_id,
+            team_id,
+            project_id,
+        }
+    }
+    /**Update project
+
+Update information about a project, such as the project name.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}` (operation `enterprise-update-project`).
+
+- Required scope: `projects:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseUpdateProject`]; send it with `.await`.*/
+    pub fn enterprise_update_project<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        project_id: &'a str,
+        body: &'a types::UpdateProjectRequest,
+    ) -> requests::EnterpriseUpdateProject<'a> {
+        requests::EnterpriseUpdateProject {
+            api: self,
+            org_id,
+            team_id,
+            project_id,
+            body,
+        }
+    }
+    /**List of project members
+
+Retrieves the list of members for a specific project.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members` (operation `enterprise-get-project-members`).
+
+- Required scope: `projects:read`
+- Rate limit: level 1 (50 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetProjectMembers`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetProjectMembers::cursor), [`limit`](requests::EnterpriseGetProjectMembers::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_get_project_members<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        project_id: &'a str,
+    ) -> requests::EnterpriseGetProjectMembers<'a> {
+        requests::EnterpriseGetProjectMembers {
+            api: self,
+            org_id,
+            team_id,
+            project_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Add member in a project
+
+Add a Miro user to a project.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`POST /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members` (operation `enterprise-add-project-member`).
+
+- Required scope: `projects:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseAddProjectMember`]; send it with `.await`.*/
+    pub fn enterprise_add_project_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        project_id: &'a str,
+        body: &'a types::AddProjectMemberRequest,
+    ) -> requests::EnterpriseAddProjectMember<'a> {
+        requests::EnterpriseAddProjectMember {
+            api: self,
+            org_id,
+            team_id,
+            project_id,
+            body,
+        }
+    }
+    /**Get project member
+
+Retrieves information for a specific project member.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}` (operation `enterprise-get-project-member`).
+
+- Required scope: `projects:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetProjectMember`]; send it with `.await`.*/
+    pub fn enterprise_get_project_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        project_id: &'a str,
+        member_id: &'a str,
+    ) -> requests::EnterpriseGetProjectMember<'a> {
+        requests::EnterpriseGetProjectMember {
+            api: self,
+            org_id,
+            team_id,
+            project_id,
+            member_id,
+        }
+    }
+    /**Remove project member
+
+Remove a member from a project. The user remains in the team even after the member is removed from a project.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}` (operation `enterprise-delete-project-member`).
+
+- Required scope: `projects:write`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDeleteProjectMember`]; send it with `.await`.*/
+    pub fn enterprise_delete_project_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        project_id: &'a str,
+        member_id: &'a str,
+    ) -> requests::EnterpriseDeleteProjectMember<'a> {
+        requests::EnterpriseDeleteProjectMember {
+            api: self,
+            org_id,
+            team_id,
+            project_id,
+            member_id,
+        }
+    }
+    /**Update project member
+
+Updates details of a project member, such as the member's role.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}` (operation `enterprise-update-project-member`).
+
+- Required scope: `projects:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseUpdateProjectMember`]; send it with `.await`.*/
+    pub fn enterprise_update_project_member<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        project_id: &'a str,
+        member_id: &'a str,
+        body: &'a types::UpdateProjectMemberRequest,
+    ) -> requests::EnterpriseUpdateProjectMember<'a> {
+        requests::EnterpriseUpdateProjectMember {
+            api: self,
+            org_id,
+            team_id,
+            project_id,
+            member_id,
+            body,
+        }
+    }
+    /**Get project settings
+
+Retrieves the project settings.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings` (operation `enterprise-get-project-settings`).
+
+- Required scope: `projects:read`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseGetProjectSettings`]; send it with `.await`.*/
+    pub fn enterprise_get_project_settings<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        project_id: &'a str,
+    ) -> requests::EnterpriseGetProjectSettings<'a> {
+        requests::EnterpriseGetProjectSettings {
+            api: self,
+            org_id,
+            team_id,
+            project_id,
+        }
+    }
+    /**Update project settings
+
+Updates the settings of a project.
+
+Note
+Projects have been renamed to Spaces, and the terms can be used interchangeably.
+
+`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings` (operation `enterprise-update-project-settings`).
+
+- Required scope: `projects:write`
+- Rate limit: level 1 (50 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseUpdateProjectSettings`]; send it with `.await`.*/
+    pub fn enterprise_update_project_settings<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        project_id: &'a str,
+        body: &'a types::UpdateProjectSettingsRequest,
+    ) -> requests::EnterpriseUpdateProjectSettings<'a> {
+        requests::EnterpriseUpdateProjectSettings {
+            api: self,
+            org_id,
+            team_id,
+            project_id,
+            body,
+        }
+    }
+}
+/// # Data classification
+impl crate::MiroApi {
+    /**Get organization settings
+
+Retrieves board classification settings for an existing organization.
+
+`GET /v2/orgs/{org_id}/data-classification-settings` (operation `enterprise-dataclassification-organization-settings-get`).
+
+- Required scope: `organizations:read`
+- Rate limit: level 2 (100 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDataclassificationOrganizationSettingsGet`]; send it with `.await`.*/
+    pub fn enterprise_dataclassification_organization_settings_get<'a>(
+        &'a self,
+        org_id: &'a str,
+    ) -> requests::EnterpriseDataclassificationOrganizationSettingsGet<'a> {
+        requests::EnterpriseDataclassificationOrganizationSettingsGet {
+            api: self,
+            org_id,
+        }
+    }
+    /**Get board classification
+
+Retrieves board classification for a board.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification` (operation `enterprise-dataclassification-board-get`).
+
+- Required scope: `boards:read`
+- Rate limit: level 2 (100 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDataclassificationBoardGet`]; send it with `.await`.*/
+    pub fn enterprise_dataclassification_board_get<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        board_id: &'a str,
+    ) -> requests::EnterpriseDataclassificationBoardGet<'a> {
+        requests::EnterpriseDataclassificationBoardGet {
+            api: self,
+            org_id,
+            team_id,
+            board_id,
+        }
+    }
+    /**Update board classification
+
+Updates board classification for an existing board.
+
+`POST /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification` (operation `enterprise-dataclassification-board-set`).
+
+- Required scope: `boards:write`
+- Rate limit: level 2 (100 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDataclassificationBoardSet`]; send it with `.await`.*/
+    pub fn enterprise_dataclassification_board_set<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        board_id: &'a str,
+        body: &'a types::DataClassificationLabelId,
+    ) -> requests::EnterpriseDataclassificationBoardSet<'a> {
+        requests::EnterpriseDataclassificationBoardSet {
+            api: self,
+            org_id,
+            team_id,
+            board_id,
+            body,
+        }
+    }
+    /**Bulk update boards classification
+
+Updates board classification for not-classified only or all boards in an existing team.
+
+`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification` (operation `enterprise-dataclassification-team-boards-bulk`).
+
+- Required scope: `boards:write`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDataclassificationTeamBoardsBulk`]; send it with `.await`.*/
+    pub fn enterprise_dataclassification_team_boards_bulk<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        body: &'a types::UpdateBoardsDataClassificationLabelRequest,
+    ) -> requests::EnterpriseDataclassificationTeamBoardsBulk<'a> {
+        requests::EnterpriseDataclassificationTeamBoardsBulk {
+            api: self,
+            org_id,
+            team_id,
+            body,
+        }
+    }
+    /**Get team settings
+
+Retrieves board classification settings for an existing team.
+
+`GET /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings` (operation `enterprise-dataclassification-team-settings-get`).
+
+- Required scope: `organizations:teams:read`
+- Rate limit: level 2 (100 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDataclassificationTeamSettingsGet`]; send it with `.await`.*/
+    pub fn enterprise_dataclassification_team_settings_get<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+    ) -> requests::EnterpriseDataclassificationTeamSettingsGet<'a> {
+        requests::EnterpriseDataclassificationTeamSettingsGet {
+            api: self,
+            org_id,
+            team_id,
+        }
+    }
+    /**Update team settings
+
+Updates board classification settings for an existing team.
+
+`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings` (operation `enterprise-dataclassification-team-settings-set`).
+
+- Required scope: `organizations:teams:write`
+- Rate limit: level 2 (100 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseDataclassificationTeamSettingsSet`]; send it with `.await`.*/
+    pub fn enterprise_dataclassification_team_settings_set<'a>(
+        &'a self,
+        org_id: &'a str,
+        team_id: &'a str,
+        body: &'a types::UpdateTeamSettingsRequest,
+    ) -> requests::EnterpriseDataclassificationTeamSettingsSet<'a> {
+        requests::EnterpriseDataclassificationTeamSettingsSet {
+            api: self,
+            org_id,
+            team_id,
+            body,
+        }
+    }
+}
+/// # Board exports
+impl crate::MiroApi {
+    /**Get board export jobs list
+
+Retrieves the list of board export jobs based on the filters provided in the request.
+
+`GET /v2/orgs/{org_id}/boards/export/jobs` (operation `enterprise-board-export-jobs`).
+
+- Required scope: `boards:export`
+- Rate limit: level 4 (2000 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseBoardExportJobs`]: set the optional parameters on it ([`creator_id`](requests::EnterpriseBoardExportJobs::creator_id), [`cursor`](requests::EnterpriseBoardExportJobs::cursor), [`limit`](requests::EnterpriseBoardExportJobs::limit), [`status`](requests::EnterpriseBoardExportJobs::status)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_board_export_jobs<'a>(
+        &'a self,
+        org_id: &'a str,
+    ) -> requests::EnterpriseBoardExportJobs<'a> {
+        requests::EnterpriseBoardExportJobs {
+            api: self,
+            org_id,
+            creator_id: ::std::option::Option::None,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+        }
+    }
+    /**Create board export job
+
+Creates an export job for one or more boards.
+
+`POST /v2/orgs/{org_id}/boards/export/jobs` (operation `enterprise-create-board-export`).
+
+- Required scope: `boards:export`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseCreateBoardExport`]; send it with `.await`.*/
+    pub fn enterprise_create_board_export<'a>(
+        &'a self,
+        org_id: &'a str,
+        request_id: &'a ::uuid::Uuid,
+        body: &'a types::CreateBoardExportRequest,
+    ) -> requests::EnterpriseCreateBoardExport<'a> {
+        requests::EnterpriseCreateBoardExport {
+            api: self,
+            org_id,
+            request_id,
+            body,
+        }
+    }
+    /**Get board export job status
+
+Retrieves the status of the board export job.
+
+`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}` (operation `enterprise-board-export-job-status`).
+
+- Required scope: `boards:export`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseBoardExportJobStatus`]; send it with `.await`.*/
+    pub fn enterprise_board_export_job_status<'a>(
+        &'a self,
+        org_id: &'a str,
+        job_id: &'a ::uuid::Uuid,
+    ) -> requests::EnterpriseBoardExportJobStatus<'a> {
+        requests::EnterpriseBoardExportJobStatus {
+            api: self,
+            org_id,
+            job_id,
+        }
+    }
+    /**Get results for board export job
+
+Retrieves the result of the board export job. The response provides more information about the board export job, such as the S3 link to the files created.
+
+`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/results` (operation `enterprise-board-export-job-results`).
+
+- Required scope: `boards:export`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseBoardExportJobResults`]; send it with `.await`.*/
+    pub fn enterprise_board_export_job_results<'a>(
+        &'a self,
+        org_id: &'a str,
+        job_id: &'a ::uuid::Uuid,
+    ) -> requests::EnterpriseBoardExportJobResults<'a> {
+        requests::EnterpriseBoardExportJobResults {
+            api: self,
+            org_id,
+            job_id,
+        }
+    }
+    /**Update board export job status
+
+Updates the status of the board export job.
+Currently, only the cancellation of an ongoing export job is supported.
+
+`PUT /v2/orgs/{org_id}/boards/export/jobs/{job_id}/status` (operation `enterprise-update-board-export-job`).
+
+- Required scope: `boards:export`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseUpdateBoardExportJob`]; send it with `.await`.*/
+    pub fn enterprise_update_board_export_job<'a>(
+        &'a self,
+        org_id: &'a str,
+        job_id: &'a ::uuid::Uuid,
+        body: &'a types::EnterpriseUpdateBoardExportJobBody,
+    ) -> requests::EnterpriseUpdateBoardExportJob<'a> {
+        requests::EnterpriseUpdateBoardExportJob {
+            api: self,
+            org_id,
+            job_id,
+            body,
+        }
+    }
+    /**Get board export job tasks list
+
+Retrieves the list of tasks for the board export job.
+
+`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks` (operation `enterprise-board-export-job-tasks`).
+
+- Required scope: `boards:export`
+- Rate limit: level 4 (2000 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseBoardExportJobTasks`]: set the optional parameters on it ([`cursor`](requests::EnterpriseBoardExportJobTasks::cursor), [`limit`](requests::EnterpriseBoardExportJobTasks::limit), [`status`](requests::EnterpriseBoardExportJobTasks::status)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_board_export_job_tasks<'a>(
+        &'a self,
+        org_id: &'a str,
+        job_id: &'a ::uuid::Uuid,
+    ) -> requests::EnterpriseBoardExportJobTasks<'a> {
+        requests::EnterpriseBoardExportJobTasks {
+            api: self,
+            org_id,
+            job_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+        }
+    }
+    /**Create task export link
+
+Creates a link to download the results of a board export task.
+
+`POST /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks/{task_id}/export-link` (operation `enterprise-create-board-export-task-export-link`).
+
+- Required scope: `boards:export`
+- Rate limit: level 4 (2000 credits)
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseCreateBoardExportTaskExportLink`]; send it with `.await`.*/
+    pub fn enterprise_create_board_export_task_export_link<'a>(
+        &'a self,
+        org_id: &'a str,
+        job_id: &'a ::uuid::Uuid,
+        task_id: &'a ::uuid::Uuid,
+    ) -> requests::EnterpriseCreateBoardExportTaskExportLink<'a> {
+        requests::EnterpriseCreateBoardExportTaskExportLink {
+            api: self,
+            org_id,
+            job_id,
+            task_id,
+        }
+    }
+}
+/// # eDiscovery cases
+impl crate::MiroApi {
+    /**Get all cases
+
+Retrieves the list of eDiscovery cases in an organization.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`GET /v2/orgs/{org_id}/cases` (operation `get-all-cases`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 4 (2000 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetAllCases`]: set the optional parameters on it ([`cursor`](requests::GetAllCases::cursor), [`limit`](requests::GetAllCases::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_all_cases<'a>(&'a self, org_id: &'a str) -> requests::GetAllCases<'a> {
+        requests::GetAllCases {
+            api: self,
+            org_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create case
+
+Creating a case for legal hold is the first critical step in the eDiscovery process when litigation or an investigation is anticipated. One of the purposes of creating a case is that it acts as a container that allows admins to group multiple legal holds under one case. For more information, see our Help Center page on creating a case.
+
+This API creates a new case in an organization.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`POST /v2/orgs/{org_id}/cases` (operation `create-case`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 4 (2000 credits)*/
+    /**
+Returns a [`requests::CreateCase`]; send it with `.await`.*/
+    pub fn create_case<'a>(
+        &'a self,
+        org_id: &'a str,
+        body: &'a types::CaseRequest,
+    ) -> requests::CreateCase<'a> {
+        requests::CreateCase {
+            api: self,
+            org_id,
+            body,
+        }
+    }
+    /**Get case
+
+Retrieves information about a case in an organization.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`GET /v2/orgs/{org_id}/cases/{case_id}` (operation `get-case`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::GetCase`]; send it with `.await`.*/
+    pub fn get_case<'a>(
+        &'a self,
+        org_id: &'a str,
+        case_id: &'a str,
+    ) -> requests::GetCase<'a> {
+        requests::GetCase {
+            api: self,
+            org_id,
+            case_id,
+        }
+    }
+    /**Edit case
+
+Editing a case allows eDiscovery Admins to keep case details accurate and aligned with the evolving scope of a legal matter. As investigations progress, it may be necessary to update the case name or description to reflect changes in focus, terminology, or internal documentation standards. Since a case serves as the central container for one or more legal holds, keeping its information up to date helps ensure clarity, consistency, and easier navigation for all stakeholders involved in the legal process.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`PUT /v2/orgs/{org_id}/cases/{case_id}` (operation `edit-case`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::EditCase`]; send it with `.await`.*/
+    pub fn edit_case<'a>(
+        &'a self,
+        org_id: &'a str,
+        case_id: &'a str,
+        body: &'a types::CaseRequest,
+    ) -> requests::EditCase<'a> {
+        requests::EditCase {
+            api: self,
+            org_id,
+            case_id,
+            body,
+        }
+    }
+    /**Close case
+
+Closing a case is the final stage in the eDiscovery process, marking the conclusion of a legal matter or investigation. You must ensure that all associated legal holds within the case are closed before closing the case. Closing a case will permanently delete it. For more information, see our Help Center page on closing a case.
+
+This API closes a case in an organization.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`DELETE /v2/orgs/{org_id}/cases/{case_id}` (operation `delete-case`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 4 (2000 credits)*/
+    /**
+Returns a [`requests::DeleteCase`]; send it with `.await`.*/
+    pub fn delete_case<'a>(
+        &'a self,
+        org_id: &'a str,
+        case_id: &'a str,
+    ) -> requests::DeleteCase<'a> {
+        requests::DeleteCase {
+            api: self,
+            org_id,
+            case_id,
+        }
+    }
+    /**Get board export jobs of a case
+
+Retrieves board export jobs for a case.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`GET /v2/orgs/{org_id}/cases/{case_id}/export-jobs` (operation `get-legal-hold-export-jobs`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 4 (2000 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetLegalHoldExportJobs`]: set the optional parameters on it ([`cursor`](requests::GetLegalHoldExportJobs::cursor), [`limit`](requests::GetLegalHoldExportJobs::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_legal_hold_export_jobs<'a>(
+        &'a self,
+        org_id: &'a str,
+        case_id: &'a str,
+    ) -> requests::GetLegalHoldExportJobs<'a> {
+        requests::GetLegalHoldExportJobs {
+            api: self,
+            org_id,
+            case_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+}
+/// # Legal holds
+impl crate::MiroApi {
+    /**Get all legal holds within a case
+
+Retrieves the list of all legal holds within a case for an organization.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds` (operation `get-all-legal-holds`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 4 (2000 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetAllLegalHolds`]: set the optional parameters on it ([`cursor`](requests::GetAllLegalHolds::cursor), [`limit`](requests::GetAllLegalHolds::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_all_legal_holds<'a>(
+        &'a self,
+        org_id: &'a str,
+        case_id: &'a str,
+    ) -> requests::GetAllLegalHolds<'a> {
+        requests::GetAllLegalHolds {
+            api: self,
+            org_id,
+            case_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+    /**Create legal hold
+
+After creating a case it is possible to add one or multiple legal holds to the case. Creating a legal hold involves identifying the relevant users associated with a case and applying the hold to prevent permanent deletion of content that those users own, co-own, create, edit or access. For more information, see our Help Center page on adding a legal hold to a case.
+
+This API creates a new legal hold in a case for an organization. Newly created legal holds could take up to 24 hours to be processed.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`POST /v2/orgs/{org_id}/cases/{case_id}/legal-holds` (operation `create-legal-hold`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 4 (2000 credits)*/
+    /**
+Returns a [`requests::CreateLegalHold`]; send it with `.await`.*/
+    pub fn create_legal_hold<'a>(
+        &'a self,
+        org_id: &'a str,
+        case_id: &'a str,
+        body: &'a types::LegalHoldRequest,
+    ) -> requests::CreateLegalHold<'a> {
+        requests::CreateLegalHold {
+            api: self,
+            org_id,
+            case_id,
+            body,
+        }
+    }
+    /**Get legal hold information
+
+Retrieves information about a legal hold within a case for an organization.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}` (operation `get-legal-hold`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::GetLegalHold`]; send it with `.await`.*/
+    pub fn get_legal_hold<'a>(
+        &'a self,
+        org_id: &'a str,
+        case_id: &'a str,
+        legal_hold_id: &'a str,
+    ) -> requests::GetLegalHold<'a> {
+        requests::GetLegalHold {
+            api: self,
+            org_id,
+            case_id,
+            legal_hold_id,
+        }
+    }
+    /**Edit legal hold
+
+Editing a legal hold allows eDiscovery Admins to adjust and refine ongoing legal preservation efforts as case requirements evolve. Whether new custodians are identified, additional Miro boards become relevant, or existing boards or users are no longer in scope, editing a legal hold ensures that the correct data remains preserved and defensible throughout the legal process. Admins can update the legal hold’s name or description and add or remove users and boards as needed. This flexibility supports dynamic legal workflows and ensures that preservation stays precise, up to date, and aligned with the scope of the legal matter—maintaining compliance while avoiding unnecessary data retention.
+
+When a legal hold is edited, boards newly added to the hold will begin having their versions preserved from that point forward, boards or users removed from the hold will stop being preserved, and their versions will no longer be preserved as part of that legal hold, boards that remain under hold will continue to have all versions preserved, including any deletions that occur after the hold was applied. This approach ensures organizations can respond to legal demands with accuracy and accountability as a case evolves.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`PUT /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}` (operation `edit-legal-hold`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 3 (500 credits)*/
+    /**
+Returns a [`requests::EditLegalHold`]; send it with `.await`.*/
+    pub fn edit_legal_hold<'a>(
+        &'a self,
+        org_id: &'a str,
+        case_id: &'a str,
+        legal_hold_id: &'a str,
+        body: &'a types::LegalHoldRequest,
+    ) -> requests::EditLegalHold<'a> {
+        requests::EditLegalHold {
+            api: self,
+            org_id,
+            case_id,
+            legal_hold_id,
+            body,
+        }
+    }
+    /**Close legal hold
+
+Closing a legal hold is one of the final steps in the eDiscovery process once the litigation or investigation has concluded. This process involves releasing the Miro boards and custodians that were under legal hold, allowing the preserved boards to return to normal operations. Closing a legal hold will permanently delete it. For more information, see our Help Center page on closing a legal hold.
+
+This API closes a legal hold in a case for an organization. Once a legal hold is closed, it can take up to 24 hours to release the content items from the legal hold.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`DELETE /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}` (operation `delete-legal-hold`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 4 (2000 credits)*/
+    /**
+Returns a [`requests::DeleteLegalHold`]; send it with `.await`.*/
+    pub fn delete_legal_hold<'a>(
+        &'a self,
+        org_id: &'a str,
+        case_id: &'a str,
+        legal_hold_id: &'a str,
+    ) -> requests::DeleteLegalHold<'a> {
+        requests::DeleteLegalHold {
+            api: self,
+            org_id,
+            case_id,
+            legal_hold_id,
+        }
+    }
+    /**Get content items under legal hold
+
+Once a legal hold is in place you can review or explore the preserved Miro boards to ensure that all relevant data is intact and ready for legal proceedings or investigations. For more information, see our Help Center page on reviewing boards under legal hold.
+
+This API lists all content items under a specific legal hold in a case for an organization. Please verify that the legal hold is in 'ACTIVE' state to guarantee that the legal hold has finished processing the full list of content items under hold.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
+
+`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}/content-items` (operation `get-legal-hold-content-items`).
+
+- Required scope: `organization:cases:management`
+- Rate limit: level 3 (500 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::GetLegalHoldContentItems`]: set the optional parameters on it ([`cursor`](requests::GetLegalHoldContentItems::cursor), [`limit`](requests::GetLegalHoldContentItems::limit)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn get_legal_hold_content_items<'a>(
+        &'a self,
+        org_id: &'a str,
+        case_id: &'a str,
+        legal_hold_id: &'a str,
+    ) -> requests::GetLegalHoldContentItems<'a> {
+        requests::GetLegalHoldContentItems {
+            api: self,
+            org_id,
+            case_id,
+            legal_hold_id,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+        }
+    }
+}
+/// # Audit and content logs
+impl crate::MiroApi {
+    /**Get audit logs
+
+Retrieves a page of audit events from the last 90 days. If you want to retrieve data that is older than 90 days, you can use the CSV export feature.
+
+`GET /v2/audit/logs` (operation `enterprise-get-audit-logs`).
+
+- Required scope: `auditlogs:read`
+- Rate limit: level 2 (100 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::EnterpriseGetAuditLogs`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetAuditLogs::cursor), [`limit`](requests::EnterpriseGetAuditLogs::limit), [`sorting`](requests::EnterpriseGetAuditLogs::sorting)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_get_audit_logs<'a>(
+        &'a self,
+        created_after: &'a str,
+        created_before: &'a str,
+    ) -> requests::EnterpriseGetAuditLogs<'a> {
+        requests::EnterpriseGetAuditLogs {
+            api: self,
+            created_after,
+            created_before,
+            cursor: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            sorting: ::std::option::Option::None,
+        }
+    }
+    /**Get AI interaction logs (Beta)
+
+Retrieves AI interaction logs for your organization. AI interaction logs capture user interactions with AI features in Miro. You can retrieve results for a specific time period. You can also filter results based on object IDs and the emails of users who interacted with AI features. Additionally, results can be paginated for easier viewing and processing.
+
+**Enterprise Guard only**
+
+This API is available only for Enterprise plan users with the Enterprise Guard add-on.
+
+`GET /v2/orgs/{org_id}/ai-interaction-logs` (operation `enterprise-get-ai-interaction-logs`).
+
+- Required scope: `aiinteractionlogs:read`
+- Rate limit: level 4 (2000 credits)
+- Paginated by cursor*/
+    /**
+Returns a [`requests::EnterpriseGetAiInteractionLogs`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetAiInteractionLogs::cursor), [`emails`](requests::EnterpriseGetAiInteractionLogs::emails), [`limit`](requests::EnterpriseGetAiInteractionLogs::limit), [`object_ids`](requests::EnterpriseGetAiInteractionLogs::object_ids), [`sorting`](requests::EnterpriseGetAiInteractionLogs::sorting)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_get_ai_interaction_logs<'a>(
+        &'a self,
+        org_id: &'a str,
+        from: &'a ::chrono::DateTime<::chrono::offset::Utc>,
+        to: &'a ::chrono::DateTime<::chrono::offset::Utc>,
+    ) -> requests::EnterpriseGetAiInteractionLogs<'a> {
+        requests::EnterpriseGetAiInteractionLogs {
+            api: self,
+            org_id,
+            from,
+            to,
+            cursor: ::std::option::Option::None,
+            emails: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            object_ids: ::std::option::Option::None,
+            sorting: ::std::option::Option::None,
+        }
+    }
+    /**Retrieve content change logs of board items
+
+Retrieves content changes for board items within your organization. Content changes are actions that users can perform on board items, such as updating a sticky note's text. You can retrieve results for a specific time period. You can also filter results based on the board IDs and the emails of users who created, modified, or deleted a board item. Additionally, results can be paginated for easier viewing and processing.
+
+`GET /v2/orgs/{org_id}/content-logs/items` (operation `enterprise-board-content-item-logs-fetch`).
+
+- Required scope: `contentlogs:export`
+- Rate limit: level 4 (2000 credits)
+- Paginated by cursor
+- Enterprise plan only*/
+    /**
+Returns a [`requests::EnterpriseBoardContentItemLogsFetch`]: set the optional parameters on it ([`board_ids`](requests::EnterpriseBoardContentItemLogsFetch::board_ids), [`cursor`](requests::EnterpriseBoardContentItemLogsFetch::cursor), [`emails`](requests::EnterpriseBoardContentItemLogsFetch::emails), [`limit`](requests::EnterpriseBoardContentItemLogsFetch::limit), [`sorting`](requests::EnterpriseBoardContentItemLogsFetch::sorting)), then send it with `.await`.
+
+Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
+    pub fn enterprise_board_content_item_logs_fetch<'a>(
+        &'a self,
+        org_id: &'a str,
+        from: &'a ::chrono::DateTime<::chrono::offset::Utc>,
+        to: &'a ::chrono::DateTime<::chrono::offset::Utc>,
+    ) -> requests::EnterpriseBoardContentItemLogsFetch<'a> {
+        requests::EnterpriseBoardContentItemLogsFetch {
+            api: self,
+            org_id,
+            from,
+            to,
+            board_ids: ::std::option::Option::None,
+            cursor: ::std::option::Option::None,
+            emails: ::std::option::Option::None,
+            limit: ::std::option::Option::None,
+            sorting: ::std::option::Option::None,
+        }
+    }
+}
+/// # SCIM user provisioning
 impl crate::MiroApi {
     /**List groups
 
@@ -15,30 +4401,18 @@ Note: Along with groups (teams), the users that are part of those groups (teams)
 `GET /Groups` (operation `listGroups`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn list_groups<'a>(
-        &'a self,
-        attributes: Option<&'a str>,
-        count: Option<i64>,
-        filter: Option<&'a str>,
-        sort_by: Option<&'a str>,
-        sort_order: Option<types::ListGroupsSortOrder>,
-        start_index: Option<i64>,
-    ) -> ::std::result::Result<crate::Response<types::GroupListResponse>, crate::Error> {
-        let url = format!("{}/Groups", self.base_url(),);
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("attributes", &attributes))
-            .query(&crate::runtime::QueryParam::new("count", &count))
-            .query(&crate::runtime::QueryParam::new("filter", &filter))
-            .query(&crate::runtime::QueryParam::new("sortBy", &sort_by))
-            .query(&crate::runtime::QueryParam::new("sortOrder", &sort_order))
-            .query(&crate::runtime::QueryParam::new("startIndex", &start_index));
-        self.execute_json(request, &crate::generated::operations::LIST_GROUPS).await
+    /**
+Returns a [`requests::ListGroups`]: set the optional parameters on it ([`attributes`](requests::ListGroups::attributes), [`count`](requests::ListGroups::count), [`filter`](requests::ListGroups::filter), [`sort_by`](requests::ListGroups::sort_by), [`sort_order`](requests::ListGroups::sort_order), [`start_index`](requests::ListGroups::start_index)), then send it with `.await`.*/
+    pub fn list_groups<'a>(&'a self) -> requests::ListGroups<'a> {
+        requests::ListGroups {
+            api: self,
+            attributes: ::std::option::Option::None,
+            count: ::std::option::Option::None,
+            filter: ::std::option::Option::None,
+            sort_by: ::std::option::Option::None,
+            sort_order: ::std::option::Option::None,
+            start_index: ::std::option::Option::None,
+        }
     }
     /**Get group
 
@@ -48,24 +4422,14 @@ Retrieves a single Group resource.
 `GET /Groups/{id}` (operation `getGroup`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn get_group<'a>(
-        &'a self,
-        id: &'a str,
-        attributes: Option<&'a str>,
-    ) -> ::std::result::Result<crate::Response<types::GroupResource>, crate::Error> {
-        let url = format!(
-            "{}/Groups/{}", self.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("attributes", &attributes));
-        self.execute_json(request, &crate::generated::operations::GET_GROUP).await
+    /**
+Returns a [`requests::GetGroup`]: set the optional parameters on it ([`attributes`](requests::GetGroup::attributes)), then send it with `.await`.*/
+    pub fn get_group<'a>(&'a self, id: &'a str) -> requests::GetGroup<'a> {
+        requests::GetGroup {
+            api: self,
+            id,
+            attributes: ::std::option::Option::None,
+        }
     }
     /**Patch group
 
@@ -90,26 +4454,19 @@ When adding existing users with the role ORGANIZATION_EXTERNAL_USER or ORGANIZAT
 `PATCH /Groups/{id}` (operation `patchGroup`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn patch_group<'a>(
+    /**
+Returns a [`requests::PatchGroup`]: set the optional parameters on it ([`attributes`](requests::PatchGroup::attributes)), then send it with `.await`.*/
+    pub fn patch_group<'a>(
         &'a self,
         id: &'a str,
-        attributes: Option<&'a str>,
         body: &'a types::PatchGroupResource,
-    ) -> ::std::result::Result<crate::Response<types::GroupResource>, crate::Error> {
-        let url = format!(
-            "{}/Groups/{}", self.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .query(&crate::runtime::QueryParam::new("attributes", &attributes));
-        self.execute_json(request, &crate::generated::operations::PATCH_GROUP).await
+    ) -> requests::PatchGroup<'a> {
+        requests::PatchGroup {
+            api: self,
+            id,
+            body,
+            attributes: ::std::option::Option::None,
+        }
     }
     /**List resource types
 
@@ -120,22 +4477,12 @@ Currently, Miro supports Users and Groups as Resource Types.
 `GET /ResourceTypes` (operation `listResourceTypes`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn list_resource_types<'a>(
-        &'a self,
-    ) -> ::std::result::Result<
-        crate::Response<types::ResourceTypeListResponse>,
-        crate::Error,
-    > {
-        let url = format!("{}/ResourceTypes", self.base_url(),);
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::LIST_RESOURCE_TYPES)
-            .await
+    /**
+Returns a [`requests::ListResourceTypes`]; send it with `.await`.*/
+    pub fn list_resource_types<'a>(&'a self) -> requests::ListResourceTypes<'a> {
+        requests::ListResourceTypes {
+            api: self,
+        }
     }
     /**Get resource type
 
@@ -144,23 +4491,16 @@ Retrieve metadata for the available resource types (User and Group) that are sup
 `GET /ResourceTypes/{resource}` (operation `getResourceType`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn get_resource_type<'a>(
+    /**
+Returns a [`requests::GetResourceType`]; send it with `.await`.*/
+    pub fn get_resource_type<'a>(
         &'a self,
         resource: types::GetResourceTypeResource,
-    ) -> ::std::result::Result<crate::Response<types::ResourceType>, crate::Error> {
-        let url = format!(
-            "{}/ResourceTypes/{}", self.base_url(), crate ::runtime::encode_path(&
-            resource.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_RESOURCE_TYPE)
-            .await
+    ) -> requests::GetResourceType<'a> {
+        requests::GetResourceType {
+            api: self,
+            resource,
+        }
     }
     /**List schemas
 
@@ -169,21 +4509,10 @@ Retrieve metadata about Users, Groups, and extension attributes that are current
 `GET /Schemas` (operation `listSchemas`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn list_schemas<'a>(
-        &'a self,
-    ) -> ::std::result::Result<
-        crate::Response<types::SchemaListResponse>,
-        crate::Error,
-    > {
-        let url = format!("{}/Schemas", self.base_url(),);
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::LIST_SCHEMAS).await
+    /**
+Returns a [`requests::ListSchemas`]; send it with `.await`.*/
+    pub fn list_schemas<'a>(&'a self) -> requests::ListSchemas<'a> {
+        requests::ListSchemas { api: self }
     }
     /**Get schema
 
@@ -192,22 +4521,16 @@ Retrieve information about how users, groups, and enterprise-user attributes URI
 `GET /Schemas/{uri}` (operation `getSchema`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn get_schema<'a>(
+    /**
+Returns a [`requests::GetSchema`]; send it with `.await`.*/
+    pub fn get_schema<'a>(
         &'a self,
         uri: types::GetSchemaUri,
-    ) -> ::std::result::Result<crate::Response<types::SchemaResource>, crate::Error> {
-        let url = format!(
-            "{}/Schemas/{}", self.base_url(), crate ::runtime::encode_path(& uri
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_SCHEMA).await
+    ) -> requests::GetSchema<'a> {
+        requests::GetSchema {
+            api: self,
+            uri,
+        }
     }
     /**Get Service Provider Config
 
@@ -216,25 +4539,14 @@ Retrieve supported operations and SCIM API basic configuration.
 `GET /ServiceProviderConfig` (operation `listServiceProviderConfigs`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn list_service_provider_configs<'a>(
+    /**
+Returns a [`requests::ListServiceProviderConfigs`]; send it with `.await`.*/
+    pub fn list_service_provider_configs<'a>(
         &'a self,
-    ) -> ::std::result::Result<
-        crate::Response<types::ServiceProviderConfigResponse>,
-        crate::Error,
-    > {
-        let url = format!("{}/ServiceProviderConfig", self.base_url(),);
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::LIST_SERVICE_PROVIDER_CONFIGS,
-            )
-            .await
+    ) -> requests::ListServiceProviderConfigs<'a> {
+        requests::ListServiceProviderConfigs {
+            api: self,
+        }
     }
     /**List users
 
@@ -245,30 +4557,18 @@ Note**: The API returns users that are members in the organization, it does not 
 `GET /Users` (operation `listUsers`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn list_users<'a>(
-        &'a self,
-        attributes: Option<&'a str>,
-        count: Option<i64>,
-        filter: Option<&'a str>,
-        sort_by: Option<&'a str>,
-        sort_order: Option<types::ListUsersSortOrder>,
-        start_index: Option<i64>,
-    ) -> ::std::result::Result<crate::Response<types::UserListResponse>, crate::Error> {
-        let url = format!("{}/Users", self.base_url(),);
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("attributes", &attributes))
-            .query(&crate::runtime::QueryParam::new("count", &count))
-            .query(&crate::runtime::QueryParam::new("filter", &filter))
-            .query(&crate::runtime::QueryParam::new("sortBy", &sort_by))
-            .query(&crate::runtime::QueryParam::new("sortOrder", &sort_order))
-            .query(&crate::runtime::QueryParam::new("startIndex", &start_index));
-        self.execute_json(request, &crate::generated::operations::LIST_USERS).await
+    /**
+Returns a [`requests::ListUsers`]: set the optional parameters on it ([`attributes`](requests::ListUsers::attributes), [`count`](requests::ListUsers::count), [`filter`](requests::ListUsers::filter), [`sort_by`](requests::ListUsers::sort_by), [`sort_order`](requests::ListUsers::sort_order), [`start_index`](requests::ListUsers::start_index)), then send it with `.await`.*/
+    pub fn list_users<'a>(&'a self) -> requests::ListUsers<'a> {
+        requests::ListUsers {
+            api: self,
+            attributes: ::std::option::Option::None,
+            count: ::std::option::Option::None,
+            filter: ::std::option::Option::None,
+            sort_by: ::std::option::Option::None,
+            sort_order: ::std::option::Option::None,
+            start_index: ::std::option::Option::None,
+        }
     }
     /**Create user
 
@@ -279,23 +4579,16 @@ Note**: All newly provisioned users are added to the default team.
 `POST /Users` (operation `createUser`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn create_user<'a>(
+    /**
+Returns a [`requests::CreateUser`]; send it with `.await`.*/
+    pub fn create_user<'a>(
         &'a self,
         body: &'a types::CreateUserResource,
-    ) -> ::std::result::Result<
-        crate::Response<types::CreateUserResponse>,
-        crate::Error,
-    > {
-        let url = format!("{}/Users", self.base_url(),);
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_USER).await
+    ) -> requests::CreateUser<'a> {
+        requests::CreateUser {
+            api: self,
+            body,
+        }
     }
     /**Get user
 
@@ -306,24 +4599,14 @@ Note**: Returns only users that are members in the organization. It does not ret
 `GET /Users/{id}` (operation `getUser`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn get_user<'a>(
-        &'a self,
-        id: &'a str,
-        attributes: Option<&'a str>,
-    ) -> ::std::result::Result<crate::Response<types::UserResource>, crate::Error> {
-        let url = format!(
-            "{}/Users/{}", self.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("attributes", &attributes));
-        self.execute_json(request, &crate::generated::operations::GET_USER).await
+    /**
+Returns a [`requests::GetUser`]: set the optional parameters on it ([`attributes`](requests::GetUser::attributes)), then send it with `.await`.*/
+    pub fn get_user<'a>(&'a self, id: &'a str) -> requests::GetUser<'a> {
+        requests::GetUser {
+            api: self,
+            id,
+            attributes: ::std::option::Option::None,
+        }
     }
     /**Replace user
 
@@ -338,24 +4621,18 @@ Note: If the user is not a member in the organization, they cannot be updated. A
 `PUT /Users/{id}` (operation `replaceUser`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn replace_user<'a>(
+    /**
+Returns a [`requests::ReplaceUser`]; send it with `.await`.*/
+    pub fn replace_user<'a>(
         &'a self,
         id: &'a str,
         body: &'a types::UserResource,
-    ) -> ::std::result::Result<crate::Response<types::UserResource>, crate::Error> {
-        let url = format!(
-            "{}/Users/{}", self.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::REPLACE_USER).await
+    ) -> requests::ReplaceUser<'a> {
+        requests::ReplaceUser {
+            api: self,
+            id,
+            body,
+        }
     }
     /**Delete user
 
@@ -368,16 +4645,13 @@ After a user is deleted, the ownership of all the boards that belong to the dele
 `DELETE /Users/{id}` (operation `deleteUser`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn delete_user<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/Users/{}", self.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_USER).await
+    /**
+Returns a [`requests::DeleteUser`]; send it with `.await`.*/
+    pub fn delete_user<'a>(&'a self, id: &'a str) -> requests::DeleteUser<'a> {
+        requests::DeleteUser {
+            api: self,
+            id,
+        }
     }
     /**Patch user
 
@@ -388,5789 +4662,17 @@ Note: If  the user is not a member in the organization, they cannot be updated. 
 `PATCH /Users/{id}` (operation `patchUser`).
 
 - Rate limit: not stated by the spec*/
-    pub async fn patch_user<'a>(
+    /**
+Returns a [`requests::PatchUser`]; send it with `.await`.*/
+    pub fn patch_user<'a>(
         &'a self,
         id: &'a str,
         body: &'a types::PatchUserResource,
-    ) -> ::std::result::Result<crate::Response<types::UserResource>, crate::Error> {
-        let url = format!(
-            "{}/Users/{}", self.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::PATCH_USER).await
-    }
-    /**Get access token information
-
-Get information about an access token, such as the token type, scopes, team, user, token creation date and time, and the user who created the token.
-
-`GET /v1/oauth-token` (operation `token-info`).
-
-- Rate limit: not stated by the spec*/
-    pub async fn token_info<'a>(
-        &'a self,
-    ) -> ::std::result::Result<crate::Response<types::TokenInformation>, crate::Error> {
-        let url = format!("{}/v1/oauth-token", self.base_url(),);
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::TOKEN_INFO).await
-    }
-    /**Revoke token (v1)
-
-**Please use the new revoke endpoint `/v2/oauth/revoke`. This endpoint is considered vulnerable and deprecated due to access token passed publicly in the URL.**
-Revoke the current access token. Revoking an access token means that the access token will no longer work. When an access token is revoked, the refresh token is also revoked and no longer valid. This does not uninstall the application for the user.
-
-`POST /v1/oauth/revoke` (operation `revoke-token`).
-
-- Rate limit: not stated by the spec
-- Deprecated*/
-    pub async fn revoke_token<'a>(
-        &'a self,
-        access_token: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!("{}/v1/oauth/revoke", self.base_url(),);
-        let request = self
-            .http()
-            .post(url)
-            .query(&crate::runtime::QueryParam::new("access_token", &access_token));
-        self.execute_empty(request, &crate::generated::operations::REVOKE_TOKEN).await
-    }
-    /**Get app metrics
-
-Returns a list of usage metrics for a specific app for a given time range, grouped by requested time period.
-
-This endpoint requires an app management API token. It can be generated in the Your Apps section of Developer Hub.
-
-`GET /v2-experimental/apps/{app_id}/metrics` (operation `get-metrics`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_metrics<'a>(
-        &'a self,
-        app_id: &'a str,
-        end_date: &'a ::chrono::naive::NaiveDate,
-        period: Option<types::GetMetricsPeriod>,
-        start_date: &'a ::chrono::naive::NaiveDate,
-    ) -> ::std::result::Result<
-        crate::Response<::std::vec::Vec<types::GetMetricsResponseItem>>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2-experimental/apps/{}/metrics", self.base_url(), crate
-            ::runtime::encode_path(& app_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("endDate", &end_date))
-            .query(&crate::runtime::QueryParam::new("period", &period))
-            .query(&crate::runtime::QueryParam::new("startDate", &start_date));
-        self.execute_json(request, &crate::generated::operations::GET_METRICS).await
-    }
-    /**Get total app metrics
-
-Returns total usage metrics for a specific app since the app was created.
-
-This endpoint requires an app management API token. It can be generated in your apps section of Developer Hub.
-
-`GET /v2-experimental/apps/{app_id}/metrics-total` (operation `get-metrics-total`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_metrics_total<'a>(
-        &'a self,
-        app_id: &'a str,
-    ) -> ::std::result::Result<
-        crate::Response<types::GetMetricsTotalResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2-experimental/apps/{}/metrics-total", self.base_url(), crate
-            ::runtime::encode_path(& app_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_METRICS_TOTAL)
-            .await
-    }
-    /**Get code widget items
-
-Retrieves a list of code widget items for a specific board.
-
-This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
-
-`GET /v2-experimental/boards/{board_id}/code_widgets` (operation `get-code-widget-items`).
-
-- Required scope: `boards:read`
-- Rate limit: level 2 (100 credits)
-- Paginated by cursor*/
-    pub async fn get_code_widget_items<'a>(
-        &'a self,
-        board_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<
-        crate::Response<types::CodeWidgetCursorPaged>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(request, &crate::generated::operations::GET_CODE_WIDGET_ITEMS)
-            .await
-    }
-    /**Create code widget item
-
-Adds a code widget item to a board.
-
-`POST /v2-experimental/boards/{board_id}/code_widgets` (operation `create-code-widget-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_code_widget_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::CodeWidgetCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::CREATE_CODE_WIDGET_ITEM,
-            )
-            .await
-    }
-    /**Get code widget item
-
-Retrieves information for a specific code widget item on a board.
-
-`GET /v2-experimental/boards/{board_id}/code_widgets/{item_id}` (operation `get-code-widget-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_code_widget_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_CODE_WIDGET_ITEM)
-            .await
-    }
-    /**Delete code widget item
-
-Deletes a code widget item from the board.
-
-`DELETE /v2-experimental/boards/{board_id}/code_widgets/{item_id}` (operation `delete-code-widget-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_code_widget_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_CODE_WIDGET_ITEM,
-            )
-            .await
-    }
-    /**Update code widget item
-
-Updates a code widget item on a board based on the data properties provided in the request body.
-
-`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}` (operation `update-code-widget-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_code_widget_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::CodeWidgetUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_CODE_WIDGET_ITEM,
-            )
-            .await
-    }
-    /**Move code widget item
-
-Updates the position of a code widget item on a board.
-
-`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}/position` (operation `move-code-widget-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn move_code_widget_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::PositionChange,
-    ) -> ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets/{}/position", self.base_url(),
-            crate ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::MOVE_CODE_WIDGET_ITEM)
-            .await
-    }
-    /**Get items on board
-
-Retrieves a list of items for a specific board. You can retrieve all items on the board, a list of child items inside a parent item, or a list of specific types of items by specifying URL query parameter values.
-
-This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request. For example, if you set the `limit` query parameter to `10` and the board contains 20 objects, the first call will return information about the first 10 objects in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
-
-`GET /v2-experimental/boards/{board_id}/items` (operation `get-items-experimental`).
-
-- Required scope: `boards:read`
-- Rate limit: level 2 (100 credits)
-- Paginated by cursor*/
-    pub async fn get_items_experimental<'a>(
-        &'a self,
-        board_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-        type_: Option<types::GetItemsExperimentalType>,
-    ) -> ::std::result::Result<
-        crate::Response<types::GenericItemCursorPaged>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/items", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("type", &type_));
-        self.execute_json(request, &crate::generated::operations::GET_ITEMS_EXPERIMENTAL)
-            .await
-    }
-    /**Get specific item on board
-
-Retrieves information for a specific item on a board.
-
-`GET /v2-experimental/boards/{board_id}/items/{item_id}` (operation `get-specific-item-experimental`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_specific_item_experimental<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::GenericItem>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/items/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::GET_SPECIFIC_ITEM_EXPERIMENTAL,
-            )
-            .await
-    }
-    /**Delete item
-
-Deletes an item from a board.
-
-`DELETE /v2-experimental/boards/{board_id}/items/{item_id}` (operation `delete-item-experimental`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_item_experimental<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/items/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_ITEM_EXPERIMENTAL,
-            )
-            .await
-    }
-    /**Get mind map nodes
-
-Retrieves a list of mind map nodes for a specific board.
-
-This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request. For example, if you set the `limit` query parameter to `10` and the board contains 20 objects, the first call will return information about the first 10 objects in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
-
-`GET /v2-experimental/boards/{board_id}/mindmap_nodes` (operation `get-mindmap-nodes-experimental`).
-
-- Required scope: `boards:read`
-- Rate limit: level 2 (100 credits)
-- Paginated by cursor*/
-    pub async fn get_mindmap_nodes_experimental<'a>(
-        &'a self,
-        board_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<
-        crate::Response<types::MindmapCursorPaged>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/mindmap_nodes", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(
-                request,
-                &crate::generated::operations::GET_MINDMAP_NODES_EXPERIMENTAL,
-            )
-            .await
-    }
-    /**Create mind map node
-
-Adds a mind map node to a board. A root node is the starting point of a mind map. A node that is created under a root node is a child node. For information on mind maps, use cases, mind map structure, and more, see the Mind Map Overview page.
-
-Rate limiting: Level 2 **Known limitations on node placement: ** Currently, the create API supports explicit positions for nodes. This means that users can only place nodes based on the x, y coordinates provided in the position parameters. If the position is not provided in the request, nodes default to coordinates x=0, y=0, effectively placing them at the center of the board.
-
-**Upcoming changes:** We understand the importance of flexibility in node placement. We are actively working on implementing changes to support positioning nodes relative to their parent node as well. This enhancement offers a more dynamic and intuitive mind mapping experience.
-
-Additionally, we are actively working on providing the update API, further enhancing the functionality of mind map APIs.
-
-`POST /v2-experimental/boards/{board_id}/mindmap_nodes` (operation `create-mindmap-nodes-experimental`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_mindmap_nodes_experimental<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::MindmapCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::MindmapItem>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/mindmap_nodes", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::CREATE_MINDMAP_NODES_EXPERIMENTAL,
-            )
-            .await
-    }
-    /**Get specific mind map node
-
-Retrieves information for a specific mind map node on a board.
-
-`GET /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}` (operation `get-mindmap-node-experimental`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_mindmap_node_experimental<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::MindmapItem>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/mindmap_nodes/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::GET_MINDMAP_NODE_EXPERIMENTAL,
-            )
-            .await
-    }
-    /**Delete mind map node
-
-Deletes a mind map node item and its child nodes from the board.
-
-`DELETE /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}` (operation `delete-mindmap-node-experimental`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_mindmap_node_experimental<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/mindmap_nodes/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_MINDMAP_NODE_EXPERIMENTAL,
-            )
-            .await
-    }
-    /**Create shape item
-
-Adds a flowchart shape item to a board.
-
-`POST /v2-experimental/boards/{board_id}/shapes` (operation `create-shape-item-flowchart`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_shape_item_flowchart<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::ShapeCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/shapes", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::CREATE_SHAPE_ITEM_FLOWCHART,
-            )
-            .await
-    }
-    /**Get shape item
-
-Retrieves information for a specific shape item on a board.
-
-`GET /v2-experimental/boards/{board_id}/shapes/{item_id}` (operation `get-shape-item-flowchart`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_shape_item_flowchart<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/shapes/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::GET_SHAPE_ITEM_FLOWCHART,
-            )
-            .await
-    }
-    /**Delete shape item
-
-Deletes a flowchart shape item from the board.
-
-`DELETE /v2-experimental/boards/{board_id}/shapes/{item_id}` (operation `delete-shape-item-flowchart`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_shape_item_flowchart<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/shapes/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_SHAPE_ITEM_FLOWCHART,
-            )
-            .await
-    }
-    /**Update shape item
-
-Updates a flowchart shape item on a board based on the data and style properties provided in the request body.
-
-`PATCH /v2-experimental/boards/{board_id}/shapes/{item_id}` (operation `update-shape-item-flowchart`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_shape_item_flowchart<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::ShapeUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
-        let url = format!(
-            "{}/v2-experimental/boards/{}/shapes/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_SHAPE_ITEM_FLOWCHART,
-            )
-            .await
-    }
-    /**Get audit logs
-
-Retrieves a page of audit events from the last 90 days. If you want to retrieve data that is older than 90 days, you can use the CSV export feature.
-
-`GET /v2/audit/logs` (operation `enterprise-get-audit-logs`).
-
-- Required scope: `auditlogs:read`
-- Rate limit: level 2 (100 credits)
-- Paginated by cursor*/
-    pub async fn enterprise_get_audit_logs<'a>(
-        &'a self,
-        created_after: &'a str,
-        created_before: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-        sorting: Option<types::EnterpriseGetAuditLogsSorting>,
-    ) -> ::std::result::Result<crate::Response<types::AuditPage>, crate::Error> {
-        let url = format!("{}/v2/audit/logs", self.base_url(),);
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("createdAfter", &created_after))
-            .query(&crate::runtime::QueryParam::new("createdBefore", &created_before))
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("sorting", &sorting));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_AUDIT_LOGS,
-            )
-            .await
-    }
-    /**Get boards
-
-Retrieves a list of boards accessible to the user associated with the provided access token. This endpoint supports filtering and sorting through URL query parameters.
-Customize the response by specifying `team_id`, `project_id`, or other query parameters. Filtering by `team_id` or `project_id` (or both) returns results instantly. For other filters, allow a few seconds for indexing of newly created boards.
-
-If you're an Enterprise customer with Company Admin permissions:
-- Enable **Content Admin** permissions to retrieve all boards, including private boards (those not explicitly shared with you). For details, see the [Content Admin Permissions for Company Admins](https://help.miro.com/hc/en-us/articles/360012777280-Content-Admin-permissions-for-Company-Admins).
-- Note that **Private board contents remain inaccessible**. The API allows you to verify their existence but prevents viewing their contents to uphold security best practices. Unauthorized access attempts will return an error.
-
-`GET /v2/boards` (operation `get-boards`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by offset*/
-    pub async fn get_boards<'a>(
-        &'a self,
-        limit: Option<i32>,
-        offset: Option<i32>,
-        owner: Option<&'a str>,
-        project_id: Option<&'a str>,
-        query: Option<&'a str>,
-        sort: Option<types::GetBoardsSort>,
-        team_id: Option<&'a str>,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardsPagedResponse>,
-        crate::Error,
-    > {
-        let url = format!("{}/v2/boards", self.base_url(),);
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("offset", &offset))
-            .query(&crate::runtime::QueryParam::new("owner", &owner))
-            .query(&crate::runtime::QueryParam::new("project_id", &project_id))
-            .query(&crate::runtime::QueryParam::new("query", &query))
-            .query(&crate::runtime::QueryParam::new("sort", &sort))
-            .query(&crate::runtime::QueryParam::new("team_id", &team_id));
-        self.execute_json(request, &crate::generated::operations::GET_BOARDS).await
-    }
-    /**Copy board
-
-Creates a copy of an existing board. You can also update the name, description, sharing policy, and permissions policy for the new board in the request body.
-
-`PUT /v2/boards` (operation `copy-board`).
-
-- Required scope: `boards:write`
-- Rate limit: level 4 (2000 credits)*/
-    pub async fn copy_board<'a>(
-        &'a self,
-        copy_from: &'a str,
-        body: &'a types::CopyBoardChanges,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardWithLinksAndWithoutProject>,
-        crate::Error,
-    > {
-        let url = format!("{}/v2/boards", self.base_url(),);
-        let request = self
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .query(&crate::runtime::QueryParam::new("copy_from", &copy_from));
-        self.execute_json(request, &crate::generated::operations::COPY_BOARD).await
-    }
-    /**Create board
-
-Creates a board with the specified name and sharing policies.
-
-Note
-You can only create up to 3 team boards with the free plan.
-
-`POST /v2/boards` (operation `create-board`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn create_board<'a>(
-        &'a self,
-        body: &'a types::BoardChanges,
-    ) -> ::std::result::Result<crate::Response<types::BoardWithLinks>, crate::Error> {
-        let url = format!("{}/v2/boards", self.base_url(),);
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_BOARD).await
-    }
-    /**Get items within frame
-
-Retrieves a list of items within a specific frame. A frame is a parent item and all items within a frame are child items. This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request. For example, if you set the `limit` query parameter to `10` and the board contains 20 objects, the first call will return information about the first 10 objects in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
-
-`GET /v2/boards/{board_id}/items` (operation `get-items-within-frame`).
-
-- Required scope: `boards:read`
-- Rate limit: level 2 (100 credits)
-- Paginated by cursor*/
-    pub async fn get_items_within_frame<'a>(
-        &'a self,
-        board_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-        parent_item_id: &'a str,
-        type_: Option<&'a str>,
-    ) -> ::std::result::Result<
-        crate::Response<types::GenericItemCursorPaged>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/items", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("parent_item_id", &parent_item_id))
-            .query(&crate::runtime::QueryParam::new("type", &type_));
-        self.execute_json(request, &crate::generated::operations::GET_ITEMS_WITHIN_FRAME)
-            .await
-    }
-    /**Create document item using file from device
-
-Adds a document item to a board by selecting file from device.
-
-`POST /v2/boards/{board_id}/documents` (operation `create-document-item-using-file-from-device`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_document_item_using_file_from_device<'a>(
-        &'a self,
-        board_id: &'a str,
-        data: ::std::option::Option<
-            &'a types::CreateDocumentItemUsingFileFromDeviceData,
-        >,
-        resource: crate::FilePart,
-    ) -> ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/documents", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let (content_type, body) = crate::runtime::MultipartBody::new()
-            .json_opt("data", data)?
-            .file("resource", resource)
-            .finish();
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .header(::reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE,
-            )
-            .await
-    }
-    /**Update document item using file from device
-
-Updates a document item on a board by using file from a device.
-
-`PATCH /v2/boards/{board_id}/documents/{item_id}` (operation `update-document-item-using-file-from-device`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_document_item_using_file_from_device<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        data: ::std::option::Option<&'a types::UploadFileFromDeviceData>,
-        resource: crate::FilePart,
-    ) -> ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/documents/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let (content_type, body) = crate::runtime::MultipartBody::new()
-            .json_opt("data", data)?
-            .file("resource", resource)
-            .finish();
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .header(::reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE,
-            )
-            .await
-    }
-    /**Create image item using file from device
-
-Adds an image item to a board by specifying a file from device.
-
-`POST /v2/boards/{board_id}/images` (operation `create-image-item-using-local-file`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_image_item_using_local_file<'a>(
-        &'a self,
-        board_id: &'a str,
-        data: ::std::option::Option<&'a types::UploadFileFromDeviceData>,
-        resource: crate::FilePart,
-    ) -> ::std::result::Result<crate::Response<types::ImageItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/images", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let (content_type, body) = crate::runtime::MultipartBody::new()
-            .json_opt("data", data)?
-            .file("resource", resource)
-            .finish();
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .header(::reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::CREATE_IMAGE_ITEM_USING_LOCAL_FILE,
-            )
-            .await
-    }
-    /**Update image item using file from device
-
-Updates an image item on a board.
-
-`PATCH /v2/boards/{board_id}/images/{item_id}` (operation `update-image-item-using-file-from-device`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_image_item_using_file_from_device<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        data: ::std::option::Option<&'a types::UploadFileFromDeviceData>,
-        resource: crate::FilePart,
-    ) -> ::std::result::Result<crate::Response<types::ImageItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/images/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let (content_type, body) = crate::runtime::MultipartBody::new()
-            .json_opt("data", data)?
-            .file("resource", resource)
-            .finish();
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .header(::reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE,
-            )
-            .await
-    }
-    /**Get items by tag
-
-Retrieves all the items that have the specified tag.
-
-`GET /v2/boards/{board_id}/items` (operation `get-items-by-tag`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by offset*/
-    pub async fn get_items_by_tag<'a>(
-        &'a self,
-        board_id: &'a str,
-        limit: Option<i32>,
-        offset: Option<i32>,
-        tag_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::ItemPagedResponse>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/items", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("offset", &offset))
-            .query(&crate::runtime::QueryParam::new("tag_id", &tag_id));
-        self.execute_json(request, &crate::generated::operations::GET_ITEMS_BY_TAG).await
-    }
-    /**Attach tag to item
-
-Attach an existing tag to the specified item. Card and sticky note items can have up to 8 tags.
-**Note:** Updates to tags made via the REST API  will not be reflected on the board in realtime. To see REST API updates to tags on a board,  you need to refresh the board. This applies to the following endpoints:   [Remove tag from item](https://developers.miro.com/reference/remove-tag-from-item),  [Update tag](https://developers.miro.com/reference/update-tag),  [Delete tag](https://developers.miro.com/reference/delete-tag).
-
-`POST /v2/boards/{board_id}/items/{item_id}` (operation `attach-tag-to-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn attach_tag_to_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        tag_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/items/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .query(&crate::runtime::QueryParam::new("tag_id", &tag_id));
-        self.execute_empty(request, &crate::generated::operations::ATTACH_TAG_TO_ITEM)
-            .await
-    }
-    /**Remove tag from item
-
-Removes the specified tag from the specified item. The tag still exists on the board.
-**Note:** Updates to tags made via the REST API  will not be reflected on the board in realtime. To see REST API updates to tags on a board,  you need to refresh the board. This applies to the following endpoints:  [Attach tag to item](https://developers.miro.com/reference/attach-tag-to-item),   [Update tag](https://developers.miro.com/reference/update-tag),  [Delete tag](https://developers.miro.com/reference/delete-tag).
-
-`DELETE /v2/boards/{board_id}/items/{item_id}` (operation `remove-tag-from-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn remove_tag_from_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        tag_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/items/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .delete(url)
-            .query(&crate::runtime::QueryParam::new("tag_id", &tag_id));
-        self.execute_empty(request, &crate::generated::operations::REMOVE_TAG_FROM_ITEM)
-            .await
-    }
-    /**Create items in bulk using file from device
-
-Adds different types of items to a board using files from a device. You can add up to 20 items of the same or different type per create call. For example, you can create 5 document items and 5 images in one create call.  The bulk create operation is transactional. If any item's create operation fails, the create operation for all the remaining items also fails, and none of the items will be created.
-To try out this API in our documentation:
-1. In the **BODY PARAMS** section, select **ADD FILE**, and then upload a local file. Repeat for each item that you want to add.
-2. Upload a JSON file that contains the bulk data for the items you want to create.
-
-Rate limiting: Level 2 per item
-
-`POST /v2/boards/{board_id}/items/bulk` (operation `create-items-in-bulk-using-file-from-device`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits per item)*/
-    pub async fn create_items_in_bulk_using_file_from_device<'a>(
-        &'a self,
-        board_id: &'a str,
-        data: &'a [types::ItemCreate],
-        resources: ::std::vec::Vec<crate::FilePart>,
-    ) -> ::std::result::Result<crate::Response<types::Items>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/items/bulk", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let (content_type, body) = crate::runtime::MultipartBody::new()
-            .json("data", data)?
-            .files("resources", resources)
-            .finish();
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .header(::reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE,
-            )
-            .await
-    }
-    /**Get specific board
-
-Retrieves information about a board.
-
-`GET /v2/boards/{board_id}` (operation `get-specific-board`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_specific_board<'a>(
-        &'a self,
-        board_id: &'a str,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardWithLinksAndLastOpened>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}", self.base_url(), crate ::runtime::encode_path(& board_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_SPECIFIC_BOARD)
-            .await
-    }
-    /**Delete board
-
-Deletes a board. Deleted boards go to Trash (on paid plans) and can be restored via UI within 90 days after deletion.
-
-`DELETE /v2/boards/{board_id}` (operation `delete-board`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_board<'a>(
-        &'a self,
-        board_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}", self.base_url(), crate ::runtime::encode_path(& board_id
-            .to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_BOARD).await
-    }
-    /**Update board
-
-Updates a specific board.
-
-`PATCH /v2/boards/{board_id}` (operation `update-board`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_board<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::BoardChanges,
-    ) -> ::std::result::Result<crate::Response<types::BoardWithLinks>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}", self.base_url(), crate ::runtime::encode_path(& board_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_BOARD).await
-    }
-    /**Create app card item
-
-Adds an app card item to a board.
-
-`POST /v2/boards/{board_id}/app_cards` (operation `create-app-card-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_app_card_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::AppCardCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::AppCardItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/app_cards", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_APP_CARD_ITEM)
-            .await
-    }
-    /**Get app card item
-
-Retrieves information for a specific app card item on a board.
-
-`GET /v2/boards/{board_id}/app_cards/{item_id}` (operation `get-app-card-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_app_card_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::AppCardItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/app_cards/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_APP_CARD_ITEM)
-            .await
-    }
-    /**Delete app card item
-
-Deletes an app card item from a board.
-
-`DELETE /v2/boards/{board_id}/app_cards/{item_id}` (operation `delete-app-card-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_app_card_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/app_cards/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_APP_CARD_ITEM)
-            .await
-    }
-    /**Update app card item
-
-Updates an app card item on a board based on the data and style properties provided in the request body.
-
-`PATCH /v2/boards/{board_id}/app_cards/{item_id}` (operation `update-app-card-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_app_card_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::AppCardUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::AppCardItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/app_cards/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_APP_CARD_ITEM)
-            .await
-    }
-    /**Create card item
-
-Adds a card item to a board
-
-`POST /v2/boards/{board_id}/cards` (operation `create-card-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_card_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::CardCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::CardItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/cards", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_CARD_ITEM).await
-    }
-    /**Get card item
-
-Retrieves information for a specific card item on a board
-
-`GET /v2/boards/{board_id}/cards/{item_id}` (operation `get-card-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_card_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::CardItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/cards/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_CARD_ITEM).await
-    }
-    /**Delete card item
-
-Deletes a card item from the board.
-
-`DELETE /v2/boards/{board_id}/cards/{item_id}` (operation `delete-card-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_card_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/cards/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_CARD_ITEM)
-            .await
-    }
-    /**Update card item
-
-Updates a card item on a board based on the data and style properties provided in the request body.
-
-`PATCH /v2/boards/{board_id}/cards/{item_id}` (operation `update-card-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_card_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::CardUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::CardItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/cards/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_CARD_ITEM).await
-    }
-    /**Get connectors
-
-Retrieves a list of connectors for a specific board.
-
-This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request. For example, if you set the `limit` query parameter to `10` and the board contains 20 objects, the first call will return information about the first 10 objects in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
-
-`GET /v2/boards/{board_id}/connectors` (operation `get-connectors`).
-
-- Required scope: `boards:read`
-- Rate limit: level 2 (100 credits)
-- Paginated by cursor*/
-    pub async fn get_connectors<'a>(
-        &'a self,
-        board_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<
-        crate::Response<types::ConnectorsCursorPaged>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/connectors", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(request, &crate::generated::operations::GET_CONNECTORS).await
-    }
-    /**Create connector
-
-Adds a connector to a board.
-
-`POST /v2/boards/{board_id}/connectors` (operation `create-connector`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_connector<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::ConnectorCreationData,
-    ) -> ::std::result::Result<
-        crate::Response<types::ConnectorWithLinks>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/connectors", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_CONNECTOR).await
-    }
-    /**Get specific connector
-
-Retrieves information for a specific connector on a board.
-
-`GET /v2/boards/{board_id}/connectors/{connector_id}` (operation `get-connector`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_connector<'a>(
-        &'a self,
-        board_id: &'a str,
-        connector_id: &'a str,
-    ) -> ::std::result::Result<
-        crate::Response<types::ConnectorWithLinks>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/connectors/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& connector_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_CONNECTOR).await
-    }
-    /**Delete connector
-
-Deletes the specified connector from the board.
-
-`DELETE /v2/boards/{board_id}/connectors/{connector_id}` (operation `delete-connector`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_connector<'a>(
-        &'a self,
-        board_id: &'a str,
-        connector_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/connectors/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& connector_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_CONNECTOR)
-            .await
-    }
-    /**Update connector
-
-Updates a connector on a board based on the data and style properties provided in the request body.
-
-`PATCH /v2/boards/{board_id}/connectors/{connector_id}` (operation `update-connector`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_connector<'a>(
-        &'a self,
-        board_id: &'a str,
-        connector_id: &'a str,
-        body: &'a types::ConnectorChangesData,
-    ) -> ::std::result::Result<
-        crate::Response<types::ConnectorWithLinks>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/connectors/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& connector_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_CONNECTOR).await
-    }
-    /**Create doc format item
-
-Adds a doc format item to a board.
-
-`POST /v2/boards/{board_id}/docs` (operation `create-doc-format-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_doc_format_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::DocFormatCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::DocFormatItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/docs", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_DOC_FORMAT_ITEM)
-            .await
-    }
-    /**Get doc format item
-
-Retrieves information for a specific doc format item on a board.
-
-`GET /v2/boards/{board_id}/docs/{item_id}` (operation `get-doc-format-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_doc_format_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        text_content_type: Option<types::GetDocFormatItemTextContentType>,
-    ) -> ::std::result::Result<crate::Response<types::DocFormatItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/docs/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(
-                &crate::runtime::QueryParam::new("textContentType", &text_content_type),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_DOC_FORMAT_ITEM)
-            .await
-    }
-    /**Delete doc format item
-
-Deletes a doc format item from the board
-
-`DELETE /v2/boards/{board_id}/docs/{item_id}` (operation `delete-doc-format-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_doc_format_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/docs/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_DOC_FORMAT_ITEM,
-            )
-            .await
-    }
-    /**Create document item using URL
-
-Adds a document item to a board by specifying the URL where the document is hosted.
-
-`POST /v2/boards/{board_id}/documents` (operation `create-document-item-using-url`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_document_item_using_url<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::DocumentCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/documents", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::CREATE_DOCUMENT_ITEM_USING_URL,
-            )
-            .await
-    }
-    /**Get document item
-
-Retrieves information for a specific document item on a board
-
-`GET /v2/boards/{board_id}/documents/{item_id}` (operation `get-document-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_document_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/documents/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_DOCUMENT_ITEM)
-            .await
-    }
-    /**Delete document item
-
-Deletes a document item from the board.
-
-`DELETE /v2/boards/{board_id}/documents/{item_id}` (operation `delete-document-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_document_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/documents/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_DOCUMENT_ITEM)
-            .await
-    }
-    /**Update document item using URL
-
-Updates a document item on a board
-
-`PATCH /v2/boards/{board_id}/documents/{item_id}` (operation `update-document-item-using-url`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_document_item_using_url<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::DocumentUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/documents/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_DOCUMENT_ITEM_USING_URL,
-            )
-            .await
-    }
-    /**Create embed item
-
-Adds an embed item containing external content to a board.
-
-`POST /v2/boards/{board_id}/embeds` (operation `create-embed-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_embed_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::EmbedCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/embeds", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_EMBED_ITEM)
-            .await
-    }
-    /**Get embed item
-
-Retrieves information for a specific embed item on a board.
-
-`GET /v2/boards/{board_id}/embeds/{item_id}` (operation `get-embed-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_embed_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/embeds/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_EMBED_ITEM).await
-    }
-    /**Delete embed item
-
-Deletes an embed item from the board.
-
-`DELETE /v2/boards/{board_id}/embeds/{item_id}` (operation `delete-embed-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_embed_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/embeds/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_EMBED_ITEM)
-            .await
-    }
-    /**Update embed item
-
-Updates an embed item on a board based on the data properties provided in the request body.
-
-`PATCH /v2/boards/{board_id}/embeds/{item_id}` (operation `update-embed-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_embed_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::EmbedUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/embeds/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_EMBED_ITEM)
-            .await
-    }
-    /**Create frame
-
-Adds a frame to a board.
-
-`POST /v2/boards/{board_id}/frames` (operation `create-frame-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_frame_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::FrameCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::FrameItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/frames", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_FRAME_ITEM)
-            .await
-    }
-    /**Get frame
-
-Retrieves information for a specific frame on a board.
-
-`GET /v2/boards/{board_id}/frames/{item_id}` (operation `get-frame-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_frame_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::FrameItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/frames/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_FRAME_ITEM).await
-    }
-    /**Delete frame
-
-Deletes a frame from a board.
-
-`DELETE /v2/boards/{board_id}/frames/{item_id}` (operation `delete-frame-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_frame_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/frames/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_FRAME_ITEM)
-            .await
-    }
-    /**Update frame
-
-Updates a frame on a board based on the data, style, or geometry properties provided in the request body.
-
-`PATCH /v2/boards/{board_id}/frames/{item_id}` (operation `update-frame-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_frame_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::FrameUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::FrameItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/frames/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_FRAME_ITEM)
-            .await
-    }
-    /**Get all groups on a board
-
-Returns all the groups and the items of the respective groups within a specific board.
-This method returns results using a cursor-based approach. A cursor-paginated  method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
-For example, if you set the `limit` query parameter to `10` and the board  contains 20 items that are a part of a group, the first call will return information about the first 10 items in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
-
-`GET /v2/boards/{board_id}/groups` (operation `get-all-groups`).
-
-- Required scope: `boards:read`
-- Rate limit: level 2 (100 credits)
-- Paginated by cursor*/
-    pub async fn get_all_groups<'a>(
-        &'a self,
-        board_id: &'a types::BoardId,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<
-        crate::Response<types::GetAllGroupsResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/groups", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(request, &crate::generated::operations::GET_ALL_GROUPS).await
-    }
-    /**Create group
-
-Creates a group of items on a board. The group is created with the items that are passed in the request body.
-
-`POST /v2/boards/{board_id}/groups` (operation `createGroup`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_group<'a>(
-        &'a self,
-        board_id: &'a types::BoardId,
-        body: &'a types::BoardItemGroup,
-    ) -> ::std::result::Result<
-        crate::Response<types::GroupResponseShort>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/groups", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_GROUP).await
-    }
-    /**Get items of a group by ID
-
-Returns a list of items that are a part of any group, within a specific board.
-This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
-For example, if you set the `limit` query parameter to `10` and the board  contains 20 items that are a part of a group, the first call will return information about the first 10 items (not 10 groups) in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
-
-`GET /v2/boards/{board_id}/groups/items` (operation `getItemsByGroupId`).
-
-- Required scope: `boards:read`
-- Rate limit: level 2 (100 credits)
-- Paginated by cursor*/
-    pub async fn get_items_by_group_id<'a>(
-        &'a self,
-        board_id: &'a types::BoardId,
-        cursor: Option<&'a str>,
-        group_item_id: &'a str,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<
-        crate::Response<types::GetItemsByGroupIdResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/groups/items", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("group_item_id", &group_item_id))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(request, &crate::generated::operations::GET_ITEMS_BY_GROUP_ID)
-            .await
-    }
-    /**Get a group by its ID
-
-Returns a list of items in a specific group.
-
-Rate limiting: Level 2 per item ID
-
-`GET /v2/boards/{board_id}/groups/{group_id}` (operation `getGroupById`).
-
-- Required scope: `boards:read`
-- Rate limit: level 2 (100 credits per item)*/
-    pub async fn get_group_by_id<'a>(
-        &'a self,
-        board_id: &'a types::BoardId,
-        group_id: &'a types::GroupId,
-    ) -> ::std::result::Result<
-        crate::Response<types::GroupResponseShort>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/groups/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_GROUP_BY_ID).await
-    }
-    /**Updates a group with new items
-
-This endpoint updates an existing group by replacing it entirely with a new group.  When the update is made, the original group is completely replaced, and a new group ID is assigned.
-
-`PUT /v2/boards/{board_id}/groups/{group_id}` (operation `updateGroup`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_group<'a>(
-        &'a self,
-        board_id: &'a types::BoardId,
-        group_id: &'a types::GroupId,
-        body: &'a types::BoardItemGroup,
-    ) -> ::std::result::Result<
-        crate::Response<types::GroupResponseShort>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/groups/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_GROUP).await
-    }
-    /**Ungroup items
-
-Ungroups items from a group.
-
-`DELETE /v2/boards/{board_id}/groups/{group_id}` (operation `unGroup`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn un_group<'a>(
-        &'a self,
-        board_id: &'a types::BoardId,
-        group_id: &'a types::GroupId,
-        delete_items: Option<bool>,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/groups/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .delete(url)
-            .query(&crate::runtime::QueryParam::new("delete_items", &delete_items));
-        self.execute_empty(request, &crate::generated::operations::UN_GROUP).await
-    }
-    /**Deletes the group
-
-Deletes a group from a board. All the items in the group are deleted along with the group.  **Note - this endpoint will delete items which are locked as well. **
-
-`DELETE /v2/boards/{board_id}/groups/{group_id}?` (operation `deleteGroup`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_group<'a>(
-        &'a self,
-        board_id: &'a types::BoardId,
-        group_id: &'a types::GroupId,
-        delete_items: bool,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/groups/{}?", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .delete(url)
-            .query(&crate::runtime::QueryParam::new("delete_items", &delete_items));
-        self.execute_empty(request, &crate::generated::operations::DELETE_GROUP).await
-    }
-    /**Create image item using URL
-
-Adds an image item to a board by specifying an image URL.
-
-`POST /v2/boards/{board_id}/images` (operation `create-image-item-using-url`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_image_item_using_url<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::ImageCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::ImageItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/images", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::CREATE_IMAGE_ITEM_USING_URL,
-            )
-            .await
-    }
-    /**Get image item
-
-Retrieves information for a specific image item on a board.
-
-`GET /v2/boards/{board_id}/images/{item_id}` (operation `get-image-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_image_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::ImageItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/images/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_IMAGE_ITEM).await
-    }
-    /**Delete image item
-
-Deletes an image item from the board.
-
-`DELETE /v2/boards/{board_id}/images/{item_id}` (operation `delete-image-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_image_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/images/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_IMAGE_ITEM)
-            .await
-    }
-    /**Update image item using URL
-
-Updates an image item on a board.
-
-`PATCH /v2/boards/{board_id}/images/{item_id}` (operation `update-image-item-using-url`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_image_item_using_url<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::ImageUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::ImageItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/images/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_IMAGE_ITEM_USING_URL,
-            )
-            .await
-    }
-    /**Get items on board
-
-Retrieves a list of items for a specific board. You can retrieve all items on the board, a list of child items inside a parent item, or a list of specific types of items by specifying URL query parameter values.
-
-This method returns results using a cursor-based approach. A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, on your next call to the same method, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request. For example, if you set the `limit` query parameter to `10` and the board contains 20 objects, the first call will return information about the first 10 objects in the response along with a cursor parameter and value. In this example, let's say the cursor parameter value returned in the response is `foo`. If you want to retrieve the next set of objects, on your next call to the same method, set the cursor parameter value to `foo`.
-
-`GET /v2/boards/{board_id}/items` (operation `get-items`).
-
-- Required scope: `boards:read`
-- Rate limit: level 2 (100 credits)
-- Paginated by cursor*/
-    pub async fn get_items<'a>(
-        &'a self,
-        board_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-        type_: Option<types::GetItemsType>,
-    ) -> ::std::result::Result<
-        crate::Response<types::GenericItemCursorPaged>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/items", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("type", &type_));
-        self.execute_json(request, &crate::generated::operations::GET_ITEMS).await
-    }
-    /**Create items in bulk
-
-Adds different types of items to a board. You can add up to 20 items of the same or different type per create call. For example, you can create 3 shape items, 4 card items, and 5 sticky notes in one create call. The bulk create operation is transactional. If any item's create operation fails, the create operation for all the remaining items also fails, and none of the items will be created.
-
-To try out this API in our documentation:
-
-1. In the **BODY PARAMS** section, scroll down until you see **ADD OBJECT** (Figure 1).
-
-Figure 1. Add object user interface in readme
-
-2. Click **ADD OBJECT**, and then select or enter the appropriate values for parameters of the item that you want to add.
-
-3. Repeat steps 1 and 2 for each item that you want to add.
-
-Rate limiting: Level 2 per item. For example, if you want to create one sticky note, one card, and one shape item in one call, the rate limiting applicable will be 300 credits. This is because create item calls take Level 2 rate limiting of 100 credits each, 100 for sticky note, 100 for card, and 100 for shape item.
-
-`POST /v2/boards/{board_id}/items/bulk` (operation `create-items`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits per item)*/
-    pub async fn create_items<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a ::std::vec::Vec<types::ItemCreate>,
-    ) -> ::std::result::Result<crate::Response<types::Items>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/items/bulk", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_ITEMS).await
-    }
-    /**Get specific item on board
-
-Retrieves information for a specific item on a board.
-
-`GET /v2/boards/{board_id}/items/{item_id}` (operation `get-specific-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_specific_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::GenericItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/items/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_SPECIFIC_ITEM)
-            .await
-    }
-    /**Delete item
-
-Deletes an item from a board.
-
-`DELETE /v2/boards/{board_id}/items/{item_id}` (operation `delete-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/items/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_ITEM).await
-    }
-    /**Update item position or parent
-
-Updates the position or the parent of an item on a board.
-
-`PATCH /v2/boards/{board_id}/items/{item_id}` (operation `update-item-position-or-parent`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_item_position_or_parent<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::GenericItemUpdate,
-    ) -> ::std::result::Result<crate::Response<types::GenericItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/items/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_ITEM_POSITION_OR_PARENT,
-            )
-            .await
-    }
-    /**Get tags from item
-
-Retrieves all the tags from the specified item.
-
-`GET /v2/boards/{board_id}/items/{item_id}/tags` (operation `get-tags-from-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_tags_from_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::GetTagsResponse>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/items/{}/tags", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_TAGS_FROM_ITEM)
-            .await
-    }
-    /**Get all board members
-
-Retrieves a pageable list of members for a board.
-
-`GET /v2/boards/{board_id}/members` (operation `get-board-members`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by offset*/
-    pub async fn get_board_members<'a>(
-        &'a self,
-        board_id: &'a str,
-        limit: Option<i32>,
-        offset: Option<i32>,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardMembersPagedResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/members", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("offset", &offset));
-        self.execute_json(request, &crate::generated::operations::GET_BOARD_MEMBERS)
-            .await
-    }
-    /**Share board
-
-Shares the board and Invites new members to collaborate on a board by sending an invitation email. Depending on the board's Sharing policy, there might be various scenarios where membership in the team is required in order to share the board with a user.
-
-`POST /v2/boards/{board_id}/members` (operation `share-board`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn share_board<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::BoardMembersInvite,
-    ) -> ::std::result::Result<crate::Response<types::InvitationResult>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/members", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::SHARE_BOARD).await
-    }
-    /**Get specific board member
-
-Retrieves information for a board member.
-
-`GET /v2/boards/{board_id}/members/{board_member_id}` (operation `get-specific-board-member`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_specific_board_member<'a>(
-        &'a self,
-        board_id: &'a str,
-        board_member_id: &'a str,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardMemberWithLinks>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/members/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& board_member_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::GET_SPECIFIC_BOARD_MEMBER,
-            )
-            .await
-    }
-    /**Remove board member
-
-Removes a board member from a board.
-
-`DELETE /v2/boards/{board_id}/members/{board_member_id}` (operation `remove-board-member`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn remove_board_member<'a>(
-        &'a self,
-        board_id: &'a str,
-        board_member_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/members/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& board_member_id
-            .to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::REMOVE_BOARD_MEMBER)
-            .await
-    }
-    /**Update board member
-
-Updates the role of a board member.
-
-`PATCH /v2/boards/{board_id}/members/{board_member_id}` (operation `update-board-member`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_board_member<'a>(
-        &'a self,
-        board_id: &'a str,
-        board_member_id: &'a str,
-        body: &'a types::BoardMemberChanges,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardMemberWithLinks>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/boards/{}/members/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& board_member_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_BOARD_MEMBER)
-            .await
-    }
-    /**Create shape item
-
-Adds a shape item to a board.
-
-`POST /v2/boards/{board_id}/shapes` (operation `create-shape-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_shape_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::ShapeCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/shapes", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_SHAPE_ITEM)
-            .await
-    }
-    /**Get shape item
-
-Retrieves information for a specific shape item on a board.
-
-`GET /v2/boards/{board_id}/shapes/{item_id}` (operation `get-shape-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_shape_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/shapes/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_SHAPE_ITEM).await
-    }
-    /**Delete shape item
-
-Deletes a shape item from the board.
-
-`DELETE /v2/boards/{board_id}/shapes/{item_id}` (operation `delete-shape-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_shape_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/shapes/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_SHAPE_ITEM)
-            .await
-    }
-    /**Update shape item
-
-Updates a shape item on a board based on the data and style properties provided in the request body.
-
-`PATCH /v2/boards/{board_id}/shapes/{item_id}` (operation `update-shape-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_shape_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::ShapeUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/shapes/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_SHAPE_ITEM)
-            .await
-    }
-    /**Create sticky note item
-
-Adds a sticky note item to a board.
-
-`POST /v2/boards/{board_id}/sticky_notes` (operation `create-sticky-note-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_sticky_note_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::StickyNoteCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::StickyNoteItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/sticky_notes", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::CREATE_STICKY_NOTE_ITEM,
-            )
-            .await
-    }
-    /**Get sticky note item
-
-Retrieves information for a specific sticky note item on a board.
-
-`GET /v2/boards/{board_id}/sticky_notes/{item_id}` (operation `get-sticky-note-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_sticky_note_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::StickyNoteItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/sticky_notes/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_STICKY_NOTE_ITEM)
-            .await
-    }
-    /**Delete sticky note item
-
-Deletes a sticky note item from the board.
-
-`DELETE /v2/boards/{board_id}/sticky_notes/{item_id}` (operation `delete-sticky-note-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_sticky_note_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/sticky_notes/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_STICKY_NOTE_ITEM,
-            )
-            .await
-    }
-    /**Update sticky note item
-
-Updates a sticky note item on a board based on the data and style properties provided in the request body.
-
-`PATCH /v2/boards/{board_id}/sticky_notes/{item_id}` (operation `update-sticky-note-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_sticky_note_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::StickyNoteUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::StickyNoteItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/sticky_notes/{}", self.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_STICKY_NOTE_ITEM,
-            )
-            .await
-    }
-    /**Get tags from board
-
-Retrieves all the tags from the specified board.
-
-`GET /v2/boards/{board_id}/tags` (operation `get-tags-from-board`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by offset*/
-    pub async fn get_tags_from_board<'a>(
-        &'a self,
-        board_id: &'a str,
-        limit: Option<i32>,
-        offset: Option<i32>,
-    ) -> ::std::result::Result<crate::Response<types::TagsPagedResponse>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/tags", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("offset", &offset));
-        self.execute_json(request, &crate::generated::operations::GET_TAGS_FROM_BOARD)
-            .await
-    }
-    /**Create tag
-
-Creates a tag on a board.
-
-`POST /v2/boards/{board_id}/tags` (operation `create-tag`).
-
-- Required scope: `boards:write`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn create_tag<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::TagCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::TagWithLinks>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/tags", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_TAG).await
-    }
-    /**Get tag
-
-Retrieves information for a specific tag.
-
-`GET /v2/boards/{board_id}/tags/{tag_id}` (operation `get-tag`).
-
-- Required scope: `boards:write`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_tag<'a>(
-        &'a self,
-        board_id: &'a str,
-        tag_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::TagWithLinks>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/tags/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& tag_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_TAG).await
-    }
-    /**Delete tag
-
-Deletes the specified tag from the board. The tag is also removed from all cards and sticky notes on the board.
-**Note:** Updates to tags made via the REST API  will not be reflected on the board in realtime. To see REST API updates to tags on a board,  you need to refresh the board. This applies to the following endpoints:  [Attach tag to item](https://developers.miro.com/reference/attach-tag-to-item),  [Remove tag from item](https://developers.miro.com/reference/remove-tag-from-item),  [Update tag](https://developers.miro.com/reference/update-tag).
-
-`DELETE /v2/boards/{board_id}/tags/{tag_id}` (operation `delete-tag`).
-
-- Required scope: `boards:write`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn delete_tag<'a>(
-        &'a self,
-        board_id: &'a str,
-        tag_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/tags/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& tag_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_TAG).await
-    }
-    /**Update tag
-
-Updates a tag based on the data properties provided in the request body.
-**Note:** Updates to tags made via the REST API  will not be reflected on the board in realtime. To see REST API updates to tags on a board,  you need to refresh the board. This applies to the following endpoints:  [Attach tag to item](https://developers.miro.com/reference/attach-tag-to-item),  [Remove tag from item](https://developers.miro.com/reference/remove-tag-from-item),   [Delete tag](https://developers.miro.com/reference/delete-tag).
-
-`PATCH /v2/boards/{board_id}/tags/{tag_id}` (operation `update-tag`).
-
-- Required scope: `boards:write`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn update_tag<'a>(
-        &'a self,
-        board_id: &'a str,
-        tag_id: &'a str,
-        body: &'a types::TagUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::TagWithLinks>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/tags/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& tag_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_TAG).await
-    }
-    /**Create text item
-
-Adds a text item to a board.
-
-`POST /v2/boards/{board_id}/texts` (operation `create-text-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn create_text_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        body: &'a types::TextCreateRequest,
-    ) -> ::std::result::Result<crate::Response<types::TextItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/texts", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_TEXT_ITEM).await
-    }
-    /**Get text item
-
-Retrieves information for a specific text item on a board.
-
-`GET /v2/boards/{board_id}/texts/{item_id}` (operation `get-text-item`).
-
-- Required scope: `boards:read`
-- Rate limit: level 1 (50 credits)*/
-    pub async fn get_text_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::TextItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/texts/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_TEXT_ITEM).await
-    }
-    /**Delete text item
-
-Deletes a text item from the board
-
-`DELETE /v2/boards/{board_id}/texts/{item_id}` (operation `delete-text-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn delete_text_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/texts/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_TEXT_ITEM)
-            .await
-    }
-    /**Update text item
-
-Updates a text item on a board based on the data and style properties provided in the request body.
-
-`PATCH /v2/boards/{board_id}/texts/{item_id}` (operation `update-text-item`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
-    pub async fn update_text_item<'a>(
-        &'a self,
-        board_id: &'a str,
-        item_id: &'a str,
-        body: &'a types::TextUpdateRequest,
-    ) -> ::std::result::Result<crate::Response<types::TextItem>, crate::Error> {
-        let url = format!(
-            "{}/v2/boards/{}/texts/{}", self.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::UPDATE_TEXT_ITEM).await
-    }
-    /**Revoke token (v2)
-
-Revoke the current access token. Revoking an access token means that the access token will no longer work. When an access token is revoked, the refresh token is also revoked and no longer valid. This does not uninstall the application for the user.
-
-`POST /v2/oauth/revoke` (operation `revoke-token-v2`).
-
-- Rate limit: not stated by the spec*/
-    pub async fn revoke_token_v2<'a>(
-        &'a self,
-        body: &'a types::RevokeTokenRequest,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!("{}/v2/oauth/revoke", self.base_url(),);
-        let request = self.http().post(url).json(&body);
-        self.execute_empty(request, &crate::generated::operations::REVOKE_TOKEN_V2).await
-    }
-    /**Get organization info
-
-Retrieves organization information.
-
-`GET /v2/orgs/{org_id}` (operation `enterprise-get-organization`).
-
-- Required scope: `organizations:read`
-- Rate limit: level 3 (500 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_organization<'a>(
-        &'a self,
-        org_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::Organization>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}", self.base_url(), crate ::runtime::encode_path(& org_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_ORGANIZATION,
-            )
-            .await
-    }
-    /**Get AI interaction logs (Beta)
-
-Retrieves AI interaction logs for your organization. AI interaction logs capture user interactions with AI features in Miro. You can retrieve results for a specific time period. You can also filter results based on object IDs and the emails of users who interacted with AI features. Additionally, results can be paginated for easier viewing and processing.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on.
-
-`GET /v2/orgs/{org_id}/ai-interaction-logs` (operation `enterprise-get-ai-interaction-logs`).
-
-- Required scope: `aiinteractionlogs:read`
-- Rate limit: level 4 (2000 credits)
-- Paginated by cursor*/
-    pub async fn enterprise_get_ai_interaction_logs<'a>(
-        &'a self,
-        org_id: &'a str,
-        cursor: Option<&'a str>,
-        emails: Option<&'a ::std::vec::Vec<::std::string::String>>,
-        from: &'a ::chrono::DateTime<::chrono::offset::Utc>,
-        limit: Option<i32>,
-        object_ids: Option<&'a ::std::vec::Vec<::std::string::String>>,
-        sorting: Option<types::EnterpriseGetAiInteractionLogsSorting>,
-        to: &'a ::chrono::DateTime<::chrono::offset::Utc>,
-    ) -> ::std::result::Result<
-        crate::Response<types::GetAiInteractionLogsResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/ai-interaction-logs", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("emails", &emails))
-            .query(&crate::runtime::QueryParam::new("from", &from))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("object_ids", &object_ids))
-            .query(&crate::runtime::QueryParam::new("sorting", &sorting))
-            .query(&crate::runtime::QueryParam::new("to", &to));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_AI_INTERACTION_LOGS,
-            )
-            .await
-    }
-    /**Get board export jobs list
-
-Retrieves the list of board export jobs based on the filters provided in the request.
-
-`GET /v2/orgs/{org_id}/boards/export/jobs` (operation `enterprise-board-export-jobs`).
-
-- Required scope: `boards:export`
-- Rate limit: level 4 (2000 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_board_export_jobs<'a>(
-        &'a self,
-        org_id: &'a str,
-        creator_id: Option<&'a ::std::vec::Vec<i64>>,
-        cursor: Option<&'a ::uuid::Uuid>,
-        limit: Option<i32>,
-        status: Option<&'a ::std::vec::Vec<::std::string::String>>,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardExportJobsList>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("creatorId", &creator_id))
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("status", &status));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOBS,
-            )
-            .await
-    }
-    /**Create board export job
-
-Creates an export job for one or more boards.
-
-`POST /v2/orgs/{org_id}/boards/export/jobs` (operation `enterprise-create-board-export`).
-
-- Required scope: `boards:export`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_create_board_export<'a>(
-        &'a self,
-        org_id: &'a str,
-        request_id: &'a ::uuid::Uuid,
-        body: &'a types::CreateBoardExportRequest,
-    ) -> ::std::result::Result<crate::Response<types::BoardExportJobId>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .query(&crate::runtime::QueryParam::new("request_id", &request_id));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_CREATE_BOARD_EXPORT,
-            )
-            .await
-    }
-    /**Get board export job status
-
-Retrieves the status of the board export job.
-
-`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}` (operation `enterprise-board-export-job-status`).
-
-- Required scope: `boards:export`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_board_export_job_status<'a>(
-        &'a self,
-        org_id: &'a str,
-        job_id: &'a ::uuid::Uuid,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardExportJobStatus>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            job_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOB_STATUS,
-            )
-            .await
-    }
-    /**Get results for board export job
-
-Retrieves the result of the board export job. The response provides more information about the board export job, such as the S3 link to the files created.
-
-`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/results` (operation `enterprise-board-export-job-results`).
-
-- Required scope: `boards:export`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_board_export_job_results<'a>(
-        &'a self,
-        org_id: &'a str,
-        job_id: &'a ::uuid::Uuid,
-    ) -> ::std::result::Result<crate::Response<types::BoardExportResult>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs/{}/results", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            job_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOB_RESULTS,
-            )
-            .await
-    }
-    /**Update board export job status
-
-Updates the status of the board export job.
-Currently, only the cancellation of an ongoing export job is supported.
-
-`PUT /v2/orgs/{org_id}/boards/export/jobs/{job_id}/status` (operation `enterprise-update-board-export-job`).
-
-- Required scope: `boards:export`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_update_board_export_job<'a>(
-        &'a self,
-        org_id: &'a str,
-        job_id: &'a ::uuid::Uuid,
-        body: &'a types::EnterpriseUpdateBoardExportJobBody,
-    ) -> ::std::result::Result<
-        crate::Response<types::EnterpriseUpdateBoardExportJobResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs/{}/status", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            job_id.to_string()),
-        );
-        let request = self
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_BOARD_EXPORT_JOB,
-            )
-            .await
-    }
-    /**Get board export job tasks list
-
-Retrieves the list of tasks for the board export job.
-
-`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks` (operation `enterprise-board-export-job-tasks`).
-
-- Required scope: `boards:export`
-- Rate limit: level 4 (2000 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_board_export_job_tasks<'a>(
-        &'a self,
-        org_id: &'a str,
-        job_id: &'a ::uuid::Uuid,
-        cursor: Option<&'a ::uuid::Uuid>,
-        limit: Option<i32>,
-        status: Option<&'a ::std::vec::Vec<types::ExportTaskStatusFilter>>,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardExportJobTasksList>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs/{}/tasks", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            job_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("status", &status));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOB_TASKS,
-            )
-            .await
-    }
-    /**Create task export link
-
-Creates a link to download the results of a board export task.
-
-`POST /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks/{task_id}/export-link` (operation `enterprise-create-board-export-task-export-link`).
-
-- Required scope: `boards:export`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_create_board_export_task_export_link<'a>(
-        &'a self,
-        org_id: &'a str,
-        job_id: &'a ::uuid::Uuid,
-        task_id: &'a ::uuid::Uuid,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardExportTaskExportLink>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs/{}/tasks/{}/export-link", self.base_url(),
-            crate ::runtime::encode_path(& org_id.to_string()), crate
-            ::runtime::encode_path(& job_id.to_string()), crate ::runtime::encode_path(&
-            task_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_CREATE_BOARD_EXPORT_TASK_EXPORT_LINK,
-            )
-            .await
-    }
-    /**Get board user group assignments
-
-Retrieves information about user groups invited to the specified board.
-
-`GET /v2/orgs/{org_id}/boards/{board_id}/groups` (operation `enterprise-boards-get-groups`).
-
-- Required scope: `organizations:groups:read boards:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_boards_get_groups<'a>(
-        &'a self,
-        org_id: &'a str,
-        board_id: &'a str,
-        cursor: Option<&'a types::QueryCursorBoardUserGroups>,
-        limit: Option<&'a types::QueryLimit>,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardUserGroupsPage>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/boards/{}/groups", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARDS_GET_GROUPS,
-            )
-            .await
-    }
-    /**Create board user group assignments
-
-Shares a board with user groups with a specified role. Updates the role if already shared.
-
-`POST /v2/orgs/{org_id}/boards/{board_id}/groups` (operation `enterprise-boards-create-group`).
-
-- Required scope: `organizations:groups:read boards:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_boards_create_group<'a>(
-        &'a self,
-        org_id: &'a str,
-        board_id: &'a str,
-        body: &'a types::CreateBoardUserGroupsRequest,
-    ) -> ::std::result::Result<crate::Response<types::BoardUserGroup>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/boards/{}/groups", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARDS_CREATE_GROUP,
-            )
-            .await
-    }
-    /**Delete board user group assignment
-
-Removes a user group from the specified board.
-
-`DELETE /v2/orgs/{org_id}/boards/{board_id}/groups/{group_id}` (operation `enterprise-boards-delete-groups`).
-
-- Required scope: `organizations:groups:read boards:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_boards_delete_groups<'a>(
-        &'a self,
-        org_id: &'a str,
-        board_id: &'a str,
-        group_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/boards/{}/groups/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARDS_DELETE_GROUPS,
-            )
-            .await
-    }
-    /**Get all cases
-
-Retrieves the list of eDiscovery cases in an organization.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`GET /v2/orgs/{org_id}/cases` (operation `get-all-cases`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 4 (2000 credits)
-- Paginated by cursor*/
-    pub async fn get_all_cases<'a>(
-        &'a self,
-        org_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<
-        crate::Response<types::PaginatedCaseResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/cases", self.base_url(), crate ::runtime::encode_path(& org_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(request, &crate::generated::operations::GET_ALL_CASES).await
-    }
-    /**Create case
-
-Creating a case for legal hold is the first critical step in the eDiscovery process when litigation or an investigation is anticipated. One of the purposes of creating a case is that it acts as a container that allows admins to group multiple legal holds under one case. For more information, see our Help Center page on creating a case.
-
-This API creates a new case in an organization.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`POST /v2/orgs/{org_id}/cases` (operation `create-case`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 4 (2000 credits)*/
-    pub async fn create_case<'a>(
-        &'a self,
-        org_id: &'a str,
-        body: &'a types::CaseRequest,
-    ) -> ::std::result::Result<crate::Response<types::CaseResponse>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/cases", self.base_url(), crate ::runtime::encode_path(& org_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_CASE).await
-    }
-    /**Get case
-
-Retrieves information about a case in an organization.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`GET /v2/orgs/{org_id}/cases/{case_id}` (operation `get-case`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn get_case<'a>(
-        &'a self,
-        org_id: &'a str,
-        case_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::CaseResponse>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_CASE).await
-    }
-    /**Edit case
-
-Editing a case allows eDiscovery Admins to keep case details accurate and aligned with the evolving scope of a legal matter. As investigations progress, it may be necessary to update the case name or description to reflect changes in focus, terminology, or internal documentation standards. Since a case serves as the central container for one or more legal holds, keeping its information up to date helps ensure clarity, consistency, and easier navigation for all stakeholders involved in the legal process.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`PUT /v2/orgs/{org_id}/cases/{case_id}` (operation `edit-case`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn edit_case<'a>(
-        &'a self,
-        org_id: &'a str,
-        case_id: &'a str,
-        body: &'a types::CaseRequest,
-    ) -> ::std::result::Result<crate::Response<types::CaseResponse>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
-        );
-        let request = self
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::EDIT_CASE).await
-    }
-    /**Close case
-
-Closing a case is the final stage in the eDiscovery process, marking the conclusion of a legal matter or investigation. You must ensure that all associated legal holds within the case are closed before closing the case. Closing a case will permanently delete it. For more information, see our Help Center page on closing a case.
-
-This API closes a case in an organization.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`DELETE /v2/orgs/{org_id}/cases/{case_id}` (operation `delete-case`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 4 (2000 credits)*/
-    pub async fn delete_case<'a>(
-        &'a self,
-        org_id: &'a str,
-        case_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_CASE).await
-    }
-    /**Get board export jobs of a case
-
-Retrieves board export jobs for a case.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`GET /v2/orgs/{org_id}/cases/{case_id}/export-jobs` (operation `get-legal-hold-export-jobs`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 4 (2000 credits)
-- Paginated by cursor*/
-    pub async fn get_legal_hold_export_jobs<'a>(
-        &'a self,
-        org_id: &'a str,
-        case_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<
-        crate::Response<types::PaginatedCaseExportJobsResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/export-jobs", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(
-                request,
-                &crate::generated::operations::GET_LEGAL_HOLD_EXPORT_JOBS,
-            )
-            .await
-    }
-    /**Get all legal holds within a case
-
-Retrieves the list of all legal holds within a case for an organization.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds` (operation `get-all-legal-holds`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 4 (2000 credits)
-- Paginated by cursor*/
-    pub async fn get_all_legal_holds<'a>(
-        &'a self,
-        org_id: &'a str,
-        case_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<
-        crate::Response<types::PaginatedLegalHoldResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(request, &crate::generated::operations::GET_ALL_LEGAL_HOLDS)
-            .await
-    }
-    /**Create legal hold
-
-After creating a case it is possible to add one or multiple legal holds to the case. Creating a legal hold involves identifying the relevant users associated with a case and applying the hold to prevent permanent deletion of content that those users own, co-own, create, edit or access. For more information, see our Help Center page on adding a legal hold to a case.
-
-This API creates a new legal hold in a case for an organization. Newly created legal holds could take up to 24 hours to be processed.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`POST /v2/orgs/{org_id}/cases/{case_id}/legal-holds` (operation `create-legal-hold`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 4 (2000 credits)*/
-    pub async fn create_legal_hold<'a>(
-        &'a self,
-        org_id: &'a str,
-        case_id: &'a str,
-        body: &'a types::LegalHoldRequest,
-    ) -> ::std::result::Result<crate::Response<types::LegalHoldResponse>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::CREATE_LEGAL_HOLD)
-            .await
-    }
-    /**Get legal hold information
-
-Retrieves information about a legal hold within a case for an organization.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}` (operation `get-legal-hold`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn get_legal_hold<'a>(
-        &'a self,
-        org_id: &'a str,
-        case_id: &'a str,
-        legal_hold_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::LegalHoldResponse>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()), crate ::runtime::encode_path(& legal_hold_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::GET_LEGAL_HOLD).await
-    }
-    /**Edit legal hold
-
-Editing a legal hold allows eDiscovery Admins to adjust and refine ongoing legal preservation efforts as case requirements evolve. Whether new custodians are identified, additional Miro boards become relevant, or existing boards or users are no longer in scope, editing a legal hold ensures that the correct data remains preserved and defensible throughout the legal process. Admins can update the legal hold’s name or description and add or remove users and boards as needed. This flexibility supports dynamic legal workflows and ensures that preservation stays precise, up to date, and aligned with the scope of the legal matter—maintaining compliance while avoiding unnecessary data retention.
-
-When a legal hold is edited, boards newly added to the hold will begin having their versions preserved from that point forward, boards or users removed from the hold will stop being preserved, and their versions will no longer be preserved as part of that legal hold, boards that remain under hold will continue to have all versions preserved, including any deletions that occur after the hold was applied. This approach ensures organizations can respond to legal demands with accuracy and accountability as a case evolves.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`PUT /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}` (operation `edit-legal-hold`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 3 (500 credits)*/
-    pub async fn edit_legal_hold<'a>(
-        &'a self,
-        org_id: &'a str,
-        case_id: &'a str,
-        legal_hold_id: &'a str,
-        body: &'a types::LegalHoldRequest,
-    ) -> ::std::result::Result<crate::Response<types::LegalHoldResponse>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()), crate ::runtime::encode_path(& legal_hold_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::EDIT_LEGAL_HOLD).await
-    }
-    /**Close legal hold
-
-Closing a legal hold is one of the final steps in the eDiscovery process once the litigation or investigation has concluded. This process involves releasing the Miro boards and custodians that were under legal hold, allowing the preserved boards to return to normal operations. Closing a legal hold will permanently delete it. For more information, see our Help Center page on closing a legal hold.
-
-This API closes a legal hold in a case for an organization. Once a legal hold is closed, it can take up to 24 hours to release the content items from the legal hold.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`DELETE /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}` (operation `delete-legal-hold`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 4 (2000 credits)*/
-    pub async fn delete_legal_hold<'a>(
-        &'a self,
-        org_id: &'a str,
-        case_id: &'a str,
-        legal_hold_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()), crate ::runtime::encode_path(& legal_hold_id
-            .to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(request, &crate::generated::operations::DELETE_LEGAL_HOLD)
-            .await
-    }
-    /**Get content items under legal hold
-
-Once a legal hold is in place you can review or explore the preserved Miro boards to ensure that all relevant data is intact and ready for legal proceedings or investigations. For more information, see our Help Center page on reviewing boards under legal hold.
-
-This API lists all content items under a specific legal hold in a case for an organization. Please verify that the legal hold is in 'ACTIVE' state to guarantee that the legal hold has finished processing the full list of content items under hold.
-
-**Enterprise Guard only**
-
-This API is available only for Enterprise plan users with the Enterprise Guard add-on. You can only use this endpoint if you have both the Company Admin and eDiscovery Admin roles.
-
-`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}/content-items` (operation `get-legal-hold-content-items`).
-
-- Required scope: `organization:cases:management`
-- Rate limit: level 3 (500 credits)
-- Paginated by cursor*/
-    pub async fn get_legal_hold_content_items<'a>(
-        &'a self,
-        org_id: &'a str,
-        case_id: &'a str,
-        legal_hold_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<
-        crate::Response<types::PaginatedLegalHoldContentItemsResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds/{}/content-items", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()), crate ::runtime::encode_path(& legal_hold_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(
-                request,
-                &crate::generated::operations::GET_LEGAL_HOLD_CONTENT_ITEMS,
-            )
-            .await
-    }
-    /**Retrieve content change logs of board items
-
-Retrieves content changes for board items within your organization. Content changes are actions that users can perform on board items, such as updating a sticky note's text. You can retrieve results for a specific time period. You can also filter results based on the board IDs and the emails of users who created, modified, or deleted a board item. Additionally, results can be paginated for easier viewing and processing.
-
-`GET /v2/orgs/{org_id}/content-logs/items` (operation `enterprise-board-content-item-logs-fetch`).
-
-- Required scope: `contentlogs:export`
-- Rate limit: level 4 (2000 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_board_content_item_logs_fetch<'a>(
-        &'a self,
-        org_id: &'a str,
-        board_ids: Option<&'a ::std::vec::Vec<::std::string::String>>,
-        cursor: Option<&'a str>,
-        emails: Option<&'a ::std::vec::Vec<::std::string::String>>,
-        from: &'a ::chrono::DateTime<::chrono::offset::Utc>,
-        limit: Option<i32>,
-        sorting: Option<types::EnterpriseBoardContentItemLogsFetchSorting>,
-        to: &'a ::chrono::DateTime<::chrono::offset::Utc>,
-    ) -> ::std::result::Result<
-        crate::Response<types::GetBoardItemContentLogsResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/content-logs/items", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("board_ids", &board_ids))
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("emails", &emails))
-            .query(&crate::runtime::QueryParam::new("from", &from))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("sorting", &sorting))
-            .query(&crate::runtime::QueryParam::new("to", &to));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARD_CONTENT_ITEM_LOGS_FETCH,
-            )
-            .await
-    }
-    /**Get organization settings
-
-Retrieves board classification settings for an existing organization.
-
-`GET /v2/orgs/{org_id}/data-classification-settings` (operation `enterprise-dataclassification-organization-settings-get`).
-
-- Required scope: `organizations:read`
-- Rate limit: level 2 (100 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_dataclassification_organization_settings_get<'a>(
-        &'a self,
-        org_id: &'a str,
-    ) -> ::std::result::Result<
-        crate::Response<types::DataClassificationOrganizationSettings>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/data-classification-settings", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_ORGANIZATION_SETTINGS_GET,
-            )
-            .await
-    }
-    /**Get default team settings
-
-Retrieves default team settings of an existing organization.
-
-`GET /v2/orgs/{org_id}/default_teams_settings` (operation `enterprise-get-default-team-settings`).
-
-- Required scope: `organizations:teams:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_default_team_settings<'a>(
-        &'a self,
-        org_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::TeamSettings>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/default_teams_settings", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_DEFAULT_TEAM_SETTINGS,
-            )
-            .await
-    }
-    /**List of user groups
-
-Retrieves the list of user groups in an organization.
-
-`GET /v2/orgs/{org_id}/groups` (operation `enterprise-get-groups`).
-
-- Required scope: `organizations:groups:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_get_groups<'a>(
-        &'a self,
-        org_id: &'a str,
-        cursor: Option<&'a types::QueryCursor>,
-        limit: Option<&'a types::QueryLimit>,
-    ) -> ::std::result::Result<crate::Response<types::GroupsPage>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(request, &crate::generated::operations::ENTERPRISE_GET_GROUPS)
-            .await
-    }
-    /**Create user group
-
-Creates a new user group in an organization.
-
-`POST /v2/orgs/{org_id}/groups` (operation `enterprise-create-group`).
-
-- Required scope: `organizations:groups:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_create_group<'a>(
-        &'a self,
-        org_id: &'a str,
-        body: &'a types::CreateGroupRequest,
-    ) -> ::std::result::Result<crate::Response<types::Group>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_CREATE_GROUP,
-            )
-            .await
-    }
-    /**Get user group
-
-Retrieves a user group in an organization.
-
-`GET /v2/orgs/{org_id}/groups/{group_id}` (operation `enterprise-get-group`).
-
-- Required scope: `organizations:groups:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_group<'a>(
-        &'a self,
-        org_id: &'a str,
-        group_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::Group>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::ENTERPRISE_GET_GROUP)
-            .await
-    }
-    /**Delete user group
-
-Deletes a user group from an organization.
-
-`DELETE /v2/orgs/{org_id}/groups/{group_id}` (operation `enterprise-delete-group`).
-
-- Required scope: `organizations:groups:write`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_delete_group<'a>(
-        &'a self,
-        org_id: &'a str,
-        group_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_GROUP,
-            )
-            .await
-    }
-    /**Update user group
-
-Updates a user group in an organization.
-
-`PATCH /v2/orgs/{org_id}/groups/{group_id}` (operation `enterprise-update-group`).
-
-- Required scope: `organizations:groups:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_update_group<'a>(
-        &'a self,
-        org_id: &'a str,
-        group_id: &'a str,
-        body: &'a types::UpdateGroupRequest,
-    ) -> ::std::result::Result<crate::Response<types::Group>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_GROUP,
-            )
-            .await
-    }
-    /**List of user group members
-
-Retrieves the list of members who are part of a team in an existing organization.
-
-`GET /v2/orgs/{org_id}/groups/{group_id}/members` (operation `enterprise-get-group-members`).
-
-- Required scope: `organizations:groups:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_get_group_members<'a>(
-        &'a self,
-        org_id: &'a str,
-        group_id: &'a str,
-        cursor: Option<&'a types::QueryCursor>,
-        limit: Option<&'a types::QueryLimit>,
-    ) -> ::std::result::Result<crate::Response<types::GroupMembersPage>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/members", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_GROUP_MEMBERS,
-            )
-            .await
-    }
-    /**Create user group member
-
-Adds a member to a user group in an organization.
-
-`POST /v2/orgs/{org_id}/groups/{group_id}/members` (operation `enterprise-create-group-member`).
-
-- Required scope: `organizations:groups:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_create_group_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        group_id: &'a str,
-        body: &'a types::CreateGroupMemberRequest,
-    ) -> ::std::result::Result<crate::Response<types::GroupMember>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/members", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_CREATE_GROUP_MEMBER,
-            )
-            .await
-    }
-    /**Bulk edit of membership in user group
-
-Add and remove members in one request. For example, remove user A and add user B. You can add or remove up to 500 users at a time.
-
-Rate limiting: Level 1 per item. For example, if you want to add 10 users and remove 5, the rate limiting applicable will be 750 credits. This is because each user addition or deletion takes Level 1 rate limiting of 50 credits, so 15 * 50 = 750.
-
-`PATCH /v2/orgs/{org_id}/groups/{group_id}/members` (operation `enterprise-update-group-members`).
-
-- Required scope: `organizations:groups:write`
-- Rate limit: level 1 (50 credits per item)
-- Enterprise plan only*/
-    pub async fn enterprise_update_group_members<'a>(
-        &'a self,
-        org_id: &'a str,
-        group_id: &'a str,
-        body: &'a types::UpdateUserGroupMembersRequest,
-    ) -> ::std::result::Result<
-        crate::Response<types::UpdateUserGroupMembersResult>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/members", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_GROUP_MEMBERS,
-            )
-            .await
-    }
-    /**Get user group member
-
-Retrieves information about a user group member in an organization.
-
-`GET /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}` (operation `enterprise-get-group-member`).
-
-- Required scope: `organizations:groups:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_group_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        group_id: &'a str,
-        member_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::GroupMember>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/members/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_GROUP_MEMBER,
-            )
-            .await
-    }
-    /**Delete user group member
-
-Removes a member from a user group in an organization.
-
-`DELETE /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}` (operation `enterprise-delete-group-member`).
-
-- Required scope: `organizations:groups:write`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_delete_group_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        group_id: &'a str,
-        member_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/members/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_GROUP_MEMBER,
-            )
-            .await
-    }
-    /**Get teams of a user group
-
-Retrieves the list of teams that the user group is a part of.
-
-`GET /v2/orgs/{org_id}/groups/{group_id}/teams` (operation `enterprise-groups-get-teams`).
-
-- Required scope: `organizations:groups:read organizations:teams:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_groups_get_teams<'a>(
-        &'a self,
-        org_id: &'a str,
-        group_id: &'a str,
-        cursor: Option<&'a types::QueryCursor>,
-        limit: Option<&'a types::QueryLimit>,
-    ) -> ::std::result::Result<crate::Response<types::GroupTeamsPage>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/teams", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GROUPS_GET_TEAMS,
-            )
-            .await
-    }
-    /**Get user group team
-
-Retrieves information of a team that the user group is a part of in an organization.
-
-`GET /v2/orgs/{org_id}/groups/{group_id}/teams/{team_id}` (operation `enterprise-groups-get-team`).
-
-- Required scope: `organizations:groups:read organizations:teams:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_groups_get_team<'a>(
-        &'a self,
-        org_id: &'a str,
-        group_id: &'a str,
-        team_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::GroupTeam>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/teams/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GROUPS_GET_TEAM,
-            )
-            .await
-    }
-    /**Get organization members
-
-Retrieves organization members based on the organization ID and the cursor, or based on the user emails provided in the request.
-
-`GET /v2/orgs/{org_id}/members` (operation `enterprise-get-organization-members`).
-
-- Required scope: `organizations:read`
-- Rate limit: level 3 (500 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_get_organization_members<'a>(
-        &'a self,
-        org_id: &'a str,
-        active: Option<bool>,
-        cursor: Option<&'a str>,
-        emails: Option<&'a str>,
-        license: Option<types::EnterpriseGetOrganizationMembersLicense>,
-        limit: Option<i32>,
-        role: Option<types::EnterpriseGetOrganizationMembersRole>,
-    ) -> ::std::result::Result<
-        crate::Response<types::EnterpriseGetOrganizationMembersResponse>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/members", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("active", &active))
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("emails", &emails))
-            .query(&crate::runtime::QueryParam::new("license", &license))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("role", &role));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_ORGANIZATION_MEMBERS,
-            )
-            .await
-    }
-    /**Get organization member
-
-Retrieves organization member information for an existing organization.
-
-`GET /v2/orgs/{org_id}/members/{member_id}` (operation `enterprise-get-organization-member`).
-
-- Required scope: `organizations:read`
-- Rate limit: level 3 (500 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_organization_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        member_id: &'a str,
-    ) -> ::std::result::Result<
-        crate::Response<types::OrganizationMember>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/members/{}", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_ORGANIZATION_MEMBER,
-            )
-            .await
-    }
-    /**Get project user group assignments
-
-Retrieves information about user groups invited to the specified project.
-
-`GET /v2/orgs/{org_id}/projects/{project_id}/groups` (operation `enterprise-projects-get-groups`).
-
-- Required scope: `organizations:groups:read projects:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_projects_get_groups<'a>(
-        &'a self,
-        org_id: &'a str,
-        project_id: &'a str,
-        cursor: Option<&'a types::QueryCursorProjectUserGroups>,
-        limit: Option<&'a types::QueryLimit>,
-    ) -> ::std::result::Result<
-        crate::Response<types::ProjectUserGroupsPage>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/projects/{}/groups", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            project_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_PROJECTS_GET_GROUPS,
-            )
-            .await
-    }
-    /**Create project user group assignments
-
-Shares a project with user groups with a specified role. Updates the role if already shared.
-
-`POST /v2/orgs/{org_id}/projects/{project_id}/groups` (operation `enterprise-project-create-group`).
-
-- Required scope: `organizations:groups:read projects:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_project_create_group<'a>(
-        &'a self,
-        org_id: &'a str,
-        project_id: &'a str,
-        body: &'a types::CreateProjectUserGroupsRequest,
-    ) -> ::std::result::Result<crate::Response<types::ProjectUserGroup>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/projects/{}/groups", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            project_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_PROJECT_CREATE_GROUP,
-            )
-            .await
-    }
-    /**Delete project user group assignment
-
-Removes a user group from the specified project.
-
-`DELETE /v2/orgs/{org_id}/projects/{project_id}/groups/{group_id}` (operation `enterprise-project-delete-groups`).
-
-- Required scope: `organizations:groups:read projects:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_project_delete_groups<'a>(
-        &'a self,
-        org_id: &'a str,
-        project_id: &'a str,
-        group_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/projects/{}/groups/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            project_id.to_string()), crate ::runtime::encode_path(& group_id
-            .to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_PROJECT_DELETE_GROUPS,
-            )
-            .await
-    }
-    /**List teams
-
-Retrieves list of teams in an existing organization.
-
-`GET /v2/orgs/{org_id}/teams` (operation `enterprise-get-teams`).
-
-- Required scope: `organizations:teams:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_get_teams<'a>(
-        &'a self,
-        org_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-        name: Option<&'a str>,
-    ) -> ::std::result::Result<crate::Response<types::TeamsPage>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams", self.base_url(), crate ::runtime::encode_path(& org_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("name", &name));
-        self.execute_json(request, &crate::generated::operations::ENTERPRISE_GET_TEAMS)
-            .await
-    }
-    /**Create team
-
-Creates a new team in an existing organization.
-
-`POST /v2/orgs/{org_id}/teams` (operation `enterprise-create-team`).
-
-- Required scope: `organizations:teams:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_create_team<'a>(
-        &'a self,
-        org_id: &'a str,
-        body: &'a types::CreateTeamRequest,
-    ) -> ::std::result::Result<crate::Response<types::Team>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams", self.base_url(), crate ::runtime::encode_path(& org_id
-            .to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::ENTERPRISE_CREATE_TEAM)
-            .await
-    }
-    /**Get team
-
-Retrieves team information for an existing team.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}` (operation `enterprise-get-team`).
-
-- Required scope: `organizations:teams:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_team<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::Team>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::ENTERPRISE_GET_TEAM)
-            .await
-    }
-    /**Delete team
-
-Deletes an existing team.
-
-`DELETE /v2/orgs/{org_id}/teams/{team_id}` (operation `enterprise-delete-team`).
-
-- Required scope: `organizations:teams:write`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_delete_team<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_TEAM,
-            )
-            .await
-    }
-    /**Update team
-
-Updates an existing team.
-
-`PATCH /v2/orgs/{org_id}/teams/{team_id}` (operation `enterprise-update-team`).
-
-- Required scope: `organizations:teams:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_update_team<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        body: &'a types::TeamChanges,
-    ) -> ::std::result::Result<crate::Response<types::Team>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}", self.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(request, &crate::generated::operations::ENTERPRISE_UPDATE_TEAM)
-            .await
-    }
-    /**Get board classification
-
-Retrieves board classification for a board.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification` (operation `enterprise-dataclassification-board-get`).
-
-- Required scope: `boards:read`
-- Rate limit: level 2 (100 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_dataclassification_board_get<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        board_id: &'a str,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardDataClassificationLabel>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/boards/{}/data-classification", self.base_url(),
-            crate ::runtime::encode_path(& org_id.to_string()), crate
-            ::runtime::encode_path(& team_id.to_string()), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_BOARD_GET,
-            )
-            .await
-    }
-    /**Update board classification
-
-Updates board classification for an existing board.
-
-`POST /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification` (operation `enterprise-dataclassification-board-set`).
-
-- Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_dataclassification_board_set<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        board_id: &'a str,
-        body: &'a types::DataClassificationLabelId,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardDataClassificationLabel>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/boards/{}/data-classification", self.base_url(),
-            crate ::runtime::encode_path(& org_id.to_string()), crate
-            ::runtime::encode_path(& team_id.to_string()), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_BOARD_SET,
-            )
-            .await
-    }
-    /**Bulk update boards classification
-
-Updates board classification for not-classified only or all boards in an existing team.
-
-`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification` (operation `enterprise-dataclassification-team-boards-bulk`).
-
-- Required scope: `boards:write`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_dataclassification_team_boards_bulk<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        body: &'a types::UpdateBoardsDataClassificationLabelRequest,
-    ) -> ::std::result::Result<
-        crate::Response<types::UpdateBoardsDataClassificationLabel>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/data-classification", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_TEAM_BOARDS_BULK,
-            )
-            .await
-    }
-    /**Get team settings
-
-Retrieves board classification settings for an existing team.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings` (operation `enterprise-dataclassification-team-settings-get`).
-
-- Required scope: `organizations:teams:read`
-- Rate limit: level 2 (100 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_dataclassification_team_settings_get<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-    ) -> ::std::result::Result<
-        crate::Response<types::DataClassificationTeamSettings>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/data-classification-settings", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_GET,
-            )
-            .await
-    }
-    /**Update team settings
-
-Updates board classification settings for an existing team.
-
-`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings` (operation `enterprise-dataclassification-team-settings-set`).
-
-- Required scope: `organizations:teams:write`
-- Rate limit: level 2 (100 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_dataclassification_team_settings_set<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        body: &'a types::UpdateTeamSettingsRequest,
-    ) -> ::std::result::Result<
-        crate::Response<types::DataClassificationTeamSettings>,
-        crate::Error,
-    > {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/data-classification-settings", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_SET,
-            )
-            .await
-    }
-    /**List of user group to team connections
-
-Retrieves the list of user groups that are part of a team in an organization.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/groups` (operation `enterprise-teams-get-groups`).
-
-- Required scope: `organizations:groups:read organizations:teams:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_teams_get_groups<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        cursor: Option<&'a types::QueryCursor>,
-        limit: Option<&'a types::QueryLimit>,
-    ) -> ::std::result::Result<crate::Response<types::TeamGroupsPage>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/groups", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_TEAMS_GET_GROUPS,
-            )
-            .await
-    }
-    /**Create user group to team connection
-
-Adds a user group to a team in an organization.
-
-`POST /v2/orgs/{org_id}/teams/{team_id}/groups` (operation `enterprise-teams-create-group`).
-
-- Required scope: `organizations:groups:read organizations:teams:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_teams_create_group<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        body: &'a types::CreateTeamGroupRequest,
-    ) -> ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/groups", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_TEAMS_CREATE_GROUP,
-            )
-            .await
-    }
-    /**Get user group of a team
-
-Retrieves information about a specific user group of a team.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}` (operation `enterprise-teams-get-group`).
-
-- Required scope: `organizations:groups:read organizations:teams:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_teams_get_group<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        group_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/groups/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_TEAMS_GET_GROUP,
-            )
-            .await
-    }
-    /**Delete user group to team connection
-
-Removes a user group from a team in an existing organization.
-
-`DELETE /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}` (operation `enterprise-teams-delete-group`).
-
-- Required scope: `organizations:groups:read organizations:teams:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_teams_delete_group<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        group_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/groups/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_TEAMS_DELETE_GROUP,
-            )
-            .await
-    }
-    /**List team members
-
-Retrieves team members by cursor.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/members` (operation `enterprise-get-team-members`).
-
-- Required scope: `organizations:teams:read`
-- Rate limit: level 2 (100 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_get_team_members<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-        role: Option<&'a str>,
-    ) -> ::std::result::Result<crate::Response<types::TeamMembersPage>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/members", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("role", &role));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_TEAM_MEMBERS,
-            )
-            .await
-    }
-    /**Invite team members
-
-Invites a new Miro user to an existing team. The user must exist in your Miro organization. Users who do not exist in your Miro organization can be invited to the team via [SCIM](https://developers.miro.com/docs/scim) and an external identity provider, such as Okta or Azure Active Directory.
-
-`POST /v2/orgs/{org_id}/teams/{team_id}/members` (operation `enterprise-invite-team-member`).
-
-- Required scope: `organizations:teams:write`
-- Rate limit: level 2 (100 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_invite_team_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        body: &'a types::TeamMemberInvite,
-    ) -> ::std::result::Result<crate::Response<types::TeamMember>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/members", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_INVITE_TEAM_MEMBER,
-            )
-            .await
-    }
-    /**Get team member
-
-Retrieves team member by id.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}` (operation `enterprise-get-team-member`).
-
-- Required scope: `organizations:teams:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_team_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        member_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::TeamMember>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/members/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_TEAM_MEMBER,
-            )
-            .await
-    }
-    /**Delete team member from team
-
-Deletes team member from team by id.
-
-`DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}` (operation `enterprise-delete-team-member`).
-
-- Required scope: `organizations:teams:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_delete_team_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        member_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/members/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_TEAM_MEMBER,
-            )
-            .await
-    }
-    /**Update team member
-
-Updates team member role in team by id.
-
-`PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}` (operation `enterprise-update-team-member`).
-
-- Required scope: `organizations:teams:write`
-- Rate limit: level 2 (100 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_update_team_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        member_id: &'a str,
-        body: &'a types::TeamMemberChanges,
-    ) -> ::std::result::Result<crate::Response<types::TeamMember>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/members/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_TEAM_MEMBER,
-            )
-            .await
-    }
-    /**List of projects
-
-Retrieves the list of projects in an existing team of an organization. You can retrieve all projects, including all private projects (projects that haven't been specifically shared with you) by enabling Content Admin permissions. To enable Content Admin permissions, see [Content Admin permissions for Company Admins](https://help.miro.com/hc/en-us/articles/360012777280-Content-Admin-permissions-for-Company-Admins).
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/projects` (operation `enterprise-get-projects`).
-
-- Required scope: `projects:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_get_projects<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<crate::Response<types::ProjectPage>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_PROJECTS,
-            )
-            .await
-    }
-    /**Create project
-
-Projects are essentially folders of boards with the option to manage user access for a smaller group of people within a team. Projects are here to help you organize your boards and make them easier to find and share. In other words, a project is a group of boards that you can share with your teammates all at once. For more information, see our Help Center page on Projects.
-
-This API creates a new project in an existing team of an organization.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`POST /v2/orgs/{org_id}/teams/{team_id}/projects` (operation `enterprise-create-project`).
-
-- Required scope: `projects:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_create_project<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        body: &'a types::CreateProjectRequest,
-    ) -> ::std::result::Result<crate::Response<types::Project>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_CREATE_PROJECT,
-            )
-            .await
-    }
-    /**Get project
-
-Retrieves project information, such as a name for an existing project.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}` (operation `enterprise-get-project`).
-
-- Required scope: `projects:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_project<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        project_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::Project>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(request, &crate::generated::operations::ENTERPRISE_GET_PROJECT)
-            .await
-    }
-    /**Delete project
-
-Deletes a project. After a project is deleted, all boards and users that belong to the project remain in the team.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}` (operation `enterprise-delete-project`).
-
-- Required scope: `projects:write`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_delete_project<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        project_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_PROJECT,
-            )
-            .await
-    }
-    /**Update project
-
-Update information about a project, such as the project name.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}` (operation `enterprise-update-project`).
-
-- Required scope: `projects:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_update_project<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        project_id: &'a str,
-        body: &'a types::UpdateProjectRequest,
-    ) -> ::std::result::Result<crate::Response<types::Project>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_PROJECT,
-            )
-            .await
-    }
-    /**List of project members
-
-Retrieves the list of members for a specific project.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members` (operation `enterprise-get-project-members`).
-
-- Required scope: `projects:read`
-- Rate limit: level 1 (50 credits)
-- Paginated by cursor
-- Enterprise plan only*/
-    pub async fn enterprise_get_project_members<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        project_id: &'a str,
-        cursor: Option<&'a str>,
-        limit: Option<i32>,
-    ) -> ::std::result::Result<crate::Response<types::ProjectMemberPage>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/members", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_PROJECT_MEMBERS,
-            )
-            .await
-    }
-    /**Add member in a project
-
-Add a Miro user to a project.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`POST /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members` (operation `enterprise-add-project-member`).
-
-- Required scope: `projects:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_add_project_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        project_id: &'a str,
-        body: &'a types::AddProjectMemberRequest,
-    ) -> ::std::result::Result<crate::Response<types::ProjectMember>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/members", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = self
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_ADD_PROJECT_MEMBER,
-            )
-            .await
-    }
-    /**Get project member
-
-Retrieves information for a specific project member.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}` (operation `enterprise-get-project-member`).
-
-- Required scope: `projects:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_project_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        project_id: &'a str,
-        member_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::ProjectMember>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-            crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_PROJECT_MEMBER,
-            )
-            .await
-    }
-    /**Remove project member
-
-Remove a member from a project. The user remains in the team even after the member is removed from a project.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}` (operation `enterprise-delete-project-member`).
-
-- Required scope: `projects:write`
-- Rate limit: level 4 (2000 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_delete_project_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        project_id: &'a str,
-        member_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-            crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = self.http().delete(url);
-        self.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_PROJECT_MEMBER,
-            )
-            .await
-    }
-    /**Update project member
-
-Updates details of a project member, such as the member's role.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}` (operation `enterprise-update-project-member`).
-
-- Required scope: `projects:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_update_project_member<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        project_id: &'a str,
-        member_id: &'a str,
-        body: &'a types::UpdateProjectMemberRequest,
-    ) -> ::std::result::Result<crate::Response<types::ProjectMember>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-            crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_PROJECT_MEMBER,
-            )
-            .await
-    }
-    /**Get project settings
-
-Retrieves the project settings.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings` (operation `enterprise-get-project-settings`).
-
-- Required scope: `projects:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_project_settings<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        project_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::ProjectSettings>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/settings", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_PROJECT_SETTINGS,
-            )
-            .await
-    }
-    /**Update project settings
-
-Updates the settings of a project.
-
-Note
-Projects have been renamed to Spaces, and the terms can be used interchangeably.
-
-`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings` (operation `enterprise-update-project-settings`).
-
-- Required scope: `projects:write`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_update_project_settings<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        project_id: &'a str,
-        body: &'a types::UpdateProjectSettingsRequest,
-    ) -> ::std::result::Result<crate::Response<types::ProjectSettings>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/settings", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_PROJECT_SETTINGS,
-            )
-            .await
-    }
-    /**Get team settings
-
-Retrieves team settings of an existing team.
-
-`GET /v2/orgs/{org_id}/teams/{team_id}/settings` (operation `enterprise-get-team-settings`).
-
-- Required scope: `organizations:teams:read`
-- Rate limit: level 1 (50 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_get_team_settings<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-    ) -> ::std::result::Result<crate::Response<types::TeamSettings>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/settings", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_TEAM_SETTINGS,
-            )
-            .await
-    }
-    /**Update team settings
-
-Updates team settings of an existing team.
-
-`PATCH /v2/orgs/{org_id}/teams/{team_id}/settings` (operation `enterprise-update-team-settings`).
-
-- Required scope: `organizations:teams:write`
-- Rate limit: level 2 (100 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_update_team_settings<'a>(
-        &'a self,
-        org_id: &'a str,
-        team_id: &'a str,
-        body: &'a types::TeamSettingsChanges,
-    ) -> ::std::result::Result<crate::Response<types::TeamSettings>, crate::Error> {
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/settings", self.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = self
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body);
-        self.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_TEAM_SETTINGS,
-            )
-            .await
-    }
-    /**Reset all sessions of a user
-
-Reset all sessions of a user.  Admins can now take immediate action to restrict user access to company data in case of security concerns. Calling this API ends all active Miro sessions across devices for a particular user, requiring the user to sign in again. This is useful in situations where a user leaves the company, their credentials are compromised, or there's suspicious activity on their account.
-
-`POST /v2/sessions/reset_all` (operation `enterprise-post-user-sessions-reset`).
-
-- Required scope: `sessions:delete`
-- Rate limit: level 3 (500 credits)
-- Enterprise plan only*/
-    pub async fn enterprise_post_user_sessions_reset<'a>(
-        &'a self,
-        email: &'a str,
-    ) -> ::std::result::Result<crate::Response<()>, crate::Error> {
-        let url = format!("{}/v2/sessions/reset_all", self.base_url(),);
-        let request = self
-            .http()
-            .post(url)
-            .query(&crate::runtime::QueryParam::new("email", &email));
-        self.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_POST_USER_SESSIONS_RESET,
-            )
-            .await
+    ) -> requests::PatchUser<'a> {
+        requests::PatchUser {
+            api: self,
+            id,
+            body,
+        }
     }
 }

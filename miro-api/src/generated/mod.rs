@@ -2,8 +2,9 @@
 // Do not edit: change the generator or the spec fixes in miro-api-gen, then run `cargo xtask gen`.
 
 //! Code generated from the pinned spec: the types, one method of [`crate::MiroApi`] per
-//! operation, and the operations table.
+//! operation with its request, and the operations table.
 
 mod methods;
 pub mod operations;
+pub mod requests;
 pub mod types;

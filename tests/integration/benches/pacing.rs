@@ -146,7 +146,7 @@ async fn run(mode: Mode, run_for: Duration, window: Duration) {
                         // 40%: level 1 (50 credits)
                         0..=39 => tally.record(api.get_specific_board(&board).await),
                         // 25%: level 2 reads (100)
-                        40..=64 => tally.record(api.get_items(&board, None, Some(50), None).await),
+                        40..=64 => tally.record(api.get_items(&board).limit(50).await),
                         65..=79 => tally.record(api.get_specific_item(&board, &item).await),
                         // 15%: level 2 writes (100)
                         80..=94 => tally.record(api.create_sticky_note_item(&board, &note).await),

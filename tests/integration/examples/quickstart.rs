@@ -78,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     api.attach_tag_to_item(&board.id, &card.id, &tag.id).await?;
     println!("tagged the card with '{}'", tag.title);
 
-    let items = api.get_items(&board.id, None, Some(50), None).await?;
+    let items = api.get_items(&board.id).limit(50).await?;
     println!("the board has {} items:", items.data.len());
     for item in &items.data {
         let what = match &item.data {

@@ -499,25 +499,12 @@ pub async fn call(
 ) -> ::std::result::Result<u16, CallError> {
     match op.method_name {
         "list_groups" => {
-            let response = api
-                .list_groups(
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.list_groups().await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "get_group" => {
             let a0: ::std::string::String = path_arg(args, "id")?;
-            let response = api
-                .get_group(&a0, ::std::option::Option::None)
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_group(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "patch_group" => {
@@ -529,10 +516,7 @@ pub async fn call(
                     "{\"Operations\":[{\"op\":\"Add\",\"path\":\"members\",\"value\":[{\"value\":\"3074457365265951581\"},{\"value\":\"3074457365266570558\"}]},{\"op\":\"Remove\",\"path\":\"members[value eq 3074457364022187294]\"},{\"op\":\"Replace\",\"path\":\"displayName\",\"value\":\"design_unit2_product\"}],\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"]}",
                 )?,
             )?;
-            let response = api
-                .patch_group(&a0, ::std::option::Option::None, &a2)
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.patch_group(&a0, &a2).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "list_resource_types" => {
@@ -564,17 +548,7 @@ pub async fn call(
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "list_users" => {
-            let response = api
-                .list_users(
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.list_users().await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "create_user" => {
@@ -595,10 +569,7 @@ pub async fn call(
         }
         "get_user" => {
             let a0: ::std::string::String = path_arg(args, "id")?;
-            let response = api
-                .get_user(&a0, ::std::option::Option::None)
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_user(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "patch_user" => {
@@ -644,10 +615,7 @@ pub async fn call(
                 "startDate",
                 query_arg(args, "startDate", "\"2024-01-15\"")?,
             )?;
-            let response = api
-                .get_metrics(&a0, &a1, ::std::option::Option::None, &a3)
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_metrics(&a0, &a1, &a3).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "get_metrics_total" => {
@@ -657,14 +625,7 @@ pub async fn call(
         }
         "get_code_widget_items" => {
             let a0: ::std::string::String = path_arg(args, "board_id")?;
-            let response = api
-                .get_code_widget_items(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_code_widget_items(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "create_code_widget_item" => {
@@ -717,12 +678,7 @@ pub async fn call(
         "get_items_experimental" => {
             let a0: ::std::string::String = path_arg(args, "board_id")?;
             let response = api
-                .get_items_experimental(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .get_items_experimental(&a0)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -748,11 +704,7 @@ pub async fn call(
         "get_mindmap_nodes_experimental" => {
             let a0: ::std::string::String = path_arg(args, "board_id")?;
             let response = api
-                .get_mindmap_nodes_experimental(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .get_mindmap_nodes_experimental(&a0)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -831,30 +783,13 @@ pub async fn call(
                 query_arg(args, "createdBefore", "\"2023-04-30T17:26:50.000Z\"")?,
             )?;
             let response = api
-                .enterprise_get_audit_logs(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_get_audit_logs(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "get_boards" => {
-            let response = api
-                .get_boards(
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_boards().await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "create_board" => {
@@ -878,13 +813,7 @@ pub async fn call(
                 query_arg(args, "parent_item_id", "\"3458764517517819001\"")?,
             )?;
             let response = api
-                .get_items_within_frame(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    &a3,
-                    ::std::option::Option::None,
-                )
+                .get_items_within_frame(&a0, &a3)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -895,9 +824,9 @@ pub async fn call(
             let response = api
                 .create_document_item_using_file_from_device(
                     &a0,
-                    ::std::option::Option::Some(&a1),
                     file_arg(args, "resource"),
                 )
+                .data(&a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -916,9 +845,9 @@ pub async fn call(
                 .update_document_item_using_file_from_device(
                     &a0,
                     &a1,
-                    ::std::option::Option::Some(&a2),
                     file_arg(args, "resource"),
                 )
+                .data(&a2)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -933,11 +862,8 @@ pub async fn call(
                 )?,
             )?;
             let response = api
-                .create_image_item_using_local_file(
-                    &a0,
-                    ::std::option::Option::Some(&a1),
-                    file_arg(args, "resource"),
-                )
+                .create_image_item_using_local_file(&a0, file_arg(args, "resource"))
+                .data(&a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -956,9 +882,9 @@ pub async fn call(
                 .update_image_item_using_file_from_device(
                     &a0,
                     &a1,
-                    ::std::option::Option::Some(&a2),
                     file_arg(args, "resource"),
                 )
+                .data(&a2)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -969,15 +895,7 @@ pub async fn call(
                 "tag_id",
                 query_arg(args, "tag_id", "\"3458764517517819001\"")?,
             )?;
-            let response = api
-                .get_items_by_tag(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    &a3,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_items_by_tag(&a0, &a3).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "remove_tag_from_item" => {
@@ -1105,14 +1023,7 @@ pub async fn call(
         }
         "get_connectors" => {
             let a0: ::std::string::String = path_arg(args, "board_id")?;
-            let response = api
-                .get_connectors(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_connectors(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "create_connector" => {
@@ -1177,7 +1088,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "board_id")?;
             let a1: ::std::string::String = path_arg(args, "item_id")?;
             let response = api
-                .get_doc_format_item(&a0, &a1, ::std::option::Option::None)
+                .get_doc_format_item(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -1304,14 +1215,7 @@ pub async fn call(
                 "board_id",
                 ::serde_json::Value::String(path_arg(args, "board_id")?),
             )?;
-            let response = api
-                .get_all_groups(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_all_groups(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "create_group" => {
@@ -1339,12 +1243,7 @@ pub async fn call(
                 query_arg(args, "group_item_id", "\"3458764517517819001\"")?,
             )?;
             let response = api
-                .get_items_by_group_id(
-                    &a0,
-                    ::std::option::Option::None,
-                    &a2,
-                    ::std::option::Option::None,
-                )
+                .get_items_by_group_id(&a0, &a2)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -1358,10 +1257,7 @@ pub async fn call(
                 "group_id",
                 ::serde_json::Value::String(path_arg(args, "group_id")?),
             )?;
-            let response = api
-                .un_group(&a0, &a1, ::std::option::Option::None)
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.un_group(&a0, &a1).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "get_group_by_id" => {
@@ -1453,15 +1349,7 @@ pub async fn call(
         }
         "get_items" => {
             let a0: ::std::string::String = path_arg(args, "board_id")?;
-            let response = api
-                .get_items(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_items(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "create_items" => {
@@ -1506,14 +1394,7 @@ pub async fn call(
         }
         "get_board_members" => {
             let a0: ::std::string::String = path_arg(args, "board_id")?;
-            let response = api
-                .get_board_members(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_board_members(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "share_board" => {
@@ -1629,14 +1510,7 @@ pub async fn call(
         }
         "get_tags_from_board" => {
             let a0: ::std::string::String = path_arg(args, "board_id")?;
-            let response = api
-                .get_tags_from_board(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_tags_from_board(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "create_tag" => {
@@ -1722,16 +1596,7 @@ pub async fn call(
             )?;
             let a7 = typed("to", query_arg(args, "to", "\"2036-03-30T17:26:50Z\"")?)?;
             let response = api
-                .enterprise_get_ai_interaction_logs(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    &a3,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    &a7,
-                )
+                .enterprise_get_ai_interaction_logs(&a0, &a3, &a7)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -1739,13 +1604,7 @@ pub async fn call(
         "enterprise_board_export_jobs" => {
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let response = api
-                .enterprise_board_export_jobs(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_board_export_jobs(&a0)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -1811,13 +1670,7 @@ pub async fn call(
                 ::serde_json::Value::String(path_arg(args, "job_id")?),
             )?;
             let response = api
-                .enterprise_board_export_job_tasks(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_board_export_job_tasks(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -1842,12 +1695,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let a1: ::std::string::String = path_arg(args, "board_id")?;
             let response = api
-                .enterprise_boards_get_groups(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_boards_get_groups(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -1880,14 +1728,7 @@ pub async fn call(
         }
         "get_all_cases" => {
             let a0: ::std::string::String = path_arg(args, "org_id")?;
-            let response = api
-                .get_all_cases(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.get_all_cases(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "create_case" => {
@@ -1931,12 +1772,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let a1: ::std::string::String = path_arg(args, "case_id")?;
             let response = api
-                .get_legal_hold_export_jobs(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .get_legal_hold_export_jobs(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -1945,12 +1781,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let a1: ::std::string::String = path_arg(args, "case_id")?;
             let response = api
-                .get_all_legal_holds(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .get_all_legal_holds(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -2013,13 +1844,7 @@ pub async fn call(
             let a1: ::std::string::String = path_arg(args, "case_id")?;
             let a2: ::std::string::String = path_arg(args, "legal_hold_id")?;
             let response = api
-                .get_legal_hold_content_items(
-                    &a0,
-                    &a1,
-                    &a2,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .get_legal_hold_content_items(&a0, &a1, &a2)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -2032,16 +1857,7 @@ pub async fn call(
             )?;
             let a7 = typed("to", query_arg(args, "to", "\"2023-03-30T17:26:50Z\"")?)?;
             let response = api
-                .enterprise_board_content_item_logs_fetch(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    &a4,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    &a7,
-                )
+                .enterprise_board_content_item_logs_fetch(&a0, &a4, &a7)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -2064,14 +1880,7 @@ pub async fn call(
         }
         "enterprise_get_groups" => {
             let a0: ::std::string::String = path_arg(args, "org_id")?;
-            let response = api
-                .enterprise_get_groups(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.enterprise_get_groups(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "enterprise_create_group" => {
@@ -2127,12 +1936,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let a1: ::std::string::String = path_arg(args, "group_id")?;
             let response = api
-                .enterprise_get_group_members(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_get_group_members(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -2187,12 +1991,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let a1: ::std::string::String = path_arg(args, "group_id")?;
             let response = api
-                .enterprise_groups_get_teams(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_groups_get_teams(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -2210,15 +2009,7 @@ pub async fn call(
         "enterprise_get_organization_members" => {
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let response = api
-                .enterprise_get_organization_members(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_get_organization_members(&a0)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -2236,12 +2027,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let a1: ::std::string::String = path_arg(args, "project_id")?;
             let response = api
-                .enterprise_projects_get_groups(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_projects_get_groups(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -2274,15 +2060,7 @@ pub async fn call(
         }
         "enterprise_get_teams" => {
             let a0: ::std::string::String = path_arg(args, "org_id")?;
-            let response = api
-                .enterprise_get_teams(
-                    &a0,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
-                .await
-                .map_err(CallError::Api)?;
+            let response = api.enterprise_get_teams(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "enterprise_create_team" => {
@@ -2391,12 +2169,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let a1: ::std::string::String = path_arg(args, "team_id")?;
             let response = api
-                .enterprise_teams_get_groups(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_teams_get_groups(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -2441,13 +2214,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let a1: ::std::string::String = path_arg(args, "team_id")?;
             let response = api
-                .enterprise_get_team_members(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_get_team_members(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -2500,12 +2267,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "org_id")?;
             let a1: ::std::string::String = path_arg(args, "team_id")?;
             let response = api
-                .enterprise_get_projects(
-                    &a0,
-                    &a1,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_get_projects(&a0, &a1)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
@@ -2556,13 +2318,7 @@ pub async fn call(
             let a1: ::std::string::String = path_arg(args, "team_id")?;
             let a2: ::std::string::String = path_arg(args, "project_id")?;
             let response = api
-                .enterprise_get_project_members(
-                    &a0,
-                    &a1,
-                    &a2,
-                    ::std::option::Option::None,
-                    ::std::option::Option::None,
-                )
+                .enterprise_get_project_members(&a0, &a1, &a2)
                 .await
                 .map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())

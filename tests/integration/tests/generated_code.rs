@@ -48,7 +48,7 @@ fn every_operation_of_the_spec_has_a_method() {
     }
     for op in OPERATIONS.iter() {
         assert!(
-            methods_rs.contains(&format!("pub async fn {}<", op.method_name)),
+            methods_rs.contains(&format!("pub fn {}<", op.method_name)),
             "operation {} has no method {}",
             op.id,
             op.method_name

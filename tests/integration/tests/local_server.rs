@@ -39,7 +39,8 @@ async fn unknown_enum_values_and_fields_decode_and_round_trip() {
         }),
     );
     let page = api
-        .get_board_members("b1", Some(20), None)
+        .get_board_members("b1")
+        .limit(20)
         .await
         .expect("decodes");
     assert_eq!(page.data.len(), 2);
@@ -88,10 +89,7 @@ async fn item_data_is_decoded_by_the_item_type() {
             "total": 4, "size": 4, "limit": 10, "links": {"self": "x"}
         }),
     );
-    let page = api
-        .get_items("b1", None, Some(10), None)
-        .await
-        .expect("decodes");
+    let page = api.get_items("b1").limit(10).await.expect("decodes");
     let data: Vec<&WidgetDataOutput> = page.data.iter().map(|i| i.data.as_ref().unwrap()).collect();
     match data[0] {
         WidgetDataOutput::StickyNoteData(d) => {
@@ -165,11 +163,8 @@ async fn multipart_uploads_carry_the_right_parts() {
         ..Default::default()
     };
     let created = api
-        .create_image_item_using_local_file(
-            "b1",
-            Some(&data),
-            FilePart::from_bytes(png.clone(), "diagram.png"),
-        )
+        .create_image_item_using_local_file("b1", FilePart::from_bytes(png.clone(), "diagram.png"))
+        .data(&data)
         .await
         .expect("upload succeeds");
     assert_eq!(created.id, "99");

@@ -50,7 +50,7 @@ async fn a_thousand_gets_survive_one_response_in_five_failing() {
             .unwrap();
     }
     let results: Vec<_> = stream::iter(0..1000)
-        .map(|_| api.get_specific_board(&board))
+        .map(|_| api.get_specific_board(&board).send())
         .buffer_unordered(16)
         .collect()
         .await;
@@ -134,11 +134,7 @@ async fn a_retried_upload_sends_the_same_bytes() {
         .unwrap();
     let png: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
     let image = api
-        .create_image_item_using_local_file(
-            &board,
-            None,
-            FilePart::from_bytes(png.clone(), "pic.png"),
-        )
+        .create_image_item_using_local_file(&board, FilePart::from_bytes(png.clone(), "pic.png"))
         .await
         .unwrap();
     let uploads: Vec<_> = emu
@@ -311,7 +307,7 @@ async fn the_concurrency_cap_holds_requests_back() {
         .unwrap();
     let started = Instant::now();
     let results: Vec<_> = stream::iter(0..6)
-        .map(|_| api.get_specific_board(&board))
+        .map(|_| api.get_specific_board(&board).send())
         .buffer_unordered(6)
         .collect()
         .await;
