@@ -98,6 +98,16 @@ pub const FIXES: &[Fix] = &[
         apply: defaults_are_documentation,
     },
     Fix {
+        name: "shared-inline-enums",
+        reason: "The spec repeats the same inline enum in the request and response schemas of \
+                 one thing (a tag's fillColor in Tag, TagCreateRequest, TagUpdateRequest and \
+                 TagWithLinks), so typify makes one Rust enum per copy and a colour read from a \
+                 tag cannot be sent back. Inline string enums with the same property name and \
+                 the same values become one component schema, named by what the schemas share \
+                 (TagFillColor).",
+        apply: shared_inline_enums,
+    },
+    Fix {
         name: "allof-object-and-string",
         reason: "The export-job status of enterprise-update-board-export-job is \
                  allOf[object, string], which no value satisfies (progenitor makes an empty enum); \
@@ -620,6 +630,127 @@ fn defaults_are_documentation(spec: &mut Value) -> usize {
     schema(spec)
 }
 
+/// The words of a PascalCase name (`TagCreateRequest` -> `Tag`, `Create`, `Request`).
+fn pascal_words(name: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for c in name.chars() {
+        match words.last_mut() {
+            Some(w) if !c.is_ascii_uppercase() => w.push(c),
+            _ => words.push(c.to_string()),
+        }
+    }
+    words
+}
+
+/// The name shared enums get: the words their schemas' names start with (unless that is only a
+/// verb), then the property name.
+fn shared_enum_name(parents: &[String], property: &str) -> String {
+    let split: Vec<Vec<String>> = parents.iter().map(|p| pascal_words(p)).collect();
+    let mut prefix: Vec<String> = Vec::new();
+    for (i, word) in split[0].iter().enumerate() {
+        if split.iter().all(|w| w.get(i) == Some(word)) {
+            prefix.push(word.clone());
+        } else {
+            break;
+        }
+    }
+    if matches!(prefix.as_slice(), [w] if ["Create", "Update", "Get", "Delete"].contains(&w.as_str()))
+    {
+        prefix.clear();
+    }
+    let mut chars = property.chars();
+    let property: String = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default();
+    format!("{}{property}", prefix.concat())
+}
+
+fn shared_inline_enums(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    // (property, sorted values) -> the schemas holding that inline enum.
+    let mut groups: BTreeMap<(String, Vec<String>), Vec<String>> = BTreeMap::new();
+    for (name, schema) in schemas.iter() {
+        for (prop, p) in schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if p.get("type").and_then(Value::as_str) != Some("string") {
+                continue;
+            }
+            let Some(values) = p.get("enum").and_then(Value::as_array) else {
+                continue;
+            };
+            let mut values: Vec<String> = values
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            values.sort();
+            groups
+                .entry((prop.clone(), values))
+                .or_default()
+                .push(name.clone());
+        }
+    }
+    let mut changed = 0;
+    for ((prop, _), parents) in groups {
+        if parents.len() < 2 {
+            continue;
+        }
+        let name = shared_enum_name(&parents, &prop);
+        // typify names an inline property schema `{Schema}{Property}`: those of the properties
+        // that stay inline are taken too.
+        let taken_inline = schemas.iter().any(|(schema_name, schema)| {
+            schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .any(|(p, v)| {
+                    v.get("$ref").is_none()
+                        && !(p == &prop && parents.contains(schema_name))
+                        && shared_enum_name(std::slice::from_ref(schema_name), p) == name
+                })
+        });
+        if schemas.contains_key(&name) || taken_inline {
+            continue; // taken, by a schema, an earlier group or an inline type: left inline
+        }
+        let reference = format!("#/components/schemas/{name}");
+        let mut shared: Option<Map<String, Value>> = None;
+        for parent in &parents {
+            let Some(p) = schemas
+                .get_mut(parent)
+                .and_then(|s| s.pointer_mut(&format!("/properties/{prop}")))
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            if shared.is_none() {
+                let mut enum_schema = Map::new();
+                for key in ["type", "enum", "description"] {
+                    if let Some(v) = p.get(key) {
+                        enum_schema.insert(key.into(), v.clone());
+                    }
+                }
+                shared = Some(enum_schema);
+            }
+            // The field keeps its own description (and default) beside the reference.
+            p.remove("type");
+            p.remove("enum");
+            p.insert("$ref".into(), Value::String(reference.clone()));
+            changed += 1;
+        }
+        if let Some(enum_schema) = shared {
+            schemas.insert(name, Value::Object(enum_schema));
+        }
+    }
+    changed
+}
+
 fn allof_object_and_string(spec: &mut Value) -> usize {
     walk_objects(spec, &mut |obj| {
         let Some(Value::Array(parts)) = obj.get("allOf") else {
@@ -976,6 +1107,33 @@ mod tests {
             spec["paths"]["/b"]["get"]["parameters"][0]["schema"]["default"],
             10
         );
+    }
+
+    #[test]
+    fn repeated_inline_enums_become_one_schema() {
+        let colors =
+            json!({"type": "string", "enum": ["red", "blue"], "description": "Fill color."});
+        let mut spec = json!({"components": {"schemas": {
+            "Tag": {"properties": {"fillColor": colors}},
+            "TagCreateRequest": {"properties": {"fillColor": colors}},
+            "TagUpdateRequest": {"properties": {"fillColor": colors}},
+            "CreateBoardUserGroupsRequest": {"properties": {"role": {"type": "string", "enum": ["VIEWER", "EDITOR"]}}},
+            "CreateProjectUserGroupsRequest": {"properties": {"role": {"type": "string", "enum": ["EDITOR", "VIEWER"]}}},
+            "Card": {"properties": {"fillColor": {"type": "string", "enum": ["red"]}}}}}});
+        assert_eq!(run("shared-inline-enums", &mut spec), 5);
+        let s = &spec["components"]["schemas"];
+        assert_eq!(s["TagFillColor"]["enum"], json!(["red", "blue"]));
+        assert_eq!(
+            s["TagCreateRequest"]["properties"]["fillColor"],
+            json!({"$ref": "#/components/schemas/TagFillColor", "description": "Fill color."})
+        );
+        // Only a verb in common: named by the property alone.
+        assert_eq!(
+            s["CreateBoardUserGroupsRequest"]["properties"]["role"]["$ref"],
+            "#/components/schemas/Role"
+        );
+        // A different set of values stays inline.
+        assert_eq!(s["Card"]["properties"]["fillColor"]["enum"], json!(["red"]));
     }
 
     #[test]

@@ -161,7 +161,12 @@ fn call_arm(
             };
             let text = json_text(&body);
             default_body = Some(body);
-            stmts.push(quote!(let #var = typed("body", body_arg(args, #text)?)?;));
+            match slice_elem(ty) {
+                Some(elem) => stmts.push(quote!(
+                    let #var: ::std::vec::Vec<#elem> = typed("body", body_arg(args, #text)?)?;
+                )),
+                None => stmts.push(quote!(let #var = typed("body", body_arg(args, #text)?)?;)),
+            }
             call_args.push(pass);
         } else if mentions(ty, "FilePart") {
             let part = name.as_str();

@@ -10,6 +10,8 @@
 //! `cargo xtask gen` is a thin command line over [`generate`].
 
 pub mod area;
+pub mod bodies;
+pub mod doc_examples;
 pub mod emulator_data;
 pub mod examples;
 pub mod fixes;
@@ -136,7 +138,11 @@ pub fn generate(
     let ops = model::operations(&fixed);
     let outer_tags = outer_tags(&fixed);
     let tokens = progenitor_tokens(&fixed)?;
-    let processed = postprocess::process(tokens, &ops, &outer_tags)?;
+    let mut processed = postprocess::process(tokens, &ops, &outer_tags, &fixed)?;
+    let request_types_found =
+        request_types::reachable(&fixed, &ops, &processed.types, &processed.signatures);
+    let request_names = request_types_found.keys().cloned().collect();
+    bodies::add(&mut processed.types, &request_names, &outer_tags);
     let head = header(pin);
     let mod_rs = format!(
         "{head}//! Code generated from the pinned spec: the types, one method of [`crate::MiroApi`] per\n\
@@ -147,12 +153,7 @@ pub fn generate(
          pub mod types;\n"
     );
     let request_types = format_items(
-        parse_items(request_types::table(
-            &fixed,
-            &ops,
-            &processed.types,
-            &processed.signatures,
-        ))?,
+        parse_items(request_types::table(&fixed, &request_types_found))?,
         vec![
             syn::parse_quote!(#![doc = " Every type of a request body with its smallest value, for the test that nothing unset is sent."]),
         ],

@@ -397,6 +397,9 @@ pub fn method_doc(op: &Operation) -> String {
         doc.push_str("\n- Deprecated");
     }
     doc.push('\n');
+    if let Some(example) = crate::doc_examples::section(&op.id) {
+        doc.push_str(&example);
+    }
     // Rustdoc treats indented lines as code blocks and bare URLs as warnings: keep it plain.
     doc.lines()
         .map(|l| l.trim_start())

@@ -1,7 +1,8 @@
 //! Rewrites progenitor's output where it is wrong for Miro.
 //!
 //! - String enums become open: an `UnknownValue(String)` variant keeps any value the spec does not
-//!   list, and serializes it back unchanged.
+//!   list, and serializes it back unchanged. Parsing a string (`FromStr`) accepts only known
+//!   values, so a typo is an error rather than an unknown value; `UnknownValue(..)` is explicit.
 //! - oneOfs marked by the `outer-type-discriminators` fix gain an `Unknown(serde_json::Value)`
 //!   variant, and every struct holding one beside a `type` field decodes it by that `type`
 //!   instead of guessing.
@@ -45,6 +46,7 @@ pub fn process(
     tokens: TokenStream,
     ops: &[Operation],
     outer_tags: &BTreeMap<String, BTreeMap<String, String>>,
+    spec: &Value,
 ) -> Result<Processed, GenError> {
     let file: File = syn::parse2(tokens).map_err(|e| GenError::Syntax(e.to_string()))?;
     let mut types = None;
@@ -75,6 +77,7 @@ pub fn process(
         methods.ok_or_else(|| GenError::Syntax("progenitor emitted no methods".into()))?;
 
     let open_enums = open_string_enums(&mut types);
+    document_referencing_fields(&mut types, spec);
     let tagged_structs = decode_by_outer_tag(&mut types, outer_tags)?;
     let mut signatures = BTreeMap::new();
     let methods = rewrite_methods(methods, ops, &mut signatures)?;
@@ -196,6 +199,7 @@ fn open_string_enums(types: &mut Vec<Item>) -> usize {
 
 fn open_enum_impls(e: &ItemEnum, values: &[(Ident, String)]) -> Vec<Item> {
     let name = &e.ident;
+    let name_str = name.to_string();
     let idents: Vec<&Ident> = values.iter().map(|(i, _)| i).collect();
     let strs: Vec<&String> = values.iter().map(|(_, s)| s).collect();
     let file: File = parse_quote! {
@@ -219,20 +223,12 @@ fn open_enum_impls(e: &ItemEnum, values: &[(Ident, String)]) -> Vec<Item> {
                 f.write_str(self.as_str())
             }
         }
-        impl ::std::convert::From<&str> for #name {
-            fn from(value: &str) -> Self {
-                Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-            }
-        }
-        impl ::std::convert::From<::std::string::String> for #name {
-            fn from(value: ::std::string::String) -> Self {
-                Self::known(&value).unwrap_or(Self::UnknownValue(value))
-            }
-        }
         impl ::std::str::FromStr for #name {
-            type Err = ::std::convert::Infallible;
+            type Err = crate::UnknownEnumValue;
+            /// A known value; anything else is an error, so a typo is caught (write
+            /// `UnknownValue(..)` to send a value this version does not know).
             fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-                ::std::result::Result::Ok(Self::from(value))
+                Self::known(value).ok_or_else(|| crate::UnknownEnumValue::new(#name_str, value))
             }
         }
         impl ::serde::Serialize for #name {
@@ -242,7 +238,8 @@ fn open_enum_impls(e: &ItemEnum, values: &[(Ident, String)]) -> Vec<Item> {
         }
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                ::std::result::Result::Ok(Self::from(<::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?))
+                let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+                ::std::result::Result::Ok(Self::known(&value).unwrap_or(Self::UnknownValue(value)))
             }
         }
         impl crate::runtime::OuterTag for #name {
@@ -252,6 +249,45 @@ fn open_enum_impls(e: &ItemEnum, values: &[(Ident, String)]) -> Vec<Item> {
         }
     };
     file.items
+}
+
+// ---- field docs ---------------------------------------------------------------------------------
+
+/// A property that is a `$ref` with a `description` beside it loses that description in typify
+/// (OpenAPI 3.0 ignores siblings of `$ref`), so the field would have no docs, or lose the spec's
+/// default noted there; the field gets it back from the spec.
+fn document_referencing_fields(types: &mut [Item], spec: &Value) {
+    for item in types.iter_mut() {
+        let Item::Struct(s) = item else { continue };
+        let Some(props) = spec
+            .pointer(&format!("/components/schemas/{}/properties", s.ident))
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        let Fields::Named(fields) = &mut s.fields else {
+            continue;
+        };
+        for field in fields.named.iter_mut() {
+            if field.attrs.iter().any(|a| a.path().is_ident("doc")) {
+                continue;
+            }
+            let json = crate::request_types::json_name(field);
+            let Some(description) = props
+                .get(&json)
+                .filter(|p| p.get("$ref").is_some())
+                .and_then(|p| p.get("description"))
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            let doc = model::param_doc(description);
+            if !doc.is_empty() {
+                let doc = format!(" {doc}");
+                field.attrs.insert(0, parse_quote!(#[doc = #doc]));
+            }
+        }
+    }
 }
 
 // ---- item data decoded by the outer `type` ----------------------------------------------------
@@ -334,7 +370,8 @@ fn decode_by_outer_tag(
     Ok(count)
 }
 
-fn option_inner(ty: &Type) -> (&Type, bool) {
+/// The `T` of an `Option<T>` and `true`, or the type itself and `false`.
+pub(crate) fn option_inner(ty: &Type) -> (&Type, bool) {
     if let Type::Path(p) = ty {
         if let Some(last) = p.path.segments.last() {
             if last.ident == "Option" {
@@ -349,7 +386,8 @@ fn option_inner(ty: &Type) -> (&Type, bool) {
     (ty, false)
 }
 
-fn type_name(ty: &Type) -> Option<String> {
+/// The last segment of a path type (`types::Foo` -> `Foo`).
+pub(crate) fn type_name(ty: &Type) -> Option<String> {
     match ty {
         Type::Path(p) => Some(path_last(&p.path)),
         _ => None,
@@ -505,6 +543,7 @@ impl VisitMut for Renamer {
 fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation, success: &Type) -> Result<(), GenError> {
     let fn_name = f.sig.ident.to_string();
     Renamer.visit_signature_mut(&mut f.sig);
+    vec_bodies_as_slices(&mut f.sig);
     let empty = matches!(&success, Type::Tuple(t) if t.elems.is_empty());
     f.sig.output = parse_quote!(-> ::std::result::Result<crate::Response<#success>, crate::Error>);
 
@@ -566,6 +605,29 @@ fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation, success: &Type) -> Re
     let doc = model::method_doc(op);
     f.attrs.insert(0, parse_quote!(#[doc = #doc]));
     Ok(())
+}
+
+/// A list body is taken as a slice (`&'a [T]`, like the upload parts), not `&'a Vec<T>`.
+fn vec_bodies_as_slices(sig: &mut syn::Signature) {
+    for arg in sig.inputs.iter_mut() {
+        let syn::FnArg::Typed(t) = arg else { continue };
+        let Type::Reference(r) = &mut *t.ty else {
+            continue;
+        };
+        let Type::Path(p) = &*r.elem else { continue };
+        let Some(last) = p.path.segments.last() else {
+            continue;
+        };
+        if last.ident != "Vec" {
+            continue;
+        }
+        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+            if let Some(syn::GenericArgument::Type(elem)) = args.args.first() {
+                let elem = elem.clone();
+                r.elem = Box::new(parse_quote!([#elem]));
+            }
+        }
+    }
 }
 
 fn strip_pat(p: &syn::Pat) -> &syn::Pat {

@@ -22,9 +22,11 @@ use crate::synth::{self, Synth};
 pub const PATH: &str = "tests/integration/src/request_types.rs";
 
 /// One request type found: the first operation whose body reaches it, and its schema.
-struct Found {
-    operation: String,
-    schema: Value,
+pub struct Found {
+    /// The operationId.
+    pub operation: String,
+    /// The type's schema (allOf parts merged).
+    pub schema: Value,
 }
 
 struct Walker<'a> {
@@ -34,14 +36,15 @@ struct Walker<'a> {
     seen: BTreeSet<String>,
 }
 
-/// The table's source. `types` are the generated type items; `signatures` the success and body
-/// type of each method.
-pub fn table(
+/// The request types: every generated struct reachable from a request body, by name, with the
+/// first operation that reaches it and its schema. `types` are the generated type items;
+/// `signatures` the success and body type of each method.
+pub fn reachable(
     spec: &Value,
     ops: &[Operation],
     types: &[Item],
     signatures: &BTreeMap<String, (Type, Option<Type>)>,
-) -> TokenStream {
+) -> BTreeMap<String, Found> {
     let mut walker = Walker {
         spec,
         types: types
@@ -60,7 +63,12 @@ pub fn table(
             walker.visit(&op.id, &rust, &schema);
         }
     }
-    let rows = walker.found.iter().map(|(name, found)| {
+    walker.found
+}
+
+/// The table's source, from the [`reachable`] request types.
+pub fn table(spec: &Value, found: &BTreeMap<String, Found>) -> TokenStream {
+    let rows = found.iter().map(|(name, found)| {
         let ty = format_ident!("{}", name);
         let operation = &found.operation;
         let value = Synth::required_only(spec).value(&found.schema, None);
@@ -162,7 +170,7 @@ fn type_names(ty: &Type) -> Vec<String> {
 }
 
 /// The JSON name of a field: its `serde(rename)`, else the Rust name.
-fn json_name(field: &syn::Field) -> String {
+pub(crate) fn json_name(field: &syn::Field) -> String {
     let mut name = field
         .ident
         .as_ref()

@@ -94,16 +94,8 @@ fn params(f: &syn::ImplItemFn) -> Vec<Param> {
 }
 
 fn option_inner(ty: &Type) -> Option<&Type> {
-    let Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != "Option" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first()? {
-        syn::GenericArgument::Type(t) => Some(t),
+    match crate::postprocess::option_inner(ty) {
+        (inner, true) => Some(inner),
         _ => None,
     }
 }

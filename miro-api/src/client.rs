@@ -153,7 +153,7 @@ impl MiroApi {
         request: RequestBuilder,
         op: &'static Operation,
     ) -> Result<Response<T>, Error> {
-        let (status, headers, bytes) = self.send(request, op).await?;
+        let (status, headers, bytes, attempts) = self.send(request, op).await?;
         // A 2xx without a body (204, or a 202 "accepted") decodes as JSON null.
         let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"null"
@@ -161,7 +161,7 @@ impl MiroApi {
             &bytes
         };
         match serde_json::from_slice(body) {
-            Ok(body) => Ok(Response::new(status, headers, body)),
+            Ok(body) => Ok(Response::new(status, headers, body, attempts)),
             Err(source) => Err(Error::Decode {
                 operation: op.method_name,
                 status,
@@ -178,16 +178,17 @@ impl MiroApi {
         request: RequestBuilder,
         op: &'static Operation,
     ) -> Result<Response<()>, Error> {
-        let (status, headers, _) = self.send(request, op).await?;
-        Ok(Response::new(status, headers, ()))
+        let (status, headers, _, attempts) = self.send(request, op).await?;
+        Ok(Response::new(status, headers, (), attempts))
     }
 
-    /// The transport: pacing, attempts, retries and time limits, in one span per call.
+    /// The transport: pacing, attempts, retries and time limits, in one span per call. A success
+    /// also says how many attempts it took.
     async fn send(
         &self,
         request: RequestBuilder,
         op: &'static Operation,
-    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), Error> {
+    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes, u32), Error> {
         let span = tracing::debug_span!(
             "miro_api",
             operation = op.id,
@@ -214,7 +215,7 @@ impl MiroApi {
                     tracing::debug!(error = %e, "call failed");
                 }
             }
-            result
+            result.map(|(status, headers, bytes)| (status, headers, bytes, call.attempts))
         }
         .instrument(span)
         .await

@@ -242,3 +242,26 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Str
         Some(other) => Some(other.to_string()),
     })
 }
+
+/// A string that is not one of an enum's known values, from `FromStr` on a generated enum.
+///
+/// To send a value this version of the client does not know, use the enum's
+/// `UnknownValue(..)` variant explicitly.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a known {type_name} value")]
+pub struct UnknownEnumValue {
+    /// The enum's name.
+    pub type_name: &'static str,
+    /// The string that was parsed.
+    pub value: String,
+}
+
+impl UnknownEnumValue {
+    #[doc(hidden)]
+    pub fn new(type_name: &'static str, value: &str) -> Self {
+        UnknownEnumValue {
+            type_name,
+            value: value.to_string(),
+        }
+    }
+}

@@ -32,12 +32,24 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Enums are open: a value Miro adds later decodes as `UnknownValue(..)` and is sent back
+//! unchanged. A value you write is a known variant or an explicit `UnknownValue`, so a typo does
+//! not compile into an unknown value:
+//!
+//! ```compile_fail
+//! let role: miro_api::types::BoardRole = "edtor".into();
+//! ```
+//!
+//! and parsing a string checks it: `"edtor".parse::<BoardRole>()` is an
+//! [`UnknownEnumValue`] error.
+//!
 //! The code under [`generated`] comes from the pinned spec (see `openapi/pin.json`); the rest of
 //! the crate is the small hand-written runtime: construction and auth ([`MiroApi`],
 //! [`TokenProvider`]), errors ([`Error`]), responses ([`Response`]) and uploads ([`FilePart`]).
 #![warn(missing_docs)]
 
 mod auth;
+mod bodies;
 mod client;
 mod error;
 #[rustfmt::skip]
@@ -55,7 +67,7 @@ pub use client::{
     MiroApi, MiroApiBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT,
 };
-pub use error::{ApiError, Error, ErrorBody, TimeoutCause};
+pub use error::{ApiError, Error, ErrorBody, TimeoutCause, UnknownEnumValue};
 pub use generated::{operations, requests, types};
 pub use paging::{PagedRequest, Paging};
 pub use response::{RateLimit, Response};

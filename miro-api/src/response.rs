@@ -5,21 +5,32 @@ use std::ops::Deref;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
-/// A successful response: the decoded body, its status and its headers.
+/// A successful response: the decoded body, its status, its headers and the attempts it took.
+///
+/// It derefs to the body, so fields read directly (`board.name`); to move a field out, take the
+/// body first: `let id = api.create_board(&body).await?.into_inner().id;`.
 #[derive(Clone, Debug)]
 pub struct Response<T> {
     status: StatusCode,
     headers: HeaderMap,
     body: T,
+    attempts: u32,
 }
 
 impl<T> Response<T> {
-    pub(crate) fn new(status: StatusCode, headers: HeaderMap, body: T) -> Self {
+    pub(crate) fn new(status: StatusCode, headers: HeaderMap, body: T, attempts: u32) -> Self {
         Response {
             status,
             headers,
             body,
+            attempts,
         }
+    }
+
+    /// How many HTTP attempts the call made (1 unless it was retried), like
+    /// [`Error::attempts`](crate::Error::attempts) for a failure.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
     }
 
     /// The HTTP status.
@@ -42,7 +53,8 @@ impl<T> Response<T> {
         &self.body
     }
 
-    /// Takes the decoded body.
+    /// Takes the decoded body, to move fields out of it:
+    /// `let id = api.get_specific_board(board).await?.into_inner().id;`.
     pub fn into_inner(self) -> T {
         self.body
     }

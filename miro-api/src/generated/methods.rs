@@ -492,7 +492,17 @@ Adds a card item to a board
 `POST /v2/boards/{board_id}/cards` (operation `create-card-item`).
 
 - Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
+- Rate limit: level 2 (100 credits)
+
+# Example
+
+```no_run
+# async fn run(api: miro_api::MiroApi, board: &str) -> Result<(), miro_api::Error> {
+use miro_api::types::{CardCreateRequest, CardData};
+let card = CardCreateRequest::default().data(CardData::default().title("Write the docs"));
+let card = api.create_card_item(board, &card).await?;
+# Ok(()) }
+```*/
     /**
 Returns a [`requests::CreateCardItem`]; send it with `.await`.*/
     pub fn create_card_item<'a>(
@@ -926,13 +936,27 @@ Rate limiting: Level 2 per item. For example, if you want to create one sticky n
 `POST /v2/boards/{board_id}/items/bulk` (operation `create-items`).
 
 - Required scope: `boards:write`
-- Rate limit: level 2 (100 credits per item)*/
+- Rate limit: level 2 (100 credits per item)
+
+# Example
+
+```no_run
+# async fn run(api: miro_api::MiroApi, board: &str) -> Result<(), miro_api::Error> {
+use miro_api::types::{CardData, ItemCreate, StickyNoteData};
+// Each item's type follows from its data.
+let items = [
+ItemCreate::from(StickyNoteData::default().content("Idea")).at(0, 0),
+ItemCreate::from(CardData::default().title("Task")).at(300, 0),
+];
+let created = api.create_items(board, &items).await?;
+# Ok(()) }
+```*/
     /**
 Returns a [`requests::CreateItems`]; send it with `.await`.*/
     pub fn create_items<'a>(
         &'a self,
         board_id: &'a str,
-        body: &'a ::std::vec::Vec<types::ItemCreate>,
+        body: &'a [types::ItemCreate],
     ) -> requests::CreateItems<'a> {
         requests::CreateItems {
             api: self,
@@ -1012,7 +1036,19 @@ Adds a shape item to a board.
 `POST /v2/boards/{board_id}/shapes` (operation `create-shape-item`).
 
 - Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
+- Rate limit: level 2 (100 credits)
+
+# Example
+
+```no_run
+# async fn run(api: miro_api::MiroApi, board: &str) -> Result<(), miro_api::Error> {
+use miro_api::types::{ShapeCreateRequest, ShapeDataForCreate};
+let shape = ShapeCreateRequest::default()
+.data(ShapeDataForCreate::default().shape("circle").content("Start"))
+.at(0, 300);
+let shape = api.create_shape_item(board, &shape).await?;
+# Ok(()) }
+```*/
     /**
 Returns a [`requests::CreateShapeItem`]; send it with `.await`.*/
     pub fn create_shape_item<'a>(
@@ -1098,7 +1134,19 @@ Adds a sticky note item to a board.
 `POST /v2/boards/{board_id}/sticky_notes` (operation `create-sticky-note-item`).
 
 - Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
+- Rate limit: level 2 (100 credits)
+
+# Example
+
+```no_run
+# async fn run(api: miro_api::MiroApi, board: &str) -> Result<(), miro_api::Error> {
+use miro_api::types::{StickyNoteCreateRequest, StickyNoteData};
+let note = StickyNoteCreateRequest::default()
+.data(StickyNoteData::default().content("Hello"))
+.at(100, 200);
+let note = api.create_sticky_note_item(board, &note).await?;
+# Ok(()) }
+```*/
     /**
 Returns a [`requests::CreateStickyNoteItem`]; send it with `.await`.*/
     pub fn create_sticky_note_item<'a>(
@@ -1481,7 +1529,17 @@ Creates a tag on a board.
 `POST /v2/boards/{board_id}/tags` (operation `create-tag`).
 
 - Required scope: `boards:write`
-- Rate limit: level 1 (50 credits)*/
+- Rate limit: level 1 (50 credits)
+
+# Example
+
+```no_run
+# async fn run(api: miro_api::MiroApi, board: &str) -> Result<(), miro_api::Error> {
+use miro_api::types::{TagCreateRequest, TagFillColor};
+let tag = TagCreateRequest::new("urgent").fill_color(TagFillColor::Red);
+let tag = api.create_tag(board, &tag).await?;
+# Ok(()) }
+```*/
     /**
 Returns a [`requests::CreateTag`]; send it with `.await`.*/
     pub fn create_tag<'a>(
@@ -1598,7 +1656,18 @@ Adds a connector to a board.
 `POST /v2/boards/{board_id}/connectors` (operation `create-connector`).
 
 - Required scope: `boards:write`
-- Rate limit: level 2 (100 credits)*/
+- Rate limit: level 2 (100 credits)
+
+# Example
+
+```no_run
+# async fn run(api: miro_api::MiroApi, board: &str) -> Result<(), miro_api::Error> {
+use miro_api::types::ConnectorCreationData;
+# let (start_id, end_id) = ("3458764517517819001", "3458764517517819002");
+let line = ConnectorCreationData::between(start_id, end_id);
+let line = api.create_connector(board, &line).await?;
+# Ok(()) }
+```*/
     /**
 Returns a [`requests::CreateConnector`]; send it with `.await`.*/
     pub fn create_connector<'a>(

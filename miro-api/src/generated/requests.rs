@@ -4220,7 +4220,7 @@ impl<'a> crate::PagedRequest for GetItems<'a> {
 pub struct CreateItems<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) board_id: &'a str,
-    pub(crate) body: &'a ::std::vec::Vec<types::ItemCreate>,
+    pub(crate) body: &'a [types::ItemCreate],
 }
 impl<'a> CreateItems<'a> {
     /// Sends the request.

@@ -158,7 +158,7 @@ pub struct AppCardData {
     ///Defines whether the card is owned by the application making the call.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub owned: ::std::option::Option<bool>,
-    ///Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
+    /// Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<AppCardDataStatus>,
     ///A short text header to identify the app card.
@@ -174,28 +174,14 @@ pub struct AppCardDataChanges {
     ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub fields: ::std::vec::Vec<CustomField>,
-    /**Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
-
-Miro's default: `disconnected`.*/
+    /// Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`. Miro's default: `disconnected`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<AppCardDataChangesStatus>,
+    pub status: ::std::option::Option<AppCardDataStatus>,
     /**A short text header to identify the app card.
 
 Miro's default: `sample app card item`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-}
-/**Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
-
-Miro's default: `disconnected`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum AppCardDataChangesStatus {
-    Disconnected,
-    Connected,
-    Disabled,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///Contains app card item data, such as the title, description, or fields.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -209,22 +195,12 @@ pub struct AppCardDataResponse {
     ///Defines whether the card is owned by the application making the call.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub owned: ::std::option::Option<bool>,
-    ///Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
+    /// Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<AppCardDataResponseStatus>,
+    pub status: ::std::option::Option<AppCardDataStatus>,
     ///A short text header to identify the app card.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-}
-///Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum AppCardDataResponseStatus {
-    Disconnected,
-    Connected,
-    Disabled,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -997,9 +973,9 @@ pub struct BoardMember {
     pub id: ::std::string::String,
     ///Name of the user.
     pub name: ::std::string::String,
-    ///Role of the board member.
+    /// Role of the board member.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub role: ::std::option::Option<BoardMemberRole>,
+    pub role: ::std::option::Option<BoardRole>,
     ///Type of the object that is returned. In this case, `type` returns `board_member`.
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
@@ -1007,37 +983,9 @@ pub struct BoardMember {
 ///`BoardMemberChanges`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardMemberChanges {
-    /**Role of the board member.
-
-Miro's default: `commenter`.*/
+    /// Role of the board member. Miro's default: `commenter`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub role: ::std::option::Option<BoardMemberChangesRole>,
-}
-/**Role of the board member.
-
-Miro's default: `commenter`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum BoardMemberChangesRole {
-    Viewer,
-    Commenter,
-    Editor,
-    Coowner,
-    Owner,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Role of the board member.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum BoardMemberRole {
-    Viewer,
-    Commenter,
-    Editor,
-    Coowner,
-    Owner,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub role: ::std::option::Option<BoardRole>,
 }
 ///`BoardMemberWithLinks`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1048,24 +996,12 @@ pub struct BoardMemberWithLinks {
     pub links: ::std::option::Option<SelfLink>,
     ///Name of the user.
     pub name: ::std::string::String,
-    ///Role of the board member.
+    /// Role of the board member.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub role: ::std::option::Option<BoardMemberWithLinksRole>,
+    pub role: ::std::option::Option<BoardRole>,
     ///Type of the object that is returned. In this case, `type` returns `board_member`.
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
-}
-///Role of the board member.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum BoardMemberWithLinksRole {
-    Viewer,
-    Commenter,
-    Editor,
-    Coowner,
-    Owner,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///`BoardMembersInvite`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1075,25 +1011,9 @@ pub struct BoardMembersInvite {
     ///The message that will be sent in the invitation email.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub message: ::std::option::Option<::std::string::String>,
-    /**Role of the board member. Inviting users with the role `owner` has the same effect as the role `coowner`.
-
-Miro's default: `commenter`.*/
+    /// Role of the board member. Inviting users with the role `owner` has the same effect as the role `coowner`. Miro's default: `commenter`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub role: ::std::option::Option<BoardMembersInviteRole>,
-}
-/**Role of the board member. Inviting users with the role `owner` has the same effect as the role `coowner`.
-
-Miro's default: `commenter`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum BoardMembersInviteRole {
-    Viewer,
-    Commenter,
-    Editor,
-    Coowner,
-    Owner,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub role: ::std::option::Option<BoardRole>,
 }
 ///`BoardMembersPagedResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -1219,10 +1139,22 @@ pub struct BoardProject {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
 }
+///Role of the board member.
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum BoardRole {
+    Viewer,
+    Commenter,
+    Editor,
+    Coowner,
+    Owner,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
 ///Defines the public-level, organization-level, and team-level access for the board. The access level that a user gets depends on the highest level of access that results from considering the public-level, team-level, organization-level, and direct sharing access.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardSharingPolicy {
-    ///Defines the public-level access to the board.
+    /// Defines the public-level access to the board.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub access: ::std::option::Option<BoardSharingPolicyAccess>,
     /**Defines if a password is required to access the board.
@@ -1243,15 +1175,13 @@ Miro's default: `no_access`.*/
     pub invite_to_account_and_board_link_access: ::std::option::Option<
         BoardSharingPolicyInviteToAccountAndBoardLinkAccess,
     >,
-    /**Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
-
-Miro's default: `private`.*/
+    /// Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value. Miro's default: `private`.
     #[serde(
         rename = "organizationAccess",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub organization_access: ::std::option::Option<BoardSharingPolicyOrganizationAccess>,
-    ///Defines the team-level access to the board.
+    /// Defines the team-level access to the board.
     #[serde(
         rename = "teamAccess",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -1272,11 +1202,9 @@ pub enum BoardSharingPolicyAccess {
 ///Defines the public-level, organization-level, and team-level access for the board. The access level that a user gets depends on the highest level of access that results from considering the public-level, team-level, organization-level, and direct sharing access.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardSharingPolicyChange {
-    /**Defines the public-level access to the board.
-
-Miro's default: `private`.*/
+    /// Defines the public-level access to the board. Miro's default: `private`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub access: ::std::option::Option<BoardSharingPolicyChangeAccess>,
+    pub access: ::std::option::Option<BoardSharingPolicyAccess>,
     /**Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access` regardless of the value that you assign for this parameter.
 
 Miro's default: `no_access`.*/
@@ -1287,35 +1215,18 @@ Miro's default: `no_access`.*/
     pub invite_to_account_and_board_link_access: ::std::option::Option<
         BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess,
     >,
-    /**Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
-
-Miro's default: `private`.*/
+    /// Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value. Miro's default: `private`.
     #[serde(
         rename = "organizationAccess",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub organization_access: ::std::option::Option<
-        BoardSharingPolicyChangeOrganizationAccess,
-    >,
-    ///Defines the team-level access to the board. By default, **edit** for the free plan and **private** for other plans.
+    pub organization_access: ::std::option::Option<BoardSharingPolicyOrganizationAccess>,
+    /// Defines the team-level access to the board. By default, **edit** for the free plan and **private** for other plans.
     #[serde(
         rename = "teamAccess",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub team_access: ::std::option::Option<BoardSharingPolicyChangeTeamAccess>,
-}
-/**Defines the public-level access to the board.
-
-Miro's default: `private`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum BoardSharingPolicyChangeAccess {
-    Private,
-    View,
-    Edit,
-    Comment,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub team_access: ::std::option::Option<BoardSharingPolicyTeamAccess>,
 }
 /**Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access` regardless of the value that you assign for this parameter.
 
@@ -1327,30 +1238,6 @@ pub enum BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     Commenter,
     Editor,
     NoAccess,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
-
-Miro's default: `private`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum BoardSharingPolicyChangeOrganizationAccess {
-    Private,
-    View,
-    Comment,
-    Edit,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Defines the team-level access to the board. By default, **edit** for the free plan and **private** for other plans.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum BoardSharingPolicyChangeTeamAccess {
-    Private,
-    View,
-    Comment,
-    Edit,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -1691,6 +1578,17 @@ pub struct BoardsPagedResponse {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+/**Defines the style used to represent the border of the shape.
+Default: `normal`.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum BorderStyle {
+    Normal,
+    Dotted,
+    Dashed,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
 ///Error information with details about operation failure
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BulkOperationError {
@@ -1732,22 +1630,12 @@ pub struct Caption {
     ///The relative position of the text on the connector, in percentage, minimum 0%, maximum 100%. With 50% value, the text will be placed in the middle of the connector line. Default: 50%
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<::std::string::String>,
-    ///The vertical position of the text on the connector. Default: middle
+    /// The vertical position of the text on the connector. Default: middle
     #[serde(
         rename = "textAlignVertical",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align_vertical: ::std::option::Option<CaptionTextAlignVertical>,
-}
-///The vertical position of the text on the connector. Default: middle
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum CaptionTextAlignVertical {
-    Top,
-    Middle,
-    Bottom,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 ///`CardCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -2027,9 +1915,9 @@ pub struct ConnectorChangesData {
     pub captions: ::std::vec::Vec<Caption>,
     #[serde(rename = "endItem", skip_serializing_if = "::std::option::Option::is_none")]
     pub end_item: ::std::option::Option<ItemConnectionChangesData>,
-    ///The path type of the connector line, defines curvature. Default: curved.
+    /// The path type of the connector line, defines curvature. Default: curved.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<ConnectorChangesDataShape>,
+    pub shape: ::std::option::Option<ConnectorShape>,
     #[serde(
         rename = "startItem",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -2037,16 +1925,6 @@ pub struct ConnectorChangesData {
     pub start_item: ::std::option::Option<ItemConnectionChangesData>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<UpdateConnectorStyle>,
-}
-///The path type of the connector line, defines curvature. Default: curved.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ConnectorChangesDataShape {
-    Straight,
-    Elbowed,
-    Curved,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///startItem.id must be different from endItem.id
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -2056,9 +1934,9 @@ pub struct ConnectorCreationData {
     pub captions: ::std::vec::Vec<Caption>,
     #[serde(rename = "endItem")]
     pub end_item: ItemConnectionCreationData,
-    ///The path type of the connector line, defines curvature. Default: curved.
+    /// The path type of the connector line, defines curvature. Default: curved.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<ConnectorCreationDataShape>,
+    pub shape: ::std::option::Option<ConnectorShape>,
     #[serde(rename = "startItem")]
     pub start_item: ItemConnectionCreationData,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2067,7 +1945,7 @@ pub struct ConnectorCreationData {
 ///The path type of the connector line, defines curvature. Default: curved.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
-pub enum ConnectorCreationDataShape {
+pub enum ConnectorShape {
     Straight,
     Elbowed,
     Curved,
@@ -2080,112 +1958,45 @@ pub struct ConnectorStyle {
     ///Hex value representing the color for the captions on the connector. Default: `#1a1a1a`
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub color: ::std::option::Option<::std::string::String>,
-    ///The decoration cap of the connector end, like an arrow or circle. Default: stealth.
+    /// The decoration cap of the connector end, like an arrow or circle. Default: stealth.
     #[serde(
         rename = "endStrokeCap",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub end_stroke_cap: ::std::option::Option<ConnectorStyleEndStrokeCap>,
+    pub end_stroke_cap: ::std::option::Option<EndStrokeCap>,
     ///Defines the font size, in dp, for the captions on the connector. Default: 14
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub font_size: ::std::option::Option<::std::string::String>,
-    ///The decoration cap of the connector end, like an arrow or circle. Default: none.
+    /// The decoration cap of the connector end, like an arrow or circle. Default: none.
     #[serde(
         rename = "startStrokeCap",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub start_stroke_cap: ::std::option::Option<ConnectorStyleStartStrokeCap>,
+    pub start_stroke_cap: ::std::option::Option<StartStrokeCap>,
     ///Hex value of the color of the connector line. Default: #000000.
     #[serde(
         rename = "strokeColor",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub stroke_color: ::std::option::Option<::std::string::String>,
-    ///The stroke pattern of the connector line. Default: normal.
+    /// The stroke pattern of the connector line. Default: normal.
     #[serde(
         rename = "strokeStyle",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub stroke_style: ::std::option::Option<ConnectorStyleStrokeStyle>,
+    pub stroke_style: ::std::option::Option<StrokeStyle>,
     ///The thickness of the connector line, in dp. Default: 1.0.
     #[serde(
         rename = "strokeWidth",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub stroke_width: ::std::option::Option<::std::string::String>,
-    ///The captions orientation relatively to the connector line curvature. Default: aligned.
+    /// The captions orientation relatively to the connector line curvature. Default: aligned.
     #[serde(
         rename = "textOrientation",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_orientation: ::std::option::Option<ConnectorStyleTextOrientation>,
-}
-///The decoration cap of the connector end, like an arrow or circle. Default: stealth.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ConnectorStyleEndStrokeCap {
-    None,
-    Stealth,
-    RoundedStealth,
-    Diamond,
-    FilledDiamond,
-    Oval,
-    FilledOval,
-    Arrow,
-    Triangle,
-    FilledTriangle,
-    ErdOne,
-    ErdMany,
-    ErdOnlyOne,
-    ErdZeroOrOne,
-    ErdOneOrMany,
-    ErdZeroOrMany,
-    Unknown,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///The decoration cap of the connector end, like an arrow or circle. Default: none.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ConnectorStyleStartStrokeCap {
-    None,
-    Stealth,
-    RoundedStealth,
-    Diamond,
-    FilledDiamond,
-    Oval,
-    FilledOval,
-    Arrow,
-    Triangle,
-    FilledTriangle,
-    ErdOne,
-    ErdMany,
-    ErdOnlyOne,
-    ErdZeroOrOne,
-    ErdOneOrMany,
-    ErdZeroOrMany,
-    Unknown,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///The stroke pattern of the connector line. Default: normal.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ConnectorStyleStrokeStyle {
-    Normal,
-    Dotted,
-    Dashed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///The captions orientation relatively to the connector line curvature. Default: aligned.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ConnectorStyleTextOrientation {
-    Horizontal,
-    Aligned,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_orientation: ::std::option::Option<TextOrientation>,
 }
 ///Contains the result data.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -2227,11 +2038,9 @@ pub struct ConnectorWithLinks {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
-    /**The path type of the connector line, defines curvature. Default: curved.
-
-Miro's default: `curved`.*/
+    /// The path type of the connector line, defines curvature. Default: curved. Miro's default: `curved`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<ConnectorWithLinksShape>,
+    pub shape: ::std::option::Option<ConnectorShape>,
     #[serde(
         rename = "startItem",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -2242,18 +2051,6 @@ Miro's default: `curved`.*/
     ///Type of board object that is returned.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
-}
-/**The path type of the connector line, defines curvature. Default: curved.
-
-Miro's default: `curved`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ConnectorWithLinksShape {
-    Straight,
-    Elbowed,
-    Curved,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///`ConnectorsCursorPaged`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -2320,51 +2117,18 @@ pub struct CreateBoardSubscriptionRequest {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub callback_url: ::std::option::Option<::std::string::String>,
-    /**Indicates whether the status of the webhook subscription.`enabled`: Miro sends a webhook when an event occurs in the associated board.
-`disabled`: Miro does not send a webhook even when an event occurs in the associated board.
-`lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
-
-Miro's default: `enabled`.*/
+    /// Indicates whether the status of the webhook subscription.`enabled`: Miro sends a webhook when an event occurs in the associated board. `disabled`: Miro does not send a webhook even when an event occurs in the associated board. `lost_access`: The user with which the webhook subscription is associated has lost access to the board. The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint. Miro's default: `enabled`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<CreateBoardSubscriptionRequestStatus>,
-}
-/**Indicates whether the status of the webhook subscription.`enabled`: Miro sends a webhook when an event occurs in the associated board.
-`disabled`: Miro does not send a webhook even when an event occurs in the associated board.
-`lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
-
-Miro's default: `enabled`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum CreateBoardSubscriptionRequestStatus {
-    Enabled,
-    Disabled,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub status: ::std::option::Option<Status>,
 }
 ///`CreateBoardUserGroupsRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateBoardUserGroupsRequest {
-    /**Role of the user group on the board.
-
-Miro's default: `VIEWER`.*/
-    pub role: CreateBoardUserGroupsRequestRole,
+    /// Role of the user group on the board. Miro's default: `VIEWER`.
+    pub role: Role,
     ///List of user group ids.
     #[serde(rename = "userGroupIds")]
     pub user_group_ids: ::std::vec::Vec<::std::string::String>,
-}
-/**Role of the user group on the board.
-
-Miro's default: `VIEWER`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum CreateBoardUserGroupsRequestRole {
-    Viewer,
-    Commenter,
-    Editor,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///`CreateDocumentItemUsingFileFromDeviceData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -2403,25 +2167,11 @@ pub struct CreateProjectRequest {
 ///`CreateProjectUserGroupsRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateProjectUserGroupsRequest {
-    /**Role of the user group on the project.
-
-Miro's default: `VIEWER`.*/
-    pub role: CreateProjectUserGroupsRequestRole,
+    /// Role of the user group on the project. Miro's default: `VIEWER`.
+    pub role: Role,
     ///List of user group ids.
     #[serde(rename = "userGroupIds")]
     pub user_group_ids: ::std::vec::Vec<::std::string::String>,
-}
-/**Role of the user group on the project.
-
-Miro's default: `VIEWER`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum CreateProjectUserGroupsRequestRole {
-    Viewer,
-    Commenter,
-    Editor,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///`CreateTeamGroupRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -2767,9 +2517,7 @@ pub struct CustomField {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
-    /**The shape of the icon on the preview field.
-
-Miro's default: `round`.*/
+    /// The shape of the icon on the preview field. Miro's default: `round`.
     #[serde(
         rename = "iconShape",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -2814,14 +2562,12 @@ pub struct CustomFieldPlatformTags {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
-    /**The shape of the icon on the preview field.
-
-Miro's default: `round`.*/
+    /// The shape of the icon on the preview field. Miro's default: `round`.
     #[serde(
         rename = "iconShape",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub icon_shape: ::std::option::Option<CustomFieldPlatformTagsIconShape>,
+    pub icon_shape: ::std::option::Option<CustomFieldIconShape>,
     /**A valid URL pointing to an image available online.
 The transport protocol must be HTTPS.
 Possible image file formats: JPG/JPEG, PNG, SVG.*/
@@ -2840,17 +2586,6 @@ Possible image file formats: JPG/JPEG, PNG, SVG.*/
 It can be any type of information that you want to convey.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
-}
-/**The shape of the icon on the preview field.
-
-Miro's default: `round`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum CustomFieldPlatformTagsIconShape {
-    Round,
-    Square,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -2861,16 +2596,12 @@ pub struct CustomFieldPlatformbulkcreateoperation {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
-    /**The shape of the icon on the preview field.
-
-Miro's default: `round`.*/
+    /// The shape of the icon on the preview field. Miro's default: `round`.
     #[serde(
         rename = "iconShape",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub icon_shape: ::std::option::Option<
-        CustomFieldPlatformbulkcreateoperationIconShape,
-    >,
+    pub icon_shape: ::std::option::Option<CustomFieldIconShape>,
     /**A valid URL pointing to an image available online.
 The transport protocol must be HTTPS.
 Possible image file formats: JPG/JPEG, PNG, SVG.*/
@@ -2889,17 +2620,6 @@ Possible image file formats: JPG/JPEG, PNG, SVG.*/
 It can be any type of information that you want to convey.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
-}
-/**The shape of the icon on the preview field.
-
-Miro's default: `round`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum CustomFieldPlatformbulkcreateoperationIconShape {
-    Round,
-    Square,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///Data classification label
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -3313,11 +3033,9 @@ pub struct EmbedData {
     ///Html code of the embedded item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub html: ::std::option::Option<::std::string::String>,
-    /**Defines how the content in the embed item is displayed on the board.
-`inline`: The embedded content is displayed directly on the board.
-`modal`: The embedded content is displayed inside a modal overlay on the board.*/
+    /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub mode: ::std::option::Option<EmbedDataMode>,
+    pub mode: ::std::option::Option<EmbedMode>,
     /**The URL to download the resource. You must use your access token to access the URL.
 The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters:
 `format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`.
@@ -3346,17 +3064,6 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
     ///A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
-}
-/**Defines how the content in the embed item is displayed on the board.
-`inline`: The embedded content is displayed directly on the board.
-`modal`: The embedded content is displayed inside a modal overlay on the board.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum EmbedDataMode {
-    Inline,
-    Modal,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///`EmbedDataResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -3373,11 +3080,9 @@ pub struct EmbedDataResponse {
     ///HTML code of the embedded item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub html: ::std::option::Option<::std::string::String>,
-    /**Defines how the content in the embed item is displayed on the board.
-`inline`: The embedded content is displayed directly on the board.
-`modal`: The embedded content is displayed inside a modal overlay on the board.*/
+    /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub mode: ::std::option::Option<EmbedDataResponseMode>,
+    pub mode: ::std::option::Option<EmbedMode>,
     /**The URL to download the resource. You must use your access token to access the URL.
 The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters:
 `format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`.
@@ -3406,17 +3111,6 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
     ///A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
-}
-/**Defines how the content in the embed item is displayed on the board.
-`inline`: The embedded content is displayed directly on the board.
-`modal`: The embedded content is displayed inside a modal overlay on the board.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum EmbedDataResponseMode {
-    Inline,
-    Modal,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///`EmbedItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -3459,6 +3153,17 @@ pub struct EmbedItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+/**Defines how the content in the embed item is displayed on the board.
+`inline`: The embedded content is displayed directly on the board.
+`modal`: The embedded content is displayed inside a modal overlay on the board.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum EmbedMode {
+    Inline,
+    Modal,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
 ///`EmbedUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct EmbedUpdateRequest {
@@ -3474,11 +3179,9 @@ pub struct EmbedUpdateRequest {
 ///Contains information about the embed URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EmbedUrlData {
-    /**Defines how the content in the embed item is displayed on the board.
-`inline`: The embedded content is displayed directly on the board.
-`modal`: The embedded content is displayed inside a modal overlay on the board.*/
+    /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub mode: ::std::option::Option<EmbedUrlDataMode>,
+    pub mode: ::std::option::Option<EmbedMode>,
     ///URL of the image to be used as the preview image for the embedded item.
     #[serde(
         rename = "previewUrl",
@@ -3493,11 +3196,9 @@ Miro's default: `https://www.youtube.com/watch?v=HlVSNEiFCBk`.*/
 ///Contains information about the embed URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct EmbedUrlDataChanges {
-    /**Defines how the content in the embed item is displayed on the board.
-`inline`: The embedded content is displayed directly on the board.
-`modal`: The embedded content is displayed inside a modal overlay on the board.*/
+    /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub mode: ::std::option::Option<EmbedUrlDataChangesMode>,
+    pub mode: ::std::option::Option<EmbedMode>,
     ///URL of the image to be used as the preview image for the embedded item.
     #[serde(
         rename = "previewUrl",
@@ -3508,36 +3209,12 @@ pub struct EmbedUrlDataChanges {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
-/**Defines how the content in the embed item is displayed on the board.
-`inline`: The embedded content is displayed directly on the board.
-`modal`: The embedded content is displayed inside a modal overlay on the board.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum EmbedUrlDataChangesMode {
-    Inline,
-    Modal,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Defines how the content in the embed item is displayed on the board.
-`inline`: The embedded content is displayed directly on the board.
-`modal`: The embedded content is displayed inside a modal overlay on the board.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum EmbedUrlDataMode {
-    Inline,
-    Modal,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
 ///Contains information about the embed URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EmbedUrlDataPlatformbulkcreateoperation {
-    /**Defines how the content in the embed item is displayed on the board.
-`inline`: The embedded content is displayed directly on the board.
-`modal`: The embedded content is displayed inside a modal overlay on the board.*/
+    /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub mode: ::std::option::Option<EmbedUrlDataPlatformbulkcreateoperationMode>,
+    pub mode: ::std::option::Option<EmbedMode>,
     ///URL of the image to be used as the preview image for the embedded item.
     #[serde(
         rename = "previewUrl",
@@ -3548,17 +3225,6 @@ pub struct EmbedUrlDataPlatformbulkcreateoperation {
 
 Miro's default: `https://www.youtube.com/watch?v=HlVSNEiFCBk`.*/
     pub url: ::std::string::String,
-}
-/**Defines how the content in the embed item is displayed on the board.
-`inline`: The embedded content is displayed directly on the board.
-`modal`: The embedded content is displayed inside a modal overlay on the board.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum EmbedUrlDataPlatformbulkcreateoperationMode {
-    Inline,
-    Modal,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///Contains information about the style of an item, such as the color, font, or border style.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -3583,6 +3249,30 @@ for EmptyStyle {
     ) -> Self {
         Self(value)
     }
+}
+///The decoration cap of the connector end, like an arrow or circle. Default: stealth.
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum EndStrokeCap {
+    None,
+    Stealth,
+    RoundedStealth,
+    Diamond,
+    FilledDiamond,
+    Oval,
+    FilledOval,
+    Arrow,
+    Triangle,
+    FilledTriangle,
+    ErdOne,
+    ErdMany,
+    ErdOnlyOne,
+    ErdZeroOrOne,
+    ErdOneOrMany,
+    ErdZeroOrMany,
+    Unknown,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
 }
 ///`EnterpriseBoardContentItemLogsFetchSorting`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -3989,6 +3679,30 @@ impl ::std::str::FromStr for ExportTaskStatusFilter {
         Ok(Self(value.to_string()))
     }
 }
+/**Fill color for the sticky note.
+Default: `light_yellow`.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum FillColor {
+    Gray,
+    LightYellow,
+    Yellow,
+    Orange,
+    LightGreen,
+    Green,
+    DarkGreen,
+    Cyan,
+    LightPink,
+    Pink,
+    Violet,
+    Red,
+    LightBlue,
+    Blue,
+    DarkBlue,
+    Black,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
 ///Contains geometrical information about the item, such as its width or rotation. You can set either the width or height, you cannot set both the width and height at the same time.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FixedRatioGeometry {
@@ -4024,6 +3738,44 @@ pub struct FixedRatioNoRotationGeometry {
     ///Width of the item, in pixels.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
+}
+/**Defines the font type for the text in the shape item.
+Default: `arial`.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum FontFamily {
+    Arial,
+    AbrilFatface,
+    Bangers,
+    EbGaramond,
+    Georgia,
+    Graduate,
+    GravitasOne,
+    FredokaOne,
+    NixieOne,
+    OpenSans,
+    PermanentMarker,
+    PtSans,
+    PtSansNarrow,
+    PtSerif,
+    RammettoOne,
+    Roboto,
+    RobotoCondensed,
+    RobotoSlab,
+    Caveat,
+    TimesNewRoman,
+    TitanOne,
+    LemonTuesday,
+    RobotoMono,
+    NotoSans,
+    PlexSans,
+    PlexSerif,
+    PlexMono,
+    Spoof,
+    TiemposText,
+    Formular,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
 }
 ///Contains frame item data, such as the title, frame type, or frame format.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -4086,9 +3838,7 @@ pub struct FrameCreateRequest {
 ///Contains frame item data, such as the title, frame type, or frame format.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameData {
-    /**Only custom frames are supported at the moment.
-
-Miro's default: `custom`.*/
+    /// Only custom frames are supported at the moment. Miro's default: `custom`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub format: ::std::option::Option<FrameDataFormat>,
     ///Title of the frame. This title appears at the top of the frame.
@@ -4121,11 +3871,9 @@ pub enum FrameDataFormat {
 ///Contains frame item data, such as the title, frame type, or frame format.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameDataPlatformContainers {
-    /**Only custom frames are supported at the moment.
-
-Miro's default: `custom`.*/
+    /// Only custom frames are supported at the moment. Miro's default: `custom`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub format: ::std::option::Option<FrameDataPlatformContainersFormat>,
+    pub format: ::std::option::Option<FrameDataFormat>,
     /**Hide or reveal the content inside a frame (Enterprise plan only).
 
 Miro's default: `true`.*/
@@ -4142,24 +3890,6 @@ Miro's default: `true`.*/
 Miro's default: `freeform`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<FrameDataPlatformContainersType>,
-}
-/**Only custom frames are supported at the moment.
-
-Miro's default: `custom`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum FrameDataPlatformContainersFormat {
-    Custom,
-    Desktop,
-    Phone,
-    Tablet,
-    A4,
-    Letter,
-    Ratio1x1,
-    Ratio4x3,
-    Ratio16x9,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 /**Only free form frames are supported at the moment.
 
@@ -5340,21 +5070,9 @@ pub struct ItemConnectionChangesData {
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<RelativeOffset>,
-    ///The side of the item connector should be attached to, the connection point will be placed in the middle of that side. Option `auto` allows to pick a connection point automatically. Only either `position` or `snapTo` parameter is allowed to be set, if neither provided `snapTo: auto` will be used by default.
+    /// The side of the item connector should be attached to, the connection point will be placed in the middle of that side. Option `auto` allows to pick a connection point automatically. Only either `position` or `snapTo` parameter is allowed to be set, if neither provided `snapTo: auto` will be used by default.
     #[serde(rename = "snapTo", skip_serializing_if = "::std::option::Option::is_none")]
-    pub snap_to: ::std::option::Option<ItemConnectionChangesDataSnapTo>,
-}
-///The side of the item connector should be attached to, the connection point will be placed in the middle of that side. Option `auto` allows to pick a connection point automatically. Only either `position` or `snapTo` parameter is allowed to be set, if neither provided `snapTo: auto` will be used by default.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ItemConnectionChangesDataSnapTo {
-    Auto,
-    Top,
-    Right,
-    Bottom,
-    Left,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub snap_to: ::std::option::Option<ItemConnectionSnapTo>,
 }
 ///The end point of the connector. endItem.id must be different from startItem.id
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -5364,14 +5082,14 @@ pub struct ItemConnectionCreationData {
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<RelativeOffset>,
-    ///The side of the item connector should be attached to, the connection point will be placed in the middle of that side. Option `auto` allows to pick a connection point automatically. Only either `position` or `snapTo` parameter is allowed to be set, if neither provided `snapTo: auto` will be used by default.
+    /// The side of the item connector should be attached to, the connection point will be placed in the middle of that side. Option `auto` allows to pick a connection point automatically. Only either `position` or `snapTo` parameter is allowed to be set, if neither provided `snapTo: auto` will be used by default.
     #[serde(rename = "snapTo", skip_serializing_if = "::std::option::Option::is_none")]
-    pub snap_to: ::std::option::Option<ItemConnectionCreationDataSnapTo>,
+    pub snap_to: ::std::option::Option<ItemConnectionSnapTo>,
 }
 ///The side of the item connector should be attached to, the connection point will be placed in the middle of that side. Option `auto` allows to pick a connection point automatically. Only either `position` or `snapTo` parameter is allowed to be set, if neither provided `snapTo: auto` will be used by default.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
-pub enum ItemConnectionCreationDataSnapTo {
+pub enum ItemConnectionSnapTo {
     Auto,
     Top,
     Right,
@@ -5395,7 +5113,7 @@ pub struct ItemConnectionWithLinks {
 #[derive(::serde::Serialize, Clone, Debug)]
 pub struct ItemCreate {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<ItemDataCreate>,
+    pub(crate) data: ::std::option::Option<ItemDataCreate>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5405,7 +5123,7 @@ pub struct ItemCreate {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<ItemStyle>,
     #[serde(rename = "type")]
-    pub type_: ItemTypeChange,
+    pub(crate) type_: ItemTypeChange,
 }
 ///Contains information about item-specific data.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -6847,6 +6565,7 @@ pub struct PaginatedCaseExportJobsResponse {
     pub cursor: ::std::option::Option<PageCursor>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<PaginatedCaseExportJobsResponseDataItem>,
+    /// The maximum number of results to return per call. If the number of items in the response is greater than the limit specified, the response returns the cursor parameter with a value.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<PageLimit>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
@@ -6934,6 +6653,7 @@ Miro's default: `cursor-list`.*/
 pub struct Pagination {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
+    /// The maximum number of results to return per call. If the number of items in the response is greater than the limit specified, the response returns the cursor parameter with a value.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<PageLimit>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
@@ -7634,6 +7354,18 @@ pub struct RevokeTokenRequest {
     #[serde(rename = "clientSecret")]
     pub client_secret: ::std::string::String,
 }
+/**Role of the user group on the board.
+
+Miro's default: `VIEWER`.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum Role {
+    Viewer,
+    Commenter,
+    Editor,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
 ///Definition of schema attributes.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SchemaAttribute {
@@ -7969,9 +7701,7 @@ pub struct ShapeData {
     ///The text you want to display on the shape.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    /**Defines the geometric shape of the item when it is rendered on the board.
-
-Miro's default: `rectangle`.*/
+    /// Defines the geometric shape of the item when it is rendered on the board. Miro's default: `rectangle`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<ShapeDataShape>,
 }
@@ -8124,41 +7854,9 @@ pub struct ShapeDataPlatformTags {
     ///The text you want to display on the shape.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    /**Defines the geometric shape of the item when it is rendered on the board.
-
-Miro's default: `rectangle`.*/
+    /// Defines the geometric shape of the item when it is rendered on the board. Miro's default: `rectangle`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<ShapeDataPlatformTagsShape>,
-}
-/**Defines the geometric shape of the item when it is rendered on the board.
-
-Miro's default: `rectangle`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeDataPlatformTagsShape {
-    Rectangle,
-    RoundRectangle,
-    Circle,
-    Triangle,
-    Rhombus,
-    Parallelogram,
-    Trapezoid,
-    Pentagon,
-    Hexagon,
-    Octagon,
-    WedgeRoundRectangleCallout,
-    Star,
-    FlowChartPredefinedProcess,
-    Cloud,
-    Cross,
-    Can,
-    RightArrow,
-    LeftArrow,
-    LeftRightArrow,
-    LeftBrace,
-    RightBrace,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub shape: ::std::option::Option<ShapeDataShape>,
 }
 /**Defines the geometric shape of the item when it is rendered on the board.
 
@@ -8253,13 +7951,12 @@ Default: `1.0` (solid color).*/
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub border_opacity: ::std::option::Option<::std::string::String>,
-    /**Defines the style used to represent the border of the shape.
-Default: `normal`.*/
+    /// Defines the style used to represent the border of the shape. Default: `normal`.
     #[serde(
         rename = "borderStyle",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub border_style: ::std::option::Option<ShapeStyleBorderStyle>,
+    pub border_style: ::std::option::Option<BorderStyle>,
     /**Defines the thickness of the shape border, in dp.
 Default: `2.0`.*/
     #[serde(
@@ -8291,80 +7988,28 @@ Possible values: any number between `0` and `1`, where:
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_opacity: ::std::option::Option<::std::string::String>,
-    /**Defines the font type for the text in the shape item.
-Default: `arial`.*/
+    /// Defines the font type for the text in the shape item. Default: `arial`.
     #[serde(
         rename = "fontFamily",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub font_family: ::std::option::Option<ShapeStyleFontFamily>,
+    pub font_family: ::std::option::Option<FontFamily>,
     /**Defines the font size, in dp, for the text on the shape.
 Default: `14`.*/
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub font_size: ::std::option::Option<::std::string::String>,
-    /**Defines how the sticky note text is horizontally aligned.
-Default: `center`.*/
+    /// Defines how the sticky note text is horizontally aligned. Default: `center`.
     #[serde(
         rename = "textAlign",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align: ::std::option::Option<ShapeStyleTextAlign>,
-    /**Defines how the sticky note text is vertically aligned.
-Default: `top`.*/
+    pub text_align: ::std::option::Option<TextAlign>,
+    /// Defines how the sticky note text is vertically aligned. Default: `top`.
     #[serde(
         rename = "textAlignVertical",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align_vertical: ::std::option::Option<ShapeStyleTextAlignVertical>,
-}
-/**Defines the style used to represent the border of the shape.
-Default: `normal`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleBorderStyle {
-    Normal,
-    Dotted,
-    Dashed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Defines the font type for the text in the shape item.
-Default: `arial`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleFontFamily {
-    Arial,
-    AbrilFatface,
-    Bangers,
-    EbGaramond,
-    Georgia,
-    Graduate,
-    GravitasOne,
-    FredokaOne,
-    NixieOne,
-    OpenSans,
-    PermanentMarker,
-    PtSans,
-    PtSansNarrow,
-    PtSerif,
-    RammettoOne,
-    Roboto,
-    RobotoCondensed,
-    RobotoSlab,
-    Caveat,
-    TimesNewRoman,
-    TitanOne,
-    LemonTuesday,
-    RobotoMono,
-    NotoSans,
-    PlexSans,
-    PlexSerif,
-    PlexMono,
-    Spoof,
-    TiemposText,
-    Formular,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 /**Contains information about the shape style, such as the border color or opacity. <br> All properties in style object are supported for shape types aren't listed below. <br> <table>
   <tr>
@@ -8411,13 +8056,12 @@ Default: `1.0` (solid color).*/
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub border_opacity: ::std::option::Option<::std::string::String>,
-    /**Defines the style used to represent the border of the shape.
-Default: `normal`.*/
+    /// Defines the style used to represent the border of the shape. Default: `normal`.
     #[serde(
         rename = "borderStyle",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub border_style: ::std::option::Option<ShapeStyleForCreateBorderStyle>,
+    pub border_style: ::std::option::Option<BorderStyle>,
     /**Defines the thickness of the shape border, in dp.
 Default: `2.0`.*/
     #[serde(
@@ -8448,13 +8092,12 @@ Default: `Flowchart` shapes: `1.0`. `Basic` shapes: `1.0` if `fillColor` provide
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_opacity: ::std::option::Option<::std::string::String>,
-    /**Defines the font type for the text in the shape item.
-Default: `arial`.*/
+    /// Defines the font type for the text in the shape item. Default: `arial`.
     #[serde(
         rename = "fontFamily",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub font_family: ::std::option::Option<ShapeStyleForCreateFontFamily>,
+    pub font_family: ::std::option::Option<FontFamily>,
     /**Defines the font size, in dp, for the text on the shape.
 Default: `14`.*/
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
@@ -8481,55 +8124,6 @@ Basic shapes: `top`.
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub text_align_vertical: ::std::option::Option<ShapeStyleForCreateTextAlignVertical>,
-}
-/**Defines the style used to represent the border of the shape.
-Default: `normal`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleForCreateBorderStyle {
-    Normal,
-    Dotted,
-    Dashed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Defines the font type for the text in the shape item.
-Default: `arial`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleForCreateFontFamily {
-    Arial,
-    AbrilFatface,
-    Bangers,
-    EbGaramond,
-    Georgia,
-    Graduate,
-    GravitasOne,
-    FredokaOne,
-    NixieOne,
-    OpenSans,
-    PermanentMarker,
-    PtSans,
-    PtSansNarrow,
-    PtSerif,
-    RammettoOne,
-    Roboto,
-    RobotoCondensed,
-    RobotoSlab,
-    Caveat,
-    TimesNewRoman,
-    TitanOne,
-    LemonTuesday,
-    RobotoMono,
-    NotoSans,
-    PlexSans,
-    PlexSerif,
-    PlexMono,
-    Spoof,
-    TiemposText,
-    Formular,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 /**Defines how the shape text is horizontally aligned.
 Default:
@@ -8606,12 +8200,12 @@ Possible values: any number between `0.0` and `1.0`, where:
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub border_opacity: ::std::option::Option<::std::string::String>,
-    ///Defines the style used to represent the border of the shape.
+    /// Defines the style used to represent the border of the shape.
     #[serde(
         rename = "borderStyle",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub border_style: ::std::option::Option<ShapeStyleForUpdateBorderStyle>,
+    pub border_style: ::std::option::Option<BorderStyle>,
     ///Defines the thickness of the shape border, in dp.
     #[serde(
         rename = "borderWidth",
@@ -8638,116 +8232,27 @@ Possible values: any number between `0` and `1`, where:
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_opacity: ::std::option::Option<::std::string::String>,
-    ///Defines the font type for the text in the shape item.
+    /// Defines the font type for the text in the shape item.
     #[serde(
         rename = "fontFamily",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub font_family: ::std::option::Option<ShapeStyleForUpdateFontFamily>,
+    pub font_family: ::std::option::Option<FontFamily>,
     ///Defines the font size, in dp, for the text on the shape.
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub font_size: ::std::option::Option<::std::string::String>,
-    ///Defines how the sticky note text is horizontally aligned.
+    /// Defines how the sticky note text is horizontally aligned.
     #[serde(
         rename = "textAlign",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align: ::std::option::Option<ShapeStyleForUpdateTextAlign>,
-    ///Defines how the sticky note text is vertically aligned.
+    pub text_align: ::std::option::Option<TextAlign>,
+    /// Defines how the sticky note text is vertically aligned.
     #[serde(
         rename = "textAlignVertical",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align_vertical: ::std::option::Option<ShapeStyleForUpdateTextAlignVertical>,
-}
-///Defines the style used to represent the border of the shape.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleForUpdateBorderStyle {
-    Normal,
-    Dotted,
-    Dashed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Defines the font type for the text in the shape item.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleForUpdateFontFamily {
-    Arial,
-    AbrilFatface,
-    Bangers,
-    EbGaramond,
-    Georgia,
-    Graduate,
-    GravitasOne,
-    FredokaOne,
-    NixieOne,
-    OpenSans,
-    PermanentMarker,
-    PtSans,
-    PtSansNarrow,
-    PtSerif,
-    RammettoOne,
-    Roboto,
-    RobotoCondensed,
-    RobotoSlab,
-    Caveat,
-    TimesNewRoman,
-    TitanOne,
-    LemonTuesday,
-    RobotoMono,
-    NotoSans,
-    PlexSans,
-    PlexSerif,
-    PlexMono,
-    Spoof,
-    TiemposText,
-    Formular,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Defines how the sticky note text is horizontally aligned.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleForUpdateTextAlign {
-    Left,
-    Right,
-    Center,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Defines how the sticky note text is vertically aligned.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleForUpdateTextAlignVertical {
-    Top,
-    Middle,
-    Bottom,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Defines how the sticky note text is horizontally aligned.
-Default: `center`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleTextAlign {
-    Left,
-    Right,
-    Center,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Defines how the sticky note text is vertically aligned.
-Default: `top`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleTextAlignVertical {
-    Top,
-    Middle,
-    Bottom,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 ///`ShapeUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -8771,6 +8276,30 @@ pub struct SharingPolicySettings {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub team_access: ::std::option::Option<TeamAccess>,
+}
+///The decoration cap of the connector end, like an arrow or circle. Default: none.
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum StartStrokeCap {
+    None,
+    Stealth,
+    RoundedStealth,
+    Diamond,
+    FilledDiamond,
+    Oval,
+    FilledOval,
+    Arrow,
+    Triangle,
+    FilledTriangle,
+    ErdOne,
+    ErdMany,
+    ErdOnlyOne,
+    ErdZeroOrOne,
+    ErdOneOrMany,
+    ErdZeroOrMany,
+    Unknown,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
 }
 ///Object that contains information about the state of the board item after the action was performed.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -8796,6 +8325,20 @@ for State {
         Self(value)
     }
 }
+/**Indicates whether the status of the webhook subscription.`enabled`: Miro sends a webhook when an event occurs in the associated board.
+`disabled`: Miro does not send a webhook even when an event occurs in the associated board.
+`lost_access`: The user with which the webhook subscription is associated has lost access to the board.
+The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
+
+Miro's default: `enabled`.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum Status {
+    Enabled,
+    Disabled,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
 ///`StickyNoteCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteCreateRequest {
@@ -8816,9 +8359,7 @@ pub struct StickyNoteData {
     ///The actual text (content) that appears in the sticky note item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    /**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
-
-Miro's default: `square`.*/
+    /// Defines the geometric shape of the sticky note and aspect ratio for its dimensions. Miro's default: `square`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<StickyNoteDataShape>,
 }
@@ -8828,22 +8369,9 @@ pub struct StickyNoteDataPlatformTags {
     ///The actual text (content) that appears in the sticky note item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    /**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
-
-Miro's default: `square`.*/
+    /// Defines the geometric shape of the sticky note and aspect ratio for its dimensions. Miro's default: `square`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<StickyNoteDataPlatformTagsShape>,
-}
-/**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
-
-Miro's default: `square`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum StickyNoteDataPlatformTagsShape {
-    Square,
-    Rectangle,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub shape: ::std::option::Option<StickyNoteDataShape>,
 }
 ///Contains sticky note item data, such as the content or shape of the sticky note.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -8851,22 +8379,9 @@ pub struct StickyNoteDataPlatformbulkcreateoperation {
     ///The actual text (content) that appears in the sticky note item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    /**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
-
-Miro's default: `square`.*/
+    /// Defines the geometric shape of the sticky note and aspect ratio for its dimensions. Miro's default: `square`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<StickyNoteDataPlatformbulkcreateoperationShape>,
-}
-/**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
-
-Miro's default: `square`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum StickyNoteDataPlatformbulkcreateoperationShape {
-    Square,
-    Rectangle,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub shape: ::std::option::Option<StickyNoteDataShape>,
 }
 /**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
 
@@ -8925,150 +8440,46 @@ pub struct StickyNoteItem {
 ///Contains information about the style of a sticky note item, such as the fill color or text alignment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteStyle {
-    /**Fill color for the sticky note.
-Default: `light_yellow`.*/
+    /// Fill color for the sticky note. Default: `light_yellow`.
     #[serde(
         rename = "fillColor",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub fill_color: ::std::option::Option<StickyNoteStyleFillColor>,
-    /**Defines how the sticky note text is horizontally aligned.
-Default: `center`.*/
+    pub fill_color: ::std::option::Option<FillColor>,
+    /// Defines how the sticky note text is horizontally aligned. Default: `center`.
     #[serde(
         rename = "textAlign",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align: ::std::option::Option<StickyNoteStyleTextAlign>,
-    /**Defines how the sticky note text is vertically aligned.
-Default: `top`.*/
+    pub text_align: ::std::option::Option<TextAlign>,
+    /// Defines how the sticky note text is vertically aligned. Default: `top`.
     #[serde(
         rename = "textAlignVertical",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align_vertical: ::std::option::Option<StickyNoteStyleTextAlignVertical>,
-}
-/**Fill color for the sticky note.
-Default: `light_yellow`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum StickyNoteStyleFillColor {
-    Gray,
-    LightYellow,
-    Yellow,
-    Orange,
-    LightGreen,
-    Green,
-    DarkGreen,
-    Cyan,
-    LightPink,
-    Pink,
-    Violet,
-    Red,
-    LightBlue,
-    Blue,
-    DarkBlue,
-    Black,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 ///Contains information about the style of a sticky note item, such as the fill color or text alignment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteStylePlatformbulkcreateoperation {
-    /**Fill color for the sticky note.
-Default: `light_yellow`.*/
+    /// Fill color for the sticky note. Default: `light_yellow`.
     #[serde(
         rename = "fillColor",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub fill_color: ::std::option::Option<
-        StickyNoteStylePlatformbulkcreateoperationFillColor,
-    >,
-    /**Defines how the sticky note text is horizontally aligned.
-Default: `center`.*/
+    pub fill_color: ::std::option::Option<FillColor>,
+    /// Defines how the sticky note text is horizontally aligned. Default: `center`.
     #[serde(
         rename = "textAlign",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align: ::std::option::Option<
-        StickyNoteStylePlatformbulkcreateoperationTextAlign,
-    >,
-    /**Defines how the sticky note text is vertically aligned.
-Default: `top`.*/
+    pub text_align: ::std::option::Option<TextAlign>,
+    /// Defines how the sticky note text is vertically aligned. Default: `top`.
     #[serde(
         rename = "textAlignVertical",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align_vertical: ::std::option::Option<
-        StickyNoteStylePlatformbulkcreateoperationTextAlignVertical,
-    >,
-}
-/**Fill color for the sticky note.
-Default: `light_yellow`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum StickyNoteStylePlatformbulkcreateoperationFillColor {
-    Gray,
-    LightYellow,
-    Yellow,
-    Orange,
-    LightGreen,
-    Green,
-    DarkGreen,
-    Cyan,
-    LightPink,
-    Pink,
-    Violet,
-    Red,
-    LightBlue,
-    Blue,
-    DarkBlue,
-    Black,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Defines how the sticky note text is horizontally aligned.
-Default: `center`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum StickyNoteStylePlatformbulkcreateoperationTextAlign {
-    Left,
-    Right,
-    Center,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Defines how the sticky note text is vertically aligned.
-Default: `top`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum StickyNoteStylePlatformbulkcreateoperationTextAlignVertical {
-    Top,
-    Middle,
-    Bottom,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Defines how the sticky note text is horizontally aligned.
-Default: `center`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum StickyNoteStyleTextAlign {
-    Left,
-    Right,
-    Center,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Defines how the sticky note text is vertically aligned.
-Default: `top`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum StickyNoteStyleTextAlignVertical {
-    Top,
-    Middle,
-    Bottom,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 ///`StickyNoteUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -9083,6 +8494,16 @@ pub struct StickyNoteUpdateRequest {
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<UpdateStickyNoteStyle>,
+}
+///The stroke pattern of the connector line. Default: normal.
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum StrokeStyle {
+    Normal,
+    Dotted,
+    Dashed,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
 }
 ///Contains information about a webhook subscription, such as the board ID that the webhook subscription is associated with.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -9107,7 +8528,7 @@ impl ::std::convert::From<BoardSubscriptionData> for SubscriptionData {
 ///`Tag`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct Tag {
-    ///Background color of the tag.
+    /// Background color of the tag.
     #[serde(rename = "fillColor")]
     pub fill_color: TagFillColor,
     ///Unique identifier of the tag.
@@ -9121,37 +8542,14 @@ pub struct Tag {
 ///`TagCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TagCreateRequest {
-    /**Fill color for the tag.
-
-Miro's default: `red`.*/
+    /// Fill color for the tag. Miro's default: `red`.
     #[serde(
         rename = "fillColor",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub fill_color: ::std::option::Option<TagCreateRequestFillColor>,
+    pub fill_color: ::std::option::Option<TagFillColor>,
     ///Text of the tag. Case-sensitive. Must be unique.
     pub title: ::std::string::String,
-}
-/**Fill color for the tag.
-
-Miro's default: `red`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TagCreateRequestFillColor {
-    Red,
-    LightGreen,
-    Cyan,
-    Yellow,
-    Magenta,
-    Green,
-    Blue,
-    Gray,
-    Violet,
-    DarkGreen,
-    DarkBlue,
-    Black,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///Background color of the tag.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -9175,41 +8573,22 @@ pub enum TagFillColor {
 ///`TagUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TagUpdateRequest {
-    ///Fill color for the tag.
+    /// Fill color for the tag.
     #[serde(
         rename = "fillColor",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub fill_color: ::std::option::Option<TagUpdateRequestFillColor>,
+    pub fill_color: ::std::option::Option<TagFillColor>,
     ///Text of the tag. Case-sensitive. Must be unique.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
-///Fill color for the tag.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TagUpdateRequestFillColor {
-    Red,
-    LightGreen,
-    Cyan,
-    Yellow,
-    Magenta,
-    Green,
-    Blue,
-    Gray,
-    Violet,
-    DarkGreen,
-    DarkBlue,
-    Black,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
 ///`TagWithLinks`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TagWithLinks {
-    ///Background color of the tag.
+    /// Background color of the tag.
     #[serde(rename = "fillColor")]
-    pub fill_color: TagWithLinksFillColor,
+    pub fill_color: TagFillColor,
     ///Unique identifier of the tag.
     pub id: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -9219,25 +8598,6 @@ pub struct TagWithLinks {
     ///Type of the object that is returned. In this case, type returns `tag`.
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
-}
-///Background color of the tag.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TagWithLinksFillColor {
-    Red,
-    LightGreen,
-    Cyan,
-    Yellow,
-    Magenta,
-    Green,
-    Blue,
-    Gray,
-    Violet,
-    DarkGreen,
-    DarkBlue,
-    Black,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///`TagsPagedResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -9294,11 +8654,7 @@ pub enum TeamAccess {
 ///Team account discovery settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamAccountDiscoverySettings {
-    /**
-* "hidden":  Only invited users can see and access the team.
-* "request": Members of organization can find and request to join with admin approval.
-* "join":    Members of organization can find and join.
-*/
+    /// * "hidden": Only invited users can see and access the team. * "request": Members of organization can find and request to join with admin approval. * "join": Members of organization can find and join.
     #[serde(
         rename = "accountDiscovery",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9324,32 +8680,14 @@ pub enum TeamAccountDiscoverySettingsAccountDiscovery {
 ///Team account discovery settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamAccountDiscoverySettingsChanges {
-    /**
-* "hidden":  Only invited users can see and access the team.
-* "request": Members of organization can find and request to join with admin approval.
-* "join":    Members of organization can find and join.
-*/
+    /// * "hidden": Only invited users can see and access the team. * "request": Members of organization can find and request to join with admin approval. * "join": Members of organization can find and join.
     #[serde(
         rename = "accountDiscovery",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub account_discovery: ::std::option::Option<
-        TeamAccountDiscoverySettingsChangesAccountDiscovery,
+        TeamAccountDiscoverySettingsAccountDiscovery,
     >,
-}
-/**
-* "hidden":  Only invited users can see and access the team.
-* "request": Members of organization can find and request to join with admin approval.
-* "join":    Members of organization can find and join.
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamAccountDiscoverySettingsChangesAccountDiscovery {
-    Hidden,
-    Request,
-    Join,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 ///`TeamChanges`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -9361,10 +8699,7 @@ pub struct TeamChanges {
 ///Team collaboration settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamCollaborationSettings {
-    /**
-* "enabled": Enable Co-owner role on boards and projects
-* "disabled": Disabled Co-owner role on boards and projects
-*/
+    /// * "enabled": Enable Co-owner role on boards and projects * "disabled": Disabled Co-owner role on boards and projects
     #[serde(
         rename = "coOwnerRole",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9374,29 +8709,12 @@ pub struct TeamCollaborationSettings {
 ///Team collaboration settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamCollaborationSettingsChanges {
-    /**
-* "enabled": Enable Co-owner role on boards and projects
-* "disabled": Disabled Co-owner role on boards and projects
-*/
+    /// * "enabled": Enable Co-owner role on boards and projects * "disabled": Disabled Co-owner role on boards and projects
     #[serde(
         rename = "coOwnerRole",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub co_owner_role: ::std::option::Option<
-        TeamCollaborationSettingsChangesCoOwnerRole,
-    >,
-}
-/**
-* "enabled": Enable Co-owner role on boards and projects
-* "disabled": Disabled Co-owner role on boards and projects
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamCollaborationSettingsChangesCoOwnerRole {
-    Enabled,
-    Disabled,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub co_owner_role: ::std::option::Option<TeamCollaborationSettingsCoOwnerRole>,
 }
 /**
 * "enabled": Enable Co-owner role on boards and projects
@@ -9426,10 +8744,7 @@ pub struct TeamCopyAccessLevelSettings {
     pub copy_access_level: ::std::option::Option<
         TeamCopyAccessLevelSettingsCopyAccessLevel,
     >,
-    /**
-* "anyone":       Team members and users outside team can be given permission to copy board content.
-* "team_members": Only team members can be given permission to copy board content.
-*/
+    /// * "anyone": Team members and users outside team can be given permission to copy board content. * "team_members": Only team members can be given permission to copy board content.
     #[serde(
         rename = "copyAccessLevelLimitation",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9454,16 +8769,13 @@ pub struct TeamCopyAccessLevelSettingsChanges {
     pub copy_access_level: ::std::option::Option<
         TeamCopyAccessLevelSettingsChangesCopyAccessLevel,
     >,
-    /**
-* "anyone":       Team members and users outside team can be given permission to copy board content.
-* "team_members": Only team members can be given permission to copy board content.
-*/
+    /// * "anyone": Team members and users outside team can be given permission to copy board content. * "team_members": Only team members can be given permission to copy board content.
     #[serde(
         rename = "copyAccessLevelLimitation",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub copy_access_level_limitation: ::std::option::Option<
-        TeamCopyAccessLevelSettingsChangesCopyAccessLevelLimitation,
+        TeamCopyAccessLevelSettingsCopyAccessLevelLimitation,
     >,
 }
 /**
@@ -9479,18 +8791,6 @@ pub enum TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     TeamMembers,
     TeamEditors,
     BoardOwner,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-* "anyone":       Team members and users outside team can be given permission to copy board content.
-* "team_members": Only team members can be given permission to copy board content.
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamCopyAccessLevelSettingsChangesCopyAccessLevelLimitation {
-    Anyone,
-    TeamMembers,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -9570,10 +8870,7 @@ pub struct TeamInformation {
 ///Team invitation settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamInvitationSettings {
-    /**
-* "allowed": Allow non-team collaborators for team
-* "not_allowed": Not Allow non-team collaborators for team
-*/
+    /// * "allowed": Allow non-team collaborators for team * "not_allowed": Not Allow non-team collaborators for team
     #[serde(
         rename = "inviteExternalUsers",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9581,11 +8878,7 @@ pub struct TeamInvitationSettings {
     pub invite_external_users: ::std::option::Option<
         TeamInvitationSettingsInviteExternalUsers,
     >,
-    /**
-* "only_org_admins": Company admins only can invite
-* "admins":          Company admins and team admins can invite
-* "all_members":     All team members can invite
-*/
+    /// * "only_org_admins": Company admins only can invite * "admins": Company admins and team admins can invite * "all_members": All team members can invite
     #[serde(
         rename = "whoCanInvite",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9595,53 +8888,20 @@ pub struct TeamInvitationSettings {
 ///Team invitation settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamInvitationSettingsChanges {
-    /**
-* "allowed": Allow non-team collaborators for team
-* "not_allowed": Not Allow non-team collaborators for team
-*/
+    /// * "allowed": Allow non-team collaborators for team * "not_allowed": Not Allow non-team collaborators for team
     #[serde(
         rename = "inviteExternalUsers",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub invite_external_users: ::std::option::Option<
-        TeamInvitationSettingsChangesInviteExternalUsers,
+        TeamInvitationSettingsInviteExternalUsers,
     >,
-    /**
-* "only_org_admins": Company admins only can invite
-* "admins":          Company admins and team admins can invite
-* "all_members":     All team members can invite
-*/
+    /// * "only_org_admins": Company admins only can invite * "admins": Company admins and team admins can invite * "all_members": All team members can invite
     #[serde(
         rename = "whoCanInvite",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub who_can_invite: ::std::option::Option<TeamInvitationSettingsChangesWhoCanInvite>,
-}
-/**
-* "allowed": Allow non-team collaborators for team
-* "not_allowed": Not Allow non-team collaborators for team
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamInvitationSettingsChangesInviteExternalUsers {
-    Allowed,
-    NotAllowed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-* "only_org_admins": Company admins only can invite
-* "admins":          Company admins and team admins can invite
-* "all_members":     All team members can invite
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamInvitationSettingsChangesWhoCanInvite {
-    OnlyOrgAdmins,
-    Admins,
-    AllMembers,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub who_can_invite: ::std::option::Option<TeamInvitationSettingsWhoCanInvite>,
 }
 /**
 * "allowed": Allow non-team collaborators for team
@@ -9887,11 +9147,7 @@ pub struct TeamSharingPolicySettings {
         skip_serializing_if = "::std::vec::Vec::is_empty"
     )]
     pub allow_listed_domains: ::std::vec::Vec<::std::string::String>,
-    /**
-* "company_admins": Only company admins can create assets in a team
-* "admins": Both team and company admins can create assets in a team.
-* "all_members": all_members
-*/
+    /// * "company_admins": Only company admins can create assets in a team * "admins": Both team and company admins can create assets in a team. * "all_members": all_members
     #[serde(
         rename = "createAssetAccessLevel",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9899,13 +9155,7 @@ pub struct TeamSharingPolicySettings {
     pub create_asset_access_level: ::std::option::Option<
         TeamSharingPolicySettingsCreateAssetAccessLevel,
     >,
-    /**
-Default board access
-* "private": Only board owners can access
-* "view":    Anyone in the team can view
-* "comment": Anyone in the team can comment
-* "edit":    Anyone in the team can edit
-*/
+    /// Default board access * "private": Only board owners can access * "view": Anyone in the team can view * "comment": Anyone in the team can comment * "edit": Anyone in the team can edit
     #[serde(
         rename = "defaultBoardAccess",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9913,11 +9163,7 @@ Default board access
     pub default_board_access: ::std::option::Option<
         TeamSharingPolicySettingsDefaultBoardAccess,
     >,
-    /**
-Indicates who can change board access and invite users to boards in this team, by default.
-* "team_members_with_editing_rights": Any team member with editing rights on the board.
-* "owner_and_coowners":               Only the owner and co-owners of the board.
-*/
+    /// Indicates who can change board access and invite users to boards in this team, by default. * "team_members_with_editing_rights": Any team member with editing rights on the board. * "owner_and_coowners": Only the owner and co-owners of the board.
     #[serde(
         rename = "defaultBoardSharingAccess",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9925,13 +9171,7 @@ Indicates who can change board access and invite users to boards in this team, b
     pub default_board_sharing_access: ::std::option::Option<
         TeamSharingPolicySettingsDefaultBoardSharingAccess,
     >,
-    /**
-Default organization access
-* "private": Only board owners can access
-* "view":    Anyone in the team can view
-* "comment": Anyone in the team can comment
-* "edit":    Anyone in the team can edit
-*/
+    /// Default organization access * "private": Only board owners can access * "view": Anyone in the team can view * "comment": Anyone in the team can comment * "edit": Anyone in the team can edit
     #[serde(
         rename = "defaultOrganizationAccess",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9939,11 +9179,7 @@ Default organization access
     pub default_organization_access: ::std::option::Option<
         TeamSharingPolicySettingsDefaultOrganizationAccess,
     >,
-    /**
-Default project access
-* "private": Only board owners can access
-* "view":    Anyone in the team can view
-*/
+    /// Default project access * "private": Only board owners can access * "view": Anyone in the team can view
     #[serde(
         rename = "defaultProjectAccess",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9951,10 +9187,7 @@ Default project access
     pub default_project_access: ::std::option::Option<
         TeamSharingPolicySettingsDefaultProjectAccess,
     >,
-    /**
-* "allowed": Allow move board to team
-* "not_allowed": Not allow move board to team
-*/
+    /// * "allowed": Allow move board to team * "not_allowed": Not allow move board to team
     #[serde(
         rename = "moveBoardToAccount",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9962,11 +9195,7 @@ Default project access
     pub move_board_to_account: ::std::option::Option<
         TeamSharingPolicySettingsMoveBoardToAccount,
     >,
-    /**
-* "enabled": Enabled. Restrict to listed domain.
-* "disabled": Disabled. No domain restriction.
-* "enabled_with_external_user_access": Enabled. Restrict to listed domain but allows external users to access.
-*/
+    /// * "enabled": Enabled. Restrict to listed domain. * "disabled": Disabled. No domain restriction. * "enabled_with_external_user_access": Enabled. Restrict to listed domain but allows external users to access.
     #[serde(
         rename = "restrictAllowedDomains",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9974,10 +9203,7 @@ Default project access
     pub restrict_allowed_domains: ::std::option::Option<
         TeamSharingPolicySettingsRestrictAllowedDomains,
     >,
-    /**
-* "allowed": Allow sharing on team
-* "not_allowed": Not allow sharing on team
-*/
+    /// * "allowed": Allow sharing on team * "not_allowed": Not allow sharing on team
     #[serde(
         rename = "sharingOnAccount",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9985,11 +9211,7 @@ Default project access
     pub sharing_on_account: ::std::option::Option<
         TeamSharingPolicySettingsSharingOnAccount,
     >,
-    /**
-* "allowed": Allow sharing on organization
-* "allowed_with_editing": Allow sharing with editing on organization
-* "not_allowed": Not allow sharing on organization
-*/
+    /// * "allowed": Allow sharing on organization * "allowed_with_editing": Allow sharing with editing on organization * "not_allowed": Not allow sharing on organization
     #[serde(
         rename = "sharingOnOrganization",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -9997,11 +9219,7 @@ Default project access
     pub sharing_on_organization: ::std::option::Option<
         TeamSharingPolicySettingsSharingOnOrganization,
     >,
-    /**
-* "allowed": Allow sharing via public link
-* "allowed_with_editing": Allow sharing with editing via public link
-* "not_allowed": Not allow sharing via public link
-*/
+    /// * "allowed": Allow sharing via public link * "allowed_with_editing": Allow sharing with editing via public link * "not_allowed": Not allow sharing via public link
     #[serde(
         rename = "sharingViaPublicLink",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -10020,270 +9238,86 @@ pub struct TeamSharingPolicySettingsChanges {
         skip_serializing_if = "::std::vec::Vec::is_empty"
     )]
     pub allow_listed_domains: ::std::vec::Vec<::std::string::String>,
-    /**
-* "company_admins": Only company admins can create assets in a team
-* "admins": Both team and company admins can create assets in a team.
-* "all_members": all_members
-*/
+    /// * "company_admins": Only company admins can create assets in a team * "admins": Both team and company admins can create assets in a team. * "all_members": all_members
     #[serde(
         rename = "createAssetAccessLevel",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub create_asset_access_level: ::std::option::Option<
-        TeamSharingPolicySettingsChangesCreateAssetAccessLevel,
+        TeamSharingPolicySettingsCreateAssetAccessLevel,
     >,
-    /**
-Default board access
-* "private": Only board owners can access
-* "view":    Anyone in the team can view
-* "comment": Anyone in the team can comment
-* "edit":    Anyone in the team can edit
-*/
+    /// Default board access * "private": Only board owners can access * "view": Anyone in the team can view * "comment": Anyone in the team can comment * "edit": Anyone in the team can edit
     #[serde(
         rename = "defaultBoardAccess",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub default_board_access: ::std::option::Option<
-        TeamSharingPolicySettingsChangesDefaultBoardAccess,
+        TeamSharingPolicySettingsDefaultBoardAccess,
     >,
-    /**
-Indicates who can change board access and invite users to boards in this team, by default.
-* "team_members_with_editing_rights": Any team member with editing rights on the board.
-* "owner_and_coowners":               Only the owner and co-owners of the board.
-
-Miro's default: `team_members_with_editing_rights`.*/
+    /// Indicates who can change board access and invite users to boards in this team, by default. * "team_members_with_editing_rights": Any team member with editing rights on the board. * "owner_and_coowners": Only the owner and co-owners of the board. Miro's default: `team_members_with_editing_rights`.
     #[serde(
         rename = "defaultBoardSharingAccess",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub default_board_sharing_access: ::std::option::Option<
-        TeamSharingPolicySettingsChangesDefaultBoardSharingAccess,
+        TeamSharingPolicySettingsDefaultBoardSharingAccess,
     >,
-    /**
-Default organization access
-* "private": Only board owners can access
-* "view":    Anyone in the team can view
-* "comment": Anyone in the team can comment
-* "edit":    Anyone in the team can edit
-*/
+    /// Default organization access * "private": Only board owners can access * "view": Anyone in the team can view * "comment": Anyone in the team can comment * "edit": Anyone in the team can edit
     #[serde(
         rename = "defaultOrganizationAccess",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub default_organization_access: ::std::option::Option<
-        TeamSharingPolicySettingsChangesDefaultOrganizationAccess,
+        TeamSharingPolicySettingsDefaultOrganizationAccess,
     >,
-    /**
-Default project access
-* "private": Only board owners can access
-* "view":    Anyone in the team can view
-*/
+    /// Default project access * "private": Only board owners can access * "view": Anyone in the team can view
     #[serde(
         rename = "defaultProjectAccess",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub default_project_access: ::std::option::Option<
-        TeamSharingPolicySettingsChangesDefaultProjectAccess,
+        TeamSharingPolicySettingsDefaultProjectAccess,
     >,
-    /**
-* "allowed": Allow move board to team
-* "not_allowed": Not allow move board to team
-*/
+    /// * "allowed": Allow move board to team * "not_allowed": Not allow move board to team
     #[serde(
         rename = "moveBoardToAccount",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub move_board_to_account: ::std::option::Option<
-        TeamSharingPolicySettingsChangesMoveBoardToAccount,
+        TeamSharingPolicySettingsMoveBoardToAccount,
     >,
-    /**
-* "enabled": Enabled. Restrict to listed domain.
-* "disabled": Disabled. No domain restriction.
-* "enabled_with_external_user_access": Enabled. Restrict to listed domain but allows external users to access.
-*/
+    /// * "enabled": Enabled. Restrict to listed domain. * "disabled": Disabled. No domain restriction. * "enabled_with_external_user_access": Enabled. Restrict to listed domain but allows external users to access.
     #[serde(
         rename = "restrictAllowedDomains",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub restrict_allowed_domains: ::std::option::Option<
-        TeamSharingPolicySettingsChangesRestrictAllowedDomains,
+        TeamSharingPolicySettingsRestrictAllowedDomains,
     >,
-    /**
-* "allowed": Allow sharing on team
-* "not_allowed": Not allow sharing on team
-*/
+    /// * "allowed": Allow sharing on team * "not_allowed": Not allow sharing on team
     #[serde(
         rename = "sharingOnAccount",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub sharing_on_account: ::std::option::Option<
-        TeamSharingPolicySettingsChangesSharingOnAccount,
+        TeamSharingPolicySettingsSharingOnAccount,
     >,
-    /**
-* "allowed": Allow sharing on organization
-* "allowed_with_editing": Allow sharing with editing on organization
-* "not_allowed": Not allow sharing on organization
-*/
+    /// * "allowed": Allow sharing on organization * "allowed_with_editing": Allow sharing with editing on organization * "not_allowed": Not allow sharing on organization
     #[serde(
         rename = "sharingOnOrganization",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub sharing_on_organization: ::std::option::Option<
-        TeamSharingPolicySettingsChangesSharingOnOrganization,
+        TeamSharingPolicySettingsSharingOnOrganization,
     >,
-    /**
-* "allowed": Allow sharing via public link
-* "allowed_with_editing": Allow sharing with editing via public link
-* "not_allowed": Not allow sharing via public link
-*/
+    /// * "allowed": Allow sharing via public link * "allowed_with_editing": Allow sharing with editing via public link * "not_allowed": Not allow sharing via public link
     #[serde(
         rename = "sharingViaPublicLink",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub sharing_via_public_link: ::std::option::Option<
-        TeamSharingPolicySettingsChangesSharingViaPublicLink,
+        TeamSharingPolicySettingsSharingViaPublicLink,
     >,
-}
-/**
-* "company_admins": Only company admins can create assets in a team
-* "admins": Both team and company admins can create assets in a team.
-* "all_members": all_members
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamSharingPolicySettingsChangesCreateAssetAccessLevel {
-    CompanyAdmins,
-    Admins,
-    AllMembers,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-Default board access
-* "private": Only board owners can access
-* "view":    Anyone in the team can view
-* "comment": Anyone in the team can comment
-* "edit":    Anyone in the team can edit
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamSharingPolicySettingsChangesDefaultBoardAccess {
-    Private,
-    View,
-    Comment,
-    Edit,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-Indicates who can change board access and invite users to boards in this team, by default.
-* "team_members_with_editing_rights": Any team member with editing rights on the board.
-* "owner_and_coowners":               Only the owner and co-owners of the board.
-
-Miro's default: `team_members_with_editing_rights`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-    TeamMembersWithEditingRights,
-    OwnerAndCoowners,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-Default organization access
-* "private": Only board owners can access
-* "view":    Anyone in the team can view
-* "comment": Anyone in the team can comment
-* "edit":    Anyone in the team can edit
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamSharingPolicySettingsChangesDefaultOrganizationAccess {
-    Private,
-    View,
-    Comment,
-    Edit,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-Default project access
-* "private": Only board owners can access
-* "view":    Anyone in the team can view
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamSharingPolicySettingsChangesDefaultProjectAccess {
-    Private,
-    View,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-* "allowed": Allow move board to team
-* "not_allowed": Not allow move board to team
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamSharingPolicySettingsChangesMoveBoardToAccount {
-    Allowed,
-    NotAllowed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-* "enabled": Enabled. Restrict to listed domain.
-* "disabled": Disabled. No domain restriction.
-* "enabled_with_external_user_access": Enabled. Restrict to listed domain but allows external users to access.
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamSharingPolicySettingsChangesRestrictAllowedDomains {
-    Enabled,
-    EnabledWithExternalUserAccess,
-    Disabled,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-* "allowed": Allow sharing on team
-* "not_allowed": Not allow sharing on team
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamSharingPolicySettingsChangesSharingOnAccount {
-    Allowed,
-    NotAllowed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-* "allowed": Allow sharing on organization
-* "allowed_with_editing": Allow sharing with editing on organization
-* "not_allowed": Not allow sharing on organization
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamSharingPolicySettingsChangesSharingOnOrganization {
-    Allowed,
-    AllowedWithEditing,
-    NotAllowed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**
-* "allowed": Allow sharing via public link
-* "allowed_with_editing": Allow sharing with editing via public link
-* "not_allowed": Not allow sharing via public link
-*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TeamSharingPolicySettingsChangesSharingViaPublicLink {
-    Allowed,
-    AllowedWithEditing,
-    NotAllowed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 /**
 * "company_admins": Only company admins can create assets in a team
@@ -10437,6 +9471,27 @@ pub struct TeamsPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<PageType>,
 }
+/**Defines how the sticky note text is horizontally aligned.
+Default: `center`.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum TextAlign {
+    Left,
+    Right,
+    Center,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
+///The vertical position of the text on the connector. Default: middle
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum TextAlignVertical {
+    Top,
+    Middle,
+    Bottom,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
 ///`TextCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TextCreateRequest {
@@ -10511,6 +9566,15 @@ pub struct TextItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+///The captions orientation relatively to the connector line curvature. Default: aligned.
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum TextOrientation {
+    Horizontal,
+    Aligned,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
 ///Contains information about the style of a text item, such as the fill color or font family.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TextStyle {
@@ -10535,73 +9599,22 @@ Default: `1.0` if `fillColor` is provided, `0.0` if `fillColor` is not provided.
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_opacity: ::std::option::Option<::std::string::String>,
-    /**Font type for the text in the text item.
-Default: `arial`.*/
+    /// Font type for the text in the text item. Default: `arial`.
     #[serde(
         rename = "fontFamily",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub font_family: ::std::option::Option<TextStyleFontFamily>,
+    pub font_family: ::std::option::Option<FontFamily>,
     /**Font size, in dp.
 Default: `14`.*/
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub font_size: ::std::option::Option<::std::string::String>,
-    /**Horizontal alignment for the item's content.
-Default: `center.`*/
+    /// Horizontal alignment for the item's content. Default: `center.`
     #[serde(
         rename = "textAlign",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align: ::std::option::Option<TextStyleTextAlign>,
-}
-/**Font type for the text in the text item.
-Default: `arial`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TextStyleFontFamily {
-    Arial,
-    AbrilFatface,
-    Bangers,
-    EbGaramond,
-    Georgia,
-    Graduate,
-    GravitasOne,
-    FredokaOne,
-    NixieOne,
-    OpenSans,
-    PermanentMarker,
-    PtSans,
-    PtSansNarrow,
-    PtSerif,
-    RammettoOne,
-    Roboto,
-    RobotoCondensed,
-    RobotoSlab,
-    Caveat,
-    TimesNewRoman,
-    TitanOne,
-    LemonTuesday,
-    RobotoMono,
-    NotoSans,
-    PlexSans,
-    PlexSerif,
-    PlexMono,
-    Spoof,
-    TiemposText,
-    Formular,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-/**Horizontal alignment for the item's content.
-Default: `center.`*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum TextStyleTextAlign {
-    Left,
-    Right,
-    Center,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align: ::std::option::Option<TextAlign>,
 }
 ///`TextUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -10649,28 +9662,9 @@ pub struct UpdateBoardSubscriptionRequest {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub callback_url: ::std::option::Option<::std::string::String>,
-    /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
-`disabled`: Miro does not send a webhook even when an event occurs in the associated board.
-`lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
-
-Miro's default: `enabled`.*/
+    /// Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board. `disabled`: Miro does not send a webhook even when an event occurs in the associated board. `lost_access`: The user with which the webhook subscription is associated has lost access to the board. The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint. Miro's default: `enabled`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<UpdateBoardSubscriptionRequestStatus>,
-}
-/**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
-`disabled`: Miro does not send a webhook even when an event occurs in the associated board.
-`lost_access`: The user with which the webhook subscription is associated has lost access to the board.
-The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
-
-Miro's default: `enabled`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateBoardSubscriptionRequestStatus {
-    Enabled,
-    Disabled,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub status: ::std::option::Option<Status>,
 }
 ///`UpdateBoardsDataClassificationLabel`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -10716,112 +9710,45 @@ pub struct UpdateConnectorStyle {
     ///Hex value representing the color for the captions on the connector.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub color: ::std::option::Option<::std::string::String>,
-    ///The decoration cap of the connector end, like an arrow or circle.
+    /// The decoration cap of the connector end, like an arrow or circle.
     #[serde(
         rename = "endStrokeCap",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub end_stroke_cap: ::std::option::Option<UpdateConnectorStyleEndStrokeCap>,
+    pub end_stroke_cap: ::std::option::Option<EndStrokeCap>,
     ///Defines the font size, in dp, for the captions on the connector.
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub font_size: ::std::option::Option<::std::string::String>,
-    ///The decoration cap of the connector end, like an arrow or circle.
+    /// The decoration cap of the connector end, like an arrow or circle.
     #[serde(
         rename = "startStrokeCap",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub start_stroke_cap: ::std::option::Option<UpdateConnectorStyleStartStrokeCap>,
+    pub start_stroke_cap: ::std::option::Option<StartStrokeCap>,
     ///Hex value of the color of the connector line.
     #[serde(
         rename = "strokeColor",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub stroke_color: ::std::option::Option<::std::string::String>,
-    ///The stroke pattern of the connector line.
+    /// The stroke pattern of the connector line.
     #[serde(
         rename = "strokeStyle",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub stroke_style: ::std::option::Option<UpdateConnectorStyleStrokeStyle>,
+    pub stroke_style: ::std::option::Option<StrokeStyle>,
     ///The thickness of the connector line, in dp.
     #[serde(
         rename = "strokeWidth",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub stroke_width: ::std::option::Option<::std::string::String>,
-    ///The captions orientation relatively to the connector line curvature.
+    /// The captions orientation relatively to the connector line curvature.
     #[serde(
         rename = "textOrientation",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_orientation: ::std::option::Option<UpdateConnectorStyleTextOrientation>,
-}
-///The decoration cap of the connector end, like an arrow or circle.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateConnectorStyleEndStrokeCap {
-    None,
-    Stealth,
-    RoundedStealth,
-    Diamond,
-    FilledDiamond,
-    Oval,
-    FilledOval,
-    Arrow,
-    Triangle,
-    FilledTriangle,
-    ErdOne,
-    ErdMany,
-    ErdOnlyOne,
-    ErdZeroOrOne,
-    ErdOneOrMany,
-    ErdZeroOrMany,
-    Unknown,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///The decoration cap of the connector end, like an arrow or circle.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateConnectorStyleStartStrokeCap {
-    None,
-    Stealth,
-    RoundedStealth,
-    Diamond,
-    FilledDiamond,
-    Oval,
-    FilledOval,
-    Arrow,
-    Triangle,
-    FilledTriangle,
-    ErdOne,
-    ErdMany,
-    ErdOnlyOne,
-    ErdZeroOrOne,
-    ErdOneOrMany,
-    ErdZeroOrMany,
-    Unknown,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///The stroke pattern of the connector line.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateConnectorStyleStrokeStyle {
-    Normal,
-    Dotted,
-    Dashed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///The captions orientation relatively to the connector line curvature.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateConnectorStyleTextOrientation {
-    Horizontal,
-    Aligned,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_orientation: ::std::option::Option<TextOrientation>,
 }
 ///Contains information about the style of a frame item, such as the fill color.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -10883,12 +9810,12 @@ Possible values: any number between `0.0` and `1.0`, where:
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub border_opacity: ::std::option::Option<::std::string::String>,
-    ///Defines the style used to represent the border of the shape.
+    /// Defines the style used to represent the border of the shape.
     #[serde(
         rename = "borderStyle",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub border_style: ::std::option::Option<UpdateShapeStyleBorderStyle>,
+    pub border_style: ::std::option::Option<BorderStyle>,
     ///Defines the thickness of the shape border, in dp.
     #[serde(
         rename = "borderWidth",
@@ -10915,161 +9842,49 @@ Possible values: any number between `0` and `1`, where:
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_opacity: ::std::option::Option<::std::string::String>,
-    ///Defines the font type for the text in the shape item.
+    /// Defines the font type for the text in the shape item.
     #[serde(
         rename = "fontFamily",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub font_family: ::std::option::Option<UpdateShapeStyleFontFamily>,
+    pub font_family: ::std::option::Option<FontFamily>,
     ///Defines the font size, in dp, for the text on the shape.
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub font_size: ::std::option::Option<::std::string::String>,
-    ///Defines how the sticky note text is horizontally aligned.
+    /// Defines how the sticky note text is horizontally aligned.
     #[serde(
         rename = "textAlign",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align: ::std::option::Option<UpdateShapeStyleTextAlign>,
-    ///Defines how the sticky note text is vertically aligned.
+    pub text_align: ::std::option::Option<TextAlign>,
+    /// Defines how the sticky note text is vertically aligned.
     #[serde(
         rename = "textAlignVertical",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align_vertical: ::std::option::Option<UpdateShapeStyleTextAlignVertical>,
-}
-///Defines the style used to represent the border of the shape.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateShapeStyleBorderStyle {
-    Normal,
-    Dotted,
-    Dashed,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Defines the font type for the text in the shape item.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateShapeStyleFontFamily {
-    Arial,
-    AbrilFatface,
-    Bangers,
-    EbGaramond,
-    Georgia,
-    Graduate,
-    GravitasOne,
-    FredokaOne,
-    NixieOne,
-    OpenSans,
-    PermanentMarker,
-    PtSans,
-    PtSansNarrow,
-    PtSerif,
-    RammettoOne,
-    Roboto,
-    RobotoCondensed,
-    RobotoSlab,
-    Caveat,
-    TimesNewRoman,
-    TitanOne,
-    LemonTuesday,
-    RobotoMono,
-    NotoSans,
-    PlexSans,
-    PlexSerif,
-    PlexMono,
-    Spoof,
-    TiemposText,
-    Formular,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Defines how the sticky note text is horizontally aligned.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateShapeStyleTextAlign {
-    Left,
-    Right,
-    Center,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Defines how the sticky note text is vertically aligned.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateShapeStyleTextAlignVertical {
-    Top,
-    Middle,
-    Bottom,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 ///Contains information about the style of a sticky note item, such as the fill color or text alignment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateStickyNoteStyle {
-    ///Fill color for the sticky note.
+    /// Fill color for the sticky note.
     #[serde(
         rename = "fillColor",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub fill_color: ::std::option::Option<UpdateStickyNoteStyleFillColor>,
-    ///Defines how the sticky note text is horizontally aligned.
+    pub fill_color: ::std::option::Option<FillColor>,
+    /// Defines how the sticky note text is horizontally aligned.
     #[serde(
         rename = "textAlign",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align: ::std::option::Option<UpdateStickyNoteStyleTextAlign>,
-    ///Defines how the sticky note text is vertically aligned.
+    pub text_align: ::std::option::Option<TextAlign>,
+    /// Defines how the sticky note text is vertically aligned.
     #[serde(
         rename = "textAlignVertical",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align_vertical: ::std::option::Option<
-        UpdateStickyNoteStyleTextAlignVertical,
-    >,
-}
-///Fill color for the sticky note.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateStickyNoteStyleFillColor {
-    Gray,
-    LightYellow,
-    Yellow,
-    Orange,
-    LightGreen,
-    Green,
-    DarkGreen,
-    Cyan,
-    LightPink,
-    Pink,
-    Violet,
-    Red,
-    LightBlue,
-    Blue,
-    DarkBlue,
-    Black,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Defines how the sticky note text is horizontally aligned.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateStickyNoteStyleTextAlign {
-    Left,
-    Right,
-    Center,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Defines how the sticky note text is vertically aligned.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateStickyNoteStyleTextAlignVertical {
-    Top,
-    Middle,
-    Bottom,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 ///`UpdateTeamSettingsRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -11105,68 +9920,21 @@ Possible values: any number between `0.0` and `1.0`, where:
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub fill_opacity: ::std::option::Option<::std::string::String>,
-    ///Font type for the text in the text item.
+    /// Font type for the text in the text item.
     #[serde(
         rename = "fontFamily",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub font_family: ::std::option::Option<UpdateTextStyleFontFamily>,
+    pub font_family: ::std::option::Option<FontFamily>,
     ///Font size, in dp.
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub font_size: ::std::option::Option<::std::string::String>,
-    ///Horizontal alignment for the item's content.
+    /// Horizontal alignment for the item's content.
     #[serde(
         rename = "textAlign",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align: ::std::option::Option<UpdateTextStyleTextAlign>,
-}
-///Font type for the text in the text item.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateTextStyleFontFamily {
-    Arial,
-    AbrilFatface,
-    Bangers,
-    EbGaramond,
-    Georgia,
-    Graduate,
-    GravitasOne,
-    FredokaOne,
-    NixieOne,
-    OpenSans,
-    PermanentMarker,
-    PtSans,
-    PtSansNarrow,
-    PtSerif,
-    RammettoOne,
-    Roboto,
-    RobotoCondensed,
-    RobotoSlab,
-    Caveat,
-    TimesNewRoman,
-    TitanOne,
-    LemonTuesday,
-    RobotoMono,
-    NotoSans,
-    PlexSans,
-    PlexSerif,
-    PlexMono,
-    Spoof,
-    TiemposText,
-    Formular,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-///Horizontal alignment for the item's content.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum UpdateTextStyleTextAlign {
-    Left,
-    Right,
-    Center,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align: ::std::option::Option<TextAlign>,
 }
 ///`UpdateUserGroupMembersRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -11939,20 +10707,13 @@ impl ::std::fmt::Display for AdminRoleType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for AdminRoleType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for AdminRoleType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for AdminRoleType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("AdminRoleType", value))
     }
 }
 impl ::serde::Serialize for AdminRoleType {
@@ -11967,148 +10728,15 @@ impl<'de> ::serde::Deserialize<'de> for AdminRoleType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for AdminRoleType {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl AppCardDataChangesStatus {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Disconnected => "disconnected",
-            Self::Connected => "connected",
-            Self::Disabled => "disabled",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "disconnected" => ::std::option::Option::Some(Self::Disconnected),
-            "connected" => ::std::option::Option::Some(Self::Connected),
-            "disabled" => ::std::option::Option::Some(Self::Disabled),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for AppCardDataChangesStatus {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for AppCardDataChangesStatus {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for AppCardDataChangesStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for AppCardDataChangesStatus {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for AppCardDataChangesStatus {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for AppCardDataChangesStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for AppCardDataChangesStatus {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl AppCardDataResponseStatus {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Disconnected => "disconnected",
-            Self::Connected => "connected",
-            Self::Disabled => "disabled",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "disconnected" => ::std::option::Option::Some(Self::Disconnected),
-            "connected" => ::std::option::Option::Some(Self::Connected),
-            "disabled" => ::std::option::Option::Some(Self::Disabled),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for AppCardDataResponseStatus {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for AppCardDataResponseStatus {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for AppCardDataResponseStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for AppCardDataResponseStatus {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for AppCardDataResponseStatus {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for AppCardDataResponseStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for AppCardDataResponseStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -12137,20 +10765,13 @@ impl ::std::fmt::Display for AppCardDataStatus {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for AppCardDataStatus {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for AppCardDataStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for AppCardDataStatus {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("AppCardDataStatus", value))
     }
 }
 impl ::serde::Serialize for AppCardDataStatus {
@@ -12165,12 +10786,11 @@ impl<'de> ::serde::Deserialize<'de> for AppCardDataStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -12205,20 +10825,13 @@ impl ::std::fmt::Display for AuditCreatedByType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for AuditCreatedByType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for AuditCreatedByType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for AuditCreatedByType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("AuditCreatedByType", value))
     }
 }
 impl ::serde::Serialize for AuditCreatedByType {
@@ -12233,12 +10846,11 @@ impl<'de> ::serde::Deserialize<'de> for AuditCreatedByType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -12271,20 +10883,13 @@ impl ::std::fmt::Display for BoardFormat {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardFormat {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardFormat {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardFormat {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("BoardFormat", value))
     }
 }
 impl ::serde::Serialize for BoardFormat {
@@ -12299,12 +10904,11 @@ impl<'de> ::serde::Deserialize<'de> for BoardFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -12337,20 +10941,16 @@ impl ::std::fmt::Display for BoardItemContentLogActionType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardItemContentLogActionType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardItemContentLogActionType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardItemContentLogActionType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardItemContentLogActionType",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardItemContentLogActionType {
@@ -12365,12 +10965,11 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogActionType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -12403,20 +11002,16 @@ impl ::std::fmt::Display for BoardItemContentLogItemType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardItemContentLogItemType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardItemContentLogItemType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardItemContentLogItemType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardItemContentLogItemType",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardItemContentLogItemType {
@@ -12431,296 +11026,15 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogItemType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for BoardItemContentLogItemType {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl BoardMemberChangesRole {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Commenter => "commenter",
-            Self::Editor => "editor",
-            Self::Coowner => "coowner",
-            Self::Owner => "owner",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "viewer" => ::std::option::Option::Some(Self::Viewer),
-            "commenter" => ::std::option::Option::Some(Self::Commenter),
-            "editor" => ::std::option::Option::Some(Self::Editor),
-            "coowner" => ::std::option::Option::Some(Self::Coowner),
-            "owner" => ::std::option::Option::Some(Self::Owner),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for BoardMemberChangesRole {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for BoardMemberChangesRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardMemberChangesRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for BoardMemberChangesRole {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for BoardMemberChangesRole {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for BoardMemberChangesRole {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for BoardMemberChangesRole {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl BoardMemberRole {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Commenter => "commenter",
-            Self::Editor => "editor",
-            Self::Coowner => "coowner",
-            Self::Owner => "owner",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "viewer" => ::std::option::Option::Some(Self::Viewer),
-            "commenter" => ::std::option::Option::Some(Self::Commenter),
-            "editor" => ::std::option::Option::Some(Self::Editor),
-            "coowner" => ::std::option::Option::Some(Self::Coowner),
-            "owner" => ::std::option::Option::Some(Self::Owner),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for BoardMemberRole {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for BoardMemberRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardMemberRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for BoardMemberRole {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for BoardMemberRole {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for BoardMemberRole {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for BoardMemberRole {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl BoardMemberWithLinksRole {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Commenter => "commenter",
-            Self::Editor => "editor",
-            Self::Coowner => "coowner",
-            Self::Owner => "owner",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "viewer" => ::std::option::Option::Some(Self::Viewer),
-            "commenter" => ::std::option::Option::Some(Self::Commenter),
-            "editor" => ::std::option::Option::Some(Self::Editor),
-            "coowner" => ::std::option::Option::Some(Self::Coowner),
-            "owner" => ::std::option::Option::Some(Self::Owner),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for BoardMemberWithLinksRole {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for BoardMemberWithLinksRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardMemberWithLinksRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for BoardMemberWithLinksRole {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for BoardMemberWithLinksRole {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for BoardMemberWithLinksRole {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for BoardMemberWithLinksRole {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl BoardMembersInviteRole {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Commenter => "commenter",
-            Self::Editor => "editor",
-            Self::Coowner => "coowner",
-            Self::Owner => "owner",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "viewer" => ::std::option::Option::Some(Self::Viewer),
-            "commenter" => ::std::option::Option::Some(Self::Commenter),
-            "editor" => ::std::option::Option::Some(Self::Editor),
-            "coowner" => ::std::option::Option::Some(Self::Coowner),
-            "owner" => ::std::option::Option::Some(Self::Owner),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for BoardMembersInviteRole {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for BoardMembersInviteRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardMembersInviteRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for BoardMembersInviteRole {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for BoardMembersInviteRole {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for BoardMembersInviteRole {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for BoardMembersInviteRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -12749,21 +11063,16 @@ impl ::std::fmt::Display for BoardPermissionsPolicyCollaborationToolsStartAccess
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardPermissionsPolicyCollaborationToolsStartAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for BoardPermissionsPolicyCollaborationToolsStartAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardPermissionsPolicyCollaborationToolsStartAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardPermissionsPolicyCollaborationToolsStartAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardPermissionsPolicyCollaborationToolsStartAccess {
@@ -12779,12 +11088,11 @@ for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -12819,20 +11127,16 @@ impl ::std::fmt::Display for BoardPermissionsPolicyCopyAccess {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardPermissionsPolicyCopyAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardPermissionsPolicyCopyAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardPermissionsPolicyCopyAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardPermissionsPolicyCopyAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardPermissionsPolicyCopyAccess {
@@ -12847,12 +11151,11 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -12885,21 +11188,16 @@ impl ::std::fmt::Display for BoardPermissionsPolicySharingAccess {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardPermissionsPolicySharingAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for BoardPermissionsPolicySharingAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardPermissionsPolicySharingAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardPermissionsPolicySharingAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardPermissionsPolicySharingAccess {
@@ -12914,16 +11212,77 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicySharingAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for BoardPermissionsPolicySharingAccess {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
+impl BoardRole {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Commenter => "commenter",
+            Self::Editor => "editor",
+            Self::Coowner => "coowner",
+            Self::Owner => "owner",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "viewer" => ::std::option::Option::Some(Self::Viewer),
+            "commenter" => ::std::option::Option::Some(Self::Commenter),
+            "editor" => ::std::option::Option::Some(Self::Editor),
+            "coowner" => ::std::option::Option::Some(Self::Coowner),
+            "owner" => ::std::option::Option::Some(Self::Owner),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+impl ::std::fmt::Display for BoardRole {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::std::str::FromStr for BoardRole {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("BoardRole", value))
+    }
+}
+impl ::serde::Serialize for BoardRole {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BoardRole {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+impl crate::runtime::OuterTag for BoardRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -12954,20 +11313,16 @@ impl ::std::fmt::Display for BoardSharingPolicyAccess {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardSharingPolicyAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardSharingPolicyAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardSharingPolicyAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardSharingPolicyAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardSharingPolicyAccess {
@@ -12982,84 +11337,15 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for BoardSharingPolicyAccess {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl BoardSharingPolicyChangeAccess {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Private => "private",
-            Self::View => "view",
-            Self::Edit => "edit",
-            Self::Comment => "comment",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "private" => ::std::option::Option::Some(Self::Private),
-            "view" => ::std::option::Option::Some(Self::View),
-            "edit" => ::std::option::Option::Some(Self::Edit),
-            "comment" => ::std::option::Option::Some(Self::Comment),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for BoardSharingPolicyChangeAccess {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for BoardSharingPolicyChangeAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardSharingPolicyChangeAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for BoardSharingPolicyChangeAccess {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for BoardSharingPolicyChangeAccess {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyChangeAccess {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for BoardSharingPolicyChangeAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -13090,22 +11376,16 @@ impl ::std::fmt::Display for BoardSharingPolicyChangeInviteToAccountAndBoardLink
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str>
-for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
@@ -13121,154 +11401,16 @@ for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag
 for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl BoardSharingPolicyChangeOrganizationAccess {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Private => "private",
-            Self::View => "view",
-            Self::Comment => "comment",
-            Self::Edit => "edit",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "private" => ::std::option::Option::Some(Self::Private),
-            "view" => ::std::option::Option::Some(Self::View),
-            "comment" => ::std::option::Option::Some(Self::Comment),
-            "edit" => ::std::option::Option::Some(Self::Edit),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for BoardSharingPolicyChangeOrganizationAccess {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for BoardSharingPolicyChangeOrganizationAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for BoardSharingPolicyChangeOrganizationAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for BoardSharingPolicyChangeOrganizationAccess {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for BoardSharingPolicyChangeOrganizationAccess {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyChangeOrganizationAccess {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for BoardSharingPolicyChangeOrganizationAccess {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl BoardSharingPolicyChangeTeamAccess {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Private => "private",
-            Self::View => "view",
-            Self::Comment => "comment",
-            Self::Edit => "edit",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "private" => ::std::option::Option::Some(Self::Private),
-            "view" => ::std::option::Option::Some(Self::View),
-            "comment" => ::std::option::Option::Some(Self::Comment),
-            "edit" => ::std::option::Option::Some(Self::Edit),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for BoardSharingPolicyChangeTeamAccess {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for BoardSharingPolicyChangeTeamAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardSharingPolicyChangeTeamAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for BoardSharingPolicyChangeTeamAccess {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for BoardSharingPolicyChangeTeamAccess {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyChangeTeamAccess {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for BoardSharingPolicyChangeTeamAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -13305,21 +11447,16 @@ impl ::std::fmt::Display for BoardSharingPolicyInviteToAccountAndBoardLinkAccess
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardSharingPolicyInviteToAccountAndBoardLinkAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
@@ -13335,12 +11472,11 @@ for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -13375,21 +11511,16 @@ impl ::std::fmt::Display for BoardSharingPolicyOrganizationAccess {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardSharingPolicyOrganizationAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for BoardSharingPolicyOrganizationAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardSharingPolicyOrganizationAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardSharingPolicyOrganizationAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardSharingPolicyOrganizationAccess {
@@ -13404,12 +11535,11 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyOrganizationAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -13444,20 +11574,16 @@ impl ::std::fmt::Display for BoardSharingPolicyTeamAccess {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardSharingPolicyTeamAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardSharingPolicyTeamAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardSharingPolicyTeamAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardSharingPolicyTeamAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardSharingPolicyTeamAccess {
@@ -13472,12 +11598,11 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyTeamAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -13510,20 +11635,16 @@ impl ::std::fmt::Display for BoardSubscriptionStatus {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardSubscriptionStatus {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardSubscriptionStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardSubscriptionStatus {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardSubscriptionStatus",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for BoardSubscriptionStatus {
@@ -13538,12 +11659,11 @@ impl<'de> ::serde::Deserialize<'de> for BoardSubscriptionStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -13576,20 +11696,13 @@ impl ::std::fmt::Display for BoardUserGroupRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for BoardUserGroupRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for BoardUserGroupRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for BoardUserGroupRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("BoardUserGroupRole", value))
     }
 }
 impl ::serde::Serialize for BoardUserGroupRole {
@@ -13604,12 +11717,11 @@ impl<'de> ::serde::Deserialize<'de> for BoardUserGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -13618,393 +11730,7 @@ impl crate::runtime::OuterTag for BoardUserGroupRole {
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl CaptionTextAlignVertical {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Top => "top",
-            Self::Middle => "middle",
-            Self::Bottom => "bottom",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "top" => ::std::option::Option::Some(Self::Top),
-            "middle" => ::std::option::Option::Some(Self::Middle),
-            "bottom" => ::std::option::Option::Some(Self::Bottom),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for CaptionTextAlignVertical {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for CaptionTextAlignVertical {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for CaptionTextAlignVertical {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for CaptionTextAlignVertical {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for CaptionTextAlignVertical {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for CaptionTextAlignVertical {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for CaptionTextAlignVertical {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ConnectorChangesDataShape {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Straight => "straight",
-            Self::Elbowed => "elbowed",
-            Self::Curved => "curved",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "straight" => ::std::option::Option::Some(Self::Straight),
-            "elbowed" => ::std::option::Option::Some(Self::Elbowed),
-            "curved" => ::std::option::Option::Some(Self::Curved),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ConnectorChangesDataShape {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ConnectorChangesDataShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ConnectorChangesDataShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ConnectorChangesDataShape {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ConnectorChangesDataShape {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ConnectorChangesDataShape {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ConnectorChangesDataShape {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ConnectorCreationDataShape {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Straight => "straight",
-            Self::Elbowed => "elbowed",
-            Self::Curved => "curved",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "straight" => ::std::option::Option::Some(Self::Straight),
-            "elbowed" => ::std::option::Option::Some(Self::Elbowed),
-            "curved" => ::std::option::Option::Some(Self::Curved),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ConnectorCreationDataShape {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ConnectorCreationDataShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ConnectorCreationDataShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ConnectorCreationDataShape {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ConnectorCreationDataShape {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ConnectorCreationDataShape {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ConnectorCreationDataShape {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ConnectorStyleEndStrokeCap {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::None => "none",
-            Self::Stealth => "stealth",
-            Self::RoundedStealth => "rounded_stealth",
-            Self::Diamond => "diamond",
-            Self::FilledDiamond => "filled_diamond",
-            Self::Oval => "oval",
-            Self::FilledOval => "filled_oval",
-            Self::Arrow => "arrow",
-            Self::Triangle => "triangle",
-            Self::FilledTriangle => "filled_triangle",
-            Self::ErdOne => "erd_one",
-            Self::ErdMany => "erd_many",
-            Self::ErdOnlyOne => "erd_only_one",
-            Self::ErdZeroOrOne => "erd_zero_or_one",
-            Self::ErdOneOrMany => "erd_one_or_many",
-            Self::ErdZeroOrMany => "erd_zero_or_many",
-            Self::Unknown => "unknown",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "none" => ::std::option::Option::Some(Self::None),
-            "stealth" => ::std::option::Option::Some(Self::Stealth),
-            "rounded_stealth" => ::std::option::Option::Some(Self::RoundedStealth),
-            "diamond" => ::std::option::Option::Some(Self::Diamond),
-            "filled_diamond" => ::std::option::Option::Some(Self::FilledDiamond),
-            "oval" => ::std::option::Option::Some(Self::Oval),
-            "filled_oval" => ::std::option::Option::Some(Self::FilledOval),
-            "arrow" => ::std::option::Option::Some(Self::Arrow),
-            "triangle" => ::std::option::Option::Some(Self::Triangle),
-            "filled_triangle" => ::std::option::Option::Some(Self::FilledTriangle),
-            "erd_one" => ::std::option::Option::Some(Self::ErdOne),
-            "erd_many" => ::std::option::Option::Some(Self::ErdMany),
-            "erd_only_one" => ::std::option::Option::Some(Self::ErdOnlyOne),
-            "erd_zero_or_one" => ::std::option::Option::Some(Self::ErdZeroOrOne),
-            "erd_one_or_many" => ::std::option::Option::Some(Self::ErdOneOrMany),
-            "erd_zero_or_many" => ::std::option::Option::Some(Self::ErdZeroOrMany),
-            "unknown" => ::std::option::Option::Some(Self::Unknown),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ConnectorStyleEndStrokeCap {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ConnectorStyleEndStrokeCap {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ConnectorStyleEndStrokeCap {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ConnectorStyleEndStrokeCap {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ConnectorStyleEndStrokeCap {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ConnectorStyleEndStrokeCap {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ConnectorStyleEndStrokeCap {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ConnectorStyleStartStrokeCap {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::None => "none",
-            Self::Stealth => "stealth",
-            Self::RoundedStealth => "rounded_stealth",
-            Self::Diamond => "diamond",
-            Self::FilledDiamond => "filled_diamond",
-            Self::Oval => "oval",
-            Self::FilledOval => "filled_oval",
-            Self::Arrow => "arrow",
-            Self::Triangle => "triangle",
-            Self::FilledTriangle => "filled_triangle",
-            Self::ErdOne => "erd_one",
-            Self::ErdMany => "erd_many",
-            Self::ErdOnlyOne => "erd_only_one",
-            Self::ErdZeroOrOne => "erd_zero_or_one",
-            Self::ErdOneOrMany => "erd_one_or_many",
-            Self::ErdZeroOrMany => "erd_zero_or_many",
-            Self::Unknown => "unknown",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "none" => ::std::option::Option::Some(Self::None),
-            "stealth" => ::std::option::Option::Some(Self::Stealth),
-            "rounded_stealth" => ::std::option::Option::Some(Self::RoundedStealth),
-            "diamond" => ::std::option::Option::Some(Self::Diamond),
-            "filled_diamond" => ::std::option::Option::Some(Self::FilledDiamond),
-            "oval" => ::std::option::Option::Some(Self::Oval),
-            "filled_oval" => ::std::option::Option::Some(Self::FilledOval),
-            "arrow" => ::std::option::Option::Some(Self::Arrow),
-            "triangle" => ::std::option::Option::Some(Self::Triangle),
-            "filled_triangle" => ::std::option::Option::Some(Self::FilledTriangle),
-            "erd_one" => ::std::option::Option::Some(Self::ErdOne),
-            "erd_many" => ::std::option::Option::Some(Self::ErdMany),
-            "erd_only_one" => ::std::option::Option::Some(Self::ErdOnlyOne),
-            "erd_zero_or_one" => ::std::option::Option::Some(Self::ErdZeroOrOne),
-            "erd_one_or_many" => ::std::option::Option::Some(Self::ErdOneOrMany),
-            "erd_zero_or_many" => ::std::option::Option::Some(Self::ErdZeroOrMany),
-            "unknown" => ::std::option::Option::Some(Self::Unknown),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ConnectorStyleStartStrokeCap {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ConnectorStyleStartStrokeCap {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ConnectorStyleStartStrokeCap {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ConnectorStyleStartStrokeCap {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ConnectorStyleStartStrokeCap {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ConnectorStyleStartStrokeCap {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ConnectorStyleStartStrokeCap {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ConnectorStyleStrokeStyle {
+impl BorderStyle {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -14023,28 +11749,21 @@ impl ConnectorStyleStrokeStyle {
         }
     }
 }
-impl ::std::fmt::Display for ConnectorStyleStrokeStyle {
+impl ::std::fmt::Display for BorderStyle {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ConnectorStyleStrokeStyle {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ConnectorStyleStrokeStyle {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ConnectorStyleStrokeStyle {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for BorderStyle {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("BorderStyle", value))
     }
 }
-impl ::serde::Serialize for ConnectorStyleStrokeStyle {
+impl ::serde::Serialize for BorderStyle {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -14052,89 +11771,24 @@ impl ::serde::Serialize for ConnectorStyleStrokeStyle {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for ConnectorStyleStrokeStyle {
+impl<'de> ::serde::Deserialize<'de> for BorderStyle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for ConnectorStyleStrokeStyle {
+impl crate::runtime::OuterTag for BorderStyle {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl ConnectorStyleTextOrientation {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Horizontal => "horizontal",
-            Self::Aligned => "aligned",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "horizontal" => ::std::option::Option::Some(Self::Horizontal),
-            "aligned" => ::std::option::Option::Some(Self::Aligned),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ConnectorStyleTextOrientation {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ConnectorStyleTextOrientation {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ConnectorStyleTextOrientation {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ConnectorStyleTextOrientation {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ConnectorStyleTextOrientation {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ConnectorStyleTextOrientation {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ConnectorStyleTextOrientation {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ConnectorWithLinksShape {
+impl ConnectorShape {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -14153,28 +11807,21 @@ impl ConnectorWithLinksShape {
         }
     }
 }
-impl ::std::fmt::Display for ConnectorWithLinksShape {
+impl ::std::fmt::Display for ConnectorShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ConnectorWithLinksShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ConnectorWithLinksShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ConnectorWithLinksShape {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for ConnectorShape {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("ConnectorShape", value))
     }
 }
-impl ::serde::Serialize for ConnectorWithLinksShape {
+impl ::serde::Serialize for ConnectorShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -14182,217 +11829,19 @@ impl ::serde::Serialize for ConnectorWithLinksShape {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for ConnectorWithLinksShape {
+impl<'de> ::serde::Deserialize<'de> for ConnectorShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for ConnectorWithLinksShape {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl CreateBoardSubscriptionRequestStatus {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Enabled => "enabled",
-            Self::Disabled => "disabled",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "enabled" => ::std::option::Option::Some(Self::Enabled),
-            "disabled" => ::std::option::Option::Some(Self::Disabled),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for CreateBoardSubscriptionRequestStatus {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for CreateBoardSubscriptionRequestStatus {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for CreateBoardSubscriptionRequestStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for CreateBoardSubscriptionRequestStatus {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for CreateBoardSubscriptionRequestStatus {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for CreateBoardSubscriptionRequestStatus {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for CreateBoardSubscriptionRequestStatus {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl CreateBoardUserGroupsRequestRole {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Viewer => "VIEWER",
-            Self::Commenter => "COMMENTER",
-            Self::Editor => "EDITOR",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "VIEWER" => ::std::option::Option::Some(Self::Viewer),
-            "COMMENTER" => ::std::option::Option::Some(Self::Commenter),
-            "EDITOR" => ::std::option::Option::Some(Self::Editor),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for CreateBoardUserGroupsRequestRole {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for CreateBoardUserGroupsRequestRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for CreateBoardUserGroupsRequestRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for CreateBoardUserGroupsRequestRole {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for CreateBoardUserGroupsRequestRole {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for CreateBoardUserGroupsRequestRole {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for CreateBoardUserGroupsRequestRole {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl CreateProjectUserGroupsRequestRole {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Viewer => "VIEWER",
-            Self::Commenter => "COMMENTER",
-            Self::Editor => "EDITOR",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "VIEWER" => ::std::option::Option::Some(Self::Viewer),
-            "COMMENTER" => ::std::option::Option::Some(Self::Commenter),
-            "EDITOR" => ::std::option::Option::Some(Self::Editor),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for CreateProjectUserGroupsRequestRole {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for CreateProjectUserGroupsRequestRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for CreateProjectUserGroupsRequestRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for CreateProjectUserGroupsRequestRole {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for CreateProjectUserGroupsRequestRole {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for CreateProjectUserGroupsRequestRole {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for CreateProjectUserGroupsRequestRole {
+impl crate::runtime::OuterTag for ConnectorShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -14417,20 +11866,16 @@ impl ::std::fmt::Display for CreateTeamGroupRequestRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for CreateTeamGroupRequestRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for CreateTeamGroupRequestRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for CreateTeamGroupRequestRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "CreateTeamGroupRequestRole",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for CreateTeamGroupRequestRole {
@@ -14445,12 +11890,11 @@ impl<'de> ::serde::Deserialize<'de> for CreateTeamGroupRequestRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -14483,20 +11927,16 @@ impl ::std::fmt::Display for CreateUserResourceSchemasItem {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for CreateUserResourceSchemasItem {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for CreateUserResourceSchemasItem {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for CreateUserResourceSchemasItem {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "CreateUserResourceSchemasItem",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for CreateUserResourceSchemasItem {
@@ -14511,12 +11951,11 @@ impl<'de> ::serde::Deserialize<'de> for CreateUserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -14547,20 +11986,13 @@ impl ::std::fmt::Display for CustomFieldIconShape {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for CustomFieldIconShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for CustomFieldIconShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for CustomFieldIconShape {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("CustomFieldIconShape", value))
     }
 }
 impl ::serde::Serialize for CustomFieldIconShape {
@@ -14575,145 +12007,15 @@ impl<'de> ::serde::Deserialize<'de> for CustomFieldIconShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for CustomFieldIconShape {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl CustomFieldPlatformTagsIconShape {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Round => "round",
-            Self::Square => "square",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "round" => ::std::option::Option::Some(Self::Round),
-            "square" => ::std::option::Option::Some(Self::Square),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for CustomFieldPlatformTagsIconShape {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for CustomFieldPlatformTagsIconShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for CustomFieldPlatformTagsIconShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for CustomFieldPlatformTagsIconShape {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for CustomFieldPlatformTagsIconShape {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for CustomFieldPlatformTagsIconShape {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for CustomFieldPlatformTagsIconShape {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl CustomFieldPlatformbulkcreateoperationIconShape {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Round => "round",
-            Self::Square => "square",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "round" => ::std::option::Option::Some(Self::Round),
-            "square" => ::std::option::Option::Some(Self::Square),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for CustomFieldPlatformbulkcreateoperationIconShape {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for CustomFieldPlatformbulkcreateoperationIconShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for CustomFieldPlatformbulkcreateoperationIconShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for CustomFieldPlatformbulkcreateoperationIconShape {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for CustomFieldPlatformbulkcreateoperationIconShape {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for CustomFieldPlatformbulkcreateoperationIconShape {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for CustomFieldPlatformbulkcreateoperationIconShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -14738,20 +12040,16 @@ impl ::std::fmt::Display for DocFormatHtmlDataContentType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for DocFormatHtmlDataContentType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for DocFormatHtmlDataContentType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for DocFormatHtmlDataContentType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "DocFormatHtmlDataContentType",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for DocFormatHtmlDataContentType {
@@ -14766,12 +12064,11 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatHtmlDataContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -14800,20 +12097,16 @@ impl ::std::fmt::Display for DocFormatMarkdownDataContentType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for DocFormatMarkdownDataContentType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for DocFormatMarkdownDataContentType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for DocFormatMarkdownDataContentType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "DocFormatMarkdownDataContentType",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for DocFormatMarkdownDataContentType {
@@ -14828,12 +12121,11 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatMarkdownDataContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -14842,7 +12134,7 @@ impl crate::runtime::OuterTag for DocFormatMarkdownDataContentType {
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl EmbedDataMode {
+impl EmbedMode {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -14859,28 +12151,21 @@ impl EmbedDataMode {
         }
     }
 }
-impl ::std::fmt::Display for EmbedDataMode {
+impl ::std::fmt::Display for EmbedMode {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for EmbedDataMode {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for EmbedDataMode {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for EmbedDataMode {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for EmbedMode {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("EmbedMode", value))
     }
 }
-impl ::serde::Serialize for EmbedDataMode {
+impl ::serde::Serialize for EmbedMode {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -14888,63 +12173,85 @@ impl ::serde::Serialize for EmbedDataMode {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for EmbedDataMode {
+impl<'de> ::serde::Deserialize<'de> for EmbedMode {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for EmbedDataMode {
+impl crate::runtime::OuterTag for EmbedMode {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl EmbedDataResponseMode {
+impl EndStrokeCap {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Inline => "inline",
-            Self::Modal => "modal",
+            Self::None => "none",
+            Self::Stealth => "stealth",
+            Self::RoundedStealth => "rounded_stealth",
+            Self::Diamond => "diamond",
+            Self::FilledDiamond => "filled_diamond",
+            Self::Oval => "oval",
+            Self::FilledOval => "filled_oval",
+            Self::Arrow => "arrow",
+            Self::Triangle => "triangle",
+            Self::FilledTriangle => "filled_triangle",
+            Self::ErdOne => "erd_one",
+            Self::ErdMany => "erd_many",
+            Self::ErdOnlyOne => "erd_only_one",
+            Self::ErdZeroOrOne => "erd_zero_or_one",
+            Self::ErdOneOrMany => "erd_one_or_many",
+            Self::ErdZeroOrMany => "erd_zero_or_many",
+            Self::Unknown => "unknown",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
-            "inline" => ::std::option::Option::Some(Self::Inline),
-            "modal" => ::std::option::Option::Some(Self::Modal),
+            "none" => ::std::option::Option::Some(Self::None),
+            "stealth" => ::std::option::Option::Some(Self::Stealth),
+            "rounded_stealth" => ::std::option::Option::Some(Self::RoundedStealth),
+            "diamond" => ::std::option::Option::Some(Self::Diamond),
+            "filled_diamond" => ::std::option::Option::Some(Self::FilledDiamond),
+            "oval" => ::std::option::Option::Some(Self::Oval),
+            "filled_oval" => ::std::option::Option::Some(Self::FilledOval),
+            "arrow" => ::std::option::Option::Some(Self::Arrow),
+            "triangle" => ::std::option::Option::Some(Self::Triangle),
+            "filled_triangle" => ::std::option::Option::Some(Self::FilledTriangle),
+            "erd_one" => ::std::option::Option::Some(Self::ErdOne),
+            "erd_many" => ::std::option::Option::Some(Self::ErdMany),
+            "erd_only_one" => ::std::option::Option::Some(Self::ErdOnlyOne),
+            "erd_zero_or_one" => ::std::option::Option::Some(Self::ErdZeroOrOne),
+            "erd_one_or_many" => ::std::option::Option::Some(Self::ErdOneOrMany),
+            "erd_zero_or_many" => ::std::option::Option::Some(Self::ErdZeroOrMany),
+            "unknown" => ::std::option::Option::Some(Self::Unknown),
             _ => ::std::option::Option::None,
         }
     }
 }
-impl ::std::fmt::Display for EmbedDataResponseMode {
+impl ::std::fmt::Display for EndStrokeCap {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for EmbedDataResponseMode {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for EmbedDataResponseMode {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for EmbedDataResponseMode {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for EndStrokeCap {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("EndStrokeCap", value))
     }
 }
-impl ::serde::Serialize for EmbedDataResponseMode {
+impl ::serde::Serialize for EndStrokeCap {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -14952,213 +12259,19 @@ impl ::serde::Serialize for EmbedDataResponseMode {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for EmbedDataResponseMode {
+impl<'de> ::serde::Deserialize<'de> for EndStrokeCap {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for EmbedDataResponseMode {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl EmbedUrlDataChangesMode {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Inline => "inline",
-            Self::Modal => "modal",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "inline" => ::std::option::Option::Some(Self::Inline),
-            "modal" => ::std::option::Option::Some(Self::Modal),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for EmbedUrlDataChangesMode {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for EmbedUrlDataChangesMode {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for EmbedUrlDataChangesMode {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for EmbedUrlDataChangesMode {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for EmbedUrlDataChangesMode {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for EmbedUrlDataChangesMode {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for EmbedUrlDataChangesMode {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl EmbedUrlDataMode {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Inline => "inline",
-            Self::Modal => "modal",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "inline" => ::std::option::Option::Some(Self::Inline),
-            "modal" => ::std::option::Option::Some(Self::Modal),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for EmbedUrlDataMode {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for EmbedUrlDataMode {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for EmbedUrlDataMode {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for EmbedUrlDataMode {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for EmbedUrlDataMode {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for EmbedUrlDataMode {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for EmbedUrlDataMode {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl EmbedUrlDataPlatformbulkcreateoperationMode {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Inline => "inline",
-            Self::Modal => "modal",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "inline" => ::std::option::Option::Some(Self::Inline),
-            "modal" => ::std::option::Option::Some(Self::Modal),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for EmbedUrlDataPlatformbulkcreateoperationMode {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for EmbedUrlDataPlatformbulkcreateoperationMode {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for EmbedUrlDataPlatformbulkcreateoperationMode {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for EmbedUrlDataPlatformbulkcreateoperationMode {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for EmbedUrlDataPlatformbulkcreateoperationMode {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for EmbedUrlDataPlatformbulkcreateoperationMode {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for EmbedUrlDataPlatformbulkcreateoperationMode {
+impl crate::runtime::OuterTag for EndStrokeCap {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -15185,21 +12298,16 @@ impl ::std::fmt::Display for EnterpriseBoardContentItemLogsFetchSorting {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for EnterpriseBoardContentItemLogsFetchSorting {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for EnterpriseBoardContentItemLogsFetchSorting {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for EnterpriseBoardContentItemLogsFetchSorting {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseBoardContentItemLogsFetchSorting",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for EnterpriseBoardContentItemLogsFetchSorting {
@@ -15214,12 +12322,11 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardContentItemLogsFetchSorti
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -15250,21 +12357,16 @@ impl ::std::fmt::Display for EnterpriseGetAiInteractionLogsSorting {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for EnterpriseGetAiInteractionLogsSorting {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for EnterpriseGetAiInteractionLogsSorting {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for EnterpriseGetAiInteractionLogsSorting {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseGetAiInteractionLogsSorting",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for EnterpriseGetAiInteractionLogsSorting {
@@ -15279,12 +12381,11 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAiInteractionLogsSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -15315,20 +12416,16 @@ impl ::std::fmt::Display for EnterpriseGetAuditLogsSorting {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for EnterpriseGetAuditLogsSorting {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for EnterpriseGetAuditLogsSorting {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for EnterpriseGetAuditLogsSorting {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseGetAuditLogsSorting",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for EnterpriseGetAuditLogsSorting {
@@ -15343,12 +12440,11 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAuditLogsSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -15393,21 +12489,16 @@ impl ::std::fmt::Display for EnterpriseGetOrganizationMembersLicense {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for EnterpriseGetOrganizationMembersLicense {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for EnterpriseGetOrganizationMembersLicense {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for EnterpriseGetOrganizationMembersLicense {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseGetOrganizationMembersLicense",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for EnterpriseGetOrganizationMembersLicense {
@@ -15422,12 +12513,11 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersLicense 
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -15472,21 +12562,16 @@ impl ::std::fmt::Display for EnterpriseGetOrganizationMembersRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for EnterpriseGetOrganizationMembersRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for EnterpriseGetOrganizationMembersRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for EnterpriseGetOrganizationMembersRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseGetOrganizationMembersRole",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for EnterpriseGetOrganizationMembersRole {
@@ -15501,12 +12586,11 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -15535,21 +12619,16 @@ impl ::std::fmt::Display for EnterpriseUpdateBoardExportJobBodyStatus {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for EnterpriseUpdateBoardExportJobBodyStatus {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for EnterpriseUpdateBoardExportJobBodyStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for EnterpriseUpdateBoardExportJobBodyStatus {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseUpdateBoardExportJobBodyStatus",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for EnterpriseUpdateBoardExportJobBodyStatus {
@@ -15564,12 +12643,11 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseUpdateBoardExportJobBodyStatus
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -15604,20 +12682,13 @@ impl ::std::fmt::Display for ExportJobStatus {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ExportJobStatus {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ExportJobStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for ExportJobStatus {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("ExportJobStatus", value))
     }
 }
 impl ::serde::Serialize for ExportJobStatus {
@@ -15632,16 +12703,211 @@ impl<'de> ::serde::Deserialize<'de> for ExportJobStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for ExportJobStatus {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
+impl FillColor {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Gray => "gray",
+            Self::LightYellow => "light_yellow",
+            Self::Yellow => "yellow",
+            Self::Orange => "orange",
+            Self::LightGreen => "light_green",
+            Self::Green => "green",
+            Self::DarkGreen => "dark_green",
+            Self::Cyan => "cyan",
+            Self::LightPink => "light_pink",
+            Self::Pink => "pink",
+            Self::Violet => "violet",
+            Self::Red => "red",
+            Self::LightBlue => "light_blue",
+            Self::Blue => "blue",
+            Self::DarkBlue => "dark_blue",
+            Self::Black => "black",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "gray" => ::std::option::Option::Some(Self::Gray),
+            "light_yellow" => ::std::option::Option::Some(Self::LightYellow),
+            "yellow" => ::std::option::Option::Some(Self::Yellow),
+            "orange" => ::std::option::Option::Some(Self::Orange),
+            "light_green" => ::std::option::Option::Some(Self::LightGreen),
+            "green" => ::std::option::Option::Some(Self::Green),
+            "dark_green" => ::std::option::Option::Some(Self::DarkGreen),
+            "cyan" => ::std::option::Option::Some(Self::Cyan),
+            "light_pink" => ::std::option::Option::Some(Self::LightPink),
+            "pink" => ::std::option::Option::Some(Self::Pink),
+            "violet" => ::std::option::Option::Some(Self::Violet),
+            "red" => ::std::option::Option::Some(Self::Red),
+            "light_blue" => ::std::option::Option::Some(Self::LightBlue),
+            "blue" => ::std::option::Option::Some(Self::Blue),
+            "dark_blue" => ::std::option::Option::Some(Self::DarkBlue),
+            "black" => ::std::option::Option::Some(Self::Black),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+impl ::std::fmt::Display for FillColor {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::std::str::FromStr for FillColor {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("FillColor", value))
+    }
+}
+impl ::serde::Serialize for FillColor {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for FillColor {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+impl crate::runtime::OuterTag for FillColor {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
+impl FontFamily {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Arial => "arial",
+            Self::AbrilFatface => "abril_fatface",
+            Self::Bangers => "bangers",
+            Self::EbGaramond => "eb_garamond",
+            Self::Georgia => "georgia",
+            Self::Graduate => "graduate",
+            Self::GravitasOne => "gravitas_one",
+            Self::FredokaOne => "fredoka_one",
+            Self::NixieOne => "nixie_one",
+            Self::OpenSans => "open_sans",
+            Self::PermanentMarker => "permanent_marker",
+            Self::PtSans => "pt_sans",
+            Self::PtSansNarrow => "pt_sans_narrow",
+            Self::PtSerif => "pt_serif",
+            Self::RammettoOne => "rammetto_one",
+            Self::Roboto => "roboto",
+            Self::RobotoCondensed => "roboto_condensed",
+            Self::RobotoSlab => "roboto_slab",
+            Self::Caveat => "caveat",
+            Self::TimesNewRoman => "times_new_roman",
+            Self::TitanOne => "titan_one",
+            Self::LemonTuesday => "lemon_tuesday",
+            Self::RobotoMono => "roboto_mono",
+            Self::NotoSans => "noto_sans",
+            Self::PlexSans => "plex_sans",
+            Self::PlexSerif => "plex_serif",
+            Self::PlexMono => "plex_mono",
+            Self::Spoof => "spoof",
+            Self::TiemposText => "tiempos_text",
+            Self::Formular => "formular",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "arial" => ::std::option::Option::Some(Self::Arial),
+            "abril_fatface" => ::std::option::Option::Some(Self::AbrilFatface),
+            "bangers" => ::std::option::Option::Some(Self::Bangers),
+            "eb_garamond" => ::std::option::Option::Some(Self::EbGaramond),
+            "georgia" => ::std::option::Option::Some(Self::Georgia),
+            "graduate" => ::std::option::Option::Some(Self::Graduate),
+            "gravitas_one" => ::std::option::Option::Some(Self::GravitasOne),
+            "fredoka_one" => ::std::option::Option::Some(Self::FredokaOne),
+            "nixie_one" => ::std::option::Option::Some(Self::NixieOne),
+            "open_sans" => ::std::option::Option::Some(Self::OpenSans),
+            "permanent_marker" => ::std::option::Option::Some(Self::PermanentMarker),
+            "pt_sans" => ::std::option::Option::Some(Self::PtSans),
+            "pt_sans_narrow" => ::std::option::Option::Some(Self::PtSansNarrow),
+            "pt_serif" => ::std::option::Option::Some(Self::PtSerif),
+            "rammetto_one" => ::std::option::Option::Some(Self::RammettoOne),
+            "roboto" => ::std::option::Option::Some(Self::Roboto),
+            "roboto_condensed" => ::std::option::Option::Some(Self::RobotoCondensed),
+            "roboto_slab" => ::std::option::Option::Some(Self::RobotoSlab),
+            "caveat" => ::std::option::Option::Some(Self::Caveat),
+            "times_new_roman" => ::std::option::Option::Some(Self::TimesNewRoman),
+            "titan_one" => ::std::option::Option::Some(Self::TitanOne),
+            "lemon_tuesday" => ::std::option::Option::Some(Self::LemonTuesday),
+            "roboto_mono" => ::std::option::Option::Some(Self::RobotoMono),
+            "noto_sans" => ::std::option::Option::Some(Self::NotoSans),
+            "plex_sans" => ::std::option::Option::Some(Self::PlexSans),
+            "plex_serif" => ::std::option::Option::Some(Self::PlexSerif),
+            "plex_mono" => ::std::option::Option::Some(Self::PlexMono),
+            "spoof" => ::std::option::Option::Some(Self::Spoof),
+            "tiempos_text" => ::std::option::Option::Some(Self::TiemposText),
+            "formular" => ::std::option::Option::Some(Self::Formular),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+impl ::std::fmt::Display for FontFamily {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::std::str::FromStr for FontFamily {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("FontFamily", value))
+    }
+}
+impl ::serde::Serialize for FontFamily {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for FontFamily {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+impl crate::runtime::OuterTag for FontFamily {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -15666,20 +12932,13 @@ impl ::std::fmt::Display for FrameChangesFormat {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for FrameChangesFormat {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for FrameChangesFormat {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for FrameChangesFormat {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("FrameChangesFormat", value))
     }
 }
 impl ::serde::Serialize for FrameChangesFormat {
@@ -15694,12 +12953,11 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -15728,20 +12986,13 @@ impl ::std::fmt::Display for FrameChangesType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for FrameChangesType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for FrameChangesType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for FrameChangesType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("FrameChangesType", value))
     }
 }
 impl ::serde::Serialize for FrameChangesType {
@@ -15756,12 +13007,11 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -15806,20 +13056,13 @@ impl ::std::fmt::Display for FrameDataFormat {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for FrameDataFormat {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for FrameDataFormat {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for FrameDataFormat {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("FrameDataFormat", value))
     }
 }
 impl ::serde::Serialize for FrameDataFormat {
@@ -15834,94 +13077,15 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for FrameDataFormat {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl FrameDataPlatformContainersFormat {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Custom => "custom",
-            Self::Desktop => "desktop",
-            Self::Phone => "phone",
-            Self::Tablet => "tablet",
-            Self::A4 => "a4",
-            Self::Letter => "letter",
-            Self::Ratio1x1 => "ratio_1x1",
-            Self::Ratio4x3 => "ratio_4x3",
-            Self::Ratio16x9 => "ratio_16x9",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "custom" => ::std::option::Option::Some(Self::Custom),
-            "desktop" => ::std::option::Option::Some(Self::Desktop),
-            "phone" => ::std::option::Option::Some(Self::Phone),
-            "tablet" => ::std::option::Option::Some(Self::Tablet),
-            "a4" => ::std::option::Option::Some(Self::A4),
-            "letter" => ::std::option::Option::Some(Self::Letter),
-            "ratio_1x1" => ::std::option::Option::Some(Self::Ratio1x1),
-            "ratio_4x3" => ::std::option::Option::Some(Self::Ratio4x3),
-            "ratio_16x9" => ::std::option::Option::Some(Self::Ratio16x9),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for FrameDataPlatformContainersFormat {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for FrameDataPlatformContainersFormat {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for FrameDataPlatformContainersFormat {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for FrameDataPlatformContainersFormat {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for FrameDataPlatformContainersFormat {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for FrameDataPlatformContainersFormat {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for FrameDataPlatformContainersFormat {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -15956,20 +13120,16 @@ impl ::std::fmt::Display for FrameDataPlatformContainersType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for FrameDataPlatformContainersType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for FrameDataPlatformContainersType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for FrameDataPlatformContainersType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "FrameDataPlatformContainersType",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for FrameDataPlatformContainersType {
@@ -15984,12 +13144,11 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataPlatformContainersType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16026,20 +13185,13 @@ impl ::std::fmt::Display for FrameDataType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for FrameDataType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for FrameDataType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for FrameDataType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("FrameDataType", value))
     }
 }
 impl ::serde::Serialize for FrameDataType {
@@ -16054,12 +13206,11 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16092,20 +13243,16 @@ impl ::std::fmt::Display for GenericSubscriptionStatus {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for GenericSubscriptionStatus {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for GenericSubscriptionStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for GenericSubscriptionStatus {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "GenericSubscriptionStatus",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for GenericSubscriptionStatus {
@@ -16120,12 +13267,11 @@ impl<'de> ::serde::Deserialize<'de> for GenericSubscriptionStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16162,20 +13308,13 @@ impl ::std::fmt::Display for GetBoardsSort {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for GetBoardsSort {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for GetBoardsSort {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for GetBoardsSort {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("GetBoardsSort", value))
     }
 }
 impl ::serde::Serialize for GetBoardsSort {
@@ -16190,12 +13329,11 @@ impl<'de> ::serde::Deserialize<'de> for GetBoardsSort {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16226,20 +13364,16 @@ impl ::std::fmt::Display for GetDocFormatItemTextContentType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for GetDocFormatItemTextContentType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for GetDocFormatItemTextContentType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for GetDocFormatItemTextContentType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "GetDocFormatItemTextContentType",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for GetDocFormatItemTextContentType {
@@ -16254,12 +13388,11 @@ impl<'de> ::serde::Deserialize<'de> for GetDocFormatItemTextContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16288,20 +13421,16 @@ impl ::std::fmt::Display for GetItemsExperimentalType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for GetItemsExperimentalType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for GetItemsExperimentalType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for GetItemsExperimentalType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "GetItemsExperimentalType",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for GetItemsExperimentalType {
@@ -16316,12 +13445,11 @@ impl<'de> ::serde::Deserialize<'de> for GetItemsExperimentalType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16372,20 +13500,13 @@ impl ::std::fmt::Display for GetItemsType {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for GetItemsType {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for GetItemsType {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for GetItemsType {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("GetItemsType", value))
     }
 }
 impl ::serde::Serialize for GetItemsType {
@@ -16400,12 +13521,11 @@ impl<'de> ::serde::Deserialize<'de> for GetItemsType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16438,20 +13558,13 @@ impl ::std::fmt::Display for GetMetricsPeriod {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for GetMetricsPeriod {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for GetMetricsPeriod {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for GetMetricsPeriod {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("GetMetricsPeriod", value))
     }
 }
 impl ::serde::Serialize for GetMetricsPeriod {
@@ -16466,12 +13579,11 @@ impl<'de> ::serde::Deserialize<'de> for GetMetricsPeriod {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16502,20 +13614,16 @@ impl ::std::fmt::Display for GetResourceTypeResource {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for GetResourceTypeResource {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for GetResourceTypeResource {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for GetResourceTypeResource {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "GetResourceTypeResource",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for GetResourceTypeResource {
@@ -16530,12 +13638,11 @@ impl<'de> ::serde::Deserialize<'de> for GetResourceTypeResource {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16582,20 +13689,13 @@ impl ::std::fmt::Display for GetSchemaUri {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for GetSchemaUri {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for GetSchemaUri {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for GetSchemaUri {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("GetSchemaUri", value))
     }
 }
 impl ::serde::Serialize for GetSchemaUri {
@@ -16610,12 +13710,11 @@ impl<'de> ::serde::Deserialize<'de> for GetSchemaUri {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16644,20 +13743,13 @@ impl ::std::fmt::Display for GroupTeamRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for GroupTeamRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for GroupTeamRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for GroupTeamRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("GroupTeamRole", value))
     }
 }
 impl ::serde::Serialize for GroupTeamRole {
@@ -16672,12 +13764,11 @@ impl<'de> ::serde::Deserialize<'de> for GroupTeamRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16686,7 +13777,7 @@ impl crate::runtime::OuterTag for GroupTeamRole {
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl ItemConnectionChangesDataSnapTo {
+impl ItemConnectionSnapTo {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -16709,28 +13800,21 @@ impl ItemConnectionChangesDataSnapTo {
         }
     }
 }
-impl ::std::fmt::Display for ItemConnectionChangesDataSnapTo {
+impl ::std::fmt::Display for ItemConnectionSnapTo {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ItemConnectionChangesDataSnapTo {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ItemConnectionChangesDataSnapTo {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ItemConnectionChangesDataSnapTo {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for ItemConnectionSnapTo {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("ItemConnectionSnapTo", value))
     }
 }
-impl ::serde::Serialize for ItemConnectionChangesDataSnapTo {
+impl ::serde::Serialize for ItemConnectionSnapTo {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -16738,90 +13822,19 @@ impl ::serde::Serialize for ItemConnectionChangesDataSnapTo {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for ItemConnectionChangesDataSnapTo {
+impl<'de> ::serde::Deserialize<'de> for ItemConnectionSnapTo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for ItemConnectionChangesDataSnapTo {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ItemConnectionCreationDataSnapTo {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Auto => "auto",
-            Self::Top => "top",
-            Self::Right => "right",
-            Self::Bottom => "bottom",
-            Self::Left => "left",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "auto" => ::std::option::Option::Some(Self::Auto),
-            "top" => ::std::option::Option::Some(Self::Top),
-            "right" => ::std::option::Option::Some(Self::Right),
-            "bottom" => ::std::option::Option::Some(Self::Bottom),
-            "left" => ::std::option::Option::Some(Self::Left),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ItemConnectionCreationDataSnapTo {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ItemConnectionCreationDataSnapTo {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ItemConnectionCreationDataSnapTo {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ItemConnectionCreationDataSnapTo {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ItemConnectionCreationDataSnapTo {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ItemConnectionCreationDataSnapTo {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ItemConnectionCreationDataSnapTo {
+impl crate::runtime::OuterTag for ItemConnectionSnapTo {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -16862,20 +13875,13 @@ impl ::std::fmt::Display for ItemTypeChange {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ItemTypeChange {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ItemTypeChange {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for ItemTypeChange {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("ItemTypeChange", value))
     }
 }
 impl ::serde::Serialize for ItemTypeChange {
@@ -16890,12 +13896,11 @@ impl<'de> ::serde::Deserialize<'de> for ItemTypeChange {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16928,20 +13933,13 @@ impl ::std::fmt::Display for LegalHoldState {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for LegalHoldState {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for LegalHoldState {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for LegalHoldState {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("LegalHoldState", value))
     }
 }
 impl ::serde::Serialize for LegalHoldState {
@@ -16956,12 +13954,11 @@ impl<'de> ::serde::Deserialize<'de> for LegalHoldState {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -16992,20 +13989,13 @@ impl ::std::fmt::Display for ListGroupsSortOrder {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ListGroupsSortOrder {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ListGroupsSortOrder {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for ListGroupsSortOrder {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("ListGroupsSortOrder", value))
     }
 }
 impl ::serde::Serialize for ListGroupsSortOrder {
@@ -17020,12 +14010,11 @@ impl<'de> ::serde::Deserialize<'de> for ListGroupsSortOrder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17056,20 +14045,13 @@ impl ::std::fmt::Display for ListUsersSortOrder {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ListUsersSortOrder {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ListUsersSortOrder {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for ListUsersSortOrder {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("ListUsersSortOrder", value))
     }
 }
 impl ::serde::Serialize for ListUsersSortOrder {
@@ -17084,12 +14066,11 @@ impl<'de> ::serde::Deserialize<'de> for ListUsersSortOrder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17120,20 +14101,13 @@ impl ::std::fmt::Display for MindmapDataDirection {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for MindmapDataDirection {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for MindmapDataDirection {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for MindmapDataDirection {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("MindmapDataDirection", value))
     }
 }
 impl ::serde::Serialize for MindmapDataDirection {
@@ -17148,12 +14122,11 @@ impl<'de> ::serde::Deserialize<'de> for MindmapDataDirection {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17188,20 +14161,13 @@ impl ::std::fmt::Display for MindmapStyleShape {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for MindmapStyleShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for MindmapStyleShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for MindmapStyleShape {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("MindmapStyleShape", value))
     }
 }
 impl ::serde::Serialize for MindmapStyleShape {
@@ -17216,12 +14182,11 @@ impl<'de> ::serde::Deserialize<'de> for MindmapStyleShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17266,20 +14231,16 @@ impl ::std::fmt::Display for OrganizationMemberLicense {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for OrganizationMemberLicense {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for OrganizationMemberLicense {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for OrganizationMemberLicense {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "OrganizationMemberLicense",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for OrganizationMemberLicense {
@@ -17294,12 +14255,11 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberLicense {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17344,20 +14304,13 @@ impl ::std::fmt::Display for OrganizationMemberRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for OrganizationMemberRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for OrganizationMemberRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for OrganizationMemberRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("OrganizationMemberRole", value))
     }
 }
 impl ::serde::Serialize for OrganizationMemberRole {
@@ -17372,12 +14325,11 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17426,20 +14378,13 @@ impl ::std::fmt::Display for OrganizationPlan {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for OrganizationPlan {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for OrganizationPlan {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for OrganizationPlan {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("OrganizationPlan", value))
     }
 }
 impl ::serde::Serialize for OrganizationPlan {
@@ -17454,12 +14399,11 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationPlan {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17492,20 +14436,16 @@ impl ::std::fmt::Display for PatchGroupResourceOperationsItemOp {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for PatchGroupResourceOperationsItemOp {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for PatchGroupResourceOperationsItemOp {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for PatchGroupResourceOperationsItemOp {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "PatchGroupResourceOperationsItemOp",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for PatchGroupResourceOperationsItemOp {
@@ -17520,12 +14460,11 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemOp {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17556,21 +14495,16 @@ impl ::std::fmt::Display for PatchGroupResourceOperationsItemPath {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for PatchGroupResourceOperationsItemPath {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for PatchGroupResourceOperationsItemPath {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for PatchGroupResourceOperationsItemPath {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "PatchGroupResourceOperationsItemPath",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for PatchGroupResourceOperationsItemPath {
@@ -17585,12 +14519,11 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemPath {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17623,20 +14556,16 @@ impl ::std::fmt::Display for PatchGroupResourceSchemasItem {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for PatchGroupResourceSchemasItem {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for PatchGroupResourceSchemasItem {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for PatchGroupResourceSchemasItem {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "PatchGroupResourceSchemasItem",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for PatchGroupResourceSchemasItem {
@@ -17651,12 +14580,11 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17689,20 +14617,16 @@ impl ::std::fmt::Display for PatchUserResourceOperationsItemOp {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for PatchUserResourceOperationsItemOp {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for PatchUserResourceOperationsItemOp {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for PatchUserResourceOperationsItemOp {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "PatchUserResourceOperationsItemOp",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for PatchUserResourceOperationsItemOp {
@@ -17717,12 +14641,11 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceOperationsItemOp {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17755,20 +14678,16 @@ impl ::std::fmt::Display for PatchUserResourceSchemasItem {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for PatchUserResourceSchemasItem {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for PatchUserResourceSchemasItem {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for PatchUserResourceSchemasItem {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "PatchUserResourceSchemasItem",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for PatchUserResourceSchemasItem {
@@ -17783,12 +14702,11 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17817,20 +14735,13 @@ impl ::std::fmt::Display for PositionOrigin {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for PositionOrigin {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for PositionOrigin {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for PositionOrigin {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("PositionOrigin", value))
     }
 }
 impl ::serde::Serialize for PositionOrigin {
@@ -17845,12 +14756,11 @@ impl<'de> ::serde::Deserialize<'de> for PositionOrigin {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17881,20 +14791,13 @@ impl ::std::fmt::Display for PositionRelativeTo {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for PositionRelativeTo {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for PositionRelativeTo {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for PositionRelativeTo {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("PositionRelativeTo", value))
     }
 }
 impl ::serde::Serialize for PositionRelativeTo {
@@ -17909,12 +14812,11 @@ impl<'de> ::serde::Deserialize<'de> for PositionRelativeTo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -17951,20 +14853,13 @@ impl ::std::fmt::Display for ProjectRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ProjectRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ProjectRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for ProjectRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("ProjectRole", value))
     }
 }
 impl ::serde::Serialize for ProjectRole {
@@ -17979,12 +14874,11 @@ impl<'de> ::serde::Deserialize<'de> for ProjectRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -18019,20 +14913,13 @@ impl ::std::fmt::Display for ProjectRoleToAdd {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ProjectRoleToAdd {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ProjectRoleToAdd {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for ProjectRoleToAdd {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("ProjectRoleToAdd", value))
     }
 }
 impl ::serde::Serialize for ProjectRoleToAdd {
@@ -18047,12 +14934,11 @@ impl<'de> ::serde::Deserialize<'de> for ProjectRoleToAdd {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -18085,20 +14971,13 @@ impl ::std::fmt::Display for ProjectUserGroupRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ProjectUserGroupRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ProjectUserGroupRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for ProjectUserGroupRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("ProjectUserGroupRole", value))
     }
 }
 impl ::serde::Serialize for ProjectUserGroupRole {
@@ -18113,16 +14992,72 @@ impl<'de> ::serde::Deserialize<'de> for ProjectUserGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for ProjectUserGroupRole {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
+impl Role {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Viewer => "VIEWER",
+            Self::Commenter => "COMMENTER",
+            Self::Editor => "EDITOR",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "VIEWER" => ::std::option::Option::Some(Self::Viewer),
+            "COMMENTER" => ::std::option::Option::Some(Self::Commenter),
+            "EDITOR" => ::std::option::Option::Some(Self::Editor),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+impl ::std::fmt::Display for Role {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::std::str::FromStr for Role {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value).ok_or_else(|| crate::UnknownEnumValue::new("Role", value))
+    }
+}
+impl ::serde::Serialize for Role {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Role {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+impl crate::runtime::OuterTag for Role {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -18151,20 +15086,16 @@ impl ::std::fmt::Display for SchemaAttributeSchemasItem {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for SchemaAttributeSchemasItem {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for SchemaAttributeSchemasItem {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for SchemaAttributeSchemasItem {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "SchemaAttributeSchemasItem",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for SchemaAttributeSchemasItem {
@@ -18179,122 +15110,15 @@ impl<'de> ::serde::Deserialize<'de> for SchemaAttributeSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for SchemaAttributeSchemasItem {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ShapeDataPlatformTagsShape {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Rectangle => "rectangle",
-            Self::RoundRectangle => "round_rectangle",
-            Self::Circle => "circle",
-            Self::Triangle => "triangle",
-            Self::Rhombus => "rhombus",
-            Self::Parallelogram => "parallelogram",
-            Self::Trapezoid => "trapezoid",
-            Self::Pentagon => "pentagon",
-            Self::Hexagon => "hexagon",
-            Self::Octagon => "octagon",
-            Self::WedgeRoundRectangleCallout => "wedge_round_rectangle_callout",
-            Self::Star => "star",
-            Self::FlowChartPredefinedProcess => "flow_chart_predefined_process",
-            Self::Cloud => "cloud",
-            Self::Cross => "cross",
-            Self::Can => "can",
-            Self::RightArrow => "right_arrow",
-            Self::LeftArrow => "left_arrow",
-            Self::LeftRightArrow => "left_right_arrow",
-            Self::LeftBrace => "left_brace",
-            Self::RightBrace => "right_brace",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "rectangle" => ::std::option::Option::Some(Self::Rectangle),
-            "round_rectangle" => ::std::option::Option::Some(Self::RoundRectangle),
-            "circle" => ::std::option::Option::Some(Self::Circle),
-            "triangle" => ::std::option::Option::Some(Self::Triangle),
-            "rhombus" => ::std::option::Option::Some(Self::Rhombus),
-            "parallelogram" => ::std::option::Option::Some(Self::Parallelogram),
-            "trapezoid" => ::std::option::Option::Some(Self::Trapezoid),
-            "pentagon" => ::std::option::Option::Some(Self::Pentagon),
-            "hexagon" => ::std::option::Option::Some(Self::Hexagon),
-            "octagon" => ::std::option::Option::Some(Self::Octagon),
-            "wedge_round_rectangle_callout" => {
-                ::std::option::Option::Some(Self::WedgeRoundRectangleCallout)
-            }
-            "star" => ::std::option::Option::Some(Self::Star),
-            "flow_chart_predefined_process" => {
-                ::std::option::Option::Some(Self::FlowChartPredefinedProcess)
-            }
-            "cloud" => ::std::option::Option::Some(Self::Cloud),
-            "cross" => ::std::option::Option::Some(Self::Cross),
-            "can" => ::std::option::Option::Some(Self::Can),
-            "right_arrow" => ::std::option::Option::Some(Self::RightArrow),
-            "left_arrow" => ::std::option::Option::Some(Self::LeftArrow),
-            "left_right_arrow" => ::std::option::Option::Some(Self::LeftRightArrow),
-            "left_brace" => ::std::option::Option::Some(Self::LeftBrace),
-            "right_brace" => ::std::option::Option::Some(Self::RightBrace),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ShapeDataPlatformTagsShape {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ShapeDataPlatformTagsShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeDataPlatformTagsShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeDataPlatformTagsShape {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ShapeDataPlatformTagsShape {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ShapeDataPlatformTagsShape {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ShapeDataPlatformTagsShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -18363,20 +15187,13 @@ impl ::std::fmt::Display for ShapeDataShape {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ShapeDataShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeDataShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for ShapeDataShape {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("ShapeDataShape", value))
     }
 }
 impl ::serde::Serialize for ShapeDataShape {
@@ -18391,388 +15208,15 @@ impl<'de> ::serde::Deserialize<'de> for ShapeDataShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for ShapeDataShape {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ShapeStyleBorderStyle {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Normal => "normal",
-            Self::Dotted => "dotted",
-            Self::Dashed => "dashed",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "normal" => ::std::option::Option::Some(Self::Normal),
-            "dotted" => ::std::option::Option::Some(Self::Dotted),
-            "dashed" => ::std::option::Option::Some(Self::Dashed),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ShapeStyleBorderStyle {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ShapeStyleBorderStyle {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeStyleBorderStyle {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeStyleBorderStyle {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ShapeStyleBorderStyle {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleBorderStyle {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ShapeStyleBorderStyle {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ShapeStyleFontFamily {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Arial => "arial",
-            Self::AbrilFatface => "abril_fatface",
-            Self::Bangers => "bangers",
-            Self::EbGaramond => "eb_garamond",
-            Self::Georgia => "georgia",
-            Self::Graduate => "graduate",
-            Self::GravitasOne => "gravitas_one",
-            Self::FredokaOne => "fredoka_one",
-            Self::NixieOne => "nixie_one",
-            Self::OpenSans => "open_sans",
-            Self::PermanentMarker => "permanent_marker",
-            Self::PtSans => "pt_sans",
-            Self::PtSansNarrow => "pt_sans_narrow",
-            Self::PtSerif => "pt_serif",
-            Self::RammettoOne => "rammetto_one",
-            Self::Roboto => "roboto",
-            Self::RobotoCondensed => "roboto_condensed",
-            Self::RobotoSlab => "roboto_slab",
-            Self::Caveat => "caveat",
-            Self::TimesNewRoman => "times_new_roman",
-            Self::TitanOne => "titan_one",
-            Self::LemonTuesday => "lemon_tuesday",
-            Self::RobotoMono => "roboto_mono",
-            Self::NotoSans => "noto_sans",
-            Self::PlexSans => "plex_sans",
-            Self::PlexSerif => "plex_serif",
-            Self::PlexMono => "plex_mono",
-            Self::Spoof => "spoof",
-            Self::TiemposText => "tiempos_text",
-            Self::Formular => "formular",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "arial" => ::std::option::Option::Some(Self::Arial),
-            "abril_fatface" => ::std::option::Option::Some(Self::AbrilFatface),
-            "bangers" => ::std::option::Option::Some(Self::Bangers),
-            "eb_garamond" => ::std::option::Option::Some(Self::EbGaramond),
-            "georgia" => ::std::option::Option::Some(Self::Georgia),
-            "graduate" => ::std::option::Option::Some(Self::Graduate),
-            "gravitas_one" => ::std::option::Option::Some(Self::GravitasOne),
-            "fredoka_one" => ::std::option::Option::Some(Self::FredokaOne),
-            "nixie_one" => ::std::option::Option::Some(Self::NixieOne),
-            "open_sans" => ::std::option::Option::Some(Self::OpenSans),
-            "permanent_marker" => ::std::option::Option::Some(Self::PermanentMarker),
-            "pt_sans" => ::std::option::Option::Some(Self::PtSans),
-            "pt_sans_narrow" => ::std::option::Option::Some(Self::PtSansNarrow),
-            "pt_serif" => ::std::option::Option::Some(Self::PtSerif),
-            "rammetto_one" => ::std::option::Option::Some(Self::RammettoOne),
-            "roboto" => ::std::option::Option::Some(Self::Roboto),
-            "roboto_condensed" => ::std::option::Option::Some(Self::RobotoCondensed),
-            "roboto_slab" => ::std::option::Option::Some(Self::RobotoSlab),
-            "caveat" => ::std::option::Option::Some(Self::Caveat),
-            "times_new_roman" => ::std::option::Option::Some(Self::TimesNewRoman),
-            "titan_one" => ::std::option::Option::Some(Self::TitanOne),
-            "lemon_tuesday" => ::std::option::Option::Some(Self::LemonTuesday),
-            "roboto_mono" => ::std::option::Option::Some(Self::RobotoMono),
-            "noto_sans" => ::std::option::Option::Some(Self::NotoSans),
-            "plex_sans" => ::std::option::Option::Some(Self::PlexSans),
-            "plex_serif" => ::std::option::Option::Some(Self::PlexSerif),
-            "plex_mono" => ::std::option::Option::Some(Self::PlexMono),
-            "spoof" => ::std::option::Option::Some(Self::Spoof),
-            "tiempos_text" => ::std::option::Option::Some(Self::TiemposText),
-            "formular" => ::std::option::Option::Some(Self::Formular),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ShapeStyleFontFamily {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ShapeStyleFontFamily {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeStyleFontFamily {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeStyleFontFamily {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ShapeStyleFontFamily {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleFontFamily {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ShapeStyleFontFamily {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ShapeStyleForCreateBorderStyle {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Normal => "normal",
-            Self::Dotted => "dotted",
-            Self::Dashed => "dashed",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "normal" => ::std::option::Option::Some(Self::Normal),
-            "dotted" => ::std::option::Option::Some(Self::Dotted),
-            "dashed" => ::std::option::Option::Some(Self::Dashed),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ShapeStyleForCreateBorderStyle {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ShapeStyleForCreateBorderStyle {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeStyleForCreateBorderStyle {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeStyleForCreateBorderStyle {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ShapeStyleForCreateBorderStyle {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateBorderStyle {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ShapeStyleForCreateBorderStyle {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ShapeStyleForCreateFontFamily {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Arial => "arial",
-            Self::AbrilFatface => "abril_fatface",
-            Self::Bangers => "bangers",
-            Self::EbGaramond => "eb_garamond",
-            Self::Georgia => "georgia",
-            Self::Graduate => "graduate",
-            Self::GravitasOne => "gravitas_one",
-            Self::FredokaOne => "fredoka_one",
-            Self::NixieOne => "nixie_one",
-            Self::OpenSans => "open_sans",
-            Self::PermanentMarker => "permanent_marker",
-            Self::PtSans => "pt_sans",
-            Self::PtSansNarrow => "pt_sans_narrow",
-            Self::PtSerif => "pt_serif",
-            Self::RammettoOne => "rammetto_one",
-            Self::Roboto => "roboto",
-            Self::RobotoCondensed => "roboto_condensed",
-            Self::RobotoSlab => "roboto_slab",
-            Self::Caveat => "caveat",
-            Self::TimesNewRoman => "times_new_roman",
-            Self::TitanOne => "titan_one",
-            Self::LemonTuesday => "lemon_tuesday",
-            Self::RobotoMono => "roboto_mono",
-            Self::NotoSans => "noto_sans",
-            Self::PlexSans => "plex_sans",
-            Self::PlexSerif => "plex_serif",
-            Self::PlexMono => "plex_mono",
-            Self::Spoof => "spoof",
-            Self::TiemposText => "tiempos_text",
-            Self::Formular => "formular",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "arial" => ::std::option::Option::Some(Self::Arial),
-            "abril_fatface" => ::std::option::Option::Some(Self::AbrilFatface),
-            "bangers" => ::std::option::Option::Some(Self::Bangers),
-            "eb_garamond" => ::std::option::Option::Some(Self::EbGaramond),
-            "georgia" => ::std::option::Option::Some(Self::Georgia),
-            "graduate" => ::std::option::Option::Some(Self::Graduate),
-            "gravitas_one" => ::std::option::Option::Some(Self::GravitasOne),
-            "fredoka_one" => ::std::option::Option::Some(Self::FredokaOne),
-            "nixie_one" => ::std::option::Option::Some(Self::NixieOne),
-            "open_sans" => ::std::option::Option::Some(Self::OpenSans),
-            "permanent_marker" => ::std::option::Option::Some(Self::PermanentMarker),
-            "pt_sans" => ::std::option::Option::Some(Self::PtSans),
-            "pt_sans_narrow" => ::std::option::Option::Some(Self::PtSansNarrow),
-            "pt_serif" => ::std::option::Option::Some(Self::PtSerif),
-            "rammetto_one" => ::std::option::Option::Some(Self::RammettoOne),
-            "roboto" => ::std::option::Option::Some(Self::Roboto),
-            "roboto_condensed" => ::std::option::Option::Some(Self::RobotoCondensed),
-            "roboto_slab" => ::std::option::Option::Some(Self::RobotoSlab),
-            "caveat" => ::std::option::Option::Some(Self::Caveat),
-            "times_new_roman" => ::std::option::Option::Some(Self::TimesNewRoman),
-            "titan_one" => ::std::option::Option::Some(Self::TitanOne),
-            "lemon_tuesday" => ::std::option::Option::Some(Self::LemonTuesday),
-            "roboto_mono" => ::std::option::Option::Some(Self::RobotoMono),
-            "noto_sans" => ::std::option::Option::Some(Self::NotoSans),
-            "plex_sans" => ::std::option::Option::Some(Self::PlexSans),
-            "plex_serif" => ::std::option::Option::Some(Self::PlexSerif),
-            "plex_mono" => ::std::option::Option::Some(Self::PlexMono),
-            "spoof" => ::std::option::Option::Some(Self::Spoof),
-            "tiempos_text" => ::std::option::Option::Some(Self::TiemposText),
-            "formular" => ::std::option::Option::Some(Self::Formular),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ShapeStyleForCreateFontFamily {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ShapeStyleForCreateFontFamily {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeStyleForCreateFontFamily {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeStyleForCreateFontFamily {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ShapeStyleForCreateFontFamily {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateFontFamily {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ShapeStyleForCreateFontFamily {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -18803,20 +15247,16 @@ impl ::std::fmt::Display for ShapeStyleForCreateTextAlign {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ShapeStyleForCreateTextAlign {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeStyleForCreateTextAlign {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for ShapeStyleForCreateTextAlign {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "ShapeStyleForCreateTextAlign",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for ShapeStyleForCreateTextAlign {
@@ -18831,12 +15271,11 @@ impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlign {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -18871,21 +15310,16 @@ impl ::std::fmt::Display for ShapeStyleForCreateTextAlignVertical {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ShapeStyleForCreateTextAlignVertical {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for ShapeStyleForCreateTextAlignVertical {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for ShapeStyleForCreateTextAlignVertical {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "ShapeStyleForCreateTextAlignVertical",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for ShapeStyleForCreateTextAlignVertical {
@@ -18900,12 +15334,11 @@ impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlignVertical {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -18914,47 +15347,68 @@ impl crate::runtime::OuterTag for ShapeStyleForCreateTextAlignVertical {
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl ShapeStyleForUpdateBorderStyle {
+impl StartStrokeCap {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Normal => "normal",
-            Self::Dotted => "dotted",
-            Self::Dashed => "dashed",
+            Self::None => "none",
+            Self::Stealth => "stealth",
+            Self::RoundedStealth => "rounded_stealth",
+            Self::Diamond => "diamond",
+            Self::FilledDiamond => "filled_diamond",
+            Self::Oval => "oval",
+            Self::FilledOval => "filled_oval",
+            Self::Arrow => "arrow",
+            Self::Triangle => "triangle",
+            Self::FilledTriangle => "filled_triangle",
+            Self::ErdOne => "erd_one",
+            Self::ErdMany => "erd_many",
+            Self::ErdOnlyOne => "erd_only_one",
+            Self::ErdZeroOrOne => "erd_zero_or_one",
+            Self::ErdOneOrMany => "erd_one_or_many",
+            Self::ErdZeroOrMany => "erd_zero_or_many",
+            Self::Unknown => "unknown",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
-            "normal" => ::std::option::Option::Some(Self::Normal),
-            "dotted" => ::std::option::Option::Some(Self::Dotted),
-            "dashed" => ::std::option::Option::Some(Self::Dashed),
+            "none" => ::std::option::Option::Some(Self::None),
+            "stealth" => ::std::option::Option::Some(Self::Stealth),
+            "rounded_stealth" => ::std::option::Option::Some(Self::RoundedStealth),
+            "diamond" => ::std::option::Option::Some(Self::Diamond),
+            "filled_diamond" => ::std::option::Option::Some(Self::FilledDiamond),
+            "oval" => ::std::option::Option::Some(Self::Oval),
+            "filled_oval" => ::std::option::Option::Some(Self::FilledOval),
+            "arrow" => ::std::option::Option::Some(Self::Arrow),
+            "triangle" => ::std::option::Option::Some(Self::Triangle),
+            "filled_triangle" => ::std::option::Option::Some(Self::FilledTriangle),
+            "erd_one" => ::std::option::Option::Some(Self::ErdOne),
+            "erd_many" => ::std::option::Option::Some(Self::ErdMany),
+            "erd_only_one" => ::std::option::Option::Some(Self::ErdOnlyOne),
+            "erd_zero_or_one" => ::std::option::Option::Some(Self::ErdZeroOrOne),
+            "erd_one_or_many" => ::std::option::Option::Some(Self::ErdOneOrMany),
+            "erd_zero_or_many" => ::std::option::Option::Some(Self::ErdZeroOrMany),
+            "unknown" => ::std::option::Option::Some(Self::Unknown),
             _ => ::std::option::Option::None,
         }
     }
 }
-impl ::std::fmt::Display for ShapeStyleForUpdateBorderStyle {
+impl ::std::fmt::Display for StartStrokeCap {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ShapeStyleForUpdateBorderStyle {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeStyleForUpdateBorderStyle {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeStyleForUpdateBorderStyle {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for StartStrokeCap {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("StartStrokeCap", value))
     }
 }
-impl ::serde::Serialize for ShapeStyleForUpdateBorderStyle {
+impl ::serde::Serialize for StartStrokeCap {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -18962,119 +15416,54 @@ impl ::serde::Serialize for ShapeStyleForUpdateBorderStyle {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleForUpdateBorderStyle {
+impl<'de> ::serde::Deserialize<'de> for StartStrokeCap {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for ShapeStyleForUpdateBorderStyle {
+impl crate::runtime::OuterTag for StartStrokeCap {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl ShapeStyleForUpdateFontFamily {
+impl Status {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Arial => "arial",
-            Self::AbrilFatface => "abril_fatface",
-            Self::Bangers => "bangers",
-            Self::EbGaramond => "eb_garamond",
-            Self::Georgia => "georgia",
-            Self::Graduate => "graduate",
-            Self::GravitasOne => "gravitas_one",
-            Self::FredokaOne => "fredoka_one",
-            Self::NixieOne => "nixie_one",
-            Self::OpenSans => "open_sans",
-            Self::PermanentMarker => "permanent_marker",
-            Self::PtSans => "pt_sans",
-            Self::PtSansNarrow => "pt_sans_narrow",
-            Self::PtSerif => "pt_serif",
-            Self::RammettoOne => "rammetto_one",
-            Self::Roboto => "roboto",
-            Self::RobotoCondensed => "roboto_condensed",
-            Self::RobotoSlab => "roboto_slab",
-            Self::Caveat => "caveat",
-            Self::TimesNewRoman => "times_new_roman",
-            Self::TitanOne => "titan_one",
-            Self::LemonTuesday => "lemon_tuesday",
-            Self::RobotoMono => "roboto_mono",
-            Self::NotoSans => "noto_sans",
-            Self::PlexSans => "plex_sans",
-            Self::PlexSerif => "plex_serif",
-            Self::PlexMono => "plex_mono",
-            Self::Spoof => "spoof",
-            Self::TiemposText => "tiempos_text",
-            Self::Formular => "formular",
+            Self::Enabled => "enabled",
+            Self::Disabled => "disabled",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
-            "arial" => ::std::option::Option::Some(Self::Arial),
-            "abril_fatface" => ::std::option::Option::Some(Self::AbrilFatface),
-            "bangers" => ::std::option::Option::Some(Self::Bangers),
-            "eb_garamond" => ::std::option::Option::Some(Self::EbGaramond),
-            "georgia" => ::std::option::Option::Some(Self::Georgia),
-            "graduate" => ::std::option::Option::Some(Self::Graduate),
-            "gravitas_one" => ::std::option::Option::Some(Self::GravitasOne),
-            "fredoka_one" => ::std::option::Option::Some(Self::FredokaOne),
-            "nixie_one" => ::std::option::Option::Some(Self::NixieOne),
-            "open_sans" => ::std::option::Option::Some(Self::OpenSans),
-            "permanent_marker" => ::std::option::Option::Some(Self::PermanentMarker),
-            "pt_sans" => ::std::option::Option::Some(Self::PtSans),
-            "pt_sans_narrow" => ::std::option::Option::Some(Self::PtSansNarrow),
-            "pt_serif" => ::std::option::Option::Some(Self::PtSerif),
-            "rammetto_one" => ::std::option::Option::Some(Self::RammettoOne),
-            "roboto" => ::std::option::Option::Some(Self::Roboto),
-            "roboto_condensed" => ::std::option::Option::Some(Self::RobotoCondensed),
-            "roboto_slab" => ::std::option::Option::Some(Self::RobotoSlab),
-            "caveat" => ::std::option::Option::Some(Self::Caveat),
-            "times_new_roman" => ::std::option::Option::Some(Self::TimesNewRoman),
-            "titan_one" => ::std::option::Option::Some(Self::TitanOne),
-            "lemon_tuesday" => ::std::option::Option::Some(Self::LemonTuesday),
-            "roboto_mono" => ::std::option::Option::Some(Self::RobotoMono),
-            "noto_sans" => ::std::option::Option::Some(Self::NotoSans),
-            "plex_sans" => ::std::option::Option::Some(Self::PlexSans),
-            "plex_serif" => ::std::option::Option::Some(Self::PlexSerif),
-            "plex_mono" => ::std::option::Option::Some(Self::PlexMono),
-            "spoof" => ::std::option::Option::Some(Self::Spoof),
-            "tiempos_text" => ::std::option::Option::Some(Self::TiemposText),
-            "formular" => ::std::option::Option::Some(Self::Formular),
+            "enabled" => ::std::option::Option::Some(Self::Enabled),
+            "disabled" => ::std::option::Option::Some(Self::Disabled),
             _ => ::std::option::Option::None,
         }
     }
 }
-impl ::std::fmt::Display for ShapeStyleForUpdateFontFamily {
+impl ::std::fmt::Display for Status {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for ShapeStyleForUpdateFontFamily {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeStyleForUpdateFontFamily {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeStyleForUpdateFontFamily {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for Status {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value).ok_or_else(|| crate::UnknownEnumValue::new("Status", value))
     }
 }
-impl ::serde::Serialize for ShapeStyleForUpdateFontFamily {
+impl ::serde::Serialize for Status {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -19082,414 +15471,19 @@ impl ::serde::Serialize for ShapeStyleForUpdateFontFamily {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleForUpdateFontFamily {
+impl<'de> ::serde::Deserialize<'de> for Status {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for ShapeStyleForUpdateFontFamily {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ShapeStyleForUpdateTextAlign {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Left => "left",
-            Self::Right => "right",
-            Self::Center => "center",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "left" => ::std::option::Option::Some(Self::Left),
-            "right" => ::std::option::Option::Some(Self::Right),
-            "center" => ::std::option::Option::Some(Self::Center),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ShapeStyleForUpdateTextAlign {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ShapeStyleForUpdateTextAlign {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeStyleForUpdateTextAlign {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeStyleForUpdateTextAlign {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ShapeStyleForUpdateTextAlign {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleForUpdateTextAlign {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ShapeStyleForUpdateTextAlign {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ShapeStyleForUpdateTextAlignVertical {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Top => "top",
-            Self::Middle => "middle",
-            Self::Bottom => "bottom",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "top" => ::std::option::Option::Some(Self::Top),
-            "middle" => ::std::option::Option::Some(Self::Middle),
-            "bottom" => ::std::option::Option::Some(Self::Bottom),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ShapeStyleForUpdateTextAlignVertical {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ShapeStyleForUpdateTextAlignVertical {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for ShapeStyleForUpdateTextAlignVertical {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeStyleForUpdateTextAlignVertical {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ShapeStyleForUpdateTextAlignVertical {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleForUpdateTextAlignVertical {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ShapeStyleForUpdateTextAlignVertical {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ShapeStyleTextAlign {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Left => "left",
-            Self::Right => "right",
-            Self::Center => "center",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "left" => ::std::option::Option::Some(Self::Left),
-            "right" => ::std::option::Option::Some(Self::Right),
-            "center" => ::std::option::Option::Some(Self::Center),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ShapeStyleTextAlign {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ShapeStyleTextAlign {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeStyleTextAlign {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeStyleTextAlign {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ShapeStyleTextAlign {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleTextAlign {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ShapeStyleTextAlign {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl ShapeStyleTextAlignVertical {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Top => "top",
-            Self::Middle => "middle",
-            Self::Bottom => "bottom",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "top" => ::std::option::Option::Some(Self::Top),
-            "middle" => ::std::option::Option::Some(Self::Middle),
-            "bottom" => ::std::option::Option::Some(Self::Bottom),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for ShapeStyleTextAlignVertical {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for ShapeStyleTextAlignVertical {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for ShapeStyleTextAlignVertical {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for ShapeStyleTextAlignVertical {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for ShapeStyleTextAlignVertical {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleTextAlignVertical {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for ShapeStyleTextAlignVertical {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl StickyNoteDataPlatformTagsShape {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Square => "square",
-            Self::Rectangle => "rectangle",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "square" => ::std::option::Option::Some(Self::Square),
-            "rectangle" => ::std::option::Option::Some(Self::Rectangle),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for StickyNoteDataPlatformTagsShape {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for StickyNoteDataPlatformTagsShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for StickyNoteDataPlatformTagsShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for StickyNoteDataPlatformTagsShape {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for StickyNoteDataPlatformTagsShape {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for StickyNoteDataPlatformTagsShape {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for StickyNoteDataPlatformTagsShape {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl StickyNoteDataPlatformbulkcreateoperationShape {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Square => "square",
-            Self::Rectangle => "rectangle",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "square" => ::std::option::Option::Some(Self::Square),
-            "rectangle" => ::std::option::Option::Some(Self::Rectangle),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for StickyNoteDataPlatformbulkcreateoperationShape {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for StickyNoteDataPlatformbulkcreateoperationShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for StickyNoteDataPlatformbulkcreateoperationShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for StickyNoteDataPlatformbulkcreateoperationShape {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for StickyNoteDataPlatformbulkcreateoperationShape {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for StickyNoteDataPlatformbulkcreateoperationShape {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for StickyNoteDataPlatformbulkcreateoperationShape {
+impl crate::runtime::OuterTag for Status {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -19516,20 +15510,13 @@ impl ::std::fmt::Display for StickyNoteDataShape {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for StickyNoteDataShape {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for StickyNoteDataShape {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for StickyNoteDataShape {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("StickyNoteDataShape", value))
     }
 }
 impl ::serde::Serialize for StickyNoteDataShape {
@@ -19544,12 +15531,11 @@ impl<'de> ::serde::Deserialize<'de> for StickyNoteDataShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -19558,73 +15544,40 @@ impl crate::runtime::OuterTag for StickyNoteDataShape {
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl StickyNoteStyleFillColor {
+impl StrokeStyle {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Gray => "gray",
-            Self::LightYellow => "light_yellow",
-            Self::Yellow => "yellow",
-            Self::Orange => "orange",
-            Self::LightGreen => "light_green",
-            Self::Green => "green",
-            Self::DarkGreen => "dark_green",
-            Self::Cyan => "cyan",
-            Self::LightPink => "light_pink",
-            Self::Pink => "pink",
-            Self::Violet => "violet",
-            Self::Red => "red",
-            Self::LightBlue => "light_blue",
-            Self::Blue => "blue",
-            Self::DarkBlue => "dark_blue",
-            Self::Black => "black",
+            Self::Normal => "normal",
+            Self::Dotted => "dotted",
+            Self::Dashed => "dashed",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
-            "gray" => ::std::option::Option::Some(Self::Gray),
-            "light_yellow" => ::std::option::Option::Some(Self::LightYellow),
-            "yellow" => ::std::option::Option::Some(Self::Yellow),
-            "orange" => ::std::option::Option::Some(Self::Orange),
-            "light_green" => ::std::option::Option::Some(Self::LightGreen),
-            "green" => ::std::option::Option::Some(Self::Green),
-            "dark_green" => ::std::option::Option::Some(Self::DarkGreen),
-            "cyan" => ::std::option::Option::Some(Self::Cyan),
-            "light_pink" => ::std::option::Option::Some(Self::LightPink),
-            "pink" => ::std::option::Option::Some(Self::Pink),
-            "violet" => ::std::option::Option::Some(Self::Violet),
-            "red" => ::std::option::Option::Some(Self::Red),
-            "light_blue" => ::std::option::Option::Some(Self::LightBlue),
-            "blue" => ::std::option::Option::Some(Self::Blue),
-            "dark_blue" => ::std::option::Option::Some(Self::DarkBlue),
-            "black" => ::std::option::Option::Some(Self::Black),
+            "normal" => ::std::option::Option::Some(Self::Normal),
+            "dotted" => ::std::option::Option::Some(Self::Dotted),
+            "dashed" => ::std::option::Option::Some(Self::Dashed),
             _ => ::std::option::Option::None,
         }
     }
 }
-impl ::std::fmt::Display for StickyNoteStyleFillColor {
+impl ::std::fmt::Display for StrokeStyle {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for StickyNoteStyleFillColor {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for StickyNoteStyleFillColor {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for StickyNoteStyleFillColor {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for StrokeStyle {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("StrokeStyle", value))
     }
 }
-impl ::serde::Serialize for StickyNoteStyleFillColor {
+impl ::serde::Serialize for StrokeStyle {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -19632,470 +15585,19 @@ impl ::serde::Serialize for StickyNoteStyleFillColor {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for StickyNoteStyleFillColor {
+impl<'de> ::serde::Deserialize<'de> for StrokeStyle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for StickyNoteStyleFillColor {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl StickyNoteStylePlatformbulkcreateoperationFillColor {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Gray => "gray",
-            Self::LightYellow => "light_yellow",
-            Self::Yellow => "yellow",
-            Self::Orange => "orange",
-            Self::LightGreen => "light_green",
-            Self::Green => "green",
-            Self::DarkGreen => "dark_green",
-            Self::Cyan => "cyan",
-            Self::LightPink => "light_pink",
-            Self::Pink => "pink",
-            Self::Violet => "violet",
-            Self::Red => "red",
-            Self::LightBlue => "light_blue",
-            Self::Blue => "blue",
-            Self::DarkBlue => "dark_blue",
-            Self::Black => "black",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "gray" => ::std::option::Option::Some(Self::Gray),
-            "light_yellow" => ::std::option::Option::Some(Self::LightYellow),
-            "yellow" => ::std::option::Option::Some(Self::Yellow),
-            "orange" => ::std::option::Option::Some(Self::Orange),
-            "light_green" => ::std::option::Option::Some(Self::LightGreen),
-            "green" => ::std::option::Option::Some(Self::Green),
-            "dark_green" => ::std::option::Option::Some(Self::DarkGreen),
-            "cyan" => ::std::option::Option::Some(Self::Cyan),
-            "light_pink" => ::std::option::Option::Some(Self::LightPink),
-            "pink" => ::std::option::Option::Some(Self::Pink),
-            "violet" => ::std::option::Option::Some(Self::Violet),
-            "red" => ::std::option::Option::Some(Self::Red),
-            "light_blue" => ::std::option::Option::Some(Self::LightBlue),
-            "blue" => ::std::option::Option::Some(Self::Blue),
-            "dark_blue" => ::std::option::Option::Some(Self::DarkBlue),
-            "black" => ::std::option::Option::Some(Self::Black),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for StickyNoteStylePlatformbulkcreateoperationFillColor {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for StickyNoteStylePlatformbulkcreateoperationFillColor {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for StickyNoteStylePlatformbulkcreateoperationFillColor {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for StickyNoteStylePlatformbulkcreateoperationFillColor {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for StickyNoteStylePlatformbulkcreateoperationFillColor {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for StickyNoteStylePlatformbulkcreateoperationFillColor {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for StickyNoteStylePlatformbulkcreateoperationFillColor {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl StickyNoteStylePlatformbulkcreateoperationTextAlign {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Left => "left",
-            Self::Right => "right",
-            Self::Center => "center",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "left" => ::std::option::Option::Some(Self::Left),
-            "right" => ::std::option::Option::Some(Self::Right),
-            "center" => ::std::option::Option::Some(Self::Center),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for StickyNoteStylePlatformbulkcreateoperationTextAlign {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for StickyNoteStylePlatformbulkcreateoperationTextAlign {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for StickyNoteStylePlatformbulkcreateoperationTextAlign {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for StickyNoteStylePlatformbulkcreateoperationTextAlign {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for StickyNoteStylePlatformbulkcreateoperationTextAlign {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for StickyNoteStylePlatformbulkcreateoperationTextAlign {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for StickyNoteStylePlatformbulkcreateoperationTextAlign {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl StickyNoteStylePlatformbulkcreateoperationTextAlignVertical {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Top => "top",
-            Self::Middle => "middle",
-            Self::Bottom => "bottom",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "top" => ::std::option::Option::Some(Self::Top),
-            "middle" => ::std::option::Option::Some(Self::Middle),
-            "bottom" => ::std::option::Option::Some(Self::Bottom),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display
-for StickyNoteStylePlatformbulkcreateoperationTextAlignVertical {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str>
-for StickyNoteStylePlatformbulkcreateoperationTextAlignVertical {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for StickyNoteStylePlatformbulkcreateoperationTextAlignVertical {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr
-for StickyNoteStylePlatformbulkcreateoperationTextAlignVertical {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for StickyNoteStylePlatformbulkcreateoperationTextAlignVertical {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for StickyNoteStylePlatformbulkcreateoperationTextAlignVertical {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag
-for StickyNoteStylePlatformbulkcreateoperationTextAlignVertical {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl StickyNoteStyleTextAlign {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Left => "left",
-            Self::Right => "right",
-            Self::Center => "center",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "left" => ::std::option::Option::Some(Self::Left),
-            "right" => ::std::option::Option::Some(Self::Right),
-            "center" => ::std::option::Option::Some(Self::Center),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for StickyNoteStyleTextAlign {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for StickyNoteStyleTextAlign {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for StickyNoteStyleTextAlign {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for StickyNoteStyleTextAlign {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for StickyNoteStyleTextAlign {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for StickyNoteStyleTextAlign {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for StickyNoteStyleTextAlign {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl StickyNoteStyleTextAlignVertical {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Top => "top",
-            Self::Middle => "middle",
-            Self::Bottom => "bottom",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "top" => ::std::option::Option::Some(Self::Top),
-            "middle" => ::std::option::Option::Some(Self::Middle),
-            "bottom" => ::std::option::Option::Some(Self::Bottom),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for StickyNoteStyleTextAlignVertical {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for StickyNoteStyleTextAlignVertical {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for StickyNoteStyleTextAlignVertical {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for StickyNoteStyleTextAlignVertical {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for StickyNoteStyleTextAlignVertical {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for StickyNoteStyleTextAlignVertical {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for StickyNoteStyleTextAlignVertical {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TagCreateRequestFillColor {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Red => "red",
-            Self::LightGreen => "light_green",
-            Self::Cyan => "cyan",
-            Self::Yellow => "yellow",
-            Self::Magenta => "magenta",
-            Self::Green => "green",
-            Self::Blue => "blue",
-            Self::Gray => "gray",
-            Self::Violet => "violet",
-            Self::DarkGreen => "dark_green",
-            Self::DarkBlue => "dark_blue",
-            Self::Black => "black",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "red" => ::std::option::Option::Some(Self::Red),
-            "light_green" => ::std::option::Option::Some(Self::LightGreen),
-            "cyan" => ::std::option::Option::Some(Self::Cyan),
-            "yellow" => ::std::option::Option::Some(Self::Yellow),
-            "magenta" => ::std::option::Option::Some(Self::Magenta),
-            "green" => ::std::option::Option::Some(Self::Green),
-            "blue" => ::std::option::Option::Some(Self::Blue),
-            "gray" => ::std::option::Option::Some(Self::Gray),
-            "violet" => ::std::option::Option::Some(Self::Violet),
-            "dark_green" => ::std::option::Option::Some(Self::DarkGreen),
-            "dark_blue" => ::std::option::Option::Some(Self::DarkBlue),
-            "black" => ::std::option::Option::Some(Self::Black),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TagCreateRequestFillColor {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TagCreateRequestFillColor {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TagCreateRequestFillColor {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TagCreateRequestFillColor {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TagCreateRequestFillColor {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for TagCreateRequestFillColor {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TagCreateRequestFillColor {
+impl crate::runtime::OuterTag for StrokeStyle {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -20142,20 +15644,13 @@ impl ::std::fmt::Display for TagFillColor {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TagFillColor {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TagFillColor {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TagFillColor {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("TagFillColor", value))
     }
 }
 impl ::serde::Serialize for TagFillColor {
@@ -20170,184 +15665,15 @@ impl<'de> ::serde::Deserialize<'de> for TagFillColor {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for TagFillColor {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TagUpdateRequestFillColor {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Red => "red",
-            Self::LightGreen => "light_green",
-            Self::Cyan => "cyan",
-            Self::Yellow => "yellow",
-            Self::Magenta => "magenta",
-            Self::Green => "green",
-            Self::Blue => "blue",
-            Self::Gray => "gray",
-            Self::Violet => "violet",
-            Self::DarkGreen => "dark_green",
-            Self::DarkBlue => "dark_blue",
-            Self::Black => "black",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "red" => ::std::option::Option::Some(Self::Red),
-            "light_green" => ::std::option::Option::Some(Self::LightGreen),
-            "cyan" => ::std::option::Option::Some(Self::Cyan),
-            "yellow" => ::std::option::Option::Some(Self::Yellow),
-            "magenta" => ::std::option::Option::Some(Self::Magenta),
-            "green" => ::std::option::Option::Some(Self::Green),
-            "blue" => ::std::option::Option::Some(Self::Blue),
-            "gray" => ::std::option::Option::Some(Self::Gray),
-            "violet" => ::std::option::Option::Some(Self::Violet),
-            "dark_green" => ::std::option::Option::Some(Self::DarkGreen),
-            "dark_blue" => ::std::option::Option::Some(Self::DarkBlue),
-            "black" => ::std::option::Option::Some(Self::Black),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TagUpdateRequestFillColor {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TagUpdateRequestFillColor {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TagUpdateRequestFillColor {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TagUpdateRequestFillColor {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TagUpdateRequestFillColor {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for TagUpdateRequestFillColor {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TagUpdateRequestFillColor {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TagWithLinksFillColor {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Red => "red",
-            Self::LightGreen => "light_green",
-            Self::Cyan => "cyan",
-            Self::Yellow => "yellow",
-            Self::Magenta => "magenta",
-            Self::Green => "green",
-            Self::Blue => "blue",
-            Self::Gray => "gray",
-            Self::Violet => "violet",
-            Self::DarkGreen => "dark_green",
-            Self::DarkBlue => "dark_blue",
-            Self::Black => "black",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "red" => ::std::option::Option::Some(Self::Red),
-            "light_green" => ::std::option::Option::Some(Self::LightGreen),
-            "cyan" => ::std::option::Option::Some(Self::Cyan),
-            "yellow" => ::std::option::Option::Some(Self::Yellow),
-            "magenta" => ::std::option::Option::Some(Self::Magenta),
-            "green" => ::std::option::Option::Some(Self::Green),
-            "blue" => ::std::option::Option::Some(Self::Blue),
-            "gray" => ::std::option::Option::Some(Self::Gray),
-            "violet" => ::std::option::Option::Some(Self::Violet),
-            "dark_green" => ::std::option::Option::Some(Self::DarkGreen),
-            "dark_blue" => ::std::option::Option::Some(Self::DarkBlue),
-            "black" => ::std::option::Option::Some(Self::Black),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TagWithLinksFillColor {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TagWithLinksFillColor {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TagWithLinksFillColor {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TagWithLinksFillColor {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TagWithLinksFillColor {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for TagWithLinksFillColor {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TagWithLinksFillColor {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -20374,20 +15700,13 @@ impl ::std::fmt::Display for TeamAccess {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TeamAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("TeamAccess", value))
     }
 }
 impl ::serde::Serialize for TeamAccess {
@@ -20402,12 +15721,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -20440,21 +15758,16 @@ impl ::std::fmt::Display for TeamAccountDiscoverySettingsAccountDiscovery {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamAccountDiscoverySettingsAccountDiscovery {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamAccountDiscoverySettingsAccountDiscovery {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamAccountDiscoverySettingsAccountDiscovery {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamAccountDiscoverySettingsAccountDiscovery",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamAccountDiscoverySettingsAccountDiscovery {
@@ -20469,149 +15782,15 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccountDiscoverySettingsAccountDisco
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for TeamAccountDiscoverySettingsAccountDiscovery {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamAccountDiscoverySettingsChangesAccountDiscovery {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Hidden => "hidden",
-            Self::Request => "request",
-            Self::Join => "join",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "hidden" => ::std::option::Option::Some(Self::Hidden),
-            "request" => ::std::option::Option::Some(Self::Request),
-            "join" => ::std::option::Option::Some(Self::Join),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamAccountDiscoverySettingsChangesAccountDiscovery {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TeamAccountDiscoverySettingsChangesAccountDiscovery {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamAccountDiscoverySettingsChangesAccountDiscovery {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamAccountDiscoverySettingsChangesAccountDiscovery {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamAccountDiscoverySettingsChangesAccountDiscovery {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamAccountDiscoverySettingsChangesAccountDiscovery {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TeamAccountDiscoverySettingsChangesAccountDiscovery {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamCollaborationSettingsChangesCoOwnerRole {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Enabled => "enabled",
-            Self::Disabled => "disabled",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "enabled" => ::std::option::Option::Some(Self::Enabled),
-            "disabled" => ::std::option::Option::Some(Self::Disabled),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamCollaborationSettingsChangesCoOwnerRole {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TeamCollaborationSettingsChangesCoOwnerRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamCollaborationSettingsChangesCoOwnerRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamCollaborationSettingsChangesCoOwnerRole {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamCollaborationSettingsChangesCoOwnerRole {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for TeamCollaborationSettingsChangesCoOwnerRole {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TeamCollaborationSettingsChangesCoOwnerRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -20638,21 +15817,16 @@ impl ::std::fmt::Display for TeamCollaborationSettingsCoOwnerRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamCollaborationSettingsCoOwnerRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamCollaborationSettingsCoOwnerRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamCollaborationSettingsCoOwnerRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamCollaborationSettingsCoOwnerRole",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamCollaborationSettingsCoOwnerRole {
@@ -20667,12 +15841,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamCollaborationSettingsCoOwnerRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -20707,21 +15880,16 @@ impl ::std::fmt::Display for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamCopyAccessLevelSettingsChangesCopyAccessLevel",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
@@ -20737,86 +15905,15 @@ for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamCopyAccessLevelSettingsChangesCopyAccessLevelLimitation {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Anyone => "anyone",
-            Self::TeamMembers => "team_members",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "anyone" => ::std::option::Option::Some(Self::Anyone),
-            "team_members" => ::std::option::Option::Some(Self::TeamMembers),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display
-for TeamCopyAccessLevelSettingsChangesCopyAccessLevelLimitation {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str>
-for TeamCopyAccessLevelSettingsChangesCopyAccessLevelLimitation {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamCopyAccessLevelSettingsChangesCopyAccessLevelLimitation {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr
-for TeamCopyAccessLevelSettingsChangesCopyAccessLevelLimitation {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamCopyAccessLevelSettingsChangesCopyAccessLevelLimitation {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamCopyAccessLevelSettingsChangesCopyAccessLevelLimitation {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag
-for TeamCopyAccessLevelSettingsChangesCopyAccessLevelLimitation {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -20847,21 +15944,16 @@ impl ::std::fmt::Display for TeamCopyAccessLevelSettingsCopyAccessLevel {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamCopyAccessLevelSettingsCopyAccessLevel {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamCopyAccessLevelSettingsCopyAccessLevel {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamCopyAccessLevelSettingsCopyAccessLevel {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamCopyAccessLevelSettingsCopyAccessLevel",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamCopyAccessLevelSettingsCopyAccessLevel {
@@ -20876,12 +15968,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamCopyAccessLevelSettingsCopyAccessLev
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -20912,22 +16003,16 @@ impl ::std::fmt::Display for TeamCopyAccessLevelSettingsCopyAccessLevelLimitatio
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str>
-for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamCopyAccessLevelSettingsCopyAccessLevelLimitation",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
@@ -20943,12 +16028,11 @@ for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -20977,20 +16061,13 @@ impl ::std::fmt::Display for TeamGroupRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamGroupRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TeamGroupRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamGroupRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("TeamGroupRole", value))
     }
 }
 impl ::serde::Serialize for TeamGroupRole {
@@ -21005,149 +16082,15 @@ impl<'de> ::serde::Deserialize<'de> for TeamGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for TeamGroupRole {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamInvitationSettingsChangesInviteExternalUsers {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Allowed => "allowed",
-            Self::NotAllowed => "not_allowed",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "allowed" => ::std::option::Option::Some(Self::Allowed),
-            "not_allowed" => ::std::option::Option::Some(Self::NotAllowed),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamInvitationSettingsChangesInviteExternalUsers {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TeamInvitationSettingsChangesInviteExternalUsers {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamInvitationSettingsChangesInviteExternalUsers {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamInvitationSettingsChangesInviteExternalUsers {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamInvitationSettingsChangesInviteExternalUsers {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamInvitationSettingsChangesInviteExternalUsers {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TeamInvitationSettingsChangesInviteExternalUsers {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamInvitationSettingsChangesWhoCanInvite {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::OnlyOrgAdmins => "only_org_admins",
-            Self::Admins => "admins",
-            Self::AllMembers => "all_members",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "only_org_admins" => ::std::option::Option::Some(Self::OnlyOrgAdmins),
-            "admins" => ::std::option::Option::Some(Self::Admins),
-            "all_members" => ::std::option::Option::Some(Self::AllMembers),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamInvitationSettingsChangesWhoCanInvite {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TeamInvitationSettingsChangesWhoCanInvite {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamInvitationSettingsChangesWhoCanInvite {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamInvitationSettingsChangesWhoCanInvite {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamInvitationSettingsChangesWhoCanInvite {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsChangesWhoCanInvite {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TeamInvitationSettingsChangesWhoCanInvite {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -21174,21 +16117,16 @@ impl ::std::fmt::Display for TeamInvitationSettingsInviteExternalUsers {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamInvitationSettingsInviteExternalUsers {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamInvitationSettingsInviteExternalUsers {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamInvitationSettingsInviteExternalUsers {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamInvitationSettingsInviteExternalUsers",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamInvitationSettingsInviteExternalUsers {
@@ -21203,12 +16141,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsInviteExternalUser
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -21241,20 +16178,16 @@ impl ::std::fmt::Display for TeamInvitationSettingsWhoCanInvite {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamInvitationSettingsWhoCanInvite {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TeamInvitationSettingsWhoCanInvite {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamInvitationSettingsWhoCanInvite {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamInvitationSettingsWhoCanInvite",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamInvitationSettingsWhoCanInvite {
@@ -21269,12 +16202,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsWhoCanInvite {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -21305,20 +16237,13 @@ impl ::std::fmt::Display for TeamMemberChangesRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamMemberChangesRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TeamMemberChangesRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamMemberChangesRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("TeamMemberChangesRole", value))
     }
 }
 impl ::serde::Serialize for TeamMemberChangesRole {
@@ -21333,12 +16258,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberChangesRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -21369,20 +16293,13 @@ impl ::std::fmt::Display for TeamMemberInviteRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamMemberInviteRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TeamMemberInviteRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamMemberInviteRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("TeamMemberInviteRole", value))
     }
 }
 impl ::serde::Serialize for TeamMemberInviteRole {
@@ -21397,12 +16314,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberInviteRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -21435,20 +16351,13 @@ impl ::std::fmt::Display for TeamMemberRole {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamMemberRole {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TeamMemberRole {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamMemberRole {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("TeamMemberRole", value))
     }
 }
 impl ::serde::Serialize for TeamMemberRole {
@@ -21463,711 +16372,15 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
 impl crate::runtime::OuterTag for TeamMemberRole {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamSharingPolicySettingsChangesCreateAssetAccessLevel {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::CompanyAdmins => "company_admins",
-            Self::Admins => "admins",
-            Self::AllMembers => "all_members",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "company_admins" => ::std::option::Option::Some(Self::CompanyAdmins),
-            "admins" => ::std::option::Option::Some(Self::Admins),
-            "all_members" => ::std::option::Option::Some(Self::AllMembers),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamSharingPolicySettingsChangesCreateAssetAccessLevel {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str>
-for TeamSharingPolicySettingsChangesCreateAssetAccessLevel {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsChangesCreateAssetAccessLevel {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamSharingPolicySettingsChangesCreateAssetAccessLevel {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamSharingPolicySettingsChangesCreateAssetAccessLevel {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamSharingPolicySettingsChangesCreateAssetAccessLevel {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag
-for TeamSharingPolicySettingsChangesCreateAssetAccessLevel {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamSharingPolicySettingsChangesDefaultBoardAccess {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Private => "private",
-            Self::View => "view",
-            Self::Comment => "comment",
-            Self::Edit => "edit",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "private" => ::std::option::Option::Some(Self::Private),
-            "view" => ::std::option::Option::Some(Self::View),
-            "comment" => ::std::option::Option::Some(Self::Comment),
-            "edit" => ::std::option::Option::Some(Self::Edit),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamSharingPolicySettingsChangesDefaultBoardAccess {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsChangesDefaultBoardAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsChangesDefaultBoardAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamSharingPolicySettingsChangesDefaultBoardAccess {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamSharingPolicySettingsChangesDefaultBoardAccess {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamSharingPolicySettingsChangesDefaultBoardAccess {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TeamSharingPolicySettingsChangesDefaultBoardAccess {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::TeamMembersWithEditingRights => "team_members_with_editing_rights",
-            Self::OwnerAndCoowners => "owner_and_coowners",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "team_members_with_editing_rights" => {
-                ::std::option::Option::Some(Self::TeamMembersWithEditingRights)
-            }
-            "owner_and_coowners" => ::std::option::Option::Some(Self::OwnerAndCoowners),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str>
-for TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag
-for TeamSharingPolicySettingsChangesDefaultBoardSharingAccess {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamSharingPolicySettingsChangesDefaultOrganizationAccess {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Private => "private",
-            Self::View => "view",
-            Self::Comment => "comment",
-            Self::Edit => "edit",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "private" => ::std::option::Option::Some(Self::Private),
-            "view" => ::std::option::Option::Some(Self::View),
-            "comment" => ::std::option::Option::Some(Self::Comment),
-            "edit" => ::std::option::Option::Some(Self::Edit),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamSharingPolicySettingsChangesDefaultOrganizationAccess {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str>
-for TeamSharingPolicySettingsChangesDefaultOrganizationAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsChangesDefaultOrganizationAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamSharingPolicySettingsChangesDefaultOrganizationAccess {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamSharingPolicySettingsChangesDefaultOrganizationAccess {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamSharingPolicySettingsChangesDefaultOrganizationAccess {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag
-for TeamSharingPolicySettingsChangesDefaultOrganizationAccess {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamSharingPolicySettingsChangesDefaultProjectAccess {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Private => "private",
-            Self::View => "view",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "private" => ::std::option::Option::Some(Self::Private),
-            "view" => ::std::option::Option::Some(Self::View),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamSharingPolicySettingsChangesDefaultProjectAccess {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str>
-for TeamSharingPolicySettingsChangesDefaultProjectAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsChangesDefaultProjectAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamSharingPolicySettingsChangesDefaultProjectAccess {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamSharingPolicySettingsChangesDefaultProjectAccess {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamSharingPolicySettingsChangesDefaultProjectAccess {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TeamSharingPolicySettingsChangesDefaultProjectAccess {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamSharingPolicySettingsChangesMoveBoardToAccount {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Allowed => "allowed",
-            Self::NotAllowed => "not_allowed",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "allowed" => ::std::option::Option::Some(Self::Allowed),
-            "not_allowed" => ::std::option::Option::Some(Self::NotAllowed),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamSharingPolicySettingsChangesMoveBoardToAccount {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsChangesMoveBoardToAccount {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsChangesMoveBoardToAccount {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamSharingPolicySettingsChangesMoveBoardToAccount {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamSharingPolicySettingsChangesMoveBoardToAccount {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamSharingPolicySettingsChangesMoveBoardToAccount {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TeamSharingPolicySettingsChangesMoveBoardToAccount {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamSharingPolicySettingsChangesRestrictAllowedDomains {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Enabled => "enabled",
-            Self::EnabledWithExternalUserAccess => "enabled_with_external_user_access",
-            Self::Disabled => "disabled",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "enabled" => ::std::option::Option::Some(Self::Enabled),
-            "enabled_with_external_user_access" => {
-                ::std::option::Option::Some(Self::EnabledWithExternalUserAccess)
-            }
-            "disabled" => ::std::option::Option::Some(Self::Disabled),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamSharingPolicySettingsChangesRestrictAllowedDomains {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str>
-for TeamSharingPolicySettingsChangesRestrictAllowedDomains {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsChangesRestrictAllowedDomains {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamSharingPolicySettingsChangesRestrictAllowedDomains {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamSharingPolicySettingsChangesRestrictAllowedDomains {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamSharingPolicySettingsChangesRestrictAllowedDomains {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag
-for TeamSharingPolicySettingsChangesRestrictAllowedDomains {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamSharingPolicySettingsChangesSharingOnAccount {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Allowed => "allowed",
-            Self::NotAllowed => "not_allowed",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "allowed" => ::std::option::Option::Some(Self::Allowed),
-            "not_allowed" => ::std::option::Option::Some(Self::NotAllowed),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamSharingPolicySettingsChangesSharingOnAccount {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsChangesSharingOnAccount {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsChangesSharingOnAccount {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamSharingPolicySettingsChangesSharingOnAccount {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamSharingPolicySettingsChangesSharingOnAccount {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamSharingPolicySettingsChangesSharingOnAccount {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TeamSharingPolicySettingsChangesSharingOnAccount {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamSharingPolicySettingsChangesSharingOnOrganization {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Allowed => "allowed",
-            Self::AllowedWithEditing => "allowed_with_editing",
-            Self::NotAllowed => "not_allowed",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "allowed" => ::std::option::Option::Some(Self::Allowed),
-            "allowed_with_editing" => {
-                ::std::option::Option::Some(Self::AllowedWithEditing)
-            }
-            "not_allowed" => ::std::option::Option::Some(Self::NotAllowed),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamSharingPolicySettingsChangesSharingOnOrganization {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str>
-for TeamSharingPolicySettingsChangesSharingOnOrganization {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsChangesSharingOnOrganization {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamSharingPolicySettingsChangesSharingOnOrganization {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamSharingPolicySettingsChangesSharingOnOrganization {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamSharingPolicySettingsChangesSharingOnOrganization {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TeamSharingPolicySettingsChangesSharingOnOrganization {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TeamSharingPolicySettingsChangesSharingViaPublicLink {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Allowed => "allowed",
-            Self::AllowedWithEditing => "allowed_with_editing",
-            Self::NotAllowed => "not_allowed",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "allowed" => ::std::option::Option::Some(Self::Allowed),
-            "allowed_with_editing" => {
-                ::std::option::Option::Some(Self::AllowedWithEditing)
-            }
-            "not_allowed" => ::std::option::Option::Some(Self::NotAllowed),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TeamSharingPolicySettingsChangesSharingViaPublicLink {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str>
-for TeamSharingPolicySettingsChangesSharingViaPublicLink {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsChangesSharingViaPublicLink {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TeamSharingPolicySettingsChangesSharingViaPublicLink {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TeamSharingPolicySettingsChangesSharingViaPublicLink {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de>
-for TeamSharingPolicySettingsChangesSharingViaPublicLink {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TeamSharingPolicySettingsChangesSharingViaPublicLink {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -22196,21 +16409,16 @@ impl ::std::fmt::Display for TeamSharingPolicySettingsCreateAssetAccessLevel {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsCreateAssetAccessLevel {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsCreateAssetAccessLevel {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamSharingPolicySettingsCreateAssetAccessLevel {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamSharingPolicySettingsCreateAssetAccessLevel",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamSharingPolicySettingsCreateAssetAccessLevel {
@@ -22225,12 +16433,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsCreateAssetAcce
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -22265,21 +16472,16 @@ impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultBoardAccess {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsDefaultBoardAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsDefaultBoardAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultBoardAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamSharingPolicySettingsDefaultBoardAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultBoardAccess {
@@ -22294,12 +16496,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultBoardAcc
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -22332,21 +16533,16 @@ impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultBoardSharingAccess 
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsDefaultBoardSharingAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsDefaultBoardSharingAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultBoardSharingAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamSharingPolicySettingsDefaultBoardSharingAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultBoardSharingAccess {
@@ -22362,12 +16558,11 @@ for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -22402,21 +16597,16 @@ impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultOrganizationAccess 
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsDefaultOrganizationAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsDefaultOrganizationAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultOrganizationAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamSharingPolicySettingsDefaultOrganizationAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultOrganizationAccess {
@@ -22432,12 +16622,11 @@ for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -22468,21 +16657,16 @@ impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultProjectAccess {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsDefaultProjectAccess {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsDefaultProjectAccess {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultProjectAccess {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamSharingPolicySettingsDefaultProjectAccess",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultProjectAccess {
@@ -22497,12 +16681,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultProjectA
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -22533,21 +16716,16 @@ impl ::std::fmt::Display for TeamSharingPolicySettingsMoveBoardToAccount {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsMoveBoardToAccount {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsMoveBoardToAccount {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamSharingPolicySettingsMoveBoardToAccount {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamSharingPolicySettingsMoveBoardToAccount",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamSharingPolicySettingsMoveBoardToAccount {
@@ -22562,12 +16740,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsMoveBoardToAcco
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -22602,21 +16779,16 @@ impl ::std::fmt::Display for TeamSharingPolicySettingsRestrictAllowedDomains {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsRestrictAllowedDomains {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsRestrictAllowedDomains {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamSharingPolicySettingsRestrictAllowedDomains {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamSharingPolicySettingsRestrictAllowedDomains",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamSharingPolicySettingsRestrictAllowedDomains {
@@ -22631,12 +16803,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsRestrictAllowed
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -22667,21 +16838,16 @@ impl ::std::fmt::Display for TeamSharingPolicySettingsSharingOnAccount {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsSharingOnAccount {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsSharingOnAccount {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamSharingPolicySettingsSharingOnAccount {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamSharingPolicySettingsSharingOnAccount",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamSharingPolicySettingsSharingOnAccount {
@@ -22696,12 +16862,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnAccoun
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -22736,21 +16901,16 @@ impl ::std::fmt::Display for TeamSharingPolicySettingsSharingOnOrganization {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsSharingOnOrganization {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsSharingOnOrganization {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamSharingPolicySettingsSharingOnOrganization {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamSharingPolicySettingsSharingOnOrganization",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamSharingPolicySettingsSharingOnOrganization {
@@ -22765,12 +16925,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnOrgani
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -22805,21 +16964,16 @@ impl ::std::fmt::Display for TeamSharingPolicySettingsSharingViaPublicLink {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TeamSharingPolicySettingsSharingViaPublicLink {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for TeamSharingPolicySettingsSharingViaPublicLink {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for TeamSharingPolicySettingsSharingViaPublicLink {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "TeamSharingPolicySettingsSharingViaPublicLink",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for TeamSharingPolicySettingsSharingViaPublicLink {
@@ -22834,12 +16988,11 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingViaPubli
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -22848,127 +17001,7 @@ impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingViaPublicLink 
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl TextStyleFontFamily {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Arial => "arial",
-            Self::AbrilFatface => "abril_fatface",
-            Self::Bangers => "bangers",
-            Self::EbGaramond => "eb_garamond",
-            Self::Georgia => "georgia",
-            Self::Graduate => "graduate",
-            Self::GravitasOne => "gravitas_one",
-            Self::FredokaOne => "fredoka_one",
-            Self::NixieOne => "nixie_one",
-            Self::OpenSans => "open_sans",
-            Self::PermanentMarker => "permanent_marker",
-            Self::PtSans => "pt_sans",
-            Self::PtSansNarrow => "pt_sans_narrow",
-            Self::PtSerif => "pt_serif",
-            Self::RammettoOne => "rammetto_one",
-            Self::Roboto => "roboto",
-            Self::RobotoCondensed => "roboto_condensed",
-            Self::RobotoSlab => "roboto_slab",
-            Self::Caveat => "caveat",
-            Self::TimesNewRoman => "times_new_roman",
-            Self::TitanOne => "titan_one",
-            Self::LemonTuesday => "lemon_tuesday",
-            Self::RobotoMono => "roboto_mono",
-            Self::NotoSans => "noto_sans",
-            Self::PlexSans => "plex_sans",
-            Self::PlexSerif => "plex_serif",
-            Self::PlexMono => "plex_mono",
-            Self::Spoof => "spoof",
-            Self::TiemposText => "tiempos_text",
-            Self::Formular => "formular",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "arial" => ::std::option::Option::Some(Self::Arial),
-            "abril_fatface" => ::std::option::Option::Some(Self::AbrilFatface),
-            "bangers" => ::std::option::Option::Some(Self::Bangers),
-            "eb_garamond" => ::std::option::Option::Some(Self::EbGaramond),
-            "georgia" => ::std::option::Option::Some(Self::Georgia),
-            "graduate" => ::std::option::Option::Some(Self::Graduate),
-            "gravitas_one" => ::std::option::Option::Some(Self::GravitasOne),
-            "fredoka_one" => ::std::option::Option::Some(Self::FredokaOne),
-            "nixie_one" => ::std::option::Option::Some(Self::NixieOne),
-            "open_sans" => ::std::option::Option::Some(Self::OpenSans),
-            "permanent_marker" => ::std::option::Option::Some(Self::PermanentMarker),
-            "pt_sans" => ::std::option::Option::Some(Self::PtSans),
-            "pt_sans_narrow" => ::std::option::Option::Some(Self::PtSansNarrow),
-            "pt_serif" => ::std::option::Option::Some(Self::PtSerif),
-            "rammetto_one" => ::std::option::Option::Some(Self::RammettoOne),
-            "roboto" => ::std::option::Option::Some(Self::Roboto),
-            "roboto_condensed" => ::std::option::Option::Some(Self::RobotoCondensed),
-            "roboto_slab" => ::std::option::Option::Some(Self::RobotoSlab),
-            "caveat" => ::std::option::Option::Some(Self::Caveat),
-            "times_new_roman" => ::std::option::Option::Some(Self::TimesNewRoman),
-            "titan_one" => ::std::option::Option::Some(Self::TitanOne),
-            "lemon_tuesday" => ::std::option::Option::Some(Self::LemonTuesday),
-            "roboto_mono" => ::std::option::Option::Some(Self::RobotoMono),
-            "noto_sans" => ::std::option::Option::Some(Self::NotoSans),
-            "plex_sans" => ::std::option::Option::Some(Self::PlexSans),
-            "plex_serif" => ::std::option::Option::Some(Self::PlexSerif),
-            "plex_mono" => ::std::option::Option::Some(Self::PlexMono),
-            "spoof" => ::std::option::Option::Some(Self::Spoof),
-            "tiempos_text" => ::std::option::Option::Some(Self::TiemposText),
-            "formular" => ::std::option::Option::Some(Self::Formular),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for TextStyleFontFamily {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for TextStyleFontFamily {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TextStyleFontFamily {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TextStyleFontFamily {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for TextStyleFontFamily {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for TextStyleFontFamily {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for TextStyleFontFamily {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl TextStyleTextAlign {
+impl TextAlign {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -22987,28 +17020,21 @@ impl TextStyleTextAlign {
         }
     }
 }
-impl ::std::fmt::Display for TextStyleTextAlign {
+impl ::std::fmt::Display for TextAlign {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for TextStyleTextAlign {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for TextStyleTextAlign {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for TextStyleTextAlign {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for TextAlign {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("TextAlign", value))
     }
 }
-impl ::serde::Serialize for TextStyleTextAlign {
+impl ::serde::Serialize for TextAlign {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -23016,64 +17042,57 @@ impl ::serde::Serialize for TextStyleTextAlign {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for TextStyleTextAlign {
+impl<'de> ::serde::Deserialize<'de> for TextAlign {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for TextStyleTextAlign {
+impl crate::runtime::OuterTag for TextAlign {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl UpdateBoardSubscriptionRequestStatus {
+impl TextAlignVertical {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Enabled => "enabled",
-            Self::Disabled => "disabled",
+            Self::Top => "top",
+            Self::Middle => "middle",
+            Self::Bottom => "bottom",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
     fn known(value: &str) -> ::std::option::Option<Self> {
         match value {
-            "enabled" => ::std::option::Option::Some(Self::Enabled),
-            "disabled" => ::std::option::Option::Some(Self::Disabled),
+            "top" => ::std::option::Option::Some(Self::Top),
+            "middle" => ::std::option::Option::Some(Self::Middle),
+            "bottom" => ::std::option::Option::Some(Self::Bottom),
             _ => ::std::option::Option::None,
         }
     }
 }
-impl ::std::fmt::Display for UpdateBoardSubscriptionRequestStatus {
+impl ::std::fmt::Display for TextAlignVertical {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for UpdateBoardSubscriptionRequestStatus {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for UpdateBoardSubscriptionRequestStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateBoardSubscriptionRequestStatus {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for TextAlignVertical {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("TextAlignVertical", value))
     }
 }
-impl ::serde::Serialize for UpdateBoardSubscriptionRequestStatus {
+impl ::serde::Serialize for TextAlignVertical {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -23081,279 +17100,24 @@ impl ::serde::Serialize for UpdateBoardSubscriptionRequestStatus {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for UpdateBoardSubscriptionRequestStatus {
+impl<'de> ::serde::Deserialize<'de> for TextAlignVertical {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for UpdateBoardSubscriptionRequestStatus {
+impl crate::runtime::OuterTag for TextAlignVertical {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
-impl UpdateConnectorStyleEndStrokeCap {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::None => "none",
-            Self::Stealth => "stealth",
-            Self::RoundedStealth => "rounded_stealth",
-            Self::Diamond => "diamond",
-            Self::FilledDiamond => "filled_diamond",
-            Self::Oval => "oval",
-            Self::FilledOval => "filled_oval",
-            Self::Arrow => "arrow",
-            Self::Triangle => "triangle",
-            Self::FilledTriangle => "filled_triangle",
-            Self::ErdOne => "erd_one",
-            Self::ErdMany => "erd_many",
-            Self::ErdOnlyOne => "erd_only_one",
-            Self::ErdZeroOrOne => "erd_zero_or_one",
-            Self::ErdOneOrMany => "erd_one_or_many",
-            Self::ErdZeroOrMany => "erd_zero_or_many",
-            Self::Unknown => "unknown",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "none" => ::std::option::Option::Some(Self::None),
-            "stealth" => ::std::option::Option::Some(Self::Stealth),
-            "rounded_stealth" => ::std::option::Option::Some(Self::RoundedStealth),
-            "diamond" => ::std::option::Option::Some(Self::Diamond),
-            "filled_diamond" => ::std::option::Option::Some(Self::FilledDiamond),
-            "oval" => ::std::option::Option::Some(Self::Oval),
-            "filled_oval" => ::std::option::Option::Some(Self::FilledOval),
-            "arrow" => ::std::option::Option::Some(Self::Arrow),
-            "triangle" => ::std::option::Option::Some(Self::Triangle),
-            "filled_triangle" => ::std::option::Option::Some(Self::FilledTriangle),
-            "erd_one" => ::std::option::Option::Some(Self::ErdOne),
-            "erd_many" => ::std::option::Option::Some(Self::ErdMany),
-            "erd_only_one" => ::std::option::Option::Some(Self::ErdOnlyOne),
-            "erd_zero_or_one" => ::std::option::Option::Some(Self::ErdZeroOrOne),
-            "erd_one_or_many" => ::std::option::Option::Some(Self::ErdOneOrMany),
-            "erd_zero_or_many" => ::std::option::Option::Some(Self::ErdZeroOrMany),
-            "unknown" => ::std::option::Option::Some(Self::Unknown),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateConnectorStyleEndStrokeCap {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateConnectorStyleEndStrokeCap {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateConnectorStyleEndStrokeCap {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateConnectorStyleEndStrokeCap {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateConnectorStyleEndStrokeCap {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateConnectorStyleEndStrokeCap {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateConnectorStyleEndStrokeCap {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateConnectorStyleStartStrokeCap {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::None => "none",
-            Self::Stealth => "stealth",
-            Self::RoundedStealth => "rounded_stealth",
-            Self::Diamond => "diamond",
-            Self::FilledDiamond => "filled_diamond",
-            Self::Oval => "oval",
-            Self::FilledOval => "filled_oval",
-            Self::Arrow => "arrow",
-            Self::Triangle => "triangle",
-            Self::FilledTriangle => "filled_triangle",
-            Self::ErdOne => "erd_one",
-            Self::ErdMany => "erd_many",
-            Self::ErdOnlyOne => "erd_only_one",
-            Self::ErdZeroOrOne => "erd_zero_or_one",
-            Self::ErdOneOrMany => "erd_one_or_many",
-            Self::ErdZeroOrMany => "erd_zero_or_many",
-            Self::Unknown => "unknown",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "none" => ::std::option::Option::Some(Self::None),
-            "stealth" => ::std::option::Option::Some(Self::Stealth),
-            "rounded_stealth" => ::std::option::Option::Some(Self::RoundedStealth),
-            "diamond" => ::std::option::Option::Some(Self::Diamond),
-            "filled_diamond" => ::std::option::Option::Some(Self::FilledDiamond),
-            "oval" => ::std::option::Option::Some(Self::Oval),
-            "filled_oval" => ::std::option::Option::Some(Self::FilledOval),
-            "arrow" => ::std::option::Option::Some(Self::Arrow),
-            "triangle" => ::std::option::Option::Some(Self::Triangle),
-            "filled_triangle" => ::std::option::Option::Some(Self::FilledTriangle),
-            "erd_one" => ::std::option::Option::Some(Self::ErdOne),
-            "erd_many" => ::std::option::Option::Some(Self::ErdMany),
-            "erd_only_one" => ::std::option::Option::Some(Self::ErdOnlyOne),
-            "erd_zero_or_one" => ::std::option::Option::Some(Self::ErdZeroOrOne),
-            "erd_one_or_many" => ::std::option::Option::Some(Self::ErdOneOrMany),
-            "erd_zero_or_many" => ::std::option::Option::Some(Self::ErdZeroOrMany),
-            "unknown" => ::std::option::Option::Some(Self::Unknown),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateConnectorStyleStartStrokeCap {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateConnectorStyleStartStrokeCap {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateConnectorStyleStartStrokeCap {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateConnectorStyleStartStrokeCap {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateConnectorStyleStartStrokeCap {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateConnectorStyleStartStrokeCap {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateConnectorStyleStartStrokeCap {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateConnectorStyleStrokeStyle {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Normal => "normal",
-            Self::Dotted => "dotted",
-            Self::Dashed => "dashed",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "normal" => ::std::option::Option::Some(Self::Normal),
-            "dotted" => ::std::option::Option::Some(Self::Dotted),
-            "dashed" => ::std::option::Option::Some(Self::Dashed),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateConnectorStyleStrokeStyle {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateConnectorStyleStrokeStyle {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateConnectorStyleStrokeStyle {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateConnectorStyleStrokeStyle {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateConnectorStyleStrokeStyle {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateConnectorStyleStrokeStyle {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateConnectorStyleStrokeStyle {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateConnectorStyleTextOrientation {
+impl TextOrientation {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -23370,29 +17134,21 @@ impl UpdateConnectorStyleTextOrientation {
         }
     }
 }
-impl ::std::fmt::Display for UpdateConnectorStyleTextOrientation {
+impl ::std::fmt::Display for TextOrientation {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for UpdateConnectorStyleTextOrientation {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for UpdateConnectorStyleTextOrientation {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateConnectorStyleTextOrientation {
-    type Err = ::std::convert::Infallible;
+impl ::std::str::FromStr for TextOrientation {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new("TextOrientation", value))
     }
 }
-impl ::serde::Serialize for UpdateConnectorStyleTextOrientation {
+impl ::serde::Serialize for TextOrientation {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -23400,749 +17156,19 @@ impl ::serde::Serialize for UpdateConnectorStyleTextOrientation {
         serializer.serialize_str(self.as_str())
     }
 }
-impl<'de> ::serde::Deserialize<'de> for UpdateConnectorStyleTextOrientation {
+impl<'de> ::serde::Deserialize<'de> for TextOrientation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
-impl crate::runtime::OuterTag for UpdateConnectorStyleTextOrientation {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateShapeStyleBorderStyle {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Normal => "normal",
-            Self::Dotted => "dotted",
-            Self::Dashed => "dashed",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "normal" => ::std::option::Option::Some(Self::Normal),
-            "dotted" => ::std::option::Option::Some(Self::Dotted),
-            "dashed" => ::std::option::Option::Some(Self::Dashed),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateShapeStyleBorderStyle {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateShapeStyleBorderStyle {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateShapeStyleBorderStyle {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateShapeStyleBorderStyle {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateShapeStyleBorderStyle {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateShapeStyleBorderStyle {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateShapeStyleBorderStyle {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateShapeStyleFontFamily {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Arial => "arial",
-            Self::AbrilFatface => "abril_fatface",
-            Self::Bangers => "bangers",
-            Self::EbGaramond => "eb_garamond",
-            Self::Georgia => "georgia",
-            Self::Graduate => "graduate",
-            Self::GravitasOne => "gravitas_one",
-            Self::FredokaOne => "fredoka_one",
-            Self::NixieOne => "nixie_one",
-            Self::OpenSans => "open_sans",
-            Self::PermanentMarker => "permanent_marker",
-            Self::PtSans => "pt_sans",
-            Self::PtSansNarrow => "pt_sans_narrow",
-            Self::PtSerif => "pt_serif",
-            Self::RammettoOne => "rammetto_one",
-            Self::Roboto => "roboto",
-            Self::RobotoCondensed => "roboto_condensed",
-            Self::RobotoSlab => "roboto_slab",
-            Self::Caveat => "caveat",
-            Self::TimesNewRoman => "times_new_roman",
-            Self::TitanOne => "titan_one",
-            Self::LemonTuesday => "lemon_tuesday",
-            Self::RobotoMono => "roboto_mono",
-            Self::NotoSans => "noto_sans",
-            Self::PlexSans => "plex_sans",
-            Self::PlexSerif => "plex_serif",
-            Self::PlexMono => "plex_mono",
-            Self::Spoof => "spoof",
-            Self::TiemposText => "tiempos_text",
-            Self::Formular => "formular",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "arial" => ::std::option::Option::Some(Self::Arial),
-            "abril_fatface" => ::std::option::Option::Some(Self::AbrilFatface),
-            "bangers" => ::std::option::Option::Some(Self::Bangers),
-            "eb_garamond" => ::std::option::Option::Some(Self::EbGaramond),
-            "georgia" => ::std::option::Option::Some(Self::Georgia),
-            "graduate" => ::std::option::Option::Some(Self::Graduate),
-            "gravitas_one" => ::std::option::Option::Some(Self::GravitasOne),
-            "fredoka_one" => ::std::option::Option::Some(Self::FredokaOne),
-            "nixie_one" => ::std::option::Option::Some(Self::NixieOne),
-            "open_sans" => ::std::option::Option::Some(Self::OpenSans),
-            "permanent_marker" => ::std::option::Option::Some(Self::PermanentMarker),
-            "pt_sans" => ::std::option::Option::Some(Self::PtSans),
-            "pt_sans_narrow" => ::std::option::Option::Some(Self::PtSansNarrow),
-            "pt_serif" => ::std::option::Option::Some(Self::PtSerif),
-            "rammetto_one" => ::std::option::Option::Some(Self::RammettoOne),
-            "roboto" => ::std::option::Option::Some(Self::Roboto),
-            "roboto_condensed" => ::std::option::Option::Some(Self::RobotoCondensed),
-            "roboto_slab" => ::std::option::Option::Some(Self::RobotoSlab),
-            "caveat" => ::std::option::Option::Some(Self::Caveat),
-            "times_new_roman" => ::std::option::Option::Some(Self::TimesNewRoman),
-            "titan_one" => ::std::option::Option::Some(Self::TitanOne),
-            "lemon_tuesday" => ::std::option::Option::Some(Self::LemonTuesday),
-            "roboto_mono" => ::std::option::Option::Some(Self::RobotoMono),
-            "noto_sans" => ::std::option::Option::Some(Self::NotoSans),
-            "plex_sans" => ::std::option::Option::Some(Self::PlexSans),
-            "plex_serif" => ::std::option::Option::Some(Self::PlexSerif),
-            "plex_mono" => ::std::option::Option::Some(Self::PlexMono),
-            "spoof" => ::std::option::Option::Some(Self::Spoof),
-            "tiempos_text" => ::std::option::Option::Some(Self::TiemposText),
-            "formular" => ::std::option::Option::Some(Self::Formular),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateShapeStyleFontFamily {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateShapeStyleFontFamily {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateShapeStyleFontFamily {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateShapeStyleFontFamily {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateShapeStyleFontFamily {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateShapeStyleFontFamily {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateShapeStyleFontFamily {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateShapeStyleTextAlign {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Left => "left",
-            Self::Right => "right",
-            Self::Center => "center",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "left" => ::std::option::Option::Some(Self::Left),
-            "right" => ::std::option::Option::Some(Self::Right),
-            "center" => ::std::option::Option::Some(Self::Center),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateShapeStyleTextAlign {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateShapeStyleTextAlign {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateShapeStyleTextAlign {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateShapeStyleTextAlign {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateShapeStyleTextAlign {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateShapeStyleTextAlign {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateShapeStyleTextAlign {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateShapeStyleTextAlignVertical {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Top => "top",
-            Self::Middle => "middle",
-            Self::Bottom => "bottom",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "top" => ::std::option::Option::Some(Self::Top),
-            "middle" => ::std::option::Option::Some(Self::Middle),
-            "bottom" => ::std::option::Option::Some(Self::Bottom),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateShapeStyleTextAlignVertical {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateShapeStyleTextAlignVertical {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateShapeStyleTextAlignVertical {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateShapeStyleTextAlignVertical {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateShapeStyleTextAlignVertical {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateShapeStyleTextAlignVertical {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateShapeStyleTextAlignVertical {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateStickyNoteStyleFillColor {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Gray => "gray",
-            Self::LightYellow => "light_yellow",
-            Self::Yellow => "yellow",
-            Self::Orange => "orange",
-            Self::LightGreen => "light_green",
-            Self::Green => "green",
-            Self::DarkGreen => "dark_green",
-            Self::Cyan => "cyan",
-            Self::LightPink => "light_pink",
-            Self::Pink => "pink",
-            Self::Violet => "violet",
-            Self::Red => "red",
-            Self::LightBlue => "light_blue",
-            Self::Blue => "blue",
-            Self::DarkBlue => "dark_blue",
-            Self::Black => "black",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "gray" => ::std::option::Option::Some(Self::Gray),
-            "light_yellow" => ::std::option::Option::Some(Self::LightYellow),
-            "yellow" => ::std::option::Option::Some(Self::Yellow),
-            "orange" => ::std::option::Option::Some(Self::Orange),
-            "light_green" => ::std::option::Option::Some(Self::LightGreen),
-            "green" => ::std::option::Option::Some(Self::Green),
-            "dark_green" => ::std::option::Option::Some(Self::DarkGreen),
-            "cyan" => ::std::option::Option::Some(Self::Cyan),
-            "light_pink" => ::std::option::Option::Some(Self::LightPink),
-            "pink" => ::std::option::Option::Some(Self::Pink),
-            "violet" => ::std::option::Option::Some(Self::Violet),
-            "red" => ::std::option::Option::Some(Self::Red),
-            "light_blue" => ::std::option::Option::Some(Self::LightBlue),
-            "blue" => ::std::option::Option::Some(Self::Blue),
-            "dark_blue" => ::std::option::Option::Some(Self::DarkBlue),
-            "black" => ::std::option::Option::Some(Self::Black),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateStickyNoteStyleFillColor {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateStickyNoteStyleFillColor {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateStickyNoteStyleFillColor {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateStickyNoteStyleFillColor {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateStickyNoteStyleFillColor {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateStickyNoteStyleFillColor {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateStickyNoteStyleFillColor {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateStickyNoteStyleTextAlign {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Left => "left",
-            Self::Right => "right",
-            Self::Center => "center",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "left" => ::std::option::Option::Some(Self::Left),
-            "right" => ::std::option::Option::Some(Self::Right),
-            "center" => ::std::option::Option::Some(Self::Center),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateStickyNoteStyleTextAlign {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateStickyNoteStyleTextAlign {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateStickyNoteStyleTextAlign {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateStickyNoteStyleTextAlign {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateStickyNoteStyleTextAlign {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateStickyNoteStyleTextAlign {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateStickyNoteStyleTextAlign {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateStickyNoteStyleTextAlignVertical {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Top => "top",
-            Self::Middle => "middle",
-            Self::Bottom => "bottom",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "top" => ::std::option::Option::Some(Self::Top),
-            "middle" => ::std::option::Option::Some(Self::Middle),
-            "bottom" => ::std::option::Option::Some(Self::Bottom),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateStickyNoteStyleTextAlignVertical {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateStickyNoteStyleTextAlignVertical {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for UpdateStickyNoteStyleTextAlignVertical {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateStickyNoteStyleTextAlignVertical {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateStickyNoteStyleTextAlignVertical {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateStickyNoteStyleTextAlignVertical {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateStickyNoteStyleTextAlignVertical {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateTextStyleFontFamily {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Arial => "arial",
-            Self::AbrilFatface => "abril_fatface",
-            Self::Bangers => "bangers",
-            Self::EbGaramond => "eb_garamond",
-            Self::Georgia => "georgia",
-            Self::Graduate => "graduate",
-            Self::GravitasOne => "gravitas_one",
-            Self::FredokaOne => "fredoka_one",
-            Self::NixieOne => "nixie_one",
-            Self::OpenSans => "open_sans",
-            Self::PermanentMarker => "permanent_marker",
-            Self::PtSans => "pt_sans",
-            Self::PtSansNarrow => "pt_sans_narrow",
-            Self::PtSerif => "pt_serif",
-            Self::RammettoOne => "rammetto_one",
-            Self::Roboto => "roboto",
-            Self::RobotoCondensed => "roboto_condensed",
-            Self::RobotoSlab => "roboto_slab",
-            Self::Caveat => "caveat",
-            Self::TimesNewRoman => "times_new_roman",
-            Self::TitanOne => "titan_one",
-            Self::LemonTuesday => "lemon_tuesday",
-            Self::RobotoMono => "roboto_mono",
-            Self::NotoSans => "noto_sans",
-            Self::PlexSans => "plex_sans",
-            Self::PlexSerif => "plex_serif",
-            Self::PlexMono => "plex_mono",
-            Self::Spoof => "spoof",
-            Self::TiemposText => "tiempos_text",
-            Self::Formular => "formular",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "arial" => ::std::option::Option::Some(Self::Arial),
-            "abril_fatface" => ::std::option::Option::Some(Self::AbrilFatface),
-            "bangers" => ::std::option::Option::Some(Self::Bangers),
-            "eb_garamond" => ::std::option::Option::Some(Self::EbGaramond),
-            "georgia" => ::std::option::Option::Some(Self::Georgia),
-            "graduate" => ::std::option::Option::Some(Self::Graduate),
-            "gravitas_one" => ::std::option::Option::Some(Self::GravitasOne),
-            "fredoka_one" => ::std::option::Option::Some(Self::FredokaOne),
-            "nixie_one" => ::std::option::Option::Some(Self::NixieOne),
-            "open_sans" => ::std::option::Option::Some(Self::OpenSans),
-            "permanent_marker" => ::std::option::Option::Some(Self::PermanentMarker),
-            "pt_sans" => ::std::option::Option::Some(Self::PtSans),
-            "pt_sans_narrow" => ::std::option::Option::Some(Self::PtSansNarrow),
-            "pt_serif" => ::std::option::Option::Some(Self::PtSerif),
-            "rammetto_one" => ::std::option::Option::Some(Self::RammettoOne),
-            "roboto" => ::std::option::Option::Some(Self::Roboto),
-            "roboto_condensed" => ::std::option::Option::Some(Self::RobotoCondensed),
-            "roboto_slab" => ::std::option::Option::Some(Self::RobotoSlab),
-            "caveat" => ::std::option::Option::Some(Self::Caveat),
-            "times_new_roman" => ::std::option::Option::Some(Self::TimesNewRoman),
-            "titan_one" => ::std::option::Option::Some(Self::TitanOne),
-            "lemon_tuesday" => ::std::option::Option::Some(Self::LemonTuesday),
-            "roboto_mono" => ::std::option::Option::Some(Self::RobotoMono),
-            "noto_sans" => ::std::option::Option::Some(Self::NotoSans),
-            "plex_sans" => ::std::option::Option::Some(Self::PlexSans),
-            "plex_serif" => ::std::option::Option::Some(Self::PlexSerif),
-            "plex_mono" => ::std::option::Option::Some(Self::PlexMono),
-            "spoof" => ::std::option::Option::Some(Self::Spoof),
-            "tiempos_text" => ::std::option::Option::Some(Self::TiemposText),
-            "formular" => ::std::option::Option::Some(Self::Formular),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateTextStyleFontFamily {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateTextStyleFontFamily {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateTextStyleFontFamily {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateTextStyleFontFamily {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateTextStyleFontFamily {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateTextStyleFontFamily {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateTextStyleFontFamily {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-impl UpdateTextStyleTextAlign {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Left => "left",
-            Self::Right => "right",
-            Self::Center => "center",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "left" => ::std::option::Option::Some(Self::Left),
-            "right" => ::std::option::Option::Some(Self::Right),
-            "center" => ::std::option::Option::Some(Self::Center),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-impl ::std::fmt::Display for UpdateTextStyleTextAlign {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::convert::From<&str> for UpdateTextStyleTextAlign {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UpdateTextStyleTextAlign {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
-impl ::std::str::FromStr for UpdateTextStyleTextAlign {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
-    }
-}
-impl ::serde::Serialize for UpdateTextStyleTextAlign {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-impl<'de> ::serde::Deserialize<'de> for UpdateTextStyleTextAlign {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
-        )
-    }
-}
-impl crate::runtime::OuterTag for UpdateTextStyleTextAlign {
+impl crate::runtime::OuterTag for TextOrientation {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -24169,21 +17195,16 @@ impl ::std::fmt::Display for UpdateUserGroupMembersResultOperation {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for UpdateUserGroupMembersResultOperation {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String>
-for UpdateUserGroupMembersResultOperation {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for UpdateUserGroupMembersResultOperation {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "UpdateUserGroupMembersResultOperation",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for UpdateUserGroupMembersResultOperation {
@@ -24198,12 +17219,11 @@ impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultOperation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -24236,20 +17256,16 @@ impl ::std::fmt::Display for UserResourceSchemasItem {
         f.write_str(self.as_str())
     }
 }
-impl ::std::convert::From<&str> for UserResourceSchemasItem {
-    fn from(value: &str) -> Self {
-        Self::known(value).unwrap_or_else(|| Self::UnknownValue(value.to_owned()))
-    }
-}
-impl ::std::convert::From<::std::string::String> for UserResourceSchemasItem {
-    fn from(value: ::std::string::String) -> Self {
-        Self::known(&value).unwrap_or(Self::UnknownValue(value))
-    }
-}
 impl ::std::str::FromStr for UserResourceSchemasItem {
-    type Err = ::std::convert::Infallible;
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        ::std::result::Result::Ok(Self::from(value))
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "UserResourceSchemasItem",
+                value,
+            ))
     }
 }
 impl ::serde::Serialize for UserResourceSchemasItem {
@@ -24264,12 +17280,11 @@ impl<'de> ::serde::Deserialize<'de> for UserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         ::std::result::Result::Ok(
-            Self::from(
-                <::std::string::String as ::serde::Deserialize>::deserialize(
-                    deserializer,
-                )?,
-            ),
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
         )
     }
 }
@@ -24773,5 +17788,3709 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
             style,
             type_,
         })
+    }
+}
+impl AddProjectMemberRequest {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(
+        email: impl ::std::convert::Into<::std::string::String>,
+        role: impl ::std::convert::Into<ProjectRole>,
+    ) -> Self {
+        Self {
+            email: email.into(),
+            role: role.into(),
+        }
+    }
+}
+impl AppCardCreateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<AppCardDataChanges>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(mut self, value: impl ::std::convert::Into<Geometry>) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(mut self, value: impl ::std::convert::Into<AppCardStyle>) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl AppCardData {
+    /// Sets `description`.
+    pub fn description(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.description = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fields`.
+    pub fn fields(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<CustomField>>,
+    ) -> Self {
+        self.fields = value.into();
+        self
+    }
+    /// Sets `owned`.
+    pub fn owned(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.owned = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `status`.
+    pub fn status(
+        mut self,
+        value: impl ::std::convert::Into<AppCardDataStatus>,
+    ) -> Self {
+        self.status = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl AppCardDataChanges {
+    /// Sets `description`.
+    pub fn description(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.description = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fields`.
+    pub fn fields(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<CustomField>>,
+    ) -> Self {
+        self.fields = value.into();
+        self
+    }
+    /// Sets `status`.
+    pub fn status(
+        mut self,
+        value: impl ::std::convert::Into<AppCardDataStatus>,
+    ) -> Self {
+        self.status = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl AppCardStyle {
+    /// Sets `fill_color`.
+    pub fn fill_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl AppCardUpdateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<AppCardDataChanges>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(mut self, value: impl ::std::convert::Into<Geometry>) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(
+        mut self,
+        value: impl ::std::convert::Into<UpdateAppCardStyle>,
+    ) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl BoardChanges {
+    /// Sets `description`.
+    pub fn description(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.description = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `policy`.
+    pub fn policy(
+        mut self,
+        value: impl ::std::convert::Into<BoardPolicyChange>,
+    ) -> Self {
+        self.policy = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `project_id`.
+    pub fn project_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.project_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `team_id`.
+    pub fn team_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.team_id = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl BoardItemGroup {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(data: impl ::std::convert::Into<BoardItemGroupData>) -> Self {
+        Self { data: data.into() }
+    }
+}
+impl BoardItemGroupData {
+    /// Sets `items`.
+    pub fn items(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+    ) -> Self {
+        self.items = value.into();
+        self
+    }
+}
+impl BoardMemberChanges {
+    /// Sets `role`.
+    pub fn role(mut self, value: impl ::std::convert::Into<BoardRole>) -> Self {
+        self.role = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl BoardMembersInvite {
+    /// Sets `emails`.
+    pub fn emails(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+    ) -> Self {
+        self.emails = value.into();
+        self
+    }
+    /// Sets `message`.
+    pub fn message(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.message = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `role`.
+    pub fn role(mut self, value: impl ::std::convert::Into<BoardRole>) -> Self {
+        self.role = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl BoardPermissionsPolicy {
+    /// Sets `collaboration_tools_start_access`.
+    pub fn collaboration_tools_start_access(
+        mut self,
+        value: impl ::std::convert::Into<
+            BoardPermissionsPolicyCollaborationToolsStartAccess,
+        >,
+    ) -> Self {
+        self.collaboration_tools_start_access = ::std::option::Option::Some(
+            value.into(),
+        );
+        self
+    }
+    /// Sets `copy_access`.
+    pub fn copy_access(
+        mut self,
+        value: impl ::std::convert::Into<BoardPermissionsPolicyCopyAccess>,
+    ) -> Self {
+        self.copy_access = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `sharing_access`.
+    pub fn sharing_access(
+        mut self,
+        value: impl ::std::convert::Into<BoardPermissionsPolicySharingAccess>,
+    ) -> Self {
+        self.sharing_access = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl BoardPolicyChange {
+    /// Sets `permissions_policy`.
+    pub fn permissions_policy(
+        mut self,
+        value: impl ::std::convert::Into<BoardPermissionsPolicy>,
+    ) -> Self {
+        self.permissions_policy = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `sharing_policy`.
+    pub fn sharing_policy(
+        mut self,
+        value: impl ::std::convert::Into<BoardSharingPolicyChange>,
+    ) -> Self {
+        self.sharing_policy = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl BoardSharingPolicyChange {
+    /// Sets `access`.
+    pub fn access(
+        mut self,
+        value: impl ::std::convert::Into<BoardSharingPolicyAccess>,
+    ) -> Self {
+        self.access = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `invite_to_account_and_board_link_access`.
+    pub fn invite_to_account_and_board_link_access(
+        mut self,
+        value: impl ::std::convert::Into<
+            BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess,
+        >,
+    ) -> Self {
+        self.invite_to_account_and_board_link_access = ::std::option::Option::Some(
+            value.into(),
+        );
+        self
+    }
+    /// Sets `organization_access`.
+    pub fn organization_access(
+        mut self,
+        value: impl ::std::convert::Into<BoardSharingPolicyOrganizationAccess>,
+    ) -> Self {
+        self.organization_access = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `team_access`.
+    pub fn team_access(
+        mut self,
+        value: impl ::std::convert::Into<BoardSharingPolicyTeamAccess>,
+    ) -> Self {
+        self.team_access = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl Caption {
+    /// Sets `position`.
+    pub fn position(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align_vertical`.
+    pub fn text_align_vertical(
+        mut self,
+        value: impl ::std::convert::Into<TextAlignVertical>,
+    ) -> Self {
+        self.text_align_vertical = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            content: content.into(),
+            position: ::std::default::Default::default(),
+            text_align_vertical: ::std::default::Default::default(),
+        }
+    }
+}
+impl CardCreateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<CardData>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(mut self, value: impl ::std::convert::Into<Geometry>) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(mut self, value: impl ::std::convert::Into<CardStyle>) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl CardData {
+    /// Sets `assignee_id`.
+    pub fn assignee_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.assignee_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `description`.
+    pub fn description(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.description = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `due_date`.
+    pub fn due_date(
+        mut self,
+        value: impl ::std::convert::Into<::chrono::DateTime<::chrono::offset::Utc>>,
+    ) -> Self {
+        self.due_date = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl CardStyle {
+    /// Sets `card_theme`.
+    pub fn card_theme(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.card_theme = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl CardUpdateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<CardData>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(mut self, value: impl ::std::convert::Into<Geometry>) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(mut self, value: impl ::std::convert::Into<UpdateCardStyle>) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl CaseRequest {
+    /// Sets `description`.
+    pub fn description(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.description = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            name: name.into(),
+            description: ::std::default::Default::default(),
+        }
+    }
+}
+impl CodeWidgetCreateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<CodeWidgetData>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(mut self, value: impl ::std::convert::Into<Geometry>) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl CodeWidgetData {
+    /// Sets `code`.
+    pub fn code(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.code = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `language`.
+    pub fn language(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.language = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `line_numbers_visible`.
+    pub fn line_numbers_visible(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.line_numbers_visible = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl CodeWidgetUpdateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<CodeWidgetData>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(mut self, value: impl ::std::convert::Into<Geometry>) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl ConnectorChangesData {
+    /// Sets `captions`.
+    pub fn captions(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<Caption>>,
+    ) -> Self {
+        self.captions = value.into();
+        self
+    }
+    /// Sets `end_item`.
+    pub fn end_item(
+        mut self,
+        value: impl ::std::convert::Into<ItemConnectionChangesData>,
+    ) -> Self {
+        self.end_item = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `shape`.
+    pub fn shape(mut self, value: impl ::std::convert::Into<ConnectorShape>) -> Self {
+        self.shape = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `start_item`.
+    pub fn start_item(
+        mut self,
+        value: impl ::std::convert::Into<ItemConnectionChangesData>,
+    ) -> Self {
+        self.start_item = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(
+        mut self,
+        value: impl ::std::convert::Into<UpdateConnectorStyle>,
+    ) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ConnectorCreationData {
+    /// Sets `captions`.
+    pub fn captions(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<Caption>>,
+    ) -> Self {
+        self.captions = value.into();
+        self
+    }
+    /// Sets `shape`.
+    pub fn shape(mut self, value: impl ::std::convert::Into<ConnectorShape>) -> Self {
+        self.shape = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(mut self, value: impl ::std::convert::Into<ConnectorStyle>) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(
+        end_item: impl ::std::convert::Into<ItemConnectionCreationData>,
+        start_item: impl ::std::convert::Into<ItemConnectionCreationData>,
+    ) -> Self {
+        Self {
+            end_item: end_item.into(),
+            start_item: start_item.into(),
+            captions: ::std::default::Default::default(),
+            shape: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
+impl ConnectorStyle {
+    /// Sets `color`.
+    pub fn color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `end_stroke_cap`.
+    pub fn end_stroke_cap(
+        mut self,
+        value: impl ::std::convert::Into<EndStrokeCap>,
+    ) -> Self {
+        self.end_stroke_cap = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_size`.
+    pub fn font_size(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.font_size = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `start_stroke_cap`.
+    pub fn start_stroke_cap(
+        mut self,
+        value: impl ::std::convert::Into<StartStrokeCap>,
+    ) -> Self {
+        self.start_stroke_cap = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `stroke_color`.
+    pub fn stroke_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.stroke_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `stroke_style`.
+    pub fn stroke_style(
+        mut self,
+        value: impl ::std::convert::Into<StrokeStyle>,
+    ) -> Self {
+        self.stroke_style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `stroke_width`.
+    pub fn stroke_width(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.stroke_width = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_orientation`.
+    pub fn text_orientation(
+        mut self,
+        value: impl ::std::convert::Into<TextOrientation>,
+    ) -> Self {
+        self.text_orientation = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl CopyBoardChanges {
+    /// Sets `description`.
+    pub fn description(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.description = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `policy`.
+    pub fn policy(
+        mut self,
+        value: impl ::std::convert::Into<BoardPolicyChange>,
+    ) -> Self {
+        self.policy = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `team_id`.
+    pub fn team_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.team_id = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl CreateBoardExportRequest {
+    /// Sets `board_format`.
+    pub fn board_format(
+        mut self,
+        value: impl ::std::convert::Into<BoardFormat>,
+    ) -> Self {
+        self.board_format = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `board_ids`.
+    pub fn board_ids(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+    ) -> Self {
+        self.board_ids = value.into();
+        self
+    }
+}
+impl CreateBoardUserGroupsRequest {
+    /// Sets `user_group_ids`.
+    pub fn user_group_ids(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+    ) -> Self {
+        self.user_group_ids = value.into();
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(role: impl ::std::convert::Into<Role>) -> Self {
+        Self {
+            role: role.into(),
+            user_group_ids: ::std::default::Default::default(),
+        }
+    }
+}
+impl CreateDocumentItemUsingFileFromDeviceData {
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<FixedRatioGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl CreateGroupMemberRequest {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(email: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self { email: email.into() }
+    }
+}
+impl CreateGroupRequest {
+    /// Sets `description`.
+    pub fn description(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.description = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            name: name.into(),
+            description: ::std::default::Default::default(),
+        }
+    }
+}
+impl CreateProjectRequest {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self { name: name.into() }
+    }
+}
+impl CreateProjectUserGroupsRequest {
+    /// Sets `user_group_ids`.
+    pub fn user_group_ids(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+    ) -> Self {
+        self.user_group_ids = value.into();
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(role: impl ::std::convert::Into<Role>) -> Self {
+        Self {
+            role: role.into(),
+            user_group_ids: ::std::default::Default::default(),
+        }
+    }
+}
+impl CreateTeamGroupRequest {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(
+        role: impl ::std::convert::Into<CreateTeamGroupRequestRole>,
+        user_group_id: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            role: role.into(),
+            user_group_id: user_group_id.into(),
+        }
+    }
+}
+impl CreateTeamRequest {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self { name: name.into() }
+    }
+}
+impl CreateUserResource {
+    /// Sets `active`.
+    pub fn active(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.active = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `display_name`.
+    pub fn display_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.display_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(
+        mut self,
+        value: impl ::std::convert::Into<CreateUserResourceName>,
+    ) -> Self {
+        self.name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `photos`.
+    pub fn photos(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<CreateUserResourcePhotosItem>>,
+    ) -> Self {
+        self.photos = value.into();
+        self
+    }
+    /// Sets `preferred_language`.
+    pub fn preferred_language(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.preferred_language = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `roles`.
+    pub fn roles(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<CreateUserResourceRolesItem>>,
+    ) -> Self {
+        self.roles = value.into();
+        self
+    }
+    /// Sets `schemas`.
+    pub fn schemas(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<CreateUserResourceSchemasItem>>,
+    ) -> Self {
+        self.schemas = value.into();
+        self
+    }
+    /// Sets `urn_ietf_params_scim_schemas_extension_enterprise_2_0_user`.
+    pub fn urn_ietf_params_scim_schemas_extension_enterprise_2_0_user(
+        mut self,
+        value: impl ::std::convert::Into<
+            CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
+        >,
+    ) -> Self {
+        self.urn_ietf_params_scim_schemas_extension_enterprise_2_0_user = ::std::option::Option::Some(
+            value.into(),
+        );
+        self
+    }
+    /// Sets `user_type`.
+    pub fn user_type(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.user_type = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(user_name: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            user_name: user_name.into(),
+            active: ::std::default::Default::default(),
+            display_name: ::std::default::Default::default(),
+            name: ::std::default::Default::default(),
+            photos: ::std::default::Default::default(),
+            preferred_language: ::std::default::Default::default(),
+            roles: ::std::default::Default::default(),
+            schemas: ::std::default::Default::default(),
+            urn_ietf_params_scim_schemas_extension_enterprise_2_0_user: ::std::default::Default::default(),
+            user_type: ::std::default::Default::default(),
+        }
+    }
+}
+impl CreateUserResourceName {
+    /// Sets `formatted`.
+    pub fn formatted(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.formatted = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(
+        family_name: impl ::std::convert::Into<::std::string::String>,
+        given_name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            family_name: family_name.into(),
+            given_name: given_name.into(),
+            formatted: ::std::default::Default::default(),
+        }
+    }
+}
+impl CreateUserResourcePhotosItem {
+    /// Sets `type`.
+    pub fn type_(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.type_ = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.value = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl CreateUserResourceRolesItem {
+    /// Sets `display`.
+    pub fn display(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.display = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `primary`.
+    pub fn primary(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.primary = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `type`.
+    pub fn type_(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.type_ = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.value = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
+    /// Sets `cost_center`.
+    pub fn cost_center(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.cost_center = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `department`.
+    pub fn department(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.department = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `division`.
+    pub fn division(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.division = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `employee_number`.
+    pub fn employee_number(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.employee_number = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `manager`.
+    pub fn manager(
+        mut self,
+        value: impl ::std::convert::Into<
+            CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
+        >,
+    ) -> Self {
+        self.manager = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `organization`.
+    pub fn organization(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.organization = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
+    /// Sets `display_name`.
+    pub fn display_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.display_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.value = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl CustomField {
+    /// Sets `fill_color`.
+    pub fn fill_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `icon_shape`.
+    pub fn icon_shape(
+        mut self,
+        value: impl ::std::convert::Into<CustomFieldIconShape>,
+    ) -> Self {
+        self.icon_shape = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `icon_url`.
+    pub fn icon_url(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.icon_url = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_color`.
+    pub fn text_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.text_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `tooltip`.
+    pub fn tooltip(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.tooltip = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.value = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl DataClassificationLabelId {
+    /// Sets `label_id`.
+    pub fn label_id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.label_id = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl DocFormatCreateRequest {
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(data: impl ::std::convert::Into<DocFormatMarkdownData>) -> Self {
+        Self {
+            data: data.into(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl DocFormatMarkdownData {
+    /// Sets `content_version`.
+    pub fn content_version(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.content_version = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(
+        content: impl ::std::convert::Into<::std::string::String>,
+        content_type: impl ::std::convert::Into<DocFormatMarkdownDataContentType>,
+    ) -> Self {
+        Self {
+            content: content.into(),
+            content_type: content_type.into(),
+            content_version: ::std::default::Default::default(),
+        }
+    }
+}
+impl DocumentCreateRequest {
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(data: impl ::std::convert::Into<DocumentUrlData>) -> Self {
+        Self {
+            data: data.into(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl DocumentUpdateRequest {
+    /// Sets `data`.
+    pub fn data(
+        mut self,
+        value: impl ::std::convert::Into<DocumentUrlDataChanges>,
+    ) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<FixedRatioGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl DocumentUrlData {
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            url: url.into(),
+            title: ::std::default::Default::default(),
+        }
+    }
+}
+impl DocumentUrlDataChanges {
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `url`.
+    pub fn url(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.url = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl EmbedCreateRequest {
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<FixedRatioNoRotationGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(data: impl ::std::convert::Into<EmbedUrlData>) -> Self {
+        Self {
+            data: data.into(),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl EmbedUpdateRequest {
+    /// Sets `data`.
+    pub fn data(
+        mut self,
+        value: impl ::std::convert::Into<EmbedUrlDataChanges>,
+    ) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<FixedRatioNoRotationGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl EmbedUrlData {
+    /// Sets `mode`.
+    pub fn mode(mut self, value: impl ::std::convert::Into<EmbedMode>) -> Self {
+        self.mode = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `preview_url`.
+    pub fn preview_url(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.preview_url = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            url: url.into(),
+            mode: ::std::default::Default::default(),
+            preview_url: ::std::default::Default::default(),
+        }
+    }
+}
+impl EmbedUrlDataChanges {
+    /// Sets `mode`.
+    pub fn mode(mut self, value: impl ::std::convert::Into<EmbedMode>) -> Self {
+        self.mode = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `preview_url`.
+    pub fn preview_url(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.preview_url = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `url`.
+    pub fn url(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.url = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl EnterpriseUpdateBoardExportJobBody {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(
+        status: impl ::std::convert::Into<EnterpriseUpdateBoardExportJobBodyStatus>,
+    ) -> Self {
+        Self { status: status.into() }
+    }
+}
+impl FixedRatioGeometry {
+    /// Sets `height`.
+    pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.height = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `rotation`.
+    pub fn rotation(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.rotation = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `width`.
+    pub fn width(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.width = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl FixedRatioNoRotationGeometry {
+    /// Sets `height`.
+    pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.height = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `width`.
+    pub fn width(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.width = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl FrameChanges {
+    /// Sets `format`.
+    pub fn format(
+        mut self,
+        value: impl ::std::convert::Into<FrameChangesFormat>,
+    ) -> Self {
+        self.format = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `show_content`.
+    pub fn show_content(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.show_content = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `type`.
+    pub fn type_(mut self, value: impl ::std::convert::Into<FrameChangesType>) -> Self {
+        self.type_ = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl FrameCreateRequest {
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<GeometryNoRotation>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(mut self, value: impl ::std::convert::Into<FrameStyle>) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(data: impl ::std::convert::Into<FrameChanges>) -> Self {
+        Self {
+            data: data.into(),
+            geometry: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl FrameStyle {
+    /// Sets `fill_color`.
+    pub fn fill_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl FrameUpdateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<FrameChanges>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<GeometryNoRotation>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(mut self, value: impl ::std::convert::Into<UpdateFrameStyle>) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl GenericItemUpdate {
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl Geometry {
+    /// Sets `height`.
+    pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.height = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `rotation`.
+    pub fn rotation(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.rotation = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `width`.
+    pub fn width(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.width = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl GeometryNoRotation {
+    /// Sets `height`.
+    pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.height = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `width`.
+    pub fn width(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.width = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ImageCreateRequest {
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<FixedRatioGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(data: impl ::std::convert::Into<ImageUrlData>) -> Self {
+        Self {
+            data: data.into(),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl ImageUpdateRequest {
+    /// Sets `data`.
+    pub fn data(
+        mut self,
+        value: impl ::std::convert::Into<ImageUrlDataChanges>,
+    ) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<FixedRatioGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl ImageUrlData {
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            url: url.into(),
+            title: ::std::default::Default::default(),
+        }
+    }
+}
+impl ImageUrlDataChanges {
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `url`.
+    pub fn url(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.url = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ItemConnectionChangesData {
+    /// Sets `id`.
+    pub fn id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<RelativeOffset>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `snap_to`.
+    pub fn snap_to(
+        mut self,
+        value: impl ::std::convert::Into<ItemConnectionSnapTo>,
+    ) -> Self {
+        self.snap_to = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ItemConnectionCreationData {
+    /// Sets `id`.
+    pub fn id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<RelativeOffset>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `snap_to`.
+    pub fn snap_to(
+        mut self,
+        value: impl ::std::convert::Into<ItemConnectionSnapTo>,
+    ) -> Self {
+        self.snap_to = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::std::convert::From<AppCardData> for ItemCreate {
+    /// An item of type `app_card` with this data.
+    fn from(data: AppCardData) -> Self {
+        Self {
+            type_: ItemTypeChange::known("app_card")
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue("app_card".to_owned())),
+            data: ::std::option::Option::Some(ItemDataCreate::AppCardData(data)),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
+impl ::std::convert::From<CardData> for ItemCreate {
+    /// An item of type `card` with this data.
+    fn from(data: CardData) -> Self {
+        Self {
+            type_: ItemTypeChange::known("card")
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue("card".to_owned())),
+            data: ::std::option::Option::Some(ItemDataCreate::CardData(data)),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
+impl ::std::convert::From<DocumentUrlData> for ItemCreate {
+    /// An item of type `document` with this data.
+    fn from(data: DocumentUrlData) -> Self {
+        Self {
+            type_: ItemTypeChange::known("document")
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue("document".to_owned())),
+            data: ::std::option::Option::Some(ItemDataCreate::DocumentUrlData(data)),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
+impl ::std::convert::From<EmbedUrlData> for ItemCreate {
+    /// An item of type `embed` with this data.
+    fn from(data: EmbedUrlData) -> Self {
+        Self {
+            type_: ItemTypeChange::known("embed")
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue("embed".to_owned())),
+            data: ::std::option::Option::Some(ItemDataCreate::EmbedUrlData(data)),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
+impl ::std::convert::From<ImageUrlData> for ItemCreate {
+    /// An item of type `image` with this data.
+    fn from(data: ImageUrlData) -> Self {
+        Self {
+            type_: ItemTypeChange::known("image")
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue("image".to_owned())),
+            data: ::std::option::Option::Some(ItemDataCreate::ImageUrlData(data)),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
+impl ::std::convert::From<ShapeData> for ItemCreate {
+    /// An item of type `shape` with this data.
+    fn from(data: ShapeData) -> Self {
+        Self {
+            type_: ItemTypeChange::known("shape")
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue("shape".to_owned())),
+            data: ::std::option::Option::Some(ItemDataCreate::ShapeData(data)),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
+impl ::std::convert::From<StickyNoteData> for ItemCreate {
+    /// An item of type `sticky_note` with this data.
+    fn from(data: StickyNoteData) -> Self {
+        Self {
+            type_: ItemTypeChange::known("sticky_note")
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue(
+                    "sticky_note".to_owned(),
+                )),
+            data: ::std::option::Option::Some(ItemDataCreate::StickyNoteData(data)),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
+impl ::std::convert::From<TextData> for ItemCreate {
+    /// An item of type `text` with this data.
+    fn from(data: TextData) -> Self {
+        Self {
+            type_: ItemTypeChange::known("text")
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue("text".to_owned())),
+            data: ::std::option::Option::Some(ItemDataCreate::TextData(data)),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
+impl ItemCreate {
+    /// The item's type, which follows from its data.
+    pub fn item_type(&self) -> &ItemTypeChange {
+        &self.type_
+    }
+    /// The item's data.
+    pub fn data(&self) -> ::std::option::Option<&ItemDataCreate> {
+        self.data.as_ref()
+    }
+    /// Sets `geometry`.
+    pub fn geometry(mut self, value: impl ::std::convert::Into<Geometry>) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(mut self, value: impl ::std::convert::Into<ItemStyle>) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl LegalHoldRequest {
+    /// Sets `description`.
+    pub fn description(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.description = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(
+        name: impl ::std::convert::Into<::std::string::String>,
+        scope: impl ::std::convert::Into<LegalHoldRequestScope>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            scope: scope.into(),
+            description: ::std::default::Default::default(),
+        }
+    }
+}
+impl MindMapNodeGeometry {
+    /// Sets `width`.
+    pub fn width(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.width = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl MindmapCreateRequest {
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<MindMapNodeGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(data: impl ::std::convert::Into<MindmapDataForCreate>) -> Self {
+        Self {
+            data: data.into(),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl MindmapDataForCreate {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(node_view: impl ::std::convert::Into<MindmapNode>) -> Self {
+        Self {
+            node_view: node_view.into(),
+        }
+    }
+}
+impl MindmapNode {
+    /// Sets `data`.
+    pub fn data(
+        mut self,
+        value: impl ::std::convert::Into<MindmapNodeTextData>,
+    ) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl MindmapNodeTextData {
+    /// Sets `content`.
+    pub fn content(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.content = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(type_: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            type_: type_.into(),
+            content: ::std::default::Default::default(),
+        }
+    }
+}
+impl Parent {
+    /// Sets `id`.
+    pub fn id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.id = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl PatchGroupResource {
+    /// Sets `operations`.
+    pub fn operations(
+        mut self,
+        value: impl ::std::convert::Into<
+            ::std::vec::Vec<PatchGroupResourceOperationsItem>,
+        >,
+    ) -> Self {
+        self.operations = value.into();
+        self
+    }
+    /// Sets `schemas`.
+    pub fn schemas(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<PatchGroupResourceSchemasItem>>,
+    ) -> Self {
+        self.schemas = value.into();
+        self
+    }
+}
+impl PatchGroupResourceOperationsItem {
+    /// Sets `path`.
+    pub fn path(
+        mut self,
+        value: impl ::std::convert::Into<PatchGroupResourceOperationsItemPath>,
+    ) -> Self {
+        self.path = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl ::std::convert::Into<PatchGroupResourceOperationsItemValue>,
+    ) -> Self {
+        self.value = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(
+        op: impl ::std::convert::Into<PatchGroupResourceOperationsItemOp>,
+    ) -> Self {
+        Self {
+            op: op.into(),
+            path: ::std::default::Default::default(),
+            value: ::std::default::Default::default(),
+        }
+    }
+}
+impl PatchGroupResourceOperationsItemValueArrayItem {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(value: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self { value: value.into() }
+    }
+}
+impl PatchUserResource {
+    /// Sets `operations`.
+    pub fn operations(
+        mut self,
+        value: impl ::std::convert::Into<
+            ::std::vec::Vec<PatchUserResourceOperationsItem>,
+        >,
+    ) -> Self {
+        self.operations = value.into();
+        self
+    }
+    /// Sets `schemas`.
+    pub fn schemas(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<PatchUserResourceSchemasItem>>,
+    ) -> Self {
+        self.schemas = value.into();
+        self
+    }
+}
+impl PatchUserResourceOperationsItem {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(
+        op: impl ::std::convert::Into<PatchUserResourceOperationsItemOp>,
+        path: impl ::std::convert::Into<::std::string::String>,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            op: op.into(),
+            path: path.into(),
+            value: value.into(),
+        }
+    }
+}
+impl PositionChange {
+    /// Sets `x`.
+    pub fn x(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.x = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `y`.
+    pub fn y(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.y = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl RelativeOffset {
+    /// Sets `x`.
+    pub fn x(mut self, value: impl ::std::convert::Into<::std::string::String>) -> Self {
+        self.x = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `y`.
+    pub fn y(mut self, value: impl ::std::convert::Into<::std::string::String>) -> Self {
+        self.y = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl RevokeTokenRequest {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(
+        access_token: impl ::std::convert::Into<::std::string::String>,
+        client_id: impl ::std::convert::Into<::std::string::String>,
+        client_secret: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            access_token: access_token.into(),
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        }
+    }
+}
+impl ShapeCreateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<ShapeDataForCreate>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(mut self, value: impl ::std::convert::Into<Geometry>) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(
+        mut self,
+        value: impl ::std::convert::Into<ShapeStyleForCreate>,
+    ) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl ShapeData {
+    /// Sets `content`.
+    pub fn content(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.content = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `shape`.
+    pub fn shape(mut self, value: impl ::std::convert::Into<ShapeDataShape>) -> Self {
+        self.shape = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ShapeDataForCreate {
+    /// Sets `content`.
+    pub fn content(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.content = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `shape`.
+    pub fn shape(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.shape = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ShapeDataForUpdate {
+    /// Sets `content`.
+    pub fn content(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.content = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `shape`.
+    pub fn shape(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.shape = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ShapeStyle {
+    /// Sets `border_color`.
+    pub fn border_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.border_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `border_opacity`.
+    pub fn border_opacity(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.border_opacity = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `border_style`.
+    pub fn border_style(
+        mut self,
+        value: impl ::std::convert::Into<BorderStyle>,
+    ) -> Self {
+        self.border_style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `border_width`.
+    pub fn border_width(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.border_width = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `color`.
+    pub fn color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fill_color`.
+    pub fn fill_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fill_opacity`.
+    pub fn fill_opacity(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_opacity = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_family`.
+    pub fn font_family(mut self, value: impl ::std::convert::Into<FontFamily>) -> Self {
+        self.font_family = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_size`.
+    pub fn font_size(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.font_size = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align`.
+    pub fn text_align(mut self, value: impl ::std::convert::Into<TextAlign>) -> Self {
+        self.text_align = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align_vertical`.
+    pub fn text_align_vertical(
+        mut self,
+        value: impl ::std::convert::Into<TextAlignVertical>,
+    ) -> Self {
+        self.text_align_vertical = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ShapeStyleForCreate {
+    /// Sets `border_color`.
+    pub fn border_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.border_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `border_opacity`.
+    pub fn border_opacity(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.border_opacity = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `border_style`.
+    pub fn border_style(
+        mut self,
+        value: impl ::std::convert::Into<BorderStyle>,
+    ) -> Self {
+        self.border_style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `border_width`.
+    pub fn border_width(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.border_width = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `color`.
+    pub fn color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fill_color`.
+    pub fn fill_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fill_opacity`.
+    pub fn fill_opacity(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_opacity = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_family`.
+    pub fn font_family(mut self, value: impl ::std::convert::Into<FontFamily>) -> Self {
+        self.font_family = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_size`.
+    pub fn font_size(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.font_size = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align`.
+    pub fn text_align(
+        mut self,
+        value: impl ::std::convert::Into<ShapeStyleForCreateTextAlign>,
+    ) -> Self {
+        self.text_align = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align_vertical`.
+    pub fn text_align_vertical(
+        mut self,
+        value: impl ::std::convert::Into<ShapeStyleForCreateTextAlignVertical>,
+    ) -> Self {
+        self.text_align_vertical = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ShapeStyleForUpdate {
+    /// Sets `border_color`.
+    pub fn border_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.border_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `border_opacity`.
+    pub fn border_opacity(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.border_opacity = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `border_style`.
+    pub fn border_style(
+        mut self,
+        value: impl ::std::convert::Into<BorderStyle>,
+    ) -> Self {
+        self.border_style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `border_width`.
+    pub fn border_width(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.border_width = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `color`.
+    pub fn color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fill_color`.
+    pub fn fill_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fill_opacity`.
+    pub fn fill_opacity(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_opacity = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_family`.
+    pub fn font_family(mut self, value: impl ::std::convert::Into<FontFamily>) -> Self {
+        self.font_family = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_size`.
+    pub fn font_size(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.font_size = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align`.
+    pub fn text_align(mut self, value: impl ::std::convert::Into<TextAlign>) -> Self {
+        self.text_align = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align_vertical`.
+    pub fn text_align_vertical(
+        mut self,
+        value: impl ::std::convert::Into<TextAlignVertical>,
+    ) -> Self {
+        self.text_align_vertical = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl ShapeUpdateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<ShapeDataForUpdate>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(mut self, value: impl ::std::convert::Into<Geometry>) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(
+        mut self,
+        value: impl ::std::convert::Into<ShapeStyleForUpdate>,
+    ) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl SharingPolicySettings {
+    /// Sets `team_access`.
+    pub fn team_access(mut self, value: impl ::std::convert::Into<TeamAccess>) -> Self {
+        self.team_access = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl StickyNoteCreateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<StickyNoteData>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<FixedRatioNoRotationGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(mut self, value: impl ::std::convert::Into<StickyNoteStyle>) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl StickyNoteData {
+    /// Sets `content`.
+    pub fn content(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.content = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `shape`.
+    pub fn shape(
+        mut self,
+        value: impl ::std::convert::Into<StickyNoteDataShape>,
+    ) -> Self {
+        self.shape = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl StickyNoteStyle {
+    /// Sets `fill_color`.
+    pub fn fill_color(mut self, value: impl ::std::convert::Into<FillColor>) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align`.
+    pub fn text_align(mut self, value: impl ::std::convert::Into<TextAlign>) -> Self {
+        self.text_align = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align_vertical`.
+    pub fn text_align_vertical(
+        mut self,
+        value: impl ::std::convert::Into<TextAlignVertical>,
+    ) -> Self {
+        self.text_align_vertical = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl StickyNoteUpdateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<StickyNoteData>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<FixedRatioNoRotationGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(
+        mut self,
+        value: impl ::std::convert::Into<UpdateStickyNoteStyle>,
+    ) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl TagCreateRequest {
+    /// Sets `fill_color`.
+    pub fn fill_color(mut self, value: impl ::std::convert::Into<TagFillColor>) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(title: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            title: title.into(),
+            fill_color: ::std::default::Default::default(),
+        }
+    }
+}
+impl TagUpdateRequest {
+    /// Sets `fill_color`.
+    pub fn fill_color(mut self, value: impl ::std::convert::Into<TagFillColor>) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl TeamAccountDiscoverySettingsChanges {
+    /// Sets `account_discovery`.
+    pub fn account_discovery(
+        mut self,
+        value: impl ::std::convert::Into<TeamAccountDiscoverySettingsAccountDiscovery>,
+    ) -> Self {
+        self.account_discovery = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl TeamChanges {
+    /// Sets `name`.
+    pub fn name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.name = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl TeamCollaborationSettingsChanges {
+    /// Sets `co_owner_role`.
+    pub fn co_owner_role(
+        mut self,
+        value: impl ::std::convert::Into<TeamCollaborationSettingsCoOwnerRole>,
+    ) -> Self {
+        self.co_owner_role = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl TeamCopyAccessLevelSettingsChanges {
+    /// Sets `copy_access_level`.
+    pub fn copy_access_level(
+        mut self,
+        value: impl ::std::convert::Into<
+            TeamCopyAccessLevelSettingsChangesCopyAccessLevel,
+        >,
+    ) -> Self {
+        self.copy_access_level = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `copy_access_level_limitation`.
+    pub fn copy_access_level_limitation(
+        mut self,
+        value: impl ::std::convert::Into<
+            TeamCopyAccessLevelSettingsCopyAccessLevelLimitation,
+        >,
+    ) -> Self {
+        self.copy_access_level_limitation = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl TeamInvitationSettingsChanges {
+    /// Sets `invite_external_users`.
+    pub fn invite_external_users(
+        mut self,
+        value: impl ::std::convert::Into<TeamInvitationSettingsInviteExternalUsers>,
+    ) -> Self {
+        self.invite_external_users = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `who_can_invite`.
+    pub fn who_can_invite(
+        mut self,
+        value: impl ::std::convert::Into<TeamInvitationSettingsWhoCanInvite>,
+    ) -> Self {
+        self.who_can_invite = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl TeamMemberChanges {
+    /// Sets `role`.
+    pub fn role(
+        mut self,
+        value: impl ::std::convert::Into<TeamMemberChangesRole>,
+    ) -> Self {
+        self.role = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl TeamMemberInvite {
+    /// Sets `role`.
+    pub fn role(
+        mut self,
+        value: impl ::std::convert::Into<TeamMemberInviteRole>,
+    ) -> Self {
+        self.role = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(email: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            email: email.into(),
+            role: ::std::default::Default::default(),
+        }
+    }
+}
+impl TeamSettingsChanges {
+    /// Sets `team_account_discovery_settings`.
+    pub fn team_account_discovery_settings(
+        mut self,
+        value: impl ::std::convert::Into<TeamAccountDiscoverySettingsChanges>,
+    ) -> Self {
+        self.team_account_discovery_settings = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `team_collaboration_settings`.
+    pub fn team_collaboration_settings(
+        mut self,
+        value: impl ::std::convert::Into<TeamCollaborationSettingsChanges>,
+    ) -> Self {
+        self.team_collaboration_settings = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `team_copy_access_level_settings`.
+    pub fn team_copy_access_level_settings(
+        mut self,
+        value: impl ::std::convert::Into<TeamCopyAccessLevelSettingsChanges>,
+    ) -> Self {
+        self.team_copy_access_level_settings = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `team_invitation_settings`.
+    pub fn team_invitation_settings(
+        mut self,
+        value: impl ::std::convert::Into<TeamInvitationSettingsChanges>,
+    ) -> Self {
+        self.team_invitation_settings = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `team_sharing_policy_settings`.
+    pub fn team_sharing_policy_settings(
+        mut self,
+        value: impl ::std::convert::Into<TeamSharingPolicySettingsChanges>,
+    ) -> Self {
+        self.team_sharing_policy_settings = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl TeamSharingPolicySettingsChanges {
+    /// Sets `allow_listed_domains`.
+    pub fn allow_listed_domains(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+    ) -> Self {
+        self.allow_listed_domains = value.into();
+        self
+    }
+    /// Sets `create_asset_access_level`.
+    pub fn create_asset_access_level(
+        mut self,
+        value: impl ::std::convert::Into<TeamSharingPolicySettingsCreateAssetAccessLevel>,
+    ) -> Self {
+        self.create_asset_access_level = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `default_board_access`.
+    pub fn default_board_access(
+        mut self,
+        value: impl ::std::convert::Into<TeamSharingPolicySettingsDefaultBoardAccess>,
+    ) -> Self {
+        self.default_board_access = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `default_board_sharing_access`.
+    pub fn default_board_sharing_access(
+        mut self,
+        value: impl ::std::convert::Into<
+            TeamSharingPolicySettingsDefaultBoardSharingAccess,
+        >,
+    ) -> Self {
+        self.default_board_sharing_access = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `default_organization_access`.
+    pub fn default_organization_access(
+        mut self,
+        value: impl ::std::convert::Into<
+            TeamSharingPolicySettingsDefaultOrganizationAccess,
+        >,
+    ) -> Self {
+        self.default_organization_access = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `default_project_access`.
+    pub fn default_project_access(
+        mut self,
+        value: impl ::std::convert::Into<TeamSharingPolicySettingsDefaultProjectAccess>,
+    ) -> Self {
+        self.default_project_access = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `move_board_to_account`.
+    pub fn move_board_to_account(
+        mut self,
+        value: impl ::std::convert::Into<TeamSharingPolicySettingsMoveBoardToAccount>,
+    ) -> Self {
+        self.move_board_to_account = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `restrict_allowed_domains`.
+    pub fn restrict_allowed_domains(
+        mut self,
+        value: impl ::std::convert::Into<TeamSharingPolicySettingsRestrictAllowedDomains>,
+    ) -> Self {
+        self.restrict_allowed_domains = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `sharing_on_account`.
+    pub fn sharing_on_account(
+        mut self,
+        value: impl ::std::convert::Into<TeamSharingPolicySettingsSharingOnAccount>,
+    ) -> Self {
+        self.sharing_on_account = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `sharing_on_organization`.
+    pub fn sharing_on_organization(
+        mut self,
+        value: impl ::std::convert::Into<TeamSharingPolicySettingsSharingOnOrganization>,
+    ) -> Self {
+        self.sharing_on_organization = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `sharing_via_public_link`.
+    pub fn sharing_via_public_link(
+        mut self,
+        value: impl ::std::convert::Into<TeamSharingPolicySettingsSharingViaPublicLink>,
+    ) -> Self {
+        self.sharing_via_public_link = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl TextCreateRequest {
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<WidthOnlyAdjustableGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(mut self, value: impl ::std::convert::Into<TextStyle>) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(data: impl ::std::convert::Into<TextData>) -> Self {
+        Self {
+            data: data.into(),
+            geometry: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl TextData {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self { content: content.into() }
+    }
+}
+impl TextStyle {
+    /// Sets `color`.
+    pub fn color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fill_color`.
+    pub fn fill_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fill_opacity`.
+    pub fn fill_opacity(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_opacity = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_family`.
+    pub fn font_family(mut self, value: impl ::std::convert::Into<FontFamily>) -> Self {
+        self.font_family = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_size`.
+    pub fn font_size(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.font_size = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align`.
+    pub fn text_align(mut self, value: impl ::std::convert::Into<TextAlign>) -> Self {
+        self.text_align = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl TextUpdateRequest {
+    /// Sets `data`.
+    pub fn data(mut self, value: impl ::std::convert::Into<TextData>) -> Self {
+        self.data = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<WidthOnlyAdjustableGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `style`.
+    pub fn style(mut self, value: impl ::std::convert::Into<UpdateTextStyle>) -> Self {
+        self.style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl UpdateAppCardStyle {
+    /// Sets `fill_color`.
+    pub fn fill_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateBoardsDataClassificationLabelRequest {
+    /// Sets `label_id`.
+    pub fn label_id(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+        self.label_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `not_classified_only`.
+    pub fn not_classified_only(
+        mut self,
+        value: impl ::std::convert::Into<bool>,
+    ) -> Self {
+        self.not_classified_only = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateCardStyle {
+    /// Sets `card_theme`.
+    pub fn card_theme(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.card_theme = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateConnectorStyle {
+    /// Sets `color`.
+    pub fn color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `end_stroke_cap`.
+    pub fn end_stroke_cap(
+        mut self,
+        value: impl ::std::convert::Into<EndStrokeCap>,
+    ) -> Self {
+        self.end_stroke_cap = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_size`.
+    pub fn font_size(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.font_size = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `start_stroke_cap`.
+    pub fn start_stroke_cap(
+        mut self,
+        value: impl ::std::convert::Into<StartStrokeCap>,
+    ) -> Self {
+        self.start_stroke_cap = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `stroke_color`.
+    pub fn stroke_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.stroke_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `stroke_style`.
+    pub fn stroke_style(
+        mut self,
+        value: impl ::std::convert::Into<StrokeStyle>,
+    ) -> Self {
+        self.stroke_style = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `stroke_width`.
+    pub fn stroke_width(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.stroke_width = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_orientation`.
+    pub fn text_orientation(
+        mut self,
+        value: impl ::std::convert::Into<TextOrientation>,
+    ) -> Self {
+        self.text_orientation = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateFrameStyle {
+    /// Sets `fill_color`.
+    pub fn fill_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateGroupRequest {
+    /// Sets `description`.
+    pub fn description(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.description = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.name = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateProjectMemberRequest {
+    /// Sets `role`.
+    pub fn role(mut self, value: impl ::std::convert::Into<ProjectRole>) -> Self {
+        self.role = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateProjectRequest {
+    /// A value with its required fields; set the others with the setters.
+    pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self { name: name.into() }
+    }
+}
+impl UpdateProjectSettingsRequest {
+    /// Sets `sharing_policy_settings`.
+    pub fn sharing_policy_settings(
+        mut self,
+        value: impl ::std::convert::Into<SharingPolicySettings>,
+    ) -> Self {
+        self.sharing_policy_settings = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateStickyNoteStyle {
+    /// Sets `fill_color`.
+    pub fn fill_color(mut self, value: impl ::std::convert::Into<FillColor>) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align`.
+    pub fn text_align(mut self, value: impl ::std::convert::Into<TextAlign>) -> Self {
+        self.text_align = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align_vertical`.
+    pub fn text_align_vertical(
+        mut self,
+        value: impl ::std::convert::Into<TextAlignVertical>,
+    ) -> Self {
+        self.text_align_vertical = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateTeamSettingsRequest {
+    /// Sets `default_label_id`.
+    pub fn default_label_id(mut self, value: impl ::std::convert::Into<i64>) -> Self {
+        self.default_label_id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `enabled`.
+    pub fn enabled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.enabled = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateTextStyle {
+    /// Sets `color`.
+    pub fn color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fill_color`.
+    pub fn fill_color(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_color = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `fill_opacity`.
+    pub fn fill_opacity(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.fill_opacity = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_family`.
+    pub fn font_family(mut self, value: impl ::std::convert::Into<FontFamily>) -> Self {
+        self.font_family = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `font_size`.
+    pub fn font_size(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.font_size = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `text_align`.
+    pub fn text_align(mut self, value: impl ::std::convert::Into<TextAlign>) -> Self {
+        self.text_align = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UpdateUserGroupMembersRequest {
+    /// Sets `members_to_add`.
+    pub fn members_to_add(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+    ) -> Self {
+        self.members_to_add = value.into();
+        self
+    }
+    /// Sets `members_to_remove`.
+    pub fn members_to_remove(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<::std::string::String>>,
+    ) -> Self {
+        self.members_to_remove = value.into();
+        self
+    }
+}
+impl UploadFileFromDeviceData {
+    /// Sets `alt_text`.
+    pub fn alt_text(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.alt_text = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `geometry`.
+    pub fn geometry(
+        mut self,
+        value: impl ::std::convert::Into<FixedRatioGeometry>,
+    ) -> Self {
+        self.geometry = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `parent`.
+    pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
+        self.parent = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `position`.
+    pub fn position(mut self, value: impl ::std::convert::Into<PositionChange>) -> Self {
+        self.position = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `title`.
+    pub fn title(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.title = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Places it at (`x`, `y`) on the board (or in its parent frame).
+    pub fn at(
+        self,
+        x: impl ::std::convert::Into<f64>,
+        y: impl ::std::convert::Into<f64>,
+    ) -> Self {
+        self.position(PositionChange::default().x(x).y(y))
+    }
+}
+impl UserResource {
+    /// Sets `active`.
+    pub fn active(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.active = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `display_name`.
+    pub fn display_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.display_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `emails`.
+    pub fn emails(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<UserResourceEmailsItem>>,
+    ) -> Self {
+        self.emails = value.into();
+        self
+    }
+    /// Sets `groups`.
+    pub fn groups(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<UserResourceGroupsItem>>,
+    ) -> Self {
+        self.groups = value.into();
+        self
+    }
+    /// Sets `id`.
+    pub fn id(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.id = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `meta`.
+    pub fn meta(mut self, value: impl ::std::convert::Into<UserResourceMeta>) -> Self {
+        self.meta = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `name`.
+    pub fn name(mut self, value: impl ::std::convert::Into<UserResourceName>) -> Self {
+        self.name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `photos`.
+    pub fn photos(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<UserResourcePhotosItem>>,
+    ) -> Self {
+        self.photos = value.into();
+        self
+    }
+    /// Sets `preferred_language`.
+    pub fn preferred_language(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.preferred_language = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `roles`.
+    pub fn roles(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<UserResourceRolesItem>>,
+    ) -> Self {
+        self.roles = value.into();
+        self
+    }
+    /// Sets `schemas`.
+    pub fn schemas(
+        mut self,
+        value: impl ::std::convert::Into<::std::vec::Vec<UserResourceSchemasItem>>,
+    ) -> Self {
+        self.schemas = value.into();
+        self
+    }
+    /// Sets `urn_ietf_params_scim_schemas_extension_enterprise_2_0_user`.
+    pub fn urn_ietf_params_scim_schemas_extension_enterprise_2_0_user(
+        mut self,
+        value: impl ::std::convert::Into<
+            UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
+        >,
+    ) -> Self {
+        self.urn_ietf_params_scim_schemas_extension_enterprise_2_0_user = ::std::option::Option::Some(
+            value.into(),
+        );
+        self
+    }
+    /// Sets `user_name`.
+    pub fn user_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.user_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `user_type`.
+    pub fn user_type(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.user_type = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UserResourceEmailsItem {
+    /// Sets `primary`.
+    pub fn primary(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.primary = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `type`.
+    pub fn type_(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.type_ = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.value = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UserResourceGroupsItem {
+    /// Sets `display`.
+    pub fn display(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.display = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.value = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UserResourceMeta {
+    /// Sets `location`.
+    pub fn location(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.location = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `resource_type`.
+    pub fn resource_type(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.resource_type = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UserResourceName {
+    /// Sets `family_name`.
+    pub fn family_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.family_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `formatted`.
+    pub fn formatted(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.formatted = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `given_name`.
+    pub fn given_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.given_name = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UserResourcePhotosItem {
+    /// Sets `type`.
+    pub fn type_(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.type_ = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.value = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UserResourceRolesItem {
+    /// Sets `display`.
+    pub fn display(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.display = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `primary`.
+    pub fn primary(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.primary = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `type`.
+    pub fn type_(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.type_ = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.value = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
+    /// Sets `cost_center`.
+    pub fn cost_center(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.cost_center = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `department`.
+    pub fn department(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.department = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `division`.
+    pub fn division(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.division = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `employee_number`.
+    pub fn employee_number(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.employee_number = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `manager`.
+    pub fn manager(
+        mut self,
+        value: impl ::std::convert::Into<
+            UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
+        >,
+    ) -> Self {
+        self.manager = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `organization`.
+    pub fn organization(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.organization = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
+    /// Sets `display_name`.
+    pub fn display_name(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.display_name = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `value`.
+    pub fn value(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.value = ::std::option::Option::Some(value.into());
+        self
+    }
+}
+impl WidthOnlyAdjustableGeometry {
+    /// Sets `rotation`.
+    pub fn rotation(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.rotation = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `width`.
+    pub fn width(mut self, value: impl ::std::convert::Into<f64>) -> Self {
+        self.width = ::std::option::Option::Some(value.into());
+        self
     }
 }

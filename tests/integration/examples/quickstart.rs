@@ -8,7 +8,10 @@
 //! MIRO_ACCESS_TOKEN=... cargo run -p miro-tests --example quickstart
 //! ```
 
-use miro_api::types::{self, WidgetDataOutput};
+use miro_api::types::{
+    BoardChanges, CardCreateRequest, CardData, StickyNoteCreateRequest, StickyNoteData,
+    StickyNoteUpdateRequest, TagCreateRequest, TagFillColor, WidgetDataOutput,
+};
 use miro_api::MiroApi;
 
 #[tokio::main]
@@ -27,54 +30,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let board = api
-        .create_board(&types::BoardChanges {
-            name: Some("miro-rs quickstart".into()),
-            description: Some("Created by the miro-api quickstart".into()),
-            ..Default::default()
-        })
-        .await?;
+    let board = BoardChanges::default()
+        .name("miro-rs quickstart")
+        .description("Created by the miro-api quickstart");
+    let board = api.create_board(&board).await?.into_inner();
     println!("created board {} ({})", board.name, board.id);
 
-    let note: types::StickyNoteCreateRequest = serde_json::from_value(serde_json::json!({
-        "data": {"content": "Hello from Rust", "shape": "square"},
-        "position": {"x": 0, "y": 0}
-    }))?;
+    let note = StickyNoteCreateRequest::default()
+        .data(StickyNoteData::default().content("Hello from Rust"))
+        .at(0, 0);
     let note = api.create_sticky_note_item(&board.id, &note).await?;
-    let card: types::CardCreateRequest = serde_json::from_value(serde_json::json!({
-        "data": {"title": "Write the docs", "description": "Quickstart card"},
-        "position": {"x": 400, "y": 0}
-    }))?;
+    let card = CardCreateRequest::default()
+        .data(CardData::default().title("Write the docs"))
+        .at(400, 0);
     let card = api.create_card_item(&board.id, &card).await?;
     println!("created sticky note {} and card {}", note.id, card.id);
 
     // An update sends only the fields it sets: the note keeps its shape and position.
-    let update = types::StickyNoteUpdateRequest {
-        data: Some(types::StickyNoteData {
-            content: Some("Hello again from Rust".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let update = StickyNoteUpdateRequest::default()
+        .data(StickyNoteData::default().content("Hello again from Rust"));
     let note = api
         .update_sticky_note_item(&board.id, &note.id, &update)
         .await?;
-    if let Some(d) = &note.data {
-        println!(
-            "updated the note's text; its shape is still {}",
-            d.shape.as_ref().map_or("unset", |s| s.as_str())
-        );
-    }
+    let shape = note.data.as_ref().and_then(|d| d.shape.as_ref());
+    println!(
+        "updated the note's text; its shape is still {}",
+        shape.map_or("unset", |s| s.as_str())
+    );
 
-    let tag = api
-        .create_tag(
-            &board.id,
-            &types::TagCreateRequest {
-                title: "todo".into(),
-                fill_color: Some(types::TagCreateRequestFillColor::Red),
-            },
-        )
-        .await?;
+    let tag = TagCreateRequest::new("todo").fill_color(TagFillColor::Red);
+    let tag = api.create_tag(&board.id, &tag).await?;
     api.attach_tag_to_item(&board.id, &card.id, &tag.id).await?;
     println!("tagged the card with '{}'", tag.title);
 

@@ -1354,7 +1354,10 @@ pub async fn call(
         }
         "create_items" => {
             let a0: ::std::string::String = path_arg(args, "board_id")?;
-            let a1 = typed("body", body_arg(args, "[{\"type\":\"text\"}]")?)?;
+            let a1: ::std::vec::Vec<types::ItemCreate> = typed(
+                "body",
+                body_arg(args, "[{\"type\":\"text\"}]")?,
+            )?;
             let response = api.create_items(&a0, &a1).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::http::Method;
-use miro_api::types::{self, BoardMemberRole, WidgetDataOutput};
+use miro_api::types::{self, BoardRole, WidgetDataOutput};
 use miro_api::{FilePart, MiroApi};
 use miro_tests::canned::CannedServer;
 use serde_json::json;
@@ -44,22 +44,23 @@ async fn unknown_enum_values_and_fields_decode_and_round_trip() {
         .await
         .expect("decodes");
     assert_eq!(page.data.len(), 2);
-    assert_eq!(page.data[0].role, Some(BoardMemberRole::Editor));
+    assert_eq!(page.data[0].role, Some(BoardRole::Editor));
     let unknown = page.data[1].role.clone().unwrap();
-    assert_eq!(
-        unknown,
-        BoardMemberRole::UnknownValue("super_commenter".into())
-    );
+    assert_eq!(unknown, BoardRole::UnknownValue("super_commenter".into()));
     assert_eq!(unknown.as_str(), "super_commenter");
     assert_eq!(
         serde_json::to_value(&unknown).unwrap(),
         json!("super_commenter")
     );
-    // Requests may carry such values too.
+    // Requests may carry such values too, written out as unknown.
     assert_eq!(
-        serde_json::to_value(BoardMemberRole::from("future_role")).unwrap(),
+        serde_json::to_value(BoardRole::UnknownValue("future_role".into())).unwrap(),
         json!("future_role")
     );
+    // Parsing takes known values only, so a typo is an error, not an unknown value.
+    assert_eq!("editor".parse(), Ok(BoardRole::Editor));
+    let typo = "edtor".parse::<BoardRole>().unwrap_err();
+    assert_eq!(typo.to_string(), "\"edtor\" is not a known BoardRole value");
 
     let request = &server.requests()[0];
     assert_eq!(request.path, "/v2/boards/b1/members");

@@ -143,6 +143,7 @@ async fn a_retried_upload_sends_the_same_bytes() {
         .filter(|r| r.path.ends_with("/images"))
         .collect();
     assert_eq!(uploads.len(), 2);
+    assert_eq!(image.attempts(), 2, "the success counts its attempts");
     assert_eq!(uploads[0].status, Some(500));
     assert_eq!(uploads[0].body, uploads[1].body);
     let stored = emu.uploaded_file(&board, &image.id).unwrap();
