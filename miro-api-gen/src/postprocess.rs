@@ -624,7 +624,7 @@ fn vec_bodies_as_slices(sig: &mut syn::Signature) {
         if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
             if let Some(syn::GenericArgument::Type(elem)) = args.args.first() {
                 let elem = elem.clone();
-                r.elem = Box::new(parse_quote!([#elem]));
+                *r.elem = parse_quote!([#elem]);
             }
         }
     }
