@@ -68,12 +68,13 @@ async fn file_store_keeps_tokens_across_a_restart_in_a_private_file() {
     let reopened = FileStore::open(&path).await.unwrap();
     assert_eq!(reopened.get("u1").await.unwrap(), Some(state(3)));
     assert_eq!(reopened.get("u2").await.unwrap(), None);
-    // Nothing but the store in the folder: no temporary files left behind.
-    let names: Vec<_> = std::fs::read_dir(dir.path())
+    // Nothing but the store and its lock file in the folder: no temporary files left behind.
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, ["tokens.json"]);
+    names.sort();
+    assert_eq!(names, [".tokens.json.lock", "tokens.json"]);
 }
 
 #[tokio::test]
