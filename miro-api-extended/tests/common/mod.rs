@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod oauth;
+pub mod replica;
 
 use std::collections::HashSet;
 use std::time::Duration;
