@@ -47,6 +47,19 @@ fn mode(path: &Path) -> u32 {
 }
 
 #[tokio::test]
+async fn every_store_keeps_the_contract() {
+    common::contract::check(&MemoryStore::new()).await;
+    let dir = tempfile::tempdir().unwrap();
+    common::contract::check(&FileStore::open(dir.path().join("t.json")).await.unwrap()).await;
+    common::contract::check(
+        &SqliteStore::open(dir.path().join("t.sqlite"))
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn memory_stores_are_separate() {
     let a = MemoryStore::new();
     let b = MemoryStore::new();

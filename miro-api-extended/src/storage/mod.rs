@@ -3,12 +3,18 @@
 //! - [`MemoryStore`]: in the process, lost on exit.
 //! - [`FileStore`]: one JSON file, replaced atomically (temp file, fsync, rename) and readable
 //!   by its owner only.
-//! - `SqliteStore` (cargo feature `sqlite`): a SQLite database, safe to share between processes.
+//! - `SqliteStore` (cargo feature `sqlite`): a SQLite database, safe to share between the
+//!   processes of one machine.
+//! - `PostgresStore` (cargo feature `postgres`): a PostgreSQL database, for replicas on several
+//!   machines.
 //!
-//! Each store instance has its own state: nothing is shared unless you share the instance.
+//! A [`MemoryStore`] coordinates only the `Miro` values that share the instance; the other
+//! stores coordinate every process that opens the same file or database.
 
 mod file;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -22,6 +28,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use file::FileStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -176,6 +184,15 @@ pub enum StorageError {
         /// The SQLite error.
         #[source]
         source: rusqlite::Error,
+    },
+    /// The PostgreSQL database failed.
+    #[cfg(feature = "postgres")]
+    #[error("token store (PostgreSQL): {action} failed: {reason}")]
+    Postgres {
+        /// What was being done, e.g. "take the refresh lease".
+        action: &'static str,
+        /// The database's message and SQLSTATE (never row data).
+        reason: String,
     },
     /// The blocking task doing the work ended early (a panic, or the runtime shutting down).
     #[error("token store: the storage task ended early")]
