@@ -2,7 +2,7 @@
 //! temporary folder (as the `postgres` user when the tests run as root, since `initdb` and
 //! `postgres` refuse root). Without the binaries the tests fail and say so.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub struct Server {
@@ -164,10 +164,6 @@ impl Server {
             "host=127.0.0.1 port={} user=postgres dbname=postgres",
             self.port
         )
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 }
 
