@@ -22,9 +22,9 @@ use miro_emulator::{Emulator, Fault, FaultKind, RunningEmulator};
 const LIFETIME: Duration = Duration::from_secs(4);
 /// Refreshed this long before expiry: a refresh every 2.5 s.
 const MARGIN: Duration = Duration::from_millis(1500);
-/// Three refreshes (at about 2.5, 5 and 7.5 s), the run ends at 8.75 s, the fourth would be
-/// at 10 s.
-const RUN: Duration = Duration::from_millis(8750);
+/// Three refreshes (due at about 2.5, 5.3 and 8.1 s, each taking 300 ms at the token
+/// endpoint), the run ends at 9.6 s, the fourth would be due at 10.9 s.
+const RUN: Duration = Duration::from_millis(9600);
 const EXPIRIES: usize = 3;
 
 async fn emulator(lifetime: Option<Duration>) -> RunningEmulator {
@@ -84,7 +84,7 @@ fn assert_run(reports: &[Report], emu: &RunningEmulator, what: &str) {
     );
 }
 
-/// 4 processes × 25 concurrent calls for 8.75 s. The stored expiry is in whole seconds
+/// 4 processes × 25 concurrent calls for 9.6 s. The stored expiry is in whole seconds
 /// (so a natural expiry's time would vary by a second); Miro expires the access token at 2,
 /// 4.5 and 7 s instead, and every replica gets 401s until one of them has refreshed.
 async fn four_processes(store_spec: String, store: Arc<dyn TokenStore>, what: &str) {

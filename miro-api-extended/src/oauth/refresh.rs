@@ -21,6 +21,8 @@ const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 /// Pauses between two looks at a lease someone else holds.
 const POLL_MIN: Duration = Duration::from_millis(10);
 const POLL_MAX: Duration = Duration::from_millis(200);
+/// How many store errors taking a lease are tolerated before the error is given to the caller.
+const LEASE_ATTEMPTS: u32 = 3;
 
 /// Rotated tokens the store has refused so far.
 pub(crate) struct Pending {
@@ -137,6 +139,7 @@ impl Inner {
         let deadline = Instant::now() + self.lease * 2 + Duration::from_secs(5);
         let mut pause = POLL_MIN;
         let mut waiting = false;
+        let mut failures = 0;
         loop {
             if for_refresh {
                 let state = self.load(user_id).await?;
@@ -147,12 +150,19 @@ impl Inner {
                     return Ok(Some(state));
                 }
             }
-            if self
+            match self
                 .store
                 .try_lease(user_id, &self.holder, self.lease)
-                .await?
+                .await
             {
-                return Ok(None);
+                Ok(true) => return Ok(None),
+                Ok(false) => {}
+                // A transient store error (a busy database): look again a few times.
+                Err(e) if failures < LEASE_ATTEMPTS => {
+                    failures += 1;
+                    tracing::warn!(user_id, error = %e, "taking the refresh lease failed; trying again");
+                }
+                Err(e) => return Err(e.into()),
             }
             if !waiting {
                 tracing::debug!(user_id, "another holder has the refresh lease; waiting");
@@ -362,6 +372,15 @@ impl Inner {
         }) else {
             return Ok(());
         };
+        // Still ours while we try: the other replicas keep waiting instead of refreshing
+        // with the dead refresh token the store holds.
+        if let Err(e) = self
+            .store
+            .try_lease(user_id, &self.holder, self.lease)
+            .await
+        {
+            tracing::debug!(user_id, error = %e, "extending the refresh lease failed");
+        }
         match self
             .store
             .replace_if(user_id, &replaces, Some(&state))
