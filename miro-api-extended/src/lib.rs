@@ -8,7 +8,7 @@
 //!   with CSRF state, code exchange, per-user [`MiroApi`](miro_api::MiroApi) clients whose
 //!   tokens refresh by themselves (one refresh per user at a time), revocation.
 //! - [`storage`]: where tokens are kept, behind the [`TokenStore`](storage::TokenStore)
-//!   trait: memory, a file, or SQLite (feature `sqlite`).
+//!   trait: memory, a file, SQLite (feature `sqlite`) or PostgreSQL (feature `postgres`).
 //!
 //! Tokens and the client secret never appear in `Debug` output, logs or error messages.
 #![warn(missing_docs)]

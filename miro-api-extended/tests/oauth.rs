@@ -349,3 +349,30 @@ async fn each_client_has_its_own_store_by_default() {
     assert!(a.is_authorized(&user).await.unwrap());
     assert!(!b.is_authorized(&user).await.unwrap());
 }
+
+#[tokio::test]
+async fn as_user_handles_share_one_rate_budget() {
+    // 10 000 credits per 2 s window; `get_specific_board` costs 50 (level 1): 200 calls fit.
+    let emu = miro_emulator::Emulator::builder()
+        .rate_limit(10_000, Duration::from_secs(2))
+        .oauth_client(CLIENT_ID, SECRET)
+        .start()
+        .await
+        .unwrap();
+    let miro = miro(&emu);
+    let user = sign_in(&miro).await;
+    let board = new_board(&miro.as_user(&user)).await;
+    // A new handle per call, as a web handler does: 300 calls need two windows.
+    for _ in 0..300 {
+        miro.as_user(&user)
+            .get_specific_board(&board)
+            .await
+            .unwrap();
+    }
+    let too_many = emu
+        .requests()
+        .iter()
+        .filter(|r| r.status == Some(429))
+        .count();
+    assert_eq!(too_many, 0, "the handles paced as one budget");
+}

@@ -7,7 +7,48 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::oauth::{miro, new_board, sign_in, start, stored, CLIENT_ID, REDIRECT, SECRET};
-use miro_api_extended::{AuthState, Miro};
+use futures::future::BoxFuture;
+use miro_api_extended::storage::{MemoryStore, StorageError, TokenState, TokenStore};
+use miro_api_extended::{AuthState, Miro, RefreshToken};
+
+/// A store that refuses to store refreshed tokens.
+#[derive(Default)]
+struct RefusesWrites(MemoryStore);
+
+impl TokenStore for RefusesWrites {
+    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+        self.0.get(u)
+    }
+    fn set<'a>(&'a self, u: &'a str, s: &'a TokenState) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.0.set(u, s)
+    }
+    fn remove<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.0.remove(u)
+    }
+    fn replace_if<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a RefreshToken,
+        _: Option<&'a TokenState>,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        Box::pin(async { Err(StorageError::Other("disk full".into())) })
+    }
+    fn try_lease<'a>(
+        &'a self,
+        u: &'a str,
+        h: &'a str,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        self.0.try_lease(u, h, ttl)
+    }
+    fn release_lease<'a>(
+        &'a self,
+        u: &'a str,
+        h: &'a str,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.0.release_lease(u, h)
+    }
+}
 
 /// A `Write` that appends to a shared buffer, for capturing logs.
 #[derive(Clone, Default)]
@@ -69,12 +110,44 @@ async fn logs_and_debug_output_never_show_secrets() {
     emu.expire_access_token(second.access_token.expose());
     let err = api.get_specific_board(&board).await.unwrap_err();
 
+    // Refreshed tokens the store refuses: kept in memory, the failure logged and typed.
+    let refusing = Miro::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(SECRET)
+        .redirect_url(REDIRECT)
+        .api_base_url(emu.base_url())
+        .auth_base_url(emu.base_url())
+        .store(RefusesWrites::default())
+        .build()
+        .unwrap();
+    let user2 = sign_in(&refusing).await;
+    let signed_in = stored(&refusing, &user2).await;
+    secrets.push(signed_in.access_token.expose().to_string());
+    secrets.push(
+        signed_in
+            .refresh_token
+            .as_ref()
+            .unwrap()
+            .expose()
+            .to_string(),
+    );
+    emu.expire_access_token(signed_in.access_token.expose());
+    refusing
+        .as_user(&user2)
+        .get_specific_board(&board)
+        .await
+        .unwrap();
+    let in_memory = refusing.access_token(&user2).await.unwrap();
+    secrets.push(in_memory.expose().to_string());
+    let unsaved = refusing.store_unsaved_tokens().await.unwrap_err();
+    assert!(refusing.revoke(&user2).await.unwrap());
+
     let builder = Miro::builder()
         .client_id(CLIENT_ID)
         .client_secret(SECRET)
         .redirect_url(REDIRECT);
     let debug = format!(
-        "{miro:?} {builder:?} {api:?} {first:?} {second:?} {err} {err:?} {:?}",
+        "{miro:?} {builder:?} {api:?} {first:?} {second:?} {err} {err:?} {unsaved} {unsaved:?} {refusing:?} {:?}",
         AuthState::generate().unwrap()
     );
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
@@ -83,6 +156,8 @@ async fn logs_and_debug_output_never_show_secrets() {
         "the capture works: {logs}"
     );
     assert!(logs.contains("rejected the refresh token"), "{logs}");
+    assert!(logs.contains("kept in memory"), "{logs}");
+    assert!(logs.contains("tokens revoked"), "{logs}");
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "a secret in the logs");
         assert!(!debug.contains(secret.as_str()), "a secret in {debug}");

@@ -47,6 +47,19 @@ fn mode(path: &Path) -> u32 {
 }
 
 #[tokio::test]
+async fn every_store_keeps_the_contract() {
+    common::contract::check(&MemoryStore::new()).await;
+    let dir = tempfile::tempdir().unwrap();
+    common::contract::check(&FileStore::open(dir.path().join("t.json")).await.unwrap()).await;
+    common::contract::check(
+        &SqliteStore::open(dir.path().join("t.sqlite"))
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn memory_stores_are_separate() {
     let a = MemoryStore::new();
     let b = MemoryStore::new();
@@ -68,12 +81,13 @@ async fn file_store_keeps_tokens_across_a_restart_in_a_private_file() {
     let reopened = FileStore::open(&path).await.unwrap();
     assert_eq!(reopened.get("u1").await.unwrap(), Some(state(3)));
     assert_eq!(reopened.get("u2").await.unwrap(), None);
-    // Nothing but the store in the folder: no temporary files left behind.
-    let names: Vec<_> = std::fs::read_dir(dir.path())
+    // Nothing but the store and its lock file in the folder: no temporary files left behind.
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, ["tokens.json"]);
+    names.sort();
+    assert_eq!(names, [".tokens.json.lock", "tokens.json"]);
 }
 
 #[tokio::test]
@@ -276,4 +290,72 @@ async fn a_restarted_app_keeps_its_users_signed_in() {
             .await
             .unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_file_stores_on_one_file_lose_no_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    let a = Arc::new(FileStore::open(&path).await.unwrap());
+    let b = Arc::new(FileStore::open(&path).await.unwrap());
+    let writes = (0..40u32).map(|n| {
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        async move { store.set(&format!("user-{n}"), &state(n)).await }
+    });
+    for result in futures::future::join_all(writes).await {
+        result.unwrap();
+    }
+    let reopened = FileStore::open(&path).await.unwrap();
+    for n in 0..40u32 {
+        assert_eq!(
+            reopened.get(&format!("user-{n}")).await.unwrap(),
+            Some(state(n)),
+            "user-{n} was lost"
+        );
+    }
+}
+
+/// Holds the store's OS lock as another writer would while it writes its temporary file.
+#[cfg(unix)]
+fn hold_os_lock(dir: &Path) -> std::fs::File {
+    use std::os::unix::io::AsRawFd;
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(".tokens.json.lock"))
+        .unwrap();
+    // SAFETY: flock on a descriptor the test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    lock
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_file_store_never_deletes_another_writers_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.json");
+    FileStore::open(&path)
+        .await
+        .unwrap()
+        .set("u1", &state(1))
+        .await
+        .unwrap();
+    // Another writer is in the middle of a write: it holds the lock and its temporary file.
+    let writer = hold_os_lock(dir.path());
+    let temp = dir.path().join(".tokens.json.tmp-4242-0");
+    std::fs::write(&temp, b"{\"version\":1,\"users\":{}").unwrap();
+    let opening = tokio::spawn({
+        let path = path.clone();
+        async move { FileStore::open(&path).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(temp.exists(), "the writer's temporary file was deleted");
+    assert!(!opening.is_finished(), "opening waits for the writer");
+    // The writer dies without finishing: its file is a leftover now, and is removed.
+    drop(writer);
+    let store = opening.await.unwrap().unwrap();
+    assert!(!temp.exists(), "the leftover is removed once nobody writes");
+    assert_eq!(store.get("u1").await.unwrap(), Some(state(1)));
 }

@@ -102,6 +102,33 @@ pub enum OAuthError {
     /// shutting down).
     #[error("the token refresh ended early")]
     RefreshInterrupted,
+    /// Another process (or `Miro` value) kept the user's refresh lease for longer than two
+    /// lease durations without refreshing: the store keeps answering that it is held.
+    #[error("the refresh lease of user {user_id} stayed held by someone else; try again")]
+    RefreshBusy {
+        /// The user.
+        user_id: String,
+    },
+    /// The token endpoint did not answer a refresh within half the refresh lease. Whether
+    /// Miro rotated the refresh token is unknown.
+    #[error("the token refresh of user {user_id} timed out")]
+    RefreshTimedOut {
+        /// The user.
+        user_id: String,
+    },
+    /// Refreshed tokens could not be written to the store. They are kept in memory and used
+    /// by this client until a write succeeds (see
+    /// [`Miro::store_unsaved_tokens`](crate::Miro::store_unsaved_tokens)).
+    #[error(
+        "the refreshed tokens of user {user_id} could not be stored (kept in memory): {source}"
+    )]
+    UnsavedTokens {
+        /// The user.
+        user_id: String,
+        /// The store's error.
+        #[source]
+        source: StorageError,
+    },
     /// The system's random source failed.
     #[error("no randomness for the state: {0}")]
     Random(String),

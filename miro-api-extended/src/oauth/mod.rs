@@ -21,12 +21,13 @@
 mod endpoint;
 mod error;
 mod provider;
+mod refresh;
 mod state;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use miro_api::{AccessToken, MiroApi};
 use reqwest::Url;
@@ -35,7 +36,7 @@ pub use error::{ConfigError, OAuthError};
 pub use state::AuthState;
 
 use crate::secret::ClientSecret;
-use crate::storage::{MemoryStore, TokenState, TokenStore};
+use crate::storage::{MemoryStore, TokenStore};
 use endpoint::Grant;
 
 /// Miro's API host, where the token, revoke and token-info endpoints live too.
@@ -44,6 +45,12 @@ pub const DEFAULT_API_BASE_URL: &str = "https://api.miro.com";
 pub const DEFAULT_AUTH_BASE_URL: &str = "https://miro.com";
 /// How long before expiry an access token is refreshed by default.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(120);
+/// How long a process may hold a user's refresh lease by default (see
+/// [`MiroBuilder::refresh_lease`]).
+pub const DEFAULT_REFRESH_LEASE: Duration = Duration::from_secs(30);
+/// How many users' [`as_user`](Miro::as_user) clients a [`Miro`] keeps (the least recently
+/// used ones are dropped beyond that, with their rate budget).
+pub const USER_CLIENT_CACHE: usize = 4096;
 
 /// The environment variables [`MiroBuilder::build`] reads for settings not given to it.
 pub const ENV_CLIENT_ID: &str = "MIRO_CLIENT_ID";
@@ -74,11 +81,17 @@ pub struct Authorization {
 /// before it expires (or after Miro rejects it): one refresh per user at a time, the rotated
 /// refresh token stored before the new access token is used.
 ///
-/// Cheap to clone; clones share the store, the HTTP clients and the refresh coordination.
-/// `Debug` never shows the client secret.
+/// Refreshes are coordinated through the store too: at most one refresh per user is in flight
+/// across every `Miro` value and every process sharing the store (see
+/// [`TokenStore`](crate::storage::TokenStore) for the contract).
+///
+/// Cheap to clone; clones share the store, the HTTP clients, the refresh coordination and the
+/// per-user clients. `Debug` never shows the client secret.
 #[derive(Clone)]
 pub struct Miro {
     inner: Arc<Inner>,
+    /// One client per user (and so one rate budget), with when it was last handed out.
+    users: Arc<Mutex<HashMap<String, (MiroApi, Instant)>>>,
 }
 
 struct Inner {
@@ -91,10 +104,17 @@ struct Inner {
     api_http: reqwest::Client,
     store: Arc<dyn TokenStore>,
     margin: Duration,
-    /// One refresh at a time per user.
+    /// How long a refresh lease lasts.
+    lease: Duration,
+    /// This value's name as a lease holder (process id and a random part).
+    holder: String,
+    /// One refresh at a time per user within this value (the store's lease does it across
+    /// values and processes).
     flights: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
     /// Access tokens Miro answered 401 to, per user: refresh them even if not expired.
     rejected: Mutex<HashMap<String, AccessToken>>,
+    /// Rotated tokens the store refused so far, per user: used until a write succeeds.
+    pending: Mutex<HashMap<String, refresh::Pending>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -111,6 +131,7 @@ impl fmt::Debug for Miro {
             .field("api_base_url", &self.inner.api_base)
             .field("auth_base_url", &self.inner.auth_base)
             .field("refresh_margin", &self.inner.margin)
+            .field("refresh_lease", &self.inner.lease)
             .finish_non_exhaustive()
     }
 }
@@ -216,6 +237,7 @@ impl Miro {
             .await?;
         self.inner.store.set(&user_id, &state).await?;
         lock(&self.inner.rejected).remove(&user_id);
+        lock(&self.inner.pending).remove(&user_id);
         tracing::info!(user_id = %user_id, "authorization code exchanged; tokens stored");
         Ok(Authorization {
             user_id,
@@ -226,38 +248,70 @@ impl Miro {
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<Grant, OAuthError> {
-        endpoint::token_request(
-            &self.inner.oauth_http,
-            &format!("{}/v1/oauth/token", self.inner.api_base),
-            &self.inner.client_id,
-            self.inner.client_secret.expose(),
-            form,
-        )
-        .await
+        self.inner.token_request(form).await
     }
 
     /// A low-level client acting as `user_id`: each request takes the user's access token from
     /// the store, refreshing it first when it is about to expire, and once more after a 401.
     /// Token problems surface as `miro_api::Error::Token` wrapping an [`OAuthError`].
+    ///
+    /// Every call for the same user gives a clone of one client, so they share one rate
+    /// budget (Miro's limit is per user and app) and the connection pool; calling this per
+    /// request is fine. The [`USER_CLIENT_CACHE`] most recently used users are kept.
     pub fn as_user(&self, user_id: &str) -> MiroApi {
-        MiroApi::builder()
+        let mut users = lock(&self.users);
+        let now = Instant::now();
+        if let Some((api, used)) = users.get_mut(user_id) {
+            *used = now;
+            return api.clone();
+        }
+        if users.len() >= USER_CLIENT_CACHE {
+            let oldest = users
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(user, _)| user.clone());
+            if let Some(oldest) = oldest {
+                users.remove(&oldest);
+            }
+        }
+        let api = MiroApi::builder()
             .base_url(self.inner.api_base.clone())
             .http_client(self.inner.api_http.clone())
-            .token_provider(provider::UserTokens::new(self.clone(), user_id))
-            .build()
+            .token_provider(provider::UserTokens::new(self.inner.clone(), user_id))
+            .build();
+        users.insert(user_id.to_string(), (api.clone(), now));
+        api
     }
 
     /// The user's access token, refreshed first when it expires within the refresh margin or
     /// Miro rejected it.
     pub async fn access_token(&self, user_id: &str) -> Result<AccessToken, OAuthError> {
-        self.token_for(user_id).await.map(|(token, _)| token)
+        self.inner.token_for(user_id).await.map(|(token, _)| token)
+    }
+
+    /// Users whose rotated tokens the store has refused so far (they are used from memory and
+    /// written again on the user's next call).
+    pub fn unsaved_users(&self) -> Vec<String> {
+        lock(&self.inner.pending).keys().cloned().collect()
+    }
+
+    /// Writes the rotated tokens the store refused earlier, now: `Ok(n)` when all `n` were
+    /// stored, else [`OAuthError::UnsavedTokens`] for the first that still fails (they stay
+    /// in memory).
+    pub async fn store_unsaved_tokens(&self) -> Result<usize, OAuthError> {
+        let mut stored = 0;
+        for user in self.unsaved_users() {
+            self.inner.flush(&user).await?;
+            stored += 1;
+        }
+        Ok(stored)
     }
 
     /// Whether the user's tokens work: `Ok(false)` when none are stored or Miro refuses them
     /// (after a refresh when one is possible); an `Err` when it cannot tell (network, server
     /// or store errors).
     pub async fn is_authorized(&self, user_id: &str) -> Result<bool, OAuthError> {
-        if self.inner.store.get(user_id).await?.is_none() {
+        if self.inner.current(user_id).await?.is_none() {
             return Ok(false);
         }
         for _ in 0..2 {
@@ -296,7 +350,7 @@ impl Miro {
                     message,
                 });
             }
-            self.token_rejected(user_id, &token);
+            self.inner.token_rejected(user_id, &token);
         }
         Ok(false)
     }
@@ -305,141 +359,13 @@ impl Miro {
     /// body) and removes them from the store. `Ok(false)` when none were stored. When Miro
     /// answers with an error the tokens stay stored; `store().remove(user_id)` forgets them
     /// locally.
+    ///
+    /// Revocation takes the user's refresh lease first, so it waits for a refresh in flight
+    /// (in any process sharing the store) and revokes the tokens that refresh stored: once
+    /// this returns `Ok(true)`, no working token of the user is stored, and no refresh stores
+    /// one afterwards.
     pub async fn revoke(&self, user_id: &str) -> Result<bool, OAuthError> {
-        let Some(state) = self.inner.store.get(user_id).await? else {
-            return Ok(false);
-        };
-        let body = serde_json::json!({
-            "accessToken": state.access_token.expose(),
-            "clientId": self.inner.client_id,
-            "clientSecret": self.inner.client_secret.expose(),
-        });
-        let request = self
-            .inner
-            .oauth_http
-            .post(format!("{}/v2/oauth/revoke", self.inner.api_base))
-            .json(&body);
-        endpoint::send("revoke", request).await?;
-        self.inner.store.remove(user_id).await?;
-        lock(&self.inner.rejected).remove(user_id);
-        tracing::info!(user_id, "tokens revoked and removed");
-        Ok(true)
-    }
-
-    /// Notes that Miro answered 401 to `token`, so the next use refreshes it.
-    fn token_rejected(&self, user_id: &str, token: &AccessToken) {
-        lock(&self.inner.rejected).insert(user_id.to_string(), token.clone());
-    }
-
-    fn needs_refresh(&self, user_id: &str, state: &TokenState) -> bool {
-        lock(&self.inner.rejected).get(user_id) == Some(&state.access_token)
-            || state.expires_within(self.inner.margin)
-    }
-
-    async fn load(&self, user_id: &str) -> Result<TokenState, OAuthError> {
-        self.inner
-            .store
-            .get(user_id)
-            .await?
-            .ok_or_else(|| OAuthError::NotAuthorized {
-                user_id: user_id.to_string(),
-            })
-    }
-
-    /// The token to use and whether it can be refreshed.
-    async fn token_for(&self, user_id: &str) -> Result<(AccessToken, bool), OAuthError> {
-        let state = self.load(user_id).await?;
-        if !self.needs_refresh(user_id, &state) {
-            return Ok((state.access_token, state.refresh_token.is_some()));
-        }
-        let flight = self.flight(user_id);
-        let turn = flight.lock_owned().await;
-        // Whoever held the turn before may have refreshed already.
-        let state = self.load(user_id).await?;
-        if !self.needs_refresh(user_id, &state) {
-            return Ok((state.access_token, state.refresh_token.is_some()));
-        }
-        // In its own task: a caller that stops waiting must not lose the rotated tokens.
-        let miro = self.clone();
-        let user = user_id.to_string();
-        let refresh = tokio::spawn(async move {
-            let _turn = turn;
-            miro.refresh(&user, state).await
-        });
-        let fresh = refresh
-            .await
-            .map_err(|_| OAuthError::RefreshInterrupted)??;
-        Ok((fresh.access_token, fresh.refresh_token.is_some()))
-    }
-
-    fn flight(&self, user_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut flights = lock(&self.inner.flights);
-        if let Some(f) = flights.get(user_id).and_then(Weak::upgrade) {
-            return f;
-        }
-        flights.retain(|_, f| f.strong_count() > 0);
-        let f = Arc::new(tokio::sync::Mutex::new(()));
-        flights.insert(user_id.to_string(), Arc::downgrade(&f));
-        f
-    }
-
-    /// Refreshes the user's tokens; the caller holds the user's turn.
-    async fn refresh(&self, user_id: &str, state: TokenState) -> Result<TokenState, OAuthError> {
-        let rejected = lock(&self.inner.rejected).get(user_id) == Some(&state.access_token);
-        let Some(refresh_token) = state.refresh_token.clone() else {
-            if rejected || state.expires_within(Duration::ZERO) {
-                return Err(OAuthError::NotRefreshable {
-                    user_id: user_id.to_string(),
-                });
-            }
-            // About to expire but still valid, and nothing to refresh with: use it meanwhile.
-            return Ok(state);
-        };
-        tracing::debug!(user_id, rejected, "refreshing the access token");
-        let grant = self
-            .token_request(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token.expose()),
-            ])
-            .await;
-        match grant {
-            Ok(Grant { state: fresh, .. }) => {
-                let fresh = TokenState {
-                    team_id: fresh.team_id.or(state.team_id),
-                    scope: fresh.scope.or(state.scope),
-                    ..fresh
-                };
-                // Stored before anyone uses it: the old refresh token is dead now.
-                if let Err(e) = self.inner.store.set(user_id, &fresh).await {
-                    tracing::error!(user_id, error = %e, "refreshed tokens could not be stored");
-                    return Err(e.into());
-                }
-                lock(&self.inner.rejected).remove(user_id);
-                tracing::info!(user_id, "access token refreshed");
-                Ok(fresh)
-            }
-            Err(OAuthError::Endpoint {
-                status,
-                error,
-                message,
-                ..
-            }) if endpoint::is_grant_rejection(status, error.as_deref()) => {
-                tracing::warn!(
-                    user_id,
-                    status,
-                    "Miro rejected the refresh token; removing the stored tokens"
-                );
-                lock(&self.inner.rejected).remove(user_id);
-                self.inner.store.remove(user_id).await?;
-                Err(OAuthError::RefreshRejected {
-                    user_id: user_id.to_string(),
-                    status,
-                    error,
-                    message,
-                })
-            }
-            Err(e) => Err(e),
-        }
+        self.inner.revoke(user_id).await
     }
 }
 
@@ -454,6 +380,7 @@ pub struct MiroBuilder {
     store: Option<Arc<dyn TokenStore>>,
     http: Option<reqwest::Client>,
     margin: Duration,
+    lease: Duration,
     timeout: Duration,
 }
 
@@ -468,6 +395,7 @@ impl Default for MiroBuilder {
             store: None,
             http: None,
             margin: DEFAULT_REFRESH_MARGIN,
+            lease: DEFAULT_REFRESH_LEASE,
             timeout: Duration::from_secs(60),
         }
     }
@@ -565,6 +493,14 @@ impl MiroBuilder {
         self
     }
 
+    /// How long a refresh lease lasts (default [`DEFAULT_REFRESH_LEASE`], 30 s): the longest
+    /// other processes wait for a process that crashed while refreshing. A refresh's token
+    /// request is given half of it. At least 100 ms.
+    pub fn refresh_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(100));
+        self
+    }
+
     /// Time allowed for one request of the default HTTP clients (default 60 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -650,9 +586,13 @@ impl MiroBuilder {
                 api_http,
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 margin: self.margin,
+                lease: self.lease,
+                holder: refresh::holder_name(),
                 flights: Mutex::new(HashMap::new()),
                 rejected: Mutex::new(HashMap::new()),
+                pending: Mutex::new(HashMap::new()),
             }),
+            users: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 }

@@ -2,22 +2,22 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use miro_api::{AccessToken, BoxError, TokenProvider};
 
-use super::{lock, Miro};
+use super::{lock, Inner};
 
 /// Gives one user's access token from the store, refreshing it when needed.
 pub(crate) struct UserTokens {
-    miro: Miro,
+    miro: Arc<Inner>,
     user_id: String,
     /// The last token handed out and whether it can be refreshed.
     last: Mutex<Option<(AccessToken, bool)>>,
 }
 
 impl UserTokens {
-    pub(crate) fn new(miro: Miro, user_id: &str) -> Self {
+    pub(crate) fn new(miro: Arc<Inner>, user_id: &str) -> Self {
         UserTokens {
             miro,
             user_id: user_id.to_string(),

@@ -8,18 +8,31 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::{blocking, StorageError, TokenState, TokenStore};
+use super::{blocking, millis, now_millis, StorageError, TokenState, TokenStore};
+use crate::secret::RefreshToken;
 
 const VERSION: u32 = 1;
 
 /// The file's content.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 struct Body {
     version: u32,
     users: BTreeMap<String, TokenState>,
+    /// Refresh leases (absent in files written before leases existed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    leases: BTreeMap<String, Lease>,
+}
+
+/// A refresh lease: who holds it and until when (UNIX milliseconds, this machine's clock).
+#[derive(Serialize, Deserialize, Clone)]
+struct Lease {
+    holder: String,
+    until_ms: i64,
 }
 
 /// Tokens in one JSON file that only its owner can read (mode 0600 on Unix).
@@ -29,8 +42,11 @@ struct Body {
 /// one, never a mix, and a half-written temporary file never replaces the good one. Reads go
 /// to the file each time, so a restarted process sees what the last one stored.
 ///
-/// Changes are serialized within one `FileStore`; one process should write a given file (use
-/// the SQLite store to share tokens between processes).
+/// Every change (read, modify, replace) holds an exclusive OS lock (`flock`) on a lock file
+/// beside the store (`.NAME.lock`), so several `FileStore`s, in one process or in several
+/// processes on one machine, can share a file without losing writes, and coordinate their
+/// refreshes through leases kept in the file. (Not on network file systems whose `flock` is
+/// not shared between machines; on non-Unix systems only one `FileStore` may use a file.)
 pub struct FileStore {
     path: Arc<PathBuf>,
     write: Arc<tokio::sync::Mutex<()>>,
@@ -59,7 +75,8 @@ impl FileStore {
     /// Opens the store at `path`; the file is created by the first write. Its folder must
     /// exist. An existing file must hold a token store (it is never overwritten otherwise),
     /// gets its permissions tightened to 0600 if they were looser, and temporary files left by
-    /// an interrupted write are removed.
+    /// an interrupted write are removed (under the OS lock, so never a file another writer is
+    /// still writing).
     pub async fn open(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
         let path = path.into();
         let checked = path.clone();
@@ -73,6 +90,7 @@ impl FileStore {
                     source: io::Error::new(io::ErrorKind::NotADirectory, "not a folder"),
                 });
             }
+            let _lock = OsLock::acquire(&checked)?;
             remove_leftovers(&checked)?;
             read(&checked)?;
             tighten_permissions(&checked)?;
@@ -90,22 +108,25 @@ impl FileStore {
         &self.path
     }
 
-    /// Reads, changes and replaces the file (when `f` says it changed something), holding the write lock until the change is on
-    /// disk (even if the caller stops waiting).
-    async fn change<F>(&self, f: F) -> Result<(), StorageError>
+    /// Reads, changes and replaces the file (when `f` says it changed something), holding
+    /// this instance's lock and the OS lock until the change is on disk (even if the caller
+    /// stops waiting). `f` gives whether it changed something, and the answer.
+    async fn change<T, F>(&self, f: F) -> Result<T, StorageError>
     where
-        F: FnOnce(&mut BTreeMap<String, TokenState>) -> bool + Send + 'static,
+        F: FnOnce(&mut Body) -> (bool, T) + Send + 'static,
+        T: Send + 'static,
     {
         let guard = self.write.clone().lock_owned().await;
         let path = self.path.clone();
         blocking(move || {
             let _guard = guard;
-            let mut users = read(&path)?;
-            if f(&mut users) {
-                write(&path, users)
-            } else {
-                Ok(())
+            let _lock = OsLock::acquire(&path)?;
+            let mut body = read_body(&path)?;
+            let (changed, answer) = f(&mut body);
+            if changed {
+                write(&path, &body)?;
             }
+            Ok(answer)
         })
         .await
     }
@@ -126,11 +147,65 @@ fn temp_prefix(path: &Path) -> String {
     format!(".{name}.tmp-")
 }
 
+/// The lock file's path: `.NAME.lock` beside the store.
+fn lock_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tokens".to_string());
+    folder_of(path).join(format!(".{name}.lock"))
+}
+
+/// An exclusive OS lock on the store's lock file, held until dropped (closing the file
+/// releases it, also when the process dies).
+struct OsLock {
+    _file: File,
+}
+
+impl OsLock {
+    fn acquire(path: &Path) -> Result<OsLock, StorageError> {
+        let lock = lock_path(path);
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
+            .open(&lock)
+            .map_err(io_error(&lock, "open the lock file"))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            loop {
+                // SAFETY: flock on a file descriptor this function owns; no memory is shared.
+                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+                if rc == 0 {
+                    break;
+                }
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(io_error(&lock, "lock the lock file")(e));
+                }
+            }
+        }
+        Ok(OsLock { _file: file })
+    }
+}
+
 /// The users in the file; none when it does not exist yet.
 fn read(path: &Path) -> Result<BTreeMap<String, TokenState>, StorageError> {
+    read_body(path).map(|b| b.users)
+}
+
+/// The file's content; an empty body when it does not exist yet.
+fn read_body(path: &Path) -> Result<Body, StorageError> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Body {
+                version: VERSION,
+                ..Body::default()
+            })
+        }
         Err(e) => return Err(io_error(path, "read the file")(e)),
     };
     let corrupt = |reason: String| StorageError::Corrupt {
@@ -149,11 +224,11 @@ fn read(path: &Path) -> Result<BTreeMap<String, TokenState>, StorageError> {
     if body.version != VERSION {
         return Err(corrupt(format!("unknown version {}", body.version)));
     }
-    Ok(body.users)
+    Ok(body)
 }
 
 /// Replaces the file: temporary file (0600), write, fsync, rename, fsync of the folder.
-fn write(path: &Path, users: BTreeMap<String, TokenState>) -> Result<(), StorageError> {
+fn write(path: &Path, body: &Body) -> Result<(), StorageError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = folder_of(path);
     let temp = dir.join(format!(
@@ -162,11 +237,7 @@ fn write(path: &Path, users: BTreeMap<String, TokenState>) -> Result<(), Storage
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let bytes = serde_json::to_vec_pretty(&Body {
-        version: VERSION,
-        users,
-    })
-    .map_err(|e| StorageError::Other(Box::new(e)))?;
+    let bytes = serde_json::to_vec_pretty(body).map_err(|e| StorageError::Other(Box::new(e)))?;
 
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -256,14 +327,82 @@ impl TokenStore for FileStore {
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         let user_id = user_id.to_string();
         let state = state.clone();
-        Box::pin(self.change(move |users| {
-            users.insert(user_id, state);
-            true
+        Box::pin(self.change(move |body| {
+            body.users.insert(user_id, state);
+            (true, ())
         }))
     }
 
     fn remove<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
         let user_id = user_id.to_string();
-        Box::pin(self.change(move |users| users.remove(&user_id).is_some()))
+        Box::pin(self.change(move |body| (body.users.remove(&user_id).is_some(), ())))
+    }
+
+    fn replace_if<'a>(
+        &'a self,
+        user_id: &'a str,
+        expected: &'a RefreshToken,
+        new: Option<&'a TokenState>,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        let user_id = user_id.to_string();
+        let expected = expected.clone();
+        let new = new.cloned();
+        Box::pin(self.change(move |body| {
+            let matches = body
+                .users
+                .get(&user_id)
+                .is_some_and(|s| s.refresh_token.as_ref() == Some(&expected));
+            if matches {
+                match new {
+                    Some(state) => body.users.insert(user_id, state),
+                    None => body.users.remove(&user_id),
+                };
+            }
+            (matches, matches)
+        }))
+    }
+
+    fn try_lease<'a>(
+        &'a self,
+        user_id: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        let user_id = user_id.to_string();
+        let holder = holder.to_string();
+        Box::pin(self.change(move |body| {
+            let now = now_millis();
+            body.leases.retain(|_, l| l.until_ms > now);
+            let free = body.leases.get(&user_id).is_none_or(|l| l.holder == holder);
+            if free {
+                body.leases.insert(
+                    user_id,
+                    Lease {
+                        holder,
+                        until_ms: now.saturating_add(millis(ttl)),
+                    },
+                );
+            }
+            (free, free)
+        }))
+    }
+
+    fn release_lease<'a>(
+        &'a self,
+        user_id: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let user_id = user_id.to_string();
+        let holder = holder.to_string();
+        Box::pin(self.change(move |body| {
+            let ours = body
+                .leases
+                .get(&user_id)
+                .is_some_and(|l| l.holder == holder);
+            if ours {
+                body.leases.remove(&user_id);
+            }
+            (ours, ())
+        }))
     }
 }

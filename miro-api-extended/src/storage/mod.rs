@@ -3,12 +3,18 @@
 //! - [`MemoryStore`]: in the process, lost on exit.
 //! - [`FileStore`]: one JSON file, replaced atomically (temp file, fsync, rename) and readable
 //!   by its owner only.
-//! - `SqliteStore` (cargo feature `sqlite`): a SQLite database, safe to share between processes.
+//! - `SqliteStore` (cargo feature `sqlite`): a SQLite database, safe to share between the
+//!   processes of one machine.
+//! - `PostgresStore` (cargo feature `postgres`): a PostgreSQL database, for replicas on several
+//!   machines.
 //!
-//! Each store instance has its own state: nothing is shared unless you share the instance.
+//! A [`MemoryStore`] coordinates only the `Miro` values that share the instance; the other
+//! stores coordinate every process that opens the same file or database.
 
 mod file;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -22,6 +28,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use file::FileStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -177,6 +185,15 @@ pub enum StorageError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The PostgreSQL database failed.
+    #[cfg(feature = "postgres")]
+    #[error("token store (PostgreSQL): {action} failed: {reason}")]
+    Postgres {
+        /// What was being done, e.g. "take the refresh lease".
+        action: &'static str,
+        /// The database's message and SQLSTATE (never row data).
+        reason: String,
+    },
     /// The blocking task doing the work ended early (a panic, or the runtime shutting down).
     #[error("token store: the storage task ended early")]
     TaskEnded,
@@ -185,25 +202,73 @@ pub enum StorageError {
     Other(#[source] BoxError),
 }
 
-/// Where the [`Miro`](crate::Miro) client keeps each user's tokens.
+/// Where the [`Miro`](crate::Miro) client keeps each user's tokens, and how processes that
+/// share those tokens take turns to refresh them.
 ///
 /// Implementations must be safe to call concurrently. The futures are boxed so that the trait
-/// can be used as `Arc<dyn TokenStore>`:
+/// can be used as `Arc<dyn TokenStore>`.
+///
+/// # The contract, for people writing their own store (Redis, DynamoDB, ...)
+///
+/// Miro's refresh tokens are single use: a refresh returns a new refresh token and the old one
+/// is dead. Every process that shares a store must therefore agree on who refreshes a user's
+/// tokens, and nobody may overwrite or delete tokens that someone else has just replaced. The
+/// client builds that from three primitives, each of which must be **atomic with respect to
+/// every process that uses the same backing store**:
+///
+/// 1. **A lease per user** ([`try_lease`](Self::try_lease) /
+///    [`release_lease`](Self::release_lease)). `try_lease(user, holder, ttl)` succeeds (returns
+///    `true`) when no lease is held for the user, when the held lease has expired, or when
+///    `holder` already holds it (then it is extended); the lease then lasts `ttl` from now.
+///    Otherwise it returns `false` and changes nothing. `release_lease(user, holder)` ends the
+///    lease only if `holder` holds it. Leases must expire by themselves: a process that
+///    crashes while holding one must not block the user for longer than `ttl`. Use one clock
+///    for all processes where you can (the database's, e.g. Redis `SET key holder NX PX ttl`,
+///    a DynamoDB conditional put on `expires_at < :now`); with the processes' own clocks, keep
+///    them synchronised well within `ttl`.
+/// 2. **Compare-and-set on the refresh token** ([`replace_if`](Self::replace_if)). The state is
+///    replaced (or, with `None`, deleted) only if a state is stored for the user and its refresh
+///    token is the `expected` one; the answer says whether it was. A refresh stores its rotated
+///    tokens this way, and a refresh that Miro rejected deletes the tokens this way, so a
+///    process whose lease ran out can never overwrite or delete tokens that another process
+///    already replaced. In SQL: `UPDATE .. WHERE user_id = $1 AND refresh_token = $2` and
+///    looking at the row count; in Redis a `WATCH`/`MULTI` or a Lua script; in DynamoDB a
+///    condition expression.
+/// 3. **Durable writes.** When [`set`](Self::set) or [`replace_if`](Self::replace_if) returns
+///    `Ok`, the state must survive a crash of the process and be visible to every other process
+///    at once (read-your-writes across processes): [`get`](Self::get) right after must return
+///    it.
+///
+/// The lease and the tokens may live in different places (a Redis lease in front of a SQL
+/// table works), as long as each primitive holds on its own. Errors are reported as
+/// [`StorageError`] and must never quote tokens. The client retries failed writes of rotated
+/// tokens a few times and keeps them in memory meanwhile, so a transient error is fine.
 ///
 /// ```
+/// use std::time::Duration;
 /// use futures::future::BoxFuture;
 /// use miro_api_extended::storage::{StorageError, TokenState, TokenStore};
+/// use miro_api_extended::RefreshToken;
 ///
 /// struct Redis; // ...
 /// impl TokenStore for Redis {
 ///     fn get<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
-///         Box::pin(async move { Ok(None) })
+///         Box::pin(async move { Ok(None) }) // GET tokens:{user_id}
 ///     }
 ///     fn set<'a>(&'a self, user_id: &'a str, state: &'a TokenState) -> BoxFuture<'a, Result<(), StorageError>> {
-///         Box::pin(async move { Ok(()) })
+///         Box::pin(async move { Ok(()) }) // SET tokens:{user_id}
 ///     }
 ///     fn remove<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
-///         Box::pin(async move { Ok(()) })
+///         Box::pin(async move { Ok(()) }) // DEL tokens:{user_id}
+///     }
+///     fn replace_if<'a>(&'a self, user_id: &'a str, expected: &'a RefreshToken, new: Option<&'a TokenState>) -> BoxFuture<'a, Result<bool, StorageError>> {
+///         Box::pin(async move { Ok(false) }) // a Lua script comparing the refresh token
+///     }
+///     fn try_lease<'a>(&'a self, user_id: &'a str, holder: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, StorageError>> {
+///         Box::pin(async move { Ok(true) }) // SET lease:{user_id} holder NX PX ttl (or extend if ours)
+///     }
+///     fn release_lease<'a>(&'a self, user_id: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+///         Box::pin(async move { Ok(()) }) // DEL lease:{user_id} if its value is holder
 ///     }
 /// }
 /// ```
@@ -214,8 +279,8 @@ pub trait TokenStore: Send + Sync {
         user_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>>;
 
-    /// Stores `state` for `user_id`, replacing what was there. When this returns `Ok`, the
-    /// state must be durable (the client relies on it before using a rotated token).
+    /// Stores `state` for `user_id`, replacing what was there (used after a code exchange).
+    /// When this returns `Ok`, the state must be durable.
     fn set<'a>(
         &'a self,
         user_id: &'a str,
@@ -224,6 +289,92 @@ pub trait TokenStore: Send + Sync {
 
     /// Forgets `user_id` (no error when nothing was stored).
     fn remove<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Atomically: if a state is stored for `user_id` and its refresh token is `expected`,
+    /// replace it with `new` (remove it when `new` is `None`) and return `true`; otherwise
+    /// change nothing and return `false`. Durable when it returns `Ok(true)`.
+    fn replace_if<'a>(
+        &'a self,
+        user_id: &'a str,
+        expected: &'a RefreshToken,
+        new: Option<&'a TokenState>,
+    ) -> BoxFuture<'a, Result<bool, StorageError>>;
+
+    /// Atomically takes (or extends) the refresh lease of `user_id` for `holder`, lasting
+    /// `ttl` from now: `true` when no other holder has an unexpired lease, else `false`.
+    fn try_lease<'a>(
+        &'a self,
+        user_id: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StorageError>>;
+
+    /// Ends the refresh lease of `user_id` if `holder` holds it (else does nothing).
+    fn release_lease<'a>(
+        &'a self,
+        user_id: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), StorageError>>;
+}
+
+impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
+    fn get<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+        (**self).get(user_id)
+    }
+
+    fn set<'a>(
+        &'a self,
+        user_id: &'a str,
+        state: &'a TokenState,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        (**self).set(user_id, state)
+    }
+
+    fn remove<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        (**self).remove(user_id)
+    }
+
+    fn replace_if<'a>(
+        &'a self,
+        user_id: &'a str,
+        expected: &'a RefreshToken,
+        new: Option<&'a TokenState>,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        (**self).replace_if(user_id, expected, new)
+    }
+
+    fn try_lease<'a>(
+        &'a self,
+        user_id: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        (**self).try_lease(user_id, holder, ttl)
+    }
+
+    fn release_lease<'a>(
+        &'a self,
+        user_id: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        (**self).release_lease(user_id, holder)
+    }
+}
+
+/// Milliseconds since the UNIX epoch on this machine's clock (the lease clock of the file and
+/// SQLite stores).
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A duration in milliseconds, saturating.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Runs blocking storage work off the async threads.

@@ -9,7 +9,9 @@ use futures::future::BoxFuture;
 use miro_api::AccessToken;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{blocking, from_unix, to_unix, StorageError, TokenState, TokenStore};
+use super::{
+    blocking, from_unix, millis, now_millis, to_unix, StorageError, TokenState, TokenStore,
+};
 use crate::secret::RefreshToken;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS miro_tokens (
@@ -20,11 +22,17 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS miro_tokens (
     team_id       TEXT,
     scope         TEXT,
     updated_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS miro_token_leases (
+    user_id    TEXT PRIMARY KEY NOT NULL,
+    holder     TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
 )";
 
 /// Tokens in a SQLite database file (created with mode 0600 on Unix; SQLite gives its journal
 /// the same mode). Each write is a transaction that is on disk when it returns; several
-/// processes can share the file.
+/// processes on one machine can share the file, and their refreshes are coordinated through
+/// the `miro_token_leases` table (lease ends are on the machine's clock).
 pub struct SqliteStore {
     path: Arc<PathBuf>,
     conn: Arc<Mutex<Connection>>,
@@ -137,6 +145,81 @@ impl TokenStore for SqliteStore {
                 },
             )
             .optional()
+        }))
+    }
+
+    fn replace_if<'a>(
+        &'a self,
+        user_id: &'a str,
+        expected: &'a RefreshToken,
+        new: Option<&'a TokenState>,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        let user_id = user_id.to_string();
+        let expected = expected.expose().to_string();
+        let new = new.cloned();
+        Box::pin(self.with(move |conn| {
+            let changed = match new {
+                Some(state) => conn.execute(
+                    "UPDATE miro_tokens SET
+                         access_token = ?3, refresh_token = ?4, expires_at = ?5,
+                         team_id = ?6, scope = ?7, updated_at = ?8
+                     WHERE user_id = ?1 AND refresh_token = ?2",
+                    params![
+                        user_id,
+                        expected,
+                        state.access_token.expose(),
+                        state.refresh_token.as_ref().map(|r| r.expose()),
+                        state.expires_at.map(|t| to_unix(t) as i64),
+                        state.team_id,
+                        state.scope,
+                        to_unix(std::time::SystemTime::now()) as i64,
+                    ],
+                )?,
+                None => conn.execute(
+                    "DELETE FROM miro_tokens WHERE user_id = ?1 AND refresh_token = ?2",
+                    params![user_id, expected],
+                )?,
+            };
+            Ok(changed == 1)
+        }))
+    }
+
+    fn try_lease<'a>(
+        &'a self,
+        user_id: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        let user_id = user_id.to_string();
+        let holder = holder.to_string();
+        Box::pin(self.with(move |conn| {
+            let now = now_millis();
+            // One statement: SQLite's write lock makes the check and the take atomic.
+            let changed = conn.execute(
+                "INSERT INTO miro_token_leases (user_id, holder, expires_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(user_id) DO UPDATE SET
+                     holder = excluded.holder, expires_ms = excluded.expires_ms
+                 WHERE miro_token_leases.holder = excluded.holder
+                    OR miro_token_leases.expires_ms <= ?4",
+                params![user_id, holder, now.saturating_add(millis(ttl)), now],
+            )?;
+            Ok(changed == 1)
+        }))
+    }
+
+    fn release_lease<'a>(
+        &'a self,
+        user_id: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        let user_id = user_id.to_string();
+        let holder = holder.to_string();
+        Box::pin(self.with(move |conn| {
+            conn.execute(
+                "DELETE FROM miro_token_leases WHERE user_id = ?1 AND holder = ?2",
+                params![user_id, holder],
+            )
+            .map(drop)
         }))
     }
 

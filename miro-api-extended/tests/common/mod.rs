@@ -1,7 +1,10 @@
 //! Seeding helpers shared by the tests: they fill the emulator over HTTP.
 #![allow(dead_code)]
 
+pub mod contract;
 pub mod oauth;
+pub mod postgres;
+pub mod replica;
 
 use std::collections::HashSet;
 use std::time::Duration;
