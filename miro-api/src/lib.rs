@@ -38,5 +38,5 @@ pub use client::{
 pub use error::{ApiError, Error, ErrorBody, TimeoutCause};
 pub use generated::{operations, types};
 pub use response::{RateLimit, Response};
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, MAX_SERVER_WAIT};
 pub use upload::FilePart;

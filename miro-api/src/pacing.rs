@@ -12,6 +12,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderMap;
 
 use crate::response::RateLimit;
+use crate::retry::{reset_delay, MAX_SERVER_WAIT};
+
+/// The length assumed for a window that follows a known one, until a response tells: Miro's
+/// windows last a minute.
+const ASSUMED_WINDOW: Duration = Duration::from_secs(60);
 
 /// What the budget knows, behind one lock.
 #[derive(Debug, Default)]
@@ -25,6 +30,8 @@ struct State {
     length: Option<Duration>,
     /// Credits of requests sent and not answered yet.
     in_flight: u64,
+    /// After a 429, nothing is admitted before this moment, known window or not.
+    hold: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +49,23 @@ struct Window {
     /// Whether a window came before this one: the first window a client meets is usually
     /// half over, so it says nothing of the length.
     saw_start: bool,
+    /// Whether this window was assumed after a known one ended, before any response told.
+    assumed: bool,
+}
+
+/// The window assumed to follow `w` once it is over: the same limit, full, lasting the learnt
+/// length (or [`ASSUMED_WINDOW`]).
+fn next_window(w: &Window, length: Option<Duration>, now: Instant) -> Window {
+    let reset_at = now + length.unwrap_or(ASSUMED_WINDOW).min(ASSUMED_WINDOW);
+    Window {
+        limit: w.limit,
+        remaining: w.limit,
+        reset_unix: unix_of_instant(reset_at),
+        reset_at,
+        first_sent: now,
+        saw_start: false,
+        assumed: true,
+    }
 }
 
 /// The shared credit budget of a client.
@@ -64,22 +88,28 @@ impl Budget {
     /// Asks for `cost` credits now.
     pub(crate) fn admit(&self, cost: u64) -> Admission<'_> {
         let now = Instant::now();
-        let mut state = self.lock();
-        if let Some(w) = state.window {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if let Some(until) = state.hold {
+            if now < until {
+                return Admission::WaitUntil(until);
+            }
+            state.hold = None;
+        }
+        if let Some(w) = &mut state.window {
             if now >= w.reset_at {
-                // The window is over; the next one starts full.
-                state.window = None;
-            } else {
-                let available = w.remaining.saturating_sub(state.in_flight);
-                // A request that costs more than a whole window can never fit; let it go when
-                // nothing else is in flight rather than wait forever.
-                let never_fits = cost > w.limit && state.in_flight == 0;
-                if available < cost && !never_fits {
-                    return Admission::WaitUntil(w.reset_at);
-                }
+                // The window is over; the next one starts full, with the same limit.
+                *w = next_window(w, state.length, now);
+            }
+            let available = w.remaining.saturating_sub(state.in_flight);
+            // A request that costs more than a whole window can never fit; let it go when
+            // nothing else is in flight rather than wait forever.
+            let never_fits = cost > w.limit && state.in_flight == 0;
+            if available < cost && !never_fits {
+                return Admission::WaitUntil(w.reset_at);
             }
         }
-        state.in_flight += cost;
+        state.in_flight = state.in_flight.saturating_add(cost);
         Admission::Go(Reservation { budget: self, cost })
     }
 
@@ -94,19 +124,32 @@ impl Budget {
     fn settle(&self, cost: u64, sent_at: Instant, headers: &HeaderMap, rate_limited: bool) {
         let report = RateLimit::from_headers(headers);
         let now = Instant::now();
+        let wall = SystemTime::now();
         let mut state = self.lock();
         state.in_flight = state.in_flight.saturating_sub(cost);
-        let Some(report) = report else {
+        // The reset, read as relative or absolute, and only when it is within the longest wait
+        // honoured: an absurd one is ignored rather than trusted (or overflowing the clock).
+        let reset = report.and_then(|r| {
+            let delay = reset_delay(r.reset?, wall)?;
+            (delay <= MAX_SERVER_WAIT).then_some((r, delay))
+        });
+        let Some((report, delay)) = reset else {
+            // Nothing learnt: the answered request still spent its credits in this window.
+            if let Some(w) = &mut state.window {
+                w.remaining = w.remaining.saturating_sub(cost);
+            }
             return;
         };
-        let Some(reset_unix) = report.reset else {
-            return;
-        };
-        let header_reset = instant_of_unix(reset_unix);
-        if header_reset <= now {
+        if delay.is_zero() {
             // A late answer from a window that is already over.
             return;
         }
+        let header_reset = now + delay;
+        // The window's identity: its reset as a UNIX second (a relative reset made absolute).
+        let reset_unix = match report.reset {
+            Some(value) if value > MAX_SERVER_WAIT.as_secs() => value,
+            _ => unix_of_instant(header_reset),
+        };
         let seen_before = state.newest.is_some();
         match state.newest {
             // A late answer from an older window (unless the server changed its limits).
@@ -123,7 +166,7 @@ impl Budget {
             }
         }
         // A new window. The one before it bounds the length, if this client saw it start.
-        if let Some(old) = state.window.filter(|w| w.saw_start) {
+        if let Some(old) = state.window.filter(|w| w.saw_start && !w.assumed) {
             let bound = instant_of_unix(old.reset_unix).saturating_duration_since(old.first_sent);
             state.length = Some(state.length.map_or(bound, |l| l.min(bound)));
         }
@@ -141,21 +184,15 @@ impl Budget {
             reset_at,
             first_sent: sent_at,
             saw_start: seen_before,
+            assumed: false,
         });
     }
 
-    /// Marks the window as spent until `until` (after a 429: its `Retry-After` or reset).
+    /// Holds every request until `until` (after a 429: its `Retry-After` or reset, or the
+    /// client's backoff), whether a window is known or not.
     pub(crate) fn exhaust_until(&self, until: Instant) {
         let mut state = self.lock();
-        let limit = state.window.map_or(0, |w| w.limit);
-        state.window = Some(Window {
-            limit,
-            remaining: 0,
-            reset_unix: unix_of_instant(until),
-            reset_at: until,
-            first_sent: Instant::now(),
-            saw_start: false,
-        });
+        state.hold = Some(state.hold.map_or(until, |h| h.max(until)));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -190,14 +227,15 @@ impl Drop for Reservation<'_> {
     }
 }
 
-/// The monotonic instant of a UNIX time in seconds (now, if it has passed).
+/// The monotonic instant of a UNIX time in seconds (now, if it has passed; at most
+/// [`MAX_SERVER_WAIT`] ahead).
 pub(crate) fn instant_of_unix(unix_secs: u64) -> Instant {
-    let target = UNIX_EPOCH + Duration::from_secs(unix_secs);
     let now = Instant::now();
-    match target.duration_since(SystemTime::now()) {
-        Ok(ahead) => now + ahead,
-        Err(_) => now,
-    }
+    let ahead = UNIX_EPOCH
+        .checked_add(Duration::from_secs(unix_secs))
+        .and_then(|t| t.duration_since(SystemTime::now()).ok())
+        .unwrap_or_default();
+    now + ahead.min(MAX_SERVER_WAIT)
 }
 
 fn unix_of_instant(at: Instant) -> u64 {
