@@ -349,3 +349,67 @@ async fn each_client_has_its_own_store_by_default() {
     assert!(a.is_authorized(&user).await.unwrap());
     assert!(!b.is_authorized(&user).await.unwrap());
 }
+
+/// A token endpoint on 127.0.0.1 that grants tokens living `expires_in` seconds.
+async fn token_endpoint(expires_in: serde_json::Value) -> String {
+    let body = serde_json::json!({
+        "access_token": "a-token",
+        "refresh_token": "r-token",
+        "expires_in": expires_in,
+        "user_id": "3074457",
+        "team_id": "1",
+        "scope": "boards:read",
+    })
+    .to_string();
+    let app = axum::Router::new().route(
+        "/v1/oauth/token",
+        axum::routing::post(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn an_absurd_expires_in_is_a_typed_error_not_a_panic() {
+    for expires_in in [
+        serde_json::json!(u64::MAX),
+        serde_json::json!("999999999999999"),
+    ] {
+        let base = token_endpoint(expires_in).await;
+        let miro = Miro::builder()
+            .client_id(CLIENT_ID)
+            .client_secret(SECRET)
+            .redirect_url(REDIRECT)
+            .api_base_url(&base)
+            .auth_base_url(&base)
+            .build()
+            .unwrap();
+        let err = miro
+            .exchange_code_for_access_token("code")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, OAuthError::InvalidResponse { endpoint: "token", reason } if reason.contains("expires_in")),
+            "{err:?}"
+        );
+    }
+    // An hour is fine.
+    let base = token_endpoint(serde_json::json!(3600)).await;
+    let miro = Miro::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(SECRET)
+        .redirect_url(REDIRECT)
+        .api_base_url(&base)
+        .auth_base_url(&base)
+        .build()
+        .unwrap();
+    let auth = miro.exchange_code_for_access_token("code").await.unwrap();
+    assert!(auth.expires_at.unwrap() > SystemTime::now() + Duration::from_secs(3500));
+}

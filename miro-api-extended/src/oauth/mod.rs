@@ -44,6 +44,9 @@ pub const DEFAULT_API_BASE_URL: &str = "https://api.miro.com";
 pub const DEFAULT_AUTH_BASE_URL: &str = "https://miro.com";
 /// How long before expiry an access token is refreshed by default.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(120);
+/// The longest token lifetime (`expires_in`) accepted from the token endpoint: ten years. A
+/// longer one is [`OAuthError::InvalidResponse`], not an expiry that overflows the clock.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// The environment variables [`MiroBuilder::build`] reads for settings not given to it.
 pub const ENV_CLIENT_ID: &str = "MIRO_CLIENT_ID";
