@@ -355,4 +355,140 @@ mod tests {
         budget.settle(0, Instant::now(), &headers(100, 100, unix_in(30)), false);
         assert!(matches!(budget.admit(2000), Admission::Go(_)));
     }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Admit(u64),
+        Settle(usize),
+        Drop(usize),
+        TooMany(usize),
+        Reset,
+        Hold,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (1u64..=60).prop_map(Op::Admit),
+            3 => any::<usize>().prop_map(Op::Settle),
+            1 => any::<usize>().prop_map(Op::Drop),
+            1 => any::<usize>().prop_map(Op::TooMany),
+            1 => Just(Op::Reset),
+            1 => Just(Op::Hold),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 400,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Random interleavings of admissions, answers, dropped calls, 429s, window resets and
+        /// holds against a model server: the reserved credits always equal those of the calls
+        /// in flight (never negative, never leaked), and the credits admitted within a known
+        /// window never exceed what it reported left when it became known.
+        #[test]
+        fn the_budget_never_leaks_and_never_overspends(
+            limit in 60u64..=300,
+            ops in proptest::collection::vec(op(), 1..120),
+        ) {
+            let budget = Budget::default();
+            let base = unix_in(60);
+            // The model server: its window and the credits charged in it.
+            let mut window = 0u64;
+            let mut charged = 0u64;
+            let report = |window: u64, charged: u64| {
+                headers(limit, limit.saturating_sub(charged), base + 10 * window)
+            };
+            // The model client: calls in flight, and what the known window allows.
+            // Calls in flight: the reservation, its cost and the known window it was admitted in.
+            let mut live: Vec<(Reservation<'_>, u64, Option<u64>)> = Vec::new();
+            let mut known: Option<(u64, u64, u64)> = None; // (window, bound, admitted)
+            let learn = |window: u64, remaining: u64, known: &mut Option<(u64, u64, u64)>| {
+                if known.is_none_or(|(w, _, _)| w != window) {
+                    *known = Some((window, remaining, 0));
+                }
+            };
+            for op in ops {
+                match op {
+                    Op::Admit(cost) => {
+                        if let Admission::Go(r) = budget.admit(cost) {
+                            if let Some((_, bound, admitted)) = &mut known {
+                                *admitted += cost;
+                                proptest::prop_assert!(*admitted <= *bound, "{admitted} > {bound}");
+                            }
+                            live.push((r, cost, known.map(|(w, _, _)| w)));
+                        }
+                    }
+                    Op::Settle(i) if !live.is_empty() => {
+                        let (r, cost, _) = live.swap_remove(i % live.len());
+                        charged += cost;
+                        r.settle(Instant::now(), &report(window, charged), false);
+                        learn(window, limit.saturating_sub(charged), &mut known);
+                    }
+                    Op::Drop(i) if !live.is_empty() => {
+                        // Never sent (or never answered): its credits come back.
+                        let (r, cost, admitted_in) = live.swap_remove(i % live.len());
+                        drop(r);
+                        if let Some((w, _, admitted)) = &mut known {
+                            if admitted_in == Some(*w) {
+                                *admitted -= cost;
+                            }
+                        }
+                    }
+                    Op::TooMany(i) if !live.is_empty() => {
+                        let (r, _, _) = live.swap_remove(i % live.len());
+                        r.settle(Instant::now(), &report(window, charged), true);
+                        budget.exhaust_until(Instant::now());
+                        learn(window, 0, &mut known);
+                        if let Some((_, bound, admitted)) = &mut known {
+                            // Nothing more fits in this window.
+                            *bound = *admitted;
+                        }
+                    }
+                    Op::Reset if window < 50 => {
+                        window += 1;
+                        charged = 0;
+                        // The first answer from the new window (a free call) tells the budget.
+                        budget.settle(0, Instant::now(), &report(window, 0), false);
+                        learn(window, limit, &mut known);
+                    }
+                    Op::Hold => {
+                        budget.exhaust_until(Instant::now() + Duration::from_secs(3600));
+                        proptest::prop_assert!(matches!(budget.admit(1), Admission::WaitUntil(_)));
+                        budget.lock().hold = None;
+                    }
+                    _ => {}
+                }
+                let reserved: u64 = live.iter().map(|(_, c, _)| c).sum();
+                proptest::prop_assert_eq!(budget.lock().in_flight, reserved);
+            }
+            drop(live);
+            proptest::prop_assert_eq!(budget.lock().in_flight, 0);
+        }
+    }
+
+    #[test]
+    fn after_a_reset_the_last_limit_still_bounds_admissions() {
+        let budget = Budget::default();
+        // A window of 100 that ends now.
+        budget.settle(0, Instant::now(), &headers(100, 0, unix_in(1)), false);
+        std::thread::sleep(Duration::from_millis(1100));
+        let admitted: Vec<_> = (0..20)
+            .filter_map(|_| match budget.admit(40) {
+                Admission::Go(r) => Some(r),
+                Admission::WaitUntil(_) => None,
+            })
+            .collect();
+        assert_eq!(admitted.len(), 2);
+    }
+
+    #[test]
+    fn a_429_without_a_known_window_holds_everything() {
+        let budget = Budget::default();
+        budget.exhaust_until(Instant::now() + Duration::from_secs(5));
+        assert!(matches!(budget.admit(1), Admission::WaitUntil(_)));
+    }
 }

@@ -463,3 +463,48 @@ async fn body_less_posts_send_a_zero_content_length() {
         );
     }
 }
+
+/// Any string as an item id reaches the emulator as that one path segment, or is refused
+/// before sending when no segment can carry it (`""`, `.`, `..`).
+#[test]
+fn any_id_reaches_the_emulator_as_one_segment() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = rt.block_on(Emulator::start()).unwrap();
+    let api = client(&emu).pacing(false).build();
+    let board = rt
+        .block_on(api.create_board(&Default::default()))
+        .unwrap()
+        .id
+        .clone();
+    let ids = prop_oneof![
+        any::<String>(),
+        "[./?#%= \\\\]{0,4}",
+        "[a.%2eE]{1,6}",
+        Just(".".to_string()),
+        Just("..".to_string()),
+        Just("%2e%2E".to_string()),
+    ];
+    let config = ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(id in ids)| {
+        emu.clear_requests();
+        let result = rt.block_on(api.get_specific_item(&board, &id));
+        let log = emu.requests();
+        if matches!(id.as_str(), "" | "." | "..") {
+            prop_assert!(matches!(result, Err(Error::InvalidRequest { .. })), "{id:?}: {result:?}");
+            prop_assert!(log.is_empty());
+        } else {
+            prop_assert_eq!(log.len(), 1);
+            let request = &log[0];
+            prop_assert_eq!(request.route.as_deref(), Some("/v2/boards/{board_id}/items/{item_id}"));
+            let segment = request.path.rsplit('/').next().unwrap();
+            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8().unwrap();
+            prop_assert_eq!(decoded.as_ref(), id.as_str());
+            prop_assert_eq!(result.unwrap_err().status().map(|s| s.as_u16()), Some(404));
+        }
+    });
+}
