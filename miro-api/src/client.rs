@@ -749,3 +749,37 @@ impl MiroApiBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operations;
+
+    fn request(op: &Operation, content_type: &str, body: Vec<u8>) -> reqwest::Request {
+        reqwest::Client::new()
+            .post("http://localhost/")
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .build()
+            .unwrap_or_else(|e| panic!("{}: {e}", op.id))
+    }
+
+    #[test]
+    fn bulk_bodies_are_priced_per_item() {
+        let items: Vec<serde_json::Value> = (0..20).map(|i| serde_json::json!({"n": i})).collect();
+        let op = &operations::CREATE_ITEMS;
+        let json = serde_json::to_vec(&items).unwrap();
+        assert_eq!(credits(op, &request(op, "application/json", json)), 2_000);
+        let op = &operations::CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE;
+        let (content_type, body) = crate::runtime::MultipartBody::new()
+            .json("data", &items)
+            .unwrap()
+            .finish();
+        assert_eq!(credits(op, &request(op, &content_type, body)), 2_000);
+        let op = &operations::ENTERPRISE_UPDATE_GROUP_MEMBERS;
+        let members = serde_json::json!({"membersToAdd": ["a", "b"], "membersToRemove": ["c"]});
+        let body = serde_json::to_vec(&members).unwrap();
+        assert_eq!(credits(op, &request(op, "application/json", body)), 150);
+        assert!(!operations::GET_GROUP_BY_ID.credits_per_item);
+    }
+}
