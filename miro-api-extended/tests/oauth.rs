@@ -121,11 +121,7 @@ async fn the_whole_flow_authorize_exchange_call_expire_refresh_rotate_revoke() {
         );
     }
     let revoke = log.iter().find(|r| r.path == "/v2/oauth/revoke").unwrap();
-    assert!(revoke
-        .body_text
-        .as_deref()
-        .unwrap()
-        .contains("clientSecret"));
+    assert!(revoke.body_text().unwrap().contains("clientSecret"));
 }
 
 #[tokio::test]
