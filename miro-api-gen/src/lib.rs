@@ -132,7 +132,8 @@ pub fn generate(
     let ops = model::operations(&fixed);
     let outer_tags = outer_tags(&fixed);
     let tokens = progenitor_tokens(&fixed)?;
-    let processed = postprocess::process(tokens, &ops, &outer_tags)?;
+    let mut processed = postprocess::process(tokens, &ops, &outer_tags)?;
+    postprocess::decode_unions_by_discriminator(&mut processed.types, &fixed);
     let head = header(pin);
     let mod_rs = format!(
         "{head}//! Code generated from the pinned spec: the types, one method of [`crate::MiroApi`] per\n\
