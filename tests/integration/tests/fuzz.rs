@@ -265,13 +265,15 @@ fn reply() -> impl Strategy<Value = Reply> {
         })
 }
 
+/// The next answer: status, headers and body.
+type Next = (u16, Vec<(String, String)>, String);
+
 #[test]
 fn every_operation_survives_mutated_answers_and_rate_limit_headers() {
     let bodies = success_bodies();
     let rt = tokio::runtime::Runtime::new().unwrap();
     // What the server answers next: status, headers and body.
-    let next: Arc<Mutex<(u16, Vec<(String, String)>, String)>> =
-        Arc::new(Mutex::new((200, Vec::new(), "{}".into())));
+    let next: Arc<Mutex<Next>> = Arc::new(Mutex::new((200, Vec::new(), "{}".into())));
     let server = {
         let next = next.clone();
         rt.block_on(ScriptedServer::start(move |_, _| {
