@@ -111,6 +111,31 @@ async fn memory_stays_bounded_under_huge_and_malformed_requests() {
     }
     drop(note);
     drop(big);
+    // A chunked body without a length is cut off at the limit, not read to its end.
+    let produced = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = produced.clone();
+    let chunks = stream::iter(0..50).map(move |_| {
+        counter.fetch_add(1 << 20, std::sync::atomic::Ordering::Relaxed);
+        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 1 << 20]))
+    });
+    let sent = http
+        .post(format!(
+            "{}/v2/boards/{board}/sticky_notes",
+            server.base_url
+        ))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await;
+    if let Ok(r) = sent {
+        assert_eq!(r.status(), 413);
+    }
+    let produced = produced.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        produced < 30 << 20,
+        "{produced} bytes were read of a 50 MB body"
+    );
     // A content field over the limit is refused even when the body is small enough.
     let long = serde_json::json!({"data": {"content": "x".repeat(200_000)}});
     let r = http
