@@ -946,3 +946,55 @@ fn multipart_parts(
     };
     Ok((params, vec![stmt]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types() -> Vec<Item> {
+        vec![
+            parse_quote! {
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+                #[serde(untagged)]
+                pub enum Doc { Html(DocHtml), Markdown(DocMarkdown) }
+            },
+            parse_quote! { #[derive(::serde::Deserialize)] pub struct DocHtml { pub content: String } },
+            parse_quote! { #[derive(::serde::Deserialize)] pub struct DocMarkdown { pub content: String } },
+            parse_quote! {
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+                #[serde(untagged)]
+                pub enum Result { Ok(ResOk), Failed(ResFailed) }
+            },
+            parse_quote! { #[derive(::serde::Deserialize)] pub struct ResOk { pub status: Option<i64> } },
+            parse_quote! { #[derive(::serde::Deserialize)] pub struct ResFailed { pub status: Option<i64> } },
+            parse_quote! {
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+                #[serde(untagged)]
+                pub enum Guess { A(ResOk), B(DocHtml) }
+            },
+        ]
+    }
+
+    #[test]
+    fn unions_decode_by_a_fixed_property_a_status_or_not_at_all() {
+        let spec = serde_json::json!({"components": {"schemas": {
+            "DocHtml": {"properties": {"contentType": {"enum": ["html"]}, "content": {}}},
+            "DocMarkdown": {"properties": {"contentType": {"enum": ["markdown"]}, "content": {}}},
+            "ResOk": {"properties": {"status": {"type": "integer"}}},
+            "ResFailed": {"properties": {"status": {"type": "integer"}, "error": {}}},
+        }}});
+        let mut items = types();
+        assert_eq!(decode_unions_by_discriminator(&mut items, &spec), 2);
+        let code = items
+            .iter()
+            .map(|i| i.to_token_stream().to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(code.contains("map . get (\"contentType\")"), "{code}");
+        assert!(code.contains("Some (\"markdown\") => crate :: runtime :: decode_variant"));
+        assert!(code.contains("map . contains_key (\"error\")"));
+        // Two object variants with nothing telling them apart stay untagged, derive included.
+        let guess = items[6].to_token_stream().to_string();
+        assert!(guess.contains(":: serde :: Deserialize"), "{guess}");
+    }
+}
