@@ -121,11 +121,7 @@ async fn the_whole_flow_authorize_exchange_call_expire_refresh_rotate_revoke() {
         );
     }
     let revoke = log.iter().find(|r| r.path == "/v2/oauth/revoke").unwrap();
-    assert!(revoke
-        .body_text
-        .as_deref()
-        .unwrap()
-        .contains("clientSecret"));
+    assert!(revoke.body_text().unwrap().contains("clientSecret"));
 }
 
 #[tokio::test]
@@ -375,4 +371,68 @@ async fn as_user_handles_share_one_rate_budget() {
         .filter(|r| r.status == Some(429))
         .count();
     assert_eq!(too_many, 0, "the handles paced as one budget");
+}
+
+/// A token endpoint on 127.0.0.1 that grants tokens living `expires_in` seconds.
+async fn token_endpoint(expires_in: serde_json::Value) -> String {
+    let body = serde_json::json!({
+        "access_token": "a-token",
+        "refresh_token": "r-token",
+        "expires_in": expires_in,
+        "user_id": "3074457",
+        "team_id": "1",
+        "scope": "boards:read",
+    })
+    .to_string();
+    let app = axum::Router::new().route(
+        "/v1/oauth/token",
+        axum::routing::post(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn an_absurd_expires_in_is_a_typed_error_not_a_panic() {
+    for expires_in in [
+        serde_json::json!(u64::MAX),
+        serde_json::json!("999999999999999"),
+    ] {
+        let base = token_endpoint(expires_in).await;
+        let miro = Miro::builder()
+            .client_id(CLIENT_ID)
+            .client_secret(SECRET)
+            .redirect_url(REDIRECT)
+            .api_base_url(&base)
+            .auth_base_url(&base)
+            .build()
+            .unwrap();
+        let err = miro
+            .exchange_code_for_access_token("code")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, OAuthError::InvalidResponse { endpoint: "token", reason } if reason.contains("expires_in")),
+            "{err:?}"
+        );
+    }
+    // An hour is fine.
+    let base = token_endpoint(serde_json::json!(3600)).await;
+    let miro = Miro::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(SECRET)
+        .redirect_url(REDIRECT)
+        .api_base_url(&base)
+        .auth_base_url(&base)
+        .build()
+        .unwrap();
+    let auth = miro.exchange_code_for_access_token("code").await.unwrap();
+    assert!(auth.expires_at.unwrap() > SystemTime::now() + Duration::from_secs(3500));
 }

@@ -139,6 +139,7 @@ pub fn generate(
     let outer_tags = outer_tags(&fixed);
     let tokens = progenitor_tokens(&fixed)?;
     let mut processed = postprocess::process(tokens, &ops, &outer_tags, &fixed)?;
+    postprocess::decode_unions_by_discriminator(&mut processed.types, &fixed);
     let request_types_found =
         request_types::reachable(&fixed, &ops, &processed.types, &processed.signatures);
     let request_names = request_types_found.keys().cloned().collect();

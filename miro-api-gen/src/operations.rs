@@ -7,6 +7,15 @@ use quote::{format_ident, quote};
 
 use crate::model::{credits_for_level, Operation};
 
+/// Whether the client prices a call of `op` per item of its request body. The spec says "per
+/// item" for bulk creates and for group member updates (both priced by the items they send), but
+/// also "per item ID" for `getGroupById`, a `GET` whose price depends on the items it returns:
+/// nothing to count before sending, so it is priced per call. Only operations with a body are
+/// priced per item.
+pub fn priced_per_item(op: &Operation) -> bool {
+    op.per_item && !matches!(op.method.as_str(), "GET" | "HEAD" | "DELETE")
+}
+
 /// The table's source: self-contained, so that crates other than `miro-api` can include it.
 pub fn table(ops: &[Operation]) -> TokenStream {
     let consts = ops.iter().map(|op| {
@@ -21,7 +30,7 @@ pub fn table(ops: &[Operation]) -> TokenStream {
             None => quote!(::std::option::Option::None),
         };
         let credits = credits_for_level(op.level.unwrap_or(1));
-        let per_item = op.per_item;
+        let per_item = priced_per_item(op);
         let pagination = format_ident!("{}", op.pagination.variant());
         let multipart = op.multipart.is_some();
         let path_params = &op.path_params;
@@ -107,5 +116,28 @@ pub fn table(ops: &[Operation]) -> TokenStream {
         pub fn find(id_or_method: &str) -> ::std::option::Option<&'static Operation> {
             OPERATIONS.iter().find(|op| op.id == id_or_method || op.method_name == id_or_method)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_operations_with_a_body_are_priced_per_item() {
+        let spec: serde_json::Value = serde_json::json!({"paths": {
+            "/v2/boards/{board_id}/groups/{group_id}": {"get": {
+                "operationId": "getGroupById",
+                "description": "<h3>Rate limiting</h3> Level 2</a> per item ID"
+            }},
+            "/v2/boards/{board_id}/items/bulk": {"post": {
+                "operationId": "create-items",
+                "description": "<h3>Rate limiting</h3> Level 2</a> per item. For example"
+            }}
+        }});
+        let ops = crate::model::operations(&spec);
+        let marked = |id: &str| priced_per_item(ops.iter().find(|o| o.id == id).unwrap());
+        assert!(!marked("getGroupById"));
+        assert!(marked("create-items"));
     }
 }

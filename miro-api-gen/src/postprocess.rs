@@ -6,6 +6,8 @@
 //! - oneOfs marked by the `outer-type-discriminators` fix gain an `Unknown(serde_json::Value)`
 //!   variant, and every struct holding one beside a `type` field decodes it by that `type`
 //!   instead of guessing.
+//! - Other untagged unions decode by a discriminating property or their JSON kind
+//!   ([`decode_unions_by_discriminator`]).
 //! - Each method keeps progenitor's URL and request building, loses the `api-version` header,
 //!   the hooks and the status match, and ends in one call into the hand-written runtime
 //!   (`MiroApi::execute_json` / `execute_empty`), which owns auth, errors, retries and pacing.
@@ -15,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
 use serde_json::Value;
 use syn::punctuated::Punctuated;
 use syn::visit_mut::VisitMut;
@@ -442,6 +444,271 @@ fn tagged_deserialize(s: &ItemStruct, tagged: &[(Ident, String, bool)]) -> Item 
     }
 }
 
+// ---- untagged unions decoded by a discriminating property ---------------------------------------
+
+/// How the variant of a union is recognised in the JSON.
+#[derive(Debug)]
+enum Discriminator {
+    /// A string property whose value each object variant fixes (`contentType`: `html` or
+    /// `markdown`): variant name -> value.
+    Const(String, Vec<(Ident, String)>),
+    /// An HTTP `status` beside an `error` in one variant: a status of 400 or more, or an
+    /// `error`, picks that variant; anything else the other.
+    Status { success: Ident, error: Ident },
+    /// A single object variant.
+    Only(Ident),
+}
+
+/// The JSON kind a variant's Rust type decodes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JsonKind {
+    Object,
+    Array,
+    String,
+}
+
+/// Untagged unions (`#[serde(untagged)]` enums without an `Unknown` variant) decode by what the
+/// spec says tells their variants apart, instead of trying each variant in turn (which picks the
+/// first that happens to fit, and hides the real error of the right one behind "data did not
+/// match any variant"): first the JSON kind (object, array, string), then for several object
+/// variants a property whose value each variant's schema fixes (a one-value `enum`, as a
+/// `discriminator` names), or an HTTP `status` beside an `error`. A union with no such rule is
+/// left as it is. Returns how many unions were rewritten.
+pub fn decode_unions_by_discriminator(types: &mut Vec<Item>, spec: &Value) -> usize {
+    let schemas: BTreeMap<String, &Value> = spec
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(name, schema)| (crate::fixes::upper_camel(name), schema))
+        .collect();
+    let structs: BTreeMap<String, ItemStruct> = types
+        .iter()
+        .filter_map(|i| match i {
+            Item::Struct(s) => Some((s.ident.to_string(), s.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut extra = Vec::new();
+    for item in types.iter_mut() {
+        let Item::Enum(e) = item else { continue };
+        let Some(imp) = union_deserialize(e, &schemas, &structs) else {
+            continue;
+        };
+        drop_derives(&mut e.attrs, &["Deserialize"]);
+        extra.push(imp);
+    }
+    let count = extra.len();
+    types.extend(extra);
+    count
+}
+
+/// The `Deserialize` impl of an untagged union, when a rule tells its variants apart.
+fn union_deserialize(
+    e: &ItemEnum,
+    schemas: &BTreeMap<String, &Value>,
+    structs: &BTreeMap<String, ItemStruct>,
+) -> Option<Item> {
+    let untagged = e.attrs.iter().any(|a| {
+        a.path().is_ident("serde") && a.meta.to_token_stream().to_string().contains("untagged")
+    });
+    if !untagged || e.variants.iter().any(|v| v.ident == "Unknown") {
+        return None;
+    }
+    let mut by_kind: BTreeMap<&'static str, Vec<(Ident, Option<String>)>> = BTreeMap::new();
+    for v in &e.variants {
+        let Fields::Unnamed(f) = &v.fields else {
+            return None;
+        };
+        let [field] = f.unnamed.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let (kind, schema) = json_kind(&field.ty, structs)?;
+        let key = match kind {
+            JsonKind::Object => "object",
+            JsonKind::Array => "array",
+            JsonKind::String => "string",
+        };
+        by_kind
+            .entry(key)
+            .or_default()
+            .push((v.ident.clone(), schema));
+    }
+    let name = &e.ident;
+    let union = name.to_string();
+    let mut arms = Vec::new();
+    for (kind, variants) in &by_kind {
+        let arm = match *kind {
+            "object" => {
+                let rule = object_rule(variants, schemas)?;
+                let body = rule_body(&union, &rule);
+                quote! { ::serde_json::Value::Object(map) => { #body } }
+            }
+            _ if variants.len() > 1 => return None,
+            kind => {
+                let v = &variants[0].0;
+                let label = format!("{union}::{v}");
+                let pattern = if kind == "array" {
+                    quote!(::serde_json::Value::Array(_))
+                } else {
+                    quote!(::serde_json::Value::String(_))
+                };
+                quote! { #pattern => crate::runtime::decode_variant(&value, #label).map(Self::#v), }
+            }
+        };
+        arms.push(arm);
+    }
+    let kinds = by_kind.keys().copied().collect::<Vec<_>>().join(" or ");
+    let expected = format!("{union}: expected {kinds}");
+    Some(parse_quote! {
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)?;
+                match &value {
+                    #(#arms)*
+                    _ => ::std::result::Result::Err(<D::Error as ::serde::de::Error>::custom(#expected)),
+                }
+            }
+        }
+    })
+}
+
+/// The JSON kind of a variant's type, and the schema name of a struct.
+fn json_kind(
+    ty: &Type,
+    structs: &BTreeMap<String, ItemStruct>,
+) -> Option<(JsonKind, Option<String>)> {
+    let Type::Path(p) = ty else { return None };
+    let last = path_last(&p.path);
+    match last.as_str() {
+        "Vec" => return Some((JsonKind::Array, None)),
+        "String" => return Some((JsonKind::String, None)),
+        _ => {}
+    }
+    let s = structs.get(&last)?;
+    match &s.fields {
+        Fields::Named(_) => Some((JsonKind::Object, Some(last))),
+        Fields::Unnamed(f) => {
+            let inner = &f.unnamed.first()?.ty;
+            match type_name(inner).as_deref() {
+                Some("Vec") => Some((JsonKind::Array, None)),
+                Some("String") => Some((JsonKind::String, None)),
+                _ => None,
+            }
+        }
+        Fields::Unit => None,
+    }
+}
+
+/// The rule telling object variants apart, from their schemas.
+fn object_rule(
+    variants: &[(Ident, Option<String>)],
+    schemas: &BTreeMap<String, &Value>,
+) -> Option<Discriminator> {
+    if let [(only, _)] = variants {
+        return Some(Discriminator::Only(only.clone()));
+    }
+    let props: Vec<(&Ident, &serde_json::Map<String, Value>)> = variants
+        .iter()
+        .map(|(v, schema)| {
+            let props = schemas
+                .get(schema.as_deref()?)?
+                .get("properties")?
+                .as_object()?;
+            Some((v, props))
+        })
+        .collect::<Option<_>>()?;
+    // A property each variant fixes to a different string.
+    let fixed = |props: &serde_json::Map<String, Value>, name: &str| -> Option<String> {
+        match props.get(name)?.get("enum")?.as_array()?.as_slice() {
+            [Value::String(v)] => Some(v.clone()),
+            _ => None,
+        }
+    };
+    for name in props[0].1.keys() {
+        let values: Option<Vec<(Ident, String)>> = props
+            .iter()
+            .map(|(v, p)| Some(((*v).clone(), fixed(p, name)?)))
+            .collect();
+        if let Some(values) = values {
+            let distinct: BTreeSet<&String> = values.iter().map(|(_, v)| v).collect();
+            if distinct.len() == values.len() {
+                return Some(Discriminator::Const(name.clone(), values));
+            }
+        }
+    }
+    // An HTTP status in both, an error in one.
+    if let [(a, pa), (b, pb)] = props[..] {
+        let integer_status = |p: &serde_json::Map<String, Value>| {
+            p.get("status").and_then(|s| s.get("type")) == Some(&Value::from("integer"))
+        };
+        if integer_status(pa) && integer_status(pb) {
+            match (pa.contains_key("error"), pb.contains_key("error")) {
+                (false, true) => {
+                    return Some(Discriminator::Status {
+                        success: a.clone(),
+                        error: b.clone(),
+                    })
+                }
+                (true, false) => {
+                    return Some(Discriminator::Status {
+                        success: b.clone(),
+                        error: a.clone(),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// The decoding of an object (bound to `map`, the whole in `value`) by a rule.
+fn rule_body(union: &str, rule: &Discriminator) -> TokenStream {
+    let decode = |v: &Ident| {
+        let label = format!("{union}::{v}");
+        quote!(crate::runtime::decode_variant(&value, #label).map(Self::#v))
+    };
+    match rule {
+        Discriminator::Only(v) => {
+            let d = decode(v);
+            quote! { let _ = map; #d }
+        }
+        Discriminator::Const(property, values) => {
+            let arms = values.iter().map(|(v, value)| {
+                let d = decode(v);
+                quote! { ::std::option::Option::Some(#value) => #d, }
+            });
+            let known = values
+                .iter()
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let message = format!("{union}: {property} {{:?}} is none of {known}");
+            quote! {
+                match map.get(#property).and_then(::serde_json::Value::as_str) {
+                    #(#arms)*
+                    other => ::std::result::Result::Err(<D::Error as ::serde::de::Error>::custom(
+                        ::std::format!(#message, other),
+                    )),
+                }
+            }
+        }
+        Discriminator::Status { success, error } => {
+            let ok = decode(success);
+            let failed = decode(error);
+            quote! {
+                let failed = map.contains_key("error")
+                    || map
+                        .get("status")
+                        .and_then(::serde_json::Value::as_u64)
+                        .is_some_and(|s| s >= 400);
+                if failed { #failed } else { #ok }
+            }
+        }
+    }
+}
+
 // ---- methods ------------------------------------------------------------------------------------
 
 fn rewrite_methods(
@@ -748,4 +1015,56 @@ fn multipart_parts(
         let (content_type, body) = crate::runtime::MultipartBody::new() #(#calls)*.finish();
     };
     Ok((params, vec![stmt]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types() -> Vec<Item> {
+        vec![
+            parse_quote! {
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+                #[serde(untagged)]
+                pub enum Doc { Html(DocHtml), Markdown(DocMarkdown) }
+            },
+            parse_quote! { #[derive(::serde::Deserialize)] pub struct DocHtml { pub content: String } },
+            parse_quote! { #[derive(::serde::Deserialize)] pub struct DocMarkdown { pub content: String } },
+            parse_quote! {
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+                #[serde(untagged)]
+                pub enum Result { Ok(ResOk), Failed(ResFailed) }
+            },
+            parse_quote! { #[derive(::serde::Deserialize)] pub struct ResOk { pub status: Option<i64> } },
+            parse_quote! { #[derive(::serde::Deserialize)] pub struct ResFailed { pub status: Option<i64> } },
+            parse_quote! {
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+                #[serde(untagged)]
+                pub enum Guess { A(ResOk), B(DocHtml) }
+            },
+        ]
+    }
+
+    #[test]
+    fn unions_decode_by_a_fixed_property_a_status_or_not_at_all() {
+        let spec = serde_json::json!({"components": {"schemas": {
+            "DocHtml": {"properties": {"contentType": {"enum": ["html"]}, "content": {}}},
+            "DocMarkdown": {"properties": {"contentType": {"enum": ["markdown"]}, "content": {}}},
+            "ResOk": {"properties": {"status": {"type": "integer"}}},
+            "ResFailed": {"properties": {"status": {"type": "integer"}, "error": {}}},
+        }}});
+        let mut items = types();
+        assert_eq!(decode_unions_by_discriminator(&mut items, &spec), 2);
+        let code = items
+            .iter()
+            .map(|i| i.to_token_stream().to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(code.contains("map . get (\"contentType\")"), "{code}");
+        assert!(code.contains("Some (\"markdown\") => crate :: runtime :: decode_variant"));
+        assert!(code.contains("map . contains_key (\"error\")"));
+        // Two object variants with nothing telling them apart stay untagged, derive included.
+        let guess = items[6].to_token_stream().to_string();
+        assert!(guess.contains(":: serde :: Deserialize"), "{guess}");
+    }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, USER_AGENT};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
@@ -15,7 +15,7 @@ use crate::error::{ApiError, Error, TimeoutCause};
 use crate::operations::Operation;
 use crate::pacing::{Admission, Budget, Reservation};
 use crate::response::Response;
-use crate::retry::{self, Failure, RetryPolicy};
+use crate::retry::{self, Failure, RetryPolicy, ServerWait};
 
 /// Miro's API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.miro.com";
@@ -300,7 +300,7 @@ impl<'a> Call<'a> {
             api,
             op,
             started,
-            deadline: started + api.options.timeout,
+            deadline: after(started, api.options.timeout),
             attempts: 0,
             max_attempts: api.options.retry.attempts(),
             budget_wait: Duration::ZERO,
@@ -313,13 +313,16 @@ impl<'a> Call<'a> {
     ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), Error> {
         let op = self.op;
         let request = request.build().map_err(|e| self.invalid(e.to_string()))?;
+        self.check_path(&request)?;
         let cost = credits(op, &request);
         let mut token_retry_left = true;
         loop {
+            // The waits for a slot and for a token count against the call's time limit.
             let _permit = match &self.api.inner.in_flight {
                 Some(s) => Some(
-                    s.acquire()
+                    tokio::time::timeout_at(self.deadline.into(), s.acquire())
                         .await
+                        .map_err(|_| self.timeout(TimeoutCause::Queue, None))?
                         .map_err(|_| self.invalid("the request limiter was closed".into()))?,
                 ),
                 None => None,
@@ -327,16 +330,18 @@ impl<'a> Call<'a> {
             // Dropped without a response (an error, or the caller cancelling), the reservation
             // gives its credits back.
             let reservation = self.wait_for_budget(cost).await?;
-            let token = self
-                .api
-                .inner
-                .token
-                .access_token()
-                .await
-                .map_err(Error::Token)?;
+            let token =
+                tokio::time::timeout_at(self.deadline.into(), self.api.inner.token.access_token())
+                    .await
+                    .map_err(|_| self.timeout(TimeoutCause::Queue, None))?
+                    .map_err(Error::Token)?;
             let attempt = self.prepare(&request, &token)?;
-            self.attempts += 1;
             let remaining = self.deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                // No time left: an attempt with a zero timeout could still reach the server.
+                return Err(self.timeout(TimeoutCause::Call, None));
+            }
+            self.attempts += 1;
             let limit = self.api.options.attempt_timeout.min(remaining);
             let sent_at = Instant::now();
             let outcome = match tokio::time::timeout(limit, self.api.exchange(attempt)).await {
@@ -364,9 +369,11 @@ impl<'a> Call<'a> {
                         continue;
                     }
                     let failure = retry::classify_status(status);
-                    let wait = (failure == Failure::RateLimited)
-                        .then(|| retry::server_wait(&headers))
-                        .flatten();
+                    let wait = if failure == Failure::RateLimited {
+                        retry::server_wait(&headers)
+                    } else {
+                        ServerWait::Unknown
+                    };
                     let mut error = ApiError::new(op.method_name, status, headers, &bytes);
                     error.attempts = self.attempts;
                     (failure, Error::Api(Box::new(error)), wait)
@@ -379,7 +386,7 @@ impl<'a> Call<'a> {
                         attempts: self.attempts,
                         source,
                     };
-                    (failure, error, None)
+                    (failure, error, ServerWait::Unknown)
                 }
                 Attempt::TimedOut => {
                     drop(reservation);
@@ -388,7 +395,11 @@ impl<'a> Call<'a> {
                     } else {
                         TimeoutCause::Attempt
                     };
-                    (Failure::Interrupted, self.timeout(cause, None), None)
+                    (
+                        Failure::Interrupted,
+                        self.timeout(cause, None),
+                        ServerWait::Unknown,
+                    )
                 }
             };
             let retry = self.attempts < self.max_attempts
@@ -396,11 +407,20 @@ impl<'a> Call<'a> {
             if !retry || Instant::now() >= self.deadline {
                 return Err(error);
             }
+            // A zero or past server wait falls back to the client's own backoff; one beyond the
+            // longest wait honoured ends the call.
             let wait = match server_wait {
-                Some(wait) => wait,
-                None => self.api.options.retry.backoff_before(self.attempts + 1),
+                ServerWait::Within(wait) => wait,
+                ServerWait::Unknown => self.api.options.retry.backoff_before(self.attempts + 1),
+                ServerWait::TooLong(wait) => {
+                    tracing::debug!(
+                        wait_s = wait.as_secs(),
+                        "the server asks to wait longer than the longest wait honoured"
+                    );
+                    return Err(self.timeout(TimeoutCause::ServerWaitTooLong, Some(error)));
+                }
             };
-            let resume = Instant::now() + wait;
+            let resume = after(Instant::now(), wait);
             if failure == Failure::RateLimited {
                 if let Some(budget) = &self.api.inner.budget {
                     budget.exhaust_until(resume);
@@ -471,7 +491,52 @@ impl<'a> Call<'a> {
         let headers = attempt.headers_mut();
         headers.insert(AUTHORIZATION, auth);
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        // A body-less POST, PUT or PATCH says so: some front ends answer 411 without a length.
+        let needs_length = matches!(
+            *attempt.method(),
+            reqwest::Method::POST | reqwest::Method::PUT | reqwest::Method::PATCH
+        );
+        if needs_length && attempt.body().is_none() {
+            attempt
+                .headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
         Ok(attempt)
+    }
+
+    /// Fails unless every placeholder of the operation's path became exactly one non-empty
+    /// segment of the URL. An argument of `.` or `..` would be collapsed by the URL parser (and
+    /// an empty one leaves an empty segment), sending the request to another resource.
+    fn check_path(&self, request: &reqwest::Request) -> Result<(), Error> {
+        let base_segments = reqwest::Url::parse(&self.api.inner.base_url)
+            .ok()
+            .and_then(|u| {
+                u.path_segments()
+                    .map(|s| s.filter(|s| !s.is_empty()).count())
+            })
+            .unwrap_or(0);
+        let sent: Vec<&str> = request
+            .url()
+            .path_segments()
+            .map(|s| s.skip(base_segments).collect())
+            .unwrap_or_default();
+        let template: Vec<&str> = self.op.path.trim_start_matches('/').split('/').collect();
+        let fits = sent.len() == template.len()
+            && sent.iter().zip(&template).all(|(got, want)| {
+                if want.starts_with('{') {
+                    !got.is_empty()
+                } else {
+                    got == want
+                }
+            });
+        if fits {
+            Ok(())
+        } else {
+            Err(self.invalid(format!(
+                "a path argument of {} is empty, `.` or `..`, which cannot stay one path segment",
+                self.op.path
+            )))
+        }
     }
 
     fn invalid(&self, message: String) -> Error {
@@ -492,18 +557,72 @@ impl<'a> Call<'a> {
     }
 }
 
-/// Credits a request of `op` costs: the operation's, times the items of a bulk JSON body.
+/// `at + d`, or a point far enough away that nothing waits for it, instead of overflowing.
+fn after(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(at)
+}
+
+/// Credits a request of `op` costs: the operation's, times the items of a bulk body (JSON, or
+/// the `data` part of a multipart body).
 fn credits(op: &Operation, request: &reqwest::Request) -> u64 {
     let base = u64::from(op.credits);
     if !op.credits_per_item {
         return base;
     }
-    let items = request
-        .body()
-        .and_then(reqwest::Body::as_bytes)
-        .and_then(|b| serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(b).ok())
-        .map_or(1, |items| items.len().max(1) as u64);
-    base * items
+    let Some(body) = request.body().and_then(reqwest::Body::as_bytes) else {
+        return base;
+    };
+    let json = if op.multipart {
+        let content_type = request
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        multipart_part(content_type, body, "data")
+    } else {
+        Some(body)
+    };
+    let items = json.map_or(1, bulk_items).max(1);
+    base.saturating_mul(items)
+}
+
+/// The items a bulk body prices: a JSON array's elements, or the elements of every array
+/// field of a JSON object (members to add and to remove, say).
+fn bulk_items(json: &[u8]) -> u64 {
+    match serde_json::from_slice::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Array(items)) => items.len() as u64,
+        Ok(serde_json::Value::Object(fields)) => fields
+            .values()
+            .filter_map(serde_json::Value::as_array)
+            .map(|a| a.len() as u64)
+            .sum(),
+        _ => 1,
+    }
+}
+
+/// The content of the part named `name` of a multipart body.
+fn multipart_part<'b>(content_type: &str, body: &'b [u8], name: &str) -> Option<&'b [u8]> {
+    let boundary = content_type.split("boundary=").nth(1)?.trim_matches('"');
+    let delimiter = format!("--{boundary}");
+    let header = format!("name=\"{name}\"");
+    let mut rest = body;
+    while let Some(start) = find(rest, delimiter.as_bytes()) {
+        rest = &rest[start + delimiter.len()..];
+        let end = find(rest, delimiter.as_bytes()).unwrap_or(rest.len());
+        let part = &rest[..end];
+        let head_end = find(part, b"\r\n\r\n")?;
+        if find(&part[..head_end], header.as_bytes()).is_some() {
+            let content = &part[head_end + 4..];
+            return Some(content.strip_suffix(b"\r\n").unwrap_or(content));
+        }
+    }
+    None
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Builds a [`MiroApi`].
@@ -629,5 +748,38 @@ impl MiroApiBuilder {
             }),
             options: self.options,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operations;
+
+    fn request(op: &Operation, content_type: &str, body: Vec<u8>) -> reqwest::Request {
+        reqwest::Client::new()
+            .post("http://localhost/")
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .build()
+            .unwrap_or_else(|e| panic!("{}: {e}", op.id))
+    }
+
+    #[test]
+    fn bulk_bodies_are_priced_per_item() {
+        let items: Vec<serde_json::Value> = (0..20).map(|i| serde_json::json!({"n": i})).collect();
+        let op = &operations::CREATE_ITEMS;
+        let json = serde_json::to_vec(&items).unwrap();
+        assert_eq!(credits(op, &request(op, "application/json", json)), 2_000);
+        let op = &operations::CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE;
+        let (content_type, body) = crate::runtime::MultipartBody::new()
+            .json("data", &items)
+            .unwrap()
+            .finish();
+        assert_eq!(credits(op, &request(op, &content_type, body)), 2_000);
+        let op = &operations::ENTERPRISE_UPDATE_GROUP_MEMBERS;
+        let members = serde_json::json!({"membersToAdd": ["a", "b"], "membersToRemove": ["c"]});
+        let body = serde_json::to_vec(&members).unwrap();
+        assert_eq!(credits(op, &request(op, "application/json", body)), 150);
     }
 }

@@ -123,6 +123,13 @@ pub enum TimeoutCause {
     /// The rate-limit budget was spent and its reset (from pacing, or a 429's `Retry-After` /
     /// `X-RateLimit-Reset`) lies beyond the call's time limit.
     RateLimitWait,
+    /// A 429 asked to wait (`Retry-After` or `X-RateLimit-Reset`) longer than
+    /// [`MAX_SERVER_WAIT`](crate::MAX_SERVER_WAIT), whatever the call's time limit.
+    ServerWaitTooLong,
+    /// The call's time limit ran out while it waited for a free slot of
+    /// [`max_concurrent_requests`](crate::MiroApiBuilder::max_concurrent_requests) or for a token
+    /// from the [`TokenProvider`](crate::TokenProvider).
+    Queue,
 }
 
 impl fmt::Display for TimeoutCause {
@@ -132,6 +139,12 @@ impl fmt::Display for TimeoutCause {
             TimeoutCause::Call => "the call's time limit ran out",
             TimeoutCause::RateLimitWait => {
                 "the rate-limit budget resets only after the call's time limit"
+            }
+            TimeoutCause::ServerWaitTooLong => {
+                "the server asked to wait longer than the longest wait honoured"
+            }
+            TimeoutCause::Queue => {
+                "the call's time limit ran out waiting for a request slot or an access token"
             }
         })
     }

@@ -71,5 +71,5 @@ pub use error::{ApiError, Error, ErrorBody, TimeoutCause, UnknownEnumValue};
 pub use generated::{operations, requests, types};
 pub use paging::{PagedRequest, Paging};
 pub use response::{RateLimit, Response};
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, MAX_SERVER_WAIT};
 pub use upload::FilePart;

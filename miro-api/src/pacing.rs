@@ -12,6 +12,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderMap;
 
 use crate::response::RateLimit;
+use crate::retry::{reset_delay, MAX_SERVER_WAIT};
+
+/// The length assumed for a window that follows a known one, until a response tells: Miro's
+/// windows last a minute.
+const ASSUMED_WINDOW: Duration = Duration::from_secs(60);
 
 /// What the budget knows, behind one lock.
 #[derive(Debug, Default)]
@@ -25,6 +30,8 @@ struct State {
     length: Option<Duration>,
     /// Credits of requests sent and not answered yet.
     in_flight: u64,
+    /// After a 429, nothing is admitted before this moment, known window or not.
+    hold: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +49,23 @@ struct Window {
     /// Whether a window came before this one: the first window a client meets is usually
     /// half over, so it says nothing of the length.
     saw_start: bool,
+    /// Whether this window was assumed after a known one ended, before any response told.
+    assumed: bool,
+}
+
+/// The window assumed to follow `w` once it is over: the same limit, full, lasting the learnt
+/// length (or [`ASSUMED_WINDOW`]).
+fn next_window(w: &Window, length: Option<Duration>, now: Instant) -> Window {
+    let reset_at = now + length.unwrap_or(ASSUMED_WINDOW).min(ASSUMED_WINDOW);
+    Window {
+        limit: w.limit,
+        remaining: w.limit,
+        reset_unix: unix_of_instant(reset_at),
+        reset_at,
+        first_sent: now,
+        saw_start: false,
+        assumed: true,
+    }
 }
 
 /// The shared credit budget of a client.
@@ -64,22 +88,28 @@ impl Budget {
     /// Asks for `cost` credits now.
     pub(crate) fn admit(&self, cost: u64) -> Admission<'_> {
         let now = Instant::now();
-        let mut state = self.lock();
-        if let Some(w) = state.window {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if let Some(until) = state.hold {
+            if now < until {
+                return Admission::WaitUntil(until);
+            }
+            state.hold = None;
+        }
+        if let Some(w) = &mut state.window {
             if now >= w.reset_at {
-                // The window is over; the next one starts full.
-                state.window = None;
-            } else {
-                let available = w.remaining.saturating_sub(state.in_flight);
-                // A request that costs more than a whole window can never fit; let it go when
-                // nothing else is in flight rather than wait forever.
-                let never_fits = cost > w.limit && state.in_flight == 0;
-                if available < cost && !never_fits {
-                    return Admission::WaitUntil(w.reset_at);
-                }
+                // The window is over; the next one starts full, with the same limit.
+                *w = next_window(w, state.length, now);
+            }
+            let available = w.remaining.saturating_sub(state.in_flight);
+            // A request that costs more than a whole window can never fit; let it go when
+            // nothing else is in flight rather than wait forever.
+            let never_fits = cost > w.limit && state.in_flight == 0;
+            if available < cost && !never_fits {
+                return Admission::WaitUntil(w.reset_at);
             }
         }
-        state.in_flight += cost;
+        state.in_flight = state.in_flight.saturating_add(cost);
         Admission::Go(Reservation { budget: self, cost })
     }
 
@@ -94,19 +124,32 @@ impl Budget {
     fn settle(&self, cost: u64, sent_at: Instant, headers: &HeaderMap, rate_limited: bool) {
         let report = RateLimit::from_headers(headers);
         let now = Instant::now();
+        let wall = SystemTime::now();
         let mut state = self.lock();
         state.in_flight = state.in_flight.saturating_sub(cost);
-        let Some(report) = report else {
+        // The reset, read as relative or absolute, and only when it is within the longest wait
+        // honoured: an absurd one is ignored rather than trusted (or overflowing the clock).
+        let reset = report.and_then(|r| {
+            let delay = reset_delay(r.reset?, wall)?;
+            (delay <= MAX_SERVER_WAIT).then_some((r, delay))
+        });
+        let Some((report, delay)) = reset else {
+            // Nothing learnt: the answered request still spent its credits in this window.
+            if let Some(w) = &mut state.window {
+                w.remaining = w.remaining.saturating_sub(cost);
+            }
             return;
         };
-        let Some(reset_unix) = report.reset else {
-            return;
-        };
-        let header_reset = instant_of_unix(reset_unix);
-        if header_reset <= now {
+        if delay.is_zero() {
             // A late answer from a window that is already over.
             return;
         }
+        let header_reset = now + delay;
+        // The window's identity: its reset as a UNIX second (a relative reset made absolute).
+        let reset_unix = match report.reset {
+            Some(value) if value > MAX_SERVER_WAIT.as_secs() => value,
+            _ => unix_of_instant(header_reset),
+        };
         let seen_before = state.newest.is_some();
         match state.newest {
             // A late answer from an older window (unless the server changed its limits).
@@ -123,7 +166,7 @@ impl Budget {
             }
         }
         // A new window. The one before it bounds the length, if this client saw it start.
-        if let Some(old) = state.window.filter(|w| w.saw_start) {
+        if let Some(old) = state.window.filter(|w| w.saw_start && !w.assumed) {
             let bound = instant_of_unix(old.reset_unix).saturating_duration_since(old.first_sent);
             state.length = Some(state.length.map_or(bound, |l| l.min(bound)));
         }
@@ -141,21 +184,15 @@ impl Budget {
             reset_at,
             first_sent: sent_at,
             saw_start: seen_before,
+            assumed: false,
         });
     }
 
-    /// Marks the window as spent until `until` (after a 429: its `Retry-After` or reset).
+    /// Holds every request until `until` (after a 429: its `Retry-After` or reset, or the
+    /// client's backoff), whether a window is known or not.
     pub(crate) fn exhaust_until(&self, until: Instant) {
         let mut state = self.lock();
-        let limit = state.window.map_or(0, |w| w.limit);
-        state.window = Some(Window {
-            limit,
-            remaining: 0,
-            reset_unix: unix_of_instant(until),
-            reset_at: until,
-            first_sent: Instant::now(),
-            saw_start: false,
-        });
+        state.hold = Some(state.hold.map_or(until, |h| h.max(until)));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -190,14 +227,15 @@ impl Drop for Reservation<'_> {
     }
 }
 
-/// The monotonic instant of a UNIX time in seconds (now, if it has passed).
+/// The monotonic instant of a UNIX time in seconds (now, if it has passed; at most
+/// [`MAX_SERVER_WAIT`] ahead).
 pub(crate) fn instant_of_unix(unix_secs: u64) -> Instant {
-    let target = UNIX_EPOCH + Duration::from_secs(unix_secs);
     let now = Instant::now();
-    match target.duration_since(SystemTime::now()) {
-        Ok(ahead) => now + ahead,
-        Err(_) => now,
-    }
+    let ahead = UNIX_EPOCH
+        .checked_add(Duration::from_secs(unix_secs))
+        .and_then(|t| t.duration_since(SystemTime::now()).ok())
+        .unwrap_or_default();
+    now + ahead.min(MAX_SERVER_WAIT)
 }
 
 fn unix_of_instant(at: Instant) -> u64 {
@@ -316,5 +354,141 @@ mod tests {
         let budget = Budget::default();
         budget.settle(0, Instant::now(), &headers(100, 100, unix_in(30)), false);
         assert!(matches!(budget.admit(2000), Admission::Go(_)));
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Admit(u64),
+        Settle(usize),
+        Drop(usize),
+        TooMany(usize),
+        Reset,
+        Hold,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (1u64..=60).prop_map(Op::Admit),
+            3 => any::<usize>().prop_map(Op::Settle),
+            1 => any::<usize>().prop_map(Op::Drop),
+            1 => any::<usize>().prop_map(Op::TooMany),
+            1 => Just(Op::Reset),
+            1 => Just(Op::Hold),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 400,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Random interleavings of admissions, answers, dropped calls, 429s, window resets and
+        /// holds against a model server: the reserved credits always equal those of the calls
+        /// in flight (never negative, never leaked), and the credits admitted within a known
+        /// window never exceed what it reported left when it became known.
+        #[test]
+        fn the_budget_never_leaks_and_never_overspends(
+            limit in 60u64..=300,
+            ops in proptest::collection::vec(op(), 1..120),
+        ) {
+            let budget = Budget::default();
+            let base = unix_in(60);
+            // The model server: its window and the credits charged in it.
+            let mut window = 0u64;
+            let mut charged = 0u64;
+            let report = |window: u64, charged: u64| {
+                headers(limit, limit.saturating_sub(charged), base + 10 * window)
+            };
+            // The model client: calls in flight, and what the known window allows.
+            // Calls in flight: the reservation, its cost and the known window it was admitted in.
+            let mut live: Vec<(Reservation<'_>, u64, Option<u64>)> = Vec::new();
+            let mut known: Option<(u64, u64, u64)> = None; // (window, bound, admitted)
+            let learn = |window: u64, remaining: u64, known: &mut Option<(u64, u64, u64)>| {
+                if known.is_none_or(|(w, _, _)| w != window) {
+                    *known = Some((window, remaining, 0));
+                }
+            };
+            for op in ops {
+                match op {
+                    Op::Admit(cost) => {
+                        if let Admission::Go(r) = budget.admit(cost) {
+                            if let Some((_, bound, admitted)) = &mut known {
+                                *admitted += cost;
+                                proptest::prop_assert!(*admitted <= *bound, "{admitted} > {bound}");
+                            }
+                            live.push((r, cost, known.map(|(w, _, _)| w)));
+                        }
+                    }
+                    Op::Settle(i) if !live.is_empty() => {
+                        let (r, cost, _) = live.swap_remove(i % live.len());
+                        charged += cost;
+                        r.settle(Instant::now(), &report(window, charged), false);
+                        learn(window, limit.saturating_sub(charged), &mut known);
+                    }
+                    Op::Drop(i) if !live.is_empty() => {
+                        // Never sent (or never answered): its credits come back.
+                        let (r, cost, admitted_in) = live.swap_remove(i % live.len());
+                        drop(r);
+                        if let Some((w, _, admitted)) = &mut known {
+                            if admitted_in == Some(*w) {
+                                *admitted -= cost;
+                            }
+                        }
+                    }
+                    Op::TooMany(i) if !live.is_empty() => {
+                        let (r, _, _) = live.swap_remove(i % live.len());
+                        r.settle(Instant::now(), &report(window, charged), true);
+                        budget.exhaust_until(Instant::now());
+                        learn(window, 0, &mut known);
+                        if let Some((_, bound, admitted)) = &mut known {
+                            // Nothing more fits in this window.
+                            *bound = *admitted;
+                        }
+                    }
+                    Op::Reset if window < 50 => {
+                        window += 1;
+                        charged = 0;
+                        // The first answer from the new window (a free call) tells the budget.
+                        budget.settle(0, Instant::now(), &report(window, 0), false);
+                        learn(window, limit, &mut known);
+                    }
+                    Op::Hold => {
+                        budget.exhaust_until(Instant::now() + Duration::from_secs(3600));
+                        proptest::prop_assert!(matches!(budget.admit(1), Admission::WaitUntil(_)));
+                        budget.lock().hold = None;
+                    }
+                    _ => {}
+                }
+                let reserved: u64 = live.iter().map(|(_, c, _)| c).sum();
+                proptest::prop_assert_eq!(budget.lock().in_flight, reserved);
+            }
+            drop(live);
+            proptest::prop_assert_eq!(budget.lock().in_flight, 0);
+        }
+    }
+
+    #[test]
+    fn after_a_reset_the_last_limit_still_bounds_admissions() {
+        let budget = Budget::default();
+        // A window of 100 that ends now.
+        budget.settle(0, Instant::now(), &headers(100, 0, unix_in(1)), false);
+        std::thread::sleep(Duration::from_millis(1100));
+        let admitted: Vec<_> = (0..20)
+            .filter_map(|_| match budget.admit(40) {
+                Admission::Go(r) => Some(r),
+                Admission::WaitUntil(_) => None,
+            })
+            .collect();
+        assert_eq!(admitted.len(), 2);
+    }
+
+    #[test]
+    fn a_429_without_a_known_window_holds_everything() {
+        let budget = Budget::default();
+        budget.exhaust_until(Instant::now() + Duration::from_secs(5));
+        assert!(matches!(budget.admit(1), Admission::WaitUntil(_)));
     }
 }

@@ -143,61 +143,63 @@ pub(crate) fn classify_transport(error: &reqwest::Error) -> Failure {
     }
 }
 
-/// How long a 429 asks to wait: `Retry-After` (seconds or an HTTP date), else the time until
-/// `X-RateLimit-Reset` (UNIX seconds). `None` when neither is given or readable.
-pub(crate) fn server_wait(headers: &HeaderMap) -> Option<Duration> {
+/// The longest wait a server may ask for, through `Retry-After` or `X-RateLimit-Reset`, that a
+/// call honours: 15 minutes. A 429 asking for longer ends the call with
+/// [`TimeoutCause::ServerWaitTooLong`](crate::TimeoutCause::ServerWaitTooLong), and pacing
+/// ignores a reset further away than this.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// What a 429's headers ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ServerWait {
+    /// No usable wait: absent, unreadable, zero or already past. The client's backoff applies.
+    Unknown,
+    /// Wait this long (at most [`MAX_SERVER_WAIT`]).
+    Within(Duration),
+    /// The server asks for longer than [`MAX_SERVER_WAIT`].
+    TooLong(Duration),
+}
+
+impl ServerWait {
+    fn of(wait: Option<Duration>) -> ServerWait {
+        match wait {
+            None => ServerWait::Unknown,
+            Some(d) if d.is_zero() => ServerWait::Unknown,
+            Some(d) if d > MAX_SERVER_WAIT => ServerWait::TooLong(d),
+            Some(d) => ServerWait::Within(d),
+        }
+    }
+}
+
+/// How long a 429 asks to wait: `Retry-After` (seconds or an HTTP date in any of RFC 9110's
+/// three formats), else the time until `X-RateLimit-Reset` (see [`reset_delay`]).
+pub(crate) fn server_wait(headers: &HeaderMap) -> ServerWait {
     let text = |name| headers.get(name)?.to_str().ok().map(str::trim);
     if let Some(v) = text(RETRY_AFTER.as_str()) {
         if let Ok(secs) = v.parse::<u64>() {
-            return Some(Duration::from_secs(secs));
+            return ServerWait::of(Some(Duration::from_secs(secs)));
         }
-        if let Ok(at) = httpdate_to_unix(v) {
-            return Some(until_unix(at));
+        if let Ok(at) = httpdate::parse_http_date(v) {
+            return ServerWait::of(at.duration_since(SystemTime::now()).ok());
         }
     }
-    let reset = text("x-ratelimit-reset")?.parse::<u64>().ok()?;
-    Some(until_unix(reset))
+    let reset = text("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok());
+    ServerWait::of(reset.and_then(|r| reset_delay(r, SystemTime::now())))
 }
 
-fn until_unix(unix_secs: u64) -> Duration {
-    let target = UNIX_EPOCH + Duration::from_secs(unix_secs);
-    target
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO)
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form `Retry-After` dates take.
-fn httpdate_to_unix(s: &str) -> Result<u64, ()> {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return Err(());
-    };
-    let day: u64 = day.parse().map_err(|_| ())?;
-    let year: i64 = year.parse().map_err(|_| ())?;
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| m == month).ok_or(())? as i64 + 1;
-    let hms: Vec<u64> = time
-        .split(':')
-        .map(|p| p.parse().map_err(|_| ()))
-        .collect::<Result<_, _>>()?;
-    let [h, m, sec] = hms.as_slice() else {
-        return Err(());
-    };
-    // Days since the epoch of a civil date (Howard Hinnant's algorithm).
-    let (y, mo) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * mo + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + (*h * 3600 + *m * 60 + *sec) as i64;
-    u64::try_from(secs).map_err(|_| ())
+/// The time from `now` until an `X-RateLimit-Reset` of `value`, read both ways Miro may mean
+/// it: a value up to [`MAX_SERVER_WAIT`] in seconds is relative (seconds from now; no UNIX time
+/// that small is current), a larger one is a UNIX time. `None` when that time has passed.
+/// Never panics, whatever the value.
+pub(crate) fn reset_delay(value: u64, now: SystemTime) -> Option<Duration> {
+    if value <= MAX_SERVER_WAIT.as_secs() {
+        return Some(Duration::from_secs(value));
+    }
+    match UNIX_EPOCH.checked_add(Duration::from_secs(value)) {
+        Some(at) => at.duration_since(now).ok(),
+        // Beyond what the clock can represent: further away than any cap.
+        None => Some(Duration::from_secs(value)),
+    }
 }
 
 /// A random number in `[0, 1)`, from the standard library's per-instance hash keys.
@@ -240,31 +242,120 @@ mod tests {
         assert!(samples.len() > 1, "no jitter");
     }
 
+    fn now_unix() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
     #[test]
     fn the_server_wait_comes_from_retry_after_or_the_reset() {
         let mut h = HeaderMap::new();
-        assert_eq!(server_wait(&h), None);
+        assert_eq!(server_wait(&h), ServerWait::Unknown);
         h.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(server_wait(&h), Some(Duration::from_secs(7)));
+        assert_eq!(server_wait(&h), ServerWait::Within(Duration::from_secs(7)));
+        // A date in the past is no wait: the client's backoff applies.
         h.insert(
             "retry-after",
             HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
         );
-        assert_eq!(server_wait(&h), Some(Duration::ZERO));
-        assert_eq!(
-            httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Ok(784_111_777)
-        );
+        assert_eq!(server_wait(&h), ServerWait::Unknown);
         let mut h = HeaderMap::new();
-        let in_a_minute = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            + 60;
-        h.insert("x-ratelimit-reset", HeaderValue::from(in_a_minute));
-        let wait = server_wait(&h).unwrap();
+        h.insert("x-ratelimit-reset", HeaderValue::from(now_unix() + 60));
+        let ServerWait::Within(wait) = server_wait(&h) else {
+            panic!("no wait")
+        };
         assert!(wait > Duration::from_secs(58) && wait <= Duration::from_secs(60));
         h.insert("retry-after", HeaderValue::from_static("soon"));
-        assert!(server_wait(&h).is_some(), "falls back to the reset");
+        assert!(
+            matches!(server_wait(&h), ServerWait::Within(_)),
+            "falls back to the reset"
+        );
+    }
+
+    #[test]
+    fn absurd_waits_are_too_long_and_never_panic() {
+        for value in [
+            u64::MAX,
+            u64::MAX / 2,
+            10_000_000_000_000,
+            now_unix() + 1_000_000,
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("retry-after", HeaderValue::from(value));
+            assert!(matches!(server_wait(&h), ServerWait::TooLong(_)), "{value}");
+            let mut h = HeaderMap::new();
+            h.insert("x-ratelimit-reset", HeaderValue::from(value));
+            assert!(matches!(server_wait(&h), ServerWait::TooLong(_)), "{value}");
+        }
+    }
+
+    #[test]
+    fn a_reset_is_read_as_relative_or_absolute() {
+        let now = SystemTime::now();
+        assert_eq!(reset_delay(30, now), Some(Duration::from_secs(30)));
+        assert_eq!(reset_delay(0, now), Some(Duration::ZERO));
+        let d = reset_delay(now_unix() + 30, now).unwrap();
+        assert!(d > Duration::from_secs(28) && d <= Duration::from_secs(30));
+        assert_eq!(reset_delay(now_unix() - 30, now), None);
+        assert!(reset_delay(u64::MAX, now).unwrap() > MAX_SERVER_WAIT);
+    }
+
+    #[test]
+    fn retry_after_dates_in_all_three_formats() {
+        let at = SystemTime::now() + Duration::from_secs(120);
+        let imf = httpdate::fmt_http_date(at);
+        // The same instant as RFC 850 and asctime dates.
+        let secs = at.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let (rfc850, asctime) = obsolete_formats(secs);
+        for v in [imf, rfc850, asctime] {
+            let mut h = HeaderMap::new();
+            h.insert("retry-after", HeaderValue::from_str(&v).unwrap());
+            let ServerWait::Within(wait) = server_wait(&h) else {
+                panic!("{v} not read")
+            };
+            assert!(
+                wait > Duration::from_secs(115) && wait <= Duration::from_secs(120),
+                "{v}"
+            );
+        }
+    }
+
+    /// RFC 850 and asctime forms of a UNIX time, written out by hand.
+    fn obsolete_formats(secs: u64) -> (String, String) {
+        const DAYS: [&str; 7] = [
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+        ];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let days = (secs / 86_400) as i64;
+        let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+        // Civil date from days since the epoch.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(mo <= 2);
+        let weekday = DAYS[(days % 7) as usize];
+        let month = MONTHS[(mo - 1) as usize];
+        (
+            format!(
+                "{weekday}, {d:02}-{month}-{:02} {h:02}:{m:02}:{s:02} GMT",
+                y % 100
+            ),
+            format!("{} {month} {d:>2} {h:02}:{m:02}:{s:02} {y}", &weekday[..3]),
+        )
     }
 }

@@ -199,6 +199,15 @@ fn quote_header_value(s: &str) -> String {
         .replace(['\r', '\n'], " ")
 }
 
+/// Decodes `value` as the union variant `label` (`Union::Variant`) that its discriminator
+/// picked, so that a failure names the variant and the real error.
+pub fn decode_variant<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+    value: &serde_json::Value,
+    label: &str,
+) -> Result<T, E> {
+    T::deserialize(value).map_err(|e| E::custom(format_args!("{label}: {e}")))
+}
+
 /// The value of an item's `type` field, whatever its Rust type, for decoding its data.
 pub trait OuterTag {
     /// The `type` as a string, if any.

@@ -162,7 +162,18 @@ pub(crate) async fn token_request(
         state = state.with_refresh_token(r);
     }
     if let Some(secs) = t.expires_in {
-        state = state.with_expires_at(SystemTime::now() + Duration::from_secs(secs));
+        let lifetime = Duration::from_secs(secs);
+        let expires_at = (lifetime <= super::MAX_EXPIRES_IN)
+            .then(|| SystemTime::now().checked_add(lifetime))
+            .flatten()
+            .ok_or_else(|| OAuthError::InvalidResponse {
+                endpoint: "token",
+                reason: format!(
+                    "expires_in of {secs} s is beyond the longest lifetime accepted ({} s)",
+                    super::MAX_EXPIRES_IN.as_secs()
+                ),
+            })?;
+        state = state.with_expires_at(expires_at);
     }
     Ok(Grant { state, user_id })
 }

@@ -51,6 +51,9 @@ pub const DEFAULT_REFRESH_LEASE: Duration = Duration::from_secs(30);
 /// How many users' [`as_user`](Miro::as_user) clients a [`Miro`] keeps (the least recently
 /// used ones are dropped beyond that, with their rate budget).
 pub const USER_CLIENT_CACHE: usize = 4096;
+/// The longest token lifetime (`expires_in`) accepted from the token endpoint: ten years. A
+/// longer one is [`OAuthError::InvalidResponse`], not an expiry that overflows the clock.
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// The environment variables [`MiroBuilder::build`] reads for settings not given to it.
 pub const ENV_CLIENT_ID: &str = "MIRO_CLIENT_ID";

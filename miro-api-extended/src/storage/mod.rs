@@ -87,8 +87,11 @@ impl TokenState {
 
     /// Whether the access token expires within `margin` from now (or has expired).
     pub fn expires_within(&self, margin: Duration) -> bool {
-        self.expires_at
-            .is_some_and(|at| at <= SystemTime::now() + margin)
+        self.expires_at.is_some_and(|at| {
+            SystemTime::now()
+                .checked_add(margin)
+                .is_none_or(|t| at <= t)
+        })
     }
 }
 
@@ -123,7 +126,10 @@ pub(crate) fn to_unix(t: SystemTime) -> u64 {
 }
 
 pub(crate) fn from_unix(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
+    // A stored time the clock cannot hold reads as expired: the token is then refreshed.
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(secs))
+        .unwrap_or(UNIX_EPOCH)
 }
 
 impl Serialize for TokenState {

@@ -1402,7 +1402,7 @@ pub const GET_GROUP_BY_ID: Operation = Operation {
     tag: "groups",
     level: ::std::option::Option::Some(2u8),
     credits: 100u32,
-    credits_per_item: true,
+    credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
     path_params: &["board_id", "group_id"],

@@ -2713,7 +2713,7 @@ pub struct DocFormatCreateRequest {
     pub position: ::std::option::Option<PositionChange>,
 }
 ///`DocFormatData`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum DocFormatData {
     HtmlData(DocFormatHtmlData),
@@ -2730,7 +2730,7 @@ impl ::std::convert::From<DocFormatMarkdownData> for DocFormatData {
     }
 }
 ///`DocFormatDataPlatform`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum DocFormatDataPlatform {
     HtmlData(DocFormatHtmlData),
@@ -3328,7 +3328,7 @@ pub enum EnterpriseGetOrganizationMembersLicense {
     UnknownValue(::std::string::String),
 }
 ///`EnterpriseGetOrganizationMembersResponse`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum EnterpriseGetOrganizationMembersResponse {
     Response(OrganizationMembersSearchResponse),
@@ -6758,7 +6758,7 @@ pub enum PatchGroupResourceOperationsItemPath {
     UnknownValue(::std::string::String),
 }
 ///`PatchGroupResourceOperationsItemValue`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum PatchGroupResourceOperationsItemValue {
     Array(::std::vec::Vec<PatchGroupResourceOperationsItemValueArrayItem>),
@@ -9990,7 +9990,7 @@ pub struct UpdateUserGroupMembersResultError {
     pub status: ::std::option::Option<i64>,
 }
 ///`UpdateUserGroupMembersResultItem`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum UpdateUserGroupMembersResultItem {
     Success(UpdateUserGroupMembersResultSuccess),
@@ -17788,6 +17788,198 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
             style,
             type_,
         })
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for DocFormatData {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        match &value {
+            ::serde_json::Value::Object(map) => {
+                match map.get("contentType").and_then(::serde_json::Value::as_str) {
+                    ::std::option::Option::Some("html") => {
+                        crate::runtime::decode_variant(&value, "DocFormatData::HtmlData")
+                            .map(Self::HtmlData)
+                    }
+                    ::std::option::Option::Some("markdown") => {
+                        crate::runtime::decode_variant(
+                                &value,
+                                "DocFormatData::MarkdownData",
+                            )
+                            .map(Self::MarkdownData)
+                    }
+                    other => {
+                        ::std::result::Result::Err(
+                            <D::Error as ::serde::de::Error>::custom(
+                                ::std::format!(
+                                    "DocFormatData: contentType {:?} is none of html, markdown",
+                                    other
+                                ),
+                            ),
+                        )
+                    }
+                }
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    <D::Error as ::serde::de::Error>::custom(
+                        "DocFormatData: expected object",
+                    ),
+                )
+            }
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for DocFormatDataPlatform {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        match &value {
+            ::serde_json::Value::Object(map) => {
+                match map.get("contentType").and_then(::serde_json::Value::as_str) {
+                    ::std::option::Option::Some("html") => {
+                        crate::runtime::decode_variant(
+                                &value,
+                                "DocFormatDataPlatform::HtmlData",
+                            )
+                            .map(Self::HtmlData)
+                    }
+                    ::std::option::Option::Some("markdown") => {
+                        crate::runtime::decode_variant(
+                                &value,
+                                "DocFormatDataPlatform::MarkdownData",
+                            )
+                            .map(Self::MarkdownData)
+                    }
+                    other => {
+                        ::std::result::Result::Err(
+                            <D::Error as ::serde::de::Error>::custom(
+                                ::std::format!(
+                                    "DocFormatDataPlatform: contentType {:?} is none of html, markdown",
+                                    other
+                                ),
+                            ),
+                        )
+                    }
+                }
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    <D::Error as ::serde::de::Error>::custom(
+                        "DocFormatDataPlatform: expected object",
+                    ),
+                )
+            }
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersResponse {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        match &value {
+            ::serde_json::Value::Array(_) => {
+                crate::runtime::decode_variant(
+                        &value,
+                        "EnterpriseGetOrganizationMembersResponse::ByEmailsResponse",
+                    )
+                    .map(Self::ByEmailsResponse)
+            }
+            ::serde_json::Value::Object(map) => {
+                let _ = map;
+                crate::runtime::decode_variant(
+                        &value,
+                        "EnterpriseGetOrganizationMembersResponse::Response",
+                    )
+                    .map(Self::Response)
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    <D::Error as ::serde::de::Error>::custom(
+                        "EnterpriseGetOrganizationMembersResponse: expected array or object",
+                    ),
+                )
+            }
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemValue {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        match &value {
+            ::serde_json::Value::Array(_) => {
+                crate::runtime::decode_variant(
+                        &value,
+                        "PatchGroupResourceOperationsItemValue::Array",
+                    )
+                    .map(Self::Array)
+            }
+            ::serde_json::Value::String(_) => {
+                crate::runtime::decode_variant(
+                        &value,
+                        "PatchGroupResourceOperationsItemValue::String",
+                    )
+                    .map(Self::String)
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    <D::Error as ::serde::de::Error>::custom(
+                        "PatchGroupResourceOperationsItemValue: expected array or string",
+                    ),
+                )
+            }
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        match &value {
+            ::serde_json::Value::Object(map) => {
+                let failed = map.contains_key("error")
+                    || map
+                        .get("status")
+                        .and_then(::serde_json::Value::as_u64)
+                        .is_some_and(|s| s >= 400);
+                if failed {
+                    crate::runtime::decode_variant(
+                            &value,
+                            "UpdateUserGroupMembersResultItem::Error",
+                        )
+                        .map(Self::Error)
+                } else {
+                    crate::runtime::decode_variant(
+                            &value,
+                            "UpdateUserGroupMembersResultItem::Success",
+                        )
+                        .map(Self::Success)
+                }
+            }
+            _ => {
+                ::std::result::Result::Err(
+                    <D::Error as ::serde::de::Error>::custom(
+                        "UpdateUserGroupMembersResultItem: expected object",
+                    ),
+                )
+            }
+        }
     }
 }
 impl AddProjectMemberRequest {

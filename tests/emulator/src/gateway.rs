@@ -16,8 +16,11 @@ use crate::multipart;
 use crate::rate_limit::{credits_of, Quota};
 use crate::spec::{self, SpecOp};
 
-/// Largest request body read (uploads are limited per file further on).
-const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Largest multipart body read (uploads are limited per file further on).
+pub const MAX_MULTIPART_BODY: usize = 64 * 1024 * 1024;
+
+/// Largest body of any other request read.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// Marks a response the server must not send: the connection is closed instead.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +80,7 @@ async fn log_entry(
             logged_parts = ps
                 .into_iter()
                 .map(|p| LoggedPart {
-                    text: std::str::from_utf8(&p.data)
+                    text: std::str::from_utf8(&log::truncated(&p.data))
                         .ok()
                         .filter(|_| p.file_name.is_none())
                         .map(str::to_string),
@@ -98,8 +101,8 @@ async fn log_entry(
         query: parts.uri.query().map(log::redact_urlencoded),
         route: route.map(str::to_string),
         headers: log::redact_headers(&parts.headers),
-        body_text: std::str::from_utf8(&logged_body).ok().map(str::to_string),
-        body: logged_body,
+        body_size: body.len(),
+        body: log::truncated(&logged_body),
         parts: logged_parts,
         status: None,
     }
@@ -115,10 +118,53 @@ pub(crate) async fn gateway(State(app): State<Shared>, req: Request, next: Next)
         .map(MatchedPath::as_str)
         .or(op.map(|o| o.path));
     let (parts, body) = req.into_parts();
-    let body = match to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return ApiError::too_large("The request body is too large").into_response(),
+    // Refused before the body is read: a body over the limit, or a request without a valid token.
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let limit = if multipart::is_multipart(ct) {
+        MAX_MULTIPART_BODY
+    } else {
+        MAX_BODY
     };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let refusal = if declared.is_some_and(|n| n > limit as u64) {
+        Some(too_large(limit))
+    } else if !is_public(parts.uri.path()) {
+        app.auth.authenticate(&parts.headers).err()
+    } else {
+        None
+    };
+    let body = match refusal {
+        Some(e) => Err(e),
+        None => to_bytes(body, limit).await.map_err(|_| too_large(limit)),
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let resp = e.into_response();
+            if app.log.enabled() {
+                let mut entry = log_entry(&parts, pattern, &Bytes::new()).await;
+                entry.status = Some(resp.status().as_u16());
+                app.log.push(entry);
+            }
+            return resp;
+        }
+    };
+    if let Err(e) = check_text_fields(ct, &body) {
+        let resp = e.into_response();
+        if app.log.enabled() {
+            let mut entry = log_entry(&parts, pattern, &body).await;
+            entry.status = Some(resp.status().as_u16());
+            app.log.push(entry);
+        }
+        return resp;
+    }
     let query = parts.uri.query();
     let request_cursor = query.and_then(|q| {
         q.split('&')
@@ -218,6 +264,73 @@ async fn handle(
     resp
 }
 
+/// The 413 for a body over `limit` bytes.
+fn too_large(limit: usize) -> ApiError {
+    ApiError::too_large(format!(
+        "The request body is too large: the limit is {limit} bytes"
+    ))
+}
+
+/// The longest text the emulator accepts in a `content`, `title` or `description` field of a
+/// JSON body, in characters.
+pub const MAX_TEXT_CHARS: usize = 100_000;
+
+/// Refuses a JSON body with a `content`, `title` or `description` longer than
+/// [`MAX_TEXT_CHARS`].
+fn check_text_fields(content_type: Option<&str>, body: &Bytes) -> Result<(), ApiError> {
+    if !content_type.is_some_and(|c| c.contains("json")) || body.len() <= MAX_TEXT_CHARS {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(());
+    };
+    let mut errors = Vec::new();
+    long_text_fields(&value, String::new(), &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::fields(errors))
+    }
+}
+
+fn long_text_fields(
+    value: &serde_json::Value,
+    at: String,
+    out: &mut Vec<crate::error::FieldError>,
+) {
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                match child {
+                    serde_json::Value::String(s)
+                        if matches!(key.as_str(), "content" | "title" | "description")
+                            && s.chars().count() > MAX_TEXT_CHARS =>
+                    {
+                        out.push(crate::error::FieldError::new(
+                            join(key),
+                            format!("must be at most {MAX_TEXT_CHARS} characters"),
+                        ));
+                    }
+                    _ => long_text_fields(child, join(key), out),
+                }
+            }
+        }
+        serde_json::Value::Array(list) => {
+            for (i, child) in list.iter().enumerate() {
+                long_text_fields(child, join(&i.to_string()), out);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn is_json(resp: &Response) -> bool {
     resp.headers()
         .get(header::CONTENT_TYPE)
@@ -249,7 +362,7 @@ async fn as_miro_error(resp: Response) -> Response {
 /// Applies the response-changing faults to a JSON response.
 async fn transform(resp: Response, fired: &[FaultKind], request_cursor: Option<&str>) -> Response {
     let (mut parts, body) = resp.into_parts();
-    let Ok(mut bytes) = to_bytes(body, MAX_BODY).await else {
+    let Ok(mut bytes) = to_bytes(body, MAX_MULTIPART_BODY).await else {
         return Response::from_parts(parts, Body::empty());
     };
     let is_json = parts

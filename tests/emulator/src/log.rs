@@ -10,6 +10,13 @@ use serde_json::Value;
 /// The redaction marker that replaces secrets.
 pub const REDACTED: &str = "[redacted]";
 
+/// The most of a request body (and of a multipart part's text) the log keeps: 64 KiB.
+pub const LOGGED_BODY_LIMIT: usize = 64 * 1024;
+
+/// The most the whole request log holds, bodies, headers and paths counted: 16 MiB. The oldest
+/// entries go first.
+pub const LOG_BYTES_LIMIT: usize = 16 * 1024 * 1024;
+
 /// One part of a logged multipart request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedPart {
@@ -42,10 +49,11 @@ pub struct LoggedRequest {
     pub route: Option<String>,
     /// Header names (lower case) and values (redacted).
     pub headers: Vec<(String, String)>,
-    /// The body bytes (redacted for form and JSON bodies).
+    /// The body bytes (redacted for form and JSON bodies), at most [`LOGGED_BODY_LIMIT`] of
+    /// them: see [`body_size`](Self::body_size).
     pub body: Bytes,
-    /// The body as text when it is UTF-8.
-    pub body_text: Option<String>,
+    /// The size of the body as received, in bytes (0 when it was refused before being read).
+    pub body_size: usize,
     /// The parts of a multipart body.
     pub parts: Vec<LoggedPart>,
     /// The response status, or `None` when the connection was dropped.
@@ -69,6 +77,36 @@ impl LoggedRequest {
             .into_iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v)
+    }
+
+    /// The logged body as text, when it is UTF-8.
+    pub fn body_text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.body).ok()
+    }
+
+    /// Whether the logged body is cut short of what was received.
+    pub fn body_truncated(&self) -> bool {
+        self.body.len() < self.body_size
+    }
+
+    /// Roughly the memory the entry holds.
+    fn weight(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 48)
+            .sum();
+        let parts: usize = self
+            .parts
+            .iter()
+            .map(|p| 96 + p.text.as_ref().map_or(0, String::len))
+            .sum();
+        256 + self.path.len()
+            + self.query.as_ref().map_or(0, String::len)
+            + self.route.as_ref().map_or(0, String::len)
+            + headers
+            + self.body.len()
+            + parts
     }
 
     /// The body parsed as JSON, if it is JSON.
@@ -152,12 +190,23 @@ pub(crate) fn redact_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The log itself: the most recent `capacity` requests.
+/// Cuts a body to what the log keeps.
+pub(crate) fn truncated(body: &Bytes) -> Bytes {
+    body.slice(..body.len().min(LOGGED_BODY_LIMIT))
+}
+
+/// The log itself: the most recent `capacity` requests, within [`LOG_BYTES_LIMIT`].
 #[derive(Debug)]
 pub(crate) struct RequestLog {
     enabled: bool,
     capacity: usize,
-    entries: Mutex<VecDeque<LoggedRequest>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    list: VecDeque<LoggedRequest>,
+    bytes: usize,
 }
 
 impl RequestLog {
@@ -165,7 +214,7 @@ impl RequestLog {
         RequestLog {
             enabled: enabled && capacity > 0,
             capacity,
-            entries: Mutex::new(VecDeque::new()),
+            entries: Mutex::new(Entries::default()),
         }
     }
 
@@ -173,20 +222,31 @@ impl RequestLog {
         self.enabled
     }
 
-    pub(crate) fn push(&self, entry: LoggedRequest) {
+    pub(crate) fn push(&self, mut entry: LoggedRequest) {
+        // A body shared with the request would keep all of it alive: keep a copy of the part
+        // logged.
+        entry.body = Bytes::copy_from_slice(&truncated(&entry.body));
+        let weight = entry.weight();
         let mut entries = self.entries.lock();
-        if entries.len() >= self.capacity {
-            entries.pop_front();
+        while !entries.list.is_empty()
+            && (entries.list.len() >= self.capacity || entries.bytes + weight > LOG_BYTES_LIMIT)
+        {
+            if let Some(old) = entries.list.pop_front() {
+                entries.bytes -= old.weight();
+            }
         }
-        entries.push_back(entry);
+        entries.bytes += weight;
+        entries.list.push_back(entry);
     }
 
     pub(crate) fn snapshot(&self) -> Vec<LoggedRequest> {
-        self.entries.lock().iter().cloned().collect()
+        self.entries.lock().list.iter().cloned().collect()
     }
 
     pub(crate) fn clear(&self) {
-        self.entries.lock().clear();
+        let mut entries = self.entries.lock();
+        entries.list.clear();
+        entries.bytes = 0;
     }
 }
 
@@ -205,5 +265,34 @@ mod tests {
             &Bytes::from_static(br#"{"clientSecret":"s3","accessToken":"a"}"#),
         );
         assert!(!String::from_utf8_lossy(&b).contains("s3"));
+    }
+
+    fn entry(body: Bytes) -> LoggedRequest {
+        LoggedRequest {
+            method: "POST".into(),
+            path: "/v2/boards".into(),
+            query: None,
+            route: None,
+            headers: Vec::new(),
+            body_size: body.len(),
+            body,
+            parts: Vec::new(),
+            status: Some(400),
+        }
+    }
+
+    #[test]
+    fn the_log_truncates_bodies_and_stays_within_its_byte_limit() {
+        let log = RequestLog::new(true, 100_000);
+        for _ in 0..1_000 {
+            log.push(entry(Bytes::from(vec![b'{'; 200 * 1024])));
+        }
+        let entries = log.snapshot();
+        assert!(entries
+            .iter()
+            .all(|e| e.body.len() == LOGGED_BODY_LIMIT && e.body_truncated()));
+        let held: usize = entries.iter().map(LoggedRequest::weight).sum();
+        assert!(held <= LOG_BYTES_LIMIT, "{held}");
+        assert!(entries.len() > 100, "{}", entries.len());
     }
 }

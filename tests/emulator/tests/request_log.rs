@@ -19,7 +19,7 @@ async fn log_records_requests_and_redacts_the_bearer_token() {
     assert_eq!(create.route.as_deref(), Some("/v2/boards"));
     assert_eq!(create.status, Some(201));
     assert_eq!(create.json().unwrap(), json!({"name": "log"}));
-    assert_eq!(create.body_text.as_deref(), Some(r#"{"name":"log"}"#));
+    assert_eq!(create.body_text(), Some(r#"{"name":"log"}"#));
     assert_eq!(create.header("authorization"), Some("Bearer [redacted]"));
     assert!(create.headers.iter().all(|(_, v)| !v.contains(&api.token)));
     let list = &log[1];
@@ -45,7 +45,7 @@ async fn client_secret_is_redacted_in_form_bodies() {
         .await
         .unwrap();
     let logged = &api.emu.requests()[0];
-    let text = logged.body_text.as_deref().unwrap();
+    let text = logged.body_text().unwrap();
     assert!(text.contains("client_secret=[redacted]"), "{text}");
     assert!(!text.contains(&secret));
     assert!(text.contains("refresh_token=r"));

@@ -5,6 +5,7 @@
 #[rustfmt::skip]
 pub mod all_operations;
 pub mod canned;
+pub mod scripted;
 #[rustfmt::skip]
 pub mod request_types;
 #[rustfmt::skip]

@@ -93,6 +93,10 @@ fn the_table_knows_levels_paths_and_paging() {
     assert_eq!(by_tag.path, "/v2/boards/{board_id}/items");
     assert_eq!(by_tag.pagination, Pagination::Offset);
     assert!(find("create_items").credits_per_item);
+    assert!(find("create_items_in_bulk_using_file_from_device").credits_per_item);
+    assert!(find("enterprise_update_group_members").credits_per_item);
+    // "Per item ID" of a GET: priced by what it returns, unknowable before sending.
+    assert!(!find("get_group_by_id").credits_per_item);
     assert!(OPERATIONS.iter().all(|o| !o.path.contains("Platform")));
     let paginated = OPERATIONS
         .iter()

@@ -122,7 +122,8 @@ pub(crate) async fn create(
     let stored = Stored::new(c);
     let out = stored.bytes.clone();
     b.connectors.insert(id, stored);
-    Ok(bytes_json(StatusCode::CREATED, out))
+    // The spec declares 200 for create-connector (the item creates declare 201).
+    Ok(bytes_json(StatusCode::OK, out))
 }
 
 /// `GET /v2/boards/{board_id}/connectors` (cursor paging).
