@@ -4,10 +4,10 @@
 //!
 //! `cargo run -p miro-api-extended --example oauth_walk`
 
-use futures::TryStreamExt;
+use miro_api::types::{GetItemsType, ItemCreate, StickyNoteData};
+use miro_api_extended::prelude::*;
 use miro_api_extended::storage::FileStore;
-use miro_api_extended::{Miro, PaginationExt};
-use serde_json::json;
+use miro_api_extended::Miro;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,20 +46,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 4. Act as that user: create a board with 120 sticky notes, then stream them back.
     let api = miro.as_user(&auth.user_id);
-    let board = api.create_board(&Default::default()).await?.id.clone();
+    let board = api.create_board(&Default::default()).await?.into_inner().id;
     for batch in 0..6 {
-        let items: Vec<_> = (0..20)
-            .map(|i| json!({"type": "sticky_note", "data": {"content": format!("note {}", batch * 20 + i)}}))
+        let items: Vec<ItemCreate> = (0..20)
+            .map(|i| {
+                let content = format!("note {}", batch * 20 + i);
+                ItemCreate::from(StickyNoteData::default().content(content))
+                    .at(i * 220, batch * 250)
+            })
             .collect();
-        api.call_operation::<serde_json::Value>(
-            &miro_api::operations::CREATE_ITEMS,
-            &[&board],
-            &[],
-            Some(&items.into()),
-        )
-        .await?;
+        api.create_items(&board, &items).await?;
     }
-    let mut notes = api.get_all_items(&board).query("type", "sticky_note");
+    let mut notes = api
+        .get_items(&board)
+        .type_(GetItemsType::StickyNote)
+        .stream();
     let mut count = 0;
     while let Some(item) = notes.try_next().await? {
         count += 1;

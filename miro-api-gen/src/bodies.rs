@@ -9,7 +9,7 @@
 //!   data (`ItemCreate::from(StickyNoteData::default().content("Hi"))`): its `type` follows from
 //!   the data, and both fields are private, so they cannot disagree.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use quote::{format_ident, quote};
 use syn::{parse_quote, Fields, Item};
@@ -20,7 +20,7 @@ use crate::postprocess::{option_inner, type_name as last_ident};
 /// type to its `type` value -> variant mapping.
 pub fn add(
     types: &mut Vec<Item>,
-    names: &BTreeSet<String>,
+    request_types: &BTreeMap<String, crate::request_types::Found>,
     outer_tags: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> usize {
     let mut extra: Vec<Item> = Vec::new();
@@ -29,9 +29,19 @@ pub fn add(
         .any(|i| matches!(i, Item::Struct(s) if s.ident == "PositionChange"));
     for item in types.iter_mut() {
         let Item::Struct(s) = item else { continue };
-        if !names.contains(&s.ident.to_string()) {
+        let Some(found) = request_types.get(&s.ident.to_string()) else {
             continue;
-        }
+        };
+        // `new` takes the required fields in the spec's order (`startItem` before `endItem`),
+        // not in the struct's alphabetical one.
+        let spec_order: Vec<&str> = found
+            .schema
+            .get("required")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
         let Fields::Named(fields) = &mut s.fields else {
             continue;
         };
@@ -114,7 +124,12 @@ pub fn add(
             let (inner, optional) = option_inner(&f.ty);
             let is_list = last_ident(&f.ty).as_deref() == Some("Vec");
             if !optional && !is_list {
-                required.push((ident, f.ty.clone()));
+                let json = crate::request_types::json_name(f);
+                let place = spec_order
+                    .iter()
+                    .position(|r| *r == json)
+                    .unwrap_or(usize::MAX);
+                required.push((place, ident, f.ty.clone()));
                 continue;
             }
             let setter_ty = if optional { inner } else { &f.ty };
@@ -133,15 +148,17 @@ pub fn add(
             });
         }
         if !required.is_empty() && skip.is_empty() {
-            let idents: Vec<_> = required.iter().map(|(i, _)| i).collect();
-            let tys: Vec<_> = required.iter().map(|(_, t)| t).collect();
+            required.sort_by_key(|(place, _, _)| *place);
+            let idents: Vec<_> = required.iter().map(|(_, i, _)| i).collect();
+            let tys: Vec<_> = required.iter().map(|(_, _, t)| t).collect();
             let others = fields
                 .named
                 .iter()
                 .filter_map(|f| f.ident.clone())
                 .filter(|i| !idents.contains(&i));
             methods.push(quote! {
-                /// A value with its required fields; set the others with the setters.
+                /// A value with its required fields, in the spec's order; set the others with
+                /// the setters.
                 pub fn new(#(#idents: impl ::std::convert::Into<#tys>),*) -> Self {
                     Self {
                         #(#idents: #idents.into(),)*

@@ -142,8 +142,7 @@ pub fn generate(
     postprocess::decode_unions_by_discriminator(&mut processed.types, &fixed);
     let request_types_found =
         request_types::reachable(&fixed, &ops, &processed.types, &processed.signatures);
-    let request_names = request_types_found.keys().cloned().collect();
-    bodies::add(&mut processed.types, &request_names, &outer_tags);
+    bodies::add(&mut processed.types, &request_types_found, &outer_tags);
     let head = header(pin);
     let mod_rs = format!(
         "{head}//! Code generated from the pinned spec: the types, one method of [`crate::MiroApi`] per\n\

@@ -341,22 +341,27 @@ pub fn param_doc(html: &str) -> String {
 fn without_website_instructions(text: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     let mut skipping = false;
-    for paragraph in text.split("\n\n") {
-        let p = paragraph.trim_start();
-        if p.starts_with("To try out this API") {
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with("To try out this API") {
             skipping = true;
             continue;
         }
-        let numbered = p
-            .split_once('.')
-            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
-        if skipping && (numbered || p.starts_with("Figure")) {
-            continue;
+        if skipping {
+            let numbered = t
+                .split_once('.')
+                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+            if numbered || t.starts_with("Figure") || t.is_empty() {
+                continue;
+            }
+            skipping = false;
+            if out.last().is_some_and(|l| !l.trim().is_empty()) {
+                out.push("");
+            }
         }
-        skipping = false;
-        out.push(paragraph);
+        out.push(line);
     }
-    out.join("\n\n")
+    out.join("\n")
 }
 
 /// The rustdoc of a generated method.
@@ -418,6 +423,11 @@ mod tests {
         assert_eq!(
             without_website_instructions(text),
             "Adds items.\n\nRate limiting: Level 2 per item."
+        );
+        let inline = "Adds files.\nTo try out this API in our documentation:\n1. Select **ADD FILE**.\n2. Upload.\n\nRate limiting: Level 2";
+        assert_eq!(
+            without_website_instructions(inline),
+            "Adds files.\n\nRate limiting: Level 2"
         );
     }
 

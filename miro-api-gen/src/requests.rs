@@ -7,7 +7,7 @@
 //! - a paginated operation's request implements `miro_api::PagedRequest`, so the page streams of
 //!   `miro-api-extended` start from the same request with the same typed filters.
 //!
-//! `MiroApi`'s constructors are emitted in one `impl` block per [`area`](crate::area), so the
+//! `MiroApi`'s constructors are emitted in one `impl` block per [`area`], so the
 //! docs list them by area.
 
 use std::collections::BTreeMap;

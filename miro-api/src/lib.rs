@@ -32,6 +32,17 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Bodies are built with setters; a bulk item is built from its data, so its `type` follows
+//! from it and the two cannot be set apart:
+//!
+//! ```compile_fail
+//! use miro_api::types::{ItemCreate, ItemTypeChange, StickyNoteData};
+//! let item = ItemCreate {
+//!     type_: ItemTypeChange::Card,
+//!     ..ItemCreate::from(StickyNoteData::default().content("Hi"))
+//! };
+//! ```
+//!
 //! Enums are open: a value Miro adds later decodes as `UnknownValue(..)` and is sent back
 //! unchanged. A value you write is a known variant or an explicit `UnknownValue`, so a typo does
 //! not compile into an unknown value:

@@ -86,7 +86,7 @@ pub struct Authorization {
 ///
 /// Refreshes are coordinated through the store too: at most one refresh per user is in flight
 /// across every `Miro` value and every process sharing the store (see
-/// [`TokenStore`](crate::storage::TokenStore) for the contract).
+/// [`TokenStore`] for the contract).
 ///
 /// Cheap to clone; clones share the store, the HTTP clients, the refresh coordination and the
 /// per-user clients. `Debug` never shows the client secret.

@@ -374,9 +374,6 @@ Returns a [`requests::UpdateImageItemUsingFileFromDevice`]: set the optional par
     /**Create items in bulk using file from device
 
 Adds different types of items to a board using files from a device. You can add up to 20 items of the same or different type per create call. For example, you can create 5 document items and 5 images in one create call.  The bulk create operation is transactional. If any item's create operation fails, the create operation for all the remaining items also fails, and none of the items will be created.
-To try out this API in our documentation:
-1. In the **BODY PARAMS** section, select **ADD FILE**, and then upload a local file. Repeat for each item that you want to add.
-2. Upload a JSON file that contains the bulk data for the items you want to create.
 
 Rate limiting: Level 2 per item
 

@@ -17983,7 +17983,8 @@ impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultItem {
     }
 }
 impl AddProjectMemberRequest {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(
         email: impl ::std::convert::Into<::std::string::String>,
         role: impl ::std::convert::Into<ProjectRole>,
@@ -18193,7 +18194,8 @@ impl BoardChanges {
     }
 }
 impl BoardItemGroup {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(data: impl ::std::convert::Into<BoardItemGroupData>) -> Self {
         Self { data: data.into() }
     }
@@ -18341,7 +18343,8 @@ impl Caption {
         self.text_align_vertical = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             content: content.into(),
@@ -18473,7 +18476,8 @@ impl CaseRequest {
         self.description = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             name: name.into(),
@@ -18633,7 +18637,8 @@ impl ConnectorCreationData {
         self.style = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(
         end_item: impl ::std::convert::Into<ItemConnectionCreationData>,
         start_item: impl ::std::convert::Into<ItemConnectionCreationData>,
@@ -18774,7 +18779,8 @@ impl CreateBoardUserGroupsRequest {
         self.user_group_ids = value.into();
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(role: impl ::std::convert::Into<Role>) -> Self {
         Self {
             role: role.into(),
@@ -18819,7 +18825,8 @@ impl CreateDocumentItemUsingFileFromDeviceData {
     }
 }
 impl CreateGroupMemberRequest {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(email: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { email: email.into() }
     }
@@ -18833,7 +18840,8 @@ impl CreateGroupRequest {
         self.description = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             name: name.into(),
@@ -18842,7 +18850,8 @@ impl CreateGroupRequest {
     }
 }
 impl CreateProjectRequest {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { name: name.into() }
     }
@@ -18856,7 +18865,8 @@ impl CreateProjectUserGroupsRequest {
         self.user_group_ids = value.into();
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(role: impl ::std::convert::Into<Role>) -> Self {
         Self {
             role: role.into(),
@@ -18865,19 +18875,21 @@ impl CreateProjectUserGroupsRequest {
     }
 }
 impl CreateTeamGroupRequest {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(
-        role: impl ::std::convert::Into<CreateTeamGroupRequestRole>,
         user_group_id: impl ::std::convert::Into<::std::string::String>,
+        role: impl ::std::convert::Into<CreateTeamGroupRequestRole>,
     ) -> Self {
         Self {
-            role: role.into(),
             user_group_id: user_group_id.into(),
+            role: role.into(),
         }
     }
 }
 impl CreateTeamRequest {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { name: name.into() }
     }
@@ -18956,7 +18968,8 @@ impl CreateUserResource {
         self.user_type = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(user_name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             user_name: user_name.into(),
@@ -18981,7 +18994,8 @@ impl CreateUserResourceName {
         self.formatted = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(
         family_name: impl ::std::convert::Into<::std::string::String>,
         given_name: impl ::std::convert::Into<::std::string::String>,
@@ -19183,7 +19197,8 @@ impl DocFormatCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(data: impl ::std::convert::Into<DocFormatMarkdownData>) -> Self {
         Self {
             data: data.into(),
@@ -19206,14 +19221,15 @@ impl DocFormatMarkdownData {
         self.content_version = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(
-        content: impl ::std::convert::Into<::std::string::String>,
         content_type: impl ::std::convert::Into<DocFormatMarkdownDataContentType>,
+        content: impl ::std::convert::Into<::std::string::String>,
     ) -> Self {
         Self {
-            content: content.into(),
             content_type: content_type.into(),
+            content: content.into(),
             content_version: ::std::default::Default::default(),
         }
     }
@@ -19229,7 +19245,8 @@ impl DocumentCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(data: impl ::std::convert::Into<DocumentUrlData>) -> Self {
         Self {
             data: data.into(),
@@ -19291,7 +19308,8 @@ impl DocumentUrlData {
         self.title = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             url: url.into(),
@@ -19336,7 +19354,8 @@ impl EmbedCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(data: impl ::std::convert::Into<EmbedUrlData>) -> Self {
         Self {
             data: data.into(),
@@ -19404,7 +19423,8 @@ impl EmbedUrlData {
         self.preview_url = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             url: url.into(),
@@ -19437,7 +19457,8 @@ impl EmbedUrlDataChanges {
     }
 }
 impl EnterpriseUpdateBoardExportJobBody {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(
         status: impl ::std::convert::Into<EnterpriseUpdateBoardExportJobBodyStatus>,
     ) -> Self {
@@ -19520,7 +19541,8 @@ impl FrameCreateRequest {
         self.style = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(data: impl ::std::convert::Into<FrameChanges>) -> Self {
         Self {
             data: data.into(),
@@ -19649,7 +19671,8 @@ impl ImageCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(data: impl ::std::convert::Into<ImageUrlData>) -> Self {
         Self {
             data: data.into(),
@@ -19712,7 +19735,8 @@ impl ImageUrlData {
         self.title = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             url: url.into(),
@@ -19945,7 +19969,8 @@ impl LegalHoldRequest {
         self.description = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(
         name: impl ::std::convert::Into<::std::string::String>,
         scope: impl ::std::convert::Into<LegalHoldRequestScope>,
@@ -19983,7 +20008,8 @@ impl MindmapCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(data: impl ::std::convert::Into<MindmapDataForCreate>) -> Self {
         Self {
             data: data.into(),
@@ -20002,7 +20028,8 @@ impl MindmapCreateRequest {
     }
 }
 impl MindmapDataForCreate {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(node_view: impl ::std::convert::Into<MindmapNode>) -> Self {
         Self {
             node_view: node_view.into(),
@@ -20028,7 +20055,8 @@ impl MindmapNodeTextData {
         self.content = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(type_: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             type_: type_.into(),
@@ -20083,7 +20111,8 @@ impl PatchGroupResourceOperationsItem {
         self.value = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(
         op: impl ::std::convert::Into<PatchGroupResourceOperationsItemOp>,
     ) -> Self {
@@ -20095,7 +20124,8 @@ impl PatchGroupResourceOperationsItem {
     }
 }
 impl PatchGroupResourceOperationsItemValueArrayItem {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(value: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { value: value.into() }
     }
@@ -20121,7 +20151,8 @@ impl PatchUserResource {
     }
 }
 impl PatchUserResourceOperationsItem {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(
         op: impl ::std::convert::Into<PatchUserResourceOperationsItemOp>,
         path: impl ::std::convert::Into<::std::string::String>,
@@ -20159,7 +20190,8 @@ impl RelativeOffset {
     }
 }
 impl RevokeTokenRequest {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(
         access_token: impl ::std::convert::Into<::std::string::String>,
         client_id: impl ::std::convert::Into<::std::string::String>,
@@ -20684,7 +20716,8 @@ impl TagCreateRequest {
         self.fill_color = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(title: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             title: title.into(),
@@ -20796,7 +20829,8 @@ impl TeamMemberInvite {
         self.role = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(email: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             email: email.into(),
@@ -20964,7 +20998,8 @@ impl TextCreateRequest {
         self.style = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(data: impl ::std::convert::Into<TextData>) -> Self {
         Self {
             data: data.into(),
@@ -20984,7 +21019,8 @@ impl TextCreateRequest {
     }
 }
 impl TextData {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { content: content.into() }
     }
@@ -21208,7 +21244,8 @@ impl UpdateProjectMemberRequest {
     }
 }
 impl UpdateProjectRequest {
-    /// A value with its required fields; set the others with the setters.
+    /// A value with its required fields, in the spec's order; set the others with
+    /// the setters.
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { name: name.into() }
     }
