@@ -10,7 +10,7 @@
 //!   ([`decode_unions_by_discriminator`]).
 //! - Each method keeps progenitor's URL and request building, loses the `api-version` header,
 //!   the hooks and the status match, and ends in one call into the hand-written runtime
-//!   (`MiroApi::execute_json` / `execute_empty`), which owns auth, errors, retries and pacing.
+//!   (`MiroApi::respond_json` / `respond_empty`), which owns auth, errors, retries and pacing.
 //! - Multipart operations get their parts as parameters and a buffered multipart body.
 //! - Method docs come from the spec via [`model::method_doc`].
 
@@ -857,17 +857,23 @@ fn rewrite_method(f: &mut syn::ImplItemFn, op: &Operation, success: &Type) -> Re
         };
     }
     let op_const = format_ident!("{}", op.fn_name.to_uppercase());
-    let execute = if empty {
-        quote!(execute_empty)
+    let respond = if empty {
+        quote!(respond_empty)
     } else {
-        quote!(execute_json)
+        quote!(respond_json)
     };
+    // Building the request is synchronous and specific to the operation; sending it is one
+    // future of the runtime, shared by every operation with the same response type, so the
+    // crate does not compile (and check `Send` for) a future per operation.
     f.block = parse_quote! {{
-        let url = #url;
-        #(#prelude)*
-        let request = #request;
-        self.#execute(request, &crate::generated::operations::#op_const).await
+        let request = (|| -> ::std::result::Result<::reqwest::RequestBuilder, crate::Error> {
+            let url = #url;
+            #(#prelude)*
+            ::std::result::Result::Ok(#request)
+        })();
+        self.#respond(request, &crate::generated::operations::#op_const)
     }};
+    f.sig.asyncness = None;
     f.attrs.retain(|a| !a.path().is_ident("doc"));
     let doc = model::method_doc(op);
     f.attrs.insert(0, parse_quote!(#[doc = #doc]));

@@ -347,8 +347,11 @@ fn split(
         impl<'a> #struct_name<'a> {
             #(#setters)*
 
-            /// Sends the request.
-            pub async fn send(self) -> #output {
+            /// Sends the request: a future of the response (what `.await` on the request does).
+            // Inline: the response future is compiled in the crate that sends the request, for
+            // the requests it sends, not for all of them in this crate.
+            #[inline]
+            pub fn send(self) -> crate::ResponseFuture<'a, #success> {
                 let Self { api: this, #(#all_idents),* } = self;
                 #body
             }
@@ -356,9 +359,10 @@ fn split(
 
         impl<'a> ::std::future::IntoFuture for #struct_name<'a> {
             type Output = #output;
-            type IntoFuture = crate::runtime::BoxFuture<'a, #output>;
+            type IntoFuture = crate::ResponseFuture<'a, #success>;
+            #[inline]
             fn into_future(self) -> Self::IntoFuture {
-                ::std::boxed::Box::pin(self.send())
+                self.send()
             }
         }
 

@@ -14,7 +14,7 @@ use crate::auth::{AccessToken, TokenProvider};
 use crate::error::{ApiError, Error, TimeoutCause};
 use crate::operations::Operation;
 use crate::pacing::{Admission, Budget, Reservation};
-use crate::response::Response;
+use crate::response::{Response, ResponseFuture};
 use crate::retry::{self, Failure, RetryPolicy, ServerWait};
 
 /// Miro's API host.
@@ -145,6 +145,25 @@ impl MiroApi {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// The future of a generated request: the built request (or the error building it) sent as
+    /// `op`, its JSON body decoded. One future type per response type, not per operation.
+    pub(crate) fn respond_json<'a, T: DeserializeOwned + Send + 'a>(
+        &'a self,
+        request: Result<RequestBuilder, Error>,
+        op: &'static Operation,
+    ) -> ResponseFuture<'a, T> {
+        Box::pin(async move { self.execute_json(request?, op).await })
+    }
+
+    /// [`respond_json`](Self::respond_json) for a success without a body.
+    pub(crate) fn respond_empty<'a>(
+        &'a self,
+        request: Result<RequestBuilder, Error>,
+        op: &'static Operation,
+    ) -> ResponseFuture<'a, ()> {
+        Box::pin(async move { self.execute_empty(request?, op).await })
     }
 
     /// Sends a request of `op` and decodes a JSON body.

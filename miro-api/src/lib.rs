@@ -81,6 +81,6 @@ pub use client::{
 pub use error::{ApiError, Error, ErrorBody, TimeoutCause, UnknownEnumValue};
 pub use generated::{operations, requests, types};
 pub use paging::{PagedRequest, Paging};
-pub use response::{RateLimit, Response};
+pub use response::{RateLimit, Response, ResponseFuture};
 pub use retry::{RetryPolicy, MAX_SERVER_WAIT};
 pub use upload::FilePart;

@@ -5,6 +5,11 @@ use std::ops::Deref;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
+/// The future of a request's response: what `.await` on a request (or its `send()`) gives.
+pub type ResponseFuture<'a, T> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response<T>, crate::Error>> + Send + 'a>,
+>;
+
 /// A successful response: the decoded body, its status, its headers and the attempts it took.
 ///
 /// It derefs to the body, so fields read directly (`board.name`); to move a field out, take the

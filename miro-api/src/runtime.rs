@@ -20,9 +20,6 @@ pub fn encode_path(segment: &str) -> String {
     utf8_percent_encode(segment, PATH_SEGMENT).to_string()
 }
 
-/// The future of a request's `IntoFuture`.
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
 /// The pairs of one query parameter: none for `None`, one for a scalar, one per element of a list.
 fn query_pairs<T: Serialize>(
     name: &str,

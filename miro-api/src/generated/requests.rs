@@ -46,10 +46,9 @@ impl<'a> ListGroups<'a> {
         self.start_index = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GroupListResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupListResponse> {
         let Self {
             api: this,
             attributes,
@@ -59,21 +58,28 @@ impl<'a> ListGroups<'a> {
             sort_order,
             start_index,
         } = self;
-        let url = format!("{}/Groups", this.base_url(),);
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/Groups", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("attributes", &attributes))
+                    .query(&crate::runtime::QueryParam::new("count", &count))
+                    .query(&crate::runtime::QueryParam::new("filter", &filter))
+                    .query(&crate::runtime::QueryParam::new("sortBy", &sort_by))
+                    .query(&crate::runtime::QueryParam::new("sortOrder", &sort_order))
+                    .query(&crate::runtime::QueryParam::new("startIndex", &start_index)),
             )
-            .query(&crate::runtime::QueryParam::new("attributes", &attributes))
-            .query(&crate::runtime::QueryParam::new("count", &count))
-            .query(&crate::runtime::QueryParam::new("filter", &filter))
-            .query(&crate::runtime::QueryParam::new("sortBy", &sort_by))
-            .query(&crate::runtime::QueryParam::new("sortOrder", &sort_order))
-            .query(&crate::runtime::QueryParam::new("startIndex", &start_index));
-        this.execute_json(request, &crate::generated::operations::LIST_GROUPS).await
+        })();
+        this.respond_json(request, &crate::generated::operations::LIST_GROUPS)
     }
 }
 impl<'a> ::std::future::IntoFuture for ListGroups<'a> {
@@ -81,12 +87,10 @@ impl<'a> ::std::future::IntoFuture for ListGroups<'a> {
         crate::Response<types::GroupListResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupListResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupListResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_group`](crate::MiroApi::get_group) (`GET /Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -102,24 +106,30 @@ impl<'a> GetGroup<'a> {
         self.attributes = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GroupResource>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupResource> {
         let Self { api: this, id, attributes } = self;
-        let url = format!(
-            "{}/Groups/{}", this.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/Groups/{}", this.base_url(), crate ::runtime::encode_path(& id
+                .to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("attributes", &attributes)),
             )
-            .query(&crate::runtime::QueryParam::new("attributes", &attributes));
-        this.execute_json(request, &crate::generated::operations::GET_GROUP).await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_GROUP)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetGroup<'a> {
@@ -127,12 +137,10 @@ impl<'a> ::std::future::IntoFuture for GetGroup<'a> {
         crate::Response<types::GroupResource>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupResource>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupResource>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::patch_group`](crate::MiroApi::patch_group) (`PATCH /Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -149,25 +157,31 @@ impl<'a> PatchGroup<'a> {
         self.attributes = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GroupResource>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupResource> {
         let Self { api: this, id, attributes, body } = self;
-        let url = format!(
-            "{}/Groups/{}", this.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/Groups/{}", this.base_url(), crate ::runtime::encode_path(& id
+                .to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .query(&crate::runtime::QueryParam::new("attributes", &attributes)),
             )
-            .json(&body)
-            .query(&crate::runtime::QueryParam::new("attributes", &attributes));
-        this.execute_json(request, &crate::generated::operations::PATCH_GROUP).await
+        })();
+        this.respond_json(request, &crate::generated::operations::PATCH_GROUP)
     }
 }
 impl<'a> ::std::future::IntoFuture for PatchGroup<'a> {
@@ -175,12 +189,10 @@ impl<'a> ::std::future::IntoFuture for PatchGroup<'a> {
         crate::Response<types::GroupResource>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupResource>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupResource>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::list_resource_types`](crate::MiroApi::list_resource_types) (`GET /ResourceTypes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -189,24 +201,26 @@ pub struct ListResourceTypes<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
 impl<'a> ListResourceTypes<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::ResourceTypeListResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ResourceTypeListResponse> {
         let Self { api: this } = self;
-        let url = format!("{}/ResourceTypes", this.base_url(),);
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        this.execute_json(request, &crate::generated::operations::LIST_RESOURCE_TYPES)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/ResourceTypes", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::LIST_RESOURCE_TYPES)
     }
 }
 impl<'a> ::std::future::IntoFuture for ListResourceTypes<'a> {
@@ -214,15 +228,10 @@ impl<'a> ::std::future::IntoFuture for ListResourceTypes<'a> {
         crate::Response<types::ResourceTypeListResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::ResourceTypeListResponse>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ResourceTypeListResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_resource_type`](crate::MiroApi::get_resource_type) (`GET /ResourceTypes/{resource}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -232,24 +241,29 @@ pub struct GetResourceType<'a> {
     pub(crate) resource: types::GetResourceTypeResource,
 }
 impl<'a> GetResourceType<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ResourceType>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ResourceType> {
         let Self { api: this, resource } = self;
-        let url = format!(
-            "{}/ResourceTypes/{}", this.base_url(), crate ::runtime::encode_path(&
-            resource.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/ResourceTypes/{}", this.base_url(), crate ::runtime::encode_path(&
+                resource.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_RESOURCE_TYPE)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_RESOURCE_TYPE)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetResourceType<'a> {
@@ -257,12 +271,10 @@ impl<'a> ::std::future::IntoFuture for GetResourceType<'a> {
         crate::Response<types::ResourceType>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ResourceType>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ResourceType>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::list_schemas`](crate::MiroApi::list_schemas) (`GET /Schemas`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -271,23 +283,26 @@ pub struct ListSchemas<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
 impl<'a> ListSchemas<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::SchemaListResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::SchemaListResponse> {
         let Self { api: this } = self;
-        let url = format!("{}/Schemas", this.base_url(),);
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        this.execute_json(request, &crate::generated::operations::LIST_SCHEMAS).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/Schemas", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::LIST_SCHEMAS)
     }
 }
 impl<'a> ::std::future::IntoFuture for ListSchemas<'a> {
@@ -295,12 +310,10 @@ impl<'a> ::std::future::IntoFuture for ListSchemas<'a> {
         crate::Response<types::SchemaListResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::SchemaListResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::SchemaListResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_schema`](crate::MiroApi::get_schema) (`GET /Schemas/{uri}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -310,23 +323,29 @@ pub struct GetSchema<'a> {
     pub(crate) uri: types::GetSchemaUri,
 }
 impl<'a> GetSchema<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::SchemaResource>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::SchemaResource> {
         let Self { api: this, uri } = self;
-        let url = format!(
-            "{}/Schemas/{}", this.base_url(), crate ::runtime::encode_path(& uri
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/Schemas/{}", this.base_url(), crate ::runtime::encode_path(& uri
+                .to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_SCHEMA).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_SCHEMA)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetSchema<'a> {
@@ -334,12 +353,10 @@ impl<'a> ::std::future::IntoFuture for GetSchema<'a> {
         crate::Response<types::SchemaResource>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::SchemaResource>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::SchemaResource>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::list_service_provider_configs`](crate::MiroApi::list_service_provider_configs) (`GET /ServiceProviderConfig`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -348,27 +365,31 @@ pub struct ListServiceProviderConfigs<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
 impl<'a> ListServiceProviderConfigs<'a> {
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::ServiceProviderConfigResponse>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::ServiceProviderConfigResponse> {
         let Self { api: this } = self;
-        let url = format!("{}/ServiceProviderConfig", this.base_url(),);
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        this.execute_json(
-                request,
-                &crate::generated::operations::LIST_SERVICE_PROVIDER_CONFIGS,
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/ServiceProviderConfig", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::LIST_SERVICE_PROVIDER_CONFIGS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for ListServiceProviderConfigs<'a> {
@@ -376,15 +397,10 @@ impl<'a> ::std::future::IntoFuture for ListServiceProviderConfigs<'a> {
         crate::Response<types::ServiceProviderConfigResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::ServiceProviderConfigResponse>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ServiceProviderConfigResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::list_users`](crate::MiroApi::list_users) (`GET /Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -429,10 +445,9 @@ impl<'a> ListUsers<'a> {
         self.start_index = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::UserListResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::UserListResponse> {
         let Self {
             api: this,
             attributes,
@@ -442,21 +457,28 @@ impl<'a> ListUsers<'a> {
             sort_order,
             start_index,
         } = self;
-        let url = format!("{}/Users", this.base_url(),);
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/Users", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("attributes", &attributes))
+                    .query(&crate::runtime::QueryParam::new("count", &count))
+                    .query(&crate::runtime::QueryParam::new("filter", &filter))
+                    .query(&crate::runtime::QueryParam::new("sortBy", &sort_by))
+                    .query(&crate::runtime::QueryParam::new("sortOrder", &sort_order))
+                    .query(&crate::runtime::QueryParam::new("startIndex", &start_index)),
             )
-            .query(&crate::runtime::QueryParam::new("attributes", &attributes))
-            .query(&crate::runtime::QueryParam::new("count", &count))
-            .query(&crate::runtime::QueryParam::new("filter", &filter))
-            .query(&crate::runtime::QueryParam::new("sortBy", &sort_by))
-            .query(&crate::runtime::QueryParam::new("sortOrder", &sort_order))
-            .query(&crate::runtime::QueryParam::new("startIndex", &start_index));
-        this.execute_json(request, &crate::generated::operations::LIST_USERS).await
+        })();
+        this.respond_json(request, &crate::generated::operations::LIST_USERS)
     }
 }
 impl<'a> ::std::future::IntoFuture for ListUsers<'a> {
@@ -464,12 +486,10 @@ impl<'a> ::std::future::IntoFuture for ListUsers<'a> {
         crate::Response<types::UserListResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::UserListResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::UserListResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_user`](crate::MiroApi::create_user) (`POST /Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -479,24 +499,27 @@ pub struct CreateUser<'a> {
     pub(crate) body: &'a types::CreateUserResource,
 }
 impl<'a> CreateUser<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::CreateUserResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CreateUserResponse> {
         let Self { api: this, body } = self;
-        let url = format!("{}/Users", this.base_url(),);
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/Users", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_USER).await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_USER)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateUser<'a> {
@@ -504,12 +527,10 @@ impl<'a> ::std::future::IntoFuture for CreateUser<'a> {
         crate::Response<types::CreateUserResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CreateUserResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CreateUserResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_user`](crate::MiroApi::get_user) (`GET /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -525,24 +546,30 @@ impl<'a> GetUser<'a> {
         self.attributes = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::UserResource>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::UserResource> {
         let Self { api: this, id, attributes } = self;
-        let url = format!(
-            "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
+                .to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("attributes", &attributes)),
             )
-            .query(&crate::runtime::QueryParam::new("attributes", &attributes));
-        this.execute_json(request, &crate::generated::operations::GET_USER).await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_USER)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetUser<'a> {
@@ -550,12 +577,10 @@ impl<'a> ::std::future::IntoFuture for GetUser<'a> {
         crate::Response<types::UserResource>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::UserResource>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::UserResource>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::replace_user`](crate::MiroApi::replace_user) (`PUT /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -566,24 +591,30 @@ pub struct ReplaceUser<'a> {
     pub(crate) body: &'a types::UserResource,
 }
 impl<'a> ReplaceUser<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::UserResource>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::UserResource> {
         let Self { api: this, id, body } = self;
-        let url = format!(
-            "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
+                .to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .put(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::REPLACE_USER).await
+        })();
+        this.respond_json(request, &crate::generated::operations::REPLACE_USER)
     }
 }
 impl<'a> ::std::future::IntoFuture for ReplaceUser<'a> {
@@ -591,12 +622,10 @@ impl<'a> ::std::future::IntoFuture for ReplaceUser<'a> {
         crate::Response<types::UserResource>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::UserResource>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::UserResource>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_user`](crate::MiroApi::delete_user) (`DELETE /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -606,25 +635,29 @@ pub struct DeleteUser<'a> {
     pub(crate) id: &'a str,
 }
 impl<'a> DeleteUser<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, id } = self;
-        let url = format!(
-            "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_USER).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
+                .to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_USER)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteUser<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::patch_user`](crate::MiroApi::patch_user) (`PATCH /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -635,24 +668,30 @@ pub struct PatchUser<'a> {
     pub(crate) body: &'a types::PatchUserResource,
 }
 impl<'a> PatchUser<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::UserResource>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::UserResource> {
         let Self { api: this, id, body } = self;
-        let url = format!(
-            "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
+                .to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::PATCH_USER).await
+        })();
+        this.respond_json(request, &crate::generated::operations::PATCH_USER)
     }
 }
 impl<'a> ::std::future::IntoFuture for PatchUser<'a> {
@@ -660,12 +699,10 @@ impl<'a> ::std::future::IntoFuture for PatchUser<'a> {
         crate::Response<types::UserResource>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::UserResource>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::UserResource>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::token_info`](crate::MiroApi::token_info) (`GET /v1/oauth-token`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -674,20 +711,26 @@ pub struct TokenInfo<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
 impl<'a> TokenInfo<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TokenInformation>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TokenInformation> {
         let Self { api: this } = self;
-        let url = format!("{}/v1/oauth-token", this.base_url(),);
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            );
-        this.execute_json(request, &crate::generated::operations::TOKEN_INFO).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/v1/oauth-token", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::TOKEN_INFO)
     }
 }
 impl<'a> ::std::future::IntoFuture for TokenInfo<'a> {
@@ -695,12 +738,10 @@ impl<'a> ::std::future::IntoFuture for TokenInfo<'a> {
         crate::Response<types::TokenInformation>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TokenInformation>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TokenInformation>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::revoke_token`](crate::MiroApi::revoke_token) (`POST /v1/oauth/revoke`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -710,25 +751,33 @@ pub struct RevokeToken<'a> {
     pub(crate) access_token: &'a str,
 }
 impl<'a> RevokeToken<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, access_token } = self;
-        let url = format!("{}/v1/oauth/revoke", this.base_url(),);
-        let request = this
-            .http()
-            .post(url)
-            .query(&crate::runtime::QueryParam::new("access_token", &access_token));
-        this.execute_empty(request, &crate::generated::operations::REVOKE_TOKEN).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/v1/oauth/revoke", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .query(
+                        &crate::runtime::QueryParam::new("access_token", &access_token),
+                    ),
+            )
+        })();
+        this.respond_empty(request, &crate::generated::operations::REVOKE_TOKEN)
     }
 }
 impl<'a> ::std::future::IntoFuture for RevokeToken<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_metrics`](crate::MiroApi::get_metrics) (`GET /v2-experimental/apps/{app_id}/metrics`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -746,29 +795,34 @@ impl<'a> GetMetrics<'a> {
         self.period = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<::std::vec::Vec<types::GetMetricsResponseItem>>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, ::std::vec::Vec<types::GetMetricsResponseItem>> {
         let Self { api: this, app_id, end_date, period, start_date } = self;
-        let url = format!(
-            "{}/v2-experimental/apps/{}/metrics", this.base_url(), crate
-            ::runtime::encode_path(& app_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/apps/{}/metrics", this.base_url(), crate
+                ::runtime::encode_path(& app_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("endDate", &end_date))
+                    .query(&crate::runtime::QueryParam::new("period", &period))
+                    .query(&crate::runtime::QueryParam::new("startDate", &start_date)),
             )
-            .query(&crate::runtime::QueryParam::new("endDate", &end_date))
-            .query(&crate::runtime::QueryParam::new("period", &period))
-            .query(&crate::runtime::QueryParam::new("startDate", &start_date));
-        this.execute_json(request, &crate::generated::operations::GET_METRICS).await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_METRICS)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetMetrics<'a> {
@@ -776,15 +830,13 @@ impl<'a> ::std::future::IntoFuture for GetMetrics<'a> {
         crate::Response<::std::vec::Vec<types::GetMetricsResponseItem>>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
+    type IntoFuture = crate::ResponseFuture<
         'a,
-        ::std::result::Result<
-            crate::Response<::std::vec::Vec<types::GetMetricsResponseItem>>,
-            crate::Error,
-        >,
+        ::std::vec::Vec<types::GetMetricsResponseItem>,
     >;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_metrics_total`](crate::MiroApi::get_metrics_total) (`GET /v2-experimental/apps/{app_id}/metrics-total`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -794,27 +846,29 @@ pub struct GetMetricsTotal<'a> {
     pub(crate) app_id: &'a str,
 }
 impl<'a> GetMetricsTotal<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GetMetricsTotalResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GetMetricsTotalResponse> {
         let Self { api: this, app_id } = self;
-        let url = format!(
-            "{}/v2-experimental/apps/{}/metrics-total", this.base_url(), crate
-            ::runtime::encode_path(& app_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/apps/{}/metrics-total", this.base_url(), crate
+                ::runtime::encode_path(& app_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_METRICS_TOTAL)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_METRICS_TOTAL)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetMetricsTotal<'a> {
@@ -822,15 +876,10 @@ impl<'a> ::std::future::IntoFuture for GetMetricsTotal<'a> {
         crate::Response<types::GetMetricsTotalResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::GetMetricsTotalResponse>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GetMetricsTotalResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_code_widget_items`](crate::MiroApi::get_code_widget_items) (`GET /v2-experimental/boards/{board_id}/code_widgets`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -852,29 +901,31 @@ impl<'a> GetCodeWidgetItems<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::CodeWidgetCursorPaged>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CodeWidgetCursorPaged> {
         let Self { api: this, board_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/code_widgets", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(request, &crate::generated::operations::GET_CODE_WIDGET_ITEMS)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_CODE_WIDGET_ITEMS)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetCodeWidgetItems<'a> {
@@ -882,15 +933,10 @@ impl<'a> ::std::future::IntoFuture for GetCodeWidgetItems<'a> {
         crate::Response<types::CodeWidgetCursorPaged>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::CodeWidgetCursorPaged>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CodeWidgetCursorPaged>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetCodeWidgetItems<'a> {
@@ -914,28 +960,33 @@ pub struct CreateCodeWidgetItem<'a> {
     pub(crate) body: &'a types::CodeWidgetCreateRequest,
 }
 impl<'a> CreateCodeWidgetItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CodeWidgetItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/code_widgets", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::CREATE_CODE_WIDGET_ITEM,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::CREATE_CODE_WIDGET_ITEM,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateCodeWidgetItem<'a> {
@@ -943,12 +994,10 @@ impl<'a> ::std::future::IntoFuture for CreateCodeWidgetItem<'a> {
         crate::Response<types::CodeWidgetItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CodeWidgetItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_code_widget_item`](crate::MiroApi::get_code_widget_item) (`GET /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -959,25 +1008,30 @@ pub struct GetCodeWidgetItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetCodeWidgetItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CodeWidgetItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/code_widgets/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_CODE_WIDGET_ITEM)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_CODE_WIDGET_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetCodeWidgetItem<'a> {
@@ -985,12 +1039,10 @@ impl<'a> ::std::future::IntoFuture for GetCodeWidgetItem<'a> {
         crate::Response<types::CodeWidgetItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CodeWidgetItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_code_widget_item`](crate::MiroApi::delete_code_widget_item) (`DELETE /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1001,30 +1053,33 @@ pub struct DeleteCodeWidgetItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteCodeWidgetItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_CODE_WIDGET_ITEM,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/code_widgets/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::DELETE_CODE_WIDGET_ITEM,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteCodeWidgetItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_code_widget_item`](crate::MiroApi::update_code_widget_item) (`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1036,29 +1091,34 @@ pub struct UpdateCodeWidgetItem<'a> {
     pub(crate) body: &'a types::CodeWidgetUpdateRequest,
 }
 impl<'a> UpdateCodeWidgetItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CodeWidgetItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/code_widgets/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_CODE_WIDGET_ITEM,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::UPDATE_CODE_WIDGET_ITEM,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateCodeWidgetItem<'a> {
@@ -1066,12 +1126,10 @@ impl<'a> ::std::future::IntoFuture for UpdateCodeWidgetItem<'a> {
         crate::Response<types::CodeWidgetItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CodeWidgetItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::move_code_widget_item`](crate::MiroApi::move_code_widget_item) (`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}/position`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1083,26 +1141,31 @@ pub struct MoveCodeWidgetItem<'a> {
     pub(crate) body: &'a types::PositionChange,
 }
 impl<'a> MoveCodeWidgetItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CodeWidgetItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/code_widgets/{}/position", this.base_url(),
-            crate ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/code_widgets/{}/position", this.base_url(),
+                crate ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::MOVE_CODE_WIDGET_ITEM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::MOVE_CODE_WIDGET_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for MoveCodeWidgetItem<'a> {
@@ -1110,12 +1173,10 @@ impl<'a> ::std::future::IntoFuture for MoveCodeWidgetItem<'a> {
         crate::Response<types::CodeWidgetItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CodeWidgetItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CodeWidgetItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_items_experimental`](crate::MiroApi::get_items_experimental) (`GET /v2-experimental/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1143,30 +1204,32 @@ impl<'a> GetItemsExperimental<'a> {
         self.type_ = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GenericItemCursorPaged>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GenericItemCursorPaged> {
         let Self { api: this, board_id, cursor, limit, type_ } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/items", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/items", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("type", &type_)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("type", &type_));
-        this.execute_json(request, &crate::generated::operations::GET_ITEMS_EXPERIMENTAL)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_ITEMS_EXPERIMENTAL)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetItemsExperimental<'a> {
@@ -1174,15 +1237,10 @@ impl<'a> ::std::future::IntoFuture for GetItemsExperimental<'a> {
         crate::Response<types::GenericItemCursorPaged>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::GenericItemCursorPaged>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GenericItemCursorPaged>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetItemsExperimental<'a> {
@@ -1207,28 +1265,33 @@ pub struct GetSpecificItemExperimental<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetSpecificItemExperimental<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GenericItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GenericItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/items/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/items/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::GET_SPECIFIC_ITEM_EXPERIMENTAL,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::GET_SPECIFIC_ITEM_EXPERIMENTAL,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for GetSpecificItemExperimental<'a> {
@@ -1236,12 +1299,10 @@ impl<'a> ::std::future::IntoFuture for GetSpecificItemExperimental<'a> {
         crate::Response<types::GenericItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GenericItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GenericItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_item_experimental`](crate::MiroApi::delete_item_experimental) (`DELETE /v2-experimental/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1252,30 +1313,33 @@ pub struct DeleteItemExperimental<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteItemExperimental<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/items/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_ITEM_EXPERIMENTAL,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/items/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::DELETE_ITEM_EXPERIMENTAL,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteItemExperimental<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_mindmap_nodes_experimental`](crate::MiroApi::get_mindmap_nodes_experimental) (`GET /v2-experimental/boards/{board_id}/mindmap_nodes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1297,32 +1361,34 @@ impl<'a> GetMindmapNodesExperimental<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::MindmapCursorPaged>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::MindmapCursorPaged> {
         let Self { api: this, board_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/mindmap_nodes", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/mindmap_nodes", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(
-                request,
-                &crate::generated::operations::GET_MINDMAP_NODES_EXPERIMENTAL,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::GET_MINDMAP_NODES_EXPERIMENTAL,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for GetMindmapNodesExperimental<'a> {
@@ -1330,12 +1396,10 @@ impl<'a> ::std::future::IntoFuture for GetMindmapNodesExperimental<'a> {
         crate::Response<types::MindmapCursorPaged>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::MindmapCursorPaged>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::MindmapCursorPaged>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetMindmapNodesExperimental<'a> {
@@ -1359,28 +1423,33 @@ pub struct CreateMindmapNodesExperimental<'a> {
     pub(crate) body: &'a types::MindmapCreateRequest,
 }
 impl<'a> CreateMindmapNodesExperimental<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::MindmapItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::MindmapItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/mindmap_nodes", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/mindmap_nodes", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::CREATE_MINDMAP_NODES_EXPERIMENTAL,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::CREATE_MINDMAP_NODES_EXPERIMENTAL,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateMindmapNodesExperimental<'a> {
@@ -1388,12 +1457,10 @@ impl<'a> ::std::future::IntoFuture for CreateMindmapNodesExperimental<'a> {
         crate::Response<types::MindmapItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::MindmapItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::MindmapItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_mindmap_node_experimental`](crate::MiroApi::get_mindmap_node_experimental) (`GET /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1404,28 +1471,33 @@ pub struct GetMindmapNodeExperimental<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetMindmapNodeExperimental<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::MindmapItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::MindmapItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/mindmap_nodes/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/mindmap_nodes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::GET_MINDMAP_NODE_EXPERIMENTAL,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::GET_MINDMAP_NODE_EXPERIMENTAL,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for GetMindmapNodeExperimental<'a> {
@@ -1433,12 +1505,10 @@ impl<'a> ::std::future::IntoFuture for GetMindmapNodeExperimental<'a> {
         crate::Response<types::MindmapItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::MindmapItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::MindmapItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_mindmap_node_experimental`](crate::MiroApi::delete_mindmap_node_experimental) (`DELETE /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1449,30 +1519,33 @@ pub struct DeleteMindmapNodeExperimental<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteMindmapNodeExperimental<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/mindmap_nodes/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_MINDMAP_NODE_EXPERIMENTAL,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/mindmap_nodes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::DELETE_MINDMAP_NODE_EXPERIMENTAL,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteMindmapNodeExperimental<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_shape_item_flowchart`](crate::MiroApi::create_shape_item_flowchart) (`POST /v2-experimental/boards/{board_id}/shapes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1483,38 +1556,41 @@ pub struct CreateShapeItemFlowchart<'a> {
     pub(crate) body: &'a types::ShapeCreateRequest,
 }
 impl<'a> CreateShapeItemFlowchart<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ShapeItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/shapes", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/shapes", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::CREATE_SHAPE_ITEM_FLOWCHART,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::CREATE_SHAPE_ITEM_FLOWCHART,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_shape_item_flowchart`](crate::MiroApi::get_shape_item_flowchart) (`GET /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1525,38 +1601,41 @@ pub struct GetShapeItemFlowchart<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetShapeItemFlowchart<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ShapeItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/shapes/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/shapes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::GET_SHAPE_ITEM_FLOWCHART,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::GET_SHAPE_ITEM_FLOWCHART,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for GetShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_shape_item_flowchart`](crate::MiroApi::delete_shape_item_flowchart) (`DELETE /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1567,30 +1646,33 @@ pub struct DeleteShapeItemFlowchart<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteShapeItemFlowchart<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/shapes/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_SHAPE_ITEM_FLOWCHART,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/shapes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::DELETE_SHAPE_ITEM_FLOWCHART,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_shape_item_flowchart`](crate::MiroApi::update_shape_item_flowchart) (`PATCH /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1602,39 +1684,42 @@ pub struct UpdateShapeItemFlowchart<'a> {
     pub(crate) body: &'a types::ShapeUpdateRequest,
 }
 impl<'a> UpdateShapeItemFlowchart<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ShapeItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2-experimental/boards/{}/shapes/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2-experimental/boards/{}/shapes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_SHAPE_ITEM_FLOWCHART,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::UPDATE_SHAPE_ITEM_FLOWCHART,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_audit_logs`](crate::MiroApi::enterprise_get_audit_logs) (`GET /v2/audit/logs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1663,39 +1748,49 @@ impl<'a> EnterpriseGetAuditLogs<'a> {
         self.sorting = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::AuditPage>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::AuditPage> {
         let Self { api: this, created_after, created_before, cursor, limit, sorting } = self;
-        let url = format!("{}/v2/audit/logs", this.base_url(),);
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/v2/audit/logs", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(
+                        &crate::runtime::QueryParam::new("createdAfter", &created_after),
+                    )
+                    .query(
+                        &crate::runtime::QueryParam::new(
+                            "createdBefore",
+                            &created_before,
+                        ),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("sorting", &sorting)),
             )
-            .query(&crate::runtime::QueryParam::new("createdAfter", &created_after))
-            .query(&crate::runtime::QueryParam::new("createdBefore", &created_before))
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("sorting", &sorting));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_AUDIT_LOGS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_AUDIT_LOGS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetAuditLogs<'a> {
     type Output = ::std::result::Result<crate::Response<types::AuditPage>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::AuditPage>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::AuditPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseGetAuditLogs<'a> {
@@ -1762,30 +1857,33 @@ impl<'a> GetBoards<'a> {
         self.team_id = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardsPagedResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardsPagedResponse> {
         let Self { api: this, limit, offset, owner, project_id, query, sort, team_id } = self;
-        let url = format!("{}/v2/boards", this.base_url(),);
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/v2/boards", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("offset", &offset))
+                    .query(&crate::runtime::QueryParam::new("owner", &owner))
+                    .query(&crate::runtime::QueryParam::new("project_id", &project_id))
+                    .query(&crate::runtime::QueryParam::new("query", &query))
+                    .query(&crate::runtime::QueryParam::new("sort", &sort))
+                    .query(&crate::runtime::QueryParam::new("team_id", &team_id)),
             )
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("offset", &offset))
-            .query(&crate::runtime::QueryParam::new("owner", &owner))
-            .query(&crate::runtime::QueryParam::new("project_id", &project_id))
-            .query(&crate::runtime::QueryParam::new("query", &query))
-            .query(&crate::runtime::QueryParam::new("sort", &sort))
-            .query(&crate::runtime::QueryParam::new("team_id", &team_id));
-        this.execute_json(request, &crate::generated::operations::GET_BOARDS).await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_BOARDS)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetBoards<'a> {
@@ -1793,12 +1891,10 @@ impl<'a> ::std::future::IntoFuture for GetBoards<'a> {
         crate::Response<types::BoardsPagedResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardsPagedResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardsPagedResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetBoards<'a> {
@@ -1827,25 +1923,30 @@ pub struct CopyBoard<'a> {
     pub(crate) body: &'a types::CopyBoardChanges,
 }
 impl<'a> CopyBoard<'a> {
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardWithLinksAndWithoutProject>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::BoardWithLinksAndWithoutProject> {
         let Self { api: this, copy_from, body } = self;
-        let url = format!("{}/v2/boards", this.base_url(),);
-        let request = this
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/v2/boards", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .put(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .query(&crate::runtime::QueryParam::new("copy_from", &copy_from)),
             )
-            .json(&body)
-            .query(&crate::runtime::QueryParam::new("copy_from", &copy_from));
-        this.execute_json(request, &crate::generated::operations::COPY_BOARD).await
+        })();
+        this.respond_json(request, &crate::generated::operations::COPY_BOARD)
     }
 }
 impl<'a> ::std::future::IntoFuture for CopyBoard<'a> {
@@ -1853,15 +1954,10 @@ impl<'a> ::std::future::IntoFuture for CopyBoard<'a> {
         crate::Response<types::BoardWithLinksAndWithoutProject>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::BoardWithLinksAndWithoutProject>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardWithLinksAndWithoutProject>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_board`](crate::MiroApi::create_board) (`POST /v2/boards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1871,21 +1967,27 @@ pub struct CreateBoard<'a> {
     pub(crate) body: &'a types::BoardChanges,
 }
 impl<'a> CreateBoard<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::BoardWithLinks>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardWithLinks> {
         let Self { api: this, body } = self;
-        let url = format!("{}/v2/boards", this.base_url(),);
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/v2/boards", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_BOARD).await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_BOARD)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateBoard<'a> {
@@ -1893,12 +1995,10 @@ impl<'a> ::std::future::IntoFuture for CreateBoard<'a> {
         crate::Response<types::BoardWithLinks>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardWithLinks>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardWithLinks>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_items_within_frame`](crate::MiroApi::get_items_within_frame) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -1927,31 +2027,38 @@ impl<'a> GetItemsWithinFrame<'a> {
         self.type_ = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GenericItemCursorPaged>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GenericItemCursorPaged> {
         let Self { api: this, board_id, cursor, limit, parent_item_id, type_ } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(
+                        &crate::runtime::QueryParam::new(
+                            "parent_item_id",
+                            &parent_item_id,
+                        ),
+                    )
+                    .query(&crate::runtime::QueryParam::new("type", &type_)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("parent_item_id", &parent_item_id))
-            .query(&crate::runtime::QueryParam::new("type", &type_));
-        this.execute_json(request, &crate::generated::operations::GET_ITEMS_WITHIN_FRAME)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_ITEMS_WITHIN_FRAME)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetItemsWithinFrame<'a> {
@@ -1959,15 +2066,10 @@ impl<'a> ::std::future::IntoFuture for GetItemsWithinFrame<'a> {
         crate::Response<types::GenericItemCursorPaged>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::GenericItemCursorPaged>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GenericItemCursorPaged>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetItemsWithinFrame<'a> {
@@ -2005,33 +2107,38 @@ impl<'a> CreateDocumentItemUsingFileFromDevice<'a> {
         self.data = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::DocumentItem> {
         let Self { api: this, board_id, data, resource } = self;
-        let url = format!(
-            "{}/v2/boards/{}/documents", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let (content_type, body) = crate::runtime::MultipartBody::new()
-            .json_opt("data", data)?
-            .file("resource", resource)
-            .finish();
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/documents", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            let (content_type, body) = crate::runtime::MultipartBody::new()
+                .json_opt("data", data)?
+                .file("resource", resource)
+                .finish();
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .header(::reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body),
             )
-            .header(::reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingFileFromDevice<'a> {
@@ -2039,12 +2146,10 @@ impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingFileFromDevice<'a>
         crate::Response<types::DocumentItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::DocumentItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_document_item_using_file_from_device`](crate::MiroApi::update_document_item_using_file_from_device) (`PATCH /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2062,34 +2167,39 @@ impl<'a> UpdateDocumentItemUsingFileFromDevice<'a> {
         self.data = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::DocumentItem> {
         let Self { api: this, board_id, item_id, data, resource } = self;
-        let url = format!(
-            "{}/v2/boards/{}/documents/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let (content_type, body) = crate::runtime::MultipartBody::new()
-            .json_opt("data", data)?
-            .file("resource", resource)
-            .finish();
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/documents/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            let (content_type, body) = crate::runtime::MultipartBody::new()
+                .json_opt("data", data)?
+                .file("resource", resource)
+                .finish();
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .header(::reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body),
             )
-            .header(::reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingFileFromDevice<'a> {
@@ -2097,12 +2207,10 @@ impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingFileFromDevice<'a>
         crate::Response<types::DocumentItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::DocumentItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_image_item_using_local_file`](crate::MiroApi::create_image_item_using_local_file) (`POST /v2/boards/{board_id}/images`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2119,43 +2227,46 @@ impl<'a> CreateImageItemUsingLocalFile<'a> {
         self.data = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ImageItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ImageItem> {
         let Self { api: this, board_id, data, resource } = self;
-        let url = format!(
-            "{}/v2/boards/{}/images", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let (content_type, body) = crate::runtime::MultipartBody::new()
-            .json_opt("data", data)?
-            .file("resource", resource)
-            .finish();
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/images", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            let (content_type, body) = crate::runtime::MultipartBody::new()
+                .json_opt("data", data)?
+                .file("resource", resource)
+                .finish();
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .header(::reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body),
             )
-            .header(::reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::CREATE_IMAGE_ITEM_USING_LOCAL_FILE,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::CREATE_IMAGE_ITEM_USING_LOCAL_FILE,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateImageItemUsingLocalFile<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_image_item_using_file_from_device`](crate::MiroApi::update_image_item_using_file_from_device) (`PATCH /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2173,43 +2284,47 @@ impl<'a> UpdateImageItemUsingFileFromDevice<'a> {
         self.data = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ImageItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ImageItem> {
         let Self { api: this, board_id, item_id, data, resource } = self;
-        let url = format!(
-            "{}/v2/boards/{}/images/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let (content_type, body) = crate::runtime::MultipartBody::new()
-            .json_opt("data", data)?
-            .file("resource", resource)
-            .finish();
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/images/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            let (content_type, body) = crate::runtime::MultipartBody::new()
+                .json_opt("data", data)?
+                .file("resource", resource)
+                .finish();
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .header(::reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body),
             )
-            .header(::reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_items_by_tag`](crate::MiroApi::get_items_by_tag) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2232,26 +2347,32 @@ impl<'a> GetItemsByTag<'a> {
         self.offset = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ItemPagedResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ItemPagedResponse> {
         let Self { api: this, board_id, limit, offset, tag_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("offset", &offset))
+                    .query(&crate::runtime::QueryParam::new("tag_id", &tag_id)),
             )
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("offset", &offset))
-            .query(&crate::runtime::QueryParam::new("tag_id", &tag_id));
-        this.execute_json(request, &crate::generated::operations::GET_ITEMS_BY_TAG).await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_ITEMS_BY_TAG)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetItemsByTag<'a> {
@@ -2259,12 +2380,10 @@ impl<'a> ::std::future::IntoFuture for GetItemsByTag<'a> {
         crate::Response<types::ItemPagedResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ItemPagedResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ItemPagedResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetItemsByTag<'a> {
@@ -2289,29 +2408,35 @@ pub struct AttachTagToItem<'a> {
     pub(crate) tag_id: &'a str,
 }
 impl<'a> AttachTagToItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id, tag_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .query(&crate::runtime::QueryParam::new("tag_id", &tag_id));
-        this.execute_empty(request, &crate::generated::operations::ATTACH_TAG_TO_ITEM)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .query(&crate::runtime::QueryParam::new("tag_id", &tag_id)),
+            )
+        })();
+        this.respond_empty(request, &crate::generated::operations::ATTACH_TAG_TO_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for AttachTagToItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::remove_tag_from_item`](crate::MiroApi::remove_tag_from_item) (`DELETE /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2323,29 +2448,35 @@ pub struct RemoveTagFromItem<'a> {
     pub(crate) tag_id: &'a str,
 }
 impl<'a> RemoveTagFromItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id, tag_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .delete(url)
-            .query(&crate::runtime::QueryParam::new("tag_id", &tag_id));
-        this.execute_empty(request, &crate::generated::operations::REMOVE_TAG_FROM_ITEM)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .delete(url)
+                    .query(&crate::runtime::QueryParam::new("tag_id", &tag_id)),
+            )
+        })();
+        this.respond_empty(request, &crate::generated::operations::REMOVE_TAG_FROM_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for RemoveTagFromItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_items_in_bulk_using_file_from_device`](crate::MiroApi::create_items_in_bulk_using_file_from_device) (`POST /v2/boards/{board_id}/items/bulk`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2357,43 +2488,46 @@ pub struct CreateItemsInBulkUsingFileFromDevice<'a> {
     pub(crate) resources: ::std::vec::Vec<crate::FilePart>,
 }
 impl<'a> CreateItemsInBulkUsingFileFromDevice<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Items>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Items> {
         let Self { api: this, board_id, data, resources } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items/bulk", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let (content_type, body) = crate::runtime::MultipartBody::new()
-            .json("data", data)?
-            .files("resources", resources)
-            .finish();
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items/bulk", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            let (content_type, body) = crate::runtime::MultipartBody::new()
+                .json("data", data)?
+                .files("resources", resources)
+                .finish();
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .header(::reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body),
             )
-            .header(::reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateItemsInBulkUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<crate::Response<types::Items>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Items>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Items>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_specific_board`](crate::MiroApi::get_specific_board) (`GET /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2403,27 +2537,29 @@ pub struct GetSpecificBoard<'a> {
     pub(crate) board_id: &'a str,
 }
 impl<'a> GetSpecificBoard<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardWithLinksAndLastOpened>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardWithLinksAndLastOpened> {
         let Self { api: this, board_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}", this.base_url(), crate ::runtime::encode_path(& board_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_SPECIFIC_BOARD)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_SPECIFIC_BOARD)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetSpecificBoard<'a> {
@@ -2431,15 +2567,10 @@ impl<'a> ::std::future::IntoFuture for GetSpecificBoard<'a> {
         crate::Response<types::BoardWithLinksAndLastOpened>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::BoardWithLinksAndLastOpened>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardWithLinksAndLastOpened>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_board`](crate::MiroApi::delete_board) (`DELETE /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2449,25 +2580,29 @@ pub struct DeleteBoard<'a> {
     pub(crate) board_id: &'a str,
 }
 impl<'a> DeleteBoard<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}", this.base_url(), crate ::runtime::encode_path(& board_id
-            .to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_BOARD).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_BOARD)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteBoard<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_board`](crate::MiroApi::update_board) (`PATCH /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2478,24 +2613,30 @@ pub struct UpdateBoard<'a> {
     pub(crate) body: &'a types::BoardChanges,
 }
 impl<'a> UpdateBoard<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::BoardWithLinks>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardWithLinks> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}", this.base_url(), crate ::runtime::encode_path(& board_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_BOARD).await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_BOARD)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateBoard<'a> {
@@ -2503,12 +2644,10 @@ impl<'a> ::std::future::IntoFuture for UpdateBoard<'a> {
         crate::Response<types::BoardWithLinks>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardWithLinks>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardWithLinks>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_app_card_item`](crate::MiroApi::create_app_card_item) (`POST /v2/boards/{board_id}/app_cards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2519,25 +2658,30 @@ pub struct CreateAppCardItem<'a> {
     pub(crate) body: &'a types::AppCardCreateRequest,
 }
 impl<'a> CreateAppCardItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::AppCardItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::AppCardItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/app_cards", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/app_cards", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_APP_CARD_ITEM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_APP_CARD_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateAppCardItem<'a> {
@@ -2545,12 +2689,10 @@ impl<'a> ::std::future::IntoFuture for CreateAppCardItem<'a> {
         crate::Response<types::AppCardItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::AppCardItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::AppCardItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_app_card_item`](crate::MiroApi::get_app_card_item) (`GET /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2561,25 +2703,30 @@ pub struct GetAppCardItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetAppCardItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::AppCardItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::AppCardItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/app_cards/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/app_cards/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_APP_CARD_ITEM)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_APP_CARD_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetAppCardItem<'a> {
@@ -2587,12 +2734,10 @@ impl<'a> ::std::future::IntoFuture for GetAppCardItem<'a> {
         crate::Response<types::AppCardItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::AppCardItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::AppCardItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_app_card_item`](crate::MiroApi::delete_app_card_item) (`DELETE /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2603,27 +2748,30 @@ pub struct DeleteAppCardItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteAppCardItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/app_cards/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_APP_CARD_ITEM)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/app_cards/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_APP_CARD_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteAppCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_app_card_item`](crate::MiroApi::update_app_card_item) (`PATCH /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2635,26 +2783,31 @@ pub struct UpdateAppCardItem<'a> {
     pub(crate) body: &'a types::AppCardUpdateRequest,
 }
 impl<'a> UpdateAppCardItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::AppCardItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::AppCardItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/app_cards/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/app_cards/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_APP_CARD_ITEM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_APP_CARD_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateAppCardItem<'a> {
@@ -2662,12 +2815,10 @@ impl<'a> ::std::future::IntoFuture for UpdateAppCardItem<'a> {
         crate::Response<types::AppCardItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::AppCardItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::AppCardItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_card_item`](crate::MiroApi::create_card_item) (`POST /v2/boards/{board_id}/cards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2678,34 +2829,38 @@ pub struct CreateCardItem<'a> {
     pub(crate) body: &'a types::CardCreateRequest,
 }
 impl<'a> CreateCardItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::CardItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CardItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/cards", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/cards", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_CARD_ITEM).await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_CARD_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CardItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CardItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_card_item`](crate::MiroApi::get_card_item) (`GET /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2716,33 +2871,38 @@ pub struct GetCardItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetCardItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::CardItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CardItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/cards/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/cards/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_CARD_ITEM).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_CARD_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CardItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CardItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_card_item`](crate::MiroApi::delete_card_item) (`DELETE /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2753,26 +2913,30 @@ pub struct DeleteCardItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteCardItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/cards/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_CARD_ITEM)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/cards/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_CARD_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_card_item`](crate::MiroApi::update_card_item) (`PATCH /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2784,34 +2948,39 @@ pub struct UpdateCardItem<'a> {
     pub(crate) body: &'a types::CardUpdateRequest,
 }
 impl<'a> UpdateCardItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::CardItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CardItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/cards/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/cards/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_CARD_ITEM).await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_CARD_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CardItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CardItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_connectors`](crate::MiroApi::get_connectors) (`GET /v2/boards/{board_id}/connectors`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2833,28 +3002,31 @@ impl<'a> GetConnectors<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::ConnectorsCursorPaged>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ConnectorsCursorPaged> {
         let Self { api: this, board_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/boards/{}/connectors", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/connectors", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(request, &crate::generated::operations::GET_CONNECTORS).await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_CONNECTORS)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetConnectors<'a> {
@@ -2862,15 +3034,10 @@ impl<'a> ::std::future::IntoFuture for GetConnectors<'a> {
         crate::Response<types::ConnectorsCursorPaged>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::ConnectorsCursorPaged>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ConnectorsCursorPaged>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetConnectors<'a> {
@@ -2894,27 +3061,30 @@ pub struct CreateConnector<'a> {
     pub(crate) body: &'a types::ConnectorCreationData,
 }
 impl<'a> CreateConnector<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::ConnectorWithLinks>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ConnectorWithLinks> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/connectors", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/connectors", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_CONNECTOR).await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_CONNECTOR)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateConnector<'a> {
@@ -2922,12 +3092,10 @@ impl<'a> ::std::future::IntoFuture for CreateConnector<'a> {
         crate::Response<types::ConnectorWithLinks>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ConnectorWithLinks>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ConnectorWithLinks>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_connector`](crate::MiroApi::get_connector) (`GET /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2938,27 +3106,30 @@ pub struct GetConnector<'a> {
     pub(crate) connector_id: &'a str,
 }
 impl<'a> GetConnector<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::ConnectorWithLinks>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ConnectorWithLinks> {
         let Self { api: this, board_id, connector_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/connectors/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& connector_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/connectors/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& connector_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_CONNECTOR).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_CONNECTOR)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetConnector<'a> {
@@ -2966,12 +3137,10 @@ impl<'a> ::std::future::IntoFuture for GetConnector<'a> {
         crate::Response<types::ConnectorWithLinks>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ConnectorWithLinks>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ConnectorWithLinks>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_connector`](crate::MiroApi::delete_connector) (`DELETE /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -2982,27 +3151,30 @@ pub struct DeleteConnector<'a> {
     pub(crate) connector_id: &'a str,
 }
 impl<'a> DeleteConnector<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, connector_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/connectors/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& connector_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_CONNECTOR)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/connectors/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& connector_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_CONNECTOR)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteConnector<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_connector`](crate::MiroApi::update_connector) (`PATCH /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3014,28 +3186,31 @@ pub struct UpdateConnector<'a> {
     pub(crate) body: &'a types::ConnectorChangesData,
 }
 impl<'a> UpdateConnector<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::ConnectorWithLinks>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ConnectorWithLinks> {
         let Self { api: this, board_id, connector_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/connectors/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& connector_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/connectors/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& connector_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_CONNECTOR).await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_CONNECTOR)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateConnector<'a> {
@@ -3043,12 +3218,10 @@ impl<'a> ::std::future::IntoFuture for UpdateConnector<'a> {
         crate::Response<types::ConnectorWithLinks>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ConnectorWithLinks>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ConnectorWithLinks>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_doc_format_item`](crate::MiroApi::create_doc_format_item) (`POST /v2/boards/{board_id}/docs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3059,25 +3232,30 @@ pub struct CreateDocFormatItem<'a> {
     pub(crate) body: &'a types::DocFormatCreateRequest,
 }
 impl<'a> CreateDocFormatItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::DocFormatItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::DocFormatItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/docs", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/docs", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_DOC_FORMAT_ITEM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_DOC_FORMAT_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateDocFormatItem<'a> {
@@ -3085,12 +3263,10 @@ impl<'a> ::std::future::IntoFuture for CreateDocFormatItem<'a> {
         crate::Response<types::DocFormatItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::DocFormatItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::DocFormatItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_doc_format_item`](crate::MiroApi::get_doc_format_item) (`GET /v2/boards/{board_id}/docs/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3110,27 +3286,36 @@ impl<'a> GetDocFormatItem<'a> {
         self.text_content_type = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::DocFormatItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::DocFormatItem> {
         let Self { api: this, board_id, item_id, text_content_type } = self;
-        let url = format!(
-            "{}/v2/boards/{}/docs/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(
-                &crate::runtime::QueryParam::new("textContentType", &text_content_type),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/docs/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_DOC_FORMAT_ITEM)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(
+                        &crate::runtime::QueryParam::new(
+                            "textContentType",
+                            &text_content_type,
+                        ),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_DOC_FORMAT_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetDocFormatItem<'a> {
@@ -3138,12 +3323,10 @@ impl<'a> ::std::future::IntoFuture for GetDocFormatItem<'a> {
         crate::Response<types::DocFormatItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::DocFormatItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::DocFormatItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_doc_format_item`](crate::MiroApi::delete_doc_format_item) (`DELETE /v2/boards/{board_id}/docs/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3154,29 +3337,33 @@ pub struct DeleteDocFormatItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteDocFormatItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/docs/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_DOC_FORMAT_ITEM,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/docs/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::DELETE_DOC_FORMAT_ITEM,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteDocFormatItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_document_item_using_url`](crate::MiroApi::create_document_item_using_url) (`POST /v2/boards/{board_id}/documents`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3187,28 +3374,33 @@ pub struct CreateDocumentItemUsingUrl<'a> {
     pub(crate) body: &'a types::DocumentCreateRequest,
 }
 impl<'a> CreateDocumentItemUsingUrl<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::DocumentItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/documents", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/documents", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::CREATE_DOCUMENT_ITEM_USING_URL,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::CREATE_DOCUMENT_ITEM_USING_URL,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingUrl<'a> {
@@ -3216,12 +3408,10 @@ impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingUrl<'a> {
         crate::Response<types::DocumentItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::DocumentItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_document_item`](crate::MiroApi::get_document_item) (`GET /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3232,25 +3422,30 @@ pub struct GetDocumentItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetDocumentItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::DocumentItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/documents/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/documents/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_DOCUMENT_ITEM)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_DOCUMENT_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetDocumentItem<'a> {
@@ -3258,12 +3453,10 @@ impl<'a> ::std::future::IntoFuture for GetDocumentItem<'a> {
         crate::Response<types::DocumentItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::DocumentItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_document_item`](crate::MiroApi::delete_document_item) (`DELETE /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3274,27 +3467,30 @@ pub struct DeleteDocumentItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteDocumentItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/documents/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_DOCUMENT_ITEM)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/documents/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_DOCUMENT_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteDocumentItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_document_item_using_url`](crate::MiroApi::update_document_item_using_url) (`PATCH /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3306,29 +3502,34 @@ pub struct UpdateDocumentItemUsingUrl<'a> {
     pub(crate) body: &'a types::DocumentUpdateRequest,
 }
 impl<'a> UpdateDocumentItemUsingUrl<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::DocumentItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/documents/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/documents/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_DOCUMENT_ITEM_USING_URL,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::UPDATE_DOCUMENT_ITEM_USING_URL,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingUrl<'a> {
@@ -3336,12 +3537,10 @@ impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingUrl<'a> {
         crate::Response<types::DocumentItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::DocumentItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::DocumentItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_embed_item`](crate::MiroApi::create_embed_item) (`POST /v2/boards/{board_id}/embeds`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3352,35 +3551,38 @@ pub struct CreateEmbedItem<'a> {
     pub(crate) body: &'a types::EmbedCreateRequest,
 }
 impl<'a> CreateEmbedItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::EmbedItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/embeds", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/embeds", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_EMBED_ITEM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_EMBED_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::EmbedItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_embed_item`](crate::MiroApi::get_embed_item) (`GET /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3391,33 +3593,38 @@ pub struct GetEmbedItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetEmbedItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::EmbedItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/embeds/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/embeds/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_EMBED_ITEM).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_EMBED_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::EmbedItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_embed_item`](crate::MiroApi::delete_embed_item) (`DELETE /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3428,26 +3635,30 @@ pub struct DeleteEmbedItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteEmbedItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/embeds/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_EMBED_ITEM)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/embeds/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_EMBED_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_embed_item`](crate::MiroApi::update_embed_item) (`PATCH /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3459,35 +3670,39 @@ pub struct UpdateEmbedItem<'a> {
     pub(crate) body: &'a types::EmbedUpdateRequest,
 }
 impl<'a> UpdateEmbedItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::EmbedItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/embeds/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/embeds/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_EMBED_ITEM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_EMBED_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::EmbedItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_frame_item`](crate::MiroApi::create_frame_item) (`POST /v2/boards/{board_id}/frames`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3498,35 +3713,38 @@ pub struct CreateFrameItem<'a> {
     pub(crate) body: &'a types::FrameCreateRequest,
 }
 impl<'a> CreateFrameItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::FrameItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::FrameItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/frames", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/frames", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_FRAME_ITEM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_FRAME_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::FrameItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_frame_item`](crate::MiroApi::get_frame_item) (`GET /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3537,33 +3755,38 @@ pub struct GetFrameItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetFrameItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::FrameItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::FrameItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/frames/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/frames/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_FRAME_ITEM).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_FRAME_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::FrameItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_frame_item`](crate::MiroApi::delete_frame_item) (`DELETE /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3574,26 +3797,30 @@ pub struct DeleteFrameItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteFrameItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/frames/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_FRAME_ITEM)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/frames/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_FRAME_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_frame_item`](crate::MiroApi::update_frame_item) (`PATCH /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3605,35 +3832,39 @@ pub struct UpdateFrameItem<'a> {
     pub(crate) body: &'a types::FrameUpdateRequest,
 }
 impl<'a> UpdateFrameItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::FrameItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::FrameItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/frames/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/frames/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_FRAME_ITEM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_FRAME_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::FrameItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_all_groups`](crate::MiroApi::get_all_groups) (`GET /v2/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3655,28 +3886,31 @@ impl<'a> GetAllGroups<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GetAllGroupsResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GetAllGroupsResponse> {
         let Self { api: this, board_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/boards/{}/groups", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/groups", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(request, &crate::generated::operations::GET_ALL_GROUPS).await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_ALL_GROUPS)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetAllGroups<'a> {
@@ -3684,12 +3918,10 @@ impl<'a> ::std::future::IntoFuture for GetAllGroups<'a> {
         crate::Response<types::GetAllGroupsResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GetAllGroupsResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GetAllGroupsResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetAllGroups<'a> {
@@ -3713,27 +3945,30 @@ pub struct CreateGroup<'a> {
     pub(crate) body: &'a types::BoardItemGroup,
 }
 impl<'a> CreateGroup<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GroupResponseShort>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupResponseShort> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/groups", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/groups", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_GROUP).await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_GROUP)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
@@ -3741,12 +3976,10 @@ impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
         crate::Response<types::GroupResponseShort>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupResponseShort>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupResponseShort>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_items_by_group_id`](crate::MiroApi::get_items_by_group_id) (`GET /v2/boards/{board_id}/groups/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3769,30 +4002,34 @@ impl<'a> GetItemsByGroupId<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GetItemsByGroupIdResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GetItemsByGroupIdResponse> {
         let Self { api: this, board_id, cursor, group_item_id, limit } = self;
-        let url = format!(
-            "{}/v2/boards/{}/groups/items", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/groups/items", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(
+                        &crate::runtime::QueryParam::new("group_item_id", &group_item_id),
+                    )
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("group_item_id", &group_item_id))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(request, &crate::generated::operations::GET_ITEMS_BY_GROUP_ID)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_ITEMS_BY_GROUP_ID)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetItemsByGroupId<'a> {
@@ -3800,15 +4037,10 @@ impl<'a> ::std::future::IntoFuture for GetItemsByGroupId<'a> {
         crate::Response<types::GetItemsByGroupIdResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::GetItemsByGroupIdResponse>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GetItemsByGroupIdResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
@@ -3832,26 +4064,30 @@ pub struct GetGroupById<'a> {
     pub(crate) group_id: &'a types::GroupId,
 }
 impl<'a> GetGroupById<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GroupResponseShort>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupResponseShort> {
         let Self { api: this, board_id, group_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/groups/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_GROUP_BY_ID).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_GROUP_BY_ID)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetGroupById<'a> {
@@ -3859,12 +4095,10 @@ impl<'a> ::std::future::IntoFuture for GetGroupById<'a> {
         crate::Response<types::GroupResponseShort>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupResponseShort>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupResponseShort>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_group`](crate::MiroApi::update_group) (`PUT /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3876,27 +4110,31 @@ pub struct UpdateGroup<'a> {
     pub(crate) body: &'a types::BoardItemGroup,
 }
 impl<'a> UpdateGroup<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GroupResponseShort>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupResponseShort> {
         let Self { api: this, board_id, group_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/groups/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .put(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_GROUP).await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_GROUP)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
@@ -3904,12 +4142,10 @@ impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
         crate::Response<types::GroupResponseShort>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupResponseShort>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupResponseShort>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::un_group`](crate::MiroApi::un_group) (`DELETE /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3926,28 +4162,37 @@ impl<'a> UnGroup<'a> {
         self.delete_items = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, group_id, delete_items } = self;
-        let url = format!(
-            "{}/v2/boards/{}/groups/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .delete(url)
-            .query(&crate::runtime::QueryParam::new("delete_items", &delete_items));
-        this.execute_empty(request, &crate::generated::operations::UN_GROUP).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .delete(url)
+                    .query(
+                        &crate::runtime::QueryParam::new("delete_items", &delete_items),
+                    ),
+            )
+        })();
+        this.respond_empty(request, &crate::generated::operations::UN_GROUP)
     }
 }
 impl<'a> ::std::future::IntoFuture for UnGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_group`](crate::MiroApi::delete_group) (`DELETE /v2/boards/{board_id}/groups/{group_id}?`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3959,28 +4204,37 @@ pub struct DeleteGroup<'a> {
     pub(crate) delete_items: bool,
 }
 impl<'a> DeleteGroup<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, group_id, delete_items } = self;
-        let url = format!(
-            "{}/v2/boards/{}/groups/{}?", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .delete(url)
-            .query(&crate::runtime::QueryParam::new("delete_items", &delete_items));
-        this.execute_empty(request, &crate::generated::operations::DELETE_GROUP).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/groups/{}?", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .delete(url)
+                    .query(
+                        &crate::runtime::QueryParam::new("delete_items", &delete_items),
+                    ),
+            )
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_GROUP)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_image_item_using_url`](crate::MiroApi::create_image_item_using_url) (`POST /v2/boards/{board_id}/images`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -3991,38 +4245,41 @@ pub struct CreateImageItemUsingUrl<'a> {
     pub(crate) body: &'a types::ImageCreateRequest,
 }
 impl<'a> CreateImageItemUsingUrl<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ImageItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ImageItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/images", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/images", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::CREATE_IMAGE_ITEM_USING_URL,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::CREATE_IMAGE_ITEM_USING_URL,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateImageItemUsingUrl<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_image_item`](crate::MiroApi::get_image_item) (`GET /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4033,33 +4290,38 @@ pub struct GetImageItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetImageItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ImageItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ImageItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/images/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/images/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_IMAGE_ITEM).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_IMAGE_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetImageItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_image_item`](crate::MiroApi::delete_image_item) (`DELETE /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4070,26 +4332,30 @@ pub struct DeleteImageItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteImageItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/images/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_IMAGE_ITEM)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/images/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_IMAGE_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteImageItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_image_item_using_url`](crate::MiroApi::update_image_item_using_url) (`PATCH /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4101,38 +4367,42 @@ pub struct UpdateImageItemUsingUrl<'a> {
     pub(crate) body: &'a types::ImageUpdateRequest,
 }
 impl<'a> UpdateImageItemUsingUrl<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ImageItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ImageItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/images/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/images/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_IMAGE_ITEM_USING_URL,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::UPDATE_IMAGE_ITEM_USING_URL,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingUrl<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_items`](crate::MiroApi::get_items) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4160,29 +4430,32 @@ impl<'a> GetItems<'a> {
         self.type_ = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GenericItemCursorPaged>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GenericItemCursorPaged> {
         let Self { api: this, board_id, cursor, limit, type_ } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("type", &type_)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("type", &type_));
-        this.execute_json(request, &crate::generated::operations::GET_ITEMS).await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_ITEMS)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetItems<'a> {
@@ -4190,15 +4463,10 @@ impl<'a> ::std::future::IntoFuture for GetItems<'a> {
         crate::Response<types::GenericItemCursorPaged>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::GenericItemCursorPaged>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GenericItemCursorPaged>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetItems<'a> {
@@ -4223,34 +4491,38 @@ pub struct CreateItems<'a> {
     pub(crate) body: &'a [types::ItemCreate],
 }
 impl<'a> CreateItems<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Items>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Items> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items/bulk", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items/bulk", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_ITEMS).await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_ITEMS)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateItems<'a> {
     type Output = ::std::result::Result<crate::Response<types::Items>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Items>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Items>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_specific_item`](crate::MiroApi::get_specific_item) (`GET /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4261,24 +4533,30 @@ pub struct GetSpecificItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetSpecificItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GenericItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GenericItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_SPECIFIC_ITEM)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_SPECIFIC_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetSpecificItem<'a> {
@@ -4286,12 +4564,10 @@ impl<'a> ::std::future::IntoFuture for GetSpecificItem<'a> {
         crate::Response<types::GenericItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GenericItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GenericItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_item`](crate::MiroApi::delete_item) (`DELETE /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4302,25 +4578,30 @@ pub struct DeleteItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_ITEM).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_item_position_or_parent`](crate::MiroApi::update_item_position_or_parent) (`PATCH /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4332,28 +4613,34 @@ pub struct UpdateItemPositionOrParent<'a> {
     pub(crate) body: &'a types::GenericItemUpdate,
 }
 impl<'a> UpdateItemPositionOrParent<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GenericItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GenericItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_ITEM_POSITION_OR_PARENT,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::UPDATE_ITEM_POSITION_OR_PARENT,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateItemPositionOrParent<'a> {
@@ -4361,12 +4648,10 @@ impl<'a> ::std::future::IntoFuture for UpdateItemPositionOrParent<'a> {
         crate::Response<types::GenericItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GenericItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GenericItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_tags_from_item`](crate::MiroApi::get_tags_from_item) (`GET /v2/boards/{board_id}/items/{item_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4377,25 +4662,30 @@ pub struct GetTagsFromItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetTagsFromItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GetTagsResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GetTagsResponse> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/items/{}/tags", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/items/{}/tags", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_TAGS_FROM_ITEM)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_TAGS_FROM_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetTagsFromItem<'a> {
@@ -4403,12 +4693,10 @@ impl<'a> ::std::future::IntoFuture for GetTagsFromItem<'a> {
         crate::Response<types::GetTagsResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GetTagsResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GetTagsResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_board_members`](crate::MiroApi::get_board_members) (`GET /v2/boards/{board_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4430,29 +4718,31 @@ impl<'a> GetBoardMembers<'a> {
         self.offset = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardMembersPagedResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMembersPagedResponse> {
         let Self { api: this, board_id, limit, offset } = self;
-        let url = format!(
-            "{}/v2/boards/{}/members", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/members", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("offset", &offset)),
             )
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("offset", &offset));
-        this.execute_json(request, &crate::generated::operations::GET_BOARD_MEMBERS)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_BOARD_MEMBERS)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetBoardMembers<'a> {
@@ -4460,15 +4750,10 @@ impl<'a> ::std::future::IntoFuture for GetBoardMembers<'a> {
         crate::Response<types::BoardMembersPagedResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::BoardMembersPagedResponse>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardMembersPagedResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetBoardMembers<'a> {
@@ -4492,24 +4777,30 @@ pub struct ShareBoard<'a> {
     pub(crate) body: &'a types::BoardMembersInvite,
 }
 impl<'a> ShareBoard<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::InvitationResult>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::InvitationResult> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/members", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/members", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::SHARE_BOARD).await
+        })();
+        this.respond_json(request, &crate::generated::operations::SHARE_BOARD)
     }
 }
 impl<'a> ::std::future::IntoFuture for ShareBoard<'a> {
@@ -4517,12 +4808,10 @@ impl<'a> ::std::future::IntoFuture for ShareBoard<'a> {
         crate::Response<types::InvitationResult>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::InvitationResult>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::InvitationResult>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_specific_board_member`](crate::MiroApi::get_specific_board_member) (`GET /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4533,31 +4822,33 @@ pub struct GetSpecificBoardMember<'a> {
     pub(crate) board_member_id: &'a str,
 }
 impl<'a> GetSpecificBoardMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardMemberWithLinks>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMemberWithLinks> {
         let Self { api: this, board_id, board_member_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/members/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& board_member_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& board_member_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::GET_SPECIFIC_BOARD_MEMBER,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::GET_SPECIFIC_BOARD_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for GetSpecificBoardMember<'a> {
@@ -4565,12 +4856,10 @@ impl<'a> ::std::future::IntoFuture for GetSpecificBoardMember<'a> {
         crate::Response<types::BoardMemberWithLinks>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardMemberWithLinks>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardMemberWithLinks>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::remove_board_member`](crate::MiroApi::remove_board_member) (`DELETE /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4581,27 +4870,30 @@ pub struct RemoveBoardMember<'a> {
     pub(crate) board_member_id: &'a str,
 }
 impl<'a> RemoveBoardMember<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, board_member_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/members/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& board_member_id
-            .to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::REMOVE_BOARD_MEMBER)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& board_member_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::REMOVE_BOARD_MEMBER)
     }
 }
 impl<'a> ::std::future::IntoFuture for RemoveBoardMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_board_member`](crate::MiroApi::update_board_member) (`PATCH /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4613,29 +4905,31 @@ pub struct UpdateBoardMember<'a> {
     pub(crate) body: &'a types::BoardMemberChanges,
 }
 impl<'a> UpdateBoardMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardMemberWithLinks>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMemberWithLinks> {
         let Self { api: this, board_id, board_member_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/members/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& board_member_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& board_member_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_BOARD_MEMBER)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_BOARD_MEMBER)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateBoardMember<'a> {
@@ -4643,12 +4937,10 @@ impl<'a> ::std::future::IntoFuture for UpdateBoardMember<'a> {
         crate::Response<types::BoardMemberWithLinks>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardMemberWithLinks>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardMemberWithLinks>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_shape_item`](crate::MiroApi::create_shape_item) (`POST /v2/boards/{board_id}/shapes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4659,35 +4951,38 @@ pub struct CreateShapeItem<'a> {
     pub(crate) body: &'a types::ShapeCreateRequest,
 }
 impl<'a> CreateShapeItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ShapeItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/shapes", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/shapes", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_SHAPE_ITEM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_SHAPE_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_shape_item`](crate::MiroApi::get_shape_item) (`GET /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4698,33 +4993,38 @@ pub struct GetShapeItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetShapeItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ShapeItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/shapes/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/shapes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_SHAPE_ITEM).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_SHAPE_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_shape_item`](crate::MiroApi::delete_shape_item) (`DELETE /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4735,26 +5035,30 @@ pub struct DeleteShapeItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteShapeItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/shapes/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_SHAPE_ITEM)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/shapes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_SHAPE_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_shape_item`](crate::MiroApi::update_shape_item) (`PATCH /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4766,35 +5070,39 @@ pub struct UpdateShapeItem<'a> {
     pub(crate) body: &'a types::ShapeUpdateRequest,
 }
 impl<'a> UpdateShapeItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ShapeItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/shapes/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/shapes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_SHAPE_ITEM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_SHAPE_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_sticky_note_item`](crate::MiroApi::create_sticky_note_item) (`POST /v2/boards/{board_id}/sticky_notes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4805,28 +5113,33 @@ pub struct CreateStickyNoteItem<'a> {
     pub(crate) body: &'a types::StickyNoteCreateRequest,
 }
 impl<'a> CreateStickyNoteItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::StickyNoteItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::StickyNoteItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/sticky_notes", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/sticky_notes", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::CREATE_STICKY_NOTE_ITEM,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::CREATE_STICKY_NOTE_ITEM,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateStickyNoteItem<'a> {
@@ -4834,12 +5147,10 @@ impl<'a> ::std::future::IntoFuture for CreateStickyNoteItem<'a> {
         crate::Response<types::StickyNoteItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::StickyNoteItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::StickyNoteItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_sticky_note_item`](crate::MiroApi::get_sticky_note_item) (`GET /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4850,25 +5161,30 @@ pub struct GetStickyNoteItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetStickyNoteItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::StickyNoteItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::StickyNoteItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/sticky_notes/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/sticky_notes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_STICKY_NOTE_ITEM)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_STICKY_NOTE_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetStickyNoteItem<'a> {
@@ -4876,12 +5192,10 @@ impl<'a> ::std::future::IntoFuture for GetStickyNoteItem<'a> {
         crate::Response<types::StickyNoteItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::StickyNoteItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::StickyNoteItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_sticky_note_item`](crate::MiroApi::delete_sticky_note_item) (`DELETE /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4892,30 +5206,33 @@ pub struct DeleteStickyNoteItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteStickyNoteItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/sticky_notes/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::DELETE_STICKY_NOTE_ITEM,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/sticky_notes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::DELETE_STICKY_NOTE_ITEM,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteStickyNoteItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_sticky_note_item`](crate::MiroApi::update_sticky_note_item) (`PATCH /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4927,29 +5244,34 @@ pub struct UpdateStickyNoteItem<'a> {
     pub(crate) body: &'a types::StickyNoteUpdateRequest,
 }
 impl<'a> UpdateStickyNoteItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::StickyNoteItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::StickyNoteItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/sticky_notes/{}", this.base_url(), crate
-            ::runtime::encode_path(& board_id.to_string()), crate
-            ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/sticky_notes/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::UPDATE_STICKY_NOTE_ITEM,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::UPDATE_STICKY_NOTE_ITEM,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateStickyNoteItem<'a> {
@@ -4957,12 +5279,10 @@ impl<'a> ::std::future::IntoFuture for UpdateStickyNoteItem<'a> {
         crate::Response<types::StickyNoteItem>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::StickyNoteItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::StickyNoteItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_tags_from_board`](crate::MiroApi::get_tags_from_board) (`GET /v2/boards/{board_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -4984,26 +5304,31 @@ impl<'a> GetTagsFromBoard<'a> {
         self.offset = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TagsPagedResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TagsPagedResponse> {
         let Self { api: this, board_id, limit, offset } = self;
-        let url = format!(
-            "{}/v2/boards/{}/tags", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/tags", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("offset", &offset)),
             )
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("offset", &offset));
-        this.execute_json(request, &crate::generated::operations::GET_TAGS_FROM_BOARD)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_TAGS_FROM_BOARD)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetTagsFromBoard<'a> {
@@ -5011,12 +5336,10 @@ impl<'a> ::std::future::IntoFuture for GetTagsFromBoard<'a> {
         crate::Response<types::TagsPagedResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TagsPagedResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TagsPagedResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetTagsFromBoard<'a> {
@@ -5040,24 +5363,30 @@ pub struct CreateTag<'a> {
     pub(crate) body: &'a types::TagCreateRequest,
 }
 impl<'a> CreateTag<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TagWithLinks>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TagWithLinks> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/tags", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/tags", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_TAG).await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_TAG)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateTag<'a> {
@@ -5065,12 +5394,10 @@ impl<'a> ::std::future::IntoFuture for CreateTag<'a> {
         crate::Response<types::TagWithLinks>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TagWithLinks>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TagWithLinks>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_tag`](crate::MiroApi::get_tag) (`GET /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5081,23 +5408,30 @@ pub struct GetTag<'a> {
     pub(crate) tag_id: &'a str,
 }
 impl<'a> GetTag<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TagWithLinks>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TagWithLinks> {
         let Self { api: this, board_id, tag_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/tags/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& tag_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/tags/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& tag_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_TAG).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_TAG)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetTag<'a> {
@@ -5105,12 +5439,10 @@ impl<'a> ::std::future::IntoFuture for GetTag<'a> {
         crate::Response<types::TagWithLinks>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TagWithLinks>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TagWithLinks>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_tag`](crate::MiroApi::delete_tag) (`DELETE /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5121,25 +5453,30 @@ pub struct DeleteTag<'a> {
     pub(crate) tag_id: &'a str,
 }
 impl<'a> DeleteTag<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, tag_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/tags/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& tag_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_TAG).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/tags/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& tag_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_TAG)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteTag<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_tag`](crate::MiroApi::update_tag) (`PATCH /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5151,24 +5488,31 @@ pub struct UpdateTag<'a> {
     pub(crate) body: &'a types::TagUpdateRequest,
 }
 impl<'a> UpdateTag<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TagWithLinks>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TagWithLinks> {
         let Self { api: this, board_id, tag_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/tags/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& tag_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/tags/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& tag_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_TAG).await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_TAG)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateTag<'a> {
@@ -5176,12 +5520,10 @@ impl<'a> ::std::future::IntoFuture for UpdateTag<'a> {
         crate::Response<types::TagWithLinks>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TagWithLinks>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TagWithLinks>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::create_text_item`](crate::MiroApi::create_text_item) (`POST /v2/boards/{board_id}/texts`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5192,34 +5534,38 @@ pub struct CreateTextItem<'a> {
     pub(crate) body: &'a types::TextCreateRequest,
 }
 impl<'a> CreateTextItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TextItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TextItem> {
         let Self { api: this, board_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/texts", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/texts", this.base_url(), crate ::runtime::encode_path(&
+                board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_TEXT_ITEM).await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_TEXT_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TextItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TextItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_text_item`](crate::MiroApi::get_text_item) (`GET /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5230,33 +5576,38 @@ pub struct GetTextItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> GetTextItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TextItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TextItem> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/texts/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/texts/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_TEXT_ITEM).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_TEXT_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TextItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TextItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_text_item`](crate::MiroApi::delete_text_item) (`DELETE /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5267,26 +5618,30 @@ pub struct DeleteTextItem<'a> {
     pub(crate) item_id: &'a str,
 }
 impl<'a> DeleteTextItem<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, board_id, item_id } = self;
-        let url = format!(
-            "{}/v2/boards/{}/texts/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_TEXT_ITEM)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/texts/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_TEXT_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::update_text_item`](crate::MiroApi::update_text_item) (`PATCH /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5298,34 +5653,39 @@ pub struct UpdateTextItem<'a> {
     pub(crate) body: &'a types::TextUpdateRequest,
 }
 impl<'a> UpdateTextItem<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TextItem>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TextItem> {
         let Self { api: this, board_id, item_id, body } = self;
-        let url = format!(
-            "{}/v2/boards/{}/texts/{}", this.base_url(), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& item_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/boards/{}/texts/{}", this.base_url(), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& item_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::UPDATE_TEXT_ITEM).await
+        })();
+        this.respond_json(request, &crate::generated::operations::UPDATE_TEXT_ITEM)
     }
 }
 impl<'a> ::std::future::IntoFuture for UpdateTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TextItem>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TextItem>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::revoke_token_v2`](crate::MiroApi::revoke_token_v2) (`POST /v2/oauth/revoke`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5335,22 +5695,26 @@ pub struct RevokeTokenV2<'a> {
     pub(crate) body: &'a types::RevokeTokenRequest,
 }
 impl<'a> RevokeTokenV2<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, body } = self;
-        let url = format!("{}/v2/oauth/revoke", this.base_url(),);
-        let request = this.http().post(url).json(&body);
-        this.execute_empty(request, &crate::generated::operations::REVOKE_TOKEN_V2).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/v2/oauth/revoke", this.base_url(),);
+            ::std::result::Result::Ok(this.http().post(url).json(&body))
+        })();
+        this.respond_empty(request, &crate::generated::operations::REVOKE_TOKEN_V2)
     }
 }
 impl<'a> ::std::future::IntoFuture for RevokeTokenV2<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_organization`](crate::MiroApi::enterprise_get_organization) (`GET /v2/orgs/{org_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5360,27 +5724,32 @@ pub struct EnterpriseGetOrganization<'a> {
     pub(crate) org_id: &'a str,
 }
 impl<'a> EnterpriseGetOrganization<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Organization>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Organization> {
         let Self { api: this, org_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}", this.base_url(), crate ::runtime::encode_path(& org_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}", this.base_url(), crate ::runtime::encode_path(& org_id
+                .to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_ORGANIZATION,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_ORGANIZATION,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganization<'a> {
@@ -5388,12 +5757,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganization<'a> {
         crate::Response<types::Organization>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Organization>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Organization>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_ai_interaction_logs`](crate::MiroApi::enterprise_get_ai_interaction_logs) (`GET /v2/orgs/{org_id}/ai-interaction-logs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5441,13 +5808,9 @@ impl<'a> EnterpriseGetAiInteractionLogs<'a> {
         self.sorting = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GetAiInteractionLogsResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GetAiInteractionLogsResponse> {
         let Self {
             api: this,
             org_id,
@@ -5459,29 +5822,35 @@ impl<'a> EnterpriseGetAiInteractionLogs<'a> {
             sorting,
             to,
         } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/ai-interaction-logs", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/ai-interaction-logs", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("emails", &emails))
+                    .query(&crate::runtime::QueryParam::new("from", &from))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("object_ids", &object_ids))
+                    .query(&crate::runtime::QueryParam::new("sorting", &sorting))
+                    .query(&crate::runtime::QueryParam::new("to", &to)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("emails", &emails))
-            .query(&crate::runtime::QueryParam::new("from", &from))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("object_ids", &object_ids))
-            .query(&crate::runtime::QueryParam::new("sorting", &sorting))
-            .query(&crate::runtime::QueryParam::new("to", &to));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_AI_INTERACTION_LOGS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_AI_INTERACTION_LOGS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetAiInteractionLogs<'a> {
@@ -5489,15 +5858,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetAiInteractionLogs<'a> {
         crate::Response<types::GetAiInteractionLogsResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::GetAiInteractionLogsResponse>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GetAiInteractionLogsResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseGetAiInteractionLogs<'a> {
@@ -5547,34 +5911,36 @@ impl<'a> EnterpriseBoardExportJobs<'a> {
         self.status = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardExportJobsList>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardExportJobsList> {
         let Self { api: this, org_id, creator_id, cursor, limit, status } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/boards/export/jobs", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("creatorId", &creator_id))
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("status", &status)),
             )
-            .query(&crate::runtime::QueryParam::new("creatorId", &creator_id))
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("status", &status));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOBS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOBS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobs<'a> {
@@ -5582,12 +5948,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobs<'a> {
         crate::Response<types::BoardExportJobsList>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardExportJobsList>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardExportJobsList>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseBoardExportJobs<'a> {
@@ -5614,29 +5978,34 @@ pub struct EnterpriseCreateBoardExport<'a> {
     pub(crate) body: &'a types::CreateBoardExportRequest,
 }
 impl<'a> EnterpriseCreateBoardExport<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::BoardExportJobId>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardExportJobId> {
         let Self { api: this, org_id, request_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/boards/export/jobs", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .query(&crate::runtime::QueryParam::new("request_id", &request_id)),
             )
-            .json(&body)
-            .query(&crate::runtime::QueryParam::new("request_id", &request_id));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_CREATE_BOARD_EXPORT,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_CREATE_BOARD_EXPORT,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExport<'a> {
@@ -5644,12 +6013,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExport<'a> {
         crate::Response<types::BoardExportJobId>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardExportJobId>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardExportJobId>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_board_export_job_status`](crate::MiroApi::enterprise_board_export_job_status) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5660,31 +6027,33 @@ pub struct EnterpriseBoardExportJobStatus<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
 }
 impl<'a> EnterpriseBoardExportJobStatus<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardExportJobStatus>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardExportJobStatus> {
         let Self { api: this, org_id, job_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            job_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/boards/export/jobs/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& job_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOB_STATUS,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOB_STATUS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobStatus<'a> {
@@ -5692,12 +6061,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobStatus<'a> {
         crate::Response<types::BoardExportJobStatus>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardExportJobStatus>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardExportJobStatus>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_board_export_job_results`](crate::MiroApi::enterprise_board_export_job_results) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/results`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5708,28 +6075,33 @@ pub struct EnterpriseBoardExportJobResults<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
 }
 impl<'a> EnterpriseBoardExportJobResults<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::BoardExportResult>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardExportResult> {
         let Self { api: this, org_id, job_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs/{}/results", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            job_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/boards/export/jobs/{}/results", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& job_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOB_RESULTS,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOB_RESULTS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobResults<'a> {
@@ -5737,12 +6109,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobResults<'a> {
         crate::Response<types::BoardExportResult>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardExportResult>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardExportResult>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_update_board_export_job`](crate::MiroApi::enterprise_update_board_export_job) (`PUT /v2/orgs/{org_id}/boards/export/jobs/{job_id}/status`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5754,32 +6124,36 @@ pub struct EnterpriseUpdateBoardExportJob<'a> {
     pub(crate) body: &'a types::EnterpriseUpdateBoardExportJobBody,
 }
 impl<'a> EnterpriseUpdateBoardExportJob<'a> {
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::EnterpriseUpdateBoardExportJobResponse>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::EnterpriseUpdateBoardExportJobResponse> {
         let Self { api: this, org_id, job_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs/{}/status", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            job_id.to_string()),
-        );
-        let request = this
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/boards/export/jobs/{}/status", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& job_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .put(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_BOARD_EXPORT_JOB,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_UPDATE_BOARD_EXPORT_JOB,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateBoardExportJob<'a> {
@@ -5787,15 +6161,13 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateBoardExportJob<'a> {
         crate::Response<types::EnterpriseUpdateBoardExportJobResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
+    type IntoFuture = crate::ResponseFuture<
         'a,
-        ::std::result::Result<
-            crate::Response<types::EnterpriseUpdateBoardExportJobResponse>,
-            crate::Error,
-        >,
+        types::EnterpriseUpdateBoardExportJobResponse,
     >;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_board_export_job_tasks`](crate::MiroApi::enterprise_board_export_job_tasks) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5827,34 +6199,36 @@ impl<'a> EnterpriseBoardExportJobTasks<'a> {
         self.status = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardExportJobTasksList>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardExportJobTasksList> {
         let Self { api: this, org_id, job_id, cursor, limit, status } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs/{}/tasks", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            job_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/boards/export/jobs/{}/tasks", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& job_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("status", &status)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("status", &status));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOB_TASKS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOB_TASKS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobTasks<'a> {
@@ -5862,15 +6236,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobTasks<'a> {
         crate::Response<types::BoardExportJobTasksList>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::BoardExportJobTasksList>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardExportJobTasksList>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseBoardExportJobTasks<'a> {
@@ -5896,32 +6265,34 @@ pub struct EnterpriseCreateBoardExportTaskExportLink<'a> {
     pub(crate) task_id: &'a ::uuid::Uuid,
 }
 impl<'a> EnterpriseCreateBoardExportTaskExportLink<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardExportTaskExportLink>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardExportTaskExportLink> {
         let Self { api: this, org_id, job_id, task_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/boards/export/jobs/{}/tasks/{}/export-link", this.base_url(),
-            crate ::runtime::encode_path(& org_id.to_string()), crate
-            ::runtime::encode_path(& job_id.to_string()), crate ::runtime::encode_path(&
-            task_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/boards/export/jobs/{}/tasks/{}/export-link", this
+                .base_url(), crate ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& job_id.to_string()), crate
+                ::runtime::encode_path(& task_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_CREATE_BOARD_EXPORT_TASK_EXPORT_LINK,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_CREATE_BOARD_EXPORT_TASK_EXPORT_LINK,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExportTaskExportLink<'a> {
@@ -5929,15 +6300,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExportTaskExportLink
         crate::Response<types::BoardExportTaskExportLink>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::BoardExportTaskExportLink>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardExportTaskExportLink>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_boards_get_groups`](crate::MiroApi::enterprise_boards_get_groups) (`GET /v2/orgs/{org_id}/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -5960,33 +6326,35 @@ impl<'a> EnterpriseBoardsGetGroups<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardUserGroupsPage>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardUserGroupsPage> {
         let Self { api: this, org_id, board_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/boards/{}/groups", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/boards/{}/groups", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARDS_GET_GROUPS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_BOARDS_GET_GROUPS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsGetGroups<'a> {
@@ -5994,12 +6362,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsGetGroups<'a> {
         crate::Response<types::BoardUserGroupsPage>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardUserGroupsPage>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardUserGroupsPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseBoardsGetGroups<'a> {
@@ -6024,29 +6390,34 @@ pub struct EnterpriseBoardsCreateGroup<'a> {
     pub(crate) body: &'a types::CreateBoardUserGroupsRequest,
 }
 impl<'a> EnterpriseBoardsCreateGroup<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::BoardUserGroup>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardUserGroup> {
         let Self { api: this, org_id, board_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/boards/{}/groups", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/boards/{}/groups", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARDS_CREATE_GROUP,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_BOARDS_CREATE_GROUP,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsCreateGroup<'a> {
@@ -6054,12 +6425,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsCreateGroup<'a> {
         crate::Response<types::BoardUserGroup>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::BoardUserGroup>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardUserGroup>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_boards_delete_groups`](crate::MiroApi::enterprise_boards_delete_groups) (`DELETE /v2/orgs/{org_id}/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6071,30 +6440,34 @@ pub struct EnterpriseBoardsDeleteGroups<'a> {
     pub(crate) group_id: &'a str,
 }
 impl<'a> EnterpriseBoardsDeleteGroups<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, board_id, group_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/boards/{}/groups/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            board_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARDS_DELETE_GROUPS,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/boards/{}/groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& board_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::ENTERPRISE_BOARDS_DELETE_GROUPS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsDeleteGroups<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_all_cases`](crate::MiroApi::get_all_cases) (`GET /v2/orgs/{org_id}/cases`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6116,28 +6489,31 @@ impl<'a> GetAllCases<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::PaginatedCaseResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::PaginatedCaseResponse> {
         let Self { api: this, org_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases", this.base_url(), crate ::runtime::encode_path(& org_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(request, &crate::generated::operations::GET_ALL_CASES).await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_ALL_CASES)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetAllCases<'a> {
@@ -6145,15 +6521,10 @@ impl<'a> ::std::future::IntoFuture for GetAllCases<'a> {
         crate::Response<types::PaginatedCaseResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::PaginatedCaseResponse>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::PaginatedCaseResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetAllCases<'a> {
@@ -6177,24 +6548,30 @@ pub struct CreateCase<'a> {
     pub(crate) body: &'a types::CaseRequest,
 }
 impl<'a> CreateCase<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::CaseResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CaseResponse> {
         let Self { api: this, org_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases", this.base_url(), crate ::runtime::encode_path(& org_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_CASE).await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_CASE)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateCase<'a> {
@@ -6202,12 +6579,10 @@ impl<'a> ::std::future::IntoFuture for CreateCase<'a> {
         crate::Response<types::CaseResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CaseResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CaseResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_case`](crate::MiroApi::get_case) (`GET /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6218,23 +6593,29 @@ pub struct GetCase<'a> {
     pub(crate) case_id: &'a str,
 }
 impl<'a> GetCase<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::CaseResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CaseResponse> {
         let Self { api: this, org_id, case_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases/{}", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_CASE).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_CASE)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetCase<'a> {
@@ -6242,12 +6623,10 @@ impl<'a> ::std::future::IntoFuture for GetCase<'a> {
         crate::Response<types::CaseResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CaseResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CaseResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::edit_case`](crate::MiroApi::edit_case) (`PUT /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6259,24 +6638,30 @@ pub struct EditCase<'a> {
     pub(crate) body: &'a types::CaseRequest,
 }
 impl<'a> EditCase<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::CaseResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::CaseResponse> {
         let Self { api: this, org_id, case_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
-        );
-        let request = this
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases/{}", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .put(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::EDIT_CASE).await
+        })();
+        this.respond_json(request, &crate::generated::operations::EDIT_CASE)
     }
 }
 impl<'a> ::std::future::IntoFuture for EditCase<'a> {
@@ -6284,12 +6669,10 @@ impl<'a> ::std::future::IntoFuture for EditCase<'a> {
         crate::Response<types::CaseResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::CaseResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::CaseResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_case`](crate::MiroApi::delete_case) (`DELETE /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6300,25 +6683,29 @@ pub struct DeleteCase<'a> {
     pub(crate) case_id: &'a str,
 }
 impl<'a> DeleteCase<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, case_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_CASE).await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases/{}", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_CASE)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteCase<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_legal_hold_export_jobs`](crate::MiroApi::get_legal_hold_export_jobs) (`GET /v2/orgs/{org_id}/cases/{case_id}/export-jobs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6341,33 +6728,37 @@ impl<'a> GetLegalHoldExportJobs<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::PaginatedCaseExportJobsResponse>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::PaginatedCaseExportJobsResponse> {
         let Self { api: this, org_id, case_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/export-jobs", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases/{}/export-jobs", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& case_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(
-                request,
-                &crate::generated::operations::GET_LEGAL_HOLD_EXPORT_JOBS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::GET_LEGAL_HOLD_EXPORT_JOBS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for GetLegalHoldExportJobs<'a> {
@@ -6375,15 +6766,10 @@ impl<'a> ::std::future::IntoFuture for GetLegalHoldExportJobs<'a> {
         crate::Response<types::PaginatedCaseExportJobsResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::PaginatedCaseExportJobsResponse>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::PaginatedCaseExportJobsResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetLegalHoldExportJobs<'a> {
@@ -6419,30 +6805,32 @@ impl<'a> GetAllLegalHolds<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::PaginatedLegalHoldResponse>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::PaginatedLegalHoldResponse> {
         let Self { api: this, org_id, case_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases/{}/legal-holds", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& case_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(request, &crate::generated::operations::GET_ALL_LEGAL_HOLDS)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_ALL_LEGAL_HOLDS)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetAllLegalHolds<'a> {
@@ -6450,15 +6838,10 @@ impl<'a> ::std::future::IntoFuture for GetAllLegalHolds<'a> {
         crate::Response<types::PaginatedLegalHoldResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::PaginatedLegalHoldResponse>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::PaginatedLegalHoldResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetAllLegalHolds<'a> {
@@ -6483,26 +6866,31 @@ pub struct CreateLegalHold<'a> {
     pub(crate) body: &'a types::LegalHoldRequest,
 }
 impl<'a> CreateLegalHold<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::LegalHoldResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::LegalHoldResponse> {
         let Self { api: this, org_id, case_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases/{}/legal-holds", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& case_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::CREATE_LEGAL_HOLD)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::CREATE_LEGAL_HOLD)
     }
 }
 impl<'a> ::std::future::IntoFuture for CreateLegalHold<'a> {
@@ -6510,12 +6898,10 @@ impl<'a> ::std::future::IntoFuture for CreateLegalHold<'a> {
         crate::Response<types::LegalHoldResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::LegalHoldResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::LegalHoldResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_legal_hold`](crate::MiroApi::get_legal_hold) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6527,25 +6913,31 @@ pub struct GetLegalHold<'a> {
     pub(crate) legal_hold_id: &'a str,
 }
 impl<'a> GetLegalHold<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::LegalHoldResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::LegalHoldResponse> {
         let Self { api: this, org_id, case_id, legal_hold_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()), crate ::runtime::encode_path(& legal_hold_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases/{}/legal-holds/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& case_id.to_string()), crate
+                ::runtime::encode_path(& legal_hold_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::GET_LEGAL_HOLD).await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::GET_LEGAL_HOLD)
     }
 }
 impl<'a> ::std::future::IntoFuture for GetLegalHold<'a> {
@@ -6553,12 +6945,10 @@ impl<'a> ::std::future::IntoFuture for GetLegalHold<'a> {
         crate::Response<types::LegalHoldResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::LegalHoldResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::LegalHoldResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::edit_legal_hold`](crate::MiroApi::edit_legal_hold) (`PUT /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6571,26 +6961,32 @@ pub struct EditLegalHold<'a> {
     pub(crate) body: &'a types::LegalHoldRequest,
 }
 impl<'a> EditLegalHold<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::LegalHoldResponse>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::LegalHoldResponse> {
         let Self { api: this, org_id, case_id, legal_hold_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()), crate ::runtime::encode_path(& legal_hold_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases/{}/legal-holds/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& case_id.to_string()), crate
+                ::runtime::encode_path(& legal_hold_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .put(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::EDIT_LEGAL_HOLD).await
+        })();
+        this.respond_json(request, &crate::generated::operations::EDIT_LEGAL_HOLD)
     }
 }
 impl<'a> ::std::future::IntoFuture for EditLegalHold<'a> {
@@ -6598,12 +6994,10 @@ impl<'a> ::std::future::IntoFuture for EditLegalHold<'a> {
         crate::Response<types::LegalHoldResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::LegalHoldResponse>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::LegalHoldResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::delete_legal_hold`](crate::MiroApi::delete_legal_hold) (`DELETE /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6615,28 +7009,31 @@ pub struct DeleteLegalHold<'a> {
     pub(crate) legal_hold_id: &'a str,
 }
 impl<'a> DeleteLegalHold<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, case_id, legal_hold_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()), crate ::runtime::encode_path(& legal_hold_id
-            .to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(request, &crate::generated::operations::DELETE_LEGAL_HOLD)
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases/{}/legal-holds/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& case_id.to_string()), crate
+                ::runtime::encode_path(& legal_hold_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(request, &crate::generated::operations::DELETE_LEGAL_HOLD)
     }
 }
 impl<'a> ::std::future::IntoFuture for DeleteLegalHold<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::get_legal_hold_content_items`](crate::MiroApi::get_legal_hold_content_items) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}/content-items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6660,34 +7057,38 @@ impl<'a> GetLegalHoldContentItems<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::PaginatedLegalHoldContentItemsResponse>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::PaginatedLegalHoldContentItemsResponse> {
         let Self { api: this, org_id, case_id, legal_hold_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/cases/{}/legal-holds/{}/content-items", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            case_id.to_string()), crate ::runtime::encode_path(& legal_hold_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/cases/{}/legal-holds/{}/content-items", this.base_url(),
+                crate ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& case_id.to_string()), crate
+                ::runtime::encode_path(& legal_hold_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(
-                request,
-                &crate::generated::operations::GET_LEGAL_HOLD_CONTENT_ITEMS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::GET_LEGAL_HOLD_CONTENT_ITEMS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for GetLegalHoldContentItems<'a> {
@@ -6695,15 +7096,13 @@ impl<'a> ::std::future::IntoFuture for GetLegalHoldContentItems<'a> {
         crate::Response<types::PaginatedLegalHoldContentItemsResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
+    type IntoFuture = crate::ResponseFuture<
         'a,
-        ::std::result::Result<
-            crate::Response<types::PaginatedLegalHoldContentItemsResponse>,
-            crate::Error,
-        >,
+        types::PaginatedLegalHoldContentItemsResponse,
     >;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for GetLegalHoldContentItems<'a> {
@@ -6767,13 +7166,11 @@ impl<'a> EnterpriseBoardContentItemLogsFetch<'a> {
         self.sorting = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::GetBoardItemContentLogsResponse>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::GetBoardItemContentLogsResponse> {
         let Self {
             api: this,
             org_id,
@@ -6785,29 +7182,35 @@ impl<'a> EnterpriseBoardContentItemLogsFetch<'a> {
             sorting,
             to,
         } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/content-logs/items", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/content-logs/items", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("board_ids", &board_ids))
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("emails", &emails))
+                    .query(&crate::runtime::QueryParam::new("from", &from))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("sorting", &sorting))
+                    .query(&crate::runtime::QueryParam::new("to", &to)),
             )
-            .query(&crate::runtime::QueryParam::new("board_ids", &board_ids))
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("emails", &emails))
-            .query(&crate::runtime::QueryParam::new("from", &from))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("sorting", &sorting))
-            .query(&crate::runtime::QueryParam::new("to", &to));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_BOARD_CONTENT_ITEM_LOGS_FETCH,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_BOARD_CONTENT_ITEM_LOGS_FETCH,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardContentItemLogsFetch<'a> {
@@ -6815,15 +7218,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardContentItemLogsFetch<'a> {
         crate::Response<types::GetBoardItemContentLogsResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::GetBoardItemContentLogsResponse>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GetBoardItemContentLogsResponse>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseBoardContentItemLogsFetch<'a> {
@@ -6849,30 +7247,34 @@ pub struct EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     pub(crate) org_id: &'a str,
 }
 impl<'a> EnterpriseDataclassificationOrganizationSettingsGet<'a> {
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::DataClassificationOrganizationSettings>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::DataClassificationOrganizationSettings> {
         let Self { api: this, org_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/data-classification-settings", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/data-classification-settings", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_ORGANIZATION_SETTINGS_GET,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_ORGANIZATION_SETTINGS_GET,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture
@@ -6881,15 +7283,13 @@ for EnterpriseDataclassificationOrganizationSettingsGet<'a> {
         crate::Response<types::DataClassificationOrganizationSettings>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
+    type IntoFuture = crate::ResponseFuture<
         'a,
-        ::std::result::Result<
-            crate::Response<types::DataClassificationOrganizationSettings>,
-            crate::Error,
-        >,
+        types::DataClassificationOrganizationSettings,
     >;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_default_team_settings`](crate::MiroApi::enterprise_get_default_team_settings) (`GET /v2/orgs/{org_id}/default_teams_settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6899,27 +7299,32 @@ pub struct EnterpriseGetDefaultTeamSettings<'a> {
     pub(crate) org_id: &'a str,
 }
 impl<'a> EnterpriseGetDefaultTeamSettings<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamSettings>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamSettings> {
         let Self { api: this, org_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/default_teams_settings", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/default_teams_settings", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_DEFAULT_TEAM_SETTINGS,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_DEFAULT_TEAM_SETTINGS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetDefaultTeamSettings<'a> {
@@ -6927,12 +7332,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetDefaultTeamSettings<'a> {
         crate::Response<types::TeamSettings>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamSettings>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamSettings>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_groups`](crate::MiroApi::enterprise_get_groups) (`GET /v2/orgs/{org_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -6954,26 +7357,31 @@ impl<'a> EnterpriseGetGroups<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GroupsPage>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupsPage> {
         let Self { api: this, org_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(request, &crate::generated::operations::ENTERPRISE_GET_GROUPS)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::ENTERPRISE_GET_GROUPS)
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroups<'a> {
@@ -6981,12 +7389,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroups<'a> {
         crate::Response<types::GroupsPage>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupsPage>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupsPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseGetGroups<'a> {
@@ -7010,38 +7416,41 @@ pub struct EnterpriseCreateGroup<'a> {
     pub(crate) body: &'a types::CreateGroupRequest,
 }
 impl<'a> EnterpriseCreateGroup<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Group>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Group> {
         let Self { api: this, org_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_CREATE_GROUP,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_CREATE_GROUP,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Group>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Group>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_group`](crate::MiroApi::enterprise_get_group) (`GET /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7052,34 +7461,38 @@ pub struct EnterpriseGetGroup<'a> {
     pub(crate) group_id: &'a str,
 }
 impl<'a> EnterpriseGetGroup<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Group>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Group> {
         let Self { api: this, org_id, group_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::ENTERPRISE_GET_GROUP)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::ENTERPRISE_GET_GROUP)
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Group>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Group>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_delete_group`](crate::MiroApi::enterprise_delete_group) (`DELETE /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7090,29 +7503,33 @@ pub struct EnterpriseDeleteGroup<'a> {
     pub(crate) group_id: &'a str,
 }
 impl<'a> EnterpriseDeleteGroup<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, group_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_GROUP,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::ENTERPRISE_DELETE_GROUP,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_update_group`](crate::MiroApi::enterprise_update_group) (`PATCH /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7124,38 +7541,42 @@ pub struct EnterpriseUpdateGroup<'a> {
     pub(crate) body: &'a types::UpdateGroupRequest,
 }
 impl<'a> EnterpriseUpdateGroup<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Group>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Group> {
         let Self { api: this, org_id, group_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_GROUP,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_UPDATE_GROUP,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Group>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Group>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_group_members`](crate::MiroApi::enterprise_get_group_members) (`GET /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7178,30 +7599,35 @@ impl<'a> EnterpriseGetGroupMembers<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GroupMembersPage>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupMembersPage> {
         let Self { api: this, org_id, group_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/members", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups/{}/members", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_GROUP_MEMBERS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_GROUP_MEMBERS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMembers<'a> {
@@ -7209,12 +7635,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMembers<'a> {
         crate::Response<types::GroupMembersPage>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupMembersPage>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupMembersPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseGetGroupMembers<'a> {
@@ -7239,29 +7663,34 @@ pub struct EnterpriseCreateGroupMember<'a> {
     pub(crate) body: &'a types::CreateGroupMemberRequest,
 }
 impl<'a> EnterpriseCreateGroupMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GroupMember>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupMember> {
         let Self { api: this, org_id, group_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/members", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups/{}/members", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_CREATE_GROUP_MEMBER,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_CREATE_GROUP_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroupMember<'a> {
@@ -7269,12 +7698,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroupMember<'a> {
         crate::Response<types::GroupMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupMember>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupMember>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_update_group_members`](crate::MiroApi::enterprise_update_group_members) (`PATCH /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7286,32 +7713,34 @@ pub struct EnterpriseUpdateGroupMembers<'a> {
     pub(crate) body: &'a types::UpdateUserGroupMembersRequest,
 }
 impl<'a> EnterpriseUpdateGroupMembers<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::UpdateUserGroupMembersResult>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::UpdateUserGroupMembersResult> {
         let Self { api: this, org_id, group_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/members", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups/{}/members", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_GROUP_MEMBERS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_UPDATE_GROUP_MEMBERS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroupMembers<'a> {
@@ -7319,15 +7748,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroupMembers<'a> {
         crate::Response<types::UpdateUserGroupMembersResult>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::UpdateUserGroupMembersResult>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::UpdateUserGroupMembersResult>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_group_member`](crate::MiroApi::enterprise_get_group_member) (`GET /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7339,28 +7763,34 @@ pub struct EnterpriseGetGroupMember<'a> {
     pub(crate) member_id: &'a str,
 }
 impl<'a> EnterpriseGetGroupMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GroupMember>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupMember> {
         let Self { api: this, org_id, group_id, member_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/members/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()), crate
+                ::runtime::encode_path(& member_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_GROUP_MEMBER,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_GROUP_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMember<'a> {
@@ -7368,12 +7798,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMember<'a> {
         crate::Response<types::GroupMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupMember>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupMember>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_delete_group_member`](crate::MiroApi::enterprise_delete_group_member) (`DELETE /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7385,30 +7813,34 @@ pub struct EnterpriseDeleteGroupMember<'a> {
     pub(crate) member_id: &'a str,
 }
 impl<'a> EnterpriseDeleteGroupMember<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, group_id, member_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/members/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_GROUP_MEMBER,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()), crate
+                ::runtime::encode_path(& member_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::ENTERPRISE_DELETE_GROUP_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroupMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_groups_get_teams`](crate::MiroApi::enterprise_groups_get_teams) (`GET /v2/orgs/{org_id}/groups/{group_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7431,30 +7863,35 @@ impl<'a> EnterpriseGroupsGetTeams<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GroupTeamsPage>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupTeamsPage> {
         let Self { api: this, org_id, group_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/teams", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups/{}/teams", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GROUPS_GET_TEAMS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GROUPS_GET_TEAMS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeams<'a> {
@@ -7462,12 +7899,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeams<'a> {
         crate::Response<types::GroupTeamsPage>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupTeamsPage>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupTeamsPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseGroupsGetTeams<'a> {
@@ -7492,38 +7927,42 @@ pub struct EnterpriseGroupsGetTeam<'a> {
     pub(crate) team_id: &'a str,
 }
 impl<'a> EnterpriseGroupsGetTeam<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::GroupTeam>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::GroupTeam> {
         let Self { api: this, org_id, group_id, team_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/groups/{}/teams/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            group_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/groups/{}/teams/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GROUPS_GET_TEAM,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GROUPS_GET_TEAM,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::GroupTeam>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::GroupTeam>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::GroupTeam>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_organization_members`](crate::MiroApi::enterprise_get_organization_members) (`GET /v2/orgs/{org_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7572,36 +8011,40 @@ impl<'a> EnterpriseGetOrganizationMembers<'a> {
         self.role = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::EnterpriseGetOrganizationMembersResponse>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::EnterpriseGetOrganizationMembersResponse> {
         let Self { api: this, org_id, active, cursor, emails, license, limit, role } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/members", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/members", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("active", &active))
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("emails", &emails))
+                    .query(&crate::runtime::QueryParam::new("license", &license))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("role", &role)),
             )
-            .query(&crate::runtime::QueryParam::new("active", &active))
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("emails", &emails))
-            .query(&crate::runtime::QueryParam::new("license", &license))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("role", &role));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_ORGANIZATION_MEMBERS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_ORGANIZATION_MEMBERS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMembers<'a> {
@@ -7609,15 +8052,13 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMembers<'a> {
         crate::Response<types::EnterpriseGetOrganizationMembersResponse>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
+    type IntoFuture = crate::ResponseFuture<
         'a,
-        ::std::result::Result<
-            crate::Response<types::EnterpriseGetOrganizationMembersResponse>,
-            crate::Error,
-        >,
+        types::EnterpriseGetOrganizationMembersResponse,
     >;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseGetOrganizationMembers<'a> {
@@ -7645,30 +8086,33 @@ pub struct EnterpriseGetOrganizationMember<'a> {
     pub(crate) member_id: &'a str,
 }
 impl<'a> EnterpriseGetOrganizationMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::OrganizationMember>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::OrganizationMember> {
         let Self { api: this, org_id, member_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/members/{}", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& member_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_ORGANIZATION_MEMBER,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_ORGANIZATION_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMember<'a> {
@@ -7676,12 +8120,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMember<'a> {
         crate::Response<types::OrganizationMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::OrganizationMember>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::OrganizationMember>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_projects_get_groups`](crate::MiroApi::enterprise_projects_get_groups) (`GET /v2/orgs/{org_id}/projects/{project_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7704,33 +8146,35 @@ impl<'a> EnterpriseProjectsGetGroups<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::ProjectUserGroupsPage>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ProjectUserGroupsPage> {
         let Self { api: this, org_id, project_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/projects/{}/groups", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            project_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/projects/{}/groups", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_PROJECTS_GET_GROUPS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_PROJECTS_GET_GROUPS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectsGetGroups<'a> {
@@ -7738,15 +8182,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectsGetGroups<'a> {
         crate::Response<types::ProjectUserGroupsPage>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::ProjectUserGroupsPage>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ProjectUserGroupsPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseProjectsGetGroups<'a> {
@@ -7771,29 +8210,34 @@ pub struct EnterpriseProjectCreateGroup<'a> {
     pub(crate) body: &'a types::CreateProjectUserGroupsRequest,
 }
 impl<'a> EnterpriseProjectCreateGroup<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ProjectUserGroup>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ProjectUserGroup> {
         let Self { api: this, org_id, project_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/projects/{}/groups", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            project_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/projects/{}/groups", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_PROJECT_CREATE_GROUP,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_PROJECT_CREATE_GROUP,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectCreateGroup<'a> {
@@ -7801,12 +8245,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectCreateGroup<'a> {
         crate::Response<types::ProjectUserGroup>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ProjectUserGroup>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ProjectUserGroup>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_project_delete_groups`](crate::MiroApi::enterprise_project_delete_groups) (`DELETE /v2/orgs/{org_id}/projects/{project_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7818,31 +8260,34 @@ pub struct EnterpriseProjectDeleteGroups<'a> {
     pub(crate) group_id: &'a str,
 }
 impl<'a> EnterpriseProjectDeleteGroups<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, project_id, group_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/projects/{}/groups/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            project_id.to_string()), crate ::runtime::encode_path(& group_id
-            .to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_PROJECT_DELETE_GROUPS,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/projects/{}/groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::ENTERPRISE_PROJECT_DELETE_GROUPS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectDeleteGroups<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_teams`](crate::MiroApi::enterprise_get_teams) (`GET /v2/orgs/{org_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7870,37 +8315,40 @@ impl<'a> EnterpriseGetTeams<'a> {
         self.name = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamsPage>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamsPage> {
         let Self { api: this, org_id, cursor, limit, name } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams", this.base_url(), crate ::runtime::encode_path(& org_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("name", &name)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("name", &name));
-        this.execute_json(request, &crate::generated::operations::ENTERPRISE_GET_TEAMS)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::ENTERPRISE_GET_TEAMS)
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeams<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamsPage>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamsPage>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamsPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseGetTeams<'a> {
@@ -7925,35 +8373,38 @@ pub struct EnterpriseCreateTeam<'a> {
     pub(crate) body: &'a types::CreateTeamRequest,
 }
 impl<'a> EnterpriseCreateTeam<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Team>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Team> {
         let Self { api: this, org_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams", this.base_url(), crate ::runtime::encode_path(& org_id
-            .to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::ENTERPRISE_CREATE_TEAM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::ENTERPRISE_CREATE_TEAM)
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Team>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Team>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_team`](crate::MiroApi::enterprise_get_team) (`GET /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -7964,34 +8415,37 @@ pub struct EnterpriseGetTeam<'a> {
     pub(crate) team_id: &'a str,
 }
 impl<'a> EnterpriseGetTeam<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Team>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Team> {
         let Self { api: this, org_id, team_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::ENTERPRISE_GET_TEAM)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::ENTERPRISE_GET_TEAM)
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Team>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Team>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_delete_team`](crate::MiroApi::enterprise_delete_team) (`DELETE /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8002,29 +8456,32 @@ pub struct EnterpriseDeleteTeam<'a> {
     pub(crate) team_id: &'a str,
 }
 impl<'a> EnterpriseDeleteTeam<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, team_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_TEAM,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::ENTERPRISE_DELETE_TEAM,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeam<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_update_team`](crate::MiroApi::enterprise_update_team) (`PATCH /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8036,35 +8493,38 @@ pub struct EnterpriseUpdateTeam<'a> {
     pub(crate) body: &'a types::TeamChanges,
 }
 impl<'a> EnterpriseUpdateTeam<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Team>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Team> {
         let Self { api: this, org_id, team_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}", this.base_url(), crate ::runtime::encode_path(&
-            org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}", this.base_url(), crate ::runtime::encode_path(&
+                org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(request, &crate::generated::operations::ENTERPRISE_UPDATE_TEAM)
-            .await
+        })();
+        this.respond_json(request, &crate::generated::operations::ENTERPRISE_UPDATE_TEAM)
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Team>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Team>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_dataclassification_board_get`](crate::MiroApi::enterprise_dataclassification_board_get) (`GET /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8076,32 +8536,34 @@ pub struct EnterpriseDataclassificationBoardGet<'a> {
     pub(crate) board_id: &'a str,
 }
 impl<'a> EnterpriseDataclassificationBoardGet<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardDataClassificationLabel>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardDataClassificationLabel> {
         let Self { api: this, org_id, team_id, board_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/boards/{}/data-classification", this.base_url(),
-            crate ::runtime::encode_path(& org_id.to_string()), crate
-            ::runtime::encode_path(& team_id.to_string()), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/boards/{}/data-classification", this.base_url(),
+                crate ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& board_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_BOARD_GET,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_BOARD_GET,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardGet<'a> {
@@ -8109,15 +8571,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardGet<'a> 
         crate::Response<types::BoardDataClassificationLabel>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::BoardDataClassificationLabel>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardDataClassificationLabel>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_dataclassification_board_set`](crate::MiroApi::enterprise_dataclassification_board_set) (`POST /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8130,33 +8587,35 @@ pub struct EnterpriseDataclassificationBoardSet<'a> {
     pub(crate) body: &'a types::DataClassificationLabelId,
 }
 impl<'a> EnterpriseDataclassificationBoardSet<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<
-        crate::Response<types::BoardDataClassificationLabel>,
-        crate::Error,
-    > {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardDataClassificationLabel> {
         let Self { api: this, org_id, team_id, board_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/boards/{}/data-classification", this.base_url(),
-            crate ::runtime::encode_path(& org_id.to_string()), crate
-            ::runtime::encode_path(& team_id.to_string()), crate ::runtime::encode_path(&
-            board_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/boards/{}/data-classification", this.base_url(),
+                crate ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& board_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_BOARD_SET,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_BOARD_SET,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardSet<'a> {
@@ -8164,15 +8623,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardSet<'a> 
         crate::Response<types::BoardDataClassificationLabel>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::BoardDataClassificationLabel>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardDataClassificationLabel>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_dataclassification_team_boards_bulk`](crate::MiroApi::enterprise_dataclassification_team_boards_bulk) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8184,32 +8638,36 @@ pub struct EnterpriseDataclassificationTeamBoardsBulk<'a> {
     pub(crate) body: &'a types::UpdateBoardsDataClassificationLabelRequest,
 }
 impl<'a> EnterpriseDataclassificationTeamBoardsBulk<'a> {
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::UpdateBoardsDataClassificationLabel>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::UpdateBoardsDataClassificationLabel> {
         let Self { api: this, org_id, team_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/data-classification", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/data-classification", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_TEAM_BOARDS_BULK,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_TEAM_BOARDS_BULK,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamBoardsBulk<'a> {
@@ -8217,15 +8675,13 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamBoardsBul
         crate::Response<types::UpdateBoardsDataClassificationLabel>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
+    type IntoFuture = crate::ResponseFuture<
         'a,
-        ::std::result::Result<
-            crate::Response<types::UpdateBoardsDataClassificationLabel>,
-            crate::Error,
-        >,
+        types::UpdateBoardsDataClassificationLabel,
     >;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_dataclassification_team_settings_get`](crate::MiroApi::enterprise_dataclassification_team_settings_get) (`GET /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8236,31 +8692,35 @@ pub struct EnterpriseDataclassificationTeamSettingsGet<'a> {
     pub(crate) team_id: &'a str,
 }
 impl<'a> EnterpriseDataclassificationTeamSettingsGet<'a> {
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::DataClassificationTeamSettings>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::DataClassificationTeamSettings> {
         let Self { api: this, org_id, team_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/data-classification-settings", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/data-classification-settings", this.base_url(),
+                crate ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_GET,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_GET,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsGet<'a> {
@@ -8268,15 +8728,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsG
         crate::Response<types::DataClassificationTeamSettings>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::DataClassificationTeamSettings>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::DataClassificationTeamSettings>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_dataclassification_team_settings_set`](crate::MiroApi::enterprise_dataclassification_team_settings_set) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8288,32 +8743,36 @@ pub struct EnterpriseDataclassificationTeamSettingsSet<'a> {
     pub(crate) body: &'a types::UpdateTeamSettingsRequest,
 }
 impl<'a> EnterpriseDataclassificationTeamSettingsSet<'a> {
-    /// Sends the request.
-    pub async fn send(
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(
         self,
-    ) -> ::std::result::Result<
-        crate::Response<types::DataClassificationTeamSettings>,
-        crate::Error,
-    > {
+    ) -> crate::ResponseFuture<'a, types::DataClassificationTeamSettings> {
         let Self { api: this, org_id, team_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/data-classification-settings", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/data-classification-settings", this.base_url(),
+                crate ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_SET,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_SET,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsSet<'a> {
@@ -8321,15 +8780,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsS
         crate::Response<types::DataClassificationTeamSettings>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<
-            crate::Response<types::DataClassificationTeamSettings>,
-            crate::Error,
-        >,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::DataClassificationTeamSettings>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_teams_get_groups`](crate::MiroApi::enterprise_teams_get_groups) (`GET /v2/orgs/{org_id}/teams/{team_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8352,30 +8806,35 @@ impl<'a> EnterpriseTeamsGetGroups<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamGroupsPage>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamGroupsPage> {
         let Self { api: this, org_id, team_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/groups", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/groups", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_TEAMS_GET_GROUPS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_TEAMS_GET_GROUPS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroups<'a> {
@@ -8383,12 +8842,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroups<'a> {
         crate::Response<types::TeamGroupsPage>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamGroupsPage>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamGroupsPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseTeamsGetGroups<'a> {
@@ -8413,39 +8870,42 @@ pub struct EnterpriseTeamsCreateGroup<'a> {
     pub(crate) body: &'a types::CreateTeamGroupRequest,
 }
 impl<'a> EnterpriseTeamsCreateGroup<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamGroup> {
         let Self { api: this, org_id, team_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/groups", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/groups", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_TEAMS_CREATE_GROUP,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_TEAMS_CREATE_GROUP,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsCreateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamGroup>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_teams_get_group`](crate::MiroApi::enterprise_teams_get_group) (`GET /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8457,38 +8917,42 @@ pub struct EnterpriseTeamsGetGroup<'a> {
     pub(crate) group_id: &'a str,
 }
 impl<'a> EnterpriseTeamsGetGroup<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamGroup> {
         let Self { api: this, org_id, team_id, group_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/groups/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_TEAMS_GET_GROUP,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_TEAMS_GET_GROUP,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamGroup>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_teams_delete_group`](crate::MiroApi::enterprise_teams_delete_group) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8500,30 +8964,34 @@ pub struct EnterpriseTeamsDeleteGroup<'a> {
     pub(crate) group_id: &'a str,
 }
 impl<'a> EnterpriseTeamsDeleteGroup<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, team_id, group_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/groups/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& group_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_TEAMS_DELETE_GROUP,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& group_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::ENTERPRISE_TEAMS_DELETE_GROUP,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsDeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_team_members`](crate::MiroApi::enterprise_get_team_members) (`GET /v2/orgs/{org_id}/teams/{team_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8552,31 +9020,36 @@ impl<'a> EnterpriseGetTeamMembers<'a> {
         self.role = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamMembersPage>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamMembersPage> {
         let Self { api: this, org_id, team_id, cursor, limit, role } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/members", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/members", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit))
+                    .query(&crate::runtime::QueryParam::new("role", &role)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit))
-            .query(&crate::runtime::QueryParam::new("role", &role));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_TEAM_MEMBERS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_TEAM_MEMBERS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMembers<'a> {
@@ -8584,12 +9057,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMembers<'a> {
         crate::Response<types::TeamMembersPage>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamMembersPage>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamMembersPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseGetTeamMembers<'a> {
@@ -8615,29 +9086,34 @@ pub struct EnterpriseInviteTeamMember<'a> {
     pub(crate) body: &'a types::TeamMemberInvite,
 }
 impl<'a> EnterpriseInviteTeamMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamMember>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamMember> {
         let Self { api: this, org_id, team_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/members", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/members", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_INVITE_TEAM_MEMBER,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_INVITE_TEAM_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseInviteTeamMember<'a> {
@@ -8645,12 +9121,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseInviteTeamMember<'a> {
         crate::Response<types::TeamMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamMember>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamMember>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_team_member`](crate::MiroApi::enterprise_get_team_member) (`GET /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8662,28 +9136,34 @@ pub struct EnterpriseGetTeamMember<'a> {
     pub(crate) member_id: &'a str,
 }
 impl<'a> EnterpriseGetTeamMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamMember>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamMember> {
         let Self { api: this, org_id, team_id, member_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/members/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& member_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_TEAM_MEMBER,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_TEAM_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMember<'a> {
@@ -8691,12 +9171,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMember<'a> {
         crate::Response<types::TeamMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamMember>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamMember>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_delete_team_member`](crate::MiroApi::enterprise_delete_team_member) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8708,30 +9186,34 @@ pub struct EnterpriseDeleteTeamMember<'a> {
     pub(crate) member_id: &'a str,
 }
 impl<'a> EnterpriseDeleteTeamMember<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, team_id, member_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/members/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_TEAM_MEMBER,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& member_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::ENTERPRISE_DELETE_TEAM_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeamMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_update_team_member`](crate::MiroApi::enterprise_update_team_member) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8744,29 +9226,35 @@ pub struct EnterpriseUpdateTeamMember<'a> {
     pub(crate) body: &'a types::TeamMemberChanges,
 }
 impl<'a> EnterpriseUpdateTeamMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamMember>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamMember> {
         let Self { api: this, org_id, team_id, member_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/members/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& member_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_TEAM_MEMBER,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_UPDATE_TEAM_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamMember<'a> {
@@ -8774,12 +9262,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamMember<'a> {
         crate::Response<types::TeamMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamMember>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamMember>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_projects`](crate::MiroApi::enterprise_get_projects) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8802,30 +9288,35 @@ impl<'a> EnterpriseGetProjects<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ProjectPage>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ProjectPage> {
         let Self { api: this, org_id, team_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_PROJECTS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_PROJECTS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjects<'a> {
@@ -8833,12 +9324,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjects<'a> {
         crate::Response<types::ProjectPage>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ProjectPage>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ProjectPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseGetProjects<'a> {
@@ -8863,39 +9352,42 @@ pub struct EnterpriseCreateProject<'a> {
     pub(crate) body: &'a types::CreateProjectRequest,
 }
 impl<'a> EnterpriseCreateProject<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Project>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Project> {
         let Self { api: this, org_id, team_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_CREATE_PROJECT,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_CREATE_PROJECT,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Project>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Project>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_project`](crate::MiroApi::enterprise_get_project) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8907,35 +9399,39 @@ pub struct EnterpriseGetProject<'a> {
     pub(crate) project_id: &'a str,
 }
 impl<'a> EnterpriseGetProject<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Project>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Project> {
         let Self { api: this, org_id, team_id, project_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()),
             );
-        this.execute_json(request, &crate::generated::operations::ENTERPRISE_GET_PROJECT)
-            .await
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
+            )
+        })();
+        this.respond_json(request, &crate::generated::operations::ENTERPRISE_GET_PROJECT)
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Project>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Project>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_delete_project`](crate::MiroApi::enterprise_delete_project) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8947,30 +9443,34 @@ pub struct EnterpriseDeleteProject<'a> {
     pub(crate) project_id: &'a str,
 }
 impl<'a> EnterpriseDeleteProject<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, team_id, project_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_PROJECT,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::ENTERPRISE_DELETE_PROJECT,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProject<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_update_project`](crate::MiroApi::enterprise_update_project) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -8983,39 +9483,43 @@ pub struct EnterpriseUpdateProject<'a> {
     pub(crate) body: &'a types::UpdateProjectRequest,
 }
 impl<'a> EnterpriseUpdateProject<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::Project>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::Project> {
         let Self { api: this, org_id, team_id, project_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_PROJECT,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_UPDATE_PROJECT,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::Project>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::Project>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_project_members`](crate::MiroApi::enterprise_get_project_members) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -9039,30 +9543,36 @@ impl<'a> EnterpriseGetProjectMembers<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ProjectMemberPage>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ProjectMemberPage> {
         let Self { api: this, org_id, team_id, project_id, cursor, limit } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/members", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects/{}/members", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&crate::runtime::QueryParam::new("cursor", &cursor))
+                    .query(&crate::runtime::QueryParam::new("limit", &limit)),
             )
-            .query(&crate::runtime::QueryParam::new("cursor", &cursor))
-            .query(&crate::runtime::QueryParam::new("limit", &limit));
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_PROJECT_MEMBERS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_PROJECT_MEMBERS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMembers<'a> {
@@ -9070,12 +9580,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMembers<'a> {
         crate::Response<types::ProjectMemberPage>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ProjectMemberPage>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ProjectMemberPage>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 impl<'a> crate::PagedRequest for EnterpriseGetProjectMembers<'a> {
@@ -9104,29 +9612,35 @@ pub struct EnterpriseAddProjectMember<'a> {
     pub(crate) body: &'a types::AddProjectMemberRequest,
 }
 impl<'a> EnterpriseAddProjectMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ProjectMember>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ProjectMember> {
         let Self { api: this, org_id, team_id, project_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/members", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = this
-            .http()
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects/{}/members", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_ADD_PROJECT_MEMBER,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_ADD_PROJECT_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseAddProjectMember<'a> {
@@ -9134,12 +9648,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseAddProjectMember<'a> {
         crate::Response<types::ProjectMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ProjectMember>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ProjectMember>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_project_member`](crate::MiroApi::enterprise_get_project_member) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -9152,29 +9664,35 @@ pub struct EnterpriseGetProjectMember<'a> {
     pub(crate) member_id: &'a str,
 }
 impl<'a> EnterpriseGetProjectMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ProjectMember>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ProjectMember> {
         let Self { api: this, org_id, team_id, project_id, member_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-            crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()), crate
+                ::runtime::encode_path(& member_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_PROJECT_MEMBER,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_PROJECT_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMember<'a> {
@@ -9182,12 +9700,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMember<'a> {
         crate::Response<types::ProjectMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ProjectMember>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ProjectMember>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_delete_project_member`](crate::MiroApi::enterprise_delete_project_member) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -9200,31 +9716,35 @@ pub struct EnterpriseDeleteProjectMember<'a> {
     pub(crate) member_id: &'a str,
 }
 impl<'a> EnterpriseDeleteProjectMember<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, org_id, team_id, project_id, member_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-            crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = this.http().delete(url);
-        this.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_DELETE_PROJECT_MEMBER,
-            )
-            .await
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()), crate
+                ::runtime::encode_path(& member_id.to_string()),
+            );
+            ::std::result::Result::Ok(this.http().delete(url))
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::ENTERPRISE_DELETE_PROJECT_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProjectMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_update_project_member`](crate::MiroApi::enterprise_update_project_member) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -9238,30 +9758,36 @@ pub struct EnterpriseUpdateProjectMember<'a> {
     pub(crate) body: &'a types::UpdateProjectMemberRequest,
 }
 impl<'a> EnterpriseUpdateProjectMember<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ProjectMember>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ProjectMember> {
         let Self { api: this, org_id, team_id, project_id, member_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-            crate ::runtime::encode_path(& member_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()), crate
+                ::runtime::encode_path(& member_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_PROJECT_MEMBER,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_UPDATE_PROJECT_MEMBER,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectMember<'a> {
@@ -9269,12 +9795,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectMember<'a> {
         crate::Response<types::ProjectMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ProjectMember>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ProjectMember>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_project_settings`](crate::MiroApi::enterprise_get_project_settings) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -9286,28 +9810,34 @@ pub struct EnterpriseGetProjectSettings<'a> {
     pub(crate) project_id: &'a str,
 }
 impl<'a> EnterpriseGetProjectSettings<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ProjectSettings>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ProjectSettings> {
         let Self { api: this, org_id, team_id, project_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/settings", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects/{}/settings", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_PROJECT_SETTINGS,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_PROJECT_SETTINGS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectSettings<'a> {
@@ -9315,12 +9845,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectSettings<'a> {
         crate::Response<types::ProjectSettings>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ProjectSettings>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ProjectSettings>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_update_project_settings`](crate::MiroApi::enterprise_update_project_settings) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -9333,29 +9861,35 @@ pub struct EnterpriseUpdateProjectSettings<'a> {
     pub(crate) body: &'a types::UpdateProjectSettingsRequest,
 }
 impl<'a> EnterpriseUpdateProjectSettings<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::ProjectSettings>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::ProjectSettings> {
         let Self { api: this, org_id, team_id, project_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/projects/{}/settings", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()), crate ::runtime::encode_path(& project_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/projects/{}/settings", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()), crate
+                ::runtime::encode_path(& project_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_PROJECT_SETTINGS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_UPDATE_PROJECT_SETTINGS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectSettings<'a> {
@@ -9363,12 +9897,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectSettings<'a> {
         crate::Response<types::ProjectSettings>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::ProjectSettings>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::ProjectSettings>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_get_team_settings`](crate::MiroApi::enterprise_get_team_settings) (`GET /v2/orgs/{org_id}/teams/{team_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -9379,28 +9911,33 @@ pub struct EnterpriseGetTeamSettings<'a> {
     pub(crate) team_id: &'a str,
 }
 impl<'a> EnterpriseGetTeamSettings<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamSettings>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamSettings> {
         let Self { api: this, org_id, team_id } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/settings", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/settings", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
             );
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_GET_TEAM_SETTINGS,
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    ),
             )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_GET_TEAM_SETTINGS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamSettings<'a> {
@@ -9408,12 +9945,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamSettings<'a> {
         crate::Response<types::TeamSettings>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamSettings>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamSettings>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_update_team_settings`](crate::MiroApi::enterprise_update_team_settings) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -9425,29 +9960,34 @@ pub struct EnterpriseUpdateTeamSettings<'a> {
     pub(crate) body: &'a types::TeamSettingsChanges,
 }
 impl<'a> EnterpriseUpdateTeamSettings<'a> {
-    /// Sends the request.
-    pub async fn send(
-        self,
-    ) -> ::std::result::Result<crate::Response<types::TeamSettings>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, types::TeamSettings> {
         let Self { api: this, org_id, team_id, body } = self;
-        let url = format!(
-            "{}/v2/orgs/{}/teams/{}/settings", this.base_url(), crate
-            ::runtime::encode_path(& org_id.to_string()), crate ::runtime::encode_path(&
-            team_id.to_string()),
-        );
-        let request = this
-            .http()
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!(
+                "{}/v2/orgs/{}/teams/{}/settings", this.base_url(), crate
+                ::runtime::encode_path(& org_id.to_string()), crate
+                ::runtime::encode_path(& team_id.to_string()),
+            );
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .patch(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body),
             )
-            .json(&body);
-        this.execute_json(
-                request,
-                &crate::generated::operations::ENTERPRISE_UPDATE_TEAM_SETTINGS,
-            )
-            .await
+        })();
+        this.respond_json(
+            request,
+            &crate::generated::operations::ENTERPRISE_UPDATE_TEAM_SETTINGS,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamSettings<'a> {
@@ -9455,12 +9995,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamSettings<'a> {
         crate::Response<types::TeamSettings>,
         crate::Error,
     >;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<types::TeamSettings>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, types::TeamSettings>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }
 /// A request of [`MiroApi::enterprise_post_user_sessions_reset`](crate::MiroApi::enterprise_post_user_sessions_reset) (`POST /v2/sessions/reset_all`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
@@ -9470,28 +10008,33 @@ pub struct EnterprisePostUserSessionsReset<'a> {
     pub(crate) email: &'a str,
 }
 impl<'a> EnterprisePostUserSessionsReset<'a> {
-    /// Sends the request.
-    pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
+    /// Sends the request: a future of the response (what `.await` on the request does).
+    #[inline]
+    pub fn send(self) -> crate::ResponseFuture<'a, ()> {
         let Self { api: this, email } = self;
-        let url = format!("{}/v2/sessions/reset_all", this.base_url(),);
-        let request = this
-            .http()
-            .post(url)
-            .query(&crate::runtime::QueryParam::new("email", &email));
-        this.execute_empty(
-                request,
-                &crate::generated::operations::ENTERPRISE_POST_USER_SESSIONS_RESET,
+        let request = (|| -> ::std::result::Result<
+            ::reqwest::RequestBuilder,
+            crate::Error,
+        > {
+            let url = format!("{}/v2/sessions/reset_all", this.base_url(),);
+            ::std::result::Result::Ok(
+                this
+                    .http()
+                    .post(url)
+                    .query(&crate::runtime::QueryParam::new("email", &email)),
             )
-            .await
+        })();
+        this.respond_empty(
+            request,
+            &crate::generated::operations::ENTERPRISE_POST_USER_SESSIONS_RESET,
+        )
     }
 }
 impl<'a> ::std::future::IntoFuture for EnterprisePostUserSessionsReset<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
-    type IntoFuture = crate::runtime::BoxFuture<
-        'a,
-        ::std::result::Result<crate::Response<()>, crate::Error>,
-    >;
+    type IntoFuture = crate::ResponseFuture<'a, ()>;
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
-        ::std::boxed::Box::pin(self.send())
+        self.send()
     }
 }

@@ -188,7 +188,8 @@ async fn after_a_window_resets_admissions_stay_within_the_last_limit() {
         .buffer_unordered(12)
         .collect()
         .await;
-    assert!(results.iter().all(Result::is_ok));
+    let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
     let limited = emu
         .requests()
         .iter()
