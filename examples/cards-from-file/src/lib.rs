@@ -312,12 +312,23 @@ pub async fn sync(
             })
             .collect();
         match api.create_items(board_id, &items).await {
-            Ok(answer) if answer.data.len() == batch.len() => {
-                for ((row, ..), item) in batch.iter().zip(&answer.data) {
-                    created.push((row.clone(), item.id.to_string()));
+            Ok(answer) => {
+                // Miro answers with the items in the order sent.
+                for (i, (row, ..)) in batch.iter().enumerate() {
+                    match answer.data.get(i) {
+                        Some(item) => created.push((row.clone(), item.id.to_string())),
+                        None => report.failed.push(RowError {
+                            line: row.line,
+                            key: Some(row.key.clone()),
+                            message: "Miro's bulk answer did not include this card; rerun to check"
+                                .into(),
+                        }),
+                    }
                 }
             }
-            _ => {
+            // The bulk call is transactional: nothing was created. Card by card, to find the
+            // rows Miro refuses and create the others.
+            Err(_) => {
                 for (i, (row, assignee, hash)) in batch.iter().enumerate() {
                     let (x, y) = grid(slot + i);
                     let body = CardCreateRequest::default()

@@ -7,8 +7,10 @@
 //!   The state is written (atomically: temp file, then rename) after every upload.
 //! - **Files still being written are skipped**: a file is taken only once its size and
 //!   modification time stayed the same for the settle interval, and is not empty.
-//! - **Failed uploads are retried** with a growing delay; in watch mode what still failed is
-//!   tried again on the next tick.
+//! - **Failed uploads are retried** with a growing delay (`retries`, `retry_delay`); in watch
+//!   mode what still failed is tried again on the next tick. An upload is a `POST`: one whose
+//!   answer was lost after Miro stored it can appear twice on the board.
+//! - A changed file whose image was deleted on the board is uploaded as a new image.
 //!
 //! Only the folder's own files are synced (not subfolders); names starting with `.` are
 //! ignored, which keeps editors' temporary files and the state file out.
@@ -281,10 +283,13 @@ impl FolderSync {
         let previous = board.files.get(&name).cloned();
         let slot = board.next_slot;
         let result = match &previous {
-            Some(old) => self
-                .replace(&old.item_id, &name, &bytes)
-                .await
-                .map(|()| (old.item_id.clone(), false)),
+            Some(old) => match self.replace(&old.item_id, &name, &bytes).await {
+                // The image was deleted on the board: upload the file as a new one.
+                Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => {
+                    self.upload(slot, &name, &bytes).await.map(|id| (id, true))
+                }
+                other => other.map(|()| (old.item_id.clone(), false)),
+            },
             None => self.upload(slot, &name, &bytes).await.map(|id| (id, true)),
         };
         match result {
@@ -326,9 +331,16 @@ impl FolderSync {
         loop {
             match attempt().await {
                 Ok(v) => return Ok(v),
-                Err(e) if tries < self.config.retries => {
+                // A 404 will not get better (the board or the item is gone).
+                Err(e)
+                    if tries < self.config.retries
+                        && e.status().map(|s| s.as_u16()) != Some(404) =>
+                {
                     tries += 1;
-                    tracing_note(&e, tries);
+                    eprintln!(
+                        "upload failed ({e}); retry {tries} of {}",
+                        self.config.retries
+                    );
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }
@@ -452,8 +464,4 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-fn tracing_note(error: &miro_api::Error, attempt: u32) {
-    eprintln!("upload failed ({error}); retry {attempt}");
 }
