@@ -6,12 +6,15 @@
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them the
 //! test fails and says so. Set `CHROMEDRIVER` / `CHROMIUM` to use other binaries.
 
+#![cfg(unix)]
+
 use fantoccini::{Client, ClientBuilder, Locator};
 use miro_api_extended::storage::SqliteStore;
 use miro_api_extended::Miro;
 use miro_emulator::{Emulator, RunningEmulator, DEFAULT_USER_ID};
 use oauth_web_app::{router, WebApp};
 use std::future::IntoFuture;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,11 +22,17 @@ use std::time::{Duration, Instant};
 const SECOND_USER: &str = "3458764500000000002";
 const TOKEN_LIFETIME: Duration = Duration::from_secs(2);
 
-/// chromedriver, killed when the test ends.
+/// chromedriver in its own process group, which is killed when the test ends (also when it
+/// fails before closing its browser sessions), so no Chromium outlives the test.
 struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -65,6 +74,7 @@ async fn start_driver() -> (Driver, String, String) {
     let port = free_port();
     let child = Command::new(&chromedriver)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
