@@ -26,6 +26,9 @@ pub(crate) struct Config {
     pub team_name: String,
     pub team_id_as_number: bool,
     pub scopes: String,
+    /// Further users the authorize page offers (id, name); empty: it approves at once as
+    /// `user_id`.
+    pub oauth_users: Vec<(String, String)>,
 }
 
 /// Everything the server shares between requests.

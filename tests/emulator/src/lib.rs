@@ -130,6 +130,7 @@ pub struct EmulatorBuilder {
     team_id_as_number: bool,
     fallback: Option<Arc<FallbackFn>>,
     enterprise: (usize, usize, usize),
+    oauth_users: Vec<(String, String)>,
 }
 
 impl Default for EmulatorBuilder {
@@ -149,6 +150,7 @@ impl Default for EmulatorBuilder {
             team_id_as_number: false,
             fallback: None,
             enterprise: (0, 0, 0),
+            oauth_users: Vec::new(),
         }
     }
 }
@@ -262,6 +264,17 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Adds a user who can sign in through OAuth. With at least one such user, `GET
+    /// /oauth/authorize` shows a page with a "Sign in as NAME" link per user (the default
+    /// user, [`RunningEmulator::user_id`], first) instead of approving at once; the link with
+    /// `id="sign-in-ID"` approves as that user (also reachable directly with `&user=ID`).
+    /// Tokens then belong to that user, and `GET /v2/boards` lists only the boards the caller
+    /// is a member of.
+    pub fn oauth_user(mut self, id: impl Into<String>, name: impl Into<String>) -> Self {
+        self.oauth_users.push((id.into(), name.into()));
+        self
+    }
+
     /// Binds `127.0.0.1:port` and serves in a background tokio task.
     pub async fn start(self) -> Result<RunningEmulator> {
         let listener = TcpListener::bind(("127.0.0.1", self.port))
@@ -280,6 +293,7 @@ impl EmulatorBuilder {
             team_name: "Emulator Team".to_string(),
             team_id_as_number: self.team_id_as_number,
             scopes: "boards:read boards:write".to_string(),
+            oauth_users: self.oauth_users,
         };
         let app = Arc::new(app::App {
             cfg,

@@ -32,12 +32,14 @@ struct AccessRecord {
 #[derive(Debug, Clone)]
 struct RefreshRecord {
     access: String,
+    user_id: Arc<str>,
     expires_at: Instant,
 }
 
 #[derive(Debug, Clone)]
 struct CodeRecord {
     redirect_uri: String,
+    user_id: String,
     expires_at: Instant,
 }
 
@@ -119,6 +121,11 @@ impl Auth {
 
     /// Issues a new access token (and refresh token when they expire).
     pub(crate) fn issue(&self, app: &App) -> IssuedTokens {
+        self.issue_for(app, &app.cfg.user_id)
+    }
+
+    /// Issues a new access token (and refresh token when they expire) to `user_id`.
+    pub(crate) fn issue_for(&self, app: &App, user_id: &str) -> IssuedTokens {
         let access = app.ids.token("eyJtaXJvLmVtdWxhdG9yIn0_");
         let lifetime = app.cfg.access_lifetime;
         let refresh = lifetime.map(|_| app.ids.token("emulator-refresh-"));
@@ -127,7 +134,7 @@ impl Auth {
             access.clone(),
             AccessRecord {
                 token: Arc::from(access.as_str()),
-                user_id: Arc::from(app.cfg.user_id.as_str()),
+                user_id: Arc::from(user_id),
                 expires_at: lifetime.map(|l| now + l),
                 refresh: refresh.clone(),
             },
@@ -137,6 +144,7 @@ impl Auth {
                 r.clone(),
                 RefreshRecord {
                     access: access.clone(),
+                    user_id: Arc::from(user_id),
                     expires_at: now + app.cfg.refresh_lifetime,
                 },
             );
@@ -173,13 +181,13 @@ impl Auth {
         }
     }
 
-    /// Uses a refresh token once: revokes it and its access token.
-    fn redeem_refresh(&self, refresh_token: &str) -> Result<(), ApiError> {
+    /// Uses a refresh token once: revokes it and its access token. The token's user.
+    fn redeem_refresh(&self, refresh_token: &str) -> Result<Arc<str>, ApiError> {
         let rec = self.refresh.lock().remove(refresh_token);
         match rec {
             Some(rec) if Instant::now() < rec.expires_at => {
                 self.access.write().remove(&rec.access);
-                Ok(())
+                Ok(rec.user_id)
             }
             Some(_) => Err(oauth_error(
                 StatusCode::BAD_REQUEST,
@@ -274,11 +282,16 @@ pub(crate) async fn authorize(State(app): State<Shared>, RawQuery(query): RawQue
     let Some(redirect_uri) = q.get("redirect_uri").filter(|r| !r.is_empty()) else {
         return Err(ApiError::bad_request("redirect_uri is required"));
     };
+    let user_id = match sign_in_page(&app, &q, query.as_deref().unwrap_or("")) {
+        Ok(user) => user,
+        Err(page) => return Ok(page),
+    };
     let code = app.ids.token("emulator-code-");
     app.auth.codes.lock().insert(
         code.clone(),
         CodeRecord {
             redirect_uri: redirect_uri.clone(),
+            user_id,
             expires_at: Instant::now() + CODE_LIFETIME,
         },
     );
@@ -294,13 +307,57 @@ pub(crate) async fn authorize(State(app): State<Shared>, RawQuery(query): RawQue
     Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
 }
 
+/// With users configured ([`crate::EmulatorBuilder::oauth_user`]): the user chosen by
+/// `user=`, or (none chosen) `Err` with the page offering each user. Without: the default user.
+#[allow(clippy::result_large_err)]
+fn sign_in_page(app: &App, q: &HashMap<String, String>, query: &str) -> Result<String, Response> {
+    if app.cfg.oauth_users.is_empty() {
+        return Ok(app.cfg.user_id.clone());
+    }
+    let mut users = vec![(app.cfg.user_id.clone(), app.cfg.user_name.clone())];
+    users.extend(app.cfg.oauth_users.iter().cloned());
+    if let Some(chosen) = q.get("user") {
+        if users.iter().any(|(id, _)| id == chosen) {
+            return Ok(chosen.clone());
+        }
+    }
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut html = String::from(
+        "<!doctype html><html><head><title>Miro emulator: sign in</title></head><body><h1>Sign in to the Miro emulator</h1><ul>",
+    );
+    for (id, name) in &users {
+        let href = format!(
+            "/oauth/authorize?{query}&{}",
+            serde_urlencoded::to_string([("user", id.as_str())]).unwrap_or_default()
+        );
+        html.push_str(&format!(
+            "<li><a id=\"sign-in-{}\" href=\"{}\">Sign in as {}</a></li>",
+            escape(id),
+            escape(&href),
+            escape(name)
+        ));
+    }
+    html.push_str("</ul></body></html>");
+    Err((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response())
+}
+
 /// The token response; `team_id` as a bare number when configured so.
-fn token_response(app: &App, t: &IssuedTokens) -> Response {
+fn token_response(app: &App, t: &IssuedTokens, user_id: &str) -> Response {
     let mut obj = json!({
         "access_token": t.access_token,
         "token_type": "bearer",
         "scope": app.cfg.scopes,
-        "user_id": app.cfg.user_id,
+        "user_id": user_id,
         "team_id": app.cfg.team_id,
     });
     if let Some(r) = &t.refresh_token {
@@ -358,8 +415,8 @@ pub(crate) async fn token(
                     "redirect_uri does not match the authorization request",
                 ));
             }
-            let issued = app.auth.issue(&app);
-            Ok(token_response(&app, &issued))
+            let issued = app.auth.issue_for(&app, &rec.user_id);
+            Ok(token_response(&app, &issued, &rec.user_id))
         }
         Some("refresh_token") => {
             app.auth.refresh_calls.fetch_add(1, Ordering::SeqCst);
@@ -370,9 +427,9 @@ pub(crate) async fn token(
                     "refresh_token is required",
                 )
             })?;
-            app.auth.redeem_refresh(refresh)?;
-            let issued = app.auth.issue(&app);
-            Ok(token_response(&app, &issued))
+            let user_id = app.auth.redeem_refresh(refresh)?;
+            let issued = app.auth.issue_for(&app, &user_id);
+            Ok(token_response(&app, &issued, &user_id))
         }
         _ => Err(oauth_error(
             StatusCode::BAD_REQUEST,

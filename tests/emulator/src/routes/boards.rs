@@ -144,7 +144,11 @@ pub(crate) async fn create(
 }
 
 /// `GET /v2/boards` with `query`, `team_id`, `sort`, `offset`, `limit`.
-pub(crate) async fn list(State(app): State<Shared>, RawQuery(q): RawQuery) -> ApiResult {
+pub(crate) async fn list(
+    State(app): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
     let q = Query::parse(q.as_deref())?;
     let limit = paging::limit(&q, paging::OFFSET_LIMITS)?;
     let offset = paging::offset(&q)?;
@@ -175,6 +179,7 @@ pub(crate) async fn list(State(app): State<Shared>, RawQuery(q): RawQuery) -> Ap
                     .as_str()
                     .is_some_and(|name| name.to_lowercase().contains(n))
             }) && team.is_none_or(|t| b.stored.json["team"]["id"] == t)
+                && visible_to(&app, b, &caller)
         })
         .collect();
     match sort {
@@ -330,4 +335,14 @@ pub(crate) async fn copy(
     let out = b.stored.bytes.clone();
     store.boards.insert(new_id, b);
     Ok(super::bytes_json(StatusCode::CREATED, out))
+}
+
+/// Whether the caller sees the board in `GET /v2/boards`: always, unless several OAuth users
+/// are configured; then only the boards they are a member of.
+fn visible_to(app: &App, board: &Board, caller: &Caller) -> bool {
+    app.cfg.oauth_users.is_empty()
+        || board
+            .members
+            .values()
+            .any(|m| m["id"].as_str() == Some(&*caller.user_id))
 }

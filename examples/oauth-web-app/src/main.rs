@@ -1,0 +1,74 @@
+//! `oauth-web-app`: sign in with Miro, list your boards, create one with a sticky note, sign
+//! out.
+//!
+//! ```sh
+//! cargo run -p oauth-web-app            # offline: the emulator plays Miro (two users to pick from)
+//! MIRO_CLIENT_ID=... MIRO_CLIENT_SECRET=... MIRO_REDIRECT_URL=http://localhost:3000/callback \
+//!     cargo run -p oauth-web-app -- --listen 127.0.0.1:3000
+//! ```
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use miro_api_extended::storage::SqliteStore;
+use miro_api_extended::Miro;
+use oauth_web_app::{router, WebApp};
+use std::path::PathBuf;
+
+/// A small web app signing users in to Miro.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// The address to listen on.
+    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:3000")]
+    listen: String,
+    /// The SQLite file keeping the users' tokens.
+    #[arg(long, env = "TOKEN_DB", default_value = "miro-tokens.sqlite")]
+    db: PathBuf,
+    /// Mark the session cookie `Secure` (when served over HTTPS).
+    #[arg(long)]
+    secure_cookies: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let store = SqliteStore::open(&args.db)
+        .await
+        .with_context(|| format!("opening the token store {}", args.db.display()))?;
+    let mut _emulator = None;
+    let miro = if std::env::var_os("MIRO_CLIENT_ID").is_some() {
+        Miro::builder().store(store).build()?
+    } else {
+        let emulator = miro_emulator::Emulator::builder()
+            .oauth_client("web-app", "web-app-secret")
+            .oauth_user("3458764500000000002", "Second User")
+            .start()
+            .await
+            .context("starting the emulator")?;
+        println!(
+            "no MIRO_CLIENT_ID: the in-process emulator at {} plays Miro",
+            emulator.base_url()
+        );
+        let miro = Miro::builder()
+            .client_id("web-app")
+            .client_secret("web-app-secret")
+            .redirect_url(format!("http://{addr}/callback"))
+            .api_base_url(emulator.base_url())
+            .auth_base_url(emulator.base_url())
+            .store(store)
+            .build()?;
+        _emulator = Some(emulator);
+        miro
+    };
+    println!("open http://{addr}/ (Ctrl-C to stop)");
+    axum::serve(listener, router(WebApp::new(miro, args.secure_cookies)))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
