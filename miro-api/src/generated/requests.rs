@@ -3,7 +3,9 @@
 
 #![allow(clippy::all, rustdoc::all)]
 //! The request of every operation: optional parameters as setters, sent with `.await`.
+#[allow(unused_imports)]
 use super::types;
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::list_groups`](crate::MiroApi::list_groups) (`GET /Groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListGroups<'a> {
@@ -15,6 +17,7 @@ pub struct ListGroups<'a> {
     pub(crate) sort_order: Option<types::ListGroupsSortOrder>,
     pub(crate) start_index: Option<i64>,
 }
+#[cfg(feature = "scim")]
 impl<'a> ListGroups<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id,displayName Note**: It is also possible to fetch attributes within complex attributes, for Example: members.display.
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -76,6 +79,7 @@ impl<'a> ListGroups<'a> {
         this.execute_json(request, &crate::generated::operations::LIST_GROUPS).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ListGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupListResponse>,
@@ -89,6 +93,7 @@ impl<'a> ::std::future::IntoFuture for ListGroups<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::get_group`](crate::MiroApi::get_group) (`GET /Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetGroup<'a> {
@@ -96,6 +101,7 @@ pub struct GetGroup<'a> {
     pub(crate) id: &'a str,
     pub(crate) attributes: Option<&'a str>,
 }
+#[cfg(feature = "scim")]
 impl<'a> GetGroup<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id,displayName Note**: It is also possible to retrieve attributes within complex attributes. For example: members.display
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -122,6 +128,7 @@ impl<'a> GetGroup<'a> {
         this.execute_json(request, &crate::generated::operations::GET_GROUP).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for GetGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResource>,
@@ -135,6 +142,7 @@ impl<'a> ::std::future::IntoFuture for GetGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::patch_group`](crate::MiroApi::patch_group) (`PATCH /Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct PatchGroup<'a> {
@@ -143,6 +151,7 @@ pub struct PatchGroup<'a> {
     pub(crate) attributes: Option<&'a str>,
     pub(crate) body: &'a types::PatchGroupResource,
 }
+#[cfg(feature = "scim")]
 impl<'a> PatchGroup<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id,displayName It is also possible to fetch attributes within complex attributes, for Example: members.display
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -170,6 +179,7 @@ impl<'a> PatchGroup<'a> {
         this.execute_json(request, &crate::generated::operations::PATCH_GROUP).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for PatchGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResource>,
@@ -183,11 +193,13 @@ impl<'a> ::std::future::IntoFuture for PatchGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::list_resource_types`](crate::MiroApi::list_resource_types) (`GET /ResourceTypes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListResourceTypes<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
+#[cfg(feature = "scim")]
 impl<'a> ListResourceTypes<'a> {
     /// Sends the request.
     pub async fn send(
@@ -209,6 +221,7 @@ impl<'a> ListResourceTypes<'a> {
             .await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ListResourceTypes<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ResourceTypeListResponse>,
@@ -225,12 +238,14 @@ impl<'a> ::std::future::IntoFuture for ListResourceTypes<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::get_resource_type`](crate::MiroApi::get_resource_type) (`GET /ResourceTypes/{resource}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetResourceType<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) resource: types::GetResourceTypeResource,
 }
+#[cfg(feature = "scim")]
 impl<'a> GetResourceType<'a> {
     /// Sends the request.
     pub async fn send(
@@ -252,6 +267,7 @@ impl<'a> GetResourceType<'a> {
             .await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for GetResourceType<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ResourceType>,
@@ -265,11 +281,13 @@ impl<'a> ::std::future::IntoFuture for GetResourceType<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::list_schemas`](crate::MiroApi::list_schemas) (`GET /Schemas`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListSchemas<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
+#[cfg(feature = "scim")]
 impl<'a> ListSchemas<'a> {
     /// Sends the request.
     pub async fn send(
@@ -290,6 +308,7 @@ impl<'a> ListSchemas<'a> {
         this.execute_json(request, &crate::generated::operations::LIST_SCHEMAS).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ListSchemas<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::SchemaListResponse>,
@@ -303,12 +322,14 @@ impl<'a> ::std::future::IntoFuture for ListSchemas<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::get_schema`](crate::MiroApi::get_schema) (`GET /Schemas/{uri}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSchema<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) uri: types::GetSchemaUri,
 }
+#[cfg(feature = "scim")]
 impl<'a> GetSchema<'a> {
     /// Sends the request.
     pub async fn send(
@@ -329,6 +350,7 @@ impl<'a> GetSchema<'a> {
         this.execute_json(request, &crate::generated::operations::GET_SCHEMA).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for GetSchema<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::SchemaResource>,
@@ -342,11 +364,13 @@ impl<'a> ::std::future::IntoFuture for GetSchema<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::list_service_provider_configs`](crate::MiroApi::list_service_provider_configs) (`GET /ServiceProviderConfig`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListServiceProviderConfigs<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
+#[cfg(feature = "scim")]
 impl<'a> ListServiceProviderConfigs<'a> {
     /// Sends the request.
     pub async fn send(
@@ -371,6 +395,7 @@ impl<'a> ListServiceProviderConfigs<'a> {
             .await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ListServiceProviderConfigs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ServiceProviderConfigResponse>,
@@ -387,6 +412,7 @@ impl<'a> ::std::future::IntoFuture for ListServiceProviderConfigs<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::list_users`](crate::MiroApi::list_users) (`GET /Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListUsers<'a> {
@@ -398,6 +424,7 @@ pub struct ListUsers<'a> {
     pub(crate) sort_order: Option<types::ListUsersSortOrder>,
     pub(crate) start_index: Option<i64>,
 }
+#[cfg(feature = "scim")]
 impl<'a> ListUsers<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id, userName, displayName, name, userType, active, emails, photos, groups, roles. You can also retrieve attributes within complex attributes, for Example: emails.value. The API also supports sorting and the filter parameter.
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -459,6 +486,7 @@ impl<'a> ListUsers<'a> {
         this.execute_json(request, &crate::generated::operations::LIST_USERS).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ListUsers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserListResponse>,
@@ -472,12 +500,14 @@ impl<'a> ::std::future::IntoFuture for ListUsers<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::create_user`](crate::MiroApi::create_user) (`POST /Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) body: &'a types::CreateUserResource,
 }
+#[cfg(feature = "scim")]
 impl<'a> CreateUser<'a> {
     /// Sends the request.
     pub async fn send(
@@ -499,6 +529,7 @@ impl<'a> CreateUser<'a> {
         this.execute_json(request, &crate::generated::operations::CREATE_USER).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for CreateUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CreateUserResponse>,
@@ -512,6 +543,7 @@ impl<'a> ::std::future::IntoFuture for CreateUser<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::get_user`](crate::MiroApi::get_user) (`GET /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetUser<'a> {
@@ -519,6 +551,7 @@ pub struct GetUser<'a> {
     pub(crate) id: &'a str,
     pub(crate) attributes: Option<&'a str>,
 }
+#[cfg(feature = "scim")]
 impl<'a> GetUser<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes** - id, userName, displayName, name, userType, active, emails, photos, groups, roles. Note**: It is also possible to fetch attributes within complex attributes, for Example: emails.value
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -545,6 +578,7 @@ impl<'a> GetUser<'a> {
         this.execute_json(request, &crate::generated::operations::GET_USER).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for GetUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserResource>,
@@ -558,6 +592,7 @@ impl<'a> ::std::future::IntoFuture for GetUser<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::replace_user`](crate::MiroApi::replace_user) (`PUT /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ReplaceUser<'a> {
@@ -565,6 +600,7 @@ pub struct ReplaceUser<'a> {
     pub(crate) id: &'a str,
     pub(crate) body: &'a types::UserResource,
 }
+#[cfg(feature = "scim")]
 impl<'a> ReplaceUser<'a> {
     /// Sends the request.
     pub async fn send(
@@ -586,6 +622,7 @@ impl<'a> ReplaceUser<'a> {
         this.execute_json(request, &crate::generated::operations::REPLACE_USER).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ReplaceUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserResource>,
@@ -599,12 +636,14 @@ impl<'a> ::std::future::IntoFuture for ReplaceUser<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::delete_user`](crate::MiroApi::delete_user) (`DELETE /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) id: &'a str,
 }
+#[cfg(feature = "scim")]
 impl<'a> DeleteUser<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -617,6 +656,7 @@ impl<'a> DeleteUser<'a> {
         this.execute_empty(request, &crate::generated::operations::DELETE_USER).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for DeleteUser<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -627,6 +667,7 @@ impl<'a> ::std::future::IntoFuture for DeleteUser<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::patch_user`](crate::MiroApi::patch_user) (`PATCH /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct PatchUser<'a> {
@@ -634,6 +675,7 @@ pub struct PatchUser<'a> {
     pub(crate) id: &'a str,
     pub(crate) body: &'a types::PatchUserResource,
 }
+#[cfg(feature = "scim")]
 impl<'a> PatchUser<'a> {
     /// Sends the request.
     pub async fn send(
@@ -655,6 +697,7 @@ impl<'a> PatchUser<'a> {
         this.execute_json(request, &crate::generated::operations::PATCH_USER).await
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for PatchUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserResource>,
@@ -668,11 +711,13 @@ impl<'a> ::std::future::IntoFuture for PatchUser<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tokens")]
 /// A request of [`MiroApi::token_info`](crate::MiroApi::token_info) (`GET /v1/oauth-token`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct TokenInfo<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
+#[cfg(feature = "tokens")]
 impl<'a> TokenInfo<'a> {
     /// Sends the request.
     pub async fn send(
@@ -690,6 +735,7 @@ impl<'a> TokenInfo<'a> {
         this.execute_json(request, &crate::generated::operations::TOKEN_INFO).await
     }
 }
+#[cfg(feature = "tokens")]
 impl<'a> ::std::future::IntoFuture for TokenInfo<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TokenInformation>,
@@ -703,12 +749,14 @@ impl<'a> ::std::future::IntoFuture for TokenInfo<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tokens")]
 /// A request of [`MiroApi::revoke_token`](crate::MiroApi::revoke_token) (`POST /v1/oauth/revoke`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RevokeToken<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) access_token: &'a str,
 }
+#[cfg(feature = "tokens")]
 impl<'a> RevokeToken<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -721,6 +769,7 @@ impl<'a> RevokeToken<'a> {
         this.execute_empty(request, &crate::generated::operations::REVOKE_TOKEN).await
     }
 }
+#[cfg(feature = "tokens")]
 impl<'a> ::std::future::IntoFuture for RevokeToken<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -731,6 +780,7 @@ impl<'a> ::std::future::IntoFuture for RevokeToken<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_metrics`](crate::MiroApi::get_metrics) (`GET /v2-experimental/apps/{app_id}/metrics`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMetrics<'a> {
@@ -740,6 +790,7 @@ pub struct GetMetrics<'a> {
     pub(crate) period: Option<types::GetMetricsPeriod>,
     pub(crate) start_date: &'a ::chrono::naive::NaiveDate,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetMetrics<'a> {
     /// Sets `period`: Group data by this time period.
     pub fn period(mut self, value: types::GetMetricsPeriod) -> Self {
@@ -771,6 +822,7 @@ impl<'a> GetMetrics<'a> {
         this.execute_json(request, &crate::generated::operations::GET_METRICS).await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetMetrics<'a> {
     type Output = ::std::result::Result<
         crate::Response<::std::vec::Vec<types::GetMetricsResponseItem>>,
@@ -787,12 +839,14 @@ impl<'a> ::std::future::IntoFuture for GetMetrics<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_metrics_total`](crate::MiroApi::get_metrics_total) (`GET /v2-experimental/apps/{app_id}/metrics-total`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMetricsTotal<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) app_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetMetricsTotal<'a> {
     /// Sends the request.
     pub async fn send(
@@ -817,6 +871,7 @@ impl<'a> GetMetricsTotal<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetMetricsTotal<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetMetricsTotalResponse>,
@@ -833,6 +888,7 @@ impl<'a> ::std::future::IntoFuture for GetMetricsTotal<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_code_widget_items`](crate::MiroApi::get_code_widget_items) (`GET /v2-experimental/boards/{board_id}/code_widgets`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCodeWidgetItems<'a> {
@@ -841,6 +897,7 @@ pub struct GetCodeWidgetItems<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetCodeWidgetItems<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -877,6 +934,7 @@ impl<'a> GetCodeWidgetItems<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetCodeWidgetItems<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetCursorPaged>,
@@ -893,6 +951,7 @@ impl<'a> ::std::future::IntoFuture for GetCodeWidgetItems<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> crate::PagedRequest for GetCodeWidgetItems<'a> {
     type Item = types::CodeWidgetItem;
     fn into_paging(self) -> crate::Paging {
@@ -906,6 +965,7 @@ impl<'a> crate::PagedRequest for GetCodeWidgetItems<'a> {
         }
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::create_code_widget_item`](crate::MiroApi::create_code_widget_item) (`POST /v2-experimental/boards/{board_id}/code_widgets`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateCodeWidgetItem<'a> {
@@ -913,6 +973,7 @@ pub struct CreateCodeWidgetItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::CodeWidgetCreateRequest,
 }
+#[cfg(feature = "experimental")]
 impl<'a> CreateCodeWidgetItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -938,6 +999,7 @@ impl<'a> CreateCodeWidgetItem<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for CreateCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -951,6 +1013,7 @@ impl<'a> ::std::future::IntoFuture for CreateCodeWidgetItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_code_widget_item`](crate::MiroApi::get_code_widget_item) (`GET /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCodeWidgetItem<'a> {
@@ -958,6 +1021,7 @@ pub struct GetCodeWidgetItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetCodeWidgetItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -980,6 +1044,7 @@ impl<'a> GetCodeWidgetItem<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -993,6 +1058,7 @@ impl<'a> ::std::future::IntoFuture for GetCodeWidgetItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::delete_code_widget_item`](crate::MiroApi::delete_code_widget_item) (`DELETE /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteCodeWidgetItem<'a> {
@@ -1000,6 +1066,7 @@ pub struct DeleteCodeWidgetItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> DeleteCodeWidgetItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -1017,6 +1084,7 @@ impl<'a> DeleteCodeWidgetItem<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for DeleteCodeWidgetItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -1027,6 +1095,7 @@ impl<'a> ::std::future::IntoFuture for DeleteCodeWidgetItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::update_code_widget_item`](crate::MiroApi::update_code_widget_item) (`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateCodeWidgetItem<'a> {
@@ -1035,6 +1104,7 @@ pub struct UpdateCodeWidgetItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::CodeWidgetUpdateRequest,
 }
+#[cfg(feature = "experimental")]
 impl<'a> UpdateCodeWidgetItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -1061,6 +1131,7 @@ impl<'a> UpdateCodeWidgetItem<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for UpdateCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -1074,6 +1145,7 @@ impl<'a> ::std::future::IntoFuture for UpdateCodeWidgetItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::move_code_widget_item`](crate::MiroApi::move_code_widget_item) (`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}/position`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct MoveCodeWidgetItem<'a> {
@@ -1082,6 +1154,7 @@ pub struct MoveCodeWidgetItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::PositionChange,
 }
+#[cfg(feature = "experimental")]
 impl<'a> MoveCodeWidgetItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -1105,6 +1178,7 @@ impl<'a> MoveCodeWidgetItem<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for MoveCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -1118,6 +1192,7 @@ impl<'a> ::std::future::IntoFuture for MoveCodeWidgetItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_items_experimental`](crate::MiroApi::get_items_experimental) (`GET /v2-experimental/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsExperimental<'a> {
@@ -1127,6 +1202,7 @@ pub struct GetItemsExperimental<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) type_: Option<types::GetItemsExperimentalType>,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetItemsExperimental<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -1169,6 +1245,7 @@ impl<'a> GetItemsExperimental<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetItemsExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItemCursorPaged>,
@@ -1185,6 +1262,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsExperimental<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> crate::PagedRequest for GetItemsExperimental<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -1199,6 +1277,7 @@ impl<'a> crate::PagedRequest for GetItemsExperimental<'a> {
         }
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_specific_item_experimental`](crate::MiroApi::get_specific_item_experimental) (`GET /v2-experimental/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificItemExperimental<'a> {
@@ -1206,6 +1285,7 @@ pub struct GetSpecificItemExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetSpecificItemExperimental<'a> {
     /// Sends the request.
     pub async fn send(
@@ -1231,6 +1311,7 @@ impl<'a> GetSpecificItemExperimental<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetSpecificItemExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItem>,
@@ -1244,6 +1325,7 @@ impl<'a> ::std::future::IntoFuture for GetSpecificItemExperimental<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::delete_item_experimental`](crate::MiroApi::delete_item_experimental) (`DELETE /v2-experimental/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteItemExperimental<'a> {
@@ -1251,6 +1333,7 @@ pub struct DeleteItemExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> DeleteItemExperimental<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -1268,6 +1351,7 @@ impl<'a> DeleteItemExperimental<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for DeleteItemExperimental<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -1278,6 +1362,7 @@ impl<'a> ::std::future::IntoFuture for DeleteItemExperimental<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_mindmap_nodes_experimental`](crate::MiroApi::get_mindmap_nodes_experimental) (`GET /v2-experimental/boards/{board_id}/mindmap_nodes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMindmapNodesExperimental<'a> {
@@ -1286,6 +1371,7 @@ pub struct GetMindmapNodesExperimental<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetMindmapNodesExperimental<'a> {
     /// Sets `cursor`: Points to the next portion of the results set
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -1325,6 +1411,7 @@ impl<'a> GetMindmapNodesExperimental<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetMindmapNodesExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::MindmapCursorPaged>,
@@ -1338,6 +1425,7 @@ impl<'a> ::std::future::IntoFuture for GetMindmapNodesExperimental<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> crate::PagedRequest for GetMindmapNodesExperimental<'a> {
     type Item = types::MindmapItem;
     fn into_paging(self) -> crate::Paging {
@@ -1351,6 +1439,7 @@ impl<'a> crate::PagedRequest for GetMindmapNodesExperimental<'a> {
         }
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::create_mindmap_nodes_experimental`](crate::MiroApi::create_mindmap_nodes_experimental) (`POST /v2-experimental/boards/{board_id}/mindmap_nodes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateMindmapNodesExperimental<'a> {
@@ -1358,6 +1447,7 @@ pub struct CreateMindmapNodesExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::MindmapCreateRequest,
 }
+#[cfg(feature = "experimental")]
 impl<'a> CreateMindmapNodesExperimental<'a> {
     /// Sends the request.
     pub async fn send(
@@ -1383,6 +1473,7 @@ impl<'a> CreateMindmapNodesExperimental<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for CreateMindmapNodesExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::MindmapItem>,
@@ -1396,6 +1487,7 @@ impl<'a> ::std::future::IntoFuture for CreateMindmapNodesExperimental<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_mindmap_node_experimental`](crate::MiroApi::get_mindmap_node_experimental) (`GET /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMindmapNodeExperimental<'a> {
@@ -1403,6 +1495,7 @@ pub struct GetMindmapNodeExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetMindmapNodeExperimental<'a> {
     /// Sends the request.
     pub async fn send(
@@ -1428,6 +1521,7 @@ impl<'a> GetMindmapNodeExperimental<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetMindmapNodeExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::MindmapItem>,
@@ -1441,6 +1535,7 @@ impl<'a> ::std::future::IntoFuture for GetMindmapNodeExperimental<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::delete_mindmap_node_experimental`](crate::MiroApi::delete_mindmap_node_experimental) (`DELETE /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteMindmapNodeExperimental<'a> {
@@ -1448,6 +1543,7 @@ pub struct DeleteMindmapNodeExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> DeleteMindmapNodeExperimental<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -1465,6 +1561,7 @@ impl<'a> DeleteMindmapNodeExperimental<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for DeleteMindmapNodeExperimental<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -1475,6 +1572,7 @@ impl<'a> ::std::future::IntoFuture for DeleteMindmapNodeExperimental<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::create_shape_item_flowchart`](crate::MiroApi::create_shape_item_flowchart) (`POST /v2-experimental/boards/{board_id}/shapes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateShapeItemFlowchart<'a> {
@@ -1482,6 +1580,7 @@ pub struct CreateShapeItemFlowchart<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::ShapeCreateRequest,
 }
+#[cfg(feature = "experimental")]
 impl<'a> CreateShapeItemFlowchart<'a> {
     /// Sends the request.
     pub async fn send(
@@ -1507,6 +1606,7 @@ impl<'a> CreateShapeItemFlowchart<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for CreateShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -1517,6 +1617,7 @@ impl<'a> ::std::future::IntoFuture for CreateShapeItemFlowchart<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_shape_item_flowchart`](crate::MiroApi::get_shape_item_flowchart) (`GET /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetShapeItemFlowchart<'a> {
@@ -1524,6 +1625,7 @@ pub struct GetShapeItemFlowchart<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetShapeItemFlowchart<'a> {
     /// Sends the request.
     pub async fn send(
@@ -1549,6 +1651,7 @@ impl<'a> GetShapeItemFlowchart<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -1559,6 +1662,7 @@ impl<'a> ::std::future::IntoFuture for GetShapeItemFlowchart<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::delete_shape_item_flowchart`](crate::MiroApi::delete_shape_item_flowchart) (`DELETE /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteShapeItemFlowchart<'a> {
@@ -1566,6 +1670,7 @@ pub struct DeleteShapeItemFlowchart<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> DeleteShapeItemFlowchart<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -1583,6 +1688,7 @@ impl<'a> DeleteShapeItemFlowchart<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for DeleteShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -1593,6 +1699,7 @@ impl<'a> ::std::future::IntoFuture for DeleteShapeItemFlowchart<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::update_shape_item_flowchart`](crate::MiroApi::update_shape_item_flowchart) (`PATCH /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateShapeItemFlowchart<'a> {
@@ -1601,6 +1708,7 @@ pub struct UpdateShapeItemFlowchart<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::ShapeUpdateRequest,
 }
+#[cfg(feature = "experimental")]
 impl<'a> UpdateShapeItemFlowchart<'a> {
     /// Sends the request.
     pub async fn send(
@@ -1627,6 +1735,7 @@ impl<'a> UpdateShapeItemFlowchart<'a> {
             .await
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for UpdateShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -1637,6 +1746,7 @@ impl<'a> ::std::future::IntoFuture for UpdateShapeItemFlowchart<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "audit_logs")]
 /// A request of [`MiroApi::enterprise_get_audit_logs`](crate::MiroApi::enterprise_get_audit_logs) (`GET /v2/audit/logs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetAuditLogs<'a> {
@@ -1647,6 +1757,7 @@ pub struct EnterpriseGetAuditLogs<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) sorting: Option<types::EnterpriseGetAuditLogsSorting>,
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> EnterpriseGetAuditLogs<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the `limit` specified and a `cursor` that points to the next portion of the results. To retrieve the next set of results of the collection, set the `cursor` parameter in your next request to the appropriate cursor value returned in the response.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -1688,6 +1799,7 @@ impl<'a> EnterpriseGetAuditLogs<'a> {
             .await
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetAuditLogs<'a> {
     type Output = ::std::result::Result<crate::Response<types::AuditPage>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -1698,6 +1810,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetAuditLogs<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> crate::PagedRequest for EnterpriseGetAuditLogs<'a> {
     type Item = types::AuditEvent;
     fn into_paging(self) -> crate::Paging {
@@ -1714,6 +1827,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetAuditLogs<'a> {
         }
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::get_boards`](crate::MiroApi::get_boards) (`GET /v2/boards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetBoards<'a> {
@@ -1726,6 +1840,7 @@ pub struct GetBoards<'a> {
     pub(crate) sort: Option<types::GetBoardsSort>,
     pub(crate) team_id: Option<&'a str>,
 }
+#[cfg(feature = "boards")]
 impl<'a> GetBoards<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -1788,6 +1903,7 @@ impl<'a> GetBoards<'a> {
         this.execute_json(request, &crate::generated::operations::GET_BOARDS).await
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for GetBoards<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardsPagedResponse>,
@@ -1801,6 +1917,7 @@ impl<'a> ::std::future::IntoFuture for GetBoards<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> crate::PagedRequest for GetBoards<'a> {
     type Item = types::Board;
     fn into_paging(self) -> crate::Paging {
@@ -1819,6 +1936,7 @@ impl<'a> crate::PagedRequest for GetBoards<'a> {
         }
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::copy_board`](crate::MiroApi::copy_board) (`PUT /v2/boards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CopyBoard<'a> {
@@ -1826,6 +1944,7 @@ pub struct CopyBoard<'a> {
     pub(crate) copy_from: &'a str,
     pub(crate) body: &'a types::CopyBoardChanges,
 }
+#[cfg(feature = "boards")]
 impl<'a> CopyBoard<'a> {
     /// Sends the request.
     pub async fn send(
@@ -1848,6 +1967,7 @@ impl<'a> CopyBoard<'a> {
         this.execute_json(request, &crate::generated::operations::COPY_BOARD).await
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for CopyBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinksAndWithoutProject>,
@@ -1864,12 +1984,14 @@ impl<'a> ::std::future::IntoFuture for CopyBoard<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::create_board`](crate::MiroApi::create_board) (`POST /v2/boards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) body: &'a types::BoardChanges,
 }
+#[cfg(feature = "boards")]
 impl<'a> CreateBoard<'a> {
     /// Sends the request.
     pub async fn send(
@@ -1888,6 +2010,7 @@ impl<'a> CreateBoard<'a> {
         this.execute_json(request, &crate::generated::operations::CREATE_BOARD).await
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for CreateBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinks>,
@@ -1901,6 +2024,7 @@ impl<'a> ::std::future::IntoFuture for CreateBoard<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_items_within_frame`](crate::MiroApi::get_items_within_frame) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsWithinFrame<'a> {
@@ -1911,6 +2035,7 @@ pub struct GetItemsWithinFrame<'a> {
     pub(crate) parent_item_id: &'a str,
     pub(crate) type_: Option<&'a str>,
 }
+#[cfg(feature = "items")]
 impl<'a> GetItemsWithinFrame<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -1954,6 +2079,7 @@ impl<'a> GetItemsWithinFrame<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetItemsWithinFrame<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItemCursorPaged>,
@@ -1970,6 +2096,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsWithinFrame<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 impl<'a> crate::PagedRequest for GetItemsWithinFrame<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -1986,6 +2113,7 @@ impl<'a> crate::PagedRequest for GetItemsWithinFrame<'a> {
         }
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_document_item_using_file_from_device`](crate::MiroApi::create_document_item_using_file_from_device) (`POST /v2/boards/{board_id}/documents`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateDocumentItemUsingFileFromDevice<'a> {
@@ -1996,6 +2124,7 @@ pub struct CreateDocumentItemUsingFileFromDevice<'a> {
     >,
     pub(crate) resource: crate::FilePart,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateDocumentItemUsingFileFromDevice<'a> {
     /// Sets the optional `data`.
     pub fn data(
@@ -2034,6 +2163,7 @@ impl<'a> CreateDocumentItemUsingFileFromDevice<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -2047,6 +2177,7 @@ impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingFileFromDevice<'a>
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_document_item_using_file_from_device`](crate::MiroApi::update_document_item_using_file_from_device) (`PATCH /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateDocumentItemUsingFileFromDevice<'a> {
@@ -2056,6 +2187,7 @@ pub struct UpdateDocumentItemUsingFileFromDevice<'a> {
     pub(crate) data: ::std::option::Option<&'a types::UploadFileFromDeviceData>,
     pub(crate) resource: crate::FilePart,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateDocumentItemUsingFileFromDevice<'a> {
     /// Sets the optional `data`.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
@@ -2092,6 +2224,7 @@ impl<'a> UpdateDocumentItemUsingFileFromDevice<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -2105,6 +2238,7 @@ impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingFileFromDevice<'a>
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_image_item_using_local_file`](crate::MiroApi::create_image_item_using_local_file) (`POST /v2/boards/{board_id}/images`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateImageItemUsingLocalFile<'a> {
@@ -2113,6 +2247,7 @@ pub struct CreateImageItemUsingLocalFile<'a> {
     pub(crate) data: ::std::option::Option<&'a types::UploadFileFromDeviceData>,
     pub(crate) resource: crate::FilePart,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateImageItemUsingLocalFile<'a> {
     /// Sets the optional `data`.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
@@ -2148,6 +2283,7 @@ impl<'a> CreateImageItemUsingLocalFile<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateImageItemUsingLocalFile<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2158,6 +2294,7 @@ impl<'a> ::std::future::IntoFuture for CreateImageItemUsingLocalFile<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_image_item_using_file_from_device`](crate::MiroApi::update_image_item_using_file_from_device) (`PATCH /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateImageItemUsingFileFromDevice<'a> {
@@ -2167,6 +2304,7 @@ pub struct UpdateImageItemUsingFileFromDevice<'a> {
     pub(crate) data: ::std::option::Option<&'a types::UploadFileFromDeviceData>,
     pub(crate) resource: crate::FilePart,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateImageItemUsingFileFromDevice<'a> {
     /// Sets the optional `data`.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
@@ -2202,6 +2340,7 @@ impl<'a> UpdateImageItemUsingFileFromDevice<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2212,6 +2351,7 @@ impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingFileFromDevice<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::get_items_by_tag`](crate::MiroApi::get_items_by_tag) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsByTag<'a> {
@@ -2221,6 +2361,7 @@ pub struct GetItemsByTag<'a> {
     pub(crate) offset: Option<u32>,
     pub(crate) tag_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> GetItemsByTag<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -2254,6 +2395,7 @@ impl<'a> GetItemsByTag<'a> {
         this.execute_json(request, &crate::generated::operations::GET_ITEMS_BY_TAG).await
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for GetItemsByTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ItemPagedResponse>,
@@ -2267,6 +2409,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsByTag<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> crate::PagedRequest for GetItemsByTag<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -2280,6 +2423,7 @@ impl<'a> crate::PagedRequest for GetItemsByTag<'a> {
         }
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::attach_tag_to_item`](crate::MiroApi::attach_tag_to_item) (`POST /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct AttachTagToItem<'a> {
@@ -2288,6 +2432,7 @@ pub struct AttachTagToItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) tag_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> AttachTagToItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -2304,6 +2449,7 @@ impl<'a> AttachTagToItem<'a> {
             .await
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for AttachTagToItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2314,6 +2460,7 @@ impl<'a> ::std::future::IntoFuture for AttachTagToItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::remove_tag_from_item`](crate::MiroApi::remove_tag_from_item) (`DELETE /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RemoveTagFromItem<'a> {
@@ -2322,6 +2469,7 @@ pub struct RemoveTagFromItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) tag_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> RemoveTagFromItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -2338,6 +2486,7 @@ impl<'a> RemoveTagFromItem<'a> {
             .await
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for RemoveTagFromItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2348,6 +2497,7 @@ impl<'a> ::std::future::IntoFuture for RemoveTagFromItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_items_in_bulk_using_file_from_device`](crate::MiroApi::create_items_in_bulk_using_file_from_device) (`POST /v2/boards/{board_id}/items/bulk`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateItemsInBulkUsingFileFromDevice<'a> {
@@ -2356,6 +2506,7 @@ pub struct CreateItemsInBulkUsingFileFromDevice<'a> {
     pub(crate) data: &'a [types::ItemCreate],
     pub(crate) resources: ::std::vec::Vec<crate::FilePart>,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateItemsInBulkUsingFileFromDevice<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2386,6 +2537,7 @@ impl<'a> CreateItemsInBulkUsingFileFromDevice<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateItemsInBulkUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<crate::Response<types::Items>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2396,12 +2548,14 @@ impl<'a> ::std::future::IntoFuture for CreateItemsInBulkUsingFileFromDevice<'a> 
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::get_specific_board`](crate::MiroApi::get_specific_board) (`GET /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) board_id: &'a str,
 }
+#[cfg(feature = "boards")]
 impl<'a> GetSpecificBoard<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2426,6 +2580,7 @@ impl<'a> GetSpecificBoard<'a> {
             .await
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for GetSpecificBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinksAndLastOpened>,
@@ -2442,12 +2597,14 @@ impl<'a> ::std::future::IntoFuture for GetSpecificBoard<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::delete_board`](crate::MiroApi::delete_board) (`DELETE /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) board_id: &'a str,
 }
+#[cfg(feature = "boards")]
 impl<'a> DeleteBoard<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -2460,6 +2617,7 @@ impl<'a> DeleteBoard<'a> {
         this.execute_empty(request, &crate::generated::operations::DELETE_BOARD).await
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for DeleteBoard<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2470,6 +2628,7 @@ impl<'a> ::std::future::IntoFuture for DeleteBoard<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::update_board`](crate::MiroApi::update_board) (`PATCH /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateBoard<'a> {
@@ -2477,6 +2636,7 @@ pub struct UpdateBoard<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::BoardChanges,
 }
+#[cfg(feature = "boards")]
 impl<'a> UpdateBoard<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2498,6 +2658,7 @@ impl<'a> UpdateBoard<'a> {
         this.execute_json(request, &crate::generated::operations::UPDATE_BOARD).await
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for UpdateBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinks>,
@@ -2511,6 +2672,7 @@ impl<'a> ::std::future::IntoFuture for UpdateBoard<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_app_card_item`](crate::MiroApi::create_app_card_item) (`POST /v2/boards/{board_id}/app_cards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateAppCardItem<'a> {
@@ -2518,6 +2680,7 @@ pub struct CreateAppCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::AppCardCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateAppCardItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2540,6 +2703,7 @@ impl<'a> CreateAppCardItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateAppCardItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::AppCardItem>,
@@ -2553,6 +2717,7 @@ impl<'a> ::std::future::IntoFuture for CreateAppCardItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_app_card_item`](crate::MiroApi::get_app_card_item) (`GET /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAppCardItem<'a> {
@@ -2560,6 +2725,7 @@ pub struct GetAppCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetAppCardItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2582,6 +2748,7 @@ impl<'a> GetAppCardItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetAppCardItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::AppCardItem>,
@@ -2595,6 +2762,7 @@ impl<'a> ::std::future::IntoFuture for GetAppCardItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_app_card_item`](crate::MiroApi::delete_app_card_item) (`DELETE /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteAppCardItem<'a> {
@@ -2602,6 +2770,7 @@ pub struct DeleteAppCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteAppCardItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -2616,6 +2785,7 @@ impl<'a> DeleteAppCardItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteAppCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2626,6 +2796,7 @@ impl<'a> ::std::future::IntoFuture for DeleteAppCardItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_app_card_item`](crate::MiroApi::update_app_card_item) (`PATCH /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateAppCardItem<'a> {
@@ -2634,6 +2805,7 @@ pub struct UpdateAppCardItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::AppCardUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateAppCardItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2657,6 +2829,7 @@ impl<'a> UpdateAppCardItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateAppCardItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::AppCardItem>,
@@ -2670,6 +2843,7 @@ impl<'a> ::std::future::IntoFuture for UpdateAppCardItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_card_item`](crate::MiroApi::create_card_item) (`POST /v2/boards/{board_id}/cards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateCardItem<'a> {
@@ -2677,6 +2851,7 @@ pub struct CreateCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::CardCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateCardItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2698,6 +2873,7 @@ impl<'a> CreateCardItem<'a> {
         this.execute_json(request, &crate::generated::operations::CREATE_CARD_ITEM).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2708,6 +2884,7 @@ impl<'a> ::std::future::IntoFuture for CreateCardItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_card_item`](crate::MiroApi::get_card_item) (`GET /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCardItem<'a> {
@@ -2715,6 +2892,7 @@ pub struct GetCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetCardItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2735,6 +2913,7 @@ impl<'a> GetCardItem<'a> {
         this.execute_json(request, &crate::generated::operations::GET_CARD_ITEM).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2745,6 +2924,7 @@ impl<'a> ::std::future::IntoFuture for GetCardItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_card_item`](crate::MiroApi::delete_card_item) (`DELETE /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteCardItem<'a> {
@@ -2752,6 +2932,7 @@ pub struct DeleteCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteCardItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -2765,6 +2946,7 @@ impl<'a> DeleteCardItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2775,6 +2957,7 @@ impl<'a> ::std::future::IntoFuture for DeleteCardItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_card_item`](crate::MiroApi::update_card_item) (`PATCH /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateCardItem<'a> {
@@ -2783,6 +2966,7 @@ pub struct UpdateCardItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::CardUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateCardItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2804,6 +2988,7 @@ impl<'a> UpdateCardItem<'a> {
         this.execute_json(request, &crate::generated::operations::UPDATE_CARD_ITEM).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -2814,6 +2999,7 @@ impl<'a> ::std::future::IntoFuture for UpdateCardItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "connectors")]
 /// A request of [`MiroApi::get_connectors`](crate::MiroApi::get_connectors) (`GET /v2/boards/{board_id}/connectors`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetConnectors<'a> {
@@ -2822,6 +3008,7 @@ pub struct GetConnectors<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "connectors")]
 impl<'a> GetConnectors<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -2857,6 +3044,7 @@ impl<'a> GetConnectors<'a> {
         this.execute_json(request, &crate::generated::operations::GET_CONNECTORS).await
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> ::std::future::IntoFuture for GetConnectors<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorsCursorPaged>,
@@ -2873,6 +3061,7 @@ impl<'a> ::std::future::IntoFuture for GetConnectors<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> crate::PagedRequest for GetConnectors<'a> {
     type Item = types::ConnectorWithLinks;
     fn into_paging(self) -> crate::Paging {
@@ -2886,6 +3075,7 @@ impl<'a> crate::PagedRequest for GetConnectors<'a> {
         }
     }
 }
+#[cfg(feature = "connectors")]
 /// A request of [`MiroApi::create_connector`](crate::MiroApi::create_connector) (`POST /v2/boards/{board_id}/connectors`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateConnector<'a> {
@@ -2893,6 +3083,7 @@ pub struct CreateConnector<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::ConnectorCreationData,
 }
+#[cfg(feature = "connectors")]
 impl<'a> CreateConnector<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2917,6 +3108,7 @@ impl<'a> CreateConnector<'a> {
         this.execute_json(request, &crate::generated::operations::CREATE_CONNECTOR).await
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> ::std::future::IntoFuture for CreateConnector<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorWithLinks>,
@@ -2930,6 +3122,7 @@ impl<'a> ::std::future::IntoFuture for CreateConnector<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "connectors")]
 /// A request of [`MiroApi::get_connector`](crate::MiroApi::get_connector) (`GET /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetConnector<'a> {
@@ -2937,6 +3130,7 @@ pub struct GetConnector<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) connector_id: &'a str,
 }
+#[cfg(feature = "connectors")]
 impl<'a> GetConnector<'a> {
     /// Sends the request.
     pub async fn send(
@@ -2961,6 +3155,7 @@ impl<'a> GetConnector<'a> {
         this.execute_json(request, &crate::generated::operations::GET_CONNECTOR).await
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> ::std::future::IntoFuture for GetConnector<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorWithLinks>,
@@ -2974,6 +3169,7 @@ impl<'a> ::std::future::IntoFuture for GetConnector<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "connectors")]
 /// A request of [`MiroApi::delete_connector`](crate::MiroApi::delete_connector) (`DELETE /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteConnector<'a> {
@@ -2981,6 +3177,7 @@ pub struct DeleteConnector<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) connector_id: &'a str,
 }
+#[cfg(feature = "connectors")]
 impl<'a> DeleteConnector<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -2995,6 +3192,7 @@ impl<'a> DeleteConnector<'a> {
             .await
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> ::std::future::IntoFuture for DeleteConnector<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3005,6 +3203,7 @@ impl<'a> ::std::future::IntoFuture for DeleteConnector<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "connectors")]
 /// A request of [`MiroApi::update_connector`](crate::MiroApi::update_connector) (`PATCH /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateConnector<'a> {
@@ -3013,6 +3212,7 @@ pub struct UpdateConnector<'a> {
     pub(crate) connector_id: &'a str,
     pub(crate) body: &'a types::ConnectorChangesData,
 }
+#[cfg(feature = "connectors")]
 impl<'a> UpdateConnector<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3038,6 +3238,7 @@ impl<'a> UpdateConnector<'a> {
         this.execute_json(request, &crate::generated::operations::UPDATE_CONNECTOR).await
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> ::std::future::IntoFuture for UpdateConnector<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorWithLinks>,
@@ -3051,6 +3252,7 @@ impl<'a> ::std::future::IntoFuture for UpdateConnector<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_doc_format_item`](crate::MiroApi::create_doc_format_item) (`POST /v2/boards/{board_id}/docs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateDocFormatItem<'a> {
@@ -3058,6 +3260,7 @@ pub struct CreateDocFormatItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::DocFormatCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateDocFormatItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3080,6 +3283,7 @@ impl<'a> CreateDocFormatItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateDocFormatItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocFormatItem>,
@@ -3093,6 +3297,7 @@ impl<'a> ::std::future::IntoFuture for CreateDocFormatItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_doc_format_item`](crate::MiroApi::get_doc_format_item) (`GET /v2/boards/{board_id}/docs/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetDocFormatItem<'a> {
@@ -3101,6 +3306,7 @@ pub struct GetDocFormatItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) text_content_type: Option<types::GetDocFormatItemTextContentType>,
 }
+#[cfg(feature = "items")]
 impl<'a> GetDocFormatItem<'a> {
     /// Sets `text_content_type`: Controls the contentType of the returned doc's content.
     pub fn text_content_type(
@@ -3133,6 +3339,7 @@ impl<'a> GetDocFormatItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetDocFormatItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocFormatItem>,
@@ -3146,6 +3353,7 @@ impl<'a> ::std::future::IntoFuture for GetDocFormatItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_doc_format_item`](crate::MiroApi::delete_doc_format_item) (`DELETE /v2/boards/{board_id}/docs/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteDocFormatItem<'a> {
@@ -3153,6 +3361,7 @@ pub struct DeleteDocFormatItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteDocFormatItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -3169,6 +3378,7 @@ impl<'a> DeleteDocFormatItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteDocFormatItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3179,6 +3389,7 @@ impl<'a> ::std::future::IntoFuture for DeleteDocFormatItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_document_item_using_url`](crate::MiroApi::create_document_item_using_url) (`POST /v2/boards/{board_id}/documents`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateDocumentItemUsingUrl<'a> {
@@ -3186,6 +3397,7 @@ pub struct CreateDocumentItemUsingUrl<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::DocumentCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateDocumentItemUsingUrl<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3211,6 +3423,7 @@ impl<'a> CreateDocumentItemUsingUrl<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingUrl<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -3224,6 +3437,7 @@ impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingUrl<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_document_item`](crate::MiroApi::get_document_item) (`GET /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetDocumentItem<'a> {
@@ -3231,6 +3445,7 @@ pub struct GetDocumentItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetDocumentItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3253,6 +3468,7 @@ impl<'a> GetDocumentItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetDocumentItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -3266,6 +3482,7 @@ impl<'a> ::std::future::IntoFuture for GetDocumentItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_document_item`](crate::MiroApi::delete_document_item) (`DELETE /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteDocumentItem<'a> {
@@ -3273,6 +3490,7 @@ pub struct DeleteDocumentItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteDocumentItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -3287,6 +3505,7 @@ impl<'a> DeleteDocumentItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteDocumentItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3297,6 +3516,7 @@ impl<'a> ::std::future::IntoFuture for DeleteDocumentItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_document_item_using_url`](crate::MiroApi::update_document_item_using_url) (`PATCH /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateDocumentItemUsingUrl<'a> {
@@ -3305,6 +3525,7 @@ pub struct UpdateDocumentItemUsingUrl<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::DocumentUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateDocumentItemUsingUrl<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3331,6 +3552,7 @@ impl<'a> UpdateDocumentItemUsingUrl<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingUrl<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -3344,6 +3566,7 @@ impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingUrl<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_embed_item`](crate::MiroApi::create_embed_item) (`POST /v2/boards/{board_id}/embeds`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateEmbedItem<'a> {
@@ -3351,6 +3574,7 @@ pub struct CreateEmbedItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::EmbedCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateEmbedItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3373,6 +3597,7 @@ impl<'a> CreateEmbedItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3383,6 +3608,7 @@ impl<'a> ::std::future::IntoFuture for CreateEmbedItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_embed_item`](crate::MiroApi::get_embed_item) (`GET /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetEmbedItem<'a> {
@@ -3390,6 +3616,7 @@ pub struct GetEmbedItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetEmbedItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3410,6 +3637,7 @@ impl<'a> GetEmbedItem<'a> {
         this.execute_json(request, &crate::generated::operations::GET_EMBED_ITEM).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3420,6 +3648,7 @@ impl<'a> ::std::future::IntoFuture for GetEmbedItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_embed_item`](crate::MiroApi::delete_embed_item) (`DELETE /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteEmbedItem<'a> {
@@ -3427,6 +3656,7 @@ pub struct DeleteEmbedItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteEmbedItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -3440,6 +3670,7 @@ impl<'a> DeleteEmbedItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3450,6 +3681,7 @@ impl<'a> ::std::future::IntoFuture for DeleteEmbedItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_embed_item`](crate::MiroApi::update_embed_item) (`PATCH /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateEmbedItem<'a> {
@@ -3458,6 +3690,7 @@ pub struct UpdateEmbedItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::EmbedUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateEmbedItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3480,6 +3713,7 @@ impl<'a> UpdateEmbedItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3490,6 +3724,7 @@ impl<'a> ::std::future::IntoFuture for UpdateEmbedItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "frames")]
 /// A request of [`MiroApi::create_frame_item`](crate::MiroApi::create_frame_item) (`POST /v2/boards/{board_id}/frames`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateFrameItem<'a> {
@@ -3497,6 +3732,7 @@ pub struct CreateFrameItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::FrameCreateRequest,
 }
+#[cfg(feature = "frames")]
 impl<'a> CreateFrameItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3519,6 +3755,7 @@ impl<'a> CreateFrameItem<'a> {
             .await
     }
 }
+#[cfg(feature = "frames")]
 impl<'a> ::std::future::IntoFuture for CreateFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3529,6 +3766,7 @@ impl<'a> ::std::future::IntoFuture for CreateFrameItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "frames")]
 /// A request of [`MiroApi::get_frame_item`](crate::MiroApi::get_frame_item) (`GET /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetFrameItem<'a> {
@@ -3536,6 +3774,7 @@ pub struct GetFrameItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "frames")]
 impl<'a> GetFrameItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3556,6 +3795,7 @@ impl<'a> GetFrameItem<'a> {
         this.execute_json(request, &crate::generated::operations::GET_FRAME_ITEM).await
     }
 }
+#[cfg(feature = "frames")]
 impl<'a> ::std::future::IntoFuture for GetFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3566,6 +3806,7 @@ impl<'a> ::std::future::IntoFuture for GetFrameItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "frames")]
 /// A request of [`MiroApi::delete_frame_item`](crate::MiroApi::delete_frame_item) (`DELETE /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteFrameItem<'a> {
@@ -3573,6 +3814,7 @@ pub struct DeleteFrameItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "frames")]
 impl<'a> DeleteFrameItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -3586,6 +3828,7 @@ impl<'a> DeleteFrameItem<'a> {
             .await
     }
 }
+#[cfg(feature = "frames")]
 impl<'a> ::std::future::IntoFuture for DeleteFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3596,6 +3839,7 @@ impl<'a> ::std::future::IntoFuture for DeleteFrameItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "frames")]
 /// A request of [`MiroApi::update_frame_item`](crate::MiroApi::update_frame_item) (`PATCH /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateFrameItem<'a> {
@@ -3604,6 +3848,7 @@ pub struct UpdateFrameItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::FrameUpdateRequest,
 }
+#[cfg(feature = "frames")]
 impl<'a> UpdateFrameItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3626,6 +3871,7 @@ impl<'a> UpdateFrameItem<'a> {
             .await
     }
 }
+#[cfg(feature = "frames")]
 impl<'a> ::std::future::IntoFuture for UpdateFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3636,6 +3882,7 @@ impl<'a> ::std::future::IntoFuture for UpdateFrameItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::get_all_groups`](crate::MiroApi::get_all_groups) (`GET /v2/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllGroups<'a> {
@@ -3644,6 +3891,7 @@ pub struct GetAllGroups<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "groups")]
 impl<'a> GetAllGroups<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -3679,6 +3927,7 @@ impl<'a> GetAllGroups<'a> {
         this.execute_json(request, &crate::generated::operations::GET_ALL_GROUPS).await
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for GetAllGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetAllGroupsResponse>,
@@ -3692,6 +3941,7 @@ impl<'a> ::std::future::IntoFuture for GetAllGroups<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> crate::PagedRequest for GetAllGroups<'a> {
     type Item = types::GroupResponseShort;
     fn into_paging(self) -> crate::Paging {
@@ -3705,6 +3955,7 @@ impl<'a> crate::PagedRequest for GetAllGroups<'a> {
         }
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::create_group`](crate::MiroApi::create_group) (`POST /v2/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateGroup<'a> {
@@ -3712,6 +3963,7 @@ pub struct CreateGroup<'a> {
     pub(crate) board_id: &'a types::BoardId,
     pub(crate) body: &'a types::BoardItemGroup,
 }
+#[cfg(feature = "groups")]
 impl<'a> CreateGroup<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3736,6 +3988,7 @@ impl<'a> CreateGroup<'a> {
         this.execute_json(request, &crate::generated::operations::CREATE_GROUP).await
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResponseShort>,
@@ -3749,6 +4002,7 @@ impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::get_items_by_group_id`](crate::MiroApi::get_items_by_group_id) (`GET /v2/boards/{board_id}/groups/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsByGroupId<'a> {
@@ -3758,6 +4012,7 @@ pub struct GetItemsByGroupId<'a> {
     pub(crate) group_item_id: &'a str,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "groups")]
 impl<'a> GetItemsByGroupId<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -3795,6 +4050,7 @@ impl<'a> GetItemsByGroupId<'a> {
             .await
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for GetItemsByGroupId<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetItemsByGroupIdResponse>,
@@ -3811,6 +4067,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsByGroupId<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -3824,6 +4081,7 @@ impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
         }
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::get_group_by_id`](crate::MiroApi::get_group_by_id) (`GET /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetGroupById<'a> {
@@ -3831,6 +4089,7 @@ pub struct GetGroupById<'a> {
     pub(crate) board_id: &'a types::BoardId,
     pub(crate) group_id: &'a types::GroupId,
 }
+#[cfg(feature = "groups")]
 impl<'a> GetGroupById<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3854,6 +4113,7 @@ impl<'a> GetGroupById<'a> {
         this.execute_json(request, &crate::generated::operations::GET_GROUP_BY_ID).await
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for GetGroupById<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResponseShort>,
@@ -3867,6 +4127,7 @@ impl<'a> ::std::future::IntoFuture for GetGroupById<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::update_group`](crate::MiroApi::update_group) (`PUT /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateGroup<'a> {
@@ -3875,6 +4136,7 @@ pub struct UpdateGroup<'a> {
     pub(crate) group_id: &'a types::GroupId,
     pub(crate) body: &'a types::BoardItemGroup,
 }
+#[cfg(feature = "groups")]
 impl<'a> UpdateGroup<'a> {
     /// Sends the request.
     pub async fn send(
@@ -3899,6 +4161,7 @@ impl<'a> UpdateGroup<'a> {
         this.execute_json(request, &crate::generated::operations::UPDATE_GROUP).await
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResponseShort>,
@@ -3912,6 +4175,7 @@ impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::un_group`](crate::MiroApi::un_group) (`DELETE /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UnGroup<'a> {
@@ -3920,6 +4184,7 @@ pub struct UnGroup<'a> {
     pub(crate) group_id: &'a types::GroupId,
     pub(crate) delete_items: Option<bool>,
 }
+#[cfg(feature = "groups")]
 impl<'a> UnGroup<'a> {
     /// Sets `delete_items`: Indicates whether the items should be removed. By default, false.
     pub fn delete_items(mut self, value: bool) -> Self {
@@ -3940,6 +4205,7 @@ impl<'a> UnGroup<'a> {
         this.execute_empty(request, &crate::generated::operations::UN_GROUP).await
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for UnGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3950,6 +4216,7 @@ impl<'a> ::std::future::IntoFuture for UnGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::delete_group`](crate::MiroApi::delete_group) (`DELETE /v2/boards/{board_id}/groups/{group_id}?`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteGroup<'a> {
@@ -3958,6 +4225,7 @@ pub struct DeleteGroup<'a> {
     pub(crate) group_id: &'a types::GroupId,
     pub(crate) delete_items: bool,
 }
+#[cfg(feature = "groups")]
 impl<'a> DeleteGroup<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -3973,6 +4241,7 @@ impl<'a> DeleteGroup<'a> {
         this.execute_empty(request, &crate::generated::operations::DELETE_GROUP).await
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for DeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -3983,6 +4252,7 @@ impl<'a> ::std::future::IntoFuture for DeleteGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_image_item_using_url`](crate::MiroApi::create_image_item_using_url) (`POST /v2/boards/{board_id}/images`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateImageItemUsingUrl<'a> {
@@ -3990,6 +4260,7 @@ pub struct CreateImageItemUsingUrl<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::ImageCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateImageItemUsingUrl<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4015,6 +4286,7 @@ impl<'a> CreateImageItemUsingUrl<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateImageItemUsingUrl<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4025,6 +4297,7 @@ impl<'a> ::std::future::IntoFuture for CreateImageItemUsingUrl<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_image_item`](crate::MiroApi::get_image_item) (`GET /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetImageItem<'a> {
@@ -4032,6 +4305,7 @@ pub struct GetImageItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetImageItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4052,6 +4326,7 @@ impl<'a> GetImageItem<'a> {
         this.execute_json(request, &crate::generated::operations::GET_IMAGE_ITEM).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetImageItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4062,6 +4337,7 @@ impl<'a> ::std::future::IntoFuture for GetImageItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_image_item`](crate::MiroApi::delete_image_item) (`DELETE /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteImageItem<'a> {
@@ -4069,6 +4345,7 @@ pub struct DeleteImageItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteImageItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -4082,6 +4359,7 @@ impl<'a> DeleteImageItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteImageItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4092,6 +4370,7 @@ impl<'a> ::std::future::IntoFuture for DeleteImageItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_image_item_using_url`](crate::MiroApi::update_image_item_using_url) (`PATCH /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateImageItemUsingUrl<'a> {
@@ -4100,6 +4379,7 @@ pub struct UpdateImageItemUsingUrl<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::ImageUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateImageItemUsingUrl<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4125,6 +4405,7 @@ impl<'a> UpdateImageItemUsingUrl<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingUrl<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4135,6 +4416,7 @@ impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingUrl<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_items`](crate::MiroApi::get_items) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItems<'a> {
@@ -4144,6 +4426,7 @@ pub struct GetItems<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) type_: Option<types::GetItemsType>,
 }
+#[cfg(feature = "items")]
 impl<'a> GetItems<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -4185,6 +4468,7 @@ impl<'a> GetItems<'a> {
         this.execute_json(request, &crate::generated::operations::GET_ITEMS).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetItems<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItemCursorPaged>,
@@ -4201,6 +4485,7 @@ impl<'a> ::std::future::IntoFuture for GetItems<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 impl<'a> crate::PagedRequest for GetItems<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -4215,6 +4500,7 @@ impl<'a> crate::PagedRequest for GetItems<'a> {
         }
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_items`](crate::MiroApi::create_items) (`POST /v2/boards/{board_id}/items/bulk`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateItems<'a> {
@@ -4222,6 +4508,7 @@ pub struct CreateItems<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a [types::ItemCreate],
 }
+#[cfg(feature = "items")]
 impl<'a> CreateItems<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4243,6 +4530,7 @@ impl<'a> CreateItems<'a> {
         this.execute_json(request, &crate::generated::operations::CREATE_ITEMS).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateItems<'a> {
     type Output = ::std::result::Result<crate::Response<types::Items>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4253,6 +4541,7 @@ impl<'a> ::std::future::IntoFuture for CreateItems<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_specific_item`](crate::MiroApi::get_specific_item) (`GET /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificItem<'a> {
@@ -4260,6 +4549,7 @@ pub struct GetSpecificItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetSpecificItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4281,6 +4571,7 @@ impl<'a> GetSpecificItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetSpecificItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItem>,
@@ -4294,6 +4585,7 @@ impl<'a> ::std::future::IntoFuture for GetSpecificItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_item`](crate::MiroApi::delete_item) (`DELETE /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteItem<'a> {
@@ -4301,6 +4593,7 @@ pub struct DeleteItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -4313,6 +4606,7 @@ impl<'a> DeleteItem<'a> {
         this.execute_empty(request, &crate::generated::operations::DELETE_ITEM).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4323,6 +4617,7 @@ impl<'a> ::std::future::IntoFuture for DeleteItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_item_position_or_parent`](crate::MiroApi::update_item_position_or_parent) (`PATCH /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateItemPositionOrParent<'a> {
@@ -4331,6 +4626,7 @@ pub struct UpdateItemPositionOrParent<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::GenericItemUpdate,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateItemPositionOrParent<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4356,6 +4652,7 @@ impl<'a> UpdateItemPositionOrParent<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateItemPositionOrParent<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItem>,
@@ -4369,6 +4666,7 @@ impl<'a> ::std::future::IntoFuture for UpdateItemPositionOrParent<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::get_tags_from_item`](crate::MiroApi::get_tags_from_item) (`GET /v2/boards/{board_id}/items/{item_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTagsFromItem<'a> {
@@ -4376,6 +4674,7 @@ pub struct GetTagsFromItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> GetTagsFromItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4398,6 +4697,7 @@ impl<'a> GetTagsFromItem<'a> {
             .await
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for GetTagsFromItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetTagsResponse>,
@@ -4411,6 +4711,7 @@ impl<'a> ::std::future::IntoFuture for GetTagsFromItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "board_members")]
 /// A request of [`MiroApi::get_board_members`](crate::MiroApi::get_board_members) (`GET /v2/boards/{board_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetBoardMembers<'a> {
@@ -4419,6 +4720,7 @@ pub struct GetBoardMembers<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) offset: Option<u32>,
 }
+#[cfg(feature = "board_members")]
 impl<'a> GetBoardMembers<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -4455,6 +4757,7 @@ impl<'a> GetBoardMembers<'a> {
             .await
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for GetBoardMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardMembersPagedResponse>,
@@ -4471,6 +4774,7 @@ impl<'a> ::std::future::IntoFuture for GetBoardMembers<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> crate::PagedRequest for GetBoardMembers<'a> {
     type Item = types::BoardMember;
     fn into_paging(self) -> crate::Paging {
@@ -4484,6 +4788,7 @@ impl<'a> crate::PagedRequest for GetBoardMembers<'a> {
         }
     }
 }
+#[cfg(feature = "board_members")]
 /// A request of [`MiroApi::share_board`](crate::MiroApi::share_board) (`POST /v2/boards/{board_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ShareBoard<'a> {
@@ -4491,6 +4796,7 @@ pub struct ShareBoard<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::BoardMembersInvite,
 }
+#[cfg(feature = "board_members")]
 impl<'a> ShareBoard<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4512,6 +4818,7 @@ impl<'a> ShareBoard<'a> {
         this.execute_json(request, &crate::generated::operations::SHARE_BOARD).await
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for ShareBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::InvitationResult>,
@@ -4525,6 +4832,7 @@ impl<'a> ::std::future::IntoFuture for ShareBoard<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "board_members")]
 /// A request of [`MiroApi::get_specific_board_member`](crate::MiroApi::get_specific_board_member) (`GET /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificBoardMember<'a> {
@@ -4532,6 +4840,7 @@ pub struct GetSpecificBoardMember<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) board_member_id: &'a str,
 }
+#[cfg(feature = "board_members")]
 impl<'a> GetSpecificBoardMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4560,6 +4869,7 @@ impl<'a> GetSpecificBoardMember<'a> {
             .await
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for GetSpecificBoardMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardMemberWithLinks>,
@@ -4573,6 +4883,7 @@ impl<'a> ::std::future::IntoFuture for GetSpecificBoardMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "board_members")]
 /// A request of [`MiroApi::remove_board_member`](crate::MiroApi::remove_board_member) (`DELETE /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RemoveBoardMember<'a> {
@@ -4580,6 +4891,7 @@ pub struct RemoveBoardMember<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) board_member_id: &'a str,
 }
+#[cfg(feature = "board_members")]
 impl<'a> RemoveBoardMember<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -4594,6 +4906,7 @@ impl<'a> RemoveBoardMember<'a> {
             .await
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for RemoveBoardMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4604,6 +4917,7 @@ impl<'a> ::std::future::IntoFuture for RemoveBoardMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "board_members")]
 /// A request of [`MiroApi::update_board_member`](crate::MiroApi::update_board_member) (`PATCH /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateBoardMember<'a> {
@@ -4612,6 +4926,7 @@ pub struct UpdateBoardMember<'a> {
     pub(crate) board_member_id: &'a str,
     pub(crate) body: &'a types::BoardMemberChanges,
 }
+#[cfg(feature = "board_members")]
 impl<'a> UpdateBoardMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4638,6 +4953,7 @@ impl<'a> UpdateBoardMember<'a> {
             .await
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for UpdateBoardMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardMemberWithLinks>,
@@ -4651,6 +4967,7 @@ impl<'a> ::std::future::IntoFuture for UpdateBoardMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_shape_item`](crate::MiroApi::create_shape_item) (`POST /v2/boards/{board_id}/shapes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateShapeItem<'a> {
@@ -4658,6 +4975,7 @@ pub struct CreateShapeItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::ShapeCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateShapeItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4680,6 +4998,7 @@ impl<'a> CreateShapeItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4690,6 +5009,7 @@ impl<'a> ::std::future::IntoFuture for CreateShapeItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_shape_item`](crate::MiroApi::get_shape_item) (`GET /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetShapeItem<'a> {
@@ -4697,6 +5017,7 @@ pub struct GetShapeItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetShapeItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4717,6 +5038,7 @@ impl<'a> GetShapeItem<'a> {
         this.execute_json(request, &crate::generated::operations::GET_SHAPE_ITEM).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4727,6 +5049,7 @@ impl<'a> ::std::future::IntoFuture for GetShapeItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_shape_item`](crate::MiroApi::delete_shape_item) (`DELETE /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteShapeItem<'a> {
@@ -4734,6 +5057,7 @@ pub struct DeleteShapeItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteShapeItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -4747,6 +5071,7 @@ impl<'a> DeleteShapeItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4757,6 +5082,7 @@ impl<'a> ::std::future::IntoFuture for DeleteShapeItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_shape_item`](crate::MiroApi::update_shape_item) (`PATCH /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateShapeItem<'a> {
@@ -4765,6 +5091,7 @@ pub struct UpdateShapeItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::ShapeUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateShapeItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4787,6 +5114,7 @@ impl<'a> UpdateShapeItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4797,6 +5125,7 @@ impl<'a> ::std::future::IntoFuture for UpdateShapeItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_sticky_note_item`](crate::MiroApi::create_sticky_note_item) (`POST /v2/boards/{board_id}/sticky_notes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateStickyNoteItem<'a> {
@@ -4804,6 +5133,7 @@ pub struct CreateStickyNoteItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::StickyNoteCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateStickyNoteItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4829,6 +5159,7 @@ impl<'a> CreateStickyNoteItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateStickyNoteItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::StickyNoteItem>,
@@ -4842,6 +5173,7 @@ impl<'a> ::std::future::IntoFuture for CreateStickyNoteItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_sticky_note_item`](crate::MiroApi::get_sticky_note_item) (`GET /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetStickyNoteItem<'a> {
@@ -4849,6 +5181,7 @@ pub struct GetStickyNoteItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetStickyNoteItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4871,6 +5204,7 @@ impl<'a> GetStickyNoteItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetStickyNoteItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::StickyNoteItem>,
@@ -4884,6 +5218,7 @@ impl<'a> ::std::future::IntoFuture for GetStickyNoteItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_sticky_note_item`](crate::MiroApi::delete_sticky_note_item) (`DELETE /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteStickyNoteItem<'a> {
@@ -4891,6 +5226,7 @@ pub struct DeleteStickyNoteItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteStickyNoteItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -4908,6 +5244,7 @@ impl<'a> DeleteStickyNoteItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteStickyNoteItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -4918,6 +5255,7 @@ impl<'a> ::std::future::IntoFuture for DeleteStickyNoteItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_sticky_note_item`](crate::MiroApi::update_sticky_note_item) (`PATCH /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateStickyNoteItem<'a> {
@@ -4926,6 +5264,7 @@ pub struct UpdateStickyNoteItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::StickyNoteUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateStickyNoteItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -4952,6 +5291,7 @@ impl<'a> UpdateStickyNoteItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateStickyNoteItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::StickyNoteItem>,
@@ -4965,6 +5305,7 @@ impl<'a> ::std::future::IntoFuture for UpdateStickyNoteItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::get_tags_from_board`](crate::MiroApi::get_tags_from_board) (`GET /v2/boards/{board_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTagsFromBoard<'a> {
@@ -4973,6 +5314,7 @@ pub struct GetTagsFromBoard<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) offset: Option<u32>,
 }
+#[cfg(feature = "tags")]
 impl<'a> GetTagsFromBoard<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -5006,6 +5348,7 @@ impl<'a> GetTagsFromBoard<'a> {
             .await
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for GetTagsFromBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagsPagedResponse>,
@@ -5019,6 +5362,7 @@ impl<'a> ::std::future::IntoFuture for GetTagsFromBoard<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> crate::PagedRequest for GetTagsFromBoard<'a> {
     type Item = types::Tag;
     fn into_paging(self) -> crate::Paging {
@@ -5032,6 +5376,7 @@ impl<'a> crate::PagedRequest for GetTagsFromBoard<'a> {
         }
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::create_tag`](crate::MiroApi::create_tag) (`POST /v2/boards/{board_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateTag<'a> {
@@ -5039,6 +5384,7 @@ pub struct CreateTag<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::TagCreateRequest,
 }
+#[cfg(feature = "tags")]
 impl<'a> CreateTag<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5060,6 +5406,7 @@ impl<'a> CreateTag<'a> {
         this.execute_json(request, &crate::generated::operations::CREATE_TAG).await
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for CreateTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagWithLinks>,
@@ -5073,6 +5420,7 @@ impl<'a> ::std::future::IntoFuture for CreateTag<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::get_tag`](crate::MiroApi::get_tag) (`GET /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTag<'a> {
@@ -5080,6 +5428,7 @@ pub struct GetTag<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) tag_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> GetTag<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5100,6 +5449,7 @@ impl<'a> GetTag<'a> {
         this.execute_json(request, &crate::generated::operations::GET_TAG).await
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for GetTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagWithLinks>,
@@ -5113,6 +5463,7 @@ impl<'a> ::std::future::IntoFuture for GetTag<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::delete_tag`](crate::MiroApi::delete_tag) (`DELETE /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteTag<'a> {
@@ -5120,6 +5471,7 @@ pub struct DeleteTag<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) tag_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> DeleteTag<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -5132,6 +5484,7 @@ impl<'a> DeleteTag<'a> {
         this.execute_empty(request, &crate::generated::operations::DELETE_TAG).await
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for DeleteTag<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -5142,6 +5495,7 @@ impl<'a> ::std::future::IntoFuture for DeleteTag<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::update_tag`](crate::MiroApi::update_tag) (`PATCH /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateTag<'a> {
@@ -5150,6 +5504,7 @@ pub struct UpdateTag<'a> {
     pub(crate) tag_id: &'a str,
     pub(crate) body: &'a types::TagUpdateRequest,
 }
+#[cfg(feature = "tags")]
 impl<'a> UpdateTag<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5171,6 +5526,7 @@ impl<'a> UpdateTag<'a> {
         this.execute_json(request, &crate::generated::operations::UPDATE_TAG).await
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for UpdateTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagWithLinks>,
@@ -5184,6 +5540,7 @@ impl<'a> ::std::future::IntoFuture for UpdateTag<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_text_item`](crate::MiroApi::create_text_item) (`POST /v2/boards/{board_id}/texts`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateTextItem<'a> {
@@ -5191,6 +5548,7 @@ pub struct CreateTextItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::TextCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateTextItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5212,6 +5570,7 @@ impl<'a> CreateTextItem<'a> {
         this.execute_json(request, &crate::generated::operations::CREATE_TEXT_ITEM).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -5222,6 +5581,7 @@ impl<'a> ::std::future::IntoFuture for CreateTextItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_text_item`](crate::MiroApi::get_text_item) (`GET /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTextItem<'a> {
@@ -5229,6 +5589,7 @@ pub struct GetTextItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetTextItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5249,6 +5610,7 @@ impl<'a> GetTextItem<'a> {
         this.execute_json(request, &crate::generated::operations::GET_TEXT_ITEM).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -5259,6 +5621,7 @@ impl<'a> ::std::future::IntoFuture for GetTextItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_text_item`](crate::MiroApi::delete_text_item) (`DELETE /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteTextItem<'a> {
@@ -5266,6 +5629,7 @@ pub struct DeleteTextItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteTextItem<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -5279,6 +5643,7 @@ impl<'a> DeleteTextItem<'a> {
             .await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -5289,6 +5654,7 @@ impl<'a> ::std::future::IntoFuture for DeleteTextItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_text_item`](crate::MiroApi::update_text_item) (`PATCH /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateTextItem<'a> {
@@ -5297,6 +5663,7 @@ pub struct UpdateTextItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::TextUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateTextItem<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5318,6 +5685,7 @@ impl<'a> UpdateTextItem<'a> {
         this.execute_json(request, &crate::generated::operations::UPDATE_TEXT_ITEM).await
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -5328,12 +5696,14 @@ impl<'a> ::std::future::IntoFuture for UpdateTextItem<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "tokens")]
 /// A request of [`MiroApi::revoke_token_v2`](crate::MiroApi::revoke_token_v2) (`POST /v2/oauth/revoke`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RevokeTokenV2<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) body: &'a types::RevokeTokenRequest,
 }
+#[cfg(feature = "tokens")]
 impl<'a> RevokeTokenV2<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -5343,6 +5713,7 @@ impl<'a> RevokeTokenV2<'a> {
         this.execute_empty(request, &crate::generated::operations::REVOKE_TOKEN_V2).await
     }
 }
+#[cfg(feature = "tokens")]
 impl<'a> ::std::future::IntoFuture for RevokeTokenV2<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -5353,12 +5724,14 @@ impl<'a> ::std::future::IntoFuture for RevokeTokenV2<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_organization`](crate::MiroApi::enterprise_get_organization) (`GET /v2/orgs/{org_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetOrganization<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetOrganization<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5383,6 +5756,7 @@ impl<'a> EnterpriseGetOrganization<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganization<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::Organization>,
@@ -5396,6 +5770,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganization<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "audit_logs")]
 /// A request of [`MiroApi::enterprise_get_ai_interaction_logs`](crate::MiroApi::enterprise_get_ai_interaction_logs) (`GET /v2/orgs/{org_id}/ai-interaction-logs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetAiInteractionLogs<'a> {
@@ -5409,6 +5784,7 @@ pub struct EnterpriseGetAiInteractionLogs<'a> {
     pub(crate) sorting: Option<types::EnterpriseGetAiInteractionLogsSorting>,
     pub(crate) to: &'a ::chrono::DateTime<::chrono::offset::Utc>,
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> EnterpriseGetAiInteractionLogs<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, set the cursor parameter equal to the cursor value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -5484,6 +5860,7 @@ impl<'a> EnterpriseGetAiInteractionLogs<'a> {
             .await
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetAiInteractionLogs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetAiInteractionLogsResponse>,
@@ -5500,6 +5877,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetAiInteractionLogs<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> crate::PagedRequest for EnterpriseGetAiInteractionLogs<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -5516,6 +5894,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetAiInteractionLogs<'a> {
         }
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_board_export_jobs`](crate::MiroApi::enterprise_board_export_jobs) (`GET /v2/orgs/{org_id}/boards/export/jobs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobs<'a> {
@@ -5526,6 +5905,7 @@ pub struct EnterpriseBoardExportJobs<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) status: Option<&'a ::std::vec::Vec<::std::string::String>>,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobs<'a> {
     /// Sets `creator_id`: Unique identifier of the board export job creator.
     pub fn creator_id(mut self, value: &'a ::std::vec::Vec<i64>) -> Self {
@@ -5577,6 +5957,7 @@ impl<'a> EnterpriseBoardExportJobs<'a> {
             .await
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobsList>,
@@ -5590,6 +5971,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobs<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> crate::PagedRequest for EnterpriseBoardExportJobs<'a> {
     type Item = types::BoardExportJob;
     fn into_paging(self) -> crate::Paging {
@@ -5605,6 +5987,7 @@ impl<'a> crate::PagedRequest for EnterpriseBoardExportJobs<'a> {
         }
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_create_board_export`](crate::MiroApi::enterprise_create_board_export) (`POST /v2/orgs/{org_id}/boards/export/jobs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateBoardExport<'a> {
@@ -5613,6 +5996,7 @@ pub struct EnterpriseCreateBoardExport<'a> {
     pub(crate) request_id: &'a ::uuid::Uuid,
     pub(crate) body: &'a types::CreateBoardExportRequest,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseCreateBoardExport<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5639,6 +6023,7 @@ impl<'a> EnterpriseCreateBoardExport<'a> {
             .await
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExport<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobId>,
@@ -5652,6 +6037,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExport<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_board_export_job_status`](crate::MiroApi::enterprise_board_export_job_status) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobStatus<'a> {
@@ -5659,6 +6045,7 @@ pub struct EnterpriseBoardExportJobStatus<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) job_id: &'a ::uuid::Uuid,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobStatus<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5687,6 +6074,7 @@ impl<'a> EnterpriseBoardExportJobStatus<'a> {
             .await
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobStatus<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobStatus>,
@@ -5700,6 +6088,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobStatus<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_board_export_job_results`](crate::MiroApi::enterprise_board_export_job_results) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/results`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobResults<'a> {
@@ -5707,6 +6096,7 @@ pub struct EnterpriseBoardExportJobResults<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) job_id: &'a ::uuid::Uuid,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobResults<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5732,6 +6122,7 @@ impl<'a> EnterpriseBoardExportJobResults<'a> {
             .await
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobResults<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportResult>,
@@ -5745,6 +6136,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobResults<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_update_board_export_job`](crate::MiroApi::enterprise_update_board_export_job) (`PUT /v2/orgs/{org_id}/boards/export/jobs/{job_id}/status`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateBoardExportJob<'a> {
@@ -5753,6 +6145,7 @@ pub struct EnterpriseUpdateBoardExportJob<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
     pub(crate) body: &'a types::EnterpriseUpdateBoardExportJobBody,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseUpdateBoardExportJob<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5782,6 +6175,7 @@ impl<'a> EnterpriseUpdateBoardExportJob<'a> {
             .await
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateBoardExportJob<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::EnterpriseUpdateBoardExportJobResponse>,
@@ -5798,6 +6192,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateBoardExportJob<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_board_export_job_tasks`](crate::MiroApi::enterprise_board_export_job_tasks) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobTasks<'a> {
@@ -5808,6 +6203,7 @@ pub struct EnterpriseBoardExportJobTasks<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) status: Option<&'a ::std::vec::Vec<types::ExportTaskStatusFilter>>,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobTasks<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, set the cursor parameter equal to the cursor value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a ::uuid::Uuid) -> Self {
@@ -5857,6 +6253,7 @@ impl<'a> EnterpriseBoardExportJobTasks<'a> {
             .await
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobTasks<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobTasksList>,
@@ -5873,6 +6270,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobTasks<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> crate::PagedRequest for EnterpriseBoardExportJobTasks<'a> {
     type Item = types::BoardExportTask;
     fn into_paging(self) -> crate::Paging {
@@ -5887,6 +6285,7 @@ impl<'a> crate::PagedRequest for EnterpriseBoardExportJobTasks<'a> {
         }
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_create_board_export_task_export_link`](crate::MiroApi::enterprise_create_board_export_task_export_link) (`POST /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks/{task_id}/export-link`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateBoardExportTaskExportLink<'a> {
@@ -5895,6 +6294,7 @@ pub struct EnterpriseCreateBoardExportTaskExportLink<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
     pub(crate) task_id: &'a ::uuid::Uuid,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseCreateBoardExportTaskExportLink<'a> {
     /// Sends the request.
     pub async fn send(
@@ -5924,6 +6324,7 @@ impl<'a> EnterpriseCreateBoardExportTaskExportLink<'a> {
             .await
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExportTaskExportLink<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportTaskExportLink>,
@@ -5940,6 +6341,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExportTaskExportLink
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_boards_get_groups`](crate::MiroApi::enterprise_boards_get_groups) (`GET /v2/orgs/{org_id}/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardsGetGroups<'a> {
@@ -5949,6 +6351,7 @@ pub struct EnterpriseBoardsGetGroups<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursorBoardUserGroups>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseBoardsGetGroups<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursorBoardUserGroups) -> Self {
@@ -5989,6 +6392,7 @@ impl<'a> EnterpriseBoardsGetGroups<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardUserGroupsPage>,
@@ -6002,6 +6406,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsGetGroups<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseBoardsGetGroups<'a> {
     type Item = types::BoardUserGroup;
     fn into_paging(self) -> crate::Paging {
@@ -6015,6 +6420,7 @@ impl<'a> crate::PagedRequest for EnterpriseBoardsGetGroups<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_boards_create_group`](crate::MiroApi::enterprise_boards_create_group) (`POST /v2/orgs/{org_id}/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardsCreateGroup<'a> {
@@ -6023,6 +6429,7 @@ pub struct EnterpriseBoardsCreateGroup<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::CreateBoardUserGroupsRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseBoardsCreateGroup<'a> {
     /// Sends the request.
     pub async fn send(
@@ -6049,6 +6456,7 @@ impl<'a> EnterpriseBoardsCreateGroup<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsCreateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardUserGroup>,
@@ -6062,6 +6470,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsCreateGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_boards_delete_groups`](crate::MiroApi::enterprise_boards_delete_groups) (`DELETE /v2/orgs/{org_id}/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardsDeleteGroups<'a> {
@@ -6070,6 +6479,7 @@ pub struct EnterpriseBoardsDeleteGroups<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseBoardsDeleteGroups<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -6087,6 +6497,7 @@ impl<'a> EnterpriseBoardsDeleteGroups<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsDeleteGroups<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -6097,6 +6508,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsDeleteGroups<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::get_all_cases`](crate::MiroApi::get_all_cases) (`GET /v2/orgs/{org_id}/cases`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllCases<'a> {
@@ -6105,6 +6517,7 @@ pub struct GetAllCases<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "cases")]
 impl<'a> GetAllCases<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -6140,6 +6553,7 @@ impl<'a> GetAllCases<'a> {
         this.execute_json(request, &crate::generated::operations::GET_ALL_CASES).await
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for GetAllCases<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedCaseResponse>,
@@ -6156,6 +6570,7 @@ impl<'a> ::std::future::IntoFuture for GetAllCases<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> crate::PagedRequest for GetAllCases<'a> {
     type Item = types::CaseResponse;
     fn into_paging(self) -> crate::Paging {
@@ -6169,6 +6584,7 @@ impl<'a> crate::PagedRequest for GetAllCases<'a> {
         }
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::create_case`](crate::MiroApi::create_case) (`POST /v2/orgs/{org_id}/cases`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateCase<'a> {
@@ -6176,6 +6592,7 @@ pub struct CreateCase<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) body: &'a types::CaseRequest,
 }
+#[cfg(feature = "cases")]
 impl<'a> CreateCase<'a> {
     /// Sends the request.
     pub async fn send(
@@ -6197,6 +6614,7 @@ impl<'a> CreateCase<'a> {
         this.execute_json(request, &crate::generated::operations::CREATE_CASE).await
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for CreateCase<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CaseResponse>,
@@ -6210,6 +6628,7 @@ impl<'a> ::std::future::IntoFuture for CreateCase<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::get_case`](crate::MiroApi::get_case) (`GET /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCase<'a> {
@@ -6217,6 +6636,7 @@ pub struct GetCase<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) case_id: &'a str,
 }
+#[cfg(feature = "cases")]
 impl<'a> GetCase<'a> {
     /// Sends the request.
     pub async fn send(
@@ -6237,6 +6657,7 @@ impl<'a> GetCase<'a> {
         this.execute_json(request, &crate::generated::operations::GET_CASE).await
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for GetCase<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CaseResponse>,
@@ -6250,6 +6671,7 @@ impl<'a> ::std::future::IntoFuture for GetCase<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::edit_case`](crate::MiroApi::edit_case) (`PUT /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EditCase<'a> {
@@ -6258,6 +6680,7 @@ pub struct EditCase<'a> {
     pub(crate) case_id: &'a str,
     pub(crate) body: &'a types::CaseRequest,
 }
+#[cfg(feature = "cases")]
 impl<'a> EditCase<'a> {
     /// Sends the request.
     pub async fn send(
@@ -6279,6 +6702,7 @@ impl<'a> EditCase<'a> {
         this.execute_json(request, &crate::generated::operations::EDIT_CASE).await
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for EditCase<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CaseResponse>,
@@ -6292,6 +6716,7 @@ impl<'a> ::std::future::IntoFuture for EditCase<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::delete_case`](crate::MiroApi::delete_case) (`DELETE /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteCase<'a> {
@@ -6299,6 +6724,7 @@ pub struct DeleteCase<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) case_id: &'a str,
 }
+#[cfg(feature = "cases")]
 impl<'a> DeleteCase<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -6311,6 +6737,7 @@ impl<'a> DeleteCase<'a> {
         this.execute_empty(request, &crate::generated::operations::DELETE_CASE).await
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for DeleteCase<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -6321,6 +6748,7 @@ impl<'a> ::std::future::IntoFuture for DeleteCase<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::get_legal_hold_export_jobs`](crate::MiroApi::get_legal_hold_export_jobs) (`GET /v2/orgs/{org_id}/cases/{case_id}/export-jobs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetLegalHoldExportJobs<'a> {
@@ -6330,6 +6758,7 @@ pub struct GetLegalHoldExportJobs<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "cases")]
 impl<'a> GetLegalHoldExportJobs<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -6370,6 +6799,7 @@ impl<'a> GetLegalHoldExportJobs<'a> {
             .await
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for GetLegalHoldExportJobs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedCaseExportJobsResponse>,
@@ -6386,6 +6816,7 @@ impl<'a> ::std::future::IntoFuture for GetLegalHoldExportJobs<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> crate::PagedRequest for GetLegalHoldExportJobs<'a> {
     type Item = types::PaginatedCaseExportJobsResponseDataItem;
     fn into_paging(self) -> crate::Paging {
@@ -6399,6 +6830,7 @@ impl<'a> crate::PagedRequest for GetLegalHoldExportJobs<'a> {
         }
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::get_all_legal_holds`](crate::MiroApi::get_all_legal_holds) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllLegalHolds<'a> {
@@ -6408,6 +6840,7 @@ pub struct GetAllLegalHolds<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> GetAllLegalHolds<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -6445,6 +6878,7 @@ impl<'a> GetAllLegalHolds<'a> {
             .await
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for GetAllLegalHolds<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedLegalHoldResponse>,
@@ -6461,6 +6895,7 @@ impl<'a> ::std::future::IntoFuture for GetAllLegalHolds<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> crate::PagedRequest for GetAllLegalHolds<'a> {
     type Item = types::LegalHoldResponse;
     fn into_paging(self) -> crate::Paging {
@@ -6474,6 +6909,7 @@ impl<'a> crate::PagedRequest for GetAllLegalHolds<'a> {
         }
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::create_legal_hold`](crate::MiroApi::create_legal_hold) (`POST /v2/orgs/{org_id}/cases/{case_id}/legal-holds`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateLegalHold<'a> {
@@ -6482,6 +6918,7 @@ pub struct CreateLegalHold<'a> {
     pub(crate) case_id: &'a str,
     pub(crate) body: &'a types::LegalHoldRequest,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> CreateLegalHold<'a> {
     /// Sends the request.
     pub async fn send(
@@ -6505,6 +6942,7 @@ impl<'a> CreateLegalHold<'a> {
             .await
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for CreateLegalHold<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::LegalHoldResponse>,
@@ -6518,6 +6956,7 @@ impl<'a> ::std::future::IntoFuture for CreateLegalHold<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::get_legal_hold`](crate::MiroApi::get_legal_hold) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetLegalHold<'a> {
@@ -6526,6 +6965,7 @@ pub struct GetLegalHold<'a> {
     pub(crate) case_id: &'a str,
     pub(crate) legal_hold_id: &'a str,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> GetLegalHold<'a> {
     /// Sends the request.
     pub async fn send(
@@ -6548,6 +6988,7 @@ impl<'a> GetLegalHold<'a> {
         this.execute_json(request, &crate::generated::operations::GET_LEGAL_HOLD).await
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for GetLegalHold<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::LegalHoldResponse>,
@@ -6561,6 +7002,7 @@ impl<'a> ::std::future::IntoFuture for GetLegalHold<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::edit_legal_hold`](crate::MiroApi::edit_legal_hold) (`PUT /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EditLegalHold<'a> {
@@ -6570,6 +7012,7 @@ pub struct EditLegalHold<'a> {
     pub(crate) legal_hold_id: &'a str,
     pub(crate) body: &'a types::LegalHoldRequest,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> EditLegalHold<'a> {
     /// Sends the request.
     pub async fn send(
@@ -6593,6 +7036,7 @@ impl<'a> EditLegalHold<'a> {
         this.execute_json(request, &crate::generated::operations::EDIT_LEGAL_HOLD).await
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for EditLegalHold<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::LegalHoldResponse>,
@@ -6606,6 +7050,7 @@ impl<'a> ::std::future::IntoFuture for EditLegalHold<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::delete_legal_hold`](crate::MiroApi::delete_legal_hold) (`DELETE /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteLegalHold<'a> {
@@ -6614,6 +7059,7 @@ pub struct DeleteLegalHold<'a> {
     pub(crate) case_id: &'a str,
     pub(crate) legal_hold_id: &'a str,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> DeleteLegalHold<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -6629,6 +7075,7 @@ impl<'a> DeleteLegalHold<'a> {
             .await
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for DeleteLegalHold<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -6639,6 +7086,7 @@ impl<'a> ::std::future::IntoFuture for DeleteLegalHold<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::get_legal_hold_content_items`](crate::MiroApi::get_legal_hold_content_items) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}/content-items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetLegalHoldContentItems<'a> {
@@ -6649,6 +7097,7 @@ pub struct GetLegalHoldContentItems<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> GetLegalHoldContentItems<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -6690,6 +7139,7 @@ impl<'a> GetLegalHoldContentItems<'a> {
             .await
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for GetLegalHoldContentItems<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedLegalHoldContentItemsResponse>,
@@ -6706,6 +7156,7 @@ impl<'a> ::std::future::IntoFuture for GetLegalHoldContentItems<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> crate::PagedRequest for GetLegalHoldContentItems<'a> {
     type Item = types::LegalHoldContentItemsResponse;
     fn into_paging(self) -> crate::Paging {
@@ -6722,6 +7173,7 @@ impl<'a> crate::PagedRequest for GetLegalHoldContentItems<'a> {
         }
     }
 }
+#[cfg(feature = "audit_logs")]
 /// A request of [`MiroApi::enterprise_board_content_item_logs_fetch`](crate::MiroApi::enterprise_board_content_item_logs_fetch) (`GET /v2/orgs/{org_id}/content-logs/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardContentItemLogsFetch<'a> {
@@ -6735,6 +7187,7 @@ pub struct EnterpriseBoardContentItemLogsFetch<'a> {
     pub(crate) sorting: Option<types::EnterpriseBoardContentItemLogsFetchSorting>,
     pub(crate) to: &'a ::chrono::DateTime<::chrono::offset::Utc>,
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> EnterpriseBoardContentItemLogsFetch<'a> {
     /// Sets `board_ids`: List of board IDs for which you want to retrieve the content logs.
     pub fn board_ids(
@@ -6810,6 +7263,7 @@ impl<'a> EnterpriseBoardContentItemLogsFetch<'a> {
             .await
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardContentItemLogsFetch<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetBoardItemContentLogsResponse>,
@@ -6826,6 +7280,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardContentItemLogsFetch<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> crate::PagedRequest for EnterpriseBoardContentItemLogsFetch<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -6842,12 +7297,14 @@ impl<'a> crate::PagedRequest for EnterpriseBoardContentItemLogsFetch<'a> {
         }
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_organization_settings_get`](crate::MiroApi::enterprise_dataclassification_organization_settings_get) (`GET /v2/orgs/{org_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     /// Sends the request.
     pub async fn send(
@@ -6875,6 +7332,7 @@ impl<'a> EnterpriseDataclassificationOrganizationSettingsGet<'a> {
             .await
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture
 for EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     type Output = ::std::result::Result<
@@ -6892,12 +7350,14 @@ for EnterpriseDataclassificationOrganizationSettingsGet<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_default_team_settings`](crate::MiroApi::enterprise_get_default_team_settings) (`GET /v2/orgs/{org_id}/default_teams_settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetDefaultTeamSettings<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetDefaultTeamSettings<'a> {
     /// Sends the request.
     pub async fn send(
@@ -6922,6 +7382,7 @@ impl<'a> EnterpriseGetDefaultTeamSettings<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetDefaultTeamSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamSettings>,
@@ -6935,6 +7396,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetDefaultTeamSettings<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_groups`](crate::MiroApi::enterprise_get_groups) (`GET /v2/orgs/{org_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroups<'a> {
@@ -6943,6 +7405,7 @@ pub struct EnterpriseGetGroups<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursor>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroups<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
@@ -6976,6 +7439,7 @@ impl<'a> EnterpriseGetGroups<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupsPage>,
@@ -6989,6 +7453,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroups<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGetGroups<'a> {
     type Item = types::Group;
     fn into_paging(self) -> crate::Paging {
@@ -7002,6 +7467,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetGroups<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_create_group`](crate::MiroApi::enterprise_create_group) (`POST /v2/orgs/{org_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateGroup<'a> {
@@ -7009,6 +7475,7 @@ pub struct EnterpriseCreateGroup<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) body: &'a types::CreateGroupRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseCreateGroup<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7034,6 +7501,7 @@ impl<'a> EnterpriseCreateGroup<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -7044,6 +7512,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_group`](crate::MiroApi::enterprise_get_group) (`GET /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroup<'a> {
@@ -7051,6 +7520,7 @@ pub struct EnterpriseGetGroup<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroup<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7072,6 +7542,7 @@ impl<'a> EnterpriseGetGroup<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -7082,6 +7553,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_delete_group`](crate::MiroApi::enterprise_delete_group) (`DELETE /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteGroup<'a> {
@@ -7089,6 +7561,7 @@ pub struct EnterpriseDeleteGroup<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseDeleteGroup<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -7105,6 +7578,7 @@ impl<'a> EnterpriseDeleteGroup<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -7115,6 +7589,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_update_group`](crate::MiroApi::enterprise_update_group) (`PATCH /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateGroup<'a> {
@@ -7123,6 +7598,7 @@ pub struct EnterpriseUpdateGroup<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) body: &'a types::UpdateGroupRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseUpdateGroup<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7148,6 +7624,7 @@ impl<'a> EnterpriseUpdateGroup<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -7158,6 +7635,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_group_members`](crate::MiroApi::enterprise_get_group_members) (`GET /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroupMembers<'a> {
@@ -7167,6 +7645,7 @@ pub struct EnterpriseGetGroupMembers<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursor>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroupMembers<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
@@ -7204,6 +7683,7 @@ impl<'a> EnterpriseGetGroupMembers<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupMembersPage>,
@@ -7217,6 +7697,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMembers<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGetGroupMembers<'a> {
     type Item = types::GroupMember;
     fn into_paging(self) -> crate::Paging {
@@ -7230,6 +7711,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetGroupMembers<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_create_group_member`](crate::MiroApi::enterprise_create_group_member) (`POST /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateGroupMember<'a> {
@@ -7238,6 +7720,7 @@ pub struct EnterpriseCreateGroupMember<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) body: &'a types::CreateGroupMemberRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseCreateGroupMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7264,6 +7747,7 @@ impl<'a> EnterpriseCreateGroupMember<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroupMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupMember>,
@@ -7277,6 +7761,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroupMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_update_group_members`](crate::MiroApi::enterprise_update_group_members) (`PATCH /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateGroupMembers<'a> {
@@ -7285,6 +7770,7 @@ pub struct EnterpriseUpdateGroupMembers<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) body: &'a types::UpdateUserGroupMembersRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseUpdateGroupMembers<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7314,6 +7800,7 @@ impl<'a> EnterpriseUpdateGroupMembers<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroupMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UpdateUserGroupMembersResult>,
@@ -7330,6 +7817,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroupMembers<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_group_member`](crate::MiroApi::enterprise_get_group_member) (`GET /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroupMember<'a> {
@@ -7338,6 +7826,7 @@ pub struct EnterpriseGetGroupMember<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroupMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7363,6 +7852,7 @@ impl<'a> EnterpriseGetGroupMember<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupMember>,
@@ -7376,6 +7866,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_delete_group_member`](crate::MiroApi::enterprise_delete_group_member) (`DELETE /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteGroupMember<'a> {
@@ -7384,6 +7875,7 @@ pub struct EnterpriseDeleteGroupMember<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseDeleteGroupMember<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -7401,6 +7893,7 @@ impl<'a> EnterpriseDeleteGroupMember<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroupMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -7411,6 +7904,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroupMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_groups_get_teams`](crate::MiroApi::enterprise_groups_get_teams) (`GET /v2/orgs/{org_id}/groups/{group_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGroupsGetTeams<'a> {
@@ -7420,6 +7914,7 @@ pub struct EnterpriseGroupsGetTeams<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursor>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGroupsGetTeams<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
@@ -7457,6 +7952,7 @@ impl<'a> EnterpriseGroupsGetTeams<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeams<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupTeamsPage>,
@@ -7470,6 +7966,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeams<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGroupsGetTeams<'a> {
     type Item = types::GroupTeam;
     fn into_paging(self) -> crate::Paging {
@@ -7483,6 +7980,7 @@ impl<'a> crate::PagedRequest for EnterpriseGroupsGetTeams<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_groups_get_team`](crate::MiroApi::enterprise_groups_get_team) (`GET /v2/orgs/{org_id}/groups/{group_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGroupsGetTeam<'a> {
@@ -7491,6 +7989,7 @@ pub struct EnterpriseGroupsGetTeam<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) team_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGroupsGetTeam<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7516,6 +8015,7 @@ impl<'a> EnterpriseGroupsGetTeam<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::GroupTeam>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -7526,6 +8026,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeam<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_organization_members`](crate::MiroApi::enterprise_get_organization_members) (`GET /v2/orgs/{org_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetOrganizationMembers<'a> {
@@ -7538,6 +8039,7 @@ pub struct EnterpriseGetOrganizationMembers<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) role: Option<types::EnterpriseGetOrganizationMembersRole>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetOrganizationMembers<'a> {
     /// Sets the optional `active`.
     pub fn active(mut self, value: bool) -> Self {
@@ -7604,6 +8106,7 @@ impl<'a> EnterpriseGetOrganizationMembers<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::EnterpriseGetOrganizationMembersResponse>,
@@ -7620,6 +8123,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMembers<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGetOrganizationMembers<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -7637,6 +8141,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetOrganizationMembers<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_organization_member`](crate::MiroApi::enterprise_get_organization_member) (`GET /v2/orgs/{org_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetOrganizationMember<'a> {
@@ -7644,6 +8149,7 @@ pub struct EnterpriseGetOrganizationMember<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetOrganizationMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7671,6 +8177,7 @@ impl<'a> EnterpriseGetOrganizationMember<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::OrganizationMember>,
@@ -7684,6 +8191,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_projects_get_groups`](crate::MiroApi::enterprise_projects_get_groups) (`GET /v2/orgs/{org_id}/projects/{project_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseProjectsGetGroups<'a> {
@@ -7693,6 +8201,7 @@ pub struct EnterpriseProjectsGetGroups<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursorProjectUserGroups>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseProjectsGetGroups<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursorProjectUserGroups) -> Self {
@@ -7733,6 +8242,7 @@ impl<'a> EnterpriseProjectsGetGroups<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectsGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectUserGroupsPage>,
@@ -7749,6 +8259,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectsGetGroups<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> crate::PagedRequest for EnterpriseProjectsGetGroups<'a> {
     type Item = types::ProjectUserGroup;
     fn into_paging(self) -> crate::Paging {
@@ -7762,6 +8273,7 @@ impl<'a> crate::PagedRequest for EnterpriseProjectsGetGroups<'a> {
         }
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_project_create_group`](crate::MiroApi::enterprise_project_create_group) (`POST /v2/orgs/{org_id}/projects/{project_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseProjectCreateGroup<'a> {
@@ -7770,6 +8282,7 @@ pub struct EnterpriseProjectCreateGroup<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) body: &'a types::CreateProjectUserGroupsRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseProjectCreateGroup<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7796,6 +8309,7 @@ impl<'a> EnterpriseProjectCreateGroup<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectCreateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectUserGroup>,
@@ -7809,6 +8323,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectCreateGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_project_delete_groups`](crate::MiroApi::enterprise_project_delete_groups) (`DELETE /v2/orgs/{org_id}/projects/{project_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseProjectDeleteGroups<'a> {
@@ -7817,6 +8332,7 @@ pub struct EnterpriseProjectDeleteGroups<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseProjectDeleteGroups<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -7835,6 +8351,7 @@ impl<'a> EnterpriseProjectDeleteGroups<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectDeleteGroups<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -7845,6 +8362,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectDeleteGroups<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_teams`](crate::MiroApi::enterprise_get_teams) (`GET /v2/orgs/{org_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeams<'a> {
@@ -7854,6 +8372,7 @@ pub struct EnterpriseGetTeams<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) name: Option<&'a str>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeams<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -7893,6 +8412,7 @@ impl<'a> EnterpriseGetTeams<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeams<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamsPage>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -7903,6 +8423,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeams<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGetTeams<'a> {
     type Item = types::Team;
     fn into_paging(self) -> crate::Paging {
@@ -7917,6 +8438,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetTeams<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_create_team`](crate::MiroApi::enterprise_create_team) (`POST /v2/orgs/{org_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateTeam<'a> {
@@ -7924,6 +8446,7 @@ pub struct EnterpriseCreateTeam<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) body: &'a types::CreateTeamRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseCreateTeam<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7946,6 +8469,7 @@ impl<'a> EnterpriseCreateTeam<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -7956,6 +8480,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateTeam<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_team`](crate::MiroApi::enterprise_get_team) (`GET /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeam<'a> {
@@ -7963,6 +8488,7 @@ pub struct EnterpriseGetTeam<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) team_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeam<'a> {
     /// Sends the request.
     pub async fn send(
@@ -7984,6 +8510,7 @@ impl<'a> EnterpriseGetTeam<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -7994,6 +8521,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeam<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_delete_team`](crate::MiroApi::enterprise_delete_team) (`DELETE /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteTeam<'a> {
@@ -8001,6 +8529,7 @@ pub struct EnterpriseDeleteTeam<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) team_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseDeleteTeam<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -8017,6 +8546,7 @@ impl<'a> EnterpriseDeleteTeam<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeam<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -8027,6 +8557,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeam<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_update_team`](crate::MiroApi::enterprise_update_team) (`PATCH /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateTeam<'a> {
@@ -8035,6 +8566,7 @@ pub struct EnterpriseUpdateTeam<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::TeamChanges,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseUpdateTeam<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8057,6 +8589,7 @@ impl<'a> EnterpriseUpdateTeam<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -8067,6 +8600,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeam<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_board_get`](crate::MiroApi::enterprise_dataclassification_board_get) (`GET /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationBoardGet<'a> {
@@ -8075,6 +8609,7 @@ pub struct EnterpriseDataclassificationBoardGet<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) board_id: &'a str,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationBoardGet<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8104,6 +8639,7 @@ impl<'a> EnterpriseDataclassificationBoardGet<'a> {
             .await
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardGet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardDataClassificationLabel>,
@@ -8120,6 +8656,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardGet<'a> 
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_board_set`](crate::MiroApi::enterprise_dataclassification_board_set) (`POST /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationBoardSet<'a> {
@@ -8129,6 +8666,7 @@ pub struct EnterpriseDataclassificationBoardSet<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::DataClassificationLabelId,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationBoardSet<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8159,6 +8697,7 @@ impl<'a> EnterpriseDataclassificationBoardSet<'a> {
             .await
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardSet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardDataClassificationLabel>,
@@ -8175,6 +8714,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardSet<'a> 
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_team_boards_bulk`](crate::MiroApi::enterprise_dataclassification_team_boards_bulk) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationTeamBoardsBulk<'a> {
@@ -8183,6 +8723,7 @@ pub struct EnterpriseDataclassificationTeamBoardsBulk<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::UpdateBoardsDataClassificationLabelRequest,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationTeamBoardsBulk<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8212,6 +8753,7 @@ impl<'a> EnterpriseDataclassificationTeamBoardsBulk<'a> {
             .await
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamBoardsBulk<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UpdateBoardsDataClassificationLabel>,
@@ -8228,6 +8770,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamBoardsBul
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_team_settings_get`](crate::MiroApi::enterprise_dataclassification_team_settings_get) (`GET /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationTeamSettingsGet<'a> {
@@ -8235,6 +8778,7 @@ pub struct EnterpriseDataclassificationTeamSettingsGet<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) team_id: &'a str,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationTeamSettingsGet<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8263,6 +8807,7 @@ impl<'a> EnterpriseDataclassificationTeamSettingsGet<'a> {
             .await
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsGet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DataClassificationTeamSettings>,
@@ -8279,6 +8824,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsG
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_team_settings_set`](crate::MiroApi::enterprise_dataclassification_team_settings_set) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationTeamSettingsSet<'a> {
@@ -8287,6 +8833,7 @@ pub struct EnterpriseDataclassificationTeamSettingsSet<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::UpdateTeamSettingsRequest,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationTeamSettingsSet<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8316,6 +8863,7 @@ impl<'a> EnterpriseDataclassificationTeamSettingsSet<'a> {
             .await
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsSet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DataClassificationTeamSettings>,
@@ -8332,6 +8880,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsS
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_teams_get_groups`](crate::MiroApi::enterprise_teams_get_groups) (`GET /v2/orgs/{org_id}/teams/{team_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsGetGroups<'a> {
@@ -8341,6 +8890,7 @@ pub struct EnterpriseTeamsGetGroups<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursor>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsGetGroups<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
@@ -8378,6 +8928,7 @@ impl<'a> EnterpriseTeamsGetGroups<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamGroupsPage>,
@@ -8391,6 +8942,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroups<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseTeamsGetGroups<'a> {
     type Item = types::TeamGroup;
     fn into_paging(self) -> crate::Paging {
@@ -8404,6 +8956,7 @@ impl<'a> crate::PagedRequest for EnterpriseTeamsGetGroups<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_teams_create_group`](crate::MiroApi::enterprise_teams_create_group) (`POST /v2/orgs/{org_id}/teams/{team_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsCreateGroup<'a> {
@@ -8412,6 +8965,7 @@ pub struct EnterpriseTeamsCreateGroup<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::CreateTeamGroupRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsCreateGroup<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8438,6 +8992,7 @@ impl<'a> EnterpriseTeamsCreateGroup<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsCreateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -8448,6 +9003,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsCreateGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_teams_get_group`](crate::MiroApi::enterprise_teams_get_group) (`GET /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsGetGroup<'a> {
@@ -8456,6 +9012,7 @@ pub struct EnterpriseTeamsGetGroup<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsGetGroup<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8481,6 +9038,7 @@ impl<'a> EnterpriseTeamsGetGroup<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -8491,6 +9049,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_teams_delete_group`](crate::MiroApi::enterprise_teams_delete_group) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsDeleteGroup<'a> {
@@ -8499,6 +9058,7 @@ pub struct EnterpriseTeamsDeleteGroup<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsDeleteGroup<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -8516,6 +9076,7 @@ impl<'a> EnterpriseTeamsDeleteGroup<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsDeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -8526,6 +9087,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsDeleteGroup<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_team_members`](crate::MiroApi::enterprise_get_team_members) (`GET /v2/orgs/{org_id}/teams/{team_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeamMembers<'a> {
@@ -8536,6 +9098,7 @@ pub struct EnterpriseGetTeamMembers<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) role: Option<&'a str>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeamMembers<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -8579,6 +9142,7 @@ impl<'a> EnterpriseGetTeamMembers<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMembersPage>,
@@ -8592,6 +9156,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMembers<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGetTeamMembers<'a> {
     type Item = types::TeamMember;
     fn into_paging(self) -> crate::Paging {
@@ -8606,6 +9171,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetTeamMembers<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_invite_team_member`](crate::MiroApi::enterprise_invite_team_member) (`POST /v2/orgs/{org_id}/teams/{team_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseInviteTeamMember<'a> {
@@ -8614,6 +9180,7 @@ pub struct EnterpriseInviteTeamMember<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::TeamMemberInvite,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseInviteTeamMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8640,6 +9207,7 @@ impl<'a> EnterpriseInviteTeamMember<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseInviteTeamMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMember>,
@@ -8653,6 +9221,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseInviteTeamMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_team_member`](crate::MiroApi::enterprise_get_team_member) (`GET /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeamMember<'a> {
@@ -8661,6 +9230,7 @@ pub struct EnterpriseGetTeamMember<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeamMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8686,6 +9256,7 @@ impl<'a> EnterpriseGetTeamMember<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMember>,
@@ -8699,6 +9270,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_delete_team_member`](crate::MiroApi::enterprise_delete_team_member) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteTeamMember<'a> {
@@ -8707,6 +9279,7 @@ pub struct EnterpriseDeleteTeamMember<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseDeleteTeamMember<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -8724,6 +9297,7 @@ impl<'a> EnterpriseDeleteTeamMember<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeamMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -8734,6 +9308,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeamMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_update_team_member`](crate::MiroApi::enterprise_update_team_member) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateTeamMember<'a> {
@@ -8743,6 +9318,7 @@ pub struct EnterpriseUpdateTeamMember<'a> {
     pub(crate) member_id: &'a str,
     pub(crate) body: &'a types::TeamMemberChanges,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseUpdateTeamMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8769,6 +9345,7 @@ impl<'a> EnterpriseUpdateTeamMember<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMember>,
@@ -8782,6 +9359,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_get_projects`](crate::MiroApi::enterprise_get_projects) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjects<'a> {
@@ -8791,6 +9369,7 @@ pub struct EnterpriseGetProjects<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseGetProjects<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -8828,6 +9407,7 @@ impl<'a> EnterpriseGetProjects<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjects<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectPage>,
@@ -8841,6 +9421,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjects<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> crate::PagedRequest for EnterpriseGetProjects<'a> {
     type Item = types::Project;
     fn into_paging(self) -> crate::Paging {
@@ -8854,6 +9435,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetProjects<'a> {
         }
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_create_project`](crate::MiroApi::enterprise_create_project) (`POST /v2/orgs/{org_id}/teams/{team_id}/projects`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateProject<'a> {
@@ -8862,6 +9444,7 @@ pub struct EnterpriseCreateProject<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::CreateProjectRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseCreateProject<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8888,6 +9471,7 @@ impl<'a> EnterpriseCreateProject<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -8898,6 +9482,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateProject<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_get_project`](crate::MiroApi::enterprise_get_project) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProject<'a> {
@@ -8906,6 +9491,7 @@ pub struct EnterpriseGetProject<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) project_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseGetProject<'a> {
     /// Sends the request.
     pub async fn send(
@@ -8928,6 +9514,7 @@ impl<'a> EnterpriseGetProject<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -8938,6 +9525,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProject<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_delete_project`](crate::MiroApi::enterprise_delete_project) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteProject<'a> {
@@ -8946,6 +9534,7 @@ pub struct EnterpriseDeleteProject<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) project_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseDeleteProject<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -8963,6 +9552,7 @@ impl<'a> EnterpriseDeleteProject<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProject<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -8973,6 +9563,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProject<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_update_project`](crate::MiroApi::enterprise_update_project) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateProject<'a> {
@@ -8982,6 +9573,7 @@ pub struct EnterpriseUpdateProject<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) body: &'a types::UpdateProjectRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseUpdateProject<'a> {
     /// Sends the request.
     pub async fn send(
@@ -9008,6 +9600,7 @@ impl<'a> EnterpriseUpdateProject<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -9018,6 +9611,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProject<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_get_project_members`](crate::MiroApi::enterprise_get_project_members) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjectMembers<'a> {
@@ -9028,6 +9622,7 @@ pub struct EnterpriseGetProjectMembers<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseGetProjectMembers<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -9065,6 +9660,7 @@ impl<'a> EnterpriseGetProjectMembers<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMemberPage>,
@@ -9078,6 +9674,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMembers<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> crate::PagedRequest for EnterpriseGetProjectMembers<'a> {
     type Item = types::ProjectMember;
     fn into_paging(self) -> crate::Paging {
@@ -9094,6 +9691,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetProjectMembers<'a> {
         }
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_add_project_member`](crate::MiroApi::enterprise_add_project_member) (`POST /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseAddProjectMember<'a> {
@@ -9103,6 +9701,7 @@ pub struct EnterpriseAddProjectMember<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) body: &'a types::AddProjectMemberRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseAddProjectMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -9129,6 +9728,7 @@ impl<'a> EnterpriseAddProjectMember<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseAddProjectMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMember>,
@@ -9142,6 +9742,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseAddProjectMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_get_project_member`](crate::MiroApi::enterprise_get_project_member) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjectMember<'a> {
@@ -9151,6 +9752,7 @@ pub struct EnterpriseGetProjectMember<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseGetProjectMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -9177,6 +9779,7 @@ impl<'a> EnterpriseGetProjectMember<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMember>,
@@ -9190,6 +9793,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_delete_project_member`](crate::MiroApi::enterprise_delete_project_member) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteProjectMember<'a> {
@@ -9199,6 +9803,7 @@ pub struct EnterpriseDeleteProjectMember<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseDeleteProjectMember<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -9217,6 +9822,7 @@ impl<'a> EnterpriseDeleteProjectMember<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProjectMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
@@ -9227,6 +9833,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProjectMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_update_project_member`](crate::MiroApi::enterprise_update_project_member) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateProjectMember<'a> {
@@ -9237,6 +9844,7 @@ pub struct EnterpriseUpdateProjectMember<'a> {
     pub(crate) member_id: &'a str,
     pub(crate) body: &'a types::UpdateProjectMemberRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseUpdateProjectMember<'a> {
     /// Sends the request.
     pub async fn send(
@@ -9264,6 +9872,7 @@ impl<'a> EnterpriseUpdateProjectMember<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMember>,
@@ -9277,6 +9886,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectMember<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_get_project_settings`](crate::MiroApi::enterprise_get_project_settings) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjectSettings<'a> {
@@ -9285,6 +9895,7 @@ pub struct EnterpriseGetProjectSettings<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) project_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseGetProjectSettings<'a> {
     /// Sends the request.
     pub async fn send(
@@ -9310,6 +9921,7 @@ impl<'a> EnterpriseGetProjectSettings<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectSettings>,
@@ -9323,6 +9935,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectSettings<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_update_project_settings`](crate::MiroApi::enterprise_update_project_settings) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateProjectSettings<'a> {
@@ -9332,6 +9945,7 @@ pub struct EnterpriseUpdateProjectSettings<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) body: &'a types::UpdateProjectSettingsRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseUpdateProjectSettings<'a> {
     /// Sends the request.
     pub async fn send(
@@ -9358,6 +9972,7 @@ impl<'a> EnterpriseUpdateProjectSettings<'a> {
             .await
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectSettings>,
@@ -9371,6 +9986,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectSettings<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_team_settings`](crate::MiroApi::enterprise_get_team_settings) (`GET /v2/orgs/{org_id}/teams/{team_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeamSettings<'a> {
@@ -9378,6 +9994,7 @@ pub struct EnterpriseGetTeamSettings<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) team_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeamSettings<'a> {
     /// Sends the request.
     pub async fn send(
@@ -9403,6 +10020,7 @@ impl<'a> EnterpriseGetTeamSettings<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamSettings>,
@@ -9416,6 +10034,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamSettings<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_update_team_settings`](crate::MiroApi::enterprise_update_team_settings) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateTeamSettings<'a> {
@@ -9424,6 +10043,7 @@ pub struct EnterpriseUpdateTeamSettings<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::TeamSettingsChanges,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseUpdateTeamSettings<'a> {
     /// Sends the request.
     pub async fn send(
@@ -9450,6 +10070,7 @@ impl<'a> EnterpriseUpdateTeamSettings<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamSettings>,
@@ -9463,12 +10084,14 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamSettings<'a> {
         ::std::boxed::Box::pin(self.send())
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_post_user_sessions_reset`](crate::MiroApi::enterprise_post_user_sessions_reset) (`POST /v2/sessions/reset_all`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterprisePostUserSessionsReset<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) email: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterprisePostUserSessionsReset<'a> {
     /// Sends the request.
     pub async fn send(self) -> ::std::result::Result<crate::Response<()>, crate::Error> {
@@ -9485,6 +10108,7 @@ impl<'a> EnterprisePostUserSessionsReset<'a> {
             .await
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterprisePostUserSessionsReset<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::runtime::BoxFuture<
