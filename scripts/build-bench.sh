@@ -50,9 +50,12 @@ if [ -f "$root/Cargo.lock" ]; then cp "$root/Cargo.lock" "$work/one-call/Cargo.l
 # `timed NAME CMD...`: prints NAME, wall seconds and CPU seconds (user + sys) of CMD.
 timed() {
   local name=$1; shift
-  local out
-  out=$( { /usr/bin/time -f "%e %U %S" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
-  awk -v n="$name" '{ printf "%s %.1f %.1f\n", n, $1, $2 + $3 }' <<<"$out"
+  /usr/bin/time -o "$work/time" -f "%e %U %S" "$@" >/dev/null 2>"$work/stderr" || {
+    echo "$name failed:" >&2
+    cat "$work/stderr" >&2
+    exit 1
+  }
+  awk -v n="$name" '{ printf "%s %.1f %.1f\n", n, $1, $2 + $3 }' "$work/time"
 }
 
 cd "$work/one-call"
