@@ -200,12 +200,51 @@ fn main() {
     let (client, raw) = (mean(&CLIENT), mean(&RAW));
     if raw > 0.0 && client > 0.0 {
         println!(
-            "per-call overhead: client {:.1} us, raw reqwest {:.1} us, ratio {:.3} (target <= 1.05)",
+            "per-call overhead (criterion runs, one after the other): client {:.1} us, raw reqwest {:.1} us, ratio {:.3}",
             client * 1e6,
             raw * 1e6,
             client / raw
         );
     }
+    // The ratio that counts: the two calls alternate, so a change of load on the machine hits
+    // both alike. Medians of rounds of 200 calls each.
+    let (client, raw) = runtime.block_on(async {
+        let url = format!("{base}/v2/boards/{board}");
+        let auth = format!("Bearer {token}");
+        let (mut client, mut raw) = (Vec::new(), Vec::new());
+        for _ in 0..50 {
+            let (mut c_sum, mut r_sum) = (Duration::ZERO, Duration::ZERO);
+            for _ in 0..200 {
+                let start = Instant::now();
+                let r = api.get_specific_board(&board).await.unwrap();
+                black_box(r.into_inner());
+                c_sum += start.elapsed();
+                let start = Instant::now();
+                let response = http
+                    .get(&url)
+                    .header(reqwest::header::AUTHORIZATION, &auth)
+                    .header(reqwest::header::ACCEPT, "application/json")
+                    .send()
+                    .await
+                    .unwrap();
+                let bytes = response.bytes().await.unwrap();
+                let b: types::BoardWithLinksAndLastOpened = serde_json::from_slice(&bytes).unwrap();
+                black_box(b);
+                r_sum += start.elapsed();
+            }
+            client.push(c_sum.as_secs_f64() / 200.0);
+            raw.push(r_sum.as_secs_f64() / 200.0);
+        }
+        client.sort_by(f64::total_cmp);
+        raw.sort_by(f64::total_cmp);
+        (client[client.len() / 2], raw[raw.len() / 2])
+    });
+    println!(
+        "per-call overhead (alternating calls, median of 50 rounds of 200): client {:.1} us, raw reqwest {:.1} us, ratio {:.3} (target <= 1.05)",
+        client * 1e6,
+        raw * 1e6,
+        client / raw
+    );
     println!("items page: {} bytes, 50 items", page.len());
     runtime.block_on(emu.shutdown());
 }
