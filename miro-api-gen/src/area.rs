@@ -1,5 +1,6 @@
 //! The API area of each operation: one decision, from the spec's tags and paths, that groups
-//! `MiroApi`'s methods in the docs.
+//! `MiroApi`'s methods in the docs and names the cargo feature of `miro-api` that compiles them
+//! (see [`crate::features`]).
 
 use crate::model::Operation;
 
@@ -14,9 +15,34 @@ pub struct Area {
     pub title: &'static str,
 }
 
+impl Area {
+    /// The cargo feature of `miro-api` that compiles the area: its key.
+    pub fn feature(&self) -> &'static str {
+        self.key
+    }
+
+    /// Whether the area is in `miro-api`'s default features: the areas most apps use.
+    pub fn default(&self) -> bool {
+        DEFAULT_AREAS.contains(&self.key)
+    }
+}
+
 const fn area(order: u8, key: &'static str, title: &'static str) -> Area {
     Area { order, key, title }
 }
+
+/// The areas in `miro-api`'s default features: boards, board members, items (uploads
+/// included), frames, tags, connectors, groups and tokens.
+pub const DEFAULT_AREAS: &[&str] = &[
+    "boards",
+    "board_members",
+    "items",
+    "frames",
+    "tags",
+    "connectors",
+    "groups",
+    "tokens",
+];
 
 /// Every area, in docs order.
 pub const AREAS: &[Area] = &[

@@ -14,6 +14,7 @@ pub mod bodies;
 pub mod doc_examples;
 pub mod emulator_data;
 pub mod examples;
+pub mod features;
 pub mod fixes;
 pub mod harness;
 pub mod model;
@@ -159,6 +160,7 @@ pub fn generate(
         ],
     );
     let built = requests::build(&processed.methods, &ops, &fixed, &processed.types)?;
+    features::gate_types(&mut processed.types, &built.roots);
     let types = format_items(
         processed.types,
         vec![
@@ -181,10 +183,13 @@ pub fn generate(
     );
     let methods_items = {
         let mut items: Vec<syn::Item> = vec![
+            // Unused when no area's feature is on.
             syn::parse_quote!(
+                #[allow(unused_imports)]
                 use super::requests;
             ),
             syn::parse_quote!(
+                #[allow(unused_imports)]
                 use super::types;
             ),
         ];
@@ -200,6 +205,7 @@ pub fn generate(
     );
     let requests_items = {
         let mut items: Vec<syn::Item> = vec![syn::parse_quote!(
+            #[allow(unused_imports)]
             use super::types;
         )];
         items.extend(built.requests);

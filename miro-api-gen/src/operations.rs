@@ -40,8 +40,10 @@ pub fn table(ops: &[Operation]) -> TokenStream {
             None => quote!(::std::option::Option::None),
         };
         let doc = format!("`{} {}`: {}", op.method, op.path, op.summary);
+        let feature = crate::area::of(op).feature();
         quote! {
             #[doc = #doc]
+            #[cfg(feature = #feature)]
             pub const #name: Operation = Operation {
                 id: #id,
                 method_name: #fn_name,
@@ -59,10 +61,11 @@ pub fn table(ops: &[Operation]) -> TokenStream {
             };
         }
     });
-    let names = ops
-        .iter()
-        .map(|op| format_ident!("{}", op.fn_name.to_uppercase()));
-    let count = ops.len();
+    let names = ops.iter().map(|op| {
+        let name = format_ident!("{}", op.fn_name.to_uppercase());
+        let feature = crate::area::of(op).feature();
+        quote!(#[cfg(feature = #feature)] #name)
+    });
     quote! {
         /// How an operation pages its results.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,8 +112,8 @@ pub fn table(ops: &[Operation]) -> TokenStream {
 
         #(#consts)*
 
-        /// Every operation of the pinned spec.
-        pub static OPERATIONS: [Operation; #count] = [#(#names),*];
+        /// Every operation of the pinned spec whose area's feature is enabled.
+        pub static OPERATIONS: &[Operation] = &[#(#names),*];
 
         /// Looks an operation up by its operationId or its method name.
         pub fn find(id_or_method: &str) -> ::std::option::Option<&'static Operation> {

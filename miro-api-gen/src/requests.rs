@@ -10,10 +10,10 @@
 //! `MiroApi`'s constructors are emitted in one `impl` block per [`area`], so the
 //! docs list them by area.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::{Group, Ident, TokenStream, TokenTree};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
 use serde_json::Value;
 use syn::{parse_quote, FnArg, ImplItem, Item, Pat, Type};
 
@@ -27,6 +27,9 @@ pub struct Requests {
     pub methods: Vec<Item>,
     /// The request structs with their setters, `send` and `IntoFuture`.
     pub requests: Vec<Item>,
+    /// Per area (its feature), every identifier its constructors and requests name: where
+    /// [`crate::features`] starts the walk that finds the types each area needs.
+    pub roots: BTreeMap<&'static str, BTreeSet<String>>,
 }
 
 /// Builds the request types from the rewritten `impl MiroApi` block.
@@ -42,6 +45,7 @@ pub fn build(
     let by_name: BTreeMap<&str, &Operation> = ops.iter().map(|o| (o.fn_name.as_str(), o)).collect();
     let mut by_area: BTreeMap<Area, Vec<ImplItem>> = BTreeMap::new();
     let mut requests = Vec::new();
+    let mut roots: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
     for item in &imp.items {
         let ImplItem::Fn(f) = item else { continue };
         let name = f.sig.ident.to_string();
@@ -49,22 +53,53 @@ pub fn build(
             .get(name.as_str())
             .ok_or_else(|| GenError::Syntax(format!("{name}: no operation")))?;
         let (constructor, request) = split(f, op, spec, types)?;
-        by_area.entry(area::of(op)).or_default().push(constructor);
-        requests.extend(request);
+        let area = area::of(op);
+        let named = roots.entry(area.feature()).or_default();
+        crate::features::idents(constructor.to_token_stream(), named);
+        for item in &request {
+            crate::features::idents(item.to_token_stream(), named);
+        }
+        by_area.entry(area).or_default().push(constructor);
+        let cfg = crate::features::op_cfg(area.feature());
+        requests.extend(request.into_iter().map(|mut item| {
+            if let Some(attrs) = item_attrs(&mut item) {
+                attrs.insert(0, cfg.clone());
+            }
+            item
+        }));
     }
     let methods = by_area
         .into_iter()
         .map(|(area, items)| {
             let doc = format!(" # {}", area.title);
+            let feature = area.feature();
+            let feature_doc = format!(" Needs the `{feature}` feature of `miro-api`.");
             parse_quote! {
                 #[doc = #doc]
+                #[doc = ""]
+                #[doc = #feature_doc]
+                #[cfg(feature = #feature)]
                 impl crate::MiroApi {
                     #(#items)*
                 }
             }
         })
         .collect();
-    Ok(Requests { methods, requests })
+    Ok(Requests {
+        methods,
+        requests,
+        roots,
+    })
+}
+
+fn item_attrs(item: &mut Item) -> Option<&mut Vec<syn::Attribute>> {
+    match item {
+        Item::Struct(s) => Some(&mut s.attrs),
+        Item::Impl(i) => Some(&mut i.attrs),
+        Item::Enum(e) => Some(&mut e.attrs),
+        Item::Fn(f) => Some(&mut f.attrs),
+        _ => None,
+    }
 }
 
 /// A parameter of a positional method.

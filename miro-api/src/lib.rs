@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+#[cfg(feature = "connectors")]
 mod bodies;
 mod client;
 mod error;

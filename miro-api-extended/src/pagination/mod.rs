@@ -32,9 +32,9 @@ pub use error::PaginationError;
 pub use stream::{PageStream, Position};
 
 use miro_api::operations::{self, Operation};
-use miro_api::types::{
-    Board, BoardMember, ConnectorWithLinks, GenericItem, OrganizationMember, Tag, Team, TeamMember,
-};
+use miro_api::types::{Board, BoardMember, ConnectorWithLinks, GenericItem, Tag};
+#[cfg(feature = "enterprise")]
+use miro_api::types::{OrganizationMember, Team, TeamMember};
 use miro_api::{MiroApi, PagedRequest};
 use serde::de::DeserializeOwned;
 
@@ -84,13 +84,16 @@ pub trait PaginationExt {
     /// `GET /v2/boards/{board_id}/members` (offset paging).
     fn get_all_board_members(&self, board_id: &str) -> PageStream<BoardMember>;
 
+    #[cfg(feature = "enterprise")]
     /// `GET /v2/orgs/{org_id}/teams` (cursor paging; Enterprise). Filter: `name`.
     fn get_all_enterprise_teams(&self, org_id: &str) -> PageStream<Team>;
 
+    #[cfg(feature = "enterprise")]
     /// `GET /v2/orgs/{org_id}/members` (cursor paging; Enterprise). Filters: `role`,
     /// `license`, `active`.
     fn get_all_organization_members(&self, org_id: &str) -> PageStream<OrganizationMember>;
 
+    #[cfg(feature = "enterprise")]
     /// `GET /v2/orgs/{org_id}/teams/{team_id}/members` (cursor paging; Enterprise). Filter:
     /// `role`.
     fn get_all_enterprise_team_members(
@@ -190,10 +193,12 @@ impl PaginationExt for MiroApi {
         known(self, &operations::GET_BOARD_MEMBERS, &[board_id])
     }
 
+    #[cfg(feature = "enterprise")]
     fn get_all_enterprise_teams(&self, org_id: &str) -> PageStream<Team> {
         known(self, &operations::ENTERPRISE_GET_TEAMS, &[org_id])
     }
 
+    #[cfg(feature = "enterprise")]
     fn get_all_organization_members(&self, org_id: &str) -> PageStream<OrganizationMember> {
         known(
             self,
@@ -202,6 +207,7 @@ impl PaginationExt for MiroApi {
         )
     }
 
+    #[cfg(feature = "enterprise")]
     fn get_all_enterprise_team_members(
         &self,
         org_id: &str,

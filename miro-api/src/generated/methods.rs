@@ -3,9 +3,14 @@
 
 #![allow(clippy::all, rustdoc::all)]
 //! One method of `MiroApi` per operation of the spec, grouped by API area; each returns its request.
+#[allow(unused_imports)]
 use super::requests;
+#[allow(unused_imports)]
 use super::types;
 /// # Boards
+///
+/// Needs the `boards` feature of `miro-api`.
+#[cfg(feature = "boards")]
 impl crate::MiroApi {
     /**Get boards
 
@@ -138,6 +143,9 @@ Returns a [`requests::UpdateBoard`]; send it with `.await`.*/
     }
 }
 /// # Board members
+///
+/// Needs the `board_members` feature of `miro-api`.
+#[cfg(feature = "board_members")]
 impl crate::MiroApi {
     /**Get all board members
 
@@ -251,6 +259,9 @@ Returns a [`requests::UpdateBoardMember`]; send it with `.await`.*/
     }
 }
 /// # Items
+///
+/// Needs the `items` feature of `miro-api`.
+#[cfg(feature = "items")]
 impl crate::MiroApi {
     /**Get items within frame
 
@@ -1310,6 +1321,9 @@ Returns a [`requests::UpdateTextItem`]; send it with `.await`.*/
     }
 }
 /// # Frames
+///
+/// Needs the `frames` feature of `miro-api`.
+#[cfg(feature = "frames")]
 impl crate::MiroApi {
     /**Create frame
 
@@ -1399,6 +1413,9 @@ Returns a [`requests::UpdateFrameItem`]; send it with `.await`.*/
     }
 }
 /// # Tags
+///
+/// Needs the `tags` feature of `miro-api`.
+#[cfg(feature = "tags")]
 impl crate::MiroApi {
     /**Get items by tag
 
@@ -1619,6 +1636,9 @@ Returns a [`requests::UpdateTag`]; send it with `.await`.*/
     }
 }
 /// # Connectors
+///
+/// Needs the `connectors` feature of `miro-api`.
+#[cfg(feature = "connectors")]
 impl crate::MiroApi {
     /**Get connectors
 
@@ -1745,6 +1765,9 @@ Returns a [`requests::UpdateConnector`]; send it with `.await`.*/
     }
 }
 /// # Groups of items
+///
+/// Needs the `groups` feature of `miro-api`.
+#[cfg(feature = "groups")]
 impl crate::MiroApi {
     /**Get all groups on a board
 
@@ -1914,6 +1937,9 @@ Returns a [`requests::DeleteGroup`]; send it with `.await`.*/
     }
 }
 /// # Tokens
+///
+/// Needs the `tokens` feature of `miro-api`.
+#[cfg(feature = "tokens")]
 impl crate::MiroApi {
     /**Get access token information
 
@@ -1967,6 +1993,9 @@ Returns a [`requests::RevokeTokenV2`]; send it with `.await`.*/
     }
 }
 /// # Experimental
+///
+/// Needs the `experimental` feature of `miro-api`.
+#[cfg(feature = "experimental")]
 impl crate::MiroApi {
     /**Get app metrics
 
@@ -2402,6 +2431,9 @@ Returns a [`requests::UpdateShapeItemFlowchart`]; send it with `.await`.*/
     }
 }
 /// # Enterprise: organizations, teams and user groups
+///
+/// Needs the `enterprise` feature of `miro-api`.
+#[cfg(feature = "enterprise")]
 impl crate::MiroApi {
     /**Get organization info
 
@@ -3269,6 +3301,9 @@ Returns a [`requests::EnterprisePostUserSessionsReset`]; send it with `.await`.*
     }
 }
 /// # Projects
+///
+/// Needs the `projects` feature of `miro-api`.
+#[cfg(feature = "projects")]
 impl crate::MiroApi {
     /**Get project user group assignments
 
@@ -3695,6 +3730,9 @@ Returns a [`requests::EnterpriseUpdateProjectSettings`]; send it with `.await`.*
     }
 }
 /// # Data classification
+///
+/// Needs the `data_classification` feature of `miro-api`.
+#[cfg(feature = "data_classification")]
 impl crate::MiroApi {
     /**Get organization settings
 
@@ -3838,6 +3876,9 @@ Returns a [`requests::EnterpriseDataclassificationTeamSettingsSet`]; send it wit
     }
 }
 /// # Board exports
+///
+/// Needs the `exports` feature of `miro-api`.
+#[cfg(feature = "exports")]
 impl crate::MiroApi {
     /**Get board export jobs list
 
@@ -4013,6 +4054,9 @@ Returns a [`requests::EnterpriseCreateBoardExportTaskExportLink`]; send it with 
     }
 }
 /// # eDiscovery cases
+///
+/// Needs the `cases` feature of `miro-api`.
+#[cfg(feature = "cases")]
 impl crate::MiroApi {
     /**Get all cases
 
@@ -4177,6 +4221,9 @@ Every item of every page as one stream, with the same filters: `.stream()` on th
     }
 }
 /// # Legal holds
+///
+/// Needs the `legal_holds` feature of `miro-api`.
+#[cfg(feature = "legal_holds")]
 impl crate::MiroApi {
     /**Get all legal holds within a case
 
@@ -4360,6 +4407,9 @@ Every item of every page as one stream, with the same filters: `.stream()` on th
     }
 }
 /// # Audit and content logs
+///
+/// Needs the `audit_logs` feature of `miro-api`.
+#[cfg(feature = "audit_logs")]
 impl crate::MiroApi {
     /**Get audit logs
 
@@ -4457,6 +4507,9 @@ Every item of every page as one stream, with the same filters: `.stream()` on th
     }
 }
 /// # SCIM user provisioning
+///
+/// Needs the `scim` feature of `miro-api`.
+#[cfg(feature = "scim")]
 impl crate::MiroApi {
     /**List groups
 

@@ -44,6 +44,7 @@ pub struct Operation {
     pub multipart: bool,
 }
 ///`GET /Groups`: List groups
+#[cfg(feature = "scim")]
 pub const LIST_GROUPS: Operation = Operation {
     id: "listGroups",
     method_name: "list_groups",
@@ -67,6 +68,7 @@ pub const LIST_GROUPS: Operation = Operation {
     multipart: false,
 };
 ///`GET /Groups/{id}`: Get group
+#[cfg(feature = "scim")]
 pub const GET_GROUP: Operation = Operation {
     id: "getGroup",
     method_name: "get_group",
@@ -83,6 +85,7 @@ pub const GET_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /Groups/{id}`: Patch group
+#[cfg(feature = "scim")]
 pub const PATCH_GROUP: Operation = Operation {
     id: "patchGroup",
     method_name: "patch_group",
@@ -99,6 +102,7 @@ pub const PATCH_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`GET /ResourceTypes`: List resource types
+#[cfg(feature = "scim")]
 pub const LIST_RESOURCE_TYPES: Operation = Operation {
     id: "listResourceTypes",
     method_name: "list_resource_types",
@@ -115,6 +119,7 @@ pub const LIST_RESOURCE_TYPES: Operation = Operation {
     multipart: false,
 };
 ///`GET /ResourceTypes/{resource}`: Get resource type
+#[cfg(feature = "scim")]
 pub const GET_RESOURCE_TYPE: Operation = Operation {
     id: "getResourceType",
     method_name: "get_resource_type",
@@ -131,6 +136,7 @@ pub const GET_RESOURCE_TYPE: Operation = Operation {
     multipart: false,
 };
 ///`GET /Schemas`: List schemas
+#[cfg(feature = "scim")]
 pub const LIST_SCHEMAS: Operation = Operation {
     id: "listSchemas",
     method_name: "list_schemas",
@@ -147,6 +153,7 @@ pub const LIST_SCHEMAS: Operation = Operation {
     multipart: false,
 };
 ///`GET /Schemas/{uri}`: Get schema
+#[cfg(feature = "scim")]
 pub const GET_SCHEMA: Operation = Operation {
     id: "getSchema",
     method_name: "get_schema",
@@ -163,6 +170,7 @@ pub const GET_SCHEMA: Operation = Operation {
     multipart: false,
 };
 ///`GET /ServiceProviderConfig`: Get Service Provider Config
+#[cfg(feature = "scim")]
 pub const LIST_SERVICE_PROVIDER_CONFIGS: Operation = Operation {
     id: "listServiceProviderConfigs",
     method_name: "list_service_provider_configs",
@@ -179,6 +187,7 @@ pub const LIST_SERVICE_PROVIDER_CONFIGS: Operation = Operation {
     multipart: false,
 };
 ///`GET /Users`: List users
+#[cfg(feature = "scim")]
 pub const LIST_USERS: Operation = Operation {
     id: "listUsers",
     method_name: "list_users",
@@ -202,6 +211,7 @@ pub const LIST_USERS: Operation = Operation {
     multipart: false,
 };
 ///`POST /Users`: Create user
+#[cfg(feature = "scim")]
 pub const CREATE_USER: Operation = Operation {
     id: "createUser",
     method_name: "create_user",
@@ -218,6 +228,7 @@ pub const CREATE_USER: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /Users/{id}`: Delete user
+#[cfg(feature = "scim")]
 pub const DELETE_USER: Operation = Operation {
     id: "deleteUser",
     method_name: "delete_user",
@@ -234,6 +245,7 @@ pub const DELETE_USER: Operation = Operation {
     multipart: false,
 };
 ///`GET /Users/{id}`: Get user
+#[cfg(feature = "scim")]
 pub const GET_USER: Operation = Operation {
     id: "getUser",
     method_name: "get_user",
@@ -250,6 +262,7 @@ pub const GET_USER: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /Users/{id}`: Patch user
+#[cfg(feature = "scim")]
 pub const PATCH_USER: Operation = Operation {
     id: "patchUser",
     method_name: "patch_user",
@@ -266,6 +279,7 @@ pub const PATCH_USER: Operation = Operation {
     multipart: false,
 };
 ///`PUT /Users/{id}`: Replace user
+#[cfg(feature = "scim")]
 pub const REPLACE_USER: Operation = Operation {
     id: "replaceUser",
     method_name: "replace_user",
@@ -282,6 +296,7 @@ pub const REPLACE_USER: Operation = Operation {
     multipart: false,
 };
 ///`GET /v1/oauth-token`: Get access token information
+#[cfg(feature = "tokens")]
 pub const TOKEN_INFO: Operation = Operation {
     id: "token-info",
     method_name: "token_info",
@@ -298,6 +313,7 @@ pub const TOKEN_INFO: Operation = Operation {
     multipart: false,
 };
 ///`POST /v1/oauth/revoke`: Revoke token (v1)
+#[cfg(feature = "tokens")]
 pub const REVOKE_TOKEN: Operation = Operation {
     id: "revoke-token",
     method_name: "revoke_token",
@@ -314,6 +330,7 @@ pub const REVOKE_TOKEN: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2-experimental/apps/{app_id}/metrics`: Get app metrics
+#[cfg(feature = "experimental")]
 pub const GET_METRICS: Operation = Operation {
     id: "get-metrics",
     method_name: "get_metrics",
@@ -330,6 +347,7 @@ pub const GET_METRICS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2-experimental/apps/{app_id}/metrics-total`: Get total app metrics
+#[cfg(feature = "experimental")]
 pub const GET_METRICS_TOTAL: Operation = Operation {
     id: "get-metrics-total",
     method_name: "get_metrics_total",
@@ -346,6 +364,7 @@ pub const GET_METRICS_TOTAL: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/code_widgets`: Get code widget items
+#[cfg(feature = "experimental")]
 pub const GET_CODE_WIDGET_ITEMS: Operation = Operation {
     id: "get-code-widget-items",
     method_name: "get_code_widget_items",
@@ -362,6 +381,7 @@ pub const GET_CODE_WIDGET_ITEMS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2-experimental/boards/{board_id}/code_widgets`: Create code widget item
+#[cfg(feature = "experimental")]
 pub const CREATE_CODE_WIDGET_ITEM: Operation = Operation {
     id: "create-code-widget-item",
     method_name: "create_code_widget_item",
@@ -378,6 +398,7 @@ pub const CREATE_CODE_WIDGET_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Delete code widget item
+#[cfg(feature = "experimental")]
 pub const DELETE_CODE_WIDGET_ITEM: Operation = Operation {
     id: "delete-code-widget-item",
     method_name: "delete_code_widget_item",
@@ -394,6 +415,7 @@ pub const DELETE_CODE_WIDGET_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Get code widget item
+#[cfg(feature = "experimental")]
 pub const GET_CODE_WIDGET_ITEM: Operation = Operation {
     id: "get-code-widget-item",
     method_name: "get_code_widget_item",
@@ -410,6 +432,7 @@ pub const GET_CODE_WIDGET_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Update code widget item
+#[cfg(feature = "experimental")]
 pub const UPDATE_CODE_WIDGET_ITEM: Operation = Operation {
     id: "update-code-widget-item",
     method_name: "update_code_widget_item",
@@ -426,6 +449,7 @@ pub const UPDATE_CODE_WIDGET_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}/position`: Move code widget item
+#[cfg(feature = "experimental")]
 pub const MOVE_CODE_WIDGET_ITEM: Operation = Operation {
     id: "move-code-widget-item",
     method_name: "move_code_widget_item",
@@ -442,6 +466,7 @@ pub const MOVE_CODE_WIDGET_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/items`: Get items on board
+#[cfg(feature = "experimental")]
 pub const GET_ITEMS_EXPERIMENTAL: Operation = Operation {
     id: "get-items-experimental",
     method_name: "get_items_experimental",
@@ -458,6 +483,7 @@ pub const GET_ITEMS_EXPERIMENTAL: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2-experimental/boards/{board_id}/items/{item_id}`: Delete item
+#[cfg(feature = "experimental")]
 pub const DELETE_ITEM_EXPERIMENTAL: Operation = Operation {
     id: "delete-item-experimental",
     method_name: "delete_item_experimental",
@@ -474,6 +500,7 @@ pub const DELETE_ITEM_EXPERIMENTAL: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/items/{item_id}`: Get specific item on board
+#[cfg(feature = "experimental")]
 pub const GET_SPECIFIC_ITEM_EXPERIMENTAL: Operation = Operation {
     id: "get-specific-item-experimental",
     method_name: "get_specific_item_experimental",
@@ -490,6 +517,7 @@ pub const GET_SPECIFIC_ITEM_EXPERIMENTAL: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/mindmap_nodes`: Get mind map nodes
+#[cfg(feature = "experimental")]
 pub const GET_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     id: "get-mindmap-nodes-experimental",
     method_name: "get_mindmap_nodes_experimental",
@@ -506,6 +534,7 @@ pub const GET_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2-experimental/boards/{board_id}/mindmap_nodes`: Create mind map node
+#[cfg(feature = "experimental")]
 pub const CREATE_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     id: "create-mindmap-nodes-experimental",
     method_name: "create_mindmap_nodes_experimental",
@@ -522,6 +551,7 @@ pub const CREATE_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`: Delete mind map node
+#[cfg(feature = "experimental")]
 pub const DELETE_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     id: "delete-mindmap-node-experimental",
     method_name: "delete_mindmap_node_experimental",
@@ -538,6 +568,7 @@ pub const DELETE_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`: Get specific mind map node
+#[cfg(feature = "experimental")]
 pub const GET_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     id: "get-mindmap-node-experimental",
     method_name: "get_mindmap_node_experimental",
@@ -554,6 +585,7 @@ pub const GET_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2-experimental/boards/{board_id}/shapes`: Create shape item
+#[cfg(feature = "experimental")]
 pub const CREATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     id: "create-shape-item-flowchart",
     method_name: "create_shape_item_flowchart",
@@ -570,6 +602,7 @@ pub const CREATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2-experimental/boards/{board_id}/shapes/{item_id}`: Delete shape item
+#[cfg(feature = "experimental")]
 pub const DELETE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     id: "delete-shape-item-flowchart",
     method_name: "delete_shape_item_flowchart",
@@ -586,6 +619,7 @@ pub const DELETE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2-experimental/boards/{board_id}/shapes/{item_id}`: Get shape item
+#[cfg(feature = "experimental")]
 pub const GET_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     id: "get-shape-item-flowchart",
     method_name: "get_shape_item_flowchart",
@@ -602,6 +636,7 @@ pub const GET_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2-experimental/boards/{board_id}/shapes/{item_id}`: Update shape item
+#[cfg(feature = "experimental")]
 pub const UPDATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     id: "update-shape-item-flowchart",
     method_name: "update_shape_item_flowchart",
@@ -618,6 +653,7 @@ pub const UPDATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/audit/logs`: Get audit logs
+#[cfg(feature = "audit_logs")]
 pub const ENTERPRISE_GET_AUDIT_LOGS: Operation = Operation {
     id: "enterprise-get-audit-logs",
     method_name: "enterprise_get_audit_logs",
@@ -634,6 +670,7 @@ pub const ENTERPRISE_GET_AUDIT_LOGS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards`: Get boards
+#[cfg(feature = "boards")]
 pub const GET_BOARDS: Operation = Operation {
     id: "get-boards",
     method_name: "get_boards",
@@ -658,6 +695,7 @@ pub const GET_BOARDS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards`: Create board
+#[cfg(feature = "boards")]
 pub const CREATE_BOARD: Operation = Operation {
     id: "create-board",
     method_name: "create_board",
@@ -674,6 +712,7 @@ pub const CREATE_BOARD: Operation = Operation {
     multipart: false,
 };
 ///`PUT /v2/boards`: Copy board
+#[cfg(feature = "boards")]
 pub const COPY_BOARD: Operation = Operation {
     id: "copy-board",
     method_name: "copy_board",
@@ -690,6 +729,7 @@ pub const COPY_BOARD: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/items`: Get items within frame
+#[cfg(feature = "items")]
 pub const GET_ITEMS_WITHIN_FRAME: Operation = Operation {
     id: "get-items-within-frame",
     method_name: "get_items_within_frame",
@@ -706,6 +746,7 @@ pub const GET_ITEMS_WITHIN_FRAME: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/documents`: Create document item using file from device
+#[cfg(feature = "items")]
 pub const CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     id: "create-document-item-using-file-from-device",
     method_name: "create_document_item_using_file_from_device",
@@ -722,6 +763,7 @@ pub const CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     multipart: true,
 };
 ///`PATCH /v2/boards/{board_id}/documents/{item_id}`: Update document item using file from device
+#[cfg(feature = "items")]
 pub const UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     id: "update-document-item-using-file-from-device",
     method_name: "update_document_item_using_file_from_device",
@@ -738,6 +780,7 @@ pub const UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     multipart: true,
 };
 ///`POST /v2/boards/{board_id}/images`: Create image item using file from device
+#[cfg(feature = "items")]
 pub const CREATE_IMAGE_ITEM_USING_LOCAL_FILE: Operation = Operation {
     id: "create-image-item-using-local-file",
     method_name: "create_image_item_using_local_file",
@@ -754,6 +797,7 @@ pub const CREATE_IMAGE_ITEM_USING_LOCAL_FILE: Operation = Operation {
     multipart: true,
 };
 ///`PATCH /v2/boards/{board_id}/images/{item_id}`: Update image item using file from device
+#[cfg(feature = "items")]
 pub const UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     id: "update-image-item-using-file-from-device",
     method_name: "update_image_item_using_file_from_device",
@@ -770,6 +814,7 @@ pub const UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     multipart: true,
 };
 ///`GET /v2/boards/{board_id}/items`: Get items by tag
+#[cfg(feature = "tags")]
 pub const GET_ITEMS_BY_TAG: Operation = Operation {
     id: "get-items-by-tag",
     method_name: "get_items_by_tag",
@@ -786,6 +831,7 @@ pub const GET_ITEMS_BY_TAG: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/items/{item_id}`: Remove tag from item
+#[cfg(feature = "tags")]
 pub const REMOVE_TAG_FROM_ITEM: Operation = Operation {
     id: "remove-tag-from-item",
     method_name: "remove_tag_from_item",
@@ -802,6 +848,7 @@ pub const REMOVE_TAG_FROM_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/items/{item_id}`: Attach tag to item
+#[cfg(feature = "tags")]
 pub const ATTACH_TAG_TO_ITEM: Operation = Operation {
     id: "attach-tag-to-item",
     method_name: "attach_tag_to_item",
@@ -818,6 +865,7 @@ pub const ATTACH_TAG_TO_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/items/bulk`: Create items in bulk using file from device
+#[cfg(feature = "items")]
 pub const CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE: Operation = Operation {
     id: "create-items-in-bulk-using-file-from-device",
     method_name: "create_items_in_bulk_using_file_from_device",
@@ -834,6 +882,7 @@ pub const CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE: Operation = Operation {
     multipart: true,
 };
 ///`DELETE /v2/boards/{board_id}`: Delete board
+#[cfg(feature = "boards")]
 pub const DELETE_BOARD: Operation = Operation {
     id: "delete-board",
     method_name: "delete_board",
@@ -850,6 +899,7 @@ pub const DELETE_BOARD: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}`: Get specific board
+#[cfg(feature = "boards")]
 pub const GET_SPECIFIC_BOARD: Operation = Operation {
     id: "get-specific-board",
     method_name: "get_specific_board",
@@ -866,6 +916,7 @@ pub const GET_SPECIFIC_BOARD: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}`: Update board
+#[cfg(feature = "boards")]
 pub const UPDATE_BOARD: Operation = Operation {
     id: "update-board",
     method_name: "update_board",
@@ -882,6 +933,7 @@ pub const UPDATE_BOARD: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/app_cards`: Create app card item
+#[cfg(feature = "items")]
 pub const CREATE_APP_CARD_ITEM: Operation = Operation {
     id: "create-app-card-item",
     method_name: "create_app_card_item",
@@ -898,6 +950,7 @@ pub const CREATE_APP_CARD_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/app_cards/{item_id}`: Delete app card item
+#[cfg(feature = "items")]
 pub const DELETE_APP_CARD_ITEM: Operation = Operation {
     id: "delete-app-card-item",
     method_name: "delete_app_card_item",
@@ -914,6 +967,7 @@ pub const DELETE_APP_CARD_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/app_cards/{item_id}`: Get app card item
+#[cfg(feature = "items")]
 pub const GET_APP_CARD_ITEM: Operation = Operation {
     id: "get-app-card-item",
     method_name: "get_app_card_item",
@@ -930,6 +984,7 @@ pub const GET_APP_CARD_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/app_cards/{item_id}`: Update app card item
+#[cfg(feature = "items")]
 pub const UPDATE_APP_CARD_ITEM: Operation = Operation {
     id: "update-app-card-item",
     method_name: "update_app_card_item",
@@ -946,6 +1001,7 @@ pub const UPDATE_APP_CARD_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/cards`: Create card item
+#[cfg(feature = "items")]
 pub const CREATE_CARD_ITEM: Operation = Operation {
     id: "create-card-item",
     method_name: "create_card_item",
@@ -962,6 +1018,7 @@ pub const CREATE_CARD_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/cards/{item_id}`: Delete card item
+#[cfg(feature = "items")]
 pub const DELETE_CARD_ITEM: Operation = Operation {
     id: "delete-card-item",
     method_name: "delete_card_item",
@@ -978,6 +1035,7 @@ pub const DELETE_CARD_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/cards/{item_id}`: Get card item
+#[cfg(feature = "items")]
 pub const GET_CARD_ITEM: Operation = Operation {
     id: "get-card-item",
     method_name: "get_card_item",
@@ -994,6 +1052,7 @@ pub const GET_CARD_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/cards/{item_id}`: Update card item
+#[cfg(feature = "items")]
 pub const UPDATE_CARD_ITEM: Operation = Operation {
     id: "update-card-item",
     method_name: "update_card_item",
@@ -1010,6 +1069,7 @@ pub const UPDATE_CARD_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/connectors`: Get connectors
+#[cfg(feature = "connectors")]
 pub const GET_CONNECTORS: Operation = Operation {
     id: "get-connectors",
     method_name: "get_connectors",
@@ -1026,6 +1086,7 @@ pub const GET_CONNECTORS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/connectors`: Create connector
+#[cfg(feature = "connectors")]
 pub const CREATE_CONNECTOR: Operation = Operation {
     id: "create-connector",
     method_name: "create_connector",
@@ -1042,6 +1103,7 @@ pub const CREATE_CONNECTOR: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/connectors/{connector_id}`: Delete connector
+#[cfg(feature = "connectors")]
 pub const DELETE_CONNECTOR: Operation = Operation {
     id: "delete-connector",
     method_name: "delete_connector",
@@ -1058,6 +1120,7 @@ pub const DELETE_CONNECTOR: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/connectors/{connector_id}`: Get specific connector
+#[cfg(feature = "connectors")]
 pub const GET_CONNECTOR: Operation = Operation {
     id: "get-connector",
     method_name: "get_connector",
@@ -1074,6 +1137,7 @@ pub const GET_CONNECTOR: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/connectors/{connector_id}`: Update connector
+#[cfg(feature = "connectors")]
 pub const UPDATE_CONNECTOR: Operation = Operation {
     id: "update-connector",
     method_name: "update_connector",
@@ -1090,6 +1154,7 @@ pub const UPDATE_CONNECTOR: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/docs`: Create doc format item
+#[cfg(feature = "items")]
 pub const CREATE_DOC_FORMAT_ITEM: Operation = Operation {
     id: "create-doc-format-item",
     method_name: "create_doc_format_item",
@@ -1106,6 +1171,7 @@ pub const CREATE_DOC_FORMAT_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/docs/{item_id}`: Delete doc format item
+#[cfg(feature = "items")]
 pub const DELETE_DOC_FORMAT_ITEM: Operation = Operation {
     id: "delete-doc-format-item",
     method_name: "delete_doc_format_item",
@@ -1122,6 +1188,7 @@ pub const DELETE_DOC_FORMAT_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/docs/{item_id}`: Get doc format item
+#[cfg(feature = "items")]
 pub const GET_DOC_FORMAT_ITEM: Operation = Operation {
     id: "get-doc-format-item",
     method_name: "get_doc_format_item",
@@ -1138,6 +1205,7 @@ pub const GET_DOC_FORMAT_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/documents`: Create document item using URL
+#[cfg(feature = "items")]
 pub const CREATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     id: "create-document-item-using-url",
     method_name: "create_document_item_using_url",
@@ -1154,6 +1222,7 @@ pub const CREATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/documents/{item_id}`: Delete document item
+#[cfg(feature = "items")]
 pub const DELETE_DOCUMENT_ITEM: Operation = Operation {
     id: "delete-document-item",
     method_name: "delete_document_item",
@@ -1170,6 +1239,7 @@ pub const DELETE_DOCUMENT_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/documents/{item_id}`: Get document item
+#[cfg(feature = "items")]
 pub const GET_DOCUMENT_ITEM: Operation = Operation {
     id: "get-document-item",
     method_name: "get_document_item",
@@ -1186,6 +1256,7 @@ pub const GET_DOCUMENT_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/documents/{item_id}`: Update document item using URL
+#[cfg(feature = "items")]
 pub const UPDATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     id: "update-document-item-using-url",
     method_name: "update_document_item_using_url",
@@ -1202,6 +1273,7 @@ pub const UPDATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/embeds`: Create embed item
+#[cfg(feature = "items")]
 pub const CREATE_EMBED_ITEM: Operation = Operation {
     id: "create-embed-item",
     method_name: "create_embed_item",
@@ -1218,6 +1290,7 @@ pub const CREATE_EMBED_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/embeds/{item_id}`: Delete embed item
+#[cfg(feature = "items")]
 pub const DELETE_EMBED_ITEM: Operation = Operation {
     id: "delete-embed-item",
     method_name: "delete_embed_item",
@@ -1234,6 +1307,7 @@ pub const DELETE_EMBED_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/embeds/{item_id}`: Get embed item
+#[cfg(feature = "items")]
 pub const GET_EMBED_ITEM: Operation = Operation {
     id: "get-embed-item",
     method_name: "get_embed_item",
@@ -1250,6 +1324,7 @@ pub const GET_EMBED_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/embeds/{item_id}`: Update embed item
+#[cfg(feature = "items")]
 pub const UPDATE_EMBED_ITEM: Operation = Operation {
     id: "update-embed-item",
     method_name: "update_embed_item",
@@ -1266,6 +1341,7 @@ pub const UPDATE_EMBED_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/frames`: Create frame
+#[cfg(feature = "frames")]
 pub const CREATE_FRAME_ITEM: Operation = Operation {
     id: "create-frame-item",
     method_name: "create_frame_item",
@@ -1282,6 +1358,7 @@ pub const CREATE_FRAME_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/frames/{item_id}`: Delete frame
+#[cfg(feature = "frames")]
 pub const DELETE_FRAME_ITEM: Operation = Operation {
     id: "delete-frame-item",
     method_name: "delete_frame_item",
@@ -1298,6 +1375,7 @@ pub const DELETE_FRAME_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/frames/{item_id}`: Get frame
+#[cfg(feature = "frames")]
 pub const GET_FRAME_ITEM: Operation = Operation {
     id: "get-frame-item",
     method_name: "get_frame_item",
@@ -1314,6 +1392,7 @@ pub const GET_FRAME_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/frames/{item_id}`: Update frame
+#[cfg(feature = "frames")]
 pub const UPDATE_FRAME_ITEM: Operation = Operation {
     id: "update-frame-item",
     method_name: "update_frame_item",
@@ -1330,6 +1409,7 @@ pub const UPDATE_FRAME_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/groups`: Get all groups on a board
+#[cfg(feature = "groups")]
 pub const GET_ALL_GROUPS: Operation = Operation {
     id: "get-all-groups",
     method_name: "get_all_groups",
@@ -1346,6 +1426,7 @@ pub const GET_ALL_GROUPS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/groups`: Create group
+#[cfg(feature = "groups")]
 pub const CREATE_GROUP: Operation = Operation {
     id: "createGroup",
     method_name: "create_group",
@@ -1362,6 +1443,7 @@ pub const CREATE_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/groups/items`: Get items of a group by ID
+#[cfg(feature = "groups")]
 pub const GET_ITEMS_BY_GROUP_ID: Operation = Operation {
     id: "getItemsByGroupId",
     method_name: "get_items_by_group_id",
@@ -1378,6 +1460,7 @@ pub const GET_ITEMS_BY_GROUP_ID: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/groups/{group_id}`: Ungroup items
+#[cfg(feature = "groups")]
 pub const UN_GROUP: Operation = Operation {
     id: "unGroup",
     method_name: "un_group",
@@ -1394,6 +1477,7 @@ pub const UN_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/groups/{group_id}`: Get a group by its ID
+#[cfg(feature = "groups")]
 pub const GET_GROUP_BY_ID: Operation = Operation {
     id: "getGroupById",
     method_name: "get_group_by_id",
@@ -1410,6 +1494,7 @@ pub const GET_GROUP_BY_ID: Operation = Operation {
     multipart: false,
 };
 ///`PUT /v2/boards/{board_id}/groups/{group_id}`: Updates a group with new items
+#[cfg(feature = "groups")]
 pub const UPDATE_GROUP: Operation = Operation {
     id: "updateGroup",
     method_name: "update_group",
@@ -1426,6 +1511,7 @@ pub const UPDATE_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/groups/{group_id}?`: Deletes the group
+#[cfg(feature = "groups")]
 pub const DELETE_GROUP: Operation = Operation {
     id: "deleteGroup",
     method_name: "delete_group",
@@ -1442,6 +1528,7 @@ pub const DELETE_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/images`: Create image item using URL
+#[cfg(feature = "items")]
 pub const CREATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     id: "create-image-item-using-url",
     method_name: "create_image_item_using_url",
@@ -1458,6 +1545,7 @@ pub const CREATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/images/{item_id}`: Delete image item
+#[cfg(feature = "items")]
 pub const DELETE_IMAGE_ITEM: Operation = Operation {
     id: "delete-image-item",
     method_name: "delete_image_item",
@@ -1474,6 +1562,7 @@ pub const DELETE_IMAGE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/images/{item_id}`: Get image item
+#[cfg(feature = "items")]
 pub const GET_IMAGE_ITEM: Operation = Operation {
     id: "get-image-item",
     method_name: "get_image_item",
@@ -1490,6 +1579,7 @@ pub const GET_IMAGE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/images/{item_id}`: Update image item using URL
+#[cfg(feature = "items")]
 pub const UPDATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     id: "update-image-item-using-url",
     method_name: "update_image_item_using_url",
@@ -1506,6 +1596,7 @@ pub const UPDATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/items`: Get items on board
+#[cfg(feature = "items")]
 pub const GET_ITEMS: Operation = Operation {
     id: "get-items",
     method_name: "get_items",
@@ -1522,6 +1613,7 @@ pub const GET_ITEMS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/items/bulk`: Create items in bulk
+#[cfg(feature = "items")]
 pub const CREATE_ITEMS: Operation = Operation {
     id: "create-items",
     method_name: "create_items",
@@ -1538,6 +1630,7 @@ pub const CREATE_ITEMS: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/items/{item_id}`: Delete item
+#[cfg(feature = "items")]
 pub const DELETE_ITEM: Operation = Operation {
     id: "delete-item",
     method_name: "delete_item",
@@ -1554,6 +1647,7 @@ pub const DELETE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/items/{item_id}`: Get specific item on board
+#[cfg(feature = "items")]
 pub const GET_SPECIFIC_ITEM: Operation = Operation {
     id: "get-specific-item",
     method_name: "get_specific_item",
@@ -1570,6 +1664,7 @@ pub const GET_SPECIFIC_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/items/{item_id}`: Update item position or parent
+#[cfg(feature = "items")]
 pub const UPDATE_ITEM_POSITION_OR_PARENT: Operation = Operation {
     id: "update-item-position-or-parent",
     method_name: "update_item_position_or_parent",
@@ -1586,6 +1681,7 @@ pub const UPDATE_ITEM_POSITION_OR_PARENT: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/items/{item_id}/tags`: Get tags from item
+#[cfg(feature = "tags")]
 pub const GET_TAGS_FROM_ITEM: Operation = Operation {
     id: "get-tags-from-item",
     method_name: "get_tags_from_item",
@@ -1602,6 +1698,7 @@ pub const GET_TAGS_FROM_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/members`: Get all board members
+#[cfg(feature = "board_members")]
 pub const GET_BOARD_MEMBERS: Operation = Operation {
     id: "get-board-members",
     method_name: "get_board_members",
@@ -1618,6 +1715,7 @@ pub const GET_BOARD_MEMBERS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/members`: Share board
+#[cfg(feature = "board_members")]
 pub const SHARE_BOARD: Operation = Operation {
     id: "share-board",
     method_name: "share_board",
@@ -1634,6 +1732,7 @@ pub const SHARE_BOARD: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/members/{board_member_id}`: Remove board member
+#[cfg(feature = "board_members")]
 pub const REMOVE_BOARD_MEMBER: Operation = Operation {
     id: "remove-board-member",
     method_name: "remove_board_member",
@@ -1650,6 +1749,7 @@ pub const REMOVE_BOARD_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/members/{board_member_id}`: Get specific board member
+#[cfg(feature = "board_members")]
 pub const GET_SPECIFIC_BOARD_MEMBER: Operation = Operation {
     id: "get-specific-board-member",
     method_name: "get_specific_board_member",
@@ -1666,6 +1766,7 @@ pub const GET_SPECIFIC_BOARD_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/members/{board_member_id}`: Update board member
+#[cfg(feature = "board_members")]
 pub const UPDATE_BOARD_MEMBER: Operation = Operation {
     id: "update-board-member",
     method_name: "update_board_member",
@@ -1682,6 +1783,7 @@ pub const UPDATE_BOARD_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/shapes`: Create shape item
+#[cfg(feature = "items")]
 pub const CREATE_SHAPE_ITEM: Operation = Operation {
     id: "create-shape-item",
     method_name: "create_shape_item",
@@ -1698,6 +1800,7 @@ pub const CREATE_SHAPE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/shapes/{item_id}`: Delete shape item
+#[cfg(feature = "items")]
 pub const DELETE_SHAPE_ITEM: Operation = Operation {
     id: "delete-shape-item",
     method_name: "delete_shape_item",
@@ -1714,6 +1817,7 @@ pub const DELETE_SHAPE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/shapes/{item_id}`: Get shape item
+#[cfg(feature = "items")]
 pub const GET_SHAPE_ITEM: Operation = Operation {
     id: "get-shape-item",
     method_name: "get_shape_item",
@@ -1730,6 +1834,7 @@ pub const GET_SHAPE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/shapes/{item_id}`: Update shape item
+#[cfg(feature = "items")]
 pub const UPDATE_SHAPE_ITEM: Operation = Operation {
     id: "update-shape-item",
     method_name: "update_shape_item",
@@ -1746,6 +1851,7 @@ pub const UPDATE_SHAPE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/sticky_notes`: Create sticky note item
+#[cfg(feature = "items")]
 pub const CREATE_STICKY_NOTE_ITEM: Operation = Operation {
     id: "create-sticky-note-item",
     method_name: "create_sticky_note_item",
@@ -1762,6 +1868,7 @@ pub const CREATE_STICKY_NOTE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/sticky_notes/{item_id}`: Delete sticky note item
+#[cfg(feature = "items")]
 pub const DELETE_STICKY_NOTE_ITEM: Operation = Operation {
     id: "delete-sticky-note-item",
     method_name: "delete_sticky_note_item",
@@ -1778,6 +1885,7 @@ pub const DELETE_STICKY_NOTE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/sticky_notes/{item_id}`: Get sticky note item
+#[cfg(feature = "items")]
 pub const GET_STICKY_NOTE_ITEM: Operation = Operation {
     id: "get-sticky-note-item",
     method_name: "get_sticky_note_item",
@@ -1794,6 +1902,7 @@ pub const GET_STICKY_NOTE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/sticky_notes/{item_id}`: Update sticky note item
+#[cfg(feature = "items")]
 pub const UPDATE_STICKY_NOTE_ITEM: Operation = Operation {
     id: "update-sticky-note-item",
     method_name: "update_sticky_note_item",
@@ -1810,6 +1919,7 @@ pub const UPDATE_STICKY_NOTE_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/tags`: Get tags from board
+#[cfg(feature = "tags")]
 pub const GET_TAGS_FROM_BOARD: Operation = Operation {
     id: "get-tags-from-board",
     method_name: "get_tags_from_board",
@@ -1826,6 +1936,7 @@ pub const GET_TAGS_FROM_BOARD: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/tags`: Create tag
+#[cfg(feature = "tags")]
 pub const CREATE_TAG: Operation = Operation {
     id: "create-tag",
     method_name: "create_tag",
@@ -1842,6 +1953,7 @@ pub const CREATE_TAG: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/tags/{tag_id}`: Delete tag
+#[cfg(feature = "tags")]
 pub const DELETE_TAG: Operation = Operation {
     id: "delete-tag",
     method_name: "delete_tag",
@@ -1858,6 +1970,7 @@ pub const DELETE_TAG: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/tags/{tag_id}`: Get tag
+#[cfg(feature = "tags")]
 pub const GET_TAG: Operation = Operation {
     id: "get-tag",
     method_name: "get_tag",
@@ -1874,6 +1987,7 @@ pub const GET_TAG: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/tags/{tag_id}`: Update tag
+#[cfg(feature = "tags")]
 pub const UPDATE_TAG: Operation = Operation {
     id: "update-tag",
     method_name: "update_tag",
@@ -1890,6 +2004,7 @@ pub const UPDATE_TAG: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/boards/{board_id}/texts`: Create text item
+#[cfg(feature = "items")]
 pub const CREATE_TEXT_ITEM: Operation = Operation {
     id: "create-text-item",
     method_name: "create_text_item",
@@ -1906,6 +2021,7 @@ pub const CREATE_TEXT_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/boards/{board_id}/texts/{item_id}`: Delete text item
+#[cfg(feature = "items")]
 pub const DELETE_TEXT_ITEM: Operation = Operation {
     id: "delete-text-item",
     method_name: "delete_text_item",
@@ -1922,6 +2038,7 @@ pub const DELETE_TEXT_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/boards/{board_id}/texts/{item_id}`: Get text item
+#[cfg(feature = "items")]
 pub const GET_TEXT_ITEM: Operation = Operation {
     id: "get-text-item",
     method_name: "get_text_item",
@@ -1938,6 +2055,7 @@ pub const GET_TEXT_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/boards/{board_id}/texts/{item_id}`: Update text item
+#[cfg(feature = "items")]
 pub const UPDATE_TEXT_ITEM: Operation = Operation {
     id: "update-text-item",
     method_name: "update_text_item",
@@ -1954,6 +2072,7 @@ pub const UPDATE_TEXT_ITEM: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/oauth/revoke`: Revoke token (v2)
+#[cfg(feature = "tokens")]
 pub const REVOKE_TOKEN_V2: Operation = Operation {
     id: "revoke-token-v2",
     method_name: "revoke_token_v2",
@@ -1970,6 +2089,7 @@ pub const REVOKE_TOKEN_V2: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}`: Get organization info
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_ORGANIZATION: Operation = Operation {
     id: "enterprise-get-organization",
     method_name: "enterprise_get_organization",
@@ -1986,6 +2106,7 @@ pub const ENTERPRISE_GET_ORGANIZATION: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/ai-interaction-logs`: Get AI interaction logs (Beta)
+#[cfg(feature = "audit_logs")]
 pub const ENTERPRISE_GET_AI_INTERACTION_LOGS: Operation = Operation {
     id: "enterprise-get-ai-interaction-logs",
     method_name: "enterprise_get_ai_interaction_logs",
@@ -2002,6 +2123,7 @@ pub const ENTERPRISE_GET_AI_INTERACTION_LOGS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs`: Get board export jobs list
+#[cfg(feature = "exports")]
 pub const ENTERPRISE_BOARD_EXPORT_JOBS: Operation = Operation {
     id: "enterprise-board-export-jobs",
     method_name: "enterprise_board_export_jobs",
@@ -2018,6 +2140,7 @@ pub const ENTERPRISE_BOARD_EXPORT_JOBS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/boards/export/jobs`: Create board export job
+#[cfg(feature = "exports")]
 pub const ENTERPRISE_CREATE_BOARD_EXPORT: Operation = Operation {
     id: "enterprise-create-board-export",
     method_name: "enterprise_create_board_export",
@@ -2034,6 +2157,7 @@ pub const ENTERPRISE_CREATE_BOARD_EXPORT: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}`: Get board export job status
+#[cfg(feature = "exports")]
 pub const ENTERPRISE_BOARD_EXPORT_JOB_STATUS: Operation = Operation {
     id: "enterprise-board-export-job-status",
     method_name: "enterprise_board_export_job_status",
@@ -2050,6 +2174,7 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_STATUS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/results`: Get results for board export job
+#[cfg(feature = "exports")]
 pub const ENTERPRISE_BOARD_EXPORT_JOB_RESULTS: Operation = Operation {
     id: "enterprise-board-export-job-results",
     method_name: "enterprise_board_export_job_results",
@@ -2066,6 +2191,7 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_RESULTS: Operation = Operation {
     multipart: false,
 };
 ///`PUT /v2/orgs/{org_id}/boards/export/jobs/{job_id}/status`: Update board export job status
+#[cfg(feature = "exports")]
 pub const ENTERPRISE_UPDATE_BOARD_EXPORT_JOB: Operation = Operation {
     id: "enterprise-update-board-export-job",
     method_name: "enterprise_update_board_export_job",
@@ -2082,6 +2208,7 @@ pub const ENTERPRISE_UPDATE_BOARD_EXPORT_JOB: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks`: Get board export job tasks list
+#[cfg(feature = "exports")]
 pub const ENTERPRISE_BOARD_EXPORT_JOB_TASKS: Operation = Operation {
     id: "enterprise-board-export-job-tasks",
     method_name: "enterprise_board_export_job_tasks",
@@ -2098,6 +2225,7 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_TASKS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks/{task_id}/export-link`: Create task export link
+#[cfg(feature = "exports")]
 pub const ENTERPRISE_CREATE_BOARD_EXPORT_TASK_EXPORT_LINK: Operation = Operation {
     id: "enterprise-create-board-export-task-export-link",
     method_name: "enterprise_create_board_export_task_export_link",
@@ -2114,6 +2242,7 @@ pub const ENTERPRISE_CREATE_BOARD_EXPORT_TASK_EXPORT_LINK: Operation = Operation
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/boards/{board_id}/groups`: Get board user group assignments
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_BOARDS_GET_GROUPS: Operation = Operation {
     id: "enterprise-boards-get-groups",
     method_name: "enterprise_boards_get_groups",
@@ -2130,6 +2259,7 @@ pub const ENTERPRISE_BOARDS_GET_GROUPS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/boards/{board_id}/groups`: Create board user group assignments
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_BOARDS_CREATE_GROUP: Operation = Operation {
     id: "enterprise-boards-create-group",
     method_name: "enterprise_boards_create_group",
@@ -2146,6 +2276,7 @@ pub const ENTERPRISE_BOARDS_CREATE_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/boards/{board_id}/groups/{group_id}`: Delete board user group assignment
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_BOARDS_DELETE_GROUPS: Operation = Operation {
     id: "enterprise-boards-delete-groups",
     method_name: "enterprise_boards_delete_groups",
@@ -2162,6 +2293,7 @@ pub const ENTERPRISE_BOARDS_DELETE_GROUPS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases`: Get all cases
+#[cfg(feature = "cases")]
 pub const GET_ALL_CASES: Operation = Operation {
     id: "get-all-cases",
     method_name: "get_all_cases",
@@ -2178,6 +2310,7 @@ pub const GET_ALL_CASES: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/cases`: Create case
+#[cfg(feature = "cases")]
 pub const CREATE_CASE: Operation = Operation {
     id: "create-case",
     method_name: "create_case",
@@ -2194,6 +2327,7 @@ pub const CREATE_CASE: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/cases/{case_id}`: Close case
+#[cfg(feature = "cases")]
 pub const DELETE_CASE: Operation = Operation {
     id: "delete-case",
     method_name: "delete_case",
@@ -2210,6 +2344,7 @@ pub const DELETE_CASE: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}`: Get case
+#[cfg(feature = "cases")]
 pub const GET_CASE: Operation = Operation {
     id: "get-case",
     method_name: "get_case",
@@ -2226,6 +2361,7 @@ pub const GET_CASE: Operation = Operation {
     multipart: false,
 };
 ///`PUT /v2/orgs/{org_id}/cases/{case_id}`: Edit case
+#[cfg(feature = "cases")]
 pub const EDIT_CASE: Operation = Operation {
     id: "edit-case",
     method_name: "edit_case",
@@ -2242,6 +2378,7 @@ pub const EDIT_CASE: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/export-jobs`: Get board export jobs of a case
+#[cfg(feature = "cases")]
 pub const GET_LEGAL_HOLD_EXPORT_JOBS: Operation = Operation {
     id: "get-legal-hold-export-jobs",
     method_name: "get_legal_hold_export_jobs",
@@ -2258,6 +2395,7 @@ pub const GET_LEGAL_HOLD_EXPORT_JOBS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds`: Get all legal holds within a case
+#[cfg(feature = "legal_holds")]
 pub const GET_ALL_LEGAL_HOLDS: Operation = Operation {
     id: "get-all-legal-holds",
     method_name: "get_all_legal_holds",
@@ -2274,6 +2412,7 @@ pub const GET_ALL_LEGAL_HOLDS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/cases/{case_id}/legal-holds`: Create legal hold
+#[cfg(feature = "legal_holds")]
 pub const CREATE_LEGAL_HOLD: Operation = Operation {
     id: "create-legal-hold",
     method_name: "create_legal_hold",
@@ -2290,6 +2429,7 @@ pub const CREATE_LEGAL_HOLD: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Close legal hold
+#[cfg(feature = "legal_holds")]
 pub const DELETE_LEGAL_HOLD: Operation = Operation {
     id: "delete-legal-hold",
     method_name: "delete_legal_hold",
@@ -2306,6 +2446,7 @@ pub const DELETE_LEGAL_HOLD: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Get legal hold information
+#[cfg(feature = "legal_holds")]
 pub const GET_LEGAL_HOLD: Operation = Operation {
     id: "get-legal-hold",
     method_name: "get_legal_hold",
@@ -2322,6 +2463,7 @@ pub const GET_LEGAL_HOLD: Operation = Operation {
     multipart: false,
 };
 ///`PUT /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Edit legal hold
+#[cfg(feature = "legal_holds")]
 pub const EDIT_LEGAL_HOLD: Operation = Operation {
     id: "edit-legal-hold",
     method_name: "edit_legal_hold",
@@ -2338,6 +2480,7 @@ pub const EDIT_LEGAL_HOLD: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}/content-items`: Get content items under legal hold
+#[cfg(feature = "legal_holds")]
 pub const GET_LEGAL_HOLD_CONTENT_ITEMS: Operation = Operation {
     id: "get-legal-hold-content-items",
     method_name: "get_legal_hold_content_items",
@@ -2354,6 +2497,7 @@ pub const GET_LEGAL_HOLD_CONTENT_ITEMS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/content-logs/items`: Retrieve content change logs of board items
+#[cfg(feature = "audit_logs")]
 pub const ENTERPRISE_BOARD_CONTENT_ITEM_LOGS_FETCH: Operation = Operation {
     id: "enterprise-board-content-item-logs-fetch",
     method_name: "enterprise_board_content_item_logs_fetch",
@@ -2370,6 +2514,7 @@ pub const ENTERPRISE_BOARD_CONTENT_ITEM_LOGS_FETCH: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/data-classification-settings`: Get organization settings
+#[cfg(feature = "data_classification")]
 pub const ENTERPRISE_DATACLASSIFICATION_ORGANIZATION_SETTINGS_GET: Operation = Operation {
     id: "enterprise-dataclassification-organization-settings-get",
     method_name: "enterprise_dataclassification_organization_settings_get",
@@ -2386,6 +2531,7 @@ pub const ENTERPRISE_DATACLASSIFICATION_ORGANIZATION_SETTINGS_GET: Operation = O
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/default_teams_settings`: Get default team settings
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_DEFAULT_TEAM_SETTINGS: Operation = Operation {
     id: "enterprise-get-default-team-settings",
     method_name: "enterprise_get_default_team_settings",
@@ -2402,6 +2548,7 @@ pub const ENTERPRISE_GET_DEFAULT_TEAM_SETTINGS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups`: List of user groups
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_GROUPS: Operation = Operation {
     id: "enterprise-get-groups",
     method_name: "enterprise_get_groups",
@@ -2418,6 +2565,7 @@ pub const ENTERPRISE_GET_GROUPS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/groups`: Create user group
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_CREATE_GROUP: Operation = Operation {
     id: "enterprise-create-group",
     method_name: "enterprise_create_group",
@@ -2434,6 +2582,7 @@ pub const ENTERPRISE_CREATE_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/groups/{group_id}`: Delete user group
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_DELETE_GROUP: Operation = Operation {
     id: "enterprise-delete-group",
     method_name: "enterprise_delete_group",
@@ -2450,6 +2599,7 @@ pub const ENTERPRISE_DELETE_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}`: Get user group
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_GROUP: Operation = Operation {
     id: "enterprise-get-group",
     method_name: "enterprise_get_group",
@@ -2466,6 +2616,7 @@ pub const ENTERPRISE_GET_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/groups/{group_id}`: Update user group
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_UPDATE_GROUP: Operation = Operation {
     id: "enterprise-update-group",
     method_name: "enterprise_update_group",
@@ -2482,6 +2633,7 @@ pub const ENTERPRISE_UPDATE_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/members`: List of user group members
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_GROUP_MEMBERS: Operation = Operation {
     id: "enterprise-get-group-members",
     method_name: "enterprise_get_group_members",
@@ -2498,6 +2650,7 @@ pub const ENTERPRISE_GET_GROUP_MEMBERS: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/groups/{group_id}/members`: Bulk edit of membership in user group
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_UPDATE_GROUP_MEMBERS: Operation = Operation {
     id: "enterprise-update-group-members",
     method_name: "enterprise_update_group_members",
@@ -2514,6 +2667,7 @@ pub const ENTERPRISE_UPDATE_GROUP_MEMBERS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/groups/{group_id}/members`: Create user group member
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_CREATE_GROUP_MEMBER: Operation = Operation {
     id: "enterprise-create-group-member",
     method_name: "enterprise_create_group_member",
@@ -2530,6 +2684,7 @@ pub const ENTERPRISE_CREATE_GROUP_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`: Delete user group member
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_DELETE_GROUP_MEMBER: Operation = Operation {
     id: "enterprise-delete-group-member",
     method_name: "enterprise_delete_group_member",
@@ -2546,6 +2701,7 @@ pub const ENTERPRISE_DELETE_GROUP_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`: Get user group member
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_GROUP_MEMBER: Operation = Operation {
     id: "enterprise-get-group-member",
     method_name: "enterprise_get_group_member",
@@ -2562,6 +2718,7 @@ pub const ENTERPRISE_GET_GROUP_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/teams`: Get teams of a user group
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GROUPS_GET_TEAMS: Operation = Operation {
     id: "enterprise-groups-get-teams",
     method_name: "enterprise_groups_get_teams",
@@ -2578,6 +2735,7 @@ pub const ENTERPRISE_GROUPS_GET_TEAMS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/teams/{team_id}`: Get user group team
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GROUPS_GET_TEAM: Operation = Operation {
     id: "enterprise-groups-get-team",
     method_name: "enterprise_groups_get_team",
@@ -2594,6 +2752,7 @@ pub const ENTERPRISE_GROUPS_GET_TEAM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/members`: Get organization members
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_ORGANIZATION_MEMBERS: Operation = Operation {
     id: "enterprise-get-organization-members",
     method_name: "enterprise_get_organization_members",
@@ -2610,6 +2769,7 @@ pub const ENTERPRISE_GET_ORGANIZATION_MEMBERS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/members/{member_id}`: Get organization member
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_ORGANIZATION_MEMBER: Operation = Operation {
     id: "enterprise-get-organization-member",
     method_name: "enterprise_get_organization_member",
@@ -2626,6 +2786,7 @@ pub const ENTERPRISE_GET_ORGANIZATION_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/projects/{project_id}/groups`: Get project user group assignments
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_PROJECTS_GET_GROUPS: Operation = Operation {
     id: "enterprise-projects-get-groups",
     method_name: "enterprise_projects_get_groups",
@@ -2642,6 +2803,7 @@ pub const ENTERPRISE_PROJECTS_GET_GROUPS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/projects/{project_id}/groups`: Create project user group assignments
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_PROJECT_CREATE_GROUP: Operation = Operation {
     id: "enterprise-project-create-group",
     method_name: "enterprise_project_create_group",
@@ -2658,6 +2820,7 @@ pub const ENTERPRISE_PROJECT_CREATE_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/projects/{project_id}/groups/{group_id}`: Delete project user group assignment
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_PROJECT_DELETE_GROUPS: Operation = Operation {
     id: "enterprise-project-delete-groups",
     method_name: "enterprise_project_delete_groups",
@@ -2674,6 +2837,7 @@ pub const ENTERPRISE_PROJECT_DELETE_GROUPS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams`: List teams
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_TEAMS: Operation = Operation {
     id: "enterprise-get-teams",
     method_name: "enterprise_get_teams",
@@ -2690,6 +2854,7 @@ pub const ENTERPRISE_GET_TEAMS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams`: Create team
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_CREATE_TEAM: Operation = Operation {
     id: "enterprise-create-team",
     method_name: "enterprise_create_team",
@@ -2706,6 +2871,7 @@ pub const ENTERPRISE_CREATE_TEAM: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}`: Delete team
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_DELETE_TEAM: Operation = Operation {
     id: "enterprise-delete-team",
     method_name: "enterprise_delete_team",
@@ -2722,6 +2888,7 @@ pub const ENTERPRISE_DELETE_TEAM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}`: Get team
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_TEAM: Operation = Operation {
     id: "enterprise-get-team",
     method_name: "enterprise_get_team",
@@ -2738,6 +2905,7 @@ pub const ENTERPRISE_GET_TEAM: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}`: Update team
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_UPDATE_TEAM: Operation = Operation {
     id: "enterprise-update-team",
     method_name: "enterprise_update_team",
@@ -2754,6 +2922,7 @@ pub const ENTERPRISE_UPDATE_TEAM: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`: Get board classification
+#[cfg(feature = "data_classification")]
 pub const ENTERPRISE_DATACLASSIFICATION_BOARD_GET: Operation = Operation {
     id: "enterprise-dataclassification-board-get",
     method_name: "enterprise_dataclassification_board_get",
@@ -2770,6 +2939,7 @@ pub const ENTERPRISE_DATACLASSIFICATION_BOARD_GET: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`: Update board classification
+#[cfg(feature = "data_classification")]
 pub const ENTERPRISE_DATACLASSIFICATION_BOARD_SET: Operation = Operation {
     id: "enterprise-dataclassification-board-set",
     method_name: "enterprise_dataclassification_board_set",
@@ -2786,6 +2956,7 @@ pub const ENTERPRISE_DATACLASSIFICATION_BOARD_SET: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification`: Bulk update boards classification
+#[cfg(feature = "data_classification")]
 pub const ENTERPRISE_DATACLASSIFICATION_TEAM_BOARDS_BULK: Operation = Operation {
     id: "enterprise-dataclassification-team-boards-bulk",
     method_name: "enterprise_dataclassification_team_boards_bulk",
@@ -2802,6 +2973,7 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_BOARDS_BULK: Operation = Operation 
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`: Get team settings
+#[cfg(feature = "data_classification")]
 pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_GET: Operation = Operation {
     id: "enterprise-dataclassification-team-settings-get",
     method_name: "enterprise_dataclassification_team_settings_get",
@@ -2818,6 +2990,7 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_GET: Operation = Operation
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`: Update team settings
+#[cfg(feature = "data_classification")]
 pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_SET: Operation = Operation {
     id: "enterprise-dataclassification-team-settings-set",
     method_name: "enterprise_dataclassification_team_settings_set",
@@ -2834,6 +3007,7 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_SET: Operation = Operation
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/groups`: List of user group to team connections
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_TEAMS_GET_GROUPS: Operation = Operation {
     id: "enterprise-teams-get-groups",
     method_name: "enterprise_teams_get_groups",
@@ -2850,6 +3024,7 @@ pub const ENTERPRISE_TEAMS_GET_GROUPS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/groups`: Create user group to team connection
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_TEAMS_CREATE_GROUP: Operation = Operation {
     id: "enterprise-teams-create-group",
     method_name: "enterprise_teams_create_group",
@@ -2866,6 +3041,7 @@ pub const ENTERPRISE_TEAMS_CREATE_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`: Delete user group to team connection
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_TEAMS_DELETE_GROUP: Operation = Operation {
     id: "enterprise-teams-delete-group",
     method_name: "enterprise_teams_delete_group",
@@ -2882,6 +3058,7 @@ pub const ENTERPRISE_TEAMS_DELETE_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`: Get user group of a team
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_TEAMS_GET_GROUP: Operation = Operation {
     id: "enterprise-teams-get-group",
     method_name: "enterprise_teams_get_group",
@@ -2898,6 +3075,7 @@ pub const ENTERPRISE_TEAMS_GET_GROUP: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/members`: List team members
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_TEAM_MEMBERS: Operation = Operation {
     id: "enterprise-get-team-members",
     method_name: "enterprise_get_team_members",
@@ -2914,6 +3092,7 @@ pub const ENTERPRISE_GET_TEAM_MEMBERS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/members`: Invite team members
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_INVITE_TEAM_MEMBER: Operation = Operation {
     id: "enterprise-invite-team-member",
     method_name: "enterprise_invite_team_member",
@@ -2930,6 +3109,7 @@ pub const ENTERPRISE_INVITE_TEAM_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Delete team member from team
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_DELETE_TEAM_MEMBER: Operation = Operation {
     id: "enterprise-delete-team-member",
     method_name: "enterprise_delete_team_member",
@@ -2946,6 +3126,7 @@ pub const ENTERPRISE_DELETE_TEAM_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Get team member
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_TEAM_MEMBER: Operation = Operation {
     id: "enterprise-get-team-member",
     method_name: "enterprise_get_team_member",
@@ -2962,6 +3143,7 @@ pub const ENTERPRISE_GET_TEAM_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Update team member
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_UPDATE_TEAM_MEMBER: Operation = Operation {
     id: "enterprise-update-team-member",
     method_name: "enterprise_update_team_member",
@@ -2978,6 +3160,7 @@ pub const ENTERPRISE_UPDATE_TEAM_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects`: List of projects
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_GET_PROJECTS: Operation = Operation {
     id: "enterprise-get-projects",
     method_name: "enterprise_get_projects",
@@ -2994,6 +3177,7 @@ pub const ENTERPRISE_GET_PROJECTS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/projects`: Create project
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_CREATE_PROJECT: Operation = Operation {
     id: "enterprise-create-project",
     method_name: "enterprise_create_project",
@@ -3010,6 +3194,7 @@ pub const ENTERPRISE_CREATE_PROJECT: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Delete project
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_DELETE_PROJECT: Operation = Operation {
     id: "enterprise-delete-project",
     method_name: "enterprise_delete_project",
@@ -3026,6 +3211,7 @@ pub const ENTERPRISE_DELETE_PROJECT: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Get project
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_GET_PROJECT: Operation = Operation {
     id: "enterprise-get-project",
     method_name: "enterprise_get_project",
@@ -3042,6 +3228,7 @@ pub const ENTERPRISE_GET_PROJECT: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Update project
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_UPDATE_PROJECT: Operation = Operation {
     id: "enterprise-update-project",
     method_name: "enterprise_update_project",
@@ -3058,6 +3245,7 @@ pub const ENTERPRISE_UPDATE_PROJECT: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`: List of project members
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_GET_PROJECT_MEMBERS: Operation = Operation {
     id: "enterprise-get-project-members",
     method_name: "enterprise_get_project_members",
@@ -3074,6 +3262,7 @@ pub const ENTERPRISE_GET_PROJECT_MEMBERS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`: Add member in a project
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_ADD_PROJECT_MEMBER: Operation = Operation {
     id: "enterprise-add-project-member",
     method_name: "enterprise_add_project_member",
@@ -3090,6 +3279,7 @@ pub const ENTERPRISE_ADD_PROJECT_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Remove project member
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_DELETE_PROJECT_MEMBER: Operation = Operation {
     id: "enterprise-delete-project-member",
     method_name: "enterprise_delete_project_member",
@@ -3106,6 +3296,7 @@ pub const ENTERPRISE_DELETE_PROJECT_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Get project member
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_GET_PROJECT_MEMBER: Operation = Operation {
     id: "enterprise-get-project-member",
     method_name: "enterprise_get_project_member",
@@ -3122,6 +3313,7 @@ pub const ENTERPRISE_GET_PROJECT_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Update project member
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_UPDATE_PROJECT_MEMBER: Operation = Operation {
     id: "enterprise-update-project-member",
     method_name: "enterprise_update_project_member",
@@ -3138,6 +3330,7 @@ pub const ENTERPRISE_UPDATE_PROJECT_MEMBER: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`: Get project settings
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_GET_PROJECT_SETTINGS: Operation = Operation {
     id: "enterprise-get-project-settings",
     method_name: "enterprise_get_project_settings",
@@ -3154,6 +3347,7 @@ pub const ENTERPRISE_GET_PROJECT_SETTINGS: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`: Update project settings
+#[cfg(feature = "projects")]
 pub const ENTERPRISE_UPDATE_PROJECT_SETTINGS: Operation = Operation {
     id: "enterprise-update-project-settings",
     method_name: "enterprise_update_project_settings",
@@ -3170,6 +3364,7 @@ pub const ENTERPRISE_UPDATE_PROJECT_SETTINGS: Operation = Operation {
     multipart: false,
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/settings`: Get team settings
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_GET_TEAM_SETTINGS: Operation = Operation {
     id: "enterprise-get-team-settings",
     method_name: "enterprise_get_team_settings",
@@ -3186,6 +3381,7 @@ pub const ENTERPRISE_GET_TEAM_SETTINGS: Operation = Operation {
     multipart: false,
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/settings`: Update team settings
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_UPDATE_TEAM_SETTINGS: Operation = Operation {
     id: "enterprise-update-team-settings",
     method_name: "enterprise_update_team_settings",
@@ -3202,6 +3398,7 @@ pub const ENTERPRISE_UPDATE_TEAM_SETTINGS: Operation = Operation {
     multipart: false,
 };
 ///`POST /v2/sessions/reset_all`: Reset all sessions of a user
+#[cfg(feature = "enterprise")]
 pub const ENTERPRISE_POST_USER_SESSIONS_RESET: Operation = Operation {
     id: "enterprise-post-user-sessions-reset",
     method_name: "enterprise_post_user_sessions_reset",
@@ -3217,204 +3414,401 @@ pub const ENTERPRISE_POST_USER_SESSIONS_RESET: Operation = Operation {
     query_params: &["email"],
     multipart: false,
 };
-/// Every operation of the pinned spec.
-pub static OPERATIONS: [Operation; 197usize] = [
+/// Every operation of the pinned spec whose area's feature is enabled.
+pub static OPERATIONS: &[Operation] = &[
+    #[cfg(feature = "scim")]
     LIST_GROUPS,
+    #[cfg(feature = "scim")]
     GET_GROUP,
+    #[cfg(feature = "scim")]
     PATCH_GROUP,
+    #[cfg(feature = "scim")]
     LIST_RESOURCE_TYPES,
+    #[cfg(feature = "scim")]
     GET_RESOURCE_TYPE,
+    #[cfg(feature = "scim")]
     LIST_SCHEMAS,
+    #[cfg(feature = "scim")]
     GET_SCHEMA,
+    #[cfg(feature = "scim")]
     LIST_SERVICE_PROVIDER_CONFIGS,
+    #[cfg(feature = "scim")]
     LIST_USERS,
+    #[cfg(feature = "scim")]
     CREATE_USER,
+    #[cfg(feature = "scim")]
     DELETE_USER,
+    #[cfg(feature = "scim")]
     GET_USER,
+    #[cfg(feature = "scim")]
     PATCH_USER,
+    #[cfg(feature = "scim")]
     REPLACE_USER,
+    #[cfg(feature = "tokens")]
     TOKEN_INFO,
+    #[cfg(feature = "tokens")]
     REVOKE_TOKEN,
+    #[cfg(feature = "experimental")]
     GET_METRICS,
+    #[cfg(feature = "experimental")]
     GET_METRICS_TOTAL,
+    #[cfg(feature = "experimental")]
     GET_CODE_WIDGET_ITEMS,
+    #[cfg(feature = "experimental")]
     CREATE_CODE_WIDGET_ITEM,
+    #[cfg(feature = "experimental")]
     DELETE_CODE_WIDGET_ITEM,
+    #[cfg(feature = "experimental")]
     GET_CODE_WIDGET_ITEM,
+    #[cfg(feature = "experimental")]
     UPDATE_CODE_WIDGET_ITEM,
+    #[cfg(feature = "experimental")]
     MOVE_CODE_WIDGET_ITEM,
+    #[cfg(feature = "experimental")]
     GET_ITEMS_EXPERIMENTAL,
+    #[cfg(feature = "experimental")]
     DELETE_ITEM_EXPERIMENTAL,
+    #[cfg(feature = "experimental")]
     GET_SPECIFIC_ITEM_EXPERIMENTAL,
+    #[cfg(feature = "experimental")]
     GET_MINDMAP_NODES_EXPERIMENTAL,
+    #[cfg(feature = "experimental")]
     CREATE_MINDMAP_NODES_EXPERIMENTAL,
+    #[cfg(feature = "experimental")]
     DELETE_MINDMAP_NODE_EXPERIMENTAL,
+    #[cfg(feature = "experimental")]
     GET_MINDMAP_NODE_EXPERIMENTAL,
+    #[cfg(feature = "experimental")]
     CREATE_SHAPE_ITEM_FLOWCHART,
+    #[cfg(feature = "experimental")]
     DELETE_SHAPE_ITEM_FLOWCHART,
+    #[cfg(feature = "experimental")]
     GET_SHAPE_ITEM_FLOWCHART,
+    #[cfg(feature = "experimental")]
     UPDATE_SHAPE_ITEM_FLOWCHART,
+    #[cfg(feature = "audit_logs")]
     ENTERPRISE_GET_AUDIT_LOGS,
+    #[cfg(feature = "boards")]
     GET_BOARDS,
+    #[cfg(feature = "boards")]
     CREATE_BOARD,
+    #[cfg(feature = "boards")]
     COPY_BOARD,
+    #[cfg(feature = "items")]
     GET_ITEMS_WITHIN_FRAME,
+    #[cfg(feature = "items")]
     CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE,
+    #[cfg(feature = "items")]
     UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE,
+    #[cfg(feature = "items")]
     CREATE_IMAGE_ITEM_USING_LOCAL_FILE,
+    #[cfg(feature = "items")]
     UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE,
+    #[cfg(feature = "tags")]
     GET_ITEMS_BY_TAG,
+    #[cfg(feature = "tags")]
     REMOVE_TAG_FROM_ITEM,
+    #[cfg(feature = "tags")]
     ATTACH_TAG_TO_ITEM,
+    #[cfg(feature = "items")]
     CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE,
+    #[cfg(feature = "boards")]
     DELETE_BOARD,
+    #[cfg(feature = "boards")]
     GET_SPECIFIC_BOARD,
+    #[cfg(feature = "boards")]
     UPDATE_BOARD,
+    #[cfg(feature = "items")]
     CREATE_APP_CARD_ITEM,
+    #[cfg(feature = "items")]
     DELETE_APP_CARD_ITEM,
+    #[cfg(feature = "items")]
     GET_APP_CARD_ITEM,
+    #[cfg(feature = "items")]
     UPDATE_APP_CARD_ITEM,
+    #[cfg(feature = "items")]
     CREATE_CARD_ITEM,
+    #[cfg(feature = "items")]
     DELETE_CARD_ITEM,
+    #[cfg(feature = "items")]
     GET_CARD_ITEM,
+    #[cfg(feature = "items")]
     UPDATE_CARD_ITEM,
+    #[cfg(feature = "connectors")]
     GET_CONNECTORS,
+    #[cfg(feature = "connectors")]
     CREATE_CONNECTOR,
+    #[cfg(feature = "connectors")]
     DELETE_CONNECTOR,
+    #[cfg(feature = "connectors")]
     GET_CONNECTOR,
+    #[cfg(feature = "connectors")]
     UPDATE_CONNECTOR,
+    #[cfg(feature = "items")]
     CREATE_DOC_FORMAT_ITEM,
+    #[cfg(feature = "items")]
     DELETE_DOC_FORMAT_ITEM,
+    #[cfg(feature = "items")]
     GET_DOC_FORMAT_ITEM,
+    #[cfg(feature = "items")]
     CREATE_DOCUMENT_ITEM_USING_URL,
+    #[cfg(feature = "items")]
     DELETE_DOCUMENT_ITEM,
+    #[cfg(feature = "items")]
     GET_DOCUMENT_ITEM,
+    #[cfg(feature = "items")]
     UPDATE_DOCUMENT_ITEM_USING_URL,
+    #[cfg(feature = "items")]
     CREATE_EMBED_ITEM,
+    #[cfg(feature = "items")]
     DELETE_EMBED_ITEM,
+    #[cfg(feature = "items")]
     GET_EMBED_ITEM,
+    #[cfg(feature = "items")]
     UPDATE_EMBED_ITEM,
+    #[cfg(feature = "frames")]
     CREATE_FRAME_ITEM,
+    #[cfg(feature = "frames")]
     DELETE_FRAME_ITEM,
+    #[cfg(feature = "frames")]
     GET_FRAME_ITEM,
+    #[cfg(feature = "frames")]
     UPDATE_FRAME_ITEM,
+    #[cfg(feature = "groups")]
     GET_ALL_GROUPS,
+    #[cfg(feature = "groups")]
     CREATE_GROUP,
+    #[cfg(feature = "groups")]
     GET_ITEMS_BY_GROUP_ID,
+    #[cfg(feature = "groups")]
     UN_GROUP,
+    #[cfg(feature = "groups")]
     GET_GROUP_BY_ID,
+    #[cfg(feature = "groups")]
     UPDATE_GROUP,
+    #[cfg(feature = "groups")]
     DELETE_GROUP,
+    #[cfg(feature = "items")]
     CREATE_IMAGE_ITEM_USING_URL,
+    #[cfg(feature = "items")]
     DELETE_IMAGE_ITEM,
+    #[cfg(feature = "items")]
     GET_IMAGE_ITEM,
+    #[cfg(feature = "items")]
     UPDATE_IMAGE_ITEM_USING_URL,
+    #[cfg(feature = "items")]
     GET_ITEMS,
+    #[cfg(feature = "items")]
     CREATE_ITEMS,
+    #[cfg(feature = "items")]
     DELETE_ITEM,
+    #[cfg(feature = "items")]
     GET_SPECIFIC_ITEM,
+    #[cfg(feature = "items")]
     UPDATE_ITEM_POSITION_OR_PARENT,
+    #[cfg(feature = "tags")]
     GET_TAGS_FROM_ITEM,
+    #[cfg(feature = "board_members")]
     GET_BOARD_MEMBERS,
+    #[cfg(feature = "board_members")]
     SHARE_BOARD,
+    #[cfg(feature = "board_members")]
     REMOVE_BOARD_MEMBER,
+    #[cfg(feature = "board_members")]
     GET_SPECIFIC_BOARD_MEMBER,
+    #[cfg(feature = "board_members")]
     UPDATE_BOARD_MEMBER,
+    #[cfg(feature = "items")]
     CREATE_SHAPE_ITEM,
+    #[cfg(feature = "items")]
     DELETE_SHAPE_ITEM,
+    #[cfg(feature = "items")]
     GET_SHAPE_ITEM,
+    #[cfg(feature = "items")]
     UPDATE_SHAPE_ITEM,
+    #[cfg(feature = "items")]
     CREATE_STICKY_NOTE_ITEM,
+    #[cfg(feature = "items")]
     DELETE_STICKY_NOTE_ITEM,
+    #[cfg(feature = "items")]
     GET_STICKY_NOTE_ITEM,
+    #[cfg(feature = "items")]
     UPDATE_STICKY_NOTE_ITEM,
+    #[cfg(feature = "tags")]
     GET_TAGS_FROM_BOARD,
+    #[cfg(feature = "tags")]
     CREATE_TAG,
+    #[cfg(feature = "tags")]
     DELETE_TAG,
+    #[cfg(feature = "tags")]
     GET_TAG,
+    #[cfg(feature = "tags")]
     UPDATE_TAG,
+    #[cfg(feature = "items")]
     CREATE_TEXT_ITEM,
+    #[cfg(feature = "items")]
     DELETE_TEXT_ITEM,
+    #[cfg(feature = "items")]
     GET_TEXT_ITEM,
+    #[cfg(feature = "items")]
     UPDATE_TEXT_ITEM,
+    #[cfg(feature = "tokens")]
     REVOKE_TOKEN_V2,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_ORGANIZATION,
+    #[cfg(feature = "audit_logs")]
     ENTERPRISE_GET_AI_INTERACTION_LOGS,
+    #[cfg(feature = "exports")]
     ENTERPRISE_BOARD_EXPORT_JOBS,
+    #[cfg(feature = "exports")]
     ENTERPRISE_CREATE_BOARD_EXPORT,
+    #[cfg(feature = "exports")]
     ENTERPRISE_BOARD_EXPORT_JOB_STATUS,
+    #[cfg(feature = "exports")]
     ENTERPRISE_BOARD_EXPORT_JOB_RESULTS,
+    #[cfg(feature = "exports")]
     ENTERPRISE_UPDATE_BOARD_EXPORT_JOB,
+    #[cfg(feature = "exports")]
     ENTERPRISE_BOARD_EXPORT_JOB_TASKS,
+    #[cfg(feature = "exports")]
     ENTERPRISE_CREATE_BOARD_EXPORT_TASK_EXPORT_LINK,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_BOARDS_GET_GROUPS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_BOARDS_CREATE_GROUP,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_BOARDS_DELETE_GROUPS,
+    #[cfg(feature = "cases")]
     GET_ALL_CASES,
+    #[cfg(feature = "cases")]
     CREATE_CASE,
+    #[cfg(feature = "cases")]
     DELETE_CASE,
+    #[cfg(feature = "cases")]
     GET_CASE,
+    #[cfg(feature = "cases")]
     EDIT_CASE,
+    #[cfg(feature = "cases")]
     GET_LEGAL_HOLD_EXPORT_JOBS,
+    #[cfg(feature = "legal_holds")]
     GET_ALL_LEGAL_HOLDS,
+    #[cfg(feature = "legal_holds")]
     CREATE_LEGAL_HOLD,
+    #[cfg(feature = "legal_holds")]
     DELETE_LEGAL_HOLD,
+    #[cfg(feature = "legal_holds")]
     GET_LEGAL_HOLD,
+    #[cfg(feature = "legal_holds")]
     EDIT_LEGAL_HOLD,
+    #[cfg(feature = "legal_holds")]
     GET_LEGAL_HOLD_CONTENT_ITEMS,
+    #[cfg(feature = "audit_logs")]
     ENTERPRISE_BOARD_CONTENT_ITEM_LOGS_FETCH,
+    #[cfg(feature = "data_classification")]
     ENTERPRISE_DATACLASSIFICATION_ORGANIZATION_SETTINGS_GET,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_DEFAULT_TEAM_SETTINGS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_GROUPS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_CREATE_GROUP,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_DELETE_GROUP,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_GROUP,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_UPDATE_GROUP,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_GROUP_MEMBERS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_UPDATE_GROUP_MEMBERS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_CREATE_GROUP_MEMBER,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_DELETE_GROUP_MEMBER,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_GROUP_MEMBER,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GROUPS_GET_TEAMS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GROUPS_GET_TEAM,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_ORGANIZATION_MEMBERS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_ORGANIZATION_MEMBER,
+    #[cfg(feature = "projects")]
     ENTERPRISE_PROJECTS_GET_GROUPS,
+    #[cfg(feature = "projects")]
     ENTERPRISE_PROJECT_CREATE_GROUP,
+    #[cfg(feature = "projects")]
     ENTERPRISE_PROJECT_DELETE_GROUPS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_TEAMS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_CREATE_TEAM,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_DELETE_TEAM,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_TEAM,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_UPDATE_TEAM,
+    #[cfg(feature = "data_classification")]
     ENTERPRISE_DATACLASSIFICATION_BOARD_GET,
+    #[cfg(feature = "data_classification")]
     ENTERPRISE_DATACLASSIFICATION_BOARD_SET,
+    #[cfg(feature = "data_classification")]
     ENTERPRISE_DATACLASSIFICATION_TEAM_BOARDS_BULK,
+    #[cfg(feature = "data_classification")]
     ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_GET,
+    #[cfg(feature = "data_classification")]
     ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_SET,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_TEAMS_GET_GROUPS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_TEAMS_CREATE_GROUP,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_TEAMS_DELETE_GROUP,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_TEAMS_GET_GROUP,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_TEAM_MEMBERS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_INVITE_TEAM_MEMBER,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_DELETE_TEAM_MEMBER,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_TEAM_MEMBER,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_UPDATE_TEAM_MEMBER,
+    #[cfg(feature = "projects")]
     ENTERPRISE_GET_PROJECTS,
+    #[cfg(feature = "projects")]
     ENTERPRISE_CREATE_PROJECT,
+    #[cfg(feature = "projects")]
     ENTERPRISE_DELETE_PROJECT,
+    #[cfg(feature = "projects")]
     ENTERPRISE_GET_PROJECT,
+    #[cfg(feature = "projects")]
     ENTERPRISE_UPDATE_PROJECT,
+    #[cfg(feature = "projects")]
     ENTERPRISE_GET_PROJECT_MEMBERS,
+    #[cfg(feature = "projects")]
     ENTERPRISE_ADD_PROJECT_MEMBER,
+    #[cfg(feature = "projects")]
     ENTERPRISE_DELETE_PROJECT_MEMBER,
+    #[cfg(feature = "projects")]
     ENTERPRISE_GET_PROJECT_MEMBER,
+    #[cfg(feature = "projects")]
     ENTERPRISE_UPDATE_PROJECT_MEMBER,
+    #[cfg(feature = "projects")]
     ENTERPRISE_GET_PROJECT_SETTINGS,
+    #[cfg(feature = "projects")]
     ENTERPRISE_UPDATE_PROJECT_SETTINGS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_GET_TEAM_SETTINGS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_UPDATE_TEAM_SETTINGS,
+    #[cfg(feature = "enterprise")]
     ENTERPRISE_POST_USER_SESSIONS_RESET,
 ];
 /// Looks an operation up by its operationId or its method name.

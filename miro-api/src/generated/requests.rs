@@ -3,7 +3,9 @@
 
 #![allow(clippy::all, rustdoc::all)]
 //! The request of every operation: optional parameters as setters, sent with `.await`.
+#[allow(unused_imports)]
 use super::types;
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::list_groups`](crate::MiroApi::list_groups) (`GET /Groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListGroups<'a> {
@@ -15,6 +17,7 @@ pub struct ListGroups<'a> {
     pub(crate) sort_order: Option<types::ListGroupsSortOrder>,
     pub(crate) start_index: Option<i64>,
 }
+#[cfg(feature = "scim")]
 impl<'a> ListGroups<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id,displayName Note**: It is also possible to fetch attributes within complex attributes, for Example: members.display.
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -82,6 +85,7 @@ impl<'a> ListGroups<'a> {
         this.respond_json(request, &crate::generated::operations::LIST_GROUPS)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ListGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupListResponse>,
@@ -93,6 +97,7 @@ impl<'a> ::std::future::IntoFuture for ListGroups<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::get_group`](crate::MiroApi::get_group) (`GET /Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetGroup<'a> {
@@ -100,6 +105,7 @@ pub struct GetGroup<'a> {
     pub(crate) id: &'a str,
     pub(crate) attributes: Option<&'a str>,
 }
+#[cfg(feature = "scim")]
 impl<'a> GetGroup<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id,displayName Note**: It is also possible to retrieve attributes within complex attributes. For example: members.display
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -132,6 +138,7 @@ impl<'a> GetGroup<'a> {
         this.respond_json(request, &crate::generated::operations::GET_GROUP)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for GetGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResource>,
@@ -143,6 +150,7 @@ impl<'a> ::std::future::IntoFuture for GetGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::patch_group`](crate::MiroApi::patch_group) (`PATCH /Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct PatchGroup<'a> {
@@ -151,6 +159,7 @@ pub struct PatchGroup<'a> {
     pub(crate) attributes: Option<&'a str>,
     pub(crate) body: &'a types::PatchGroupResource,
 }
+#[cfg(feature = "scim")]
 impl<'a> PatchGroup<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id,displayName It is also possible to fetch attributes within complex attributes, for Example: members.display
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -184,6 +193,7 @@ impl<'a> PatchGroup<'a> {
         this.respond_json(request, &crate::generated::operations::PATCH_GROUP)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for PatchGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResource>,
@@ -195,11 +205,13 @@ impl<'a> ::std::future::IntoFuture for PatchGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::list_resource_types`](crate::MiroApi::list_resource_types) (`GET /ResourceTypes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListResourceTypes<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
+#[cfg(feature = "scim")]
 impl<'a> ListResourceTypes<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -223,6 +235,7 @@ impl<'a> ListResourceTypes<'a> {
         this.respond_json(request, &crate::generated::operations::LIST_RESOURCE_TYPES)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ListResourceTypes<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ResourceTypeListResponse>,
@@ -234,12 +247,14 @@ impl<'a> ::std::future::IntoFuture for ListResourceTypes<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::get_resource_type`](crate::MiroApi::get_resource_type) (`GET /ResourceTypes/{resource}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetResourceType<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) resource: types::GetResourceTypeResource,
 }
+#[cfg(feature = "scim")]
 impl<'a> GetResourceType<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -266,6 +281,7 @@ impl<'a> GetResourceType<'a> {
         this.respond_json(request, &crate::generated::operations::GET_RESOURCE_TYPE)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for GetResourceType<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ResourceType>,
@@ -277,11 +293,13 @@ impl<'a> ::std::future::IntoFuture for GetResourceType<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::list_schemas`](crate::MiroApi::list_schemas) (`GET /Schemas`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListSchemas<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
+#[cfg(feature = "scim")]
 impl<'a> ListSchemas<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -305,6 +323,7 @@ impl<'a> ListSchemas<'a> {
         this.respond_json(request, &crate::generated::operations::LIST_SCHEMAS)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ListSchemas<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::SchemaListResponse>,
@@ -316,12 +335,14 @@ impl<'a> ::std::future::IntoFuture for ListSchemas<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::get_schema`](crate::MiroApi::get_schema) (`GET /Schemas/{uri}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSchema<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) uri: types::GetSchemaUri,
 }
+#[cfg(feature = "scim")]
 impl<'a> GetSchema<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -348,6 +369,7 @@ impl<'a> GetSchema<'a> {
         this.respond_json(request, &crate::generated::operations::GET_SCHEMA)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for GetSchema<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::SchemaResource>,
@@ -359,11 +381,13 @@ impl<'a> ::std::future::IntoFuture for GetSchema<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::list_service_provider_configs`](crate::MiroApi::list_service_provider_configs) (`GET /ServiceProviderConfig`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListServiceProviderConfigs<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
+#[cfg(feature = "scim")]
 impl<'a> ListServiceProviderConfigs<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -392,6 +416,7 @@ impl<'a> ListServiceProviderConfigs<'a> {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ListServiceProviderConfigs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ServiceProviderConfigResponse>,
@@ -403,6 +428,7 @@ impl<'a> ::std::future::IntoFuture for ListServiceProviderConfigs<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::list_users`](crate::MiroApi::list_users) (`GET /Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListUsers<'a> {
@@ -414,6 +440,7 @@ pub struct ListUsers<'a> {
     pub(crate) sort_order: Option<types::ListUsersSortOrder>,
     pub(crate) start_index: Option<i64>,
 }
+#[cfg(feature = "scim")]
 impl<'a> ListUsers<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id, userName, displayName, name, userType, active, emails, photos, groups, roles. You can also retrieve attributes within complex attributes, for Example: emails.value. The API also supports sorting and the filter parameter.
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -481,6 +508,7 @@ impl<'a> ListUsers<'a> {
         this.respond_json(request, &crate::generated::operations::LIST_USERS)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ListUsers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserListResponse>,
@@ -492,12 +520,14 @@ impl<'a> ::std::future::IntoFuture for ListUsers<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::create_user`](crate::MiroApi::create_user) (`POST /Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) body: &'a types::CreateUserResource,
 }
+#[cfg(feature = "scim")]
 impl<'a> CreateUser<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -522,6 +552,7 @@ impl<'a> CreateUser<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_USER)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for CreateUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CreateUserResponse>,
@@ -533,6 +564,7 @@ impl<'a> ::std::future::IntoFuture for CreateUser<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::get_user`](crate::MiroApi::get_user) (`GET /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetUser<'a> {
@@ -540,6 +572,7 @@ pub struct GetUser<'a> {
     pub(crate) id: &'a str,
     pub(crate) attributes: Option<&'a str>,
 }
+#[cfg(feature = "scim")]
 impl<'a> GetUser<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes** - id, userName, displayName, name, userType, active, emails, photos, groups, roles. Note**: It is also possible to fetch attributes within complex attributes, for Example: emails.value
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -572,6 +605,7 @@ impl<'a> GetUser<'a> {
         this.respond_json(request, &crate::generated::operations::GET_USER)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for GetUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserResource>,
@@ -583,6 +617,7 @@ impl<'a> ::std::future::IntoFuture for GetUser<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::replace_user`](crate::MiroApi::replace_user) (`PUT /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ReplaceUser<'a> {
@@ -590,6 +625,7 @@ pub struct ReplaceUser<'a> {
     pub(crate) id: &'a str,
     pub(crate) body: &'a types::UserResource,
 }
+#[cfg(feature = "scim")]
 impl<'a> ReplaceUser<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -617,6 +653,7 @@ impl<'a> ReplaceUser<'a> {
         this.respond_json(request, &crate::generated::operations::REPLACE_USER)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for ReplaceUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserResource>,
@@ -628,12 +665,14 @@ impl<'a> ::std::future::IntoFuture for ReplaceUser<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::delete_user`](crate::MiroApi::delete_user) (`DELETE /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) id: &'a str,
 }
+#[cfg(feature = "scim")]
 impl<'a> DeleteUser<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -652,6 +691,7 @@ impl<'a> DeleteUser<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_USER)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for DeleteUser<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -660,6 +700,7 @@ impl<'a> ::std::future::IntoFuture for DeleteUser<'a> {
         self.send()
     }
 }
+#[cfg(feature = "scim")]
 /// A request of [`MiroApi::patch_user`](crate::MiroApi::patch_user) (`PATCH /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct PatchUser<'a> {
@@ -667,6 +708,7 @@ pub struct PatchUser<'a> {
     pub(crate) id: &'a str,
     pub(crate) body: &'a types::PatchUserResource,
 }
+#[cfg(feature = "scim")]
 impl<'a> PatchUser<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -694,6 +736,7 @@ impl<'a> PatchUser<'a> {
         this.respond_json(request, &crate::generated::operations::PATCH_USER)
     }
 }
+#[cfg(feature = "scim")]
 impl<'a> ::std::future::IntoFuture for PatchUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserResource>,
@@ -705,11 +748,13 @@ impl<'a> ::std::future::IntoFuture for PatchUser<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tokens")]
 /// A request of [`MiroApi::token_info`](crate::MiroApi::token_info) (`GET /v1/oauth-token`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct TokenInfo<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
+#[cfg(feature = "tokens")]
 impl<'a> TokenInfo<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -733,6 +778,7 @@ impl<'a> TokenInfo<'a> {
         this.respond_json(request, &crate::generated::operations::TOKEN_INFO)
     }
 }
+#[cfg(feature = "tokens")]
 impl<'a> ::std::future::IntoFuture for TokenInfo<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TokenInformation>,
@@ -744,12 +790,14 @@ impl<'a> ::std::future::IntoFuture for TokenInfo<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tokens")]
 /// A request of [`MiroApi::revoke_token`](crate::MiroApi::revoke_token) (`POST /v1/oauth/revoke`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RevokeToken<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) access_token: &'a str,
 }
+#[cfg(feature = "tokens")]
 impl<'a> RevokeToken<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -772,6 +820,7 @@ impl<'a> RevokeToken<'a> {
         this.respond_empty(request, &crate::generated::operations::REVOKE_TOKEN)
     }
 }
+#[cfg(feature = "tokens")]
 impl<'a> ::std::future::IntoFuture for RevokeToken<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -780,6 +829,7 @@ impl<'a> ::std::future::IntoFuture for RevokeToken<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_metrics`](crate::MiroApi::get_metrics) (`GET /v2-experimental/apps/{app_id}/metrics`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMetrics<'a> {
@@ -789,6 +839,7 @@ pub struct GetMetrics<'a> {
     pub(crate) period: Option<types::GetMetricsPeriod>,
     pub(crate) start_date: &'a ::chrono::naive::NaiveDate,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetMetrics<'a> {
     /// Sets `period`: Group data by this time period.
     pub fn period(mut self, value: types::GetMetricsPeriod) -> Self {
@@ -825,6 +876,7 @@ impl<'a> GetMetrics<'a> {
         this.respond_json(request, &crate::generated::operations::GET_METRICS)
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetMetrics<'a> {
     type Output = ::std::result::Result<
         crate::Response<::std::vec::Vec<types::GetMetricsResponseItem>>,
@@ -839,12 +891,14 @@ impl<'a> ::std::future::IntoFuture for GetMetrics<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_metrics_total`](crate::MiroApi::get_metrics_total) (`GET /v2-experimental/apps/{app_id}/metrics-total`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMetricsTotal<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) app_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetMetricsTotal<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -871,6 +925,7 @@ impl<'a> GetMetricsTotal<'a> {
         this.respond_json(request, &crate::generated::operations::GET_METRICS_TOTAL)
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetMetricsTotal<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetMetricsTotalResponse>,
@@ -882,6 +937,7 @@ impl<'a> ::std::future::IntoFuture for GetMetricsTotal<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_code_widget_items`](crate::MiroApi::get_code_widget_items) (`GET /v2-experimental/boards/{board_id}/code_widgets`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCodeWidgetItems<'a> {
@@ -890,6 +946,7 @@ pub struct GetCodeWidgetItems<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetCodeWidgetItems<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -928,6 +985,7 @@ impl<'a> GetCodeWidgetItems<'a> {
         this.respond_json(request, &crate::generated::operations::GET_CODE_WIDGET_ITEMS)
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetCodeWidgetItems<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetCursorPaged>,
@@ -939,6 +997,7 @@ impl<'a> ::std::future::IntoFuture for GetCodeWidgetItems<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> crate::PagedRequest for GetCodeWidgetItems<'a> {
     type Item = types::CodeWidgetItem;
     fn into_paging(self) -> crate::Paging {
@@ -952,6 +1011,7 @@ impl<'a> crate::PagedRequest for GetCodeWidgetItems<'a> {
         }
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::create_code_widget_item`](crate::MiroApi::create_code_widget_item) (`POST /v2-experimental/boards/{board_id}/code_widgets`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateCodeWidgetItem<'a> {
@@ -959,6 +1019,7 @@ pub struct CreateCodeWidgetItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::CodeWidgetCreateRequest,
 }
+#[cfg(feature = "experimental")]
 impl<'a> CreateCodeWidgetItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -989,6 +1050,7 @@ impl<'a> CreateCodeWidgetItem<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for CreateCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -1000,6 +1062,7 @@ impl<'a> ::std::future::IntoFuture for CreateCodeWidgetItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_code_widget_item`](crate::MiroApi::get_code_widget_item) (`GET /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCodeWidgetItem<'a> {
@@ -1007,6 +1070,7 @@ pub struct GetCodeWidgetItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetCodeWidgetItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1034,6 +1098,7 @@ impl<'a> GetCodeWidgetItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_CODE_WIDGET_ITEM)
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -1045,6 +1110,7 @@ impl<'a> ::std::future::IntoFuture for GetCodeWidgetItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::delete_code_widget_item`](crate::MiroApi::delete_code_widget_item) (`DELETE /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteCodeWidgetItem<'a> {
@@ -1052,6 +1118,7 @@ pub struct DeleteCodeWidgetItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> DeleteCodeWidgetItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1074,6 +1141,7 @@ impl<'a> DeleteCodeWidgetItem<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for DeleteCodeWidgetItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -1082,6 +1150,7 @@ impl<'a> ::std::future::IntoFuture for DeleteCodeWidgetItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::update_code_widget_item`](crate::MiroApi::update_code_widget_item) (`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateCodeWidgetItem<'a> {
@@ -1090,6 +1159,7 @@ pub struct UpdateCodeWidgetItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::CodeWidgetUpdateRequest,
 }
+#[cfg(feature = "experimental")]
 impl<'a> UpdateCodeWidgetItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1121,6 +1191,7 @@ impl<'a> UpdateCodeWidgetItem<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for UpdateCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -1132,6 +1203,7 @@ impl<'a> ::std::future::IntoFuture for UpdateCodeWidgetItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::move_code_widget_item`](crate::MiroApi::move_code_widget_item) (`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}/position`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct MoveCodeWidgetItem<'a> {
@@ -1140,6 +1212,7 @@ pub struct MoveCodeWidgetItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::PositionChange,
 }
+#[cfg(feature = "experimental")]
 impl<'a> MoveCodeWidgetItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1168,6 +1241,7 @@ impl<'a> MoveCodeWidgetItem<'a> {
         this.respond_json(request, &crate::generated::operations::MOVE_CODE_WIDGET_ITEM)
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for MoveCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -1179,6 +1253,7 @@ impl<'a> ::std::future::IntoFuture for MoveCodeWidgetItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_items_experimental`](crate::MiroApi::get_items_experimental) (`GET /v2-experimental/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsExperimental<'a> {
@@ -1188,6 +1263,7 @@ pub struct GetItemsExperimental<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) type_: Option<types::GetItemsExperimentalType>,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetItemsExperimental<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -1232,6 +1308,7 @@ impl<'a> GetItemsExperimental<'a> {
         this.respond_json(request, &crate::generated::operations::GET_ITEMS_EXPERIMENTAL)
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetItemsExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItemCursorPaged>,
@@ -1243,6 +1320,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsExperimental<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> crate::PagedRequest for GetItemsExperimental<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -1257,6 +1335,7 @@ impl<'a> crate::PagedRequest for GetItemsExperimental<'a> {
         }
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_specific_item_experimental`](crate::MiroApi::get_specific_item_experimental) (`GET /v2-experimental/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificItemExperimental<'a> {
@@ -1264,6 +1343,7 @@ pub struct GetSpecificItemExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetSpecificItemExperimental<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1294,6 +1374,7 @@ impl<'a> GetSpecificItemExperimental<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetSpecificItemExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItem>,
@@ -1305,6 +1386,7 @@ impl<'a> ::std::future::IntoFuture for GetSpecificItemExperimental<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::delete_item_experimental`](crate::MiroApi::delete_item_experimental) (`DELETE /v2-experimental/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteItemExperimental<'a> {
@@ -1312,6 +1394,7 @@ pub struct DeleteItemExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> DeleteItemExperimental<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1334,6 +1417,7 @@ impl<'a> DeleteItemExperimental<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for DeleteItemExperimental<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -1342,6 +1426,7 @@ impl<'a> ::std::future::IntoFuture for DeleteItemExperimental<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_mindmap_nodes_experimental`](crate::MiroApi::get_mindmap_nodes_experimental) (`GET /v2-experimental/boards/{board_id}/mindmap_nodes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMindmapNodesExperimental<'a> {
@@ -1350,6 +1435,7 @@ pub struct GetMindmapNodesExperimental<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetMindmapNodesExperimental<'a> {
     /// Sets `cursor`: Points to the next portion of the results set
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -1391,6 +1477,7 @@ impl<'a> GetMindmapNodesExperimental<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetMindmapNodesExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::MindmapCursorPaged>,
@@ -1402,6 +1489,7 @@ impl<'a> ::std::future::IntoFuture for GetMindmapNodesExperimental<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> crate::PagedRequest for GetMindmapNodesExperimental<'a> {
     type Item = types::MindmapItem;
     fn into_paging(self) -> crate::Paging {
@@ -1415,6 +1503,7 @@ impl<'a> crate::PagedRequest for GetMindmapNodesExperimental<'a> {
         }
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::create_mindmap_nodes_experimental`](crate::MiroApi::create_mindmap_nodes_experimental) (`POST /v2-experimental/boards/{board_id}/mindmap_nodes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateMindmapNodesExperimental<'a> {
@@ -1422,6 +1511,7 @@ pub struct CreateMindmapNodesExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::MindmapCreateRequest,
 }
+#[cfg(feature = "experimental")]
 impl<'a> CreateMindmapNodesExperimental<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1452,6 +1542,7 @@ impl<'a> CreateMindmapNodesExperimental<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for CreateMindmapNodesExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::MindmapItem>,
@@ -1463,6 +1554,7 @@ impl<'a> ::std::future::IntoFuture for CreateMindmapNodesExperimental<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_mindmap_node_experimental`](crate::MiroApi::get_mindmap_node_experimental) (`GET /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMindmapNodeExperimental<'a> {
@@ -1470,6 +1562,7 @@ pub struct GetMindmapNodeExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetMindmapNodeExperimental<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1500,6 +1593,7 @@ impl<'a> GetMindmapNodeExperimental<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetMindmapNodeExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::MindmapItem>,
@@ -1511,6 +1605,7 @@ impl<'a> ::std::future::IntoFuture for GetMindmapNodeExperimental<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::delete_mindmap_node_experimental`](crate::MiroApi::delete_mindmap_node_experimental) (`DELETE /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteMindmapNodeExperimental<'a> {
@@ -1518,6 +1613,7 @@ pub struct DeleteMindmapNodeExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> DeleteMindmapNodeExperimental<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1540,6 +1636,7 @@ impl<'a> DeleteMindmapNodeExperimental<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for DeleteMindmapNodeExperimental<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -1548,6 +1645,7 @@ impl<'a> ::std::future::IntoFuture for DeleteMindmapNodeExperimental<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::create_shape_item_flowchart`](crate::MiroApi::create_shape_item_flowchart) (`POST /v2-experimental/boards/{board_id}/shapes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateShapeItemFlowchart<'a> {
@@ -1555,6 +1653,7 @@ pub struct CreateShapeItemFlowchart<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::ShapeCreateRequest,
 }
+#[cfg(feature = "experimental")]
 impl<'a> CreateShapeItemFlowchart<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1585,6 +1684,7 @@ impl<'a> CreateShapeItemFlowchart<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for CreateShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -1593,6 +1693,7 @@ impl<'a> ::std::future::IntoFuture for CreateShapeItemFlowchart<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::get_shape_item_flowchart`](crate::MiroApi::get_shape_item_flowchart) (`GET /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetShapeItemFlowchart<'a> {
@@ -1600,6 +1701,7 @@ pub struct GetShapeItemFlowchart<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> GetShapeItemFlowchart<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1630,6 +1732,7 @@ impl<'a> GetShapeItemFlowchart<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for GetShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -1638,6 +1741,7 @@ impl<'a> ::std::future::IntoFuture for GetShapeItemFlowchart<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::delete_shape_item_flowchart`](crate::MiroApi::delete_shape_item_flowchart) (`DELETE /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteShapeItemFlowchart<'a> {
@@ -1645,6 +1749,7 @@ pub struct DeleteShapeItemFlowchart<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "experimental")]
 impl<'a> DeleteShapeItemFlowchart<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1667,6 +1772,7 @@ impl<'a> DeleteShapeItemFlowchart<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for DeleteShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -1675,6 +1781,7 @@ impl<'a> ::std::future::IntoFuture for DeleteShapeItemFlowchart<'a> {
         self.send()
     }
 }
+#[cfg(feature = "experimental")]
 /// A request of [`MiroApi::update_shape_item_flowchart`](crate::MiroApi::update_shape_item_flowchart) (`PATCH /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateShapeItemFlowchart<'a> {
@@ -1683,6 +1790,7 @@ pub struct UpdateShapeItemFlowchart<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::ShapeUpdateRequest,
 }
+#[cfg(feature = "experimental")]
 impl<'a> UpdateShapeItemFlowchart<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1714,6 +1822,7 @@ impl<'a> UpdateShapeItemFlowchart<'a> {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl<'a> ::std::future::IntoFuture for UpdateShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -1722,6 +1831,7 @@ impl<'a> ::std::future::IntoFuture for UpdateShapeItemFlowchart<'a> {
         self.send()
     }
 }
+#[cfg(feature = "audit_logs")]
 /// A request of [`MiroApi::enterprise_get_audit_logs`](crate::MiroApi::enterprise_get_audit_logs) (`GET /v2/audit/logs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetAuditLogs<'a> {
@@ -1732,6 +1842,7 @@ pub struct EnterpriseGetAuditLogs<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) sorting: Option<types::EnterpriseGetAuditLogsSorting>,
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> EnterpriseGetAuditLogs<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the `limit` specified and a `cursor` that points to the next portion of the results. To retrieve the next set of results of the collection, set the `cursor` parameter in your next request to the appropriate cursor value returned in the response.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -1785,6 +1896,7 @@ impl<'a> EnterpriseGetAuditLogs<'a> {
         )
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetAuditLogs<'a> {
     type Output = ::std::result::Result<crate::Response<types::AuditPage>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::AuditPage>;
@@ -1793,6 +1905,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetAuditLogs<'a> {
         self.send()
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> crate::PagedRequest for EnterpriseGetAuditLogs<'a> {
     type Item = types::AuditEvent;
     fn into_paging(self) -> crate::Paging {
@@ -1809,6 +1922,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetAuditLogs<'a> {
         }
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::get_boards`](crate::MiroApi::get_boards) (`GET /v2/boards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetBoards<'a> {
@@ -1821,6 +1935,7 @@ pub struct GetBoards<'a> {
     pub(crate) sort: Option<types::GetBoardsSort>,
     pub(crate) team_id: Option<&'a str>,
 }
+#[cfg(feature = "boards")]
 impl<'a> GetBoards<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -1886,6 +2001,7 @@ impl<'a> GetBoards<'a> {
         this.respond_json(request, &crate::generated::operations::GET_BOARDS)
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for GetBoards<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardsPagedResponse>,
@@ -1897,6 +2013,7 @@ impl<'a> ::std::future::IntoFuture for GetBoards<'a> {
         self.send()
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> crate::PagedRequest for GetBoards<'a> {
     type Item = types::Board;
     fn into_paging(self) -> crate::Paging {
@@ -1915,6 +2032,7 @@ impl<'a> crate::PagedRequest for GetBoards<'a> {
         }
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::copy_board`](crate::MiroApi::copy_board) (`PUT /v2/boards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CopyBoard<'a> {
@@ -1922,6 +2040,7 @@ pub struct CopyBoard<'a> {
     pub(crate) copy_from: &'a str,
     pub(crate) body: &'a types::CopyBoardChanges,
 }
+#[cfg(feature = "boards")]
 impl<'a> CopyBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1949,6 +2068,7 @@ impl<'a> CopyBoard<'a> {
         this.respond_json(request, &crate::generated::operations::COPY_BOARD)
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for CopyBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinksAndWithoutProject>,
@@ -1960,12 +2080,14 @@ impl<'a> ::std::future::IntoFuture for CopyBoard<'a> {
         self.send()
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::create_board`](crate::MiroApi::create_board) (`POST /v2/boards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) body: &'a types::BoardChanges,
 }
+#[cfg(feature = "boards")]
 impl<'a> CreateBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1990,6 +2112,7 @@ impl<'a> CreateBoard<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_BOARD)
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for CreateBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinks>,
@@ -2001,6 +2124,7 @@ impl<'a> ::std::future::IntoFuture for CreateBoard<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_items_within_frame`](crate::MiroApi::get_items_within_frame) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsWithinFrame<'a> {
@@ -2011,6 +2135,7 @@ pub struct GetItemsWithinFrame<'a> {
     pub(crate) parent_item_id: &'a str,
     pub(crate) type_: Option<&'a str>,
 }
+#[cfg(feature = "items")]
 impl<'a> GetItemsWithinFrame<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -2061,6 +2186,7 @@ impl<'a> GetItemsWithinFrame<'a> {
         this.respond_json(request, &crate::generated::operations::GET_ITEMS_WITHIN_FRAME)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetItemsWithinFrame<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItemCursorPaged>,
@@ -2072,6 +2198,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsWithinFrame<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 impl<'a> crate::PagedRequest for GetItemsWithinFrame<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -2088,6 +2215,7 @@ impl<'a> crate::PagedRequest for GetItemsWithinFrame<'a> {
         }
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_document_item_using_file_from_device`](crate::MiroApi::create_document_item_using_file_from_device) (`POST /v2/boards/{board_id}/documents`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateDocumentItemUsingFileFromDevice<'a> {
@@ -2098,6 +2226,7 @@ pub struct CreateDocumentItemUsingFileFromDevice<'a> {
     >,
     pub(crate) resource: crate::FilePart,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateDocumentItemUsingFileFromDevice<'a> {
     /// Sets the optional `data`.
     pub fn data(
@@ -2141,6 +2270,7 @@ impl<'a> CreateDocumentItemUsingFileFromDevice<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -2152,6 +2282,7 @@ impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingFileFromDevice<'a>
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_document_item_using_file_from_device`](crate::MiroApi::update_document_item_using_file_from_device) (`PATCH /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateDocumentItemUsingFileFromDevice<'a> {
@@ -2161,6 +2292,7 @@ pub struct UpdateDocumentItemUsingFileFromDevice<'a> {
     pub(crate) data: ::std::option::Option<&'a types::UploadFileFromDeviceData>,
     pub(crate) resource: crate::FilePart,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateDocumentItemUsingFileFromDevice<'a> {
     /// Sets the optional `data`.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
@@ -2202,6 +2334,7 @@ impl<'a> UpdateDocumentItemUsingFileFromDevice<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -2213,6 +2346,7 @@ impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingFileFromDevice<'a>
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_image_item_using_local_file`](crate::MiroApi::create_image_item_using_local_file) (`POST /v2/boards/{board_id}/images`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateImageItemUsingLocalFile<'a> {
@@ -2221,6 +2355,7 @@ pub struct CreateImageItemUsingLocalFile<'a> {
     pub(crate) data: ::std::option::Option<&'a types::UploadFileFromDeviceData>,
     pub(crate) resource: crate::FilePart,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateImageItemUsingLocalFile<'a> {
     /// Sets the optional `data`.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
@@ -2261,6 +2396,7 @@ impl<'a> CreateImageItemUsingLocalFile<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateImageItemUsingLocalFile<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
@@ -2269,6 +2405,7 @@ impl<'a> ::std::future::IntoFuture for CreateImageItemUsingLocalFile<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_image_item_using_file_from_device`](crate::MiroApi::update_image_item_using_file_from_device) (`PATCH /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateImageItemUsingFileFromDevice<'a> {
@@ -2278,6 +2415,7 @@ pub struct UpdateImageItemUsingFileFromDevice<'a> {
     pub(crate) data: ::std::option::Option<&'a types::UploadFileFromDeviceData>,
     pub(crate) resource: crate::FilePart,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateImageItemUsingFileFromDevice<'a> {
     /// Sets the optional `data`.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
@@ -2319,6 +2457,7 @@ impl<'a> UpdateImageItemUsingFileFromDevice<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
@@ -2327,6 +2466,7 @@ impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingFileFromDevice<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::get_items_by_tag`](crate::MiroApi::get_items_by_tag) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsByTag<'a> {
@@ -2336,6 +2476,7 @@ pub struct GetItemsByTag<'a> {
     pub(crate) offset: Option<u32>,
     pub(crate) tag_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> GetItemsByTag<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -2375,6 +2516,7 @@ impl<'a> GetItemsByTag<'a> {
         this.respond_json(request, &crate::generated::operations::GET_ITEMS_BY_TAG)
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for GetItemsByTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ItemPagedResponse>,
@@ -2386,6 +2528,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsByTag<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> crate::PagedRequest for GetItemsByTag<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -2399,6 +2542,7 @@ impl<'a> crate::PagedRequest for GetItemsByTag<'a> {
         }
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::attach_tag_to_item`](crate::MiroApi::attach_tag_to_item) (`POST /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct AttachTagToItem<'a> {
@@ -2407,6 +2551,7 @@ pub struct AttachTagToItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) tag_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> AttachTagToItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2431,6 +2576,7 @@ impl<'a> AttachTagToItem<'a> {
         this.respond_empty(request, &crate::generated::operations::ATTACH_TAG_TO_ITEM)
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for AttachTagToItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -2439,6 +2585,7 @@ impl<'a> ::std::future::IntoFuture for AttachTagToItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::remove_tag_from_item`](crate::MiroApi::remove_tag_from_item) (`DELETE /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RemoveTagFromItem<'a> {
@@ -2447,6 +2594,7 @@ pub struct RemoveTagFromItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) tag_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> RemoveTagFromItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2471,6 +2619,7 @@ impl<'a> RemoveTagFromItem<'a> {
         this.respond_empty(request, &crate::generated::operations::REMOVE_TAG_FROM_ITEM)
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for RemoveTagFromItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -2479,6 +2628,7 @@ impl<'a> ::std::future::IntoFuture for RemoveTagFromItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_items_in_bulk_using_file_from_device`](crate::MiroApi::create_items_in_bulk_using_file_from_device) (`POST /v2/boards/{board_id}/items/bulk`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateItemsInBulkUsingFileFromDevice<'a> {
@@ -2487,6 +2637,7 @@ pub struct CreateItemsInBulkUsingFileFromDevice<'a> {
     pub(crate) data: &'a [types::ItemCreate],
     pub(crate) resources: ::std::vec::Vec<crate::FilePart>,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateItemsInBulkUsingFileFromDevice<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2522,6 +2673,7 @@ impl<'a> CreateItemsInBulkUsingFileFromDevice<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateItemsInBulkUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<crate::Response<types::Items>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Items>;
@@ -2530,12 +2682,14 @@ impl<'a> ::std::future::IntoFuture for CreateItemsInBulkUsingFileFromDevice<'a> 
         self.send()
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::get_specific_board`](crate::MiroApi::get_specific_board) (`GET /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) board_id: &'a str,
 }
+#[cfg(feature = "boards")]
 impl<'a> GetSpecificBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2562,6 +2716,7 @@ impl<'a> GetSpecificBoard<'a> {
         this.respond_json(request, &crate::generated::operations::GET_SPECIFIC_BOARD)
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for GetSpecificBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinksAndLastOpened>,
@@ -2573,12 +2728,14 @@ impl<'a> ::std::future::IntoFuture for GetSpecificBoard<'a> {
         self.send()
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::delete_board`](crate::MiroApi::delete_board) (`DELETE /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) board_id: &'a str,
 }
+#[cfg(feature = "boards")]
 impl<'a> DeleteBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2597,6 +2754,7 @@ impl<'a> DeleteBoard<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_BOARD)
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for DeleteBoard<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -2605,6 +2763,7 @@ impl<'a> ::std::future::IntoFuture for DeleteBoard<'a> {
         self.send()
     }
 }
+#[cfg(feature = "boards")]
 /// A request of [`MiroApi::update_board`](crate::MiroApi::update_board) (`PATCH /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateBoard<'a> {
@@ -2612,6 +2771,7 @@ pub struct UpdateBoard<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::BoardChanges,
 }
+#[cfg(feature = "boards")]
 impl<'a> UpdateBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2639,6 +2799,7 @@ impl<'a> UpdateBoard<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_BOARD)
     }
 }
+#[cfg(feature = "boards")]
 impl<'a> ::std::future::IntoFuture for UpdateBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinks>,
@@ -2650,6 +2811,7 @@ impl<'a> ::std::future::IntoFuture for UpdateBoard<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_app_card_item`](crate::MiroApi::create_app_card_item) (`POST /v2/boards/{board_id}/app_cards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateAppCardItem<'a> {
@@ -2657,6 +2819,7 @@ pub struct CreateAppCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::AppCardCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateAppCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2684,6 +2847,7 @@ impl<'a> CreateAppCardItem<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_APP_CARD_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateAppCardItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::AppCardItem>,
@@ -2695,6 +2859,7 @@ impl<'a> ::std::future::IntoFuture for CreateAppCardItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_app_card_item`](crate::MiroApi::get_app_card_item) (`GET /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAppCardItem<'a> {
@@ -2702,6 +2867,7 @@ pub struct GetAppCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetAppCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2729,6 +2895,7 @@ impl<'a> GetAppCardItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_APP_CARD_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetAppCardItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::AppCardItem>,
@@ -2740,6 +2907,7 @@ impl<'a> ::std::future::IntoFuture for GetAppCardItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_app_card_item`](crate::MiroApi::delete_app_card_item) (`DELETE /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteAppCardItem<'a> {
@@ -2747,6 +2915,7 @@ pub struct DeleteAppCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteAppCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2766,6 +2935,7 @@ impl<'a> DeleteAppCardItem<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_APP_CARD_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteAppCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -2774,6 +2944,7 @@ impl<'a> ::std::future::IntoFuture for DeleteAppCardItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_app_card_item`](crate::MiroApi::update_app_card_item) (`PATCH /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateAppCardItem<'a> {
@@ -2782,6 +2953,7 @@ pub struct UpdateAppCardItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::AppCardUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateAppCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2810,6 +2982,7 @@ impl<'a> UpdateAppCardItem<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_APP_CARD_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateAppCardItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::AppCardItem>,
@@ -2821,6 +2994,7 @@ impl<'a> ::std::future::IntoFuture for UpdateAppCardItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_card_item`](crate::MiroApi::create_card_item) (`POST /v2/boards/{board_id}/cards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateCardItem<'a> {
@@ -2828,6 +3002,7 @@ pub struct CreateCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::CardCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2855,6 +3030,7 @@ impl<'a> CreateCardItem<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_CARD_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::CardItem>;
@@ -2863,6 +3039,7 @@ impl<'a> ::std::future::IntoFuture for CreateCardItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_card_item`](crate::MiroApi::get_card_item) (`GET /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCardItem<'a> {
@@ -2870,6 +3047,7 @@ pub struct GetCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2897,6 +3075,7 @@ impl<'a> GetCardItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_CARD_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::CardItem>;
@@ -2905,6 +3084,7 @@ impl<'a> ::std::future::IntoFuture for GetCardItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_card_item`](crate::MiroApi::delete_card_item) (`DELETE /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteCardItem<'a> {
@@ -2912,6 +3092,7 @@ pub struct DeleteCardItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2931,6 +3112,7 @@ impl<'a> DeleteCardItem<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_CARD_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -2939,6 +3121,7 @@ impl<'a> ::std::future::IntoFuture for DeleteCardItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_card_item`](crate::MiroApi::update_card_item) (`PATCH /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateCardItem<'a> {
@@ -2947,6 +3130,7 @@ pub struct UpdateCardItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::CardUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2975,6 +3159,7 @@ impl<'a> UpdateCardItem<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_CARD_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::CardItem>;
@@ -2983,6 +3168,7 @@ impl<'a> ::std::future::IntoFuture for UpdateCardItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "connectors")]
 /// A request of [`MiroApi::get_connectors`](crate::MiroApi::get_connectors) (`GET /v2/boards/{board_id}/connectors`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetConnectors<'a> {
@@ -2991,6 +3177,7 @@ pub struct GetConnectors<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "connectors")]
 impl<'a> GetConnectors<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -3029,6 +3216,7 @@ impl<'a> GetConnectors<'a> {
         this.respond_json(request, &crate::generated::operations::GET_CONNECTORS)
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> ::std::future::IntoFuture for GetConnectors<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorsCursorPaged>,
@@ -3040,6 +3228,7 @@ impl<'a> ::std::future::IntoFuture for GetConnectors<'a> {
         self.send()
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> crate::PagedRequest for GetConnectors<'a> {
     type Item = types::ConnectorWithLinks;
     fn into_paging(self) -> crate::Paging {
@@ -3053,6 +3242,7 @@ impl<'a> crate::PagedRequest for GetConnectors<'a> {
         }
     }
 }
+#[cfg(feature = "connectors")]
 /// A request of [`MiroApi::create_connector`](crate::MiroApi::create_connector) (`POST /v2/boards/{board_id}/connectors`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateConnector<'a> {
@@ -3060,6 +3250,7 @@ pub struct CreateConnector<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::ConnectorCreationData,
 }
+#[cfg(feature = "connectors")]
 impl<'a> CreateConnector<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3087,6 +3278,7 @@ impl<'a> CreateConnector<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_CONNECTOR)
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> ::std::future::IntoFuture for CreateConnector<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorWithLinks>,
@@ -3098,6 +3290,7 @@ impl<'a> ::std::future::IntoFuture for CreateConnector<'a> {
         self.send()
     }
 }
+#[cfg(feature = "connectors")]
 /// A request of [`MiroApi::get_connector`](crate::MiroApi::get_connector) (`GET /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetConnector<'a> {
@@ -3105,6 +3298,7 @@ pub struct GetConnector<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) connector_id: &'a str,
 }
+#[cfg(feature = "connectors")]
 impl<'a> GetConnector<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3132,6 +3326,7 @@ impl<'a> GetConnector<'a> {
         this.respond_json(request, &crate::generated::operations::GET_CONNECTOR)
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> ::std::future::IntoFuture for GetConnector<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorWithLinks>,
@@ -3143,6 +3338,7 @@ impl<'a> ::std::future::IntoFuture for GetConnector<'a> {
         self.send()
     }
 }
+#[cfg(feature = "connectors")]
 /// A request of [`MiroApi::delete_connector`](crate::MiroApi::delete_connector) (`DELETE /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteConnector<'a> {
@@ -3150,6 +3346,7 @@ pub struct DeleteConnector<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) connector_id: &'a str,
 }
+#[cfg(feature = "connectors")]
 impl<'a> DeleteConnector<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3169,6 +3366,7 @@ impl<'a> DeleteConnector<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_CONNECTOR)
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> ::std::future::IntoFuture for DeleteConnector<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -3177,6 +3375,7 @@ impl<'a> ::std::future::IntoFuture for DeleteConnector<'a> {
         self.send()
     }
 }
+#[cfg(feature = "connectors")]
 /// A request of [`MiroApi::update_connector`](crate::MiroApi::update_connector) (`PATCH /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateConnector<'a> {
@@ -3185,6 +3384,7 @@ pub struct UpdateConnector<'a> {
     pub(crate) connector_id: &'a str,
     pub(crate) body: &'a types::ConnectorChangesData,
 }
+#[cfg(feature = "connectors")]
 impl<'a> UpdateConnector<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3213,6 +3413,7 @@ impl<'a> UpdateConnector<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_CONNECTOR)
     }
 }
+#[cfg(feature = "connectors")]
 impl<'a> ::std::future::IntoFuture for UpdateConnector<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorWithLinks>,
@@ -3224,6 +3425,7 @@ impl<'a> ::std::future::IntoFuture for UpdateConnector<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_doc_format_item`](crate::MiroApi::create_doc_format_item) (`POST /v2/boards/{board_id}/docs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateDocFormatItem<'a> {
@@ -3231,6 +3433,7 @@ pub struct CreateDocFormatItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::DocFormatCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateDocFormatItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3258,6 +3461,7 @@ impl<'a> CreateDocFormatItem<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_DOC_FORMAT_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateDocFormatItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocFormatItem>,
@@ -3269,6 +3473,7 @@ impl<'a> ::std::future::IntoFuture for CreateDocFormatItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_doc_format_item`](crate::MiroApi::get_doc_format_item) (`GET /v2/boards/{board_id}/docs/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetDocFormatItem<'a> {
@@ -3277,6 +3482,7 @@ pub struct GetDocFormatItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) text_content_type: Option<types::GetDocFormatItemTextContentType>,
 }
+#[cfg(feature = "items")]
 impl<'a> GetDocFormatItem<'a> {
     /// Sets `text_content_type`: Controls the contentType of the returned doc's content.
     pub fn text_content_type(
@@ -3318,6 +3524,7 @@ impl<'a> GetDocFormatItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_DOC_FORMAT_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetDocFormatItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocFormatItem>,
@@ -3329,6 +3536,7 @@ impl<'a> ::std::future::IntoFuture for GetDocFormatItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_doc_format_item`](crate::MiroApi::delete_doc_format_item) (`DELETE /v2/boards/{board_id}/docs/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteDocFormatItem<'a> {
@@ -3336,6 +3544,7 @@ pub struct DeleteDocFormatItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteDocFormatItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3358,6 +3567,7 @@ impl<'a> DeleteDocFormatItem<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteDocFormatItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -3366,6 +3576,7 @@ impl<'a> ::std::future::IntoFuture for DeleteDocFormatItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_document_item_using_url`](crate::MiroApi::create_document_item_using_url) (`POST /v2/boards/{board_id}/documents`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateDocumentItemUsingUrl<'a> {
@@ -3373,6 +3584,7 @@ pub struct CreateDocumentItemUsingUrl<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::DocumentCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateDocumentItemUsingUrl<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3403,6 +3615,7 @@ impl<'a> CreateDocumentItemUsingUrl<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingUrl<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -3414,6 +3627,7 @@ impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingUrl<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_document_item`](crate::MiroApi::get_document_item) (`GET /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetDocumentItem<'a> {
@@ -3421,6 +3635,7 @@ pub struct GetDocumentItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetDocumentItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3448,6 +3663,7 @@ impl<'a> GetDocumentItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_DOCUMENT_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetDocumentItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -3459,6 +3675,7 @@ impl<'a> ::std::future::IntoFuture for GetDocumentItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_document_item`](crate::MiroApi::delete_document_item) (`DELETE /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteDocumentItem<'a> {
@@ -3466,6 +3683,7 @@ pub struct DeleteDocumentItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteDocumentItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3485,6 +3703,7 @@ impl<'a> DeleteDocumentItem<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_DOCUMENT_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteDocumentItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -3493,6 +3712,7 @@ impl<'a> ::std::future::IntoFuture for DeleteDocumentItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_document_item_using_url`](crate::MiroApi::update_document_item_using_url) (`PATCH /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateDocumentItemUsingUrl<'a> {
@@ -3501,6 +3721,7 @@ pub struct UpdateDocumentItemUsingUrl<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::DocumentUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateDocumentItemUsingUrl<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3532,6 +3753,7 @@ impl<'a> UpdateDocumentItemUsingUrl<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingUrl<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -3543,6 +3765,7 @@ impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingUrl<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_embed_item`](crate::MiroApi::create_embed_item) (`POST /v2/boards/{board_id}/embeds`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateEmbedItem<'a> {
@@ -3550,6 +3773,7 @@ pub struct CreateEmbedItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::EmbedCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateEmbedItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3577,6 +3801,7 @@ impl<'a> CreateEmbedItem<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_EMBED_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::EmbedItem>;
@@ -3585,6 +3810,7 @@ impl<'a> ::std::future::IntoFuture for CreateEmbedItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_embed_item`](crate::MiroApi::get_embed_item) (`GET /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetEmbedItem<'a> {
@@ -3592,6 +3818,7 @@ pub struct GetEmbedItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetEmbedItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3619,6 +3846,7 @@ impl<'a> GetEmbedItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_EMBED_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::EmbedItem>;
@@ -3627,6 +3855,7 @@ impl<'a> ::std::future::IntoFuture for GetEmbedItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_embed_item`](crate::MiroApi::delete_embed_item) (`DELETE /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteEmbedItem<'a> {
@@ -3634,6 +3863,7 @@ pub struct DeleteEmbedItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteEmbedItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3653,6 +3883,7 @@ impl<'a> DeleteEmbedItem<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_EMBED_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -3661,6 +3892,7 @@ impl<'a> ::std::future::IntoFuture for DeleteEmbedItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_embed_item`](crate::MiroApi::update_embed_item) (`PATCH /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateEmbedItem<'a> {
@@ -3669,6 +3901,7 @@ pub struct UpdateEmbedItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::EmbedUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateEmbedItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3697,6 +3930,7 @@ impl<'a> UpdateEmbedItem<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_EMBED_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::EmbedItem>;
@@ -3705,6 +3939,7 @@ impl<'a> ::std::future::IntoFuture for UpdateEmbedItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "frames")]
 /// A request of [`MiroApi::create_frame_item`](crate::MiroApi::create_frame_item) (`POST /v2/boards/{board_id}/frames`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateFrameItem<'a> {
@@ -3712,6 +3947,7 @@ pub struct CreateFrameItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::FrameCreateRequest,
 }
+#[cfg(feature = "frames")]
 impl<'a> CreateFrameItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3739,6 +3975,7 @@ impl<'a> CreateFrameItem<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_FRAME_ITEM)
     }
 }
+#[cfg(feature = "frames")]
 impl<'a> ::std::future::IntoFuture for CreateFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::FrameItem>;
@@ -3747,6 +3984,7 @@ impl<'a> ::std::future::IntoFuture for CreateFrameItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "frames")]
 /// A request of [`MiroApi::get_frame_item`](crate::MiroApi::get_frame_item) (`GET /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetFrameItem<'a> {
@@ -3754,6 +3992,7 @@ pub struct GetFrameItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "frames")]
 impl<'a> GetFrameItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3781,6 +4020,7 @@ impl<'a> GetFrameItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_FRAME_ITEM)
     }
 }
+#[cfg(feature = "frames")]
 impl<'a> ::std::future::IntoFuture for GetFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::FrameItem>;
@@ -3789,6 +4029,7 @@ impl<'a> ::std::future::IntoFuture for GetFrameItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "frames")]
 /// A request of [`MiroApi::delete_frame_item`](crate::MiroApi::delete_frame_item) (`DELETE /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteFrameItem<'a> {
@@ -3796,6 +4037,7 @@ pub struct DeleteFrameItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "frames")]
 impl<'a> DeleteFrameItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3815,6 +4057,7 @@ impl<'a> DeleteFrameItem<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_FRAME_ITEM)
     }
 }
+#[cfg(feature = "frames")]
 impl<'a> ::std::future::IntoFuture for DeleteFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -3823,6 +4066,7 @@ impl<'a> ::std::future::IntoFuture for DeleteFrameItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "frames")]
 /// A request of [`MiroApi::update_frame_item`](crate::MiroApi::update_frame_item) (`PATCH /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateFrameItem<'a> {
@@ -3831,6 +4075,7 @@ pub struct UpdateFrameItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::FrameUpdateRequest,
 }
+#[cfg(feature = "frames")]
 impl<'a> UpdateFrameItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3859,6 +4104,7 @@ impl<'a> UpdateFrameItem<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_FRAME_ITEM)
     }
 }
+#[cfg(feature = "frames")]
 impl<'a> ::std::future::IntoFuture for UpdateFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::FrameItem>;
@@ -3867,6 +4113,7 @@ impl<'a> ::std::future::IntoFuture for UpdateFrameItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::get_all_groups`](crate::MiroApi::get_all_groups) (`GET /v2/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllGroups<'a> {
@@ -3875,6 +4122,7 @@ pub struct GetAllGroups<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "groups")]
 impl<'a> GetAllGroups<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -3913,6 +4161,7 @@ impl<'a> GetAllGroups<'a> {
         this.respond_json(request, &crate::generated::operations::GET_ALL_GROUPS)
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for GetAllGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetAllGroupsResponse>,
@@ -3924,6 +4173,7 @@ impl<'a> ::std::future::IntoFuture for GetAllGroups<'a> {
         self.send()
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> crate::PagedRequest for GetAllGroups<'a> {
     type Item = types::GroupResponseShort;
     fn into_paging(self) -> crate::Paging {
@@ -3937,6 +4187,7 @@ impl<'a> crate::PagedRequest for GetAllGroups<'a> {
         }
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::create_group`](crate::MiroApi::create_group) (`POST /v2/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateGroup<'a> {
@@ -3944,6 +4195,7 @@ pub struct CreateGroup<'a> {
     pub(crate) board_id: &'a types::BoardId,
     pub(crate) body: &'a types::BoardItemGroup,
 }
+#[cfg(feature = "groups")]
 impl<'a> CreateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3971,6 +4223,7 @@ impl<'a> CreateGroup<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_GROUP)
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResponseShort>,
@@ -3982,6 +4235,7 @@ impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::get_items_by_group_id`](crate::MiroApi::get_items_by_group_id) (`GET /v2/boards/{board_id}/groups/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsByGroupId<'a> {
@@ -3991,6 +4245,7 @@ pub struct GetItemsByGroupId<'a> {
     pub(crate) group_item_id: &'a str,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "groups")]
 impl<'a> GetItemsByGroupId<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -4032,6 +4287,7 @@ impl<'a> GetItemsByGroupId<'a> {
         this.respond_json(request, &crate::generated::operations::GET_ITEMS_BY_GROUP_ID)
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for GetItemsByGroupId<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetItemsByGroupIdResponse>,
@@ -4043,6 +4299,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsByGroupId<'a> {
         self.send()
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -4056,6 +4313,7 @@ impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
         }
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::get_group_by_id`](crate::MiroApi::get_group_by_id) (`GET /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetGroupById<'a> {
@@ -4063,6 +4321,7 @@ pub struct GetGroupById<'a> {
     pub(crate) board_id: &'a types::BoardId,
     pub(crate) group_id: &'a types::GroupId,
 }
+#[cfg(feature = "groups")]
 impl<'a> GetGroupById<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4090,6 +4349,7 @@ impl<'a> GetGroupById<'a> {
         this.respond_json(request, &crate::generated::operations::GET_GROUP_BY_ID)
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for GetGroupById<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResponseShort>,
@@ -4101,6 +4361,7 @@ impl<'a> ::std::future::IntoFuture for GetGroupById<'a> {
         self.send()
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::update_group`](crate::MiroApi::update_group) (`PUT /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateGroup<'a> {
@@ -4109,6 +4370,7 @@ pub struct UpdateGroup<'a> {
     pub(crate) group_id: &'a types::GroupId,
     pub(crate) body: &'a types::BoardItemGroup,
 }
+#[cfg(feature = "groups")]
 impl<'a> UpdateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4137,6 +4399,7 @@ impl<'a> UpdateGroup<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_GROUP)
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResponseShort>,
@@ -4148,6 +4411,7 @@ impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::un_group`](crate::MiroApi::un_group) (`DELETE /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UnGroup<'a> {
@@ -4156,6 +4420,7 @@ pub struct UnGroup<'a> {
     pub(crate) group_id: &'a types::GroupId,
     pub(crate) delete_items: Option<bool>,
 }
+#[cfg(feature = "groups")]
 impl<'a> UnGroup<'a> {
     /// Sets `delete_items`: Indicates whether the items should be removed. By default, false.
     pub fn delete_items(mut self, value: bool) -> Self {
@@ -4187,6 +4452,7 @@ impl<'a> UnGroup<'a> {
         this.respond_empty(request, &crate::generated::operations::UN_GROUP)
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for UnGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -4195,6 +4461,7 @@ impl<'a> ::std::future::IntoFuture for UnGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "groups")]
 /// A request of [`MiroApi::delete_group`](crate::MiroApi::delete_group) (`DELETE /v2/boards/{board_id}/groups/{group_id}?`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteGroup<'a> {
@@ -4203,6 +4470,7 @@ pub struct DeleteGroup<'a> {
     pub(crate) group_id: &'a types::GroupId,
     pub(crate) delete_items: bool,
 }
+#[cfg(feature = "groups")]
 impl<'a> DeleteGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4229,6 +4497,7 @@ impl<'a> DeleteGroup<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_GROUP)
     }
 }
+#[cfg(feature = "groups")]
 impl<'a> ::std::future::IntoFuture for DeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -4237,6 +4506,7 @@ impl<'a> ::std::future::IntoFuture for DeleteGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_image_item_using_url`](crate::MiroApi::create_image_item_using_url) (`POST /v2/boards/{board_id}/images`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateImageItemUsingUrl<'a> {
@@ -4244,6 +4514,7 @@ pub struct CreateImageItemUsingUrl<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::ImageCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateImageItemUsingUrl<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4274,6 +4545,7 @@ impl<'a> CreateImageItemUsingUrl<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateImageItemUsingUrl<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
@@ -4282,6 +4554,7 @@ impl<'a> ::std::future::IntoFuture for CreateImageItemUsingUrl<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_image_item`](crate::MiroApi::get_image_item) (`GET /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetImageItem<'a> {
@@ -4289,6 +4562,7 @@ pub struct GetImageItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetImageItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4316,6 +4590,7 @@ impl<'a> GetImageItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_IMAGE_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetImageItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
@@ -4324,6 +4599,7 @@ impl<'a> ::std::future::IntoFuture for GetImageItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_image_item`](crate::MiroApi::delete_image_item) (`DELETE /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteImageItem<'a> {
@@ -4331,6 +4607,7 @@ pub struct DeleteImageItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteImageItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4350,6 +4627,7 @@ impl<'a> DeleteImageItem<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_IMAGE_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteImageItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -4358,6 +4636,7 @@ impl<'a> ::std::future::IntoFuture for DeleteImageItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_image_item_using_url`](crate::MiroApi::update_image_item_using_url) (`PATCH /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateImageItemUsingUrl<'a> {
@@ -4366,6 +4645,7 @@ pub struct UpdateImageItemUsingUrl<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::ImageUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateImageItemUsingUrl<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4397,6 +4677,7 @@ impl<'a> UpdateImageItemUsingUrl<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingUrl<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
@@ -4405,6 +4686,7 @@ impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingUrl<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_items`](crate::MiroApi::get_items) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItems<'a> {
@@ -4414,6 +4696,7 @@ pub struct GetItems<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) type_: Option<types::GetItemsType>,
 }
+#[cfg(feature = "items")]
 impl<'a> GetItems<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -4458,6 +4741,7 @@ impl<'a> GetItems<'a> {
         this.respond_json(request, &crate::generated::operations::GET_ITEMS)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetItems<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItemCursorPaged>,
@@ -4469,6 +4753,7 @@ impl<'a> ::std::future::IntoFuture for GetItems<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 impl<'a> crate::PagedRequest for GetItems<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -4483,6 +4768,7 @@ impl<'a> crate::PagedRequest for GetItems<'a> {
         }
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_items`](crate::MiroApi::create_items) (`POST /v2/boards/{board_id}/items/bulk`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateItems<'a> {
@@ -4490,6 +4776,7 @@ pub struct CreateItems<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a [types::ItemCreate],
 }
+#[cfg(feature = "items")]
 impl<'a> CreateItems<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4517,6 +4804,7 @@ impl<'a> CreateItems<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_ITEMS)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateItems<'a> {
     type Output = ::std::result::Result<crate::Response<types::Items>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Items>;
@@ -4525,6 +4813,7 @@ impl<'a> ::std::future::IntoFuture for CreateItems<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_specific_item`](crate::MiroApi::get_specific_item) (`GET /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificItem<'a> {
@@ -4532,6 +4821,7 @@ pub struct GetSpecificItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetSpecificItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4559,6 +4849,7 @@ impl<'a> GetSpecificItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_SPECIFIC_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetSpecificItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItem>,
@@ -4570,6 +4861,7 @@ impl<'a> ::std::future::IntoFuture for GetSpecificItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_item`](crate::MiroApi::delete_item) (`DELETE /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteItem<'a> {
@@ -4577,6 +4869,7 @@ pub struct DeleteItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4596,6 +4889,7 @@ impl<'a> DeleteItem<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -4604,6 +4898,7 @@ impl<'a> ::std::future::IntoFuture for DeleteItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_item_position_or_parent`](crate::MiroApi::update_item_position_or_parent) (`PATCH /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateItemPositionOrParent<'a> {
@@ -4612,6 +4907,7 @@ pub struct UpdateItemPositionOrParent<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::GenericItemUpdate,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateItemPositionOrParent<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4643,6 +4939,7 @@ impl<'a> UpdateItemPositionOrParent<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateItemPositionOrParent<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItem>,
@@ -4654,6 +4951,7 @@ impl<'a> ::std::future::IntoFuture for UpdateItemPositionOrParent<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::get_tags_from_item`](crate::MiroApi::get_tags_from_item) (`GET /v2/boards/{board_id}/items/{item_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTagsFromItem<'a> {
@@ -4661,6 +4959,7 @@ pub struct GetTagsFromItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> GetTagsFromItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4688,6 +4987,7 @@ impl<'a> GetTagsFromItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_TAGS_FROM_ITEM)
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for GetTagsFromItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetTagsResponse>,
@@ -4699,6 +4999,7 @@ impl<'a> ::std::future::IntoFuture for GetTagsFromItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "board_members")]
 /// A request of [`MiroApi::get_board_members`](crate::MiroApi::get_board_members) (`GET /v2/boards/{board_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetBoardMembers<'a> {
@@ -4707,6 +5008,7 @@ pub struct GetBoardMembers<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) offset: Option<u32>,
 }
+#[cfg(feature = "board_members")]
 impl<'a> GetBoardMembers<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -4745,6 +5047,7 @@ impl<'a> GetBoardMembers<'a> {
         this.respond_json(request, &crate::generated::operations::GET_BOARD_MEMBERS)
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for GetBoardMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardMembersPagedResponse>,
@@ -4756,6 +5059,7 @@ impl<'a> ::std::future::IntoFuture for GetBoardMembers<'a> {
         self.send()
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> crate::PagedRequest for GetBoardMembers<'a> {
     type Item = types::BoardMember;
     fn into_paging(self) -> crate::Paging {
@@ -4769,6 +5073,7 @@ impl<'a> crate::PagedRequest for GetBoardMembers<'a> {
         }
     }
 }
+#[cfg(feature = "board_members")]
 /// A request of [`MiroApi::share_board`](crate::MiroApi::share_board) (`POST /v2/boards/{board_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ShareBoard<'a> {
@@ -4776,6 +5081,7 @@ pub struct ShareBoard<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::BoardMembersInvite,
 }
+#[cfg(feature = "board_members")]
 impl<'a> ShareBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4803,6 +5109,7 @@ impl<'a> ShareBoard<'a> {
         this.respond_json(request, &crate::generated::operations::SHARE_BOARD)
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for ShareBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::InvitationResult>,
@@ -4814,6 +5121,7 @@ impl<'a> ::std::future::IntoFuture for ShareBoard<'a> {
         self.send()
     }
 }
+#[cfg(feature = "board_members")]
 /// A request of [`MiroApi::get_specific_board_member`](crate::MiroApi::get_specific_board_member) (`GET /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificBoardMember<'a> {
@@ -4821,6 +5129,7 @@ pub struct GetSpecificBoardMember<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) board_member_id: &'a str,
 }
+#[cfg(feature = "board_members")]
 impl<'a> GetSpecificBoardMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4851,6 +5160,7 @@ impl<'a> GetSpecificBoardMember<'a> {
         )
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for GetSpecificBoardMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardMemberWithLinks>,
@@ -4862,6 +5172,7 @@ impl<'a> ::std::future::IntoFuture for GetSpecificBoardMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "board_members")]
 /// A request of [`MiroApi::remove_board_member`](crate::MiroApi::remove_board_member) (`DELETE /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RemoveBoardMember<'a> {
@@ -4869,6 +5180,7 @@ pub struct RemoveBoardMember<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) board_member_id: &'a str,
 }
+#[cfg(feature = "board_members")]
 impl<'a> RemoveBoardMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4888,6 +5200,7 @@ impl<'a> RemoveBoardMember<'a> {
         this.respond_empty(request, &crate::generated::operations::REMOVE_BOARD_MEMBER)
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for RemoveBoardMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -4896,6 +5209,7 @@ impl<'a> ::std::future::IntoFuture for RemoveBoardMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "board_members")]
 /// A request of [`MiroApi::update_board_member`](crate::MiroApi::update_board_member) (`PATCH /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateBoardMember<'a> {
@@ -4904,6 +5218,7 @@ pub struct UpdateBoardMember<'a> {
     pub(crate) board_member_id: &'a str,
     pub(crate) body: &'a types::BoardMemberChanges,
 }
+#[cfg(feature = "board_members")]
 impl<'a> UpdateBoardMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4932,6 +5247,7 @@ impl<'a> UpdateBoardMember<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_BOARD_MEMBER)
     }
 }
+#[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for UpdateBoardMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardMemberWithLinks>,
@@ -4943,6 +5259,7 @@ impl<'a> ::std::future::IntoFuture for UpdateBoardMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_shape_item`](crate::MiroApi::create_shape_item) (`POST /v2/boards/{board_id}/shapes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateShapeItem<'a> {
@@ -4950,6 +5267,7 @@ pub struct CreateShapeItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::ShapeCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateShapeItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4977,6 +5295,7 @@ impl<'a> CreateShapeItem<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_SHAPE_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -4985,6 +5304,7 @@ impl<'a> ::std::future::IntoFuture for CreateShapeItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_shape_item`](crate::MiroApi::get_shape_item) (`GET /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetShapeItem<'a> {
@@ -4992,6 +5312,7 @@ pub struct GetShapeItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetShapeItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5019,6 +5340,7 @@ impl<'a> GetShapeItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_SHAPE_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -5027,6 +5349,7 @@ impl<'a> ::std::future::IntoFuture for GetShapeItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_shape_item`](crate::MiroApi::delete_shape_item) (`DELETE /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteShapeItem<'a> {
@@ -5034,6 +5357,7 @@ pub struct DeleteShapeItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteShapeItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5053,6 +5377,7 @@ impl<'a> DeleteShapeItem<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_SHAPE_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -5061,6 +5386,7 @@ impl<'a> ::std::future::IntoFuture for DeleteShapeItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_shape_item`](crate::MiroApi::update_shape_item) (`PATCH /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateShapeItem<'a> {
@@ -5069,6 +5395,7 @@ pub struct UpdateShapeItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::ShapeUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateShapeItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5097,6 +5424,7 @@ impl<'a> UpdateShapeItem<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_SHAPE_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -5105,6 +5433,7 @@ impl<'a> ::std::future::IntoFuture for UpdateShapeItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_sticky_note_item`](crate::MiroApi::create_sticky_note_item) (`POST /v2/boards/{board_id}/sticky_notes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateStickyNoteItem<'a> {
@@ -5112,6 +5441,7 @@ pub struct CreateStickyNoteItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::StickyNoteCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateStickyNoteItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5142,6 +5472,7 @@ impl<'a> CreateStickyNoteItem<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateStickyNoteItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::StickyNoteItem>,
@@ -5153,6 +5484,7 @@ impl<'a> ::std::future::IntoFuture for CreateStickyNoteItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_sticky_note_item`](crate::MiroApi::get_sticky_note_item) (`GET /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetStickyNoteItem<'a> {
@@ -5160,6 +5492,7 @@ pub struct GetStickyNoteItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetStickyNoteItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5187,6 +5520,7 @@ impl<'a> GetStickyNoteItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_STICKY_NOTE_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetStickyNoteItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::StickyNoteItem>,
@@ -5198,6 +5532,7 @@ impl<'a> ::std::future::IntoFuture for GetStickyNoteItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_sticky_note_item`](crate::MiroApi::delete_sticky_note_item) (`DELETE /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteStickyNoteItem<'a> {
@@ -5205,6 +5540,7 @@ pub struct DeleteStickyNoteItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteStickyNoteItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5227,6 +5563,7 @@ impl<'a> DeleteStickyNoteItem<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteStickyNoteItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -5235,6 +5572,7 @@ impl<'a> ::std::future::IntoFuture for DeleteStickyNoteItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_sticky_note_item`](crate::MiroApi::update_sticky_note_item) (`PATCH /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateStickyNoteItem<'a> {
@@ -5243,6 +5581,7 @@ pub struct UpdateStickyNoteItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::StickyNoteUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateStickyNoteItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5274,6 +5613,7 @@ impl<'a> UpdateStickyNoteItem<'a> {
         )
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateStickyNoteItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::StickyNoteItem>,
@@ -5285,6 +5625,7 @@ impl<'a> ::std::future::IntoFuture for UpdateStickyNoteItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::get_tags_from_board`](crate::MiroApi::get_tags_from_board) (`GET /v2/boards/{board_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTagsFromBoard<'a> {
@@ -5293,6 +5634,7 @@ pub struct GetTagsFromBoard<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) offset: Option<u32>,
 }
+#[cfg(feature = "tags")]
 impl<'a> GetTagsFromBoard<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -5331,6 +5673,7 @@ impl<'a> GetTagsFromBoard<'a> {
         this.respond_json(request, &crate::generated::operations::GET_TAGS_FROM_BOARD)
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for GetTagsFromBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagsPagedResponse>,
@@ -5342,6 +5685,7 @@ impl<'a> ::std::future::IntoFuture for GetTagsFromBoard<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> crate::PagedRequest for GetTagsFromBoard<'a> {
     type Item = types::Tag;
     fn into_paging(self) -> crate::Paging {
@@ -5355,6 +5699,7 @@ impl<'a> crate::PagedRequest for GetTagsFromBoard<'a> {
         }
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::create_tag`](crate::MiroApi::create_tag) (`POST /v2/boards/{board_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateTag<'a> {
@@ -5362,6 +5707,7 @@ pub struct CreateTag<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::TagCreateRequest,
 }
+#[cfg(feature = "tags")]
 impl<'a> CreateTag<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5389,6 +5735,7 @@ impl<'a> CreateTag<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_TAG)
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for CreateTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagWithLinks>,
@@ -5400,6 +5747,7 @@ impl<'a> ::std::future::IntoFuture for CreateTag<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::get_tag`](crate::MiroApi::get_tag) (`GET /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTag<'a> {
@@ -5407,6 +5755,7 @@ pub struct GetTag<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) tag_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> GetTag<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5434,6 +5783,7 @@ impl<'a> GetTag<'a> {
         this.respond_json(request, &crate::generated::operations::GET_TAG)
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for GetTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagWithLinks>,
@@ -5445,6 +5795,7 @@ impl<'a> ::std::future::IntoFuture for GetTag<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::delete_tag`](crate::MiroApi::delete_tag) (`DELETE /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteTag<'a> {
@@ -5452,6 +5803,7 @@ pub struct DeleteTag<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) tag_id: &'a str,
 }
+#[cfg(feature = "tags")]
 impl<'a> DeleteTag<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5471,6 +5823,7 @@ impl<'a> DeleteTag<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_TAG)
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for DeleteTag<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -5479,6 +5832,7 @@ impl<'a> ::std::future::IntoFuture for DeleteTag<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tags")]
 /// A request of [`MiroApi::update_tag`](crate::MiroApi::update_tag) (`PATCH /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateTag<'a> {
@@ -5487,6 +5841,7 @@ pub struct UpdateTag<'a> {
     pub(crate) tag_id: &'a str,
     pub(crate) body: &'a types::TagUpdateRequest,
 }
+#[cfg(feature = "tags")]
 impl<'a> UpdateTag<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5515,6 +5870,7 @@ impl<'a> UpdateTag<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_TAG)
     }
 }
+#[cfg(feature = "tags")]
 impl<'a> ::std::future::IntoFuture for UpdateTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagWithLinks>,
@@ -5526,6 +5882,7 @@ impl<'a> ::std::future::IntoFuture for UpdateTag<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::create_text_item`](crate::MiroApi::create_text_item) (`POST /v2/boards/{board_id}/texts`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateTextItem<'a> {
@@ -5533,6 +5890,7 @@ pub struct CreateTextItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::TextCreateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> CreateTextItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5560,6 +5918,7 @@ impl<'a> CreateTextItem<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_TEXT_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for CreateTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TextItem>;
@@ -5568,6 +5927,7 @@ impl<'a> ::std::future::IntoFuture for CreateTextItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::get_text_item`](crate::MiroApi::get_text_item) (`GET /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTextItem<'a> {
@@ -5575,6 +5935,7 @@ pub struct GetTextItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> GetTextItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5602,6 +5963,7 @@ impl<'a> GetTextItem<'a> {
         this.respond_json(request, &crate::generated::operations::GET_TEXT_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for GetTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TextItem>;
@@ -5610,6 +5972,7 @@ impl<'a> ::std::future::IntoFuture for GetTextItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::delete_text_item`](crate::MiroApi::delete_text_item) (`DELETE /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteTextItem<'a> {
@@ -5617,6 +5980,7 @@ pub struct DeleteTextItem<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) item_id: &'a str,
 }
+#[cfg(feature = "items")]
 impl<'a> DeleteTextItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5636,6 +6000,7 @@ impl<'a> DeleteTextItem<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_TEXT_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for DeleteTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -5644,6 +6009,7 @@ impl<'a> ::std::future::IntoFuture for DeleteTextItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "items")]
 /// A request of [`MiroApi::update_text_item`](crate::MiroApi::update_text_item) (`PATCH /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateTextItem<'a> {
@@ -5652,6 +6018,7 @@ pub struct UpdateTextItem<'a> {
     pub(crate) item_id: &'a str,
     pub(crate) body: &'a types::TextUpdateRequest,
 }
+#[cfg(feature = "items")]
 impl<'a> UpdateTextItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5680,6 +6047,7 @@ impl<'a> UpdateTextItem<'a> {
         this.respond_json(request, &crate::generated::operations::UPDATE_TEXT_ITEM)
     }
 }
+#[cfg(feature = "items")]
 impl<'a> ::std::future::IntoFuture for UpdateTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TextItem>;
@@ -5688,12 +6056,14 @@ impl<'a> ::std::future::IntoFuture for UpdateTextItem<'a> {
         self.send()
     }
 }
+#[cfg(feature = "tokens")]
 /// A request of [`MiroApi::revoke_token_v2`](crate::MiroApi::revoke_token_v2) (`POST /v2/oauth/revoke`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RevokeTokenV2<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) body: &'a types::RevokeTokenRequest,
 }
+#[cfg(feature = "tokens")]
 impl<'a> RevokeTokenV2<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5709,6 +6079,7 @@ impl<'a> RevokeTokenV2<'a> {
         this.respond_empty(request, &crate::generated::operations::REVOKE_TOKEN_V2)
     }
 }
+#[cfg(feature = "tokens")]
 impl<'a> ::std::future::IntoFuture for RevokeTokenV2<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -5717,12 +6088,14 @@ impl<'a> ::std::future::IntoFuture for RevokeTokenV2<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_organization`](crate::MiroApi::enterprise_get_organization) (`GET /v2/orgs/{org_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetOrganization<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetOrganization<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5752,6 +6125,7 @@ impl<'a> EnterpriseGetOrganization<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganization<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::Organization>,
@@ -5763,6 +6137,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganization<'a> {
         self.send()
     }
 }
+#[cfg(feature = "audit_logs")]
 /// A request of [`MiroApi::enterprise_get_ai_interaction_logs`](crate::MiroApi::enterprise_get_ai_interaction_logs) (`GET /v2/orgs/{org_id}/ai-interaction-logs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetAiInteractionLogs<'a> {
@@ -5776,6 +6151,7 @@ pub struct EnterpriseGetAiInteractionLogs<'a> {
     pub(crate) sorting: Option<types::EnterpriseGetAiInteractionLogsSorting>,
     pub(crate) to: &'a ::chrono::DateTime<::chrono::offset::Utc>,
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> EnterpriseGetAiInteractionLogs<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, set the cursor parameter equal to the cursor value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -5853,6 +6229,7 @@ impl<'a> EnterpriseGetAiInteractionLogs<'a> {
         )
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetAiInteractionLogs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetAiInteractionLogsResponse>,
@@ -5864,6 +6241,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetAiInteractionLogs<'a> {
         self.send()
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> crate::PagedRequest for EnterpriseGetAiInteractionLogs<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -5880,6 +6258,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetAiInteractionLogs<'a> {
         }
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_board_export_jobs`](crate::MiroApi::enterprise_board_export_jobs) (`GET /v2/orgs/{org_id}/boards/export/jobs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobs<'a> {
@@ -5890,6 +6269,7 @@ pub struct EnterpriseBoardExportJobs<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) status: Option<&'a ::std::vec::Vec<::std::string::String>>,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobs<'a> {
     /// Sets `creator_id`: Unique identifier of the board export job creator.
     pub fn creator_id(mut self, value: &'a ::std::vec::Vec<i64>) -> Self {
@@ -5943,6 +6323,7 @@ impl<'a> EnterpriseBoardExportJobs<'a> {
         )
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobsList>,
@@ -5954,6 +6335,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobs<'a> {
         self.send()
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> crate::PagedRequest for EnterpriseBoardExportJobs<'a> {
     type Item = types::BoardExportJob;
     fn into_paging(self) -> crate::Paging {
@@ -5969,6 +6351,7 @@ impl<'a> crate::PagedRequest for EnterpriseBoardExportJobs<'a> {
         }
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_create_board_export`](crate::MiroApi::enterprise_create_board_export) (`POST /v2/orgs/{org_id}/boards/export/jobs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateBoardExport<'a> {
@@ -5977,6 +6360,7 @@ pub struct EnterpriseCreateBoardExport<'a> {
     pub(crate) request_id: &'a ::uuid::Uuid,
     pub(crate) body: &'a types::CreateBoardExportRequest,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseCreateBoardExport<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6008,6 +6392,7 @@ impl<'a> EnterpriseCreateBoardExport<'a> {
         )
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExport<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobId>,
@@ -6019,6 +6404,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExport<'a> {
         self.send()
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_board_export_job_status`](crate::MiroApi::enterprise_board_export_job_status) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobStatus<'a> {
@@ -6026,6 +6412,7 @@ pub struct EnterpriseBoardExportJobStatus<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) job_id: &'a ::uuid::Uuid,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobStatus<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6056,6 +6443,7 @@ impl<'a> EnterpriseBoardExportJobStatus<'a> {
         )
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobStatus<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobStatus>,
@@ -6067,6 +6455,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobStatus<'a> {
         self.send()
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_board_export_job_results`](crate::MiroApi::enterprise_board_export_job_results) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/results`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobResults<'a> {
@@ -6074,6 +6463,7 @@ pub struct EnterpriseBoardExportJobResults<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) job_id: &'a ::uuid::Uuid,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobResults<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6104,6 +6494,7 @@ impl<'a> EnterpriseBoardExportJobResults<'a> {
         )
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobResults<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportResult>,
@@ -6115,6 +6506,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobResults<'a> {
         self.send()
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_update_board_export_job`](crate::MiroApi::enterprise_update_board_export_job) (`PUT /v2/orgs/{org_id}/boards/export/jobs/{job_id}/status`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateBoardExportJob<'a> {
@@ -6123,6 +6515,7 @@ pub struct EnterpriseUpdateBoardExportJob<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
     pub(crate) body: &'a types::EnterpriseUpdateBoardExportJobBody,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseUpdateBoardExportJob<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6156,6 +6549,7 @@ impl<'a> EnterpriseUpdateBoardExportJob<'a> {
         )
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateBoardExportJob<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::EnterpriseUpdateBoardExportJobResponse>,
@@ -6170,6 +6564,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateBoardExportJob<'a> {
         self.send()
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_board_export_job_tasks`](crate::MiroApi::enterprise_board_export_job_tasks) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobTasks<'a> {
@@ -6180,6 +6575,7 @@ pub struct EnterpriseBoardExportJobTasks<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) status: Option<&'a ::std::vec::Vec<types::ExportTaskStatusFilter>>,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobTasks<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, set the cursor parameter equal to the cursor value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a ::uuid::Uuid) -> Self {
@@ -6231,6 +6627,7 @@ impl<'a> EnterpriseBoardExportJobTasks<'a> {
         )
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobTasks<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobTasksList>,
@@ -6242,6 +6639,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobTasks<'a> {
         self.send()
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> crate::PagedRequest for EnterpriseBoardExportJobTasks<'a> {
     type Item = types::BoardExportTask;
     fn into_paging(self) -> crate::Paging {
@@ -6256,6 +6654,7 @@ impl<'a> crate::PagedRequest for EnterpriseBoardExportJobTasks<'a> {
         }
     }
 }
+#[cfg(feature = "exports")]
 /// A request of [`MiroApi::enterprise_create_board_export_task_export_link`](crate::MiroApi::enterprise_create_board_export_task_export_link) (`POST /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks/{task_id}/export-link`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateBoardExportTaskExportLink<'a> {
@@ -6264,6 +6663,7 @@ pub struct EnterpriseCreateBoardExportTaskExportLink<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
     pub(crate) task_id: &'a ::uuid::Uuid,
 }
+#[cfg(feature = "exports")]
 impl<'a> EnterpriseCreateBoardExportTaskExportLink<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6295,6 +6695,7 @@ impl<'a> EnterpriseCreateBoardExportTaskExportLink<'a> {
         )
     }
 }
+#[cfg(feature = "exports")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExportTaskExportLink<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportTaskExportLink>,
@@ -6306,6 +6707,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExportTaskExportLink
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_boards_get_groups`](crate::MiroApi::enterprise_boards_get_groups) (`GET /v2/orgs/{org_id}/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardsGetGroups<'a> {
@@ -6315,6 +6717,7 @@ pub struct EnterpriseBoardsGetGroups<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursorBoardUserGroups>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseBoardsGetGroups<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursorBoardUserGroups) -> Self {
@@ -6357,6 +6760,7 @@ impl<'a> EnterpriseBoardsGetGroups<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardUserGroupsPage>,
@@ -6368,6 +6772,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsGetGroups<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseBoardsGetGroups<'a> {
     type Item = types::BoardUserGroup;
     fn into_paging(self) -> crate::Paging {
@@ -6381,6 +6786,7 @@ impl<'a> crate::PagedRequest for EnterpriseBoardsGetGroups<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_boards_create_group`](crate::MiroApi::enterprise_boards_create_group) (`POST /v2/orgs/{org_id}/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardsCreateGroup<'a> {
@@ -6389,6 +6795,7 @@ pub struct EnterpriseBoardsCreateGroup<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::CreateBoardUserGroupsRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseBoardsCreateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6420,6 +6827,7 @@ impl<'a> EnterpriseBoardsCreateGroup<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsCreateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardUserGroup>,
@@ -6431,6 +6839,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsCreateGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_boards_delete_groups`](crate::MiroApi::enterprise_boards_delete_groups) (`DELETE /v2/orgs/{org_id}/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardsDeleteGroups<'a> {
@@ -6439,6 +6848,7 @@ pub struct EnterpriseBoardsDeleteGroups<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseBoardsDeleteGroups<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6462,6 +6872,7 @@ impl<'a> EnterpriseBoardsDeleteGroups<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsDeleteGroups<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -6470,6 +6881,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsDeleteGroups<'a> {
         self.send()
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::get_all_cases`](crate::MiroApi::get_all_cases) (`GET /v2/orgs/{org_id}/cases`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllCases<'a> {
@@ -6478,6 +6890,7 @@ pub struct GetAllCases<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "cases")]
 impl<'a> GetAllCases<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -6516,6 +6929,7 @@ impl<'a> GetAllCases<'a> {
         this.respond_json(request, &crate::generated::operations::GET_ALL_CASES)
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for GetAllCases<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedCaseResponse>,
@@ -6527,6 +6941,7 @@ impl<'a> ::std::future::IntoFuture for GetAllCases<'a> {
         self.send()
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> crate::PagedRequest for GetAllCases<'a> {
     type Item = types::CaseResponse;
     fn into_paging(self) -> crate::Paging {
@@ -6540,6 +6955,7 @@ impl<'a> crate::PagedRequest for GetAllCases<'a> {
         }
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::create_case`](crate::MiroApi::create_case) (`POST /v2/orgs/{org_id}/cases`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateCase<'a> {
@@ -6547,6 +6963,7 @@ pub struct CreateCase<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) body: &'a types::CaseRequest,
 }
+#[cfg(feature = "cases")]
 impl<'a> CreateCase<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6574,6 +6991,7 @@ impl<'a> CreateCase<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_CASE)
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for CreateCase<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CaseResponse>,
@@ -6585,6 +7003,7 @@ impl<'a> ::std::future::IntoFuture for CreateCase<'a> {
         self.send()
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::get_case`](crate::MiroApi::get_case) (`GET /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCase<'a> {
@@ -6592,6 +7011,7 @@ pub struct GetCase<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) case_id: &'a str,
 }
+#[cfg(feature = "cases")]
 impl<'a> GetCase<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6618,6 +7038,7 @@ impl<'a> GetCase<'a> {
         this.respond_json(request, &crate::generated::operations::GET_CASE)
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for GetCase<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CaseResponse>,
@@ -6629,6 +7050,7 @@ impl<'a> ::std::future::IntoFuture for GetCase<'a> {
         self.send()
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::edit_case`](crate::MiroApi::edit_case) (`PUT /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EditCase<'a> {
@@ -6637,6 +7059,7 @@ pub struct EditCase<'a> {
     pub(crate) case_id: &'a str,
     pub(crate) body: &'a types::CaseRequest,
 }
+#[cfg(feature = "cases")]
 impl<'a> EditCase<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6664,6 +7087,7 @@ impl<'a> EditCase<'a> {
         this.respond_json(request, &crate::generated::operations::EDIT_CASE)
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for EditCase<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CaseResponse>,
@@ -6675,6 +7099,7 @@ impl<'a> ::std::future::IntoFuture for EditCase<'a> {
         self.send()
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::delete_case`](crate::MiroApi::delete_case) (`DELETE /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteCase<'a> {
@@ -6682,6 +7107,7 @@ pub struct DeleteCase<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) case_id: &'a str,
 }
+#[cfg(feature = "cases")]
 impl<'a> DeleteCase<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6700,6 +7126,7 @@ impl<'a> DeleteCase<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_CASE)
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for DeleteCase<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -6708,6 +7135,7 @@ impl<'a> ::std::future::IntoFuture for DeleteCase<'a> {
         self.send()
     }
 }
+#[cfg(feature = "cases")]
 /// A request of [`MiroApi::get_legal_hold_export_jobs`](crate::MiroApi::get_legal_hold_export_jobs) (`GET /v2/orgs/{org_id}/cases/{case_id}/export-jobs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetLegalHoldExportJobs<'a> {
@@ -6717,6 +7145,7 @@ pub struct GetLegalHoldExportJobs<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "cases")]
 impl<'a> GetLegalHoldExportJobs<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -6761,6 +7190,7 @@ impl<'a> GetLegalHoldExportJobs<'a> {
         )
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> ::std::future::IntoFuture for GetLegalHoldExportJobs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedCaseExportJobsResponse>,
@@ -6772,6 +7202,7 @@ impl<'a> ::std::future::IntoFuture for GetLegalHoldExportJobs<'a> {
         self.send()
     }
 }
+#[cfg(feature = "cases")]
 impl<'a> crate::PagedRequest for GetLegalHoldExportJobs<'a> {
     type Item = types::PaginatedCaseExportJobsResponseDataItem;
     fn into_paging(self) -> crate::Paging {
@@ -6785,6 +7216,7 @@ impl<'a> crate::PagedRequest for GetLegalHoldExportJobs<'a> {
         }
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::get_all_legal_holds`](crate::MiroApi::get_all_legal_holds) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllLegalHolds<'a> {
@@ -6794,6 +7226,7 @@ pub struct GetAllLegalHolds<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> GetAllLegalHolds<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -6833,6 +7266,7 @@ impl<'a> GetAllLegalHolds<'a> {
         this.respond_json(request, &crate::generated::operations::GET_ALL_LEGAL_HOLDS)
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for GetAllLegalHolds<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedLegalHoldResponse>,
@@ -6844,6 +7278,7 @@ impl<'a> ::std::future::IntoFuture for GetAllLegalHolds<'a> {
         self.send()
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> crate::PagedRequest for GetAllLegalHolds<'a> {
     type Item = types::LegalHoldResponse;
     fn into_paging(self) -> crate::Paging {
@@ -6857,6 +7292,7 @@ impl<'a> crate::PagedRequest for GetAllLegalHolds<'a> {
         }
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::create_legal_hold`](crate::MiroApi::create_legal_hold) (`POST /v2/orgs/{org_id}/cases/{case_id}/legal-holds`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateLegalHold<'a> {
@@ -6865,6 +7301,7 @@ pub struct CreateLegalHold<'a> {
     pub(crate) case_id: &'a str,
     pub(crate) body: &'a types::LegalHoldRequest,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> CreateLegalHold<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6893,6 +7330,7 @@ impl<'a> CreateLegalHold<'a> {
         this.respond_json(request, &crate::generated::operations::CREATE_LEGAL_HOLD)
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for CreateLegalHold<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::LegalHoldResponse>,
@@ -6904,6 +7342,7 @@ impl<'a> ::std::future::IntoFuture for CreateLegalHold<'a> {
         self.send()
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::get_legal_hold`](crate::MiroApi::get_legal_hold) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetLegalHold<'a> {
@@ -6912,6 +7351,7 @@ pub struct GetLegalHold<'a> {
     pub(crate) case_id: &'a str,
     pub(crate) legal_hold_id: &'a str,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> GetLegalHold<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6940,6 +7380,7 @@ impl<'a> GetLegalHold<'a> {
         this.respond_json(request, &crate::generated::operations::GET_LEGAL_HOLD)
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for GetLegalHold<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::LegalHoldResponse>,
@@ -6951,6 +7392,7 @@ impl<'a> ::std::future::IntoFuture for GetLegalHold<'a> {
         self.send()
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::edit_legal_hold`](crate::MiroApi::edit_legal_hold) (`PUT /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EditLegalHold<'a> {
@@ -6960,6 +7402,7 @@ pub struct EditLegalHold<'a> {
     pub(crate) legal_hold_id: &'a str,
     pub(crate) body: &'a types::LegalHoldRequest,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> EditLegalHold<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6989,6 +7432,7 @@ impl<'a> EditLegalHold<'a> {
         this.respond_json(request, &crate::generated::operations::EDIT_LEGAL_HOLD)
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for EditLegalHold<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::LegalHoldResponse>,
@@ -7000,6 +7444,7 @@ impl<'a> ::std::future::IntoFuture for EditLegalHold<'a> {
         self.send()
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::delete_legal_hold`](crate::MiroApi::delete_legal_hold) (`DELETE /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteLegalHold<'a> {
@@ -7008,6 +7453,7 @@ pub struct DeleteLegalHold<'a> {
     pub(crate) case_id: &'a str,
     pub(crate) legal_hold_id: &'a str,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> DeleteLegalHold<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7028,6 +7474,7 @@ impl<'a> DeleteLegalHold<'a> {
         this.respond_empty(request, &crate::generated::operations::DELETE_LEGAL_HOLD)
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for DeleteLegalHold<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -7036,6 +7483,7 @@ impl<'a> ::std::future::IntoFuture for DeleteLegalHold<'a> {
         self.send()
     }
 }
+#[cfg(feature = "legal_holds")]
 /// A request of [`MiroApi::get_legal_hold_content_items`](crate::MiroApi::get_legal_hold_content_items) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}/content-items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetLegalHoldContentItems<'a> {
@@ -7046,6 +7494,7 @@ pub struct GetLegalHoldContentItems<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> GetLegalHoldContentItems<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -7091,6 +7540,7 @@ impl<'a> GetLegalHoldContentItems<'a> {
         )
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> ::std::future::IntoFuture for GetLegalHoldContentItems<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedLegalHoldContentItemsResponse>,
@@ -7105,6 +7555,7 @@ impl<'a> ::std::future::IntoFuture for GetLegalHoldContentItems<'a> {
         self.send()
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'a> crate::PagedRequest for GetLegalHoldContentItems<'a> {
     type Item = types::LegalHoldContentItemsResponse;
     fn into_paging(self) -> crate::Paging {
@@ -7121,6 +7572,7 @@ impl<'a> crate::PagedRequest for GetLegalHoldContentItems<'a> {
         }
     }
 }
+#[cfg(feature = "audit_logs")]
 /// A request of [`MiroApi::enterprise_board_content_item_logs_fetch`](crate::MiroApi::enterprise_board_content_item_logs_fetch) (`GET /v2/orgs/{org_id}/content-logs/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardContentItemLogsFetch<'a> {
@@ -7134,6 +7586,7 @@ pub struct EnterpriseBoardContentItemLogsFetch<'a> {
     pub(crate) sorting: Option<types::EnterpriseBoardContentItemLogsFetchSorting>,
     pub(crate) to: &'a ::chrono::DateTime<::chrono::offset::Utc>,
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> EnterpriseBoardContentItemLogsFetch<'a> {
     /// Sets `board_ids`: List of board IDs for which you want to retrieve the content logs.
     pub fn board_ids(
@@ -7213,6 +7666,7 @@ impl<'a> EnterpriseBoardContentItemLogsFetch<'a> {
         )
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardContentItemLogsFetch<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetBoardItemContentLogsResponse>,
@@ -7224,6 +7678,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardContentItemLogsFetch<'a> {
         self.send()
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'a> crate::PagedRequest for EnterpriseBoardContentItemLogsFetch<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -7240,12 +7695,14 @@ impl<'a> crate::PagedRequest for EnterpriseBoardContentItemLogsFetch<'a> {
         }
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_organization_settings_get`](crate::MiroApi::enterprise_dataclassification_organization_settings_get) (`GET /v2/orgs/{org_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7277,6 +7734,7 @@ impl<'a> EnterpriseDataclassificationOrganizationSettingsGet<'a> {
         )
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture
 for EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     type Output = ::std::result::Result<
@@ -7292,12 +7750,14 @@ for EnterpriseDataclassificationOrganizationSettingsGet<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_default_team_settings`](crate::MiroApi::enterprise_get_default_team_settings) (`GET /v2/orgs/{org_id}/default_teams_settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetDefaultTeamSettings<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetDefaultTeamSettings<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7327,6 +7787,7 @@ impl<'a> EnterpriseGetDefaultTeamSettings<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetDefaultTeamSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamSettings>,
@@ -7338,6 +7799,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetDefaultTeamSettings<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_groups`](crate::MiroApi::enterprise_get_groups) (`GET /v2/orgs/{org_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroups<'a> {
@@ -7346,6 +7808,7 @@ pub struct EnterpriseGetGroups<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursor>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroups<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
@@ -7384,6 +7847,7 @@ impl<'a> EnterpriseGetGroups<'a> {
         this.respond_json(request, &crate::generated::operations::ENTERPRISE_GET_GROUPS)
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupsPage>,
@@ -7395,6 +7859,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroups<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGetGroups<'a> {
     type Item = types::Group;
     fn into_paging(self) -> crate::Paging {
@@ -7408,6 +7873,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetGroups<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_create_group`](crate::MiroApi::enterprise_create_group) (`POST /v2/orgs/{org_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateGroup<'a> {
@@ -7415,6 +7881,7 @@ pub struct EnterpriseCreateGroup<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) body: &'a types::CreateGroupRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseCreateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7445,6 +7912,7 @@ impl<'a> EnterpriseCreateGroup<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Group>;
@@ -7453,6 +7921,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_group`](crate::MiroApi::enterprise_get_group) (`GET /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroup<'a> {
@@ -7460,6 +7929,7 @@ pub struct EnterpriseGetGroup<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7487,6 +7957,7 @@ impl<'a> EnterpriseGetGroup<'a> {
         this.respond_json(request, &crate::generated::operations::ENTERPRISE_GET_GROUP)
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Group>;
@@ -7495,6 +7966,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_delete_group`](crate::MiroApi::enterprise_delete_group) (`DELETE /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteGroup<'a> {
@@ -7502,6 +7974,7 @@ pub struct EnterpriseDeleteGroup<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseDeleteGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7524,6 +7997,7 @@ impl<'a> EnterpriseDeleteGroup<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -7532,6 +8006,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_update_group`](crate::MiroApi::enterprise_update_group) (`PATCH /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateGroup<'a> {
@@ -7540,6 +8015,7 @@ pub struct EnterpriseUpdateGroup<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) body: &'a types::UpdateGroupRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseUpdateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7571,6 +8047,7 @@ impl<'a> EnterpriseUpdateGroup<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Group>;
@@ -7579,6 +8056,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_group_members`](crate::MiroApi::enterprise_get_group_members) (`GET /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroupMembers<'a> {
@@ -7588,6 +8066,7 @@ pub struct EnterpriseGetGroupMembers<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursor>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroupMembers<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
@@ -7630,6 +8109,7 @@ impl<'a> EnterpriseGetGroupMembers<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupMembersPage>,
@@ -7641,6 +8121,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMembers<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGetGroupMembers<'a> {
     type Item = types::GroupMember;
     fn into_paging(self) -> crate::Paging {
@@ -7654,6 +8135,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetGroupMembers<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_create_group_member`](crate::MiroApi::enterprise_create_group_member) (`POST /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateGroupMember<'a> {
@@ -7662,6 +8144,7 @@ pub struct EnterpriseCreateGroupMember<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) body: &'a types::CreateGroupMemberRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseCreateGroupMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7693,6 +8176,7 @@ impl<'a> EnterpriseCreateGroupMember<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroupMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupMember>,
@@ -7704,6 +8188,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroupMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_update_group_members`](crate::MiroApi::enterprise_update_group_members) (`PATCH /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateGroupMembers<'a> {
@@ -7712,6 +8197,7 @@ pub struct EnterpriseUpdateGroupMembers<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) body: &'a types::UpdateUserGroupMembersRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseUpdateGroupMembers<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7743,6 +8229,7 @@ impl<'a> EnterpriseUpdateGroupMembers<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroupMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UpdateUserGroupMembersResult>,
@@ -7754,6 +8241,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroupMembers<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_group_member`](crate::MiroApi::enterprise_get_group_member) (`GET /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroupMember<'a> {
@@ -7762,6 +8250,7 @@ pub struct EnterpriseGetGroupMember<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroupMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7793,6 +8282,7 @@ impl<'a> EnterpriseGetGroupMember<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupMember>,
@@ -7804,6 +8294,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_delete_group_member`](crate::MiroApi::enterprise_delete_group_member) (`DELETE /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteGroupMember<'a> {
@@ -7812,6 +8303,7 @@ pub struct EnterpriseDeleteGroupMember<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseDeleteGroupMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7835,6 +8327,7 @@ impl<'a> EnterpriseDeleteGroupMember<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroupMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -7843,6 +8336,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroupMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_groups_get_teams`](crate::MiroApi::enterprise_groups_get_teams) (`GET /v2/orgs/{org_id}/groups/{group_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGroupsGetTeams<'a> {
@@ -7852,6 +8346,7 @@ pub struct EnterpriseGroupsGetTeams<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursor>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGroupsGetTeams<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
@@ -7894,6 +8389,7 @@ impl<'a> EnterpriseGroupsGetTeams<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeams<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupTeamsPage>,
@@ -7905,6 +8401,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeams<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGroupsGetTeams<'a> {
     type Item = types::GroupTeam;
     fn into_paging(self) -> crate::Paging {
@@ -7918,6 +8415,7 @@ impl<'a> crate::PagedRequest for EnterpriseGroupsGetTeams<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_groups_get_team`](crate::MiroApi::enterprise_groups_get_team) (`GET /v2/orgs/{org_id}/groups/{group_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGroupsGetTeam<'a> {
@@ -7926,6 +8424,7 @@ pub struct EnterpriseGroupsGetTeam<'a> {
     pub(crate) group_id: &'a str,
     pub(crate) team_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGroupsGetTeam<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7957,6 +8456,7 @@ impl<'a> EnterpriseGroupsGetTeam<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::GroupTeam>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::GroupTeam>;
@@ -7965,6 +8465,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeam<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_organization_members`](crate::MiroApi::enterprise_get_organization_members) (`GET /v2/orgs/{org_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetOrganizationMembers<'a> {
@@ -7977,6 +8478,7 @@ pub struct EnterpriseGetOrganizationMembers<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) role: Option<types::EnterpriseGetOrganizationMembersRole>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetOrganizationMembers<'a> {
     /// Sets the optional `active`.
     pub fn active(mut self, value: bool) -> Self {
@@ -8047,6 +8549,7 @@ impl<'a> EnterpriseGetOrganizationMembers<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::EnterpriseGetOrganizationMembersResponse>,
@@ -8061,6 +8564,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMembers<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGetOrganizationMembers<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -8078,6 +8582,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetOrganizationMembers<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_organization_member`](crate::MiroApi::enterprise_get_organization_member) (`GET /v2/orgs/{org_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetOrganizationMember<'a> {
@@ -8085,6 +8590,7 @@ pub struct EnterpriseGetOrganizationMember<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetOrganizationMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8115,6 +8621,7 @@ impl<'a> EnterpriseGetOrganizationMember<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::OrganizationMember>,
@@ -8126,6 +8633,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_projects_get_groups`](crate::MiroApi::enterprise_projects_get_groups) (`GET /v2/orgs/{org_id}/projects/{project_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseProjectsGetGroups<'a> {
@@ -8135,6 +8643,7 @@ pub struct EnterpriseProjectsGetGroups<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursorProjectUserGroups>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseProjectsGetGroups<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursorProjectUserGroups) -> Self {
@@ -8177,6 +8686,7 @@ impl<'a> EnterpriseProjectsGetGroups<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectsGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectUserGroupsPage>,
@@ -8188,6 +8698,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectsGetGroups<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> crate::PagedRequest for EnterpriseProjectsGetGroups<'a> {
     type Item = types::ProjectUserGroup;
     fn into_paging(self) -> crate::Paging {
@@ -8201,6 +8712,7 @@ impl<'a> crate::PagedRequest for EnterpriseProjectsGetGroups<'a> {
         }
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_project_create_group`](crate::MiroApi::enterprise_project_create_group) (`POST /v2/orgs/{org_id}/projects/{project_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseProjectCreateGroup<'a> {
@@ -8209,6 +8721,7 @@ pub struct EnterpriseProjectCreateGroup<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) body: &'a types::CreateProjectUserGroupsRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseProjectCreateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8240,6 +8753,7 @@ impl<'a> EnterpriseProjectCreateGroup<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectCreateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectUserGroup>,
@@ -8251,6 +8765,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectCreateGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_project_delete_groups`](crate::MiroApi::enterprise_project_delete_groups) (`DELETE /v2/orgs/{org_id}/projects/{project_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseProjectDeleteGroups<'a> {
@@ -8259,6 +8774,7 @@ pub struct EnterpriseProjectDeleteGroups<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseProjectDeleteGroups<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8282,6 +8798,7 @@ impl<'a> EnterpriseProjectDeleteGroups<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectDeleteGroups<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -8290,6 +8807,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectDeleteGroups<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_teams`](crate::MiroApi::enterprise_get_teams) (`GET /v2/orgs/{org_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeams<'a> {
@@ -8299,6 +8817,7 @@ pub struct EnterpriseGetTeams<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) name: Option<&'a str>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeams<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -8343,6 +8862,7 @@ impl<'a> EnterpriseGetTeams<'a> {
         this.respond_json(request, &crate::generated::operations::ENTERPRISE_GET_TEAMS)
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeams<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamsPage>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TeamsPage>;
@@ -8351,6 +8871,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeams<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGetTeams<'a> {
     type Item = types::Team;
     fn into_paging(self) -> crate::Paging {
@@ -8365,6 +8886,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetTeams<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_create_team`](crate::MiroApi::enterprise_create_team) (`POST /v2/orgs/{org_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateTeam<'a> {
@@ -8372,6 +8894,7 @@ pub struct EnterpriseCreateTeam<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) body: &'a types::CreateTeamRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseCreateTeam<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8399,6 +8922,7 @@ impl<'a> EnterpriseCreateTeam<'a> {
         this.respond_json(request, &crate::generated::operations::ENTERPRISE_CREATE_TEAM)
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Team>;
@@ -8407,6 +8931,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateTeam<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_team`](crate::MiroApi::enterprise_get_team) (`GET /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeam<'a> {
@@ -8414,6 +8939,7 @@ pub struct EnterpriseGetTeam<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) team_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeam<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8440,6 +8966,7 @@ impl<'a> EnterpriseGetTeam<'a> {
         this.respond_json(request, &crate::generated::operations::ENTERPRISE_GET_TEAM)
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Team>;
@@ -8448,6 +8975,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeam<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_delete_team`](crate::MiroApi::enterprise_delete_team) (`DELETE /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteTeam<'a> {
@@ -8455,6 +8983,7 @@ pub struct EnterpriseDeleteTeam<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) team_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseDeleteTeam<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8476,6 +9005,7 @@ impl<'a> EnterpriseDeleteTeam<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeam<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -8484,6 +9014,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeam<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_update_team`](crate::MiroApi::enterprise_update_team) (`PATCH /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateTeam<'a> {
@@ -8492,6 +9023,7 @@ pub struct EnterpriseUpdateTeam<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::TeamChanges,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseUpdateTeam<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8519,6 +9051,7 @@ impl<'a> EnterpriseUpdateTeam<'a> {
         this.respond_json(request, &crate::generated::operations::ENTERPRISE_UPDATE_TEAM)
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Team>;
@@ -8527,6 +9060,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeam<'a> {
         self.send()
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_board_get`](crate::MiroApi::enterprise_dataclassification_board_get) (`GET /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationBoardGet<'a> {
@@ -8535,6 +9069,7 @@ pub struct EnterpriseDataclassificationBoardGet<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) board_id: &'a str,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationBoardGet<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8566,6 +9101,7 @@ impl<'a> EnterpriseDataclassificationBoardGet<'a> {
         )
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardGet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardDataClassificationLabel>,
@@ -8577,6 +9113,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardGet<'a> 
         self.send()
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_board_set`](crate::MiroApi::enterprise_dataclassification_board_set) (`POST /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationBoardSet<'a> {
@@ -8586,6 +9123,7 @@ pub struct EnterpriseDataclassificationBoardSet<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::DataClassificationLabelId,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationBoardSet<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8618,6 +9156,7 @@ impl<'a> EnterpriseDataclassificationBoardSet<'a> {
         )
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardSet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardDataClassificationLabel>,
@@ -8629,6 +9168,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardSet<'a> 
         self.send()
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_team_boards_bulk`](crate::MiroApi::enterprise_dataclassification_team_boards_bulk) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationTeamBoardsBulk<'a> {
@@ -8637,6 +9177,7 @@ pub struct EnterpriseDataclassificationTeamBoardsBulk<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::UpdateBoardsDataClassificationLabelRequest,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationTeamBoardsBulk<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8670,6 +9211,7 @@ impl<'a> EnterpriseDataclassificationTeamBoardsBulk<'a> {
         )
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamBoardsBulk<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UpdateBoardsDataClassificationLabel>,
@@ -8684,6 +9226,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamBoardsBul
         self.send()
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_team_settings_get`](crate::MiroApi::enterprise_dataclassification_team_settings_get) (`GET /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationTeamSettingsGet<'a> {
@@ -8691,6 +9234,7 @@ pub struct EnterpriseDataclassificationTeamSettingsGet<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) team_id: &'a str,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationTeamSettingsGet<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8723,6 +9267,7 @@ impl<'a> EnterpriseDataclassificationTeamSettingsGet<'a> {
         )
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsGet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DataClassificationTeamSettings>,
@@ -8734,6 +9279,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsG
         self.send()
     }
 }
+#[cfg(feature = "data_classification")]
 /// A request of [`MiroApi::enterprise_dataclassification_team_settings_set`](crate::MiroApi::enterprise_dataclassification_team_settings_set) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationTeamSettingsSet<'a> {
@@ -8742,6 +9288,7 @@ pub struct EnterpriseDataclassificationTeamSettingsSet<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::UpdateTeamSettingsRequest,
 }
+#[cfg(feature = "data_classification")]
 impl<'a> EnterpriseDataclassificationTeamSettingsSet<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8775,6 +9322,7 @@ impl<'a> EnterpriseDataclassificationTeamSettingsSet<'a> {
         )
     }
 }
+#[cfg(feature = "data_classification")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsSet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DataClassificationTeamSettings>,
@@ -8786,6 +9334,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsS
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_teams_get_groups`](crate::MiroApi::enterprise_teams_get_groups) (`GET /v2/orgs/{org_id}/teams/{team_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsGetGroups<'a> {
@@ -8795,6 +9344,7 @@ pub struct EnterpriseTeamsGetGroups<'a> {
     pub(crate) cursor: Option<&'a types::QueryCursor>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsGetGroups<'a> {
     /// Sets the optional `cursor`.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
@@ -8837,6 +9387,7 @@ impl<'a> EnterpriseTeamsGetGroups<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamGroupsPage>,
@@ -8848,6 +9399,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroups<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseTeamsGetGroups<'a> {
     type Item = types::TeamGroup;
     fn into_paging(self) -> crate::Paging {
@@ -8861,6 +9413,7 @@ impl<'a> crate::PagedRequest for EnterpriseTeamsGetGroups<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_teams_create_group`](crate::MiroApi::enterprise_teams_create_group) (`POST /v2/orgs/{org_id}/teams/{team_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsCreateGroup<'a> {
@@ -8869,6 +9422,7 @@ pub struct EnterpriseTeamsCreateGroup<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::CreateTeamGroupRequest,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsCreateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8900,6 +9454,7 @@ impl<'a> EnterpriseTeamsCreateGroup<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsCreateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TeamGroup>;
@@ -8908,6 +9463,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsCreateGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_teams_get_group`](crate::MiroApi::enterprise_teams_get_group) (`GET /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsGetGroup<'a> {
@@ -8916,6 +9472,7 @@ pub struct EnterpriseTeamsGetGroup<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsGetGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8947,6 +9504,7 @@ impl<'a> EnterpriseTeamsGetGroup<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TeamGroup>;
@@ -8955,6 +9513,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_teams_delete_group`](crate::MiroApi::enterprise_teams_delete_group) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsDeleteGroup<'a> {
@@ -8963,6 +9522,7 @@ pub struct EnterpriseTeamsDeleteGroup<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) group_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsDeleteGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8986,6 +9546,7 @@ impl<'a> EnterpriseTeamsDeleteGroup<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsDeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -8994,6 +9555,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsDeleteGroup<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_team_members`](crate::MiroApi::enterprise_get_team_members) (`GET /v2/orgs/{org_id}/teams/{team_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeamMembers<'a> {
@@ -9004,6 +9566,7 @@ pub struct EnterpriseGetTeamMembers<'a> {
     pub(crate) limit: Option<u32>,
     pub(crate) role: Option<&'a str>,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeamMembers<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -9052,6 +9615,7 @@ impl<'a> EnterpriseGetTeamMembers<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMembersPage>,
@@ -9063,6 +9627,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMembers<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> crate::PagedRequest for EnterpriseGetTeamMembers<'a> {
     type Item = types::TeamMember;
     fn into_paging(self) -> crate::Paging {
@@ -9077,6 +9642,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetTeamMembers<'a> {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_invite_team_member`](crate::MiroApi::enterprise_invite_team_member) (`POST /v2/orgs/{org_id}/teams/{team_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseInviteTeamMember<'a> {
@@ -9085,6 +9651,7 @@ pub struct EnterpriseInviteTeamMember<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::TeamMemberInvite,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseInviteTeamMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9116,6 +9683,7 @@ impl<'a> EnterpriseInviteTeamMember<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseInviteTeamMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMember>,
@@ -9127,6 +9695,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseInviteTeamMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_team_member`](crate::MiroApi::enterprise_get_team_member) (`GET /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeamMember<'a> {
@@ -9135,6 +9704,7 @@ pub struct EnterpriseGetTeamMember<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeamMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9166,6 +9736,7 @@ impl<'a> EnterpriseGetTeamMember<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMember>,
@@ -9177,6 +9748,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_delete_team_member`](crate::MiroApi::enterprise_delete_team_member) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteTeamMember<'a> {
@@ -9185,6 +9757,7 @@ pub struct EnterpriseDeleteTeamMember<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseDeleteTeamMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9208,6 +9781,7 @@ impl<'a> EnterpriseDeleteTeamMember<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeamMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -9216,6 +9790,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeamMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_update_team_member`](crate::MiroApi::enterprise_update_team_member) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateTeamMember<'a> {
@@ -9225,6 +9800,7 @@ pub struct EnterpriseUpdateTeamMember<'a> {
     pub(crate) member_id: &'a str,
     pub(crate) body: &'a types::TeamMemberChanges,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseUpdateTeamMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9257,6 +9833,7 @@ impl<'a> EnterpriseUpdateTeamMember<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMember>,
@@ -9268,6 +9845,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_get_projects`](crate::MiroApi::enterprise_get_projects) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjects<'a> {
@@ -9277,6 +9855,7 @@ pub struct EnterpriseGetProjects<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseGetProjects<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -9319,6 +9898,7 @@ impl<'a> EnterpriseGetProjects<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjects<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectPage>,
@@ -9330,6 +9910,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjects<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> crate::PagedRequest for EnterpriseGetProjects<'a> {
     type Item = types::Project;
     fn into_paging(self) -> crate::Paging {
@@ -9343,6 +9924,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetProjects<'a> {
         }
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_create_project`](crate::MiroApi::enterprise_create_project) (`POST /v2/orgs/{org_id}/teams/{team_id}/projects`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateProject<'a> {
@@ -9351,6 +9933,7 @@ pub struct EnterpriseCreateProject<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::CreateProjectRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseCreateProject<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9382,6 +9965,7 @@ impl<'a> EnterpriseCreateProject<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Project>;
@@ -9390,6 +9974,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateProject<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_get_project`](crate::MiroApi::enterprise_get_project) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProject<'a> {
@@ -9398,6 +9983,7 @@ pub struct EnterpriseGetProject<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) project_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseGetProject<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9426,6 +10012,7 @@ impl<'a> EnterpriseGetProject<'a> {
         this.respond_json(request, &crate::generated::operations::ENTERPRISE_GET_PROJECT)
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Project>;
@@ -9434,6 +10021,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProject<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_delete_project`](crate::MiroApi::enterprise_delete_project) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteProject<'a> {
@@ -9442,6 +10030,7 @@ pub struct EnterpriseDeleteProject<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) project_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseDeleteProject<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9465,6 +10054,7 @@ impl<'a> EnterpriseDeleteProject<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProject<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -9473,6 +10063,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProject<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_update_project`](crate::MiroApi::enterprise_update_project) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateProject<'a> {
@@ -9482,6 +10073,7 @@ pub struct EnterpriseUpdateProject<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) body: &'a types::UpdateProjectRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseUpdateProject<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9514,6 +10106,7 @@ impl<'a> EnterpriseUpdateProject<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Project>;
@@ -9522,6 +10115,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProject<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_get_project_members`](crate::MiroApi::enterprise_get_project_members) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjectMembers<'a> {
@@ -9532,6 +10126,7 @@ pub struct EnterpriseGetProjectMembers<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseGetProjectMembers<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -9575,6 +10170,7 @@ impl<'a> EnterpriseGetProjectMembers<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMemberPage>,
@@ -9586,6 +10182,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMembers<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> crate::PagedRequest for EnterpriseGetProjectMembers<'a> {
     type Item = types::ProjectMember;
     fn into_paging(self) -> crate::Paging {
@@ -9602,6 +10199,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetProjectMembers<'a> {
         }
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_add_project_member`](crate::MiroApi::enterprise_add_project_member) (`POST /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseAddProjectMember<'a> {
@@ -9611,6 +10209,7 @@ pub struct EnterpriseAddProjectMember<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) body: &'a types::AddProjectMemberRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseAddProjectMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9643,6 +10242,7 @@ impl<'a> EnterpriseAddProjectMember<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseAddProjectMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMember>,
@@ -9654,6 +10254,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseAddProjectMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_get_project_member`](crate::MiroApi::enterprise_get_project_member) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjectMember<'a> {
@@ -9663,6 +10264,7 @@ pub struct EnterpriseGetProjectMember<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseGetProjectMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9695,6 +10297,7 @@ impl<'a> EnterpriseGetProjectMember<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMember>,
@@ -9706,6 +10309,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_delete_project_member`](crate::MiroApi::enterprise_delete_project_member) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteProjectMember<'a> {
@@ -9715,6 +10319,7 @@ pub struct EnterpriseDeleteProjectMember<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) member_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseDeleteProjectMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9739,6 +10344,7 @@ impl<'a> EnterpriseDeleteProjectMember<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProjectMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -9747,6 +10353,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProjectMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_update_project_member`](crate::MiroApi::enterprise_update_project_member) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateProjectMember<'a> {
@@ -9757,6 +10364,7 @@ pub struct EnterpriseUpdateProjectMember<'a> {
     pub(crate) member_id: &'a str,
     pub(crate) body: &'a types::UpdateProjectMemberRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseUpdateProjectMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9790,6 +10398,7 @@ impl<'a> EnterpriseUpdateProjectMember<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMember>,
@@ -9801,6 +10410,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectMember<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_get_project_settings`](crate::MiroApi::enterprise_get_project_settings) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjectSettings<'a> {
@@ -9809,6 +10419,7 @@ pub struct EnterpriseGetProjectSettings<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) project_id: &'a str,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseGetProjectSettings<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9840,6 +10451,7 @@ impl<'a> EnterpriseGetProjectSettings<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectSettings>,
@@ -9851,6 +10463,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectSettings<'a> {
         self.send()
     }
 }
+#[cfg(feature = "projects")]
 /// A request of [`MiroApi::enterprise_update_project_settings`](crate::MiroApi::enterprise_update_project_settings) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateProjectSettings<'a> {
@@ -9860,6 +10473,7 @@ pub struct EnterpriseUpdateProjectSettings<'a> {
     pub(crate) project_id: &'a str,
     pub(crate) body: &'a types::UpdateProjectSettingsRequest,
 }
+#[cfg(feature = "projects")]
 impl<'a> EnterpriseUpdateProjectSettings<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9892,6 +10506,7 @@ impl<'a> EnterpriseUpdateProjectSettings<'a> {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectSettings>,
@@ -9903,6 +10518,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectSettings<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_get_team_settings`](crate::MiroApi::enterprise_get_team_settings) (`GET /v2/orgs/{org_id}/teams/{team_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeamSettings<'a> {
@@ -9910,6 +10526,7 @@ pub struct EnterpriseGetTeamSettings<'a> {
     pub(crate) org_id: &'a str,
     pub(crate) team_id: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeamSettings<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9940,6 +10557,7 @@ impl<'a> EnterpriseGetTeamSettings<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamSettings>,
@@ -9951,6 +10569,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamSettings<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_update_team_settings`](crate::MiroApi::enterprise_update_team_settings) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateTeamSettings<'a> {
@@ -9959,6 +10578,7 @@ pub struct EnterpriseUpdateTeamSettings<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) body: &'a types::TeamSettingsChanges,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterpriseUpdateTeamSettings<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9990,6 +10610,7 @@ impl<'a> EnterpriseUpdateTeamSettings<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamSettings>,
@@ -10001,12 +10622,14 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamSettings<'a> {
         self.send()
     }
 }
+#[cfg(feature = "enterprise")]
 /// A request of [`MiroApi::enterprise_post_user_sessions_reset`](crate::MiroApi::enterprise_post_user_sessions_reset) (`POST /v2/sessions/reset_all`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterprisePostUserSessionsReset<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) email: &'a str,
 }
+#[cfg(feature = "enterprise")]
 impl<'a> EnterprisePostUserSessionsReset<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10030,6 +10653,7 @@ impl<'a> EnterprisePostUserSessionsReset<'a> {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'a> ::std::future::IntoFuture for EnterprisePostUserSessionsReset<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::all, clippy::pedantic, dead_code, missing_docs, rustdoc::all)]
 //! Request and response types of the Miro REST API.
+#[cfg(feature = "audit_logs")]
 ///Contains information about the user who performed the action.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Actor {
@@ -16,6 +17,7 @@ pub struct Actor {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "projects")]
 ///`AddProjectMemberRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AddProjectMemberRequest {
@@ -23,6 +25,7 @@ pub struct AddProjectMemberRequest {
     pub email: ::std::string::String,
     pub role: ProjectRole,
 }
+#[cfg(feature = "enterprise")]
 ///`AdminRole`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AdminRole {
@@ -33,6 +36,7 @@ pub struct AdminRole {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<AdminRoleType>,
 }
+#[cfg(feature = "enterprise")]
 ///Type of the admin role prebuilt or custom
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -42,6 +46,7 @@ pub enum AdminRoleType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "audit_logs")]
 ///Contains information about a single AI interaction log entry.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AiInteractionLog {
@@ -88,6 +93,7 @@ pub struct AiInteractionLog {
     #[serde(rename = "storedAt", skip_serializing_if = "::std::option::Option::is_none")]
     pub stored_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
+#[cfg(feature = "audit_logs")]
 ///Contains information about the user who performed the AI interaction.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AiInteractionLogActor {
@@ -101,26 +107,31 @@ pub struct AiInteractionLogActor {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "audit_logs")]
 ///Contains the list of AI interaction logs.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct AiInteractionLogList(pub ::std::vec::Vec<AiInteractionLog>);
+#[cfg(feature = "audit_logs")]
 impl ::std::ops::Deref for AiInteractionLogList {
     type Target = ::std::vec::Vec<AiInteractionLog>;
     fn deref(&self) -> &::std::vec::Vec<AiInteractionLog> {
         &self.0
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::convert::From<AiInteractionLogList> for ::std::vec::Vec<AiInteractionLog> {
     fn from(value: AiInteractionLogList) -> Self {
         value.0
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::convert::From<::std::vec::Vec<AiInteractionLog>> for AiInteractionLogList {
     fn from(value: ::std::vec::Vec<AiInteractionLog>) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "audit_logs")]
 ///Contains information about the Miro object involved in the AI interaction.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AiInteractionLogObject {
@@ -132,6 +143,7 @@ pub struct AiInteractionLogObject {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///`AppCardCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardCreateRequest {
@@ -146,6 +158,14 @@ pub struct AppCardCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<AppCardStyle>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains app card item data, such as the title, description, or fields.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardData {
@@ -165,6 +185,7 @@ pub struct AppCardData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///Contains app card item data, such as the title, description, or fields.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardDataChanges {
@@ -183,6 +204,7 @@ Miro's default: `sample app card item`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains app card item data, such as the title, description, or fields.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardDataResponse {
@@ -202,6 +224,14 @@ pub struct AppCardDataResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -212,6 +242,7 @@ pub enum AppCardDataStatus {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 ///`AppCardItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AppCardItem {
@@ -255,6 +286,7 @@ pub struct AppCardItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///Contains information about the style of an app card item, such as the fill color.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardStyle {
@@ -266,6 +298,7 @@ Default: `#2d9bf0`.*/
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the style of an app card item, such as the fill color.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardStylePlatformbulkcreateoperation {
@@ -277,6 +310,7 @@ Default: `#2d9bf0`.*/
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///`AppCardUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardUpdateRequest {
@@ -291,6 +325,7 @@ pub struct AppCardUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<UpdateAppCardStyle>,
 }
+#[cfg(feature = "audit_logs")]
 ///Audit context
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AuditContext {
@@ -302,6 +337,7 @@ pub struct AuditContext {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub team: ::std::option::Option<AuditTeam>,
 }
+#[cfg(feature = "audit_logs")]
 ///The details regarding the creator of the audit event
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AuditCreatedBy {
@@ -318,6 +354,7 @@ pub struct AuditCreatedBy {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<AuditCreatedByType>,
 }
+#[cfg(feature = "audit_logs")]
 ///Type of the creator
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -329,6 +366,7 @@ pub enum AuditCreatedByType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "audit_logs")]
 ///`AuditEvent`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AuditEvent {
@@ -360,6 +398,7 @@ pub struct AuditEvent {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub object: ::std::option::Option<AuditObject>,
 }
+#[cfg(feature = "audit_logs")]
 ///The object related with the audit event
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AuditObject {
@@ -370,6 +409,7 @@ pub struct AuditObject {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "audit_logs")]
 ///Organization associated with the audit context
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AuditOrganization {
@@ -380,6 +420,7 @@ pub struct AuditOrganization {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "audit_logs")]
 ///`AuditPage`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AuditPage {
@@ -399,6 +440,7 @@ pub struct AuditPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "audit_logs")]
 ///Team associated with the audit context
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AuditTeam {
@@ -409,6 +451,7 @@ pub struct AuditTeam {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`BasicEntityInfo`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BasicEntityInfo {
@@ -419,6 +462,7 @@ pub struct BasicEntityInfo {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///`BasicError`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BasicError {
@@ -435,6 +479,7 @@ pub struct BasicError {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`BasicErrorEnterpriseUserSessionResetEnterprisePlan`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BasicErrorEnterpriseUserSessionResetEnterprisePlan {
@@ -453,6 +498,7 @@ Miro's default: `error`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`BasicErrorOrganizationsEnterprisePlan`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BasicErrorOrganizationsEnterprisePlan {
@@ -471,6 +517,7 @@ Miro's default: `error`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "boards")]
 ///Contains the result data.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct Board {
@@ -535,6 +582,7 @@ pub struct Board {
     #[serde(rename = "viewLink", skip_serializing_if = "::std::option::Option::is_none")]
     pub view_link: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "boards")]
 ///`BoardChanges`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardChanges {
@@ -562,6 +610,7 @@ Miro's default: `Untitled`.*/
     #[serde(rename = "teamId", skip_serializing_if = "::std::option::Option::is_none")]
     pub team_id: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "data_classification")]
 ///`BoardDataClassificationLabel`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardDataClassificationLabel {
@@ -595,6 +644,7 @@ Miro's default: `board-data-classification-label`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "exports")]
 ///Board export job.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportJob {
@@ -635,6 +685,7 @@ Possible values:
     )]
     pub tasks_count: ::std::option::Option<BoardExportJobTasksCount>,
 }
+#[cfg(feature = "exports")]
 ///`BoardExportJobCreator`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportJobCreator {
@@ -642,6 +693,7 @@ pub struct BoardExportJobCreator {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "exports")]
 ///`BoardExportJobId`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardExportJobId {
@@ -649,12 +701,14 @@ pub struct BoardExportJobId {
     #[serde(rename = "jobId")]
     pub job_id: ::uuid::Uuid,
 }
+#[cfg(feature = "exports")]
 ///`BoardExportJobStatus`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardExportJobStatus {
     #[serde(rename = "jobStatus")]
     pub job_status: ExportJobStatus,
 }
+#[cfg(feature = "exports")]
 ///`BoardExportJobTasksCount`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportJobTasksCount {
@@ -668,6 +722,7 @@ pub struct BoardExportJobTasksCount {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
 }
+#[cfg(feature = "exports")]
 ///`BoardExportJobTasksList`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportJobTasksList {
@@ -678,6 +733,7 @@ pub struct BoardExportJobTasksList {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<PageTotal>,
 }
+#[cfg(feature = "exports")]
 ///List of export jobs.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportJobsList {
@@ -688,6 +744,7 @@ pub struct BoardExportJobsList {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<PageTotal>,
 }
+#[cfg(feature = "exports")]
 ///`BoardExportResult`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportResult {
@@ -698,6 +755,7 @@ pub struct BoardExportResult {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub results: ::std::vec::Vec<BoardExportTaskResult>,
 }
+#[cfg(feature = "exports")]
 ///`BoardExportTask`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardExportTask {
@@ -733,6 +791,7 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
     pub size_in_bytes: ::std::option::Option<i64>,
     pub status: ExportTaskStatus,
 }
+#[cfg(feature = "exports")]
 ///Information about a board in the board export task.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportTaskBoard {
@@ -740,6 +799,7 @@ pub struct BoardExportTaskBoard {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub key: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "exports")]
 ///Board export task results link.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardExportTaskExportLink {
@@ -785,6 +845,7 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
     >,
     pub status: ExportTaskStatus,
 }
+#[cfg(feature = "exports")]
 ///Board export task results.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardExportTaskResult {
@@ -810,6 +871,7 @@ pub struct BoardExportTaskResult {
     pub export_link: ::std::option::Option<::std::string::String>,
     pub status: ExportTaskStatus,
 }
+#[cfg(feature = "exports")]
 /**Specifies the format of the file to which the board will be exported. Supported formats include SVG (default), HTML, and PDF.
 
 Miro's default: `SVG`.*/
@@ -822,6 +884,7 @@ pub enum BoardFormat {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "groups")]
 ///[Unique identifier (ID) of the board](https://developers.miro.com/reference/board-model)
 #[derive(
     ::serde::Deserialize,
@@ -836,33 +899,39 @@ pub enum BoardFormat {
 )]
 #[serde(transparent)]
 pub struct BoardId(pub ::std::string::String);
+#[cfg(feature = "groups")]
 impl ::std::ops::Deref for BoardId {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "groups")]
 impl ::std::convert::From<BoardId> for ::std::string::String {
     fn from(value: BoardId) -> Self {
         value.0
     }
 }
+#[cfg(feature = "groups")]
 impl ::std::convert::From<::std::string::String> for BoardId {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "groups")]
 impl ::std::fmt::Display for BoardId {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "groups")]
 impl ::std::str::FromStr for BoardId {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "audit_logs")]
 ///Contains information about the content log of for a board item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardItemContentLog {
@@ -902,6 +971,7 @@ pub struct BoardItemContentLog {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<State>,
 }
+#[cfg(feature = "audit_logs")]
 ///Type of action within the board, such as creation of a widget, update of a comment message, and so on.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -912,6 +982,7 @@ pub enum BoardItemContentLogActionType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "audit_logs")]
 ///Type of the board item on which the action happened.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -922,33 +993,39 @@ pub enum BoardItemContentLogItemType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "audit_logs")]
 ///Contains the list of content logs for a board item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct BoardItemContentLogList(pub ::std::vec::Vec<BoardItemContentLog>);
+#[cfg(feature = "audit_logs")]
 impl ::std::ops::Deref for BoardItemContentLogList {
     type Target = ::std::vec::Vec<BoardItemContentLog>;
     fn deref(&self) -> &::std::vec::Vec<BoardItemContentLog> {
         &self.0
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::convert::From<BoardItemContentLogList>
 for ::std::vec::Vec<BoardItemContentLog> {
     fn from(value: BoardItemContentLogList) -> Self {
         value.0
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::convert::From<::std::vec::Vec<BoardItemContentLog>>
 for BoardItemContentLogList {
     fn from(value: ::std::vec::Vec<BoardItemContentLog>) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "groups")]
 ///A group of board items.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardItemGroup {
     pub data: BoardItemGroupData,
 }
+#[cfg(feature = "groups")]
 ///The items of a board item group.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardItemGroupData {
@@ -956,6 +1033,7 @@ pub struct BoardItemGroupData {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub items: ::std::vec::Vec<::std::string::String>,
 }
+#[cfg(feature = "boards")]
 ///Contains applicable links for the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardLinks {
@@ -966,6 +1044,7 @@ pub struct BoardLinks {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(any(feature = "board_members", feature = "boards"))]
 ///Contains the current user's board membership details. The current user could be different from the board owner.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardMember {
@@ -980,6 +1059,7 @@ pub struct BoardMember {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "board_members")]
 ///`BoardMemberChanges`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardMemberChanges {
@@ -987,6 +1067,7 @@ pub struct BoardMemberChanges {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<BoardRole>,
 }
+#[cfg(feature = "board_members")]
 ///`BoardMemberWithLinks`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardMemberWithLinks {
@@ -1003,6 +1084,7 @@ pub struct BoardMemberWithLinks {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "board_members")]
 ///`BoardMembersInvite`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardMembersInvite {
@@ -1015,6 +1097,7 @@ pub struct BoardMembersInvite {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<BoardRole>,
 }
+#[cfg(feature = "board_members")]
 ///`BoardMembersPagedResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardMembersPagedResponse {
@@ -1039,6 +1122,7 @@ pub struct BoardMembersPagedResponse {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "boards")]
 ///Defines the permissions policies for the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardPermissionsPolicy {
@@ -1069,6 +1153,7 @@ Miro's default: `team_members_with_editing_rights`.*/
     )]
     pub sharing_access: ::std::option::Option<BoardPermissionsPolicySharingAccess>,
 }
+#[cfg(feature = "boards")]
 /**Defines who can start or stop timer, voting, video chat, screen sharing, attention management. Others will only be able to join. To change the value for the `collaborationToolsStartAccess` parameter, contact Miro Customer Support.
 
 Miro's default: `all_editors`.*/
@@ -1080,6 +1165,7 @@ pub enum BoardPermissionsPolicyCollaborationToolsStartAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "boards")]
 /**Defines who can copy the board, copy objects, download images, and save the board as a template or PDF.
 
 Miro's default: `anyone`.*/
@@ -1093,6 +1179,7 @@ pub enum BoardPermissionsPolicyCopyAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "boards")]
 /**Defines who can change access and invite users to this board. To change the value for the `sharingAccess` parameter, contact Miro Customer Support.
 
 Miro's default: `team_members_with_editing_rights`.*/
@@ -1104,6 +1191,7 @@ pub enum BoardPermissionsPolicySharingAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "boards")]
 ///Defines the permissions policies and sharing policies for the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardPolicy {
@@ -1118,6 +1206,7 @@ pub struct BoardPolicy {
     )]
     pub sharing_policy: ::std::option::Option<BoardSharingPolicy>,
 }
+#[cfg(feature = "boards")]
 ///Defines the permissions policies and sharing policies for the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardPolicyChange {
@@ -1132,6 +1221,7 @@ pub struct BoardPolicyChange {
     )]
     pub sharing_policy: ::std::option::Option<BoardSharingPolicyChange>,
 }
+#[cfg(feature = "boards")]
 ///Contains information about the project with which the board is associated.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardProject {
@@ -1139,6 +1229,7 @@ pub struct BoardProject {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
 }
+#[cfg(any(feature = "board_members", feature = "boards"))]
 ///Role of the board member.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -1151,6 +1242,7 @@ pub enum BoardRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "boards")]
 ///Defines the public-level, organization-level, and team-level access for the board. The access level that a user gets depends on the highest level of access that results from considering the public-level, team-level, organization-level, and direct sharing access.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardSharingPolicy {
@@ -1188,6 +1280,7 @@ Miro's default: `no_access`.*/
     )]
     pub team_access: ::std::option::Option<BoardSharingPolicyTeamAccess>,
 }
+#[cfg(feature = "boards")]
 ///Defines the public-level access to the board.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -1199,6 +1292,7 @@ pub enum BoardSharingPolicyAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "boards")]
 ///Defines the public-level, organization-level, and team-level access for the board. The access level that a user gets depends on the highest level of access that results from considering the public-level, team-level, organization-level, and direct sharing access.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardSharingPolicyChange {
@@ -1228,6 +1322,7 @@ Miro's default: `no_access`.*/
     )]
     pub team_access: ::std::option::Option<BoardSharingPolicyTeamAccess>,
 }
+#[cfg(feature = "boards")]
 /**Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access` regardless of the value that you assign for this parameter.
 
 Miro's default: `no_access`.*/
@@ -1241,6 +1336,7 @@ pub enum BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "boards")]
 /**Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access`.
 
 Miro's default: `no_access`.*/
@@ -1257,6 +1353,7 @@ pub enum BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "boards")]
 /**Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
 
 Miro's default: `private`.*/
@@ -1270,6 +1367,7 @@ pub enum BoardSharingPolicyOrganizationAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "boards")]
 ///Defines the team-level access to the board.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -1281,6 +1379,7 @@ pub enum BoardSharingPolicyTeamAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "full")]
 ///`BoardSubscription`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardSubscription {
@@ -1319,6 +1418,7 @@ Miro's default: `enabled`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about a webhook subscription, such as the board ID associated with the webhook subscription, the date and time when the webhook subscription was last updated, and the type of board item that the subscription is associated with.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardSubscriptionData {
@@ -1326,6 +1426,7 @@ pub struct BoardSubscriptionData {
     #[serde(rename = "boardId", skip_serializing_if = "::std::option::Option::is_none")]
     pub board_id: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
@@ -1341,6 +1442,7 @@ pub enum BoardSubscriptionStatus {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///`BoardUserGroup`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardUserGroup {
@@ -1356,6 +1458,7 @@ Miro's default: `board-user-group`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::serde_json::Value>,
 }
+#[cfg(feature = "enterprise")]
 /**Role of the user group on the board.
 
 Miro's default: `VIEWER`.*/
@@ -1368,6 +1471,7 @@ pub enum BoardUserGroupRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Page of user groups that with access to the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardUserGroupsPage {
@@ -1380,6 +1484,7 @@ pub struct BoardUserGroupsPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<PageType>,
 }
+#[cfg(feature = "boards")]
 ///`BoardWithLinks`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardWithLinks {
@@ -1435,6 +1540,7 @@ pub struct BoardWithLinks {
     #[serde(rename = "viewLink", skip_serializing_if = "::std::option::Option::is_none")]
     pub view_link: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "boards")]
 ///`BoardWithLinksAndLastOpened`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardWithLinksAndLastOpened {
@@ -1501,6 +1607,7 @@ pub struct BoardWithLinksAndLastOpened {
     #[serde(rename = "viewLink", skip_serializing_if = "::std::option::Option::is_none")]
     pub view_link: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "boards")]
 ///`BoardWithLinksAndWithoutProject`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardWithLinksAndWithoutProject {
@@ -1554,6 +1661,7 @@ pub struct BoardWithLinksAndWithoutProject {
     #[serde(rename = "viewLink", skip_serializing_if = "::std::option::Option::is_none")]
     pub view_link: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "boards")]
 ///`BoardsPagedResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardsPagedResponse {
@@ -1578,6 +1686,7 @@ pub struct BoardsPagedResponse {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 /**Defines the style used to represent the border of the shape.
 Default: `normal`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -1589,6 +1698,7 @@ pub enum BorderStyle {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "full")]
 ///Error information with details about operation failure
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BulkOperationError {
@@ -1606,12 +1716,14 @@ pub struct BulkOperationError {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`BulkOperationErrorContext`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BulkOperationErrorContext {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub fields: ::std::vec::Vec<BulkSubOperationError>,
 }
+#[cfg(feature = "full")]
 ///`BulkSubOperationError`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BulkSubOperationError {
@@ -1622,6 +1734,7 @@ pub struct BulkSubOperationError {
     ///Description of the sub-operation related error
     pub message: ::std::string::String,
 }
+#[cfg(feature = "connectors")]
 ///Contains the connector's caption data, such as content and its position.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct Caption {
@@ -1637,6 +1750,7 @@ pub struct Caption {
     )]
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
+#[cfg(feature = "items")]
 ///`CardCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardCreateRequest {
@@ -1651,6 +1765,14 @@ pub struct CardCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<CardStyle>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains card item data, such as the title, description, due date, or assignee ID.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardData {
@@ -1670,6 +1792,7 @@ pub struct CardData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains card item data, such as the title, description, due date, or assignee ID.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardDataPlatformbulkcreateoperation {
@@ -1691,6 +1814,7 @@ Miro's default: `sample card item`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///`CardItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CardItem {
@@ -1734,6 +1858,7 @@ pub struct CardItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///Contains information about the style of a card item, such as the card theme.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardStyle {
@@ -1745,6 +1870,7 @@ Default: `#2d9bf0`.*/
     )]
     pub card_theme: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the style of a card item, such as the card theme.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardStylePlatformbulkcreateoperation {
@@ -1756,6 +1882,7 @@ Default: `#2d9bf0`.*/
     )]
     pub card_theme: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///`CardUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardUpdateRequest {
@@ -1770,6 +1897,7 @@ pub struct CardUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<UpdateCardStyle>,
 }
+#[cfg(feature = "cases")]
 ///`CaseRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CaseRequest {
@@ -1779,6 +1907,7 @@ pub struct CaseRequest {
     ///The name of the case.
     pub name: ::std::string::String,
 }
+#[cfg(feature = "cases")]
 ///`CaseResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CaseResponse {
@@ -1804,6 +1933,7 @@ pub struct CaseResponse {
     #[serde(rename = "organizationId")]
     pub organization_id: ::std::string::String,
 }
+#[cfg(feature = "experimental")]
 ///`CodeWidgetCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CodeWidgetCreateRequest {
@@ -1816,6 +1946,7 @@ pub struct CodeWidgetCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(feature = "experimental")]
 ///`CodeWidgetCursorPaged`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CodeWidgetCursorPaged {
@@ -1837,6 +1968,7 @@ pub struct CodeWidgetCursorPaged {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
 }
+#[cfg(feature = "experimental")]
 ///Contains the data properties of a code widget item, such as the code content, programming language, and display settings.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CodeWidgetData {
@@ -1856,6 +1988,7 @@ pub struct CodeWidgetData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "experimental")]
 ///`CodeWidgetItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CodeWidgetItem {
@@ -1895,6 +2028,7 @@ pub struct CodeWidgetItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "experimental")]
 ///`CodeWidgetUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CodeWidgetUpdateRequest {
@@ -1907,6 +2041,7 @@ pub struct CodeWidgetUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(feature = "connectors")]
 ///If both are provided, startItem.id must be different from endItem.id
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ConnectorChangesData {
@@ -1926,6 +2061,7 @@ pub struct ConnectorChangesData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<UpdateConnectorStyle>,
 }
+#[cfg(feature = "connectors")]
 ///startItem.id must be different from endItem.id
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ConnectorCreationData {
@@ -1942,6 +2078,7 @@ pub struct ConnectorCreationData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<ConnectorStyle>,
 }
+#[cfg(feature = "connectors")]
 ///The path type of the connector line, defines curvature. Default: curved.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -1952,6 +2089,7 @@ pub enum ConnectorShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "connectors")]
 ///Contains information about the style of a connector, such as the color or caption font size
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ConnectorStyle {
@@ -1998,6 +2136,7 @@ pub struct ConnectorStyle {
     )]
     pub text_orientation: ::std::option::Option<TextOrientation>,
 }
+#[cfg(feature = "connectors")]
 ///Contains the result data.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ConnectorWithLinks {
@@ -2052,6 +2191,7 @@ pub struct ConnectorWithLinks {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "connectors")]
 ///`ConnectorsCursorPaged`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ConnectorsCursorPaged {
@@ -2072,6 +2212,7 @@ pub struct ConnectorsCursorPaged {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
 }
+#[cfg(feature = "boards")]
 ///`CopyBoardChanges`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CopyBoardChanges {
@@ -2089,6 +2230,7 @@ Miro's default: `Untitled`.*/
     #[serde(rename = "teamId", skip_serializing_if = "::std::option::Option::is_none")]
     pub team_id: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "exports")]
 ///List of board IDs to be exported. Each export job can contain up to 1,000 boards.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreateBoardExportRequest {
@@ -2105,6 +2247,7 @@ pub struct CreateBoardExportRequest {
     )]
     pub board_ids: ::std::vec::Vec<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains the board ID associated with the webhook subscription, the webhook callback URL, and the status of the webhook subscription.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreateBoardSubscriptionRequest {
@@ -2121,6 +2264,7 @@ pub struct CreateBoardSubscriptionRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<Status>,
 }
+#[cfg(feature = "enterprise")]
 ///`CreateBoardUserGroupsRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateBoardUserGroupsRequest {
@@ -2130,6 +2274,7 @@ pub struct CreateBoardUserGroupsRequest {
     #[serde(rename = "userGroupIds")]
     pub user_group_ids: ::std::vec::Vec<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///`CreateDocumentItemUsingFileFromDeviceData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreateDocumentItemUsingFileFromDeviceData {
@@ -2143,12 +2288,14 @@ pub struct CreateDocumentItemUsingFileFromDeviceData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///`CreateGroupMemberRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateGroupMemberRequest {
     ///User email
     pub email: ::std::string::String,
 }
+#[cfg(feature = "enterprise")]
 ///`CreateGroupRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateGroupRequest {
@@ -2158,12 +2305,14 @@ pub struct CreateGroupRequest {
     ///User group name.
     pub name: ::std::string::String,
 }
+#[cfg(feature = "projects")]
 ///`CreateProjectRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateProjectRequest {
     ///Project name.
     pub name: ::std::string::String,
 }
+#[cfg(feature = "projects")]
 ///`CreateProjectUserGroupsRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateProjectUserGroupsRequest {
@@ -2173,6 +2322,7 @@ pub struct CreateProjectUserGroupsRequest {
     #[serde(rename = "userGroupIds")]
     pub user_group_ids: ::std::vec::Vec<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///`CreateTeamGroupRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateTeamGroupRequest {
@@ -2182,6 +2332,7 @@ pub struct CreateTeamGroupRequest {
     #[serde(rename = "userGroupId")]
     pub user_group_id: ::std::string::String,
 }
+#[cfg(feature = "enterprise")]
 ///Role of user group in the team.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -2190,12 +2341,14 @@ pub enum CreateTeamGroupRequestRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///`CreateTeamRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateTeamRequest {
     ///Team name.
     pub name: ::std::string::String,
 }
+#[cfg(feature = "scim")]
 ///`CreateUserResource`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateUserResource {
@@ -2239,6 +2392,7 @@ pub struct CreateUserResource {
     #[serde(rename = "userType", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_type: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Structured object for the person’s name. This includes the family name (last name), and given name (first name).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateUserResourceName {
@@ -2252,6 +2406,7 @@ pub struct CreateUserResourceName {
     #[serde(rename = "givenName")]
     pub given_name: ::std::string::String,
 }
+#[cfg(feature = "scim")]
 ///`CreateUserResourcePhotosItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreateUserResourcePhotosItem {
@@ -2260,6 +2415,7 @@ pub struct CreateUserResourcePhotosItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`CreateUserResourceRolesItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreateUserResourceRolesItem {
@@ -2276,6 +2432,7 @@ pub struct CreateUserResourceRolesItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`CreateUserResourceSchemasItem`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -2284,6 +2441,7 @@ pub enum CreateUserResourceSchemasItem {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///Enterprise User extension schema.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
@@ -2313,6 +2471,7 @@ pub struct CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub organization: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Manager of the user.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
@@ -2326,26 +2485,48 @@ pub struct CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserMa
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`CreateUserResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct CreateUserResponse(pub UserResource);
+#[cfg(feature = "scim")]
 impl ::std::ops::Deref for CreateUserResponse {
     type Target = UserResource;
     fn deref(&self) -> &UserResource {
         &self.0
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::convert::From<CreateUserResponse> for UserResource {
     fn from(value: CreateUserResponse) -> Self {
         value.0
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::convert::From<UserResource> for CreateUserResponse {
     fn from(value: UserResource) -> Self {
         Self(value)
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Contains information about the user who created the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreatedBy {
@@ -2356,6 +2537,7 @@ pub struct CreatedBy {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who created the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreatedByPlatformContainers {
@@ -2366,6 +2548,7 @@ pub struct CreatedByPlatformContainers {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who created the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreatedByPlatformExperimentalFeatures {
@@ -2376,6 +2559,7 @@ pub struct CreatedByPlatformExperimentalFeatures {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who created the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreatedByPlatformFileUpload {
@@ -2386,6 +2570,7 @@ pub struct CreatedByPlatformFileUpload {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who created the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreatedByPlatformTags {
@@ -2396,6 +2581,7 @@ pub struct CreatedByPlatformTags {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who created the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreatedByPlatformcreateitemsinbulkusingfilefromdevice {
@@ -2406,6 +2592,7 @@ pub struct CreatedByPlatformcreateitemsinbulkusingfilefromdevice {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who created the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CreatedByPlatformgroups {
@@ -2416,84 +2603,227 @@ pub struct CreatedByPlatformgroups {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct CreationTime(pub ::chrono::DateTime<::chrono::offset::Utc>);
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::ops::Deref for CreationTime {
     type Target = ::chrono::DateTime<::chrono::offset::Utc>;
     fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
         &self.0
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<CreationTime> for ::chrono::DateTime<::chrono::offset::Utc> {
     fn from(value: CreationTime) -> Self {
         value.0
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>> for CreationTime {
     fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
         Self(value)
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for CreationTime {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for CreationTime {
     type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::TryFrom<&str> for CreationTime {
     type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::TryFrom<String> for CreationTime {
     type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 ///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct CreationTimePlatformcreateitemsinbulkusingfilefromdevice(
     pub ::chrono::DateTime<::chrono::offset::Utc>,
 );
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
     type Target = ::chrono::DateTime<::chrono::offset::Utc>;
     fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<CreationTimePlatformcreateitemsinbulkusingfilefromdevice>
 for ::chrono::DateTime<::chrono::offset::Utc> {
     fn from(value: CreationTimePlatformcreateitemsinbulkusingfilefromdevice) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>>
 for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
     fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
     type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<&str>
 for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
     type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
@@ -2501,6 +2831,7 @@ for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<String>
 for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
     type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
@@ -2508,6 +2839,14 @@ for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
         value.parse()
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CustomField {
@@ -2542,6 +2881,14 @@ It can be any type of information that you want to convey.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 /**The shape of the icon on the preview field.
 
 Miro's default: `round`.*/
@@ -2553,6 +2900,7 @@ pub enum CustomFieldIconShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "full")]
 ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CustomFieldPlatformTags {
@@ -2587,6 +2935,7 @@ It can be any type of information that you want to convey.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CustomFieldPlatformbulkcreateoperation {
@@ -2621,6 +2970,7 @@ It can be any type of information that you want to convey.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "data_classification")]
 ///Data classification label
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DataClassificationLabel {
@@ -2663,6 +3013,7 @@ Miro's default: `data-classification-label`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "data_classification")]
 ///`DataClassificationLabelId`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DataClassificationLabelId {
@@ -2670,6 +3021,7 @@ pub struct DataClassificationLabelId {
     #[serde(rename = "labelId", skip_serializing_if = "::std::option::Option::is_none")]
     pub label_id: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "data_classification")]
 ///`DataClassificationOrganizationSettings`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DataClassificationOrganizationSettings {
@@ -2685,6 +3037,7 @@ Miro's default: `data-classification-organization-settings`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "data_classification")]
 ///`DataClassificationTeamSettings`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DataClassificationTeamSettings {
@@ -2703,6 +3056,7 @@ Miro's default: `team-data-classification-settings`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///`DocFormatCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocFormatCreateRequest {
@@ -2712,6 +3066,7 @@ pub struct DocFormatCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(feature = "items")]
 ///`DocFormatData`
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -2719,16 +3074,19 @@ pub enum DocFormatData {
     HtmlData(DocFormatHtmlData),
     MarkdownData(DocFormatMarkdownData),
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<DocFormatHtmlData> for DocFormatData {
     fn from(value: DocFormatHtmlData) -> Self {
         Self::HtmlData(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<DocFormatMarkdownData> for DocFormatData {
     fn from(value: DocFormatMarkdownData) -> Self {
         Self::MarkdownData(value)
     }
 }
+#[cfg(feature = "full")]
 ///`DocFormatDataPlatform`
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -2736,16 +3094,19 @@ pub enum DocFormatDataPlatform {
     HtmlData(DocFormatHtmlData),
     MarkdownData(DocFormatMarkdownData),
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<DocFormatHtmlData> for DocFormatDataPlatform {
     fn from(value: DocFormatHtmlData) -> Self {
         Self::HtmlData(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<DocFormatMarkdownData> for DocFormatDataPlatform {
     fn from(value: DocFormatMarkdownData) -> Self {
         Self::MarkdownData(value)
     }
 }
+#[cfg(feature = "items")]
 ///`DocFormatHtmlData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocFormatHtmlData {
@@ -2759,6 +3120,7 @@ pub struct DocFormatHtmlData {
     )]
     pub content_version: ::std::option::Option<f64>,
 }
+#[cfg(feature = "items")]
 ///`DocFormatHtmlDataContentType`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -2767,6 +3129,7 @@ pub enum DocFormatHtmlDataContentType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 ///`DocFormatItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocFormatItem {
@@ -2806,6 +3169,7 @@ pub struct DocFormatItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///`DocFormatMarkdownData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocFormatMarkdownData {
@@ -2819,6 +3183,7 @@ pub struct DocFormatMarkdownData {
     )]
     pub content_version: ::std::option::Option<f64>,
 }
+#[cfg(feature = "items")]
 ///`DocFormatMarkdownDataContentType`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -2827,6 +3192,7 @@ pub enum DocFormatMarkdownDataContentType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 ///`DocumentCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocumentCreateRequest {
@@ -2836,6 +3202,14 @@ pub struct DocumentCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///`DocumentData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DocumentData {
@@ -2851,6 +3225,23 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///`DocumentDataResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DocumentDataResponse {
@@ -2866,6 +3257,7 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`DocumentDataResponsePlatformcreateitemsinbulkusingfilefromdevice`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DocumentDataResponsePlatformcreateitemsinbulkusingfilefromdevice {
@@ -2881,6 +3273,7 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///`DocumentItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocumentItem {
@@ -2922,6 +3315,7 @@ pub struct DocumentItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "full")]
 ///`DocumentItemPlatformFileUpload`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocumentItemPlatformFileUpload {
@@ -2963,6 +3357,7 @@ pub struct DocumentItemPlatformFileUpload {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///`DocumentUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DocumentUpdateRequest {
@@ -2975,6 +3370,7 @@ pub struct DocumentUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(feature = "items")]
 ///Contains information about the document URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocumentUrlData {
@@ -2986,6 +3382,7 @@ pub struct DocumentUrlData {
 Miro's default: `https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf`.*/
     pub url: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///Contains information about the document URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct DocumentUrlDataChanges {
@@ -2996,6 +3393,7 @@ pub struct DocumentUrlDataChanges {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the document URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocumentUrlDataPlatformbulkcreateoperation {
@@ -3007,6 +3405,7 @@ pub struct DocumentUrlDataPlatformbulkcreateoperation {
 Miro's default: `https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf`.*/
     pub url: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///`EmbedCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EmbedCreateRequest {
@@ -3018,6 +3417,14 @@ pub struct EmbedCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///`EmbedData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct EmbedData {
@@ -3065,6 +3472,7 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`EmbedDataResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct EmbedDataResponse {
@@ -3112,6 +3520,7 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///`EmbedItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EmbedItem {
@@ -3153,6 +3562,14 @@ pub struct EmbedItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 /**Defines how the content in the embed item is displayed on the board.
 `inline`: The embedded content is displayed directly on the board.
 `modal`: The embedded content is displayed inside a modal overlay on the board.*/
@@ -3164,6 +3581,7 @@ pub enum EmbedMode {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 ///`EmbedUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct EmbedUpdateRequest {
@@ -3176,6 +3594,7 @@ pub struct EmbedUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(feature = "items")]
 ///Contains information about the embed URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EmbedUrlData {
@@ -3193,6 +3612,7 @@ pub struct EmbedUrlData {
 Miro's default: `https://www.youtube.com/watch?v=HlVSNEiFCBk`.*/
     pub url: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///Contains information about the embed URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct EmbedUrlDataChanges {
@@ -3209,6 +3629,7 @@ pub struct EmbedUrlDataChanges {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the embed URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EmbedUrlDataPlatformbulkcreateoperation {
@@ -3226,22 +3647,26 @@ pub struct EmbedUrlDataPlatformbulkcreateoperation {
 Miro's default: `https://www.youtube.com/watch?v=HlVSNEiFCBk`.*/
     pub url: ::std::string::String,
 }
+#[cfg(feature = "full")]
 ///Contains information about the style of an item, such as the color, font, or border style.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct EmptyStyle(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for EmptyStyle {
     type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
     fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<EmptyStyle>
 for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
     fn from(value: EmptyStyle) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
 for EmptyStyle {
     fn from(
@@ -3250,6 +3675,7 @@ for EmptyStyle {
         Self(value)
     }
 }
+#[cfg(feature = "connectors")]
 ///The decoration cap of the connector end, like an arrow or circle. Default: stealth.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -3274,6 +3700,7 @@ pub enum EndStrokeCap {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "audit_logs")]
 ///`EnterpriseBoardContentItemLogsFetchSorting`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -3283,11 +3710,13 @@ pub enum EnterpriseBoardContentItemLogsFetchSorting {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::default::Default for EnterpriseBoardContentItemLogsFetchSorting {
     fn default() -> Self {
         EnterpriseBoardContentItemLogsFetchSorting::Asc
     }
 }
+#[cfg(feature = "audit_logs")]
 ///`EnterpriseGetAiInteractionLogsSorting`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -3297,11 +3726,13 @@ pub enum EnterpriseGetAiInteractionLogsSorting {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::default::Default for EnterpriseGetAiInteractionLogsSorting {
     fn default() -> Self {
         EnterpriseGetAiInteractionLogsSorting::Asc
     }
 }
+#[cfg(feature = "audit_logs")]
 ///`EnterpriseGetAuditLogsSorting`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -3311,6 +3742,7 @@ pub enum EnterpriseGetAuditLogsSorting {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Filter organization members by license
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -3327,6 +3759,7 @@ pub enum EnterpriseGetOrganizationMembersLicense {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///`EnterpriseGetOrganizationMembersResponse`
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -3334,18 +3767,21 @@ pub enum EnterpriseGetOrganizationMembersResponse {
     Response(OrganizationMembersSearchResponse),
     ByEmailsResponse(OrganizationMembersSearchByEmailsResponse),
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<OrganizationMembersSearchResponse>
 for EnterpriseGetOrganizationMembersResponse {
     fn from(value: OrganizationMembersSearchResponse) -> Self {
         Self::Response(value)
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<OrganizationMembersSearchByEmailsResponse>
 for EnterpriseGetOrganizationMembersResponse {
     fn from(value: OrganizationMembersSearchByEmailsResponse) -> Self {
         Self::ByEmailsResponse(value)
     }
 }
+#[cfg(feature = "enterprise")]
 ///Filter organization members by role
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -3358,12 +3794,14 @@ pub enum EnterpriseGetOrganizationMembersRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "exports")]
 ///`EnterpriseUpdateBoardExportJobBody`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EnterpriseUpdateBoardExportJobBody {
     ///Only the `CANCELLED` status is currently supported.
     pub status: EnterpriseUpdateBoardExportJobBodyStatus,
 }
+#[cfg(feature = "exports")]
 ///Only the `CANCELLED` status is currently supported.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -3372,6 +3810,7 @@ pub enum EnterpriseUpdateBoardExportJobBodyStatus {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "exports")]
 ///`EnterpriseUpdateBoardExportJobResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EnterpriseUpdateBoardExportJobResponse {
@@ -3394,6 +3833,7 @@ pub struct Error {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "full")]
 ///`Error400`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error400 {
@@ -3414,6 +3854,7 @@ Miro's default: `400`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`Error401`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error401 {
@@ -3434,6 +3875,7 @@ Miro's default: `401`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`Error403`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error403 {
@@ -3452,6 +3894,7 @@ Miro's default: `403`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`Error404`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error404 {
@@ -3470,6 +3913,7 @@ Miro's default: `404`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`Error409`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error409 {
@@ -3488,6 +3932,7 @@ Miro's default: `409`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`Error429`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Error429 {
@@ -3506,6 +3951,7 @@ Miro's default: `429`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`ErrorResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ErrorResponse {
@@ -3524,6 +3970,7 @@ Miro's default: `error`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "exports")]
 /**Indicates the current state of the board export job.
 Possible values:
 `CREATED`: the job has been created but not yet started. Retry the status call after some time.
@@ -3540,6 +3987,7 @@ pub enum ExportJobStatus {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "exports")]
 /**Indicates the type of error encountered during the board export task.
 Possible values:
 `TEMPORARY`: the board export task encountered a temporary error. Retry the board export task after some time.
@@ -3558,33 +4006,39 @@ Possible values:
 )]
 #[serde(transparent)]
 pub struct ExportTaskErrorType(pub ::std::string::String);
+#[cfg(feature = "exports")]
 impl ::std::ops::Deref for ExportTaskErrorType {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::convert::From<ExportTaskErrorType> for ::std::string::String {
     fn from(value: ExportTaskErrorType) -> Self {
         value.0
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::convert::From<::std::string::String> for ExportTaskErrorType {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::fmt::Display for ExportTaskErrorType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::str::FromStr for ExportTaskErrorType {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "exports")]
 /**Indicates the status of the individual board export task.
 Possible values:
 `SUCCESS`: the board export task was completed successfully and the results are available.
@@ -3605,33 +4059,39 @@ Possible values:
 )]
 #[serde(transparent)]
 pub struct ExportTaskStatus(pub ::std::string::String);
+#[cfg(feature = "exports")]
 impl ::std::ops::Deref for ExportTaskStatus {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::convert::From<ExportTaskStatus> for ::std::string::String {
     fn from(value: ExportTaskStatus) -> Self {
         value.0
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::convert::From<::std::string::String> for ExportTaskStatus {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::fmt::Display for ExportTaskStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::str::FromStr for ExportTaskStatus {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "exports")]
 /**Indicates the status of the individual board export task.
 Possible values:
 `TASK_STATUS_SUCCESS`: the board export task was completed successfully and the results are available.
@@ -3652,33 +4112,39 @@ Possible values:
 )]
 #[serde(transparent)]
 pub struct ExportTaskStatusFilter(pub ::std::string::String);
+#[cfg(feature = "exports")]
 impl ::std::ops::Deref for ExportTaskStatusFilter {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::convert::From<ExportTaskStatusFilter> for ::std::string::String {
     fn from(value: ExportTaskStatusFilter) -> Self {
         value.0
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::convert::From<::std::string::String> for ExportTaskStatusFilter {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::fmt::Display for ExportTaskStatusFilter {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::str::FromStr for ExportTaskStatusFilter {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "items")]
 /**Fill color for the sticky note.
 Default: `light_yellow`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -3703,6 +4169,7 @@ pub enum FillColor {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 ///Contains geometrical information about the item, such as its width or rotation. You can set either the width or height, you cannot set both the width and height at the same time.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FixedRatioGeometry {
@@ -3716,6 +4183,7 @@ pub struct FixedRatioGeometry {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "full")]
 ///Contains geometrical information about the item, such as its width or rotation. You can set either the width or height, you cannot set both the width and height at the same time.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FixedRatioGeometryPlatformFileUpload {
@@ -3729,6 +4197,7 @@ pub struct FixedRatioGeometryPlatformFileUpload {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "items")]
 ///Contains geometrical information about the item. You can set either the width or height. You cannot set both the width and height at the same time.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FixedRatioNoRotationGeometry {
@@ -3739,6 +4208,7 @@ pub struct FixedRatioNoRotationGeometry {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 /**Defines the font type for the text in the shape item.
 Default: `arial`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -3777,6 +4247,7 @@ pub enum FontFamily {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "frames")]
 ///Contains frame item data, such as the title, frame type, or frame format.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameChanges {
@@ -3804,6 +4275,7 @@ Miro's default: `freeform`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<FrameChangesType>,
 }
+#[cfg(feature = "frames")]
 /**Only custom frames are supported at the moment.
 
 Miro's default: `custom`.*/
@@ -3814,6 +4286,7 @@ pub enum FrameChangesFormat {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "frames")]
 /**Only free form frames are supported at the moment.
 
 Miro's default: `freeform`.*/
@@ -3824,6 +4297,7 @@ pub enum FrameChangesType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "frames")]
 ///`FrameCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct FrameCreateRequest {
@@ -3835,6 +4309,15 @@ pub struct FrameCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<FrameStyle>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains frame item data, such as the title, frame type, or frame format.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameData {
@@ -3850,6 +4333,15 @@ Miro's default: `freeform`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<FrameDataType>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 /**Only custom frames are supported at the moment.
 
 Miro's default: `custom`.*/
@@ -3868,6 +4360,7 @@ pub enum FrameDataFormat {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "full")]
 ///Contains frame item data, such as the title, frame type, or frame format.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameDataPlatformContainers {
@@ -3891,6 +4384,7 @@ Miro's default: `freeform`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<FrameDataPlatformContainersType>,
 }
+#[cfg(feature = "full")]
 /**Only free form frames are supported at the moment.
 
 Miro's default: `freeform`.*/
@@ -3906,6 +4400,15 @@ pub enum FrameDataPlatformContainersType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 /**Only free form frames are supported at the moment.
 
 Miro's default: `freeform`.*/
@@ -3920,6 +4423,7 @@ pub enum FrameDataType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "frames")]
 ///`FrameItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct FrameItem {
@@ -3961,6 +4465,7 @@ pub struct FrameItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "frames")]
 ///Contains information about the style of a frame item, such as the fill color.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameStyle {
@@ -3973,6 +4478,7 @@ Default: #ffffffff (transparent).*/
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "frames")]
 ///`FrameUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameUpdateRequest {
@@ -3985,6 +4491,14 @@ pub struct FrameUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<UpdateFrameStyle>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains the result data.
 #[derive(::serde::Serialize, Clone, Debug)]
 pub struct GenericItem {
@@ -4024,6 +4538,7 @@ pub struct GenericItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 ///`GenericItemCursorPaged`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GenericItemCursorPaged {
@@ -4045,6 +4560,7 @@ pub struct GenericItemCursorPaged {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
 }
+#[cfg(feature = "full")]
 ///`GenericItemCursorPagedPlatformContainers`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GenericItemCursorPagedPlatformContainers {
@@ -4065,6 +4581,7 @@ pub struct GenericItemCursorPagedPlatformContainers {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
 }
+#[cfg(feature = "full")]
 ///Contains the result data.
 #[derive(::serde::Serialize, Clone, Debug)]
 pub struct GenericItemPlatformTags {
@@ -4104,6 +4621,7 @@ pub struct GenericItemPlatformTags {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///`GenericItemUpdate`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GenericItemUpdate {
@@ -4112,6 +4630,7 @@ pub struct GenericItemUpdate {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(feature = "full")]
 ///`GenericSubscription`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GenericSubscription {
@@ -4150,6 +4669,7 @@ Miro's default: `enabled`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
@@ -4165,6 +4685,7 @@ pub enum GenericSubscriptionStatus {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "full")]
 ///`GenericSubscriptionsCursorPaged`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GenericSubscriptionsCursorPaged {
@@ -4184,6 +4705,24 @@ pub struct GenericSubscriptionsCursorPaged {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Contains geometrical information about the item, such as its width or height.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Geometry {
@@ -4197,6 +4736,7 @@ pub struct Geometry {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "frames")]
 ///Contains geometrical information about the item, such as its width or height.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GeometryNoRotation {
@@ -4207,6 +4747,7 @@ pub struct GeometryNoRotation {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "full")]
 ///Contains geometrical information about the item, such as its width or height.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GeometryPlatformContainers {
@@ -4220,6 +4761,7 @@ pub struct GeometryPlatformContainers {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "full")]
 ///Contains geometrical information about the item, such as its width or height.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GeometryPlatformExperimentalFeatures {
@@ -4233,6 +4775,7 @@ pub struct GeometryPlatformExperimentalFeatures {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "full")]
 ///Contains geometrical information about the item, such as its width or height.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GeometryPlatformFileUpload {
@@ -4246,6 +4789,7 @@ pub struct GeometryPlatformFileUpload {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "full")]
 ///Contains geometrical information about the item, such as its width or height.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GeometryPlatformTags {
@@ -4259,6 +4803,7 @@ pub struct GeometryPlatformTags {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "full")]
 ///Contains geometrical information about the item, such as its width or height.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GeometryPlatformbulkcreateoperation {
@@ -4272,6 +4817,7 @@ pub struct GeometryPlatformbulkcreateoperation {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "full")]
 ///Contains geometrical information about the item, such as its width or height.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GeometryPlatformcreateitemsinbulkusingfilefromdevice {
@@ -4285,6 +4831,7 @@ pub struct GeometryPlatformcreateitemsinbulkusingfilefromdevice {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "full")]
 ///Contains geometrical information about the item, such as its width or height.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GeometryPlatformgroups {
@@ -4298,6 +4845,7 @@ pub struct GeometryPlatformgroups {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "audit_logs")]
 ///Response for query using cursor and filter parameters.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetAiInteractionLogsResponse {
@@ -4322,6 +4870,7 @@ Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "groups")]
 ///`GetAllGroupsResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetAllGroupsResponse {
@@ -4334,6 +4883,7 @@ pub struct GetAllGroupsResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
 }
+#[cfg(feature = "audit_logs")]
 ///Response for query using cursor and filter parameters.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetBoardItemContentLogsResponse {
@@ -4358,6 +4908,7 @@ Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "boards")]
 ///Contains information about the user who last opened the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GetBoardUserInfoLastOpenedBy {
@@ -4369,6 +4920,7 @@ pub struct GetBoardUserInfoLastOpenedBy {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "boards")]
 /**Sort order in which you want to view the result set. The parameter is applicable only when you search for boards by team or project.
 * `default` - If `team_id` is present, `last_created`. Otherwise, `last_opened`.
 * `last_modified` - sort by the date and time when the board was last modified.
@@ -4386,11 +4938,13 @@ pub enum GetBoardsSort {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "boards")]
 impl ::std::default::Default for GetBoardsSort {
     fn default() -> Self {
         GetBoardsSort::Default
     }
 }
+#[cfg(feature = "items")]
 ///`GetDocFormatItemTextContentType`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -4400,6 +4954,7 @@ pub enum GetDocFormatItemTextContentType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "groups")]
 ///`GetItemsByGroupIdResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetItemsByGroupIdResponse {
@@ -4415,6 +4970,7 @@ pub struct GetItemsByGroupIdResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i32>,
 }
+#[cfg(feature = "groups")]
 ///`GetItemsByGroupIdResponseData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetItemsByGroupIdResponseData {
@@ -4427,6 +4983,7 @@ pub struct GetItemsByGroupIdResponseData {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "experimental")]
 ///`GetItemsExperimentalType`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -4435,6 +4992,7 @@ pub enum GetItemsExperimentalType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 /**If you want to get a list of items of a specific type, specify an item type. For example, if you want to retrieve the list of card items, set `type` to `cards`. A `document` is meant for uploaded documents like PDFs while `doc_format` is a Miro structured document similar to a Google Doc.
  Possible values: `app_card`, `card`, `data_table_format`, `document`, `embed`, `frame`, `image`, `shape`, `sticky_note`, `text`, `doc_format`*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -4455,6 +5013,7 @@ pub enum GetItemsType {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "experimental")]
 ///`GetMetricsPeriod`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -4465,11 +5024,13 @@ pub enum GetMetricsPeriod {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "experimental")]
 impl ::std::default::Default for GetMetricsPeriod {
     fn default() -> Self {
         GetMetricsPeriod::Week
     }
 }
+#[cfg(feature = "experimental")]
 ///`GetMetricsResponseItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetMetricsResponseItem {
@@ -4504,6 +5065,7 @@ pub struct GetMetricsResponseItem {
     )]
     pub unique_users: ::std::option::Option<i64>,
 }
+#[cfg(feature = "experimental")]
 ///`GetMetricsTotalResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetMetricsTotalResponse {
@@ -4532,6 +5094,7 @@ pub struct GetMetricsTotalResponse {
     )]
     pub unique_users: ::std::option::Option<i64>,
 }
+#[cfg(feature = "scim")]
 ///Resource type identifier for which to retrieve metadata. Supported values are 'User' and 'Group'.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -4541,6 +5104,7 @@ pub enum GetResourceTypeResource {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///`GetSchemaUri`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -4551,12 +5115,14 @@ pub enum GetSchemaUri {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "tags")]
 ///`GetTagsResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetTagsResponse {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub tags: ::std::vec::Vec<Tag>,
 }
+#[cfg(any(feature = "enterprise", feature = "scim"))]
 ///`Group`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct Group {
@@ -4573,6 +5139,7 @@ Miro's default: `user-group`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "groups")]
 ///Unique identifier (ID) of the Group
 #[derive(
     ::serde::Deserialize,
@@ -4587,33 +5154,39 @@ Miro's default: `user-group`.*/
 )]
 #[serde(transparent)]
 pub struct GroupId(pub ::std::string::String);
+#[cfg(feature = "groups")]
 impl ::std::ops::Deref for GroupId {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "groups")]
 impl ::std::convert::From<GroupId> for ::std::string::String {
     fn from(value: GroupId) -> Self {
         value.0
     }
 }
+#[cfg(feature = "groups")]
 impl ::std::convert::From<::std::string::String> for GroupId {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "groups")]
 impl ::std::fmt::Display for GroupId {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "groups")]
 impl ::std::str::FromStr for GroupId {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "scim")]
 ///list of groups (teams)
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GroupListResponse {
@@ -4645,6 +5218,7 @@ pub struct GroupListResponse {
     )]
     pub total_results: ::std::option::Option<f64>,
 }
+#[cfg(feature = "scim")]
 ///`GroupListResponseResourcesItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GroupListResponseResourcesItem {
@@ -4666,6 +5240,7 @@ pub struct GroupListResponseResourcesItem {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub schemas: ::std::vec::Vec<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`GroupListResponseResourcesItemMembersItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GroupListResponseResourcesItemMembersItem {
@@ -4679,6 +5254,7 @@ pub struct GroupListResponseResourcesItemMembersItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Metadata about the resource.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GroupListResponseResourcesItemMeta {
@@ -4692,6 +5268,7 @@ pub struct GroupListResponseResourcesItemMeta {
     )]
     pub resource_type: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///`GroupMember`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupMember {
@@ -4705,6 +5282,7 @@ Miro's default: `user-group-member`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "enterprise")]
 ///Page of members that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupMembersPage {
@@ -4717,6 +5295,7 @@ pub struct GroupMembersPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<PageType>,
 }
+#[cfg(feature = "scim")]
 ///`GroupResource`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GroupResource {
@@ -4738,6 +5317,7 @@ pub struct GroupResource {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub schemas: ::std::vec::Vec<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`GroupResourceMembersItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GroupResourceMembersItem {
@@ -4751,6 +5331,7 @@ pub struct GroupResourceMembersItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Metadata about the resource.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GroupResourceMeta {
@@ -4764,6 +5345,7 @@ pub struct GroupResourceMeta {
     )]
     pub resource_type: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "groups")]
 ///Contains the result data.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GroupResponseShort {
@@ -4778,6 +5360,7 @@ pub struct GroupResponseShort {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///`GroupTeam`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupTeam {
@@ -4793,6 +5376,7 @@ Miro's default: `user-group-team`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 /**Role of the user group in the team
 
 Miro's default: `member`.*/
@@ -4803,6 +5387,7 @@ pub enum GroupTeamRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Page of teams that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupTeamsPage {
@@ -4815,6 +5400,7 @@ pub struct GroupTeamsPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<PageType>,
 }
+#[cfg(feature = "enterprise")]
 ///Page of groups that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupsPage {
@@ -4827,6 +5413,7 @@ pub struct GroupsPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<PageType>,
 }
+#[cfg(feature = "items")]
 ///`ImageCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ImageCreateRequest {
@@ -4838,6 +5425,14 @@ pub struct ImageCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///`ImageData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ImageData {
@@ -4852,6 +5447,23 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///`ImageDataResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ImageDataResponse {
@@ -4862,6 +5474,7 @@ pub struct ImageDataResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`ImageDataResponsePlatformcreateitemsinbulkusingfilefromdevice`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ImageDataResponsePlatformcreateitemsinbulkusingfilefromdevice {
@@ -4872,6 +5485,7 @@ pub struct ImageDataResponsePlatformcreateitemsinbulkusingfilefromdevice {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///`ImageItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ImageItem {
@@ -4913,6 +5527,7 @@ pub struct ImageItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "full")]
 ///`ImageItemPlatformFileUpload`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ImageItemPlatformFileUpload {
@@ -4954,6 +5569,7 @@ pub struct ImageItemPlatformFileUpload {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///`ImageUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ImageUpdateRequest {
@@ -4966,6 +5582,7 @@ pub struct ImageUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(feature = "items")]
 ///Contains information about the image URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ImageUrlData {
@@ -4977,6 +5594,7 @@ pub struct ImageUrlData {
 Miro's default: `https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png`.*/
     pub url: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///Contains information about the image URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ImageUrlDataChanges {
@@ -4987,6 +5605,7 @@ pub struct ImageUrlDataChanges {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "board_members")]
 ///Contains information about the invites that failed.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct InvitationError {
@@ -4997,6 +5616,7 @@ pub struct InvitationError {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub reason: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "board_members")]
 ///`InvitationResult`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct InvitationResult {
@@ -5007,6 +5627,23 @@ pub struct InvitationResult {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub successful: ::std::vec::Vec<i64>,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Contains information about an item.
 #[derive(::serde::Serialize, Clone, Debug)]
 pub struct Item {
@@ -5044,6 +5681,7 @@ pub struct Item {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "full")]
 ///Updates one or more items in one request. You can update up to 20 items per request.
 #[derive(::serde::Serialize, Clone, Debug, Default)]
 pub struct ItemChanges {
@@ -5062,6 +5700,7 @@ pub struct ItemChanges {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<ItemTypeChange>,
 }
+#[cfg(feature = "connectors")]
 ///The ending point of the connector. If startItem is also provided, endItem.id must be different from startItem.id
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ItemConnectionChangesData {
@@ -5074,6 +5713,7 @@ pub struct ItemConnectionChangesData {
     #[serde(rename = "snapTo", skip_serializing_if = "::std::option::Option::is_none")]
     pub snap_to: ::std::option::Option<ItemConnectionSnapTo>,
 }
+#[cfg(feature = "connectors")]
 ///The end point of the connector. endItem.id must be different from startItem.id
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ItemConnectionCreationData {
@@ -5086,6 +5726,7 @@ pub struct ItemConnectionCreationData {
     #[serde(rename = "snapTo", skip_serializing_if = "::std::option::Option::is_none")]
     pub snap_to: ::std::option::Option<ItemConnectionSnapTo>,
 }
+#[cfg(feature = "connectors")]
 ///The side of the item connector should be attached to, the connection point will be placed in the middle of that side. Option `auto` allows to pick a connection point automatically. Only either `position` or `snapTo` parameter is allowed to be set, if neither provided `snapTo: auto` will be used by default.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -5098,6 +5739,7 @@ pub enum ItemConnectionSnapTo {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "connectors")]
 ///The starting point of the connector.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ItemConnectionWithLinks {
@@ -5109,6 +5751,7 @@ pub struct ItemConnectionWithLinks {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<RelativeOffset>,
 }
+#[cfg(feature = "items")]
 ///Creates one or more items in one request. You can create up to 20 items per request.
 #[derive(::serde::Serialize, Clone, Debug)]
 pub struct ItemCreate {
@@ -5125,6 +5768,23 @@ pub struct ItemCreate {
     #[serde(rename = "type")]
     pub(crate) type_: ItemTypeChange,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Contains information about item-specific data.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -5135,16 +5795,51 @@ pub enum ItemData {
     /// its documented shape), kept as raw JSON.
     Unknown(::serde_json::Value),
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<DocumentDataResponse> for ItemData {
     fn from(value: DocumentDataResponse) -> Self {
         Self::DocumentDataResponse(value)
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<ImageDataResponse> for ItemData {
     fn from(value: ImageDataResponse) -> Self {
         Self::ImageDataResponse(value)
     }
 }
+#[cfg(feature = "full")]
 ///Provides information about item-specific fields for update request.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -5155,16 +5850,19 @@ pub enum ItemDataChanges {
     /// its documented shape), kept as raw JSON.
     Unknown(::serde_json::Value),
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<AppCardData> for ItemDataChanges {
     fn from(value: AppCardData) -> Self {
         Self::AppCardData(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<ImageUrlDataChanges> for ItemDataChanges {
     fn from(value: ImageUrlDataChanges) -> Self {
         Self::ImageUrlDataChanges(value)
     }
 }
+#[cfg(feature = "items")]
 ///Contains data information applicable for each item type.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -5181,46 +5879,71 @@ pub enum ItemDataCreate {
     /// its documented shape), kept as raw JSON.
     Unknown(::serde_json::Value),
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<AppCardData> for ItemDataCreate {
     fn from(value: AppCardData) -> Self {
         Self::AppCardData(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<CardData> for ItemDataCreate {
     fn from(value: CardData) -> Self {
         Self::CardData(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<DocumentUrlData> for ItemDataCreate {
     fn from(value: DocumentUrlData) -> Self {
         Self::DocumentUrlData(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<EmbedUrlData> for ItemDataCreate {
     fn from(value: EmbedUrlData) -> Self {
         Self::EmbedUrlData(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<ImageUrlData> for ItemDataCreate {
     fn from(value: ImageUrlData) -> Self {
         Self::ImageUrlData(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<ShapeData> for ItemDataCreate {
     fn from(value: ShapeData) -> Self {
         Self::ShapeData(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<StickyNoteData> for ItemDataCreate {
     fn from(value: StickyNoteData) -> Self {
         Self::StickyNoteData(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<TextData> for ItemDataCreate {
     fn from(value: TextData) -> Self {
         Self::TextData(value)
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Unique identifier (ID) of an item.
 #[derive(
     ::serde::Deserialize,
@@ -5235,33 +5958,119 @@ impl ::std::convert::From<TextData> for ItemDataCreate {
 )]
 #[serde(transparent)]
 pub struct ItemId(pub ::std::string::String);
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::ops::Deref for ItemId {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<ItemId> for ::std::string::String {
     fn from(value: ItemId) -> Self {
         value.0
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<::std::string::String> for ItemId {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for ItemId {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for ItemId {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "full")]
 ///Unique identifier (ID) of an item.
 #[derive(
     ::serde::Deserialize,
@@ -5276,35 +6085,41 @@ impl ::std::str::FromStr for ItemId {
 )]
 #[serde(transparent)]
 pub struct ItemIdPlatformcreateitemsinbulkusingfilefromdevice(pub ::std::string::String);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<ItemIdPlatformcreateitemsinbulkusingfilefromdevice>
 for ::std::string::String {
     fn from(value: ItemIdPlatformcreateitemsinbulkusingfilefromdevice) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<::std::string::String>
 for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(any(feature = "groups", feature = "tags"))]
 ///`ItemPagedResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ItemPagedResponse {
@@ -5329,6 +6144,7 @@ pub struct ItemPagedResponse {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`ItemPagedResponsePlatformTags`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ItemPagedResponsePlatformTags {
@@ -5353,6 +6169,7 @@ pub struct ItemPagedResponsePlatformTags {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///Contains information about item-specific styles.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -5366,31 +6183,37 @@ pub enum ItemStyle {
     /// its documented shape), kept as raw JSON.
     Unknown(::serde_json::Value),
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<AppCardStyle> for ItemStyle {
     fn from(value: AppCardStyle) -> Self {
         Self::AppCardStyle(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<CardStyle> for ItemStyle {
     fn from(value: CardStyle) -> Self {
         Self::CardStyle(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<ShapeStyle> for ItemStyle {
     fn from(value: ShapeStyle) -> Self {
         Self::ShapeStyle(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<StickyNoteStyle> for ItemStyle {
     fn from(value: StickyNoteStyle) -> Self {
         Self::StickyNoteStyle(value)
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<TextStyle> for ItemStyle {
     fn from(value: TextStyle) -> Self {
         Self::TextStyle(value)
     }
 }
+#[cfg(feature = "items")]
 ///Type of item that you want to create.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -5407,6 +6230,7 @@ pub enum ItemTypeChange {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 ///Contains items resulting from a bulk create or update operation.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct Items {
@@ -5416,6 +6240,7 @@ pub struct Items {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "full")]
 ///Contains cursor-based items page information.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ItemsPage {
@@ -5432,6 +6257,7 @@ pub struct ItemsPage {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "legal_holds")]
 ///`LegalHoldContentItemsResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct LegalHoldContentItemsResponse {
@@ -5446,6 +6272,7 @@ pub struct LegalHoldContentItemsResponse {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "legal_holds")]
 ///`LegalHoldRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct LegalHoldRequest {
@@ -5456,38 +6283,45 @@ pub struct LegalHoldRequest {
     pub name: ::std::string::String,
     pub scope: LegalHoldRequestScope,
 }
+#[cfg(feature = "legal_holds")]
 ///The legal hold scope determines the criteria used to put content items under hold. The variants of this field might get extended in the future, although the most common use case is to put users under hold. Currently only the `users` scope is supported. However, the parsing of this field must ignore unexpected variants. The request must always include a list of all users to be placed under hold, whether it's for a new legal hold or an update to an existing one. You can have up to 200 users per legal hold, including users added in legal hold updates.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct LegalHoldRequestScope(pub LegalHoldRequestScopeUsers);
+#[cfg(feature = "legal_holds")]
 impl ::std::ops::Deref for LegalHoldRequestScope {
     type Target = LegalHoldRequestScopeUsers;
     fn deref(&self) -> &LegalHoldRequestScopeUsers {
         &self.0
     }
 }
+#[cfg(feature = "legal_holds")]
 impl ::std::convert::From<LegalHoldRequestScope> for LegalHoldRequestScopeUsers {
     fn from(value: LegalHoldRequestScope) -> Self {
         value.0
     }
 }
+#[cfg(feature = "legal_holds")]
 impl ::std::convert::From<LegalHoldRequestScopeUsers> for LegalHoldRequestScope {
     fn from(value: LegalHoldRequestScopeUsers) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "legal_holds")]
 ///`LegalHoldRequestScopeUsers`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct LegalHoldRequestScopeUsers {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub users: ::std::vec::Vec<LegalHoldRequestScopeUsersUsersItem>,
 }
+#[cfg(feature = "legal_holds")]
 ///`LegalHoldRequestScopeUsersUsersItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct LegalHoldRequestScopeUsersUsersItem {
     ///Email of the user
     pub email: ::std::string::String,
 }
+#[cfg(feature = "legal_holds")]
 ///`LegalHoldResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct LegalHoldResponse {
@@ -5518,32 +6352,38 @@ pub struct LegalHoldResponse {
     pub scope: LegalHoldResponseScope,
     pub state: LegalHoldState,
 }
+#[cfg(feature = "legal_holds")]
 ///The legal hold scope determines the criteria used to put content items under hold. The variants of this field might get extended in the future, although the most common use case is to put users under hold. Currently only the `users` scope is supported. However, the parsing of this field must ignore unexpected variants.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct LegalHoldResponseScope(pub LegalHoldResponseScopeUsers);
+#[cfg(feature = "legal_holds")]
 impl ::std::ops::Deref for LegalHoldResponseScope {
     type Target = LegalHoldResponseScopeUsers;
     fn deref(&self) -> &LegalHoldResponseScopeUsers {
         &self.0
     }
 }
+#[cfg(feature = "legal_holds")]
 impl ::std::convert::From<LegalHoldResponseScope> for LegalHoldResponseScopeUsers {
     fn from(value: LegalHoldResponseScope) -> Self {
         value.0
     }
 }
+#[cfg(feature = "legal_holds")]
 impl ::std::convert::From<LegalHoldResponseScopeUsers> for LegalHoldResponseScope {
     fn from(value: LegalHoldResponseScopeUsers) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "legal_holds")]
 ///List of users under legal hold.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct LegalHoldResponseScopeUsers {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub users: ::std::vec::Vec<User>,
 }
+#[cfg(feature = "legal_holds")]
 /**The state of the legal hold. Legal holds could take up to 24 hours to be processed and the state could be one of the following:
 - `PROCESSING`: the legal hold is being created and content items are being processed.
 - `ACTIVE`: the legal hold has been created and all content items have been processed.
@@ -5558,6 +6398,7 @@ pub enum LegalHoldState {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///`ListGroupsSortOrder`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -5567,6 +6408,7 @@ pub enum ListGroupsSortOrder {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///`ListUsersSortOrder`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -5576,6 +6418,7 @@ pub enum ListUsersSortOrder {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "experimental")]
 ///Contains width of the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct MindMapNodeGeometry {
@@ -5583,6 +6426,7 @@ pub struct MindMapNodeGeometry {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "experimental")]
 ///`MindmapCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MindmapCreateRequest {
@@ -5594,6 +6438,7 @@ pub struct MindmapCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
+#[cfg(feature = "experimental")]
 ///`MindmapCursorPaged`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct MindmapCursorPaged {
@@ -5615,6 +6460,7 @@ pub struct MindmapCursorPaged {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
 }
+#[cfg(feature = "experimental")]
 ///Contains mind map node data, such as `nodeView` or `isRoot`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct MindmapData {
@@ -5627,6 +6473,7 @@ pub struct MindmapData {
     #[serde(rename = "nodeView", skip_serializing_if = "::std::option::Option::is_none")]
     pub node_view: ::std::option::Option<MindmapNodeView>,
 }
+#[cfg(feature = "experimental")]
 ///Indicates where this node is positioned relative to the root node. `start` indicates that this node must be positioned at the start of the root node, which is either the left or top of the root node. `end` indicates that this node must be positioned at the emd of the root node, which is either the right or bottom of the root node.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -5636,12 +6483,14 @@ pub enum MindmapDataDirection {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "experimental")]
 ///Contains mind map node data, such as the title, content, or description.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MindmapDataForCreate {
     #[serde(rename = "nodeView")]
     pub node_view: MindmapNode,
 }
+#[cfg(feature = "experimental")]
 ///`MindmapItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MindmapItem {
@@ -5681,12 +6530,14 @@ pub struct MindmapItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "experimental")]
 ///Contains information like data about the mind map node.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct MindmapNode {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<MindmapNodeTextData>,
 }
+#[cfg(feature = "experimental")]
 ///Contains information about the node style, such as the node color or fillOpacity.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct MindmapNodeStyle {
@@ -5710,6 +6561,7 @@ Default: `14`.*/
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub font_size: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "experimental")]
 ///Contains the information about the mind map text.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MindmapNodeTextData {
@@ -5720,6 +6572,7 @@ pub struct MindmapNodeTextData {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "experimental")]
 ///Contains the information about the mind map node.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct MindmapNodeView {
@@ -5731,6 +6584,7 @@ pub struct MindmapNodeView {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "experimental")]
 ///Contains information about the node style, such as the widget's border color or shape type.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct MindmapStyle {
@@ -5747,6 +6601,7 @@ pub struct MindmapStyle {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<MindmapStyleShape>,
 }
+#[cfg(feature = "experimental")]
 ///Shape type of the widget.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -5758,83 +6613,254 @@ pub enum MindmapStyleShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains the mind map node data, such as the item title, content, or description.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct MindmapWidgetDataOutput(pub TextData);
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::ops::Deref for MindmapWidgetDataOutput {
     type Target = TextData;
     fn deref(&self) -> &TextData {
         &self.0
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<MindmapWidgetDataOutput> for TextData {
     fn from(value: MindmapWidgetDataOutput) -> Self {
         value.0
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<TextData> for MindmapWidgetDataOutput {
     fn from(value: TextData) -> Self {
         Self(value)
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct ModificationTime(pub ::chrono::DateTime<::chrono::offset::Utc>);
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::ops::Deref for ModificationTime {
     type Target = ::chrono::DateTime<::chrono::offset::Utc>;
     fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
         &self.0
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<ModificationTime>
 for ::chrono::DateTime<::chrono::offset::Utc> {
     fn from(value: ModificationTime) -> Self {
         value.0
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>>
 for ModificationTime {
     fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
         Self(value)
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for ModificationTime {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for ModificationTime {
     type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::TryFrom<&str> for ModificationTime {
     type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::TryFrom<String> for ModificationTime {
     type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct ModificationTimePlatformcreateitemsinbulkusingfilefromdevice(
     pub ::chrono::DateTime<::chrono::offset::Utc>,
 );
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
     type Target = ::chrono::DateTime<::chrono::offset::Utc>;
     fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<ModificationTimePlatformcreateitemsinbulkusingfilefromdevice>
 for ::chrono::DateTime<::chrono::offset::Utc> {
     fn from(
@@ -5843,18 +6869,21 @@ for ::chrono::DateTime<::chrono::offset::Utc> {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>>
 for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
     fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display
 for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr
 for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
     type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
@@ -5862,6 +6891,7 @@ for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<&str>
 for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
     type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
@@ -5869,6 +6899,7 @@ for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<String>
 for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
     type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
@@ -5876,6 +6907,24 @@ for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
         value.parse()
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Contains information about the user who last modified the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ModifiedBy {
@@ -5886,6 +6935,7 @@ pub struct ModifiedBy {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who last modified the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ModifiedByPlatformContainers {
@@ -5896,6 +6946,7 @@ pub struct ModifiedByPlatformContainers {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who last modified the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ModifiedByPlatformExperimentalFeatures {
@@ -5906,6 +6957,7 @@ pub struct ModifiedByPlatformExperimentalFeatures {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who last modified the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ModifiedByPlatformFileUpload {
@@ -5916,6 +6968,7 @@ pub struct ModifiedByPlatformFileUpload {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who last modified the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ModifiedByPlatformTags {
@@ -5926,6 +6979,7 @@ pub struct ModifiedByPlatformTags {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who last modified the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ModifiedByPlatformcreateitemsinbulkusingfilefromdevice {
@@ -5936,6 +6990,7 @@ pub struct ModifiedByPlatformcreateitemsinbulkusingfilefromdevice {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the user who last modified the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ModifiedByPlatformgroups {
@@ -5946,22 +7001,26 @@ pub struct ModifiedByPlatformgroups {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`OpaqueData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct OpaqueData(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for OpaqueData {
     type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
     fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<OpaqueData>
 for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
     fn from(value: OpaqueData) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
 for OpaqueData {
     fn from(
@@ -5970,6 +7029,7 @@ for OpaqueData {
         Self(value)
     }
 }
+#[cfg(feature = "enterprise")]
 ///`Organization`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct Organization {
@@ -5988,6 +7048,7 @@ Miro's default: `organization`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "tokens")]
 ///`OrganizationInformation`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct OrganizationInformation {
@@ -5996,6 +7057,7 @@ pub struct OrganizationInformation {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "enterprise")]
 ///Organization member
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct OrganizationMember {
@@ -6039,6 +7101,7 @@ Miro's default: `organization-member`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///Name of the current user license in the organization
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -6055,6 +7118,7 @@ pub enum OrganizationMemberLicense {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Name of the user role in the organization
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -6067,30 +7131,35 @@ pub enum OrganizationMemberRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Response for search organization members by user emails
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct OrganizationMembersSearchByEmailsResponse(
     pub ::std::vec::Vec<OrganizationMember>,
 );
+#[cfg(feature = "enterprise")]
 impl ::std::ops::Deref for OrganizationMembersSearchByEmailsResponse {
     type Target = ::std::vec::Vec<OrganizationMember>;
     fn deref(&self) -> &::std::vec::Vec<OrganizationMember> {
         &self.0
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<OrganizationMembersSearchByEmailsResponse>
 for ::std::vec::Vec<OrganizationMember> {
     fn from(value: OrganizationMembersSearchByEmailsResponse) -> Self {
         value.0
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<::std::vec::Vec<OrganizationMember>>
 for OrganizationMembersSearchByEmailsResponse {
     fn from(value: ::std::vec::Vec<OrganizationMember>) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "enterprise")]
 ///Response for query by cursor and filter parameters
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct OrganizationMembersSearchResponse {
@@ -6111,6 +7180,7 @@ Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///Organization plan type
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -6129,6 +7199,15 @@ pub enum OrganizationPlan {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "exports",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
 #[derive(
     ::serde::Deserialize,
@@ -6143,33 +7222,79 @@ pub enum OrganizationPlan {
 )]
 #[serde(transparent)]
 pub struct PageCursor(pub ::std::string::String);
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "exports",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::ops::Deref for PageCursor {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "exports",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::convert::From<PageCursor> for ::std::string::String {
     fn from(value: PageCursor) -> Self {
         value.0
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "exports",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::convert::From<::std::string::String> for PageCursor {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "exports",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::fmt::Display for PageCursor {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "exports",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::str::FromStr for PageCursor {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "full")]
 ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
 #[derive(
     ::serde::Deserialize,
@@ -6184,123 +7309,211 @@ impl ::std::str::FromStr for PageCursor {
 )]
 #[serde(transparent)]
 pub struct PageCursorUserGroupsEnterprisePlan(pub ::std::string::String);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for PageCursorUserGroupsEnterprisePlan {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<PageCursorUserGroupsEnterprisePlan> for ::std::string::String {
     fn from(value: PageCursorUserGroupsEnterprisePlan) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<::std::string::String> for PageCursorUserGroupsEnterprisePlan {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for PageCursorUserGroupsEnterprisePlan {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for PageCursorUserGroupsEnterprisePlan {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
 Miro's default: `100`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct PageLimit(pub ::std::num::NonZeroU32);
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::ops::Deref for PageLimit {
     type Target = ::std::num::NonZeroU32;
     fn deref(&self) -> &::std::num::NonZeroU32 {
         &self.0
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::convert::From<PageLimit> for ::std::num::NonZeroU32 {
     fn from(value: PageLimit) -> Self {
         value.0
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::convert::From<::std::num::NonZeroU32> for PageLimit {
     fn from(value: ::std::num::NonZeroU32) -> Self {
         Self(value)
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::fmt::Display for PageLimit {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::str::FromStr for PageLimit {
     type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::convert::TryFrom<&str> for PageLimit {
     type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(
+    any(
+        feature = "cases",
+        feature = "enterprise",
+        feature = "legal_holds",
+        feature = "projects"
+    )
+)]
 impl ::std::convert::TryFrom<String> for PageLimit {
     type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
 Miro's default: `100`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct PageLimitUserGroupsEnterprisePlan(pub ::std::num::NonZeroU32);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for PageLimitUserGroupsEnterprisePlan {
     type Target = ::std::num::NonZeroU32;
     fn deref(&self) -> &::std::num::NonZeroU32 {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<PageLimitUserGroupsEnterprisePlan> for ::std::num::NonZeroU32 {
     fn from(value: PageLimitUserGroupsEnterprisePlan) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<::std::num::NonZeroU32> for PageLimitUserGroupsEnterprisePlan {
     fn from(value: ::std::num::NonZeroU32) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for PageLimitUserGroupsEnterprisePlan {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for PageLimitUserGroupsEnterprisePlan {
     type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<&str> for PageLimitUserGroupsEnterprisePlan {
     type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<String> for PageLimitUserGroupsEnterprisePlan {
     type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(
+    any(
+        feature = "board_members",
+        feature = "boards",
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains pagination links for the collection.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PageLinks {
@@ -6320,6 +7533,7 @@ pub struct PageLinks {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains pagination links for the collection.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PageLinksPlatformExperimentalFeatures {
@@ -6339,139 +7553,164 @@ pub struct PageLinksPlatformExperimentalFeatures {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 
 Miro's default: `100`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct PageSize(pub i32);
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::ops::Deref for PageSize {
     type Target = i32;
     fn deref(&self) -> &i32 {
         &self.0
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::convert::From<PageSize> for i32 {
     fn from(value: PageSize) -> Self {
         value.0
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::convert::From<i32> for PageSize {
     fn from(value: i32) -> Self {
         Self(value)
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::fmt::Display for PageSize {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::str::FromStr for PageSize {
     type Err = <i32 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::convert::TryFrom<&str> for PageSize {
     type Error = <i32 as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::convert::TryFrom<String> for PageSize {
     type Error = <i32 as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 
 Miro's default: `100`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct PageSizeUserGroupsEnterprisePlan(pub i32);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for PageSizeUserGroupsEnterprisePlan {
     type Target = i32;
     fn deref(&self) -> &i32 {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<PageSizeUserGroupsEnterprisePlan> for i32 {
     fn from(value: PageSizeUserGroupsEnterprisePlan) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<i32> for PageSizeUserGroupsEnterprisePlan {
     fn from(value: i32) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for PageSizeUserGroupsEnterprisePlan {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for PageSizeUserGroupsEnterprisePlan {
     type Err = <i32 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<&str> for PageSizeUserGroupsEnterprisePlan {
     type Error = <i32 as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<String> for PageSizeUserGroupsEnterprisePlan {
     type Error = <i32 as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
 ///Total number of results in the collection.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct PageTotal(pub i32);
+#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
 impl ::std::ops::Deref for PageTotal {
     type Target = i32;
     fn deref(&self) -> &i32 {
         &self.0
     }
 }
+#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
 impl ::std::convert::From<PageTotal> for i32 {
     fn from(value: PageTotal) -> Self {
         value.0
     }
 }
+#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
 impl ::std::convert::From<i32> for PageTotal {
     fn from(value: i32) -> Self {
         Self(value)
     }
 }
+#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
 impl ::std::fmt::Display for PageTotal {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
 impl ::std::str::FromStr for PageTotal {
     type Err = <i32 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
 impl ::std::convert::TryFrom<&str> for PageTotal {
     type Error = <i32 as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
 impl ::std::convert::TryFrom<String> for PageTotal {
     type Error = <i32 as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 /**Type of the object returned.
 
 Miro's default: `cursor-list`.*/
@@ -6488,33 +7727,39 @@ Miro's default: `cursor-list`.*/
 )]
 #[serde(transparent)]
 pub struct PageType(pub ::std::string::String);
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::ops::Deref for PageType {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::convert::From<PageType> for ::std::string::String {
     fn from(value: PageType) -> Self {
         value.0
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::convert::From<::std::string::String> for PageType {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::fmt::Display for PageType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::str::FromStr for PageType {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "full")]
 /**Type of the object returned.
 
 Miro's default: `cursor-list`.*/
@@ -6531,33 +7776,39 @@ Miro's default: `cursor-list`.*/
 )]
 #[serde(transparent)]
 pub struct PageTypeUserGroupsEnterprisePlan(pub ::std::string::String);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for PageTypeUserGroupsEnterprisePlan {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<PageTypeUserGroupsEnterprisePlan> for ::std::string::String {
     fn from(value: PageTypeUserGroupsEnterprisePlan) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<::std::string::String> for PageTypeUserGroupsEnterprisePlan {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for PageTypeUserGroupsEnterprisePlan {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for PageTypeUserGroupsEnterprisePlan {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "cases")]
 ///Board export job for a case.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedCaseExportJobsResponse {
@@ -6578,6 +7829,7 @@ Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "cases")]
 ///Board export job.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedCaseExportJobsResponseDataItem {
@@ -6585,6 +7837,7 @@ pub struct PaginatedCaseExportJobsResponseDataItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::uuid::Uuid>,
 }
+#[cfg(feature = "cases")]
 ///`PaginatedCaseResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedCaseResponse {
@@ -6606,6 +7859,7 @@ Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "legal_holds")]
 ///List of content items under legal hold.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedLegalHoldContentItemsResponse {
@@ -6627,6 +7881,7 @@ Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "legal_holds")]
 ///`PaginatedLegalHoldResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedLegalHoldResponse {
@@ -6648,6 +7903,7 @@ Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`Pagination`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Pagination {
@@ -6668,6 +7924,14 @@ Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains information about the parent frame for the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Parent {
@@ -6675,6 +7939,7 @@ pub struct Parent {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///`ParentIdPlatformContainers`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ParentIdPlatformContainers {
@@ -6682,6 +7947,7 @@ pub struct ParentIdPlatformContainers {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 ///Contains information about the parent frame for the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ParentLinksEnvelope {
@@ -6691,6 +7957,7 @@ pub struct ParentLinksEnvelope {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub links: ::std::option::Option<SelfLink>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the parent frame for the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ParentLinksEnvelopePlatformContainers {
@@ -6700,6 +7967,23 @@ pub struct ParentLinksEnvelopePlatformContainers {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub links: ::std::option::Option<SelfLink>,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Contains information about the parent this item attached to.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ParentWithLinks {
@@ -6709,6 +7993,7 @@ pub struct ParentWithLinks {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub links: ::std::option::Option<SelfLink>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the parent this item attached to.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ParentWithLinksPlatformcreateitemsinbulkusingfilefromdevice {
@@ -6718,6 +8003,7 @@ pub struct ParentWithLinksPlatformcreateitemsinbulkusingfilefromdevice {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub links: ::std::option::Option<SelfLink>,
 }
+#[cfg(feature = "scim")]
 ///`PatchGroupResource`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct PatchGroupResource {
@@ -6727,6 +8013,7 @@ pub struct PatchGroupResource {
     ///Identifies which schema(s) this resource uses. In this case it is the PatchOp schema.
     pub schemas: ::std::vec::Vec<PatchGroupResourceSchemasItem>,
 }
+#[cfg(feature = "scim")]
 ///`PatchGroupResourceOperationsItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct PatchGroupResourceOperationsItem {
@@ -6738,6 +8025,7 @@ pub struct PatchGroupResourceOperationsItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<PatchGroupResourceOperationsItemValue>,
 }
+#[cfg(feature = "scim")]
 ///Supported operations for this Patch request.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -6748,6 +8036,7 @@ pub enum PatchGroupResourceOperationsItemOp {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///The "path" attribute value is a string containing an attribute path describing the target of the operation. The "path" attribute is optional for the "add", and "replace" operations and is required for the "remove" operation. <br><br>
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -6757,6 +8046,7 @@ pub enum PatchGroupResourceOperationsItemPath {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///`PatchGroupResourceOperationsItemValue`
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -6764,6 +8054,7 @@ pub enum PatchGroupResourceOperationsItemValue {
     Array(::std::vec::Vec<PatchGroupResourceOperationsItemValueArrayItem>),
     String(::std::string::String),
 }
+#[cfg(feature = "scim")]
 impl ::std::convert::From<
     ::std::vec::Vec<PatchGroupResourceOperationsItemValueArrayItem>,
 > for PatchGroupResourceOperationsItemValue {
@@ -6773,12 +8064,14 @@ impl ::std::convert::From<
         Self::Array(value)
     }
 }
+#[cfg(feature = "scim")]
 ///`PatchGroupResourceOperationsItemValueArrayItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct PatchGroupResourceOperationsItemValueArrayItem {
     ///A server-assigned, unique identifier for the user to be added, removed, or replaced.
     pub value: ::std::string::String,
 }
+#[cfg(feature = "scim")]
 ///`PatchGroupResourceSchemasItem`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -6787,6 +8080,7 @@ pub enum PatchGroupResourceSchemasItem {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///`PatchUserResource`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct PatchUserResource {
@@ -6797,6 +8091,7 @@ Updating the user to deactivated/reactivated, <br> { "op": "Replace", "path": "a
     ///Identifies which schema(s) this resource used. In this case, identifies the request as a SCIM PatchOp.
     pub schemas: ::std::vec::Vec<PatchUserResourceSchemasItem>,
 }
+#[cfg(feature = "scim")]
 ///`PatchUserResourceOperationsItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct PatchUserResourceOperationsItem {
@@ -6807,6 +8102,7 @@ pub struct PatchUserResourceOperationsItem {
     ///The value to apply in the operation.
     pub value: ::std::string::String,
 }
+#[cfg(feature = "scim")]
 ///The operation to perform.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -6817,6 +8113,7 @@ pub enum PatchUserResourceOperationsItemOp {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///`PatchUserResourceSchemasItem`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -6825,6 +8122,7 @@ pub enum PatchUserResourceSchemasItem {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(any(feature = "boards", feature = "enterprise"))]
 ///`Picture`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Picture {
@@ -6846,6 +8144,24 @@ Miro's default: `picture`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Contains location information about the item, such as its x coordinate, y coordinate, and the origin of the x and y coordinates.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Position {
@@ -6871,6 +8187,7 @@ The center point of the board has `x: 0` and `y: 0` coordinates.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub y: ::std::option::Option<f64>,
 }
+#[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
 ///Contains information about the item's position on the board, such as its `x` coordinate, `y` coordinate, and the origin of the `x` and `y` coordinates.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PositionChange {
@@ -6889,6 +8206,24 @@ Miro's default: `0`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub y: ::std::option::Option<f64>,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 /**Area of the item that is referenced by its x and y coordinates. For example, an item with a center origin will have its x and y coordinates point to its center. The center point of the board has x: 0 and y: 0 coordinates.
 Currently, only one option is supported.
 
@@ -6900,6 +8235,24 @@ pub enum PositionOrigin {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///`PositionRelativeTo`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -6909,6 +8262,7 @@ pub enum PositionRelativeTo {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "projects")]
 ///`Project`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct Project {
@@ -6922,6 +8276,7 @@ Miro's default: `project`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "projects")]
 ///`ProjectMember`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProjectMember {
@@ -6936,6 +8291,7 @@ Miro's default: `project_member`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "projects")]
 ///`ProjectMemberPage`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProjectMemberPage {
@@ -6958,6 +8314,7 @@ Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "projects")]
 ///`ProjectPage`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProjectPage {
@@ -6980,6 +8337,7 @@ Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "projects")]
 ///Role of the project member.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -6992,6 +8350,7 @@ pub enum ProjectRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "full")]
 ///Role of the project member.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -7003,6 +8362,7 @@ pub enum ProjectRoleToAdd {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "projects")]
 ///`ProjectSettings`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProjectSettings {
@@ -7014,6 +8374,7 @@ Miro's default: `project_settings`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "projects")]
 ///`ProjectUserGroup`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProjectUserGroup {
@@ -7029,6 +8390,7 @@ Miro's default: `project-user-group`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::serde_json::Value>,
 }
+#[cfg(feature = "projects")]
 /**Role of the user group on the project.
 
 Miro's default: `VIEWER`.*/
@@ -7041,6 +8403,7 @@ pub enum ProjectUserGroupRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "projects")]
 ///Page of user groups that with access to the project.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProjectUserGroupsPage {
@@ -7053,6 +8416,7 @@ pub struct ProjectUserGroupsPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<PageType>,
 }
+#[cfg(feature = "enterprise")]
 ///`QueryCursor`
 #[derive(
     ::serde::Deserialize,
@@ -7067,33 +8431,39 @@ pub struct ProjectUserGroupsPage {
 )]
 #[serde(transparent)]
 pub struct QueryCursor(pub ::std::string::String);
+#[cfg(feature = "enterprise")]
 impl ::std::ops::Deref for QueryCursor {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<QueryCursor> for ::std::string::String {
     fn from(value: QueryCursor) -> Self {
         value.0
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<::std::string::String> for QueryCursor {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for QueryCursor {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for QueryCursor {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "enterprise")]
 ///`QueryCursorBoardUserGroups`
 #[derive(
     ::serde::Deserialize,
@@ -7108,33 +8478,39 @@ impl ::std::str::FromStr for QueryCursor {
 )]
 #[serde(transparent)]
 pub struct QueryCursorBoardUserGroups(pub ::std::string::String);
+#[cfg(feature = "enterprise")]
 impl ::std::ops::Deref for QueryCursorBoardUserGroups {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<QueryCursorBoardUserGroups> for ::std::string::String {
     fn from(value: QueryCursorBoardUserGroups) -> Self {
         value.0
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<::std::string::String> for QueryCursorBoardUserGroups {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for QueryCursorBoardUserGroups {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for QueryCursorBoardUserGroups {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "projects")]
 ///`QueryCursorProjectUserGroups`
 #[derive(
     ::serde::Deserialize,
@@ -7149,76 +8525,90 @@ impl ::std::str::FromStr for QueryCursorBoardUserGroups {
 )]
 #[serde(transparent)]
 pub struct QueryCursorProjectUserGroups(pub ::std::string::String);
+#[cfg(feature = "projects")]
 impl ::std::ops::Deref for QueryCursorProjectUserGroups {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "projects")]
 impl ::std::convert::From<QueryCursorProjectUserGroups> for ::std::string::String {
     fn from(value: QueryCursorProjectUserGroups) -> Self {
         value.0
     }
 }
+#[cfg(feature = "projects")]
 impl ::std::convert::From<::std::string::String> for QueryCursorProjectUserGroups {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "projects")]
 impl ::std::fmt::Display for QueryCursorProjectUserGroups {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "projects")]
 impl ::std::str::FromStr for QueryCursorProjectUserGroups {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(feature = "full")]
 ///Miro's default: `100`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct QueryLimit(pub ::std::num::NonZeroU32);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for QueryLimit {
     type Target = ::std::num::NonZeroU32;
     fn deref(&self) -> &::std::num::NonZeroU32 {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<QueryLimit> for ::std::num::NonZeroU32 {
     fn from(value: QueryLimit) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<::std::num::NonZeroU32> for QueryLimit {
     fn from(value: ::std::num::NonZeroU32) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for QueryLimit {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for QueryLimit {
     type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<&str> for QueryLimit {
     type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<String> for QueryLimit {
     type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "audit_logs")]
 ///Object that contains information about a related board item for the current item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Relationship {
@@ -7232,6 +8622,7 @@ pub struct Relationship {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "connectors")]
 ///The relative position of the point on an item where the connector is attached. Position with x=0% and y=0% correspond to the top-left corner of the item, x=100% and y=100% correspond to the right-bottom corner.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct RelativeOffset {
@@ -7242,6 +8633,7 @@ pub struct RelativeOffset {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub y: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Metadata for the available resource types (User and Group)
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ResourceType {
@@ -7271,6 +8663,7 @@ pub struct ResourceType {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub schemas: ::std::vec::Vec<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Information about the supported resource types. Currently Miro supports Users and Groups.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ResourceTypeListResponse {
@@ -7290,6 +8683,7 @@ pub struct ResourceTypeListResponse {
     )]
     pub total_results: ::std::option::Option<f64>,
 }
+#[cfg(feature = "scim")]
 ///`ResourceTypeListResponseResourcesItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ResourceTypeListResponseResourcesItem {
@@ -7321,6 +8715,7 @@ pub struct ResourceTypeListResponseResourcesItem {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub schemas: ::std::vec::Vec<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`ResourceTypeListResponseResourcesItemSchemaExtensionsItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ResourceTypeListResponseResourcesItemSchemaExtensionsItem {
@@ -7331,6 +8726,7 @@ pub struct ResourceTypeListResponseResourcesItemSchemaExtensionsItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schema: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`ResourceTypeSchemaExtensionsItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ResourceTypeSchemaExtensionsItem {
@@ -7341,6 +8737,7 @@ pub struct ResourceTypeSchemaExtensionsItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub schema: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "tokens")]
 ///`RevokeTokenRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct RevokeTokenRequest {
@@ -7354,6 +8751,7 @@ pub struct RevokeTokenRequest {
     #[serde(rename = "clientSecret")]
     pub client_secret: ::std::string::String,
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 /**Role of the user group on the board.
 
 Miro's default: `VIEWER`.*/
@@ -7366,6 +8764,7 @@ pub enum Role {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///Definition of schema attributes.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SchemaAttribute {
@@ -7412,6 +8811,7 @@ pub struct SchemaAttribute {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uniqueness: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`SchemaAttributeSchemasItem`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -7420,6 +8820,7 @@ pub enum SchemaAttributeSchemasItem {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///Metadata about Users, Groups and extension attributes that are currently supported.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SchemaListResponse {
@@ -7440,6 +8841,7 @@ pub struct SchemaListResponse {
     )]
     pub total_results: ::std::option::Option<f64>,
 }
+#[cfg(feature = "scim")]
 ///`SchemaListResponseResourcesItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SchemaListResponseResourcesItem {
@@ -7461,6 +8863,7 @@ pub struct SchemaListResponseResourcesItem {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub schemas: ::std::vec::Vec<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`SchemaListResponseResourcesItemAttributesItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SchemaListResponseResourcesItemAttributesItem {
@@ -7498,6 +8901,7 @@ pub struct SchemaListResponseResourcesItemAttributesItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub uniqueness: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Metadata about the resource.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SchemaListResponseResourcesItemMeta {
@@ -7511,6 +8915,7 @@ pub struct SchemaListResponseResourcesItemMeta {
     )]
     pub resource_type: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Information on how users, groups, and enterprise-user attributes are formatted.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SchemaResource {
@@ -7529,6 +8934,7 @@ pub struct SchemaResource {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Metadata about the schema resource.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SchemaResourceMeta {
@@ -7542,6 +8948,23 @@ pub struct SchemaResourceMeta {
     )]
     pub resource_type: ::std::option::Option<::std::string::String>,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 ///Contains applicable links for the current object.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SelfLink {
@@ -7549,6 +8972,7 @@ pub struct SelfLink {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains applicable links for the current object.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SelfLinkPlatformFileUpload {
@@ -7556,6 +8980,7 @@ pub struct SelfLinkPlatformFileUpload {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains applicable links for the current object.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SelfLinkPlatformTags {
@@ -7563,6 +8988,7 @@ pub struct SelfLinkPlatformTags {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Supported operations and SCIM API basic configuration.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ServiceProviderConfigResponse {
@@ -7602,6 +9028,7 @@ pub struct ServiceProviderConfigResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub sort: ::std::option::Option<ServiceProviderConfigResponseSort>,
 }
+#[cfg(feature = "scim")]
 ///`ServiceProviderConfigResponseAuthenticationSchemesItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ServiceProviderConfigResponseAuthenticationSchemesItem {
@@ -7621,6 +9048,7 @@ pub struct ServiceProviderConfigResponseAuthenticationSchemesItem {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Indicator of whether the Bulk operation is supported.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ServiceProviderConfigResponseBulk {
@@ -7640,6 +9068,7 @@ pub struct ServiceProviderConfigResponseBulk {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub supported: ::std::option::Option<bool>,
 }
+#[cfg(feature = "scim")]
 ///Indicator of whether the Change Password operation is supported.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ServiceProviderConfigResponseChangePassword {
@@ -7647,6 +9076,7 @@ pub struct ServiceProviderConfigResponseChangePassword {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub supported: ::std::option::Option<bool>,
 }
+#[cfg(feature = "scim")]
 ///Indicator of whether ETag is supported.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ServiceProviderConfigResponseEtag {
@@ -7654,6 +9084,7 @@ pub struct ServiceProviderConfigResponseEtag {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub supported: ::std::option::Option<bool>,
 }
+#[cfg(feature = "scim")]
 ///Indicator of whether the Filter operation is supported.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ServiceProviderConfigResponseFilter {
@@ -7667,6 +9098,7 @@ pub struct ServiceProviderConfigResponseFilter {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub supported: ::std::option::Option<bool>,
 }
+#[cfg(feature = "scim")]
 ///Indicator of whether the PATCH operation is supported.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ServiceProviderConfigResponsePatch {
@@ -7674,6 +9106,7 @@ pub struct ServiceProviderConfigResponsePatch {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub supported: ::std::option::Option<bool>,
 }
+#[cfg(feature = "scim")]
 ///Indicator of whether the Sort operation is supported.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ServiceProviderConfigResponseSort {
@@ -7681,6 +9114,7 @@ pub struct ServiceProviderConfigResponseSort {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub supported: ::std::option::Option<bool>,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 ///`ShapeCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeCreateRequest {
@@ -7695,6 +9129,14 @@ pub struct ShapeCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<ShapeStyleForCreate>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains shape item data, such as the content or shape type of the shape.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeData {
@@ -7705,6 +9147,7 @@ pub struct ShapeData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<ShapeDataShape>,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 ///Contains shape item data, such as the content or the type of the shape.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeDataForCreate {
@@ -7776,6 +9219,7 @@ Miro's default: `rectangle`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<::std::string::String>,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 ///Contains shape item data, such as the content or the type of the shape.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeDataForUpdate {
@@ -7848,6 +9292,7 @@ Miro's default: `rectangle`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains shape item data, such as the content or shape type of the shape.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeDataPlatformTags {
@@ -7858,6 +9303,14 @@ pub struct ShapeDataPlatformTags {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<ShapeDataShape>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 /**Defines the geometric shape of the item when it is rendered on the board.
 
 Miro's default: `rectangle`.*/
@@ -7888,6 +9341,7 @@ pub enum ShapeDataShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 ///`ShapeItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ShapeItem {
@@ -7931,6 +9385,7 @@ pub struct ShapeItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///Contains information about the shape style, such as the border color or opacity.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeStyle {
@@ -8011,6 +9466,7 @@ Default: `14`.*/
     )]
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 /**Contains information about the shape style, such as the border color or opacity. <br> All properties in style object are supported for shape types aren't listed below. <br> <table>
   <tr>
     <th align="left">Shape type</th>
@@ -8125,6 +9581,7 @@ Basic shapes: `top`.
     )]
     pub text_align_vertical: ::std::option::Option<ShapeStyleForCreateTextAlignVertical>,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 /**Defines how the shape text is horizontally aligned.
 Default:
 Flowchart shapes: `center`.
@@ -8141,6 +9598,7 @@ pub enum ShapeStyleForCreateTextAlign {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 /**Defines how the shape text is vertically aligned.
 Default:
 Flowchart shapes: `middle`.
@@ -8157,6 +9615,7 @@ pub enum ShapeStyleForCreateTextAlignVertical {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 /**Contains information about the shape style, such as the border color or opacity. <br> All properties in style object are supported for shape types aren't listed below. <br> <table>
   <tr>
     <th align="left">Shape type</th>
@@ -8254,6 +9713,7 @@ Possible values: any number between `0` and `1`, where:
     )]
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 ///`ShapeUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeUpdateRequest {
@@ -8268,6 +9728,7 @@ pub struct ShapeUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<ShapeStyleForUpdate>,
 }
+#[cfg(feature = "projects")]
 ///`SharingPolicySettings`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SharingPolicySettings {
@@ -8277,6 +9738,7 @@ pub struct SharingPolicySettings {
     )]
     pub team_access: ::std::option::Option<TeamAccess>,
 }
+#[cfg(feature = "connectors")]
 ///The decoration cap of the connector end, like an arrow or circle. Default: none.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -8301,22 +9763,26 @@ pub enum StartStrokeCap {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "audit_logs")]
 ///Object that contains information about the state of the board item after the action was performed.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct State(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
+#[cfg(feature = "audit_logs")]
 impl ::std::ops::Deref for State {
     type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
     fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
         &self.0
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::convert::From<State>
 for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
     fn from(value: State) -> Self {
         value.0
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
 for State {
     fn from(
@@ -8325,6 +9791,7 @@ for State {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 /**Indicates whether the status of the webhook subscription.`enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
@@ -8339,6 +9806,7 @@ pub enum Status {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 ///`StickyNoteCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteCreateRequest {
@@ -8353,6 +9821,14 @@ pub struct StickyNoteCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<StickyNoteStyle>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains sticky note item data, such as the content or shape of the sticky note.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteData {
@@ -8363,6 +9839,7 @@ pub struct StickyNoteData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<StickyNoteDataShape>,
 }
+#[cfg(feature = "full")]
 ///Contains sticky note item data, such as the content or shape of the sticky note.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteDataPlatformTags {
@@ -8373,6 +9850,7 @@ pub struct StickyNoteDataPlatformTags {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<StickyNoteDataShape>,
 }
+#[cfg(feature = "full")]
 ///Contains sticky note item data, such as the content or shape of the sticky note.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteDataPlatformbulkcreateoperation {
@@ -8383,6 +9861,14 @@ pub struct StickyNoteDataPlatformbulkcreateoperation {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<StickyNoteDataShape>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 /**Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
 
 Miro's default: `square`.*/
@@ -8394,6 +9880,7 @@ pub enum StickyNoteDataShape {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 ///`StickyNoteItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct StickyNoteItem {
@@ -8437,6 +9924,7 @@ pub struct StickyNoteItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///Contains information about the style of a sticky note item, such as the fill color or text alignment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteStyle {
@@ -8459,6 +9947,7 @@ pub struct StickyNoteStyle {
     )]
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the style of a sticky note item, such as the fill color or text alignment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteStylePlatformbulkcreateoperation {
@@ -8481,6 +9970,7 @@ pub struct StickyNoteStylePlatformbulkcreateoperation {
     )]
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
+#[cfg(feature = "items")]
 ///`StickyNoteUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteUpdateRequest {
@@ -8495,6 +9985,7 @@ pub struct StickyNoteUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<UpdateStickyNoteStyle>,
 }
+#[cfg(feature = "connectors")]
 ///The stroke pattern of the connector line. Default: normal.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -8505,26 +9996,31 @@ pub enum StrokeStyle {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "full")]
 ///Contains information about a webhook subscription, such as the board ID that the webhook subscription is associated with.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct SubscriptionData(pub BoardSubscriptionData);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for SubscriptionData {
     type Target = BoardSubscriptionData;
     fn deref(&self) -> &BoardSubscriptionData {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<SubscriptionData> for BoardSubscriptionData {
     fn from(value: SubscriptionData) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<BoardSubscriptionData> for SubscriptionData {
     fn from(value: BoardSubscriptionData) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "tags")]
 ///`Tag`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct Tag {
@@ -8539,6 +10035,7 @@ pub struct Tag {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "tags")]
 ///`TagCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TagCreateRequest {
@@ -8551,6 +10048,7 @@ pub struct TagCreateRequest {
     ///Text of the tag. Case-sensitive. Must be unique.
     pub title: ::std::string::String,
 }
+#[cfg(feature = "tags")]
 ///Background color of the tag.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -8570,6 +10068,7 @@ pub enum TagFillColor {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "tags")]
 ///`TagUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TagUpdateRequest {
@@ -8583,6 +10082,7 @@ pub struct TagUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "tags")]
 ///`TagWithLinks`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TagWithLinks {
@@ -8599,6 +10099,7 @@ pub struct TagWithLinks {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "tags")]
 ///`TagsPagedResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TagsPagedResponse {
@@ -8623,6 +10124,7 @@ pub struct TagsPagedResponse {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(any(feature = "boards", feature = "enterprise"))]
 ///`Team`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct Team {
@@ -8638,6 +10140,7 @@ Miro's default: `team`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "projects")]
 /**Team access
 * "private": Only the members of the project can access the information within the project.
 * "view":    Anyone in the team can view the information in within the project.
@@ -8651,6 +10154,7 @@ pub enum TeamAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Team account discovery settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamAccountDiscoverySettings {
@@ -8663,6 +10167,7 @@ pub struct TeamAccountDiscoverySettings {
         TeamAccountDiscoverySettingsAccountDiscovery,
     >,
 }
+#[cfg(feature = "enterprise")]
 /**
 * "hidden":  Only invited users can see and access the team.
 * "request": Members of organization can find and request to join with admin approval.
@@ -8677,6 +10182,7 @@ pub enum TeamAccountDiscoverySettingsAccountDiscovery {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Team account discovery settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamAccountDiscoverySettingsChanges {
@@ -8689,6 +10195,7 @@ pub struct TeamAccountDiscoverySettingsChanges {
         TeamAccountDiscoverySettingsAccountDiscovery,
     >,
 }
+#[cfg(feature = "enterprise")]
 ///`TeamChanges`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamChanges {
@@ -8696,6 +10203,7 @@ pub struct TeamChanges {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///Team collaboration settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamCollaborationSettings {
@@ -8706,6 +10214,7 @@ pub struct TeamCollaborationSettings {
     )]
     pub co_owner_role: ::std::option::Option<TeamCollaborationSettingsCoOwnerRole>,
 }
+#[cfg(feature = "enterprise")]
 ///Team collaboration settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamCollaborationSettingsChanges {
@@ -8716,6 +10225,7 @@ pub struct TeamCollaborationSettingsChanges {
     )]
     pub co_owner_role: ::std::option::Option<TeamCollaborationSettingsCoOwnerRole>,
 }
+#[cfg(feature = "enterprise")]
 /**
 * "enabled": Enable Co-owner role on boards and projects
 * "disabled": Disabled Co-owner role on boards and projects
@@ -8728,6 +10238,7 @@ pub enum TeamCollaborationSettingsCoOwnerRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Team copy access settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamCopyAccessLevelSettings {
@@ -8753,6 +10264,7 @@ pub struct TeamCopyAccessLevelSettings {
         TeamCopyAccessLevelSettingsCopyAccessLevelLimitation,
     >,
 }
+#[cfg(feature = "enterprise")]
 ///Team copy access settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamCopyAccessLevelSettingsChanges {
@@ -8778,6 +10290,7 @@ pub struct TeamCopyAccessLevelSettingsChanges {
         TeamCopyAccessLevelSettingsCopyAccessLevelLimitation,
     >,
 }
+#[cfg(feature = "enterprise")]
 /**
 * "anyone":       Anyone with the board access can copy board content on newly created boards.
 * "team_members": Team members can copy board content on newly created boards.
@@ -8794,6 +10307,7 @@ pub enum TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 * "anyone":       Anyone with the board access can copy board content on newly created boards.
 * "team_members": Team members can copy board content on newly created boards.
@@ -8810,6 +10324,7 @@ pub enum TeamCopyAccessLevelSettingsCopyAccessLevel {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 * "anyone":       Team members and users outside team can be given permission to copy board content.
 * "team_members": Only team members can be given permission to copy board content.
@@ -8822,6 +10337,7 @@ pub enum TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///`TeamGroup`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamGroup {
@@ -8837,6 +10353,7 @@ Miro's default: `team-user-group`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 /**Role of the user group in the team.
 
 Miro's default: `member`.*/
@@ -8847,6 +10364,7 @@ pub enum TeamGroupRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Page of groups that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamGroupsPage {
@@ -8859,6 +10377,7 @@ pub struct TeamGroupsPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<PageType>,
 }
+#[cfg(feature = "tokens")]
 ///`TeamInformation`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamInformation {
@@ -8867,6 +10386,7 @@ pub struct TeamInformation {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "enterprise")]
 ///Team invitation settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamInvitationSettings {
@@ -8885,6 +10405,7 @@ pub struct TeamInvitationSettings {
     )]
     pub who_can_invite: ::std::option::Option<TeamInvitationSettingsWhoCanInvite>,
 }
+#[cfg(feature = "enterprise")]
 ///Team invitation settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamInvitationSettingsChanges {
@@ -8903,6 +10424,7 @@ pub struct TeamInvitationSettingsChanges {
     )]
     pub who_can_invite: ::std::option::Option<TeamInvitationSettingsWhoCanInvite>,
 }
+#[cfg(feature = "enterprise")]
 /**
 * "allowed": Allow non-team collaborators for team
 * "not_allowed": Not Allow non-team collaborators for team
@@ -8915,6 +10437,7 @@ pub enum TeamInvitationSettingsInviteExternalUsers {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 * "only_org_admins": Company admins only can invite
 * "admins":          Company admins and team admins can invite
@@ -8929,6 +10452,7 @@ pub enum TeamInvitationSettingsWhoCanInvite {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///`TeamMember`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamMember {
@@ -8975,6 +10499,7 @@ Miro's default: `team-member`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///`TeamMemberChanges`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamMemberChanges {
@@ -8986,6 +10511,7 @@ Role of the team member.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<TeamMemberChangesRole>,
 }
+#[cfg(feature = "enterprise")]
 /**
 Role of the team member.
 * "member":     Team member with full member permissions.
@@ -8999,6 +10525,7 @@ pub enum TeamMemberChangesRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///`TeamMemberInvite`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamMemberInvite {
@@ -9012,6 +10539,7 @@ Role of the team member.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<TeamMemberInviteRole>,
 }
+#[cfg(feature = "enterprise")]
 /**
 Role of the team member.
 * "member":     Team member with full member permissions.
@@ -9025,6 +10553,7 @@ pub enum TeamMemberInviteRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 Role of the team member.
 * "member":     Team member with full member permissions.
@@ -9041,6 +10570,7 @@ pub enum TeamMemberRole {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Page of team members that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamMembersPage {
@@ -9053,6 +10583,7 @@ pub struct TeamMembersPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<PageType>,
 }
+#[cfg(feature = "enterprise")]
 ///`TeamSettings`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamSettings {
@@ -9100,6 +10631,7 @@ Miro's default: `team-settings`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///`TeamSettingsChanges`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamSettingsChanges {
@@ -9137,6 +10669,7 @@ pub struct TeamSettingsChanges {
         TeamSharingPolicySettingsChanges,
     >,
 }
+#[cfg(feature = "enterprise")]
 ///Team sharing policy settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamSharingPolicySettings {
@@ -9228,6 +10761,7 @@ pub struct TeamSharingPolicySettings {
         TeamSharingPolicySettingsSharingViaPublicLink,
     >,
 }
+#[cfg(feature = "enterprise")]
 ///Team sharing policy settings
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TeamSharingPolicySettingsChanges {
@@ -9319,6 +10853,7 @@ pub struct TeamSharingPolicySettingsChanges {
         TeamSharingPolicySettingsSharingViaPublicLink,
     >,
 }
+#[cfg(feature = "enterprise")]
 /**
 * "company_admins": Only company admins can create assets in a team
 * "admins": Both team and company admins can create assets in a team.
@@ -9333,6 +10868,7 @@ pub enum TeamSharingPolicySettingsCreateAssetAccessLevel {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 Default board access
 * "private": Only board owners can access
@@ -9350,6 +10886,7 @@ pub enum TeamSharingPolicySettingsDefaultBoardAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 Indicates who can change board access and invite users to boards in this team, by default.
 * "team_members_with_editing_rights": Any team member with editing rights on the board.
@@ -9363,6 +10900,7 @@ pub enum TeamSharingPolicySettingsDefaultBoardSharingAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 Default organization access
 * "private": Only board owners can access
@@ -9380,6 +10918,7 @@ pub enum TeamSharingPolicySettingsDefaultOrganizationAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 Default project access
 * "private": Only board owners can access
@@ -9393,6 +10932,7 @@ pub enum TeamSharingPolicySettingsDefaultProjectAccess {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 * "allowed": Allow move board to team
 * "not_allowed": Not allow move board to team
@@ -9405,6 +10945,7 @@ pub enum TeamSharingPolicySettingsMoveBoardToAccount {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 * "enabled": Enabled. Restrict to listed domain.
 * "disabled": Disabled. No domain restriction.
@@ -9419,6 +10960,7 @@ pub enum TeamSharingPolicySettingsRestrictAllowedDomains {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 * "allowed": Allow sharing on team
 * "not_allowed": Not allow sharing on team
@@ -9431,6 +10973,7 @@ pub enum TeamSharingPolicySettingsSharingOnAccount {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 * "allowed": Allow sharing on organization
 * "allowed_with_editing": Allow sharing with editing on organization
@@ -9445,6 +10988,7 @@ pub enum TeamSharingPolicySettingsSharingOnOrganization {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 /**
 * "allowed": Allow sharing via public link
 * "allowed_with_editing": Allow sharing with editing via public link
@@ -9459,6 +11003,7 @@ pub enum TeamSharingPolicySettingsSharingViaPublicLink {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///Page of teams that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamsPage {
@@ -9471,6 +11016,7 @@ pub struct TeamsPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<PageType>,
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 /**Defines how the sticky note text is horizontally aligned.
 Default: `center`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -9482,6 +11028,7 @@ pub enum TextAlign {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
 ///The vertical position of the text on the connector. Default: middle
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -9492,6 +11039,7 @@ pub enum TextAlignVertical {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 ///`TextCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TextCreateRequest {
@@ -9505,24 +11053,35 @@ pub struct TextCreateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<TextStyle>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains text item data, such as the title, content, or description. For more information on the JSON properties, see [Data](https://developers.miro.com/reference/data).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TextData {
     ///The actual text (content) that appears in the text item.
     pub content: ::std::string::String,
 }
+#[cfg(feature = "full")]
 ///Contains text item data, such as the title, content, or description. For more information on the JSON properties, see [Data](https://developers.miro.com/reference/data).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TextDataPlatformTags {
     ///The actual text (content) that appears in the text item.
     pub content: ::std::string::String,
 }
+#[cfg(feature = "full")]
 ///Contains text item data, such as the title, content, or description. For more information on the JSON properties, see [Data](https://developers.miro.com/reference/data).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TextDataPlatformbulkcreateoperation {
     ///The actual text (content) that appears in the text item.
     pub content: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///`TextItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TextItem {
@@ -9566,6 +11125,7 @@ pub struct TextItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "connectors")]
 ///The captions orientation relatively to the connector line curvature. Default: aligned.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -9575,6 +11135,7 @@ pub enum TextOrientation {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "items")]
 ///Contains information about the style of a text item, such as the fill color or font family.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TextStyle {
@@ -9616,6 +11177,7 @@ Default: `14`.*/
     )]
     pub text_align: ::std::option::Option<TextAlign>,
 }
+#[cfg(feature = "items")]
 ///`TextUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TextUpdateRequest {
@@ -9630,6 +11192,7 @@ pub struct TextUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<UpdateTextStyle>,
 }
+#[cfg(feature = "tokens")]
 ///`TokenInformation`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TokenInformation {
@@ -9643,6 +11206,7 @@ pub struct TokenInformation {
     pub type_: ::std::string::String,
     pub user: UserInformation,
 }
+#[cfg(feature = "items")]
 ///Contains information about the style of an app card item, such as the fill color.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateAppCardStyle {
@@ -9653,6 +11217,7 @@ pub struct UpdateAppCardStyle {
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains updated information about a subscription.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateBoardSubscriptionRequest {
@@ -9666,6 +11231,7 @@ pub struct UpdateBoardSubscriptionRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<Status>,
 }
+#[cfg(feature = "data_classification")]
 ///`UpdateBoardsDataClassificationLabel`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateBoardsDataClassificationLabel {
@@ -9681,6 +11247,7 @@ Miro's default: `boards-data-classification-label-changed`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "data_classification")]
 ///`UpdateBoardsDataClassificationLabelRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateBoardsDataClassificationLabelRequest {
@@ -9694,6 +11261,7 @@ pub struct UpdateBoardsDataClassificationLabelRequest {
     )]
     pub not_classified_only: ::std::option::Option<bool>,
 }
+#[cfg(feature = "items")]
 ///Contains information about the style of a card item, such as the card theme.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateCardStyle {
@@ -9704,6 +11272,7 @@ pub struct UpdateCardStyle {
     )]
     pub card_theme: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "connectors")]
 ///Contains information about the style of a connector, such as the color or caption font size
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateConnectorStyle {
@@ -9750,6 +11319,7 @@ pub struct UpdateConnectorStyle {
     )]
     pub text_orientation: ::std::option::Option<TextOrientation>,
 }
+#[cfg(feature = "frames")]
 ///Contains information about the style of a frame item, such as the fill color.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateFrameStyle {
@@ -9761,6 +11331,7 @@ Hex values: `#f5f6f8` `#d5f692` `#d0e17a` `#93d275` `#67c6c0` `#23bfe7` `#a6ccf5
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///`UpdateGroupRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateGroupRequest {
@@ -9771,18 +11342,21 @@ pub struct UpdateGroupRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "projects")]
 ///`UpdateProjectMemberRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateProjectMemberRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<ProjectRole>,
 }
+#[cfg(feature = "projects")]
 ///`UpdateProjectRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UpdateProjectRequest {
     ///New name of the project.
     pub name: ::std::string::String,
 }
+#[cfg(feature = "projects")]
 ///`UpdateProjectSettingsRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateProjectSettingsRequest {
@@ -9792,6 +11366,7 @@ pub struct UpdateProjectSettingsRequest {
     )]
     pub sharing_policy_settings: ::std::option::Option<SharingPolicySettings>,
 }
+#[cfg(feature = "full")]
 ///Contains information about the shape style, such as the border color or opacity.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateShapeStyle {
@@ -9864,6 +11439,7 @@ Possible values: any number between `0` and `1`, where:
     )]
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
+#[cfg(feature = "items")]
 ///Contains information about the style of a sticky note item, such as the fill color or text alignment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateStickyNoteStyle {
@@ -9886,6 +11462,7 @@ pub struct UpdateStickyNoteStyle {
     )]
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
+#[cfg(feature = "data_classification")]
 ///`UpdateTeamSettingsRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateTeamSettingsRequest {
@@ -9899,6 +11476,7 @@ pub struct UpdateTeamSettingsRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub enabled: ::std::option::Option<bool>,
 }
+#[cfg(feature = "items")]
 ///Contains information about the style of a text item, such as the fill color or font family.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateTextStyle {
@@ -9936,6 +11514,7 @@ Possible values: any number between `0.0` and `1.0`, where:
     )]
     pub text_align: ::std::option::Option<TextAlign>,
 }
+#[cfg(feature = "enterprise")]
 ///`UpdateUserGroupMembersRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateUserGroupMembersRequest {
@@ -9954,30 +11533,35 @@ pub struct UpdateUserGroupMembersRequest {
     )]
     pub members_to_remove: ::std::vec::Vec<::std::string::String>,
 }
+#[cfg(feature = "enterprise")]
 ///`UpdateUserGroupMembersResult`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct UpdateUserGroupMembersResult(
     pub ::std::vec::Vec<UpdateUserGroupMembersResultItem>,
 );
+#[cfg(feature = "enterprise")]
 impl ::std::ops::Deref for UpdateUserGroupMembersResult {
     type Target = ::std::vec::Vec<UpdateUserGroupMembersResultItem>;
     fn deref(&self) -> &::std::vec::Vec<UpdateUserGroupMembersResultItem> {
         &self.0
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<UpdateUserGroupMembersResult>
 for ::std::vec::Vec<UpdateUserGroupMembersResultItem> {
     fn from(value: UpdateUserGroupMembersResult) -> Self {
         value.0
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<::std::vec::Vec<UpdateUserGroupMembersResultItem>>
 for UpdateUserGroupMembersResult {
     fn from(value: ::std::vec::Vec<UpdateUserGroupMembersResultItem>) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "enterprise")]
 ///`UpdateUserGroupMembersResultError`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateUserGroupMembersResultError {
@@ -9989,6 +11573,7 @@ pub struct UpdateUserGroupMembersResultError {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<i64>,
 }
+#[cfg(feature = "enterprise")]
 ///`UpdateUserGroupMembersResultItem`
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -9996,18 +11581,21 @@ pub enum UpdateUserGroupMembersResultItem {
     Success(UpdateUserGroupMembersResultSuccess),
     Error(UpdateUserGroupMembersResultError),
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<UpdateUserGroupMembersResultSuccess>
 for UpdateUserGroupMembersResultItem {
     fn from(value: UpdateUserGroupMembersResultSuccess) -> Self {
         Self::Success(value)
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::convert::From<UpdateUserGroupMembersResultError>
 for UpdateUserGroupMembersResultItem {
     fn from(value: UpdateUserGroupMembersResultError) -> Self {
         Self::Error(value)
     }
 }
+#[cfg(feature = "enterprise")]
 ///The name of the operation that was performed.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -10017,6 +11605,7 @@ pub enum UpdateUserGroupMembersResultOperation {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "enterprise")]
 ///`UpdateUserGroupMembersResultSuccess`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateUserGroupMembersResultSuccess {
@@ -10032,6 +11621,7 @@ pub struct UpdateUserGroupMembersResultSuccess {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<i64>,
 }
+#[cfg(feature = "full")]
 ///`UploadFileFromDevice`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UploadFileFromDevice {
@@ -10040,6 +11630,7 @@ pub struct UploadFileFromDevice {
     ///Select a file to upload. Maximum file size is 6 MB.
     pub resource: ::std::string::String,
 }
+#[cfg(feature = "items")]
 ///`UploadFileFromDeviceData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UploadFileFromDeviceData {
@@ -10056,6 +11647,14 @@ pub struct UploadFileFromDeviceData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "cases",
+        feature = "legal_holds",
+        feature = "scim"
+    )
+)]
 ///User information.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct User {
@@ -10070,6 +11669,7 @@ pub struct User {
     #[serde(rename = "lastName")]
     pub last_name: ::std::string::String,
 }
+#[cfg(feature = "boards")]
 ///Contains information about the user who opened the board last.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserInfoLastOpenedBy {
@@ -10083,6 +11683,7 @@ pub struct UserInfoLastOpenedBy {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "boards")]
 ///Contains information about the user who created the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UserInfoShort {
@@ -10094,6 +11695,7 @@ pub struct UserInfoShort {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "tokens")]
 ///`UserInformation`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UserInformation {
@@ -10102,6 +11704,7 @@ pub struct UserInformation {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+#[cfg(feature = "scim")]
 ///`UserListResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserListResponse {
@@ -10133,6 +11736,7 @@ pub struct UserListResponse {
     )]
     pub total_results: ::std::option::Option<f64>,
 }
+#[cfg(feature = "scim")]
 ///`UserResource`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserResource {
@@ -10187,6 +11791,7 @@ pub struct UserResource {
     #[serde(rename = "userType", skip_serializing_if = "::std::option::Option::is_none")]
     pub user_type: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`UserResourceEmailsItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserResourceEmailsItem {
@@ -10200,6 +11805,7 @@ pub struct UserResourceEmailsItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`UserResourceGroupsItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserResourceGroupsItem {
@@ -10210,6 +11816,7 @@ pub struct UserResourceGroupsItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Metadata about the resource.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserResourceMeta {
@@ -10223,6 +11830,7 @@ pub struct UserResourceMeta {
     )]
     pub resource_type: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Structured object for the person’s name. This includes the family name (last name), and given name (first name).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserResourceName {
@@ -10242,6 +11850,7 @@ pub struct UserResourceName {
     )]
     pub given_name: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`UserResourcePhotosItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserResourcePhotosItem {
@@ -10252,6 +11861,7 @@ pub struct UserResourcePhotosItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`UserResourceRolesItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserResourceRolesItem {
@@ -10268,6 +11878,7 @@ pub struct UserResourceRolesItem {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///`UserResourceSchemasItem`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -10276,6 +11887,7 @@ pub enum UserResourceSchemasItem {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
+#[cfg(feature = "scim")]
 ///Enterprise User extension schema.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
@@ -10305,6 +11917,7 @@ pub struct UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub organization: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "scim")]
 ///Manager of the user.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
@@ -10318,6 +11931,14 @@ pub struct UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager 
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub value: ::std::option::Option<::std::string::String>,
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains the item data, such as the item title, content, or description.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -10335,51 +11956,124 @@ pub enum WidgetDataOutput {
     /// its documented shape), kept as raw JSON.
     Unknown(::serde_json::Value),
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<TextData> for WidgetDataOutput {
     fn from(value: TextData) -> Self {
         Self::TextData(value)
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<EmbedData> for WidgetDataOutput {
     fn from(value: EmbedData) -> Self {
         Self::EmbedData(value)
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<CardData> for WidgetDataOutput {
     fn from(value: CardData) -> Self {
         Self::CardData(value)
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<AppCardData> for WidgetDataOutput {
     fn from(value: AppCardData) -> Self {
         Self::AppCardData(value)
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<ImageData> for WidgetDataOutput {
     fn from(value: ImageData) -> Self {
         Self::ImageData(value)
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<DocumentData> for WidgetDataOutput {
     fn from(value: DocumentData) -> Self {
         Self::DocumentData(value)
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<ShapeData> for WidgetDataOutput {
     fn from(value: ShapeData) -> Self {
         Self::ShapeData(value)
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<FrameData> for WidgetDataOutput {
     fn from(value: FrameData) -> Self {
         Self::FrameData(value)
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<StickyNoteData> for WidgetDataOutput {
     fn from(value: StickyNoteData) -> Self {
         Self::StickyNoteData(value)
     }
 }
+#[cfg(feature = "full")]
 ///Unique identifier (ID) of the item on board
 #[derive(
     ::serde::Deserialize,
@@ -10394,33 +12088,39 @@ impl ::std::convert::From<StickyNoteData> for WidgetDataOutput {
 )]
 #[serde(transparent)]
 pub struct WidgetId(pub ::std::string::String);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for WidgetId {
     type Target = ::std::string::String;
     fn deref(&self) -> &::std::string::String {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<WidgetId> for ::std::string::String {
     fn from(value: WidgetId) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<::std::string::String> for WidgetId {
     fn from(value: ::std::string::String) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for WidgetId {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for WidgetId {
     type Err = ::std::convert::Infallible;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.to_string()))
     }
 }
+#[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
 ///Contains applicable links for the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct WidgetLinks {
@@ -10431,6 +12131,7 @@ pub struct WidgetLinks {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains applicable links for the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct WidgetLinksPlatformContainers {
@@ -10441,6 +12142,7 @@ pub struct WidgetLinksPlatformContainers {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains applicable links for the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct WidgetLinksPlatformExperimentalFeatures {
@@ -10451,6 +12153,7 @@ pub struct WidgetLinksPlatformExperimentalFeatures {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "full")]
 ///Contains applicable links for the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct WidgetLinksPlatformFileUpload {
@@ -10461,6 +12164,7 @@ pub struct WidgetLinksPlatformFileUpload {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
+#[cfg(feature = "items")]
 ///Contains geometrical information about the item, such as its width or rotation. You can only specify the width of the text item as the height is dynamically updated based on the content.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct WidthOnlyAdjustableGeometry {
@@ -10473,82 +12177,97 @@ For example, if the font size of the `text` item is `14`, the minimum `width` is
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
+#[cfg(feature = "full")]
 ///X-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct XCoordinate(pub f64);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for XCoordinate {
     type Target = f64;
     fn deref(&self) -> &f64 {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<XCoordinate> for f64 {
     fn from(value: XCoordinate) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<f64> for XCoordinate {
     fn from(value: f64) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for XCoordinate {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for XCoordinate {
     type Err = <f64 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<&str> for XCoordinate {
     type Error = <f64 as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<String> for XCoordinate {
     type Error = <f64 as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 ///X-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct XCoordinatePlatformcreateitemsinbulkusingfilefromdevice(pub f64);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     type Target = f64;
     fn deref(&self) -> &f64 {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<XCoordinatePlatformcreateitemsinbulkusingfilefromdevice>
 for f64 {
     fn from(value: XCoordinatePlatformcreateitemsinbulkusingfilefromdevice) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<f64>
 for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     fn from(value: f64) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     type Err = <f64 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<&str>
 for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     type Error = <f64 as ::std::str::FromStr>::Err;
@@ -10556,6 +12275,7 @@ for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<String>
 for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     type Error = <f64 as ::std::str::FromStr>::Err;
@@ -10563,82 +12283,97 @@ for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 ///Y-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct YCoordinate(pub f64);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for YCoordinate {
     type Target = f64;
     fn deref(&self) -> &f64 {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<YCoordinate> for f64 {
     fn from(value: YCoordinate) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<f64> for YCoordinate {
     fn from(value: f64) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for YCoordinate {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for YCoordinate {
     type Err = <f64 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<&str> for YCoordinate {
     type Error = <f64 as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<String> for YCoordinate {
     type Error = <f64 as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 ///Y-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct YCoordinatePlatformcreateitemsinbulkusingfilefromdevice(pub f64);
+#[cfg(feature = "full")]
 impl ::std::ops::Deref for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     type Target = f64;
     fn deref(&self) -> &f64 {
         &self.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<YCoordinatePlatformcreateitemsinbulkusingfilefromdevice>
 for f64 {
     fn from(value: YCoordinatePlatformcreateitemsinbulkusingfilefromdevice) -> Self {
         value.0
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::From<f64>
 for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     fn from(value: f64) -> Self {
         Self(value)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         self.0.fmt(f)
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     type Err = <f64 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<&str>
 for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     type Error = <f64 as ::std::str::FromStr>::Err;
@@ -10646,6 +12381,7 @@ for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
         value.parse()
     }
 }
+#[cfg(feature = "full")]
 impl ::std::convert::TryFrom<String>
 for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
     type Error = <f64 as ::std::str::FromStr>::Err;
@@ -10685,6 +12421,7 @@ pub mod error {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl AdminRoleType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -10702,11 +12439,13 @@ impl AdminRoleType {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for AdminRoleType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for AdminRoleType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -10716,6 +12455,7 @@ impl ::std::str::FromStr for AdminRoleType {
             .ok_or_else(|| crate::UnknownEnumValue::new("AdminRoleType", value))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for AdminRoleType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -10724,6 +12464,7 @@ impl ::serde::Serialize for AdminRoleType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for AdminRoleType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -10736,11 +12477,20 @@ impl<'de> ::serde::Deserialize<'de> for AdminRoleType {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for AdminRoleType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl AppCardDataStatus {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -10760,11 +12510,27 @@ impl AppCardDataStatus {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for AppCardDataStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for AppCardDataStatus {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -10774,6 +12540,14 @@ impl ::std::str::FromStr for AppCardDataStatus {
             .ok_or_else(|| crate::UnknownEnumValue::new("AppCardDataStatus", value))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for AppCardDataStatus {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -10782,6 +12556,14 @@ impl ::serde::Serialize for AppCardDataStatus {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for AppCardDataStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -10794,11 +12576,20 @@ impl<'de> ::serde::Deserialize<'de> for AppCardDataStatus {
         )
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for AppCardDataStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl AuditCreatedByType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -10820,11 +12611,13 @@ impl AuditCreatedByType {
         }
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::fmt::Display for AuditCreatedByType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::str::FromStr for AuditCreatedByType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -10834,6 +12627,7 @@ impl ::std::str::FromStr for AuditCreatedByType {
             .ok_or_else(|| crate::UnknownEnumValue::new("AuditCreatedByType", value))
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::serde::Serialize for AuditCreatedByType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -10842,6 +12636,7 @@ impl ::serde::Serialize for AuditCreatedByType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'de> ::serde::Deserialize<'de> for AuditCreatedByType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -10854,11 +12649,13 @@ impl<'de> ::serde::Deserialize<'de> for AuditCreatedByType {
         )
     }
 }
+#[cfg(feature = "audit_logs")]
 impl crate::runtime::OuterTag for AuditCreatedByType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
 impl BoardFormat {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -10878,11 +12675,13 @@ impl BoardFormat {
         }
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::fmt::Display for BoardFormat {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::str::FromStr for BoardFormat {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -10892,6 +12691,7 @@ impl ::std::str::FromStr for BoardFormat {
             .ok_or_else(|| crate::UnknownEnumValue::new("BoardFormat", value))
     }
 }
+#[cfg(feature = "exports")]
 impl ::serde::Serialize for BoardFormat {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -10900,6 +12700,7 @@ impl ::serde::Serialize for BoardFormat {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
 impl<'de> ::serde::Deserialize<'de> for BoardFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -10912,11 +12713,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardFormat {
         )
     }
 }
+#[cfg(feature = "exports")]
 impl crate::runtime::OuterTag for BoardFormat {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl BoardItemContentLogActionType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -10936,11 +12739,13 @@ impl BoardItemContentLogActionType {
         }
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::fmt::Display for BoardItemContentLogActionType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::str::FromStr for BoardItemContentLogActionType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -10953,6 +12758,7 @@ impl ::std::str::FromStr for BoardItemContentLogActionType {
             ))
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::serde::Serialize for BoardItemContentLogActionType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -10961,6 +12767,7 @@ impl ::serde::Serialize for BoardItemContentLogActionType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogActionType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -10973,11 +12780,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogActionType {
         )
     }
 }
+#[cfg(feature = "audit_logs")]
 impl crate::runtime::OuterTag for BoardItemContentLogActionType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl BoardItemContentLogItemType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -10997,11 +12806,13 @@ impl BoardItemContentLogItemType {
         }
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::fmt::Display for BoardItemContentLogItemType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::str::FromStr for BoardItemContentLogItemType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11014,6 +12825,7 @@ impl ::std::str::FromStr for BoardItemContentLogItemType {
             ))
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::serde::Serialize for BoardItemContentLogItemType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11022,6 +12834,7 @@ impl ::serde::Serialize for BoardItemContentLogItemType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogItemType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11034,11 +12847,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogItemType {
         )
     }
 }
+#[cfg(feature = "audit_logs")]
 impl crate::runtime::OuterTag for BoardItemContentLogItemType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl BoardPermissionsPolicyCollaborationToolsStartAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11058,11 +12873,13 @@ impl BoardPermissionsPolicyCollaborationToolsStartAccess {
         }
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::fmt::Display for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::str::FromStr for BoardPermissionsPolicyCollaborationToolsStartAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11075,6 +12892,7 @@ impl ::std::str::FromStr for BoardPermissionsPolicyCollaborationToolsStartAccess
             ))
     }
 }
+#[cfg(feature = "boards")]
 impl ::serde::Serialize for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11083,6 +12901,7 @@ impl ::serde::Serialize for BoardPermissionsPolicyCollaborationToolsStartAccess 
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl<'de> ::serde::Deserialize<'de>
 for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -11096,11 +12915,13 @@ for BoardPermissionsPolicyCollaborationToolsStartAccess {
         )
     }
 }
+#[cfg(feature = "boards")]
 impl crate::runtime::OuterTag for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl BoardPermissionsPolicyCopyAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11122,11 +12943,13 @@ impl BoardPermissionsPolicyCopyAccess {
         }
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::fmt::Display for BoardPermissionsPolicyCopyAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::str::FromStr for BoardPermissionsPolicyCopyAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11139,6 +12962,7 @@ impl ::std::str::FromStr for BoardPermissionsPolicyCopyAccess {
             ))
     }
 }
+#[cfg(feature = "boards")]
 impl ::serde::Serialize for BoardPermissionsPolicyCopyAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11147,6 +12971,7 @@ impl ::serde::Serialize for BoardPermissionsPolicyCopyAccess {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11159,11 +12984,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccess {
         )
     }
 }
+#[cfg(feature = "boards")]
 impl crate::runtime::OuterTag for BoardPermissionsPolicyCopyAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl BoardPermissionsPolicySharingAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11183,11 +13010,13 @@ impl BoardPermissionsPolicySharingAccess {
         }
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::fmt::Display for BoardPermissionsPolicySharingAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::str::FromStr for BoardPermissionsPolicySharingAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11200,6 +13029,7 @@ impl ::std::str::FromStr for BoardPermissionsPolicySharingAccess {
             ))
     }
 }
+#[cfg(feature = "boards")]
 impl ::serde::Serialize for BoardPermissionsPolicySharingAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11208,6 +13038,7 @@ impl ::serde::Serialize for BoardPermissionsPolicySharingAccess {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicySharingAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11220,11 +13051,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicySharingAccess {
         )
     }
 }
+#[cfg(feature = "boards")]
 impl crate::runtime::OuterTag for BoardPermissionsPolicySharingAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(any(feature = "board_members", feature = "boards"))]
 impl BoardRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11248,11 +13081,13 @@ impl BoardRole {
         }
     }
 }
+#[cfg(any(feature = "board_members", feature = "boards"))]
 impl ::std::fmt::Display for BoardRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(any(feature = "board_members", feature = "boards"))]
 impl ::std::str::FromStr for BoardRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11262,6 +13097,7 @@ impl ::std::str::FromStr for BoardRole {
             .ok_or_else(|| crate::UnknownEnumValue::new("BoardRole", value))
     }
 }
+#[cfg(any(feature = "board_members", feature = "boards"))]
 impl ::serde::Serialize for BoardRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11270,6 +13106,7 @@ impl ::serde::Serialize for BoardRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(any(feature = "board_members", feature = "boards"))]
 impl<'de> ::serde::Deserialize<'de> for BoardRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11282,11 +13119,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardRole {
         )
     }
 }
+#[cfg(any(feature = "board_members", feature = "boards"))]
 impl crate::runtime::OuterTag for BoardRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl BoardSharingPolicyAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11308,11 +13147,13 @@ impl BoardSharingPolicyAccess {
         }
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::fmt::Display for BoardSharingPolicyAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::str::FromStr for BoardSharingPolicyAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11325,6 +13166,7 @@ impl ::std::str::FromStr for BoardSharingPolicyAccess {
             ))
     }
 }
+#[cfg(feature = "boards")]
 impl ::serde::Serialize for BoardSharingPolicyAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11333,6 +13175,7 @@ impl ::serde::Serialize for BoardSharingPolicyAccess {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11345,11 +13188,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyAccess {
         )
     }
 }
+#[cfg(feature = "boards")]
 impl crate::runtime::OuterTag for BoardSharingPolicyAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11371,11 +13216,13 @@ impl BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
         }
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::fmt::Display for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::str::FromStr for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11388,6 +13235,7 @@ impl ::std::str::FromStr for BoardSharingPolicyChangeInviteToAccountAndBoardLink
             ))
     }
 }
+#[cfg(feature = "boards")]
 impl ::serde::Serialize for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11396,6 +13244,7 @@ impl ::serde::Serialize for BoardSharingPolicyChangeInviteToAccountAndBoardLinkA
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl<'de> ::serde::Deserialize<'de>
 for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -11409,12 +13258,14 @@ for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
         )
     }
 }
+#[cfg(feature = "boards")]
 impl crate::runtime::OuterTag
 for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11442,11 +13293,13 @@ impl BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
         }
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::fmt::Display for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::str::FromStr for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11459,6 +13312,7 @@ impl ::std::str::FromStr for BoardSharingPolicyInviteToAccountAndBoardLinkAccess
             ))
     }
 }
+#[cfg(feature = "boards")]
 impl ::serde::Serialize for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11467,6 +13321,7 @@ impl ::serde::Serialize for BoardSharingPolicyInviteToAccountAndBoardLinkAccess 
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl<'de> ::serde::Deserialize<'de>
 for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -11480,11 +13335,13 @@ for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
         )
     }
 }
+#[cfg(feature = "boards")]
 impl crate::runtime::OuterTag for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl BoardSharingPolicyOrganizationAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11506,11 +13363,13 @@ impl BoardSharingPolicyOrganizationAccess {
         }
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::fmt::Display for BoardSharingPolicyOrganizationAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::str::FromStr for BoardSharingPolicyOrganizationAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11523,6 +13382,7 @@ impl ::std::str::FromStr for BoardSharingPolicyOrganizationAccess {
             ))
     }
 }
+#[cfg(feature = "boards")]
 impl ::serde::Serialize for BoardSharingPolicyOrganizationAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11531,6 +13391,7 @@ impl ::serde::Serialize for BoardSharingPolicyOrganizationAccess {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyOrganizationAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11543,11 +13404,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyOrganizationAccess {
         )
     }
 }
+#[cfg(feature = "boards")]
 impl crate::runtime::OuterTag for BoardSharingPolicyOrganizationAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl BoardSharingPolicyTeamAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11569,11 +13432,13 @@ impl BoardSharingPolicyTeamAccess {
         }
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::fmt::Display for BoardSharingPolicyTeamAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::str::FromStr for BoardSharingPolicyTeamAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11586,6 +13451,7 @@ impl ::std::str::FromStr for BoardSharingPolicyTeamAccess {
             ))
     }
 }
+#[cfg(feature = "boards")]
 impl ::serde::Serialize for BoardSharingPolicyTeamAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11594,6 +13460,7 @@ impl ::serde::Serialize for BoardSharingPolicyTeamAccess {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyTeamAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11606,11 +13473,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyTeamAccess {
         )
     }
 }
+#[cfg(feature = "boards")]
 impl crate::runtime::OuterTag for BoardSharingPolicyTeamAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl BoardSubscriptionStatus {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11630,11 +13499,13 @@ impl BoardSubscriptionStatus {
         }
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for BoardSubscriptionStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for BoardSubscriptionStatus {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11647,6 +13518,7 @@ impl ::std::str::FromStr for BoardSubscriptionStatus {
             ))
     }
 }
+#[cfg(feature = "full")]
 impl ::serde::Serialize for BoardSubscriptionStatus {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11655,6 +13527,7 @@ impl ::serde::Serialize for BoardSubscriptionStatus {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl<'de> ::serde::Deserialize<'de> for BoardSubscriptionStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11667,11 +13540,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardSubscriptionStatus {
         )
     }
 }
+#[cfg(feature = "full")]
 impl crate::runtime::OuterTag for BoardSubscriptionStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl BoardUserGroupRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11691,11 +13566,13 @@ impl BoardUserGroupRole {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for BoardUserGroupRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for BoardUserGroupRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11705,6 +13582,7 @@ impl ::std::str::FromStr for BoardUserGroupRole {
             .ok_or_else(|| crate::UnknownEnumValue::new("BoardUserGroupRole", value))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for BoardUserGroupRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11713,6 +13591,7 @@ impl ::serde::Serialize for BoardUserGroupRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for BoardUserGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11725,11 +13604,13 @@ impl<'de> ::serde::Deserialize<'de> for BoardUserGroupRole {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for BoardUserGroupRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl BorderStyle {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11749,11 +13630,13 @@ impl BorderStyle {
         }
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::std::fmt::Display for BorderStyle {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::std::str::FromStr for BorderStyle {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11763,6 +13646,7 @@ impl ::std::str::FromStr for BorderStyle {
             .ok_or_else(|| crate::UnknownEnumValue::new("BorderStyle", value))
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::serde::Serialize for BorderStyle {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11771,6 +13655,7 @@ impl ::serde::Serialize for BorderStyle {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl<'de> ::serde::Deserialize<'de> for BorderStyle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11783,11 +13668,13 @@ impl<'de> ::serde::Deserialize<'de> for BorderStyle {
         )
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl crate::runtime::OuterTag for BorderStyle {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl ConnectorShape {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11807,11 +13694,13 @@ impl ConnectorShape {
         }
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::fmt::Display for ConnectorShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::str::FromStr for ConnectorShape {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11821,6 +13710,7 @@ impl ::std::str::FromStr for ConnectorShape {
             .ok_or_else(|| crate::UnknownEnumValue::new("ConnectorShape", value))
     }
 }
+#[cfg(feature = "connectors")]
 impl ::serde::Serialize for ConnectorShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11829,6 +13719,7 @@ impl ::serde::Serialize for ConnectorShape {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl<'de> ::serde::Deserialize<'de> for ConnectorShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11841,11 +13732,13 @@ impl<'de> ::serde::Deserialize<'de> for ConnectorShape {
         )
     }
 }
+#[cfg(feature = "connectors")]
 impl crate::runtime::OuterTag for ConnectorShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl CreateTeamGroupRequestRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11861,11 +13754,13 @@ impl CreateTeamGroupRequestRole {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for CreateTeamGroupRequestRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for CreateTeamGroupRequestRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11878,6 +13773,7 @@ impl ::std::str::FromStr for CreateTeamGroupRequestRole {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for CreateTeamGroupRequestRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11886,6 +13782,7 @@ impl ::serde::Serialize for CreateTeamGroupRequestRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for CreateTeamGroupRequestRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11898,11 +13795,13 @@ impl<'de> ::serde::Deserialize<'de> for CreateTeamGroupRequestRole {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for CreateTeamGroupRequestRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl CreateUserResourceSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11922,11 +13821,13 @@ impl CreateUserResourceSchemasItem {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for CreateUserResourceSchemasItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for CreateUserResourceSchemasItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11939,6 +13840,7 @@ impl ::std::str::FromStr for CreateUserResourceSchemasItem {
             ))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for CreateUserResourceSchemasItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11947,6 +13849,7 @@ impl ::serde::Serialize for CreateUserResourceSchemasItem {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for CreateUserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11959,11 +13862,20 @@ impl<'de> ::serde::Deserialize<'de> for CreateUserResourceSchemasItem {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for CreateUserResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl CustomFieldIconShape {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11981,11 +13893,27 @@ impl CustomFieldIconShape {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for CustomFieldIconShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for CustomFieldIconShape {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11995,6 +13923,14 @@ impl ::std::str::FromStr for CustomFieldIconShape {
             .ok_or_else(|| crate::UnknownEnumValue::new("CustomFieldIconShape", value))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for CustomFieldIconShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12003,6 +13939,14 @@ impl ::serde::Serialize for CustomFieldIconShape {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for CustomFieldIconShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12015,11 +13959,20 @@ impl<'de> ::serde::Deserialize<'de> for CustomFieldIconShape {
         )
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for CustomFieldIconShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl DocFormatHtmlDataContentType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12035,11 +13988,13 @@ impl DocFormatHtmlDataContentType {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::fmt::Display for DocFormatHtmlDataContentType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl ::std::str::FromStr for DocFormatHtmlDataContentType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12052,6 +14007,7 @@ impl ::std::str::FromStr for DocFormatHtmlDataContentType {
             ))
     }
 }
+#[cfg(feature = "items")]
 impl ::serde::Serialize for DocFormatHtmlDataContentType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12060,6 +14016,7 @@ impl ::serde::Serialize for DocFormatHtmlDataContentType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl<'de> ::serde::Deserialize<'de> for DocFormatHtmlDataContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12072,11 +14029,13 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatHtmlDataContentType {
         )
     }
 }
+#[cfg(feature = "items")]
 impl crate::runtime::OuterTag for DocFormatHtmlDataContentType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl DocFormatMarkdownDataContentType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12092,11 +14051,13 @@ impl DocFormatMarkdownDataContentType {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::fmt::Display for DocFormatMarkdownDataContentType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl ::std::str::FromStr for DocFormatMarkdownDataContentType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12109,6 +14070,7 @@ impl ::std::str::FromStr for DocFormatMarkdownDataContentType {
             ))
     }
 }
+#[cfg(feature = "items")]
 impl ::serde::Serialize for DocFormatMarkdownDataContentType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12117,6 +14079,7 @@ impl ::serde::Serialize for DocFormatMarkdownDataContentType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl<'de> ::serde::Deserialize<'de> for DocFormatMarkdownDataContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12129,11 +14092,20 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatMarkdownDataContentType {
         )
     }
 }
+#[cfg(feature = "items")]
 impl crate::runtime::OuterTag for DocFormatMarkdownDataContentType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl EmbedMode {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12151,11 +14123,27 @@ impl EmbedMode {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for EmbedMode {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for EmbedMode {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12165,6 +14153,14 @@ impl ::std::str::FromStr for EmbedMode {
             .ok_or_else(|| crate::UnknownEnumValue::new("EmbedMode", value))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for EmbedMode {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12173,6 +14169,14 @@ impl ::serde::Serialize for EmbedMode {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for EmbedMode {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12185,11 +14189,20 @@ impl<'de> ::serde::Deserialize<'de> for EmbedMode {
         )
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for EmbedMode {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl EndStrokeCap {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12237,11 +14250,13 @@ impl EndStrokeCap {
         }
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::fmt::Display for EndStrokeCap {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::str::FromStr for EndStrokeCap {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12251,6 +14266,7 @@ impl ::std::str::FromStr for EndStrokeCap {
             .ok_or_else(|| crate::UnknownEnumValue::new("EndStrokeCap", value))
     }
 }
+#[cfg(feature = "connectors")]
 impl ::serde::Serialize for EndStrokeCap {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12259,6 +14275,7 @@ impl ::serde::Serialize for EndStrokeCap {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl<'de> ::serde::Deserialize<'de> for EndStrokeCap {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12271,11 +14288,13 @@ impl<'de> ::serde::Deserialize<'de> for EndStrokeCap {
         )
     }
 }
+#[cfg(feature = "connectors")]
 impl crate::runtime::OuterTag for EndStrokeCap {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl EnterpriseBoardContentItemLogsFetchSorting {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12293,11 +14312,13 @@ impl EnterpriseBoardContentItemLogsFetchSorting {
         }
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::fmt::Display for EnterpriseBoardContentItemLogsFetchSorting {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::str::FromStr for EnterpriseBoardContentItemLogsFetchSorting {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12310,6 +14331,7 @@ impl ::std::str::FromStr for EnterpriseBoardContentItemLogsFetchSorting {
             ))
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::serde::Serialize for EnterpriseBoardContentItemLogsFetchSorting {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12318,6 +14340,7 @@ impl ::serde::Serialize for EnterpriseBoardContentItemLogsFetchSorting {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardContentItemLogsFetchSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12330,11 +14353,13 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardContentItemLogsFetchSorti
         )
     }
 }
+#[cfg(feature = "audit_logs")]
 impl crate::runtime::OuterTag for EnterpriseBoardContentItemLogsFetchSorting {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl EnterpriseGetAiInteractionLogsSorting {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12352,11 +14377,13 @@ impl EnterpriseGetAiInteractionLogsSorting {
         }
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::fmt::Display for EnterpriseGetAiInteractionLogsSorting {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::str::FromStr for EnterpriseGetAiInteractionLogsSorting {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12369,6 +14396,7 @@ impl ::std::str::FromStr for EnterpriseGetAiInteractionLogsSorting {
             ))
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::serde::Serialize for EnterpriseGetAiInteractionLogsSorting {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12377,6 +14405,7 @@ impl ::serde::Serialize for EnterpriseGetAiInteractionLogsSorting {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAiInteractionLogsSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12389,11 +14418,13 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAiInteractionLogsSorting {
         )
     }
 }
+#[cfg(feature = "audit_logs")]
 impl crate::runtime::OuterTag for EnterpriseGetAiInteractionLogsSorting {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl EnterpriseGetAuditLogsSorting {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12411,11 +14442,13 @@ impl EnterpriseGetAuditLogsSorting {
         }
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::fmt::Display for EnterpriseGetAuditLogsSorting {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::std::str::FromStr for EnterpriseGetAuditLogsSorting {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12428,6 +14461,7 @@ impl ::std::str::FromStr for EnterpriseGetAuditLogsSorting {
             ))
     }
 }
+#[cfg(feature = "audit_logs")]
 impl ::serde::Serialize for EnterpriseGetAuditLogsSorting {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12436,6 +14470,7 @@ impl ::serde::Serialize for EnterpriseGetAuditLogsSorting {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAuditLogsSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12448,11 +14483,13 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAuditLogsSorting {
         )
     }
 }
+#[cfg(feature = "audit_logs")]
 impl crate::runtime::OuterTag for EnterpriseGetAuditLogsSorting {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl EnterpriseGetOrganizationMembersLicense {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12484,11 +14521,13 @@ impl EnterpriseGetOrganizationMembersLicense {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for EnterpriseGetOrganizationMembersLicense {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for EnterpriseGetOrganizationMembersLicense {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12501,6 +14540,7 @@ impl ::std::str::FromStr for EnterpriseGetOrganizationMembersLicense {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for EnterpriseGetOrganizationMembersLicense {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12509,6 +14549,7 @@ impl ::serde::Serialize for EnterpriseGetOrganizationMembersLicense {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersLicense {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12521,11 +14562,13 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersLicense 
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for EnterpriseGetOrganizationMembersLicense {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl EnterpriseGetOrganizationMembersRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12557,11 +14600,13 @@ impl EnterpriseGetOrganizationMembersRole {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for EnterpriseGetOrganizationMembersRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for EnterpriseGetOrganizationMembersRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12574,6 +14619,7 @@ impl ::std::str::FromStr for EnterpriseGetOrganizationMembersRole {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for EnterpriseGetOrganizationMembersRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12582,6 +14628,7 @@ impl ::serde::Serialize for EnterpriseGetOrganizationMembersRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12594,11 +14641,13 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersRole {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for EnterpriseGetOrganizationMembersRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
 impl EnterpriseUpdateBoardExportJobBodyStatus {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12614,11 +14663,13 @@ impl EnterpriseUpdateBoardExportJobBodyStatus {
         }
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::fmt::Display for EnterpriseUpdateBoardExportJobBodyStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::str::FromStr for EnterpriseUpdateBoardExportJobBodyStatus {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12631,6 +14682,7 @@ impl ::std::str::FromStr for EnterpriseUpdateBoardExportJobBodyStatus {
             ))
     }
 }
+#[cfg(feature = "exports")]
 impl ::serde::Serialize for EnterpriseUpdateBoardExportJobBodyStatus {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12639,6 +14691,7 @@ impl ::serde::Serialize for EnterpriseUpdateBoardExportJobBodyStatus {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseUpdateBoardExportJobBodyStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12651,11 +14704,13 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseUpdateBoardExportJobBodyStatus
         )
     }
 }
+#[cfg(feature = "exports")]
 impl crate::runtime::OuterTag for EnterpriseUpdateBoardExportJobBodyStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
 impl ExportJobStatus {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12677,11 +14732,13 @@ impl ExportJobStatus {
         }
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::fmt::Display for ExportJobStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
 impl ::std::str::FromStr for ExportJobStatus {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12691,6 +14748,7 @@ impl ::std::str::FromStr for ExportJobStatus {
             .ok_or_else(|| crate::UnknownEnumValue::new("ExportJobStatus", value))
     }
 }
+#[cfg(feature = "exports")]
 impl ::serde::Serialize for ExportJobStatus {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12699,6 +14757,7 @@ impl ::serde::Serialize for ExportJobStatus {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
 impl<'de> ::serde::Deserialize<'de> for ExportJobStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12711,11 +14770,13 @@ impl<'de> ::serde::Deserialize<'de> for ExportJobStatus {
         )
     }
 }
+#[cfg(feature = "exports")]
 impl crate::runtime::OuterTag for ExportJobStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl FillColor {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12761,11 +14822,13 @@ impl FillColor {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::fmt::Display for FillColor {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl ::std::str::FromStr for FillColor {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12775,6 +14838,7 @@ impl ::std::str::FromStr for FillColor {
             .ok_or_else(|| crate::UnknownEnumValue::new("FillColor", value))
     }
 }
+#[cfg(feature = "items")]
 impl ::serde::Serialize for FillColor {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12783,6 +14847,7 @@ impl ::serde::Serialize for FillColor {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl<'de> ::serde::Deserialize<'de> for FillColor {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12795,11 +14860,13 @@ impl<'de> ::serde::Deserialize<'de> for FillColor {
         )
     }
 }
+#[cfg(feature = "items")]
 impl crate::runtime::OuterTag for FillColor {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl FontFamily {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12873,11 +14940,13 @@ impl FontFamily {
         }
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::std::fmt::Display for FontFamily {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::std::str::FromStr for FontFamily {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12887,6 +14956,7 @@ impl ::std::str::FromStr for FontFamily {
             .ok_or_else(|| crate::UnknownEnumValue::new("FontFamily", value))
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::serde::Serialize for FontFamily {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12895,6 +14965,7 @@ impl ::serde::Serialize for FontFamily {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl<'de> ::serde::Deserialize<'de> for FontFamily {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12907,11 +14978,13 @@ impl<'de> ::serde::Deserialize<'de> for FontFamily {
         )
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl crate::runtime::OuterTag for FontFamily {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "frames")]
 impl FrameChangesFormat {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12927,11 +15000,13 @@ impl FrameChangesFormat {
         }
     }
 }
+#[cfg(feature = "frames")]
 impl ::std::fmt::Display for FrameChangesFormat {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "frames")]
 impl ::std::str::FromStr for FrameChangesFormat {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12941,6 +15016,7 @@ impl ::std::str::FromStr for FrameChangesFormat {
             .ok_or_else(|| crate::UnknownEnumValue::new("FrameChangesFormat", value))
     }
 }
+#[cfg(feature = "frames")]
 impl ::serde::Serialize for FrameChangesFormat {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12949,6 +15025,7 @@ impl ::serde::Serialize for FrameChangesFormat {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "frames")]
 impl<'de> ::serde::Deserialize<'de> for FrameChangesFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12961,11 +15038,13 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesFormat {
         )
     }
 }
+#[cfg(feature = "frames")]
 impl crate::runtime::OuterTag for FrameChangesFormat {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "frames")]
 impl FrameChangesType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12981,11 +15060,13 @@ impl FrameChangesType {
         }
     }
 }
+#[cfg(feature = "frames")]
 impl ::std::fmt::Display for FrameChangesType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "frames")]
 impl ::std::str::FromStr for FrameChangesType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12995,6 +15076,7 @@ impl ::std::str::FromStr for FrameChangesType {
             .ok_or_else(|| crate::UnknownEnumValue::new("FrameChangesType", value))
     }
 }
+#[cfg(feature = "frames")]
 impl ::serde::Serialize for FrameChangesType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13003,6 +15085,7 @@ impl ::serde::Serialize for FrameChangesType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "frames")]
 impl<'de> ::serde::Deserialize<'de> for FrameChangesType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13015,11 +15098,21 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesType {
         )
     }
 }
+#[cfg(feature = "frames")]
 impl crate::runtime::OuterTag for FrameChangesType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl FrameDataFormat {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13051,11 +15144,29 @@ impl FrameDataFormat {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for FrameDataFormat {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for FrameDataFormat {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13065,6 +15176,15 @@ impl ::std::str::FromStr for FrameDataFormat {
             .ok_or_else(|| crate::UnknownEnumValue::new("FrameDataFormat", value))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for FrameDataFormat {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13073,6 +15193,15 @@ impl ::serde::Serialize for FrameDataFormat {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for FrameDataFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13085,11 +15214,21 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataFormat {
         )
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for FrameDataFormat {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl FrameDataPlatformContainersType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13115,11 +15254,13 @@ impl FrameDataPlatformContainersType {
         }
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for FrameDataPlatformContainersType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for FrameDataPlatformContainersType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13132,6 +15273,7 @@ impl ::std::str::FromStr for FrameDataPlatformContainersType {
             ))
     }
 }
+#[cfg(feature = "full")]
 impl ::serde::Serialize for FrameDataPlatformContainersType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13140,6 +15282,7 @@ impl ::serde::Serialize for FrameDataPlatformContainersType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl<'de> ::serde::Deserialize<'de> for FrameDataPlatformContainersType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13152,11 +15295,21 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataPlatformContainersType {
         )
     }
 }
+#[cfg(feature = "full")]
 impl crate::runtime::OuterTag for FrameDataPlatformContainersType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl FrameDataType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13180,11 +15333,29 @@ impl FrameDataType {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for FrameDataType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for FrameDataType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13194,6 +15365,15 @@ impl ::std::str::FromStr for FrameDataType {
             .ok_or_else(|| crate::UnknownEnumValue::new("FrameDataType", value))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for FrameDataType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13202,6 +15382,15 @@ impl ::serde::Serialize for FrameDataType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for FrameDataType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13214,11 +15403,21 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataType {
         )
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for FrameDataType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl GenericSubscriptionStatus {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13238,11 +15437,13 @@ impl GenericSubscriptionStatus {
         }
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for GenericSubscriptionStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for GenericSubscriptionStatus {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13255,6 +15456,7 @@ impl ::std::str::FromStr for GenericSubscriptionStatus {
             ))
     }
 }
+#[cfg(feature = "full")]
 impl ::serde::Serialize for GenericSubscriptionStatus {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13263,6 +15465,7 @@ impl ::serde::Serialize for GenericSubscriptionStatus {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl<'de> ::serde::Deserialize<'de> for GenericSubscriptionStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13275,11 +15478,13 @@ impl<'de> ::serde::Deserialize<'de> for GenericSubscriptionStatus {
         )
     }
 }
+#[cfg(feature = "full")]
 impl crate::runtime::OuterTag for GenericSubscriptionStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl GetBoardsSort {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13303,11 +15508,13 @@ impl GetBoardsSort {
         }
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::fmt::Display for GetBoardsSort {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl ::std::str::FromStr for GetBoardsSort {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13317,6 +15524,7 @@ impl ::std::str::FromStr for GetBoardsSort {
             .ok_or_else(|| crate::UnknownEnumValue::new("GetBoardsSort", value))
     }
 }
+#[cfg(feature = "boards")]
 impl ::serde::Serialize for GetBoardsSort {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13325,6 +15533,7 @@ impl ::serde::Serialize for GetBoardsSort {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
 impl<'de> ::serde::Deserialize<'de> for GetBoardsSort {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13337,11 +15546,13 @@ impl<'de> ::serde::Deserialize<'de> for GetBoardsSort {
         )
     }
 }
+#[cfg(feature = "boards")]
 impl crate::runtime::OuterTag for GetBoardsSort {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl GetDocFormatItemTextContentType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13359,11 +15570,13 @@ impl GetDocFormatItemTextContentType {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::fmt::Display for GetDocFormatItemTextContentType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl ::std::str::FromStr for GetDocFormatItemTextContentType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13376,6 +15589,7 @@ impl ::std::str::FromStr for GetDocFormatItemTextContentType {
             ))
     }
 }
+#[cfg(feature = "items")]
 impl ::serde::Serialize for GetDocFormatItemTextContentType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13384,6 +15598,7 @@ impl ::serde::Serialize for GetDocFormatItemTextContentType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl<'de> ::serde::Deserialize<'de> for GetDocFormatItemTextContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13396,11 +15611,13 @@ impl<'de> ::serde::Deserialize<'de> for GetDocFormatItemTextContentType {
         )
     }
 }
+#[cfg(feature = "items")]
 impl crate::runtime::OuterTag for GetDocFormatItemTextContentType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl GetItemsExperimentalType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13416,11 +15633,13 @@ impl GetItemsExperimentalType {
         }
     }
 }
+#[cfg(feature = "experimental")]
 impl ::std::fmt::Display for GetItemsExperimentalType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl ::std::str::FromStr for GetItemsExperimentalType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13433,6 +15652,7 @@ impl ::std::str::FromStr for GetItemsExperimentalType {
             ))
     }
 }
+#[cfg(feature = "experimental")]
 impl ::serde::Serialize for GetItemsExperimentalType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13441,6 +15661,7 @@ impl ::serde::Serialize for GetItemsExperimentalType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl<'de> ::serde::Deserialize<'de> for GetItemsExperimentalType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13453,11 +15674,13 @@ impl<'de> ::serde::Deserialize<'de> for GetItemsExperimentalType {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl crate::runtime::OuterTag for GetItemsExperimentalType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl GetItemsType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13495,11 +15718,13 @@ impl GetItemsType {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::fmt::Display for GetItemsType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl ::std::str::FromStr for GetItemsType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13509,6 +15734,7 @@ impl ::std::str::FromStr for GetItemsType {
             .ok_or_else(|| crate::UnknownEnumValue::new("GetItemsType", value))
     }
 }
+#[cfg(feature = "items")]
 impl ::serde::Serialize for GetItemsType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13517,6 +15743,7 @@ impl ::serde::Serialize for GetItemsType {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl<'de> ::serde::Deserialize<'de> for GetItemsType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13529,11 +15756,13 @@ impl<'de> ::serde::Deserialize<'de> for GetItemsType {
         )
     }
 }
+#[cfg(feature = "items")]
 impl crate::runtime::OuterTag for GetItemsType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl GetMetricsPeriod {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13553,11 +15782,13 @@ impl GetMetricsPeriod {
         }
     }
 }
+#[cfg(feature = "experimental")]
 impl ::std::fmt::Display for GetMetricsPeriod {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl ::std::str::FromStr for GetMetricsPeriod {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13567,6 +15798,7 @@ impl ::std::str::FromStr for GetMetricsPeriod {
             .ok_or_else(|| crate::UnknownEnumValue::new("GetMetricsPeriod", value))
     }
 }
+#[cfg(feature = "experimental")]
 impl ::serde::Serialize for GetMetricsPeriod {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13575,6 +15807,7 @@ impl ::serde::Serialize for GetMetricsPeriod {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl<'de> ::serde::Deserialize<'de> for GetMetricsPeriod {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13587,11 +15820,13 @@ impl<'de> ::serde::Deserialize<'de> for GetMetricsPeriod {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl crate::runtime::OuterTag for GetMetricsPeriod {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl GetResourceTypeResource {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13609,11 +15844,13 @@ impl GetResourceTypeResource {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for GetResourceTypeResource {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for GetResourceTypeResource {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13626,6 +15863,7 @@ impl ::std::str::FromStr for GetResourceTypeResource {
             ))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for GetResourceTypeResource {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13634,6 +15872,7 @@ impl ::serde::Serialize for GetResourceTypeResource {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for GetResourceTypeResource {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13646,11 +15885,13 @@ impl<'de> ::serde::Deserialize<'de> for GetResourceTypeResource {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for GetResourceTypeResource {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl GetSchemaUri {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13684,11 +15925,13 @@ impl GetSchemaUri {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for GetSchemaUri {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for GetSchemaUri {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13698,6 +15941,7 @@ impl ::std::str::FromStr for GetSchemaUri {
             .ok_or_else(|| crate::UnknownEnumValue::new("GetSchemaUri", value))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for GetSchemaUri {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13706,6 +15950,7 @@ impl ::serde::Serialize for GetSchemaUri {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for GetSchemaUri {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13718,11 +15963,13 @@ impl<'de> ::serde::Deserialize<'de> for GetSchemaUri {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for GetSchemaUri {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl GroupTeamRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13738,11 +15985,13 @@ impl GroupTeamRole {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for GroupTeamRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for GroupTeamRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13752,6 +16001,7 @@ impl ::std::str::FromStr for GroupTeamRole {
             .ok_or_else(|| crate::UnknownEnumValue::new("GroupTeamRole", value))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for GroupTeamRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13760,6 +16010,7 @@ impl ::serde::Serialize for GroupTeamRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for GroupTeamRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13772,11 +16023,13 @@ impl<'de> ::serde::Deserialize<'de> for GroupTeamRole {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for GroupTeamRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl ItemConnectionSnapTo {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13800,11 +16053,13 @@ impl ItemConnectionSnapTo {
         }
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::fmt::Display for ItemConnectionSnapTo {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::str::FromStr for ItemConnectionSnapTo {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13814,6 +16069,7 @@ impl ::std::str::FromStr for ItemConnectionSnapTo {
             .ok_or_else(|| crate::UnknownEnumValue::new("ItemConnectionSnapTo", value))
     }
 }
+#[cfg(feature = "connectors")]
 impl ::serde::Serialize for ItemConnectionSnapTo {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13822,6 +16078,7 @@ impl ::serde::Serialize for ItemConnectionSnapTo {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl<'de> ::serde::Deserialize<'de> for ItemConnectionSnapTo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13834,11 +16091,13 @@ impl<'de> ::serde::Deserialize<'de> for ItemConnectionSnapTo {
         )
     }
 }
+#[cfg(feature = "connectors")]
 impl crate::runtime::OuterTag for ItemConnectionSnapTo {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl ItemTypeChange {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13870,11 +16129,13 @@ impl ItemTypeChange {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::fmt::Display for ItemTypeChange {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl ::std::str::FromStr for ItemTypeChange {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13884,6 +16145,7 @@ impl ::std::str::FromStr for ItemTypeChange {
             .ok_or_else(|| crate::UnknownEnumValue::new("ItemTypeChange", value))
     }
 }
+#[cfg(feature = "items")]
 impl ::serde::Serialize for ItemTypeChange {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13892,6 +16154,7 @@ impl ::serde::Serialize for ItemTypeChange {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "items")]
 impl<'de> ::serde::Deserialize<'de> for ItemTypeChange {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13904,11 +16167,13 @@ impl<'de> ::serde::Deserialize<'de> for ItemTypeChange {
         )
     }
 }
+#[cfg(feature = "items")]
 impl crate::runtime::OuterTag for ItemTypeChange {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "legal_holds")]
 impl LegalHoldState {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13928,11 +16193,13 @@ impl LegalHoldState {
         }
     }
 }
+#[cfg(feature = "legal_holds")]
 impl ::std::fmt::Display for LegalHoldState {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "legal_holds")]
 impl ::std::str::FromStr for LegalHoldState {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13942,6 +16209,7 @@ impl ::std::str::FromStr for LegalHoldState {
             .ok_or_else(|| crate::UnknownEnumValue::new("LegalHoldState", value))
     }
 }
+#[cfg(feature = "legal_holds")]
 impl ::serde::Serialize for LegalHoldState {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13950,6 +16218,7 @@ impl ::serde::Serialize for LegalHoldState {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "legal_holds")]
 impl<'de> ::serde::Deserialize<'de> for LegalHoldState {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13962,11 +16231,13 @@ impl<'de> ::serde::Deserialize<'de> for LegalHoldState {
         )
     }
 }
+#[cfg(feature = "legal_holds")]
 impl crate::runtime::OuterTag for LegalHoldState {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ListGroupsSortOrder {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13984,11 +16255,13 @@ impl ListGroupsSortOrder {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for ListGroupsSortOrder {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for ListGroupsSortOrder {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13998,6 +16271,7 @@ impl ::std::str::FromStr for ListGroupsSortOrder {
             .ok_or_else(|| crate::UnknownEnumValue::new("ListGroupsSortOrder", value))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for ListGroupsSortOrder {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14006,6 +16280,7 @@ impl ::serde::Serialize for ListGroupsSortOrder {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for ListGroupsSortOrder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14018,11 +16293,13 @@ impl<'de> ::serde::Deserialize<'de> for ListGroupsSortOrder {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for ListGroupsSortOrder {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ListUsersSortOrder {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14040,11 +16317,13 @@ impl ListUsersSortOrder {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for ListUsersSortOrder {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for ListUsersSortOrder {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14054,6 +16333,7 @@ impl ::std::str::FromStr for ListUsersSortOrder {
             .ok_or_else(|| crate::UnknownEnumValue::new("ListUsersSortOrder", value))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for ListUsersSortOrder {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14062,6 +16342,7 @@ impl ::serde::Serialize for ListUsersSortOrder {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for ListUsersSortOrder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14074,11 +16355,13 @@ impl<'de> ::serde::Deserialize<'de> for ListUsersSortOrder {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for ListUsersSortOrder {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl MindmapDataDirection {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14096,11 +16379,13 @@ impl MindmapDataDirection {
         }
     }
 }
+#[cfg(feature = "experimental")]
 impl ::std::fmt::Display for MindmapDataDirection {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl ::std::str::FromStr for MindmapDataDirection {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14110,6 +16395,7 @@ impl ::std::str::FromStr for MindmapDataDirection {
             .ok_or_else(|| crate::UnknownEnumValue::new("MindmapDataDirection", value))
     }
 }
+#[cfg(feature = "experimental")]
 impl ::serde::Serialize for MindmapDataDirection {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14118,6 +16404,7 @@ impl ::serde::Serialize for MindmapDataDirection {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl<'de> ::serde::Deserialize<'de> for MindmapDataDirection {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14130,11 +16417,13 @@ impl<'de> ::serde::Deserialize<'de> for MindmapDataDirection {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl crate::runtime::OuterTag for MindmapDataDirection {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl MindmapStyleShape {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14156,11 +16445,13 @@ impl MindmapStyleShape {
         }
     }
 }
+#[cfg(feature = "experimental")]
 impl ::std::fmt::Display for MindmapStyleShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl ::std::str::FromStr for MindmapStyleShape {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14170,6 +16461,7 @@ impl ::std::str::FromStr for MindmapStyleShape {
             .ok_or_else(|| crate::UnknownEnumValue::new("MindmapStyleShape", value))
     }
 }
+#[cfg(feature = "experimental")]
 impl ::serde::Serialize for MindmapStyleShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14178,6 +16470,7 @@ impl ::serde::Serialize for MindmapStyleShape {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
 impl<'de> ::serde::Deserialize<'de> for MindmapStyleShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14190,11 +16483,13 @@ impl<'de> ::serde::Deserialize<'de> for MindmapStyleShape {
         )
     }
 }
+#[cfg(feature = "experimental")]
 impl crate::runtime::OuterTag for MindmapStyleShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl OrganizationMemberLicense {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14226,11 +16521,13 @@ impl OrganizationMemberLicense {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for OrganizationMemberLicense {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for OrganizationMemberLicense {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14243,6 +16540,7 @@ impl ::std::str::FromStr for OrganizationMemberLicense {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for OrganizationMemberLicense {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14251,6 +16549,7 @@ impl ::serde::Serialize for OrganizationMemberLicense {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for OrganizationMemberLicense {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14263,11 +16562,13 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberLicense {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for OrganizationMemberLicense {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl OrganizationMemberRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14299,11 +16600,13 @@ impl OrganizationMemberRole {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for OrganizationMemberRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for OrganizationMemberRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14313,6 +16616,7 @@ impl ::std::str::FromStr for OrganizationMemberRole {
             .ok_or_else(|| crate::UnknownEnumValue::new("OrganizationMemberRole", value))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for OrganizationMemberRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14321,6 +16625,7 @@ impl ::serde::Serialize for OrganizationMemberRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for OrganizationMemberRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14333,11 +16638,13 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberRole {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for OrganizationMemberRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl OrganizationPlan {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14373,11 +16680,13 @@ impl OrganizationPlan {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for OrganizationPlan {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for OrganizationPlan {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14387,6 +16696,7 @@ impl ::std::str::FromStr for OrganizationPlan {
             .ok_or_else(|| crate::UnknownEnumValue::new("OrganizationPlan", value))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for OrganizationPlan {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14395,6 +16705,7 @@ impl ::serde::Serialize for OrganizationPlan {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for OrganizationPlan {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14407,11 +16718,13 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationPlan {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for OrganizationPlan {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl PatchGroupResourceOperationsItemOp {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14431,11 +16744,13 @@ impl PatchGroupResourceOperationsItemOp {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for PatchGroupResourceOperationsItemOp {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for PatchGroupResourceOperationsItemOp {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14448,6 +16763,7 @@ impl ::std::str::FromStr for PatchGroupResourceOperationsItemOp {
             ))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for PatchGroupResourceOperationsItemOp {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14456,6 +16772,7 @@ impl ::serde::Serialize for PatchGroupResourceOperationsItemOp {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemOp {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14468,11 +16785,13 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemOp {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for PatchGroupResourceOperationsItemOp {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl PatchGroupResourceOperationsItemPath {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14490,11 +16809,13 @@ impl PatchGroupResourceOperationsItemPath {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for PatchGroupResourceOperationsItemPath {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for PatchGroupResourceOperationsItemPath {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14507,6 +16828,7 @@ impl ::std::str::FromStr for PatchGroupResourceOperationsItemPath {
             ))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for PatchGroupResourceOperationsItemPath {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14515,6 +16837,7 @@ impl ::serde::Serialize for PatchGroupResourceOperationsItemPath {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemPath {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14527,11 +16850,13 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemPath {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for PatchGroupResourceOperationsItemPath {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl PatchGroupResourceSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14551,11 +16876,13 @@ impl PatchGroupResourceSchemasItem {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for PatchGroupResourceSchemasItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for PatchGroupResourceSchemasItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14568,6 +16895,7 @@ impl ::std::str::FromStr for PatchGroupResourceSchemasItem {
             ))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for PatchGroupResourceSchemasItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14576,6 +16904,7 @@ impl ::serde::Serialize for PatchGroupResourceSchemasItem {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14588,11 +16917,13 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceSchemasItem {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for PatchGroupResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl PatchUserResourceOperationsItemOp {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14612,11 +16943,13 @@ impl PatchUserResourceOperationsItemOp {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for PatchUserResourceOperationsItemOp {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for PatchUserResourceOperationsItemOp {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14629,6 +16962,7 @@ impl ::std::str::FromStr for PatchUserResourceOperationsItemOp {
             ))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for PatchUserResourceOperationsItemOp {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14637,6 +16971,7 @@ impl ::serde::Serialize for PatchUserResourceOperationsItemOp {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for PatchUserResourceOperationsItemOp {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14649,11 +16984,13 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceOperationsItemOp {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for PatchUserResourceOperationsItemOp {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl PatchUserResourceSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14673,11 +17010,13 @@ impl PatchUserResourceSchemasItem {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for PatchUserResourceSchemasItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for PatchUserResourceSchemasItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14690,6 +17029,7 @@ impl ::std::str::FromStr for PatchUserResourceSchemasItem {
             ))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for PatchUserResourceSchemasItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14698,6 +17038,7 @@ impl ::serde::Serialize for PatchUserResourceSchemasItem {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for PatchUserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14710,11 +17051,30 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceSchemasItem {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for PatchUserResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl PositionOrigin {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14730,11 +17090,47 @@ impl PositionOrigin {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for PositionOrigin {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for PositionOrigin {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14744,6 +17140,24 @@ impl ::std::str::FromStr for PositionOrigin {
             .ok_or_else(|| crate::UnknownEnumValue::new("PositionOrigin", value))
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for PositionOrigin {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14752,6 +17166,24 @@ impl ::serde::Serialize for PositionOrigin {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for PositionOrigin {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14764,11 +17196,47 @@ impl<'de> ::serde::Deserialize<'de> for PositionOrigin {
         )
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for PositionOrigin {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl PositionRelativeTo {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14786,11 +17254,47 @@ impl PositionRelativeTo {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for PositionRelativeTo {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for PositionRelativeTo {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14800,6 +17304,24 @@ impl ::std::str::FromStr for PositionRelativeTo {
             .ok_or_else(|| crate::UnknownEnumValue::new("PositionRelativeTo", value))
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for PositionRelativeTo {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14808,6 +17330,24 @@ impl ::serde::Serialize for PositionRelativeTo {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for PositionRelativeTo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14820,11 +17360,30 @@ impl<'de> ::serde::Deserialize<'de> for PositionRelativeTo {
         )
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for PositionRelativeTo {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
 impl ProjectRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14848,11 +17407,13 @@ impl ProjectRole {
         }
     }
 }
+#[cfg(feature = "projects")]
 impl ::std::fmt::Display for ProjectRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
 impl ::std::str::FromStr for ProjectRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14862,6 +17423,7 @@ impl ::std::str::FromStr for ProjectRole {
             .ok_or_else(|| crate::UnknownEnumValue::new("ProjectRole", value))
     }
 }
+#[cfg(feature = "projects")]
 impl ::serde::Serialize for ProjectRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14870,6 +17432,7 @@ impl ::serde::Serialize for ProjectRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
 impl<'de> ::serde::Deserialize<'de> for ProjectRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14882,11 +17445,13 @@ impl<'de> ::serde::Deserialize<'de> for ProjectRole {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl crate::runtime::OuterTag for ProjectRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl ProjectRoleToAdd {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14908,11 +17473,13 @@ impl ProjectRoleToAdd {
         }
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for ProjectRoleToAdd {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for ProjectRoleToAdd {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14922,6 +17489,7 @@ impl ::std::str::FromStr for ProjectRoleToAdd {
             .ok_or_else(|| crate::UnknownEnumValue::new("ProjectRoleToAdd", value))
     }
 }
+#[cfg(feature = "full")]
 impl ::serde::Serialize for ProjectRoleToAdd {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14930,6 +17498,7 @@ impl ::serde::Serialize for ProjectRoleToAdd {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl<'de> ::serde::Deserialize<'de> for ProjectRoleToAdd {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14942,11 +17511,13 @@ impl<'de> ::serde::Deserialize<'de> for ProjectRoleToAdd {
         )
     }
 }
+#[cfg(feature = "full")]
 impl crate::runtime::OuterTag for ProjectRoleToAdd {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
 impl ProjectUserGroupRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14966,11 +17537,13 @@ impl ProjectUserGroupRole {
         }
     }
 }
+#[cfg(feature = "projects")]
 impl ::std::fmt::Display for ProjectUserGroupRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
 impl ::std::str::FromStr for ProjectUserGroupRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14980,6 +17553,7 @@ impl ::std::str::FromStr for ProjectUserGroupRole {
             .ok_or_else(|| crate::UnknownEnumValue::new("ProjectUserGroupRole", value))
     }
 }
+#[cfg(feature = "projects")]
 impl ::serde::Serialize for ProjectUserGroupRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14988,6 +17562,7 @@ impl ::serde::Serialize for ProjectUserGroupRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
 impl<'de> ::serde::Deserialize<'de> for ProjectUserGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15000,11 +17575,13 @@ impl<'de> ::serde::Deserialize<'de> for ProjectUserGroupRole {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl crate::runtime::OuterTag for ProjectUserGroupRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl Role {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15024,11 +17601,13 @@ impl Role {
         }
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::fmt::Display for Role {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::std::str::FromStr for Role {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15037,6 +17616,7 @@ impl ::std::str::FromStr for Role {
         Self::known(value).ok_or_else(|| crate::UnknownEnumValue::new("Role", value))
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl ::serde::Serialize for Role {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15045,6 +17625,7 @@ impl ::serde::Serialize for Role {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl<'de> ::serde::Deserialize<'de> for Role {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15057,11 +17638,13 @@ impl<'de> ::serde::Deserialize<'de> for Role {
         )
     }
 }
+#[cfg(any(feature = "enterprise", feature = "projects"))]
 impl crate::runtime::OuterTag for Role {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl SchemaAttributeSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15081,11 +17664,13 @@ impl SchemaAttributeSchemasItem {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for SchemaAttributeSchemasItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for SchemaAttributeSchemasItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15098,6 +17683,7 @@ impl ::std::str::FromStr for SchemaAttributeSchemasItem {
             ))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for SchemaAttributeSchemasItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15106,6 +17692,7 @@ impl ::serde::Serialize for SchemaAttributeSchemasItem {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for SchemaAttributeSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15118,11 +17705,20 @@ impl<'de> ::serde::Deserialize<'de> for SchemaAttributeSchemasItem {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for SchemaAttributeSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ShapeDataShape {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15182,11 +17778,27 @@ impl ShapeDataShape {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for ShapeDataShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for ShapeDataShape {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15196,6 +17808,14 @@ impl ::std::str::FromStr for ShapeDataShape {
             .ok_or_else(|| crate::UnknownEnumValue::new("ShapeDataShape", value))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for ShapeDataShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15204,6 +17824,14 @@ impl ::serde::Serialize for ShapeDataShape {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for ShapeDataShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15216,11 +17844,20 @@ impl<'de> ::serde::Deserialize<'de> for ShapeDataShape {
         )
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for ShapeDataShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ShapeStyleForCreateTextAlign {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15242,11 +17879,13 @@ impl ShapeStyleForCreateTextAlign {
         }
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::std::fmt::Display for ShapeStyleForCreateTextAlign {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::std::str::FromStr for ShapeStyleForCreateTextAlign {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15259,6 +17898,7 @@ impl ::std::str::FromStr for ShapeStyleForCreateTextAlign {
             ))
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::serde::Serialize for ShapeStyleForCreateTextAlign {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15267,6 +17907,7 @@ impl ::serde::Serialize for ShapeStyleForCreateTextAlign {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlign {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15279,11 +17920,13 @@ impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlign {
         )
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl crate::runtime::OuterTag for ShapeStyleForCreateTextAlign {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ShapeStyleForCreateTextAlignVertical {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15305,11 +17948,13 @@ impl ShapeStyleForCreateTextAlignVertical {
         }
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::std::fmt::Display for ShapeStyleForCreateTextAlignVertical {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::std::str::FromStr for ShapeStyleForCreateTextAlignVertical {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15322,6 +17967,7 @@ impl ::std::str::FromStr for ShapeStyleForCreateTextAlignVertical {
             ))
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::serde::Serialize for ShapeStyleForCreateTextAlignVertical {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15330,6 +17976,7 @@ impl ::serde::Serialize for ShapeStyleForCreateTextAlignVertical {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlignVertical {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15342,11 +17989,13 @@ impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlignVertical {
         )
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl crate::runtime::OuterTag for ShapeStyleForCreateTextAlignVertical {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl StartStrokeCap {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15394,11 +18043,13 @@ impl StartStrokeCap {
         }
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::fmt::Display for StartStrokeCap {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::str::FromStr for StartStrokeCap {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15408,6 +18059,7 @@ impl ::std::str::FromStr for StartStrokeCap {
             .ok_or_else(|| crate::UnknownEnumValue::new("StartStrokeCap", value))
     }
 }
+#[cfg(feature = "connectors")]
 impl ::serde::Serialize for StartStrokeCap {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15416,6 +18068,7 @@ impl ::serde::Serialize for StartStrokeCap {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl<'de> ::serde::Deserialize<'de> for StartStrokeCap {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15428,11 +18081,13 @@ impl<'de> ::serde::Deserialize<'de> for StartStrokeCap {
         )
     }
 }
+#[cfg(feature = "connectors")]
 impl crate::runtime::OuterTag for StartStrokeCap {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl Status {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15450,11 +18105,13 @@ impl Status {
         }
     }
 }
+#[cfg(feature = "full")]
 impl ::std::fmt::Display for Status {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl ::std::str::FromStr for Status {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15463,6 +18120,7 @@ impl ::std::str::FromStr for Status {
         Self::known(value).ok_or_else(|| crate::UnknownEnumValue::new("Status", value))
     }
 }
+#[cfg(feature = "full")]
 impl ::serde::Serialize for Status {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15471,6 +18129,7 @@ impl ::serde::Serialize for Status {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "full")]
 impl<'de> ::serde::Deserialize<'de> for Status {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15483,11 +18142,20 @@ impl<'de> ::serde::Deserialize<'de> for Status {
         )
     }
 }
+#[cfg(feature = "full")]
 impl crate::runtime::OuterTag for Status {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl StickyNoteDataShape {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15505,11 +18173,27 @@ impl StickyNoteDataShape {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for StickyNoteDataShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for StickyNoteDataShape {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15519,6 +18203,14 @@ impl ::std::str::FromStr for StickyNoteDataShape {
             .ok_or_else(|| crate::UnknownEnumValue::new("StickyNoteDataShape", value))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for StickyNoteDataShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15527,6 +18219,14 @@ impl ::serde::Serialize for StickyNoteDataShape {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for StickyNoteDataShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15539,11 +18239,20 @@ impl<'de> ::serde::Deserialize<'de> for StickyNoteDataShape {
         )
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for StickyNoteDataShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl StrokeStyle {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15563,11 +18272,13 @@ impl StrokeStyle {
         }
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::fmt::Display for StrokeStyle {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::str::FromStr for StrokeStyle {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15577,6 +18288,7 @@ impl ::std::str::FromStr for StrokeStyle {
             .ok_or_else(|| crate::UnknownEnumValue::new("StrokeStyle", value))
     }
 }
+#[cfg(feature = "connectors")]
 impl ::serde::Serialize for StrokeStyle {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15585,6 +18297,7 @@ impl ::serde::Serialize for StrokeStyle {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl<'de> ::serde::Deserialize<'de> for StrokeStyle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15597,11 +18310,13 @@ impl<'de> ::serde::Deserialize<'de> for StrokeStyle {
         )
     }
 }
+#[cfg(feature = "connectors")]
 impl crate::runtime::OuterTag for StrokeStyle {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "tags")]
 impl TagFillColor {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15639,11 +18354,13 @@ impl TagFillColor {
         }
     }
 }
+#[cfg(feature = "tags")]
 impl ::std::fmt::Display for TagFillColor {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "tags")]
 impl ::std::str::FromStr for TagFillColor {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15653,6 +18370,7 @@ impl ::std::str::FromStr for TagFillColor {
             .ok_or_else(|| crate::UnknownEnumValue::new("TagFillColor", value))
     }
 }
+#[cfg(feature = "tags")]
 impl ::serde::Serialize for TagFillColor {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15661,6 +18379,7 @@ impl ::serde::Serialize for TagFillColor {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "tags")]
 impl<'de> ::serde::Deserialize<'de> for TagFillColor {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15673,11 +18392,13 @@ impl<'de> ::serde::Deserialize<'de> for TagFillColor {
         )
     }
 }
+#[cfg(feature = "tags")]
 impl crate::runtime::OuterTag for TagFillColor {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
 impl TeamAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15695,11 +18416,13 @@ impl TeamAccess {
         }
     }
 }
+#[cfg(feature = "projects")]
 impl ::std::fmt::Display for TeamAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
 impl ::std::str::FromStr for TeamAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15709,6 +18432,7 @@ impl ::std::str::FromStr for TeamAccess {
             .ok_or_else(|| crate::UnknownEnumValue::new("TeamAccess", value))
     }
 }
+#[cfg(feature = "projects")]
 impl ::serde::Serialize for TeamAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15717,6 +18441,7 @@ impl ::serde::Serialize for TeamAccess {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
 impl<'de> ::serde::Deserialize<'de> for TeamAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15729,11 +18454,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccess {
         )
     }
 }
+#[cfg(feature = "projects")]
 impl crate::runtime::OuterTag for TeamAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamAccountDiscoverySettingsAccountDiscovery {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15753,11 +18480,13 @@ impl TeamAccountDiscoverySettingsAccountDiscovery {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamAccountDiscoverySettingsAccountDiscovery {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamAccountDiscoverySettingsAccountDiscovery {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15770,6 +18499,7 @@ impl ::std::str::FromStr for TeamAccountDiscoverySettingsAccountDiscovery {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamAccountDiscoverySettingsAccountDiscovery {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15778,6 +18508,7 @@ impl ::serde::Serialize for TeamAccountDiscoverySettingsAccountDiscovery {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamAccountDiscoverySettingsAccountDiscovery {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15790,11 +18521,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccountDiscoverySettingsAccountDisco
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamAccountDiscoverySettingsAccountDiscovery {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamCollaborationSettingsCoOwnerRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15812,11 +18545,13 @@ impl TeamCollaborationSettingsCoOwnerRole {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamCollaborationSettingsCoOwnerRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamCollaborationSettingsCoOwnerRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15829,6 +18564,7 @@ impl ::std::str::FromStr for TeamCollaborationSettingsCoOwnerRole {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamCollaborationSettingsCoOwnerRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15837,6 +18573,7 @@ impl ::serde::Serialize for TeamCollaborationSettingsCoOwnerRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamCollaborationSettingsCoOwnerRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15849,11 +18586,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamCollaborationSettingsCoOwnerRole {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamCollaborationSettingsCoOwnerRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15875,11 +18614,13 @@ impl TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15892,6 +18633,7 @@ impl ::std::str::FromStr for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15900,6 +18642,7 @@ impl ::serde::Serialize for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de>
 for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -15913,11 +18656,13 @@ for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamCopyAccessLevelSettingsCopyAccessLevel {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15939,11 +18684,13 @@ impl TeamCopyAccessLevelSettingsCopyAccessLevel {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamCopyAccessLevelSettingsCopyAccessLevel {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamCopyAccessLevelSettingsCopyAccessLevel {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15956,6 +18703,7 @@ impl ::std::str::FromStr for TeamCopyAccessLevelSettingsCopyAccessLevel {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamCopyAccessLevelSettingsCopyAccessLevel {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15964,6 +18712,7 @@ impl ::serde::Serialize for TeamCopyAccessLevelSettingsCopyAccessLevel {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamCopyAccessLevelSettingsCopyAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15976,11 +18725,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamCopyAccessLevelSettingsCopyAccessLev
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamCopyAccessLevelSettingsCopyAccessLevel {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15998,11 +18749,13 @@ impl TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16015,6 +18768,7 @@ impl ::std::str::FromStr for TeamCopyAccessLevelSettingsCopyAccessLevelLimitatio
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16023,6 +18777,7 @@ impl ::serde::Serialize for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de>
 for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -16036,11 +18791,13 @@ for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamGroupRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16056,11 +18813,13 @@ impl TeamGroupRole {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamGroupRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamGroupRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16070,6 +18829,7 @@ impl ::std::str::FromStr for TeamGroupRole {
             .ok_or_else(|| crate::UnknownEnumValue::new("TeamGroupRole", value))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamGroupRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16078,6 +18838,7 @@ impl ::serde::Serialize for TeamGroupRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16090,11 +18851,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamGroupRole {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamGroupRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamInvitationSettingsInviteExternalUsers {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16112,11 +18875,13 @@ impl TeamInvitationSettingsInviteExternalUsers {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamInvitationSettingsInviteExternalUsers {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamInvitationSettingsInviteExternalUsers {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16129,6 +18894,7 @@ impl ::std::str::FromStr for TeamInvitationSettingsInviteExternalUsers {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamInvitationSettingsInviteExternalUsers {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16137,6 +18903,7 @@ impl ::serde::Serialize for TeamInvitationSettingsInviteExternalUsers {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsInviteExternalUsers {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16149,11 +18916,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsInviteExternalUser
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamInvitationSettingsInviteExternalUsers {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamInvitationSettingsWhoCanInvite {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16173,11 +18942,13 @@ impl TeamInvitationSettingsWhoCanInvite {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamInvitationSettingsWhoCanInvite {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamInvitationSettingsWhoCanInvite {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16190,6 +18961,7 @@ impl ::std::str::FromStr for TeamInvitationSettingsWhoCanInvite {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamInvitationSettingsWhoCanInvite {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16198,6 +18970,7 @@ impl ::serde::Serialize for TeamInvitationSettingsWhoCanInvite {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsWhoCanInvite {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16210,11 +18983,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsWhoCanInvite {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamInvitationSettingsWhoCanInvite {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamMemberChangesRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16232,11 +19007,13 @@ impl TeamMemberChangesRole {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamMemberChangesRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamMemberChangesRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16246,6 +19023,7 @@ impl ::std::str::FromStr for TeamMemberChangesRole {
             .ok_or_else(|| crate::UnknownEnumValue::new("TeamMemberChangesRole", value))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamMemberChangesRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16254,6 +19032,7 @@ impl ::serde::Serialize for TeamMemberChangesRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamMemberChangesRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16266,11 +19045,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberChangesRole {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamMemberChangesRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamMemberInviteRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16288,11 +19069,13 @@ impl TeamMemberInviteRole {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamMemberInviteRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamMemberInviteRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16302,6 +19085,7 @@ impl ::std::str::FromStr for TeamMemberInviteRole {
             .ok_or_else(|| crate::UnknownEnumValue::new("TeamMemberInviteRole", value))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamMemberInviteRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16310,6 +19094,7 @@ impl ::serde::Serialize for TeamMemberInviteRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamMemberInviteRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16322,11 +19107,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberInviteRole {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamMemberInviteRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamMemberRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16346,11 +19133,13 @@ impl TeamMemberRole {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamMemberRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamMemberRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16360,6 +19149,7 @@ impl ::std::str::FromStr for TeamMemberRole {
             .ok_or_else(|| crate::UnknownEnumValue::new("TeamMemberRole", value))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamMemberRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16368,6 +19158,7 @@ impl ::serde::Serialize for TeamMemberRole {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamMemberRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16380,11 +19171,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberRole {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamMemberRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsCreateAssetAccessLevel {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16404,11 +19197,13 @@ impl TeamSharingPolicySettingsCreateAssetAccessLevel {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamSharingPolicySettingsCreateAssetAccessLevel {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamSharingPolicySettingsCreateAssetAccessLevel {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16421,6 +19216,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsCreateAssetAccessLevel {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamSharingPolicySettingsCreateAssetAccessLevel {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16429,6 +19225,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsCreateAssetAccessLevel {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsCreateAssetAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16441,11 +19238,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsCreateAssetAcce
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsCreateAssetAccessLevel {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsDefaultBoardAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16467,11 +19266,13 @@ impl TeamSharingPolicySettingsDefaultBoardAccess {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultBoardAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultBoardAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16484,6 +19285,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultBoardAccess {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultBoardAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16492,6 +19294,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsDefaultBoardAccess {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultBoardAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16504,11 +19307,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultBoardAcc
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultBoardAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsDefaultBoardSharingAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16528,11 +19333,13 @@ impl TeamSharingPolicySettingsDefaultBoardSharingAccess {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16545,6 +19352,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultBoardSharingAccess 
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16553,6 +19361,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsDefaultBoardSharingAccess {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de>
 for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -16566,11 +19375,13 @@ for TeamSharingPolicySettingsDefaultBoardSharingAccess {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsDefaultOrganizationAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16592,11 +19403,13 @@ impl TeamSharingPolicySettingsDefaultOrganizationAccess {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultOrganizationAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16609,6 +19422,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultOrganizationAccess 
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16617,6 +19431,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsDefaultOrganizationAccess {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de>
 for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -16630,11 +19445,13 @@ for TeamSharingPolicySettingsDefaultOrganizationAccess {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsDefaultProjectAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16652,11 +19469,13 @@ impl TeamSharingPolicySettingsDefaultProjectAccess {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultProjectAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultProjectAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16669,6 +19488,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultProjectAccess {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultProjectAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16677,6 +19497,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsDefaultProjectAccess {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultProjectAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16689,11 +19510,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultProjectA
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultProjectAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsMoveBoardToAccount {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16711,11 +19534,13 @@ impl TeamSharingPolicySettingsMoveBoardToAccount {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamSharingPolicySettingsMoveBoardToAccount {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamSharingPolicySettingsMoveBoardToAccount {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16728,6 +19553,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsMoveBoardToAccount {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamSharingPolicySettingsMoveBoardToAccount {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16736,6 +19562,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsMoveBoardToAccount {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsMoveBoardToAccount {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16748,11 +19575,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsMoveBoardToAcco
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsMoveBoardToAccount {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsRestrictAllowedDomains {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16774,11 +19603,13 @@ impl TeamSharingPolicySettingsRestrictAllowedDomains {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamSharingPolicySettingsRestrictAllowedDomains {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamSharingPolicySettingsRestrictAllowedDomains {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16791,6 +19622,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsRestrictAllowedDomains {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamSharingPolicySettingsRestrictAllowedDomains {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16799,6 +19631,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsRestrictAllowedDomains {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsRestrictAllowedDomains {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16811,11 +19644,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsRestrictAllowed
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsRestrictAllowedDomains {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsSharingOnAccount {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16833,11 +19668,13 @@ impl TeamSharingPolicySettingsSharingOnAccount {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamSharingPolicySettingsSharingOnAccount {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamSharingPolicySettingsSharingOnAccount {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16850,6 +19687,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsSharingOnAccount {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamSharingPolicySettingsSharingOnAccount {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16858,6 +19696,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsSharingOnAccount {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnAccount {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16870,11 +19709,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnAccoun
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingOnAccount {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsSharingOnOrganization {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16896,11 +19737,13 @@ impl TeamSharingPolicySettingsSharingOnOrganization {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamSharingPolicySettingsSharingOnOrganization {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamSharingPolicySettingsSharingOnOrganization {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16913,6 +19756,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsSharingOnOrganization {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamSharingPolicySettingsSharingOnOrganization {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16921,6 +19765,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsSharingOnOrganization {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnOrganization {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16933,11 +19778,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnOrgani
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingOnOrganization {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsSharingViaPublicLink {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16959,11 +19806,13 @@ impl TeamSharingPolicySettingsSharingViaPublicLink {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for TeamSharingPolicySettingsSharingViaPublicLink {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for TeamSharingPolicySettingsSharingViaPublicLink {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16976,6 +19825,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsSharingViaPublicLink {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for TeamSharingPolicySettingsSharingViaPublicLink {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16984,6 +19834,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsSharingViaPublicLink {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingViaPublicLink {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16996,11 +19847,13 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingViaPubli
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingViaPublicLink {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl TextAlign {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17020,11 +19873,13 @@ impl TextAlign {
         }
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::std::fmt::Display for TextAlign {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::std::str::FromStr for TextAlign {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17034,6 +19889,7 @@ impl ::std::str::FromStr for TextAlign {
             .ok_or_else(|| crate::UnknownEnumValue::new("TextAlign", value))
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ::serde::Serialize for TextAlign {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17042,6 +19898,7 @@ impl ::serde::Serialize for TextAlign {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl<'de> ::serde::Deserialize<'de> for TextAlign {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17054,11 +19911,13 @@ impl<'de> ::serde::Deserialize<'de> for TextAlign {
         )
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl crate::runtime::OuterTag for TextAlign {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
 impl TextAlignVertical {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17078,11 +19937,13 @@ impl TextAlignVertical {
         }
     }
 }
+#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
 impl ::std::fmt::Display for TextAlignVertical {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
 impl ::std::str::FromStr for TextAlignVertical {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17092,6 +19953,7 @@ impl ::std::str::FromStr for TextAlignVertical {
             .ok_or_else(|| crate::UnknownEnumValue::new("TextAlignVertical", value))
     }
 }
+#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
 impl ::serde::Serialize for TextAlignVertical {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17100,6 +19962,7 @@ impl ::serde::Serialize for TextAlignVertical {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
 impl<'de> ::serde::Deserialize<'de> for TextAlignVertical {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17112,11 +19975,13 @@ impl<'de> ::serde::Deserialize<'de> for TextAlignVertical {
         )
     }
 }
+#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
 impl crate::runtime::OuterTag for TextAlignVertical {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl TextOrientation {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17134,11 +19999,13 @@ impl TextOrientation {
         }
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::fmt::Display for TextOrientation {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl ::std::str::FromStr for TextOrientation {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17148,6 +20015,7 @@ impl ::std::str::FromStr for TextOrientation {
             .ok_or_else(|| crate::UnknownEnumValue::new("TextOrientation", value))
     }
 }
+#[cfg(feature = "connectors")]
 impl ::serde::Serialize for TextOrientation {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17156,6 +20024,7 @@ impl ::serde::Serialize for TextOrientation {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
 impl<'de> ::serde::Deserialize<'de> for TextOrientation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17168,11 +20037,13 @@ impl<'de> ::serde::Deserialize<'de> for TextOrientation {
         )
     }
 }
+#[cfg(feature = "connectors")]
 impl crate::runtime::OuterTag for TextOrientation {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl UpdateUserGroupMembersResultOperation {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17190,11 +20061,13 @@ impl UpdateUserGroupMembersResultOperation {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::fmt::Display for UpdateUserGroupMembersResultOperation {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::std::str::FromStr for UpdateUserGroupMembersResultOperation {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17207,6 +20080,7 @@ impl ::std::str::FromStr for UpdateUserGroupMembersResultOperation {
             ))
     }
 }
+#[cfg(feature = "enterprise")]
 impl ::serde::Serialize for UpdateUserGroupMembersResultOperation {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17215,6 +20089,7 @@ impl ::serde::Serialize for UpdateUserGroupMembersResultOperation {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultOperation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17227,11 +20102,13 @@ impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultOperation {
         )
     }
 }
+#[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for UpdateUserGroupMembersResultOperation {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl UserResourceSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17251,11 +20128,13 @@ impl UserResourceSchemasItem {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::fmt::Display for UserResourceSchemasItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl ::std::str::FromStr for UserResourceSchemasItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17268,6 +20147,7 @@ impl ::std::str::FromStr for UserResourceSchemasItem {
             ))
     }
 }
+#[cfg(feature = "scim")]
 impl ::serde::Serialize for UserResourceSchemasItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17276,6 +20156,7 @@ impl ::serde::Serialize for UserResourceSchemasItem {
         serializer.serialize_str(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for UserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17288,11 +20169,29 @@ impl<'de> ::serde::Deserialize<'de> for UserResourceSchemasItem {
         )
     }
 }
+#[cfg(feature = "scim")]
 impl crate::runtime::OuterTag for UserResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl ItemData {
     /// Decodes `value` as the variant that the enclosing object's `type` names;
     /// an unknown `type`, or data that does not fit, is kept raw in `Unknown`.
@@ -17317,6 +20216,7 @@ impl ItemData {
         }
     }
 }
+#[cfg(feature = "full")]
 impl ItemDataChanges {
     /// Decodes `value` as the variant that the enclosing object's `type` names;
     /// an unknown `type`, or data that does not fit, is kept raw in `Unknown`.
@@ -17341,6 +20241,7 @@ impl ItemDataChanges {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ItemDataCreate {
     /// Decodes `value` as the variant that the enclosing object's `type` names;
     /// an unknown `type`, or data that does not fit, is kept raw in `Unknown`.
@@ -17401,6 +20302,7 @@ impl ItemDataCreate {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ItemStyle {
     /// Decodes `value` as the variant that the enclosing object's `type` names;
     /// an unknown `type`, or data that does not fit, is kept raw in `Unknown`.
@@ -17443,6 +20345,14 @@ impl ItemStyle {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl WidgetDataOutput {
     /// Decodes `value` as the variant that the enclosing object's `type` names;
     /// an unknown `type`, or data that does not fit, is kept raw in `Unknown`.
@@ -17509,6 +20419,14 @@ impl WidgetDataOutput {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for GenericItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17577,6 +20495,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
         })
     }
 }
+#[cfg(feature = "full")]
 impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17645,6 +20564,23 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
         })
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for Item {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17714,6 +20650,7 @@ impl<'de> ::serde::Deserialize<'de> for Item {
         })
     }
 }
+#[cfg(feature = "full")]
 impl<'de> ::serde::Deserialize<'de> for ItemChanges {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17755,6 +20692,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
         })
     }
 }
+#[cfg(feature = "items")]
 impl<'de> ::serde::Deserialize<'de> for ItemCreate {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17790,6 +20728,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
         })
     }
 }
+#[cfg(feature = "items")]
 impl<'de> ::serde::Deserialize<'de> for DocFormatData {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17833,6 +20772,7 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatData {
         }
     }
 }
+#[cfg(feature = "full")]
 impl<'de> ::serde::Deserialize<'de> for DocFormatDataPlatform {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17879,6 +20819,7 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatDataPlatform {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersResponse {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17912,6 +20853,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersResponse
         }
     }
 }
+#[cfg(feature = "scim")]
 impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemValue {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17944,6 +20886,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemValue {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17982,6 +20925,7 @@ impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultItem {
         }
     }
 }
+#[cfg(feature = "projects")]
 impl AddProjectMemberRequest {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -17995,6 +20939,7 @@ impl AddProjectMemberRequest {
         }
     }
 }
+#[cfg(feature = "items")]
 impl AppCardCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<AppCardDataChanges>) -> Self {
@@ -18030,6 +20975,14 @@ impl AppCardCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl AppCardData {
     /// Sets `description`.
     pub fn description(
@@ -18069,6 +21022,7 @@ impl AppCardData {
         self
     }
 }
+#[cfg(feature = "items")]
 impl AppCardDataChanges {
     /// Sets `description`.
     pub fn description(
@@ -18103,6 +21057,7 @@ impl AppCardDataChanges {
         self
     }
 }
+#[cfg(feature = "items")]
 impl AppCardStyle {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -18113,6 +21068,7 @@ impl AppCardStyle {
         self
     }
 }
+#[cfg(feature = "items")]
 impl AppCardUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<AppCardDataChanges>) -> Self {
@@ -18151,6 +21107,7 @@ impl AppCardUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "boards")]
 impl BoardChanges {
     /// Sets `description`.
     pub fn description(
@@ -18193,6 +21150,7 @@ impl BoardChanges {
         self
     }
 }
+#[cfg(feature = "groups")]
 impl BoardItemGroup {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -18200,6 +21158,7 @@ impl BoardItemGroup {
         Self { data: data.into() }
     }
 }
+#[cfg(feature = "groups")]
 impl BoardItemGroupData {
     /// Sets `items`.
     pub fn items(
@@ -18210,6 +21169,7 @@ impl BoardItemGroupData {
         self
     }
 }
+#[cfg(feature = "board_members")]
 impl BoardMemberChanges {
     /// Sets `role`.
     pub fn role(mut self, value: impl ::std::convert::Into<BoardRole>) -> Self {
@@ -18217,6 +21177,7 @@ impl BoardMemberChanges {
         self
     }
 }
+#[cfg(feature = "board_members")]
 impl BoardMembersInvite {
     /// Sets `emails`.
     pub fn emails(
@@ -18240,6 +21201,7 @@ impl BoardMembersInvite {
         self
     }
 }
+#[cfg(feature = "boards")]
 impl BoardPermissionsPolicy {
     /// Sets `collaboration_tools_start_access`.
     pub fn collaboration_tools_start_access(
@@ -18270,6 +21232,7 @@ impl BoardPermissionsPolicy {
         self
     }
 }
+#[cfg(feature = "boards")]
 impl BoardPolicyChange {
     /// Sets `permissions_policy`.
     pub fn permissions_policy(
@@ -18288,6 +21251,7 @@ impl BoardPolicyChange {
         self
     }
 }
+#[cfg(feature = "boards")]
 impl BoardSharingPolicyChange {
     /// Sets `access`.
     pub fn access(
@@ -18326,6 +21290,7 @@ impl BoardSharingPolicyChange {
         self
     }
 }
+#[cfg(feature = "connectors")]
 impl Caption {
     /// Sets `position`.
     pub fn position(
@@ -18353,6 +21318,7 @@ impl Caption {
         }
     }
 }
+#[cfg(feature = "items")]
 impl CardCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<CardData>) -> Self {
@@ -18388,6 +21354,14 @@ impl CardCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl CardData {
     /// Sets `assignee_id`.
     pub fn assignee_id(
@@ -18422,6 +21396,7 @@ impl CardData {
         self
     }
 }
+#[cfg(feature = "items")]
 impl CardStyle {
     /// Sets `card_theme`.
     pub fn card_theme(
@@ -18432,6 +21407,7 @@ impl CardStyle {
         self
     }
 }
+#[cfg(feature = "items")]
 impl CardUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<CardData>) -> Self {
@@ -18467,6 +21443,7 @@ impl CardUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "cases")]
 impl CaseRequest {
     /// Sets `description`.
     pub fn description(
@@ -18485,6 +21462,7 @@ impl CaseRequest {
         }
     }
 }
+#[cfg(feature = "experimental")]
 impl CodeWidgetCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<CodeWidgetData>) -> Self {
@@ -18515,6 +21493,7 @@ impl CodeWidgetCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "experimental")]
 impl CodeWidgetData {
     /// Sets `code`.
     pub fn code(
@@ -18549,6 +21528,7 @@ impl CodeWidgetData {
         self
     }
 }
+#[cfg(feature = "experimental")]
 impl CodeWidgetUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<CodeWidgetData>) -> Self {
@@ -18579,6 +21559,7 @@ impl CodeWidgetUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "connectors")]
 impl ConnectorChangesData {
     /// Sets `captions`.
     pub fn captions(
@@ -18618,6 +21599,7 @@ impl ConnectorChangesData {
         self
     }
 }
+#[cfg(feature = "connectors")]
 impl ConnectorCreationData {
     /// Sets `captions`.
     pub fn captions(
@@ -18652,6 +21634,7 @@ impl ConnectorCreationData {
         }
     }
 }
+#[cfg(feature = "connectors")]
 impl ConnectorStyle {
     /// Sets `color`.
     pub fn color(
@@ -18718,6 +21701,7 @@ impl ConnectorStyle {
         self
     }
 }
+#[cfg(feature = "boards")]
 impl CopyBoardChanges {
     /// Sets `description`.
     pub fn description(
@@ -18752,6 +21736,7 @@ impl CopyBoardChanges {
         self
     }
 }
+#[cfg(feature = "exports")]
 impl CreateBoardExportRequest {
     /// Sets `board_format`.
     pub fn board_format(
@@ -18770,6 +21755,7 @@ impl CreateBoardExportRequest {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl CreateBoardUserGroupsRequest {
     /// Sets `user_group_ids`.
     pub fn user_group_ids(
@@ -18788,6 +21774,7 @@ impl CreateBoardUserGroupsRequest {
         }
     }
 }
+#[cfg(feature = "items")]
 impl CreateDocumentItemUsingFileFromDeviceData {
     /// Sets `geometry`.
     pub fn geometry(
@@ -18824,6 +21811,7 @@ impl CreateDocumentItemUsingFileFromDeviceData {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "enterprise")]
 impl CreateGroupMemberRequest {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -18831,6 +21819,7 @@ impl CreateGroupMemberRequest {
         Self { email: email.into() }
     }
 }
+#[cfg(feature = "enterprise")]
 impl CreateGroupRequest {
     /// Sets `description`.
     pub fn description(
@@ -18849,6 +21838,7 @@ impl CreateGroupRequest {
         }
     }
 }
+#[cfg(feature = "projects")]
 impl CreateProjectRequest {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -18856,6 +21846,7 @@ impl CreateProjectRequest {
         Self { name: name.into() }
     }
 }
+#[cfg(feature = "projects")]
 impl CreateProjectUserGroupsRequest {
     /// Sets `user_group_ids`.
     pub fn user_group_ids(
@@ -18874,6 +21865,7 @@ impl CreateProjectUserGroupsRequest {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl CreateTeamGroupRequest {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -18887,6 +21879,7 @@ impl CreateTeamGroupRequest {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl CreateTeamRequest {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -18894,6 +21887,7 @@ impl CreateTeamRequest {
         Self { name: name.into() }
     }
 }
+#[cfg(feature = "scim")]
 impl CreateUserResource {
     /// Sets `active`.
     pub fn active(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -18985,6 +21979,7 @@ impl CreateUserResource {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl CreateUserResourceName {
     /// Sets `formatted`.
     pub fn formatted(
@@ -19007,6 +22002,7 @@ impl CreateUserResourceName {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl CreateUserResourcePhotosItem {
     /// Sets `type`.
     pub fn type_(
@@ -19025,6 +22021,7 @@ impl CreateUserResourcePhotosItem {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl CreateUserResourceRolesItem {
     /// Sets `display`.
     pub fn display(
@@ -19056,6 +22053,7 @@ impl CreateUserResourceRolesItem {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     /// Sets `cost_center`.
     pub fn cost_center(
@@ -19108,6 +22106,7 @@ impl CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
     /// Sets `display_name`.
     pub fn display_name(
@@ -19126,6 +22125,14 @@ impl CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager 
         self
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl CustomField {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -19176,6 +22183,7 @@ impl CustomField {
         self
     }
 }
+#[cfg(feature = "data_classification")]
 impl DataClassificationLabelId {
     /// Sets `label_id`.
     pub fn label_id(
@@ -19186,6 +22194,7 @@ impl DataClassificationLabelId {
         self
     }
 }
+#[cfg(feature = "items")]
 impl DocFormatCreateRequest {
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
@@ -19215,6 +22224,7 @@ impl DocFormatCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
 impl DocFormatMarkdownData {
     /// Sets `content_version`.
     pub fn content_version(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -19234,6 +22244,7 @@ impl DocFormatMarkdownData {
         }
     }
 }
+#[cfg(feature = "items")]
 impl DocumentCreateRequest {
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
@@ -19263,6 +22274,7 @@ impl DocumentCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
 impl DocumentUpdateRequest {
     /// Sets `data`.
     pub fn data(
@@ -19299,6 +22311,7 @@ impl DocumentUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
 impl DocumentUrlData {
     /// Sets `title`.
     pub fn title(
@@ -19317,6 +22330,7 @@ impl DocumentUrlData {
         }
     }
 }
+#[cfg(feature = "items")]
 impl DocumentUrlDataChanges {
     /// Sets `title`.
     pub fn title(
@@ -19335,6 +22349,7 @@ impl DocumentUrlDataChanges {
         self
     }
 }
+#[cfg(feature = "items")]
 impl EmbedCreateRequest {
     /// Sets `geometry`.
     pub fn geometry(
@@ -19373,6 +22388,7 @@ impl EmbedCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
 impl EmbedUpdateRequest {
     /// Sets `data`.
     pub fn data(
@@ -19409,6 +22425,7 @@ impl EmbedUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
 impl EmbedUrlData {
     /// Sets `mode`.
     pub fn mode(mut self, value: impl ::std::convert::Into<EmbedMode>) -> Self {
@@ -19433,6 +22450,7 @@ impl EmbedUrlData {
         }
     }
 }
+#[cfg(feature = "items")]
 impl EmbedUrlDataChanges {
     /// Sets `mode`.
     pub fn mode(mut self, value: impl ::std::convert::Into<EmbedMode>) -> Self {
@@ -19456,6 +22474,7 @@ impl EmbedUrlDataChanges {
         self
     }
 }
+#[cfg(feature = "exports")]
 impl EnterpriseUpdateBoardExportJobBody {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -19465,6 +22484,7 @@ impl EnterpriseUpdateBoardExportJobBody {
         Self { status: status.into() }
     }
 }
+#[cfg(feature = "items")]
 impl FixedRatioGeometry {
     /// Sets `height`.
     pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -19482,6 +22502,7 @@ impl FixedRatioGeometry {
         self
     }
 }
+#[cfg(feature = "items")]
 impl FixedRatioNoRotationGeometry {
     /// Sets `height`.
     pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -19494,6 +22515,7 @@ impl FixedRatioNoRotationGeometry {
         self
     }
 }
+#[cfg(feature = "frames")]
 impl FrameChanges {
     /// Sets `format`.
     pub fn format(
@@ -19522,6 +22544,7 @@ impl FrameChanges {
         self
     }
 }
+#[cfg(feature = "frames")]
 impl FrameCreateRequest {
     /// Sets `geometry`.
     pub fn geometry(
@@ -19560,6 +22583,7 @@ impl FrameCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "frames")]
 impl FrameStyle {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -19570,6 +22594,7 @@ impl FrameStyle {
         self
     }
 }
+#[cfg(feature = "frames")]
 impl FrameUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<FrameChanges>) -> Self {
@@ -19603,6 +22628,7 @@ impl FrameUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
 impl GenericItemUpdate {
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
@@ -19623,6 +22649,24 @@ impl GenericItemUpdate {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
 impl Geometry {
     /// Sets `height`.
     pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -19640,6 +22684,7 @@ impl Geometry {
         self
     }
 }
+#[cfg(feature = "frames")]
 impl GeometryNoRotation {
     /// Sets `height`.
     pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -19652,6 +22697,7 @@ impl GeometryNoRotation {
         self
     }
 }
+#[cfg(feature = "items")]
 impl ImageCreateRequest {
     /// Sets `geometry`.
     pub fn geometry(
@@ -19690,6 +22736,7 @@ impl ImageCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
 impl ImageUpdateRequest {
     /// Sets `data`.
     pub fn data(
@@ -19726,6 +22773,7 @@ impl ImageUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
 impl ImageUrlData {
     /// Sets `title`.
     pub fn title(
@@ -19744,6 +22792,7 @@ impl ImageUrlData {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ImageUrlDataChanges {
     /// Sets `title`.
     pub fn title(
@@ -19762,6 +22811,7 @@ impl ImageUrlDataChanges {
         self
     }
 }
+#[cfg(feature = "connectors")]
 impl ItemConnectionChangesData {
     /// Sets `id`.
     pub fn id(
@@ -19785,6 +22835,7 @@ impl ItemConnectionChangesData {
         self
     }
 }
+#[cfg(feature = "connectors")]
 impl ItemConnectionCreationData {
     /// Sets `id`.
     pub fn id(
@@ -19808,6 +22859,7 @@ impl ItemConnectionCreationData {
         self
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<AppCardData> for ItemCreate {
     /// An item of type `app_card` with this data.
     fn from(data: AppCardData) -> Self {
@@ -19822,6 +22874,7 @@ impl ::std::convert::From<AppCardData> for ItemCreate {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<CardData> for ItemCreate {
     /// An item of type `card` with this data.
     fn from(data: CardData) -> Self {
@@ -19836,6 +22889,7 @@ impl ::std::convert::From<CardData> for ItemCreate {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<DocumentUrlData> for ItemCreate {
     /// An item of type `document` with this data.
     fn from(data: DocumentUrlData) -> Self {
@@ -19850,6 +22904,7 @@ impl ::std::convert::From<DocumentUrlData> for ItemCreate {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<EmbedUrlData> for ItemCreate {
     /// An item of type `embed` with this data.
     fn from(data: EmbedUrlData) -> Self {
@@ -19864,6 +22919,7 @@ impl ::std::convert::From<EmbedUrlData> for ItemCreate {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<ImageUrlData> for ItemCreate {
     /// An item of type `image` with this data.
     fn from(data: ImageUrlData) -> Self {
@@ -19878,6 +22934,7 @@ impl ::std::convert::From<ImageUrlData> for ItemCreate {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<ShapeData> for ItemCreate {
     /// An item of type `shape` with this data.
     fn from(data: ShapeData) -> Self {
@@ -19892,6 +22949,7 @@ impl ::std::convert::From<ShapeData> for ItemCreate {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<StickyNoteData> for ItemCreate {
     /// An item of type `sticky_note` with this data.
     fn from(data: StickyNoteData) -> Self {
@@ -19908,6 +22966,7 @@ impl ::std::convert::From<StickyNoteData> for ItemCreate {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ::std::convert::From<TextData> for ItemCreate {
     /// An item of type `text` with this data.
     fn from(data: TextData) -> Self {
@@ -19922,6 +22981,7 @@ impl ::std::convert::From<TextData> for ItemCreate {
         }
     }
 }
+#[cfg(feature = "items")]
 impl ItemCreate {
     /// The item's type, which follows from its data.
     pub fn item_type(&self) -> &ItemTypeChange {
@@ -19960,6 +23020,7 @@ impl ItemCreate {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "legal_holds")]
 impl LegalHoldRequest {
     /// Sets `description`.
     pub fn description(
@@ -19982,6 +23043,7 @@ impl LegalHoldRequest {
         }
     }
 }
+#[cfg(feature = "experimental")]
 impl MindMapNodeGeometry {
     /// Sets `width`.
     pub fn width(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -19989,6 +23051,7 @@ impl MindMapNodeGeometry {
         self
     }
 }
+#[cfg(feature = "experimental")]
 impl MindmapCreateRequest {
     /// Sets `geometry`.
     pub fn geometry(
@@ -20027,6 +23090,7 @@ impl MindmapCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "experimental")]
 impl MindmapDataForCreate {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -20036,6 +23100,7 @@ impl MindmapDataForCreate {
         }
     }
 }
+#[cfg(feature = "experimental")]
 impl MindmapNode {
     /// Sets `data`.
     pub fn data(
@@ -20046,6 +23111,7 @@ impl MindmapNode {
         self
     }
 }
+#[cfg(feature = "experimental")]
 impl MindmapNodeTextData {
     /// Sets `content`.
     pub fn content(
@@ -20064,6 +23130,14 @@ impl MindmapNodeTextData {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl Parent {
     /// Sets `id`.
     pub fn id(
@@ -20074,6 +23148,7 @@ impl Parent {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl PatchGroupResource {
     /// Sets `operations`.
     pub fn operations(
@@ -20094,6 +23169,7 @@ impl PatchGroupResource {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl PatchGroupResourceOperationsItem {
     /// Sets `path`.
     pub fn path(
@@ -20123,6 +23199,7 @@ impl PatchGroupResourceOperationsItem {
         }
     }
 }
+#[cfg(feature = "scim")]
 impl PatchGroupResourceOperationsItemValueArrayItem {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -20130,6 +23207,7 @@ impl PatchGroupResourceOperationsItemValueArrayItem {
         Self { value: value.into() }
     }
 }
+#[cfg(feature = "scim")]
 impl PatchUserResource {
     /// Sets `operations`.
     pub fn operations(
@@ -20150,6 +23228,7 @@ impl PatchUserResource {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl PatchUserResourceOperationsItem {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -20165,6 +23244,7 @@ impl PatchUserResourceOperationsItem {
         }
     }
 }
+#[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
 impl PositionChange {
     /// Sets `x`.
     pub fn x(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -20177,6 +23257,7 @@ impl PositionChange {
         self
     }
 }
+#[cfg(feature = "connectors")]
 impl RelativeOffset {
     /// Sets `x`.
     pub fn x(mut self, value: impl ::std::convert::Into<::std::string::String>) -> Self {
@@ -20189,6 +23270,7 @@ impl RelativeOffset {
         self
     }
 }
+#[cfg(feature = "tokens")]
 impl RevokeTokenRequest {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -20204,6 +23286,7 @@ impl RevokeTokenRequest {
         }
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ShapeCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<ShapeDataForCreate>) -> Self {
@@ -20242,6 +23325,14 @@ impl ShapeCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ShapeData {
     /// Sets `content`.
     pub fn content(
@@ -20257,6 +23348,7 @@ impl ShapeData {
         self
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ShapeDataForCreate {
     /// Sets `content`.
     pub fn content(
@@ -20275,6 +23367,7 @@ impl ShapeDataForCreate {
         self
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ShapeDataForUpdate {
     /// Sets `content`.
     pub fn content(
@@ -20293,6 +23386,7 @@ impl ShapeDataForUpdate {
         self
     }
 }
+#[cfg(feature = "items")]
 impl ShapeStyle {
     /// Sets `border_color`.
     pub fn border_color(
@@ -20377,6 +23471,7 @@ impl ShapeStyle {
         self
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ShapeStyleForCreate {
     /// Sets `border_color`.
     pub fn border_color(
@@ -20464,6 +23559,7 @@ impl ShapeStyleForCreate {
         self
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ShapeStyleForUpdate {
     /// Sets `border_color`.
     pub fn border_color(
@@ -20548,6 +23644,7 @@ impl ShapeStyleForUpdate {
         self
     }
 }
+#[cfg(any(feature = "experimental", feature = "items"))]
 impl ShapeUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<ShapeDataForUpdate>) -> Self {
@@ -20586,6 +23683,7 @@ impl ShapeUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "projects")]
 impl SharingPolicySettings {
     /// Sets `team_access`.
     pub fn team_access(mut self, value: impl ::std::convert::Into<TeamAccess>) -> Self {
@@ -20593,6 +23691,7 @@ impl SharingPolicySettings {
         self
     }
 }
+#[cfg(feature = "items")]
 impl StickyNoteCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<StickyNoteData>) -> Self {
@@ -20631,6 +23730,14 @@ impl StickyNoteCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl StickyNoteData {
     /// Sets `content`.
     pub fn content(
@@ -20649,6 +23756,7 @@ impl StickyNoteData {
         self
     }
 }
+#[cfg(feature = "items")]
 impl StickyNoteStyle {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<FillColor>) -> Self {
@@ -20669,6 +23777,7 @@ impl StickyNoteStyle {
         self
     }
 }
+#[cfg(feature = "items")]
 impl StickyNoteUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<StickyNoteData>) -> Self {
@@ -20710,6 +23819,7 @@ impl StickyNoteUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "tags")]
 impl TagCreateRequest {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<TagFillColor>) -> Self {
@@ -20725,6 +23835,7 @@ impl TagCreateRequest {
         }
     }
 }
+#[cfg(feature = "tags")]
 impl TagUpdateRequest {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<TagFillColor>) -> Self {
@@ -20740,6 +23851,7 @@ impl TagUpdateRequest {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamAccountDiscoverySettingsChanges {
     /// Sets `account_discovery`.
     pub fn account_discovery(
@@ -20750,6 +23862,7 @@ impl TeamAccountDiscoverySettingsChanges {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamChanges {
     /// Sets `name`.
     pub fn name(
@@ -20760,6 +23873,7 @@ impl TeamChanges {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamCollaborationSettingsChanges {
     /// Sets `co_owner_role`.
     pub fn co_owner_role(
@@ -20770,6 +23884,7 @@ impl TeamCollaborationSettingsChanges {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamCopyAccessLevelSettingsChanges {
     /// Sets `copy_access_level`.
     pub fn copy_access_level(
@@ -20792,6 +23907,7 @@ impl TeamCopyAccessLevelSettingsChanges {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamInvitationSettingsChanges {
     /// Sets `invite_external_users`.
     pub fn invite_external_users(
@@ -20810,6 +23926,7 @@ impl TeamInvitationSettingsChanges {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamMemberChanges {
     /// Sets `role`.
     pub fn role(
@@ -20820,6 +23937,7 @@ impl TeamMemberChanges {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamMemberInvite {
     /// Sets `role`.
     pub fn role(
@@ -20838,6 +23956,7 @@ impl TeamMemberInvite {
         }
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSettingsChanges {
     /// Sets `team_account_discovery_settings`.
     pub fn team_account_discovery_settings(
@@ -20880,6 +23999,7 @@ impl TeamSettingsChanges {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl TeamSharingPolicySettingsChanges {
     /// Sets `allow_listed_domains`.
     pub fn allow_listed_domains(
@@ -20974,6 +24094,7 @@ impl TeamSharingPolicySettingsChanges {
         self
     }
 }
+#[cfg(feature = "items")]
 impl TextCreateRequest {
     /// Sets `geometry`.
     pub fn geometry(
@@ -21018,6 +24139,14 @@ impl TextCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl TextData {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -21025,6 +24154,7 @@ impl TextData {
         Self { content: content.into() }
     }
 }
+#[cfg(feature = "items")]
 impl TextStyle {
     /// Sets `color`.
     pub fn color(
@@ -21069,6 +24199,7 @@ impl TextStyle {
         self
     }
 }
+#[cfg(feature = "items")]
 impl TextUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<TextData>) -> Self {
@@ -21107,6 +24238,7 @@ impl TextUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
 impl UpdateAppCardStyle {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -21117,6 +24249,7 @@ impl UpdateAppCardStyle {
         self
     }
 }
+#[cfg(feature = "data_classification")]
 impl UpdateBoardsDataClassificationLabelRequest {
     /// Sets `label_id`.
     pub fn label_id(mut self, value: impl ::std::convert::Into<i64>) -> Self {
@@ -21132,6 +24265,7 @@ impl UpdateBoardsDataClassificationLabelRequest {
         self
     }
 }
+#[cfg(feature = "items")]
 impl UpdateCardStyle {
     /// Sets `card_theme`.
     pub fn card_theme(
@@ -21142,6 +24276,7 @@ impl UpdateCardStyle {
         self
     }
 }
+#[cfg(feature = "connectors")]
 impl UpdateConnectorStyle {
     /// Sets `color`.
     pub fn color(
@@ -21208,6 +24343,7 @@ impl UpdateConnectorStyle {
         self
     }
 }
+#[cfg(feature = "frames")]
 impl UpdateFrameStyle {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -21218,6 +24354,7 @@ impl UpdateFrameStyle {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl UpdateGroupRequest {
     /// Sets `description`.
     pub fn description(
@@ -21236,6 +24373,7 @@ impl UpdateGroupRequest {
         self
     }
 }
+#[cfg(feature = "projects")]
 impl UpdateProjectMemberRequest {
     /// Sets `role`.
     pub fn role(mut self, value: impl ::std::convert::Into<ProjectRole>) -> Self {
@@ -21243,6 +24381,7 @@ impl UpdateProjectMemberRequest {
         self
     }
 }
+#[cfg(feature = "projects")]
 impl UpdateProjectRequest {
     /// A value with its required fields, in the spec's order; set the others with
     /// the setters.
@@ -21250,6 +24389,7 @@ impl UpdateProjectRequest {
         Self { name: name.into() }
     }
 }
+#[cfg(feature = "projects")]
 impl UpdateProjectSettingsRequest {
     /// Sets `sharing_policy_settings`.
     pub fn sharing_policy_settings(
@@ -21260,6 +24400,7 @@ impl UpdateProjectSettingsRequest {
         self
     }
 }
+#[cfg(feature = "items")]
 impl UpdateStickyNoteStyle {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<FillColor>) -> Self {
@@ -21280,6 +24421,7 @@ impl UpdateStickyNoteStyle {
         self
     }
 }
+#[cfg(feature = "data_classification")]
 impl UpdateTeamSettingsRequest {
     /// Sets `default_label_id`.
     pub fn default_label_id(mut self, value: impl ::std::convert::Into<i64>) -> Self {
@@ -21292,6 +24434,7 @@ impl UpdateTeamSettingsRequest {
         self
     }
 }
+#[cfg(feature = "items")]
 impl UpdateTextStyle {
     /// Sets `color`.
     pub fn color(
@@ -21336,6 +24479,7 @@ impl UpdateTextStyle {
         self
     }
 }
+#[cfg(feature = "enterprise")]
 impl UpdateUserGroupMembersRequest {
     /// Sets `members_to_add`.
     pub fn members_to_add(
@@ -21354,6 +24498,7 @@ impl UpdateUserGroupMembersRequest {
         self
     }
 }
+#[cfg(feature = "items")]
 impl UploadFileFromDeviceData {
     /// Sets `alt_text`.
     pub fn alt_text(
@@ -21398,6 +24543,7 @@ impl UploadFileFromDeviceData {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "scim")]
 impl UserResource {
     /// Sets `active`.
     pub fn active(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -21507,6 +24653,7 @@ impl UserResource {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl UserResourceEmailsItem {
     /// Sets `primary`.
     pub fn primary(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -21530,6 +24677,7 @@ impl UserResourceEmailsItem {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl UserResourceGroupsItem {
     /// Sets `display`.
     pub fn display(
@@ -21548,6 +24696,7 @@ impl UserResourceGroupsItem {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl UserResourceMeta {
     /// Sets `location`.
     pub fn location(
@@ -21566,6 +24715,7 @@ impl UserResourceMeta {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl UserResourceName {
     /// Sets `family_name`.
     pub fn family_name(
@@ -21592,6 +24742,7 @@ impl UserResourceName {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl UserResourcePhotosItem {
     /// Sets `type`.
     pub fn type_(
@@ -21610,6 +24761,7 @@ impl UserResourcePhotosItem {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl UserResourceRolesItem {
     /// Sets `display`.
     pub fn display(
@@ -21641,6 +24793,7 @@ impl UserResourceRolesItem {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     /// Sets `cost_center`.
     pub fn cost_center(
@@ -21693,6 +24846,7 @@ impl UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
         self
     }
 }
+#[cfg(feature = "scim")]
 impl UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
     /// Sets `display_name`.
     pub fn display_name(
@@ -21711,6 +24865,7 @@ impl UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
         self
     }
 }
+#[cfg(feature = "items")]
 impl WidthOnlyAdjustableGeometry {
     /// Sets `rotation`.
     pub fn rotation(mut self, value: impl ::std::convert::Into<f64>) -> Self {

@@ -1,0 +1,250 @@
+//! Runtime figures of `miro-api`, with criterion:
+//!
+//! - `call/get_specific_board/{client,raw}`: one `GET /v2/boards/{id}` against the in-process
+//!   emulator through `MiroApi` (default settings: pacing, retries, time limits, tracing span)
+//!   and through a hand-written reqwest call of the same request (same URL, bearer token and
+//!   user agent; the body decoded into the same generated type). The two run interleaved in
+//!   the same process; the ratio of their mean times is printed at the end (target <= 1.05).
+//! - `decode/items_page_50`: decoding a 50-item page of mixed item types (`get-items`'s
+//!   `GenericItemCursorPaged`), as throughput in items and bytes.
+//!
+//! Streaming 100,000 items (items/s and peak memory) is `miro-api-extended`'s `stream` bench.
+//!
+//! `cargo bench -p miro-tests --bench runtime`
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, Criterion, Throughput};
+use miro_api::{types, MiroApi};
+use miro_emulator::Emulator;
+use serde_json::{json, Value};
+
+/// Total time and iterations of each side of the overhead comparison.
+static CLIENT: Mutex<(Duration, u64)> = Mutex::new((Duration::ZERO, 0));
+static RAW: Mutex<(Duration, u64)> = Mutex::new((Duration::ZERO, 0));
+
+fn record(side: &Mutex<(Duration, u64)>, elapsed: Duration, iters: u64) {
+    let mut s = side.lock().unwrap();
+    s.0 += elapsed;
+    s.1 += iters;
+}
+
+fn mean(side: &Mutex<(Duration, u64)>) -> f64 {
+    let s = side.lock().unwrap();
+    s.0.as_secs_f64() / s.1.max(1) as f64
+}
+
+/// A board with one item of each of nine types, repeated to 50 items.
+async fn mixed_board(base: &str, token: &str, http: &reqwest::Client) -> String {
+    let board: Value = http
+        .post(format!("{base}/v2/boards"))
+        .bearer_auth(token)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let board = board["id"].as_str().unwrap().to_string();
+    let kinds = [
+        ("sticky_notes", json!({"data": {"content": "note"}})),
+        (
+            "shapes",
+            json!({"data": {"shape": "circle", "content": "shape"}}),
+        ),
+        ("texts", json!({"data": {"content": "text"}})),
+        ("cards", json!({"data": {"title": "card"}})),
+        ("app_cards", json!({"data": {"title": "app card"}})),
+        ("frames", json!({"data": {"title": "frame"}})),
+        (
+            "embeds",
+            json!({"data": {"url": "https://www.youtube.com/watch?v=HlVSNEiFCBk"}}),
+        ),
+        (
+            "images",
+            json!({"data": {"url": "https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png"}}),
+        ),
+        (
+            "documents",
+            json!({"data": {"url": "https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png"}}),
+        ),
+    ];
+    for i in 0..50 {
+        let (path, body) = &kinds[i % kinds.len()];
+        let status = http
+            .post(format!("{base}/v2/boards/{board}/{path}"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "{path}: {status}");
+    }
+    board
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let emu = runtime.block_on(async {
+        Emulator::builder()
+            .rate_limit(u64::MAX / 4, Duration::from_secs(60))
+            .log_requests(false)
+            .start()
+            .await
+            .unwrap()
+    });
+    let (base, token) = (emu.base_url(), emu.access_token());
+    let api = MiroApi::builder()
+        .base_url(&base)
+        .access_token(token.clone())
+        .build();
+    let http = reqwest::Client::builder()
+        .user_agent("miro-api-bench")
+        .build()
+        .unwrap();
+    let board = runtime.block_on(mixed_board(&base, &token, &http));
+    let page: bytes::Bytes = runtime.block_on(async {
+        let response = http
+            .get(format!("{base}/v2/boards/{board}/items?limit=50"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap()
+    });
+    let decoded: types::GenericItemCursorPaged = serde_json::from_slice(&page).unwrap();
+    assert_eq!(decoded.data.len(), 50, "a 50-item page");
+
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(8))
+        .configure_from_args();
+
+    {
+        let mut group = c.benchmark_group("call/get_specific_board");
+        group.bench_function("client", |b| {
+            b.to_async(&runtime).iter_custom(|iters| {
+                let api = api.clone();
+                let board = board.clone();
+                async move {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let r = api.get_specific_board(&board).await.unwrap();
+                        black_box(r.into_inner());
+                    }
+                    let elapsed = start.elapsed();
+                    record(&CLIENT, elapsed, iters);
+                    elapsed
+                }
+            })
+        });
+        group.bench_function("raw", |b| {
+            b.to_async(&runtime).iter_custom(|iters| {
+                let http = http.clone();
+                let url = format!("{base}/v2/boards/{board}");
+                let auth = format!("Bearer {token}");
+                async move {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let response = http
+                            .get(&url)
+                            .header(reqwest::header::AUTHORIZATION, &auth)
+                            .header(reqwest::header::ACCEPT, "application/json")
+                            .send()
+                            .await
+                            .unwrap();
+                        assert!(response.status().is_success());
+                        let bytes = response.bytes().await.unwrap();
+                        let board: types::BoardWithLinksAndLastOpened =
+                            serde_json::from_slice(&bytes).unwrap();
+                        black_box(board);
+                    }
+                    let elapsed = start.elapsed();
+                    record(&RAW, elapsed, iters);
+                    elapsed
+                }
+            })
+        });
+        group.finish();
+    }
+
+    {
+        let mut group = c.benchmark_group("decode");
+        group.throughput(Throughput::Elements(50));
+        group.bench_function("items_page_50", |b| {
+            b.iter(|| {
+                let p: types::GenericItemCursorPaged =
+                    serde_json::from_slice(black_box(&page)).unwrap();
+                black_box(p)
+            })
+        });
+        group.throughput(Throughput::Bytes(page.len() as u64));
+        group.bench_function("items_page_50_bytes", |b| {
+            b.iter(|| {
+                let p: types::GenericItemCursorPaged =
+                    serde_json::from_slice(black_box(&page)).unwrap();
+                black_box(p)
+            })
+        });
+        group.finish();
+    }
+
+    c.final_summary();
+    let (client, raw) = (mean(&CLIENT), mean(&RAW));
+    if raw > 0.0 && client > 0.0 {
+        println!(
+            "per-call overhead (criterion runs, one after the other): client {:.1} us, raw reqwest {:.1} us, ratio {:.3}",
+            client * 1e6,
+            raw * 1e6,
+            client / raw
+        );
+    }
+    // The ratio that counts: the two calls alternate, so a change of load on the machine hits
+    // both alike. Medians of rounds of 200 calls each.
+    let (client, raw) = runtime.block_on(async {
+        let url = format!("{base}/v2/boards/{board}");
+        let auth = format!("Bearer {token}");
+        let (mut client, mut raw) = (Vec::new(), Vec::new());
+        for _ in 0..50 {
+            let (mut c_sum, mut r_sum) = (Duration::ZERO, Duration::ZERO);
+            for _ in 0..200 {
+                let start = Instant::now();
+                let r = api.get_specific_board(&board).await.unwrap();
+                black_box(r.into_inner());
+                c_sum += start.elapsed();
+                let start = Instant::now();
+                let response = http
+                    .get(&url)
+                    .header(reqwest::header::AUTHORIZATION, &auth)
+                    .header(reqwest::header::ACCEPT, "application/json")
+                    .send()
+                    .await
+                    .unwrap();
+                let bytes = response.bytes().await.unwrap();
+                let b: types::BoardWithLinksAndLastOpened = serde_json::from_slice(&bytes).unwrap();
+                black_box(b);
+                r_sum += start.elapsed();
+            }
+            client.push(c_sum.as_secs_f64() / 200.0);
+            raw.push(r_sum.as_secs_f64() / 200.0);
+        }
+        client.sort_by(f64::total_cmp);
+        raw.sort_by(f64::total_cmp);
+        (client[client.len() / 2], raw[raw.len() / 2])
+    });
+    println!(
+        "per-call overhead (alternating calls, median of 50 rounds of 200): client {:.1} us, raw reqwest {:.1} us, ratio {:.3} (target <= 1.05)",
+        client * 1e6,
+        raw * 1e6,
+        client / raw
+    );
+    println!("items page: {} bytes, 50 items", page.len());
+    runtime.block_on(emu.shutdown());
+}
