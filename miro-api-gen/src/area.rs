@@ -121,24 +121,8 @@ mod tests {
 
     fn op(tag: &str, path: &str) -> Operation {
         Operation {
-            id: String::new(),
-            fn_name: String::new(),
-            method: "GET".into(),
-            spec_path: path.into(),
-            path: path.into(),
             tag: tag.into(),
-            level: None,
-            per_item: false,
-            pagination: crate::model::PaginationKind::None,
-            path_params: Vec::new(),
-            query_params: Vec::new(),
-            max_page_size: None,
-            summary: String::new(),
-            description: String::new(),
-            scope: None,
-            enterprise_only: false,
-            deprecated: false,
-            multipart: None,
+            ..Operation::bare("GET", path)
         }
     }
 

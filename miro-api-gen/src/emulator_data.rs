@@ -148,24 +148,8 @@ mod tests {
 
     fn op(path: &str, method: &str, pagination: PaginationKind) -> Operation {
         Operation {
-            id: "x".into(),
-            fn_name: "x".into(),
-            method: method.into(),
-            spec_path: path.into(),
-            path: path.into(),
-            tag: String::new(),
-            level: None,
-            per_item: false,
             pagination,
-            path_params: vec![],
-            query_params: vec![],
-            max_page_size: None,
-            summary: String::new(),
-            description: String::new(),
-            scope: None,
-            enterprise_only: false,
-            deprecated: false,
-            multipart: None,
+            ..Operation::bare(method, path)
         }
     }
 

@@ -68,6 +68,33 @@ pub struct Operation {
     pub multipart: Option<Value>,
 }
 
+#[cfg(test)]
+impl Operation {
+    /// An operation with only its method and path, for the generator's unit tests.
+    pub(crate) fn bare(method: &str, path: &str) -> Operation {
+        Operation {
+            id: "x".into(),
+            fn_name: "x".into(),
+            method: method.into(),
+            spec_path: path.into(),
+            path: path.into(),
+            tag: String::new(),
+            level: None,
+            per_item: false,
+            pagination: PaginationKind::None,
+            path_params: Vec::new(),
+            query_params: Vec::new(),
+            max_page_size: None,
+            summary: String::new(),
+            description: String::new(),
+            scope: None,
+            enterprise_only: false,
+            deprecated: false,
+            multipart: None,
+        }
+    }
+}
+
 /// Credits an operation of `level` costs, per Miro's rate-limit tiers.
 pub fn credits_for_level(level: u8) -> u32 {
     match level {

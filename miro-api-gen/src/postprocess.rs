@@ -129,7 +129,8 @@ fn drop_derives(attrs: &mut [syn::Attribute], drop: &[&str]) -> bool {
     removed
 }
 
-fn serde_rename(attrs: &[syn::Attribute]) -> Option<String> {
+/// The `#[serde(rename = "..")]` among `attrs`, if any.
+pub(crate) fn serde_rename(attrs: &[syn::Attribute]) -> Option<String> {
     let mut out = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         let _ = attr.parse_nested_meta(|meta| {

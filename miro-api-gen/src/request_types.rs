@@ -171,23 +171,13 @@ fn type_names(ty: &Type) -> Vec<String> {
 
 /// The JSON name of a field: its `serde(rename)`, else the Rust name.
 pub(crate) fn json_name(field: &syn::Field) -> String {
-    let mut name = field
-        .ident
-        .as_ref()
-        .map(|i| i.to_string().trim_start_matches("r#").to_string())
-        .unwrap_or_default();
-    for attr in field.attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("rename") {
-                let lit: syn::LitStr = meta.value()?.parse()?;
-                name = lit.value();
-            } else if meta.input.peek(syn::Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            }
-            Ok(())
-        });
-    }
-    name
+    crate::postprocess::serde_rename(&field.attrs).unwrap_or_else(|| {
+        field
+            .ident
+            .as_ref()
+            .map(|i| i.to_string().trim_start_matches("r#").to_string())
+            .unwrap_or_default()
+    })
 }
 
 impl Walker<'_> {
