@@ -1,4 +1,5 @@
-//! Support for the integration tests: a canned local HTTP server that records what it receives,
+//! Support for the integration tests: local HTTP servers (scripted or canned answers) that record
+//! what they receive,
 //! the pinned spec, the generated table of the spec's examples, the generated table of request
 //! types, and the generated harness that calls every operation.
 

@@ -1,4 +1,5 @@
-//! A local HTTP server whose answers a test computes per request, recording when each arrived.
+//! A local HTTP server whose answers a test computes per request, recording every request as
+//! received and when it arrived. [`crate::canned`] builds the fixed-answer server on it.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -11,34 +12,47 @@ use axum::response::{IntoResponse, Response};
 
 /// A request as the server saw it, with its arrival time.
 #[derive(Clone, Debug)]
-pub struct Arrival {
+pub struct Recorded {
     /// HTTP method.
     pub method: Method,
     /// The raw path, percent-encoding intact.
     pub path: String,
+    /// The raw query string.
+    pub query: Option<String>,
     /// Request headers.
     pub headers: HeaderMap,
+    /// Request body.
+    pub body: Bytes,
     /// When it arrived.
     pub at: Instant,
 }
 
-/// An answer: status, extra headers and a JSON body.
+/// An answer: status, content type, extra headers and body.
+#[derive(Clone, Debug)]
 pub struct Answer {
     /// The HTTP status.
     pub status: u16,
+    /// The `Content-Type` of the body.
+    pub content_type: &'static str,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
-    /// The body (sent as `application/json`).
+    /// The body.
     pub body: String,
 }
 
 impl Answer {
     /// A JSON answer without extra headers.
     pub fn json(status: u16, body: serde_json::Value) -> Answer {
+        Answer::new(status, "application/json", body.to_string())
+    }
+
+    /// An answer with any body and content type.
+    pub fn new(status: u16, content_type: &'static str, body: String) -> Answer {
         Answer {
             status,
+            content_type,
             headers: Vec::new(),
-            body: body.to_string(),
+            body,
         }
     }
 
@@ -49,11 +63,11 @@ impl Answer {
     }
 }
 
-type Script = dyn Fn(usize, &Arrival) -> Answer + Send + Sync;
+type Script = dyn Fn(usize, &Recorded) -> Answer + Send + Sync;
 
 struct Inner {
     script: Box<Script>,
-    log: Vec<Arrival>,
+    log: Vec<Recorded>,
 }
 
 /// A running scripted server on 127.0.0.1.
@@ -66,7 +80,7 @@ pub struct ScriptedServer {
 impl ScriptedServer {
     /// Starts a server that answers the `n`th request (from 0) with `script(n, request)`.
     pub async fn start(
-        script: impl Fn(usize, &Arrival) -> Answer + Send + Sync + 'static,
+        script: impl Fn(usize, &Recorded) -> Answer + Send + Sync + 'static,
     ) -> ScriptedServer {
         let inner = Arc::new(Mutex::new(Inner {
             script: Box::new(script),
@@ -91,7 +105,7 @@ impl ScriptedServer {
     }
 
     /// Every request received so far.
-    pub fn requests(&self) -> Vec<Arrival> {
+    pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().unwrap().log.clone()
     }
 }
@@ -101,21 +115,23 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    _body: Bytes,
+    body: Bytes,
 ) -> Response {
-    let arrival = Arrival {
+    let request = Recorded {
         method,
         path: uri.path().to_string(),
+        query: uri.query().map(str::to_string),
         headers,
+        body,
         at: Instant::now(),
     };
     let mut inner = inner.lock().unwrap();
     let n = inner.log.len();
-    let answer = (inner.script)(n, &arrival);
-    inner.log.push(arrival);
+    let answer = (inner.script)(n, &request);
+    inner.log.push(request);
     let status = StatusCode::from_u16(answer.status).expect("valid status");
     let mut response =
-        (status, [("content-type", "application/json")], answer.body).into_response();
+        (status, [("content-type", answer.content_type)], answer.body).into_response();
     for (name, value) in answer.headers {
         let name: axum::http::HeaderName = name.parse().expect("header name");
         response

@@ -280,6 +280,7 @@ fn every_operation_survives_mutated_answers_and_rate_limit_headers() {
             let (status, headers, body) = next.lock().unwrap().clone();
             Answer {
                 status,
+                content_type: "application/json",
                 headers,
                 body,
             }
