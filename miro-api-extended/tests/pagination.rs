@@ -96,6 +96,28 @@ async fn a_request_with_typed_filters_becomes_a_stream() {
 }
 
 #[tokio::test]
+async fn a_request_with_a_required_query_parameter_streams_it_on_every_page() {
+    use miro_api_extended::prelude::*;
+
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "frame stream").await;
+    let frame = common::frame(&api, &board).await;
+    let inside = common::items(&api, &board, "sticky_note", 75, Some(&frame)).await;
+    common::items(&api, &board, "sticky_note", 30, None).await;
+
+    // `parent_item_id` is a required query parameter, not a path segment.
+    let seen: Vec<String> = api
+        .get_items_within_frame(&board, &frame)
+        .stream()
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&seen, &inside);
+}
+
+#[tokio::test]
 async fn get_all_items_within_frame_yields_only_its_children() {
     let emu = emulator().await;
     let api = api(&emu);

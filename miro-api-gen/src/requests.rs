@@ -336,13 +336,15 @@ fn split(
             PaginationKind::Offset => &["offset", "limit"],
             PaginationKind::None => &[],
         };
-        let path_idents: Vec<&Ident> = required
+        // The path parameters come first, in the path's order (as in the positional method);
+        // every other parameter but the body is a query parameter, required or not.
+        let n_path = op.path_params.len();
+        let path_idents: Vec<&Ident> = required.iter().take(n_path).map(|p| &p.ident).collect();
+        let filters: Vec<(&Ident, String)> = required
             .iter()
-            .filter(|p| matches!(&p.ty, Type::Reference(r) if matches!(&*r.elem, Type::Path(t) if t.path.is_ident("str"))))
-            .map(|p| &p.ident)
-            .collect();
-        let filters: Vec<(&Ident, String)> = optional
-            .iter()
+            .skip(n_path)
+            .chain(optional.iter())
+            .filter(|p| p.ident != "body")
             .map(|p| (&p.ident, wire_name(op, &p.ident)))
             .filter(|(_, wire)| !paging.contains(&wire.as_str()))
             .collect();

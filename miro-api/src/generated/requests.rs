@@ -1910,13 +1910,13 @@ impl<'a> crate::PagedRequest for EnterpriseGetAuditLogs<'a> {
     type Item = types::AuditEvent;
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "createdAfter", &self.created_after);
+        crate::runtime::push_query(&mut query, "createdBefore", &self.created_before);
         crate::runtime::push_query(&mut query, "sorting", &self.sorting);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::ENTERPRISE_GET_AUDIT_LOGS,
-            path_args: ::std::vec![
-                self.created_after.to_string(), self.created_before.to_string()
-            ],
+            path_args: ::std::vec![],
             query,
             page_size: self.limit,
         }
@@ -2203,13 +2203,12 @@ impl<'a> crate::PagedRequest for GetItemsWithinFrame<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "parent_item_id", &self.parent_item_id);
         crate::runtime::push_query(&mut query, "type", &self.type_);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_ITEMS_WITHIN_FRAME,
-            path_args: ::std::vec![
-                self.board_id.to_string(), self.parent_item_id.to_string()
-            ],
+            path_args: ::std::vec![self.board_id.to_string()],
             query,
             page_size: self.limit,
         }
@@ -2532,11 +2531,12 @@ impl<'a> ::std::future::IntoFuture for GetItemsByTag<'a> {
 impl<'a> crate::PagedRequest for GetItemsByTag<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "tag_id", &self.tag_id);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_ITEMS_BY_TAG,
-            path_args: ::std::vec![self.board_id.to_string(), self.tag_id.to_string()],
+            path_args: ::std::vec![self.board_id.to_string()],
             query,
             page_size: self.limit,
         }
@@ -4181,7 +4181,7 @@ impl<'a> crate::PagedRequest for GetAllGroups<'a> {
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_ALL_GROUPS,
-            path_args: ::std::vec![],
+            path_args: ::std::vec![self.board_id.to_string()],
             query,
             page_size: self.limit,
         }
@@ -4303,11 +4303,12 @@ impl<'a> ::std::future::IntoFuture for GetItemsByGroupId<'a> {
 impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "group_item_id", &self.group_item_id);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_ITEMS_BY_GROUP_ID,
-            path_args: ::std::vec![self.group_item_id.to_string()],
+            path_args: ::std::vec![self.board_id.to_string()],
             query,
             page_size: self.limit,
         }
@@ -6246,6 +6247,8 @@ impl<'a> crate::PagedRequest for EnterpriseGetAiInteractionLogs<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "from", &self.from);
+        crate::runtime::push_query(&mut query, "to", &self.to);
         crate::runtime::push_query(&mut query, "emails", &self.emails);
         crate::runtime::push_query(&mut query, "object_ids", &self.object_ids);
         crate::runtime::push_query(&mut query, "sorting", &self.sorting);
@@ -6648,7 +6651,7 @@ impl<'a> crate::PagedRequest for EnterpriseBoardExportJobTasks<'a> {
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::ENTERPRISE_BOARD_EXPORT_JOB_TASKS,
-            path_args: ::std::vec![self.org_id.to_string()],
+            path_args: ::std::vec![self.org_id.to_string(), self.job_id.to_string()],
             query,
             page_size: self.limit,
         }
@@ -7683,6 +7686,8 @@ impl<'a> crate::PagedRequest for EnterpriseBoardContentItemLogsFetch<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "from", &self.from);
+        crate::runtime::push_query(&mut query, "to", &self.to);
         crate::runtime::push_query(&mut query, "board_ids", &self.board_ids);
         crate::runtime::push_query(&mut query, "emails", &self.emails);
         crate::runtime::push_query(&mut query, "sorting", &self.sorting);
