@@ -127,17 +127,34 @@ async fn browser(driver: &str, chromium: &str) -> Client {
 }
 
 async fn text(c: &Client, css: &str) -> String {
-    match c
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await
-    {
-        Ok(e) => e.text().await.unwrap(),
-        Err(e) => {
-            let source = c.source().await.unwrap_or_default();
-            panic!("no {css} on {:?}: {e}\n{source}", c.current_url().await)
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match c.wait().at_most(left).for_element(Locator::Css(css)).await {
+            Ok(e) => match e.text().await {
+                Ok(text) => return text,
+                // The page changed between finding the element and reading it: find it again.
+                Err(_) if !left.is_zero() => continue,
+                Err(e) => panic!("{css} could not be read: {e}"),
+            },
+            Err(e) => {
+                let source = c.source().await.unwrap_or_default();
+                panic!("no {css} on {:?}: {e}\n{source}", c.current_url().await)
+            }
         }
+    }
+}
+
+/// The text of `css` once it reads `expected`, or what it reads after 20 s: after a click, the
+/// old page may still show an element with the same id until the new one has loaded.
+async fn text_once(c: &Client, css: &str, expected: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let read = text(c, css).await;
+        if read == expected || Instant::now() > deadline {
+            return read;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -208,7 +225,8 @@ async fn visit(
         .click()
         .await
         .unwrap();
-    assert_eq!(text(&c, "#user").await, format!("Signed in as {user}"));
+    let signed_in = format!("Signed in as {user}");
+    assert_eq!(text_once(&c, "#user", &signed_in).await, signed_in);
     assert_eq!(board_names(&c).await, Vec::<String>::new());
 
     let first = format!("{who}'s plans");
@@ -219,7 +237,8 @@ async fn visit(
     let before = app.miro().store().get(user).await.unwrap().unwrap();
     tokio::time::sleep(TOKEN_LIFETIME + Duration::from_millis(300)).await;
     c.refresh().await.unwrap();
-    assert_eq!(text(&c, "#user").await, format!("Signed in as {user}"));
+    let signed_in = format!("Signed in as {user}");
+    assert_eq!(text_once(&c, "#user", &signed_in).await, signed_in);
     let second = format!("{who}'s notes");
     create(&c, &second, "After a refresh").await;
     let mut mine = vec![first, second];
@@ -253,10 +272,8 @@ async fn visit(
         .click()
         .await
         .unwrap();
-    assert_eq!(
-        text(&c, "#notice").await,
-        "You are signed out; the app's tokens were revoked."
-    );
+    let signed_out = "You are signed out; the app's tokens were revoked.";
+    assert_eq!(text_once(&c, "#notice", signed_out).await, signed_out);
     assert!(c.find(Locator::Css("#connect")).await.is_ok());
     assert!(app.miro().store().get(user).await.unwrap().is_none());
     let http = reqwest::Client::new();
