@@ -62,6 +62,7 @@ struct CallOptions {
     timeout: Duration,
     attempt_timeout: Duration,
     retry: RetryPolicy,
+    strict_decoding: bool,
 }
 
 impl Default for CallOptions {
@@ -70,6 +71,7 @@ impl Default for CallOptions {
             timeout: DEFAULT_TIMEOUT,
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             retry: RetryPolicy::default(),
+            strict_decoding: false,
         }
     }
 }
@@ -187,14 +189,17 @@ impl MiroApi {
         } else {
             &bytes
         };
-        match serde_json::from_slice(body) {
-            Ok(body) => Ok(Response::new(status, headers, body, attempts)),
-            Err(source) => Err(Error::Decode {
+        match crate::decode::decode::<T>(body, self.options.strict_decoding) {
+            Ok((body, warnings)) => {
+                Ok(Response::new(status, headers, body, attempts, bytes).with_warnings(warnings))
+            }
+            Err(failure) => Err(Error::Decode {
                 operation: op.method_name,
                 status,
                 headers: Box::new(headers),
                 body: String::from_utf8_lossy(&bytes).into_owned(),
-                source,
+                path: failure.path,
+                source: failure.source,
             }),
         }
     }
@@ -205,8 +210,8 @@ impl MiroApi {
         request: RequestBuilder,
         op: &'static Operation,
     ) -> Result<Response<()>, Error> {
-        let (status, headers, _, attempts) = self.send(request, op).await?;
-        Ok(Response::new(status, headers, (), attempts))
+        let (status, headers, bytes, attempts) = self.send(request, op).await?;
+        Ok(Response::new(status, headers, (), attempts, bytes))
     }
 
     /// The transport: pacing, attempts, retries and time limits, in one span per call. A success
@@ -728,6 +733,15 @@ impl MiroApiBuilder {
     /// [`RetryPolicy::default`]).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.options.retry = policy;
+        self
+    }
+
+    /// Whether a response must match its documented type exactly (default off). Off, an
+    /// optional field that does not match its type decodes as absent and is reported by
+    /// [`Response::decode_warnings`] (see [`decode`](crate::decode)); on, it fails the call with
+    /// [`Error::Decode`], as a test that checks the spec against the server wants.
+    pub fn strict_decoding(mut self, on: bool) -> Self {
+        self.options.strict_decoding = on;
         self
     }
 

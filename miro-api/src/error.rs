@@ -17,7 +17,7 @@ pub enum Error {
     #[error(transparent)]
     Api(Box<ApiError>),
     /// A 2xx response whose body does not decode as the documented type. The raw body is kept.
-    #[error("{operation}: the {status} response does not decode: {source}")]
+    #[error("{operation}: the {status} response does not decode at `{path}`: {source}")]
     Decode {
         /// The operation's method name.
         operation: &'static str,
@@ -27,6 +27,8 @@ pub enum Error {
         headers: Box<HeaderMap>,
         /// The body as received (lossy UTF-8).
         body: String,
+        /// Where in the body decoding failed, e.g. `data[3].id` (empty: the body as a whole).
+        path: String,
         /// The decoding error.
         source: serde_json::Error,
     },

@@ -63,6 +63,7 @@ mod auth;
 #[cfg(feature = "connectors")]
 mod bodies;
 mod client;
+pub mod decode;
 mod error;
 #[rustfmt::skip]
 pub mod generated;
@@ -82,6 +83,7 @@ pub use client::{
 pub use error::{ApiError, Error, ErrorBody, TimeoutCause, UnknownEnumValue};
 pub use generated::{operations, requests, types};
 pub use paging::{PagedRequest, Paging};
+pub use decode::DecodeWarning;
 pub use response::{RateLimit, Response, ResponseFuture};
 pub use retry::{RetryPolicy, MAX_SERVER_WAIT};
 pub use upload::FilePart;

@@ -5,6 +5,8 @@ use std::ops::Deref;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
+use crate::decode::DecodeWarning;
+
 /// The future of a request's response: what `.await` on a request (or its `send()`) gives.
 pub type ResponseFuture<'a, T> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<Response<T>, crate::Error>> + Send + 'a>,
@@ -14,22 +16,64 @@ pub type ResponseFuture<'a, T> = std::pin::Pin<
 ///
 /// It derefs to the body, so fields read directly (`board.name`); to move a field out, take the
 /// body first: `let id = api.create_board(&body).await?.into_inner().id;`.
+///
+/// The body as received stays readable: [`raw_json`](Response::raw_json) gives fields the
+/// generated types lack, and [`decode_warnings`](Response::decode_warnings) lists optional
+/// fields that did not match their documented type and decoded as absent.
 #[derive(Clone, Debug)]
 pub struct Response<T> {
     status: StatusCode,
     headers: HeaderMap,
     body: T,
     attempts: u32,
+    raw: bytes::Bytes,
+    warnings: Vec<DecodeWarning>,
 }
 
 impl<T> Response<T> {
-    pub(crate) fn new(status: StatusCode, headers: HeaderMap, body: T, attempts: u32) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        headers: HeaderMap,
+        body: T,
+        attempts: u32,
+        raw: bytes::Bytes,
+    ) -> Self {
         Response {
             status,
             headers,
             body,
             attempts,
+            raw,
+            warnings: Vec::new(),
         }
+    }
+
+    pub(crate) fn with_warnings(mut self, warnings: Vec<DecodeWarning>) -> Self {
+        self.warnings = warnings;
+        self
+    }
+
+    /// The body exactly as received (empty for a response without one).
+    pub fn raw_body(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The body parsed as JSON, with every field Miro sent, including those the generated
+    /// type does not have (`null` for a response without a body):
+    /// `resp.raw_json()?["sharingPolicy"]["access"]`.
+    pub fn raw_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        if self.raw.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&self.raw)
+    }
+
+    /// The optional fields that did not match their documented type and were decoded as absent
+    /// (empty when the body matched its type, and always with
+    /// [`strict_decoding`](crate::MiroApiBuilder::strict_decoding)). Each was also logged as a
+    /// `tracing` warning. See [`decode`](crate::decode) for the rule.
+    pub fn decode_warnings(&self) -> &[DecodeWarning] {
+        &self.warnings
     }
 
     /// How many HTTP attempts the call made (1 unless it was retried), like
