@@ -21,6 +21,19 @@ pub struct Fix {
 /// The fixes, in the order they run.
 pub const FIXES: &[Fix] = &[
     Fix {
+        name: "base-path-from-code-samples",
+        reason:
+            "The SCIM operations are keyed `/Users`, `/Groups`, `/Schemas`... at the API root, \
+                 but every code sample of each of them (13 of 13 operations with samples) calls \
+                 `https://api.miro.com/api/v1/scim/...`, and the spec names no other server, so \
+                 the client sent them to the root. An operation whose code samples all call its \
+                 path under one longer prefix is moved under that prefix. Runs before \
+                 `json-media-type-only`, so it can record the media type those operations \
+                 declare first (`application/scim+json`) in `x-miro-media-type`, which the \
+                 client then sends as Content-Type and Accept.",
+        apply: base_path_from_code_samples,
+    },
+    Fix {
         name: "consistent-board-id-placeholders",
         reason: "The spec keeps operations on one path apart with fake placeholder names \
                  ({board_id_PlatformTags}, ...); the bulk upload's placeholder does not match its \
@@ -135,6 +148,41 @@ pub const FIXES: &[Fix] = &[
                  longer title) would fail the whole response, and callers must convert every \
                  string. Miro validates its input itself; the limits stay in the docs.",
         apply: drop_string_constraints,
+    },
+    Fix {
+        name: "lossless-int64-ids",
+        reason: "`Picture.id` is documented as an int64 number, but live boards send it as a \
+                 string (the official Python client's issue #452: `get_boards()` fails on it), \
+                 and as a number it was an f64 that loses digits (3458764514006802400 came back \
+                 as ...432). Every `id` documented as an int64 number becomes a string that \
+                 also accepts a number, digit for digit (`x-miro-lenient-id`).",
+        apply: lossless_int64_ids,
+    },
+    Fix {
+        name: "live-item-fields",
+        reason: "Items in live get-items, get-items-within-frame and get-specific-item answers \
+                 carry `style` (fillColor, cardTheme...) and `links` (self, related), and their \
+                 `parent` carries `links` (captured bodies 015, 033, 038, 054, 012, 014 of the \
+                 live corpus); `GenericItem` had neither, so a caller of get_items never saw an \
+                 item's colours. Cursor pages carry `\"type\": \"cursor-list\"` (033, 038, 054). \
+                 Frames have a style too (FrameStyle joins the ItemStyle union).",
+        apply: live_item_fields,
+    },
+    Fix {
+        name: "live-board-fields",
+        reason: "Live boards carry `permissionsPolicy` and `sharingPolicy` at the top level \
+                 besides `policy`, `links` in lists, and `copyAccessLevel` in the permissions \
+                 policy (captured bodies 027, 028, 037); their `description` may be null \
+                 (fixtures 041, 044) and `description`/`type` absent (fixture 024, mirroring \
+                 get-boards), though documented as required strings.",
+        apply: live_board_fields,
+    },
+    Fix {
+        name: "live-member-and-token-fields",
+        reason: "Board members in live lists carry `links` (captured body 029, fixture 004), \
+                 and the token information carries the `application` the token belongs to \
+                 (fixture 023, mirroring the live GET /v1/oauth-token); the spec has neither.",
+        apply: live_member_and_token_fields,
     },
     Fix {
         name: "outer-type-discriminators",
@@ -520,6 +568,8 @@ fn merge_case_colliding_schemas(spec: &mut Value) -> usize {
 
 /// Where `integer-paging-parameters` keeps the `maximum` of a `limit` parameter.
 pub const MAX_PAGE_SIZE_EXTENSION: &str = "x-miro-maximum";
+/// Where `integer-paging-parameters` keeps the `minimum` of a `limit` parameter.
+pub const MIN_PAGE_SIZE_EXTENSION: &str = "x-miro-minimum";
 
 fn integer_paging_parameters(spec: &mut Value) -> usize {
     // A parameter schema may be a reference to a shared limit schema (`QueryLimit`): it is
@@ -577,7 +627,11 @@ fn integer_paging_parameters(spec: &mut Value) -> usize {
             );
         }
         // The bounds leave the schema (progenitor would make them types) but the table keeps
-        // the largest page size for the pagination streams.
+        // the smallest and largest page sizes for the pagination streams (Miro answers 400
+        // outside them).
+        if let Some(min) = &bounds[0] {
+            obj.insert(MIN_PAGE_SIZE_EXTENSION.into(), min.clone());
+        }
         if let Some(max) = &bounds[1] {
             obj.insert(MAX_PAGE_SIZE_EXTENSION.into(), max.clone());
         }
@@ -913,6 +967,269 @@ fn outer_type_discriminators(spec: &mut Value) -> usize {
             changed += 1;
         }
     }
+    changed
+}
+
+/// Where `base-path-from-code-samples` records an operation's media type, when it is not
+/// `application/json`.
+pub const MEDIA_TYPE_EXTENSION: &str = "x-miro-media-type";
+
+/// The path part of each code sample's `https://...` URL of an operation.
+fn code_sample_paths(op: &Value) -> Vec<String> {
+    op.get("x-codeSamples")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|sample| sample.get("source").and_then(Value::as_str))
+        .filter_map(|source| {
+            let start = source.find("https://")? + "https://".len();
+            let rest = &source[start..];
+            let end = rest
+                .find(|c: char| c == '\'' || c == '"' || c == '?' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            let url = &rest[..end];
+            url.find('/').map(|slash| url[slash..].to_string())
+        })
+        .collect()
+}
+
+fn base_path_from_code_samples(spec: &mut Value) -> usize {
+    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
+        return 0;
+    };
+    let mut moves: Vec<(String, String)> = Vec::new();
+    for (path, item) in paths.iter() {
+        let mut prefixes = item
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(method, _)| METHODS.contains(&method.as_str()))
+            .flat_map(|(_, op)| code_sample_paths(op))
+            .map(|sample| {
+                sample
+                    .strip_suffix(path.as_str())
+                    .map(str::to_string)
+                    .unwrap_or_default()
+            });
+        let Some(first) = prefixes.next() else {
+            continue;
+        };
+        if !first.is_empty() && first.starts_with('/') && prefixes.all(|p| p == first) {
+            moves.push((path.clone(), format!("{first}{path}")));
+        }
+    }
+    for (from, to) in &moves {
+        if let Some(mut item) = paths.remove(from) {
+            for (method, op) in item.as_object_mut().into_iter().flatten() {
+                if !METHODS.contains(&method.as_str()) {
+                    continue;
+                }
+                // The declared JSON media type other than plain JSON (`application/scim+json`).
+                let contents = op.pointer("/requestBody/content").into_iter().chain(
+                    op.get("responses")
+                        .and_then(Value::as_object)
+                        .into_iter()
+                        .flat_map(|r| r.values())
+                        .filter_map(|r| r.get("content")),
+                );
+                let declared = contents
+                    .filter_map(Value::as_object)
+                    .flat_map(|c| c.keys())
+                    .find(|m| m.ends_with("+json"))
+                    .cloned();
+                if let Some(media) = declared {
+                    op[MEDIA_TYPE_EXTENSION] = json!(media);
+                }
+            }
+            paths.insert(to.clone(), item);
+        }
+    }
+    moves.len()
+}
+
+/// Marks the schema extension `lossless-int64-ids` adds: decoded from a string or a number.
+pub const LENIENT_ID_EXTENSION: &str = "x-miro-lenient-id";
+
+fn lossless_int64_ids(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let mut changed = 0;
+    for schema in schemas.values_mut() {
+        let Some(id) = schema.pointer_mut("/properties/id") else {
+            continue;
+        };
+        let numeric = matches!(
+            id.get("type").and_then(Value::as_str),
+            Some("number" | "integer")
+        ) && id.get("format").and_then(Value::as_str) == Some("int64");
+        if !numeric {
+            continue;
+        }
+        let mut replacement = json!({ "type": "string", LENIENT_ID_EXTENSION: true });
+        if let Some(d) = id.get("description") {
+            replacement["description"] = d.clone();
+        }
+        *id = replacement;
+        changed += 1;
+    }
+    changed
+}
+
+/// Adds `property` to the schema `name` unless it has one; 1 when added.
+fn add_property(
+    schemas: &mut Map<String, Value>,
+    name: &str,
+    property: &str,
+    schema: Value,
+) -> usize {
+    let Some(props) = schemas
+        .get_mut(name)
+        .and_then(|s| s.get_mut("properties"))
+        .and_then(Value::as_object_mut)
+    else {
+        return 0;
+    };
+    if props.contains_key(property) {
+        return 0;
+    }
+    props.insert(property.to_string(), schema);
+    1
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// The schemas whose properties include all of `keys`.
+fn schemas_with(schemas: &Map<String, Value>, keys: &[&str]) -> Vec<String> {
+    schemas
+        .iter()
+        .filter(|(_, s)| {
+            s.get("properties")
+                .and_then(Value::as_object)
+                .is_some_and(|p| keys.iter().all(|k| p.contains_key(*k)))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+fn live_item_fields(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let mut changed = 0;
+    // A board item as lists and get-specific-item return it: id, type, data and position.
+    for name in schemas_with(schemas, &["id", "type", "data", "position", "geometry"]) {
+        if !name.starts_with("GenericItem") {
+            continue;
+        }
+        changed += add_property(schemas, &name, "style", schema_ref("ItemStyle"));
+        changed += add_property(schemas, &name, "links", schema_ref("WidgetLinks"));
+    }
+    changed += add_property(schemas, "Parent", "links", schema_ref("SelfLink"));
+    for name in schemas_with(schemas, &["data", "cursor", "limit", "size"]) {
+        changed += add_property(
+            schemas,
+            &name,
+            "type",
+            json!({"type": "string", "description": "The kind of list (`cursor-list`)."}),
+        );
+    }
+    if schemas.contains_key("FrameStyle") {
+        if let Some(Value::Array(variants)) = schemas
+            .get_mut("ItemStyle")
+            .and_then(|s| s.get_mut("oneOf"))
+        {
+            let frame = schema_ref("FrameStyle");
+            if !variants.contains(&frame) {
+                variants.push(frame);
+                changed += 1;
+            }
+        }
+    }
+    changed
+}
+
+fn live_board_fields(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let mut changed = 0;
+    // A board as Miro returns it: id, name, viewLink and policy.
+    for name in schemas_with(schemas, &["id", "name", "viewLink", "policy"]) {
+        changed += add_property(
+            schemas,
+            &name,
+            "permissionsPolicy",
+            schema_ref("BoardPermissionsPolicy"),
+        );
+        changed += add_property(
+            schemas,
+            &name,
+            "sharingPolicy",
+            schema_ref("BoardSharingPolicy"),
+        );
+        changed += add_property(schemas, &name, "links", schema_ref("BoardLinks"));
+        let board = &mut schemas[&name];
+        if let Some(description) = board.pointer_mut("/properties/description") {
+            if description.get("nullable").is_none() {
+                description["nullable"] = json!(true);
+                changed += 1;
+            }
+        }
+        if let Some(Value::Array(required)) = board.get_mut("required") {
+            let before = required.len();
+            required.retain(|r| r != "description" && r != "type");
+            changed += before - required.len();
+        }
+    }
+    let copy_access = schemas
+        .get("BoardPermissionsPolicy")
+        .and_then(|s| s.pointer("/properties/copyAccess"))
+        .cloned();
+    if let Some(mut copy_access) = copy_access {
+        copy_access["description"] =
+            json!("Who can copy the board (live answers carry it beside `copyAccess`).");
+        changed += add_property(
+            schemas,
+            "BoardPermissionsPolicy",
+            "copyAccessLevel",
+            copy_access,
+        );
+    }
+    changed
+}
+
+fn live_member_and_token_fields(spec: &mut Value) -> usize {
+    let mut changed = 0;
+    if let Some(schemas) = schemas(spec) {
+        changed += add_property(schemas, "BoardMember", "links", schema_ref("SelfLink"));
+    }
+    let application = json!({
+        "title": "Application information",
+        "type": "object",
+        "description": "The app the token was issued to.",
+        "properties": {
+            "type": {"type": "string", "description": "`application`."},
+            "id": {"type": "string", "description": "The app's id."},
+            "name": {"type": "string", "description": "The app's name."}
+        }
+    });
+    for_each_operation(spec, |path, method, op| {
+        if path != "/v1/oauth-token" || method != "get" {
+            return;
+        }
+        let schema = op
+            .pointer_mut("/responses/200/content/application~1json/schema/properties")
+            .and_then(Value::as_object_mut);
+        if let Some(props) = schema {
+            if !props.contains_key("application") {
+                props.insert("application".into(), application.clone());
+                changed += 1;
+            }
+        }
+    });
     changed
 }
 

@@ -54,6 +54,11 @@ pub struct Operation {
     pub query_params: Vec<String>,
     /// The largest `limit` the spec allows, for paginated operations that state one.
     pub max_page_size: Option<u32>,
+    /// The smallest `limit` the spec allows, for paginated operations that state one.
+    pub min_page_size: Option<u32>,
+    /// The media type of the request and response bodies, when not `application/json` (see
+    /// the `base-path-from-code-samples` fix).
+    pub media_type: Option<String>,
     /// Summary line.
     pub summary: String,
     /// Description with the HTML reduced to Markdown-ish text, scope and level removed.
@@ -85,6 +90,8 @@ impl Operation {
             path_params: Vec::new(),
             query_params: Vec::new(),
             max_page_size: None,
+            min_page_size: None,
+            media_type: None,
             summary: String::new(),
             description: String::new(),
             scope: None,
@@ -186,14 +193,20 @@ pub fn operations(spec: &Value) -> Vec<Operation> {
                 .filter(|p| p["in"] == "query")
                 .filter_map(|p| p["name"].as_str().map(str::to_string))
                 .collect();
-            let max_page_size = match pagination {
+            let page_size_bound = |extension: &str| match pagination {
                 PaginationKind::None => None,
                 _ => params
                     .iter()
                     .find(|p| p["in"] == "query" && p["name"] == "limit")
-                    .and_then(|p| p[crate::fixes::MAX_PAGE_SIZE_EXTENSION].as_u64())
+                    .and_then(|p| p[extension].as_u64())
                     .and_then(|m| u32::try_from(m).ok()),
             };
+            let max_page_size = page_size_bound(crate::fixes::MAX_PAGE_SIZE_EXTENSION);
+            let min_page_size = page_size_bound(crate::fixes::MIN_PAGE_SIZE_EXTENSION);
+            let media_type = op
+                .get(crate::fixes::MEDIA_TYPE_EXTENSION)
+                .and_then(Value::as_str)
+                .map(str::to_string);
             let wire = wire_path(path);
             out.push(Operation {
                 fn_name: snake_case(&id),
@@ -204,6 +217,8 @@ pub fn operations(spec: &Value) -> Vec<Operation> {
                 path: wire,
                 query_params,
                 max_page_size,
+                min_page_size,
+                media_type,
                 tag: op
                     .get("tags")
                     .and_then(|t| t.get(0))

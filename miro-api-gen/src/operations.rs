@@ -35,10 +35,13 @@ pub fn table(ops: &[Operation]) -> TokenStream {
         let multipart = op.multipart.is_some();
         let path_params = &op.path_params;
         let query_params = &op.query_params;
-        let max_page_size = match op.max_page_size {
+        let page_size = |bound: Option<u32>| match bound {
             Some(m) => quote!(::std::option::Option::Some(#m)),
             None => quote!(::std::option::Option::None),
         };
+        let max_page_size = page_size(op.max_page_size);
+        let min_page_size = page_size(op.min_page_size);
+        let media_type = op.media_type.as_deref().unwrap_or("application/json");
         let doc = format!("`{} {}`: {}", op.method, op.path, op.summary);
         let feature = crate::area::of(op).feature();
         quote! {
@@ -55,9 +58,11 @@ pub fn table(ops: &[Operation]) -> TokenStream {
                 credits_per_item: #per_item,
                 pagination: Pagination::#pagination,
                 max_page_size: #max_page_size,
+                min_page_size: #min_page_size,
                 path_params: &[#(#path_params),*],
                 query_params: &[#(#query_params),*],
                 multipart: #multipart,
+                media_type: #media_type,
             };
         }
     });
@@ -102,12 +107,18 @@ pub fn table(ops: &[Operation]) -> TokenStream {
             /// The largest `limit` (page size) the spec allows, for paginated operations that
             /// state one.
             pub max_page_size: ::std::option::Option<u32>,
+            /// The smallest `limit` (page size) the spec allows, for paginated operations that
+            /// state one (Miro answers 400 below it).
+            pub min_page_size: ::std::option::Option<u32>,
             /// Path parameter names, in the order they appear in `path`.
             pub path_params: &'static [&'static str],
             /// Query parameter names.
             pub query_params: &'static [&'static str],
             /// Whether the request body is multipart/form-data.
             pub multipart: bool,
+            /// The media type of JSON bodies, sent as `Content-Type` and `Accept`:
+            /// `application/json`, or `application/scim+json` for SCIM.
+            pub media_type: &'static str,
         }
 
         #(#consts)*

@@ -80,6 +80,7 @@ pub fn process(
 
     let open_enums = open_string_enums(&mut types);
     document_referencing_fields(&mut types, spec);
+    lenient_ids(&mut types, spec);
     let tagged_structs = decode_by_outer_tag(&mut types, outer_tags)?;
     let mut signatures = BTreeMap::new();
     let methods = rewrite_methods(methods, ops, &mut signatures)?;
@@ -288,6 +289,36 @@ fn document_referencing_fields(types: &mut [Item], spec: &Value) {
             if !doc.is_empty() {
                 let doc = format!(" {doc}");
                 field.attrs.insert(0, parse_quote!(#[doc = #doc]));
+            }
+        }
+    }
+}
+
+/// Fields the `lossless-int64-ids` fix marked decode from a string or a number
+/// (`runtime::lenient_id`), so an id Miro sends as either keeps every digit.
+fn lenient_ids(types: &mut [Item], spec: &Value) {
+    for item in types.iter_mut() {
+        let Item::Struct(s) = item else { continue };
+        let Some(props) = spec
+            .pointer(&format!("/components/schemas/{}/properties", s.ident))
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        let Fields::Named(fields) = &mut s.fields else {
+            continue;
+        };
+        for field in fields.named.iter_mut() {
+            let json = crate::request_types::json_name(field);
+            let lenient = props
+                .get(&json)
+                .and_then(|p| p.get(crate::fixes::LENIENT_ID_EXTENSION))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if lenient {
+                field.attrs.push(parse_quote!(
+                    #[serde(default, deserialize_with = "crate::runtime::lenient_id")]
+                ));
             }
         }
     }

@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, USER_AGENT};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT,
+};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
@@ -524,6 +526,17 @@ impl<'a> Call<'a> {
         let headers = attempt.headers_mut();
         headers.insert(AUTHORIZATION, auth);
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        // SCIM speaks `application/scim+json`: a JSON body is sent, and answers asked for, as it.
+        if self.op.media_type != "application/json" {
+            let media = HeaderValue::from_static(self.op.media_type);
+            if headers
+                .get(CONTENT_TYPE)
+                .is_some_and(|v| v == "application/json")
+            {
+                headers.insert(CONTENT_TYPE, media.clone());
+            }
+            headers.insert(ACCEPT, media);
+        }
         // A body-less POST, PUT or PATCH says so: some front ends answer 411 without a length.
         let needs_length = matches!(
             *attempt.method(),

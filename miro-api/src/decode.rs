@@ -95,8 +95,8 @@ fn decode_value<T: DeserializeOwned>(
     strict: bool,
 ) -> (Result<T, Failure>, Vec<DecodeWarning>) {
     let mut warnings: Vec<DecodeWarning> = Vec::new();
-    // A failure names the path of the first mismatch, the one strict decoding reports.
-    let mut first_path: Option<String> = None;
+    // For each warning, the path of the mismatch that led to it: a failure names that one.
+    let mut origins: Vec<String> = Vec::new();
     loop {
         let err = match serde_path_to_error::deserialize::<_, T>(&value) {
             Ok(body) => return (Ok(body), warnings),
@@ -104,14 +104,7 @@ fn decode_value<T: DeserializeOwned>(
         };
         let mut path: Vec<Segment> = err.path().iter().cloned().collect();
         let message = err.inner().to_string();
-        let first_path = first_path.get_or_insert_with(|| err.path().to_string()).clone();
-        let failure = || Failure {
-            path: first_path,
-            source: serde::de::Error::custom(&message),
-        };
-        if strict || warnings.len() >= MAX_DROPPED {
-            return (Err(failure()), warnings);
-        }
+        let mut origin = err.path().to_string();
         if let Some(field) = missing_field(&message) {
             // A required field is absent: if we dropped it, it was required after all, so the
             // object holding it is the mismatch. Put it back, and drop that object instead.
@@ -122,32 +115,41 @@ fn decode_value<T: DeserializeOwned>(
             let dropped = path_string(&dropped);
             if let Some(i) = warnings.iter().position(|w| w.path == dropped) {
                 let w = warnings.remove(i);
+                origin = origins.remove(i);
                 if let Some(Value::Object(parent)) = value_at(&mut value, &path) {
                     parent.insert(field.to_string(), w.value);
                 }
             }
         }
+        let failure = |origin: String| Failure {
+            path: origin,
+            source: serde::de::Error::custom(&message),
+        };
+        if strict || warnings.len() >= MAX_DROPPED {
+            return (Err(failure(origin)), warnings);
+        }
         // Otherwise the field at the path itself does not match its type. Either way, what is
         // dropped is the nearest enclosing field: the last map key of the path.
         let Some(key_at) = path.iter().rposition(|s| matches!(s, Segment::Map { .. })) else {
-            return (Err(failure()), warnings);
+            return (Err(failure(origin)), warnings);
         };
         path.truncate(key_at + 1);
         let Some(Segment::Map { key }) = path.pop() else {
-            return (Err(failure()), warnings);
+            return (Err(failure(origin)), warnings);
         };
         let Some(Value::Object(parent)) = value_at(&mut value, &path) else {
-            return (Err(failure()), warnings);
+            return (Err(failure(origin)), warnings);
         };
         let Some(dropped) = parent.remove(&key) else {
-            return (Err(failure()), warnings);
+            return (Err(failure(origin)), warnings);
         };
         path.push(Segment::Map { key });
         warnings.push(DecodeWarning {
             path: path_string(&path),
-            message,
+            message: message.clone(),
             value: dropped,
         });
+        origins.push(origin);
     }
 }
 
@@ -234,7 +236,8 @@ mod tests {
 
     #[test]
     fn a_mismatched_optional_field_is_dropped_and_reported() {
-        let body = r#"{"data":[{"id":"a"},{"id":"b","picture":{"id":"345","imageURL":"u"}}],"total":2}"#;
+        let body =
+            r#"{"data":[{"id":"a"},{"id":"b","picture":{"id":"345","imageURL":"u"}}],"total":2}"#;
         let (page, warnings) = tolerant::<Page>(body).unwrap();
         assert_eq!(page.data[1].picture.as_ref().unwrap().id, None);
         assert_eq!(

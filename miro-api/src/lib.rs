@@ -80,10 +80,10 @@ pub use client::{
     MiroApi, MiroApiBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT,
 };
+pub use decode::DecodeWarning;
 pub use error::{ApiError, Error, ErrorBody, TimeoutCause, UnknownEnumValue};
 pub use generated::{operations, requests, types};
 pub use paging::{PagedRequest, Paging};
-pub use decode::DecodeWarning;
 pub use response::{RateLimit, Response, ResponseFuture};
 pub use retry::{RetryPolicy, MAX_SERVER_WAIT};
 pub use upload::FilePart;

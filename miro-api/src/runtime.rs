@@ -196,6 +196,50 @@ fn quote_header_value(s: &str) -> String {
         .replace(['\r', '\n'], " ")
 }
 
+/// Decodes an optional id that the spec documents as a number and Miro sends as a string: a
+/// string is kept as is, a number becomes its digits (no float rounding), null is `None`.
+pub fn lenient_id<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    struct Id;
+    impl<'de> serde::de::Visitor<'de> for Id {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an id as a string or a number")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // Only a number past u64 gets here; its digits are already rounded, keep them.
+            Ok(Some(if v.fract() == 0.0 && v.abs() < 1e21 {
+                format!("{v:.0}")
+            } else {
+                v.to_string()
+            }))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Id)
+        }
+    }
+    deserializer.deserialize_any(Id)
+}
+
 /// Decodes `value` as the union variant `label` (`Union::Variant`) that its discriminator
 /// picked, so that a failure names the variant and the real error.
 pub fn decode_variant<T: serde::de::DeserializeOwned, E: serde::de::Error>(
@@ -232,6 +276,28 @@ mod tests {
         assert_eq!(encode_path("uXjVOD6LSME="), "uXjVOD6LSME%3D");
         assert_eq!(encode_path("a/b?c#d%e f"), "a%2Fb%3Fc%23d%25e%20f");
         assert_eq!(encode_path("3458764517517819000"), "3458764517517819000");
+    }
+
+    #[test]
+    fn ids_keep_every_digit_from_a_string_or_a_number() {
+        #[derive(serde::Deserialize)]
+        struct Picture {
+            #[serde(default, deserialize_with = "lenient_id")]
+            id: Option<String>,
+        }
+        let id = |json: &str| serde_json::from_str::<Picture>(json).unwrap().id;
+        assert_eq!(
+            id(r#"{"id":3458764514006802400}"#).as_deref(),
+            Some("3458764514006802400")
+        );
+        assert_eq!(
+            id(r#"{"id":"3458764514006802400"}"#).as_deref(),
+            Some("3458764514006802400")
+        );
+        assert_eq!(id(r#"{"id":-12}"#).as_deref(), Some("-12"));
+        assert_eq!(id(r#"{"id":null}"#), None);
+        assert_eq!(id("{}"), None);
+        assert!(serde_json::from_str::<Picture>(r#"{"id":[1]}"#).is_err());
     }
 
     #[test]

@@ -4517,7 +4517,7 @@ Retrieves the list of groups (teams) in the organization.
 
 Note: Along with groups (teams), the users that are part of those groups (teams) are also retrieved. Only users that have member role in the organization are fetched.
 
-`GET /Groups` (operation `listGroups`).
+`GET /api/v1/scim/Groups` (operation `listGroups`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4538,7 +4538,7 @@ Returns a [`requests::ListGroups`]: set the optional parameters on it ([`attribu
 Retrieves a single Group resource.
 ** Note**: Along with groups (teams), the users that are part of those groups (teams) are also retrieved. Only users that have member role in the organization are fetched.
 
-`GET /Groups/{id}` (operation `getGroup`).
+`GET /api/v1/scim/Groups/{id}` (operation `getGroup`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4570,7 +4570,7 @@ All added team members are reactivated or recreated if they were deactivated or 
 External users specifics:
 When adding existing users with the role ORGANIZATION_EXTERNAL_USER or ORGANIZATION_TEAM_GUEST_USER to a team, we set FULL license and ORGANIZATION_INTERNAL_USER roles.
 
-`PATCH /Groups/{id}` (operation `patchGroup`).
+`PATCH /api/v1/scim/Groups/{id}` (operation `patchGroup`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4593,7 +4593,7 @@ Retrieve information about which SCIM resources are supported.
 
 Currently, Miro supports Users and Groups as Resource Types.
 
-`GET /ResourceTypes` (operation `listResourceTypes`).
+`GET /api/v1/scim/ResourceTypes` (operation `listResourceTypes`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4607,7 +4607,7 @@ Returns a [`requests::ListResourceTypes`]; send it with `.await`.*/
 
 Retrieve metadata for the available resource types (User and Group) that are supported.
 
-`GET /ResourceTypes/{resource}` (operation `getResourceType`).
+`GET /api/v1/scim/ResourceTypes/{resource}` (operation `getResourceType`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4625,7 +4625,7 @@ Returns a [`requests::GetResourceType`]; send it with `.await`.*/
 
 Retrieve metadata about Users, Groups, and extension attributes that are currently supported.
 
-`GET /Schemas` (operation `listSchemas`).
+`GET /api/v1/scim/Schemas` (operation `listSchemas`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4637,7 +4637,7 @@ Returns a [`requests::ListSchemas`]; send it with `.await`.*/
 
 Retrieve information about how users, groups, and enterprise-user attributes URIs that are formatted.
 
-`GET /Schemas/{uri}` (operation `getSchema`).
+`GET /api/v1/scim/Schemas/{uri}` (operation `getSchema`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4655,7 +4655,7 @@ Returns a [`requests::GetSchema`]; send it with `.await`.*/
 
 Retrieve supported operations and SCIM API basic configuration.
 
-`GET /ServiceProviderConfig` (operation `listServiceProviderConfigs`).
+`GET /api/v1/scim/ServiceProviderConfig` (operation `listServiceProviderConfigs`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4673,7 +4673,7 @@ Retrieves the list of users in your organization.
 **
 Note**: The API returns users that are members in the organization, it does not return users that are added in the organization as guests.
 
-`GET /Users` (operation `listUsers`).
+`GET /api/v1/scim/Users` (operation `listUsers`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4695,7 +4695,7 @@ Creates a new user in the organization.
 
 Note**: All newly provisioned users are added to the default team.
 
-`POST /Users` (operation `createUser`).
+`POST /api/v1/scim/Users` (operation `createUser`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4715,7 +4715,7 @@ Retrieves a single user resource.
 **
 Note**: Returns only users that are members in the organization. It does not return users that are added in the organization as guests.
 
-`GET /Users/{id}` (operation `getUser`).
+`GET /api/v1/scim/Users/{id}` (operation `getUser`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4737,7 +4737,7 @@ emails.value, emails.display, emails.primary get ignored and do not return any e
 
 Note: If the user is not a member in the organization, they cannot be updated. Additionally, users with guest role in the organization cannot be updated.
 
-`PUT /Users/{id}` (operation `replaceUser`).
+`PUT /api/v1/scim/Users/{id}` (operation `replaceUser`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4761,7 +4761,7 @@ Note: A user who is the last admin in the team or the last admin in the organiza
 
 After a user is deleted, the ownership of all the boards that belong to the deleted user is transferred to the oldest team member who currently has an admin role.
 
-`DELETE /Users/{id}` (operation `deleteUser`).
+`DELETE /api/v1/scim/Users/{id}` (operation `deleteUser`).
 
 - Rate limit: not stated by the spec*/
     /**
@@ -4778,7 +4778,7 @@ Updates an existing user resource, overwriting values for specified attributes. 
 
 Note: If  the user is not a member in the organization, they cannot be updated. Additionally, users with guest role in the organization cannot be updated.
 
-`PATCH /Users/{id}` (operation `patchUser`).
+`PATCH /api/v1/scim/Users/{id}` (operation `patchUser`).
 
 - Rate limit: not stated by the spec*/
     /**

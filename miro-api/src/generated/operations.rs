@@ -36,26 +36,33 @@ pub struct Operation {
     /// The largest `limit` (page size) the spec allows, for paginated operations that
     /// state one.
     pub max_page_size: ::std::option::Option<u32>,
+    /// The smallest `limit` (page size) the spec allows, for paginated operations that
+    /// state one (Miro answers 400 below it).
+    pub min_page_size: ::std::option::Option<u32>,
     /// Path parameter names, in the order they appear in `path`.
     pub path_params: &'static [&'static str],
     /// Query parameter names.
     pub query_params: &'static [&'static str],
     /// Whether the request body is multipart/form-data.
     pub multipart: bool,
+    /// The media type of JSON bodies, sent as `Content-Type` and `Accept`:
+    /// `application/json`, or `application/scim+json` for SCIM.
+    pub media_type: &'static str,
 }
-///`GET /Groups`: List groups
+///`GET /api/v1/scim/Groups`: List groups
 #[cfg(feature = "scim")]
 pub const LIST_GROUPS: Operation = Operation {
     id: "listGroups",
     method_name: "list_groups",
     http_method: "GET",
-    path: "/Groups",
+    path: "/api/v1/scim/Groups",
     tag: "Group",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &[
         "attributes",
@@ -66,139 +73,155 @@ pub const LIST_GROUPS: Operation = Operation {
         "sortOrder",
     ],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`GET /Groups/{id}`: Get group
+///`GET /api/v1/scim/Groups/{id}`: Get group
 #[cfg(feature = "scim")]
 pub const GET_GROUP: Operation = Operation {
     id: "getGroup",
     method_name: "get_group",
     http_method: "GET",
-    path: "/Groups/{id}",
+    path: "/api/v1/scim/Groups/{id}",
     tag: "Group",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["id"],
     query_params: &["attributes"],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`PATCH /Groups/{id}`: Patch group
+///`PATCH /api/v1/scim/Groups/{id}`: Patch group
 #[cfg(feature = "scim")]
 pub const PATCH_GROUP: Operation = Operation {
     id: "patchGroup",
     method_name: "patch_group",
     http_method: "PATCH",
-    path: "/Groups/{id}",
+    path: "/api/v1/scim/Groups/{id}",
     tag: "Group",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["id"],
     query_params: &["attributes"],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`GET /ResourceTypes`: List resource types
+///`GET /api/v1/scim/ResourceTypes`: List resource types
 #[cfg(feature = "scim")]
 pub const LIST_RESOURCE_TYPES: Operation = Operation {
     id: "listResourceTypes",
     method_name: "list_resource_types",
     http_method: "GET",
-    path: "/ResourceTypes",
+    path: "/api/v1/scim/ResourceTypes",
     tag: "Discovery",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &[],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`GET /ResourceTypes/{resource}`: Get resource type
+///`GET /api/v1/scim/ResourceTypes/{resource}`: Get resource type
 #[cfg(feature = "scim")]
 pub const GET_RESOURCE_TYPE: Operation = Operation {
     id: "getResourceType",
     method_name: "get_resource_type",
     http_method: "GET",
-    path: "/ResourceTypes/{resource}",
+    path: "/api/v1/scim/ResourceTypes/{resource}",
     tag: "Discovery",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["resource"],
     query_params: &[],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`GET /Schemas`: List schemas
+///`GET /api/v1/scim/Schemas`: List schemas
 #[cfg(feature = "scim")]
 pub const LIST_SCHEMAS: Operation = Operation {
     id: "listSchemas",
     method_name: "list_schemas",
     http_method: "GET",
-    path: "/Schemas",
+    path: "/api/v1/scim/Schemas",
     tag: "Discovery",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &[],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`GET /Schemas/{uri}`: Get schema
+///`GET /api/v1/scim/Schemas/{uri}`: Get schema
 #[cfg(feature = "scim")]
 pub const GET_SCHEMA: Operation = Operation {
     id: "getSchema",
     method_name: "get_schema",
     http_method: "GET",
-    path: "/Schemas/{uri}",
+    path: "/api/v1/scim/Schemas/{uri}",
     tag: "Discovery",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["uri"],
     query_params: &[],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`GET /ServiceProviderConfig`: Get Service Provider Config
+///`GET /api/v1/scim/ServiceProviderConfig`: Get Service Provider Config
 #[cfg(feature = "scim")]
 pub const LIST_SERVICE_PROVIDER_CONFIGS: Operation = Operation {
     id: "listServiceProviderConfigs",
     method_name: "list_service_provider_configs",
     http_method: "GET",
-    path: "/ServiceProviderConfig",
+    path: "/api/v1/scim/ServiceProviderConfig",
     tag: "Discovery",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &[],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`GET /Users`: List users
+///`GET /api/v1/scim/Users`: List users
 #[cfg(feature = "scim")]
 pub const LIST_USERS: Operation = Operation {
     id: "listUsers",
     method_name: "list_users",
     http_method: "GET",
-    path: "/Users",
+    path: "/api/v1/scim/Users",
     tag: "User",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &[
         "attributes",
@@ -209,91 +232,102 @@ pub const LIST_USERS: Operation = Operation {
         "sortOrder",
     ],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`POST /Users`: Create user
+///`POST /api/v1/scim/Users`: Create user
 #[cfg(feature = "scim")]
 pub const CREATE_USER: Operation = Operation {
     id: "createUser",
     method_name: "create_user",
     http_method: "POST",
-    path: "/Users",
+    path: "/api/v1/scim/Users",
     tag: "User",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &[],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`DELETE /Users/{id}`: Delete user
+///`DELETE /api/v1/scim/Users/{id}`: Delete user
 #[cfg(feature = "scim")]
 pub const DELETE_USER: Operation = Operation {
     id: "deleteUser",
     method_name: "delete_user",
     http_method: "DELETE",
-    path: "/Users/{id}",
+    path: "/api/v1/scim/Users/{id}",
     tag: "User",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
-///`GET /Users/{id}`: Get user
+///`GET /api/v1/scim/Users/{id}`: Get user
 #[cfg(feature = "scim")]
 pub const GET_USER: Operation = Operation {
     id: "getUser",
     method_name: "get_user",
     http_method: "GET",
-    path: "/Users/{id}",
+    path: "/api/v1/scim/Users/{id}",
     tag: "User",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["id"],
     query_params: &["attributes"],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`PATCH /Users/{id}`: Patch user
+///`PATCH /api/v1/scim/Users/{id}`: Patch user
 #[cfg(feature = "scim")]
 pub const PATCH_USER: Operation = Operation {
     id: "patchUser",
     method_name: "patch_user",
     http_method: "PATCH",
-    path: "/Users/{id}",
+    path: "/api/v1/scim/Users/{id}",
     tag: "User",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/scim+json",
 };
-///`PUT /Users/{id}`: Replace user
+///`PUT /api/v1/scim/Users/{id}`: Replace user
 #[cfg(feature = "scim")]
 pub const REPLACE_USER: Operation = Operation {
     id: "replaceUser",
     method_name: "replace_user",
     http_method: "PUT",
-    path: "/Users/{id}",
+    path: "/api/v1/scim/Users/{id}",
     tag: "User",
     level: ::std::option::Option::None,
     credits: 50u32,
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/scim+json",
 };
 ///`GET /v1/oauth-token`: Get access token information
 #[cfg(feature = "tokens")]
@@ -308,9 +342,11 @@ pub const TOKEN_INFO: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v1/oauth/revoke`: Revoke token (v1)
 #[cfg(feature = "tokens")]
@@ -325,9 +361,11 @@ pub const REVOKE_TOKEN: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &["access_token"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2-experimental/apps/{app_id}/metrics`: Get app metrics
 #[cfg(feature = "experimental")]
@@ -342,9 +380,11 @@ pub const GET_METRICS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["app_id"],
     query_params: &["startDate", "endDate", "period"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2-experimental/apps/{app_id}/metrics-total`: Get total app metrics
 #[cfg(feature = "experimental")]
@@ -359,9 +399,11 @@ pub const GET_METRICS_TOTAL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["app_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/code_widgets`: Get code widget items
 #[cfg(feature = "experimental")]
@@ -376,9 +418,11 @@ pub const GET_CODE_WIDGET_ITEMS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(10u32),
     path_params: &["board_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2-experimental/boards/{board_id}/code_widgets`: Create code widget item
 #[cfg(feature = "experimental")]
@@ -393,9 +437,11 @@ pub const CREATE_CODE_WIDGET_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Delete code widget item
 #[cfg(feature = "experimental")]
@@ -410,9 +456,11 @@ pub const DELETE_CODE_WIDGET_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Get code widget item
 #[cfg(feature = "experimental")]
@@ -427,9 +475,11 @@ pub const GET_CODE_WIDGET_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Update code widget item
 #[cfg(feature = "experimental")]
@@ -444,9 +494,11 @@ pub const UPDATE_CODE_WIDGET_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}/position`: Move code widget item
 #[cfg(feature = "experimental")]
@@ -461,9 +513,11 @@ pub const MOVE_CODE_WIDGET_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/items`: Get items on board
 #[cfg(feature = "experimental")]
@@ -478,9 +532,11 @@ pub const GET_ITEMS_EXPERIMENTAL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(10u32),
     path_params: &["board_id"],
     query_params: &["limit", "type", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2-experimental/boards/{board_id}/items/{item_id}`: Delete item
 #[cfg(feature = "experimental")]
@@ -495,9 +551,11 @@ pub const DELETE_ITEM_EXPERIMENTAL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/items/{item_id}`: Get specific item on board
 #[cfg(feature = "experimental")]
@@ -512,9 +570,11 @@ pub const GET_SPECIFIC_ITEM_EXPERIMENTAL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/mindmap_nodes`: Get mind map nodes
 #[cfg(feature = "experimental")]
@@ -529,9 +589,11 @@ pub const GET_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2-experimental/boards/{board_id}/mindmap_nodes`: Create mind map node
 #[cfg(feature = "experimental")]
@@ -546,9 +608,11 @@ pub const CREATE_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`: Delete mind map node
 #[cfg(feature = "experimental")]
@@ -563,9 +627,11 @@ pub const DELETE_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`: Get specific mind map node
 #[cfg(feature = "experimental")]
@@ -580,9 +646,11 @@ pub const GET_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2-experimental/boards/{board_id}/shapes`: Create shape item
 #[cfg(feature = "experimental")]
@@ -597,9 +665,11 @@ pub const CREATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2-experimental/boards/{board_id}/shapes/{item_id}`: Delete shape item
 #[cfg(feature = "experimental")]
@@ -614,9 +684,11 @@ pub const DELETE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/shapes/{item_id}`: Get shape item
 #[cfg(feature = "experimental")]
@@ -631,9 +703,11 @@ pub const GET_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2-experimental/boards/{board_id}/shapes/{item_id}`: Update shape item
 #[cfg(feature = "experimental")]
@@ -648,9 +722,11 @@ pub const UPDATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/audit/logs`: Get audit logs
 #[cfg(feature = "audit_logs")]
@@ -665,9 +741,11 @@ pub const ENTERPRISE_GET_AUDIT_LOGS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &["createdAfter", "createdBefore", "cursor", "limit", "sorting"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards`: Get boards
 #[cfg(feature = "boards")]
@@ -682,6 +760,7 @@ pub const GET_BOARDS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Offset,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &[],
     query_params: &[
         "team_id",
@@ -693,6 +772,7 @@ pub const GET_BOARDS: Operation = Operation {
         "sort",
     ],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards`: Create board
 #[cfg(feature = "boards")]
@@ -707,9 +787,11 @@ pub const CREATE_BOARD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PUT /v2/boards`: Copy board
 #[cfg(feature = "boards")]
@@ -724,9 +806,11 @@ pub const COPY_BOARD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &["copy_from"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/items`: Get items within frame
 #[cfg(feature = "items")]
@@ -741,9 +825,11 @@ pub const GET_ITEMS_WITHIN_FRAME: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(10u32),
     path_params: &["board_id"],
     query_params: &["parent_item_id", "limit", "type", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/documents`: Create document item using file from device
 #[cfg(feature = "items")]
@@ -758,9 +844,11 @@ pub const CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: true,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/documents/{item_id}`: Update document item using file from device
 #[cfg(feature = "items")]
@@ -775,9 +863,11 @@ pub const UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: true,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/images`: Create image item using file from device
 #[cfg(feature = "items")]
@@ -792,9 +882,11 @@ pub const CREATE_IMAGE_ITEM_USING_LOCAL_FILE: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: true,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/images/{item_id}`: Update image item using file from device
 #[cfg(feature = "items")]
@@ -809,9 +901,11 @@ pub const UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: true,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/items`: Get items by tag
 #[cfg(feature = "tags")]
@@ -826,9 +920,11 @@ pub const GET_ITEMS_BY_TAG: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Offset,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["board_id"],
     query_params: &["limit", "offset", "tag_id"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/items/{item_id}`: Remove tag from item
 #[cfg(feature = "tags")]
@@ -843,9 +939,11 @@ pub const REMOVE_TAG_FROM_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &["tag_id"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/items/{item_id}`: Attach tag to item
 #[cfg(feature = "tags")]
@@ -860,9 +958,11 @@ pub const ATTACH_TAG_TO_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &["tag_id"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/items/bulk`: Create items in bulk using file from device
 #[cfg(feature = "items")]
@@ -877,9 +977,11 @@ pub const CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE: Operation = Operation {
     credits_per_item: true,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: true,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}`: Delete board
 #[cfg(feature = "boards")]
@@ -894,9 +996,11 @@ pub const DELETE_BOARD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}`: Get specific board
 #[cfg(feature = "boards")]
@@ -911,9 +1015,11 @@ pub const GET_SPECIFIC_BOARD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}`: Update board
 #[cfg(feature = "boards")]
@@ -928,9 +1034,11 @@ pub const UPDATE_BOARD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/app_cards`: Create app card item
 #[cfg(feature = "items")]
@@ -945,9 +1053,11 @@ pub const CREATE_APP_CARD_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/app_cards/{item_id}`: Delete app card item
 #[cfg(feature = "items")]
@@ -962,9 +1072,11 @@ pub const DELETE_APP_CARD_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/app_cards/{item_id}`: Get app card item
 #[cfg(feature = "items")]
@@ -979,9 +1091,11 @@ pub const GET_APP_CARD_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/app_cards/{item_id}`: Update app card item
 #[cfg(feature = "items")]
@@ -996,9 +1110,11 @@ pub const UPDATE_APP_CARD_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/cards`: Create card item
 #[cfg(feature = "items")]
@@ -1013,9 +1129,11 @@ pub const CREATE_CARD_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/cards/{item_id}`: Delete card item
 #[cfg(feature = "items")]
@@ -1030,9 +1148,11 @@ pub const DELETE_CARD_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/cards/{item_id}`: Get card item
 #[cfg(feature = "items")]
@@ -1047,9 +1167,11 @@ pub const GET_CARD_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/cards/{item_id}`: Update card item
 #[cfg(feature = "items")]
@@ -1064,9 +1186,11 @@ pub const UPDATE_CARD_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/connectors`: Get connectors
 #[cfg(feature = "connectors")]
@@ -1081,9 +1205,11 @@ pub const GET_CONNECTORS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(10u32),
     path_params: &["board_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/connectors`: Create connector
 #[cfg(feature = "connectors")]
@@ -1098,9 +1224,11 @@ pub const CREATE_CONNECTOR: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/connectors/{connector_id}`: Delete connector
 #[cfg(feature = "connectors")]
@@ -1115,9 +1243,11 @@ pub const DELETE_CONNECTOR: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "connector_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/connectors/{connector_id}`: Get specific connector
 #[cfg(feature = "connectors")]
@@ -1132,9 +1262,11 @@ pub const GET_CONNECTOR: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "connector_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/connectors/{connector_id}`: Update connector
 #[cfg(feature = "connectors")]
@@ -1149,9 +1281,11 @@ pub const UPDATE_CONNECTOR: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "connector_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/docs`: Create doc format item
 #[cfg(feature = "items")]
@@ -1166,9 +1300,11 @@ pub const CREATE_DOC_FORMAT_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/docs/{item_id}`: Delete doc format item
 #[cfg(feature = "items")]
@@ -1183,9 +1319,11 @@ pub const DELETE_DOC_FORMAT_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/docs/{item_id}`: Get doc format item
 #[cfg(feature = "items")]
@@ -1200,9 +1338,11 @@ pub const GET_DOC_FORMAT_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &["textContentType"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/documents`: Create document item using URL
 #[cfg(feature = "items")]
@@ -1217,9 +1357,11 @@ pub const CREATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/documents/{item_id}`: Delete document item
 #[cfg(feature = "items")]
@@ -1234,9 +1376,11 @@ pub const DELETE_DOCUMENT_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/documents/{item_id}`: Get document item
 #[cfg(feature = "items")]
@@ -1251,9 +1395,11 @@ pub const GET_DOCUMENT_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/documents/{item_id}`: Update document item using URL
 #[cfg(feature = "items")]
@@ -1268,9 +1414,11 @@ pub const UPDATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/embeds`: Create embed item
 #[cfg(feature = "items")]
@@ -1285,9 +1433,11 @@ pub const CREATE_EMBED_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/embeds/{item_id}`: Delete embed item
 #[cfg(feature = "items")]
@@ -1302,9 +1452,11 @@ pub const DELETE_EMBED_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/embeds/{item_id}`: Get embed item
 #[cfg(feature = "items")]
@@ -1319,9 +1471,11 @@ pub const GET_EMBED_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/embeds/{item_id}`: Update embed item
 #[cfg(feature = "items")]
@@ -1336,9 +1490,11 @@ pub const UPDATE_EMBED_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/frames`: Create frame
 #[cfg(feature = "frames")]
@@ -1353,9 +1509,11 @@ pub const CREATE_FRAME_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/frames/{item_id}`: Delete frame
 #[cfg(feature = "frames")]
@@ -1370,9 +1528,11 @@ pub const DELETE_FRAME_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/frames/{item_id}`: Get frame
 #[cfg(feature = "frames")]
@@ -1387,9 +1547,11 @@ pub const GET_FRAME_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/frames/{item_id}`: Update frame
 #[cfg(feature = "frames")]
@@ -1404,9 +1566,11 @@ pub const UPDATE_FRAME_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/groups`: Get all groups on a board
 #[cfg(feature = "groups")]
@@ -1421,9 +1585,11 @@ pub const GET_ALL_GROUPS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(10u32),
     path_params: &["board_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/groups`: Create group
 #[cfg(feature = "groups")]
@@ -1438,9 +1604,11 @@ pub const CREATE_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/groups/items`: Get items of a group by ID
 #[cfg(feature = "groups")]
@@ -1455,9 +1623,11 @@ pub const GET_ITEMS_BY_GROUP_ID: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(10u32),
     path_params: &["board_id"],
     query_params: &["limit", "cursor", "group_item_id"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/groups/{group_id}`: Ungroup items
 #[cfg(feature = "groups")]
@@ -1472,9 +1642,11 @@ pub const UN_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "group_id"],
     query_params: &["delete_items"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/groups/{group_id}`: Get a group by its ID
 #[cfg(feature = "groups")]
@@ -1489,9 +1661,11 @@ pub const GET_GROUP_BY_ID: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PUT /v2/boards/{board_id}/groups/{group_id}`: Updates a group with new items
 #[cfg(feature = "groups")]
@@ -1506,9 +1680,11 @@ pub const UPDATE_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/groups/{group_id}?`: Deletes the group
 #[cfg(feature = "groups")]
@@ -1523,9 +1699,11 @@ pub const DELETE_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "group_id"],
     query_params: &["delete_items"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/images`: Create image item using URL
 #[cfg(feature = "items")]
@@ -1540,9 +1718,11 @@ pub const CREATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/images/{item_id}`: Delete image item
 #[cfg(feature = "items")]
@@ -1557,9 +1737,11 @@ pub const DELETE_IMAGE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/images/{item_id}`: Get image item
 #[cfg(feature = "items")]
@@ -1574,9 +1756,11 @@ pub const GET_IMAGE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/images/{item_id}`: Update image item using URL
 #[cfg(feature = "items")]
@@ -1591,9 +1775,11 @@ pub const UPDATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/items`: Get items on board
 #[cfg(feature = "items")]
@@ -1608,9 +1794,11 @@ pub const GET_ITEMS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(10u32),
     path_params: &["board_id"],
     query_params: &["limit", "type", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/items/bulk`: Create items in bulk
 #[cfg(feature = "items")]
@@ -1625,9 +1813,11 @@ pub const CREATE_ITEMS: Operation = Operation {
     credits_per_item: true,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/items/{item_id}`: Delete item
 #[cfg(feature = "items")]
@@ -1642,9 +1832,11 @@ pub const DELETE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/items/{item_id}`: Get specific item on board
 #[cfg(feature = "items")]
@@ -1659,9 +1851,11 @@ pub const GET_SPECIFIC_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/items/{item_id}`: Update item position or parent
 #[cfg(feature = "items")]
@@ -1676,9 +1870,11 @@ pub const UPDATE_ITEM_POSITION_OR_PARENT: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/items/{item_id}/tags`: Get tags from item
 #[cfg(feature = "tags")]
@@ -1693,9 +1889,11 @@ pub const GET_TAGS_FROM_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/members`: Get all board members
 #[cfg(feature = "board_members")]
@@ -1710,9 +1908,11 @@ pub const GET_BOARD_MEMBERS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Offset,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["board_id"],
     query_params: &["limit", "offset"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/members`: Share board
 #[cfg(feature = "board_members")]
@@ -1727,9 +1927,11 @@ pub const SHARE_BOARD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/members/{board_member_id}`: Remove board member
 #[cfg(feature = "board_members")]
@@ -1744,9 +1946,11 @@ pub const REMOVE_BOARD_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "board_member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/members/{board_member_id}`: Get specific board member
 #[cfg(feature = "board_members")]
@@ -1761,9 +1965,11 @@ pub const GET_SPECIFIC_BOARD_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "board_member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/members/{board_member_id}`: Update board member
 #[cfg(feature = "board_members")]
@@ -1778,9 +1984,11 @@ pub const UPDATE_BOARD_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "board_member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/shapes`: Create shape item
 #[cfg(feature = "items")]
@@ -1795,9 +2003,11 @@ pub const CREATE_SHAPE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/shapes/{item_id}`: Delete shape item
 #[cfg(feature = "items")]
@@ -1812,9 +2022,11 @@ pub const DELETE_SHAPE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/shapes/{item_id}`: Get shape item
 #[cfg(feature = "items")]
@@ -1829,9 +2041,11 @@ pub const GET_SHAPE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/shapes/{item_id}`: Update shape item
 #[cfg(feature = "items")]
@@ -1846,9 +2060,11 @@ pub const UPDATE_SHAPE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/sticky_notes`: Create sticky note item
 #[cfg(feature = "items")]
@@ -1863,9 +2079,11 @@ pub const CREATE_STICKY_NOTE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/sticky_notes/{item_id}`: Delete sticky note item
 #[cfg(feature = "items")]
@@ -1880,9 +2098,11 @@ pub const DELETE_STICKY_NOTE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/sticky_notes/{item_id}`: Get sticky note item
 #[cfg(feature = "items")]
@@ -1897,9 +2117,11 @@ pub const GET_STICKY_NOTE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/sticky_notes/{item_id}`: Update sticky note item
 #[cfg(feature = "items")]
@@ -1914,9 +2136,11 @@ pub const UPDATE_STICKY_NOTE_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/tags`: Get tags from board
 #[cfg(feature = "tags")]
@@ -1931,9 +2155,11 @@ pub const GET_TAGS_FROM_BOARD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Offset,
     max_page_size: ::std::option::Option::Some(50u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["board_id"],
     query_params: &["limit", "offset"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/tags`: Create tag
 #[cfg(feature = "tags")]
@@ -1948,9 +2174,11 @@ pub const CREATE_TAG: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/tags/{tag_id}`: Delete tag
 #[cfg(feature = "tags")]
@@ -1965,9 +2193,11 @@ pub const DELETE_TAG: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "tag_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/tags/{tag_id}`: Get tag
 #[cfg(feature = "tags")]
@@ -1982,9 +2212,11 @@ pub const GET_TAG: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "tag_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/tags/{tag_id}`: Update tag
 #[cfg(feature = "tags")]
@@ -1999,9 +2231,11 @@ pub const UPDATE_TAG: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "tag_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/texts`: Create text item
 #[cfg(feature = "items")]
@@ -2016,9 +2250,11 @@ pub const CREATE_TEXT_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/texts/{item_id}`: Delete text item
 #[cfg(feature = "items")]
@@ -2033,9 +2269,11 @@ pub const DELETE_TEXT_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/texts/{item_id}`: Get text item
 #[cfg(feature = "items")]
@@ -2050,9 +2288,11 @@ pub const GET_TEXT_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/texts/{item_id}`: Update text item
 #[cfg(feature = "items")]
@@ -2067,9 +2307,11 @@ pub const UPDATE_TEXT_ITEM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["board_id", "item_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/oauth/revoke`: Revoke token (v2)
 #[cfg(feature = "tokens")]
@@ -2084,9 +2326,11 @@ pub const REVOKE_TOKEN_V2: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}`: Get organization info
 #[cfg(feature = "enterprise")]
@@ -2101,9 +2345,11 @@ pub const ENTERPRISE_GET_ORGANIZATION: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/ai-interaction-logs`: Get AI interaction logs (Beta)
 #[cfg(feature = "audit_logs")]
@@ -2118,9 +2364,11 @@ pub const ENTERPRISE_GET_AI_INTERACTION_LOGS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id"],
     query_params: &["object_ids", "emails", "from", "to", "cursor", "limit", "sorting"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs`: Get board export jobs list
 #[cfg(feature = "exports")]
@@ -2135,9 +2383,11 @@ pub const ENTERPRISE_BOARD_EXPORT_JOBS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(500u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id"],
     query_params: &["status", "creatorId", "cursor", "limit"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/boards/export/jobs`: Create board export job
 #[cfg(feature = "exports")]
@@ -2152,9 +2402,11 @@ pub const ENTERPRISE_CREATE_BOARD_EXPORT: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id"],
     query_params: &["request_id"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}`: Get board export job status
 #[cfg(feature = "exports")]
@@ -2169,9 +2421,11 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_STATUS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "job_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/results`: Get results for board export job
 #[cfg(feature = "exports")]
@@ -2186,9 +2440,11 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_RESULTS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "job_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PUT /v2/orgs/{org_id}/boards/export/jobs/{job_id}/status`: Update board export job status
 #[cfg(feature = "exports")]
@@ -2203,9 +2459,11 @@ pub const ENTERPRISE_UPDATE_BOARD_EXPORT_JOB: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "job_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks`: Get board export job tasks list
 #[cfg(feature = "exports")]
@@ -2220,9 +2478,11 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_TASKS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(500u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "job_id"],
     query_params: &["status", "cursor", "limit"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks/{task_id}/export-link`: Create task export link
 #[cfg(feature = "exports")]
@@ -2237,9 +2497,11 @@ pub const ENTERPRISE_CREATE_BOARD_EXPORT_TASK_EXPORT_LINK: Operation = Operation
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "job_id", "task_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/boards/{board_id}/groups`: Get board user group assignments
 #[cfg(feature = "enterprise")]
@@ -2254,9 +2516,11 @@ pub const ENTERPRISE_BOARDS_GET_GROUPS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "board_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/boards/{board_id}/groups`: Create board user group assignments
 #[cfg(feature = "enterprise")]
@@ -2271,9 +2535,11 @@ pub const ENTERPRISE_BOARDS_CREATE_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/boards/{board_id}/groups/{group_id}`: Delete board user group assignment
 #[cfg(feature = "enterprise")]
@@ -2288,9 +2554,11 @@ pub const ENTERPRISE_BOARDS_DELETE_GROUPS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "board_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases`: Get all cases
 #[cfg(feature = "cases")]
@@ -2305,9 +2573,11 @@ pub const GET_ALL_CASES: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/cases`: Create case
 #[cfg(feature = "cases")]
@@ -2322,9 +2592,11 @@ pub const CREATE_CASE: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/cases/{case_id}`: Close case
 #[cfg(feature = "cases")]
@@ -2339,9 +2611,11 @@ pub const DELETE_CASE: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "case_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}`: Get case
 #[cfg(feature = "cases")]
@@ -2356,9 +2630,11 @@ pub const GET_CASE: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "case_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PUT /v2/orgs/{org_id}/cases/{case_id}`: Edit case
 #[cfg(feature = "cases")]
@@ -2373,9 +2649,11 @@ pub const EDIT_CASE: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "case_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/export-jobs`: Get board export jobs of a case
 #[cfg(feature = "cases")]
@@ -2390,9 +2668,11 @@ pub const GET_LEGAL_HOLD_EXPORT_JOBS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "case_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds`: Get all legal holds within a case
 #[cfg(feature = "legal_holds")]
@@ -2407,9 +2687,11 @@ pub const GET_ALL_LEGAL_HOLDS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "case_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/cases/{case_id}/legal-holds`: Create legal hold
 #[cfg(feature = "legal_holds")]
@@ -2424,9 +2706,11 @@ pub const CREATE_LEGAL_HOLD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "case_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Close legal hold
 #[cfg(feature = "legal_holds")]
@@ -2441,9 +2725,11 @@ pub const DELETE_LEGAL_HOLD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "case_id", "legal_hold_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Get legal hold information
 #[cfg(feature = "legal_holds")]
@@ -2458,9 +2744,11 @@ pub const GET_LEGAL_HOLD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "case_id", "legal_hold_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PUT /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Edit legal hold
 #[cfg(feature = "legal_holds")]
@@ -2475,9 +2763,11 @@ pub const EDIT_LEGAL_HOLD: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "case_id", "legal_hold_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}/content-items`: Get content items under legal hold
 #[cfg(feature = "legal_holds")]
@@ -2492,9 +2782,11 @@ pub const GET_LEGAL_HOLD_CONTENT_ITEMS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "case_id", "legal_hold_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/content-logs/items`: Retrieve content change logs of board items
 #[cfg(feature = "audit_logs")]
@@ -2509,9 +2801,11 @@ pub const ENTERPRISE_BOARD_CONTENT_ITEM_LOGS_FETCH: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(1000u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id"],
     query_params: &["board_ids", "emails", "from", "to", "cursor", "limit", "sorting"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/data-classification-settings`: Get organization settings
 #[cfg(feature = "data_classification")]
@@ -2526,9 +2820,11 @@ pub const ENTERPRISE_DATACLASSIFICATION_ORGANIZATION_SETTINGS_GET: Operation = O
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/default_teams_settings`: Get default team settings
 #[cfg(feature = "enterprise")]
@@ -2543,9 +2839,11 @@ pub const ENTERPRISE_GET_DEFAULT_TEAM_SETTINGS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups`: List of user groups
 #[cfg(feature = "enterprise")]
@@ -2560,9 +2858,11 @@ pub const ENTERPRISE_GET_GROUPS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/groups`: Create user group
 #[cfg(feature = "enterprise")]
@@ -2577,9 +2877,11 @@ pub const ENTERPRISE_CREATE_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/groups/{group_id}`: Delete user group
 #[cfg(feature = "enterprise")]
@@ -2594,9 +2896,11 @@ pub const ENTERPRISE_DELETE_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}`: Get user group
 #[cfg(feature = "enterprise")]
@@ -2611,9 +2915,11 @@ pub const ENTERPRISE_GET_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/groups/{group_id}`: Update user group
 #[cfg(feature = "enterprise")]
@@ -2628,9 +2934,11 @@ pub const ENTERPRISE_UPDATE_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/members`: List of user group members
 #[cfg(feature = "enterprise")]
@@ -2645,9 +2953,11 @@ pub const ENTERPRISE_GET_GROUP_MEMBERS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "group_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/groups/{group_id}/members`: Bulk edit of membership in user group
 #[cfg(feature = "enterprise")]
@@ -2662,9 +2972,11 @@ pub const ENTERPRISE_UPDATE_GROUP_MEMBERS: Operation = Operation {
     credits_per_item: true,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/groups/{group_id}/members`: Create user group member
 #[cfg(feature = "enterprise")]
@@ -2679,9 +2991,11 @@ pub const ENTERPRISE_CREATE_GROUP_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`: Delete user group member
 #[cfg(feature = "enterprise")]
@@ -2696,9 +3010,11 @@ pub const ENTERPRISE_DELETE_GROUP_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "group_id", "member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`: Get user group member
 #[cfg(feature = "enterprise")]
@@ -2713,9 +3029,11 @@ pub const ENTERPRISE_GET_GROUP_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "group_id", "member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/teams`: Get teams of a user group
 #[cfg(feature = "enterprise")]
@@ -2730,9 +3048,11 @@ pub const ENTERPRISE_GROUPS_GET_TEAMS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "group_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/teams/{team_id}`: Get user group team
 #[cfg(feature = "enterprise")]
@@ -2747,9 +3067,11 @@ pub const ENTERPRISE_GROUPS_GET_TEAM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "group_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/members`: Get organization members
 #[cfg(feature = "enterprise")]
@@ -2764,9 +3086,11 @@ pub const ENTERPRISE_GET_ORGANIZATION_MEMBERS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id"],
     query_params: &["emails", "role", "license", "active", "cursor", "limit"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/members/{member_id}`: Get organization member
 #[cfg(feature = "enterprise")]
@@ -2781,9 +3105,11 @@ pub const ENTERPRISE_GET_ORGANIZATION_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/projects/{project_id}/groups`: Get project user group assignments
 #[cfg(feature = "projects")]
@@ -2798,9 +3124,11 @@ pub const ENTERPRISE_PROJECTS_GET_GROUPS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "project_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/projects/{project_id}/groups`: Create project user group assignments
 #[cfg(feature = "projects")]
@@ -2815,9 +3143,11 @@ pub const ENTERPRISE_PROJECT_CREATE_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "project_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/projects/{project_id}/groups/{group_id}`: Delete project user group assignment
 #[cfg(feature = "projects")]
@@ -2832,9 +3162,11 @@ pub const ENTERPRISE_PROJECT_DELETE_GROUPS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "project_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams`: List teams
 #[cfg(feature = "enterprise")]
@@ -2849,9 +3181,11 @@ pub const ENTERPRISE_GET_TEAMS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id"],
     query_params: &["limit", "cursor", "name"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams`: Create team
 #[cfg(feature = "enterprise")]
@@ -2866,9 +3200,11 @@ pub const ENTERPRISE_CREATE_TEAM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}`: Delete team
 #[cfg(feature = "enterprise")]
@@ -2883,9 +3219,11 @@ pub const ENTERPRISE_DELETE_TEAM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}`: Get team
 #[cfg(feature = "enterprise")]
@@ -2900,9 +3238,11 @@ pub const ENTERPRISE_GET_TEAM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}`: Update team
 #[cfg(feature = "enterprise")]
@@ -2917,9 +3257,11 @@ pub const ENTERPRISE_UPDATE_TEAM: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`: Get board classification
 #[cfg(feature = "data_classification")]
@@ -2934,9 +3276,11 @@ pub const ENTERPRISE_DATACLASSIFICATION_BOARD_GET: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`: Update board classification
 #[cfg(feature = "data_classification")]
@@ -2951,9 +3295,11 @@ pub const ENTERPRISE_DATACLASSIFICATION_BOARD_SET: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "board_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification`: Bulk update boards classification
 #[cfg(feature = "data_classification")]
@@ -2968,9 +3314,11 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_BOARDS_BULK: Operation = Operation 
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`: Get team settings
 #[cfg(feature = "data_classification")]
@@ -2985,9 +3333,11 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_GET: Operation = Operation
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`: Update team settings
 #[cfg(feature = "data_classification")]
@@ -3002,9 +3352,11 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_SET: Operation = Operation
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/groups`: List of user group to team connections
 #[cfg(feature = "enterprise")]
@@ -3019,9 +3371,11 @@ pub const ENTERPRISE_TEAMS_GET_GROUPS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "team_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/groups`: Create user group to team connection
 #[cfg(feature = "enterprise")]
@@ -3036,9 +3390,11 @@ pub const ENTERPRISE_TEAMS_CREATE_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`: Delete user group to team connection
 #[cfg(feature = "enterprise")]
@@ -3053,9 +3409,11 @@ pub const ENTERPRISE_TEAMS_DELETE_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`: Get user group of a team
 #[cfg(feature = "enterprise")]
@@ -3070,9 +3428,11 @@ pub const ENTERPRISE_TEAMS_GET_GROUP: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "group_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/members`: List team members
 #[cfg(feature = "enterprise")]
@@ -3087,9 +3447,11 @@ pub const ENTERPRISE_GET_TEAM_MEMBERS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "team_id"],
     query_params: &["limit", "cursor", "role"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/members`: Invite team members
 #[cfg(feature = "enterprise")]
@@ -3104,9 +3466,11 @@ pub const ENTERPRISE_INVITE_TEAM_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Delete team member from team
 #[cfg(feature = "enterprise")]
@@ -3121,9 +3485,11 @@ pub const ENTERPRISE_DELETE_TEAM_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Get team member
 #[cfg(feature = "enterprise")]
@@ -3138,9 +3504,11 @@ pub const ENTERPRISE_GET_TEAM_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Update team member
 #[cfg(feature = "enterprise")]
@@ -3155,9 +3523,11 @@ pub const ENTERPRISE_UPDATE_TEAM_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects`: List of projects
 #[cfg(feature = "projects")]
@@ -3172,9 +3542,11 @@ pub const ENTERPRISE_GET_PROJECTS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "team_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/projects`: Create project
 #[cfg(feature = "projects")]
@@ -3189,9 +3561,11 @@ pub const ENTERPRISE_CREATE_PROJECT: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Delete project
 #[cfg(feature = "projects")]
@@ -3206,9 +3580,11 @@ pub const ENTERPRISE_DELETE_PROJECT: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "project_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Get project
 #[cfg(feature = "projects")]
@@ -3223,9 +3599,11 @@ pub const ENTERPRISE_GET_PROJECT: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "project_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Update project
 #[cfg(feature = "projects")]
@@ -3240,9 +3618,11 @@ pub const ENTERPRISE_UPDATE_PROJECT: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "project_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`: List of project members
 #[cfg(feature = "projects")]
@@ -3257,9 +3637,11 @@ pub const ENTERPRISE_GET_PROJECT_MEMBERS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::Cursor,
     max_page_size: ::std::option::Option::Some(100u32),
+    min_page_size: ::std::option::Option::Some(1u32),
     path_params: &["org_id", "team_id", "project_id"],
     query_params: &["limit", "cursor"],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`: Add member in a project
 #[cfg(feature = "projects")]
@@ -3274,9 +3656,11 @@ pub const ENTERPRISE_ADD_PROJECT_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "project_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Remove project member
 #[cfg(feature = "projects")]
@@ -3291,9 +3675,11 @@ pub const ENTERPRISE_DELETE_PROJECT_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "project_id", "member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Get project member
 #[cfg(feature = "projects")]
@@ -3308,9 +3694,11 @@ pub const ENTERPRISE_GET_PROJECT_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "project_id", "member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Update project member
 #[cfg(feature = "projects")]
@@ -3325,9 +3713,11 @@ pub const ENTERPRISE_UPDATE_PROJECT_MEMBER: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "project_id", "member_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`: Get project settings
 #[cfg(feature = "projects")]
@@ -3342,9 +3732,11 @@ pub const ENTERPRISE_GET_PROJECT_SETTINGS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "project_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`: Update project settings
 #[cfg(feature = "projects")]
@@ -3359,9 +3751,11 @@ pub const ENTERPRISE_UPDATE_PROJECT_SETTINGS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id", "project_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/settings`: Get team settings
 #[cfg(feature = "enterprise")]
@@ -3376,9 +3770,11 @@ pub const ENTERPRISE_GET_TEAM_SETTINGS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/settings`: Update team settings
 #[cfg(feature = "enterprise")]
@@ -3393,9 +3789,11 @@ pub const ENTERPRISE_UPDATE_TEAM_SETTINGS: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &["org_id", "team_id"],
     query_params: &[],
     multipart: false,
+    media_type: "application/json",
 };
 ///`POST /v2/sessions/reset_all`: Reset all sessions of a user
 #[cfg(feature = "enterprise")]
@@ -3410,9 +3808,11 @@ pub const ENTERPRISE_POST_USER_SESSIONS_RESET: Operation = Operation {
     credits_per_item: false,
     pagination: Pagination::None,
     max_page_size: ::std::option::Option::None,
+    min_page_size: ::std::option::Option::None,
     path_params: &[],
     query_params: &["email"],
     multipart: false,
+    media_type: "application/json",
 };
 /// Every operation of the pinned spec whose area's feature is enabled.
 pub static OPERATIONS: &[Operation] = &[

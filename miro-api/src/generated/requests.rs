@@ -6,7 +6,7 @@
 #[allow(unused_imports)]
 use super::types;
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::list_groups`](crate::MiroApi::list_groups) (`GET /Groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::list_groups`](crate::MiroApi::list_groups) (`GET /api/v1/scim/Groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -65,7 +65,7 @@ impl<'a> ListGroups<'a> {
             ::reqwest::RequestBuilder,
             crate::Error,
         > {
-            let url = format!("{}/Groups", this.base_url(),);
+            let url = format!("{}/api/v1/scim/Groups", this.base_url(),);
             ::std::result::Result::Ok(
                 this
                     .http()
@@ -98,7 +98,7 @@ impl<'a> ::std::future::IntoFuture for ListGroups<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::get_group`](crate::MiroApi::get_group) (`GET /Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::get_group`](crate::MiroApi::get_group) (`GET /api/v1/scim/Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -121,8 +121,8 @@ impl<'a> GetGroup<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/Groups/{}", this.base_url(), crate ::runtime::encode_path(& id
-                .to_string()),
+                "{}/api/v1/scim/Groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& id.to_string()),
             );
             ::std::result::Result::Ok(
                 this
@@ -151,7 +151,7 @@ impl<'a> ::std::future::IntoFuture for GetGroup<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::patch_group`](crate::MiroApi::patch_group) (`PATCH /Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::patch_group`](crate::MiroApi::patch_group) (`PATCH /api/v1/scim/Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct PatchGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -175,8 +175,8 @@ impl<'a> PatchGroup<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/Groups/{}", this.base_url(), crate ::runtime::encode_path(& id
-                .to_string()),
+                "{}/api/v1/scim/Groups/{}", this.base_url(), crate
+                ::runtime::encode_path(& id.to_string()),
             );
             ::std::result::Result::Ok(
                 this
@@ -206,7 +206,7 @@ impl<'a> ::std::future::IntoFuture for PatchGroup<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::list_resource_types`](crate::MiroApi::list_resource_types) (`GET /ResourceTypes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::list_resource_types`](crate::MiroApi::list_resource_types) (`GET /api/v1/scim/ResourceTypes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListResourceTypes<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -221,7 +221,7 @@ impl<'a> ListResourceTypes<'a> {
             ::reqwest::RequestBuilder,
             crate::Error,
         > {
-            let url = format!("{}/ResourceTypes", this.base_url(),);
+            let url = format!("{}/api/v1/scim/ResourceTypes", this.base_url(),);
             ::std::result::Result::Ok(
                 this
                     .http()
@@ -248,7 +248,7 @@ impl<'a> ::std::future::IntoFuture for ListResourceTypes<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::get_resource_type`](crate::MiroApi::get_resource_type) (`GET /ResourceTypes/{resource}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::get_resource_type`](crate::MiroApi::get_resource_type) (`GET /api/v1/scim/ResourceTypes/{resource}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetResourceType<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -265,8 +265,8 @@ impl<'a> GetResourceType<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/ResourceTypes/{}", this.base_url(), crate ::runtime::encode_path(&
-                resource.to_string()),
+                "{}/api/v1/scim/ResourceTypes/{}", this.base_url(), crate
+                ::runtime::encode_path(& resource.to_string()),
             );
             ::std::result::Result::Ok(
                 this
@@ -294,7 +294,7 @@ impl<'a> ::std::future::IntoFuture for GetResourceType<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::list_schemas`](crate::MiroApi::list_schemas) (`GET /Schemas`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::list_schemas`](crate::MiroApi::list_schemas) (`GET /api/v1/scim/Schemas`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListSchemas<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -309,7 +309,7 @@ impl<'a> ListSchemas<'a> {
             ::reqwest::RequestBuilder,
             crate::Error,
         > {
-            let url = format!("{}/Schemas", this.base_url(),);
+            let url = format!("{}/api/v1/scim/Schemas", this.base_url(),);
             ::std::result::Result::Ok(
                 this
                     .http()
@@ -336,7 +336,7 @@ impl<'a> ::std::future::IntoFuture for ListSchemas<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::get_schema`](crate::MiroApi::get_schema) (`GET /Schemas/{uri}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::get_schema`](crate::MiroApi::get_schema) (`GET /api/v1/scim/Schemas/{uri}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSchema<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -353,8 +353,8 @@ impl<'a> GetSchema<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/Schemas/{}", this.base_url(), crate ::runtime::encode_path(& uri
-                .to_string()),
+                "{}/api/v1/scim/Schemas/{}", this.base_url(), crate
+                ::runtime::encode_path(& uri.to_string()),
             );
             ::std::result::Result::Ok(
                 this
@@ -382,7 +382,7 @@ impl<'a> ::std::future::IntoFuture for GetSchema<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::list_service_provider_configs`](crate::MiroApi::list_service_provider_configs) (`GET /ServiceProviderConfig`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::list_service_provider_configs`](crate::MiroApi::list_service_provider_configs) (`GET /api/v1/scim/ServiceProviderConfig`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListServiceProviderConfigs<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -399,7 +399,7 @@ impl<'a> ListServiceProviderConfigs<'a> {
             ::reqwest::RequestBuilder,
             crate::Error,
         > {
-            let url = format!("{}/ServiceProviderConfig", this.base_url(),);
+            let url = format!("{}/api/v1/scim/ServiceProviderConfig", this.base_url(),);
             ::std::result::Result::Ok(
                 this
                     .http()
@@ -429,7 +429,7 @@ impl<'a> ::std::future::IntoFuture for ListServiceProviderConfigs<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::list_users`](crate::MiroApi::list_users) (`GET /Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::list_users`](crate::MiroApi::list_users) (`GET /api/v1/scim/Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListUsers<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -488,7 +488,7 @@ impl<'a> ListUsers<'a> {
             ::reqwest::RequestBuilder,
             crate::Error,
         > {
-            let url = format!("{}/Users", this.base_url(),);
+            let url = format!("{}/api/v1/scim/Users", this.base_url(),);
             ::std::result::Result::Ok(
                 this
                     .http()
@@ -521,7 +521,7 @@ impl<'a> ::std::future::IntoFuture for ListUsers<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::create_user`](crate::MiroApi::create_user) (`POST /Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::create_user`](crate::MiroApi::create_user) (`POST /api/v1/scim/Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -537,7 +537,7 @@ impl<'a> CreateUser<'a> {
             ::reqwest::RequestBuilder,
             crate::Error,
         > {
-            let url = format!("{}/Users", this.base_url(),);
+            let url = format!("{}/api/v1/scim/Users", this.base_url(),);
             ::std::result::Result::Ok(
                 this
                     .http()
@@ -565,7 +565,7 @@ impl<'a> ::std::future::IntoFuture for CreateUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::get_user`](crate::MiroApi::get_user) (`GET /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::get_user`](crate::MiroApi::get_user) (`GET /api/v1/scim/Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -588,8 +588,8 @@ impl<'a> GetUser<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
-                .to_string()),
+                "{}/api/v1/scim/Users/{}", this.base_url(), crate
+                ::runtime::encode_path(& id.to_string()),
             );
             ::std::result::Result::Ok(
                 this
@@ -618,7 +618,7 @@ impl<'a> ::std::future::IntoFuture for GetUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::replace_user`](crate::MiroApi::replace_user) (`PUT /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::replace_user`](crate::MiroApi::replace_user) (`PUT /api/v1/scim/Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ReplaceUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -636,8 +636,8 @@ impl<'a> ReplaceUser<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
-                .to_string()),
+                "{}/api/v1/scim/Users/{}", this.base_url(), crate
+                ::runtime::encode_path(& id.to_string()),
             );
             ::std::result::Result::Ok(
                 this
@@ -666,7 +666,7 @@ impl<'a> ::std::future::IntoFuture for ReplaceUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::delete_user`](crate::MiroApi::delete_user) (`DELETE /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::delete_user`](crate::MiroApi::delete_user) (`DELETE /api/v1/scim/Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -683,8 +683,8 @@ impl<'a> DeleteUser<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
-                .to_string()),
+                "{}/api/v1/scim/Users/{}", this.base_url(), crate
+                ::runtime::encode_path(& id.to_string()),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -701,7 +701,7 @@ impl<'a> ::std::future::IntoFuture for DeleteUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
-/// A request of [`MiroApi::patch_user`](crate::MiroApi::patch_user) (`PATCH /Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+/// A request of [`MiroApi::patch_user`](crate::MiroApi::patch_user) (`PATCH /api/v1/scim/Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct PatchUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -719,8 +719,8 @@ impl<'a> PatchUser<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/Users/{}", this.base_url(), crate ::runtime::encode_path(& id
-                .to_string()),
+                "{}/api/v1/scim/Users/{}", this.base_url(), crate
+                ::runtime::encode_path(& id.to_string()),
             );
             ::std::result::Result::Ok(
                 this

@@ -286,7 +286,14 @@ pub struct AppCardItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains information about the style of an app card item, such as the fill color.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardStyle {
@@ -324,6 +331,20 @@ pub struct AppCardUpdateRequest {
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<UpdateAppCardStyle>,
+}
+#[cfg(feature = "tokens")]
+///The app the token was issued to.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+pub struct ApplicationInformation {
+    ///The app's id.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub id: ::std::option::Option<::std::string::String>,
+    ///The app's name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<::std::string::String>,
+    ///`application`.
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "audit_logs")]
 ///Audit context
@@ -538,7 +559,8 @@ pub struct Board {
     )]
     pub current_user_membership: ::std::option::Option<BoardMember>,
     ///Description of the board.
-    pub description: ::std::string::String,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub description: ::std::option::Option<::std::string::String>,
     ///Unique identifier (ID) of the board.
     pub id: ::std::string::String,
     ///Date and time when the board was last opened by any user. Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
@@ -552,6 +574,8 @@ pub struct Board {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub last_opened_by: ::std::option::Option<UserInfoLastOpenedBy>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub links: ::std::option::Option<BoardLinks>,
     ///Date and time when the board was last modified. Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(
         rename = "modifiedAt",
@@ -567,17 +591,27 @@ pub struct Board {
     pub name: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub owner: ::std::option::Option<UserInfoShort>,
+    #[serde(
+        rename = "permissionsPolicy",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub permissions_policy: ::std::option::Option<BoardPermissionsPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub picture: ::std::option::Option<Picture>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub policy: ::std::option::Option<BoardPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub project: ::std::option::Option<BoardProject>,
+    #[serde(
+        rename = "sharingPolicy",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub sharing_policy: ::std::option::Option<BoardSharingPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub team: ::std::option::Option<Team>,
     ///Type of the object that is returned. In this case, type returns `board`.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
     ///URL to view the board.
     #[serde(rename = "viewLink", skip_serializing_if = "::std::option::Option::is_none")]
     pub view_link: ::std::option::Option<::std::string::String>,
@@ -1050,6 +1084,8 @@ pub struct BoardLinks {
 pub struct BoardMember {
     ///Unique identifier (ID) of the user.
     pub id: ::std::string::String,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub links: ::std::option::Option<SelfLink>,
     ///Name of the user.
     pub name: ::std::string::String,
     /// Role of the board member.
@@ -1144,6 +1180,12 @@ Miro's default: `anyone`.*/
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub copy_access: ::std::option::Option<BoardPermissionsPolicyCopyAccess>,
+    ///Who can copy the board (live answers carry it beside `copyAccess`).
+    #[serde(
+        rename = "copyAccessLevel",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub copy_access_level: ::std::option::Option<BoardPermissionsPolicyCopyAccessLevel>,
     /**Defines who can change access and invite users to this board. To change the value for the `sharingAccess` parameter, contact Miro Customer Support.
 
 Miro's default: `team_members_with_editing_rights`.*/
@@ -1172,6 +1214,18 @@ Miro's default: `anyone`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardPermissionsPolicyCopyAccess {
+    Anyone,
+    TeamMembers,
+    TeamEditors,
+    BoardOwner,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
+#[cfg(feature = "boards")]
+///Who can copy the board (live answers carry it beside `copyAccess`).
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum BoardPermissionsPolicyCopyAccessLevel {
     Anyone,
     TeamMembers,
     TeamEditors,
@@ -1505,7 +1559,8 @@ pub struct BoardWithLinks {
     )]
     pub current_user_membership: ::std::option::Option<BoardMember>,
     ///Description of the board.
-    pub description: ::std::string::String,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub description: ::std::option::Option<::std::string::String>,
     ///Unique identifier (ID) of the board.
     pub id: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1525,17 +1580,27 @@ pub struct BoardWithLinks {
     pub name: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub owner: ::std::option::Option<UserInfoShort>,
+    #[serde(
+        rename = "permissionsPolicy",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub permissions_policy: ::std::option::Option<BoardPermissionsPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub picture: ::std::option::Option<Picture>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub policy: ::std::option::Option<BoardPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub project: ::std::option::Option<BoardProject>,
+    #[serde(
+        rename = "sharingPolicy",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub sharing_policy: ::std::option::Option<BoardSharingPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub team: ::std::option::Option<Team>,
     ///Type of the object that is returned. In this case, type returns `board`.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
     ///URL to view the board.
     #[serde(rename = "viewLink", skip_serializing_if = "::std::option::Option::is_none")]
     pub view_link: ::std::option::Option<::std::string::String>,
@@ -1561,7 +1626,8 @@ pub struct BoardWithLinksAndLastOpened {
     )]
     pub current_user_membership: ::std::option::Option<BoardMember>,
     ///Description of the board.
-    pub description: ::std::string::String,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub description: ::std::option::Option<::std::string::String>,
     ///Unique identifier (ID) of the board.
     pub id: ::std::string::String,
     ///Date and time when the board was last opened by any user. Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
@@ -1592,17 +1658,27 @@ pub struct BoardWithLinksAndLastOpened {
     pub name: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub owner: ::std::option::Option<UserInfoShort>,
+    #[serde(
+        rename = "permissionsPolicy",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub permissions_policy: ::std::option::Option<BoardPermissionsPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub picture: ::std::option::Option<Picture>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub policy: ::std::option::Option<BoardPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub project: ::std::option::Option<BoardProject>,
+    #[serde(
+        rename = "sharingPolicy",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub sharing_policy: ::std::option::Option<BoardSharingPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub team: ::std::option::Option<Team>,
     ///Type of the object that is returned. In this case, type returns `board`.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
     ///URL to view the board.
     #[serde(rename = "viewLink", skip_serializing_if = "::std::option::Option::is_none")]
     pub view_link: ::std::option::Option<::std::string::String>,
@@ -1628,7 +1704,8 @@ pub struct BoardWithLinksAndWithoutProject {
     )]
     pub current_user_membership: ::std::option::Option<BoardMember>,
     ///Description of the board.
-    pub description: ::std::string::String,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub description: ::std::option::Option<::std::string::String>,
     ///Unique identifier (ID) of the board.
     pub id: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1648,15 +1725,25 @@ pub struct BoardWithLinksAndWithoutProject {
     pub name: ::std::string::String,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub owner: ::std::option::Option<UserInfoShort>,
+    #[serde(
+        rename = "permissionsPolicy",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub permissions_policy: ::std::option::Option<BoardPermissionsPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub picture: ::std::option::Option<Picture>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub policy: ::std::option::Option<BoardPolicy>,
+    #[serde(
+        rename = "sharingPolicy",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub sharing_policy: ::std::option::Option<BoardSharingPolicy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub team: ::std::option::Option<Team>,
     ///Type of the object that is returned. In this case, type returns `board`.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
     ///URL to view the board.
     #[serde(rename = "viewLink", skip_serializing_if = "::std::option::Option::is_none")]
     pub view_link: ::std::option::Option<::std::string::String>,
@@ -1686,7 +1773,14 @@ pub struct BoardsPagedResponse {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 /**Defines the style used to represent the border of the shape.
 Default: `normal`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -1858,7 +1952,14 @@ pub struct CardItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains information about the style of a card item, such as the card theme.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardStyle {
@@ -1967,6 +2068,9 @@ pub struct CodeWidgetCursorPaged {
     ///Total number of results available. If the value of the `total` parameter is higher than the value of the `size` parameter, this means that there are more results that you can retrieve. To retrieve more results, you can make another request and set the `offset` value accordingly.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
+    ///The kind of list (`cursor-list`).
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "experimental")]
 ///Contains the data properties of a code widget item, such as the code content, programming language, and display settings.
@@ -2211,6 +2315,9 @@ pub struct ConnectorsCursorPaged {
     pub size: ::std::option::Option<i32>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
+    ///The kind of list (`cursor-list`).
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
 ///`CopyBoardChanges`
@@ -4144,7 +4251,14 @@ impl ::std::str::FromStr for ExportTaskStatusFilter {
         Ok(Self(value.to_string()))
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 /**Fill color for the sticky note.
 Default: `light_yellow`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -4208,7 +4322,14 @@ pub struct FixedRatioNoRotationGeometry {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 /**Defines the font type for the text in the shape item.
 Default: `arial`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -4465,7 +4586,15 @@ pub struct FrameItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
-#[cfg(feature = "frames")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains information about the style of a frame item, such as the fill color.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FrameStyle {
@@ -4519,6 +4648,8 @@ pub struct GenericItem {
     pub geometry: ::std::option::Option<Geometry>,
     ///Unique identifier (ID) of an item.
     pub id: ::std::string::String,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub links: ::std::option::Option<WidgetLinks>,
     ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(
         rename = "modifiedAt",
@@ -4534,6 +4665,8 @@ pub struct GenericItem {
     pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub style: ::std::option::Option<ItemStyle>,
     ///Type of item that is returned.
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
@@ -4559,6 +4692,9 @@ pub struct GenericItemCursorPaged {
     ///Total number of results available. If the value of the `total` parameter is higher than the value of the `size` parameter, this means that there are more results that you can retrieve. To retrieve more results, you can make another request and set the `offset` value accordingly. For example, if there are `30` results, and the request has the `offset` set to `0` and the `limit` set to `20`, the `size` parameter will return `20` and the `total` parameter will return `30`. This means that there are 9 more results to retrieve (as the offset is zero-based).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
+    ///The kind of list (`cursor-list`).
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
 ///`GenericItemCursorPagedPlatformContainers`
@@ -4580,6 +4716,9 @@ pub struct GenericItemCursorPagedPlatformContainers {
     pub size: ::std::option::Option<i32>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
+    ///The kind of list (`cursor-list`).
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
 ///Contains the result data.
@@ -4602,6 +4741,8 @@ pub struct GenericItemPlatformTags {
     pub geometry: ::std::option::Option<Geometry>,
     ///Unique identifier (ID) of an item.
     pub id: ::std::string::String,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub links: ::std::option::Option<WidgetLinks>,
     ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(
         rename = "modifiedAt",
@@ -4617,6 +4758,8 @@ pub struct GenericItemPlatformTags {
     pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub style: ::std::option::Option<ItemStyle>,
     ///Type of item that is returned.
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
@@ -4704,6 +4847,9 @@ pub struct GenericSubscriptionsCursorPaged {
     ///Total number of results available. If the value of the `total` parameter is higher than the value of the `size` parameter, this means that there are more results that you can retrieve. To retrieve more results, you can make another request and set the `offset` value accordingly. For example, if there are `30` results, and the request has the `offset` set to `0` and the `limit` set to `20`, the `size` parameter will return `20` and the `total` parameter will return `30`. This means that there are 9 more results to retrieve (as the offset is zero-based).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
+    ///The kind of list (`cursor-list`).
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(
     any(
@@ -6169,7 +6315,14 @@ pub struct ItemPagedResponsePlatformTags {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains information about item-specific styles.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
@@ -6179,38 +6332,87 @@ pub enum ItemStyle {
     ShapeStyle(ShapeStyle),
     StickyNoteStyle(StickyNoteStyle),
     TextStyle(TextStyle),
+    FrameStyle(FrameStyle),
     /// Data of a `type` this version of the client does not know (or that did not match
     /// its documented shape), kept as raw JSON.
     Unknown(::serde_json::Value),
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<AppCardStyle> for ItemStyle {
     fn from(value: AppCardStyle) -> Self {
         Self::AppCardStyle(value)
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<CardStyle> for ItemStyle {
     fn from(value: CardStyle) -> Self {
         Self::CardStyle(value)
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<ShapeStyle> for ItemStyle {
     fn from(value: ShapeStyle) -> Self {
         Self::ShapeStyle(value)
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<StickyNoteStyle> for ItemStyle {
     fn from(value: StickyNoteStyle) -> Self {
         Self::StickyNoteStyle(value)
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::convert::From<TextStyle> for ItemStyle {
     fn from(value: TextStyle) -> Self {
         Self::TextStyle(value)
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+impl ::std::convert::From<FrameStyle> for ItemStyle {
+    fn from(value: FrameStyle) -> Self {
+        Self::FrameStyle(value)
     }
 }
 #[cfg(feature = "items")]
@@ -6459,6 +6661,9 @@ pub struct MindmapCursorPaged {
     ///Total number of results available. If the value of the `total` parameter is higher than the value of the `size` parameter, this means that there are more results that you can retrieve. To retrieve more results, you can make another request and set the `offset` value accordingly. For example, if there are `30` results, and the request has the `offset` set to `0` and the `limit` set to `20`, the `size` parameter will return `20` and the `total` parameter will return `30`. This means that there are 9 more results to retrieve (as the offset is zero-based).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
+    ///The kind of list (`cursor-list`).
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "experimental")]
 ///Contains mind map node data, such as `nodeView` or `isRoot`.
@@ -7938,6 +8143,8 @@ pub struct Parent {
     ///Unique identifier (ID) of the parent frame for the item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub links: ::std::option::Option<SelfLink>,
 }
 #[cfg(feature = "full")]
 ///`ParentIdPlatformContainers`
@@ -8128,7 +8335,8 @@ pub enum PatchUserResourceSchemasItem {
 pub struct Picture {
     ///Id of the picture
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<f64>,
+    #[serde(default, deserialize_with = "crate::runtime::lenient_id")]
+    pub id: ::std::option::Option<::std::string::String>,
     ///Url of the picture
     #[serde(rename = "imageURL", skip_serializing_if = "::std::option::Option::is_none")]
     pub image_url: ::std::option::Option<::std::string::String>,
@@ -9385,7 +9593,14 @@ pub struct ShapeItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains information about the shape style, such as the border color or opacity.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeStyle {
@@ -9924,7 +10139,14 @@ pub struct StickyNoteItem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains information about the style of a sticky note item, such as the fill color or text alignment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteStyle {
@@ -11016,7 +11238,14 @@ pub struct TeamsPage {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<PageType>,
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 /**Defines how the sticky note text is horizontally aligned.
 Default: `center`.*/
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -11028,7 +11257,15 @@ pub enum TextAlign {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///The vertical position of the text on the connector. Default: middle
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
@@ -11135,7 +11372,14 @@ pub enum TextOrientation {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains information about the style of a text item, such as the fill color or font family.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct TextStyle {
@@ -11196,6 +11440,8 @@ pub struct TextUpdateRequest {
 ///`TokenInformation`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TokenInformation {
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub application: ::std::option::Option<ApplicationInformation>,
     #[serde(rename = "createdBy")]
     pub created_by: UserInformation,
     pub organization: OrganizationInformation,
@@ -12120,7 +12366,15 @@ impl ::std::str::FromStr for WidgetId {
         Ok(Self(value.to_string()))
     }
 }
-#[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 ///Contains applicable links for the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct WidgetLinks {
@@ -12991,6 +13245,75 @@ impl crate::runtime::OuterTag for BoardPermissionsPolicyCopyAccess {
     }
 }
 #[cfg(feature = "boards")]
+impl BoardPermissionsPolicyCopyAccessLevel {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Anyone => "anyone",
+            Self::TeamMembers => "team_members",
+            Self::TeamEditors => "team_editors",
+            Self::BoardOwner => "board_owner",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "anyone" => ::std::option::Option::Some(Self::Anyone),
+            "team_members" => ::std::option::Option::Some(Self::TeamMembers),
+            "team_editors" => ::std::option::Option::Some(Self::TeamEditors),
+            "board_owner" => ::std::option::Option::Some(Self::BoardOwner),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+impl ::std::fmt::Display for BoardPermissionsPolicyCopyAccessLevel {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+#[cfg(feature = "boards")]
+impl ::std::str::FromStr for BoardPermissionsPolicyCopyAccessLevel {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "BoardPermissionsPolicyCopyAccessLevel",
+                value,
+            ))
+    }
+}
+#[cfg(feature = "boards")]
+impl ::serde::Serialize for BoardPermissionsPolicyCopyAccessLevel {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+#[cfg(feature = "boards")]
+impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccessLevel {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+#[cfg(feature = "boards")]
+impl crate::runtime::OuterTag for BoardPermissionsPolicyCopyAccessLevel {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "boards")]
 impl BoardPermissionsPolicySharingAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13610,7 +13933,14 @@ impl crate::runtime::OuterTag for BoardUserGroupRole {
         ::std::option::Option::Some(self.as_str())
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl BorderStyle {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13630,13 +13960,27 @@ impl BorderStyle {
         }
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for BorderStyle {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for BorderStyle {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13646,7 +13990,14 @@ impl ::std::str::FromStr for BorderStyle {
             .ok_or_else(|| crate::UnknownEnumValue::new("BorderStyle", value))
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for BorderStyle {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13655,7 +14006,14 @@ impl ::serde::Serialize for BorderStyle {
         serializer.serialize_str(self.as_str())
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for BorderStyle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13668,7 +14026,14 @@ impl<'de> ::serde::Deserialize<'de> for BorderStyle {
         )
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for BorderStyle {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -14776,7 +15141,14 @@ impl crate::runtime::OuterTag for ExportJobStatus {
         ::std::option::Option::Some(self.as_str())
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl FillColor {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14822,13 +15194,27 @@ impl FillColor {
         }
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for FillColor {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for FillColor {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14838,7 +15224,14 @@ impl ::std::str::FromStr for FillColor {
             .ok_or_else(|| crate::UnknownEnumValue::new("FillColor", value))
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for FillColor {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14847,7 +15240,14 @@ impl ::serde::Serialize for FillColor {
         serializer.serialize_str(self.as_str())
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for FillColor {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14860,13 +15260,27 @@ impl<'de> ::serde::Deserialize<'de> for FillColor {
         )
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for FillColor {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl FontFamily {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14940,13 +15354,27 @@ impl FontFamily {
         }
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for FontFamily {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for FontFamily {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14956,7 +15384,14 @@ impl ::std::str::FromStr for FontFamily {
             .ok_or_else(|| crate::UnknownEnumValue::new("FontFamily", value))
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for FontFamily {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14965,7 +15400,14 @@ impl ::serde::Serialize for FontFamily {
         serializer.serialize_str(self.as_str())
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for FontFamily {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14978,7 +15420,14 @@ impl<'de> ::serde::Deserialize<'de> for FontFamily {
         )
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for FontFamily {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -19853,7 +20302,14 @@ impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingViaPublicLink 
         ::std::option::Option::Some(self.as_str())
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl TextAlign {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -19873,13 +20329,27 @@ impl TextAlign {
         }
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for TextAlign {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for TextAlign {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -19889,7 +20359,14 @@ impl ::std::str::FromStr for TextAlign {
             .ok_or_else(|| crate::UnknownEnumValue::new("TextAlign", value))
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for TextAlign {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -19898,7 +20375,14 @@ impl ::serde::Serialize for TextAlign {
         serializer.serialize_str(self.as_str())
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for TextAlign {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -19911,13 +20395,28 @@ impl<'de> ::serde::Deserialize<'de> for TextAlign {
         )
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for TextAlign {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
-#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl TextAlignVertical {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -19937,13 +20436,29 @@ impl TextAlignVertical {
         }
     }
 }
-#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::fmt::Display for TextAlignVertical {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::std::str::FromStr for TextAlignVertical {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -19953,7 +20468,15 @@ impl ::std::str::FromStr for TextAlignVertical {
             .ok_or_else(|| crate::UnknownEnumValue::new("TextAlignVertical", value))
     }
 }
-#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ::serde::Serialize for TextAlignVertical {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -19962,7 +20485,15 @@ impl ::serde::Serialize for TextAlignVertical {
         serializer.serialize_str(self.as_str())
     }
 }
-#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for TextAlignVertical {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -19975,7 +20506,15 @@ impl<'de> ::serde::Deserialize<'de> for TextAlignVertical {
         )
     }
 }
-#[cfg(any(feature = "connectors", feature = "experimental", feature = "items"))]
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl crate::runtime::OuterTag for TextAlignVertical {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -20302,7 +20841,14 @@ impl ItemDataCreate {
         }
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ItemStyle {
     /// Decodes `value` as the variant that the enclosing object's `type` names;
     /// an unknown `type`, or data that does not fit, is kept raw in `Unknown`.
@@ -20320,6 +20866,12 @@ impl ItemStyle {
             "card" => {
                 match ::serde::Deserialize::deserialize(&value) {
                     ::std::result::Result::Ok(data) => Self::CardStyle(data),
+                    ::std::result::Result::Err(_) => Self::Unknown(value),
+                }
+            }
+            "frame" => {
+                match ::serde::Deserialize::deserialize(&value) {
+                    ::std::result::Result::Ok(data) => Self::FrameStyle(data),
                     ::std::result::Result::Err(_) => Self::Unknown(value),
                 }
             }
@@ -20448,6 +21000,8 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             id: ::std::string::String,
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            links: ::std::option::Option<WidgetLinks>,
             #[serde(
                 rename = "modifiedAt",
                 skip_serializing_if = "::std::option::Option::is_none"
@@ -20464,6 +21018,8 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             parent: ::std::option::Option<Parent>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<Position>,
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            style: ::std::option::Option<::serde_json::Value>,
             #[serde(rename = "type")]
             type_: ::std::string::String,
         }
@@ -20473,24 +21029,29 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             data,
             geometry,
             id,
+            links,
             modified_at,
             modified_by,
             parent,
             position,
+            style,
             type_,
         } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
         let data = data.map(|v| WidgetDataOutput::from_outer_tag(tag, v));
+        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
         ::std::result::Result::Ok(Self {
             created_at,
             created_by,
             data,
             geometry,
             id,
+            links,
             modified_at,
             modified_by,
             parent,
             position,
+            style,
             type_,
         })
     }
@@ -20517,6 +21078,8 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             id: ::std::string::String,
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            links: ::std::option::Option<WidgetLinks>,
             #[serde(
                 rename = "modifiedAt",
                 skip_serializing_if = "::std::option::Option::is_none"
@@ -20533,6 +21096,8 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
             parent: ::std::option::Option<Parent>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<Position>,
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            style: ::std::option::Option<::serde_json::Value>,
             #[serde(rename = "type")]
             type_: ::std::string::String,
         }
@@ -20542,24 +21107,29 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
             data,
             geometry,
             id,
+            links,
             modified_at,
             modified_by,
             parent,
             position,
+            style,
             type_,
         } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
         let data = data.map(|v| WidgetDataOutput::from_outer_tag(tag, v));
+        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
         ::std::result::Result::Ok(Self {
             created_at,
             created_by,
             data,
             geometry,
             id,
+            links,
             modified_at,
             modified_by,
             parent,
             position,
+            style,
             type_,
         })
     }
@@ -21057,7 +21627,14 @@ impl AppCardDataChanges {
         self
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl AppCardStyle {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -21221,6 +21798,14 @@ impl BoardPermissionsPolicy {
         value: impl ::std::convert::Into<BoardPermissionsPolicyCopyAccess>,
     ) -> Self {
         self.copy_access = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// Sets `copy_access_level`.
+    pub fn copy_access_level(
+        mut self,
+        value: impl ::std::convert::Into<BoardPermissionsPolicyCopyAccessLevel>,
+    ) -> Self {
+        self.copy_access_level = ::std::option::Option::Some(value.into());
         self
     }
     /// Sets `sharing_access`.
@@ -21396,7 +21981,14 @@ impl CardData {
         self
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl CardStyle {
     /// Sets `card_theme`.
     pub fn card_theme(
@@ -22583,7 +23175,15 @@ impl FrameCreateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
-#[cfg(feature = "frames")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl FrameStyle {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -23147,6 +23747,11 @@ impl Parent {
         self.id = ::std::option::Option::Some(value.into());
         self
     }
+    /// Sets `links`.
+    pub fn links(mut self, value: impl ::std::convert::Into<SelfLink>) -> Self {
+        self.links = ::std::option::Option::Some(value.into());
+        self
+    }
 }
 #[cfg(feature = "scim")]
 impl PatchGroupResource {
@@ -23286,6 +23891,33 @@ impl RevokeTokenRequest {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+impl SelfLink {
+    /// Sets `self`.
+    pub fn self_(
+        mut self,
+        value: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        self.self_ = ::std::option::Option::Some(value.into());
+        self
+    }
+}
 #[cfg(any(feature = "experimental", feature = "items"))]
 impl ShapeCreateRequest {
     /// Sets `data`.
@@ -23386,7 +24018,14 @@ impl ShapeDataForUpdate {
         self
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl ShapeStyle {
     /// Sets `border_color`.
     pub fn border_color(
@@ -23756,7 +24395,14 @@ impl StickyNoteData {
         self
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl StickyNoteStyle {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<FillColor>) -> Self {
@@ -24154,7 +24800,14 @@ impl TextData {
         Self { content: content.into() }
     }
 }
-#[cfg(feature = "items")]
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl TextStyle {
     /// Sets `color`.
     pub fn color(

@@ -53,7 +53,7 @@ async fn spec_operations_answer_their_documented_status_and_body() {
     assert_eq!(s, 207);
 
     // SCIM: the spec's own example.
-    let (s, users) = api.get("/Users").await;
+    let (s, users) = api.get("/api/v1/scim/Users").await;
     assert_eq!(s, 200);
     assert!(users["Resources"].is_array(), "{users}");
 }
@@ -167,9 +167,9 @@ async fn faults_and_the_log_see_spec_routes() {
     assert_eq!(s, 200);
 
     api.emu
-        .inject_fault(Fault::new(FaultKind::ExtraFields).on("GET /Users"))
+        .inject_fault(Fault::new(FaultKind::ExtraFields).on("GET /api/v1/scim/Users"))
         .unwrap();
-    let (_, users) = api.get("/Users").await;
+    let (_, users) = api.get("/api/v1/scim/Users").await;
     assert!(users.get("emulatorUnknownField").is_some(), "{users}");
 
     let log = api.emu.requests();

@@ -30,3 +30,19 @@ pub fn pinned_spec() -> Vec<u8> {
         Err(e) => panic!("the pinned spec is needed: {e}"),
     }
 }
+
+/// The folder of live response bodies (`index.json` and `bodies/`): `MIRO_LIVE_CORPUS`, or
+/// `../shared/live-corpus` beside the checkout. The corpus is never committed. Panics with the
+/// reason when it is missing, since a test cannot run without it.
+pub fn live_corpus() -> PathBuf {
+    let dir = match std::env::var_os("MIRO_LIVE_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/live-corpus"),
+    };
+    assert!(
+        dir.join("index.json").is_file(),
+        "the live corpus is needed: no index.json in {} (set MIRO_LIVE_CORPUS to its folder)",
+        dir.display()
+    );
+    dir
+}

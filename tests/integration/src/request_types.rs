@@ -384,7 +384,7 @@ pub static REQUEST_TYPES: &[RequestType] = &[
     },
     RequestType {
         name: "FrameStyle",
-        operation: "create-frame-item",
+        operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::FrameStyle>,
     },
@@ -543,6 +543,12 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         operation: "revoke-token-v2",
         required_only: "{\"accessToken\":\"accessToken\",\"clientId\":\"3458764517517819001\",\"clientSecret\":\"clientSecret\"}",
         round_trip: round_trip::<types::RevokeTokenRequest>,
+    },
+    RequestType {
+        name: "SelfLink",
+        operation: "create-code-widget-item",
+        required_only: "{}",
+        round_trip: round_trip::<types::SelfLink>,
     },
     RequestType {
         name: "ShapeCreateRequest",

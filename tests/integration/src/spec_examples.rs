@@ -26,7 +26,7 @@ pub struct Example {
 pub static EXAMPLES: &[Example] = &[
     Example {
         operation: "listGroups",
-        pointer: "/paths/~1Groups/get/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Groups/get/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| {
             ::serde::Deserialize::deserialize(v).map(|_: types::GroupListResponse| ())
@@ -34,7 +34,7 @@ pub static EXAMPLES: &[Example] = &[
     },
     Example {
         operation: "getGroup",
-        pointer: "/paths/~1Groups~1{id}/get/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Groups~1{id}/get/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| {
             ::serde::Deserialize::deserialize(v).map(|_: types::GroupResource| ())
@@ -42,7 +42,7 @@ pub static EXAMPLES: &[Example] = &[
     },
     Example {
         operation: "patchGroup",
-        pointer: "/paths/~1Groups~1{id}/patch/requestBody/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Groups~1{id}/patch/requestBody/content/application~1json/example",
         kind: Kind::Request,
         decode: |v| {
             ::serde::Deserialize::deserialize(v).map(|_: types::PatchGroupResource| ())
@@ -50,7 +50,7 @@ pub static EXAMPLES: &[Example] = &[
     },
     Example {
         operation: "patchGroup",
-        pointer: "/paths/~1Groups~1{id}/patch/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Groups~1{id}/patch/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| {
             ::serde::Deserialize::deserialize(v).map(|_: types::GroupResource| ())
@@ -58,7 +58,7 @@ pub static EXAMPLES: &[Example] = &[
     },
     Example {
         operation: "listResourceTypes",
-        pointer: "/paths/~1ResourceTypes/get/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1ResourceTypes/get/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| {
             ::serde::Deserialize::deserialize(v)
@@ -67,13 +67,13 @@ pub static EXAMPLES: &[Example] = &[
     },
     Example {
         operation: "getResourceType",
-        pointer: "/paths/~1ResourceTypes~1{resource}/get/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1ResourceTypes~1{resource}/get/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| ::serde::Deserialize::deserialize(v).map(|_: types::ResourceType| ()),
     },
     Example {
         operation: "listSchemas",
-        pointer: "/paths/~1Schemas/get/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Schemas/get/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| {
             ::serde::Deserialize::deserialize(v).map(|_: types::SchemaListResponse| ())
@@ -81,7 +81,7 @@ pub static EXAMPLES: &[Example] = &[
     },
     Example {
         operation: "getSchema",
-        pointer: "/paths/~1Schemas~1{uri}/get/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Schemas~1{uri}/get/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| {
             ::serde::Deserialize::deserialize(v).map(|_: types::SchemaResource| ())
@@ -89,7 +89,7 @@ pub static EXAMPLES: &[Example] = &[
     },
     Example {
         operation: "listServiceProviderConfigs",
-        pointer: "/paths/~1ServiceProviderConfig/get/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1ServiceProviderConfig/get/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| {
             ::serde::Deserialize::deserialize(v)
@@ -98,7 +98,7 @@ pub static EXAMPLES: &[Example] = &[
     },
     Example {
         operation: "listUsers",
-        pointer: "/paths/~1Users/get/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Users/get/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| {
             ::serde::Deserialize::deserialize(v).map(|_: types::UserListResponse| ())
@@ -106,7 +106,7 @@ pub static EXAMPLES: &[Example] = &[
     },
     Example {
         operation: "createUser",
-        pointer: "/paths/~1Users/post/responses/201/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Users/post/responses/201/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| {
             ::serde::Deserialize::deserialize(v).map(|_: types::CreateUserResponse| ())
@@ -114,19 +114,19 @@ pub static EXAMPLES: &[Example] = &[
     },
     Example {
         operation: "getUser",
-        pointer: "/paths/~1Users~1{id}/get/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Users~1{id}/get/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| ::serde::Deserialize::deserialize(v).map(|_: types::UserResource| ()),
     },
     Example {
         operation: "patchUser",
-        pointer: "/paths/~1Users~1{id}/patch/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Users~1{id}/patch/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| ::serde::Deserialize::deserialize(v).map(|_: types::UserResource| ()),
     },
     Example {
         operation: "replaceUser",
-        pointer: "/paths/~1Users~1{id}/put/responses/200/content/application~1json/example",
+        pointer: "/paths/~1api~1v1~1scim~1Users~1{id}/put/responses/200/content/application~1json/example",
         kind: Kind::Response,
         decode: |v| ::serde::Deserialize::deserialize(v).map(|_: types::UserResource| ()),
     },

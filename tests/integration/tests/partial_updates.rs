@@ -51,7 +51,7 @@ async fn a_description_only_board_update_keeps_the_name() {
     assert_eq!(updated.name, "Roadmap");
     let fetched = api.get_specific_board(&board).await.unwrap();
     assert_eq!(fetched.name, "Roadmap");
-    assert_eq!(fetched.description, "Q3 plans");
+    assert_eq!(fetched.description.as_deref(), Some("Q3 plans"));
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "listGroups",
         method: "GET",
-        path: "/Groups",
+        path: "/api/v1/scim/Groups",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -33,7 +33,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "getGroup",
         method: "GET",
-        path: "/Groups/{id}",
+        path: "/api/v1/scim/Groups/{id}",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -43,7 +43,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "patchGroup",
         method: "PATCH",
-        path: "/Groups/{id}",
+        path: "/api/v1/scim/Groups/{id}",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -53,7 +53,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "listResourceTypes",
         method: "GET",
-        path: "/ResourceTypes",
+        path: "/api/v1/scim/ResourceTypes",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -63,7 +63,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "getResourceType",
         method: "GET",
-        path: "/ResourceTypes/{resource}",
+        path: "/api/v1/scim/ResourceTypes/{resource}",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -73,7 +73,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "listSchemas",
         method: "GET",
-        path: "/Schemas",
+        path: "/api/v1/scim/Schemas",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -83,7 +83,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "getSchema",
         method: "GET",
-        path: "/Schemas/{uri}",
+        path: "/api/v1/scim/Schemas/{uri}",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -93,7 +93,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "listServiceProviderConfigs",
         method: "GET",
-        path: "/ServiceProviderConfig",
+        path: "/api/v1/scim/ServiceProviderConfig",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -103,7 +103,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "listUsers",
         method: "GET",
-        path: "/Users",
+        path: "/api/v1/scim/Users",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -113,7 +113,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "createUser",
         method: "POST",
-        path: "/Users",
+        path: "/api/v1/scim/Users",
         required_query: &[],
         status: 201u16,
         body: ::std::option::Option::Some(
@@ -123,7 +123,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "deleteUser",
         method: "DELETE",
-        path: "/Users/{id}",
+        path: "/api/v1/scim/Users/{id}",
         required_query: &[],
         status: 204u16,
         body: ::std::option::Option::None,
@@ -131,7 +131,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "getUser",
         method: "GET",
-        path: "/Users/{id}",
+        path: "/api/v1/scim/Users/{id}",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -141,7 +141,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "patchUser",
         method: "PATCH",
-        path: "/Users/{id}",
+        path: "/api/v1/scim/Users/{id}",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
@@ -151,7 +151,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
     SpecResponse {
         id: "replaceUser",
         method: "PUT",
-        path: "/Users/{id}",
+        path: "/api/v1/scim/Users/{id}",
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
