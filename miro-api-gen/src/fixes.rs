@@ -1518,4 +1518,100 @@ mod tests {
             .get("x-miro-outer-tag")
             .is_none());
     }
+
+    #[test]
+    fn code_samples_move_root_paths_under_their_base() {
+        let sample = |url: &str| json!([{"lang": "curl", "source": format!("curl -X GET '{url}' \\\n -H 'x: y'")}]);
+        let mut spec = json!({"paths": {
+            "/Users": {"get": {"operationId": "listUsers", "x-codeSamples": sample("https://api.miro.com/api/v1/scim/Users"),
+                "responses": {"200": {"content": {"application/json": {}, "application/scim+json": {}}}}}},
+            "/v2/boards": {"get": {"operationId": "getBoards", "x-codeSamples": sample("https://api.miro.com/v2/boards?limit=1"),
+                "responses": {"200": {"content": {"application/json": {}}}}}},
+            "/Mixed": {"get": {"x-codeSamples": sample("https://a.example/one/Mixed")},
+                       "put": {"x-codeSamples": sample("https://a.example/two/Mixed")}}
+        }});
+        assert_eq!(run("base-path-from-code-samples", &mut spec), 1);
+        let paths = spec["paths"].as_object().unwrap();
+        assert!(paths.contains_key("/api/v1/scim/Users"));
+        assert!(
+            paths.contains_key("/v2/boards"),
+            "a path its samples call as is stays"
+        );
+        assert!(
+            paths.contains_key("/Mixed"),
+            "samples that disagree move nothing"
+        );
+        assert_eq!(
+            spec["paths"]["/api/v1/scim/Users"]["get"][MEDIA_TYPE_EXTENSION],
+            "application/scim+json"
+        );
+        assert!(spec["paths"]["/v2/boards"]["get"]
+            .get(MEDIA_TYPE_EXTENSION)
+            .is_none());
+    }
+
+    #[test]
+    fn int64_ids_become_lossless_strings() {
+        let mut spec = json!({"components": {"schemas": {
+            "Picture": {"properties": {"id": {"type": "number", "format": "int64", "description": "Id"}}},
+            "Count": {"properties": {"id": {"type": "integer", "format": "int32"}}}
+        }}});
+        assert_eq!(run("lossless-int64-ids", &mut spec), 1);
+        let id = &spec["components"]["schemas"]["Picture"]["properties"]["id"];
+        assert_eq!(id["type"], "string");
+        assert_eq!(id[LENIENT_ID_EXTENSION], true);
+        assert_eq!(id["description"], "Id");
+        assert_eq!(
+            spec["components"]["schemas"]["Count"]["properties"]["id"]["type"],
+            "integer"
+        );
+    }
+
+    #[test]
+    fn live_fields_join_items_boards_members_and_token_info() {
+        let mut spec = json!({
+        "paths": {"/v1/oauth-token": {"get": {"responses": {"200": {"content": {"application/json": {
+            "schema": {"type": "object", "properties": {"type": {"type": "string"}}}}}}}}}},
+        "components": {"schemas": {
+            "GenericItem": {"properties": {"id": {}, "type": {}, "data": {}, "position": {}, "geometry": {}}},
+            "ItemsPage": {"properties": {"data": {}, "cursor": {}, "limit": {}, "size": {}}},
+            "Parent": {"properties": {"id": {}}},
+            "ItemStyle": {"oneOf": [{"$ref": "#/components/schemas/CardStyle"}]},
+            "FrameStyle": {"properties": {}},
+            "Board": {"properties": {"id": {}, "name": {}, "viewLink": {}, "policy": {},
+                "description": {"type": "string"}}, "required": ["id", "name", "description", "type"]},
+            "BoardPermissionsPolicy": {"properties": {"copyAccess": {"type": "string", "enum": ["anyone"]}}},
+            "BoardMember": {"properties": {"id": {}}}
+        }}});
+        assert_eq!(run("live-item-fields", &mut spec), 5);
+        assert_eq!(run("live-board-fields", &mut spec), 7);
+        assert_eq!(run("live-member-and-token-fields", &mut spec), 2);
+        let schemas = &spec["components"]["schemas"];
+        assert_eq!(
+            schemas["GenericItem"]["properties"]["style"]["$ref"],
+            "#/components/schemas/ItemStyle"
+        );
+        assert!(schemas["GenericItem"]["properties"]["links"].is_object());
+        assert!(schemas["Parent"]["properties"]["links"].is_object());
+        assert!(schemas["ItemsPage"]["properties"]["type"].is_object());
+        assert_eq!(
+            schemas["ItemStyle"]["oneOf"][1]["$ref"],
+            "#/components/schemas/FrameStyle"
+        );
+        assert!(schemas["Board"]["properties"]["sharingPolicy"].is_object());
+        assert_eq!(
+            schemas["Board"]["properties"]["description"]["nullable"],
+            true
+        );
+        assert_eq!(schemas["Board"]["required"], json!(["id", "name"]));
+        assert_eq!(
+            schemas["BoardPermissionsPolicy"]["properties"]["copyAccessLevel"]["enum"],
+            json!(["anyone"])
+        );
+        assert!(schemas["BoardMember"]["properties"]["links"].is_object());
+        assert!(spec.pointer("/paths/~1v1~1oauth-token/get/responses/200/content/application~1json/schema/properties/application").is_some());
+        // Twice is a no-op.
+        assert_eq!(run("live-item-fields", &mut spec), 0);
+        assert_eq!(run("live-board-fields", &mut spec), 0);
+    }
 }
