@@ -36,6 +36,17 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// A request field Miro does not know, refused as live Miro refuses it.
+    pub(crate) fn unsupported(field: impl Into<String>) -> Self {
+        let field = field.into();
+        let name = field.rsplit('.').next().unwrap_or(&field).to_string();
+        FieldError::new(field, format!("Field [{name}] is not supported"))
+    }
+
+    fn is_unsupported(&self) -> bool {
+        self.message.starts_with("Field [") && self.message.ends_with("] is not supported")
+    }
 }
 
 /// An HTTP error answered with Miro's JSON error body.
@@ -64,8 +75,12 @@ impl ApiError {
     }
 
     /// A 400 listing the invalid fields in `context.fields`.
+    /// With an unsupported field among them, the body is live Miro's: code `2.0703` and the
+    /// message "Invalid parameters".
     pub(crate) fn fields(fields: Vec<FieldError>) -> Self {
+        let live = fields.iter().any(FieldError::is_unsupported);
         let message = match fields.first() {
+            _ if live => "Invalid parameters".to_string(),
             Some(f) => format!("Invalid parameters: {}: {}", f.field, f.message),
             None => "Invalid parameters".to_string(),
         };
@@ -74,6 +89,9 @@ impl ApiError {
             .map(|f| json!({"field": f.field, "message": f.message}))
             .collect();
         let mut e = Self::bad_request(message);
+        if live {
+            e.code = "2.0703";
+        }
         e.context = Some(json!({ "fields": list }));
         e
     }

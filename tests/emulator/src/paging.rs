@@ -137,7 +137,7 @@ pub(crate) fn offset_page(
     respond(out)
 }
 
-/// A cursor page: `{data, total, size, cursor?, limit, links{self, next?}}`.
+/// A cursor page: `{data, total, size, cursor?, limit, links{self, next?}, type:"cursor-list"}`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn cursor_page(
     app: &App,
@@ -169,7 +169,8 @@ pub(crate) fn cursor_page(
         out.extend_from_slice(b",\"next\":");
         push_json_str(&mut out, &at(next));
     }
-    out.extend_from_slice(b"}}");
+    // Live cursor pages say what they are (the spec does not list it).
+    out.extend_from_slice(b"},\"type\":\"cursor-list\"}");
     respond(out)
 }
 

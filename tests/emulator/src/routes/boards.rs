@@ -36,6 +36,13 @@ fn default_policy() -> Value {
     })
 }
 
+/// Live boards repeat `policy.permissionsPolicy` and `policy.sharingPolicy` at the top level.
+fn mirror_policies(board: &mut Value) {
+    for key in ["permissionsPolicy", "sharingPolicy"] {
+        board[key] = board["policy"][key].clone();
+    }
+}
+
 /// Merges `patch` into `target` recursively (objects merge, the rest replaces).
 pub(crate) fn merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
@@ -53,9 +60,15 @@ pub(crate) fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-/// Validates `name`, `description`, `policy`, `teamId` of a create/update body.
+/// Validates `name`, `description`, `policy`, `teamId` of a create/update body; any other
+/// field is refused as live Miro refuses it.
 fn validate(body: &Map<String, Value>) -> ApiResult<()> {
-    let mut errors = Vec::new();
+    let known = ["name", "description", "policy", "teamId", "projectId"];
+    let mut errors: Vec<FieldError> = body
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(FieldError::unsupported)
+        .collect();
     match body.get("name") {
         None => {}
         Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= NAME_MAX => {}
@@ -118,7 +131,15 @@ fn new_board(app: &App, caller: &Caller, body: &Map<String, Value>) -> Board {
             "self": board_link(app, &id, ""),
             "related": board_link(app, &id, "/members?limit=20&offset=0"),
         },
+        // Live boards carry a picture whose id is a string (documented as a number).
+        "picture": {
+            "id": app.ids.numeric().to_string(),
+            "imageURL": format!("{}/emulator/board-picture.png", app.base_url),
+            "type": "picture"
+        },
     });
+    let mut board_json = board_json;
+    mirror_policies(&mut board_json);
     let mut b = Board::new(board_json);
     let member_id: u64 = user.parse().unwrap_or_else(|_| app.ids.numeric());
     b.members.insert(
@@ -238,6 +259,7 @@ pub(crate) async fn update(
     }
     if let Some(p) = body.get("policy") {
         merge(&mut j["policy"], p);
+        mirror_policies(j);
     }
     if let Some(t) = body.get("teamId") {
         j["team"]["id"] = t.clone();

@@ -130,6 +130,15 @@ fn validate(
             "must be a JSON object",
         )]);
     };
+    // A bulk item names its type; a single item's type is its path.
+    let known: &[&str] = if prefix.is_empty() {
+        &["data", "style", "position", "geometry", "parent"]
+    } else {
+        &["type", "data", "style", "position", "geometry", "parent"]
+    };
+    for key in body.keys().filter(|k| !known.contains(&k.as_str())) {
+        errors.push(FieldError::unsupported(format!("{prefix}{key}")));
+    }
     let data = object_field(body, "data", prefix, &mut errors);
     let style = object_field(body, "style", prefix, &mut errors);
     let position = object_field(body, "position", prefix, &mut errors);
@@ -254,6 +263,7 @@ fn validate(
         }
         _ => {}
     }
+    check_colours(kind, &style, prefix, &mut errors);
     if errors.is_empty() {
         Ok(Input {
             data,
@@ -264,6 +274,52 @@ fn validate(
         })
     } else {
         Err(errors)
+    }
+}
+
+/// Live Miro takes hex colours (`#1a1a1a`) on shapes, texts, frames and cards, and colour
+/// names (`light_yellow`) on sticky notes.
+fn check_colours(
+    kind: &str,
+    style: &Map<String, Value>,
+    prefix: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    let hex = |s: &str| {
+        s.strip_prefix('#').is_some_and(|h| {
+            matches!(h.len(), 3 | 6 | 8) && h.chars().all(|c| c.is_ascii_hexdigit())
+        })
+    };
+    let keys: &[&str] = match kind {
+        "shape" => &["fillColor", "borderColor", "color"],
+        "text" => &["fillColor", "color"],
+        "frame" => &["fillColor"],
+        "card" => &["cardTheme"],
+        "sticky_note" => &["fillColor"],
+        _ => &[],
+    };
+    for key in keys {
+        let Some(value) = style.get(*key) else {
+            continue;
+        };
+        let text = value.as_str().unwrap_or_default();
+        let (ok, expected) = if kind == "sticky_note" {
+            (
+                !text.is_empty() && !text.starts_with('#'),
+                "a colour name such as light_yellow",
+            )
+        } else {
+            (
+                hex(text) || (kind == "text" && text == "transparent"),
+                "a hex colour such as #1a1a1a",
+            )
+        };
+        if !ok {
+            errors.push(FieldError::new(
+                format!("{prefix}style.{key}"),
+                format!("must be {expected}"),
+            ));
+        }
     }
 }
 
