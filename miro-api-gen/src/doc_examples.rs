@@ -17,9 +17,9 @@ pub fn for_operation(operation_id: &str) -> Option<&'static str> {
              let card = api.create_card_item(board, &card).await?;"
         }
         "create-shape-item" => {
-            "use miro_api::types::{ShapeCreateRequest, ShapeDataForCreate};\n\
+            "use miro_api::types::{ShapeCreateRequest, ShapeDataForCreate, ShapeDataShape};\n\
              let shape = ShapeCreateRequest::default()\n    \
-             .data(ShapeDataForCreate::default().shape(\"circle\").content(\"Start\"))\n    \
+             .data(ShapeDataForCreate::default().shape(ShapeDataShape::Circle).content(\"Start\"))\n    \
              .at(0, 300);\n\
              let shape = api.create_shape_item(board, &shape).await?;"
         }

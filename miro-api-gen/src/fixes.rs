@@ -185,6 +185,15 @@ pub const FIXES: &[Fix] = &[
         apply: live_member_and_token_fields,
     },
     Fix {
+        name: "shape-names-as-enum",
+        reason: "The flowchart shape schemas (`ShapeDataForCreate`, `ShapeDataForUpdate`, \
+                 experimental) type `shape` as a free string and list the names in an HTML \
+                 description, while the other shape schemas use an enum; a caller had to know \
+                 the names. Every untyped `shape` of a Shape* schema becomes the shape enum \
+                 the others share, and the names its description lists join that enum.",
+        apply: shape_names_as_enum,
+    },
+    Fix {
         name: "outer-type-discriminators",
         reason: "Item data and style are oneOfs without a discriminator: the item's own `type` \
                  field says which variant it is. The x-miro-outer-tag extension records that \
@@ -1233,6 +1242,70 @@ fn live_member_and_token_fields(spec: &mut Value) -> usize {
     changed
 }
 
+/// The values an HTML description lists (`<li>value</li>`).
+fn listed_values(description: &str) -> Vec<String> {
+    description
+        .split("<li>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</li>"))
+        .map(|(value, _)| value.trim().to_string())
+        .filter(|v| !v.is_empty() && !v.contains(char::is_whitespace))
+        .collect()
+}
+
+fn shape_names_as_enum(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    // The enum the typed `shape` properties of the Shape* schemas already share.
+    let shared = schemas.iter().find_map(|(name, s)| {
+        if !name.starts_with("Shape") {
+            return None;
+        }
+        let target = s.pointer("/properties/shape/$ref")?.as_str()?;
+        let enum_name = target.strip_prefix("#/components/schemas/")?;
+        schemas.get(enum_name)?.get("enum")?;
+        Some(enum_name.to_string())
+    });
+    let Some(shared) = shared else {
+        return 0;
+    };
+    let mut changed = 0;
+    let mut listed: Vec<String> = Vec::new();
+    for (name, schema) in schemas.iter_mut() {
+        if !name.starts_with("Shape") {
+            continue;
+        }
+        let Some(shape) = schema.pointer_mut("/properties/shape") else {
+            continue;
+        };
+        if shape.get("type").and_then(Value::as_str) != Some("string")
+            || shape.get("enum").is_some()
+        {
+            continue;
+        }
+        let description = shape
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        listed.extend(listed_values(description));
+        let mut replacement = json!({ "$ref": format!("#/components/schemas/{shared}") });
+        if let Some(d) = shape.get("description") {
+            replacement["description"] = d.clone();
+        }
+        *shape = replacement;
+        changed += 1;
+    }
+    if let Some(Value::Array(values)) = schemas.get_mut(&shared).and_then(|s| s.get_mut("enum")) {
+        for value in listed {
+            if !values.iter().any(|v| v == value.as_str()) {
+                values.push(json!(value));
+            }
+        }
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1613,5 +1686,27 @@ mod tests {
         // Twice is a no-op.
         assert_eq!(run("live-item-fields", &mut spec), 0);
         assert_eq!(run("live-board-fields", &mut spec), 0);
+    }
+
+    #[test]
+    fn untyped_shape_names_join_the_shared_enum() {
+        let mut spec = json!({"components": {"schemas": {
+            "ShapeData": {"properties": {"shape": {"$ref": "#/components/schemas/ShapeDataShape"}}},
+            "ShapeDataShape": {"type": "string", "enum": ["rectangle", "circle"]},
+            "ShapeDataForCreate": {"properties": {"shape": {"type": "string",
+                "description": "Shapes: <ul><li>rectangle</li><li>flow_chart_process</li></ul>"}}},
+            "TextData": {"properties": {"shape": {"type": "string"}}}
+        }}});
+        assert_eq!(run("shape-names-as-enum", &mut spec), 1);
+        let schemas = &spec["components"]["schemas"];
+        assert_eq!(
+            schemas["ShapeDataForCreate"]["properties"]["shape"]["$ref"],
+            "#/components/schemas/ShapeDataShape"
+        );
+        assert_eq!(
+            schemas["ShapeDataShape"]["enum"],
+            json!(["rectangle", "circle", "flow_chart_process"])
+        );
+        assert_eq!(schemas["TextData"]["properties"]["shape"]["type"], "string");
     }
 }

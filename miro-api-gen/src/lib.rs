@@ -11,6 +11,7 @@
 
 pub mod area;
 pub mod bodies;
+pub mod conversions;
 pub mod doc_examples;
 pub mod emulator_data;
 pub mod examples;
@@ -144,6 +145,7 @@ pub fn generate(
     let request_types_found =
         request_types::reachable(&fixed, &ops, &processed.types, &processed.signatures);
     bodies::add(&mut processed.types, &request_types_found, &outer_tags);
+    conversions::add(&mut processed.types, &request_types_found);
     let head = header(pin);
     let mod_rs = format!(
         "{head}//! Code generated from the pinned spec: the types, one method of [`crate::MiroApi`] per\n\

@@ -256,7 +256,8 @@ pub fn path_placeholders(path: &str) -> Vec<String> {
         .collect()
 }
 
-fn resolve_param(spec: &Value, p: &Value) -> Value {
+/// A parameter object, its `$ref` followed.
+pub(crate) fn resolve_param(spec: &Value, p: &Value) -> Value {
     match p.get("$ref").and_then(Value::as_str) {
         Some(r) => spec
             .pointer(&r.trim_start_matches('#').replace("~1", "/"))

@@ -167,22 +167,22 @@ fn self_to_this(tokens: TokenStream) -> TokenStream {
 /// The spec's description of each parameter of `op`, by Rust name.
 fn param_docs(spec: &Value, op: &Operation) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Some(op_json) = spec
-        .get("paths")
-        .and_then(|p| p.get(&op.spec_path))
-        .and_then(|p| p.get(op.method.to_lowercase()))
-    else {
+    let Some(item) = spec.get("paths").and_then(|p| p.get(&op.spec_path)) else {
         return out;
     };
-    for p in op_json
-        .get("parameters")
-        .and_then(Value::as_array)
+    // The path's shared parameters, then the operation's own (which win), `$ref`s followed.
+    let params = [item, &item[op.method.to_lowercase()]]
         .into_iter()
+        .filter_map(|o| o.get("parameters").and_then(Value::as_array))
         .flatten()
-    {
+        .map(|p| crate::model::resolve_param(spec, p));
+    for p in params {
+        // Miro documents a parameter on itself or on its schema.
         let (Some(name), Some(desc)) = (
             p.get("name").and_then(Value::as_str),
-            p.get("description").and_then(Value::as_str),
+            p.get("description")
+                .or_else(|| p.pointer("/schema/description"))
+                .and_then(Value::as_str),
         ) else {
             continue;
         };
@@ -192,6 +192,23 @@ fn param_docs(spec: &Value, op: &Operation) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// What a parameter the spec leaves undescribed is for, for the names every list shares.
+fn generic_param_doc(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "cursor" => {
+            "where the page starts: the `cursor` of the previous page's answer (none \
+                     for the first page)."
+        }
+        "limit" => "the page size: at most this many results in one answer.",
+        "offset" => {
+            "where the page starts: the number of results to skip (0 for the first \
+                     page)."
+        }
+        "data" => "the JSON part of the upload, describing the item the file becomes.",
+        _ => return None,
+    })
 }
 
 /// The item type of a paginated operation's page: the element type of its `data` list.
@@ -285,7 +302,10 @@ fn split(
             list.join(", ")
         )
     };
-    let mut extra = format!("\n{setters_note}");
+    // A paragraph of its own: rustdoc drops a block comment's empty first line, which glued
+    // this line onto the rate-limit bullet above it.
+    doc_attrs.push(parse_quote!(#[doc = ""]));
+    let mut extra = format!(" {setters_note}");
     if op.pagination != PaginationKind::None {
         extra.push_str(
             "\n\nEvery item of every page as one stream, with the same filters: `.stream()` on \
@@ -315,9 +335,10 @@ fn split(
         let ident = &p.ident;
         let inner = p.optional.as_ref().expect("optional");
         let key = ident.to_string().trim_end_matches('_').to_string();
-        let doc = match docs.get(&key) {
-            Some(d) => format!(" Sets `{key}`: {d}"),
-            None => format!(" Sets the optional `{key}`."),
+        let doc = match (docs.get(&key), generic_param_doc(&key)) {
+            (Some(d), _) => format!(" Sets `{key}`: {d}"),
+            (None, Some(d)) => format!(" Sets `{key}`: {d}"),
+            (None, None) => format!(" Sets the optional `{key}`."),
         };
         quote! {
             #[doc = #doc]

@@ -200,8 +200,7 @@ impl MiroApi {
                 status,
                 headers: Box::new(headers),
                 body: String::from_utf8_lossy(&bytes).into_owned(),
-                path: failure.path,
-                source: failure.source,
+                source: failure.into_error(),
             }),
         }
     }

@@ -48,6 +48,17 @@ pub(crate) struct Failure {
     pub(crate) source: serde_json::Error,
 }
 
+impl Failure {
+    /// The error, naming the path when there is one: `invalid type: integer `7`, expected a
+    /// string at line 1 column 9 (at `data[0].name`)`.
+    pub(crate) fn into_error(self) -> serde_json::Error {
+        if self.path.is_empty() {
+            return self.source;
+        }
+        serde::de::Error::custom(format_args!("{} (at `{}`)", self.source, self.path))
+    }
+}
+
 /// Decodes `bytes` as `T`. Strict: any mismatch fails. Tolerant: mismatched optional fields are
 /// dropped (see the module docs) and reported.
 pub(crate) fn decode<T: DeserializeOwned>(

@@ -17,7 +17,7 @@ pub enum Error {
     #[error(transparent)]
     Api(Box<ApiError>),
     /// A 2xx response whose body does not decode as the documented type. The raw body is kept.
-    #[error("{operation}: the {status} response does not decode at `{path}`: {source}")]
+    #[error("{operation}: the {status} response does not decode: {source}")]
     Decode {
         /// The operation's method name.
         operation: &'static str,
@@ -27,9 +27,8 @@ pub enum Error {
         headers: Box<HeaderMap>,
         /// The body as received (lossy UTF-8).
         body: String,
-        /// Where in the body decoding failed, e.g. `data[3].id` (empty: the body as a whole).
-        path: String,
-        /// The decoding error.
+        /// The decoding error; for a field of the wrong type it names the field's path in the
+        /// body (`at `data[3].id``).
         source: serde_json::Error,
     },
     /// The request could not be sent or its response not read (connection refused or dropped,

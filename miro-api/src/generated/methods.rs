@@ -26,8 +26,8 @@ If you're an Enterprise customer with Company Admin permissions:
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)
 - Paginated by offset*/
-    /**
-Returns a [`requests::GetBoards`]: set the optional parameters on it ([`limit`](requests::GetBoards::limit), [`offset`](requests::GetBoards::offset), [`owner`](requests::GetBoards::owner), [`project_id`](requests::GetBoards::project_id), [`query`](requests::GetBoards::query), [`sort`](requests::GetBoards::sort), [`team_id`](requests::GetBoards::team_id)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetBoards`]: set the optional parameters on it ([`limit`](requests::GetBoards::limit), [`offset`](requests::GetBoards::offset), [`owner`](requests::GetBoards::owner), [`project_id`](requests::GetBoards::project_id), [`query`](requests::GetBoards::query), [`sort`](requests::GetBoards::sort), [`team_id`](requests::GetBoards::team_id)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_boards<'a>(&'a self) -> requests::GetBoards<'a> {
@@ -50,8 +50,8 @@ Creates a copy of an existing board. You can also update the name, description, 
 
 - Required scope: `boards:write`
 - Rate limit: level 4 (2000 credits)*/
-    /**
-Returns a [`requests::CopyBoard`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CopyBoard`]; send it with `.await`.
     pub fn copy_board<'a>(
         &'a self,
         copy_from: &'a str,
@@ -74,8 +74,8 @@ You can only create up to 3 team boards with the free plan.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::CreateBoard`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateBoard`]; send it with `.await`.
     pub fn create_board<'a>(
         &'a self,
         body: &'a types::BoardChanges,
@@ -93,8 +93,8 @@ Retrieves information about a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetSpecificBoard`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetSpecificBoard`]; send it with `.await`.
     pub fn get_specific_board<'a>(
         &'a self,
         board_id: &'a str,
@@ -112,8 +112,8 @@ Deletes a board. Deleted boards go to Trash (on paid plans) and can be restored 
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteBoard`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteBoard`]; send it with `.await`.
     pub fn delete_board<'a>(&'a self, board_id: &'a str) -> requests::DeleteBoard<'a> {
         requests::DeleteBoard {
             api: self,
@@ -128,8 +128,8 @@ Updates a specific board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateBoard`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateBoard`]; send it with `.await`.
     pub fn update_board<'a>(
         &'a self,
         board_id: &'a str,
@@ -156,8 +156,8 @@ Retrieves a pageable list of members for a board.
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)
 - Paginated by offset*/
-    /**
-Returns a [`requests::GetBoardMembers`]: set the optional parameters on it ([`limit`](requests::GetBoardMembers::limit), [`offset`](requests::GetBoardMembers::offset)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetBoardMembers`]: set the optional parameters on it ([`limit`](requests::GetBoardMembers::limit), [`offset`](requests::GetBoardMembers::offset)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_board_members<'a>(
@@ -179,8 +179,8 @@ Shares the board and Invites new members to collaborate on a board by sending an
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::ShareBoard`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::ShareBoard`]; send it with `.await`.
     pub fn share_board<'a>(
         &'a self,
         board_id: &'a str,
@@ -200,8 +200,8 @@ Retrieves information for a board member.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetSpecificBoardMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetSpecificBoardMember`]; send it with `.await`.
     pub fn get_specific_board_member<'a>(
         &'a self,
         board_id: &'a str,
@@ -221,8 +221,8 @@ Removes a board member from a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::RemoveBoardMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::RemoveBoardMember`]; send it with `.await`.
     pub fn remove_board_member<'a>(
         &'a self,
         board_id: &'a str,
@@ -242,8 +242,8 @@ Updates the role of a board member.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateBoardMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateBoardMember`]; send it with `.await`.
     pub fn update_board_member<'a>(
         &'a self,
         board_id: &'a str,
@@ -272,8 +272,8 @@ Retrieves a list of items within a specific frame. A frame is a parent item and 
 - Required scope: `boards:read`
 - Rate limit: level 2 (100 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetItemsWithinFrame`]: set the optional parameters on it ([`cursor`](requests::GetItemsWithinFrame::cursor), [`limit`](requests::GetItemsWithinFrame::limit), [`type_`](requests::GetItemsWithinFrame::type_)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetItemsWithinFrame`]: set the optional parameters on it ([`cursor`](requests::GetItemsWithinFrame::cursor), [`limit`](requests::GetItemsWithinFrame::limit), [`type_`](requests::GetItemsWithinFrame::type_)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_items_within_frame<'a>(
@@ -298,8 +298,8 @@ Adds a document item to a board by selecting file from device.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateDocumentItemUsingFileFromDevice`]: set the optional parameters on it ([`data`](requests::CreateDocumentItemUsingFileFromDevice::data)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateDocumentItemUsingFileFromDevice`]: set the optional parameters on it ([`data`](requests::CreateDocumentItemUsingFileFromDevice::data)), then send it with `.await`.
     pub fn create_document_item_using_file_from_device<'a>(
         &'a self,
         board_id: &'a str,
@@ -320,8 +320,8 @@ Updates a document item on a board by using file from a device.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateDocumentItemUsingFileFromDevice`]: set the optional parameters on it ([`data`](requests::UpdateDocumentItemUsingFileFromDevice::data)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateDocumentItemUsingFileFromDevice`]: set the optional parameters on it ([`data`](requests::UpdateDocumentItemUsingFileFromDevice::data)), then send it with `.await`.
     pub fn update_document_item_using_file_from_device<'a>(
         &'a self,
         board_id: &'a str,
@@ -344,8 +344,8 @@ Adds an image item to a board by specifying a file from device.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateImageItemUsingLocalFile`]: set the optional parameters on it ([`data`](requests::CreateImageItemUsingLocalFile::data)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateImageItemUsingLocalFile`]: set the optional parameters on it ([`data`](requests::CreateImageItemUsingLocalFile::data)), then send it with `.await`.
     pub fn create_image_item_using_local_file<'a>(
         &'a self,
         board_id: &'a str,
@@ -366,8 +366,8 @@ Updates an image item on a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateImageItemUsingFileFromDevice`]: set the optional parameters on it ([`data`](requests::UpdateImageItemUsingFileFromDevice::data)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateImageItemUsingFileFromDevice`]: set the optional parameters on it ([`data`](requests::UpdateImageItemUsingFileFromDevice::data)), then send it with `.await`.
     pub fn update_image_item_using_file_from_device<'a>(
         &'a self,
         board_id: &'a str,
@@ -392,8 +392,8 @@ Rate limiting: Level 2 per item
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits per item)*/
-    /**
-Returns a [`requests::CreateItemsInBulkUsingFileFromDevice`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateItemsInBulkUsingFileFromDevice`]; send it with `.await`.
     pub fn create_items_in_bulk_using_file_from_device<'a>(
         &'a self,
         board_id: &'a str,
@@ -415,8 +415,8 @@ Adds an app card item to a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateAppCardItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateAppCardItem`]; send it with `.await`.
     pub fn create_app_card_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -436,8 +436,8 @@ Retrieves information for a specific app card item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetAppCardItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetAppCardItem`]; send it with `.await`.
     pub fn get_app_card_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -457,8 +457,8 @@ Deletes an app card item from a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteAppCardItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteAppCardItem`]; send it with `.await`.
     pub fn delete_app_card_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -478,8 +478,8 @@ Updates an app card item on a board based on the data and style properties provi
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateAppCardItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateAppCardItem`]; send it with `.await`.
     pub fn update_app_card_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -511,8 +511,8 @@ let card = CardCreateRequest::default().data(CardData::default().title("Write th
 let card = api.create_card_item(board, &card).await?;
 # Ok(()) }
 ```*/
-    /**
-Returns a [`requests::CreateCardItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateCardItem`]; send it with `.await`.
     pub fn create_card_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -532,8 +532,8 @@ Retrieves information for a specific card item on a board
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetCardItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetCardItem`]; send it with `.await`.
     pub fn get_card_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -553,8 +553,8 @@ Deletes a card item from the board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteCardItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteCardItem`]; send it with `.await`.
     pub fn delete_card_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -574,8 +574,8 @@ Updates a card item on a board based on the data and style properties provided i
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateCardItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateCardItem`]; send it with `.await`.
     pub fn update_card_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -597,8 +597,8 @@ Adds a doc format item to a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateDocFormatItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateDocFormatItem`]; send it with `.await`.
     pub fn create_doc_format_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -618,8 +618,8 @@ Retrieves information for a specific doc format item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetDocFormatItem`]: set the optional parameters on it ([`text_content_type`](requests::GetDocFormatItem::text_content_type)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetDocFormatItem`]: set the optional parameters on it ([`text_content_type`](requests::GetDocFormatItem::text_content_type)), then send it with `.await`.
     pub fn get_doc_format_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -640,8 +640,8 @@ Deletes a doc format item from the board
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteDocFormatItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteDocFormatItem`]; send it with `.await`.
     pub fn delete_doc_format_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -661,8 +661,8 @@ Adds a document item to a board by specifying the URL where the document is host
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateDocumentItemUsingUrl`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateDocumentItemUsingUrl`]; send it with `.await`.
     pub fn create_document_item_using_url<'a>(
         &'a self,
         board_id: &'a str,
@@ -682,8 +682,8 @@ Retrieves information for a specific document item on a board
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetDocumentItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetDocumentItem`]; send it with `.await`.
     pub fn get_document_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -703,8 +703,8 @@ Deletes a document item from the board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteDocumentItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteDocumentItem`]; send it with `.await`.
     pub fn delete_document_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -724,8 +724,8 @@ Updates a document item on a board
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateDocumentItemUsingUrl`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateDocumentItemUsingUrl`]; send it with `.await`.
     pub fn update_document_item_using_url<'a>(
         &'a self,
         board_id: &'a str,
@@ -747,8 +747,8 @@ Adds an embed item containing external content to a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateEmbedItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateEmbedItem`]; send it with `.await`.
     pub fn create_embed_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -768,8 +768,8 @@ Retrieves information for a specific embed item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetEmbedItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetEmbedItem`]; send it with `.await`.
     pub fn get_embed_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -789,8 +789,8 @@ Deletes an embed item from the board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteEmbedItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteEmbedItem`]; send it with `.await`.
     pub fn delete_embed_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -810,8 +810,8 @@ Updates an embed item on a board based on the data properties provided in the re
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateEmbedItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateEmbedItem`]; send it with `.await`.
     pub fn update_embed_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -833,8 +833,8 @@ Adds an image item to a board by specifying an image URL.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateImageItemUsingUrl`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateImageItemUsingUrl`]; send it with `.await`.
     pub fn create_image_item_using_url<'a>(
         &'a self,
         board_id: &'a str,
@@ -854,8 +854,8 @@ Retrieves information for a specific image item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetImageItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetImageItem`]; send it with `.await`.
     pub fn get_image_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -875,8 +875,8 @@ Deletes an image item from the board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteImageItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteImageItem`]; send it with `.await`.
     pub fn delete_image_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -896,8 +896,8 @@ Updates an image item on a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateImageItemUsingUrl`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateImageItemUsingUrl`]; send it with `.await`.
     pub fn update_image_item_using_url<'a>(
         &'a self,
         board_id: &'a str,
@@ -922,8 +922,8 @@ This method returns results using a cursor-based approach. A cursor-paginated me
 - Required scope: `boards:read`
 - Rate limit: level 2 (100 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetItems`]: set the optional parameters on it ([`cursor`](requests::GetItems::cursor), [`limit`](requests::GetItems::limit), [`type_`](requests::GetItems::type_)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetItems`]: set the optional parameters on it ([`cursor`](requests::GetItems::cursor), [`limit`](requests::GetItems::limit), [`type_`](requests::GetItems::type_)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_items<'a>(&'a self, board_id: &'a str) -> requests::GetItems<'a> {
@@ -959,8 +959,8 @@ ItemCreate::from(CardData::default().title("Task")).at(300, 0),
 let created = api.create_items(board, &items).await?;
 # Ok(()) }
 ```*/
-    /**
-Returns a [`requests::CreateItems`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateItems`]; send it with `.await`.
     pub fn create_items<'a>(
         &'a self,
         board_id: &'a str,
@@ -980,8 +980,8 @@ Retrieves information for a specific item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetSpecificItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetSpecificItem`]; send it with `.await`.
     pub fn get_specific_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1001,8 +1001,8 @@ Deletes an item from a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteItem`]; send it with `.await`.
     pub fn delete_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1022,8 +1022,8 @@ Updates the position or the parent of an item on a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateItemPositionOrParent`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateItemPositionOrParent`]; send it with `.await`.
     pub fn update_item_position_or_parent<'a>(
         &'a self,
         board_id: &'a str,
@@ -1050,15 +1050,15 @@ Adds a shape item to a board.
 
 ```no_run
 # async fn run(api: miro_api::MiroApi, board: &str) -> Result<(), miro_api::Error> {
-use miro_api::types::{ShapeCreateRequest, ShapeDataForCreate};
+use miro_api::types::{ShapeCreateRequest, ShapeDataForCreate, ShapeDataShape};
 let shape = ShapeCreateRequest::default()
-.data(ShapeDataForCreate::default().shape("circle").content("Start"))
+.data(ShapeDataForCreate::default().shape(ShapeDataShape::Circle).content("Start"))
 .at(0, 300);
 let shape = api.create_shape_item(board, &shape).await?;
 # Ok(()) }
 ```*/
-    /**
-Returns a [`requests::CreateShapeItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateShapeItem`]; send it with `.await`.
     pub fn create_shape_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1078,8 +1078,8 @@ Retrieves information for a specific shape item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetShapeItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetShapeItem`]; send it with `.await`.
     pub fn get_shape_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1099,8 +1099,8 @@ Deletes a shape item from the board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteShapeItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteShapeItem`]; send it with `.await`.
     pub fn delete_shape_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1120,8 +1120,8 @@ Updates a shape item on a board based on the data and style properties provided 
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateShapeItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateShapeItem`]; send it with `.await`.
     pub fn update_shape_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1155,8 +1155,8 @@ let note = StickyNoteCreateRequest::default()
 let note = api.create_sticky_note_item(board, &note).await?;
 # Ok(()) }
 ```*/
-    /**
-Returns a [`requests::CreateStickyNoteItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateStickyNoteItem`]; send it with `.await`.
     pub fn create_sticky_note_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1176,8 +1176,8 @@ Retrieves information for a specific sticky note item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetStickyNoteItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetStickyNoteItem`]; send it with `.await`.
     pub fn get_sticky_note_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1197,8 +1197,8 @@ Deletes a sticky note item from the board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteStickyNoteItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteStickyNoteItem`]; send it with `.await`.
     pub fn delete_sticky_note_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1218,8 +1218,8 @@ Updates a sticky note item on a board based on the data and style properties pro
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateStickyNoteItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateStickyNoteItem`]; send it with `.await`.
     pub fn update_sticky_note_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1241,8 +1241,8 @@ Adds a text item to a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateTextItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateTextItem`]; send it with `.await`.
     pub fn create_text_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1262,8 +1262,8 @@ Retrieves information for a specific text item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetTextItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetTextItem`]; send it with `.await`.
     pub fn get_text_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1283,8 +1283,8 @@ Deletes a text item from the board
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteTextItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteTextItem`]; send it with `.await`.
     pub fn delete_text_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1304,8 +1304,8 @@ Updates a text item on a board based on the data and style properties provided i
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateTextItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateTextItem`]; send it with `.await`.
     pub fn update_text_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1333,8 +1333,8 @@ Adds a frame to a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateFrameItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateFrameItem`]; send it with `.await`.
     pub fn create_frame_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1354,8 +1354,8 @@ Retrieves information for a specific frame on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetFrameItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetFrameItem`]; send it with `.await`.
     pub fn get_frame_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1375,8 +1375,8 @@ Deletes a frame from a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteFrameItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteFrameItem`]; send it with `.await`.
     pub fn delete_frame_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1396,8 +1396,8 @@ Updates a frame on a board based on the data, style, or geometry properties prov
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateFrameItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateFrameItem`]; send it with `.await`.
     pub fn update_frame_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1426,8 +1426,8 @@ Retrieves all the items that have the specified tag.
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)
 - Paginated by offset*/
-    /**
-Returns a [`requests::GetItemsByTag`]: set the optional parameters on it ([`limit`](requests::GetItemsByTag::limit), [`offset`](requests::GetItemsByTag::offset)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetItemsByTag`]: set the optional parameters on it ([`limit`](requests::GetItemsByTag::limit), [`offset`](requests::GetItemsByTag::offset)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_items_by_tag<'a>(
@@ -1452,8 +1452,8 @@ Attach an existing tag to the specified item. Card and sticky note items can hav
 
 - Required scope: `boards:write`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::AttachTagToItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::AttachTagToItem`]; send it with `.await`.
     pub fn attach_tag_to_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1476,8 +1476,8 @@ Removes the specified tag from the specified item. The tag still exists on the b
 
 - Required scope: `boards:write`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::RemoveTagFromItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::RemoveTagFromItem`]; send it with `.await`.
     pub fn remove_tag_from_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1499,8 +1499,8 @@ Retrieves all the tags from the specified item.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetTagsFromItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetTagsFromItem`]; send it with `.await`.
     pub fn get_tags_from_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -1521,8 +1521,8 @@ Retrieves all the tags from the specified board.
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)
 - Paginated by offset*/
-    /**
-Returns a [`requests::GetTagsFromBoard`]: set the optional parameters on it ([`limit`](requests::GetTagsFromBoard::limit), [`offset`](requests::GetTagsFromBoard::offset)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetTagsFromBoard`]: set the optional parameters on it ([`limit`](requests::GetTagsFromBoard::limit), [`offset`](requests::GetTagsFromBoard::offset)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_tags_from_board<'a>(
@@ -1554,8 +1554,8 @@ let tag = TagCreateRequest::new("urgent").fill_color(TagFillColor::Red);
 let tag = api.create_tag(board, &tag).await?;
 # Ok(()) }
 ```*/
-    /**
-Returns a [`requests::CreateTag`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateTag`]; send it with `.await`.
     pub fn create_tag<'a>(
         &'a self,
         board_id: &'a str,
@@ -1575,8 +1575,8 @@ Retrieves information for a specific tag.
 
 - Required scope: `boards:write`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetTag`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetTag`]; send it with `.await`.
     pub fn get_tag<'a>(
         &'a self,
         board_id: &'a str,
@@ -1597,8 +1597,8 @@ Deletes the specified tag from the board. The tag is also removed from all cards
 
 - Required scope: `boards:write`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::DeleteTag`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteTag`]; send it with `.await`.
     pub fn delete_tag<'a>(
         &'a self,
         board_id: &'a str,
@@ -1619,8 +1619,8 @@ Updates a tag based on the data properties provided in the request body.
 
 - Required scope: `boards:write`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::UpdateTag`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateTag`]; send it with `.await`.
     pub fn update_tag<'a>(
         &'a self,
         board_id: &'a str,
@@ -1651,8 +1651,8 @@ This method returns results using a cursor-based approach. A cursor-paginated me
 - Required scope: `boards:read`
 - Rate limit: level 2 (100 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetConnectors`]: set the optional parameters on it ([`cursor`](requests::GetConnectors::cursor), [`limit`](requests::GetConnectors::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetConnectors`]: set the optional parameters on it ([`cursor`](requests::GetConnectors::cursor), [`limit`](requests::GetConnectors::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_connectors<'a>(
@@ -1685,8 +1685,8 @@ let line = ConnectorCreationData::between(start_id, end_id);
 let line = api.create_connector(board, &line).await?;
 # Ok(()) }
 ```*/
-    /**
-Returns a [`requests::CreateConnector`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateConnector`]; send it with `.await`.
     pub fn create_connector<'a>(
         &'a self,
         board_id: &'a str,
@@ -1706,8 +1706,8 @@ Retrieves information for a specific connector on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetConnector`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetConnector`]; send it with `.await`.
     pub fn get_connector<'a>(
         &'a self,
         board_id: &'a str,
@@ -1727,8 +1727,8 @@ Deletes the specified connector from the board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteConnector`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteConnector`]; send it with `.await`.
     pub fn delete_connector<'a>(
         &'a self,
         board_id: &'a str,
@@ -1748,8 +1748,8 @@ Updates a connector on a board based on the data and style properties provided i
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateConnector`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateConnector`]; send it with `.await`.
     pub fn update_connector<'a>(
         &'a self,
         board_id: &'a str,
@@ -1780,8 +1780,8 @@ For example, if you set the `limit` query parameter to `10` and the board  conta
 - Required scope: `boards:read`
 - Rate limit: level 2 (100 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetAllGroups`]: set the optional parameters on it ([`cursor`](requests::GetAllGroups::cursor), [`limit`](requests::GetAllGroups::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetAllGroups`]: set the optional parameters on it ([`cursor`](requests::GetAllGroups::cursor), [`limit`](requests::GetAllGroups::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_all_groups<'a>(
@@ -1803,8 +1803,8 @@ Creates a group of items on a board. The group is created with the items that ar
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateGroup`]; send it with `.await`.
     pub fn create_group<'a>(
         &'a self,
         board_id: &'a types::BoardId,
@@ -1827,8 +1827,8 @@ For example, if you set the `limit` query parameter to `10` and the board  conta
 - Required scope: `boards:read`
 - Rate limit: level 2 (100 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetItemsByGroupId`]: set the optional parameters on it ([`cursor`](requests::GetItemsByGroupId::cursor), [`limit`](requests::GetItemsByGroupId::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetItemsByGroupId`]: set the optional parameters on it ([`cursor`](requests::GetItemsByGroupId::cursor), [`limit`](requests::GetItemsByGroupId::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_items_by_group_id<'a>(
@@ -1854,8 +1854,8 @@ Rate limiting: Level 2 per item ID
 
 - Required scope: `boards:read`
 - Rate limit: level 2 (100 credits per item)*/
-    /**
-Returns a [`requests::GetGroupById`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetGroupById`]; send it with `.await`.
     pub fn get_group_by_id<'a>(
         &'a self,
         board_id: &'a types::BoardId,
@@ -1875,8 +1875,8 @@ This endpoint updates an existing group by replacing it entirely with a new grou
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateGroup`]; send it with `.await`.
     pub fn update_group<'a>(
         &'a self,
         board_id: &'a types::BoardId,
@@ -1898,8 +1898,8 @@ Ungroups items from a group.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::UnGroup`]: set the optional parameters on it ([`delete_items`](requests::UnGroup::delete_items)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UnGroup`]: set the optional parameters on it ([`delete_items`](requests::UnGroup::delete_items)), then send it with `.await`.
     pub fn un_group<'a>(
         &'a self,
         board_id: &'a types::BoardId,
@@ -1920,8 +1920,8 @@ Deletes a group from a board. All the items in the group are deleted along with 
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteGroup`]; send it with `.await`.
     pub fn delete_group<'a>(
         &'a self,
         board_id: &'a types::BoardId,
@@ -1948,8 +1948,8 @@ Get information about an access token, such as the token type, scopes, team, use
 `GET /v1/oauth-token` (operation `token-info`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::TokenInfo`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::TokenInfo`]; send it with `.await`.
     pub fn token_info<'a>(&'a self) -> requests::TokenInfo<'a> {
         requests::TokenInfo { api: self }
     }
@@ -1962,8 +1962,8 @@ Revoke the current access token. Revoking an access token means that the access 
 
 - Rate limit: not stated by the spec
 - Deprecated*/
-    /**
-Returns a [`requests::RevokeToken`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::RevokeToken`]; send it with `.await`.
     pub fn revoke_token<'a>(
         &'a self,
         access_token: &'a str,
@@ -1980,8 +1980,8 @@ Revoke the current access token. Revoking an access token means that the access 
 `POST /v2/oauth/revoke` (operation `revoke-token-v2`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::RevokeTokenV2`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::RevokeTokenV2`]; send it with `.await`.
     pub fn revoke_token_v2<'a>(
         &'a self,
         body: &'a types::RevokeTokenRequest,
@@ -2007,8 +2007,8 @@ This endpoint requires an app management API token. It can be generated in the Y
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetMetrics`]: set the optional parameters on it ([`period`](requests::GetMetrics::period)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetMetrics`]: set the optional parameters on it ([`period`](requests::GetMetrics::period)), then send it with `.await`.
     pub fn get_metrics<'a>(
         &'a self,
         app_id: &'a str,
@@ -2033,8 +2033,8 @@ This endpoint requires an app management API token. It can be generated in your 
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetMetricsTotal`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetMetricsTotal`]; send it with `.await`.
     pub fn get_metrics_total<'a>(
         &'a self,
         app_id: &'a str,
@@ -2055,8 +2055,8 @@ This method returns results using a cursor-based approach. A cursor-paginated me
 - Required scope: `boards:read`
 - Rate limit: level 2 (100 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetCodeWidgetItems`]: set the optional parameters on it ([`cursor`](requests::GetCodeWidgetItems::cursor), [`limit`](requests::GetCodeWidgetItems::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetCodeWidgetItems`]: set the optional parameters on it ([`cursor`](requests::GetCodeWidgetItems::cursor), [`limit`](requests::GetCodeWidgetItems::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_code_widget_items<'a>(
@@ -2078,8 +2078,8 @@ Adds a code widget item to a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateCodeWidgetItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateCodeWidgetItem`]; send it with `.await`.
     pub fn create_code_widget_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -2099,8 +2099,8 @@ Retrieves information for a specific code widget item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetCodeWidgetItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetCodeWidgetItem`]; send it with `.await`.
     pub fn get_code_widget_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -2120,8 +2120,8 @@ Deletes a code widget item from the board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteCodeWidgetItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteCodeWidgetItem`]; send it with `.await`.
     pub fn delete_code_widget_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -2141,8 +2141,8 @@ Updates a code widget item on a board based on the data properties provided in t
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateCodeWidgetItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateCodeWidgetItem`]; send it with `.await`.
     pub fn update_code_widget_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -2164,8 +2164,8 @@ Updates the position of a code widget item on a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::MoveCodeWidgetItem`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::MoveCodeWidgetItem`]; send it with `.await`.
     pub fn move_code_widget_item<'a>(
         &'a self,
         board_id: &'a str,
@@ -2190,8 +2190,8 @@ This method returns results using a cursor-based approach. A cursor-paginated me
 - Required scope: `boards:read`
 - Rate limit: level 2 (100 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetItemsExperimental`]: set the optional parameters on it ([`cursor`](requests::GetItemsExperimental::cursor), [`limit`](requests::GetItemsExperimental::limit), [`type_`](requests::GetItemsExperimental::type_)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetItemsExperimental`]: set the optional parameters on it ([`cursor`](requests::GetItemsExperimental::cursor), [`limit`](requests::GetItemsExperimental::limit), [`type_`](requests::GetItemsExperimental::type_)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_items_experimental<'a>(
@@ -2214,8 +2214,8 @@ Retrieves information for a specific item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetSpecificItemExperimental`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetSpecificItemExperimental`]; send it with `.await`.
     pub fn get_specific_item_experimental<'a>(
         &'a self,
         board_id: &'a str,
@@ -2235,8 +2235,8 @@ Deletes an item from a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteItemExperimental`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteItemExperimental`]; send it with `.await`.
     pub fn delete_item_experimental<'a>(
         &'a self,
         board_id: &'a str,
@@ -2259,8 +2259,8 @@ This method returns results using a cursor-based approach. A cursor-paginated me
 - Required scope: `boards:read`
 - Rate limit: level 2 (100 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetMindmapNodesExperimental`]: set the optional parameters on it ([`cursor`](requests::GetMindmapNodesExperimental::cursor), [`limit`](requests::GetMindmapNodesExperimental::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetMindmapNodesExperimental`]: set the optional parameters on it ([`cursor`](requests::GetMindmapNodesExperimental::cursor), [`limit`](requests::GetMindmapNodesExperimental::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_mindmap_nodes_experimental<'a>(
@@ -2288,8 +2288,8 @@ Additionally, we are actively working on providing the update API, further enhan
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateMindmapNodesExperimental`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateMindmapNodesExperimental`]; send it with `.await`.
     pub fn create_mindmap_nodes_experimental<'a>(
         &'a self,
         board_id: &'a str,
@@ -2309,8 +2309,8 @@ Retrieves information for a specific mind map node on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetMindmapNodeExperimental`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetMindmapNodeExperimental`]; send it with `.await`.
     pub fn get_mindmap_node_experimental<'a>(
         &'a self,
         board_id: &'a str,
@@ -2330,8 +2330,8 @@ Deletes a mind map node item and its child nodes from the board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteMindmapNodeExperimental`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteMindmapNodeExperimental`]; send it with `.await`.
     pub fn delete_mindmap_node_experimental<'a>(
         &'a self,
         board_id: &'a str,
@@ -2351,8 +2351,8 @@ Adds a flowchart shape item to a board.
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::CreateShapeItemFlowchart`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateShapeItemFlowchart`]; send it with `.await`.
     pub fn create_shape_item_flowchart<'a>(
         &'a self,
         board_id: &'a str,
@@ -2372,8 +2372,8 @@ Retrieves information for a specific shape item on a board.
 
 - Required scope: `boards:read`
 - Rate limit: level 1 (50 credits)*/
-    /**
-Returns a [`requests::GetShapeItemFlowchart`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetShapeItemFlowchart`]; send it with `.await`.
     pub fn get_shape_item_flowchart<'a>(
         &'a self,
         board_id: &'a str,
@@ -2393,8 +2393,8 @@ Deletes a flowchart shape item from the board.
 
 - Required scope: `boards:write`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::DeleteShapeItemFlowchart`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteShapeItemFlowchart`]; send it with `.await`.
     pub fn delete_shape_item_flowchart<'a>(
         &'a self,
         board_id: &'a str,
@@ -2414,8 +2414,8 @@ Updates a flowchart shape item on a board based on the data and style properties
 
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)*/
-    /**
-Returns a [`requests::UpdateShapeItemFlowchart`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::UpdateShapeItemFlowchart`]; send it with `.await`.
     pub fn update_shape_item_flowchart<'a>(
         &'a self,
         board_id: &'a str,
@@ -2444,8 +2444,8 @@ Retrieves organization information.
 - Required scope: `organizations:read`
 - Rate limit: level 3 (500 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetOrganization`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetOrganization`]; send it with `.await`.
     pub fn enterprise_get_organization<'a>(
         &'a self,
         org_id: &'a str,
@@ -2465,8 +2465,8 @@ Retrieves information about user groups invited to the specified board.
 - Rate limit: level 1 (50 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseBoardsGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseBoardsGetGroups::cursor), [`limit`](requests::EnterpriseBoardsGetGroups::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseBoardsGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseBoardsGetGroups::cursor), [`limit`](requests::EnterpriseBoardsGetGroups::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_boards_get_groups<'a>(
@@ -2491,8 +2491,8 @@ Shares a board with user groups with a specified role. Updates the role if alrea
 - Required scope: `organizations:groups:read boards:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseBoardsCreateGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseBoardsCreateGroup`]; send it with `.await`.
     pub fn enterprise_boards_create_group<'a>(
         &'a self,
         org_id: &'a str,
@@ -2515,8 +2515,8 @@ Removes a user group from the specified board.
 - Required scope: `organizations:groups:read boards:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseBoardsDeleteGroups`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseBoardsDeleteGroups`]; send it with `.await`.
     pub fn enterprise_boards_delete_groups<'a>(
         &'a self,
         org_id: &'a str,
@@ -2539,8 +2539,8 @@ Retrieves default team settings of an existing organization.
 - Required scope: `organizations:teams:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetDefaultTeamSettings`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetDefaultTeamSettings`]; send it with `.await`.
     pub fn enterprise_get_default_team_settings<'a>(
         &'a self,
         org_id: &'a str,
@@ -2560,8 +2560,8 @@ Retrieves the list of user groups in an organization.
 - Rate limit: level 1 (50 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetGroups::cursor), [`limit`](requests::EnterpriseGetGroups::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetGroups::cursor), [`limit`](requests::EnterpriseGetGroups::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_get_groups<'a>(
@@ -2584,8 +2584,8 @@ Creates a new user group in an organization.
 - Required scope: `organizations:groups:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseCreateGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseCreateGroup`]; send it with `.await`.
     pub fn enterprise_create_group<'a>(
         &'a self,
         org_id: &'a str,
@@ -2606,8 +2606,8 @@ Retrieves a user group in an organization.
 - Required scope: `organizations:groups:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetGroup`]; send it with `.await`.
     pub fn enterprise_get_group<'a>(
         &'a self,
         org_id: &'a str,
@@ -2628,8 +2628,8 @@ Deletes a user group from an organization.
 - Required scope: `organizations:groups:write`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDeleteGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDeleteGroup`]; send it with `.await`.
     pub fn enterprise_delete_group<'a>(
         &'a self,
         org_id: &'a str,
@@ -2650,8 +2650,8 @@ Updates a user group in an organization.
 - Required scope: `organizations:groups:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseUpdateGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseUpdateGroup`]; send it with `.await`.
     pub fn enterprise_update_group<'a>(
         &'a self,
         org_id: &'a str,
@@ -2675,8 +2675,8 @@ Retrieves the list of members who are part of a team in an existing organization
 - Rate limit: level 1 (50 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetGroupMembers`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetGroupMembers::cursor), [`limit`](requests::EnterpriseGetGroupMembers::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseGetGroupMembers`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetGroupMembers::cursor), [`limit`](requests::EnterpriseGetGroupMembers::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_get_group_members<'a>(
@@ -2701,8 +2701,8 @@ Adds a member to a user group in an organization.
 - Required scope: `organizations:groups:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseCreateGroupMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseCreateGroupMember`]; send it with `.await`.
     pub fn enterprise_create_group_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -2727,8 +2727,8 @@ Rate limiting: Level 1 per item. For example, if you want to add 10 users and re
 - Required scope: `organizations:groups:write`
 - Rate limit: level 1 (50 credits per item)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseUpdateGroupMembers`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseUpdateGroupMembers`]; send it with `.await`.
     pub fn enterprise_update_group_members<'a>(
         &'a self,
         org_id: &'a str,
@@ -2751,8 +2751,8 @@ Retrieves information about a user group member in an organization.
 - Required scope: `organizations:groups:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetGroupMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetGroupMember`]; send it with `.await`.
     pub fn enterprise_get_group_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -2775,8 +2775,8 @@ Removes a member from a user group in an organization.
 - Required scope: `organizations:groups:write`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDeleteGroupMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDeleteGroupMember`]; send it with `.await`.
     pub fn enterprise_delete_group_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -2800,8 +2800,8 @@ Retrieves the list of teams that the user group is a part of.
 - Rate limit: level 1 (50 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGroupsGetTeams`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGroupsGetTeams::cursor), [`limit`](requests::EnterpriseGroupsGetTeams::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseGroupsGetTeams`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGroupsGetTeams::cursor), [`limit`](requests::EnterpriseGroupsGetTeams::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_groups_get_teams<'a>(
@@ -2826,8 +2826,8 @@ Retrieves information of a team that the user group is a part of in an organizat
 - Required scope: `organizations:groups:read organizations:teams:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGroupsGetTeam`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGroupsGetTeam`]; send it with `.await`.
     pub fn enterprise_groups_get_team<'a>(
         &'a self,
         org_id: &'a str,
@@ -2851,8 +2851,8 @@ Retrieves organization members based on the organization ID and the cursor, or b
 - Rate limit: level 3 (500 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetOrganizationMembers`]: set the optional parameters on it ([`active`](requests::EnterpriseGetOrganizationMembers::active), [`cursor`](requests::EnterpriseGetOrganizationMembers::cursor), [`emails`](requests::EnterpriseGetOrganizationMembers::emails), [`license`](requests::EnterpriseGetOrganizationMembers::license), [`limit`](requests::EnterpriseGetOrganizationMembers::limit), [`role`](requests::EnterpriseGetOrganizationMembers::role)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseGetOrganizationMembers`]: set the optional parameters on it ([`active`](requests::EnterpriseGetOrganizationMembers::active), [`cursor`](requests::EnterpriseGetOrganizationMembers::cursor), [`emails`](requests::EnterpriseGetOrganizationMembers::emails), [`license`](requests::EnterpriseGetOrganizationMembers::license), [`limit`](requests::EnterpriseGetOrganizationMembers::limit), [`role`](requests::EnterpriseGetOrganizationMembers::role)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_get_organization_members<'a>(
@@ -2879,8 +2879,8 @@ Retrieves organization member information for an existing organization.
 - Required scope: `organizations:read`
 - Rate limit: level 3 (500 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetOrganizationMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetOrganizationMember`]; send it with `.await`.
     pub fn enterprise_get_organization_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -2902,8 +2902,8 @@ Retrieves list of teams in an existing organization.
 - Rate limit: level 1 (50 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetTeams`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetTeams::cursor), [`limit`](requests::EnterpriseGetTeams::limit), [`name`](requests::EnterpriseGetTeams::name)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseGetTeams`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetTeams::cursor), [`limit`](requests::EnterpriseGetTeams::limit), [`name`](requests::EnterpriseGetTeams::name)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_get_teams<'a>(
@@ -2927,8 +2927,8 @@ Creates a new team in an existing organization.
 - Required scope: `organizations:teams:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseCreateTeam`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseCreateTeam`]; send it with `.await`.
     pub fn enterprise_create_team<'a>(
         &'a self,
         org_id: &'a str,
@@ -2949,8 +2949,8 @@ Retrieves team information for an existing team.
 - Required scope: `organizations:teams:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetTeam`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetTeam`]; send it with `.await`.
     pub fn enterprise_get_team<'a>(
         &'a self,
         org_id: &'a str,
@@ -2971,8 +2971,8 @@ Deletes an existing team.
 - Required scope: `organizations:teams:write`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDeleteTeam`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDeleteTeam`]; send it with `.await`.
     pub fn enterprise_delete_team<'a>(
         &'a self,
         org_id: &'a str,
@@ -2993,8 +2993,8 @@ Updates an existing team.
 - Required scope: `organizations:teams:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseUpdateTeam`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseUpdateTeam`]; send it with `.await`.
     pub fn enterprise_update_team<'a>(
         &'a self,
         org_id: &'a str,
@@ -3018,8 +3018,8 @@ Retrieves the list of user groups that are part of a team in an organization.
 - Rate limit: level 1 (50 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseTeamsGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseTeamsGetGroups::cursor), [`limit`](requests::EnterpriseTeamsGetGroups::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseTeamsGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseTeamsGetGroups::cursor), [`limit`](requests::EnterpriseTeamsGetGroups::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_teams_get_groups<'a>(
@@ -3044,8 +3044,8 @@ Adds a user group to a team in an organization.
 - Required scope: `organizations:groups:read organizations:teams:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseTeamsCreateGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseTeamsCreateGroup`]; send it with `.await`.
     pub fn enterprise_teams_create_group<'a>(
         &'a self,
         org_id: &'a str,
@@ -3068,8 +3068,8 @@ Retrieves information about a specific user group of a team.
 - Required scope: `organizations:groups:read organizations:teams:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseTeamsGetGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseTeamsGetGroup`]; send it with `.await`.
     pub fn enterprise_teams_get_group<'a>(
         &'a self,
         org_id: &'a str,
@@ -3092,8 +3092,8 @@ Removes a user group from a team in an existing organization.
 - Required scope: `organizations:groups:read organizations:teams:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseTeamsDeleteGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseTeamsDeleteGroup`]; send it with `.await`.
     pub fn enterprise_teams_delete_group<'a>(
         &'a self,
         org_id: &'a str,
@@ -3117,8 +3117,8 @@ Retrieves team members by cursor.
 - Rate limit: level 2 (100 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetTeamMembers`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetTeamMembers::cursor), [`limit`](requests::EnterpriseGetTeamMembers::limit), [`role`](requests::EnterpriseGetTeamMembers::role)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseGetTeamMembers`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetTeamMembers::cursor), [`limit`](requests::EnterpriseGetTeamMembers::limit), [`role`](requests::EnterpriseGetTeamMembers::role)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_get_team_members<'a>(
@@ -3144,8 +3144,8 @@ Invites a new Miro user to an existing team. The user must exist in your Miro or
 - Required scope: `organizations:teams:write`
 - Rate limit: level 2 (100 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseInviteTeamMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseInviteTeamMember`]; send it with `.await`.
     pub fn enterprise_invite_team_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -3168,8 +3168,8 @@ Retrieves team member by id.
 - Required scope: `organizations:teams:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetTeamMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetTeamMember`]; send it with `.await`.
     pub fn enterprise_get_team_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -3192,8 +3192,8 @@ Deletes team member from team by id.
 - Required scope: `organizations:teams:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDeleteTeamMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDeleteTeamMember`]; send it with `.await`.
     pub fn enterprise_delete_team_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -3216,8 +3216,8 @@ Updates team member role in team by id.
 - Required scope: `organizations:teams:write`
 - Rate limit: level 2 (100 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseUpdateTeamMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseUpdateTeamMember`]; send it with `.await`.
     pub fn enterprise_update_team_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -3242,8 +3242,8 @@ Retrieves team settings of an existing team.
 - Required scope: `organizations:teams:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetTeamSettings`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetTeamSettings`]; send it with `.await`.
     pub fn enterprise_get_team_settings<'a>(
         &'a self,
         org_id: &'a str,
@@ -3264,8 +3264,8 @@ Updates team settings of an existing team.
 - Required scope: `organizations:teams:write`
 - Rate limit: level 2 (100 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseUpdateTeamSettings`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseUpdateTeamSettings`]; send it with `.await`.
     pub fn enterprise_update_team_settings<'a>(
         &'a self,
         org_id: &'a str,
@@ -3288,8 +3288,8 @@ Reset all sessions of a user.  Admins can now take immediate action to restrict 
 - Required scope: `sessions:delete`
 - Rate limit: level 3 (500 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterprisePostUserSessionsReset`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterprisePostUserSessionsReset`]; send it with `.await`.
     pub fn enterprise_post_user_sessions_reset<'a>(
         &'a self,
         email: &'a str,
@@ -3315,8 +3315,8 @@ Retrieves information about user groups invited to the specified project.
 - Rate limit: level 1 (50 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseProjectsGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseProjectsGetGroups::cursor), [`limit`](requests::EnterpriseProjectsGetGroups::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseProjectsGetGroups`]: set the optional parameters on it ([`cursor`](requests::EnterpriseProjectsGetGroups::cursor), [`limit`](requests::EnterpriseProjectsGetGroups::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_projects_get_groups<'a>(
@@ -3341,8 +3341,8 @@ Shares a project with user groups with a specified role. Updates the role if alr
 - Required scope: `organizations:groups:read projects:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseProjectCreateGroup`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseProjectCreateGroup`]; send it with `.await`.
     pub fn enterprise_project_create_group<'a>(
         &'a self,
         org_id: &'a str,
@@ -3365,8 +3365,8 @@ Removes a user group from the specified project.
 - Required scope: `organizations:groups:read projects:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseProjectDeleteGroups`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseProjectDeleteGroups`]; send it with `.await`.
     pub fn enterprise_project_delete_groups<'a>(
         &'a self,
         org_id: &'a str,
@@ -3393,8 +3393,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Rate limit: level 1 (50 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetProjects`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetProjects::cursor), [`limit`](requests::EnterpriseGetProjects::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseGetProjects`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetProjects::cursor), [`limit`](requests::EnterpriseGetProjects::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_get_projects<'a>(
@@ -3424,8 +3424,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Required scope: `projects:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseCreateProject`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseCreateProject`]; send it with `.await`.
     pub fn enterprise_create_project<'a>(
         &'a self,
         org_id: &'a str,
@@ -3451,8 +3451,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Required scope: `projects:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetProject`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetProject`]; send it with `.await`.
     pub fn enterprise_get_project<'a>(
         &'a self,
         org_id: &'a str,
@@ -3478,8 +3478,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Required scope: `projects:write`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDeleteProject`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDeleteProject`]; send it with `.await`.
     pub fn enterprise_delete_project<'a>(
         &'a self,
         org_id: &'a str,
@@ -3505,8 +3505,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Required scope: `projects:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseUpdateProject`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseUpdateProject`]; send it with `.await`.
     pub fn enterprise_update_project<'a>(
         &'a self,
         org_id: &'a str,
@@ -3535,8 +3535,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Rate limit: level 1 (50 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetProjectMembers`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetProjectMembers::cursor), [`limit`](requests::EnterpriseGetProjectMembers::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseGetProjectMembers`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetProjectMembers::cursor), [`limit`](requests::EnterpriseGetProjectMembers::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_get_project_members<'a>(
@@ -3566,8 +3566,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Required scope: `projects:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseAddProjectMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseAddProjectMember`]; send it with `.await`.
     pub fn enterprise_add_project_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -3595,8 +3595,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Required scope: `projects:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetProjectMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetProjectMember`]; send it with `.await`.
     pub fn enterprise_get_project_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -3624,8 +3624,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Required scope: `projects:write`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDeleteProjectMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDeleteProjectMember`]; send it with `.await`.
     pub fn enterprise_delete_project_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -3653,8 +3653,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Required scope: `projects:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseUpdateProjectMember`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseUpdateProjectMember`]; send it with `.await`.
     pub fn enterprise_update_project_member<'a>(
         &'a self,
         org_id: &'a str,
@@ -3684,8 +3684,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Required scope: `projects:read`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseGetProjectSettings`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseGetProjectSettings`]; send it with `.await`.
     pub fn enterprise_get_project_settings<'a>(
         &'a self,
         org_id: &'a str,
@@ -3711,8 +3711,8 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 - Required scope: `projects:write`
 - Rate limit: level 1 (50 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseUpdateProjectSettings`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseUpdateProjectSettings`]; send it with `.await`.
     pub fn enterprise_update_project_settings<'a>(
         &'a self,
         org_id: &'a str,
@@ -3743,8 +3743,8 @@ Retrieves board classification settings for an existing organization.
 - Required scope: `organizations:read`
 - Rate limit: level 2 (100 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDataclassificationOrganizationSettingsGet`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDataclassificationOrganizationSettingsGet`]; send it with `.await`.
     pub fn enterprise_dataclassification_organization_settings_get<'a>(
         &'a self,
         org_id: &'a str,
@@ -3763,8 +3763,8 @@ Retrieves board classification for a board.
 - Required scope: `boards:read`
 - Rate limit: level 2 (100 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDataclassificationBoardGet`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDataclassificationBoardGet`]; send it with `.await`.
     pub fn enterprise_dataclassification_board_get<'a>(
         &'a self,
         org_id: &'a str,
@@ -3787,8 +3787,8 @@ Updates board classification for an existing board.
 - Required scope: `boards:write`
 - Rate limit: level 2 (100 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDataclassificationBoardSet`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDataclassificationBoardSet`]; send it with `.await`.
     pub fn enterprise_dataclassification_board_set<'a>(
         &'a self,
         org_id: &'a str,
@@ -3813,8 +3813,8 @@ Updates board classification for not-classified only or all boards in an existin
 - Required scope: `boards:write`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDataclassificationTeamBoardsBulk`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDataclassificationTeamBoardsBulk`]; send it with `.await`.
     pub fn enterprise_dataclassification_team_boards_bulk<'a>(
         &'a self,
         org_id: &'a str,
@@ -3837,8 +3837,8 @@ Retrieves board classification settings for an existing team.
 - Required scope: `organizations:teams:read`
 - Rate limit: level 2 (100 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDataclassificationTeamSettingsGet`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDataclassificationTeamSettingsGet`]; send it with `.await`.
     pub fn enterprise_dataclassification_team_settings_get<'a>(
         &'a self,
         org_id: &'a str,
@@ -3859,8 +3859,8 @@ Updates board classification settings for an existing team.
 - Required scope: `organizations:teams:write`
 - Rate limit: level 2 (100 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseDataclassificationTeamSettingsSet`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseDataclassificationTeamSettingsSet`]; send it with `.await`.
     pub fn enterprise_dataclassification_team_settings_set<'a>(
         &'a self,
         org_id: &'a str,
@@ -3890,8 +3890,8 @@ Retrieves the list of board export jobs based on the filters provided in the req
 - Rate limit: level 4 (2000 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseBoardExportJobs`]: set the optional parameters on it ([`creator_id`](requests::EnterpriseBoardExportJobs::creator_id), [`cursor`](requests::EnterpriseBoardExportJobs::cursor), [`limit`](requests::EnterpriseBoardExportJobs::limit), [`status`](requests::EnterpriseBoardExportJobs::status)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseBoardExportJobs`]: set the optional parameters on it ([`creator_id`](requests::EnterpriseBoardExportJobs::creator_id), [`cursor`](requests::EnterpriseBoardExportJobs::cursor), [`limit`](requests::EnterpriseBoardExportJobs::limit), [`status`](requests::EnterpriseBoardExportJobs::status)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_board_export_jobs<'a>(
@@ -3916,8 +3916,8 @@ Creates an export job for one or more boards.
 - Required scope: `boards:export`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseCreateBoardExport`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseCreateBoardExport`]; send it with `.await`.
     pub fn enterprise_create_board_export<'a>(
         &'a self,
         org_id: &'a str,
@@ -3940,8 +3940,8 @@ Retrieves the status of the board export job.
 - Required scope: `boards:export`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseBoardExportJobStatus`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseBoardExportJobStatus`]; send it with `.await`.
     pub fn enterprise_board_export_job_status<'a>(
         &'a self,
         org_id: &'a str,
@@ -3962,8 +3962,8 @@ Retrieves the result of the board export job. The response provides more informa
 - Required scope: `boards:export`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseBoardExportJobResults`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseBoardExportJobResults`]; send it with `.await`.
     pub fn enterprise_board_export_job_results<'a>(
         &'a self,
         org_id: &'a str,
@@ -3985,8 +3985,8 @@ Currently, only the cancellation of an ongoing export job is supported.
 - Required scope: `boards:export`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseUpdateBoardExportJob`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseUpdateBoardExportJob`]; send it with `.await`.
     pub fn enterprise_update_board_export_job<'a>(
         &'a self,
         org_id: &'a str,
@@ -4010,8 +4010,8 @@ Retrieves the list of tasks for the board export job.
 - Rate limit: level 4 (2000 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseBoardExportJobTasks`]: set the optional parameters on it ([`cursor`](requests::EnterpriseBoardExportJobTasks::cursor), [`limit`](requests::EnterpriseBoardExportJobTasks::limit), [`status`](requests::EnterpriseBoardExportJobTasks::status)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseBoardExportJobTasks`]: set the optional parameters on it ([`cursor`](requests::EnterpriseBoardExportJobTasks::cursor), [`limit`](requests::EnterpriseBoardExportJobTasks::limit), [`status`](requests::EnterpriseBoardExportJobTasks::status)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_board_export_job_tasks<'a>(
@@ -4037,8 +4037,8 @@ Creates a link to download the results of a board export task.
 - Required scope: `boards:export`
 - Rate limit: level 4 (2000 credits)
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseCreateBoardExportTaskExportLink`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EnterpriseCreateBoardExportTaskExportLink`]; send it with `.await`.
     pub fn enterprise_create_board_export_task_export_link<'a>(
         &'a self,
         org_id: &'a str,
@@ -4071,8 +4071,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 - Required scope: `organization:cases:management`
 - Rate limit: level 4 (2000 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetAllCases`]: set the optional parameters on it ([`cursor`](requests::GetAllCases::cursor), [`limit`](requests::GetAllCases::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetAllCases`]: set the optional parameters on it ([`cursor`](requests::GetAllCases::cursor), [`limit`](requests::GetAllCases::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_all_cases<'a>(&'a self, org_id: &'a str) -> requests::GetAllCases<'a> {
@@ -4097,8 +4097,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 
 - Required scope: `organization:cases:management`
 - Rate limit: level 4 (2000 credits)*/
-    /**
-Returns a [`requests::CreateCase`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateCase`]; send it with `.await`.
     pub fn create_case<'a>(
         &'a self,
         org_id: &'a str,
@@ -4122,8 +4122,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 
 - Required scope: `organization:cases:management`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::GetCase`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetCase`]; send it with `.await`.
     pub fn get_case<'a>(
         &'a self,
         org_id: &'a str,
@@ -4147,8 +4147,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 
 - Required scope: `organization:cases:management`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::EditCase`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EditCase`]; send it with `.await`.
     pub fn edit_case<'a>(
         &'a self,
         org_id: &'a str,
@@ -4176,8 +4176,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 
 - Required scope: `organization:cases:management`
 - Rate limit: level 4 (2000 credits)*/
-    /**
-Returns a [`requests::DeleteCase`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteCase`]; send it with `.await`.
     pub fn delete_case<'a>(
         &'a self,
         org_id: &'a str,
@@ -4202,8 +4202,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 - Required scope: `organization:cases:management`
 - Rate limit: level 4 (2000 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetLegalHoldExportJobs`]: set the optional parameters on it ([`cursor`](requests::GetLegalHoldExportJobs::cursor), [`limit`](requests::GetLegalHoldExportJobs::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetLegalHoldExportJobs`]: set the optional parameters on it ([`cursor`](requests::GetLegalHoldExportJobs::cursor), [`limit`](requests::GetLegalHoldExportJobs::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_legal_hold_export_jobs<'a>(
@@ -4238,8 +4238,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 - Required scope: `organization:cases:management`
 - Rate limit: level 4 (2000 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetAllLegalHolds`]: set the optional parameters on it ([`cursor`](requests::GetAllLegalHolds::cursor), [`limit`](requests::GetAllLegalHolds::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetAllLegalHolds`]: set the optional parameters on it ([`cursor`](requests::GetAllLegalHolds::cursor), [`limit`](requests::GetAllLegalHolds::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_all_legal_holds<'a>(
@@ -4269,8 +4269,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 
 - Required scope: `organization:cases:management`
 - Rate limit: level 4 (2000 credits)*/
-    /**
-Returns a [`requests::CreateLegalHold`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateLegalHold`]; send it with `.await`.
     pub fn create_legal_hold<'a>(
         &'a self,
         org_id: &'a str,
@@ -4296,8 +4296,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 
 - Required scope: `organization:cases:management`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::GetLegalHold`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetLegalHold`]; send it with `.await`.
     pub fn get_legal_hold<'a>(
         &'a self,
         org_id: &'a str,
@@ -4325,8 +4325,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 
 - Required scope: `organization:cases:management`
 - Rate limit: level 3 (500 credits)*/
-    /**
-Returns a [`requests::EditLegalHold`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::EditLegalHold`]; send it with `.await`.
     pub fn edit_legal_hold<'a>(
         &'a self,
         org_id: &'a str,
@@ -4356,8 +4356,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 
 - Required scope: `organization:cases:management`
 - Rate limit: level 4 (2000 credits)*/
-    /**
-Returns a [`requests::DeleteLegalHold`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteLegalHold`]; send it with `.await`.
     pub fn delete_legal_hold<'a>(
         &'a self,
         org_id: &'a str,
@@ -4386,8 +4386,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 - Required scope: `organization:cases:management`
 - Rate limit: level 3 (500 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::GetLegalHoldContentItems`]: set the optional parameters on it ([`cursor`](requests::GetLegalHoldContentItems::cursor), [`limit`](requests::GetLegalHoldContentItems::limit)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::GetLegalHoldContentItems`]: set the optional parameters on it ([`cursor`](requests::GetLegalHoldContentItems::cursor), [`limit`](requests::GetLegalHoldContentItems::limit)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_legal_hold_content_items<'a>(
@@ -4420,8 +4420,8 @@ Retrieves a page of audit events from the last 90 days. If you want to retrieve 
 - Required scope: `auditlogs:read`
 - Rate limit: level 2 (100 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::EnterpriseGetAuditLogs`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetAuditLogs::cursor), [`limit`](requests::EnterpriseGetAuditLogs::limit), [`sorting`](requests::EnterpriseGetAuditLogs::sorting)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseGetAuditLogs`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetAuditLogs::cursor), [`limit`](requests::EnterpriseGetAuditLogs::limit), [`sorting`](requests::EnterpriseGetAuditLogs::sorting)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_get_audit_logs<'a>(
@@ -4451,8 +4451,8 @@ This API is available only for Enterprise plan users with the Enterprise Guard a
 - Required scope: `aiinteractionlogs:read`
 - Rate limit: level 4 (2000 credits)
 - Paginated by cursor*/
-    /**
-Returns a [`requests::EnterpriseGetAiInteractionLogs`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetAiInteractionLogs::cursor), [`emails`](requests::EnterpriseGetAiInteractionLogs::emails), [`limit`](requests::EnterpriseGetAiInteractionLogs::limit), [`object_ids`](requests::EnterpriseGetAiInteractionLogs::object_ids), [`sorting`](requests::EnterpriseGetAiInteractionLogs::sorting)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseGetAiInteractionLogs`]: set the optional parameters on it ([`cursor`](requests::EnterpriseGetAiInteractionLogs::cursor), [`emails`](requests::EnterpriseGetAiInteractionLogs::emails), [`limit`](requests::EnterpriseGetAiInteractionLogs::limit), [`object_ids`](requests::EnterpriseGetAiInteractionLogs::object_ids), [`sorting`](requests::EnterpriseGetAiInteractionLogs::sorting)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_get_ai_interaction_logs<'a>(
@@ -4483,8 +4483,8 @@ Retrieves content changes for board items within your organization. Content chan
 - Rate limit: level 4 (2000 credits)
 - Paginated by cursor
 - Enterprise plan only*/
-    /**
-Returns a [`requests::EnterpriseBoardContentItemLogsFetch`]: set the optional parameters on it ([`board_ids`](requests::EnterpriseBoardContentItemLogsFetch::board_ids), [`cursor`](requests::EnterpriseBoardContentItemLogsFetch::cursor), [`emails`](requests::EnterpriseBoardContentItemLogsFetch::emails), [`limit`](requests::EnterpriseBoardContentItemLogsFetch::limit), [`sorting`](requests::EnterpriseBoardContentItemLogsFetch::sorting)), then send it with `.await`.
+    ///
+    /** Returns a [`requests::EnterpriseBoardContentItemLogsFetch`]: set the optional parameters on it ([`board_ids`](requests::EnterpriseBoardContentItemLogsFetch::board_ids), [`cursor`](requests::EnterpriseBoardContentItemLogsFetch::cursor), [`emails`](requests::EnterpriseBoardContentItemLogsFetch::emails), [`limit`](requests::EnterpriseBoardContentItemLogsFetch::limit), [`sorting`](requests::EnterpriseBoardContentItemLogsFetch::sorting)), then send it with `.await`.
 
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn enterprise_board_content_item_logs_fetch<'a>(
@@ -4520,8 +4520,8 @@ Note: Along with groups (teams), the users that are part of those groups (teams)
 `GET /api/v1/scim/Groups` (operation `listGroups`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::ListGroups`]: set the optional parameters on it ([`attributes`](requests::ListGroups::attributes), [`count`](requests::ListGroups::count), [`filter`](requests::ListGroups::filter), [`sort_by`](requests::ListGroups::sort_by), [`sort_order`](requests::ListGroups::sort_order), [`start_index`](requests::ListGroups::start_index)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::ListGroups`]: set the optional parameters on it ([`attributes`](requests::ListGroups::attributes), [`count`](requests::ListGroups::count), [`filter`](requests::ListGroups::filter), [`sort_by`](requests::ListGroups::sort_by), [`sort_order`](requests::ListGroups::sort_order), [`start_index`](requests::ListGroups::start_index)), then send it with `.await`.
     pub fn list_groups<'a>(&'a self) -> requests::ListGroups<'a> {
         requests::ListGroups {
             api: self,
@@ -4541,8 +4541,8 @@ Retrieves a single Group resource.
 `GET /api/v1/scim/Groups/{id}` (operation `getGroup`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::GetGroup`]: set the optional parameters on it ([`attributes`](requests::GetGroup::attributes)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetGroup`]: set the optional parameters on it ([`attributes`](requests::GetGroup::attributes)), then send it with `.await`.
     pub fn get_group<'a>(&'a self, id: &'a str) -> requests::GetGroup<'a> {
         requests::GetGroup {
             api: self,
@@ -4573,8 +4573,8 @@ When adding existing users with the role ORGANIZATION_EXTERNAL_USER or ORGANIZAT
 `PATCH /api/v1/scim/Groups/{id}` (operation `patchGroup`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::PatchGroup`]: set the optional parameters on it ([`attributes`](requests::PatchGroup::attributes)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::PatchGroup`]: set the optional parameters on it ([`attributes`](requests::PatchGroup::attributes)), then send it with `.await`.
     pub fn patch_group<'a>(
         &'a self,
         id: &'a str,
@@ -4596,8 +4596,8 @@ Currently, Miro supports Users and Groups as Resource Types.
 `GET /api/v1/scim/ResourceTypes` (operation `listResourceTypes`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::ListResourceTypes`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::ListResourceTypes`]; send it with `.await`.
     pub fn list_resource_types<'a>(&'a self) -> requests::ListResourceTypes<'a> {
         requests::ListResourceTypes {
             api: self,
@@ -4610,8 +4610,8 @@ Retrieve metadata for the available resource types (User and Group) that are sup
 `GET /api/v1/scim/ResourceTypes/{resource}` (operation `getResourceType`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::GetResourceType`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetResourceType`]; send it with `.await`.
     pub fn get_resource_type<'a>(
         &'a self,
         resource: types::GetResourceTypeResource,
@@ -4628,8 +4628,8 @@ Retrieve metadata about Users, Groups, and extension attributes that are current
 `GET /api/v1/scim/Schemas` (operation `listSchemas`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::ListSchemas`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::ListSchemas`]; send it with `.await`.
     pub fn list_schemas<'a>(&'a self) -> requests::ListSchemas<'a> {
         requests::ListSchemas { api: self }
     }
@@ -4640,8 +4640,8 @@ Retrieve information about how users, groups, and enterprise-user attributes URI
 `GET /api/v1/scim/Schemas/{uri}` (operation `getSchema`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::GetSchema`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetSchema`]; send it with `.await`.
     pub fn get_schema<'a>(
         &'a self,
         uri: types::GetSchemaUri,
@@ -4658,8 +4658,8 @@ Retrieve supported operations and SCIM API basic configuration.
 `GET /api/v1/scim/ServiceProviderConfig` (operation `listServiceProviderConfigs`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::ListServiceProviderConfigs`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::ListServiceProviderConfigs`]; send it with `.await`.
     pub fn list_service_provider_configs<'a>(
         &'a self,
     ) -> requests::ListServiceProviderConfigs<'a> {
@@ -4676,8 +4676,8 @@ Note**: The API returns users that are members in the organization, it does not 
 `GET /api/v1/scim/Users` (operation `listUsers`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::ListUsers`]: set the optional parameters on it ([`attributes`](requests::ListUsers::attributes), [`count`](requests::ListUsers::count), [`filter`](requests::ListUsers::filter), [`sort_by`](requests::ListUsers::sort_by), [`sort_order`](requests::ListUsers::sort_order), [`start_index`](requests::ListUsers::start_index)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::ListUsers`]: set the optional parameters on it ([`attributes`](requests::ListUsers::attributes), [`count`](requests::ListUsers::count), [`filter`](requests::ListUsers::filter), [`sort_by`](requests::ListUsers::sort_by), [`sort_order`](requests::ListUsers::sort_order), [`start_index`](requests::ListUsers::start_index)), then send it with `.await`.
     pub fn list_users<'a>(&'a self) -> requests::ListUsers<'a> {
         requests::ListUsers {
             api: self,
@@ -4698,8 +4698,8 @@ Note**: All newly provisioned users are added to the default team.
 `POST /api/v1/scim/Users` (operation `createUser`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::CreateUser`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::CreateUser`]; send it with `.await`.
     pub fn create_user<'a>(
         &'a self,
         body: &'a types::CreateUserResource,
@@ -4718,8 +4718,8 @@ Note**: Returns only users that are members in the organization. It does not ret
 `GET /api/v1/scim/Users/{id}` (operation `getUser`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::GetUser`]: set the optional parameters on it ([`attributes`](requests::GetUser::attributes)), then send it with `.await`.*/
+    ///
+    /// Returns a [`requests::GetUser`]: set the optional parameters on it ([`attributes`](requests::GetUser::attributes)), then send it with `.await`.
     pub fn get_user<'a>(&'a self, id: &'a str) -> requests::GetUser<'a> {
         requests::GetUser {
             api: self,
@@ -4740,8 +4740,8 @@ Note: If the user is not a member in the organization, they cannot be updated. A
 `PUT /api/v1/scim/Users/{id}` (operation `replaceUser`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::ReplaceUser`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::ReplaceUser`]; send it with `.await`.
     pub fn replace_user<'a>(
         &'a self,
         id: &'a str,
@@ -4764,8 +4764,8 @@ After a user is deleted, the ownership of all the boards that belong to the dele
 `DELETE /api/v1/scim/Users/{id}` (operation `deleteUser`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::DeleteUser`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::DeleteUser`]; send it with `.await`.
     pub fn delete_user<'a>(&'a self, id: &'a str) -> requests::DeleteUser<'a> {
         requests::DeleteUser {
             api: self,
@@ -4781,8 +4781,8 @@ Note: If  the user is not a member in the organization, they cannot be updated. 
 `PATCH /api/v1/scim/Users/{id}` (operation `patchUser`).
 
 - Rate limit: not stated by the spec*/
-    /**
-Returns a [`requests::PatchUser`]; send it with `.await`.*/
+    ///
+    /// Returns a [`requests::PatchUser`]; send it with `.await`.
     pub fn patch_user<'a>(
         &'a self,
         id: &'a str,

@@ -948,7 +948,7 @@ pub struct GetCodeWidgetItems<'a> {
 }
 #[cfg(feature = "experimental")]
 impl<'a> GetCodeWidgetItems<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a `cursor` that points to the next portion of the results. To retrieve the next portion of the collection, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
@@ -1265,7 +1265,7 @@ pub struct GetItemsExperimental<'a> {
 }
 #[cfg(feature = "experimental")]
 impl<'a> GetItemsExperimental<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a `cursor` that points to the next portion of the results. To retrieve the next portion of the collection, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
@@ -1942,32 +1942,32 @@ impl<'a> GetBoards<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `offset`.
+    /// Sets `offset`: The (zero-based) offset of the first item in the collection to return. Default: `0`.
     pub fn offset(mut self, value: u32) -> Self {
         self.offset = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `owner`.
+    /// Sets `owner`: Retrieves a list of boards that belong to a specific owner ID. You must pass the owner ID (for example, 3074457353169356300), not the owner name. You can use the 'owner' parameter with the `query` parameter to narrow down the board search results. Note that if you pass the `team_id` in the same request, the `owner` parameter is ignored.
     pub fn owner(mut self, value: &'a str) -> Self {
         self.owner = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `project_id`.
+    /// Sets `project_id`: The `project_id` for which you want to retrieve the list of boards. **Note:** Projects have been renamed to Spaces. Use this as the unique identifier (ID) of the space. If this parameter is included in the request, the `query` and `owner` parameters are ignored.
     pub fn project_id(mut self, value: &'a str) -> Self {
         self.project_id = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `query`.
+    /// Sets `query`: Retrieves a list of boards that contain the query string provided in the board name or board description. For example, if you want to retrieve a list of boards that have the word `beta` in the board name or description, add `beta` as the `query` parameter value. You can use the `query` parameter with the owner parameter to narrow down the board search results.
     pub fn query(mut self, value: &'a str) -> Self {
         self.query = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `sort`.
+    /// Sets `sort`: Sort order in which you want to view the result set. The parameter is applicable only when you search for boards by team or project. * `default` - If `team_id` is present, `last_created`. Otherwise, `last_opened`. * `last_modified` - sort by the date and time when the board was last modified. * `last_opened` - sort by the date and time when the board was last opened. * `last_created` - sort by the date and time when the board was created. * `alphabetically` - sort by the board name (alphabetically).
     pub fn sort(mut self, value: types::GetBoardsSort) -> Self {
         self.sort = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `team_id`.
+    /// Sets `team_id`: The team_id for which you want to retrieve the list of boards. If this parameter is sent in the request, the `query` and `owner` parameters are ignored.
     pub fn team_id(mut self, value: &'a str) -> Self {
         self.team_id = ::std::option::Option::Some(value);
         self
@@ -2137,7 +2137,7 @@ pub struct GetItemsWithinFrame<'a> {
 }
 #[cfg(feature = "items")]
 impl<'a> GetItemsWithinFrame<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a `cursor` that points to the next portion of the results. To retrieve the next portion of the collection, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
@@ -2147,7 +2147,7 @@ impl<'a> GetItemsWithinFrame<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `type`.
+    /// Sets `type`: If you want to get a list of items of a specific type, specify an item type. For example, if you want to retrieve the list of card items, set `type` to `cards`. Possible values: `app_card`, `card`, `document`, `embed`, `frame`, `image`, `shape`, `sticky_note`, `text`
     pub fn type_(mut self, value: &'a str) -> Self {
         self.type_ = ::std::option::Option::Some(value);
         self
@@ -2227,7 +2227,7 @@ pub struct CreateDocumentItemUsingFileFromDevice<'a> {
 }
 #[cfg(feature = "items")]
 impl<'a> CreateDocumentItemUsingFileFromDevice<'a> {
-    /// Sets the optional `data`.
+    /// Sets `data`: the JSON part of the upload, describing the item the file becomes.
     pub fn data(
         mut self,
         value: &'a types::CreateDocumentItemUsingFileFromDeviceData,
@@ -2293,7 +2293,7 @@ pub struct UpdateDocumentItemUsingFileFromDevice<'a> {
 }
 #[cfg(feature = "items")]
 impl<'a> UpdateDocumentItemUsingFileFromDevice<'a> {
-    /// Sets the optional `data`.
+    /// Sets `data`: the JSON part of the upload, describing the item the file becomes.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
         self.data = ::std::option::Option::Some(value);
         self
@@ -2356,7 +2356,7 @@ pub struct CreateImageItemUsingLocalFile<'a> {
 }
 #[cfg(feature = "items")]
 impl<'a> CreateImageItemUsingLocalFile<'a> {
-    /// Sets the optional `data`.
+    /// Sets `data`: the JSON part of the upload, describing the item the file becomes.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
         self.data = ::std::option::Option::Some(value);
         self
@@ -2416,7 +2416,7 @@ pub struct UpdateImageItemUsingFileFromDevice<'a> {
 }
 #[cfg(feature = "items")]
 impl<'a> UpdateImageItemUsingFileFromDevice<'a> {
-    /// Sets the optional `data`.
+    /// Sets `data`: the JSON part of the upload, describing the item the file becomes.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
         self.data = ::std::option::Option::Some(value);
         self
@@ -2482,7 +2482,7 @@ impl<'a> GetItemsByTag<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `offset`.
+    /// Sets `offset`: The displacement of the first item in the collection to return. Default: `0`.
     pub fn offset(mut self, value: u32) -> Self {
         self.offset = ::std::option::Option::Some(value);
         self
@@ -3179,7 +3179,7 @@ pub struct GetConnectors<'a> {
 }
 #[cfg(feature = "connectors")]
 impl<'a> GetConnectors<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a `cursor` that points to the next portion of the results. To retrieve the next portion of the collection, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
@@ -4124,7 +4124,7 @@ pub struct GetAllGroups<'a> {
 }
 #[cfg(feature = "groups")]
 impl<'a> GetAllGroups<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: where the page starts: the `cursor` of the previous page's answer (none for the first page).
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
@@ -4247,7 +4247,7 @@ pub struct GetItemsByGroupId<'a> {
 }
 #[cfg(feature = "groups")]
 impl<'a> GetItemsByGroupId<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: where the page starts: the `cursor` of the previous page's answer (none for the first page).
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
@@ -4699,7 +4699,7 @@ pub struct GetItems<'a> {
 }
 #[cfg(feature = "items")]
 impl<'a> GetItems<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a `cursor` that points to the next portion of the results. To retrieve the next portion of the collection, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
@@ -4709,7 +4709,7 @@ impl<'a> GetItems<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `type`.
+    /// Sets `type`: If you want to get a list of items of a specific type, specify an item type. For example, if you want to retrieve the list of card items, set `type` to `cards`. A `document` is meant for uploaded documents like PDFs while `doc_format` is a Miro structured document similar to a Google Doc. Possible values: `app_card`, `card`, `data_table_format`, `document`, `embed`, `frame`, `image`, `shape`, `sticky_note`, `text`, `doc_format`
     pub fn type_(mut self, value: types::GetItemsType) -> Self {
         self.type_ = ::std::option::Option::Some(value);
         self
@@ -5016,7 +5016,7 @@ impl<'a> GetBoardMembers<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `offset`.
+    /// Sets `offset`: The (zero-based) offset of the first item in the collection to return. Default: `0`.
     pub fn offset(mut self, value: u32) -> Self {
         self.offset = ::std::option::Option::Some(value);
         self
@@ -5642,7 +5642,7 @@ impl<'a> GetTagsFromBoard<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `offset`.
+    /// Sets `offset`: The displacement of the first item in the collection to return. Default: `0`.
     pub fn offset(mut self, value: u32) -> Self {
         self.offset = ::std::option::Option::Some(value);
         self
@@ -6722,12 +6722,12 @@ pub struct EnterpriseBoardsGetGroups<'a> {
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseBoardsGetGroups<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a types::QueryCursorBoardUserGroups) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `limit`.
+    /// Sets `limit`: The maximum number of user groups in the result list. Range: 1 to 100.
     pub fn limit(mut self, value: u32) -> Self {
         self.limit = ::std::option::Option::Some(value);
         self
@@ -6895,12 +6895,12 @@ pub struct GetAllCases<'a> {
 }
 #[cfg(feature = "cases")]
 impl<'a> GetAllCases<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `limit`.
+    /// Sets `limit`: The maximum number of items in the result list. Range: 1 to 100.
     pub fn limit(mut self, value: u32) -> Self {
         self.limit = ::std::option::Option::Some(value);
         self
@@ -7150,12 +7150,12 @@ pub struct GetLegalHoldExportJobs<'a> {
 }
 #[cfg(feature = "cases")]
 impl<'a> GetLegalHoldExportJobs<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `limit`.
+    /// Sets `limit`: The maximum number of items in the result list. Range: 1 to 100.
     pub fn limit(mut self, value: u32) -> Self {
         self.limit = ::std::option::Option::Some(value);
         self
@@ -7231,12 +7231,12 @@ pub struct GetAllLegalHolds<'a> {
 }
 #[cfg(feature = "legal_holds")]
 impl<'a> GetAllLegalHolds<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `limit`.
+    /// Sets `limit`: The maximum number of items in the result list. Range: 1 to 100.
     pub fn limit(mut self, value: u32) -> Self {
         self.limit = ::std::option::Option::Some(value);
         self
@@ -7499,12 +7499,12 @@ pub struct GetLegalHoldContentItems<'a> {
 }
 #[cfg(feature = "legal_holds")]
 impl<'a> GetLegalHoldContentItems<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `limit`.
+    /// Sets `limit`: The maximum number of items in the result list. Range: 1 to 100.
     pub fn limit(mut self, value: u32) -> Self {
         self.limit = ::std::option::Option::Some(value);
         self
@@ -7815,12 +7815,12 @@ pub struct EnterpriseGetGroups<'a> {
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroups<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `limit`.
+    /// Sets `limit`: The maximum number of user groups in the result list. Range: 1 to 100.
     pub fn limit(mut self, value: u32) -> Self {
         self.limit = ::std::option::Option::Some(value);
         self
@@ -8073,12 +8073,12 @@ pub struct EnterpriseGetGroupMembers<'a> {
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroupMembers<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A representation of the position of a member in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `limit`.
+    /// Sets `limit`: The maximum number of members in the result list. Range: 1 to 100.
     pub fn limit(mut self, value: u32) -> Self {
         self.limit = ::std::option::Option::Some(value);
         self
@@ -8353,12 +8353,12 @@ pub struct EnterpriseGroupsGetTeams<'a> {
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGroupsGetTeams<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A representation of the position of a team in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `limit`.
+    /// Sets `limit`: The maximum number of teams in the result list. Range: 1 to 100.
     pub fn limit(mut self, value: u32) -> Self {
         self.limit = ::std::option::Option::Some(value);
         self
@@ -8485,22 +8485,22 @@ pub struct EnterpriseGetOrganizationMembers<'a> {
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetOrganizationMembers<'a> {
-    /// Sets the optional `active`.
+    /// Sets `active`: Filter results based on whether the user is active or deactivated. Learn more about user deactivation.
     pub fn active(mut self, value: bool) -> Self {
         self.active = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: The ID of the organization member used as the reference for pagination. To retrieve the first portion of the collection don't pass a cursor value. To retrieve the next portion of the collection, set the `cursor` parameter value to the ID of the last organization member you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `emails`.
+    /// Sets `emails`: Emails of the organization members you want to retrieve. If you specify a value for the `emails` parameter, only the `emails` parameter is considered. All other filtering parameters are ignored. Maximum emails size is 10. Example: `emails=someEmail1@miro.com,someEmail2@miro.com`
     pub fn emails(mut self, value: &'a str) -> Self {
         self.emails = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `license`.
+    /// Sets `license`: Filter organization members by license
     pub fn license(
         mut self,
         value: types::EnterpriseGetOrganizationMembersLicense,
@@ -8513,7 +8513,7 @@ impl<'a> EnterpriseGetOrganizationMembers<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `role`.
+    /// Sets `role`: Filter organization members by role
     pub fn role(mut self, value: types::EnterpriseGetOrganizationMembersRole) -> Self {
         self.role = ::std::option::Option::Some(value);
         self
@@ -8650,12 +8650,12 @@ pub struct EnterpriseProjectsGetGroups<'a> {
 }
 #[cfg(feature = "projects")]
 impl<'a> EnterpriseProjectsGetGroups<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a types::QueryCursorProjectUserGroups) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `limit`.
+    /// Sets `limit`: The maximum number of user groups in the result list. Range: 1 to 100.
     pub fn limit(mut self, value: u32) -> Self {
         self.limit = ::std::option::Option::Some(value);
         self
@@ -9351,12 +9351,12 @@ pub struct EnterpriseTeamsGetGroups<'a> {
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsGetGroups<'a> {
-    /// Sets the optional `cursor`.
+    /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
-    /// Sets the optional `limit`.
+    /// Sets `limit`: The maximum number of user groups in the result list. Range: 1 to 100.
     pub fn limit(mut self, value: u32) -> Self {
         self.limit = ::std::option::Option::Some(value);
         self

@@ -305,7 +305,7 @@ Default: `#2d9bf0`.*/
     )]
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
+#[cfg(feature = "items")]
 ///Contains information about the style of an app card item, such as the fill color.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardStylePlatformbulkcreateoperation {
@@ -1971,7 +1971,7 @@ Default: `#2d9bf0`.*/
     )]
     pub card_theme: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
+#[cfg(feature = "items")]
 ///Contains information about the style of a card item, such as the card theme.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardStylePlatformbulkcreateoperation {
@@ -3500,7 +3500,7 @@ pub struct DocumentUrlDataChanges {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
+#[cfg(feature = "items")]
 ///Contains information about the document URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocumentUrlDataPlatformbulkcreateoperation {
@@ -3736,7 +3736,7 @@ pub struct EmbedUrlDataChanges {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
+#[cfg(feature = "items")]
 ///Contains information about the embed URL.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EmbedUrlDataPlatformbulkcreateoperation {
@@ -9367,65 +9367,9 @@ pub struct ShapeDataForCreate {
 </ul>*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    /**Defines the geometric shape of the item when it is rendered on the board. <details>
-  <summary>Basic shapes</summary>
-  <ul>
-    <li>rectangle</li>
-    <li>round_rectangle</li>
-    <li>circle</li>
-    <li>triangle</li>
-    <li>rhombus</li>
-    <li>parallelogram</li>
-    <li>trapezoid</li>
-    <li>pentagon</li>
-    <li>hexagon</li>
-    <li>octagon</li>
-    <li>wedge_round_rectangle_callout</li>
-    <li>star</li>
-    <li>flow_chart_predefined_process</li>
-    <li>cloud</li>
-    <li>cross</li>
-    <li>can</li>
-    <li>right_arrow</li>
-    <li>left_arrow</li>
-    <li>left_right_arrow</li>
-    <li>left_brace</li>
-    <li>right_brace</li>
-  </ul>
-</details>
-<details>
-  <summary>Flowchart shapes</summary>
-  <ul>
-    <li>flow_chart_connector</li>
-    <li>flow_chart_magnetic_disk</li>
-    <li>flow_chart_input_output</li>
-    <li>flow_chart_decision</li>
-    <li>flow_chart_delay</li>
-    <li>flow_chart_display</li>
-    <li>flow_chart_document</li>
-    <li>flow_chart_magnetic_drum</li>
-    <li>flow_chart_internal_storage</li>
-    <li>flow_chart_manual_input</li>
-    <li>flow_chart_manual_operation</li>
-    <li>flow_chart_merge</li>
-    <li>flow_chart_multidocuments</li>
-    <li>flow_chart_note_curly_left</li>
-    <li>flow_chart_note_curly_right</li>
-    <li>flow_chart_note_square</li>
-    <li>flow_chart_offpage_connector</li>
-    <li>flow_chart_or</li>
-    <li>flow_chart_predefined_process_2</li>
-    <li>flow_chart_preparation</li>
-    <li>flow_chart_process</li>
-    <li>flow_chart_online_storage</li>
-    <li>flow_chart_summing_junction</li>
-    <li>flow_chart_terminator</li>
-  </ul>
-</details>
-
-Miro's default: `rectangle`.*/
+    /// Defines the geometric shape of the item when it is rendered on the board. Basic shapes - rectangle - round_rectangle - circle - triangle - rhombus - parallelogram - trapezoid - pentagon - hexagon - octagon - wedge_round_rectangle_callout - star - flow_chart_predefined_process - cloud - cross - can - right_arrow - left_arrow - left_right_arrow - left_brace - right_brace Flowchart shapes - flow_chart_connector - flow_chart_magnetic_disk - flow_chart_input_output - flow_chart_decision - flow_chart_delay - flow_chart_display - flow_chart_document - flow_chart_magnetic_drum - flow_chart_internal_storage - flow_chart_manual_input - flow_chart_manual_operation - flow_chart_merge - flow_chart_multidocuments - flow_chart_note_curly_left - flow_chart_note_curly_right - flow_chart_note_square - flow_chart_offpage_connector - flow_chart_or - flow_chart_predefined_process_2 - flow_chart_preparation - flow_chart_process - flow_chart_online_storage - flow_chart_summing_junction - flow_chart_terminator Miro's default: `rectangle`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<::std::string::String>,
+    pub shape: ::std::option::Option<ShapeDataShape>,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
 ///Contains shape item data, such as the content or the type of the shape.
@@ -9440,67 +9384,11 @@ pub struct ShapeDataForUpdate {
 </ul>*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub content: ::std::option::Option<::std::string::String>,
-    /**Defines the geometric shape of the item when it is rendered on the board. <details>
-  <summary>Basic shapes</summary>
-  <ul>
-    <li>rectangle</li>
-    <li>round_rectangle</li>
-    <li>circle</li>
-    <li>triangle</li>
-    <li>rhombus</li>
-    <li>parallelogram</li>
-    <li>trapezoid</li>
-    <li>pentagon</li>
-    <li>hexagon</li>
-    <li>octagon</li>
-    <li>wedge_round_rectangle_callout</li>
-    <li>star</li>
-    <li>flow_chart_predefined_process</li>
-    <li>cloud</li>
-    <li>cross</li>
-    <li>can</li>
-    <li>right_arrow</li>
-    <li>left_arrow</li>
-    <li>left_right_arrow</li>
-    <li>left_brace</li>
-    <li>right_brace</li>
-  </ul>
-</details>
-<details>
-  <summary>Flowchart shapes</summary>
-  <ul>
-    <li>flow_chart_connector</li>
-    <li>flow_chart_magnetic_disk</li>
-    <li>flow_chart_input_output</li>
-    <li>flow_chart_decision</li>
-    <li>flow_chart_delay</li>
-    <li>flow_chart_display</li>
-    <li>flow_chart_document</li>
-    <li>flow_chart_magnetic_drum</li>
-    <li>flow_chart_internal_storage</li>
-    <li>flow_chart_manual_input</li>
-    <li>flow_chart_manual_operation</li>
-    <li>flow_chart_merge</li>
-    <li>flow_chart_multidocuments</li>
-    <li>flow_chart_note_curly_left</li>
-    <li>flow_chart_note_curly_right</li>
-    <li>flow_chart_note_square</li>
-    <li>flow_chart_offpage_connector</li>
-    <li>flow_chart_or</li>
-    <li>flow_chart_predefined_process_2</li>
-    <li>flow_chart_preparation</li>
-    <li>flow_chart_process</li>
-    <li>flow_chart_online_storage</li>
-    <li>flow_chart_summing_junction</li>
-    <li>flow_chart_terminator</li>
-  </ul>
-</details>
-
-Miro's default: `rectangle`.*/
+    /// Defines the geometric shape of the item when it is rendered on the board. Basic shapes - rectangle - round_rectangle - circle - triangle - rhombus - parallelogram - trapezoid - pentagon - hexagon - octagon - wedge_round_rectangle_callout - star - flow_chart_predefined_process - cloud - cross - can - right_arrow - left_arrow - left_right_arrow - left_brace - right_brace Flowchart shapes - flow_chart_connector - flow_chart_magnetic_disk - flow_chart_input_output - flow_chart_decision - flow_chart_delay - flow_chart_display - flow_chart_document - flow_chart_magnetic_drum - flow_chart_internal_storage - flow_chart_manual_input - flow_chart_manual_operation - flow_chart_merge - flow_chart_multidocuments - flow_chart_note_curly_left - flow_chart_note_curly_right - flow_chart_note_square - flow_chart_offpage_connector - flow_chart_or - flow_chart_predefined_process_2 - flow_chart_preparation - flow_chart_process - flow_chart_online_storage - flow_chart_summing_junction - flow_chart_terminator Miro's default: `rectangle`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<::std::string::String>,
+    pub shape: ::std::option::Option<ShapeDataShape>,
 }
-#[cfg(feature = "full")]
+#[cfg(any(feature = "experimental", feature = "items"))]
 ///Contains shape item data, such as the content or shape type of the shape.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ShapeDataPlatformTags {
@@ -9546,6 +9434,30 @@ pub enum ShapeDataShape {
     LeftRightArrow,
     LeftBrace,
     RightBrace,
+    FlowChartConnector,
+    FlowChartMagneticDisk,
+    FlowChartInputOutput,
+    FlowChartDecision,
+    FlowChartDelay,
+    FlowChartDisplay,
+    FlowChartDocument,
+    FlowChartMagneticDrum,
+    FlowChartInternalStorage,
+    FlowChartManualInput,
+    FlowChartManualOperation,
+    FlowChartMerge,
+    FlowChartMultidocuments,
+    FlowChartNoteCurlyLeft,
+    FlowChartNoteCurlyRight,
+    FlowChartNoteSquare,
+    FlowChartOffpageConnector,
+    FlowChartOr,
+    FlowChartPredefinedProcess2,
+    FlowChartPreparation,
+    FlowChartProcess,
+    FlowChartOnlineStorage,
+    FlowChartSummingJunction,
+    FlowChartTerminator,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -10169,7 +10081,7 @@ pub struct StickyNoteStyle {
     )]
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
-#[cfg(feature = "full")]
+#[cfg(feature = "items")]
 ///Contains information about the style of a sticky note item, such as the fill color or text alignment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteStylePlatformbulkcreateoperation {
@@ -18193,6 +18105,30 @@ impl ShapeDataShape {
             Self::LeftRightArrow => "left_right_arrow",
             Self::LeftBrace => "left_brace",
             Self::RightBrace => "right_brace",
+            Self::FlowChartConnector => "flow_chart_connector",
+            Self::FlowChartMagneticDisk => "flow_chart_magnetic_disk",
+            Self::FlowChartInputOutput => "flow_chart_input_output",
+            Self::FlowChartDecision => "flow_chart_decision",
+            Self::FlowChartDelay => "flow_chart_delay",
+            Self::FlowChartDisplay => "flow_chart_display",
+            Self::FlowChartDocument => "flow_chart_document",
+            Self::FlowChartMagneticDrum => "flow_chart_magnetic_drum",
+            Self::FlowChartInternalStorage => "flow_chart_internal_storage",
+            Self::FlowChartManualInput => "flow_chart_manual_input",
+            Self::FlowChartManualOperation => "flow_chart_manual_operation",
+            Self::FlowChartMerge => "flow_chart_merge",
+            Self::FlowChartMultidocuments => "flow_chart_multidocuments",
+            Self::FlowChartNoteCurlyLeft => "flow_chart_note_curly_left",
+            Self::FlowChartNoteCurlyRight => "flow_chart_note_curly_right",
+            Self::FlowChartNoteSquare => "flow_chart_note_square",
+            Self::FlowChartOffpageConnector => "flow_chart_offpage_connector",
+            Self::FlowChartOr => "flow_chart_or",
+            Self::FlowChartPredefinedProcess2 => "flow_chart_predefined_process_2",
+            Self::FlowChartPreparation => "flow_chart_preparation",
+            Self::FlowChartProcess => "flow_chart_process",
+            Self::FlowChartOnlineStorage => "flow_chart_online_storage",
+            Self::FlowChartSummingJunction => "flow_chart_summing_junction",
+            Self::FlowChartTerminator => "flow_chart_terminator",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
@@ -18223,6 +18159,64 @@ impl ShapeDataShape {
             "left_right_arrow" => ::std::option::Option::Some(Self::LeftRightArrow),
             "left_brace" => ::std::option::Option::Some(Self::LeftBrace),
             "right_brace" => ::std::option::Option::Some(Self::RightBrace),
+            "flow_chart_connector" => {
+                ::std::option::Option::Some(Self::FlowChartConnector)
+            }
+            "flow_chart_magnetic_disk" => {
+                ::std::option::Option::Some(Self::FlowChartMagneticDisk)
+            }
+            "flow_chart_input_output" => {
+                ::std::option::Option::Some(Self::FlowChartInputOutput)
+            }
+            "flow_chart_decision" => ::std::option::Option::Some(Self::FlowChartDecision),
+            "flow_chart_delay" => ::std::option::Option::Some(Self::FlowChartDelay),
+            "flow_chart_display" => ::std::option::Option::Some(Self::FlowChartDisplay),
+            "flow_chart_document" => ::std::option::Option::Some(Self::FlowChartDocument),
+            "flow_chart_magnetic_drum" => {
+                ::std::option::Option::Some(Self::FlowChartMagneticDrum)
+            }
+            "flow_chart_internal_storage" => {
+                ::std::option::Option::Some(Self::FlowChartInternalStorage)
+            }
+            "flow_chart_manual_input" => {
+                ::std::option::Option::Some(Self::FlowChartManualInput)
+            }
+            "flow_chart_manual_operation" => {
+                ::std::option::Option::Some(Self::FlowChartManualOperation)
+            }
+            "flow_chart_merge" => ::std::option::Option::Some(Self::FlowChartMerge),
+            "flow_chart_multidocuments" => {
+                ::std::option::Option::Some(Self::FlowChartMultidocuments)
+            }
+            "flow_chart_note_curly_left" => {
+                ::std::option::Option::Some(Self::FlowChartNoteCurlyLeft)
+            }
+            "flow_chart_note_curly_right" => {
+                ::std::option::Option::Some(Self::FlowChartNoteCurlyRight)
+            }
+            "flow_chart_note_square" => {
+                ::std::option::Option::Some(Self::FlowChartNoteSquare)
+            }
+            "flow_chart_offpage_connector" => {
+                ::std::option::Option::Some(Self::FlowChartOffpageConnector)
+            }
+            "flow_chart_or" => ::std::option::Option::Some(Self::FlowChartOr),
+            "flow_chart_predefined_process_2" => {
+                ::std::option::Option::Some(Self::FlowChartPredefinedProcess2)
+            }
+            "flow_chart_preparation" => {
+                ::std::option::Option::Some(Self::FlowChartPreparation)
+            }
+            "flow_chart_process" => ::std::option::Option::Some(Self::FlowChartProcess),
+            "flow_chart_online_storage" => {
+                ::std::option::Option::Some(Self::FlowChartOnlineStorage)
+            }
+            "flow_chart_summing_junction" => {
+                ::std::option::Option::Some(Self::FlowChartSummingJunction)
+            }
+            "flow_chart_terminator" => {
+                ::std::option::Option::Some(Self::FlowChartTerminator)
+            }
             _ => ::std::option::Option::None,
         }
     }
@@ -23991,10 +23985,7 @@ impl ShapeDataForCreate {
         self
     }
     /// Sets `shape`.
-    pub fn shape(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn shape(mut self, value: impl ::std::convert::Into<ShapeDataShape>) -> Self {
         self.shape = ::std::option::Option::Some(value.into());
         self
     }
@@ -24010,10 +24001,7 @@ impl ShapeDataForUpdate {
         self
     }
     /// Sets `shape`.
-    pub fn shape(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn shape(mut self, value: impl ::std::convert::Into<ShapeDataShape>) -> Self {
         self.shape = ::std::option::Option::Some(value.into());
         self
     }
@@ -25529,5 +25517,458 @@ impl WidthOnlyAdjustableGeometry {
     pub fn width(mut self, value: impl ::std::convert::Into<f64>) -> Self {
         self.width = ::std::option::Option::Some(value.into());
         self
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardData`] that Miro takes back, to send it (or a changed copy) as a [`AppCardDataChanges`].
+impl ::std::convert::From<&AppCardData> for AppCardDataChanges {
+    fn from(read: &AppCardData) -> Self {
+        AppCardDataChanges {
+            description: read.description.clone(),
+            fields: read.fields.clone(),
+            status: read.status.clone(),
+            title: read.title.clone(),
+        }
+    }
+}
+#[cfg(feature = "board_members")]
+/// The fields of a [`BoardMember`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
+impl ::std::convert::From<&BoardMember> for BoardMemberChanges {
+    fn from(read: &BoardMember) -> Self {
+        BoardMemberChanges {
+            role: read.role.clone(),
+        }
+    }
+}
+#[cfg(feature = "board_members")]
+/// The fields of a [`BoardMemberWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
+impl ::std::convert::From<&BoardMemberWithLinks> for BoardMemberChanges {
+    fn from(read: &BoardMemberWithLinks) -> Self {
+        BoardMemberChanges {
+            role: read.role.clone(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`GroupMember`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupMemberRequest`].
+impl ::std::convert::From<&GroupMember> for CreateGroupMemberRequest {
+    fn from(read: &GroupMember) -> Self {
+        CreateGroupMemberRequest {
+            email: read.email.clone(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupRequest`].
+impl ::std::convert::From<&Group> for CreateGroupRequest {
+    fn from(read: &Group) -> Self {
+        CreateGroupRequest {
+            description: read.description.clone(),
+            name: read.name.clone(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`CreateProjectRequest`].
+impl ::std::convert::From<&Project> for CreateProjectRequest {
+    fn from(read: &Project) -> Self {
+        CreateProjectRequest {
+            name: read.name.clone(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`CreateTeamRequest`].
+impl ::std::convert::From<&Team> for CreateTeamRequest {
+    fn from(read: &Team) -> Self {
+        CreateTeamRequest {
+            name: read.name.clone(),
+        }
+    }
+}
+#[cfg(feature = "scim")]
+/// The fields of a [`UserResourcePhotosItem`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourcePhotosItem`].
+impl ::std::convert::From<&UserResourcePhotosItem> for CreateUserResourcePhotosItem {
+    fn from(read: &UserResourcePhotosItem) -> Self {
+        CreateUserResourcePhotosItem {
+            type_: read.type_.clone(),
+            value: read.value.clone(),
+        }
+    }
+}
+#[cfg(feature = "scim")]
+/// The fields of a [`UserResourceRolesItem`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceRolesItem`].
+impl ::std::convert::From<&UserResourceRolesItem> for CreateUserResourceRolesItem {
+    fn from(read: &UserResourceRolesItem) -> Self {
+        CreateUserResourceRolesItem {
+            display: read.display.clone(),
+            primary: read.primary.clone(),
+            type_: read.type_.clone(),
+            value: read.value.clone(),
+        }
+    }
+}
+#[cfg(feature = "scim")]
+/// The fields of a [`UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager`].
+impl ::std::convert::From<
+    &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
+> for CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
+    fn from(
+        read: &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
+    ) -> Self {
+        CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
+            display_name: read.display_name.clone(),
+            value: read.value.clone(),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentUrlData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
+impl ::std::convert::From<&DocumentUrlData> for DocumentUrlDataChanges {
+    fn from(read: &DocumentUrlData) -> Self {
+        DocumentUrlDataChanges {
+            title: read.title.clone(),
+            url: ::std::option::Option::Some(read.url.clone()),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentUrlDataPlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
+impl ::std::convert::From<&DocumentUrlDataPlatformbulkcreateoperation>
+for DocumentUrlDataChanges {
+    fn from(read: &DocumentUrlDataPlatformbulkcreateoperation) -> Self {
+        DocumentUrlDataChanges {
+            title: read.title.clone(),
+            url: ::std::option::Option::Some(read.url.clone()),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedUrlData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
+impl ::std::convert::From<&EmbedUrlData> for EmbedUrlDataChanges {
+    fn from(read: &EmbedUrlData) -> Self {
+        EmbedUrlDataChanges {
+            mode: read.mode.clone(),
+            preview_url: read.preview_url.clone(),
+            url: ::std::option::Option::Some(read.url.clone()),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedUrlDataPlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
+impl ::std::convert::From<&EmbedUrlDataPlatformbulkcreateoperation>
+for EmbedUrlDataChanges {
+    fn from(read: &EmbedUrlDataPlatformbulkcreateoperation) -> Self {
+        EmbedUrlDataChanges {
+            mode: read.mode.clone(),
+            preview_url: read.preview_url.clone(),
+            url: ::std::option::Option::Some(read.url.clone()),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageUrlData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
+impl ::std::convert::From<&ImageUrlData> for ImageUrlDataChanges {
+    fn from(read: &ImageUrlData) -> Self {
+        ImageUrlDataChanges {
+            title: read.title.clone(),
+            url: ::std::option::Option::Some(read.url.clone()),
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForCreate`].
+impl ::std::convert::From<&ShapeData> for ShapeDataForCreate {
+    fn from(read: &ShapeData) -> Self {
+        ShapeDataForCreate {
+            content: read.content.clone(),
+            shape: read.shape.clone(),
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeDataPlatformTags`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForCreate`].
+impl ::std::convert::From<&ShapeDataPlatformTags> for ShapeDataForCreate {
+    fn from(read: &ShapeDataPlatformTags) -> Self {
+        ShapeDataForCreate {
+            content: read.content.clone(),
+            shape: read.shape.clone(),
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
+impl ::std::convert::From<&ShapeData> for ShapeDataForUpdate {
+    fn from(read: &ShapeData) -> Self {
+        ShapeDataForUpdate {
+            content: read.content.clone(),
+            shape: read.shape.clone(),
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeDataPlatformTags`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
+impl ::std::convert::From<&ShapeDataPlatformTags> for ShapeDataForUpdate {
+    fn from(read: &ShapeDataPlatformTags) -> Self {
+        ShapeDataForUpdate {
+            content: read.content.clone(),
+            shape: read.shape.clone(),
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
+impl ::std::convert::From<&ShapeStyle> for ShapeStyleForUpdate {
+    fn from(read: &ShapeStyle) -> Self {
+        ShapeStyleForUpdate {
+            border_color: read.border_color.clone(),
+            border_opacity: read.border_opacity.clone(),
+            border_style: read.border_style.clone(),
+            border_width: read.border_width.clone(),
+            color: read.color.clone(),
+            fill_color: read.fill_color.clone(),
+            fill_opacity: read.fill_opacity.clone(),
+            font_family: read.font_family.clone(),
+            font_size: read.font_size.clone(),
+            text_align: read.text_align.clone(),
+            text_align_vertical: read.text_align_vertical.clone(),
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
+impl ::std::convert::From<&Tag> for TagCreateRequest {
+    fn from(read: &Tag) -> Self {
+        TagCreateRequest {
+            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
+            title: read.title.clone(),
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
+impl ::std::convert::From<&TagWithLinks> for TagCreateRequest {
+    fn from(read: &TagWithLinks) -> Self {
+        TagCreateRequest {
+            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
+            title: read.title.clone(),
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
+impl ::std::convert::From<&Tag> for TagUpdateRequest {
+    fn from(read: &Tag) -> Self {
+        TagUpdateRequest {
+            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
+            title: ::std::option::Option::Some(read.title.clone()),
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
+impl ::std::convert::From<&TagWithLinks> for TagUpdateRequest {
+    fn from(read: &TagWithLinks) -> Self {
+        TagUpdateRequest {
+            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
+            title: ::std::option::Option::Some(read.title.clone()),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`TeamAccountDiscoverySettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamAccountDiscoverySettingsChanges`].
+impl ::std::convert::From<&TeamAccountDiscoverySettings>
+for TeamAccountDiscoverySettingsChanges {
+    fn from(read: &TeamAccountDiscoverySettings) -> Self {
+        TeamAccountDiscoverySettingsChanges {
+            account_discovery: read.account_discovery.clone(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`TeamChanges`].
+impl ::std::convert::From<&Team> for TeamChanges {
+    fn from(read: &Team) -> Self {
+        TeamChanges {
+            name: ::std::option::Option::Some(read.name.clone()),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`TeamCollaborationSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamCollaborationSettingsChanges`].
+impl ::std::convert::From<&TeamCollaborationSettings>
+for TeamCollaborationSettingsChanges {
+    fn from(read: &TeamCollaborationSettings) -> Self {
+        TeamCollaborationSettingsChanges {
+            co_owner_role: read.co_owner_role.clone(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`TeamInvitationSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamInvitationSettingsChanges`].
+impl ::std::convert::From<&TeamInvitationSettings> for TeamInvitationSettingsChanges {
+    fn from(read: &TeamInvitationSettings) -> Self {
+        TeamInvitationSettingsChanges {
+            invite_external_users: read.invite_external_users.clone(),
+            who_can_invite: read.who_can_invite.clone(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`TeamSharingPolicySettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamSharingPolicySettingsChanges`].
+impl ::std::convert::From<&TeamSharingPolicySettings>
+for TeamSharingPolicySettingsChanges {
+    fn from(read: &TeamSharingPolicySettings) -> Self {
+        TeamSharingPolicySettingsChanges {
+            allow_listed_domains: read.allow_listed_domains.clone(),
+            create_asset_access_level: read.create_asset_access_level.clone(),
+            default_board_access: read.default_board_access.clone(),
+            default_board_sharing_access: read.default_board_sharing_access.clone(),
+            default_organization_access: read.default_organization_access.clone(),
+            default_project_access: read.default_project_access.clone(),
+            move_board_to_account: read.move_board_to_account.clone(),
+            restrict_allowed_domains: read.restrict_allowed_domains.clone(),
+            sharing_on_account: read.sharing_on_account.clone(),
+            sharing_on_organization: read.sharing_on_organization.clone(),
+            sharing_via_public_link: read.sharing_via_public_link.clone(),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateAppCardStyle`].
+impl ::std::convert::From<&AppCardStyle> for UpdateAppCardStyle {
+    fn from(read: &AppCardStyle) -> Self {
+        UpdateAppCardStyle {
+            fill_color: read.fill_color.clone(),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardStylePlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`UpdateAppCardStyle`].
+impl ::std::convert::From<&AppCardStylePlatformbulkcreateoperation>
+for UpdateAppCardStyle {
+    fn from(read: &AppCardStylePlatformbulkcreateoperation) -> Self {
+        UpdateAppCardStyle {
+            fill_color: read.fill_color.clone(),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`CardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
+impl ::std::convert::From<&CardStyle> for UpdateCardStyle {
+    fn from(read: &CardStyle) -> Self {
+        UpdateCardStyle {
+            card_theme: read.card_theme.clone(),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`CardStylePlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
+impl ::std::convert::From<&CardStylePlatformbulkcreateoperation> for UpdateCardStyle {
+    fn from(read: &CardStylePlatformbulkcreateoperation) -> Self {
+        UpdateCardStyle {
+            card_theme: read.card_theme.clone(),
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ConnectorStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateConnectorStyle`].
+impl ::std::convert::From<&ConnectorStyle> for UpdateConnectorStyle {
+    fn from(read: &ConnectorStyle) -> Self {
+        UpdateConnectorStyle {
+            color: read.color.clone(),
+            end_stroke_cap: read.end_stroke_cap.clone(),
+            font_size: read.font_size.clone(),
+            start_stroke_cap: read.start_stroke_cap.clone(),
+            stroke_color: read.stroke_color.clone(),
+            stroke_style: read.stroke_style.clone(),
+            stroke_width: read.stroke_width.clone(),
+            text_orientation: read.text_orientation.clone(),
+        }
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateFrameStyle`].
+impl ::std::convert::From<&FrameStyle> for UpdateFrameStyle {
+    fn from(read: &FrameStyle) -> Self {
+        UpdateFrameStyle {
+            fill_color: read.fill_color.clone(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`UpdateGroupRequest`].
+impl ::std::convert::From<&Group> for UpdateGroupRequest {
+    fn from(read: &Group) -> Self {
+        UpdateGroupRequest {
+            description: read.description.clone(),
+            name: ::std::option::Option::Some(read.name.clone()),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectMemberRequest`].
+impl ::std::convert::From<&ProjectMember> for UpdateProjectMemberRequest {
+    fn from(read: &ProjectMember) -> Self {
+        UpdateProjectMemberRequest {
+            role: ::std::option::Option::Some(read.role.clone()),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectRequest`].
+impl ::std::convert::From<&Project> for UpdateProjectRequest {
+    fn from(read: &Project) -> Self {
+        UpdateProjectRequest {
+            name: read.name.clone(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectSettings`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectSettingsRequest`].
+impl ::std::convert::From<&ProjectSettings> for UpdateProjectSettingsRequest {
+    fn from(read: &ProjectSettings) -> Self {
+        UpdateProjectSettingsRequest {
+            sharing_policy_settings: ::std::option::Option::Some(
+                read.sharing_policy_settings.clone(),
+            ),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`StickyNoteStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateStickyNoteStyle`].
+impl ::std::convert::From<&StickyNoteStyle> for UpdateStickyNoteStyle {
+    fn from(read: &StickyNoteStyle) -> Self {
+        UpdateStickyNoteStyle {
+            fill_color: read.fill_color.clone(),
+            text_align: read.text_align.clone(),
+            text_align_vertical: read.text_align_vertical.clone(),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`StickyNoteStylePlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`UpdateStickyNoteStyle`].
+impl ::std::convert::From<&StickyNoteStylePlatformbulkcreateoperation>
+for UpdateStickyNoteStyle {
+    fn from(read: &StickyNoteStylePlatformbulkcreateoperation) -> Self {
+        UpdateStickyNoteStyle {
+            fill_color: read.fill_color.clone(),
+            text_align: read.text_align.clone(),
+            text_align_vertical: read.text_align_vertical.clone(),
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`TextStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateTextStyle`].
+impl ::std::convert::From<&TextStyle> for UpdateTextStyle {
+    fn from(read: &TextStyle) -> Self {
+        UpdateTextStyle {
+            color: read.color.clone(),
+            fill_color: read.fill_color.clone(),
+            fill_opacity: read.fill_opacity.clone(),
+            font_family: read.font_family.clone(),
+            font_size: read.font_size.clone(),
+            text_align: read.text_align.clone(),
+        }
     }
 }

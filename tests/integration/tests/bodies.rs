@@ -3,7 +3,7 @@
 
 use miro_api::types::{
     CardData, ConnectorCreationData, ItemCreate, ShapeCreateRequest, ShapeDataForCreate,
-    StickyNoteCreateRequest, StickyNoteData, TagCreateRequest, TagFillColor,
+    ShapeDataShape, StickyNoteCreateRequest, StickyNoteData, TagCreateRequest, TagFillColor,
 };
 use miro_api::MiroApi;
 use miro_emulator::{Emulator, RunningEmulator};
@@ -67,7 +67,7 @@ async fn common_bodies_in_one_expression() {
     let shape = ShapeCreateRequest::default()
         .data(
             ShapeDataForCreate::default()
-                .shape("circle")
+                .shape(ShapeDataShape::Circle)
                 .content("Start"),
         )
         .at(0, 300);

@@ -109,7 +109,7 @@ async fn a_content_only_shape_update_keeps_the_shape() {
     assert_eq!(last_patch(&emu), json!({"data": {"content": "end"}}));
     let data = updated.data.as_ref().unwrap();
     assert_eq!(data.content.as_deref(), Some("end"));
-    assert_eq!(data.shape.as_deref(), Some("circle"));
+    assert_eq!(data.shape, Some(types::ShapeDataShape::Circle));
 }
 
 #[tokio::test]
