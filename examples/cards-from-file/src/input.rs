@@ -109,6 +109,31 @@ pub struct Rows {
     pub errors: Vec<RowError>,
 }
 
+/// The columns of a row (in CSV, the header names; in JSON, the fields), in lower case: names
+/// are matched without regard to case.
+pub const COLUMNS: &[&str] = &[
+    "key",
+    "title",
+    "description",
+    "due_date",
+    "assignee",
+    "tags",
+];
+
+/// The text without a leading UTF-8 byte order mark (as editors on Windows write).
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// The 1-based line of byte `offset` of `text` (LF and CRLF line ends alike).
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 /// Reads a `.csv` or `.json` file (chosen by extension) and validates each row on its own.
 pub fn read_file(path: &Path) -> Result<Rows, InputError> {
     let text = std::fs::read_to_string(path).map_err(|source| InputError::Io {
@@ -134,19 +159,22 @@ pub fn read_file(path: &Path) -> Result<Rows, InputError> {
 
 /// Parses CSV text with a header row: `key,title,description,due_date,assignee,tags`
 /// (`description`, `due_date`, `assignee` and `tags` may be left out; tags are `;`-separated).
+///
+/// Header names are matched without regard to case; a leading byte order mark is skipped;
+/// line numbers count LF and CRLF line ends and blank lines as an editor does.
 pub fn parse_csv(text: &str) -> Result<Rows, String> {
+    let text = without_bom(text);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let headers = reader
+    let headers: Vec<String> = reader
         .headers()
         .map_err(|e| format!("bad header row: {e}"))?
-        .clone();
+        .iter()
+        .map(str::to_lowercase)
+        .collect();
     for name in &headers {
-        if !matches!(
-            name,
-            "key" | "title" | "description" | "due_date" | "assignee" | "tags"
-        ) {
+        if !COLUMNS.contains(&name.as_str()) {
             return Err(format!(
                 "unknown column {name:?} (expected key, title, description, due_date, assignee, tags)"
             ));
@@ -157,7 +185,7 @@ pub fn parse_csv(text: &str) -> Result<Rows, String> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(0, |p| line_at(text, p.byte() as usize));
                 out.errors.push(RowError {
                     line,
                     key: None,
@@ -166,7 +194,9 @@ pub fn parse_csv(text: &str) -> Result<Rows, String> {
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record
+            .position()
+            .map_or(0, |p| line_at(text, p.byte() as usize));
         let cell = |name: &str| {
             headers
                 .iter()
@@ -192,12 +222,24 @@ pub fn parse_csv(text: &str) -> Result<Rows, String> {
 /// Parses a JSON array of objects with the fields `key`, `title`, `description`, `due_date`,
 /// `assignee` and `tags` (an array of strings). Each element is validated on its own, with the
 /// line it starts on.
+///
+/// Field names are matched without regard to case; a leading byte order mark is skipped.
 pub fn parse_json(text: &str) -> Result<Rows, String> {
+    let text = without_bom(text);
     let elements = split_json_array(text)?;
     let mut out = Rows::default();
     for (offset, slice) in elements {
-        let line = text[..offset].matches('\n').count() + 1;
-        match serde_json::from_str::<RawRow>(slice) {
+        let line = line_at(text, offset);
+        let element = serde_json::from_str::<serde_json::Value>(slice).map(|v| match v {
+            serde_json::Value::Object(fields) => serde_json::Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_lowercase(), v))
+                    .collect(),
+            ),
+            other => other,
+        });
+        match element.and_then(serde_json::from_value::<RawRow>) {
             Ok(raw) => out.push(line, raw),
             Err(e) => {
                 let key = serde_json::from_str::<serde_json::Value>(slice)
@@ -397,6 +439,19 @@ fn validate(line: usize, raw: RawRow) -> Result<Row, RowError> {
         assignee,
         tags: unique,
     })
+}
+
+/// A tag colour as Miro names it: `red`, `light_green`, `cyan`, `yellow`, `magenta`, `green`,
+/// `blue`, `gray`, `violet`, `dark_green`, `dark_blue` or `black`.
+pub fn parse_tag_color(s: &str) -> Result<miro_api::types::TagFillColor, String> {
+    let name = s.trim().to_lowercase();
+    match serde_json::from_value(serde_json::Value::String(name)) {
+        Ok(miro_api::types::TagFillColor::UnknownValue(_)) | Err(_) => Err(format!(
+            "{s:?} is not a Miro tag colour (red, light_green, cyan, yellow, magenta, green, \
+             blue, gray, violet, dark_green, dark_blue, black)"
+        )),
+        Ok(color) => Ok(color),
+    }
 }
 
 fn parse_date(s: &str) -> Option<DateTime<Utc>> {

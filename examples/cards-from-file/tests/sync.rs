@@ -41,6 +41,7 @@ async fn run(api: &MiroApi, board: &str, text: &str, org: &str) -> Report {
     let rows = input::parse_csv(text).expect("readable CSV");
     let options = Options {
         org_id: Some(org.to_owned()),
+        ..Options::default()
     };
     sync(api, board, rows.rows, rows.errors, &options)
         .await
