@@ -125,13 +125,17 @@ fn without_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
-/// The 1-based line of byte `offset` of `text` (LF and CRLF line ends alike).
+/// The 1-based line of the CSV record the reader places at byte `offset` of `text`. The csv
+/// crate places a record just after the previous one's line end, before the blank lines
+/// skipped and, with CRLF, on the `\n` (its own line count is then wrong): the record starts
+/// at the first byte from there that is not a line end.
 fn line_at(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    let bytes = text.as_bytes();
+    let mut start = offset.min(bytes.len());
+    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+        start += 1;
+    }
+    bytes[..start].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// Reads a `.csv` or `.json` file (chosen by extension) and validates each row on its own.
@@ -488,5 +492,42 @@ mod tests {
         let lines: Vec<_> = rows.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, [3, 4]);
         assert!(parse_json("{}").is_err());
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_and_blank_lines() {
+        let text = "key,title\r\nA-1,One\r\n\r\nA-2,\r\n\r\n\r\nA-3,Three\r\n";
+        let rows = parse_csv(text).unwrap();
+        let keys: Vec<_> = rows.rows.iter().map(|r| (r.line, r.key.as_str())).collect();
+        assert_eq!(keys, [(2, "A-1"), (7, "A-3")]);
+        let lines: Vec<_> = rows.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [4], "{:?}", rows.errors);
+        let unix = parse_csv("key,title\n\nA-1,One\n\nA-2,\n").unwrap();
+        assert_eq!(unix.rows[0].line, 3);
+        assert_eq!(unix.errors[0].line, 5);
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_the_case_of_names_do_not_matter() {
+        let rows = parse_csv("\u{feff}Key,TITLE,Tags\r\nA-1,One,x;y\r\n").unwrap();
+        assert!(rows.errors.is_empty(), "{:?}", rows.errors);
+        assert_eq!(rows.rows[0].key, "A-1");
+        assert_eq!(rows.rows[0].tags, ["x", "y"]);
+        let rows = parse_json(
+            "\u{feff}[\r\n  {\"Key\": \"J-1\", \"Title\": \"a\"},\r\n  {\"key\": \"J-2\"}\r\n]",
+        )
+        .unwrap();
+        assert_eq!(rows.rows.len(), 1, "{:?}", rows.errors);
+        assert_eq!(rows.errors[0].line, 3);
+    }
+
+    #[test]
+    fn tag_colours_are_miros_names() {
+        use miro_api::types::TagFillColor;
+        assert_eq!(parse_tag_color("red"), Ok(TagFillColor::Red));
+        assert_eq!(parse_tag_color("Dark_Blue"), Ok(TagFillColor::DarkBlue));
+        assert!(parse_tag_color("pink")
+            .unwrap_err()
+            .contains("not a Miro tag colour"));
     }
 }
