@@ -115,6 +115,9 @@ pub enum SyncError {
     },
 }
 
+/// A card to create: the row, its assignee's user id and its digest.
+type NewCard = (Row, Option<String>, String);
+
 /// A card found on the board through its marker.
 #[derive(Debug, Clone)]
 struct Existing {
@@ -255,7 +258,7 @@ pub async fn sync(
     let user_ids = assignee_ids(api, &rows, options).await?;
 
     // 3. Sort the rows: unchanged, to update, to create.
-    let mut to_create: Vec<(Row, Option<String>, String)> = Vec::new();
+    let mut to_create: Vec<NewCard> = Vec::new();
     let mut to_update: Vec<(Row, Option<String>, String, String)> = Vec::new();
     for row in rows {
         let fail = |message: String| RowError {
@@ -339,8 +342,7 @@ pub async fn sync(
         if *color == tag.fill_color {
             continue;
         }
-        let mut body = TagUpdateRequest::default();
-        body.fill_color = Some(color.clone());
+        let body = TagUpdateRequest::default().fill_color(color.clone());
         match api.update_tag(board_id, &tag.id, &body).await {
             Ok(_) => report.tags_recoloured.push(tag.title.clone()),
             Err(e) => report.failed.push(RowError {
@@ -463,7 +465,7 @@ async fn assignee_ids(
 async fn create_batch(
     api: &MiroApi,
     board_id: &str,
-    batch: &[(Row, Option<String>, String)],
+    batch: &[NewCard],
     slot: usize,
     created: &mut Vec<(Row, String)>,
     report: &mut Report,
@@ -474,7 +476,7 @@ async fn create_batch(
         message,
     };
     // The rows still to create, with their grid cell.
-    let mut todo: Vec<(usize, &(Row, Option<String>, String))> = batch
+    let mut todo: Vec<(usize, &NewCard)> = batch
         .iter()
         .enumerate()
         .map(|(i, r)| (slot + i, r))
@@ -540,7 +542,7 @@ async fn create_batch(
 async fn create_one_by_one(
     api: &MiroApi,
     board_id: &str,
-    todo: &[(usize, &(Row, Option<String>, String))],
+    todo: &[(usize, &NewCard)],
     created: &mut Vec<(Row, String)>,
     report: &mut Report,
 ) -> Result<(), SyncError> {

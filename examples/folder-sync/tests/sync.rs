@@ -271,7 +271,11 @@ async fn two_files_with_the_same_content_are_two_images_and_changing_one_keeps_t
     assert_ne!(photo, copy, "one image per file");
     for (name, id) in [("photo.png", photo), ("copy.png", copy)] {
         let stored = s.emu.uploaded_file(&s.board, id).unwrap();
-        assert_eq!(stored.file_name.as_deref(), Some(name), "titled by its own file");
+        assert_eq!(
+            stored.file_name.as_deref(),
+            Some(name),
+            "titled by its own file"
+        );
     }
 
     // Edit the copy: only the copy's image changes; the photo is still on the board.
@@ -337,7 +341,10 @@ async fn a_board_that_does_not_exist_stops_the_sync() {
         matches!(err, folder_sync::SyncError::BoardNotFound(_)),
         "{err:?}"
     );
-    assert!(err.to_string().contains("board uXjVnot-a-board= not found"), "{err}");
+    assert!(
+        err.to_string().contains("board uXjVnot-a-board= not found"),
+        "{err}"
+    );
     assert_eq!(s.count(POST_IMAGE), 0, "no file was tried");
 }
 
