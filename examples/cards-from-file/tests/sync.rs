@@ -91,22 +91,7 @@ fn writes(emu: &RunningEmulator) -> Vec<String> {
 
 #[tokio::test]
 async fn second_run_writes_nothing_and_a_changed_row_changes_only_its_card() {
-    let emu = Emulator::builder()
-        .enterprise(3, 1, 1)
-        .rate_limit(1_000_000, std::time::Duration::from_secs(60))
-        .start()
-        .await
-        .unwrap();
-    let api = MiroApi::builder()
-        .base_url(emu.base_url())
-        .access_token(emu.access_token())
-        .build();
-    let board = api
-        .create_board(&Default::default())
-        .await
-        .unwrap()
-        .id
-        .clone();
+    let (emu, api, board) = board().await;
     let org = emu.org_id();
 
     // First run: 26 cards in two bulk calls, three tags, three rows reported by line.
@@ -171,17 +156,7 @@ async fn second_run_writes_nothing_and_a_changed_row_changes_only_its_card() {
 
 #[tokio::test]
 async fn json_rows_sync_too() {
-    let emu = Emulator::start().await.unwrap();
-    let api = MiroApi::builder()
-        .base_url(emu.base_url())
-        .access_token(emu.access_token())
-        .build();
-    let board = api
-        .create_board(&Default::default())
-        .await
-        .unwrap()
-        .id
-        .clone();
+    let (_emu, api, board) = board().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cards.json");
     std::fs::write(
@@ -205,9 +180,10 @@ async fn json_rows_sync_too() {
     assert_eq!(report.tags_created, ["json"]);
 }
 
-/// An emulator (no rate limit to speak of) with an empty board.
+/// An emulator (no rate limit to speak of, three organisation members) with an empty board.
 async fn board() -> (RunningEmulator, MiroApi, String) {
     let emu = Emulator::builder()
+        .enterprise(3, 1, 1)
         .rate_limit(1_000_000, std::time::Duration::from_secs(60))
         .start()
         .await

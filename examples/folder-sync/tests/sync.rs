@@ -41,24 +41,14 @@ async fn image_count(api: &MiroApi, board: &str) -> usize {
 
 #[tokio::test]
 async fn a_folder_is_uploaded_once_and_watched() {
-    let emu = Emulator::builder()
-        .rate_limit(1_000_000, Duration::from_secs(60))
-        .start()
-        .await
-        .unwrap();
-    let api = MiroApi::builder()
-        .base_url(emu.base_url())
-        .access_token(emu.access_token())
-        .build();
-    let board = api
-        .create_board(&Default::default())
-        .await
-        .unwrap()
-        .id
-        .clone();
-    let folder = tempfile::tempdir().unwrap();
-    let state_dir = tempfile::tempdir().unwrap();
-    let state = state_dir.path().join("state.json");
+    let Setup {
+        emu,
+        api,
+        board,
+        folder,
+        _state_dir,
+        state,
+    } = Setup::new().await;
     for (i, name) in ["a.png", "b.jpg", "c.gif", "d.png"].iter().enumerate() {
         std::fs::write(folder.path().join(name), image_bytes(i as u8)).unwrap();
     }

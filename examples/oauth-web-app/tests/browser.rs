@@ -200,6 +200,26 @@ async fn style(c: &Client, css: &str, property: &str) -> String {
         .to_owned()
 }
 
+/// Clicks the element `css`.
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Types `keys` into the field `css`.
+async fn type_into(c: &Client, css: &str, keys: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .send_keys(keys)
+        .await
+        .unwrap();
+}
+
 /// Clicks "Sign in as USER" on the emulator's authorize page.
 async fn pick_user(c: &Client, user: &str) {
     c.wait()
@@ -213,24 +233,9 @@ async fn pick_user(c: &Client, user: &str) {
 }
 
 async fn create(c: &Client, name: &str, note: &str) {
-    c.find(Locator::Css("#board-name"))
-        .await
-        .unwrap()
-        .send_keys(name)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#note"))
-        .await
-        .unwrap()
-        .send_keys(note)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#create-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#board-name", name).await;
+    type_into(c, "#note", note).await;
+    click(c, "#create-button").await;
     let notice = text(c, "#notice").await;
     assert_eq!(notice, format!("Created board {name} with a sticky note"));
 }
@@ -260,12 +265,7 @@ async fn visit(
     );
 
     // Tab 1 starts a sign-in and stays on Miro's page.
-    c.find(Locator::Css("#connect"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#connect").await;
     c.wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css(&format!("#sign-in-{user}")))
@@ -345,30 +345,15 @@ async fn visit(
     )
     .await
     .unwrap();
-    c.find(Locator::Css("#board-name"))
-        .await
-        .unwrap()
-        .send_keys("No token")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#create-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "#board-name", "No token").await;
+    click(&c, "#create-button").await;
     let error = text(&c, "#error").await;
     assert!(error.contains("reload the page"), "{error}");
     c.goto(&format!("{app_url}boards")).await.unwrap();
     assert_eq!(board_names(&c).await, mine, "nothing was created");
 
     // Sign out: the tokens are revoked at Miro and gone from the store.
-    c.find(Locator::Css("#signout"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#signout").await;
     let signed_out = "You are signed out; the app's tokens were revoked.";
     assert_eq!(text_once(&c, "#notice", signed_out).await, signed_out);
     assert!(c.find(Locator::Css("#connect")).await.is_ok());
