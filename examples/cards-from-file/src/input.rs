@@ -109,6 +109,35 @@ pub struct Rows {
     pub errors: Vec<RowError>,
 }
 
+/// The columns of a row (in CSV, the header names; in JSON, the fields), in lower case: names
+/// are matched without regard to case.
+pub const COLUMNS: &[&str] = &[
+    "key",
+    "title",
+    "description",
+    "due_date",
+    "assignee",
+    "tags",
+];
+
+/// The text without a leading UTF-8 byte order mark (as editors on Windows write).
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// The 1-based line of the CSV record the reader places at byte `offset` of `text`. The csv
+/// crate places a record just after the previous one's line end, before the blank lines
+/// skipped and, with CRLF, on the `\n` (its own line count is then wrong): the record starts
+/// at the first byte from there that is not a line end.
+fn line_at(text: &str, offset: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut start = offset.min(bytes.len());
+    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+        start += 1;
+    }
+    bytes[..start].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
 /// Reads a `.csv` or `.json` file (chosen by extension) and validates each row on its own.
 pub fn read_file(path: &Path) -> Result<Rows, InputError> {
     let text = std::fs::read_to_string(path).map_err(|source| InputError::Io {
@@ -134,19 +163,22 @@ pub fn read_file(path: &Path) -> Result<Rows, InputError> {
 
 /// Parses CSV text with a header row: `key,title,description,due_date,assignee,tags`
 /// (`description`, `due_date`, `assignee` and `tags` may be left out; tags are `;`-separated).
+///
+/// Header names are matched without regard to case; a leading byte order mark is skipped;
+/// line numbers count LF and CRLF line ends and blank lines as an editor does.
 pub fn parse_csv(text: &str) -> Result<Rows, String> {
+    let text = without_bom(text);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let headers = reader
+    let headers: Vec<String> = reader
         .headers()
         .map_err(|e| format!("bad header row: {e}"))?
-        .clone();
+        .iter()
+        .map(str::to_lowercase)
+        .collect();
     for name in &headers {
-        if !matches!(
-            name,
-            "key" | "title" | "description" | "due_date" | "assignee" | "tags"
-        ) {
+        if !COLUMNS.contains(&name.as_str()) {
             return Err(format!(
                 "unknown column {name:?} (expected key, title, description, due_date, assignee, tags)"
             ));
@@ -157,7 +189,7 @@ pub fn parse_csv(text: &str) -> Result<Rows, String> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(0, |p| line_at(text, p.byte() as usize));
                 out.errors.push(RowError {
                     line,
                     key: None,
@@ -166,7 +198,9 @@ pub fn parse_csv(text: &str) -> Result<Rows, String> {
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record
+            .position()
+            .map_or(0, |p| line_at(text, p.byte() as usize));
         let cell = |name: &str| {
             headers
                 .iter()
@@ -192,12 +226,24 @@ pub fn parse_csv(text: &str) -> Result<Rows, String> {
 /// Parses a JSON array of objects with the fields `key`, `title`, `description`, `due_date`,
 /// `assignee` and `tags` (an array of strings). Each element is validated on its own, with the
 /// line it starts on.
+///
+/// Field names are matched without regard to case; a leading byte order mark is skipped.
 pub fn parse_json(text: &str) -> Result<Rows, String> {
+    let text = without_bom(text);
     let elements = split_json_array(text)?;
     let mut out = Rows::default();
     for (offset, slice) in elements {
-        let line = text[..offset].matches('\n').count() + 1;
-        match serde_json::from_str::<RawRow>(slice) {
+        let line = line_at(text, offset);
+        let element = serde_json::from_str::<serde_json::Value>(slice).map(|v| match v {
+            serde_json::Value::Object(fields) => serde_json::Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_lowercase(), v))
+                    .collect(),
+            ),
+            other => other,
+        });
+        match element.and_then(serde_json::from_value::<RawRow>) {
             Ok(raw) => out.push(line, raw),
             Err(e) => {
                 let key = serde_json::from_str::<serde_json::Value>(slice)
@@ -399,6 +445,19 @@ fn validate(line: usize, raw: RawRow) -> Result<Row, RowError> {
     })
 }
 
+/// A tag colour as Miro names it: `red`, `light_green`, `cyan`, `yellow`, `magenta`, `green`,
+/// `blue`, `gray`, `violet`, `dark_green`, `dark_blue` or `black`.
+pub fn parse_tag_color(s: &str) -> Result<miro_api::types::TagFillColor, String> {
+    let name = s.trim().to_lowercase();
+    match serde_json::from_value(serde_json::Value::String(name)) {
+        Ok(miro_api::types::TagFillColor::UnknownValue(_)) | Err(_) => Err(format!(
+            "{s:?} is not a Miro tag colour (red, light_green, cyan, yellow, magenta, green, \
+             blue, gray, violet, dark_green, dark_blue, black)"
+        )),
+        Ok(color) => Ok(color),
+    }
+}
+
 fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.with_timezone(&Utc));
@@ -433,5 +492,42 @@ mod tests {
         let lines: Vec<_> = rows.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, [3, 4]);
         assert!(parse_json("{}").is_err());
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_and_blank_lines() {
+        let text = "key,title\r\nA-1,One\r\n\r\nA-2,\r\n\r\n\r\nA-3,Three\r\n";
+        let rows = parse_csv(text).unwrap();
+        let keys: Vec<_> = rows.rows.iter().map(|r| (r.line, r.key.as_str())).collect();
+        assert_eq!(keys, [(2, "A-1"), (7, "A-3")]);
+        let lines: Vec<_> = rows.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [4], "{:?}", rows.errors);
+        let unix = parse_csv("key,title\n\nA-1,One\n\nA-2,\n").unwrap();
+        assert_eq!(unix.rows[0].line, 3);
+        assert_eq!(unix.errors[0].line, 5);
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_the_case_of_names_do_not_matter() {
+        let rows = parse_csv("\u{feff}Key,TITLE,Tags\r\nA-1,One,x;y\r\n").unwrap();
+        assert!(rows.errors.is_empty(), "{:?}", rows.errors);
+        assert_eq!(rows.rows[0].key, "A-1");
+        assert_eq!(rows.rows[0].tags, ["x", "y"]);
+        let rows = parse_json(
+            "\u{feff}[\r\n  {\"Key\": \"J-1\", \"Title\": \"a\"},\r\n  {\"key\": \"J-2\"}\r\n]",
+        )
+        .unwrap();
+        assert_eq!(rows.rows.len(), 1, "{:?}", rows.errors);
+        assert_eq!(rows.errors[0].line, 3);
+    }
+
+    #[test]
+    fn tag_colours_are_miros_names() {
+        use miro_api::types::TagFillColor;
+        assert_eq!(parse_tag_color("red"), Ok(TagFillColor::Red));
+        assert_eq!(parse_tag_color("Dark_Blue"), Ok(TagFillColor::DarkBlue));
+        assert!(parse_tag_color("pink")
+            .unwrap_err()
+            .contains("not a Miro tag colour"));
     }
 }

@@ -3,11 +3,44 @@
 
 #![warn(missing_docs)]
 
+pub mod folder_store;
+
 use miro_api::types::{
     BoardChanges, StickyNoteCreateRequest, StickyNoteData, StickyNoteUpdateRequest,
 };
 use miro_api_extended::prelude::*;
 use miro_api_extended::Miro;
+
+/// What the low-level part of the README made: the board created and the board read back.
+#[derive(Debug, Default)]
+pub struct Board {
+    /// The id of the board `create_board` made.
+    pub created_id: String,
+    /// The id `get_board` (Rust: `get_specific_board`) answered with.
+    pub fetched_id: String,
+    /// The name it answered with.
+    pub fetched_name: String,
+}
+
+/// The README's low-level client: `api = MiroApi("<token>")`, then `api.create_board()` and
+/// `api.get_board(board_id)`. `api` is `MiroApi::new(token)` against Miro (the caller builds
+/// it, so that a test can point it at the emulator).
+pub async fn create_and_get_board(api: &MiroApi) -> Result<Board, Box<dyn std::error::Error>> {
+    // Python: board = api.create_board()
+    let created = api
+        .create_board(&BoardChanges::default())
+        .await?
+        .into_inner();
+    println!("created board {} ({})", created.name, created.id);
+    // Python: board = api.get_board(board_id)   (the operation is getSpecificBoard)
+    let fetched = api.get_specific_board(&created.id).await?.into_inner();
+    println!("read it back: {} ({})", fetched.name, fetched.id);
+    Ok(Board {
+        created_id: created.id,
+        fetched_id: fetched.id,
+        fetched_name: fetched.name,
+    })
+}
 
 /// What the tour made, for a caller (or a test) to look at.
 #[derive(Debug, Default)]

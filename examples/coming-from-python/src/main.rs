@@ -7,15 +7,24 @@
 //! ```
 
 use anyhow::{anyhow, Context, Result};
+use coming_from_python::folder_store::FolderStore;
+use miro_api::MiroApi;
 use miro_api_extended::Miro;
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let mut _emulator = None;
+    let mut offline = None;
     let online = std::env::var_os("MIRO_CLIENT_ID").is_some();
+    // Python: miro = miro_api.Miro(storage=MyStorage())   (a storage class of your own; here
+    // one JSON file per user in MIRO_TOKEN_FOLDER, by default a folder under the temp dir)
+    let folder = std::env::var_os("MIRO_TOKEN_FOLDER")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("coming-from-python-tokens"));
+    let store = FolderStore::open(&folder)?;
+    println!("tokens kept in {}", folder.display());
     // Python: miro = miro_api.Miro()   (MIRO_CLIENT_ID, MIRO_CLIENT_SECRET, MIRO_REDIRECT_URL)
     let miro = if online {
-        Miro::from_env()?
+        Miro::builder().store(store).build()?
     } else {
         let emulator = miro_emulator::Emulator::builder()
             .oauth_client("python-readme", "python-readme-secret")
@@ -31,8 +40,9 @@ async fn main() -> Result<()> {
             .redirect_url("http://127.0.0.1:3000/callback")
             .api_base_url(emulator.base_url())
             .auth_base_url(emulator.base_url())
+            .store(store)
             .build()?;
-        _emulator = Some(emulator);
+        offline = Some(emulator);
         miro
     };
 
@@ -72,6 +82,20 @@ async fn main() -> Result<()> {
     );
 
     coming_from_python::tour(&miro, &auth.user_id)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+
+    // Python: api = miro_api.MiroApi("<access_token>")   (the low-level client, one token)
+    let token = miro.access_token(&auth.user_id).await?;
+    let api = match &offline {
+        None => MiroApi::new(token),
+        // Offline the same client, pointed at the emulator.
+        Some(emulator) => MiroApi::builder()
+            .base_url(emulator.base_url())
+            .access_token(token)
+            .build(),
+    };
+    coming_from_python::create_and_get_board(&api)
         .await
         .map_err(|e| anyhow!("{e}"))?;
 

@@ -129,8 +129,9 @@ async fn main() -> Result<()> {
     if let Some(dir) = _temp {
         let _ = std::fs::remove_dir_all(dir);
     }
-    if !summary.failed.is_empty() && !args.watch {
-        bail!("{} files could not be uploaded", summary.failed.len());
+    let not_uploaded = summary.failed.len() + summary.rejected.len();
+    if not_uploaded > 0 && !args.watch {
+        bail!("{not_uploaded} files could not be uploaded");
     }
     Ok(())
 }
@@ -152,8 +153,20 @@ fn print_summary(s: &Summary) {
     for name in &s.deferred {
         println!("skipped {name}: still being written");
     }
+    for name in &s.empty {
+        println!("skipped {name}: the file is empty");
+    }
+    for name in &s.gone {
+        println!("skipped {name}: deleted before it could be read");
+    }
+    for name in &s.bad_names {
+        println!("skipped {name}: the name is not valid UTF-8; rename the file");
+    }
     for (name, error) in &s.failed {
-        println!("failed {name}: {error}");
+        println!("failed {name}: {error} (tried again later)");
+    }
+    for (name, why) in &s.rejected {
+        println!("refused {name}: {why}");
     }
     if !s.unchanged.is_empty() {
         println!("{} files already on the board", s.unchanged.len());

@@ -11,8 +11,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use miro_api_extended::storage::SqliteStore;
 use miro_api_extended::Miro;
-use oauth_web_app::{router, WebApp};
+use oauth_web_app::{router, Settings, WebApp};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A small web app signing users in to Miro.
 #[derive(Parser, Debug)]
@@ -27,6 +28,12 @@ struct Args {
     /// Mark the session cookie `Secure` (when served over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
+    /// Minutes without a request after which a session ends.
+    #[arg(long, env = "SESSION_IDLE_MINUTES", default_value_t = 30)]
+    session_idle_minutes: u64,
+    /// The most sessions kept at once.
+    #[arg(long, env = "MAX_SESSIONS", default_value_t = 10_000)]
+    max_sessions: usize,
 }
 
 #[tokio::main]
@@ -65,7 +72,12 @@ async fn main() -> Result<()> {
         miro
     };
     println!("open http://{addr}/ (Ctrl-C to stop)");
-    axum::serve(listener, router(WebApp::new(miro, args.secure_cookies)))
+    let settings = Settings {
+        secure_cookies: args.secure_cookies,
+        idle_timeout: Duration::from_secs(args.session_idle_minutes.max(1) * 60),
+        max_sessions: args.max_sessions.max(1),
+    };
+    axum::serve(listener, router(WebApp::with_settings(miro, settings)))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -31,6 +31,16 @@ pub(crate) struct Config {
     pub oauth_users: Vec<(String, String)>,
 }
 
+impl Config {
+    /// The name of user `id`: an OAuth user's own name, else the default user's.
+    pub(crate) fn user_name_of(&self, id: &str) -> &str {
+        self.oauth_users
+            .iter()
+            .find(|(uid, _)| uid == id)
+            .map_or(self.user_name.as_str(), |(_, name)| name.as_str())
+    }
+}
+
 /// Everything the server shares between requests.
 pub(crate) struct App {
     pub cfg: Config,

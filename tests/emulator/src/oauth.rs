@@ -468,7 +468,7 @@ pub(crate) async fn token_info(
     State(app): State<Shared>,
     Extension(caller): Extension<Caller>,
 ) -> Response {
-    let user = json!({"type": "user", "id": &*caller.user_id, "name": app.cfg.user_name});
+    let user = json!({"type": "user", "id": &*caller.user_id, "name": app.cfg.user_name_of(&caller.user_id)});
     let org_id = app.store.read().org.id.clone();
     let body = json!({
         "type": "token",
