@@ -3,7 +3,7 @@
 //! page, listing and creating boards while their access tokens expire (2 s) and are refreshed,
 //! then signing out, after which the emulator refuses their old tokens.
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them the
+//! Needs Debian's `chromium` and `chromium-driver` (`cargo xtask test` installs them). Without them the
 //! test fails and says so. Set `CHROMEDRIVER` / `CHROMIUM` to use other binaries.
 
 #![cfg(unix)]
@@ -64,7 +64,7 @@ fn free_port() -> u16 {
 
 async fn start_driver() -> (Driver, String, String) {
     let missing = "the browser test needs Chromium and chromedriver: `apt-get install chromium \
-                   chromium-driver` (Debian), or set CHROMIUM and CHROMEDRIVER";
+                   chromium-driver` (Debian; `cargo xtask test` does it as root), or set CHROMIUM and CHROMEDRIVER";
     let chromedriver = binary("CHROMEDRIVER", &["chromedriver"]).expect(missing);
     let chromium = binary(
         "CHROMIUM",
