@@ -85,3 +85,15 @@ pub use paging::{PagedRequest, Paging};
 pub use response::{RateLimit, Response, ResponseFuture};
 pub use retry::{RetryPolicy, MAX_SERVER_WAIT};
 pub use upload::FilePart;
+
+// Types from other crates that appear in this crate's public signatures, re-exported so that
+// code using them needs no dependency of its own: HTTP statuses and headers, dates and times
+// (chrono) and UUIDs (uuid).
+#[doc(no_inline)]
+pub use chrono::{DateTime, NaiveDate, Utc};
+#[doc(no_inline)]
+pub use reqwest::header::HeaderMap;
+#[doc(no_inline)]
+pub use reqwest::StatusCode;
+#[doc(no_inline)]
+pub use uuid::Uuid;
