@@ -111,6 +111,10 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The client's settings are missing or invalid, e.g. `MIRO_ACCESS_TOKEN` unset for
+    /// [`MiroApi::from_env`](crate::MiroApi::from_env).
+    #[error("client configuration: {0}")]
+    Config(String),
     /// The token provider failed to give an access token.
     #[error("could not get an access token: {0}")]
     Token(#[source] BoxError),

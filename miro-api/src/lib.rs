@@ -77,7 +77,7 @@ mod upload;
 pub use auth::{AccessToken, BoxError, TokenProvider};
 pub use client::{
     MiroApi, MiroApiBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_TIMEOUT,
+    DEFAULT_TIMEOUT, ENV_ACCESS_TOKEN, ENV_BASE_URL,
 };
 pub use error::{ApiError, Error, ErrorBody, TimeoutCause, UnknownEnumValue};
 pub use generated::{operations, requests, types};
