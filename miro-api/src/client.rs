@@ -143,7 +143,10 @@ impl MiroApi {
     /// ```no_run
     /// # async fn run(api: miro_api::MiroApi) -> Result<(), miro_api::Error> {
     /// use std::time::Duration;
-    /// let board = api.with_timeout(Duration::from_secs(5)).get_specific_board("uXjVOD6LSME=").await?;
+    /// let board = api
+    ///     .with_timeout(Duration::from_secs(5))
+    ///     .get_specific_board("uXjVOD6LSME=")
+    ///     .await?;
     /// # Ok(()) }
     /// ```
     pub fn with_timeout(&self, timeout: Duration) -> MiroApi {

@@ -14,6 +14,7 @@
 //! let emu = miro_emulator::Emulator::builder().start().await?;
 //! let base = emu.base_url(); // e.g. http://127.0.0.1:41234
 //! let token = emu.access_token(); // "emulator-token"
+//!
 //! // ... point a client at `base` with `Authorization: Bearer {token}` ...
 //! emu.shutdown().await;
 //! # Ok(()) }
@@ -523,7 +524,8 @@ impl RunningEmulator {
     /// );
     /// let redirect = emu.authorize(&url, "3458764500000000888")?;
     /// assert_eq!(redirect.state.as_deref(), Some("xyz"));
-    /// assert!(redirect.url.starts_with("http://localhost:3000/callback?code="));
+    /// let code = &redirect.code; // exchange it at POST /v1/oauth/token
+    /// assert!(redirect.url.ends_with(&format!("?code={code}&state=xyz")));
     /// # Ok(()) }
     /// ```
     ///
