@@ -6,12 +6,12 @@
 //!     cargo run -p coming-from-python  # prints the authorization URL, asks for the redirect
 //! ```
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use miro_api_extended::Miro;
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let mut _emulator = None;
+    let mut offline = None;
     let online = std::env::var_os("MIRO_CLIENT_ID").is_some();
     // Python: miro = miro_api.Miro()   (MIRO_CLIENT_ID, MIRO_CLIENT_SECRET, MIRO_REDIRECT_URL)
     let miro = if online {
@@ -32,34 +32,22 @@ async fn main() -> Result<()> {
             .api_base_url(emulator.base_url())
             .auth_base_url(emulator.base_url())
             .build()?;
-        _emulator = Some(emulator);
+        offline = Some(emulator);
         miro
     };
 
     // Python: miro.auth_url   (here with a fresh CSRF state to keep in the user's session)
     let (url, state) = miro.auth_url_with_new_state()?;
     println!("1. authorize at: {url}");
-    let redirect = if online {
-        println!("2. paste the URL your browser was redirected to:");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        line.trim().to_owned()
-    } else {
-        // The emulator approves at once: follow its redirect as a browser would.
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let answer = browser
-            .get(&url)
-            .send()
-            .await
-            .context("opening the authorization URL")?;
-        answer
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .ok_or_else(|| anyhow!("the authorization page did not redirect"))?
-            .to_owned()
+    let redirect = match &offline {
+        None => {
+            println!("2. paste the URL your browser was redirected to:");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim().to_owned()
+        }
+        // The emulator signs its user in, as a browser would, and gives the redirect.
+        Some(emulator) => emulator.authorize(&url, &emulator.user_id())?.url,
     };
 
     // Python: miro.exchange_code_for_access_token(url_or_code)   (here the state is checked too)
