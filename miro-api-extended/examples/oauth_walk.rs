@@ -30,18 +30,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("authorize at {url}");
 
     // 2. The user approves; Miro redirects their browser to the callback with a code.
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let answer = browser.get(&url).send().await?;
-    let callback = answer
-        .headers()
-        .get("location")
-        .ok_or("no redirect")?
-        .to_str()?;
+    //    The emulator signs its user in as a browser would and gives that redirect.
+    let callback = emulator.authorize(&url, &emulator.user_id())?.url;
 
     // 3. The callback checks the state and exchanges the code; the tokens go to the store.
-    let auth = miro.exchange_code_checked(callback, &state).await?;
+    let auth = miro.exchange_code_checked(&callback, &state).await?;
     println!("signed in user {} (scopes {:?})", auth.user_id, auth.scope);
 
     // 4. Act as that user: create a board with 120 sticky notes, then stream them back.

@@ -21,6 +21,11 @@ use crate::retry::{self, Failure, RetryPolicy, ServerWait};
 
 /// Miro's API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.miro.com";
+/// The environment variable that overrides [`DEFAULT_BASE_URL`] for clients built without
+/// [`MiroApiBuilder::base_url`]: point it at the emulator to run a program offline.
+pub const ENV_BASE_URL: &str = "MIRO_API_BASE_URL";
+/// The environment variable [`MiroApi::from_env`] reads the access token from.
+pub const ENV_ACCESS_TOKEN: &str = "MIRO_ACCESS_TOKEN";
 
 const USER_AGENT_VALUE: &str = concat!("miro-api/", env!("CARGO_PKG_VERSION"), " (Rust; miro-rs)");
 
@@ -98,9 +103,26 @@ enum Attempt {
 }
 
 impl MiroApi {
-    /// A client for `https://api.miro.com` that sends `access_token` with every request.
+    /// A client for `https://api.miro.com` (or [`MIRO_API_BASE_URL`](ENV_BASE_URL) when set)
+    /// that sends `access_token` with every request.
     pub fn new(access_token: impl Into<AccessToken>) -> Self {
         MiroApi::builder().access_token(access_token).build()
+    }
+
+    /// A client with the access token from `MIRO_ACCESS_TOKEN` and the base URL from
+    /// `MIRO_API_BASE_URL` (default [`DEFAULT_BASE_URL`]); [`Error::Config`] names a variable
+    /// that is missing, empty or not Unicode.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), miro_api::Error> {
+    /// // MIRO_ACCESS_TOKEN=... [MIRO_API_BASE_URL=http://127.0.0.1:8080] cargo run
+    /// let api = miro_api::MiroApi::from_env()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_env() -> Result<Self, Error> {
+        let token = env_setting(ENV_ACCESS_TOKEN)?
+            .ok_or_else(|| Error::Config(format!("{ENV_ACCESS_TOKEN} is not set")))?;
+        Ok(MiroApi::builder().access_token(token).build())
     }
 
     /// A client that asks `provider` for the token before each request (e.g. one that refreshes).
@@ -125,7 +147,10 @@ impl MiroApi {
     /// ```no_run
     /// # async fn run(api: miro_api::MiroApi) -> Result<(), miro_api::Error> {
     /// use std::time::Duration;
-    /// let board = api.with_timeout(Duration::from_secs(5)).get_specific_board("uXjVOD6LSME=").await?;
+    /// let board = api
+    ///     .with_timeout(Duration::from_secs(5))
+    ///     .get_specific_board("uXjVOD6LSME=")
+    ///     .await?;
     /// # Ok(()) }
     /// ```
     pub fn with_timeout(&self, timeout: Duration) -> MiroApi {
@@ -688,8 +713,20 @@ impl fmt::Debug for MiroApiBuilder {
     }
 }
 
+/// A non-empty environment variable, trimmed; `Err` when it is not Unicode.
+fn env_setting(name: &str) -> Result<Option<String>, Error> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::Config(format!("{name} is not valid Unicode")))
+        }
+    }
+}
+
 impl MiroApiBuilder {
-    /// The API's base URL (default [`DEFAULT_BASE_URL`]); trailing slashes are ignored.
+    /// The API's base URL (default: `MIRO_API_BASE_URL` when set, else
+    /// [`DEFAULT_BASE_URL`]); trailing slashes are ignored.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
@@ -775,6 +812,7 @@ impl MiroApiBuilder {
     pub fn build(self) -> MiroApi {
         let base_url = self
             .base_url
+            .or_else(|| env_setting(ENV_BASE_URL).ok().flatten())
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let base_url = base_url.trim_end_matches('/').to_string();
         let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);

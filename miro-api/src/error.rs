@@ -8,8 +8,55 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use crate::auth::BoxError;
+use crate::retry::{self, ServerWait};
 
 /// Everything that can go wrong in a call.
+///
+/// Most callers branch on what they can act on: [`is_not_found`](Error::is_not_found),
+/// [`is_rate_limited`](Error::is_rate_limited) (HTTP 429 Too Many Requests, however it
+/// reached you), [`status`](Error::status) and [`retry_after`](Error::retry_after); the
+/// variants hold the rest.
+///
+/// ## Rate limits and 429
+///
+/// A 429 is retried by the client itself (after its `Retry-After`, see
+/// [`RetryPolicy`](crate::RetryPolicy)), so it reaches you in one of three shapes:
+///
+/// - [`Error::Api`] with status 429, when retries are off or used up;
+/// - [`Error::Timeout`] whose `last_error` is that 429, when the wait it asked for passes the
+///   call's time limit ([`TimeoutCause::RateLimitWait`]) or
+///   [`MAX_SERVER_WAIT`](crate::MAX_SERVER_WAIT) ([`TimeoutCause::ServerWaitTooLong`]);
+/// - [`Error::Timeout`] with [`TimeoutCause::RateLimitWait`] and no `last_error`, when pacing
+///   saw the budget spent and did not send at all.
+///
+/// [`is_rate_limited`](Error::is_rate_limited) is true for all three, and
+/// [`status`](Error::status) looks through `last_error`.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use miro_api::{Error, MiroApi, StatusCode};
+///
+/// async fn board_name(api: &MiroApi, board_id: &str) -> Result<Option<String>, Error> {
+///     loop {
+///         match api.get_specific_board(board_id).await {
+///             Ok(board) => return Ok(Some(board.into_inner().name)),
+///             Err(e) if e.is_not_found() => return Ok(None),
+///             Err(e) if e.is_rate_limited() => {
+///                 let wait = e.retry_after().unwrap_or(Duration::from_secs(60));
+///                 tokio::time::sleep(wait).await;
+///             }
+///             Err(Error::Api(e)) if e.status == StatusCode::FORBIDDEN => {
+///                 eprintln!("no access: {}", e.message().unwrap_or_default());
+///                 return Ok(None);
+///             }
+///             Err(e) => return Err(e),
+///         }
+///     }
+/// }
+/// ```
+#[doc(alias = "429")]
+#[doc(alias = "rate limit")]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -65,19 +112,71 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The client's settings are missing or invalid, e.g. `MIRO_ACCESS_TOKEN` unset for
+    /// [`MiroApi::from_env`](crate::MiroApi::from_env).
+    #[error("client configuration: {0}")]
+    Config(String),
     /// The token provider failed to give an access token.
     #[error("could not get an access token: {0}")]
     Token(#[source] BoxError),
 }
 
 impl Error {
-    /// The HTTP status, for API and decode errors.
+    /// The HTTP status of the answer that failed the call: of an API or decode error, or of
+    /// the last attempt of a [`Timeout`](Error::Timeout) (its `last_error`, e.g. the 429 whose
+    /// wait was too long). `None` when no answer came.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Error::Api(e) => Some(e.status),
             Error::Decode { status, .. } => Some(*status),
             Error::Transport { source, .. } => source.status(),
+            Error::Timeout {
+                last_error: Some(last),
+                ..
+            } => last.status(),
             _ => None,
+        }
+    }
+
+    /// Whether Miro's rate limit stopped the call: a 429 (as [`Error::Api`], or as the last
+    /// attempt of a [`Timeout`](Error::Timeout)), or a timeout while waiting for the rate-limit
+    /// budget ([`TimeoutCause::RateLimitWait`], also when no 429 was received because pacing
+    /// saw the budget run out). [`retry_after`](Self::retry_after) says how long Miro asked to
+    /// wait, when it did.
+    #[doc(alias = "429")]
+    #[doc(alias = "too many requests")]
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(
+            self,
+            Error::Timeout {
+                cause: TimeoutCause::RateLimitWait,
+                ..
+            }
+        ) || self.status() == Some(StatusCode::TOO_MANY_REQUESTS)
+    }
+
+    /// Whether Miro answered 404: the board, item or other object does not exist (or is not
+    /// visible to this token).
+    #[doc(alias = "404")]
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(StatusCode::NOT_FOUND)
+    }
+
+    /// How long Miro asked to wait before trying again, read as the retries read it: for a
+    /// 429, its `Retry-After` (seconds or an HTTP date) or else its `X-RateLimit-Reset`; for
+    /// another status, only a `Retry-After` (a 503's, say). Looks through a timeout's
+    /// `last_error`. `None` when there was no answer, it named no wait, or the wait is zero or
+    /// past.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let headers = self.headers()?;
+        if self.status() != Some(StatusCode::TOO_MANY_REQUESTS)
+            && !headers.contains_key(reqwest::header::RETRY_AFTER)
+        {
+            return None;
+        }
+        match retry::server_wait(headers) {
+            ServerWait::Within(wait) | ServerWait::TooLong(wait) => Some(wait),
+            ServerWait::Unknown => None,
         }
     }
 
@@ -103,11 +202,16 @@ impl Error {
         matches!(self, Error::Timeout { .. })
     }
 
-    /// The response headers, when there was a response.
+    /// The response headers, when there was a response (for a [`Timeout`](Error::Timeout),
+    /// those of its `last_error`).
     pub fn headers(&self) -> Option<&HeaderMap> {
         match self {
             Error::Api(e) => Some(&e.headers),
             Error::Decode { headers, .. } => Some(headers),
+            Error::Timeout {
+                last_error: Some(last),
+                ..
+            } => last.headers(),
             _ => None,
         }
     }

@@ -1,13 +1,20 @@
 //! `cargo xtask gen [--check] [--spec PATH] [--report]`: regenerates the `miro-api` code from the
 //! pinned spec, checks it for drift, or reports how another spec differs from the pinned one.
+//!
+//! `cargo xtask test [ARGS..]`: resolves the spec, finds or installs what the tests need besides
+//! Rust (PostgreSQL, Chromium and chromedriver; see [`setup`]), then runs
+//! `cargo test --workspace ARGS..`.
+
+mod setup;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use miro_api_gen::{generate, report, spec};
 
 const USAGE: &str = "usage: cargo xtask gen [--check] [--spec PATH] [--report]
+       cargo xtask test [ARGS..]
 
   gen                 regenerate miro-api/src/generated from the pinned spec
   gen --check         regenerate in memory; fail with a summary if the committed files differ
@@ -15,7 +22,12 @@ const USAGE: &str = "usage: cargo xtask gen [--check] [--spec PATH] [--report]
                       MIRO_OPENAPI_SPEC does the same. Otherwise openapi/.cache/, then a download.
   gen --spec PATH --report
                       compare the spec at PATH with the pinned one: operations added, removed,
-                      changed (PATH need not match the pin)";
+                      changed (PATH need not match the pin)
+
+  test [ARGS..]       run the workspace tests: resolve the spec (MIRO_OPENAPI_SPEC, the cache,
+                      a download), find PostgreSQL (initdb, pg_ctl), Chromium and chromedriver,
+                      install the missing ones with apt when root on Debian/Ubuntu (else stop,
+                      naming what to install), then `cargo test --workspace ARGS..`";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +47,64 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `cargo xtask test`: see [`setup`] for what it looks for and when it installs.
+fn test(cargo_args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let root = workspace_root();
+    let pin = spec::Pin::load(&root.join("openapi/pin.json"))?;
+    let cache = root.join("openapi/.cache");
+    let explicit = std::env::var_os("MIRO_OPENAPI_SPEC").map(PathBuf::from);
+    let source = spec::resolve(&pin, explicit.as_deref(), &cache)?;
+    println!("== spec: {}", source.origin);
+    // The tests resolve the spec themselves; point them at the file just checked.
+    let spec_for_tests = explicit.unwrap_or_else(|| cache.join(pin.file_name()));
+
+    let places = setup::SearchPlaces::from_system();
+    let mut missing = setup::probe(&places);
+    let host = setup::Host::detect(&places);
+    match setup::plan(&missing, host) {
+        setup::Plan::Ready => {}
+        setup::Plan::Stop(message) => return Err(message.into()),
+        setup::Plan::Install(commands) => {
+            let names: Vec<&str> = missing.iter().map(|c| c.package()).collect();
+            println!("== installing {} with apt", names.join(", "));
+            for command in &commands {
+                let status = Command::new(&command[0])
+                    .args(&command[1..])
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status()
+                    .map_err(|e| format!("cannot run {}: {e}", command.join(" ")))?;
+                if !status.success() {
+                    return Err(format!("`{}` failed ({status})", command.join(" ")).into());
+                }
+            }
+            missing = setup::probe(&places);
+            if !missing.is_empty() {
+                return Err(format!(
+                    "still missing after the install: {}",
+                    setup::stop_message(&missing, host)
+                )
+                .into());
+            }
+        }
+    }
+    println!("== PostgreSQL, Chromium and chromedriver found");
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    println!("== cargo test --workspace {}", cargo_args.join(" "));
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .env("MIRO_OPENAPI_SPEC", &spec_for_tests)
+        .args(["test", "--workspace"])
+        .args(cargo_args)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut check = false;
     let mut report_only = false;
@@ -42,6 +112,7 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut it = args.iter();
     match it.next().map(String::as_str) {
         Some("gen") => {}
+        Some("test") => return test(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             return Ok(ExitCode::SUCCESS);

@@ -119,3 +119,20 @@ pub async fn tour(miro: &Miro, user_id: &str) -> Result<Tour, Box<dyn std::error
     }
     Ok(tour)
 }
+
+/// The README's Rust examples, compiled (and, where not `no_run`, run) as doctests with this
+/// crate's dependencies: a newcomer's `miro-api`, `miro-api-extended`, `miro-emulator` and
+/// `tokio`, nothing else.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExamples;
+
+/// The examples of `docs/coming-from-python.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/coming-from-python.md")]
+pub struct ComingFromPythonExamples;
+
+/// The examples of the emulator's README (`tests/emulator/README.md`), compiled and run.
+#[cfg(doctest)]
+#[doc = include_str!("../../../tests/emulator/README.md")]
+pub struct EmulatorReadmeExamples;

@@ -6,7 +6,7 @@
 //!     cargo run -p coming-from-python  # prints the authorization URL, asks for the redirect
 //! ```
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use coming_from_python::folder_store::FolderStore;
 use miro_api::MiroApi;
 use miro_api_extended::Miro;
@@ -49,27 +49,15 @@ async fn main() -> Result<()> {
     // Python: miro.auth_url   (here with a fresh CSRF state to keep in the user's session)
     let (url, state) = miro.auth_url_with_new_state()?;
     println!("1. authorize at: {url}");
-    let redirect = if online {
-        println!("2. paste the URL your browser was redirected to:");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        line.trim().to_owned()
-    } else {
-        // The emulator approves at once: follow its redirect as a browser would.
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let answer = browser
-            .get(&url)
-            .send()
-            .await
-            .context("opening the authorization URL")?;
-        answer
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .ok_or_else(|| anyhow!("the authorization page did not redirect"))?
-            .to_owned()
+    let redirect = match &offline {
+        None => {
+            println!("2. paste the URL your browser was redirected to:");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim().to_owned()
+        }
+        // The emulator signs its user in, as a browser would, and gives the redirect.
+        Some(emulator) => emulator.authorize(&url, &emulator.user_id())?.url,
     };
 
     // Python: miro.exchange_code_for_access_token(url_or_code)   (here the state is checked too)

@@ -10,7 +10,7 @@
 //! boards link to Miro; a form posted without its CSRF field gets a clear page; Back after
 //! sign-out does not show the signed-in page.
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them the
+//! Needs Debian's `chromium` and `chromium-driver` (`cargo xtask test` installs them). Without them the
 //! test fails and says so. Set `CHROMEDRIVER` / `CHROMIUM` to use other binaries.
 
 #![cfg(unix)]
@@ -71,7 +71,7 @@ fn free_port() -> u16 {
 
 async fn start_driver() -> (Driver, String, String) {
     let missing = "the browser test needs Chromium and chromedriver: `apt-get install chromium \
-                   chromium-driver` (Debian), or set CHROMIUM and CHROMEDRIVER";
+                   chromium-driver` (Debian; `cargo xtask test` does it as root), or set CHROMIUM and CHROMEDRIVER";
     let chromedriver = binary("CHROMEDRIVER", &["chromedriver"]).expect(missing);
     let chromium = binary(
         "CHROMIUM",

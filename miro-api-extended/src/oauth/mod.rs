@@ -61,6 +61,11 @@ pub const ENV_CLIENT_ID: &str = "MIRO_CLIENT_ID";
 pub const ENV_CLIENT_SECRET: &str = "MIRO_CLIENT_SECRET";
 /// See [`ENV_CLIENT_ID`].
 pub const ENV_REDIRECT_URL: &str = "MIRO_REDIRECT_URL";
+/// The API's base URL when [`MiroBuilder::api_base_url`] is not given (the emulator's, to run
+/// offline); the same variable [`MiroApi`] reads.
+pub const ENV_API_BASE_URL: &str = miro_api::ENV_BASE_URL;
+/// Where users authorize the app when [`MiroBuilder::auth_base_url`] is not given.
+pub const ENV_AUTH_BASE_URL: &str = "MIRO_AUTH_BASE_URL";
 
 /// What a completed authorization gave: whose tokens were stored, and what they allow.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,7 +151,8 @@ impl Miro {
     }
 
     /// A client configured from `MIRO_CLIENT_ID`, `MIRO_CLIENT_SECRET` and
-    /// `MIRO_REDIRECT_URL`, with a fresh in-memory store.
+    /// `MIRO_REDIRECT_URL` (and `MIRO_API_BASE_URL`, `MIRO_AUTH_BASE_URL` when set), with a
+    /// fresh in-memory store.
     pub fn from_env() -> Result<Miro, ConfigError> {
         MiroBuilder::default().build()
     }
@@ -458,14 +464,15 @@ impl MiroBuilder {
         self
     }
 
-    /// Where the API and the token, revoke and token-info endpoints are (default
-    /// [`DEFAULT_API_BASE_URL`]); an emulator's base URL in tests.
+    /// Where the API and the token, revoke and token-info endpoints are (else
+    /// `MIRO_API_BASE_URL`, else [`DEFAULT_API_BASE_URL`]); an emulator's base URL in tests.
     pub fn api_base_url(mut self, url: impl Into<String>) -> Self {
         self.api_base_url = Some(url.into());
         self
     }
 
-    /// Where users authorize the app (default [`DEFAULT_AUTH_BASE_URL`]).
+    /// Where users authorize the app (else `MIRO_AUTH_BASE_URL`, else
+    /// [`DEFAULT_AUTH_BASE_URL`]).
     pub fn auth_base_url(mut self, url: impl Into<String>) -> Self {
         self.auth_base_url = Some(url.into());
         self
@@ -542,17 +549,23 @@ impl MiroBuilder {
                 }
             };
         let redirect_url = check_url(ENV_REDIRECT_URL, &redirect_url)?;
+        let api_base_url = match self.api_base_url {
+            Some(u) => Some(u),
+            None => from_env(ENV_API_BASE_URL)?,
+        };
+        let auth_base_url = match self.auth_base_url {
+            Some(u) => Some(u),
+            None => from_env(ENV_AUTH_BASE_URL)?,
+        };
         let api_base = check_url(
             "api_base_url",
-            self.api_base_url.as_deref().unwrap_or(DEFAULT_API_BASE_URL),
+            api_base_url.as_deref().unwrap_or(DEFAULT_API_BASE_URL),
         )?
         .trim_end_matches('/')
         .to_string();
         let auth_base = check_url(
             "auth_base_url",
-            self.auth_base_url
-                .as_deref()
-                .unwrap_or(DEFAULT_AUTH_BASE_URL),
+            auth_base_url.as_deref().unwrap_or(DEFAULT_AUTH_BASE_URL),
         )?
         .trim_end_matches('/')
         .to_string();

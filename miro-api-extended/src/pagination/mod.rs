@@ -32,7 +32,16 @@ pub use error::PaginationError;
 pub use stream::{PageStream, Position};
 
 use miro_api::operations::{self, Operation};
-use miro_api::types::{Board, BoardMember, ConnectorWithLinks, GenericItem, Tag};
+#[cfg(feature = "boards")]
+use miro_api::types::Board;
+#[cfg(feature = "board_members")]
+use miro_api::types::BoardMember;
+#[cfg(feature = "connectors")]
+use miro_api::types::ConnectorWithLinks;
+#[cfg(any(feature = "items", feature = "tags"))]
+use miro_api::types::GenericItem;
+#[cfg(feature = "tags")]
+use miro_api::types::Tag;
 #[cfg(feature = "enterprise")]
 use miro_api::types::{OrganizationMember, Team, TeamMember};
 use miro_api::{MiroApi, PagedRequest};
@@ -40,6 +49,9 @@ use serde::de::DeserializeOwned;
 
 /// Page streams for [`MiroApi`]: the generic [`paginate`](Self::paginate) and the ten named
 /// helpers of Miro's official clients.
+///
+/// Each named helper compiles with the cargo feature of its API area (`boards`, `items`,
+/// `tags`, `connectors`, `board_members`, `enterprise`), as the operation it pages does.
 ///
 /// For filters, start from the request instead: `api.get_boards().team_id(team).stream()`
 /// ([`PagedRequestExt`]); [`PageStream::query`] takes raw query pairs.
@@ -60,27 +72,34 @@ pub trait PaginationExt {
         path_args: &[&str],
     ) -> Result<PageStream<T>, PaginationError>;
 
+    #[cfg(feature = "boards")]
     /// `GET /v2/boards`: the boards the user can access (offset paging). Filters: `team_id`,
     /// `project_id`, `query`, `owner`, `sort`.
     fn get_all_boards(&self) -> PageStream<Board>;
 
+    #[cfg(feature = "items")]
     /// `GET /v2/boards/{board_id}/items`: every item of a board (cursor paging). Filter:
     /// `type`.
     fn get_all_items(&self, board_id: &str) -> PageStream<GenericItem>;
 
+    #[cfg(feature = "items")]
     /// The items whose parent is the frame `frame_id` (cursor paging). Filter: `type`.
     fn get_all_items_within_frame(&self, board_id: &str, frame_id: &str)
         -> PageStream<GenericItem>;
 
+    #[cfg(feature = "tags")]
     /// The items carrying the tag `tag_id` (offset paging).
     fn get_all_items_by_tag(&self, board_id: &str, tag_id: &str) -> PageStream<GenericItem>;
 
+    #[cfg(feature = "connectors")]
     /// `GET /v2/boards/{board_id}/connectors` (cursor paging).
     fn get_all_connectors(&self, board_id: &str) -> PageStream<ConnectorWithLinks>;
 
+    #[cfg(feature = "tags")]
     /// `GET /v2/boards/{board_id}/tags` (offset paging).
     fn get_all_tags_from_board(&self, board_id: &str) -> PageStream<Tag>;
 
+    #[cfg(feature = "board_members")]
     /// `GET /v2/boards/{board_id}/members` (offset paging).
     fn get_all_board_members(&self, board_id: &str) -> PageStream<BoardMember>;
 
@@ -160,14 +179,17 @@ impl PaginationExt for MiroApi {
         PageStream::new(self.clone(), op, path_args)
     }
 
+    #[cfg(feature = "boards")]
     fn get_all_boards(&self) -> PageStream<Board> {
         known(self, &operations::GET_BOARDS, &[])
     }
 
+    #[cfg(feature = "items")]
     fn get_all_items(&self, board_id: &str) -> PageStream<GenericItem> {
         known(self, &operations::GET_ITEMS, &[board_id])
     }
 
+    #[cfg(feature = "items")]
     fn get_all_items_within_frame(
         &self,
         board_id: &str,
@@ -177,18 +199,22 @@ impl PaginationExt for MiroApi {
             .query("parent_item_id", frame_id)
     }
 
+    #[cfg(feature = "tags")]
     fn get_all_items_by_tag(&self, board_id: &str, tag_id: &str) -> PageStream<GenericItem> {
         known(self, &operations::GET_ITEMS_BY_TAG, &[board_id]).query("tag_id", tag_id)
     }
 
+    #[cfg(feature = "connectors")]
     fn get_all_connectors(&self, board_id: &str) -> PageStream<ConnectorWithLinks> {
         known(self, &operations::GET_CONNECTORS, &[board_id])
     }
 
+    #[cfg(feature = "tags")]
     fn get_all_tags_from_board(&self, board_id: &str) -> PageStream<Tag> {
         known(self, &operations::GET_TAGS_FROM_BOARD, &[board_id])
     }
 
+    #[cfg(feature = "board_members")]
     fn get_all_board_members(&self, board_id: &str) -> PageStream<BoardMember> {
         known(self, &operations::GET_BOARD_MEMBERS, &[board_id])
     }

@@ -60,7 +60,7 @@ impl Server {
             panic!(
                 "PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin, \
                  pg_config --bindir or PATH: install them (Debian: apt-get install postgresql; \
-                 .ci/run does it) to run the PostgreSQL token store tests"
+                 `cargo xtask test` does it as root) to run the PostgreSQL token store tests"
             )
         });
         let as_postgres = is_root();

@@ -17,6 +17,10 @@ pub enum Error {
     /// A fault's probability is outside `0.0..=1.0`.
     #[error("invalid fault probability {0}: expected a number in 0.0..=1.0")]
     InvalidProbability(f64),
+    /// [`RunningEmulator::authorize`](crate::RunningEmulator::authorize) refused the
+    /// authorization URL or the user, as the sign-in page would.
+    #[error("authorization refused: {0}")]
+    Authorization(String),
 }
 
 /// A `Result` with the emulator's [`Error`].

@@ -14,6 +14,7 @@
 //! let emu = miro_emulator::Emulator::builder().start().await?;
 //! let base = emu.base_url(); // e.g. http://127.0.0.1:41234
 //! let token = emu.access_token(); // "emulator-token"
+//!
 //! // ... point a client at `base` with `Authorization: Bearer {token}` ...
 //! emu.shutdown().await;
 //! # Ok(()) }
@@ -379,6 +380,19 @@ async fn serve(listener: TcpListener, router: axum::Router, mut stop: watch::Rec
     conns.abort_all();
 }
 
+/// Where the emulator's sign-in sends the browser back after approving an authorization
+/// request: the app's redirect URL with `code` and `state` added. See
+/// [`RunningEmulator::authorize`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The whole redirect URL, e.g. `http://localhost:3000/callback?code=..&state=..`.
+    pub url: String,
+    /// The authorization code, valid once for ten minutes at `POST /v1/oauth/token`.
+    pub code: String,
+    /// The `state` of the authorization URL, when it had one.
+    pub state: Option<String>,
+}
+
 /// A running emulator. Dropping it stops the server too; [`shutdown`](Self::shutdown)
 /// also waits for it.
 pub struct RunningEmulator {
@@ -485,6 +499,58 @@ impl RunningEmulator {
     /// How many of those were `grant_type=refresh_token`.
     pub fn refresh_calls(&self) -> usize {
         self.app.auth.refresh_calls.load(Ordering::SeqCst)
+    }
+
+    /// Signs in as `user_id` on an authorization URL, as a browser on the sign-in page would,
+    /// and returns the redirect it would follow (the code and the state), without any HTTP.
+    ///
+    /// `authorization_url` is what the app sends users to (`.../oauth/authorize?response_type=
+    /// code&client_id=..&redirect_uri=..&state=..`); its host is not checked, so one built for
+    /// `https://miro.com` works too. `user_id` is [`user_id`](Self::user_id) or a user added
+    /// with [`EmulatorBuilder::oauth_user`]. The code is then exchanged as with Miro, at
+    /// `POST /v1/oauth/token` with the same `redirect_uri`; tokens belong to that user.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> miro_emulator::Result<()> {
+    /// let emu = miro_emulator::Emulator::builder()
+    ///     .oauth_user("3458764500000000888", "Second User")
+    ///     .start()
+    ///     .await?;
+    /// let url = format!(
+    ///     "{}/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&state=xyz",
+    ///     emu.base_url(),
+    ///     emu.client_id(),
+    ///     "http://localhost:3000/callback",
+    /// );
+    /// let redirect = emu.authorize(&url, "3458764500000000888")?;
+    /// assert_eq!(redirect.state.as_deref(), Some("xyz"));
+    /// let code = &redirect.code; // exchange it at POST /v1/oauth/token
+    /// assert!(redirect.url.ends_with(&format!("?code={code}&state=xyz")));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Errors ([`Error::Authorization`]): the URL's path is not `/oauth/authorize`, its
+    /// `response_type` is not `code`, its `client_id` is not this emulator's, it has no
+    /// `redirect_uri`, or the user is unknown.
+    pub fn authorize(&self, authorization_url: &str, user_id: &str) -> Result<Redirect> {
+        let refused = |m: String| Error::Authorization(m);
+        let without_fragment = authorization_url.split('#').next().unwrap_or_default();
+        let (path, query) = without_fragment
+            .split_once('?')
+            .unwrap_or((without_fragment, ""));
+        if !path.ends_with("/oauth/authorize") {
+            return Err(refused(format!(
+                "{path:?} is not an authorization URL (its path must be /oauth/authorize)"
+            )));
+        }
+        let q = oauth::query_map(query);
+        oauth::check_authorization(&self.app, &q).map_err(|e| refused(e.message))?;
+        if !oauth::is_user(&self.app, user_id) {
+            return Err(refused(format!(
+                "unknown user {user_id:?}: use the emulator's user_id() or add one with oauth_user()"
+            )));
+        }
+        oauth::grant_code(&self.app, &q, user_id.to_string()).map_err(|e| refused(e.message))
     }
 
     /// Issues a fresh OAuth token pair, as a completed authorization would.

@@ -268,23 +268,52 @@ fn check_client(
 
 /// `GET /oauth/authorize`: approves at once and redirects with a code.
 pub(crate) async fn authorize(State(app): State<Shared>, RawQuery(query): RawQuery) -> ApiResult {
-    let q: HashMap<String, String> = query
-        .as_deref()
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+    let q = query_map(query.as_deref().unwrap_or(""));
+    check_authorization(&app, &q)?;
+    let user_id = match sign_in_page(&app, &q, query.as_deref().unwrap_or("")) {
+        Ok(user) => user,
+        Err(page) => return Ok(page),
+    };
+    let location = grant_code(&app, &q, user_id)?.url;
+    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
+}
+
+/// The pairs of a query string (later ones win).
+pub(crate) fn query_map(query: &str) -> HashMap<String, String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
         .map(|v| v.into_iter().collect())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Checks an authorization request: `response_type=code`, this emulator's client id and a
+/// redirect URI.
+pub(crate) fn check_authorization(app: &App, q: &HashMap<String, String>) -> ApiResult<()> {
     if q.get("response_type").map(String::as_str) != Some("code") {
         return Err(ApiError::bad_request("response_type must be \"code\""));
     }
     if q.get("client_id") != Some(&app.cfg.client_id) {
         return Err(ApiError::bad_request("Unknown client_id"));
     }
+    if q.get("redirect_uri").is_none_or(|r| r.is_empty()) {
+        return Err(ApiError::bad_request("redirect_uri is required"));
+    }
+    Ok(())
+}
+
+/// Whether `user_id` can sign in: the default user or one added with
+/// [`crate::EmulatorBuilder::oauth_user`].
+pub(crate) fn is_user(app: &App, user_id: &str) -> bool {
+    user_id == app.cfg.user_id || app.cfg.oauth_users.iter().any(|(id, _)| id == user_id)
+}
+
+/// Issues a code for `user_id` on a checked request; the redirect carrying it.
+pub(crate) fn grant_code(
+    app: &App,
+    q: &HashMap<String, String>,
+    user_id: String,
+) -> ApiResult<crate::Redirect> {
     let Some(redirect_uri) = q.get("redirect_uri").filter(|r| !r.is_empty()) else {
         return Err(ApiError::bad_request("redirect_uri is required"));
-    };
-    let user_id = match sign_in_page(&app, &q, query.as_deref().unwrap_or("")) {
-        Ok(user) => user,
-        Err(page) => return Ok(page),
     };
     let code = app.ids.token("emulator-code-");
     app.auth.codes.lock().insert(
@@ -295,16 +324,17 @@ pub(crate) async fn authorize(State(app): State<Shared>, RawQuery(query): RawQue
             expires_at: Instant::now() + CODE_LIFETIME,
         },
     );
+    let state = q.get("state").cloned();
     let mut pairs = vec![("code", code.as_str())];
-    if let Some(state) = q.get("state") {
+    if let Some(state) = &state {
         pairs.push(("state", state.as_str()));
     }
     let sep = if redirect_uri.contains('?') { '&' } else { '?' };
-    let location = format!(
+    let url = format!(
         "{redirect_uri}{sep}{}",
         serde_urlencoded::to_string(&pairs).unwrap_or_default()
     );
-    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
+    Ok(crate::Redirect { url, code, state })
 }
 
 /// With users configured ([`crate::EmulatorBuilder::oauth_user`]): the user chosen by
