@@ -484,19 +484,30 @@ impl<'a> Call<'a> {
             return Ok(None);
         };
         loop {
+            // Listening before asking: a window learnt between the two still wakes this call.
+            let changed = budget.changed();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             match budget.admit(cost) {
                 Admission::Go(reservation) => return Ok(Some(reservation)),
-                Admission::WaitUntil(at) => {
-                    if at >= self.deadline {
+                Admission::WaitUntil { at, assumed } => {
+                    // A known reset past the deadline ends the call at once; a guessed one
+                    // (a window assumed after the last one ended) may be learnt much sooner
+                    // from an answer in flight, so the call waits for that until its deadline.
+                    let now = Instant::now();
+                    if now >= self.deadline || (at >= self.deadline && !assumed) {
                         return Err(self.timeout(TimeoutCause::RateLimitWait, None));
                     }
-                    let from = Instant::now();
                     tracing::debug!(
-                        wait_ms = at.saturating_duration_since(from).as_millis() as u64,
+                        wait_ms = at.saturating_duration_since(now).as_millis() as u64,
+                        assumed,
                         "waiting for the rate-limit budget"
                     );
-                    tokio::time::sleep_until(at.into()).await;
-                    self.budget_wait += from.elapsed();
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at.min(self.deadline).into()) => {}
+                        _ = &mut changed => {}
+                    }
+                    self.budget_wait += now.elapsed();
                 }
             }
         }

@@ -199,6 +199,46 @@ async fn after_a_window_resets_admissions_stay_within_the_last_limit() {
 }
 
 #[tokio::test]
+async fn after_a_window_resets_a_short_call_limit_waits_for_the_real_reset() {
+    let emu = Emulator::start().await.unwrap();
+    // Well under the minute a window is assumed to last when its length is not known yet.
+    let api = client(&emu).timeout(Duration::from_secs(15)).build();
+    let board = api
+        .create_board(&Default::default())
+        .await
+        .unwrap()
+        .id
+        .clone();
+    emu.set_rate_limit(100, Duration::from_secs(1));
+    api.get_specific_board(&board).await.unwrap();
+    // Past the window's end even as the client sees it (the reset header is rounded up to
+    // a whole second), so the next window is an assumed one.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    emu.clear_requests();
+    let started = Instant::now();
+    let results: Vec<_> = stream::iter(0..6)
+        .map(|_| api.get_specific_board(&board).send())
+        .buffer_unordered(6)
+        .collect()
+        .await;
+    let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    // Without waking on the learnt window, four of them end at once with `RateLimitWait`.
+    assert!(failed.is_empty(), "{failed:?}");
+    // Two reads a second: about three windows, not the assumed minute.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let limited = emu
+        .requests()
+        .iter()
+        .filter(|r| r.status == Some(429))
+        .count();
+    assert_eq!(limited, 0, "admitted beyond the known limit");
+}
+
+#[tokio::test]
 async fn a_429_without_rate_limit_headers_holds_every_request() {
     let server = ScriptedServer::start(|n, _| match n {
         0 => Answer::json(429, json!({"status": 429})).header("retry-after", 1),
