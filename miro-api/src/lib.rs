@@ -91,7 +91,7 @@ pub use generated::{operations, requests, types};
 pub use paging::{PagedRequest, Paging};
 pub use request::RawRequest;
 pub use reqwest::Method;
-pub use runtime::MultipartBody;
 pub use response::{RateLimit, Response, ResponseFuture};
 pub use retry::{RetryPolicy, MAX_SERVER_WAIT};
+pub use runtime::MultipartBody;
 pub use upload::FilePart;

@@ -104,7 +104,11 @@ fn same_template(a: &str, b: &str) -> bool {
     let (a, b) = (a.split('/'), b.split('/'));
     a.clone().count() == b.clone().count()
         && a.zip(b).all(|(x, y)| {
-            x == y || (x.starts_with('{') && x.ends_with('}') && y.starts_with('{') && y.ends_with('}'))
+            x == y
+                || (x.starts_with('{')
+                    && x.ends_with('}')
+                    && y.starts_with('{')
+                    && y.ends_with('}'))
         })
 }
 
@@ -131,7 +135,12 @@ impl MiroApi {
     /// other costs a level-1 operation's credits for `GET`, a level-2 one's otherwise
     /// ([`RawRequest::credits`] overrides it). A method other than the standard ones, or a
     /// wrong number of `args`, is [`Error::InvalidRequest`] when sent.
-    pub fn request<I, S>(&self, method: crate::Method, path: &'static str, args: I) -> RawRequest<'_>
+    pub fn request<I, S>(
+        &self,
+        method: crate::Method,
+        path: &'static str,
+        args: I,
+    ) -> RawRequest<'_>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -293,7 +302,10 @@ mod tests {
     fn templates_match_by_segments_and_placeholders() {
         assert!(same_template("/v2/boards/{board_id}", "/v2/boards/{}"));
         assert!(!same_template("/v2/boards/{board_id}", "/v2/boards/x"));
-        assert!(!same_template("/v2/boards/{board_id}/items", "/v2/boards/{}"));
+        assert!(!same_template(
+            "/v2/boards/{board_id}/items",
+            "/v2/boards/{}"
+        ));
     }
 
     #[test]
@@ -304,7 +316,10 @@ mod tests {
         assert_eq!(listed.op.credits, crate::operations::CREATE_BOARD.credits);
         assert_eq!(listed.op.id, "create-board");
         let read = api.request(crate::Method::GET, "/v2/boards/{}/diagrams", ["b"]);
-        assert_eq!((read.op.credits, read.op.id), (READ_CREDITS, "/v2/boards/{}/diagrams"));
+        assert_eq!(
+            (read.op.credits, read.op.id),
+            (READ_CREDITS, "/v2/boards/{}/diagrams")
+        );
         let write = api.request(crate::Method::POST, "/v2/x/{}", ["b"]);
         assert_eq!(write.op.credits, WRITE_CREDITS);
     }
