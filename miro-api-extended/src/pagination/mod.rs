@@ -126,7 +126,7 @@ impl<R: PagedRequest> PagedRequestExt for R {
             }
         }
         for name in names {
-            let values = paging
+            let mut values = paging
                 .query
                 .iter()
                 .filter(|(n, _)| n == name)
@@ -134,7 +134,7 @@ impl<R: PagedRequest> PagedRequestExt for R {
             stream = match name {
                 // Where the caller's request started: the stream starts there too.
                 "cursor" | "offset" => {
-                    let start = values.last().unwrap_or_default();
+                    let start = values.next_back().unwrap_or_default();
                     start_at(stream, name, &start)
                 }
                 _ => stream.query_values(name, values),
