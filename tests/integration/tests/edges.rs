@@ -227,6 +227,35 @@ async fn after_a_window_resets_a_short_call_limit_waits_for_the_real_reset() {
     assert_eq!(limited, 0, "admitted beyond the known limit");
 }
 
+/// Seeded schedules of the same: any pause after the window (inside it, just past its end, past
+/// the rounded reset) and any burst, each with its own emulator and an 8 s call limit. In
+/// every one, every call succeeds and none is sent into a 429.
+#[tokio::test]
+async fn over_seeded_schedules_a_burst_after_a_window_never_fails_or_overspends() {
+    let schedules = (1u64..=8).map(|seed| {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let pause = Duration::from_millis(200 + next(2600));
+        let burst = 3 + next(6) as usize;
+        async move {
+            let emu = Emulator::start().await.unwrap();
+            let api = client(&emu).timeout(Duration::from_secs(8)).build();
+            let (failed, limited) = reads_after_a_window(&api, &emu, pause, burst).await;
+            (seed, pause, burst, failed, limited)
+        }
+    });
+    for (seed, pause, burst, failed, limited) in futures::future::join_all(schedules).await {
+        let schedule = format!("seed {seed}: {burst} reads {pause:?} after the window");
+        assert!(failed.is_empty(), "{schedule}: {failed:?}");
+        assert_eq!(limited, 0, "{schedule}: sent into a 429");
+    }
+}
+
 #[tokio::test]
 async fn a_429_without_rate_limit_headers_holds_every_request() {
     let server = ScriptedServer::start(|n, _| match n {
