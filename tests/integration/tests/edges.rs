@@ -228,7 +228,7 @@ async fn after_a_window_resets_a_short_call_limit_waits_for_the_real_reset() {
 }
 
 /// Seeded schedules of the same: any pause after the window (inside it, just past its end, past
-/// the rounded reset) and any burst, each with its own emulator and an 8 s call limit. In
+/// the rounded reset) and any burst, each with its own emulator and a 10 s call limit. In
 /// every one, every call succeeds and none is sent into a 429.
 #[tokio::test]
 async fn over_seeded_schedules_a_burst_after_a_window_never_fails_or_overspends() {
@@ -241,10 +241,10 @@ async fn over_seeded_schedules_a_burst_after_a_window_never_fails_or_overspends(
             x % n
         };
         let pause = Duration::from_millis(200 + next(2600));
-        let burst = 3 + next(6) as usize;
+        let burst = 3 + next(4) as usize;
         async move {
             let emu = Emulator::start().await.unwrap();
-            let api = client(&emu).timeout(Duration::from_secs(8)).build();
+            let api = client(&emu).timeout(Duration::from_secs(10)).build();
             let (failed, limited) = reads_after_a_window(&api, &emu, pause, burst).await;
             (seed, pause, burst, failed, limited)
         }
