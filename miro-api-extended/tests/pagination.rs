@@ -461,33 +461,24 @@ async fn bad_settings_are_typed_errors() {
     let board = common::board(&api, "settings").await;
     emu.clear_requests();
 
-    let err = api
+    // A page size beyond what the list accepts is clamped into it, not sent into a 400.
+    common::items(&api, &board, "sticky_note", 60, None).await;
+    emu.clear_requests();
+    let all: Vec<_> = api
         .get_all_items(&board)
         .page_size(51)
-        .try_next()
+        .try_collect()
         .await
-        .unwrap_err();
+        .unwrap();
+    assert_eq!(all.len(), 60);
+    let pages = gets(&emu, ITEMS);
     assert!(
-        matches!(
-            err,
-            PaginationError::InvalidPageSize {
-                requested: 51,
-                max: Some(50),
-                ..
-            }
-        ),
-        "{err}"
+        pages
+            .iter()
+            .all(|r| r.query_param("limit").as_deref() == Some("50")),
+        "{pages:?}"
     );
-    let err = api
-        .get_all_items(&board)
-        .page_size(0)
-        .try_next()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, PaginationError::InvalidPageSize { requested: 0, .. }),
-        "{err}"
-    );
+    emu.clear_requests();
     let err = api
         .get_all_items(&board)
         .query("colour", "red")
@@ -511,6 +502,10 @@ async fn bad_settings_are_typed_errors() {
     assert!(
         emu.requests().is_empty(),
         "nothing is sent for a stream set up wrong"
+    );
+    assert_eq!(
+        miro_api_extended::pagination::page_size_bounds(&operations::GET_ITEMS),
+        (10, Some(50))
     );
 
     // An error page from Miro carries Miro's error.
@@ -660,4 +655,177 @@ async fn empty_pages_cycles_and_named_operations() {
     );
     assert_eq!(emu.requests().len(), 6, "three pages of each list");
     assert_eq!(operations::GET_ALL_CASES.pagination, Pagination::Cursor);
+}
+
+#[tokio::test]
+async fn a_limit_set_on_a_request_is_clamped_to_what_the_list_accepts() {
+    use miro_api_extended::prelude::*;
+
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "clamped").await;
+    let ids = common::items(&api, &board, "card", 70, None).await;
+    emu.clear_requests();
+    let seen: Vec<String> = api
+        .get_items(&board)
+        .limit(500)
+        .stream()
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&seen, &ids);
+    let pages = gets(&emu, ITEMS);
+    assert_eq!(pages.len(), 2, "70 items in pages of 50");
+    assert!(pages
+        .iter()
+        .all(|r| r.query_param("limit").as_deref() == Some("50")));
+
+    // Below the smallest page the list takes (10 for items; Miro answers 400 below it).
+    emu.clear_requests();
+    let seen: Vec<String> = api
+        .get_items(&board)
+        .limit(5)
+        .stream()
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&seen, &ids);
+    assert!(gets(&emu, ITEMS)
+        .iter()
+        .all(|r| r.query_param("limit").as_deref() == Some("10")));
+}
+
+#[tokio::test]
+async fn a_list_filter_goes_with_every_page_with_all_its_values() {
+    use miro_api_extended::prelude::*;
+
+    // Content logs in three cursor pages, whatever the filters.
+    let emu = Emulator::builder()
+        .fallback(|req| {
+            if !req.path.ends_with("/content-logs/items") {
+                return None;
+            }
+            let cursor = req
+                .query
+                .as_deref()
+                .unwrap_or("")
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("cursor="))
+                .and_then(|c| c.parse::<u32>().ok())
+                .unwrap_or(0);
+            let log = |n: u32| json!({"id": format!("log{n}"), "relationships": []});
+            let mut body =
+                json!({"data": [log(2 * cursor), log(2 * cursor + 1)], "type": "cursor-list"});
+            if cursor < 2 {
+                body["cursor"] = json!((cursor + 1).to_string());
+            }
+            Some(FallbackResponse { status: 200, body })
+        })
+        .start()
+        .await
+        .unwrap();
+    let api = api(&emu);
+    let from = serde_json::from_value(json!("2026-01-01T00:00:00Z")).unwrap();
+    let to = serde_json::from_value(json!("2026-02-01T00:00:00Z")).unwrap();
+    let boards: Vec<String> = vec!["b1".into(), "b2".into(), "b3".into()];
+    let emails: Vec<String> = vec!["a@example.com".into(), "b@example.com".into()];
+    let logs: Vec<_> = api
+        .enterprise_board_content_item_logs_fetch("o1", &from, &to)
+        .board_ids(&boards)
+        .emails(&emails)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(logs.len(), 6);
+    let pages = gets(&emu, "/v2/orgs/{org_id}/content-logs/items");
+    assert_eq!(pages.len(), 3);
+    for page in &pages {
+        let pairs: Vec<(String, String)> = query_pairs(page.query.as_deref().unwrap_or(""));
+        let values = |name: &str| -> Vec<&str> {
+            pairs
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(values("board_ids"), ["b1", "b2", "b3"], "{:?}", page.query);
+        assert_eq!(values("emails"), ["a@example.com", "b@example.com"]);
+    }
+}
+
+/// The pairs of a query string, percent-decoded.
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    reqwest::Url::parse(&format!("http://x/?{query}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cursor_or_offset_set_on_a_request_is_where_its_stream_starts() {
+    use miro_api::comments::CommentCreate;
+    use miro_api::{PagedRequest, Paging};
+    use miro_api_extended::prelude::*;
+
+    let emu = emulator().await;
+    let api = api(&emu);
+    let board = common::board(&api, "resume").await;
+
+    // Offset paging: the comments list, from its fourth thread on.
+    for n in 0..7 {
+        api.create_comment(&board, &CommentCreate::new(format!("t{n}")))
+            .await
+            .unwrap();
+    }
+    emu.clear_requests();
+    let rest: Vec<String> = api
+        .list_comments(&board)
+        .offset(3)
+        .limit(2)
+        .stream()
+        .map_ok(|t| t.messages[0].content.clone())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rest, ["t3", "t4", "t5", "t6"]);
+    let pages = gets(&emu, "/v2-experimental/boards/{board_id}/comments");
+    assert_eq!(pages[0].query_param("offset").as_deref(), Some("3"));
+
+    // Cursor paging: a request carrying a cursor (as the generated requests hand it over).
+    let ids = common::items(&api, &board, "sticky_note", 30, None).await;
+    let first = api.get_items(&board).limit(10).await.unwrap().into_inner();
+    let cursor = first.cursor.clone().expect("a second page");
+    struct FromCursor(Paging);
+    impl PagedRequest for FromCursor {
+        type Item = miro_api::types::GenericItem;
+        fn into_paging(self) -> Paging {
+            self.0
+        }
+    }
+    let mut paging = Paging::new(api.clone(), &operations::GET_ITEMS, vec![board.clone()]);
+    paging.query.push(("cursor".into(), cursor));
+    paging.page_size = Some(10);
+    let after: Vec<String> = FromCursor(paging)
+        .stream()
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&after, &ids[10..]);
+
+    // The same through the generated request's own `.cursor()`.
+    let after: Vec<String> = api
+        .get_items(&board)
+        .cursor(first.cursor.as_deref().unwrap())
+        .limit(10)
+        .stream()
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_exactly_once(&after, &ids[10..]);
 }

@@ -352,11 +352,9 @@ fn split(
     let paged = (op.pagination != PaginationKind::None).then(|| {
         let item = page_item(&success, types);
         let op_const = format_ident!("{}", op.fn_name.to_uppercase());
-        let paging: &[&str] = match op.pagination {
-            PaginationKind::Cursor => &["cursor", "limit"],
-            PaginationKind::Offset => &["offset", "limit"],
-            PaginationKind::None => &[],
-        };
+        // `limit` becomes the stream's page size; a `cursor` or `offset` set on the request goes
+        // with the query, and the stream starts there.
+        let paging: &[&str] = &["limit"];
         // The path parameters come first, in the path's order (as in the positional method);
         // every other parameter but the body is a query parameter, required or not.
         let n_path = op.path_params.len();

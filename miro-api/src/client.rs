@@ -207,7 +207,7 @@ impl MiroApi {
     pub(crate) async fn execute_json<T: DeserializeOwned>(
         &self,
         request: RequestBuilder,
-        op: &'static Operation,
+        op: &Operation,
     ) -> Result<Response<T>, Error> {
         let (status, headers, bytes, attempts) = self.send(request, op).await?;
         // A 2xx without a body (204, or a 202 "accepted") decodes as JSON null.
@@ -234,7 +234,7 @@ impl MiroApi {
     pub(crate) async fn execute_empty(
         &self,
         request: RequestBuilder,
-        op: &'static Operation,
+        op: &Operation,
     ) -> Result<Response<()>, Error> {
         let (status, headers, bytes, attempts) = self.send(request, op).await?;
         Ok(Response::new(status, headers, (), attempts, bytes))
@@ -245,7 +245,7 @@ impl MiroApi {
     async fn send(
         &self,
         request: RequestBuilder,
-        op: &'static Operation,
+        op: &Operation,
     ) -> Result<(StatusCode, HeaderMap, bytes::Bytes, u32), Error> {
         let span = tracing::debug_span!(
             "miro_api",
@@ -306,27 +306,7 @@ impl MiroApi {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<Response<T>, Error> {
-        if path_args.len() != op.path_params.len() {
-            return Err(Error::InvalidRequest {
-                operation: op.method_name,
-                message: format!(
-                    "{} takes {} path argument(s) ({}), {} given",
-                    op.path,
-                    op.path_params.len(),
-                    op.path_params.join(", "),
-                    path_args.len()
-                ),
-            });
-        }
-        let mut url = self.inner.base_url.clone();
-        let mut rest = op.path;
-        for arg in path_args {
-            let (before, after) = rest.split_once('{').unwrap_or((rest, ""));
-            url.push_str(before);
-            url.push_str(&crate::runtime::encode_path(arg));
-            rest = after.split_once('}').map_or("", |(_, after)| after);
-        }
-        url.push_str(rest);
+        let url = self.url_of(op, path_args)?;
         let method = reqwest::Method::from_bytes(op.http_method.as_bytes()).map_err(|e| {
             Error::InvalidRequest {
                 operation: op.method_name,
@@ -341,10 +321,38 @@ impl MiroApi {
     }
 }
 
+impl MiroApi {
+    /// The URL of a request of `op`: the base URL and `op.path` with its placeholders (`{name}`
+    /// or `{}`) filled by `path_args` in order, each percent-encoded to stay one segment.
+    pub(crate) fn url_of(&self, op: &Operation, path_args: &[&str]) -> Result<String, Error> {
+        let placeholders = op.path.matches('{').count();
+        if path_args.len() != placeholders {
+            return Err(Error::InvalidRequest {
+                operation: op.method_name,
+                message: format!(
+                    "{} takes {placeholders} path argument(s), {} given",
+                    op.path,
+                    path_args.len()
+                ),
+            });
+        }
+        let mut url = self.inner.base_url.clone();
+        let mut rest = op.path;
+        for arg in path_args {
+            let (before, after) = rest.split_once('{').unwrap_or((rest, ""));
+            url.push_str(before);
+            url.push_str(&crate::runtime::encode_path(arg));
+            rest = after.split_once('}').map_or("", |(_, after)| after);
+        }
+        url.push_str(rest);
+        Ok(url)
+    }
+}
+
 /// The state of one call across its attempts.
 struct Call<'a> {
     api: &'a MiroApi,
-    op: &'static Operation,
+    op: &'a Operation,
     started: Instant,
     deadline: Instant,
     attempts: u32,
@@ -353,7 +361,7 @@ struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    fn new(api: &'a MiroApi, op: &'static Operation) -> Self {
+    fn new(api: &'a MiroApi, op: &'a Operation) -> Self {
         let started = Instant::now();
         Call {
             api,
@@ -515,19 +523,30 @@ impl<'a> Call<'a> {
             return Ok(None);
         };
         loop {
+            // Listening before asking: a window learnt between the two still wakes this call.
+            let changed = budget.changed();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             match budget.admit(cost) {
                 Admission::Go(reservation) => return Ok(Some(reservation)),
-                Admission::WaitUntil(at) => {
-                    if at >= self.deadline {
+                Admission::WaitUntil { at, assumed } => {
+                    // A known reset past the deadline ends the call at once; a guessed one
+                    // (a window assumed after the last one ended) may be learnt much sooner
+                    // from an answer in flight, so the call waits for that until its deadline.
+                    let now = Instant::now();
+                    if now >= self.deadline || (at >= self.deadline && !assumed) {
                         return Err(self.timeout(TimeoutCause::RateLimitWait, None));
                     }
-                    let from = Instant::now();
                     tracing::debug!(
-                        wait_ms = at.saturating_duration_since(from).as_millis() as u64,
+                        wait_ms = at.saturating_duration_since(now).as_millis() as u64,
+                        assumed,
                         "waiting for the rate-limit budget"
                     );
-                    tokio::time::sleep_until(at.into()).await;
-                    self.budget_wait += from.elapsed();
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at.min(self.deadline).into()) => {}
+                        _ = &mut changed => {}
+                    }
+                    self.budget_wait += now.elapsed();
                 }
             }
         }

@@ -153,18 +153,25 @@
 //! The code under [`generated`] comes from the pinned spec (see `openapi/pin.json`); the rest of
 //! the crate is the small hand-written runtime: construction and auth ([`MiroApi`],
 //! [`TokenProvider`]), errors ([`Error`]), responses ([`Response`]) and uploads ([`FilePart`]).
+//!
+//! What the spec lacks is reachable too: [`MiroApi::request`] sends a request to any path
+//! through the same transport ([`RawRequest`]), and `comments` (feature `experimental`) wraps
+//! the live `/v2-experimental/boards/{board_id}/comments` endpoints.
 #![warn(missing_docs)]
 
 mod auth;
 #[cfg(feature = "connectors")]
 mod bodies;
 mod client;
+#[cfg(feature = "experimental")]
+pub mod comments;
 pub mod decode;
 mod error;
 #[rustfmt::skip]
 pub mod generated;
 mod pacing;
 mod paging;
+mod request;
 mod response;
 mod retry;
 #[doc(hidden)]
@@ -180,8 +187,11 @@ pub use decode::DecodeWarning;
 pub use error::{ApiError, Error, ErrorBody, TimeoutCause, UnknownEnumValue};
 pub use generated::{operations, requests, types};
 pub use paging::{PagedRequest, Paging};
+pub use request::RawRequest;
+pub use reqwest::Method;
 pub use response::{RateLimit, Response, ResponseFuture};
 pub use retry::{RetryPolicy, MAX_SERVER_WAIT};
+pub use runtime::MultipartBody;
 pub use upload::FilePart;
 
 // Types from other crates that appear in this crate's public signatures, re-exported so that

@@ -10,6 +10,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
+use tokio::sync::futures::Notified;
+use tokio::sync::Notify;
 
 use crate::response::RateLimit;
 use crate::retry::{reset_delay, MAX_SERVER_WAIT};
@@ -72,6 +74,9 @@ fn next_window(w: &Window, length: Option<Duration>, now: Instant) -> Window {
 #[derive(Debug, Default)]
 pub(crate) struct Budget {
     state: Mutex<State>,
+    /// Woken whenever an answer or a returned reservation may let a waiting request in (a
+    /// window learnt, credits given back), so that waiters need not sleep out a guessed reset.
+    changed: Notify,
 }
 
 /// The outcome of asking the budget for credits.
@@ -80,8 +85,15 @@ pub(crate) enum Admission<'a> {
     /// Go: the credits are reserved until the reservation is settled with the response or
     /// dropped.
     Go(Reservation<'a>),
-    /// The window's credits are spent: wait until this moment, then ask again.
-    WaitUntil(Instant),
+    /// The window's credits are spent: wait until `at` (or until [`Budget::changed`] fires),
+    /// then ask again.
+    WaitUntil {
+        /// When the credits are back: the window's reset, or the end of a 429's hold.
+        at: Instant,
+        /// Whether `at` is a guess: the window was assumed after a known one ended, before any
+        /// answer told its real reset, which may come much sooner.
+        assumed: bool,
+    },
 }
 
 impl Budget {
@@ -92,7 +104,10 @@ impl Budget {
         let state = &mut *guard;
         if let Some(until) = state.hold {
             if now < until {
-                return Admission::WaitUntil(until);
+                return Admission::WaitUntil {
+                    at: until,
+                    assumed: false,
+                };
             }
             state.hold = None;
         }
@@ -106,7 +121,10 @@ impl Budget {
             // nothing else is in flight rather than wait forever.
             let never_fits = cost > w.limit && state.in_flight == 0;
             if available < cost && !never_fits {
-                return Admission::WaitUntil(w.reset_at);
+                return Admission::WaitUntil {
+                    at: w.reset_at,
+                    assumed: w.assumed,
+                };
             }
         }
         state.in_flight = state.in_flight.saturating_add(cost);
@@ -122,6 +140,13 @@ impl Budget {
     /// smallest bound over past windows is kept. A new window then ends at the latest at the
     /// first answer from it plus that length (an answer comes after the window started).
     fn settle(&self, cost: u64, sent_at: Instant, headers: &HeaderMap, rate_limited: bool) {
+        self.learn(cost, sent_at, headers, rate_limited);
+        // Credits came back and a window may have been learnt: the waiters ask again.
+        self.changed.notify_waiters();
+    }
+
+    /// What [`settle`](Self::settle) does under the lock.
+    fn learn(&self, cost: u64, sent_at: Instant, headers: &HeaderMap, rate_limited: bool) {
         let report = RateLimit::from_headers(headers);
         let now = Instant::now();
         let wall = SystemTime::now();
@@ -195,6 +220,13 @@ impl Budget {
         state.hold = Some(state.hold.map_or(until, |h| h.max(until)));
     }
 
+    /// Fires at the next change that may admit a waiting request. Create it (and
+    /// [`enable`](Notified::enable) it) before asking [`admit`](Self::admit), so that a change
+    /// between the two is not missed.
+    pub(crate) fn changed(&self) -> Notified<'_> {
+        self.changed.notified()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // The state stays consistent even if a holder panicked: every update is one assignment.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -223,6 +255,8 @@ impl Drop for Reservation<'_> {
         if self.cost > 0 {
             let mut state = self.budget.lock();
             state.in_flight = state.in_flight.saturating_sub(self.cost);
+            drop(state);
+            self.budget.changed.notify_waiters();
         }
     }
 }
@@ -270,7 +304,7 @@ mod tests {
     fn go(admission: Admission<'_>) -> Reservation<'_> {
         match admission {
             Admission::Go(reservation) => reservation,
-            Admission::WaitUntil(_) => panic!("told to wait"),
+            Admission::WaitUntil { .. } => panic!("told to wait"),
         }
     }
 
@@ -281,7 +315,7 @@ mod tests {
         // 250 left: two requests of 100 fit, the third waits for the reset.
         let _first = go(budget.admit(100));
         let _second = go(budget.admit(100));
-        assert!(matches!(budget.admit(100), Admission::WaitUntil(_)));
+        assert!(matches!(budget.admit(100), Admission::WaitUntil { .. }));
         // A cheaper one still fits.
         assert!(matches!(budget.admit(50), Admission::Go(_)));
     }
@@ -291,7 +325,7 @@ mod tests {
         let budget = Budget::default();
         budget.settle(0, Instant::now(), &headers(1000, 100, unix_in(30)), false);
         let in_flight = go(budget.admit(100));
-        assert!(matches!(budget.admit(100), Admission::WaitUntil(_)));
+        assert!(matches!(budget.admit(100), Admission::WaitUntil { .. }));
         // A call that ends without a response (error, cancelled future) gives the credits back.
         drop(in_flight);
         assert!(matches!(budget.admit(100), Admission::Go(_)));
@@ -317,7 +351,7 @@ mod tests {
         // The server moved to a smaller, shorter window.
         budget.settle(0, Instant::now(), &headers(100, 100, unix_in(5)), false);
         go(budget.admit(100)).settle(Instant::now(), &headers(100, 100, unix_in(5)), true);
-        assert!(matches!(budget.admit(50), Admission::WaitUntil(_)));
+        assert!(matches!(budget.admit(50), Admission::WaitUntil { .. }));
     }
 
     #[test]
@@ -333,7 +367,7 @@ mod tests {
         let t0 = Instant::now();
         // The first window: met half over, it teaches nothing.
         budget.settle(0, t0, &headers(100, 0, unix_in(30)), false);
-        let Admission::WaitUntil(first) = budget.admit(50) else {
+        let Admission::WaitUntil { at: first, .. } = budget.admit(50) else {
             panic!("spent")
         };
         assert!(first > t0 + Duration::from_secs(28));
@@ -342,7 +376,7 @@ mod tests {
         // A third: it ends no later than 40 s after its first answer, though the header (whole
         // seconds, rounded up) says 41.
         budget.settle(0, Instant::now(), &headers(100, 0, unix_in(41)), false);
-        let Admission::WaitUntil(third) = budget.admit(50) else {
+        let Admission::WaitUntil { at: third, .. } = budget.admit(50) else {
             panic!("spent")
         };
         let header = instant_of_unix(unix_in(41));
@@ -457,7 +491,8 @@ mod tests {
                     }
                     Op::Hold => {
                         budget.exhaust_until(Instant::now() + Duration::from_secs(3600));
-                        proptest::prop_assert!(matches!(budget.admit(1), Admission::WaitUntil(_)));
+                        let held = matches!(budget.admit(1), Admission::WaitUntil { .. });
+                        proptest::prop_assert!(held, "not held");
                         budget.lock().hold = None;
                     }
                     _ => {}
@@ -479,16 +514,40 @@ mod tests {
         let admitted: Vec<_> = (0..20)
             .filter_map(|_| match budget.admit(40) {
                 Admission::Go(r) => Some(r),
-                Admission::WaitUntil(_) => None,
+                Admission::WaitUntil { .. } => None,
             })
             .collect();
         assert_eq!(admitted.len(), 2);
     }
 
     #[test]
+    fn a_refusal_in_an_assumed_window_says_so_and_an_answer_wakes_its_waiters() {
+        let budget = Budget::default();
+        budget.settle(0, Instant::now(), &headers(100, 0, unix_in(1)), false);
+        std::thread::sleep(Duration::from_millis(1100));
+        // No length learnt: the next window is a guess, and a refusal in it says so.
+        let _a = go(budget.admit(50));
+        let _b = go(budget.admit(50));
+        let Admission::WaitUntil { assumed: true, .. } = budget.admit(50) else {
+            panic!("a refusal in an assumed window must be marked as a guess")
+        };
+        let woken = budget.changed();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        // An answer tells the real window: the waiter is woken, and its reset is known now.
+        budget.settle(50, Instant::now(), &headers(100, 0, unix_in(1)), false);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let polled = std::future::Future::poll(woken.as_mut(), &mut cx);
+        assert!(polled.is_ready(), "the waiter slept on");
+        let Admission::WaitUntil { assumed: false, .. } = budget.admit(50) else {
+            panic!("the learnt window must be firm")
+        };
+    }
+
+    #[test]
     fn a_429_without_a_known_window_holds_everything() {
         let budget = Budget::default();
         budget.exhaust_until(Instant::now() + Duration::from_secs(5));
-        assert!(matches!(budget.admit(1), Admission::WaitUntil(_)));
+        assert!(matches!(budget.admit(1), Admission::WaitUntil { .. }));
     }
 }

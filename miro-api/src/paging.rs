@@ -17,8 +17,8 @@ pub trait PagedRequest {
 }
 
 /// A paginated request taken apart: the client, the operation, its path arguments and the
-/// filters the caller set. The paging parameters (`cursor`, `offset`, `limit`) are the stream's
-/// to set; a `limit` the caller set is the stream's page size.
+/// filters the caller set. A `limit` the caller set is the stream's page size; a `cursor` or
+/// `offset` the caller set is in `query` and is where the stream starts.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Paging {
@@ -28,8 +28,25 @@ pub struct Paging {
     pub operation: &'static Operation,
     /// The path arguments, unencoded, in the order of the operation's path.
     pub path_args: Vec<String>,
-    /// The query parameters the caller set, other than the paging ones, as they go on the wire.
+    /// The query parameters the caller set, as they go on the wire: one pair per value, so a
+    /// list filter (`board_ids`, `emails`) has one pair per element. A `cursor` or `offset`
+    /// among them is the stream's starting point, not a filter.
     pub query: Vec<(String, String)>,
     /// The page size the caller asked for, if any.
     pub page_size: Option<u32>,
+}
+
+impl Paging {
+    /// A paginated request of `operation` with its path arguments, no filters and the default
+    /// page size: how a hand-written request (e.g. the comments list) implements
+    /// [`PagedRequest`].
+    pub fn new(api: MiroApi, operation: &'static Operation, path_args: Vec<String>) -> Self {
+        Paging {
+            api,
+            operation,
+            path_args,
+            query: Vec::new(),
+            page_size: None,
+        }
+    }
 }

@@ -73,7 +73,9 @@ pub enum PaginationError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A page size of 0, or above the largest the spec allows.
+    /// A page size of 0, or above the largest the spec allows. No longer produced: page streams
+    /// clamp their page size to what the operation accepts
+    /// ([`page_size_bounds`](crate::pagination::page_size_bounds)).
     #[error("{operation}: page size {requested} is not allowed (1..={})", max.map_or_else(|| "any".to_string(), |m| m.to_string()))]
     InvalidPageSize {
         /// The operation's method name.

@@ -29,7 +29,7 @@ mod error;
 mod stream;
 
 pub use error::PaginationError;
-pub use stream::{PageStream, Position};
+pub use stream::{page_size_bounds, PageStream, Position};
 
 use miro_api::operations::{self, Operation};
 #[cfg(feature = "boards")]
@@ -124,8 +124,9 @@ pub trait PaginationExt {
 
 /// Turns the request of a paginated operation into a stream of its items:
 /// `api.get_items(board).type_(GetItemsType::Image).stream()`. The filters set on the request
-/// go with every page; a `limit` set on it is the page size; the stream sets the cursor or
-/// offset itself.
+/// go with every page (a list filter with all its values); a `limit` set on it is the page
+/// size (clamped to what the operation accepts); a `cursor` or `offset` set on it is where
+/// the stream starts.
 pub trait PagedRequestExt: PagedRequest + Sized {
     /// Every item of every page, lazily, as a [`PageStream`].
     fn stream(self) -> PageStream<Self::Item>;
@@ -136,13 +137,48 @@ impl<R: PagedRequest> PagedRequestExt for R {
         let paging = self.into_paging();
         let args: Vec<&str> = paging.path_args.iter().map(String::as_str).collect();
         let mut stream = known(&paging.api, paging.operation, &args);
-        for (name, value) in paging.query {
-            stream = stream.query(&name, value);
+        // One filter per name, with every value it was given (a list filter has several).
+        let mut names: Vec<&str> = Vec::new();
+        for (name, _) in &paging.query {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        for name in names {
+            let mut values = paging
+                .query
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.clone());
+            stream = match name {
+                // Where the caller's request started: the stream starts there too.
+                "cursor" | "offset" => {
+                    let start = values.next_back().unwrap_or_default();
+                    start_at(stream, name, &start)
+                }
+                _ => stream.query_values(name, values),
+            };
         }
         match paging.page_size {
             Some(size) => stream.page_size(size),
             None => stream,
         }
+    }
+}
+
+/// `stream` resumed from the `cursor` or `offset` a request carried.
+fn start_at<T: DeserializeOwned + Send + 'static>(
+    stream: PageStream<T>,
+    name: &str,
+    value: &str,
+) -> PageStream<T> {
+    let position = match name {
+        "cursor" => Ok(Position::cursor(value)),
+        _ => value.trim().parse().map(Position::offset).map_err(|_| ()),
+    };
+    match position {
+        Ok(position) => stream.resume_from(position),
+        Err(()) => stream.invalid_start(name),
     }
 }
 

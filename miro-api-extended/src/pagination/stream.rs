@@ -97,6 +97,14 @@ impl fmt::Display for Position {
     }
 }
 
+/// The page sizes `op` accepts, smallest and largest (`None`: no stated largest). Page streams
+/// clamp their page size into them.
+pub fn page_size_bounds(op: &Operation) -> (u32, Option<u32>) {
+    // The operations table states both where the spec does (Miro answers 400 outside them).
+    let min = op.min_page_size.unwrap_or(1).max(1);
+    (min, op.max_page_size.map(|max| max.max(min)))
+}
+
 /// A page to request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum PageAt {
@@ -379,8 +387,19 @@ impl<T: DeserializeOwned + Send + 'static> PageStream<T> {
     ///
     /// `name` must be one of the operation's query parameters other than `limit`, `cursor` and
     /// `offset` (the stream sets those); otherwise the stream yields
-    /// [`PaginationError::InvalidQuery`] first and ends. A name given twice keeps the last value.
-    pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
+    /// [`PaginationError::InvalidQuery`] first and ends. A name given twice keeps the last value;
+    /// for a list filter use [`query_values`](Self::query_values).
+    pub fn query(self, name: &str, value: impl Into<String>) -> Self {
+        self.query_values(name, [value])
+    }
+
+    /// Sets a list filter (`board_ids`, `emails`, `object_ids`, ...): one query pair per value,
+    /// on every page, in place of any values `name` had.
+    pub fn query_values<I, S>(mut self, name: &str, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
         let op = self.req.op;
         let known = op.query_params.iter().copied().find(|p| *p == name);
         match known {
@@ -393,7 +412,9 @@ impl<T: DeserializeOwned + Send + 'static> PageStream<T> {
             }
             Some(static_name) => {
                 self.req.filters.retain(|(n, _)| *n != static_name);
-                self.req.filters.push((static_name, value.into()));
+                self.req
+                    .filters
+                    .extend(values.into_iter().map(|v| (static_name, v.into())));
                 self.restart_inflight();
             }
             None => {
@@ -407,21 +428,21 @@ impl<T: DeserializeOwned + Send + 'static> PageStream<T> {
         self
     }
 
-    /// Items per page (default: the largest the spec allows). Outside `1..=max` the stream
-    /// yields [`PaginationError::InvalidPageSize`] first and ends.
+    /// Items per page (default: the largest the operation accepts). A size outside what the
+    /// operation accepts ([`page_size_bounds`]) is clamped into it.
     pub fn page_size(mut self, size: u32) -> Self {
-        let op = self.req.op;
-        if size == 0 || op.max_page_size.is_some_and(|max| size > max) {
-            self.problem
-                .get_or_insert(PaginationError::InvalidPageSize {
-                    operation: op.method_name,
-                    requested: size,
-                    max: op.max_page_size,
-                });
-        } else {
-            self.req.page_size = Some(size);
-            self.restart_inflight();
+        let (min, max) = page_size_bounds(self.req.op);
+        let clamped = size.max(min).min(max.unwrap_or(u32::MAX));
+        if clamped != size {
+            tracing::debug!(
+                operation = self.req.op.method_name,
+                requested = size,
+                sent = clamped,
+                "page size clamped to what the operation accepts"
+            );
         }
+        self.req.page_size = Some(clamped);
+        self.restart_inflight();
         self
     }
 
@@ -491,6 +512,17 @@ impl<T> PageStream<T> {
     /// After a failed page: asks for it again on the next poll. Does nothing otherwise.
     pub fn resume(&mut self) {
         self.halted = false;
+    }
+
+    /// The stream's first item is [`PaginationError::InvalidQuery`] for a start (`offset`) that
+    /// does not parse.
+    pub(crate) fn invalid_start(mut self, name: &str) -> Self {
+        self.problem.get_or_insert(PaginationError::InvalidQuery {
+            operation: self.req.op.method_name,
+            name: name.to_string(),
+            reason: "is not a non-negative integer",
+        });
+        self
     }
 
     fn restart_inflight(&mut self) {

@@ -1001,7 +1001,8 @@ impl<'a> ::std::future::IntoFuture for GetCodeWidgetItems<'a> {
 impl<'a> crate::PagedRequest for GetCodeWidgetItems<'a> {
     type Item = types::CodeWidgetItem;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_CODE_WIDGET_ITEMS,
@@ -1325,6 +1326,7 @@ impl<'a> crate::PagedRequest for GetItemsExperimental<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "type", &self.type_);
         crate::Paging {
             api: self.api.clone(),
@@ -1493,7 +1495,8 @@ impl<'a> ::std::future::IntoFuture for GetMindmapNodesExperimental<'a> {
 impl<'a> crate::PagedRequest for GetMindmapNodesExperimental<'a> {
     type Item = types::MindmapItem;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_MINDMAP_NODES_EXPERIMENTAL,
@@ -1912,6 +1915,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetAuditLogs<'a> {
         let mut query = ::std::vec::Vec::new();
         crate::runtime::push_query(&mut query, "createdAfter", &self.created_after);
         crate::runtime::push_query(&mut query, "createdBefore", &self.created_before);
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "sorting", &self.sorting);
         crate::Paging {
             api: self.api.clone(),
@@ -2018,6 +2022,7 @@ impl<'a> crate::PagedRequest for GetBoards<'a> {
     type Item = types::Board;
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "offset", &self.offset);
         crate::runtime::push_query(&mut query, "owner", &self.owner);
         crate::runtime::push_query(&mut query, "project_id", &self.project_id);
         crate::runtime::push_query(&mut query, "query", &self.query);
@@ -2204,6 +2209,7 @@ impl<'a> crate::PagedRequest for GetItemsWithinFrame<'a> {
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
         crate::runtime::push_query(&mut query, "parent_item_id", &self.parent_item_id);
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "type", &self.type_);
         crate::Paging {
             api: self.api.clone(),
@@ -2533,6 +2539,7 @@ impl<'a> crate::PagedRequest for GetItemsByTag<'a> {
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
         crate::runtime::push_query(&mut query, "tag_id", &self.tag_id);
+        crate::runtime::push_query(&mut query, "offset", &self.offset);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_ITEMS_BY_TAG,
@@ -3232,7 +3239,8 @@ impl<'a> ::std::future::IntoFuture for GetConnectors<'a> {
 impl<'a> crate::PagedRequest for GetConnectors<'a> {
     type Item = types::ConnectorWithLinks;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_CONNECTORS,
@@ -4177,7 +4185,8 @@ impl<'a> ::std::future::IntoFuture for GetAllGroups<'a> {
 impl<'a> crate::PagedRequest for GetAllGroups<'a> {
     type Item = types::GroupResponseShort;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_ALL_GROUPS,
@@ -4305,6 +4314,7 @@ impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
         crate::runtime::push_query(&mut query, "group_item_id", &self.group_item_id);
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_ITEMS_BY_GROUP_ID,
@@ -4759,6 +4769,7 @@ impl<'a> crate::PagedRequest for GetItems<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "type", &self.type_);
         crate::Paging {
             api: self.api.clone(),
@@ -5064,7 +5075,8 @@ impl<'a> ::std::future::IntoFuture for GetBoardMembers<'a> {
 impl<'a> crate::PagedRequest for GetBoardMembers<'a> {
     type Item = types::BoardMember;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "offset", &self.offset);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_BOARD_MEMBERS,
@@ -5690,7 +5702,8 @@ impl<'a> ::std::future::IntoFuture for GetTagsFromBoard<'a> {
 impl<'a> crate::PagedRequest for GetTagsFromBoard<'a> {
     type Item = types::Tag;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "offset", &self.offset);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_TAGS_FROM_BOARD,
@@ -6249,6 +6262,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetAiInteractionLogs<'a> {
         let mut query = ::std::vec::Vec::new();
         crate::runtime::push_query(&mut query, "from", &self.from);
         crate::runtime::push_query(&mut query, "to", &self.to);
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "emails", &self.emails);
         crate::runtime::push_query(&mut query, "object_ids", &self.object_ids);
         crate::runtime::push_query(&mut query, "sorting", &self.sorting);
@@ -6344,6 +6358,7 @@ impl<'a> crate::PagedRequest for EnterpriseBoardExportJobs<'a> {
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
         crate::runtime::push_query(&mut query, "creatorId", &self.creator_id);
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "status", &self.status);
         crate::Paging {
             api: self.api.clone(),
@@ -6647,6 +6662,7 @@ impl<'a> crate::PagedRequest for EnterpriseBoardExportJobTasks<'a> {
     type Item = types::BoardExportTask;
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "status", &self.status);
         crate::Paging {
             api: self.api.clone(),
@@ -6779,7 +6795,8 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsGetGroups<'a> {
 impl<'a> crate::PagedRequest for EnterpriseBoardsGetGroups<'a> {
     type Item = types::BoardUserGroup;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::ENTERPRISE_BOARDS_GET_GROUPS,
@@ -6948,7 +6965,8 @@ impl<'a> ::std::future::IntoFuture for GetAllCases<'a> {
 impl<'a> crate::PagedRequest for GetAllCases<'a> {
     type Item = types::CaseResponse;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_ALL_CASES,
@@ -7209,7 +7227,8 @@ impl<'a> ::std::future::IntoFuture for GetLegalHoldExportJobs<'a> {
 impl<'a> crate::PagedRequest for GetLegalHoldExportJobs<'a> {
     type Item = types::PaginatedCaseExportJobsResponseDataItem;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_LEGAL_HOLD_EXPORT_JOBS,
@@ -7285,7 +7304,8 @@ impl<'a> ::std::future::IntoFuture for GetAllLegalHolds<'a> {
 impl<'a> crate::PagedRequest for GetAllLegalHolds<'a> {
     type Item = types::LegalHoldResponse;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_ALL_LEGAL_HOLDS,
@@ -7562,7 +7582,8 @@ impl<'a> ::std::future::IntoFuture for GetLegalHoldContentItems<'a> {
 impl<'a> crate::PagedRequest for GetLegalHoldContentItems<'a> {
     type Item = types::LegalHoldContentItemsResponse;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::GET_LEGAL_HOLD_CONTENT_ITEMS,
@@ -7689,6 +7710,7 @@ impl<'a> crate::PagedRequest for EnterpriseBoardContentItemLogsFetch<'a> {
         crate::runtime::push_query(&mut query, "from", &self.from);
         crate::runtime::push_query(&mut query, "to", &self.to);
         crate::runtime::push_query(&mut query, "board_ids", &self.board_ids);
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "emails", &self.emails);
         crate::runtime::push_query(&mut query, "sorting", &self.sorting);
         crate::Paging {
@@ -7868,7 +7890,8 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroups<'a> {
 impl<'a> crate::PagedRequest for EnterpriseGetGroups<'a> {
     type Item = types::Group;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::ENTERPRISE_GET_GROUPS,
@@ -8130,7 +8153,8 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMembers<'a> {
 impl<'a> crate::PagedRequest for EnterpriseGetGroupMembers<'a> {
     type Item = types::GroupMember;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::ENTERPRISE_GET_GROUP_MEMBERS,
@@ -8410,7 +8434,8 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeams<'a> {
 impl<'a> crate::PagedRequest for EnterpriseGroupsGetTeams<'a> {
     type Item = types::GroupTeam;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::ENTERPRISE_GROUPS_GET_TEAMS,
@@ -8575,6 +8600,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetOrganizationMembers<'a> {
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
         crate::runtime::push_query(&mut query, "active", &self.active);
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "emails", &self.emails);
         crate::runtime::push_query(&mut query, "license", &self.license);
         crate::runtime::push_query(&mut query, "role", &self.role);
@@ -8707,7 +8733,8 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectsGetGroups<'a> {
 impl<'a> crate::PagedRequest for EnterpriseProjectsGetGroups<'a> {
     type Item = types::ProjectUserGroup;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::ENTERPRISE_PROJECTS_GET_GROUPS,
@@ -8881,6 +8908,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetTeams<'a> {
     type Item = types::Team;
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "name", &self.name);
         crate::Paging {
             api: self.api.clone(),
@@ -9408,7 +9436,8 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroups<'a> {
 impl<'a> crate::PagedRequest for EnterpriseTeamsGetGroups<'a> {
     type Item = types::TeamGroup;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::ENTERPRISE_TEAMS_GET_GROUPS,
@@ -9637,6 +9666,7 @@ impl<'a> crate::PagedRequest for EnterpriseGetTeamMembers<'a> {
     type Item = types::TeamMember;
     fn into_paging(self) -> crate::Paging {
         let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::runtime::push_query(&mut query, "role", &self.role);
         crate::Paging {
             api: self.api.clone(),
@@ -9919,7 +9949,8 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjects<'a> {
 impl<'a> crate::PagedRequest for EnterpriseGetProjects<'a> {
     type Item = types::Project;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::ENTERPRISE_GET_PROJECTS,
@@ -10191,7 +10222,8 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMembers<'a> {
 impl<'a> crate::PagedRequest for EnterpriseGetProjectMembers<'a> {
     type Item = types::ProjectMember;
     fn into_paging(self) -> crate::Paging {
-        let query = ::std::vec::Vec::new();
+        let mut query = ::std::vec::Vec::new();
+        crate::runtime::push_query(&mut query, "cursor", &self.cursor);
         crate::Paging {
             api: self.api.clone(),
             operation: &crate::generated::operations::ENTERPRISE_GET_PROJECT_MEMBERS,

@@ -167,35 +167,93 @@ async fn a_relative_reset_is_waited_for() {
     assert!(waited >= Duration::from_millis(950), "{waited:?}");
 }
 
-#[tokio::test]
-async fn after_a_window_resets_admissions_stay_within_the_last_limit() {
-    let emu = Emulator::start().await.unwrap();
-    let api = client(&emu).build();
+/// Learns a window of 100 credits a second (two reads), waits `pause`, then sends `n` reads at
+/// once: the calls that failed, and the 429s the emulator answered.
+async fn reads_after_a_window(
+    api: &MiroApi,
+    emu: &RunningEmulator,
+    pause: Duration,
+    n: usize,
+) -> (Vec<Error>, usize) {
     let board = api
         .create_board(&Default::default())
         .await
         .unwrap()
         .id
         .clone();
-    // 100 credits a second: two reads of 50.
     emu.set_rate_limit(100, Duration::from_secs(1));
     api.get_specific_board(&board).await.unwrap();
-    // Let the window end, then ask for many at once.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(pause).await;
     emu.clear_requests();
-    let results: Vec<_> = stream::iter(0..12)
+    let results: Vec<_> = stream::iter(0..n)
         .map(|_| api.get_specific_board(&board).send())
-        .buffer_unordered(12)
+        .buffer_unordered(n)
         .collect()
         .await;
-    let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(failed.is_empty(), "{failed:?}");
+    let failed = results.into_iter().filter_map(Result::err).collect();
     let limited = emu
         .requests()
         .iter()
         .filter(|r| r.status == Some(429))
         .count();
+    (failed, limited)
+}
+
+#[tokio::test]
+async fn after_a_window_resets_admissions_stay_within_the_last_limit() {
+    let emu = Emulator::start().await.unwrap();
+    let api = client(&emu).build();
+    // Let the window end, then ask for many at once.
+    let (failed, limited) = reads_after_a_window(&api, &emu, Duration::from_millis(1100), 12).await;
+    assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(limited, 0, "admitted beyond the known limit");
+}
+
+#[tokio::test]
+async fn after_a_window_resets_a_short_call_limit_waits_for_the_real_reset() {
+    let emu = Emulator::start().await.unwrap();
+    // Well under the minute a window is assumed to last when its length is not known yet.
+    let api = client(&emu).timeout(Duration::from_secs(15)).build();
+    let started = Instant::now();
+    // Past the window's end even as the client sees it (the reset header is rounded up to
+    // a whole second), so the next window is an assumed one.
+    let pause = Duration::from_millis(2100);
+    let (failed, limited) = reads_after_a_window(&api, &emu, pause, 6).await;
+    // Without waking on the learnt window, four of them end at once with `RateLimitWait`.
+    assert!(failed.is_empty(), "{failed:?}");
+    // Two reads a second: about three windows, not the assumed minute.
+    let took = started.elapsed() - pause;
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert_eq!(limited, 0, "admitted beyond the known limit");
+}
+
+/// Seeded schedules of the same: any pause after the window (inside it, just past its end, past
+/// the rounded reset) and any burst, each with its own emulator and a 10 s call limit. In
+/// every one, every call succeeds and none is sent into a 429.
+#[tokio::test]
+async fn over_seeded_schedules_a_burst_after_a_window_never_fails_or_overspends() {
+    let schedules = (1u64..=8).map(|seed| {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let pause = Duration::from_millis(200 + next(2600));
+        let burst = 3 + next(4) as usize;
+        async move {
+            let emu = Emulator::start().await.unwrap();
+            let api = client(&emu).timeout(Duration::from_secs(10)).build();
+            let (failed, limited) = reads_after_a_window(&api, &emu, pause, burst).await;
+            (seed, pause, burst, failed, limited)
+        }
+    });
+    for (seed, pause, burst, failed, limited) in futures::future::join_all(schedules).await {
+        let schedule = format!("seed {seed}: {burst} reads {pause:?} after the window");
+        assert!(failed.is_empty(), "{schedule}: {failed:?}");
+        assert_eq!(limited, 0, "{schedule}: sent into a 429");
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! HTTP routes: the router, and helpers shared by the handlers.
 
 pub(crate) mod boards;
+pub(crate) mod comments;
 pub(crate) mod connectors;
 pub(crate) mod enterprise;
 pub(crate) mod groups;
@@ -171,7 +172,8 @@ pub(crate) fn router(app: Shared) -> Router {
                     .delete(items::delete_typed),
             );
     }
-    r.fallback(fallback::handle)
+    comments::routes(r)
+        .fallback(fallback::handle)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
