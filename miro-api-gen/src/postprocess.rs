@@ -257,10 +257,12 @@ fn open_enum_impls(e: &ItemEnum, values: &[(Ident, String)]) -> Vec<Item> {
 
 // ---- field docs ---------------------------------------------------------------------------------
 
-/// A property that is a `$ref` with a `description` beside it loses that description in typify
-/// (OpenAPI 3.0 ignores siblings of `$ref`), so the field would have no docs, or lose the spec's
-/// default noted there; the field gets it back from the spec.
-fn document_referencing_fields(types: &mut [Item], spec: &Value) {
+/// Calls `f` with every field of a generated struct and its property in the struct's schema.
+fn for_each_schema_field(
+    types: &mut [Item],
+    spec: &Value,
+    mut f: impl FnMut(&mut syn::Field, &Value),
+) {
     for item in types.iter_mut() {
         let Item::Struct(s) = item else { continue };
         let Some(props) = spec
@@ -273,55 +275,50 @@ fn document_referencing_fields(types: &mut [Item], spec: &Value) {
             continue;
         };
         for field in fields.named.iter_mut() {
-            if field.attrs.iter().any(|a| a.path().is_ident("doc")) {
-                continue;
-            }
-            let json = crate::request_types::json_name(field);
-            let Some(description) = props
-                .get(&json)
-                .filter(|p| p.get("$ref").is_some())
-                .and_then(|p| p.get("description"))
-                .and_then(Value::as_str)
-            else {
-                continue;
-            };
-            let doc = model::param_doc(description);
-            if !doc.is_empty() {
-                let doc = format!(" {doc}");
-                field.attrs.insert(0, parse_quote!(#[doc = #doc]));
+            if let Some(prop) = props.get(&crate::request_types::json_name(field)) {
+                f(field, prop);
             }
         }
     }
 }
 
+/// A property that is a `$ref` with a `description` beside it loses that description in typify
+/// (OpenAPI 3.0 ignores siblings of `$ref`), so the field would have no docs, or lose the spec's
+/// default noted there; the field gets it back from the spec.
+fn document_referencing_fields(types: &mut [Item], spec: &Value) {
+    for_each_schema_field(types, spec, |field, prop| {
+        if field.attrs.iter().any(|a| a.path().is_ident("doc")) {
+            return;
+        }
+        let Some(description) = prop
+            .get("description")
+            .filter(|_| prop.get("$ref").is_some())
+            .and_then(Value::as_str)
+        else {
+            return;
+        };
+        let doc = model::param_doc(description);
+        if !doc.is_empty() {
+            let doc = format!(" {doc}");
+            field.attrs.insert(0, parse_quote!(#[doc = #doc]));
+        }
+    });
+}
+
 /// Fields the `lossless-int64-ids` fix marked decode from a string or a number
 /// (`runtime::lenient_id`), so an id Miro sends as either keeps every digit.
 fn lenient_ids(types: &mut [Item], spec: &Value) {
-    for item in types.iter_mut() {
-        let Item::Struct(s) = item else { continue };
-        let Some(props) = spec
-            .pointer(&format!("/components/schemas/{}/properties", s.ident))
-            .and_then(Value::as_object)
-        else {
-            continue;
-        };
-        let Fields::Named(fields) = &mut s.fields else {
-            continue;
-        };
-        for field in fields.named.iter_mut() {
-            let json = crate::request_types::json_name(field);
-            let lenient = props
-                .get(&json)
-                .and_then(|p| p.get(crate::fixes::LENIENT_ID_EXTENSION))
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            if lenient {
-                field.attrs.push(parse_quote!(
-                    #[serde(default, deserialize_with = "crate::runtime::lenient_id")]
-                ));
-            }
+    for_each_schema_field(types, spec, |field, prop| {
+        let lenient = prop
+            .get(crate::fixes::LENIENT_ID_EXTENSION)
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if lenient {
+            field.attrs.push(parse_quote!(
+                #[serde(default, deserialize_with = "crate::runtime::lenient_id")]
+            ));
         }
-    }
+    });
 }
 
 // ---- item data decoded by the outer `type` ----------------------------------------------------

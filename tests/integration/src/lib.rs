@@ -47,3 +47,26 @@ pub fn live_corpus() -> PathBuf {
     );
     dir
 }
+
+/// An in-process emulator, a client of it (decoding strictly when `strict`) and a new board
+/// named `name`: the set-up most emulator tests start from.
+pub async fn emulator_with_board(
+    name: &str,
+    strict: bool,
+) -> (miro_emulator::RunningEmulator, miro_api::MiroApi, String) {
+    let emu = miro_emulator::Emulator::start()
+        .await
+        .expect("the emulator starts");
+    let api = miro_api::MiroApi::builder()
+        .base_url(emu.base_url())
+        .access_token(emu.access_token())
+        .strict_decoding(strict)
+        .build();
+    let board = api
+        .create_board(&miro_api::types::BoardChanges::default().name(name))
+        .await
+        .expect("a board")
+        .into_inner()
+        .id;
+    (emu, api, board)
+}

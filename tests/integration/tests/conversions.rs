@@ -9,21 +9,10 @@ use miro_api::types::{
     UpdateStickyNoteStyle,
 };
 use miro_api::MiroApi;
-use miro_emulator::{Emulator, RunningEmulator};
+use miro_emulator::RunningEmulator;
 
 async fn setup() -> (RunningEmulator, MiroApi, String) {
-    let emu = Emulator::start().await.unwrap();
-    let api = MiroApi::builder()
-        .base_url(emu.base_url())
-        .access_token(emu.access_token())
-        .build();
-    let board = api
-        .create_board(&types::BoardChanges::default().name("Conversions"))
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    (emu, api, board)
+    miro_tests::emulator_with_board("Conversions", false).await
 }
 
 #[tokio::test]

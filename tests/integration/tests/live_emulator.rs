@@ -7,23 +7,11 @@
 use miro_api::operations;
 use miro_api::types::{self, ItemStyle};
 use miro_api::MiroApi;
-use miro_emulator::{Emulator, RunningEmulator};
+use miro_emulator::RunningEmulator;
 use serde_json::{json, Value};
 
 async fn setup() -> (RunningEmulator, MiroApi, String) {
-    let emu = Emulator::start().await.unwrap();
-    let api = MiroApi::builder()
-        .base_url(emu.base_url())
-        .access_token(emu.access_token())
-        .strict_decoding(true)
-        .build();
-    let board = api
-        .create_board(&types::BoardChanges::default().name("Live"))
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    (emu, api, board)
+    miro_tests::emulator_with_board("Live", true).await
 }
 
 /// A call with a JSON body the typed methods cannot build (an unknown field, a wrong colour).
