@@ -49,8 +49,8 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    /// The error, naming the path when there is one: `invalid type: integer `7`, expected a
-    /// string at line 1 column 9 (at `data[0].name`)`.
+    /// The error, naming the path when there is one: ``invalid type: integer `7`, expected a
+    /// string at line 1 column 9 (at `data[0].name`)``.
     pub(crate) fn into_error(self) -> serde_json::Error {
         if self.path.is_empty() {
             return self.source;

@@ -75,7 +75,7 @@ pub enum Error {
         /// The body as received (lossy UTF-8).
         body: String,
         /// The decoding error; for a field of the wrong type it names the field's path in the
-        /// body (`at `data[3].id``).
+        /// body, e.g. ``(at `data[3].id`)``.
         source: serde_json::Error,
     },
     /// The request could not be sent or its response not read (connection refused or dropped,
