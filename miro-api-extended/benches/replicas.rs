@@ -5,7 +5,9 @@
 //! `cargo bench -p miro-api-extended --bench replicas` (needs PostgreSQL's server binaries,
 //! like the tests; `MIRO_BENCH_SECONDS` sets the measuring time, default 5).
 
+// The tests' server helper; the bench uses only part of it.
 #[path = "../tests/common/postgres.rs"]
+#[allow(dead_code)]
 mod postgres;
 
 use std::sync::Arc;

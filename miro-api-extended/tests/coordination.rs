@@ -1,11 +1,14 @@
 //! Refresh coordinated through the store: replicas as OS processes and several `Miro` values
-//! sharing one store, with tokens expiring during the run; a store whose writes fail; a revoke
-//! racing a refresh; a lease holder that crashes; a refresh rejected after someone else
-//! replaced the tokens.
+//! sharing one store, with tokens expiring during the run; and one test per way our own
+//! coordination used to sign a user out (a compare-and-set failing against our own write: a
+//! lost acknowledgement, a late commit, two flushes at once; a flush during a refresh; a
+//! proxy's HTML 400), plus a revoke racing a refresh, a cancelled revoke, a process killed
+//! mid-refresh, and extreme duration settings. The protocol itself is checked exhaustively by
+//! the fault simulation in `src/oauth/simulation.rs`.
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -13,9 +16,9 @@ use common::oauth::{new_board, sign_in, stored, CLIENT_ID, SECRET};
 use common::replica::{self, Job, Report};
 use futures::future::BoxFuture;
 use miro_api_extended::storage::{
-    FileStore, MemoryStore, SqliteStore, StorageError, TokenState, TokenStore,
+    FileStore, MemoryStore, SqliteStore, StorageError, StoredTokens, TokenState, TokenStore,
 };
-use miro_api_extended::{Miro, OAuthError, RefreshToken};
+use miro_api_extended::{Miro, OAuthError};
 use miro_emulator::{Emulator, Fault, FaultKind, RunningEmulator};
 
 /// Access tokens live this long at the emulator (whole seconds: `expires_in`).
@@ -180,26 +183,46 @@ async fn two_miro_values_over_one_store_refresh_once_per_expiry() {
     assert!(b.is_authorized(&user).await.unwrap());
 }
 
-/// A store that fails writes of refreshed tokens while `failing` (or the next `fail_next`).
-#[derive(Default)]
-struct Flaky {
-    inner: MemoryStore,
-    failing: AtomicBool,
-    fail_next: AtomicUsize,
-    failures: AtomicUsize,
+/// How a [`Faulty`] store treats the next writes of refreshed tokens (records without a
+/// marker).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WriteFault {
+    /// Refused (not applied).
+    Refuse,
+    /// Applied, but the caller gets an error (the acknowledgement is lost).
+    LoseAck,
+    /// The caller gets an error at once; the write commits 300 ms later.
+    CommitLate,
 }
 
-impl Flaky {
-    fn fails(&self) -> bool {
-        let once = self
-            .fail_next
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        let fail = once || self.failing.load(Ordering::SeqCst);
-        if fail {
+/// A store over a [`MemoryStore`] with faults on the writes of refreshed tokens.
+#[derive(Default)]
+struct Faulty {
+    inner: Arc<MemoryStore>,
+    /// Every write of refreshed tokens fails this way while set.
+    always: Mutex<Option<WriteFault>>,
+    /// The next `n` writes of refreshed tokens fail this way.
+    next: Mutex<Option<(WriteFault, usize)>>,
+    failures: AtomicUsize,
+    /// Every record offered to the store.
+    offered: Mutex<Vec<TokenState>>,
+    slow_writes_ms: AtomicUsize,
+}
+
+impl Faulty {
+    fn fault(&self) -> Option<WriteFault> {
+        let mut next = self.next.lock().unwrap();
+        let fault = match &mut *next {
+            Some((f, n)) if *n > 0 => {
+                *n -= 1;
+                Some(*f)
+            }
+            _ => *self.always.lock().unwrap(),
+        };
+        if fault.is_some() {
             self.failures.fetch_add(1, Ordering::SeqCst);
         }
-        fail
+        fault
     }
 }
 
@@ -207,12 +230,17 @@ fn busy() -> StorageError {
     StorageError::Other("database is locked (SQLITE_BUSY)".into())
 }
 
-impl TokenStore for Flaky {
-    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+impl TokenStore for Faulty {
+    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
         self.inner.get(u)
     }
-    fn set<'a>(&'a self, u: &'a str, s: &'a TokenState) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.inner.set(u, s)
+    fn put<'a>(
+        &'a self,
+        u: &'a str,
+        r: &'a StoredTokens,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.offered.lock().unwrap().push(r.state.clone());
+        self.inner.put(u, r)
     }
     fn remove<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
         self.inner.remove(u)
@@ -220,34 +248,46 @@ impl TokenStore for Flaky {
     fn replace_if<'a>(
         &'a self,
         u: &'a str,
-        expected: &'a RefreshToken,
-        new: Option<&'a TokenState>,
+        expected: u64,
+        new: Option<&'a StoredTokens>,
     ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        if new.is_some() && self.fails() {
-            return Box::pin(async { Err(busy()) });
-        }
-        self.inner.replace_if(u, expected, new)
-    }
-    fn try_lease<'a>(
-        &'a self,
-        u: &'a str,
-        h: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        self.inner.try_lease(u, h, ttl)
-    }
-    fn release_lease<'a>(
-        &'a self,
-        u: &'a str,
-        h: &'a str,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.inner.release_lease(u, h)
+        Box::pin(async move {
+            let slow = self.slow_writes_ms.load(Ordering::SeqCst);
+            if new.is_some() && slow > 0 {
+                tokio::time::sleep(Duration::from_millis(slow as u64)).await;
+            }
+            if let Some(r) = new {
+                self.offered.lock().unwrap().push(r.state.clone());
+            }
+            let refreshed = new.is_some_and(|r| r.marker.is_none());
+            match self.fault().filter(|_| refreshed) {
+                None => self.inner.replace_if(u, expected, new).await,
+                Some(WriteFault::Refuse) => Err(busy()),
+                Some(WriteFault::LoseAck) => {
+                    self.inner.replace_if(u, expected, new).await?;
+                    Err(StorageError::Other(
+                        "connection reset before the answer".into(),
+                    ))
+                }
+                Some(WriteFault::CommitLate) => {
+                    let (inner, user, record) = (self.inner.clone(), u.to_string(), new.cloned());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        let _ = inner.replace_if(&user, expected, record.as_ref()).await;
+                    });
+                    Err(StorageError::TimedOut {
+                        action: "write",
+                        limit: Duration::from_millis(1),
+                    })
+                }
+            }
+        })
     }
 }
 
 /// Makes the stored access token expired in the client's eyes (the emulator still takes it).
 async fn expire_locally(store: &dyn TokenStore, user: &str) -> TokenState {
-    let state = store.get(user).await.unwrap().expect("stored");
+    let state = store.get(user).await.unwrap().expect("stored").state;
     let past = state
         .clone()
         .with_expires_at(SystemTime::now() - Duration::from_secs(1));
@@ -268,121 +308,6 @@ fn all_ok(results: &[Result<(), miro_api::Error>], what: &str) {
         if let Err(e) = r {
             panic!("{what}: a call failed: {e}");
         }
-    }
-}
-
-#[tokio::test]
-async fn a_failed_store_write_keeps_the_rotated_tokens() {
-    let emu = emulator(None).await;
-    let store = Arc::new(Flaky::default());
-    let miro = replica::client(
-        &emu.base_url(),
-        store.clone(),
-        MARGIN,
-        Duration::from_secs(10),
-    );
-    let (user, board, _) = setup(&emu, &miro).await;
-
-    // 1. The first write after the refresh fails (a transient SQLITE_BUSY): retried.
-    expire_locally(&*store, &user).await;
-    store.fail_next.store(1, Ordering::SeqCst);
-    all_ok(&calls(&miro, &user, &board, 25).await, "one failed write");
-    assert_eq!(store.failures.load(Ordering::SeqCst), 1);
-    assert_eq!(emu.refresh_calls(), 1);
-    assert!(miro.unsaved_users().is_empty());
-    assert!(
-        !stored(&miro, &user).await.expires_within(MARGIN),
-        "the new tokens are stored"
-    );
-
-    // 2. The store refuses every write for a while: the rotated tokens are used from memory,
-    //    the failure is typed, and nothing refreshes again.
-    let before = expire_locally(&*store, &user).await;
-    store.failing.store(true, Ordering::SeqCst);
-    all_ok(&calls(&miro, &user, &board, 25).await, "store down");
-    assert_eq!(emu.refresh_calls(), 2);
-    assert_eq!(miro.unsaved_users(), vec![user.clone()]);
-    assert_eq!(
-        stored(&miro, &user).await,
-        before,
-        "the store still has the dead tokens"
-    );
-    let err = miro.store_unsaved_tokens().await.unwrap_err();
-    assert!(matches!(err, OAuthError::UnsavedTokens { .. }), "{err}");
-    all_ok(&calls(&miro, &user, &board, 25).await, "store still down");
-    assert_eq!(emu.refresh_calls(), 2, "the tokens in memory are used");
-    let in_memory = miro.access_token(&user).await.unwrap();
-
-    // 3. The store recovers: the next call writes the newest tokens.
-    store.failing.store(false, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    all_ok(&calls(&miro, &user, &board, 5).await, "store back");
-    assert!(miro.unsaved_users().is_empty());
-    let now = stored(&miro, &user).await;
-    assert_eq!(
-        now.access_token, in_memory,
-        "the store holds the newest tokens"
-    );
-    assert_ne!(now.refresh_token, before.refresh_token);
-    // And they work: the next refresh uses the stored refresh token.
-    emu.expire_access_token(now.access_token.expose());
-    all_ok(&calls(&miro, &user, &board, 5).await, "after recovery");
-    assert_eq!(emu.refresh_calls(), 3);
-    assert!(miro.is_authorized(&user).await.unwrap());
-}
-
-/// A store that remembers every state offered to it, and can be slow to store refreshed
-/// tokens.
-#[derive(Default)]
-struct Recording {
-    inner: MemoryStore,
-    written: Mutex<Vec<TokenState>>,
-    slow_writes_ms: AtomicUsize,
-}
-
-impl TokenStore for Recording {
-    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
-        self.inner.get(u)
-    }
-    fn set<'a>(&'a self, u: &'a str, s: &'a TokenState) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.written.lock().unwrap().push(s.clone());
-        self.inner.set(u, s)
-    }
-    fn remove<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.inner.remove(u)
-    }
-    fn replace_if<'a>(
-        &'a self,
-        u: &'a str,
-        expected: &'a RefreshToken,
-        new: Option<&'a TokenState>,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        Box::pin(async move {
-            let slow = self.slow_writes_ms.load(Ordering::SeqCst);
-            if new.is_some() && slow > 0 {
-                tokio::time::sleep(Duration::from_millis(slow as u64)).await;
-            }
-            // Offered, stored or not: a refresh's tokens must die with the revoke either way.
-            if let Some(s) = new {
-                self.written.lock().unwrap().push(s.clone());
-            }
-            self.inner.replace_if(u, expected, new).await
-        })
-    }
-    fn try_lease<'a>(
-        &'a self,
-        u: &'a str,
-        h: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        self.inner.try_lease(u, h, ttl)
-    }
-    fn release_lease<'a>(
-        &'a self,
-        u: &'a str,
-        h: &'a str,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.inner.release_lease(u, h)
     }
 }
 
@@ -415,10 +340,215 @@ async fn refreshes(emu: &RunningEmulator, token: &str) -> bool {
         .is_success()
 }
 
+/// The user's stored tokens after a refresh: new, unmarked, and working at Miro.
+async fn assert_signed_in(emu: &RunningEmulator, miro: &Miro, user: &str, old: &TokenState) {
+    let now = miro
+        .store()
+        .get(user)
+        .await
+        .unwrap()
+        .expect("still signed in");
+    assert_eq!(now.marker, None, "no marker left");
+    assert_ne!(
+        now.refresh_token, old.refresh_token,
+        "the rotated tokens are stored"
+    );
+    assert!(
+        works(emu, now.access_token.expose()).await,
+        "the stored access token works (it was not revoked)"
+    );
+    assert!(miro.is_authorized(user).await.unwrap());
+}
+
+/// Waits until the background task has written every unsaved token.
+async fn until_saved(miro: &Miro) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !miro.unsaved_users().await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the background task never stored the tokens"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_failed_store_write_keeps_the_rotated_tokens() {
+    let emu = emulator(None).await;
+    let store = Arc::new(Faulty::default());
+    let miro = replica::client(
+        &emu.base_url(),
+        store.clone(),
+        MARGIN,
+        Duration::from_secs(10),
+    );
+    let (user, board, _) = setup(&emu, &miro).await;
+
+    // 1. The first write after the refresh fails (a transient SQLITE_BUSY): retried.
+    let before = expire_locally(&*store, &user).await;
+    *store.next.lock().unwrap() = Some((WriteFault::Refuse, 1));
+    all_ok(&calls(&miro, &user, &board, 25).await, "one failed write");
+    assert_eq!(store.failures.load(Ordering::SeqCst), 1);
+    assert_eq!(emu.refresh_calls(), 1);
+    assert!(miro.unsaved_users().await.is_empty());
+    assert_signed_in(&emu, &miro, &user, &before).await;
+
+    // 2. The store refuses every write for a while: the rotated tokens are used from memory,
+    //    the failure is typed, and nothing refreshes again (the record stays marked).
+    let before = expire_locally(&*store, &user).await;
+    *store.always.lock().unwrap() = Some(WriteFault::Refuse);
+    all_ok(&calls(&miro, &user, &board, 25).await, "store down");
+    assert_eq!(emu.refresh_calls(), 2);
+    assert_eq!(miro.unsaved_users().await, vec![user.clone()]);
+    let marked = store.get(&user).await.unwrap().unwrap();
+    assert_eq!(marked.state, before, "the store still has the dead tokens");
+    assert!(marked.marker.is_some(), "marked, so no one spends them");
+    let err = miro.store_unsaved_tokens().await.unwrap_err();
+    assert!(matches!(err, OAuthError::UnsavedTokens { .. }), "{err}");
+    all_ok(&calls(&miro, &user, &board, 25).await, "store still down");
+    assert_eq!(emu.refresh_calls(), 2, "the tokens in memory are used");
+    let in_memory = miro.access_token(&user).await.unwrap();
+
+    // 3. The store recovers: the background task writes the newest tokens, no call needed.
+    *store.always.lock().unwrap() = None;
+    until_saved(&miro).await;
+    let now = stored(&miro, &user).await;
+    assert_eq!(
+        now.access_token, in_memory,
+        "the store holds the newest tokens"
+    );
+    assert_signed_in(&emu, &miro, &user, &before).await;
+    // And they work: the next refresh uses the stored refresh token.
+    emu.expire_access_token(now.access_token.expose());
+    all_ok(&calls(&miro, &user, &board, 5).await, "after recovery");
+    assert_eq!(emu.refresh_calls(), 3);
+}
+
+/// Case 1 of issue 17, first two triggers: the write of the rotated tokens lands but the
+/// client hears an error (its acknowledgement lost, or a commit after the client gave up).
+/// The retry is refused, since the version moved; the old code read that as "someone replaced
+/// the tokens" and revoked the tokens it had just stored.
+#[tokio::test]
+async fn a_write_that_landed_unheard_is_recognised_not_revoked() {
+    for fault in [WriteFault::LoseAck, WriteFault::CommitLate] {
+        let emu = emulator(None).await;
+        let store = Arc::new(Faulty::default());
+        let miro = replica::client(
+            &emu.base_url(),
+            store.clone(),
+            MARGIN,
+            Duration::from_secs(10),
+        );
+        let (user, board, _) = setup(&emu, &miro).await;
+        let before = expire_locally(&*store, &user).await;
+        *store.next.lock().unwrap() = Some((fault, 1));
+        all_ok(
+            &calls(&miro, &user, &board, 10).await,
+            "a write heard as failed",
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        until_saved(&miro).await;
+        assert_eq!(emu.refresh_calls(), 1, "{fault:?}");
+        assert_signed_in(&emu, &miro, &user, &before).await;
+        all_ok(&calls(&miro, &user, &board, 3).await, "afterwards");
+    }
+}
+
+/// Case 1, third trigger, and case 3: the store refused the rotated tokens, and when it is
+/// back a flush (`store_unsaved_tokens`) runs beside calls that refresh again (Miro rejected
+/// the access token in memory) and beside the background task. They take turns per user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushes_and_refreshes_at_once_take_turns() {
+    let emu = emulator(None).await;
+    let store = Arc::new(Faulty::default());
+    let miro = replica::client(
+        &emu.base_url(),
+        store.clone(),
+        MARGIN,
+        Duration::from_secs(10),
+    );
+    let (user, board, _) = setup(&emu, &miro).await;
+    let before = expire_locally(&*store, &user).await;
+    *store.always.lock().unwrap() = Some(WriteFault::Refuse);
+    all_ok(&calls(&miro, &user, &board, 5).await, "store down");
+    let in_memory = miro.access_token(&user).await.unwrap();
+    // The store is back, slowly; Miro now rejects the access token held in memory.
+    *store.always.lock().unwrap() = None;
+    store.slow_writes_ms.store(100, Ordering::SeqCst);
+    emu.expire_access_token(in_memory.expose());
+    let flushes = (0..3).map(|_| miro.store_unsaved_tokens());
+    let (flushed, results) = tokio::join!(
+        futures::future::join_all(flushes),
+        calls(&miro, &user, &board, 10)
+    );
+    all_ok(&results, "calls beside the flushes");
+    for f in flushed {
+        f.expect("a flush");
+    }
+    until_saved(&miro).await;
+    assert_eq!(emu.refresh_calls(), 2, "the refresh after the 401, once");
+    assert_signed_in(&emu, &miro, &user, &before).await;
+    let now = stored(&miro, &user).await;
+    assert_ne!(now.access_token, in_memory);
+}
+
+/// Case 4: a token endpoint answer without an OAuth `error` (a proxy's HTML 400) says
+/// nothing about the refresh token: the tokens stay, and the next call refreshes. A JSON
+/// `invalid_grant` for the stored token does remove them.
+#[tokio::test]
+async fn only_a_json_invalid_grant_removes_the_tokens() {
+    let emu = emulator(None).await;
+    let store = Arc::new(MemoryStore::new());
+    let miro = replica::client(
+        &emu.base_url(),
+        store.clone(),
+        MARGIN,
+        Duration::from_secs(10),
+    );
+    let (user, board, _) = setup(&emu, &miro).await;
+    let before = expire_locally(&*store, &user).await;
+    emu.inject_fault(
+        Fault::new(FaultKind::ServerError(400))
+            .on("POST /v1/oauth/token")
+            .times(1),
+    )
+    .unwrap();
+    let err = miro.access_token(&user).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OAuthError::Endpoint {
+                status: 400,
+                error: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let kept = store.get(&user).await.unwrap().expect("the tokens stay");
+    assert_eq!(
+        (kept.state.clone(), kept.marker.clone()),
+        (before.clone(), None)
+    );
+    all_ok(
+        &calls(&miro, &user, &board, 3).await,
+        "after the proxy's 400",
+    );
+    assert_signed_in(&emu, &miro, &user, &before).await;
+
+    // Miro's own invalid_grant for the stored refresh token (spent elsewhere).
+    let now = expire_locally(&*store, &user).await;
+    assert!(refreshes(&emu, now.refresh_token.as_ref().unwrap().expose()).await);
+    let err = miro.access_token(&user).await.unwrap_err();
+    assert!(matches!(err, OAuthError::RefreshRejected { .. }), "{err:?}");
+    assert!(store.get(&user).await.unwrap().is_none(), "removed");
+    assert!(!miro.is_authorized(&user).await.unwrap());
+}
+
 #[tokio::test]
 async fn a_revoke_during_a_refresh_leaves_no_working_token() {
     let emu = emulator(None).await;
-    let store = Arc::new(Recording::default());
+    let store = Arc::new(Faulty::default());
     let lease = Duration::from_secs(10);
     // The refresh and the revoke come from two Miro values (as from two processes).
     let refresher = replica::client(&emu.base_url(), store.clone(), MARGIN, lease);
@@ -439,12 +569,12 @@ async fn a_revoke_during_a_refresh_leaves_no_working_token() {
     assert_eq!(emu.refresh_calls(), 1, "the refresh went through");
 
     assert!(store.get(&user).await.unwrap().is_none(), "nothing stored");
-    let written = store.written.lock().unwrap().clone();
+    let offered = store.offered.lock().unwrap().clone();
     assert!(
-        written.len() >= 2,
+        offered.len() >= 2,
         "the sign-in and the refresh were offered to the store"
     );
-    for state in written {
+    for state in offered {
         assert!(
             !works(&emu, state.access_token.expose()).await,
             "a stored access token still works after the revoke"
@@ -459,18 +589,52 @@ async fn a_revoke_during_a_refresh_leaves_no_working_token() {
     assert!(!refresher.is_authorized(&user).await.unwrap());
 }
 
+/// A caller that stops waiting for `revoke` interrupts nothing: the revoke finishes in its
+/// own task and leaves no marker behind.
+#[tokio::test]
+async fn a_cancelled_revoke_still_finishes() {
+    let emu = emulator(None).await;
+    let store = Arc::new(MemoryStore::new());
+    let miro = replica::client(
+        &emu.base_url(),
+        store.clone(),
+        MARGIN,
+        Duration::from_secs(10),
+    );
+    let (user, _board, _) = setup(&emu, &miro).await;
+    let tokens = stored(&miro, &user).await;
+    emu.inject_fault(
+        Fault::new(FaultKind::Delay(Duration::from_millis(300)))
+            .on("POST /v2/oauth/revoke")
+            .times(1),
+    )
+    .unwrap();
+    let cancelled = tokio::time::timeout(Duration::from_millis(50), miro.revoke(&user)).await;
+    assert!(cancelled.is_err(), "the caller gave up");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.get(&user).await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the revoke never finished");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!works(&emu, tokens.access_token.expose()).await);
+    assert!(!miro.is_authorized(&user).await.unwrap());
+}
+
+/// A process killed while it spends the refresh token (its request held up at Miro) leaves
+/// the record marked: the others never send that token again (Miro may have spent it), they
+/// answer `RefreshBusy` once the access token is dead, and a new authorization ends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crashed_lease_holder_blocks_refreshes_only_until_the_lease_expires() {
+async fn a_process_killed_mid_refresh_never_has_its_token_sent_again() {
     let emu = emulator(None).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokens.sqlite");
     let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
-    let lease = Duration::from_millis(1500);
-    let miro = replica::client(&emu.base_url(), store.clone(), MARGIN, lease);
+    let wait = Duration::from_millis(1500);
+    let miro = replica::client(&emu.base_url(), store.clone(), MARGIN, wait);
     let (user, board, _) = setup(&emu, &miro).await;
     let old = expire_locally(&*store, &user).await;
 
-    // The child takes the lease and starts a refresh that the emulator holds up.
+    // The child marks the record and sends the refresh token; the emulator holds it up.
     let stuck = emu
         .inject_fault(
             Fault::new(FaultKind::Delay(Duration::from_secs(60)))
@@ -485,125 +649,90 @@ async fn a_crashed_lease_holder_blocks_refreshes_only_until_the_lease_expires() 
         board: board.clone(),
         until_ms: 0,
         margin: MARGIN,
-        lease,
+        lease: wait,
         concurrency: 1,
     };
     let mut child = replica::spawn("hold", &job);
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        // Probing with a 1 ms lease: `false` means the child holds it.
-        if !store
-            .try_lease(&user, "probe", Duration::from_millis(1))
-            .await
-            .unwrap()
-        {
-            break;
-        }
-        store.release_lease(&user, "probe").await.unwrap();
-        assert!(Instant::now() < deadline, "the child never took the lease");
+    while store
+        .get(&user)
+        .await
+        .unwrap()
+        .expect("stored")
+        .marker
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the child never marked the record"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     child.start_kill().unwrap();
     child.wait().await.unwrap();
-    let killed_at = Instant::now();
     emu.remove_fault(stuck);
-    assert_eq!(
-        emu.refresh_calls(),
-        0,
-        "the child died before its refresh reached Miro"
+
+    // The survivor does not spend the marked token: the user's calls fail, typed.
+    let started = Instant::now();
+    let err = miro.access_token(&user).await.unwrap_err();
+    assert!(matches!(err, OAuthError::RefreshBusy { .. }), "{err:?}");
+    assert!(
+        started.elapsed() >= wait,
+        "it waited for the marker to go first"
     );
-    let now = store.get(&user).await.unwrap().expect("stored");
+    assert_eq!(emu.refresh_calls(), 0, "the token was not sent again");
+    let now = store.get(&user).await.unwrap().expect("not deleted");
     assert_eq!(
         now.refresh_token, old.refresh_token,
         "nothing stored by the child"
     );
 
-    // Another process's call waits for the dead holder's lease to expire, then refreshes.
-    all_ok(&calls(&miro, &user, &board, 5).await, "after the crash");
-    assert_eq!(emu.refresh_calls(), 1, "one refresh, by the survivor");
-    assert!(
-        killed_at.elapsed() < lease + Duration::from_secs(2),
-        "waited {:?}, longer than the lease",
-        killed_at.elapsed()
+    // Signing in again replaces the record.
+    let again = sign_in(&miro).await;
+    assert_eq!(again, user);
+    all_ok(
+        &calls(&miro, &user, &board, 3).await,
+        "after signing in again",
     );
-    assert!(miro.is_authorized(&user).await.unwrap());
 }
 
-/// A store whose lease never excludes anyone, as when a holder outlives its lease.
-#[derive(Default)]
-struct NoLease {
-    inner: MemoryStore,
-}
-
-impl TokenStore for NoLease {
-    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
-        self.inner.get(u)
-    }
-    fn set<'a>(&'a self, u: &'a str, s: &'a TokenState) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.inner.set(u, s)
-    }
-    fn remove<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.inner.remove(u)
-    }
-    fn replace_if<'a>(
-        &'a self,
-        u: &'a str,
-        expected: &'a RefreshToken,
-        new: Option<&'a TokenState>,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        self.inner.replace_if(u, expected, new)
-    }
-    fn try_lease<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-        _: Duration,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        Box::pin(async { Ok(true) })
-    }
-    fn release_lease<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
-
+/// I5: no duration setting makes the client panic, from zero to `Duration::MAX`.
 #[tokio::test]
-async fn a_rejected_refresh_removes_only_tokens_nobody_replaced() {
+async fn no_duration_setting_panics() {
     let emu = emulator(None).await;
-    let store = Arc::new(NoLease::default());
-    let lease = Duration::from_secs(10);
-    let late = replica::client(&emu.base_url(), store.clone(), MARGIN, lease);
-    let winner = replica::client(&emu.base_url(), store.clone(), MARGIN, lease);
-    let (user, _board, _) = setup(&emu, &late).await;
-    let old = expire_locally(&*store, &user).await;
-
-    // `late` sends the refresh first, but the emulator holds it for 500 ms; meanwhile
-    // `winner` refreshes with the same refresh token and stores the rotated tokens. Then
-    // Miro rejects `late`'s refresh token, which was already replaced.
-    emu.inject_fault(
-        Fault::new(FaultKind::Delay(Duration::from_millis(500)))
-            .on("POST /v1/oauth/token")
-            .times(1),
-    )
-    .unwrap();
-    let late_call = {
-        let (late, user) = (late.clone(), user.clone());
-        tokio::spawn(async move { late.access_token(&user).await })
-    };
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let won = winner.access_token(&user).await.unwrap();
-    let late_result = late_call.await.unwrap();
-    assert_eq!(emu.refresh_calls(), 2, "both refreshed");
-    let now = store.get(&user).await.unwrap().expect("still signed in");
-    assert_eq!(now.access_token, won);
-    assert_ne!(now.refresh_token, old.refresh_token);
-    assert_eq!(
-        late_result.unwrap(),
-        won,
-        "the late one uses the stored tokens"
-    );
-    assert!(winner.is_authorized(&user).await.unwrap());
+    for d in [Duration::ZERO, Duration::from_nanos(1), Duration::MAX] {
+        let miro = Miro::builder()
+            .client_id(CLIENT_ID)
+            .client_secret(SECRET)
+            .redirect_url(common::oauth::REDIRECT)
+            .api_base_url(emu.base_url())
+            .auth_base_url(emu.base_url())
+            .refresh_margin(d)
+            .refresh_lease(d)
+            .store_timeout(d.max(Duration::from_secs(5)))
+            .timeout(d.max(Duration::from_secs(5)))
+            .build()
+            .unwrap();
+        let user = sign_in(&miro).await;
+        let board = new_board(&miro.as_user(&user)).await;
+        expire_locally(&**miro.store(), &user).await;
+        all_ok(&calls(&miro, &user, &board, 3).await, &format!("{d:?}"));
+        assert!(miro.is_authorized(&user).await.unwrap());
+        assert!(miro.revoke(&user).await.unwrap());
+    }
+    // Store and HTTP time limits at their extremes too.
+    let miro = Miro::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(SECRET)
+        .redirect_url(common::oauth::REDIRECT)
+        .api_base_url(emu.base_url())
+        .auth_base_url(emu.base_url())
+        .store_timeout(Duration::MAX)
+        .timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let user = sign_in(&miro).await;
+    expire_locally(&**miro.store(), &user).await;
+    miro.access_token(&user).await.unwrap();
 }

@@ -1,14 +1,29 @@
-//! The PostgreSQL token store against a real server started from the system's binaries.
+//! The PostgreSQL token store against a real server started from the system's binaries:
+//! the contract, an upgrade from an earlier table, an application role without DDL rights,
+//! and a server restart in the middle of a refresh.
 
 mod common;
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::oauth::{new_board, sign_in, CLIENT_ID, SECRET};
 use common::postgres::Server;
 use miro_api_extended::storage::{PostgresStore, StorageError, TokenState, TokenStore};
+use miro_api_extended::Miro;
+use miro_emulator::{Emulator, Fault, FaultKind};
+
+/// A superuser connection for set-up SQL.
+async fn admin(server: &Server) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&server.conninfo(), tokio_postgres::NoTls)
+        .await
+        .expect("the superuser connects");
+    tokio::spawn(connection);
+    client
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_store_creates_its_tables_keeps_tokens_and_keeps_the_contract() {
+async fn postgres_store_creates_its_table_keeps_tokens_and_keeps_the_contract() {
     let server = Server::start().await;
     let conninfo = server.conninfo();
     // Replicas starting together: the table creation does not race.
@@ -16,28 +31,180 @@ async fn postgres_store_creates_its_tables_keeps_tokens_and_keeps_the_contract()
         futures::future::join_all((0..4).map(|_| PostgresStore::connect(&conninfo)))
             .await
             .into_iter()
-            .map(|s| s.expect("connects and creates the tables"))
+            .map(|s| s.expect("connects and creates the table"))
             .collect();
     let store = &stores[0];
     common::contract::check(store).await;
 
     let state = TokenState::new("access-SECRET")
         .with_refresh_token("refresh-SECRET")
-        .with_expires_at(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_900_000_000))
+        .with_expires_at(UNIX_EPOCH + Duration::from_secs(1_900_000_000))
         .with_grant(Some("team".into()), Some("boards:read".into()));
     store.set("u1", &state).await.unwrap();
     // Another connection (another replica) sees it at once; a new store keeps it.
-    assert_eq!(stores[3].get("u1").await.unwrap(), Some(state.clone()));
+    let seen = stores[3].get("u1").await.unwrap().unwrap();
+    assert_eq!(seen.state, state);
     let reopened = PostgresStore::connect(&server.conninfo()).await.unwrap();
-    assert_eq!(reopened.get("u1").await.unwrap(), Some(state.clone()));
+    assert_eq!(reopened.get("u1").await.unwrap(), Some(seen));
     reopened.remove("u1").await.unwrap();
     assert_eq!(store.get("u1").await.unwrap(), None);
     assert!(!format!("{store:?}").contains("SECRET"));
+}
 
-    // Leases are exclusive across connections.
-    let long = std::time::Duration::from_secs(60);
-    assert!(stores[1].try_lease("u2", "one", long).await.unwrap());
-    assert!(!stores[2].try_lease("u2", "two", long).await.unwrap());
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_of_an_earlier_version_is_upgraded_in_place() {
+    let server = Server::start().await;
+    admin(&server)
+        .await
+        .batch_execute(
+            "CREATE TABLE miro_tokens (
+                 user_id TEXT PRIMARY KEY, access_token TEXT NOT NULL, refresh_token TEXT,
+                 expires_at BIGINT, team_id TEXT, scope TEXT,
+                 updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
+             INSERT INTO miro_tokens (user_id, access_token, refresh_token)
+                 VALUES ('u1', 'old-access', 'old-refresh');",
+        )
+        .await
+        .unwrap();
+    let store = PostgresStore::connect(&server.conninfo()).await.unwrap();
+    let row = store.get("u1").await.unwrap().expect("the row is kept");
+    assert_eq!(row.access_token.expose(), "old-access");
+    assert_eq!((row.version, row.marker.clone()), (0, None));
+    assert!(store
+        .replace_if(
+            "u1",
+            0,
+            Some(&miro_api_extended::storage::StoredTokens::new(
+                TokenState::new("new")
+            ))
+        )
+        .await
+        .unwrap());
+    common::contract::check(&store).await;
+}
+
+/// An application role with only SELECT, INSERT, UPDATE and DELETE on the table connects
+/// (the old `connect` always ran `CREATE TABLE IF NOT EXISTS`, which needs CREATE on the
+/// schema); on a database without the table it fails and says what it tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_role_without_ddl_rights_connects() {
+    let server = Server::start().await;
+    let admin = admin(&server).await;
+    admin
+        .batch_execute(
+            "CREATE ROLE app LOGIN;
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
+        )
+        .await
+        .unwrap();
+    let err = PostgresStore::connect(&server.conninfo_as("app"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StorageError::Postgres { action, reason } if action.contains("create") && reason.contains("42501")),
+        "{err}"
+    );
+    // A deploy step with the owner's role creates the table; the app role gets DML only.
+    let owner = PostgresStore::connect(&server.conninfo()).await.unwrap();
+    owner.migrate().await.expect("migrate is idempotent");
+    admin
+        .batch_execute("GRANT SELECT, INSERT, UPDATE, DELETE ON miro_tokens TO app;")
+        .await
+        .unwrap();
+    let app = PostgresStore::connect(&server.conninfo_as("app"))
+        .await
+        .expect("DML rights are enough");
+    common::contract::check(&app).await;
+}
+
+/// Case 2 of issue 17: PostgreSQL restarts while replica A refreshes a user's tokens. A keeps
+/// the rotated tokens in memory; replica B's calls, after any lease A's old code would have
+/// held, find the record marked and wait instead of spending the dead refresh token (which
+/// got `invalid_grant` and deleted the row, and then A revoked its working tokens). When the
+/// server is back, A's background task stores the tokens and B uses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_during_a_refresh_signs_nobody_out() {
+    let server = Server::start().await;
+    let emu = Emulator::builder()
+        .rate_limit(10_000_000, Duration::from_secs(60))
+        .oauth_client(CLIENT_ID, SECRET)
+        .access_token_lifetime(Some(Duration::from_secs(3600)))
+        .start()
+        .await
+        .unwrap();
+    let replica = |store: PostgresStore| {
+        Miro::builder()
+            .client_id(CLIENT_ID)
+            .client_secret(SECRET)
+            .redirect_url(common::oauth::REDIRECT)
+            .api_base_url(emu.base_url())
+            .auth_base_url(emu.base_url())
+            .store(store)
+            .store_timeout(Duration::from_secs(1))
+            .build()
+            .unwrap()
+    };
+    let a = replica(PostgresStore::connect(&server.conninfo()).await.unwrap());
+    let b = replica(PostgresStore::connect(&server.conninfo()).await.unwrap());
+    let user = sign_in(&a).await;
+    let board = new_board(&a.as_user(&user)).await;
+    // The stored access token is about to expire: the next call refreshes.
+    let old = a.store().get(&user).await.unwrap().unwrap().state;
+    a.store()
+        .set(&user, &old.clone().with_expires_at(SystemTime::now()))
+        .await
+        .unwrap();
+
+    // A's refresh takes 800 ms at Miro; the server goes down meanwhile.
+    emu.inject_fault(
+        Fault::new(FaultKind::Delay(Duration::from_millis(800)))
+            .on("POST /v1/oauth/token")
+            .times(1),
+    )
+    .unwrap();
+    let refreshing = {
+        let a = a.clone();
+        let user = user.clone();
+        tokio::spawn(async move { a.access_token(&user).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.stop();
+    let fresh = refreshing
+        .await
+        .unwrap()
+        .expect("A uses the rotated tokens from memory");
+    assert_ne!(fresh, old.access_token);
+    assert_eq!(a.unsaved_users().await, vec![user.clone()]);
+
+    // Past the old 30 s lease's worth of trouble: B cannot read the store, and says so.
+    let err = b
+        .as_user(&user)
+        .get_specific_board(&board)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("token store"), "{err}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    server.start_again();
+    b.as_user(&user)
+        .get_specific_board(&board)
+        .await
+        .expect("B waits for A's tokens instead of spending the dead one");
+    assert_eq!(emu.refresh_calls(), 1, "the refresh token was spent once");
+    let stored = b
+        .store()
+        .get(&user)
+        .await
+        .unwrap()
+        .expect("still signed in");
+    assert_eq!(
+        stored.access_token, fresh,
+        "A's rotated tokens are the stored ones"
+    );
+    assert_eq!(stored.marker, None);
+    assert!(a.unsaved_users().await.is_empty());
+    assert!(a.is_authorized(&user).await.unwrap());
+    assert!(b.is_authorized(&user).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,45 +8,37 @@ use std::sync::{Arc, Mutex};
 
 use common::oauth::{miro, new_board, sign_in, start, stored, CLIENT_ID, REDIRECT, SECRET};
 use futures::future::BoxFuture;
-use miro_api_extended::storage::{MemoryStore, StorageError, TokenState, TokenStore};
-use miro_api_extended::{AuthState, Miro, RefreshToken};
+use miro_api_extended::storage::{MemoryStore, StorageError, StoredTokens, TokenStore};
+use miro_api_extended::{AuthState, Miro};
 
-/// A store that refuses to store refreshed tokens.
+/// A store that refuses to store refreshed tokens (it takes markers and deletes).
 #[derive(Default)]
 struct RefusesWrites(MemoryStore);
 
 impl TokenStore for RefusesWrites {
-    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
         self.0.get(u)
     }
-    fn set<'a>(&'a self, u: &'a str, s: &'a TokenState) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.0.set(u, s)
+    fn put<'a>(
+        &'a self,
+        u: &'a str,
+        s: &'a StoredTokens,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.0.put(u, s)
     }
     fn remove<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
         self.0.remove(u)
     }
     fn replace_if<'a>(
         &'a self,
-        _: &'a str,
-        _: &'a RefreshToken,
-        _: Option<&'a TokenState>,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        Box::pin(async { Err(StorageError::Other("disk full".into())) })
-    }
-    fn try_lease<'a>(
-        &'a self,
         u: &'a str,
-        h: &'a str,
-        ttl: std::time::Duration,
+        expected: u64,
+        new: Option<&'a StoredTokens>,
     ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        self.0.try_lease(u, h, ttl)
-    }
-    fn release_lease<'a>(
-        &'a self,
-        u: &'a str,
-        h: &'a str,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.0.release_lease(u, h)
+        if new.is_some_and(|r| r.marker.is_none()) {
+            return Box::pin(async { Err(StorageError::Other("disk full".into())) });
+        }
+        self.0.replace_if(u, expected, new)
     }
 }
 

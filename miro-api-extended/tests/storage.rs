@@ -25,19 +25,28 @@ fn state(n: u32) -> TokenState {
 
 /// Set, get, replace and remove through the trait.
 async fn exercise(store: &dyn TokenStore) {
-    assert_eq!(store.get("u1").await.unwrap(), None);
+    assert_eq!(store.get("u1").await.unwrap().map(|r| r.state), None);
     store.set("u1", &state(1)).await.unwrap();
     store.set("u2", &state(2)).await.unwrap();
-    assert_eq!(store.get("u1").await.unwrap(), Some(state(1)));
+    assert_eq!(
+        store.get("u1").await.unwrap().map(|r| r.state),
+        Some(state(1))
+    );
     store.set("u1", &state(3)).await.unwrap();
-    assert_eq!(store.get("u1").await.unwrap(), Some(state(3)));
-    assert_eq!(store.get("u2").await.unwrap(), Some(state(2)));
+    assert_eq!(
+        store.get("u1").await.unwrap().map(|r| r.state),
+        Some(state(3))
+    );
+    assert_eq!(
+        store.get("u2").await.unwrap().map(|r| r.state),
+        Some(state(2))
+    );
     store.remove("u2").await.unwrap();
     store.remove("never-stored").await.unwrap();
-    assert_eq!(store.get("u2").await.unwrap(), None);
+    assert_eq!(store.get("u2").await.unwrap().map(|r| r.state), None);
     let bare = TokenState::new("non-expiring");
     store.set("u3", &bare).await.unwrap();
-    assert_eq!(store.get("u3").await.unwrap(), Some(bare));
+    assert_eq!(store.get("u3").await.unwrap().map(|r| r.state), Some(bare));
 }
 
 #[cfg(unix)]
@@ -64,7 +73,7 @@ async fn memory_stores_are_separate() {
     let a = MemoryStore::new();
     let b = MemoryStore::new();
     exercise(&a).await;
-    assert_eq!(b.get("u1").await.unwrap(), None);
+    assert_eq!(b.get("u1").await.unwrap().map(|r| r.state), None);
 }
 
 #[tokio::test]
@@ -79,8 +88,11 @@ async fn file_store_keeps_tokens_across_a_restart_in_a_private_file() {
     #[cfg(unix)]
     assert_eq!(mode(&path), 0o600);
     let reopened = FileStore::open(&path).await.unwrap();
-    assert_eq!(reopened.get("u1").await.unwrap(), Some(state(3)));
-    assert_eq!(reopened.get("u2").await.unwrap(), None);
+    assert_eq!(
+        reopened.get("u1").await.unwrap().map(|r| r.state),
+        Some(state(3))
+    );
+    assert_eq!(reopened.get("u2").await.unwrap().map(|r| r.state), None);
     // Nothing but the store and its lock file in the folder: no temporary files left behind.
     let mut names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -103,11 +115,17 @@ async fn file_store_survives_a_crash_mid_write() {
     let temp = dir.path().join(".tokens.json.tmp-4242-7");
     std::fs::write(&temp, &good[..good.len() / 2]).unwrap();
     let store = FileStore::open(&path).await.unwrap();
-    assert_eq!(store.get("u1").await.unwrap(), Some(state(1)));
+    assert_eq!(
+        store.get("u1").await.unwrap().map(|r| r.state),
+        Some(state(1))
+    );
     assert!(!temp.exists(), "the leftover is removed");
     assert_eq!(std::fs::read(&path).unwrap(), good);
     store.set("u2", &state(2)).await.unwrap();
-    assert_eq!(store.get("u1").await.unwrap(), Some(state(1)));
+    assert_eq!(
+        store.get("u1").await.unwrap().map(|r| r.state),
+        Some(state(1))
+    );
 }
 
 #[tokio::test]
@@ -157,7 +175,10 @@ async fn file_store_tightens_loose_permissions() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let store = FileStore::open(&path).await.unwrap();
     assert_eq!(mode(&path), 0o600);
-    assert_eq!(store.get("u1").await.unwrap(), Some(state(1)));
+    assert_eq!(
+        store.get("u1").await.unwrap().map(|r| r.state),
+        Some(state(1))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -206,7 +227,11 @@ async fn file_store_readers_never_see_a_partial_file() {
     for w in 0..4 {
         for i in 0..25 {
             assert_eq!(
-                store.get(&format!("user-{w}-{i}")).await.unwrap(),
+                store
+                    .get(&format!("user-{w}-{i}"))
+                    .await
+                    .unwrap()
+                    .map(|r| r.state),
                 Some(state(i)),
                 "no update lost"
             );
@@ -225,12 +250,18 @@ async fn sqlite_store_keeps_tokens_across_a_restart_in_a_private_file() {
     #[cfg(unix)]
     assert_eq!(mode(&path), 0o600);
     let reopened = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(reopened.get("u1").await.unwrap(), Some(state(3)));
-    assert_eq!(reopened.get("u2").await.unwrap(), None);
+    assert_eq!(
+        reopened.get("u1").await.unwrap().map(|r| r.state),
+        Some(state(3))
+    );
+    assert_eq!(reopened.get("u2").await.unwrap().map(|r| r.state), None);
     // Two instances on one file see each other's writes.
     let second = SqliteStore::open(&path).await.unwrap();
     second.set("u9", &state(9)).await.unwrap();
-    assert_eq!(reopened.get("u9").await.unwrap(), Some(state(9)));
+    assert_eq!(
+        reopened.get("u9").await.unwrap().map(|r| r.state),
+        Some(state(9))
+    );
     let err = SqliteStore::open(dir.path().join("missing/tokens.sqlite"))
         .await
         .unwrap_err();
@@ -308,7 +339,11 @@ async fn two_file_stores_on_one_file_lose_no_writes() {
     let reopened = FileStore::open(&path).await.unwrap();
     for n in 0..40u32 {
         assert_eq!(
-            reopened.get(&format!("user-{n}")).await.unwrap(),
+            reopened
+                .get(&format!("user-{n}"))
+                .await
+                .unwrap()
+                .map(|r| r.state),
             Some(state(n)),
             "user-{n} was lost"
         );
@@ -357,5 +392,8 @@ async fn opening_a_file_store_never_deletes_another_writers_temporary_file() {
     drop(writer);
     let store = opening.await.unwrap().unwrap();
     assert!(!temp.exists(), "the leftover is removed once nobody writes");
-    assert_eq!(store.get("u1").await.unwrap(), Some(state(1)));
+    assert_eq!(
+        store.get("u1").await.unwrap().map(|r| r.state),
+        Some(state(1))
+    );
 }

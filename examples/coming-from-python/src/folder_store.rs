@@ -2,16 +2,13 @@
 //! user's tokens are one JSON file in a folder (`<folder>/<user id>.json`).
 //!
 //! It implements [`TokenStore`] as the trait stands; the trait's docs spell out the contract
-//! (a refresh lease per user, compare-and-set on the refresh token, durable writes). This store
-//! serves one process: its lock and its leases live in that process.
+//! (a compare-and-set on each record's version, durable writes). This store serves one
+//! process: its lock lives in that process.
 
 use futures::future::BoxFuture;
-use miro_api_extended::storage::{StorageError, TokenState, TokenStore};
-use miro_api_extended::RefreshToken;
-use std::collections::HashMap;
+use miro_api_extended::storage::{StorageError, StoredTokens, TokenState, TokenStore};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// One JSON file per user in a folder.
 #[derive(Debug)]
@@ -19,8 +16,6 @@ pub struct FolderStore {
     folder: PathBuf,
     /// Serialises the read-compare-write of [`TokenStore::replace_if`] with the other writes.
     lock: tokio::sync::Mutex<()>,
-    /// Refresh leases: user id → (holder, end).
-    leases: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 fn failed(action: &str, e: impl std::fmt::Display) -> StorageError {
@@ -36,7 +31,6 @@ impl FolderStore {
         Ok(FolderStore {
             folder,
             lock: tokio::sync::Mutex::new(()),
-            leases: Mutex::new(HashMap::new()),
         })
     }
 
@@ -49,19 +43,40 @@ impl FolderStore {
         Ok(self.folder.join(format!("{user_id}.json")))
     }
 
-    async fn read(path: &Path) -> Result<Option<TokenState>, StorageError> {
-        match tokio::fs::read(path).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| failed("reading the tokens", e)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(failed("reading the tokens", e)),
+    /// The record in the file: the token fields, plus `version` and `marker`.
+    async fn read(path: &Path) -> Result<Option<StoredTokens>, StorageError> {
+        let bytes = match tokio::fs::read(path).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(failed("reading the tokens", e)),
+        };
+        let mut json: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| failed("reading the tokens", format!("{:?}", e.classify())))?;
+        let version = json.get("version").and_then(Value::as_u64).unwrap_or(0);
+        let marker = json
+            .get("marker")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Some(fields) = json.as_object_mut() {
+            fields.remove("version");
+            fields.remove("marker");
         }
+        let state: TokenState = serde_json::from_value(json)
+            .map_err(|e| failed("reading the tokens", format!("{:?}", e.classify())))?;
+        Ok(Some(StoredTokens::from_parts(state, version, marker)))
     }
 
-    /// Writes `state` durably: a temporary file, synced, renamed over the old one.
-    async fn write(path: &Path, state: &TokenState) -> Result<(), StorageError> {
-        let json = serde_json::to_vec(state).map_err(|e| failed("encoding the tokens", e))?;
+    /// Writes `record` durably: a temporary file, synced, renamed over the old one.
+    async fn write(path: &Path, record: &StoredTokens) -> Result<(), StorageError> {
+        let mut json =
+            serde_json::to_value(&record.state).map_err(|e| failed("encoding the tokens", e))?;
+        if let Some(fields) = json.as_object_mut() {
+            fields.insert("version".into(), record.version.into());
+            if let Some(marker) = &record.marker {
+                fields.insert("marker".into(), marker.clone().into());
+            }
+        }
+        let json = serde_json::to_vec(&json).map_err(|e| failed("encoding the tokens", e))?;
         let tmp = path.with_extension("json.tmp");
         let mut file = tokio::fs::File::create(&tmp)
             .await
@@ -92,19 +107,19 @@ impl TokenStore for FolderStore {
     fn get<'a>(
         &'a self,
         user_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+    ) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
         Box::pin(async move { Self::read(&self.path(user_id)?).await })
     }
 
-    fn set<'a>(
+    fn put<'a>(
         &'a self,
         user_id: &'a str,
-        state: &'a TokenState,
+        record: &'a StoredTokens,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         Box::pin(async move {
             let path = self.path(user_id)?;
             let _guard = self.lock.lock().await;
-            Self::write(&path, state).await
+            Self::write(&path, record).await
         })
     }
 
@@ -119,54 +134,21 @@ impl TokenStore for FolderStore {
     fn replace_if<'a>(
         &'a self,
         user_id: &'a str,
-        expected: &'a RefreshToken,
-        new: Option<&'a TokenState>,
+        expected: u64,
+        new: Option<&'a StoredTokens>,
     ) -> BoxFuture<'a, Result<bool, StorageError>> {
         Box::pin(async move {
             let path = self.path(user_id)?;
             let _guard = self.lock.lock().await;
             let current = Self::read(&path).await?;
-            if current.and_then(|s| s.refresh_token).as_ref() != Some(expected) {
+            if current.map(|r| r.version) != Some(expected) {
                 return Ok(false);
             }
             match new {
-                Some(state) => Self::write(&path, state).await?,
+                Some(record) => Self::write(&path, record).await?,
                 None => Self::delete(&path).await?,
             }
             Ok(true)
-        })
-    }
-
-    fn try_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        Box::pin(async move {
-            let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let taken = leases
-                .get(user_id)
-                .is_some_and(|(h, end)| h != holder && *end > now);
-            if !taken {
-                leases.insert(user_id.to_owned(), (holder.to_owned(), now + ttl));
-            }
-            Ok(!taken)
-        })
-    }
-
-    fn release_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        Box::pin(async move {
-            let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
-            if leases.get(user_id).is_some_and(|(h, _)| h == holder) {
-                leases.remove(user_id);
-            }
-            Ok(())
         })
     }
 }

@@ -78,12 +78,10 @@ pub(crate) fn error_of(body: &[u8]) -> (Option<String>, Option<String>) {
 }
 
 /// Whether a token endpoint error says the refresh token itself is no good (used, expired,
-/// revoked), as opposed to a problem with the client's credentials.
-pub(crate) fn is_grant_rejection(status: u16, error: Option<&str>) -> bool {
-    match error {
-        Some(e) => matches!(e, "invalid_grant" | "invalidGrant"),
-        None => status == 400,
-    }
+/// revoked): only an error read from a JSON body (`error`, Miro's `context.error` or `code`)
+/// that is `invalid_grant`. A body without one (a proxy's HTML page) says nothing about it.
+pub(crate) fn is_grant_rejection(error: Option<&str>) -> bool {
+    matches!(error, Some("invalid_grant" | "invalidGrant"))
 }
 
 /// A decoding error's kind and place, never the content (which holds tokens).
@@ -297,10 +295,16 @@ mod tests {
             (Some("invalid_client".into()), Some("who?".into()))
         );
         assert_eq!(error_of(b"<html>"), (None, None));
-        assert!(is_grant_rejection(400, Some("invalid_grant")));
-        assert!(is_grant_rejection(400, None));
-        assert!(!is_grant_rejection(401, Some("invalid_client")));
-        assert!(!is_grant_rejection(500, None));
+        assert!(is_grant_rejection(Some("invalid_grant")));
+        assert!(is_grant_rejection(error_of(miro).0.as_deref()));
+        // A proxy's HTML 400 says nothing about the token.
+        assert!(!is_grant_rejection(
+            error_of(b"<html><body>400 Bad Request</body></html>")
+                .0
+                .as_deref()
+        ));
+        assert!(!is_grant_rejection(Some("invalid_client")));
+        assert!(!is_grant_rejection(None));
     }
 
     #[test]

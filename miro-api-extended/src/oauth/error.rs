@@ -102,17 +102,23 @@ pub enum OAuthError {
     /// shutting down).
     #[error("the token refresh ended early")]
     RefreshInterrupted,
-    /// Another process (or `Miro` value) kept the user's refresh lease for longer than two
-    /// lease durations without refreshing: the store keeps answering that it is held.
-    #[error("the refresh lease of user {user_id} stayed held by someone else; try again")]
+    /// Another process (or `Miro` value) marked the user's record as being refreshed and has
+    /// not finished within the refresh wait (see
+    /// [`MiroBuilder::refresh_lease`](crate::MiroBuilder::refresh_lease)); its tokens are
+    /// not used meanwhile. Try again. If that process stopped while spending the refresh
+    /// token (killed, or its store never came back), this lasts: the user must authorize
+    /// again (a code exchange replaces the record).
+    #[error("the tokens of user {user_id} are being refreshed by another process; try again")]
     RefreshBusy {
         /// The user.
         user_id: String,
     },
-    /// The token endpoint did not answer a refresh within half the refresh lease. Whether
-    /// Miro rotated the refresh token is unknown.
-    #[error("the token refresh of user {user_id} timed out")]
-    RefreshTimedOut {
+    /// The refresh token was sent to Miro and the answer was lost (a time-out or a broken
+    /// connection), so Miro may have spent it: it is never sent again (a second use can get
+    /// the user's tokens revoked). The stored access token is used while it works; after
+    /// that, the user must authorize again.
+    #[error("the last refresh of user {user_id} got no answer; they must authorize again once the access token expires")]
+    RefreshInDoubt {
         /// The user.
         user_id: String,
     },

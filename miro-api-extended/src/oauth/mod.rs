@@ -20,13 +20,16 @@
 
 mod endpoint;
 mod error;
+mod protocol;
 mod provider;
 mod refresh;
+#[cfg(test)]
+mod simulation;
 mod state;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use miro_api::{AccessToken, MiroApi};
@@ -45,9 +48,13 @@ pub const DEFAULT_API_BASE_URL: &str = "https://api.miro.com";
 pub const DEFAULT_AUTH_BASE_URL: &str = "https://miro.com";
 /// How long before expiry an access token is refreshed by default.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(120);
-/// How long a process may hold a user's refresh lease by default (see
+/// The largest refresh margin [`MiroBuilder::refresh_margin`] takes.
+pub const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(30 * 60);
+/// How long a refresh waits by default for another process's refresh of the same user (see
 /// [`MiroBuilder::refresh_lease`]).
 pub const DEFAULT_REFRESH_LEASE: Duration = Duration::from_secs(30);
+/// How long one token store call may take by default (see [`MiroBuilder::store_timeout`]).
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many users' [`as_user`](Miro::as_user) clients a [`Miro`] keeps (the least recently
 /// used ones are dropped beyond that, with their rate budget).
 pub const USER_CLIENT_CACHE: usize = 4096;
@@ -89,9 +96,12 @@ pub struct Authorization {
 /// before it expires (or after Miro rejects it): one refresh per user at a time, the rotated
 /// refresh token stored before the new access token is used.
 ///
-/// Refreshes are coordinated through the store too: at most one refresh per user is in flight
-/// across every `Miro` value and every process sharing the store (see
-/// [`TokenStore`] for the contract).
+/// Refreshes are coordinated through the store: a refresh token is sent at most once across
+/// every `Miro` value and every process sharing the store, a user's tokens are deleted only
+/// when Miro rejected the stored refresh token, and rotated tokens the store refuses are
+/// kept in memory and written by a background task (see [`TokenStore`] for the invariants
+/// and the contract). Refreshes and revocations run in tasks of their own: a caller that
+/// stops waiting (a time-out, a dropped request) interrupts nothing.
 ///
 /// Cheap to clone; clones share the store, the HTTP clients, the refresh coordination and the
 /// per-user clients. `Debug` never shows the client secret.
@@ -112,17 +122,16 @@ struct Inner {
     api_http: reqwest::Client,
     store: Arc<dyn TokenStore>,
     margin: Duration,
-    /// How long a refresh lease lasts.
+    /// How long to wait for another process's refresh (half of it for a token request).
     lease: Duration,
-    /// This value's name as a lease holder (process id and a random part).
+    /// How long one store call may take.
+    store_timeout: Duration,
+    /// This value's name in the store's markers (process id and a random part).
     holder: String,
-    /// One refresh at a time per user within this value (the store's lease does it across
-    /// values and processes).
-    flights: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    /// Each user's protocol state, behind the lock that runs their operations one at a time.
+    cores: Mutex<HashMap<String, refresh::SharedCore>>,
     /// Access tokens Miro answered 401 to, per user: refresh them even if not expired.
     rejected: Mutex<HashMap<String, AccessToken>>,
-    /// Rotated tokens the store refused so far, per user: used until a write succeeds.
-    pending: Mutex<HashMap<String, refresh::Pending>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -244,9 +253,12 @@ impl Miro {
                 ("redirect_uri", &self.inner.redirect_url),
             ])
             .await?;
+        let core = self.inner.core(&user_id);
+        let mut core = core.lock().await;
         self.inner.store.set(&user_id, &state).await?;
+        core.reset();
+        drop(core);
         lock(&self.inner.rejected).remove(&user_id);
-        lock(&self.inner.pending).remove(&user_id);
         tracing::info!(user_id = %user_id, "authorization code exchanged; tokens stored");
         Ok(Authorization {
             user_id,
@@ -298,20 +310,33 @@ impl Miro {
         self.inner.token_for(user_id).await.map(|(token, _)| token)
     }
 
-    /// Users whose rotated tokens the store has refused so far (they are used from memory and
-    /// written again on the user's next call).
-    pub fn unsaved_users(&self) -> Vec<String> {
-        lock(&self.inner.pending).keys().cloned().collect()
+    /// Users whose rotated tokens the store has refused so far, or with writes whose outcome
+    /// is still being settled (a background task writes them with growing pauses; the
+    /// tokens are used from memory meanwhile).
+    pub async fn unsaved_users(&self) -> Vec<String> {
+        let cores: Vec<_> = lock(&self.inner.cores)
+            .iter()
+            .map(|(user, core)| (user.clone(), core.clone()))
+            .collect();
+        let mut users = Vec::new();
+        for (user, core) in cores {
+            if core.lock().await.needs_tidy() {
+                users.push(user);
+            }
+        }
+        users
     }
 
-    /// Writes the rotated tokens the store refused earlier, now: `Ok(n)` when all `n` were
-    /// stored, else [`OAuthError::UnsavedTokens`] for the first that still fails (they stay
-    /// in memory).
+    /// Writes the rotated tokens the store refused earlier, now (each user's in turn with
+    /// their other operations): `Ok(n)` when all `n` users' were stored, else the first
+    /// error (they stay in memory and the background task keeps trying).
     pub async fn store_unsaved_tokens(&self) -> Result<usize, OAuthError> {
         let mut stored = 0;
-        for user in self.unsaved_users() {
-            self.inner.flush(&user).await?;
-            stored += 1;
+        for user in self.unsaved_users().await {
+            self.inner.tidy(&user).await?;
+            if !self.inner.core(&user).lock().await.needs_tidy() {
+                stored += 1;
+            }
         }
         Ok(stored)
     }
@@ -329,7 +354,8 @@ impl Miro {
                 Err(
                     OAuthError::NotAuthorized { .. }
                     | OAuthError::NotRefreshable { .. }
-                    | OAuthError::RefreshRejected { .. },
+                    | OAuthError::RefreshRejected { .. }
+                    | OAuthError::RefreshInDoubt { .. },
                 ) => return Ok(false),
                 Err(e) => return Err(e),
             };
@@ -369,10 +395,12 @@ impl Miro {
     /// answers with an error the tokens stay stored; `store().remove(user_id)` forgets them
     /// locally.
     ///
-    /// Revocation takes the user's refresh lease first, so it waits for a refresh in flight
-    /// (in any process sharing the store) and revokes the tokens that refresh stored: once
-    /// this returns `Ok(true)`, no working token of the user is stored, and no refresh stores
-    /// one afterwards.
+    /// Revocation marks the stored record first, so it waits for a refresh in flight (in any
+    /// process sharing the store, up to the refresh wait, else [`OAuthError::RefreshBusy`])
+    /// and revokes the tokens that refresh stored: once this returns `Ok(true)`, no token of
+    /// the user that a process or the store holds works, and no refresh stores one
+    /// afterwards. It runs in a task of its own, so a caller that stops waiting leaves it to
+    /// finish.
     pub async fn revoke(&self, user_id: &str) -> Result<bool, OAuthError> {
         self.inner.revoke(user_id).await
     }
@@ -390,6 +418,7 @@ pub struct MiroBuilder {
     http: Option<reqwest::Client>,
     margin: Duration,
     lease: Duration,
+    store_timeout: Duration,
     timeout: Duration,
 }
 
@@ -405,6 +434,7 @@ impl Default for MiroBuilder {
             http: None,
             margin: DEFAULT_REFRESH_MARGIN,
             lease: DEFAULT_REFRESH_LEASE,
+            store_timeout: DEFAULT_STORE_TIMEOUT,
             timeout: Duration::from_secs(60),
         }
     }
@@ -497,17 +527,26 @@ impl MiroBuilder {
         self
     }
 
-    /// How long before expiry a token is refreshed (default two minutes).
+    /// How long before expiry a token is refreshed (default two minutes). At most
+    /// [`MAX_REFRESH_MARGIN`] (half of the hour Miro's access tokens live), so that a token
+    /// just refreshed is not due again at once.
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
-        self.margin = margin;
+        self.margin = margin.min(MAX_REFRESH_MARGIN);
         self
     }
 
-    /// How long a refresh lease lasts (default [`DEFAULT_REFRESH_LEASE`], 30 s): the longest
-    /// other processes wait for a process that crashed while refreshing. A refresh's token
-    /// request is given half of it. At least 100 ms.
+    /// How long a refresh waits for another process's refresh of the same user before it
+    /// answers [`OAuthError::RefreshBusy`] (default [`DEFAULT_REFRESH_LEASE`], 30 s); a
+    /// token request is given half of it. At least 100 ms; any larger value works.
     pub fn refresh_lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How long one token store call may take before it counts as failed (default
+    /// [`DEFAULT_STORE_TIMEOUT`], 10 s; it may still be applied, which the client handles).
+    pub fn store_timeout(mut self, limit: Duration) -> Self {
+        self.store_timeout = limit;
         self
     }
 
@@ -603,10 +642,10 @@ impl MiroBuilder {
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 margin: self.margin,
                 lease: self.lease,
+                store_timeout: self.store_timeout,
                 holder: refresh::holder_name(),
-                flights: Mutex::new(HashMap::new()),
+                cores: Mutex::new(HashMap::new()),
                 rejected: Mutex::new(HashMap::new()),
-                pending: Mutex::new(HashMap::new()),
             }),
             users: Arc::new(Mutex::new(HashMap::new())),
         })

@@ -8,13 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use std::time::Duration;
-
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::{blocking, millis, now_millis, StorageError, TokenState, TokenStore};
-use crate::secret::RefreshToken;
+use super::{blocking, StorageError, StoredTokens, TokenState, TokenStore};
 
 const VERSION: u32 = 1;
 
@@ -22,17 +19,35 @@ const VERSION: u32 = 1;
 #[derive(Serialize, Deserialize, Default)]
 struct Body {
     version: u32,
-    users: BTreeMap<String, TokenState>,
-    /// Refresh leases (absent in files written before leases existed).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    leases: BTreeMap<String, Lease>,
+    users: BTreeMap<String, Entry>,
 }
 
-/// A refresh lease: who holds it and until when (UNIX milliseconds, this machine's clock).
+/// One user's record: the token fields, then the version and the marker (absent in files
+/// written before they existed: version 0, no marker).
 #[derive(Serialize, Deserialize, Clone)]
-struct Lease {
-    holder: String,
-    until_ms: i64,
+struct Entry {
+    #[serde(flatten)]
+    state: TokenState,
+    #[serde(default)]
+    record_version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    marker: Option<String>,
+}
+
+impl From<Entry> for StoredTokens {
+    fn from(e: Entry) -> Self {
+        StoredTokens::from_parts(e.state, e.record_version, e.marker)
+    }
+}
+
+impl From<&StoredTokens> for Entry {
+    fn from(r: &StoredTokens) -> Self {
+        Entry {
+            state: r.state.clone(),
+            record_version: r.version,
+            marker: r.marker.clone(),
+        }
+    }
 }
 
 /// Tokens in one JSON file that only its owner can read (mode 0600 on Unix).
@@ -44,8 +59,7 @@ struct Lease {
 ///
 /// Every change (read, modify, replace) holds an exclusive OS lock (`flock`) on a lock file
 /// beside the store (`.NAME.lock`), so several `FileStore`s, in one process or in several
-/// processes on one machine, can share a file without losing writes, and coordinate their
-/// refreshes through leases kept in the file. (Not on network file systems whose `flock` is
+/// processes on one machine, can share a file without losing writes or their compare-and-set. (Not on network file systems whose `flock` is
 /// not shared between machines; on non-Unix systems only one `FileStore` may use a file.)
 pub struct FileStore {
     path: Arc<PathBuf>,
@@ -192,7 +206,7 @@ impl OsLock {
 }
 
 /// The users in the file; none when it does not exist yet.
-fn read(path: &Path) -> Result<BTreeMap<String, TokenState>, StorageError> {
+fn read(path: &Path) -> Result<BTreeMap<String, Entry>, StorageError> {
     read_body(path).map(|b| b.users)
 }
 
@@ -312,23 +326,23 @@ impl TokenStore for FileStore {
     fn get<'a>(
         &'a self,
         user_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+    ) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
         Box::pin(async move {
             let path = self.path.clone();
             let user_id = user_id.to_string();
-            blocking(move || Ok(read(&path)?.remove(&user_id))).await
+            blocking(move || Ok(read(&path)?.remove(&user_id).map(StoredTokens::from))).await
         })
     }
 
-    fn set<'a>(
+    fn put<'a>(
         &'a self,
         user_id: &'a str,
-        state: &'a TokenState,
+        record: &'a StoredTokens,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         let user_id = user_id.to_string();
-        let state = state.clone();
+        let entry = Entry::from(record);
         Box::pin(self.change(move |body| {
-            body.users.insert(user_id, state);
+            body.users.insert(user_id, entry);
             (true, ())
         }))
     }
@@ -341,68 +355,23 @@ impl TokenStore for FileStore {
     fn replace_if<'a>(
         &'a self,
         user_id: &'a str,
-        expected: &'a RefreshToken,
-        new: Option<&'a TokenState>,
+        expected: u64,
+        new: Option<&'a StoredTokens>,
     ) -> BoxFuture<'a, Result<bool, StorageError>> {
         let user_id = user_id.to_string();
-        let expected = expected.clone();
-        let new = new.cloned();
+        let new = new.map(Entry::from);
         Box::pin(self.change(move |body| {
             let matches = body
                 .users
                 .get(&user_id)
-                .is_some_and(|s| s.refresh_token.as_ref() == Some(&expected));
+                .is_some_and(|e| e.record_version == expected);
             if matches {
                 match new {
-                    Some(state) => body.users.insert(user_id, state),
+                    Some(entry) => body.users.insert(user_id, entry),
                     None => body.users.remove(&user_id),
                 };
             }
             (matches, matches)
-        }))
-    }
-
-    fn try_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        let user_id = user_id.to_string();
-        let holder = holder.to_string();
-        Box::pin(self.change(move |body| {
-            let now = now_millis();
-            body.leases.retain(|_, l| l.until_ms > now);
-            let free = body.leases.get(&user_id).is_none_or(|l| l.holder == holder);
-            if free {
-                body.leases.insert(
-                    user_id,
-                    Lease {
-                        holder,
-                        until_ms: now.saturating_add(millis(ttl)),
-                    },
-                );
-            }
-            (free, free)
-        }))
-    }
-
-    fn release_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        let user_id = user_id.to_string();
-        let holder = holder.to_string();
-        Box::pin(self.change(move |body| {
-            let ours = body
-                .leases
-                .get(&user_id)
-                .is_some_and(|l| l.holder == holder);
-            if ours {
-                body.leases.remove(&user_id);
-            }
-            (ours, ())
         }))
     }
 }

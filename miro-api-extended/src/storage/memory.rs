@@ -2,22 +2,18 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::RwLock;
 
 use futures::future::BoxFuture;
 
-use super::{StorageError, TokenState, TokenStore};
-use crate::secret::RefreshToken;
+use super::{StorageError, StoredTokens, TokenStore};
 
 /// Tokens kept in memory, lost when the process exits. Each instance is separate: share one
 /// instance (`Arc`) between the [`Miro`](crate::Miro) values of a process to coordinate their
 /// refreshes; it cannot coordinate processes.
 #[derive(Default)]
 pub struct MemoryStore {
-    users: RwLock<HashMap<String, TokenState>>,
-    /// Refresh leases: holder and end.
-    leases: Mutex<HashMap<String, (String, Instant)>>,
+    users: RwLock<HashMap<String, StoredTokens>>,
 }
 
 impl MemoryStore {
@@ -26,18 +22,13 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, TokenState>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, StoredTokens>> {
         // A panic elsewhere cannot leave a map half-updated: every write is one insert/remove.
         self.users.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, TokenState>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, StoredTokens>> {
         self.users.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn leases(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
-        // Every change is one insert/remove: a panic cannot leave the map inconsistent.
-        self.leases.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -53,17 +44,17 @@ impl TokenStore for MemoryStore {
     fn get<'a>(
         &'a self,
         user_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+    ) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
         Box::pin(async move { Ok(self.read().get(user_id).cloned()) })
     }
 
-    fn set<'a>(
+    fn put<'a>(
         &'a self,
         user_id: &'a str,
-        state: &'a TokenState,
+        record: &'a StoredTokens,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         Box::pin(async move {
-            self.write().insert(user_id.to_string(), state.clone());
+            self.write().insert(user_id.to_string(), record.clone());
             Ok(())
         })
     }
@@ -78,55 +69,19 @@ impl TokenStore for MemoryStore {
     fn replace_if<'a>(
         &'a self,
         user_id: &'a str,
-        expected: &'a RefreshToken,
-        new: Option<&'a TokenState>,
+        expected: u64,
+        new: Option<&'a StoredTokens>,
     ) -> BoxFuture<'a, Result<bool, StorageError>> {
         Box::pin(async move {
             let mut users = self.write();
-            let matches = users
-                .get(user_id)
-                .is_some_and(|s| s.refresh_token.as_ref() == Some(expected));
+            let matches = users.get(user_id).is_some_and(|s| s.version == expected);
             if matches {
                 match new {
-                    Some(state) => users.insert(user_id.to_string(), state.clone()),
+                    Some(record) => users.insert(user_id.to_string(), record.clone()),
                     None => users.remove(user_id),
                 };
             }
             Ok(matches)
-        })
-    }
-
-    fn try_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        Box::pin(async move {
-            let now = Instant::now();
-            let mut leases = self.leases();
-            let free = match leases.get(user_id) {
-                Some((h, until)) => h == holder || *until <= now,
-                None => true,
-            };
-            if free {
-                leases.insert(user_id.to_string(), (holder.to_string(), now + ttl));
-            }
-            Ok(free)
-        })
-    }
-
-    fn release_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        Box::pin(async move {
-            let mut leases = self.leases();
-            if leases.get(user_id).is_some_and(|(h, _)| h == holder) {
-                leases.remove(user_id);
-            }
-            Ok(())
         })
     }
 }

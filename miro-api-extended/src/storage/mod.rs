@@ -200,6 +200,15 @@ pub enum StorageError {
         /// The database's message and SQLSTATE (never row data).
         reason: String,
     },
+    /// A store call took longer than the client's store time limit; it may still be
+    /// applied.
+    #[error("token store: {action} did not finish within {limit:?}")]
+    TimedOut {
+        /// `read`, `write`, ...
+        action: &'static str,
+        /// The time limit.
+        limit: std::time::Duration,
+    },
     /// The blocking task doing the work ended early (a panic, or the runtime shutting down).
     #[error("token store: the storage task ended early")]
     TaskEnded,
@@ -208,135 +217,186 @@ pub enum StorageError {
     Other(#[source] BoxError),
 }
 
-/// Where the [`Miro`](crate::Miro) client keeps each user's tokens, and how processes that
-/// share those tokens take turns to refresh them.
+/// One user's stored tokens with the two fields the [`Miro`](crate::Miro) client coordinates
+/// through: a version that every write changes, and a refresh marker.
+///
+/// Dereferences to the [`TokenState`]. Stores keep all three fields as given and compare only
+/// the version (see [`TokenStore`]).
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredTokens {
+    /// The tokens.
+    pub state: TokenState,
+    /// Chosen at random by whoever writes the record (see [`new_version`]): a compare-and-set
+    /// names the version it replaces, and a writer recognises its own earlier write by it.
+    pub version: u64,
+    /// Set while a process is spending the stored refresh token (or revoking the tokens): an
+    /// opaque text the client writes and reads back; store it as given.
+    pub marker: Option<String>,
+}
+
+impl StoredTokens {
+    /// `state` with a new random version and no marker (what [`TokenStore::set`] stores).
+    pub fn new(state: TokenState) -> Self {
+        StoredTokens {
+            state,
+            version: new_version(),
+            marker: None,
+        }
+    }
+
+    /// A record as a store read it back.
+    pub fn from_parts(state: TokenState, version: u64, marker: Option<String>) -> Self {
+        StoredTokens {
+            state,
+            version,
+            marker,
+        }
+    }
+}
+
+impl std::ops::Deref for StoredTokens {
+    type Target = TokenState;
+    fn deref(&self) -> &TokenState {
+        &self.state
+    }
+}
+
+impl fmt::Debug for StoredTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredTokens")
+            .field("state", &self.state)
+            .field("version", &self.version)
+            .field("marker", &self.marker)
+            .finish()
+    }
+}
+
+/// A new random record version (64 bits from the operating system; the clock and a counter if
+/// it has none).
+pub fn new_version() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_ok() {
+        return u64::from_le_bytes(bytes);
+    }
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos
+        ^ COUNTER
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .rotate_left(32)
+}
+
+/// Where the [`Miro`](crate::Miro) client keeps each user's tokens, and through which the
+/// processes sharing them agree on who refreshes them.
 ///
 /// Implementations must be safe to call concurrently. The futures are boxed so that the trait
 /// can be used as `Arc<dyn TokenStore>`.
 ///
 /// # The contract, for people writing their own store (Redis, DynamoDB, ...)
 ///
-/// Miro's refresh tokens are single use: a refresh returns a new refresh token and the old one
-/// is dead. Every process that shares a store must therefore agree on who refreshes a user's
-/// tokens, and nobody may overwrite or delete tokens that someone else has just replaced. The
-/// client builds that from three primitives, each of which must be **atomic with respect to
-/// every process that uses the same backing store**:
+/// Miro's refresh tokens are single use. The client coordinates every process that shares a
+/// store through one primitive, **a compare-and-set on the record's version**
+/// ([`replace_if`](Self::replace_if)), which must be atomic with respect to every process
+/// using the same backing store: the record is replaced (or, with `None`, deleted) only if a
+/// record is stored for the user and its version is `expected`. In SQL:
+/// `UPDATE .. WHERE user_id = $1 AND version = $2` and the row count; in Redis a Lua script;
+/// in DynamoDB a condition expression. Store the version and the marker exactly as given.
 ///
-/// 1. **A lease per user** ([`try_lease`](Self::try_lease) /
-///    [`release_lease`](Self::release_lease)). `try_lease(user, holder, ttl)` succeeds (returns
-///    `true`) when no lease is held for the user, when the held lease has expired, or when
-///    `holder` already holds it (then it is extended); the lease then lasts `ttl` from now.
-///    Otherwise it returns `false` and changes nothing. `release_lease(user, holder)` ends the
-///    lease only if `holder` holds it. Leases must expire by themselves: a process that
-///    crashes while holding one must not block the user for longer than `ttl`. Use one clock
-///    for all processes where you can (the database's, e.g. Redis `SET key holder NX PX ttl`,
-///    a DynamoDB conditional put on `expires_at < :now`); with the processes' own clocks, keep
-///    them synchronised well within `ttl`.
-/// 2. **Compare-and-set on the refresh token** ([`replace_if`](Self::replace_if)). The state is
-///    replaced (or, with `None`, deleted) only if a state is stored for the user and its refresh
-///    token is the `expected` one; the answer says whether it was. A refresh stores its rotated
-///    tokens this way, and a refresh that Miro rejected deletes the tokens this way, so a
-///    process whose lease ran out can never overwrite or delete tokens that another process
-///    already replaced. In SQL: `UPDATE .. WHERE user_id = $1 AND refresh_token = $2` and
-///    looking at the row count; in Redis a `WATCH`/`MULTI` or a Lua script; in DynamoDB a
-///    condition expression.
-/// 3. **Durable writes.** When [`set`](Self::set) or [`replace_if`](Self::replace_if) returns
-///    `Ok`, the state must survive a crash of the process and be visible to every other process
-///    at once (read-your-writes across processes): [`get`](Self::get) right after must return
-///    it.
+/// Writes must be durable and visible to every process at once when they return `Ok`. A write
+/// that fails, times out or whose answer is lost may still be applied later: the client is
+/// built for that (every write names the version it replaces, and recognises its own write by
+/// the new version), so a store needs no retries or idempotency keys of its own. Errors are
+/// [`StorageError`]s and never quote tokens.
 ///
-/// The lease and the tokens may live in different places (a Redis lease in front of a SQL
-/// table works), as long as each primitive holds on its own. Errors are reported as
-/// [`StorageError`] and must never quote tokens. The client retries failed writes of rotated
-/// tokens a few times and keeps them in memory meanwhile, so a transient error is fine.
+/// What the client guarantees on top (checked by a seeded fault simulation of several
+/// processes, a faulty store and a faulty token endpoint, in the crate's tests):
+///
+/// - **I1**: a user's tokens are deleted only after Miro's token endpoint answered an OAuth
+///   `invalid_grant` (a JSON error) for the refresh token that is still stored, re-read after
+///   the answer.
+/// - **I2**: a token the store holds is never revoked automatically; only rotated tokens that
+///   no store can ever hold (the record they were to replace is gone) are.
+/// - **I3**: a refresh token is sent to Miro at most once, across any number of processes: a
+///   process first marks the record (a compare-and-set), and nobody spends a marked token.
+/// - **I4**: once [`Miro::revoke`](crate::Miro::revoke) returns `Ok`, no token of the user
+///   that a process or the store holds works; a cancelled revoke finishes in its own task.
+/// - **I5**: no duration setting makes the client panic.
 ///
 /// ```
-/// use std::time::Duration;
 /// use futures::future::BoxFuture;
-/// use miro_api_extended::storage::{StorageError, TokenState, TokenStore};
-/// use miro_api_extended::RefreshToken;
+/// use miro_api_extended::storage::{StorageError, StoredTokens, TokenStore};
 ///
 /// struct Redis; // ...
 /// impl TokenStore for Redis {
-///     fn get<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
-///         Box::pin(async move { Ok(None) }) // GET tokens:{user_id}
+///     fn get<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
+///         Box::pin(async move { Ok(None) }) // HGETALL tokens:{user_id}
 ///     }
-///     fn set<'a>(&'a self, user_id: &'a str, state: &'a TokenState) -> BoxFuture<'a, Result<(), StorageError>> {
-///         Box::pin(async move { Ok(()) }) // SET tokens:{user_id}
+///     fn put<'a>(&'a self, user_id: &'a str, record: &'a StoredTokens) -> BoxFuture<'a, Result<(), StorageError>> {
+///         Box::pin(async move { Ok(()) }) // HSET tokens:{user_id} ...
 ///     }
 ///     fn remove<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
 ///         Box::pin(async move { Ok(()) }) // DEL tokens:{user_id}
 ///     }
-///     fn replace_if<'a>(&'a self, user_id: &'a str, expected: &'a RefreshToken, new: Option<&'a TokenState>) -> BoxFuture<'a, Result<bool, StorageError>> {
-///         Box::pin(async move { Ok(false) }) // a Lua script comparing the refresh token
-///     }
-///     fn try_lease<'a>(&'a self, user_id: &'a str, holder: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, StorageError>> {
-///         Box::pin(async move { Ok(true) }) // SET lease:{user_id} holder NX PX ttl (or extend if ours)
-///     }
-///     fn release_lease<'a>(&'a self, user_id: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
-///         Box::pin(async move { Ok(()) }) // DEL lease:{user_id} if its value is holder
+///     fn replace_if<'a>(&'a self, user_id: &'a str, expected: u64, new: Option<&'a StoredTokens>) -> BoxFuture<'a, Result<bool, StorageError>> {
+///         Box::pin(async move { Ok(false) }) // a Lua script comparing the version
 ///     }
 /// }
 /// ```
 pub trait TokenStore: Send + Sync {
-    /// The state stored for `user_id`, if any.
+    /// The record stored for `user_id`, if any.
     fn get<'a>(
         &'a self,
         user_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>>;
+    ) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>>;
 
-    /// Stores `state` for `user_id`, replacing what was there (used after a code exchange).
-    /// When this returns `Ok`, the state must be durable.
-    fn set<'a>(
+    /// Stores `record` for `user_id`, replacing what was there. Durable when it returns `Ok`.
+    fn put<'a>(
         &'a self,
         user_id: &'a str,
-        state: &'a TokenState,
+        record: &'a StoredTokens,
     ) -> BoxFuture<'a, Result<(), StorageError>>;
 
     /// Forgets `user_id` (no error when nothing was stored).
     fn remove<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<(), StorageError>>;
 
-    /// Atomically: if a state is stored for `user_id` and its refresh token is `expected`,
-    /// replace it with `new` (remove it when `new` is `None`) and return `true`; otherwise
-    /// change nothing and return `false`. Durable when it returns `Ok(true)`.
+    /// Atomically: if a record is stored for `user_id` and its version is `expected`, replace
+    /// it with `new` (remove it when `new` is `None`) and return `true`; otherwise change
+    /// nothing and return `false`. Durable when it returns `Ok(true)`.
     fn replace_if<'a>(
         &'a self,
         user_id: &'a str,
-        expected: &'a RefreshToken,
-        new: Option<&'a TokenState>,
+        expected: u64,
+        new: Option<&'a StoredTokens>,
     ) -> BoxFuture<'a, Result<bool, StorageError>>;
 
-    /// Atomically takes (or extends) the refresh lease of `user_id` for `holder`, lasting
-    /// `ttl` from now: `true` when no other holder has an unexpired lease, else `false`.
-    fn try_lease<'a>(
+    /// Stores `state` for `user_id` with a new version and no marker (after a code exchange,
+    /// or to seed a store).
+    fn set<'a>(
         &'a self,
         user_id: &'a str,
-        holder: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StorageError>>;
-
-    /// Ends the refresh lease of `user_id` if `holder` holds it (else does nothing).
-    fn release_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-    ) -> BoxFuture<'a, Result<(), StorageError>>;
+        state: &'a TokenState,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        Box::pin(async move { self.put(user_id, &StoredTokens::new(state.clone())).await })
+    }
 }
 
 impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
     fn get<'a>(
         &'a self,
         user_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+    ) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
         (**self).get(user_id)
     }
 
-    fn set<'a>(
+    fn put<'a>(
         &'a self,
         user_id: &'a str,
-        state: &'a TokenState,
+        record: &'a StoredTokens,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
-        (**self).set(user_id, state)
+        (**self).put(user_id, record)
     }
 
     fn remove<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
@@ -346,41 +406,11 @@ impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
     fn replace_if<'a>(
         &'a self,
         user_id: &'a str,
-        expected: &'a RefreshToken,
-        new: Option<&'a TokenState>,
+        expected: u64,
+        new: Option<&'a StoredTokens>,
     ) -> BoxFuture<'a, Result<bool, StorageError>> {
         (**self).replace_if(user_id, expected, new)
     }
-
-    fn try_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        (**self).try_lease(user_id, holder, ttl)
-    }
-
-    fn release_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        (**self).release_lease(user_id, holder)
-    }
-}
-
-/// Milliseconds since the UNIX epoch on this machine's clock (the lease clock of the file and
-/// SQLite stores).
-pub(crate) fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// A duration in milliseconds, saturating.
-pub(crate) fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Runs blocking storage work off the async threads.

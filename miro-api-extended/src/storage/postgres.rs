@@ -2,17 +2,16 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use miro_api::AccessToken;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
-use super::{from_unix, millis, to_unix, StorageError, TokenState, TokenStore};
+use super::{from_unix, to_unix, StorageError, StoredTokens, TokenState, TokenStore};
 use crate::secret::RefreshToken;
 
-/// Creates the tables once, under an advisory lock so that replicas starting together do not
-/// race on `CREATE TABLE`.
+/// Creates the table, or adds the columns a table from an earlier version lacks, under an
+/// advisory lock so that replicas starting together do not race on the DDL.
 const SCHEMA: &str = "BEGIN;
 SELECT pg_advisory_xact_lock(7305718462210841621);
 CREATE TABLE IF NOT EXISTS miro_tokens (
@@ -24,21 +23,31 @@ CREATE TABLE IF NOT EXISTS miro_tokens (
     scope         TEXT,
     updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-CREATE TABLE IF NOT EXISTS miro_token_leases (
-    user_id    TEXT PRIMARY KEY,
-    holder     TEXT NOT NULL,
-    expires_at TIMESTAMPTZ NOT NULL
-);
+ALTER TABLE miro_tokens ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE miro_tokens ADD COLUMN IF NOT EXISTS marker TEXT;
 COMMIT;";
+
+/// Every column the store reads or writes.
+const COLUMNS: [&str; 9] = [
+    "user_id",
+    "access_token",
+    "refresh_token",
+    "expires_at",
+    "team_id",
+    "scope",
+    "updated_at",
+    "version",
+    "marker",
+];
 
 /// Tokens in PostgreSQL, shared by every process and machine that connects to the database.
 ///
-/// It creates its tables (`miro_tokens`, `miro_token_leases`) if they are missing. Refreshes
-/// are coordinated with the database's own locking: taking a lease is one
-/// `INSERT .. ON CONFLICT DO UPDATE .. WHERE` statement, which locks the user's lease row, and
-/// lease ends are on the database server's clock (`now()`), so the replicas' clocks do not
-/// matter. Writes are committed (durable with PostgreSQL's default `synchronous_commit`) when
-/// they return.
+/// Its table is `miro_tokens`. [`connect`](Self::connect) creates it (or adds columns of a
+/// newer version) only when it is missing something, so an application role with only
+/// `SELECT, INSERT, UPDATE, DELETE` on an existing table connects fine;
+/// [`migrate`](Self::migrate) does the DDL on its own, for a deploy step with an owner role.
+/// The compare-and-set is one `UPDATE .. WHERE version = $n` statement. Writes are committed
+/// (durable with PostgreSQL's default `synchronous_commit`) when they return.
 ///
 /// One connection, pipelining concurrent queries; it is opened again when it breaks. No TLS:
 /// run it over a trusted network or a Unix socket.
@@ -74,9 +83,43 @@ fn pg_error(action: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Stora
 
 impl PostgresStore {
     /// Connects with a libpq-style connection string (`host=.. port=.. user=.. dbname=..`
-    /// or a `postgresql://` URL) and creates the tables if missing. The password, if any,
-    /// never appears in `Debug` or errors.
+    /// or a `postgresql://` URL); when the table or one of its columns is missing, creates
+    /// them (which needs the rights to). The password, if any, never appears in `Debug` or
+    /// errors.
     pub async fn connect(conninfo: &str) -> Result<Self, StorageError> {
+        let store = Self::open(conninfo)?;
+        if !store.schema_ready().await? {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    /// Creates the table, or adds the columns an older version's table lacks (idempotent).
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        self.client()
+            .await?
+            .batch_execute(SCHEMA)
+            .await
+            .map_err(pg_error("create or upgrade the table"))
+    }
+
+    /// Whether the table has every column, as this role sees it.
+    async fn schema_ready(&self) -> Result<bool, StorageError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT count(*) FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = 'miro_tokens'
+                   AND column_name = ANY($1)",
+                &[&&COLUMNS[..]],
+            )
+            .await
+            .map_err(pg_error("look at the table"))?;
+        Ok(row.get::<_, i64>(0) == COLUMNS.len() as i64)
+    }
+
+    fn open(conninfo: &str) -> Result<Self, StorageError> {
         let config: Config = conninfo
             .parse()
             .map_err(pg_error("parse the connection string"))?;
@@ -95,17 +138,11 @@ impl PostgresStore {
             config.get_ports(),
             config.get_dbname().unwrap_or("")
         );
-        let store = PostgresStore {
+        Ok(PostgresStore {
             config,
             target,
             client: tokio::sync::Mutex::new(None),
-        };
-        let client = store.client().await?;
-        client
-            .batch_execute(SCHEMA)
-            .await
-            .map_err(pg_error("create the tables"))?;
-        Ok(store)
+        })
     }
 
     /// The open connection, opened again when it broke.
@@ -131,8 +168,8 @@ impl PostgresStore {
     }
 }
 
-fn state_of(row: &Row) -> TokenState {
-    TokenState {
+fn record_of(row: &Row) -> StoredTokens {
+    let state = TokenState {
         access_token: AccessToken::new(row.get::<_, String>(0)),
         refresh_token: row.get::<_, Option<String>>(1).map(RefreshToken::new),
         expires_at: row
@@ -140,55 +177,62 @@ fn state_of(row: &Row) -> TokenState {
             .map(|s| from_unix(s.max(0) as u64)),
         team_id: row.get(3),
         scope: row.get(4),
-    }
+    };
+    // The version is stored as its two's-complement BIGINT.
+    StoredTokens::from_parts(state, row.get::<_, i64>(5) as u64, row.get(6))
 }
 
 impl TokenStore for PostgresStore {
     fn get<'a>(
         &'a self,
         user_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+    ) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
         Box::pin(async move {
             let row = self
                 .client()
                 .await?
                 .query_opt(
-                    "SELECT access_token, refresh_token, expires_at, team_id, scope
+                    "SELECT access_token, refresh_token, expires_at, team_id, scope, version, marker
                      FROM miro_tokens WHERE user_id = $1",
                     &[&user_id],
                 )
                 .await
                 .map_err(pg_error("read the tokens"))?;
-            Ok(row.as_ref().map(state_of))
+            Ok(row.as_ref().map(record_of))
         })
     }
 
-    fn set<'a>(
+    fn put<'a>(
         &'a self,
         user_id: &'a str,
-        state: &'a TokenState,
+        record: &'a StoredTokens,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         Box::pin(async move {
             self.client()
                 .await?
                 .execute(
                     "INSERT INTO miro_tokens
-                         (user_id, access_token, refresh_token, expires_at, team_id, scope, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, now())
+                         (user_id, access_token, refresh_token, expires_at, team_id, scope,
+                          updated_at, version, marker)
+                     VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8)
                      ON CONFLICT (user_id) DO UPDATE SET
                          access_token = EXCLUDED.access_token,
                          refresh_token = EXCLUDED.refresh_token,
                          expires_at = EXCLUDED.expires_at,
                          team_id = EXCLUDED.team_id,
                          scope = EXCLUDED.scope,
-                         updated_at = now()",
+                         updated_at = now(),
+                         version = EXCLUDED.version,
+                         marker = EXCLUDED.marker",
                     &[
                         &user_id,
-                        &state.access_token.expose(),
-                        &state.refresh_token.as_ref().map(|r| r.expose()),
-                        &state.expires_at.map(|t| to_unix(t) as i64),
-                        &state.team_id,
-                        &state.scope,
+                        &record.access_token.expose(),
+                        &record.refresh_token.as_ref().map(|r| r.expose()),
+                        &record.expires_at.map(|t| to_unix(t) as i64),
+                        &record.team_id,
+                        &record.scope,
+                        &(record.version as i64),
+                        &record.marker,
                     ],
                 )
                 .await
@@ -211,82 +255,43 @@ impl TokenStore for PostgresStore {
     fn replace_if<'a>(
         &'a self,
         user_id: &'a str,
-        expected: &'a RefreshToken,
-        new: Option<&'a TokenState>,
+        expected: u64,
+        new: Option<&'a StoredTokens>,
     ) -> BoxFuture<'a, Result<bool, StorageError>> {
         Box::pin(async move {
             let client = self.client().await?;
+            let expected = expected as i64;
             let changed = match new {
-                Some(state) => client
+                Some(record) => client
                     .execute(
                         "UPDATE miro_tokens SET
                              access_token = $3, refresh_token = $4, expires_at = $5,
-                             team_id = $6, scope = $7, updated_at = now()
-                         WHERE user_id = $1 AND refresh_token = $2",
+                             team_id = $6, scope = $7, updated_at = now(), version = $8,
+                             marker = $9
+                         WHERE user_id = $1 AND version = $2",
                         &[
                             &user_id,
-                            &expected.expose(),
-                            &state.access_token.expose(),
-                            &state.refresh_token.as_ref().map(|r| r.expose()),
-                            &state.expires_at.map(|t| to_unix(t) as i64),
-                            &state.team_id,
-                            &state.scope,
+                            &expected,
+                            &record.access_token.expose(),
+                            &record.refresh_token.as_ref().map(|r| r.expose()),
+                            &record.expires_at.map(|t| to_unix(t) as i64),
+                            &record.team_id,
+                            &record.scope,
+                            &(record.version as i64),
+                            &record.marker,
                         ],
                     )
                     .await
                     .map_err(pg_error("replace the tokens"))?,
                 None => client
                     .execute(
-                        "DELETE FROM miro_tokens WHERE user_id = $1 AND refresh_token = $2",
-                        &[&user_id, &expected.expose()],
+                        "DELETE FROM miro_tokens WHERE user_id = $1 AND version = $2",
+                        &[&user_id, &expected],
                     )
                     .await
                     .map_err(pg_error("remove the tokens"))?,
             };
             Ok(changed == 1)
-        })
-    }
-
-    fn try_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        Box::pin(async move {
-            let changed = self
-                .client()
-                .await?
-                .execute(
-                    "INSERT INTO miro_token_leases (user_id, holder, expires_at)
-                     VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond')
-                     ON CONFLICT (user_id) DO UPDATE SET
-                         holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-                     WHERE miro_token_leases.holder = EXCLUDED.holder
-                        OR miro_token_leases.expires_at <= now()",
-                    &[&user_id, &holder, &millis(ttl)],
-                )
-                .await
-                .map_err(pg_error("take the refresh lease"))?;
-            Ok(changed == 1)
-        })
-    }
-
-    fn release_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        Box::pin(async move {
-            self.client()
-                .await?
-                .execute(
-                    "DELETE FROM miro_token_leases WHERE user_id = $1 AND holder = $2",
-                    &[&user_id, &holder],
-                )
-                .await
-                .map_err(pg_error("release the refresh lease"))?;
-            Ok(())
         })
     }
 }

@@ -9,9 +9,7 @@ use futures::future::BoxFuture;
 use miro_api::AccessToken;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{
-    blocking, from_unix, millis, now_millis, to_unix, StorageError, TokenState, TokenStore,
-};
+use super::{blocking, from_unix, to_unix, StorageError, StoredTokens, TokenState, TokenStore};
 use crate::secret::RefreshToken;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS miro_tokens (
@@ -21,18 +19,41 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS miro_tokens (
     expires_at    INTEGER,
     team_id       TEXT,
     scope         TEXT,
-    updated_at    INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS miro_token_leases (
-    user_id    TEXT PRIMARY KEY NOT NULL,
-    holder     TEXT NOT NULL,
-    expires_ms INTEGER NOT NULL
+    updated_at    INTEGER NOT NULL,
+    version       INTEGER NOT NULL DEFAULT 0,
+    marker        TEXT
 )";
+
+/// Columns added since the first schema, for databases created before them.
+const ADDED_COLUMNS: [(&str, &str); 2] = [
+    (
+        "version",
+        "ALTER TABLE miro_tokens ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+    ),
+    ("marker", "ALTER TABLE miro_tokens ADD COLUMN marker TEXT"),
+];
+
+/// Creates the table, or adds the columns a table from an earlier version lacks.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    let mut columns = Vec::new();
+    let mut info = conn.prepare("SELECT name FROM pragma_table_info('miro_tokens')")?;
+    let mut rows = info.query([])?;
+    while let Some(row) = rows.next()? {
+        columns.push(row.get::<_, String>(0)?);
+    }
+    for (name, ddl) in ADDED_COLUMNS {
+        if !columns.iter().any(|c| c == name) {
+            conn.execute_batch(ddl)?;
+        }
+    }
+    Ok(())
+}
 
 /// Tokens in a SQLite database file (created with mode 0600 on Unix; SQLite gives its journal
 /// the same mode). Each write is a transaction that is on disk when it returns; several
 /// processes on one machine can share the file, and their refreshes are coordinated through
-/// the `miro_token_leases` table (lease ends are on the machine's clock).
+/// the compare-and-set on each row's `version`.
 pub struct SqliteStore {
     path: Arc<PathBuf>,
     conn: Arc<Mutex<Connection>>,
@@ -61,7 +82,7 @@ impl SqliteStore {
             conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
             conn.pragma_update(None, "synchronous", "FULL")
                 .map_err(sqlite)?;
-            conn.execute_batch(SCHEMA).map_err(sqlite)?;
+            migrate(&conn).map_err(sqlite)?;
             Ok(conn)
         })
         .await?;
@@ -121,28 +142,36 @@ fn create_private(_path: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
+fn record_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTokens> {
+    let state = TokenState {
+        access_token: AccessToken::new(row.get::<_, String>(0)?),
+        refresh_token: row.get::<_, Option<String>>(1)?.map(RefreshToken::new),
+        expires_at: row
+            .get::<_, Option<i64>>(2)?
+            .map(|s| from_unix(s.max(0) as u64)),
+        team_id: row.get(3)?,
+        scope: row.get(4)?,
+    };
+    // The version is stored as its two's-complement i64.
+    Ok(StoredTokens::from_parts(
+        state,
+        row.get::<_, i64>(5)? as u64,
+        row.get(6)?,
+    ))
+}
+
 impl TokenStore for SqliteStore {
     fn get<'a>(
         &'a self,
         user_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TokenState>, StorageError>> {
+    ) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
         let user_id = user_id.to_string();
         Box::pin(self.with(move |conn| {
             conn.query_row(
-                "SELECT access_token, refresh_token, expires_at, team_id, scope
+                "SELECT access_token, refresh_token, expires_at, team_id, scope, version, marker
                  FROM miro_tokens WHERE user_id = ?1",
                 params![user_id],
-                |row| {
-                    Ok(TokenState {
-                        access_token: AccessToken::new(row.get::<_, String>(0)?),
-                        refresh_token: row.get::<_, Option<String>>(1)?.map(RefreshToken::new),
-                        expires_at: row
-                            .get::<_, Option<i64>>(2)?
-                            .map(|s| from_unix(s.max(0) as u64)),
-                        team_id: row.get(3)?,
-                        scope: row.get(4)?,
-                    })
-                },
+                record_of,
             )
             .optional()
         }))
@@ -151,106 +180,73 @@ impl TokenStore for SqliteStore {
     fn replace_if<'a>(
         &'a self,
         user_id: &'a str,
-        expected: &'a RefreshToken,
-        new: Option<&'a TokenState>,
+        expected: u64,
+        new: Option<&'a StoredTokens>,
     ) -> BoxFuture<'a, Result<bool, StorageError>> {
         let user_id = user_id.to_string();
-        let expected = expected.expose().to_string();
         let new = new.cloned();
         Box::pin(self.with(move |conn| {
             let changed = match new {
-                Some(state) => conn.execute(
+                Some(record) => conn.execute(
                     "UPDATE miro_tokens SET
                          access_token = ?3, refresh_token = ?4, expires_at = ?5,
-                         team_id = ?6, scope = ?7, updated_at = ?8
-                     WHERE user_id = ?1 AND refresh_token = ?2",
+                         team_id = ?6, scope = ?7, updated_at = ?8, version = ?9, marker = ?10
+                     WHERE user_id = ?1 AND version = ?2",
                     params![
                         user_id,
-                        expected,
-                        state.access_token.expose(),
-                        state.refresh_token.as_ref().map(|r| r.expose()),
-                        state.expires_at.map(|t| to_unix(t) as i64),
-                        state.team_id,
-                        state.scope,
+                        expected as i64,
+                        record.access_token.expose(),
+                        record.refresh_token.as_ref().map(|r| r.expose()),
+                        record.expires_at.map(|t| to_unix(t) as i64),
+                        record.team_id,
+                        record.scope,
                         to_unix(std::time::SystemTime::now()) as i64,
+                        record.version as i64,
+                        record.marker,
                     ],
                 )?,
                 None => conn.execute(
-                    "DELETE FROM miro_tokens WHERE user_id = ?1 AND refresh_token = ?2",
-                    params![user_id, expected],
+                    "DELETE FROM miro_tokens WHERE user_id = ?1 AND version = ?2",
+                    params![user_id, expected as i64],
                 )?,
             };
             Ok(changed == 1)
         }))
     }
 
-    fn try_lease<'a>(
+    fn put<'a>(
         &'a self,
         user_id: &'a str,
-        holder: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        let user_id = user_id.to_string();
-        let holder = holder.to_string();
-        Box::pin(self.with(move |conn| {
-            let now = now_millis();
-            // One statement: SQLite's write lock makes the check and the take atomic.
-            let changed = conn.execute(
-                "INSERT INTO miro_token_leases (user_id, holder, expires_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(user_id) DO UPDATE SET
-                     holder = excluded.holder, expires_ms = excluded.expires_ms
-                 WHERE miro_token_leases.holder = excluded.holder
-                    OR miro_token_leases.expires_ms <= ?4",
-                params![user_id, holder, now.saturating_add(millis(ttl)), now],
-            )?;
-            Ok(changed == 1)
-        }))
-    }
-
-    fn release_lease<'a>(
-        &'a self,
-        user_id: &'a str,
-        holder: &'a str,
+        record: &'a StoredTokens,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         let user_id = user_id.to_string();
-        let holder = holder.to_string();
-        Box::pin(self.with(move |conn| {
-            conn.execute(
-                "DELETE FROM miro_token_leases WHERE user_id = ?1 AND holder = ?2",
-                params![user_id, holder],
-            )
-            .map(drop)
-        }))
-    }
-
-    fn set<'a>(
-        &'a self,
-        user_id: &'a str,
-        state: &'a TokenState,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        let user_id = user_id.to_string();
-        let state = state.clone();
+        let record = record.clone();
         Box::pin(self.with(move |conn| {
             let now = to_unix(std::time::SystemTime::now()) as i64;
             conn.execute(
                 "INSERT INTO miro_tokens
-                     (user_id, access_token, refresh_token, expires_at, team_id, scope, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     (user_id, access_token, refresh_token, expires_at, team_id, scope, updated_at,
+                      version, marker)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(user_id) DO UPDATE SET
                      access_token = excluded.access_token,
                      refresh_token = excluded.refresh_token,
                      expires_at = excluded.expires_at,
                      team_id = excluded.team_id,
                      scope = excluded.scope,
-                     updated_at = excluded.updated_at",
+                     updated_at = excluded.updated_at,
+                     version = excluded.version,
+                     marker = excluded.marker",
                 params![
                     user_id,
-                    state.access_token.expose(),
-                    state.refresh_token.as_ref().map(|r| r.expose()),
-                    state.expires_at.map(|t| to_unix(t) as i64),
-                    state.team_id,
-                    state.scope,
+                    record.access_token.expose(),
+                    record.refresh_token.as_ref().map(|r| r.expose()),
+                    record.expires_at.map(|t| to_unix(t) as i64),
+                    record.team_id,
+                    record.scope,
                     now,
+                    record.version as i64,
+                    record.marker,
                 ],
             )
             .map(drop)

@@ -1,10 +1,9 @@
-//! The `TokenStore` contract every store must keep: compare-and-set on the refresh token and
-//! the per-user lease.
+//! The `TokenStore` contract every store must keep: records with their version and marker,
+//! and the compare-and-set on the version.
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use miro_api_extended::storage::{TokenState, TokenStore};
-use miro_api_extended::RefreshToken;
+use miro_api_extended::storage::{StoredTokens, TokenState, TokenStore};
 
 fn state(n: u32) -> TokenState {
     TokenState::new(format!("access-{n}"))
@@ -13,57 +12,73 @@ fn state(n: u32) -> TokenState {
         .with_grant(Some(format!("team-{n}")), Some("boards:read".into()))
 }
 
-/// Checks `replace_if`, `try_lease` and `release_lease` on an empty store.
-pub async fn check(store: &dyn TokenStore) {
-    let r = |n: u32| RefreshToken::new(format!("refresh-{n}"));
-    // replace_if: nothing stored, a wrong refresh token, then the right one.
-    assert!(!store
-        .replace_if("c1", &r(1), Some(&state(2)))
-        .await
-        .unwrap());
-    assert_eq!(store.get("c1").await.unwrap(), None);
-    store.set("c1", &state(1)).await.unwrap();
-    assert!(!store
-        .replace_if("c1", &r(9), Some(&state(2)))
-        .await
-        .unwrap());
-    assert_eq!(store.get("c1").await.unwrap(), Some(state(1)));
-    assert!(store
-        .replace_if("c1", &r(1), Some(&state(2)))
-        .await
-        .unwrap());
-    assert_eq!(store.get("c1").await.unwrap(), Some(state(2)));
-    // Removal only of an unchanged refresh token.
-    assert!(!store.replace_if("c1", &r(1), None).await.unwrap());
-    assert_eq!(store.get("c1").await.unwrap(), Some(state(2)));
-    assert!(store.replace_if("c1", &r(2), None).await.unwrap());
-    assert_eq!(store.get("c1").await.unwrap(), None);
+fn record(n: u32, version: u64, marker: Option<&str>) -> StoredTokens {
+    StoredTokens::from_parts(state(n), version, marker.map(str::to_string))
+}
 
-    // Leases: exclusive, extendable by the holder, released only by it, per user.
-    let long = Duration::from_secs(60);
-    assert!(store.try_lease("c1", "a", long).await.unwrap());
-    assert!(!store.try_lease("c1", "b", long).await.unwrap());
-    assert!(
-        store.try_lease("c1", "a", long).await.unwrap(),
-        "the holder extends"
-    );
-    assert!(store.try_lease("c2", "b", long).await.unwrap(), "per user");
-    store.release_lease("c1", "b").await.unwrap();
-    assert!(
-        !store.try_lease("c1", "b", long).await.unwrap(),
-        "only the holder releases"
-    );
-    store.release_lease("c1", "a").await.unwrap();
-    assert!(store.try_lease("c1", "b", long).await.unwrap());
-    store.release_lease("c1", "b").await.unwrap();
-    store.release_lease("c2", "b").await.unwrap();
-    // A lease expires by itself.
-    assert!(store
-        .try_lease("c3", "a", Duration::from_millis(300))
+/// Checks `put`, `set`, `replace_if` and `remove` on an empty store.
+pub async fn check(store: &dyn TokenStore) {
+    // Nothing stored: no compare-and-set succeeds.
+    assert!(!store
+        .replace_if("c1", 7, Some(&record(2, 8, None)))
         .await
         .unwrap());
-    assert!(!store.try_lease("c3", "b", long).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(store.try_lease("c3", "b", long).await.unwrap(), "expired");
-    store.release_lease("c3", "b").await.unwrap();
+    assert_eq!(store.get("c1").await.unwrap(), None);
+    // Versions round-trip whole, the largest included (stored as signed 64-bit in SQL).
+    store.put("c1", &record(1, u64::MAX, None)).await.unwrap();
+    assert_eq!(
+        store.get("c1").await.unwrap(),
+        Some(record(1, u64::MAX, None))
+    );
+    // A wrong version changes nothing; the right one replaces, marker and all.
+    assert!(!store
+        .replace_if("c1", 1, Some(&record(2, 2, None)))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get("c1").await.unwrap(),
+        Some(record(1, u64::MAX, None))
+    );
+    let marked = record(1, 1 << 63, Some("refreshing pid1-ab"));
+    assert!(store
+        .replace_if("c1", u64::MAX, Some(&marked))
+        .await
+        .unwrap());
+    assert_eq!(store.get("c1").await.unwrap(), Some(marked));
+    // The same write again (a retry whose first try landed) is refused: the version moved.
+    assert!(!store
+        .replace_if(
+            "c1",
+            u64::MAX,
+            Some(&record(1, 1 << 63, Some("refreshing pid1-ab")))
+        )
+        .await
+        .unwrap());
+    assert!(store
+        .replace_if("c1", 1 << 63, Some(&record(2, 5, None)))
+        .await
+        .unwrap());
+    assert_eq!(store.get("c1").await.unwrap(), Some(record(2, 5, None)));
+    // Removal only of an unchanged version.
+    assert!(!store.replace_if("c1", 1 << 63, None).await.unwrap());
+    assert!(store.get("c1").await.unwrap().is_some());
+    assert!(store.replace_if("c1", 5, None).await.unwrap());
+    assert_eq!(store.get("c1").await.unwrap(), None);
+    // `set` stores the tokens unmarked under a new version; `put` replaces whatever is there.
+    store.set("c2", &state(3)).await.unwrap();
+    let set = store.get("c2").await.unwrap().unwrap();
+    assert_eq!((set.state.clone(), set.marker.clone()), (state(3), None));
+    store.set("c2", &state(3)).await.unwrap();
+    assert_ne!(store.get("c2").await.unwrap().unwrap().version, set.version);
+    store
+        .put("c2", &record(4, 9, Some("revoking x")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get("c2").await.unwrap(),
+        Some(record(4, 9, Some("revoking x")))
+    );
+    store.remove("c2").await.unwrap();
+    store.remove("c2").await.unwrap();
+    assert_eq!(store.get("c2").await.unwrap(), None);
 }

@@ -63,6 +63,7 @@ pub async fn stored(miro: &Miro, user: &str) -> TokenState {
         .await
         .unwrap()
         .expect("tokens are stored")
+        .state
 }
 
 pub fn oauth_error(e: &miro_api::Error) -> &OAuthError {

@@ -158,6 +158,44 @@ impl Server {
         );
     }
 
+    /// Stops the server at once (as a crash would: no clean shutdown).
+    pub fn stop(&self) {
+        let data = self.data();
+        self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+
+    /// Starts the stopped server again on the same port and data.
+    pub fn start_again(&self) {
+        let data = self.data();
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data,
+                "-l",
+                &log.display().to_string(),
+                "-o",
+                &options,
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    /// The connection string for the `postgres` database as `user`.
+    pub fn conninfo_as(&self, user: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user={user} dbname=postgres",
+            self.port
+        )
+    }
+
     /// The connection string for the `postgres` database.
     pub fn conninfo(&self) -> String {
         format!(

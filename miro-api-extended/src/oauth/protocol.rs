@@ -1,0 +1,1106 @@
+//! The refresh, tidy and revoke decisions as a pure state machine ("sans-IO").
+//!
+//! An [`Op`] never touches the store, the network or a clock: it is given what the last
+//! action produced ([`Input`]) and the process's situation ([`Env`]), updates the user's
+//! per-process state ([`UserCore`]) and says what to do next ([`Action`]). `refresh.rs` drives
+//! it with the real store and Miro; the crate's fault simulation drives the same code with a
+//! faulty store, a faulty token endpoint, several processes and skewed clocks.
+//!
+//! The protocol, for one user:
+//! - Every stored record has a random version; every write is a compare-and-set naming the
+//!   version it replaces and choosing the new one, so a retried write recognises its own
+//!   earlier success (the store holds the version it chose) and a delayed write can never
+//!   land on a record that changed since.
+//! - Before a refresh token is sent, the record is marked (`refreshing <holder>`) by such a
+//!   write. Nobody sends the token of a marked record: a second process waits for the marker
+//!   to go, and uses the stored access token meanwhile while it still works. The marker goes
+//!   when the rotated tokens are stored, or when Miro refused the request without spending
+//!   the token; an answer that was lost leaves the record marked `in-doubt`.
+//! - Rotated tokens the store does not take are kept in memory and written again later by
+//!   a background task (the marker keeps every other process from spending the dead token
+//!   meanwhile, however long the store is away). Only when the record they replace is gone
+//!   for good are they revoked: no store can ever hold them.
+//! - Tokens are deleted only after Miro answered `invalid_grant` for the token still stored.
+//! - Revoking marks the record `revoking <holder>`, revokes at Miro, then deletes it; anyone
+//!   may finish a revoke another process started.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use miro_api::AccessToken;
+
+use super::OAuthError;
+use crate::secret::RefreshToken;
+use crate::storage::{StorageError, StoredTokens, TokenState};
+
+/// How many times one operation tries a store call before it gives up (and leaves what is
+/// left to the background task).
+pub(crate) const STORE_ATTEMPTS: u32 = 3;
+/// The first pause between two tries of a write (doubled each time).
+pub(crate) const WRITE_BACKOFF: Duration = Duration::from_millis(50);
+/// Pauses between two looks at a record another process has marked.
+const POLL_MIN: Duration = Duration::from_millis(10);
+const POLL_MAX: Duration = Duration::from_millis(200);
+/// How many times one operation decides anew after the record changed under it, at most.
+const MAX_ROUNDS: u32 = 64;
+
+/// What one process knows about one user beyond the store.
+#[derive(Default)]
+pub(crate) struct UserCore {
+    /// Rotated tokens the store has not taken yet (used meanwhile).
+    pub pending: Option<Pending>,
+    /// Markers of ours whose refresh token was sent, by record version, and what came of it.
+    spent: HashMap<u64, Spent>,
+    /// Writes of ours whose outcome is unknown and must be settled (see [`Tidy`]).
+    pub tidy: Vec<Tidy>,
+    /// Whether a background task is settling them (the driver's business).
+    pub tidier: bool,
+}
+
+impl UserCore {
+    /// Whether there is nothing to remember (the entry can be dropped).
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_none() && self.spent.is_empty() && self.tidy.is_empty() && !self.tidier
+    }
+
+    /// Whether the background task has something to do.
+    pub fn needs_tidy(&self) -> bool {
+        self.pending.is_some() || !self.tidy.is_empty()
+    }
+
+    /// Forgets everything (new tokens were stored by a code exchange).
+    pub fn reset(&mut self) {
+        let tidier = self.tidier;
+        *self = UserCore::default();
+        self.tidier = tidier;
+    }
+}
+
+/// Rotated tokens waiting to be stored.
+#[derive(Clone)]
+pub(crate) struct Pending {
+    /// The tokens.
+    pub state: TokenState,
+    /// The version of the (marked) record they replace.
+    pub replaces: u64,
+    /// The version they are written with (the same on every try).
+    pub version: u64,
+}
+
+impl Pending {
+    fn record(&self) -> StoredTokens {
+        StoredTokens::from_parts(self.state.clone(), self.version, None)
+    }
+}
+
+/// What became of a refresh token sent under one of our markers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Spent {
+    /// No answer (or one we could not read): whether Miro rotated it is unknown.
+    Unanswered,
+    /// Miro answered `invalid_grant`.
+    Rejected,
+}
+
+/// A write of ours whose outcome is unknown, to settle from the background task.
+#[derive(Clone)]
+pub(crate) enum Tidy {
+    /// A marker write from version `from` that may still land: fence it out by writing the
+    /// record unmarked from `from` (one of the two wins), or remove the marker if it landed.
+    Fence { from: u64, mark: StoredTokens },
+    /// Our marker `mark_version` should be replaced by `record` (unmarked, or `in-doubt`).
+    Unmark {
+        mark_version: u64,
+        record: StoredTokens,
+    },
+}
+
+/// The markers, as written to the store.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Marker<'a> {
+    /// `holder` is spending the stored refresh token.
+    Refreshing(&'a str),
+    /// `holder` sent the stored refresh token and the answer was lost.
+    InDoubt(&'a str),
+    /// `holder` is revoking the tokens.
+    Revoking(&'a str),
+    /// Something this version does not know (treated like `Refreshing`).
+    Unknown,
+}
+
+const REFRESHING: &str = "refreshing";
+const IN_DOUBT: &str = "in-doubt";
+const REVOKING: &str = "revoking";
+
+impl<'a> Marker<'a> {
+    pub fn parse(text: &'a str) -> Marker<'a> {
+        match text.split_once(' ') {
+            Some((REFRESHING, h)) => Marker::Refreshing(h),
+            Some((IN_DOUBT, h)) => Marker::InDoubt(h),
+            Some((REVOKING, h)) => Marker::Revoking(h),
+            _ => Marker::Unknown,
+        }
+    }
+}
+
+fn marker(kind: &str, holder: &str) -> Option<String> {
+    Some(format!("{kind} {holder}"))
+}
+
+/// The process's situation at one step.
+pub(crate) struct Env<'a> {
+    /// This process's name in markers.
+    pub holder: &'a str,
+    /// Refresh when the access token expires within this.
+    pub margin: Duration,
+    /// How long to wait for a record another process marked.
+    pub wait: Duration,
+    /// This process's wall clock (token expiry).
+    pub now: SystemTime,
+    /// A monotonic clock (any origin).
+    pub mono: Duration,
+    /// A new random version this step may use.
+    pub version: u64,
+    /// The access token Miro last answered 401 to for this user, if any.
+    pub rejected: Option<&'a AccessToken>,
+}
+
+impl Env<'_> {
+    fn expired(&self, state: &TokenState, margin: Duration) -> bool {
+        state
+            .expires_at
+            .is_some_and(|at| self.now.checked_add(margin).is_none_or(|limit| at <= limit))
+    }
+
+    fn rejected(&self, state: &TokenState) -> bool {
+        self.rejected == Some(&state.access_token)
+    }
+
+    /// The tokens should be refreshed before use.
+    pub fn needs_refresh(&self, state: &TokenState) -> bool {
+        self.rejected(state) || self.expired(state, self.margin)
+    }
+
+    /// The access token can still be used (not expired, not rejected).
+    pub fn usable(&self, state: &TokenState) -> bool {
+        !self.rejected(state) && !self.expired(state, Duration::ZERO)
+    }
+}
+
+/// What a refresh-token request came to.
+pub(crate) enum Answer {
+    /// New tokens.
+    Granted(TokenState),
+    /// An OAuth JSON `invalid_grant`: the token is no good (the error to report).
+    Rejected(OAuthError),
+    /// Any other error answer: the token was not spent.
+    Refused(OAuthError),
+    /// No answer, or one that could not be read: the token may have been spent.
+    Lost(OAuthError),
+}
+
+/// What the previous action produced.
+pub(crate) enum Input {
+    Start,
+    Read(Result<Option<StoredTokens>, StorageError>),
+    Wrote(Result<bool, StorageError>),
+    Spent(Answer),
+    Revoked(Result<(), OAuthError>),
+    Slept,
+}
+
+/// What to do next.
+pub(crate) enum Action {
+    /// Read the user's record.
+    Read,
+    /// `replace_if(user, expected, record)`.
+    Write {
+        expected: u64,
+        record: Option<StoredTokens>,
+    },
+    /// Send this refresh token to the token endpoint.
+    Spend(RefreshToken),
+    /// Revoke this access token at Miro.
+    Revoke(AccessToken),
+    /// Wait.
+    Sleep(Duration),
+    /// Finished.
+    Done(Result<Done, OAuthError>),
+}
+
+/// What a finished operation gives.
+#[derive(Debug)]
+pub(crate) enum Done {
+    /// Tokens to use.
+    Tokens(TokenState),
+    /// Revoked (`false`: nothing was stored).
+    Revoked(bool),
+    /// The background work is done, or left for later.
+    Tidied,
+}
+
+/// The three operations.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    /// Give usable tokens, refreshing them if needed.
+    Refresh,
+    /// Store pending tokens and settle unknown writes.
+    Tidy,
+    /// Revoke at Miro and remove.
+    Revoke,
+}
+
+enum Phase {
+    Start,
+    /// Waiting for a read to decide on.
+    Reading,
+    /// Waiting for the marker write.
+    Marking {
+        from: u64,
+        mark: StoredTokens,
+    },
+    /// Waiting for the token endpoint.
+    Spending {
+        mark: StoredTokens,
+    },
+    /// Waiting for the write of the pending tokens.
+    Saving,
+    /// Waiting for a read after an ambiguous write of the pending tokens.
+    CheckingSave,
+    /// Waiting to write the pending tokens again.
+    SaveBackoff,
+    /// Waiting for the marker to be replaced; then finished with `result`.
+    Unmarking {
+        mark_version: u64,
+        record: StoredTokens,
+        result: Option<Result<Done, OAuthError>>,
+    },
+    /// Waiting for a read after Miro rejected the token.
+    CheckingRejection {
+        mark_version: u64,
+        error: Option<OAuthError>,
+    },
+    /// Waiting for the delete of the rejected tokens.
+    Deleting {
+        mark_version: u64,
+        error: Option<OAuthError>,
+    },
+    /// Waiting for the revocation of tokens no store can ever hold; then deciding on `then`.
+    RevokingOrphan {
+        then: Option<StoredTokens>,
+    },
+    /// Waiting before reading a record another process marked.
+    Waiting,
+    /// Tidy: waiting for a fence or unmark write.
+    Settling {
+        item: Tidy,
+    },
+    /// Tidy: waiting for a read after an unsuccessful fence.
+    CheckingFence {
+        item: Tidy,
+    },
+    /// Revoke: waiting for the `revoking` marker write (`prior`: the marker it replaces).
+    RevokeMarking {
+        mark: StoredTokens,
+        prior: Option<String>,
+    },
+    /// Revoke: revoking these tokens at Miro one by one.
+    RevokingAtMiro {
+        mark: StoredTokens,
+        prior: Option<String>,
+        left: Vec<AccessToken>,
+    },
+    /// Revoke: waiting for the delete.
+    RevokeDeleting {
+        mark: StoredTokens,
+    },
+    Finished,
+}
+
+/// One operation on one user's tokens.
+pub(crate) struct Op {
+    kind: Kind,
+    user: String,
+    phase: Phase,
+    started: Option<Duration>,
+    attempts: u32,
+    rounds: u32,
+    /// A marker write of ours (from version, marker) not known to have landed or not: settled
+    /// by the background task if the operation ends before it knows.
+    unconfirmed: Option<(u64, StoredTokens)>,
+}
+
+fn not_authorized(user: &str) -> OAuthError {
+    OAuthError::NotAuthorized {
+        user_id: user.to_string(),
+    }
+}
+
+impl Op {
+    pub fn new(kind: Kind, user: &str) -> Op {
+        Op {
+            kind,
+            user: user.to_string(),
+            phase: Phase::Start,
+            started: None,
+            attempts: 0,
+            rounds: 0,
+            unconfirmed: None,
+        }
+    }
+
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Whether the first step was taken.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn started(&self) -> bool {
+        self.started.is_some()
+    }
+
+    /// The next action, given what the previous one produced.
+    pub fn step(&mut self, core: &mut UserCore, input: Input, env: &Env<'_>) -> Action {
+        if let (Some((from, mark)), Input::Read(Ok(rec))) = (&self.unconfirmed, &input) {
+            // Settled by what the store holds: neither version means it can no longer land.
+            let version = rec.as_ref().map(|r| r.version);
+            if version != Some(*from) && version != Some(mark.version) {
+                self.unconfirmed = None;
+            }
+        }
+        let action = self.next(core, input, env);
+        if let Action::Done(_) = action {
+            if let Some((from, mark)) = self.unconfirmed.take() {
+                core.tidy.push(Tidy::Fence { from, mark });
+            }
+        }
+        action
+    }
+
+    fn next(&mut self, core: &mut UserCore, input: Input, env: &Env<'_>) -> Action {
+        self.started.get_or_insert(env.mono);
+        let phase = std::mem::replace(&mut self.phase, Phase::Finished);
+        match (phase, input) {
+            (Phase::Start, Input::Start) => self.start(core, env),
+            (Phase::Reading, Input::Read(read)) => match read {
+                Ok(rec) => self.decide(core, rec, env),
+                Err(e) => self.retry_read(e),
+            },
+            (Phase::Waiting, Input::Slept) => self.read(),
+            (Phase::Marking { from, mark }, Input::Wrote(w)) => self.marked(core, from, mark, w),
+            (Phase::Spending { mark }, Input::Spent(answer)) => {
+                self.answered(core, mark, answer, env)
+            }
+            (Phase::Saving, Input::Wrote(w)) => self.saved(core, w, env),
+            (Phase::CheckingSave, Input::Read(read)) => self.check_save(core, read, env),
+            (Phase::SaveBackoff, Input::Slept) => self.save(core),
+            (
+                Phase::Unmarking {
+                    mark_version,
+                    record,
+                    result,
+                },
+                Input::Wrote(w),
+            ) => {
+                if w.is_err() {
+                    // Settled later: until then our marker keeps others from the token.
+                    core.tidy.push(Tidy::Unmark {
+                        mark_version,
+                        record,
+                    });
+                }
+                self.finish(result.unwrap_or(Err(OAuthError::RefreshInterrupted)))
+            }
+            (
+                Phase::CheckingRejection {
+                    mark_version,
+                    error,
+                },
+                Input::Read(read),
+            ) => self.check_rejection(core, mark_version, error, read, env),
+            (
+                Phase::Deleting {
+                    mark_version,
+                    error,
+                },
+                Input::Wrote(w),
+            ) => match w {
+                Ok(true) => {
+                    core.spent.remove(&mark_version);
+                    tracing::warn!(user_id = %self.user, "Miro rejected the refresh token; the stored tokens were removed");
+                    self.finish(Err(error.unwrap_or_else(|| not_authorized(&self.user))))
+                }
+                Ok(false) => self.recheck_rejection(mark_version, error),
+                Err(e) if self.attempts + 1 >= STORE_ATTEMPTS => self.finish(Err(e.into())),
+                Err(_) => {
+                    self.attempts += 1;
+                    self.recheck_rejection(mark_version, error)
+                }
+            },
+            (Phase::RevokingOrphan { then }, Input::Revoked(r)) => {
+                if let Err(e) = r {
+                    tracing::warn!(user_id = %self.user, error = %e, "revoking tokens no store can hold failed");
+                }
+                match self.kind {
+                    Kind::Refresh => self.decide(core, then, env),
+                    Kind::Revoke => self.finish(Ok(Done::Revoked(true))),
+                    Kind::Tidy => self.tidy_next(core, env),
+                }
+            }
+            (Phase::Settling { item }, Input::Wrote(w)) => self.settled(core, item, w, env),
+            (Phase::CheckingFence { item }, Input::Read(read)) => {
+                self.check_fence(core, item, read, env)
+            }
+            (Phase::RevokeMarking { mark, prior }, Input::Wrote(w)) => match w {
+                Ok(true) => self.revoke_at_miro(core, mark, prior),
+                Ok(false) => self.read(),
+                Err(e) if self.attempts + 1 >= STORE_ATTEMPTS => self.finish(Err(e.into())),
+                Err(_) => {
+                    self.attempts += 1;
+                    self.read()
+                }
+            },
+            (
+                Phase::RevokingAtMiro {
+                    mark,
+                    prior,
+                    mut left,
+                },
+                Input::Revoked(r),
+            ) => match r {
+                Ok(()) => {
+                    left.pop();
+                    self.revoke_next(mark, prior, left)
+                }
+                Err(e) => {
+                    // Put the record back as it was (an `in-doubt` marker stays).
+                    let record = StoredTokens::from_parts(mark.state.clone(), env.version, prior);
+                    self.phase = Phase::Unmarking {
+                        mark_version: mark.version,
+                        record: record.clone(),
+                        result: Some(Err(e)),
+                    };
+                    Action::Write {
+                        expected: mark.version,
+                        record: Some(record),
+                    }
+                }
+            },
+            (Phase::RevokeDeleting { mark }, Input::Wrote(w)) => match w {
+                // Gone (by us, or changed by a new authorization after we revoked).
+                Ok(_) => {
+                    core.reset();
+                    tracing::info!(user_id = %self.user, "tokens revoked and removed");
+                    self.finish(Ok(Done::Revoked(true)))
+                }
+                Err(e) if self.attempts + 1 >= STORE_ATTEMPTS => self.finish(Err(e.into())),
+                Err(_) => {
+                    self.attempts += 1;
+                    self.phase = Phase::RevokeDeleting { mark: mark.clone() };
+                    Action::Write {
+                        expected: mark.version,
+                        record: None,
+                    }
+                }
+            },
+            (_, _) => self.finish(Err(OAuthError::RefreshInterrupted)),
+        }
+    }
+
+    fn finish(&mut self, result: Result<Done, OAuthError>) -> Action {
+        self.phase = Phase::Finished;
+        Action::Done(result)
+    }
+
+    fn read(&mut self) -> Action {
+        self.phase = Phase::Reading;
+        Action::Read
+    }
+
+    fn retry_read(&mut self, e: StorageError) -> Action {
+        self.attempts += 1;
+        if self.attempts >= STORE_ATTEMPTS {
+            return self.finish(Err(e.into()));
+        }
+        self.read()
+    }
+
+    fn start(&mut self, core: &mut UserCore, env: &Env<'_>) -> Action {
+        match self.kind {
+            // Our own unstored tokens come first: they are the newest.
+            Kind::Refresh if core.pending.is_some() => self.save(core),
+            Kind::Refresh | Kind::Revoke => self.read(),
+            Kind::Tidy => self.tidy_next(core, env),
+        }
+    }
+
+    /// Decides on the user's record.
+    fn decide(&mut self, core: &mut UserCore, rec: Option<StoredTokens>, env: &Env<'_>) -> Action {
+        self.rounds += 1;
+        if self.rounds > MAX_ROUNDS {
+            return self.busy();
+        }
+        if self.kind == Kind::Revoke {
+            return self.decide_revoke(core, rec, env);
+        }
+        let Some(rec) = rec else {
+            if let Some(p) = core.pending.take() {
+                // The record our tokens were to replace is gone for good.
+                return self.orphan(p.state, None);
+            }
+            return self.finish(Err(not_authorized(&self.user)));
+        };
+        match rec.marker.as_deref().map(Marker::parse) {
+            None => {}
+            Some(Marker::Revoking(_)) => return self.finish(Err(not_authorized(&self.user))),
+            Some(Marker::InDoubt(_)) => return self.in_doubt(rec.state, env),
+            Some(Marker::Refreshing(h)) if h == env.holder => {
+                match core.spent.get(&rec.version).copied() {
+                    // Our marker, landed after we gave up on it (or an earlier try of the
+                    // write that just failed): the token was never sent under it. Marked
+                    // anew before it is, so that no write of ours from this version (a late
+                    // unmark) can land after the token was spent.
+                    None if env.needs_refresh(&rec.state) => {}
+                    // Not needed after all: take our stale marker away.
+                    None => {
+                        let record = StoredTokens::from_parts(rec.state.clone(), env.version, None);
+                        return self.unmark(rec.version, record, Ok(Done::Tokens(rec.state)));
+                    }
+                    Some(Spent::Unanswered) => return self.in_doubt(rec.state, env),
+                    Some(Spent::Rejected) => {
+                        return self.recheck_rejection(rec.version, None);
+                    }
+                }
+            }
+            Some(Marker::Refreshing(_) | Marker::Unknown) => {
+                // Someone else is spending the token: use the stored access token while it
+                // works, else wait for theirs.
+                if env.usable(&rec.state) {
+                    return self.finish(Ok(Done::Tokens(rec.state)));
+                }
+                return self.wait(env);
+            }
+        }
+        if !env.needs_refresh(&rec.state) {
+            return self.finish(Ok(Done::Tokens(rec.state)));
+        }
+        if rec.state.refresh_token.is_none() {
+            return self.unrefreshable(rec.state, env);
+        }
+        let mark = StoredTokens::from_parts(
+            rec.state.clone(),
+            env.version,
+            marker(REFRESHING, env.holder),
+        );
+        self.attempts = 0;
+        self.unconfirmed = Some((rec.version, mark.clone()));
+        self.phase = Phase::Marking {
+            from: rec.version,
+            mark: mark.clone(),
+        };
+        Action::Write {
+            expected: rec.version,
+            record: Some(mark),
+        }
+    }
+
+    fn busy(&mut self) -> Action {
+        self.finish(Err(OAuthError::RefreshBusy {
+            user_id: self.user.clone(),
+        }))
+    }
+
+    fn wait(&mut self, env: &Env<'_>) -> Action {
+        let waited = env.mono.saturating_sub(self.started.unwrap_or(env.mono));
+        if waited >= env.wait {
+            return self.busy();
+        }
+        let pause = POLL_MIN
+            .saturating_mul(1u32 << self.rounds.min(8))
+            .min(POLL_MAX)
+            .min(env.wait - waited);
+        self.phase = Phase::Waiting;
+        Action::Sleep(pause)
+    }
+
+    fn in_doubt(&mut self, state: TokenState, env: &Env<'_>) -> Action {
+        if env.usable(&state) {
+            return self.finish(Ok(Done::Tokens(state)));
+        }
+        self.finish(Err(OAuthError::RefreshInDoubt {
+            user_id: self.user.clone(),
+        }))
+    }
+
+    fn unrefreshable(&mut self, state: TokenState, env: &Env<'_>) -> Action {
+        if env.usable(&state) {
+            // About to expire but still valid: use it.
+            return self.finish(Ok(Done::Tokens(state)));
+        }
+        self.finish(Err(OAuthError::NotRefreshable {
+            user_id: self.user.clone(),
+        }))
+    }
+
+    fn marked(
+        &mut self,
+        core: &mut UserCore,
+        from: u64,
+        mark: StoredTokens,
+        wrote: Result<bool, StorageError>,
+    ) -> Action {
+        match wrote {
+            Ok(true) => self.spend(core, mark),
+            // Someone changed the record first, or an earlier try of ours landed: decide on
+            // what is there (our own unsent marker is recognised by its version).
+            Ok(false) => self.read(),
+            Err(e) => {
+                self.attempts += 1;
+                if self.attempts >= STORE_ATTEMPTS {
+                    // The marker may still land: the background task fences it out (see
+                    // `step`).
+                    return self.finish(Err(e.into()));
+                }
+                // The same write again (same version): idempotent if the first one landed.
+                self.phase = Phase::Marking {
+                    from,
+                    mark: mark.clone(),
+                };
+                Action::Write {
+                    expected: from,
+                    record: Some(mark),
+                }
+            }
+        }
+    }
+
+    fn spend(&mut self, core: &mut UserCore, mark: StoredTokens) -> Action {
+        let Some(token) = mark.state.refresh_token.clone() else {
+            return self.finish(Err(OAuthError::NotRefreshable {
+                user_id: self.user.clone(),
+            }));
+        };
+        core.spent.insert(mark.version, Spent::Unanswered);
+        self.unconfirmed = None;
+        // A marker we gave up on and take over now: nothing left to settle about it.
+        core.tidy.retain(|t| match t {
+            Tidy::Fence { mark: m, .. } => m.version != mark.version,
+            Tidy::Unmark { mark_version, .. } => *mark_version != mark.version,
+        });
+        self.phase = Phase::Spending { mark };
+        Action::Spend(token)
+    }
+
+    fn answered(
+        &mut self,
+        core: &mut UserCore,
+        mark: StoredTokens,
+        answer: Answer,
+        env: &Env<'_>,
+    ) -> Action {
+        match answer {
+            Answer::Granted(fresh) => {
+                core.spent.remove(&mark.version);
+                let fresh = TokenState {
+                    team_id: fresh.team_id.or(mark.state.team_id.clone()),
+                    scope: fresh.scope.or(mark.state.scope.clone()),
+                    ..fresh
+                };
+                core.pending = Some(Pending {
+                    state: fresh,
+                    replaces: mark.version,
+                    version: env.version,
+                });
+                self.attempts = 0;
+                self.save(core)
+            }
+            Answer::Rejected(error) => {
+                core.spent.insert(mark.version, Spent::Rejected);
+                self.attempts = 0;
+                self.recheck_rejection(mark.version, Some(error))
+            }
+            Answer::Refused(error) => {
+                // Not spent: take the marker away, tokens unchanged.
+                core.spent.remove(&mark.version);
+                let record = StoredTokens::from_parts(mark.state.clone(), env.version, None);
+                self.unmark(mark.version, record, Err(error))
+            }
+            Answer::Lost(error) => {
+                tracing::warn!(user_id = %self.user, error = %error, "the refresh answer was lost; the refresh token may be spent");
+                let record = StoredTokens::from_parts(
+                    mark.state.clone(),
+                    env.version,
+                    marker(IN_DOUBT, env.holder),
+                );
+                let result = if env.usable(&mark.state) {
+                    Ok(Done::Tokens(mark.state.clone()))
+                } else {
+                    Err(OAuthError::RefreshInDoubt {
+                        user_id: self.user.clone(),
+                    })
+                };
+                self.unmark(mark.version, record, result)
+            }
+        }
+    }
+
+    fn unmark(
+        &mut self,
+        mark_version: u64,
+        record: StoredTokens,
+        result: Result<Done, OAuthError>,
+    ) -> Action {
+        self.phase = Phase::Unmarking {
+            mark_version,
+            record: record.clone(),
+            result: Some(result),
+        };
+        Action::Write {
+            expected: mark_version,
+            record: Some(record),
+        }
+    }
+
+    fn recheck_rejection(&mut self, mark_version: u64, error: Option<OAuthError>) -> Action {
+        self.phase = Phase::CheckingRejection {
+            mark_version,
+            error,
+        };
+        Action::Read
+    }
+
+    fn check_rejection(
+        &mut self,
+        core: &mut UserCore,
+        mark_version: u64,
+        error: Option<OAuthError>,
+        read: Result<Option<StoredTokens>, StorageError>,
+        env: &Env<'_>,
+    ) -> Action {
+        let error = error.unwrap_or_else(|| OAuthError::RefreshRejected {
+            user_id: self.user.clone(),
+            status: 400,
+            error: Some("invalid_grant".into()),
+            message: None,
+        });
+        match read {
+            // The rejected token is still the stored one: delete it.
+            Ok(Some(rec)) if rec.version == mark_version => {
+                self.phase = Phase::Deleting {
+                    mark_version,
+                    error: Some(error),
+                };
+                Action::Write {
+                    expected: mark_version,
+                    record: None,
+                }
+            }
+            Ok(other) => {
+                // Deleted (by us, an answer lost) or replaced (a new authorization): not ours
+                // to delete any more.
+                core.spent.remove(&mark_version);
+                match other {
+                    None => self.finish(Err(error)),
+                    Some(rec) => self.decide(core, Some(rec), env),
+                }
+            }
+            Err(e) => {
+                self.attempts += 1;
+                if self.attempts >= STORE_ATTEMPTS {
+                    // Our marker stays; our next operation for the user checks again.
+                    return self.finish(Err(e.into()));
+                }
+                self.recheck_rejection(mark_version, Some(error))
+            }
+        }
+    }
+
+    /// Writes the pending tokens (the same record on every try).
+    fn save(&mut self, core: &mut UserCore) -> Action {
+        let Some(p) = core.pending.as_ref() else {
+            return self.finish(Err(OAuthError::RefreshInterrupted));
+        };
+        self.phase = Phase::Saving;
+        Action::Write {
+            expected: p.replaces,
+            record: Some(p.record()),
+        }
+    }
+
+    fn saved(
+        &mut self,
+        core: &mut UserCore,
+        wrote: Result<bool, StorageError>,
+        env: &Env<'_>,
+    ) -> Action {
+        match wrote {
+            Ok(true) => self.stored(core, env),
+            Ok(false) => {
+                self.phase = Phase::CheckingSave;
+                Action::Read
+            }
+            Err(e) => self.save_failed(core, e, env),
+        }
+    }
+
+    fn save_failed(&mut self, core: &mut UserCore, e: StorageError, env: &Env<'_>) -> Action {
+        self.attempts += 1;
+        if self.attempts >= STORE_ATTEMPTS {
+            return self.keep_unsaved(core, e, env);
+        }
+        self.phase = Phase::SaveBackoff;
+        Action::Sleep(WRITE_BACKOFF.saturating_mul(1 << self.attempts.min(8)))
+    }
+
+    fn check_save(
+        &mut self,
+        core: &mut UserCore,
+        read: Result<Option<StoredTokens>, StorageError>,
+        env: &Env<'_>,
+    ) -> Action {
+        let Some(p) = core.pending.clone() else {
+            return self.finish(Err(OAuthError::RefreshInterrupted));
+        };
+        match read {
+            // An earlier try of ours landed (and maybe someone marked it since).
+            Ok(Some(rec))
+                if rec.version == p.version || rec.access_token == p.state.access_token =>
+            {
+                self.stored(core, env)
+            }
+            Ok(Some(rec)) if rec.version == p.replaces => self.save_failed(
+                core,
+                StorageError::Other("the record did not change".into()),
+                env,
+            ),
+            // The record our tokens replace is gone and cannot come back (versions are never
+            // reused): no store will ever hold these tokens.
+            Ok(other) => {
+                core.pending = None;
+                self.orphan(p.state, other)
+            }
+            Err(e) => self.save_failed(core, e, env),
+        }
+    }
+
+    fn stored(&mut self, core: &mut UserCore, env: &Env<'_>) -> Action {
+        let Some(p) = core.pending.take() else {
+            return self.finish(Err(OAuthError::RefreshInterrupted));
+        };
+        tracing::info!(user_id = %self.user, "access token refreshed; the new tokens are stored");
+        match self.kind {
+            // The newest tokens there are: used even if a large margin calls them old.
+            Kind::Refresh => self.finish(Ok(Done::Tokens(p.state))),
+            Kind::Tidy => self.tidy_next(core, env),
+            Kind::Revoke => self.finish(Err(OAuthError::RefreshInterrupted)),
+        }
+    }
+
+    fn keep_unsaved(&mut self, core: &mut UserCore, e: StorageError, env: &Env<'_>) -> Action {
+        let Some(p) = core.pending.as_ref() else {
+            return self.finish(Err(e.into()));
+        };
+        let error = OAuthError::UnsavedTokens {
+            user_id: self.user.clone(),
+            source: e,
+        };
+        tracing::error!(user_id = %self.user, error = %error, "the refreshed tokens are kept in memory and used until the store takes them");
+        if self.kind == Kind::Refresh && env.usable(&p.state) {
+            return self.finish(Ok(Done::Tokens(p.state.clone())));
+        }
+        self.finish(Err(error))
+    }
+
+    fn orphan(&mut self, state: TokenState, then: Option<StoredTokens>) -> Action {
+        tracing::warn!(user_id = %self.user, "the record the refreshed tokens were to replace is gone; revoking them");
+        self.phase = Phase::RevokingOrphan { then };
+        Action::Revoke(state.access_token)
+    }
+
+    /// Tidy: the next thing to settle, or done.
+    fn tidy_next(&mut self, core: &mut UserCore, env: &Env<'_>) -> Action {
+        self.attempts = 0;
+        if core.pending.is_some() {
+            return self.save(core);
+        }
+        let Some(item) = core.tidy.pop() else {
+            return self.finish(Ok(Done::Tidied));
+        };
+        self.settle(item, env)
+    }
+
+    fn settle(&mut self, item: Tidy, env: &Env<'_>) -> Action {
+        let (expected, record) = match &item {
+            Tidy::Fence { from, mark } => (
+                *from,
+                StoredTokens::from_parts(mark.state.clone(), env.version, None),
+            ),
+            Tidy::Unmark {
+                mark_version,
+                record,
+            } => (*mark_version, record.clone()),
+        };
+        self.phase = Phase::Settling { item };
+        Action::Write {
+            expected,
+            record: Some(record),
+        }
+    }
+
+    fn settled(
+        &mut self,
+        core: &mut UserCore,
+        item: Tidy,
+        wrote: Result<bool, StorageError>,
+        env: &Env<'_>,
+    ) -> Action {
+        match (wrote, item) {
+            (Ok(true), _) => self.tidy_next(core, env),
+            // The fence lost: either our marker landed (remove it) or the record moved on.
+            (Ok(false), item @ Tidy::Fence { .. }) => {
+                self.phase = Phase::CheckingFence { item };
+                Action::Read
+            }
+            // The marker is gone already (an earlier try, or the record moved on).
+            (Ok(false), Tidy::Unmark { .. }) => self.tidy_next(core, env),
+            (Err(e), item) => {
+                core.tidy.push(item);
+                self.finish(Err(e.into()))
+            }
+        }
+    }
+
+    fn check_fence(
+        &mut self,
+        core: &mut UserCore,
+        item: Tidy,
+        read: Result<Option<StoredTokens>, StorageError>,
+        env: &Env<'_>,
+    ) -> Action {
+        let Tidy::Fence { from, mark } = item else {
+            return self.tidy_next(core, env);
+        };
+        match read {
+            Ok(Some(rec)) if rec.version == mark.version => {
+                let record = StoredTokens::from_parts(mark.state.clone(), env.version, None);
+                self.settle(
+                    Tidy::Unmark {
+                        mark_version: mark.version,
+                        record,
+                    },
+                    env,
+                )
+            }
+            // Neither can land any more.
+            Ok(Some(rec)) if rec.version != from => self.tidy_next(core, env),
+            Ok(None) => self.tidy_next(core, env),
+            Ok(Some(_)) => self.settle(Tidy::Fence { from, mark }, env),
+            Err(e) => {
+                core.tidy.push(Tidy::Fence { from, mark });
+                self.finish(Err(e.into()))
+            }
+        }
+    }
+
+    fn decide_revoke(
+        &mut self,
+        core: &mut UserCore,
+        rec: Option<StoredTokens>,
+        env: &Env<'_>,
+    ) -> Action {
+        let ours = core.pending.as_ref().map(|p| p.state.access_token.clone());
+        let Some(rec) = rec else {
+            return match ours {
+                // Our unstored tokens are all there is.
+                Some(token) => {
+                    core.pending = None;
+                    self.phase = Phase::RevokingOrphan { then: None };
+                    Action::Revoke(token)
+                }
+                None => self.finish(Ok(Done::Revoked(false))),
+            };
+        };
+        match rec.marker.as_deref().map(Marker::parse) {
+            // Anyone may finish a revoke.
+            Some(Marker::Revoking(_)) => {
+                let prior = rec.marker.clone();
+                return self.revoke_at_miro(core, rec, prior);
+            }
+            Some(Marker::Refreshing(h)) if h != env.holder => return self.wait(env),
+            Some(Marker::Unknown) => return self.wait(env),
+            _ => {}
+        }
+        let mark =
+            StoredTokens::from_parts(rec.state.clone(), env.version, marker(REVOKING, env.holder));
+        self.phase = Phase::RevokeMarking {
+            mark: mark.clone(),
+            prior: rec.marker,
+        };
+        Action::Write {
+            expected: rec.version,
+            record: Some(mark),
+        }
+    }
+
+    fn revoke_at_miro(
+        &mut self,
+        core: &mut UserCore,
+        mark: StoredTokens,
+        prior: Option<String>,
+    ) -> Action {
+        let mut left = vec![mark.state.access_token.clone()];
+        if let Some(p) = &core.pending {
+            if p.state.access_token != mark.state.access_token {
+                left.push(p.state.access_token.clone());
+            }
+        }
+        self.revoke_next(mark, prior, left)
+    }
+
+    fn revoke_next(
+        &mut self,
+        mark: StoredTokens,
+        prior: Option<String>,
+        left: Vec<AccessToken>,
+    ) -> Action {
+        match left.last().cloned() {
+            Some(token) => {
+                self.phase = Phase::RevokingAtMiro { mark, prior, left };
+                Action::Revoke(token)
+            }
+            None => {
+                self.attempts = 0;
+                let expected = mark.version;
+                self.phase = Phase::RevokeDeleting { mark };
+                Action::Write {
+                    expected,
+                    record: None,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_round_trip() {
+        assert_eq!(
+            Marker::parse(marker(REFRESHING, "pid1-ab").as_deref().unwrap()),
+            Marker::Refreshing("pid1-ab")
+        );
+        assert_eq!(
+            Marker::parse(marker(IN_DOUBT, "h").as_deref().unwrap()),
+            Marker::InDoubt("h")
+        );
+        assert_eq!(
+            Marker::parse(marker(REVOKING, "h").as_deref().unwrap()),
+            Marker::Revoking("h")
+        );
+        assert_eq!(Marker::parse("something new"), Marker::Unknown);
+        assert_eq!(Marker::parse(""), Marker::Unknown);
+    }
+}

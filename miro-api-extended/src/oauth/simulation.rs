@@ -1,0 +1,1031 @@
+//! A deterministic fault simulation of the token protocol ([`protocol`](super::protocol)).
+//!
+//! Each seed builds a world of 2–4 processes ("replicas") sharing one store, several users
+//! and a fake Miro token endpoint with single-use refresh tokens, then runs a schedule chosen
+//! by the seed: API calls, 401s, revocations, new authorizations, replicas killed at any point
+//! and restarted with a new name and an empty memory, a store that fails before or after
+//! applying a write, loses acknowledgements, applies a write late, goes away and comes back,
+//! a token endpoint that answers 5xx or a proxy's HTML 400 or never answers (before or after
+//! rotating), clocks apart by seconds, and extreme duration settings. The operations are the
+//! real `Op` state machines; the simulation is their driver. After every step it checks
+//! the invariants I1–I4 (I5: nothing panics); at the end it heals every fault and checks that
+//! every user who was not revoked and met no lost answer or killed refresher can still use
+//! and refresh their tokens on every replica: nobody was signed out by the coordination.
+//!
+//! `MIRO_SIM_SEEDS=n` runs more seeds; `MIRO_SIM_SEED=s` replays one seed and prints its
+//! trace.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use miro_api::AccessToken;
+
+use super::endpoint;
+use super::protocol::{Action, Answer, Done, Env, Input, Kind, Op, UserCore};
+use super::refresh::classify;
+use super::OAuthError;
+use crate::secret::RefreshToken;
+use crate::storage::{StorageError, StoredTokens, TokenState};
+
+/// SplitMix64: small, fast and the same everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// True with probability `per_mille`/1000.
+    fn chance(&mut self, per_mille: u64) -> bool {
+        self.below(1000) < per_mille
+    }
+
+    fn millis(&mut self, max: u64) -> Duration {
+        Duration::from_millis(self.below(max + 1))
+    }
+}
+
+/// How long Miro's access tokens live in the simulation.
+const LIFETIME: Duration = Duration::from_secs(60);
+
+/// The fake token endpoint: single-use refresh tokens, revocation of a pair.
+#[derive(Default)]
+struct Miro {
+    minted: u64,
+    /// Refresh token -> (still usable, its access token).
+    refresh: HashMap<String, (bool, String)>,
+    /// Access token -> (not revoked, its refresh token).
+    access: HashMap<String, (bool, Option<String>)>,
+    /// Refresh tokens Miro may have spent (answered with tokens or `invalid_grant`, or the
+    /// answer was lost).
+    maybe_spent: HashSet<String>,
+    /// Refresh tokens answered with `invalid_grant`.
+    rejected: HashSet<String>,
+}
+
+impl Miro {
+    fn grant(&mut self, user: usize, expires_at: SystemTime) -> TokenState {
+        self.minted += 1;
+        let (a, r) = (
+            format!("a{user}-{}", self.minted),
+            format!("r{user}-{}", self.minted),
+        );
+        self.refresh.insert(r.clone(), (true, a.clone()));
+        self.access.insert(a.clone(), (true, Some(r.clone())));
+        TokenState::new(a)
+            .with_refresh_token(r)
+            .with_expires_at(expires_at)
+    }
+
+    fn works(&self, access: &AccessToken) -> bool {
+        self.access.get(access.expose()).is_some_and(|a| a.0)
+    }
+
+    fn refresh_alive(&self, r: &RefreshToken) -> bool {
+        self.refresh.get(r.expose()).is_some_and(|x| x.0)
+    }
+
+    fn revoke(&mut self, access: &AccessToken) {
+        if let Some((alive, r)) = self.access.get_mut(access.expose()) {
+            *alive = false;
+            if let Some(r) = r.clone() {
+                if let Some(x) = self.refresh.get_mut(&r) {
+                    x.0 = false;
+                }
+            }
+        }
+    }
+}
+
+struct Stalled {
+    user: String,
+    expected: u64,
+    record: Option<StoredTokens>,
+    at: Duration,
+}
+
+/// The shared store, with its faults.
+#[derive(Default)]
+struct Store {
+    rows: HashMap<String, StoredTokens>,
+    down_until: Option<Duration>,
+    stalled: Vec<Stalled>,
+}
+
+fn store_error() -> StorageError {
+    StorageError::Other("simulated store failure".into())
+}
+
+/// A job waiting for its user's turn on a replica.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Job {
+    Call,
+    Revoke,
+    Tidy,
+}
+
+struct Running {
+    op: Op,
+    job: Job,
+    next: Action,
+    /// The op wrote a `refreshing` marker of ours (a kill now leaves the token in doubt).
+    marked: bool,
+    /// The user's authorization count when the op started.
+    authorization: u32,
+}
+
+struct Replica {
+    holder: String,
+    /// This replica's clock minus the true time, in ms (can be negative).
+    skew_ms: i64,
+    alive: bool,
+    restart_at: Duration,
+    cores: HashMap<String, UserCore>,
+    running: HashMap<String, Running>,
+    queue: HashMap<String, VecDeque<Job>>,
+    rejected: HashMap<String, AccessToken>,
+    /// When the background task next tidies each user, and its pause.
+    tidy_at: HashMap<String, (Duration, Duration)>,
+}
+
+/// What one seed's run found.
+#[derive(Default, Debug)]
+pub(super) struct Stats {
+    pub steps: u64,
+    pub refreshes: u64,
+    pub revokes: u64,
+    pub kills: u64,
+    pub outages: u64,
+    pub doubts: u64,
+}
+
+struct World {
+    rng: Rng,
+    time: Duration,
+    epoch: SystemTime,
+    margin: Duration,
+    wait: Duration,
+    users: usize,
+    store: Store,
+    miro: Miro,
+    replicas: Vec<Replica>,
+    /// Users who may legitimately be signed out: a lost answer, a killed refresher, a revoke.
+    excused: HashSet<String>,
+    /// Users revoked (until a new authorization).
+    revoked: HashSet<String>,
+    /// How many times each user authorized again (a revoke answers for the tokens of the
+    /// authorization it started under).
+    authorizations: HashMap<String, u32>,
+    faults: bool,
+    names: u64,
+    trace: Option<Vec<String>>,
+    stats: Stats,
+}
+
+fn user_name(u: usize) -> String {
+    format!("u{u}")
+}
+
+impl World {
+    fn new(seed: u64, trace: bool) -> World {
+        let mut rng = Rng(seed);
+        let replicas = 2 + rng.below(3) as usize;
+        let users = 1 + rng.below(3) as usize;
+        let margins = [
+            Duration::ZERO,
+            Duration::from_secs(5),
+            Duration::from_secs(20),
+            Duration::MAX,
+        ];
+        let waits = [
+            Duration::from_millis(100),
+            Duration::from_secs(3),
+            Duration::from_secs(20),
+            Duration::MAX,
+        ];
+        let margin = margins[rng.below(4) as usize];
+        let wait = waits[rng.below(4) as usize];
+        let mut w = World {
+            rng,
+            time: Duration::ZERO,
+            epoch: UNIX_EPOCH + Duration::from_secs(1_900_000_000),
+            margin,
+            wait,
+            users,
+            store: Store::default(),
+            miro: Miro::default(),
+            replicas: Vec::new(),
+            excused: HashSet::new(),
+            revoked: HashSet::new(),
+            authorizations: HashMap::new(),
+            faults: true,
+            names: 0,
+            trace: trace.then(Vec::new),
+            stats: Stats::default(),
+        };
+        for _ in 0..replicas {
+            let skew_ms = w.rng.below(10_001) as i64 - 5_000;
+            let holder = w.new_name();
+            w.replicas.push(Replica {
+                holder,
+                skew_ms,
+                alive: true,
+                restart_at: Duration::ZERO,
+                cores: HashMap::new(),
+                running: HashMap::new(),
+                queue: HashMap::new(),
+                rejected: HashMap::new(),
+                tidy_at: HashMap::new(),
+            });
+        }
+        for u in 0..users {
+            let state = w.miro.grant(u, w.epoch + LIFETIME);
+            w.store.rows.insert(user_name(u), StoredTokens::new(state));
+        }
+        w.log(format!(
+            "{replicas} replicas, {users} users, margin {margin:?}, wait {wait:?}"
+        ));
+        w
+    }
+
+    fn new_name(&mut self) -> String {
+        self.names += 1;
+        format!("replica{}", self.names)
+    }
+
+    fn log(&mut self, line: String) {
+        if let Some(t) = &mut self.trace {
+            t.push(format!("{:>9.3}s {line}", self.time.as_secs_f64()));
+        }
+    }
+
+    fn wall(&self, replica: usize) -> SystemTime {
+        let t = self.epoch + self.time;
+        let skew = self.replicas[replica].skew_ms;
+        if skew >= 0 {
+            t + Duration::from_millis(skew as u64)
+        } else {
+            t - Duration::from_millis(skew.unsigned_abs())
+        }
+    }
+
+    fn store_up(&self) -> bool {
+        self.store.down_until.is_none_or(|t| self.time >= t)
+    }
+
+    /// Applies a compare-and-set, checking I1 on deletes.
+    fn apply(
+        &mut self,
+        user: &str,
+        expected: u64,
+        record: Option<StoredTokens>,
+    ) -> Result<bool, String> {
+        let Some(row) = self.store.rows.get(user) else {
+            return Ok(false);
+        };
+        if row.version != expected {
+            return Ok(false);
+        }
+        match record {
+            Some(r) => {
+                self.store.rows.insert(user.to_string(), r);
+            }
+            None => {
+                let revoking = row
+                    .marker
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("revoking "));
+                let token = row.refresh_token.as_ref().map(|r| r.expose().to_string());
+                if !revoking && !token.is_some_and(|t| self.miro.rejected.contains(&t)) {
+                    return Err(format!(
+                        "I1: {user}'s tokens were deleted without Miro rejecting the stored refresh token"
+                    ));
+                }
+                self.store.rows.remove(user);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Stalled writes due now land (if the store is up).
+    fn land_stalled(&mut self) -> Result<(), String> {
+        if !self.store_up() {
+            return Ok(());
+        }
+        let now = self.time;
+        let due: Vec<Stalled> = {
+            let (due, rest) = std::mem::take(&mut self.store.stalled)
+                .into_iter()
+                .partition(|s| s.at <= now);
+            self.store.stalled = rest;
+            due
+        };
+        for s in due {
+            let landed = self.apply(&s.user, s.expected, s.record)?;
+            self.log(format!("a late write for {} lands: {landed}", s.user));
+        }
+        Ok(())
+    }
+
+    /// Completes the action `r`'s op for `user` waits on, with faults.
+    fn complete(
+        &mut self,
+        r: usize,
+        user: &str,
+        action: &Action,
+        kind: Kind,
+    ) -> Result<Input, String> {
+        let faults = self.faults;
+        Ok(match action {
+            Action::Read => {
+                if !self.store_up() || (faults && self.rng.chance(30)) {
+                    Input::Read(Err(store_error()))
+                } else {
+                    Input::Read(Ok(self.store.rows.get(user).cloned()))
+                }
+            }
+            Action::Write { expected, record } => {
+                if !self.store_up() {
+                    if self.rng.chance(300) {
+                        let at = self.store.down_until.unwrap_or(self.time) + self.rng.millis(3000);
+                        self.store.stalled.push(Stalled {
+                            user: user.to_string(),
+                            expected: *expected,
+                            record: record.clone(),
+                            at,
+                        });
+                    }
+                    return Ok(Input::Wrote(Err(store_error())));
+                }
+                let roll = if faults { self.rng.below(100) } else { 99 };
+                match roll {
+                    // Fails before applying.
+                    0..=4 => Input::Wrote(Err(store_error())),
+                    // Applied, the acknowledgement lost.
+                    5..=9 => {
+                        self.apply(user, *expected, record.clone())?;
+                        Input::Wrote(Err(store_error()))
+                    }
+                    // Stalls: applied later (or never, if the store goes away first).
+                    10..=13 => {
+                        let at = self.time + self.rng.millis(20_000);
+                        self.store.stalled.push(Stalled {
+                            user: user.to_string(),
+                            expected: *expected,
+                            record: record.clone(),
+                            at,
+                        });
+                        Input::Wrote(Err(store_error()))
+                    }
+                    _ => Input::Wrote(Ok(self.apply(user, *expected, record.clone())?)),
+                }
+            }
+            Action::Spend(token) => {
+                // I3: never sent again once Miro may have spent it (it answered with tokens
+                // or invalid_grant, or the answer was lost); an error answer spends nothing.
+                if !self.miro.maybe_spent.insert(token.expose().to_string()) {
+                    return Err(format!(
+                        "I3: a refresh token of {user} was sent again after Miro may have spent it"
+                    ));
+                }
+                self.stats.refreshes += 1;
+                let roll = if faults { self.rng.below(100) } else { 99 };
+                let endpoint_error = |status: u16, body: &[u8]| {
+                    let (error, message) = endpoint::error_of(body);
+                    OAuthError::Endpoint {
+                        endpoint: "token",
+                        status,
+                        error,
+                        message,
+                    }
+                };
+                let u: usize = user[1..].parse().unwrap_or(0);
+                match roll {
+                    0..=3 => {
+                        self.miro.maybe_spent.remove(token.expose());
+                        Input::Spent(classify(user, endpoint_error(503, b"upstream unavailable")))
+                    }
+                    4..=7 => {
+                        self.miro.maybe_spent.remove(token.expose());
+                        Input::Spent(classify(
+                            user,
+                            endpoint_error(
+                                400,
+                                b"<html><body><h1>400 Bad Request</h1></body></html>",
+                            ),
+                        ))
+                    }
+                    // No answer: lost before Miro saw it, or after it rotated.
+                    8..=13 => {
+                        if roll >= 11 && self.miro.refresh_alive(token) {
+                            self.rotate(u, token, r);
+                        }
+                        self.excused.insert(user.to_string());
+                        self.stats.doubts += 1;
+                        Input::Spent(Answer::Lost(OAuthError::RefreshInterrupted))
+                    }
+                    _ => {
+                        if self.miro.refresh_alive(token) {
+                            Input::Spent(Answer::Granted(self.rotate(u, token, r)))
+                        } else {
+                            self.miro.rejected.insert(token.expose().to_string());
+                            Input::Spent(classify(
+                                user,
+                                endpoint_error(
+                                    400,
+                                    br#"{"error":"invalid_grant","error_description":"used"}"#,
+                                ),
+                            ))
+                        }
+                    }
+                }
+            }
+            Action::Revoke(token) => {
+                if kind != Kind::Revoke {
+                    self.check_orphan_revoke(user, token)?;
+                }
+                if faults && self.rng.chance(80) {
+                    Input::Revoked(Err(OAuthError::Endpoint {
+                        endpoint: "revoke",
+                        status: 503,
+                        error: None,
+                        message: None,
+                    }))
+                } else {
+                    self.miro.revoke(token);
+                    Input::Revoked(Ok(()))
+                }
+            }
+            Action::Sleep(_) => Input::Slept,
+            Action::Done(_) => return Err("an op that is done was driven".into()),
+        })
+    }
+
+    /// Spends a refresh token as Miro (and the emulator) do: it and its access token die.
+    fn rotate(&mut self, u: usize, token: &RefreshToken, r: usize) -> TokenState {
+        if let Some(x) = self.miro.refresh.get_mut(token.expose()) {
+            x.0 = false;
+            let access = x.1.clone();
+            if let Some(a) = self.miro.access.get_mut(&access) {
+                a.0 = false;
+            }
+        }
+        // Expiry as the replica computes it from `expires_in`, on its own clock.
+        let expires = self.wall(r) + LIFETIME;
+        self.miro.grant(u, expires)
+    }
+
+    /// I2: tokens revoked automatically are held by no store, now or later.
+    fn check_orphan_revoke(&self, user: &str, token: &AccessToken) -> Result<(), String> {
+        let row = self.store.rows.get(user);
+        if row.is_some_and(|r| &r.access_token == token) {
+            return Err(format!(
+                "I2: {user}'s stored access token was revoked automatically"
+            ));
+        }
+        let current = row.map(|r| r.version);
+        for s in &self.store.stalled {
+            if s.user == user
+                && Some(s.expected) == current
+                && s.record.as_ref().is_some_and(|r| &r.access_token == token)
+            {
+                return Err(format!(
+                    "I2: {user}'s tokens were revoked while a write of them can still land"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// I4, after a revoke returned `Ok(true)` and for as long as the user stays revoked.
+    fn check_revoked(&self, user: &str) -> Result<(), String> {
+        if let Some(row) = self.store.rows.get(user) {
+            if self.miro.works(&row.access_token) {
+                return Err(format!(
+                    "I4: {user} was revoked but the store holds a working token"
+                ));
+            }
+        }
+        for rep in self.replicas.iter().filter(|r| r.alive) {
+            if let Some(p) = rep.cores.get(user).and_then(|c| c.pending.as_ref()) {
+                if self.miro.works(&p.state.access_token) {
+                    return Err(format!(
+                        "I4: {user} was revoked but {} holds a working token",
+                        rep.holder
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn enqueue(&mut self, r: usize, user: String, job: Job) {
+        self.replicas[r]
+            .queue
+            .entry(user)
+            .or_default()
+            .push_back(job);
+    }
+
+    /// Starts queued jobs whose user has no op running.
+    fn start_jobs(&mut self, r: usize) {
+        let authorizations = &self.authorizations;
+        let rep = &mut self.replicas[r];
+        let users: Vec<String> = rep.queue.keys().cloned().collect();
+        for user in users {
+            if rep.running.contains_key(&user) {
+                continue;
+            }
+            let Some(job) = rep.queue.get_mut(&user).and_then(VecDeque::pop_front) else {
+                continue;
+            };
+            let kind = match job {
+                Job::Call => Kind::Refresh,
+                Job::Revoke => Kind::Revoke,
+                Job::Tidy => Kind::Tidy,
+            };
+            rep.running.insert(
+                user.clone(),
+                Running {
+                    op: Op::new(kind, &user),
+                    job,
+                    next: Action::Sleep(Duration::ZERO),
+                    marked: false,
+                    authorization: authorizations.get(&user).copied().unwrap_or(0),
+                },
+            );
+        }
+    }
+
+    /// Gives the op of (`r`, `user`) its input and stores its next action; handles its end.
+    fn step_op(&mut self, r: usize, user: &str, input: Input) -> Result<(), String> {
+        let version = self.rng.next();
+        let now = self.wall(r);
+        let mono = self.time;
+        let (margin, wait) = (self.margin, self.wait);
+        let rep = &mut self.replicas[r];
+        let Some(mut running) = rep.running.remove(user) else {
+            return Ok(());
+        };
+        let core = rep.cores.entry(user.to_string()).or_default();
+        let rejected = rep.rejected.get(user).cloned();
+        let env = Env {
+            holder: &rep.holder,
+            margin,
+            wait,
+            now,
+            mono,
+            version,
+            rejected: rejected.as_ref(),
+        };
+        let action = running.op.step(core, input, &env);
+        if let Action::Write {
+            record: Some(rec), ..
+        } = &action
+        {
+            if rec.marker.as_deref() == Some(&format!("refreshing {}", rep.holder)) {
+                running.marked = true;
+            }
+        }
+        let needs_tidy = core.needs_tidy();
+        if let Action::Done(result) = action {
+            let job = running.job;
+            if needs_tidy && !rep.tidy_at.contains_key(user) {
+                rep.tidy_at.insert(
+                    user.to_string(),
+                    (
+                        mono + Duration::from_millis(250),
+                        Duration::from_millis(250),
+                    ),
+                );
+            }
+            if job == Job::Tidy {
+                if let Some((at, pause)) = rep.tidy_at.get_mut(user) {
+                    if needs_tidy {
+                        *pause = (*pause * 2).min(Duration::from_secs(30));
+                        *at = mono + *pause;
+                    }
+                }
+                if !needs_tidy {
+                    rep.tidy_at.remove(user);
+                }
+            }
+            let line = format!("{} {user} {job:?} -> {}", rep.holder, describe(&result));
+            if let (Job::Call, Ok(Done::Tokens(t))) = (job, &result) {
+                if rep.rejected.get(user) != Some(&t.access_token) {
+                    rep.rejected.remove(user);
+                }
+            }
+            self.log(line);
+            let same_authorization =
+                self.authorizations.get(user).copied().unwrap_or(0) == running.authorization;
+            if let (Job::Revoke, Ok(Done::Revoked(true)), true) = (job, &result, same_authorization)
+            {
+                self.stats.revokes += 1;
+                self.revoked.insert(user.to_string());
+                self.excused.insert(user.to_string());
+                self.check_revoked(user)?;
+            }
+            return Ok(());
+        }
+        running.next = action;
+        rep.running.insert(user.to_string(), running);
+        Ok(())
+    }
+
+    /// Completes one waiting action of a random running op.
+    fn drive_one(&mut self) -> Result<bool, String> {
+        let mut candidates = Vec::new();
+        for (r, rep) in self.replicas.iter().enumerate() {
+            if rep.alive {
+                for user in rep.running.keys() {
+                    candidates.push((r, user.clone()));
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(false);
+        }
+        candidates.sort();
+        let (r, user) = candidates[self.rng.below(candidates.len() as u64) as usize].clone();
+        self.advance(r, &user)?;
+        Ok(true)
+    }
+
+    /// Completes what the op of (`r`, `user`) waits on and steps it.
+    fn advance(&mut self, r: usize, user: &str) -> Result<(), String> {
+        let running = self.replicas[r].running.get_mut(user).expect("running");
+        let kind = running.op.kind();
+        let started = running.op.started();
+        let action = std::mem::replace(&mut running.next, Action::Sleep(Duration::ZERO));
+        let input = match &action {
+            Action::Sleep(_) if !started => Input::Start,
+            Action::Sleep(d) => {
+                self.time = self
+                    .time
+                    .saturating_add((*d).min(Duration::from_secs(3600)));
+                Input::Slept
+            }
+            other => self.complete(r, user, other, kind)?,
+        };
+        if self.trace.is_some() {
+            let line = format!(
+                "{} {user} {kind:?}: {} -> {}",
+                self.replicas[r].holder,
+                action_text(&action),
+                input_text(&input)
+            );
+            self.log(line);
+        }
+        self.step_op(r, user, input)
+    }
+
+    fn kill(&mut self, r: usize) {
+        let rep = &mut self.replicas[r];
+        let mut excused = Vec::new();
+        for (user, running) in &rep.running {
+            if running.marked {
+                excused.push(user.clone());
+            }
+        }
+        for (user, core) in &rep.cores {
+            if core.needs_tidy() || !core.is_idle() {
+                excused.push(user.clone());
+            }
+        }
+        // A marker of the killed process, stored or still able to land, stays for good.
+        let ours = |r: &StoredTokens| {
+            r.marker
+                .as_deref()
+                .is_some_and(|m| m.ends_with(&format!(" {}", rep.holder)))
+        };
+        for (user, row) in &self.store.rows {
+            if ours(row) {
+                excused.push(user.clone());
+            }
+        }
+        for s in &self.store.stalled {
+            if s.record.as_ref().is_some_and(ours) {
+                excused.push(s.user.clone());
+            }
+        }
+        rep.alive = false;
+        rep.running.clear();
+        rep.queue.clear();
+        rep.cores.clear();
+        rep.rejected.clear();
+        rep.tidy_at.clear();
+        let holder = rep.holder.clone();
+        rep.restart_at = self.time + self.rng.millis(30_000);
+        self.stats.kills += 1;
+        self.log(format!("{holder} killed (excusing {excused:?})"));
+        self.excused.extend(excused);
+    }
+
+    fn one_step(&mut self) -> Result<(), String> {
+        self.stats.steps += 1;
+        let long = self.rng.chance(50);
+        self.time += self.rng.millis(if long { 40_000 } else { 1_500 });
+        self.land_stalled()?;
+        for r in 0..self.replicas.len() {
+            if !self.replicas[r].alive && self.time >= self.replicas[r].restart_at {
+                let name = self.new_name();
+                let rep = &mut self.replicas[r];
+                rep.alive = true;
+                rep.holder = name;
+                self.log(format!("replica {r} restarted"));
+            }
+            // The background task's turn.
+            let due: Vec<String> = self.replicas[r]
+                .tidy_at
+                .iter()
+                .filter(|(_, (at, _))| *at <= self.time)
+                .map(|(u, _)| u.clone())
+                .collect();
+            for user in due {
+                let queued = self.replicas[r]
+                    .queue
+                    .get(&user)
+                    .is_some_and(|q| q.contains(&Job::Tidy));
+                let running = self.replicas[r]
+                    .running
+                    .get(&user)
+                    .is_some_and(|x| x.job == Job::Tidy);
+                if !queued && !running && self.replicas[r].alive {
+                    self.enqueue(r, user, Job::Tidy);
+                }
+            }
+        }
+        let roll = self.rng.below(1000);
+        let r = self.rng.below(self.replicas.len() as u64) as usize;
+        let u = self.rng.below(self.users as u64) as usize;
+        let user = user_name(u);
+        let alive = self.replicas[r].alive;
+        match roll {
+            0..=249 if alive => {
+                // A 401 for the token the replica would use.
+                if self.rng.chance(150) {
+                    if let Some(row) = self.store.rows.get(&user) {
+                        let token = row.access_token.clone();
+                        self.replicas[r].rejected.insert(user.clone(), token);
+                    }
+                }
+                self.enqueue(r, user, Job::Call);
+            }
+            250..=259 if alive && self.faults => {
+                // Asked to sign the user out: whatever comes of it is no accident.
+                self.excused.insert(user.clone());
+                self.enqueue(r, user, Job::Revoke);
+            }
+            260..=269 => {
+                // A new authorization of a user who has none.
+                if !self.store.rows.contains_key(&user) && self.store_up() {
+                    let state = self.miro.grant(u, self.wall(r) + LIFETIME);
+                    self.store
+                        .rows
+                        .insert(user.clone(), StoredTokens::new(state));
+                    if alive {
+                        if let Some(core) = self.replicas[r].cores.get_mut(&user) {
+                            core.reset();
+                        }
+                    }
+                    self.revoked.remove(&user);
+                    *self.authorizations.entry(user.clone()).or_default() += 1;
+                    self.log(format!("{user} authorized again"));
+                }
+            }
+            270..=275 if alive && self.faults => self.kill(r),
+            276..=281 if self.faults && self.store_up() => {
+                let until = self.time + self.rng.millis(60_000);
+                self.store.down_until = Some(until);
+                self.stats.outages += 1;
+                // Late writes: some land at the restart, some are lost with it.
+                let rng = &mut self.rng;
+                self.store.stalled.retain(|_| rng.chance(500));
+                self.log(format!("store down until {:.3}s", until.as_secs_f64()));
+            }
+            _ => {
+                for _ in 0..3 {
+                    self.drive_one()?;
+                }
+            }
+        }
+        for r in 0..self.replicas.len() {
+            if self.replicas[r].alive {
+                self.start_jobs(r);
+            }
+        }
+        for user in self.revoked.clone() {
+            self.check_revoked(&user)?;
+        }
+        Ok(())
+    }
+
+    /// Heals every fault and lets everything finish.
+    fn settle(&mut self) -> Result<(), String> {
+        self.faults = false;
+        self.time += Duration::from_secs(120);
+        self.store.down_until = None;
+        self.land_stalled()?;
+        for r in 0..self.replicas.len() {
+            if !self.replicas[r].alive {
+                let name = self.new_name();
+                let rep = &mut self.replicas[r];
+                rep.alive = true;
+                rep.holder = name;
+            }
+        }
+        for _ in 0..20_000 {
+            for r in 0..self.replicas.len() {
+                let users: Vec<String> = self.replicas[r].tidy_at.keys().cloned().collect();
+                for user in users {
+                    if !self.replicas[r].running.contains_key(&user)
+                        && self.replicas[r]
+                            .queue
+                            .get(&user)
+                            .is_none_or(VecDeque::is_empty)
+                    {
+                        self.enqueue(r, user, Job::Tidy);
+                    }
+                }
+                self.start_jobs(r);
+            }
+            if !self.drive_one()? && self.replicas.iter().all(|r| r.tidy_at.is_empty()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// After healing: every user not excused can use and refresh their tokens everywhere.
+    fn check_signed_in(&mut self) -> Result<(), String> {
+        for u in 0..self.users {
+            let user = user_name(u);
+            if self.excused.contains(&user) {
+                continue;
+            }
+            for r in 0..self.replicas.len() {
+                // Once as is, once after a 401 (a refresh must work).
+                for force in [false, true] {
+                    if force {
+                        if let Some(row) = self.store.rows.get(&user) {
+                            let token = row.access_token.clone();
+                            self.replicas[r].rejected.insert(user.clone(), token);
+                        }
+                    }
+                    self.enqueue(r, user.clone(), Job::Call);
+                    self.start_jobs(r);
+                    let mut result = None;
+                    for _ in 0..1000 {
+                        if !self.replicas[r].running.contains_key(&user) {
+                            break;
+                        }
+                        self.advance(r, &user)?;
+                        result = self.trace_last();
+                    }
+                    let row = self.store.rows.get(&user);
+                    let works = row.is_some_and(|row| {
+                        self.miro.works(&row.access_token)
+                            && row
+                                .refresh_token
+                                .as_ref()
+                                .is_some_and(|t| self.miro.refresh_alive(t))
+                            && row.marker.is_none()
+                    });
+                    if !works {
+                        return Err(format!(
+                            "signed out: after healing, {user} has no working stored tokens (replica {r}, after a 401: {force}; last: {result:?}; row: {:?})",
+                            row.map(|r| (&r.marker, r.version))
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn trace_last(&self) -> Option<String> {
+        self.trace.as_ref().and_then(|t| t.last().cloned())
+    }
+}
+
+fn record_text(r: &StoredTokens) -> String {
+    format!(
+        "[{} v{:x} {:?}]",
+        r.access_token.expose(),
+        r.version % 0x10000,
+        r.marker
+    )
+}
+
+fn action_text(a: &Action) -> String {
+    match a {
+        Action::Read => "read".into(),
+        Action::Write { expected, record } => format!(
+            "write v{:x} -> {}",
+            expected % 0x10000,
+            record.as_ref().map_or("delete".into(), record_text)
+        ),
+        Action::Spend(t) => format!("spend {}", t.expose()),
+        Action::Revoke(t) => format!("revoke {}", t.expose()),
+        Action::Sleep(d) => format!("sleep {d:?}"),
+        Action::Done(_) => "done".into(),
+    }
+}
+
+fn input_text(i: &Input) -> String {
+    match i {
+        Input::Start => "start".into(),
+        Input::Read(Ok(r)) => r.as_ref().map_or("none".into(), record_text),
+        Input::Wrote(Ok(b)) => format!("{b}"),
+        Input::Read(Err(e)) | Input::Wrote(Err(e)) => format!("error {e}"),
+        Input::Spent(Answer::Granted(t)) => format!("granted {}", t.access_token.expose()),
+        Input::Spent(Answer::Rejected(_)) => "invalid_grant".into(),
+        Input::Spent(Answer::Refused(e)) => format!("refused {e}"),
+        Input::Spent(Answer::Lost(_)) => "lost".into(),
+        Input::Revoked(r) => format!("{r:?}"),
+        Input::Slept => "slept".into(),
+    }
+}
+
+fn describe(result: &Result<Done, OAuthError>) -> String {
+    match result {
+        Ok(Done::Tokens(t)) => format!("tokens {}", t.access_token.expose()),
+        Ok(d) => format!("{d:?}"),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+/// Runs one seed: `Err` names the violated invariant (and the trace, when asked).
+pub(super) fn run_seed(seed: u64, steps: usize, trace: bool) -> Result<Stats, String> {
+    let mut w = World::new(seed, trace);
+    let outcome = (|| {
+        for _ in 0..steps {
+            w.one_step()?;
+        }
+        w.settle()?;
+        w.check_signed_in()
+    })();
+    match outcome {
+        Ok(()) => Ok(w.stats),
+        Err(e) => {
+            let trace = w.trace.map(|t| t.join("\n")).unwrap_or_default();
+            Err(format!("seed {seed}: {e}\n{trace}"))
+        }
+    }
+}
+
+#[test]
+fn fault_simulation() {
+    let steps = 400;
+    if let Ok(seed) = std::env::var("MIRO_SIM_SEED") {
+        let seed: u64 = seed.parse().expect("MIRO_SIM_SEED is a number");
+        match run_seed(seed, steps, true) {
+            Ok(stats) => println!("seed {seed}: no violation; {stats:?}"),
+            Err(e) => panic!("{e}"),
+        }
+        return;
+    }
+    let seeds: u64 = std::env::var("MIRO_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3000);
+    let mut total = Stats::default();
+    let mut failures = Vec::new();
+    for seed in 0..seeds {
+        match run_seed(seed, steps, false) {
+            Ok(s) => {
+                total.steps += s.steps;
+                total.refreshes += s.refreshes;
+                total.revokes += s.revokes;
+                total.kills += s.kills;
+                total.outages += s.outages;
+                total.doubts += s.doubts;
+            }
+            Err(e) => failures.push(e.lines().next().unwrap_or_default().to_string()),
+        }
+    }
+    println!(
+        "{seeds} schedules: {total:?}; {} violations",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {seeds} schedules broke an invariant (replay one with MIRO_SIM_SEED=<seed>):\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
