@@ -259,8 +259,10 @@ impl TokenStore for Faulty {
             if let Some(r) = new {
                 self.offered.lock().unwrap().push(r.state.clone());
             }
+            // Only writes of refreshed tokens (no marker) meet the faults.
             let refreshed = new.is_some_and(|r| r.marker.is_none());
-            match self.fault().filter(|_| refreshed) {
+            let fault = if refreshed { self.fault() } else { None };
+            match fault {
                 None => self.inner.replace_if(u, expected, new).await,
                 Some(WriteFault::Refuse) => Err(busy()),
                 Some(WriteFault::LoseAck) => {
@@ -735,4 +737,73 @@ async fn no_duration_setting_panics() {
     let user = sign_in(&miro).await;
     expire_locally(&**miro.store(), &user).await;
     miro.access_token(&user).await.unwrap();
+}
+
+/// Callers that stop waiting at any point (seeded time limits from 0 to 40 ms, while
+/// refreshes take 0 to 30 ms at Miro and writes fail now and then), three `Miro` values over
+/// one store: the operations they started run on, and nobody is signed out. The refresh
+/// token is sent once per refresh: the emulator rejects a second use, which would show as an
+/// error or a removed record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_cancelled_at_any_point_sign_nobody_out() {
+    let emu = emulator(None).await;
+    let store = Arc::new(Faulty::default());
+    let replicas: Vec<Miro> = (0..3)
+        .map(|_| {
+            replica::client(
+                &emu.base_url(),
+                store.clone(),
+                MARGIN,
+                Duration::from_secs(10),
+            )
+        })
+        .collect();
+    let (user, board, _) = setup(&emu, &replicas[0]).await;
+    let mut seed: u64 = 17;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    for round in 0..40 {
+        expire_locally(&*store, &user).await;
+        let delay = Duration::from_millis(next(30));
+        let fault = emu
+            .inject_fault(
+                Fault::new(FaultKind::Delay(delay))
+                    .on("POST /v1/oauth/token")
+                    .times(1),
+            )
+            .unwrap();
+        if next(4) == 0 {
+            *store.next.lock().unwrap() = Some((WriteFault::LoseAck, 1));
+        }
+        let attempts = (0..6).map(|i| {
+            let miro = replicas[i % 3].clone();
+            let limit = Duration::from_millis(next(40));
+            let user = user.clone();
+            async move { tokio::time::timeout(limit, miro.access_token(&user)).await }
+        });
+        for result in futures::future::join_all(attempts).await {
+            if let Ok(Err(e)) = result {
+                panic!("round {round}: a call that finished failed: {e}");
+            }
+        }
+        emu.remove_fault(fault);
+        // Whatever was cancelled, every replica ends up with working tokens.
+        for miro in &replicas {
+            all_ok(
+                &calls(miro, &user, &board, 2).await,
+                &format!("round {round}"),
+            );
+        }
+    }
+    for miro in &replicas {
+        until_saved(miro).await;
+        assert!(miro.is_authorized(&user).await.unwrap());
+    }
+    let now = store.get(&user).await.unwrap().expect("signed in");
+    assert_eq!(now.marker, None);
+    assert!(emu.refresh_calls() >= 40, "a refresh per round");
 }

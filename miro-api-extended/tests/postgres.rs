@@ -4,13 +4,17 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::oauth::{new_board, sign_in, CLIENT_ID, SECRET};
 use common::postgres::Server;
-use miro_api_extended::storage::{PostgresStore, StorageError, TokenState, TokenStore};
-use miro_api_extended::Miro;
+use futures::future::BoxFuture;
+use miro_api_extended::storage::{
+    PostgresStore, StorageError, StoredTokens, TokenState, TokenStore,
+};
+use miro_api_extended::{Miro, OAuthError};
 use miro_emulator::{Emulator, Fault, FaultKind};
 
 /// A superuser connection for set-up SQL.
@@ -117,11 +121,50 @@ async fn an_app_role_without_ddl_rights_connects() {
     common::contract::check(&app).await;
 }
 
-/// Case 2 of issue 17: PostgreSQL restarts while replica A refreshes a user's tokens. A keeps
-/// the rotated tokens in memory; replica B's calls, after any lease A's old code would have
-/// held, find the record marked and wait instead of spending the dead refresh token (which
-/// got `invalid_grant` and deleted the row, and then A revoked its working tokens). When the
-/// server is back, A's background task stores the tokens and B uses them.
+/// Replica A's store, whose writes of refreshed tokens fail while `closed` (A cut off from
+/// the database after its restart, as its connection pool reconnects).
+struct Gated {
+    inner: PostgresStore,
+    closed: AtomicBool,
+}
+
+impl TokenStore for Gated {
+    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
+        self.inner.get(u)
+    }
+    fn put<'a>(
+        &'a self,
+        u: &'a str,
+        r: &'a StoredTokens,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.inner.put(u, r)
+    }
+    fn remove<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.inner.remove(u)
+    }
+    fn replace_if<'a>(
+        &'a self,
+        u: &'a str,
+        expected: u64,
+        new: Option<&'a StoredTokens>,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        if self.closed.load(Ordering::SeqCst) && new.is_some_and(|r| r.marker.is_none()) {
+            return Box::pin(async {
+                Err(StorageError::Postgres {
+                    action: "replace the tokens",
+                    reason: "the database system is starting up (57P03)".into(),
+                })
+            });
+        }
+        self.inner.replace_if(u, expected, new)
+    }
+}
+
+/// Case 2 of issue 17: PostgreSQL restarts while replica A refreshes a user's tokens, and A
+/// cannot store the rotated ones for a while. Replica B's call comes after any lease A's old
+/// code would have held: it finds the record marked and does not spend the dead refresh
+/// token (the old code did, got `invalid_grant`, deleted the row, and A then revoked its
+/// working tokens). When A can write again, its tokens are stored and B uses them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_restart_during_a_refresh_signs_nobody_out() {
     let server = Server::start().await;
@@ -132,23 +175,31 @@ async fn a_postgres_restart_during_a_refresh_signs_nobody_out() {
         .start()
         .await
         .unwrap();
-    let replica = |store: PostgresStore| {
+    let wait = Duration::from_secs(2);
+    let replica = |store: Arc<dyn TokenStore>| {
         Miro::builder()
             .client_id(CLIENT_ID)
             .client_secret(SECRET)
             .redirect_url(common::oauth::REDIRECT)
             .api_base_url(emu.base_url())
             .auth_base_url(emu.base_url())
-            .store(store)
+            .store_arc(store)
             .store_timeout(Duration::from_secs(1))
+            .refresh_lease(wait)
             .build()
             .unwrap()
     };
-    let a = replica(PostgresStore::connect(&server.conninfo()).await.unwrap());
-    let b = replica(PostgresStore::connect(&server.conninfo()).await.unwrap());
+    let a_store = Arc::new(Gated {
+        inner: PostgresStore::connect(&server.conninfo()).await.unwrap(),
+        closed: AtomicBool::new(false),
+    });
+    let a = replica(a_store.clone());
+    let b = replica(Arc::new(
+        PostgresStore::connect(&server.conninfo()).await.unwrap(),
+    ));
     let user = sign_in(&a).await;
     let board = new_board(&a.as_user(&user)).await;
-    // The stored access token is about to expire: the next call refreshes.
+    // The stored access token has expired: the next call refreshes.
     let old = a.store().get(&user).await.unwrap().unwrap().state;
     a.store()
         .set(&user, &old.clone().with_expires_at(SystemTime::now()))
@@ -169,28 +220,37 @@ async fn a_postgres_restart_during_a_refresh_signs_nobody_out() {
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.stop();
+    a_store.closed.store(true, Ordering::SeqCst);
     let fresh = refreshing
         .await
         .unwrap()
         .expect("A uses the rotated tokens from memory");
     assert_ne!(fresh, old.access_token);
     assert_eq!(a.unsaved_users().await, vec![user.clone()]);
-
-    // Past the old 30 s lease's worth of trouble: B cannot read the store, and says so.
     let err = b
         .as_user(&user)
         .get_specific_board(&board)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("token store"), "{err}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
 
+    // The server is back; A still cannot write. B does not spend the marked token.
     server.start_again();
+    let err = b.access_token(&user).await.unwrap_err();
+    assert!(matches!(err, OAuthError::RefreshBusy { .. }), "{err:?}");
+    assert_eq!(emu.refresh_calls(), 1, "the refresh token was spent once");
+    let row = b.store().get(&user).await.unwrap().expect("still stored");
+    assert_eq!(row.state.refresh_token, old.refresh_token);
+    assert!(row.marker.is_some());
+
+    // A can write again: its tokens are stored (by its background task, or now), B uses them.
+    a_store.closed.store(false, Ordering::SeqCst);
+    a.store_unsaved_tokens().await.expect("stored");
     b.as_user(&user)
         .get_specific_board(&board)
         .await
-        .expect("B waits for A's tokens instead of spending the dead one");
-    assert_eq!(emu.refresh_calls(), 1, "the refresh token was spent once");
+        .expect("B uses A's tokens");
+    assert_eq!(emu.refresh_calls(), 1);
     let stored = b
         .store()
         .get(&user)
