@@ -287,6 +287,14 @@ impl TokenStore for Faulty {
     }
 }
 
+/// An emulator, one `Miro` over `store`, a signed-in user and a board of theirs.
+async fn one_replica(store: Arc<dyn TokenStore>) -> (RunningEmulator, Miro, String, String) {
+    let emu = emulator(None).await;
+    let miro = replica::client(&emu.base_url(), store, MARGIN, Duration::from_secs(10));
+    let (user, board, _) = setup(&emu, &miro).await;
+    (emu, miro, user, board)
+}
+
 /// Makes the stored access token expired in the client's eyes (the emulator still takes it).
 async fn expire_locally(store: &dyn TokenStore, user: &str) -> TokenState {
     let state = store.get(user).await.unwrap().expect("stored").state;
@@ -376,15 +384,8 @@ async fn until_saved(miro: &Miro) {
 
 #[tokio::test]
 async fn a_failed_store_write_keeps_the_rotated_tokens() {
-    let emu = emulator(None).await;
     let store = Arc::new(Faulty::default());
-    let miro = replica::client(
-        &emu.base_url(),
-        store.clone(),
-        MARGIN,
-        Duration::from_secs(10),
-    );
-    let (user, board, _) = setup(&emu, &miro).await;
+    let (emu, miro, user, board) = one_replica(store.clone()).await;
 
     // 1. The first write after the refresh fails (a transient SQLITE_BUSY): retried.
     let before = expire_locally(&*store, &user).await;
@@ -433,15 +434,8 @@ async fn a_failed_store_write_keeps_the_rotated_tokens() {
 #[tokio::test]
 async fn a_write_that_landed_unheard_is_recognised_not_revoked() {
     for fault in [WriteFault::LoseAck, WriteFault::CommitLate] {
-        let emu = emulator(None).await;
         let store = Arc::new(Faulty::default());
-        let miro = replica::client(
-            &emu.base_url(),
-            store.clone(),
-            MARGIN,
-            Duration::from_secs(10),
-        );
-        let (user, board, _) = setup(&emu, &miro).await;
+        let (emu, miro, user, board) = one_replica(store.clone()).await;
         let before = expire_locally(&*store, &user).await;
         *store.next.lock().unwrap() = Some((fault, 1));
         all_ok(
@@ -461,15 +455,8 @@ async fn a_write_that_landed_unheard_is_recognised_not_revoked() {
 /// the access token in memory) and beside the background task. They take turns per user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flushes_and_refreshes_at_once_take_turns() {
-    let emu = emulator(None).await;
     let store = Arc::new(Faulty::default());
-    let miro = replica::client(
-        &emu.base_url(),
-        store.clone(),
-        MARGIN,
-        Duration::from_secs(10),
-    );
-    let (user, board, _) = setup(&emu, &miro).await;
+    let (emu, miro, user, board) = one_replica(store.clone()).await;
     let before = expire_locally(&*store, &user).await;
     *store.always.lock().unwrap() = Some(WriteFault::Refuse);
     all_ok(&calls(&miro, &user, &board, 5).await, "store down");
@@ -499,15 +486,8 @@ async fn flushes_and_refreshes_at_once_take_turns() {
 /// `invalid_grant` for the stored token does remove them.
 #[tokio::test]
 async fn only_a_json_invalid_grant_removes_the_tokens() {
-    let emu = emulator(None).await;
     let store = Arc::new(MemoryStore::new());
-    let miro = replica::client(
-        &emu.base_url(),
-        store.clone(),
-        MARGIN,
-        Duration::from_secs(10),
-    );
-    let (user, board, _) = setup(&emu, &miro).await;
+    let (emu, miro, user, board) = one_replica(store.clone()).await;
     let before = expire_locally(&*store, &user).await;
     emu.inject_fault(
         Fault::new(FaultKind::ServerError(400))
@@ -595,15 +575,8 @@ async fn a_revoke_during_a_refresh_leaves_no_working_token() {
 /// own task and leaves no marker behind.
 #[tokio::test]
 async fn a_cancelled_revoke_still_finishes() {
-    let emu = emulator(None).await;
     let store = Arc::new(MemoryStore::new());
-    let miro = replica::client(
-        &emu.base_url(),
-        store.clone(),
-        MARGIN,
-        Duration::from_secs(10),
-    );
-    let (user, _board, _) = setup(&emu, &miro).await;
+    let (emu, miro, user, _board) = one_replica(store.clone()).await;
     let tokens = stored(&miro, &user).await;
     emu.inject_fault(
         Fault::new(FaultKind::Delay(Duration::from_millis(300)))

@@ -235,7 +235,7 @@ async fn a_postgres_restart_during_a_refresh_signs_nobody_out() {
     assert!(err.to_string().contains("token store"), "{err}");
 
     // The server is back; A still cannot write. B does not spend the marked token.
-    server.start_again();
+    server.start_server();
     let err = b.access_token(&user).await.unwrap_err();
     assert!(matches!(err, OAuthError::RefreshBusy { .. }), "{err:?}");
     assert_eq!(emu.refresh_calls(), 1, "the refresh token was spent once");

@@ -99,9 +99,19 @@ pub struct Authorization {
 /// Refreshes are coordinated through the store: a refresh token is sent at most once across
 /// every `Miro` value and every process sharing the store, a user's tokens are deleted only
 /// when Miro rejected the stored refresh token, and rotated tokens the store refuses are
-/// kept in memory and written by a background task (see [`TokenStore`] for the invariants
-/// and the contract). Refreshes and revocations run in tasks of their own: a caller that
-/// stops waiting (a time-out, a dropped request) interrupts nothing.
+/// kept in memory and written by a background task. Refreshes and revocations run in tasks
+/// of their own: a caller that stops waiting (a time-out, a dropped request) interrupts
+/// nothing. The invariants, checked by a seeded fault simulation:
+///
+/// - **I1** tokens are deleted only after Miro answered an OAuth `invalid_grant` (JSON) for
+///   the refresh token still stored;
+/// - **I2** a token the store holds is never revoked automatically;
+/// - **I3** a refresh token is sent at most once, across every process sharing the store;
+/// - **I4** once [`revoke`](Self::revoke) returns, no token of the user that a process or the
+///   store holds works;
+/// - **I5** no duration setting makes it panic.
+///
+/// See [`TokenStore`] for how, and for the contract of a store of your own.
 ///
 /// Cheap to clone; clones share the store, the HTTP clients, the refresh coordination and the
 /// per-user clients. `Debug` never shows the client secret.

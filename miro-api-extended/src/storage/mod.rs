@@ -195,7 +195,7 @@ pub enum StorageError {
     #[cfg(feature = "postgres")]
     #[error("token store (PostgreSQL): {action} failed: {reason}")]
     Postgres {
-        /// What was being done, e.g. "take the refresh lease".
+        /// What was being done, e.g. "replace the tokens".
         action: &'static str,
         /// The database's message and SQLSTATE (never row data).
         reason: String,

@@ -105,24 +105,7 @@ impl Server {
                 "--no-sync",
             ],
         );
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
-            server.dir.path().display()
-        );
-        let log = server.dir.path().join("server.log");
-        server.run(
-            "pg_ctl",
-            &[
-                "-D",
-                &data,
-                "-l",
-                &log.display().to_string(),
-                "-o",
-                &options,
-                "-w",
-                "start",
-            ],
-        );
+        server.start_server();
         server
     }
 
@@ -164,8 +147,8 @@ impl Server {
         self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
     }
 
-    /// Starts the stopped server again on the same port and data.
-    pub fn start_again(&self) {
+    /// Starts the server on its port and data (again, after [`stop`](Self::stop)).
+    pub fn start_server(&self) {
         let data = self.data();
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
