@@ -68,6 +68,17 @@ impl UserCore {
         self.pending.is_some() || !self.tidy.is_empty()
     }
 
+    /// What we know of our record at version `from` now holds for version `to` (the same
+    /// tokens and marker, written anew).
+    fn rekey(&mut self, from: u64, to: u64) {
+        if let Some(p) = self.pending.as_mut().filter(|p| p.replaces == from) {
+            p.replaces = to;
+        }
+        if let Some(spent) = self.spent.remove(&from) {
+            self.spent.insert(to, spent);
+        }
+    }
+
     /// Forgets everything (new tokens were stored by a code exchange).
     pub fn reset(&mut self) {
         let tidier = self.tidier;
@@ -250,6 +261,9 @@ pub(crate) enum Kind {
     Revoke,
 }
 
+/// The version and marker a record had before a `revoking` marker replaced them.
+type Prior = (u64, Option<String>);
+
 enum Phase {
     Start,
     /// Waiting for a read to decide on.
@@ -299,15 +313,15 @@ enum Phase {
     CheckingFence {
         item: Tidy,
     },
-    /// Revoke: waiting for the `revoking` marker write (`prior`: the marker it replaces).
+    /// Revoke: waiting for the `revoking` marker write.
     RevokeMarking {
         mark: StoredTokens,
-        prior: Option<String>,
+        prior: Prior,
     },
     /// Revoke: revoking these tokens at Miro one by one.
     RevokingAtMiro {
         mark: StoredTokens,
-        prior: Option<String>,
+        prior: Prior,
         left: Vec<AccessToken>,
     },
     /// Revoke: waiting for the delete.
@@ -474,8 +488,11 @@ impl Op {
                     self.revoke_next(mark, prior, left)
                 }
                 Err(e) => {
-                    // Put the record back as it was (an `in-doubt` marker stays).
-                    let record = StoredTokens::from_parts(mark.state.clone(), env.version, prior);
+                    // Put the record back as it was (an `in-doubt` marker stays), and what we
+                    // know of it moves to its new version.
+                    let (from, marker) = prior;
+                    core.rekey(from, env.version);
+                    let record = StoredTokens::from_parts(mark.state.clone(), env.version, marker);
                     self.phase = Phase::Unmarking {
                         mark_version: mark.version,
                         record: record.clone(),
@@ -701,7 +718,9 @@ impl Op {
     ) -> Action {
         match answer {
             Answer::Granted(fresh) => {
-                core.spent.remove(&mark.version);
+                // The token stays known as spent until its successor is stored: should our
+                // marker come back (a late write) after the tokens were lost, it is never sent
+                // again.
                 let fresh = TokenState {
                     team_id: fresh.team_id.or(mark.state.team_id.clone()),
                     scope: fresh.scope.or(mark.state.scope.clone()),
@@ -888,6 +907,7 @@ impl Op {
         let Some(p) = core.pending.take() else {
             return self.finish(Err(OAuthError::RefreshInterrupted));
         };
+        core.spent.remove(&p.replaces);
         tracing::info!(user_id = %self.user, "access token refreshed; the new tokens are stored");
         match self.kind {
             // The newest tokens there are: used even if a large margin calls them old.
@@ -1024,7 +1044,7 @@ impl Op {
         match rec.marker.as_deref().map(Marker::parse) {
             // Anyone may finish a revoke.
             Some(Marker::Revoking(_)) => {
-                let prior = rec.marker.clone();
+                let prior = (rec.version, rec.marker.clone());
                 return self.revoke_at_miro(core, rec, prior);
             }
             Some(Marker::Refreshing(h)) if h != env.holder => return self.wait(env),
@@ -1035,7 +1055,7 @@ impl Op {
             StoredTokens::from_parts(rec.state.clone(), env.version, marker(REVOKING, env.holder));
         self.phase = Phase::RevokeMarking {
             mark: mark.clone(),
-            prior: rec.marker,
+            prior: (rec.version, rec.marker),
         };
         Action::Write {
             expected: rec.version,
@@ -1043,12 +1063,7 @@ impl Op {
         }
     }
 
-    fn revoke_at_miro(
-        &mut self,
-        core: &mut UserCore,
-        mark: StoredTokens,
-        prior: Option<String>,
-    ) -> Action {
+    fn revoke_at_miro(&mut self, core: &mut UserCore, mark: StoredTokens, prior: Prior) -> Action {
         let mut left = vec![mark.state.access_token.clone()];
         if let Some(p) = &core.pending {
             if p.state.access_token != mark.state.access_token {
@@ -1058,12 +1073,7 @@ impl Op {
         self.revoke_next(mark, prior, left)
     }
 
-    fn revoke_next(
-        &mut self,
-        mark: StoredTokens,
-        prior: Option<String>,
-        left: Vec<AccessToken>,
-    ) -> Action {
+    fn revoke_next(&mut self, mark: StoredTokens, prior: Prior, left: Vec<AccessToken>) -> Action {
         match left.last().cloned() {
             Some(token) => {
                 self.phase = Phase::RevokingAtMiro { mark, prior, left };
