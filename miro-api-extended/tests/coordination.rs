@@ -8,16 +8,14 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::faulty::{Faulty, WriteFault};
 use common::oauth::{new_board, sign_in, stored, CLIENT_ID, SECRET};
 use common::replica::{self, Job, Report};
-use futures::future::BoxFuture;
-use miro_api_extended::storage::{
-    FileStore, MemoryStore, SqliteStore, StorageError, StoredTokens, TokenState, TokenStore,
-};
+use miro_api_extended::storage::{FileStore, MemoryStore, SqliteStore, TokenState, TokenStore};
 use miro_api_extended::{Miro, OAuthError};
 use miro_emulator::{Emulator, Fault, FaultKind, RunningEmulator};
 
@@ -183,110 +181,6 @@ async fn two_miro_values_over_one_store_refresh_once_per_expiry() {
     assert!(b.is_authorized(&user).await.unwrap());
 }
 
-/// How a [`Faulty`] store treats the next writes of refreshed tokens (records without a
-/// marker).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum WriteFault {
-    /// Refused (not applied).
-    Refuse,
-    /// Applied, but the caller gets an error (the acknowledgement is lost).
-    LoseAck,
-    /// The caller gets an error at once; the write commits 300 ms later.
-    CommitLate,
-}
-
-/// A store over a [`MemoryStore`] with faults on the writes of refreshed tokens.
-#[derive(Default)]
-struct Faulty {
-    inner: Arc<MemoryStore>,
-    /// Every write of refreshed tokens fails this way while set.
-    always: Mutex<Option<WriteFault>>,
-    /// The next `n` writes of refreshed tokens fail this way.
-    next: Mutex<Option<(WriteFault, usize)>>,
-    failures: AtomicUsize,
-    /// Every record offered to the store.
-    offered: Mutex<Vec<TokenState>>,
-    slow_writes_ms: AtomicUsize,
-}
-
-impl Faulty {
-    fn fault(&self) -> Option<WriteFault> {
-        let mut next = self.next.lock().unwrap();
-        let fault = match &mut *next {
-            Some((f, n)) if *n > 0 => {
-                *n -= 1;
-                Some(*f)
-            }
-            _ => *self.always.lock().unwrap(),
-        };
-        if fault.is_some() {
-            self.failures.fetch_add(1, Ordering::SeqCst);
-        }
-        fault
-    }
-}
-
-fn busy() -> StorageError {
-    StorageError::Other("database is locked (SQLITE_BUSY)".into())
-}
-
-impl TokenStore for Faulty {
-    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
-        self.inner.get(u)
-    }
-    fn put<'a>(
-        &'a self,
-        u: &'a str,
-        r: &'a StoredTokens,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.offered.lock().unwrap().push(r.state.clone());
-        self.inner.put(u, r)
-    }
-    fn remove<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.inner.remove(u)
-    }
-    fn replace_if<'a>(
-        &'a self,
-        u: &'a str,
-        expected: u64,
-        new: Option<&'a StoredTokens>,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        Box::pin(async move {
-            let slow = self.slow_writes_ms.load(Ordering::SeqCst);
-            if new.is_some() && slow > 0 {
-                tokio::time::sleep(Duration::from_millis(slow as u64)).await;
-            }
-            if let Some(r) = new {
-                self.offered.lock().unwrap().push(r.state.clone());
-            }
-            // Only writes of refreshed tokens (no marker) meet the faults.
-            let refreshed = new.is_some_and(|r| r.marker.is_none());
-            let fault = if refreshed { self.fault() } else { None };
-            match fault {
-                None => self.inner.replace_if(u, expected, new).await,
-                Some(WriteFault::Refuse) => Err(busy()),
-                Some(WriteFault::LoseAck) => {
-                    self.inner.replace_if(u, expected, new).await?;
-                    Err(StorageError::Other(
-                        "connection reset before the answer".into(),
-                    ))
-                }
-                Some(WriteFault::CommitLate) => {
-                    let (inner, user, record) = (self.inner.clone(), u.to_string(), new.cloned());
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(300)).await;
-                        let _ = inner.replace_if(&user, expected, record.as_ref()).await;
-                    });
-                    Err(StorageError::TimedOut {
-                        action: "write",
-                        limit: Duration::from_millis(1),
-                    })
-                }
-            }
-        })
-    }
-}
-
 /// An emulator, one `Miro` over `store`, a signed-in user and a board of theirs.
 async fn one_replica(store: Arc<dyn TokenStore>) -> (RunningEmulator, Miro, String, String) {
     let emu = emulator(None).await;
@@ -384,7 +278,7 @@ async fn until_saved(miro: &Miro) {
 
 #[tokio::test]
 async fn a_failed_store_write_keeps_the_rotated_tokens() {
-    let store = Arc::new(Faulty::default());
+    let store = Arc::new(Faulty::memory());
     let (emu, miro, user, board) = one_replica(store.clone()).await;
 
     // 1. The first write after the refresh fails (a transient SQLITE_BUSY): retried.
@@ -434,7 +328,7 @@ async fn a_failed_store_write_keeps_the_rotated_tokens() {
 #[tokio::test]
 async fn a_write_that_landed_unheard_is_recognised_not_revoked() {
     for fault in [WriteFault::LoseAck, WriteFault::CommitLate] {
-        let store = Arc::new(Faulty::default());
+        let store = Arc::new(Faulty::memory());
         let (emu, miro, user, board) = one_replica(store.clone()).await;
         let before = expire_locally(&*store, &user).await;
         *store.next.lock().unwrap() = Some((fault, 1));
@@ -455,7 +349,7 @@ async fn a_write_that_landed_unheard_is_recognised_not_revoked() {
 /// the access token in memory) and beside the background task. They take turns per user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flushes_and_refreshes_at_once_take_turns() {
-    let store = Arc::new(Faulty::default());
+    let store = Arc::new(Faulty::memory());
     let (emu, miro, user, board) = one_replica(store.clone()).await;
     let before = expire_locally(&*store, &user).await;
     *store.always.lock().unwrap() = Some(WriteFault::Refuse);
@@ -530,7 +424,7 @@ async fn only_a_json_invalid_grant_removes_the_tokens() {
 #[tokio::test]
 async fn a_revoke_during_a_refresh_leaves_no_working_token() {
     let emu = emulator(None).await;
-    let store = Arc::new(Faulty::default());
+    let store = Arc::new(Faulty::memory());
     let lease = Duration::from_secs(10);
     // The refresh and the revoke come from two Miro values (as from two processes).
     let refresher = replica::client(&emu.base_url(), store.clone(), MARGIN, lease);
@@ -676,6 +570,7 @@ async fn a_process_killed_mid_refresh_never_has_its_token_sent_again() {
 #[tokio::test]
 async fn no_duration_setting_panics() {
     let emu = emulator(None).await;
+    // Every setting at each extreme (the store and HTTP time limits at `MAX` in the last).
     for d in [Duration::ZERO, Duration::from_nanos(1), Duration::MAX] {
         let miro = Miro::builder()
             .client_id(CLIENT_ID)
@@ -696,20 +591,6 @@ async fn no_duration_setting_panics() {
         assert!(miro.is_authorized(&user).await.unwrap());
         assert!(miro.revoke(&user).await.unwrap());
     }
-    // Store and HTTP time limits at their extremes too.
-    let miro = Miro::builder()
-        .client_id(CLIENT_ID)
-        .client_secret(SECRET)
-        .redirect_url(common::oauth::REDIRECT)
-        .api_base_url(emu.base_url())
-        .auth_base_url(emu.base_url())
-        .store_timeout(Duration::MAX)
-        .timeout(Duration::MAX)
-        .build()
-        .unwrap();
-    let user = sign_in(&miro).await;
-    expire_locally(&**miro.store(), &user).await;
-    miro.access_token(&user).await.unwrap();
 }
 
 /// Callers that stop waiting at any point (seeded time limits from 0 to 40 ms, while
@@ -720,7 +601,7 @@ async fn no_duration_setting_panics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_cancelled_at_any_point_sign_nobody_out() {
     let emu = emulator(None).await;
-    let store = Arc::new(Faulty::default());
+    let store = Arc::new(Faulty::memory());
     let replicas: Vec<Miro> = (0..3)
         .map(|_| {
             replica::client(

@@ -4,16 +4,13 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::faulty::{Faulty, WriteFault};
 use common::oauth::{new_board, sign_in, CLIENT_ID, SECRET};
 use common::postgres::Server;
-use futures::future::BoxFuture;
-use miro_api_extended::storage::{
-    PostgresStore, StorageError, StoredTokens, TokenState, TokenStore,
-};
+use miro_api_extended::storage::{PostgresStore, StorageError, TokenState, TokenStore};
 use miro_api_extended::{Miro, OAuthError};
 use miro_emulator::{Emulator, Fault, FaultKind};
 
@@ -121,45 +118,6 @@ async fn an_app_role_without_ddl_rights_connects() {
     common::contract::check(&app).await;
 }
 
-/// Replica A's store, whose writes of refreshed tokens fail while `closed` (A cut off from
-/// the database after its restart, as its connection pool reconnects).
-struct Gated {
-    inner: PostgresStore,
-    closed: AtomicBool,
-}
-
-impl TokenStore for Gated {
-    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
-        self.inner.get(u)
-    }
-    fn put<'a>(
-        &'a self,
-        u: &'a str,
-        r: &'a StoredTokens,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.inner.put(u, r)
-    }
-    fn remove<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.inner.remove(u)
-    }
-    fn replace_if<'a>(
-        &'a self,
-        u: &'a str,
-        expected: u64,
-        new: Option<&'a StoredTokens>,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        if self.closed.load(Ordering::SeqCst) && new.is_some_and(|r| r.marker.is_none()) {
-            return Box::pin(async {
-                Err(StorageError::Postgres {
-                    action: "replace the tokens",
-                    reason: "the database system is starting up (57P03)".into(),
-                })
-            });
-        }
-        self.inner.replace_if(u, expected, new)
-    }
-}
-
 /// Case 2 of issue 17: PostgreSQL restarts while replica A refreshes a user's tokens, and A
 /// cannot store the rotated ones for a while. Replica B's call comes after any lease A's old
 /// code would have held: it finds the record marked and does not spend the dead refresh
@@ -189,10 +147,10 @@ async fn a_postgres_restart_during_a_refresh_signs_nobody_out() {
             .build()
             .unwrap()
     };
-    let a_store = Arc::new(Gated {
-        inner: PostgresStore::connect(&server.conninfo()).await.unwrap(),
-        closed: AtomicBool::new(false),
-    });
+    // A's store refuses writes of refreshed tokens while A is cut off.
+    let a_store = Arc::new(Faulty::over(
+        PostgresStore::connect(&server.conninfo()).await.unwrap(),
+    ));
     let a = replica(a_store.clone());
     let b = replica(Arc::new(
         PostgresStore::connect(&server.conninfo()).await.unwrap(),
@@ -220,7 +178,7 @@ async fn a_postgres_restart_during_a_refresh_signs_nobody_out() {
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.stop();
-    a_store.closed.store(true, Ordering::SeqCst);
+    *a_store.always.lock().unwrap() = Some(WriteFault::Refuse);
     let fresh = refreshing
         .await
         .unwrap()
@@ -244,7 +202,7 @@ async fn a_postgres_restart_during_a_refresh_signs_nobody_out() {
     assert!(row.marker.is_some());
 
     // A can write again: its tokens are stored (by its background task, or now), B uses them.
-    a_store.closed.store(false, Ordering::SeqCst);
+    *a_store.always.lock().unwrap() = None;
     a.store_unsaved_tokens().await.expect("stored");
     b.as_user(&user)
         .get_specific_board(&board)

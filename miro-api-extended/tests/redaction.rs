@@ -6,40 +6,16 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use common::faulty::{Faulty, WriteFault};
 use common::oauth::{miro, new_board, sign_in, start, stored, CLIENT_ID, REDIRECT, SECRET};
-use futures::future::BoxFuture;
-use miro_api_extended::storage::{MemoryStore, StorageError, StoredTokens, TokenStore};
+use miro_api_extended::storage::MemoryStore;
 use miro_api_extended::{AuthState, Miro};
 
 /// A store that refuses to store refreshed tokens (it takes markers and deletes).
-#[derive(Default)]
-struct RefusesWrites(MemoryStore);
-
-impl TokenStore for RefusesWrites {
-    fn get<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<Option<StoredTokens>, StorageError>> {
-        self.0.get(u)
-    }
-    fn put<'a>(
-        &'a self,
-        u: &'a str,
-        s: &'a StoredTokens,
-    ) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.0.put(u, s)
-    }
-    fn remove<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
-        self.0.remove(u)
-    }
-    fn replace_if<'a>(
-        &'a self,
-        u: &'a str,
-        expected: u64,
-        new: Option<&'a StoredTokens>,
-    ) -> BoxFuture<'a, Result<bool, StorageError>> {
-        if new.is_some_and(|r| r.marker.is_none()) {
-            return Box::pin(async { Err(StorageError::Other("disk full".into())) });
-        }
-        self.0.replace_if(u, expected, new)
-    }
+fn refusing_writes() -> Faulty<MemoryStore> {
+    let store = Faulty::memory();
+    *store.always.lock().unwrap() = Some(WriteFault::Refuse);
+    store
 }
 
 /// A `Write` that appends to a shared buffer, for capturing logs.
@@ -109,7 +85,7 @@ async fn logs_and_debug_output_never_show_secrets() {
         .redirect_url(REDIRECT)
         .api_base_url(emu.base_url())
         .auth_base_url(emu.base_url())
-        .store(RefusesWrites::default())
+        .store(refusing_writes())
         .build()
         .unwrap();
     let user2 = sign_in(&refusing).await;

@@ -177,25 +177,26 @@ pub(crate) struct Env<'a> {
 }
 
 impl Env<'_> {
-    fn expired(&self, state: &TokenState, margin: Duration) -> bool {
-        state
-            .expires_at
-            .is_some_and(|at| self.now.checked_add(margin).is_none_or(|limit| at <= limit))
-    }
-
-    fn rejected(&self, state: &TokenState) -> bool {
-        self.rejected == Some(&state.access_token)
-    }
-
     /// The tokens should be refreshed before use.
     pub fn needs_refresh(&self, state: &TokenState) -> bool {
-        self.rejected(state) || self.expired(state, self.margin)
+        needs_refresh(state, self.now, self.margin, self.rejected)
     }
 
     /// The access token can still be used (not expired, not rejected).
     pub fn usable(&self, state: &TokenState) -> bool {
-        !self.rejected(state) && !self.expired(state, Duration::ZERO)
+        !needs_refresh(state, self.now, Duration::ZERO, self.rejected)
     }
+}
+
+/// Whether `state` should be refreshed before use at `now`: Miro rejected its access token,
+/// or it expires within `margin`.
+pub(crate) fn needs_refresh(
+    state: &TokenState,
+    now: SystemTime,
+    margin: Duration,
+    rejected: Option<&AccessToken>,
+) -> bool {
+    rejected == Some(&state.access_token) || state.expires_within_from(now, margin)
 }
 
 /// What a refresh-token request came to.

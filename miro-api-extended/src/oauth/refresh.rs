@@ -10,7 +10,7 @@ use miro_api::AccessToken;
 use tracing::Instrument;
 
 use super::endpoint::{self, Grant};
-use super::protocol::{Action, Answer, Done, Env, Input, Kind, Op, UserCore};
+use super::protocol::{needs_refresh, Action, Answer, Done, Env, Input, Kind, Op, UserCore};
 use super::{lock, Inner, OAuthError};
 use crate::secret::RefreshToken;
 use crate::storage::{new_version, StorageError, StoredTokens, TokenState};
@@ -91,10 +91,7 @@ impl Inner {
     ) -> Result<(AccessToken, bool), OAuthError> {
         let rejected = lock(&self.rejected).get(user_id).cloned();
         if let Some(state) = self.current(user_id).await? {
-            if !self
-                .env(rejected.as_ref(), Instant::now())
-                .needs_refresh(&state)
-            {
+            if !needs_refresh(&state, SystemTime::now(), self.margin, rejected.as_ref()) {
                 return Ok(usable(state));
             }
         }

@@ -167,6 +167,17 @@ pub(super) struct Stats {
     pub doubts: u64,
 }
 
+impl Stats {
+    fn add(&mut self, other: &Stats) {
+        self.steps += other.steps;
+        self.refreshes += other.refreshes;
+        self.revokes += other.revokes;
+        self.kills += other.kills;
+        self.outages += other.outages;
+        self.doubts += other.doubts;
+    }
+}
+
 struct World {
     rng: Rng,
     time: Duration,
@@ -688,6 +699,15 @@ impl World {
         self.step_op(r, user, input)
     }
 
+    /// A killed replica comes back under a new name, with an empty memory.
+    fn restart(&mut self, r: usize) {
+        let name = self.new_name();
+        let rep = &mut self.replicas[r];
+        rep.alive = true;
+        rep.holder = name;
+        self.log(format!("replica {r} restarted"));
+    }
+
     fn kill(&mut self, r: usize) {
         let rep = &mut self.replicas[r];
         let mut excused = Vec::new();
@@ -737,11 +757,7 @@ impl World {
         self.land_stalled()?;
         for r in 0..self.replicas.len() {
             if !self.replicas[r].alive && self.time >= self.replicas[r].restart_at {
-                let name = self.new_name();
-                let rep = &mut self.replicas[r];
-                rep.alive = true;
-                rep.holder = name;
-                self.log(format!("replica {r} restarted"));
+                self.restart(r);
             }
             // The background task's turn.
             let due: Vec<String> = self.replicas[r]
@@ -837,10 +853,7 @@ impl World {
         self.land_stalled()?;
         for r in 0..self.replicas.len() {
             if !self.replicas[r].alive {
-                let name = self.new_name();
-                let rep = &mut self.replicas[r];
-                rep.alive = true;
-                rep.holder = name;
+                self.restart(r);
             }
         }
         for _ in 0..20_000 {
@@ -1002,14 +1015,7 @@ fn fault_simulation() {
     let mut failures = Vec::new();
     for seed in 0..seeds {
         match run_seed(seed, steps, false) {
-            Ok(s) => {
-                total.steps += s.steps;
-                total.refreshes += s.refreshes;
-                total.revokes += s.revokes;
-                total.kills += s.kills;
-                total.outages += s.outages;
-                total.doubts += s.doubts;
-            }
+            Ok(s) => total.add(&s),
             Err(e) => failures.push(e.lines().next().unwrap_or_default().to_string()),
         }
     }

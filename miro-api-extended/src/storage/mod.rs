@@ -87,11 +87,14 @@ impl TokenState {
 
     /// Whether the access token expires within `margin` from now (or has expired).
     pub fn expires_within(&self, margin: Duration) -> bool {
-        self.expires_at.is_some_and(|at| {
-            SystemTime::now()
-                .checked_add(margin)
-                .is_none_or(|t| at <= t)
-        })
+        self.expires_within_from(SystemTime::now(), margin)
+    }
+
+    /// Whether the access token expires within `margin` from `now` (a margin past the
+    /// clock's end counts as expiring).
+    pub(crate) fn expires_within_from(&self, now: SystemTime, margin: Duration) -> bool {
+        self.expires_at
+            .is_some_and(|at| now.checked_add(margin).is_none_or(|limit| at <= limit))
     }
 }
 
@@ -252,6 +255,54 @@ impl StoredTokens {
             version,
             marker,
         }
+    }
+}
+
+/// A record as SQL columns (the SQLite and PostgreSQL stores): expiry in UNIX seconds, the
+/// version as its two's-complement `i64`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) struct Columns<'a> {
+    pub access_token: &'a str,
+    pub refresh_token: Option<&'a str>,
+    pub expires_at: Option<i64>,
+    pub team_id: Option<&'a str>,
+    pub scope: Option<&'a str>,
+    pub version: i64,
+    pub marker: Option<&'a str>,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl<'a> Columns<'a> {
+    pub fn of(r: &'a StoredTokens) -> Self {
+        Columns {
+            access_token: r.access_token.expose(),
+            refresh_token: r.refresh_token.as_ref().map(|t| t.expose()),
+            expires_at: r.expires_at.map(|t| to_unix(t) as i64),
+            team_id: r.team_id.as_deref(),
+            scope: r.scope.as_deref(),
+            version: r.version as i64,
+            marker: r.marker.as_deref(),
+        }
+    }
+
+    /// The record back from its columns, in the order of [`Columns`].
+    pub fn read(
+        access_token: String,
+        refresh_token: Option<String>,
+        expires_at: Option<i64>,
+        team_id: Option<String>,
+        scope: Option<String>,
+        version: i64,
+        marker: Option<String>,
+    ) -> StoredTokens {
+        let state = TokenState {
+            access_token: AccessToken::new(access_token),
+            refresh_token: refresh_token.map(RefreshToken::new),
+            expires_at: expires_at.map(|s| from_unix(s.max(0) as u64)),
+            team_id,
+            scope,
+        };
+        StoredTokens::from_parts(state, version as u64, marker)
     }
 }
 

@@ -4,11 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use miro_api::AccessToken;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
-use super::{from_unix, to_unix, StorageError, StoredTokens, TokenState, TokenStore};
-use crate::secret::RefreshToken;
+use super::{Columns, StorageError, StoredTokens, TokenStore};
 
 /// Creates the table, or adds the columns a table from an earlier version lacks, under an
 /// advisory lock so that replicas starting together do not race on the DDL.
@@ -169,17 +167,15 @@ impl PostgresStore {
 }
 
 fn record_of(row: &Row) -> StoredTokens {
-    let state = TokenState {
-        access_token: AccessToken::new(row.get::<_, String>(0)),
-        refresh_token: row.get::<_, Option<String>>(1).map(RefreshToken::new),
-        expires_at: row
-            .get::<_, Option<i64>>(2)
-            .map(|s| from_unix(s.max(0) as u64)),
-        team_id: row.get(3),
-        scope: row.get(4),
-    };
-    // The version is stored as its two's-complement BIGINT.
-    StoredTokens::from_parts(state, row.get::<_, i64>(5) as u64, row.get(6))
+    Columns::read(
+        row.get(0),
+        row.get(1),
+        row.get(2),
+        row.get(3),
+        row.get(4),
+        row.get(5),
+        row.get(6),
+    )
 }
 
 impl TokenStore for PostgresStore {
@@ -208,6 +204,7 @@ impl TokenStore for PostgresStore {
         record: &'a StoredTokens,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         Box::pin(async move {
+            let c = Columns::of(record);
             self.client()
                 .await?
                 .execute(
@@ -226,13 +223,13 @@ impl TokenStore for PostgresStore {
                          marker = EXCLUDED.marker",
                     &[
                         &user_id,
-                        &record.access_token.expose(),
-                        &record.refresh_token.as_ref().map(|r| r.expose()),
-                        &record.expires_at.map(|t| to_unix(t) as i64),
-                        &record.team_id,
-                        &record.scope,
-                        &(record.version as i64),
-                        &record.marker,
+                        &c.access_token,
+                        &c.refresh_token,
+                        &c.expires_at,
+                        &c.team_id,
+                        &c.scope,
+                        &c.version,
+                        &c.marker,
                     ],
                 )
                 .await
@@ -262,27 +259,30 @@ impl TokenStore for PostgresStore {
             let client = self.client().await?;
             let expected = expected as i64;
             let changed = match new {
-                Some(record) => client
-                    .execute(
-                        "UPDATE miro_tokens SET
+                Some(record) => {
+                    let c = Columns::of(record);
+                    client
+                        .execute(
+                            "UPDATE miro_tokens SET
                              access_token = $3, refresh_token = $4, expires_at = $5,
                              team_id = $6, scope = $7, updated_at = now(), version = $8,
                              marker = $9
                          WHERE user_id = $1 AND version = $2",
-                        &[
-                            &user_id,
-                            &expected,
-                            &record.access_token.expose(),
-                            &record.refresh_token.as_ref().map(|r| r.expose()),
-                            &record.expires_at.map(|t| to_unix(t) as i64),
-                            &record.team_id,
-                            &record.scope,
-                            &(record.version as i64),
-                            &record.marker,
-                        ],
-                    )
-                    .await
-                    .map_err(pg_error("replace the tokens"))?,
+                            &[
+                                &user_id,
+                                &expected,
+                                &c.access_token,
+                                &c.refresh_token,
+                                &c.expires_at,
+                                &c.team_id,
+                                &c.scope,
+                                &c.version,
+                                &c.marker,
+                            ],
+                        )
+                        .await
+                        .map_err(pg_error("replace the tokens"))?
+                }
                 None => client
                     .execute(
                         "DELETE FROM miro_tokens WHERE user_id = $1 AND version = $2",

@@ -6,11 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use miro_api::AccessToken;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{blocking, from_unix, to_unix, StorageError, StoredTokens, TokenState, TokenStore};
-use crate::secret::RefreshToken;
+use super::{blocking, to_unix, Columns, StorageError, StoredTokens, TokenStore};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS miro_tokens (
     user_id       TEXT PRIMARY KEY NOT NULL,
@@ -143,19 +141,13 @@ fn create_private(_path: &Path) -> Result<(), StorageError> {
 }
 
 fn record_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTokens> {
-    let state = TokenState {
-        access_token: AccessToken::new(row.get::<_, String>(0)?),
-        refresh_token: row.get::<_, Option<String>>(1)?.map(RefreshToken::new),
-        expires_at: row
-            .get::<_, Option<i64>>(2)?
-            .map(|s| from_unix(s.max(0) as u64)),
-        team_id: row.get(3)?,
-        scope: row.get(4)?,
-    };
-    // The version is stored as its two's-complement i64.
-    Ok(StoredTokens::from_parts(
-        state,
-        row.get::<_, i64>(5)? as u64,
+    Ok(Columns::read(
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
         row.get(6)?,
     ))
 }
@@ -187,24 +179,28 @@ impl TokenStore for SqliteStore {
         let new = new.cloned();
         Box::pin(self.with(move |conn| {
             let changed = match new {
-                Some(record) => conn.execute(
-                    "UPDATE miro_tokens SET
-                         access_token = ?3, refresh_token = ?4, expires_at = ?5,
-                         team_id = ?6, scope = ?7, updated_at = ?8, version = ?9, marker = ?10
-                     WHERE user_id = ?1 AND version = ?2",
-                    params![
-                        user_id,
-                        expected as i64,
-                        record.access_token.expose(),
-                        record.refresh_token.as_ref().map(|r| r.expose()),
-                        record.expires_at.map(|t| to_unix(t) as i64),
-                        record.team_id,
-                        record.scope,
-                        to_unix(std::time::SystemTime::now()) as i64,
-                        record.version as i64,
-                        record.marker,
-                    ],
-                )?,
+                Some(record) => {
+                    let c = Columns::of(&record);
+                    conn.execute(
+                        "UPDATE miro_tokens SET
+                             access_token = ?3, refresh_token = ?4, expires_at = ?5,
+                             team_id = ?6, scope = ?7, updated_at = ?8, version = ?9,
+                             marker = ?10
+                         WHERE user_id = ?1 AND version = ?2",
+                        params![
+                            user_id,
+                            expected as i64,
+                            c.access_token,
+                            c.refresh_token,
+                            c.expires_at,
+                            c.team_id,
+                            c.scope,
+                            to_unix(std::time::SystemTime::now()) as i64,
+                            c.version,
+                            c.marker,
+                        ],
+                    )?
+                }
                 None => conn.execute(
                     "DELETE FROM miro_tokens WHERE user_id = ?1 AND version = ?2",
                     params![user_id, expected as i64],
@@ -223,6 +219,7 @@ impl TokenStore for SqliteStore {
         let record = record.clone();
         Box::pin(self.with(move |conn| {
             let now = to_unix(std::time::SystemTime::now()) as i64;
+            let c = Columns::of(&record);
             conn.execute(
                 "INSERT INTO miro_tokens
                      (user_id, access_token, refresh_token, expires_at, team_id, scope, updated_at,
@@ -239,14 +236,14 @@ impl TokenStore for SqliteStore {
                      marker = excluded.marker",
                 params![
                     user_id,
-                    record.access_token.expose(),
-                    record.refresh_token.as_ref().map(|r| r.expose()),
-                    record.expires_at.map(|t| to_unix(t) as i64),
-                    record.team_id,
-                    record.scope,
+                    c.access_token,
+                    c.refresh_token,
+                    c.expires_at,
+                    c.team_id,
+                    c.scope,
                     now,
-                    record.version as i64,
-                    record.marker,
+                    c.version,
+                    c.marker,
                 ],
             )
             .map(drop)

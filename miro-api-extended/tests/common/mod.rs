@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod faulty;
 pub mod oauth;
 pub mod postgres;
 pub mod replica;
