@@ -106,21 +106,40 @@ pub enum OAuthError {
     /// not finished within the refresh wait (see
     /// [`MiroBuilder::refresh_lease`](crate::MiroBuilder::refresh_lease)); its tokens are
     /// not used meanwhile. Try again. If that process stopped while spending the refresh
-    /// token (killed, or its store never came back), this lasts: the user must authorize
-    /// again (a code exchange replaces the record).
+    /// token (killed, or its store went away), this lasts until its marker has stayed
+    /// unchanged for the takeover bound ([`MiroBuilder::refresh_takeover`](crate::MiroBuilder::refresh_takeover)):
+    /// then the next refresh takes the record over.
     #[error("the tokens of user {user_id} are being refreshed by another process; try again")]
     RefreshBusy {
         /// The user.
         user_id: String,
     },
-    /// The refresh token was sent to Miro and the answer was lost (a time-out or a broken
-    /// connection), so Miro may have spent it: it is never sent again (a second use can get
-    /// the user's tokens revoked). The stored access token is used while it works; after
-    /// that, the user must authorize again.
-    #[error("the last refresh of user {user_id} got no answer; they must authorize again once the access token expires")]
+    /// The refresh token was sent to Miro and sent again, and both answers were lost (a
+    /// time-out, a broken connection, or an answer that could not be read), so whether Miro
+    /// rotated it is unknown. The record stays marked `in-doubt`; the next refresh (in this
+    /// process at once, in another after the takeover bound) sends it again: either Miro
+    /// never saw it and the refresh succeeds, or Miro rotated it and nobody holds the
+    /// successor, and the user must authorize again.
+    #[error("the refresh of user {user_id} was sent but its answer was lost; the next refresh sends it again")]
     RefreshInDoubt {
         /// The user.
         user_id: String,
+    },
+    /// [`Miro::shutdown`](crate::Miro::shutdown) has begun: no new refresh or revocation
+    /// starts (tokens that need none are still handed out).
+    #[error("the OAuth client is shutting down; user {user_id}'s tokens were not refreshed")]
+    ShuttingDown {
+        /// The user.
+        user_id: String,
+    },
+    /// [`Miro::shutdown`](crate::Miro::shutdown) reached its deadline with work left: these
+    /// users' refreshes were still running or their rotated tokens were not stored (then
+    /// they are lost with the process, and the next refresh of the user is decided by the
+    /// takeover bound).
+    #[error("the OAuth client shut down with {} user(s) unfinished", .users.len())]
+    ShutdownIncomplete {
+        /// The users whose work did not finish.
+        users: Vec<String>,
     },
     /// Refreshed tokens could not be written to the store. They are kept in memory and used
     /// by this client until a write succeeds (see

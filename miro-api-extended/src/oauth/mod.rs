@@ -53,6 +53,15 @@ pub const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(30 * 60);
 /// How long a refresh waits by default for another process's refresh of the same user (see
 /// [`MiroBuilder::refresh_lease`]).
 pub const DEFAULT_REFRESH_LEASE: Duration = Duration::from_secs(30);
+/// How long a record another process marked for a refresh must stay unchanged before a
+/// refresh or revoke here takes it over, by default (see [`MiroBuilder::refresh_takeover`]).
+pub const DEFAULT_REFRESH_TAKEOVER: Duration = Duration::from_secs(60);
+/// The longest takeover bound [`MiroBuilder::refresh_takeover`] takes: a user is never
+/// stranded for longer by a process that went away.
+pub const MAX_REFRESH_TAKEOVER: Duration = Duration::from_secs(3600);
+/// How long one token endpoint request may take by default (see
+/// [`MiroBuilder::token_request_timeout`]).
+pub const DEFAULT_TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long one token store call may take by default (see [`MiroBuilder::store_timeout`]).
 pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many users' [`as_user`](Miro::as_user) clients a [`Miro`] keeps (the least recently
@@ -132,8 +141,18 @@ struct Inner {
     api_http: reqwest::Client,
     store: Arc<dyn TokenStore>,
     margin: Duration,
-    /// How long to wait for another process's refresh (half of it for a token request).
+    /// How long a caller waits for another process's refresh.
     lease: Duration,
+    /// The takeover bound, and the time limit of a token request (see
+    /// [`protocol::Timing`]).
+    timing: protocol::Timing,
+    /// The origin of this client's monotonic clock.
+    origin: Instant,
+    /// Set by [`Miro::shutdown`]: no new refresh or revoke starts.
+    closing: std::sync::atomic::AtomicBool,
+    /// Operations running now, and a signal when one ends.
+    running: std::sync::atomic::AtomicUsize,
+    ended: tokio::sync::Notify,
     /// How long one store call may take.
     store_timeout: Duration,
     /// This value's name in the store's markers (process id and a random part).
@@ -159,6 +178,8 @@ impl fmt::Debug for Miro {
             .field("auth_base_url", &self.inner.auth_base)
             .field("refresh_margin", &self.inner.margin)
             .field("refresh_lease", &self.inner.lease)
+            .field("refresh_takeover", &self.inner.timing.takeover)
+            .field("token_request_timeout", &self.inner.timing.request)
             .finish_non_exhaustive()
     }
 }
@@ -363,8 +384,7 @@ impl Miro {
                 Err(
                     OAuthError::NotAuthorized { .. }
                     | OAuthError::NotRefreshable { .. }
-                    | OAuthError::RefreshRejected { .. }
-                    | OAuthError::RefreshInDoubt { .. },
+                    | OAuthError::RefreshRejected { .. },
                 ) => return Ok(false),
                 Err(e) => return Err(e),
             };
@@ -413,6 +433,21 @@ impl Miro {
     pub async fn revoke(&self, user_id: &str) -> Result<bool, OAuthError> {
         self.inner.revoke(user_id).await
     }
+
+    /// Shuts the client down gracefully, for a deploy's SIGTERM: no new refresh or revoke
+    /// starts (a call that needs one gets [`OAuthError::ShuttingDown`]; tokens that need
+    /// none are still handed out), the refreshes and revokes in flight finish, and rotated
+    /// tokens the store has not taken yet are written, all within `deadline`.
+    ///
+    /// Call it once the app has stopped taking requests (after the web server's own
+    /// graceful shutdown), then exit. `Ok` when nothing is left; else
+    /// [`OAuthError::ShutdownIncomplete`] names the users whose work did not finish. A
+    /// process that is killed instead leaves at most a marker on a user's record, which
+    /// the other processes take over after the takeover bound
+    /// ([`MiroBuilder::refresh_takeover`]).
+    pub async fn shutdown(&self, deadline: Duration) -> Result<(), OAuthError> {
+        self.inner.shutdown(deadline).await
+    }
 }
 
 /// Builds a [`Miro`]. Settings not given come from `MIRO_CLIENT_ID`, `MIRO_CLIENT_SECRET`
@@ -427,6 +462,8 @@ pub struct MiroBuilder {
     http: Option<reqwest::Client>,
     margin: Duration,
     lease: Duration,
+    takeover: Duration,
+    token_timeout: Duration,
     store_timeout: Duration,
     timeout: Duration,
 }
@@ -443,6 +480,8 @@ impl Default for MiroBuilder {
             http: None,
             margin: DEFAULT_REFRESH_MARGIN,
             lease: DEFAULT_REFRESH_LEASE,
+            takeover: DEFAULT_REFRESH_TAKEOVER,
+            token_timeout: DEFAULT_TOKEN_REQUEST_TIMEOUT,
             store_timeout: DEFAULT_STORE_TIMEOUT,
             timeout: Duration::from_secs(60),
         }
@@ -545,10 +584,32 @@ impl MiroBuilder {
     }
 
     /// How long a refresh waits for another process's refresh of the same user before it
-    /// answers [`OAuthError::RefreshBusy`] (default [`DEFAULT_REFRESH_LEASE`], 30 s); a
-    /// token request is given half of it. At least 100 ms; any larger value works.
+    /// answers [`OAuthError::RefreshBusy`] (default [`DEFAULT_REFRESH_LEASE`], 30 s). At
+    /// least 100 ms; any larger value works. It bounds the caller's wait only: token
+    /// requests have their own limit ([`token_request_timeout`](Self::token_request_timeout)).
     pub fn refresh_lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How long a record another process marked (`refreshing` or `in-doubt`) must stay
+    /// unchanged, as this process's monotonic clock measures it, before a refresh or revoke
+    /// here takes it over and sends its refresh token itself (default
+    /// [`DEFAULT_REFRESH_TAKEOVER`], 60 s). This is the most a killed process or a lost
+    /// answer delays its users. It is raised to at least three times the token request
+    /// limit (a holder sends only within that limit of marking the record, and abandons its
+    /// request after it), and capped at [`MAX_REFRESH_TAKEOVER`]. No clock agreement
+    /// between machines is needed.
+    pub fn refresh_takeover(mut self, bound: Duration) -> Self {
+        self.takeover = bound;
+        self
+    }
+
+    /// How long one token endpoint request may take before it is abandoned (default
+    /// [`DEFAULT_TOKEN_REQUEST_TIMEOUT`], 15 s; at least 50 ms). An abandoned refresh
+    /// counts as a lost answer: this process sends the refresh token again.
+    pub fn token_request_timeout(mut self, limit: Duration) -> Self {
+        self.token_timeout = limit;
         self
     }
 
@@ -651,6 +712,11 @@ impl MiroBuilder {
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 margin: self.margin,
                 lease: self.lease,
+                timing: protocol::Timing::new(self.takeover, self.token_timeout),
+                origin: Instant::now(),
+                closing: std::sync::atomic::AtomicBool::new(false),
+                running: std::sync::atomic::AtomicUsize::new(0),
+                ended: tokio::sync::Notify::new(),
                 store_timeout: self.store_timeout,
                 holder: refresh::holder_name(),
                 cores: Mutex::new(HashMap::new()),

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 
 use miro_api::AccessToken;
 
-use super::OAuthError;
+use super::{OAuthError, MAX_REFRESH_TAKEOVER};
 use crate::secret::RefreshToken;
 use crate::storage::{StorageError, StoredTokens, TokenState};
 
@@ -41,6 +41,9 @@ pub(crate) const WRITE_BACKOFF: Duration = Duration::from_millis(50);
 /// Pauses between two looks at a record another process has marked.
 const POLL_MIN: Duration = Duration::from_millis(10);
 const POLL_MAX: Duration = Duration::from_millis(200);
+/// How much longer than the takeover bound a revoke waits for a foreign marker (its first
+/// sight of the marker comes a little after the operation starts).
+const TAKEOVER_SLACK: Duration = Duration::from_secs(1);
 /// How many times one operation decides anew after the record changed under it, at most.
 const MAX_ROUNDS: u32 = 64;
 
@@ -55,12 +58,19 @@ pub(crate) struct UserCore {
     pub tidy: Vec<Tidy>,
     /// Whether a background task is settling them (the driver's business).
     pub tidier: bool,
+    /// A record another process marked: its version and when we first saw it (our monotonic
+    /// clock). Once it has stayed at that version for the takeover bound, we take it over.
+    seen: Option<(u64, Duration)>,
 }
 
 impl UserCore {
     /// Whether there is nothing to remember (the entry can be dropped).
     pub fn is_idle(&self) -> bool {
-        self.pending.is_none() && self.spent.is_empty() && self.tidy.is_empty() && !self.tidier
+        self.pending.is_none()
+            && self.spent.is_empty()
+            && self.tidy.is_empty()
+            && !self.tidier
+            && self.seen.is_none()
     }
 
     /// Whether the background task has something to do.
@@ -96,6 +106,9 @@ pub(crate) struct Pending {
     pub replaces: u64,
     /// The version they are written with (the same on every try).
     pub version: u64,
+    /// The refresh token Miro rotated into these tokens: a record that still holds it can
+    /// take them, whatever its version (unless it is being revoked).
+    spent: Option<RefreshToken>,
 }
 
 impl Pending {
@@ -106,19 +119,26 @@ impl Pending {
 
 /// What became of a refresh token sent under one of our markers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Spent {
-    /// No answer (or one we could not read): whether Miro rotated it is unknown.
-    Unanswered,
-    /// Miro answered `invalid_grant`.
-    Rejected,
+struct Spent {
+    /// Miro answered `invalid_grant` (else: no answer yet, or one we could not read).
+    rejected: bool,
+    /// The token may have been sent before (we resent it, or took over another process's
+    /// marker): an `invalid_grant` then marks the record rejected instead of deleting it, so
+    /// that whoever holds the successor can still store it.
+    resent: bool,
 }
 
 /// A write of ours whose outcome is unknown, to settle from the background task.
 #[derive(Clone)]
 pub(crate) enum Tidy {
     /// A marker write from version `from` that may still land: fence it out by writing the
-    /// record unmarked from `from` (one of the two wins), or remove the marker if it landed.
-    Fence { from: u64, mark: StoredTokens },
+    /// record from `from` without our new marker (one of the two wins), or remove the marker
+    /// if it landed. A token that may have been sent before stays marked `in-doubt`.
+    Fence {
+        from: u64,
+        mark: StoredTokens,
+        resent: bool,
+    },
     /// Our marker `mark_version` should be replaced by `record` (unmarked, or `in-doubt`).
     Unmark {
         mark_version: u64,
@@ -135,6 +155,9 @@ pub(crate) enum Marker<'a> {
     InDoubt(&'a str),
     /// `holder` is revoking the tokens.
     Revoking(&'a str),
+    /// Miro answered `invalid_grant` to a refresh token that may have been sent before: dead
+    /// unless a process that holds its successor stores it over this record.
+    Rejected(&'a str),
     /// Something this version does not know (treated like `Refreshing`).
     Unknown,
 }
@@ -142,6 +165,7 @@ pub(crate) enum Marker<'a> {
 const REFRESHING: &str = "refreshing";
 const IN_DOUBT: &str = "in-doubt";
 const REVOKING: &str = "revoking";
+const REJECTED: &str = "rejected";
 
 impl<'a> Marker<'a> {
     pub fn parse(text: &'a str) -> Marker<'a> {
@@ -149,6 +173,7 @@ impl<'a> Marker<'a> {
             Some((REFRESHING, h)) => Marker::Refreshing(h),
             Some((IN_DOUBT, h)) => Marker::InDoubt(h),
             Some((REVOKING, h)) => Marker::Revoking(h),
+            Some((REJECTED, h)) => Marker::Rejected(h),
             _ => Marker::Unknown,
         }
     }
@@ -156,6 +181,41 @@ impl<'a> Marker<'a> {
 
 fn marker(kind: &str, holder: &str) -> Option<String> {
     Some(format!("{kind} {holder}"))
+}
+
+/// The record as it is once our marker goes without the token being spent by us: unmarked,
+/// or `in-doubt <us>` when the token may have been sent before (then only a send decides).
+fn settled(state: &TokenState, env: &Env<'_>, resent: bool) -> StoredTokens {
+    let marker = if resent {
+        marker(IN_DOUBT, env.holder)
+    } else {
+        None
+    };
+    StoredTokens::from_parts(state.clone(), env.version, marker)
+}
+
+/// The protocol's time bounds, from the settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Timing {
+    /// How long a foreign marker must stay at one version before it is taken over.
+    pub takeover: Duration,
+    /// The time limit of one token request, and how soon after its marker write was issued
+    /// a refresh token must be sent.
+    pub request: Duration,
+}
+
+impl Timing {
+    /// The bounds for the settings: a request limit of at least 50 ms, a takeover bound of
+    /// at least three request limits (a holder sends within one limit of marking and its
+    /// request ends within another, so its token is never sent twice at once unless the
+    /// holder stalls past its own deadline) and at most [`MAX_REFRESH_TAKEOVER`].
+    pub fn new(takeover: Duration, request: Duration) -> Timing {
+        let request = request.clamp(Duration::from_millis(50), MAX_REFRESH_TAKEOVER / 3);
+        Timing {
+            takeover: takeover.clamp(request.saturating_mul(3), MAX_REFRESH_TAKEOVER),
+            request,
+        }
+    }
 }
 
 /// The process's situation at one step.
@@ -166,9 +226,13 @@ pub(crate) struct Env<'a> {
     pub margin: Duration,
     /// How long to wait for a record another process marked.
     pub wait: Duration,
+    /// The takeover bound and the request limit. A marker write must be confirmed within
+    /// the request limit (from when it was issued) for its token to be sent; later, the
+    /// record is marked anew first.
+    pub timing: Timing,
     /// This process's wall clock (token expiry).
     pub now: SystemTime,
-    /// A monotonic clock (any origin).
+    /// This process's monotonic clock (one origin for the process's life).
     pub mono: Duration,
     /// A new random version this step may use.
     pub version: u64,
@@ -273,10 +337,12 @@ enum Phase {
     Marking {
         from: u64,
         mark: StoredTokens,
+        resent: bool,
     },
     /// Waiting for the token endpoint.
     Spending {
         mark: StoredTokens,
+        resent: bool,
     },
     /// Waiting for the write of the pending tokens.
     Saving,
@@ -295,10 +361,11 @@ enum Phase {
         mark_version: u64,
         error: Option<OAuthError>,
     },
-    /// Waiting for the delete of the rejected tokens.
+    /// Waiting for the delete of the rejected tokens (or their `rejected` marker).
     Deleting {
         mark_version: u64,
         error: Option<OAuthError>,
+        rejected: bool,
     },
     /// Waiting for the revocation of tokens no store can ever hold; then deciding on `then`.
     RevokingOrphan {
@@ -340,10 +407,24 @@ pub(crate) struct Op {
     started: Option<Duration>,
     attempts: u32,
     rounds: u32,
-    /// A marker write of ours (from version, marker) not known to have landed or not: settled
-    /// by the background task if the operation ends before it knows.
-    unconfirmed: Option<(u64, StoredTokens)>,
+    /// A marker write of ours (from version, marker, resent) not known to have landed or
+    /// not: settled by the background task if the operation ends before it knows.
+    unconfirmed: Option<(u64, StoredTokens, bool)>,
+    /// When the current marker write was issued (its token is sent only soon after).
+    mark_at: Duration,
+    /// How many times this operation sent a refresh token.
+    sends: u32,
+    /// The refresh began from our own unstored tokens.
+    from_unsaved: bool,
+    /// The record version decided on last (`Some(None)`: no record).
+    last_seen: Option<Option<u64>>,
+    /// How many times this operation waited for another process.
+    polls: u32,
 }
+
+/// How many times one operation sends a refresh token at most (a first send and one resend
+/// after a lost answer); the next operation resends again.
+const MAX_SENDS: u32 = 2;
 
 fn not_authorized(user: &str) -> OAuthError {
     OAuthError::NotAuthorized {
@@ -361,6 +442,11 @@ impl Op {
             attempts: 0,
             rounds: 0,
             unconfirmed: None,
+            mark_at: Duration::ZERO,
+            sends: 0,
+            from_unsaved: false,
+            last_seen: None,
+            polls: 0,
         }
     }
 
@@ -377,7 +463,7 @@ impl Op {
 
     /// The next action, given what the previous one produced.
     pub fn step(&mut self, core: &mut UserCore, input: Input, env: &Env<'_>) -> Action {
-        if let (Some((from, mark)), Input::Read(Ok(rec))) = (&self.unconfirmed, &input) {
+        if let (Some((from, mark, _)), Input::Read(Ok(rec))) = (&self.unconfirmed, &input) {
             // Settled by what the store holds: neither version means it can no longer land.
             let version = rec.as_ref().map(|r| r.version);
             if version != Some(*from) && version != Some(mark.version) {
@@ -386,8 +472,8 @@ impl Op {
         }
         let action = self.next(core, input, env);
         if let Action::Done(_) = action {
-            if let Some((from, mark)) = self.unconfirmed.take() {
-                core.tidy.push(Tidy::Fence { from, mark });
+            if let Some((from, mark, resent)) = self.unconfirmed.take() {
+                core.tidy.push(Tidy::Fence { from, mark, resent });
             }
         }
         action
@@ -403,9 +489,11 @@ impl Op {
                 Err(e) => self.retry_read(e),
             },
             (Phase::Waiting, Input::Slept) => self.read(),
-            (Phase::Marking { from, mark }, Input::Wrote(w)) => self.marked(core, from, mark, w),
-            (Phase::Spending { mark }, Input::Spent(answer)) => {
-                self.answered(core, mark, answer, env)
+            (Phase::Marking { from, mark, resent }, Input::Wrote(w)) => {
+                self.marked(core, from, mark, resent, w, env)
+            }
+            (Phase::Spending { mark, resent }, Input::Spent(answer)) => {
+                self.answered(core, mark, resent, answer, env)
             }
             (Phase::Saving, Input::Wrote(w)) => self.saved(core, w, env),
             (Phase::CheckingSave, Input::Read(read)) => self.check_save(core, read, env),
@@ -424,6 +512,10 @@ impl Op {
                         mark_version,
                         record,
                     });
+                } else {
+                    // Replaced (or moved on): an `in-doubt` marker of ours is known as sent
+                    // by its name alone.
+                    core.spent.remove(&mark_version);
                 }
                 self.finish(result.unwrap_or(Err(OAuthError::RefreshInterrupted)))
             }
@@ -438,12 +530,17 @@ impl Op {
                 Phase::Deleting {
                     mark_version,
                     error,
+                    rejected,
                 },
                 Input::Wrote(w),
             ) => match w {
                 Ok(true) => {
                     core.spent.remove(&mark_version);
-                    tracing::warn!(user_id = %self.user, "Miro rejected the refresh token; the stored tokens were removed");
+                    if rejected {
+                        tracing::warn!(user_id = %self.user, "Miro rejected a refresh token sent again; the record is marked rejected");
+                    } else {
+                        tracing::warn!(user_id = %self.user, "Miro rejected the refresh token; the stored tokens were removed");
+                    }
                     self.finish(Err(error.unwrap_or_else(|| not_authorized(&self.user))))
                 }
                 Ok(false) => self.recheck_rejection(mark_version, error),
@@ -510,7 +607,11 @@ impl Op {
                 Ok(_) => {
                     core.reset();
                     tracing::info!(user_id = %self.user, "tokens revoked and removed");
-                    self.finish(Ok(Done::Revoked(true)))
+                    match self.kind {
+                        Kind::Revoke => self.finish(Ok(Done::Revoked(true))),
+                        // A refresh that finished someone's revoke: the user is signed out.
+                        _ => self.finish(Err(not_authorized(&self.user))),
+                    }
                 }
                 Err(e) if self.attempts + 1 >= STORE_ATTEMPTS => self.finish(Err(e.into())),
                 Err(_) => {
@@ -547,15 +648,36 @@ impl Op {
     fn start(&mut self, core: &mut UserCore, env: &Env<'_>) -> Action {
         match self.kind {
             // Our own unstored tokens come first: they are the newest.
-            Kind::Refresh if core.pending.is_some() => self.save(core),
+            Kind::Refresh if core.pending.is_some() => {
+                self.from_unsaved = true;
+                self.save(core)
+            }
             Kind::Refresh | Kind::Revoke => self.read(),
             Kind::Tidy => self.tidy_next(core, env),
         }
     }
 
+    /// How long the record has stayed at this version, marked by another process, as far as
+    /// we have watched it (our monotonic clock: no agreement between machines needed).
+    fn watched(core: &mut UserCore, rec: &StoredTokens, env: &Env<'_>) -> Duration {
+        match core.seen {
+            Some((version, since)) if version == rec.version => env.mono.saturating_sub(since),
+            _ => {
+                core.seen = Some((rec.version, env.mono));
+                Duration::ZERO
+            }
+        }
+    }
+
     /// Decides on the user's record.
     fn decide(&mut self, core: &mut UserCore, rec: Option<StoredTokens>, env: &Env<'_>) -> Action {
-        self.rounds += 1;
+        // Rounds count changes of the record under us (waiting on one version is bounded by
+        // time instead).
+        let version = rec.as_ref().map(|r| r.version);
+        if self.last_seen != Some(version) {
+            self.last_seen = Some(version);
+            self.rounds += 1;
+        }
         if self.rounds > MAX_ROUNDS {
             return self.busy();
         }
@@ -571,29 +693,57 @@ impl Op {
         };
         match rec.marker.as_deref().map(Marker::parse) {
             None => {}
+            // A revoke whose process went away is finished by whoever finds it.
+            Some(Marker::Revoking(h))
+                if h == env.holder || Self::watched(core, &rec, env) >= env.timing.takeover =>
+            {
+                core.seen = None;
+                let prior = (rec.version, rec.marker.clone());
+                return self.revoke_at_miro(core, rec, prior);
+            }
             Some(Marker::Revoking(_)) => return self.finish(Err(not_authorized(&self.user))),
-            Some(Marker::InDoubt(_)) => return self.in_doubt(rec.state, env),
-            Some(Marker::Refreshing(h)) if h == env.holder => {
+            Some(Marker::Rejected(_)) => return self.finish(Err(self.rejection())),
+            Some(Marker::Refreshing(h) | Marker::InDoubt(h)) if h == env.holder => {
+                let in_doubt = matches!(
+                    rec.marker.as_deref().map(Marker::parse),
+                    Some(Marker::InDoubt(_))
+                );
                 match core.spent.get(&rec.version).copied() {
+                    Some(Spent { rejected: true, .. }) => {
+                        return self.recheck_rejection(rec.version, None);
+                    }
                     // Our marker, landed after we gave up on it (or an earlier try of the
                     // write that just failed): the token was never sent under it. Marked
                     // anew before it is, so that no write of ours from this version (a late
                     // unmark) can land after the token was spent.
-                    None if env.needs_refresh(&rec.state) => {}
+                    None if !in_doubt && env.needs_refresh(&rec.state) => {}
                     // Not needed after all: take our stale marker away.
-                    None => {
+                    None if !in_doubt => {
                         let record = StoredTokens::from_parts(rec.state.clone(), env.version, None);
                         return self.unmark(rec.version, record, Ok(Done::Tokens(rec.state)));
                     }
-                    Some(Spent::Unanswered) => return self.in_doubt(rec.state, env),
-                    Some(Spent::Rejected) => {
-                        return self.recheck_rejection(rec.version, None);
+                    // We sent it and the answer was lost: our request is abandoned, so we
+                    // send it again (Miro either never saw it, or rotated it and the
+                    // successor reached nobody).
+                    _ if !env.needs_refresh(&rec.state) => {
+                        return self.finish(Ok(Done::Tokens(rec.state)));
                     }
+                    _ => return self.mark(core, rec, env, true),
                 }
             }
-            Some(Marker::Refreshing(_) | Marker::Unknown) => {
-                // Someone else is spending the token: use the stored access token while it
-                // works, else wait for theirs.
+            Some(Marker::Refreshing(_) | Marker::InDoubt(_) | Marker::Unknown) => {
+                // Someone else is spending the token (or lost its answer): use the stored
+                // access token while it works; take the record over once it has stayed
+                // marked at this version for the takeover bound (the holder is gone, or
+                // past its own deadline); else wait.
+                let watched = Self::watched(core, &rec, env);
+                if !env.needs_refresh(&rec.state) && env.usable(&rec.state) {
+                    return self.finish(Ok(Done::Tokens(rec.state)));
+                }
+                if watched >= env.timing.takeover && rec.state.refresh_token.is_some() {
+                    tracing::warn!(user_id = %self.user, marker = ?rec.marker, "taking over a refresh another process left unfinished");
+                    return self.mark(core, rec, env, true);
+                }
                 if env.usable(&rec.state) {
                     return self.finish(Ok(Done::Tokens(rec.state)));
                 }
@@ -606,20 +756,48 @@ impl Op {
         if rec.state.refresh_token.is_none() {
             return self.unrefreshable(rec.state, env);
         }
+        // A record that is not plainly unmarked (our own marker, landed late) may hold a
+        // token sent before.
+        let resent = rec.marker.is_some();
+        self.mark(core, rec, env, resent)
+    }
+
+    /// Marks the record `refreshing <us>` (a compare-and-set from its version) before its
+    /// refresh token is sent; `resent`: the token may have been sent before.
+    fn mark(
+        &mut self,
+        core: &mut UserCore,
+        rec: StoredTokens,
+        env: &Env<'_>,
+        resent: bool,
+    ) -> Action {
+        core.seen = None;
         let mark = StoredTokens::from_parts(
             rec.state.clone(),
             env.version,
             marker(REFRESHING, env.holder),
         );
         self.attempts = 0;
-        self.unconfirmed = Some((rec.version, mark.clone()));
+        self.mark_at = env.mono;
+        self.unconfirmed = Some((rec.version, mark.clone(), resent));
         self.phase = Phase::Marking {
             from: rec.version,
             mark: mark.clone(),
+            resent,
         };
         Action::Write {
             expected: rec.version,
             record: Some(mark),
+        }
+    }
+
+    /// The error for a record whose refresh token Miro refused.
+    fn rejection(&self) -> OAuthError {
+        OAuthError::RefreshRejected {
+            user_id: self.user.clone(),
+            status: 400,
+            error: Some("invalid_grant".into()),
+            message: None,
         }
     }
 
@@ -630,25 +808,23 @@ impl Op {
     }
 
     fn wait(&mut self, env: &Env<'_>) -> Action {
-        let waited = env.mono.saturating_sub(self.started.unwrap_or(env.mono));
-        if waited >= env.wait {
-            return self.busy();
-        }
-        let pause = POLL_MIN
-            .saturating_mul(1u32 << self.rounds.min(8))
-            .min(POLL_MAX)
-            .min(env.wait - waited);
-        self.phase = Phase::Waiting;
-        Action::Sleep(pause)
+        self.wait_for(env, env.wait)
     }
 
-    fn in_doubt(&mut self, state: TokenState, env: &Env<'_>) -> Action {
-        if env.usable(&state) {
-            return self.finish(Ok(Done::Tokens(state)));
+    /// Sleeps before reading the record again, or answers busy after `limit` in this
+    /// operation.
+    fn wait_for(&mut self, env: &Env<'_>, limit: Duration) -> Action {
+        let waited = env.mono.saturating_sub(self.started.unwrap_or(env.mono));
+        if waited >= limit {
+            return self.busy();
         }
-        self.finish(Err(OAuthError::RefreshInDoubt {
-            user_id: self.user.clone(),
-        }))
+        self.polls += 1;
+        let pause = POLL_MIN
+            .saturating_mul(1u32 << self.polls.min(8))
+            .min(POLL_MAX)
+            .min(limit - waited);
+        self.phase = Phase::Waiting;
+        Action::Sleep(pause)
     }
 
     fn unrefreshable(&mut self, state: TokenState, env: &Env<'_>) -> Action {
@@ -666,10 +842,18 @@ impl Op {
         core: &mut UserCore,
         from: u64,
         mark: StoredTokens,
+        resent: bool,
         wrote: Result<bool, StorageError>,
+        env: &Env<'_>,
     ) -> Action {
         match wrote {
-            Ok(true) => self.spend(core, mark),
+            // Confirmed too late to send (a slow store): another process may be about to
+            // take the record over. Decide anew: our unsent marker is marked again.
+            Ok(true) if env.mono.saturating_sub(self.mark_at) > env.timing.request => {
+                self.unconfirmed = None;
+                self.read()
+            }
+            Ok(true) => self.spend(core, from, mark, resent),
             // Someone changed the record first, or an earlier try of ours landed: decide on
             // what is there (our own unsent marker is recognised by its version).
             Ok(false) => self.read(),
@@ -684,6 +868,7 @@ impl Op {
                 self.phase = Phase::Marking {
                     from,
                     mark: mark.clone(),
+                    resent,
                 };
                 Action::Write {
                     expected: from,
@@ -693,20 +878,37 @@ impl Op {
         }
     }
 
-    fn spend(&mut self, core: &mut UserCore, mark: StoredTokens) -> Action {
+    fn spend(
+        &mut self,
+        core: &mut UserCore,
+        from: u64,
+        mark: StoredTokens,
+        resent: bool,
+    ) -> Action {
         let Some(token) = mark.state.refresh_token.clone() else {
             return self.finish(Err(OAuthError::NotRefreshable {
                 user_id: self.user.clone(),
             }));
         };
-        core.spent.insert(mark.version, Spent::Unanswered);
+        // Our marker replaced the record: what we knew of its earlier versions is moot
+        // (versions are never reused, so no write can bring one back).
+        let _ = from;
+        core.spent.clear();
+        core.spent.insert(
+            mark.version,
+            Spent {
+                rejected: false,
+                resent,
+            },
+        );
         self.unconfirmed = None;
+        self.sends += 1;
         // A marker we gave up on and take over now: nothing left to settle about it.
         core.tidy.retain(|t| match t {
             Tidy::Fence { mark: m, .. } => m.version != mark.version,
             Tidy::Unmark { mark_version, .. } => *mark_version != mark.version,
         });
-        self.phase = Phase::Spending { mark };
+        self.phase = Phase::Spending { mark, resent };
         Action::Spend(token)
     }
 
@@ -714,6 +916,7 @@ impl Op {
         &mut self,
         core: &mut UserCore,
         mark: StoredTokens,
+        resent: bool,
         answer: Answer,
         env: &Env<'_>,
     ) -> Action {
@@ -731,23 +934,37 @@ impl Op {
                     state: fresh,
                     replaces: mark.version,
                     version: env.version,
+                    spent: mark.state.refresh_token.clone(),
                 });
                 self.attempts = 0;
                 self.save(core)
             }
             Answer::Rejected(error) => {
-                core.spent.insert(mark.version, Spent::Rejected);
+                core.spent.insert(
+                    mark.version,
+                    Spent {
+                        rejected: true,
+                        resent,
+                    },
+                );
                 self.attempts = 0;
                 self.recheck_rejection(mark.version, Some(error))
             }
             Answer::Refused(error) => {
-                // Not spent: take the marker away, tokens unchanged.
+                // Not spent by this request: take our marker away, tokens unchanged (a token
+                // that may have been sent before stays in doubt).
                 core.spent.remove(&mark.version);
-                let record = StoredTokens::from_parts(mark.state.clone(), env.version, None);
+                let record = settled(&mark.state, env, resent);
                 self.unmark(mark.version, record, Err(error))
             }
+            // Our request is abandoned: send the token again (a new marker first) while this
+            // operation may; else leave it marked `in-doubt` for our next operation.
+            Answer::Lost(_) if self.sends < MAX_SENDS => {
+                tracing::warn!(user_id = %self.user, "the refresh answer was lost; sending the refresh token again");
+                self.mark(core, mark, env, true)
+            }
             Answer::Lost(error) => {
-                tracing::warn!(user_id = %self.user, error = %error, "the refresh answer was lost; the refresh token may be spent");
+                tracing::warn!(user_id = %self.user, error = %error, "the refresh answer was lost again; the refresh token may be spent");
                 let record = StoredTokens::from_parts(
                     mark.state.clone(),
                     env.version,
@@ -798,22 +1015,24 @@ impl Op {
         read: Result<Option<StoredTokens>, StorageError>,
         env: &Env<'_>,
     ) -> Action {
-        let error = error.unwrap_or_else(|| OAuthError::RefreshRejected {
-            user_id: self.user.clone(),
-            status: 400,
-            error: Some("invalid_grant".into()),
-            message: None,
-        });
+        let error = error.unwrap_or_else(|| self.rejection());
         match read {
-            // The rejected token is still the stored one: delete it.
+            // The rejected token is still the stored one: delete it, or, when it may have
+            // been sent before, mark it rejected (a process that holds its successor can
+            // still store that over it).
             Ok(Some(rec)) if rec.version == mark_version => {
+                let resent = core.spent.get(&mark_version).is_some_and(|s| s.resent);
+                let record = resent.then(|| {
+                    StoredTokens::from_parts(rec.state, env.version, marker(REJECTED, env.holder))
+                });
                 self.phase = Phase::Deleting {
                     mark_version,
                     error: Some(error),
+                    rejected: resent,
                 };
                 Action::Write {
                     expected: mark_version,
-                    record: None,
+                    record,
                 }
             }
             Ok(other) => {
@@ -894,6 +1113,22 @@ impl Op {
                 StorageError::Other("the record did not change".into()),
                 env,
             ),
+            // The record moved on but still holds the token Miro rotated into ours (another
+            // process took it over, or marked it rejected after sending it again): ours are
+            // the only live successor, so they replace it, unless it is being revoked.
+            Ok(Some(rec))
+                if p.spent.is_some()
+                    && rec.refresh_token == p.spent
+                    && !matches!(
+                        rec.marker.as_deref().map(Marker::parse),
+                        Some(Marker::Revoking(_))
+                    )
+                    && self.rounds < MAX_ROUNDS =>
+            {
+                self.rounds += 1;
+                core.rekey(p.replaces, rec.version);
+                self.save(core)
+            }
             // The record our tokens replace is gone and cannot come back (versions are never
             // reused): no store will ever hold these tokens.
             Ok(other) => {
@@ -911,6 +1146,12 @@ impl Op {
         core.spent.remove(&p.replaces);
         tracing::info!(user_id = %self.user, "access token refreshed; the new tokens are stored");
         match self.kind {
+            // Unstored tokens Miro has rejected since (a 401) or that expired meanwhile: now
+            // that they are stored, refresh them.
+            Kind::Refresh if self.from_unsaved && !env.usable(&p.state) => {
+                self.from_unsaved = false;
+                self.decide(core, Some(p.record()), env)
+            }
             // The newest tokens there are: used even if a large margin calls them old.
             Kind::Refresh => self.finish(Ok(Done::Tokens(p.state))),
             Kind::Tidy => self.tidy_next(core, env),
@@ -953,10 +1194,7 @@ impl Op {
 
     fn settle(&mut self, item: Tidy, env: &Env<'_>) -> Action {
         let (expected, record) = match &item {
-            Tidy::Fence { from, mark } => (
-                *from,
-                StoredTokens::from_parts(mark.state.clone(), env.version, None),
-            ),
+            Tidy::Fence { from, mark, resent } => (*from, settled(&mark.state, env, *resent)),
             Tidy::Unmark {
                 mark_version,
                 record,
@@ -984,7 +1222,10 @@ impl Op {
                 Action::Read
             }
             // The marker is gone already (an earlier try, or the record moved on).
-            (Ok(false), Tidy::Unmark { .. }) => self.tidy_next(core, env),
+            (Ok(false), Tidy::Unmark { mark_version, .. }) => {
+                core.spent.remove(&mark_version);
+                self.tidy_next(core, env)
+            }
             (Err(e), item) => {
                 core.tidy.push(item);
                 self.finish(Err(e.into()))
@@ -999,12 +1240,12 @@ impl Op {
         read: Result<Option<StoredTokens>, StorageError>,
         env: &Env<'_>,
     ) -> Action {
-        let Tidy::Fence { from, mark } = item else {
+        let Tidy::Fence { from, mark, resent } = item else {
             return self.tidy_next(core, env);
         };
         match read {
             Ok(Some(rec)) if rec.version == mark.version => {
-                let record = StoredTokens::from_parts(mark.state.clone(), env.version, None);
+                let record = settled(&mark.state, env, resent);
                 self.settle(
                     Tidy::Unmark {
                         mark_version: mark.version,
@@ -1016,9 +1257,9 @@ impl Op {
             // Neither can land any more.
             Ok(Some(rec)) if rec.version != from => self.tidy_next(core, env),
             Ok(None) => self.tidy_next(core, env),
-            Ok(Some(_)) => self.settle(Tidy::Fence { from, mark }, env),
+            Ok(Some(_)) => self.settle(Tidy::Fence { from, mark, resent }, env),
             Err(e) => {
-                core.tidy.push(Tidy::Fence { from, mark });
+                core.tidy.push(Tidy::Fence { from, mark, resent });
                 self.finish(Err(e.into()))
             }
         }
@@ -1048,10 +1289,22 @@ impl Op {
                 let prior = (rec.version, rec.marker.clone());
                 return self.revoke_at_miro(core, rec, prior);
             }
-            Some(Marker::Refreshing(h)) if h != env.holder => return self.wait(env),
-            Some(Marker::Unknown) => return self.wait(env),
+            // A refresh in flight elsewhere: wait for it, and take the record over once it
+            // has stayed marked for the takeover bound (its holder is gone): a revoke always
+            // completes. The operation runs in its own task, so it may outwait the caller.
+            Some(Marker::Refreshing(h)) if h != env.holder => {
+                if Self::watched(core, &rec, env) < env.timing.takeover {
+                    return self.wait_for(env, env.wait.max(env.timing.takeover + TAKEOVER_SLACK));
+                }
+            }
+            Some(Marker::Unknown) => {
+                if Self::watched(core, &rec, env) < env.timing.takeover {
+                    return self.wait_for(env, env.wait.max(env.timing.takeover + TAKEOVER_SLACK));
+                }
+            }
             _ => {}
         }
+        core.seen = None;
         let mark =
             StoredTokens::from_parts(rec.state.clone(), env.version, marker(REVOKING, env.holder));
         self.phase = Phase::RevokeMarking {

@@ -3,8 +3,9 @@
 //! this process, each in a task of its own (a caller that stops waiting interrupts nothing),
 //! and writes what is left over (unstored tokens, unsettled writes) from a background task.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use miro_api::AccessToken;
 use tracing::Instrument;
@@ -62,13 +63,14 @@ impl Inner {
         core
     }
 
-    fn env<'a>(&'a self, rejected: Option<&'a AccessToken>, origin: Instant) -> Env<'a> {
+    fn env<'a>(&'a self, rejected: Option<&'a AccessToken>) -> Env<'a> {
         Env {
             holder: &self.holder,
             margin: self.margin,
             wait: self.lease,
+            timing: self.timing,
             now: SystemTime::now(),
-            mono: origin.elapsed(),
+            mono: self.origin.elapsed(),
             version: new_version(),
             rejected,
         }
@@ -125,10 +127,17 @@ impl Inner {
 
     /// Runs one operation under the user's lock, in a task of its own.
     async fn run(self: &Arc<Self>, user_id: &str, kind: Kind) -> Result<Done, OAuthError> {
+        if kind != Kind::Tidy && self.closing.load(Ordering::SeqCst) {
+            return Err(OAuthError::ShuttingDown {
+                user_id: user_id.to_string(),
+            });
+        }
         let inner = self.clone();
         let user = user_id.to_string();
         let core = self.core(user_id);
+        let running = Running::start(self.clone());
         let task = tokio::spawn(async move {
+            let _running = running;
             let mut core = core.lock_owned().await;
             let result = inner.drive(&user, &mut core, kind).await;
             if core.needs_tidy() && !core.tidier {
@@ -156,12 +165,11 @@ impl Inner {
         core: &mut UserCore,
         kind: Kind,
     ) -> Result<Done, OAuthError> {
-        let origin = Instant::now();
         let mut op = Op::new(kind, user_id);
         let mut input = Input::Start;
         loop {
             let rejected = lock(&self.rejected).get(user_id).cloned();
-            let action = op.step(core, input, &self.env(rejected.as_ref(), origin));
+            let action = op.step(core, input, &self.env(rejected.as_ref()));
             input = match action {
                 Action::Read => Input::Read(self.read(user_id).await),
                 Action::Write { expected, record } => {
@@ -211,7 +219,7 @@ impl Inner {
             ("refresh_token", token.expose()),
         ];
         let request = self.token_request(&form);
-        match tokio::time::timeout(self.lease / 2, request).await {
+        match tokio::time::timeout(self.timing.request, request).await {
             Ok(Ok(Grant { state, .. })) => Answer::Granted(state),
             Ok(Err(e)) => classify(user_id, e),
             Err(_) => Answer::Lost(OAuthError::RefreshInterrupted),
@@ -230,6 +238,56 @@ impl Inner {
             .post(format!("{}/v2/oauth/revoke", self.api_base))
             .json(&body);
         endpoint::send("revoke", request).await.map(drop)
+    }
+
+    /// See [`Miro::shutdown`](super::Miro::shutdown).
+    pub(super) async fn shutdown(self: &Arc<Self>, deadline: Duration) -> Result<(), OAuthError> {
+        self.closing.store(true, Ordering::SeqCst);
+        let until = tokio::time::Instant::now() + deadline;
+        let work = async {
+            // The operations in flight end (each runs in its own task).
+            loop {
+                let ended = self.ended.notified();
+                if self.running.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                ended.await;
+            }
+            // Then what they left: rotated tokens not stored, writes to settle.
+            let users: Vec<(String, SharedCore)> = lock(&self.cores)
+                .iter()
+                .map(|(user, core)| (user.clone(), core.clone()))
+                .collect();
+            for (user, core) in users {
+                if core.lock().await.needs_tidy() {
+                    if let Err(e) = self.tidy(&user).await {
+                        tracing::warn!(user_id = %user, error = %e, "shutting down with the user's refreshed tokens unstored");
+                    }
+                }
+            }
+        };
+        let finished = tokio::time::timeout_at(until, work).await.is_ok();
+        let mut users = Vec::new();
+        let cores: Vec<(String, SharedCore)> = lock(&self.cores)
+            .iter()
+            .map(|(user, core)| (user.clone(), core.clone()))
+            .collect();
+        for (user, core) in cores {
+            match core.try_lock() {
+                Ok(core) if !core.needs_tidy() => {}
+                _ => users.push(user),
+            }
+        }
+        if finished && users.is_empty() {
+            tracing::info!("the OAuth client shut down with nothing left to do");
+            return Ok(());
+        }
+        users.sort();
+        tracing::warn!(
+            users = users.len(),
+            "the OAuth client shut down with work left"
+        );
+        Err(OAuthError::ShutdownIncomplete { users })
     }
 
     /// Starts the background task that writes the user's leftovers until none are left; it
@@ -255,6 +313,23 @@ impl Inner {
                 pause = (pause * 2).min(TIDY_MAX);
             }
         });
+    }
+}
+
+/// Counts an operation as running until dropped (its task ended, however it ended).
+struct Running(Arc<Inner>);
+
+impl Running {
+    fn start(inner: Arc<Inner>) -> Running {
+        inner.running.fetch_add(1, Ordering::SeqCst);
+        Running(inner)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+        self.0.ended.notify_waiters();
     }
 }
 

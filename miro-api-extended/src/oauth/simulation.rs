@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use miro_api::AccessToken;
 
 use super::endpoint;
-use super::protocol::{Action, Answer, Done, Env, Input, Kind, Op, UserCore};
+use super::protocol::{Action, Answer, Done, Env, Input, Kind, Op, Timing, UserCore};
 use super::refresh::classify;
 use super::OAuthError;
 use crate::secret::RefreshToken;
@@ -64,9 +64,10 @@ struct Miro {
     refresh: HashMap<String, (bool, String)>,
     /// Access token -> (not revoked, its refresh token).
     access: HashMap<String, (bool, Option<String>)>,
-    /// Refresh tokens Miro may have spent (answered with tokens or `invalid_grant`, or the
-    /// answer was lost).
-    maybe_spent: HashSet<String>,
+    /// Every send of each refresh token: the sender's name and when (stalled sends left out).
+    sends: HashMap<String, Vec<(String, Duration)>>,
+    /// Refresh token -> the refresh token Miro rotated it into.
+    successor: HashMap<String, String>,
     /// Refresh tokens answered with `invalid_grant`.
     rejected: HashSet<String>,
 }
@@ -132,12 +133,23 @@ enum Job {
     Tidy,
 }
 
+/// Miro's answer to a refresh token request, waiting for the process to take it.
+enum Answered {
+    /// Miro answered when the request was sent.
+    Now(Input),
+    /// A stall: the request reaches Miro only when the process takes the answer, however
+    /// late (a paused process, a request stuck in the network).
+    Stalled(RefreshToken),
+}
+
 struct Running {
     op: Op,
     job: Job,
     next: Action,
-    /// The op wrote a `refreshing` marker of ours (a kill now leaves the token in doubt).
-    marked: bool,
+    /// The token request in flight, if any.
+    answer: Option<Answered>,
+    /// The op took a stalled answer (its process was past its deadline).
+    stalled: bool,
     /// The user's authorization count when the op started.
     authorization: u32,
 }
@@ -154,6 +166,8 @@ struct Replica {
     rejected: HashMap<String, AccessToken>,
     /// When the background task next tidies each user, and its pause.
     tidy_at: HashMap<String, (Duration, Duration)>,
+    /// Since when each user's rotated tokens wait in memory unstored.
+    pending_since: HashMap<String, Duration>,
 }
 
 /// What one seed's run found.
@@ -165,6 +179,26 @@ pub(super) struct Stats {
     pub kills: u64,
     pub outages: u64,
     pub doubts: u64,
+    /// Token requests that reached Miro only when their process took the answer (stalls).
+    pub stalls: u64,
+    /// Refresh tokens sent again (by the process that lost the answer, or a takeover).
+    pub resends: u64,
+    /// Of those, sent by another process than before (takeovers).
+    pub takeovers: u64,
+    /// Revokes that had not completed when the faults healed, completed after.
+    pub revokes_completed_late: u64,
+    /// Users accounted for at the end of a run.
+    pub users: u64,
+    /// Users whose grant was alive and held but who got no working token.
+    pub stuck: u64,
+    /// Of those, users whose stored refresh token still worked at Miro.
+    pub stuck_unspent_stored: u64,
+    /// Users whose live grant is held by nobody (Miro rotated, the answer reached no one).
+    pub successor_lost: u64,
+    /// Users revoked on request (their grant is dead).
+    pub revoked_users: u64,
+    /// Users whose grant died otherwise (rejected).
+    pub grant_dead: u64,
 }
 
 impl Stats {
@@ -175,6 +209,16 @@ impl Stats {
         self.kills += other.kills;
         self.outages += other.outages;
         self.doubts += other.doubts;
+        self.stalls += other.stalls;
+        self.resends += other.resends;
+        self.takeovers += other.takeovers;
+        self.revokes_completed_late += other.revokes_completed_late;
+        self.users += other.users;
+        self.stuck += other.stuck;
+        self.stuck_unspent_stored += other.stuck_unspent_stored;
+        self.successor_lost += other.successor_lost;
+        self.revoked_users += other.revoked_users;
+        self.grant_dead += other.grant_dead;
     }
 }
 
@@ -188,8 +232,10 @@ struct World {
     store: Store,
     miro: Miro,
     replicas: Vec<Replica>,
-    /// Users who may legitimately be signed out: a lost answer, a killed refresher, a revoke.
-    excused: HashSet<String>,
+    /// The protocol's time bounds.
+    timing: Timing,
+    /// Users whose revoke was asked for and has not completed yet.
+    revoke_wanted: HashSet<String>,
     /// Users revoked (until a new authorization).
     revoked: HashSet<String>,
     /// How many times each user authorized again (a revoke answers for the tokens of the
@@ -199,6 +245,10 @@ struct World {
     names: u64,
     trace: Option<Vec<String>>,
     stats: Stats,
+    /// The last op's result per (replica, user).
+    results: HashMap<(usize, String), Result<Done, String>>,
+    /// Users found stuck by the final check.
+    stuck: Vec<String>,
 }
 
 fn user_name(u: usize) -> String {
@@ -224,6 +274,12 @@ impl World {
         ];
         let margin = margins[rng.below(4) as usize];
         let wait = waits[rng.below(4) as usize];
+        let requests = [1, 5, 15].map(Duration::from_secs);
+        let takeovers = [1, 10, 60, 300].map(Duration::from_secs);
+        let timing = Timing::new(
+            takeovers[rng.below(4) as usize],
+            requests[rng.below(3) as usize],
+        );
         let mut w = World {
             rng,
             time: Duration::ZERO,
@@ -234,13 +290,16 @@ impl World {
             store: Store::default(),
             miro: Miro::default(),
             replicas: Vec::new(),
-            excused: HashSet::new(),
+            timing,
+            revoke_wanted: HashSet::new(),
             revoked: HashSet::new(),
             authorizations: HashMap::new(),
             faults: true,
             names: 0,
             trace: trace.then(Vec::new),
             stats: Stats::default(),
+            results: HashMap::new(),
+            stuck: Vec::new(),
         };
         for _ in 0..replicas {
             let skew_ms = w.rng.below(10_001) as i64 - 5_000;
@@ -255,6 +314,7 @@ impl World {
                 queue: HashMap::new(),
                 rejected: HashMap::new(),
                 tidy_at: HashMap::new(),
+                pending_since: HashMap::new(),
             });
         }
         for u in 0..users {
@@ -262,7 +322,7 @@ impl World {
             w.store.rows.insert(user_name(u), StoredTokens::new(state));
         }
         w.log(format!(
-            "{replicas} replicas, {users} users, margin {margin:?}, wait {wait:?}"
+            "{replicas} replicas, {users} users, margin {margin:?}, wait {wait:?}, {timing:?}"
         ));
         w
     }
@@ -399,64 +459,22 @@ impl World {
                     _ => Input::Wrote(Ok(self.apply(user, *expected, record.clone())?)),
                 }
             }
-            Action::Spend(token) => {
-                // I3: never sent again once Miro may have spent it (it answered with tokens
-                // or invalid_grant, or the answer was lost); an error answer spends nothing.
-                if !self.miro.maybe_spent.insert(token.expose().to_string()) {
-                    return Err(format!(
-                        "I3: a refresh token of {user} was sent again after Miro may have spent it"
-                    ));
-                }
-                self.stats.refreshes += 1;
-                let roll = if faults { self.rng.below(100) } else { 99 };
-                let endpoint_error = |status: u16, body: &[u8]| {
-                    let (error, message) = endpoint::error_of(body);
-                    OAuthError::Endpoint {
-                        endpoint: "token",
-                        status,
-                        error,
-                        message,
-                    }
-                };
-                let u: usize = user[1..].parse().unwrap_or(0);
-                match roll {
-                    0..=3 => {
-                        self.miro.maybe_spent.remove(token.expose());
-                        Input::Spent(classify(user, endpoint_error(503, b"upstream unavailable")))
-                    }
-                    4..=7 => {
-                        self.miro.maybe_spent.remove(token.expose());
-                        Input::Spent(classify(
-                            user,
-                            endpoint_error(
-                                400,
-                                b"<html><body><h1>400 Bad Request</h1></body></html>",
-                            ),
-                        ))
-                    }
-                    // No answer: lost before Miro saw it, or after it rotated.
-                    8..=13 => {
-                        if roll >= 11 && self.miro.refresh_alive(token) {
-                            self.rotate(u, token, r);
+            Action::Spend(_) => {
+                let answer = self.replicas[r]
+                    .running
+                    .get_mut(user)
+                    .and_then(|x| x.answer.take());
+                match answer {
+                    // The answer came within the request's time limit (lost answers are
+                    // Miro's faults); the process may take it much later (scheduling).
+                    Some(Answered::Now(input)) => input,
+                    Some(Answered::Stalled(token)) => {
+                        if let Some(x) = self.replicas[r].running.get_mut(user) {
+                            x.stalled = true;
                         }
-                        self.excused.insert(user.to_string());
-                        self.stats.doubts += 1;
-                        Input::Spent(Answer::Lost(OAuthError::RefreshInterrupted))
+                        self.miro_answer(r, user, &token, true)?
                     }
-                    _ => {
-                        if self.miro.refresh_alive(token) {
-                            Input::Spent(Answer::Granted(self.rotate(u, token, r)))
-                        } else {
-                            self.miro.rejected.insert(token.expose().to_string());
-                            Input::Spent(classify(
-                                user,
-                                endpoint_error(
-                                    400,
-                                    br#"{"error":"invalid_grant","error_description":"used"}"#,
-                                ),
-                            ))
-                        }
-                    }
+                    None => return Err("a token request without an answer".into()),
                 }
             }
             Action::Revoke(token) => {
@@ -480,6 +498,112 @@ impl World {
         })
     }
 
+    /// Miro's side of a refresh token request from replica `r`, checking I3 first: a token
+    /// is never sent while its successor is stored, nor while another process's request
+    /// with it may still be in flight (within that request's time limit), unless a process
+    /// stalled past its deadline (`stalled`: this request reaches Miro late).
+    fn miro_answer(
+        &mut self,
+        r: usize,
+        user: &str,
+        token: &RefreshToken,
+        stalled: bool,
+    ) -> Result<Input, String> {
+        let key = token.expose().to_string();
+        let holder = self.replicas[r].holder.clone();
+        if !stalled {
+            let mut next = self.miro.successor.get(&key);
+            let stored = self
+                .store
+                .rows
+                .get(user)
+                .and_then(|row| row.refresh_token.as_ref())
+                .map(|t| t.expose().to_string());
+            while let Some(successor) = next {
+                if Some(successor) == stored.as_ref() {
+                    return Err(format!(
+                        "I3: a refresh token of {user} was sent while its successor is stored"
+                    ));
+                }
+                next = self.miro.successor.get(successor);
+            }
+            let request = self.timing.request;
+            if let Some((other, at)) = self.miro.sends.get(&key).and_then(|sends| {
+                sends
+                    .iter()
+                    .find(|(h, at)| *h != holder && self.time < *at + request)
+            }) {
+                return Err(format!(
+                    "I3: {holder} sent a refresh token of {user} that {other} sent {:?} before, within its time limit",
+                    self.time - *at
+                ));
+            }
+        }
+        let sends = self.miro.sends.entry(key.clone()).or_default();
+        if !sends.is_empty() {
+            self.stats.resends += 1;
+            if sends.iter().any(|(h, _)| *h != holder) {
+                self.stats.takeovers += 1;
+            }
+        }
+        if !stalled {
+            sends.push((holder, self.time));
+        }
+        self.stats.refreshes += 1;
+        let roll = if self.faults { self.rng.below(100) } else { 99 };
+        let endpoint_error = |status: u16, body: &[u8]| {
+            let (error, message) = endpoint::error_of(body);
+            OAuthError::Endpoint {
+                endpoint: "token",
+                status,
+                error,
+                message,
+            }
+        };
+        let u: usize = user[1..].parse().unwrap_or(0);
+        let not_seen = |miro: &mut Miro| {
+            if let Some(sends) = miro.sends.get_mut(&key) {
+                sends.pop();
+            }
+        };
+        Ok(match roll {
+            // An error answer: Miro spent nothing.
+            0..=3 => {
+                not_seen(&mut self.miro);
+                Input::Spent(classify(user, endpoint_error(503, b"upstream unavailable")))
+            }
+            4..=7 => {
+                not_seen(&mut self.miro);
+                Input::Spent(classify(
+                    user,
+                    endpoint_error(400, b"<html><body><h1>400 Bad Request</h1></body></html>"),
+                ))
+            }
+            // No answer: lost before Miro saw it, or after it rotated.
+            8..=13 => {
+                if roll >= 11 && self.miro.refresh_alive(token) {
+                    self.rotate(u, token, r);
+                }
+                self.stats.doubts += 1;
+                Input::Spent(Answer::Lost(OAuthError::RefreshInterrupted))
+            }
+            _ => {
+                if self.miro.refresh_alive(token) {
+                    Input::Spent(Answer::Granted(self.rotate(u, token, r)))
+                } else {
+                    self.miro.rejected.insert(key);
+                    Input::Spent(classify(
+                        user,
+                        endpoint_error(
+                            400,
+                            br#"{"error":"invalid_grant","error_description":"used"}"#,
+                        ),
+                    ))
+                }
+            }
+        })
+    }
+
     /// Spends a refresh token as Miro (and the emulator) do: it and its access token die.
     fn rotate(&mut self, u: usize, token: &RefreshToken, r: usize) -> TokenState {
         if let Some(x) = self.miro.refresh.get_mut(token.expose()) {
@@ -491,12 +615,27 @@ impl World {
         }
         // Expiry as the replica computes it from `expires_in`, on its own clock.
         let expires = self.wall(r) + LIFETIME;
-        self.miro.grant(u, expires)
+        let fresh = self.miro.grant(u, expires);
+        if let Some(next) = &fresh.refresh_token {
+            self.miro
+                .successor
+                .insert(token.expose().to_string(), next.expose().to_string());
+        }
+        fresh
     }
 
     /// I2: tokens revoked automatically are held by no store, now or later.
     fn check_orphan_revoke(&self, user: &str, token: &AccessToken) -> Result<(), String> {
         let row = self.store.rows.get(user);
+        // Finishing a revoke somebody asked for (its marker is on the record) is no accident.
+        let revoking = row.is_some_and(|r| {
+            r.marker
+                .as_deref()
+                .is_some_and(|m| m.starts_with("revoking "))
+        });
+        if revoking {
+            return Ok(());
+        }
         if row.is_some_and(|r| &r.access_token == token) {
             return Err(format!(
                 "I2: {user}'s stored access token was revoked automatically"
@@ -525,7 +664,20 @@ impl World {
                 ));
             }
         }
+        // A process that could not store its rotated tokens for most of the takeover bound,
+        // or that stalled past its deadline, may hold working tokens after a revoke took its
+        // record over; it revokes them when it next reaches the store (never stores them:
+        // the store part of I4 has no exemption).
+        let exempt = self.timing.takeover.saturating_sub(self.timing.request * 2);
         for rep in self.replicas.iter().filter(|r| r.alive) {
+            let stalled = rep.running.get(user).is_some_and(|x| x.stalled);
+            let old = rep
+                .pending_since
+                .get(user)
+                .is_some_and(|since| self.time.saturating_sub(*since) >= exempt);
+            if stalled || old {
+                continue;
+            }
             if let Some(p) = rep.cores.get(user).and_then(|c| c.pending.as_ref()) {
                 if self.miro.works(&p.state.access_token) {
                     return Err(format!(
@@ -549,6 +701,7 @@ impl World {
     /// Starts queued jobs whose user has no op running.
     fn start_jobs(&mut self, r: usize) {
         let authorizations = &self.authorizations;
+        let revoke_wanted = &mut self.revoke_wanted;
         let rep = &mut self.replicas[r];
         let users: Vec<String> = rep.queue.keys().cloned().collect();
         for user in users {
@@ -560,7 +713,10 @@ impl World {
             };
             let kind = match job {
                 Job::Call => Kind::Refresh,
-                Job::Revoke => Kind::Revoke,
+                Job::Revoke => {
+                    revoke_wanted.insert(user.clone());
+                    Kind::Revoke
+                }
                 Job::Tidy => Kind::Tidy,
             };
             rep.running.insert(
@@ -569,7 +725,8 @@ impl World {
                     op: Op::new(kind, &user),
                     job,
                     next: Action::Sleep(Duration::ZERO),
-                    marked: false,
+                    answer: None,
+                    stalled: false,
                     authorization: authorizations.get(&user).copied().unwrap_or(0),
                 },
             );
@@ -592,21 +749,19 @@ impl World {
             holder: &rep.holder,
             margin,
             wait,
+            timing: self.timing,
             now,
             mono,
             version,
             rejected: rejected.as_ref(),
         };
         let action = running.op.step(core, input, &env);
-        if let Action::Write {
-            record: Some(rec), ..
-        } = &action
-        {
-            if rec.marker.as_deref() == Some(&format!("refreshing {}", rep.holder)) {
-                running.marked = true;
-            }
-        }
         let needs_tidy = core.needs_tidy();
+        if core.pending.is_some() {
+            rep.pending_since.entry(user.to_string()).or_insert(mono);
+        } else {
+            rep.pending_since.remove(user);
+        }
         if let Action::Done(result) = action {
             let job = running.job;
             if needs_tidy && !rep.tidy_at.contains_key(user) {
@@ -638,17 +793,31 @@ impl World {
             self.log(line);
             let same_authorization =
                 self.authorizations.get(user).copied().unwrap_or(0) == running.authorization;
-            if let (Job::Revoke, Ok(Done::Revoked(true)), true) = (job, &result, same_authorization)
+            if let (Job::Revoke, Ok(Done::Revoked(any)), true) = (job, &result, same_authorization)
             {
-                self.stats.revokes += 1;
-                self.revoked.insert(user.to_string());
-                self.excused.insert(user.to_string());
+                self.revoke_wanted.remove(user);
+                if *any {
+                    self.stats.revokes += 1;
+                    self.revoked.insert(user.to_string());
+                }
+            }
+            if self.revoked.contains(user) {
                 self.check_revoked(user)?;
             }
+            self.results
+                .insert((r, user.to_string()), result.map_err(|e| e.to_string()));
             return Ok(());
         }
+        if let Action::Spend(token) = &action {
+            running.answer = Some(if self.faults && self.rng.chance(10) {
+                self.stats.stalls += 1;
+                Answered::Stalled(token.clone())
+            } else {
+                Answered::Now(self.miro_answer(r, user, token, false)?)
+            });
+        }
         running.next = action;
-        rep.running.insert(user.to_string(), running);
+        self.replicas[r].running.insert(user.to_string(), running);
         Ok(())
     }
 
@@ -708,46 +877,20 @@ impl World {
         self.log(format!("replica {r} restarted"));
     }
 
+    /// Kills replica `r`: its memory and everything in flight are gone.
     fn kill(&mut self, r: usize) {
         let rep = &mut self.replicas[r];
-        let mut excused = Vec::new();
-        for (user, running) in &rep.running {
-            if running.marked {
-                excused.push(user.clone());
-            }
-        }
-        for (user, core) in &rep.cores {
-            if core.needs_tidy() || !core.is_idle() {
-                excused.push(user.clone());
-            }
-        }
-        // A marker of the killed process, stored or still able to land, stays for good.
-        let ours = |r: &StoredTokens| {
-            r.marker
-                .as_deref()
-                .is_some_and(|m| m.ends_with(&format!(" {}", rep.holder)))
-        };
-        for (user, row) in &self.store.rows {
-            if ours(row) {
-                excused.push(user.clone());
-            }
-        }
-        for s in &self.store.stalled {
-            if s.record.as_ref().is_some_and(ours) {
-                excused.push(s.user.clone());
-            }
-        }
         rep.alive = false;
         rep.running.clear();
         rep.queue.clear();
         rep.cores.clear();
         rep.rejected.clear();
         rep.tidy_at.clear();
+        rep.pending_since.clear();
         let holder = rep.holder.clone();
         rep.restart_at = self.time + self.rng.millis(30_000);
         self.stats.kills += 1;
-        self.log(format!("{holder} killed (excusing {excused:?})"));
-        self.excused.extend(excused);
+        self.log(format!("{holder} killed"));
     }
 
     fn one_step(&mut self) -> Result<(), String> {
@@ -797,13 +940,18 @@ impl World {
                 self.enqueue(r, user, Job::Call);
             }
             250..=259 if alive && self.faults => {
-                // Asked to sign the user out: whatever comes of it is no accident.
-                self.excused.insert(user.clone());
+                // Asked to sign the user out: it must complete, once the faults heal.
                 self.enqueue(r, user, Job::Revoke);
             }
             260..=269 => {
-                // A new authorization of a user who has none.
-                if !self.store.rows.contains_key(&user) && self.store_up() {
+                // A new authorization of a user who has none (or whose grant was rejected):
+                // a code exchange writes the record whatever it holds.
+                let none = self.store.rows.get(&user).is_none_or(|row| {
+                    row.marker
+                        .as_deref()
+                        .is_some_and(|m| m.starts_with("rejected "))
+                });
+                if none && self.store_up() {
                     let state = self.miro.grant(u, self.wall(r) + LIFETIME);
                     self.store
                         .rows
@@ -878,55 +1026,150 @@ impl World {
         Ok(())
     }
 
-    /// After healing: every user not excused can use and refresh their tokens everywhere.
-    fn check_signed_in(&mut self) -> Result<(), String> {
-        for u in 0..self.users {
-            let user = user_name(u);
-            if self.excused.contains(&user) {
-                continue;
+    /// Runs one job for `user` on replica `r` to its end (nothing else runs meanwhile).
+    fn run_job(&mut self, r: usize, user: &str, job: Job) -> Result<Result<Done, String>, String> {
+        self.results.remove(&(r, user.to_string()));
+        self.enqueue(r, user.to_string(), job);
+        self.start_jobs(r);
+        for _ in 0..100_000 {
+            if !self.replicas[r].running.contains_key(user) {
+                break;
             }
-            for r in 0..self.replicas.len() {
-                // Once as is, once after a 401 (a refresh must work).
-                for force in [false, true] {
-                    if force {
-                        if let Some(row) = self.store.rows.get(&user) {
-                            let token = row.access_token.clone();
-                            self.replicas[r].rejected.insert(user.clone(), token);
+            self.advance(r, user)?;
+        }
+        self.results
+            .remove(&(r, user.to_string()))
+            .ok_or_else(|| format!("a {job:?} of {user} on replica {r} did not end"))
+    }
+
+    /// Runs one call for `user` on replica `r`: the token it gave, if any.
+    fn call_once(
+        &mut self,
+        r: usize,
+        user: &str,
+        after_401: bool,
+    ) -> Result<Option<AccessToken>, String> {
+        if after_401 {
+            if let Some(row) = self.store.rows.get(user) {
+                let token = row.access_token.clone();
+                self.replicas[r].rejected.insert(user.to_string(), token);
+            }
+        }
+        Ok(match self.run_job(r, user, Job::Call)? {
+            Ok(Done::Tokens(t)) => Some(t.access_token),
+            _ => None,
+        })
+    }
+
+    /// After healing, every revoke asked for and not finished completes when asked again
+    /// (on replica 0), within `budget` of simulated time.
+    fn complete_revokes(&mut self, budget: Duration) -> Result<(), String> {
+        let mut users: Vec<String> = self.revoke_wanted.iter().cloned().collect();
+        users.sort();
+        for user in users {
+            let until = self.time + budget;
+            loop {
+                let authorization = self.authorizations.get(&user).copied().unwrap_or(0);
+                match self.run_job(0, &user, Job::Revoke)? {
+                    Ok(Done::Revoked(any)) => {
+                        self.stats.revokes_completed_late += 1;
+                        if any
+                            && authorization == self.authorizations.get(&user).copied().unwrap_or(0)
+                        {
+                            self.revoked.insert(user.clone());
+                            self.check_revoked(&user)?;
                         }
+                        break;
                     }
-                    self.enqueue(r, user.clone(), Job::Call);
-                    self.start_jobs(r);
-                    let mut result = None;
-                    for _ in 0..1000 {
-                        if !self.replicas[r].running.contains_key(&user) {
-                            break;
-                        }
-                        self.advance(r, &user)?;
-                        result = self.trace_last();
-                    }
-                    let row = self.store.rows.get(&user);
-                    let works = row.is_some_and(|row| {
-                        self.miro.works(&row.access_token)
-                            && row
-                                .refresh_token
-                                .as_ref()
-                                .is_some_and(|t| self.miro.refresh_alive(t))
-                            && row.marker.is_none()
-                    });
-                    if !works {
+                    other if self.time >= until => {
                         return Err(format!(
-                            "signed out: after healing, {user} has no working stored tokens (replica {r}, after a 401: {force}; last: {result:?}; row: {:?})",
-                            row.map(|r| (&r.marker, r.version))
+                            "a revoke of {user} did not complete after healing: {other:?}"
                         ));
                     }
+                    _ => self.time += Duration::from_secs(1),
                 }
             }
         }
         Ok(())
     }
 
-    fn trace_last(&self) -> Option<String> {
-        self.trace.as_ref().and_then(|t| t.last().cloned())
+    /// Whether Miro holds a live refresh token for user `u` (a grant that works).
+    fn grant_alive(&self, u: usize) -> bool {
+        let prefix = format!("r{u}-");
+        self.miro
+            .refresh
+            .iter()
+            .any(|(r, (alive, _))| *alive && r.starts_with(&prefix))
+    }
+
+    /// Whether a refresh token that works at Miro is stored or held by a live replica.
+    fn grant_held(&self, user: &str) -> bool {
+        let alive = |t: Option<&RefreshToken>| t.is_some_and(|t| self.miro.refresh_alive(t));
+        alive(
+            self.store
+                .rows
+                .get(user)
+                .and_then(|r| r.refresh_token.as_ref()),
+        ) || self.replicas.iter().filter(|r| r.alive).any(|rep| {
+            alive(
+                rep.cores
+                    .get(user)
+                    .and_then(|c| c.pending.as_ref())
+                    .and_then(|p| p.state.refresh_token.as_ref()),
+            )
+        })
+    }
+
+    /// After healing, every user is accounted for: a user whose grant is alive at Miro and
+    /// held (stored, or in a live replica's memory) gets a working token on every replica,
+    /// once as is and once after a 401, within `budget` of simulated time each; otherwise
+    /// the user is stuck. Users whose live grant is held by nobody lost their successor.
+    fn check_live(&mut self, budget: Duration) -> Result<(), String> {
+        for u in 0..self.users {
+            let user = user_name(u);
+            self.stats.users += 1;
+            if !self.grant_held(&user) {
+                if self.grant_alive(u) {
+                    self.stats.successor_lost += 1;
+                } else if self.revoked.contains(&user) {
+                    self.stats.revoked_users += 1;
+                } else {
+                    self.stats.grant_dead += 1;
+                }
+                continue;
+            }
+            let stored_unspent = self
+                .store
+                .rows
+                .get(&user)
+                .and_then(|r| r.refresh_token.as_ref())
+                .is_some_and(|t| self.miro.refresh_alive(t));
+            'replicas: for r in 0..self.replicas.len() {
+                for after_401 in [false, true] {
+                    let until = self.time + budget;
+                    loop {
+                        if let Some(token) = self.call_once(r, &user, after_401)? {
+                            if self.miro.works(&token) {
+                                break;
+                            }
+                        }
+                        if self.time >= until {
+                            self.stats.stuck += 1;
+                            if stored_unspent {
+                                self.stats.stuck_unspent_stored += 1;
+                            }
+                            self.stuck.push(format!(
+                                "{user} on replica {r} (after a 401: {after_401}; row: {:?})",
+                                self.store.rows.get(&user).map(|r| (&r.marker, r.version))
+                            ));
+                            break 'replicas;
+                        }
+                        self.time += Duration::from_secs(1);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -985,7 +1228,15 @@ pub(super) fn run_seed(seed: u64, steps: usize, trace: bool) -> Result<Stats, St
             w.one_step()?;
         }
         w.settle()?;
-        w.check_signed_in()
+        // A killed refresher or a lost answer delays a user by the takeover bound at most
+        // (plus a token request and a few polls).
+        let budget = w.timing.takeover + w.timing.request * 2 + Duration::from_secs(10);
+        w.complete_revokes(budget)?;
+        w.check_live(budget)?;
+        if w.stats.stuck > 0 {
+            return Err(format!("stuck with a live grant: {}", w.stuck.join("; ")));
+        }
+        Ok(())
     })();
     match outcome {
         Ok(()) => Ok(w.stats),
