@@ -2,8 +2,11 @@
 //! sharing one store, with tokens expiring during the run; and one test per way our own
 //! coordination used to sign a user out (a compare-and-set failing against our own write: a
 //! lost acknowledgement, a late commit, two flushes at once; a flush during a refresh; a
-//! proxy's HTML 400), plus a revoke racing a refresh, a cancelled revoke, a process killed
-//! mid-refresh, and extreme duration settings. The protocol itself is checked exhaustively by
+//! proxy's HTML 400), plus a revoke racing a refresh, a cancelled revoke, and extreme
+//! duration settings; and one test per way a user used to be stranded (issue 24): a process
+//! killed mid-refresh (taken over after the bound), a revoke after such a kill, an answer lost
+//! before or after Miro rotated the token, a short refresh wait, unsaved tokens Miro
+//! rejected; and a graceful shutdown. The protocol itself is checked exhaustively by
 //! the fault simulation in `src/oauth/simulation.rs`.
 
 mod common;
@@ -489,22 +492,31 @@ async fn a_cancelled_revoke_still_finishes() {
     assert!(!miro.is_authorized(&user).await.unwrap());
 }
 
-/// A process killed while it spends the refresh token (its request held up at Miro) leaves
-/// the record marked: the others never send that token again (Miro may have spent it), they
-/// answer `RefreshBusy` once the access token is dead, and a new authorization ends it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_process_killed_mid_refresh_never_has_its_token_sent_again() {
-    let emu = emulator(None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tokens.sqlite");
-    let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
-    let wait = Duration::from_millis(1500);
-    let miro = replica::client(&emu.base_url(), store.clone(), MARGIN, wait);
-    let (user, board, _) = setup(&emu, &miro).await;
-    let old = expire_locally(&*store, &user).await;
+/// The takeover bound of the liveness tests (issue 24), and their token request limit.
+const TAKEOVER: Duration = Duration::from_secs(2);
+const REQUEST_LIMIT: Duration = Duration::from_millis(500);
 
-    // The child marks the record and sends the refresh token; the emulator holds it up.
-    let stuck = emu
+/// A replica with a short takeover bound and token request limit.
+fn quick_replica(emu: &RunningEmulator, store: Arc<dyn TokenStore>, lease: Duration) -> Miro {
+    Miro::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(SECRET)
+        .redirect_url(common::oauth::REDIRECT)
+        .api_base_url(emu.base_url())
+        .auth_base_url(emu.base_url())
+        .store_arc(store)
+        .refresh_margin(MARGIN)
+        .refresh_lease(lease)
+        .refresh_takeover(TAKEOVER)
+        .token_request_timeout(REQUEST_LIMIT)
+        .build()
+        .expect("a complete configuration")
+}
+
+/// A child process marks the user's record and sends its refresh token, which the emulator
+/// holds up (it has not reached Miro's processing yet), and is killed with SIGKILL.
+async fn kill_a_refresher(emu: &RunningEmulator, path: &std::path::Path, user: &str, board: &str) {
+    let held = emu
         .inject_fault(
             Fault::new(FaultKind::Delay(Duration::from_secs(60)))
                 .on("POST /v1/oauth/token")
@@ -514,56 +526,223 @@ async fn a_process_killed_mid_refresh_never_has_its_token_sent_again() {
     let job = Job {
         base_url: emu.base_url(),
         store: format!("sqlite:{}", path.display()),
-        user: user.clone(),
-        board: board.clone(),
+        user: user.to_string(),
+        board: board.to_string(),
         until_ms: 0,
         margin: MARGIN,
-        lease: wait,
+        lease: Duration::from_secs(1),
         concurrency: 1,
     };
+    let store = SqliteStore::open(path).await.unwrap();
     let mut child = replica::spawn("hold", &job);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while store
-        .get(&user)
-        .await
-        .unwrap()
-        .expect("stored")
-        .marker
-        .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the child never marked the record"
-        );
+    while store.get(user).await.unwrap().expect("stored").marker.is_none() {
+        assert!(Instant::now() < deadline, "the child never marked the record");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     child.start_kill().unwrap();
     child.wait().await.unwrap();
-    emu.remove_fault(stuck);
+    emu.remove_fault(held);
+}
 
-    // The survivor does not spend the marked token: the user's calls fail, typed.
-    let started = Instant::now();
+/// Issue 24, case 1: a process killed while it spends the refresh token leaves its marker.
+/// Within the takeover bound nobody sends the marked token (callers get `RefreshBusy`); once
+/// the record has stayed marked for the bound, the next refresh takes it over and the user
+/// keeps working without authorizing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_mid_refresh_is_taken_over_after_the_bound() {
+    let emu = emulator(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.sqlite");
+    let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let miro = quick_replica(&emu, store.clone(), Duration::from_millis(300));
+    let (user, board, _) = setup(&emu, &miro).await;
+    let old = expire_locally(&*store, &user).await;
+    kill_a_refresher(&emu, &path, &user, &board).await;
+
+    let seen = Instant::now();
     let err = miro.access_token(&user).await.unwrap_err();
     assert!(matches!(err, OAuthError::RefreshBusy { .. }), "{err:?}");
-    assert!(
-        started.elapsed() >= wait,
-        "it waited for the marker to go first"
-    );
-    assert_eq!(emu.refresh_calls(), 0, "the token was not sent again");
-    let now = store.get(&user).await.unwrap().expect("not deleted");
-    assert_eq!(
-        now.refresh_token, old.refresh_token,
-        "nothing stored by the child"
-    );
+    assert_eq!(emu.refresh_calls(), 0, "not sent within the bound");
 
-    // Signing in again replaces the record.
-    let again = sign_in(&miro).await;
-    assert_eq!(again, user);
-    all_ok(
-        &calls(&miro, &user, &board, 3).await,
-        "after signing in again",
+    let deadline = seen + TAKEOVER + Duration::from_secs(3);
+    loop {
+        match miro.access_token(&user).await {
+            Ok(_) => break,
+            Err(OAuthError::RefreshBusy { .. }) if Instant::now() < deadline => {}
+            Err(e) => panic!("the user is stranded: {e}"),
+        }
+    }
+    assert!(seen.elapsed() >= TAKEOVER, "taken over only after the bound");
+    assert_eq!(emu.refresh_calls(), 1, "the marked token was sent once");
+    all_ok(&calls(&miro, &user, &board, 3).await, "after the takeover");
+    assert_signed_in(&emu, &miro, &user, &old).await;
+}
+
+/// Issue 24, case 3: a revoke after a refresher was killed completes (it takes the record
+/// over after the bound) instead of answering `RefreshBusy` for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_completes_after_a_refresher_was_killed() {
+    let emu = emulator(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokens.sqlite");
+    let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let miro = quick_replica(&emu, store.clone(), Duration::from_millis(300));
+    let (user, board, _) = setup(&emu, &miro).await;
+    let old = expire_locally(&*store, &user).await;
+    kill_a_refresher(&emu, &path, &user, &board).await;
+
+    let started = Instant::now();
+    assert!(miro.revoke(&user).await.expect("the revoke completes"));
+    assert!(started.elapsed() >= TAKEOVER, "it waited for the bound");
+    assert!(store.get(&user).await.unwrap().is_none(), "removed");
+    assert!(!works(&emu, old.access_token.expose()).await, "revoked at Miro");
+    let refresh = old.refresh_token.as_ref().unwrap();
+    assert!(!refreshes(&emu, refresh.expose()).await, "its refresh token too");
+    assert!(!miro.is_authorized(&user).await.unwrap());
+}
+
+/// Issue 24, case 2: an answer lost before Miro saw the request (a connection closed by the
+/// server) is sent again by the process that lost it, at once: the user keeps working.
+#[tokio::test]
+async fn a_lost_answer_is_sent_again_by_the_process_that_lost_it() {
+    let emu = emulator(None).await;
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let miro = quick_replica(&emu, store.clone(), Duration::from_secs(1));
+    let (user, board, _) = setup(&emu, &miro).await;
+    let old = expire_locally(&*store, &user).await;
+    emu.inject_fault(
+        Fault::new(FaultKind::DropConnection)
+            .on("POST /v1/oauth/token")
+            .times(1),
+    )
+    .unwrap();
+    all_ok(&calls(&miro, &user, &board, 3).await, "after a lost answer");
+    assert_eq!(emu.token_endpoint_calls(), 2, "sent twice: lost, then again");
+    assert_eq!(emu.refresh_calls(), 1, "Miro rotated it once");
+    assert_signed_in(&emu, &miro, &user, &old).await;
+}
+
+/// Issue 24, case 2, the other way: Miro rotated the token and the answer was lost (a
+/// truncated body). Sending it again gets `invalid_grant`: the successor reached nobody, so
+/// the user is told to authorize again (not left in doubt), and the record is marked
+/// rejected rather than deleted (a process holding the successor could still store it).
+#[tokio::test]
+async fn an_answer_lost_after_miro_rotated_ends_in_rejected_not_in_doubt() {
+    let emu = emulator(None).await;
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let miro = quick_replica(&emu, store.clone(), Duration::from_secs(1));
+    let (user, _board, _) = setup(&emu, &miro).await;
+    let old = expire_locally(&*store, &user).await;
+    emu.inject_fault(
+        Fault::new(FaultKind::TruncatedBody)
+            .on("POST /v1/oauth/token")
+            .times(1),
+    )
+    .unwrap();
+    let err = miro.access_token(&user).await.unwrap_err();
+    assert!(matches!(err, OAuthError::RefreshRejected { .. }), "{err:?}");
+    assert_eq!(emu.refresh_calls(), 2, "sent again once");
+    let record = store.get(&user).await.unwrap().expect("kept");
+    assert_eq!(record.state, old);
+    assert!(
+        record.marker.as_deref().is_some_and(|m| m.starts_with("rejected ")),
+        "{:?}",
+        record.marker
     );
+    assert!(!miro.is_authorized(&user).await.unwrap());
+    // A new authorization replaces it.
+    assert_eq!(sign_in(&miro).await, user);
+    assert!(miro.is_authorized(&user).await.unwrap());
+}
+
+/// Issue 24, case 4: a short refresh wait does not cut the token request short (it has its
+/// own limit): a 100 ms `refresh_lease` with a token endpoint taking 300 ms refreshes fine.
+#[tokio::test]
+async fn a_short_refresh_lease_does_not_cut_token_requests_short() {
+    let emu = emulator(None).await;
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let miro = replica::client(&emu.base_url(), store.clone(), MARGIN, Duration::from_millis(100));
+    let (user, board, _) = setup(&emu, &miro).await;
+    let old = expire_locally(&*store, &user).await;
+    emu.inject_fault(
+        Fault::new(FaultKind::Delay(Duration::from_millis(300))).on("POST /v1/oauth/token"),
+    )
+    .unwrap();
+    all_ok(&calls(&miro, &user, &board, 1).await, "a slow token endpoint");
+    assert_eq!(emu.refresh_calls(), 1);
+    assert_signed_in(&emu, &miro, &user, &old).await;
+}
+
+/// Issue 24, case 5: rotated tokens the store refused, then rejected by Miro (a 401), are
+/// refreshed once they are stored, instead of being handed out again.
+#[tokio::test]
+async fn unsaved_tokens_that_miro_rejected_are_refreshed_once_stored() {
+    let emu = emulator(None).await;
+    let store = Arc::new(Faulty::memory());
+    let miro = quick_replica(&emu, store.clone(), Duration::from_secs(1));
+    let (user, board, _) = setup(&emu, &miro).await;
+    expire_locally(&*store, &user).await;
+    // The refresh's three writes are refused: its tokens are used from memory.
+    *store.next.lock().unwrap() = Some((WriteFault::Refuse, 3));
+    all_ok(&calls(&miro, &user, &board, 1).await, "store refusing");
+    assert_eq!(miro.unsaved_users().await, vec![user.clone()]);
+    let in_memory = miro.access_token(&user).await.unwrap();
+    // Miro stops taking that access token; the store is back.
+    assert!(emu.expire_access_token(in_memory.expose()));
+    all_ok(&calls(&miro, &user, &board, 1).await, "after the 401");
+    assert_eq!(emu.refresh_calls(), 2, "refreshed after storing");
+    assert_ne!(miro.access_token(&user).await.unwrap(), in_memory);
+    assert!(miro.unsaved_users().await.is_empty());
+}
+
+/// `Miro::shutdown`: refreshes in flight finish and are stored, rotated tokens the store
+/// refused are written, and no new refresh starts afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_refreshes_and_stores_unsaved_tokens() {
+    let emu = emulator(None).await;
+    let store = Arc::new(Faulty::memory());
+    let miro = quick_replica(&emu, store.clone(), Duration::from_secs(1));
+    let (user, board, _) = setup(&emu, &miro).await;
+
+    // Rotated tokens wait in memory (the store refused them): written at shutdown.
+    let old = expire_locally(&*store, &user).await;
+    *store.next.lock().unwrap() = Some((WriteFault::Refuse, 3));
+    all_ok(&calls(&miro, &user, &board, 1).await, "store refusing");
+    assert_eq!(miro.unsaved_users().await, vec![user.clone()]);
+    miro.shutdown(Duration::from_secs(10)).await.expect("nothing left");
+    let record = store.get(&user).await.unwrap().expect("stored");
+    assert_eq!(record.marker, None);
+    assert_ne!(record.state, old, "the rotated tokens are stored");
+    assert!(works(&emu, record.access_token.expose()).await);
+
+    // A refresh in flight (the token endpoint takes 400 ms) finishes and is stored.
+    let miro = quick_replica(&emu, store.clone(), Duration::from_secs(1));
+    let old = expire_locally(&*store, &user).await;
+    emu.inject_fault(
+        Fault::new(FaultKind::Delay(Duration::from_millis(400)))
+            .on("POST /v1/oauth/token")
+            .times(1),
+    )
+    .unwrap();
+    let in_flight = {
+        let (miro, user) = (miro.clone(), user.clone());
+        tokio::spawn(async move { miro.access_token(&user).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    miro.shutdown(Duration::from_secs(10)).await.expect("nothing left");
+    let token = in_flight.await.unwrap().expect("the refresh in flight finished");
+    let record = store.get(&user).await.unwrap().expect("stored");
+    assert_eq!(record.marker, None);
+    assert_ne!(record.state, old);
+    assert_eq!(record.access_token, token);
+
+    // No new refresh starts.
+    expire_locally(&*store, &user).await;
+    let err = miro.access_token(&user).await.unwrap_err();
+    assert!(matches!(err, OAuthError::ShuttingDown { .. }), "{err:?}");
+    assert_eq!(emu.refresh_calls(), 2);
 }
 
 /// I5: no duration setting makes the client panic, from zero to `Duration::MAX`.
