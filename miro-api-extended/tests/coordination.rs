@@ -536,8 +536,18 @@ async fn kill_a_refresher(emu: &RunningEmulator, path: &std::path::Path, user: &
     let store = SqliteStore::open(path).await.unwrap();
     let mut child = replica::spawn("hold", &job);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while store.get(user).await.unwrap().expect("stored").marker.is_none() {
-        assert!(Instant::now() < deadline, "the child never marked the record");
+    while store
+        .get(user)
+        .await
+        .unwrap()
+        .expect("stored")
+        .marker
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the child never marked the record"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -574,7 +584,10 @@ async fn a_process_killed_mid_refresh_is_taken_over_after_the_bound() {
             Err(e) => panic!("the user is stranded: {e}"),
         }
     }
-    assert!(seen.elapsed() >= TAKEOVER, "taken over only after the bound");
+    assert!(
+        seen.elapsed() >= TAKEOVER,
+        "taken over only after the bound"
+    );
     assert_eq!(emu.refresh_calls(), 1, "the marked token was sent once");
     all_ok(&calls(&miro, &user, &board, 3).await, "after the takeover");
     assert_signed_in(&emu, &miro, &user, &old).await;
@@ -597,9 +610,15 @@ async fn a_revoke_completes_after_a_refresher_was_killed() {
     assert!(miro.revoke(&user).await.expect("the revoke completes"));
     assert!(started.elapsed() >= TAKEOVER, "it waited for the bound");
     assert!(store.get(&user).await.unwrap().is_none(), "removed");
-    assert!(!works(&emu, old.access_token.expose()).await, "revoked at Miro");
+    assert!(
+        !works(&emu, old.access_token.expose()).await,
+        "revoked at Miro"
+    );
     let refresh = old.refresh_token.as_ref().unwrap();
-    assert!(!refreshes(&emu, refresh.expose()).await, "its refresh token too");
+    assert!(
+        !refreshes(&emu, refresh.expose()).await,
+        "its refresh token too"
+    );
     assert!(!miro.is_authorized(&user).await.unwrap());
 }
 
@@ -619,7 +638,11 @@ async fn a_lost_answer_is_sent_again_by_the_process_that_lost_it() {
     )
     .unwrap();
     all_ok(&calls(&miro, &user, &board, 3).await, "after a lost answer");
-    assert_eq!(emu.token_endpoint_calls(), 2, "sent twice: lost, then again");
+    assert_eq!(
+        emu.token_endpoint_calls(),
+        2,
+        "sent twice: lost, then again"
+    );
     assert_eq!(emu.refresh_calls(), 1, "Miro rotated it once");
     assert_signed_in(&emu, &miro, &user, &old).await;
 }
@@ -647,7 +670,10 @@ async fn an_answer_lost_after_miro_rotated_ends_in_rejected_not_in_doubt() {
     let record = store.get(&user).await.unwrap().expect("kept");
     assert_eq!(record.state, old);
     assert!(
-        record.marker.as_deref().is_some_and(|m| m.starts_with("rejected ")),
+        record
+            .marker
+            .as_deref()
+            .is_some_and(|m| m.starts_with("rejected ")),
         "{:?}",
         record.marker
     );
@@ -663,14 +689,22 @@ async fn an_answer_lost_after_miro_rotated_ends_in_rejected_not_in_doubt() {
 async fn a_short_refresh_lease_does_not_cut_token_requests_short() {
     let emu = emulator(None).await;
     let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
-    let miro = replica::client(&emu.base_url(), store.clone(), MARGIN, Duration::from_millis(100));
+    let miro = replica::client(
+        &emu.base_url(),
+        store.clone(),
+        MARGIN,
+        Duration::from_millis(100),
+    );
     let (user, board, _) = setup(&emu, &miro).await;
     let old = expire_locally(&*store, &user).await;
     emu.inject_fault(
         Fault::new(FaultKind::Delay(Duration::from_millis(300))).on("POST /v1/oauth/token"),
     )
     .unwrap();
-    all_ok(&calls(&miro, &user, &board, 1).await, "a slow token endpoint");
+    all_ok(
+        &calls(&miro, &user, &board, 1).await,
+        "a slow token endpoint",
+    );
     assert_eq!(emu.refresh_calls(), 1);
     assert_signed_in(&emu, &miro, &user, &old).await;
 }
@@ -711,7 +745,9 @@ async fn shutdown_finishes_refreshes_and_stores_unsaved_tokens() {
     *store.next.lock().unwrap() = Some((WriteFault::Refuse, 3));
     all_ok(&calls(&miro, &user, &board, 1).await, "store refusing");
     assert_eq!(miro.unsaved_users().await, vec![user.clone()]);
-    miro.shutdown(Duration::from_secs(10)).await.expect("nothing left");
+    miro.shutdown(Duration::from_secs(10))
+        .await
+        .expect("nothing left");
     let record = store.get(&user).await.unwrap().expect("stored");
     assert_eq!(record.marker, None);
     assert_ne!(record.state, old, "the rotated tokens are stored");
@@ -731,8 +767,13 @@ async fn shutdown_finishes_refreshes_and_stores_unsaved_tokens() {
         tokio::spawn(async move { miro.access_token(&user).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    miro.shutdown(Duration::from_secs(10)).await.expect("nothing left");
-    let token = in_flight.await.unwrap().expect("the refresh in flight finished");
+    miro.shutdown(Duration::from_secs(10))
+        .await
+        .expect("nothing left");
+    let token = in_flight
+        .await
+        .unwrap()
+        .expect("the refresh in flight finished");
     let record = store.get(&user).await.unwrap().expect("stored");
     assert_eq!(record.marker, None);
     assert_ne!(record.state, old);

@@ -150,9 +150,6 @@ struct Inner {
     origin: Instant,
     /// Set by [`Miro::shutdown`]: no new refresh or revoke starts.
     closing: std::sync::atomic::AtomicBool,
-    /// Operations running now, and a signal when one ends.
-    running: std::sync::atomic::AtomicUsize,
-    ended: tokio::sync::Notify,
     /// How long one store call may take.
     store_timeout: Duration,
     /// This value's name in the store's markers (process id and a random part).
@@ -715,8 +712,6 @@ impl MiroBuilder {
                 timing: protocol::Timing::new(self.takeover, self.token_timeout),
                 origin: Instant::now(),
                 closing: std::sync::atomic::AtomicBool::new(false),
-                running: std::sync::atomic::AtomicUsize::new(0),
-                ended: tokio::sync::Notify::new(),
                 store_timeout: self.store_timeout,
                 holder: refresh::holder_name(),
                 cores: Mutex::new(HashMap::new()),

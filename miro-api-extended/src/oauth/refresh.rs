@@ -127,18 +127,15 @@ impl Inner {
 
     /// Runs one operation under the user's lock, in a task of its own.
     async fn run(self: &Arc<Self>, user_id: &str, kind: Kind) -> Result<Done, OAuthError> {
-        if kind != Kind::Tidy && self.closing.load(Ordering::SeqCst) {
-            return Err(OAuthError::ShuttingDown {
-                user_id: user_id.to_string(),
-            });
-        }
         let inner = self.clone();
         let user = user_id.to_string();
         let core = self.core(user_id);
-        let running = Running::start(self.clone());
         let task = tokio::spawn(async move {
-            let _running = running;
             let mut core = core.lock_owned().await;
+            // A shutdown that began while we waited for the lock has passed this user.
+            if kind != Kind::Tidy && inner.closing.load(Ordering::SeqCst) {
+                return Err(OAuthError::ShuttingDown { user_id: user });
+            }
             let result = inner.drive(&user, &mut core, kind).await;
             if core.needs_tidy() && !core.tidier {
                 inner.start_tidier(&user, &mut core);
@@ -244,16 +241,10 @@ impl Inner {
     pub(super) async fn shutdown(self: &Arc<Self>, deadline: Duration) -> Result<(), OAuthError> {
         self.closing.store(true, Ordering::SeqCst);
         let until = tokio::time::Instant::now() + deadline;
+        // Each user's lock is held by their operation in flight: taking it waits for that
+        // one to end. Then what it left (rotated tokens not stored, writes to settle) is
+        // written. Operations that take the lock later see `closing` and do nothing.
         let work = async {
-            // The operations in flight end (each runs in its own task).
-            loop {
-                let ended = self.ended.notified();
-                if self.running.load(Ordering::SeqCst) == 0 {
-                    break;
-                }
-                ended.await;
-            }
-            // Then what they left: rotated tokens not stored, writes to settle.
             let users: Vec<(String, SharedCore)> = lock(&self.cores)
                 .iter()
                 .map(|(user, core)| (user.clone(), core.clone()))
@@ -313,23 +304,6 @@ impl Inner {
                 pause = (pause * 2).min(TIDY_MAX);
             }
         });
-    }
-}
-
-/// Counts an operation as running until dropped (its task ended, however it ended).
-struct Running(Arc<Inner>);
-
-impl Running {
-    fn start(inner: Arc<Inner>) -> Running {
-        inner.running.fetch_add(1, Ordering::SeqCst);
-        Running(inner)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::SeqCst);
-        self.0.ended.notify_waiters();
     }
 }
 

@@ -148,8 +148,8 @@ struct Running {
     next: Action,
     /// The token request in flight, if any.
     answer: Option<Answered>,
-    /// The op took a stalled answer (its process was past its deadline).
-    stalled: bool,
+    /// When the op last sent a refresh token.
+    sent_at: Option<Duration>,
     /// The user's authorization count when the op started.
     authorization: u32,
 }
@@ -166,7 +166,7 @@ struct Replica {
     rejected: HashMap<String, AccessToken>,
     /// When the background task next tidies each user, and its pause.
     tidy_at: HashMap<String, (Duration, Duration)>,
-    /// Since when each user's rotated tokens wait in memory unstored.
+    /// When the refresh token behind each user's unstored rotated tokens was sent.
     pending_since: HashMap<String, Duration>,
 }
 
@@ -185,6 +185,8 @@ pub(super) struct Stats {
     pub resends: u64,
     /// Of those, sent by another process than before (takeovers).
     pub takeovers: u64,
+    /// Refresh tokens sent while a live process held their successor unstored.
+    pub sent_while_held: u64,
     /// Revokes that had not completed when the faults healed, completed after.
     pub revokes_completed_late: u64,
     /// Users accounted for at the end of a run.
@@ -212,6 +214,7 @@ impl Stats {
         self.stalls += other.stalls;
         self.resends += other.resends;
         self.takeovers += other.takeovers;
+        self.sent_while_held += other.sent_while_held;
         self.revokes_completed_late += other.revokes_completed_late;
         self.users += other.users;
         self.stuck += other.stuck;
@@ -468,12 +471,7 @@ impl World {
                     // The answer came within the request's time limit (lost answers are
                     // Miro's faults); the process may take it much later (scheduling).
                     Some(Answered::Now(input)) => input,
-                    Some(Answered::Stalled(token)) => {
-                        if let Some(x) = self.replicas[r].running.get_mut(user) {
-                            x.stalled = true;
-                        }
-                        self.miro_answer(r, user, &token, true)?
-                    }
+                    Some(Answered::Stalled(token)) => self.miro_answer(r, user, &token, true)?,
                     None => return Err("a token request without an answer".into()),
                 }
             }
@@ -537,6 +535,24 @@ impl World {
                     "I3: {holder} sent a refresh token of {user} that {other} sent {:?} before, within its time limit",
                     self.time - *at
                 ));
+            }
+        }
+        // Sent while a live process holds the successor in memory: that process could not
+        // store it for the takeover bound (it counts as stalled); counted, not a violation.
+        if let Some(successor) = self.miro.successor.get(&key) {
+            let held = self.replicas.iter().filter(|x| x.alive).any(|x| {
+                x.cores
+                    .get(user)
+                    .and_then(|c| c.pending.as_ref())
+                    .is_some_and(|p| {
+                        p.state
+                            .refresh_token
+                            .as_ref()
+                            .is_some_and(|t| t.expose() == successor)
+                    })
+            });
+            if held {
+                self.stats.sent_while_held += 1;
             }
         }
         let sends = self.miro.sends.entry(key.clone()).or_default();
@@ -664,18 +680,19 @@ impl World {
                 ));
             }
         }
-        // A process that could not store its rotated tokens for most of the takeover bound,
-        // or that stalled past its deadline, may hold working tokens after a revoke took its
-        // record over; it revokes them when it next reaches the store (never stores them:
-        // the store part of I4 has no exemption).
-        let exempt = self.timing.takeover.saturating_sub(self.timing.request * 2);
+        // A revoke takes a marked record over only after the takeover bound, and a holder
+        // sends within the request limit of marking, so tokens whose refresh token was sent
+        // less than `bound - limit` ago cannot be behind a completed revoke. Older ones belong
+        // to a process that stalled (or could not reach the store) past its deadline: it
+        // revokes them when it next reaches the store, and never stores them (the store part
+        // of I4 has no exemption).
+        let exempt = self.timing.takeover.saturating_sub(self.timing.request);
         for rep in self.replicas.iter().filter(|r| r.alive) {
-            let stalled = rep.running.get(user).is_some_and(|x| x.stalled);
-            let old = rep
+            let stalled = rep
                 .pending_since
                 .get(user)
-                .is_some_and(|since| self.time.saturating_sub(*since) >= exempt);
-            if stalled || old {
+                .is_some_and(|sent| self.time.saturating_sub(*sent) >= exempt);
+            if stalled {
                 continue;
             }
             if let Some(p) = rep.cores.get(user).and_then(|c| c.pending.as_ref()) {
@@ -726,7 +743,7 @@ impl World {
                     job,
                     next: Action::Sleep(Duration::ZERO),
                     answer: None,
-                    stalled: false,
+                    sent_at: None,
                     authorization: authorizations.get(&user).copied().unwrap_or(0),
                 },
             );
@@ -758,7 +775,8 @@ impl World {
         let action = running.op.step(core, input, &env);
         let needs_tidy = core.needs_tidy();
         if core.pending.is_some() {
-            rep.pending_since.entry(user.to_string()).or_insert(mono);
+            let sent = running.sent_at.unwrap_or(mono);
+            rep.pending_since.entry(user.to_string()).or_insert(sent);
         } else {
             rep.pending_since.remove(user);
         }
@@ -809,6 +827,7 @@ impl World {
             return Ok(());
         }
         if let Action::Spend(token) = &action {
+            running.sent_at = Some(self.time);
             running.answer = Some(if self.faults && self.rng.chance(10) {
                 self.stats.stalls += 1;
                 Answered::Stalled(token.clone())
