@@ -71,16 +71,45 @@ async fn main() -> Result<()> {
         _emulator = Some(emulator);
         miro
     };
-    println!("open http://{addr}/ (Ctrl-C to stop)");
+    println!("open http://{addr}/ (Ctrl-C or SIGTERM to stop)");
     let settings = Settings {
         secure_cookies: args.secure_cookies,
         idle_timeout: Duration::from_secs(args.session_idle_minutes.max(1) * 60),
         max_sessions: args.max_sessions.max(1),
     };
-    axum::serve(listener, router(WebApp::with_settings(miro, settings)))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router(WebApp::with_settings(miro.clone(), settings)),
+    )
+    .with_graceful_shutdown(stop_signal())
+    .await?;
+    // A deploy: the server has finished its requests; finish the token work in flight and
+    // write rotated tokens the store has not taken yet, then exit.
+    if let Err(e) = miro.shutdown(Duration::from_secs(10)).await {
+        eprintln!("shutting down: {e}");
+    }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what a deploy sends) on Unix.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

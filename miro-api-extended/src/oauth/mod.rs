@@ -105,21 +105,31 @@ pub struct Authorization {
 /// before it expires (or after Miro rejects it): one refresh per user at a time, the rotated
 /// refresh token stored before the new access token is used.
 ///
-/// Refreshes are coordinated through the store: a refresh token is sent at most once across
-/// every `Miro` value and every process sharing the store, a user's tokens are deleted only
-/// when Miro rejected the stored refresh token, and rotated tokens the store refuses are
-/// kept in memory and written by a background task. Refreshes and revocations run in tasks
-/// of their own: a caller that stops waiting (a time-out, a dropped request) interrupts
-/// nothing. The invariants, checked by a seeded fault simulation:
+/// Refreshes are coordinated through the store: a refresh token is sent by one process at a
+/// time, a user's tokens are deleted only when Miro rejected the stored refresh token, and
+/// rotated tokens the store refuses are kept in memory and written by a background task.
+/// Refreshes and revocations run in tasks of their own: a caller that stops waiting (a
+/// time-out, a dropped request) interrupts nothing. The invariants, checked by a seeded
+/// fault simulation over every user (kills, lost answers and acknowledgements, late writes,
+/// store outages, stalls, skewed clocks):
 ///
 /// - **I1** tokens are deleted only after Miro answered an OAuth `invalid_grant` (JSON) for
-///   the refresh token still stored;
+///   the refresh token still stored (after a resend, the record is marked rejected instead);
 /// - **I2** a token the store holds is never revoked automatically;
-/// - **I3** a refresh token is sent at most once, across every process sharing the store;
-/// - **I4** once [`revoke`](Self::revoke) returns, no token of the user that a process or the
-///   store holds works;
-/// - **I5** no duration setting makes it panic.
+/// - **I3** a refresh token is never sent while its successor is stored, and two processes
+///   never send it at the same time, unless one stalled past its own deadline (then the
+///   successor Miro gave, to whichever, is stored over the record that holds the token);
+/// - **I4** once [`revoke`](Self::revoke) returns, no token of the user that the store holds
+///   works, nor one a process holds unless it could not reach the store for the takeover
+///   bound (it revokes those when it next can, and never stores them);
+/// - **I5** no duration setting makes it panic;
+/// - **I6** after faults heal, every user whose grant is alive at Miro and whose newest
+///   refresh token is stored or held by a live process gets a working access token without
+///   authorizing again, within the takeover bound ([`MiroBuilder::refresh_takeover`]) of a
+///   killed refresher or a lost answer; a revoke always completes.
 ///
+/// A process that loses an answer sends its token again; a marker that stays at one version
+/// for the takeover bound is taken over. For a deploy, call [`shutdown`](Self::shutdown).
 /// See [`TokenStore`] for how, and for the contract of a store of your own.
 ///
 /// Cheap to clone; clones share the store, the HTTP clients, the refresh coordination and the
