@@ -1,15 +1,16 @@
 //! The PostgreSQL token store against a real server started from the system's binaries:
 //! the contract, an upgrade from an earlier table, an application role without DDL rights,
-//! and a server restart in the middle of a refresh.
+//! a server restart in the middle of a refresh, and server processes that freeze with their
+//! connections open.
 
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::faulty::{Faulty, WriteFault};
 use common::oauth::{new_board, sign_in, CLIENT_ID, SECRET};
-use common::postgres::Server;
+use common::postgres::{backend_pids, Frozen, Server};
 use miro_api_extended::storage::{PostgresStore, StorageError, TokenState, TokenStore};
 use miro_api_extended::{Miro, OAuthError};
 use miro_emulator::{Emulator, Fault, FaultKind};
@@ -237,4 +238,193 @@ async fn postgres_store_errors_are_typed_and_name_the_action() {
         .await
         .unwrap_err();
     assert!(bad.to_string().contains("connect"), "{bad}");
+}
+
+/// The store's statement time limit in the freeze tests.
+const LIMIT: Duration = Duration::from_secs(1);
+/// Slack for a loaded machine on top of [`LIMIT`].
+const SLACK: Duration = Duration::from_millis(700);
+
+/// A store whose connections are named `app` in `pg_stat_activity`, with [`LIMIT`].
+async fn limited_store(server: &Server, app: &str) -> Arc<PostgresStore> {
+    let conninfo = format!("{} application_name={app}", server.conninfo());
+    Arc::new(
+        PostgresStore::builder()
+            .statement_timeout(LIMIT)
+            .connect(&conninfo)
+            .await
+            .expect("connects"),
+    )
+}
+
+fn is_store_timeout(err: &StorageError) -> bool {
+    matches!(err, StorageError::TimedOut { limit, .. } if *limit == LIMIT)
+}
+
+/// Issue 24: the server process behind the store's connection freezes (SIGSTOP: the socket
+/// stays open, the kernel acknowledges, nothing answers). The old store kept its one
+/// connection until it closed, so every call of the replica hung. Now the call during the
+/// freeze fails with the store's own time-out within about the limit, and the next calls of
+/// a `Miro` using the store, a refresh included, run on a fresh connection while the old
+/// server process stays frozen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_server_process_costs_one_call_within_the_limit() {
+    let server = Server::start().await;
+    let admin = admin(&server).await;
+    let emu = common::oauth::start().await;
+    let store = limited_store(&server, "miro_frozen").await;
+    let miro = Miro::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(SECRET)
+        .redirect_url(common::oauth::REDIRECT)
+        .api_base_url(emu.base_url())
+        .auth_base_url(emu.base_url())
+        .store_arc(store.clone())
+        .store_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let user = sign_in(&miro).await;
+    let board = new_board(&miro.as_user(&user)).await;
+    let token = miro.access_token(&user).await.unwrap();
+
+    let pids = backend_pids(&admin, "miro_frozen").await;
+    assert!(!pids.is_empty(), "the store has a connection");
+    let frozen = Frozen::stop(&pids);
+
+    // The call during the freeze: the store's typed time-out, not Miro's 10 s one.
+    let started = Instant::now();
+    let err = tokio::time::timeout(LIMIT * 4, miro.access_token(&user))
+        .await
+        .expect("the store gives up by itself")
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(&err, OAuthError::Storage(e) if is_store_timeout(e)),
+        "{err:?}"
+    );
+    assert!(took >= LIMIT && took < LIMIT + SLACK, "{took:?}");
+    println!("the call during the freeze failed after {took:?} (limit {LIMIT:?})");
+
+    // The next calls run on a fresh connection, within the limit.
+    let started = Instant::now();
+    let again = tokio::time::timeout(LIMIT, miro.access_token(&user))
+        .await
+        .expect("the next call does not wait for the frozen connection")
+        .expect("the next call succeeds");
+    println!("the next call took {:?}", started.elapsed());
+    assert_eq!(again, token);
+    miro.as_user(&user)
+        .get_specific_board(&board)
+        .await
+        .expect("API calls work");
+    // A refresh (a marker write, a compare-and-set of the rotated tokens) works too.
+    let record = store.get(&user).await.unwrap().unwrap();
+    store
+        .set(
+            &user,
+            &record.state.clone().with_expires_at(SystemTime::now()),
+        )
+        .await
+        .unwrap();
+    let refreshed = miro.access_token(&user).await.expect("refreshed");
+    assert_ne!(refreshed, token);
+    assert_eq!(emu.refresh_calls(), 1);
+    let stored = store.get(&user).await.unwrap().expect("still signed in");
+    assert_eq!(stored.access_token, refreshed);
+    assert_eq!(stored.marker, None);
+    assert!(miro.unsaved_users().await.is_empty());
+
+    // The old server process is still frozen; the store uses another one.
+    assert!(frozen.all_stopped());
+    let now = backend_pids(&admin, "miro_frozen").await;
+    assert!(
+        now.iter().any(|pid| !frozen.pids().contains(pid)),
+        "a fresh connection: {now:?} vs frozen {:?}",
+        frozen.pids()
+    );
+    drop(frozen);
+}
+
+/// Issue 24: when every connection of the pool is cut off at once (all their server
+/// processes frozen), one call pays the time limit and the pool drops its other idle
+/// connections with it: the next call opens a fresh one instead of finding the next frozen
+/// one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_time_out_drops_every_idle_connection_of_the_pool() {
+    let server = Server::start().await;
+    let admin = admin(&server).await;
+    let store = limited_store(&server, "miro_pool").await;
+    store.set("u1", &TokenState::new("a")).await.unwrap();
+    // Concurrent calls open several connections, which then wait idle in the pool.
+    let reads = futures::future::join_all((0..6).map(|_| store.get("u1"))).await;
+    assert!(reads.iter().all(|r| r.as_ref().is_ok_and(|r| r.is_some())));
+    let pids = backend_pids(&admin, "miro_pool").await;
+    assert!(pids.len() >= 2, "several pooled connections: {pids:?}");
+    let frozen = Frozen::stop(&pids);
+
+    let started = Instant::now();
+    let err = tokio::time::timeout(LIMIT * 4, store.get("u1"))
+        .await
+        .expect("the store gives up by itself")
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(is_store_timeout(&err), "{err:?}");
+    assert!(took >= LIMIT && took < LIMIT + SLACK, "{took:?}");
+    println!(
+        "with {} frozen connections, one call failed after {took:?} (limit {LIMIT:?})",
+        pids.len()
+    );
+    assert!(err.to_string().contains("read the tokens"), "{err}");
+
+    // Each of the next calls (a write and reads) finds a live connection at once.
+    for i in 0..3 {
+        let started = Instant::now();
+        tokio::time::timeout(LIMIT, async {
+            store.set("u1", &TokenState::new(format!("b{i}"))).await?;
+            store.get("u1").await
+        })
+        .await
+        .unwrap_or_else(|_| panic!("call {i} found a frozen connection"))
+        .expect("the store works again");
+        println!("call {i} after the freeze took {:?}", started.elapsed());
+    }
+    assert!(frozen.all_stopped());
+    drop(frozen);
+    assert_eq!(
+        store
+            .get("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token
+            .expose(),
+        "b2"
+    );
+}
+
+/// Issue 24: a call dropped by its caller while its statement is under way (here a caller's
+/// own 300 ms time limit, shorter than the store's, as a `Miro` with a short `store_timeout`
+/// would) closes its connection instead of handing it back: the next call does not find
+/// the frozen one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_dropped_half_way_does_not_return_its_connection() {
+    let server = Server::start().await;
+    let admin = admin(&server).await;
+    let conninfo = format!("{} application_name=miro_dropped", server.conninfo());
+    // The store's own limit (5 s) is not what ends the call.
+    let store = PostgresStore::connect(&conninfo).await.unwrap();
+    store.set("u1", &TokenState::new("a")).await.unwrap();
+    let pids = backend_pids(&admin, "miro_dropped").await;
+    assert_eq!(pids.len(), 1, "one connection for calls one after another");
+    let frozen = Frozen::stop(&pids);
+
+    let dropped = tokio::time::timeout(Duration::from_millis(300), store.get("u1")).await;
+    assert!(dropped.is_err(), "the frozen server cannot answer");
+    let again = tokio::time::timeout(LIMIT, store.get("u1"))
+        .await
+        .expect("the next call does not find the frozen connection")
+        .expect("the store works");
+    assert_eq!(again.unwrap().access_token.expose(), "a");
+    assert!(frozen.all_stopped());
+    drop(frozen);
 }

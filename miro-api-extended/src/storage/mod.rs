@@ -5,8 +5,8 @@
 //!   by its owner only.
 //! - `SqliteStore` (cargo feature `sqlite`): a SQLite database, safe to share between the
 //!   processes of one machine.
-//! - `PostgresStore` (cargo feature `postgres`): a PostgreSQL database, for replicas on several
-//!   machines.
+//! - `PostgresStore` (cargo feature `postgres`): a PostgreSQL database through a connection
+//!   pool with time limits, for replicas on several machines.
 //!
 //! A [`MemoryStore`] coordinates only the `Miro` values that share the instance; the other
 //! stores coordinate every process that opens the same file or database.
@@ -29,7 +29,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, PostgresStoreBuilder};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

@@ -197,3 +197,79 @@ impl Drop for Server {
             .output();
     }
 }
+
+/// The server processes serving the connections whose `application_name` is `name`.
+pub async fn backend_pids(admin: &tokio_postgres::Client, name: &str) -> Vec<i32> {
+    admin
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid",
+            &[&name],
+        )
+        .await
+        .expect("pg_stat_activity is readable")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// Server processes stopped with `SIGSTOP`: their sockets stay open and the kernel keeps
+/// acknowledging what is sent, but nothing answers (a half-open connection, as with a frozen
+/// server or a network that swallows packets). Dropping it resumes them (`SIGCONT`).
+pub struct Frozen {
+    pids: Vec<i32>,
+}
+
+impl Frozen {
+    /// Stops the processes and waits until the kernel shows them stopped.
+    pub fn stop(pids: &[i32]) -> Frozen {
+        let frozen = Frozen {
+            pids: pids.to_vec(),
+        };
+        for &pid in pids {
+            // SAFETY: kill has no memory preconditions; the pid is a server process of ours.
+            let sent = unsafe { libc::kill(pid, libc::SIGSTOP) };
+            assert_eq!(
+                sent,
+                0,
+                "SIGSTOP to {pid}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !frozen.all_stopped() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the processes {pids:?} did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        frozen
+    }
+
+    /// Whether every process is still stopped (state `T` in `/proc/<pid>/stat`).
+    pub fn all_stopped(&self) -> bool {
+        self.pids.iter().all(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // The state follows the command name in parentheses.
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().next().map(|s| s == "T")
+                })
+                .unwrap_or(false)
+        })
+    }
+
+    pub fn pids(&self) -> &[i32] {
+        &self.pids
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            // SAFETY: as in `stop`.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+    }
+}
