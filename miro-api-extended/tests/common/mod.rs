@@ -5,6 +5,7 @@ pub mod contract;
 pub mod faulty;
 pub mod oauth;
 pub mod postgres;
+pub mod proxy;
 pub mod replica;
 
 use std::collections::HashSet;

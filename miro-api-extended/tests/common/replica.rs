@@ -115,16 +115,22 @@ pub async fn call_until(miro: &Miro, job: &Job) -> Report {
     report
 }
 
+/// A command running this test binary again, filtered to the test `name` alone, its output
+/// piped and the process killed when the handle is dropped; the caller adds the role.
+pub fn child_command(name: &str) -> tokio::process::Command {
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut command = tokio::process::Command::new(exe);
+    command
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
 /// Starts the test binary as a child with `role` and `job`.
 pub fn spawn(role: &str, job: &Job) -> tokio::process::Child {
-    let exe = std::env::current_exe().expect("the test binary");
-    tokio::process::Command::new(exe)
-        .args([
-            "replica_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    child_command("replica_child")
         .env(ROLE, role)
         .env(BASE, &job.base_url)
         .env(STORE, &job.store)
@@ -134,9 +140,6 @@ pub fn spawn(role: &str, job: &Job) -> tokio::process::Child {
         .env(MARGIN, job.margin.as_millis().to_string())
         .env(LEASE, job.lease.as_millis().to_string())
         .env(CONCURRENCY, job.concurrency.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("the child starts")
 }

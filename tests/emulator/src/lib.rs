@@ -501,6 +501,19 @@ impl RunningEmulator {
         self.app.auth.refresh_calls.load(Ordering::SeqCst)
     }
 
+    /// How many grants of `user_id` are alive: unspent, unexpired refresh tokens of theirs
+    /// (each authorization starts a grant; a refresh replaces its token by a successor; a
+    /// revocation ends it). Read-only: nothing is spent.
+    pub fn live_refresh_tokens(&self, user_id: &str) -> usize {
+        self.app.auth.live_refresh_tokens(user_id)
+    }
+
+    /// Whether `token` is a refresh token the token endpoint would take now (issued, not
+    /// spent, revoked or expired). Read-only: the token is not spent.
+    pub fn refresh_token_is_live(&self, token: &str) -> bool {
+        self.app.auth.refresh_token_is_live(token)
+    }
+
     /// Signs in as `user_id` on an authorization URL, as a browser on the sign-in page would,
     /// and returns the redirect it would follow (the code and the state), without any HTTP.
     ///

@@ -181,6 +181,24 @@ impl Auth {
         }
     }
 
+    /// How many unspent, unexpired refresh tokens `user_id` has (one per live grant).
+    pub(crate) fn live_refresh_tokens(&self, user_id: &str) -> usize {
+        let now = Instant::now();
+        self.refresh
+            .lock()
+            .values()
+            .filter(|r| &*r.user_id == user_id && now < r.expires_at)
+            .count()
+    }
+
+    /// Whether `token` is an unspent, unexpired refresh token (without spending it).
+    pub(crate) fn refresh_token_is_live(&self, token: &str) -> bool {
+        self.refresh
+            .lock()
+            .get(token)
+            .is_some_and(|r| Instant::now() < r.expires_at)
+    }
+
     /// Uses a refresh token once: revokes it and its access token. The token's user.
     fn redeem_refresh(&self, refresh_token: &str) -> Result<Arc<str>, ApiError> {
         let rec = self.refresh.lock().remove(refresh_token);

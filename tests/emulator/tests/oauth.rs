@@ -114,10 +114,21 @@ async fn code_exchange_and_refresh_rotation() {
             .await
         }
     };
+    let user = api.emu.user_id();
+    assert_eq!(api.emu.live_refresh_tokens(&user), 1);
+    assert!(
+        api.emu.refresh_token_is_live(&refresh1),
+        "asking spends nothing"
+    );
     let (s, t2) = refresh(refresh1.clone()).await;
     assert_eq!(s, 200, "{t2}");
     let access2 = t2["access_token"].as_str().unwrap().to_string();
     let refresh2 = t2["refresh_token"].as_str().unwrap().to_string();
+    // The grant lives on in the successor alone.
+    assert!(!api.emu.refresh_token_is_live(&refresh1));
+    assert!(api.emu.refresh_token_is_live(&refresh2));
+    assert_eq!(api.emu.live_refresh_tokens(&user), 1);
+    assert_eq!(api.emu.live_refresh_tokens("someone else"), 0);
     assert_ne!(access1, access2);
     assert_ne!(refresh1, refresh2);
     // The old pair stops working; the new one works.
@@ -249,6 +260,10 @@ async fn revoke_and_token_info() {
         .unwrap();
     assert_eq!(resp.status(), 204);
     assert_eq!(status_with(&api, &t.access_token).await, 401);
+    // A revocation ends the grant.
+    let refresh = t.refresh_token.as_deref().expect("OAuth tokens expire");
+    assert!(!api.emu.refresh_token_is_live(refresh));
+    assert_eq!(api.emu.live_refresh_tokens(&api.emu.user_id()), 0);
     let logged = api
         .emu
         .requests()
