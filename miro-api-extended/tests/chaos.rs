@@ -51,6 +51,8 @@ const LEASE: Duration = Duration::from_secs(2);
 /// After how long a marker left at the same record version by a killed (or answerless)
 /// refresher or revoker may be taken over (issue 24's bound; see `replica_client`).
 const TAKEOVER: Duration = Duration::from_secs(3);
+/// The token request limit of the replicas (the takeover bound is at least three of them).
+const TOKEN_REQUEST_LIMIT: Duration = Duration::from_secs(1);
 /// The faulty phase by default (`MIRO_CHAOS_SECONDS` overrides it).
 const DEFAULT_CHAOS: Duration = Duration::from_secs(20);
 /// OAuth requests lost: 5 % before forwarding, 2 % after the emulator answered; each waits
@@ -107,9 +109,9 @@ fn replica_client(
         .refresh_margin(MARGIN)
         .refresh_lease(LEASE)
         .timeout(Duration::from_secs(5))
-        // INTEGRATOR (issue 24): set the takeover bound of a stale `refreshing`, `in-doubt`
-        // or `revoking` marker to TAKEOVER here (the default is about a minute, longer than
-        // this test's heal phase), e.g. `.takeover_after(TAKEOVER)`.
+        // A stale marker is taken over after TAKEOVER (at least three token request limits).
+        .refresh_takeover(TAKEOVER)
+        .token_request_timeout(TOKEN_REQUEST_LIMIT)
         .build()
         .expect("a complete configuration")
 }
@@ -165,10 +167,9 @@ async fn chaos_replica() {
         let miro = miro.clone();
         tokio::spawn(async move {
             term.recv().await;
-            // INTEGRATOR (issue 24): replace this by `Miro::shutdown` with a deadline of a few
-            // seconds, which also waits for the refreshes in flight before it writes what is
-            // unsaved, e.g. `miro.shutdown(Duration::from_secs(5)).await`.
-            let _ = miro.store_unsaved_tokens().await;
+            if let Err(e) = miro.shutdown(Duration::from_secs(5)).await {
+                eprintln!("shutdown: {e}");
+            }
             println!("CHAOS_STOPPED");
             std::process::exit(0);
         });
