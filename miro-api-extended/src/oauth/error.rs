@@ -113,11 +113,12 @@ pub enum OAuthError {
         /// The user.
         user_id: String,
     },
-    /// The refresh token was sent to Miro and the answer was lost (a time-out or a broken
-    /// connection), so Miro may have spent it: it is never sent again (a second use can get
-    /// the user's tokens revoked). The stored access token is used while it works; after
-    /// that, the user must authorize again.
-    #[error("the last refresh of user {user_id} got no answer; they must authorize again once the access token expires")]
+    /// The refresh token was sent to Miro and no usable answer came back: none at all (a
+    /// time-out or a broken connection), or a success answer without an access token (not
+    /// JSON, cut short), so Miro may have spent it: it is never sent again (a second use can
+    /// get the user's tokens revoked). The stored access token is used while it works;
+    /// after that, the user must authorize again.
+    #[error("the last refresh of user {user_id} got no usable answer (none came, or it held no access token), so the refresh token may be spent; they must authorize again once the access token expires")]
     RefreshInDoubt {
         /// The user.
         user_id: String,

@@ -747,7 +747,7 @@ impl Op {
                 self.unmark(mark.version, record, Err(error))
             }
             Answer::Lost(error) => {
-                tracing::warn!(user_id = %self.user, error = %error, "the refresh answer was lost; the refresh token may be spent");
+                tracing::warn!(user_id = %self.user, error = %error, "no usable refresh answer came (lost, or without an access token); the refresh token may be spent");
                 let record = StoredTokens::from_parts(
                     mark.state.clone(),
                     env.version,
