@@ -544,6 +544,8 @@ impl MiroBuilder {
     /// How long before expiry a token is refreshed (default two minutes). At most
     /// [`MAX_REFRESH_MARGIN`] (half of the hour Miro's access tokens live), so that a token
     /// just refreshed is not due again at once.
+    /// A token with a shorter lifetime gets at most half of it (see
+    /// [`TokenState`](crate::storage::TokenState)).
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.margin = margin.min(MAX_REFRESH_MARGIN);
         self
