@@ -1255,4 +1255,9 @@ async fn token_answer_fuzz() {
         f.usable > cases / 2 && f.error_answers > 0,
         "the mix: {f:?}"
     );
+    // The log capture works: the warnings about odd answers are there.
+    let log = log_since(fuzz_mark);
+    for warning in ["the last one is used", "unexpected kind", "not a number"] {
+        assert!(log.contains(warning), "no {warning:?} in the log");
+    }
 }
