@@ -1,50 +1,33 @@
 //! The wire side of OAuth: token endpoint calls, their answers, and the redirect.
 
-use std::time::{Duration, SystemTime};
+mod answer;
+mod scrub;
+
+use std::time::SystemTime;
 
 use reqwest::Url;
 use serde::{Deserialize, Deserializer};
 
 use super::OAuthError;
 use crate::storage::TokenState;
+use answer::ExpiresIn;
+pub(crate) use scrub::Sent;
 
 /// A successful token endpoint answer.
 pub(crate) struct Grant {
     pub state: TokenState,
-    pub user_id: String,
+    /// The user the answer names; a refresh answer without one is used all the same (the
+    /// caller knows whose tokens it refreshed).
+    pub user_id: Option<String>,
 }
 
-/// A string that Miro may send as a JSON number (`team_id`, `user_id`).
+/// A string that Miro may send as a JSON number (`code`).
 fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Option::<serde_json::Value>::deserialize(d)? {
         Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         _ => None,
     })
-}
-
-/// A count of seconds, as a number or a numeric string.
-fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(match Option::<serde_json::Value>::deserialize(d)? {
-        Some(serde_json::Value::Number(n)) => n.as_u64(),
-        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default, deserialize_with = "seconds")]
-    expires_in: Option<u64>,
-    #[serde(default, deserialize_with = "string_or_number")]
-    user_id: Option<String>,
-    #[serde(default, deserialize_with = "string_or_number")]
-    team_id: Option<String>,
-    #[serde(default)]
-    scope: Option<String>,
 }
 
 /// An error body: OAuth's `{error, error_description}` or Miro's `{code, message, context}`.
@@ -62,8 +45,15 @@ struct ErrorResponse {
     context: Option<serde_json::Value>,
 }
 
-/// The `error` and message of an error answer.
+/// The `error` and message of an error answer to a request that carried no secret.
+#[cfg(test)]
 pub(crate) fn error_of(body: &[u8]) -> (Option<String>, Option<String>) {
+    scrubbed_error_of(body, &Sent::default())
+}
+
+/// The `error` and message of an error answer, with everything secret that the request
+/// carried (`sent`) cut out (see [`Sent::scrub`]).
+pub(crate) fn scrubbed_error_of(body: &[u8], sent: &Sent) -> (Option<String>, Option<String>) {
     let e: ErrorResponse = serde_json::from_slice(body).unwrap_or_default();
     let context_error = e
         .context
@@ -71,9 +61,11 @@ pub(crate) fn error_of(body: &[u8]) -> (Option<String>, Option<String>) {
         .and_then(|c| c.get("error"))
         .and_then(|v| v.as_str())
         .map(str::to_string);
+    let error = e.error.or(context_error).or(e.code);
+    let message = e.error_description.or(e.message);
     (
-        e.error.or(context_error).or(e.code),
-        e.error_description.or(e.message),
+        error.map(|t| sent.scrub(&t)),
+        message.map(|t| sent.scrub(&t)),
     )
 }
 
@@ -103,21 +95,23 @@ pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
 }
 
 /// Sends a request to an OAuth endpoint (`token`, `revoke`, ...) and gives the body of a 2xx;
-/// any other status becomes [`OAuthError::Endpoint`] with Miro's error and message.
+/// any other status becomes [`OAuthError::Endpoint`] with Miro's error and message, cut of
+/// everything secret the request carried.
 pub(crate) async fn send(
     endpoint: &'static str,
     request: reqwest::RequestBuilder,
 ) -> Result<bytes::Bytes, OAuthError> {
     let transport = |source| OAuthError::Transport { endpoint, source };
-    let response = request
+    let (client, request) = request
         .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(transport)?;
+        .build_split();
+    let request = request.map_err(transport)?;
+    let sent = Sent::of(&request);
+    let response = client.execute(request).await.map_err(transport)?;
     let status = response.status();
     let bytes = response.bytes().await.map_err(transport)?;
     if !status.is_success() {
-        let (error, message) = error_of(&bytes);
+        let (error, message) = scrubbed_error_of(&bytes, &sent);
         return Err(OAuthError::Endpoint {
             endpoint,
             status: status.as_u16(),
@@ -129,6 +123,9 @@ pub(crate) async fn send(
 }
 
 /// `POST /v1/oauth/token` with `form` plus the client's credentials, all in the form body.
+///
+/// A 2xx answer holding an access token is used whatever its other fields look like (see
+/// [`answer`] for the rules); one without is [`OAuthError::InvalidResponse`].
 pub(crate) async fn token_request(
     http: &reqwest::Client,
     url: &str,
@@ -140,40 +137,68 @@ pub(crate) async fn token_request(
     body.push(("client_id", client_id));
     body.push(("client_secret", client_secret));
     let bytes = send("token", http.post(url).form(&body)).await?;
-    let t: TokenResponse =
-        serde_json::from_slice(&bytes).map_err(|e| OAuthError::InvalidResponse {
-            endpoint: "token",
-            reason: describe_json_error(&e),
-        })?;
-    if t.access_token.is_empty() {
-        return Err(OAuthError::InvalidResponse {
-            endpoint: "token",
-            reason: "the access token is empty".into(),
-        });
-    }
-    let user_id = t.user_id.ok_or(OAuthError::InvalidResponse {
+    let invalid = |reason: String| OAuthError::InvalidResponse {
         endpoint: "token",
-        reason: "no user_id".into(),
-    })?;
-    let mut state = TokenState::new(t.access_token).with_grant(t.team_id, t.scope);
-    if let Some(r) = t.refresh_token.filter(|r| !r.is_empty()) {
+        reason,
+    };
+    let t = answer::read(&bytes).map_err(invalid)?;
+    let access_token = t
+        .access_token
+        .ok_or_else(|| invalid("it holds no access token".into()))?;
+    let obtained = SystemTime::now();
+    let mut state = TokenState::new(access_token).with_grant(t.team_id, t.scope);
+    if let Some(r) = t.refresh_token {
         state = state.with_refresh_token(r);
     }
-    if let Some(secs) = t.expires_in {
-        let lifetime = Duration::from_secs(secs);
-        let expires_at = (lifetime <= super::MAX_EXPIRES_IN)
-            .then(|| SystemTime::now().checked_add(lifetime))
-            .flatten()
-            .ok_or_else(|| OAuthError::InvalidResponse {
-                endpoint: "token",
-                reason: format!(
-                    "expires_in of {secs} s is beyond the longest lifetime accepted ({} s)",
-                    super::MAX_EXPIRES_IN.as_secs()
-                ),
-            })?;
-        state = state.with_expires_at(expires_at);
+    if let ExpiresIn::Secs(secs) = t.expires_in {
+        state = state.with_lifetime(obtained, std::time::Duration::from_secs(secs));
     }
-    Ok(Grant { state, user_id })
+    state.obtained_at = Some(obtained);
+    Ok(Grant {
+        state,
+        user_id: t.user_id,
+    })
+}
+
+impl super::Inner {
+    /// The user `state`'s access token belongs to, from `GET /v1/oauth-token` (`user.id`):
+    /// for a code exchange whose answer names no user, so that its tokens are stored all
+    /// the same.
+    pub(super) async fn user_of_token(&self, state: &TokenState) -> Result<String, OAuthError> {
+        tracing::warn!(
+            "the token endpoint's answer names no user_id; asking the token info endpoint"
+        );
+        user_of_token(
+            &self.oauth_http,
+            &self.api_base,
+            state.access_token.expose(),
+        )
+        .await
+    }
+}
+
+async fn user_of_token(
+    http: &reqwest::Client,
+    api_base: &str,
+    access_token: &str,
+) -> Result<String, OAuthError> {
+    let request = http
+        .get(format!("{api_base}/v1/oauth-token"))
+        .bearer_auth(access_token);
+    let bytes = send("token info", request).await?;
+    let info: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| OAuthError::InvalidResponse {
+            endpoint: "token info",
+            reason: describe_json_error(&e),
+        })?;
+    match info.pointer("/user/id") {
+        Some(serde_json::Value::String(id)) if !id.trim().is_empty() => Ok(id.clone()),
+        Some(serde_json::Value::Number(id)) => Ok(id.to_string()),
+        _ => Err(OAuthError::InvalidResponse {
+            endpoint: "token info",
+            reason: "it names no user id (and neither did the token endpoint's answer)".into(),
+        }),
+    }
 }
 
 /// What a redirect carries.
@@ -308,14 +333,12 @@ mod tests {
     }
 
     #[test]
-    fn json_errors_never_quote_the_body() {
-        let e = serde_json::from_str::<TokenResponse>(r#"{"access_token": 12345678}"#)
-            .err()
-            .unwrap();
-        assert!(!describe_json_error(&e).contains("12345678"));
-        let e = serde_json::from_str::<TokenResponse>(r#"{"refresh_token":"SECRET"}"#)
-            .err()
-            .unwrap();
-        assert!(!describe_json_error(&e).contains("SECRET"));
+    fn error_bodies_lose_what_we_sent() {
+        let sent = Sent::new(["refresh-SECRET-123", "client-SECRET-456"]);
+        let body = br#"{"error":"invalid_request refresh-SECRET-123","error_description":"got grant_type=refresh_token&refresh_token=refresh-SECRET-123&client_secret=client-SECRET-456"}"#;
+        let (error, message) = scrubbed_error_of(body, &sent);
+        let text = format!("{error:?} {message:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert_eq!(error.as_deref(), Some("invalid_request [redacted]"));
     }
 }

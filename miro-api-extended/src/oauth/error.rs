@@ -114,13 +114,14 @@ pub enum OAuthError {
         /// The user.
         user_id: String,
     },
-    /// The refresh token was sent to Miro and sent again, and both answers were lost (a
-    /// time-out, a broken connection, or an answer that could not be read), so whether Miro
-    /// rotated it is unknown. The record stays marked `in-doubt`; the next refresh (in this
-    /// process at once, in another after the takeover bound) sends it again: either Miro
-    /// never saw it and the refresh succeeds, or Miro rotated it and nobody holds the
-    /// successor, and the user must authorize again.
-    #[error("the refresh of user {user_id} was sent but its answer was lost; the next refresh sends it again")]
+    /// The refresh token was sent to Miro and sent again, and neither try got a usable
+    /// answer: none at all (a time-out, a broken connection) or a success answer without an
+    /// access token (not JSON, cut short), so whether Miro rotated it is unknown. The record
+    /// stays marked `in-doubt`; the next refresh (in this process at once, in another after
+    /// the takeover bound) sends it again: either Miro never saw it and the refresh
+    /// succeeds, or Miro rotated it and nobody holds the successor, and the user must
+    /// authorize again.
+    #[error("the refresh of user {user_id} got no usable answer (none came, or it held no access token); the next refresh sends it again")]
     RefreshInDoubt {
         /// The user.
         user_id: String,

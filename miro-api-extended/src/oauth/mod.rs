@@ -67,8 +67,8 @@ pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many users' [`as_user`](Miro::as_user) clients a [`Miro`] keeps (the least recently
 /// used ones are dropped beyond that, with their rate budget).
 pub const USER_CLIENT_CACHE: usize = 4096;
-/// The longest token lifetime (`expires_in`) accepted from the token endpoint: ten years. A
-/// longer one is [`OAuthError::InvalidResponse`], not an expiry that overflows the clock.
+/// The longest token lifetime (`expires_in`) taken from the token endpoint: ten years. A
+/// longer one is capped at it, never an expiry that overflows the clock.
 pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// The environment variables [`MiroBuilder::build`] reads for settings not given to it.
@@ -291,6 +291,10 @@ impl Miro {
                 ("redirect_uri", &self.inner.redirect_url),
             ])
             .await?;
+        let user_id = match user_id {
+            Some(user_id) => user_id,
+            None => self.inner.user_of_token(&state).await?,
+        };
         let core = self.inner.core(&user_id);
         let mut core = core.lock().await;
         self.inner.store.set(&user_id, &state).await?;
@@ -413,7 +417,8 @@ impl Miro {
             }
             let body = response.bytes().await.map_err(transport)?;
             if status != reqwest::StatusCode::UNAUTHORIZED {
-                let (error, message) = endpoint::error_of(&body);
+                let sent = endpoint::Sent::new([token.expose()]);
+                let (error, message) = endpoint::scrubbed_error_of(&body, &sent);
                 return Err(OAuthError::Endpoint {
                     endpoint: "token info",
                     status: status.as_u16(),
@@ -585,6 +590,8 @@ impl MiroBuilder {
     /// How long before expiry a token is refreshed (default two minutes). At most
     /// [`MAX_REFRESH_MARGIN`] (half of the hour Miro's access tokens live), so that a token
     /// just refreshed is not due again at once.
+    /// A token with a shorter lifetime gets at most half of it (see
+    /// [`TokenState`](crate::storage::TokenState)).
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.margin = margin.min(MAX_REFRESH_MARGIN);
         self

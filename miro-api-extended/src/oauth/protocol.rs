@@ -964,7 +964,7 @@ impl Op {
                 self.mark(core, mark, env, true)
             }
             Answer::Lost(error) => {
-                tracing::warn!(user_id = %self.user, error = %error, "the refresh answer was lost again; the refresh token may be spent");
+                tracing::warn!(user_id = %self.user, error = %error, "no usable refresh answer came again (lost, or without an access token); the refresh token may be spent");
                 let record = StoredTokens::from_parts(
                     mark.state.clone(),
                     env.version,

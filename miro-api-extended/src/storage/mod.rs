@@ -37,6 +37,11 @@ use crate::secret::RefreshToken;
 
 /// What is stored for one user: the tokens and when the access token expires.
 ///
+/// The refresh margin (see [`MiroBuilder::refresh_margin`](crate::MiroBuilder::refresh_margin))
+/// is at most half of the access token's lifetime when that is known (`expires_at` minus
+/// `obtained_at`): a token that lives one minute is refreshed after thirty seconds, not on
+/// every use.
+///
 /// `Debug` hides the tokens. The serde form (used by the file store, and available to your own
 /// stores) holds them in clear text: keep it where only the app can read it.
 #[derive(Clone, PartialEq, Eq)]
@@ -52,6 +57,11 @@ pub struct TokenState {
     pub team_id: Option<String>,
     /// The scopes granted, space-separated.
     pub scope: Option<String>,
+    /// When the access token was obtained, if known; with `expires_at` it gives the token's
+    /// lifetime, which caps the refresh margin at half of it. `None`: the whole margin
+    /// applies. [`MemoryStore`] and [`FileStore`] keep it; the SQL stores have no column for
+    /// it and give back `None`.
+    pub obtained_at: Option<SystemTime>,
 }
 
 impl TokenState {
@@ -63,6 +73,7 @@ impl TokenState {
             expires_at: None,
             team_id: None,
             scope: None,
+            obtained_at: None,
         }
     }
 
@@ -72,9 +83,23 @@ impl TokenState {
         self
     }
 
-    /// Sets when the access token expires.
+    /// Sets when the access token expires, its lifetime unknown (`obtained_at` is cleared).
     pub fn with_expires_at(mut self, at: SystemTime) -> Self {
         self.expires_at = Some(at);
+        self.obtained_at = None;
+        self
+    }
+
+    /// Sets when the access token was obtained and how long it lives from then (an expiry
+    /// past the clock's end is `obtained` plus [`MAX_EXPIRES_IN`](crate::oauth::MAX_EXPIRES_IN),
+    /// or `obtained` if even that is past it).
+    pub fn with_lifetime(mut self, obtained: SystemTime, lifetime: Duration) -> Self {
+        let expires_at = obtained
+            .checked_add(lifetime)
+            .or_else(|| obtained.checked_add(crate::oauth::MAX_EXPIRES_IN))
+            .unwrap_or(obtained);
+        self.expires_at = Some(expires_at);
+        self.obtained_at = Some(obtained);
         self
     }
 
@@ -87,12 +112,29 @@ impl TokenState {
 
     /// Whether the access token expires within `margin` from now (or has expired).
     pub fn expires_within(&self, margin: Duration) -> bool {
-        self.expires_within_from(SystemTime::now(), margin)
+        self.expires_at.is_some_and(|at| {
+            SystemTime::now()
+                .checked_add(margin)
+                .is_none_or(|limit| at <= limit)
+        })
     }
 
-    /// Whether the access token expires within `margin` from `now` (a margin past the
-    /// clock's end counts as expiring).
+    /// `margin`, but at most half of the access token's lifetime when that is known (a
+    /// token obtained after its expiry, or without one, has a margin of zero).
+    pub fn refresh_margin(&self, margin: Duration) -> Duration {
+        match (self.obtained_at, self.expires_at) {
+            (Some(obtained), Some(expires)) => {
+                margin.min(expires.duration_since(obtained).unwrap_or_default() / 2)
+            }
+            _ => margin,
+        }
+    }
+
+    /// Whether the access token is due for a refresh at `now`: it expires within
+    /// [`refresh_margin(margin)`](Self::refresh_margin) of it (a margin past the clock's end
+    /// counts as expiring). With a zero margin: whether it has expired.
     pub(crate) fn expires_within_from(&self, now: SystemTime, margin: Duration) -> bool {
+        let margin = self.refresh_margin(margin);
         self.expires_at
             .is_some_and(|at| now.checked_add(margin).is_none_or(|limit| at <= limit))
     }
@@ -106,6 +148,7 @@ impl fmt::Debug for TokenState {
             .field("expires_at", &self.expires_at)
             .field("team_id", &self.team_id)
             .field("scope", &self.scope)
+            .field("obtained_at", &self.obtained_at)
             .finish()
     }
 }
@@ -122,6 +165,8 @@ struct Stored {
     team_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    obtained_at: Option<u64>,
 }
 
 pub(crate) fn to_unix(t: SystemTime) -> u64 {
@@ -143,6 +188,7 @@ impl Serialize for TokenState {
             expires_at: self.expires_at.map(to_unix),
             team_id: self.team_id.clone(),
             scope: self.scope.clone(),
+            obtained_at: self.obtained_at.map(to_unix),
         }
         .serialize(s)
     }
@@ -157,6 +203,7 @@ impl<'de> Deserialize<'de> for TokenState {
             expires_at: s.expires_at.map(from_unix),
             team_id: s.team_id,
             scope: s.scope,
+            obtained_at: s.obtained_at.map(from_unix),
         })
     }
 }
@@ -224,7 +271,8 @@ pub enum StorageError {
 /// through: a version that every write changes, and a refresh marker.
 ///
 /// Dereferences to the [`TokenState`]. Stores keep all three fields as given and compare only
-/// the version (see [`TokenStore`]).
+/// the version (see [`TokenStore`]), except that a store without a place for
+/// [`TokenState::obtained_at`] gives it back as `None`.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoredTokens {
@@ -301,6 +349,8 @@ impl<'a> Columns<'a> {
             expires_at: expires_at.map(|s| from_unix(s.max(0) as u64)),
             team_id,
             scope,
+            // No column for it: the whole margin applies.
+            obtained_at: None,
         };
         StoredTokens::from_parts(state, version as u64, marker)
     }
@@ -355,6 +405,8 @@ pub fn new_version() -> u64 {
 /// record is stored for the user and its version is `expected`. In SQL:
 /// `UPDATE .. WHERE user_id = $1 AND version = $2` and the row count; in Redis a Lua script;
 /// in DynamoDB a condition expression. Store the version and the marker exactly as given.
+/// [`TokenState::obtained_at`] only narrows the refresh margin of short-lived tokens: keep
+/// it if you can, else give back `None`.
 ///
 /// Writes must be durable and visible to every process at once when they return `Ok`. A write
 /// that fails, times out or whose answer is lost may still be applied later: the client is
@@ -490,6 +542,37 @@ mod tests {
         let debug = format!("{state:?}");
         assert!(!debug.contains("SECRET"), "{debug}");
         assert!(debug.contains("team"));
+    }
+
+    #[test]
+    fn the_refresh_margin_is_at_most_half_the_lifetime() {
+        let now = SystemTime::now();
+        let secs = Duration::from_secs;
+        let margin = secs(120);
+        let minute = TokenState::new("a").with_lifetime(now, secs(60));
+        assert_eq!(minute.refresh_margin(margin), secs(30));
+        assert!(!minute.expires_within_from(now, margin));
+        assert!(!minute.expires_within_from(now + secs(29), margin));
+        assert!(minute.expires_within_from(now + secs(30), margin));
+        // A token Miro says is expired, or one whose lifetime is unknown, keeps the margin.
+        let expired = TokenState::new("a").with_lifetime(now, Duration::ZERO);
+        assert!(expired.expires_within_from(now, margin));
+        let unknown = minute.clone().with_expires_at(now + secs(60));
+        assert_eq!(unknown.obtained_at, None);
+        assert!(unknown.expires_within_from(now, margin));
+        let hour = TokenState::new("a").with_lifetime(now, secs(3599));
+        assert_eq!(hour.refresh_margin(margin), margin);
+        assert!(hour.expires_within_from(now + secs(3599 - 120), margin));
+        // The public check is the plain one.
+        assert!(minute.expires_within(margin));
+        // Lifetimes past the clock's end do not panic.
+        let far = TokenState::new("a").with_lifetime(now, Duration::MAX);
+        assert!(far.expires_at.unwrap() > now);
+        // The serde form (the file store's) keeps it, in seconds.
+        let json = serde_json::to_string(&minute).unwrap();
+        let back: TokenState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.obtained_at.map(to_unix), Some(to_unix(now)));
+        assert_eq!(back.refresh_margin(margin).as_secs().abs_diff(30), 0);
     }
 
     #[test]
