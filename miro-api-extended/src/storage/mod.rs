@@ -271,8 +271,9 @@ pub enum StorageError {
 /// through: a version that every write changes, and a refresh marker.
 ///
 /// Dereferences to the [`TokenState`]. Stores keep all three fields as given and compare only
-/// the version (see [`TokenStore`]), except that a store without a place for
-/// [`TokenState::obtained_at`] gives it back as `None`.
+/// the version (see [`TokenStore`]); a store of your own without a place for
+/// [`TokenState::obtained_at`] may give it back as `None` (then the whole refresh margin
+/// applies to short-lived tokens).
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoredTokens {
@@ -317,6 +318,7 @@ pub(crate) struct Columns<'a> {
     pub scope: Option<&'a str>,
     pub version: i64,
     pub marker: Option<&'a str>,
+    pub obtained_at: Option<i64>,
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -330,6 +332,7 @@ impl<'a> Columns<'a> {
             scope: r.scope.as_deref(),
             version: r.version as i64,
             marker: r.marker.as_deref(),
+            obtained_at: r.obtained_at.map(|t| to_unix(t) as i64),
         }
     }
 
@@ -342,6 +345,7 @@ impl<'a> Columns<'a> {
         scope: Option<String>,
         version: i64,
         marker: Option<String>,
+        obtained_at: Option<i64>,
     ) -> StoredTokens {
         let state = TokenState {
             access_token: AccessToken::new(access_token),
@@ -349,8 +353,7 @@ impl<'a> Columns<'a> {
             expires_at: expires_at.map(|s| from_unix(s.max(0) as u64)),
             team_id,
             scope,
-            // No column for it: the whole margin applies.
-            obtained_at: None,
+            obtained_at: obtained_at.map(|s| from_unix(s.max(0) as u64)),
         };
         StoredTokens::from_parts(state, version as u64, marker)
     }

@@ -31,10 +31,11 @@ CREATE TABLE IF NOT EXISTS miro_tokens (
 );
 ALTER TABLE miro_tokens ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE miro_tokens ADD COLUMN IF NOT EXISTS marker TEXT;
+ALTER TABLE miro_tokens ADD COLUMN IF NOT EXISTS obtained_at BIGINT;
 COMMIT;";
 
 /// Every column the store reads or writes.
-const COLUMNS: [&str; 9] = [
+const COLUMNS: [&str; 10] = [
     "user_id",
     "access_token",
     "refresh_token",
@@ -44,6 +45,7 @@ const COLUMNS: [&str; 9] = [
     "updated_at",
     "version",
     "marker",
+    "obtained_at",
 ];
 
 /// tokio-postgres's own default idle time before keepalive probes (two hours): a connection
@@ -451,6 +453,7 @@ fn record_of(row: &Row) -> StoredTokens {
         row.get(4),
         row.get(5),
         row.get(6),
+        row.get(7),
     )
 }
 
@@ -465,7 +468,8 @@ impl TokenStore for PostgresStore {
                 .run(
                     "read the tokens",
                     conn.query_opt(
-                        "SELECT access_token, refresh_token, expires_at, team_id, scope, version, marker
+                        "SELECT access_token, refresh_token, expires_at, team_id, scope, version, marker,
+                                obtained_at
                          FROM miro_tokens WHERE user_id = $1",
                         &[&user_id],
                     ),
@@ -488,8 +492,8 @@ impl TokenStore for PostgresStore {
                 conn.execute(
                     "INSERT INTO miro_tokens
                          (user_id, access_token, refresh_token, expires_at, team_id, scope,
-                          updated_at, version, marker)
-                     VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8)
+                          updated_at, version, marker, obtained_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9)
                      ON CONFLICT (user_id) DO UPDATE SET
                          access_token = EXCLUDED.access_token,
                          refresh_token = EXCLUDED.refresh_token,
@@ -498,7 +502,8 @@ impl TokenStore for PostgresStore {
                          scope = EXCLUDED.scope,
                          updated_at = now(),
                          version = EXCLUDED.version,
-                         marker = EXCLUDED.marker",
+                         marker = EXCLUDED.marker,
+                         obtained_at = EXCLUDED.obtained_at",
                     &[
                         &user_id,
                         &c.access_token,
@@ -508,6 +513,7 @@ impl TokenStore for PostgresStore {
                         &c.scope,
                         &c.version,
                         &c.marker,
+                        &c.obtained_at,
                     ],
                 ),
             )
@@ -546,7 +552,7 @@ impl TokenStore for PostgresStore {
                             "UPDATE miro_tokens SET
                              access_token = $3, refresh_token = $4, expires_at = $5,
                              team_id = $6, scope = $7, updated_at = now(), version = $8,
-                             marker = $9
+                             marker = $9, obtained_at = $10
                          WHERE user_id = $1 AND version = $2",
                             &[
                                 &user_id,
@@ -558,6 +564,7 @@ impl TokenStore for PostgresStore {
                                 &c.scope,
                                 &c.version,
                                 &c.marker,
+                                &c.obtained_at,
                             ],
                         ),
                     )

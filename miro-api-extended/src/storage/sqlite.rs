@@ -19,16 +19,21 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS miro_tokens (
     scope         TEXT,
     updated_at    INTEGER NOT NULL,
     version       INTEGER NOT NULL DEFAULT 0,
-    marker        TEXT
+    marker        TEXT,
+    obtained_at   INTEGER
 )";
 
 /// Columns added since the first schema, for databases created before them.
-const ADDED_COLUMNS: [(&str, &str); 2] = [
+const ADDED_COLUMNS: [(&str, &str); 3] = [
     (
         "version",
         "ALTER TABLE miro_tokens ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
     ),
     ("marker", "ALTER TABLE miro_tokens ADD COLUMN marker TEXT"),
+    (
+        "obtained_at",
+        "ALTER TABLE miro_tokens ADD COLUMN obtained_at INTEGER",
+    ),
 ];
 
 /// Creates the table, or adds the columns a table from an earlier version lacks.
@@ -149,6 +154,7 @@ fn record_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTokens> {
         row.get(4)?,
         row.get(5)?,
         row.get(6)?,
+        row.get(7)?,
     ))
 }
 
@@ -160,7 +166,8 @@ impl TokenStore for SqliteStore {
         let user_id = user_id.to_string();
         Box::pin(self.with(move |conn| {
             conn.query_row(
-                "SELECT access_token, refresh_token, expires_at, team_id, scope, version, marker
+                "SELECT access_token, refresh_token, expires_at, team_id, scope, version, marker,
+                        obtained_at
                  FROM miro_tokens WHERE user_id = ?1",
                 params![user_id],
                 record_of,
@@ -185,7 +192,7 @@ impl TokenStore for SqliteStore {
                         "UPDATE miro_tokens SET
                              access_token = ?3, refresh_token = ?4, expires_at = ?5,
                              team_id = ?6, scope = ?7, updated_at = ?8, version = ?9,
-                             marker = ?10
+                             marker = ?10, obtained_at = ?11
                          WHERE user_id = ?1 AND version = ?2",
                         params![
                             user_id,
@@ -198,6 +205,7 @@ impl TokenStore for SqliteStore {
                             to_unix(std::time::SystemTime::now()) as i64,
                             c.version,
                             c.marker,
+                            c.obtained_at,
                         ],
                     )?
                 }
@@ -223,8 +231,8 @@ impl TokenStore for SqliteStore {
             conn.execute(
                 "INSERT INTO miro_tokens
                      (user_id, access_token, refresh_token, expires_at, team_id, scope, updated_at,
-                      version, marker)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                      version, marker, obtained_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT(user_id) DO UPDATE SET
                      access_token = excluded.access_token,
                      refresh_token = excluded.refresh_token,
@@ -233,7 +241,8 @@ impl TokenStore for SqliteStore {
                      scope = excluded.scope,
                      updated_at = excluded.updated_at,
                      version = excluded.version,
-                     marker = excluded.marker",
+                     marker = excluded.marker,
+                     obtained_at = excluded.obtained_at",
                 params![
                     user_id,
                     c.access_token,
@@ -244,6 +253,7 @@ impl TokenStore for SqliteStore {
                     now,
                     c.version,
                     c.marker,
+                    c.obtained_at,
                 ],
             )
             .map(drop)

@@ -5,11 +5,16 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use miro_api_extended::storage::{StoredTokens, TokenState, TokenStore};
 
+/// Tokens `n`; an even `n` with its lifetime known (`obtained_at` round-trips too).
 fn state(n: u32) -> TokenState {
-    TokenState::new(format!("access-{n}"))
-        .with_refresh_token(format!("refresh-{n}"))
-        .with_expires_at(UNIX_EPOCH + Duration::from_secs(1_900_000_000 + u64::from(n)))
-        .with_grant(Some(format!("team-{n}")), Some("boards:read".into()))
+    let at = UNIX_EPOCH + Duration::from_secs(1_900_000_000 + u64::from(n));
+    let state = TokenState::new(format!("access-{n}")).with_refresh_token(format!("refresh-{n}"));
+    let state = if n % 2 == 0 {
+        state.with_lifetime(at, Duration::from_secs(60))
+    } else {
+        state.with_expires_at(at)
+    };
+    state.with_grant(Some(format!("team-{n}")), Some("boards:read".into()))
 }
 
 fn record(n: u32, version: u64, marker: Option<&str>) -> StoredTokens {
