@@ -426,6 +426,8 @@ async fn a_refresh_answer_without_tokens_is_in_doubt_and_says_why() {
     {
         let user = format!("doubt-{n}");
         seed(&miro, &user, "old-refresh-0123456789").await;
+        // Sent twice (a lost answer is sent again once), answered alike.
+        fake.push("token", reply.clone());
         fake.push("token", reply);
         let err = miro.access_token(&user).await.unwrap_err();
         assert!(
@@ -1061,6 +1063,7 @@ async fn token_answer_fuzz() {
         let code = gen.secret("code");
         let mut secrets = vec![SECRET.to_string(), old_refresh.clone(), code.clone()];
         let error = gen.rng.u8(0..100) < 12;
+        let mut answer_body = None;
         let (entries, expected_error) = if error {
             let (reply, rejection) = gen.error_reply();
             fake.push("token", reply);
@@ -1069,7 +1072,8 @@ async fn token_answer_fuzz() {
         } else {
             let entries = gen.answer();
             let body = gen.body(&entries);
-            fake.push("token", Reply::json(200, body));
+            fake.push("token", Reply::json(200, body.clone()));
+            answer_body = Some(body);
             (entries, None)
         };
         f.answers += 1;
@@ -1087,6 +1091,11 @@ async fn token_answer_fuzz() {
             if refresh.is_some() {
                 f.usable += 1;
             }
+        }
+        // A refresh answer without an access token is no answer: the client sends the
+        // refresh token once more, and gets the same.
+        if let (true, None, Some(body)) = (refresh_case, &access, answer_body) {
+            fake.push("token", Reply::json(200, body));
         }
         let info_user = format!("info-{case}");
         if !refresh_case && access.is_some() && named.is_none() {
