@@ -1292,15 +1292,11 @@ impl Op {
             // A refresh in flight elsewhere: wait for it, and take the record over once it
             // has stayed marked for the takeover bound (its holder is gone): a revoke always
             // completes. The operation runs in its own task, so it may outwait the caller.
-            Some(Marker::Refreshing(h)) if h != env.holder => {
-                if Self::watched(core, &rec, env) < env.timing.takeover {
-                    return self.wait_for(env, env.wait.max(env.timing.takeover + TAKEOVER_SLACK));
-                }
-            }
-            Some(Marker::Unknown) => {
-                if Self::watched(core, &rec, env) < env.timing.takeover {
-                    return self.wait_for(env, env.wait.max(env.timing.takeover + TAKEOVER_SLACK));
-                }
+            Some(m @ (Marker::Refreshing(_) | Marker::Unknown))
+                if m != Marker::Refreshing(env.holder)
+                    && Self::watched(core, &rec, env) < env.timing.takeover =>
+            {
+                return self.wait_for(env, env.wait.max(env.timing.takeover + TAKEOVER_SLACK));
             }
             _ => {}
         }

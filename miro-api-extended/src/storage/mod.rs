@@ -321,6 +321,19 @@ pub(crate) struct Columns<'a> {
     pub obtained_at: Option<i64>,
 }
 
+/// The values of [`Columns`] as read from a row, in its order.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) type ColumnValues = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<i64>,
+);
+
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl<'a> Columns<'a> {
     pub fn of(r: &'a StoredTokens) -> Self {
@@ -337,16 +350,9 @@ impl<'a> Columns<'a> {
     }
 
     /// The record back from its columns, in the order of [`Columns`].
-    pub fn read(
-        access_token: String,
-        refresh_token: Option<String>,
-        expires_at: Option<i64>,
-        team_id: Option<String>,
-        scope: Option<String>,
-        version: i64,
-        marker: Option<String>,
-        obtained_at: Option<i64>,
-    ) -> StoredTokens {
+    pub fn read(row: ColumnValues) -> StoredTokens {
+        let (access_token, refresh_token, expires_at, team_id, scope, version, marker, obtained_at) =
+            row;
         let state = TokenState {
             access_token: AccessToken::new(access_token),
             refresh_token: refresh_token.map(RefreshToken::new),

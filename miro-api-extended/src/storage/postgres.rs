@@ -445,7 +445,7 @@ impl PostgresStore {
 }
 
 fn record_of(row: &Row) -> StoredTokens {
-    Columns::read(
+    Columns::read((
         row.get(0),
         row.get(1),
         row.get(2),
@@ -454,7 +454,7 @@ fn record_of(row: &Row) -> StoredTokens {
         row.get(5),
         row.get(6),
         row.get(7),
-    )
+    ))
 }
 
 impl TokenStore for PostgresStore {

@@ -146,7 +146,7 @@ fn create_private(_path: &Path) -> Result<(), StorageError> {
 }
 
 fn record_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTokens> {
-    Ok(Columns::read(
+    Ok(Columns::read((
         row.get(0)?,
         row.get(1)?,
         row.get(2)?,
@@ -155,7 +155,7 @@ fn record_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTokens> {
         row.get(5)?,
         row.get(6)?,
         row.get(7)?,
-    ))
+    )))
 }
 
 impl TokenStore for SqliteStore {

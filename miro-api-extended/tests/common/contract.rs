@@ -9,7 +9,7 @@ use miro_api_extended::storage::{StoredTokens, TokenState, TokenStore};
 fn state(n: u32) -> TokenState {
     let at = UNIX_EPOCH + Duration::from_secs(1_900_000_000 + u64::from(n));
     let state = TokenState::new(format!("access-{n}")).with_refresh_token(format!("refresh-{n}"));
-    let state = if n % 2 == 0 {
+    let state = if n.is_multiple_of(2) {
         state.with_lifetime(at, Duration::from_secs(60))
     } else {
         state.with_expires_at(at)
