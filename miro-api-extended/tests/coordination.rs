@@ -513,6 +513,28 @@ fn quick_replica(emu: &RunningEmulator, store: Arc<dyn TokenStore>, lease: Durat
         .expect("a complete configuration")
 }
 
+/// A quick replica over a memory store, a signed-in user with a board, the stored access
+/// token expired locally, and the next token request failing with `fault`.
+async fn one_quick_replica(
+    fault: FaultKind,
+) -> (
+    RunningEmulator,
+    Arc<dyn TokenStore>,
+    Miro,
+    String,
+    String,
+    TokenState,
+) {
+    let emu = emulator(None).await;
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let miro = quick_replica(&emu, store.clone(), Duration::from_secs(1));
+    let (user, board, _) = setup(&emu, &miro).await;
+    let old = expire_locally(&*store, &user).await;
+    emu.inject_fault(Fault::new(fault).on("POST /v1/oauth/token").times(1))
+        .unwrap();
+    (emu, store, miro, user, board, old)
+}
+
 /// A child process marks the user's record and sends its refresh token, which the emulator
 /// holds up (it has not reached Miro's processing yet), and is killed with SIGKILL.
 async fn kill_a_refresher(emu: &RunningEmulator, path: &std::path::Path, user: &str, board: &str) {
@@ -626,17 +648,7 @@ async fn a_revoke_completes_after_a_refresher_was_killed() {
 /// server) is sent again by the process that lost it, at once: the user keeps working.
 #[tokio::test]
 async fn a_lost_answer_is_sent_again_by_the_process_that_lost_it() {
-    let emu = emulator(None).await;
-    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
-    let miro = quick_replica(&emu, store.clone(), Duration::from_secs(1));
-    let (user, board, _) = setup(&emu, &miro).await;
-    let old = expire_locally(&*store, &user).await;
-    emu.inject_fault(
-        Fault::new(FaultKind::DropConnection)
-            .on("POST /v1/oauth/token")
-            .times(1),
-    )
-    .unwrap();
+    let (emu, _store, miro, user, board, old) = one_quick_replica(FaultKind::DropConnection).await;
     all_ok(&calls(&miro, &user, &board, 3).await, "after a lost answer");
     assert_eq!(
         emu.token_endpoint_calls(),
@@ -653,17 +665,7 @@ async fn a_lost_answer_is_sent_again_by_the_process_that_lost_it() {
 /// rejected rather than deleted (a process holding the successor could still store it).
 #[tokio::test]
 async fn an_answer_lost_after_miro_rotated_ends_in_rejected_not_in_doubt() {
-    let emu = emulator(None).await;
-    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
-    let miro = quick_replica(&emu, store.clone(), Duration::from_secs(1));
-    let (user, _board, _) = setup(&emu, &miro).await;
-    let old = expire_locally(&*store, &user).await;
-    emu.inject_fault(
-        Fault::new(FaultKind::TruncatedBody)
-            .on("POST /v1/oauth/token")
-            .times(1),
-    )
-    .unwrap();
+    let (emu, store, miro, user, _board, old) = one_quick_replica(FaultKind::TruncatedBody).await;
     let err = miro.access_token(&user).await.unwrap_err();
     assert!(matches!(err, OAuthError::RefreshRejected { .. }), "{err:?}");
     assert_eq!(emu.refresh_calls(), 2, "sent again once");

@@ -150,29 +150,26 @@ fn odd_kind(key: &'static str, kind: &'static str) {
     );
 }
 
+/// A token: text, or a number (odd for a token, so warned about).
 fn token(entries: &Entries<'_>, key: &'static str) -> Option<String> {
+    text(entries, key, true)
+}
+
+/// An id: text, or a number (exact digits).
+fn id(entries: &Entries<'_>, key: &'static str) -> Option<String> {
+    text(entries, key, false)
+}
+
+/// A text field that may come as a number; blank, null or another kind is none.
+fn text(entries: &Entries<'_>, key: &'static str, warn_number: bool) -> Option<String> {
     match value_of(last(entries, key)?) {
         Value::Text(s) if !s.trim().is_empty() => Some(s),
         Value::Number(n) => {
-            odd_kind(key, "number");
+            if warn_number {
+                odd_kind(key, "number");
+            }
             Some(n.to_string())
         }
-        Value::Null | Value::Text(_) => None,
-        Value::List(_) => {
-            odd_kind(key, "list");
-            None
-        }
-        Value::Other(kind) => {
-            odd_kind(key, kind);
-            None
-        }
-    }
-}
-
-fn id(entries: &Entries<'_>, key: &'static str) -> Option<String> {
-    match value_of(last(entries, key)?) {
-        Value::Text(s) if !s.trim().is_empty() => Some(s),
-        Value::Number(n) => Some(n.to_string()),
         Value::Null | Value::Text(_) => None,
         Value::List(_) => {
             odd_kind(key, "list");
