@@ -12,17 +12,29 @@
 //!   earlier success (the store holds the version it chose) and a delayed write can never
 //!   land on a record that changed since.
 //! - Before a refresh token is sent, the record is marked (`refreshing <holder>`) by such a
-//!   write. Nobody sends the token of a marked record: a second process waits for the marker
-//!   to go, and uses the stored access token meanwhile while it still works. The marker goes
-//!   when the rotated tokens are stored, or when Miro refused the request without spending
-//!   the token; an answer that was lost leaves the record marked `in-doubt`.
+//!   write, and the token is sent only if that write was confirmed within the request limit
+//!   of being issued; the request itself is abandoned after that limit. Others wait for the
+//!   marker to go, and use the stored access token meanwhile while it still works.
+//! - An answer lost (no answer, or one without an access token) leaves the token in doubt:
+//!   the process that sent it marks the record anew and sends it again (its earlier request
+//!   is abandoned), once in the same operation, then in its next; both lost, the record is
+//!   marked `in-doubt <holder>`. Miro either never saw it (the refresh succeeds) or rotated
+//!   it, and then the successor reached nobody.
+//! - A record marked by another process that stays at one version for the takeover bound,
+//!   on this process's own monotonic clock, is taken over: its holder was killed, lost its
+//!   answer and went away, or stalled past its deadline (the bound is at least three request
+//!   limits). The taker marks it and sends the token itself.
+//! - `invalid_grant` for a token that may have been sent before (a resend or a takeover)
+//!   marks the record `rejected`, not deleted: a process that holds the successor (a
+//!   stalled holder whose request won) stores it over any record that still holds the token
+//!   it spent, unless that record is being revoked. A first send's `invalid_grant` deletes
+//!   the record, if it still holds the rejected token.
 //! - Rotated tokens the store does not take are kept in memory and written again later by
-//!   a background task (the marker keeps every other process from spending the dead token
-//!   meanwhile, however long the store is away). Only when the record they replace is gone
-//!   for good are they revoked: no store can ever hold them.
-//! - Tokens are deleted only after Miro answered `invalid_grant` for the token still stored.
+//!   a background task. Only when the record they replace is gone for good (revoked, or
+//!   replaced by a new authorization) are they revoked: no store can ever hold them.
 //! - Revoking marks the record `revoking <holder>`, revokes at Miro, then deletes it; anyone
-//!   may finish a revoke another process started.
+//!   may finish a revoke, and a revoke takes over a foreign `refreshing` marker after the
+//!   bound, so it always completes.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
