@@ -237,6 +237,19 @@ async fn changes_are_saved_without_a_shutdown() {
 }
 
 #[tokio::test]
+async fn dropping_the_emulator_saves_what_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let api = Api::with(with_state(&path)).await;
+    let board = api.board("Dropped").await;
+    // Well before STATE_SAVE_DELAY: only the drop can have written it.
+    drop(api);
+    let api = Api::with(with_state(&path)).await;
+    let (s, b) = api.get(&format!("/v2/boards/{}", enc(&board))).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
 async fn damaged_files_fail_the_start_and_stay_as_they_were() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
@@ -372,6 +385,16 @@ mod binary {
         base: String,
     }
 
+    impl Drop for Server {
+        /// A failed test leaves no server behind (a no-op after `terminate`).
+        fn drop(&mut self) {
+            if self.child.try_wait().ok().flatten().is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+
     fn spawn(state: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_miro-emulator"))
             .args(["--port", "0", "--quiet", "--state"])
@@ -392,6 +415,22 @@ mod binary {
         Server { child, base }
     }
 
+    /// The exit status of `child`; killed and a panic when it runs on for 20 s.
+    fn exit_status(child: &mut Child) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the emulator did not exit");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// SIGTERM, then the exit status.
     fn terminate(mut s: Server) -> std::process::ExitStatus {
         let ok = Command::new("kill")
@@ -399,7 +438,7 @@ mod binary {
             .status()
             .unwrap();
         assert!(ok.success());
-        s.child.wait().unwrap()
+        exit_status(&mut s.child)
     }
 
     async fn call(base: &str, method: Method, path: &str, body: Option<Value>) -> Value {
@@ -482,7 +521,12 @@ mod binary {
         // Killed (no shutdown): what was saved after the change survives.
         let mut server = spawn(&path);
         assert_eq!(script(&server.base, &["ann", "bob", "cy", "dee"]).await, 1);
-        tokio::time::sleep(STATE_SAVE_DELAY * 5).await;
+        // Written STATE_SAVE_DELAY after the change, with no signal.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read_to_string(&path).unwrap().contains("\"dee\"") {
+            assert!(std::time::Instant::now() < deadline, "never saved");
+            tokio::time::sleep(STATE_SAVE_DELAY / 4).await;
+        }
         server.child.kill().unwrap();
         server.child.wait().unwrap();
         let server = spawn(&path);
@@ -495,17 +539,22 @@ mod binary {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dev.json");
         std::fs::write(&path, b"{\"format\": \"miro-emulator-state\", \"vers").unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_miro-emulator"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_miro-emulator"))
             .args(["--port", "0", "--state"])
             .arg(&path)
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
-        assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!exit_status(&mut child).success());
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         assert!(
             stderr.contains("dev.json") && stderr.contains("not a valid emulator state file"),
             "{stderr}"
         );
-        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+        assert!(!stdout.contains("listening"), "{stdout}");
     }
 }

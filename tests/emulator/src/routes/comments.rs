@@ -5,7 +5,7 @@
 //! items of that type).
 //!
 //! The threads live beside the boards (a board that is gone answers 404 for them too), in
-//! [`App::comments`] so that the state file keeps them.
+//! `App::comments` so that the state file keeps them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
