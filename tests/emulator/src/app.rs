@@ -10,7 +10,9 @@ use crate::faults::Faults;
 use crate::ids::IdGen;
 use crate::log::RequestLog;
 use crate::oauth::Auth;
+use crate::persist::Persist;
 use crate::rate_limit::RateLimiter;
+use crate::routes::comments::Threads;
 use crate::state::Store;
 
 /// Settings fixed at start.
@@ -52,6 +54,10 @@ pub(crate) struct App {
     pub faults: Faults,
     pub log: RequestLog,
     pub fallback: Option<Arc<FallbackFn>>,
+    /// The comment threads of every board (`routes::comments`).
+    pub comments: Arc<Threads>,
+    /// The state file and its saving, when the emulator has one.
+    pub persist: Option<Persist>,
 }
 
 impl App {

@@ -21,6 +21,39 @@ pub enum Error {
     /// authorization URL or the user, as the sign-in page would.
     #[error("authorization refused: {0}")]
     Authorization(String),
+    /// The state file (see [`EmulatorBuilder::state_file`](crate::EmulatorBuilder::state_file))
+    /// could not be read, decoded or written.
+    #[error("state file {}: {source}", path.display())]
+    State {
+        /// The state file's path.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        #[source]
+        source: StateError,
+    },
+}
+
+/// What went wrong with a state file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The file exists but cannot be read (permissions, a directory, ...).
+    #[error("cannot read it: {0}")]
+    Read(#[source] std::io::Error),
+    /// The file is not a state file of this emulator, or is damaged (truncated, edited).
+    #[error("not a valid emulator state file: {0}")]
+    Corrupt(String),
+    /// The file was written by a newer emulator, in a format version this one cannot read.
+    #[error("format version {found} is newer than this emulator's ({supported})")]
+    Version {
+        /// The file's format version.
+        found: u64,
+        /// The newest version this emulator reads.
+        supported: u64,
+    },
+    /// The file (or its temporary file beside it) cannot be written.
+    #[error("cannot write it: {0}")]
+    Write(#[source] std::io::Error),
 }
 
 /// A `Result` with the emulator's [`Error`].

@@ -56,6 +56,17 @@ impl IdGen {
         }
     }
 
+    /// How many ids were handed out: what [`resume_at`](Self::resume_at) takes back.
+    pub(crate) fn position(&self) -> u64 {
+        self.counter.load(Ordering::SeqCst)
+    }
+
+    /// Continues after `position` ids (from a state file), so new ids are larger than
+    /// every id handed out before it was written.
+    pub(crate) fn resume_at(&self, position: u64) {
+        self.counter.fetch_max(position, Ordering::SeqCst);
+    }
+
     /// A new numeric id, larger than every id handed out before.
     pub(crate) fn numeric(&self) -> u64 {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
@@ -108,6 +119,15 @@ mod tests {
             assert!(id > last);
             last = id;
         }
+    }
+
+    #[test]
+    fn resumed_ids_are_larger_than_before() {
+        let g = IdGen::new(3);
+        let before: Vec<u64> = (0..10).map(|_| g.numeric()).collect();
+        let again = IdGen::new(3);
+        again.resume_at(g.position());
+        assert!(again.numeric() > *before.iter().max().unwrap());
     }
 
     #[test]

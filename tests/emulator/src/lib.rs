@@ -39,6 +39,26 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## As a dev server: state across restarts
+//!
+//! [`EmulatorBuilder::state_file`] (the binary's `--state FILE`) keeps boards and
+//! everything on them (members, items with their uploaded files, tags, connectors, groups,
+//! comment threads) and the organisation in one JSON file: read at start, written
+//! [`STATE_SAVE_DELAY`] after changes and at shutdown, always atomically. A file that
+//! cannot be read or decoded is an error ([`Error::State`]), never an empty start.
+//!
+//! ```no_run
+//! # async fn demo() -> miro_emulator::Result<()> {
+//! let emu = miro_emulator::Emulator::builder()
+//!     .port(8080)
+//!     .state_file("emulator-state.json")
+//!     .start()
+//!     .await?;
+//! // ... create boards over HTTP ...
+//! emu.shutdown_and_save().await?; // the next start with this file finds them again
+//! # Ok(()) }
+//! ```
+//!
 //! It depends on no Miro client crate: it checks clients rather than sharing
 //! their assumptions.
 
@@ -53,6 +73,7 @@ pub mod log;
 mod multipart;
 mod oauth;
 mod paging;
+mod persist;
 pub mod rate_limit;
 pub(crate) mod routes;
 mod spec;
@@ -60,6 +81,7 @@ mod state;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,12 +93,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, StateError};
 pub use fallback::{FallbackFn, FallbackRequest, FallbackResponse};
 pub use faults::{Fault, FaultId, FaultKind, Trigger};
 pub use gateway::{MAX_BODY, MAX_MULTIPART_BODY, MAX_TEXT_CHARS};
 pub use log::{LoggedPart, LoggedRequest, LOGGED_BODY_LIMIT, LOG_BYTES_LIMIT};
 pub use oauth::IssuedTokens;
+pub use persist::STATE_SAVE_DELAY;
 pub use routes::items::{MAX_BULK_ITEMS, MAX_FILE_BYTES};
 pub use routes::tags::{MAX_TAGS_PER_BOARD, MAX_TAGS_PER_ITEM};
 pub use state::UploadedFile;
@@ -115,7 +138,7 @@ impl Emulator {
 /// Defaults: 100,000 credits per 60 s; OAuth access tokens live 3599 s and
 /// refresh tokens 60 days; one static token [`DEFAULT_TOKEN`]; client id and
 /// secret [`DEFAULT_CLIENT_ID`] / [`DEFAULT_CLIENT_SECRET`]; port 0 (ephemeral);
-/// request log on (100,000 entries); seed 0.
+/// request log on (100,000 entries); seed 0; no state file (state lives in memory only).
 pub struct EmulatorBuilder {
     budget: u64,
     window: Duration,
@@ -132,6 +155,7 @@ pub struct EmulatorBuilder {
     fallback: Option<Arc<FallbackFn>>,
     enterprise: (usize, usize, usize),
     oauth_users: Vec<(String, String)>,
+    state_file: Option<PathBuf>,
 }
 
 impl Default for EmulatorBuilder {
@@ -152,6 +176,7 @@ impl Default for EmulatorBuilder {
             fallback: None,
             enterprise: (0, 0, 0),
             oauth_users: Vec::new(),
+            state_file: None,
         }
     }
 }
@@ -167,6 +192,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("port", &self.port)
             .field("seed", &self.seed)
             .field("enterprise", &self.enterprise)
+            .field("state_file", &self.state_file)
             .finish_non_exhaustive()
     }
 }
@@ -276,7 +302,31 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Keeps the state in `path` across restarts: boards with their members, items (and
+    /// uploaded files), tags, connectors, groups and comment threads, and the organisation.
+    ///
+    /// At start the file is read when it exists; one that cannot be read or decoded fails
+    /// [`start`](Self::start) with [`Error::State`] (the file is left as it is). Without a
+    /// file the emulator starts empty and writes one at once, so an unwritable path fails
+    /// at start too. Then every successful change (any request but `GET`, `HEAD` and
+    /// `OPTIONS`) is written [`STATE_SAVE_DELAY`] after it, changes in between together,
+    /// and [`RunningEmulator::shutdown`] writes a last time. Each write goes to a temporary
+    /// file in the same directory, flushed to disk, then renamed over `path`: a crash leaves
+    /// the old or the new state, never half a file.
+    ///
+    /// Not kept: OAuth tokens and codes (static tokens come from the settings), the request
+    /// log, faults and rate-limit windows. Links in the stored objects are rewritten when
+    /// the base URL changed (another port). [`enterprise`](Self::enterprise) seeds only a
+    /// fresh state. Two emulators must not share one file (the last write wins).
+    pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// Binds `127.0.0.1:port` and serves in a background tokio task.
+    ///
+    /// Errors: [`Error::Bind`] when the port is taken; [`Error::State`] when the state
+    /// file cannot be read, decoded or written.
     pub async fn start(self) -> Result<RunningEmulator> {
         let listener = TcpListener::bind(("127.0.0.1", self.port))
             .await
@@ -306,15 +356,31 @@ impl EmulatorBuilder {
             faults: faults::Faults::new(self.seed),
             log: log::RequestLog::new(self.log, self.log_capacity),
             fallback: self.fallback,
+            comments: Arc::default(),
+            persist: self.state_file.map(persist::Persist::new),
         });
         for t in &self.tokens {
             app.auth.add_static(t, DEFAULT_USER_ID);
         }
         app.store.write().org.id = DEFAULT_ORG_ID.to_string();
-        let (org_members, teams, per_team) = self.enterprise;
-        routes::enterprise::seed(&app, org_members, teams, per_team);
+        let loaded = match &app.persist {
+            None => None,
+            Some(p) => persist::load(p.path(), &base_url).map_err(|source| Error::State {
+                path: p.path().to_owned(),
+                source,
+            })?,
+        };
+        match loaded {
+            Some(state) => persist::install(&app, state),
+            None => {
+                let (org_members, teams, per_team) = self.enterprise;
+                routes::enterprise::seed(&app, org_members, teams, per_team);
+                persist::save_now(&app, true).await?;
+            }
+        }
         let router = routes::router(app.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
+        let saver = tokio::spawn(persist::saver(app.clone(), stop_rx.clone()));
         let task = tokio::spawn(serve(listener, router, stop_rx));
         Ok(RunningEmulator {
             app,
@@ -323,6 +389,7 @@ impl EmulatorBuilder {
             token: self.tokens.first().cloned().unwrap_or_default(),
             stop: stop_tx,
             task: Some(task),
+            saver: Some(saver),
         })
     }
 }
@@ -378,6 +445,8 @@ async fn serve(listener: TcpListener, router: axum::Router, mut stop: watch::Rec
         }
     }
     conns.abort_all();
+    // Wait for them, so that no request changes the state after the last save.
+    while conns.join_next().await.is_some() {}
 }
 
 /// Where the emulator's sign-in sends the browser back after approving an authorization
@@ -402,6 +471,7 @@ pub struct RunningEmulator {
     token: String,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    saver: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for RunningEmulator {
@@ -448,12 +518,36 @@ impl RunningEmulator {
         self.app.store.read().org.id.clone()
     }
 
-    /// Stops serving and waits for the server task to end.
-    pub async fn shutdown(mut self) {
+    /// Stops serving and waits for the server task to end; with a state file, then writes
+    /// it a last time (a failed write is logged with `tracing`; see
+    /// [`shutdown_and_save`](Self::shutdown_and_save) to get it).
+    pub async fn shutdown(self) {
+        if let Err(e) = self.shutdown_and_save().await {
+            tracing::error!(error = %e, "the emulator's last state save failed");
+        }
+    }
+
+    /// Stops serving, waits for the server task to end and, with a state file, writes it a
+    /// last time; [`Error::State`] when that write fails.
+    pub async fn shutdown_and_save(mut self) -> Result<()> {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        if let Some(saver) = self.saver.take() {
+            let _ = saver.await;
+        }
+        persist::save_now(&self.app, true).await.map(|_| ())
+    }
+
+    /// Writes the state file now (a no-op without one); [`Error::State`] when it fails.
+    pub async fn save_state(&self) -> Result<()> {
+        persist::save_now(&self.app, true).await.map(|_| ())
+    }
+
+    /// The state file, when the emulator has one ([`EmulatorBuilder::state_file`]).
+    pub fn state_file(&self) -> Option<&Path> {
+        self.app.persist.as_ref().map(persist::Persist::path)
     }
 
     /// A copy of the request log, oldest first.
@@ -609,7 +703,15 @@ impl RunningEmulator {
 }
 
 impl Drop for RunningEmulator {
+    /// Stops the server; with a state file and unsaved changes (no
+    /// [`shutdown`](RunningEmulator::shutdown) was awaited), writes it (blocking).
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        let unsaved = self.task.is_some() && self.app.persist.as_ref().is_some_and(|p| p.dirty());
+        if unsaved {
+            if let Err(e) = persist::save_blocking(&self.app, false) {
+                tracing::error!(error = %e, "the emulator's last state save failed");
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! `miro-emulator`: runs the Miro emulator until interrupted.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ OPTIONS:
     --window-secs S        rate-limit window in seconds (default 60)
     --token-lifetime S     lifetime of OAuth access tokens in seconds (default 3599)
     --enterprise M,T,P     seed the organisation: M members, T teams of P members each
+                           (a fresh state only)
+    --state FILE           keep boards, items, members, comments, ... in FILE across
+                           restarts (read at start, written after changes and on exit)
     --quiet                don't keep a request log
     -h, --help             print this help
 ";
@@ -28,6 +32,7 @@ struct Args {
     lifetime: u64,
     quiet: bool,
     enterprise: (usize, usize, usize),
+    state: Option<PathBuf>,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -39,6 +44,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
         lifetime: 3599,
         quiet: false,
         enterprise: (0, 0, 0),
+        state: None,
     };
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
         let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -53,6 +59,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
             "--window-secs" => a.window = num("--window-secs", it.next())?,
             "--token-lifetime" => a.lifetime = num("--token-lifetime", it.next())?,
             "--quiet" => a.quiet = true,
+            "--state" => a.state = Some(it.next().ok_or("--state needs a file")?.into()),
             "--enterprise" => {
                 let v = it.next().ok_or("--enterprise needs M,T,P")?;
                 let n: Vec<usize> = v
@@ -71,8 +78,29 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     Ok(Some(a))
 }
 
+/// Waits for Ctrl-C or, on Unix, SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The state saver reports failed writes through tracing.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .init();
     let args = match parse(std::env::args().skip(1)) {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -93,6 +121,9 @@ async fn main() -> ExitCode {
     if !args.tokens.is_empty() {
         b = b.tokens(args.tokens);
     }
+    if let Some(path) = &args.state {
+        b = b.state_file(path);
+    }
     let emu = match b.start().await {
         Ok(e) => e,
         Err(e) => {
@@ -108,9 +139,17 @@ async fn main() -> ExitCode {
         emu.client_id(),
         emu.client_secret()
     );
-    let _ = tokio::signal::ctrl_c().await;
-    emu.shutdown().await;
-    ExitCode::SUCCESS
+    if let Some(path) = emu.state_file() {
+        println!("state: {} ({} boards)", path.display(), emu.board_count());
+    }
+    stop_signal().await;
+    match emu.shutdown_and_save().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]
@@ -128,5 +167,12 @@ mod tests {
         assert!(args(&["--enterprise", "300,4"]).is_err());
         assert!(args(&["--enterprise", "x,1,2"]).is_err());
         assert!(args(&["--enterprise"]).is_err());
+    }
+
+    #[test]
+    fn state_takes_a_file() {
+        let a = args(&["--state", "s.json"]).unwrap().unwrap();
+        assert_eq!(a.state, Some(PathBuf::from("s.json")));
+        assert!(args(&["--state"]).is_err());
     }
 }

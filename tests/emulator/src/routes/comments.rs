@@ -4,8 +4,8 @@
 //! (`GET /v2/boards/{board_id}/diagrams` and `.../data_table_formats`, cursor-paged lists of its
 //! items of that type).
 //!
-//! The threads live beside the boards (a board that is gone answers 404 for them too); each
-//! router built has its own.
+//! The threads live beside the boards (a board that is gone answers 404 for them too), in
+//! `App::comments` so that the state file keeps them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,12 +32,12 @@ const COMMENT_LIMITS: (usize, usize, usize) = (1, 50, 20);
 
 /// The threads of every board, by board id, then by thread id in creation order.
 #[derive(Default)]
-struct Threads(Mutex<HashMap<String, IndexMap<String, Stored>>>);
+pub(crate) struct Threads(pub(crate) Mutex<HashMap<String, IndexMap<String, Stored>>>);
 
 type Store = Extension<Arc<Threads>>;
 
-/// Adds the routes of this module to `r`.
-pub(crate) fn routes(r: Router<Shared>) -> Router<Shared> {
+/// Adds the routes of this module to `r`; the comment routes keep their threads in `threads`.
+pub(crate) fn routes(r: Router<Shared>, threads: Arc<Threads>) -> Router<Shared> {
     let comments = Router::new()
         .route(
             "/v2-experimental/boards/{board_id}/comments",
@@ -51,7 +51,7 @@ pub(crate) fn routes(r: Router<Shared>) -> Router<Shared> {
             "/v2-experimental/boards/{board_id}/comments/{comment_id}/messages",
             axum::routing::post(reply),
         )
-        .layer(Extension(Arc::new(Threads::default())));
+        .layer(Extension(threads));
     r.merge(comments)
         .route("/v2/boards/{board_id}/diagrams", get(diagrams))
         .route(

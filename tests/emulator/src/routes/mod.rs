@@ -172,9 +172,13 @@ pub(crate) fn router(app: Shared) -> Router {
                     .delete(items::delete_typed),
             );
     }
-    comments::routes(r)
+    comments::routes(r, app.comments.clone())
         .fallback(fallback::handle)
         .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::persist::note_changes,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             gateway::gateway,
