@@ -194,6 +194,32 @@ pub const FIXES: &[Fix] = &[
         apply: shape_names_as_enum,
     },
     Fix {
+        name: "inline-scalar-schemas",
+        reason: "Ids, times and coordinates are named plain scalars (ItemId, BoardId, GroupId, \
+                 CreationTime, XCoordinate...), each a newtype in Rust: a bulk result's id was an \
+                 `ItemId` where every other item's is a `String`, and `get_all_groups` took a \
+                 `&BoardId` where every other method takes a `&str`. A component that is a plain \
+                 string, number, integer or boolean (no enum) is inlined at every reference and \
+                 removed, so its values have the scalar's Rust type everywhere.",
+        apply: inline_scalar_schemas,
+    },
+    Fix {
+        name: "collapse-same-shape-copies",
+        reason: "The spec repeats schemas under other names: 54 `*Platform*` copies \
+                 (GeometryPlatformcreateitemsinbulkusingfilefromdevice is Geometry), and three \
+                 names for an item's parent (Parent, ParentLinksEnvelope, ParentWithLinks) or \
+                 item data (ImageData, ImageDataResponse). Schemas with the same shape (ignoring \
+                 documentation, with references compared by the shape they point at) whose \
+                 names say the same thing (equal once the `Platform...` suffix and the words \
+                 `Response`, `With`, `Links`, `Envelope` are removed) become one schema, under \
+                 the plainest name. Look-alikes whose names differ are different concepts and \
+                 stay apart: CreatedBy/ModifiedBy, CreationTime/ModificationTime, \
+                 BoardLinks/WidgetLinks, and a read schema and its write schema (ShapeStyle, \
+                 ShapeStyleForUpdate), which conversions join instead. The old names are kept \
+                 as deprecated aliases (x-miro-renamed).",
+        apply: collapse_same_shape_copies,
+    },
+    Fix {
         name: "outer-type-discriminators",
         reason: "Item data and style are oneOfs without a discriminator: the item's own `type` \
                  field says which variant it is. The x-miro-outer-tag extension records that \
@@ -748,9 +774,12 @@ fn shared_inline_enums(spec: &mut Value) -> usize {
             let Some(values) = p.get("enum").and_then(Value::as_array) else {
                 continue;
             };
+            // Miro's read schemas add `unknown` ("returned for unsupported shapes") to the
+            // values the write schemas list: the same enum all the same.
             let mut values: Vec<String> = values
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_string))
+                .filter(|v| v != UNKNOWN_VALUE)
                 .collect();
             values.sort();
             groups
@@ -760,6 +789,7 @@ fn shared_inline_enums(spec: &mut Value) -> usize {
         }
     }
     let mut changed = 0;
+    let mut renames = BTreeMap::new();
     for ((prop, _), parents) in groups {
         if parents.len() < 2 {
             continue;
@@ -783,8 +813,17 @@ fn shared_inline_enums(spec: &mut Value) -> usize {
             continue; // taken, by a schema, an earlier group or an inline type: left inline
         }
         let reference = format!("#/components/schemas/{name}");
+        let lists_unknown = |parent: &String| {
+            schemas
+                .get(parent)
+                .and_then(|s| s.pointer(&format!("/properties/{prop}/enum")))
+                .and_then(Value::as_array)
+                .is_some_and(|v| v.iter().any(|v| v == UNKNOWN_VALUE))
+        };
+        let unknown_in: Vec<bool> = parents.iter().map(lists_unknown).collect();
+        let some_unknown = unknown_in.contains(&true) && unknown_in.contains(&false);
         let mut shared: Option<Map<String, Value>> = None;
-        for parent in &parents {
+        for (parent, has_unknown) in parents.iter().zip(unknown_in) {
             let Some(p) = schemas
                 .get_mut(parent)
                 .and_then(|s| s.pointer_mut(&format!("/properties/{prop}")))
@@ -792,14 +831,33 @@ fn shared_inline_enums(spec: &mut Value) -> usize {
             else {
                 continue;
             };
-            if shared.is_none() {
-                let mut enum_schema = Map::new();
-                for key in ["type", "enum", "description"] {
-                    if let Some(v) = p.get(key) {
-                        enum_schema.insert(key.into(), v.clone());
+            match &mut shared {
+                None => {
+                    let mut enum_schema = Map::new();
+                    for key in ["type", "enum", "description"] {
+                        if let Some(v) = p.get(key) {
+                            enum_schema.insert(key.into(), v.clone());
+                        }
+                    }
+                    shared = Some(enum_schema);
+                }
+                // The shared enum keeps `unknown` when any copy lists it: an answer may carry it.
+                Some(enum_schema) if has_unknown => {
+                    if let Some(Value::Array(values)) = enum_schema.get_mut("enum") {
+                        if !values.iter().any(|v| v == UNKNOWN_VALUE) {
+                            values.push(json!(UNKNOWN_VALUE));
+                        }
                     }
                 }
-                shared = Some(enum_schema);
+                Some(_) => {}
+            }
+            // A copy that had a value the others lack was an enum of its own before; its old
+            // name stays as an alias.
+            if has_unknown && some_unknown {
+                renames.insert(
+                    format!("{}{}", upper_camel(parent), upper_camel(&prop)),
+                    name.clone(),
+                );
             }
             // The field keeps its own description (and default) beside the reference.
             p.remove("type");
@@ -811,6 +869,7 @@ fn shared_inline_enums(spec: &mut Value) -> usize {
             schemas.insert(name, Value::Object(enum_schema));
         }
     }
+    record_renames(spec, renames);
     changed
 }
 
@@ -922,6 +981,236 @@ fn drop_string_constraints(spec: &mut Value) -> usize {
             .filter(|k| obj.get(**k).is_some_and(|v| !v.is_object()) && obj.remove(**k).is_some())
             .count()
     })
+}
+
+/// The value Miro's read schemas add to an enum for what they cannot describe.
+const UNKNOWN_VALUE: &str = "unknown";
+
+/// Where fixes record the generated type names they removed, at the spec's root: old Rust type
+/// name -> the type that replaces it. The generator emits a deprecated alias for each.
+pub const RENAMED_EXTENSION: &str = "x-miro-renamed";
+
+fn record_renames(spec: &mut Value, renames: BTreeMap<String, String>) {
+    if renames.is_empty() {
+        return;
+    }
+    let Some(root) = spec.as_object_mut() else {
+        return;
+    };
+    let entry = root
+        .entry(RENAMED_EXTENSION)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(map) = entry.as_object_mut() {
+        for (old, new) in renames {
+            map.insert(old, Value::String(new));
+        }
+    }
+}
+
+/// Replaces every `$ref` to a schema named in `targets` (`name` -> replacement): by the
+/// replacement object, with the referencing object's other keys (its docs) laid over it.
+fn replace_refs(spec: &mut Value, targets: &BTreeMap<String, Value>) -> usize {
+    walk_objects(spec, &mut |obj| {
+        let Some(name) = obj
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        else {
+            return 0;
+        };
+        let Some(replacement) = targets.get(name) else {
+            return 0;
+        };
+        obj.remove("$ref");
+        let own = std::mem::take(obj);
+        if let Value::Object(r) = replacement {
+            obj.extend(r.clone());
+        }
+        obj.extend(own);
+        1
+    })
+}
+
+fn inline_scalar_schemas(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let scalars: BTreeMap<String, Value> = schemas
+        .iter()
+        .filter(|(_, s)| {
+            let scalar = matches!(
+                s.get("type").and_then(Value::as_str),
+                Some("string" | "number" | "integer" | "boolean")
+            );
+            let composite = [
+                "enum",
+                "properties",
+                "items",
+                "oneOf",
+                "anyOf",
+                "allOf",
+                "$ref",
+            ]
+            .iter()
+            .any(|k| s.get(*k).is_some());
+            scalar && !composite
+        })
+        .map(|(name, s)| (name.clone(), s.clone()))
+        .collect();
+    for name in scalars.keys() {
+        schemas.remove(name);
+    }
+    replace_refs(spec, &scalars);
+    scalars.len()
+}
+
+/// Keys that document a schema without changing what it accepts.
+const DOC_KEYS: &[&str] = &[
+    "description",
+    "example",
+    "examples",
+    "title",
+    "externalDocs",
+    DEFAULT_EXTENSION,
+];
+
+/// A canonical text of `schema`'s shape: documentation left out, object keys and `required`
+/// and `enum` lists sorted, each reference to a component replaced by that component's class.
+fn shape_key(schema: &Value, class: &BTreeMap<String, usize>, out: &mut String) {
+    match schema {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for key in keys {
+                if DOC_KEYS.contains(&key.as_str()) {
+                    continue;
+                }
+                let value = &map[key];
+                out.push_str(&format!("{key:?}:"));
+                match key.as_str() {
+                    "$ref" => match value
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    {
+                        Some(name) => {
+                            out.push_str(&format!("#{}", class.get(name).map_or(-1, |c| *c as i64)))
+                        }
+                        None => out.push_str(&value.to_string()),
+                    },
+                    // Property names are names, not keywords.
+                    "properties" => {
+                        let mut props: Vec<(&String, &Value)> =
+                            value.as_object().into_iter().flatten().collect();
+                        props.sort_by_key(|(name, _)| *name);
+                        out.push('{');
+                        for (name, prop) in props {
+                            out.push_str(&format!("{name:?}:"));
+                            shape_key(prop, class, out);
+                            out.push(',');
+                        }
+                        out.push('}');
+                    }
+                    "required" | "enum" => {
+                        let mut items: Vec<String> = value
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(Value::to_string)
+                            .collect();
+                        items.sort();
+                        out.push_str(&items.join(","));
+                    }
+                    _ => shape_key(value, class, out),
+                }
+                out.push(',');
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for item in items {
+                shape_key(item, class, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The classes of schemas with the same shape, references followed: schema name -> class.
+/// Partition refinement: start with one class, split by shape (references named by their
+/// target's class) until nothing splits.
+fn shape_classes(schemas: &Map<String, Value>) -> BTreeMap<String, usize> {
+    let mut class: BTreeMap<String, usize> = schemas.keys().map(|n| (n.clone(), 0)).collect();
+    let mut count = 1;
+    loop {
+        let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+        let mut next = BTreeMap::new();
+        for (name, schema) in schemas {
+            let mut key = format!("{}|", class[name]);
+            shape_key(schema, &class, &mut key);
+            let n = ids.len();
+            next.insert(name.clone(), *ids.entry(key).or_insert(n));
+        }
+        let grown = ids.len() > count;
+        count = ids.len();
+        class = next;
+        if !grown {
+            return class;
+        }
+    }
+}
+
+/// Words a schema name adds to say how a thing travels or is wrapped, not what it is.
+const WRAPPER_WORDS: &[&str] = &["Response", "With", "Links", "Envelope"];
+
+/// What a schema name says the schema is: its words without the `Platform...` disambiguation
+/// suffix and the [`WRAPPER_WORDS`] (`ParentWithLinks` and `ParentLinksEnvelope` -> `Parent`).
+fn concept(name: &str) -> String {
+    let base = match name.find("Platform") {
+        Some(i) if i > 0 => &name[..i],
+        _ => name,
+    };
+    pascal_words(&upper_camel(base))
+        .into_iter()
+        .filter(|w| !WRAPPER_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
+fn collapse_same_shape_copies(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let class = shape_classes(schemas);
+    // (class, concept) -> the schemas.
+    let mut groups: BTreeMap<(usize, String), Vec<String>> = BTreeMap::new();
+    for (name, c) in &class {
+        groups
+            .entry((*c, concept(name)))
+            .or_default()
+            .push(name.clone());
+    }
+    let mut targets: BTreeMap<String, Value> = BTreeMap::new();
+    let mut renames = BTreeMap::new();
+    for ((_, concept), mut names) in groups {
+        if names.len() < 2 {
+            continue;
+        }
+        // The plainest name: the concept itself, else the shortest.
+        names.sort_by_key(|n| (*n != concept, n.len(), n.clone()));
+        let keep = names[0].clone();
+        for name in &names[1..] {
+            schemas.remove(name);
+            targets.insert(name.clone(), schema_ref(&keep));
+            renames.insert(upper_camel(name), upper_camel(&keep));
+        }
+    }
+    let n = targets.len();
+    replace_refs(spec, &targets);
+    record_renames(spec, renames);
+    n
 }
 
 /// Variant schema name -> the `type` value Miro sends for it, for the oneOfs whose variant is
@@ -1524,6 +1813,110 @@ mod tests {
         );
         // A different set of values stays inline.
         assert_eq!(s["Card"]["properties"]["fillColor"]["enum"], json!(["red"]));
+    }
+
+    #[test]
+    fn an_enum_that_only_adds_unknown_is_the_same_enum() {
+        let mut spec = json!({"components": {"schemas": {
+            "ShapeStyle": {"properties": {"textAlign": {"type": "string", "enum": ["left", "center"]}}},
+            "TextStyle": {"properties": {"textAlign": {"type": "string", "enum": ["left", "center"]}}},
+            "ShapeStyleForCreate": {"properties": {"textAlign": {"type": "string", "enum": ["left", "center", "unknown"]}}}}}});
+        assert_eq!(run("shared-inline-enums", &mut spec), 3);
+        let s = &spec["components"]["schemas"];
+        assert_eq!(s["TextAlign"]["enum"], json!(["left", "center", "unknown"]));
+        assert_eq!(
+            s["ShapeStyleForCreate"]["properties"]["textAlign"]["$ref"],
+            "#/components/schemas/TextAlign"
+        );
+        // The copy that was an enum of its own keeps its old name as an alias.
+        assert_eq!(
+            spec[RENAMED_EXTENSION],
+            json!({"ShapeStyleForCreateTextAlign": "TextAlign"})
+        );
+    }
+
+    #[test]
+    fn scalar_schemas_are_inlined() {
+        let mut spec = json!({
+            "paths": {"/g/{board_id}": {"get": {"parameters": [
+                {"name": "board_id", "in": "path", "schema": {"$ref": "#/components/schemas/BoardId"}}]}}},
+            "components": {"schemas": {
+                "BoardId": {"type": "string", "description": "A board."},
+                "ItemId": {"type": "string", "format": "int64"},
+                "Kind": {"type": "string", "enum": ["a", "b"]},
+                "Item": {"properties": {
+                    "id": {"$ref": "#/components/schemas/ItemId", "description": "The item."},
+                    "kind": {"$ref": "#/components/schemas/Kind"}}}}}});
+        assert_eq!(run("inline-scalar-schemas", &mut spec), 2);
+        let s = &spec["components"]["schemas"];
+        assert!(s.get("ItemId").is_none() && s.get("BoardId").is_none());
+        assert_eq!(
+            s["Item"]["properties"]["id"],
+            json!({"type": "string", "format": "int64", "description": "The item."})
+        );
+        // An enum is a type of its own.
+        assert_eq!(
+            s["Item"]["properties"]["kind"]["$ref"],
+            "#/components/schemas/Kind"
+        );
+        assert_eq!(
+            spec["paths"]["/g/{board_id}"]["get"]["parameters"][0]["schema"],
+            json!({"type": "string", "description": "A board."})
+        );
+    }
+
+    #[test]
+    fn same_shape_copies_of_one_concept_collapse() {
+        let by = json!({"type": "object", "properties": {"id": {"type": "string"}, "type": {"type": "string"}}});
+        let link = json!({"type": "object", "properties": {"self": {"type": "string"}}});
+        let parent = |desc: &str, links: &str| {
+            json!({"type": "object", "description": desc, "properties": {
+            "id": {"type": "string", "example": desc},
+            "links": {"$ref": format!("#/components/schemas/{links}")}}})
+        };
+        let mut spec = json!({"components": {"schemas": {
+            "CreatedBy": by, "ModifiedBy": by, "CreatedByPlatformTags": by,
+            "SelfLink": link, "SelfLinkPlatformTags": link,
+            "Parent": parent("a", "SelfLink"),
+            "ParentWithLinks": parent("b", "SelfLinkPlatformTags"),
+            "ParentLinksEnvelope": parent("c", "SelfLink"),
+            "Geometry": {"properties": {"width": {"type": "number"}}},
+            "GeometryPlatformTags": {"properties": {"width": {"type": "number"}, "height": {"type": "number"}}},
+            "ShapeStyle": link, "ShapeStyleForUpdate": link,
+            "Item": {"properties": {
+                "parent": {"$ref": "#/components/schemas/ParentWithLinks", "description": "Its frame."},
+                "createdBy": {"$ref": "#/components/schemas/CreatedByPlatformTags"}}}}}});
+        assert_eq!(run("collapse-same-shape-copies", &mut spec), 4);
+        let s = &spec["components"]["schemas"];
+        for gone in [
+            "CreatedByPlatformTags",
+            "SelfLinkPlatformTags",
+            "ParentWithLinks",
+            "ParentLinksEnvelope",
+        ] {
+            assert!(s.get(gone).is_none(), "{gone}");
+        }
+        // Same shape, different concept or direction, or a different shape: kept apart.
+        for kept in [
+            "CreatedBy",
+            "ModifiedBy",
+            "Parent",
+            "GeometryPlatformTags",
+            "ShapeStyle",
+            "ShapeStyleForUpdate",
+        ] {
+            assert!(s.get(kept).is_some(), "{kept}");
+        }
+        assert_eq!(
+            s["Item"]["properties"]["parent"],
+            json!({"$ref": "#/components/schemas/Parent", "description": "Its frame."})
+        );
+        assert_eq!(
+            s["Item"]["properties"]["createdBy"]["$ref"],
+            "#/components/schemas/CreatedBy"
+        );
+        assert_eq!(spec[RENAMED_EXTENSION]["ParentLinksEnvelope"], "Parent");
+        assert_eq!(spec[RENAMED_EXTENSION]["SelfLinkPlatformTags"], "SelfLink");
     }
 
     #[test]

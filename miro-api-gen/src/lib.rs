@@ -146,6 +146,7 @@ pub fn generate(
         request_types::reachable(&fixed, &ops, &processed.types, &processed.signatures);
     bodies::add(&mut processed.types, &request_types_found, &outer_tags);
     conversions::add(&mut processed.types, &request_types_found);
+    postprocess::renamed_aliases(&mut processed.types, &fixed);
     let head = header(pin);
     let mod_rs = format!(
         "{head}//! Code generated from the pinned spec: the types, one method of [`crate::MiroApi`] per\n\

@@ -4126,7 +4126,7 @@ impl<'a> ::std::future::IntoFuture for UpdateFrameItem<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
+    pub(crate) board_id: &'a str,
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
@@ -4201,7 +4201,7 @@ impl<'a> crate::PagedRequest for GetAllGroups<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
+    pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::BoardItemGroup,
 }
 #[cfg(feature = "groups")]
@@ -4249,7 +4249,7 @@ impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsByGroupId<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
+    pub(crate) board_id: &'a str,
     pub(crate) cursor: Option<&'a str>,
     pub(crate) group_item_id: &'a str,
     pub(crate) limit: Option<u32>,
@@ -4329,8 +4329,8 @@ impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetGroupById<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
-    pub(crate) group_id: &'a types::GroupId,
+    pub(crate) board_id: &'a str,
+    pub(crate) group_id: &'a str,
 }
 #[cfg(feature = "groups")]
 impl<'a> GetGroupById<'a> {
@@ -4377,8 +4377,8 @@ impl<'a> ::std::future::IntoFuture for GetGroupById<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
-    pub(crate) group_id: &'a types::GroupId,
+    pub(crate) board_id: &'a str,
+    pub(crate) group_id: &'a str,
     pub(crate) body: &'a types::BoardItemGroup,
 }
 #[cfg(feature = "groups")]
@@ -4427,8 +4427,8 @@ impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UnGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
-    pub(crate) group_id: &'a types::GroupId,
+    pub(crate) board_id: &'a str,
+    pub(crate) group_id: &'a str,
     pub(crate) delete_items: Option<bool>,
 }
 #[cfg(feature = "groups")]
@@ -4477,8 +4477,8 @@ impl<'a> ::std::future::IntoFuture for UnGroup<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
-    pub(crate) group_id: &'a types::GroupId,
+    pub(crate) board_id: &'a str,
+    pub(crate) group_id: &'a str,
     pub(crate) delete_items: bool,
 }
 #[cfg(feature = "groups")]
@@ -5146,7 +5146,7 @@ pub struct GetSpecificBoardMember<'a> {
 impl<'a> GetSpecificBoardMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
-    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMemberWithLinks> {
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMember> {
         let Self { api: this, board_id, board_member_id } = self;
         let request = (|| -> ::std::result::Result<
             ::reqwest::RequestBuilder,
@@ -5176,10 +5176,10 @@ impl<'a> GetSpecificBoardMember<'a> {
 #[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for GetSpecificBoardMember<'a> {
     type Output = ::std::result::Result<
-        crate::Response<types::BoardMemberWithLinks>,
+        crate::Response<types::BoardMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::ResponseFuture<'a, types::BoardMemberWithLinks>;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardMember>;
     #[inline]
     fn into_future(self) -> Self::IntoFuture {
         self.send()
@@ -5235,7 +5235,7 @@ pub struct UpdateBoardMember<'a> {
 impl<'a> UpdateBoardMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
-    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMemberWithLinks> {
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMember> {
         let Self { api: this, board_id, board_member_id, body } = self;
         let request = (|| -> ::std::result::Result<
             ::reqwest::RequestBuilder,
@@ -5263,10 +5263,10 @@ impl<'a> UpdateBoardMember<'a> {
 #[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for UpdateBoardMember<'a> {
     type Output = ::std::result::Result<
-        crate::Response<types::BoardMemberWithLinks>,
+        crate::Response<types::BoardMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::ResponseFuture<'a, types::BoardMemberWithLinks>;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardMember>;
     #[inline]
     fn into_future(self) -> Self::IntoFuture {
         self.send()
@@ -6591,7 +6591,7 @@ pub struct EnterpriseBoardExportJobTasks<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
     pub(crate) cursor: Option<&'a ::uuid::Uuid>,
     pub(crate) limit: Option<u32>,
-    pub(crate) status: Option<&'a ::std::vec::Vec<types::ExportTaskStatusFilter>>,
+    pub(crate) status: Option<&'a ::std::vec::Vec<::std::string::String>>,
 }
 #[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobTasks<'a> {
@@ -6606,10 +6606,7 @@ impl<'a> EnterpriseBoardExportJobTasks<'a> {
         self
     }
     /// Sets `status`: Filters the list of board export tasks by their status. Accepts an array of statuses such as TASK_STATUS_CREATED, TASK_STATUS_CANCELLED, TASK_STATUS_SCHEDULED, TASK_STATUS_SUCCESS or TASK_STATUS_ERROR.
-    pub fn status(
-        mut self,
-        value: &'a ::std::vec::Vec<types::ExportTaskStatusFilter>,
-    ) -> Self {
+    pub fn status(mut self, value: &'a ::std::vec::Vec<::std::string::String>) -> Self {
         self.status = ::std::option::Option::Some(value);
         self
     }
@@ -6733,13 +6730,13 @@ pub struct EnterpriseBoardsGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
     pub(crate) board_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursorBoardUserGroups>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseBoardsGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursorBoardUserGroups) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -7832,13 +7829,13 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetDefaultTeamSettings<'a> {
 pub struct EnterpriseGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursor>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -8091,13 +8088,13 @@ pub struct EnterpriseGetGroupMembers<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
     pub(crate) group_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursor>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroupMembers<'a> {
     /// Sets `cursor`: A representation of the position of a member in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -8372,13 +8369,13 @@ pub struct EnterpriseGroupsGetTeams<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
     pub(crate) group_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursor>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGroupsGetTeams<'a> {
     /// Sets `cursor`: A representation of the position of a team in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -8671,13 +8668,13 @@ pub struct EnterpriseProjectsGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
     pub(crate) project_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursorProjectUserGroups>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "projects")]
 impl<'a> EnterpriseProjectsGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursorProjectUserGroups) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -9374,13 +9371,13 @@ pub struct EnterpriseTeamsGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
     pub(crate) team_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursor>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }

@@ -204,26 +204,6 @@ Miro's default: `sample app card item`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///Contains app card item data, such as the title, description, or fields.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct AppCardDataResponse {
-    ///A short text description to add context about the app card.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
-    ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub fields: ::std::vec::Vec<CustomField>,
-    ///Defines whether the card is owned by the application making the call.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub owned: ::std::option::Option<bool>,
-    /// Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<AppCardDataStatus>,
-    ///A short text header to identify the app card.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -277,7 +257,7 @@ pub struct AppCardItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -297,18 +277,6 @@ pub struct AppCardItem {
 ///Contains information about the style of an app card item, such as the fill color.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardStyle {
-    /**Hex value of the border color of the app card.
-Default: `#2d9bf0`.*/
-    #[serde(
-        rename = "fillColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub fill_color: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "items")]
-///Contains information about the style of an app card item, such as the fill color.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct AppCardStylePlatformbulkcreateoperation {
     /**Hex value of the border color of the app card.
 Default: `#2d9bf0`.*/
     #[serde(
@@ -760,23 +728,27 @@ pub struct BoardExportJobTasksCount {
 ///`BoardExportJobTasksList`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportJobTasksList {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<BoardExportTask>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
 }
 #[cfg(feature = "exports")]
 ///List of export jobs.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportJobsList {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<BoardExportJob>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
 }
 #[cfg(feature = "exports")]
 ///`BoardExportResult`
@@ -810,11 +782,16 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub error_message: ::std::option::Option<::std::string::String>,
+    /**Indicates the type of error encountered during the board export task.
+Possible values:
+`TEMPORARY`: the board export task encountered a temporary error. Retry the board export task after some time.
+`FATAL`: the board export failed and cannot be retried. This export will never succeed due to issues such as board corruption, non-existence, or other unrecoverable errors. Please verify the board's state or contact support if assistance is needed.
+`UNKNOWN`: the board export task encountered an unexpected exception. Retry the board export task after some time.*/
     #[serde(
         rename = "errorType",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub error_type: ::std::option::Option<ExportTaskErrorType>,
+    pub error_type: ::std::option::Option<::std::string::String>,
     ///Unique identifier of the board export task.
     pub id: ::std::string::String,
     ///Size of the exported artifact in bytes.
@@ -823,7 +800,14 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub size_in_bytes: ::std::option::Option<i64>,
-    pub status: ExportTaskStatus,
+    /**Indicates the status of the individual board export task.
+Possible values:
+`SUCCESS`: the board export task was completed successfully and the results are available.
+`ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
+`CANCELLED`: the board export task was cancelled.
+`SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
+`CREATED`: the board export task was created.*/
+    pub status: ::std::string::String,
 }
 #[cfg(feature = "exports")]
 ///Information about a board in the board export task.
@@ -877,7 +861,14 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
     pub link_expired_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
-    pub status: ExportTaskStatus,
+    /**Indicates the status of the individual board export task.
+Possible values:
+`SUCCESS`: the board export task was completed successfully and the results are available.
+`ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
+`CANCELLED`: the board export task was cancelled.
+`SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
+`CREATED`: the board export task was created.*/
+    pub status: ::std::string::String,
 }
 #[cfg(feature = "exports")]
 ///Board export task results.
@@ -892,18 +883,30 @@ pub struct BoardExportTaskResult {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub error_message: ::std::option::Option<::std::string::String>,
+    /**Indicates the type of error encountered during the board export task.
+Possible values:
+`TEMPORARY`: the board export task encountered a temporary error. Retry the board export task after some time.
+`FATAL`: the board export failed and cannot be retried. This export will never succeed due to issues such as board corruption, non-existence, or other unrecoverable errors. Please verify the board's state or contact support if assistance is needed.
+`UNKNOWN`: the board export task encountered an unexpected exception. Retry the board export task after some time.*/
     #[serde(
         rename = "errorType",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub error_type: ::std::option::Option<ExportTaskErrorType>,
+    pub error_type: ::std::option::Option<::std::string::String>,
     ///URL of the S3 bucket that contains the exported files.
     #[serde(
         rename = "exportLink",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub export_link: ::std::option::Option<::std::string::String>,
-    pub status: ExportTaskStatus,
+    /**Indicates the status of the individual board export task.
+Possible values:
+`SUCCESS`: the board export task was completed successfully and the results are available.
+`ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
+`CANCELLED`: the board export task was cancelled.
+`SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
+`CREATED`: the board export task was created.*/
+    pub status: ::std::string::String,
 }
 #[cfg(feature = "exports")]
 /**Specifies the format of the file to which the board will be exported. Supported formats include SVG (default), HTML, and PDF.
@@ -917,53 +920,6 @@ pub enum BoardFormat {
     Pdf,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-#[cfg(feature = "groups")]
-///[Unique identifier (ID) of the board](https://developers.miro.com/reference/board-model)
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct BoardId(pub ::std::string::String);
-#[cfg(feature = "groups")]
-impl ::std::ops::Deref for BoardId {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::convert::From<BoardId> for ::std::string::String {
-    fn from(value: BoardId) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::convert::From<::std::string::String> for BoardId {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::fmt::Display for BoardId {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::str::FromStr for BoardId {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
 }
 #[cfg(feature = "audit_logs")]
 ///Contains information about the content log of for a board item.
@@ -1102,23 +1058,6 @@ pub struct BoardMemberChanges {
     /// Role of the board member. Miro's default: `commenter`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<BoardRole>,
-}
-#[cfg(feature = "board_members")]
-///`BoardMemberWithLinks`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct BoardMemberWithLinks {
-    ///Unique identifier (ID) of the user.
-    pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<SelfLink>,
-    ///Name of the user.
-    pub name: ::std::string::String,
-    /// Role of the board member.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub role: ::std::option::Option<BoardRole>,
-    ///Type of the object that is returned. In this case, `type` returns `board_member`.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
 }
 #[cfg(feature = "board_members")]
 ///`BoardMembersInvite`
@@ -1529,14 +1468,24 @@ pub enum BoardUserGroupRole {
 ///Page of user groups that with access to the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardUserGroupsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of user groups.
     pub data: ::std::vec::Vec<BoardUserGroup>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
 ///`BoardWithLinks`
@@ -1886,28 +1835,6 @@ pub struct CardData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///Contains card item data, such as the title, description, due date, or assignee ID.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CardDataPlatformbulkcreateoperation {
-    ///Unique user identifier. In the GUI, the user ID is mapped to the name of the user who is assigned as the owner of the task or activity described in the card. The identifier is a string containing numbers, and it is automatically assigned to a user when they first sign up.
-    #[serde(
-        rename = "assigneeId",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub assignee_id: ::std::option::Option<::std::string::String>,
-    ///A short text description to add context about the card.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
-    ///The date when the task or activity described in the card is due to be completed. In the GUI, users can select the due date from a calendar. Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(rename = "dueDate", skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    /**A short text header for the card.
-
-Miro's default: `sample card item`.*/
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
 #[cfg(feature = "items")]
 ///`CardItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1943,7 +1870,7 @@ pub struct CardItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1963,18 +1890,6 @@ pub struct CardItem {
 ///Contains information about the style of a card item, such as the card theme.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardStyle {
-    /**Hex value of the border color of the card.
-Default: `#2d9bf0`.*/
-    #[serde(
-        rename = "cardTheme",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub card_theme: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "items")]
-///Contains information about the style of a card item, such as the card theme.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CardStylePlatformbulkcreateoperation {
     /**Hex value of the border color of the card.
 Default: `#2d9bf0`.*/
     #[serde(
@@ -2644,308 +2559,6 @@ pub struct CreatedBy {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformContainers {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformExperimentalFeatures {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformFileUpload {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformTags {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformcreateitemsinbulkusingfilefromdevice {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformgroups {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct CreationTime(pub ::chrono::DateTime<::chrono::offset::Utc>);
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::ops::Deref for CreationTime {
-    type Target = ::chrono::DateTime<::chrono::offset::Utc>;
-    fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
-        &self.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<CreationTime> for ::chrono::DateTime<::chrono::offset::Utc> {
-    fn from(value: CreationTime) -> Self {
-        value.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>> for CreationTime {
-    fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
-        Self(value)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::fmt::Display for CreationTime {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::str::FromStr for CreationTime {
-    type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::TryFrom<&str> for CreationTime {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::TryFrom<String> for CreationTime {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct CreationTimePlatformcreateitemsinbulkusingfilefromdevice(
-    pub ::chrono::DateTime<::chrono::offset::Utc>,
-);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Target = ::chrono::DateTime<::chrono::offset::Utc>;
-    fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<CreationTimePlatformcreateitemsinbulkusingfilefromdevice>
-for ::chrono::DateTime<::chrono::offset::Utc> {
-    fn from(value: CreationTimePlatformcreateitemsinbulkusingfilefromdevice) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>>
-for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str>
-for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String>
-for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -3006,76 +2619,6 @@ pub enum CustomFieldIconShape {
     Square,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-#[cfg(feature = "full")]
-///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CustomFieldPlatformTags {
-    ///Hex value representing the color that fills the background area of the preview field, when it's displayed on the app card.
-    #[serde(
-        rename = "fillColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub fill_color: ::std::option::Option<::std::string::String>,
-    /// The shape of the icon on the preview field. Miro's default: `round`.
-    #[serde(
-        rename = "iconShape",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub icon_shape: ::std::option::Option<CustomFieldIconShape>,
-    /**A valid URL pointing to an image available online.
-The transport protocol must be HTTPS.
-Possible image file formats: JPG/JPEG, PNG, SVG.*/
-    #[serde(rename = "iconUrl", skip_serializing_if = "::std::option::Option::is_none")]
-    pub icon_url: ::std::option::Option<::std::string::String>,
-    ///Hex value representing the color of the text string assigned to `value`.
-    #[serde(
-        rename = "textColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub text_color: ::std::option::Option<::std::string::String>,
-    ///A short text displayed in a tooltip when clicking or hovering over the preview field.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub tooltip: ::std::option::Option<::std::string::String>,
-    /**The actual data value of the custom field.
-It can be any type of information that you want to convey.*/
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub value: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CustomFieldPlatformbulkcreateoperation {
-    ///Hex value representing the color that fills the background area of the preview field, when it's displayed on the app card.
-    #[serde(
-        rename = "fillColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub fill_color: ::std::option::Option<::std::string::String>,
-    /// The shape of the icon on the preview field. Miro's default: `round`.
-    #[serde(
-        rename = "iconShape",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub icon_shape: ::std::option::Option<CustomFieldIconShape>,
-    /**A valid URL pointing to an image available online.
-The transport protocol must be HTTPS.
-Possible image file formats: JPG/JPEG, PNG, SVG.*/
-    #[serde(rename = "iconUrl", skip_serializing_if = "::std::option::Option::is_none")]
-    pub icon_url: ::std::option::Option<::std::string::String>,
-    ///Hex value representing the color of the text string assigned to `value`.
-    #[serde(
-        rename = "textColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub text_color: ::std::option::Option<::std::string::String>,
-    ///A short text displayed in a tooltip when clicking or hovering over the preview field.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub tooltip: ::std::option::Option<::std::string::String>,
-    /**The actual data value of the custom field.
-It can be any type of information that you want to convey.*/
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "data_classification")]
 ///Data classification label
@@ -3193,26 +2736,6 @@ impl ::std::convert::From<DocFormatMarkdownData> for DocFormatData {
         Self::MarkdownData(value)
     }
 }
-#[cfg(feature = "full")]
-///`DocFormatDataPlatform`
-#[derive(::serde::Serialize, Clone, Debug)]
-#[serde(untagged)]
-pub enum DocFormatDataPlatform {
-    HtmlData(DocFormatHtmlData),
-    MarkdownData(DocFormatMarkdownData),
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<DocFormatHtmlData> for DocFormatDataPlatform {
-    fn from(value: DocFormatHtmlData) -> Self {
-        Self::HtmlData(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<DocFormatMarkdownData> for DocFormatDataPlatform {
-    fn from(value: DocFormatMarkdownData) -> Self {
-        Self::MarkdownData(value)
-    }
-}
 #[cfg(feature = "items")]
 ///`DocFormatHtmlData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -3269,7 +2792,7 @@ pub struct DocFormatItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     ///Type of item that is returned.
@@ -3311,29 +2834,6 @@ pub struct DocumentCreateRequest {
 }
 #[cfg(
     any(
-        feature = "experimental",
-        feature = "groups",
-        feature = "items",
-        feature = "tags"
-    )
-)]
-///`DocumentData`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct DocumentData {
-    /**The URL to download the resource. You must use your access token to access the URL. The URL contains the `redirect` parameter to control the request execution.
-`redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
-If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned is `application/octet-stream`.*/
-    #[serde(
-        rename = "documentUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub document_url: ::std::option::Option<::std::string::String>,
-    ///A short text header to identify the document.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
-#[cfg(
-    any(
         feature = "audit_logs",
         feature = "board_members",
         feature = "boards",
@@ -3349,25 +2849,9 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
         feature = "tags"
     )
 )]
-///`DocumentDataResponse`
+///`DocumentData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct DocumentDataResponse {
-    /**The URL to download the resource. You must use your access token to access the URL. The URL contains the `redirect` parameter to control the request execution.
-`redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
-If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned is `application/octet-stream`.*/
-    #[serde(
-        rename = "documentUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub document_url: ::std::option::Option<::std::string::String>,
-    ///A short text header to identify the document.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///`DocumentDataResponsePlatformcreateitemsinbulkusingfilefromdevice`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct DocumentDataResponsePlatformcreateitemsinbulkusingfilefromdevice {
+pub struct DocumentData {
     /**The URL to download the resource. You must use your access token to access the URL. The URL contains the `redirect` parameter to control the request execution.
 `redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
 If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned is `application/octet-stream`.*/
@@ -3415,49 +2899,7 @@ pub struct DocumentItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub position: ::std::option::Option<Position>,
-    ///Type of item that is returned.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
-}
-#[cfg(feature = "full")]
-///`DocumentItemPlatformFileUpload`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct DocumentItemPlatformFileUpload {
-    ///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "createdAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "createdBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_by: ::std::option::Option<CreatedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<DocumentData>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub geometry: ::std::option::Option<Geometry>,
-    ///Unique identifier (ID) of an item.
-    pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<WidgetLinks>,
-    ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "modifiedAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "modifiedBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_by: ::std::option::Option<ModifiedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     ///Type of item that is returned.
@@ -3501,18 +2943,6 @@ pub struct DocumentUrlDataChanges {
     pub url: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
-///Contains information about the document URL.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct DocumentUrlDataPlatformbulkcreateoperation {
-    ///A short text header to identify the document.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-    /**URL where the document is hosted.
-
-Miro's default: `https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf`.*/
-    pub url: ::std::string::String,
-}
-#[cfg(feature = "items")]
 ///`EmbedCreateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EmbedCreateRequest {
@@ -3545,54 +2975,6 @@ pub struct EmbedData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     ///Html code of the embedded item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub html: ::std::option::Option<::std::string::String>,
-    /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub mode: ::std::option::Option<EmbedMode>,
-    /**The URL to download the resource. You must use your access token to access the URL.
-The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters:
-`format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`.
-`redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
-If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned can be `image/png`, 'image/svg', or 'image/jpg', depending on the original image type.*/
-    #[serde(
-        rename = "previewUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub preview_url: ::std::option::Option<::std::string::String>,
-    ///Name of the content's provider.
-    #[serde(
-        rename = "providerName",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub provider_name: ::std::option::Option<::std::string::String>,
-    ///Url of the content's provider.
-    #[serde(
-        rename = "providerUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub provider_url: ::std::option::Option<::std::string::String>,
-    ///Title of the embedded item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-    ///A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///`EmbedDataResponse`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct EmbedDataResponse {
-    ///Type of the embedded item's content.
-    #[serde(
-        rename = "contentType",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub content_type: ::std::option::Option<::std::string::String>,
-    ///Short description of the embedded item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
-    ///HTML code of the embedded item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub html: ::std::option::Option<::std::string::String>,
     /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
@@ -3662,7 +3044,7 @@ pub struct EmbedItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     ///Type of item that is returned.
@@ -3735,24 +3117,6 @@ pub struct EmbedUrlDataChanges {
     ///A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "items")]
-///Contains information about the embed URL.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct EmbedUrlDataPlatformbulkcreateoperation {
-    /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub mode: ::std::option::Option<EmbedMode>,
-    ///URL of the image to be used as the preview image for the embedded item.
-    #[serde(
-        rename = "previewUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub preview_url: ::std::option::Option<::std::string::String>,
-    /**A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
-
-Miro's default: `https://www.youtube.com/watch?v=HlVSNEiFCBk`.*/
-    pub url: ::std::string::String,
 }
 #[cfg(feature = "full")]
 ///Contains information about the style of an item, such as the color, font, or border style.
@@ -4094,163 +3458,6 @@ pub enum ExportJobStatus {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-#[cfg(feature = "exports")]
-/**Indicates the type of error encountered during the board export task.
-Possible values:
-`TEMPORARY`: the board export task encountered a temporary error. Retry the board export task after some time.
-`FATAL`: the board export failed and cannot be retried. This export will never succeed due to issues such as board corruption, non-existence, or other unrecoverable errors. Please verify the board's state or contact support if assistance is needed.
-`UNKNOWN`: the board export task encountered an unexpected exception. Retry the board export task after some time.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct ExportTaskErrorType(pub ::std::string::String);
-#[cfg(feature = "exports")]
-impl ::std::ops::Deref for ExportTaskErrorType {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<ExportTaskErrorType> for ::std::string::String {
-    fn from(value: ExportTaskErrorType) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<::std::string::String> for ExportTaskErrorType {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::fmt::Display for ExportTaskErrorType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::str::FromStr for ExportTaskErrorType {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "exports")]
-/**Indicates the status of the individual board export task.
-Possible values:
-`SUCCESS`: the board export task was completed successfully and the results are available.
-`ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
-`CANCELLED`: the board export task was cancelled.
-`SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
-`CREATED`: the board export task was created.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct ExportTaskStatus(pub ::std::string::String);
-#[cfg(feature = "exports")]
-impl ::std::ops::Deref for ExportTaskStatus {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<ExportTaskStatus> for ::std::string::String {
-    fn from(value: ExportTaskStatus) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<::std::string::String> for ExportTaskStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::fmt::Display for ExportTaskStatus {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::str::FromStr for ExportTaskStatus {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "exports")]
-/**Indicates the status of the individual board export task.
-Possible values:
-`TASK_STATUS_SUCCESS`: the board export task was completed successfully and the results are available.
-`TASK_STATUS_ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
-`TASK_STATUS_CANCELLED`: the board export task was cancelled.
-`TASK_STATUS_SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
-`TASK_STATUS_CREATED`: the board export task was created.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct ExportTaskStatusFilter(pub ::std::string::String);
-#[cfg(feature = "exports")]
-impl ::std::ops::Deref for ExportTaskStatusFilter {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<ExportTaskStatusFilter> for ::std::string::String {
-    fn from(value: ExportTaskStatusFilter) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<::std::string::String> for ExportTaskStatusFilter {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::fmt::Display for ExportTaskStatusFilter {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::str::FromStr for ExportTaskStatusFilter {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -4287,20 +3494,6 @@ pub enum FillColor {
 ///Contains geometrical information about the item, such as its width or rotation. You can set either the width or height, you cannot set both the width and height at the same time.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FixedRatioGeometry {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or rotation. You can set either the width or height, you cannot set both the width and height at the same time.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct FixedRatioGeometryPlatformFileUpload {
     ///Height of the item, in pixels.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub height: ::std::option::Option<f64>,
@@ -4448,9 +3641,7 @@ pub struct FrameData {
     ///Title of the frame. This title appears at the top of the frame.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    /**Only free form frames are supported at the moment.
-
-Miro's default: `freeform`.*/
+    /// Only free form frames are supported at the moment. Miro's default: `freeform`.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<FrameDataType>,
 }
@@ -4499,27 +3690,9 @@ Miro's default: `true`.*/
     ///Title of the frame. This title appears at the top of the frame.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    /**Only free form frames are supported at the moment.
-
-Miro's default: `freeform`.*/
+    /// Only free form frames are supported at the moment. Miro's default: `freeform`.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<FrameDataPlatformContainersType>,
-}
-#[cfg(feature = "full")]
-/**Only free form frames are supported at the moment.
-
-Miro's default: `freeform`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum FrameDataPlatformContainersType {
-    Freeform,
-    Heap,
-    Grid,
-    Rows,
-    Columns,
-    Unknown,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub type_: ::std::option::Option<FrameDataType>,
 }
 #[cfg(
     any(
@@ -4541,6 +3714,7 @@ pub enum FrameDataType {
     Grid,
     Rows,
     Columns,
+    Unknown,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -4696,74 +3870,6 @@ pub struct GenericItemCursorPaged {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///`GenericItemCursorPagedPlatformContainers`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GenericItemCursorPagedPlatformContainers {
-    ///A cursor-paginated method returns a portion of the total set of results based on the `limit` specified and a `cursor` that points to the next portion of the results. To retrieve the next set of results of the collection, set the `cursor` parameter in your next request to the value returned in this parameter.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<::std::string::String>,
-    ///Contains the result data.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub data: ::std::vec::Vec<GenericItem>,
-    ///Maximum number of results returned based on the `limit` specified in the request. For example, if there are `20` results, the request has no `cursor` value, and the `limit` is set to `20`,the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the `cursor` parameter value that you obtained from the response.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<i32>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<PageLinks>,
-    ///Number of results returned in the response considering the `cursor` and the `limit` values sent in the request. For example, if there are `20` results, the request does not have a `cursor` value, and the `limit` set to `10`, the `size` of the results will be `10`.<br>In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub size: ::std::option::Option<i32>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<i64>,
-    ///The kind of list (`cursor-list`).
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains the result data.
-#[derive(::serde::Serialize, Clone, Debug)]
-pub struct GenericItemPlatformTags {
-    ///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "createdAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "createdBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_by: ::std::option::Option<CreatedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<WidgetDataOutput>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub geometry: ::std::option::Option<Geometry>,
-    ///Unique identifier (ID) of an item.
-    pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<WidgetLinks>,
-    ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "modifiedAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "modifiedBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_by: ::std::option::Option<ModifiedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub position: ::std::option::Option<Position>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub style: ::std::option::Option<ItemStyle>,
-    ///Type of item that is returned.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
-}
 #[cfg(feature = "items")]
 ///`GenericItemUpdate`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -4889,104 +3995,6 @@ pub struct GeometryNoRotation {
     ///Height of the item, in pixels.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub height: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformContainers {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformExperimentalFeatures {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformFileUpload {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformTags {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformbulkcreateoperation {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformcreateitemsinbulkusingfilefromdevice {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformgroups {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
     ///Width of the item, in pixels.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
@@ -5285,53 +4293,6 @@ Miro's default: `user-group`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
-#[cfg(feature = "groups")]
-///Unique identifier (ID) of the Group
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct GroupId(pub ::std::string::String);
-#[cfg(feature = "groups")]
-impl ::std::ops::Deref for GroupId {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::convert::From<GroupId> for ::std::string::String {
-    fn from(value: GroupId) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::convert::From<::std::string::String> for GroupId {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::fmt::Display for GroupId {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::str::FromStr for GroupId {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
 #[cfg(feature = "scim")]
 ///list of groups (teams)
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -5432,14 +4393,24 @@ Miro's default: `user-group-member`.*/
 ///Page of members that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupMembersPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of group members.
     pub data: ::std::vec::Vec<GroupMember>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
 ///`GroupResource`
@@ -5537,27 +4508,47 @@ pub enum GroupTeamRole {
 ///Page of teams that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupTeamsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of teams.
     pub data: ::std::vec::Vec<GroupTeam>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
 ///Page of groups that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of groups.
     pub data: ::std::vec::Vec<Group>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
 ///`ImageCreateRequest`
@@ -5570,28 +4561,6 @@ pub struct ImageCreateRequest {
     pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
-}
-#[cfg(
-    any(
-        feature = "experimental",
-        feature = "groups",
-        feature = "items",
-        feature = "tags"
-    )
-)]
-///`ImageData`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ImageData {
-    /**The URL to download the resource. You must use your access token to access the URL.
-The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters:
-`format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`.
-`redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
-If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned can be `image/png`, 'image/svg', or 'image/jpg', depending on the original image type.*/
-    #[serde(rename = "imageUrl", skip_serializing_if = "::std::option::Option::is_none")]
-    pub image_url: ::std::option::Option<::std::string::String>,
-    ///A short text header to identify the image.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
 }
 #[cfg(
     any(
@@ -5610,21 +4579,14 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
         feature = "tags"
     )
 )]
-///`ImageDataResponse`
+///`ImageData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ImageDataResponse {
-    ///The URL to download the resource. You must use your access token to access the URL. The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters: `format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`. `redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file. If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned can be `image/png`, 'image/svg', or 'image/jpg', depending on the original image type.
-    #[serde(rename = "imageUrl", skip_serializing_if = "::std::option::Option::is_none")]
-    pub image_url: ::std::option::Option<::std::string::String>,
-    ///A short text header to identify the image.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///`ImageDataResponsePlatformcreateitemsinbulkusingfilefromdevice`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ImageDataResponsePlatformcreateitemsinbulkusingfilefromdevice {
-    ///The URL to download the resource. You must use your access token to access the URL. The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters: `format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`. `redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file. If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned can be `image/png`, 'image/svg', or 'image/jpg', depending on the original image type.
+pub struct ImageData {
+    /**The URL to download the resource. You must use your access token to access the URL.
+The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters:
+`format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`.
+`redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
+If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned can be `image/png`, 'image/svg', or 'image/jpg', depending on the original image type.*/
     #[serde(rename = "imageUrl", skip_serializing_if = "::std::option::Option::is_none")]
     pub image_url: ::std::option::Option<::std::string::String>,
     ///A short text header to identify the image.
@@ -5666,49 +4628,7 @@ pub struct ImageItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub position: ::std::option::Option<Position>,
-    ///Type of item that is returned.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
-}
-#[cfg(feature = "full")]
-///`ImageItemPlatformFileUpload`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct ImageItemPlatformFileUpload {
-    ///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "createdAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "createdBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_by: ::std::option::Option<CreatedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<ImageData>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub geometry: ::std::option::Option<Geometry>,
-    ///Unique identifier (ID) of an item.
-    pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<WidgetLinks>,
-    ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "modifiedAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "modifiedBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_by: ::std::option::Option<ModifiedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     ///Type of item that is returned.
@@ -5793,11 +4713,12 @@ pub struct InvitationResult {
 ///Contains information about an item.
 #[derive(::serde::Serialize, Clone, Debug)]
 pub struct Item {
+    ///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub created_at: ::std::option::Option<CreationTime>,
+    pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -5807,20 +4728,22 @@ pub struct Item {
     pub data: ::std::option::Option<ItemData>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
-    pub id: ItemId,
+    ///Unique identifier (ID) of an item.
+    pub id: ::std::string::String,
     pub links: SelfLink,
+    ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub modified_at: ::std::option::Option<ModificationTime>,
+    pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentWithLinks>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     ///Type of item.
@@ -5835,8 +4758,9 @@ pub struct ItemChanges {
     pub data: ::std::option::Option<ItemDataChanges>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
+    ///Unique identifier (ID) of an item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<ItemId>,
+    pub id: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5935,8 +4859,8 @@ pub struct ItemCreate {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum ItemData {
-    DocumentDataResponse(DocumentDataResponse),
-    ImageDataResponse(ImageDataResponse),
+    DocumentData(DocumentData),
+    ImageData(ImageData),
     /// Data of a `type` this version of the client does not know (or that did not match
     /// its documented shape), kept as raw JSON.
     Unknown(::serde_json::Value),
@@ -5958,9 +4882,9 @@ pub enum ItemData {
         feature = "tags"
     )
 )]
-impl ::std::convert::From<DocumentDataResponse> for ItemData {
-    fn from(value: DocumentDataResponse) -> Self {
-        Self::DocumentDataResponse(value)
+impl ::std::convert::From<DocumentData> for ItemData {
+    fn from(value: DocumentData) -> Self {
+        Self::DocumentData(value)
     }
 }
 #[cfg(
@@ -5980,9 +4904,9 @@ impl ::std::convert::From<DocumentDataResponse> for ItemData {
         feature = "tags"
     )
 )]
-impl ::std::convert::From<ImageDataResponse> for ItemData {
-    fn from(value: ImageDataResponse) -> Self {
-        Self::ImageDataResponse(value)
+impl ::std::convert::From<ImageData> for ItemData {
+    fn from(value: ImageData) -> Self {
+        Self::ImageData(value)
     }
 }
 #[cfg(feature = "full")]
@@ -6073,227 +4997,10 @@ impl ::std::convert::From<TextData> for ItemDataCreate {
         Self::TextData(value)
     }
 }
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-///Unique identifier (ID) of an item.
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct ItemId(pub ::std::string::String);
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::ops::Deref for ItemId {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<ItemId> for ::std::string::String {
-    fn from(value: ItemId) -> Self {
-        value.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<::std::string::String> for ItemId {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::fmt::Display for ItemId {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::str::FromStr for ItemId {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "full")]
-///Unique identifier (ID) of an item.
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct ItemIdPlatformcreateitemsinbulkusingfilefromdevice(pub ::std::string::String);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<ItemIdPlatformcreateitemsinbulkusingfilefromdevice>
-for ::std::string::String {
-    fn from(value: ItemIdPlatformcreateitemsinbulkusingfilefromdevice) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::string::String>
-for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
 #[cfg(any(feature = "groups", feature = "tags"))]
 ///`ItemPagedResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ItemPagedResponse {
-    ///Contains the result data.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub data: ::std::vec::Vec<GenericItem>,
-    /**Maximum number of results returned based on the `limit` specified in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the offset parameter. In this example, you will set the offset parameter to 20 as the offset is zero-based.
-*/
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<i32>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<PageLinks>,
-    ///Zero-based index of the first item in the collection. For example, If there are `30` results, and the request has the offset set to `28`, the response will return `2` results.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub offset: ::std::option::Option<i32>,
-    ///Number of results returned in the response. The `size` is the number of results returned considering the `offset` and the `limit` values sent in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`.<br>If there are `10` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `10`.<br>If there are `30` results, and the request has the offset set to `28` and the `limit` set to `20`, the `size` of the results will be `2` as the `offset` is the zero-based offset of the first item in the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub size: ::std::option::Option<i32>,
-    ///Total number of results available. If the value of the `total` parameter is higher than the value of the `size` parameter, this means that there are more results that you can retrieve. To retrieve more results, you can make another request and set the `offset` value accordingly. For example, if there are `30` results, and the request has the `offset` set to `0` and the `limit` set to `20`, the `size` parameter will return `20` and the `total` parameter will return `30`. This means that there are 9 more results to retrieve (as the offset is zero-based).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<i64>,
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///`ItemPagedResponsePlatformTags`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ItemPagedResponsePlatformTags {
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<GenericItem>,
@@ -6728,7 +5435,7 @@ pub struct MindmapItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<MindmapStyle>,
     ///Type of item that is returned.
@@ -6880,248 +5587,6 @@ impl ::std::convert::From<TextData> for MindmapWidgetDataOutput {
         feature = "enterprise",
         feature = "experimental",
         feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct ModificationTime(pub ::chrono::DateTime<::chrono::offset::Utc>);
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::ops::Deref for ModificationTime {
-    type Target = ::chrono::DateTime<::chrono::offset::Utc>;
-    fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
-        &self.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<ModificationTime>
-for ::chrono::DateTime<::chrono::offset::Utc> {
-    fn from(value: ModificationTime) -> Self {
-        value.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>>
-for ModificationTime {
-    fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
-        Self(value)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::fmt::Display for ModificationTime {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::str::FromStr for ModificationTime {
-    type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::TryFrom<&str> for ModificationTime {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::TryFrom<String> for ModificationTime {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct ModificationTimePlatformcreateitemsinbulkusingfilefromdevice(
-    pub ::chrono::DateTime<::chrono::offset::Utc>,
-);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Target = ::chrono::DateTime<::chrono::offset::Utc>;
-    fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<ModificationTimePlatformcreateitemsinbulkusingfilefromdevice>
-for ::chrono::DateTime<::chrono::offset::Utc> {
-    fn from(
-        value: ModificationTimePlatformcreateitemsinbulkusingfilefromdevice,
-    ) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>>
-for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display
-for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr
-for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str>
-for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String>
-for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
         feature = "frames",
         feature = "groups",
         feature = "items",
@@ -7133,72 +5598,6 @@ for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
 ///Contains information about the user who last modified the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ModifiedBy {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformContainers {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformExperimentalFeatures {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformFileUpload {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformTags {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformcreateitemsinbulkusingfilefromdevice {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformgroups {
     ///Unique identifier (ID) of the user.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
@@ -7406,310 +5805,6 @@ pub enum OrganizationPlan {
 }
 #[cfg(
     any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct PageCursor(pub ::std::string::String);
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::ops::Deref for PageCursor {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::From<PageCursor> for ::std::string::String {
-    fn from(value: PageCursor) -> Self {
-        value.0
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::From<::std::string::String> for PageCursor {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::fmt::Display for PageCursor {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::str::FromStr for PageCursor {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "full")]
-///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct PageCursorUserGroupsEnterprisePlan(pub ::std::string::String);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for PageCursorUserGroupsEnterprisePlan {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<PageCursorUserGroupsEnterprisePlan> for ::std::string::String {
-    fn from(value: PageCursorUserGroupsEnterprisePlan) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::string::String> for PageCursorUserGroupsEnterprisePlan {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for PageCursorUserGroupsEnterprisePlan {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for PageCursorUserGroupsEnterprisePlan {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-/**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
-
-Miro's default: `100`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct PageLimit(pub ::std::num::NonZeroU32);
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::ops::Deref for PageLimit {
-    type Target = ::std::num::NonZeroU32;
-    fn deref(&self) -> &::std::num::NonZeroU32 {
-        &self.0
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::From<PageLimit> for ::std::num::NonZeroU32 {
-    fn from(value: PageLimit) -> Self {
-        value.0
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::From<::std::num::NonZeroU32> for PageLimit {
-    fn from(value: ::std::num::NonZeroU32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::fmt::Display for PageLimit {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::str::FromStr for PageLimit {
-    type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::TryFrom<&str> for PageLimit {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::TryFrom<String> for PageLimit {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-/**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
-
-Miro's default: `100`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct PageLimitUserGroupsEnterprisePlan(pub ::std::num::NonZeroU32);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for PageLimitUserGroupsEnterprisePlan {
-    type Target = ::std::num::NonZeroU32;
-    fn deref(&self) -> &::std::num::NonZeroU32 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<PageLimitUserGroupsEnterprisePlan> for ::std::num::NonZeroU32 {
-    fn from(value: PageLimitUserGroupsEnterprisePlan) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::num::NonZeroU32> for PageLimitUserGroupsEnterprisePlan {
-    fn from(value: ::std::num::NonZeroU32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for PageLimitUserGroupsEnterprisePlan {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for PageLimitUserGroupsEnterprisePlan {
-    type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str> for PageLimitUserGroupsEnterprisePlan {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String> for PageLimitUserGroupsEnterprisePlan {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(
-    any(
         feature = "board_members",
         feature = "boards",
         feature = "connectors",
@@ -7738,292 +5833,20 @@ pub struct PageLinks {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///Contains pagination links for the collection.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct PageLinksPlatformExperimentalFeatures {
-    ///Link to retrieve information in the first page of the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub first: ::std::option::Option<::std::string::String>,
-    ///Link to the retrieve information in the last page of the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub last: ::std::option::Option<::std::string::String>,
-    ///Link to retrieve information in the next page of the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub next: ::std::option::Option<::std::string::String>,
-    ///Link to retrieve information in the previous page of the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub prev: ::std::option::Option<::std::string::String>,
-    ///Link to retrieve information in the current page of the collection.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-/**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
-
-Miro's default: `100`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct PageSize(pub i32);
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::ops::Deref for PageSize {
-    type Target = i32;
-    fn deref(&self) -> &i32 {
-        &self.0
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::From<PageSize> for i32 {
-    fn from(value: PageSize) -> Self {
-        value.0
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::From<i32> for PageSize {
-    fn from(value: i32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::fmt::Display for PageSize {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::str::FromStr for PageSize {
-    type Err = <i32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::TryFrom<&str> for PageSize {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::TryFrom<String> for PageSize {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-/**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
-
-Miro's default: `100`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct PageSizeUserGroupsEnterprisePlan(pub i32);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for PageSizeUserGroupsEnterprisePlan {
-    type Target = i32;
-    fn deref(&self) -> &i32 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<PageSizeUserGroupsEnterprisePlan> for i32 {
-    fn from(value: PageSizeUserGroupsEnterprisePlan) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<i32> for PageSizeUserGroupsEnterprisePlan {
-    fn from(value: i32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for PageSizeUserGroupsEnterprisePlan {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for PageSizeUserGroupsEnterprisePlan {
-    type Err = <i32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str> for PageSizeUserGroupsEnterprisePlan {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String> for PageSizeUserGroupsEnterprisePlan {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-///Total number of results in the collection.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct PageTotal(pub i32);
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::ops::Deref for PageTotal {
-    type Target = i32;
-    fn deref(&self) -> &i32 {
-        &self.0
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::convert::From<PageTotal> for i32 {
-    fn from(value: PageTotal) -> Self {
-        value.0
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::convert::From<i32> for PageTotal {
-    fn from(value: i32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::fmt::Display for PageTotal {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::str::FromStr for PageTotal {
-    type Err = <i32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::convert::TryFrom<&str> for PageTotal {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::convert::TryFrom<String> for PageTotal {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-/**Type of the object returned.
-
-Miro's default: `cursor-list`.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct PageType(pub ::std::string::String);
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::ops::Deref for PageType {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::From<PageType> for ::std::string::String {
-    fn from(value: PageType) -> Self {
-        value.0
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::From<::std::string::String> for PageType {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::fmt::Display for PageType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::str::FromStr for PageType {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "full")]
-/**Type of the object returned.
-
-Miro's default: `cursor-list`.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct PageTypeUserGroupsEnterprisePlan(pub ::std::string::String);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for PageTypeUserGroupsEnterprisePlan {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<PageTypeUserGroupsEnterprisePlan> for ::std::string::String {
-    fn from(value: PageTypeUserGroupsEnterprisePlan) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::string::String> for PageTypeUserGroupsEnterprisePlan {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for PageTypeUserGroupsEnterprisePlan {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for PageTypeUserGroupsEnterprisePlan {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
 #[cfg(feature = "cases")]
 ///Board export job for a case.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedCaseExportJobsResponse {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<PaginatedCaseExportJobsResponseDataItem>,
-    /// The maximum number of results to return per call. If the number of items in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+    /**The maximum number of results to return per call. If the number of items in the response is
+greater than the limit specified, the response returns the cursor parameter with a value.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<PageLimit>,
+    pub limit: ::std::option::Option<::std::num::NonZeroU32>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -8046,18 +5869,23 @@ pub struct PaginatedCaseExportJobsResponseDataItem {
 ///`PaginatedCaseResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedCaseResponse {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<CaseResponse>,
+    /**The maximum number of results to return per call. If the number of items in the response is
+greater than the limit specified, the response returns the cursor parameter with a value.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<PageLimit>,
+    pub limit: ::std::option::Option<::std::num::NonZeroU32>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
     /**Type of the response, in this case it's always 'cursor-list'.
 
 Miro's default: `cursor-list`.*/
@@ -8068,18 +5896,23 @@ Miro's default: `cursor-list`.*/
 ///List of content items under legal hold.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedLegalHoldContentItemsResponse {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<LegalHoldContentItemsResponse>,
+    /**The maximum number of results to return per call. If the number of items in the response is
+greater than the limit specified, the response returns the cursor parameter with a value.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<PageLimit>,
+    pub limit: ::std::option::Option<::std::num::NonZeroU32>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
     /**Type of the response, in this case it's always 'cursor-list'.
 
 Miro's default: `cursor-list`.*/
@@ -8090,18 +5923,23 @@ Miro's default: `cursor-list`.*/
 ///`PaginatedLegalHoldResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedLegalHoldResponse {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<LegalHoldResponse>,
+    /**The maximum number of results to return per call. If the number of items in the response is
+greater than the limit specified, the response returns the cursor parameter with a value.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<PageLimit>,
+    pub limit: ::std::option::Option<::std::num::NonZeroU32>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
     /**Type of the response, in this case it's always 'cursor-list'.
 
 Miro's default: `cursor-list`.*/
@@ -8112,17 +5950,21 @@ Miro's default: `cursor-list`.*/
 ///`Pagination`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Pagination {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
-    /// The maximum number of results to return per call. If the number of items in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+    pub cursor: ::std::option::Option<::std::string::String>,
+    /**The maximum number of results to return per call. If the number of items in the response is
+greater than the limit specified, the response returns the cursor parameter with a value.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<PageLimit>,
+    pub limit: ::std::option::Option<::std::num::NonZeroU32>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
     /**Type of the response, in this case it's always 'cursor-list'.
 
 Miro's default: `cursor-list`.*/
@@ -8131,9 +5973,18 @@ Miro's default: `cursor-list`.*/
 }
 #[cfg(
     any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
         feature = "experimental",
+        feature = "exports",
         feature = "groups",
         feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
         feature = "tags"
     )
 )]
@@ -8153,62 +6004,6 @@ pub struct ParentIdPlatformContainers {
     ///ID of the parent frame.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-///Contains information about the parent frame for the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ParentLinksEnvelope {
-    ///Unique identifier (ID) of the parent frame for the item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<SelfLink>,
-}
-#[cfg(feature = "full")]
-///Contains information about the parent frame for the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ParentLinksEnvelopePlatformContainers {
-    ///Unique identifier (ID) of the parent frame for the item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<SelfLink>,
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-///Contains information about the parent this item attached to.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ParentWithLinks {
-    ///Unique identifier (ID) of a container item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<SelfLink>,
-}
-#[cfg(feature = "full")]
-///Contains information about the parent this item attached to.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ParentWithLinksPlatformcreateitemsinbulkusingfilefromdevice {
-    ///Unique identifier (ID) of a container item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<SelfLink>,
 }
 #[cfg(feature = "scim")]
 ///`PatchGroupResource`
@@ -8615,206 +6410,24 @@ pub enum ProjectUserGroupRole {
 ///Page of user groups that with access to the project.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProjectUserGroupsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of user groups.
     pub data: ::std::vec::Vec<ProjectUserGroup>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
-}
-#[cfg(feature = "enterprise")]
-///`QueryCursor`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct QueryCursor(pub ::std::string::String);
-#[cfg(feature = "enterprise")]
-impl ::std::ops::Deref for QueryCursor {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::convert::From<QueryCursor> for ::std::string::String {
-    fn from(value: QueryCursor) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::convert::From<::std::string::String> for QueryCursor {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::fmt::Display for QueryCursor {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::str::FromStr for QueryCursor {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "enterprise")]
-///`QueryCursorBoardUserGroups`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct QueryCursorBoardUserGroups(pub ::std::string::String);
-#[cfg(feature = "enterprise")]
-impl ::std::ops::Deref for QueryCursorBoardUserGroups {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::convert::From<QueryCursorBoardUserGroups> for ::std::string::String {
-    fn from(value: QueryCursorBoardUserGroups) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::convert::From<::std::string::String> for QueryCursorBoardUserGroups {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::fmt::Display for QueryCursorBoardUserGroups {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::str::FromStr for QueryCursorBoardUserGroups {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "projects")]
-///`QueryCursorProjectUserGroups`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct QueryCursorProjectUserGroups(pub ::std::string::String);
-#[cfg(feature = "projects")]
-impl ::std::ops::Deref for QueryCursorProjectUserGroups {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "projects")]
-impl ::std::convert::From<QueryCursorProjectUserGroups> for ::std::string::String {
-    fn from(value: QueryCursorProjectUserGroups) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "projects")]
-impl ::std::convert::From<::std::string::String> for QueryCursorProjectUserGroups {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "projects")]
-impl ::std::fmt::Display for QueryCursorProjectUserGroups {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "projects")]
-impl ::std::str::FromStr for QueryCursorProjectUserGroups {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "full")]
-///Miro's default: `100`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct QueryLimit(pub ::std::num::NonZeroU32);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for QueryLimit {
-    type Target = ::std::num::NonZeroU32;
-    fn deref(&self) -> &::std::num::NonZeroU32 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<QueryLimit> for ::std::num::NonZeroU32 {
-    fn from(value: QueryLimit) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::num::NonZeroU32> for QueryLimit {
-    fn from(value: ::std::num::NonZeroU32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for QueryLimit {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for QueryLimit {
-    type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str> for QueryLimit {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String> for QueryLimit {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "audit_logs")]
 ///Object that contains information about a related board item for the current item.
@@ -9180,22 +6793,6 @@ pub struct SelfLink {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///Contains applicable links for the current object.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct SelfLinkPlatformFileUpload {
-    ///Link to obtain more information about the current object.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains applicable links for the current object.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct SelfLinkPlatformTags {
-    ///Link to obtain more information about the current object.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
 #[cfg(feature = "scim")]
 ///Supported operations and SCIM API basic configuration.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -9388,17 +6985,6 @@ pub struct ShapeDataForUpdate {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<ShapeDataShape>,
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
-///Contains shape item data, such as the content or shape type of the shape.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ShapeDataPlatformTags {
-    ///The text you want to display on the shape.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub content: ::std::option::Option<::std::string::String>,
-    /// Defines the geometric shape of the item when it is rendered on the board. Miro's default: `rectangle`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<ShapeDataShape>,
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -9496,7 +7082,7 @@ pub struct ShapeItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -9685,62 +7271,18 @@ Default: `Flowchart` shapes: `1.0`. `Basic` shapes: `1.0` if `fillColor` provide
 Default: `14`.*/
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub font_size: ::std::option::Option<::std::string::String>,
-    /**Defines how the shape text is horizontally aligned.
-Default:
-Flowchart shapes: `center`.
-Basic shapes: `left`.
-
-`unknown` is returned for unsupported shapes.*/
+    /// Defines how the shape text is horizontally aligned. Default: Flowchart shapes: `center`. Basic shapes: `left`. `unknown` is returned for unsupported shapes.
     #[serde(
         rename = "textAlign",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align: ::std::option::Option<ShapeStyleForCreateTextAlign>,
-    /**Defines how the shape text is vertically aligned.
-Default:
-Flowchart shapes: `middle`.
-Basic shapes: `top`.
-
-`unknown` is returned for unsupported shapes.*/
+    pub text_align: ::std::option::Option<TextAlign>,
+    /// Defines how the shape text is vertically aligned. Default: Flowchart shapes: `middle`. Basic shapes: `top`. `unknown` is returned for unsupported shapes.
     #[serde(
         rename = "textAlignVertical",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align_vertical: ::std::option::Option<ShapeStyleForCreateTextAlignVertical>,
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/**Defines how the shape text is horizontally aligned.
-Default:
-Flowchart shapes: `center`.
-Basic shapes: `left`.
-
-`unknown` is returned for unsupported shapes.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleForCreateTextAlign {
-    Left,
-    Right,
-    Center,
-    Unknown,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/**Defines how the shape text is vertically aligned.
-Default:
-Flowchart shapes: `middle`.
-Basic shapes: `top`.
-
-`unknown` is returned for unsupported shapes.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleForCreateTextAlignVertical {
-    Top,
-    Middle,
-    Bottom,
-    Unknown,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
 /**Contains information about the shape style, such as the border color or opacity. <br> All properties in style object are supported for shape types aren't listed below. <br> <table>
@@ -9966,28 +7508,6 @@ pub struct StickyNoteData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<StickyNoteDataShape>,
 }
-#[cfg(feature = "full")]
-///Contains sticky note item data, such as the content or shape of the sticky note.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct StickyNoteDataPlatformTags {
-    ///The actual text (content) that appears in the sticky note item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub content: ::std::option::Option<::std::string::String>,
-    /// Defines the geometric shape of the sticky note and aspect ratio for its dimensions. Miro's default: `square`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<StickyNoteDataShape>,
-}
-#[cfg(feature = "full")]
-///Contains sticky note item data, such as the content or shape of the sticky note.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct StickyNoteDataPlatformbulkcreateoperation {
-    ///The actual text (content) that appears in the sticky note item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub content: ::std::option::Option<::std::string::String>,
-    /// Defines the geometric shape of the sticky note and aspect ratio for its dimensions. Miro's default: `square`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<StickyNoteDataShape>,
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -10042,7 +7562,7 @@ pub struct StickyNoteItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -10062,29 +7582,6 @@ pub struct StickyNoteItem {
 ///Contains information about the style of a sticky note item, such as the fill color or text alignment.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteStyle {
-    /// Fill color for the sticky note. Default: `light_yellow`.
-    #[serde(
-        rename = "fillColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub fill_color: ::std::option::Option<FillColor>,
-    /// Defines how the sticky note text is horizontally aligned. Default: `center`.
-    #[serde(
-        rename = "textAlign",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub text_align: ::std::option::Option<TextAlign>,
-    /// Defines how the sticky note text is vertically aligned. Default: `top`.
-    #[serde(
-        rename = "textAlignVertical",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
-}
-#[cfg(feature = "items")]
-///Contains information about the style of a sticky note item, such as the fill color or text alignment.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct StickyNoteStylePlatformbulkcreateoperation {
     /// Fill color for the sticky note. Default: `light_yellow`.
     #[serde(
         rename = "fillColor",
@@ -10502,14 +7999,24 @@ pub enum TeamGroupRole {
 ///Page of groups that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamGroupsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of groups.
     pub data: ::std::vec::Vec<TeamGroup>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "tokens")]
 ///`TeamInformation`
@@ -10708,14 +8215,24 @@ pub enum TeamMemberRole {
 ///Page of team members that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamMembersPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of team members
     pub data: ::std::vec::Vec<TeamMember>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
 ///`TeamSettings`
@@ -11141,14 +8658,24 @@ pub enum TeamSharingPolicySettingsSharingViaPublicLink {
 ///Page of teams that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of teams
     pub data: ::std::vec::Vec<Team>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(
     any(
@@ -11166,6 +8693,7 @@ pub enum TextAlign {
     Left,
     Right,
     Center,
+    Unknown,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -11185,6 +8713,7 @@ pub enum TextAlignVertical {
     Top,
     Middle,
     Bottom,
+    Unknown,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -11213,20 +8742,6 @@ pub struct TextCreateRequest {
 ///Contains text item data, such as the title, content, or description. For more information on the JSON properties, see [Data](https://developers.miro.com/reference/data).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TextData {
-    ///The actual text (content) that appears in the text item.
-    pub content: ::std::string::String,
-}
-#[cfg(feature = "full")]
-///Contains text item data, such as the title, content, or description. For more information on the JSON properties, see [Data](https://developers.miro.com/reference/data).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct TextDataPlatformTags {
-    ///The actual text (content) that appears in the text item.
-    pub content: ::std::string::String,
-}
-#[cfg(feature = "full")]
-///Contains text item data, such as the title, content, or description. For more information on the JSON properties, see [Data](https://developers.miro.com/reference/data).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct TextDataPlatformbulkcreateoperation {
     ///The actual text (content) that appears in the text item.
     pub content: ::std::string::String,
 }
@@ -11265,7 +8780,7 @@ pub struct TextItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -12231,53 +9746,6 @@ impl ::std::convert::From<StickyNoteData> for WidgetDataOutput {
         Self::StickyNoteData(value)
     }
 }
-#[cfg(feature = "full")]
-///Unique identifier (ID) of the item on board
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct WidgetId(pub ::std::string::String);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for WidgetId {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<WidgetId> for ::std::string::String {
-    fn from(value: WidgetId) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::string::String> for WidgetId {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for WidgetId {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for WidgetId {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -12297,39 +9765,6 @@ pub struct WidgetLinks {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///Contains applicable links for the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct WidgetLinksPlatformContainers {
-    ///Link to obtain information about the child items related to the frame.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub related: ::std::option::Option<::std::string::String>,
-    ///Link to obtain information about the current item.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains applicable links for the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct WidgetLinksPlatformExperimentalFeatures {
-    ///Link to obtain information about the child items related to the frame.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub related: ::std::option::Option<::std::string::String>,
-    ///Link to obtain information about the current item.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains applicable links for the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct WidgetLinksPlatformFileUpload {
-    ///Link to obtain information about the child items related to the frame.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub related: ::std::option::Option<::std::string::String>,
-    ///Link to obtain information about the current item.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
 #[cfg(feature = "items")]
 ///Contains geometrical information about the item, such as its width or rotation. You can only specify the width of the text item as the height is dynamically updated based on the content.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -12342,218 +9777,6 @@ The minimum `width` of a `text` widget is relative to the font size of the `text
 For example, if the font size of the `text` item is `14`, the minimum `width` is `24`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///X-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct XCoordinate(pub f64);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for XCoordinate {
-    type Target = f64;
-    fn deref(&self) -> &f64 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<XCoordinate> for f64 {
-    fn from(value: XCoordinate) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<f64> for XCoordinate {
-    fn from(value: f64) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for XCoordinate {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for XCoordinate {
-    type Err = <f64 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str> for XCoordinate {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String> for XCoordinate {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-///X-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct XCoordinatePlatformcreateitemsinbulkusingfilefromdevice(pub f64);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Target = f64;
-    fn deref(&self) -> &f64 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<XCoordinatePlatformcreateitemsinbulkusingfilefromdevice>
-for f64 {
-    fn from(value: XCoordinatePlatformcreateitemsinbulkusingfilefromdevice) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<f64>
-for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    fn from(value: f64) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Err = <f64 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str>
-for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String>
-for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-///Y-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct YCoordinate(pub f64);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for YCoordinate {
-    type Target = f64;
-    fn deref(&self) -> &f64 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<YCoordinate> for f64 {
-    fn from(value: YCoordinate) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<f64> for YCoordinate {
-    fn from(value: f64) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for YCoordinate {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for YCoordinate {
-    type Err = <f64 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str> for YCoordinate {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String> for YCoordinate {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-///Y-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct YCoordinatePlatformcreateitemsinbulkusingfilefromdevice(pub f64);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Target = f64;
-    fn deref(&self) -> &f64 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<YCoordinatePlatformcreateitemsinbulkusingfilefromdevice>
-for f64 {
-    fn from(value: YCoordinatePlatformcreateitemsinbulkusingfilefromdevice) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<f64>
-for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    fn from(value: f64) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Err = <f64 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str>
-for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String>
-for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
 }
 /// Error types.
 pub mod error {
@@ -15589,8 +12812,16 @@ impl crate::runtime::OuterTag for FrameDataFormat {
         ::std::option::Option::Some(self.as_str())
     }
 }
-#[cfg(feature = "full")]
-impl FrameDataPlatformContainersType {
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+impl FrameDataType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -15611,85 +12842,6 @@ impl FrameDataPlatformContainersType {
             "rows" => ::std::option::Option::Some(Self::Rows),
             "columns" => ::std::option::Option::Some(Self::Columns),
             "unknown" => ::std::option::Option::Some(Self::Unknown),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for FrameDataPlatformContainersType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for FrameDataPlatformContainersType {
-    type Err = crate::UnknownEnumValue;
-    /// A known value; anything else is an error, so a typo is caught (write
-    /// `UnknownValue(..)` to send a value this version does not know).
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Self::known(value)
-            .ok_or_else(|| crate::UnknownEnumValue::new(
-                "FrameDataPlatformContainersType",
-                value,
-            ))
-    }
-}
-#[cfg(feature = "full")]
-impl ::serde::Serialize for FrameDataPlatformContainersType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(feature = "full")]
-impl<'de> ::serde::Deserialize<'de> for FrameDataPlatformContainersType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
-    }
-}
-#[cfg(feature = "full")]
-impl crate::runtime::OuterTag for FrameDataPlatformContainersType {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-#[cfg(
-    any(
-        feature = "experimental",
-        feature = "frames",
-        feature = "groups",
-        feature = "items",
-        feature = "tags"
-    )
-)]
-impl FrameDataType {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Freeform => "freeform",
-            Self::Heap => "heap",
-            Self::Grid => "grid",
-            Self::Rows => "rows",
-            Self::Columns => "columns",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "freeform" => ::std::option::Option::Some(Self::Freeform),
-            "heap" => ::std::option::Option::Some(Self::Heap),
-            "grid" => ::std::option::Option::Some(Self::Grid),
-            "rows" => ::std::option::Option::Some(Self::Rows),
-            "columns" => ::std::option::Option::Some(Self::Columns),
             _ => ::std::option::Option::None,
         }
     }
@@ -18300,144 +15452,6 @@ impl crate::runtime::OuterTag for ShapeDataShape {
         ::std::option::Option::Some(self.as_str())
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ShapeStyleForCreateTextAlign {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Left => "left",
-            Self::Right => "right",
-            Self::Center => "center",
-            Self::Unknown => "unknown",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "left" => ::std::option::Option::Some(Self::Left),
-            "right" => ::std::option::Option::Some(Self::Right),
-            "center" => ::std::option::Option::Some(Self::Center),
-            "unknown" => ::std::option::Option::Some(Self::Unknown),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::std::fmt::Display for ShapeStyleForCreateTextAlign {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::std::str::FromStr for ShapeStyleForCreateTextAlign {
-    type Err = crate::UnknownEnumValue;
-    /// A known value; anything else is an error, so a typo is caught (write
-    /// `UnknownValue(..)` to send a value this version does not know).
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Self::known(value)
-            .ok_or_else(|| crate::UnknownEnumValue::new(
-                "ShapeStyleForCreateTextAlign",
-                value,
-            ))
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::serde::Serialize for ShapeStyleForCreateTextAlign {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlign {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl crate::runtime::OuterTag for ShapeStyleForCreateTextAlign {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ShapeStyleForCreateTextAlignVertical {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Top => "top",
-            Self::Middle => "middle",
-            Self::Bottom => "bottom",
-            Self::Unknown => "unknown",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "top" => ::std::option::Option::Some(Self::Top),
-            "middle" => ::std::option::Option::Some(Self::Middle),
-            "bottom" => ::std::option::Option::Some(Self::Bottom),
-            "unknown" => ::std::option::Option::Some(Self::Unknown),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::std::fmt::Display for ShapeStyleForCreateTextAlignVertical {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::std::str::FromStr for ShapeStyleForCreateTextAlignVertical {
-    type Err = crate::UnknownEnumValue;
-    /// A known value; anything else is an error, so a typo is caught (write
-    /// `UnknownValue(..)` to send a value this version does not know).
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Self::known(value)
-            .ok_or_else(|| crate::UnknownEnumValue::new(
-                "ShapeStyleForCreateTextAlignVertical",
-                value,
-            ))
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::serde::Serialize for ShapeStyleForCreateTextAlignVertical {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlignVertical {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl crate::runtime::OuterTag for ShapeStyleForCreateTextAlignVertical {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
 #[cfg(feature = "connectors")]
 impl StartStrokeCap {
     /// The value as it goes on the wire.
@@ -20311,6 +17325,7 @@ impl TextAlign {
             Self::Left => "left",
             Self::Right => "right",
             Self::Center => "center",
+            Self::Unknown => "unknown",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
@@ -20319,6 +17334,7 @@ impl TextAlign {
             "left" => ::std::option::Option::Some(Self::Left),
             "right" => ::std::option::Option::Some(Self::Right),
             "center" => ::std::option::Option::Some(Self::Center),
+            "unknown" => ::std::option::Option::Some(Self::Unknown),
             _ => ::std::option::Option::None,
         }
     }
@@ -20418,6 +17434,7 @@ impl TextAlignVertical {
             Self::Top => "top",
             Self::Middle => "middle",
             Self::Bottom => "bottom",
+            Self::Unknown => "unknown",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
@@ -20426,6 +17443,7 @@ impl TextAlignVertical {
             "top" => ::std::option::Option::Some(Self::Top),
             "middle" => ::std::option::Option::Some(Self::Middle),
             "bottom" => ::std::option::Option::Some(Self::Bottom),
+            "unknown" => ::std::option::Option::Some(Self::Unknown),
             _ => ::std::option::Option::None,
         }
     }
@@ -20735,13 +17753,13 @@ impl ItemData {
         match tag.unwrap_or_default() {
             "document" => {
                 match ::serde::Deserialize::deserialize(&value) {
-                    ::std::result::Result::Ok(data) => Self::DocumentDataResponse(data),
+                    ::std::result::Result::Ok(data) => Self::DocumentData(data),
                     ::std::result::Result::Err(_) => Self::Unknown(value),
                 }
             }
             "image" => {
                 match ::serde::Deserialize::deserialize(&value) {
-                    ::std::result::Result::Ok(data) => Self::ImageDataResponse(data),
+                    ::std::result::Result::Ok(data) => Self::ImageData(data),
                     ::std::result::Result::Err(_) => Self::Unknown(value),
                 }
             }
@@ -21050,84 +18068,6 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
         })
     }
 }
-#[cfg(feature = "full")]
-impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        #[derive(::serde::Deserialize)]
-        struct Shadow {
-            #[serde(
-                rename = "createdAt",
-                skip_serializing_if = "::std::option::Option::is_none"
-            )]
-            created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-            #[serde(
-                rename = "createdBy",
-                skip_serializing_if = "::std::option::Option::is_none"
-            )]
-            created_by: ::std::option::Option<CreatedBy>,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            geometry: ::std::option::Option<Geometry>,
-            id: ::std::string::String,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            links: ::std::option::Option<WidgetLinks>,
-            #[serde(
-                rename = "modifiedAt",
-                skip_serializing_if = "::std::option::Option::is_none"
-            )]
-            modified_at: ::std::option::Option<
-                ::chrono::DateTime<::chrono::offset::Utc>,
-            >,
-            #[serde(
-                rename = "modifiedBy",
-                skip_serializing_if = "::std::option::Option::is_none"
-            )]
-            modified_by: ::std::option::Option<ModifiedBy>,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            parent: ::std::option::Option<Parent>,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            position: ::std::option::Option<Position>,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<::serde_json::Value>,
-            #[serde(rename = "type")]
-            type_: ::std::string::String,
-        }
-        let Shadow {
-            created_at,
-            created_by,
-            data,
-            geometry,
-            id,
-            links,
-            modified_at,
-            modified_by,
-            parent,
-            position,
-            style,
-            type_,
-        } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
-        let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| WidgetDataOutput::from_outer_tag(tag, v));
-        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
-        ::std::result::Result::Ok(Self {
-            created_at,
-            created_by,
-            data,
-            geometry,
-            id,
-            links,
-            modified_at,
-            modified_by,
-            parent,
-            position,
-            style,
-            type_,
-        })
-    }
-}
 #[cfg(
     any(
         feature = "audit_logs",
@@ -21155,7 +18095,7 @@ impl<'de> ::serde::Deserialize<'de> for Item {
                 rename = "createdAt",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
-            created_at: ::std::option::Option<CreationTime>,
+            created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
             #[serde(
                 rename = "createdBy",
                 skip_serializing_if = "::std::option::Option::is_none"
@@ -21165,20 +18105,22 @@ impl<'de> ::serde::Deserialize<'de> for Item {
             data: ::std::option::Option<::serde_json::Value>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
-            id: ItemId,
+            id: ::std::string::String,
             links: SelfLink,
             #[serde(
                 rename = "modifiedAt",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
-            modified_at: ::std::option::Option<ModificationTime>,
+            modified_at: ::std::option::Option<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+            >,
             #[serde(
                 rename = "modifiedBy",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
             modified_by: ::std::option::Option<ModifiedBy>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            parent: ::std::option::Option<ParentWithLinks>,
+            parent: ::std::option::Option<Parent>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<Position>,
             #[serde(rename = "type")]
@@ -21226,7 +18168,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            id: ::std::option::Option<ItemId>,
+            id: ::std::option::Option<::std::string::String>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             parent: ::std::option::Option<Parent>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -21330,53 +18272,6 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatData {
                 ::std::result::Result::Err(
                     <D::Error as ::serde::de::Error>::custom(
                         "DocFormatData: expected object",
-                    ),
-                )
-            }
-        }
-    }
-}
-#[cfg(feature = "full")]
-impl<'de> ::serde::Deserialize<'de> for DocFormatDataPlatform {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        match &value {
-            ::serde_json::Value::Object(map) => {
-                match map.get("contentType").and_then(::serde_json::Value::as_str) {
-                    ::std::option::Option::Some("html") => {
-                        crate::runtime::decode_variant(
-                                &value,
-                                "DocFormatDataPlatform::HtmlData",
-                            )
-                            .map(Self::HtmlData)
-                    }
-                    ::std::option::Option::Some("markdown") => {
-                        crate::runtime::decode_variant(
-                                &value,
-                                "DocFormatDataPlatform::MarkdownData",
-                            )
-                            .map(Self::MarkdownData)
-                    }
-                    other => {
-                        ::std::result::Result::Err(
-                            <D::Error as ::serde::de::Error>::custom(
-                                ::std::format!(
-                                    "DocFormatDataPlatform: contentType {:?} is none of html, markdown",
-                                    other
-                                ),
-                            ),
-                        )
-                    }
-                }
-            }
-            _ => {
-                ::std::result::Result::Err(
-                    <D::Error as ::serde::de::Error>::custom(
-                        "DocFormatDataPlatform: expected object",
                     ),
                 )
             }
@@ -23726,9 +20621,18 @@ impl MindmapNodeTextData {
 }
 #[cfg(
     any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
         feature = "experimental",
+        feature = "exports",
         feature = "groups",
         feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
         feature = "tags"
     )
 )]
@@ -24170,17 +21074,14 @@ impl ShapeStyleForCreate {
         self
     }
     /// Sets `text_align`.
-    pub fn text_align(
-        mut self,
-        value: impl ::std::convert::Into<ShapeStyleForCreateTextAlign>,
-    ) -> Self {
+    pub fn text_align(mut self, value: impl ::std::convert::Into<TextAlign>) -> Self {
         self.text_align = ::std::option::Option::Some(value.into());
         self
     }
     /// Sets `text_align_vertical`.
     pub fn text_align_vertical(
         mut self,
-        value: impl ::std::convert::Into<ShapeStyleForCreateTextAlignVertical>,
+        value: impl ::std::convert::Into<TextAlignVertical>,
     ) -> Self {
         self.text_align_vertical = ::std::option::Option::Some(value.into());
         self
@@ -25540,15 +22441,6 @@ impl ::std::convert::From<&BoardMember> for BoardMemberChanges {
         }
     }
 }
-#[cfg(feature = "board_members")]
-/// The fields of a [`BoardMemberWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
-impl ::std::convert::From<&BoardMemberWithLinks> for BoardMemberChanges {
-    fn from(read: &BoardMemberWithLinks) -> Self {
-        BoardMemberChanges {
-            role: read.role.clone(),
-        }
-    }
-}
 #[cfg(feature = "enterprise")]
 /// The fields of a [`GroupMember`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupMemberRequest`].
 impl ::std::convert::From<&GroupMember> for CreateGroupMemberRequest {
@@ -25633,32 +22525,9 @@ impl ::std::convert::From<&DocumentUrlData> for DocumentUrlDataChanges {
     }
 }
 #[cfg(feature = "items")]
-/// The fields of a [`DocumentUrlDataPlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
-impl ::std::convert::From<&DocumentUrlDataPlatformbulkcreateoperation>
-for DocumentUrlDataChanges {
-    fn from(read: &DocumentUrlDataPlatformbulkcreateoperation) -> Self {
-        DocumentUrlDataChanges {
-            title: read.title.clone(),
-            url: ::std::option::Option::Some(read.url.clone()),
-        }
-    }
-}
-#[cfg(feature = "items")]
 /// The fields of a [`EmbedUrlData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
 impl ::std::convert::From<&EmbedUrlData> for EmbedUrlDataChanges {
     fn from(read: &EmbedUrlData) -> Self {
-        EmbedUrlDataChanges {
-            mode: read.mode.clone(),
-            preview_url: read.preview_url.clone(),
-            url: ::std::option::Option::Some(read.url.clone()),
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`EmbedUrlDataPlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
-impl ::std::convert::From<&EmbedUrlDataPlatformbulkcreateoperation>
-for EmbedUrlDataChanges {
-    fn from(read: &EmbedUrlDataPlatformbulkcreateoperation) -> Self {
         EmbedUrlDataChanges {
             mode: read.mode.clone(),
             preview_url: read.preview_url.clone(),
@@ -25687,16 +22556,6 @@ impl ::std::convert::From<&ShapeData> for ShapeDataForCreate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeDataPlatformTags`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForCreate`].
-impl ::std::convert::From<&ShapeDataPlatformTags> for ShapeDataForCreate {
-    fn from(read: &ShapeDataPlatformTags) -> Self {
-        ShapeDataForCreate {
-            content: read.content.clone(),
-            shape: read.shape.clone(),
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
 /// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
 impl ::std::convert::From<&ShapeData> for ShapeDataForUpdate {
     fn from(read: &ShapeData) -> Self {
@@ -25707,12 +22566,21 @@ impl ::std::convert::From<&ShapeData> for ShapeDataForUpdate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeDataPlatformTags`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
-impl ::std::convert::From<&ShapeDataPlatformTags> for ShapeDataForUpdate {
-    fn from(read: &ShapeDataPlatformTags) -> Self {
-        ShapeDataForUpdate {
-            content: read.content.clone(),
-            shape: read.shape.clone(),
+/// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForCreate`].
+impl ::std::convert::From<&ShapeStyle> for ShapeStyleForCreate {
+    fn from(read: &ShapeStyle) -> Self {
+        ShapeStyleForCreate {
+            border_color: read.border_color.clone(),
+            border_opacity: read.border_opacity.clone(),
+            border_style: read.border_style.clone(),
+            border_width: read.border_width.clone(),
+            color: read.color.clone(),
+            fill_color: read.fill_color.clone(),
+            fill_opacity: read.fill_opacity.clone(),
+            font_family: read.font_family.clone(),
+            font_size: read.font_size.clone(),
+            text_align: read.text_align.clone(),
+            text_align_vertical: read.text_align_vertical.clone(),
         }
     }
 }
@@ -25844,28 +22712,9 @@ impl ::std::convert::From<&AppCardStyle> for UpdateAppCardStyle {
     }
 }
 #[cfg(feature = "items")]
-/// The fields of a [`AppCardStylePlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`UpdateAppCardStyle`].
-impl ::std::convert::From<&AppCardStylePlatformbulkcreateoperation>
-for UpdateAppCardStyle {
-    fn from(read: &AppCardStylePlatformbulkcreateoperation) -> Self {
-        UpdateAppCardStyle {
-            fill_color: read.fill_color.clone(),
-        }
-    }
-}
-#[cfg(feature = "items")]
 /// The fields of a [`CardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
 impl ::std::convert::From<&CardStyle> for UpdateCardStyle {
     fn from(read: &CardStyle) -> Self {
-        UpdateCardStyle {
-            card_theme: read.card_theme.clone(),
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`CardStylePlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
-impl ::std::convert::From<&CardStylePlatformbulkcreateoperation> for UpdateCardStyle {
-    fn from(read: &CardStylePlatformbulkcreateoperation) -> Self {
         UpdateCardStyle {
             card_theme: read.card_theme.clone(),
         }
@@ -25947,18 +22796,6 @@ impl ::std::convert::From<&StickyNoteStyle> for UpdateStickyNoteStyle {
     }
 }
 #[cfg(feature = "items")]
-/// The fields of a [`StickyNoteStylePlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`UpdateStickyNoteStyle`].
-impl ::std::convert::From<&StickyNoteStylePlatformbulkcreateoperation>
-for UpdateStickyNoteStyle {
-    fn from(read: &StickyNoteStylePlatformbulkcreateoperation) -> Self {
-        UpdateStickyNoteStyle {
-            fill_color: read.fill_color.clone(),
-            text_align: read.text_align.clone(),
-            text_align_vertical: read.text_align_vertical.clone(),
-        }
-    }
-}
-#[cfg(feature = "items")]
 /// The fields of a [`TextStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateTextStyle`].
 impl ::std::convert::From<&TextStyle> for UpdateTextStyle {
     fn from(read: &TextStyle) -> Self {
@@ -25972,3 +22809,877 @@ impl ::std::convert::From<&TextStyle> for UpdateTextStyle {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`AppCardData`] in the spec.
+#[deprecated(note = "the same type as `AppCardData`; use that name")]
+pub type AppCardDataResponse = AppCardData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`AppCardStyle`] in the spec.
+#[deprecated(note = "the same type as `AppCardStyle`; use that name")]
+pub type AppCardStylePlatformbulkcreateoperation = AppCardStyle;
+#[cfg(any(feature = "board_members", feature = "boards"))]
+/// Renamed: an identical copy of [`BoardMember`] in the spec.
+#[deprecated(note = "the same type as `BoardMember`; use that name")]
+pub type BoardMemberWithLinks = BoardMember;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CardData`] in the spec.
+#[deprecated(note = "the same type as `CardData`; use that name")]
+pub type CardDataPlatformbulkcreateoperation = CardData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CardStyle`] in the spec.
+#[deprecated(note = "the same type as `CardStyle`; use that name")]
+pub type CardStylePlatformbulkcreateoperation = CardStyle;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformContainers = CreatedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformExperimentalFeatures = CreatedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformFileUpload = CreatedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformTags = CreatedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformcreateitemsinbulkusingfilefromdevice = CreatedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformgroups = CreatedBy;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CustomField`] in the spec.
+#[deprecated(note = "the same type as `CustomField`; use that name")]
+pub type CustomFieldPlatformTags = CustomField;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CustomField`] in the spec.
+#[deprecated(note = "the same type as `CustomField`; use that name")]
+pub type CustomFieldPlatformbulkcreateoperation = CustomField;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`DocFormatData`] in the spec.
+#[deprecated(note = "the same type as `DocFormatData`; use that name")]
+pub type DocFormatDataPlatform = DocFormatData;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`DocumentData`] in the spec.
+#[deprecated(note = "the same type as `DocumentData`; use that name")]
+pub type DocumentDataResponse = DocumentData;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`DocumentData`] in the spec.
+#[deprecated(note = "the same type as `DocumentData`; use that name")]
+pub type DocumentDataResponsePlatformcreateitemsinbulkusingfilefromdevice = DocumentData;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`DocumentItem`] in the spec.
+#[deprecated(note = "the same type as `DocumentItem`; use that name")]
+pub type DocumentItemPlatformFileUpload = DocumentItem;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`DocumentUrlData`] in the spec.
+#[deprecated(note = "the same type as `DocumentUrlData`; use that name")]
+pub type DocumentUrlDataPlatformbulkcreateoperation = DocumentUrlData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`EmbedData`] in the spec.
+#[deprecated(note = "the same type as `EmbedData`; use that name")]
+pub type EmbedDataResponse = EmbedData;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`EmbedUrlData`] in the spec.
+#[deprecated(note = "the same type as `EmbedUrlData`; use that name")]
+pub type EmbedUrlDataPlatformbulkcreateoperation = EmbedUrlData;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`FixedRatioGeometry`] in the spec.
+#[deprecated(note = "the same type as `FixedRatioGeometry`; use that name")]
+pub type FixedRatioGeometryPlatformFileUpload = FixedRatioGeometry;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`FrameDataType`] in the spec.
+#[deprecated(note = "the same type as `FrameDataType`; use that name")]
+pub type FrameDataPlatformContainersType = FrameDataType;
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// Renamed: an identical copy of [`GenericItemCursorPaged`] in the spec.
+#[deprecated(note = "the same type as `GenericItemCursorPaged`; use that name")]
+pub type GenericItemCursorPagedPlatformContainers = GenericItemCursorPaged;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`GenericItem`] in the spec.
+#[deprecated(note = "the same type as `GenericItem`; use that name")]
+pub type GenericItemPlatformTags = GenericItem;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformContainers = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformExperimentalFeatures = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformFileUpload = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformTags = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformbulkcreateoperation = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformcreateitemsinbulkusingfilefromdevice = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformgroups = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ImageData`] in the spec.
+#[deprecated(note = "the same type as `ImageData`; use that name")]
+pub type ImageDataResponse = ImageData;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ImageData`] in the spec.
+#[deprecated(note = "the same type as `ImageData`; use that name")]
+pub type ImageDataResponsePlatformcreateitemsinbulkusingfilefromdevice = ImageData;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`ImageItem`] in the spec.
+#[deprecated(note = "the same type as `ImageItem`; use that name")]
+pub type ImageItemPlatformFileUpload = ImageItem;
+#[cfg(any(feature = "groups", feature = "tags"))]
+/// Renamed: an identical copy of [`ItemPagedResponse`] in the spec.
+#[deprecated(note = "the same type as `ItemPagedResponse`; use that name")]
+pub type ItemPagedResponsePlatformTags = ItemPagedResponse;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformContainers = ModifiedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformExperimentalFeatures = ModifiedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformFileUpload = ModifiedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformTags = ModifiedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformcreateitemsinbulkusingfilefromdevice = ModifiedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformgroups = ModifiedBy;
+#[cfg(
+    any(
+        feature = "board_members",
+        feature = "boards",
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`PageLinks`] in the spec.
+#[deprecated(note = "the same type as `PageLinks`; use that name")]
+pub type PageLinksPlatformExperimentalFeatures = PageLinks;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Parent`] in the spec.
+#[deprecated(note = "the same type as `Parent`; use that name")]
+pub type ParentLinksEnvelope = Parent;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Parent`] in the spec.
+#[deprecated(note = "the same type as `Parent`; use that name")]
+pub type ParentLinksEnvelopePlatformContainers = Parent;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Parent`] in the spec.
+#[deprecated(note = "the same type as `Parent`; use that name")]
+pub type ParentWithLinks = Parent;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Parent`] in the spec.
+#[deprecated(note = "the same type as `Parent`; use that name")]
+pub type ParentWithLinksPlatformcreateitemsinbulkusingfilefromdevice = Parent;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`SelfLink`] in the spec.
+#[deprecated(note = "the same type as `SelfLink`; use that name")]
+pub type SelfLinkPlatformFileUpload = SelfLink;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`SelfLink`] in the spec.
+#[deprecated(note = "the same type as `SelfLink`; use that name")]
+pub type SelfLinkPlatformTags = SelfLink;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ShapeData`] in the spec.
+#[deprecated(note = "the same type as `ShapeData`; use that name")]
+pub type ShapeDataPlatformTags = ShapeData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`TextAlign`] in the spec.
+#[deprecated(note = "the same type as `TextAlign`; use that name")]
+pub type ShapeStyleForCreateTextAlign = TextAlign;
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`TextAlignVertical`] in the spec.
+#[deprecated(note = "the same type as `TextAlignVertical`; use that name")]
+pub type ShapeStyleForCreateTextAlignVertical = TextAlignVertical;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`StickyNoteData`] in the spec.
+#[deprecated(note = "the same type as `StickyNoteData`; use that name")]
+pub type StickyNoteDataPlatformTags = StickyNoteData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`StickyNoteData`] in the spec.
+#[deprecated(note = "the same type as `StickyNoteData`; use that name")]
+pub type StickyNoteDataPlatformbulkcreateoperation = StickyNoteData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`StickyNoteStyle`] in the spec.
+#[deprecated(note = "the same type as `StickyNoteStyle`; use that name")]
+pub type StickyNoteStylePlatformbulkcreateoperation = StickyNoteStyle;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`TextData`] in the spec.
+#[deprecated(note = "the same type as `TextData`; use that name")]
+pub type TextDataPlatformTags = TextData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`TextData`] in the spec.
+#[deprecated(note = "the same type as `TextData`; use that name")]
+pub type TextDataPlatformbulkcreateoperation = TextData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`WidgetLinks`] in the spec.
+#[deprecated(note = "the same type as `WidgetLinks`; use that name")]
+pub type WidgetLinksPlatformContainers = WidgetLinks;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`WidgetLinks`] in the spec.
+#[deprecated(note = "the same type as `WidgetLinks`; use that name")]
+pub type WidgetLinksPlatformExperimentalFeatures = WidgetLinks;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`WidgetLinks`] in the spec.
+#[deprecated(note = "the same type as `WidgetLinks`; use that name")]
+pub type WidgetLinksPlatformFileUpload = WidgetLinks;
