@@ -100,6 +100,18 @@ pub const FIXES: &[Fix] = &[
         apply: integer_paging_parameters,
     },
     Fix {
+        name: "listed-query-values-as-enum",
+        reason: "Some query filters are free strings whose description lists the accepted \
+                 values (get-items-within-frame's `type`: \"Possible values: `app_card`, \
+                 `card`...\"; the team members' `role`: \"Accepted values are: * \\\"member\\\"...\"), \
+                 where another operation's filter of the same name is an enum (get-items' \
+                 `type`), so one took `&str` and the other an enum. The listed values become the \
+                 parameter's enum; when a query parameter of the same name has an enum holding \
+                 all of them, both take that one (a component named as typify named it, \
+                 `GetItemsType`).",
+        apply: listed_query_values_as_enum,
+    },
+    Fix {
         name: "defaults-are-documentation",
         reason: "A schema `default` says what Miro does when a field is absent, not a value to \
                  send; typify turns it into a plain field that is always serialized, so an update \
@@ -227,6 +239,94 @@ pub const FIXES: &[Fix] = &[
         apply: outer_type_discriminators,
     },
 ];
+
+/// Where [`record_property_order`] keeps a component schema's property names in the order the
+/// spec declares them (the parsed JSON sorts them): constructors take required fields in it.
+pub const PROPERTY_ORDER_EXTENSION: &str = "x-miro-property-order";
+
+/// The keys of a JSON document's objects in document order (values other than objects are
+/// skipped), read from its bytes.
+struct KeyOrder(Vec<(String, KeyOrder)>);
+
+impl<'de> serde::Deserialize<'de> for KeyOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = KeyOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<KeyOrder, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, KeyOrder>()? {
+                    keys.push((key, value));
+                }
+                Ok(KeyOrder(keys))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<KeyOrder, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_unit<E>(self) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl KeyOrder {
+    fn get(&self, key: &str) -> Option<&KeyOrder> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+/// Records in each component schema of `spec` its property names in the order `bytes` (the
+/// spec's text) declares them, under [`PROPERTY_ORDER_EXTENSION`]. Returns how many schemas.
+pub fn record_property_order(spec: &mut Value, bytes: &[u8]) -> usize {
+    let Ok(order) = serde_json::from_slice::<KeyOrder>(bytes) else {
+        return 0;
+    };
+    let Some(declared) = order.get("components").and_then(|c| c.get("schemas")) else {
+        return 0;
+    };
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let mut n = 0;
+    for (name, schema) in &declared.0 {
+        let Some(props) = schema.get("properties") else {
+            continue;
+        };
+        let names: Vec<Value> = props.0.iter().map(|(k, _)| json!(k)).collect();
+        if let Some(Value::Object(target)) = schemas.get_mut(name) {
+            target.insert(PROPERTY_ORDER_EXTENSION.into(), Value::Array(names));
+            n += 1;
+        }
+    }
+    n
+}
 
 /// What [`apply_all`] did: the number of changes each fix made, in order.
 pub type FixReport = Vec<(&'static str, usize)>;
@@ -674,6 +774,200 @@ fn integer_paging_parameters(spec: &mut Value) -> usize {
     })
 }
 
+/// The values a description lists after "Possible values" or "Accepted values", each in
+/// backticks or double quotes (`` `card` ``, `"member"`); empty when it lists fewer than two.
+fn listed_enum_values(description: &str) -> Vec<String> {
+    let lower = description.to_ascii_lowercase();
+    let Some(start) = ["possible values", "accepted values"]
+        .iter()
+        .filter_map(|marker| lower.find(marker))
+        .min()
+    else {
+        return Vec::new();
+    };
+    let mut values: Vec<String> = Vec::new();
+    let rest = &description[start..];
+    let mut chars = rest.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c != '`' && c != '"' {
+            continue;
+        }
+        let Some(len) = rest[i + 1..].find(c) else {
+            break;
+        };
+        let token = &rest[i + 1..i + 1 + len];
+        // A camelCase word in backticks is a field name, not a value.
+        let mixed_case = token.chars().any(|c| c.is_ascii_lowercase())
+            && token.chars().any(|c| c.is_ascii_uppercase());
+        if !token.is_empty()
+            && !mixed_case
+            && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !values.iter().any(|v| v == token)
+        {
+            values.push(token.to_string());
+        }
+        // Past the closing quote.
+        for _ in 0..=token.chars().count() {
+            chars.next();
+        }
+    }
+    if values.len() < 2 {
+        values.clear();
+    }
+    values
+}
+
+fn listed_query_values_as_enum(spec: &mut Value) -> usize {
+    // Every query parameter: (operationId, name, its schema).
+    let mut params: Vec<(String, String, Value, Option<String>)> = Vec::new();
+    for_each_operation(spec, |_, _, op| {
+        let id = op
+            .get("operationId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        for p in op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if p.get("in").and_then(Value::as_str) != Some("query") {
+                continue;
+            }
+            let (Some(name), Some(schema)) =
+                (p.get("name").and_then(Value::as_str), p.get("schema"))
+            else {
+                continue;
+            };
+            let description = p
+                .get("description")
+                .or_else(|| schema.get("description"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            params.push((id.clone(), name.to_string(), schema.clone(), description));
+        }
+    });
+    let enum_values = |schema: &Value| -> Vec<String> {
+        schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    // (operation, parameter) -> the new schema; component schemas to add.
+    let mut changes: BTreeMap<(String, String), Value> = BTreeMap::new();
+    let mut shared: BTreeMap<String, Value> = BTreeMap::new();
+    let components = spec
+        .pointer("/components/schemas")
+        .cloned()
+        .unwrap_or_default();
+    let free_string = |schema: &Value| -> Option<Value> {
+        let schema = match schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        {
+            Some(name) => components.get(name)?,
+            None => schema,
+        };
+        (schema.get("type").and_then(Value::as_str) == Some("string")
+            && schema.get("enum").is_none()
+            && schema.get("format").is_none())
+        .then(|| schema.clone())
+    };
+    for (op, name, schema, description) in &params {
+        // A string, or a list of strings (the values are listed on the list or its items).
+        let (string, list) = match free_string(schema) {
+            Some(s) => (s, false),
+            None if schema.get("type").and_then(Value::as_str) == Some("array") => {
+                match schema.get("items").and_then(&free_string) {
+                    Some(items) => (items, true),
+                    None => continue,
+                }
+            }
+            None => continue,
+        };
+        let listed = [
+            description.as_deref(),
+            string.get("description").and_then(Value::as_str),
+        ]
+        .into_iter()
+        .flatten()
+        .map(listed_enum_values)
+        .find(|v| !v.is_empty())
+        .unwrap_or_default();
+        if listed.is_empty() {
+            continue;
+        }
+        if list {
+            let mut items = string.clone();
+            items["enum"] = json!(listed);
+            let mut replacement = schema.clone();
+            replacement["items"] = items;
+            changes.insert((op.clone(), name.clone()), replacement);
+            continue;
+        }
+        // Another filter of the same name whose enum holds every listed value.
+        let wider = params.iter().find(|(other_op, other, s, _)| {
+            other == name && other_op != op && {
+                let values = enum_values(s);
+                listed.iter().all(|v| values.contains(v))
+            }
+        });
+        let mut replacement = match wider {
+            Some((other_op, _, other_schema, _)) => {
+                let component = format!("{}{}", upper_camel(other_op), upper_camel(name));
+                shared.insert(component.clone(), other_schema.clone());
+                changes.insert((other_op.clone(), name.clone()), schema_ref(&component));
+                schema_ref(&component)
+            }
+            None => {
+                let mut s = schema.clone();
+                s["enum"] = json!(listed);
+                s
+            }
+        };
+        if let (Some(d), Some(obj)) = (schema.get("description"), replacement.as_object_mut()) {
+            obj.insert("description".into(), d.clone());
+        }
+        changes.insert((op.clone(), name.clone()), replacement);
+    }
+    let mut changed = 0;
+    for_each_operation(spec, |_, _, op| {
+        let id = op
+            .get("operationId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        for p in op
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let Some(name) = p.get("name").and_then(Value::as_str).map(str::to_string) else {
+                continue;
+            };
+            if p.get("in").and_then(Value::as_str) != Some("query") {
+                continue;
+            }
+            if let Some(schema) = changes.get(&(id.clone(), name)) {
+                p["schema"] = schema.clone();
+                changed += 1;
+            }
+        }
+    });
+    if let Some(schemas) = schemas(spec) {
+        for (name, schema) in shared {
+            schemas.entry(name).or_insert(schema);
+        }
+    }
+    changed
+}
+
 /// Where `defaults-are-documentation` keeps a schema's `default`, for the generator's own use
 /// (the emulator's synthesized answers); typify ignores it.
 pub const DEFAULT_EXTENSION: &str = "x-miro-default";
@@ -1072,6 +1366,7 @@ const DOC_KEYS: &[&str] = &[
     "title",
     "externalDocs",
     DEFAULT_EXTENSION,
+    PROPERTY_ORDER_EXTENSION,
 ];
 
 /// A canonical text of `schema`'s shape: documentation left out, object keys and `required`
@@ -1917,6 +2212,56 @@ mod tests {
         );
         assert_eq!(spec[RENAMED_EXTENSION]["ParentLinksEnvelope"], "Parent");
         assert_eq!(spec[RENAMED_EXTENSION]["SelfLinkPlatformTags"], "SelfLink");
+    }
+
+    #[test]
+    fn listed_query_values_become_an_enum_shared_by_name() {
+        let param = |name: &str, schema: Value, description: &str| json!({"in": "query", "name": name, "schema": schema, "description": description});
+        let mut spec = json!({"paths": {
+            "/items": {"get": {"operationId": "get-items", "parameters": [
+                param("type", json!({"type": "string", "enum": ["card", "frame", "text"]}), "")]}},
+            "/frame": {"get": {"operationId": "get-items-within-frame", "parameters": [
+                param("type", json!({"type": "string"}), "Set `type` to `cards`.\n Possible values: `card`, `text`")]}},
+            "/members": {"get": {"operationId": "get-members", "parameters": [
+                param("role", json!({"type": "string"}), "Accepted values are:\n* \"member\": a member.\n* \"admin\": an admin."),
+                param("status", json!({"type": "array", "items": {"type": "string",
+                    "description": "Possible values:\n`DONE`: see `errorMessage`.\n`FAILED`: no."}}), ""),
+                param("query", json!({"type": "string"}), "Any text, e.g. `x`.")]}}},
+            "components": {"schemas": {}}});
+        assert_eq!(run("listed-query-values-as-enum", &mut spec), 4);
+        let get =
+            |path: &str, i: usize| spec["paths"][path]["get"]["parameters"][i]["schema"].clone();
+        assert_eq!(
+            get("/frame", 0)["$ref"],
+            "#/components/schemas/GetItemsType"
+        );
+        assert_eq!(
+            get("/items", 0)["$ref"],
+            "#/components/schemas/GetItemsType"
+        );
+        assert_eq!(
+            spec["components"]["schemas"]["GetItemsType"]["enum"],
+            json!(["card", "frame", "text"])
+        );
+        assert_eq!(get("/members", 0)["enum"], json!(["member", "admin"]));
+        // Values of a list's items; a camelCase word in backticks is a field, not a value.
+        assert_eq!(
+            get("/members", 1)["items"]["enum"],
+            json!(["DONE", "FAILED"])
+        );
+        assert!(get("/members", 2).get("enum").is_none());
+    }
+
+    #[test]
+    fn the_declared_property_order_is_recorded() {
+        let text = br#"{"components": {"schemas": {"Connector": {"required": ["endItem", "startItem"],
+            "properties": {"startItem": {"properties": {"z": {}, "a": {}}}, "endItem": {}, "style": {}}}}}}"#;
+        let mut spec: Value = serde_json::from_slice(text).unwrap();
+        assert_eq!(record_property_order(&mut spec, text), 1);
+        assert_eq!(
+            spec["components"]["schemas"]["Connector"][PROPERTY_ORDER_EXTENSION],
+            json!(["startItem", "endItem", "style"])
+        );
     }
 
     #[test]

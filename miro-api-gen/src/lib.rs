@@ -64,6 +64,7 @@ impl GenError {
 pub fn fixed_spec(bytes: &[u8]) -> Result<(serde_json::Value, fixes::FixReport), GenError> {
     let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| GenError::Spec(format!("spec is not JSON: {e}")))?;
+    fixes::record_property_order(&mut value, bytes);
     let report = fixes::apply_all(&mut value);
     Ok((value, report))
 }
@@ -144,7 +145,12 @@ pub fn generate(
     postprocess::decode_unions_by_discriminator(&mut processed.types, &fixed);
     let request_types_found =
         request_types::reachable(&fixed, &ops, &processed.types, &processed.signatures);
-    bodies::add(&mut processed.types, &request_types_found, &outer_tags);
+    bodies::add(
+        &mut processed.types,
+        &request_types_found,
+        &outer_tags,
+        &fixed,
+    );
     conversions::add(&mut processed.types, &request_types_found);
     postprocess::renamed_aliases(&mut processed.types, &fixed);
     let head = header(pin);
@@ -157,7 +163,11 @@ pub fn generate(
          pub mod types;\n"
     );
     let request_types = format_items(
-        parse_items(request_types::table(&fixed, &request_types_found))?,
+        parse_items(request_types::table(
+            &fixed,
+            &request_types_found,
+            &processed.types,
+        ))?,
         vec![
             syn::parse_quote!(#![doc = " Every type of a request body with its smallest value, for the test that nothing unset is sent."]),
         ],

@@ -2138,7 +2138,7 @@ pub struct GetItemsWithinFrame<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
     pub(crate) parent_item_id: &'a str,
-    pub(crate) type_: Option<&'a str>,
+    pub(crate) type_: Option<types::GetItemsType>,
 }
 #[cfg(feature = "items")]
 impl<'a> GetItemsWithinFrame<'a> {
@@ -2153,7 +2153,7 @@ impl<'a> GetItemsWithinFrame<'a> {
         self
     }
     /// Sets `type`: If you want to get a list of items of a specific type, specify an item type. For example, if you want to retrieve the list of card items, set `type` to `cards`. Possible values: `app_card`, `card`, `document`, `embed`, `frame`, `image`, `shape`, `sticky_note`, `text`
-    pub fn type_(mut self, value: &'a str) -> Self {
+    pub fn type_(mut self, value: types::GetItemsType) -> Self {
         self.type_ = ::std::option::Option::Some(value);
         self
     }
@@ -4719,7 +4719,7 @@ impl<'a> GetItems<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sets `type`: If you want to get a list of items of a specific type, specify an item type. For example, if you want to retrieve the list of card items, set `type` to `cards`. A `document` is meant for uploaded documents like PDFs while `doc_format` is a Miro structured document similar to a Google Doc. Possible values: `app_card`, `card`, `data_table_format`, `document`, `embed`, `frame`, `image`, `shape`, `sticky_note`, `text`, `doc_format`
+    /// Sets the optional `type`.
     pub fn type_(mut self, value: types::GetItemsType) -> Self {
         self.type_ = ::std::option::Option::Some(value);
         self
@@ -6284,7 +6284,9 @@ pub struct EnterpriseBoardExportJobs<'a> {
     pub(crate) creator_id: Option<&'a ::std::vec::Vec<i64>>,
     pub(crate) cursor: Option<&'a ::uuid::Uuid>,
     pub(crate) limit: Option<u32>,
-    pub(crate) status: Option<&'a ::std::vec::Vec<::std::string::String>>,
+    pub(crate) status: Option<
+        &'a ::std::vec::Vec<types::EnterpriseBoardExportJobsStatusItem>,
+    >,
 }
 #[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobs<'a> {
@@ -6304,7 +6306,10 @@ impl<'a> EnterpriseBoardExportJobs<'a> {
         self
     }
     /// Sets `status`: Status of the board export jobs that you want to retrieve, such as JOB_STATUS_CREATED, JOB_STATUS_IN_PROGRESS, JOB_STATUS_CANCELLED or JOB_STATUS_FINISHED.
-    pub fn status(mut self, value: &'a ::std::vec::Vec<::std::string::String>) -> Self {
+    pub fn status(
+        mut self,
+        value: &'a ::std::vec::Vec<types::EnterpriseBoardExportJobsStatusItem>,
+    ) -> Self {
         self.status = ::std::option::Option::Some(value);
         self
     }
@@ -6591,7 +6596,9 @@ pub struct EnterpriseBoardExportJobTasks<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
     pub(crate) cursor: Option<&'a ::uuid::Uuid>,
     pub(crate) limit: Option<u32>,
-    pub(crate) status: Option<&'a ::std::vec::Vec<::std::string::String>>,
+    pub(crate) status: Option<
+        &'a ::std::vec::Vec<types::EnterpriseBoardExportJobTasksStatusItem>,
+    >,
 }
 #[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobTasks<'a> {
@@ -6606,7 +6613,10 @@ impl<'a> EnterpriseBoardExportJobTasks<'a> {
         self
     }
     /// Sets `status`: Filters the list of board export tasks by their status. Accepts an array of statuses such as TASK_STATUS_CREATED, TASK_STATUS_CANCELLED, TASK_STATUS_SCHEDULED, TASK_STATUS_SUCCESS or TASK_STATUS_ERROR.
-    pub fn status(mut self, value: &'a ::std::vec::Vec<::std::string::String>) -> Self {
+    pub fn status(
+        mut self,
+        value: &'a ::std::vec::Vec<types::EnterpriseBoardExportJobTasksStatusItem>,
+    ) -> Self {
         self.status = ::std::option::Option::Some(value);
         self
     }
@@ -9595,7 +9605,7 @@ pub struct EnterpriseGetTeamMembers<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
-    pub(crate) role: Option<&'a str>,
+    pub(crate) role: Option<types::EnterpriseGetTeamMembersRole>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeamMembers<'a> {
@@ -9610,7 +9620,7 @@ impl<'a> EnterpriseGetTeamMembers<'a> {
         self
     }
     /// Sets `role`: Role query. Filters members by role using full word match. Accepted values are: * "member": Team member with full member permissions. * "admin": Admin of a team. Team member with permission to manage team. * "non_team": External user, non-team user. * "team_guest": (Deprecated) Team-guest user, user with access only to a team without access to organization.
-    pub fn role(mut self, value: &'a str) -> Self {
+    pub fn role(mut self, value: types::EnterpriseGetTeamMembersRole) -> Self {
         self.role = ::std::option::Option::Some(value);
         self
     }

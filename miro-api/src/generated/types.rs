@@ -2546,6 +2546,7 @@ impl ::std::convert::From<UserResource> for CreateUserResponse {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -2846,6 +2847,7 @@ pub struct DocumentCreateRequest {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -3187,6 +3189,42 @@ impl ::std::default::Default for EnterpriseBoardContentItemLogsFetchSorting {
         EnterpriseBoardContentItemLogsFetchSorting::Asc
     }
 }
+#[cfg(feature = "exports")]
+/**Indicates the status of the individual board export task.
+Possible values:
+`TASK_STATUS_SUCCESS`: the board export task was completed successfully and the results are available.
+`TASK_STATUS_ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
+`TASK_STATUS_CANCELLED`: the board export task was cancelled.
+`TASK_STATUS_SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
+`TASK_STATUS_CREATED`: the board export task was created.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum EnterpriseBoardExportJobTasksStatusItem {
+    TaskStatusSuccess,
+    TaskStatusError,
+    TaskStatusCancelled,
+    TaskStatusScheduled,
+    TaskStatusCreated,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
+#[cfg(feature = "exports")]
+/**Indicates the current state of the board export job.
+Possible values:
+`JOB_STATUS_CREATED`: the job has been created but not yet started. Retry the status call after some time.
+`JOB_STATUS_IN_PROGRESS`: the job is in progress, and the results are not ready yet. Retry the status call after some time.
+`JOB_STATUS_CANCELLED`: the job has been cancelled and will not produce any more results.
+`JOB_STATUS_FINISHED`: the job is complete. You can now get results for the board export job.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum EnterpriseBoardExportJobsStatusItem {
+    JobStatusCreated,
+    JobStatusInProgress,
+    JobStatusCancelled,
+    JobStatusFinished,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
 #[cfg(feature = "audit_logs")]
 ///`EnterpriseGetAiInteractionLogsSorting`
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -3262,6 +3300,18 @@ pub enum EnterpriseGetOrganizationMembersRole {
     OrganizationExternalUser,
     OrganizationTeamGuestUser,
     Unknown,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
+#[cfg(feature = "enterprise")]
+///`EnterpriseGetTeamMembersRole`
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum EnterpriseGetTeamMembersRole {
+    Member,
+    Admin,
+    NonTeam,
+    TeamGuest,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -3972,6 +4022,7 @@ pub struct GenericSubscriptionsCursorPaged {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -4576,6 +4627,7 @@ pub struct ImageCreateRequest {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -4707,6 +4759,7 @@ pub struct InvitationResult {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -4852,6 +4905,7 @@ pub struct ItemCreate {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -4879,6 +4933,7 @@ pub enum ItemData {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -4901,6 +4956,7 @@ impl ::std::convert::From<DocumentData> for ItemData {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -5592,6 +5648,7 @@ impl ::std::convert::From<TextData> for MindmapWidgetDataOutput {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -5985,6 +6042,7 @@ Miro's default: `cursor-list`.*/
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -6162,6 +6220,7 @@ Miro's default: `picture`.*/
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -6224,6 +6283,7 @@ Miro's default: `0`.*/
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -6253,6 +6313,7 @@ pub enum PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -6783,6 +6844,7 @@ pub struct SchemaResourceMeta {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -11859,6 +11921,154 @@ impl crate::runtime::OuterTag for EnterpriseBoardContentItemLogsFetchSorting {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
+impl EnterpriseBoardExportJobTasksStatusItem {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::TaskStatusSuccess => "TASK_STATUS_SUCCESS",
+            Self::TaskStatusError => "TASK_STATUS_ERROR",
+            Self::TaskStatusCancelled => "TASK_STATUS_CANCELLED",
+            Self::TaskStatusScheduled => "TASK_STATUS_SCHEDULED",
+            Self::TaskStatusCreated => "TASK_STATUS_CREATED",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "TASK_STATUS_SUCCESS" => ::std::option::Option::Some(Self::TaskStatusSuccess),
+            "TASK_STATUS_ERROR" => ::std::option::Option::Some(Self::TaskStatusError),
+            "TASK_STATUS_CANCELLED" => {
+                ::std::option::Option::Some(Self::TaskStatusCancelled)
+            }
+            "TASK_STATUS_SCHEDULED" => {
+                ::std::option::Option::Some(Self::TaskStatusScheduled)
+            }
+            "TASK_STATUS_CREATED" => ::std::option::Option::Some(Self::TaskStatusCreated),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl ::std::fmt::Display for EnterpriseBoardExportJobTasksStatusItem {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+impl ::std::str::FromStr for EnterpriseBoardExportJobTasksStatusItem {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseBoardExportJobTasksStatusItem",
+                value,
+            ))
+    }
+}
+#[cfg(feature = "exports")]
+impl ::serde::Serialize for EnterpriseBoardExportJobTasksStatusItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardExportJobTasksStatusItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+#[cfg(feature = "exports")]
+impl crate::runtime::OuterTag for EnterpriseBoardExportJobTasksStatusItem {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+impl EnterpriseBoardExportJobsStatusItem {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::JobStatusCreated => "JOB_STATUS_CREATED",
+            Self::JobStatusInProgress => "JOB_STATUS_IN_PROGRESS",
+            Self::JobStatusCancelled => "JOB_STATUS_CANCELLED",
+            Self::JobStatusFinished => "JOB_STATUS_FINISHED",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "JOB_STATUS_CREATED" => ::std::option::Option::Some(Self::JobStatusCreated),
+            "JOB_STATUS_IN_PROGRESS" => {
+                ::std::option::Option::Some(Self::JobStatusInProgress)
+            }
+            "JOB_STATUS_CANCELLED" => {
+                ::std::option::Option::Some(Self::JobStatusCancelled)
+            }
+            "JOB_STATUS_FINISHED" => ::std::option::Option::Some(Self::JobStatusFinished),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl ::std::fmt::Display for EnterpriseBoardExportJobsStatusItem {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+impl ::std::str::FromStr for EnterpriseBoardExportJobsStatusItem {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseBoardExportJobsStatusItem",
+                value,
+            ))
+    }
+}
+#[cfg(feature = "exports")]
+impl ::serde::Serialize for EnterpriseBoardExportJobsStatusItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardExportJobsStatusItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+#[cfg(feature = "exports")]
+impl crate::runtime::OuterTag for EnterpriseBoardExportJobsStatusItem {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
 #[cfg(feature = "audit_logs")]
 impl EnterpriseGetAiInteractionLogsSorting {
     /// The value as it goes on the wire.
@@ -12143,6 +12353,75 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersRole {
 }
 #[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for EnterpriseGetOrganizationMembersRole {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+impl EnterpriseGetTeamMembersRole {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Member => "member",
+            Self::Admin => "admin",
+            Self::NonTeam => "non_team",
+            Self::TeamGuest => "team_guest",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "member" => ::std::option::Option::Some(Self::Member),
+            "admin" => ::std::option::Option::Some(Self::Admin),
+            "non_team" => ::std::option::Option::Some(Self::NonTeam),
+            "team_guest" => ::std::option::Option::Some(Self::TeamGuest),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl ::std::fmt::Display for EnterpriseGetTeamMembersRole {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+impl ::std::str::FromStr for EnterpriseGetTeamMembersRole {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseGetTeamMembersRole",
+                value,
+            ))
+    }
+}
+#[cfg(feature = "enterprise")]
+impl ::serde::Serialize for EnterpriseGetTeamMembersRole {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+impl<'de> ::serde::Deserialize<'de> for EnterpriseGetTeamMembersRole {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+#[cfg(feature = "enterprise")]
+impl crate::runtime::OuterTag for EnterpriseGetTeamMembersRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -14585,6 +14864,7 @@ impl crate::runtime::OuterTag for PatchUserResourceSchemasItem {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14618,6 +14898,7 @@ impl PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14641,6 +14922,7 @@ impl ::std::fmt::Display for PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14668,6 +14950,7 @@ impl ::std::str::FromStr for PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14694,6 +14977,7 @@ impl ::serde::Serialize for PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14724,6 +15008,7 @@ impl<'de> ::serde::Deserialize<'de> for PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14747,6 +15032,7 @@ impl crate::runtime::OuterTag for PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14782,6 +15068,7 @@ impl PositionRelativeTo {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14805,6 +15092,7 @@ impl ::std::fmt::Display for PositionRelativeTo {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14832,6 +15120,7 @@ impl ::std::str::FromStr for PositionRelativeTo {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14858,6 +15147,7 @@ impl ::serde::Serialize for PositionRelativeTo {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -14888,6 +15178,7 @@ impl<'de> ::serde::Deserialize<'de> for PositionRelativeTo {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17740,6 +18031,7 @@ impl crate::runtime::OuterTag for UserResourceSchemasItem {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -18082,6 +18374,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -18386,8 +18679,8 @@ impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultItem {
 }
 #[cfg(feature = "projects")]
 impl AddProjectMemberRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         email: impl ::std::convert::Into<::std::string::String>,
         role: impl ::std::convert::Into<ProjectRole>,
@@ -18516,6 +18809,30 @@ impl AppCardDataChanges {
         self
     }
 }
+#[cfg(feature = "items")]
+impl AppCardItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(
     any(
         feature = "experimental",
@@ -18574,6 +18891,38 @@ impl AppCardUpdateRequest {
     }
 }
 #[cfg(feature = "boards")]
+impl Board {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            current_user_membership: ::std::default::Default::default(),
+            description: ::std::default::Default::default(),
+            last_opened_at: ::std::default::Default::default(),
+            last_opened_by: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            owner: ::std::default::Default::default(),
+            permissions_policy: ::std::default::Default::default(),
+            picture: ::std::default::Default::default(),
+            policy: ::std::default::Default::default(),
+            project: ::std::default::Default::default(),
+            sharing_policy: ::std::default::Default::default(),
+            team: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+            view_link: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "boards")]
 impl BoardChanges {
     /// Sets `description`.
     pub fn description(
@@ -18616,10 +18965,79 @@ impl BoardChanges {
         self
     }
 }
+#[cfg(feature = "exports")]
+impl BoardExportJobId {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(job_id: impl ::std::convert::Into<::uuid::Uuid>) -> Self {
+        Self { job_id: job_id.into() }
+    }
+}
+#[cfg(feature = "exports")]
+impl BoardExportJobStatus {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(job_status: impl ::std::convert::Into<ExportJobStatus>) -> Self {
+        Self {
+            job_status: job_status.into(),
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl BoardExportTask {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        status: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            status: status.into(),
+            artifact_expired_at: ::std::default::Default::default(),
+            board: ::std::default::Default::default(),
+            error_message: ::std::default::Default::default(),
+            error_type: ::std::default::Default::default(),
+            size_in_bytes: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl BoardExportTaskExportLink {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(status: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            status: status.into(),
+            artifact_expired_at: ::std::default::Default::default(),
+            error_message: ::std::default::Default::default(),
+            error_type: ::std::default::Default::default(),
+            export_link: ::std::default::Default::default(),
+            link_expired_at: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl BoardExportTaskResult {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        board_id: impl ::std::convert::Into<::std::string::String>,
+        status: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            board_id: board_id.into(),
+            status: status.into(),
+            error_message: ::std::default::Default::default(),
+            error_type: ::std::default::Default::default(),
+            export_link: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "groups")]
 impl BoardItemGroup {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<BoardItemGroupData>) -> Self {
         Self { data: data.into() }
     }
@@ -18633,6 +19051,24 @@ impl BoardItemGroupData {
     ) -> Self {
         self.items = value.into();
         self
+    }
+}
+#[cfg(any(feature = "board_members", feature = "boards"))]
+impl BoardMember {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+            links: ::std::default::Default::default(),
+            role: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "board_members")]
@@ -18665,6 +19101,19 @@ impl BoardMembersInvite {
     pub fn role(mut self, value: impl ::std::convert::Into<BoardRole>) -> Self {
         self.role = ::std::option::Option::Some(value.into());
         self
+    }
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        emails: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            emails: emails.into_iter().map(::std::convert::Into::into).collect(),
+            message: ::std::default::Default::default(),
+            role: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "boards")]
@@ -18764,6 +19213,161 @@ impl BoardSharingPolicyChange {
         self
     }
 }
+#[cfg(feature = "enterprise")]
+impl BoardUserGroup {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        role: impl ::std::convert::Into<BoardUserGroupRole>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            role: role.into(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl BoardUserGroupsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<BoardUserGroup>,
+        >,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "boards")]
+impl BoardWithLinks {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            current_user_membership: ::std::default::Default::default(),
+            description: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            owner: ::std::default::Default::default(),
+            permissions_policy: ::std::default::Default::default(),
+            picture: ::std::default::Default::default(),
+            policy: ::std::default::Default::default(),
+            project: ::std::default::Default::default(),
+            sharing_policy: ::std::default::Default::default(),
+            team: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+            view_link: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "boards")]
+impl BoardWithLinksAndLastOpened {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            current_user_membership: ::std::default::Default::default(),
+            description: ::std::default::Default::default(),
+            last_opened_at: ::std::default::Default::default(),
+            last_opened_by: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            owner: ::std::default::Default::default(),
+            permissions_policy: ::std::default::Default::default(),
+            picture: ::std::default::Default::default(),
+            policy: ::std::default::Default::default(),
+            project: ::std::default::Default::default(),
+            sharing_policy: ::std::default::Default::default(),
+            team: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+            view_link: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "boards")]
+impl BoardWithLinksAndWithoutProject {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            current_user_membership: ::std::default::Default::default(),
+            description: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            owner: ::std::default::Default::default(),
+            permissions_policy: ::std::default::Default::default(),
+            picture: ::std::default::Default::default(),
+            policy: ::std::default::Default::default(),
+            sharing_policy: ::std::default::Default::default(),
+            team: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+            view_link: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "full")]
+impl BulkOperationError {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(message: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            message: message.into(),
+            code: ::std::default::Default::default(),
+            context: ::std::default::Default::default(),
+            status: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "full")]
+impl BulkSubOperationError {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        field: impl ::std::convert::Into<::std::string::String>,
+        message: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+            context: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "connectors")]
 impl Caption {
     /// Sets `position`.
@@ -18782,8 +19386,8 @@ impl Caption {
         self.text_align_vertical = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             content: content.into(),
@@ -18870,6 +19474,30 @@ impl CardData {
         self
     }
 }
+#[cfg(feature = "items")]
+impl CardItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(
     any(
         feature = "experimental",
@@ -18934,12 +19562,38 @@ impl CaseRequest {
         self.description = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             name: name.into(),
             description: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "cases")]
+impl CaseResponse {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        organization_id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        created_by: impl ::std::convert::Into<User>,
+        created_at: impl ::std::convert::Into<::chrono::DateTime<::chrono::offset::Utc>>,
+        last_modified_at: impl ::std::convert::Into<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            organization_id: organization_id.into(),
+            name: name.into(),
+            created_by: created_by.into(),
+            created_at: created_at.into(),
+            last_modified_at: last_modified_at.into(),
+            description: ::std::default::Default::default(),
+            last_modified_by: ::std::default::Default::default(),
         }
     }
 }
@@ -19007,6 +19661,28 @@ impl CodeWidgetData {
     ) -> Self {
         self.title = ::std::option::Option::Some(value.into());
         self
+    }
+}
+#[cfg(feature = "experimental")]
+impl CodeWidgetItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "experimental")]
@@ -19100,15 +19776,15 @@ impl ConnectorCreationData {
         self.style = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
-        end_item: impl ::std::convert::Into<ItemConnectionCreationData>,
         start_item: impl ::std::convert::Into<ItemConnectionCreationData>,
+        end_item: impl ::std::convert::Into<ItemConnectionCreationData>,
     ) -> Self {
         Self {
-            end_item: end_item.into(),
             start_item: start_item.into(),
+            end_item: end_item.into(),
             captions: ::std::default::Default::default(),
             shape: ::std::default::Default::default(),
             style: ::std::default::Default::default(),
@@ -19182,6 +19858,28 @@ impl ConnectorStyle {
         self
     }
 }
+#[cfg(feature = "connectors")]
+impl ConnectorWithLinks {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            id: id.into(),
+            captions: ::std::default::Default::default(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            end_item: ::std::default::Default::default(),
+            is_supported: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            shape: ::std::default::Default::default(),
+            start_item: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "boards")]
 impl CopyBoardChanges {
     /// Sets `description`.
@@ -19246,12 +19944,20 @@ impl CreateBoardUserGroupsRequest {
         self.user_group_ids = value.into();
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
-    pub fn new(role: impl ::std::convert::Into<Role>) -> Self {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        user_group_ids: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+        role: impl ::std::convert::Into<Role>,
+    ) -> Self {
         Self {
+            user_group_ids: user_group_ids
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect(),
             role: role.into(),
-            user_group_ids: ::std::default::Default::default(),
         }
     }
 }
@@ -19294,8 +20000,8 @@ impl CreateDocumentItemUsingFileFromDeviceData {
 }
 #[cfg(feature = "enterprise")]
 impl CreateGroupMemberRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(email: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { email: email.into() }
     }
@@ -19310,8 +20016,8 @@ impl CreateGroupRequest {
         self.description = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             name: name.into(),
@@ -19321,8 +20027,8 @@ impl CreateGroupRequest {
 }
 #[cfg(feature = "projects")]
 impl CreateProjectRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { name: name.into() }
     }
@@ -19337,33 +20043,38 @@ impl CreateProjectUserGroupsRequest {
         self.user_group_ids = value.into();
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
-    pub fn new(role: impl ::std::convert::Into<Role>) -> Self {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        user_group_ids: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+        role: impl ::std::convert::Into<Role>,
+    ) -> Self {
         Self {
+            user_group_ids: user_group_ids
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect(),
             role: role.into(),
-            user_group_ids: ::std::default::Default::default(),
         }
     }
 }
 #[cfg(feature = "enterprise")]
 impl CreateTeamGroupRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
-    pub fn new(
-        user_group_id: impl ::std::convert::Into<::std::string::String>,
-        role: impl ::std::convert::Into<CreateTeamGroupRequestRole>,
-    ) -> Self {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(user_group_id: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             user_group_id: user_group_id.into(),
-            role: role.into(),
+            role: CreateTeamGroupRequestRole::Member,
         }
     }
 }
 #[cfg(feature = "enterprise")]
 impl CreateTeamRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { name: name.into() }
     }
@@ -19443,8 +20154,8 @@ impl CreateUserResource {
         self.user_type = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(user_name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             user_name: user_name.into(),
@@ -19470,8 +20181,8 @@ impl CreateUserResourceName {
         self.formatted = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         family_name: impl ::std::convert::Into<::std::string::String>,
         given_name: impl ::std::convert::Into<::std::string::String>,
@@ -19687,8 +20398,8 @@ impl DocFormatCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<DocFormatMarkdownData>) -> Self {
         Self {
             data: data.into(),
@@ -19706,20 +20417,51 @@ impl DocFormatCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+impl DocFormatHtmlData {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            content_type: DocFormatHtmlDataContentType::Html,
+            content: content.into(),
+            content_version: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "items")]
+impl DocFormatItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "items")]
 impl DocFormatMarkdownData {
     /// Sets `content_version`.
     pub fn content_version(mut self, value: impl ::std::convert::Into<f64>) -> Self {
         self.content_version = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
-    pub fn new(
-        content_type: impl ::std::convert::Into<DocFormatMarkdownDataContentType>,
-        content: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
-            content_type: content_type.into(),
+            content_type: DocFormatMarkdownDataContentType::Markdown,
             content: content.into(),
             content_version: ::std::default::Default::default(),
         }
@@ -19737,8 +20479,8 @@ impl DocumentCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<DocumentUrlData>) -> Self {
         Self {
             data: data.into(),
@@ -19753,6 +20495,29 @@ impl DocumentCreateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "items")]
+impl DocumentItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "items")]
@@ -19802,8 +20567,8 @@ impl DocumentUrlData {
         self.title = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             url: url.into(),
@@ -19850,8 +20615,8 @@ impl EmbedCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<EmbedUrlData>) -> Self {
         Self {
             data: data.into(),
@@ -19867,6 +20632,29 @@ impl EmbedCreateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "items")]
+impl EmbedItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "items")]
@@ -19921,8 +20709,8 @@ impl EmbedUrlData {
         self.preview_url = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             url: url.into(),
@@ -19957,12 +20745,36 @@ impl EmbedUrlDataChanges {
 }
 #[cfg(feature = "exports")]
 impl EnterpriseUpdateBoardExportJobBody {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
-    pub fn new(
-        status: impl ::std::convert::Into<EnterpriseUpdateBoardExportJobBodyStatus>,
-    ) -> Self {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new() -> Self {
+        Self {
+            status: EnterpriseUpdateBoardExportJobBodyStatus::Cancelled,
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl EnterpriseUpdateBoardExportJobResponse {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(status: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { status: status.into() }
+    }
+}
+impl Error {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        message: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            type_: type_.into(),
+            code: ::std::default::Default::default(),
+            context: ::std::default::Default::default(),
+            status: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "items")]
@@ -20045,8 +20857,8 @@ impl FrameCreateRequest {
         self.style = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<FrameChanges>) -> Self {
         Self {
             data: data.into(),
@@ -20062,6 +20874,29 @@ impl FrameCreateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "frames")]
+impl FrameItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(
@@ -20117,6 +20952,37 @@ impl FrameUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+impl GenericItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "items")]
 impl GenericItemUpdate {
     /// Sets `parent`.
@@ -20153,6 +21019,7 @@ impl GenericItemUpdate {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -20186,6 +21053,123 @@ impl GeometryNoRotation {
         self
     }
 }
+#[cfg(feature = "boards")]
+impl GetBoardUserInfoLastOpenedBy {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(any(feature = "enterprise", feature = "scim"))]
+impl Group {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+            description: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl GroupMember {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        email: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            email: email.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl GroupMembersPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<GroupMember>,
+        >,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl GroupTeam {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            id: id.into(),
+            role: GroupTeamRole::Member,
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl GroupTeamsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<GroupTeam>>,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl GroupsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<Group>>,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "items")]
 impl ImageCreateRequest {
     /// Sets `geometry`.
@@ -20206,8 +21190,8 @@ impl ImageCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<ImageUrlData>) -> Self {
         Self {
             data: data.into(),
@@ -20223,6 +21207,29 @@ impl ImageCreateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "items")]
+impl ImageItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "items")]
@@ -20272,8 +21279,8 @@ impl ImageUrlData {
         self.title = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             url: url.into(),
@@ -20298,6 +21305,47 @@ impl ImageUrlDataChanges {
     ) -> Self {
         self.url = ::std::option::Option::Some(value.into());
         self
+    }
+}
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+impl Item {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+        links: impl ::std::convert::Into<SelfLink>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            links: links.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "connectors")]
@@ -20509,6 +21557,53 @@ impl ItemCreate {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
+impl Items {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<Item>>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "full")]
+impl ItemsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        size: impl ::std::convert::Into<i32>,
+        limit: impl ::std::convert::Into<i32>,
+        total: impl ::std::convert::Into<i64>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<Item>>,
+        links: impl ::std::convert::Into<PageLinks>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            size: size.into(),
+            limit: limit.into(),
+            total: total.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            links: links.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "legal_holds")]
+impl LegalHoldContentItemsResponse {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(type_: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            type_: type_.into(),
+            content_id: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "legal_holds")]
 impl LegalHoldRequest {
     /// Sets `description`.
@@ -20519,8 +21614,8 @@ impl LegalHoldRequest {
         self.description = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         name: impl ::std::convert::Into<::std::string::String>,
         scope: impl ::std::convert::Into<LegalHoldRequestScope>,
@@ -20529,6 +21624,46 @@ impl LegalHoldRequest {
             name: name.into(),
             scope: scope.into(),
             description: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "legal_holds")]
+impl LegalHoldRequestScopeUsersUsersItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(email: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self { email: email.into() }
+    }
+}
+#[cfg(feature = "legal_holds")]
+impl LegalHoldResponse {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        organization_id: impl ::std::convert::Into<::std::string::String>,
+        case_id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        state: impl ::std::convert::Into<LegalHoldState>,
+        scope: impl ::std::convert::Into<LegalHoldResponseScope>,
+        created_by: impl ::std::convert::Into<User>,
+        created_at: impl ::std::convert::Into<::chrono::DateTime<::chrono::offset::Utc>>,
+        last_modified_at: impl ::std::convert::Into<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            organization_id: organization_id.into(),
+            case_id: case_id.into(),
+            name: name.into(),
+            state: state.into(),
+            scope: scope.into(),
+            created_by: created_by.into(),
+            created_at: created_at.into(),
+            last_modified_at: last_modified_at.into(),
+            description: ::std::default::Default::default(),
+            last_modified_by: ::std::default::Default::default(),
         }
     }
 }
@@ -20560,8 +21695,8 @@ impl MindmapCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<MindmapDataForCreate>) -> Self {
         Self {
             data: data.into(),
@@ -20581,11 +21716,33 @@ impl MindmapCreateRequest {
 }
 #[cfg(feature = "experimental")]
 impl MindmapDataForCreate {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(node_view: impl ::std::convert::Into<MindmapNode>) -> Self {
         Self {
             node_view: node_view.into(),
+        }
+    }
+}
+#[cfg(feature = "experimental")]
+impl MindmapItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
         }
     }
 }
@@ -20610,12 +21767,71 @@ impl MindmapNodeTextData {
         self.content = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(type_: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             type_: type_.into(),
             content: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl Organization {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        full_licenses_purchased: impl ::std::convert::Into<i32>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        plan: impl ::std::convert::Into<OrganizationPlan>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            full_licenses_purchased: full_licenses_purchased.into(),
+            name: name.into(),
+            plan: plan.into(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "tokens")]
+impl OrganizationInformation {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl OrganizationMember {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        active: impl ::std::convert::Into<bool>,
+        email: impl ::std::convert::Into<::std::string::String>,
+        license: impl ::std::convert::Into<OrganizationMemberLicense>,
+        role: impl ::std::convert::Into<OrganizationMemberRole>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            active: active.into(),
+            email: email.into(),
+            license: license.into(),
+            role: role.into(),
+            admin_roles: ::std::default::Default::default(),
+            last_activity_at: ::std::default::Default::default(),
+            license_assigned_at: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
         }
     }
 }
@@ -20633,6 +21849,7 @@ impl MindmapNodeTextData {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -20671,6 +21888,21 @@ impl PatchGroupResource {
         self.schemas = value.into();
         self
     }
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        schemas: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<PatchGroupResourceSchemasItem>,
+        >,
+        operations: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<PatchGroupResourceOperationsItem>,
+        >,
+    ) -> Self {
+        Self {
+            schemas: schemas.into_iter().map(::std::convert::Into::into).collect(),
+            operations: operations.into_iter().map(::std::convert::Into::into).collect(),
+        }
+    }
 }
 #[cfg(feature = "scim")]
 impl PatchGroupResourceOperationsItem {
@@ -20690,8 +21922,8 @@ impl PatchGroupResourceOperationsItem {
         self.value = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         op: impl ::std::convert::Into<PatchGroupResourceOperationsItemOp>,
     ) -> Self {
@@ -20704,8 +21936,8 @@ impl PatchGroupResourceOperationsItem {
 }
 #[cfg(feature = "scim")]
 impl PatchGroupResourceOperationsItemValueArrayItem {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(value: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { value: value.into() }
     }
@@ -20730,11 +21962,26 @@ impl PatchUserResource {
         self.schemas = value.into();
         self
     }
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        schemas: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<PatchUserResourceSchemasItem>,
+        >,
+        operations: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<PatchUserResourceOperationsItem>,
+        >,
+    ) -> Self {
+        Self {
+            schemas: schemas.into_iter().map(::std::convert::Into::into).collect(),
+            operations: operations.into_iter().map(::std::convert::Into::into).collect(),
+        }
+    }
 }
 #[cfg(feature = "scim")]
 impl PatchUserResourceOperationsItem {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         op: impl ::std::convert::Into<PatchUserResourceOperationsItemOp>,
         path: impl ::std::convert::Into<::std::string::String>,
@@ -20760,6 +22007,127 @@ impl PositionChange {
         self
     }
 }
+#[cfg(feature = "projects")]
+impl Project {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectMember {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        email: impl ::std::convert::Into<::std::string::String>,
+        role: impl ::std::convert::Into<ProjectRole>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            email: email.into(),
+            role: role.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectMemberPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<ProjectMember>,
+        >,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<Project>>,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectSettings {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        sharing_policy_settings: impl ::std::convert::Into<SharingPolicySettings>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            sharing_policy_settings: sharing_policy_settings.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectUserGroup {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        role: impl ::std::convert::Into<ProjectUserGroupRole>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            role: role.into(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectUserGroupsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<ProjectUserGroup>,
+        >,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "connectors")]
 impl RelativeOffset {
     /// Sets `x`.
@@ -20775,8 +22143,8 @@ impl RelativeOffset {
 }
 #[cfg(feature = "tokens")]
 impl RevokeTokenRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         access_token: impl ::std::convert::Into<::std::string::String>,
         client_id: impl ::std::convert::Into<::std::string::String>,
@@ -20803,6 +22171,7 @@ impl RevokeTokenRequest {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -20908,6 +22277,30 @@ impl ShapeDataForUpdate {
     pub fn shape(mut self, value: impl ::std::convert::Into<ShapeDataShape>) -> Self {
         self.shape = ::std::option::Option::Some(value.into());
         self
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+impl ShapeItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(
@@ -21284,6 +22677,30 @@ impl StickyNoteData {
         self
     }
 }
+#[cfg(feature = "items")]
+impl StickyNoteItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(
     any(
         feature = "experimental",
@@ -21355,14 +22772,32 @@ impl StickyNoteUpdateRequest {
     }
 }
 #[cfg(feature = "tags")]
+impl Tag {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        fill_color: impl ::std::convert::Into<TagFillColor>,
+        id: impl ::std::convert::Into<::std::string::String>,
+        title: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            fill_color: fill_color.into(),
+            id: id.into(),
+            title: title.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "tags")]
 impl TagCreateRequest {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<TagFillColor>) -> Self {
         self.fill_color = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(title: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             title: title.into(),
@@ -21384,6 +22819,41 @@ impl TagUpdateRequest {
     ) -> Self {
         self.title = ::std::option::Option::Some(value.into());
         self
+    }
+}
+#[cfg(feature = "tags")]
+impl TagWithLinks {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        title: impl ::std::convert::Into<::std::string::String>,
+        fill_color: impl ::std::convert::Into<TagFillColor>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            title: title.into(),
+            fill_color: fill_color.into(),
+            type_: type_.into(),
+            links: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(any(feature = "boards", feature = "enterprise"))]
+impl Team {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            picture: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "enterprise")]
@@ -21443,6 +22913,52 @@ impl TeamCopyAccessLevelSettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+impl TeamGroup {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            id: id.into(),
+            role: TeamGroupRole::Member,
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl TeamGroupsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<TeamGroup>>,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "tokens")]
+impl TeamInformation {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
 impl TeamInvitationSettingsChanges {
     /// Sets `invite_external_users`.
     pub fn invite_external_users(
@@ -21459,6 +22975,27 @@ impl TeamInvitationSettingsChanges {
     ) -> Self {
         self.who_can_invite = ::std::option::Option::Some(value.into());
         self
+    }
+}
+#[cfg(feature = "enterprise")]
+impl TeamMember {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        role: impl ::std::convert::Into<TeamMemberRole>,
+        team_id: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            role: role.into(),
+            team_id: team_id.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "enterprise")]
@@ -21482,12 +23019,32 @@ impl TeamMemberInvite {
         self.role = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(email: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             email: email.into(),
             role: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl TeamMembersPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<TeamMember>,
+        >,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
         }
     }
 }
@@ -21629,6 +23186,24 @@ impl TeamSharingPolicySettingsChanges {
         self
     }
 }
+#[cfg(feature = "enterprise")]
+impl TeamsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<Team>>,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "items")]
 impl TextCreateRequest {
     /// Sets `geometry`.
@@ -21654,8 +23229,8 @@ impl TextCreateRequest {
         self.style = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<TextData>) -> Self {
         Self {
             data: data.into(),
@@ -21683,10 +23258,34 @@ impl TextCreateRequest {
     )
 )]
 impl TextData {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { content: content.into() }
+    }
+}
+#[cfg(feature = "items")]
+impl TextItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(
@@ -21778,6 +23377,28 @@ impl TextUpdateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "tokens")]
+impl TokenInformation {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        created_by: impl ::std::convert::Into<UserInformation>,
+        organization: impl ::std::convert::Into<OrganizationInformation>,
+        team: impl ::std::convert::Into<TeamInformation>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+        user: impl ::std::convert::Into<UserInformation>,
+    ) -> Self {
+        Self {
+            created_by: created_by.into(),
+            organization: organization.into(),
+            team: team.into(),
+            type_: type_.into(),
+            user: user.into(),
+            application: ::std::default::Default::default(),
+            scopes: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "items")]
@@ -21925,8 +23546,8 @@ impl UpdateProjectMemberRequest {
 }
 #[cfg(feature = "projects")]
 impl UpdateProjectRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { name: name.into() }
     }
@@ -22040,6 +23661,17 @@ impl UpdateUserGroupMembersRequest {
         self
     }
 }
+#[cfg(feature = "full")]
+impl UploadFileFromDevice {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(resource: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            resource: resource.into(),
+            data: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "items")]
 impl UploadFileFromDeviceData {
     /// Sets `alt_text`.
@@ -22083,6 +23715,63 @@ impl UploadFileFromDeviceData {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "cases",
+        feature = "legal_holds",
+        feature = "scim"
+    )
+)]
+impl User {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        email: impl ::std::convert::Into<::std::string::String>,
+        first_name: impl ::std::convert::Into<::std::string::String>,
+        last_name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            email: email.into(),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+        }
+    }
+}
+#[cfg(feature = "boards")]
+impl UserInfoShort {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "tokens")]
+impl UserInformation {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
     }
 }
 #[cfg(feature = "scim")]
@@ -22872,6 +24561,7 @@ pub type CardStylePlatformbulkcreateoperation = CardStyle;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -22893,6 +24583,7 @@ pub type CreatedByPlatformContainers = CreatedBy;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -22914,6 +24605,7 @@ pub type CreatedByPlatformExperimentalFeatures = CreatedBy;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -22935,6 +24627,7 @@ pub type CreatedByPlatformFileUpload = CreatedBy;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -22956,6 +24649,7 @@ pub type CreatedByPlatformTags = CreatedBy;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -22977,6 +24671,7 @@ pub type CreatedByPlatformcreateitemsinbulkusingfilefromdevice = CreatedBy;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23023,6 +24718,7 @@ pub type DocFormatDataPlatform = DocFormatData;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23043,6 +24739,7 @@ pub type DocumentDataResponse = DocumentData;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23118,6 +24815,7 @@ pub type GenericItemPlatformTags = GenericItem;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23139,6 +24837,7 @@ pub type GeometryPlatformContainers = Geometry;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23160,6 +24859,7 @@ pub type GeometryPlatformExperimentalFeatures = Geometry;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23181,6 +24881,7 @@ pub type GeometryPlatformFileUpload = Geometry;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23202,6 +24903,7 @@ pub type GeometryPlatformTags = Geometry;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23223,6 +24925,7 @@ pub type GeometryPlatformbulkcreateoperation = Geometry;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23244,6 +24947,7 @@ pub type GeometryPlatformcreateitemsinbulkusingfilefromdevice = Geometry;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23264,6 +24968,7 @@ pub type GeometryPlatformgroups = Geometry;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23284,6 +24989,7 @@ pub type ImageDataResponse = ImageData;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23313,6 +25019,7 @@ pub type ItemPagedResponsePlatformTags = ItemPagedResponse;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23334,6 +25041,7 @@ pub type ModifiedByPlatformContainers = ModifiedBy;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23355,6 +25063,7 @@ pub type ModifiedByPlatformExperimentalFeatures = ModifiedBy;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23376,6 +25085,7 @@ pub type ModifiedByPlatformFileUpload = ModifiedBy;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23397,6 +25107,7 @@ pub type ModifiedByPlatformTags = ModifiedBy;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23418,6 +25129,7 @@ pub type ModifiedByPlatformcreateitemsinbulkusingfilefromdevice = ModifiedBy;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23452,6 +25164,7 @@ pub type PageLinksPlatformExperimentalFeatures = PageLinks;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23472,6 +25185,7 @@ pub type ParentLinksEnvelope = Parent;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23492,6 +25206,7 @@ pub type ParentLinksEnvelopePlatformContainers = Parent;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23512,6 +25227,7 @@ pub type ParentWithLinks = Parent;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23532,6 +25248,7 @@ pub type ParentWithLinksPlatformcreateitemsinbulkusingfilefromdevice = Parent;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23552,6 +25269,7 @@ pub type SelfLinkPlatformFileUpload = SelfLink;
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]

@@ -15,12 +15,31 @@ pub struct RequestType {
     pub round_trip: fn(
         &serde_json::Value,
     ) -> Result<serde_json::Value, serde_json::Error>,
+    /// How it is built in one expression.
+    pub construct: Construct,
+}
+/// How a request type is built in one expression.
+pub enum Construct {
+    /// By `Default::default()`, or by `new(..)` given the required fields of
+    /// `required_only`: what the value built that way encodes to.
+    Built(fn() -> Result<serde_json::Value, serde_json::Error>),
+    /// From its item data (`ItemCreate::from(data)`), which chooses its `type`.
+    FromData,
+    /// Neither `Default` nor `new(..)`.
+    Missing,
 }
 fn round_trip<T: ::serde::de::DeserializeOwned + ::serde::Serialize>(
     value: &serde_json::Value,
 ) -> Result<serde_json::Value, serde_json::Error> {
     let decoded: T = serde_json::from_value(value.clone())?;
     serde_json::to_value(&decoded)
+}
+/// The property `key` of `value` as a `T` (a `new(..)` argument).
+fn arg<T: ::serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    key: &str,
+) -> Result<T, serde_json::Error> {
+    serde_json::from_value(value.get(key).cloned().unwrap_or(serde_json::Value::Null))
 }
 /// Every generated struct reachable from a request body of the pinned spec.
 pub static REQUEST_TYPES: &[RequestType] = &[
@@ -29,240 +48,468 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         operation: "enterprise-add-project-member",
         required_only: "{\"email\":\"someone@domain.com\",\"role\":\"viewer\"}",
         round_trip: round_trip::<types::AddProjectMemberRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"email\":\"someone@domain.com\",\"role\":\"viewer\"}",
+            )?;
+            serde_json::to_value(
+                types::AddProjectMemberRequest::new(
+                    arg::<::std::string::String>(&value, "email")?,
+                    arg::<types::ProjectRole>(&value, "role")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "AppCardCreateRequest",
         operation: "create-app-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::AppCardCreateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::AppCardCreateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "AppCardData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::AppCardData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::AppCardData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "AppCardDataChanges",
         operation: "create-app-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::AppCardDataChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::AppCardDataChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "AppCardStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::AppCardStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::AppCardStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "AppCardUpdateRequest",
         operation: "update-app-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::AppCardUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::AppCardUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardChanges",
         operation: "create-board",
         required_only: "{}",
         round_trip: round_trip::<types::BoardChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardItemGroup",
         operation: "createGroup",
         required_only: "{\"data\":{}}",
         round_trip: round_trip::<types::BoardItemGroup>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str("{\"data\":{}}")?;
+            serde_json::to_value(
+                types::BoardItemGroup::new(
+                    arg::<types::BoardItemGroupData>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "BoardItemGroupData",
         operation: "createGroup",
         required_only: "{}",
         round_trip: round_trip::<types::BoardItemGroupData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardItemGroupData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardMemberChanges",
         operation: "update-board-member",
         required_only: "{}",
         round_trip: round_trip::<types::BoardMemberChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardMemberChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardMembersInvite",
         operation: "share-board",
         required_only: "{\"emails\":[\"member@email.com\"]}",
         round_trip: round_trip::<types::BoardMembersInvite>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"emails\":[\"member@email.com\"]}",
+            )?;
+            serde_json::to_value(
+                types::BoardMembersInvite::new(
+                    arg::<::std::vec::Vec<::std::string::String>>(&value, "emails")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "BoardPermissionsPolicy",
         operation: "create-board",
         required_only: "{}",
         round_trip: round_trip::<types::BoardPermissionsPolicy>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardPermissionsPolicy as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardPolicyChange",
         operation: "create-board",
         required_only: "{}",
         round_trip: round_trip::<types::BoardPolicyChange>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardPolicyChange as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardSharingPolicyChange",
         operation: "create-board",
         required_only: "{}",
         round_trip: round_trip::<types::BoardSharingPolicyChange>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardSharingPolicyChange as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "Caption",
         operation: "create-connector",
         required_only: "{\"content\":\"<p>Caption text</p>\"}",
         round_trip: round_trip::<types::Caption>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"content\":\"<p>Caption text</p>\"}",
+            )?;
+            serde_json::to_value(
+                types::Caption::new(arg::<::std::string::String>(&value, "content")?),
+            )
+        }),
     },
     RequestType {
         name: "CardCreateRequest",
         operation: "create-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::CardCreateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CardCreateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CardData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::CardData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CardData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CardStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::CardStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CardStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CardUpdateRequest",
         operation: "update-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::CardUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CardUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CaseRequest",
         operation: "create-case",
         required_only: "{\"name\":\"My Case\"}",
         round_trip: round_trip::<types::CaseRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My Case\"}",
+            )?;
+            serde_json::to_value(
+                types::CaseRequest::new(arg::<::std::string::String>(&value, "name")?),
+            )
+        }),
     },
     RequestType {
         name: "CodeWidgetCreateRequest",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::CodeWidgetCreateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CodeWidgetCreateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CodeWidgetData",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::CodeWidgetData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CodeWidgetData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CodeWidgetUpdateRequest",
         operation: "update-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::CodeWidgetUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CodeWidgetUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ConnectorChangesData",
         operation: "update-connector",
         required_only: "{}",
         round_trip: round_trip::<types::ConnectorChangesData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ConnectorChangesData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ConnectorCreationData",
         operation: "create-connector",
         required_only: "{\"endItem\":{},\"startItem\":{}}",
         round_trip: round_trip::<types::ConnectorCreationData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"endItem\":{},\"startItem\":{}}",
+            )?;
+            serde_json::to_value(
+                types::ConnectorCreationData::new(
+                    arg::<types::ItemConnectionCreationData>(&value, "startItem")?,
+                    arg::<types::ItemConnectionCreationData>(&value, "endItem")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "ConnectorStyle",
         operation: "create-connector",
         required_only: "{}",
         round_trip: round_trip::<types::ConnectorStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ConnectorStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CopyBoardChanges",
         operation: "copy-board",
         required_only: "{}",
         round_trip: round_trip::<types::CopyBoardChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CopyBoardChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateBoardExportRequest",
         operation: "enterprise-create-board-export",
         required_only: "{}",
         round_trip: round_trip::<types::CreateBoardExportRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateBoardExportRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateBoardUserGroupsRequest",
         operation: "enterprise-boards-create-group",
         required_only: "{\"role\":\"VIEWER\",\"userGroupIds\":[\"3074457345618265000\"]}",
         round_trip: round_trip::<types::CreateBoardUserGroupsRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"role\":\"VIEWER\",\"userGroupIds\":[\"3074457345618265000\"]}",
+            )?;
+            serde_json::to_value(
+                types::CreateBoardUserGroupsRequest::new(
+                    arg::<
+                        ::std::vec::Vec<::std::string::String>,
+                    >(&value, "userGroupIds")?,
+                    arg::<types::Role>(&value, "role")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateDocumentItemUsingFileFromDeviceData",
         operation: "create-document-item-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::CreateDocumentItemUsingFileFromDeviceData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateDocumentItemUsingFileFromDeviceData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateGroupMemberRequest",
         operation: "enterprise-create-group-member",
         required_only: "{\"email\":\"user@mail.com\"}",
         round_trip: round_trip::<types::CreateGroupMemberRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"email\":\"user@mail.com\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateGroupMemberRequest::new(
+                    arg::<::std::string::String>(&value, "email")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateGroupRequest",
         operation: "enterprise-create-group",
         required_only: "{\"name\":\"My user group\"}",
         round_trip: round_trip::<types::CreateGroupRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My user group\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateGroupRequest::new(
+                    arg::<::std::string::String>(&value, "name")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateProjectRequest",
         operation: "enterprise-create-project",
         required_only: "{\"name\":\"My project\"}",
         round_trip: round_trip::<types::CreateProjectRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My project\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateProjectRequest::new(
+                    arg::<::std::string::String>(&value, "name")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateProjectUserGroupsRequest",
         operation: "enterprise-project-create-group",
         required_only: "{\"role\":\"VIEWER\",\"userGroupIds\":[\"3074457345618265000\"]}",
         round_trip: round_trip::<types::CreateProjectUserGroupsRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"role\":\"VIEWER\",\"userGroupIds\":[\"3074457345618265000\"]}",
+            )?;
+            serde_json::to_value(
+                types::CreateProjectUserGroupsRequest::new(
+                    arg::<
+                        ::std::vec::Vec<::std::string::String>,
+                    >(&value, "userGroupIds")?,
+                    arg::<types::Role>(&value, "role")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateTeamGroupRequest",
         operation: "enterprise-teams-create-group",
         required_only: "{\"role\":\"member\",\"userGroupId\":\"3074457345618265000\"}",
         round_trip: round_trip::<types::CreateTeamGroupRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"role\":\"member\",\"userGroupId\":\"3074457345618265000\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateTeamGroupRequest::new(
+                    arg::<::std::string::String>(&value, "userGroupId")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateTeamRequest",
         operation: "enterprise-create-team",
         required_only: "{\"name\":\"My Team\"}",
         round_trip: round_trip::<types::CreateTeamRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My Team\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateTeamRequest::new(
+                    arg::<::std::string::String>(&value, "name")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateUserResource",
         operation: "createUser",
         required_only: "{\"userName\":\"user@miro.com\"}",
         round_trip: round_trip::<types::CreateUserResource>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"userName\":\"user@miro.com\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateUserResource::new(
+                    arg::<::std::string::String>(&value, "userName")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateUserResourceName",
         operation: "createUser",
         required_only: "{\"familyName\":\"Doe\",\"givenName\":\"John\"}",
         round_trip: round_trip::<types::CreateUserResourceName>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"familyName\":\"Doe\",\"givenName\":\"John\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateUserResourceName::new(
+                    arg::<::std::string::String>(&value, "familyName")?,
+                    arg::<::std::string::String>(&value, "givenName")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateUserResourcePhotosItem",
         operation: "createUser",
         required_only: "{}",
         round_trip: round_trip::<types::CreateUserResourcePhotosItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateUserResourcePhotosItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateUserResourceRolesItem",
         operation: "createUser",
         required_only: "{}",
         round_trip: round_trip::<types::CreateUserResourceRolesItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateUserResourceRolesItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User",
@@ -271,6 +518,9 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         round_trip: round_trip::<
             types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
         >,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager",
@@ -279,570 +529,1018 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         round_trip: round_trip::<
             types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
         >,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CustomField",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::CustomField>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CustomField as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "DataClassificationLabelId",
         operation: "enterprise-dataclassification-board-set",
         required_only: "{}",
         round_trip: round_trip::<types::DataClassificationLabelId>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::DataClassificationLabelId as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "DocFormatCreateRequest",
         operation: "create-doc-format-item",
         required_only: "{\"data\":{\"content\":\"content\",\"contentType\":\"markdown\"}}",
         round_trip: round_trip::<types::DocFormatCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"content\":\"content\",\"contentType\":\"markdown\"}}",
+            )?;
+            serde_json::to_value(
+                types::DocFormatCreateRequest::new(
+                    arg::<types::DocFormatMarkdownData>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "DocFormatMarkdownData",
         operation: "create-doc-format-item",
         required_only: "{\"content\":\"content\",\"contentType\":\"markdown\"}",
         round_trip: round_trip::<types::DocFormatMarkdownData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"content\":\"content\",\"contentType\":\"markdown\"}",
+            )?;
+            serde_json::to_value(
+                types::DocFormatMarkdownData::new(
+                    arg::<::std::string::String>(&value, "content")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "DocumentCreateRequest",
         operation: "create-document-item-using-url",
         required_only: "{\"data\":{\"url\":\"https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf\"}}",
         round_trip: round_trip::<types::DocumentCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"url\":\"https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf\"}}",
+            )?;
+            serde_json::to_value(
+                types::DocumentCreateRequest::new(
+                    arg::<types::DocumentUrlData>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "DocumentUpdateRequest",
         operation: "update-document-item-using-url",
         required_only: "{}",
         round_trip: round_trip::<types::DocumentUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::DocumentUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "DocumentUrlData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{\"url\":\"https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf\"}",
         round_trip: round_trip::<types::DocumentUrlData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"url\":\"https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf\"}",
+            )?;
+            serde_json::to_value(
+                types::DocumentUrlData::new(arg::<::std::string::String>(&value, "url")?),
+            )
+        }),
     },
     RequestType {
         name: "DocumentUrlDataChanges",
         operation: "update-document-item-using-url",
         required_only: "{}",
         round_trip: round_trip::<types::DocumentUrlDataChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::DocumentUrlDataChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "EmbedCreateRequest",
         operation: "create-embed-item",
         required_only: "{\"data\":{\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}}",
         round_trip: round_trip::<types::EmbedCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}}",
+            )?;
+            serde_json::to_value(
+                types::EmbedCreateRequest::new(
+                    arg::<types::EmbedUrlData>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "EmbedUpdateRequest",
         operation: "update-embed-item",
         required_only: "{}",
         round_trip: round_trip::<types::EmbedUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::EmbedUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "EmbedUrlData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}",
         round_trip: round_trip::<types::EmbedUrlData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}",
+            )?;
+            serde_json::to_value(
+                types::EmbedUrlData::new(arg::<::std::string::String>(&value, "url")?),
+            )
+        }),
     },
     RequestType {
         name: "EmbedUrlDataChanges",
         operation: "update-embed-item",
         required_only: "{}",
         round_trip: round_trip::<types::EmbedUrlDataChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::EmbedUrlDataChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "EnterpriseUpdateBoardExportJobBody",
         operation: "enterprise-update-board-export-job",
         required_only: "{\"status\":\"CANCELLED\"}",
         round_trip: round_trip::<types::EnterpriseUpdateBoardExportJobBody>,
+        construct: Construct::Built(|| serde_json::to_value(
+            types::EnterpriseUpdateBoardExportJobBody::new(),
+        )),
     },
     RequestType {
         name: "FixedRatioGeometry",
         operation: "create-document-item-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::FixedRatioGeometry>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::FixedRatioGeometry as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "FixedRatioNoRotationGeometry",
         operation: "create-embed-item",
         required_only: "{}",
         round_trip: round_trip::<types::FixedRatioNoRotationGeometry>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::FixedRatioNoRotationGeometry as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "FrameChanges",
         operation: "create-frame-item",
         required_only: "{}",
         round_trip: round_trip::<types::FrameChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::FrameChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "FrameCreateRequest",
         operation: "create-frame-item",
         required_only: "{\"data\":{}}",
         round_trip: round_trip::<types::FrameCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str("{\"data\":{}}")?;
+            serde_json::to_value(
+                types::FrameCreateRequest::new(
+                    arg::<types::FrameChanges>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "FrameStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::FrameStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::FrameStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "FrameUpdateRequest",
         operation: "update-frame-item",
         required_only: "{}",
         round_trip: round_trip::<types::FrameUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::FrameUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "GenericItemUpdate",
         operation: "update-item-position-or-parent",
         required_only: "{}",
         round_trip: round_trip::<types::GenericItemUpdate>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::GenericItemUpdate as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "Geometry",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::Geometry>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::Geometry as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "GeometryNoRotation",
         operation: "create-frame-item",
         required_only: "{}",
         round_trip: round_trip::<types::GeometryNoRotation>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::GeometryNoRotation as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ImageCreateRequest",
         operation: "create-image-item-using-url",
         required_only: "{\"data\":{\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}}",
         round_trip: round_trip::<types::ImageCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}}",
+            )?;
+            serde_json::to_value(
+                types::ImageCreateRequest::new(
+                    arg::<types::ImageUrlData>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "ImageUpdateRequest",
         operation: "update-image-item-using-url",
         required_only: "{}",
         round_trip: round_trip::<types::ImageUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ImageUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ImageUrlData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}",
         round_trip: round_trip::<types::ImageUrlData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}",
+            )?;
+            serde_json::to_value(
+                types::ImageUrlData::new(arg::<::std::string::String>(&value, "url")?),
+            )
+        }),
     },
     RequestType {
         name: "ImageUrlDataChanges",
         operation: "update-image-item-using-url",
         required_only: "{}",
         round_trip: round_trip::<types::ImageUrlDataChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ImageUrlDataChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ItemConnectionChangesData",
         operation: "update-connector",
         required_only: "{}",
         round_trip: round_trip::<types::ItemConnectionChangesData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ItemConnectionChangesData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ItemConnectionCreationData",
         operation: "create-connector",
         required_only: "{}",
         round_trip: round_trip::<types::ItemConnectionCreationData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ItemConnectionCreationData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ItemCreate",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{\"type\":\"text\"}",
         round_trip: round_trip::<types::ItemCreate>,
+        construct: Construct::FromData,
     },
     RequestType {
         name: "LegalHoldRequest",
         operation: "create-legal-hold",
         required_only: "{\"name\":\"My legal hold\",\"scope\":{}}",
         round_trip: round_trip::<types::LegalHoldRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My legal hold\",\"scope\":{}}",
+            )?;
+            serde_json::to_value(
+                types::LegalHoldRequest::new(
+                    arg::<::std::string::String>(&value, "name")?,
+                    arg::<types::LegalHoldRequestScope>(&value, "scope")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "MindMapNodeGeometry",
         operation: "create-mindmap-nodes-experimental",
         required_only: "{}",
         round_trip: round_trip::<types::MindMapNodeGeometry>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::MindMapNodeGeometry as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "MindmapCreateRequest",
         operation: "create-mindmap-nodes-experimental",
         required_only: "{\"data\":{\"nodeView\":{}}}",
         round_trip: round_trip::<types::MindmapCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"nodeView\":{}}}",
+            )?;
+            serde_json::to_value(
+                types::MindmapCreateRequest::new(
+                    arg::<types::MindmapDataForCreate>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "MindmapDataForCreate",
         operation: "create-mindmap-nodes-experimental",
         required_only: "{\"nodeView\":{}}",
         round_trip: round_trip::<types::MindmapDataForCreate>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str("{\"nodeView\":{}}")?;
+            serde_json::to_value(
+                types::MindmapDataForCreate::new(
+                    arg::<types::MindmapNode>(&value, "nodeView")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "MindmapNode",
         operation: "create-mindmap-nodes-experimental",
         required_only: "{}",
         round_trip: round_trip::<types::MindmapNode>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::MindmapNode as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "MindmapNodeTextData",
         operation: "create-mindmap-nodes-experimental",
         required_only: "{\"type\":\"text\"}",
         round_trip: round_trip::<types::MindmapNodeTextData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str("{\"type\":\"text\"}")?;
+            serde_json::to_value(
+                types::MindmapNodeTextData::new(
+                    arg::<::std::string::String>(&value, "type")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "Parent",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::Parent>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::Parent as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "PatchGroupResource",
         operation: "patchGroup",
         required_only: "{\"Operations\":[{\"op\":\"Add\"}],\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"]}",
         round_trip: round_trip::<types::PatchGroupResource>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"Operations\":[{\"op\":\"Add\"}],\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"]}",
+            )?;
+            serde_json::to_value(
+                types::PatchGroupResource::new(
+                    arg::<
+                        ::std::vec::Vec<types::PatchGroupResourceSchemasItem>,
+                    >(&value, "schemas")?,
+                    arg::<
+                        ::std::vec::Vec<types::PatchGroupResourceOperationsItem>,
+                    >(&value, "Operations")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "PatchGroupResourceOperationsItem",
         operation: "patchGroup",
         required_only: "{\"op\":\"Add\"}",
         round_trip: round_trip::<types::PatchGroupResourceOperationsItem>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str("{\"op\":\"Add\"}")?;
+            serde_json::to_value(
+                types::PatchGroupResourceOperationsItem::new(
+                    arg::<types::PatchGroupResourceOperationsItemOp>(&value, "op")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "PatchGroupResourceOperationsItemValueArrayItem",
         operation: "patchGroup",
         required_only: "{\"value\":\"3074457364156964977\"}",
         round_trip: round_trip::<types::PatchGroupResourceOperationsItemValueArrayItem>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"value\":\"3074457364156964977\"}",
+            )?;
+            serde_json::to_value(
+                types::PatchGroupResourceOperationsItemValueArrayItem::new(
+                    arg::<::std::string::String>(&value, "value")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "PatchUserResource",
         operation: "patchUser",
         required_only: "{\"Operations\":[{\"op\":\"Replace\",\"path\":\"userType\",\"value\":\"Full\"}],\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"]}",
         round_trip: round_trip::<types::PatchUserResource>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"Operations\":[{\"op\":\"Replace\",\"path\":\"userType\",\"value\":\"Full\"}],\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"]}",
+            )?;
+            serde_json::to_value(
+                types::PatchUserResource::new(
+                    arg::<
+                        ::std::vec::Vec<types::PatchUserResourceSchemasItem>,
+                    >(&value, "schemas")?,
+                    arg::<
+                        ::std::vec::Vec<types::PatchUserResourceOperationsItem>,
+                    >(&value, "Operations")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "PatchUserResourceOperationsItem",
         operation: "patchUser",
         required_only: "{\"op\":\"Replace\",\"path\":\"userType\",\"value\":\"Full\"}",
         round_trip: round_trip::<types::PatchUserResourceOperationsItem>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"op\":\"Replace\",\"path\":\"userType\",\"value\":\"Full\"}",
+            )?;
+            serde_json::to_value(
+                types::PatchUserResourceOperationsItem::new(
+                    arg::<types::PatchUserResourceOperationsItemOp>(&value, "op")?,
+                    arg::<::std::string::String>(&value, "path")?,
+                    arg::<::std::string::String>(&value, "value")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "PositionChange",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::PositionChange>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::PositionChange as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "RelativeOffset",
         operation: "create-connector",
         required_only: "{}",
         round_trip: round_trip::<types::RelativeOffset>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::RelativeOffset as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "RevokeTokenRequest",
         operation: "revoke-token-v2",
         required_only: "{\"accessToken\":\"accessToken\",\"clientId\":\"3458764517517819001\",\"clientSecret\":\"clientSecret\"}",
         round_trip: round_trip::<types::RevokeTokenRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"accessToken\":\"accessToken\",\"clientId\":\"3458764517517819001\",\"clientSecret\":\"clientSecret\"}",
+            )?;
+            serde_json::to_value(
+                types::RevokeTokenRequest::new(
+                    arg::<::std::string::String>(&value, "accessToken")?,
+                    arg::<::std::string::String>(&value, "clientId")?,
+                    arg::<::std::string::String>(&value, "clientSecret")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "SelfLink",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::SelfLink>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::SelfLink as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeCreateRequest",
         operation: "create-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeCreateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeCreateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeDataForCreate",
         operation: "create-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeDataForCreate>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeDataForCreate as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeDataForUpdate",
         operation: "update-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeDataForUpdate>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeDataForUpdate as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeStyleForCreate",
         operation: "create-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeStyleForCreate>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeStyleForCreate as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeStyleForUpdate",
         operation: "update-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeStyleForUpdate>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeStyleForUpdate as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeUpdateRequest",
         operation: "update-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "SharingPolicySettings",
         operation: "enterprise-update-project-settings",
         required_only: "{}",
         round_trip: round_trip::<types::SharingPolicySettings>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::SharingPolicySettings as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "StickyNoteCreateRequest",
         operation: "create-sticky-note-item",
         required_only: "{}",
         round_trip: round_trip::<types::StickyNoteCreateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::StickyNoteCreateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "StickyNoteData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::StickyNoteData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::StickyNoteData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "StickyNoteStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::StickyNoteStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::StickyNoteStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "StickyNoteUpdateRequest",
         operation: "update-sticky-note-item",
         required_only: "{}",
         round_trip: round_trip::<types::StickyNoteUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::StickyNoteUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TagCreateRequest",
         operation: "create-tag",
         required_only: "{\"title\":\"to do\"}",
         round_trip: round_trip::<types::TagCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"title\":\"to do\"}",
+            )?;
+            serde_json::to_value(
+                types::TagCreateRequest::new(
+                    arg::<::std::string::String>(&value, "title")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "TagUpdateRequest",
         operation: "update-tag",
         required_only: "{}",
         round_trip: round_trip::<types::TagUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TagUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamAccountDiscoverySettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamAccountDiscoverySettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamAccountDiscoverySettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamChanges",
         operation: "enterprise-update-team",
         required_only: "{}",
         round_trip: round_trip::<types::TeamChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamCollaborationSettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamCollaborationSettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamCollaborationSettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamCopyAccessLevelSettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamCopyAccessLevelSettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamCopyAccessLevelSettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamInvitationSettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamInvitationSettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamInvitationSettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamMemberChanges",
         operation: "enterprise-update-team-member",
         required_only: "{}",
         round_trip: round_trip::<types::TeamMemberChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamMemberChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamMemberInvite",
         operation: "enterprise-invite-team-member",
         required_only: "{\"email\":\"user@miro.com\"}",
         round_trip: round_trip::<types::TeamMemberInvite>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"email\":\"user@miro.com\"}",
+            )?;
+            serde_json::to_value(
+                types::TeamMemberInvite::new(
+                    arg::<::std::string::String>(&value, "email")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "TeamSettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamSettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamSettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamSharingPolicySettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamSharingPolicySettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamSharingPolicySettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TextCreateRequest",
         operation: "create-text-item",
         required_only: "{\"data\":{\"content\":\"Hello\"}}",
         round_trip: round_trip::<types::TextCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"content\":\"Hello\"}}",
+            )?;
+            serde_json::to_value(
+                types::TextCreateRequest::new(arg::<types::TextData>(&value, "data")?),
+            )
+        }),
     },
     RequestType {
         name: "TextData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{\"content\":\"Hello\"}",
         round_trip: round_trip::<types::TextData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"content\":\"Hello\"}",
+            )?;
+            serde_json::to_value(
+                types::TextData::new(arg::<::std::string::String>(&value, "content")?),
+            )
+        }),
     },
     RequestType {
         name: "TextStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::TextStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TextStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TextUpdateRequest",
         operation: "update-text-item",
         required_only: "{}",
         round_trip: round_trip::<types::TextUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TextUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateAppCardStyle",
         operation: "update-app-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateAppCardStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateAppCardStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateBoardsDataClassificationLabelRequest",
         operation: "enterprise-dataclassification-team-boards-bulk",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateBoardsDataClassificationLabelRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateBoardsDataClassificationLabelRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateCardStyle",
         operation: "update-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateCardStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateCardStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateConnectorStyle",
         operation: "update-connector",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateConnectorStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateConnectorStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateFrameStyle",
         operation: "update-frame-item",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateFrameStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateFrameStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateGroupRequest",
         operation: "enterprise-update-group",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateGroupRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateGroupRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateProjectMemberRequest",
         operation: "enterprise-update-project-member",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateProjectMemberRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateProjectMemberRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateProjectRequest",
         operation: "enterprise-update-project",
         required_only: "{\"name\":\"My project\"}",
         round_trip: round_trip::<types::UpdateProjectRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My project\"}",
+            )?;
+            serde_json::to_value(
+                types::UpdateProjectRequest::new(
+                    arg::<::std::string::String>(&value, "name")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "UpdateProjectSettingsRequest",
         operation: "enterprise-update-project-settings",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateProjectSettingsRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateProjectSettingsRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateStickyNoteStyle",
         operation: "update-sticky-note-item",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateStickyNoteStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateStickyNoteStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateTeamSettingsRequest",
         operation: "enterprise-dataclassification-team-settings-set",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateTeamSettingsRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateTeamSettingsRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateTextStyle",
         operation: "update-text-item",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateTextStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateTextStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateUserGroupMembersRequest",
         operation: "enterprise-update-group-members",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateUserGroupMembersRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateUserGroupMembersRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UploadFileFromDeviceData",
         operation: "update-document-item-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::UploadFileFromDeviceData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UploadFileFromDeviceData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResource",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResource>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResource as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceEmailsItem",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourceEmailsItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceEmailsItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceGroupsItem",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourceGroupsItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceGroupsItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceMeta",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourceMeta>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceMeta as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceName",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourceName>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceName as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourcePhotosItem",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourcePhotosItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourcePhotosItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceRolesItem",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourceRolesItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceRolesItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User",
@@ -851,6 +1549,9 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         round_trip: round_trip::<
             types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
         >,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager",
@@ -859,11 +1560,19 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         round_trip: round_trip::<
             types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
         >,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "WidthOnlyAdjustableGeometry",
         operation: "create-text-item",
         required_only: "{}",
         round_trip: round_trip::<types::WidthOnlyAdjustableGeometry>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::WidthOnlyAdjustableGeometry as ::std::default::Default>::default(),
+        )),
     },
 ];
+/// The generated structs (answers included) with neither `Default` nor `new(..)`.
+pub static WITHOUT_CONSTRUCTOR: &[&str] = &[];
