@@ -232,6 +232,16 @@ pub const FIXES: &[Fix] = &[
         apply: collapse_same_shape_copies,
     },
     Fix {
+        name: "either-or-properties",
+        reason: "Some geometries take the width or the height, not both (\"You can set either \
+                 the width or height. You cannot set both\", FixedRatioGeometry, \
+                 FixedRatioNoRotationGeometry): a sticky note read with both and written back \
+                 as is is refused. A schema whose description says \"either the A or B\" of two \
+                 of its properties lists them in x-miro-exclusive; the read-to-write \
+                 conversions set only the first one the read value has.",
+        apply: either_or_properties,
+    },
+    Fix {
         name: "outer-type-discriminators",
         reason: "Item data and style are oneOfs without a discriminator: the item's own `type` \
                  field says which variant it is. The x-miro-outer-tag extension records that \
@@ -1367,6 +1377,7 @@ const DOC_KEYS: &[&str] = &[
     "externalDocs",
     DEFAULT_EXTENSION,
     PROPERTY_ORDER_EXTENSION,
+    EXCLUSIVE_EXTENSION,
 ];
 
 /// A canonical text of `schema`'s shape: documentation left out, object keys and `required`
@@ -1506,6 +1517,37 @@ fn collapse_same_shape_copies(spec: &mut Value) -> usize {
     replace_refs(spec, &targets);
     record_renames(spec, renames);
     n
+}
+
+/// Where `either-or-properties` lists the properties of a schema of which one may be set.
+pub const EXCLUSIVE_EXTENSION: &str = "x-miro-exclusive";
+
+fn either_or_properties(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let mut changed = 0;
+    for schema in schemas.values_mut() {
+        let Some(description) = schema.get("description").and_then(Value::as_str) else {
+            continue;
+        };
+        let lower = description.to_ascii_lowercase();
+        let Some(start) = lower.find("either the ") else {
+            continue;
+        };
+        let words: Vec<&str> = lower[start + "either the ".len()..]
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .take(3)
+            .collect();
+        let [a, "or", b] = words[..] else { continue };
+        let has = |name: &str| schema.pointer(&format!("/properties/{name}")).is_some();
+        if has(a) && has(b) {
+            schema[EXCLUSIVE_EXTENSION] = json!([a, b]);
+            changed += 1;
+        }
+    }
+    changed
 }
 
 /// Variant schema name -> the `type` value Miro sends for it, for the oneOfs whose variant is
@@ -2261,6 +2303,19 @@ mod tests {
         assert_eq!(
             spec["components"]["schemas"]["Connector"][PROPERTY_ORDER_EXTENSION],
             json!(["startItem", "endItem", "style"])
+        );
+    }
+
+    #[test]
+    fn either_or_descriptions_mark_exclusive_properties() {
+        let mut spec = json!({"components": {"schemas": {
+            "FixedRatioGeometry": {"description": "You can set either the width or height, not both.",
+                "properties": {"width": {}, "height": {}, "rotation": {}}},
+            "Other": {"description": "Either the board or its team.", "properties": {"width": {}}}}}});
+        assert_eq!(run("either-or-properties", &mut spec), 1);
+        assert_eq!(
+            spec["components"]["schemas"]["FixedRatioGeometry"][EXCLUSIVE_EXTENSION],
+            json!(["width", "height"])
         );
     }
 

@@ -151,7 +151,13 @@ pub fn generate(
         &outer_tags,
         &fixed,
     );
-    conversions::add(&mut processed.types, &request_types_found);
+    let conversions = conversions::add(
+        &mut processed.types,
+        &request_types_found,
+        &processed.signatures,
+        &outer_tags,
+        &fixed,
+    );
     postprocess::renamed_aliases(&mut processed.types, &fixed);
     let head = header(pin);
     let mod_rs = format!(
@@ -167,6 +173,7 @@ pub fn generate(
             &fixed,
             &request_types_found,
             &processed.types,
+            &conversions,
         ))?,
         vec![
             syn::parse_quote!(#![doc = " Every type of a request body with its smallest value, for the test that nothing unset is sent."]),

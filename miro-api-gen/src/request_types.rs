@@ -172,7 +172,12 @@ fn qualified(ty: &Type, types: &BTreeSet<String>) -> Type {
 
 /// The table's source, from the [`reachable`] request types; `types` are the generated items
 /// (for how each type is built).
-pub fn table(spec: &Value, found: &BTreeMap<String, Found>, types: &[Item]) -> TokenStream {
+pub fn table(
+    spec: &Value,
+    found: &BTreeMap<String, Found>,
+    types: &[Item],
+    conversions: &crate::conversions::Report,
+) -> TokenStream {
     let builds = builds(types);
     let type_names: BTreeSet<String> = types
         .iter()
@@ -215,6 +220,59 @@ pub fn table(spec: &Value, found: &BTreeMap<String, Found>, types: &[Item]) -> T
                           round_trip: round_trip::<types::#ty>, construct: #build }
         }
     });
+    let pairs = conversions.pairs.iter().map(|pair| {
+        let (read, write) = (&pair.read, &pair.write);
+        let (r, w) = (format_ident!("{}", read), format_ident!("{}", write));
+        // An example of the read type, from the spec, when it is a component schema.
+        let example = spec
+            .pointer(&format!("/components/schemas/{read}"))
+            .filter(|_| pair.structs)
+            .map(|_| {
+                let reference = serde_json::json!({"$ref": format!("#/components/schemas/{read}")});
+                serde_json::to_string(&Synth::every_property(spec).value(&reference, None))
+                    .unwrap_or_default()
+            });
+        let example = match example {
+            Some(json) => quote!(::std::option::Option::Some(#json)),
+            None => quote!(::std::option::Option::None),
+        };
+        let conversion = match pair.conversion {
+            Some(true) => quote! {
+                <types::#w as ::std::convert::TryFrom<&types::#r>>::try_from(&read)
+                    .map_err(|e| e.to_string())?
+            },
+            _ => quote!(<types::#w as ::std::convert::From<&types::#r>>::from(&read)),
+        };
+        let convert = match pair.conversion {
+            Some(_) if pair.structs => quote! {
+                ::std::option::Option::Some(|value: &serde_json::Value| -> Result<serde_json::Value, String> {
+                    let read: types::#r = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+                    let written = #conversion;
+                    serde_json::to_value(written).map_err(|e| e.to_string())
+                })
+            },
+            // Enums and unions: the conversion exists (checked by naming it).
+            Some(fallible) => {
+                let named = if fallible {
+                    quote!(<types::#w as ::std::convert::TryFrom<&types::#r>>::try_from)
+                } else {
+                    quote!(<types::#w as ::std::convert::From<&types::#r>>::from)
+                };
+                quote! {
+                    ::std::option::Option::Some(|_: &serde_json::Value| -> Result<serde_json::Value, String> {
+                        let _ = #named;
+                        Ok(serde_json::Value::Null)
+                    })
+                }
+            }
+            None => quote!(::std::option::Option::None),
+        };
+        let structs = pair.structs;
+        quote! {
+            Conversion { read: #read, write: #write, structs: #structs, example: #example, convert: #convert }
+        }
+    });
+    let renames = conversions.renames.iter().map(|(w, r)| quote!((#w, #r)));
     let missing = builds
         .iter()
         .filter(|(_, b)| matches!(b, Build::Missing))
@@ -267,6 +325,30 @@ pub fn table(spec: &Value, found: &BTreeMap<String, Found>, types: &[Item]) -> T
 
         /// The generated structs (answers included) with neither `Default` nor `new(..)`.
         pub static WITHOUT_CONSTRUCTOR: &[&str] = &[#(#missing),*];
+
+        /// A read type and the write type it converts into (or should: `convert` is `None`).
+        pub struct Conversion {
+            /// The type Miro answers with.
+            pub read: &'static str,
+            /// The type sent back.
+            pub write: &'static str,
+            /// Whether both are structs (enums and unions have no `example`).
+            pub structs: bool,
+            /// A value of the read type from the spec's examples, as JSON.
+            pub example: Option<&'static str>,
+            /// Decodes a read value, converts it (`From` or `TryFrom`) and encodes the result;
+            /// `None` when the generator found the pair but could not convert it.
+            pub convert: Option<Convert>,
+        }
+
+        /// Decodes a read value as JSON, converts it and encodes the result.
+        pub type Convert = fn(&serde_json::Value) -> Result<serde_json::Value, String>;
+
+        /// Every read/write pair whose fields match, by the generator's conversion rule.
+        pub static CONVERSIONS: &[Conversion] = &[#(#pairs),*];
+
+        /// Field renames the conversions make: (write JSON name, read JSON name).
+        pub static CONVERSION_RENAMES: &[(&str, &str)] = &[#(#renames),*];
     }
 }
 

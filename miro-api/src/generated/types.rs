@@ -24109,71 +24109,952 @@ impl WidthOnlyAdjustableGeometry {
         self
     }
 }
+#[cfg(feature = "boards")]
+/// The same value as a [`BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess`] (by its value on the wire).
+impl ::std::convert::From<&BoardSharingPolicyInviteToAccountAndBoardLinkAccess>
+for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
+    fn from(read: &BoardSharingPolicyInviteToAccountAndBoardLinkAccess) -> Self {
+        BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess::known(read.as_str())
+            .unwrap_or_else(|| BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess::UnknownValue(
+                read.as_str().to_owned(),
+            ))
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardSharingPolicy`] that Miro takes back, to send it (or a changed copy) as a [`BoardSharingPolicyChange`].
+impl ::std::convert::From<&BoardSharingPolicy> for BoardSharingPolicyChange {
+    fn from(read: &BoardSharingPolicy) -> Self {
+        let access = ::std::clone::Clone::clone(&read.access);
+        let invite_to_account_and_board_link_access = read
+            .invite_to_account_and_board_link_access
+            .as_ref()
+            .map(|v| <BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess as ::std::convert::From<
+                &BoardSharingPolicyInviteToAccountAndBoardLinkAccess,
+            >>::from(v));
+        let organization_access = ::std::clone::Clone::clone(&read.organization_access);
+        let team_access = ::std::clone::Clone::clone(&read.team_access);
+        BoardSharingPolicyChange {
+            access,
+            invite_to_account_and_board_link_access,
+            organization_access,
+            team_access,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardPolicy`] that Miro takes back, to send it (or a changed copy) as a [`BoardPolicyChange`].
+impl ::std::convert::From<&BoardPolicy> for BoardPolicyChange {
+    fn from(read: &BoardPolicy) -> Self {
+        let permissions_policy = ::std::clone::Clone::clone(&read.permissions_policy);
+        let sharing_policy = read
+            .sharing_policy
+            .as_ref()
+            .map(|v| <BoardSharingPolicyChange as ::std::convert::From<
+                &BoardSharingPolicy,
+            >>::from(v));
+        BoardPolicyChange {
+            permissions_policy,
+            sharing_policy,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardWithLinksAndWithoutProject`] that Miro takes back, to send it (or a changed copy) as a [`CopyBoardChanges`].
+impl ::std::convert::From<&BoardWithLinksAndWithoutProject> for CopyBoardChanges {
+    fn from(read: &BoardWithLinksAndWithoutProject) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let policy = read
+            .policy
+            .as_ref()
+            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
+        let team_id = ::std::default::Default::default();
+        CopyBoardChanges {
+            description,
+            name,
+            policy,
+            team_id,
+        }
+    }
+}
 #[cfg(feature = "items")]
 /// The fields of a [`AppCardData`] that Miro takes back, to send it (or a changed copy) as a [`AppCardDataChanges`].
 impl ::std::convert::From<&AppCardData> for AppCardDataChanges {
     fn from(read: &AppCardData) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let fields = ::std::clone::Clone::clone(&read.fields);
+        let status = ::std::clone::Clone::clone(&read.status);
+        let title = ::std::clone::Clone::clone(&read.title);
         AppCardDataChanges {
-            description: read.description.clone(),
-            fields: read.fields.clone(),
-            status: read.status.clone(),
-            title: read.title.clone(),
+            description,
+            fields,
+            status,
+            title,
         }
     }
 }
-#[cfg(feature = "board_members")]
-/// The fields of a [`BoardMember`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
-impl ::std::convert::From<&BoardMember> for BoardMemberChanges {
-    fn from(read: &BoardMember) -> Self {
-        BoardMemberChanges {
-            role: read.role.clone(),
+#[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
+/// The fields of a [`Position`] that Miro takes back, to send it (or a changed copy) as a [`PositionChange`].
+impl ::std::convert::From<&Position> for PositionChange {
+    fn from(read: &Position) -> Self {
+        let x = ::std::clone::Clone::clone(&read.x);
+        let y = ::std::clone::Clone::clone(&read.y);
+        PositionChange { x, y }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardItem`] that Miro takes back, to send it (or a changed copy) as a [`AppCardCreateRequest`].
+impl ::std::convert::From<&AppCardItem> for AppCardCreateRequest {
+    fn from(read: &AppCardItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <AppCardDataChanges as ::std::convert::From<
+                &AppCardData,
+            >>::from(v));
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        AppCardCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
         }
     }
 }
-#[cfg(feature = "enterprise")]
-/// The fields of a [`GroupMember`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupMemberRequest`].
-impl ::std::convert::From<&GroupMember> for CreateGroupMemberRequest {
-    fn from(read: &GroupMember) -> Self {
-        CreateGroupMemberRequest {
-            email: read.email.clone(),
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
+impl ::std::convert::From<&BoardWithLinks> for BoardChanges {
+    fn from(read: &BoardWithLinks) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let policy = read
+            .policy
+            .as_ref()
+            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
+        let project_id = ::std::default::Default::default();
+        let team_id = ::std::default::Default::default();
+        BoardChanges {
+            description,
+            name,
+            policy,
+            project_id,
+            team_id,
         }
     }
 }
-#[cfg(feature = "enterprise")]
-/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupRequest`].
-impl ::std::convert::From<&Group> for CreateGroupRequest {
-    fn from(read: &Group) -> Self {
-        CreateGroupRequest {
-            description: read.description.clone(),
-            name: read.name.clone(),
+#[cfg(feature = "items")]
+/// The fields of a [`CardItem`] that Miro takes back, to send it (or a changed copy) as a [`CardCreateRequest`].
+impl ::std::convert::From<&CardItem> for CardCreateRequest {
+    fn from(read: &CardItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        CardCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
         }
     }
 }
-#[cfg(feature = "projects")]
-/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`CreateProjectRequest`].
-impl ::std::convert::From<&Project> for CreateProjectRequest {
-    fn from(read: &Project) -> Self {
-        CreateProjectRequest {
-            name: read.name.clone(),
+#[cfg(feature = "cases")]
+/// The fields of a [`CaseResponse`] that Miro takes back, to send it (or a changed copy) as a [`CaseRequest`].
+impl ::std::convert::From<&CaseResponse> for CaseRequest {
+    fn from(read: &CaseResponse) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = ::std::clone::Clone::clone(&read.name);
+        CaseRequest { description, name }
+    }
+}
+#[cfg(feature = "experimental")]
+/// The fields of a [`CodeWidgetItem`] that Miro takes back, to send it (or a changed copy) as a [`CodeWidgetCreateRequest`].
+impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetCreateRequest {
+    fn from(read: &CodeWidgetItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::default::Default::default();
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        CodeWidgetCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
         }
     }
 }
-#[cfg(feature = "enterprise")]
-/// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`CreateTeamRequest`].
-impl ::std::convert::From<&Team> for CreateTeamRequest {
-    fn from(read: &Team) -> Self {
-        CreateTeamRequest {
-            name: read.name.clone(),
+#[cfg(feature = "connectors")]
+/// The fields of a [`ItemConnectionWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ItemConnectionCreationData`].
+impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionCreationData {
+    fn from(read: &ItemConnectionWithLinks) -> Self {
+        let id = ::std::clone::Clone::clone(&read.id);
+        let position = ::std::clone::Clone::clone(&read.position);
+        let snap_to = ::std::default::Default::default();
+        ItemConnectionCreationData {
+            id,
+            position,
+            snap_to,
         }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ConnectorWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ConnectorCreationData`].
+///
+/// Fails when the [`ConnectorWithLinks`] lacks what a [`ConnectorCreationData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&ConnectorWithLinks> for ConnectorCreationData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ConnectorWithLinks) -> ::std::result::Result<Self, Self::Error> {
+        let captions = ::std::clone::Clone::clone(&read.captions);
+        let end_item = match &read.end_item {
+            ::std::option::Option::Some(v) => {
+                <ItemConnectionCreationData as ::std::convert::From<
+                    &ItemConnectionWithLinks,
+                >>::from(v)
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "ConnectorWithLinks",
+                        "ConnectorCreationData",
+                        "endItem",
+                    ),
+                );
+            }
+        };
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        let start_item = match &read.start_item {
+            ::std::option::Option::Some(v) => {
+                <ItemConnectionCreationData as ::std::convert::From<
+                    &ItemConnectionWithLinks,
+                >>::from(v)
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "ConnectorWithLinks",
+                        "ConnectorCreationData",
+                        "startItem",
+                    ),
+                );
+            }
+        };
+        let style = ::std::clone::Clone::clone(&read.style);
+        ::std::result::Result::Ok(ConnectorCreationData {
+            captions,
+            end_item,
+            shape,
+            start_item,
+            style,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The variant of a [`DocFormatData`] that is a [`DocFormatMarkdownData`]; fails for the others.
+impl ::std::convert::TryFrom<&DocFormatData> for DocFormatMarkdownData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocFormatData) -> ::std::result::Result<Self, Self::Error> {
+        match read {
+            DocFormatData::HtmlData(_) => {
+                ::std::result::Result::Err(
+                    crate::ConversionError::not_creatable(
+                        "DocFormatMarkdownData",
+                        crate::ConversionKind::Variant("DocFormatData::HtmlData"),
+                    ),
+                )
+            }
+            DocFormatData::MarkdownData(v) => {
+                ::std::result::Result::Ok(::std::clone::Clone::clone(v))
+            }
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocFormatItem`] that Miro takes back, to send it (or a changed copy) as a [`DocFormatCreateRequest`].
+///
+/// Fails when the [`DocFormatItem`] lacks what a [`DocFormatCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&DocFormatItem> for DocFormatCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocFormatItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <DocFormatMarkdownData as ::std::convert::TryFrom<
+                    &DocFormatData,
+                >>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "DocFormatItem",
+                        "DocFormatCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(DocFormatCreateRequest {
+            data,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlData`].
+///
+/// Fails when the [`DocumentData`] lacks what a [`DocumentUrlData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&DocumentData> for DocumentUrlData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocumentData) -> ::std::result::Result<Self, Self::Error> {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = match &read.document_url {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "DocumentData",
+                        "DocumentUrlData",
+                        "url",
+                    ),
+                );
+            }
+        };
+        ::std::result::Result::Ok(DocumentUrlData { title, url })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentItem`] that Miro takes back, to send it (or a changed copy) as a [`DocumentCreateRequest`].
+///
+/// Fails when the [`DocumentItem`] lacks what a [`DocumentCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&DocumentItem> for DocumentCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocumentItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <DocumentUrlData as ::std::convert::TryFrom<&DocumentData>>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "DocumentItem",
+                        "DocumentCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(DocumentCreateRequest {
+            data,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlData`].
+///
+/// Fails when the [`EmbedData`] lacks what a [`EmbedUrlData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&EmbedData> for EmbedUrlData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &EmbedData) -> ::std::result::Result<Self, Self::Error> {
+        let mode = ::std::clone::Clone::clone(&read.mode);
+        let preview_url = ::std::clone::Clone::clone(&read.preview_url);
+        let url = match &read.url {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing("EmbedData", "EmbedUrlData", "url"),
+                );
+            }
+        };
+        ::std::result::Result::Ok(EmbedUrlData {
+            mode,
+            preview_url,
+            url,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`FixedRatioNoRotationGeometry`].
+impl ::std::convert::From<&Geometry> for FixedRatioNoRotationGeometry {
+    fn from(read: &Geometry) -> Self {
+        let height = ::std::clone::Clone::clone(&read.height);
+        let width = ::std::clone::Clone::clone(&read.width);
+        let height = if false || width.is_some() {
+            ::std::option::Option::None
+        } else {
+            height
+        };
+        FixedRatioNoRotationGeometry {
+            height,
+            width,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedItem`] that Miro takes back, to send it (or a changed copy) as a [`EmbedCreateRequest`].
+///
+/// Fails when the [`EmbedItem`] lacks what a [`EmbedCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&EmbedItem> for EmbedCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &EmbedItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <EmbedUrlData as ::std::convert::TryFrom<&EmbedData>>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "EmbedItem",
+                        "EmbedCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(EmbedCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "frames")]
+/// The same value as a [`FrameChangesFormat`] (by its value on the wire).
+impl ::std::convert::From<&FrameDataFormat> for FrameChangesFormat {
+    fn from(read: &FrameDataFormat) -> Self {
+        FrameChangesFormat::known(read.as_str())
+            .unwrap_or_else(|| FrameChangesFormat::UnknownValue(
+                read.as_str().to_owned(),
+            ))
+    }
+}
+#[cfg(feature = "frames")]
+/// The same value as a [`FrameChangesType`] (by its value on the wire).
+impl ::std::convert::From<&FrameDataType> for FrameChangesType {
+    fn from(read: &FrameDataType) -> Self {
+        FrameChangesType::known(read.as_str())
+            .unwrap_or_else(|| FrameChangesType::UnknownValue(read.as_str().to_owned()))
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameData`] that Miro takes back, to send it (or a changed copy) as a [`FrameChanges`].
+impl ::std::convert::From<&FrameData> for FrameChanges {
+    fn from(read: &FrameData) -> Self {
+        let format = read
+            .format
+            .as_ref()
+            .map(|v| <FrameChangesFormat as ::std::convert::From<
+                &FrameDataFormat,
+            >>::from(v));
+        let show_content = ::std::default::Default::default();
+        let title = ::std::clone::Clone::clone(&read.title);
+        let type_ = read
+            .type_
+            .as_ref()
+            .map(|v| <FrameChangesType as ::std::convert::From<
+                &FrameDataType,
+            >>::from(v));
+        FrameChanges {
+            format,
+            show_content,
+            title,
+            type_,
+        }
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`GeometryNoRotation`].
+impl ::std::convert::From<&Geometry> for GeometryNoRotation {
+    fn from(read: &Geometry) -> Self {
+        let height = ::std::clone::Clone::clone(&read.height);
+        let width = ::std::clone::Clone::clone(&read.width);
+        GeometryNoRotation {
+            height,
+            width,
+        }
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameItem`] that Miro takes back, to send it (or a changed copy) as a [`FrameCreateRequest`].
+///
+/// Fails when the [`FrameItem`] lacks what a [`FrameCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&FrameItem> for FrameCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &FrameItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <FrameChanges as ::std::convert::From<&FrameData>>::from(v)
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "FrameItem",
+                        "FrameCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <GeometryNoRotation as ::std::convert::From<&Geometry>>::from(v));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        ::std::result::Result::Ok(FrameCreateRequest {
+            data,
+            geometry,
+            position,
+            style,
+        })
+    }
+}
+#[cfg(feature = "groups")]
+/// The fields of a [`GroupResponseShort`] that Miro takes back, to send it (or a changed copy) as a [`BoardItemGroup`].
+///
+/// Fails when the [`GroupResponseShort`] lacks what a [`BoardItemGroup`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&GroupResponseShort> for BoardItemGroup {
+    type Error = crate::ConversionError;
+    fn try_from(read: &GroupResponseShort) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "GroupResponseShort",
+                        "BoardItemGroup",
+                        "data",
+                    ),
+                );
+            }
+        };
+        ::std::result::Result::Ok(BoardItemGroup { data })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlData`].
+///
+/// Fails when the [`ImageData`] lacks what a [`ImageUrlData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&ImageData> for ImageUrlData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ImageData) -> ::std::result::Result<Self, Self::Error> {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = match &read.image_url {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing("ImageData", "ImageUrlData", "url"),
+                );
+            }
+        };
+        ::std::result::Result::Ok(ImageUrlData { title, url })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`FixedRatioGeometry`].
+impl ::std::convert::From<&Geometry> for FixedRatioGeometry {
+    fn from(read: &Geometry) -> Self {
+        let height = ::std::clone::Clone::clone(&read.height);
+        let rotation = ::std::clone::Clone::clone(&read.rotation);
+        let width = ::std::clone::Clone::clone(&read.width);
+        let height = if false || width.is_some() {
+            ::std::option::Option::None
+        } else {
+            height
+        };
+        FixedRatioGeometry {
+            height,
+            rotation,
+            width,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageItem`] that Miro takes back, to send it (or a changed copy) as a [`ImageCreateRequest`].
+///
+/// Fails when the [`ImageItem`] lacks what a [`ImageCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&ImageItem> for ImageCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ImageItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <ImageUrlData as ::std::convert::TryFrom<&ImageData>>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "ImageItem",
+                        "ImageCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(ImageCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The same item data as a [`ItemDataCreate`], by its item `type`; fails for a `type` a [`ItemDataCreate`] cannot hold.
+impl ::std::convert::TryFrom<&ItemData> for ItemDataCreate {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ItemData) -> ::std::result::Result<Self, Self::Error> {
+        match read {
+            ItemData::DocumentData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::DocumentUrlData(
+                        <DocumentUrlData as ::std::convert::TryFrom<
+                            &DocumentData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            ItemData::ImageData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::ImageUrlData(
+                        <ImageUrlData as ::std::convert::TryFrom<
+                            &ImageData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            ItemData::Unknown(_) => {
+                ::std::result::Result::Err(
+                    crate::ConversionError::not_creatable(
+                        "ItemDataCreate",
+                        crate::ConversionKind::Unknown,
+                    ),
+                )
+            }
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Item`] that Miro takes back, to send it (or a changed copy) as a [`ItemCreate`].
+///
+/// Fails when the [`Item`] lacks what a [`ItemCreate`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&Item> for ItemCreate {
+    type Error = crate::ConversionError;
+    fn try_from(read: &Item) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                ::std::option::Option::Some(
+                    <ItemDataCreate as ::std::convert::TryFrom<&ItemData>>::try_from(v)?,
+                )
+            }
+            ::std::option::Option::None => ::std::option::Option::None,
+        };
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::default::Default::default();
+        let type_ = {
+            let v = &read.type_;
+            ItemTypeChange::known(v)
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue(
+                    ::std::clone::Clone::clone(v),
+                ))
+        };
+        ::std::result::Result::Ok(ItemCreate {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+            type_,
+        })
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The fields of a [`User`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequestScopeUsersUsersItem`].
+impl ::std::convert::From<&User> for LegalHoldRequestScopeUsersUsersItem {
+    fn from(read: &User) -> Self {
+        let email = ::std::clone::Clone::clone(&read.email);
+        LegalHoldRequestScopeUsersUsersItem {
+            email,
+        }
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The fields of a [`LegalHoldResponseScopeUsers`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequestScopeUsers`].
+impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScopeUsers {
+    fn from(read: &LegalHoldResponseScopeUsers) -> Self {
+        let users = {
+            let v = &read.users;
+            v.iter()
+                .map(|x| <LegalHoldRequestScopeUsersUsersItem as ::std::convert::From<
+                    &User,
+                >>::from(x))
+                .collect()
+        };
+        LegalHoldRequestScopeUsers {
+            users,
+        }
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The value of a [`LegalHoldResponseScopeUsers`] as a [`LegalHoldRequestScope`].
+impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScope {
+    fn from(read: &LegalHoldResponseScopeUsers) -> Self {
+        LegalHoldRequestScope(
+            <LegalHoldRequestScopeUsers as ::std::convert::From<
+                &LegalHoldResponseScopeUsers,
+            >>::from(read),
+        )
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The value of a [`LegalHoldResponseScope`] as a [`LegalHoldRequestScope`].
+impl ::std::convert::From<&LegalHoldResponseScope> for LegalHoldRequestScope {
+    fn from(read: &LegalHoldResponseScope) -> Self {
+        <LegalHoldRequestScope as ::std::convert::From<
+            &LegalHoldResponseScopeUsers,
+        >>::from(&read.0)
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The fields of a [`LegalHoldResponse`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequest`].
+impl ::std::convert::From<&LegalHoldResponse> for LegalHoldRequest {
+    fn from(read: &LegalHoldResponse) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = ::std::clone::Clone::clone(&read.name);
+        let scope = {
+            let v = &read.scope;
+            <LegalHoldRequestScope as ::std::convert::From<
+                &LegalHoldResponseScope,
+            >>::from(v)
+        };
+        LegalHoldRequest {
+            description,
+            name,
+            scope,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeItem`] that Miro takes back, to send it (or a changed copy) as a [`ShapeCreateRequest`].
+impl ::std::convert::From<&ShapeItem> for ShapeCreateRequest {
+    fn from(read: &ShapeItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        ShapeCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`StickyNoteItem`] that Miro takes back, to send it (or a changed copy) as a [`StickyNoteCreateRequest`].
+impl ::std::convert::From<&StickyNoteItem> for StickyNoteCreateRequest {
+    fn from(read: &StickyNoteItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        StickyNoteCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
+impl ::std::convert::From<&TagWithLinks> for TagCreateRequest {
+    fn from(read: &TagWithLinks) -> Self {
+        let fill_color = {
+            let v = &read.fill_color;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let title = ::std::clone::Clone::clone(&read.title);
+        TagCreateRequest {
+            fill_color,
+            title,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`WidthOnlyAdjustableGeometry`].
+impl ::std::convert::From<&Geometry> for WidthOnlyAdjustableGeometry {
+    fn from(read: &Geometry) -> Self {
+        let rotation = ::std::clone::Clone::clone(&read.rotation);
+        let width = ::std::clone::Clone::clone(&read.width);
+        WidthOnlyAdjustableGeometry {
+            rotation,
+            width,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`TextItem`] that Miro takes back, to send it (or a changed copy) as a [`TextCreateRequest`].
+///
+/// Fails when the [`TextItem`] lacks what a [`TextCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&TextItem> for TextCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &TextItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "TextItem",
+                        "TextCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <WidthOnlyAdjustableGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        ::std::result::Result::Ok(TextCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        })
+    }
+}
+#[cfg(feature = "scim")]
+/// The fields of a [`UserResourceName`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceName`].
+///
+/// Fails when the [`UserResourceName`] lacks what a [`CreateUserResourceName`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&UserResourceName> for CreateUserResourceName {
+    type Error = crate::ConversionError;
+    fn try_from(read: &UserResourceName) -> ::std::result::Result<Self, Self::Error> {
+        let family_name = match &read.family_name {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "UserResourceName",
+                        "CreateUserResourceName",
+                        "familyName",
+                    ),
+                );
+            }
+        };
+        let formatted = ::std::clone::Clone::clone(&read.formatted);
+        let given_name = match &read.given_name {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "UserResourceName",
+                        "CreateUserResourceName",
+                        "givenName",
+                    ),
+                );
+            }
+        };
+        ::std::result::Result::Ok(CreateUserResourceName {
+            family_name,
+            formatted,
+            given_name,
+        })
     }
 }
 #[cfg(feature = "scim")]
 /// The fields of a [`UserResourcePhotosItem`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourcePhotosItem`].
 impl ::std::convert::From<&UserResourcePhotosItem> for CreateUserResourcePhotosItem {
     fn from(read: &UserResourcePhotosItem) -> Self {
+        let type_ = ::std::clone::Clone::clone(&read.type_);
+        let value = ::std::clone::Clone::clone(&read.value);
         CreateUserResourcePhotosItem {
-            type_: read.type_.clone(),
-            value: read.value.clone(),
+            type_,
+            value,
         }
     }
 }
@@ -24181,12 +25062,26 @@ impl ::std::convert::From<&UserResourcePhotosItem> for CreateUserResourcePhotosI
 /// The fields of a [`UserResourceRolesItem`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceRolesItem`].
 impl ::std::convert::From<&UserResourceRolesItem> for CreateUserResourceRolesItem {
     fn from(read: &UserResourceRolesItem) -> Self {
+        let display = ::std::clone::Clone::clone(&read.display);
+        let primary = ::std::clone::Clone::clone(&read.primary);
+        let type_ = ::std::clone::Clone::clone(&read.type_);
+        let value = ::std::clone::Clone::clone(&read.value);
         CreateUserResourceRolesItem {
-            display: read.display.clone(),
-            primary: read.primary.clone(),
-            type_: read.type_.clone(),
-            value: read.value.clone(),
+            display,
+            primary,
+            type_,
+            value,
         }
+    }
+}
+#[cfg(feature = "scim")]
+/// The same value as a [`CreateUserResourceSchemasItem`] (by its value on the wire).
+impl ::std::convert::From<&UserResourceSchemasItem> for CreateUserResourceSchemasItem {
+    fn from(read: &UserResourceSchemasItem) -> Self {
+        CreateUserResourceSchemasItem::known(read.as_str())
+            .unwrap_or_else(|| CreateUserResourceSchemasItem::UnknownValue(
+                read.as_str().to_owned(),
+            ))
     }
 }
 #[cfg(feature = "scim")]
@@ -24197,148 +25092,240 @@ impl ::std::convert::From<
     fn from(
         read: &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
     ) -> Self {
+        let display_name = ::std::clone::Clone::clone(&read.display_name);
+        let value = ::std::clone::Clone::clone(&read.value);
         CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
-            display_name: read.display_name.clone(),
-            value: read.value.clone(),
+            display_name,
+            value,
         }
     }
 }
-#[cfg(feature = "items")]
-/// The fields of a [`DocumentUrlData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
-impl ::std::convert::From<&DocumentUrlData> for DocumentUrlDataChanges {
-    fn from(read: &DocumentUrlData) -> Self {
-        DocumentUrlDataChanges {
-            title: read.title.clone(),
-            url: ::std::option::Option::Some(read.url.clone()),
+#[cfg(feature = "scim")]
+/// The fields of a [`UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User`].
+impl ::std::convert::From<&UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User>
+for CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
+    fn from(
+        read: &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
+    ) -> Self {
+        let cost_center = ::std::clone::Clone::clone(&read.cost_center);
+        let department = ::std::clone::Clone::clone(&read.department);
+        let division = ::std::clone::Clone::clone(&read.division);
+        let employee_number = ::std::clone::Clone::clone(&read.employee_number);
+        let manager = read
+            .manager
+            .as_ref()
+            .map(|v| <CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager as ::std::convert::From<
+                &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
+            >>::from(v));
+        let organization = ::std::clone::Clone::clone(&read.organization);
+        CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
+            cost_center,
+            department,
+            division,
+            employee_number,
+            manager,
+            organization,
         }
     }
 }
-#[cfg(feature = "items")]
-/// The fields of a [`EmbedUrlData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
-impl ::std::convert::From<&EmbedUrlData> for EmbedUrlDataChanges {
-    fn from(read: &EmbedUrlData) -> Self {
-        EmbedUrlDataChanges {
-            mode: read.mode.clone(),
-            preview_url: read.preview_url.clone(),
-            url: ::std::option::Option::Some(read.url.clone()),
-        }
+#[cfg(feature = "scim")]
+/// The fields of a [`UserResource`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResource`].
+///
+/// Fails when the [`UserResource`] lacks what a [`CreateUserResource`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&UserResource> for CreateUserResource {
+    type Error = crate::ConversionError;
+    fn try_from(read: &UserResource) -> ::std::result::Result<Self, Self::Error> {
+        let active = ::std::clone::Clone::clone(&read.active);
+        let display_name = ::std::clone::Clone::clone(&read.display_name);
+        let name = match &read.name {
+            ::std::option::Option::Some(v) => {
+                ::std::option::Option::Some(
+                    <CreateUserResourceName as ::std::convert::TryFrom<
+                        &UserResourceName,
+                    >>::try_from(v)?,
+                )
+            }
+            ::std::option::Option::None => ::std::option::Option::None,
+        };
+        let photos = {
+            let v = &read.photos;
+            v.iter()
+                .map(|x| <CreateUserResourcePhotosItem as ::std::convert::From<
+                    &UserResourcePhotosItem,
+                >>::from(x))
+                .collect()
+        };
+        let preferred_language = ::std::clone::Clone::clone(&read.preferred_language);
+        let roles = {
+            let v = &read.roles;
+            v.iter()
+                .map(|x| <CreateUserResourceRolesItem as ::std::convert::From<
+                    &UserResourceRolesItem,
+                >>::from(x))
+                .collect()
+        };
+        let schemas = {
+            let v = &read.schemas;
+            v.iter()
+                .map(|x| <CreateUserResourceSchemasItem as ::std::convert::From<
+                    &UserResourceSchemasItem,
+                >>::from(x))
+                .collect()
+        };
+        let urn_ietf_params_scim_schemas_extension_enterprise_2_0_user = read
+            .urn_ietf_params_scim_schemas_extension_enterprise_2_0_user
+            .as_ref()
+            .map(|v| <CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User as ::std::convert::From<
+                &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
+            >>::from(v));
+        let user_name = match &read.user_name {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "UserResource",
+                        "CreateUserResource",
+                        "userName",
+                    ),
+                );
+            }
+        };
+        let user_type = ::std::clone::Clone::clone(&read.user_type);
+        ::std::result::Result::Ok(CreateUserResource {
+            active,
+            display_name,
+            name,
+            photos,
+            preferred_language,
+            roles,
+            schemas,
+            urn_ietf_params_scim_schemas_extension_enterprise_2_0_user,
+            user_name,
+            user_type,
+        })
     }
 }
-#[cfg(feature = "items")]
-/// The fields of a [`ImageUrlData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
-impl ::std::convert::From<&ImageUrlData> for ImageUrlDataChanges {
-    fn from(read: &ImageUrlData) -> Self {
-        ImageUrlDataChanges {
-            title: read.title.clone(),
-            url: ::std::option::Option::Some(read.url.clone()),
-        }
+#[cfg(feature = "scim")]
+/// The value of a [`CreateUserResponse`] as a [`CreateUserResource`].
+impl ::std::convert::TryFrom<&CreateUserResponse> for CreateUserResource {
+    type Error = crate::ConversionError;
+    fn try_from(read: &CreateUserResponse) -> ::std::result::Result<Self, Self::Error> {
+        ::std::result::Result::Ok(
+            <CreateUserResource as ::std::convert::TryFrom<
+                &UserResource,
+            >>::try_from(&read.0)?,
+        )
     }
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForCreate`].
-impl ::std::convert::From<&ShapeData> for ShapeDataForCreate {
-    fn from(read: &ShapeData) -> Self {
-        ShapeDataForCreate {
-            content: read.content.clone(),
-            shape: read.shape.clone(),
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
-impl ::std::convert::From<&ShapeData> for ShapeDataForUpdate {
-    fn from(read: &ShapeData) -> Self {
-        ShapeDataForUpdate {
-            content: read.content.clone(),
-            shape: read.shape.clone(),
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForCreate`].
-impl ::std::convert::From<&ShapeStyle> for ShapeStyleForCreate {
-    fn from(read: &ShapeStyle) -> Self {
-        ShapeStyleForCreate {
-            border_color: read.border_color.clone(),
-            border_opacity: read.border_opacity.clone(),
-            border_style: read.border_style.clone(),
-            border_width: read.border_width.clone(),
-            color: read.color.clone(),
-            fill_color: read.fill_color.clone(),
-            fill_opacity: read.fill_opacity.clone(),
-            font_family: read.font_family.clone(),
-            font_size: read.font_size.clone(),
-            text_align: read.text_align.clone(),
-            text_align_vertical: read.text_align_vertical.clone(),
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
-impl ::std::convert::From<&ShapeStyle> for ShapeStyleForUpdate {
-    fn from(read: &ShapeStyle) -> Self {
-        ShapeStyleForUpdate {
-            border_color: read.border_color.clone(),
-            border_opacity: read.border_opacity.clone(),
-            border_style: read.border_style.clone(),
-            border_width: read.border_width.clone(),
-            color: read.color.clone(),
-            fill_color: read.fill_color.clone(),
-            fill_opacity: read.fill_opacity.clone(),
-            font_family: read.font_family.clone(),
-            font_size: read.font_size.clone(),
-            text_align: read.text_align.clone(),
-            text_align_vertical: read.text_align_vertical.clone(),
-        }
-    }
-}
-#[cfg(feature = "tags")]
-/// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
-impl ::std::convert::From<&Tag> for TagCreateRequest {
-    fn from(read: &Tag) -> Self {
-        TagCreateRequest {
-            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
-            title: read.title.clone(),
-        }
-    }
-}
-#[cfg(feature = "tags")]
-/// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
-impl ::std::convert::From<&TagWithLinks> for TagCreateRequest {
-    fn from(read: &TagWithLinks) -> Self {
-        TagCreateRequest {
-            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
-            title: read.title.clone(),
-        }
-    }
-}
-#[cfg(feature = "tags")]
-/// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
-impl ::std::convert::From<&Tag> for TagUpdateRequest {
-    fn from(read: &Tag) -> Self {
-        TagUpdateRequest {
-            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
-            title: ::std::option::Option::Some(read.title.clone()),
-        }
-    }
-}
-#[cfg(feature = "tags")]
-/// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
-impl ::std::convert::From<&TagWithLinks> for TagUpdateRequest {
-    fn from(read: &TagWithLinks) -> Self {
-        TagUpdateRequest {
-            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
-            title: ::std::option::Option::Some(read.title.clone()),
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`AddProjectMemberRequest`].
+impl ::std::convert::From<&ProjectMember> for AddProjectMemberRequest {
+    fn from(read: &ProjectMember) -> Self {
+        let email = ::std::clone::Clone::clone(&read.email);
+        let role = ::std::clone::Clone::clone(&read.role);
+        AddProjectMemberRequest {
+            email,
+            role,
         }
     }
 }
 #[cfg(feature = "enterprise")]
-/// The fields of a [`TeamAccountDiscoverySettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamAccountDiscoverySettingsChanges`].
-impl ::std::convert::From<&TeamAccountDiscoverySettings>
-for TeamAccountDiscoverySettingsChanges {
-    fn from(read: &TeamAccountDiscoverySettings) -> Self {
-        TeamAccountDiscoverySettingsChanges {
-            account_discovery: read.account_discovery.clone(),
+/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupRequest`].
+impl ::std::convert::From<&Group> for CreateGroupRequest {
+    fn from(read: &Group) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = ::std::clone::Clone::clone(&read.name);
+        CreateGroupRequest {
+            description,
+            name,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`GroupMember`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupMemberRequest`].
+impl ::std::convert::From<&GroupMember> for CreateGroupMemberRequest {
+    fn from(read: &GroupMember) -> Self {
+        let email = ::std::clone::Clone::clone(&read.email);
+        CreateGroupMemberRequest { email }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`CreateProjectRequest`].
+impl ::std::convert::From<&Project> for CreateProjectRequest {
+    fn from(read: &Project) -> Self {
+        let name = ::std::clone::Clone::clone(&read.name);
+        CreateProjectRequest { name }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`CreateTeamRequest`].
+impl ::std::convert::From<&Team> for CreateTeamRequest {
+    fn from(read: &Team) -> Self {
+        let name = ::std::clone::Clone::clone(&read.name);
+        CreateTeamRequest { name }
+    }
+}
+#[cfg(feature = "exports")]
+/// The fields of a [`EnterpriseUpdateBoardExportJobResponse`] that Miro takes back, to send it (or a changed copy) as a [`EnterpriseUpdateBoardExportJobBody`].
+impl ::std::convert::From<&EnterpriseUpdateBoardExportJobResponse>
+for EnterpriseUpdateBoardExportJobBody {
+    fn from(read: &EnterpriseUpdateBoardExportJobResponse) -> Self {
+        let status = {
+            let v = &read.status;
+            EnterpriseUpdateBoardExportJobBodyStatus::known(v)
+                .unwrap_or_else(|| EnterpriseUpdateBoardExportJobBodyStatus::UnknownValue(
+                    ::std::clone::Clone::clone(v),
+                ))
+        };
+        EnterpriseUpdateBoardExportJobBody {
+            status,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`UpdateGroupRequest`].
+impl ::std::convert::From<&Group> for UpdateGroupRequest {
+    fn from(read: &Group) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        UpdateGroupRequest {
+            description,
+            name,
+        }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectRequest`].
+impl ::std::convert::From<&Project> for UpdateProjectRequest {
+    fn from(read: &Project) -> Self {
+        let name = ::std::clone::Clone::clone(&read.name);
+        UpdateProjectRequest { name }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectMemberRequest`].
+impl ::std::convert::From<&ProjectMember> for UpdateProjectMemberRequest {
+    fn from(read: &ProjectMember) -> Self {
+        let role = {
+            let v = &read.role;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        UpdateProjectMemberRequest { role }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectSettings`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectSettingsRequest`].
+impl ::std::convert::From<&ProjectSettings> for UpdateProjectSettingsRequest {
+    fn from(read: &ProjectSettings) -> Self {
+        let sharing_policy_settings = {
+            let v = &read.sharing_policy_settings;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        UpdateProjectSettingsRequest {
+            sharing_policy_settings,
         }
     }
 }
@@ -24346,8 +25333,44 @@ for TeamAccountDiscoverySettingsChanges {
 /// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`TeamChanges`].
 impl ::std::convert::From<&Team> for TeamChanges {
     fn from(read: &Team) -> Self {
-        TeamChanges {
-            name: ::std::option::Option::Some(read.name.clone()),
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        TeamChanges { name }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The same value as a [`TeamMemberChangesRole`] (by its value on the wire).
+impl ::std::convert::From<&TeamMemberRole> for TeamMemberChangesRole {
+    fn from(read: &TeamMemberRole) -> Self {
+        TeamMemberChangesRole::known(read.as_str())
+            .unwrap_or_else(|| TeamMemberChangesRole::UnknownValue(
+                read.as_str().to_owned(),
+            ))
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`TeamMember`] that Miro takes back, to send it (or a changed copy) as a [`TeamMemberChanges`].
+impl ::std::convert::From<&TeamMember> for TeamMemberChanges {
+    fn from(read: &TeamMember) -> Self {
+        let role = {
+            let v = &read.role;
+            ::std::option::Option::Some(
+                <TeamMemberChangesRole as ::std::convert::From<&TeamMemberRole>>::from(v),
+            )
+        };
+        TeamMemberChanges { role }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`TeamAccountDiscoverySettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamAccountDiscoverySettingsChanges`].
+impl ::std::convert::From<&TeamAccountDiscoverySettings>
+for TeamAccountDiscoverySettingsChanges {
+    fn from(read: &TeamAccountDiscoverySettings) -> Self {
+        let account_discovery = ::std::clone::Clone::clone(&read.account_discovery);
+        TeamAccountDiscoverySettingsChanges {
+            account_discovery,
         }
     }
 }
@@ -24356,8 +25379,40 @@ impl ::std::convert::From<&Team> for TeamChanges {
 impl ::std::convert::From<&TeamCollaborationSettings>
 for TeamCollaborationSettingsChanges {
     fn from(read: &TeamCollaborationSettings) -> Self {
+        let co_owner_role = ::std::clone::Clone::clone(&read.co_owner_role);
         TeamCollaborationSettingsChanges {
-            co_owner_role: read.co_owner_role.clone(),
+            co_owner_role,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The same value as a [`TeamCopyAccessLevelSettingsChangesCopyAccessLevel`] (by its value on the wire).
+impl ::std::convert::From<&TeamCopyAccessLevelSettingsCopyAccessLevel>
+for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
+    fn from(read: &TeamCopyAccessLevelSettingsCopyAccessLevel) -> Self {
+        TeamCopyAccessLevelSettingsChangesCopyAccessLevel::known(read.as_str())
+            .unwrap_or_else(|| TeamCopyAccessLevelSettingsChangesCopyAccessLevel::UnknownValue(
+                read.as_str().to_owned(),
+            ))
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`TeamCopyAccessLevelSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamCopyAccessLevelSettingsChanges`].
+impl ::std::convert::From<&TeamCopyAccessLevelSettings>
+for TeamCopyAccessLevelSettingsChanges {
+    fn from(read: &TeamCopyAccessLevelSettings) -> Self {
+        let copy_access_level = read
+            .copy_access_level
+            .as_ref()
+            .map(|v| <TeamCopyAccessLevelSettingsChangesCopyAccessLevel as ::std::convert::From<
+                &TeamCopyAccessLevelSettingsCopyAccessLevel,
+            >>::from(v));
+        let copy_access_level_limitation = ::std::clone::Clone::clone(
+            &read.copy_access_level_limitation,
+        );
+        TeamCopyAccessLevelSettingsChanges {
+            copy_access_level,
+            copy_access_level_limitation,
         }
     }
 }
@@ -24365,9 +25420,13 @@ for TeamCollaborationSettingsChanges {
 /// The fields of a [`TeamInvitationSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamInvitationSettingsChanges`].
 impl ::std::convert::From<&TeamInvitationSettings> for TeamInvitationSettingsChanges {
     fn from(read: &TeamInvitationSettings) -> Self {
+        let invite_external_users = ::std::clone::Clone::clone(
+            &read.invite_external_users,
+        );
+        let who_can_invite = ::std::clone::Clone::clone(&read.who_can_invite);
         TeamInvitationSettingsChanges {
-            invite_external_users: read.invite_external_users.clone(),
-            who_can_invite: read.who_can_invite.clone(),
+            invite_external_users,
+            who_can_invite,
         }
     }
 }
@@ -24376,18 +25435,92 @@ impl ::std::convert::From<&TeamInvitationSettings> for TeamInvitationSettingsCha
 impl ::std::convert::From<&TeamSharingPolicySettings>
 for TeamSharingPolicySettingsChanges {
     fn from(read: &TeamSharingPolicySettings) -> Self {
+        let allow_listed_domains = ::std::clone::Clone::clone(
+            &read.allow_listed_domains,
+        );
+        let create_asset_access_level = ::std::clone::Clone::clone(
+            &read.create_asset_access_level,
+        );
+        let default_board_access = ::std::clone::Clone::clone(
+            &read.default_board_access,
+        );
+        let default_board_sharing_access = ::std::clone::Clone::clone(
+            &read.default_board_sharing_access,
+        );
+        let default_organization_access = ::std::clone::Clone::clone(
+            &read.default_organization_access,
+        );
+        let default_project_access = ::std::clone::Clone::clone(
+            &read.default_project_access,
+        );
+        let move_board_to_account = ::std::clone::Clone::clone(
+            &read.move_board_to_account,
+        );
+        let restrict_allowed_domains = ::std::clone::Clone::clone(
+            &read.restrict_allowed_domains,
+        );
+        let sharing_on_account = ::std::clone::Clone::clone(&read.sharing_on_account);
+        let sharing_on_organization = ::std::clone::Clone::clone(
+            &read.sharing_on_organization,
+        );
+        let sharing_via_public_link = ::std::clone::Clone::clone(
+            &read.sharing_via_public_link,
+        );
         TeamSharingPolicySettingsChanges {
-            allow_listed_domains: read.allow_listed_domains.clone(),
-            create_asset_access_level: read.create_asset_access_level.clone(),
-            default_board_access: read.default_board_access.clone(),
-            default_board_sharing_access: read.default_board_sharing_access.clone(),
-            default_organization_access: read.default_organization_access.clone(),
-            default_project_access: read.default_project_access.clone(),
-            move_board_to_account: read.move_board_to_account.clone(),
-            restrict_allowed_domains: read.restrict_allowed_domains.clone(),
-            sharing_on_account: read.sharing_on_account.clone(),
-            sharing_on_organization: read.sharing_on_organization.clone(),
-            sharing_via_public_link: read.sharing_via_public_link.clone(),
+            allow_listed_domains,
+            create_asset_access_level,
+            default_board_access,
+            default_board_sharing_access,
+            default_organization_access,
+            default_project_access,
+            move_board_to_account,
+            restrict_allowed_domains,
+            sharing_on_account,
+            sharing_on_organization,
+            sharing_via_public_link,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`TeamSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamSettingsChanges`].
+impl ::std::convert::From<&TeamSettings> for TeamSettingsChanges {
+    fn from(read: &TeamSettings) -> Self {
+        let team_account_discovery_settings = read
+            .team_account_discovery_settings
+            .as_ref()
+            .map(|v| <TeamAccountDiscoverySettingsChanges as ::std::convert::From<
+                &TeamAccountDiscoverySettings,
+            >>::from(v));
+        let team_collaboration_settings = read
+            .team_collaboration_settings
+            .as_ref()
+            .map(|v| <TeamCollaborationSettingsChanges as ::std::convert::From<
+                &TeamCollaborationSettings,
+            >>::from(v));
+        let team_copy_access_level_settings = read
+            .team_copy_access_level_settings
+            .as_ref()
+            .map(|v| <TeamCopyAccessLevelSettingsChanges as ::std::convert::From<
+                &TeamCopyAccessLevelSettings,
+            >>::from(v));
+        let team_invitation_settings = read
+            .team_invitation_settings
+            .as_ref()
+            .map(|v| <TeamInvitationSettingsChanges as ::std::convert::From<
+                &TeamInvitationSettings,
+            >>::from(v));
+        let team_sharing_policy_settings = read
+            .team_sharing_policy_settings
+            .as_ref()
+            .map(|v| <TeamSharingPolicySettingsChanges as ::std::convert::From<
+                &TeamSharingPolicySettings,
+            >>::from(v));
+        TeamSettingsChanges {
+            team_account_discovery_settings,
+            team_collaboration_settings,
+            team_copy_access_level_settings,
+            team_invitation_settings,
+            team_sharing_policy_settings,
         }
     }
 }
@@ -24395,17 +25528,111 @@ for TeamSharingPolicySettingsChanges {
 /// The fields of a [`AppCardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateAppCardStyle`].
 impl ::std::convert::From<&AppCardStyle> for UpdateAppCardStyle {
     fn from(read: &AppCardStyle) -> Self {
-        UpdateAppCardStyle {
-            fill_color: read.fill_color.clone(),
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        UpdateAppCardStyle { fill_color }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardItem`] that Miro takes back, to send it (or a changed copy) as a [`AppCardUpdateRequest`].
+impl ::std::convert::From<&AppCardItem> for AppCardUpdateRequest {
+    fn from(read: &AppCardItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <AppCardDataChanges as ::std::convert::From<
+                &AppCardData,
+            >>::from(v));
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateAppCardStyle as ::std::convert::From<
+                &AppCardStyle,
+            >>::from(v));
+        AppCardUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
         }
+    }
+}
+#[cfg(feature = "board_members")]
+/// The fields of a [`BoardMember`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
+impl ::std::convert::From<&BoardMember> for BoardMemberChanges {
+    fn from(read: &BoardMember) -> Self {
+        let role = ::std::clone::Clone::clone(&read.role);
+        BoardMemberChanges { role }
     }
 }
 #[cfg(feature = "items")]
 /// The fields of a [`CardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
 impl ::std::convert::From<&CardStyle> for UpdateCardStyle {
     fn from(read: &CardStyle) -> Self {
-        UpdateCardStyle {
-            card_theme: read.card_theme.clone(),
+        let card_theme = ::std::clone::Clone::clone(&read.card_theme);
+        UpdateCardStyle { card_theme }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`CardItem`] that Miro takes back, to send it (or a changed copy) as a [`CardUpdateRequest`].
+impl ::std::convert::From<&CardItem> for CardUpdateRequest {
+    fn from(read: &CardItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateCardStyle as ::std::convert::From<&CardStyle>>::from(v));
+        CardUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "experimental")]
+/// The fields of a [`CodeWidgetItem`] that Miro takes back, to send it (or a changed copy) as a [`CodeWidgetUpdateRequest`].
+impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetUpdateRequest {
+    fn from(read: &CodeWidgetItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::default::Default::default();
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        CodeWidgetUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ItemConnectionWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ItemConnectionChangesData`].
+impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionChangesData {
+    fn from(read: &ItemConnectionWithLinks) -> Self {
+        let id = ::std::clone::Clone::clone(&read.id);
+        let position = ::std::clone::Clone::clone(&read.position);
+        let snap_to = ::std::default::Default::default();
+        ItemConnectionChangesData {
+            id,
+            position,
+            snap_to,
         }
     }
 }
@@ -24413,15 +25640,136 @@ impl ::std::convert::From<&CardStyle> for UpdateCardStyle {
 /// The fields of a [`ConnectorStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateConnectorStyle`].
 impl ::std::convert::From<&ConnectorStyle> for UpdateConnectorStyle {
     fn from(read: &ConnectorStyle) -> Self {
+        let color = ::std::clone::Clone::clone(&read.color);
+        let end_stroke_cap = ::std::clone::Clone::clone(&read.end_stroke_cap);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let start_stroke_cap = ::std::clone::Clone::clone(&read.start_stroke_cap);
+        let stroke_color = ::std::clone::Clone::clone(&read.stroke_color);
+        let stroke_style = ::std::clone::Clone::clone(&read.stroke_style);
+        let stroke_width = ::std::clone::Clone::clone(&read.stroke_width);
+        let text_orientation = ::std::clone::Clone::clone(&read.text_orientation);
         UpdateConnectorStyle {
-            color: read.color.clone(),
-            end_stroke_cap: read.end_stroke_cap.clone(),
-            font_size: read.font_size.clone(),
-            start_stroke_cap: read.start_stroke_cap.clone(),
-            stroke_color: read.stroke_color.clone(),
-            stroke_style: read.stroke_style.clone(),
-            stroke_width: read.stroke_width.clone(),
-            text_orientation: read.text_orientation.clone(),
+            color,
+            end_stroke_cap,
+            font_size,
+            start_stroke_cap,
+            stroke_color,
+            stroke_style,
+            stroke_width,
+            text_orientation,
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ConnectorWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ConnectorChangesData`].
+impl ::std::convert::From<&ConnectorWithLinks> for ConnectorChangesData {
+    fn from(read: &ConnectorWithLinks) -> Self {
+        let captions = ::std::clone::Clone::clone(&read.captions);
+        let end_item = read
+            .end_item
+            .as_ref()
+            .map(|v| <ItemConnectionChangesData as ::std::convert::From<
+                &ItemConnectionWithLinks,
+            >>::from(v));
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        let start_item = read
+            .start_item
+            .as_ref()
+            .map(|v| <ItemConnectionChangesData as ::std::convert::From<
+                &ItemConnectionWithLinks,
+            >>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateConnectorStyle as ::std::convert::From<
+                &ConnectorStyle,
+            >>::from(v));
+        ConnectorChangesData {
+            captions,
+            end_item,
+            shape,
+            start_item,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
+impl ::std::convert::From<&DocumentData> for DocumentUrlDataChanges {
+    fn from(read: &DocumentData) -> Self {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = ::std::clone::Clone::clone(&read.document_url);
+        DocumentUrlDataChanges {
+            title,
+            url,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentItem`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUpdateRequest`].
+impl ::std::convert::From<&DocumentItem> for DocumentUpdateRequest {
+    fn from(read: &DocumentItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <DocumentUrlDataChanges as ::std::convert::From<
+                &DocumentData,
+            >>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        DocumentUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
+impl ::std::convert::From<&EmbedData> for EmbedUrlDataChanges {
+    fn from(read: &EmbedData) -> Self {
+        let mode = ::std::clone::Clone::clone(&read.mode);
+        let preview_url = ::std::clone::Clone::clone(&read.preview_url);
+        let url = ::std::clone::Clone::clone(&read.url);
+        EmbedUrlDataChanges {
+            mode,
+            preview_url,
+            url,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedItem`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUpdateRequest`].
+impl ::std::convert::From<&EmbedItem> for EmbedUpdateRequest {
+    fn from(read: &EmbedItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <EmbedUrlDataChanges as ::std::convert::From<&EmbedData>>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        EmbedUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
         }
     }
 }
@@ -24429,47 +25777,157 @@ impl ::std::convert::From<&ConnectorStyle> for UpdateConnectorStyle {
 /// The fields of a [`FrameStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateFrameStyle`].
 impl ::std::convert::From<&FrameStyle> for UpdateFrameStyle {
     fn from(read: &FrameStyle) -> Self {
-        UpdateFrameStyle {
-            fill_color: read.fill_color.clone(),
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        UpdateFrameStyle { fill_color }
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameItem`] that Miro takes back, to send it (or a changed copy) as a [`FrameUpdateRequest`].
+impl ::std::convert::From<&FrameItem> for FrameUpdateRequest {
+    fn from(read: &FrameItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <FrameChanges as ::std::convert::From<&FrameData>>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <GeometryNoRotation as ::std::convert::From<&Geometry>>::from(v));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateFrameStyle as ::std::convert::From<&FrameStyle>>::from(v));
+        FrameUpdateRequest {
+            data,
+            geometry,
+            position,
+            style,
         }
     }
 }
-#[cfg(feature = "enterprise")]
-/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`UpdateGroupRequest`].
-impl ::std::convert::From<&Group> for UpdateGroupRequest {
-    fn from(read: &Group) -> Self {
-        UpdateGroupRequest {
-            description: read.description.clone(),
-            name: ::std::option::Option::Some(read.name.clone()),
+#[cfg(feature = "items")]
+/// The fields of a [`ImageData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
+impl ::std::convert::From<&ImageData> for ImageUrlDataChanges {
+    fn from(read: &ImageData) -> Self {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = ::std::clone::Clone::clone(&read.image_url);
+        ImageUrlDataChanges { title, url }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageItem`] that Miro takes back, to send it (or a changed copy) as a [`ImageUpdateRequest`].
+impl ::std::convert::From<&ImageItem> for ImageUpdateRequest {
+    fn from(read: &ImageItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <ImageUrlDataChanges as ::std::convert::From<&ImageData>>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ImageUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
         }
     }
 }
-#[cfg(feature = "projects")]
-/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectMemberRequest`].
-impl ::std::convert::From<&ProjectMember> for UpdateProjectMemberRequest {
-    fn from(read: &ProjectMember) -> Self {
-        UpdateProjectMemberRequest {
-            role: ::std::option::Option::Some(read.role.clone()),
+#[cfg(feature = "items")]
+/// The fields of a [`GenericItem`] that Miro takes back, to send it (or a changed copy) as a [`GenericItemUpdate`].
+impl ::std::convert::From<&GenericItem> for GenericItemUpdate {
+    fn from(read: &GenericItem) -> Self {
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        GenericItemUpdate {
+            parent,
+            position,
         }
     }
 }
-#[cfg(feature = "projects")]
-/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectRequest`].
-impl ::std::convert::From<&Project> for UpdateProjectRequest {
-    fn from(read: &Project) -> Self {
-        UpdateProjectRequest {
-            name: read.name.clone(),
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeDataForCreate`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
+impl ::std::convert::From<&ShapeDataForCreate> for ShapeDataForUpdate {
+    fn from(read: &ShapeDataForCreate) -> Self {
+        let content = ::std::clone::Clone::clone(&read.content);
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        ShapeDataForUpdate {
+            content,
+            shape,
         }
     }
 }
-#[cfg(feature = "projects")]
-/// The fields of a [`ProjectSettings`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectSettingsRequest`].
-impl ::std::convert::From<&ProjectSettings> for UpdateProjectSettingsRequest {
-    fn from(read: &ProjectSettings) -> Self {
-        UpdateProjectSettingsRequest {
-            sharing_policy_settings: ::std::option::Option::Some(
-                read.sharing_policy_settings.clone(),
-            ),
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeStyleForCreate`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
+impl ::std::convert::From<&ShapeStyleForCreate> for ShapeStyleForUpdate {
+    fn from(read: &ShapeStyleForCreate) -> Self {
+        let border_color = ::std::clone::Clone::clone(&read.border_color);
+        let border_opacity = ::std::clone::Clone::clone(&read.border_opacity);
+        let border_style = ::std::clone::Clone::clone(&read.border_style);
+        let border_width = ::std::clone::Clone::clone(&read.border_width);
+        let color = ::std::clone::Clone::clone(&read.color);
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
+        let font_family = ::std::clone::Clone::clone(&read.font_family);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
+        ShapeStyleForUpdate {
+            border_color,
+            border_opacity,
+            border_style,
+            border_width,
+            color,
+            fill_color,
+            fill_opacity,
+            font_family,
+            font_size,
+            text_align,
+            text_align_vertical,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeItem`] that Miro takes back, to send it (or a changed copy) as a [`ShapeUpdateRequest`].
+impl ::std::convert::From<&ShapeItem> for ShapeUpdateRequest {
+    fn from(read: &ShapeItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <ShapeDataForUpdate as ::std::convert::From<
+                &ShapeDataForCreate,
+            >>::from(v));
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <ShapeStyleForUpdate as ::std::convert::From<
+                &ShapeStyleForCreate,
+            >>::from(v));
+        ShapeUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
         }
     }
 }
@@ -24477,10 +25935,62 @@ impl ::std::convert::From<&ProjectSettings> for UpdateProjectSettingsRequest {
 /// The fields of a [`StickyNoteStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateStickyNoteStyle`].
 impl ::std::convert::From<&StickyNoteStyle> for UpdateStickyNoteStyle {
     fn from(read: &StickyNoteStyle) -> Self {
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
         UpdateStickyNoteStyle {
-            fill_color: read.fill_color.clone(),
-            text_align: read.text_align.clone(),
-            text_align_vertical: read.text_align_vertical.clone(),
+            fill_color,
+            text_align,
+            text_align_vertical,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`StickyNoteItem`] that Miro takes back, to send it (or a changed copy) as a [`StickyNoteUpdateRequest`].
+impl ::std::convert::From<&StickyNoteItem> for StickyNoteUpdateRequest {
+    fn from(read: &StickyNoteItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateStickyNoteStyle as ::std::convert::From<
+                &StickyNoteStyle,
+            >>::from(v));
+        StickyNoteUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
+impl ::std::convert::From<&TagWithLinks> for TagUpdateRequest {
+    fn from(read: &TagWithLinks) -> Self {
+        let fill_color = {
+            let v = &read.fill_color;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let title = {
+            let v = &read.title;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        TagUpdateRequest {
+            fill_color,
+            title,
         }
     }
 }
@@ -24488,13 +25998,366 @@ impl ::std::convert::From<&StickyNoteStyle> for UpdateStickyNoteStyle {
 /// The fields of a [`TextStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateTextStyle`].
 impl ::std::convert::From<&TextStyle> for UpdateTextStyle {
     fn from(read: &TextStyle) -> Self {
+        let color = ::std::clone::Clone::clone(&read.color);
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
+        let font_family = ::std::clone::Clone::clone(&read.font_family);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
         UpdateTextStyle {
-            color: read.color.clone(),
-            fill_color: read.fill_color.clone(),
-            fill_opacity: read.fill_opacity.clone(),
-            font_family: read.font_family.clone(),
-            font_size: read.font_size.clone(),
-            text_align: read.text_align.clone(),
+            color,
+            fill_color,
+            fill_opacity,
+            font_family,
+            font_size,
+            text_align,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`TextItem`] that Miro takes back, to send it (or a changed copy) as a [`TextUpdateRequest`].
+impl ::std::convert::From<&TextItem> for TextUpdateRequest {
+    fn from(read: &TextItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <WidthOnlyAdjustableGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateTextStyle as ::std::convert::From<&TextStyle>>::from(v));
+        TextUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`Board`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
+impl ::std::convert::From<&Board> for BoardChanges {
+    fn from(read: &Board) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let policy = read
+            .policy
+            .as_ref()
+            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
+        let project_id = ::std::default::Default::default();
+        let team_id = ::std::default::Default::default();
+        BoardChanges {
+            description,
+            name,
+            policy,
+            project_id,
+            team_id,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentUrlData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
+impl ::std::convert::From<&DocumentUrlData> for DocumentUrlDataChanges {
+    fn from(read: &DocumentUrlData) -> Self {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = {
+            let v = &read.url;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        DocumentUrlDataChanges {
+            title,
+            url,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedUrlData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
+impl ::std::convert::From<&EmbedUrlData> for EmbedUrlDataChanges {
+    fn from(read: &EmbedUrlData) -> Self {
+        let mode = ::std::clone::Clone::clone(&read.mode);
+        let preview_url = ::std::clone::Clone::clone(&read.preview_url);
+        let url = {
+            let v = &read.url;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        EmbedUrlDataChanges {
+            mode,
+            preview_url,
+            url,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Item`] that Miro takes back, to send it (or a changed copy) as a [`GenericItemUpdate`].
+impl ::std::convert::From<&Item> for GenericItemUpdate {
+    fn from(read: &Item) -> Self {
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        GenericItemUpdate {
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageUrlData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
+impl ::std::convert::From<&ImageUrlData> for ImageUrlDataChanges {
+    fn from(read: &ImageUrlData) -> Self {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = {
+            let v = &read.url;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        ImageUrlDataChanges { title, url }
+    }
+}
+#[cfg(feature = "items")]
+/// The same item data as a [`ItemDataCreate`], by its item `type`; fails for a `type` a [`ItemDataCreate`] cannot hold.
+impl ::std::convert::TryFrom<&WidgetDataOutput> for ItemDataCreate {
+    type Error = crate::ConversionError;
+    fn try_from(read: &WidgetDataOutput) -> ::std::result::Result<Self, Self::Error> {
+        match read {
+            WidgetDataOutput::AppCardData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::AppCardData(::std::clone::Clone::clone(v)),
+                )
+            }
+            WidgetDataOutput::CardData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::CardData(::std::clone::Clone::clone(v)),
+                )
+            }
+            WidgetDataOutput::DocumentData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::DocumentUrlData(
+                        <DocumentUrlData as ::std::convert::TryFrom<
+                            &DocumentData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            WidgetDataOutput::EmbedData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::EmbedUrlData(
+                        <EmbedUrlData as ::std::convert::TryFrom<
+                            &EmbedData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            WidgetDataOutput::FrameData(_) => {
+                ::std::result::Result::Err(
+                    crate::ConversionError::not_creatable(
+                        "ItemDataCreate",
+                        crate::ConversionKind::ItemType("frame"),
+                    ),
+                )
+            }
+            WidgetDataOutput::ImageData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::ImageUrlData(
+                        <ImageUrlData as ::std::convert::TryFrom<
+                            &ImageData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            WidgetDataOutput::ShapeData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::ShapeData(::std::clone::Clone::clone(v)),
+                )
+            }
+            WidgetDataOutput::StickyNoteData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::StickyNoteData(::std::clone::Clone::clone(v)),
+                )
+            }
+            WidgetDataOutput::TextData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::TextData(::std::clone::Clone::clone(v)),
+                )
+            }
+            WidgetDataOutput::Unknown(_) => {
+                ::std::result::Result::Err(
+                    crate::ConversionError::not_creatable(
+                        "ItemDataCreate",
+                        crate::ConversionKind::Unknown,
+                    ),
+                )
+            }
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`GenericItem`] that Miro takes back, to send it (or a changed copy) as a [`ItemCreate`].
+///
+/// Fails when the [`GenericItem`] lacks what a [`ItemCreate`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&GenericItem> for ItemCreate {
+    type Error = crate::ConversionError;
+    fn try_from(read: &GenericItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                ::std::option::Option::Some(
+                    <ItemDataCreate as ::std::convert::TryFrom<
+                        &WidgetDataOutput,
+                    >>::try_from(v)?,
+                )
+            }
+            ::std::option::Option::None => ::std::option::Option::None,
+        };
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        let type_ = {
+            let v = &read.type_;
+            ItemTypeChange::known(v)
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue(
+                    ::std::clone::Clone::clone(v),
+                ))
+        };
+        ::std::result::Result::Ok(ItemCreate {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+            type_,
+        })
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForCreate`].
+impl ::std::convert::From<&ShapeData> for ShapeDataForCreate {
+    fn from(read: &ShapeData) -> Self {
+        let content = ::std::clone::Clone::clone(&read.content);
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        ShapeDataForCreate {
+            content,
+            shape,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
+impl ::std::convert::From<&ShapeData> for ShapeDataForUpdate {
+    fn from(read: &ShapeData) -> Self {
+        let content = ::std::clone::Clone::clone(&read.content);
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        ShapeDataForUpdate {
+            content,
+            shape,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForCreate`].
+impl ::std::convert::From<&ShapeStyle> for ShapeStyleForCreate {
+    fn from(read: &ShapeStyle) -> Self {
+        let border_color = ::std::clone::Clone::clone(&read.border_color);
+        let border_opacity = ::std::clone::Clone::clone(&read.border_opacity);
+        let border_style = ::std::clone::Clone::clone(&read.border_style);
+        let border_width = ::std::clone::Clone::clone(&read.border_width);
+        let color = ::std::clone::Clone::clone(&read.color);
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
+        let font_family = ::std::clone::Clone::clone(&read.font_family);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
+        ShapeStyleForCreate {
+            border_color,
+            border_opacity,
+            border_style,
+            border_width,
+            color,
+            fill_color,
+            fill_opacity,
+            font_family,
+            font_size,
+            text_align,
+            text_align_vertical,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
+impl ::std::convert::From<&ShapeStyle> for ShapeStyleForUpdate {
+    fn from(read: &ShapeStyle) -> Self {
+        let border_color = ::std::clone::Clone::clone(&read.border_color);
+        let border_opacity = ::std::clone::Clone::clone(&read.border_opacity);
+        let border_style = ::std::clone::Clone::clone(&read.border_style);
+        let border_width = ::std::clone::Clone::clone(&read.border_width);
+        let color = ::std::clone::Clone::clone(&read.color);
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
+        let font_family = ::std::clone::Clone::clone(&read.font_family);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
+        ShapeStyleForUpdate {
+            border_color,
+            border_opacity,
+            border_style,
+            border_width,
+            color,
+            fill_color,
+            fill_opacity,
+            font_family,
+            font_size,
+            text_align,
+            text_align_vertical,
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
+impl ::std::convert::From<&Tag> for TagCreateRequest {
+    fn from(read: &Tag) -> Self {
+        let fill_color = {
+            let v = &read.fill_color;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let title = ::std::clone::Clone::clone(&read.title);
+        TagCreateRequest {
+            fill_color,
+            title,
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
+impl ::std::convert::From<&Tag> for TagUpdateRequest {
+    fn from(read: &Tag) -> Self {
+        let fill_color = {
+            let v = &read.fill_color;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let title = {
+            let v = &read.title;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        TagUpdateRequest {
+            fill_color,
+            title,
         }
     }
 }

@@ -1576,3 +1576,1944 @@ pub static REQUEST_TYPES: &[RequestType] = &[
 ];
 /// The generated structs (answers included) with neither `Default` nor `new(..)`.
 pub static WITHOUT_CONSTRUCTOR: &[&str] = &[];
+/// A read type and the write type it converts into (or should: `convert` is `None`).
+pub struct Conversion {
+    /// The type Miro answers with.
+    pub read: &'static str,
+    /// The type sent back.
+    pub write: &'static str,
+    /// Whether both are structs (enums and unions have no `example`).
+    pub structs: bool,
+    /// A value of the read type from the spec's examples, as JSON.
+    pub example: Option<&'static str>,
+    /// Decodes a read value, converts it (`From` or `TryFrom`) and encodes the result;
+    /// `None` when the generator found the pair but could not convert it.
+    pub convert: Option<Convert>,
+}
+/// Decodes a read value as JSON, converts it and encodes the result.
+pub type Convert = fn(&serde_json::Value) -> Result<serde_json::Value, String>;
+/// Every read/write pair whose fields match, by the generator's conversion rule.
+pub static CONVERSIONS: &[Conversion] = &[
+    Conversion {
+        read: "AppCardData",
+        write: "AppCardDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"description\":\"Sample app card description\",\"fields\":[{\"fillColor\":\"#2fa9e3\",\"iconShape\":\"round\",\"iconUrl\":\"https://cdn-icons-png.flaticon.com/512/5695/5695864.png\",\"textColor\":\"#1a1a1a\",\"tooltip\":\"Completion status indicator\",\"value\":\"Status: in progress\"}],\"owned\":false,\"status\":\"disconnected\",\"title\":\"sample app card item\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::AppCardData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::AppCardDataChanges as ::std::convert::From<
+                &types::AppCardData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "AppCardItem",
+        write: "AppCardCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"description\":\"Sample app card description\",\"fields\":[{\"fillColor\":\"#2fa9e3\",\"iconShape\":\"round\",\"iconUrl\":\"https://cdn-icons-png.flaticon.com/512/5695/5695864.png\",\"textColor\":\"#1a1a1a\",\"tooltip\":\"Completion status indicator\",\"value\":\"Status: in progress\"}],\"owned\":false,\"status\":\"disconnected\",\"title\":\"sample app card item\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"#2d9bf0\"},\"type\":\"app_card\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::AppCardItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::AppCardCreateRequest as ::std::convert::From<
+                &types::AppCardItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "AppCardItem",
+        write: "AppCardUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"description\":\"Sample app card description\",\"fields\":[{\"fillColor\":\"#2fa9e3\",\"iconShape\":\"round\",\"iconUrl\":\"https://cdn-icons-png.flaticon.com/512/5695/5695864.png\",\"textColor\":\"#1a1a1a\",\"tooltip\":\"Completion status indicator\",\"value\":\"Status: in progress\"}],\"owned\":false,\"status\":\"disconnected\",\"title\":\"sample app card item\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"#2d9bf0\"},\"type\":\"app_card\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::AppCardItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::AppCardUpdateRequest as ::std::convert::From<
+                &types::AppCardItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "AppCardStyle",
+        write: "UpdateAppCardStyle",
+        structs: true,
+        example: ::std::option::Option::Some("{\"fillColor\":\"#2d9bf0\"}"),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::AppCardStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateAppCardStyle as ::std::convert::From<
+                &types::AppCardStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Board",
+        write: "BoardChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"currentUserMembership\":{\"id\":\"3074457353169356300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"name\":\"John Smith\",\"role\":\"viewer\",\"type\":\"board_member\"},\"description\":\"Sample board description\",\"id\":\"uXjVOD6LSME=\",\"lastOpenedAt\":\"2024-01-15T09:30:00Z\",\"lastOpenedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=/members?limit=20&offset=0\",\"self\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=\"},\"modifiedAt\":\"2024-01-15T09:30:00Z\",\"modifiedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"name\":\"Sample board name\",\"owner\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"policy\":{\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}},\"project\":{\"id\":\"3088887345710756000\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"},\"team\":{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"},\"type\":\"board\",\"viewLink\":\"https://miro.com/app/board/uXjVOD6LSME=\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Board = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardChanges as ::std::convert::From<
+                &types::Board,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardMember",
+        write: "BoardMemberChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3074457353169356300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"name\":\"John Smith\",\"role\":\"viewer\",\"type\":\"board_member\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardMember = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardMemberChanges as ::std::convert::From<
+                &types::BoardMember,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardPolicy",
+        write: "BoardPolicyChange",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardPolicy = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardPolicyChange as ::std::convert::From<
+                &types::BoardPolicy,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardSharingPolicy",
+        write: "BoardSharingPolicyChange",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardSharingPolicy = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardSharingPolicyChange as ::std::convert::From<
+                &types::BoardSharingPolicy,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardSharingPolicyInviteToAccountAndBoardLinkAccess",
+        write: "BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess as ::std::convert::From<
+                &types::BoardSharingPolicyInviteToAccountAndBoardLinkAccess,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "BoardWithLinks",
+        write: "BoardChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"currentUserMembership\":{\"id\":\"3074457353169356300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"name\":\"John Smith\",\"role\":\"viewer\",\"type\":\"board_member\"},\"description\":\"Sample board description\",\"id\":\"uXjVOD6LSME=\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=/members?limit=20&offset=0\",\"self\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=\"},\"modifiedAt\":\"2024-01-15T09:30:00Z\",\"modifiedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"name\":\"Sample board name\",\"owner\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"policy\":{\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}},\"project\":{\"id\":\"3088887345710756000\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"},\"team\":{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"},\"type\":\"board\",\"viewLink\":\"https://miro.com/app/board/uXjVOD6LSME=\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardWithLinks = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardChanges as ::std::convert::From<
+                &types::BoardWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardWithLinksAndWithoutProject",
+        write: "CopyBoardChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"currentUserMembership\":{\"id\":\"3074457353169356300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"name\":\"John Smith\",\"role\":\"viewer\",\"type\":\"board_member\"},\"description\":\"Sample board description\",\"id\":\"uXjVOD6LSME=\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=/members?limit=20&offset=0\",\"self\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=\"},\"modifiedAt\":\"2024-01-15T09:30:00Z\",\"modifiedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"name\":\"Sample board name\",\"owner\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"policy\":{\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"},\"team\":{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"},\"type\":\"board\",\"viewLink\":\"https://miro.com/app/board/uXjVOD6LSME=\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardWithLinksAndWithoutProject = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::CopyBoardChanges as ::std::convert::From<
+                &types::BoardWithLinksAndWithoutProject,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CardItem",
+        write: "CardCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"assigneeId\":\"3074457362577955300\",\"description\":\"sample card description\",\"dueDate\":\"2023-10-12T22:00:55.000Z\",\"title\":\"sample card item\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"cardTheme\":\"#2d9bf0\"},\"type\":\"card\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CardItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CardCreateRequest as ::std::convert::From<
+                &types::CardItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CardItem",
+        write: "CardUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"assigneeId\":\"3074457362577955300\",\"description\":\"sample card description\",\"dueDate\":\"2023-10-12T22:00:55.000Z\",\"title\":\"sample card item\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"cardTheme\":\"#2d9bf0\"},\"type\":\"card\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CardItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CardUpdateRequest as ::std::convert::From<
+                &types::CardItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CardStyle",
+        write: "UpdateCardStyle",
+        structs: true,
+        example: ::std::option::Option::Some("{\"cardTheme\":\"#2d9bf0\"}"),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CardStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateCardStyle as ::std::convert::From<
+                &types::CardStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CaseResponse",
+        write: "CaseRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"},\"description\":\"Info about my case\",\"id\":\"3074457345619012007\",\"lastModifiedAt\":\"2024-01-15T09:30:00Z\",\"lastModifiedBy\":{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"},\"name\":\"My Case\",\"organizationId\":\"3074457345618265000\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CaseResponse = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CaseRequest as ::std::convert::From<
+                &types::CaseResponse,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CodeWidgetItem",
+        write: "CodeWidgetCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"code\":\"console.log(\\\"Hello, World!\\\");\",\"language\":\"javascript\",\"lineNumbersVisible\":true,\"title\":\"My Code Snippet\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"code\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CodeWidgetItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CodeWidgetCreateRequest as ::std::convert::From<
+                &types::CodeWidgetItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CodeWidgetItem",
+        write: "CodeWidgetUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"code\":\"console.log(\\\"Hello, World!\\\");\",\"language\":\"javascript\",\"lineNumbersVisible\":true,\"title\":\"My Code Snippet\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"code\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CodeWidgetItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CodeWidgetUpdateRequest as ::std::convert::From<
+                &types::CodeWidgetItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ConnectorStyle",
+        write: "UpdateConnectorStyle",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"color\":\"#9510ac\",\"endStrokeCap\":\"none\",\"fontSize\":\"15\",\"startStrokeCap\":\"none\",\"strokeColor\":\"#2d9bf0\",\"strokeStyle\":\"normal\",\"strokeWidth\":\"2.0\",\"textOrientation\":\"horizontal\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ConnectorStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateConnectorStyle as ::std::convert::From<
+                &types::ConnectorStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ConnectorWithLinks",
+        write: "ConnectorChangesData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"captions\":[{\"content\":\"<p>Caption text</p>\",\"position\":\"50%\",\"textAlignVertical\":\"top\"}],\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"endItem\":{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}},\"id\":\"3458764517517818867\",\"isSupported\":false,\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"shape\":\"straight\",\"startItem\":{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}},\"style\":{\"color\":\"#9510ac\",\"endStrokeCap\":\"none\",\"fontSize\":\"15\",\"startStrokeCap\":\"none\",\"strokeColor\":\"#2d9bf0\",\"strokeStyle\":\"normal\",\"strokeWidth\":\"2.0\",\"textOrientation\":\"horizontal\"},\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ConnectorWithLinks = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ConnectorChangesData as ::std::convert::From<
+                &types::ConnectorWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ConnectorWithLinks",
+        write: "ConnectorCreationData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"captions\":[{\"content\":\"<p>Caption text</p>\",\"position\":\"50%\",\"textAlignVertical\":\"top\"}],\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"endItem\":{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}},\"id\":\"3458764517517818867\",\"isSupported\":false,\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"shape\":\"straight\",\"startItem\":{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}},\"style\":{\"color\":\"#9510ac\",\"endStrokeCap\":\"none\",\"fontSize\":\"15\",\"startStrokeCap\":\"none\",\"strokeColor\":\"#2d9bf0\",\"strokeStyle\":\"normal\",\"strokeWidth\":\"2.0\",\"textOrientation\":\"horizontal\"},\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ConnectorWithLinks = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ConnectorCreationData as ::std::convert::TryFrom<
+                &types::ConnectorWithLinks,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CreateUserResponse",
+        write: "CreateUserResource",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::CreateUserResource as ::std::convert::TryFrom<
+                &types::CreateUserResponse,
+            >>::try_from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "DocFormatData",
+        write: "DocFormatMarkdownData",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::DocFormatMarkdownData as ::std::convert::TryFrom<
+                &types::DocFormatData,
+            >>::try_from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "DocFormatItem",
+        write: "DocFormatCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"content\",\"contentType\":\"html\",\"contentVersion\":0.0},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"doc_format\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocFormatItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocFormatCreateRequest as ::std::convert::TryFrom<
+                &types::DocFormatItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "DocumentData",
+        write: "DocumentUrlData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocumentData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocumentUrlData as ::std::convert::TryFrom<
+                &types::DocumentData,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "DocumentData",
+        write: "DocumentUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocumentData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocumentUrlDataChanges as ::std::convert::From<
+                &types::DocumentData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "DocumentItem",
+        write: "DocumentCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"document\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocumentItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocumentCreateRequest as ::std::convert::TryFrom<
+                &types::DocumentItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "DocumentItem",
+        write: "DocumentUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"document\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocumentItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocumentUpdateRequest as ::std::convert::From<
+                &types::DocumentItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "DocumentUrlData",
+        write: "DocumentUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"title\":\"Sample document title\",\"url\":\"https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocumentUrlData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocumentUrlDataChanges as ::std::convert::From<
+                &types::DocumentUrlData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EmbedData",
+        write: "EmbedUrlData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"contentType\":\"video\",\"description\":\"So this is how to organize your life with Miro (a virtual whiteboard) for collaboration, brainstorming, and project management. Students, designers, agile en...\",\"html\":\"<iframe class=\\\\\\\"embedly-embed\\\\\\\" src=\\\\\\\"//cdn.embedly.com/widgets/media.html?src=...&display_name=YouTube&url=...&schema=youtube\\\\\\\" width=\\\\\\\"854\\\\\\\" height=\\\\\\\"480\\\\\\\" scrolling=\\\\\\\"no\\\\\\\" title=\\\\\\\"YouTube embed\\\\\\\" frameborder=\\\\\\\"0\\\\\\\" allow=\\\\\\\"autoplay; fullscreen\\\\\\\" allowfullscreen=\\\\\\\"true\\\\\\\"></iframe>\",\"mode\":\"inline\",\"previewUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"providerName\":\"YouTube\",\"providerUrl\":\"https://www.youtube.com/\",\"title\":\"HOW TO ORGANIZE YOUR LIFE WITH MIRO! ✏ Virtual Whiteboard Tour\",\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EmbedData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::EmbedUrlData as ::std::convert::TryFrom<
+                &types::EmbedData,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EmbedData",
+        write: "EmbedUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"contentType\":\"video\",\"description\":\"So this is how to organize your life with Miro (a virtual whiteboard) for collaboration, brainstorming, and project management. Students, designers, agile en...\",\"html\":\"<iframe class=\\\\\\\"embedly-embed\\\\\\\" src=\\\\\\\"//cdn.embedly.com/widgets/media.html?src=...&display_name=YouTube&url=...&schema=youtube\\\\\\\" width=\\\\\\\"854\\\\\\\" height=\\\\\\\"480\\\\\\\" scrolling=\\\\\\\"no\\\\\\\" title=\\\\\\\"YouTube embed\\\\\\\" frameborder=\\\\\\\"0\\\\\\\" allow=\\\\\\\"autoplay; fullscreen\\\\\\\" allowfullscreen=\\\\\\\"true\\\\\\\"></iframe>\",\"mode\":\"inline\",\"previewUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"providerName\":\"YouTube\",\"providerUrl\":\"https://www.youtube.com/\",\"title\":\"HOW TO ORGANIZE YOUR LIFE WITH MIRO! ✏ Virtual Whiteboard Tour\",\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EmbedData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::EmbedUrlDataChanges as ::std::convert::From<
+                &types::EmbedData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EmbedItem",
+        write: "EmbedCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"contentType\":\"video\",\"description\":\"So this is how to organize your life with Miro (a virtual whiteboard) for collaboration, brainstorming, and project management. Students, designers, agile en...\",\"html\":\"<iframe class=\\\\\\\"embedly-embed\\\\\\\" src=\\\\\\\"//cdn.embedly.com/widgets/media.html?src=...&display_name=YouTube&url=...&schema=youtube\\\\\\\" width=\\\\\\\"854\\\\\\\" height=\\\\\\\"480\\\\\\\" scrolling=\\\\\\\"no\\\\\\\" title=\\\\\\\"YouTube embed\\\\\\\" frameborder=\\\\\\\"0\\\\\\\" allow=\\\\\\\"autoplay; fullscreen\\\\\\\" allowfullscreen=\\\\\\\"true\\\\\\\"></iframe>\",\"mode\":\"inline\",\"previewUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"providerName\":\"YouTube\",\"providerUrl\":\"https://www.youtube.com/\",\"title\":\"HOW TO ORGANIZE YOUR LIFE WITH MIRO! ✏ Virtual Whiteboard Tour\",\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"embed\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EmbedItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::EmbedCreateRequest as ::std::convert::TryFrom<
+                &types::EmbedItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EmbedItem",
+        write: "EmbedUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"contentType\":\"video\",\"description\":\"So this is how to organize your life with Miro (a virtual whiteboard) for collaboration, brainstorming, and project management. Students, designers, agile en...\",\"html\":\"<iframe class=\\\\\\\"embedly-embed\\\\\\\" src=\\\\\\\"//cdn.embedly.com/widgets/media.html?src=...&display_name=YouTube&url=...&schema=youtube\\\\\\\" width=\\\\\\\"854\\\\\\\" height=\\\\\\\"480\\\\\\\" scrolling=\\\\\\\"no\\\\\\\" title=\\\\\\\"YouTube embed\\\\\\\" frameborder=\\\\\\\"0\\\\\\\" allow=\\\\\\\"autoplay; fullscreen\\\\\\\" allowfullscreen=\\\\\\\"true\\\\\\\"></iframe>\",\"mode\":\"inline\",\"previewUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"providerName\":\"YouTube\",\"providerUrl\":\"https://www.youtube.com/\",\"title\":\"HOW TO ORGANIZE YOUR LIFE WITH MIRO! ✏ Virtual Whiteboard Tour\",\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"embed\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EmbedItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::EmbedUpdateRequest as ::std::convert::From<
+                &types::EmbedItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EmbedUrlData",
+        write: "EmbedUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"mode\":\"inline\",\"previewUrl\":\"https://miro.com/\",\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EmbedUrlData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::EmbedUrlDataChanges as ::std::convert::From<
+                &types::EmbedUrlData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EnterpriseUpdateBoardExportJobResponse",
+        write: "EnterpriseUpdateBoardExportJobBody",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EnterpriseUpdateBoardExportJobResponse = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::EnterpriseUpdateBoardExportJobBody as ::std::convert::From<
+                &types::EnterpriseUpdateBoardExportJobResponse,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "FrameData",
+        write: "FrameChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"format\":\"custom\",\"title\":\"Sample frame title\",\"type\":\"freeform\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::FrameData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::FrameChanges as ::std::convert::From<
+                &types::FrameData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "FrameDataFormat",
+        write: "FrameChangesFormat",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::FrameChangesFormat as ::std::convert::From<
+                &types::FrameDataFormat,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "FrameDataType",
+        write: "FrameChangesType",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::FrameChangesType as ::std::convert::From<
+                &types::FrameDataType,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "FrameItem",
+        write: "FrameCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"format\":\"custom\",\"title\":\"Sample frame title\",\"type\":\"freeform\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"#ffffffff\"},\"type\":\"frame\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::FrameItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::FrameCreateRequest as ::std::convert::TryFrom<
+                &types::FrameItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "FrameItem",
+        write: "FrameUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"format\":\"custom\",\"title\":\"Sample frame title\",\"type\":\"freeform\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"#ffffffff\"},\"type\":\"frame\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::FrameItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::FrameUpdateRequest as ::std::convert::From<
+                &types::FrameItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "FrameStyle",
+        write: "UpdateFrameStyle",
+        structs: true,
+        example: ::std::option::Option::Some("{\"fillColor\":\"#ffffffff\"}"),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::FrameStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateFrameStyle as ::std::convert::From<
+                &types::FrameStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "GenericItem",
+        write: "GenericItemUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"square\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"gray\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"sticky_note\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::GenericItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::GenericItemUpdate as ::std::convert::From<
+                &types::GenericItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "GenericItem",
+        write: "ItemCreate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"square\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"gray\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"sticky_note\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::GenericItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ItemCreate as ::std::convert::TryFrom<
+                &types::GenericItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Geometry",
+        write: "FixedRatioGeometry",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"height\":60,\"rotation\":0.0,\"width\":320}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Geometry = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::FixedRatioGeometry as ::std::convert::From<
+                &types::Geometry,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Geometry",
+        write: "FixedRatioNoRotationGeometry",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"height\":60,\"rotation\":0.0,\"width\":320}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Geometry = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::FixedRatioNoRotationGeometry as ::std::convert::From<
+                &types::Geometry,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Geometry",
+        write: "GeometryNoRotation",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"height\":60,\"rotation\":0.0,\"width\":320}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Geometry = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::GeometryNoRotation as ::std::convert::From<
+                &types::Geometry,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Geometry",
+        write: "WidthOnlyAdjustableGeometry",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"height\":60,\"rotation\":0.0,\"width\":320}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Geometry = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::WidthOnlyAdjustableGeometry as ::std::convert::From<
+                &types::Geometry,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Group",
+        write: "CreateGroupRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"description\":\"Info about group\",\"id\":\"3074457345618265000\",\"name\":\"My group\",\"type\":\"user-group\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Group = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateGroupRequest as ::std::convert::From<
+                &types::Group,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Group",
+        write: "UpdateGroupRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"description\":\"Info about group\",\"id\":\"3074457345618265000\",\"name\":\"My group\",\"type\":\"user-group\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Group = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateGroupRequest as ::std::convert::From<
+                &types::Group,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "GroupMember",
+        write: "CreateGroupMemberRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"email\":\"user@mail.com\",\"id\":\"3074457345618265000\",\"type\":\"user-group-member\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::GroupMember = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateGroupMemberRequest as ::std::convert::From<
+                &types::GroupMember,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "GroupResponseShort",
+        write: "BoardItemGroup",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"data\":{\"items\":[\"3458764517517818867\",\"3458764517517818868\"]},\"id\":\"3258764517517852419\",\"links\":{\"first\":\"http://api.miro.com/v2/boards/o9J_lJWSHdg=/items?limit=10&cursor=MzQ1ODc2NaSDN&#RDMDA3MzYyOX==\",\"last\":\"http://api.miro.com/v2/boards/o9J_lJWSHdg=/items?limit=10&cursor=MzQ1ODc2NDUyNDUyMDA3MzYyOX==\",\"next\":\"http://api.miro.com/v2/boards/o9J_lJWSHdg=/items?limit=10&cursor=MzQ1ODc2NDUyNDsdgsFEwfFJCw==\",\"prev\":\"http://api.miro.com/v2/boards/o9J_lJWSHdg=/items?limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_lJWSHdg=/items?limit=10&cursor=MzQ1OD1245643FWUyMDA3MzYyOX==\"},\"type\":\"group\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::GroupResponseShort = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardItemGroup as ::std::convert::TryFrom<
+                &types::GroupResponseShort,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ImageData",
+        write: "ImageUrlData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"imageUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"title\":\"Sample image title\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ImageData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ImageUrlData as ::std::convert::TryFrom<
+                &types::ImageData,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ImageData",
+        write: "ImageUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"imageUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"title\":\"Sample image title\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ImageData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ImageUrlDataChanges as ::std::convert::From<
+                &types::ImageData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ImageItem",
+        write: "ImageCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"imageUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"title\":\"Sample image title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"image\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ImageItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ImageCreateRequest as ::std::convert::TryFrom<
+                &types::ImageItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ImageItem",
+        write: "ImageUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"imageUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"title\":\"Sample image title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"image\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ImageItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ImageUpdateRequest as ::std::convert::From<
+                &types::ImageItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ImageUrlData",
+        write: "ImageUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"title\":\"Sample image title\",\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ImageUrlData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ImageUrlDataChanges as ::std::convert::From<
+                &types::ImageUrlData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Item",
+        write: "GenericItemUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"document\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Item = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::GenericItemUpdate as ::std::convert::From<
+                &types::Item,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Item",
+        write: "ItemCreate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"document\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Item = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ItemCreate as ::std::convert::TryFrom<
+                &types::Item,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ItemConnectionWithLinks",
+        write: "ItemConnectionChangesData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ItemConnectionWithLinks = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::ItemConnectionChangesData as ::std::convert::From<
+                &types::ItemConnectionWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ItemConnectionWithLinks",
+        write: "ItemConnectionCreationData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ItemConnectionWithLinks = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::ItemConnectionCreationData as ::std::convert::From<
+                &types::ItemConnectionWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ItemData",
+        write: "ItemDataCreate",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::ItemDataCreate as ::std::convert::TryFrom<
+                &types::ItemData,
+            >>::try_from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "LegalHoldResponse",
+        write: "LegalHoldRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"caseId\":\"3074457345618265000\",\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"},\"description\":\"Info about my legal hold\",\"id\":\"3074457345618265000\",\"lastModifiedAt\":\"2024-01-15T09:30:00Z\",\"lastModifiedBy\":{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"},\"name\":\"My legal hold\",\"organizationId\":\"3074457345618265000\",\"scope\":{\"users\":[{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"}]},\"state\":\"PROCESSING\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::LegalHoldResponse = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::LegalHoldRequest as ::std::convert::From<
+                &types::LegalHoldResponse,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "LegalHoldResponseScope",
+        write: "LegalHoldRequestScope",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::LegalHoldRequestScope as ::std::convert::From<
+                &types::LegalHoldResponseScope,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "LegalHoldResponseScopeUsers",
+        write: "LegalHoldRequestScope",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::LegalHoldRequestScope as ::std::convert::From<
+                &types::LegalHoldResponseScopeUsers,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "LegalHoldResponseScopeUsers",
+        write: "LegalHoldRequestScopeUsers",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"users\":[{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"}]}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::LegalHoldResponseScopeUsers = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::LegalHoldRequestScopeUsers as ::std::convert::From<
+                &types::LegalHoldResponseScopeUsers,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Position",
+        write: "PositionChange",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Position = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::PositionChange as ::std::convert::From<
+                &types::Position,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Project",
+        write: "CreateProjectRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3074457345618265000\",\"name\":\"Product Guild project\",\"type\":\"project\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Project = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateProjectRequest as ::std::convert::From<
+                &types::Project,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Project",
+        write: "UpdateProjectRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3074457345618265000\",\"name\":\"Product Guild project\",\"type\":\"project\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Project = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateProjectRequest as ::std::convert::From<
+                &types::Project,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ProjectMember",
+        write: "AddProjectMemberRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"email\":\"someone@domain.com\",\"id\":\"3074457345618265000\",\"role\":\"viewer\",\"type\":\"project_member\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ProjectMember = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::AddProjectMemberRequest as ::std::convert::From<
+                &types::ProjectMember,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ProjectMember",
+        write: "UpdateProjectMemberRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"email\":\"someone@domain.com\",\"id\":\"3074457345618265000\",\"role\":\"viewer\",\"type\":\"project_member\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ProjectMember = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateProjectMemberRequest as ::std::convert::From<
+                &types::ProjectMember,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ProjectSettings",
+        write: "UpdateProjectSettingsRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"sharingPolicySettings\":{\"teamAccess\":\"private\"},\"type\":\"project_settings\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ProjectSettings = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateProjectSettingsRequest as ::std::convert::From<
+                &types::ProjectSettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeData",
+        write: "ShapeDataForCreate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"content\":\"Hello\",\"shape\":\"rectangle\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeDataForCreate as ::std::convert::From<
+                &types::ShapeData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeData",
+        write: "ShapeDataForUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"content\":\"Hello\",\"shape\":\"rectangle\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeDataForUpdate as ::std::convert::From<
+                &types::ShapeData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeDataForCreate",
+        write: "ShapeDataForUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"content\":\"Hello\",\"shape\":\"rectangle\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeDataForCreate = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeDataForUpdate as ::std::convert::From<
+                &types::ShapeDataForCreate,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeItem",
+        write: "ShapeCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"rectangle\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"borderColor\":\"borderColor\",\"borderOpacity\":\"borderOpacity\",\"borderStyle\":\"normal\",\"borderWidth\":\"borderWidth\",\"color\":\"#1a1a1a\",\"fillColor\":\"#8fd14f\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"shape\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeCreateRequest as ::std::convert::From<
+                &types::ShapeItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeItem",
+        write: "ShapeUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"rectangle\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"borderColor\":\"borderColor\",\"borderOpacity\":\"borderOpacity\",\"borderStyle\":\"normal\",\"borderWidth\":\"borderWidth\",\"color\":\"#1a1a1a\",\"fillColor\":\"#8fd14f\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"shape\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeUpdateRequest as ::std::convert::From<
+                &types::ShapeItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeStyle",
+        write: "ShapeStyleForCreate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"borderColor\":\"borderColor\",\"borderOpacity\":\"borderOpacity\",\"borderStyle\":\"normal\",\"borderWidth\":\"borderWidth\",\"color\":\"#1a1a1a\",\"fillColor\":\"#8fd14f\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeStyleForCreate as ::std::convert::From<
+                &types::ShapeStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeStyle",
+        write: "ShapeStyleForUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"borderColor\":\"borderColor\",\"borderOpacity\":\"borderOpacity\",\"borderStyle\":\"normal\",\"borderWidth\":\"borderWidth\",\"color\":\"#1a1a1a\",\"fillColor\":\"#8fd14f\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeStyleForUpdate as ::std::convert::From<
+                &types::ShapeStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeStyleForCreate",
+        write: "ShapeStyleForUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"borderColor\":\"borderColor\",\"borderOpacity\":\"borderOpacity\",\"borderStyle\":\"normal\",\"borderWidth\":\"borderWidth\",\"color\":\"#1a1a1a\",\"fillColor\":\"#8fd14f\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeStyleForCreate = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeStyleForUpdate as ::std::convert::From<
+                &types::ShapeStyleForCreate,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "StickyNoteItem",
+        write: "StickyNoteCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"square\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"gray\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"sticky_note\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::StickyNoteItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::StickyNoteCreateRequest as ::std::convert::From<
+                &types::StickyNoteItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "StickyNoteItem",
+        write: "StickyNoteUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"square\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"gray\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"sticky_note\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::StickyNoteItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::StickyNoteUpdateRequest as ::std::convert::From<
+                &types::StickyNoteItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "StickyNoteStyle",
+        write: "UpdateStickyNoteStyle",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"fillColor\":\"gray\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::StickyNoteStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateStickyNoteStyle as ::std::convert::From<
+                &types::StickyNoteStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Tag",
+        write: "TagCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"fillColor\":\"red\",\"id\":\"3074457363306854000\",\"title\":\"delayed\",\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Tag = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TagCreateRequest as ::std::convert::From<
+                &types::Tag,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Tag",
+        write: "TagUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"fillColor\":\"red\",\"id\":\"3074457363306854000\",\"title\":\"delayed\",\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Tag = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TagUpdateRequest as ::std::convert::From<
+                &types::Tag,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TagWithLinks",
+        write: "TagCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"fillColor\":\"red\",\"id\":\"3074457363306854000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"title\":\"delayed\",\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TagWithLinks = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TagCreateRequest as ::std::convert::From<
+                &types::TagWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TagWithLinks",
+        write: "TagUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"fillColor\":\"red\",\"id\":\"3074457363306854000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"title\":\"delayed\",\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TagWithLinks = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TagUpdateRequest as ::std::convert::From<
+                &types::TagWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Team",
+        write: "CreateTeamRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Team = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateTeamRequest as ::std::convert::From<
+                &types::Team,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Team",
+        write: "TeamChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Team = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamChanges as ::std::convert::From<
+                &types::Team,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamAccountDiscoverySettings",
+        write: "TeamAccountDiscoverySettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some("{\"accountDiscovery\":\"hidden\"}"),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamAccountDiscoverySettings = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamAccountDiscoverySettingsChanges as ::std::convert::From<
+                &types::TeamAccountDiscoverySettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamCollaborationSettings",
+        write: "TeamCollaborationSettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some("{\"coOwnerRole\":\"enabled\"}"),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamCollaborationSettings = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamCollaborationSettingsChanges as ::std::convert::From<
+                &types::TeamCollaborationSettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamCopyAccessLevelSettings",
+        write: "TeamCopyAccessLevelSettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"copyAccessLevel\":\"anyone\",\"copyAccessLevelLimitation\":\"anyone\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamCopyAccessLevelSettings = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamCopyAccessLevelSettingsChanges as ::std::convert::From<
+                &types::TeamCopyAccessLevelSettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamCopyAccessLevelSettingsCopyAccessLevel",
+        write: "TeamCopyAccessLevelSettingsChangesCopyAccessLevel",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::TeamCopyAccessLevelSettingsChangesCopyAccessLevel as ::std::convert::From<
+                &types::TeamCopyAccessLevelSettingsCopyAccessLevel,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "TeamInvitationSettings",
+        write: "TeamInvitationSettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"inviteExternalUsers\":\"allowed\",\"whoCanInvite\":\"only_org_admins\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamInvitationSettings = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamInvitationSettingsChanges as ::std::convert::From<
+                &types::TeamInvitationSettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamMember",
+        write: "TeamMemberChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":\"3074457345618264000\",\"id\":\"3074457345618264000\",\"modifiedAt\":\"2024-01-15T09:30:00Z\",\"modifiedBy\":\"3074457345618264000\",\"role\":\"non_team\",\"teamId\":\"3074457345618265000\",\"type\":\"team-member\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamMember = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamMemberChanges as ::std::convert::From<
+                &types::TeamMember,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamMemberRole",
+        write: "TeamMemberChangesRole",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::TeamMemberChangesRole as ::std::convert::From<
+                &types::TeamMemberRole,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "TeamSettings",
+        write: "TeamSettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"organizationId\":\"3074457345618265000\",\"teamAccountDiscoverySettings\":{\"accountDiscovery\":\"hidden\"},\"teamCollaborationSettings\":{\"coOwnerRole\":\"enabled\"},\"teamCopyAccessLevelSettings\":{\"copyAccessLevel\":\"anyone\",\"copyAccessLevelLimitation\":\"anyone\"},\"teamId\":\"3074457345618265000\",\"teamInvitationSettings\":{\"inviteExternalUsers\":\"allowed\",\"whoCanInvite\":\"only_org_admins\"},\"teamSharingPolicySettings\":{\"allowListedDomains\":[\"allowListedDomains\"],\"createAssetAccessLevel\":\"company_admins\",\"defaultBoardAccess\":\"private\",\"defaultBoardSharingAccess\":\"team_members_with_editing_rights\",\"defaultOrganizationAccess\":\"private\",\"defaultProjectAccess\":\"private\",\"moveBoardToAccount\":\"allowed\",\"restrictAllowedDomains\":\"enabled\",\"sharingOnAccount\":\"allowed\",\"sharingOnOrganization\":\"allowed\",\"sharingViaPublicLink\":\"allowed\"},\"type\":\"team-settings\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamSettings = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamSettingsChanges as ::std::convert::From<
+                &types::TeamSettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamSharingPolicySettings",
+        write: "TeamSharingPolicySettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"allowListedDomains\":[\"allowListedDomains\"],\"createAssetAccessLevel\":\"company_admins\",\"defaultBoardAccess\":\"private\",\"defaultBoardSharingAccess\":\"team_members_with_editing_rights\",\"defaultOrganizationAccess\":\"private\",\"defaultProjectAccess\":\"private\",\"moveBoardToAccount\":\"allowed\",\"restrictAllowedDomains\":\"enabled\",\"sharingOnAccount\":\"allowed\",\"sharingOnOrganization\":\"allowed\",\"sharingViaPublicLink\":\"allowed\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamSharingPolicySettings = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamSharingPolicySettingsChanges as ::std::convert::From<
+                &types::TeamSharingPolicySettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TextItem",
+        write: "TextCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"color\":\"#1a1a1a\",\"fillColor\":\"#e6e6e6\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\"},\"type\":\"text\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TextItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TextCreateRequest as ::std::convert::TryFrom<
+                &types::TextItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TextItem",
+        write: "TextUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"color\":\"#1a1a1a\",\"fillColor\":\"#e6e6e6\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\"},\"type\":\"text\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TextItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TextUpdateRequest as ::std::convert::From<
+                &types::TextItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TextStyle",
+        write: "UpdateTextStyle",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"color\":\"#1a1a1a\",\"fillColor\":\"#e6e6e6\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TextStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateTextStyle as ::std::convert::From<
+                &types::TextStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "User",
+        write: "LegalHoldRequestScopeUsersUsersItem",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::User = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::LegalHoldRequestScopeUsersUsersItem as ::std::convert::From<
+                &types::User,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResource",
+        write: "CreateUserResource",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"active\":false,\"displayName\":\"John Doe\",\"emails\":[{\"primary\":false,\"type\":\"work\",\"value\":\"user@miro.com\"}],\"groups\":[{\"display\":\"Product\",\"value\":\"3074457365266112911\"}],\"id\":\"3074457365265951581\",\"meta\":{\"location\":\"http://api-hailey:9111/api/v1/scim/Users/3074457365265951581\",\"resourceType\":\"User\"},\"name\":{\"familyName\":\"Doe\",\"formatted\":\"Mr. John Doe\",\"givenName\":\"John\"},\"photos\":[{\"type\":\"photo\",\"value\":\"https://example.com/path_to_image.jpg\"}],\"preferredLanguage\":\"en_US\",\"roles\":[{\"display\":\"Member\",\"primary\":false,\"type\":\"organization_user_role\",\"value\":\"ORGANIZATION_INTERNAL_USER\"}],\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{\"costCenter\":\"CS001\",\"department\":\"DeptA\",\"division\":\"Div001\",\"employeeNumber\":\"E0001\",\"manager\":{\"displayName\":\"John Doe\",\"value\":\"value\"},\"organization\":\"OrgX\"},\"userName\":\"user@miro.com\",\"userType\":\"Full\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResource = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResource as ::std::convert::TryFrom<
+                &types::UserResource,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResourceName",
+        write: "CreateUserResourceName",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResourceName = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResourceName as ::std::convert::TryFrom<
+                &types::UserResourceName,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResourcePhotosItem",
+        write: "CreateUserResourcePhotosItem",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResourcePhotosItem = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResourcePhotosItem as ::std::convert::From<
+                &types::UserResourcePhotosItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResourceRolesItem",
+        write: "CreateUserResourceRolesItem",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResourceRolesItem = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResourceRolesItem as ::std::convert::From<
+                &types::UserResourceRolesItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResourceSchemasItem",
+        write: "CreateUserResourceSchemasItem",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::CreateUserResourceSchemasItem as ::std::convert::From<
+                &types::UserResourceSchemasItem,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User",
+        write: "CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User as ::std::convert::From<
+                &types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager",
+        write: "CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager as ::std::convert::From<
+                &types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "WidgetDataOutput",
+        write: "ItemDataCreate",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::ItemDataCreate as ::std::convert::TryFrom<
+                &types::WidgetDataOutput,
+            >>::try_from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+];
+/// Field renames the conversions make: (write JSON name, read JSON name).
+pub static CONVERSION_RENAMES: &[(&str, &str)] = &[
+    ("url", "documentUrl"),
+    ("url", "imageUrl"),
+];
