@@ -152,13 +152,34 @@ pub fn add(
             if !optional && !is_list {
                 continue;
             }
+            let name = ident.to_string().trim_end_matches('_').to_string();
+            if let Some(value_ty) = nullable_inner(inner) {
+                let clear = format_ident!("clear_{}", name);
+                let doc = format!(" Sets `{name}`.");
+                let clear_doc = format!(
+                    " Clears `{name}` on Miro's side: sends it as `null` (see [`crate::Nullable`])."
+                );
+                methods.push(quote! {
+                    #[doc = #doc]
+                    pub fn #ident(mut self, value: impl ::std::convert::Into<#value_ty>) -> Self {
+                        self.#ident = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+                        self
+                    }
+                    #[doc = #clear_doc]
+                    pub fn #clear(mut self) -> Self {
+                        self.#ident = ::std::option::Option::Some(crate::Nullable::Null);
+                        self
+                    }
+                });
+                continue;
+            }
             let setter_ty = if optional { inner } else { &f.ty };
             let value = if optional {
                 quote!(::std::option::Option::Some(value.into()))
             } else {
                 quote!(value.into())
             };
-            let doc = format!(" Sets `{}`.", ident.to_string().trim_end_matches('_'));
+            let doc = format!(" Sets `{name}`.");
             methods.push(quote! {
                 #[doc = #doc]
                 pub fn #ident(mut self, value: impl ::std::convert::Into<#setter_ty>) -> Self {
@@ -193,6 +214,60 @@ pub fn add(
     let n = extra.len();
     types.extend(extra);
     n
+}
+
+/// Makes every optional field of a request type that its schema marks `nullable` an
+/// `Option<crate::Nullable<T>>` (absent, `null`, or a value), decoded so that a present `null`
+/// is `Some(Nullable::Null)`. Returns how many fields.
+pub fn nullable_fields(
+    types: &mut [Item],
+    request_types: &BTreeMap<String, crate::request_types::Found>,
+) -> usize {
+    let mut n = 0;
+    for item in types.iter_mut() {
+        let Item::Struct(s) = item else { continue };
+        let Some(found) = request_types.get(&s.ident.to_string()) else {
+            continue;
+        };
+        let Fields::Named(fields) = &mut s.fields else {
+            continue;
+        };
+        for f in fields.named.iter_mut() {
+            let json = crate::request_types::json_name(f);
+            let nullable = found
+                .schema
+                .pointer(&format!("/properties/{json}/nullable"))
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false);
+            let (inner, optional) = option_inner(&f.ty);
+            if !nullable || !optional {
+                continue;
+            }
+            let inner = inner.clone();
+            f.ty = parse_quote!(::std::option::Option<crate::Nullable<#inner>>);
+            f.attrs.push(parse_quote!(
+                #[serde(default, deserialize_with = "crate::runtime::nullable")]
+            ));
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The `T` of a `crate::Nullable<T>`.
+pub(crate) fn nullable_inner(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Nullable" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => match args.args.first()? {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Whether a field must be given: neither an `Option` nor filled in by serde when absent.

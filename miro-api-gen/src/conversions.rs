@@ -306,6 +306,11 @@ impl Rule<'_> {
         if same(tr, tw) {
             return Some((quote!(::std::clone::Clone::clone(#expr)), false));
         }
+        // A read value is sent as a value, never as the `null` that clears.
+        if let Some(inner) = crate::bodies::nullable_inner(tw) {
+            let (value, fallible) = self.value(expr, tr, inner)?;
+            return Some((quote!(crate::Nullable::Value(#value)), fallible));
+        }
         if let (Some(a), Some(b)) = (vec_element(tr), vec_element(tw)) {
             let (inner, fallible) = self.value(quote!(x), a, b)?;
             return Some(if fallible {
@@ -510,6 +515,9 @@ impl Rule<'_> {
     fn compatible(&self, tr: &Type, tw: &Type, visiting: &mut Vec<(String, String)>) -> bool {
         if same(tr, tw) {
             return true;
+        }
+        if let Some(inner) = crate::bodies::nullable_inner(tw) {
+            return self.compatible(tr, inner, visiting);
         }
         if let (Some(a), Some(b)) = (vec_element(tr), vec_element(tw)) {
             return self.compatible(a, b, visiting);

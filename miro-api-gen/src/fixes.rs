@@ -242,6 +242,16 @@ pub const FIXES: &[Fix] = &[
         apply: either_or_properties,
     },
     Fix {
+        name: "clearable-fields",
+        reason: "Request bodies send only what is set, so a field could not be cleared. The \
+                 spec marks no request field nullable; the fields Miro is known to clear on an \
+                 explicit null are marked here, each with its evidence (CLEARABLE), and become \
+                 `Option<Nullable<T>>` with a `clear_<field>()` setter. Only those: a null Miro \
+                 does not take is a 400, so a field without evidence (a card's assigneeId or \
+                 dueDate: none in the spec, the docs or the live corpus) stays unset-or-value.",
+        apply: clearable_fields,
+    },
+    Fix {
         name: "outer-type-discriminators",
         reason: "Item data and style are oneOfs without a discriminator: the item's own `type` \
                  field says which variant it is. The x-miro-outer-tag extension records that \
@@ -1519,6 +1529,40 @@ fn collapse_same_shape_copies(spec: &mut Value) -> usize {
     n
 }
 
+/// The request fields Miro clears on an explicit `null`: (the schemas, by how their name ends;
+/// the property; the evidence).
+pub const CLEARABLE: &[(&[&str], &str, &str)] = &[(
+    &["UpdateRequest", "ItemUpdate"],
+    "parent",
+    "An item's parent frame on update (and GenericItemUpdate's). Miro's changelog of \
+     2022-05-11 replaced `parentId` by `parent` because a null `parentId` detached items from \
+     their frame (\"attached an item to the canvas\"); the emulator does the same for a null \
+     `parent`. Not confirmed by a capture of the current API.",
+)];
+
+fn clearable_fields(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let mut changed = 0;
+    for (name, schema) in schemas.iter_mut() {
+        for (suffixes, property, _) in CLEARABLE {
+            if !suffixes.iter().any(|s| name.ends_with(s)) {
+                continue;
+            }
+            if let Some(Value::Object(prop)) =
+                schema.pointer_mut(&format!("/properties/{property}"))
+            {
+                if prop.get("nullable") != Some(&json!(true)) {
+                    prop.insert("nullable".into(), json!(true));
+                    changed += 1;
+                }
+            }
+        }
+    }
+    changed
+}
+
 /// Where `either-or-properties` lists the properties of a schema of which one may be set.
 pub const EXCLUSIVE_EXTENSION: &str = "x-miro-exclusive";
 
@@ -2317,6 +2361,31 @@ mod tests {
             spec["components"]["schemas"]["FixedRatioGeometry"][EXCLUSIVE_EXTENSION],
             json!(["width", "height"])
         );
+    }
+
+    #[test]
+    fn clearable_fields_are_marked_nullable_on_update_requests_only() {
+        let parent = json!({"$ref": "#/components/schemas/Parent"});
+        let mut spec = json!({"components": {"schemas": {
+            "CardUpdateRequest": {"properties": {"parent": parent, "data": {}}},
+            "GenericItemUpdate": {"properties": {"parent": parent}},
+            "CardCreateRequest": {"properties": {"parent": parent}}}}});
+        assert_eq!(run("clearable-fields", &mut spec), 2);
+        let s = &spec["components"]["schemas"];
+        assert_eq!(
+            s["CardUpdateRequest"]["properties"]["parent"]["nullable"],
+            true
+        );
+        assert_eq!(
+            s["GenericItemUpdate"]["properties"]["parent"]["nullable"],
+            true
+        );
+        assert!(s["CardCreateRequest"]["properties"]["parent"]
+            .get("nullable")
+            .is_none());
+        assert!(s["CardUpdateRequest"]["properties"]["data"]
+            .get("nullable")
+            .is_none());
     }
 
     #[test]

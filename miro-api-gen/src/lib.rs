@@ -145,6 +145,7 @@ pub fn generate(
     postprocess::decode_unions_by_discriminator(&mut processed.types, &fixed);
     let request_types_found =
         request_types::reachable(&fixed, &ops, &processed.types, &processed.signatures);
+    bodies::nullable_fields(&mut processed.types, &request_types_found);
     bodies::add(
         &mut processed.types,
         &request_types_found,

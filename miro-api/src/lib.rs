@@ -168,6 +168,7 @@ pub mod comments;
 mod convert;
 pub mod decode;
 mod error;
+mod nullable;
 #[rustfmt::skip]
 pub mod generated;
 mod pacing;
@@ -188,6 +189,7 @@ pub use convert::{ConversionError, Kind as ConversionKind};
 pub use decode::DecodeWarning;
 pub use error::{ApiError, Error, ErrorBody, TimeoutCause, UnknownEnumValue};
 pub use generated::{operations, requests, types};
+pub use nullable::Nullable;
 pub use paging::{PagedRequest, Paging};
 pub use request::RawRequest;
 pub use reqwest::Method;

@@ -294,7 +294,8 @@ pub struct AppCardUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1907,7 +1908,8 @@ pub struct CardUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2056,7 +2058,8 @@ pub struct CodeWidgetUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
@@ -2917,7 +2920,8 @@ pub struct DocumentUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<FixedRatioGeometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
@@ -3081,7 +3085,8 @@ pub struct EmbedUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<FixedRatioNoRotationGeometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
@@ -3925,7 +3930,8 @@ pub struct GenericItemCursorPaged {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GenericItemUpdate {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
@@ -4696,7 +4702,8 @@ pub struct ImageUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<FixedRatioGeometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
@@ -7453,7 +7460,8 @@ pub struct ShapeUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -7672,7 +7680,8 @@ pub struct StickyNoteUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<FixedRatioNoRotationGeometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -8919,7 +8928,8 @@ pub struct TextUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<WidthOnlyAdjustableGeometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -18865,7 +18875,12 @@ impl AppCardUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -19530,7 +19545,12 @@ impl CardUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -19699,7 +19719,12 @@ impl CodeWidgetUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -20540,7 +20565,12 @@ impl DocumentUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -20677,7 +20707,12 @@ impl EmbedUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -20987,7 +21022,12 @@ impl GenericItem {
 impl GenericItemUpdate {
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -21252,7 +21292,12 @@ impl ImageUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -22579,7 +22624,12 @@ impl ShapeUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -22746,7 +22796,12 @@ impl StickyNoteUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -23357,7 +23412,12 @@ impl TextUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -25543,7 +25603,10 @@ impl ::std::convert::From<&AppCardItem> for AppCardUpdateRequest {
                 &AppCardData,
             >>::from(v));
         let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = ::std::clone::Clone::clone(&read.parent);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
         let position = read
             .position
             .as_ref()
@@ -25585,7 +25648,10 @@ impl ::std::convert::From<&CardItem> for CardUpdateRequest {
     fn from(read: &CardItem) -> Self {
         let data = ::std::clone::Clone::clone(&read.data);
         let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = ::std::clone::Clone::clone(&read.parent);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
         let position = read
             .position
             .as_ref()
@@ -25719,7 +25785,10 @@ impl ::std::convert::From<&DocumentItem> for DocumentUpdateRequest {
             .geometry
             .as_ref()
             .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
-        let parent = ::std::clone::Clone::clone(&read.parent);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
         let position = read
             .position
             .as_ref()
@@ -25760,7 +25829,10 @@ impl ::std::convert::From<&EmbedItem> for EmbedUpdateRequest {
             .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
                 &Geometry,
             >>::from(v));
-        let parent = ::std::clone::Clone::clone(&read.parent);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
         let position = read
             .position
             .as_ref()
@@ -25830,7 +25902,10 @@ impl ::std::convert::From<&ImageItem> for ImageUpdateRequest {
             .geometry
             .as_ref()
             .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
-        let parent = ::std::clone::Clone::clone(&read.parent);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
         let position = read
             .position
             .as_ref()
@@ -25847,7 +25922,10 @@ impl ::std::convert::From<&ImageItem> for ImageUpdateRequest {
 /// The fields of a [`GenericItem`] that Miro takes back, to send it (or a changed copy) as a [`GenericItemUpdate`].
 impl ::std::convert::From<&GenericItem> for GenericItemUpdate {
     fn from(read: &GenericItem) -> Self {
-        let parent = ::std::clone::Clone::clone(&read.parent);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
         let position = read
             .position
             .as_ref()
@@ -25911,7 +25989,10 @@ impl ::std::convert::From<&ShapeItem> for ShapeUpdateRequest {
                 &ShapeDataForCreate,
             >>::from(v));
         let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = ::std::clone::Clone::clone(&read.parent);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
         let position = read
             .position
             .as_ref()
@@ -25956,7 +26037,10 @@ impl ::std::convert::From<&StickyNoteItem> for StickyNoteUpdateRequest {
             .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
                 &Geometry,
             >>::from(v));
-        let parent = ::std::clone::Clone::clone(&read.parent);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
         let position = read
             .position
             .as_ref()
@@ -26025,7 +26109,10 @@ impl ::std::convert::From<&TextItem> for TextUpdateRequest {
             .map(|v| <WidthOnlyAdjustableGeometry as ::std::convert::From<
                 &Geometry,
             >>::from(v));
-        let parent = ::std::clone::Clone::clone(&read.parent);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
         let position = read
             .position
             .as_ref()
@@ -26103,7 +26190,10 @@ impl ::std::convert::From<&EmbedUrlData> for EmbedUrlDataChanges {
 /// The fields of a [`Item`] that Miro takes back, to send it (or a changed copy) as a [`GenericItemUpdate`].
 impl ::std::convert::From<&Item> for GenericItemUpdate {
     fn from(read: &Item) -> Self {
-        let parent = ::std::clone::Clone::clone(&read.parent);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
         let position = read
             .position
             .as_ref()
