@@ -672,13 +672,30 @@ impl Rule<'_> {
 }
 
 /// The pairs an operation makes: it takes `W` and answers `R` (or takes a list of `W` and
-/// answers a page whose `data` lists `R`).
+/// answers a page whose `data` lists `R`); and `W` with what a `GET` of the same path answers
+/// (get-specific-board's board and update-board's changes).
 fn operation_pairs(
     signatures: &BTreeMap<String, (Type, Option<Type>)>,
+    ops: &[crate::model::Operation],
     kinds: &BTreeMap<String, Kind>,
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (success, body) in signatures.values() {
+    let mut answers: Vec<(Type, Option<Type>)> = Vec::new();
+    for op in ops {
+        let Some((success, Some(body))) = signatures.get(&op.fn_name) else {
+            continue;
+        };
+        answers.push((success.clone(), Some(body.clone())));
+        for get in ops
+            .iter()
+            .filter(|g| g.method == "GET" && g.path == op.path)
+        {
+            if let Some((got, _)) = signatures.get(&get.fn_name) {
+                answers.push((got.clone(), Some(body.clone())));
+            }
+        }
+    }
+    for (success, body) in &answers {
         let Some(body) = body else { continue };
         let Some(answer) = type_name(success) else {
             continue;
@@ -743,11 +760,12 @@ pub fn add(
     types: &mut Vec<Item>,
     request_types: &BTreeMap<String, crate::request_types::Found>,
     signatures: &BTreeMap<String, (Type, Option<Type>)>,
+    ops: &[crate::model::Operation],
     outer_tags: &BTreeMap<String, BTreeMap<String, String>>,
     spec: &Value,
 ) -> Report {
     let kinds = kinds(types, outer_tags);
-    let mut seeds = operation_pairs(signatures, &kinds);
+    let mut seeds = operation_pairs(signatures, ops, &kinds);
     for pair in name_pairs(&kinds, request_types) {
         if !seeds.contains(&pair) {
             seeds.push(pair);
@@ -838,7 +856,22 @@ mod tests {
         let spec = serde_json::json!({"components": {"schemas": {
             "Size": {EXCLUSIVE: ["width", "height"]}}}});
         let n = types.len();
-        let report = add(&mut types, &writes, &signatures, &BTreeMap::new(), &spec);
+        let ops: Vec<crate::model::Operation> = sigs
+            .iter()
+            .map(|(name, _, _)| {
+                let mut op = crate::model::Operation::bare("POST", &format!("/{name}"));
+                op.fn_name = name.to_string();
+                op
+            })
+            .collect();
+        let report = add(
+            &mut types,
+            &writes,
+            &signatures,
+            &ops,
+            &BTreeMap::new(),
+            &spec,
+        );
         let text = types[n..]
             .iter()
             .map(|i| i.to_token_stream().to_string())

@@ -156,6 +156,7 @@ pub fn generate(
         &mut processed.types,
         &request_types_found,
         &processed.signatures,
+        &ops,
         &outer_tags,
         &fixed,
     );

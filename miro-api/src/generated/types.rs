@@ -24169,904 +24169,6 @@ impl WidthOnlyAdjustableGeometry {
         self
     }
 }
-#[cfg(feature = "boards")]
-/// The same value as a [`BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess`] (by its value on the wire).
-impl ::std::convert::From<&BoardSharingPolicyInviteToAccountAndBoardLinkAccess>
-for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
-    fn from(read: &BoardSharingPolicyInviteToAccountAndBoardLinkAccess) -> Self {
-        BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess::known(read.as_str())
-            .unwrap_or_else(|| BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess::UnknownValue(
-                read.as_str().to_owned(),
-            ))
-    }
-}
-#[cfg(feature = "boards")]
-/// The fields of a [`BoardSharingPolicy`] that Miro takes back, to send it (or a changed copy) as a [`BoardSharingPolicyChange`].
-impl ::std::convert::From<&BoardSharingPolicy> for BoardSharingPolicyChange {
-    fn from(read: &BoardSharingPolicy) -> Self {
-        let access = ::std::clone::Clone::clone(&read.access);
-        let invite_to_account_and_board_link_access = read
-            .invite_to_account_and_board_link_access
-            .as_ref()
-            .map(|v| <BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess as ::std::convert::From<
-                &BoardSharingPolicyInviteToAccountAndBoardLinkAccess,
-            >>::from(v));
-        let organization_access = ::std::clone::Clone::clone(&read.organization_access);
-        let team_access = ::std::clone::Clone::clone(&read.team_access);
-        BoardSharingPolicyChange {
-            access,
-            invite_to_account_and_board_link_access,
-            organization_access,
-            team_access,
-        }
-    }
-}
-#[cfg(feature = "boards")]
-/// The fields of a [`BoardPolicy`] that Miro takes back, to send it (or a changed copy) as a [`BoardPolicyChange`].
-impl ::std::convert::From<&BoardPolicy> for BoardPolicyChange {
-    fn from(read: &BoardPolicy) -> Self {
-        let permissions_policy = ::std::clone::Clone::clone(&read.permissions_policy);
-        let sharing_policy = read
-            .sharing_policy
-            .as_ref()
-            .map(|v| <BoardSharingPolicyChange as ::std::convert::From<
-                &BoardSharingPolicy,
-            >>::from(v));
-        BoardPolicyChange {
-            permissions_policy,
-            sharing_policy,
-        }
-    }
-}
-#[cfg(feature = "boards")]
-/// The fields of a [`BoardWithLinksAndWithoutProject`] that Miro takes back, to send it (or a changed copy) as a [`CopyBoardChanges`].
-impl ::std::convert::From<&BoardWithLinksAndWithoutProject> for CopyBoardChanges {
-    fn from(read: &BoardWithLinksAndWithoutProject) -> Self {
-        let description = ::std::clone::Clone::clone(&read.description);
-        let name = {
-            let v = &read.name;
-            ::std::option::Option::Some(::std::clone::Clone::clone(v))
-        };
-        let policy = read
-            .policy
-            .as_ref()
-            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
-        let team_id = ::std::default::Default::default();
-        CopyBoardChanges {
-            description,
-            name,
-            policy,
-            team_id,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`AppCardData`] that Miro takes back, to send it (or a changed copy) as a [`AppCardDataChanges`].
-impl ::std::convert::From<&AppCardData> for AppCardDataChanges {
-    fn from(read: &AppCardData) -> Self {
-        let description = ::std::clone::Clone::clone(&read.description);
-        let fields = ::std::clone::Clone::clone(&read.fields);
-        let status = ::std::clone::Clone::clone(&read.status);
-        let title = ::std::clone::Clone::clone(&read.title);
-        AppCardDataChanges {
-            description,
-            fields,
-            status,
-            title,
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
-/// The fields of a [`Position`] that Miro takes back, to send it (or a changed copy) as a [`PositionChange`].
-impl ::std::convert::From<&Position> for PositionChange {
-    fn from(read: &Position) -> Self {
-        let x = ::std::clone::Clone::clone(&read.x);
-        let y = ::std::clone::Clone::clone(&read.y);
-        PositionChange { x, y }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`AppCardItem`] that Miro takes back, to send it (or a changed copy) as a [`AppCardCreateRequest`].
-impl ::std::convert::From<&AppCardItem> for AppCardCreateRequest {
-    fn from(read: &AppCardItem) -> Self {
-        let data = read
-            .data
-            .as_ref()
-            .map(|v| <AppCardDataChanges as ::std::convert::From<
-                &AppCardData,
-            >>::from(v));
-        let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = ::std::clone::Clone::clone(&read.parent);
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = ::std::clone::Clone::clone(&read.style);
-        AppCardCreateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
-        }
-    }
-}
-#[cfg(feature = "boards")]
-/// The fields of a [`BoardWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
-impl ::std::convert::From<&BoardWithLinks> for BoardChanges {
-    fn from(read: &BoardWithLinks) -> Self {
-        let description = ::std::clone::Clone::clone(&read.description);
-        let name = {
-            let v = &read.name;
-            ::std::option::Option::Some(::std::clone::Clone::clone(v))
-        };
-        let policy = read
-            .policy
-            .as_ref()
-            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
-        let project_id = ::std::default::Default::default();
-        let team_id = ::std::default::Default::default();
-        BoardChanges {
-            description,
-            name,
-            policy,
-            project_id,
-            team_id,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`CardItem`] that Miro takes back, to send it (or a changed copy) as a [`CardCreateRequest`].
-impl ::std::convert::From<&CardItem> for CardCreateRequest {
-    fn from(read: &CardItem) -> Self {
-        let data = ::std::clone::Clone::clone(&read.data);
-        let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = ::std::clone::Clone::clone(&read.parent);
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = ::std::clone::Clone::clone(&read.style);
-        CardCreateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
-        }
-    }
-}
-#[cfg(feature = "cases")]
-/// The fields of a [`CaseResponse`] that Miro takes back, to send it (or a changed copy) as a [`CaseRequest`].
-impl ::std::convert::From<&CaseResponse> for CaseRequest {
-    fn from(read: &CaseResponse) -> Self {
-        let description = ::std::clone::Clone::clone(&read.description);
-        let name = ::std::clone::Clone::clone(&read.name);
-        CaseRequest { description, name }
-    }
-}
-#[cfg(feature = "experimental")]
-/// The fields of a [`CodeWidgetItem`] that Miro takes back, to send it (or a changed copy) as a [`CodeWidgetCreateRequest`].
-impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetCreateRequest {
-    fn from(read: &CodeWidgetItem) -> Self {
-        let data = ::std::clone::Clone::clone(&read.data);
-        let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = ::std::default::Default::default();
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        CodeWidgetCreateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-        }
-    }
-}
-#[cfg(feature = "connectors")]
-/// The fields of a [`ItemConnectionWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ItemConnectionCreationData`].
-impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionCreationData {
-    fn from(read: &ItemConnectionWithLinks) -> Self {
-        let id = ::std::clone::Clone::clone(&read.id);
-        let position = ::std::clone::Clone::clone(&read.position);
-        let snap_to = ::std::default::Default::default();
-        ItemConnectionCreationData {
-            id,
-            position,
-            snap_to,
-        }
-    }
-}
-#[cfg(feature = "connectors")]
-/// The fields of a [`ConnectorWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ConnectorCreationData`].
-///
-/// Fails when the [`ConnectorWithLinks`] lacks what a [`ConnectorCreationData`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&ConnectorWithLinks> for ConnectorCreationData {
-    type Error = crate::ConversionError;
-    fn try_from(read: &ConnectorWithLinks) -> ::std::result::Result<Self, Self::Error> {
-        let captions = ::std::clone::Clone::clone(&read.captions);
-        let end_item = match &read.end_item {
-            ::std::option::Option::Some(v) => {
-                <ItemConnectionCreationData as ::std::convert::From<
-                    &ItemConnectionWithLinks,
-                >>::from(v)
-            }
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing(
-                        "ConnectorWithLinks",
-                        "ConnectorCreationData",
-                        "endItem",
-                    ),
-                );
-            }
-        };
-        let shape = ::std::clone::Clone::clone(&read.shape);
-        let start_item = match &read.start_item {
-            ::std::option::Option::Some(v) => {
-                <ItemConnectionCreationData as ::std::convert::From<
-                    &ItemConnectionWithLinks,
-                >>::from(v)
-            }
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing(
-                        "ConnectorWithLinks",
-                        "ConnectorCreationData",
-                        "startItem",
-                    ),
-                );
-            }
-        };
-        let style = ::std::clone::Clone::clone(&read.style);
-        ::std::result::Result::Ok(ConnectorCreationData {
-            captions,
-            end_item,
-            shape,
-            start_item,
-            style,
-        })
-    }
-}
-#[cfg(feature = "items")]
-/// The variant of a [`DocFormatData`] that is a [`DocFormatMarkdownData`]; fails for the others.
-impl ::std::convert::TryFrom<&DocFormatData> for DocFormatMarkdownData {
-    type Error = crate::ConversionError;
-    fn try_from(read: &DocFormatData) -> ::std::result::Result<Self, Self::Error> {
-        match read {
-            DocFormatData::HtmlData(_) => {
-                ::std::result::Result::Err(
-                    crate::ConversionError::not_creatable(
-                        "DocFormatMarkdownData",
-                        crate::ConversionKind::Variant("DocFormatData::HtmlData"),
-                    ),
-                )
-            }
-            DocFormatData::MarkdownData(v) => {
-                ::std::result::Result::Ok(::std::clone::Clone::clone(v))
-            }
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`DocFormatItem`] that Miro takes back, to send it (or a changed copy) as a [`DocFormatCreateRequest`].
-///
-/// Fails when the [`DocFormatItem`] lacks what a [`DocFormatCreateRequest`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&DocFormatItem> for DocFormatCreateRequest {
-    type Error = crate::ConversionError;
-    fn try_from(read: &DocFormatItem) -> ::std::result::Result<Self, Self::Error> {
-        let data = match &read.data {
-            ::std::option::Option::Some(v) => {
-                <DocFormatMarkdownData as ::std::convert::TryFrom<
-                    &DocFormatData,
-                >>::try_from(v)?
-            }
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing(
-                        "DocFormatItem",
-                        "DocFormatCreateRequest",
-                        "data",
-                    ),
-                );
-            }
-        };
-        let parent = ::std::clone::Clone::clone(&read.parent);
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        ::std::result::Result::Ok(DocFormatCreateRequest {
-            data,
-            parent,
-            position,
-        })
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`DocumentData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlData`].
-///
-/// Fails when the [`DocumentData`] lacks what a [`DocumentUrlData`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&DocumentData> for DocumentUrlData {
-    type Error = crate::ConversionError;
-    fn try_from(read: &DocumentData) -> ::std::result::Result<Self, Self::Error> {
-        let title = ::std::clone::Clone::clone(&read.title);
-        let url = match &read.document_url {
-            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing(
-                        "DocumentData",
-                        "DocumentUrlData",
-                        "url",
-                    ),
-                );
-            }
-        };
-        ::std::result::Result::Ok(DocumentUrlData { title, url })
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`DocumentItem`] that Miro takes back, to send it (or a changed copy) as a [`DocumentCreateRequest`].
-///
-/// Fails when the [`DocumentItem`] lacks what a [`DocumentCreateRequest`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&DocumentItem> for DocumentCreateRequest {
-    type Error = crate::ConversionError;
-    fn try_from(read: &DocumentItem) -> ::std::result::Result<Self, Self::Error> {
-        let data = match &read.data {
-            ::std::option::Option::Some(v) => {
-                <DocumentUrlData as ::std::convert::TryFrom<&DocumentData>>::try_from(v)?
-            }
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing(
-                        "DocumentItem",
-                        "DocumentCreateRequest",
-                        "data",
-                    ),
-                );
-            }
-        };
-        let parent = ::std::clone::Clone::clone(&read.parent);
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        ::std::result::Result::Ok(DocumentCreateRequest {
-            data,
-            parent,
-            position,
-        })
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`EmbedData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlData`].
-///
-/// Fails when the [`EmbedData`] lacks what a [`EmbedUrlData`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&EmbedData> for EmbedUrlData {
-    type Error = crate::ConversionError;
-    fn try_from(read: &EmbedData) -> ::std::result::Result<Self, Self::Error> {
-        let mode = ::std::clone::Clone::clone(&read.mode);
-        let preview_url = ::std::clone::Clone::clone(&read.preview_url);
-        let url = match &read.url {
-            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing("EmbedData", "EmbedUrlData", "url"),
-                );
-            }
-        };
-        ::std::result::Result::Ok(EmbedUrlData {
-            mode,
-            preview_url,
-            url,
-        })
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`FixedRatioNoRotationGeometry`].
-impl ::std::convert::From<&Geometry> for FixedRatioNoRotationGeometry {
-    fn from(read: &Geometry) -> Self {
-        let height = ::std::clone::Clone::clone(&read.height);
-        let width = ::std::clone::Clone::clone(&read.width);
-        let height = if false || width.is_some() {
-            ::std::option::Option::None
-        } else {
-            height
-        };
-        FixedRatioNoRotationGeometry {
-            height,
-            width,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`EmbedItem`] that Miro takes back, to send it (or a changed copy) as a [`EmbedCreateRequest`].
-///
-/// Fails when the [`EmbedItem`] lacks what a [`EmbedCreateRequest`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&EmbedItem> for EmbedCreateRequest {
-    type Error = crate::ConversionError;
-    fn try_from(read: &EmbedItem) -> ::std::result::Result<Self, Self::Error> {
-        let data = match &read.data {
-            ::std::option::Option::Some(v) => {
-                <EmbedUrlData as ::std::convert::TryFrom<&EmbedData>>::try_from(v)?
-            }
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing(
-                        "EmbedItem",
-                        "EmbedCreateRequest",
-                        "data",
-                    ),
-                );
-            }
-        };
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
-                &Geometry,
-            >>::from(v));
-        let parent = ::std::clone::Clone::clone(&read.parent);
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        ::std::result::Result::Ok(EmbedCreateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-        })
-    }
-}
-#[cfg(feature = "frames")]
-/// The same value as a [`FrameChangesFormat`] (by its value on the wire).
-impl ::std::convert::From<&FrameDataFormat> for FrameChangesFormat {
-    fn from(read: &FrameDataFormat) -> Self {
-        FrameChangesFormat::known(read.as_str())
-            .unwrap_or_else(|| FrameChangesFormat::UnknownValue(
-                read.as_str().to_owned(),
-            ))
-    }
-}
-#[cfg(feature = "frames")]
-/// The same value as a [`FrameChangesType`] (by its value on the wire).
-impl ::std::convert::From<&FrameDataType> for FrameChangesType {
-    fn from(read: &FrameDataType) -> Self {
-        FrameChangesType::known(read.as_str())
-            .unwrap_or_else(|| FrameChangesType::UnknownValue(read.as_str().to_owned()))
-    }
-}
-#[cfg(feature = "frames")]
-/// The fields of a [`FrameData`] that Miro takes back, to send it (or a changed copy) as a [`FrameChanges`].
-impl ::std::convert::From<&FrameData> for FrameChanges {
-    fn from(read: &FrameData) -> Self {
-        let format = read
-            .format
-            .as_ref()
-            .map(|v| <FrameChangesFormat as ::std::convert::From<
-                &FrameDataFormat,
-            >>::from(v));
-        let show_content = ::std::default::Default::default();
-        let title = ::std::clone::Clone::clone(&read.title);
-        let type_ = read
-            .type_
-            .as_ref()
-            .map(|v| <FrameChangesType as ::std::convert::From<
-                &FrameDataType,
-            >>::from(v));
-        FrameChanges {
-            format,
-            show_content,
-            title,
-            type_,
-        }
-    }
-}
-#[cfg(feature = "frames")]
-/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`GeometryNoRotation`].
-impl ::std::convert::From<&Geometry> for GeometryNoRotation {
-    fn from(read: &Geometry) -> Self {
-        let height = ::std::clone::Clone::clone(&read.height);
-        let width = ::std::clone::Clone::clone(&read.width);
-        GeometryNoRotation {
-            height,
-            width,
-        }
-    }
-}
-#[cfg(feature = "frames")]
-/// The fields of a [`FrameItem`] that Miro takes back, to send it (or a changed copy) as a [`FrameCreateRequest`].
-///
-/// Fails when the [`FrameItem`] lacks what a [`FrameCreateRequest`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&FrameItem> for FrameCreateRequest {
-    type Error = crate::ConversionError;
-    fn try_from(read: &FrameItem) -> ::std::result::Result<Self, Self::Error> {
-        let data = match &read.data {
-            ::std::option::Option::Some(v) => {
-                <FrameChanges as ::std::convert::From<&FrameData>>::from(v)
-            }
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing(
-                        "FrameItem",
-                        "FrameCreateRequest",
-                        "data",
-                    ),
-                );
-            }
-        };
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <GeometryNoRotation as ::std::convert::From<&Geometry>>::from(v));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = ::std::clone::Clone::clone(&read.style);
-        ::std::result::Result::Ok(FrameCreateRequest {
-            data,
-            geometry,
-            position,
-            style,
-        })
-    }
-}
-#[cfg(feature = "groups")]
-/// The fields of a [`GroupResponseShort`] that Miro takes back, to send it (or a changed copy) as a [`BoardItemGroup`].
-///
-/// Fails when the [`GroupResponseShort`] lacks what a [`BoardItemGroup`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&GroupResponseShort> for BoardItemGroup {
-    type Error = crate::ConversionError;
-    fn try_from(read: &GroupResponseShort) -> ::std::result::Result<Self, Self::Error> {
-        let data = match &read.data {
-            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing(
-                        "GroupResponseShort",
-                        "BoardItemGroup",
-                        "data",
-                    ),
-                );
-            }
-        };
-        ::std::result::Result::Ok(BoardItemGroup { data })
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`ImageData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlData`].
-///
-/// Fails when the [`ImageData`] lacks what a [`ImageUrlData`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&ImageData> for ImageUrlData {
-    type Error = crate::ConversionError;
-    fn try_from(read: &ImageData) -> ::std::result::Result<Self, Self::Error> {
-        let title = ::std::clone::Clone::clone(&read.title);
-        let url = match &read.image_url {
-            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing("ImageData", "ImageUrlData", "url"),
-                );
-            }
-        };
-        ::std::result::Result::Ok(ImageUrlData { title, url })
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`FixedRatioGeometry`].
-impl ::std::convert::From<&Geometry> for FixedRatioGeometry {
-    fn from(read: &Geometry) -> Self {
-        let height = ::std::clone::Clone::clone(&read.height);
-        let rotation = ::std::clone::Clone::clone(&read.rotation);
-        let width = ::std::clone::Clone::clone(&read.width);
-        let height = if false || width.is_some() {
-            ::std::option::Option::None
-        } else {
-            height
-        };
-        FixedRatioGeometry {
-            height,
-            rotation,
-            width,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`ImageItem`] that Miro takes back, to send it (or a changed copy) as a [`ImageCreateRequest`].
-///
-/// Fails when the [`ImageItem`] lacks what a [`ImageCreateRequest`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&ImageItem> for ImageCreateRequest {
-    type Error = crate::ConversionError;
-    fn try_from(read: &ImageItem) -> ::std::result::Result<Self, Self::Error> {
-        let data = match &read.data {
-            ::std::option::Option::Some(v) => {
-                <ImageUrlData as ::std::convert::TryFrom<&ImageData>>::try_from(v)?
-            }
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing(
-                        "ImageItem",
-                        "ImageCreateRequest",
-                        "data",
-                    ),
-                );
-            }
-        };
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
-        let parent = ::std::clone::Clone::clone(&read.parent);
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        ::std::result::Result::Ok(ImageCreateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-        })
-    }
-}
-#[cfg(feature = "items")]
-/// The same item data as a [`ItemDataCreate`], by its item `type`; fails for a `type` a [`ItemDataCreate`] cannot hold.
-impl ::std::convert::TryFrom<&ItemData> for ItemDataCreate {
-    type Error = crate::ConversionError;
-    fn try_from(read: &ItemData) -> ::std::result::Result<Self, Self::Error> {
-        match read {
-            ItemData::DocumentData(v) => {
-                ::std::result::Result::Ok(
-                    ItemDataCreate::DocumentUrlData(
-                        <DocumentUrlData as ::std::convert::TryFrom<
-                            &DocumentData,
-                        >>::try_from(v)?,
-                    ),
-                )
-            }
-            ItemData::ImageData(v) => {
-                ::std::result::Result::Ok(
-                    ItemDataCreate::ImageUrlData(
-                        <ImageUrlData as ::std::convert::TryFrom<
-                            &ImageData,
-                        >>::try_from(v)?,
-                    ),
-                )
-            }
-            ItemData::Unknown(_) => {
-                ::std::result::Result::Err(
-                    crate::ConversionError::not_creatable(
-                        "ItemDataCreate",
-                        crate::ConversionKind::Unknown,
-                    ),
-                )
-            }
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`Item`] that Miro takes back, to send it (or a changed copy) as a [`ItemCreate`].
-///
-/// Fails when the [`Item`] lacks what a [`ItemCreate`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&Item> for ItemCreate {
-    type Error = crate::ConversionError;
-    fn try_from(read: &Item) -> ::std::result::Result<Self, Self::Error> {
-        let data = match &read.data {
-            ::std::option::Option::Some(v) => {
-                ::std::option::Option::Some(
-                    <ItemDataCreate as ::std::convert::TryFrom<&ItemData>>::try_from(v)?,
-                )
-            }
-            ::std::option::Option::None => ::std::option::Option::None,
-        };
-        let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = ::std::clone::Clone::clone(&read.parent);
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = ::std::default::Default::default();
-        let type_ = {
-            let v = &read.type_;
-            ItemTypeChange::known(v)
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue(
-                    ::std::clone::Clone::clone(v),
-                ))
-        };
-        ::std::result::Result::Ok(ItemCreate {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
-            type_,
-        })
-    }
-}
-#[cfg(feature = "legal_holds")]
-/// The fields of a [`User`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequestScopeUsersUsersItem`].
-impl ::std::convert::From<&User> for LegalHoldRequestScopeUsersUsersItem {
-    fn from(read: &User) -> Self {
-        let email = ::std::clone::Clone::clone(&read.email);
-        LegalHoldRequestScopeUsersUsersItem {
-            email,
-        }
-    }
-}
-#[cfg(feature = "legal_holds")]
-/// The fields of a [`LegalHoldResponseScopeUsers`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequestScopeUsers`].
-impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScopeUsers {
-    fn from(read: &LegalHoldResponseScopeUsers) -> Self {
-        let users = {
-            let v = &read.users;
-            v.iter()
-                .map(|x| <LegalHoldRequestScopeUsersUsersItem as ::std::convert::From<
-                    &User,
-                >>::from(x))
-                .collect()
-        };
-        LegalHoldRequestScopeUsers {
-            users,
-        }
-    }
-}
-#[cfg(feature = "legal_holds")]
-/// The value of a [`LegalHoldResponseScopeUsers`] as a [`LegalHoldRequestScope`].
-impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScope {
-    fn from(read: &LegalHoldResponseScopeUsers) -> Self {
-        LegalHoldRequestScope(
-            <LegalHoldRequestScopeUsers as ::std::convert::From<
-                &LegalHoldResponseScopeUsers,
-            >>::from(read),
-        )
-    }
-}
-#[cfg(feature = "legal_holds")]
-/// The value of a [`LegalHoldResponseScope`] as a [`LegalHoldRequestScope`].
-impl ::std::convert::From<&LegalHoldResponseScope> for LegalHoldRequestScope {
-    fn from(read: &LegalHoldResponseScope) -> Self {
-        <LegalHoldRequestScope as ::std::convert::From<
-            &LegalHoldResponseScopeUsers,
-        >>::from(&read.0)
-    }
-}
-#[cfg(feature = "legal_holds")]
-/// The fields of a [`LegalHoldResponse`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequest`].
-impl ::std::convert::From<&LegalHoldResponse> for LegalHoldRequest {
-    fn from(read: &LegalHoldResponse) -> Self {
-        let description = ::std::clone::Clone::clone(&read.description);
-        let name = ::std::clone::Clone::clone(&read.name);
-        let scope = {
-            let v = &read.scope;
-            <LegalHoldRequestScope as ::std::convert::From<
-                &LegalHoldResponseScope,
-            >>::from(v)
-        };
-        LegalHoldRequest {
-            description,
-            name,
-            scope,
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeItem`] that Miro takes back, to send it (or a changed copy) as a [`ShapeCreateRequest`].
-impl ::std::convert::From<&ShapeItem> for ShapeCreateRequest {
-    fn from(read: &ShapeItem) -> Self {
-        let data = ::std::clone::Clone::clone(&read.data);
-        let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = ::std::clone::Clone::clone(&read.parent);
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = ::std::clone::Clone::clone(&read.style);
-        ShapeCreateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`StickyNoteItem`] that Miro takes back, to send it (or a changed copy) as a [`StickyNoteCreateRequest`].
-impl ::std::convert::From<&StickyNoteItem> for StickyNoteCreateRequest {
-    fn from(read: &StickyNoteItem) -> Self {
-        let data = ::std::clone::Clone::clone(&read.data);
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
-                &Geometry,
-            >>::from(v));
-        let parent = ::std::clone::Clone::clone(&read.parent);
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = ::std::clone::Clone::clone(&read.style);
-        StickyNoteCreateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
-        }
-    }
-}
-#[cfg(feature = "tags")]
-/// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
-impl ::std::convert::From<&TagWithLinks> for TagCreateRequest {
-    fn from(read: &TagWithLinks) -> Self {
-        let fill_color = {
-            let v = &read.fill_color;
-            ::std::option::Option::Some(::std::clone::Clone::clone(v))
-        };
-        let title = ::std::clone::Clone::clone(&read.title);
-        TagCreateRequest {
-            fill_color,
-            title,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`WidthOnlyAdjustableGeometry`].
-impl ::std::convert::From<&Geometry> for WidthOnlyAdjustableGeometry {
-    fn from(read: &Geometry) -> Self {
-        let rotation = ::std::clone::Clone::clone(&read.rotation);
-        let width = ::std::clone::Clone::clone(&read.width);
-        WidthOnlyAdjustableGeometry {
-            rotation,
-            width,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`TextItem`] that Miro takes back, to send it (or a changed copy) as a [`TextCreateRequest`].
-///
-/// Fails when the [`TextItem`] lacks what a [`TextCreateRequest`] requires, or holds what it cannot.
-impl ::std::convert::TryFrom<&TextItem> for TextCreateRequest {
-    type Error = crate::ConversionError;
-    fn try_from(read: &TextItem) -> ::std::result::Result<Self, Self::Error> {
-        let data = match &read.data {
-            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
-            ::std::option::Option::None => {
-                return ::std::result::Result::Err(
-                    crate::ConversionError::missing(
-                        "TextItem",
-                        "TextCreateRequest",
-                        "data",
-                    ),
-                );
-            }
-        };
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <WidthOnlyAdjustableGeometry as ::std::convert::From<
-                &Geometry,
-            >>::from(v));
-        let parent = ::std::clone::Clone::clone(&read.parent);
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = ::std::clone::Clone::clone(&read.style);
-        ::std::result::Result::Ok(TextCreateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
-        })
-    }
-}
 #[cfg(feature = "scim")]
 /// The fields of a [`UserResourceName`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceName`].
 ///
@@ -25277,52 +24379,1397 @@ impl ::std::convert::TryFrom<&CreateUserResponse> for CreateUserResource {
         )
     }
 }
-#[cfg(feature = "projects")]
-/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`AddProjectMemberRequest`].
-impl ::std::convert::From<&ProjectMember> for AddProjectMemberRequest {
-    fn from(read: &ProjectMember) -> Self {
-        let email = ::std::clone::Clone::clone(&read.email);
-        let role = ::std::clone::Clone::clone(&read.role);
-        AddProjectMemberRequest {
-            email,
-            role,
+#[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
+/// The fields of a [`Position`] that Miro takes back, to send it (or a changed copy) as a [`PositionChange`].
+impl ::std::convert::From<&Position> for PositionChange {
+    fn from(read: &Position) -> Self {
+        let x = ::std::clone::Clone::clone(&read.x);
+        let y = ::std::clone::Clone::clone(&read.y);
+        PositionChange { x, y }
+    }
+}
+#[cfg(feature = "experimental")]
+/// The fields of a [`CodeWidgetItem`] that Miro takes back, to send it (or a changed copy) as a [`CodeWidgetCreateRequest`].
+impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetCreateRequest {
+    fn from(read: &CodeWidgetItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::default::Default::default();
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        CodeWidgetCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
         }
     }
 }
-#[cfg(feature = "enterprise")]
-/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupRequest`].
-impl ::std::convert::From<&Group> for CreateGroupRequest {
-    fn from(read: &Group) -> Self {
+#[cfg(feature = "experimental")]
+/// The fields of a [`CodeWidgetItem`] that Miro takes back, to send it (or a changed copy) as a [`CodeWidgetUpdateRequest`].
+impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetUpdateRequest {
+    fn from(read: &CodeWidgetItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::default::Default::default();
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        CodeWidgetUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeItem`] that Miro takes back, to send it (or a changed copy) as a [`ShapeCreateRequest`].
+impl ::std::convert::From<&ShapeItem> for ShapeCreateRequest {
+    fn from(read: &ShapeItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        ShapeCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeDataForCreate`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
+impl ::std::convert::From<&ShapeDataForCreate> for ShapeDataForUpdate {
+    fn from(read: &ShapeDataForCreate) -> Self {
+        let content = ::std::clone::Clone::clone(&read.content);
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        ShapeDataForUpdate {
+            content,
+            shape,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeStyleForCreate`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
+impl ::std::convert::From<&ShapeStyleForCreate> for ShapeStyleForUpdate {
+    fn from(read: &ShapeStyleForCreate) -> Self {
+        let border_color = ::std::clone::Clone::clone(&read.border_color);
+        let border_opacity = ::std::clone::Clone::clone(&read.border_opacity);
+        let border_style = ::std::clone::Clone::clone(&read.border_style);
+        let border_width = ::std::clone::Clone::clone(&read.border_width);
+        let color = ::std::clone::Clone::clone(&read.color);
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
+        let font_family = ::std::clone::Clone::clone(&read.font_family);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
+        ShapeStyleForUpdate {
+            border_color,
+            border_opacity,
+            border_style,
+            border_width,
+            color,
+            fill_color,
+            fill_opacity,
+            font_family,
+            font_size,
+            text_align,
+            text_align_vertical,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeItem`] that Miro takes back, to send it (or a changed copy) as a [`ShapeUpdateRequest`].
+impl ::std::convert::From<&ShapeItem> for ShapeUpdateRequest {
+    fn from(read: &ShapeItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <ShapeDataForUpdate as ::std::convert::From<
+                &ShapeDataForCreate,
+            >>::from(v));
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <ShapeStyleForUpdate as ::std::convert::From<
+                &ShapeStyleForCreate,
+            >>::from(v));
+        ShapeUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The same value as a [`BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess`] (by its value on the wire).
+impl ::std::convert::From<&BoardSharingPolicyInviteToAccountAndBoardLinkAccess>
+for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
+    fn from(read: &BoardSharingPolicyInviteToAccountAndBoardLinkAccess) -> Self {
+        BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess::known(read.as_str())
+            .unwrap_or_else(|| BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess::UnknownValue(
+                read.as_str().to_owned(),
+            ))
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardSharingPolicy`] that Miro takes back, to send it (or a changed copy) as a [`BoardSharingPolicyChange`].
+impl ::std::convert::From<&BoardSharingPolicy> for BoardSharingPolicyChange {
+    fn from(read: &BoardSharingPolicy) -> Self {
+        let access = ::std::clone::Clone::clone(&read.access);
+        let invite_to_account_and_board_link_access = read
+            .invite_to_account_and_board_link_access
+            .as_ref()
+            .map(|v| <BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess as ::std::convert::From<
+                &BoardSharingPolicyInviteToAccountAndBoardLinkAccess,
+            >>::from(v));
+        let organization_access = ::std::clone::Clone::clone(&read.organization_access);
+        let team_access = ::std::clone::Clone::clone(&read.team_access);
+        BoardSharingPolicyChange {
+            access,
+            invite_to_account_and_board_link_access,
+            organization_access,
+            team_access,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardPolicy`] that Miro takes back, to send it (or a changed copy) as a [`BoardPolicyChange`].
+impl ::std::convert::From<&BoardPolicy> for BoardPolicyChange {
+    fn from(read: &BoardPolicy) -> Self {
+        let permissions_policy = ::std::clone::Clone::clone(&read.permissions_policy);
+        let sharing_policy = read
+            .sharing_policy
+            .as_ref()
+            .map(|v| <BoardSharingPolicyChange as ::std::convert::From<
+                &BoardSharingPolicy,
+            >>::from(v));
+        BoardPolicyChange {
+            permissions_policy,
+            sharing_policy,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
+impl ::std::convert::From<&BoardWithLinks> for BoardChanges {
+    fn from(read: &BoardWithLinks) -> Self {
         let description = ::std::clone::Clone::clone(&read.description);
-        let name = ::std::clone::Clone::clone(&read.name);
-        CreateGroupRequest {
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let policy = read
+            .policy
+            .as_ref()
+            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
+        let project_id = ::std::default::Default::default();
+        let team_id = ::std::default::Default::default();
+        BoardChanges {
             description,
             name,
+            policy,
+            project_id,
+            team_id,
         }
     }
 }
-#[cfg(feature = "enterprise")]
-/// The fields of a [`GroupMember`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupMemberRequest`].
-impl ::std::convert::From<&GroupMember> for CreateGroupMemberRequest {
-    fn from(read: &GroupMember) -> Self {
-        let email = ::std::clone::Clone::clone(&read.email);
-        CreateGroupMemberRequest { email }
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardWithLinksAndWithoutProject`] that Miro takes back, to send it (or a changed copy) as a [`CopyBoardChanges`].
+impl ::std::convert::From<&BoardWithLinksAndWithoutProject> for CopyBoardChanges {
+    fn from(read: &BoardWithLinksAndWithoutProject) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let policy = read
+            .policy
+            .as_ref()
+            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
+        let team_id = ::std::default::Default::default();
+        CopyBoardChanges {
+            description,
+            name,
+            policy,
+            team_id,
+        }
     }
 }
-#[cfg(feature = "projects")]
-/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`CreateProjectRequest`].
-impl ::std::convert::From<&Project> for CreateProjectRequest {
-    fn from(read: &Project) -> Self {
-        let name = ::std::clone::Clone::clone(&read.name);
-        CreateProjectRequest { name }
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardWithLinksAndLastOpened`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
+impl ::std::convert::From<&BoardWithLinksAndLastOpened> for BoardChanges {
+    fn from(read: &BoardWithLinksAndLastOpened) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let policy = read
+            .policy
+            .as_ref()
+            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
+        let project_id = ::std::default::Default::default();
+        let team_id = ::std::default::Default::default();
+        BoardChanges {
+            description,
+            name,
+            policy,
+            project_id,
+            team_id,
+        }
     }
 }
-#[cfg(feature = "enterprise")]
-/// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`CreateTeamRequest`].
-impl ::std::convert::From<&Team> for CreateTeamRequest {
-    fn from(read: &Team) -> Self {
-        let name = ::std::clone::Clone::clone(&read.name);
-        CreateTeamRequest { name }
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardData`] that Miro takes back, to send it (or a changed copy) as a [`AppCardDataChanges`].
+impl ::std::convert::From<&AppCardData> for AppCardDataChanges {
+    fn from(read: &AppCardData) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let fields = ::std::clone::Clone::clone(&read.fields);
+        let status = ::std::clone::Clone::clone(&read.status);
+        let title = ::std::clone::Clone::clone(&read.title);
+        AppCardDataChanges {
+            description,
+            fields,
+            status,
+            title,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardItem`] that Miro takes back, to send it (or a changed copy) as a [`AppCardCreateRequest`].
+impl ::std::convert::From<&AppCardItem> for AppCardCreateRequest {
+    fn from(read: &AppCardItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <AppCardDataChanges as ::std::convert::From<
+                &AppCardData,
+            >>::from(v));
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        AppCardCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateAppCardStyle`].
+impl ::std::convert::From<&AppCardStyle> for UpdateAppCardStyle {
+    fn from(read: &AppCardStyle) -> Self {
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        UpdateAppCardStyle { fill_color }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardItem`] that Miro takes back, to send it (or a changed copy) as a [`AppCardUpdateRequest`].
+impl ::std::convert::From<&AppCardItem> for AppCardUpdateRequest {
+    fn from(read: &AppCardItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <AppCardDataChanges as ::std::convert::From<
+                &AppCardData,
+            >>::from(v));
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateAppCardStyle as ::std::convert::From<
+                &AppCardStyle,
+            >>::from(v));
+        AppCardUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`CardItem`] that Miro takes back, to send it (or a changed copy) as a [`CardCreateRequest`].
+impl ::std::convert::From<&CardItem> for CardCreateRequest {
+    fn from(read: &CardItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        CardCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`CardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
+impl ::std::convert::From<&CardStyle> for UpdateCardStyle {
+    fn from(read: &CardStyle) -> Self {
+        let card_theme = ::std::clone::Clone::clone(&read.card_theme);
+        UpdateCardStyle { card_theme }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`CardItem`] that Miro takes back, to send it (or a changed copy) as a [`CardUpdateRequest`].
+impl ::std::convert::From<&CardItem> for CardUpdateRequest {
+    fn from(read: &CardItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateCardStyle as ::std::convert::From<&CardStyle>>::from(v));
+        CardUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ItemConnectionWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ItemConnectionCreationData`].
+impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionCreationData {
+    fn from(read: &ItemConnectionWithLinks) -> Self {
+        let id = ::std::clone::Clone::clone(&read.id);
+        let position = ::std::clone::Clone::clone(&read.position);
+        let snap_to = ::std::default::Default::default();
+        ItemConnectionCreationData {
+            id,
+            position,
+            snap_to,
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ConnectorWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ConnectorCreationData`].
+///
+/// Fails when the [`ConnectorWithLinks`] lacks what a [`ConnectorCreationData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&ConnectorWithLinks> for ConnectorCreationData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ConnectorWithLinks) -> ::std::result::Result<Self, Self::Error> {
+        let captions = ::std::clone::Clone::clone(&read.captions);
+        let end_item = match &read.end_item {
+            ::std::option::Option::Some(v) => {
+                <ItemConnectionCreationData as ::std::convert::From<
+                    &ItemConnectionWithLinks,
+                >>::from(v)
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "ConnectorWithLinks",
+                        "ConnectorCreationData",
+                        "endItem",
+                    ),
+                );
+            }
+        };
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        let start_item = match &read.start_item {
+            ::std::option::Option::Some(v) => {
+                <ItemConnectionCreationData as ::std::convert::From<
+                    &ItemConnectionWithLinks,
+                >>::from(v)
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "ConnectorWithLinks",
+                        "ConnectorCreationData",
+                        "startItem",
+                    ),
+                );
+            }
+        };
+        let style = ::std::clone::Clone::clone(&read.style);
+        ::std::result::Result::Ok(ConnectorCreationData {
+            captions,
+            end_item,
+            shape,
+            start_item,
+            style,
+        })
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ItemConnectionWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ItemConnectionChangesData`].
+impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionChangesData {
+    fn from(read: &ItemConnectionWithLinks) -> Self {
+        let id = ::std::clone::Clone::clone(&read.id);
+        let position = ::std::clone::Clone::clone(&read.position);
+        let snap_to = ::std::default::Default::default();
+        ItemConnectionChangesData {
+            id,
+            position,
+            snap_to,
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ConnectorStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateConnectorStyle`].
+impl ::std::convert::From<&ConnectorStyle> for UpdateConnectorStyle {
+    fn from(read: &ConnectorStyle) -> Self {
+        let color = ::std::clone::Clone::clone(&read.color);
+        let end_stroke_cap = ::std::clone::Clone::clone(&read.end_stroke_cap);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let start_stroke_cap = ::std::clone::Clone::clone(&read.start_stroke_cap);
+        let stroke_color = ::std::clone::Clone::clone(&read.stroke_color);
+        let stroke_style = ::std::clone::Clone::clone(&read.stroke_style);
+        let stroke_width = ::std::clone::Clone::clone(&read.stroke_width);
+        let text_orientation = ::std::clone::Clone::clone(&read.text_orientation);
+        UpdateConnectorStyle {
+            color,
+            end_stroke_cap,
+            font_size,
+            start_stroke_cap,
+            stroke_color,
+            stroke_style,
+            stroke_width,
+            text_orientation,
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ConnectorWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ConnectorChangesData`].
+impl ::std::convert::From<&ConnectorWithLinks> for ConnectorChangesData {
+    fn from(read: &ConnectorWithLinks) -> Self {
+        let captions = ::std::clone::Clone::clone(&read.captions);
+        let end_item = read
+            .end_item
+            .as_ref()
+            .map(|v| <ItemConnectionChangesData as ::std::convert::From<
+                &ItemConnectionWithLinks,
+            >>::from(v));
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        let start_item = read
+            .start_item
+            .as_ref()
+            .map(|v| <ItemConnectionChangesData as ::std::convert::From<
+                &ItemConnectionWithLinks,
+            >>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateConnectorStyle as ::std::convert::From<
+                &ConnectorStyle,
+            >>::from(v));
+        ConnectorChangesData {
+            captions,
+            end_item,
+            shape,
+            start_item,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The variant of a [`DocFormatData`] that is a [`DocFormatMarkdownData`]; fails for the others.
+impl ::std::convert::TryFrom<&DocFormatData> for DocFormatMarkdownData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocFormatData) -> ::std::result::Result<Self, Self::Error> {
+        match read {
+            DocFormatData::HtmlData(_) => {
+                ::std::result::Result::Err(
+                    crate::ConversionError::not_creatable(
+                        "DocFormatMarkdownData",
+                        crate::ConversionKind::Variant("DocFormatData::HtmlData"),
+                    ),
+                )
+            }
+            DocFormatData::MarkdownData(v) => {
+                ::std::result::Result::Ok(::std::clone::Clone::clone(v))
+            }
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocFormatItem`] that Miro takes back, to send it (or a changed copy) as a [`DocFormatCreateRequest`].
+///
+/// Fails when the [`DocFormatItem`] lacks what a [`DocFormatCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&DocFormatItem> for DocFormatCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocFormatItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <DocFormatMarkdownData as ::std::convert::TryFrom<
+                    &DocFormatData,
+                >>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "DocFormatItem",
+                        "DocFormatCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(DocFormatCreateRequest {
+            data,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlData`].
+///
+/// Fails when the [`DocumentData`] lacks what a [`DocumentUrlData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&DocumentData> for DocumentUrlData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocumentData) -> ::std::result::Result<Self, Self::Error> {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = match &read.document_url {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "DocumentData",
+                        "DocumentUrlData",
+                        "url",
+                    ),
+                );
+            }
+        };
+        ::std::result::Result::Ok(DocumentUrlData { title, url })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentItem`] that Miro takes back, to send it (or a changed copy) as a [`DocumentCreateRequest`].
+///
+/// Fails when the [`DocumentItem`] lacks what a [`DocumentCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&DocumentItem> for DocumentCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocumentItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <DocumentUrlData as ::std::convert::TryFrom<&DocumentData>>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "DocumentItem",
+                        "DocumentCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(DocumentCreateRequest {
+            data,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
+impl ::std::convert::From<&DocumentData> for DocumentUrlDataChanges {
+    fn from(read: &DocumentData) -> Self {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = ::std::clone::Clone::clone(&read.document_url);
+        DocumentUrlDataChanges {
+            title,
+            url,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`FixedRatioGeometry`].
+impl ::std::convert::From<&Geometry> for FixedRatioGeometry {
+    fn from(read: &Geometry) -> Self {
+        let height = ::std::clone::Clone::clone(&read.height);
+        let rotation = ::std::clone::Clone::clone(&read.rotation);
+        let width = ::std::clone::Clone::clone(&read.width);
+        let height = if false || width.is_some() {
+            ::std::option::Option::None
+        } else {
+            height
+        };
+        FixedRatioGeometry {
+            height,
+            rotation,
+            width,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentItem`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUpdateRequest`].
+impl ::std::convert::From<&DocumentItem> for DocumentUpdateRequest {
+    fn from(read: &DocumentItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <DocumentUrlDataChanges as ::std::convert::From<
+                &DocumentData,
+            >>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        DocumentUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlData`].
+///
+/// Fails when the [`EmbedData`] lacks what a [`EmbedUrlData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&EmbedData> for EmbedUrlData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &EmbedData) -> ::std::result::Result<Self, Self::Error> {
+        let mode = ::std::clone::Clone::clone(&read.mode);
+        let preview_url = ::std::clone::Clone::clone(&read.preview_url);
+        let url = match &read.url {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing("EmbedData", "EmbedUrlData", "url"),
+                );
+            }
+        };
+        ::std::result::Result::Ok(EmbedUrlData {
+            mode,
+            preview_url,
+            url,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`FixedRatioNoRotationGeometry`].
+impl ::std::convert::From<&Geometry> for FixedRatioNoRotationGeometry {
+    fn from(read: &Geometry) -> Self {
+        let height = ::std::clone::Clone::clone(&read.height);
+        let width = ::std::clone::Clone::clone(&read.width);
+        let height = if false || width.is_some() {
+            ::std::option::Option::None
+        } else {
+            height
+        };
+        FixedRatioNoRotationGeometry {
+            height,
+            width,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedItem`] that Miro takes back, to send it (or a changed copy) as a [`EmbedCreateRequest`].
+///
+/// Fails when the [`EmbedItem`] lacks what a [`EmbedCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&EmbedItem> for EmbedCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &EmbedItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <EmbedUrlData as ::std::convert::TryFrom<&EmbedData>>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "EmbedItem",
+                        "EmbedCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(EmbedCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
+impl ::std::convert::From<&EmbedData> for EmbedUrlDataChanges {
+    fn from(read: &EmbedData) -> Self {
+        let mode = ::std::clone::Clone::clone(&read.mode);
+        let preview_url = ::std::clone::Clone::clone(&read.preview_url);
+        let url = ::std::clone::Clone::clone(&read.url);
+        EmbedUrlDataChanges {
+            mode,
+            preview_url,
+            url,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedItem`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUpdateRequest`].
+impl ::std::convert::From<&EmbedItem> for EmbedUpdateRequest {
+    fn from(read: &EmbedItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <EmbedUrlDataChanges as ::std::convert::From<&EmbedData>>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        EmbedUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "frames")]
+/// The same value as a [`FrameChangesFormat`] (by its value on the wire).
+impl ::std::convert::From<&FrameDataFormat> for FrameChangesFormat {
+    fn from(read: &FrameDataFormat) -> Self {
+        FrameChangesFormat::known(read.as_str())
+            .unwrap_or_else(|| FrameChangesFormat::UnknownValue(
+                read.as_str().to_owned(),
+            ))
+    }
+}
+#[cfg(feature = "frames")]
+/// The same value as a [`FrameChangesType`] (by its value on the wire).
+impl ::std::convert::From<&FrameDataType> for FrameChangesType {
+    fn from(read: &FrameDataType) -> Self {
+        FrameChangesType::known(read.as_str())
+            .unwrap_or_else(|| FrameChangesType::UnknownValue(read.as_str().to_owned()))
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameData`] that Miro takes back, to send it (or a changed copy) as a [`FrameChanges`].
+impl ::std::convert::From<&FrameData> for FrameChanges {
+    fn from(read: &FrameData) -> Self {
+        let format = read
+            .format
+            .as_ref()
+            .map(|v| <FrameChangesFormat as ::std::convert::From<
+                &FrameDataFormat,
+            >>::from(v));
+        let show_content = ::std::default::Default::default();
+        let title = ::std::clone::Clone::clone(&read.title);
+        let type_ = read
+            .type_
+            .as_ref()
+            .map(|v| <FrameChangesType as ::std::convert::From<
+                &FrameDataType,
+            >>::from(v));
+        FrameChanges {
+            format,
+            show_content,
+            title,
+            type_,
+        }
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`GeometryNoRotation`].
+impl ::std::convert::From<&Geometry> for GeometryNoRotation {
+    fn from(read: &Geometry) -> Self {
+        let height = ::std::clone::Clone::clone(&read.height);
+        let width = ::std::clone::Clone::clone(&read.width);
+        GeometryNoRotation {
+            height,
+            width,
+        }
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameItem`] that Miro takes back, to send it (or a changed copy) as a [`FrameCreateRequest`].
+///
+/// Fails when the [`FrameItem`] lacks what a [`FrameCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&FrameItem> for FrameCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &FrameItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <FrameChanges as ::std::convert::From<&FrameData>>::from(v)
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "FrameItem",
+                        "FrameCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <GeometryNoRotation as ::std::convert::From<&Geometry>>::from(v));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        ::std::result::Result::Ok(FrameCreateRequest {
+            data,
+            geometry,
+            position,
+            style,
+        })
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateFrameStyle`].
+impl ::std::convert::From<&FrameStyle> for UpdateFrameStyle {
+    fn from(read: &FrameStyle) -> Self {
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        UpdateFrameStyle { fill_color }
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameItem`] that Miro takes back, to send it (or a changed copy) as a [`FrameUpdateRequest`].
+impl ::std::convert::From<&FrameItem> for FrameUpdateRequest {
+    fn from(read: &FrameItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <FrameChanges as ::std::convert::From<&FrameData>>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <GeometryNoRotation as ::std::convert::From<&Geometry>>::from(v));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateFrameStyle as ::std::convert::From<&FrameStyle>>::from(v));
+        FrameUpdateRequest {
+            data,
+            geometry,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "groups")]
+/// The fields of a [`GroupResponseShort`] that Miro takes back, to send it (or a changed copy) as a [`BoardItemGroup`].
+///
+/// Fails when the [`GroupResponseShort`] lacks what a [`BoardItemGroup`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&GroupResponseShort> for BoardItemGroup {
+    type Error = crate::ConversionError;
+    fn try_from(read: &GroupResponseShort) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "GroupResponseShort",
+                        "BoardItemGroup",
+                        "data",
+                    ),
+                );
+            }
+        };
+        ::std::result::Result::Ok(BoardItemGroup { data })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlData`].
+///
+/// Fails when the [`ImageData`] lacks what a [`ImageUrlData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&ImageData> for ImageUrlData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ImageData) -> ::std::result::Result<Self, Self::Error> {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = match &read.image_url {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing("ImageData", "ImageUrlData", "url"),
+                );
+            }
+        };
+        ::std::result::Result::Ok(ImageUrlData { title, url })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageItem`] that Miro takes back, to send it (or a changed copy) as a [`ImageCreateRequest`].
+///
+/// Fails when the [`ImageItem`] lacks what a [`ImageCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&ImageItem> for ImageCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ImageItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <ImageUrlData as ::std::convert::TryFrom<&ImageData>>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "ImageItem",
+                        "ImageCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(ImageCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
+impl ::std::convert::From<&ImageData> for ImageUrlDataChanges {
+    fn from(read: &ImageData) -> Self {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = ::std::clone::Clone::clone(&read.image_url);
+        ImageUrlDataChanges { title, url }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageItem`] that Miro takes back, to send it (or a changed copy) as a [`ImageUpdateRequest`].
+impl ::std::convert::From<&ImageItem> for ImageUpdateRequest {
+    fn from(read: &ImageItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <ImageUrlDataChanges as ::std::convert::From<&ImageData>>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ImageUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The same item data as a [`ItemDataCreate`], by its item `type`; fails for a `type` a [`ItemDataCreate`] cannot hold.
+impl ::std::convert::TryFrom<&ItemData> for ItemDataCreate {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ItemData) -> ::std::result::Result<Self, Self::Error> {
+        match read {
+            ItemData::DocumentData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::DocumentUrlData(
+                        <DocumentUrlData as ::std::convert::TryFrom<
+                            &DocumentData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            ItemData::ImageData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::ImageUrlData(
+                        <ImageUrlData as ::std::convert::TryFrom<
+                            &ImageData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            ItemData::Unknown(_) => {
+                ::std::result::Result::Err(
+                    crate::ConversionError::not_creatable(
+                        "ItemDataCreate",
+                        crate::ConversionKind::Unknown,
+                    ),
+                )
+            }
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Item`] that Miro takes back, to send it (or a changed copy) as a [`ItemCreate`].
+///
+/// Fails when the [`Item`] lacks what a [`ItemCreate`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&Item> for ItemCreate {
+    type Error = crate::ConversionError;
+    fn try_from(read: &Item) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                ::std::option::Option::Some(
+                    <ItemDataCreate as ::std::convert::TryFrom<&ItemData>>::try_from(v)?,
+                )
+            }
+            ::std::option::Option::None => ::std::option::Option::None,
+        };
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::default::Default::default();
+        let type_ = {
+            let v = &read.type_;
+            ItemTypeChange::known(v)
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue(
+                    ::std::clone::Clone::clone(v),
+                ))
+        };
+        ::std::result::Result::Ok(ItemCreate {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+            type_,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`GenericItem`] that Miro takes back, to send it (or a changed copy) as a [`GenericItemUpdate`].
+impl ::std::convert::From<&GenericItem> for GenericItemUpdate {
+    fn from(read: &GenericItem) -> Self {
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        GenericItemUpdate {
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "board_members")]
+/// The fields of a [`BoardMember`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
+impl ::std::convert::From<&BoardMember> for BoardMemberChanges {
+    fn from(read: &BoardMember) -> Self {
+        let role = ::std::clone::Clone::clone(&read.role);
+        BoardMemberChanges { role }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`StickyNoteItem`] that Miro takes back, to send it (or a changed copy) as a [`StickyNoteCreateRequest`].
+impl ::std::convert::From<&StickyNoteItem> for StickyNoteCreateRequest {
+    fn from(read: &StickyNoteItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        StickyNoteCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`StickyNoteStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateStickyNoteStyle`].
+impl ::std::convert::From<&StickyNoteStyle> for UpdateStickyNoteStyle {
+    fn from(read: &StickyNoteStyle) -> Self {
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
+        UpdateStickyNoteStyle {
+            fill_color,
+            text_align,
+            text_align_vertical,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`StickyNoteItem`] that Miro takes back, to send it (or a changed copy) as a [`StickyNoteUpdateRequest`].
+impl ::std::convert::From<&StickyNoteItem> for StickyNoteUpdateRequest {
+    fn from(read: &StickyNoteItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateStickyNoteStyle as ::std::convert::From<
+                &StickyNoteStyle,
+            >>::from(v));
+        StickyNoteUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
+impl ::std::convert::From<&TagWithLinks> for TagCreateRequest {
+    fn from(read: &TagWithLinks) -> Self {
+        let fill_color = {
+            let v = &read.fill_color;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let title = ::std::clone::Clone::clone(&read.title);
+        TagCreateRequest {
+            fill_color,
+            title,
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
+impl ::std::convert::From<&TagWithLinks> for TagUpdateRequest {
+    fn from(read: &TagWithLinks) -> Self {
+        let fill_color = {
+            let v = &read.fill_color;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let title = {
+            let v = &read.title;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        TagUpdateRequest {
+            fill_color,
+            title,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`WidthOnlyAdjustableGeometry`].
+impl ::std::convert::From<&Geometry> for WidthOnlyAdjustableGeometry {
+    fn from(read: &Geometry) -> Self {
+        let rotation = ::std::clone::Clone::clone(&read.rotation);
+        let width = ::std::clone::Clone::clone(&read.width);
+        WidthOnlyAdjustableGeometry {
+            rotation,
+            width,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`TextItem`] that Miro takes back, to send it (or a changed copy) as a [`TextCreateRequest`].
+///
+/// Fails when the [`TextItem`] lacks what a [`TextCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&TextItem> for TextCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &TextItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "TextItem",
+                        "TextCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <WidthOnlyAdjustableGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        ::std::result::Result::Ok(TextCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`TextStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateTextStyle`].
+impl ::std::convert::From<&TextStyle> for UpdateTextStyle {
+    fn from(read: &TextStyle) -> Self {
+        let color = ::std::clone::Clone::clone(&read.color);
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
+        let font_family = ::std::clone::Clone::clone(&read.font_family);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        UpdateTextStyle {
+            color,
+            fill_color,
+            fill_opacity,
+            font_family,
+            font_size,
+            text_align,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`TextItem`] that Miro takes back, to send it (or a changed copy) as a [`TextUpdateRequest`].
+impl ::std::convert::From<&TextItem> for TextUpdateRequest {
+    fn from(read: &TextItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <WidthOnlyAdjustableGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateTextStyle as ::std::convert::From<&TextStyle>>::from(v));
+        TextUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
     }
 }
 #[cfg(feature = "exports")]
@@ -25342,6 +25789,93 @@ for EnterpriseUpdateBoardExportJobBody {
         }
     }
 }
+#[cfg(feature = "cases")]
+/// The fields of a [`CaseResponse`] that Miro takes back, to send it (or a changed copy) as a [`CaseRequest`].
+impl ::std::convert::From<&CaseResponse> for CaseRequest {
+    fn from(read: &CaseResponse) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = ::std::clone::Clone::clone(&read.name);
+        CaseRequest { description, name }
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The fields of a [`User`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequestScopeUsersUsersItem`].
+impl ::std::convert::From<&User> for LegalHoldRequestScopeUsersUsersItem {
+    fn from(read: &User) -> Self {
+        let email = ::std::clone::Clone::clone(&read.email);
+        LegalHoldRequestScopeUsersUsersItem {
+            email,
+        }
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The fields of a [`LegalHoldResponseScopeUsers`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequestScopeUsers`].
+impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScopeUsers {
+    fn from(read: &LegalHoldResponseScopeUsers) -> Self {
+        let users = {
+            let v = &read.users;
+            v.iter()
+                .map(|x| <LegalHoldRequestScopeUsersUsersItem as ::std::convert::From<
+                    &User,
+                >>::from(x))
+                .collect()
+        };
+        LegalHoldRequestScopeUsers {
+            users,
+        }
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The value of a [`LegalHoldResponseScopeUsers`] as a [`LegalHoldRequestScope`].
+impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScope {
+    fn from(read: &LegalHoldResponseScopeUsers) -> Self {
+        LegalHoldRequestScope(
+            <LegalHoldRequestScopeUsers as ::std::convert::From<
+                &LegalHoldResponseScopeUsers,
+            >>::from(read),
+        )
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The value of a [`LegalHoldResponseScope`] as a [`LegalHoldRequestScope`].
+impl ::std::convert::From<&LegalHoldResponseScope> for LegalHoldRequestScope {
+    fn from(read: &LegalHoldResponseScope) -> Self {
+        <LegalHoldRequestScope as ::std::convert::From<
+            &LegalHoldResponseScopeUsers,
+        >>::from(&read.0)
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The fields of a [`LegalHoldResponse`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequest`].
+impl ::std::convert::From<&LegalHoldResponse> for LegalHoldRequest {
+    fn from(read: &LegalHoldResponse) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = ::std::clone::Clone::clone(&read.name);
+        let scope = {
+            let v = &read.scope;
+            <LegalHoldRequestScope as ::std::convert::From<
+                &LegalHoldResponseScope,
+            >>::from(v)
+        };
+        LegalHoldRequest {
+            description,
+            name,
+            scope,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupRequest`].
+impl ::std::convert::From<&Group> for CreateGroupRequest {
+    fn from(read: &Group) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = ::std::clone::Clone::clone(&read.name);
+        CreateGroupRequest {
+            description,
+            name,
+        }
+    }
+}
 #[cfg(feature = "enterprise")]
 /// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`UpdateGroupRequest`].
 impl ::std::convert::From<&Group> for UpdateGroupRequest {
@@ -25357,36 +25891,20 @@ impl ::std::convert::From<&Group> for UpdateGroupRequest {
         }
     }
 }
-#[cfg(feature = "projects")]
-/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectRequest`].
-impl ::std::convert::From<&Project> for UpdateProjectRequest {
-    fn from(read: &Project) -> Self {
+#[cfg(feature = "enterprise")]
+/// The fields of a [`GroupMember`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupMemberRequest`].
+impl ::std::convert::From<&GroupMember> for CreateGroupMemberRequest {
+    fn from(read: &GroupMember) -> Self {
+        let email = ::std::clone::Clone::clone(&read.email);
+        CreateGroupMemberRequest { email }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`CreateTeamRequest`].
+impl ::std::convert::From<&Team> for CreateTeamRequest {
+    fn from(read: &Team) -> Self {
         let name = ::std::clone::Clone::clone(&read.name);
-        UpdateProjectRequest { name }
-    }
-}
-#[cfg(feature = "projects")]
-/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectMemberRequest`].
-impl ::std::convert::From<&ProjectMember> for UpdateProjectMemberRequest {
-    fn from(read: &ProjectMember) -> Self {
-        let role = {
-            let v = &read.role;
-            ::std::option::Option::Some(::std::clone::Clone::clone(v))
-        };
-        UpdateProjectMemberRequest { role }
-    }
-}
-#[cfg(feature = "projects")]
-/// The fields of a [`ProjectSettings`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectSettingsRequest`].
-impl ::std::convert::From<&ProjectSettings> for UpdateProjectSettingsRequest {
-    fn from(read: &ProjectSettings) -> Self {
-        let sharing_policy_settings = {
-            let v = &read.sharing_policy_settings;
-            ::std::option::Option::Some(::std::clone::Clone::clone(v))
-        };
-        UpdateProjectSettingsRequest {
-            sharing_policy_settings,
-        }
+        CreateTeamRequest { name }
     }
 }
 #[cfg(feature = "enterprise")]
@@ -25421,6 +25939,58 @@ impl ::std::convert::From<&TeamMember> for TeamMemberChanges {
             )
         };
         TeamMemberChanges { role }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`CreateProjectRequest`].
+impl ::std::convert::From<&Project> for CreateProjectRequest {
+    fn from(read: &Project) -> Self {
+        let name = ::std::clone::Clone::clone(&read.name);
+        CreateProjectRequest { name }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectRequest`].
+impl ::std::convert::From<&Project> for UpdateProjectRequest {
+    fn from(read: &Project) -> Self {
+        let name = ::std::clone::Clone::clone(&read.name);
+        UpdateProjectRequest { name }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`AddProjectMemberRequest`].
+impl ::std::convert::From<&ProjectMember> for AddProjectMemberRequest {
+    fn from(read: &ProjectMember) -> Self {
+        let email = ::std::clone::Clone::clone(&read.email);
+        let role = ::std::clone::Clone::clone(&read.role);
+        AddProjectMemberRequest {
+            email,
+            role,
+        }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectMemberRequest`].
+impl ::std::convert::From<&ProjectMember> for UpdateProjectMemberRequest {
+    fn from(read: &ProjectMember) -> Self {
+        let role = {
+            let v = &read.role;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        UpdateProjectMemberRequest { role }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectSettings`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectSettingsRequest`].
+impl ::std::convert::From<&ProjectSettings> for UpdateProjectSettingsRequest {
+    fn from(read: &ProjectSettings) -> Self {
+        let sharing_policy_settings = {
+            let v = &read.sharing_policy_settings;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        UpdateProjectSettingsRequest {
+            sharing_policy_settings,
+        }
     }
 }
 #[cfg(feature = "enterprise")]
@@ -25581,552 +26151,6 @@ impl ::std::convert::From<&TeamSettings> for TeamSettingsChanges {
             team_copy_access_level_settings,
             team_invitation_settings,
             team_sharing_policy_settings,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`AppCardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateAppCardStyle`].
-impl ::std::convert::From<&AppCardStyle> for UpdateAppCardStyle {
-    fn from(read: &AppCardStyle) -> Self {
-        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
-        UpdateAppCardStyle { fill_color }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`AppCardItem`] that Miro takes back, to send it (or a changed copy) as a [`AppCardUpdateRequest`].
-impl ::std::convert::From<&AppCardItem> for AppCardUpdateRequest {
-    fn from(read: &AppCardItem) -> Self {
-        let data = read
-            .data
-            .as_ref()
-            .map(|v| <AppCardDataChanges as ::std::convert::From<
-                &AppCardData,
-            >>::from(v));
-        let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = read
-            .parent
-            .as_ref()
-            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = read
-            .style
-            .as_ref()
-            .map(|v| <UpdateAppCardStyle as ::std::convert::From<
-                &AppCardStyle,
-            >>::from(v));
-        AppCardUpdateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
-        }
-    }
-}
-#[cfg(feature = "board_members")]
-/// The fields of a [`BoardMember`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
-impl ::std::convert::From<&BoardMember> for BoardMemberChanges {
-    fn from(read: &BoardMember) -> Self {
-        let role = ::std::clone::Clone::clone(&read.role);
-        BoardMemberChanges { role }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`CardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
-impl ::std::convert::From<&CardStyle> for UpdateCardStyle {
-    fn from(read: &CardStyle) -> Self {
-        let card_theme = ::std::clone::Clone::clone(&read.card_theme);
-        UpdateCardStyle { card_theme }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`CardItem`] that Miro takes back, to send it (or a changed copy) as a [`CardUpdateRequest`].
-impl ::std::convert::From<&CardItem> for CardUpdateRequest {
-    fn from(read: &CardItem) -> Self {
-        let data = ::std::clone::Clone::clone(&read.data);
-        let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = read
-            .parent
-            .as_ref()
-            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = read
-            .style
-            .as_ref()
-            .map(|v| <UpdateCardStyle as ::std::convert::From<&CardStyle>>::from(v));
-        CardUpdateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
-        }
-    }
-}
-#[cfg(feature = "experimental")]
-/// The fields of a [`CodeWidgetItem`] that Miro takes back, to send it (or a changed copy) as a [`CodeWidgetUpdateRequest`].
-impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetUpdateRequest {
-    fn from(read: &CodeWidgetItem) -> Self {
-        let data = ::std::clone::Clone::clone(&read.data);
-        let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = ::std::default::Default::default();
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        CodeWidgetUpdateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-        }
-    }
-}
-#[cfg(feature = "connectors")]
-/// The fields of a [`ItemConnectionWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ItemConnectionChangesData`].
-impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionChangesData {
-    fn from(read: &ItemConnectionWithLinks) -> Self {
-        let id = ::std::clone::Clone::clone(&read.id);
-        let position = ::std::clone::Clone::clone(&read.position);
-        let snap_to = ::std::default::Default::default();
-        ItemConnectionChangesData {
-            id,
-            position,
-            snap_to,
-        }
-    }
-}
-#[cfg(feature = "connectors")]
-/// The fields of a [`ConnectorStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateConnectorStyle`].
-impl ::std::convert::From<&ConnectorStyle> for UpdateConnectorStyle {
-    fn from(read: &ConnectorStyle) -> Self {
-        let color = ::std::clone::Clone::clone(&read.color);
-        let end_stroke_cap = ::std::clone::Clone::clone(&read.end_stroke_cap);
-        let font_size = ::std::clone::Clone::clone(&read.font_size);
-        let start_stroke_cap = ::std::clone::Clone::clone(&read.start_stroke_cap);
-        let stroke_color = ::std::clone::Clone::clone(&read.stroke_color);
-        let stroke_style = ::std::clone::Clone::clone(&read.stroke_style);
-        let stroke_width = ::std::clone::Clone::clone(&read.stroke_width);
-        let text_orientation = ::std::clone::Clone::clone(&read.text_orientation);
-        UpdateConnectorStyle {
-            color,
-            end_stroke_cap,
-            font_size,
-            start_stroke_cap,
-            stroke_color,
-            stroke_style,
-            stroke_width,
-            text_orientation,
-        }
-    }
-}
-#[cfg(feature = "connectors")]
-/// The fields of a [`ConnectorWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ConnectorChangesData`].
-impl ::std::convert::From<&ConnectorWithLinks> for ConnectorChangesData {
-    fn from(read: &ConnectorWithLinks) -> Self {
-        let captions = ::std::clone::Clone::clone(&read.captions);
-        let end_item = read
-            .end_item
-            .as_ref()
-            .map(|v| <ItemConnectionChangesData as ::std::convert::From<
-                &ItemConnectionWithLinks,
-            >>::from(v));
-        let shape = ::std::clone::Clone::clone(&read.shape);
-        let start_item = read
-            .start_item
-            .as_ref()
-            .map(|v| <ItemConnectionChangesData as ::std::convert::From<
-                &ItemConnectionWithLinks,
-            >>::from(v));
-        let style = read
-            .style
-            .as_ref()
-            .map(|v| <UpdateConnectorStyle as ::std::convert::From<
-                &ConnectorStyle,
-            >>::from(v));
-        ConnectorChangesData {
-            captions,
-            end_item,
-            shape,
-            start_item,
-            style,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`DocumentData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
-impl ::std::convert::From<&DocumentData> for DocumentUrlDataChanges {
-    fn from(read: &DocumentData) -> Self {
-        let title = ::std::clone::Clone::clone(&read.title);
-        let url = ::std::clone::Clone::clone(&read.document_url);
-        DocumentUrlDataChanges {
-            title,
-            url,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`DocumentItem`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUpdateRequest`].
-impl ::std::convert::From<&DocumentItem> for DocumentUpdateRequest {
-    fn from(read: &DocumentItem) -> Self {
-        let data = read
-            .data
-            .as_ref()
-            .map(|v| <DocumentUrlDataChanges as ::std::convert::From<
-                &DocumentData,
-            >>::from(v));
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
-        let parent = read
-            .parent
-            .as_ref()
-            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        DocumentUpdateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`EmbedData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
-impl ::std::convert::From<&EmbedData> for EmbedUrlDataChanges {
-    fn from(read: &EmbedData) -> Self {
-        let mode = ::std::clone::Clone::clone(&read.mode);
-        let preview_url = ::std::clone::Clone::clone(&read.preview_url);
-        let url = ::std::clone::Clone::clone(&read.url);
-        EmbedUrlDataChanges {
-            mode,
-            preview_url,
-            url,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`EmbedItem`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUpdateRequest`].
-impl ::std::convert::From<&EmbedItem> for EmbedUpdateRequest {
-    fn from(read: &EmbedItem) -> Self {
-        let data = read
-            .data
-            .as_ref()
-            .map(|v| <EmbedUrlDataChanges as ::std::convert::From<&EmbedData>>::from(v));
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
-                &Geometry,
-            >>::from(v));
-        let parent = read
-            .parent
-            .as_ref()
-            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        EmbedUpdateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-        }
-    }
-}
-#[cfg(feature = "frames")]
-/// The fields of a [`FrameStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateFrameStyle`].
-impl ::std::convert::From<&FrameStyle> for UpdateFrameStyle {
-    fn from(read: &FrameStyle) -> Self {
-        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
-        UpdateFrameStyle { fill_color }
-    }
-}
-#[cfg(feature = "frames")]
-/// The fields of a [`FrameItem`] that Miro takes back, to send it (or a changed copy) as a [`FrameUpdateRequest`].
-impl ::std::convert::From<&FrameItem> for FrameUpdateRequest {
-    fn from(read: &FrameItem) -> Self {
-        let data = read
-            .data
-            .as_ref()
-            .map(|v| <FrameChanges as ::std::convert::From<&FrameData>>::from(v));
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <GeometryNoRotation as ::std::convert::From<&Geometry>>::from(v));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = read
-            .style
-            .as_ref()
-            .map(|v| <UpdateFrameStyle as ::std::convert::From<&FrameStyle>>::from(v));
-        FrameUpdateRequest {
-            data,
-            geometry,
-            position,
-            style,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`ImageData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
-impl ::std::convert::From<&ImageData> for ImageUrlDataChanges {
-    fn from(read: &ImageData) -> Self {
-        let title = ::std::clone::Clone::clone(&read.title);
-        let url = ::std::clone::Clone::clone(&read.image_url);
-        ImageUrlDataChanges { title, url }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`ImageItem`] that Miro takes back, to send it (or a changed copy) as a [`ImageUpdateRequest`].
-impl ::std::convert::From<&ImageItem> for ImageUpdateRequest {
-    fn from(read: &ImageItem) -> Self {
-        let data = read
-            .data
-            .as_ref()
-            .map(|v| <ImageUrlDataChanges as ::std::convert::From<&ImageData>>::from(v));
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
-        let parent = read
-            .parent
-            .as_ref()
-            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        ImageUpdateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`GenericItem`] that Miro takes back, to send it (or a changed copy) as a [`GenericItemUpdate`].
-impl ::std::convert::From<&GenericItem> for GenericItemUpdate {
-    fn from(read: &GenericItem) -> Self {
-        let parent = read
-            .parent
-            .as_ref()
-            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        GenericItemUpdate {
-            parent,
-            position,
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeDataForCreate`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
-impl ::std::convert::From<&ShapeDataForCreate> for ShapeDataForUpdate {
-    fn from(read: &ShapeDataForCreate) -> Self {
-        let content = ::std::clone::Clone::clone(&read.content);
-        let shape = ::std::clone::Clone::clone(&read.shape);
-        ShapeDataForUpdate {
-            content,
-            shape,
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeStyleForCreate`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
-impl ::std::convert::From<&ShapeStyleForCreate> for ShapeStyleForUpdate {
-    fn from(read: &ShapeStyleForCreate) -> Self {
-        let border_color = ::std::clone::Clone::clone(&read.border_color);
-        let border_opacity = ::std::clone::Clone::clone(&read.border_opacity);
-        let border_style = ::std::clone::Clone::clone(&read.border_style);
-        let border_width = ::std::clone::Clone::clone(&read.border_width);
-        let color = ::std::clone::Clone::clone(&read.color);
-        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
-        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
-        let font_family = ::std::clone::Clone::clone(&read.font_family);
-        let font_size = ::std::clone::Clone::clone(&read.font_size);
-        let text_align = ::std::clone::Clone::clone(&read.text_align);
-        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
-        ShapeStyleForUpdate {
-            border_color,
-            border_opacity,
-            border_style,
-            border_width,
-            color,
-            fill_color,
-            fill_opacity,
-            font_family,
-            font_size,
-            text_align,
-            text_align_vertical,
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeItem`] that Miro takes back, to send it (or a changed copy) as a [`ShapeUpdateRequest`].
-impl ::std::convert::From<&ShapeItem> for ShapeUpdateRequest {
-    fn from(read: &ShapeItem) -> Self {
-        let data = read
-            .data
-            .as_ref()
-            .map(|v| <ShapeDataForUpdate as ::std::convert::From<
-                &ShapeDataForCreate,
-            >>::from(v));
-        let geometry = ::std::clone::Clone::clone(&read.geometry);
-        let parent = read
-            .parent
-            .as_ref()
-            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = read
-            .style
-            .as_ref()
-            .map(|v| <ShapeStyleForUpdate as ::std::convert::From<
-                &ShapeStyleForCreate,
-            >>::from(v));
-        ShapeUpdateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`StickyNoteStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateStickyNoteStyle`].
-impl ::std::convert::From<&StickyNoteStyle> for UpdateStickyNoteStyle {
-    fn from(read: &StickyNoteStyle) -> Self {
-        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
-        let text_align = ::std::clone::Clone::clone(&read.text_align);
-        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
-        UpdateStickyNoteStyle {
-            fill_color,
-            text_align,
-            text_align_vertical,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`StickyNoteItem`] that Miro takes back, to send it (or a changed copy) as a [`StickyNoteUpdateRequest`].
-impl ::std::convert::From<&StickyNoteItem> for StickyNoteUpdateRequest {
-    fn from(read: &StickyNoteItem) -> Self {
-        let data = ::std::clone::Clone::clone(&read.data);
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
-                &Geometry,
-            >>::from(v));
-        let parent = read
-            .parent
-            .as_ref()
-            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = read
-            .style
-            .as_ref()
-            .map(|v| <UpdateStickyNoteStyle as ::std::convert::From<
-                &StickyNoteStyle,
-            >>::from(v));
-        StickyNoteUpdateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
-        }
-    }
-}
-#[cfg(feature = "tags")]
-/// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
-impl ::std::convert::From<&TagWithLinks> for TagUpdateRequest {
-    fn from(read: &TagWithLinks) -> Self {
-        let fill_color = {
-            let v = &read.fill_color;
-            ::std::option::Option::Some(::std::clone::Clone::clone(v))
-        };
-        let title = {
-            let v = &read.title;
-            ::std::option::Option::Some(::std::clone::Clone::clone(v))
-        };
-        TagUpdateRequest {
-            fill_color,
-            title,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`TextStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateTextStyle`].
-impl ::std::convert::From<&TextStyle> for UpdateTextStyle {
-    fn from(read: &TextStyle) -> Self {
-        let color = ::std::clone::Clone::clone(&read.color);
-        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
-        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
-        let font_family = ::std::clone::Clone::clone(&read.font_family);
-        let font_size = ::std::clone::Clone::clone(&read.font_size);
-        let text_align = ::std::clone::Clone::clone(&read.text_align);
-        UpdateTextStyle {
-            color,
-            fill_color,
-            fill_opacity,
-            font_family,
-            font_size,
-            text_align,
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`TextItem`] that Miro takes back, to send it (or a changed copy) as a [`TextUpdateRequest`].
-impl ::std::convert::From<&TextItem> for TextUpdateRequest {
-    fn from(read: &TextItem) -> Self {
-        let data = ::std::clone::Clone::clone(&read.data);
-        let geometry = read
-            .geometry
-            .as_ref()
-            .map(|v| <WidthOnlyAdjustableGeometry as ::std::convert::From<
-                &Geometry,
-            >>::from(v));
-        let parent = read
-            .parent
-            .as_ref()
-            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
-        let position = read
-            .position
-            .as_ref()
-            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
-        let style = read
-            .style
-            .as_ref()
-            .map(|v| <UpdateTextStyle as ::std::convert::From<&TextStyle>>::from(v));
-        TextUpdateRequest {
-            data,
-            geometry,
-            parent,
-            position,
-            style,
         }
     }
 }

@@ -1769,6 +1769,26 @@ pub static CONVERSIONS: &[Conversion] = &[
         }),
     },
     Conversion {
+        read: "BoardWithLinksAndLastOpened",
+        write: "BoardChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"currentUserMembership\":{\"id\":\"3074457353169356300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"name\":\"John Smith\",\"role\":\"viewer\",\"type\":\"board_member\"},\"description\":\"Sample board description\",\"id\":\"uXjVOD6LSME=\",\"lastOpenedAt\":\"2024-01-15T09:30:00Z\",\"lastOpenedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=/members?limit=20&offset=0\",\"self\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=\"},\"modifiedAt\":\"2024-01-15T09:30:00Z\",\"modifiedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"name\":\"Sample board name\",\"owner\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"policy\":{\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}},\"project\":{\"id\":\"3088887345710756000\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"},\"team\":{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"},\"type\":\"board\",\"viewLink\":\"https://miro.com/app/board/uXjVOD6LSME=\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardWithLinksAndLastOpened = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardChanges as ::std::convert::From<
+                &types::BoardWithLinksAndLastOpened,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
         read: "BoardWithLinksAndWithoutProject",
         write: "CopyBoardChanges",
         structs: true,
