@@ -109,6 +109,14 @@ pub fn areas_of_types(
             todo.extend(deps.get(name).into_iter().flatten());
         }
     }
+    // An alias no operation names is compiled with the type it stands for.
+    for item in types {
+        let Item::Type(alias) = item else { continue };
+        let target = self_name(&alias.ty).and_then(|t| out.get(&t).cloned());
+        if let Some(areas) = target {
+            out.insert(alias.ident.to_string(), areas);
+        }
+    }
     out
 }
 

@@ -100,6 +100,18 @@ pub const FIXES: &[Fix] = &[
         apply: integer_paging_parameters,
     },
     Fix {
+        name: "listed-query-values-as-enum",
+        reason: "Some query filters are free strings whose description lists the accepted \
+                 values (get-items-within-frame's `type`: \"Possible values: `app_card`, \
+                 `card`...\"; the team members' `role`: \"Accepted values are: * \\\"member\\\"...\"), \
+                 where another operation's filter of the same name is an enum (get-items' \
+                 `type`), so one took `&str` and the other an enum. The listed values become the \
+                 parameter's enum; when a query parameter of the same name has an enum holding \
+                 all of them, both take that one (a component named as typify named it, \
+                 `GetItemsType`).",
+        apply: listed_query_values_as_enum,
+    },
+    Fix {
         name: "defaults-are-documentation",
         reason: "A schema `default` says what Miro does when a field is absent, not a value to \
                  send; typify turns it into a plain field that is always serialized, so an update \
@@ -194,6 +206,52 @@ pub const FIXES: &[Fix] = &[
         apply: shape_names_as_enum,
     },
     Fix {
+        name: "inline-scalar-schemas",
+        reason: "Ids, times and coordinates are named plain scalars (ItemId, BoardId, GroupId, \
+                 CreationTime, XCoordinate...), each a newtype in Rust: a bulk result's id was an \
+                 `ItemId` where every other item's is a `String`, and `get_all_groups` took a \
+                 `&BoardId` where every other method takes a `&str`. A component that is a plain \
+                 string, number, integer or boolean (no enum) is inlined at every reference and \
+                 removed, so its values have the scalar's Rust type everywhere.",
+        apply: inline_scalar_schemas,
+    },
+    Fix {
+        name: "collapse-same-shape-copies",
+        reason: "The spec repeats schemas under other names: 54 `*Platform*` copies \
+                 (GeometryPlatformcreateitemsinbulkusingfilefromdevice is Geometry), and three \
+                 names for an item's parent (Parent, ParentLinksEnvelope, ParentWithLinks) or \
+                 item data (ImageData, ImageDataResponse). Schemas with the same shape (ignoring \
+                 documentation, with references compared by the shape they point at) whose \
+                 names say the same thing (equal once the `Platform...` suffix and the words \
+                 `Response`, `With`, `Links`, `Envelope` are removed) become one schema, under \
+                 the plainest name. Look-alikes whose names differ are different concepts and \
+                 stay apart: CreatedBy/ModifiedBy, CreationTime/ModificationTime, \
+                 BoardLinks/WidgetLinks, and a read schema and its write schema (ShapeStyle, \
+                 ShapeStyleForUpdate), which conversions join instead. The old names are kept \
+                 as deprecated aliases (x-miro-renamed).",
+        apply: collapse_same_shape_copies,
+    },
+    Fix {
+        name: "either-or-properties",
+        reason: "Some geometries take the width or the height, not both (\"You can set either \
+                 the width or height. You cannot set both\", FixedRatioGeometry, \
+                 FixedRatioNoRotationGeometry): a sticky note read with both and written back \
+                 as is is refused. A schema whose description says \"either the A or B\" of two \
+                 of its properties lists them in x-miro-exclusive; the read-to-write \
+                 conversions set only the first one the read value has.",
+        apply: either_or_properties,
+    },
+    Fix {
+        name: "clearable-fields",
+        reason: "Request bodies send only what is set, so a field could not be cleared. The \
+                 spec marks no request field nullable; the fields Miro is known to clear on an \
+                 explicit null are marked here, each with its evidence (CLEARABLE), and become \
+                 `Option<Nullable<T>>` with a `clear_<field>()` setter. Only those: a null Miro \
+                 does not take is a 400, so a field without evidence (a card's assigneeId or \
+                 dueDate: none in the spec, the docs or the live corpus) stays unset-or-value.",
+        apply: clearable_fields,
+    },
+    Fix {
         name: "outer-type-discriminators",
         reason: "Item data and style are oneOfs without a discriminator: the item's own `type` \
                  field says which variant it is. The x-miro-outer-tag extension records that \
@@ -201,6 +259,94 @@ pub const FIXES: &[Fix] = &[
         apply: outer_type_discriminators,
     },
 ];
+
+/// Where [`record_property_order`] keeps a component schema's property names in the order the
+/// spec declares them (the parsed JSON sorts them): constructors take required fields in it.
+pub const PROPERTY_ORDER_EXTENSION: &str = "x-miro-property-order";
+
+/// The keys of a JSON document's objects in document order (values other than objects are
+/// skipped), read from its bytes.
+struct KeyOrder(Vec<(String, KeyOrder)>);
+
+impl<'de> serde::Deserialize<'de> for KeyOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = KeyOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<KeyOrder, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, KeyOrder>()? {
+                    keys.push((key, value));
+                }
+                Ok(KeyOrder(keys))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<KeyOrder, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+            fn visit_unit<E>(self) -> Result<KeyOrder, E> {
+                Ok(KeyOrder(Vec::new()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl KeyOrder {
+    fn get(&self, key: &str) -> Option<&KeyOrder> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+/// Records in each component schema of `spec` its property names in the order `bytes` (the
+/// spec's text) declares them, under [`PROPERTY_ORDER_EXTENSION`]. Returns how many schemas.
+pub fn record_property_order(spec: &mut Value, bytes: &[u8]) -> usize {
+    let Ok(order) = serde_json::from_slice::<KeyOrder>(bytes) else {
+        return 0;
+    };
+    let Some(declared) = order.get("components").and_then(|c| c.get("schemas")) else {
+        return 0;
+    };
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let mut n = 0;
+    for (name, schema) in &declared.0 {
+        let Some(props) = schema.get("properties") else {
+            continue;
+        };
+        let names: Vec<Value> = props.0.iter().map(|(k, _)| json!(k)).collect();
+        if let Some(Value::Object(target)) = schemas.get_mut(name) {
+            target.insert(PROPERTY_ORDER_EXTENSION.into(), Value::Array(names));
+            n += 1;
+        }
+    }
+    n
+}
 
 /// What [`apply_all`] did: the number of changes each fix made, in order.
 pub type FixReport = Vec<(&'static str, usize)>;
@@ -648,6 +794,200 @@ fn integer_paging_parameters(spec: &mut Value) -> usize {
     })
 }
 
+/// The values a description lists after "Possible values" or "Accepted values", each in
+/// backticks or double quotes (`` `card` ``, `"member"`); empty when it lists fewer than two.
+fn listed_enum_values(description: &str) -> Vec<String> {
+    let lower = description.to_ascii_lowercase();
+    let Some(start) = ["possible values", "accepted values"]
+        .iter()
+        .filter_map(|marker| lower.find(marker))
+        .min()
+    else {
+        return Vec::new();
+    };
+    let mut values: Vec<String> = Vec::new();
+    let rest = &description[start..];
+    let mut chars = rest.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c != '`' && c != '"' {
+            continue;
+        }
+        let Some(len) = rest[i + 1..].find(c) else {
+            break;
+        };
+        let token = &rest[i + 1..i + 1 + len];
+        // A camelCase word in backticks is a field name, not a value.
+        let mixed_case = token.chars().any(|c| c.is_ascii_lowercase())
+            && token.chars().any(|c| c.is_ascii_uppercase());
+        if !token.is_empty()
+            && !mixed_case
+            && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !values.iter().any(|v| v == token)
+        {
+            values.push(token.to_string());
+        }
+        // Past the closing quote.
+        for _ in 0..=token.chars().count() {
+            chars.next();
+        }
+    }
+    if values.len() < 2 {
+        values.clear();
+    }
+    values
+}
+
+fn listed_query_values_as_enum(spec: &mut Value) -> usize {
+    // Every query parameter: (operationId, name, its schema).
+    let mut params: Vec<(String, String, Value, Option<String>)> = Vec::new();
+    for_each_operation(spec, |_, _, op| {
+        let id = op
+            .get("operationId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        for p in op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if p.get("in").and_then(Value::as_str) != Some("query") {
+                continue;
+            }
+            let (Some(name), Some(schema)) =
+                (p.get("name").and_then(Value::as_str), p.get("schema"))
+            else {
+                continue;
+            };
+            let description = p
+                .get("description")
+                .or_else(|| schema.get("description"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            params.push((id.clone(), name.to_string(), schema.clone(), description));
+        }
+    });
+    let enum_values = |schema: &Value| -> Vec<String> {
+        schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    // (operation, parameter) -> the new schema; component schemas to add.
+    let mut changes: BTreeMap<(String, String), Value> = BTreeMap::new();
+    let mut shared: BTreeMap<String, Value> = BTreeMap::new();
+    let components = spec
+        .pointer("/components/schemas")
+        .cloned()
+        .unwrap_or_default();
+    let free_string = |schema: &Value| -> Option<Value> {
+        let schema = match schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        {
+            Some(name) => components.get(name)?,
+            None => schema,
+        };
+        (schema.get("type").and_then(Value::as_str) == Some("string")
+            && schema.get("enum").is_none()
+            && schema.get("format").is_none())
+        .then(|| schema.clone())
+    };
+    for (op, name, schema, description) in &params {
+        // A string, or a list of strings (the values are listed on the list or its items).
+        let (string, list) = match free_string(schema) {
+            Some(s) => (s, false),
+            None if schema.get("type").and_then(Value::as_str) == Some("array") => {
+                match schema.get("items").and_then(&free_string) {
+                    Some(items) => (items, true),
+                    None => continue,
+                }
+            }
+            None => continue,
+        };
+        let listed = [
+            description.as_deref(),
+            string.get("description").and_then(Value::as_str),
+        ]
+        .into_iter()
+        .flatten()
+        .map(listed_enum_values)
+        .find(|v| !v.is_empty())
+        .unwrap_or_default();
+        if listed.is_empty() {
+            continue;
+        }
+        if list {
+            let mut items = string.clone();
+            items["enum"] = json!(listed);
+            let mut replacement = schema.clone();
+            replacement["items"] = items;
+            changes.insert((op.clone(), name.clone()), replacement);
+            continue;
+        }
+        // Another filter of the same name whose enum holds every listed value.
+        let wider = params.iter().find(|(other_op, other, s, _)| {
+            other == name && other_op != op && {
+                let values = enum_values(s);
+                listed.iter().all(|v| values.contains(v))
+            }
+        });
+        let mut replacement = match wider {
+            Some((other_op, _, other_schema, _)) => {
+                let component = format!("{}{}", upper_camel(other_op), upper_camel(name));
+                shared.insert(component.clone(), other_schema.clone());
+                changes.insert((other_op.clone(), name.clone()), schema_ref(&component));
+                schema_ref(&component)
+            }
+            None => {
+                let mut s = schema.clone();
+                s["enum"] = json!(listed);
+                s
+            }
+        };
+        if let (Some(d), Some(obj)) = (schema.get("description"), replacement.as_object_mut()) {
+            obj.insert("description".into(), d.clone());
+        }
+        changes.insert((op.clone(), name.clone()), replacement);
+    }
+    let mut changed = 0;
+    for_each_operation(spec, |_, _, op| {
+        let id = op
+            .get("operationId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        for p in op
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let Some(name) = p.get("name").and_then(Value::as_str).map(str::to_string) else {
+                continue;
+            };
+            if p.get("in").and_then(Value::as_str) != Some("query") {
+                continue;
+            }
+            if let Some(schema) = changes.get(&(id.clone(), name)) {
+                p["schema"] = schema.clone();
+                changed += 1;
+            }
+        }
+    });
+    if let Some(schemas) = schemas(spec) {
+        for (name, schema) in shared {
+            schemas.entry(name).or_insert(schema);
+        }
+    }
+    changed
+}
+
 /// Where `defaults-are-documentation` keeps a schema's `default`, for the generator's own use
 /// (the emulator's synthesized answers); typify ignores it.
 pub const DEFAULT_EXTENSION: &str = "x-miro-default";
@@ -748,9 +1088,12 @@ fn shared_inline_enums(spec: &mut Value) -> usize {
             let Some(values) = p.get("enum").and_then(Value::as_array) else {
                 continue;
             };
+            // Miro's read schemas add `unknown` ("returned for unsupported shapes") to the
+            // values the write schemas list: the same enum all the same.
             let mut values: Vec<String> = values
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_string))
+                .filter(|v| v != UNKNOWN_VALUE)
                 .collect();
             values.sort();
             groups
@@ -760,6 +1103,7 @@ fn shared_inline_enums(spec: &mut Value) -> usize {
         }
     }
     let mut changed = 0;
+    let mut renames = BTreeMap::new();
     for ((prop, _), parents) in groups {
         if parents.len() < 2 {
             continue;
@@ -783,8 +1127,17 @@ fn shared_inline_enums(spec: &mut Value) -> usize {
             continue; // taken, by a schema, an earlier group or an inline type: left inline
         }
         let reference = format!("#/components/schemas/{name}");
+        let lists_unknown = |parent: &String| {
+            schemas
+                .get(parent)
+                .and_then(|s| s.pointer(&format!("/properties/{prop}/enum")))
+                .and_then(Value::as_array)
+                .is_some_and(|v| v.iter().any(|v| v == UNKNOWN_VALUE))
+        };
+        let unknown_in: Vec<bool> = parents.iter().map(lists_unknown).collect();
+        let some_unknown = unknown_in.contains(&true) && unknown_in.contains(&false);
         let mut shared: Option<Map<String, Value>> = None;
-        for parent in &parents {
+        for (parent, has_unknown) in parents.iter().zip(unknown_in) {
             let Some(p) = schemas
                 .get_mut(parent)
                 .and_then(|s| s.pointer_mut(&format!("/properties/{prop}")))
@@ -792,14 +1145,33 @@ fn shared_inline_enums(spec: &mut Value) -> usize {
             else {
                 continue;
             };
-            if shared.is_none() {
-                let mut enum_schema = Map::new();
-                for key in ["type", "enum", "description"] {
-                    if let Some(v) = p.get(key) {
-                        enum_schema.insert(key.into(), v.clone());
+            match &mut shared {
+                None => {
+                    let mut enum_schema = Map::new();
+                    for key in ["type", "enum", "description"] {
+                        if let Some(v) = p.get(key) {
+                            enum_schema.insert(key.into(), v.clone());
+                        }
+                    }
+                    shared = Some(enum_schema);
+                }
+                // The shared enum keeps `unknown` when any copy lists it: an answer may carry it.
+                Some(enum_schema) if has_unknown => {
+                    if let Some(Value::Array(values)) = enum_schema.get_mut("enum") {
+                        if !values.iter().any(|v| v == UNKNOWN_VALUE) {
+                            values.push(json!(UNKNOWN_VALUE));
+                        }
                     }
                 }
-                shared = Some(enum_schema);
+                Some(_) => {}
+            }
+            // A copy that had a value the others lack was an enum of its own before; its old
+            // name stays as an alias.
+            if has_unknown && some_unknown {
+                renames.insert(
+                    format!("{}{}", upper_camel(parent), upper_camel(&prop)),
+                    name.clone(),
+                );
             }
             // The field keeps its own description (and default) beside the reference.
             p.remove("type");
@@ -811,6 +1183,7 @@ fn shared_inline_enums(spec: &mut Value) -> usize {
             schemas.insert(name, Value::Object(enum_schema));
         }
     }
+    record_renames(spec, renames);
     changed
 }
 
@@ -922,6 +1295,303 @@ fn drop_string_constraints(spec: &mut Value) -> usize {
             .filter(|k| obj.get(**k).is_some_and(|v| !v.is_object()) && obj.remove(**k).is_some())
             .count()
     })
+}
+
+/// The value Miro's read schemas add to an enum for what they cannot describe.
+const UNKNOWN_VALUE: &str = "unknown";
+
+/// Where fixes record the generated type names they removed, at the spec's root: old Rust type
+/// name -> the type that replaces it. The generator emits a deprecated alias for each.
+pub const RENAMED_EXTENSION: &str = "x-miro-renamed";
+
+fn record_renames(spec: &mut Value, renames: BTreeMap<String, String>) {
+    if renames.is_empty() {
+        return;
+    }
+    let Some(root) = spec.as_object_mut() else {
+        return;
+    };
+    let entry = root
+        .entry(RENAMED_EXTENSION)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(map) = entry.as_object_mut() {
+        for (old, new) in renames {
+            map.insert(old, Value::String(new));
+        }
+    }
+}
+
+/// Replaces every `$ref` to a schema named in `targets` (`name` -> replacement): by the
+/// replacement object, with the referencing object's other keys (its docs) laid over it.
+fn replace_refs(spec: &mut Value, targets: &BTreeMap<String, Value>) -> usize {
+    walk_objects(spec, &mut |obj| {
+        let Some(name) = obj
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        else {
+            return 0;
+        };
+        let Some(replacement) = targets.get(name) else {
+            return 0;
+        };
+        obj.remove("$ref");
+        let own = std::mem::take(obj);
+        if let Value::Object(r) = replacement {
+            obj.extend(r.clone());
+        }
+        obj.extend(own);
+        1
+    })
+}
+
+fn inline_scalar_schemas(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let scalars: BTreeMap<String, Value> = schemas
+        .iter()
+        .filter(|(_, s)| {
+            let scalar = matches!(
+                s.get("type").and_then(Value::as_str),
+                Some("string" | "number" | "integer" | "boolean")
+            );
+            let composite = [
+                "enum",
+                "properties",
+                "items",
+                "oneOf",
+                "anyOf",
+                "allOf",
+                "$ref",
+            ]
+            .iter()
+            .any(|k| s.get(*k).is_some());
+            scalar && !composite
+        })
+        .map(|(name, s)| (name.clone(), s.clone()))
+        .collect();
+    for name in scalars.keys() {
+        schemas.remove(name);
+    }
+    replace_refs(spec, &scalars);
+    scalars.len()
+}
+
+/// Keys that document a schema without changing what it accepts.
+const DOC_KEYS: &[&str] = &[
+    "description",
+    "example",
+    "examples",
+    "title",
+    "externalDocs",
+    DEFAULT_EXTENSION,
+    PROPERTY_ORDER_EXTENSION,
+    EXCLUSIVE_EXTENSION,
+];
+
+/// A canonical text of `schema`'s shape: documentation left out, object keys and `required`
+/// and `enum` lists sorted, each reference to a component replaced by that component's class.
+fn shape_key(schema: &Value, class: &BTreeMap<String, usize>, out: &mut String) {
+    match schema {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for key in keys {
+                if DOC_KEYS.contains(&key.as_str()) {
+                    continue;
+                }
+                let value = &map[key];
+                out.push_str(&format!("{key:?}:"));
+                match key.as_str() {
+                    "$ref" => match value
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    {
+                        Some(name) => {
+                            out.push_str(&format!("#{}", class.get(name).map_or(-1, |c| *c as i64)))
+                        }
+                        None => out.push_str(&value.to_string()),
+                    },
+                    // Property names are names, not keywords.
+                    "properties" => {
+                        let mut props: Vec<(&String, &Value)> =
+                            value.as_object().into_iter().flatten().collect();
+                        props.sort_by_key(|(name, _)| *name);
+                        out.push('{');
+                        for (name, prop) in props {
+                            out.push_str(&format!("{name:?}:"));
+                            shape_key(prop, class, out);
+                            out.push(',');
+                        }
+                        out.push('}');
+                    }
+                    "required" | "enum" => {
+                        let mut items: Vec<String> = value
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(Value::to_string)
+                            .collect();
+                        items.sort();
+                        out.push_str(&items.join(","));
+                    }
+                    _ => shape_key(value, class, out),
+                }
+                out.push(',');
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for item in items {
+                shape_key(item, class, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The classes of schemas with the same shape, references followed: schema name -> class.
+/// Partition refinement: start with one class, split by shape (references named by their
+/// target's class) until nothing splits.
+fn shape_classes(schemas: &Map<String, Value>) -> BTreeMap<String, usize> {
+    let mut class: BTreeMap<String, usize> = schemas.keys().map(|n| (n.clone(), 0)).collect();
+    let mut count = 1;
+    loop {
+        let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+        let mut next = BTreeMap::new();
+        for (name, schema) in schemas {
+            let mut key = format!("{}|", class[name]);
+            shape_key(schema, &class, &mut key);
+            let n = ids.len();
+            next.insert(name.clone(), *ids.entry(key).or_insert(n));
+        }
+        let grown = ids.len() > count;
+        count = ids.len();
+        class = next;
+        if !grown {
+            return class;
+        }
+    }
+}
+
+/// Words a schema name adds to say how a thing travels or is wrapped, not what it is.
+const WRAPPER_WORDS: &[&str] = &["Response", "With", "Links", "Envelope"];
+
+/// What a schema name says the schema is: its words without the `Platform...` disambiguation
+/// suffix and the [`WRAPPER_WORDS`] (`ParentWithLinks` and `ParentLinksEnvelope` -> `Parent`).
+fn concept(name: &str) -> String {
+    let base = match name.find("Platform") {
+        Some(i) if i > 0 => &name[..i],
+        _ => name,
+    };
+    pascal_words(&upper_camel(base))
+        .into_iter()
+        .filter(|w| !WRAPPER_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
+fn collapse_same_shape_copies(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let class = shape_classes(schemas);
+    // (class, concept) -> the schemas.
+    let mut groups: BTreeMap<(usize, String), Vec<String>> = BTreeMap::new();
+    for (name, c) in &class {
+        groups
+            .entry((*c, concept(name)))
+            .or_default()
+            .push(name.clone());
+    }
+    let mut targets: BTreeMap<String, Value> = BTreeMap::new();
+    let mut renames = BTreeMap::new();
+    for ((_, concept), mut names) in groups {
+        if names.len() < 2 {
+            continue;
+        }
+        // The plainest name: the concept itself, else the shortest.
+        names.sort_by_key(|n| (*n != concept, n.len(), n.clone()));
+        let keep = names[0].clone();
+        for name in &names[1..] {
+            schemas.remove(name);
+            targets.insert(name.clone(), schema_ref(&keep));
+            renames.insert(upper_camel(name), upper_camel(&keep));
+        }
+    }
+    let n = targets.len();
+    replace_refs(spec, &targets);
+    record_renames(spec, renames);
+    n
+}
+
+/// The request fields Miro clears on an explicit `null`: (the schemas, by how their name ends;
+/// the property; the evidence).
+pub const CLEARABLE: &[(&[&str], &str, &str)] = &[(
+    &["UpdateRequest", "ItemUpdate"],
+    "parent",
+    "An item's parent frame on update (and GenericItemUpdate's). Miro's changelog of \
+     2022-05-11 replaced `parentId` by `parent` because a null `parentId` detached items from \
+     their frame (\"attached an item to the canvas\"); the emulator does the same for a null \
+     `parent`. Not confirmed by a capture of the current API.",
+)];
+
+fn clearable_fields(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let mut changed = 0;
+    for (name, schema) in schemas.iter_mut() {
+        for (suffixes, property, _) in CLEARABLE {
+            if !suffixes.iter().any(|s| name.ends_with(s)) {
+                continue;
+            }
+            if let Some(Value::Object(prop)) =
+                schema.pointer_mut(&format!("/properties/{property}"))
+            {
+                if prop.get("nullable") != Some(&json!(true)) {
+                    prop.insert("nullable".into(), json!(true));
+                    changed += 1;
+                }
+            }
+        }
+    }
+    changed
+}
+
+/// Where `either-or-properties` lists the properties of a schema of which one may be set.
+pub const EXCLUSIVE_EXTENSION: &str = "x-miro-exclusive";
+
+fn either_or_properties(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let mut changed = 0;
+    for schema in schemas.values_mut() {
+        let Some(description) = schema.get("description").and_then(Value::as_str) else {
+            continue;
+        };
+        let lower = description.to_ascii_lowercase();
+        let Some(start) = lower.find("either the ") else {
+            continue;
+        };
+        let words: Vec<&str> = lower[start + "either the ".len()..]
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .take(3)
+            .collect();
+        let [a, "or", b] = words[..] else { continue };
+        let has = |name: &str| schema.pointer(&format!("/properties/{name}")).is_some();
+        if has(a) && has(b) {
+            schema[EXCLUSIVE_EXTENSION] = json!([a, b]);
+            changed += 1;
+        }
+    }
+    changed
 }
 
 /// Variant schema name -> the `type` value Miro sends for it, for the oneOfs whose variant is
@@ -1524,6 +2194,198 @@ mod tests {
         );
         // A different set of values stays inline.
         assert_eq!(s["Card"]["properties"]["fillColor"]["enum"], json!(["red"]));
+    }
+
+    #[test]
+    fn an_enum_that_only_adds_unknown_is_the_same_enum() {
+        let mut spec = json!({"components": {"schemas": {
+            "ShapeStyle": {"properties": {"textAlign": {"type": "string", "enum": ["left", "center"]}}},
+            "TextStyle": {"properties": {"textAlign": {"type": "string", "enum": ["left", "center"]}}},
+            "ShapeStyleForCreate": {"properties": {"textAlign": {"type": "string", "enum": ["left", "center", "unknown"]}}}}}});
+        assert_eq!(run("shared-inline-enums", &mut spec), 3);
+        let s = &spec["components"]["schemas"];
+        assert_eq!(s["TextAlign"]["enum"], json!(["left", "center", "unknown"]));
+        assert_eq!(
+            s["ShapeStyleForCreate"]["properties"]["textAlign"]["$ref"],
+            "#/components/schemas/TextAlign"
+        );
+        // The copy that was an enum of its own keeps its old name as an alias.
+        assert_eq!(
+            spec[RENAMED_EXTENSION],
+            json!({"ShapeStyleForCreateTextAlign": "TextAlign"})
+        );
+    }
+
+    #[test]
+    fn scalar_schemas_are_inlined() {
+        let mut spec = json!({
+            "paths": {"/g/{board_id}": {"get": {"parameters": [
+                {"name": "board_id", "in": "path", "schema": {"$ref": "#/components/schemas/BoardId"}}]}}},
+            "components": {"schemas": {
+                "BoardId": {"type": "string", "description": "A board."},
+                "ItemId": {"type": "string", "format": "int64"},
+                "Kind": {"type": "string", "enum": ["a", "b"]},
+                "Item": {"properties": {
+                    "id": {"$ref": "#/components/schemas/ItemId", "description": "The item."},
+                    "kind": {"$ref": "#/components/schemas/Kind"}}}}}});
+        assert_eq!(run("inline-scalar-schemas", &mut spec), 2);
+        let s = &spec["components"]["schemas"];
+        assert!(s.get("ItemId").is_none() && s.get("BoardId").is_none());
+        assert_eq!(
+            s["Item"]["properties"]["id"],
+            json!({"type": "string", "format": "int64", "description": "The item."})
+        );
+        // An enum is a type of its own.
+        assert_eq!(
+            s["Item"]["properties"]["kind"]["$ref"],
+            "#/components/schemas/Kind"
+        );
+        assert_eq!(
+            spec["paths"]["/g/{board_id}"]["get"]["parameters"][0]["schema"],
+            json!({"type": "string", "description": "A board."})
+        );
+    }
+
+    #[test]
+    fn same_shape_copies_of_one_concept_collapse() {
+        let by = json!({"type": "object", "properties": {"id": {"type": "string"}, "type": {"type": "string"}}});
+        let link = json!({"type": "object", "properties": {"self": {"type": "string"}}});
+        let parent = |desc: &str, links: &str| {
+            json!({"type": "object", "description": desc, "properties": {
+            "id": {"type": "string", "example": desc},
+            "links": {"$ref": format!("#/components/schemas/{links}")}}})
+        };
+        let mut spec = json!({"components": {"schemas": {
+            "CreatedBy": by, "ModifiedBy": by, "CreatedByPlatformTags": by,
+            "SelfLink": link, "SelfLinkPlatformTags": link,
+            "Parent": parent("a", "SelfLink"),
+            "ParentWithLinks": parent("b", "SelfLinkPlatformTags"),
+            "ParentLinksEnvelope": parent("c", "SelfLink"),
+            "Geometry": {"properties": {"width": {"type": "number"}}},
+            "GeometryPlatformTags": {"properties": {"width": {"type": "number"}, "height": {"type": "number"}}},
+            "ShapeStyle": link, "ShapeStyleForUpdate": link,
+            "Item": {"properties": {
+                "parent": {"$ref": "#/components/schemas/ParentWithLinks", "description": "Its frame."},
+                "createdBy": {"$ref": "#/components/schemas/CreatedByPlatformTags"}}}}}});
+        assert_eq!(run("collapse-same-shape-copies", &mut spec), 4);
+        let s = &spec["components"]["schemas"];
+        for gone in [
+            "CreatedByPlatformTags",
+            "SelfLinkPlatformTags",
+            "ParentWithLinks",
+            "ParentLinksEnvelope",
+        ] {
+            assert!(s.get(gone).is_none(), "{gone}");
+        }
+        // Same shape, different concept or direction, or a different shape: kept apart.
+        for kept in [
+            "CreatedBy",
+            "ModifiedBy",
+            "Parent",
+            "GeometryPlatformTags",
+            "ShapeStyle",
+            "ShapeStyleForUpdate",
+        ] {
+            assert!(s.get(kept).is_some(), "{kept}");
+        }
+        assert_eq!(
+            s["Item"]["properties"]["parent"],
+            json!({"$ref": "#/components/schemas/Parent", "description": "Its frame."})
+        );
+        assert_eq!(
+            s["Item"]["properties"]["createdBy"]["$ref"],
+            "#/components/schemas/CreatedBy"
+        );
+        assert_eq!(spec[RENAMED_EXTENSION]["ParentLinksEnvelope"], "Parent");
+        assert_eq!(spec[RENAMED_EXTENSION]["SelfLinkPlatformTags"], "SelfLink");
+    }
+
+    #[test]
+    fn listed_query_values_become_an_enum_shared_by_name() {
+        let param = |name: &str, schema: Value, description: &str| json!({"in": "query", "name": name, "schema": schema, "description": description});
+        let mut spec = json!({"paths": {
+            "/items": {"get": {"operationId": "get-items", "parameters": [
+                param("type", json!({"type": "string", "enum": ["card", "frame", "text"]}), "")]}},
+            "/frame": {"get": {"operationId": "get-items-within-frame", "parameters": [
+                param("type", json!({"type": "string"}), "Set `type` to `cards`.\n Possible values: `card`, `text`")]}},
+            "/members": {"get": {"operationId": "get-members", "parameters": [
+                param("role", json!({"type": "string"}), "Accepted values are:\n* \"member\": a member.\n* \"admin\": an admin."),
+                param("status", json!({"type": "array", "items": {"type": "string",
+                    "description": "Possible values:\n`DONE`: see `errorMessage`.\n`FAILED`: no."}}), ""),
+                param("query", json!({"type": "string"}), "Any text, e.g. `x`.")]}}},
+            "components": {"schemas": {}}});
+        assert_eq!(run("listed-query-values-as-enum", &mut spec), 4);
+        let get =
+            |path: &str, i: usize| spec["paths"][path]["get"]["parameters"][i]["schema"].clone();
+        assert_eq!(
+            get("/frame", 0)["$ref"],
+            "#/components/schemas/GetItemsType"
+        );
+        assert_eq!(
+            get("/items", 0)["$ref"],
+            "#/components/schemas/GetItemsType"
+        );
+        assert_eq!(
+            spec["components"]["schemas"]["GetItemsType"]["enum"],
+            json!(["card", "frame", "text"])
+        );
+        assert_eq!(get("/members", 0)["enum"], json!(["member", "admin"]));
+        // Values of a list's items; a camelCase word in backticks is a field, not a value.
+        assert_eq!(
+            get("/members", 1)["items"]["enum"],
+            json!(["DONE", "FAILED"])
+        );
+        assert!(get("/members", 2).get("enum").is_none());
+    }
+
+    #[test]
+    fn the_declared_property_order_is_recorded() {
+        let text = br#"{"components": {"schemas": {"Connector": {"required": ["endItem", "startItem"],
+            "properties": {"startItem": {"properties": {"z": {}, "a": {}}}, "endItem": {}, "style": {}}}}}}"#;
+        let mut spec: Value = serde_json::from_slice(text).unwrap();
+        assert_eq!(record_property_order(&mut spec, text), 1);
+        assert_eq!(
+            spec["components"]["schemas"]["Connector"][PROPERTY_ORDER_EXTENSION],
+            json!(["startItem", "endItem", "style"])
+        );
+    }
+
+    #[test]
+    fn either_or_descriptions_mark_exclusive_properties() {
+        let mut spec = json!({"components": {"schemas": {
+            "FixedRatioGeometry": {"description": "You can set either the width or height, not both.",
+                "properties": {"width": {}, "height": {}, "rotation": {}}},
+            "Other": {"description": "Either the board or its team.", "properties": {"width": {}}}}}});
+        assert_eq!(run("either-or-properties", &mut spec), 1);
+        assert_eq!(
+            spec["components"]["schemas"]["FixedRatioGeometry"][EXCLUSIVE_EXTENSION],
+            json!(["width", "height"])
+        );
+    }
+
+    #[test]
+    fn clearable_fields_are_marked_nullable_on_update_requests_only() {
+        let parent = json!({"$ref": "#/components/schemas/Parent"});
+        let mut spec = json!({"components": {"schemas": {
+            "CardUpdateRequest": {"properties": {"parent": parent, "data": {}}},
+            "GenericItemUpdate": {"properties": {"parent": parent}},
+            "CardCreateRequest": {"properties": {"parent": parent}}}}});
+        assert_eq!(run("clearable-fields", &mut spec), 2);
+        let s = &spec["components"]["schemas"];
+        assert_eq!(
+            s["CardUpdateRequest"]["properties"]["parent"]["nullable"],
+            true
+        );
+        assert_eq!(
+            s["GenericItemUpdate"]["properties"]["parent"]["nullable"],
+            true
+        );
+        assert!(s["CardCreateRequest"]["properties"]["parent"]
+            .get("nullable")
+            .is_none());
+        assert!(s["CardUpdateRequest"]["properties"]["data"]
+            .get("nullable")
+            .is_none());
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl GenError {
 pub fn fixed_spec(bytes: &[u8]) -> Result<(serde_json::Value, fixes::FixReport), GenError> {
     let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| GenError::Spec(format!("spec is not JSON: {e}")))?;
+    fixes::record_property_order(&mut value, bytes);
     let report = fixes::apply_all(&mut value);
     Ok((value, report))
 }
@@ -144,8 +145,22 @@ pub fn generate(
     postprocess::decode_unions_by_discriminator(&mut processed.types, &fixed);
     let request_types_found =
         request_types::reachable(&fixed, &ops, &processed.types, &processed.signatures);
-    bodies::add(&mut processed.types, &request_types_found, &outer_tags);
-    conversions::add(&mut processed.types, &request_types_found);
+    bodies::nullable_fields(&mut processed.types, &request_types_found);
+    bodies::add(
+        &mut processed.types,
+        &request_types_found,
+        &outer_tags,
+        &fixed,
+    );
+    let conversions = conversions::add(
+        &mut processed.types,
+        &request_types_found,
+        &processed.signatures,
+        &ops,
+        &outer_tags,
+        &fixed,
+    );
+    postprocess::renamed_aliases(&mut processed.types, &fixed);
     let head = header(pin);
     let mod_rs = format!(
         "{head}//! Code generated from the pinned spec: the types, one method of [`crate::MiroApi`] per\n\
@@ -156,7 +171,12 @@ pub fn generate(
          pub mod types;\n"
     );
     let request_types = format_items(
-        parse_items(request_types::table(&fixed, &request_types_found))?,
+        parse_items(request_types::table(
+            &fixed,
+            &request_types_found,
+            &processed.types,
+            &conversions,
+        ))?,
         vec![
             syn::parse_quote!(#![doc = " Every type of a request body with its smallest value, for the test that nothing unset is sent."]),
         ],

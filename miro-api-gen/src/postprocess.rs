@@ -321,6 +321,46 @@ fn lenient_ids(types: &mut [Item], spec: &Value) {
     });
 }
 
+// ---- aliases for the names fixes removed ---------------------------------------------------------
+
+/// A deprecated alias for every type name a fix removed (recorded under
+/// [`crate::fixes::RENAMED_EXTENSION`]) whose replacement is a generated type, so code naming
+/// the old type keeps compiling with a warning that names the new one. Returns how many.
+pub fn renamed_aliases(types: &mut Vec<Item>, spec: &Value) -> usize {
+    let names: BTreeSet<String> = types
+        .iter()
+        .filter_map(|i| match i {
+            Item::Struct(s) => Some(s.ident.to_string()),
+            Item::Enum(e) => Some(e.ident.to_string()),
+            Item::Type(t) => Some(t.ident.to_string()),
+            _ => None,
+        })
+        .collect();
+    let mut aliases = Vec::new();
+    for (old, new) in spec
+        .get(crate::fixes::RENAMED_EXTENSION)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let Some(new) = new.as_str() else { continue };
+        if names.contains(old) || !names.contains(new) {
+            continue;
+        }
+        let (old_ident, new_ident) = (format_ident!("{}", old), format_ident!("{}", new));
+        let note = format!("the same type as `{new}`; use that name");
+        let doc = format!(" Renamed: an identical copy of [`{new}`] in the spec.");
+        aliases.push(parse_quote! {
+            #[doc = #doc]
+            #[deprecated(note = #note)]
+            pub type #old_ident = #new_ident;
+        });
+    }
+    let n = aliases.len();
+    types.extend(aliases);
+    n
+}
+
 // ---- item data decoded by the outer `type` ----------------------------------------------------
 
 fn decode_by_outer_tag(

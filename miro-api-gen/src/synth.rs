@@ -26,6 +26,8 @@ pub struct Synth<'a> {
     stack: Vec<String>,
     /// Objects get their required properties only (no optional ones from examples).
     required_only: bool,
+    /// Objects get every property (to a depth), not only those with examples.
+    every_property: bool,
 }
 
 impl<'a> Synth<'a> {
@@ -35,6 +37,16 @@ impl<'a> Synth<'a> {
             spec,
             stack: Vec::new(),
             required_only: false,
+            every_property: false,
+        }
+    }
+
+    /// A synthesizer for `spec` whose objects hold every property they declare (to a depth,
+    /// recursion cut): the fullest value of a type.
+    pub fn every_property(spec: &'a Value) -> Self {
+        Synth {
+            every_property: true,
+            ..Synth::new(spec)
         }
     }
 
@@ -178,7 +190,7 @@ impl<'a> Synth<'a> {
             let wanted = required.contains(&key.as_str())
                 || (!self.required_only
                     && depth < MAX_DEPTH
-                    && self.usable_example(resolved).is_some());
+                    && (self.every_property || self.usable_example(resolved).is_some()));
             if !wanted {
                 continue;
             }

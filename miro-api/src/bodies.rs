@@ -6,13 +6,9 @@ impl ConnectorCreationData {
     /// A connector from the item `start_id` to the item `end_id`, with Miro's default shape and
     /// style (set them with `.shape(..)` and `.style(..)`).
     pub fn between(start_id: impl Into<String>, end_id: impl Into<String>) -> Self {
-        // Named fields, not `new`'s positions: the spec lists `endItem` first.
-        let mut connector = ConnectorCreationData::new(
-            ItemConnectionCreationData::default(),
-            ItemConnectionCreationData::default(),
-        );
-        connector.start_item = ItemConnectionCreationData::default().id(start_id);
-        connector.end_item = ItemConnectionCreationData::default().id(end_id);
-        connector
+        ConnectorCreationData::new(
+            ItemConnectionCreationData::default().id(start_id),
+            ItemConnectionCreationData::default().id(end_id),
+        )
     }
 }

@@ -165,8 +165,10 @@ mod bodies;
 mod client;
 #[cfg(feature = "experimental")]
 pub mod comments;
+mod convert;
 pub mod decode;
 mod error;
+mod nullable;
 #[rustfmt::skip]
 pub mod generated;
 mod pacing;
@@ -183,9 +185,11 @@ pub use client::{
     MiroApi, MiroApiBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT, ENV_ACCESS_TOKEN, ENV_BASE_URL,
 };
+pub use convert::{ConversionError, Kind as ConversionKind};
 pub use decode::DecodeWarning;
 pub use error::{ApiError, Error, ErrorBody, TimeoutCause, UnknownEnumValue};
 pub use generated::{operations, requests, types};
+pub use nullable::Nullable;
 pub use paging::{PagedRequest, Paging};
 pub use request::RawRequest;
 pub use reqwest::Method;

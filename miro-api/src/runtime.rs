@@ -196,6 +196,8 @@ fn quote_header_value(s: &str) -> String {
         .replace(['\r', '\n'], " ")
 }
 
+pub use crate::nullable::present as nullable;
+
 /// Decodes an optional id that the spec documents as a number and Miro sends as a string: a
 /// string is kept as is, a number becomes its digits (no float rounding), null is `None`.
 pub fn lenient_id<'de, D: serde::Deserializer<'de>>(

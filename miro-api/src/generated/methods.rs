@@ -1786,7 +1786,7 @@ For example, if you set the `limit` query parameter to `10` and the board  conta
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_all_groups<'a>(
         &'a self,
-        board_id: &'a types::BoardId,
+        board_id: &'a str,
     ) -> requests::GetAllGroups<'a> {
         requests::GetAllGroups {
             api: self,
@@ -1807,7 +1807,7 @@ Creates a group of items on a board. The group is created with the items that ar
     /// Returns a [`requests::CreateGroup`]; send it with `.await`.
     pub fn create_group<'a>(
         &'a self,
-        board_id: &'a types::BoardId,
+        board_id: &'a str,
         body: &'a types::BoardItemGroup,
     ) -> requests::CreateGroup<'a> {
         requests::CreateGroup {
@@ -1833,7 +1833,7 @@ For example, if you set the `limit` query parameter to `10` and the board  conta
 Every item of every page as one stream, with the same filters: `.stream()` on the request (`use miro_api_extended::prelude::*`), e.g. `api.get_items(board).stream()`. The request is a [`PagedRequest`](crate::PagedRequest).*/
     pub fn get_items_by_group_id<'a>(
         &'a self,
-        board_id: &'a types::BoardId,
+        board_id: &'a str,
         group_item_id: &'a str,
     ) -> requests::GetItemsByGroupId<'a> {
         requests::GetItemsByGroupId {
@@ -1858,8 +1858,8 @@ Rate limiting: Level 2 per item ID
     /// Returns a [`requests::GetGroupById`]; send it with `.await`.
     pub fn get_group_by_id<'a>(
         &'a self,
-        board_id: &'a types::BoardId,
-        group_id: &'a types::GroupId,
+        board_id: &'a str,
+        group_id: &'a str,
     ) -> requests::GetGroupById<'a> {
         requests::GetGroupById {
             api: self,
@@ -1879,8 +1879,8 @@ This endpoint updates an existing group by replacing it entirely with a new grou
     /// Returns a [`requests::UpdateGroup`]; send it with `.await`.
     pub fn update_group<'a>(
         &'a self,
-        board_id: &'a types::BoardId,
-        group_id: &'a types::GroupId,
+        board_id: &'a str,
+        group_id: &'a str,
         body: &'a types::BoardItemGroup,
     ) -> requests::UpdateGroup<'a> {
         requests::UpdateGroup {
@@ -1902,8 +1902,8 @@ Ungroups items from a group.
     /// Returns a [`requests::UnGroup`]: set the optional parameters on it ([`delete_items`](requests::UnGroup::delete_items)), then send it with `.await`.
     pub fn un_group<'a>(
         &'a self,
-        board_id: &'a types::BoardId,
-        group_id: &'a types::GroupId,
+        board_id: &'a str,
+        group_id: &'a str,
     ) -> requests::UnGroup<'a> {
         requests::UnGroup {
             api: self,
@@ -1924,8 +1924,8 @@ Deletes a group from a board. All the items in the group are deleted along with 
     /// Returns a [`requests::DeleteGroup`]; send it with `.await`.
     pub fn delete_group<'a>(
         &'a self,
-        board_id: &'a types::BoardId,
-        group_id: &'a types::GroupId,
+        board_id: &'a str,
+        group_id: &'a str,
         delete_items: bool,
     ) -> requests::DeleteGroup<'a> {
         requests::DeleteGroup {

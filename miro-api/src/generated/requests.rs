@@ -2138,7 +2138,7 @@ pub struct GetItemsWithinFrame<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
     pub(crate) parent_item_id: &'a str,
-    pub(crate) type_: Option<&'a str>,
+    pub(crate) type_: Option<types::GetItemsType>,
 }
 #[cfg(feature = "items")]
 impl<'a> GetItemsWithinFrame<'a> {
@@ -2153,7 +2153,7 @@ impl<'a> GetItemsWithinFrame<'a> {
         self
     }
     /// Sets `type`: If you want to get a list of items of a specific type, specify an item type. For example, if you want to retrieve the list of card items, set `type` to `cards`. Possible values: `app_card`, `card`, `document`, `embed`, `frame`, `image`, `shape`, `sticky_note`, `text`
-    pub fn type_(mut self, value: &'a str) -> Self {
+    pub fn type_(mut self, value: types::GetItemsType) -> Self {
         self.type_ = ::std::option::Option::Some(value);
         self
     }
@@ -4126,7 +4126,7 @@ impl<'a> ::std::future::IntoFuture for UpdateFrameItem<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
+    pub(crate) board_id: &'a str,
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
@@ -4201,7 +4201,7 @@ impl<'a> crate::PagedRequest for GetAllGroups<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
+    pub(crate) board_id: &'a str,
     pub(crate) body: &'a types::BoardItemGroup,
 }
 #[cfg(feature = "groups")]
@@ -4249,7 +4249,7 @@ impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsByGroupId<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
+    pub(crate) board_id: &'a str,
     pub(crate) cursor: Option<&'a str>,
     pub(crate) group_item_id: &'a str,
     pub(crate) limit: Option<u32>,
@@ -4329,8 +4329,8 @@ impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetGroupById<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
-    pub(crate) group_id: &'a types::GroupId,
+    pub(crate) board_id: &'a str,
+    pub(crate) group_id: &'a str,
 }
 #[cfg(feature = "groups")]
 impl<'a> GetGroupById<'a> {
@@ -4377,8 +4377,8 @@ impl<'a> ::std::future::IntoFuture for GetGroupById<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
-    pub(crate) group_id: &'a types::GroupId,
+    pub(crate) board_id: &'a str,
+    pub(crate) group_id: &'a str,
     pub(crate) body: &'a types::BoardItemGroup,
 }
 #[cfg(feature = "groups")]
@@ -4427,8 +4427,8 @@ impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UnGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
-    pub(crate) group_id: &'a types::GroupId,
+    pub(crate) board_id: &'a str,
+    pub(crate) group_id: &'a str,
     pub(crate) delete_items: Option<bool>,
 }
 #[cfg(feature = "groups")]
@@ -4477,8 +4477,8 @@ impl<'a> ::std::future::IntoFuture for UnGroup<'a> {
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
-    pub(crate) board_id: &'a types::BoardId,
-    pub(crate) group_id: &'a types::GroupId,
+    pub(crate) board_id: &'a str,
+    pub(crate) group_id: &'a str,
     pub(crate) delete_items: bool,
 }
 #[cfg(feature = "groups")]
@@ -4719,7 +4719,7 @@ impl<'a> GetItems<'a> {
         self.limit = ::std::option::Option::Some(value);
         self
     }
-    /// Sets `type`: If you want to get a list of items of a specific type, specify an item type. For example, if you want to retrieve the list of card items, set `type` to `cards`. A `document` is meant for uploaded documents like PDFs while `doc_format` is a Miro structured document similar to a Google Doc. Possible values: `app_card`, `card`, `data_table_format`, `document`, `embed`, `frame`, `image`, `shape`, `sticky_note`, `text`, `doc_format`
+    /// Sets the optional `type`.
     pub fn type_(mut self, value: types::GetItemsType) -> Self {
         self.type_ = ::std::option::Option::Some(value);
         self
@@ -5146,7 +5146,7 @@ pub struct GetSpecificBoardMember<'a> {
 impl<'a> GetSpecificBoardMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
-    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMemberWithLinks> {
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMember> {
         let Self { api: this, board_id, board_member_id } = self;
         let request = (|| -> ::std::result::Result<
             ::reqwest::RequestBuilder,
@@ -5176,10 +5176,10 @@ impl<'a> GetSpecificBoardMember<'a> {
 #[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for GetSpecificBoardMember<'a> {
     type Output = ::std::result::Result<
-        crate::Response<types::BoardMemberWithLinks>,
+        crate::Response<types::BoardMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::ResponseFuture<'a, types::BoardMemberWithLinks>;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardMember>;
     #[inline]
     fn into_future(self) -> Self::IntoFuture {
         self.send()
@@ -5235,7 +5235,7 @@ pub struct UpdateBoardMember<'a> {
 impl<'a> UpdateBoardMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
-    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMemberWithLinks> {
+    pub fn send(self) -> crate::ResponseFuture<'a, types::BoardMember> {
         let Self { api: this, board_id, board_member_id, body } = self;
         let request = (|| -> ::std::result::Result<
             ::reqwest::RequestBuilder,
@@ -5263,10 +5263,10 @@ impl<'a> UpdateBoardMember<'a> {
 #[cfg(feature = "board_members")]
 impl<'a> ::std::future::IntoFuture for UpdateBoardMember<'a> {
     type Output = ::std::result::Result<
-        crate::Response<types::BoardMemberWithLinks>,
+        crate::Response<types::BoardMember>,
         crate::Error,
     >;
-    type IntoFuture = crate::ResponseFuture<'a, types::BoardMemberWithLinks>;
+    type IntoFuture = crate::ResponseFuture<'a, types::BoardMember>;
     #[inline]
     fn into_future(self) -> Self::IntoFuture {
         self.send()
@@ -6284,7 +6284,9 @@ pub struct EnterpriseBoardExportJobs<'a> {
     pub(crate) creator_id: Option<&'a ::std::vec::Vec<i64>>,
     pub(crate) cursor: Option<&'a ::uuid::Uuid>,
     pub(crate) limit: Option<u32>,
-    pub(crate) status: Option<&'a ::std::vec::Vec<::std::string::String>>,
+    pub(crate) status: Option<
+        &'a ::std::vec::Vec<types::EnterpriseBoardExportJobsStatusItem>,
+    >,
 }
 #[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobs<'a> {
@@ -6304,7 +6306,10 @@ impl<'a> EnterpriseBoardExportJobs<'a> {
         self
     }
     /// Sets `status`: Status of the board export jobs that you want to retrieve, such as JOB_STATUS_CREATED, JOB_STATUS_IN_PROGRESS, JOB_STATUS_CANCELLED or JOB_STATUS_FINISHED.
-    pub fn status(mut self, value: &'a ::std::vec::Vec<::std::string::String>) -> Self {
+    pub fn status(
+        mut self,
+        value: &'a ::std::vec::Vec<types::EnterpriseBoardExportJobsStatusItem>,
+    ) -> Self {
         self.status = ::std::option::Option::Some(value);
         self
     }
@@ -6591,7 +6596,9 @@ pub struct EnterpriseBoardExportJobTasks<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
     pub(crate) cursor: Option<&'a ::uuid::Uuid>,
     pub(crate) limit: Option<u32>,
-    pub(crate) status: Option<&'a ::std::vec::Vec<types::ExportTaskStatusFilter>>,
+    pub(crate) status: Option<
+        &'a ::std::vec::Vec<types::EnterpriseBoardExportJobTasksStatusItem>,
+    >,
 }
 #[cfg(feature = "exports")]
 impl<'a> EnterpriseBoardExportJobTasks<'a> {
@@ -6608,7 +6615,7 @@ impl<'a> EnterpriseBoardExportJobTasks<'a> {
     /// Sets `status`: Filters the list of board export tasks by their status. Accepts an array of statuses such as TASK_STATUS_CREATED, TASK_STATUS_CANCELLED, TASK_STATUS_SCHEDULED, TASK_STATUS_SUCCESS or TASK_STATUS_ERROR.
     pub fn status(
         mut self,
-        value: &'a ::std::vec::Vec<types::ExportTaskStatusFilter>,
+        value: &'a ::std::vec::Vec<types::EnterpriseBoardExportJobTasksStatusItem>,
     ) -> Self {
         self.status = ::std::option::Option::Some(value);
         self
@@ -6733,13 +6740,13 @@ pub struct EnterpriseBoardsGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
     pub(crate) board_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursorBoardUserGroups>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseBoardsGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursorBoardUserGroups) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -7832,13 +7839,13 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetDefaultTeamSettings<'a> {
 pub struct EnterpriseGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursor>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -8091,13 +8098,13 @@ pub struct EnterpriseGetGroupMembers<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
     pub(crate) group_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursor>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetGroupMembers<'a> {
     /// Sets `cursor`: A representation of the position of a member in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -8372,13 +8379,13 @@ pub struct EnterpriseGroupsGetTeams<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
     pub(crate) group_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursor>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGroupsGetTeams<'a> {
     /// Sets `cursor`: A representation of the position of a team in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -8671,13 +8678,13 @@ pub struct EnterpriseProjectsGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
     pub(crate) project_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursorProjectUserGroups>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "projects")]
 impl<'a> EnterpriseProjectsGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursorProjectUserGroups) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -9374,13 +9381,13 @@ pub struct EnterpriseTeamsGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
     pub(crate) team_id: &'a str,
-    pub(crate) cursor: Option<&'a types::QueryCursor>,
+    pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseTeamsGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
-    pub fn cursor(mut self, value: &'a types::QueryCursor) -> Self {
+    pub fn cursor(mut self, value: &'a str) -> Self {
         self.cursor = ::std::option::Option::Some(value);
         self
     }
@@ -9598,7 +9605,7 @@ pub struct EnterpriseGetTeamMembers<'a> {
     pub(crate) team_id: &'a str,
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
-    pub(crate) role: Option<&'a str>,
+    pub(crate) role: Option<types::EnterpriseGetTeamMembersRole>,
 }
 #[cfg(feature = "enterprise")]
 impl<'a> EnterpriseGetTeamMembers<'a> {
@@ -9613,7 +9620,7 @@ impl<'a> EnterpriseGetTeamMembers<'a> {
         self
     }
     /// Sets `role`: Role query. Filters members by role using full word match. Accepted values are: * "member": Team member with full member permissions. * "admin": Admin of a team. Team member with permission to manage team. * "non_team": External user, non-team user. * "team_guest": (Deprecated) Team-guest user, user with access only to a team without access to organization.
-    pub fn role(mut self, value: &'a str) -> Self {
+    pub fn role(mut self, value: types::EnterpriseGetTeamMembersRole) -> Self {
         self.role = ::std::option::Option::Some(value);
         self
     }

@@ -204,26 +204,6 @@ Miro's default: `sample app card item`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///Contains app card item data, such as the title, description, or fields.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct AppCardDataResponse {
-    ///A short text description to add context about the app card.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
-    ///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub fields: ::std::vec::Vec<CustomField>,
-    ///Defines whether the card is owned by the application making the call.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub owned: ::std::option::Option<bool>,
-    /// Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub status: ::std::option::Option<AppCardDataStatus>,
-    ///A short text header to identify the app card.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -277,7 +257,7 @@ pub struct AppCardItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -306,18 +286,6 @@ Default: `#2d9bf0`.*/
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
-///Contains information about the style of an app card item, such as the fill color.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct AppCardStylePlatformbulkcreateoperation {
-    /**Hex value of the border color of the app card.
-Default: `#2d9bf0`.*/
-    #[serde(
-        rename = "fillColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub fill_color: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "items")]
 ///`AppCardUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AppCardUpdateRequest {
@@ -326,7 +294,8 @@ pub struct AppCardUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -760,23 +729,27 @@ pub struct BoardExportJobTasksCount {
 ///`BoardExportJobTasksList`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportJobTasksList {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<BoardExportTask>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
 }
 #[cfg(feature = "exports")]
 ///List of export jobs.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct BoardExportJobsList {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<BoardExportJob>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
 }
 #[cfg(feature = "exports")]
 ///`BoardExportResult`
@@ -810,11 +783,16 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub error_message: ::std::option::Option<::std::string::String>,
+    /**Indicates the type of error encountered during the board export task.
+Possible values:
+`TEMPORARY`: the board export task encountered a temporary error. Retry the board export task after some time.
+`FATAL`: the board export failed and cannot be retried. This export will never succeed due to issues such as board corruption, non-existence, or other unrecoverable errors. Please verify the board's state or contact support if assistance is needed.
+`UNKNOWN`: the board export task encountered an unexpected exception. Retry the board export task after some time.*/
     #[serde(
         rename = "errorType",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub error_type: ::std::option::Option<ExportTaskErrorType>,
+    pub error_type: ::std::option::Option<::std::string::String>,
     ///Unique identifier of the board export task.
     pub id: ::std::string::String,
     ///Size of the exported artifact in bytes.
@@ -823,7 +801,14 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub size_in_bytes: ::std::option::Option<i64>,
-    pub status: ExportTaskStatus,
+    /**Indicates the status of the individual board export task.
+Possible values:
+`SUCCESS`: the board export task was completed successfully and the results are available.
+`ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
+`CANCELLED`: the board export task was cancelled.
+`SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
+`CREATED`: the board export task was created.*/
+    pub status: ::std::string::String,
 }
 #[cfg(feature = "exports")]
 ///Information about a board in the board export task.
@@ -877,7 +862,14 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
     pub link_expired_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
-    pub status: ExportTaskStatus,
+    /**Indicates the status of the individual board export task.
+Possible values:
+`SUCCESS`: the board export task was completed successfully and the results are available.
+`ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
+`CANCELLED`: the board export task was cancelled.
+`SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
+`CREATED`: the board export task was created.*/
+    pub status: ::std::string::String,
 }
 #[cfg(feature = "exports")]
 ///Board export task results.
@@ -892,18 +884,30 @@ pub struct BoardExportTaskResult {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub error_message: ::std::option::Option<::std::string::String>,
+    /**Indicates the type of error encountered during the board export task.
+Possible values:
+`TEMPORARY`: the board export task encountered a temporary error. Retry the board export task after some time.
+`FATAL`: the board export failed and cannot be retried. This export will never succeed due to issues such as board corruption, non-existence, or other unrecoverable errors. Please verify the board's state or contact support if assistance is needed.
+`UNKNOWN`: the board export task encountered an unexpected exception. Retry the board export task after some time.*/
     #[serde(
         rename = "errorType",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub error_type: ::std::option::Option<ExportTaskErrorType>,
+    pub error_type: ::std::option::Option<::std::string::String>,
     ///URL of the S3 bucket that contains the exported files.
     #[serde(
         rename = "exportLink",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub export_link: ::std::option::Option<::std::string::String>,
-    pub status: ExportTaskStatus,
+    /**Indicates the status of the individual board export task.
+Possible values:
+`SUCCESS`: the board export task was completed successfully and the results are available.
+`ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
+`CANCELLED`: the board export task was cancelled.
+`SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
+`CREATED`: the board export task was created.*/
+    pub status: ::std::string::String,
 }
 #[cfg(feature = "exports")]
 /**Specifies the format of the file to which the board will be exported. Supported formats include SVG (default), HTML, and PDF.
@@ -917,53 +921,6 @@ pub enum BoardFormat {
     Pdf,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-#[cfg(feature = "groups")]
-///[Unique identifier (ID) of the board](https://developers.miro.com/reference/board-model)
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct BoardId(pub ::std::string::String);
-#[cfg(feature = "groups")]
-impl ::std::ops::Deref for BoardId {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::convert::From<BoardId> for ::std::string::String {
-    fn from(value: BoardId) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::convert::From<::std::string::String> for BoardId {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::fmt::Display for BoardId {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::str::FromStr for BoardId {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
 }
 #[cfg(feature = "audit_logs")]
 ///Contains information about the content log of for a board item.
@@ -1102,23 +1059,6 @@ pub struct BoardMemberChanges {
     /// Role of the board member. Miro's default: `commenter`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<BoardRole>,
-}
-#[cfg(feature = "board_members")]
-///`BoardMemberWithLinks`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct BoardMemberWithLinks {
-    ///Unique identifier (ID) of the user.
-    pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<SelfLink>,
-    ///Name of the user.
-    pub name: ::std::string::String,
-    /// Role of the board member.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub role: ::std::option::Option<BoardRole>,
-    ///Type of the object that is returned. In this case, `type` returns `board_member`.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
 }
 #[cfg(feature = "board_members")]
 ///`BoardMembersInvite`
@@ -1529,14 +1469,24 @@ pub enum BoardUserGroupRole {
 ///Page of user groups that with access to the board.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BoardUserGroupsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of user groups.
     pub data: ::std::vec::Vec<BoardUserGroup>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
 ///`BoardWithLinks`
@@ -1886,28 +1836,6 @@ pub struct CardData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///Contains card item data, such as the title, description, due date, or assignee ID.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CardDataPlatformbulkcreateoperation {
-    ///Unique user identifier. In the GUI, the user ID is mapped to the name of the user who is assigned as the owner of the task or activity described in the card. The identifier is a string containing numbers, and it is automatically assigned to a user when they first sign up.
-    #[serde(
-        rename = "assigneeId",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub assignee_id: ::std::option::Option<::std::string::String>,
-    ///A short text description to add context about the card.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
-    ///The date when the task or activity described in the card is due to be completed. In the GUI, users can select the due date from a calendar. Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(rename = "dueDate", skip_serializing_if = "::std::option::Option::is_none")]
-    pub due_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    /**A short text header for the card.
-
-Miro's default: `sample card item`.*/
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
 #[cfg(feature = "items")]
 ///`CardItem`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1943,7 +1871,7 @@ pub struct CardItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1972,18 +1900,6 @@ Default: `#2d9bf0`.*/
     pub card_theme: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
-///Contains information about the style of a card item, such as the card theme.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CardStylePlatformbulkcreateoperation {
-    /**Hex value of the border color of the card.
-Default: `#2d9bf0`.*/
-    #[serde(
-        rename = "cardTheme",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub card_theme: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "items")]
 ///`CardUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct CardUpdateRequest {
@@ -1992,7 +1908,8 @@ pub struct CardUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2141,7 +2058,8 @@ pub struct CodeWidgetUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
@@ -2631,6 +2549,7 @@ impl ::std::convert::From<UserResource> for CreateUserResponse {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -2643,308 +2562,6 @@ pub struct CreatedBy {
     ///Indicates the type of object returned. In this case, `type` returns `user`.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformContainers {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformExperimentalFeatures {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformFileUpload {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformTags {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformcreateitemsinbulkusingfilefromdevice {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who created the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CreatedByPlatformgroups {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct CreationTime(pub ::chrono::DateTime<::chrono::offset::Utc>);
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::ops::Deref for CreationTime {
-    type Target = ::chrono::DateTime<::chrono::offset::Utc>;
-    fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
-        &self.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<CreationTime> for ::chrono::DateTime<::chrono::offset::Utc> {
-    fn from(value: CreationTime) -> Self {
-        value.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>> for CreationTime {
-    fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
-        Self(value)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::fmt::Display for CreationTime {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::str::FromStr for CreationTime {
-    type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::TryFrom<&str> for CreationTime {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::TryFrom<String> for CreationTime {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct CreationTimePlatformcreateitemsinbulkusingfilefromdevice(
-    pub ::chrono::DateTime<::chrono::offset::Utc>,
-);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Target = ::chrono::DateTime<::chrono::offset::Utc>;
-    fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<CreationTimePlatformcreateitemsinbulkusingfilefromdevice>
-for ::chrono::DateTime<::chrono::offset::Utc> {
-    fn from(value: CreationTimePlatformcreateitemsinbulkusingfilefromdevice) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>>
-for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str>
-for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String>
-for CreationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
 }
 #[cfg(
     any(
@@ -3006,76 +2623,6 @@ pub enum CustomFieldIconShape {
     Square,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
-}
-#[cfg(feature = "full")]
-///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CustomFieldPlatformTags {
-    ///Hex value representing the color that fills the background area of the preview field, when it's displayed on the app card.
-    #[serde(
-        rename = "fillColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub fill_color: ::std::option::Option<::std::string::String>,
-    /// The shape of the icon on the preview field. Miro's default: `round`.
-    #[serde(
-        rename = "iconShape",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub icon_shape: ::std::option::Option<CustomFieldIconShape>,
-    /**A valid URL pointing to an image available online.
-The transport protocol must be HTTPS.
-Possible image file formats: JPG/JPEG, PNG, SVG.*/
-    #[serde(rename = "iconUrl", skip_serializing_if = "::std::option::Option::is_none")]
-    pub icon_url: ::std::option::Option<::std::string::String>,
-    ///Hex value representing the color of the text string assigned to `value`.
-    #[serde(
-        rename = "textColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub text_color: ::std::option::Option<::std::string::String>,
-    ///A short text displayed in a tooltip when clicking or hovering over the preview field.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub tooltip: ::std::option::Option<::std::string::String>,
-    /**The actual data value of the custom field.
-It can be any type of information that you want to convey.*/
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub value: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct CustomFieldPlatformbulkcreateoperation {
-    ///Hex value representing the color that fills the background area of the preview field, when it's displayed on the app card.
-    #[serde(
-        rename = "fillColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub fill_color: ::std::option::Option<::std::string::String>,
-    /// The shape of the icon on the preview field. Miro's default: `round`.
-    #[serde(
-        rename = "iconShape",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub icon_shape: ::std::option::Option<CustomFieldIconShape>,
-    /**A valid URL pointing to an image available online.
-The transport protocol must be HTTPS.
-Possible image file formats: JPG/JPEG, PNG, SVG.*/
-    #[serde(rename = "iconUrl", skip_serializing_if = "::std::option::Option::is_none")]
-    pub icon_url: ::std::option::Option<::std::string::String>,
-    ///Hex value representing the color of the text string assigned to `value`.
-    #[serde(
-        rename = "textColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub text_color: ::std::option::Option<::std::string::String>,
-    ///A short text displayed in a tooltip when clicking or hovering over the preview field.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub tooltip: ::std::option::Option<::std::string::String>,
-    /**The actual data value of the custom field.
-It can be any type of information that you want to convey.*/
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "data_classification")]
 ///Data classification label
@@ -3193,26 +2740,6 @@ impl ::std::convert::From<DocFormatMarkdownData> for DocFormatData {
         Self::MarkdownData(value)
     }
 }
-#[cfg(feature = "full")]
-///`DocFormatDataPlatform`
-#[derive(::serde::Serialize, Clone, Debug)]
-#[serde(untagged)]
-pub enum DocFormatDataPlatform {
-    HtmlData(DocFormatHtmlData),
-    MarkdownData(DocFormatMarkdownData),
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<DocFormatHtmlData> for DocFormatDataPlatform {
-    fn from(value: DocFormatHtmlData) -> Self {
-        Self::HtmlData(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<DocFormatMarkdownData> for DocFormatDataPlatform {
-    fn from(value: DocFormatMarkdownData) -> Self {
-        Self::MarkdownData(value)
-    }
-}
 #[cfg(feature = "items")]
 ///`DocFormatHtmlData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -3269,7 +2796,7 @@ pub struct DocFormatItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     ///Type of item that is returned.
@@ -3311,29 +2838,6 @@ pub struct DocumentCreateRequest {
 }
 #[cfg(
     any(
-        feature = "experimental",
-        feature = "groups",
-        feature = "items",
-        feature = "tags"
-    )
-)]
-///`DocumentData`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct DocumentData {
-    /**The URL to download the resource. You must use your access token to access the URL. The URL contains the `redirect` parameter to control the request execution.
-`redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
-If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned is `application/octet-stream`.*/
-    #[serde(
-        rename = "documentUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub document_url: ::std::option::Option<::std::string::String>,
-    ///A short text header to identify the document.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
-#[cfg(
-    any(
         feature = "audit_logs",
         feature = "board_members",
         feature = "boards",
@@ -3346,28 +2850,13 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
-///`DocumentDataResponse`
+///`DocumentData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct DocumentDataResponse {
-    /**The URL to download the resource. You must use your access token to access the URL. The URL contains the `redirect` parameter to control the request execution.
-`redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
-If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned is `application/octet-stream`.*/
-    #[serde(
-        rename = "documentUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub document_url: ::std::option::Option<::std::string::String>,
-    ///A short text header to identify the document.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///`DocumentDataResponsePlatformcreateitemsinbulkusingfilefromdevice`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct DocumentDataResponsePlatformcreateitemsinbulkusingfilefromdevice {
+pub struct DocumentData {
     /**The URL to download the resource. You must use your access token to access the URL. The URL contains the `redirect` parameter to control the request execution.
 `redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
 If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned is `application/octet-stream`.*/
@@ -3415,49 +2904,7 @@ pub struct DocumentItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub position: ::std::option::Option<Position>,
-    ///Type of item that is returned.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
-}
-#[cfg(feature = "full")]
-///`DocumentItemPlatformFileUpload`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct DocumentItemPlatformFileUpload {
-    ///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "createdAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "createdBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_by: ::std::option::Option<CreatedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<DocumentData>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub geometry: ::std::option::Option<Geometry>,
-    ///Unique identifier (ID) of an item.
-    pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<WidgetLinks>,
-    ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "modifiedAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "modifiedBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_by: ::std::option::Option<ModifiedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     ///Type of item that is returned.
@@ -3473,7 +2920,8 @@ pub struct DocumentUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<FixedRatioGeometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
@@ -3499,18 +2947,6 @@ pub struct DocumentUrlDataChanges {
     ///URL where the document is hosted.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "items")]
-///Contains information about the document URL.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct DocumentUrlDataPlatformbulkcreateoperation {
-    ///A short text header to identify the document.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-    /**URL where the document is hosted.
-
-Miro's default: `https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf`.*/
-    pub url: ::std::string::String,
 }
 #[cfg(feature = "items")]
 ///`EmbedCreateRequest`
@@ -3545,54 +2981,6 @@ pub struct EmbedData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub description: ::std::option::Option<::std::string::String>,
     ///Html code of the embedded item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub html: ::std::option::Option<::std::string::String>,
-    /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub mode: ::std::option::Option<EmbedMode>,
-    /**The URL to download the resource. You must use your access token to access the URL.
-The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters:
-`format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`.
-`redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
-If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned can be `image/png`, 'image/svg', or 'image/jpg', depending on the original image type.*/
-    #[serde(
-        rename = "previewUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub preview_url: ::std::option::Option<::std::string::String>,
-    ///Name of the content's provider.
-    #[serde(
-        rename = "providerName",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub provider_name: ::std::option::Option<::std::string::String>,
-    ///Url of the content's provider.
-    #[serde(
-        rename = "providerUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub provider_url: ::std::option::Option<::std::string::String>,
-    ///Title of the embedded item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-    ///A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///`EmbedDataResponse`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct EmbedDataResponse {
-    ///Type of the embedded item's content.
-    #[serde(
-        rename = "contentType",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub content_type: ::std::option::Option<::std::string::String>,
-    ///Short description of the embedded item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub description: ::std::option::Option<::std::string::String>,
-    ///HTML code of the embedded item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub html: ::std::option::Option<::std::string::String>,
     /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
@@ -3662,7 +3050,7 @@ pub struct EmbedItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     ///Type of item that is returned.
@@ -3697,7 +3085,8 @@ pub struct EmbedUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<FixedRatioNoRotationGeometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
@@ -3735,24 +3124,6 @@ pub struct EmbedUrlDataChanges {
     ///A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub url: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "items")]
-///Contains information about the embed URL.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct EmbedUrlDataPlatformbulkcreateoperation {
-    /// Defines how the content in the embed item is displayed on the board. `inline`: The embedded content is displayed directly on the board. `modal`: The embedded content is displayed inside a modal overlay on the board.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub mode: ::std::option::Option<EmbedMode>,
-    ///URL of the image to be used as the preview image for the embedded item.
-    #[serde(
-        rename = "previewUrl",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub preview_url: ::std::option::Option<::std::string::String>,
-    /**A [valid URL](https://developers.miro.com/reference/data#embeddata) pointing to the content resource that you want to embed in the board. Possible transport protocols: HTTP, HTTPS.
-
-Miro's default: `https://www.youtube.com/watch?v=HlVSNEiFCBk`.*/
-    pub url: ::std::string::String,
 }
 #[cfg(feature = "full")]
 ///Contains information about the style of an item, such as the color, font, or border style.
@@ -3822,6 +3193,42 @@ impl ::std::default::Default for EnterpriseBoardContentItemLogsFetchSorting {
     fn default() -> Self {
         EnterpriseBoardContentItemLogsFetchSorting::Asc
     }
+}
+#[cfg(feature = "exports")]
+/**Indicates the status of the individual board export task.
+Possible values:
+`TASK_STATUS_SUCCESS`: the board export task was completed successfully and the results are available.
+`TASK_STATUS_ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
+`TASK_STATUS_CANCELLED`: the board export task was cancelled.
+`TASK_STATUS_SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
+`TASK_STATUS_CREATED`: the board export task was created.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum EnterpriseBoardExportJobTasksStatusItem {
+    TaskStatusSuccess,
+    TaskStatusError,
+    TaskStatusCancelled,
+    TaskStatusScheduled,
+    TaskStatusCreated,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
+#[cfg(feature = "exports")]
+/**Indicates the current state of the board export job.
+Possible values:
+`JOB_STATUS_CREATED`: the job has been created but not yet started. Retry the status call after some time.
+`JOB_STATUS_IN_PROGRESS`: the job is in progress, and the results are not ready yet. Retry the status call after some time.
+`JOB_STATUS_CANCELLED`: the job has been cancelled and will not produce any more results.
+`JOB_STATUS_FINISHED`: the job is complete. You can now get results for the board export job.*/
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum EnterpriseBoardExportJobsStatusItem {
+    JobStatusCreated,
+    JobStatusInProgress,
+    JobStatusCancelled,
+    JobStatusFinished,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
 ///`EnterpriseGetAiInteractionLogsSorting`
@@ -3898,6 +3305,18 @@ pub enum EnterpriseGetOrganizationMembersRole {
     OrganizationExternalUser,
     OrganizationTeamGuestUser,
     Unknown,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
+#[cfg(feature = "enterprise")]
+///`EnterpriseGetTeamMembersRole`
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum EnterpriseGetTeamMembersRole {
+    Member,
+    Admin,
+    NonTeam,
+    TeamGuest,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -4094,163 +3513,6 @@ pub enum ExportJobStatus {
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
-#[cfg(feature = "exports")]
-/**Indicates the type of error encountered during the board export task.
-Possible values:
-`TEMPORARY`: the board export task encountered a temporary error. Retry the board export task after some time.
-`FATAL`: the board export failed and cannot be retried. This export will never succeed due to issues such as board corruption, non-existence, or other unrecoverable errors. Please verify the board's state or contact support if assistance is needed.
-`UNKNOWN`: the board export task encountered an unexpected exception. Retry the board export task after some time.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct ExportTaskErrorType(pub ::std::string::String);
-#[cfg(feature = "exports")]
-impl ::std::ops::Deref for ExportTaskErrorType {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<ExportTaskErrorType> for ::std::string::String {
-    fn from(value: ExportTaskErrorType) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<::std::string::String> for ExportTaskErrorType {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::fmt::Display for ExportTaskErrorType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::str::FromStr for ExportTaskErrorType {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "exports")]
-/**Indicates the status of the individual board export task.
-Possible values:
-`SUCCESS`: the board export task was completed successfully and the results are available.
-`ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
-`CANCELLED`: the board export task was cancelled.
-`SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
-`CREATED`: the board export task was created.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct ExportTaskStatus(pub ::std::string::String);
-#[cfg(feature = "exports")]
-impl ::std::ops::Deref for ExportTaskStatus {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<ExportTaskStatus> for ::std::string::String {
-    fn from(value: ExportTaskStatus) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<::std::string::String> for ExportTaskStatus {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::fmt::Display for ExportTaskStatus {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::str::FromStr for ExportTaskStatus {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "exports")]
-/**Indicates the status of the individual board export task.
-Possible values:
-`TASK_STATUS_SUCCESS`: the board export task was completed successfully and the results are available.
-`TASK_STATUS_ERROR`: the board export task encountered an error and failed to complete. The `errorMessage` field provides more information on the error.
-`TASK_STATUS_CANCELLED`: the board export task was cancelled.
-`TASK_STATUS_SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
-`TASK_STATUS_CREATED`: the board export task was created.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct ExportTaskStatusFilter(pub ::std::string::String);
-#[cfg(feature = "exports")]
-impl ::std::ops::Deref for ExportTaskStatusFilter {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<ExportTaskStatusFilter> for ::std::string::String {
-    fn from(value: ExportTaskStatusFilter) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::convert::From<::std::string::String> for ExportTaskStatusFilter {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::fmt::Display for ExportTaskStatusFilter {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "exports")]
-impl ::std::str::FromStr for ExportTaskStatusFilter {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -4287,20 +3549,6 @@ pub enum FillColor {
 ///Contains geometrical information about the item, such as its width or rotation. You can set either the width or height, you cannot set both the width and height at the same time.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct FixedRatioGeometry {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or rotation. You can set either the width or height, you cannot set both the width and height at the same time.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct FixedRatioGeometryPlatformFileUpload {
     ///Height of the item, in pixels.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub height: ::std::option::Option<f64>,
@@ -4448,9 +3696,7 @@ pub struct FrameData {
     ///Title of the frame. This title appears at the top of the frame.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    /**Only free form frames are supported at the moment.
-
-Miro's default: `freeform`.*/
+    /// Only free form frames are supported at the moment. Miro's default: `freeform`.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<FrameDataType>,
 }
@@ -4499,27 +3745,9 @@ Miro's default: `true`.*/
     ///Title of the frame. This title appears at the top of the frame.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub title: ::std::option::Option<::std::string::String>,
-    /**Only free form frames are supported at the moment.
-
-Miro's default: `freeform`.*/
+    /// Only free form frames are supported at the moment. Miro's default: `freeform`.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<FrameDataPlatformContainersType>,
-}
-#[cfg(feature = "full")]
-/**Only free form frames are supported at the moment.
-
-Miro's default: `freeform`.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum FrameDataPlatformContainersType {
-    Freeform,
-    Heap,
-    Grid,
-    Rows,
-    Columns,
-    Unknown,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub type_: ::std::option::Option<FrameDataType>,
 }
 #[cfg(
     any(
@@ -4541,6 +3769,7 @@ pub enum FrameDataType {
     Grid,
     Rows,
     Columns,
+    Unknown,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -4696,80 +3925,13 @@ pub struct GenericItemCursorPaged {
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///`GenericItemCursorPagedPlatformContainers`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GenericItemCursorPagedPlatformContainers {
-    ///A cursor-paginated method returns a portion of the total set of results based on the `limit` specified and a `cursor` that points to the next portion of the results. To retrieve the next set of results of the collection, set the `cursor` parameter in your next request to the value returned in this parameter.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<::std::string::String>,
-    ///Contains the result data.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub data: ::std::vec::Vec<GenericItem>,
-    ///Maximum number of results returned based on the `limit` specified in the request. For example, if there are `20` results, the request has no `cursor` value, and the `limit` is set to `20`,the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the `cursor` parameter value that you obtained from the response.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<i32>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<PageLinks>,
-    ///Number of results returned in the response considering the `cursor` and the `limit` values sent in the request. For example, if there are `20` results, the request does not have a `cursor` value, and the `limit` set to `10`, the `size` of the results will be `10`.<br>In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub size: ::std::option::Option<i32>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<i64>,
-    ///The kind of list (`cursor-list`).
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains the result data.
-#[derive(::serde::Serialize, Clone, Debug)]
-pub struct GenericItemPlatformTags {
-    ///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "createdAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "createdBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_by: ::std::option::Option<CreatedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<WidgetDataOutput>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub geometry: ::std::option::Option<Geometry>,
-    ///Unique identifier (ID) of an item.
-    pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<WidgetLinks>,
-    ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "modifiedAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "modifiedBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_by: ::std::option::Option<ModifiedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub position: ::std::option::Option<Position>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub style: ::std::option::Option<ItemStyle>,
-    ///Type of item that is returned.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
-}
 #[cfg(feature = "items")]
 ///`GenericItemUpdate`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GenericItemUpdate {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
@@ -4866,6 +4028,7 @@ pub struct GenericSubscriptionsCursorPaged {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -4889,104 +4052,6 @@ pub struct GeometryNoRotation {
     ///Height of the item, in pixels.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub height: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformContainers {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformExperimentalFeatures {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformFileUpload {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformTags {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformbulkcreateoperation {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformcreateitemsinbulkusingfilefromdevice {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
-    ///Width of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///Contains geometrical information about the item, such as its width or height.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct GeometryPlatformgroups {
-    ///Height of the item, in pixels.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub height: ::std::option::Option<f64>,
-    ///Rotation angle of an item, in degrees, relative to the board. You can rotate items clockwise (right) and counterclockwise (left) by specifying positive and negative values, respectively.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub rotation: ::std::option::Option<f64>,
     ///Width of the item, in pixels.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
@@ -5285,53 +4350,6 @@ Miro's default: `user-group`.*/
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
-#[cfg(feature = "groups")]
-///Unique identifier (ID) of the Group
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct GroupId(pub ::std::string::String);
-#[cfg(feature = "groups")]
-impl ::std::ops::Deref for GroupId {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::convert::From<GroupId> for ::std::string::String {
-    fn from(value: GroupId) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::convert::From<::std::string::String> for GroupId {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::fmt::Display for GroupId {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "groups")]
-impl ::std::str::FromStr for GroupId {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
 #[cfg(feature = "scim")]
 ///list of groups (teams)
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -5432,14 +4450,24 @@ Miro's default: `user-group-member`.*/
 ///Page of members that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupMembersPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of group members.
     pub data: ::std::vec::Vec<GroupMember>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
 ///`GroupResource`
@@ -5537,27 +4565,47 @@ pub enum GroupTeamRole {
 ///Page of teams that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupTeamsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of teams.
     pub data: ::std::vec::Vec<GroupTeam>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
 ///Page of groups that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GroupsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of groups.
     pub data: ::std::vec::Vec<Group>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
 ///`ImageCreateRequest`
@@ -5573,28 +4621,6 @@ pub struct ImageCreateRequest {
 }
 #[cfg(
     any(
-        feature = "experimental",
-        feature = "groups",
-        feature = "items",
-        feature = "tags"
-    )
-)]
-///`ImageData`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ImageData {
-    /**The URL to download the resource. You must use your access token to access the URL.
-The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters:
-`format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`.
-`redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
-If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned can be `image/png`, 'image/svg', or 'image/jpg', depending on the original image type.*/
-    #[serde(rename = "imageUrl", skip_serializing_if = "::std::option::Option::is_none")]
-    pub image_url: ::std::option::Option<::std::string::String>,
-    ///A short text header to identify the image.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
-#[cfg(
-    any(
         feature = "audit_logs",
         feature = "board_members",
         feature = "boards",
@@ -5607,24 +4633,18 @@ If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP resp
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
-///`ImageDataResponse`
+///`ImageData`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ImageDataResponse {
-    ///The URL to download the resource. You must use your access token to access the URL. The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters: `format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`. `redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file. If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned can be `image/png`, 'image/svg', or 'image/jpg', depending on the original image type.
-    #[serde(rename = "imageUrl", skip_serializing_if = "::std::option::Option::is_none")]
-    pub image_url: ::std::option::Option<::std::string::String>,
-    ///A short text header to identify the image.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub title: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///`ImageDataResponsePlatformcreateitemsinbulkusingfilefromdevice`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ImageDataResponsePlatformcreateitemsinbulkusingfilefromdevice {
-    ///The URL to download the resource. You must use your access token to access the URL. The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters: `format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`. `redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file. If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned can be `image/png`, 'image/svg', or 'image/jpg', depending on the original image type.
+pub struct ImageData {
+    /**The URL to download the resource. You must use your access token to access the URL.
+The URL contains the `redirect` parameter and the `format` parameter to control the request execution as described in the following parameters:
+`format` parameter: By default, the image format is set to the preview image. If you want to download the original image, set the `format` parameter in the URL to `original`.
+`redirect`: By default, the `redirect` parameter is set to `false` and the resource object containing the URL and the resource type is returned with a 200 OK HTTP code. This URL is valid for 60 seconds. You can use this URL to retrieve the resource file.
+If the `redirect` parameter is set to `true`, a 307 TEMPORARY_REDIRECT HTTP response is returned. If you follow HTTP 3xx responses as redirects, you will automatically be redirected to the resource file and the content type returned can be `image/png`, 'image/svg', or 'image/jpg', depending on the original image type.*/
     #[serde(rename = "imageUrl", skip_serializing_if = "::std::option::Option::is_none")]
     pub image_url: ::std::option::Option<::std::string::String>,
     ///A short text header to identify the image.
@@ -5666,49 +4686,7 @@ pub struct ImageItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub position: ::std::option::Option<Position>,
-    ///Type of item that is returned.
-    #[serde(rename = "type")]
-    pub type_: ::std::string::String,
-}
-#[cfg(feature = "full")]
-///`ImageItemPlatformFileUpload`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct ImageItemPlatformFileUpload {
-    ///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "createdAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "createdBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub created_by: ::std::option::Option<CreatedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub data: ::std::option::Option<ImageData>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub geometry: ::std::option::Option<Geometry>,
-    ///Unique identifier (ID) of an item.
-    pub id: ::std::string::String,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<WidgetLinks>,
-    ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-    #[serde(
-        rename = "modifiedAt",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-    #[serde(
-        rename = "modifiedBy",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub modified_by: ::std::option::Option<ModifiedBy>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     ///Type of item that is returned.
@@ -5724,7 +4702,8 @@ pub struct ImageUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<FixedRatioGeometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
 }
@@ -5787,17 +4766,19 @@ pub struct InvitationResult {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
 ///Contains information about an item.
 #[derive(::serde::Serialize, Clone, Debug)]
 pub struct Item {
+    ///Date and time when the item was created. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub created_at: ::std::option::Option<CreationTime>,
+    pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
         skip_serializing_if = "::std::option::Option::is_none"
@@ -5807,20 +4788,22 @@ pub struct Item {
     pub data: ::std::option::Option<ItemData>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
-    pub id: ItemId,
+    ///Unique identifier (ID) of an item.
+    pub id: ::std::string::String,
     pub links: SelfLink,
+    ///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub modified_at: ::std::option::Option<ModificationTime>,
+    pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentWithLinks>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     ///Type of item.
@@ -5835,8 +4818,9 @@ pub struct ItemChanges {
     pub data: ::std::option::Option<ItemDataChanges>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
+    ///Unique identifier (ID) of an item.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<ItemId>,
+    pub id: ::std::option::Option<::std::string::String>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5928,6 +4912,7 @@ pub struct ItemCreate {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -5935,8 +4920,8 @@ pub struct ItemCreate {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum ItemData {
-    DocumentDataResponse(DocumentDataResponse),
-    ImageDataResponse(ImageDataResponse),
+    DocumentData(DocumentData),
+    ImageData(ImageData),
     /// Data of a `type` this version of the client does not know (or that did not match
     /// its documented shape), kept as raw JSON.
     Unknown(::serde_json::Value),
@@ -5955,12 +4940,13 @@ pub enum ItemData {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
-impl ::std::convert::From<DocumentDataResponse> for ItemData {
-    fn from(value: DocumentDataResponse) -> Self {
-        Self::DocumentDataResponse(value)
+impl ::std::convert::From<DocumentData> for ItemData {
+    fn from(value: DocumentData) -> Self {
+        Self::DocumentData(value)
     }
 }
 #[cfg(
@@ -5977,12 +4963,13 @@ impl ::std::convert::From<DocumentDataResponse> for ItemData {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
-impl ::std::convert::From<ImageDataResponse> for ItemData {
-    fn from(value: ImageDataResponse) -> Self {
-        Self::ImageDataResponse(value)
+impl ::std::convert::From<ImageData> for ItemData {
+    fn from(value: ImageData) -> Self {
+        Self::ImageData(value)
     }
 }
 #[cfg(feature = "full")]
@@ -6073,227 +5060,10 @@ impl ::std::convert::From<TextData> for ItemDataCreate {
         Self::TextData(value)
     }
 }
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-///Unique identifier (ID) of an item.
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct ItemId(pub ::std::string::String);
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::ops::Deref for ItemId {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<ItemId> for ::std::string::String {
-    fn from(value: ItemId) -> Self {
-        value.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<::std::string::String> for ItemId {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::fmt::Display for ItemId {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::str::FromStr for ItemId {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "full")]
-///Unique identifier (ID) of an item.
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct ItemIdPlatformcreateitemsinbulkusingfilefromdevice(pub ::std::string::String);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<ItemIdPlatformcreateitemsinbulkusingfilefromdevice>
-for ::std::string::String {
-    fn from(value: ItemIdPlatformcreateitemsinbulkusingfilefromdevice) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::string::String>
-for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for ItemIdPlatformcreateitemsinbulkusingfilefromdevice {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
 #[cfg(any(feature = "groups", feature = "tags"))]
 ///`ItemPagedResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ItemPagedResponse {
-    ///Contains the result data.
-    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub data: ::std::vec::Vec<GenericItem>,
-    /**Maximum number of results returned based on the `limit` specified in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the offset parameter. In this example, you will set the offset parameter to 20 as the offset is zero-based.
-*/
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<i32>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<PageLinks>,
-    ///Zero-based index of the first item in the collection. For example, If there are `30` results, and the request has the offset set to `28`, the response will return `2` results.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub offset: ::std::option::Option<i32>,
-    ///Number of results returned in the response. The `size` is the number of results returned considering the `offset` and the `limit` values sent in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`.<br>If there are `10` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `10`.<br>If there are `30` results, and the request has the offset set to `28` and the `limit` set to `20`, the `size` of the results will be `2` as the `offset` is the zero-based offset of the first item in the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub size: ::std::option::Option<i32>,
-    ///Total number of results available. If the value of the `total` parameter is higher than the value of the `size` parameter, this means that there are more results that you can retrieve. To retrieve more results, you can make another request and set the `offset` value accordingly. For example, if there are `30` results, and the request has the `offset` set to `0` and the `limit` set to `20`, the `size` parameter will return `20` and the `total` parameter will return `30`. This means that there are 9 more results to retrieve (as the offset is zero-based).
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<i64>,
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///`ItemPagedResponsePlatformTags`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ItemPagedResponsePlatformTags {
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<GenericItem>,
@@ -6728,7 +5498,7 @@ pub struct MindmapItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<MindmapStyle>,
     ///Type of item that is returned.
@@ -6880,325 +5650,18 @@ impl ::std::convert::From<TextData> for MindmapWidgetDataOutput {
         feature = "enterprise",
         feature = "experimental",
         feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct ModificationTime(pub ::chrono::DateTime<::chrono::offset::Utc>);
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::ops::Deref for ModificationTime {
-    type Target = ::chrono::DateTime<::chrono::offset::Utc>;
-    fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
-        &self.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<ModificationTime>
-for ::chrono::DateTime<::chrono::offset::Utc> {
-    fn from(value: ModificationTime) -> Self {
-        value.0
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>>
-for ModificationTime {
-    fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
-        Self(value)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::fmt::Display for ModificationTime {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::str::FromStr for ModificationTime {
-    type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::TryFrom<&str> for ModificationTime {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl ::std::convert::TryFrom<String> for ModificationTime {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-///Date and time when the item was last modified. <br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct ModificationTimePlatformcreateitemsinbulkusingfilefromdevice(
-    pub ::chrono::DateTime<::chrono::offset::Utc>,
-);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Target = ::chrono::DateTime<::chrono::offset::Utc>;
-    fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<ModificationTimePlatformcreateitemsinbulkusingfilefromdevice>
-for ::chrono::DateTime<::chrono::offset::Utc> {
-    fn from(
-        value: ModificationTimePlatformcreateitemsinbulkusingfilefromdevice,
-    ) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>>
-for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display
-for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr
-for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str>
-for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String>
-for ModificationTimePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
         feature = "frames",
         feature = "groups",
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
 ///Contains information about the user who last modified the item.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct ModifiedBy {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformContainers {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformExperimentalFeatures {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformFileUpload {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformTags {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformcreateitemsinbulkusingfilefromdevice {
-    ///Unique identifier (ID) of the user.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    ///Indicates the type of object returned. In this case, `type` returns `user`.
-    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains information about the user who last modified the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ModifiedByPlatformgroups {
     ///Unique identifier (ID) of the user.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
@@ -7406,310 +5869,6 @@ pub enum OrganizationPlan {
 }
 #[cfg(
     any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct PageCursor(pub ::std::string::String);
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::ops::Deref for PageCursor {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::From<PageCursor> for ::std::string::String {
-    fn from(value: PageCursor) -> Self {
-        value.0
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::From<::std::string::String> for PageCursor {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::fmt::Display for PageCursor {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "exports",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::str::FromStr for PageCursor {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "full")]
-///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct PageCursorUserGroupsEnterprisePlan(pub ::std::string::String);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for PageCursorUserGroupsEnterprisePlan {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<PageCursorUserGroupsEnterprisePlan> for ::std::string::String {
-    fn from(value: PageCursorUserGroupsEnterprisePlan) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::string::String> for PageCursorUserGroupsEnterprisePlan {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for PageCursorUserGroupsEnterprisePlan {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for PageCursorUserGroupsEnterprisePlan {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-/**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
-
-Miro's default: `100`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct PageLimit(pub ::std::num::NonZeroU32);
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::ops::Deref for PageLimit {
-    type Target = ::std::num::NonZeroU32;
-    fn deref(&self) -> &::std::num::NonZeroU32 {
-        &self.0
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::From<PageLimit> for ::std::num::NonZeroU32 {
-    fn from(value: PageLimit) -> Self {
-        value.0
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::From<::std::num::NonZeroU32> for PageLimit {
-    fn from(value: ::std::num::NonZeroU32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::fmt::Display for PageLimit {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::str::FromStr for PageLimit {
-    type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::TryFrom<&str> for PageLimit {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(
-    any(
-        feature = "cases",
-        feature = "enterprise",
-        feature = "legal_holds",
-        feature = "projects"
-    )
-)]
-impl ::std::convert::TryFrom<String> for PageLimit {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-/**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
-
-Miro's default: `100`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct PageLimitUserGroupsEnterprisePlan(pub ::std::num::NonZeroU32);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for PageLimitUserGroupsEnterprisePlan {
-    type Target = ::std::num::NonZeroU32;
-    fn deref(&self) -> &::std::num::NonZeroU32 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<PageLimitUserGroupsEnterprisePlan> for ::std::num::NonZeroU32 {
-    fn from(value: PageLimitUserGroupsEnterprisePlan) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::num::NonZeroU32> for PageLimitUserGroupsEnterprisePlan {
-    fn from(value: ::std::num::NonZeroU32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for PageLimitUserGroupsEnterprisePlan {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for PageLimitUserGroupsEnterprisePlan {
-    type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str> for PageLimitUserGroupsEnterprisePlan {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String> for PageLimitUserGroupsEnterprisePlan {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(
-    any(
         feature = "board_members",
         feature = "boards",
         feature = "connectors",
@@ -7738,292 +5897,20 @@ pub struct PageLinks {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///Contains pagination links for the collection.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct PageLinksPlatformExperimentalFeatures {
-    ///Link to retrieve information in the first page of the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub first: ::std::option::Option<::std::string::String>,
-    ///Link to the retrieve information in the last page of the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub last: ::std::option::Option<::std::string::String>,
-    ///Link to retrieve information in the next page of the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub next: ::std::option::Option<::std::string::String>,
-    ///Link to retrieve information in the previous page of the collection.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub prev: ::std::option::Option<::std::string::String>,
-    ///Link to retrieve information in the current page of the collection.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-/**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
-
-Miro's default: `100`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct PageSize(pub i32);
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::ops::Deref for PageSize {
-    type Target = i32;
-    fn deref(&self) -> &i32 {
-        &self.0
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::From<PageSize> for i32 {
-    fn from(value: PageSize) -> Self {
-        value.0
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::From<i32> for PageSize {
-    fn from(value: i32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::fmt::Display for PageSize {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::str::FromStr for PageSize {
-    type Err = <i32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::TryFrom<&str> for PageSize {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::TryFrom<String> for PageSize {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-/**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
-
-Miro's default: `100`.*/
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct PageSizeUserGroupsEnterprisePlan(pub i32);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for PageSizeUserGroupsEnterprisePlan {
-    type Target = i32;
-    fn deref(&self) -> &i32 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<PageSizeUserGroupsEnterprisePlan> for i32 {
-    fn from(value: PageSizeUserGroupsEnterprisePlan) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<i32> for PageSizeUserGroupsEnterprisePlan {
-    fn from(value: i32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for PageSizeUserGroupsEnterprisePlan {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for PageSizeUserGroupsEnterprisePlan {
-    type Err = <i32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str> for PageSizeUserGroupsEnterprisePlan {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String> for PageSizeUserGroupsEnterprisePlan {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-///Total number of results in the collection.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct PageTotal(pub i32);
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::ops::Deref for PageTotal {
-    type Target = i32;
-    fn deref(&self) -> &i32 {
-        &self.0
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::convert::From<PageTotal> for i32 {
-    fn from(value: PageTotal) -> Self {
-        value.0
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::convert::From<i32> for PageTotal {
-    fn from(value: i32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::fmt::Display for PageTotal {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::str::FromStr for PageTotal {
-    type Err = <i32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::convert::TryFrom<&str> for PageTotal {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(any(feature = "cases", feature = "exports", feature = "legal_holds"))]
-impl ::std::convert::TryFrom<String> for PageTotal {
-    type Error = <i32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-/**Type of the object returned.
-
-Miro's default: `cursor-list`.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct PageType(pub ::std::string::String);
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::ops::Deref for PageType {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::From<PageType> for ::std::string::String {
-    fn from(value: PageType) -> Self {
-        value.0
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::convert::From<::std::string::String> for PageType {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::fmt::Display for PageType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(any(feature = "enterprise", feature = "projects"))]
-impl ::std::str::FromStr for PageType {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "full")]
-/**Type of the object returned.
-
-Miro's default: `cursor-list`.*/
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct PageTypeUserGroupsEnterprisePlan(pub ::std::string::String);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for PageTypeUserGroupsEnterprisePlan {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<PageTypeUserGroupsEnterprisePlan> for ::std::string::String {
-    fn from(value: PageTypeUserGroupsEnterprisePlan) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::string::String> for PageTypeUserGroupsEnterprisePlan {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for PageTypeUserGroupsEnterprisePlan {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for PageTypeUserGroupsEnterprisePlan {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
 #[cfg(feature = "cases")]
 ///Board export job for a case.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedCaseExportJobsResponse {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<PaginatedCaseExportJobsResponseDataItem>,
-    /// The maximum number of results to return per call. If the number of items in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+    /**The maximum number of results to return per call. If the number of items in the response is
+greater than the limit specified, the response returns the cursor parameter with a value.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<PageLimit>,
+    pub limit: ::std::option::Option<::std::num::NonZeroU32>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -8046,18 +5933,23 @@ pub struct PaginatedCaseExportJobsResponseDataItem {
 ///`PaginatedCaseResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedCaseResponse {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<CaseResponse>,
+    /**The maximum number of results to return per call. If the number of items in the response is
+greater than the limit specified, the response returns the cursor parameter with a value.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<PageLimit>,
+    pub limit: ::std::option::Option<::std::num::NonZeroU32>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
     /**Type of the response, in this case it's always 'cursor-list'.
 
 Miro's default: `cursor-list`.*/
@@ -8068,18 +5960,23 @@ Miro's default: `cursor-list`.*/
 ///List of content items under legal hold.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedLegalHoldContentItemsResponse {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<LegalHoldContentItemsResponse>,
+    /**The maximum number of results to return per call. If the number of items in the response is
+greater than the limit specified, the response returns the cursor parameter with a value.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<PageLimit>,
+    pub limit: ::std::option::Option<::std::num::NonZeroU32>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
     /**Type of the response, in this case it's always 'cursor-list'.
 
 Miro's default: `cursor-list`.*/
@@ -8090,18 +5987,23 @@ Miro's default: `cursor-list`.*/
 ///`PaginatedLegalHoldResponse`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct PaginatedLegalHoldResponse {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub data: ::std::vec::Vec<LegalHoldResponse>,
+    /**The maximum number of results to return per call. If the number of items in the response is
+greater than the limit specified, the response returns the cursor parameter with a value.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<PageLimit>,
+    pub limit: ::std::option::Option<::std::num::NonZeroU32>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
     /**Type of the response, in this case it's always 'cursor-list'.
 
 Miro's default: `cursor-list`.*/
@@ -8112,17 +6014,21 @@ Miro's default: `cursor-list`.*/
 ///`Pagination`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct Pagination {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
-    /// The maximum number of results to return per call. If the number of items in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+    pub cursor: ::std::option::Option<::std::string::String>,
+    /**The maximum number of results to return per call. If the number of items in the response is
+greater than the limit specified, the response returns the cursor parameter with a value.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub limit: ::std::option::Option<PageLimit>,
+    pub limit: ::std::option::Option<::std::num::NonZeroU32>,
     /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub size: ::std::option::Option<i32>,
+    ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub total: ::std::option::Option<PageTotal>,
+    pub total: ::std::option::Option<i32>,
     /**Type of the response, in this case it's always 'cursor-list'.
 
 Miro's default: `cursor-list`.*/
@@ -8131,9 +6037,19 @@ Miro's default: `cursor-list`.*/
 }
 #[cfg(
     any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
         feature = "experimental",
+        feature = "exports",
         feature = "groups",
         feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -8153,62 +6069,6 @@ pub struct ParentIdPlatformContainers {
     ///ID of the parent frame.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<::std::string::String>,
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-///Contains information about the parent frame for the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ParentLinksEnvelope {
-    ///Unique identifier (ID) of the parent frame for the item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<SelfLink>,
-}
-#[cfg(feature = "full")]
-///Contains information about the parent frame for the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ParentLinksEnvelopePlatformContainers {
-    ///Unique identifier (ID) of the parent frame for the item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<SelfLink>,
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-///Contains information about the parent this item attached to.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ParentWithLinks {
-    ///Unique identifier (ID) of a container item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<SelfLink>,
-}
-#[cfg(feature = "full")]
-///Contains information about the parent this item attached to.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ParentWithLinksPlatformcreateitemsinbulkusingfilefromdevice {
-    ///Unique identifier (ID) of a container item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub id: ::std::option::Option<::std::string::String>,
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub links: ::std::option::Option<SelfLink>,
 }
 #[cfg(feature = "scim")]
 ///`PatchGroupResource`
@@ -8367,6 +6227,7 @@ Miro's default: `picture`.*/
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -8429,6 +6290,7 @@ Miro's default: `0`.*/
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -8458,6 +6320,7 @@ pub enum PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -8615,206 +6478,24 @@ pub enum ProjectUserGroupRole {
 ///Page of user groups that with access to the project.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProjectUserGroupsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of user groups.
     pub data: ::std::vec::Vec<ProjectUserGroup>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
-}
-#[cfg(feature = "enterprise")]
-///`QueryCursor`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct QueryCursor(pub ::std::string::String);
-#[cfg(feature = "enterprise")]
-impl ::std::ops::Deref for QueryCursor {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::convert::From<QueryCursor> for ::std::string::String {
-    fn from(value: QueryCursor) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::convert::From<::std::string::String> for QueryCursor {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::fmt::Display for QueryCursor {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::str::FromStr for QueryCursor {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "enterprise")]
-///`QueryCursorBoardUserGroups`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct QueryCursorBoardUserGroups(pub ::std::string::String);
-#[cfg(feature = "enterprise")]
-impl ::std::ops::Deref for QueryCursorBoardUserGroups {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::convert::From<QueryCursorBoardUserGroups> for ::std::string::String {
-    fn from(value: QueryCursorBoardUserGroups) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::convert::From<::std::string::String> for QueryCursorBoardUserGroups {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::fmt::Display for QueryCursorBoardUserGroups {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "enterprise")]
-impl ::std::str::FromStr for QueryCursorBoardUserGroups {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "projects")]
-///`QueryCursorProjectUserGroups`
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct QueryCursorProjectUserGroups(pub ::std::string::String);
-#[cfg(feature = "projects")]
-impl ::std::ops::Deref for QueryCursorProjectUserGroups {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "projects")]
-impl ::std::convert::From<QueryCursorProjectUserGroups> for ::std::string::String {
-    fn from(value: QueryCursorProjectUserGroups) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "projects")]
-impl ::std::convert::From<::std::string::String> for QueryCursorProjectUserGroups {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "projects")]
-impl ::std::fmt::Display for QueryCursorProjectUserGroups {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "projects")]
-impl ::std::str::FromStr for QueryCursorProjectUserGroups {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
-#[cfg(feature = "full")]
-///Miro's default: `100`.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct QueryLimit(pub ::std::num::NonZeroU32);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for QueryLimit {
-    type Target = ::std::num::NonZeroU32;
-    fn deref(&self) -> &::std::num::NonZeroU32 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<QueryLimit> for ::std::num::NonZeroU32 {
-    fn from(value: QueryLimit) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::num::NonZeroU32> for QueryLimit {
-    fn from(value: ::std::num::NonZeroU32) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for QueryLimit {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for QueryLimit {
-    type Err = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str> for QueryLimit {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String> for QueryLimit {
-    type Error = <::std::num::NonZeroU32 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "audit_logs")]
 ///Object that contains information about a related board item for the current item.
@@ -9170,28 +6851,13 @@ pub struct SchemaResourceMeta {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
 ///Contains applicable links for the current object.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SelfLink {
-    ///Link to obtain more information about the current object.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains applicable links for the current object.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct SelfLinkPlatformFileUpload {
-    ///Link to obtain more information about the current object.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains applicable links for the current object.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct SelfLinkPlatformTags {
     ///Link to obtain more information about the current object.
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
@@ -9388,17 +7054,6 @@ pub struct ShapeDataForUpdate {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<ShapeDataShape>,
 }
-#[cfg(any(feature = "experimental", feature = "items"))]
-///Contains shape item data, such as the content or shape type of the shape.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct ShapeDataPlatformTags {
-    ///The text you want to display on the shape.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub content: ::std::option::Option<::std::string::String>,
-    /// Defines the geometric shape of the item when it is rendered on the board. Miro's default: `rectangle`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<ShapeDataShape>,
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -9496,7 +7151,7 @@ pub struct ShapeItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -9685,62 +7340,18 @@ Default: `Flowchart` shapes: `1.0`. `Basic` shapes: `1.0` if `fillColor` provide
 Default: `14`.*/
     #[serde(rename = "fontSize", skip_serializing_if = "::std::option::Option::is_none")]
     pub font_size: ::std::option::Option<::std::string::String>,
-    /**Defines how the shape text is horizontally aligned.
-Default:
-Flowchart shapes: `center`.
-Basic shapes: `left`.
-
-`unknown` is returned for unsupported shapes.*/
+    /// Defines how the shape text is horizontally aligned. Default: Flowchart shapes: `center`. Basic shapes: `left`. `unknown` is returned for unsupported shapes.
     #[serde(
         rename = "textAlign",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align: ::std::option::Option<ShapeStyleForCreateTextAlign>,
-    /**Defines how the shape text is vertically aligned.
-Default:
-Flowchart shapes: `middle`.
-Basic shapes: `top`.
-
-`unknown` is returned for unsupported shapes.*/
+    pub text_align: ::std::option::Option<TextAlign>,
+    /// Defines how the shape text is vertically aligned. Default: Flowchart shapes: `middle`. Basic shapes: `top`. `unknown` is returned for unsupported shapes.
     #[serde(
         rename = "textAlignVertical",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub text_align_vertical: ::std::option::Option<ShapeStyleForCreateTextAlignVertical>,
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/**Defines how the shape text is horizontally aligned.
-Default:
-Flowchart shapes: `center`.
-Basic shapes: `left`.
-
-`unknown` is returned for unsupported shapes.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleForCreateTextAlign {
-    Left,
-    Right,
-    Center,
-    Unknown,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/**Defines how the shape text is vertically aligned.
-Default:
-Flowchart shapes: `middle`.
-Basic shapes: `top`.
-
-`unknown` is returned for unsupported shapes.*/
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum ShapeStyleForCreateTextAlignVertical {
-    Top,
-    Middle,
-    Bottom,
-    Unknown,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
+    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
 /**Contains information about the shape style, such as the border color or opacity. <br> All properties in style object are supported for shape types aren't listed below. <br> <table>
@@ -9849,7 +7460,8 @@ pub struct ShapeUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<Geometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -9966,28 +7578,6 @@ pub struct StickyNoteData {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub shape: ::std::option::Option<StickyNoteDataShape>,
 }
-#[cfg(feature = "full")]
-///Contains sticky note item data, such as the content or shape of the sticky note.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct StickyNoteDataPlatformTags {
-    ///The actual text (content) that appears in the sticky note item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub content: ::std::option::Option<::std::string::String>,
-    /// Defines the geometric shape of the sticky note and aspect ratio for its dimensions. Miro's default: `square`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<StickyNoteDataShape>,
-}
-#[cfg(feature = "full")]
-///Contains sticky note item data, such as the content or shape of the sticky note.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct StickyNoteDataPlatformbulkcreateoperation {
-    ///The actual text (content) that appears in the sticky note item.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub content: ::std::option::Option<::std::string::String>,
-    /// Defines the geometric shape of the sticky note and aspect ratio for its dimensions. Miro's default: `square`.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub shape: ::std::option::Option<StickyNoteDataShape>,
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -10042,7 +7632,7 @@ pub struct StickyNoteItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -10082,29 +7672,6 @@ pub struct StickyNoteStyle {
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 #[cfg(feature = "items")]
-///Contains information about the style of a sticky note item, such as the fill color or text alignment.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct StickyNoteStylePlatformbulkcreateoperation {
-    /// Fill color for the sticky note. Default: `light_yellow`.
-    #[serde(
-        rename = "fillColor",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub fill_color: ::std::option::Option<FillColor>,
-    /// Defines how the sticky note text is horizontally aligned. Default: `center`.
-    #[serde(
-        rename = "textAlign",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub text_align: ::std::option::Option<TextAlign>,
-    /// Defines how the sticky note text is vertically aligned. Default: `top`.
-    #[serde(
-        rename = "textAlignVertical",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
-    pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
-}
-#[cfg(feature = "items")]
 ///`StickyNoteUpdateRequest`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct StickyNoteUpdateRequest {
@@ -10113,7 +7680,8 @@ pub struct StickyNoteUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<FixedRatioNoRotationGeometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -10502,14 +8070,24 @@ pub enum TeamGroupRole {
 ///Page of groups that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamGroupsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of groups.
     pub data: ::std::vec::Vec<TeamGroup>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "tokens")]
 ///`TeamInformation`
@@ -10708,14 +8286,24 @@ pub enum TeamMemberRole {
 ///Page of team members that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamMembersPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of team members
     pub data: ::std::vec::Vec<TeamMember>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
 ///`TeamSettings`
@@ -11141,14 +8729,24 @@ pub enum TeamSharingPolicySettingsSharingViaPublicLink {
 ///Page of teams that match the search query.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TeamsPage {
+    ///Indicator of the position of the next page of the result. To retrieve the next page, make another query setting its cursor field to the value returned by the current query. If the value is empty, there are no more pages to fetch.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub cursor: ::std::option::Option<PageCursor>,
+    pub cursor: ::std::option::Option<::std::string::String>,
     ///List of teams
     pub data: ::std::vec::Vec<Team>,
-    pub limit: PageLimit,
-    pub size: PageSize,
+    /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
+
+Miro's default: `100`.*/
+    pub limit: ::std::num::NonZeroU32,
+    /**Number of results returned in the response considering the cursor and the limit values sent in the request. For example, if there are 20 results, the request does not have a cursor value, and the limit set to 10, the size of the results will be 10. In this example, the response will also return a cursor value that can be used to retrieve the next set of 10 remaining results in the collection.
+
+Miro's default: `100`.*/
+    pub size: i32,
+    /**Type of the object returned.
+
+Miro's default: `cursor-list`.*/
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<PageType>,
+    pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(
     any(
@@ -11166,6 +8764,7 @@ pub enum TextAlign {
     Left,
     Right,
     Center,
+    Unknown,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -11185,6 +8784,7 @@ pub enum TextAlignVertical {
     Top,
     Middle,
     Bottom,
+    Unknown,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -11213,20 +8813,6 @@ pub struct TextCreateRequest {
 ///Contains text item data, such as the title, content, or description. For more information on the JSON properties, see [Data](https://developers.miro.com/reference/data).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TextData {
-    ///The actual text (content) that appears in the text item.
-    pub content: ::std::string::String,
-}
-#[cfg(feature = "full")]
-///Contains text item data, such as the title, content, or description. For more information on the JSON properties, see [Data](https://developers.miro.com/reference/data).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct TextDataPlatformTags {
-    ///The actual text (content) that appears in the text item.
-    pub content: ::std::string::String,
-}
-#[cfg(feature = "full")]
-///Contains text item data, such as the title, content, or description. For more information on the JSON properties, see [Data](https://developers.miro.com/reference/data).
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-pub struct TextDataPlatformbulkcreateoperation {
     ///The actual text (content) that appears in the text item.
     pub content: ::std::string::String,
 }
@@ -11265,7 +8851,7 @@ pub struct TextItem {
     )]
     pub modified_by: ::std::option::Option<ModifiedBy>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<ParentLinksEnvelope>,
+    pub parent: ::std::option::Option<Parent>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<Position>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -11342,7 +8928,8 @@ pub struct TextUpdateRequest {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub geometry: ::std::option::Option<WidthOnlyAdjustableGeometry>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub parent: ::std::option::Option<Parent>,
+    #[serde(default, deserialize_with = "crate::runtime::nullable")]
+    pub parent: ::std::option::Option<crate::Nullable<Parent>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub position: ::std::option::Option<PositionChange>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -12231,53 +9818,6 @@ impl ::std::convert::From<StickyNoteData> for WidgetDataOutput {
         Self::StickyNoteData(value)
     }
 }
-#[cfg(feature = "full")]
-///Unique identifier (ID) of the item on board
-#[derive(
-    ::serde::Deserialize,
-    ::serde::Serialize,
-    Clone,
-    Debug,
-    Eq,
-    Hash,
-    Ord,
-    PartialEq,
-    PartialOrd
-)]
-#[serde(transparent)]
-pub struct WidgetId(pub ::std::string::String);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for WidgetId {
-    type Target = ::std::string::String;
-    fn deref(&self) -> &::std::string::String {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<WidgetId> for ::std::string::String {
-    fn from(value: WidgetId) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<::std::string::String> for WidgetId {
-    fn from(value: ::std::string::String) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for WidgetId {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for WidgetId {
-    type Err = ::std::convert::Infallible;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.to_string()))
-    }
-}
 #[cfg(
     any(
         feature = "experimental",
@@ -12297,39 +9837,6 @@ pub struct WidgetLinks {
     #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
     pub self_: ::std::option::Option<::std::string::String>,
 }
-#[cfg(feature = "full")]
-///Contains applicable links for the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct WidgetLinksPlatformContainers {
-    ///Link to obtain information about the child items related to the frame.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub related: ::std::option::Option<::std::string::String>,
-    ///Link to obtain information about the current item.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains applicable links for the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct WidgetLinksPlatformExperimentalFeatures {
-    ///Link to obtain information about the child items related to the frame.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub related: ::std::option::Option<::std::string::String>,
-    ///Link to obtain information about the current item.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "full")]
-///Contains applicable links for the item.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-pub struct WidgetLinksPlatformFileUpload {
-    ///Link to obtain information about the child items related to the frame.
-    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub related: ::std::option::Option<::std::string::String>,
-    ///Link to obtain information about the current item.
-    #[serde(rename = "self", skip_serializing_if = "::std::option::Option::is_none")]
-    pub self_: ::std::option::Option<::std::string::String>,
-}
 #[cfg(feature = "items")]
 ///Contains geometrical information about the item, such as its width or rotation. You can only specify the width of the text item as the height is dynamically updated based on the content.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -12342,218 +9849,6 @@ The minimum `width` of a `text` widget is relative to the font size of the `text
 For example, if the font size of the `text` item is `14`, the minimum `width` is `24`.*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub width: ::std::option::Option<f64>,
-}
-#[cfg(feature = "full")]
-///X-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct XCoordinate(pub f64);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for XCoordinate {
-    type Target = f64;
-    fn deref(&self) -> &f64 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<XCoordinate> for f64 {
-    fn from(value: XCoordinate) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<f64> for XCoordinate {
-    fn from(value: f64) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for XCoordinate {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for XCoordinate {
-    type Err = <f64 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str> for XCoordinate {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String> for XCoordinate {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-///X-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct XCoordinatePlatformcreateitemsinbulkusingfilefromdevice(pub f64);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Target = f64;
-    fn deref(&self) -> &f64 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<XCoordinatePlatformcreateitemsinbulkusingfilefromdevice>
-for f64 {
-    fn from(value: XCoordinatePlatformcreateitemsinbulkusingfilefromdevice) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<f64>
-for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    fn from(value: f64) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Err = <f64 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str>
-for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String>
-for XCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-///Y-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct YCoordinate(pub f64);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for YCoordinate {
-    type Target = f64;
-    fn deref(&self) -> &f64 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<YCoordinate> for f64 {
-    fn from(value: YCoordinate) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<f64> for YCoordinate {
-    fn from(value: f64) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for YCoordinate {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for YCoordinate {
-    type Err = <f64 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str> for YCoordinate {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String> for YCoordinate {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-///Y-axis coordinate of the location of the item on the board. By default, all items have absolute positioning to the board, not the current viewport. Default: 0. The center point of the board has `x: 0` and `y: 0` coordinates.
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(transparent)]
-pub struct YCoordinatePlatformcreateitemsinbulkusingfilefromdevice(pub f64);
-#[cfg(feature = "full")]
-impl ::std::ops::Deref for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Target = f64;
-    fn deref(&self) -> &f64 {
-        &self.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<YCoordinatePlatformcreateitemsinbulkusingfilefromdevice>
-for f64 {
-    fn from(value: YCoordinatePlatformcreateitemsinbulkusingfilefromdevice) -> Self {
-        value.0
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::From<f64>
-for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    fn from(value: f64) -> Self {
-        Self(value)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Err = <f64 as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<&str>
-for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::convert::TryFrom<String>
-for YCoordinatePlatformcreateitemsinbulkusingfilefromdevice {
-    type Error = <f64 as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
 }
 /// Error types.
 pub mod error {
@@ -14636,6 +11931,154 @@ impl crate::runtime::OuterTag for EnterpriseBoardContentItemLogsFetchSorting {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
+impl EnterpriseBoardExportJobTasksStatusItem {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::TaskStatusSuccess => "TASK_STATUS_SUCCESS",
+            Self::TaskStatusError => "TASK_STATUS_ERROR",
+            Self::TaskStatusCancelled => "TASK_STATUS_CANCELLED",
+            Self::TaskStatusScheduled => "TASK_STATUS_SCHEDULED",
+            Self::TaskStatusCreated => "TASK_STATUS_CREATED",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "TASK_STATUS_SUCCESS" => ::std::option::Option::Some(Self::TaskStatusSuccess),
+            "TASK_STATUS_ERROR" => ::std::option::Option::Some(Self::TaskStatusError),
+            "TASK_STATUS_CANCELLED" => {
+                ::std::option::Option::Some(Self::TaskStatusCancelled)
+            }
+            "TASK_STATUS_SCHEDULED" => {
+                ::std::option::Option::Some(Self::TaskStatusScheduled)
+            }
+            "TASK_STATUS_CREATED" => ::std::option::Option::Some(Self::TaskStatusCreated),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl ::std::fmt::Display for EnterpriseBoardExportJobTasksStatusItem {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+impl ::std::str::FromStr for EnterpriseBoardExportJobTasksStatusItem {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseBoardExportJobTasksStatusItem",
+                value,
+            ))
+    }
+}
+#[cfg(feature = "exports")]
+impl ::serde::Serialize for EnterpriseBoardExportJobTasksStatusItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardExportJobTasksStatusItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+#[cfg(feature = "exports")]
+impl crate::runtime::OuterTag for EnterpriseBoardExportJobTasksStatusItem {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+impl EnterpriseBoardExportJobsStatusItem {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::JobStatusCreated => "JOB_STATUS_CREATED",
+            Self::JobStatusInProgress => "JOB_STATUS_IN_PROGRESS",
+            Self::JobStatusCancelled => "JOB_STATUS_CANCELLED",
+            Self::JobStatusFinished => "JOB_STATUS_FINISHED",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "JOB_STATUS_CREATED" => ::std::option::Option::Some(Self::JobStatusCreated),
+            "JOB_STATUS_IN_PROGRESS" => {
+                ::std::option::Option::Some(Self::JobStatusInProgress)
+            }
+            "JOB_STATUS_CANCELLED" => {
+                ::std::option::Option::Some(Self::JobStatusCancelled)
+            }
+            "JOB_STATUS_FINISHED" => ::std::option::Option::Some(Self::JobStatusFinished),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl ::std::fmt::Display for EnterpriseBoardExportJobsStatusItem {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+impl ::std::str::FromStr for EnterpriseBoardExportJobsStatusItem {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseBoardExportJobsStatusItem",
+                value,
+            ))
+    }
+}
+#[cfg(feature = "exports")]
+impl ::serde::Serialize for EnterpriseBoardExportJobsStatusItem {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardExportJobsStatusItem {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+#[cfg(feature = "exports")]
+impl crate::runtime::OuterTag for EnterpriseBoardExportJobsStatusItem {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
 #[cfg(feature = "audit_logs")]
 impl EnterpriseGetAiInteractionLogsSorting {
     /// The value as it goes on the wire.
@@ -14920,6 +12363,75 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersRole {
 }
 #[cfg(feature = "enterprise")]
 impl crate::runtime::OuterTag for EnterpriseGetOrganizationMembersRole {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+impl EnterpriseGetTeamMembersRole {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Member => "member",
+            Self::Admin => "admin",
+            Self::NonTeam => "non_team",
+            Self::TeamGuest => "team_guest",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "member" => ::std::option::Option::Some(Self::Member),
+            "admin" => ::std::option::Option::Some(Self::Admin),
+            "non_team" => ::std::option::Option::Some(Self::NonTeam),
+            "team_guest" => ::std::option::Option::Some(Self::TeamGuest),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl ::std::fmt::Display for EnterpriseGetTeamMembersRole {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+impl ::std::str::FromStr for EnterpriseGetTeamMembersRole {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "EnterpriseGetTeamMembersRole",
+                value,
+            ))
+    }
+}
+#[cfg(feature = "enterprise")]
+impl ::serde::Serialize for EnterpriseGetTeamMembersRole {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+impl<'de> ::serde::Deserialize<'de> for EnterpriseGetTeamMembersRole {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
+        ::std::result::Result::Ok(
+            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
+        )
+    }
+}
+#[cfg(feature = "enterprise")]
+impl crate::runtime::OuterTag for EnterpriseGetTeamMembersRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -15589,8 +13101,16 @@ impl crate::runtime::OuterTag for FrameDataFormat {
         ::std::option::Option::Some(self.as_str())
     }
 }
-#[cfg(feature = "full")]
-impl FrameDataPlatformContainersType {
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+impl FrameDataType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -15611,85 +13131,6 @@ impl FrameDataPlatformContainersType {
             "rows" => ::std::option::Option::Some(Self::Rows),
             "columns" => ::std::option::Option::Some(Self::Columns),
             "unknown" => ::std::option::Option::Some(Self::Unknown),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::fmt::Display for FrameDataPlatformContainersType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(feature = "full")]
-impl ::std::str::FromStr for FrameDataPlatformContainersType {
-    type Err = crate::UnknownEnumValue;
-    /// A known value; anything else is an error, so a typo is caught (write
-    /// `UnknownValue(..)` to send a value this version does not know).
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Self::known(value)
-            .ok_or_else(|| crate::UnknownEnumValue::new(
-                "FrameDataPlatformContainersType",
-                value,
-            ))
-    }
-}
-#[cfg(feature = "full")]
-impl ::serde::Serialize for FrameDataPlatformContainersType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(feature = "full")]
-impl<'de> ::serde::Deserialize<'de> for FrameDataPlatformContainersType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
-    }
-}
-#[cfg(feature = "full")]
-impl crate::runtime::OuterTag for FrameDataPlatformContainersType {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-#[cfg(
-    any(
-        feature = "experimental",
-        feature = "frames",
-        feature = "groups",
-        feature = "items",
-        feature = "tags"
-    )
-)]
-impl FrameDataType {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Freeform => "freeform",
-            Self::Heap => "heap",
-            Self::Grid => "grid",
-            Self::Rows => "rows",
-            Self::Columns => "columns",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "freeform" => ::std::option::Option::Some(Self::Freeform),
-            "heap" => ::std::option::Option::Some(Self::Heap),
-            "grid" => ::std::option::Option::Some(Self::Grid),
-            "rows" => ::std::option::Option::Some(Self::Rows),
-            "columns" => ::std::option::Option::Some(Self::Columns),
             _ => ::std::option::Option::None,
         }
     }
@@ -17433,6 +14874,7 @@ impl crate::runtime::OuterTag for PatchUserResourceSchemasItem {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17466,6 +14908,7 @@ impl PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17489,6 +14932,7 @@ impl ::std::fmt::Display for PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17516,6 +14960,7 @@ impl ::std::str::FromStr for PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17542,6 +14987,7 @@ impl ::serde::Serialize for PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17572,6 +15018,7 @@ impl<'de> ::serde::Deserialize<'de> for PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17595,6 +15042,7 @@ impl crate::runtime::OuterTag for PositionOrigin {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17630,6 +15078,7 @@ impl PositionRelativeTo {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17653,6 +15102,7 @@ impl ::std::fmt::Display for PositionRelativeTo {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17680,6 +15130,7 @@ impl ::std::str::FromStr for PositionRelativeTo {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17706,6 +15157,7 @@ impl ::serde::Serialize for PositionRelativeTo {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -17736,6 +15188,7 @@ impl<'de> ::serde::Deserialize<'de> for PositionRelativeTo {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -18296,144 +15749,6 @@ impl<'de> ::serde::Deserialize<'de> for ShapeDataShape {
     )
 )]
 impl crate::runtime::OuterTag for ShapeDataShape {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ShapeStyleForCreateTextAlign {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Left => "left",
-            Self::Right => "right",
-            Self::Center => "center",
-            Self::Unknown => "unknown",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "left" => ::std::option::Option::Some(Self::Left),
-            "right" => ::std::option::Option::Some(Self::Right),
-            "center" => ::std::option::Option::Some(Self::Center),
-            "unknown" => ::std::option::Option::Some(Self::Unknown),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::std::fmt::Display for ShapeStyleForCreateTextAlign {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::std::str::FromStr for ShapeStyleForCreateTextAlign {
-    type Err = crate::UnknownEnumValue;
-    /// A known value; anything else is an error, so a typo is caught (write
-    /// `UnknownValue(..)` to send a value this version does not know).
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Self::known(value)
-            .ok_or_else(|| crate::UnknownEnumValue::new(
-                "ShapeStyleForCreateTextAlign",
-                value,
-            ))
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::serde::Serialize for ShapeStyleForCreateTextAlign {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlign {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl crate::runtime::OuterTag for ShapeStyleForCreateTextAlign {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ShapeStyleForCreateTextAlignVertical {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Top => "top",
-            Self::Middle => "middle",
-            Self::Bottom => "bottom",
-            Self::Unknown => "unknown",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "top" => ::std::option::Option::Some(Self::Top),
-            "middle" => ::std::option::Option::Some(Self::Middle),
-            "bottom" => ::std::option::Option::Some(Self::Bottom),
-            "unknown" => ::std::option::Option::Some(Self::Unknown),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::std::fmt::Display for ShapeStyleForCreateTextAlignVertical {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::std::str::FromStr for ShapeStyleForCreateTextAlignVertical {
-    type Err = crate::UnknownEnumValue;
-    /// A known value; anything else is an error, so a typo is caught (write
-    /// `UnknownValue(..)` to send a value this version does not know).
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Self::known(value)
-            .ok_or_else(|| crate::UnknownEnumValue::new(
-                "ShapeStyleForCreateTextAlignVertical",
-                value,
-            ))
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl ::serde::Serialize for ShapeStyleForCreateTextAlignVertical {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlignVertical {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-impl crate::runtime::OuterTag for ShapeStyleForCreateTextAlignVertical {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
@@ -20311,6 +17626,7 @@ impl TextAlign {
             Self::Left => "left",
             Self::Right => "right",
             Self::Center => "center",
+            Self::Unknown => "unknown",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
@@ -20319,6 +17635,7 @@ impl TextAlign {
             "left" => ::std::option::Option::Some(Self::Left),
             "right" => ::std::option::Option::Some(Self::Right),
             "center" => ::std::option::Option::Some(Self::Center),
+            "unknown" => ::std::option::Option::Some(Self::Unknown),
             _ => ::std::option::Option::None,
         }
     }
@@ -20418,6 +17735,7 @@ impl TextAlignVertical {
             Self::Top => "top",
             Self::Middle => "middle",
             Self::Bottom => "bottom",
+            Self::Unknown => "unknown",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
@@ -20426,6 +17744,7 @@ impl TextAlignVertical {
             "top" => ::std::option::Option::Some(Self::Top),
             "middle" => ::std::option::Option::Some(Self::Middle),
             "bottom" => ::std::option::Option::Some(Self::Bottom),
+            "unknown" => ::std::option::Option::Some(Self::Unknown),
             _ => ::std::option::Option::None,
         }
     }
@@ -20722,6 +18041,7 @@ impl crate::runtime::OuterTag for UserResourceSchemasItem {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -20735,13 +18055,13 @@ impl ItemData {
         match tag.unwrap_or_default() {
             "document" => {
                 match ::serde::Deserialize::deserialize(&value) {
-                    ::std::result::Result::Ok(data) => Self::DocumentDataResponse(data),
+                    ::std::result::Result::Ok(data) => Self::DocumentData(data),
                     ::std::result::Result::Err(_) => Self::Unknown(value),
                 }
             }
             "image" => {
                 match ::serde::Deserialize::deserialize(&value) {
-                    ::std::result::Result::Ok(data) => Self::ImageDataResponse(data),
+                    ::std::result::Result::Ok(data) => Self::ImageData(data),
                     ::std::result::Result::Err(_) => Self::Unknown(value),
                 }
             }
@@ -21050,8 +18370,25 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
         })
     }
 }
-#[cfg(feature = "full")]
-impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+impl<'de> ::serde::Deserialize<'de> for Item {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
@@ -21072,8 +18409,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             id: ::std::string::String,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            links: ::std::option::Option<WidgetLinks>,
+            links: SelfLink,
             #[serde(
                 rename = "modifiedAt",
                 skip_serializing_if = "::std::option::Option::is_none"
@@ -21088,97 +18424,6 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
             modified_by: ::std::option::Option<ModifiedBy>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             parent: ::std::option::Option<Parent>,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            position: ::std::option::Option<Position>,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<::serde_json::Value>,
-            #[serde(rename = "type")]
-            type_: ::std::string::String,
-        }
-        let Shadow {
-            created_at,
-            created_by,
-            data,
-            geometry,
-            id,
-            links,
-            modified_at,
-            modified_by,
-            parent,
-            position,
-            style,
-            type_,
-        } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
-        let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| WidgetDataOutput::from_outer_tag(tag, v));
-        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
-        ::std::result::Result::Ok(Self {
-            created_at,
-            created_by,
-            data,
-            geometry,
-            id,
-            links,
-            modified_at,
-            modified_by,
-            parent,
-            position,
-            style,
-            type_,
-        })
-    }
-}
-#[cfg(
-    any(
-        feature = "audit_logs",
-        feature = "board_members",
-        feature = "boards",
-        feature = "cases",
-        feature = "connectors",
-        feature = "enterprise",
-        feature = "experimental",
-        feature = "exports",
-        feature = "groups",
-        feature = "items",
-        feature = "legal_holds",
-        feature = "projects",
-        feature = "tags"
-    )
-)]
-impl<'de> ::serde::Deserialize<'de> for Item {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        #[derive(::serde::Deserialize)]
-        struct Shadow {
-            #[serde(
-                rename = "createdAt",
-                skip_serializing_if = "::std::option::Option::is_none"
-            )]
-            created_at: ::std::option::Option<CreationTime>,
-            #[serde(
-                rename = "createdBy",
-                skip_serializing_if = "::std::option::Option::is_none"
-            )]
-            created_by: ::std::option::Option<CreatedBy>,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            geometry: ::std::option::Option<Geometry>,
-            id: ItemId,
-            links: SelfLink,
-            #[serde(
-                rename = "modifiedAt",
-                skip_serializing_if = "::std::option::Option::is_none"
-            )]
-            modified_at: ::std::option::Option<ModificationTime>,
-            #[serde(
-                rename = "modifiedBy",
-                skip_serializing_if = "::std::option::Option::is_none"
-            )]
-            modified_by: ::std::option::Option<ModifiedBy>,
-            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            parent: ::std::option::Option<ParentWithLinks>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<Position>,
             #[serde(rename = "type")]
@@ -21226,7 +18471,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            id: ::std::option::Option<ItemId>,
+            id: ::std::option::Option<::std::string::String>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             parent: ::std::option::Option<Parent>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -21330,53 +18575,6 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatData {
                 ::std::result::Result::Err(
                     <D::Error as ::serde::de::Error>::custom(
                         "DocFormatData: expected object",
-                    ),
-                )
-            }
-        }
-    }
-}
-#[cfg(feature = "full")]
-impl<'de> ::serde::Deserialize<'de> for DocFormatDataPlatform {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        match &value {
-            ::serde_json::Value::Object(map) => {
-                match map.get("contentType").and_then(::serde_json::Value::as_str) {
-                    ::std::option::Option::Some("html") => {
-                        crate::runtime::decode_variant(
-                                &value,
-                                "DocFormatDataPlatform::HtmlData",
-                            )
-                            .map(Self::HtmlData)
-                    }
-                    ::std::option::Option::Some("markdown") => {
-                        crate::runtime::decode_variant(
-                                &value,
-                                "DocFormatDataPlatform::MarkdownData",
-                            )
-                            .map(Self::MarkdownData)
-                    }
-                    other => {
-                        ::std::result::Result::Err(
-                            <D::Error as ::serde::de::Error>::custom(
-                                ::std::format!(
-                                    "DocFormatDataPlatform: contentType {:?} is none of html, markdown",
-                                    other
-                                ),
-                            ),
-                        )
-                    }
-                }
-            }
-            _ => {
-                ::std::result::Result::Err(
-                    <D::Error as ::serde::de::Error>::custom(
-                        "DocFormatDataPlatform: expected object",
                     ),
                 )
             }
@@ -21491,8 +18689,8 @@ impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultItem {
 }
 #[cfg(feature = "projects")]
 impl AddProjectMemberRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         email: impl ::std::convert::Into<::std::string::String>,
         role: impl ::std::convert::Into<ProjectRole>,
@@ -21621,6 +18819,30 @@ impl AppCardDataChanges {
         self
     }
 }
+#[cfg(feature = "items")]
+impl AppCardItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(
     any(
         feature = "experimental",
@@ -21653,7 +18875,12 @@ impl AppCardUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -21676,6 +18903,38 @@ impl AppCardUpdateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "boards")]
+impl Board {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            current_user_membership: ::std::default::Default::default(),
+            description: ::std::default::Default::default(),
+            last_opened_at: ::std::default::Default::default(),
+            last_opened_by: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            owner: ::std::default::Default::default(),
+            permissions_policy: ::std::default::Default::default(),
+            picture: ::std::default::Default::default(),
+            policy: ::std::default::Default::default(),
+            project: ::std::default::Default::default(),
+            sharing_policy: ::std::default::Default::default(),
+            team: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+            view_link: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "boards")]
@@ -21721,10 +18980,79 @@ impl BoardChanges {
         self
     }
 }
+#[cfg(feature = "exports")]
+impl BoardExportJobId {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(job_id: impl ::std::convert::Into<::uuid::Uuid>) -> Self {
+        Self { job_id: job_id.into() }
+    }
+}
+#[cfg(feature = "exports")]
+impl BoardExportJobStatus {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(job_status: impl ::std::convert::Into<ExportJobStatus>) -> Self {
+        Self {
+            job_status: job_status.into(),
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl BoardExportTask {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        status: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            status: status.into(),
+            artifact_expired_at: ::std::default::Default::default(),
+            board: ::std::default::Default::default(),
+            error_message: ::std::default::Default::default(),
+            error_type: ::std::default::Default::default(),
+            size_in_bytes: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl BoardExportTaskExportLink {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(status: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            status: status.into(),
+            artifact_expired_at: ::std::default::Default::default(),
+            error_message: ::std::default::Default::default(),
+            error_type: ::std::default::Default::default(),
+            export_link: ::std::default::Default::default(),
+            link_expired_at: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl BoardExportTaskResult {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        board_id: impl ::std::convert::Into<::std::string::String>,
+        status: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            board_id: board_id.into(),
+            status: status.into(),
+            error_message: ::std::default::Default::default(),
+            error_type: ::std::default::Default::default(),
+            export_link: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "groups")]
 impl BoardItemGroup {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<BoardItemGroupData>) -> Self {
         Self { data: data.into() }
     }
@@ -21738,6 +19066,24 @@ impl BoardItemGroupData {
     ) -> Self {
         self.items = value.into();
         self
+    }
+}
+#[cfg(any(feature = "board_members", feature = "boards"))]
+impl BoardMember {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+            links: ::std::default::Default::default(),
+            role: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "board_members")]
@@ -21770,6 +19116,19 @@ impl BoardMembersInvite {
     pub fn role(mut self, value: impl ::std::convert::Into<BoardRole>) -> Self {
         self.role = ::std::option::Option::Some(value.into());
         self
+    }
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        emails: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            emails: emails.into_iter().map(::std::convert::Into::into).collect(),
+            message: ::std::default::Default::default(),
+            role: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "boards")]
@@ -21869,6 +19228,161 @@ impl BoardSharingPolicyChange {
         self
     }
 }
+#[cfg(feature = "enterprise")]
+impl BoardUserGroup {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        role: impl ::std::convert::Into<BoardUserGroupRole>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            role: role.into(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl BoardUserGroupsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<BoardUserGroup>,
+        >,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "boards")]
+impl BoardWithLinks {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            current_user_membership: ::std::default::Default::default(),
+            description: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            owner: ::std::default::Default::default(),
+            permissions_policy: ::std::default::Default::default(),
+            picture: ::std::default::Default::default(),
+            policy: ::std::default::Default::default(),
+            project: ::std::default::Default::default(),
+            sharing_policy: ::std::default::Default::default(),
+            team: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+            view_link: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "boards")]
+impl BoardWithLinksAndLastOpened {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            current_user_membership: ::std::default::Default::default(),
+            description: ::std::default::Default::default(),
+            last_opened_at: ::std::default::Default::default(),
+            last_opened_by: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            owner: ::std::default::Default::default(),
+            permissions_policy: ::std::default::Default::default(),
+            picture: ::std::default::Default::default(),
+            policy: ::std::default::Default::default(),
+            project: ::std::default::Default::default(),
+            sharing_policy: ::std::default::Default::default(),
+            team: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+            view_link: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "boards")]
+impl BoardWithLinksAndWithoutProject {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            current_user_membership: ::std::default::Default::default(),
+            description: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            owner: ::std::default::Default::default(),
+            permissions_policy: ::std::default::Default::default(),
+            picture: ::std::default::Default::default(),
+            policy: ::std::default::Default::default(),
+            sharing_policy: ::std::default::Default::default(),
+            team: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+            view_link: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "full")]
+impl BulkOperationError {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(message: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            message: message.into(),
+            code: ::std::default::Default::default(),
+            context: ::std::default::Default::default(),
+            status: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "full")]
+impl BulkSubOperationError {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        field: impl ::std::convert::Into<::std::string::String>,
+        message: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+            context: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "connectors")]
 impl Caption {
     /// Sets `position`.
@@ -21887,8 +19401,8 @@ impl Caption {
         self.text_align_vertical = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             content: content.into(),
@@ -21975,6 +19489,30 @@ impl CardData {
         self
     }
 }
+#[cfg(feature = "items")]
+impl CardItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(
     any(
         feature = "experimental",
@@ -22007,7 +19545,12 @@ impl CardUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -22039,12 +19582,38 @@ impl CaseRequest {
         self.description = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             name: name.into(),
             description: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "cases")]
+impl CaseResponse {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        organization_id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        created_by: impl ::std::convert::Into<User>,
+        created_at: impl ::std::convert::Into<::chrono::DateTime<::chrono::offset::Utc>>,
+        last_modified_at: impl ::std::convert::Into<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            organization_id: organization_id.into(),
+            name: name.into(),
+            created_by: created_by.into(),
+            created_at: created_at.into(),
+            last_modified_at: last_modified_at.into(),
+            description: ::std::default::Default::default(),
+            last_modified_by: ::std::default::Default::default(),
         }
     }
 }
@@ -22115,6 +19684,28 @@ impl CodeWidgetData {
     }
 }
 #[cfg(feature = "experimental")]
+impl CodeWidgetItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "experimental")]
 impl CodeWidgetUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<CodeWidgetData>) -> Self {
@@ -22128,7 +19719,12 @@ impl CodeWidgetUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -22205,15 +19801,15 @@ impl ConnectorCreationData {
         self.style = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
-        end_item: impl ::std::convert::Into<ItemConnectionCreationData>,
         start_item: impl ::std::convert::Into<ItemConnectionCreationData>,
+        end_item: impl ::std::convert::Into<ItemConnectionCreationData>,
     ) -> Self {
         Self {
-            end_item: end_item.into(),
             start_item: start_item.into(),
+            end_item: end_item.into(),
             captions: ::std::default::Default::default(),
             shape: ::std::default::Default::default(),
             style: ::std::default::Default::default(),
@@ -22287,6 +19883,28 @@ impl ConnectorStyle {
         self
     }
 }
+#[cfg(feature = "connectors")]
+impl ConnectorWithLinks {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            id: id.into(),
+            captions: ::std::default::Default::default(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            end_item: ::std::default::Default::default(),
+            is_supported: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            shape: ::std::default::Default::default(),
+            start_item: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "boards")]
 impl CopyBoardChanges {
     /// Sets `description`.
@@ -22351,12 +19969,20 @@ impl CreateBoardUserGroupsRequest {
         self.user_group_ids = value.into();
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
-    pub fn new(role: impl ::std::convert::Into<Role>) -> Self {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        user_group_ids: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+        role: impl ::std::convert::Into<Role>,
+    ) -> Self {
         Self {
+            user_group_ids: user_group_ids
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect(),
             role: role.into(),
-            user_group_ids: ::std::default::Default::default(),
         }
     }
 }
@@ -22399,8 +20025,8 @@ impl CreateDocumentItemUsingFileFromDeviceData {
 }
 #[cfg(feature = "enterprise")]
 impl CreateGroupMemberRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(email: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { email: email.into() }
     }
@@ -22415,8 +20041,8 @@ impl CreateGroupRequest {
         self.description = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             name: name.into(),
@@ -22426,8 +20052,8 @@ impl CreateGroupRequest {
 }
 #[cfg(feature = "projects")]
 impl CreateProjectRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { name: name.into() }
     }
@@ -22442,33 +20068,38 @@ impl CreateProjectUserGroupsRequest {
         self.user_group_ids = value.into();
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
-    pub fn new(role: impl ::std::convert::Into<Role>) -> Self {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        user_group_ids: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<::std::string::String>,
+        >,
+        role: impl ::std::convert::Into<Role>,
+    ) -> Self {
         Self {
+            user_group_ids: user_group_ids
+                .into_iter()
+                .map(::std::convert::Into::into)
+                .collect(),
             role: role.into(),
-            user_group_ids: ::std::default::Default::default(),
         }
     }
 }
 #[cfg(feature = "enterprise")]
 impl CreateTeamGroupRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
-    pub fn new(
-        user_group_id: impl ::std::convert::Into<::std::string::String>,
-        role: impl ::std::convert::Into<CreateTeamGroupRequestRole>,
-    ) -> Self {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(user_group_id: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             user_group_id: user_group_id.into(),
-            role: role.into(),
+            role: CreateTeamGroupRequestRole::Member,
         }
     }
 }
 #[cfg(feature = "enterprise")]
 impl CreateTeamRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { name: name.into() }
     }
@@ -22548,8 +20179,8 @@ impl CreateUserResource {
         self.user_type = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(user_name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             user_name: user_name.into(),
@@ -22575,8 +20206,8 @@ impl CreateUserResourceName {
         self.formatted = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         family_name: impl ::std::convert::Into<::std::string::String>,
         given_name: impl ::std::convert::Into<::std::string::String>,
@@ -22792,8 +20423,8 @@ impl DocFormatCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<DocFormatMarkdownData>) -> Self {
         Self {
             data: data.into(),
@@ -22811,20 +20442,51 @@ impl DocFormatCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+impl DocFormatHtmlData {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            content_type: DocFormatHtmlDataContentType::Html,
+            content: content.into(),
+            content_version: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "items")]
+impl DocFormatItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "items")]
 impl DocFormatMarkdownData {
     /// Sets `content_version`.
     pub fn content_version(mut self, value: impl ::std::convert::Into<f64>) -> Self {
         self.content_version = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
-    pub fn new(
-        content_type: impl ::std::convert::Into<DocFormatMarkdownDataContentType>,
-        content: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
-            content_type: content_type.into(),
+            content_type: DocFormatMarkdownDataContentType::Markdown,
             content: content.into(),
             content_version: ::std::default::Default::default(),
         }
@@ -22842,8 +20504,8 @@ impl DocumentCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<DocumentUrlData>) -> Self {
         Self {
             data: data.into(),
@@ -22858,6 +20520,29 @@ impl DocumentCreateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "items")]
+impl DocumentItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "items")]
@@ -22880,7 +20565,12 @@ impl DocumentUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -22907,8 +20597,8 @@ impl DocumentUrlData {
         self.title = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             url: url.into(),
@@ -22955,8 +20645,8 @@ impl EmbedCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<EmbedUrlData>) -> Self {
         Self {
             data: data.into(),
@@ -22972,6 +20662,29 @@ impl EmbedCreateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "items")]
+impl EmbedItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "items")]
@@ -22994,7 +20707,12 @@ impl EmbedUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -23026,8 +20744,8 @@ impl EmbedUrlData {
         self.preview_url = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             url: url.into(),
@@ -23062,12 +20780,36 @@ impl EmbedUrlDataChanges {
 }
 #[cfg(feature = "exports")]
 impl EnterpriseUpdateBoardExportJobBody {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
-    pub fn new(
-        status: impl ::std::convert::Into<EnterpriseUpdateBoardExportJobBodyStatus>,
-    ) -> Self {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new() -> Self {
+        Self {
+            status: EnterpriseUpdateBoardExportJobBodyStatus::Cancelled,
+        }
+    }
+}
+#[cfg(feature = "exports")]
+impl EnterpriseUpdateBoardExportJobResponse {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(status: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { status: status.into() }
+    }
+}
+impl Error {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        message: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            type_: type_.into(),
+            code: ::std::default::Default::default(),
+            context: ::std::default::Default::default(),
+            status: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "items")]
@@ -23150,8 +20892,8 @@ impl FrameCreateRequest {
         self.style = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<FrameChanges>) -> Self {
         Self {
             data: data.into(),
@@ -23167,6 +20909,29 @@ impl FrameCreateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "frames")]
+impl FrameItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(
@@ -23222,11 +20987,47 @@ impl FrameUpdateRequest {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+impl GenericItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "items")]
 impl GenericItemUpdate {
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -23258,6 +21059,7 @@ impl GenericItemUpdate {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23291,6 +21093,123 @@ impl GeometryNoRotation {
         self
     }
 }
+#[cfg(feature = "boards")]
+impl GetBoardUserInfoLastOpenedBy {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(any(feature = "enterprise", feature = "scim"))]
+impl Group {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+            description: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl GroupMember {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        email: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            email: email.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl GroupMembersPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<GroupMember>,
+        >,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl GroupTeam {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            id: id.into(),
+            role: GroupTeamRole::Member,
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl GroupTeamsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<GroupTeam>>,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl GroupsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<Group>>,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "items")]
 impl ImageCreateRequest {
     /// Sets `geometry`.
@@ -23311,8 +21230,8 @@ impl ImageCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<ImageUrlData>) -> Self {
         Self {
             data: data.into(),
@@ -23328,6 +21247,29 @@ impl ImageCreateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "items")]
+impl ImageItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "items")]
@@ -23350,7 +21292,12 @@ impl ImageUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -23377,8 +21324,8 @@ impl ImageUrlData {
         self.title = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(url: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             url: url.into(),
@@ -23403,6 +21350,47 @@ impl ImageUrlDataChanges {
     ) -> Self {
         self.url = ::std::option::Option::Some(value.into());
         self
+    }
+}
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+impl Item {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+        links: impl ::std::convert::Into<SelfLink>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            links: links.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "connectors")]
@@ -23614,6 +21602,53 @@ impl ItemCreate {
         self.position(PositionChange::default().x(x).y(y))
     }
 }
+#[cfg(feature = "items")]
+impl Items {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<Item>>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "full")]
+impl ItemsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        size: impl ::std::convert::Into<i32>,
+        limit: impl ::std::convert::Into<i32>,
+        total: impl ::std::convert::Into<i64>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<Item>>,
+        links: impl ::std::convert::Into<PageLinks>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            size: size.into(),
+            limit: limit.into(),
+            total: total.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            links: links.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "legal_holds")]
+impl LegalHoldContentItemsResponse {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(type_: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            type_: type_.into(),
+            content_id: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "legal_holds")]
 impl LegalHoldRequest {
     /// Sets `description`.
@@ -23624,8 +21659,8 @@ impl LegalHoldRequest {
         self.description = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         name: impl ::std::convert::Into<::std::string::String>,
         scope: impl ::std::convert::Into<LegalHoldRequestScope>,
@@ -23634,6 +21669,46 @@ impl LegalHoldRequest {
             name: name.into(),
             scope: scope.into(),
             description: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "legal_holds")]
+impl LegalHoldRequestScopeUsersUsersItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(email: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self { email: email.into() }
+    }
+}
+#[cfg(feature = "legal_holds")]
+impl LegalHoldResponse {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        organization_id: impl ::std::convert::Into<::std::string::String>,
+        case_id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        state: impl ::std::convert::Into<LegalHoldState>,
+        scope: impl ::std::convert::Into<LegalHoldResponseScope>,
+        created_by: impl ::std::convert::Into<User>,
+        created_at: impl ::std::convert::Into<::chrono::DateTime<::chrono::offset::Utc>>,
+        last_modified_at: impl ::std::convert::Into<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            organization_id: organization_id.into(),
+            case_id: case_id.into(),
+            name: name.into(),
+            state: state.into(),
+            scope: scope.into(),
+            created_by: created_by.into(),
+            created_at: created_at.into(),
+            last_modified_at: last_modified_at.into(),
+            description: ::std::default::Default::default(),
+            last_modified_by: ::std::default::Default::default(),
         }
     }
 }
@@ -23665,8 +21740,8 @@ impl MindmapCreateRequest {
         self.position = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<MindmapDataForCreate>) -> Self {
         Self {
             data: data.into(),
@@ -23686,11 +21761,33 @@ impl MindmapCreateRequest {
 }
 #[cfg(feature = "experimental")]
 impl MindmapDataForCreate {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(node_view: impl ::std::convert::Into<MindmapNode>) -> Self {
         Self {
             node_view: node_view.into(),
+        }
+    }
+}
+#[cfg(feature = "experimental")]
+impl MindmapItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
         }
     }
 }
@@ -23715,8 +21812,8 @@ impl MindmapNodeTextData {
         self.content = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(type_: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             type_: type_.into(),
@@ -23724,11 +21821,80 @@ impl MindmapNodeTextData {
         }
     }
 }
+#[cfg(feature = "enterprise")]
+impl Organization {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        full_licenses_purchased: impl ::std::convert::Into<i32>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        plan: impl ::std::convert::Into<OrganizationPlan>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            full_licenses_purchased: full_licenses_purchased.into(),
+            name: name.into(),
+            plan: plan.into(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "tokens")]
+impl OrganizationInformation {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl OrganizationMember {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        active: impl ::std::convert::Into<bool>,
+        email: impl ::std::convert::Into<::std::string::String>,
+        license: impl ::std::convert::Into<OrganizationMemberLicense>,
+        role: impl ::std::convert::Into<OrganizationMemberRole>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            active: active.into(),
+            email: email.into(),
+            license: license.into(),
+            role: role.into(),
+            admin_roles: ::std::default::Default::default(),
+            last_activity_at: ::std::default::Default::default(),
+            license_assigned_at: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(
     any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
         feature = "experimental",
+        feature = "exports",
         feature = "groups",
         feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -23767,6 +21933,21 @@ impl PatchGroupResource {
         self.schemas = value.into();
         self
     }
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        schemas: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<PatchGroupResourceSchemasItem>,
+        >,
+        operations: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<PatchGroupResourceOperationsItem>,
+        >,
+    ) -> Self {
+        Self {
+            schemas: schemas.into_iter().map(::std::convert::Into::into).collect(),
+            operations: operations.into_iter().map(::std::convert::Into::into).collect(),
+        }
+    }
 }
 #[cfg(feature = "scim")]
 impl PatchGroupResourceOperationsItem {
@@ -23786,8 +21967,8 @@ impl PatchGroupResourceOperationsItem {
         self.value = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         op: impl ::std::convert::Into<PatchGroupResourceOperationsItemOp>,
     ) -> Self {
@@ -23800,8 +21981,8 @@ impl PatchGroupResourceOperationsItem {
 }
 #[cfg(feature = "scim")]
 impl PatchGroupResourceOperationsItemValueArrayItem {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(value: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { value: value.into() }
     }
@@ -23826,11 +22007,26 @@ impl PatchUserResource {
         self.schemas = value.into();
         self
     }
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        schemas: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<PatchUserResourceSchemasItem>,
+        >,
+        operations: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<PatchUserResourceOperationsItem>,
+        >,
+    ) -> Self {
+        Self {
+            schemas: schemas.into_iter().map(::std::convert::Into::into).collect(),
+            operations: operations.into_iter().map(::std::convert::Into::into).collect(),
+        }
+    }
 }
 #[cfg(feature = "scim")]
 impl PatchUserResourceOperationsItem {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         op: impl ::std::convert::Into<PatchUserResourceOperationsItemOp>,
         path: impl ::std::convert::Into<::std::string::String>,
@@ -23856,6 +22052,127 @@ impl PositionChange {
         self
     }
 }
+#[cfg(feature = "projects")]
+impl Project {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectMember {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        email: impl ::std::convert::Into<::std::string::String>,
+        role: impl ::std::convert::Into<ProjectRole>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            email: email.into(),
+            role: role.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectMemberPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<ProjectMember>,
+        >,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<Project>>,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectSettings {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        sharing_policy_settings: impl ::std::convert::Into<SharingPolicySettings>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            sharing_policy_settings: sharing_policy_settings.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectUserGroup {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        role: impl ::std::convert::Into<ProjectUserGroupRole>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            role: role.into(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "projects")]
+impl ProjectUserGroupsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<ProjectUserGroup>,
+        >,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "connectors")]
 impl RelativeOffset {
     /// Sets `x`.
@@ -23871,8 +22188,8 @@ impl RelativeOffset {
 }
 #[cfg(feature = "tokens")]
 impl RevokeTokenRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(
         access_token: impl ::std::convert::Into<::std::string::String>,
         client_id: impl ::std::convert::Into<::std::string::String>,
@@ -23899,6 +22216,7 @@ impl RevokeTokenRequest {
         feature = "items",
         feature = "legal_holds",
         feature = "projects",
+        feature = "scim",
         feature = "tags"
     )
 )]
@@ -24004,6 +22322,30 @@ impl ShapeDataForUpdate {
     pub fn shape(mut self, value: impl ::std::convert::Into<ShapeDataShape>) -> Self {
         self.shape = ::std::option::Option::Some(value.into());
         self
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+impl ShapeItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(
@@ -24170,17 +22512,14 @@ impl ShapeStyleForCreate {
         self
     }
     /// Sets `text_align`.
-    pub fn text_align(
-        mut self,
-        value: impl ::std::convert::Into<ShapeStyleForCreateTextAlign>,
-    ) -> Self {
+    pub fn text_align(mut self, value: impl ::std::convert::Into<TextAlign>) -> Self {
         self.text_align = ::std::option::Option::Some(value.into());
         self
     }
     /// Sets `text_align_vertical`.
     pub fn text_align_vertical(
         mut self,
-        value: impl ::std::convert::Into<ShapeStyleForCreateTextAlignVertical>,
+        value: impl ::std::convert::Into<TextAlignVertical>,
     ) -> Self {
         self.text_align_vertical = ::std::option::Option::Some(value.into());
         self
@@ -24285,7 +22624,12 @@ impl ShapeUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -24383,6 +22727,30 @@ impl StickyNoteData {
         self
     }
 }
+#[cfg(feature = "items")]
+impl StickyNoteItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(
     any(
         feature = "experimental",
@@ -24428,7 +22796,12 @@ impl StickyNoteUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -24454,14 +22827,32 @@ impl StickyNoteUpdateRequest {
     }
 }
 #[cfg(feature = "tags")]
+impl Tag {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        fill_color: impl ::std::convert::Into<TagFillColor>,
+        id: impl ::std::convert::Into<::std::string::String>,
+        title: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            fill_color: fill_color.into(),
+            id: id.into(),
+            title: title.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "tags")]
 impl TagCreateRequest {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<TagFillColor>) -> Self {
         self.fill_color = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(title: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             title: title.into(),
@@ -24483,6 +22874,41 @@ impl TagUpdateRequest {
     ) -> Self {
         self.title = ::std::option::Option::Some(value.into());
         self
+    }
+}
+#[cfg(feature = "tags")]
+impl TagWithLinks {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        title: impl ::std::convert::Into<::std::string::String>,
+        fill_color: impl ::std::convert::Into<TagFillColor>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            title: title.into(),
+            fill_color: fill_color.into(),
+            type_: type_.into(),
+            links: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(any(feature = "boards", feature = "enterprise"))]
+impl Team {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            picture: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "enterprise")]
@@ -24542,6 +22968,52 @@ impl TeamCopyAccessLevelSettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+impl TeamGroup {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(id: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            id: id.into(),
+            role: TeamGroupRole::Member,
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl TeamGroupsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<TeamGroup>>,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "tokens")]
+impl TeamInformation {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
 impl TeamInvitationSettingsChanges {
     /// Sets `invite_external_users`.
     pub fn invite_external_users(
@@ -24558,6 +23030,27 @@ impl TeamInvitationSettingsChanges {
     ) -> Self {
         self.who_can_invite = ::std::option::Option::Some(value.into());
         self
+    }
+}
+#[cfg(feature = "enterprise")]
+impl TeamMember {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        role: impl ::std::convert::Into<TeamMemberRole>,
+        team_id: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            role: role.into(),
+            team_id: team_id.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "enterprise")]
@@ -24581,12 +23074,32 @@ impl TeamMemberInvite {
         self.role = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(email: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self {
             email: email.into(),
             role: ::std::default::Default::default(),
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+impl TeamMembersPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<
+            Item = impl ::std::convert::Into<TeamMember>,
+        >,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
         }
     }
 }
@@ -24728,6 +23241,24 @@ impl TeamSharingPolicySettingsChanges {
         self
     }
 }
+#[cfg(feature = "enterprise")]
+impl TeamsPage {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        limit: impl ::std::convert::Into<::std::num::NonZeroU32>,
+        size: impl ::std::convert::Into<i32>,
+        data: impl ::std::iter::IntoIterator<Item = impl ::std::convert::Into<Team>>,
+    ) -> Self {
+        Self {
+            limit: limit.into(),
+            size: size.into(),
+            data: data.into_iter().map(::std::convert::Into::into).collect(),
+            cursor: ::std::default::Default::default(),
+            type_: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "items")]
 impl TextCreateRequest {
     /// Sets `geometry`.
@@ -24753,8 +23284,8 @@ impl TextCreateRequest {
         self.style = ::std::option::Option::Some(value.into());
         self
     }
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(data: impl ::std::convert::Into<TextData>) -> Self {
         Self {
             data: data.into(),
@@ -24782,10 +23313,34 @@ impl TextCreateRequest {
     )
 )]
 impl TextData {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(content: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { content: content.into() }
+    }
+}
+#[cfg(feature = "items")]
+impl TextItem {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            type_: type_.into(),
+            created_at: ::std::default::Default::default(),
+            created_by: ::std::default::Default::default(),
+            data: ::std::default::Default::default(),
+            geometry: ::std::default::Default::default(),
+            links: ::std::default::Default::default(),
+            modified_at: ::std::default::Default::default(),
+            modified_by: ::std::default::Default::default(),
+            parent: ::std::default::Default::default(),
+            position: ::std::default::Default::default(),
+            style: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(
@@ -24857,7 +23412,12 @@ impl TextUpdateRequest {
     }
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
-        self.parent = ::std::option::Option::Some(value.into());
+        self.parent = ::std::option::Option::Some(crate::Nullable::Value(value.into()));
+        self
+    }
+    /// Clears `parent` on Miro's side: sends it as `null` (see [`crate::Nullable`]).
+    pub fn clear_parent(mut self) -> Self {
+        self.parent = ::std::option::Option::Some(crate::Nullable::Null);
         self
     }
     /// Sets `position`.
@@ -24877,6 +23437,28 @@ impl TextUpdateRequest {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(feature = "tokens")]
+impl TokenInformation {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        created_by: impl ::std::convert::Into<UserInformation>,
+        organization: impl ::std::convert::Into<OrganizationInformation>,
+        team: impl ::std::convert::Into<TeamInformation>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+        user: impl ::std::convert::Into<UserInformation>,
+    ) -> Self {
+        Self {
+            created_by: created_by.into(),
+            organization: organization.into(),
+            team: team.into(),
+            type_: type_.into(),
+            user: user.into(),
+            application: ::std::default::Default::default(),
+            scopes: ::std::default::Default::default(),
+        }
     }
 }
 #[cfg(feature = "items")]
@@ -25024,8 +23606,8 @@ impl UpdateProjectMemberRequest {
 }
 #[cfg(feature = "projects")]
 impl UpdateProjectRequest {
-    /// A value with its required fields, in the spec's order; set the others with
-    /// the setters.
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
     pub fn new(name: impl ::std::convert::Into<::std::string::String>) -> Self {
         Self { name: name.into() }
     }
@@ -25139,6 +23721,17 @@ impl UpdateUserGroupMembersRequest {
         self
     }
 }
+#[cfg(feature = "full")]
+impl UploadFileFromDevice {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(resource: impl ::std::convert::Into<::std::string::String>) -> Self {
+        Self {
+            resource: resource.into(),
+            data: ::std::default::Default::default(),
+        }
+    }
+}
 #[cfg(feature = "items")]
 impl UploadFileFromDeviceData {
     /// Sets `alt_text`.
@@ -25182,6 +23775,63 @@ impl UploadFileFromDeviceData {
         y: impl ::std::convert::Into<f64>,
     ) -> Self {
         self.position(PositionChange::default().x(x).y(y))
+    }
+}
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "cases",
+        feature = "legal_holds",
+        feature = "scim"
+    )
+)]
+impl User {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        email: impl ::std::convert::Into<::std::string::String>,
+        first_name: impl ::std::convert::Into<::std::string::String>,
+        last_name: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            email: email.into(),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+        }
+    }
+}
+#[cfg(feature = "boards")]
+impl UserInfoShort {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
+    }
+}
+#[cfg(feature = "tokens")]
+impl UserInformation {
+    /// A value with its required fields, in the order the spec lists them; the others are
+    /// unset (set them with the setters, or the fields).
+    pub fn new(
+        id: impl ::std::convert::Into<::std::string::String>,
+        name: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<::std::string::String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            type_: type_.into(),
+        }
     }
 }
 #[cfg(feature = "scim")]
@@ -25519,80 +24169,54 @@ impl WidthOnlyAdjustableGeometry {
         self
     }
 }
-#[cfg(feature = "items")]
-/// The fields of a [`AppCardData`] that Miro takes back, to send it (or a changed copy) as a [`AppCardDataChanges`].
-impl ::std::convert::From<&AppCardData> for AppCardDataChanges {
-    fn from(read: &AppCardData) -> Self {
-        AppCardDataChanges {
-            description: read.description.clone(),
-            fields: read.fields.clone(),
-            status: read.status.clone(),
-            title: read.title.clone(),
-        }
-    }
-}
-#[cfg(feature = "board_members")]
-/// The fields of a [`BoardMember`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
-impl ::std::convert::From<&BoardMember> for BoardMemberChanges {
-    fn from(read: &BoardMember) -> Self {
-        BoardMemberChanges {
-            role: read.role.clone(),
-        }
-    }
-}
-#[cfg(feature = "board_members")]
-/// The fields of a [`BoardMemberWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
-impl ::std::convert::From<&BoardMemberWithLinks> for BoardMemberChanges {
-    fn from(read: &BoardMemberWithLinks) -> Self {
-        BoardMemberChanges {
-            role: read.role.clone(),
-        }
-    }
-}
-#[cfg(feature = "enterprise")]
-/// The fields of a [`GroupMember`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupMemberRequest`].
-impl ::std::convert::From<&GroupMember> for CreateGroupMemberRequest {
-    fn from(read: &GroupMember) -> Self {
-        CreateGroupMemberRequest {
-            email: read.email.clone(),
-        }
-    }
-}
-#[cfg(feature = "enterprise")]
-/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupRequest`].
-impl ::std::convert::From<&Group> for CreateGroupRequest {
-    fn from(read: &Group) -> Self {
-        CreateGroupRequest {
-            description: read.description.clone(),
-            name: read.name.clone(),
-        }
-    }
-}
-#[cfg(feature = "projects")]
-/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`CreateProjectRequest`].
-impl ::std::convert::From<&Project> for CreateProjectRequest {
-    fn from(read: &Project) -> Self {
-        CreateProjectRequest {
-            name: read.name.clone(),
-        }
-    }
-}
-#[cfg(feature = "enterprise")]
-/// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`CreateTeamRequest`].
-impl ::std::convert::From<&Team> for CreateTeamRequest {
-    fn from(read: &Team) -> Self {
-        CreateTeamRequest {
-            name: read.name.clone(),
-        }
+#[cfg(feature = "scim")]
+/// The fields of a [`UserResourceName`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceName`].
+///
+/// Fails when the [`UserResourceName`] lacks what a [`CreateUserResourceName`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&UserResourceName> for CreateUserResourceName {
+    type Error = crate::ConversionError;
+    fn try_from(read: &UserResourceName) -> ::std::result::Result<Self, Self::Error> {
+        let family_name = match &read.family_name {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "UserResourceName",
+                        "CreateUserResourceName",
+                        "familyName",
+                    ),
+                );
+            }
+        };
+        let formatted = ::std::clone::Clone::clone(&read.formatted);
+        let given_name = match &read.given_name {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "UserResourceName",
+                        "CreateUserResourceName",
+                        "givenName",
+                    ),
+                );
+            }
+        };
+        ::std::result::Result::Ok(CreateUserResourceName {
+            family_name,
+            formatted,
+            given_name,
+        })
     }
 }
 #[cfg(feature = "scim")]
 /// The fields of a [`UserResourcePhotosItem`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourcePhotosItem`].
 impl ::std::convert::From<&UserResourcePhotosItem> for CreateUserResourcePhotosItem {
     fn from(read: &UserResourcePhotosItem) -> Self {
+        let type_ = ::std::clone::Clone::clone(&read.type_);
+        let value = ::std::clone::Clone::clone(&read.value);
         CreateUserResourcePhotosItem {
-            type_: read.type_.clone(),
-            value: read.value.clone(),
+            type_,
+            value,
         }
     }
 }
@@ -25600,12 +24224,26 @@ impl ::std::convert::From<&UserResourcePhotosItem> for CreateUserResourcePhotosI
 /// The fields of a [`UserResourceRolesItem`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceRolesItem`].
 impl ::std::convert::From<&UserResourceRolesItem> for CreateUserResourceRolesItem {
     fn from(read: &UserResourceRolesItem) -> Self {
+        let display = ::std::clone::Clone::clone(&read.display);
+        let primary = ::std::clone::Clone::clone(&read.primary);
+        let type_ = ::std::clone::Clone::clone(&read.type_);
+        let value = ::std::clone::Clone::clone(&read.value);
         CreateUserResourceRolesItem {
-            display: read.display.clone(),
-            primary: read.primary.clone(),
-            type_: read.type_.clone(),
-            value: read.value.clone(),
+            display,
+            primary,
+            type_,
+            value,
         }
+    }
+}
+#[cfg(feature = "scim")]
+/// The same value as a [`CreateUserResourceSchemasItem`] (by its value on the wire).
+impl ::std::convert::From<&UserResourceSchemasItem> for CreateUserResourceSchemasItem {
+    fn from(read: &UserResourceSchemasItem) -> Self {
+        CreateUserResourceSchemasItem::known(read.as_str())
+            .unwrap_or_else(|| CreateUserResourceSchemasItem::UnknownValue(
+                read.as_str().to_owned(),
+            ))
     }
 }
 #[cfg(feature = "scim")]
@@ -25616,132 +24254,1384 @@ impl ::std::convert::From<
     fn from(
         read: &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
     ) -> Self {
+        let display_name = ::std::clone::Clone::clone(&read.display_name);
+        let value = ::std::clone::Clone::clone(&read.value);
         CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
-            display_name: read.display_name.clone(),
-            value: read.value.clone(),
+            display_name,
+            value,
         }
     }
 }
-#[cfg(feature = "items")]
-/// The fields of a [`DocumentUrlData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
-impl ::std::convert::From<&DocumentUrlData> for DocumentUrlDataChanges {
-    fn from(read: &DocumentUrlData) -> Self {
-        DocumentUrlDataChanges {
-            title: read.title.clone(),
-            url: ::std::option::Option::Some(read.url.clone()),
+#[cfg(feature = "scim")]
+/// The fields of a [`UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User`].
+impl ::std::convert::From<&UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User>
+for CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
+    fn from(
+        read: &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
+    ) -> Self {
+        let cost_center = ::std::clone::Clone::clone(&read.cost_center);
+        let department = ::std::clone::Clone::clone(&read.department);
+        let division = ::std::clone::Clone::clone(&read.division);
+        let employee_number = ::std::clone::Clone::clone(&read.employee_number);
+        let manager = read
+            .manager
+            .as_ref()
+            .map(|v| <CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager as ::std::convert::From<
+                &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
+            >>::from(v));
+        let organization = ::std::clone::Clone::clone(&read.organization);
+        CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
+            cost_center,
+            department,
+            division,
+            employee_number,
+            manager,
+            organization,
         }
     }
 }
-#[cfg(feature = "items")]
-/// The fields of a [`DocumentUrlDataPlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
-impl ::std::convert::From<&DocumentUrlDataPlatformbulkcreateoperation>
-for DocumentUrlDataChanges {
-    fn from(read: &DocumentUrlDataPlatformbulkcreateoperation) -> Self {
-        DocumentUrlDataChanges {
-            title: read.title.clone(),
-            url: ::std::option::Option::Some(read.url.clone()),
+#[cfg(feature = "scim")]
+/// The fields of a [`UserResource`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResource`].
+///
+/// Fails when the [`UserResource`] lacks what a [`CreateUserResource`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&UserResource> for CreateUserResource {
+    type Error = crate::ConversionError;
+    fn try_from(read: &UserResource) -> ::std::result::Result<Self, Self::Error> {
+        let active = ::std::clone::Clone::clone(&read.active);
+        let display_name = ::std::clone::Clone::clone(&read.display_name);
+        let name = match &read.name {
+            ::std::option::Option::Some(v) => {
+                ::std::option::Option::Some(
+                    <CreateUserResourceName as ::std::convert::TryFrom<
+                        &UserResourceName,
+                    >>::try_from(v)?,
+                )
+            }
+            ::std::option::Option::None => ::std::option::Option::None,
+        };
+        let photos = {
+            let v = &read.photos;
+            v.iter()
+                .map(|x| <CreateUserResourcePhotosItem as ::std::convert::From<
+                    &UserResourcePhotosItem,
+                >>::from(x))
+                .collect()
+        };
+        let preferred_language = ::std::clone::Clone::clone(&read.preferred_language);
+        let roles = {
+            let v = &read.roles;
+            v.iter()
+                .map(|x| <CreateUserResourceRolesItem as ::std::convert::From<
+                    &UserResourceRolesItem,
+                >>::from(x))
+                .collect()
+        };
+        let schemas = {
+            let v = &read.schemas;
+            v.iter()
+                .map(|x| <CreateUserResourceSchemasItem as ::std::convert::From<
+                    &UserResourceSchemasItem,
+                >>::from(x))
+                .collect()
+        };
+        let urn_ietf_params_scim_schemas_extension_enterprise_2_0_user = read
+            .urn_ietf_params_scim_schemas_extension_enterprise_2_0_user
+            .as_ref()
+            .map(|v| <CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User as ::std::convert::From<
+                &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
+            >>::from(v));
+        let user_name = match &read.user_name {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "UserResource",
+                        "CreateUserResource",
+                        "userName",
+                    ),
+                );
+            }
+        };
+        let user_type = ::std::clone::Clone::clone(&read.user_type);
+        ::std::result::Result::Ok(CreateUserResource {
+            active,
+            display_name,
+            name,
+            photos,
+            preferred_language,
+            roles,
+            schemas,
+            urn_ietf_params_scim_schemas_extension_enterprise_2_0_user,
+            user_name,
+            user_type,
+        })
+    }
+}
+#[cfg(feature = "scim")]
+/// The value of a [`CreateUserResponse`] as a [`CreateUserResource`].
+impl ::std::convert::TryFrom<&CreateUserResponse> for CreateUserResource {
+    type Error = crate::ConversionError;
+    fn try_from(read: &CreateUserResponse) -> ::std::result::Result<Self, Self::Error> {
+        ::std::result::Result::Ok(
+            <CreateUserResource as ::std::convert::TryFrom<
+                &UserResource,
+            >>::try_from(&read.0)?,
+        )
+    }
+}
+#[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
+/// The fields of a [`Position`] that Miro takes back, to send it (or a changed copy) as a [`PositionChange`].
+impl ::std::convert::From<&Position> for PositionChange {
+    fn from(read: &Position) -> Self {
+        let x = ::std::clone::Clone::clone(&read.x);
+        let y = ::std::clone::Clone::clone(&read.y);
+        PositionChange { x, y }
+    }
+}
+#[cfg(feature = "experimental")]
+/// The fields of a [`CodeWidgetItem`] that Miro takes back, to send it (or a changed copy) as a [`CodeWidgetCreateRequest`].
+impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetCreateRequest {
+    fn from(read: &CodeWidgetItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::default::Default::default();
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        CodeWidgetCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
         }
     }
 }
-#[cfg(feature = "items")]
-/// The fields of a [`EmbedUrlData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
-impl ::std::convert::From<&EmbedUrlData> for EmbedUrlDataChanges {
-    fn from(read: &EmbedUrlData) -> Self {
-        EmbedUrlDataChanges {
-            mode: read.mode.clone(),
-            preview_url: read.preview_url.clone(),
-            url: ::std::option::Option::Some(read.url.clone()),
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`EmbedUrlDataPlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
-impl ::std::convert::From<&EmbedUrlDataPlatformbulkcreateoperation>
-for EmbedUrlDataChanges {
-    fn from(read: &EmbedUrlDataPlatformbulkcreateoperation) -> Self {
-        EmbedUrlDataChanges {
-            mode: read.mode.clone(),
-            preview_url: read.preview_url.clone(),
-            url: ::std::option::Option::Some(read.url.clone()),
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`ImageUrlData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
-impl ::std::convert::From<&ImageUrlData> for ImageUrlDataChanges {
-    fn from(read: &ImageUrlData) -> Self {
-        ImageUrlDataChanges {
-            title: read.title.clone(),
-            url: ::std::option::Option::Some(read.url.clone()),
+#[cfg(feature = "experimental")]
+/// The fields of a [`CodeWidgetItem`] that Miro takes back, to send it (or a changed copy) as a [`CodeWidgetUpdateRequest`].
+impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetUpdateRequest {
+    fn from(read: &CodeWidgetItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::default::Default::default();
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        CodeWidgetUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
         }
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForCreate`].
-impl ::std::convert::From<&ShapeData> for ShapeDataForCreate {
-    fn from(read: &ShapeData) -> Self {
-        ShapeDataForCreate {
-            content: read.content.clone(),
-            shape: read.shape.clone(),
+/// The fields of a [`ShapeItem`] that Miro takes back, to send it (or a changed copy) as a [`ShapeCreateRequest`].
+impl ::std::convert::From<&ShapeItem> for ShapeCreateRequest {
+    fn from(read: &ShapeItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        ShapeCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
         }
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeDataPlatformTags`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForCreate`].
-impl ::std::convert::From<&ShapeDataPlatformTags> for ShapeDataForCreate {
-    fn from(read: &ShapeDataPlatformTags) -> Self {
-        ShapeDataForCreate {
-            content: read.content.clone(),
-            shape: read.shape.clone(),
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
-impl ::std::convert::From<&ShapeData> for ShapeDataForUpdate {
-    fn from(read: &ShapeData) -> Self {
+/// The fields of a [`ShapeDataForCreate`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
+impl ::std::convert::From<&ShapeDataForCreate> for ShapeDataForUpdate {
+    fn from(read: &ShapeDataForCreate) -> Self {
+        let content = ::std::clone::Clone::clone(&read.content);
+        let shape = ::std::clone::Clone::clone(&read.shape);
         ShapeDataForUpdate {
-            content: read.content.clone(),
-            shape: read.shape.clone(),
+            content,
+            shape,
         }
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeDataPlatformTags`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
-impl ::std::convert::From<&ShapeDataPlatformTags> for ShapeDataForUpdate {
-    fn from(read: &ShapeDataPlatformTags) -> Self {
-        ShapeDataForUpdate {
-            content: read.content.clone(),
-            shape: read.shape.clone(),
-        }
-    }
-}
-#[cfg(any(feature = "experimental", feature = "items"))]
-/// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
-impl ::std::convert::From<&ShapeStyle> for ShapeStyleForUpdate {
-    fn from(read: &ShapeStyle) -> Self {
+/// The fields of a [`ShapeStyleForCreate`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
+impl ::std::convert::From<&ShapeStyleForCreate> for ShapeStyleForUpdate {
+    fn from(read: &ShapeStyleForCreate) -> Self {
+        let border_color = ::std::clone::Clone::clone(&read.border_color);
+        let border_opacity = ::std::clone::Clone::clone(&read.border_opacity);
+        let border_style = ::std::clone::Clone::clone(&read.border_style);
+        let border_width = ::std::clone::Clone::clone(&read.border_width);
+        let color = ::std::clone::Clone::clone(&read.color);
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
+        let font_family = ::std::clone::Clone::clone(&read.font_family);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
         ShapeStyleForUpdate {
-            border_color: read.border_color.clone(),
-            border_opacity: read.border_opacity.clone(),
-            border_style: read.border_style.clone(),
-            border_width: read.border_width.clone(),
-            color: read.color.clone(),
-            fill_color: read.fill_color.clone(),
-            fill_opacity: read.fill_opacity.clone(),
-            font_family: read.font_family.clone(),
-            font_size: read.font_size.clone(),
-            text_align: read.text_align.clone(),
-            text_align_vertical: read.text_align_vertical.clone(),
+            border_color,
+            border_opacity,
+            border_style,
+            border_width,
+            color,
+            fill_color,
+            fill_opacity,
+            font_family,
+            font_size,
+            text_align,
+            text_align_vertical,
         }
     }
 }
-#[cfg(feature = "tags")]
-/// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
-impl ::std::convert::From<&Tag> for TagCreateRequest {
-    fn from(read: &Tag) -> Self {
-        TagCreateRequest {
-            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
-            title: read.title.clone(),
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeItem`] that Miro takes back, to send it (or a changed copy) as a [`ShapeUpdateRequest`].
+impl ::std::convert::From<&ShapeItem> for ShapeUpdateRequest {
+    fn from(read: &ShapeItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <ShapeDataForUpdate as ::std::convert::From<
+                &ShapeDataForCreate,
+            >>::from(v));
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <ShapeStyleForUpdate as ::std::convert::From<
+                &ShapeStyleForCreate,
+            >>::from(v));
+        ShapeUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The same value as a [`BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess`] (by its value on the wire).
+impl ::std::convert::From<&BoardSharingPolicyInviteToAccountAndBoardLinkAccess>
+for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
+    fn from(read: &BoardSharingPolicyInviteToAccountAndBoardLinkAccess) -> Self {
+        BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess::known(read.as_str())
+            .unwrap_or_else(|| BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess::UnknownValue(
+                read.as_str().to_owned(),
+            ))
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardSharingPolicy`] that Miro takes back, to send it (or a changed copy) as a [`BoardSharingPolicyChange`].
+impl ::std::convert::From<&BoardSharingPolicy> for BoardSharingPolicyChange {
+    fn from(read: &BoardSharingPolicy) -> Self {
+        let access = ::std::clone::Clone::clone(&read.access);
+        let invite_to_account_and_board_link_access = read
+            .invite_to_account_and_board_link_access
+            .as_ref()
+            .map(|v| <BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess as ::std::convert::From<
+                &BoardSharingPolicyInviteToAccountAndBoardLinkAccess,
+            >>::from(v));
+        let organization_access = ::std::clone::Clone::clone(&read.organization_access);
+        let team_access = ::std::clone::Clone::clone(&read.team_access);
+        BoardSharingPolicyChange {
+            access,
+            invite_to_account_and_board_link_access,
+            organization_access,
+            team_access,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardPolicy`] that Miro takes back, to send it (or a changed copy) as a [`BoardPolicyChange`].
+impl ::std::convert::From<&BoardPolicy> for BoardPolicyChange {
+    fn from(read: &BoardPolicy) -> Self {
+        let permissions_policy = ::std::clone::Clone::clone(&read.permissions_policy);
+        let sharing_policy = read
+            .sharing_policy
+            .as_ref()
+            .map(|v| <BoardSharingPolicyChange as ::std::convert::From<
+                &BoardSharingPolicy,
+            >>::from(v));
+        BoardPolicyChange {
+            permissions_policy,
+            sharing_policy,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
+impl ::std::convert::From<&BoardWithLinks> for BoardChanges {
+    fn from(read: &BoardWithLinks) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let policy = read
+            .policy
+            .as_ref()
+            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
+        let project_id = ::std::default::Default::default();
+        let team_id = ::std::default::Default::default();
+        BoardChanges {
+            description,
+            name,
+            policy,
+            project_id,
+            team_id,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardWithLinksAndWithoutProject`] that Miro takes back, to send it (or a changed copy) as a [`CopyBoardChanges`].
+impl ::std::convert::From<&BoardWithLinksAndWithoutProject> for CopyBoardChanges {
+    fn from(read: &BoardWithLinksAndWithoutProject) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let policy = read
+            .policy
+            .as_ref()
+            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
+        let team_id = ::std::default::Default::default();
+        CopyBoardChanges {
+            description,
+            name,
+            policy,
+            team_id,
+        }
+    }
+}
+#[cfg(feature = "boards")]
+/// The fields of a [`BoardWithLinksAndLastOpened`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
+impl ::std::convert::From<&BoardWithLinksAndLastOpened> for BoardChanges {
+    fn from(read: &BoardWithLinksAndLastOpened) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let policy = read
+            .policy
+            .as_ref()
+            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
+        let project_id = ::std::default::Default::default();
+        let team_id = ::std::default::Default::default();
+        BoardChanges {
+            description,
+            name,
+            policy,
+            project_id,
+            team_id,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardData`] that Miro takes back, to send it (or a changed copy) as a [`AppCardDataChanges`].
+impl ::std::convert::From<&AppCardData> for AppCardDataChanges {
+    fn from(read: &AppCardData) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let fields = ::std::clone::Clone::clone(&read.fields);
+        let status = ::std::clone::Clone::clone(&read.status);
+        let title = ::std::clone::Clone::clone(&read.title);
+        AppCardDataChanges {
+            description,
+            fields,
+            status,
+            title,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardItem`] that Miro takes back, to send it (or a changed copy) as a [`AppCardCreateRequest`].
+impl ::std::convert::From<&AppCardItem> for AppCardCreateRequest {
+    fn from(read: &AppCardItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <AppCardDataChanges as ::std::convert::From<
+                &AppCardData,
+            >>::from(v));
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        AppCardCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateAppCardStyle`].
+impl ::std::convert::From<&AppCardStyle> for UpdateAppCardStyle {
+    fn from(read: &AppCardStyle) -> Self {
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        UpdateAppCardStyle { fill_color }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`AppCardItem`] that Miro takes back, to send it (or a changed copy) as a [`AppCardUpdateRequest`].
+impl ::std::convert::From<&AppCardItem> for AppCardUpdateRequest {
+    fn from(read: &AppCardItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <AppCardDataChanges as ::std::convert::From<
+                &AppCardData,
+            >>::from(v));
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateAppCardStyle as ::std::convert::From<
+                &AppCardStyle,
+            >>::from(v));
+        AppCardUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`CardItem`] that Miro takes back, to send it (or a changed copy) as a [`CardCreateRequest`].
+impl ::std::convert::From<&CardItem> for CardCreateRequest {
+    fn from(read: &CardItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        CardCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`CardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
+impl ::std::convert::From<&CardStyle> for UpdateCardStyle {
+    fn from(read: &CardStyle) -> Self {
+        let card_theme = ::std::clone::Clone::clone(&read.card_theme);
+        UpdateCardStyle { card_theme }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`CardItem`] that Miro takes back, to send it (or a changed copy) as a [`CardUpdateRequest`].
+impl ::std::convert::From<&CardItem> for CardUpdateRequest {
+    fn from(read: &CardItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateCardStyle as ::std::convert::From<&CardStyle>>::from(v));
+        CardUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ItemConnectionWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ItemConnectionCreationData`].
+impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionCreationData {
+    fn from(read: &ItemConnectionWithLinks) -> Self {
+        let id = ::std::clone::Clone::clone(&read.id);
+        let position = ::std::clone::Clone::clone(&read.position);
+        let snap_to = ::std::default::Default::default();
+        ItemConnectionCreationData {
+            id,
+            position,
+            snap_to,
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ConnectorWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ConnectorCreationData`].
+///
+/// Fails when the [`ConnectorWithLinks`] lacks what a [`ConnectorCreationData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&ConnectorWithLinks> for ConnectorCreationData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ConnectorWithLinks) -> ::std::result::Result<Self, Self::Error> {
+        let captions = ::std::clone::Clone::clone(&read.captions);
+        let end_item = match &read.end_item {
+            ::std::option::Option::Some(v) => {
+                <ItemConnectionCreationData as ::std::convert::From<
+                    &ItemConnectionWithLinks,
+                >>::from(v)
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "ConnectorWithLinks",
+                        "ConnectorCreationData",
+                        "endItem",
+                    ),
+                );
+            }
+        };
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        let start_item = match &read.start_item {
+            ::std::option::Option::Some(v) => {
+                <ItemConnectionCreationData as ::std::convert::From<
+                    &ItemConnectionWithLinks,
+                >>::from(v)
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "ConnectorWithLinks",
+                        "ConnectorCreationData",
+                        "startItem",
+                    ),
+                );
+            }
+        };
+        let style = ::std::clone::Clone::clone(&read.style);
+        ::std::result::Result::Ok(ConnectorCreationData {
+            captions,
+            end_item,
+            shape,
+            start_item,
+            style,
+        })
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ItemConnectionWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ItemConnectionChangesData`].
+impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionChangesData {
+    fn from(read: &ItemConnectionWithLinks) -> Self {
+        let id = ::std::clone::Clone::clone(&read.id);
+        let position = ::std::clone::Clone::clone(&read.position);
+        let snap_to = ::std::default::Default::default();
+        ItemConnectionChangesData {
+            id,
+            position,
+            snap_to,
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ConnectorStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateConnectorStyle`].
+impl ::std::convert::From<&ConnectorStyle> for UpdateConnectorStyle {
+    fn from(read: &ConnectorStyle) -> Self {
+        let color = ::std::clone::Clone::clone(&read.color);
+        let end_stroke_cap = ::std::clone::Clone::clone(&read.end_stroke_cap);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let start_stroke_cap = ::std::clone::Clone::clone(&read.start_stroke_cap);
+        let stroke_color = ::std::clone::Clone::clone(&read.stroke_color);
+        let stroke_style = ::std::clone::Clone::clone(&read.stroke_style);
+        let stroke_width = ::std::clone::Clone::clone(&read.stroke_width);
+        let text_orientation = ::std::clone::Clone::clone(&read.text_orientation);
+        UpdateConnectorStyle {
+            color,
+            end_stroke_cap,
+            font_size,
+            start_stroke_cap,
+            stroke_color,
+            stroke_style,
+            stroke_width,
+            text_orientation,
+        }
+    }
+}
+#[cfg(feature = "connectors")]
+/// The fields of a [`ConnectorWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ConnectorChangesData`].
+impl ::std::convert::From<&ConnectorWithLinks> for ConnectorChangesData {
+    fn from(read: &ConnectorWithLinks) -> Self {
+        let captions = ::std::clone::Clone::clone(&read.captions);
+        let end_item = read
+            .end_item
+            .as_ref()
+            .map(|v| <ItemConnectionChangesData as ::std::convert::From<
+                &ItemConnectionWithLinks,
+            >>::from(v));
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        let start_item = read
+            .start_item
+            .as_ref()
+            .map(|v| <ItemConnectionChangesData as ::std::convert::From<
+                &ItemConnectionWithLinks,
+            >>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateConnectorStyle as ::std::convert::From<
+                &ConnectorStyle,
+            >>::from(v));
+        ConnectorChangesData {
+            captions,
+            end_item,
+            shape,
+            start_item,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The variant of a [`DocFormatData`] that is a [`DocFormatMarkdownData`]; fails for the others.
+impl ::std::convert::TryFrom<&DocFormatData> for DocFormatMarkdownData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocFormatData) -> ::std::result::Result<Self, Self::Error> {
+        match read {
+            DocFormatData::HtmlData(_) => {
+                ::std::result::Result::Err(
+                    crate::ConversionError::not_creatable(
+                        "DocFormatMarkdownData",
+                        crate::ConversionKind::Variant("DocFormatData::HtmlData"),
+                    ),
+                )
+            }
+            DocFormatData::MarkdownData(v) => {
+                ::std::result::Result::Ok(::std::clone::Clone::clone(v))
+            }
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocFormatItem`] that Miro takes back, to send it (or a changed copy) as a [`DocFormatCreateRequest`].
+///
+/// Fails when the [`DocFormatItem`] lacks what a [`DocFormatCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&DocFormatItem> for DocFormatCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocFormatItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <DocFormatMarkdownData as ::std::convert::TryFrom<
+                    &DocFormatData,
+                >>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "DocFormatItem",
+                        "DocFormatCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(DocFormatCreateRequest {
+            data,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlData`].
+///
+/// Fails when the [`DocumentData`] lacks what a [`DocumentUrlData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&DocumentData> for DocumentUrlData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocumentData) -> ::std::result::Result<Self, Self::Error> {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = match &read.document_url {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "DocumentData",
+                        "DocumentUrlData",
+                        "url",
+                    ),
+                );
+            }
+        };
+        ::std::result::Result::Ok(DocumentUrlData { title, url })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentItem`] that Miro takes back, to send it (or a changed copy) as a [`DocumentCreateRequest`].
+///
+/// Fails when the [`DocumentItem`] lacks what a [`DocumentCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&DocumentItem> for DocumentCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &DocumentItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <DocumentUrlData as ::std::convert::TryFrom<&DocumentData>>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "DocumentItem",
+                        "DocumentCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(DocumentCreateRequest {
+            data,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
+impl ::std::convert::From<&DocumentData> for DocumentUrlDataChanges {
+    fn from(read: &DocumentData) -> Self {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = ::std::clone::Clone::clone(&read.document_url);
+        DocumentUrlDataChanges {
+            title,
+            url,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`FixedRatioGeometry`].
+impl ::std::convert::From<&Geometry> for FixedRatioGeometry {
+    fn from(read: &Geometry) -> Self {
+        let height = ::std::clone::Clone::clone(&read.height);
+        let rotation = ::std::clone::Clone::clone(&read.rotation);
+        let width = ::std::clone::Clone::clone(&read.width);
+        let height = if false || width.is_some() {
+            ::std::option::Option::None
+        } else {
+            height
+        };
+        FixedRatioGeometry {
+            height,
+            rotation,
+            width,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`DocumentItem`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUpdateRequest`].
+impl ::std::convert::From<&DocumentItem> for DocumentUpdateRequest {
+    fn from(read: &DocumentItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <DocumentUrlDataChanges as ::std::convert::From<
+                &DocumentData,
+            >>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        DocumentUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlData`].
+///
+/// Fails when the [`EmbedData`] lacks what a [`EmbedUrlData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&EmbedData> for EmbedUrlData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &EmbedData) -> ::std::result::Result<Self, Self::Error> {
+        let mode = ::std::clone::Clone::clone(&read.mode);
+        let preview_url = ::std::clone::Clone::clone(&read.preview_url);
+        let url = match &read.url {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing("EmbedData", "EmbedUrlData", "url"),
+                );
+            }
+        };
+        ::std::result::Result::Ok(EmbedUrlData {
+            mode,
+            preview_url,
+            url,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`FixedRatioNoRotationGeometry`].
+impl ::std::convert::From<&Geometry> for FixedRatioNoRotationGeometry {
+    fn from(read: &Geometry) -> Self {
+        let height = ::std::clone::Clone::clone(&read.height);
+        let width = ::std::clone::Clone::clone(&read.width);
+        let height = if false || width.is_some() {
+            ::std::option::Option::None
+        } else {
+            height
+        };
+        FixedRatioNoRotationGeometry {
+            height,
+            width,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedItem`] that Miro takes back, to send it (or a changed copy) as a [`EmbedCreateRequest`].
+///
+/// Fails when the [`EmbedItem`] lacks what a [`EmbedCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&EmbedItem> for EmbedCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &EmbedItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <EmbedUrlData as ::std::convert::TryFrom<&EmbedData>>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "EmbedItem",
+                        "EmbedCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(EmbedCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
+impl ::std::convert::From<&EmbedData> for EmbedUrlDataChanges {
+    fn from(read: &EmbedData) -> Self {
+        let mode = ::std::clone::Clone::clone(&read.mode);
+        let preview_url = ::std::clone::Clone::clone(&read.preview_url);
+        let url = ::std::clone::Clone::clone(&read.url);
+        EmbedUrlDataChanges {
+            mode,
+            preview_url,
+            url,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`EmbedItem`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUpdateRequest`].
+impl ::std::convert::From<&EmbedItem> for EmbedUpdateRequest {
+    fn from(read: &EmbedItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <EmbedUrlDataChanges as ::std::convert::From<&EmbedData>>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        EmbedUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "frames")]
+/// The same value as a [`FrameChangesFormat`] (by its value on the wire).
+impl ::std::convert::From<&FrameDataFormat> for FrameChangesFormat {
+    fn from(read: &FrameDataFormat) -> Self {
+        FrameChangesFormat::known(read.as_str())
+            .unwrap_or_else(|| FrameChangesFormat::UnknownValue(
+                read.as_str().to_owned(),
+            ))
+    }
+}
+#[cfg(feature = "frames")]
+/// The same value as a [`FrameChangesType`] (by its value on the wire).
+impl ::std::convert::From<&FrameDataType> for FrameChangesType {
+    fn from(read: &FrameDataType) -> Self {
+        FrameChangesType::known(read.as_str())
+            .unwrap_or_else(|| FrameChangesType::UnknownValue(read.as_str().to_owned()))
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameData`] that Miro takes back, to send it (or a changed copy) as a [`FrameChanges`].
+impl ::std::convert::From<&FrameData> for FrameChanges {
+    fn from(read: &FrameData) -> Self {
+        let format = read
+            .format
+            .as_ref()
+            .map(|v| <FrameChangesFormat as ::std::convert::From<
+                &FrameDataFormat,
+            >>::from(v));
+        let show_content = ::std::default::Default::default();
+        let title = ::std::clone::Clone::clone(&read.title);
+        let type_ = read
+            .type_
+            .as_ref()
+            .map(|v| <FrameChangesType as ::std::convert::From<
+                &FrameDataType,
+            >>::from(v));
+        FrameChanges {
+            format,
+            show_content,
+            title,
+            type_,
+        }
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`GeometryNoRotation`].
+impl ::std::convert::From<&Geometry> for GeometryNoRotation {
+    fn from(read: &Geometry) -> Self {
+        let height = ::std::clone::Clone::clone(&read.height);
+        let width = ::std::clone::Clone::clone(&read.width);
+        GeometryNoRotation {
+            height,
+            width,
+        }
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameItem`] that Miro takes back, to send it (or a changed copy) as a [`FrameCreateRequest`].
+///
+/// Fails when the [`FrameItem`] lacks what a [`FrameCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&FrameItem> for FrameCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &FrameItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <FrameChanges as ::std::convert::From<&FrameData>>::from(v)
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "FrameItem",
+                        "FrameCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <GeometryNoRotation as ::std::convert::From<&Geometry>>::from(v));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        ::std::result::Result::Ok(FrameCreateRequest {
+            data,
+            geometry,
+            position,
+            style,
+        })
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateFrameStyle`].
+impl ::std::convert::From<&FrameStyle> for UpdateFrameStyle {
+    fn from(read: &FrameStyle) -> Self {
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        UpdateFrameStyle { fill_color }
+    }
+}
+#[cfg(feature = "frames")]
+/// The fields of a [`FrameItem`] that Miro takes back, to send it (or a changed copy) as a [`FrameUpdateRequest`].
+impl ::std::convert::From<&FrameItem> for FrameUpdateRequest {
+    fn from(read: &FrameItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <FrameChanges as ::std::convert::From<&FrameData>>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <GeometryNoRotation as ::std::convert::From<&Geometry>>::from(v));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateFrameStyle as ::std::convert::From<&FrameStyle>>::from(v));
+        FrameUpdateRequest {
+            data,
+            geometry,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "groups")]
+/// The fields of a [`GroupResponseShort`] that Miro takes back, to send it (or a changed copy) as a [`BoardItemGroup`].
+///
+/// Fails when the [`GroupResponseShort`] lacks what a [`BoardItemGroup`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&GroupResponseShort> for BoardItemGroup {
+    type Error = crate::ConversionError;
+    fn try_from(read: &GroupResponseShort) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "GroupResponseShort",
+                        "BoardItemGroup",
+                        "data",
+                    ),
+                );
+            }
+        };
+        ::std::result::Result::Ok(BoardItemGroup { data })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlData`].
+///
+/// Fails when the [`ImageData`] lacks what a [`ImageUrlData`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&ImageData> for ImageUrlData {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ImageData) -> ::std::result::Result<Self, Self::Error> {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = match &read.image_url {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing("ImageData", "ImageUrlData", "url"),
+                );
+            }
+        };
+        ::std::result::Result::Ok(ImageUrlData { title, url })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageItem`] that Miro takes back, to send it (or a changed copy) as a [`ImageCreateRequest`].
+///
+/// Fails when the [`ImageItem`] lacks what a [`ImageCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&ImageItem> for ImageCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ImageItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                <ImageUrlData as ::std::convert::TryFrom<&ImageData>>::try_from(v)?
+            }
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "ImageItem",
+                        "ImageCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ::std::result::Result::Ok(ImageCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
+impl ::std::convert::From<&ImageData> for ImageUrlDataChanges {
+    fn from(read: &ImageData) -> Self {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = ::std::clone::Clone::clone(&read.image_url);
+        ImageUrlDataChanges { title, url }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`ImageItem`] that Miro takes back, to send it (or a changed copy) as a [`ImageUpdateRequest`].
+impl ::std::convert::From<&ImageItem> for ImageUpdateRequest {
+    fn from(read: &ImageItem) -> Self {
+        let data = read
+            .data
+            .as_ref()
+            .map(|v| <ImageUrlDataChanges as ::std::convert::From<&ImageData>>::from(v));
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioGeometry as ::std::convert::From<&Geometry>>::from(v));
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        ImageUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The same item data as a [`ItemDataCreate`], by its item `type`; fails for a `type` a [`ItemDataCreate`] cannot hold.
+impl ::std::convert::TryFrom<&ItemData> for ItemDataCreate {
+    type Error = crate::ConversionError;
+    fn try_from(read: &ItemData) -> ::std::result::Result<Self, Self::Error> {
+        match read {
+            ItemData::DocumentData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::DocumentUrlData(
+                        <DocumentUrlData as ::std::convert::TryFrom<
+                            &DocumentData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            ItemData::ImageData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::ImageUrlData(
+                        <ImageUrlData as ::std::convert::TryFrom<
+                            &ImageData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            ItemData::Unknown(_) => {
+                ::std::result::Result::Err(
+                    crate::ConversionError::not_creatable(
+                        "ItemDataCreate",
+                        crate::ConversionKind::Unknown,
+                    ),
+                )
+            }
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Item`] that Miro takes back, to send it (or a changed copy) as a [`ItemCreate`].
+///
+/// Fails when the [`Item`] lacks what a [`ItemCreate`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&Item> for ItemCreate {
+    type Error = crate::ConversionError;
+    fn try_from(read: &Item) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                ::std::option::Option::Some(
+                    <ItemDataCreate as ::std::convert::TryFrom<&ItemData>>::try_from(v)?,
+                )
+            }
+            ::std::option::Option::None => ::std::option::Option::None,
+        };
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::default::Default::default();
+        let type_ = {
+            let v = &read.type_;
+            ItemTypeChange::known(v)
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue(
+                    ::std::clone::Clone::clone(v),
+                ))
+        };
+        ::std::result::Result::Ok(ItemCreate {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+            type_,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`GenericItem`] that Miro takes back, to send it (or a changed copy) as a [`GenericItemUpdate`].
+impl ::std::convert::From<&GenericItem> for GenericItemUpdate {
+    fn from(read: &GenericItem) -> Self {
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        GenericItemUpdate {
+            parent,
+            position,
+        }
+    }
+}
+#[cfg(feature = "board_members")]
+/// The fields of a [`BoardMember`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
+impl ::std::convert::From<&BoardMember> for BoardMemberChanges {
+    fn from(read: &BoardMember) -> Self {
+        let role = ::std::clone::Clone::clone(&read.role);
+        BoardMemberChanges { role }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`StickyNoteItem`] that Miro takes back, to send it (or a changed copy) as a [`StickyNoteCreateRequest`].
+impl ::std::convert::From<&StickyNoteItem> for StickyNoteCreateRequest {
+    fn from(read: &StickyNoteItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        StickyNoteCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`StickyNoteStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateStickyNoteStyle`].
+impl ::std::convert::From<&StickyNoteStyle> for UpdateStickyNoteStyle {
+    fn from(read: &StickyNoteStyle) -> Self {
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
+        UpdateStickyNoteStyle {
+            fill_color,
+            text_align,
+            text_align_vertical,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`StickyNoteItem`] that Miro takes back, to send it (or a changed copy) as a [`StickyNoteUpdateRequest`].
+impl ::std::convert::From<&StickyNoteItem> for StickyNoteUpdateRequest {
+    fn from(read: &StickyNoteItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <FixedRatioNoRotationGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateStickyNoteStyle as ::std::convert::From<
+                &StickyNoteStyle,
+            >>::from(v));
+        StickyNoteUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
         }
     }
 }
@@ -25749,19 +25639,14 @@ impl ::std::convert::From<&Tag> for TagCreateRequest {
 /// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
 impl ::std::convert::From<&TagWithLinks> for TagCreateRequest {
     fn from(read: &TagWithLinks) -> Self {
+        let fill_color = {
+            let v = &read.fill_color;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let title = ::std::clone::Clone::clone(&read.title);
         TagCreateRequest {
-            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
-            title: read.title.clone(),
-        }
-    }
-}
-#[cfg(feature = "tags")]
-/// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
-impl ::std::convert::From<&Tag> for TagUpdateRequest {
-    fn from(read: &Tag) -> Self {
-        TagUpdateRequest {
-            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
-            title: ::std::option::Option::Some(read.title.clone()),
+            fill_color,
+            title,
         }
     }
 }
@@ -25769,9 +25654,342 @@ impl ::std::convert::From<&Tag> for TagUpdateRequest {
 /// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
 impl ::std::convert::From<&TagWithLinks> for TagUpdateRequest {
     fn from(read: &TagWithLinks) -> Self {
+        let fill_color = {
+            let v = &read.fill_color;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let title = {
+            let v = &read.title;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
         TagUpdateRequest {
-            fill_color: ::std::option::Option::Some(read.fill_color.clone()),
-            title: ::std::option::Option::Some(read.title.clone()),
+            fill_color,
+            title,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`WidthOnlyAdjustableGeometry`].
+impl ::std::convert::From<&Geometry> for WidthOnlyAdjustableGeometry {
+    fn from(read: &Geometry) -> Self {
+        let rotation = ::std::clone::Clone::clone(&read.rotation);
+        let width = ::std::clone::Clone::clone(&read.width);
+        WidthOnlyAdjustableGeometry {
+            rotation,
+            width,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`TextItem`] that Miro takes back, to send it (or a changed copy) as a [`TextCreateRequest`].
+///
+/// Fails when the [`TextItem`] lacks what a [`TextCreateRequest`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&TextItem> for TextCreateRequest {
+    type Error = crate::ConversionError;
+    fn try_from(read: &TextItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => ::std::clone::Clone::clone(v),
+            ::std::option::Option::None => {
+                return ::std::result::Result::Err(
+                    crate::ConversionError::missing(
+                        "TextItem",
+                        "TextCreateRequest",
+                        "data",
+                    ),
+                );
+            }
+        };
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <WidthOnlyAdjustableGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        ::std::result::Result::Ok(TextCreateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        })
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`TextStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateTextStyle`].
+impl ::std::convert::From<&TextStyle> for UpdateTextStyle {
+    fn from(read: &TextStyle) -> Self {
+        let color = ::std::clone::Clone::clone(&read.color);
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
+        let font_family = ::std::clone::Clone::clone(&read.font_family);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        UpdateTextStyle {
+            color,
+            fill_color,
+            fill_opacity,
+            font_family,
+            font_size,
+            text_align,
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`TextItem`] that Miro takes back, to send it (or a changed copy) as a [`TextUpdateRequest`].
+impl ::std::convert::From<&TextItem> for TextUpdateRequest {
+    fn from(read: &TextItem) -> Self {
+        let data = ::std::clone::Clone::clone(&read.data);
+        let geometry = read
+            .geometry
+            .as_ref()
+            .map(|v| <WidthOnlyAdjustableGeometry as ::std::convert::From<
+                &Geometry,
+            >>::from(v));
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = read
+            .style
+            .as_ref()
+            .map(|v| <UpdateTextStyle as ::std::convert::From<&TextStyle>>::from(v));
+        TextUpdateRequest {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+        }
+    }
+}
+#[cfg(feature = "exports")]
+/// The fields of a [`EnterpriseUpdateBoardExportJobResponse`] that Miro takes back, to send it (or a changed copy) as a [`EnterpriseUpdateBoardExportJobBody`].
+impl ::std::convert::From<&EnterpriseUpdateBoardExportJobResponse>
+for EnterpriseUpdateBoardExportJobBody {
+    fn from(read: &EnterpriseUpdateBoardExportJobResponse) -> Self {
+        let status = {
+            let v = &read.status;
+            EnterpriseUpdateBoardExportJobBodyStatus::known(v)
+                .unwrap_or_else(|| EnterpriseUpdateBoardExportJobBodyStatus::UnknownValue(
+                    ::std::clone::Clone::clone(v),
+                ))
+        };
+        EnterpriseUpdateBoardExportJobBody {
+            status,
+        }
+    }
+}
+#[cfg(feature = "cases")]
+/// The fields of a [`CaseResponse`] that Miro takes back, to send it (or a changed copy) as a [`CaseRequest`].
+impl ::std::convert::From<&CaseResponse> for CaseRequest {
+    fn from(read: &CaseResponse) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = ::std::clone::Clone::clone(&read.name);
+        CaseRequest { description, name }
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The fields of a [`User`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequestScopeUsersUsersItem`].
+impl ::std::convert::From<&User> for LegalHoldRequestScopeUsersUsersItem {
+    fn from(read: &User) -> Self {
+        let email = ::std::clone::Clone::clone(&read.email);
+        LegalHoldRequestScopeUsersUsersItem {
+            email,
+        }
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The fields of a [`LegalHoldResponseScopeUsers`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequestScopeUsers`].
+impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScopeUsers {
+    fn from(read: &LegalHoldResponseScopeUsers) -> Self {
+        let users = {
+            let v = &read.users;
+            v.iter()
+                .map(|x| <LegalHoldRequestScopeUsersUsersItem as ::std::convert::From<
+                    &User,
+                >>::from(x))
+                .collect()
+        };
+        LegalHoldRequestScopeUsers {
+            users,
+        }
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The value of a [`LegalHoldResponseScopeUsers`] as a [`LegalHoldRequestScope`].
+impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScope {
+    fn from(read: &LegalHoldResponseScopeUsers) -> Self {
+        LegalHoldRequestScope(
+            <LegalHoldRequestScopeUsers as ::std::convert::From<
+                &LegalHoldResponseScopeUsers,
+            >>::from(read),
+        )
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The value of a [`LegalHoldResponseScope`] as a [`LegalHoldRequestScope`].
+impl ::std::convert::From<&LegalHoldResponseScope> for LegalHoldRequestScope {
+    fn from(read: &LegalHoldResponseScope) -> Self {
+        <LegalHoldRequestScope as ::std::convert::From<
+            &LegalHoldResponseScopeUsers,
+        >>::from(&read.0)
+    }
+}
+#[cfg(feature = "legal_holds")]
+/// The fields of a [`LegalHoldResponse`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequest`].
+impl ::std::convert::From<&LegalHoldResponse> for LegalHoldRequest {
+    fn from(read: &LegalHoldResponse) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = ::std::clone::Clone::clone(&read.name);
+        let scope = {
+            let v = &read.scope;
+            <LegalHoldRequestScope as ::std::convert::From<
+                &LegalHoldResponseScope,
+            >>::from(v)
+        };
+        LegalHoldRequest {
+            description,
+            name,
+            scope,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupRequest`].
+impl ::std::convert::From<&Group> for CreateGroupRequest {
+    fn from(read: &Group) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = ::std::clone::Clone::clone(&read.name);
+        CreateGroupRequest {
+            description,
+            name,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`UpdateGroupRequest`].
+impl ::std::convert::From<&Group> for UpdateGroupRequest {
+    fn from(read: &Group) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        UpdateGroupRequest {
+            description,
+            name,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`GroupMember`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupMemberRequest`].
+impl ::std::convert::From<&GroupMember> for CreateGroupMemberRequest {
+    fn from(read: &GroupMember) -> Self {
+        let email = ::std::clone::Clone::clone(&read.email);
+        CreateGroupMemberRequest { email }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`CreateTeamRequest`].
+impl ::std::convert::From<&Team> for CreateTeamRequest {
+    fn from(read: &Team) -> Self {
+        let name = ::std::clone::Clone::clone(&read.name);
+        CreateTeamRequest { name }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`TeamChanges`].
+impl ::std::convert::From<&Team> for TeamChanges {
+    fn from(read: &Team) -> Self {
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        TeamChanges { name }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The same value as a [`TeamMemberChangesRole`] (by its value on the wire).
+impl ::std::convert::From<&TeamMemberRole> for TeamMemberChangesRole {
+    fn from(read: &TeamMemberRole) -> Self {
+        TeamMemberChangesRole::known(read.as_str())
+            .unwrap_or_else(|| TeamMemberChangesRole::UnknownValue(
+                read.as_str().to_owned(),
+            ))
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`TeamMember`] that Miro takes back, to send it (or a changed copy) as a [`TeamMemberChanges`].
+impl ::std::convert::From<&TeamMember> for TeamMemberChanges {
+    fn from(read: &TeamMember) -> Self {
+        let role = {
+            let v = &read.role;
+            ::std::option::Option::Some(
+                <TeamMemberChangesRole as ::std::convert::From<&TeamMemberRole>>::from(v),
+            )
+        };
+        TeamMemberChanges { role }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`CreateProjectRequest`].
+impl ::std::convert::From<&Project> for CreateProjectRequest {
+    fn from(read: &Project) -> Self {
+        let name = ::std::clone::Clone::clone(&read.name);
+        CreateProjectRequest { name }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectRequest`].
+impl ::std::convert::From<&Project> for UpdateProjectRequest {
+    fn from(read: &Project) -> Self {
+        let name = ::std::clone::Clone::clone(&read.name);
+        UpdateProjectRequest { name }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`AddProjectMemberRequest`].
+impl ::std::convert::From<&ProjectMember> for AddProjectMemberRequest {
+    fn from(read: &ProjectMember) -> Self {
+        let email = ::std::clone::Clone::clone(&read.email);
+        let role = ::std::clone::Clone::clone(&read.role);
+        AddProjectMemberRequest {
+            email,
+            role,
+        }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectMemberRequest`].
+impl ::std::convert::From<&ProjectMember> for UpdateProjectMemberRequest {
+    fn from(read: &ProjectMember) -> Self {
+        let role = {
+            let v = &read.role;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        UpdateProjectMemberRequest { role }
+    }
+}
+#[cfg(feature = "projects")]
+/// The fields of a [`ProjectSettings`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectSettingsRequest`].
+impl ::std::convert::From<&ProjectSettings> for UpdateProjectSettingsRequest {
+    fn from(read: &ProjectSettings) -> Self {
+        let sharing_policy_settings = {
+            let v = &read.sharing_policy_settings;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        UpdateProjectSettingsRequest {
+            sharing_policy_settings,
         }
     }
 }
@@ -25780,17 +25998,9 @@ impl ::std::convert::From<&TagWithLinks> for TagUpdateRequest {
 impl ::std::convert::From<&TeamAccountDiscoverySettings>
 for TeamAccountDiscoverySettingsChanges {
     fn from(read: &TeamAccountDiscoverySettings) -> Self {
+        let account_discovery = ::std::clone::Clone::clone(&read.account_discovery);
         TeamAccountDiscoverySettingsChanges {
-            account_discovery: read.account_discovery.clone(),
-        }
-    }
-}
-#[cfg(feature = "enterprise")]
-/// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`TeamChanges`].
-impl ::std::convert::From<&Team> for TeamChanges {
-    fn from(read: &Team) -> Self {
-        TeamChanges {
-            name: ::std::option::Option::Some(read.name.clone()),
+            account_discovery,
         }
     }
 }
@@ -25799,8 +26009,40 @@ impl ::std::convert::From<&Team> for TeamChanges {
 impl ::std::convert::From<&TeamCollaborationSettings>
 for TeamCollaborationSettingsChanges {
     fn from(read: &TeamCollaborationSettings) -> Self {
+        let co_owner_role = ::std::clone::Clone::clone(&read.co_owner_role);
         TeamCollaborationSettingsChanges {
-            co_owner_role: read.co_owner_role.clone(),
+            co_owner_role,
+        }
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The same value as a [`TeamCopyAccessLevelSettingsChangesCopyAccessLevel`] (by its value on the wire).
+impl ::std::convert::From<&TeamCopyAccessLevelSettingsCopyAccessLevel>
+for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
+    fn from(read: &TeamCopyAccessLevelSettingsCopyAccessLevel) -> Self {
+        TeamCopyAccessLevelSettingsChangesCopyAccessLevel::known(read.as_str())
+            .unwrap_or_else(|| TeamCopyAccessLevelSettingsChangesCopyAccessLevel::UnknownValue(
+                read.as_str().to_owned(),
+            ))
+    }
+}
+#[cfg(feature = "enterprise")]
+/// The fields of a [`TeamCopyAccessLevelSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamCopyAccessLevelSettingsChanges`].
+impl ::std::convert::From<&TeamCopyAccessLevelSettings>
+for TeamCopyAccessLevelSettingsChanges {
+    fn from(read: &TeamCopyAccessLevelSettings) -> Self {
+        let copy_access_level = read
+            .copy_access_level
+            .as_ref()
+            .map(|v| <TeamCopyAccessLevelSettingsChangesCopyAccessLevel as ::std::convert::From<
+                &TeamCopyAccessLevelSettingsCopyAccessLevel,
+            >>::from(v));
+        let copy_access_level_limitation = ::std::clone::Clone::clone(
+            &read.copy_access_level_limitation,
+        );
+        TeamCopyAccessLevelSettingsChanges {
+            copy_access_level,
+            copy_access_level_limitation,
         }
     }
 }
@@ -25808,9 +26050,13 @@ for TeamCollaborationSettingsChanges {
 /// The fields of a [`TeamInvitationSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamInvitationSettingsChanges`].
 impl ::std::convert::From<&TeamInvitationSettings> for TeamInvitationSettingsChanges {
     fn from(read: &TeamInvitationSettings) -> Self {
+        let invite_external_users = ::std::clone::Clone::clone(
+            &read.invite_external_users,
+        );
+        let who_can_invite = ::std::clone::Clone::clone(&read.who_can_invite);
         TeamInvitationSettingsChanges {
-            invite_external_users: read.invite_external_users.clone(),
-            who_can_invite: read.who_can_invite.clone(),
+            invite_external_users,
+            who_can_invite,
         }
     }
 }
@@ -25819,156 +26065,1316 @@ impl ::std::convert::From<&TeamInvitationSettings> for TeamInvitationSettingsCha
 impl ::std::convert::From<&TeamSharingPolicySettings>
 for TeamSharingPolicySettingsChanges {
     fn from(read: &TeamSharingPolicySettings) -> Self {
+        let allow_listed_domains = ::std::clone::Clone::clone(
+            &read.allow_listed_domains,
+        );
+        let create_asset_access_level = ::std::clone::Clone::clone(
+            &read.create_asset_access_level,
+        );
+        let default_board_access = ::std::clone::Clone::clone(
+            &read.default_board_access,
+        );
+        let default_board_sharing_access = ::std::clone::Clone::clone(
+            &read.default_board_sharing_access,
+        );
+        let default_organization_access = ::std::clone::Clone::clone(
+            &read.default_organization_access,
+        );
+        let default_project_access = ::std::clone::Clone::clone(
+            &read.default_project_access,
+        );
+        let move_board_to_account = ::std::clone::Clone::clone(
+            &read.move_board_to_account,
+        );
+        let restrict_allowed_domains = ::std::clone::Clone::clone(
+            &read.restrict_allowed_domains,
+        );
+        let sharing_on_account = ::std::clone::Clone::clone(&read.sharing_on_account);
+        let sharing_on_organization = ::std::clone::Clone::clone(
+            &read.sharing_on_organization,
+        );
+        let sharing_via_public_link = ::std::clone::Clone::clone(
+            &read.sharing_via_public_link,
+        );
         TeamSharingPolicySettingsChanges {
-            allow_listed_domains: read.allow_listed_domains.clone(),
-            create_asset_access_level: read.create_asset_access_level.clone(),
-            default_board_access: read.default_board_access.clone(),
-            default_board_sharing_access: read.default_board_sharing_access.clone(),
-            default_organization_access: read.default_organization_access.clone(),
-            default_project_access: read.default_project_access.clone(),
-            move_board_to_account: read.move_board_to_account.clone(),
-            restrict_allowed_domains: read.restrict_allowed_domains.clone(),
-            sharing_on_account: read.sharing_on_account.clone(),
-            sharing_on_organization: read.sharing_on_organization.clone(),
-            sharing_via_public_link: read.sharing_via_public_link.clone(),
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`AppCardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateAppCardStyle`].
-impl ::std::convert::From<&AppCardStyle> for UpdateAppCardStyle {
-    fn from(read: &AppCardStyle) -> Self {
-        UpdateAppCardStyle {
-            fill_color: read.fill_color.clone(),
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`AppCardStylePlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`UpdateAppCardStyle`].
-impl ::std::convert::From<&AppCardStylePlatformbulkcreateoperation>
-for UpdateAppCardStyle {
-    fn from(read: &AppCardStylePlatformbulkcreateoperation) -> Self {
-        UpdateAppCardStyle {
-            fill_color: read.fill_color.clone(),
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`CardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
-impl ::std::convert::From<&CardStyle> for UpdateCardStyle {
-    fn from(read: &CardStyle) -> Self {
-        UpdateCardStyle {
-            card_theme: read.card_theme.clone(),
-        }
-    }
-}
-#[cfg(feature = "items")]
-/// The fields of a [`CardStylePlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
-impl ::std::convert::From<&CardStylePlatformbulkcreateoperation> for UpdateCardStyle {
-    fn from(read: &CardStylePlatformbulkcreateoperation) -> Self {
-        UpdateCardStyle {
-            card_theme: read.card_theme.clone(),
-        }
-    }
-}
-#[cfg(feature = "connectors")]
-/// The fields of a [`ConnectorStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateConnectorStyle`].
-impl ::std::convert::From<&ConnectorStyle> for UpdateConnectorStyle {
-    fn from(read: &ConnectorStyle) -> Self {
-        UpdateConnectorStyle {
-            color: read.color.clone(),
-            end_stroke_cap: read.end_stroke_cap.clone(),
-            font_size: read.font_size.clone(),
-            start_stroke_cap: read.start_stroke_cap.clone(),
-            stroke_color: read.stroke_color.clone(),
-            stroke_style: read.stroke_style.clone(),
-            stroke_width: read.stroke_width.clone(),
-            text_orientation: read.text_orientation.clone(),
-        }
-    }
-}
-#[cfg(feature = "frames")]
-/// The fields of a [`FrameStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateFrameStyle`].
-impl ::std::convert::From<&FrameStyle> for UpdateFrameStyle {
-    fn from(read: &FrameStyle) -> Self {
-        UpdateFrameStyle {
-            fill_color: read.fill_color.clone(),
+            allow_listed_domains,
+            create_asset_access_level,
+            default_board_access,
+            default_board_sharing_access,
+            default_organization_access,
+            default_project_access,
+            move_board_to_account,
+            restrict_allowed_domains,
+            sharing_on_account,
+            sharing_on_organization,
+            sharing_via_public_link,
         }
     }
 }
 #[cfg(feature = "enterprise")]
-/// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`UpdateGroupRequest`].
-impl ::std::convert::From<&Group> for UpdateGroupRequest {
-    fn from(read: &Group) -> Self {
-        UpdateGroupRequest {
-            description: read.description.clone(),
-            name: ::std::option::Option::Some(read.name.clone()),
+/// The fields of a [`TeamSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamSettingsChanges`].
+impl ::std::convert::From<&TeamSettings> for TeamSettingsChanges {
+    fn from(read: &TeamSettings) -> Self {
+        let team_account_discovery_settings = read
+            .team_account_discovery_settings
+            .as_ref()
+            .map(|v| <TeamAccountDiscoverySettingsChanges as ::std::convert::From<
+                &TeamAccountDiscoverySettings,
+            >>::from(v));
+        let team_collaboration_settings = read
+            .team_collaboration_settings
+            .as_ref()
+            .map(|v| <TeamCollaborationSettingsChanges as ::std::convert::From<
+                &TeamCollaborationSettings,
+            >>::from(v));
+        let team_copy_access_level_settings = read
+            .team_copy_access_level_settings
+            .as_ref()
+            .map(|v| <TeamCopyAccessLevelSettingsChanges as ::std::convert::From<
+                &TeamCopyAccessLevelSettings,
+            >>::from(v));
+        let team_invitation_settings = read
+            .team_invitation_settings
+            .as_ref()
+            .map(|v| <TeamInvitationSettingsChanges as ::std::convert::From<
+                &TeamInvitationSettings,
+            >>::from(v));
+        let team_sharing_policy_settings = read
+            .team_sharing_policy_settings
+            .as_ref()
+            .map(|v| <TeamSharingPolicySettingsChanges as ::std::convert::From<
+                &TeamSharingPolicySettings,
+            >>::from(v));
+        TeamSettingsChanges {
+            team_account_discovery_settings,
+            team_collaboration_settings,
+            team_copy_access_level_settings,
+            team_invitation_settings,
+            team_sharing_policy_settings,
         }
     }
 }
-#[cfg(feature = "projects")]
-/// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectMemberRequest`].
-impl ::std::convert::From<&ProjectMember> for UpdateProjectMemberRequest {
-    fn from(read: &ProjectMember) -> Self {
-        UpdateProjectMemberRequest {
-            role: ::std::option::Option::Some(read.role.clone()),
-        }
-    }
-}
-#[cfg(feature = "projects")]
-/// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectRequest`].
-impl ::std::convert::From<&Project> for UpdateProjectRequest {
-    fn from(read: &Project) -> Self {
-        UpdateProjectRequest {
-            name: read.name.clone(),
-        }
-    }
-}
-#[cfg(feature = "projects")]
-/// The fields of a [`ProjectSettings`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectSettingsRequest`].
-impl ::std::convert::From<&ProjectSettings> for UpdateProjectSettingsRequest {
-    fn from(read: &ProjectSettings) -> Self {
-        UpdateProjectSettingsRequest {
-            sharing_policy_settings: ::std::option::Option::Some(
-                read.sharing_policy_settings.clone(),
-            ),
+#[cfg(feature = "boards")]
+/// The fields of a [`Board`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
+impl ::std::convert::From<&Board> for BoardChanges {
+    fn from(read: &Board) -> Self {
+        let description = ::std::clone::Clone::clone(&read.description);
+        let name = {
+            let v = &read.name;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let policy = read
+            .policy
+            .as_ref()
+            .map(|v| <BoardPolicyChange as ::std::convert::From<&BoardPolicy>>::from(v));
+        let project_id = ::std::default::Default::default();
+        let team_id = ::std::default::Default::default();
+        BoardChanges {
+            description,
+            name,
+            policy,
+            project_id,
+            team_id,
         }
     }
 }
 #[cfg(feature = "items")]
-/// The fields of a [`StickyNoteStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateStickyNoteStyle`].
-impl ::std::convert::From<&StickyNoteStyle> for UpdateStickyNoteStyle {
-    fn from(read: &StickyNoteStyle) -> Self {
-        UpdateStickyNoteStyle {
-            fill_color: read.fill_color.clone(),
-            text_align: read.text_align.clone(),
-            text_align_vertical: read.text_align_vertical.clone(),
+/// The fields of a [`DocumentUrlData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
+impl ::std::convert::From<&DocumentUrlData> for DocumentUrlDataChanges {
+    fn from(read: &DocumentUrlData) -> Self {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = {
+            let v = &read.url;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        DocumentUrlDataChanges {
+            title,
+            url,
         }
     }
 }
 #[cfg(feature = "items")]
-/// The fields of a [`StickyNoteStylePlatformbulkcreateoperation`] that Miro takes back, to send it (or a changed copy) as a [`UpdateStickyNoteStyle`].
-impl ::std::convert::From<&StickyNoteStylePlatformbulkcreateoperation>
-for UpdateStickyNoteStyle {
-    fn from(read: &StickyNoteStylePlatformbulkcreateoperation) -> Self {
-        UpdateStickyNoteStyle {
-            fill_color: read.fill_color.clone(),
-            text_align: read.text_align.clone(),
-            text_align_vertical: read.text_align_vertical.clone(),
+/// The fields of a [`EmbedUrlData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
+impl ::std::convert::From<&EmbedUrlData> for EmbedUrlDataChanges {
+    fn from(read: &EmbedUrlData) -> Self {
+        let mode = ::std::clone::Clone::clone(&read.mode);
+        let preview_url = ::std::clone::Clone::clone(&read.preview_url);
+        let url = {
+            let v = &read.url;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        EmbedUrlDataChanges {
+            mode,
+            preview_url,
+            url,
         }
     }
 }
 #[cfg(feature = "items")]
-/// The fields of a [`TextStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateTextStyle`].
-impl ::std::convert::From<&TextStyle> for UpdateTextStyle {
-    fn from(read: &TextStyle) -> Self {
-        UpdateTextStyle {
-            color: read.color.clone(),
-            fill_color: read.fill_color.clone(),
-            fill_opacity: read.fill_opacity.clone(),
-            font_family: read.font_family.clone(),
-            font_size: read.font_size.clone(),
-            text_align: read.text_align.clone(),
+/// The fields of a [`Item`] that Miro takes back, to send it (or a changed copy) as a [`GenericItemUpdate`].
+impl ::std::convert::From<&Item> for GenericItemUpdate {
+    fn from(read: &Item) -> Self {
+        let parent = read
+            .parent
+            .as_ref()
+            .map(|v| crate::Nullable::Value(::std::clone::Clone::clone(v)));
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        GenericItemUpdate {
+            parent,
+            position,
         }
     }
 }
+#[cfg(feature = "items")]
+/// The fields of a [`ImageUrlData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
+impl ::std::convert::From<&ImageUrlData> for ImageUrlDataChanges {
+    fn from(read: &ImageUrlData) -> Self {
+        let title = ::std::clone::Clone::clone(&read.title);
+        let url = {
+            let v = &read.url;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        ImageUrlDataChanges { title, url }
+    }
+}
+#[cfg(feature = "items")]
+/// The same item data as a [`ItemDataCreate`], by its item `type`; fails for a `type` a [`ItemDataCreate`] cannot hold.
+impl ::std::convert::TryFrom<&WidgetDataOutput> for ItemDataCreate {
+    type Error = crate::ConversionError;
+    fn try_from(read: &WidgetDataOutput) -> ::std::result::Result<Self, Self::Error> {
+        match read {
+            WidgetDataOutput::AppCardData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::AppCardData(::std::clone::Clone::clone(v)),
+                )
+            }
+            WidgetDataOutput::CardData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::CardData(::std::clone::Clone::clone(v)),
+                )
+            }
+            WidgetDataOutput::DocumentData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::DocumentUrlData(
+                        <DocumentUrlData as ::std::convert::TryFrom<
+                            &DocumentData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            WidgetDataOutput::EmbedData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::EmbedUrlData(
+                        <EmbedUrlData as ::std::convert::TryFrom<
+                            &EmbedData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            WidgetDataOutput::FrameData(_) => {
+                ::std::result::Result::Err(
+                    crate::ConversionError::not_creatable(
+                        "ItemDataCreate",
+                        crate::ConversionKind::ItemType("frame"),
+                    ),
+                )
+            }
+            WidgetDataOutput::ImageData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::ImageUrlData(
+                        <ImageUrlData as ::std::convert::TryFrom<
+                            &ImageData,
+                        >>::try_from(v)?,
+                    ),
+                )
+            }
+            WidgetDataOutput::ShapeData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::ShapeData(::std::clone::Clone::clone(v)),
+                )
+            }
+            WidgetDataOutput::StickyNoteData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::StickyNoteData(::std::clone::Clone::clone(v)),
+                )
+            }
+            WidgetDataOutput::TextData(v) => {
+                ::std::result::Result::Ok(
+                    ItemDataCreate::TextData(::std::clone::Clone::clone(v)),
+                )
+            }
+            WidgetDataOutput::Unknown(_) => {
+                ::std::result::Result::Err(
+                    crate::ConversionError::not_creatable(
+                        "ItemDataCreate",
+                        crate::ConversionKind::Unknown,
+                    ),
+                )
+            }
+        }
+    }
+}
+#[cfg(feature = "items")]
+/// The fields of a [`GenericItem`] that Miro takes back, to send it (or a changed copy) as a [`ItemCreate`].
+///
+/// Fails when the [`GenericItem`] lacks what a [`ItemCreate`] requires, or holds what it cannot.
+impl ::std::convert::TryFrom<&GenericItem> for ItemCreate {
+    type Error = crate::ConversionError;
+    fn try_from(read: &GenericItem) -> ::std::result::Result<Self, Self::Error> {
+        let data = match &read.data {
+            ::std::option::Option::Some(v) => {
+                ::std::option::Option::Some(
+                    <ItemDataCreate as ::std::convert::TryFrom<
+                        &WidgetDataOutput,
+                    >>::try_from(v)?,
+                )
+            }
+            ::std::option::Option::None => ::std::option::Option::None,
+        };
+        let geometry = ::std::clone::Clone::clone(&read.geometry);
+        let parent = ::std::clone::Clone::clone(&read.parent);
+        let position = read
+            .position
+            .as_ref()
+            .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
+        let style = ::std::clone::Clone::clone(&read.style);
+        let type_ = {
+            let v = &read.type_;
+            ItemTypeChange::known(v)
+                .unwrap_or_else(|| ItemTypeChange::UnknownValue(
+                    ::std::clone::Clone::clone(v),
+                ))
+        };
+        ::std::result::Result::Ok(ItemCreate {
+            data,
+            geometry,
+            parent,
+            position,
+            style,
+            type_,
+        })
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForCreate`].
+impl ::std::convert::From<&ShapeData> for ShapeDataForCreate {
+    fn from(read: &ShapeData) -> Self {
+        let content = ::std::clone::Clone::clone(&read.content);
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        ShapeDataForCreate {
+            content,
+            shape,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
+impl ::std::convert::From<&ShapeData> for ShapeDataForUpdate {
+    fn from(read: &ShapeData) -> Self {
+        let content = ::std::clone::Clone::clone(&read.content);
+        let shape = ::std::clone::Clone::clone(&read.shape);
+        ShapeDataForUpdate {
+            content,
+            shape,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForCreate`].
+impl ::std::convert::From<&ShapeStyle> for ShapeStyleForCreate {
+    fn from(read: &ShapeStyle) -> Self {
+        let border_color = ::std::clone::Clone::clone(&read.border_color);
+        let border_opacity = ::std::clone::Clone::clone(&read.border_opacity);
+        let border_style = ::std::clone::Clone::clone(&read.border_style);
+        let border_width = ::std::clone::Clone::clone(&read.border_width);
+        let color = ::std::clone::Clone::clone(&read.color);
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
+        let font_family = ::std::clone::Clone::clone(&read.font_family);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
+        ShapeStyleForCreate {
+            border_color,
+            border_opacity,
+            border_style,
+            border_width,
+            color,
+            fill_color,
+            fill_opacity,
+            font_family,
+            font_size,
+            text_align,
+            text_align_vertical,
+        }
+    }
+}
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
+impl ::std::convert::From<&ShapeStyle> for ShapeStyleForUpdate {
+    fn from(read: &ShapeStyle) -> Self {
+        let border_color = ::std::clone::Clone::clone(&read.border_color);
+        let border_opacity = ::std::clone::Clone::clone(&read.border_opacity);
+        let border_style = ::std::clone::Clone::clone(&read.border_style);
+        let border_width = ::std::clone::Clone::clone(&read.border_width);
+        let color = ::std::clone::Clone::clone(&read.color);
+        let fill_color = ::std::clone::Clone::clone(&read.fill_color);
+        let fill_opacity = ::std::clone::Clone::clone(&read.fill_opacity);
+        let font_family = ::std::clone::Clone::clone(&read.font_family);
+        let font_size = ::std::clone::Clone::clone(&read.font_size);
+        let text_align = ::std::clone::Clone::clone(&read.text_align);
+        let text_align_vertical = ::std::clone::Clone::clone(&read.text_align_vertical);
+        ShapeStyleForUpdate {
+            border_color,
+            border_opacity,
+            border_style,
+            border_width,
+            color,
+            fill_color,
+            fill_opacity,
+            font_family,
+            font_size,
+            text_align,
+            text_align_vertical,
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
+impl ::std::convert::From<&Tag> for TagCreateRequest {
+    fn from(read: &Tag) -> Self {
+        let fill_color = {
+            let v = &read.fill_color;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let title = ::std::clone::Clone::clone(&read.title);
+        TagCreateRequest {
+            fill_color,
+            title,
+        }
+    }
+}
+#[cfg(feature = "tags")]
+/// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
+impl ::std::convert::From<&Tag> for TagUpdateRequest {
+    fn from(read: &Tag) -> Self {
+        let fill_color = {
+            let v = &read.fill_color;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        let title = {
+            let v = &read.title;
+            ::std::option::Option::Some(::std::clone::Clone::clone(v))
+        };
+        TagUpdateRequest {
+            fill_color,
+            title,
+        }
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`AppCardData`] in the spec.
+#[deprecated(note = "the same type as `AppCardData`; use that name")]
+pub type AppCardDataResponse = AppCardData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`AppCardStyle`] in the spec.
+#[deprecated(note = "the same type as `AppCardStyle`; use that name")]
+pub type AppCardStylePlatformbulkcreateoperation = AppCardStyle;
+#[cfg(any(feature = "board_members", feature = "boards"))]
+/// Renamed: an identical copy of [`BoardMember`] in the spec.
+#[deprecated(note = "the same type as `BoardMember`; use that name")]
+pub type BoardMemberWithLinks = BoardMember;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CardData`] in the spec.
+#[deprecated(note = "the same type as `CardData`; use that name")]
+pub type CardDataPlatformbulkcreateoperation = CardData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CardStyle`] in the spec.
+#[deprecated(note = "the same type as `CardStyle`; use that name")]
+pub type CardStylePlatformbulkcreateoperation = CardStyle;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformContainers = CreatedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformExperimentalFeatures = CreatedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformFileUpload = CreatedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformTags = CreatedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformcreateitemsinbulkusingfilefromdevice = CreatedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CreatedBy`] in the spec.
+#[deprecated(note = "the same type as `CreatedBy`; use that name")]
+pub type CreatedByPlatformgroups = CreatedBy;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CustomField`] in the spec.
+#[deprecated(note = "the same type as `CustomField`; use that name")]
+pub type CustomFieldPlatformTags = CustomField;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`CustomField`] in the spec.
+#[deprecated(note = "the same type as `CustomField`; use that name")]
+pub type CustomFieldPlatformbulkcreateoperation = CustomField;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`DocFormatData`] in the spec.
+#[deprecated(note = "the same type as `DocFormatData`; use that name")]
+pub type DocFormatDataPlatform = DocFormatData;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`DocumentData`] in the spec.
+#[deprecated(note = "the same type as `DocumentData`; use that name")]
+pub type DocumentDataResponse = DocumentData;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`DocumentData`] in the spec.
+#[deprecated(note = "the same type as `DocumentData`; use that name")]
+pub type DocumentDataResponsePlatformcreateitemsinbulkusingfilefromdevice = DocumentData;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`DocumentItem`] in the spec.
+#[deprecated(note = "the same type as `DocumentItem`; use that name")]
+pub type DocumentItemPlatformFileUpload = DocumentItem;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`DocumentUrlData`] in the spec.
+#[deprecated(note = "the same type as `DocumentUrlData`; use that name")]
+pub type DocumentUrlDataPlatformbulkcreateoperation = DocumentUrlData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`EmbedData`] in the spec.
+#[deprecated(note = "the same type as `EmbedData`; use that name")]
+pub type EmbedDataResponse = EmbedData;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`EmbedUrlData`] in the spec.
+#[deprecated(note = "the same type as `EmbedUrlData`; use that name")]
+pub type EmbedUrlDataPlatformbulkcreateoperation = EmbedUrlData;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`FixedRatioGeometry`] in the spec.
+#[deprecated(note = "the same type as `FixedRatioGeometry`; use that name")]
+pub type FixedRatioGeometryPlatformFileUpload = FixedRatioGeometry;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`FrameDataType`] in the spec.
+#[deprecated(note = "the same type as `FrameDataType`; use that name")]
+pub type FrameDataPlatformContainersType = FrameDataType;
+#[cfg(any(feature = "experimental", feature = "items"))]
+/// Renamed: an identical copy of [`GenericItemCursorPaged`] in the spec.
+#[deprecated(note = "the same type as `GenericItemCursorPaged`; use that name")]
+pub type GenericItemCursorPagedPlatformContainers = GenericItemCursorPaged;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`GenericItem`] in the spec.
+#[deprecated(note = "the same type as `GenericItem`; use that name")]
+pub type GenericItemPlatformTags = GenericItem;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformContainers = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformExperimentalFeatures = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformFileUpload = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformTags = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformbulkcreateoperation = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformcreateitemsinbulkusingfilefromdevice = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Geometry`] in the spec.
+#[deprecated(note = "the same type as `Geometry`; use that name")]
+pub type GeometryPlatformgroups = Geometry;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ImageData`] in the spec.
+#[deprecated(note = "the same type as `ImageData`; use that name")]
+pub type ImageDataResponse = ImageData;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ImageData`] in the spec.
+#[deprecated(note = "the same type as `ImageData`; use that name")]
+pub type ImageDataResponsePlatformcreateitemsinbulkusingfilefromdevice = ImageData;
+#[cfg(feature = "items")]
+/// Renamed: an identical copy of [`ImageItem`] in the spec.
+#[deprecated(note = "the same type as `ImageItem`; use that name")]
+pub type ImageItemPlatformFileUpload = ImageItem;
+#[cfg(any(feature = "groups", feature = "tags"))]
+/// Renamed: an identical copy of [`ItemPagedResponse`] in the spec.
+#[deprecated(note = "the same type as `ItemPagedResponse`; use that name")]
+pub type ItemPagedResponsePlatformTags = ItemPagedResponse;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformContainers = ModifiedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformExperimentalFeatures = ModifiedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformFileUpload = ModifiedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformTags = ModifiedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformcreateitemsinbulkusingfilefromdevice = ModifiedBy;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+#[deprecated(note = "the same type as `ModifiedBy`; use that name")]
+pub type ModifiedByPlatformgroups = ModifiedBy;
+#[cfg(
+    any(
+        feature = "board_members",
+        feature = "boards",
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`PageLinks`] in the spec.
+#[deprecated(note = "the same type as `PageLinks`; use that name")]
+pub type PageLinksPlatformExperimentalFeatures = PageLinks;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Parent`] in the spec.
+#[deprecated(note = "the same type as `Parent`; use that name")]
+pub type ParentLinksEnvelope = Parent;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Parent`] in the spec.
+#[deprecated(note = "the same type as `Parent`; use that name")]
+pub type ParentLinksEnvelopePlatformContainers = Parent;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Parent`] in the spec.
+#[deprecated(note = "the same type as `Parent`; use that name")]
+pub type ParentWithLinks = Parent;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`Parent`] in the spec.
+#[deprecated(note = "the same type as `Parent`; use that name")]
+pub type ParentWithLinksPlatformcreateitemsinbulkusingfilefromdevice = Parent;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`SelfLink`] in the spec.
+#[deprecated(note = "the same type as `SelfLink`; use that name")]
+pub type SelfLinkPlatformFileUpload = SelfLink;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`SelfLink`] in the spec.
+#[deprecated(note = "the same type as `SelfLink`; use that name")]
+pub type SelfLinkPlatformTags = SelfLink;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`ShapeData`] in the spec.
+#[deprecated(note = "the same type as `ShapeData`; use that name")]
+pub type ShapeDataPlatformTags = ShapeData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`TextAlign`] in the spec.
+#[deprecated(note = "the same type as `TextAlign`; use that name")]
+pub type ShapeStyleForCreateTextAlign = TextAlign;
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`TextAlignVertical`] in the spec.
+#[deprecated(note = "the same type as `TextAlignVertical`; use that name")]
+pub type ShapeStyleForCreateTextAlignVertical = TextAlignVertical;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`StickyNoteData`] in the spec.
+#[deprecated(note = "the same type as `StickyNoteData`; use that name")]
+pub type StickyNoteDataPlatformTags = StickyNoteData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`StickyNoteData`] in the spec.
+#[deprecated(note = "the same type as `StickyNoteData`; use that name")]
+pub type StickyNoteDataPlatformbulkcreateoperation = StickyNoteData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`StickyNoteStyle`] in the spec.
+#[deprecated(note = "the same type as `StickyNoteStyle`; use that name")]
+pub type StickyNoteStylePlatformbulkcreateoperation = StickyNoteStyle;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`TextData`] in the spec.
+#[deprecated(note = "the same type as `TextData`; use that name")]
+pub type TextDataPlatformTags = TextData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`TextData`] in the spec.
+#[deprecated(note = "the same type as `TextData`; use that name")]
+pub type TextDataPlatformbulkcreateoperation = TextData;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`WidgetLinks`] in the spec.
+#[deprecated(note = "the same type as `WidgetLinks`; use that name")]
+pub type WidgetLinksPlatformContainers = WidgetLinks;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`WidgetLinks`] in the spec.
+#[deprecated(note = "the same type as `WidgetLinks`; use that name")]
+pub type WidgetLinksPlatformExperimentalFeatures = WidgetLinks;
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+/// Renamed: an identical copy of [`WidgetLinks`] in the spec.
+#[deprecated(note = "the same type as `WidgetLinks`; use that name")]
+pub type WidgetLinksPlatformFileUpload = WidgetLinks;

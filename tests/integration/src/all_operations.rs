@@ -1211,18 +1211,12 @@ pub async fn call(
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "get_all_groups" => {
-            let a0 = typed(
-                "board_id",
-                ::serde_json::Value::String(path_arg(args, "board_id")?),
-            )?;
+            let a0: ::std::string::String = path_arg(args, "board_id")?;
             let response = api.get_all_groups(&a0).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "create_group" => {
-            let a0 = typed(
-                "board_id",
-                ::serde_json::Value::String(path_arg(args, "board_id")?),
-            )?;
+            let a0: ::std::string::String = path_arg(args, "board_id")?;
             let a1 = typed(
                 "body",
                 body_arg(
@@ -1234,10 +1228,7 @@ pub async fn call(
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "get_items_by_group_id" => {
-            let a0 = typed(
-                "board_id",
-                ::serde_json::Value::String(path_arg(args, "board_id")?),
-            )?;
+            let a0: ::std::string::String = path_arg(args, "board_id")?;
             let a2: ::std::string::String = typed(
                 "group_item_id",
                 query_arg(args, "group_item_id", "\"3458764517517819001\"")?,
@@ -1249,38 +1240,20 @@ pub async fn call(
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "un_group" => {
-            let a0 = typed(
-                "board_id",
-                ::serde_json::Value::String(path_arg(args, "board_id")?),
-            )?;
-            let a1 = typed(
-                "group_id",
-                ::serde_json::Value::String(path_arg(args, "group_id")?),
-            )?;
+            let a0: ::std::string::String = path_arg(args, "board_id")?;
+            let a1: ::std::string::String = path_arg(args, "group_id")?;
             let response = api.un_group(&a0, &a1).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "get_group_by_id" => {
-            let a0 = typed(
-                "board_id",
-                ::serde_json::Value::String(path_arg(args, "board_id")?),
-            )?;
-            let a1 = typed(
-                "group_id",
-                ::serde_json::Value::String(path_arg(args, "group_id")?),
-            )?;
+            let a0: ::std::string::String = path_arg(args, "board_id")?;
+            let a1: ::std::string::String = path_arg(args, "group_id")?;
             let response = api.get_group_by_id(&a0, &a1).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "update_group" => {
-            let a0 = typed(
-                "board_id",
-                ::serde_json::Value::String(path_arg(args, "board_id")?),
-            )?;
-            let a1 = typed(
-                "group_id",
-                ::serde_json::Value::String(path_arg(args, "group_id")?),
-            )?;
+            let a0: ::std::string::String = path_arg(args, "board_id")?;
+            let a1: ::std::string::String = path_arg(args, "group_id")?;
             let a2 = typed(
                 "body",
                 body_arg(
@@ -1295,14 +1268,8 @@ pub async fn call(
             ::std::result::Result::Ok(response.status().as_u16())
         }
         "delete_group" => {
-            let a0 = typed(
-                "board_id",
-                ::serde_json::Value::String(path_arg(args, "board_id")?),
-            )?;
-            let a1 = typed(
-                "group_id",
-                ::serde_json::Value::String(path_arg(args, "group_id")?),
-            )?;
+            let a0: ::std::string::String = path_arg(args, "board_id")?;
+            let a1: ::std::string::String = path_arg(args, "group_id")?;
             let a2 = typed("delete_items", query_arg(args, "delete_items", "false")?)?;
             let response = api.delete_group(&a0, &a1, a2).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())

@@ -15,12 +15,31 @@ pub struct RequestType {
     pub round_trip: fn(
         &serde_json::Value,
     ) -> Result<serde_json::Value, serde_json::Error>,
+    /// How it is built in one expression.
+    pub construct: Construct,
+}
+/// How a request type is built in one expression.
+pub enum Construct {
+    /// By `Default::default()`, or by `new(..)` given the required fields of
+    /// `required_only`: what the value built that way encodes to.
+    Built(fn() -> Result<serde_json::Value, serde_json::Error>),
+    /// From its item data (`ItemCreate::from(data)`), which chooses its `type`.
+    FromData,
+    /// Neither `Default` nor `new(..)`.
+    Missing,
 }
 fn round_trip<T: ::serde::de::DeserializeOwned + ::serde::Serialize>(
     value: &serde_json::Value,
 ) -> Result<serde_json::Value, serde_json::Error> {
     let decoded: T = serde_json::from_value(value.clone())?;
     serde_json::to_value(&decoded)
+}
+/// The property `key` of `value` as a `T` (a `new(..)` argument).
+fn arg<T: ::serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    key: &str,
+) -> Result<T, serde_json::Error> {
+    serde_json::from_value(value.get(key).cloned().unwrap_or(serde_json::Value::Null))
 }
 /// Every generated struct reachable from a request body of the pinned spec.
 pub static REQUEST_TYPES: &[RequestType] = &[
@@ -29,240 +48,468 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         operation: "enterprise-add-project-member",
         required_only: "{\"email\":\"someone@domain.com\",\"role\":\"viewer\"}",
         round_trip: round_trip::<types::AddProjectMemberRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"email\":\"someone@domain.com\",\"role\":\"viewer\"}",
+            )?;
+            serde_json::to_value(
+                types::AddProjectMemberRequest::new(
+                    arg::<::std::string::String>(&value, "email")?,
+                    arg::<types::ProjectRole>(&value, "role")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "AppCardCreateRequest",
         operation: "create-app-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::AppCardCreateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::AppCardCreateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "AppCardData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::AppCardData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::AppCardData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "AppCardDataChanges",
         operation: "create-app-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::AppCardDataChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::AppCardDataChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "AppCardStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::AppCardStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::AppCardStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "AppCardUpdateRequest",
         operation: "update-app-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::AppCardUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::AppCardUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardChanges",
         operation: "create-board",
         required_only: "{}",
         round_trip: round_trip::<types::BoardChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardItemGroup",
         operation: "createGroup",
         required_only: "{\"data\":{}}",
         round_trip: round_trip::<types::BoardItemGroup>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str("{\"data\":{}}")?;
+            serde_json::to_value(
+                types::BoardItemGroup::new(
+                    arg::<types::BoardItemGroupData>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "BoardItemGroupData",
         operation: "createGroup",
         required_only: "{}",
         round_trip: round_trip::<types::BoardItemGroupData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardItemGroupData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardMemberChanges",
         operation: "update-board-member",
         required_only: "{}",
         round_trip: round_trip::<types::BoardMemberChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardMemberChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardMembersInvite",
         operation: "share-board",
         required_only: "{\"emails\":[\"member@email.com\"]}",
         round_trip: round_trip::<types::BoardMembersInvite>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"emails\":[\"member@email.com\"]}",
+            )?;
+            serde_json::to_value(
+                types::BoardMembersInvite::new(
+                    arg::<::std::vec::Vec<::std::string::String>>(&value, "emails")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "BoardPermissionsPolicy",
         operation: "create-board",
         required_only: "{}",
         round_trip: round_trip::<types::BoardPermissionsPolicy>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardPermissionsPolicy as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardPolicyChange",
         operation: "create-board",
         required_only: "{}",
         round_trip: round_trip::<types::BoardPolicyChange>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardPolicyChange as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "BoardSharingPolicyChange",
         operation: "create-board",
         required_only: "{}",
         round_trip: round_trip::<types::BoardSharingPolicyChange>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::BoardSharingPolicyChange as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "Caption",
         operation: "create-connector",
         required_only: "{\"content\":\"<p>Caption text</p>\"}",
         round_trip: round_trip::<types::Caption>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"content\":\"<p>Caption text</p>\"}",
+            )?;
+            serde_json::to_value(
+                types::Caption::new(arg::<::std::string::String>(&value, "content")?),
+            )
+        }),
     },
     RequestType {
         name: "CardCreateRequest",
         operation: "create-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::CardCreateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CardCreateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CardData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::CardData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CardData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CardStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::CardStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CardStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CardUpdateRequest",
         operation: "update-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::CardUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CardUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CaseRequest",
         operation: "create-case",
         required_only: "{\"name\":\"My Case\"}",
         round_trip: round_trip::<types::CaseRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My Case\"}",
+            )?;
+            serde_json::to_value(
+                types::CaseRequest::new(arg::<::std::string::String>(&value, "name")?),
+            )
+        }),
     },
     RequestType {
         name: "CodeWidgetCreateRequest",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::CodeWidgetCreateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CodeWidgetCreateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CodeWidgetData",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::CodeWidgetData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CodeWidgetData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CodeWidgetUpdateRequest",
         operation: "update-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::CodeWidgetUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CodeWidgetUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ConnectorChangesData",
         operation: "update-connector",
         required_only: "{}",
         round_trip: round_trip::<types::ConnectorChangesData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ConnectorChangesData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ConnectorCreationData",
         operation: "create-connector",
         required_only: "{\"endItem\":{},\"startItem\":{}}",
         round_trip: round_trip::<types::ConnectorCreationData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"endItem\":{},\"startItem\":{}}",
+            )?;
+            serde_json::to_value(
+                types::ConnectorCreationData::new(
+                    arg::<types::ItemConnectionCreationData>(&value, "startItem")?,
+                    arg::<types::ItemConnectionCreationData>(&value, "endItem")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "ConnectorStyle",
         operation: "create-connector",
         required_only: "{}",
         round_trip: round_trip::<types::ConnectorStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ConnectorStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CopyBoardChanges",
         operation: "copy-board",
         required_only: "{}",
         round_trip: round_trip::<types::CopyBoardChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CopyBoardChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateBoardExportRequest",
         operation: "enterprise-create-board-export",
         required_only: "{}",
         round_trip: round_trip::<types::CreateBoardExportRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateBoardExportRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateBoardUserGroupsRequest",
         operation: "enterprise-boards-create-group",
         required_only: "{\"role\":\"VIEWER\",\"userGroupIds\":[\"3074457345618265000\"]}",
         round_trip: round_trip::<types::CreateBoardUserGroupsRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"role\":\"VIEWER\",\"userGroupIds\":[\"3074457345618265000\"]}",
+            )?;
+            serde_json::to_value(
+                types::CreateBoardUserGroupsRequest::new(
+                    arg::<
+                        ::std::vec::Vec<::std::string::String>,
+                    >(&value, "userGroupIds")?,
+                    arg::<types::Role>(&value, "role")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateDocumentItemUsingFileFromDeviceData",
         operation: "create-document-item-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::CreateDocumentItemUsingFileFromDeviceData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateDocumentItemUsingFileFromDeviceData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateGroupMemberRequest",
         operation: "enterprise-create-group-member",
         required_only: "{\"email\":\"user@mail.com\"}",
         round_trip: round_trip::<types::CreateGroupMemberRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"email\":\"user@mail.com\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateGroupMemberRequest::new(
+                    arg::<::std::string::String>(&value, "email")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateGroupRequest",
         operation: "enterprise-create-group",
         required_only: "{\"name\":\"My user group\"}",
         round_trip: round_trip::<types::CreateGroupRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My user group\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateGroupRequest::new(
+                    arg::<::std::string::String>(&value, "name")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateProjectRequest",
         operation: "enterprise-create-project",
         required_only: "{\"name\":\"My project\"}",
         round_trip: round_trip::<types::CreateProjectRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My project\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateProjectRequest::new(
+                    arg::<::std::string::String>(&value, "name")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateProjectUserGroupsRequest",
         operation: "enterprise-project-create-group",
         required_only: "{\"role\":\"VIEWER\",\"userGroupIds\":[\"3074457345618265000\"]}",
         round_trip: round_trip::<types::CreateProjectUserGroupsRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"role\":\"VIEWER\",\"userGroupIds\":[\"3074457345618265000\"]}",
+            )?;
+            serde_json::to_value(
+                types::CreateProjectUserGroupsRequest::new(
+                    arg::<
+                        ::std::vec::Vec<::std::string::String>,
+                    >(&value, "userGroupIds")?,
+                    arg::<types::Role>(&value, "role")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateTeamGroupRequest",
         operation: "enterprise-teams-create-group",
         required_only: "{\"role\":\"member\",\"userGroupId\":\"3074457345618265000\"}",
         round_trip: round_trip::<types::CreateTeamGroupRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"role\":\"member\",\"userGroupId\":\"3074457345618265000\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateTeamGroupRequest::new(
+                    arg::<::std::string::String>(&value, "userGroupId")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateTeamRequest",
         operation: "enterprise-create-team",
         required_only: "{\"name\":\"My Team\"}",
         round_trip: round_trip::<types::CreateTeamRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My Team\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateTeamRequest::new(
+                    arg::<::std::string::String>(&value, "name")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateUserResource",
         operation: "createUser",
         required_only: "{\"userName\":\"user@miro.com\"}",
         round_trip: round_trip::<types::CreateUserResource>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"userName\":\"user@miro.com\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateUserResource::new(
+                    arg::<::std::string::String>(&value, "userName")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateUserResourceName",
         operation: "createUser",
         required_only: "{\"familyName\":\"Doe\",\"givenName\":\"John\"}",
         round_trip: round_trip::<types::CreateUserResourceName>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"familyName\":\"Doe\",\"givenName\":\"John\"}",
+            )?;
+            serde_json::to_value(
+                types::CreateUserResourceName::new(
+                    arg::<::std::string::String>(&value, "familyName")?,
+                    arg::<::std::string::String>(&value, "givenName")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "CreateUserResourcePhotosItem",
         operation: "createUser",
         required_only: "{}",
         round_trip: round_trip::<types::CreateUserResourcePhotosItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateUserResourcePhotosItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateUserResourceRolesItem",
         operation: "createUser",
         required_only: "{}",
         round_trip: round_trip::<types::CreateUserResourceRolesItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateUserResourceRolesItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User",
@@ -271,6 +518,9 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         round_trip: round_trip::<
             types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
         >,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager",
@@ -279,570 +529,1018 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         round_trip: round_trip::<
             types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
         >,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "CustomField",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::CustomField>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::CustomField as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "DataClassificationLabelId",
         operation: "enterprise-dataclassification-board-set",
         required_only: "{}",
         round_trip: round_trip::<types::DataClassificationLabelId>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::DataClassificationLabelId as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "DocFormatCreateRequest",
         operation: "create-doc-format-item",
         required_only: "{\"data\":{\"content\":\"content\",\"contentType\":\"markdown\"}}",
         round_trip: round_trip::<types::DocFormatCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"content\":\"content\",\"contentType\":\"markdown\"}}",
+            )?;
+            serde_json::to_value(
+                types::DocFormatCreateRequest::new(
+                    arg::<types::DocFormatMarkdownData>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "DocFormatMarkdownData",
         operation: "create-doc-format-item",
         required_only: "{\"content\":\"content\",\"contentType\":\"markdown\"}",
         round_trip: round_trip::<types::DocFormatMarkdownData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"content\":\"content\",\"contentType\":\"markdown\"}",
+            )?;
+            serde_json::to_value(
+                types::DocFormatMarkdownData::new(
+                    arg::<::std::string::String>(&value, "content")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "DocumentCreateRequest",
         operation: "create-document-item-using-url",
         required_only: "{\"data\":{\"url\":\"https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf\"}}",
         round_trip: round_trip::<types::DocumentCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"url\":\"https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf\"}}",
+            )?;
+            serde_json::to_value(
+                types::DocumentCreateRequest::new(
+                    arg::<types::DocumentUrlData>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "DocumentUpdateRequest",
         operation: "update-document-item-using-url",
         required_only: "{}",
         round_trip: round_trip::<types::DocumentUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::DocumentUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "DocumentUrlData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{\"url\":\"https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf\"}",
         round_trip: round_trip::<types::DocumentUrlData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"url\":\"https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf\"}",
+            )?;
+            serde_json::to_value(
+                types::DocumentUrlData::new(arg::<::std::string::String>(&value, "url")?),
+            )
+        }),
     },
     RequestType {
         name: "DocumentUrlDataChanges",
         operation: "update-document-item-using-url",
         required_only: "{}",
         round_trip: round_trip::<types::DocumentUrlDataChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::DocumentUrlDataChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "EmbedCreateRequest",
         operation: "create-embed-item",
         required_only: "{\"data\":{\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}}",
         round_trip: round_trip::<types::EmbedCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}}",
+            )?;
+            serde_json::to_value(
+                types::EmbedCreateRequest::new(
+                    arg::<types::EmbedUrlData>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "EmbedUpdateRequest",
         operation: "update-embed-item",
         required_only: "{}",
         round_trip: round_trip::<types::EmbedUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::EmbedUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "EmbedUrlData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}",
         round_trip: round_trip::<types::EmbedUrlData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}",
+            )?;
+            serde_json::to_value(
+                types::EmbedUrlData::new(arg::<::std::string::String>(&value, "url")?),
+            )
+        }),
     },
     RequestType {
         name: "EmbedUrlDataChanges",
         operation: "update-embed-item",
         required_only: "{}",
         round_trip: round_trip::<types::EmbedUrlDataChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::EmbedUrlDataChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "EnterpriseUpdateBoardExportJobBody",
         operation: "enterprise-update-board-export-job",
         required_only: "{\"status\":\"CANCELLED\"}",
         round_trip: round_trip::<types::EnterpriseUpdateBoardExportJobBody>,
+        construct: Construct::Built(|| serde_json::to_value(
+            types::EnterpriseUpdateBoardExportJobBody::new(),
+        )),
     },
     RequestType {
         name: "FixedRatioGeometry",
         operation: "create-document-item-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::FixedRatioGeometry>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::FixedRatioGeometry as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "FixedRatioNoRotationGeometry",
         operation: "create-embed-item",
         required_only: "{}",
         round_trip: round_trip::<types::FixedRatioNoRotationGeometry>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::FixedRatioNoRotationGeometry as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "FrameChanges",
         operation: "create-frame-item",
         required_only: "{}",
         round_trip: round_trip::<types::FrameChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::FrameChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "FrameCreateRequest",
         operation: "create-frame-item",
         required_only: "{\"data\":{}}",
         round_trip: round_trip::<types::FrameCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str("{\"data\":{}}")?;
+            serde_json::to_value(
+                types::FrameCreateRequest::new(
+                    arg::<types::FrameChanges>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "FrameStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::FrameStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::FrameStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "FrameUpdateRequest",
         operation: "update-frame-item",
         required_only: "{}",
         round_trip: round_trip::<types::FrameUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::FrameUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "GenericItemUpdate",
         operation: "update-item-position-or-parent",
         required_only: "{}",
         round_trip: round_trip::<types::GenericItemUpdate>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::GenericItemUpdate as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "Geometry",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::Geometry>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::Geometry as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "GeometryNoRotation",
         operation: "create-frame-item",
         required_only: "{}",
         round_trip: round_trip::<types::GeometryNoRotation>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::GeometryNoRotation as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ImageCreateRequest",
         operation: "create-image-item-using-url",
         required_only: "{\"data\":{\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}}",
         round_trip: round_trip::<types::ImageCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}}",
+            )?;
+            serde_json::to_value(
+                types::ImageCreateRequest::new(
+                    arg::<types::ImageUrlData>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "ImageUpdateRequest",
         operation: "update-image-item-using-url",
         required_only: "{}",
         round_trip: round_trip::<types::ImageUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ImageUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ImageUrlData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}",
         round_trip: round_trip::<types::ImageUrlData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}",
+            )?;
+            serde_json::to_value(
+                types::ImageUrlData::new(arg::<::std::string::String>(&value, "url")?),
+            )
+        }),
     },
     RequestType {
         name: "ImageUrlDataChanges",
         operation: "update-image-item-using-url",
         required_only: "{}",
         round_trip: round_trip::<types::ImageUrlDataChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ImageUrlDataChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ItemConnectionChangesData",
         operation: "update-connector",
         required_only: "{}",
         round_trip: round_trip::<types::ItemConnectionChangesData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ItemConnectionChangesData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ItemConnectionCreationData",
         operation: "create-connector",
         required_only: "{}",
         round_trip: round_trip::<types::ItemConnectionCreationData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ItemConnectionCreationData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ItemCreate",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{\"type\":\"text\"}",
         round_trip: round_trip::<types::ItemCreate>,
+        construct: Construct::FromData,
     },
     RequestType {
         name: "LegalHoldRequest",
         operation: "create-legal-hold",
         required_only: "{\"name\":\"My legal hold\",\"scope\":{}}",
         round_trip: round_trip::<types::LegalHoldRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My legal hold\",\"scope\":{}}",
+            )?;
+            serde_json::to_value(
+                types::LegalHoldRequest::new(
+                    arg::<::std::string::String>(&value, "name")?,
+                    arg::<types::LegalHoldRequestScope>(&value, "scope")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "MindMapNodeGeometry",
         operation: "create-mindmap-nodes-experimental",
         required_only: "{}",
         round_trip: round_trip::<types::MindMapNodeGeometry>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::MindMapNodeGeometry as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "MindmapCreateRequest",
         operation: "create-mindmap-nodes-experimental",
         required_only: "{\"data\":{\"nodeView\":{}}}",
         round_trip: round_trip::<types::MindmapCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"nodeView\":{}}}",
+            )?;
+            serde_json::to_value(
+                types::MindmapCreateRequest::new(
+                    arg::<types::MindmapDataForCreate>(&value, "data")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "MindmapDataForCreate",
         operation: "create-mindmap-nodes-experimental",
         required_only: "{\"nodeView\":{}}",
         round_trip: round_trip::<types::MindmapDataForCreate>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str("{\"nodeView\":{}}")?;
+            serde_json::to_value(
+                types::MindmapDataForCreate::new(
+                    arg::<types::MindmapNode>(&value, "nodeView")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "MindmapNode",
         operation: "create-mindmap-nodes-experimental",
         required_only: "{}",
         round_trip: round_trip::<types::MindmapNode>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::MindmapNode as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "MindmapNodeTextData",
         operation: "create-mindmap-nodes-experimental",
         required_only: "{\"type\":\"text\"}",
         round_trip: round_trip::<types::MindmapNodeTextData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str("{\"type\":\"text\"}")?;
+            serde_json::to_value(
+                types::MindmapNodeTextData::new(
+                    arg::<::std::string::String>(&value, "type")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "Parent",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::Parent>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::Parent as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "PatchGroupResource",
         operation: "patchGroup",
         required_only: "{\"Operations\":[{\"op\":\"Add\"}],\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"]}",
         round_trip: round_trip::<types::PatchGroupResource>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"Operations\":[{\"op\":\"Add\"}],\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"]}",
+            )?;
+            serde_json::to_value(
+                types::PatchGroupResource::new(
+                    arg::<
+                        ::std::vec::Vec<types::PatchGroupResourceSchemasItem>,
+                    >(&value, "schemas")?,
+                    arg::<
+                        ::std::vec::Vec<types::PatchGroupResourceOperationsItem>,
+                    >(&value, "Operations")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "PatchGroupResourceOperationsItem",
         operation: "patchGroup",
         required_only: "{\"op\":\"Add\"}",
         round_trip: round_trip::<types::PatchGroupResourceOperationsItem>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str("{\"op\":\"Add\"}")?;
+            serde_json::to_value(
+                types::PatchGroupResourceOperationsItem::new(
+                    arg::<types::PatchGroupResourceOperationsItemOp>(&value, "op")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "PatchGroupResourceOperationsItemValueArrayItem",
         operation: "patchGroup",
         required_only: "{\"value\":\"3074457364156964977\"}",
         round_trip: round_trip::<types::PatchGroupResourceOperationsItemValueArrayItem>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"value\":\"3074457364156964977\"}",
+            )?;
+            serde_json::to_value(
+                types::PatchGroupResourceOperationsItemValueArrayItem::new(
+                    arg::<::std::string::String>(&value, "value")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "PatchUserResource",
         operation: "patchUser",
         required_only: "{\"Operations\":[{\"op\":\"Replace\",\"path\":\"userType\",\"value\":\"Full\"}],\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"]}",
         round_trip: round_trip::<types::PatchUserResource>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"Operations\":[{\"op\":\"Replace\",\"path\":\"userType\",\"value\":\"Full\"}],\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"]}",
+            )?;
+            serde_json::to_value(
+                types::PatchUserResource::new(
+                    arg::<
+                        ::std::vec::Vec<types::PatchUserResourceSchemasItem>,
+                    >(&value, "schemas")?,
+                    arg::<
+                        ::std::vec::Vec<types::PatchUserResourceOperationsItem>,
+                    >(&value, "Operations")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "PatchUserResourceOperationsItem",
         operation: "patchUser",
         required_only: "{\"op\":\"Replace\",\"path\":\"userType\",\"value\":\"Full\"}",
         round_trip: round_trip::<types::PatchUserResourceOperationsItem>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"op\":\"Replace\",\"path\":\"userType\",\"value\":\"Full\"}",
+            )?;
+            serde_json::to_value(
+                types::PatchUserResourceOperationsItem::new(
+                    arg::<types::PatchUserResourceOperationsItemOp>(&value, "op")?,
+                    arg::<::std::string::String>(&value, "path")?,
+                    arg::<::std::string::String>(&value, "value")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "PositionChange",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::PositionChange>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::PositionChange as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "RelativeOffset",
         operation: "create-connector",
         required_only: "{}",
         round_trip: round_trip::<types::RelativeOffset>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::RelativeOffset as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "RevokeTokenRequest",
         operation: "revoke-token-v2",
         required_only: "{\"accessToken\":\"accessToken\",\"clientId\":\"3458764517517819001\",\"clientSecret\":\"clientSecret\"}",
         round_trip: round_trip::<types::RevokeTokenRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"accessToken\":\"accessToken\",\"clientId\":\"3458764517517819001\",\"clientSecret\":\"clientSecret\"}",
+            )?;
+            serde_json::to_value(
+                types::RevokeTokenRequest::new(
+                    arg::<::std::string::String>(&value, "accessToken")?,
+                    arg::<::std::string::String>(&value, "clientId")?,
+                    arg::<::std::string::String>(&value, "clientSecret")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "SelfLink",
         operation: "create-code-widget-item",
         required_only: "{}",
         round_trip: round_trip::<types::SelfLink>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::SelfLink as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeCreateRequest",
         operation: "create-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeCreateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeCreateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeDataForCreate",
         operation: "create-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeDataForCreate>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeDataForCreate as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeDataForUpdate",
         operation: "update-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeDataForUpdate>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeDataForUpdate as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeStyleForCreate",
         operation: "create-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeStyleForCreate>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeStyleForCreate as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeStyleForUpdate",
         operation: "update-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeStyleForUpdate>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeStyleForUpdate as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "ShapeUpdateRequest",
         operation: "update-shape-item-flowchart",
         required_only: "{}",
         round_trip: round_trip::<types::ShapeUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::ShapeUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "SharingPolicySettings",
         operation: "enterprise-update-project-settings",
         required_only: "{}",
         round_trip: round_trip::<types::SharingPolicySettings>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::SharingPolicySettings as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "StickyNoteCreateRequest",
         operation: "create-sticky-note-item",
         required_only: "{}",
         round_trip: round_trip::<types::StickyNoteCreateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::StickyNoteCreateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "StickyNoteData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::StickyNoteData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::StickyNoteData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "StickyNoteStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::StickyNoteStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::StickyNoteStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "StickyNoteUpdateRequest",
         operation: "update-sticky-note-item",
         required_only: "{}",
         round_trip: round_trip::<types::StickyNoteUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::StickyNoteUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TagCreateRequest",
         operation: "create-tag",
         required_only: "{\"title\":\"to do\"}",
         round_trip: round_trip::<types::TagCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"title\":\"to do\"}",
+            )?;
+            serde_json::to_value(
+                types::TagCreateRequest::new(
+                    arg::<::std::string::String>(&value, "title")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "TagUpdateRequest",
         operation: "update-tag",
         required_only: "{}",
         round_trip: round_trip::<types::TagUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TagUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamAccountDiscoverySettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamAccountDiscoverySettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamAccountDiscoverySettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamChanges",
         operation: "enterprise-update-team",
         required_only: "{}",
         round_trip: round_trip::<types::TeamChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamCollaborationSettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamCollaborationSettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamCollaborationSettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamCopyAccessLevelSettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamCopyAccessLevelSettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamCopyAccessLevelSettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamInvitationSettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamInvitationSettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamInvitationSettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamMemberChanges",
         operation: "enterprise-update-team-member",
         required_only: "{}",
         round_trip: round_trip::<types::TeamMemberChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamMemberChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamMemberInvite",
         operation: "enterprise-invite-team-member",
         required_only: "{\"email\":\"user@miro.com\"}",
         round_trip: round_trip::<types::TeamMemberInvite>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"email\":\"user@miro.com\"}",
+            )?;
+            serde_json::to_value(
+                types::TeamMemberInvite::new(
+                    arg::<::std::string::String>(&value, "email")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "TeamSettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamSettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamSettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TeamSharingPolicySettingsChanges",
         operation: "enterprise-update-team-settings",
         required_only: "{}",
         round_trip: round_trip::<types::TeamSharingPolicySettingsChanges>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TeamSharingPolicySettingsChanges as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TextCreateRequest",
         operation: "create-text-item",
         required_only: "{\"data\":{\"content\":\"Hello\"}}",
         round_trip: round_trip::<types::TextCreateRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"data\":{\"content\":\"Hello\"}}",
+            )?;
+            serde_json::to_value(
+                types::TextCreateRequest::new(arg::<types::TextData>(&value, "data")?),
+            )
+        }),
     },
     RequestType {
         name: "TextData",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{\"content\":\"Hello\"}",
         round_trip: round_trip::<types::TextData>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"content\":\"Hello\"}",
+            )?;
+            serde_json::to_value(
+                types::TextData::new(arg::<::std::string::String>(&value, "content")?),
+            )
+        }),
     },
     RequestType {
         name: "TextStyle",
         operation: "create-items-in-bulk-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::TextStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TextStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "TextUpdateRequest",
         operation: "update-text-item",
         required_only: "{}",
         round_trip: round_trip::<types::TextUpdateRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::TextUpdateRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateAppCardStyle",
         operation: "update-app-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateAppCardStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateAppCardStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateBoardsDataClassificationLabelRequest",
         operation: "enterprise-dataclassification-team-boards-bulk",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateBoardsDataClassificationLabelRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateBoardsDataClassificationLabelRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateCardStyle",
         operation: "update-card-item",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateCardStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateCardStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateConnectorStyle",
         operation: "update-connector",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateConnectorStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateConnectorStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateFrameStyle",
         operation: "update-frame-item",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateFrameStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateFrameStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateGroupRequest",
         operation: "enterprise-update-group",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateGroupRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateGroupRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateProjectMemberRequest",
         operation: "enterprise-update-project-member",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateProjectMemberRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateProjectMemberRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateProjectRequest",
         operation: "enterprise-update-project",
         required_only: "{\"name\":\"My project\"}",
         round_trip: round_trip::<types::UpdateProjectRequest>,
+        construct: Construct::Built(|| {
+            let value: serde_json::Value = serde_json::from_str(
+                "{\"name\":\"My project\"}",
+            )?;
+            serde_json::to_value(
+                types::UpdateProjectRequest::new(
+                    arg::<::std::string::String>(&value, "name")?,
+                ),
+            )
+        }),
     },
     RequestType {
         name: "UpdateProjectSettingsRequest",
         operation: "enterprise-update-project-settings",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateProjectSettingsRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateProjectSettingsRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateStickyNoteStyle",
         operation: "update-sticky-note-item",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateStickyNoteStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateStickyNoteStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateTeamSettingsRequest",
         operation: "enterprise-dataclassification-team-settings-set",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateTeamSettingsRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateTeamSettingsRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateTextStyle",
         operation: "update-text-item",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateTextStyle>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateTextStyle as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UpdateUserGroupMembersRequest",
         operation: "enterprise-update-group-members",
         required_only: "{}",
         round_trip: round_trip::<types::UpdateUserGroupMembersRequest>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UpdateUserGroupMembersRequest as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UploadFileFromDeviceData",
         operation: "update-document-item-using-file-from-device",
         required_only: "{}",
         round_trip: round_trip::<types::UploadFileFromDeviceData>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UploadFileFromDeviceData as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResource",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResource>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResource as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceEmailsItem",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourceEmailsItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceEmailsItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceGroupsItem",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourceGroupsItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceGroupsItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceMeta",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourceMeta>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceMeta as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceName",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourceName>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceName as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourcePhotosItem",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourcePhotosItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourcePhotosItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceRolesItem",
         operation: "replaceUser",
         required_only: "{}",
         round_trip: round_trip::<types::UserResourceRolesItem>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceRolesItem as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User",
@@ -851,6 +1549,9 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         round_trip: round_trip::<
             types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
         >,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager",
@@ -859,11 +1560,1980 @@ pub static REQUEST_TYPES: &[RequestType] = &[
         round_trip: round_trip::<
             types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
         >,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager as ::std::default::Default>::default(),
+        )),
     },
     RequestType {
         name: "WidthOnlyAdjustableGeometry",
         operation: "create-text-item",
         required_only: "{}",
         round_trip: round_trip::<types::WidthOnlyAdjustableGeometry>,
+        construct: Construct::Built(|| serde_json::to_value(
+            <types::WidthOnlyAdjustableGeometry as ::std::default::Default>::default(),
+        )),
     },
+];
+/// The generated structs (answers included) with neither `Default` nor `new(..)`.
+pub static WITHOUT_CONSTRUCTOR: &[&str] = &[];
+/// A read type and the write type it converts into (or should: `convert` is `None`).
+pub struct Conversion {
+    /// The type Miro answers with.
+    pub read: &'static str,
+    /// The type sent back.
+    pub write: &'static str,
+    /// Whether both are structs (enums and unions have no `example`).
+    pub structs: bool,
+    /// A value of the read type from the spec's examples, as JSON.
+    pub example: Option<&'static str>,
+    /// Decodes a read value, converts it (`From` or `TryFrom`) and encodes the result;
+    /// `None` when the generator found the pair but could not convert it.
+    pub convert: Option<Convert>,
+}
+/// Decodes a read value as JSON, converts it and encodes the result.
+pub type Convert = fn(&serde_json::Value) -> Result<serde_json::Value, String>;
+/// Every read/write pair whose fields match, by the generator's conversion rule.
+pub static CONVERSIONS: &[Conversion] = &[
+    Conversion {
+        read: "AppCardData",
+        write: "AppCardDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"description\":\"Sample app card description\",\"fields\":[{\"fillColor\":\"#2fa9e3\",\"iconShape\":\"round\",\"iconUrl\":\"https://cdn-icons-png.flaticon.com/512/5695/5695864.png\",\"textColor\":\"#1a1a1a\",\"tooltip\":\"Completion status indicator\",\"value\":\"Status: in progress\"}],\"owned\":false,\"status\":\"disconnected\",\"title\":\"sample app card item\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::AppCardData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::AppCardDataChanges as ::std::convert::From<
+                &types::AppCardData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "AppCardItem",
+        write: "AppCardCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"description\":\"Sample app card description\",\"fields\":[{\"fillColor\":\"#2fa9e3\",\"iconShape\":\"round\",\"iconUrl\":\"https://cdn-icons-png.flaticon.com/512/5695/5695864.png\",\"textColor\":\"#1a1a1a\",\"tooltip\":\"Completion status indicator\",\"value\":\"Status: in progress\"}],\"owned\":false,\"status\":\"disconnected\",\"title\":\"sample app card item\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"#2d9bf0\"},\"type\":\"app_card\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::AppCardItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::AppCardCreateRequest as ::std::convert::From<
+                &types::AppCardItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "AppCardItem",
+        write: "AppCardUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"description\":\"Sample app card description\",\"fields\":[{\"fillColor\":\"#2fa9e3\",\"iconShape\":\"round\",\"iconUrl\":\"https://cdn-icons-png.flaticon.com/512/5695/5695864.png\",\"textColor\":\"#1a1a1a\",\"tooltip\":\"Completion status indicator\",\"value\":\"Status: in progress\"}],\"owned\":false,\"status\":\"disconnected\",\"title\":\"sample app card item\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"#2d9bf0\"},\"type\":\"app_card\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::AppCardItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::AppCardUpdateRequest as ::std::convert::From<
+                &types::AppCardItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "AppCardStyle",
+        write: "UpdateAppCardStyle",
+        structs: true,
+        example: ::std::option::Option::Some("{\"fillColor\":\"#2d9bf0\"}"),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::AppCardStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateAppCardStyle as ::std::convert::From<
+                &types::AppCardStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Board",
+        write: "BoardChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"currentUserMembership\":{\"id\":\"3074457353169356300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"name\":\"John Smith\",\"role\":\"viewer\",\"type\":\"board_member\"},\"description\":\"Sample board description\",\"id\":\"uXjVOD6LSME=\",\"lastOpenedAt\":\"2024-01-15T09:30:00Z\",\"lastOpenedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=/members?limit=20&offset=0\",\"self\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=\"},\"modifiedAt\":\"2024-01-15T09:30:00Z\",\"modifiedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"name\":\"Sample board name\",\"owner\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"policy\":{\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}},\"project\":{\"id\":\"3088887345710756000\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"},\"team\":{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"},\"type\":\"board\",\"viewLink\":\"https://miro.com/app/board/uXjVOD6LSME=\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Board = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardChanges as ::std::convert::From<
+                &types::Board,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardMember",
+        write: "BoardMemberChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3074457353169356300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"name\":\"John Smith\",\"role\":\"viewer\",\"type\":\"board_member\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardMember = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardMemberChanges as ::std::convert::From<
+                &types::BoardMember,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardPolicy",
+        write: "BoardPolicyChange",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardPolicy = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardPolicyChange as ::std::convert::From<
+                &types::BoardPolicy,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardSharingPolicy",
+        write: "BoardSharingPolicyChange",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardSharingPolicy = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardSharingPolicyChange as ::std::convert::From<
+                &types::BoardSharingPolicy,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardSharingPolicyInviteToAccountAndBoardLinkAccess",
+        write: "BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess as ::std::convert::From<
+                &types::BoardSharingPolicyInviteToAccountAndBoardLinkAccess,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "BoardWithLinks",
+        write: "BoardChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"currentUserMembership\":{\"id\":\"3074457353169356300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"name\":\"John Smith\",\"role\":\"viewer\",\"type\":\"board_member\"},\"description\":\"Sample board description\",\"id\":\"uXjVOD6LSME=\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=/members?limit=20&offset=0\",\"self\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=\"},\"modifiedAt\":\"2024-01-15T09:30:00Z\",\"modifiedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"name\":\"Sample board name\",\"owner\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"policy\":{\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}},\"project\":{\"id\":\"3088887345710756000\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"},\"team\":{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"},\"type\":\"board\",\"viewLink\":\"https://miro.com/app/board/uXjVOD6LSME=\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardWithLinks = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardChanges as ::std::convert::From<
+                &types::BoardWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardWithLinksAndLastOpened",
+        write: "BoardChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"currentUserMembership\":{\"id\":\"3074457353169356300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"name\":\"John Smith\",\"role\":\"viewer\",\"type\":\"board_member\"},\"description\":\"Sample board description\",\"id\":\"uXjVOD6LSME=\",\"lastOpenedAt\":\"2024-01-15T09:30:00Z\",\"lastOpenedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=/members?limit=20&offset=0\",\"self\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=\"},\"modifiedAt\":\"2024-01-15T09:30:00Z\",\"modifiedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"name\":\"Sample board name\",\"owner\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"policy\":{\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}},\"project\":{\"id\":\"3088887345710756000\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"},\"team\":{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"},\"type\":\"board\",\"viewLink\":\"https://miro.com/app/board/uXjVOD6LSME=\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardWithLinksAndLastOpened = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardChanges as ::std::convert::From<
+                &types::BoardWithLinksAndLastOpened,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "BoardWithLinksAndWithoutProject",
+        write: "CopyBoardChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"currentUserMembership\":{\"id\":\"3074457353169356300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"name\":\"John Smith\",\"role\":\"viewer\",\"type\":\"board_member\"},\"description\":\"Sample board description\",\"id\":\"uXjVOD6LSME=\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=/members?limit=20&offset=0\",\"self\":\"http://api.miro.com/v2/boards/o9J_k1JKioQ=\"},\"modifiedAt\":\"2024-01-15T09:30:00Z\",\"modifiedBy\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"name\":\"Sample board name\",\"owner\":{\"id\":\"3074457353169356300\",\"name\":\"John Smith\",\"type\":\"user\"},\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"policy\":{\"permissionsPolicy\":{\"collaborationToolsStartAccess\":\"all_editors\",\"copyAccess\":\"anyone\",\"copyAccessLevel\":\"anyone\",\"sharingAccess\":\"team_members_with_editing_rights\"},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"}},\"sharingPolicy\":{\"access\":\"private\",\"accessPasswordRequired\":false,\"inviteToAccountAndBoardLinkAccess\":\"no_access\",\"organizationAccess\":\"private\",\"teamAccess\":\"private\"},\"team\":{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"},\"type\":\"board\",\"viewLink\":\"https://miro.com/app/board/uXjVOD6LSME=\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::BoardWithLinksAndWithoutProject = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::CopyBoardChanges as ::std::convert::From<
+                &types::BoardWithLinksAndWithoutProject,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CardItem",
+        write: "CardCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"assigneeId\":\"3074457362577955300\",\"description\":\"sample card description\",\"dueDate\":\"2023-10-12T22:00:55.000Z\",\"title\":\"sample card item\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"cardTheme\":\"#2d9bf0\"},\"type\":\"card\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CardItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CardCreateRequest as ::std::convert::From<
+                &types::CardItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CardItem",
+        write: "CardUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"assigneeId\":\"3074457362577955300\",\"description\":\"sample card description\",\"dueDate\":\"2023-10-12T22:00:55.000Z\",\"title\":\"sample card item\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"cardTheme\":\"#2d9bf0\"},\"type\":\"card\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CardItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CardUpdateRequest as ::std::convert::From<
+                &types::CardItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CardStyle",
+        write: "UpdateCardStyle",
+        structs: true,
+        example: ::std::option::Option::Some("{\"cardTheme\":\"#2d9bf0\"}"),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CardStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateCardStyle as ::std::convert::From<
+                &types::CardStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CaseResponse",
+        write: "CaseRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"},\"description\":\"Info about my case\",\"id\":\"3074457345619012007\",\"lastModifiedAt\":\"2024-01-15T09:30:00Z\",\"lastModifiedBy\":{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"},\"name\":\"My Case\",\"organizationId\":\"3074457345618265000\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CaseResponse = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CaseRequest as ::std::convert::From<
+                &types::CaseResponse,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CodeWidgetItem",
+        write: "CodeWidgetCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"code\":\"console.log(\\\"Hello, World!\\\");\",\"language\":\"javascript\",\"lineNumbersVisible\":true,\"title\":\"My Code Snippet\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"code\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CodeWidgetItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CodeWidgetCreateRequest as ::std::convert::From<
+                &types::CodeWidgetItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CodeWidgetItem",
+        write: "CodeWidgetUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"code\":\"console.log(\\\"Hello, World!\\\");\",\"language\":\"javascript\",\"lineNumbersVisible\":true,\"title\":\"My Code Snippet\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"code\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::CodeWidgetItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CodeWidgetUpdateRequest as ::std::convert::From<
+                &types::CodeWidgetItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ConnectorStyle",
+        write: "UpdateConnectorStyle",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"color\":\"#9510ac\",\"endStrokeCap\":\"none\",\"fontSize\":\"15\",\"startStrokeCap\":\"none\",\"strokeColor\":\"#2d9bf0\",\"strokeStyle\":\"normal\",\"strokeWidth\":\"2.0\",\"textOrientation\":\"horizontal\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ConnectorStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateConnectorStyle as ::std::convert::From<
+                &types::ConnectorStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ConnectorWithLinks",
+        write: "ConnectorChangesData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"captions\":[{\"content\":\"<p>Caption text</p>\",\"position\":\"50%\",\"textAlignVertical\":\"top\"}],\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"endItem\":{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}},\"id\":\"3458764517517818867\",\"isSupported\":false,\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"shape\":\"straight\",\"startItem\":{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}},\"style\":{\"color\":\"#9510ac\",\"endStrokeCap\":\"none\",\"fontSize\":\"15\",\"startStrokeCap\":\"none\",\"strokeColor\":\"#2d9bf0\",\"strokeStyle\":\"normal\",\"strokeWidth\":\"2.0\",\"textOrientation\":\"horizontal\"},\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ConnectorWithLinks = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ConnectorChangesData as ::std::convert::From<
+                &types::ConnectorWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ConnectorWithLinks",
+        write: "ConnectorCreationData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"captions\":[{\"content\":\"<p>Caption text</p>\",\"position\":\"50%\",\"textAlignVertical\":\"top\"}],\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"endItem\":{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}},\"id\":\"3458764517517818867\",\"isSupported\":false,\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"shape\":\"straight\",\"startItem\":{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}},\"style\":{\"color\":\"#9510ac\",\"endStrokeCap\":\"none\",\"fontSize\":\"15\",\"startStrokeCap\":\"none\",\"strokeColor\":\"#2d9bf0\",\"strokeStyle\":\"normal\",\"strokeWidth\":\"2.0\",\"textOrientation\":\"horizontal\"},\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ConnectorWithLinks = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ConnectorCreationData as ::std::convert::TryFrom<
+                &types::ConnectorWithLinks,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "CreateUserResponse",
+        write: "CreateUserResource",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::CreateUserResource as ::std::convert::TryFrom<
+                &types::CreateUserResponse,
+            >>::try_from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "DocFormatData",
+        write: "DocFormatMarkdownData",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::DocFormatMarkdownData as ::std::convert::TryFrom<
+                &types::DocFormatData,
+            >>::try_from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "DocFormatItem",
+        write: "DocFormatCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"content\",\"contentType\":\"html\",\"contentVersion\":0.0},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"doc_format\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocFormatItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocFormatCreateRequest as ::std::convert::TryFrom<
+                &types::DocFormatItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "DocumentData",
+        write: "DocumentUrlData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocumentData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocumentUrlData as ::std::convert::TryFrom<
+                &types::DocumentData,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "DocumentData",
+        write: "DocumentUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocumentData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocumentUrlDataChanges as ::std::convert::From<
+                &types::DocumentData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "DocumentItem",
+        write: "DocumentCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"document\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocumentItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocumentCreateRequest as ::std::convert::TryFrom<
+                &types::DocumentItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "DocumentItem",
+        write: "DocumentUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"document\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocumentItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocumentUpdateRequest as ::std::convert::From<
+                &types::DocumentItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "DocumentUrlData",
+        write: "DocumentUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"title\":\"Sample document title\",\"url\":\"https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::DocumentUrlData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::DocumentUrlDataChanges as ::std::convert::From<
+                &types::DocumentUrlData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EmbedData",
+        write: "EmbedUrlData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"contentType\":\"video\",\"description\":\"So this is how to organize your life with Miro (a virtual whiteboard) for collaboration, brainstorming, and project management. Students, designers, agile en...\",\"html\":\"<iframe class=\\\\\\\"embedly-embed\\\\\\\" src=\\\\\\\"//cdn.embedly.com/widgets/media.html?src=...&display_name=YouTube&url=...&schema=youtube\\\\\\\" width=\\\\\\\"854\\\\\\\" height=\\\\\\\"480\\\\\\\" scrolling=\\\\\\\"no\\\\\\\" title=\\\\\\\"YouTube embed\\\\\\\" frameborder=\\\\\\\"0\\\\\\\" allow=\\\\\\\"autoplay; fullscreen\\\\\\\" allowfullscreen=\\\\\\\"true\\\\\\\"></iframe>\",\"mode\":\"inline\",\"previewUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"providerName\":\"YouTube\",\"providerUrl\":\"https://www.youtube.com/\",\"title\":\"HOW TO ORGANIZE YOUR LIFE WITH MIRO! ✏ Virtual Whiteboard Tour\",\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EmbedData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::EmbedUrlData as ::std::convert::TryFrom<
+                &types::EmbedData,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EmbedData",
+        write: "EmbedUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"contentType\":\"video\",\"description\":\"So this is how to organize your life with Miro (a virtual whiteboard) for collaboration, brainstorming, and project management. Students, designers, agile en...\",\"html\":\"<iframe class=\\\\\\\"embedly-embed\\\\\\\" src=\\\\\\\"//cdn.embedly.com/widgets/media.html?src=...&display_name=YouTube&url=...&schema=youtube\\\\\\\" width=\\\\\\\"854\\\\\\\" height=\\\\\\\"480\\\\\\\" scrolling=\\\\\\\"no\\\\\\\" title=\\\\\\\"YouTube embed\\\\\\\" frameborder=\\\\\\\"0\\\\\\\" allow=\\\\\\\"autoplay; fullscreen\\\\\\\" allowfullscreen=\\\\\\\"true\\\\\\\"></iframe>\",\"mode\":\"inline\",\"previewUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"providerName\":\"YouTube\",\"providerUrl\":\"https://www.youtube.com/\",\"title\":\"HOW TO ORGANIZE YOUR LIFE WITH MIRO! ✏ Virtual Whiteboard Tour\",\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EmbedData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::EmbedUrlDataChanges as ::std::convert::From<
+                &types::EmbedData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EmbedItem",
+        write: "EmbedCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"contentType\":\"video\",\"description\":\"So this is how to organize your life with Miro (a virtual whiteboard) for collaboration, brainstorming, and project management. Students, designers, agile en...\",\"html\":\"<iframe class=\\\\\\\"embedly-embed\\\\\\\" src=\\\\\\\"//cdn.embedly.com/widgets/media.html?src=...&display_name=YouTube&url=...&schema=youtube\\\\\\\" width=\\\\\\\"854\\\\\\\" height=\\\\\\\"480\\\\\\\" scrolling=\\\\\\\"no\\\\\\\" title=\\\\\\\"YouTube embed\\\\\\\" frameborder=\\\\\\\"0\\\\\\\" allow=\\\\\\\"autoplay; fullscreen\\\\\\\" allowfullscreen=\\\\\\\"true\\\\\\\"></iframe>\",\"mode\":\"inline\",\"previewUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"providerName\":\"YouTube\",\"providerUrl\":\"https://www.youtube.com/\",\"title\":\"HOW TO ORGANIZE YOUR LIFE WITH MIRO! ✏ Virtual Whiteboard Tour\",\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"embed\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EmbedItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::EmbedCreateRequest as ::std::convert::TryFrom<
+                &types::EmbedItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EmbedItem",
+        write: "EmbedUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"contentType\":\"video\",\"description\":\"So this is how to organize your life with Miro (a virtual whiteboard) for collaboration, brainstorming, and project management. Students, designers, agile en...\",\"html\":\"<iframe class=\\\\\\\"embedly-embed\\\\\\\" src=\\\\\\\"//cdn.embedly.com/widgets/media.html?src=...&display_name=YouTube&url=...&schema=youtube\\\\\\\" width=\\\\\\\"854\\\\\\\" height=\\\\\\\"480\\\\\\\" scrolling=\\\\\\\"no\\\\\\\" title=\\\\\\\"YouTube embed\\\\\\\" frameborder=\\\\\\\"0\\\\\\\" allow=\\\\\\\"autoplay; fullscreen\\\\\\\" allowfullscreen=\\\\\\\"true\\\\\\\"></iframe>\",\"mode\":\"inline\",\"previewUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"providerName\":\"YouTube\",\"providerUrl\":\"https://www.youtube.com/\",\"title\":\"HOW TO ORGANIZE YOUR LIFE WITH MIRO! ✏ Virtual Whiteboard Tour\",\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"embed\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EmbedItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::EmbedUpdateRequest as ::std::convert::From<
+                &types::EmbedItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EmbedUrlData",
+        write: "EmbedUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"mode\":\"inline\",\"previewUrl\":\"https://miro.com/\",\"url\":\"https://www.youtube.com/watch?v=HlVSNEiFCBk\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EmbedUrlData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::EmbedUrlDataChanges as ::std::convert::From<
+                &types::EmbedUrlData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "EnterpriseUpdateBoardExportJobResponse",
+        write: "EnterpriseUpdateBoardExportJobBody",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::EnterpriseUpdateBoardExportJobResponse = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::EnterpriseUpdateBoardExportJobBody as ::std::convert::From<
+                &types::EnterpriseUpdateBoardExportJobResponse,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "FrameData",
+        write: "FrameChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"format\":\"custom\",\"title\":\"Sample frame title\",\"type\":\"freeform\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::FrameData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::FrameChanges as ::std::convert::From<
+                &types::FrameData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "FrameDataFormat",
+        write: "FrameChangesFormat",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::FrameChangesFormat as ::std::convert::From<
+                &types::FrameDataFormat,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "FrameDataType",
+        write: "FrameChangesType",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::FrameChangesType as ::std::convert::From<
+                &types::FrameDataType,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "FrameItem",
+        write: "FrameCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"format\":\"custom\",\"title\":\"Sample frame title\",\"type\":\"freeform\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"#ffffffff\"},\"type\":\"frame\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::FrameItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::FrameCreateRequest as ::std::convert::TryFrom<
+                &types::FrameItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "FrameItem",
+        write: "FrameUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"format\":\"custom\",\"title\":\"Sample frame title\",\"type\":\"freeform\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"#ffffffff\"},\"type\":\"frame\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::FrameItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::FrameUpdateRequest as ::std::convert::From<
+                &types::FrameItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "FrameStyle",
+        write: "UpdateFrameStyle",
+        structs: true,
+        example: ::std::option::Option::Some("{\"fillColor\":\"#ffffffff\"}"),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::FrameStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateFrameStyle as ::std::convert::From<
+                &types::FrameStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "GenericItem",
+        write: "GenericItemUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"square\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"gray\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"sticky_note\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::GenericItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::GenericItemUpdate as ::std::convert::From<
+                &types::GenericItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "GenericItem",
+        write: "ItemCreate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"square\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"gray\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"sticky_note\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::GenericItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ItemCreate as ::std::convert::TryFrom<
+                &types::GenericItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Geometry",
+        write: "FixedRatioGeometry",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"height\":60,\"rotation\":0.0,\"width\":320}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Geometry = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::FixedRatioGeometry as ::std::convert::From<
+                &types::Geometry,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Geometry",
+        write: "FixedRatioNoRotationGeometry",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"height\":60,\"rotation\":0.0,\"width\":320}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Geometry = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::FixedRatioNoRotationGeometry as ::std::convert::From<
+                &types::Geometry,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Geometry",
+        write: "GeometryNoRotation",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"height\":60,\"rotation\":0.0,\"width\":320}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Geometry = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::GeometryNoRotation as ::std::convert::From<
+                &types::Geometry,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Geometry",
+        write: "WidthOnlyAdjustableGeometry",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"height\":60,\"rotation\":0.0,\"width\":320}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Geometry = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::WidthOnlyAdjustableGeometry as ::std::convert::From<
+                &types::Geometry,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Group",
+        write: "CreateGroupRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"description\":\"Info about group\",\"id\":\"3074457345618265000\",\"name\":\"My group\",\"type\":\"user-group\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Group = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateGroupRequest as ::std::convert::From<
+                &types::Group,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Group",
+        write: "UpdateGroupRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"description\":\"Info about group\",\"id\":\"3074457345618265000\",\"name\":\"My group\",\"type\":\"user-group\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Group = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateGroupRequest as ::std::convert::From<
+                &types::Group,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "GroupMember",
+        write: "CreateGroupMemberRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"email\":\"user@mail.com\",\"id\":\"3074457345618265000\",\"type\":\"user-group-member\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::GroupMember = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateGroupMemberRequest as ::std::convert::From<
+                &types::GroupMember,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "GroupResponseShort",
+        write: "BoardItemGroup",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"data\":{\"items\":[\"3458764517517818867\",\"3458764517517818868\"]},\"id\":\"3258764517517852419\",\"links\":{\"first\":\"http://api.miro.com/v2/boards/o9J_lJWSHdg=/items?limit=10&cursor=MzQ1ODc2NaSDN&#RDMDA3MzYyOX==\",\"last\":\"http://api.miro.com/v2/boards/o9J_lJWSHdg=/items?limit=10&cursor=MzQ1ODc2NDUyNDUyMDA3MzYyOX==\",\"next\":\"http://api.miro.com/v2/boards/o9J_lJWSHdg=/items?limit=10&cursor=MzQ1ODc2NDUyNDsdgsFEwfFJCw==\",\"prev\":\"http://api.miro.com/v2/boards/o9J_lJWSHdg=/items?limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_lJWSHdg=/items?limit=10&cursor=MzQ1OD1245643FWUyMDA3MzYyOX==\"},\"type\":\"group\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::GroupResponseShort = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::BoardItemGroup as ::std::convert::TryFrom<
+                &types::GroupResponseShort,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ImageData",
+        write: "ImageUrlData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"imageUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"title\":\"Sample image title\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ImageData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ImageUrlData as ::std::convert::TryFrom<
+                &types::ImageData,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ImageData",
+        write: "ImageUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"imageUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"title\":\"Sample image title\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ImageData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ImageUrlDataChanges as ::std::convert::From<
+                &types::ImageData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ImageItem",
+        write: "ImageCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"imageUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"title\":\"Sample image title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"image\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ImageItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ImageCreateRequest as ::std::convert::TryFrom<
+                &types::ImageItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ImageItem",
+        write: "ImageUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"imageUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?format=preview&redirect=false\",\"title\":\"Sample image title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"image\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ImageItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ImageUpdateRequest as ::std::convert::From<
+                &types::ImageItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ImageUrlData",
+        write: "ImageUrlDataChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"title\":\"Sample image title\",\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ImageUrlData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ImageUrlDataChanges as ::std::convert::From<
+                &types::ImageUrlData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Item",
+        write: "GenericItemUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"document\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Item = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::GenericItemUpdate as ::std::convert::From<
+                &types::Item,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Item",
+        write: "ItemCreate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"documentUrl\":\"https://api.miro.com/v2/boards/uXjVOfjkmAk=/resources/98765467890987654?redirect=false\",\"title\":\"Sample document title\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"type\":\"document\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Item = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ItemCreate as ::std::convert::TryFrom<
+                &types::Item,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ItemConnectionWithLinks",
+        write: "ItemConnectionChangesData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ItemConnectionWithLinks = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::ItemConnectionChangesData as ::std::convert::From<
+                &types::ItemConnectionWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ItemConnectionWithLinks",
+        write: "ItemConnectionCreationData",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3458764517517818867\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"position\":{\"x\":\"50%\",\"y\":\"0%\"}}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ItemConnectionWithLinks = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::ItemConnectionCreationData as ::std::convert::From<
+                &types::ItemConnectionWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ItemData",
+        write: "ItemDataCreate",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::ItemDataCreate as ::std::convert::TryFrom<
+                &types::ItemData,
+            >>::try_from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "LegalHoldResponse",
+        write: "LegalHoldRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"caseId\":\"3074457345618265000\",\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"},\"description\":\"Info about my legal hold\",\"id\":\"3074457345618265000\",\"lastModifiedAt\":\"2024-01-15T09:30:00Z\",\"lastModifiedBy\":{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"},\"name\":\"My legal hold\",\"organizationId\":\"3074457345618265000\",\"scope\":{\"users\":[{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"}]},\"state\":\"PROCESSING\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::LegalHoldResponse = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::LegalHoldRequest as ::std::convert::From<
+                &types::LegalHoldResponse,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "LegalHoldResponseScope",
+        write: "LegalHoldRequestScope",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::LegalHoldRequestScope as ::std::convert::From<
+                &types::LegalHoldResponseScope,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "LegalHoldResponseScopeUsers",
+        write: "LegalHoldRequestScope",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::LegalHoldRequestScope as ::std::convert::From<
+                &types::LegalHoldResponseScopeUsers,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "LegalHoldResponseScopeUsers",
+        write: "LegalHoldRequestScopeUsers",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"users\":[{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"}]}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::LegalHoldResponseScopeUsers = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::LegalHoldRequestScopeUsers as ::std::convert::From<
+                &types::LegalHoldResponseScopeUsers,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Position",
+        write: "PositionChange",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Position = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::PositionChange as ::std::convert::From<
+                &types::Position,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Project",
+        write: "CreateProjectRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3074457345618265000\",\"name\":\"Product Guild project\",\"type\":\"project\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Project = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateProjectRequest as ::std::convert::From<
+                &types::Project,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Project",
+        write: "UpdateProjectRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3074457345618265000\",\"name\":\"Product Guild project\",\"type\":\"project\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Project = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateProjectRequest as ::std::convert::From<
+                &types::Project,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ProjectMember",
+        write: "AddProjectMemberRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"email\":\"someone@domain.com\",\"id\":\"3074457345618265000\",\"role\":\"viewer\",\"type\":\"project_member\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ProjectMember = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::AddProjectMemberRequest as ::std::convert::From<
+                &types::ProjectMember,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ProjectMember",
+        write: "UpdateProjectMemberRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"email\":\"someone@domain.com\",\"id\":\"3074457345618265000\",\"role\":\"viewer\",\"type\":\"project_member\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ProjectMember = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateProjectMemberRequest as ::std::convert::From<
+                &types::ProjectMember,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ProjectSettings",
+        write: "UpdateProjectSettingsRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"sharingPolicySettings\":{\"teamAccess\":\"private\"},\"type\":\"project_settings\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ProjectSettings = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateProjectSettingsRequest as ::std::convert::From<
+                &types::ProjectSettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeData",
+        write: "ShapeDataForCreate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"content\":\"Hello\",\"shape\":\"rectangle\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeDataForCreate as ::std::convert::From<
+                &types::ShapeData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeData",
+        write: "ShapeDataForUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"content\":\"Hello\",\"shape\":\"rectangle\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeData = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeDataForUpdate as ::std::convert::From<
+                &types::ShapeData,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeDataForCreate",
+        write: "ShapeDataForUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"content\":\"Hello\",\"shape\":\"rectangle\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeDataForCreate = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeDataForUpdate as ::std::convert::From<
+                &types::ShapeDataForCreate,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeItem",
+        write: "ShapeCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"rectangle\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"borderColor\":\"borderColor\",\"borderOpacity\":\"borderOpacity\",\"borderStyle\":\"normal\",\"borderWidth\":\"borderWidth\",\"color\":\"#1a1a1a\",\"fillColor\":\"#8fd14f\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"shape\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeCreateRequest as ::std::convert::From<
+                &types::ShapeItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeItem",
+        write: "ShapeUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"rectangle\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"borderColor\":\"borderColor\",\"borderOpacity\":\"borderOpacity\",\"borderStyle\":\"normal\",\"borderWidth\":\"borderWidth\",\"color\":\"#1a1a1a\",\"fillColor\":\"#8fd14f\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"shape\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeUpdateRequest as ::std::convert::From<
+                &types::ShapeItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeStyle",
+        write: "ShapeStyleForCreate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"borderColor\":\"borderColor\",\"borderOpacity\":\"borderOpacity\",\"borderStyle\":\"normal\",\"borderWidth\":\"borderWidth\",\"color\":\"#1a1a1a\",\"fillColor\":\"#8fd14f\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeStyleForCreate as ::std::convert::From<
+                &types::ShapeStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeStyle",
+        write: "ShapeStyleForUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"borderColor\":\"borderColor\",\"borderOpacity\":\"borderOpacity\",\"borderStyle\":\"normal\",\"borderWidth\":\"borderWidth\",\"color\":\"#1a1a1a\",\"fillColor\":\"#8fd14f\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeStyleForUpdate as ::std::convert::From<
+                &types::ShapeStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "ShapeStyleForCreate",
+        write: "ShapeStyleForUpdate",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"borderColor\":\"borderColor\",\"borderOpacity\":\"borderOpacity\",\"borderStyle\":\"normal\",\"borderWidth\":\"borderWidth\",\"color\":\"#1a1a1a\",\"fillColor\":\"#8fd14f\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::ShapeStyleForCreate = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::ShapeStyleForUpdate as ::std::convert::From<
+                &types::ShapeStyleForCreate,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "StickyNoteItem",
+        write: "StickyNoteCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"square\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"gray\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"sticky_note\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::StickyNoteItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::StickyNoteCreateRequest as ::std::convert::From<
+                &types::StickyNoteItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "StickyNoteItem",
+        write: "StickyNoteUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\",\"shape\":\"square\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"fillColor\":\"gray\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"},\"type\":\"sticky_note\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::StickyNoteItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::StickyNoteUpdateRequest as ::std::convert::From<
+                &types::StickyNoteItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "StickyNoteStyle",
+        write: "UpdateStickyNoteStyle",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"fillColor\":\"gray\",\"textAlign\":\"left\",\"textAlignVertical\":\"top\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::StickyNoteStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateStickyNoteStyle as ::std::convert::From<
+                &types::StickyNoteStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Tag",
+        write: "TagCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"fillColor\":\"red\",\"id\":\"3074457363306854000\",\"title\":\"delayed\",\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Tag = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TagCreateRequest as ::std::convert::From<
+                &types::Tag,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Tag",
+        write: "TagUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"fillColor\":\"red\",\"id\":\"3074457363306854000\",\"title\":\"delayed\",\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Tag = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TagUpdateRequest as ::std::convert::From<
+                &types::Tag,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TagWithLinks",
+        write: "TagCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"fillColor\":\"red\",\"id\":\"3074457363306854000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"title\":\"delayed\",\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TagWithLinks = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TagCreateRequest as ::std::convert::From<
+                &types::TagWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TagWithLinks",
+        write: "TagUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"fillColor\":\"red\",\"id\":\"3074457363306854000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"title\":\"delayed\",\"type\":\"type\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TagWithLinks = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TagUpdateRequest as ::std::convert::From<
+                &types::TagWithLinks,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Team",
+        write: "CreateTeamRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Team = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateTeamRequest as ::std::convert::From<
+                &types::Team,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "Team",
+        write: "TeamChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"id\":\"3074457345618265000\",\"name\":\"My Team\",\"picture\":{\"id\":\"3458764517517819001\",\"imageURL\":\"https://miro.images/5252525252/125252/266/144/1/size210.jpg\",\"originalUrl\":\"https://miro.com/original-image.jpg\",\"type\":\"picture\"},\"type\":\"team\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::Team = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamChanges as ::std::convert::From<
+                &types::Team,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamAccountDiscoverySettings",
+        write: "TeamAccountDiscoverySettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some("{\"accountDiscovery\":\"hidden\"}"),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamAccountDiscoverySettings = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamAccountDiscoverySettingsChanges as ::std::convert::From<
+                &types::TeamAccountDiscoverySettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamCollaborationSettings",
+        write: "TeamCollaborationSettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some("{\"coOwnerRole\":\"enabled\"}"),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamCollaborationSettings = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamCollaborationSettingsChanges as ::std::convert::From<
+                &types::TeamCollaborationSettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamCopyAccessLevelSettings",
+        write: "TeamCopyAccessLevelSettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"copyAccessLevel\":\"anyone\",\"copyAccessLevelLimitation\":\"anyone\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamCopyAccessLevelSettings = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamCopyAccessLevelSettingsChanges as ::std::convert::From<
+                &types::TeamCopyAccessLevelSettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamCopyAccessLevelSettingsCopyAccessLevel",
+        write: "TeamCopyAccessLevelSettingsChangesCopyAccessLevel",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::TeamCopyAccessLevelSettingsChangesCopyAccessLevel as ::std::convert::From<
+                &types::TeamCopyAccessLevelSettingsCopyAccessLevel,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "TeamInvitationSettings",
+        write: "TeamInvitationSettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"inviteExternalUsers\":\"allowed\",\"whoCanInvite\":\"only_org_admins\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamInvitationSettings = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamInvitationSettingsChanges as ::std::convert::From<
+                &types::TeamInvitationSettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamMember",
+        write: "TeamMemberChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2024-01-15T09:30:00Z\",\"createdBy\":\"3074457345618264000\",\"id\":\"3074457345618264000\",\"modifiedAt\":\"2024-01-15T09:30:00Z\",\"modifiedBy\":\"3074457345618264000\",\"role\":\"non_team\",\"teamId\":\"3074457345618265000\",\"type\":\"team-member\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamMember = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamMemberChanges as ::std::convert::From<
+                &types::TeamMember,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamMemberRole",
+        write: "TeamMemberChangesRole",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::TeamMemberChangesRole as ::std::convert::From<
+                &types::TeamMemberRole,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "TeamSettings",
+        write: "TeamSettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"organizationId\":\"3074457345618265000\",\"teamAccountDiscoverySettings\":{\"accountDiscovery\":\"hidden\"},\"teamCollaborationSettings\":{\"coOwnerRole\":\"enabled\"},\"teamCopyAccessLevelSettings\":{\"copyAccessLevel\":\"anyone\",\"copyAccessLevelLimitation\":\"anyone\"},\"teamId\":\"3074457345618265000\",\"teamInvitationSettings\":{\"inviteExternalUsers\":\"allowed\",\"whoCanInvite\":\"only_org_admins\"},\"teamSharingPolicySettings\":{\"allowListedDomains\":[\"allowListedDomains\"],\"createAssetAccessLevel\":\"company_admins\",\"defaultBoardAccess\":\"private\",\"defaultBoardSharingAccess\":\"team_members_with_editing_rights\",\"defaultOrganizationAccess\":\"private\",\"defaultProjectAccess\":\"private\",\"moveBoardToAccount\":\"allowed\",\"restrictAllowedDomains\":\"enabled\",\"sharingOnAccount\":\"allowed\",\"sharingOnOrganization\":\"allowed\",\"sharingViaPublicLink\":\"allowed\"},\"type\":\"team-settings\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamSettings = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamSettingsChanges as ::std::convert::From<
+                &types::TeamSettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TeamSharingPolicySettings",
+        write: "TeamSharingPolicySettingsChanges",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"allowListedDomains\":[\"allowListedDomains\"],\"createAssetAccessLevel\":\"company_admins\",\"defaultBoardAccess\":\"private\",\"defaultBoardSharingAccess\":\"team_members_with_editing_rights\",\"defaultOrganizationAccess\":\"private\",\"defaultProjectAccess\":\"private\",\"moveBoardToAccount\":\"allowed\",\"restrictAllowedDomains\":\"enabled\",\"sharingOnAccount\":\"allowed\",\"sharingOnOrganization\":\"allowed\",\"sharingViaPublicLink\":\"allowed\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TeamSharingPolicySettings = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::TeamSharingPolicySettingsChanges as ::std::convert::From<
+                &types::TeamSharingPolicySettings,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TextItem",
+        write: "TextCreateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"color\":\"#1a1a1a\",\"fillColor\":\"#e6e6e6\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\"},\"type\":\"text\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TextItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TextCreateRequest as ::std::convert::TryFrom<
+                &types::TextItem,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TextItem",
+        write: "TextUpdateRequest",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"createdBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"data\":{\"content\":\"Hello\"},\"geometry\":{\"height\":60,\"rotation\":0.0,\"width\":320},\"id\":\"3458764517517819000\",\"links\":{\"related\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/items?parent_item_id=307445734914369434&limit=10&cursor=\",\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/item/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"modifiedBy\":{\"id\":\"3458764517517852417\",\"type\":\"user\"},\"parent\":{\"id\":\"3074457362577955300\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"}},\"position\":{\"origin\":\"center\",\"relativeTo\":\"canvas_center\",\"x\":100,\"y\":100},\"style\":{\"color\":\"#1a1a1a\",\"fillColor\":\"#e6e6e6\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\"},\"type\":\"text\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TextItem = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::TextUpdateRequest as ::std::convert::From<
+                &types::TextItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "TextStyle",
+        write: "UpdateTextStyle",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"color\":\"#1a1a1a\",\"fillColor\":\"#e6e6e6\",\"fillOpacity\":\"fillOpacity\",\"fontFamily\":\"arial\",\"fontSize\":\"fontSize\",\"textAlign\":\"left\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::TextStyle = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::UpdateTextStyle as ::std::convert::From<
+                &types::TextStyle,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "User",
+        write: "LegalHoldRequestScopeUsersUsersItem",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"email\":\"john.smith@example.com\",\"firstName\":\"John\",\"id\":\"3458764517517852417\",\"lastName\":\"Smith\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::User = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::LegalHoldRequestScopeUsersUsersItem as ::std::convert::From<
+                &types::User,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResource",
+        write: "CreateUserResource",
+        structs: true,
+        example: ::std::option::Option::Some(
+            "{\"active\":false,\"displayName\":\"John Doe\",\"emails\":[{\"primary\":false,\"type\":\"work\",\"value\":\"user@miro.com\"}],\"groups\":[{\"display\":\"Product\",\"value\":\"3074457365266112911\"}],\"id\":\"3074457365265951581\",\"meta\":{\"location\":\"http://api-hailey:9111/api/v1/scim/Users/3074457365265951581\",\"resourceType\":\"User\"},\"name\":{\"familyName\":\"Doe\",\"formatted\":\"Mr. John Doe\",\"givenName\":\"John\"},\"photos\":[{\"type\":\"photo\",\"value\":\"https://example.com/path_to_image.jpg\"}],\"preferredLanguage\":\"en_US\",\"roles\":[{\"display\":\"Member\",\"primary\":false,\"type\":\"organization_user_role\",\"value\":\"ORGANIZATION_INTERNAL_USER\"}],\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":{\"costCenter\":\"CS001\",\"department\":\"DeptA\",\"division\":\"Div001\",\"employeeNumber\":\"E0001\",\"manager\":{\"displayName\":\"John Doe\",\"value\":\"value\"},\"organization\":\"OrgX\"},\"userName\":\"user@miro.com\",\"userType\":\"Full\"}",
+        ),
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResource = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResource as ::std::convert::TryFrom<
+                &types::UserResource,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResourceName",
+        write: "CreateUserResourceName",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResourceName = serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResourceName as ::std::convert::TryFrom<
+                &types::UserResourceName,
+            >>::try_from(&read)
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResourcePhotosItem",
+        write: "CreateUserResourcePhotosItem",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResourcePhotosItem = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResourcePhotosItem as ::std::convert::From<
+                &types::UserResourcePhotosItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResourceRolesItem",
+        write: "CreateUserResourceRolesItem",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResourceRolesItem = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResourceRolesItem as ::std::convert::From<
+                &types::UserResourceRolesItem,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResourceSchemasItem",
+        write: "CreateUserResourceSchemasItem",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::CreateUserResourceSchemasItem as ::std::convert::From<
+                &types::UserResourceSchemasItem,
+            >>::from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+    Conversion {
+        read: "UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User",
+        write: "CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User as ::std::convert::From<
+                &types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager",
+        write: "CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager",
+        structs: true,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            value: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let read: types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager = serde_json::from_value(
+                    value.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            let written = <types::CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager as ::std::convert::From<
+                &types::UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
+            >>::from(&read);
+            serde_json::to_value(written).map_err(|e| e.to_string())
+        }),
+    },
+    Conversion {
+        read: "WidgetDataOutput",
+        write: "ItemDataCreate",
+        structs: false,
+        example: ::std::option::Option::None,
+        convert: ::std::option::Option::Some(|
+            _: &serde_json::Value,
+        | -> Result<serde_json::Value, String> {
+            let _ = <types::ItemDataCreate as ::std::convert::TryFrom<
+                &types::WidgetDataOutput,
+            >>::try_from;
+            Ok(serde_json::Value::Null)
+        }),
+    },
+];
+/// Field renames the conversions make: (write JSON name, read JSON name).
+pub static CONVERSION_RENAMES: &[(&str, &str)] = &[
+    ("url", "documentUrl"),
+    ("url", "imageUrl"),
 ];

@@ -210,3 +210,55 @@ async fn a_description_only_app_card_update_keeps_the_title_and_status() {
     assert_eq!(data["status"], "connected");
     assert_eq!(data["description"], "Ships on Friday");
 }
+
+/// A clearable field is sent as `null` only when cleared: an item moved out of its frame with
+/// `.clear_parent()` is on the canvas afterwards, and an update that does not mention the
+/// parent leaves the item in its frame.
+#[tokio::test]
+async fn clear_parent_sends_null_and_takes_the_note_out_of_its_frame() {
+    let (emu, api, board) = setup().await;
+    let frame = api
+        .create_frame_item(
+            &board,
+            &types::FrameCreateRequest::new(types::FrameChanges::default().title("Doing")),
+        )
+        .await
+        .unwrap();
+    let note = api
+        .create_sticky_note_item(
+            &board,
+            &types::StickyNoteCreateRequest::default()
+                .data(types::StickyNoteData::default().content("task"))
+                .parent(types::Parent::default().id(frame.id.clone())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        note.parent.as_ref().and_then(|p| p.id.as_deref()),
+        Some(frame.id.as_str())
+    );
+
+    // Not mentioned: not sent, the note stays in the frame.
+    let content = types::StickyNoteUpdateRequest::default()
+        .data(types::StickyNoteData::default().content("task, edited"));
+    api.update_sticky_note_item(&board, &note.id, &content)
+        .await
+        .unwrap();
+    assert_eq!(
+        last_patch(&emu),
+        json!({"data": {"content": "task, edited"}})
+    );
+    let still = api.get_sticky_note_item(&board, &note.id).await.unwrap();
+    assert!(still.parent.is_some(), "{still:?}");
+
+    // Cleared: sent as null, the note is on the canvas.
+    let out = types::StickyNoteUpdateRequest::default().clear_parent();
+    api.update_sticky_note_item(&board, &note.id, &out)
+        .await
+        .unwrap();
+    assert_eq!(last_patch(&emu), json!({"parent": null}));
+    let moved = api.get_sticky_note_item(&board, &note.id).await.unwrap();
+    assert!(moved.parent.is_none(), "{moved:?}");
+    let in_frame = api.get_items_within_frame(&board, &frame.id).await.unwrap();
+    assert!(in_frame.data.iter().all(|i| i.id != note.id));
+}
