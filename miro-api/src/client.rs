@@ -225,7 +225,7 @@ impl MiroApi {
                 status,
                 headers: Box::new(headers),
                 body: String::from_utf8_lossy(&bytes).into_owned(),
-                source: failure.into_error(),
+                source: failure.into_error(&bytes),
             }),
         }
     }
