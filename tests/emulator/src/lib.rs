@@ -75,8 +75,11 @@ pub use error::{Error, Result};
 pub use fallback::{FallbackFn, FallbackRequest, FallbackResponse};
 pub use faults::{Fault, FaultId, FaultKind, Trigger};
 pub use gateway::{MAX_BODY, MAX_MULTIPART_BODY, MAX_TEXT_CHARS};
-pub use log::{LoggedPart, LoggedRequest, LOGGED_BODY_LIMIT, LOG_BYTES_LIMIT};
+pub use log::{
+    LoggedPart, LoggedRequest, LOGGED_BODY_LIMIT, LOG_BYTES_LIMIT, OAUTH_SECRET_KEYS, SECRET_KEYS,
+};
 pub use oauth::IssuedTokens;
+pub use routes::comments::MESSAGES_MAX as MAX_COMMENT_MESSAGES;
 pub use routes::items::{MAX_BULK_ITEMS, MAX_FILE_BYTES};
 pub use routes::tags::{MAX_TAGS_PER_BOARD, MAX_TAGS_PER_ITEM};
 pub use state::UploadedFile;
