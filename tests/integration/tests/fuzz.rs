@@ -598,7 +598,11 @@ where
         return;
     };
     let kept = serde_json::to_value(&t).unwrap();
-    let kept = kept.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
+    let kept = kept
+        .get(list)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let dropped: Vec<usize> = warnings
         .iter()
         .filter_map(|w| match w.kind {
@@ -672,13 +676,31 @@ fn checkers() -> Vec<(&'static str, Checker)> {
         ("get-specific-board-member", one!(BoardMemberWithLinks)),
         ("get-tag", one!(TagWithLinks)),
         ("token-info", one!(TokenInformation)),
-        ("enterprise-get-audit-logs", page!(AuditPage, "data", AuditEvent)),
-        ("get-board-members", page!(BoardMembersPagedResponse, "data", BoardMember)),
+        (
+            "enterprise-get-audit-logs",
+            page!(AuditPage, "data", AuditEvent),
+        ),
+        (
+            "get-board-members",
+            page!(BoardMembersPagedResponse, "data", BoardMember),
+        ),
         ("get-boards", page!(BoardsPagedResponse, "data", Board)),
-        ("get-connectors", page!(ConnectorsCursorPaged, "data", ConnectorWithLinks)),
-        ("get-items", page!(GenericItemCursorPaged, "data", GenericItem)),
-        ("get-items-within-frame", page!(GenericItemCursorPaged, "data", GenericItem)),
-        ("get-items-by-tag", page!(ItemPagedResponse, "data", GenericItem)),
+        (
+            "get-connectors",
+            page!(ConnectorsCursorPaged, "data", ConnectorWithLinks),
+        ),
+        (
+            "get-items",
+            page!(GenericItemCursorPaged, "data", GenericItem),
+        ),
+        (
+            "get-items-within-frame",
+            page!(GenericItemCursorPaged, "data", GenericItem),
+        ),
+        (
+            "get-items-by-tag",
+            page!(ItemPagedResponse, "data", GenericItem),
+        ),
         ("get-tags-from-board", page!(TagsPagedResponse, "data", Tag)),
         ("get-tags-from-item", page!(GetTagsResponse, "tags", Tag)),
     ]
@@ -695,8 +717,7 @@ fn decode_seeds() -> Vec<(Checker, Value)> {
         serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
     for entry in index["bodies"].as_array().unwrap() {
         let status = entry["status"].as_u64().unwrap();
-        if !(200..300).contains(&status) || entry.get("decode_as").is_some_and(|d| !d.is_null())
-        {
+        if !(200..300).contains(&status) || entry.get("decode_as").is_some_and(|d| !d.is_null()) {
             continue;
         }
         let Some(check) = find(entry["operation"].as_str().unwrap()) else {
@@ -756,9 +777,8 @@ fn mutated_bodies_decode_strictly_as_serde_and_tolerantly_without_losing_good_it
     while case < cases && started.elapsed() < budget {
         let (check, body) = &seeds[rng.below(seeds.len())];
         let bytes = mutated_body(&mut rng, body);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            check(&bytes, &mut figures)
-        }));
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&bytes, &mut figures)));
         if let Err(panic) = outcome {
             let text = String::from_utf8_lossy(&bytes);
             let message = panic
@@ -773,12 +793,14 @@ fn mutated_bodies_decode_strictly_as_serde_and_tolerantly_without_losing_good_it
             let text = String::from_utf8_lossy(&bytes).into_owned();
             *answer.lock().unwrap() = text.clone();
             let op = &miro_api::operations::GET_ITEMS;
-            let got = rt.block_on(strict_api.call_operation::<miro_api::types::GenericItemCursorPaged>(
-                op,
-                &["b"],
-                &[],
-                None,
-            ));
+            let got = rt.block_on(
+                strict_api.call_operation::<miro_api::types::GenericItemCursorPaged>(
+                    op,
+                    &["b"],
+                    &[],
+                    None,
+                ),
+            );
             match got {
                 Ok(_) => {}
                 Err(miro_api::Error::Decode { body, .. }) => assert_eq!(body, text),
@@ -793,7 +815,12 @@ fn mutated_bodies_decode_strictly_as_serde_and_tolerantly_without_losing_good_it
         seeds.len(),
         started.elapsed()
     );
-    assert!(case >= 100 || case == cases, "only {case} cases in the budget");
-    assert!(figures.items_dropped > 0 && figures.fields_absent > 0 && figures.duplicate_warnings > 0,
-        "the mutations reach every rule: {figures:?}");
+    assert!(
+        case >= 100 || case == cases,
+        "only {case} cases in the budget"
+    );
+    assert!(
+        figures.items_dropped > 0 && figures.fields_absent > 0 && figures.duplicate_warnings > 0,
+        "the mutations reach every rule: {figures:?}"
+    );
 }
