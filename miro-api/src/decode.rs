@@ -1615,7 +1615,7 @@ impl<'de> VariantAccess<'de> for Variant<'de, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize;
+    use serde::{Deserialize, Deserializer};
 
     #[derive(Debug, Deserialize, PartialEq)]
     struct Page {
@@ -1778,6 +1778,50 @@ mod tests {
         let (map, warnings) = tolerant::<HashMap<String, u32>>(&body).unwrap();
         assert!(map.is_empty());
         assert_eq!(warnings.len(), MAX_DROPPED);
+    }
+
+    #[test]
+    fn items_that_decoded_are_not_decoded_again_until_the_last_pass() {
+        thread_local! {
+            static DECODED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        }
+        /// An item that counts how often it is decoded.
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct Counted(Inner);
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            id: String,
+            #[serde(default)]
+            a: Option<u32>,
+            #[serde(default)]
+            b: Option<u32>,
+        }
+        impl<'de> Deserialize<'de> for Counted {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                DECODED.with(|n| n.set(n.get() + 1));
+                Inner::deserialize(d).map(Counted)
+            }
+        }
+        #[derive(Debug, Deserialize)]
+        struct Items {
+            data: Vec<Counted>,
+        }
+        for n in [50, 400] {
+            // Every item has two mismatched fields: 2n failures, each once.
+            let items: Vec<_> = (0..n)
+                .map(|i| serde_json::json!({"id": i.to_string(), "a": "x", "b": "y"}))
+                .collect();
+            let body = serde_json::json!({ "data": items }).to_string();
+            DECODED.with(|d| d.set(0));
+            let (page, warnings) = tolerant::<Items>(&body).unwrap();
+            assert_eq!((page.data.len(), warnings.len()), (n, 2 * n));
+            // Each item: the first attempt on the body (item 0 only), a pass failing at each
+            // of its fields, one that decodes it, and the last pass.
+            let decoded = DECODED.with(|d| d.get());
+            assert!(decoded <= 4 * n + 2, "{n} items decoded {decoded} times");
+        }
     }
 
     #[test]

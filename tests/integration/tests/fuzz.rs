@@ -612,9 +612,6 @@ where
             _ => None,
         })
         .collect();
-    if warnings.iter().any(|w| w.path == list) {
-        return; // the list itself was not a list
-    }
     let mut next = kept.iter();
     for (i, item) in items.iter().enumerate() {
         let alone = serde_json::to_vec(item).unwrap();
