@@ -232,18 +232,11 @@ fn strict_failure<T: DeserializeOwned>(bytes: &[u8]) -> Failure {
             }
             let inner = e.into_inner();
             let message = without_position(&inner);
-            if message.chars().count() <= 4 * QUOTE_LIMIT {
-                // serde's own error already has its place.
-                return Failure::Json(if path.is_empty() {
-                    inner
-                } else {
-                    locate(
-                        bytes,
-                        &path,
-                        &format!("{message} (at `{}`)", path_string(&path)),
-                    )
-                });
+            if path.is_empty() && message.chars().count() <= 4 * QUOTE_LIMIT {
+                // serde's own error, at its place.
+                return Failure::Json(inner);
             }
+            // Named by its path, at the place of that path, its quote cut short.
             Failure::At {
                 path,
                 message: bounded(&message),
