@@ -829,3 +829,176 @@ async fn a_cursor_or_offset_set_on_a_request_is_where_its_stream_starts() {
         .unwrap();
     assert_exactly_once(&after, &ids[10..]);
 }
+
+/// A local server answering every GET with the page its `cursor` (`c<n>`, none: page 0) or
+/// `offset` names, noting the query of each request.
+async fn pages_server(
+    pages: Vec<Value>,
+    offsets: Vec<u64>,
+) -> (miro_api::MiroApiBuilder, Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::extract::{RawQuery, State};
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let state = (Arc::new(pages), Arc::new(offsets), seen.clone());
+    type Pages = (
+        Arc<Vec<Value>>,
+        Arc<Vec<u64>>,
+        Arc<std::sync::Mutex<Vec<String>>>,
+    );
+    async fn answer(
+        State((pages, offsets, seen)): State<Pages>,
+        RawQuery(query): RawQuery,
+    ) -> axum::Json<Value> {
+        let query = query.unwrap_or_default();
+        seen.lock().unwrap().push(query.clone());
+        let pairs = query_pairs(&query);
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let index = match (get("cursor"), get("offset")) {
+            (Some(c), _) => c.trim_start_matches('c').parse().unwrap(),
+            (None, Some(o)) => {
+                let o: u64 = o.parse().unwrap();
+                offsets.iter().position(|x| *x == o).unwrap_or(usize::MAX)
+            }
+            (None, None) => 0,
+        };
+        axum::Json(pages.get(index).cloned().unwrap_or(json!({"data": []})))
+    }
+    let app = axum::Router::new().fallback(answer).with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let api = miro_api::MiroApi::builder()
+        .base_url(format!("http://{addr}"))
+        .access_token("t")
+        .pacing(false);
+    (api, seen)
+}
+
+fn item(i: usize) -> Value {
+    json!({"id": format!("i{i}"), "type": "sticky_note", "data": {"content": "x"}})
+}
+
+#[tokio::test]
+async fn an_item_that_does_not_decode_is_left_out_and_reported_never_its_page() {
+    // Page 0: items 3 (id a number) and 7 (no type) are malformed. Page 1: every item is.
+    // Page 2: all good.
+    let mut first: Vec<Value> = (0..50).map(item).collect();
+    first[3]["id"] = json!(3);
+    first[7].as_object_mut().unwrap().remove("type");
+    let second: Vec<Value> = (50..100)
+        .map(|i| json!({"id": format!("i{i}"), "type": 5}))
+        .collect();
+    let third: Vec<Value> = (100..110).map(item).collect();
+    let pages = vec![
+        json!({"data": first, "cursor": "c1", "type": "cursor-list"}),
+        json!({"data": second, "cursor": "c2", "type": "cursor-list"}),
+        json!({"data": third, "type": "cursor-list"}),
+    ];
+    let (builder, requests) = pages_server(pages, Vec::new()).await;
+    let api = builder.build();
+
+    let mut stream = api.get_all_items("b");
+    let mut seen = Vec::new();
+    while let Some(item) = stream.try_next().await.unwrap() {
+        seen.push(item.id);
+    }
+    let want: Vec<String> = (0..50)
+        .chain(100..110)
+        .filter(|i| ![3, 7].contains(i))
+        .map(|i| format!("i{i}"))
+        .collect();
+    assert_eq!(seen, want, "every good item, once, in order");
+    assert_eq!(
+        requests.lock().unwrap().len(),
+        3,
+        "the empty page did not end the walk"
+    );
+    assert_eq!(stream.dropped_items(), 52);
+    let warnings = stream.take_decode_warnings();
+    let dropped: Vec<_> = warnings
+        .iter()
+        .filter_map(|w| match w.kind {
+            miro_api::decode::DecodeWarningKind::ItemDropped { index } => Some((index, w)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped.len(), 52);
+    assert_eq!((dropped[0].0, dropped[0].1.path.as_str()), (3, "data[3]"));
+    assert_eq!(dropped[0].1.value["id"], 3, "the raw item is kept");
+    assert_eq!(dropped[1].1.value["id"], "i7");
+    assert!(dropped[1].1.message.contains("missing field `type`"));
+    assert!(stream.take_decode_warnings().is_empty(), "taken");
+
+    // A position taken mid-page counts the page's items as received: resuming from it
+    // neither repeats nor skips.
+    let mut stream = api.get_all_items("b").prefetch(false);
+    for _ in 0..5 {
+        stream.try_next().await.unwrap().unwrap();
+    }
+    let at = stream.position().unwrap();
+    assert_eq!(
+        at,
+        Position::Cursor {
+            cursor: None,
+            skip: 6
+        },
+        "i0, i1, i2, (i3), i4, i5 were passed"
+    );
+    let rest: Vec<String> = api
+        .get_all_items("b")
+        .resume_from(at)
+        .map_ok(|i| i.id)
+        .take(3)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rest, ["i6", "i8", "i9"]);
+
+    // Strict decoding fails the page instead, with the body as received.
+    let (builder, _) = pages_server(
+        vec![json!({"data": [item(0), {"id": 1, "type": "x"}]})],
+        Vec::new(),
+    )
+    .await;
+    let strict = builder.strict_decoding(true).build();
+    let err = strict.get_all_items("b").try_next().await.unwrap_err();
+    match err.api_error() {
+        Some(miro_api::Error::Decode { body, source, .. }) => {
+            assert!(body.contains(r#""id":1"#), "{body}");
+            assert!(source.to_string().contains("data[1].id"), "{source}");
+        }
+        other => panic!("expected a decode error: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_offset_walk_counts_an_item_left_out_as_received() {
+    let board =
+        |i: usize| json!({"id": format!("b{i}"), "name": format!("board {i}"), "type": "board"});
+    let mut first: Vec<Value> = (0..3).map(board).collect();
+    first[1]["name"] = json!(5);
+    let pages = vec![
+        json!({"data": first, "total": 5, "offset": 0, "limit": 3}),
+        json!({"data": [board(3), board(4)], "total": 5, "offset": 3, "limit": 3}),
+    ];
+    let (builder, requests) = pages_server(pages, vec![0, 3]).await;
+    let api = builder.build();
+    let mut stream = api.get_all_boards().page_size(3);
+    let mut names = Vec::new();
+    while let Some(b) = stream.try_next().await.unwrap() {
+        names.push(b.id);
+    }
+    assert_eq!(names, ["b0", "b2", "b3", "b4"]);
+    assert_eq!(stream.dropped_items(), 1);
+    let offsets: Vec<Option<String>> = requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            query_pairs(q)
+                .into_iter()
+                .find(|(k, _)| k == "offset")
+                .map(|(_, v)| v)
+        })
+        .collect();
+    assert_eq!(offsets, [Some("0".to_string()), Some("3".to_string())]);
+}

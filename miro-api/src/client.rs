@@ -225,7 +225,7 @@ impl MiroApi {
                 status,
                 headers: Box::new(headers),
                 body: String::from_utf8_lossy(&bytes).into_owned(),
-                source: failure.into_error(),
+                source: failure.into_error(&bytes),
             }),
         }
     }
@@ -805,9 +805,11 @@ impl MiroApiBuilder {
     }
 
     /// Whether a response must match its documented type exactly (default off). Off, an
-    /// optional field that does not match its type decodes as absent and is reported by
-    /// [`Response::decode_warnings`] (see [`decode`](crate::decode)); on, it fails the call with
-    /// [`Error::Decode`], as a test that checks the spec against the server wants.
+    /// optional field that does not match its type decodes as absent and a list item that does
+    /// not decode is left out, each reported by [`Response::decode_warnings`] (see
+    /// [`decode`](crate::decode)); on, the body decodes as `serde_json` decodes it, and any
+    /// mismatch or duplicate key fails the call with [`Error::Decode`], as a test that checks
+    /// the spec against the server wants.
     pub fn strict_decoding(mut self, on: bool) -> Self {
         self.options.strict_decoding = on;
         self

@@ -18,8 +18,8 @@ pub type ResponseFuture<'a, T> = std::pin::Pin<
 /// body first: `let id = api.create_board(&body).await?.into_inner().id;`.
 ///
 /// The body as received stays readable: [`raw_json`](Response::raw_json) gives fields the
-/// generated types lack, and [`decode_warnings`](Response::decode_warnings) lists optional
-/// fields that did not match their documented type and decoded as absent.
+/// generated types lack, and [`decode_warnings`](Response::decode_warnings) lists what did not
+/// match its documented type and was left out (optional fields, list items).
 #[derive(Clone, Debug)]
 pub struct Response<T> {
     status: StatusCode,
@@ -68,8 +68,9 @@ impl<T> Response<T> {
         serde_json::from_slice(&self.raw)
     }
 
-    /// The optional fields that did not match their documented type and were decoded as absent
-    /// (empty when the body matched its type, and always with
+    /// What did not match its documented type and was left out: optional fields decoded as
+    /// absent, list items left out of their list (with their index and raw JSON), and
+    /// duplicate keys (empty when the body matched its type, and always with
     /// [`strict_decoding`](crate::MiroApiBuilder::strict_decoding)). Each was also logged as a
     /// `tracing` warning. See [`decode`](crate::decode) for the rule.
     pub fn decode_warnings(&self) -> &[DecodeWarning] {

@@ -29,7 +29,7 @@ mod error;
 mod stream;
 
 pub use error::PaginationError;
-pub use stream::{page_size_bounds, PageStream, Position};
+pub use stream::{page_size_bounds, PageStream, Position, MAX_KEPT_WARNINGS};
 
 use miro_api::operations::{self, Operation};
 #[cfg(feature = "boards")]

@@ -11,8 +11,9 @@ use std::task::{ready, Context, Poll};
 use futures::future::BoxFuture;
 use futures::stream::FusedStream;
 use futures::{FutureExt, Stream};
+use miro_api::decode::DecodeWarningKind;
 use miro_api::operations::{Operation, Pagination};
-use miro_api::MiroApi;
+use miro_api::{DecodeWarning, MiroApi};
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -119,6 +120,18 @@ struct RawPage<T> {
     cursor: Option<String>,
     total: Option<i64>,
     limit: Option<i64>,
+    /// The indexes (in the page as received) of the items left out because they did not
+    /// decode, in order.
+    dropped: Vec<usize>,
+    /// What decoding left out of the page.
+    warnings: Vec<DecodeWarning>,
+}
+
+impl<T> RawPage<T> {
+    /// How many items the page had as received.
+    fn received(&self) -> usize {
+        self.data.len() + self.dropped.len()
+    }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
@@ -154,6 +167,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
                     cursor: None,
                     total: None,
                     limit: None,
+                    dropped: Vec::new(),
+                    warnings: Vec::new(),
                 })
             }
 
@@ -179,6 +194,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
                     cursor,
                     total,
                     limit,
+                    dropped: Vec::new(),
+                    warnings: Vec::new(),
                 })
             }
         }
@@ -225,7 +242,24 @@ impl Request {
                 .api
                 .call_operation::<RawPage<T>>(req.op, &args, &query, None)
                 .await?;
-            Ok(response.into_inner())
+            let warnings = response.decode_warnings().to_vec();
+            let mut page = response.into_inner();
+            // Items of the page's own list that were left out (not those of lists inside
+            // items): `data[i]`, or `[i]` for a bare array.
+            page.dropped = warnings
+                .iter()
+                .filter_map(|w| match w.kind {
+                    DecodeWarningKind::ItemDropped { index }
+                        if w.path == format!("data[{index}]") || w.path == format!("[{index}]") =>
+                    {
+                        Some(index)
+                    }
+                    _ => None,
+                })
+                .collect();
+            page.dropped.sort_unstable();
+            page.warnings = warnings;
+            Ok(page)
         }
     }
 }
@@ -307,12 +341,22 @@ enum Next {
 ///
 /// Settings (`query`, `page_size`, `prefetch`, `resume_from`) are meant to be chained before
 /// the first poll; set later, they apply from the next page request.
+///
+/// An item that does not decode is left out of its page, as the client's tolerant decoding
+/// does (see [`miro_api::decode`]), and never silently: it is logged, counted by
+/// [`dropped_items`](Self::dropped_items) and kept, raw, in
+/// [`take_decode_warnings`](Self::take_decode_warnings); the walk goes on with the page's other
+/// items and the next page (an offset walk counts the item as received). With
+/// [`strict_decoding`](miro_api::MiroApiBuilder::strict_decoding) such a page fails the stream
+/// with [`PaginationError::Page`] instead.
 pub struct PageStream<T> {
     req: Request,
     prefetch: bool,
     problem: Option<PaginationError>,
     buffer: VecDeque<T>,
     buffer_at: PageAt,
+    /// The indexes (as received) of the items of the buffered page that were left out.
+    buffer_dropped: Vec<usize>,
     taken: usize,
     skip: usize,
     next: Next,
@@ -320,7 +364,13 @@ pub struct PageStream<T> {
     halted: bool,
     cycle: CycleCheck,
     pages: u64,
+    warnings: Vec<DecodeWarning>,
+    dropped_items: u64,
 }
+
+/// The most decode warnings a [`PageStream`] keeps until they are taken with
+/// [`PageStream::take_decode_warnings`]; later ones are only logged.
+pub const MAX_KEPT_WARNINGS: usize = 1_000;
 
 // Items are moved out by value and never pinned.
 impl<T> Unpin for PageStream<T> {}
@@ -333,6 +383,7 @@ impl<T> fmt::Debug for PageStream<T> {
             .field("page_size", &self.req.page_size)
             .field("prefetch", &self.prefetch)
             .field("pages_fetched", &self.pages)
+            .field("dropped_items", &self.dropped_items)
             .finish_non_exhaustive()
     }
 }
@@ -373,6 +424,7 @@ impl<T: DeserializeOwned + Send + 'static> PageStream<T> {
             problem: None,
             buffer: VecDeque::new(),
             buffer_at: at.clone(),
+            buffer_dropped: Vec::new(),
             taken: 0,
             skip: 0,
             next: Next::Page(at),
@@ -380,6 +432,8 @@ impl<T: DeserializeOwned + Send + 'static> PageStream<T> {
             halted: false,
             cycle: CycleCheck::default(),
             pages: 0,
+            warnings: Vec::new(),
+            dropped_items: 0,
         })
     }
 
@@ -474,6 +528,7 @@ impl<T: DeserializeOwned + Send + 'static> PageStream<T> {
         };
         self.inflight = None;
         self.buffer.clear();
+        self.buffer_dropped.clear();
         self.taken = 0;
         self.skip = skip;
         self.buffer_at = at.clone();
@@ -496,7 +551,8 @@ impl<T> PageStream<T> {
     /// nothing.
     pub fn position(&self) -> Option<Position> {
         if !self.buffer.is_empty() {
-            return Some(to_position(&self.buffer_at, self.taken));
+            let received = received_index(&self.buffer_dropped, self.taken);
+            return Some(to_position(&self.buffer_at, received));
         }
         match &self.next {
             Next::Page(at) => Some(to_position(at, self.skip)),
@@ -507,6 +563,22 @@ impl<T> PageStream<T> {
     /// How many pages were received so far.
     pub fn pages_fetched(&self) -> u64 {
         self.pages
+    }
+
+    /// How many items of the pages received so far were left out because they did not decode
+    /// (see [`take_decode_warnings`](Self::take_decode_warnings)).
+    pub fn dropped_items(&self) -> u64 {
+        self.dropped_items
+    }
+
+    /// Takes what decoding left out of the pages received so far, oldest first: items that did
+    /// not decode ([`DecodeWarningKind::ItemDropped`](miro_api::decode::DecodeWarningKind),
+    /// with the index in its page and the item's raw JSON) and fields decoded as absent. Each
+    /// was also logged as a `tracing` warning. At most [`MAX_KEPT_WARNINGS`] are kept until
+    /// taken; later ones are only logged (and counted by
+    /// [`dropped_items`](Self::dropped_items) when they are items).
+    pub fn take_decode_warnings(&mut self) -> Vec<DecodeWarning> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// After a failed page: asks for it again on the next poll. Does nothing otherwise.
@@ -530,6 +602,20 @@ impl<T> PageStream<T> {
     }
 }
 
+/// The index in its page as received of the `decoded`-th item that decoded, `dropped` being the
+/// indexes of those left out, in order.
+fn received_index(dropped: &[usize], decoded: usize) -> usize {
+    let mut index = decoded;
+    for &d in dropped {
+        if d <= index {
+            index += 1;
+        } else {
+            break;
+        }
+    }
+    index
+}
+
 fn to_position(at: &PageAt, taken: usize) -> Position {
     match at {
         PageAt::Cursor(c) => Position::Cursor {
@@ -544,9 +630,15 @@ fn to_position(at: &PageAt, taken: usize) -> Position {
 
 impl<T: DeserializeOwned + Send + 'static> PageStream<T> {
     /// Takes a received page: buffers its items and decides what comes next.
-    fn accept(&mut self, at: PageAt, page: RawPage<T>) {
+    fn accept(&mut self, at: PageAt, mut page: RawPage<T>) {
         self.pages += 1;
-        let got = page.data.len();
+        // Items left out count as received: the next offset is past them, and a page of
+        // nothing but such items does not end the walk.
+        let got = page.received();
+        self.dropped_items += page.dropped.len() as u64;
+        let room = MAX_KEPT_WARNINGS.saturating_sub(self.warnings.len());
+        self.warnings
+            .extend(std::mem::take(&mut page.warnings).into_iter().take(room));
         self.next = if got == 0 {
             Next::Done
         } else {
@@ -577,10 +669,14 @@ impl<T: DeserializeOwned + Send + 'static> PageStream<T> {
                 }
             }
         };
+        // `skip` counts the page's items as received; those left out are not in `data`.
         let skip = std::mem::take(&mut self.skip).min(got);
+        let skip = skip - page.dropped.iter().filter(|&&d| d < skip).count();
+        let skip = skip.min(page.data.len());
         self.buffer = page.data.into();
         self.buffer.drain(..skip);
         self.buffer_at = at;
+        self.buffer_dropped = page.dropped;
         self.taken = skip;
         if self.prefetch {
             if let Next::Page(next) = &self.next {

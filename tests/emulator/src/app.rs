@@ -12,7 +12,6 @@ use crate::log::RequestLog;
 use crate::oauth::Auth;
 use crate::persist::Persist;
 use crate::rate_limit::RateLimiter;
-use crate::routes::comments::Threads;
 use crate::state::Store;
 
 /// Settings fixed at start.
@@ -54,8 +53,6 @@ pub(crate) struct App {
     pub faults: Faults,
     pub log: RequestLog,
     pub fallback: Option<Arc<FallbackFn>>,
-    /// The comment threads of every board (`routes::comments`).
-    pub comments: Arc<Threads>,
     /// The state file and its saving, when the emulator has one.
     pub persist: Option<Persist>,
 }

@@ -93,12 +93,15 @@ async fn log_entry(
         }
         body.clone()
     } else {
-        log::redact_body(ct, body)
+        log::redact_body(ct, body, log::is_oauth_path(parts.uri.path()))
     };
     LoggedRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(log::redact_urlencoded),
+        query: parts
+            .uri
+            .query()
+            .map(|q| log::redact_urlencoded(q, log::is_oauth_path(parts.uri.path()))),
         route: route.map(str::to_string),
         headers: log::redact_headers(&parts.headers),
         body_size: body.len(),

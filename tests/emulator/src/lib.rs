@@ -97,9 +97,12 @@ pub use error::{Error, Result, StateError};
 pub use fallback::{FallbackFn, FallbackRequest, FallbackResponse};
 pub use faults::{Fault, FaultId, FaultKind, Trigger};
 pub use gateway::{MAX_BODY, MAX_MULTIPART_BODY, MAX_TEXT_CHARS};
-pub use log::{LoggedPart, LoggedRequest, LOGGED_BODY_LIMIT, LOG_BYTES_LIMIT};
+pub use log::{
+    LoggedPart, LoggedRequest, LOGGED_BODY_LIMIT, LOG_BYTES_LIMIT, OAUTH_SECRET_KEYS, SECRET_KEYS,
+};
 pub use oauth::IssuedTokens;
 pub use persist::STATE_SAVE_DELAY;
+pub use routes::comments::MESSAGES_MAX as MAX_COMMENT_MESSAGES;
 pub use routes::items::{MAX_BULK_ITEMS, MAX_FILE_BYTES};
 pub use routes::tags::{MAX_TAGS_PER_BOARD, MAX_TAGS_PER_ITEM};
 pub use state::UploadedFile;
@@ -356,7 +359,6 @@ impl EmulatorBuilder {
             faults: faults::Faults::new(self.seed),
             log: log::RequestLog::new(self.log, self.log_capacity),
             fallback: self.fallback,
-            comments: Arc::default(),
             persist: self.state_file.map(persist::Persist::new),
         });
         for t in &self.tokens {

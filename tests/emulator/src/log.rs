@@ -34,9 +34,10 @@ pub struct LoggedPart {
 
 /// A request as the emulator received it.
 ///
-/// `Authorization` is logged as `Bearer [redacted]`; `client_secret` /
-/// `clientSecret` values are replaced by `[redacted]` in the query, form and
-/// JSON bodies.
+/// `Authorization` is logged as `Bearer [redacted]`. In the query, form and JSON bodies the
+/// values of [`SECRET_KEYS`] (the client secret, access and refresh tokens, PKCE verifiers) are
+/// replaced by `[redacted]`; for the OAuth endpoints (`/oauth/...`, `/v1/oauth/...`,
+/// `/v2/oauth/...`) those of [`OAUTH_SECRET_KEYS`] too (authorization codes, `token`).
 #[derive(Debug, Clone)]
 pub struct LoggedRequest {
     /// The method, e.g. `GET`.
@@ -115,13 +116,44 @@ impl LoggedRequest {
     }
 }
 
-/// Redacts `client_secret` values of a URL-encoded string.
-pub(crate) fn redact_urlencoded(s: &str) -> String {
+/// Keys whose values the log never keeps, in any query, form or JSON body.
+pub const SECRET_KEYS: &[&str] = &[
+    "client_secret",
+    "clientSecret",
+    "access_token",
+    "accessToken",
+    "refresh_token",
+    "refreshToken",
+    "id_token",
+    "idToken",
+    "code_verifier",
+    "codeVerifier",
+];
+
+/// Keys whose values the log does not keep in requests to the OAuth endpoints: the
+/// authorization code, and a token to revoke or introspect.
+pub const OAUTH_SECRET_KEYS: &[&str] = &["code", "token"];
+
+/// Whether a request path is one of the OAuth endpoints.
+pub(crate) fn is_oauth_path(path: &str) -> bool {
+    ["/oauth/", "/v1/oauth/", "/v2/oauth/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+fn is_secret(key: &str, oauth: bool) -> bool {
+    SECRET_KEYS.contains(&key) || (oauth && OAUTH_SECRET_KEYS.contains(&key))
+}
+
+/// Redacts the secret values of a URL-encoded string (a query or a form body).
+pub(crate) fn redact_urlencoded(s: &str, oauth: bool) -> String {
     s.split('&')
         .map(|pair| {
             let key = pair.split('=').next().unwrap_or("");
-            let decoded = key.replace("%5F", "_").replace("%5f", "_");
-            if decoded == "client_secret" || decoded == "clientSecret" {
+            let decoded = percent_encoding::percent_decode_str(&key.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned();
+            if is_secret(&decoded, oauth) {
                 format!("{key}={REDACTED}")
             } else {
                 pair.to_string()
@@ -131,22 +163,22 @@ pub(crate) fn redact_urlencoded(s: &str) -> String {
         .join("&")
 }
 
-fn redact_json(v: &mut Value) -> bool {
+fn redact_json(v: &mut Value, oauth: bool) -> bool {
     let mut changed = false;
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
-                if k == "client_secret" || k == "clientSecret" {
+                if is_secret(k, oauth) {
                     *child = Value::from(REDACTED);
                     changed = true;
                 } else {
-                    changed |= redact_json(child);
+                    changed |= redact_json(child, oauth);
                 }
             }
         }
         Value::Array(list) => {
             for child in list {
-                changed |= redact_json(child);
+                changed |= redact_json(child, oauth);
             }
         }
         _ => {}
@@ -154,16 +186,19 @@ fn redact_json(v: &mut Value) -> bool {
     changed
 }
 
-/// Redacts a request body according to its content type.
-pub(crate) fn redact_body(content_type: Option<&str>, body: &Bytes) -> Bytes {
+/// Redacts a request body according to its content type (`oauth`: a request to an OAuth
+/// endpoint, see [`is_oauth_path`]).
+pub(crate) fn redact_body(content_type: Option<&str>, body: &Bytes, oauth: bool) -> Bytes {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
-    if ct.starts_with("application/x-www-form-urlencoded") {
+    let form = ct.starts_with("application/x-www-form-urlencoded")
+        || (ct.is_empty() && oauth && body.first() != Some(&b'{'));
+    if form {
         if let Ok(s) = std::str::from_utf8(body) {
-            return Bytes::from(redact_urlencoded(s));
+            return Bytes::from(redact_urlencoded(s, oauth));
         }
     } else if ct.contains("json") || (ct.is_empty() && body.first() == Some(&b'{')) {
         if let Ok(mut v) = serde_json::from_slice::<Value>(body) {
-            if redact_json(&mut v) {
+            if redact_json(&mut v, oauth) {
                 return Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
             }
         }
@@ -257,12 +292,13 @@ mod tests {
     #[test]
     fn redacts_client_secret_in_forms_and_json() {
         assert_eq!(
-            redact_urlencoded("grant_type=x&client_secret=s3&client_id=1"),
+            redact_urlencoded("grant_type=x&client_secret=s3&client_id=1", false),
             "grant_type=x&client_secret=[redacted]&client_id=1"
         );
         let b = redact_body(
             Some("application/json"),
             &Bytes::from_static(br#"{"clientSecret":"s3","accessToken":"a"}"#),
+            true,
         );
         assert!(!String::from_utf8_lossy(&b).contains("s3"));
     }

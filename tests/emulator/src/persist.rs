@@ -9,7 +9,7 @@
 //! and renamed over the state file, so the file is always either the old or the new state.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +30,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::app::{App, Shared};
 use crate::error::StateError;
-use crate::state::{Board, Item, Org, Store, Stored, Team, UploadedFile};
+use crate::state::{Board, Item, Org, Store, Stored, Team, Thread, UploadedFile};
 
 /// How long after the first unsaved change the state file is written (changes made
 /// meanwhile are written with it). A process killed without a shutdown loses at most the
@@ -233,10 +233,9 @@ fn borrowed<'a, K: ToString>(
     it.map(|(k, v)| (k.to_string(), Cow::Borrowed(v))).collect()
 }
 
-/// The state as the file's JSON, read under the store's lock (and then the comments').
+/// The state as the file's JSON, read under the store's lock.
 fn encode(app: &App) -> serde_json::Result<Vec<u8>> {
     let store = app.store.read();
-    let comments = app.comments.0.lock();
     // After taking the locks: every id in the snapshot was handed out before this.
     let next_id = app.ids.position();
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -273,10 +272,11 @@ fn encode(app: &App) -> serde_json::Result<Vec<u8>> {
                     .iter()
                     .map(|(g, m)| (g.to_string(), m.iter().map(u64::to_string).collect()))
                     .collect(),
-                comments: comments
-                    .get(id)
-                    .map(|t| borrowed(t.iter().map(|(k, s)| (k, &s.json))))
-                    .unwrap_or_default(),
+                comments: b
+                    .comments
+                    .iter()
+                    .map(|(k, t)| (k.clone(), Cow::Owned(t.to_json())))
+                    .collect(),
             };
             (id.clone(), snap)
         })
@@ -310,7 +310,6 @@ fn encode(app: &App) -> serde_json::Result<Vec<u8>> {
 /// A state read from a file, ready to be put in place.
 pub(crate) struct Loaded {
     pub store: Store,
-    pub comments: HashMap<String, IndexMap<String, Stored>>,
     pub next_id: u64,
 }
 
@@ -357,7 +356,6 @@ fn decode(bytes: &[u8], base_url: &str) -> Result<Loaded, StateError> {
     let value = |v: Cow<'static, Value>| Stored::new(rebase.apply(v.into_owned()));
 
     let mut store = Store::default();
-    let mut comments = HashMap::new();
     store.org = Org {
         id: snap.org.id.into_owned(),
         members: BTreeMap::new(),
@@ -430,16 +428,15 @@ fn decode(bytes: &[u8], base_url: &str) -> Result<Loaded, StateError> {
                 .collect::<Result<_, _>>()?;
             board.groups.insert(id(&k, "group")?, members);
         }
-        if !b.comments.is_empty() {
-            let threads: IndexMap<String, Stored> =
-                b.comments.into_iter().map(|(k, t)| (k, value(t))).collect();
-            comments.insert(board_id.clone(), threads);
+        for (k, t) in b.comments {
+            let thread = Thread::from_json(rebase.apply(t.into_owned()))
+                .ok_or_else(|| StateError::Corrupt(format!("comment thread {k}")))?;
+            board.comments.insert(k, thread);
         }
         store.boards.insert(board_id, board);
     }
     Ok(Loaded {
         store,
-        comments,
         next_id: snap.next_id,
     })
 }
@@ -488,7 +485,6 @@ impl<'a> Rebase<'a> {
 /// Puts a loaded state in place of the emulator's (at start, before serving).
 pub(crate) fn install(app: &App, loaded: Loaded) {
     *app.store.write() = loaded.store;
-    *app.comments.0.lock() = loaded.comments;
     app.ids.resume_at(loaded.next_id);
 }
 

@@ -182,3 +182,75 @@ async fn memory_stays_bounded_under_huge_and_malformed_requests() {
         "peak RSS {peak} MB (start {before} MB, end {after} MB) over {RSS_BOUND_MB} MB"
     );
 }
+
+/// Creates a board, opens `threads` comment threads of `chars` characters on it, deletes it.
+async fn a_round_of_comments(
+    server: &Server,
+    http: &reqwest::Client,
+    threads: usize,
+    chars: usize,
+) {
+    let board: serde_json::Value = http
+        .post(format!("{}/v2/boards", server.base_url))
+        .bearer_auth(&server.token)
+        .json(&serde_json::json!({"name": "comments"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let board = board["id"].as_str().unwrap().to_string();
+    let body = bytes::Bytes::from(
+        serde_json::to_vec(&serde_json::json!({"content": "c".repeat(chars)})).unwrap(),
+    );
+    let created = stream::iter(0..threads)
+        .map(|_| {
+            let request = http
+                .post(format!(
+                    "{}/v2-experimental/boards/{board}/comments",
+                    server.base_url
+                ))
+                .bearer_auth(&server.token)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            async move { request.send().await.map(|r| r.status().as_u16()) }
+        })
+        .buffer_unordered(8)
+        .filter(|status| std::future::ready(matches!(status, Ok(201))))
+        .count()
+        .await;
+    assert_eq!(created, threads);
+    let deleted = http
+        .delete(format!("{}/v2/boards/{board}", server.base_url))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comment_threads_go_with_their_board() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("no /proc: skipped");
+        return;
+    }
+    let server = start();
+    let pid = server.child.id();
+    let http = reqwest::Client::new();
+    // Rounds of 20 MB of comments on a board that is then deleted: the memory of one round is
+    // used again by the next.
+    a_round_of_comments(&server, &http, 2_000, 10_000).await;
+    let first = status_mb(pid, "VmRSS:");
+    for _ in 0..3 {
+        a_round_of_comments(&server, &http, 2_000, 10_000).await;
+    }
+    let last = status_mb(pid, "VmRSS:");
+    eprintln!("emulator RSS: {first} MB after one round of comments, {last} MB after four");
+    assert!(
+        last < first + 30,
+        "{} MB more after three more rounds of 20 MB of comments on deleted boards",
+        last - first
+    );
+}

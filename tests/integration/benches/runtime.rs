@@ -7,6 +7,11 @@
 //!   the same process; the ratio of their mean times is printed at the end (target <= 1.05).
 //! - `decode/items_page_50`: decoding a 50-item page of mixed item types (`get-items`'s
 //!   `GenericItemCursorPaged`), as throughput in items and bytes.
+//! - `tolerant/*`: the same page through the client's decoding (`miro_api::decode::from_slice`):
+//!   clean, with one mismatched optional field in every item (`createdAt` not a date), with two
+//!   (and `geometry.width` not a number), with one malformed item (an `id` as a number) in
+//!   every fifth place, and with 1 and 8 mismatched fields in one item. The ratios to the
+//!   clean page are printed at the end (target for a mismatch in every item: about 2).
 //!
 //! Streaming 100,000 items (items/s and peak memory) is `miro-api-extended`'s `stream` bench.
 //!
@@ -84,6 +89,106 @@ async fn mixed_board(base: &str, token: &str, http: &reqwest::Client) -> String 
         assert!(status.is_success(), "{path}: {status}");
     }
     board
+}
+
+/// The page as received, then with mismatches: (name, body, warnings expected).
+fn tolerant_cases(page: &[u8]) -> Vec<(&'static str, Vec<u8>, usize)> {
+    let clean: Value = serde_json::from_slice(page).unwrap();
+    let with = |f: &dyn Fn(usize, &mut Value)| {
+        let mut v = clean.clone();
+        for (i, item) in v["data"].as_array_mut().unwrap().iter_mut().enumerate() {
+            f(i, item);
+        }
+        serde_json::to_vec(&v).unwrap()
+    };
+    let fields_in_first = |n: usize| {
+        with(&|i, item| {
+            if i == 0 {
+                for k in 0..n {
+                    // Unknown keys are ignored; these are the item's optional fields and their
+                    // children, set to strings where numbers or objects belong.
+                    let (object, key) = MISMATCHES[k % MISMATCHES.len()];
+                    let target = if object.is_empty() {
+                        &mut *item
+                    } else {
+                        &mut item[object]
+                    };
+                    target[key] = Value::from(format!("bad {k}"));
+                }
+            }
+        })
+    };
+    let mut cases = vec![
+        ("clean", page.to_vec(), 0),
+        (
+            "one_mismatch_in_every_item",
+            with(&|_, item| item["createdAt"] = Value::from("yesterday")),
+            50,
+        ),
+        (
+            "two_mismatches_in_every_item",
+            with(&|_, item| {
+                item["createdAt"] = Value::from("yesterday");
+                item["geometry"]["width"] = Value::from("wide");
+            }),
+            100,
+        ),
+        (
+            "one_item_in_five_malformed",
+            with(&|i, item| {
+                if i % 5 == 0 {
+                    item["id"] = Value::from(i);
+                }
+            }),
+            10,
+        ),
+    ];
+    for (name, n) in [
+        ("1_mismatch_in_one_item", 1),
+        ("8_mismatches_in_one_item", 8),
+    ] {
+        cases.push((name, fields_in_first(n), n));
+    }
+    cases
+}
+
+/// Optional fields of an item (with the object holding them, "" for the item itself) that a
+/// string does not fit.
+const MISMATCHES: &[(&str, &str)] = &[
+    ("", "createdAt"),
+    ("", "modifiedAt"),
+    ("geometry", "width"),
+    ("geometry", "height"),
+    ("geometry", "rotation"),
+    ("position", "x"),
+    ("position", "y"),
+    ("", "parent"),
+];
+
+/// The mean decoding time of each case, the cases taking turns: `rounds` rounds of `iters`
+/// decodes each.
+fn alternating_means(
+    cases: &[(&'static str, Vec<u8>, usize)],
+    rounds: usize,
+    iters: usize,
+) -> Vec<f64> {
+    let mut sums = vec![Duration::ZERO; cases.len()];
+    for _ in 0..rounds {
+        for (i, (name, body, warnings)) in cases.iter().enumerate() {
+            let start = Instant::now();
+            for _ in 0..iters {
+                let (p, w) =
+                    miro_api::decode::from_slice::<types::GenericItemCursorPaged>(body, false)
+                        .unwrap();
+                assert_eq!(w.len(), *warnings, "{name}");
+                black_box(p);
+            }
+            sums[i] += start.elapsed();
+        }
+    }
+    sums.iter()
+        .map(|s| s.as_secs_f64() / (rounds * iters) as f64)
+        .collect()
 }
 
 fn main() {
@@ -196,7 +301,34 @@ fn main() {
         group.finish();
     }
 
+    let tolerant = tolerant_cases(&page);
+    {
+        let mut group = c.benchmark_group("tolerant");
+        for (name, body, _) in &tolerant {
+            group.bench_function(*name, |b| {
+                b.iter(|| {
+                    let p = miro_api::decode::from_slice::<types::GenericItemCursorPaged>(
+                        black_box(body),
+                        false,
+                    )
+                    .unwrap();
+                    black_box(p)
+                })
+            });
+        }
+        group.finish();
+    }
+
     c.final_summary();
+    // Ratios of the mean times, measured here alternately so that load hits all alike.
+    let means = alternating_means(&tolerant, 30, 50);
+    for ((name, _, warnings), mean) in tolerant.iter().zip(&means) {
+        println!(
+            "tolerant/{name}: {:.1} us, {warnings} warnings, {:.2}x the clean page",
+            mean * 1e6,
+            mean / means[0]
+        );
+    }
     let (client, raw) = (mean(&CLIENT), mean(&RAW));
     if raw > 0.0 && client > 0.0 {
         println!(

@@ -4,60 +4,52 @@
 //! (`GET /v2/boards/{board_id}/diagrams` and `.../data_table_formats`, cursor-paged lists of its
 //! items of that type).
 //!
-//! The threads live beside the boards (a board that is gone answers 404 for them too), in
-//! `App::comments` so that the state file keeps them.
+//! The threads belong to their board: a board that is gone answers 404 for them, and its
+//! threads go with it. A thread holds at most [`MESSAGES_MAX`] messages (Miro documents no
+//! limit; this one keeps a thread's memory bounded), and a reply appends to the thread's bytes
+//! instead of serializing the thread again.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use bytes::Bytes;
-use indexmap::IndexMap;
-use parking_lot::Mutex;
 use serde_json::{json, Value};
 
-use super::{board, bytes_json, json_object, numeric_id, Query};
+use super::{board, board_mut, json_object, numeric_id, Query};
 use crate::app::{App, Caller, Shared};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::paging;
-use crate::state::Stored;
+use crate::state::Thread;
 
 /// Longest message accepted, in characters.
 const CONTENT_MAX: usize = 10_000;
+/// The most messages a thread holds, its first one included: a reply past it is a 400.
+pub const MESSAGES_MAX: usize = 500;
 /// Bounds of `limit` for the comment list: (min, max, default).
 const COMMENT_LIMITS: (usize, usize, usize) = (1, 50, 20);
 
-/// The threads of every board, by board id, then by thread id in creation order.
-#[derive(Default)]
-pub(crate) struct Threads(pub(crate) Mutex<HashMap<String, IndexMap<String, Stored>>>);
-
-type Store = Extension<Arc<Threads>>;
-
-/// Adds the routes of this module to `r`; the comment routes keep their threads in `threads`.
-pub(crate) fn routes(r: Router<Shared>, threads: Arc<Threads>) -> Router<Shared> {
-    let comments = Router::new()
-        .route(
-            "/v2-experimental/boards/{board_id}/comments",
-            get(list).post(create),
-        )
-        .route(
-            "/v2-experimental/boards/{board_id}/comments/{comment_id}",
-            get(get_one).patch(resolve),
-        )
-        .route(
-            "/v2-experimental/boards/{board_id}/comments/{comment_id}/messages",
-            axum::routing::post(reply),
-        )
-        .layer(Extension(threads));
-    r.merge(comments)
-        .route("/v2/boards/{board_id}/diagrams", get(diagrams))
-        .route(
-            "/v2/boards/{board_id}/data_table_formats",
-            get(data_table_formats),
-        )
+/// Adds the routes of this module to `r`.
+pub(crate) fn routes(r: Router<Shared>) -> Router<Shared> {
+    r.route(
+        "/v2-experimental/boards/{board_id}/comments",
+        get(list).post(create),
+    )
+    .route(
+        "/v2-experimental/boards/{board_id}/comments/{comment_id}",
+        get(get_one).patch(resolve),
+    )
+    .route(
+        "/v2-experimental/boards/{board_id}/comments/{comment_id}/messages",
+        axum::routing::post(reply),
+    )
+    .route("/v2/boards/{board_id}/diagrams", get(diagrams))
+    .route(
+        "/v2/boards/{board_id}/data_table_formats",
+        get(data_table_formats),
+    )
 }
 
 /// The author object of the caller.
@@ -99,30 +91,42 @@ fn message(app: &App, caller: &Caller, content: String) -> Value {
     })
 }
 
-fn thread_not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("Comment {id} not found"))
+/// A thread as the answer: its pieces streamed as they are, with their length.
+fn streamed(status: StatusCode, thread: &Thread) -> Response {
+    let pieces: Vec<Result<Bytes, std::convert::Infallible>> = thread.pieces().map(Ok).collect();
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CONTENT_LENGTH, HeaderValue::from(thread.len())),
+        ],
+        Body::from_stream(futures::stream::iter(pieces)),
+    )
+        .into_response()
 }
 
-/// Fails unless the board exists.
-fn check_board(app: &App, board_id: &str) -> ApiResult<()> {
-    board(&app.store.read(), board_id).map(|_| ())
+fn thread_not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("Comment {id} not found"))
 }
 
 /// `POST .../comments`: `{content, itemId?}`; the thread, 201.
 async fn create(
     State(app): State<Shared>,
     Extension(caller): Extension<Caller>,
-    Extension(threads): Store,
     Path(board_id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
     let body = json_object(&body)?;
     let content = content(&body)?;
+    let first = message(&app, &caller, content);
+    let mut store = app.store.write();
+    let b = board_mut(&mut store, &board_id)?;
     let position = match body.get("itemId") {
         None | Some(Value::Null) => json!({"type": "canvas", "x": 0.0, "y": 0.0}),
         Some(Value::String(item)) => {
-            let store = app.store.read();
-            let b = board(&store, &board_id)?;
             let id = numeric_id(item, "Item")?;
             if !b.items.contains_key(&id) {
                 return Err(ApiError::not_found(format!("Item {item} not found")));
@@ -136,48 +140,41 @@ async fn create(
             )]))
         }
     };
-    check_board(&app, &board_id)?;
     let id = app.ids.numeric().to_string();
-    let thread = json!({
+    let head = json!({
         "id": id,
         "type": "comment",
         "resolved": false,
         "position": position,
-        "messages": [message(&app, &caller, content)],
         "createdAt": crate::clock::now_iso(),
         "createdBy": author(&app, &caller),
     });
-    let stored = Stored::new(thread);
-    let out = stored.bytes.clone();
-    threads
-        .0
-        .lock()
-        .entry(board_id)
-        .or_default()
-        .insert(id, stored);
-    Ok(bytes_json(StatusCode::CREATED, out))
+    let Value::Object(head) = head else {
+        unreachable!("an object literal")
+    };
+    let thread = Thread::new(head, &first);
+    let out = streamed(StatusCode::CREATED, &thread);
+    b.comments.insert(id, thread);
+    Ok(out)
 }
 
 /// `GET .../comments`: an offset page of threads, oldest first.
 async fn list(
     State(app): State<Shared>,
-    Extension(threads): Store,
     Path(board_id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let q = Query::parse(q.as_deref())?;
     let limit = paging::limit(&q, COMMENT_LIMITS)?;
     let offset = paging::offset(&q)?;
-    check_board(&app, &board_id)?;
-    let threads = threads.0.lock();
-    let all = threads.get(&board_id);
-    let total = all.map_or(0, IndexMap::len);
-    let data: Vec<Bytes> = all
-        .into_iter()
-        .flat_map(|t| t.values())
+    let store = app.store.read();
+    let threads = &board(&store, &board_id)?.comments;
+    let total = threads.len();
+    let data: Vec<Bytes> = threads
+        .values()
         .skip(offset)
         .take(limit)
-        .map(|t| t.bytes.clone())
+        .map(Thread::to_bytes)
         .collect();
     let path = format!("/v2-experimental/boards/{board_id}/comments");
     Ok(paging::offset_page(
@@ -194,54 +191,56 @@ async fn list(
 /// Runs `f` on the thread `comment_id` of the board.
 fn with_thread<R>(
     app: &App,
-    threads: &Threads,
     board_id: &str,
     comment_id: &str,
-    f: impl FnOnce(&mut Stored) -> R,
+    f: impl FnOnce(&mut Thread) -> ApiResult<R>,
 ) -> ApiResult<R> {
-    check_board(app, board_id)?;
-    let mut threads = threads.0.lock();
-    let thread = threads
-        .get_mut(board_id)
-        .and_then(|t| t.get_mut(comment_id))
+    let mut store = app.store.write();
+    let thread = board_mut(&mut store, board_id)?
+        .comments
+        .get_mut(comment_id)
         .ok_or_else(|| thread_not_found(comment_id))?;
-    Ok(f(thread))
+    f(thread)
 }
 
 /// `GET .../comments/{comment_id}`.
 async fn get_one(
     State(app): State<Shared>,
-    Extension(threads): Store,
     Path((board_id, comment_id)): Path<(String, String)>,
 ) -> ApiResult {
-    let out = with_thread(&app, &threads, &board_id, &comment_id, |t| t.bytes.clone())?;
-    Ok(bytes_json(StatusCode::OK, out))
+    let store = app.store.read();
+    let thread = board(&store, &board_id)?
+        .comments
+        .get(&comment_id)
+        .ok_or_else(|| thread_not_found(&comment_id))?;
+    Ok(streamed(StatusCode::OK, thread))
 }
 
-/// `POST .../comments/{comment_id}/messages`: `{content}`; the thread, 201.
+/// `POST .../comments/{comment_id}/messages`: `{content}`; the thread, 201. A thread holds at
+/// most [`MESSAGES_MAX`] messages.
 async fn reply(
     State(app): State<Shared>,
     Extension(caller): Extension<Caller>,
-    Extension(threads): Store,
     Path((board_id, comment_id)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
     let content = content(&json_object(&body)?)?;
     let message = message(&app, &caller, content);
-    let out = with_thread(&app, &threads, &board_id, &comment_id, |t| {
-        if let Some(messages) = t.json["messages"].as_array_mut() {
-            messages.push(message);
+    let out = with_thread(&app, &board_id, &comment_id, |t| {
+        if t.messages() >= MESSAGES_MAX {
+            return Err(ApiError::bad_request(format!(
+                "Comment {comment_id} already has {MESSAGES_MAX} messages, the most a thread holds"
+            )));
         }
-        t.refresh();
-        t.bytes.clone()
+        t.reply(&message);
+        Ok(streamed(StatusCode::CREATED, t))
     })?;
-    Ok(bytes_json(StatusCode::CREATED, out))
+    Ok(out)
 }
 
 /// `PATCH .../comments/{comment_id}`: `{resolved: bool}`, either way.
 async fn resolve(
     State(app): State<Shared>,
-    Extension(threads): Store,
     Path((board_id, comment_id)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
@@ -252,13 +251,14 @@ async fn resolve(
             "is required and must be a boolean",
         )]));
     };
-    let out = with_thread(&app, &threads, &board_id, &comment_id, |t| {
-        t.json["resolved"] = Value::Bool(resolved);
-        t.json["modifiedAt"] = Value::from(crate::clock::now_iso());
-        t.refresh();
-        t.bytes.clone()
+    let out = with_thread(&app, &board_id, &comment_id, |t| {
+        t.update(|head| {
+            head.insert("resolved".into(), Value::Bool(resolved));
+            head.insert("modifiedAt".into(), Value::from(crate::clock::now_iso()));
+        });
+        Ok(streamed(StatusCode::OK, t))
     })?;
-    Ok(bytes_json(StatusCode::OK, out))
+    Ok(out)
 }
 
 /// A cursor page of the board's items of `kind`.

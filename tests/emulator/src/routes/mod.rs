@@ -172,7 +172,7 @@ pub(crate) fn router(app: Shared) -> Router {
                     .delete(items::delete_typed),
             );
     }
-    comments::routes(r, app.comments.clone())
+    comments::routes(r)
         .fallback(fallback::handle)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
