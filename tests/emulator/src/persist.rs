@@ -355,11 +355,13 @@ fn decode(bytes: &[u8], base_url: &str) -> Result<Loaded, StateError> {
     let rebase = Rebase::new(&snap.base_url, base_url);
     let value = |v: Cow<'static, Value>| Stored::new(rebase.apply(v.into_owned()));
 
-    let mut store = Store::default();
-    store.org = Org {
-        id: snap.org.id.into_owned(),
-        members: BTreeMap::new(),
-        teams: BTreeMap::new(),
+    let mut store = Store {
+        org: Org {
+            id: snap.org.id.into_owned(),
+            members: BTreeMap::new(),
+            teams: BTreeMap::new(),
+        },
+        ..Store::default()
     };
     for (k, m) in snap.org.members {
         store

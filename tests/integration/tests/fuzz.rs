@@ -670,7 +670,7 @@ fn checkers() -> Vec<(&'static str, Checker)> {
         ("get-image-item", one!(ImageItem)),
         ("get-text-item", one!(TextItem)),
         ("get-specific-item", one!(GenericItem)),
-        ("get-specific-board-member", one!(BoardMemberWithLinks)),
+        ("get-specific-board-member", one!(BoardMember)),
         ("get-tag", one!(TagWithLinks)),
         ("token-info", one!(TokenInformation)),
         (
