@@ -136,6 +136,26 @@ pub fn from_slice<T: DeserializeOwned>(
     decode(bytes, strict).map_err(|failure| failure.into_error(bytes))
 }
 
+/// [`from_slice`] for JSON already parsed (a stored backup, a column of a database): the
+/// same rule, the same warnings.
+///
+/// ```
+/// use miro_api::types::Geometry;
+/// let stored = serde_json::json!({"width": "wide", "height": 40.0});
+/// let (geometry, warnings) = miro_api::decode::from_value::<Geometry>(&stored, false)?;
+/// assert_eq!(geometry.width, None);
+/// assert_eq!(geometry.height, Some(40.0));
+/// assert_eq!(warnings[0].path, "width");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn from_value<T: DeserializeOwned>(
+    value: &serde_json::Value,
+    strict: bool,
+) -> Result<(T, Vec<DecodeWarning>), serde_json::Error> {
+    // The value's own text: a value has no duplicate keys left, so the bytes decode as it.
+    from_slice(&serde_json::to_vec(value)?, strict)
+}
+
 /// One step of a path in a body.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Seg {
