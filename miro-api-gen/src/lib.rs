@@ -26,6 +26,7 @@ pub mod request_types;
 pub mod requests;
 pub mod spec;
 pub mod synth;
+pub mod tagged;
 
 use std::path::{Path, PathBuf};
 

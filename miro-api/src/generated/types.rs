@@ -20749,6 +20749,48 @@ impl ItemData {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "tags"
+    )
+)]
+impl ItemData {
+    /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
+    /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
+    /// fit its variant is decided by [`from_outer_tag`](Self::from_outer_tag) from the
+    /// parsed value, as it always was.
+    fn from_outer_tag_raw(
+        tag: ::std::option::Option<&str>,
+        raw: &::serde_json::value::RawValue,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        let decoded = match tag.unwrap_or_default() {
+            "document" => {
+                ::serde_json::from_str(raw.get()).map(Self::DocumentDataResponse)
+            }
+            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageDataResponse),
+            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+        };
+        match decoded {
+            ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
+            ::std::result::Result::Err(_) => {
+                ::serde_json::from_str(raw.get())
+                    .map(|value| Self::from_outer_tag(tag, value))
+            }
+        }
+    }
+}
 #[cfg(feature = "full")]
 impl ItemDataChanges {
     /// Decodes `value` as the variant that the enclosing object's `type` names;
@@ -20771,6 +20813,30 @@ impl ItemDataChanges {
                 }
             }
             _ => Self::Unknown(value),
+        }
+    }
+}
+#[cfg(feature = "full")]
+impl ItemDataChanges {
+    /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
+    /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
+    /// fit its variant is decided by [`from_outer_tag`](Self::from_outer_tag) from the
+    /// parsed value, as it always was.
+    fn from_outer_tag_raw(
+        tag: ::std::option::Option<&str>,
+        raw: &::serde_json::value::RawValue,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        let decoded = match tag.unwrap_or_default() {
+            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardData),
+            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageUrlDataChanges),
+            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+        };
+        match decoded {
+            ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
+            ::std::result::Result::Err(_) => {
+                ::serde_json::from_str(raw.get())
+                    .map(|value| Self::from_outer_tag(tag, value))
+            }
         }
     }
 }
@@ -20835,6 +20901,36 @@ impl ItemDataCreate {
         }
     }
 }
+#[cfg(feature = "items")]
+impl ItemDataCreate {
+    /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
+    /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
+    /// fit its variant is decided by [`from_outer_tag`](Self::from_outer_tag) from the
+    /// parsed value, as it always was.
+    fn from_outer_tag_raw(
+        tag: ::std::option::Option<&str>,
+        raw: &::serde_json::value::RawValue,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        let decoded = match tag.unwrap_or_default() {
+            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardData),
+            "card" => ::serde_json::from_str(raw.get()).map(Self::CardData),
+            "document" => ::serde_json::from_str(raw.get()).map(Self::DocumentUrlData),
+            "embed" => ::serde_json::from_str(raw.get()).map(Self::EmbedUrlData),
+            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageUrlData),
+            "shape" => ::serde_json::from_str(raw.get()).map(Self::ShapeData),
+            "sticky_note" => ::serde_json::from_str(raw.get()).map(Self::StickyNoteData),
+            "text" => ::serde_json::from_str(raw.get()).map(Self::TextData),
+            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+        };
+        match decoded {
+            ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
+            ::std::result::Result::Err(_) => {
+                ::serde_json::from_str(raw.get())
+                    .map(|value| Self::from_outer_tag(tag, value))
+            }
+        }
+    }
+}
 #[cfg(
     any(
         feature = "experimental",
@@ -20888,6 +20984,41 @@ impl ItemStyle {
                 }
             }
             _ => Self::Unknown(value),
+        }
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+impl ItemStyle {
+    /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
+    /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
+    /// fit its variant is decided by [`from_outer_tag`](Self::from_outer_tag) from the
+    /// parsed value, as it always was.
+    fn from_outer_tag_raw(
+        tag: ::std::option::Option<&str>,
+        raw: &::serde_json::value::RawValue,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        let decoded = match tag.unwrap_or_default() {
+            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardStyle),
+            "card" => ::serde_json::from_str(raw.get()).map(Self::CardStyle),
+            "frame" => ::serde_json::from_str(raw.get()).map(Self::FrameStyle),
+            "shape" => ::serde_json::from_str(raw.get()).map(Self::ShapeStyle),
+            "sticky_note" => ::serde_json::from_str(raw.get()).map(Self::StickyNoteStyle),
+            "text" => ::serde_json::from_str(raw.get()).map(Self::TextStyle),
+            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+        };
+        match decoded {
+            ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
+            ::std::result::Result::Err(_) => {
+                ::serde_json::from_str(raw.get())
+                    .map(|value| Self::from_outer_tag(tag, value))
+            }
         }
     }
 }
@@ -20973,6 +21104,44 @@ impl WidgetDataOutput {
         feature = "tags"
     )
 )]
+impl WidgetDataOutput {
+    /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
+    /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
+    /// fit its variant is decided by [`from_outer_tag`](Self::from_outer_tag) from the
+    /// parsed value, as it always was.
+    fn from_outer_tag_raw(
+        tag: ::std::option::Option<&str>,
+        raw: &::serde_json::value::RawValue,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        let decoded = match tag.unwrap_or_default() {
+            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardData),
+            "card" => ::serde_json::from_str(raw.get()).map(Self::CardData),
+            "document" => ::serde_json::from_str(raw.get()).map(Self::DocumentData),
+            "embed" => ::serde_json::from_str(raw.get()).map(Self::EmbedData),
+            "frame" => ::serde_json::from_str(raw.get()).map(Self::FrameData),
+            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageData),
+            "shape" => ::serde_json::from_str(raw.get()).map(Self::ShapeData),
+            "sticky_note" => ::serde_json::from_str(raw.get()).map(Self::StickyNoteData),
+            "text" => ::serde_json::from_str(raw.get()).map(Self::TextData),
+            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+        };
+        match decoded {
+            ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
+            ::std::result::Result::Err(_) => {
+                ::serde_json::from_str(raw.get())
+                    .map(|value| Self::from_outer_tag(tag, value))
+            }
+        }
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for GenericItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -20990,7 +21159,9 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             )]
             created_by: ::std::option::Option<CreatedBy>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
+            data: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             id: ::std::string::String,
@@ -21013,7 +21184,9 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<Position>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<::serde_json::Value>,
+            style: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(rename = "type")]
             type_: ::std::string::String,
         }
@@ -21032,8 +21205,14 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             type_,
         } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| WidgetDataOutput::from_outer_tag(tag, v));
-        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
+        let data = data
+            .map(|raw| WidgetDataOutput::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
+        let style = style
+            .map(|raw| ItemStyle::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
             created_at,
             created_by,
@@ -21068,7 +21247,9 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
             )]
             created_by: ::std::option::Option<CreatedBy>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
+            data: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             id: ::std::string::String,
@@ -21091,7 +21272,9 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<Position>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<::serde_json::Value>,
+            style: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(rename = "type")]
             type_: ::std::string::String,
         }
@@ -21110,8 +21293,14 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
             type_,
         } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| WidgetDataOutput::from_outer_tag(tag, v));
-        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
+        let data = data
+            .map(|raw| WidgetDataOutput::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
+        let style = style
+            .map(|raw| ItemStyle::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
             created_at,
             created_by,
@@ -21162,7 +21351,9 @@ impl<'de> ::serde::Deserialize<'de> for Item {
             )]
             created_by: ::std::option::Option<CreatedBy>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
+            data: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             id: ItemId,
@@ -21198,7 +21389,10 @@ impl<'de> ::serde::Deserialize<'de> for Item {
             type_,
         } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| ItemData::from_outer_tag(tag, v));
+        let data = data
+            .map(|raw| ItemData::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
             created_at,
             created_by,
@@ -21222,7 +21416,9 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
         #[derive(::serde::Deserialize)]
         struct Shadow {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
+            data: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -21232,7 +21428,9 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<PositionChange>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<::serde_json::Value>,
+            style: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(
                 rename = "type",
                 skip_serializing_if = "::std::option::Option::is_none"
@@ -21243,8 +21441,14 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
             deserializer,
         )?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| ItemDataChanges::from_outer_tag(tag, v));
-        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
+        let data = data
+            .map(|raw| ItemDataChanges::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
+        let style = style
+            .map(|raw| ItemStyle::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
             data,
             geometry,
@@ -21264,7 +21468,9 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
         #[derive(::serde::Deserialize)]
         struct Shadow {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
+            data: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -21272,7 +21478,9 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<PositionChange>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<::serde_json::Value>,
+            style: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(rename = "type")]
             type_: ItemTypeChange,
         }
@@ -21280,8 +21488,14 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
             deserializer,
         )?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| ItemDataCreate::from_outer_tag(tag, v));
-        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
+        let data = data
+            .map(|raw| ItemDataCreate::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
+        let style = style
+            .map(|raw| ItemStyle::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
             data,
             geometry,
