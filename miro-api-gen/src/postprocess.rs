@@ -1,7 +1,7 @@
 //! Rewrites progenitor's output where it is wrong for Miro.
 //!
 //! - String enums become open: an `UnknownValue(String)` variant keeps any value the spec does not
-//!   list, and serializes it back unchanged. Parsing a string (`FromStr`) accepts only known
+//!   list, and serializes it back unchanged (a known value decodes without allocating). Parsing a string (`FromStr`) accepts only known
 //!   values, so a typo is an error rather than an unknown value; `UnknownValue(..)` is explicit.
 //! - oneOfs marked by the `outer-type-discriminators` fix gain an `Unknown(serde_json::Value)`
 //!   variant, and every struct holding one beside a `type` field decodes it by that `type`
@@ -242,8 +242,7 @@ fn open_enum_impls(e: &ItemEnum, values: &[(Ident, String)]) -> Vec<Item> {
         }
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
-                ::std::result::Result::Ok(Self::known(&value).unwrap_or(Self::UnknownValue(value)))
+                crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
             }
         }
         impl crate::runtime::OuterTag for #name {

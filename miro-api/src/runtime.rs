@@ -249,6 +249,55 @@ pub fn decode_variant<T: serde::de::DeserializeOwned, E: serde::de::Error>(
     T::deserialize(value).map_err(|e| E::custom(format_args!("{label}: {e}")))
 }
 
+/// Decodes an open enum (a generated string enum with an `UnknownValue(String)` variant) from a
+/// string: a known value without allocating (`known`), any other kept whole (`unknown`). The
+/// same as decoding a `String` first, errors included, without its allocation.
+pub fn open_enum<'de, D, T>(
+    deserializer: D,
+    known: fn(&str) -> Option<T>,
+    unknown: fn(String) -> T,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct OpenEnum<T> {
+        known: fn(&str) -> Option<T>,
+        unknown: fn(String) -> T,
+    }
+    impl<T> serde::de::Visitor<'_> for OpenEnum<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            // What `String` expects, so that a mismatch reads the same.
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            Ok((self.known)(v).unwrap_or_else(|| (self.unknown)(v.to_owned())))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<T, E> {
+            Ok(match (self.known)(&v) {
+                Some(value) => value,
+                None => (self.unknown)(v),
+            })
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<T, E> {
+            match std::str::from_utf8(v) {
+                Ok(s) => self.visit_str(s),
+                Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(v), &self)),
+            }
+        }
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<T, E> {
+            match String::from_utf8(v) {
+                Ok(s) => self.visit_string(s),
+                Err(e) => Err(E::invalid_value(
+                    serde::de::Unexpected::Bytes(&e.into_bytes()),
+                    &self,
+                )),
+            }
+        }
+    }
+    deserializer.deserialize_string(OpenEnum { known, unknown })
+}
+
 /// The value of an item's `type` field, whatever its Rust type, for decoding its data.
 pub trait OuterTag {
     /// The `type` as a string, if any.
@@ -270,6 +319,7 @@ impl<T: OuterTag> OuterTag for Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[test]
     fn path_segments_stay_single() {
@@ -298,6 +348,67 @@ mod tests {
         assert_eq!(id(r#"{"id":null}"#), None);
         assert_eq!(id("{}"), None);
         assert!(serde_json::from_str::<Picture>(r#"{"id":[1]}"#).is_err());
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Shape {
+        Square,
+        UnknownValue(String),
+    }
+
+    fn shape_known(v: &str) -> Option<Shape> {
+        (v == "square").then_some(Shape::Square)
+    }
+
+    /// The open enum as it decoded before: a `String` first.
+    fn shape_via_string(json: &str) -> Result<Shape, String> {
+        serde_json::from_str::<String>(json)
+            .map(|v| shape_known(&v).unwrap_or(Shape::UnknownValue(v)))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn open_enums_decode_as_through_a_string() {
+        let decode = |json: &str| -> Result<Shape, String> {
+            let mut de = serde_json::Deserializer::from_str(json);
+            open_enum(&mut de, shape_known, Shape::UnknownValue).map_err(|e| e.to_string())
+        };
+        let from_value = |json: &str| -> Result<Shape, String> {
+            let v: serde_json::Value = serde_json::from_str(json).unwrap();
+            let by_ref = open_enum(&v, shape_known, Shape::UnknownValue).map_err(|e| e.to_string());
+            let owned = open_enum(v, shape_known, Shape::UnknownValue).map_err(|e| e.to_string());
+            assert_eq!(by_ref, owned);
+            owned
+        };
+        for json in [
+            r#""square""#,
+            r#""sq\u0075are""#,
+            r#""circle""#,
+            r#""Square""#,
+            r#""""#,
+            r#""\u00e9\n""#,
+            "7",
+            "null",
+            "[]",
+            "{}",
+            "true",
+        ] {
+            let expected = shape_via_string(json);
+            assert_eq!(decode(json), expected, "{json}");
+            let expected_value = serde_json::from_str::<serde_json::Value>(json)
+                .map(|v| {
+                    String::deserialize(v)
+                        .map(|v| shape_known(&v).unwrap_or(Shape::UnknownValue(v)))
+                        .map_err(|e| e.to_string())
+                })
+                .unwrap();
+            assert_eq!(from_value(json), expected_value, "{json}");
+        }
+        assert_eq!(decode(r#""square""#), Ok(Shape::Square));
+        assert_eq!(
+            decode(r#""circle""#),
+            Ok(Shape::UnknownValue("circle".into()))
+        );
     }
 
     #[test]

@@ -12635,12 +12635,7 @@ impl<'de> ::serde::Deserialize<'de> for AdminRoleType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -12734,12 +12729,7 @@ impl<'de> ::serde::Deserialize<'de> for AppCardDataStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -12807,12 +12797,7 @@ impl<'de> ::serde::Deserialize<'de> for AuditCreatedByType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -12871,12 +12856,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "exports")]
@@ -12938,12 +12918,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogActionType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -13005,12 +12980,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogItemType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -13073,12 +13043,7 @@ for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -13142,12 +13107,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -13211,12 +13171,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -13278,12 +13233,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicySharingAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -13346,12 +13296,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
@@ -13415,12 +13360,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -13485,12 +13425,7 @@ for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -13562,12 +13497,7 @@ for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -13631,12 +13561,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyOrganizationAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -13700,12 +13625,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyTeamAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -13767,12 +13687,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardSubscriptionStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "full")]
@@ -13831,12 +13746,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardUserGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -13930,12 +13840,7 @@ impl<'de> ::serde::Deserialize<'de> for BorderStyle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -14001,12 +13906,7 @@ impl<'de> ::serde::Deserialize<'de> for ConnectorShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -14064,12 +13964,7 @@ impl<'de> ::serde::Deserialize<'de> for CreateTeamGroupRequestRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -14131,12 +14026,7 @@ impl<'de> ::serde::Deserialize<'de> for CreateUserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -14228,12 +14118,7 @@ impl<'de> ::serde::Deserialize<'de> for CustomFieldIconShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -14298,12 +14183,7 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatHtmlDataContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "items")]
@@ -14361,12 +14241,7 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatMarkdownDataContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "items")]
@@ -14458,12 +14333,7 @@ impl<'de> ::serde::Deserialize<'de> for EmbedMode {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -14557,12 +14427,7 @@ impl<'de> ::serde::Deserialize<'de> for EndStrokeCap {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -14622,12 +14487,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardContentItemLogsFetchSorti
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -14687,12 +14547,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAiInteractionLogsSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -14752,12 +14607,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAuditLogsSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -14831,12 +14681,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersLicense 
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -14910,12 +14755,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -14973,12 +14813,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseUpdateBoardExportJobBodyStatus
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "exports")]
@@ -15039,12 +14874,7 @@ impl<'de> ::serde::Deserialize<'de> for ExportJobStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "exports")]
@@ -15164,12 +14994,7 @@ impl<'de> ::serde::Deserialize<'de> for FillColor {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -15324,12 +15149,7 @@ impl<'de> ::serde::Deserialize<'de> for FontFamily {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -15391,12 +15211,7 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "frames")]
@@ -15451,12 +15266,7 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "frames")]
@@ -15567,12 +15377,7 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -15648,12 +15453,7 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataPlatformContainersType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "full")]
@@ -15756,12 +15556,7 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -15831,12 +15626,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericSubscriptionStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "full")]
@@ -15899,12 +15689,7 @@ impl<'de> ::serde::Deserialize<'de> for GetBoardsSort {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -15964,12 +15749,7 @@ impl<'de> ::serde::Deserialize<'de> for GetDocFormatItemTextContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "items")]
@@ -16027,12 +15807,7 @@ impl<'de> ::serde::Deserialize<'de> for GetItemsExperimentalType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "experimental")]
@@ -16109,12 +15884,7 @@ impl<'de> ::serde::Deserialize<'de> for GetItemsType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "items")]
@@ -16173,12 +15943,7 @@ impl<'de> ::serde::Deserialize<'de> for GetMetricsPeriod {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "experimental")]
@@ -16238,12 +16003,7 @@ impl<'de> ::serde::Deserialize<'de> for GetResourceTypeResource {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -16316,12 +16076,7 @@ impl<'de> ::serde::Deserialize<'de> for GetSchemaUri {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -16376,12 +16131,7 @@ impl<'de> ::serde::Deserialize<'de> for GroupTeamRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16444,12 +16194,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemConnectionSnapTo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -16520,12 +16265,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemTypeChange {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "items")]
@@ -16584,12 +16324,7 @@ impl<'de> ::serde::Deserialize<'de> for LegalHoldState {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "legal_holds")]
@@ -16646,12 +16381,7 @@ impl<'de> ::serde::Deserialize<'de> for ListGroupsSortOrder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -16708,12 +16438,7 @@ impl<'de> ::serde::Deserialize<'de> for ListUsersSortOrder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -16770,12 +16495,7 @@ impl<'de> ::serde::Deserialize<'de> for MindmapDataDirection {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "experimental")]
@@ -16836,12 +16556,7 @@ impl<'de> ::serde::Deserialize<'de> for MindmapStyleShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "experimental")]
@@ -16915,12 +16630,7 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberLicense {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16991,12 +16701,7 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17071,12 +16776,7 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationPlan {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17138,12 +16838,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemOp {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -17203,12 +16898,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemPath {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -17270,12 +16960,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -17337,12 +17022,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceOperationsItemOp {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -17404,12 +17084,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -17549,12 +17224,7 @@ impl<'de> ::serde::Deserialize<'de> for PositionOrigin {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -17713,12 +17383,7 @@ impl<'de> ::serde::Deserialize<'de> for PositionRelativeTo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -17798,12 +17463,7 @@ impl<'de> ::serde::Deserialize<'de> for ProjectRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "projects")]
@@ -17864,12 +17524,7 @@ impl<'de> ::serde::Deserialize<'de> for ProjectRoleToAdd {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "full")]
@@ -17928,12 +17583,7 @@ impl<'de> ::serde::Deserialize<'de> for ProjectUserGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "projects")]
@@ -17991,12 +17641,7 @@ impl<'de> ::serde::Deserialize<'de> for Role {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(any(feature = "enterprise", feature = "projects"))]
@@ -18058,12 +17703,7 @@ impl<'de> ::serde::Deserialize<'de> for SchemaAttributeSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -18279,12 +17919,7 @@ impl<'de> ::serde::Deserialize<'de> for ShapeDataShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -18355,12 +17990,7 @@ impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlign {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
@@ -18424,12 +18054,7 @@ impl<'de> ::serde::Deserialize<'de> for ShapeStyleForCreateTextAlignVertical {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
@@ -18516,12 +18141,7 @@ impl<'de> ::serde::Deserialize<'de> for StartStrokeCap {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -18577,12 +18197,7 @@ impl<'de> ::serde::Deserialize<'de> for Status {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "full")]
@@ -18674,12 +18289,7 @@ impl<'de> ::serde::Deserialize<'de> for StickyNoteDataShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -18745,12 +18355,7 @@ impl<'de> ::serde::Deserialize<'de> for StrokeStyle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -18827,12 +18432,7 @@ impl<'de> ::serde::Deserialize<'de> for TagFillColor {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "tags")]
@@ -18889,12 +18489,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "projects")]
@@ -18956,12 +18551,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccountDiscoverySettingsAccountDisco
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19021,12 +18611,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamCollaborationSettingsCoOwnerRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19091,12 +18676,7 @@ for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19160,12 +18740,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamCopyAccessLevelSettingsCopyAccessLev
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19226,12 +18801,7 @@ for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19286,12 +18856,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19351,12 +18916,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsInviteExternalUser
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19418,12 +18978,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsWhoCanInvite {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19480,12 +19035,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberChangesRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19542,12 +19092,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberInviteRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19606,12 +19151,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19673,12 +19213,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsCreateAssetAcce
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19742,12 +19277,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultBoardAcc
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19810,12 +19340,7 @@ for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19880,12 +19405,7 @@ for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -19945,12 +19465,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultProjectA
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -20010,12 +19525,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsMoveBoardToAcco
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -20079,12 +19589,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsRestrictAllowed
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -20144,12 +19649,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnAccoun
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -20213,12 +19713,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnOrgani
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -20282,12 +19777,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingViaPubli
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -20381,12 +19871,7 @@ impl<'de> ::serde::Deserialize<'de> for TextAlign {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -20492,12 +19977,7 @@ impl<'de> ::serde::Deserialize<'de> for TextAlignVertical {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -20562,12 +20042,7 @@ impl<'de> ::serde::Deserialize<'de> for TextOrientation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -20627,12 +20102,7 @@ impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultOperation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -20694,12 +20164,7 @@ impl<'de> ::serde::Deserialize<'de> for UserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
