@@ -64,6 +64,7 @@ pub struct AiInteractionLog {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Additional details about the AI interaction. The structure of this object varies depending on the AI feature used. The text may contain unstructured data that could reveal information used in interactions with the LLM.
     #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
@@ -91,6 +92,7 @@ pub struct AiInteractionLog {
     /**Date and time when the AI interaction log was stored.<br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
 */
     #[serde(rename = "storedAt", skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub stored_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
 #[cfg(feature = "audit_logs")]
@@ -251,6 +253,7 @@ pub struct AppCardItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -270,6 +273,7 @@ pub struct AppCardItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -401,6 +405,7 @@ pub struct AuditEvent {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -450,6 +455,7 @@ pub struct AuditPage {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Audit events list
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<AuditEvent>,
     ///Page limit
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -547,6 +553,7 @@ pub struct Board {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -568,6 +575,7 @@ pub struct Board {
         rename = "lastOpenedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub last_opened_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "lastOpenedBy",
@@ -581,6 +589,7 @@ pub struct Board {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -691,6 +700,7 @@ pub struct BoardExportJob {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub creator: ::std::option::Option<BoardExportJobCreator>,
@@ -701,6 +711,7 @@ pub struct BoardExportJob {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Board export job name.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -763,6 +774,7 @@ pub struct BoardExportJobTasksList {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<BoardExportTask>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<PageTotal>,
@@ -774,6 +786,7 @@ pub struct BoardExportJobsList {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<BoardExportJob>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<PageTotal>,
@@ -799,6 +812,7 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
         rename = "artifactExpiredAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub artifact_expired_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
@@ -843,6 +857,7 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
         rename = "artifactExpiredAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub artifact_expired_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
@@ -874,6 +889,7 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
         rename = "linkExpiredAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub link_expired_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
@@ -975,6 +991,7 @@ pub struct BoardItemContentLog {
         rename = "actionTime",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub action_time: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Type of action within the board, such as creation of a widget, update of a comment message, and so on.
     #[serde(
@@ -1139,6 +1156,7 @@ pub struct BoardMembersInvite {
 pub struct BoardMembersPagedResponse {
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<BoardMember>,
     /**Maximum number of results returned based on the `limit` specified in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the offset parameter. In this example, you will set the offset parameter to 20 as the offset is zero-based.
 */
@@ -1448,6 +1466,7 @@ pub struct BoardSubscription {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<BoardSubscriptionData>,
@@ -1459,6 +1478,7 @@ pub struct BoardSubscription {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
@@ -1532,6 +1552,7 @@ pub struct BoardUserGroupsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     ///List of user groups.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<BoardUserGroup>,
     pub limit: PageLimit,
     pub size: PageSize,
@@ -1547,6 +1568,7 @@ pub struct BoardWithLinks {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -1570,6 +1592,7 @@ pub struct BoardWithLinks {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -1614,6 +1637,7 @@ pub struct BoardWithLinksAndLastOpened {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -1635,6 +1659,7 @@ pub struct BoardWithLinksAndLastOpened {
         rename = "lastOpenedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub last_opened_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "lastOpenedBy",
@@ -1648,6 +1673,7 @@ pub struct BoardWithLinksAndLastOpened {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -1692,6 +1718,7 @@ pub struct BoardWithLinksAndWithoutProject {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -1715,6 +1742,7 @@ pub struct BoardWithLinksAndWithoutProject {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -1754,6 +1782,7 @@ pub struct BoardWithLinksAndWithoutProject {
 pub struct BoardsPagedResponse {
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<Board>,
     /**Maximum number of results returned based on the `limit` specified in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the offset parameter. In this example, you will set the offset parameter to 20 as the offset is zero-based.
 */
@@ -1881,6 +1910,7 @@ pub struct CardData {
     pub description: ::std::option::Option<::std::string::String>,
     ///The date when the task or activity described in the card is due to be completed. In the GUI, users can select the due date from a calendar. Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(rename = "dueDate", skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub due_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///A short text header for the card.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1901,6 +1931,7 @@ pub struct CardDataPlatformbulkcreateoperation {
     pub description: ::std::option::Option<::std::string::String>,
     ///The date when the task or activity described in the card is due to be completed. In the GUI, users can select the due date from a calendar. Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(rename = "dueDate", skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub due_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     /**A short text header for the card.
 
@@ -1917,6 +1948,7 @@ pub struct CardItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -1936,6 +1968,7 @@ pub struct CardItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -2013,6 +2046,7 @@ pub struct CaseRequest {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CaseResponse {
     #[serde(rename = "createdAt")]
+    #[serde(deserialize_with = "crate::runtime::date_time")]
     pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
     #[serde(rename = "createdBy")]
     pub created_by: User,
@@ -2022,6 +2056,7 @@ pub struct CaseResponse {
     ///Unique identifier of the case.
     pub id: ::std::string::String,
     #[serde(rename = "lastModifiedAt")]
+    #[serde(deserialize_with = "crate::runtime::date_time")]
     pub last_modified_at: ::chrono::DateTime<::chrono::offset::Utc>,
     #[serde(
         rename = "lastModifiedBy",
@@ -2056,6 +2091,7 @@ pub struct CodeWidgetCursorPaged {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<CodeWidgetItem>,
     ///Maximum number of results returned based on the `limit` specified in the request.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2101,6 +2137,7 @@ pub struct CodeWidgetItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -2120,6 +2157,7 @@ pub struct CodeWidgetItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -2252,6 +2290,7 @@ pub struct ConnectorWithLinks {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -2275,6 +2314,7 @@ pub struct ConnectorWithLinks {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -2304,6 +2344,7 @@ pub struct ConnectorsCursorPaged {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<ConnectorWithLinks>,
     ///Maximum number of results returned based on the `limit` specified in the request. For example, if there are `20` results, the request has no `cursor` value, and the `limit` is set to `20`,the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the `cursor` parameter value that you obtained from the response.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3245,6 +3286,7 @@ pub struct DocFormatItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -3262,6 +3304,7 @@ pub struct DocFormatItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -3389,6 +3432,7 @@ pub struct DocumentItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -3408,6 +3452,7 @@ pub struct DocumentItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -3431,6 +3476,7 @@ pub struct DocumentItemPlatformFileUpload {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -3450,6 +3496,7 @@ pub struct DocumentItemPlatformFileUpload {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -3636,6 +3683,7 @@ pub struct EmbedItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -3655,6 +3703,7 @@ pub struct EmbedItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -4553,6 +4602,7 @@ pub struct FrameItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -4572,6 +4622,7 @@ pub struct FrameItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -4680,6 +4731,7 @@ pub struct GenericItemCursorPaged {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<GenericItem>,
     ///Maximum number of results returned based on the `limit` specified in the request. For example, if there are `20` results, the request has no `cursor` value, and the `limit` is set to `20`,the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the `cursor` parameter value that you obtained from the response.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4788,6 +4840,7 @@ pub struct GenericSubscription {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<SubscriptionData>,
@@ -4799,6 +4852,7 @@ pub struct GenericSubscription {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
@@ -5021,6 +5075,7 @@ Miro's default: `cursor-list`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetAllGroupsResponse {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<GroupResponseShort>,
     ///Limit of items.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5435,6 +5490,7 @@ pub struct GroupMembersPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     ///List of group members.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<GroupMember>,
     pub limit: PageLimit,
     pub size: PageSize,
@@ -5540,6 +5596,7 @@ pub struct GroupTeamsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     ///List of teams.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<GroupTeam>,
     pub limit: PageLimit,
     pub size: PageSize,
@@ -5553,6 +5610,7 @@ pub struct GroupsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     ///List of groups.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<Group>,
     pub limit: PageLimit,
     pub size: PageSize,
@@ -5640,6 +5698,7 @@ pub struct ImageItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -5659,6 +5718,7 @@ pub struct ImageItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -5682,6 +5742,7 @@ pub struct ImageItemPlatformFileUpload {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -5701,6 +5762,7 @@ pub struct ImageItemPlatformFileUpload {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -6271,6 +6333,7 @@ impl ::std::str::FromStr for ItemIdPlatformcreateitemsinbulkusingfilefromdevice 
 pub struct ItemPagedResponse {
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<GenericItem>,
     /**Maximum number of results returned based on the `limit` specified in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the offset parameter. In this example, you will set the offset parameter to 20 as the offset is zero-based.
 */
@@ -6531,6 +6594,7 @@ pub struct LegalHoldResponse {
     #[serde(rename = "caseId")]
     pub case_id: ::std::string::String,
     #[serde(rename = "createdAt")]
+    #[serde(deserialize_with = "crate::runtime::date_time")]
     pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
     #[serde(rename = "createdBy")]
     pub created_by: User,
@@ -6540,6 +6604,7 @@ pub struct LegalHoldResponse {
     ///Unique identifier of the legal hold.
     pub id: ::std::string::String,
     #[serde(rename = "lastModifiedAt")]
+    #[serde(deserialize_with = "crate::runtime::date_time")]
     pub last_modified_at: ::chrono::DateTime<::chrono::offset::Utc>,
     #[serde(
         rename = "lastModifiedBy",
@@ -6649,6 +6714,7 @@ pub struct MindmapCursorPaged {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<MindmapItem>,
     ///Maximum number of results returned based on the `limit` specified in the request. For example, if there are `20` results, the request has no `cursor` value, and the `limit` is set to `20`,the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the `cursor` parameter value that you obtained from the response.'
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -6704,6 +6770,7 @@ pub struct MindmapItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -6721,6 +6788,7 @@ pub struct MindmapItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -7285,6 +7353,7 @@ pub struct OrganizationMember {
         rename = "lastActivityAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub last_activity_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
@@ -7295,6 +7364,7 @@ pub struct OrganizationMember {
         rename = "licenseAssignedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub license_assigned_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
@@ -8020,6 +8090,7 @@ pub struct PaginatedCaseExportJobsResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<PaginatedCaseExportJobsResponseDataItem>,
     /// The maximum number of results to return per call. If the number of items in the response is greater than the limit specified, the response returns the cursor parameter with a value.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -8049,6 +8120,7 @@ pub struct PaginatedCaseResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<CaseResponse>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<PageLimit>,
@@ -8071,6 +8143,7 @@ pub struct PaginatedLegalHoldContentItemsResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<LegalHoldContentItemsResponse>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<PageLimit>,
@@ -8093,6 +8166,7 @@ pub struct PaginatedLegalHoldResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<LegalHoldResponse>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<PageLimit>,
@@ -8507,6 +8581,7 @@ pub struct ProjectMemberPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<ProjectMember>,
     /**The maximum number of results to return per call. If the number of project member in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -8530,6 +8605,7 @@ pub struct ProjectPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<Project>,
     /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -8618,6 +8694,7 @@ pub struct ProjectUserGroupsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     ///List of user groups.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<ProjectUserGroup>,
     pub limit: PageLimit,
     pub size: PageSize,
@@ -9470,6 +9547,7 @@ pub struct ShapeItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -9489,6 +9567,7 @@ pub struct ShapeItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -10016,6 +10095,7 @@ pub struct StickyNoteItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -10035,6 +10115,7 @@ pub struct StickyNoteItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -10239,6 +10320,7 @@ pub struct TagWithLinks {
 pub struct TagsPagedResponse {
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<Tag>,
     /**Maximum number of results returned based on the `limit` specified in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the offset parameter. In this example, you will set the offset parameter to 20 as the offset is zero-based.
 */
@@ -10505,6 +10587,7 @@ pub struct TeamGroupsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     ///List of groups.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<TeamGroup>,
     pub limit: PageLimit,
     pub size: PageSize,
@@ -10595,6 +10678,7 @@ pub struct TeamMember {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Id of the user who invited the team member.
     #[serde(
@@ -10609,6 +10693,7 @@ pub struct TeamMember {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Id of the user who last updated the user's membership.
     #[serde(
@@ -10711,6 +10796,7 @@ pub struct TeamMembersPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     ///List of team members
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<TeamMember>,
     pub limit: PageLimit,
     pub size: PageSize,
@@ -11144,6 +11230,7 @@ pub struct TeamsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<PageCursor>,
     ///List of teams
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<Team>,
     pub limit: PageLimit,
     pub size: PageSize,
@@ -11239,6 +11326,7 @@ pub struct TextItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -11258,6 +11346,7 @@ pub struct TextItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -20617,6 +20706,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
                 rename = "createdAt",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
+            #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
             created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
             #[serde(
                 rename = "createdBy",
@@ -20636,6 +20726,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
                 rename = "modifiedAt",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
+            #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
             modified_at: ::std::option::Option<
                 ::chrono::DateTime<::chrono::offset::Utc>,
             >,
@@ -20705,6 +20796,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
                 rename = "createdAt",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
+            #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
             created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
             #[serde(
                 rename = "createdBy",
@@ -20724,6 +20816,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItemPlatformTags {
                 rename = "modifiedAt",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
+            #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
             modified_at: ::std::option::Option<
                 ::chrono::DateTime<::chrono::offset::Utc>,
             >,

@@ -52,3 +52,30 @@ fn known_open_enum_values_decode_without_allocating() {
     assert_eq!(style.fill_color, Some(FillColor::LightYellow));
     assert_eq!(n, 0, "a style of known values");
 }
+
+#[tokio::test]
+async fn a_page_list_is_allocated_once_at_the_page_size_asked_for() {
+    use miro_tests::scripted::{Answer, ScriptedServer};
+    let items: Vec<_> = (0..3)
+        .map(|i| serde_json::json!({"id": i.to_string(), "type": "text", "data": {"content": "t"}}))
+        .collect();
+    let body = serde_json::json!({"data": items, "cursor": "", "limit": 50, "type": "cursor-list"});
+    let server =
+        ScriptedServer::start(move |_, _| Answer::new(200, "application/json", body.to_string()))
+            .await;
+    let api = miro_api::MiroApi::builder()
+        .base_url(server.base_url())
+        .access_token("t")
+        .pacing(false)
+        .build();
+    let page = api.get_items("b").limit(50).await.unwrap();
+    assert_eq!((page.data.len(), page.data.capacity()), (3, 50));
+    let page = api.get_items("b").limit(10).await.unwrap();
+    assert_eq!(page.data.capacity(), 10);
+    // A limit past the operation's largest page reserves that page only.
+    let page = api.get_items("b").limit(5000).await.unwrap();
+    assert_eq!(page.data.capacity(), 50);
+    // Without a limit, the list grows as it fills.
+    let page = api.get_items("b").await.unwrap();
+    assert!(page.data.capacity() < 10, "{}", page.data.capacity());
+}
