@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every figure of BENCHMARKS.md in one run: the date, the machine, the build-cost figures of
 # scripts/build-bench.sh with their ratios against the targets, then the runtime benches (per-call
-# overhead against a raw reqwest call, decoding a 50-item page, streaming 100,000 items).
+# overhead against a raw reqwest call, decoding a 50-item page, decoding per item type, walking a
+# board six ways, streaming 100,000 items).
 #
 #   scripts/benchmarks.sh [CHECKOUT] > figures.txt
 #
@@ -32,6 +33,11 @@ if [ "${BENCH_RUNTIME:-1}" = 1 ]; then
   cd "$root"
   echo "== runtime: cargo bench -p miro-tests --bench runtime"
   cargo bench -q -p miro-tests --bench runtime 2>&1 | grep -E "time:|thrpt:|^call|^decode|overhead|items page" || true
+  echo "== decoding per item type: cargo bench -p miro-tests --bench decode"
+  MIRO_LIVE_CORPUS="${MIRO_LIVE_CORPUS:-$root/../shared/live-corpus}" \
+    cargo bench -q -p miro-tests --bench decode 2>&1 | sed -n '/^page /,$p'
+  echo "== walking a board six ways: cargo bench -p miro-api-extended --bench walk"
+  cargo bench -q -p miro-api-extended --bench walk 2>&1
   echo "== streaming: cargo bench -p miro-api-extended --bench stream -- 100000"
   cargo bench -q -p miro-api-extended --bench stream -- 100000 2>&1 | grep -v "^seeded"
 fi

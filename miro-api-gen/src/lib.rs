@@ -15,6 +15,7 @@ pub mod conversions;
 pub mod doc_examples;
 pub mod emulator_data;
 pub mod examples;
+pub mod fast_fields;
 pub mod features;
 pub mod fixes;
 pub mod harness;
@@ -26,6 +27,7 @@ pub mod request_types;
 pub mod requests;
 pub mod spec;
 pub mod synth;
+pub mod tagged;
 
 use std::path::{Path, PathBuf};
 
@@ -143,6 +145,7 @@ pub fn generate(
     let tokens = progenitor_tokens(&fixed)?;
     let mut processed = postprocess::process(tokens, &ops, &outer_tags, &fixed)?;
     postprocess::decode_unions_by_discriminator(&mut processed.types, &fixed);
+    fast_fields::apply(&mut processed.types, &ops, &processed.signatures);
     let request_types_found =
         request_types::reachable(&fixed, &ops, &processed.types, &processed.signatures);
     bodies::nullable_fields(&mut processed.types, &request_types_found);

@@ -1,11 +1,11 @@
 //! Rewrites progenitor's output where it is wrong for Miro.
 //!
 //! - String enums become open: an `UnknownValue(String)` variant keeps any value the spec does not
-//!   list, and serializes it back unchanged. Parsing a string (`FromStr`) accepts only known
+//!   list, and serializes it back unchanged (a known value decodes without allocating). Parsing a string (`FromStr`) accepts only known
 //!   values, so a typo is an error rather than an unknown value; `UnknownValue(..)` is explicit.
 //! - oneOfs marked by the `outer-type-discriminators` fix gain an `Unknown(serde_json::Value)`
 //!   variant, and every struct holding one beside a `type` field decodes it by that `type`
-//!   instead of guessing.
+//!   instead of guessing, once, from the raw text ([`crate::tagged`]).
 //! - Other untagged unions decode by a discriminating property or their JSON kind
 //!   ([`decode_unions_by_discriminator`]).
 //! - Each method keeps progenitor's URL and request building, loses the `api-version` header,
@@ -242,8 +242,7 @@ fn open_enum_impls(e: &ItemEnum, values: &[(Ident, String)]) -> Vec<Item> {
         }
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
-                ::std::result::Result::Ok(Self::known(&value).unwrap_or(Self::UnknownValue(value)))
+                crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
             }
         }
         impl crate::runtime::OuterTag for #name {
@@ -382,6 +381,7 @@ fn decode_by_outer_tag(
         });
         let name = &e.ident;
         let mut arms = Vec::new();
+        let mut raw_arms = Vec::new();
         for (tag, schema) in mapping {
             let variant = e
                 .variants
@@ -389,6 +389,7 @@ fn decode_by_outer_tag(
                 .find(|v| v.ident == schema.as_str())
                 .ok_or_else(|| GenError::Syntax(format!("{name} has no variant {schema}")))?;
             let v = &variant.ident;
+            raw_arms.push((tag.clone(), v.clone()));
             arms.push(quote! {
                 #tag => match ::serde::Deserialize::deserialize(&value) {
                     ::std::result::Result::Ok(data) => Self::#v(data),
@@ -408,6 +409,7 @@ fn decode_by_outer_tag(
                 }
             }
         });
+        extra.push(crate::tagged::from_raw_impl(name, &raw_arms));
     }
     let mut count = 0;
     for item in types.iter_mut() {
@@ -433,7 +435,7 @@ fn decode_by_outer_tag(
         if !has_type || tagged.is_empty() {
             continue;
         }
-        extra.push(tagged_deserialize(s, &tagged));
+        extra.push(crate::tagged::deserialize_impl(s, &tagged));
         drop_derives(&mut s.attrs, &["Deserialize"]);
         count += 1;
     }
@@ -462,54 +464,6 @@ pub(crate) fn type_name(ty: &Type) -> Option<String> {
     match ty {
         Type::Path(p) => Some(path_last(&p.path)),
         _ => None,
-    }
-}
-
-/// A `Deserialize` impl that reads the struct through a shadow copy whose tagged fields are raw
-/// JSON, then decodes those by the `type` field.
-fn tagged_deserialize(s: &ItemStruct, tagged: &[(Ident, String, bool)]) -> Item {
-    let name = &s.ident;
-    let mut shadow = s.clone();
-    shadow.ident = format_ident!("Shadow");
-    shadow.vis = syn::Visibility::Inherited;
-    shadow.attrs = vec![parse_quote!(#[derive(::serde::Deserialize)])];
-    shadow.attrs.extend(
-        s.attrs
-            .iter()
-            .filter(|a| a.path().is_ident("serde"))
-            .cloned(),
-    );
-    let mut names = Vec::new();
-    let mut decodes = Vec::new();
-    if let Fields::Named(fields) = &mut shadow.fields {
-        for f in fields.named.iter_mut() {
-            f.attrs.retain(|a| a.path().is_ident("serde"));
-            f.vis = syn::Visibility::Inherited;
-            let ident = f.ident.clone().unwrap();
-            if let Some((_, ty, optional)) = tagged.iter().find(|(i, _, _)| *i == ident) {
-                let ty = format_ident!("{}", ty);
-                if *optional {
-                    f.ty = parse_quote!(::std::option::Option<::serde_json::Value>);
-                    decodes
-                        .push(quote! { let #ident = #ident.map(|v| #ty::from_outer_tag(tag, v)); });
-                } else {
-                    f.ty = parse_quote!(::serde_json::Value);
-                    decodes.push(quote! { let #ident = #ty::from_outer_tag(tag, #ident); });
-                }
-            }
-            names.push(ident);
-        }
-    }
-    parse_quote! {
-        impl<'de> ::serde::Deserialize<'de> for #name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                #shadow
-                let Shadow { #(#names),* } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
-                let tag = crate::runtime::OuterTag::outer_tag(&type_);
-                #(#decodes)*
-                ::std::result::Result::Ok(Self { #(#names),* })
-            }
-        }
     }
 }
 

@@ -209,14 +209,18 @@ impl MiroApi {
         request: RequestBuilder,
         op: &Operation,
     ) -> Result<Response<T>, Error> {
-        let (status, headers, bytes, attempts) = self.send(request, op).await?;
+        let (status, headers, bytes, attempts, page_size) = self.send(request, op).await?;
         // A 2xx without a body (204, or a 202 "accepted") decodes as JSON null.
         let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"null"
         } else {
             &bytes
         };
-        match crate::decode::decode::<T>(body, self.options.strict_decoding) {
+        // A page's list is allocated once, at the page size the request asked for.
+        let decoded = crate::runtime::with_page_size(page_size, || {
+            crate::decode::decode::<T>(body, self.options.strict_decoding)
+        });
+        match decoded {
             Ok((body, warnings)) => {
                 Ok(Response::new(status, headers, body, attempts, bytes).with_warnings(warnings))
             }
@@ -236,17 +240,17 @@ impl MiroApi {
         request: RequestBuilder,
         op: &Operation,
     ) -> Result<Response<()>, Error> {
-        let (status, headers, bytes, attempts) = self.send(request, op).await?;
+        let (status, headers, bytes, attempts, _) = self.send(request, op).await?;
         Ok(Response::new(status, headers, (), attempts, bytes))
     }
 
     /// The transport: pacing, attempts, retries and time limits, in one span per call. A success
-    /// also says how many attempts it took.
+    /// also says how many attempts it took, and the page size the request asked for.
     async fn send(
         &self,
         request: RequestBuilder,
         op: &Operation,
-    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes, u32), Error> {
+    ) -> Result<(StatusCode, HeaderMap, bytes::Bytes, u32, Option<u32>), Error> {
         let span = tracing::debug_span!(
             "miro_api",
             operation = op.id,
@@ -273,7 +277,9 @@ impl MiroApi {
                     tracing::debug!(error = %e, "call failed");
                 }
             }
-            result.map(|(status, headers, bytes)| (status, headers, bytes, call.attempts))
+            result.map(|(status, headers, bytes)| {
+                (status, headers, bytes, call.attempts, call.page_size)
+            })
         }
         .instrument(span)
         .await
@@ -358,6 +364,8 @@ struct Call<'a> {
     attempts: u32,
     max_attempts: u32,
     budget_wait: Duration,
+    /// The `limit` a request of a paginated operation sent, at most the operation's largest.
+    page_size: Option<u32>,
 }
 
 impl<'a> Call<'a> {
@@ -371,6 +379,7 @@ impl<'a> Call<'a> {
             attempts: 0,
             max_attempts: api.options.retry.attempts(),
             budget_wait: Duration::ZERO,
+            page_size: None,
         }
     }
 
@@ -381,6 +390,7 @@ impl<'a> Call<'a> {
         let op = self.op;
         let request = request.build().map_err(|e| self.invalid(e.to_string()))?;
         self.check_path(&request)?;
+        self.page_size = page_size(op, &request);
         let cost = credits(op, &request);
         let mut token_retry_left = true;
         loop {
@@ -649,6 +659,17 @@ fn after(at: Instant, d: Duration) -> Instant {
 
 /// Credits a request of `op` costs: the operation's, times the items of a bulk body (JSON, or
 /// the `data` part of a multipart body).
+/// The page size a request of a paginated operation asks for (its `limit`), at most the
+/// operation's largest.
+fn page_size(op: &Operation, request: &reqwest::Request) -> Option<u32> {
+    if op.pagination == crate::operations::Pagination::None {
+        return None;
+    }
+    let (_, limit) = request.url().query_pairs().find(|(k, _)| k == "limit")?;
+    let limit: u32 = limit.parse().ok()?;
+    Some(op.max_page_size.map_or(limit, |max| limit.min(max)))
+}
+
 fn credits(op: &Operation, request: &reqwest::Request) -> u64 {
     let base = u64::from(op.credits);
     if !op.credits_per_item {

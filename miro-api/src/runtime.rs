@@ -251,6 +251,148 @@ pub fn decode_variant<T: serde::de::DeserializeOwned, E: serde::de::Error>(
     T::deserialize(value).map_err(|e| E::custom(format_args!("{label}: {e}")))
 }
 
+/// Decodes an open enum (a generated string enum with an `UnknownValue(String)` variant) from a
+/// string: a known value without allocating (`known`), any other kept whole (`unknown`). The
+/// same as decoding a `String` first, errors included, without its allocation.
+pub fn open_enum<'de, D, T>(
+    deserializer: D,
+    known: fn(&str) -> Option<T>,
+    unknown: fn(String) -> T,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct OpenEnum<T> {
+        known: fn(&str) -> Option<T>,
+        unknown: fn(String) -> T,
+    }
+    impl<T> serde::de::Visitor<'_> for OpenEnum<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            // What `String` expects, so that a mismatch reads the same.
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            Ok((self.known)(v).unwrap_or_else(|| (self.unknown)(v.to_owned())))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<T, E> {
+            Ok(match (self.known)(&v) {
+                Some(value) => value,
+                None => (self.unknown)(v),
+            })
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<T, E> {
+            match std::str::from_utf8(v) {
+                Ok(s) => self.visit_str(s),
+                Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(v), &self)),
+            }
+        }
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<T, E> {
+            match String::from_utf8(v) {
+                Ok(s) => self.visit_string(s),
+                Err(e) => Err(E::invalid_value(
+                    serde::de::Unexpected::Bytes(&e.into_bytes()),
+                    &self,
+                )),
+            }
+        }
+    }
+    deserializer.deserialize_string(OpenEnum { known, unknown })
+}
+
+/// Decodes a date and time (`DateTime<Utc>`) as chrono's own `Deserialize` does, faster: chrono
+/// reads every date through its relaxed RFC 3339 parser (a general format interpreter); this
+/// tries its strict RFC 3339 parser first (what Miro sends), and only a string that one rejects
+/// goes through the relaxed one. Both give the same instant for any string the strict one
+/// accepts, so the value, and the error of a string neither accepts, are chrono's.
+pub fn date_time<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<chrono::DateTime<chrono::Utc>, D::Error> {
+    deserializer.deserialize_str(DateTimeVisitor)
+}
+
+/// [`date_time`] for an optional field (null is `None`, as for `Option<DateTime<Utc>>`).
+pub fn opt_date_time<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, D::Error> {
+    struct Date(chrono::DateTime<chrono::Utc>);
+    impl<'de> serde::Deserialize<'de> for Date {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            date_time(d).map(Date)
+        }
+    }
+    Ok(<Option<Date> as serde::Deserialize>::deserialize(deserializer)?.map(|d| d.0))
+}
+
+struct DateTimeVisitor;
+
+impl serde::de::Visitor<'_> for DateTimeVisitor {
+    type Value = chrono::DateTime<chrono::Utc>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // chrono's words, so that a mismatch reads the same.
+        f.write_str("an RFC 3339 formatted date and time string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        chrono::DateTime::parse_from_rfc3339(v)
+            .or_else(|_| v.parse::<chrono::DateTime<chrono::FixedOffset>>())
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .map_err(E::custom)
+    }
+}
+
+thread_local! {
+    /// The page size of the response being decoded on this thread (0: not known).
+    static PAGE_SIZE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The most elements a page list reserves room for before it has seen them.
+const MAX_RESERVED: usize = 1000;
+
+/// Runs `decode` with `page_size` as the size [`page_list`] reserves: the page size a request
+/// asked for (the `limit` it sent), for decoding its response on this thread.
+pub(crate) fn with_page_size<R>(page_size: Option<u32>, decode: impl FnOnce() -> R) -> R {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PAGE_SIZE.with(|p| p.set(self.0));
+        }
+    }
+    let size = page_size.map_or(0, |n| (n as usize).min(MAX_RESERVED));
+    let _restore = Restore(PAGE_SIZE.with(|p| p.replace(size)));
+    decode()
+}
+
+/// Decodes the list of a page (its `data`) as `Vec<T>` does, with room reserved for the page
+/// size the request asked for, so that the list is allocated once instead of growing (and being
+/// copied) five times on its way to 50 elements.
+pub fn page_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    struct PageList<T>(std::marker::PhantomData<T>);
+    impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for PageList<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            // What `Vec` expects, so that a mismatch reads the same.
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let reserve = seq
+                .size_hint()
+                .unwrap_or_else(|| PAGE_SIZE.with(std::cell::Cell::get));
+            let mut out = Vec::with_capacity(reserve.min(MAX_RESERVED));
+            while let Some(element) = seq.next_element()? {
+                out.push(element);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_seq(PageList(std::marker::PhantomData))
+}
+
 /// The value of an item's `type` field, whatever its Rust type, for decoding its data.
 pub trait OuterTag {
     /// The `type` as a string, if any.
@@ -272,6 +414,7 @@ impl<T: OuterTag> OuterTag for Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[test]
     fn path_segments_stay_single() {
@@ -300,6 +443,160 @@ mod tests {
         assert_eq!(id(r#"{"id":null}"#), None);
         assert_eq!(id("{}"), None);
         assert!(serde_json::from_str::<Picture>(r#"{"id":[1]}"#).is_err());
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Shape {
+        Square,
+        UnknownValue(String),
+    }
+
+    fn shape_known(v: &str) -> Option<Shape> {
+        (v == "square").then_some(Shape::Square)
+    }
+
+    /// The open enum as it decoded before: a `String` first.
+    fn shape_via_string(json: &str) -> Result<Shape, String> {
+        serde_json::from_str::<String>(json)
+            .map(|v| shape_known(&v).unwrap_or(Shape::UnknownValue(v)))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn open_enums_decode_as_through_a_string() {
+        let decode = |json: &str| -> Result<Shape, String> {
+            let mut de = serde_json::Deserializer::from_str(json);
+            open_enum(&mut de, shape_known, Shape::UnknownValue).map_err(|e| e.to_string())
+        };
+        let from_value = |json: &str| -> Result<Shape, String> {
+            let v: serde_json::Value = serde_json::from_str(json).unwrap();
+            let by_ref = open_enum(&v, shape_known, Shape::UnknownValue).map_err(|e| e.to_string());
+            let owned = open_enum(v, shape_known, Shape::UnknownValue).map_err(|e| e.to_string());
+            assert_eq!(by_ref, owned);
+            owned
+        };
+        for json in [
+            r#""square""#,
+            r#""sq\u0075are""#,
+            r#""circle""#,
+            r#""Square""#,
+            r#""""#,
+            r#""\u00e9\n""#,
+            "7",
+            "null",
+            "[]",
+            "{}",
+            "true",
+        ] {
+            let expected = shape_via_string(json);
+            assert_eq!(decode(json), expected, "{json}");
+            let expected_value = serde_json::from_str::<serde_json::Value>(json)
+                .map(|v| {
+                    String::deserialize(v)
+                        .map(|v| shape_known(&v).unwrap_or(Shape::UnknownValue(v)))
+                        .map_err(|e| e.to_string())
+                })
+                .unwrap();
+            assert_eq!(from_value(json), expected_value, "{json}");
+        }
+        assert_eq!(decode(r#""square""#), Ok(Shape::Square));
+        assert_eq!(
+            decode(r#""circle""#),
+            Ok(Shape::UnknownValue("circle".into()))
+        );
+    }
+
+    #[test]
+    fn dates_decode_as_chrono_decodes_them() {
+        type Chrono = chrono::DateTime<chrono::Utc>;
+        let samples = [
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00.000Z",
+            "2023-11-22T23:24:05.123456789Z",
+            "2023-11-22T23:24:05.1234567891234Z",
+            "2023-11-22t23:24:05z",
+            "2023-11-22 23:24:05Z",
+            "2023-11-22T23:24:05+05:30",
+            "2023-11-22T23:24:05-00:00",
+            "2023-11-22T23:24:05+0530",
+            "2023-11-22T23:24:05+23:59",
+            "2023-11-22T23:24:05+24:00",
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.5+01:00",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999Z",
+            "+12345-01-01T00:00:00Z",
+            "2024-02-30T00:00:00Z",
+            "2024-1-2T3:4:5Z",
+            "2024-01-01T00:00:00 UTC",
+            "2024-01-01T00:00:00",
+            "2024-01-01",
+            "yesterday",
+            "",
+            " 2024-01-01T00:00:00Z",
+            "2024-01-01T00:00:00Z ",
+            "2024-01-01T00:00:00.Z",
+            "2024-01-01T00:00:00,5Z",
+        ];
+        let mut accepted = 0;
+        for s in samples {
+            let json = serde_json::to_string(s).unwrap();
+            let ours = date_time(&mut serde_json::Deserializer::from_str(&json));
+            let theirs = serde_json::from_str::<Chrono>(&json);
+            match (&ours, &theirs) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "{s}");
+                    accepted += 1;
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{s}"),
+                _ => panic!("{s}: ours {ours:?}, chrono's {theirs:?}"),
+            }
+        }
+        assert!(accepted >= 12, "{accepted}");
+        // Not a string, null, and the optional form.
+        for json in ["7", "null", "{}"] {
+            let ours =
+                date_time(&mut serde_json::Deserializer::from_str(json)).map_err(|e| e.to_string());
+            let theirs = serde_json::from_str::<Chrono>(json).map_err(|e| e.to_string());
+            assert_eq!(ours.unwrap_err(), theirs.unwrap_err(), "{json}");
+            let ours = opt_date_time(&mut serde_json::Deserializer::from_str(json))
+                .map_err(|e| e.to_string());
+            let theirs = serde_json::from_str::<Option<Chrono>>(json).map_err(|e| e.to_string());
+            assert_eq!(ours, theirs, "{json}");
+        }
+        let value = serde_json::json!("2024-01-01T00:00:00.5+01:00");
+        assert_eq!(
+            opt_date_time(&value).unwrap(),
+            Some(Chrono::deserialize(&value).unwrap())
+        );
+    }
+
+    #[test]
+    fn page_lists_reserve_the_page_size() {
+        let list = |json: &str| -> Vec<u32> {
+            page_list(&mut serde_json::Deserializer::from_str(json)).unwrap()
+        };
+        let reserved = with_page_size(Some(50), || list("[1,2,3]"));
+        assert_eq!((reserved.len(), reserved.capacity()), (3, 50));
+        let capped = with_page_size(Some(u32::MAX), || list("[]"));
+        assert_eq!(capped.capacity(), MAX_RESERVED);
+        // Restored afterwards; and a parsed value's exact length wins.
+        assert_eq!(list("[]").capacity(), 0);
+        let value = serde_json::json!([1, 2]);
+        let from_value: Vec<u32> = with_page_size(Some(50), || page_list(&value).unwrap());
+        assert_eq!(from_value.capacity(), 2);
+        // Errors read as `Vec`'s.
+        let err = |json: &str| {
+            let ours = page_list::<_, u32>(&mut serde_json::Deserializer::from_str(json));
+            let theirs = serde_json::from_str::<Vec<u32>>(json);
+            assert_eq!(
+                ours.unwrap_err().to_string(),
+                theirs.unwrap_err().to_string()
+            );
+        };
+        err("null");
+        err("{}");
+        err(r#"[1,"x"]"#);
     }
 
     #[test]

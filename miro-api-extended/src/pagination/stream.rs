@@ -150,6 +150,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
             }
         }
 
+        /// The page's items, allocated once at the page size the request asked for.
+        struct PageData<T>(Vec<T>);
+        impl<'de, T: Deserialize<'de>> Deserialize<'de> for PageData<T> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                miro_api::runtime::page_list(d).map(PageData)
+            }
+        }
+
         impl<'de, T: Deserialize<'de>> Visitor<'de> for PageVisitor<T> {
             type Value = RawPage<T>;
 
@@ -179,7 +187,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
                 let mut limit = None;
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     match key.as_ref() {
-                        "data" => data = Some(map.next_value::<Vec<T>>()?),
+                        "data" => data = Some(map.next_value::<PageData<T>>()?.0),
                         "cursor" => cursor = map.next_value::<CursorValue>()?.0,
                         "total" => total = map.next_value::<Option<i64>>()?,
                         "limit" => limit = map.next_value::<Option<i64>>()?,

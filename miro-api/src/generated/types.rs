@@ -64,6 +64,7 @@ pub struct AiInteractionLog {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Additional details about the AI interaction. The structure of this object varies depending on the AI feature used. The text may contain unstructured data that could reveal information used in interactions with the LLM.
     #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
@@ -91,6 +92,7 @@ pub struct AiInteractionLog {
     /**Date and time when the AI interaction log was stored.<br>Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
 */
     #[serde(rename = "storedAt", skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub stored_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
 #[cfg(feature = "audit_logs")]
@@ -231,6 +233,7 @@ pub struct AppCardItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -250,6 +253,7 @@ pub struct AppCardItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -370,6 +374,7 @@ pub struct AuditEvent {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -419,6 +424,7 @@ pub struct AuditPage {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Audit events list
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<AuditEvent>,
     ///Page limit
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -516,6 +522,7 @@ pub struct Board {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -537,6 +544,7 @@ pub struct Board {
         rename = "lastOpenedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub last_opened_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "lastOpenedBy",
@@ -550,6 +558,7 @@ pub struct Board {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -660,6 +669,7 @@ pub struct BoardExportJob {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub creator: ::std::option::Option<BoardExportJobCreator>,
@@ -670,6 +680,7 @@ pub struct BoardExportJob {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Board export job name.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -733,6 +744,7 @@ pub struct BoardExportJobTasksList {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<BoardExportTask>,
     ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -746,6 +758,7 @@ pub struct BoardExportJobsList {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<BoardExportJob>,
     ///Total number of results in the collection.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -772,6 +785,7 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
         rename = "artifactExpiredAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub artifact_expired_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
@@ -828,6 +842,7 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
         rename = "artifactExpiredAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub artifact_expired_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
@@ -859,6 +874,7 @@ Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), incl
         rename = "linkExpiredAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub link_expired_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
@@ -932,6 +948,7 @@ pub struct BoardItemContentLog {
         rename = "actionTime",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub action_time: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Type of action within the board, such as creation of a widget, update of a comment message, and so on.
     #[serde(
@@ -1079,6 +1096,7 @@ pub struct BoardMembersInvite {
 pub struct BoardMembersPagedResponse {
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<BoardMember>,
     /**Maximum number of results returned based on the `limit` specified in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the offset parameter. In this example, you will set the offset parameter to 20 as the offset is zero-based.
 */
@@ -1388,6 +1406,7 @@ pub struct BoardSubscription {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<BoardSubscriptionData>,
@@ -1399,6 +1418,7 @@ pub struct BoardSubscription {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
@@ -1473,6 +1493,7 @@ pub struct BoardUserGroupsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///List of user groups.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<BoardUserGroup>,
     /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -1497,6 +1518,7 @@ pub struct BoardWithLinks {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -1520,6 +1542,7 @@ pub struct BoardWithLinks {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -1564,6 +1587,7 @@ pub struct BoardWithLinksAndLastOpened {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -1585,6 +1609,7 @@ pub struct BoardWithLinksAndLastOpened {
         rename = "lastOpenedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub last_opened_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "lastOpenedBy",
@@ -1598,6 +1623,7 @@ pub struct BoardWithLinksAndLastOpened {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -1642,6 +1668,7 @@ pub struct BoardWithLinksAndWithoutProject {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -1665,6 +1692,7 @@ pub struct BoardWithLinksAndWithoutProject {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -1704,6 +1732,7 @@ pub struct BoardWithLinksAndWithoutProject {
 pub struct BoardsPagedResponse {
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<Board>,
     /**Maximum number of results returned based on the `limit` specified in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the offset parameter. In this example, you will set the offset parameter to 20 as the offset is zero-based.
 */
@@ -1831,6 +1860,7 @@ pub struct CardData {
     pub description: ::std::option::Option<::std::string::String>,
     ///The date when the task or activity described in the card is due to be completed. In the GUI, users can select the due date from a calendar. Format: UTC, adheres to [ISO 8601](https://en.wikipedia.org/wiki/ISO_8601), includes a [trailing Z offset](https://en.wikipedia.org/wiki/ISO_8601#Coordinated_Universal_Time_(UTC)).
     #[serde(rename = "dueDate", skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub due_date: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///A short text header for the card.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1845,6 +1875,7 @@ pub struct CardItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -1864,6 +1895,7 @@ pub struct CardItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -1930,6 +1962,7 @@ pub struct CaseRequest {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CaseResponse {
     #[serde(rename = "createdAt")]
+    #[serde(deserialize_with = "crate::runtime::date_time")]
     pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
     #[serde(rename = "createdBy")]
     pub created_by: User,
@@ -1939,6 +1972,7 @@ pub struct CaseResponse {
     ///Unique identifier of the case.
     pub id: ::std::string::String,
     #[serde(rename = "lastModifiedAt")]
+    #[serde(deserialize_with = "crate::runtime::date_time")]
     pub last_modified_at: ::chrono::DateTime<::chrono::offset::Utc>,
     #[serde(
         rename = "lastModifiedBy",
@@ -1973,6 +2007,7 @@ pub struct CodeWidgetCursorPaged {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<CodeWidgetItem>,
     ///Maximum number of results returned based on the `limit` specified in the request.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2018,6 +2053,7 @@ pub struct CodeWidgetItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -2037,6 +2073,7 @@ pub struct CodeWidgetItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -2170,6 +2207,7 @@ pub struct ConnectorWithLinks {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -2193,6 +2231,7 @@ pub struct ConnectorWithLinks {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -2222,6 +2261,7 @@ pub struct ConnectorsCursorPaged {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<ConnectorWithLinks>,
     ///Maximum number of results returned based on the `limit` specified in the request. For example, if there are `20` results, the request has no `cursor` value, and the `limit` is set to `20`,the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the `cursor` parameter value that you obtained from the response.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2772,6 +2812,7 @@ pub struct DocFormatItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -2789,6 +2830,7 @@ pub struct DocFormatItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -2878,6 +2920,7 @@ pub struct DocumentItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -2897,6 +2940,7 @@ pub struct DocumentItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -3024,6 +3068,7 @@ pub struct EmbedItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -3043,6 +3088,7 @@ pub struct EmbedItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -3782,6 +3828,7 @@ pub struct FrameItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -3801,6 +3848,7 @@ pub struct FrameItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -3909,6 +3957,7 @@ pub struct GenericItemCursorPaged {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<GenericItem>,
     ///Maximum number of results returned based on the `limit` specified in the request. For example, if there are `20` results, the request has no `cursor` value, and the `limit` is set to `20`,the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the `cursor` parameter value that you obtained from the response.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3950,6 +3999,7 @@ pub struct GenericSubscription {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub data: ::std::option::Option<SubscriptionData>,
@@ -3961,6 +4011,7 @@ pub struct GenericSubscription {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     /**Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
@@ -4086,6 +4137,7 @@ Miro's default: `cursor-list`.*/
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct GetAllGroupsResponse {
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<GroupResponseShort>,
     ///Limit of items.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4454,6 +4506,7 @@ pub struct GroupMembersPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///List of group members.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<GroupMember>,
     /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -4569,6 +4622,7 @@ pub struct GroupTeamsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///List of teams.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<GroupTeam>,
     /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -4592,6 +4646,7 @@ pub struct GroupsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///List of groups.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<Group>,
     /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -4660,6 +4715,7 @@ pub struct ImageItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -4679,6 +4735,7 @@ pub struct ImageItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -5066,6 +5123,7 @@ impl ::std::convert::From<TextData> for ItemDataCreate {
 pub struct ItemPagedResponse {
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<GenericItem>,
     /**Maximum number of results returned based on the `limit` specified in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the offset parameter. In this example, you will set the offset parameter to 20 as the offset is zero-based.
 */
@@ -5301,6 +5359,7 @@ pub struct LegalHoldResponse {
     #[serde(rename = "caseId")]
     pub case_id: ::std::string::String,
     #[serde(rename = "createdAt")]
+    #[serde(deserialize_with = "crate::runtime::date_time")]
     pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
     #[serde(rename = "createdBy")]
     pub created_by: User,
@@ -5310,6 +5369,7 @@ pub struct LegalHoldResponse {
     ///Unique identifier of the legal hold.
     pub id: ::std::string::String,
     #[serde(rename = "lastModifiedAt")]
+    #[serde(deserialize_with = "crate::runtime::date_time")]
     pub last_modified_at: ::chrono::DateTime<::chrono::offset::Utc>,
     #[serde(
         rename = "lastModifiedBy",
@@ -5419,6 +5479,7 @@ pub struct MindmapCursorPaged {
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<MindmapItem>,
     ///Maximum number of results returned based on the `limit` specified in the request. For example, if there are `20` results, the request has no `cursor` value, and the `limit` is set to `20`,the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the `cursor` parameter value that you obtained from the response.'
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -5474,6 +5535,7 @@ pub struct MindmapItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -5491,6 +5553,7 @@ pub struct MindmapItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -5748,6 +5811,7 @@ pub struct OrganizationMember {
         rename = "lastActivityAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub last_activity_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
@@ -5758,6 +5822,7 @@ pub struct OrganizationMember {
         rename = "licenseAssignedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub license_assigned_at: ::std::option::Option<
         ::chrono::DateTime<::chrono::offset::Utc>,
     >,
@@ -5905,6 +5970,7 @@ pub struct PaginatedCaseExportJobsResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<PaginatedCaseExportJobsResponseDataItem>,
     /**The maximum number of results to return per call. If the number of items in the response is
 greater than the limit specified, the response returns the cursor parameter with a value.
@@ -5937,6 +6003,7 @@ pub struct PaginatedCaseResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<CaseResponse>,
     /**The maximum number of results to return per call. If the number of items in the response is
 greater than the limit specified, the response returns the cursor parameter with a value.
@@ -5964,6 +6031,7 @@ pub struct PaginatedLegalHoldContentItemsResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<LegalHoldContentItemsResponse>,
     /**The maximum number of results to return per call. If the number of items in the response is
 greater than the limit specified, the response returns the cursor parameter with a value.
@@ -5991,6 +6059,7 @@ pub struct PaginatedLegalHoldResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<LegalHoldResponse>,
     /**The maximum number of results to return per call. If the number of items in the response is
 greater than the limit specified, the response returns the cursor parameter with a value.
@@ -6370,6 +6439,7 @@ pub struct ProjectMemberPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<ProjectMember>,
     /**The maximum number of results to return per call. If the number of project member in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -6393,6 +6463,7 @@ pub struct ProjectPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///Contains the result data.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<Project>,
     /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -6482,6 +6553,7 @@ pub struct ProjectUserGroupsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///List of user groups.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<ProjectUserGroup>,
     /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -7125,6 +7197,7 @@ pub struct ShapeItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -7144,6 +7217,7 @@ pub struct ShapeItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -7606,6 +7680,7 @@ pub struct StickyNoteItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -7625,6 +7700,7 @@ pub struct StickyNoteItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -7807,6 +7883,7 @@ pub struct TagWithLinks {
 pub struct TagsPagedResponse {
     ///Contains the result data.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<Tag>,
     /**Maximum number of results returned based on the `limit` specified in the request. For example, if there are `30` results, and the request has the offset set to `0` and the `limit` set to `20`, the `size` of the results will be `20`. The rest of the results will not be returned. To retrieve the rest of the results, you must make another request and set the appropriate value for the offset parameter. In this example, you will set the offset parameter to 20 as the offset is zero-based.
 */
@@ -8074,6 +8151,7 @@ pub struct TeamGroupsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///List of groups.
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<TeamGroup>,
     /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -8173,6 +8251,7 @@ pub struct TeamMember {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Id of the user who invited the team member.
     #[serde(
@@ -8187,6 +8266,7 @@ pub struct TeamMember {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     ///Id of the user who last updated the user's membership.
     #[serde(
@@ -8290,6 +8370,7 @@ pub struct TeamMembersPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///List of team members
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<TeamMember>,
     /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -8733,6 +8814,7 @@ pub struct TeamsPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub cursor: ::std::option::Option<::std::string::String>,
     ///List of teams
+    #[serde(deserialize_with = "crate::runtime::page_list")]
     pub data: ::std::vec::Vec<Team>,
     /**The maximum number of results to return per call. If the number of project in the response is greater than the limit specified, the response returns the cursor parameter with a value.
 
@@ -8825,6 +8907,7 @@ pub struct TextItem {
         rename = "createdAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "createdBy",
@@ -8844,6 +8927,7 @@ pub struct TextItem {
         rename = "modifiedAt",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
+    #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
     pub modified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
     #[serde(
         rename = "modifiedBy",
@@ -9930,12 +10014,7 @@ impl<'de> ::serde::Deserialize<'de> for AdminRoleType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -10029,12 +10108,7 @@ impl<'de> ::serde::Deserialize<'de> for AppCardDataStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -10102,12 +10176,7 @@ impl<'de> ::serde::Deserialize<'de> for AuditCreatedByType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -10166,12 +10235,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "exports")]
@@ -10233,12 +10297,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogActionType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -10300,12 +10359,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogItemType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -10368,12 +10422,7 @@ for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -10437,12 +10486,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -10506,12 +10550,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -10573,12 +10612,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicySharingAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -10641,12 +10675,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
@@ -10710,12 +10739,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -10780,12 +10804,7 @@ for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -10857,12 +10876,7 @@ for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -10926,12 +10940,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyOrganizationAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -10995,12 +11004,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyTeamAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -11062,12 +11066,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardSubscriptionStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "full")]
@@ -11126,12 +11125,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardUserGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -11225,12 +11219,7 @@ impl<'de> ::serde::Deserialize<'de> for BorderStyle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -11296,12 +11285,7 @@ impl<'de> ::serde::Deserialize<'de> for ConnectorShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -11359,12 +11343,7 @@ impl<'de> ::serde::Deserialize<'de> for CreateTeamGroupRequestRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -11426,12 +11405,7 @@ impl<'de> ::serde::Deserialize<'de> for CreateUserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -11523,12 +11497,7 @@ impl<'de> ::serde::Deserialize<'de> for CustomFieldIconShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -11593,12 +11562,7 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatHtmlDataContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "items")]
@@ -11656,12 +11620,7 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatMarkdownDataContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "items")]
@@ -11753,12 +11712,7 @@ impl<'de> ::serde::Deserialize<'de> for EmbedMode {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -11852,12 +11806,7 @@ impl<'de> ::serde::Deserialize<'de> for EndStrokeCap {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -11917,12 +11866,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardContentItemLogsFetchSorti
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -11992,12 +11936,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardExportJobTasksStatusItem 
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "exports")]
@@ -12065,12 +12004,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardExportJobsStatusItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "exports")]
@@ -12130,12 +12064,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAiInteractionLogsSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -12195,12 +12124,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAuditLogsSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -12274,12 +12198,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersLicense 
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -12353,12 +12272,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -12422,12 +12336,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetTeamMembersRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -12485,12 +12394,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseUpdateBoardExportJobBodyStatus
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "exports")]
@@ -12551,12 +12455,7 @@ impl<'de> ::serde::Deserialize<'de> for ExportJobStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "exports")]
@@ -12676,12 +12575,7 @@ impl<'de> ::serde::Deserialize<'de> for FillColor {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -12836,12 +12730,7 @@ impl<'de> ::serde::Deserialize<'de> for FontFamily {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -12903,12 +12792,7 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "frames")]
@@ -12963,12 +12847,7 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "frames")]
@@ -13079,12 +12958,7 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -13197,12 +13071,7 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -13272,12 +13141,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericSubscriptionStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "full")]
@@ -13340,12 +13204,7 @@ impl<'de> ::serde::Deserialize<'de> for GetBoardsSort {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "boards")]
@@ -13405,12 +13264,7 @@ impl<'de> ::serde::Deserialize<'de> for GetDocFormatItemTextContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "items")]
@@ -13468,12 +13322,7 @@ impl<'de> ::serde::Deserialize<'de> for GetItemsExperimentalType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "experimental")]
@@ -13550,12 +13399,7 @@ impl<'de> ::serde::Deserialize<'de> for GetItemsType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "items")]
@@ -13614,12 +13458,7 @@ impl<'de> ::serde::Deserialize<'de> for GetMetricsPeriod {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "experimental")]
@@ -13679,12 +13518,7 @@ impl<'de> ::serde::Deserialize<'de> for GetResourceTypeResource {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -13757,12 +13591,7 @@ impl<'de> ::serde::Deserialize<'de> for GetSchemaUri {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -13817,12 +13646,7 @@ impl<'de> ::serde::Deserialize<'de> for GroupTeamRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -13885,12 +13709,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemConnectionSnapTo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -13961,12 +13780,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemTypeChange {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "items")]
@@ -14025,12 +13839,7 @@ impl<'de> ::serde::Deserialize<'de> for LegalHoldState {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "legal_holds")]
@@ -14087,12 +13896,7 @@ impl<'de> ::serde::Deserialize<'de> for ListGroupsSortOrder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -14149,12 +13953,7 @@ impl<'de> ::serde::Deserialize<'de> for ListUsersSortOrder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -14211,12 +14010,7 @@ impl<'de> ::serde::Deserialize<'de> for MindmapDataDirection {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "experimental")]
@@ -14277,12 +14071,7 @@ impl<'de> ::serde::Deserialize<'de> for MindmapStyleShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "experimental")]
@@ -14356,12 +14145,7 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberLicense {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -14432,12 +14216,7 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -14512,12 +14291,7 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationPlan {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -14579,12 +14353,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemOp {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -14644,12 +14413,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemPath {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -14711,12 +14475,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -14778,12 +14537,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceOperationsItemOp {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -14845,12 +14599,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -14995,12 +14744,7 @@ impl<'de> ::serde::Deserialize<'de> for PositionOrigin {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -15165,12 +14909,7 @@ impl<'de> ::serde::Deserialize<'de> for PositionRelativeTo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -15251,12 +14990,7 @@ impl<'de> ::serde::Deserialize<'de> for ProjectRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "projects")]
@@ -15317,12 +15051,7 @@ impl<'de> ::serde::Deserialize<'de> for ProjectRoleToAdd {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "full")]
@@ -15381,12 +15110,7 @@ impl<'de> ::serde::Deserialize<'de> for ProjectUserGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "projects")]
@@ -15444,12 +15168,7 @@ impl<'de> ::serde::Deserialize<'de> for Role {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(any(feature = "enterprise", feature = "projects"))]
@@ -15511,12 +15230,7 @@ impl<'de> ::serde::Deserialize<'de> for SchemaAttributeSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -15732,12 +15446,7 @@ impl<'de> ::serde::Deserialize<'de> for ShapeDataShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -15831,12 +15540,7 @@ impl<'de> ::serde::Deserialize<'de> for StartStrokeCap {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -15892,12 +15596,7 @@ impl<'de> ::serde::Deserialize<'de> for Status {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "full")]
@@ -15989,12 +15688,7 @@ impl<'de> ::serde::Deserialize<'de> for StickyNoteDataShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -16060,12 +15754,7 @@ impl<'de> ::serde::Deserialize<'de> for StrokeStyle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -16142,12 +15831,7 @@ impl<'de> ::serde::Deserialize<'de> for TagFillColor {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "tags")]
@@ -16204,12 +15888,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "projects")]
@@ -16271,12 +15950,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccountDiscoverySettingsAccountDisco
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16336,12 +16010,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamCollaborationSettingsCoOwnerRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16406,12 +16075,7 @@ for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16475,12 +16139,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamCopyAccessLevelSettingsCopyAccessLev
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16541,12 +16200,7 @@ for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16601,12 +16255,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16666,12 +16315,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsInviteExternalUser
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16733,12 +16377,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsWhoCanInvite {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16795,12 +16434,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberChangesRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16857,12 +16491,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberInviteRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16921,12 +16550,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16988,12 +16612,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsCreateAssetAcce
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17057,12 +16676,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultBoardAcc
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17125,12 +16739,7 @@ for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17195,12 +16804,7 @@ for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17260,12 +16864,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultProjectA
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17325,12 +16924,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsMoveBoardToAcco
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17394,12 +16988,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsRestrictAllowed
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17459,12 +17048,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnAccoun
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17528,12 +17112,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnOrgani
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17597,12 +17176,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingViaPubli
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -17698,12 +17272,7 @@ impl<'de> ::serde::Deserialize<'de> for TextAlign {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -17811,12 +17380,7 @@ impl<'de> ::serde::Deserialize<'de> for TextAlignVertical {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(
@@ -17881,12 +17445,7 @@ impl<'de> ::serde::Deserialize<'de> for TextOrientation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "connectors")]
@@ -17946,12 +17505,7 @@ impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultOperation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "enterprise")]
@@ -18013,12 +17567,7 @@ impl<'de> ::serde::Deserialize<'de> for UserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
-        ::std::result::Result::Ok(
-            Self::known(&value).unwrap_or(Self::UnknownValue(value)),
-        )
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
 #[cfg(feature = "scim")]
@@ -18069,6 +17618,47 @@ impl ItemData {
         }
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+impl ItemData {
+    /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
+    /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
+    /// fit its variant is decided by [`from_outer_tag`](Self::from_outer_tag) from the
+    /// parsed value, as it always was.
+    fn from_outer_tag_raw(
+        tag: ::std::option::Option<&str>,
+        raw: &::serde_json::value::RawValue,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        let decoded = match tag.unwrap_or_default() {
+            "document" => ::serde_json::from_str(raw.get()).map(Self::DocumentData),
+            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageData),
+            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+        };
+        match decoded {
+            ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
+            ::std::result::Result::Err(_) => {
+                ::serde_json::from_str(raw.get())
+                    .map(|value| Self::from_outer_tag(tag, value))
+            }
+        }
+    }
+}
 #[cfg(feature = "full")]
 impl ItemDataChanges {
     /// Decodes `value` as the variant that the enclosing object's `type` names;
@@ -18091,6 +17681,30 @@ impl ItemDataChanges {
                 }
             }
             _ => Self::Unknown(value),
+        }
+    }
+}
+#[cfg(feature = "full")]
+impl ItemDataChanges {
+    /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
+    /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
+    /// fit its variant is decided by [`from_outer_tag`](Self::from_outer_tag) from the
+    /// parsed value, as it always was.
+    fn from_outer_tag_raw(
+        tag: ::std::option::Option<&str>,
+        raw: &::serde_json::value::RawValue,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        let decoded = match tag.unwrap_or_default() {
+            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardData),
+            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageUrlDataChanges),
+            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+        };
+        match decoded {
+            ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
+            ::std::result::Result::Err(_) => {
+                ::serde_json::from_str(raw.get())
+                    .map(|value| Self::from_outer_tag(tag, value))
+            }
         }
     }
 }
@@ -18155,6 +17769,36 @@ impl ItemDataCreate {
         }
     }
 }
+#[cfg(feature = "items")]
+impl ItemDataCreate {
+    /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
+    /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
+    /// fit its variant is decided by [`from_outer_tag`](Self::from_outer_tag) from the
+    /// parsed value, as it always was.
+    fn from_outer_tag_raw(
+        tag: ::std::option::Option<&str>,
+        raw: &::serde_json::value::RawValue,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        let decoded = match tag.unwrap_or_default() {
+            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardData),
+            "card" => ::serde_json::from_str(raw.get()).map(Self::CardData),
+            "document" => ::serde_json::from_str(raw.get()).map(Self::DocumentUrlData),
+            "embed" => ::serde_json::from_str(raw.get()).map(Self::EmbedUrlData),
+            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageUrlData),
+            "shape" => ::serde_json::from_str(raw.get()).map(Self::ShapeData),
+            "sticky_note" => ::serde_json::from_str(raw.get()).map(Self::StickyNoteData),
+            "text" => ::serde_json::from_str(raw.get()).map(Self::TextData),
+            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+        };
+        match decoded {
+            ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
+            ::std::result::Result::Err(_) => {
+                ::serde_json::from_str(raw.get())
+                    .map(|value| Self::from_outer_tag(tag, value))
+            }
+        }
+    }
+}
 #[cfg(
     any(
         feature = "experimental",
@@ -18208,6 +17852,41 @@ impl ItemStyle {
                 }
             }
             _ => Self::Unknown(value),
+        }
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+impl ItemStyle {
+    /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
+    /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
+    /// fit its variant is decided by [`from_outer_tag`](Self::from_outer_tag) from the
+    /// parsed value, as it always was.
+    fn from_outer_tag_raw(
+        tag: ::std::option::Option<&str>,
+        raw: &::serde_json::value::RawValue,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        let decoded = match tag.unwrap_or_default() {
+            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardStyle),
+            "card" => ::serde_json::from_str(raw.get()).map(Self::CardStyle),
+            "frame" => ::serde_json::from_str(raw.get()).map(Self::FrameStyle),
+            "shape" => ::serde_json::from_str(raw.get()).map(Self::ShapeStyle),
+            "sticky_note" => ::serde_json::from_str(raw.get()).map(Self::StickyNoteStyle),
+            "text" => ::serde_json::from_str(raw.get()).map(Self::TextStyle),
+            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+        };
+        match decoded {
+            ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
+            ::std::result::Result::Err(_) => {
+                ::serde_json::from_str(raw.get())
+                    .map(|value| Self::from_outer_tag(tag, value))
+            }
         }
     }
 }
@@ -18293,6 +17972,44 @@ impl WidgetDataOutput {
         feature = "tags"
     )
 )]
+impl WidgetDataOutput {
+    /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
+    /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
+    /// fit its variant is decided by [`from_outer_tag`](Self::from_outer_tag) from the
+    /// parsed value, as it always was.
+    fn from_outer_tag_raw(
+        tag: ::std::option::Option<&str>,
+        raw: &::serde_json::value::RawValue,
+    ) -> ::std::result::Result<Self, ::serde_json::Error> {
+        let decoded = match tag.unwrap_or_default() {
+            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardData),
+            "card" => ::serde_json::from_str(raw.get()).map(Self::CardData),
+            "document" => ::serde_json::from_str(raw.get()).map(Self::DocumentData),
+            "embed" => ::serde_json::from_str(raw.get()).map(Self::EmbedData),
+            "frame" => ::serde_json::from_str(raw.get()).map(Self::FrameData),
+            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageData),
+            "shape" => ::serde_json::from_str(raw.get()).map(Self::ShapeData),
+            "sticky_note" => ::serde_json::from_str(raw.get()).map(Self::StickyNoteData),
+            "text" => ::serde_json::from_str(raw.get()).map(Self::TextData),
+            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+        };
+        match decoded {
+            ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
+            ::std::result::Result::Err(_) => {
+                ::serde_json::from_str(raw.get())
+                    .map(|value| Self::from_outer_tag(tag, value))
+            }
+        }
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for GenericItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -18303,6 +18020,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
                 rename = "createdAt",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
+            #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
             created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
             #[serde(
                 rename = "createdBy",
@@ -18310,7 +18028,9 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             )]
             created_by: ::std::option::Option<CreatedBy>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
+            data: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             id: ::std::string::String,
@@ -18320,6 +18040,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
                 rename = "modifiedAt",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
+            #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
             modified_at: ::std::option::Option<
                 ::chrono::DateTime<::chrono::offset::Utc>,
             >,
@@ -18333,7 +18054,9 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<Position>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<::serde_json::Value>,
+            style: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(rename = "type")]
             type_: ::std::string::String,
         }
@@ -18352,8 +18075,14 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             type_,
         } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| WidgetDataOutput::from_outer_tag(tag, v));
-        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
+        let data = data
+            .map(|raw| WidgetDataOutput::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
+        let style = style
+            .map(|raw| ItemStyle::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
             created_at,
             created_by,
@@ -18398,6 +18127,7 @@ impl<'de> ::serde::Deserialize<'de> for Item {
                 rename = "createdAt",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
+            #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
             created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
             #[serde(
                 rename = "createdBy",
@@ -18405,7 +18135,9 @@ impl<'de> ::serde::Deserialize<'de> for Item {
             )]
             created_by: ::std::option::Option<CreatedBy>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
+            data: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             id: ::std::string::String,
@@ -18414,6 +18146,7 @@ impl<'de> ::serde::Deserialize<'de> for Item {
                 rename = "modifiedAt",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
+            #[serde(default, deserialize_with = "crate::runtime::opt_date_time")]
             modified_at: ::std::option::Option<
                 ::chrono::DateTime<::chrono::offset::Utc>,
             >,
@@ -18443,7 +18176,10 @@ impl<'de> ::serde::Deserialize<'de> for Item {
             type_,
         } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| ItemData::from_outer_tag(tag, v));
+        let data = data
+            .map(|raw| ItemData::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
             created_at,
             created_by,
@@ -18467,7 +18203,9 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
         #[derive(::serde::Deserialize)]
         struct Shadow {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
+            data: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -18477,7 +18215,9 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<PositionChange>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<::serde_json::Value>,
+            style: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(
                 rename = "type",
                 skip_serializing_if = "::std::option::Option::is_none"
@@ -18488,8 +18228,14 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
             deserializer,
         )?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| ItemDataChanges::from_outer_tag(tag, v));
-        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
+        let data = data
+            .map(|raw| ItemDataChanges::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
+        let style = style
+            .map(|raw| ItemStyle::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
             data,
             geometry,
@@ -18509,7 +18255,9 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
         #[derive(::serde::Deserialize)]
         struct Shadow {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<::serde_json::Value>,
+            data: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -18517,7 +18265,9 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<PositionChange>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<::serde_json::Value>,
+            style: ::std::option::Option<
+                ::std::boxed::Box<::serde_json::value::RawValue>,
+            >,
             #[serde(rename = "type")]
             type_: ItemTypeChange,
         }
@@ -18525,8 +18275,14 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
             deserializer,
         )?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
-        let data = data.map(|v| ItemDataCreate::from_outer_tag(tag, v));
-        let style = style.map(|v| ItemStyle::from_outer_tag(tag, v));
+        let data = data
+            .map(|raw| ItemDataCreate::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
+        let style = style
+            .map(|raw| ItemStyle::from_outer_tag_raw(tag, &raw))
+            .transpose()
+            .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
             data,
             geometry,

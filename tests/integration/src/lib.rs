@@ -6,6 +6,7 @@
 #[rustfmt::skip]
 pub mod all_operations;
 pub mod canned;
+pub mod item_kinds;
 pub mod live_smoke;
 pub mod scripted;
 #[rustfmt::skip]

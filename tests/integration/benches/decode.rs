@@ -1,0 +1,154 @@
+//! Decoding item pages, with criterion: nanoseconds per item of `get-items`'s page type
+//! (`GenericItemCursorPaged`, `data` a list of `GenericItem`) for a page of 50 items of each item
+//! type the emulator creates, a page of all nine types mixed, and the items of the live corpus's
+//! `get-items` pages (when the corpus is there: `MIRO_LIVE_CORPUS`).
+//!
+//! Each page is fetched once from the in-process emulator; only the decoding
+//! (`serde_json::from_slice`, what the client does on its fast path) is timed. The table printed
+//! at the end gives each page's mean ns per item over every criterion sample.
+//!
+//! `cargo bench -p miro-tests --bench decode`
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, Criterion, Throughput};
+use miro_api::{types, MiroApi};
+use miro_emulator::Emulator;
+use miro_tests::item_kinds;
+use serde_json::Value;
+
+/// Per page name: total time and items decoded.
+static TOTALS: Mutex<BTreeMap<String, (Duration, u64)>> = Mutex::new(BTreeMap::new());
+
+/// One page to decode: its name, its bytes and how many items it holds.
+struct Page {
+    name: String,
+    bytes: Vec<u8>,
+    items: usize,
+}
+
+/// The first page of 50 items of `board`, as the emulator sends it.
+async fn first_page(base: &str, token: &str, board: &str) -> Vec<u8> {
+    let response = reqwest::Client::new()
+        .get(format!("{base}/v2/boards/{board}/items?limit=50"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// The items of the live corpus's `get-items` pages, as one page.
+fn live_page() -> Option<Page> {
+    let dir = std::path::PathBuf::from(std::env::var_os("MIRO_LIVE_CORPUS")?);
+    let index: Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).ok()?).ok()?;
+    let mut items = Vec::new();
+    for entry in index["bodies"].as_array()? {
+        if entry["operation"] != "get-items" || entry["status"] != 200 {
+            continue;
+        }
+        let file = dir.join("bodies").join(entry["file"].as_str()?);
+        let body: Value = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
+        items.extend(body["data"].as_array().cloned().unwrap_or_default());
+    }
+    let n = items.len();
+    (n > 0).then(|| Page {
+        name: "live_corpus".into(),
+        bytes: serde_json::to_vec(&serde_json::json!({"data": items, "type": "cursor-list"}))
+            .unwrap(),
+        items: n,
+    })
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (emu, mut pages) = runtime.block_on(async {
+        let emu = Emulator::builder()
+            .rate_limit(u64::MAX / 4, Duration::from_secs(60))
+            .log_requests(false)
+            .start()
+            .await
+            .unwrap();
+        let (base, token) = (emu.base_url(), emu.access_token());
+        let api = MiroApi::builder()
+            .base_url(&base)
+            .access_token(token.clone())
+            .build();
+        let kinds: Vec<&'static str> = item_kinds::kinds().into_iter().map(|(k, _)| k).collect();
+        let mut pages = Vec::new();
+        let board = item_kinds::new_board(&api, "mixed").await;
+        item_kinds::add_items(&api, &board, 50, |i| kinds[i % kinds.len()]).await;
+        pages.push(Page {
+            name: "mixed".into(),
+            bytes: first_page(&base, &token, &board).await,
+            items: 50,
+        });
+        for &kind in &kinds {
+            let board = item_kinds::new_board(&api, kind).await;
+            item_kinds::add_items(&api, &board, 50, |_| kind).await;
+            pages.push(Page {
+                name: kind.into(),
+                bytes: first_page(&base, &token, &board).await,
+                items: 50,
+            });
+        }
+        (emu, pages)
+    });
+    pages.extend(live_page());
+    for page in &pages {
+        let decoded: types::GenericItemCursorPaged =
+            serde_json::from_slice(&page.bytes).unwrap_or_else(|e| panic!("{}: {e}", page.name));
+        assert_eq!(decoded.data.len(), page.items, "{}", page.name);
+    }
+
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .configure_from_args();
+    {
+        let mut group = c.benchmark_group("decode_page");
+        for page in &pages {
+            group.throughput(Throughput::Elements(page.items as u64));
+            group.bench_function(page.name.as_str(), |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let p: types::GenericItemCursorPaged =
+                            serde_json::from_slice(black_box(&page.bytes)).unwrap();
+                        black_box(p);
+                    }
+                    let elapsed = start.elapsed();
+                    let mut totals = TOTALS.lock().unwrap();
+                    let t = totals.entry(page.name.clone()).or_default();
+                    t.0 += elapsed;
+                    t.1 += iters * page.items as u64;
+                    elapsed
+                })
+            });
+        }
+        group.finish();
+    }
+    c.final_summary();
+
+    println!("page           items  bytes/item  ns/item (mean over every sample)");
+    let totals = TOTALS.lock().unwrap();
+    for page in &pages {
+        if let Some((time, items)) = totals.get(&page.name) {
+            println!(
+                "{:<14} {:>5}  {:>10}  {:>7.0}",
+                page.name,
+                page.items,
+                page.bytes.len() / page.items,
+                time.as_nanos() as f64 / (*items).max(1) as f64
+            );
+        }
+    }
+    runtime.block_on(emu.shutdown());
+}
