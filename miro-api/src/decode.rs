@@ -156,6 +156,9 @@ pub fn from_value<T: DeserializeOwned>(
     from_slice(&serde_json::to_vec(value)?, strict)
 }
 
+/// The name under which `serde_json::value::RawValue` asks a deserializer for its text.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
 /// One step of a path in a body.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Seg {
@@ -1359,9 +1362,19 @@ impl<'t> Deserializer<'t> for Walk<'t, '_> {
 
     fn deserialize_newtype_struct<V: Visitor<'t>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, DeError> {
+        // `serde_json::value::RawValue` (how the generated types capture a value decoded
+        // later, such as an item's `data` by its `type`) asks for its text under serde_json's
+        // token; serde_json's own `Value` knows how to answer, so the node is handed to it.
+        if name == RAW_VALUE_TOKEN {
+            return self
+                .v
+                .to_value()
+                .deserialize_newtype_struct(name, visitor)
+                .map_err(de::Error::custom);
+        }
         visitor.visit_newtype_struct(self)
     }
 
