@@ -103,7 +103,8 @@ impl Raw {
 /// The cursor of a page found by a byte search, the JSON otherwise unread.
 fn cursor_in(body: &[u8]) -> Option<String> {
     let key = b"\"cursor\":\"";
-    let start = body.windows(key.len()).position(|w| w == key)? + key.len();
+    // From the end: the cursor follows the items.
+    let start = body.windows(key.len()).rposition(|w| w == key)? + key.len();
     let len = body[start..].iter().position(|&b| b == b'"')?;
     (len > 0).then(|| String::from_utf8_lossy(&body[start..start + len]).into_owned())
 }

@@ -201,7 +201,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
     bytes: &[u8],
     strict: bool,
 ) -> Result<(T, Vec<DecodeWarning>), Failure> {
-    let first = match serde_json::from_slice::<T>(bytes) {
+    let first = match crate::runtime::from_json::<T>(bytes) {
         Ok(body) => {
             if strict {
                 check_duplicates(bytes)?;

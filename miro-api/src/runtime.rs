@@ -300,6 +300,16 @@ where
     deserializer.deserialize_string(OpenEnum { known, unknown })
 }
 
+/// Decodes a JSON body as `T`, as `serde_json::from_slice` does: its text is checked as UTF-8
+/// once, then read as a `str` (`from_slice` checks each string as it reads it, the keys
+/// included). A body that is not UTF-8 goes to `from_slice`, for its error.
+pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
 /// Decodes a date and time (`DateTime<Utc>`) as chrono's own `Deserialize` does, faster: chrono
 /// reads every date through its relaxed RFC 3339 parser (a general format interpreter); this
 /// tries its strict RFC 3339 parser first (what Miro sends), and only a string that one rejects
@@ -597,6 +607,25 @@ mod tests {
         err("null");
         err("{}");
         err(r#"[1,"x"]"#);
+    }
+
+    #[test]
+    fn bodies_decode_as_from_slice_decodes_them() {
+        let cases: [&[u8]; 7] = [
+            br#"{"a":"x","b":[1,2.5,null]}"#,
+            b"{\"a\":\"\xc3\xa9\"}",
+            b"{\"a\":\"\xff\"}",
+            br#"{"a":1"#,
+            br#"{"a":1} x"#,
+            br#"{"a":"\ud800"}"#,
+            b"",
+        ];
+        for bytes in cases {
+            let ours = from_json::<serde_json::Value>(bytes).map_err(|e| e.to_string());
+            let theirs =
+                serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| e.to_string());
+            assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(bytes));
+        }
     }
 
     #[test]
