@@ -578,12 +578,18 @@ async fn kill_a_refresher(emu: &RunningEmulator, path: &std::path::Path, user: &
     emu.remove_fault(held);
 }
 
-/// Issue 24, case 1: a process killed while it spends the refresh token leaves its marker.
-/// Within the takeover bound nobody sends the marked token (callers get `RefreshBusy`); once
-/// the record has stayed marked for the bound, the next refresh takes it over and the user
-/// keeps working without authorizing again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_process_killed_mid_refresh_is_taken_over_after_the_bound() {
+/// A quick replica over SQLite, a signed-in user whose stored access token expired, and a
+/// refresher of it killed mid-refresh (its marker left on the record). The folder holds the
+/// database.
+async fn after_a_killed_refresher() -> (
+    RunningEmulator,
+    tempfile::TempDir,
+    Arc<dyn TokenStore>,
+    Miro,
+    String,
+    String,
+    TokenState,
+) {
     let emu = emulator(None).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokens.sqlite");
@@ -592,6 +598,16 @@ async fn a_process_killed_mid_refresh_is_taken_over_after_the_bound() {
     let (user, board, _) = setup(&emu, &miro).await;
     let old = expire_locally(&*store, &user).await;
     kill_a_refresher(&emu, &path, &user, &board).await;
+    (emu, dir, store, miro, user, board, old)
+}
+
+/// Issue 24, case 1: a process killed while it spends the refresh token leaves its marker.
+/// Within the takeover bound nobody sends the marked token (callers get `RefreshBusy`); once
+/// the record has stayed marked for the bound, the next refresh takes it over and the user
+/// keeps working without authorizing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_mid_refresh_is_taken_over_after_the_bound() {
+    let (emu, _dir, store, miro, user, board, old) = after_a_killed_refresher().await;
 
     let seen = Instant::now();
     let err = miro.access_token(&user).await.unwrap_err();
@@ -619,14 +635,7 @@ async fn a_process_killed_mid_refresh_is_taken_over_after_the_bound() {
 /// over after the bound) instead of answering `RefreshBusy` for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoke_completes_after_a_refresher_was_killed() {
-    let emu = emulator(None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tokens.sqlite");
-    let store: Arc<dyn TokenStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
-    let miro = quick_replica(&emu, store.clone(), Duration::from_millis(300));
-    let (user, board, _) = setup(&emu, &miro).await;
-    let old = expire_locally(&*store, &user).await;
-    kill_a_refresher(&emu, &path, &user, &board).await;
+    let (emu, _dir, store, miro, user, board, old) = after_a_killed_refresher().await;
 
     let started = Instant::now();
     assert!(miro.revoke(&user).await.expect("the revoke completes"));
