@@ -607,7 +607,7 @@ async fn after_a_killed_refresher() -> (
 /// keeps working without authorizing again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_killed_mid_refresh_is_taken_over_after_the_bound() {
-    let (emu, _dir, store, miro, user, board, old) = after_a_killed_refresher().await;
+    let (emu, _dir, _store, miro, user, board, old) = after_a_killed_refresher().await;
 
     let seen = Instant::now();
     let err = miro.access_token(&user).await.unwrap_err();
@@ -635,7 +635,7 @@ async fn a_process_killed_mid_refresh_is_taken_over_after_the_bound() {
 /// over after the bound) instead of answering `RefreshBusy` for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoke_completes_after_a_refresher_was_killed() {
-    let (emu, _dir, store, miro, user, board, old) = after_a_killed_refresher().await;
+    let (emu, _dir, store, miro, user, _board, old) = after_a_killed_refresher().await;
 
     let started = Instant::now();
     assert!(miro.revoke(&user).await.expect("the revoke completes"));
