@@ -31,19 +31,24 @@ for f in tests/integration/benches/decode.rs tests/integration/benches/runtime.r
   cp "$root/$f" "$tree/$f"
 done
 
-# The path of a bench's executable, built for the workspace at $1.
+# Builds a bench of the workspace at $1 and copies its executable to $tree/bin/$4 (the two
+# workspaces share the target directory, where their builds of a bench have the same name).
 bench_bin() {
-  (cd "$1" && cargo bench -q -p "$2" --bench "$3" --no-run --message-format=json 2>/dev/null) |
-    grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4
+  local built
+  built="$(cd "$1" && cargo bench -q -p "$2" --bench "$3" --no-run --message-format=json 2>/dev/null |
+    grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)"
+  cp "$built" "$tree/bin/$4"
+  echo "$tree/bin/$4"
 }
 
+mkdir -p "$tree/bin"
 declare -A bin
 for side in before after; do
   dir="$root"
   [ "$side" = before ] && dir="$tree"
-  bin[$side.decode]="$(bench_bin "$dir" miro-tests decode)"
-  bin[$side.runtime]="$(bench_bin "$dir" miro-tests runtime)"
-  bin[$side.walk]="$(bench_bin "$dir" miro-api-extended walk)"
+  bin[$side.decode]="$(bench_bin "$dir" miro-tests decode "$side-decode")"
+  bin[$side.runtime]="$(bench_bin "$dir" miro-tests runtime "$side-runtime")"
+  bin[$side.walk]="$(bench_bin "$dir" miro-api-extended walk "$side-walk")"
 done
 
 echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
