@@ -31,19 +31,23 @@ for f in tests/integration/benches/decode.rs tests/integration/benches/runtime.r
   cp "$root/$f" "$tree/$f"
 done
 
-# The path of a bench's executable, built for the workspace at $1.
+# Builds a bench of the workspace at $1 in the target directory $2 and prints the path of its
+# executable. The before side has its own target directory: the two workspaces' crates would
+# have the same names in a shared one, and the extracted sources are older than any build.
 bench_bin() {
-  (cd "$1" && cargo bench -q -p "$2" --bench "$3" --no-run --message-format=json 2>/dev/null) |
-    grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4
+  (cd "$1" && CARGO_TARGET_DIR="$2" cargo bench -q -p "$3" --bench "$4" --no-run \
+    --message-format=json 2>/dev/null) | grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4
 }
 
 declare -A bin
 for side in before after; do
-  dir="$root"
-  [ "$side" = before ] && dir="$tree"
-  bin[$side.decode]="$(bench_bin "$dir" miro-tests decode)"
-  bin[$side.runtime]="$(bench_bin "$dir" miro-tests runtime)"
-  bin[$side.walk]="$(bench_bin "$dir" miro-api-extended walk)"
+  dir="$root" target="$CARGO_TARGET_DIR"
+  [ "$side" = before ] && dir="$tree" target="$CARGO_TARGET_DIR/decode-bench-before"
+  for bench in miro-tests:decode miro-tests:runtime miro-api-extended:walk; do
+    path="$(bench_bin "$dir" "$target" "${bench%%:*}" "${bench#*:}")"
+    [ -x "$path" ] || { echo "no executable for $side ${bench#*:}" >&2; exit 1; }
+    bin[$side.${bench#*:}]="$path"
+  done
 done
 
 echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"

@@ -1,8 +1,9 @@
 //! Rewrites progenitor's output where it is wrong for Miro.
 //!
 //! - String enums become open: an `UnknownValue(String)` variant keeps any value the spec does not
-//!   list, and serializes it back unchanged (a known value decodes without allocating). Parsing a string (`FromStr`) accepts only known
-//!   values, so a typo is an error rather than an unknown value; `UnknownValue(..)` is explicit.
+//!   list, and serializes it back unchanged (a known value decodes without allocating). Parsing
+//!   a string (`FromStr`) accepts only known values, so a typo is an error rather than an
+//!   unknown value; `UnknownValue(..)` is explicit.
 //! - oneOfs marked by the `outer-type-discriminators` fix gain an `Unknown(serde_json::Value)`
 //!   variant, and every struct holding one beside a `type` field decodes it by that `type`
 //!   instead of guessing, once, from the raw text ([`crate::tagged`]).
