@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use common::capture::Captured;
 use common::faulty::{Faulty, WriteFault};
 use common::oauth::{miro, new_board, sign_in, start, stored, CLIENT_ID, REDIRECT, SECRET};
 use miro_api_extended::storage::MemoryStore;
@@ -16,20 +14,6 @@ fn refusing_writes() -> Faulty<MemoryStore> {
     let store = Faulty::memory();
     *store.always.lock().unwrap() = Some(WriteFault::Refuse);
     store
-}
-
-/// A `Write` that appends to a shared buffer, for capturing logs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]

@@ -9,8 +9,10 @@
 //! The fuzz runs `MIRO_TOKEN_FUZZ_CASES` cases (default 2500, a few seconds) from
 //! `MIRO_TOKEN_FUZZ_SEED` (default 29), and prints its figures (`--nocapture`).
 
+mod common;
+
+use common::capture::Captured;
 use std::collections::{HashMap, VecDeque};
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -30,20 +32,6 @@ const SECRET: &str = "client+secret/VERY=private~42";
 
 // ---------------------------------------------------------------------------------------
 // Logs and panics.
-
-/// A `Write` that appends to a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 

@@ -1,6 +1,7 @@
 //! Seeding helpers shared by the tests: they fill the emulator over HTTP.
 #![allow(dead_code)]
 
+pub mod capture;
 pub mod contract;
 pub mod faulty;
 pub mod oauth;
