@@ -1,4 +1,4 @@
-//! Walks one emulator board of sticky notes (10,000 by default), pages of 50, six ways, and
+//! Walks one emulator board of sticky notes (10,000 by default), pages of 50, seven ways, and
 //! prints each way's items per second and their ratios:
 //!
 //! - `bytes`: raw reqwest, the body only read (the cursor found by a byte search): the floor the
@@ -9,7 +9,9 @@
 //!   (`GenericItemCursorPaged`), as the client decodes it;
 //! - `pages`: `miro-api`'s `get_items`, page by page (the client with its default settings);
 //! - `stream`: `miro-api-extended`'s `get_all_items` stream (default settings: next page
-//!   prefetched).
+//!   prefetched);
+//! - `stream_local`: the same stream with `prefetch(false)` (each page fetched when the items
+//!   before it are used up, polled by the stream itself).
 //!
 //! The six alternate within each round (the first one rotates from round to round), so a change
 //! of load on the machine hits all alike; the figures are medians over the rounds. The machine
@@ -38,15 +40,17 @@ enum Way {
     Typed,
     Pages,
     Stream,
+    StreamLocal,
 }
 
-const WAYS: [Way; 6] = [
+const WAYS: [Way; 7] = [
     Way::Bytes,
     Way::Value,
     Way::Minimal,
     Way::Typed,
     Way::Pages,
     Way::Stream,
+    Way::StreamLocal,
 ];
 
 impl Way {
@@ -58,6 +62,7 @@ impl Way {
             Way::Typed => "raw reqwest + generated page type",
             Way::Pages => "miro-api get_items, page by page",
             Way::Stream => "miro-api-extended get_all_items stream",
+            Way::StreamLocal => "the stream, prefetch(false)",
         }
     }
 }
@@ -115,8 +120,11 @@ async fn walk(way: Way, api: &MiroApi, raw: &Raw, board: &str) -> usize {
     let mut items = 0usize;
     let mut cursor: Option<String> = None;
     match way {
-        Way::Stream => {
-            let mut stream = api.get_all_items(board).page_size(PAGE);
+        Way::Stream | Way::StreamLocal => {
+            let mut stream = api
+                .get_all_items(board)
+                .page_size(PAGE)
+                .prefetch(way == Way::Stream);
             while let Some(item) = stream.try_next().await.expect("a page") {
                 items += black_box(item.id.len()).min(1);
             }
@@ -166,7 +174,7 @@ async fn walk(way: Way, api: &MiroApi, raw: &Raw, board: &str) -> usize {
                 black_box(&page);
                 page.cursor.filter(|c| !c.is_empty())
             }
-            Way::Pages | Way::Stream => unreachable!(),
+            Way::Pages | Way::Stream | Way::StreamLocal => unreachable!(),
         };
         if cursor.is_none() {
             return items;
@@ -227,7 +235,7 @@ fn main() {
         let medians: Vec<f64> = rates.into_iter().map(median).collect();
         let at = |way: Way| medians[WAYS.iter().position(|w| *w == way).unwrap()];
         println!(
-            "walk of {n} sticky notes, pages of {PAGE}, {rounds} rounds, the six ways alternated (medians)"
+            "walk of {n} sticky notes, pages of {PAGE}, {rounds} rounds, the seven ways alternated (medians)"
         );
         println!("{:<42} {:>10} {:>8}", "way", "items/s", "us/page");
         for (way, rate) in WAYS.iter().zip(&medians) {
@@ -248,6 +256,7 @@ fn main() {
         };
         ratio(Way::Stream, Way::Value, " (target >= 1.5)");
         ratio(Way::Stream, Way::Minimal, " (target >= 0.5)");
+        ratio(Way::StreamLocal, Way::Value, "");
         ratio(Way::Typed, Way::Value, "");
         ratio(Way::Typed, Way::Minimal, "");
         // Per call: the client's time per page over raw reqwest decoding the same type.

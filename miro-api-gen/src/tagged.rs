@@ -1,9 +1,10 @@
 //! Outer-tagged values decode once, straight into their variant.
 //!
 //! A field whose type a sibling chooses (an item's `data` and `style`, chosen by its `type`) is
-//! read as raw JSON text (`serde_json`'s `RawValue`: the text is copied once, nothing parsed),
-//! then decoded from that text straight into the variant the sibling names, once the whole
-//! object is read. There is no intermediate `serde_json::Value` on this path.
+//! read as raw JSON text (the runtime's `RawText`: serde_json's raw-value capture, borrowed from
+//! the body when the decoder can lend it, so nothing is copied or parsed), then decoded from that
+//! text straight into the variant the sibling names, once the whole object is read. There is no
+//! intermediate `serde_json::Value` on this path.
 //!
 //! Behaviour is that of the `Value` path (`from_outer_tag`, still generated and public): an
 //! unknown tag keeps the data whole in `Unknown`, and data that does not decode as its
@@ -21,7 +22,7 @@ pub fn from_raw_impl(name: &Ident, arms: &[(String, Ident)]) -> Item {
     let arms: Vec<TokenStream> = arms
         .iter()
         .map(|(tag, variant)| {
-            quote! { #tag => ::serde_json::from_str(raw.get()).map(Self::#variant), }
+            quote! { #tag => ::serde_json::from_str(raw).map(Self::#variant), }
         })
         .collect();
     parse_quote! {
@@ -32,15 +33,15 @@ pub fn from_raw_impl(name: &Ident, arms: &[(String, Ident)]) -> Item {
             /// parsed value, as it always was.
             fn from_outer_tag_raw(
                 tag: ::std::option::Option<&str>,
-                raw: &::serde_json::value::RawValue,
+                raw: &str,
             ) -> ::std::result::Result<Self, ::serde_json::Error> {
                 let decoded = match tag.unwrap_or_default() {
                     #(#arms)*
-                    _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+                    _ => return ::serde_json::from_str(raw).map(Self::Unknown),
                 };
                 match decoded {
                     ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
-                    ::std::result::Result::Err(_) => ::serde_json::from_str(raw.get())
+                    ::std::result::Result::Err(_) => ::serde_json::from_str(raw)
                         .map(|value| Self::from_outer_tag(tag, value)),
                 }
             }
@@ -55,6 +56,7 @@ pub fn deserialize_impl(s: &ItemStruct, tagged: &[(Ident, String, bool)]) -> Ite
     let name = &s.ident;
     let mut shadow = s.clone();
     shadow.ident = format_ident!("Shadow");
+    shadow.generics = parse_quote!(<'raw>);
     shadow.vis = syn::Visibility::Inherited;
     shadow.attrs = vec![parse_quote!(#[derive(::serde::Deserialize)])];
     shadow.attrs.extend(
@@ -72,20 +74,19 @@ pub fn deserialize_impl(s: &ItemStruct, tagged: &[(Ident, String, bool)]) -> Ite
             let ident = f.ident.clone().unwrap();
             if let Some((_, ty, optional)) = tagged.iter().find(|(i, _, _)| *i == ident) {
                 let ty = format_ident!("{}", ty);
+                f.attrs.push(parse_quote!(#[serde(borrow)]));
                 if *optional {
-                    f.ty = parse_quote!(
-                        ::std::option::Option<::std::boxed::Box<::serde_json::value::RawValue>>
-                    );
+                    f.ty = parse_quote!(::std::option::Option<crate::runtime::RawText<'raw>>);
                     decodes.push(quote! {
                         let #ident = #ident
-                            .map(|raw| #ty::from_outer_tag_raw(tag, &raw))
+                            .map(|raw| #ty::from_outer_tag_raw(tag, raw.get()))
                             .transpose()
                             .map_err(::serde::de::Error::custom)?;
                     });
                 } else {
-                    f.ty = parse_quote!(::std::boxed::Box<::serde_json::value::RawValue>);
+                    f.ty = parse_quote!(crate::runtime::RawText<'raw>);
                     decodes.push(quote! {
-                        let #ident = #ty::from_outer_tag_raw(tag, &#ident)
+                        let #ident = #ty::from_outer_tag_raw(tag, #ident.get())
                             .map_err(::serde::de::Error::custom)?;
                     });
                 }
@@ -97,7 +98,7 @@ pub fn deserialize_impl(s: &ItemStruct, tagged: &[(Ident, String, bool)]) -> Ite
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
                 #shadow
-                let Shadow { #(#names),* } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
+                let Shadow { #(#names),* } = <Shadow<'de> as ::serde::Deserialize<'de>>::deserialize(deserializer)?;
                 let tag = crate::runtime::OuterTag::outer_tag(&type_);
                 #(#decodes)*
                 ::std::result::Result::Ok(Self { #(#names),* })
@@ -122,7 +123,7 @@ mod tests {
         };
         let tagged = [(format_ident!("data"), "ItemData".to_string(), true)];
         let code = quote::ToTokens::to_token_stream(&deserialize_impl(&s, &tagged)).to_string();
-        assert!(code.contains("RawValue"), "{code}");
+        assert!(code.contains("RawText"), "{code}");
         assert!(code.contains("from_outer_tag_raw"), "{code}");
         assert!(
             !code.contains("serde_json :: Value"),
@@ -133,9 +134,7 @@ mod tests {
         let arms = [("card".to_string(), format_ident!("CardData"))];
         let code = quote::ToTokens::to_token_stream(&from_raw_impl(&name, &arms)).to_string();
         assert!(
-            code.contains(
-                "\"card\" => :: serde_json :: from_str (raw . get ()) . map (Self :: CardData)"
-            ),
+            code.contains("\"card\" => :: serde_json :: from_str (raw) . map (Self :: CardData)"),
             "{code}"
         );
         assert!(

@@ -532,6 +532,10 @@ impl<'a> Call<'a> {
         let Some(budget) = &api.inner.budget else {
             return Ok(None);
         };
+        // The usual case first: admitted at once, with no waiter registered.
+        if let Admission::Go(reservation) = budget.admit(cost) {
+            return Ok(Some(reservation));
+        }
         loop {
             // Listening before asking: a window learnt between the two still wakes this call.
             let changed = budget.changed();
@@ -608,20 +612,18 @@ impl<'a> Call<'a> {
     /// an empty one leaves an empty segment), sending the request to another resource.
     fn check_path(&self, request: &reqwest::Request) -> Result<(), Error> {
         let base_segments = self.api.inner.base_segments;
-        let sent: Vec<&str> = request
-            .url()
-            .path_segments()
-            .map(|s| s.skip(base_segments).collect())
-            .unwrap_or_default();
-        let template: Vec<&str> = self.op.path.trim_start_matches('/').split('/').collect();
-        let fits = sent.len() == template.len()
-            && sent.iter().zip(&template).all(|(got, want)| {
-                if want.starts_with('{') {
-                    !got.is_empty()
-                } else {
-                    got == want
+        let fits = request.url().path_segments().is_some_and(|sent| {
+            let mut sent = sent.skip(base_segments);
+            let mut template = self.op.path.trim_start_matches('/').split('/');
+            loop {
+                match (sent.next(), template.next()) {
+                    (None, None) => break true,
+                    (Some(got), Some(want)) if want.starts_with('{') && !got.is_empty() => {}
+                    (Some(got), Some(want)) if !want.starts_with('{') && got == want => {}
+                    _ => break false,
                 }
-            });
+            }
+        });
         if fits {
             Ok(())
         } else {

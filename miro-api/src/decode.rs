@@ -50,6 +50,9 @@ use serde::de::{
 };
 use serde_json::Value;
 
+pub use crate::runtime::with_page_size;
+use crate::runtime::RAW_VALUE_TOKEN;
+
 /// At most this many distinct fields (by schema path, list indexes left out) are dropped from
 /// one body before decoding gives up.
 pub const MAX_DROPPED: usize = 64;
@@ -155,9 +158,6 @@ pub fn from_value<T: DeserializeOwned>(
     // The value's own text: a value has no duplicate keys left, so the bytes decode as it.
     from_slice(&serde_json::to_vec(value)?, strict)
 }
-
-/// The name under which `serde_json::value::RawValue` asks a deserializer for its text.
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// One step of a path in a body.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

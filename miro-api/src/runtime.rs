@@ -345,11 +345,59 @@ impl serde::de::Visitor<'_> for DateTimeVisitor {
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if let Some(date) = utc_date_time(v) {
+            return Ok(date);
+        }
         chrono::DateTime::parse_from_rfc3339(v)
             .or_else(|_| v.parse::<chrono::DateTime<chrono::FixedOffset>>())
             .map(|d| d.with_timezone(&chrono::Utc))
             .map_err(E::custom)
     }
+}
+
+/// The one shape Miro writes its dates in, `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (a fraction of 1 to
+/// 9 digits), read by position; anything else (an offset, a leap second, a longer fraction, an
+/// invalid day) is `None` and left to chrono. For every string it reads, the instant is the one
+/// chrono's RFC 3339 parser gives (a unit test compares them).
+fn utc_date_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[b.len() - 1] != b'Z' {
+        return None;
+    }
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    // Two digits at `i`, as a number.
+    let two = |i: usize| -> Option<u32> {
+        let (high, low) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
+        (high < 10 && low < 10).then_some(u32::from(high) * 10 + u32::from(low))
+    };
+    let nanos = match &b[19..b.len() - 1] {
+        [] => 0,
+        [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+            let mut n = 0u32;
+            for &c in fraction {
+                let digit = c.wrapping_sub(b'0');
+                if digit >= 10 {
+                    return None;
+                }
+                n = n * 10 + u32::from(digit);
+            }
+            n * 10u32.pow(9 - fraction.len() as u32)
+        }
+        _ => return None,
+    };
+    let year = two(0)? * 100 + two(2)?;
+    let (second, minute, hour) = (two(17)?, two(14)?, two(11)?);
+    if second > 59 {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(year as i32, two(5)?, two(8)?)?;
+    let time = chrono::NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    Some(chrono::DateTime::from_naive_utc_and_offset(
+        date.and_time(time),
+        chrono::Utc,
+    ))
 }
 
 thread_local! {
@@ -361,8 +409,10 @@ thread_local! {
 const MAX_RESERVED: usize = 1000;
 
 /// Runs `decode` with `page_size` as the size [`page_list`] reserves: the page size a request
-/// asked for (the `limit` it sent), for decoding its response on this thread.
-pub(crate) fn with_page_size<R>(page_size: Option<u32>, decode: impl FnOnce() -> R) -> R {
+/// asked for (the `limit` it sent), for decoding its response on this thread. The client does
+/// this for every paginated call; use it when decoding a page you fetched yourself
+/// (re-exported as `miro_api::decode::with_page_size`).
+pub fn with_page_size<R>(page_size: Option<u32>, decode: impl FnOnce() -> R) -> R {
     struct Restore(usize);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -401,6 +451,73 @@ where
         }
     }
     deserializer.deserialize_seq(PageList(std::marker::PhantomData))
+}
+
+/// The name under which serde_json's `RawValue` asks a deserializer for a value's JSON text
+/// (borrowed from the input when it can) instead of the value.
+pub(crate) const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// The JSON text of one value, as serde_json's `RawValue` captures it (nothing parsed), but
+/// borrowed from the body when the decoder can lend it (`from_str`, `from_slice`): no copy. A
+/// decoder that cannot (a `serde_json::Value`, a reader) hands over an owned copy.
+pub struct RawText<'de>(std::borrow::Cow<'de, str>);
+
+impl RawText<'_> {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for RawText<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+        use std::borrow::Cow;
+
+        /// The text itself: borrowed, or owned.
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any valid JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        impl<'de> DeserializeSeed<'de> for Text {
+            type Value = Cow<'de, str>;
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Self::Value, D::Error> {
+                d.deserialize_str(self)
+            }
+        }
+
+        /// The raw value's one entry: its key (the token), then its text.
+        struct Entry;
+        impl<'de> Visitor<'de> for Entry {
+            type Value = RawText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any valid JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                if map.next_key::<de::IgnoredAny>()?.is_none() {
+                    return Err(de::Error::invalid_length(0, &self));
+                }
+                map.next_value_seed(Text).map(RawText)
+            }
+        }
+        let RawText(text) = deserializer.deserialize_newtype_struct(RAW_VALUE_TOKEN, Entry)?;
+        Ok(RawText(text))
+    }
 }
 
 /// The value of an item's `type` field, whatever its Rust type, for decoding its data.
@@ -547,6 +664,28 @@ mod tests {
             "2024-01-01T00:00:00Z ",
             "2024-01-01T00:00:00.Z",
             "2024-01-01T00:00:00,5Z",
+            "2022-03-30T17:26:50.000Z",
+            "2022-03-30T17:26:50.1Z",
+            "2022-03-30T17:26:50.123456789Z",
+            "2022-03-30T17:26:50.1234567891Z",
+            "2022-03-30T17:26:60Z",
+            "2016-12-31T23:59:60Z",
+            "2022-03-30T24:00:00Z",
+            "2022-03-30T23:60:00Z",
+            "2022-13-30T23:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-02-29T00:00:00Z",
+            "2022-03-30t17:26:50Z",
+            "2022-03-30 17:26:50Z",
+            "2022-03-30T17:26:50z",
+            "2022-03-30T17:26:50.Z",
+            "2022-03-30T17:26:5a.000Z",
+            "2022-03-30T17:26:50.00aZ",
+            "2022-03-30T17:26:50.-1Z",
+            "-022-03-30T17:26:50Z",
+            "0000-00-00T00:00:00Z",
+            "2022-03-30T17:26:50.000+00:00",
+            "2022-03-30T17:26:50.000-00:00",
         ];
         let mut accepted = 0;
         for s in samples {

@@ -272,8 +272,9 @@ impl Request {
     }
 }
 
-/// A page request under way: a tokio task when a runtime is there (so the next page loads
-/// while the caller works through the current one), else a future polled by the stream.
+/// A page request under way. A prefetched page is a tokio task when a runtime is there (so it
+/// loads while the caller works through the current one); a page awaited now, or any page
+/// without a runtime, is a future polled by the stream itself.
 enum InFlight<T> {
     Task(tokio::task::JoinHandle<PageResult<T>>),
     Local(BoxFuture<'static, PageResult<T>>),
@@ -724,9 +725,10 @@ impl<T: DeserializeOwned + Send + 'static> Stream for PageStream<T> {
                 Next::Page(at) => at.clone(),
             };
             let req = &this.req;
+            // A page not prefetched is awaited right here: polled in place, not spawned.
             let inflight = this
                 .inflight
-                .get_or_insert_with(|| InFlight::start(req.fetch(&at)));
+                .get_or_insert_with(|| InFlight::Local(req.fetch(&at).boxed()));
             let result = ready!(inflight.poll(cx));
             this.inflight = None;
             let operation = this.req.op.method_name;

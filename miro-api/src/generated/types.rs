@@ -17643,18 +17643,17 @@ impl ItemData {
     /// parsed value, as it always was.
     fn from_outer_tag_raw(
         tag: ::std::option::Option<&str>,
-        raw: &::serde_json::value::RawValue,
+        raw: &str,
     ) -> ::std::result::Result<Self, ::serde_json::Error> {
         let decoded = match tag.unwrap_or_default() {
-            "document" => ::serde_json::from_str(raw.get()).map(Self::DocumentData),
-            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageData),
-            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+            "document" => ::serde_json::from_str(raw).map(Self::DocumentData),
+            "image" => ::serde_json::from_str(raw).map(Self::ImageData),
+            _ => return ::serde_json::from_str(raw).map(Self::Unknown),
         };
         match decoded {
             ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
             ::std::result::Result::Err(_) => {
-                ::serde_json::from_str(raw.get())
-                    .map(|value| Self::from_outer_tag(tag, value))
+                ::serde_json::from_str(raw).map(|value| Self::from_outer_tag(tag, value))
             }
         }
     }
@@ -17692,18 +17691,17 @@ impl ItemDataChanges {
     /// parsed value, as it always was.
     fn from_outer_tag_raw(
         tag: ::std::option::Option<&str>,
-        raw: &::serde_json::value::RawValue,
+        raw: &str,
     ) -> ::std::result::Result<Self, ::serde_json::Error> {
         let decoded = match tag.unwrap_or_default() {
-            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardData),
-            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageUrlDataChanges),
-            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+            "app_card" => ::serde_json::from_str(raw).map(Self::AppCardData),
+            "image" => ::serde_json::from_str(raw).map(Self::ImageUrlDataChanges),
+            _ => return ::serde_json::from_str(raw).map(Self::Unknown),
         };
         match decoded {
             ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
             ::std::result::Result::Err(_) => {
-                ::serde_json::from_str(raw.get())
-                    .map(|value| Self::from_outer_tag(tag, value))
+                ::serde_json::from_str(raw).map(|value| Self::from_outer_tag(tag, value))
             }
         }
     }
@@ -17777,24 +17775,23 @@ impl ItemDataCreate {
     /// parsed value, as it always was.
     fn from_outer_tag_raw(
         tag: ::std::option::Option<&str>,
-        raw: &::serde_json::value::RawValue,
+        raw: &str,
     ) -> ::std::result::Result<Self, ::serde_json::Error> {
         let decoded = match tag.unwrap_or_default() {
-            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardData),
-            "card" => ::serde_json::from_str(raw.get()).map(Self::CardData),
-            "document" => ::serde_json::from_str(raw.get()).map(Self::DocumentUrlData),
-            "embed" => ::serde_json::from_str(raw.get()).map(Self::EmbedUrlData),
-            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageUrlData),
-            "shape" => ::serde_json::from_str(raw.get()).map(Self::ShapeData),
-            "sticky_note" => ::serde_json::from_str(raw.get()).map(Self::StickyNoteData),
-            "text" => ::serde_json::from_str(raw.get()).map(Self::TextData),
-            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+            "app_card" => ::serde_json::from_str(raw).map(Self::AppCardData),
+            "card" => ::serde_json::from_str(raw).map(Self::CardData),
+            "document" => ::serde_json::from_str(raw).map(Self::DocumentUrlData),
+            "embed" => ::serde_json::from_str(raw).map(Self::EmbedUrlData),
+            "image" => ::serde_json::from_str(raw).map(Self::ImageUrlData),
+            "shape" => ::serde_json::from_str(raw).map(Self::ShapeData),
+            "sticky_note" => ::serde_json::from_str(raw).map(Self::StickyNoteData),
+            "text" => ::serde_json::from_str(raw).map(Self::TextData),
+            _ => return ::serde_json::from_str(raw).map(Self::Unknown),
         };
         match decoded {
             ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
             ::std::result::Result::Err(_) => {
-                ::serde_json::from_str(raw.get())
-                    .map(|value| Self::from_outer_tag(tag, value))
+                ::serde_json::from_str(raw).map(|value| Self::from_outer_tag(tag, value))
             }
         }
     }
@@ -17870,22 +17867,21 @@ impl ItemStyle {
     /// parsed value, as it always was.
     fn from_outer_tag_raw(
         tag: ::std::option::Option<&str>,
-        raw: &::serde_json::value::RawValue,
+        raw: &str,
     ) -> ::std::result::Result<Self, ::serde_json::Error> {
         let decoded = match tag.unwrap_or_default() {
-            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardStyle),
-            "card" => ::serde_json::from_str(raw.get()).map(Self::CardStyle),
-            "frame" => ::serde_json::from_str(raw.get()).map(Self::FrameStyle),
-            "shape" => ::serde_json::from_str(raw.get()).map(Self::ShapeStyle),
-            "sticky_note" => ::serde_json::from_str(raw.get()).map(Self::StickyNoteStyle),
-            "text" => ::serde_json::from_str(raw.get()).map(Self::TextStyle),
-            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+            "app_card" => ::serde_json::from_str(raw).map(Self::AppCardStyle),
+            "card" => ::serde_json::from_str(raw).map(Self::CardStyle),
+            "frame" => ::serde_json::from_str(raw).map(Self::FrameStyle),
+            "shape" => ::serde_json::from_str(raw).map(Self::ShapeStyle),
+            "sticky_note" => ::serde_json::from_str(raw).map(Self::StickyNoteStyle),
+            "text" => ::serde_json::from_str(raw).map(Self::TextStyle),
+            _ => return ::serde_json::from_str(raw).map(Self::Unknown),
         };
         match decoded {
             ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
             ::std::result::Result::Err(_) => {
-                ::serde_json::from_str(raw.get())
-                    .map(|value| Self::from_outer_tag(tag, value))
+                ::serde_json::from_str(raw).map(|value| Self::from_outer_tag(tag, value))
             }
         }
     }
@@ -17979,25 +17975,24 @@ impl WidgetDataOutput {
     /// parsed value, as it always was.
     fn from_outer_tag_raw(
         tag: ::std::option::Option<&str>,
-        raw: &::serde_json::value::RawValue,
+        raw: &str,
     ) -> ::std::result::Result<Self, ::serde_json::Error> {
         let decoded = match tag.unwrap_or_default() {
-            "app_card" => ::serde_json::from_str(raw.get()).map(Self::AppCardData),
-            "card" => ::serde_json::from_str(raw.get()).map(Self::CardData),
-            "document" => ::serde_json::from_str(raw.get()).map(Self::DocumentData),
-            "embed" => ::serde_json::from_str(raw.get()).map(Self::EmbedData),
-            "frame" => ::serde_json::from_str(raw.get()).map(Self::FrameData),
-            "image" => ::serde_json::from_str(raw.get()).map(Self::ImageData),
-            "shape" => ::serde_json::from_str(raw.get()).map(Self::ShapeData),
-            "sticky_note" => ::serde_json::from_str(raw.get()).map(Self::StickyNoteData),
-            "text" => ::serde_json::from_str(raw.get()).map(Self::TextData),
-            _ => return ::serde_json::from_str(raw.get()).map(Self::Unknown),
+            "app_card" => ::serde_json::from_str(raw).map(Self::AppCardData),
+            "card" => ::serde_json::from_str(raw).map(Self::CardData),
+            "document" => ::serde_json::from_str(raw).map(Self::DocumentData),
+            "embed" => ::serde_json::from_str(raw).map(Self::EmbedData),
+            "frame" => ::serde_json::from_str(raw).map(Self::FrameData),
+            "image" => ::serde_json::from_str(raw).map(Self::ImageData),
+            "shape" => ::serde_json::from_str(raw).map(Self::ShapeData),
+            "sticky_note" => ::serde_json::from_str(raw).map(Self::StickyNoteData),
+            "text" => ::serde_json::from_str(raw).map(Self::TextData),
+            _ => return ::serde_json::from_str(raw).map(Self::Unknown),
         };
         match decoded {
             ::std::result::Result::Ok(data) => ::std::result::Result::Ok(data),
             ::std::result::Result::Err(_) => {
-                ::serde_json::from_str(raw.get())
-                    .map(|value| Self::from_outer_tag(tag, value))
+                ::serde_json::from_str(raw).map(|value| Self::from_outer_tag(tag, value))
             }
         }
     }
@@ -18015,7 +18010,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
         #[derive(::serde::Deserialize)]
-        struct Shadow {
+        struct Shadow<'raw> {
             #[serde(
                 rename = "createdAt",
                 skip_serializing_if = "::std::option::Option::is_none"
@@ -18028,9 +18023,8 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             )]
             created_by: ::std::option::Option<CreatedBy>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<
-                ::std::boxed::Box<::serde_json::value::RawValue>,
-            >,
+            #[serde(borrow)]
+            data: ::std::option::Option<crate::runtime::RawText<'raw>>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             id: ::std::string::String,
@@ -18054,9 +18048,8 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<Position>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<
-                ::std::boxed::Box<::serde_json::value::RawValue>,
-            >,
+            #[serde(borrow)]
+            style: ::std::option::Option<crate::runtime::RawText<'raw>>,
             #[serde(rename = "type")]
             type_: ::std::string::String,
         }
@@ -18073,14 +18066,14 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             position,
             style,
             type_,
-        } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
+        } = <Shadow<'de> as ::serde::Deserialize<'de>>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
         let data = data
-            .map(|raw| WidgetDataOutput::from_outer_tag_raw(tag, &raw))
+            .map(|raw| WidgetDataOutput::from_outer_tag_raw(tag, raw.get()))
             .transpose()
             .map_err(::serde::de::Error::custom)?;
         let style = style
-            .map(|raw| ItemStyle::from_outer_tag_raw(tag, &raw))
+            .map(|raw| ItemStyle::from_outer_tag_raw(tag, raw.get()))
             .transpose()
             .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
@@ -18122,7 +18115,7 @@ impl<'de> ::serde::Deserialize<'de> for Item {
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
         #[derive(::serde::Deserialize)]
-        struct Shadow {
+        struct Shadow<'raw> {
             #[serde(
                 rename = "createdAt",
                 skip_serializing_if = "::std::option::Option::is_none"
@@ -18135,9 +18128,8 @@ impl<'de> ::serde::Deserialize<'de> for Item {
             )]
             created_by: ::std::option::Option<CreatedBy>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<
-                ::std::boxed::Box<::serde_json::value::RawValue>,
-            >,
+            #[serde(borrow)]
+            data: ::std::option::Option<crate::runtime::RawText<'raw>>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             id: ::std::string::String,
@@ -18174,10 +18166,10 @@ impl<'de> ::serde::Deserialize<'de> for Item {
             parent,
             position,
             type_,
-        } = <Shadow as ::serde::Deserialize>::deserialize(deserializer)?;
+        } = <Shadow<'de> as ::serde::Deserialize<'de>>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
         let data = data
-            .map(|raw| ItemData::from_outer_tag_raw(tag, &raw))
+            .map(|raw| ItemData::from_outer_tag_raw(tag, raw.get()))
             .transpose()
             .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
@@ -18201,11 +18193,10 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
         #[derive(::serde::Deserialize)]
-        struct Shadow {
+        struct Shadow<'raw> {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<
-                ::std::boxed::Box<::serde_json::value::RawValue>,
-            >,
+            #[serde(borrow)]
+            data: ::std::option::Option<crate::runtime::RawText<'raw>>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -18215,25 +18206,24 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<PositionChange>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<
-                ::std::boxed::Box<::serde_json::value::RawValue>,
-            >,
+            #[serde(borrow)]
+            style: ::std::option::Option<crate::runtime::RawText<'raw>>,
             #[serde(
                 rename = "type",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
             type_: ::std::option::Option<ItemTypeChange>,
         }
-        let Shadow { data, geometry, id, parent, position, style, type_ } = <Shadow as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
+        let Shadow { data, geometry, id, parent, position, style, type_ } = <Shadow<
+            'de,
+        > as ::serde::Deserialize<'de>>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
         let data = data
-            .map(|raw| ItemDataChanges::from_outer_tag_raw(tag, &raw))
+            .map(|raw| ItemDataChanges::from_outer_tag_raw(tag, raw.get()))
             .transpose()
             .map_err(::serde::de::Error::custom)?;
         let style = style
-            .map(|raw| ItemStyle::from_outer_tag_raw(tag, &raw))
+            .map(|raw| ItemStyle::from_outer_tag_raw(tag, raw.get()))
             .transpose()
             .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {
@@ -18253,11 +18243,10 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
         #[derive(::serde::Deserialize)]
-        struct Shadow {
+        struct Shadow<'raw> {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            data: ::std::option::Option<
-                ::std::boxed::Box<::serde_json::value::RawValue>,
-            >,
+            #[serde(borrow)]
+            data: ::std::option::Option<crate::runtime::RawText<'raw>>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             geometry: ::std::option::Option<Geometry>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -18265,22 +18254,21 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<PositionChange>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            style: ::std::option::Option<
-                ::std::boxed::Box<::serde_json::value::RawValue>,
-            >,
+            #[serde(borrow)]
+            style: ::std::option::Option<crate::runtime::RawText<'raw>>,
             #[serde(rename = "type")]
             type_: ItemTypeChange,
         }
-        let Shadow { data, geometry, parent, position, style, type_ } = <Shadow as ::serde::Deserialize>::deserialize(
-            deserializer,
-        )?;
+        let Shadow { data, geometry, parent, position, style, type_ } = <Shadow<
+            'de,
+        > as ::serde::Deserialize<'de>>::deserialize(deserializer)?;
         let tag = crate::runtime::OuterTag::outer_tag(&type_);
         let data = data
-            .map(|raw| ItemDataCreate::from_outer_tag_raw(tag, &raw))
+            .map(|raw| ItemDataCreate::from_outer_tag_raw(tag, raw.get()))
             .transpose()
             .map_err(::serde::de::Error::custom)?;
         let style = style
-            .map(|raw| ItemStyle::from_outer_tag_raw(tag, &raw))
+            .map(|raw| ItemStyle::from_outer_tag_raw(tag, raw.get()))
             .transpose()
             .map_err(::serde::de::Error::custom)?;
         ::std::result::Result::Ok(Self {

@@ -5,10 +5,16 @@
 //!
 //! Each page is fetched once from the in-process emulator; only the decoding is timed, with
 //! `serde_json::from_slice` (what a raw reqwest user writes). `mixed_text` is the mixed page
-//! decoded as the client now decodes a body: checked as UTF-8 once, then read as a `str`. The
-//! table printed at the end gives each page's mean ns per item over every criterion sample.
+//! checked as UTF-8 once, then read as a `str`; `mixed_client` is it decoded exactly as the
+//! client decodes a response (`miro_api::decode::from_slice` with the page list reserved at the
+//! page size asked for). The table printed at the end gives each page's mean ns per item over
+//! every criterion sample.
 //!
 //! `cargo bench -p miro-tests --bench decode`
+//!
+//! With `DECODE_BENCH_ITERS=N` (and optionally `DECODE_BENCH_PAGE=name`), each page (or the one
+//! named) is decoded N times without criterion and the bench exits: a fixed amount of work, for
+//! counting instructions with `valgrind --tool=callgrind`, which a loaded machine does not change.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -28,16 +34,30 @@ struct Page {
     name: String,
     bytes: Vec<u8>,
     items: usize,
-    /// Decoded from a `str` (checked as UTF-8 first) rather than from the bytes.
-    text: bool,
+    /// How it is decoded.
+    way: Way,
 }
 
 fn decode(page: &Page) -> types::GenericItemCursorPaged {
-    if page.text {
-        serde_json::from_str(std::str::from_utf8(&page.bytes).unwrap()).unwrap()
-    } else {
-        serde_json::from_slice(&page.bytes).unwrap()
+    match page.way {
+        Way::Slice => serde_json::from_slice(&page.bytes).unwrap(),
+        Way::Text => serde_json::from_str(std::str::from_utf8(&page.bytes).unwrap()).unwrap(),
+        Way::Client => miro_api::decode::with_page_size(Some(page.items as u32), || {
+            miro_api::decode::from_slice(&page.bytes, false).unwrap().0
+        }),
     }
+}
+
+/// How a page's bytes are decoded.
+#[derive(Clone, Copy)]
+enum Way {
+    /// `serde_json::from_slice`, what a raw reqwest user writes.
+    Slice,
+    /// Checked as UTF-8 once, then `serde_json::from_str`.
+    Text,
+    /// As the client decodes a response: `miro_api::decode::from_slice` (UTF-8 checked once,
+    /// tolerant), the page list reserved at the page size the request asked for.
+    Client,
 }
 
 /// The first page of 50 items of `board`, as the emulator sends it.
@@ -71,7 +91,7 @@ fn live_page() -> Option<Page> {
         bytes: serde_json::to_vec(&serde_json::json!({"data": items, "type": "cursor-list"}))
             .unwrap(),
         items: n,
-        text: false,
+        way: Way::Slice,
     })
 }
 
@@ -101,7 +121,7 @@ fn main() {
             name: "mixed".into(),
             bytes: first_page(&base, &token, &board).await,
             items: 50,
-            text: false,
+            way: Way::Slice,
         });
         for &kind in &kinds {
             let board = item_kinds::new_board(&api, kind).await;
@@ -110,23 +130,46 @@ fn main() {
                 name: kind.into(),
                 bytes: first_page(&base, &token, &board).await,
                 items: 50,
-                text: false,
+                way: Way::Slice,
             });
         }
         (emu, pages)
     });
-    pages.insert(
-        1,
-        Page {
-            name: "mixed_text".into(),
+    for (at, name, way) in [
+        (1, "mixed_text", Way::Text),
+        (2, "mixed_client", Way::Client),
+    ] {
+        let page = Page {
+            name: name.into(),
             bytes: pages[0].bytes.clone(),
             items: pages[0].items,
-            text: true,
-        },
-    );
+            way,
+        };
+        pages.insert(at, page);
+    }
     pages.extend(live_page());
     for page in &pages {
         assert_eq!(decode(page).data.len(), page.items, "{}", page.name);
+    }
+
+    if let Some(iters) = std::env::var("DECODE_BENCH_ITERS")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        let only = std::env::var("DECODE_BENCH_PAGE").ok();
+        for page in pages
+            .iter()
+            .filter(|p| only.as_deref().is_none_or(|name| name == p.name))
+        {
+            let start = Instant::now();
+            for _ in 0..iters {
+                black_box(decode(black_box(page)));
+            }
+            let per_item = start.elapsed().as_nanos() as f64 / (iters * page.items as u64) as f64;
+            println!("{:<14} {iters} decodes, {per_item:.0} ns/item", page.name);
+        }
+        runtime.block_on(emu.shutdown());
+        return;
     }
 
     let mut c = Criterion::default()
