@@ -190,6 +190,17 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
         stats.open_enums,
         stats.tagged_structs
     );
+    println!(
+        "  sealed {} structs (#[non_exhaustive]), added {} setters and {} constructors",
+        stats.sealed.structs, stats.sealed.setters, stats.sealed.constructors
+    );
+    println!(
+        "  docs: {} public fields and variants had none ({} got a generated sentence), {} descriptions cleaned of HTML, {} types got a generated sentence",
+        stats.documented.undocumented_before,
+        stats.documented.generated,
+        stats.documented.cleaned,
+        stats.documented.types_generated
+    );
     for (name, n) in &stats.fixes {
         println!("  fix {name}: {n} change(s)");
     }
