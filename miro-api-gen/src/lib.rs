@@ -182,7 +182,19 @@ pub fn generate(
          mod methods;\n\
          pub mod operations;\n\
          pub mod requests;\n\
-         pub mod types;\n"
+         pub mod types;\n\n\
+         /// The spec repository this code was generated from: `{repo}`.\n\
+         pub const SPEC_REPOSITORY: &str = \"{repo}\";\n\
+         /// The path of the spec file in [`SPEC_REPOSITORY`]: `{path}`.\n\
+         pub const SPEC_PATH: &str = \"{path}\";\n\
+         /// The commit of [`SPEC_REPOSITORY`] this code was generated from: `{commit}`.\n\
+         pub const SPEC_COMMIT: &str = \"{commit}\";\n\
+         /// The sha256 of the spec file at [`SPEC_COMMIT`]: `{sha}`.\n\
+         pub const SPEC_SHA256: &str = \"{sha}\";\n",
+        repo = pin.repository,
+        path = pin.path,
+        commit = pin.commit,
+        sha = pin.sha256,
     );
     let request_types = format_items(
         parse_items(request_types::table(

@@ -2,6 +2,7 @@
 
 use crate::types::{ConnectorCreationData, ItemConnectionCreationData};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ConnectorCreationData {
     /// A connector from the item `start_id` to the item `end_id`, with Miro's default shape and
     /// style (set them with `.shape(..)` and `.style(..)`).

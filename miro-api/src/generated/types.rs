@@ -4,7 +4,10 @@
 #![allow(clippy::all, clippy::pedantic, dead_code, rustdoc::all)]
 //! Request and response types of the Miro REST API.
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Contains information about the user who performed the action.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Actor {
@@ -19,7 +22,10 @@ pub struct Actor {
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `AddProjectMemberRequest`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct AddProjectMemberRequest {
@@ -29,7 +35,10 @@ pub struct AddProjectMemberRequest {
     pub role: ProjectRole,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `AdminRole`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AdminRole {
@@ -41,7 +50,10 @@ pub struct AdminRole {
     pub type_: ::std::option::Option<AdminRoleType>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Type of the admin role prebuilt or custom
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum AdminRoleType {
@@ -53,7 +65,10 @@ pub enum AdminRoleType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Contains information about a single AI interaction log entry.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AiInteractionLog {
@@ -105,7 +120,10 @@ pub struct AiInteractionLog {
     pub stored_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Contains information about the user who performed the AI interaction.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AiInteractionLogActor {
@@ -120,11 +138,15 @@ pub struct AiInteractionLogActor {
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Contains the list of AI interaction logs.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct AiInteractionLogList(pub ::std::vec::Vec<AiInteractionLog>);
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::ops::Deref for AiInteractionLogList {
     type Target = ::std::vec::Vec<AiInteractionLog>;
     fn deref(&self) -> &::std::vec::Vec<AiInteractionLog> {
@@ -132,19 +154,24 @@ impl ::std::ops::Deref for AiInteractionLogList {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::convert::From<AiInteractionLogList> for ::std::vec::Vec<AiInteractionLog> {
     fn from(value: AiInteractionLogList) -> Self {
         value.0
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::convert::From<::std::vec::Vec<AiInteractionLog>> for AiInteractionLogList {
     fn from(value: ::std::vec::Vec<AiInteractionLog>) -> Self {
         Self(value)
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Contains information about the Miro object involved in the AI interaction.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AiInteractionLogObject {
@@ -156,7 +183,10 @@ pub struct AiInteractionLogObject {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `AppCardCreateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AppCardCreateRequest {
@@ -184,7 +214,22 @@ pub struct AppCardCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains app card item data, such as the title, description, or fields.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AppCardData {
@@ -205,7 +250,10 @@ pub struct AppCardData {
     pub title: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains app card item data, such as the title, description, or fields.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AppCardDataChanges {
@@ -232,7 +280,22 @@ pub struct AppCardDataChanges {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Status indicating whether an app card is connected and in sync with the source. When the source for the app card is deleted, the status returns `disabled`.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum AppCardDataStatus {
@@ -246,7 +309,10 @@ pub enum AppCardDataStatus {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `AppCardItem`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct AppCardItem {
@@ -310,7 +376,22 @@ pub struct AppCardItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about the style of an app card item, such as the fill color.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AppCardStyle {
@@ -323,7 +404,10 @@ pub struct AppCardStyle {
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `AppCardUpdateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AppCardUpdateRequest {
@@ -345,7 +429,10 @@ pub struct AppCardUpdateRequest {
     pub style: ::std::option::Option<UpdateAppCardStyle>,
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 /// The app the token was issued to.
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ApplicationInformation {
@@ -360,7 +447,10 @@ pub struct ApplicationInformation {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Audit context
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AuditContext {
@@ -375,7 +465,10 @@ pub struct AuditContext {
     pub team: ::std::option::Option<AuditTeam>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// The details regarding the creator of the audit event
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AuditCreatedBy {
@@ -393,7 +486,10 @@ pub struct AuditCreatedBy {
     pub type_: ::std::option::Option<AuditCreatedByType>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Type of the creator
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum AuditCreatedByType {
@@ -409,7 +505,10 @@ pub enum AuditCreatedByType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// `AuditEvent`
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AuditEvent {
@@ -446,7 +545,10 @@ pub struct AuditEvent {
     pub object: ::std::option::Option<AuditObject>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// The object related with the audit event
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AuditObject {
@@ -458,7 +560,10 @@ pub struct AuditObject {
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Organization associated with the audit context
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AuditOrganization {
@@ -470,7 +575,10 @@ pub struct AuditOrganization {
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// `AuditPage`
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AuditPage {
@@ -492,7 +600,10 @@ pub struct AuditPage {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Team associated with the audit context
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct AuditTeam {
@@ -504,7 +615,10 @@ pub struct AuditTeam {
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `BasicEntityInfo`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BasicEntityInfo {
@@ -516,7 +630,10 @@ pub struct BasicEntityInfo {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `BasicError`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BasicError {
@@ -534,7 +651,10 @@ pub struct BasicError {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `BasicErrorEnterpriseUserSessionResetEnterprisePlan`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BasicErrorEnterpriseUserSessionResetEnterprisePlan {
@@ -554,7 +674,10 @@ pub struct BasicErrorEnterpriseUserSessionResetEnterprisePlan {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `BasicErrorOrganizationsEnterprisePlan`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BasicErrorOrganizationsEnterprisePlan {
@@ -574,7 +697,10 @@ pub struct BasicErrorOrganizationsEnterprisePlan {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Contains the result data.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct Board {
@@ -668,7 +794,10 @@ pub struct Board {
     pub view_link: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// `BoardChanges`
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardChanges {
@@ -698,7 +827,10 @@ pub struct BoardChanges {
     pub team_id: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// `BoardDataClassificationLabel`
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardDataClassificationLabel {
@@ -733,7 +865,10 @@ pub struct BoardDataClassificationLabel {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// Board export job.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardExportJob {
@@ -782,7 +917,10 @@ pub struct BoardExportJob {
     pub tasks_count: ::std::option::Option<BoardExportJobTasksCount>,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// `BoardExportJobCreator`
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardExportJobCreator {
@@ -791,7 +929,10 @@ pub struct BoardExportJobCreator {
     pub id: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// `BoardExportJobId`
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardExportJobId {
@@ -800,7 +941,10 @@ pub struct BoardExportJobId {
     pub job_id: ::uuid::Uuid,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// `BoardExportJobStatus`
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardExportJobStatus {
@@ -809,7 +953,10 @@ pub struct BoardExportJobStatus {
     pub job_status: ExportJobStatus,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// `BoardExportJobTasksCount`
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardExportJobTasksCount {
@@ -824,7 +971,10 @@ pub struct BoardExportJobTasksCount {
     pub total: ::std::option::Option<i64>,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// `BoardExportJobTasksList`
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardExportJobTasksList {
@@ -840,7 +990,10 @@ pub struct BoardExportJobTasksList {
     pub total: ::std::option::Option<i32>,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// List of export jobs.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardExportJobsList {
@@ -856,7 +1009,10 @@ pub struct BoardExportJobsList {
     pub total: ::std::option::Option<i32>,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// `BoardExportResult`
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardExportResult {
@@ -868,7 +1024,10 @@ pub struct BoardExportResult {
     pub results: ::std::vec::Vec<BoardExportTaskResult>,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// `BoardExportTask`
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardExportTask {
@@ -919,7 +1078,10 @@ pub struct BoardExportTask {
     pub status: ::std::string::String,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// Information about a board in the board export task.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardExportTaskBoard {
@@ -928,7 +1090,10 @@ pub struct BoardExportTaskBoard {
     pub key: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// Board export task results link.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardExportTaskExportLink {
@@ -984,7 +1149,10 @@ pub struct BoardExportTaskExportLink {
     pub status: ::std::string::String,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// Board export task results.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardExportTaskResult {
@@ -1023,9 +1191,12 @@ pub struct BoardExportTaskResult {
     pub status: ::std::string::String,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// Specifies the format of the file to which the board will be exported. Supported formats include SVG (default), HTML, and PDF.
 ///
 /// Miro's default: `SVG`.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardFormat {
@@ -1039,7 +1210,10 @@ pub enum BoardFormat {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Contains information about the content log of for a board item.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardItemContentLog {
@@ -1083,7 +1257,10 @@ pub struct BoardItemContentLog {
     pub state: ::std::option::Option<State>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Type of action within the board, such as creation of a widget, update of a comment message, and so on.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardItemContentLogActionType {
@@ -1097,7 +1274,10 @@ pub enum BoardItemContentLogActionType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Type of the board item on which the action happened.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardItemContentLogItemType {
@@ -1111,11 +1291,15 @@ pub enum BoardItemContentLogItemType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Contains the list of content logs for a board item.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct BoardItemContentLogList(pub ::std::vec::Vec<BoardItemContentLog>);
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::ops::Deref for BoardItemContentLogList {
     type Target = ::std::vec::Vec<BoardItemContentLog>;
     fn deref(&self) -> &::std::vec::Vec<BoardItemContentLog> {
@@ -1123,6 +1307,7 @@ impl ::std::ops::Deref for BoardItemContentLogList {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::convert::From<BoardItemContentLogList>
 for ::std::vec::Vec<BoardItemContentLog> {
     fn from(value: BoardItemContentLogList) -> Self {
@@ -1130,6 +1315,7 @@ for ::std::vec::Vec<BoardItemContentLog> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::convert::From<::std::vec::Vec<BoardItemContentLog>>
 for BoardItemContentLogList {
     fn from(value: ::std::vec::Vec<BoardItemContentLog>) -> Self {
@@ -1137,7 +1323,10 @@ for BoardItemContentLogList {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// A group of board items.
+///
+/// Available with the `groups` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardItemGroup {
@@ -1145,7 +1334,10 @@ pub struct BoardItemGroup {
     pub data: BoardItemGroupData,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// The items of a board item group.
+///
+/// Available with the `groups` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardItemGroupData {
@@ -1154,7 +1346,10 @@ pub struct BoardItemGroupData {
     pub items: ::std::vec::Vec<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Contains applicable links for the board.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardLinks {
@@ -1166,7 +1361,10 @@ pub struct BoardLinks {
     pub self_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 /// Contains the current user's board membership details. The current user could be different from the board owner.
+///
+/// Available with any of the features `board_members`, `boards` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardMember {
@@ -1185,7 +1383,10 @@ pub struct BoardMember {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// `BoardMemberChanges`
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardMemberChanges {
@@ -1194,7 +1395,10 @@ pub struct BoardMemberChanges {
     pub role: ::std::option::Option<BoardRole>,
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// `BoardMembersInvite`
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardMembersInvite {
@@ -1208,7 +1412,10 @@ pub struct BoardMembersInvite {
     pub role: ::std::option::Option<BoardRole>,
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// `BoardMembersPagedResponse`
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardMembersPagedResponse {
@@ -1238,7 +1445,10 @@ pub struct BoardMembersPagedResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines the permissions policies for the board.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardPermissionsPolicy {
@@ -1276,9 +1486,12 @@ pub struct BoardPermissionsPolicy {
     pub sharing_access: ::std::option::Option<BoardPermissionsPolicySharingAccess>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines who can start or stop timer, voting, video chat, screen sharing, attention management. Others will only be able to join. To change the value for the `collaborationToolsStartAccess` parameter, contact Miro Customer Support.
 ///
 /// Miro's default: `all_editors`.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardPermissionsPolicyCollaborationToolsStartAccess {
@@ -1290,9 +1503,12 @@ pub enum BoardPermissionsPolicyCollaborationToolsStartAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines who can copy the board, copy objects, download images, and save the board as a template or PDF.
 ///
 /// Miro's default: `anyone`.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardPermissionsPolicyCopyAccess {
@@ -1308,7 +1524,10 @@ pub enum BoardPermissionsPolicyCopyAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Who can copy the board (live answers carry it beside `copyAccess`).
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardPermissionsPolicyCopyAccessLevel {
@@ -1324,9 +1543,12 @@ pub enum BoardPermissionsPolicyCopyAccessLevel {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines who can change access and invite users to this board. To change the value for the `sharingAccess` parameter, contact Miro Customer Support.
 ///
 /// Miro's default: `team_members_with_editing_rights`.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardPermissionsPolicySharingAccess {
@@ -1338,7 +1560,10 @@ pub enum BoardPermissionsPolicySharingAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines the permissions policies and sharing policies for the board.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardPolicy {
@@ -1356,7 +1581,10 @@ pub struct BoardPolicy {
     pub sharing_policy: ::std::option::Option<BoardSharingPolicy>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines the permissions policies and sharing policies for the board.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardPolicyChange {
@@ -1374,7 +1602,10 @@ pub struct BoardPolicyChange {
     pub sharing_policy: ::std::option::Option<BoardSharingPolicyChange>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Contains information about the project with which the board is associated.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardProject {
@@ -1383,7 +1614,10 @@ pub struct BoardProject {
     pub id: ::std::option::Option<::std::string::String>,
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 /// Role of the board member.
+///
+/// Available with any of the features `board_members`, `boards` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardRole {
@@ -1401,7 +1635,10 @@ pub enum BoardRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines the public-level, organization-level, and team-level access for the board. The access level that a user gets depends on the highest level of access that results from considering the public-level, team-level, organization-level, and direct sharing access.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardSharingPolicy {
@@ -1440,7 +1677,10 @@ pub struct BoardSharingPolicy {
     pub team_access: ::std::option::Option<BoardSharingPolicyTeamAccess>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines the public-level access to the board.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSharingPolicyAccess {
@@ -1456,7 +1696,10 @@ pub enum BoardSharingPolicyAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines the public-level, organization-level, and team-level access for the board. The access level that a user gets depends on the highest level of access that results from considering the public-level, team-level, organization-level, and direct sharing access.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardSharingPolicyChange {
@@ -1487,9 +1730,12 @@ pub struct BoardSharingPolicyChange {
     pub team_access: ::std::option::Option<BoardSharingPolicyTeamAccess>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access` regardless of the value that you assign for this parameter.
 ///
 /// Miro's default: `no_access`.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
@@ -1505,9 +1751,12 @@ pub enum BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines the user role when inviting a user via the invite to team and board link. For Enterprise users, the `inviteToAccountAndBoardLinkAccess` parameter is always set to `no_access`.
 ///
 /// Miro's default: `no_access`.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
@@ -1529,9 +1778,12 @@ pub enum BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines the organization-level access to the board. If the board is created for a team that does not belong to an organization, the `organizationAccess` parameter is always set to the default value.
 ///
 /// Miro's default: `private`.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSharingPolicyOrganizationAccess {
@@ -1547,7 +1799,10 @@ pub enum BoardSharingPolicyOrganizationAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Defines the team-level access to the board.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSharingPolicyTeamAccess {
@@ -1563,7 +1818,10 @@ pub enum BoardSharingPolicyTeamAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `BoardSubscription`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardSubscription {
@@ -1608,7 +1866,10 @@ pub struct BoardSubscription {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Contains information about a webhook subscription, such as the board ID associated with the webhook subscription, the date and time when the webhook subscription was last updated, and the type of board item that the subscription is associated with.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardSubscriptionData {
@@ -1617,12 +1878,15 @@ pub struct BoardSubscriptionData {
     pub board_id: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 /// `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 /// `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
 /// The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
 ///
 /// Miro's default: `enabled`.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardSubscriptionStatus {
@@ -1636,7 +1900,10 @@ pub enum BoardSubscriptionStatus {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `BoardUserGroup`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardUserGroup {
@@ -1653,9 +1920,12 @@ pub struct BoardUserGroup {
     pub type_: ::std::option::Option<::serde_json::Value>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Role of the user group on the board.
 ///
 /// Miro's default: `VIEWER`.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BoardUserGroupRole {
@@ -1669,7 +1939,10 @@ pub enum BoardUserGroupRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Page of user groups that with access to the board.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardUserGroupsPage {
@@ -1694,7 +1967,10 @@ pub struct BoardUserGroupsPage {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// `BoardWithLinks`
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardWithLinks {
@@ -1775,7 +2051,10 @@ pub struct BoardWithLinks {
     pub view_link: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// `BoardWithLinksAndLastOpened`
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardWithLinksAndLastOpened {
@@ -1869,7 +2148,10 @@ pub struct BoardWithLinksAndLastOpened {
     pub view_link: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// `BoardWithLinksAndWithoutProject`
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BoardWithLinksAndWithoutProject {
@@ -1947,7 +2229,10 @@ pub struct BoardWithLinksAndWithoutProject {
     pub view_link: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// `BoardsPagedResponse`
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BoardsPagedResponse {
@@ -1984,8 +2269,23 @@ pub struct BoardsPagedResponse {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Defines the style used to represent the border of the shape.
 /// Default: `normal`.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum BorderStyle {
@@ -1999,7 +2299,10 @@ pub enum BorderStyle {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Error information with details about operation failure
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BulkOperationError {
@@ -2019,7 +2322,10 @@ pub struct BulkOperationError {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `BulkOperationErrorContext`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct BulkOperationErrorContext {
@@ -2028,7 +2334,10 @@ pub struct BulkOperationErrorContext {
     pub fields: ::std::vec::Vec<BulkSubOperationError>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `BulkSubOperationError`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct BulkSubOperationError {
@@ -2041,7 +2350,10 @@ pub struct BulkSubOperationError {
     pub message: ::std::string::String,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// Contains the connector's caption data, such as content and its position.
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct Caption {
@@ -2058,7 +2370,10 @@ pub struct Caption {
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `CardCreateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CardCreateRequest {
@@ -2086,7 +2401,22 @@ pub struct CardCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains card item data, such as the title, description, due date, or assignee ID.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CardData {
@@ -2108,7 +2438,10 @@ pub struct CardData {
     pub title: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `CardItem`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CardItem {
@@ -2172,7 +2505,22 @@ pub struct CardItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about the style of a card item, such as the card theme.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CardStyle {
@@ -2185,7 +2533,10 @@ pub struct CardStyle {
     pub card_theme: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `CardUpdateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CardUpdateRequest {
@@ -2207,7 +2558,10 @@ pub struct CardUpdateRequest {
     pub style: ::std::option::Option<UpdateCardStyle>,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// `CaseRequest`
+///
+/// Available with the `cases` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CaseRequest {
@@ -2218,7 +2572,10 @@ pub struct CaseRequest {
     pub name: ::std::string::String,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// `CaseResponse`
+///
+/// Available with the `cases` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CaseResponse {
@@ -2251,7 +2608,10 @@ pub struct CaseResponse {
     pub organization_id: ::std::string::String,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `CodeWidgetCreateRequest`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CodeWidgetCreateRequest {
@@ -2269,7 +2629,10 @@ pub struct CodeWidgetCreateRequest {
     pub position: ::std::option::Option<PositionChange>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `CodeWidgetCursorPaged`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CodeWidgetCursorPaged {
@@ -2297,7 +2660,10 @@ pub struct CodeWidgetCursorPaged {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Contains the data properties of a code widget item, such as the code content, programming language, and display settings.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CodeWidgetData {
@@ -2318,7 +2684,10 @@ pub struct CodeWidgetData {
     pub title: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `CodeWidgetItem`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CodeWidgetItem {
@@ -2369,7 +2738,10 @@ pub struct CodeWidgetItem {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `CodeWidgetUpdateRequest`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CodeWidgetUpdateRequest {
@@ -2388,7 +2760,10 @@ pub struct CodeWidgetUpdateRequest {
     pub position: ::std::option::Option<PositionChange>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// If both are provided, startItem.id must be different from endItem.id
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ConnectorChangesData {
@@ -2412,7 +2787,10 @@ pub struct ConnectorChangesData {
     pub style: ::std::option::Option<UpdateConnectorStyle>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// startItem.id must be different from endItem.id
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ConnectorCreationData {
@@ -2433,7 +2811,10 @@ pub struct ConnectorCreationData {
     pub style: ::std::option::Option<ConnectorStyle>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The path type of the connector line, defines curvature. Default: curved.
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ConnectorShape {
@@ -2447,7 +2828,10 @@ pub enum ConnectorShape {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// Contains information about the style of a connector, such as the color or caption font size
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ConnectorStyle {
@@ -2495,7 +2879,10 @@ pub struct ConnectorStyle {
     pub text_orientation: ::std::option::Option<TextOrientation>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// Contains the result data.
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ConnectorWithLinks {
@@ -2561,7 +2948,10 @@ pub struct ConnectorWithLinks {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// `ConnectorsCursorPaged`
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ConnectorsCursorPaged {
@@ -2590,7 +2980,10 @@ pub struct ConnectorsCursorPaged {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// `CopyBoardChanges`
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CopyBoardChanges {
@@ -2610,7 +3003,10 @@ pub struct CopyBoardChanges {
     pub team_id: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// List of board IDs to be exported. Each export job can contain up to 1,000 boards.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CreateBoardExportRequest {
@@ -2629,7 +3025,10 @@ pub struct CreateBoardExportRequest {
     pub board_ids: ::std::vec::Vec<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Contains the board ID associated with the webhook subscription, the webhook callback URL, and the status of the webhook subscription.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CreateBoardSubscriptionRequest {
@@ -2647,7 +3046,10 @@ pub struct CreateBoardSubscriptionRequest {
     pub status: ::std::option::Option<Status>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `CreateBoardUserGroupsRequest`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CreateBoardUserGroupsRequest {
@@ -2658,7 +3060,10 @@ pub struct CreateBoardUserGroupsRequest {
     pub user_group_ids: ::std::vec::Vec<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `CreateDocumentItemUsingFileFromDeviceData`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CreateDocumentItemUsingFileFromDeviceData {
@@ -2676,7 +3081,10 @@ pub struct CreateDocumentItemUsingFileFromDeviceData {
     pub title: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `CreateGroupMemberRequest`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CreateGroupMemberRequest {
@@ -2684,7 +3092,10 @@ pub struct CreateGroupMemberRequest {
     pub email: ::std::string::String,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `CreateGroupRequest`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CreateGroupRequest {
@@ -2695,7 +3106,10 @@ pub struct CreateGroupRequest {
     pub name: ::std::string::String,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `CreateProjectRequest`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CreateProjectRequest {
@@ -2703,7 +3117,10 @@ pub struct CreateProjectRequest {
     pub name: ::std::string::String,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `CreateProjectUserGroupsRequest`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CreateProjectUserGroupsRequest {
@@ -2714,7 +3131,10 @@ pub struct CreateProjectUserGroupsRequest {
     pub user_group_ids: ::std::vec::Vec<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `CreateTeamGroupRequest`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CreateTeamGroupRequest {
@@ -2725,7 +3145,10 @@ pub struct CreateTeamGroupRequest {
     pub user_group_id: ::std::string::String,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Role of user group in the team.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum CreateTeamGroupRequestRole {
@@ -2735,7 +3158,10 @@ pub enum CreateTeamGroupRequestRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `CreateTeamRequest`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CreateTeamRequest {
@@ -2743,7 +3169,10 @@ pub struct CreateTeamRequest {
     pub name: ::std::string::String,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `CreateUserResource`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CreateUserResource {
@@ -2818,7 +3247,10 @@ pub struct CreateUserResource {
     pub user_type: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Structured object for the person’s name. This includes the family name (last name), and given name (first name).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct CreateUserResourceName {
@@ -2839,7 +3271,10 @@ pub struct CreateUserResourceName {
     pub given_name: ::std::string::String,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `CreateUserResourcePhotosItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CreateUserResourcePhotosItem {
@@ -2851,7 +3286,10 @@ pub struct CreateUserResourcePhotosItem {
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `CreateUserResourceRolesItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CreateUserResourceRolesItem {
@@ -2871,7 +3309,10 @@ pub struct CreateUserResourceRolesItem {
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `CreateUserResourceSchemasItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum CreateUserResourceSchemasItem {
@@ -2881,7 +3322,10 @@ pub enum CreateUserResourceSchemasItem {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Enterprise User extension schema.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
@@ -2913,7 +3357,10 @@ pub struct CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     pub organization: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Manager of the user.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
@@ -2928,11 +3375,15 @@ pub struct CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserMa
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `CreateUserResponse`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct CreateUserResponse(pub UserResource);
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::ops::Deref for CreateUserResponse {
     type Target = UserResource;
     fn deref(&self) -> &UserResource {
@@ -2940,12 +3391,14 @@ impl ::std::ops::Deref for CreateUserResponse {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::convert::From<CreateUserResponse> for UserResource {
     fn from(value: CreateUserResponse) -> Self {
         value.0
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::convert::From<UserResource> for CreateUserResponse {
     fn from(value: UserResource) -> Self {
         Self(value)
@@ -2970,7 +3423,33 @@ impl ::std::convert::From<UserResource> for CreateUserResponse {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about the user who created the item.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CreatedBy {
@@ -2989,7 +3468,22 @@ pub struct CreatedBy {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Array where each object represents a custom preview field. Preview fields are displayed on the bottom half of the app card in the compact view.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CustomField {
@@ -3032,9 +3526,24 @@ pub struct CustomField {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// The shape of the icon on the preview field.
 ///
 /// Miro's default: `round`.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum CustomFieldIconShape {
@@ -3046,7 +3555,10 @@ pub enum CustomFieldIconShape {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// Data classification label
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct DataClassificationLabel {
@@ -3090,7 +3602,10 @@ pub struct DataClassificationLabel {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// `DataClassificationLabelId`
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct DataClassificationLabelId {
@@ -3099,7 +3614,10 @@ pub struct DataClassificationLabelId {
     pub label_id: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// `DataClassificationOrganizationSettings`
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct DataClassificationOrganizationSettings {
@@ -3116,7 +3634,10 @@ pub struct DataClassificationOrganizationSettings {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// `DataClassificationTeamSettings`
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct DataClassificationTeamSettings {
@@ -3136,7 +3657,10 @@ pub struct DataClassificationTeamSettings {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `DocFormatCreateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct DocFormatCreateRequest {
@@ -3150,7 +3674,10 @@ pub struct DocFormatCreateRequest {
     pub position: ::std::option::Option<PositionChange>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `DocFormatData`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum DocFormatData {
@@ -3160,19 +3687,24 @@ pub enum DocFormatData {
     MarkdownData(DocFormatMarkdownData),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<DocFormatHtmlData> for DocFormatData {
     fn from(value: DocFormatHtmlData) -> Self {
         Self::HtmlData(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<DocFormatMarkdownData> for DocFormatData {
     fn from(value: DocFormatMarkdownData) -> Self {
         Self::MarkdownData(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `DocFormatHtmlData`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct DocFormatHtmlData {
@@ -3189,7 +3721,10 @@ pub struct DocFormatHtmlData {
     pub content_version: ::std::option::Option<f64>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `DocFormatHtmlDataContentType`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum DocFormatHtmlDataContentType {
@@ -3199,7 +3734,10 @@ pub enum DocFormatHtmlDataContentType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `DocFormatItem`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct DocFormatItem {
@@ -3250,7 +3788,10 @@ pub struct DocFormatItem {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `DocFormatMarkdownData`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct DocFormatMarkdownData {
@@ -3267,7 +3808,10 @@ pub struct DocFormatMarkdownData {
     pub content_version: ::std::option::Option<f64>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `DocFormatMarkdownDataContentType`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum DocFormatMarkdownDataContentType {
@@ -3277,7 +3821,10 @@ pub enum DocFormatMarkdownDataContentType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `DocumentCreateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct DocumentCreateRequest {
@@ -3308,7 +3855,32 @@ pub struct DocumentCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// `DocumentData`
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct DocumentData {
@@ -3325,7 +3897,10 @@ pub struct DocumentData {
     pub title: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `DocumentItem`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct DocumentItem {
@@ -3379,7 +3954,10 @@ pub struct DocumentItem {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `DocumentUpdateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct DocumentUpdateRequest {
@@ -3398,7 +3976,10 @@ pub struct DocumentUpdateRequest {
     pub position: ::std::option::Option<PositionChange>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains information about the document URL.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct DocumentUrlData {
@@ -3411,7 +3992,10 @@ pub struct DocumentUrlData {
     pub url: ::std::string::String,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains information about the document URL.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct DocumentUrlDataChanges {
@@ -3423,7 +4007,10 @@ pub struct DocumentUrlDataChanges {
     pub url: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `EmbedCreateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct EmbedCreateRequest {
@@ -3447,7 +4034,22 @@ pub struct EmbedCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// `EmbedData`
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct EmbedData {
@@ -3496,7 +4098,10 @@ pub struct EmbedData {
     pub url: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `EmbedItem`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct EmbedItem {
@@ -3557,9 +4162,24 @@ pub struct EmbedItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Defines how the content in the embed item is displayed on the board.
 /// `inline`: The embedded content is displayed directly on the board.
 /// `modal`: The embedded content is displayed inside a modal overlay on the board.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EmbedMode {
@@ -3571,7 +4191,10 @@ pub enum EmbedMode {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `EmbedUpdateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct EmbedUpdateRequest {
@@ -3590,7 +4213,10 @@ pub struct EmbedUpdateRequest {
     pub position: ::std::option::Option<PositionChange>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains information about the embed URL.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct EmbedUrlData {
@@ -3609,7 +4235,10 @@ pub struct EmbedUrlData {
     pub url: ::std::string::String,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains information about the embed URL.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct EmbedUrlDataChanges {
@@ -3627,11 +4256,15 @@ pub struct EmbedUrlDataChanges {
     pub url: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Contains information about the style of an item, such as the color, font, or border style.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct EmptyStyle(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::ops::Deref for EmptyStyle {
     type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
     fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
@@ -3639,6 +4272,7 @@ impl ::std::ops::Deref for EmptyStyle {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::convert::From<EmptyStyle>
 for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
     fn from(value: EmptyStyle) -> Self {
@@ -3646,6 +4280,7 @@ for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
 for EmptyStyle {
     fn from(
@@ -3655,7 +4290,10 @@ for EmptyStyle {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The decoration cap of the connector end, like an arrow or circle. Default: stealth.
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EndStrokeCap {
@@ -3697,7 +4335,10 @@ pub enum EndStrokeCap {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// `EnterpriseBoardContentItemLogsFetchSorting`
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EnterpriseBoardContentItemLogsFetchSorting {
@@ -3709,12 +4350,14 @@ pub enum EnterpriseBoardContentItemLogsFetchSorting {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::default::Default for EnterpriseBoardContentItemLogsFetchSorting {
     fn default() -> Self {
         EnterpriseBoardContentItemLogsFetchSorting::Asc
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// Indicates the status of the individual board export task.
 /// Possible values:
 /// `TASK_STATUS_SUCCESS`: the board export task was completed successfully and the results are available.
@@ -3722,6 +4365,8 @@ impl ::std::default::Default for EnterpriseBoardContentItemLogsFetchSorting {
 /// `TASK_STATUS_CANCELLED`: the board export task was cancelled.
 /// `TASK_STATUS_SCHEDULED`: the board export task has been scheduled and is waiting to be processed.
 /// `TASK_STATUS_CREATED`: the board export task was created.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EnterpriseBoardExportJobTasksStatusItem {
@@ -3739,12 +4384,15 @@ pub enum EnterpriseBoardExportJobTasksStatusItem {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// Indicates the current state of the board export job.
 /// Possible values:
 /// `JOB_STATUS_CREATED`: the job has been created but not yet started. Retry the status call after some time.
 /// `JOB_STATUS_IN_PROGRESS`: the job is in progress, and the results are not ready yet. Retry the status call after some time.
 /// `JOB_STATUS_CANCELLED`: the job has been cancelled and will not produce any more results.
 /// `JOB_STATUS_FINISHED`: the job is complete. You can now get results for the board export job.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EnterpriseBoardExportJobsStatusItem {
@@ -3760,7 +4408,10 @@ pub enum EnterpriseBoardExportJobsStatusItem {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// `EnterpriseGetAiInteractionLogsSorting`
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EnterpriseGetAiInteractionLogsSorting {
@@ -3772,13 +4423,17 @@ pub enum EnterpriseGetAiInteractionLogsSorting {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::default::Default for EnterpriseGetAiInteractionLogsSorting {
     fn default() -> Self {
         EnterpriseGetAiInteractionLogsSorting::Asc
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// `EnterpriseGetAuditLogsSorting`
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EnterpriseGetAuditLogsSorting {
@@ -3790,7 +4445,10 @@ pub enum EnterpriseGetAuditLogsSorting {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Filter organization members by license
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EnterpriseGetOrganizationMembersLicense {
@@ -3816,7 +4474,10 @@ pub enum EnterpriseGetOrganizationMembersLicense {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `EnterpriseGetOrganizationMembersResponse`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum EnterpriseGetOrganizationMembersResponse {
@@ -3826,6 +4487,7 @@ pub enum EnterpriseGetOrganizationMembersResponse {
     ByEmailsResponse(OrganizationMembersSearchByEmailsResponse),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::convert::From<OrganizationMembersSearchResponse>
 for EnterpriseGetOrganizationMembersResponse {
     fn from(value: OrganizationMembersSearchResponse) -> Self {
@@ -3833,6 +4495,7 @@ for EnterpriseGetOrganizationMembersResponse {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::convert::From<OrganizationMembersSearchByEmailsResponse>
 for EnterpriseGetOrganizationMembersResponse {
     fn from(value: OrganizationMembersSearchByEmailsResponse) -> Self {
@@ -3840,7 +4503,10 @@ for EnterpriseGetOrganizationMembersResponse {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Filter organization members by role
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EnterpriseGetOrganizationMembersRole {
@@ -3858,7 +4524,10 @@ pub enum EnterpriseGetOrganizationMembersRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `EnterpriseGetTeamMembersRole`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EnterpriseGetTeamMembersRole {
@@ -3874,7 +4543,10 @@ pub enum EnterpriseGetTeamMembersRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// `EnterpriseUpdateBoardExportJobBody`
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct EnterpriseUpdateBoardExportJobBody {
@@ -3882,7 +4554,10 @@ pub struct EnterpriseUpdateBoardExportJobBody {
     pub status: EnterpriseUpdateBoardExportJobBodyStatus,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// Only the `CANCELLED` status is currently supported.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum EnterpriseUpdateBoardExportJobBodyStatus {
@@ -3892,7 +4567,10 @@ pub enum EnterpriseUpdateBoardExportJobBodyStatus {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// `EnterpriseUpdateBoardExportJobResponse`
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct EnterpriseUpdateBoardExportJobResponse {
@@ -3919,7 +4597,10 @@ pub struct Error {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `Error400`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Error400 {
@@ -3941,7 +4622,10 @@ pub struct Error400 {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `Error401`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Error401 {
@@ -3963,7 +4647,10 @@ pub struct Error401 {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `Error403`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Error403 {
@@ -3983,7 +4670,10 @@ pub struct Error403 {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `Error404`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Error404 {
@@ -4003,7 +4693,10 @@ pub struct Error404 {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `Error409`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Error409 {
@@ -4023,7 +4716,10 @@ pub struct Error409 {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `Error429`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Error429 {
@@ -4043,7 +4739,10 @@ pub struct Error429 {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `ErrorResponse`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ErrorResponse {
@@ -4063,12 +4762,15 @@ pub struct ErrorResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// Indicates the current state of the board export job.
 /// Possible values:
 /// `CREATED`: the job has been created but not yet started. Retry the status call after some time.
 /// `IN_PROGRESS`: the job is in progress, and the results are not ready yet. Retry the status call after some time.
 /// `CANCELLED`: the job has been cancelled and will not produce any more results.
 /// `FINISHED`: the job is complete. You can now get results for the board export job.
+///
+/// Available with the `exports` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ExportJobStatus {
@@ -4091,8 +4793,23 @@ pub enum ExportJobStatus {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Fill color for the sticky note.
 /// Default: `light_yellow`.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FillColor {
@@ -4132,7 +4849,10 @@ pub enum FillColor {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains geometrical information about the item, such as its width or rotation. You can set either the width or height, you cannot set both the width and height at the same time.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct FixedRatioGeometry {
@@ -4147,7 +4867,10 @@ pub struct FixedRatioGeometry {
     pub width: ::std::option::Option<f64>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains geometrical information about the item. You can set either the width or height. You cannot set both the width and height at the same time.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct FixedRatioNoRotationGeometry {
@@ -4166,8 +4889,23 @@ pub struct FixedRatioNoRotationGeometry {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Defines the font type for the text in the shape item.
 /// Default: `arial`.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FontFamily {
@@ -4235,7 +4973,10 @@ pub enum FontFamily {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// Contains frame item data, such as the title, frame type, or frame format.
+///
+/// Available with the `frames` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct FrameChanges {
@@ -4264,9 +5005,12 @@ pub struct FrameChanges {
     pub type_: ::std::option::Option<FrameChangesType>,
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// Only custom frames are supported at the moment.
 ///
 /// Miro's default: `custom`.
+///
+/// Available with the `frames` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FrameChangesFormat {
@@ -4276,9 +5020,12 @@ pub enum FrameChangesFormat {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// Only free form frames are supported at the moment.
 ///
 /// Miro's default: `freeform`.
+///
+/// Available with the `frames` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FrameChangesType {
@@ -4288,7 +5035,10 @@ pub enum FrameChangesType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// `FrameCreateRequest`
+///
+/// Available with the `frames` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct FrameCreateRequest {
@@ -4313,7 +5063,23 @@ pub struct FrameCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains frame item data, such as the title, frame type, or frame format.
+///
+/// Available with any of the features `experimental`, `frames`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct FrameData {
@@ -4336,9 +5102,25 @@ pub struct FrameData {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Only custom frames are supported at the moment.
 ///
 /// Miro's default: `custom`.
+///
+/// Available with any of the features `experimental`, `frames`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FrameDataFormat {
@@ -4364,7 +5146,10 @@ pub enum FrameDataFormat {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Contains frame item data, such as the title, frame type, or frame format.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct FrameDataPlatformContainers {
@@ -4395,9 +5180,25 @@ pub struct FrameDataPlatformContainers {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Only free form frames are supported at the moment.
 ///
 /// Miro's default: `freeform`.
+///
+/// Available with any of the features `experimental`, `frames`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum FrameDataType {
@@ -4417,7 +5218,10 @@ pub enum FrameDataType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// `FrameItem`
+///
+/// Available with the `frames` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct FrameItem {
@@ -4479,7 +5283,23 @@ pub struct FrameItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about the style of a frame item, such as the fill color.
+///
+/// Available with any of the features `experimental`, `frames`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct FrameStyle {
@@ -4493,7 +5313,10 @@ pub struct FrameStyle {
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// `FrameUpdateRequest`
+///
+/// Available with the `frames` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct FrameUpdateRequest {
@@ -4518,7 +5341,22 @@ pub struct FrameUpdateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains the result data.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct GenericItem {
@@ -4573,7 +5411,10 @@ pub struct GenericItem {
     pub type_: ::std::string::String,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// `GenericItemCursorPaged`
+///
+/// Available with any of the features `experimental`, `items` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GenericItemCursorPaged {
@@ -4602,7 +5443,10 @@ pub struct GenericItemCursorPaged {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `GenericItemUpdate`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GenericItemUpdate {
@@ -4615,7 +5459,10 @@ pub struct GenericItemUpdate {
     pub position: ::std::option::Option<PositionChange>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `GenericSubscription`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GenericSubscription {
@@ -4660,12 +5507,15 @@ pub struct GenericSubscription {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Indicates whether the status of the webhook subscription. `enabled`: Miro sends a webhook when an event occurs in the associated board.
 /// `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 /// `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
 /// The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
 ///
 /// Miro's default: `enabled`.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GenericSubscriptionStatus {
@@ -4679,7 +5529,10 @@ pub enum GenericSubscriptionStatus {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `GenericSubscriptionsCursorPaged`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GenericSubscriptionsCursorPaged {
@@ -4722,7 +5575,33 @@ pub struct GenericSubscriptionsCursorPaged {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains geometrical information about the item, such as its width or height.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Geometry {
@@ -4737,7 +5616,10 @@ pub struct Geometry {
     pub width: ::std::option::Option<f64>,
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// Contains geometrical information about the item, such as its width or height.
+///
+/// Available with the `frames` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GeometryNoRotation {
@@ -4749,7 +5631,10 @@ pub struct GeometryNoRotation {
     pub width: ::std::option::Option<f64>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Response for query using cursor and filter parameters.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GetAiInteractionLogsResponse {
@@ -4773,7 +5658,10 @@ pub struct GetAiInteractionLogsResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// `GetAllGroupsResponse`
+///
+/// Available with the `groups` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GetAllGroupsResponse {
@@ -4789,7 +5677,10 @@ pub struct GetAllGroupsResponse {
     pub size: ::std::option::Option<i32>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Response for query using cursor and filter parameters.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GetBoardItemContentLogsResponse {
@@ -4813,7 +5704,10 @@ pub struct GetBoardItemContentLogsResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Contains information about the user who last opened the board.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct GetBoardUserInfoLastOpenedBy {
@@ -4826,12 +5720,15 @@ pub struct GetBoardUserInfoLastOpenedBy {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Sort order in which you want to view the result set. The parameter is applicable only when you search for boards by team or project.
 /// * `default` - If `team_id` is present, `last_created`. Otherwise, `last_opened`.
 /// * `last_modified` - sort by the date and time when the board was last modified.
 /// * `last_opened` - sort by the date and time when the board was last opened.
 /// * `last_created` - sort by the date and time when the board was created.
 /// * `alphabetically` - sort by the board name (alphabetically).
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GetBoardsSort {
@@ -4849,13 +5746,17 @@ pub enum GetBoardsSort {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::default::Default for GetBoardsSort {
     fn default() -> Self {
         GetBoardsSort::Default
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `GetDocFormatItemTextContentType`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GetDocFormatItemTextContentType {
@@ -4867,7 +5768,10 @@ pub enum GetDocFormatItemTextContentType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// `GetItemsByGroupIdResponse`
+///
+/// Available with the `groups` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GetItemsByGroupIdResponse {
@@ -4885,7 +5789,10 @@ pub struct GetItemsByGroupIdResponse {
     pub total: ::std::option::Option<i32>,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// `GetItemsByGroupIdResponseData`
+///
+/// Available with the `groups` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GetItemsByGroupIdResponseData {
@@ -4900,7 +5807,10 @@ pub struct GetItemsByGroupIdResponseData {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `GetItemsExperimentalType`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GetItemsExperimentalType {
@@ -4910,8 +5820,11 @@ pub enum GetItemsExperimentalType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// If you want to get a list of items of a specific type, specify an item type. For example, if you want to retrieve the list of card items, set `type` to `cards`. A `document` is meant for uploaded documents like PDFs while `doc_format` is a Miro structured document similar to a Google Doc.
 /// Possible values: `app_card`, `card`, `data_table_format`, `document`, `embed`, `frame`, `image`, `shape`, `sticky_note`, `text`, `doc_format`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GetItemsType {
@@ -4943,7 +5856,10 @@ pub enum GetItemsType {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `GetMetricsPeriod`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GetMetricsPeriod {
@@ -4957,13 +5873,17 @@ pub enum GetMetricsPeriod {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::std::default::Default for GetMetricsPeriod {
     fn default() -> Self {
         GetMetricsPeriod::Week
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `GetMetricsResponseItem`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GetMetricsResponseItem {
@@ -4999,7 +5919,10 @@ pub struct GetMetricsResponseItem {
     pub unique_users: ::std::option::Option<i64>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `GetMetricsTotalResponse`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GetMetricsTotalResponse {
@@ -5029,7 +5952,10 @@ pub struct GetMetricsTotalResponse {
     pub unique_users: ::std::option::Option<i64>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Resource type identifier for which to retrieve metadata. Supported values are 'User' and 'Group'.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GetResourceTypeResource {
@@ -5041,7 +5967,10 @@ pub enum GetResourceTypeResource {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `GetSchemaUri`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GetSchemaUri {
@@ -5055,7 +5984,10 @@ pub enum GetSchemaUri {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// `GetTagsResponse`
+///
+/// Available with the `tags` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GetTagsResponse {
@@ -5064,7 +5996,10 @@ pub struct GetTagsResponse {
     pub tags: ::std::vec::Vec<Tag>,
 }
 #[cfg(any(feature = "enterprise", feature = "scim"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "scim"))))]
 /// `Group`
+///
+/// Available with any of the features `enterprise`, `scim` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct Group {
@@ -5082,7 +6017,10 @@ pub struct Group {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// list of groups (teams)
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GroupListResponse {
@@ -5118,7 +6056,10 @@ pub struct GroupListResponse {
     pub total_results: ::std::option::Option<f64>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `GroupListResponseResourcesItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GroupListResponseResourcesItem {
@@ -5142,7 +6083,10 @@ pub struct GroupListResponseResourcesItem {
     pub schemas: ::std::vec::Vec<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `GroupListResponseResourcesItemMembersItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GroupListResponseResourcesItemMembersItem {
@@ -5157,7 +6101,10 @@ pub struct GroupListResponseResourcesItemMembersItem {
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Metadata about the resource.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GroupListResponseResourcesItemMeta {
@@ -5172,7 +6119,10 @@ pub struct GroupListResponseResourcesItemMeta {
     pub resource_type: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `GroupMember`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct GroupMember {
@@ -5187,7 +6137,10 @@ pub struct GroupMember {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Page of members that match the search query.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct GroupMembersPage {
@@ -5212,7 +6165,10 @@ pub struct GroupMembersPage {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `GroupResource`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GroupResource {
@@ -5236,7 +6192,10 @@ pub struct GroupResource {
     pub schemas: ::std::vec::Vec<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `GroupResourceMembersItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GroupResourceMembersItem {
@@ -5251,7 +6210,10 @@ pub struct GroupResourceMembersItem {
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Metadata about the resource.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GroupResourceMeta {
@@ -5266,7 +6228,10 @@ pub struct GroupResourceMeta {
     pub resource_type: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// Contains the result data.
+///
+/// Available with the `groups` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GroupResponseShort {
@@ -5284,7 +6249,10 @@ pub struct GroupResponseShort {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `GroupTeam`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct GroupTeam {
@@ -5301,9 +6269,12 @@ pub struct GroupTeam {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Role of the user group in the team
 ///
 /// Miro's default: `member`.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum GroupTeamRole {
@@ -5313,7 +6284,10 @@ pub enum GroupTeamRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Page of teams that match the search query.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct GroupTeamsPage {
@@ -5338,7 +6312,10 @@ pub struct GroupTeamsPage {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Page of groups that match the search query.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct GroupsPage {
@@ -5363,7 +6340,10 @@ pub struct GroupsPage {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `ImageCreateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ImageCreateRequest {
@@ -5397,7 +6377,32 @@ pub struct ImageCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// `ImageData`
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ImageData {
@@ -5413,7 +6418,10 @@ pub struct ImageData {
     pub title: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `ImageItem`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ImageItem {
@@ -5467,7 +6475,10 @@ pub struct ImageItem {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `ImageUpdateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ImageUpdateRequest {
@@ -5486,7 +6497,10 @@ pub struct ImageUpdateRequest {
     pub position: ::std::option::Option<PositionChange>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains information about the image URL.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ImageUrlData {
@@ -5499,7 +6513,10 @@ pub struct ImageUrlData {
     pub url: ::std::string::String,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains information about the image URL.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ImageUrlDataChanges {
@@ -5511,7 +6528,10 @@ pub struct ImageUrlDataChanges {
     pub url: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// Contains information about the invites that failed.
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct InvitationError {
@@ -5523,7 +6543,10 @@ pub struct InvitationError {
     pub reason: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// `InvitationResult`
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct InvitationResult {
@@ -5552,7 +6575,32 @@ pub struct InvitationResult {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about an item.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct Item {
@@ -5603,7 +6651,10 @@ pub struct Item {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Updates one or more items in one request. You can update up to 20 items per request.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ItemChanges {
@@ -5630,7 +6681,10 @@ pub struct ItemChanges {
     pub type_: ::std::option::Option<ItemTypeChange>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The ending point of the connector. If startItem is also provided, endItem.id must be different from startItem.id
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ItemConnectionChangesData {
@@ -5645,7 +6699,10 @@ pub struct ItemConnectionChangesData {
     pub snap_to: ::std::option::Option<ItemConnectionSnapTo>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The end point of the connector. endItem.id must be different from startItem.id
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ItemConnectionCreationData {
@@ -5660,7 +6717,10 @@ pub struct ItemConnectionCreationData {
     pub snap_to: ::std::option::Option<ItemConnectionSnapTo>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The side of the item connector should be attached to, the connection point will be placed in the middle of that side. Option `auto` allows to pick a connection point automatically. Only either `position` or `snapTo` parameter is allowed to be set, if neither provided `snapTo: auto` will be used by default.
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ItemConnectionSnapTo {
@@ -5678,7 +6738,10 @@ pub enum ItemConnectionSnapTo {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The starting point of the connector.
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ItemConnectionWithLinks {
@@ -5693,7 +6756,10 @@ pub struct ItemConnectionWithLinks {
     pub position: ::std::option::Option<RelativeOffset>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Creates one or more items in one request. You can create up to 20 items per request.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ItemCreate {
@@ -5732,7 +6798,32 @@ pub struct ItemCreate {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about item-specific data.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum ItemData {
@@ -5762,6 +6853,29 @@ pub enum ItemData {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<DocumentData> for ItemData {
     fn from(value: DocumentData) -> Self {
         Self::DocumentData(value)
@@ -5785,13 +6899,39 @@ impl ::std::convert::From<DocumentData> for ItemData {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<ImageData> for ItemData {
     fn from(value: ImageData) -> Self {
         Self::ImageData(value)
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Provides information about item-specific fields for update request.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum ItemDataChanges {
@@ -5804,19 +6944,24 @@ pub enum ItemDataChanges {
     Unknown(::serde_json::Value),
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::convert::From<AppCardData> for ItemDataChanges {
     fn from(value: AppCardData) -> Self {
         Self::AppCardData(value)
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::convert::From<ImageUrlDataChanges> for ItemDataChanges {
     fn from(value: ImageUrlDataChanges) -> Self {
         Self::ImageUrlDataChanges(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains data information applicable for each item type.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum ItemDataCreate {
@@ -5841,55 +6986,66 @@ pub enum ItemDataCreate {
     Unknown(::serde_json::Value),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<AppCardData> for ItemDataCreate {
     fn from(value: AppCardData) -> Self {
         Self::AppCardData(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<CardData> for ItemDataCreate {
     fn from(value: CardData) -> Self {
         Self::CardData(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<DocumentUrlData> for ItemDataCreate {
     fn from(value: DocumentUrlData) -> Self {
         Self::DocumentUrlData(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<EmbedUrlData> for ItemDataCreate {
     fn from(value: EmbedUrlData) -> Self {
         Self::EmbedUrlData(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<ImageUrlData> for ItemDataCreate {
     fn from(value: ImageUrlData) -> Self {
         Self::ImageUrlData(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<ShapeData> for ItemDataCreate {
     fn from(value: ShapeData) -> Self {
         Self::ShapeData(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<StickyNoteData> for ItemDataCreate {
     fn from(value: StickyNoteData) -> Self {
         Self::StickyNoteData(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<TextData> for ItemDataCreate {
     fn from(value: TextData) -> Self {
         Self::TextData(value)
     }
 }
 #[cfg(any(feature = "groups", feature = "tags"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "groups", feature = "tags"))))]
 /// `ItemPagedResponse`
+///
+/// Available with any of the features `groups`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ItemPagedResponse {
@@ -5926,7 +7082,22 @@ pub struct ItemPagedResponse {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about item-specific styles.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum ItemStyle {
@@ -5954,6 +7125,19 @@ pub enum ItemStyle {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<AppCardStyle> for ItemStyle {
     fn from(value: AppCardStyle) -> Self {
         Self::AppCardStyle(value)
@@ -5965,6 +7149,19 @@ impl ::std::convert::From<AppCardStyle> for ItemStyle {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::convert::From<CardStyle> for ItemStyle {
@@ -5980,6 +7177,19 @@ impl ::std::convert::From<CardStyle> for ItemStyle {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<ShapeStyle> for ItemStyle {
     fn from(value: ShapeStyle) -> Self {
         Self::ShapeStyle(value)
@@ -5991,6 +7201,19 @@ impl ::std::convert::From<ShapeStyle> for ItemStyle {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::convert::From<StickyNoteStyle> for ItemStyle {
@@ -6006,6 +7229,19 @@ impl ::std::convert::From<StickyNoteStyle> for ItemStyle {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<TextStyle> for ItemStyle {
     fn from(value: TextStyle) -> Self {
         Self::TextStyle(value)
@@ -6019,13 +7255,29 @@ impl ::std::convert::From<TextStyle> for ItemStyle {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<FrameStyle> for ItemStyle {
     fn from(value: FrameStyle) -> Self {
         Self::FrameStyle(value)
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Type of item that you want to create.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ItemTypeChange {
@@ -6051,7 +7303,10 @@ pub enum ItemTypeChange {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains items resulting from a bulk create or update operation.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct Items {
@@ -6062,7 +7317,10 @@ pub struct Items {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Contains cursor-based items page information.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ItemsPage {
@@ -6082,7 +7340,10 @@ pub struct ItemsPage {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// `LegalHoldContentItemsResponse`
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct LegalHoldContentItemsResponse {
@@ -6097,7 +7358,10 @@ pub struct LegalHoldContentItemsResponse {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// `LegalHoldRequest`
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct LegalHoldRequest {
@@ -6110,11 +7374,15 @@ pub struct LegalHoldRequest {
     pub scope: LegalHoldRequestScope,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// The legal hold scope determines the criteria used to put content items under hold. The variants of this field might get extended in the future, although the most common use case is to put users under hold. Currently only the `users` scope is supported. However, the parsing of this field must ignore unexpected variants. The request must always include a list of all users to be placed under hold, whether it's for a new legal hold or an update to an existing one. You can have up to 200 users per legal hold, including users added in legal hold updates.
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct LegalHoldRequestScope(pub LegalHoldRequestScopeUsers);
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl ::std::ops::Deref for LegalHoldRequestScope {
     type Target = LegalHoldRequestScopeUsers;
     fn deref(&self) -> &LegalHoldRequestScopeUsers {
@@ -6122,19 +7390,24 @@ impl ::std::ops::Deref for LegalHoldRequestScope {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl ::std::convert::From<LegalHoldRequestScope> for LegalHoldRequestScopeUsers {
     fn from(value: LegalHoldRequestScope) -> Self {
         value.0
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl ::std::convert::From<LegalHoldRequestScopeUsers> for LegalHoldRequestScope {
     fn from(value: LegalHoldRequestScopeUsers) -> Self {
         Self(value)
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// `LegalHoldRequestScopeUsers`
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct LegalHoldRequestScopeUsers {
@@ -6143,7 +7416,10 @@ pub struct LegalHoldRequestScopeUsers {
     pub users: ::std::vec::Vec<LegalHoldRequestScopeUsersUsersItem>,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// `LegalHoldRequestScopeUsersUsersItem`
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct LegalHoldRequestScopeUsersUsersItem {
@@ -6151,7 +7427,10 @@ pub struct LegalHoldRequestScopeUsersUsersItem {
     pub email: ::std::string::String,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// `LegalHoldResponse`
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct LegalHoldResponse {
@@ -6191,11 +7470,15 @@ pub struct LegalHoldResponse {
     pub state: LegalHoldState,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// The legal hold scope determines the criteria used to put content items under hold. The variants of this field might get extended in the future, although the most common use case is to put users under hold. Currently only the `users` scope is supported. However, the parsing of this field must ignore unexpected variants.
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct LegalHoldResponseScope(pub LegalHoldResponseScopeUsers);
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl ::std::ops::Deref for LegalHoldResponseScope {
     type Target = LegalHoldResponseScopeUsers;
     fn deref(&self) -> &LegalHoldResponseScopeUsers {
@@ -6203,19 +7486,24 @@ impl ::std::ops::Deref for LegalHoldResponseScope {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl ::std::convert::From<LegalHoldResponseScope> for LegalHoldResponseScopeUsers {
     fn from(value: LegalHoldResponseScope) -> Self {
         value.0
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl ::std::convert::From<LegalHoldResponseScopeUsers> for LegalHoldResponseScope {
     fn from(value: LegalHoldResponseScopeUsers) -> Self {
         Self(value)
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// List of users under legal hold.
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct LegalHoldResponseScopeUsers {
@@ -6224,10 +7512,13 @@ pub struct LegalHoldResponseScopeUsers {
     pub users: ::std::vec::Vec<User>,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// The state of the legal hold. Legal holds could take up to 24 hours to be processed and the state could be one of the following:
 /// - `PROCESSING`: the legal hold is being created and content items are being processed.
 /// - `ACTIVE`: the legal hold has been created and all content items have been processed.
 /// - `DELETING`: the legal hold is being deleted and content items are being processed.
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum LegalHoldState {
@@ -6241,7 +7532,10 @@ pub enum LegalHoldState {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `ListGroupsSortOrder`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ListGroupsSortOrder {
@@ -6253,7 +7547,10 @@ pub enum ListGroupsSortOrder {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `ListUsersSortOrder`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ListUsersSortOrder {
@@ -6265,7 +7562,10 @@ pub enum ListUsersSortOrder {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Contains width of the item.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct MindMapNodeGeometry {
@@ -6274,7 +7574,10 @@ pub struct MindMapNodeGeometry {
     pub width: ::std::option::Option<f64>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `MindmapCreateRequest`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct MindmapCreateRequest {
@@ -6291,7 +7594,10 @@ pub struct MindmapCreateRequest {
     pub position: ::std::option::Option<PositionChange>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `MindmapCursorPaged`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct MindmapCursorPaged {
@@ -6320,7 +7626,10 @@ pub struct MindmapCursorPaged {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Contains mind map node data, such as `nodeView` or `isRoot`.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct MindmapData {
@@ -6335,7 +7644,10 @@ pub struct MindmapData {
     pub node_view: ::std::option::Option<MindmapNodeView>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Indicates where this node is positioned relative to the root node. `start` indicates that this node must be positioned at the start of the root node, which is either the left or top of the root node. `end` indicates that this node must be positioned at the emd of the root node, which is either the right or bottom of the root node.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum MindmapDataDirection {
@@ -6347,7 +7659,10 @@ pub enum MindmapDataDirection {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Contains mind map node data, such as the title, content, or description.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct MindmapDataForCreate {
@@ -6356,7 +7671,10 @@ pub struct MindmapDataForCreate {
     pub node_view: MindmapNode,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `MindmapItem`
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct MindmapItem {
@@ -6407,7 +7725,10 @@ pub struct MindmapItem {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Contains information like data about the mind map node.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct MindmapNode {
@@ -6416,7 +7737,10 @@ pub struct MindmapNode {
     pub data: ::std::option::Option<MindmapNodeTextData>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Contains information about the node style, such as the node color or fillOpacity.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct MindmapNodeStyle {
@@ -6441,7 +7765,10 @@ pub struct MindmapNodeStyle {
     pub font_size: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Contains the information about the mind map text.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct MindmapNodeTextData {
@@ -6453,7 +7780,10 @@ pub struct MindmapNodeTextData {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Contains the information about the mind map node.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct MindmapNodeView {
@@ -6468,7 +7798,10 @@ pub struct MindmapNodeView {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Contains information about the node style, such as the widget's border color or shape type.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct MindmapStyle {
@@ -6486,7 +7819,10 @@ pub struct MindmapStyle {
     pub shape: ::std::option::Option<MindmapStyleShape>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// Shape type of the widget.
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum MindmapStyleShape {
@@ -6509,7 +7845,22 @@ pub enum MindmapStyleShape {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains the mind map node data, such as the item title, content, or description.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct MindmapWidgetDataOutput(pub TextData);
@@ -6519,6 +7870,19 @@ pub struct MindmapWidgetDataOutput(pub TextData);
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::ops::Deref for MindmapWidgetDataOutput {
@@ -6535,6 +7899,19 @@ impl ::std::ops::Deref for MindmapWidgetDataOutput {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<MindmapWidgetDataOutput> for TextData {
     fn from(value: MindmapWidgetDataOutput) -> Self {
         value.0
@@ -6546,6 +7923,19 @@ impl ::std::convert::From<MindmapWidgetDataOutput> for TextData {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::convert::From<TextData> for MindmapWidgetDataOutput {
@@ -6572,7 +7962,33 @@ impl ::std::convert::From<TextData> for MindmapWidgetDataOutput {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about the user who last modified the item.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ModifiedBy {
@@ -6584,11 +8000,15 @@ pub struct ModifiedBy {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `OpaqueData`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct OpaqueData(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::ops::Deref for OpaqueData {
     type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
     fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
@@ -6596,6 +8016,7 @@ impl ::std::ops::Deref for OpaqueData {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::convert::From<OpaqueData>
 for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
     fn from(value: OpaqueData) -> Self {
@@ -6603,6 +8024,7 @@ for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
 for OpaqueData {
     fn from(
@@ -6612,7 +8034,10 @@ for OpaqueData {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `Organization`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct Organization {
@@ -6632,7 +8057,10 @@ pub struct Organization {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 /// `OrganizationInformation`
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct OrganizationInformation {
@@ -6645,7 +8073,10 @@ pub struct OrganizationInformation {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Organization member
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct OrganizationMember {
@@ -6692,7 +8123,10 @@ pub struct OrganizationMember {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Name of the current user license in the organization
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum OrganizationMemberLicense {
@@ -6718,7 +8152,10 @@ pub enum OrganizationMemberLicense {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Name of the user role in the organization
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum OrganizationMemberRole {
@@ -6736,13 +8173,17 @@ pub enum OrganizationMemberRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Response for search organization members by user emails
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct OrganizationMembersSearchByEmailsResponse(
     pub ::std::vec::Vec<OrganizationMember>,
 );
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::ops::Deref for OrganizationMembersSearchByEmailsResponse {
     type Target = ::std::vec::Vec<OrganizationMember>;
     fn deref(&self) -> &::std::vec::Vec<OrganizationMember> {
@@ -6750,6 +8191,7 @@ impl ::std::ops::Deref for OrganizationMembersSearchByEmailsResponse {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::convert::From<OrganizationMembersSearchByEmailsResponse>
 for ::std::vec::Vec<OrganizationMember> {
     fn from(value: OrganizationMembersSearchByEmailsResponse) -> Self {
@@ -6757,6 +8199,7 @@ for ::std::vec::Vec<OrganizationMember> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::convert::From<::std::vec::Vec<OrganizationMember>>
 for OrganizationMembersSearchByEmailsResponse {
     fn from(value: ::std::vec::Vec<OrganizationMember>) -> Self {
@@ -6764,7 +8207,10 @@ for OrganizationMembersSearchByEmailsResponse {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Response for query by cursor and filter parameters
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct OrganizationMembersSearchResponse {
@@ -6787,7 +8233,10 @@ pub struct OrganizationMembersSearchResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Organization plan type
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum OrganizationPlan {
@@ -6827,7 +8276,25 @@ pub enum OrganizationPlan {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "board_members",
+                feature = "boards",
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains pagination links for the collection.
+///
+/// Available with any of the features `board_members`, `boards`, `connectors`, `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct PageLinks {
@@ -6848,7 +8315,10 @@ pub struct PageLinks {
     pub self_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// Board export job for a case.
+///
+/// Available with the `cases` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct PaginatedCaseExportJobsResponse {
@@ -6873,7 +8343,10 @@ pub struct PaginatedCaseExportJobsResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// Board export job.
+///
+/// Available with the `cases` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct PaginatedCaseExportJobsResponseDataItem {
@@ -6882,7 +8355,10 @@ pub struct PaginatedCaseExportJobsResponseDataItem {
     pub id: ::std::option::Option<::uuid::Uuid>,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// `PaginatedCaseResponse`
+///
+/// Available with the `cases` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct PaginatedCaseResponse {
@@ -6910,7 +8386,10 @@ pub struct PaginatedCaseResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// List of content items under legal hold.
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct PaginatedLegalHoldContentItemsResponse {
@@ -6938,7 +8417,10 @@ pub struct PaginatedLegalHoldContentItemsResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// `PaginatedLegalHoldResponse`
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct PaginatedLegalHoldResponse {
@@ -6966,7 +8448,10 @@ pub struct PaginatedLegalHoldResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `Pagination`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Pagination {
@@ -7007,7 +8492,32 @@ pub struct Pagination {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about the parent frame for the item.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Parent {
@@ -7019,7 +8529,10 @@ pub struct Parent {
     pub links: ::std::option::Option<SelfLink>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `ParentIdPlatformContainers`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ParentIdPlatformContainers {
@@ -7028,7 +8541,10 @@ pub struct ParentIdPlatformContainers {
     pub id: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `PatchGroupResource`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct PatchGroupResource {
@@ -7044,7 +8560,10 @@ pub struct PatchGroupResource {
     pub schemas: ::std::vec::Vec<PatchGroupResourceSchemasItem>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `PatchGroupResourceOperationsItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct PatchGroupResourceOperationsItem {
@@ -7058,7 +8577,10 @@ pub struct PatchGroupResourceOperationsItem {
     pub value: ::std::option::Option<PatchGroupResourceOperationsItemValue>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Supported operations for this Patch request.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum PatchGroupResourceOperationsItemOp {
@@ -7072,7 +8594,10 @@ pub enum PatchGroupResourceOperationsItemOp {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// The "path" attribute value is a string containing an attribute path describing the target of the operation. The "path" attribute is optional for the "add", and "replace" operations and is required for the "remove" operation.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum PatchGroupResourceOperationsItemPath {
@@ -7084,7 +8609,10 @@ pub enum PatchGroupResourceOperationsItemPath {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `PatchGroupResourceOperationsItemValue`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum PatchGroupResourceOperationsItemValue {
@@ -7094,6 +8622,7 @@ pub enum PatchGroupResourceOperationsItemValue {
     String(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::convert::From<
     ::std::vec::Vec<PatchGroupResourceOperationsItemValueArrayItem>,
 > for PatchGroupResourceOperationsItemValue {
@@ -7104,7 +8633,10 @@ impl ::std::convert::From<
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `PatchGroupResourceOperationsItemValueArrayItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct PatchGroupResourceOperationsItemValueArrayItem {
@@ -7112,7 +8644,10 @@ pub struct PatchGroupResourceOperationsItemValueArrayItem {
     pub value: ::std::string::String,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `PatchGroupResourceSchemasItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum PatchGroupResourceSchemasItem {
@@ -7122,7 +8657,10 @@ pub enum PatchGroupResourceSchemasItem {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `PatchUserResource`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct PatchUserResource {
@@ -7157,7 +8695,10 @@ pub struct PatchUserResource {
     pub schemas: ::std::vec::Vec<PatchUserResourceSchemasItem>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `PatchUserResourceOperationsItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct PatchUserResourceOperationsItem {
@@ -7169,7 +8710,10 @@ pub struct PatchUserResourceOperationsItem {
     pub value: ::std::string::String,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// The operation to perform.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum PatchUserResourceOperationsItemOp {
@@ -7183,7 +8727,10 @@ pub enum PatchUserResourceOperationsItemOp {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `PatchUserResourceSchemasItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum PatchUserResourceSchemasItem {
@@ -7193,7 +8740,10 @@ pub enum PatchUserResourceSchemasItem {
     UnknownValue(::std::string::String),
 }
 #[cfg(any(feature = "boards", feature = "enterprise"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "boards", feature = "enterprise"))))]
 /// `Picture`
+///
+/// Available with any of the features `boards`, `enterprise` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Picture {
@@ -7235,7 +8785,33 @@ pub struct Picture {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains location information about the item, such as its x coordinate, y coordinate, and the origin of the x and y coordinates.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Position {
@@ -7263,7 +8839,13 @@ pub struct Position {
     pub y: ::std::option::Option<f64>,
 }
 #[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "experimental", feature = "frames", feature = "items")))
+)]
 /// Contains information about the item's position on the board, such as its `x` coordinate, `y` coordinate, and the origin of the `x` and `y` coordinates.
+///
+/// Available with any of the features `experimental`, `frames`, `items` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct PositionChange {
@@ -7301,10 +8883,36 @@ pub struct PositionChange {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Area of the item that is referenced by its x and y coordinates. For example, an item with a center origin will have its x and y coordinates point to its center. The center point of the board has x: 0 and y: 0 coordinates.
 /// Currently, only one option is supported.
 ///
 /// Miro's default: `center`.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum PositionOrigin {
@@ -7332,7 +8940,33 @@ pub enum PositionOrigin {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// `PositionRelativeTo`
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum PositionRelativeTo {
@@ -7344,7 +8978,10 @@ pub enum PositionRelativeTo {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `Project`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct Project {
@@ -7359,7 +8996,10 @@ pub struct Project {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `ProjectMember`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ProjectMember {
@@ -7376,7 +9016,10 @@ pub struct ProjectMember {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `ProjectMemberPage`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ProjectMemberPage {
@@ -7401,7 +9044,10 @@ pub struct ProjectMemberPage {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `ProjectPage`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ProjectPage {
@@ -7426,7 +9072,10 @@ pub struct ProjectPage {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// Role of the project member.
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ProjectRole {
@@ -7444,7 +9093,10 @@ pub enum ProjectRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Role of the project member.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ProjectRoleToAdd {
@@ -7460,7 +9112,10 @@ pub enum ProjectRoleToAdd {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `ProjectSettings`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ProjectSettings {
@@ -7474,7 +9129,10 @@ pub struct ProjectSettings {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `ProjectUserGroup`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ProjectUserGroup {
@@ -7491,9 +9149,12 @@ pub struct ProjectUserGroup {
     pub type_: ::std::option::Option<::serde_json::Value>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// Role of the user group on the project.
 ///
 /// Miro's default: `VIEWER`.
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ProjectUserGroupRole {
@@ -7507,7 +9168,10 @@ pub enum ProjectUserGroupRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// Page of user groups that with access to the project.
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ProjectUserGroupsPage {
@@ -7532,7 +9196,10 @@ pub struct ProjectUserGroupsPage {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Object that contains information about a related board item for the current item.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Relationship {
@@ -7547,7 +9214,10 @@ pub struct Relationship {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The relative position of the point on an item where the connector is attached. Position with x=0% and y=0% correspond to the top-left corner of the item, x=100% and y=100% correspond to the right-bottom corner.
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct RelativeOffset {
@@ -7559,7 +9229,10 @@ pub struct RelativeOffset {
     pub y: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Metadata for the available resource types (User and Group)
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ResourceType {
@@ -7590,7 +9263,10 @@ pub struct ResourceType {
     pub schemas: ::std::vec::Vec<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Information about the supported resource types. Currently Miro supports Users and Groups.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ResourceTypeListResponse {
@@ -7614,7 +9290,10 @@ pub struct ResourceTypeListResponse {
     pub total_results: ::std::option::Option<f64>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `ResourceTypeListResponseResourcesItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ResourceTypeListResponseResourcesItem {
@@ -7647,7 +9326,10 @@ pub struct ResourceTypeListResponseResourcesItem {
     pub schemas: ::std::vec::Vec<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `ResourceTypeListResponseResourcesItemSchemaExtensionsItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ResourceTypeListResponseResourcesItemSchemaExtensionsItem {
@@ -7659,7 +9341,10 @@ pub struct ResourceTypeListResponseResourcesItemSchemaExtensionsItem {
     pub schema: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `ResourceTypeSchemaExtensionsItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ResourceTypeSchemaExtensionsItem {
@@ -7671,7 +9356,10 @@ pub struct ResourceTypeSchemaExtensionsItem {
     pub schema: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 /// `RevokeTokenRequest`
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct RevokeTokenRequest {
@@ -7686,9 +9374,12 @@ pub struct RevokeTokenRequest {
     pub client_secret: ::std::string::String,
 }
 #[cfg(any(feature = "enterprise", feature = "projects"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "projects"))))]
 /// Role of the user group on the board.
 ///
 /// Miro's default: `VIEWER`.
+///
+/// Available with any of the features `enterprise`, `projects` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum Role {
@@ -7702,7 +9393,10 @@ pub enum Role {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Definition of schema attributes.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct SchemaAttribute {
@@ -7751,7 +9445,10 @@ pub struct SchemaAttribute {
     pub uniqueness: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `SchemaAttributeSchemasItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum SchemaAttributeSchemasItem {
@@ -7761,7 +9458,10 @@ pub enum SchemaAttributeSchemasItem {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Metadata about Users, Groups and extension attributes that are currently supported.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct SchemaListResponse {
@@ -7785,7 +9485,10 @@ pub struct SchemaListResponse {
     pub total_results: ::std::option::Option<f64>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `SchemaListResponseResourcesItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct SchemaListResponseResourcesItem {
@@ -7809,7 +9512,10 @@ pub struct SchemaListResponseResourcesItem {
     pub schemas: ::std::vec::Vec<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `SchemaListResponseResourcesItemAttributesItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct SchemaListResponseResourcesItemAttributesItem {
@@ -7848,7 +9554,10 @@ pub struct SchemaListResponseResourcesItemAttributesItem {
     pub uniqueness: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Metadata about the resource.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct SchemaListResponseResourcesItemMeta {
@@ -7863,7 +9572,10 @@ pub struct SchemaListResponseResourcesItemMeta {
     pub resource_type: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Information on how users, groups, and enterprise-user attributes are formatted.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct SchemaResource {
@@ -7884,7 +9596,10 @@ pub struct SchemaResource {
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Metadata about the schema resource.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct SchemaResourceMeta {
@@ -7916,7 +9631,32 @@ pub struct SchemaResourceMeta {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains applicable links for the current object.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct SelfLink {
@@ -7925,7 +9665,10 @@ pub struct SelfLink {
     pub self_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Supported operations and SCIM API basic configuration.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ServiceProviderConfigResponse {
@@ -7974,7 +9717,10 @@ pub struct ServiceProviderConfigResponse {
     pub sort: ::std::option::Option<ServiceProviderConfigResponseSort>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `ServiceProviderConfigResponseAuthenticationSchemesItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ServiceProviderConfigResponseAuthenticationSchemesItem {
@@ -7995,7 +9741,10 @@ pub struct ServiceProviderConfigResponseAuthenticationSchemesItem {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Indicator of whether the Bulk operation is supported.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ServiceProviderConfigResponseBulk {
@@ -8016,7 +9765,10 @@ pub struct ServiceProviderConfigResponseBulk {
     pub supported: ::std::option::Option<bool>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Indicator of whether the Change Password operation is supported.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ServiceProviderConfigResponseChangePassword {
@@ -8025,7 +9777,10 @@ pub struct ServiceProviderConfigResponseChangePassword {
     pub supported: ::std::option::Option<bool>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Indicator of whether ETag is supported.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ServiceProviderConfigResponseEtag {
@@ -8034,7 +9789,10 @@ pub struct ServiceProviderConfigResponseEtag {
     pub supported: ::std::option::Option<bool>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Indicator of whether the Filter operation is supported.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ServiceProviderConfigResponseFilter {
@@ -8049,7 +9807,10 @@ pub struct ServiceProviderConfigResponseFilter {
     pub supported: ::std::option::Option<bool>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Indicator of whether the PATCH operation is supported.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ServiceProviderConfigResponsePatch {
@@ -8058,7 +9819,10 @@ pub struct ServiceProviderConfigResponsePatch {
     pub supported: ::std::option::Option<bool>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Indicator of whether the Sort operation is supported.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ServiceProviderConfigResponseSort {
@@ -8067,7 +9831,10 @@ pub struct ServiceProviderConfigResponseSort {
     pub supported: ::std::option::Option<bool>,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// `ShapeCreateRequest`
+///
+/// Available with any of the features `experimental`, `items` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ShapeCreateRequest {
@@ -8095,7 +9862,22 @@ pub struct ShapeCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains shape item data, such as the content or shape type of the shape.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ShapeData {
@@ -8107,7 +9889,10 @@ pub struct ShapeData {
     pub shape: ::std::option::Option<ShapeDataShape>,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// Contains shape item data, such as the content or the type of the shape.
+///
+/// Available with any of the features `experimental`, `items` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ShapeDataForCreate {
@@ -8125,7 +9910,10 @@ pub struct ShapeDataForCreate {
     pub shape: ::std::option::Option<ShapeDataShape>,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// Contains shape item data, such as the content or the type of the shape.
+///
+/// Available with any of the features `experimental`, `items` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ShapeDataForUpdate {
@@ -8151,9 +9939,24 @@ pub struct ShapeDataForUpdate {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Defines the geometric shape of the item when it is rendered on the board.
 ///
 /// Miro's default: `rectangle`.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum ShapeDataShape {
@@ -8251,7 +10054,10 @@ pub enum ShapeDataShape {
     UnknownValue(::std::string::String),
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// `ShapeItem`
+///
+/// Available with any of the features `experimental`, `items` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct ShapeItem {
@@ -8315,7 +10121,22 @@ pub struct ShapeItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about the shape style, such as the border color or opacity.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ShapeStyle {
@@ -8396,6 +10217,7 @@ pub struct ShapeStyle {
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// Contains information about the shape style, such as the border color or opacity.
 /// All properties in style object are supported for shape types aren't listed below.
 ///
@@ -8416,6 +10238,8 @@ pub struct ShapeStyle {
 ///
 /// flow_chart_note_square
 /// fillColor, fillOpacity
+///
+/// Available with any of the features `experimental`, `items` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ShapeStyleForCreate {
@@ -8495,6 +10319,7 @@ pub struct ShapeStyleForCreate {
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// Contains information about the shape style, such as the border color or opacity.
 /// All properties in style object are supported for shape types aren't listed below.
 ///
@@ -8515,6 +10340,8 @@ pub struct ShapeStyleForCreate {
 ///
 /// flow_chart_note_square
 /// fillColor, fillOpacity
+///
+/// Available with any of the features `experimental`, `items` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ShapeStyleForUpdate {
@@ -8587,7 +10414,10 @@ pub struct ShapeStyleForUpdate {
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// `ShapeUpdateRequest`
+///
+/// Available with any of the features `experimental`, `items` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ShapeUpdateRequest {
@@ -8609,7 +10439,10 @@ pub struct ShapeUpdateRequest {
     pub style: ::std::option::Option<ShapeStyleForUpdate>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `SharingPolicySettings`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct SharingPolicySettings {
@@ -8621,7 +10454,10 @@ pub struct SharingPolicySettings {
     pub team_access: ::std::option::Option<TeamAccess>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The decoration cap of the connector end, like an arrow or circle. Default: none.
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum StartStrokeCap {
@@ -8663,11 +10499,15 @@ pub enum StartStrokeCap {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// Object that contains information about the state of the board item after the action was performed.
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct State(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::ops::Deref for State {
     type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
     fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
@@ -8675,6 +10515,7 @@ impl ::std::ops::Deref for State {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::convert::From<State>
 for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
     fn from(value: State) -> Self {
@@ -8682,6 +10523,7 @@ for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
 for State {
     fn from(
@@ -8691,12 +10533,15 @@ for State {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Indicates whether the status of the webhook subscription.`enabled`: Miro sends a webhook when an event occurs in the associated board.
 /// `disabled`: Miro does not send a webhook even when an event occurs in the associated board.
 /// `lost_access`: The user with which the webhook subscription is associated has lost access to the board.
 /// The user needs to regain access to the board, and then reenable the webhook subscription by updating the webhook subscription status to `enabled` by using the update webhook endpoint.
 ///
 /// Miro's default: `enabled`.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum Status {
@@ -8708,7 +10553,10 @@ pub enum Status {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `StickyNoteCreateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct StickyNoteCreateRequest {
@@ -8736,7 +10584,22 @@ pub struct StickyNoteCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains sticky note item data, such as the content or shape of the sticky note.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct StickyNoteData {
@@ -8755,9 +10618,24 @@ pub struct StickyNoteData {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Defines the geometric shape of the sticky note and aspect ratio for its dimensions.
 ///
 /// Miro's default: `square`.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum StickyNoteDataShape {
@@ -8769,7 +10647,10 @@ pub enum StickyNoteDataShape {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `StickyNoteItem`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct StickyNoteItem {
@@ -8833,7 +10714,22 @@ pub struct StickyNoteItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about the style of a sticky note item, such as the fill color or text alignment.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct StickyNoteStyle {
@@ -8857,7 +10753,10 @@ pub struct StickyNoteStyle {
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `StickyNoteUpdateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct StickyNoteUpdateRequest {
@@ -8879,7 +10778,10 @@ pub struct StickyNoteUpdateRequest {
     pub style: ::std::option::Option<UpdateStickyNoteStyle>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The stroke pattern of the connector line. Default: normal.
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum StrokeStyle {
@@ -8893,11 +10795,15 @@ pub enum StrokeStyle {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Contains information about a webhook subscription, such as the board ID that the webhook subscription is associated with.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct SubscriptionData(pub BoardSubscriptionData);
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::ops::Deref for SubscriptionData {
     type Target = BoardSubscriptionData;
     fn deref(&self) -> &BoardSubscriptionData {
@@ -8905,19 +10811,24 @@ impl ::std::ops::Deref for SubscriptionData {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::convert::From<SubscriptionData> for BoardSubscriptionData {
     fn from(value: SubscriptionData) -> Self {
         value.0
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::convert::From<BoardSubscriptionData> for SubscriptionData {
     fn from(value: BoardSubscriptionData) -> Self {
         Self(value)
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// `Tag`
+///
+/// Available with the `tags` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct Tag {
@@ -8933,7 +10844,10 @@ pub struct Tag {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// `TagCreateRequest`
+///
+/// Available with the `tags` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TagCreateRequest {
@@ -8947,7 +10861,10 @@ pub struct TagCreateRequest {
     pub title: ::std::string::String,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// Background color of the tag.
+///
+/// Available with the `tags` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TagFillColor {
@@ -8979,7 +10896,10 @@ pub enum TagFillColor {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// `TagUpdateRequest`
+///
+/// Available with the `tags` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TagUpdateRequest {
@@ -8994,7 +10914,10 @@ pub struct TagUpdateRequest {
     pub title: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// `TagWithLinks`
+///
+/// Available with the `tags` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TagWithLinks {
@@ -9013,7 +10936,10 @@ pub struct TagWithLinks {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// `TagsPagedResponse`
+///
+/// Available with the `tags` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TagsPagedResponse {
@@ -9043,7 +10969,10 @@ pub struct TagsPagedResponse {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(any(feature = "boards", feature = "enterprise"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "boards", feature = "enterprise"))))]
 /// `Team`
+///
+/// Available with any of the features `boards`, `enterprise` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct Team {
@@ -9061,11 +10990,14 @@ pub struct Team {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// Team access
 /// * "private": Only the members of the project can access the information within the project.
 /// * "view":    Anyone in the team can view the information in within the project.
 ///
 /// Miro's default: `private`.
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamAccess {
@@ -9077,7 +11009,10 @@ pub enum TeamAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Team account discovery settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamAccountDiscoverySettings {
@@ -9091,9 +11026,12 @@ pub struct TeamAccountDiscoverySettings {
     >,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "hidden":  Only invited users can see and access the team.
 /// * "request": Members of organization can find and request to join with admin approval.
 /// * "join":    Members of organization can find and join.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamAccountDiscoverySettingsAccountDiscovery {
@@ -9107,7 +11045,10 @@ pub enum TeamAccountDiscoverySettingsAccountDiscovery {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Team account discovery settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamAccountDiscoverySettingsChanges {
@@ -9121,7 +11062,10 @@ pub struct TeamAccountDiscoverySettingsChanges {
     >,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `TeamChanges`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamChanges {
@@ -9130,7 +11074,10 @@ pub struct TeamChanges {
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Team collaboration settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamCollaborationSettings {
@@ -9142,7 +11089,10 @@ pub struct TeamCollaborationSettings {
     pub co_owner_role: ::std::option::Option<TeamCollaborationSettingsCoOwnerRole>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Team collaboration settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamCollaborationSettingsChanges {
@@ -9154,8 +11104,11 @@ pub struct TeamCollaborationSettingsChanges {
     pub co_owner_role: ::std::option::Option<TeamCollaborationSettingsCoOwnerRole>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "enabled": Enable Co-owner role on boards and projects
 /// * "disabled": Disabled Co-owner role on boards and projects
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamCollaborationSettingsCoOwnerRole {
@@ -9167,7 +11120,10 @@ pub enum TeamCollaborationSettingsCoOwnerRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Team copy access settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamCopyAccessLevelSettings {
@@ -9192,7 +11148,10 @@ pub struct TeamCopyAccessLevelSettings {
     >,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Team copy access settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamCopyAccessLevelSettingsChanges {
@@ -9217,10 +11176,13 @@ pub struct TeamCopyAccessLevelSettingsChanges {
     >,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "anyone":       Anyone with the board access can copy board content on newly created boards.
 /// * "team_members": Team members can copy board content on newly created boards.
 /// * "team_editors": Team members with editing rights can copy board content on newly created boards.
 /// * "board_owner":  Board owners only can copy board content on newly created boards.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
@@ -9236,10 +11198,13 @@ pub enum TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "anyone":       Anyone with the board access can copy board content on newly created boards.
 /// * "team_members": Team members can copy board content on newly created boards.
 /// * "team_editors": Team members with editing rights can copy board content on newly created boards.
 /// * "board_owner":  Board owners only can copy board content on newly created boards.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamCopyAccessLevelSettingsCopyAccessLevel {
@@ -9255,8 +11220,11 @@ pub enum TeamCopyAccessLevelSettingsCopyAccessLevel {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "anyone":       Team members and users outside team can be given permission to copy board content.
 /// * "team_members": Only team members can be given permission to copy board content.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
@@ -9268,7 +11236,10 @@ pub enum TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `TeamGroup`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TeamGroup {
@@ -9285,9 +11256,12 @@ pub struct TeamGroup {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Role of the user group in the team.
 ///
 /// Miro's default: `member`.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamGroupRole {
@@ -9297,7 +11271,10 @@ pub enum TeamGroupRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Page of groups that match the search query.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TeamGroupsPage {
@@ -9322,7 +11299,10 @@ pub struct TeamGroupsPage {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 /// `TeamInformation`
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TeamInformation {
@@ -9335,7 +11315,10 @@ pub struct TeamInformation {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Team invitation settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamInvitationSettings {
@@ -9355,7 +11338,10 @@ pub struct TeamInvitationSettings {
     pub who_can_invite: ::std::option::Option<TeamInvitationSettingsWhoCanInvite>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Team invitation settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamInvitationSettingsChanges {
@@ -9375,8 +11361,11 @@ pub struct TeamInvitationSettingsChanges {
     pub who_can_invite: ::std::option::Option<TeamInvitationSettingsWhoCanInvite>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "allowed": Allow non-team collaborators for team
 /// * "not_allowed": Not Allow non-team collaborators for team
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamInvitationSettingsInviteExternalUsers {
@@ -9388,9 +11377,12 @@ pub enum TeamInvitationSettingsInviteExternalUsers {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "only_org_admins": Company admins only can invite
 /// * "admins":          Company admins and team admins can invite
 /// * "all_members":     All team members can invite
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamInvitationSettingsWhoCanInvite {
@@ -9404,7 +11396,10 @@ pub enum TeamInvitationSettingsWhoCanInvite {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `TeamMember`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TeamMember {
@@ -9452,7 +11447,10 @@ pub struct TeamMember {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `TeamMemberChanges`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamMemberChanges {
@@ -9463,9 +11461,12 @@ pub struct TeamMemberChanges {
     pub role: ::std::option::Option<TeamMemberChangesRole>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Role of the team member.
 /// * "member":     Team member with full member permissions.
 /// * "admin":      Admin of a team. Team member with permission to manage team.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamMemberChangesRole {
@@ -9477,7 +11478,10 @@ pub enum TeamMemberChangesRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `TeamMemberInvite`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TeamMemberInvite {
@@ -9490,9 +11494,12 @@ pub struct TeamMemberInvite {
     pub role: ::std::option::Option<TeamMemberInviteRole>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Role of the team member.
 /// * "member":     Team member with full member permissions.
 /// * "admin":      Admin of a team. Team member with permission to manage team.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamMemberInviteRole {
@@ -9504,11 +11511,14 @@ pub enum TeamMemberInviteRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Role of the team member.
 /// * "member":     Team member with full member permissions.
 /// * "admin":      Admin of a team. Team member with permission to manage team.
 /// * "non_team":   External user, non-team user.
 /// * "team_guest": (Deprecated) Team-guest user, user with access only to a team without access to organization.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamMemberRole {
@@ -9522,7 +11532,10 @@ pub enum TeamMemberRole {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Page of team members that match the search query.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TeamMembersPage {
@@ -9547,7 +11560,10 @@ pub struct TeamMembersPage {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `TeamSettings`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamSettings {
@@ -9601,7 +11617,10 @@ pub struct TeamSettings {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `TeamSettingsChanges`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamSettingsChanges {
@@ -9645,7 +11664,10 @@ pub struct TeamSettingsChanges {
     >,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Team sharing policy settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamSharingPolicySettings {
@@ -9738,7 +11760,10 @@ pub struct TeamSharingPolicySettings {
     >,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Team sharing policy settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TeamSharingPolicySettingsChanges {
@@ -9831,9 +11856,12 @@ pub struct TeamSharingPolicySettingsChanges {
     >,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "company_admins": Only company admins can create assets in a team
 /// * "admins": Both team and company admins can create assets in a team.
 /// * "all_members": all_members
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsCreateAssetAccessLevel {
@@ -9847,11 +11875,14 @@ pub enum TeamSharingPolicySettingsCreateAssetAccessLevel {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Default board access
 /// * "private": Only board owners can access
 /// * "view":    Anyone in the team can view
 /// * "comment": Anyone in the team can comment
 /// * "edit":    Anyone in the team can edit
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsDefaultBoardAccess {
@@ -9867,9 +11898,12 @@ pub enum TeamSharingPolicySettingsDefaultBoardAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Indicates who can change board access and invite users to boards in this team, by default.
 /// * "team_members_with_editing_rights": Any team member with editing rights on the board.
 /// * "owner_and_coowners":               Only the owner and co-owners of the board.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsDefaultBoardSharingAccess {
@@ -9881,11 +11915,14 @@ pub enum TeamSharingPolicySettingsDefaultBoardSharingAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Default organization access
 /// * "private": Only board owners can access
 /// * "view":    Anyone in the team can view
 /// * "comment": Anyone in the team can comment
 /// * "edit":    Anyone in the team can edit
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsDefaultOrganizationAccess {
@@ -9901,9 +11938,12 @@ pub enum TeamSharingPolicySettingsDefaultOrganizationAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Default project access
 /// * "private": Only board owners can access
 /// * "view":    Anyone in the team can view
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsDefaultProjectAccess {
@@ -9915,8 +11955,11 @@ pub enum TeamSharingPolicySettingsDefaultProjectAccess {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "allowed": Allow move board to team
 /// * "not_allowed": Not allow move board to team
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsMoveBoardToAccount {
@@ -9928,9 +11971,12 @@ pub enum TeamSharingPolicySettingsMoveBoardToAccount {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "enabled": Enabled. Restrict to listed domain.
 /// * "disabled": Disabled. No domain restriction.
 /// * "enabled_with_external_user_access": Enabled. Restrict to listed domain but allows external users to access.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsRestrictAllowedDomains {
@@ -9944,8 +11990,11 @@ pub enum TeamSharingPolicySettingsRestrictAllowedDomains {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "allowed": Allow sharing on team
 /// * "not_allowed": Not allow sharing on team
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsSharingOnAccount {
@@ -9957,9 +12006,12 @@ pub enum TeamSharingPolicySettingsSharingOnAccount {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "allowed": Allow sharing on organization
 /// * "allowed_with_editing": Allow sharing with editing on organization
 /// * "not_allowed": Not allow sharing on organization
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsSharingOnOrganization {
@@ -9973,9 +12025,12 @@ pub enum TeamSharingPolicySettingsSharingOnOrganization {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// * "allowed": Allow sharing via public link
 /// * "allowed_with_editing": Allow sharing with editing via public link
 /// * "not_allowed": Not allow sharing via public link
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TeamSharingPolicySettingsSharingViaPublicLink {
@@ -9989,7 +12044,10 @@ pub enum TeamSharingPolicySettingsSharingViaPublicLink {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// Page of teams that match the search query.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TeamsPage {
@@ -10021,8 +12079,23 @@ pub struct TeamsPage {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Defines how the sticky note text is horizontally aligned.
 /// Default: `center`.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TextAlign {
@@ -10046,7 +12119,23 @@ pub enum TextAlign {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// The vertical position of the text on the connector. Default: middle
+///
+/// Available with any of the features `connectors`, `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TextAlignVertical {
@@ -10062,7 +12151,10 @@ pub enum TextAlignVertical {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `TextCreateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TextCreateRequest {
@@ -10089,7 +12181,22 @@ pub struct TextCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains text item data, such as the title, content, or description. For more information on the JSON properties, see [Data](https://developers.miro.com/reference/data).
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TextData {
@@ -10097,7 +12204,10 @@ pub struct TextData {
     pub content: ::std::string::String,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `TextItem`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TextItem {
@@ -10154,7 +12264,10 @@ pub struct TextItem {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The captions orientation relatively to the connector line curvature. Default: aligned.
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum TextOrientation {
@@ -10173,7 +12286,22 @@ pub enum TextOrientation {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains information about the style of a text item, such as the fill color or font family.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TextStyle {
@@ -10216,7 +12344,10 @@ pub struct TextStyle {
     pub text_align: ::std::option::Option<TextAlign>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `TextUpdateRequest`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TextUpdateRequest {
@@ -10238,7 +12369,10 @@ pub struct TextUpdateRequest {
     pub style: ::std::option::Option<UpdateTextStyle>,
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 /// `TokenInformation`
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct TokenInformation {
@@ -10262,7 +12396,10 @@ pub struct TokenInformation {
     pub user: UserInformation,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains information about the style of an app card item, such as the fill color.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateAppCardStyle {
@@ -10274,7 +12411,10 @@ pub struct UpdateAppCardStyle {
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Contains updated information about a subscription.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateBoardSubscriptionRequest {
@@ -10289,7 +12429,10 @@ pub struct UpdateBoardSubscriptionRequest {
     pub status: ::std::option::Option<Status>,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// `UpdateBoardsDataClassificationLabel`
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateBoardsDataClassificationLabel {
@@ -10306,7 +12449,10 @@ pub struct UpdateBoardsDataClassificationLabel {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// `UpdateBoardsDataClassificationLabelRequest`
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateBoardsDataClassificationLabelRequest {
@@ -10321,7 +12467,10 @@ pub struct UpdateBoardsDataClassificationLabelRequest {
     pub not_classified_only: ::std::option::Option<bool>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains information about the style of a card item, such as the card theme.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateCardStyle {
@@ -10333,7 +12482,10 @@ pub struct UpdateCardStyle {
     pub card_theme: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// Contains information about the style of a connector, such as the color or caption font size
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateConnectorStyle {
@@ -10381,7 +12533,10 @@ pub struct UpdateConnectorStyle {
     pub text_orientation: ::std::option::Option<TextOrientation>,
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// Contains information about the style of a frame item, such as the fill color.
+///
+/// Available with the `frames` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateFrameStyle {
@@ -10394,7 +12549,10 @@ pub struct UpdateFrameStyle {
     pub fill_color: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `UpdateGroupRequest`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateGroupRequest {
@@ -10406,7 +12564,10 @@ pub struct UpdateGroupRequest {
     pub name: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `UpdateProjectMemberRequest`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateProjectMemberRequest {
@@ -10415,7 +12576,10 @@ pub struct UpdateProjectMemberRequest {
     pub role: ::std::option::Option<ProjectRole>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `UpdateProjectRequest`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct UpdateProjectRequest {
@@ -10423,7 +12587,10 @@ pub struct UpdateProjectRequest {
     pub name: ::std::string::String,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// `UpdateProjectSettingsRequest`
+///
+/// Available with the `projects` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateProjectSettingsRequest {
@@ -10435,7 +12602,10 @@ pub struct UpdateProjectSettingsRequest {
     pub sharing_policy_settings: ::std::option::Option<SharingPolicySettings>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// Contains information about the shape style, such as the border color or opacity.
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateShapeStyle {
@@ -10508,7 +12678,10 @@ pub struct UpdateShapeStyle {
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains information about the style of a sticky note item, such as the fill color or text alignment.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateStickyNoteStyle {
@@ -10532,7 +12705,10 @@ pub struct UpdateStickyNoteStyle {
     pub text_align_vertical: ::std::option::Option<TextAlignVertical>,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// `UpdateTeamSettingsRequest`
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateTeamSettingsRequest {
@@ -10547,7 +12723,10 @@ pub struct UpdateTeamSettingsRequest {
     pub enabled: ::std::option::Option<bool>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains information about the style of a text item, such as the fill color or font family.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateTextStyle {
@@ -10586,7 +12765,10 @@ pub struct UpdateTextStyle {
     pub text_align: ::std::option::Option<TextAlign>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `UpdateUserGroupMembersRequest`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateUserGroupMembersRequest {
@@ -10606,13 +12788,17 @@ pub struct UpdateUserGroupMembersRequest {
     pub members_to_remove: ::std::vec::Vec<::std::string::String>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `UpdateUserGroupMembersResult`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct UpdateUserGroupMembersResult(
     pub ::std::vec::Vec<UpdateUserGroupMembersResultItem>,
 );
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::ops::Deref for UpdateUserGroupMembersResult {
     type Target = ::std::vec::Vec<UpdateUserGroupMembersResultItem>;
     fn deref(&self) -> &::std::vec::Vec<UpdateUserGroupMembersResultItem> {
@@ -10620,6 +12806,7 @@ impl ::std::ops::Deref for UpdateUserGroupMembersResult {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::convert::From<UpdateUserGroupMembersResult>
 for ::std::vec::Vec<UpdateUserGroupMembersResultItem> {
     fn from(value: UpdateUserGroupMembersResult) -> Self {
@@ -10627,6 +12814,7 @@ for ::std::vec::Vec<UpdateUserGroupMembersResultItem> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::convert::From<::std::vec::Vec<UpdateUserGroupMembersResultItem>>
 for UpdateUserGroupMembersResult {
     fn from(value: ::std::vec::Vec<UpdateUserGroupMembersResultItem>) -> Self {
@@ -10634,7 +12822,10 @@ for UpdateUserGroupMembersResult {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `UpdateUserGroupMembersResultError`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateUserGroupMembersResultError {
@@ -10649,7 +12840,10 @@ pub struct UpdateUserGroupMembersResultError {
     pub status: ::std::option::Option<i64>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `UpdateUserGroupMembersResultItem`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum UpdateUserGroupMembersResultItem {
@@ -10659,6 +12853,7 @@ pub enum UpdateUserGroupMembersResultItem {
     Error(UpdateUserGroupMembersResultError),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::convert::From<UpdateUserGroupMembersResultSuccess>
 for UpdateUserGroupMembersResultItem {
     fn from(value: UpdateUserGroupMembersResultSuccess) -> Self {
@@ -10666,6 +12861,7 @@ for UpdateUserGroupMembersResultItem {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::convert::From<UpdateUserGroupMembersResultError>
 for UpdateUserGroupMembersResultItem {
     fn from(value: UpdateUserGroupMembersResultError) -> Self {
@@ -10673,7 +12869,10 @@ for UpdateUserGroupMembersResultItem {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The name of the operation that was performed.
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum UpdateUserGroupMembersResultOperation {
@@ -10685,7 +12884,10 @@ pub enum UpdateUserGroupMembersResultOperation {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// `UpdateUserGroupMembersResultSuccess`
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UpdateUserGroupMembersResultSuccess {
@@ -10704,7 +12906,10 @@ pub struct UpdateUserGroupMembersResultSuccess {
     pub status: ::std::option::Option<i64>,
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 /// `UploadFileFromDevice`
+///
+/// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct UploadFileFromDevice {
@@ -10715,7 +12920,10 @@ pub struct UploadFileFromDevice {
     pub resource: ::std::string::String,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// `UploadFileFromDeviceData`
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UploadFileFromDeviceData {
@@ -10743,7 +12951,22 @@ pub struct UploadFileFromDeviceData {
         feature = "scim"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "cases",
+                feature = "legal_holds",
+                feature = "scim"
+            )
+        )
+    )
+)]
 /// User information.
+///
+/// Available with any of the features `audit_logs`, `cases`, `legal_holds`, `scim` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct User {
@@ -10759,7 +12982,10 @@ pub struct User {
     pub last_name: ::std::string::String,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Contains information about the user who opened the board last.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserInfoLastOpenedBy {
@@ -10774,7 +13000,10 @@ pub struct UserInfoLastOpenedBy {
     pub type_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// Contains information about the user who created the board.
+///
+/// Available with the `boards` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct UserInfoShort {
@@ -10787,7 +13016,10 @@ pub struct UserInfoShort {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 /// `UserInformation`
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[non_exhaustive]
 pub struct UserInformation {
@@ -10800,7 +13032,10 @@ pub struct UserInformation {
     pub type_: ::std::string::String,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `UserListResponse`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserListResponse {
@@ -10836,7 +13071,10 @@ pub struct UserListResponse {
     pub total_results: ::std::option::Option<f64>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `UserResource`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserResource {
@@ -10897,7 +13135,10 @@ pub struct UserResource {
     pub user_type: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `UserResourceEmailsItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserResourceEmailsItem {
@@ -10912,7 +13153,10 @@ pub struct UserResourceEmailsItem {
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `UserResourceGroupsItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserResourceGroupsItem {
@@ -10924,7 +13168,10 @@ pub struct UserResourceGroupsItem {
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Metadata about the resource.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserResourceMeta {
@@ -10939,7 +13186,10 @@ pub struct UserResourceMeta {
     pub resource_type: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Structured object for the person’s name. This includes the family name (last name), and given name (first name).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserResourceName {
@@ -10960,7 +13210,10 @@ pub struct UserResourceName {
     pub given_name: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `UserResourcePhotosItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserResourcePhotosItem {
@@ -10972,7 +13225,10 @@ pub struct UserResourcePhotosItem {
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `UserResourceRolesItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserResourceRolesItem {
@@ -10992,7 +13248,10 @@ pub struct UserResourceRolesItem {
     pub value: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// `UserResourceSchemasItem`
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
 pub enum UserResourceSchemasItem {
@@ -11002,7 +13261,10 @@ pub enum UserResourceSchemasItem {
     UnknownValue(::std::string::String),
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Enterprise User extension schema.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
@@ -11034,7 +13296,10 @@ pub struct UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     pub organization: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// Manager of the user.
+///
+/// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
@@ -11056,7 +13321,22 @@ pub struct UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager 
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains the item data, such as the item title, content, or description.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum WidgetDataOutput {
@@ -11090,6 +13370,19 @@ pub enum WidgetDataOutput {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<TextData> for WidgetDataOutput {
     fn from(value: TextData) -> Self {
         Self::TextData(value)
@@ -11101,6 +13394,19 @@ impl ::std::convert::From<TextData> for WidgetDataOutput {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::convert::From<EmbedData> for WidgetDataOutput {
@@ -11116,6 +13422,19 @@ impl ::std::convert::From<EmbedData> for WidgetDataOutput {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<CardData> for WidgetDataOutput {
     fn from(value: CardData) -> Self {
         Self::CardData(value)
@@ -11127,6 +13446,19 @@ impl ::std::convert::From<CardData> for WidgetDataOutput {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::convert::From<AppCardData> for WidgetDataOutput {
@@ -11142,6 +13474,19 @@ impl ::std::convert::From<AppCardData> for WidgetDataOutput {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<ImageData> for WidgetDataOutput {
     fn from(value: ImageData) -> Self {
         Self::ImageData(value)
@@ -11153,6 +13498,19 @@ impl ::std::convert::From<ImageData> for WidgetDataOutput {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::convert::From<DocumentData> for WidgetDataOutput {
@@ -11168,6 +13526,19 @@ impl ::std::convert::From<DocumentData> for WidgetDataOutput {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<ShapeData> for WidgetDataOutput {
     fn from(value: ShapeData) -> Self {
         Self::ShapeData(value)
@@ -11181,6 +13552,19 @@ impl ::std::convert::From<ShapeData> for WidgetDataOutput {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::convert::From<FrameData> for WidgetDataOutput {
     fn from(value: FrameData) -> Self {
         Self::FrameData(value)
@@ -11192,6 +13576,19 @@ impl ::std::convert::From<FrameData> for WidgetDataOutput {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::convert::From<StickyNoteData> for WidgetDataOutput {
@@ -11208,7 +13605,23 @@ impl ::std::convert::From<StickyNoteData> for WidgetDataOutput {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Contains applicable links for the item.
+///
+/// Available with any of the features `experimental`, `frames`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct WidgetLinks {
@@ -11220,7 +13633,10 @@ pub struct WidgetLinks {
     pub self_: ::std::option::Option<::std::string::String>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Contains geometrical information about the item, such as its width or rotation. You can only specify the width of the text item as the height is dynamically updated based on the content.
+///
+/// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct WidthOnlyAdjustableGeometry {
@@ -11266,6 +13682,7 @@ pub mod error {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl AdminRoleType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11284,12 +13701,14 @@ impl AdminRoleType {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for AdminRoleType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for AdminRoleType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11300,6 +13719,7 @@ impl ::std::str::FromStr for AdminRoleType {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for AdminRoleType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11309,6 +13729,7 @@ impl ::serde::Serialize for AdminRoleType {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for AdminRoleType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11317,6 +13738,7 @@ impl<'de> ::serde::Deserialize<'de> for AdminRoleType {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for AdminRoleType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -11328,6 +13750,19 @@ impl crate::runtime::OuterTag for AdminRoleType {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl AppCardDataStatus {
@@ -11357,6 +13792,19 @@ impl AppCardDataStatus {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for AppCardDataStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -11368,6 +13816,19 @@ impl ::std::fmt::Display for AppCardDataStatus {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for AppCardDataStatus {
@@ -11387,6 +13848,19 @@ impl ::std::str::FromStr for AppCardDataStatus {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for AppCardDataStatus {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11401,6 +13875,19 @@ impl ::serde::Serialize for AppCardDataStatus {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for AppCardDataStatus {
@@ -11418,12 +13905,26 @@ impl<'de> ::serde::Deserialize<'de> for AppCardDataStatus {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for AppCardDataStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AuditCreatedByType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11446,12 +13947,14 @@ impl AuditCreatedByType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::fmt::Display for AuditCreatedByType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::str::FromStr for AuditCreatedByType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11462,6 +13965,7 @@ impl ::std::str::FromStr for AuditCreatedByType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::serde::Serialize for AuditCreatedByType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11471,6 +13975,7 @@ impl ::serde::Serialize for AuditCreatedByType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'de> ::serde::Deserialize<'de> for AuditCreatedByType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11479,12 +13984,14 @@ impl<'de> ::serde::Deserialize<'de> for AuditCreatedByType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl crate::runtime::OuterTag for AuditCreatedByType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardFormat {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11505,12 +14012,14 @@ impl BoardFormat {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::std::fmt::Display for BoardFormat {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::std::str::FromStr for BoardFormat {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11521,6 +14030,7 @@ impl ::std::str::FromStr for BoardFormat {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::serde::Serialize for BoardFormat {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11530,6 +14040,7 @@ impl ::serde::Serialize for BoardFormat {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'de> ::serde::Deserialize<'de> for BoardFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11538,12 +14049,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardFormat {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl crate::runtime::OuterTag for BoardFormat {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl BoardItemContentLogActionType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11564,12 +14077,14 @@ impl BoardItemContentLogActionType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::fmt::Display for BoardItemContentLogActionType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::str::FromStr for BoardItemContentLogActionType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11583,6 +14098,7 @@ impl ::std::str::FromStr for BoardItemContentLogActionType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::serde::Serialize for BoardItemContentLogActionType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11592,6 +14108,7 @@ impl ::serde::Serialize for BoardItemContentLogActionType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogActionType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11600,12 +14117,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogActionType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl crate::runtime::OuterTag for BoardItemContentLogActionType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl BoardItemContentLogItemType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11626,12 +14145,14 @@ impl BoardItemContentLogItemType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::fmt::Display for BoardItemContentLogItemType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::str::FromStr for BoardItemContentLogItemType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11645,6 +14166,7 @@ impl ::std::str::FromStr for BoardItemContentLogItemType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::serde::Serialize for BoardItemContentLogItemType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11654,6 +14176,7 @@ impl ::serde::Serialize for BoardItemContentLogItemType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogItemType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11662,12 +14185,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogItemType {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl crate::runtime::OuterTag for BoardItemContentLogItemType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardPermissionsPolicyCollaborationToolsStartAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11688,12 +14213,14 @@ impl BoardPermissionsPolicyCollaborationToolsStartAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::fmt::Display for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::str::FromStr for BoardPermissionsPolicyCollaborationToolsStartAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11707,6 +14234,7 @@ impl ::std::str::FromStr for BoardPermissionsPolicyCollaborationToolsStartAccess
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::serde::Serialize for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11716,6 +14244,7 @@ impl ::serde::Serialize for BoardPermissionsPolicyCollaborationToolsStartAccess 
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'de> ::serde::Deserialize<'de>
 for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -11725,12 +14254,14 @@ for BoardPermissionsPolicyCollaborationToolsStartAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::runtime::OuterTag for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardPermissionsPolicyCopyAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11753,12 +14284,14 @@ impl BoardPermissionsPolicyCopyAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::fmt::Display for BoardPermissionsPolicyCopyAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::str::FromStr for BoardPermissionsPolicyCopyAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11772,6 +14305,7 @@ impl ::std::str::FromStr for BoardPermissionsPolicyCopyAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::serde::Serialize for BoardPermissionsPolicyCopyAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11781,6 +14315,7 @@ impl ::serde::Serialize for BoardPermissionsPolicyCopyAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11789,12 +14324,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::runtime::OuterTag for BoardPermissionsPolicyCopyAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardPermissionsPolicyCopyAccessLevel {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11817,12 +14354,14 @@ impl BoardPermissionsPolicyCopyAccessLevel {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::fmt::Display for BoardPermissionsPolicyCopyAccessLevel {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::str::FromStr for BoardPermissionsPolicyCopyAccessLevel {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11836,6 +14375,7 @@ impl ::std::str::FromStr for BoardPermissionsPolicyCopyAccessLevel {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::serde::Serialize for BoardPermissionsPolicyCopyAccessLevel {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11845,6 +14385,7 @@ impl ::serde::Serialize for BoardPermissionsPolicyCopyAccessLevel {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11853,12 +14394,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicyCopyAccessLevel {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::runtime::OuterTag for BoardPermissionsPolicyCopyAccessLevel {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardPermissionsPolicySharingAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11879,12 +14422,14 @@ impl BoardPermissionsPolicySharingAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::fmt::Display for BoardPermissionsPolicySharingAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::str::FromStr for BoardPermissionsPolicySharingAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11898,6 +14443,7 @@ impl ::std::str::FromStr for BoardPermissionsPolicySharingAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::serde::Serialize for BoardPermissionsPolicySharingAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11907,6 +14453,7 @@ impl ::serde::Serialize for BoardPermissionsPolicySharingAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicySharingAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11915,12 +14462,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicySharingAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::runtime::OuterTag for BoardPermissionsPolicySharingAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 impl BoardRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -11945,12 +14494,14 @@ impl BoardRole {
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 impl ::std::fmt::Display for BoardRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 impl ::std::str::FromStr for BoardRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -11961,6 +14512,7 @@ impl ::std::str::FromStr for BoardRole {
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 impl ::serde::Serialize for BoardRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -11970,6 +14522,7 @@ impl ::serde::Serialize for BoardRole {
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 impl<'de> ::serde::Deserialize<'de> for BoardRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -11978,12 +14531,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardRole {
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 impl crate::runtime::OuterTag for BoardRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardSharingPolicyAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12006,12 +14561,14 @@ impl BoardSharingPolicyAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::fmt::Display for BoardSharingPolicyAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::str::FromStr for BoardSharingPolicyAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12025,6 +14582,7 @@ impl ::std::str::FromStr for BoardSharingPolicyAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::serde::Serialize for BoardSharingPolicyAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12034,6 +14592,7 @@ impl ::serde::Serialize for BoardSharingPolicyAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12042,12 +14601,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::runtime::OuterTag for BoardSharingPolicyAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12070,12 +14631,14 @@ impl BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::fmt::Display for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::str::FromStr for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12089,6 +14652,7 @@ impl ::std::str::FromStr for BoardSharingPolicyChangeInviteToAccountAndBoardLink
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::serde::Serialize for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12098,6 +14662,7 @@ impl ::serde::Serialize for BoardSharingPolicyChangeInviteToAccountAndBoardLinkA
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'de> ::serde::Deserialize<'de>
 for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -12107,6 +14672,7 @@ for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::runtime::OuterTag
 for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
@@ -12114,6 +14680,7 @@ for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12142,12 +14709,14 @@ impl BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::fmt::Display for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::str::FromStr for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12161,6 +14730,7 @@ impl ::std::str::FromStr for BoardSharingPolicyInviteToAccountAndBoardLinkAccess
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::serde::Serialize for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12170,6 +14740,7 @@ impl ::serde::Serialize for BoardSharingPolicyInviteToAccountAndBoardLinkAccess 
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'de> ::serde::Deserialize<'de>
 for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -12179,12 +14750,14 @@ for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::runtime::OuterTag for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardSharingPolicyOrganizationAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12207,12 +14780,14 @@ impl BoardSharingPolicyOrganizationAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::fmt::Display for BoardSharingPolicyOrganizationAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::str::FromStr for BoardSharingPolicyOrganizationAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12226,6 +14801,7 @@ impl ::std::str::FromStr for BoardSharingPolicyOrganizationAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::serde::Serialize for BoardSharingPolicyOrganizationAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12235,6 +14811,7 @@ impl ::serde::Serialize for BoardSharingPolicyOrganizationAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyOrganizationAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12243,12 +14820,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyOrganizationAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::runtime::OuterTag for BoardSharingPolicyOrganizationAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardSharingPolicyTeamAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12271,12 +14850,14 @@ impl BoardSharingPolicyTeamAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::fmt::Display for BoardSharingPolicyTeamAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::str::FromStr for BoardSharingPolicyTeamAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12290,6 +14871,7 @@ impl ::std::str::FromStr for BoardSharingPolicyTeamAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::serde::Serialize for BoardSharingPolicyTeamAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12299,6 +14881,7 @@ impl ::serde::Serialize for BoardSharingPolicyTeamAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyTeamAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12307,12 +14890,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyTeamAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::runtime::OuterTag for BoardSharingPolicyTeamAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BoardSubscriptionStatus {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12333,12 +14918,14 @@ impl BoardSubscriptionStatus {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::fmt::Display for BoardSubscriptionStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::str::FromStr for BoardSubscriptionStatus {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12352,6 +14939,7 @@ impl ::std::str::FromStr for BoardSubscriptionStatus {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::serde::Serialize for BoardSubscriptionStatus {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12361,6 +14949,7 @@ impl ::serde::Serialize for BoardSubscriptionStatus {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl<'de> ::serde::Deserialize<'de> for BoardSubscriptionStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12369,12 +14958,14 @@ impl<'de> ::serde::Deserialize<'de> for BoardSubscriptionStatus {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl crate::runtime::OuterTag for BoardSubscriptionStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl BoardUserGroupRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12395,12 +14986,14 @@ impl BoardUserGroupRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for BoardUserGroupRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for BoardUserGroupRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12411,6 +15004,7 @@ impl ::std::str::FromStr for BoardUserGroupRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for BoardUserGroupRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12420,6 +15014,7 @@ impl ::serde::Serialize for BoardUserGroupRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for BoardUserGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12428,6 +15023,7 @@ impl<'de> ::serde::Deserialize<'de> for BoardUserGroupRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for BoardUserGroupRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -12439,6 +15035,19 @@ impl crate::runtime::OuterTag for BoardUserGroupRole {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl BorderStyle {
@@ -12468,6 +15077,19 @@ impl BorderStyle {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for BorderStyle {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -12479,6 +15101,19 @@ impl ::std::fmt::Display for BorderStyle {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for BorderStyle {
@@ -12498,6 +15133,19 @@ impl ::std::str::FromStr for BorderStyle {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for BorderStyle {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12512,6 +15160,19 @@ impl ::serde::Serialize for BorderStyle {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for BorderStyle {
@@ -12529,12 +15190,26 @@ impl<'de> ::serde::Deserialize<'de> for BorderStyle {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for BorderStyle {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ConnectorShape {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12555,12 +15230,14 @@ impl ConnectorShape {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::fmt::Display for ConnectorShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::str::FromStr for ConnectorShape {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12571,6 +15248,7 @@ impl ::std::str::FromStr for ConnectorShape {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::serde::Serialize for ConnectorShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12580,6 +15258,7 @@ impl ::serde::Serialize for ConnectorShape {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'de> ::serde::Deserialize<'de> for ConnectorShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12588,12 +15267,14 @@ impl<'de> ::serde::Deserialize<'de> for ConnectorShape {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl crate::runtime::OuterTag for ConnectorShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateTeamGroupRequestRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12610,12 +15291,14 @@ impl CreateTeamGroupRequestRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for CreateTeamGroupRequestRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for CreateTeamGroupRequestRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12629,6 +15312,7 @@ impl ::std::str::FromStr for CreateTeamGroupRequestRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for CreateTeamGroupRequestRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12638,6 +15322,7 @@ impl ::serde::Serialize for CreateTeamGroupRequestRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for CreateTeamGroupRequestRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12646,12 +15331,14 @@ impl<'de> ::serde::Deserialize<'de> for CreateTeamGroupRequestRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for CreateTeamGroupRequestRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl CreateUserResourceSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12672,12 +15359,14 @@ impl CreateUserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for CreateUserResourceSchemasItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for CreateUserResourceSchemasItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12691,6 +15380,7 @@ impl ::std::str::FromStr for CreateUserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for CreateUserResourceSchemasItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12700,6 +15390,7 @@ impl ::serde::Serialize for CreateUserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for CreateUserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12708,6 +15399,7 @@ impl<'de> ::serde::Deserialize<'de> for CreateUserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for CreateUserResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -12719,6 +15411,19 @@ impl crate::runtime::OuterTag for CreateUserResourceSchemasItem {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl CustomFieldIconShape {
@@ -12746,6 +15451,19 @@ impl CustomFieldIconShape {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for CustomFieldIconShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -12757,6 +15475,19 @@ impl ::std::fmt::Display for CustomFieldIconShape {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for CustomFieldIconShape {
@@ -12776,6 +15507,19 @@ impl ::std::str::FromStr for CustomFieldIconShape {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for CustomFieldIconShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12790,6 +15534,19 @@ impl ::serde::Serialize for CustomFieldIconShape {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for CustomFieldIconShape {
@@ -12807,12 +15564,26 @@ impl<'de> ::serde::Deserialize<'de> for CustomFieldIconShape {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for CustomFieldIconShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatHtmlDataContentType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12829,12 +15600,14 @@ impl DocFormatHtmlDataContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::fmt::Display for DocFormatHtmlDataContentType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::str::FromStr for DocFormatHtmlDataContentType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12848,6 +15621,7 @@ impl ::std::str::FromStr for DocFormatHtmlDataContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::serde::Serialize for DocFormatHtmlDataContentType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12857,6 +15631,7 @@ impl ::serde::Serialize for DocFormatHtmlDataContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'de> ::serde::Deserialize<'de> for DocFormatHtmlDataContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12865,12 +15640,14 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatHtmlDataContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl crate::runtime::OuterTag for DocFormatHtmlDataContentType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatMarkdownDataContentType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -12887,12 +15664,14 @@ impl DocFormatMarkdownDataContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::fmt::Display for DocFormatMarkdownDataContentType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::str::FromStr for DocFormatMarkdownDataContentType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -12906,6 +15685,7 @@ impl ::std::str::FromStr for DocFormatMarkdownDataContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::serde::Serialize for DocFormatMarkdownDataContentType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -12915,6 +15695,7 @@ impl ::serde::Serialize for DocFormatMarkdownDataContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'de> ::serde::Deserialize<'de> for DocFormatMarkdownDataContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -12923,6 +15704,7 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatMarkdownDataContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl crate::runtime::OuterTag for DocFormatMarkdownDataContentType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -12934,6 +15716,19 @@ impl crate::runtime::OuterTag for DocFormatMarkdownDataContentType {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl EmbedMode {
@@ -12961,6 +15756,19 @@ impl EmbedMode {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for EmbedMode {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -12972,6 +15780,19 @@ impl ::std::fmt::Display for EmbedMode {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for EmbedMode {
@@ -12991,6 +15812,19 @@ impl ::std::str::FromStr for EmbedMode {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for EmbedMode {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13005,6 +15839,19 @@ impl ::serde::Serialize for EmbedMode {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for EmbedMode {
@@ -13022,12 +15869,26 @@ impl<'de> ::serde::Deserialize<'de> for EmbedMode {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for EmbedMode {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl EndStrokeCap {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13076,12 +15937,14 @@ impl EndStrokeCap {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::fmt::Display for EndStrokeCap {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::str::FromStr for EndStrokeCap {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13092,6 +15955,7 @@ impl ::std::str::FromStr for EndStrokeCap {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::serde::Serialize for EndStrokeCap {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13101,6 +15965,7 @@ impl ::serde::Serialize for EndStrokeCap {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'de> ::serde::Deserialize<'de> for EndStrokeCap {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13109,12 +15974,14 @@ impl<'de> ::serde::Deserialize<'de> for EndStrokeCap {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl crate::runtime::OuterTag for EndStrokeCap {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl EnterpriseBoardContentItemLogsFetchSorting {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13133,12 +16000,14 @@ impl EnterpriseBoardContentItemLogsFetchSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::fmt::Display for EnterpriseBoardContentItemLogsFetchSorting {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::str::FromStr for EnterpriseBoardContentItemLogsFetchSorting {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13152,6 +16021,7 @@ impl ::std::str::FromStr for EnterpriseBoardContentItemLogsFetchSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::serde::Serialize for EnterpriseBoardContentItemLogsFetchSorting {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13161,6 +16031,7 @@ impl ::serde::Serialize for EnterpriseBoardContentItemLogsFetchSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardContentItemLogsFetchSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13169,12 +16040,14 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardContentItemLogsFetchSorti
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl crate::runtime::OuterTag for EnterpriseBoardContentItemLogsFetchSorting {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl EnterpriseBoardExportJobTasksStatusItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13203,12 +16076,14 @@ impl EnterpriseBoardExportJobTasksStatusItem {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::std::fmt::Display for EnterpriseBoardExportJobTasksStatusItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::std::str::FromStr for EnterpriseBoardExportJobTasksStatusItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13222,6 +16097,7 @@ impl ::std::str::FromStr for EnterpriseBoardExportJobTasksStatusItem {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::serde::Serialize for EnterpriseBoardExportJobTasksStatusItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13231,6 +16107,7 @@ impl ::serde::Serialize for EnterpriseBoardExportJobTasksStatusItem {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardExportJobTasksStatusItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13239,12 +16116,14 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardExportJobTasksStatusItem 
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl crate::runtime::OuterTag for EnterpriseBoardExportJobTasksStatusItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl EnterpriseBoardExportJobsStatusItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13271,12 +16150,14 @@ impl EnterpriseBoardExportJobsStatusItem {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::std::fmt::Display for EnterpriseBoardExportJobsStatusItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::std::str::FromStr for EnterpriseBoardExportJobsStatusItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13290,6 +16171,7 @@ impl ::std::str::FromStr for EnterpriseBoardExportJobsStatusItem {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::serde::Serialize for EnterpriseBoardExportJobsStatusItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13299,6 +16181,7 @@ impl ::serde::Serialize for EnterpriseBoardExportJobsStatusItem {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardExportJobsStatusItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13307,12 +16190,14 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardExportJobsStatusItem {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl crate::runtime::OuterTag for EnterpriseBoardExportJobsStatusItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl EnterpriseGetAiInteractionLogsSorting {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13331,12 +16216,14 @@ impl EnterpriseGetAiInteractionLogsSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::fmt::Display for EnterpriseGetAiInteractionLogsSorting {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::str::FromStr for EnterpriseGetAiInteractionLogsSorting {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13350,6 +16237,7 @@ impl ::std::str::FromStr for EnterpriseGetAiInteractionLogsSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::serde::Serialize for EnterpriseGetAiInteractionLogsSorting {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13359,6 +16247,7 @@ impl ::serde::Serialize for EnterpriseGetAiInteractionLogsSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAiInteractionLogsSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13367,12 +16256,14 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAiInteractionLogsSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl crate::runtime::OuterTag for EnterpriseGetAiInteractionLogsSorting {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl EnterpriseGetAuditLogsSorting {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13391,12 +16282,14 @@ impl EnterpriseGetAuditLogsSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::fmt::Display for EnterpriseGetAuditLogsSorting {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::std::str::FromStr for EnterpriseGetAuditLogsSorting {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13410,6 +16303,7 @@ impl ::std::str::FromStr for EnterpriseGetAuditLogsSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl ::serde::Serialize for EnterpriseGetAuditLogsSorting {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13419,6 +16313,7 @@ impl ::serde::Serialize for EnterpriseGetAuditLogsSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAuditLogsSorting {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13427,12 +16322,14 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAuditLogsSorting {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl crate::runtime::OuterTag for EnterpriseGetAuditLogsSorting {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl EnterpriseGetOrganizationMembersLicense {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13465,12 +16362,14 @@ impl EnterpriseGetOrganizationMembersLicense {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for EnterpriseGetOrganizationMembersLicense {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for EnterpriseGetOrganizationMembersLicense {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13484,6 +16383,7 @@ impl ::std::str::FromStr for EnterpriseGetOrganizationMembersLicense {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for EnterpriseGetOrganizationMembersLicense {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13493,6 +16393,7 @@ impl ::serde::Serialize for EnterpriseGetOrganizationMembersLicense {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersLicense {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13501,12 +16402,14 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersLicense 
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for EnterpriseGetOrganizationMembersLicense {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl EnterpriseGetOrganizationMembersRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13539,12 +16442,14 @@ impl EnterpriseGetOrganizationMembersRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for EnterpriseGetOrganizationMembersRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for EnterpriseGetOrganizationMembersRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13558,6 +16463,7 @@ impl ::std::str::FromStr for EnterpriseGetOrganizationMembersRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for EnterpriseGetOrganizationMembersRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13567,6 +16473,7 @@ impl ::serde::Serialize for EnterpriseGetOrganizationMembersRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13575,12 +16482,14 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for EnterpriseGetOrganizationMembersRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl EnterpriseGetTeamMembersRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13603,12 +16512,14 @@ impl EnterpriseGetTeamMembersRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for EnterpriseGetTeamMembersRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for EnterpriseGetTeamMembersRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13622,6 +16533,7 @@ impl ::std::str::FromStr for EnterpriseGetTeamMembersRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for EnterpriseGetTeamMembersRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13631,6 +16543,7 @@ impl ::serde::Serialize for EnterpriseGetTeamMembersRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetTeamMembersRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13639,12 +16552,14 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetTeamMembersRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for EnterpriseGetTeamMembersRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl EnterpriseUpdateBoardExportJobBodyStatus {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13661,12 +16576,14 @@ impl EnterpriseUpdateBoardExportJobBodyStatus {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::std::fmt::Display for EnterpriseUpdateBoardExportJobBodyStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::std::str::FromStr for EnterpriseUpdateBoardExportJobBodyStatus {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13680,6 +16597,7 @@ impl ::std::str::FromStr for EnterpriseUpdateBoardExportJobBodyStatus {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::serde::Serialize for EnterpriseUpdateBoardExportJobBodyStatus {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13689,6 +16607,7 @@ impl ::serde::Serialize for EnterpriseUpdateBoardExportJobBodyStatus {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseUpdateBoardExportJobBodyStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13697,12 +16616,14 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseUpdateBoardExportJobBodyStatus
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl crate::runtime::OuterTag for EnterpriseUpdateBoardExportJobBodyStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ExportJobStatus {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -13725,12 +16646,14 @@ impl ExportJobStatus {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::std::fmt::Display for ExportJobStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::std::str::FromStr for ExportJobStatus {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -13741,6 +16664,7 @@ impl ::std::str::FromStr for ExportJobStatus {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl ::serde::Serialize for ExportJobStatus {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13750,6 +16674,7 @@ impl ::serde::Serialize for ExportJobStatus {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'de> ::serde::Deserialize<'de> for ExportJobStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -13758,6 +16683,7 @@ impl<'de> ::serde::Deserialize<'de> for ExportJobStatus {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl crate::runtime::OuterTag for ExportJobStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -13769,6 +16695,19 @@ impl crate::runtime::OuterTag for ExportJobStatus {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl FillColor {
@@ -13824,6 +16763,19 @@ impl FillColor {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for FillColor {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -13835,6 +16787,19 @@ impl ::std::fmt::Display for FillColor {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for FillColor {
@@ -13854,6 +16819,19 @@ impl ::std::str::FromStr for FillColor {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for FillColor {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -13868,6 +16846,19 @@ impl ::serde::Serialize for FillColor {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for FillColor {
@@ -13885,6 +16876,19 @@ impl<'de> ::serde::Deserialize<'de> for FillColor {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for FillColor {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -13896,6 +16900,19 @@ impl crate::runtime::OuterTag for FillColor {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl FontFamily {
@@ -13979,6 +16996,19 @@ impl FontFamily {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for FontFamily {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -13990,6 +17020,19 @@ impl ::std::fmt::Display for FontFamily {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for FontFamily {
@@ -14009,6 +17052,19 @@ impl ::std::str::FromStr for FontFamily {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for FontFamily {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14023,6 +17079,19 @@ impl ::serde::Serialize for FontFamily {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for FontFamily {
@@ -14040,12 +17109,26 @@ impl<'de> ::serde::Deserialize<'de> for FontFamily {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for FontFamily {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl FrameChangesFormat {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14062,12 +17145,14 @@ impl FrameChangesFormat {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl ::std::fmt::Display for FrameChangesFormat {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl ::std::str::FromStr for FrameChangesFormat {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14078,6 +17163,7 @@ impl ::std::str::FromStr for FrameChangesFormat {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl ::serde::Serialize for FrameChangesFormat {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14087,6 +17173,7 @@ impl ::serde::Serialize for FrameChangesFormat {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl<'de> ::serde::Deserialize<'de> for FrameChangesFormat {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14095,12 +17182,14 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesFormat {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl crate::runtime::OuterTag for FrameChangesFormat {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl FrameChangesType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14117,12 +17206,14 @@ impl FrameChangesType {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl ::std::fmt::Display for FrameChangesType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl ::std::str::FromStr for FrameChangesType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14133,6 +17224,7 @@ impl ::std::str::FromStr for FrameChangesType {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl ::serde::Serialize for FrameChangesType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14142,6 +17234,7 @@ impl ::serde::Serialize for FrameChangesType {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl<'de> ::serde::Deserialize<'de> for FrameChangesType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14150,6 +17243,7 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesType {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl crate::runtime::OuterTag for FrameChangesType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -14162,6 +17256,20 @@ impl crate::runtime::OuterTag for FrameChangesType {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl FrameDataFormat {
@@ -14204,6 +17312,20 @@ impl FrameDataFormat {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for FrameDataFormat {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -14216,6 +17338,20 @@ impl ::std::fmt::Display for FrameDataFormat {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for FrameDataFormat {
@@ -14236,6 +17372,20 @@ impl ::std::str::FromStr for FrameDataFormat {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for FrameDataFormat {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14251,6 +17401,20 @@ impl ::serde::Serialize for FrameDataFormat {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for FrameDataFormat {
@@ -14269,6 +17433,20 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataFormat {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for FrameDataFormat {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -14281,6 +17459,20 @@ impl crate::runtime::OuterTag for FrameDataFormat {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl FrameDataType {
@@ -14317,6 +17509,20 @@ impl FrameDataType {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for FrameDataType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -14329,6 +17535,20 @@ impl ::std::fmt::Display for FrameDataType {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for FrameDataType {
@@ -14349,6 +17569,20 @@ impl ::std::str::FromStr for FrameDataType {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for FrameDataType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14364,6 +17598,20 @@ impl ::serde::Serialize for FrameDataType {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for FrameDataType {
@@ -14382,12 +17630,27 @@ impl<'de> ::serde::Deserialize<'de> for FrameDataType {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for FrameDataType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl GenericSubscriptionStatus {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14408,12 +17671,14 @@ impl GenericSubscriptionStatus {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::fmt::Display for GenericSubscriptionStatus {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::str::FromStr for GenericSubscriptionStatus {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14427,6 +17692,7 @@ impl ::std::str::FromStr for GenericSubscriptionStatus {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::serde::Serialize for GenericSubscriptionStatus {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14436,6 +17702,7 @@ impl ::serde::Serialize for GenericSubscriptionStatus {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl<'de> ::serde::Deserialize<'de> for GenericSubscriptionStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14444,12 +17711,14 @@ impl<'de> ::serde::Deserialize<'de> for GenericSubscriptionStatus {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl crate::runtime::OuterTag for GenericSubscriptionStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl GetBoardsSort {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14474,12 +17743,14 @@ impl GetBoardsSort {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::fmt::Display for GetBoardsSort {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::std::str::FromStr for GetBoardsSort {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14490,6 +17761,7 @@ impl ::std::str::FromStr for GetBoardsSort {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl ::serde::Serialize for GetBoardsSort {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14499,6 +17771,7 @@ impl ::serde::Serialize for GetBoardsSort {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'de> ::serde::Deserialize<'de> for GetBoardsSort {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14507,12 +17780,14 @@ impl<'de> ::serde::Deserialize<'de> for GetBoardsSort {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::runtime::OuterTag for GetBoardsSort {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl GetDocFormatItemTextContentType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14531,12 +17806,14 @@ impl GetDocFormatItemTextContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::fmt::Display for GetDocFormatItemTextContentType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::str::FromStr for GetDocFormatItemTextContentType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14550,6 +17827,7 @@ impl ::std::str::FromStr for GetDocFormatItemTextContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::serde::Serialize for GetDocFormatItemTextContentType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14559,6 +17837,7 @@ impl ::serde::Serialize for GetDocFormatItemTextContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'de> ::serde::Deserialize<'de> for GetDocFormatItemTextContentType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14567,12 +17846,14 @@ impl<'de> ::serde::Deserialize<'de> for GetDocFormatItemTextContentType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl crate::runtime::OuterTag for GetDocFormatItemTextContentType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl GetItemsExperimentalType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14589,12 +17870,14 @@ impl GetItemsExperimentalType {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::std::fmt::Display for GetItemsExperimentalType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::std::str::FromStr for GetItemsExperimentalType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14608,6 +17891,7 @@ impl ::std::str::FromStr for GetItemsExperimentalType {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::serde::Serialize for GetItemsExperimentalType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14617,6 +17901,7 @@ impl ::serde::Serialize for GetItemsExperimentalType {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'de> ::serde::Deserialize<'de> for GetItemsExperimentalType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14625,12 +17910,14 @@ impl<'de> ::serde::Deserialize<'de> for GetItemsExperimentalType {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl crate::runtime::OuterTag for GetItemsExperimentalType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl GetItemsType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14669,12 +17956,14 @@ impl GetItemsType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::fmt::Display for GetItemsType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::str::FromStr for GetItemsType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14685,6 +17974,7 @@ impl ::std::str::FromStr for GetItemsType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::serde::Serialize for GetItemsType {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14694,6 +17984,7 @@ impl ::serde::Serialize for GetItemsType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'de> ::serde::Deserialize<'de> for GetItemsType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14702,12 +17993,14 @@ impl<'de> ::serde::Deserialize<'de> for GetItemsType {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl crate::runtime::OuterTag for GetItemsType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl GetMetricsPeriod {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14728,12 +18021,14 @@ impl GetMetricsPeriod {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::std::fmt::Display for GetMetricsPeriod {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::std::str::FromStr for GetMetricsPeriod {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14744,6 +18039,7 @@ impl ::std::str::FromStr for GetMetricsPeriod {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::serde::Serialize for GetMetricsPeriod {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14753,6 +18049,7 @@ impl ::serde::Serialize for GetMetricsPeriod {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'de> ::serde::Deserialize<'de> for GetMetricsPeriod {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14761,12 +18058,14 @@ impl<'de> ::serde::Deserialize<'de> for GetMetricsPeriod {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl crate::runtime::OuterTag for GetMetricsPeriod {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl GetResourceTypeResource {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14785,12 +18084,14 @@ impl GetResourceTypeResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for GetResourceTypeResource {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for GetResourceTypeResource {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14804,6 +18105,7 @@ impl ::std::str::FromStr for GetResourceTypeResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for GetResourceTypeResource {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14813,6 +18115,7 @@ impl ::serde::Serialize for GetResourceTypeResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for GetResourceTypeResource {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14821,12 +18124,14 @@ impl<'de> ::serde::Deserialize<'de> for GetResourceTypeResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for GetResourceTypeResource {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl GetSchemaUri {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14861,12 +18166,14 @@ impl GetSchemaUri {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for GetSchemaUri {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for GetSchemaUri {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14877,6 +18184,7 @@ impl ::std::str::FromStr for GetSchemaUri {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for GetSchemaUri {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14886,6 +18194,7 @@ impl ::serde::Serialize for GetSchemaUri {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for GetSchemaUri {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14894,12 +18203,14 @@ impl<'de> ::serde::Deserialize<'de> for GetSchemaUri {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for GetSchemaUri {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupTeamRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14916,12 +18227,14 @@ impl GroupTeamRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for GroupTeamRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for GroupTeamRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14932,6 +18245,7 @@ impl ::std::str::FromStr for GroupTeamRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for GroupTeamRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -14941,6 +18255,7 @@ impl ::serde::Serialize for GroupTeamRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for GroupTeamRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -14949,12 +18264,14 @@ impl<'de> ::serde::Deserialize<'de> for GroupTeamRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for GroupTeamRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ItemConnectionSnapTo {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14979,12 +18296,14 @@ impl ItemConnectionSnapTo {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::fmt::Display for ItemConnectionSnapTo {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::str::FromStr for ItemConnectionSnapTo {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -14995,6 +18314,7 @@ impl ::std::str::FromStr for ItemConnectionSnapTo {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::serde::Serialize for ItemConnectionSnapTo {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15004,6 +18324,7 @@ impl ::serde::Serialize for ItemConnectionSnapTo {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'de> ::serde::Deserialize<'de> for ItemConnectionSnapTo {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15012,12 +18333,14 @@ impl<'de> ::serde::Deserialize<'de> for ItemConnectionSnapTo {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl crate::runtime::OuterTag for ItemConnectionSnapTo {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ItemTypeChange {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15050,12 +18373,14 @@ impl ItemTypeChange {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::fmt::Display for ItemTypeChange {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::str::FromStr for ItemTypeChange {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15066,6 +18391,7 @@ impl ::std::str::FromStr for ItemTypeChange {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::serde::Serialize for ItemTypeChange {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15075,6 +18401,7 @@ impl ::serde::Serialize for ItemTypeChange {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'de> ::serde::Deserialize<'de> for ItemTypeChange {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15083,12 +18410,14 @@ impl<'de> ::serde::Deserialize<'de> for ItemTypeChange {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl crate::runtime::OuterTag for ItemTypeChange {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldState {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15109,12 +18438,14 @@ impl LegalHoldState {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl ::std::fmt::Display for LegalHoldState {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl ::std::str::FromStr for LegalHoldState {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15125,6 +18456,7 @@ impl ::std::str::FromStr for LegalHoldState {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl ::serde::Serialize for LegalHoldState {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15134,6 +18466,7 @@ impl ::serde::Serialize for LegalHoldState {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'de> ::serde::Deserialize<'de> for LegalHoldState {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15142,12 +18475,14 @@ impl<'de> ::serde::Deserialize<'de> for LegalHoldState {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl crate::runtime::OuterTag for LegalHoldState {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ListGroupsSortOrder {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15166,12 +18501,14 @@ impl ListGroupsSortOrder {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for ListGroupsSortOrder {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for ListGroupsSortOrder {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15182,6 +18519,7 @@ impl ::std::str::FromStr for ListGroupsSortOrder {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for ListGroupsSortOrder {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15191,6 +18529,7 @@ impl ::serde::Serialize for ListGroupsSortOrder {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for ListGroupsSortOrder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15199,12 +18538,14 @@ impl<'de> ::serde::Deserialize<'de> for ListGroupsSortOrder {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for ListGroupsSortOrder {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ListUsersSortOrder {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15223,12 +18564,14 @@ impl ListUsersSortOrder {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for ListUsersSortOrder {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for ListUsersSortOrder {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15239,6 +18582,7 @@ impl ::std::str::FromStr for ListUsersSortOrder {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for ListUsersSortOrder {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15248,6 +18592,7 @@ impl ::serde::Serialize for ListUsersSortOrder {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for ListUsersSortOrder {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15256,12 +18601,14 @@ impl<'de> ::serde::Deserialize<'de> for ListUsersSortOrder {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for ListUsersSortOrder {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapDataDirection {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15280,12 +18627,14 @@ impl MindmapDataDirection {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::std::fmt::Display for MindmapDataDirection {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::std::str::FromStr for MindmapDataDirection {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15296,6 +18645,7 @@ impl ::std::str::FromStr for MindmapDataDirection {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::serde::Serialize for MindmapDataDirection {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15305,6 +18655,7 @@ impl ::serde::Serialize for MindmapDataDirection {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'de> ::serde::Deserialize<'de> for MindmapDataDirection {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15313,12 +18664,14 @@ impl<'de> ::serde::Deserialize<'de> for MindmapDataDirection {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl crate::runtime::OuterTag for MindmapDataDirection {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapStyleShape {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15341,12 +18694,14 @@ impl MindmapStyleShape {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::std::fmt::Display for MindmapStyleShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::std::str::FromStr for MindmapStyleShape {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15357,6 +18712,7 @@ impl ::std::str::FromStr for MindmapStyleShape {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl ::serde::Serialize for MindmapStyleShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15366,6 +18722,7 @@ impl ::serde::Serialize for MindmapStyleShape {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'de> ::serde::Deserialize<'de> for MindmapStyleShape {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15374,12 +18731,14 @@ impl<'de> ::serde::Deserialize<'de> for MindmapStyleShape {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl crate::runtime::OuterTag for MindmapStyleShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl OrganizationMemberLicense {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15412,12 +18771,14 @@ impl OrganizationMemberLicense {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for OrganizationMemberLicense {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for OrganizationMemberLicense {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15431,6 +18792,7 @@ impl ::std::str::FromStr for OrganizationMemberLicense {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for OrganizationMemberLicense {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15440,6 +18802,7 @@ impl ::serde::Serialize for OrganizationMemberLicense {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for OrganizationMemberLicense {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15448,12 +18811,14 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberLicense {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for OrganizationMemberLicense {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl OrganizationMemberRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15486,12 +18851,14 @@ impl OrganizationMemberRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for OrganizationMemberRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for OrganizationMemberRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15502,6 +18869,7 @@ impl ::std::str::FromStr for OrganizationMemberRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for OrganizationMemberRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15511,6 +18879,7 @@ impl ::serde::Serialize for OrganizationMemberRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for OrganizationMemberRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15519,12 +18888,14 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for OrganizationMemberRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl OrganizationPlan {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15561,12 +18932,14 @@ impl OrganizationPlan {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for OrganizationPlan {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for OrganizationPlan {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15577,6 +18950,7 @@ impl ::std::str::FromStr for OrganizationPlan {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for OrganizationPlan {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15586,6 +18960,7 @@ impl ::serde::Serialize for OrganizationPlan {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for OrganizationPlan {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15594,12 +18969,14 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationPlan {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for OrganizationPlan {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchGroupResourceOperationsItemOp {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15620,12 +18997,14 @@ impl PatchGroupResourceOperationsItemOp {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for PatchGroupResourceOperationsItemOp {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for PatchGroupResourceOperationsItemOp {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15639,6 +19018,7 @@ impl ::std::str::FromStr for PatchGroupResourceOperationsItemOp {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for PatchGroupResourceOperationsItemOp {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15648,6 +19028,7 @@ impl ::serde::Serialize for PatchGroupResourceOperationsItemOp {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemOp {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15656,12 +19037,14 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemOp {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for PatchGroupResourceOperationsItemOp {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchGroupResourceOperationsItemPath {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15680,12 +19063,14 @@ impl PatchGroupResourceOperationsItemPath {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for PatchGroupResourceOperationsItemPath {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for PatchGroupResourceOperationsItemPath {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15699,6 +19084,7 @@ impl ::std::str::FromStr for PatchGroupResourceOperationsItemPath {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for PatchGroupResourceOperationsItemPath {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15708,6 +19094,7 @@ impl ::serde::Serialize for PatchGroupResourceOperationsItemPath {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemPath {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15716,12 +19103,14 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemPath {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for PatchGroupResourceOperationsItemPath {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchGroupResourceSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15742,12 +19131,14 @@ impl PatchGroupResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for PatchGroupResourceSchemasItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for PatchGroupResourceSchemasItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15761,6 +19152,7 @@ impl ::std::str::FromStr for PatchGroupResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for PatchGroupResourceSchemasItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15770,6 +19162,7 @@ impl ::serde::Serialize for PatchGroupResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15778,12 +19171,14 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for PatchGroupResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchUserResourceOperationsItemOp {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15804,12 +19199,14 @@ impl PatchUserResourceOperationsItemOp {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for PatchUserResourceOperationsItemOp {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for PatchUserResourceOperationsItemOp {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15823,6 +19220,7 @@ impl ::std::str::FromStr for PatchUserResourceOperationsItemOp {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for PatchUserResourceOperationsItemOp {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15832,6 +19230,7 @@ impl ::serde::Serialize for PatchUserResourceOperationsItemOp {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for PatchUserResourceOperationsItemOp {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15840,12 +19239,14 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceOperationsItemOp {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for PatchUserResourceOperationsItemOp {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchUserResourceSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15866,12 +19267,14 @@ impl PatchUserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for PatchUserResourceSchemasItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for PatchUserResourceSchemasItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -15885,6 +19288,7 @@ impl ::std::str::FromStr for PatchUserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for PatchUserResourceSchemasItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -15894,6 +19298,7 @@ impl ::serde::Serialize for PatchUserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for PatchUserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -15902,6 +19307,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for PatchUserResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -15924,6 +19330,30 @@ impl crate::runtime::OuterTag for PatchUserResourceSchemasItem {
         feature = "projects",
         feature = "scim",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl PositionOrigin {
@@ -15960,6 +19390,30 @@ impl PositionOrigin {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for PositionOrigin {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -15982,6 +19436,30 @@ impl ::std::fmt::Display for PositionOrigin {
         feature = "projects",
         feature = "scim",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for PositionOrigin {
@@ -16012,6 +19490,30 @@ impl ::std::str::FromStr for PositionOrigin {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for PositionOrigin {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16037,6 +19539,30 @@ impl ::serde::Serialize for PositionOrigin {
         feature = "projects",
         feature = "scim",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for PositionOrigin {
@@ -16065,6 +19591,30 @@ impl<'de> ::serde::Deserialize<'de> for PositionOrigin {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for PositionOrigin {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -16087,6 +19637,30 @@ impl crate::runtime::OuterTag for PositionOrigin {
         feature = "projects",
         feature = "scim",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl PositionRelativeTo {
@@ -16125,6 +19699,30 @@ impl PositionRelativeTo {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for PositionRelativeTo {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -16147,6 +19745,30 @@ impl ::std::fmt::Display for PositionRelativeTo {
         feature = "projects",
         feature = "scim",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for PositionRelativeTo {
@@ -16177,6 +19799,30 @@ impl ::std::str::FromStr for PositionRelativeTo {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for PositionRelativeTo {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16202,6 +19848,30 @@ impl ::serde::Serialize for PositionRelativeTo {
         feature = "projects",
         feature = "scim",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for PositionRelativeTo {
@@ -16230,12 +19900,37 @@ impl<'de> ::serde::Deserialize<'de> for PositionRelativeTo {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for PositionRelativeTo {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16260,12 +19955,14 @@ impl ProjectRole {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ::std::fmt::Display for ProjectRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ::std::str::FromStr for ProjectRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16276,6 +19973,7 @@ impl ::std::str::FromStr for ProjectRole {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ::serde::Serialize for ProjectRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16285,6 +19983,7 @@ impl ::serde::Serialize for ProjectRole {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'de> ::serde::Deserialize<'de> for ProjectRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16293,12 +19992,14 @@ impl<'de> ::serde::Deserialize<'de> for ProjectRole {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl crate::runtime::OuterTag for ProjectRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ProjectRoleToAdd {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16321,12 +20022,14 @@ impl ProjectRoleToAdd {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::fmt::Display for ProjectRoleToAdd {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::str::FromStr for ProjectRoleToAdd {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16337,6 +20040,7 @@ impl ::std::str::FromStr for ProjectRoleToAdd {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::serde::Serialize for ProjectRoleToAdd {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16346,6 +20050,7 @@ impl ::serde::Serialize for ProjectRoleToAdd {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl<'de> ::serde::Deserialize<'de> for ProjectRoleToAdd {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16354,12 +20059,14 @@ impl<'de> ::serde::Deserialize<'de> for ProjectRoleToAdd {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl crate::runtime::OuterTag for ProjectRoleToAdd {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectUserGroupRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16380,12 +20087,14 @@ impl ProjectUserGroupRole {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ::std::fmt::Display for ProjectUserGroupRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ::std::str::FromStr for ProjectUserGroupRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16396,6 +20105,7 @@ impl ::std::str::FromStr for ProjectUserGroupRole {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ::serde::Serialize for ProjectUserGroupRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16405,6 +20115,7 @@ impl ::serde::Serialize for ProjectUserGroupRole {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'de> ::serde::Deserialize<'de> for ProjectUserGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16413,12 +20124,14 @@ impl<'de> ::serde::Deserialize<'de> for ProjectUserGroupRole {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl crate::runtime::OuterTag for ProjectUserGroupRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(any(feature = "enterprise", feature = "projects"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "projects"))))]
 impl Role {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16439,12 +20152,14 @@ impl Role {
     }
 }
 #[cfg(any(feature = "enterprise", feature = "projects"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "projects"))))]
 impl ::std::fmt::Display for Role {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(any(feature = "enterprise", feature = "projects"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "projects"))))]
 impl ::std::str::FromStr for Role {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16454,6 +20169,7 @@ impl ::std::str::FromStr for Role {
     }
 }
 #[cfg(any(feature = "enterprise", feature = "projects"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "projects"))))]
 impl ::serde::Serialize for Role {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16463,6 +20179,7 @@ impl ::serde::Serialize for Role {
     }
 }
 #[cfg(any(feature = "enterprise", feature = "projects"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "projects"))))]
 impl<'de> ::serde::Deserialize<'de> for Role {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16471,12 +20188,14 @@ impl<'de> ::serde::Deserialize<'de> for Role {
     }
 }
 #[cfg(any(feature = "enterprise", feature = "projects"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "projects"))))]
 impl crate::runtime::OuterTag for Role {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl SchemaAttributeSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16497,12 +20216,14 @@ impl SchemaAttributeSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for SchemaAttributeSchemasItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for SchemaAttributeSchemasItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16516,6 +20237,7 @@ impl ::std::str::FromStr for SchemaAttributeSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for SchemaAttributeSchemasItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16525,6 +20247,7 @@ impl ::serde::Serialize for SchemaAttributeSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for SchemaAttributeSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16533,6 +20256,7 @@ impl<'de> ::serde::Deserialize<'de> for SchemaAttributeSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for SchemaAttributeSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -16544,6 +20268,19 @@ impl crate::runtime::OuterTag for SchemaAttributeSchemasItem {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ShapeDataShape {
@@ -16695,6 +20432,19 @@ impl ShapeDataShape {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for ShapeDataShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -16706,6 +20456,19 @@ impl ::std::fmt::Display for ShapeDataShape {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for ShapeDataShape {
@@ -16725,6 +20488,19 @@ impl ::std::str::FromStr for ShapeDataShape {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for ShapeDataShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16739,6 +20515,19 @@ impl ::serde::Serialize for ShapeDataShape {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for ShapeDataShape {
@@ -16756,12 +20545,26 @@ impl<'de> ::serde::Deserialize<'de> for ShapeDataShape {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for ShapeDataShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl StartStrokeCap {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16810,12 +20613,14 @@ impl StartStrokeCap {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::fmt::Display for StartStrokeCap {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::str::FromStr for StartStrokeCap {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16826,6 +20631,7 @@ impl ::std::str::FromStr for StartStrokeCap {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::serde::Serialize for StartStrokeCap {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16835,6 +20641,7 @@ impl ::serde::Serialize for StartStrokeCap {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'de> ::serde::Deserialize<'de> for StartStrokeCap {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16843,12 +20650,14 @@ impl<'de> ::serde::Deserialize<'de> for StartStrokeCap {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl crate::runtime::OuterTag for StartStrokeCap {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl Status {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16867,12 +20676,14 @@ impl Status {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::fmt::Display for Status {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::std::str::FromStr for Status {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -16882,6 +20693,7 @@ impl ::std::str::FromStr for Status {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ::serde::Serialize for Status {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16891,6 +20703,7 @@ impl ::serde::Serialize for Status {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl<'de> ::serde::Deserialize<'de> for Status {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -16899,6 +20712,7 @@ impl<'de> ::serde::Deserialize<'de> for Status {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl crate::runtime::OuterTag for Status {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -16910,6 +20724,19 @@ impl crate::runtime::OuterTag for Status {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl StickyNoteDataShape {
@@ -16937,6 +20764,19 @@ impl StickyNoteDataShape {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for StickyNoteDataShape {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -16948,6 +20788,19 @@ impl ::std::fmt::Display for StickyNoteDataShape {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for StickyNoteDataShape {
@@ -16967,6 +20820,19 @@ impl ::std::str::FromStr for StickyNoteDataShape {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for StickyNoteDataShape {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -16981,6 +20847,19 @@ impl ::serde::Serialize for StickyNoteDataShape {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for StickyNoteDataShape {
@@ -16998,12 +20877,26 @@ impl<'de> ::serde::Deserialize<'de> for StickyNoteDataShape {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for StickyNoteDataShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl StrokeStyle {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17024,12 +20917,14 @@ impl StrokeStyle {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::fmt::Display for StrokeStyle {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::str::FromStr for StrokeStyle {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17040,6 +20935,7 @@ impl ::std::str::FromStr for StrokeStyle {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::serde::Serialize for StrokeStyle {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17049,6 +20945,7 @@ impl ::serde::Serialize for StrokeStyle {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'de> ::serde::Deserialize<'de> for StrokeStyle {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17057,12 +20954,14 @@ impl<'de> ::serde::Deserialize<'de> for StrokeStyle {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl crate::runtime::OuterTag for StrokeStyle {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl TagFillColor {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17101,12 +21000,14 @@ impl TagFillColor {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl ::std::fmt::Display for TagFillColor {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl ::std::str::FromStr for TagFillColor {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17117,6 +21018,7 @@ impl ::std::str::FromStr for TagFillColor {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl ::serde::Serialize for TagFillColor {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17126,6 +21028,7 @@ impl ::serde::Serialize for TagFillColor {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'de> ::serde::Deserialize<'de> for TagFillColor {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17134,12 +21037,14 @@ impl<'de> ::serde::Deserialize<'de> for TagFillColor {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl crate::runtime::OuterTag for TagFillColor {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl TeamAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17158,12 +21063,14 @@ impl TeamAccess {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ::std::fmt::Display for TeamAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ::std::str::FromStr for TeamAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17174,6 +21081,7 @@ impl ::std::str::FromStr for TeamAccess {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ::serde::Serialize for TeamAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17183,6 +21091,7 @@ impl ::serde::Serialize for TeamAccess {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'de> ::serde::Deserialize<'de> for TeamAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17191,12 +21100,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccess {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl crate::runtime::OuterTag for TeamAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamAccountDiscoverySettingsAccountDiscovery {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17217,12 +21128,14 @@ impl TeamAccountDiscoverySettingsAccountDiscovery {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamAccountDiscoverySettingsAccountDiscovery {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamAccountDiscoverySettingsAccountDiscovery {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17236,6 +21149,7 @@ impl ::std::str::FromStr for TeamAccountDiscoverySettingsAccountDiscovery {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamAccountDiscoverySettingsAccountDiscovery {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17245,6 +21159,7 @@ impl ::serde::Serialize for TeamAccountDiscoverySettingsAccountDiscovery {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamAccountDiscoverySettingsAccountDiscovery {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17253,12 +21168,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccountDiscoverySettingsAccountDisco
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamAccountDiscoverySettingsAccountDiscovery {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamCollaborationSettingsCoOwnerRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17277,12 +21194,14 @@ impl TeamCollaborationSettingsCoOwnerRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamCollaborationSettingsCoOwnerRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamCollaborationSettingsCoOwnerRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17296,6 +21215,7 @@ impl ::std::str::FromStr for TeamCollaborationSettingsCoOwnerRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamCollaborationSettingsCoOwnerRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17305,6 +21225,7 @@ impl ::serde::Serialize for TeamCollaborationSettingsCoOwnerRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamCollaborationSettingsCoOwnerRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17313,12 +21234,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamCollaborationSettingsCoOwnerRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamCollaborationSettingsCoOwnerRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17341,12 +21264,14 @@ impl TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17360,6 +21285,7 @@ impl ::std::str::FromStr for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17369,6 +21295,7 @@ impl ::serde::Serialize for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de>
 for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -17378,12 +21305,14 @@ for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamCopyAccessLevelSettingsCopyAccessLevel {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17406,12 +21335,14 @@ impl TeamCopyAccessLevelSettingsCopyAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamCopyAccessLevelSettingsCopyAccessLevel {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamCopyAccessLevelSettingsCopyAccessLevel {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17425,6 +21356,7 @@ impl ::std::str::FromStr for TeamCopyAccessLevelSettingsCopyAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamCopyAccessLevelSettingsCopyAccessLevel {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17434,6 +21366,7 @@ impl ::serde::Serialize for TeamCopyAccessLevelSettingsCopyAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamCopyAccessLevelSettingsCopyAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17442,12 +21375,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamCopyAccessLevelSettingsCopyAccessLev
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamCopyAccessLevelSettingsCopyAccessLevel {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17466,12 +21401,14 @@ impl TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17485,6 +21422,7 @@ impl ::std::str::FromStr for TeamCopyAccessLevelSettingsCopyAccessLevelLimitatio
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17494,6 +21432,7 @@ impl ::serde::Serialize for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de>
 for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -17503,12 +21442,14 @@ for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamGroupRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17525,12 +21466,14 @@ impl TeamGroupRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamGroupRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamGroupRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17541,6 +21484,7 @@ impl ::std::str::FromStr for TeamGroupRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamGroupRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17550,6 +21494,7 @@ impl ::serde::Serialize for TeamGroupRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamGroupRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17558,12 +21503,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamGroupRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamGroupRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamInvitationSettingsInviteExternalUsers {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17582,12 +21529,14 @@ impl TeamInvitationSettingsInviteExternalUsers {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamInvitationSettingsInviteExternalUsers {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamInvitationSettingsInviteExternalUsers {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17601,6 +21550,7 @@ impl ::std::str::FromStr for TeamInvitationSettingsInviteExternalUsers {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamInvitationSettingsInviteExternalUsers {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17610,6 +21560,7 @@ impl ::serde::Serialize for TeamInvitationSettingsInviteExternalUsers {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsInviteExternalUsers {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17618,12 +21569,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsInviteExternalUser
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamInvitationSettingsInviteExternalUsers {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamInvitationSettingsWhoCanInvite {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17644,12 +21597,14 @@ impl TeamInvitationSettingsWhoCanInvite {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamInvitationSettingsWhoCanInvite {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamInvitationSettingsWhoCanInvite {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17663,6 +21618,7 @@ impl ::std::str::FromStr for TeamInvitationSettingsWhoCanInvite {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamInvitationSettingsWhoCanInvite {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17672,6 +21628,7 @@ impl ::serde::Serialize for TeamInvitationSettingsWhoCanInvite {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsWhoCanInvite {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17680,12 +21637,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsWhoCanInvite {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamInvitationSettingsWhoCanInvite {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMemberChangesRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17704,12 +21663,14 @@ impl TeamMemberChangesRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamMemberChangesRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamMemberChangesRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17720,6 +21681,7 @@ impl ::std::str::FromStr for TeamMemberChangesRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamMemberChangesRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17729,6 +21691,7 @@ impl ::serde::Serialize for TeamMemberChangesRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamMemberChangesRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17737,12 +21700,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberChangesRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamMemberChangesRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMemberInviteRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17761,12 +21726,14 @@ impl TeamMemberInviteRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamMemberInviteRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamMemberInviteRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17777,6 +21744,7 @@ impl ::std::str::FromStr for TeamMemberInviteRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamMemberInviteRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17786,6 +21754,7 @@ impl ::serde::Serialize for TeamMemberInviteRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamMemberInviteRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17794,12 +21763,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberInviteRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamMemberInviteRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMemberRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17820,12 +21791,14 @@ impl TeamMemberRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamMemberRole {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamMemberRole {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17836,6 +21809,7 @@ impl ::std::str::FromStr for TeamMemberRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamMemberRole {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17845,6 +21819,7 @@ impl ::serde::Serialize for TeamMemberRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamMemberRole {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17853,12 +21828,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamMemberRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsCreateAssetAccessLevel {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17879,12 +21856,14 @@ impl TeamSharingPolicySettingsCreateAssetAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamSharingPolicySettingsCreateAssetAccessLevel {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamSharingPolicySettingsCreateAssetAccessLevel {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17898,6 +21877,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsCreateAssetAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamSharingPolicySettingsCreateAssetAccessLevel {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17907,6 +21887,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsCreateAssetAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsCreateAssetAccessLevel {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17915,12 +21896,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsCreateAssetAcce
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsCreateAssetAccessLevel {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsDefaultBoardAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17943,12 +21926,14 @@ impl TeamSharingPolicySettingsDefaultBoardAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultBoardAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultBoardAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -17962,6 +21947,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultBoardAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultBoardAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -17971,6 +21957,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsDefaultBoardAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultBoardAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -17979,12 +21966,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultBoardAcc
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultBoardAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsDefaultBoardSharingAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18005,12 +21994,14 @@ impl TeamSharingPolicySettingsDefaultBoardSharingAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18024,6 +22015,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultBoardSharingAccess 
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18033,6 +22025,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de>
 for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -18042,12 +22035,14 @@ for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsDefaultOrganizationAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18070,12 +22065,14 @@ impl TeamSharingPolicySettingsDefaultOrganizationAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultOrganizationAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18089,6 +22086,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultOrganizationAccess 
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18098,6 +22096,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsDefaultOrganizationAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de>
 for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
@@ -18107,12 +22106,14 @@ for TeamSharingPolicySettingsDefaultOrganizationAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultOrganizationAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsDefaultProjectAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18131,12 +22132,14 @@ impl TeamSharingPolicySettingsDefaultProjectAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamSharingPolicySettingsDefaultProjectAccess {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultProjectAccess {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18150,6 +22153,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsDefaultProjectAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamSharingPolicySettingsDefaultProjectAccess {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18159,6 +22163,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsDefaultProjectAccess {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultProjectAccess {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -18167,12 +22172,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsDefaultProjectA
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultProjectAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsMoveBoardToAccount {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18191,12 +22198,14 @@ impl TeamSharingPolicySettingsMoveBoardToAccount {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamSharingPolicySettingsMoveBoardToAccount {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamSharingPolicySettingsMoveBoardToAccount {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18210,6 +22219,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsMoveBoardToAccount {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamSharingPolicySettingsMoveBoardToAccount {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18219,6 +22229,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsMoveBoardToAccount {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsMoveBoardToAccount {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -18227,12 +22238,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsMoveBoardToAcco
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsMoveBoardToAccount {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsRestrictAllowedDomains {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18255,12 +22268,14 @@ impl TeamSharingPolicySettingsRestrictAllowedDomains {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamSharingPolicySettingsRestrictAllowedDomains {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamSharingPolicySettingsRestrictAllowedDomains {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18274,6 +22289,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsRestrictAllowedDomains {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamSharingPolicySettingsRestrictAllowedDomains {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18283,6 +22299,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsRestrictAllowedDomains {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsRestrictAllowedDomains {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -18291,12 +22308,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsRestrictAllowed
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsRestrictAllowedDomains {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsSharingOnAccount {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18315,12 +22334,14 @@ impl TeamSharingPolicySettingsSharingOnAccount {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamSharingPolicySettingsSharingOnAccount {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamSharingPolicySettingsSharingOnAccount {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18334,6 +22355,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsSharingOnAccount {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamSharingPolicySettingsSharingOnAccount {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18343,6 +22365,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsSharingOnAccount {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnAccount {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -18351,12 +22374,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnAccoun
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingOnAccount {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsSharingOnOrganization {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18379,12 +22404,14 @@ impl TeamSharingPolicySettingsSharingOnOrganization {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamSharingPolicySettingsSharingOnOrganization {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamSharingPolicySettingsSharingOnOrganization {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18398,6 +22425,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsSharingOnOrganization {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamSharingPolicySettingsSharingOnOrganization {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18407,6 +22435,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsSharingOnOrganization {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnOrganization {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -18415,12 +22444,14 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnOrgani
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingOnOrganization {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsSharingViaPublicLink {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18443,12 +22474,14 @@ impl TeamSharingPolicySettingsSharingViaPublicLink {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for TeamSharingPolicySettingsSharingViaPublicLink {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for TeamSharingPolicySettingsSharingViaPublicLink {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18462,6 +22495,7 @@ impl ::std::str::FromStr for TeamSharingPolicySettingsSharingViaPublicLink {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for TeamSharingPolicySettingsSharingViaPublicLink {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18471,6 +22505,7 @@ impl ::serde::Serialize for TeamSharingPolicySettingsSharingViaPublicLink {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingViaPublicLink {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -18479,6 +22514,7 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingViaPubli
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingViaPublicLink {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -18490,6 +22526,19 @@ impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingViaPublicLink 
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl TextAlign {
@@ -18521,6 +22570,19 @@ impl TextAlign {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for TextAlign {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -18532,6 +22594,19 @@ impl ::std::fmt::Display for TextAlign {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for TextAlign {
@@ -18551,6 +22626,19 @@ impl ::std::str::FromStr for TextAlign {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for TextAlign {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18565,6 +22653,19 @@ impl ::serde::Serialize for TextAlign {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for TextAlign {
@@ -18582,6 +22683,19 @@ impl<'de> ::serde::Deserialize<'de> for TextAlign {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for TextAlign {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -18594,6 +22708,20 @@ impl crate::runtime::OuterTag for TextAlign {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl TextAlignVertical {
@@ -18626,6 +22754,20 @@ impl TextAlignVertical {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::std::fmt::Display for TextAlignVertical {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
@@ -18638,6 +22780,20 @@ impl ::std::fmt::Display for TextAlignVertical {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ::std::str::FromStr for TextAlignVertical {
@@ -18658,6 +22814,20 @@ impl ::std::str::FromStr for TextAlignVertical {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ::serde::Serialize for TextAlignVertical {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18673,6 +22843,20 @@ impl ::serde::Serialize for TextAlignVertical {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for TextAlignVertical {
@@ -18691,12 +22875,27 @@ impl<'de> ::serde::Deserialize<'de> for TextAlignVertical {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl crate::runtime::OuterTag for TextAlignVertical {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl TextOrientation {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18715,12 +22914,14 @@ impl TextOrientation {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::fmt::Display for TextOrientation {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::std::str::FromStr for TextOrientation {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18731,6 +22932,7 @@ impl ::std::str::FromStr for TextOrientation {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ::serde::Serialize for TextOrientation {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18740,6 +22942,7 @@ impl ::serde::Serialize for TextOrientation {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'de> ::serde::Deserialize<'de> for TextOrientation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -18748,12 +22951,14 @@ impl<'de> ::serde::Deserialize<'de> for TextOrientation {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl crate::runtime::OuterTag for TextOrientation {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl UpdateUserGroupMembersResultOperation {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18772,12 +22977,14 @@ impl UpdateUserGroupMembersResultOperation {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::fmt::Display for UpdateUserGroupMembersResultOperation {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::std::str::FromStr for UpdateUserGroupMembersResultOperation {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18791,6 +22998,7 @@ impl ::std::str::FromStr for UpdateUserGroupMembersResultOperation {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl ::serde::Serialize for UpdateUserGroupMembersResultOperation {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18800,6 +23008,7 @@ impl ::serde::Serialize for UpdateUserGroupMembersResultOperation {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultOperation {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -18808,12 +23017,14 @@ impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultOperation {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::runtime::OuterTag for UpdateUserGroupMembersResultOperation {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResourceSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18834,12 +23045,14 @@ impl UserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::fmt::Display for UserResourceSchemasItem {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::std::str::FromStr for UserResourceSchemasItem {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
@@ -18853,6 +23066,7 @@ impl ::std::str::FromStr for UserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ::serde::Serialize for UserResourceSchemasItem {
     fn serialize<S: ::serde::Serializer>(
         &self,
@@ -18862,6 +23076,7 @@ impl ::serde::Serialize for UserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for UserResourceSchemasItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -18870,6 +23085,7 @@ impl<'de> ::serde::Deserialize<'de> for UserResourceSchemasItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::runtime::OuterTag for UserResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
@@ -18891,6 +23107,29 @@ impl crate::runtime::OuterTag for UserResourceSchemasItem {
         feature = "projects",
         feature = "scim",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ItemData {
@@ -18935,6 +23174,29 @@ impl ItemData {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ItemData {
     /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
     /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
@@ -18959,6 +23221,7 @@ impl ItemData {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ItemDataChanges {
     /// Decodes `value` as the variant that the enclosing object's `type` names;
     /// an unknown `type`, or data that does not fit, is kept raw in `Unknown`.
@@ -18984,6 +23247,7 @@ impl ItemDataChanges {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ItemDataChanges {
     /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
     /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
@@ -19008,6 +23272,7 @@ impl ItemDataChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ItemDataCreate {
     /// Decodes `value` as the variant that the enclosing object's `type` names;
     /// an unknown `type`, or data that does not fit, is kept raw in `Unknown`.
@@ -19069,6 +23334,7 @@ impl ItemDataCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ItemDataCreate {
     /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
     /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
@@ -19104,6 +23370,19 @@ impl ItemDataCreate {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ItemStyle {
@@ -19162,6 +23441,19 @@ impl ItemStyle {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ItemStyle {
     /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
     /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
@@ -19195,6 +23487,19 @@ impl ItemStyle {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl WidgetDataOutput {
@@ -19271,6 +23576,19 @@ impl WidgetDataOutput {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl WidgetDataOutput {
     /// Decodes the JSON text `raw` straight into the variant that the enclosing object's
     /// `type` names. An unknown `type` keeps the data in `Unknown`; data that does not
@@ -19307,6 +23625,19 @@ impl WidgetDataOutput {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl<'de> ::serde::Deserialize<'de> for GenericItem {
@@ -19416,6 +23747,29 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl<'de> ::serde::Deserialize<'de> for Item {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -19495,6 +23849,7 @@ impl<'de> ::serde::Deserialize<'de> for Item {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl<'de> ::serde::Deserialize<'de> for ItemChanges {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -19547,6 +23902,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'de> ::serde::Deserialize<'de> for ItemCreate {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -19593,6 +23949,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'de> ::serde::Deserialize<'de> for DocFormatData {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -19637,6 +23994,7 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatData {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersResponse {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -19671,6 +24029,7 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetOrganizationMembersResponse
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemValue {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -19704,6 +24063,7 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemValue {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultItem {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
@@ -19743,6 +24103,7 @@ impl<'de> ::serde::Deserialize<'de> for UpdateUserGroupMembersResultItem {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl AddProjectMemberRequest {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -19757,6 +24118,7 @@ impl AddProjectMemberRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl AppCardCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<AppCardDataChanges>) -> Self {
@@ -19800,6 +24162,19 @@ impl AppCardCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl AppCardData {
     /// Sets `description`.
     pub fn description(
@@ -19840,6 +24215,7 @@ impl AppCardData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl AppCardDataChanges {
     /// Sets `description`.
     pub fn description(
@@ -19875,6 +24251,7 @@ impl AppCardDataChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl AppCardItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -19906,6 +24283,19 @@ impl AppCardItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl AppCardStyle {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -19917,6 +24307,7 @@ impl AppCardStyle {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl AppCardUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<AppCardDataChanges>) -> Self {
@@ -19961,6 +24352,7 @@ impl AppCardUpdateRequest {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl Board {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -19993,6 +24385,7 @@ impl Board {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardChanges {
     /// Sets `description`.
     pub fn description(
@@ -20036,6 +24429,7 @@ impl BoardChanges {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportJobId {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20044,6 +24438,7 @@ impl BoardExportJobId {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportJobStatus {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20054,6 +24449,7 @@ impl BoardExportJobStatus {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportTask {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20073,6 +24469,7 @@ impl BoardExportTask {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportTaskExportLink {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20088,6 +24485,7 @@ impl BoardExportTaskExportLink {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportTaskResult {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20105,6 +24503,7 @@ impl BoardExportTaskResult {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl BoardItemGroup {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20113,6 +24512,7 @@ impl BoardItemGroup {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl BoardItemGroupData {
     /// Sets `items`.
     pub fn items(
@@ -20124,6 +24524,7 @@ impl BoardItemGroupData {
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 impl BoardMember {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20142,6 +24543,7 @@ impl BoardMember {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl BoardMemberChanges {
     /// Sets `role`.
     pub fn role(mut self, value: impl ::std::convert::Into<BoardRole>) -> Self {
@@ -20150,6 +24552,7 @@ impl BoardMemberChanges {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl BoardMembersInvite {
     /// Sets `emails`.
     pub fn emails(
@@ -20187,6 +24590,7 @@ impl BoardMembersInvite {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardPermissionsPolicy {
     /// Sets `collaboration_tools_start_access`.
     pub fn collaboration_tools_start_access(
@@ -20226,6 +24630,7 @@ impl BoardPermissionsPolicy {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardPolicyChange {
     /// Sets `permissions_policy`.
     pub fn permissions_policy(
@@ -20245,6 +24650,7 @@ impl BoardPolicyChange {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardSharingPolicyChange {
     /// Sets `access`.
     pub fn access(
@@ -20284,6 +24690,7 @@ impl BoardSharingPolicyChange {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl BoardUserGroup {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20299,6 +24706,7 @@ impl BoardUserGroup {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl BoardUserGroupsPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20319,6 +24727,7 @@ impl BoardUserGroupsPage {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardWithLinks {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20349,6 +24758,7 @@ impl BoardWithLinks {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardWithLinksAndLastOpened {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20381,6 +24791,7 @@ impl BoardWithLinksAndLastOpened {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardWithLinksAndWithoutProject {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20410,6 +24821,7 @@ impl BoardWithLinksAndWithoutProject {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BulkOperationError {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20424,6 +24836,7 @@ impl BulkOperationError {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BulkSubOperationError {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20439,6 +24852,7 @@ impl BulkSubOperationError {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl Caption {
     /// Sets `position`.
     pub fn position(
@@ -20467,6 +24881,7 @@ impl Caption {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl CardCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<CardData>) -> Self {
@@ -20510,6 +24925,19 @@ impl CardCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl CardData {
     /// Sets `assignee_id`.
     pub fn assignee_id(
@@ -20545,6 +24973,7 @@ impl CardData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl CardItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20576,6 +25005,19 @@ impl CardItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl CardStyle {
     /// Sets `card_theme`.
     pub fn card_theme(
@@ -20587,6 +25029,7 @@ impl CardStyle {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl CardUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<CardData>) -> Self {
@@ -20628,6 +25071,7 @@ impl CardUpdateRequest {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl CaseRequest {
     /// Sets `description`.
     pub fn description(
@@ -20647,6 +25091,7 @@ impl CaseRequest {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl CaseResponse {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20673,6 +25118,7 @@ impl CaseResponse {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl CodeWidgetCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<CodeWidgetData>) -> Self {
@@ -20704,6 +25150,7 @@ impl CodeWidgetCreateRequest {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl CodeWidgetData {
     /// Sets `code`.
     pub fn code(
@@ -20739,6 +25186,7 @@ impl CodeWidgetData {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl CodeWidgetItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20761,6 +25209,7 @@ impl CodeWidgetItem {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl CodeWidgetUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<CodeWidgetData>) -> Self {
@@ -20797,6 +25246,7 @@ impl CodeWidgetUpdateRequest {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ConnectorChangesData {
     /// Sets `captions`.
     pub fn captions(
@@ -20837,6 +25287,7 @@ impl ConnectorChangesData {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ConnectorCreationData {
     /// Sets `captions`.
     pub fn captions(
@@ -20872,6 +25323,7 @@ impl ConnectorCreationData {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ConnectorStyle {
     /// Sets `color`.
     pub fn color(
@@ -20939,6 +25391,7 @@ impl ConnectorStyle {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ConnectorWithLinks {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -20961,6 +25414,7 @@ impl ConnectorWithLinks {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl CopyBoardChanges {
     /// Sets `description`.
     pub fn description(
@@ -20996,6 +25450,7 @@ impl CopyBoardChanges {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl CreateBoardExportRequest {
     /// Sets `board_format`.
     pub fn board_format(
@@ -21015,6 +25470,7 @@ impl CreateBoardExportRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateBoardUserGroupsRequest {
     /// Sets `user_group_ids`.
     pub fn user_group_ids(
@@ -21042,6 +25498,7 @@ impl CreateBoardUserGroupsRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl CreateDocumentItemUsingFileFromDeviceData {
     /// Sets `geometry`.
     pub fn geometry(
@@ -21079,6 +25536,7 @@ impl CreateDocumentItemUsingFileFromDeviceData {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateGroupMemberRequest {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21087,6 +25545,7 @@ impl CreateGroupMemberRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateGroupRequest {
     /// Sets `description`.
     pub fn description(
@@ -21106,6 +25565,7 @@ impl CreateGroupRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl CreateProjectRequest {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21114,6 +25574,7 @@ impl CreateProjectRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl CreateProjectUserGroupsRequest {
     /// Sets `user_group_ids`.
     pub fn user_group_ids(
@@ -21141,6 +25602,7 @@ impl CreateProjectUserGroupsRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateTeamGroupRequest {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21152,6 +25614,7 @@ impl CreateTeamGroupRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateTeamRequest {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21160,6 +25623,7 @@ impl CreateTeamRequest {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl CreateUserResource {
     /// Sets `active`.
     pub fn active(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -21252,6 +25716,7 @@ impl CreateUserResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl CreateUserResourceName {
     /// Sets `formatted`.
     pub fn formatted(
@@ -21275,6 +25740,7 @@ impl CreateUserResourceName {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl CreateUserResourcePhotosItem {
     /// Sets `type`.
     pub fn type_(
@@ -21294,6 +25760,7 @@ impl CreateUserResourcePhotosItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl CreateUserResourceRolesItem {
     /// Sets `display`.
     pub fn display(
@@ -21326,6 +25793,7 @@ impl CreateUserResourceRolesItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     /// Sets `cost_center`.
     pub fn cost_center(
@@ -21379,6 +25847,7 @@ impl CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
     /// Sets `display_name`.
     pub fn display_name(
@@ -21403,6 +25872,19 @@ impl CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager 
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl CustomField {
@@ -21456,6 +25938,7 @@ impl CustomField {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl DataClassificationLabelId {
     /// Sets `label_id`.
     pub fn label_id(
@@ -21467,6 +25950,7 @@ impl DataClassificationLabelId {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatCreateRequest {
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
@@ -21497,6 +25981,7 @@ impl DocFormatCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatHtmlData {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21509,6 +25994,7 @@ impl DocFormatHtmlData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21531,6 +26017,7 @@ impl DocFormatItem {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatMarkdownData {
     /// Sets `content_version`.
     pub fn content_version(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -21548,6 +26035,7 @@ impl DocFormatMarkdownData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocumentCreateRequest {
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
@@ -21578,6 +26066,7 @@ impl DocumentCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocumentItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21601,6 +26090,7 @@ impl DocumentItem {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocumentUpdateRequest {
     /// Sets `data`.
     pub fn data(
@@ -21643,6 +26133,7 @@ impl DocumentUpdateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocumentUrlData {
     /// Sets `title`.
     pub fn title(
@@ -21662,6 +26153,7 @@ impl DocumentUrlData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocumentUrlDataChanges {
     /// Sets `title`.
     pub fn title(
@@ -21681,6 +26173,7 @@ impl DocumentUrlDataChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl EmbedCreateRequest {
     /// Sets `geometry`.
     pub fn geometry(
@@ -21720,6 +26213,7 @@ impl EmbedCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl EmbedItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21743,6 +26237,7 @@ impl EmbedItem {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl EmbedUpdateRequest {
     /// Sets `data`.
     pub fn data(
@@ -21785,6 +26280,7 @@ impl EmbedUpdateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl EmbedUrlData {
     /// Sets `mode`.
     pub fn mode(mut self, value: impl ::std::convert::Into<EmbedMode>) -> Self {
@@ -21810,6 +26306,7 @@ impl EmbedUrlData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl EmbedUrlDataChanges {
     /// Sets `mode`.
     pub fn mode(mut self, value: impl ::std::convert::Into<EmbedMode>) -> Self {
@@ -21834,6 +26331,7 @@ impl EmbedUrlDataChanges {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl EnterpriseUpdateBoardExportJobBody {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21844,6 +26342,7 @@ impl EnterpriseUpdateBoardExportJobBody {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl EnterpriseUpdateBoardExportJobResponse {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21868,6 +26367,7 @@ impl Error {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl FixedRatioGeometry {
     /// Sets `height`.
     pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -21886,6 +26386,7 @@ impl FixedRatioGeometry {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl FixedRatioNoRotationGeometry {
     /// Sets `height`.
     pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -21899,6 +26400,7 @@ impl FixedRatioNoRotationGeometry {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl FrameChanges {
     /// Sets `format`.
     pub fn format(
@@ -21928,6 +26430,7 @@ impl FrameChanges {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl FrameCreateRequest {
     /// Sets `geometry`.
     pub fn geometry(
@@ -21967,6 +26470,7 @@ impl FrameCreateRequest {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl FrameItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -21998,6 +26502,20 @@ impl FrameItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl FrameStyle {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -22009,6 +26527,7 @@ impl FrameStyle {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl FrameUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<FrameChanges>) -> Self {
@@ -22050,6 +26569,19 @@ impl FrameUpdateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl GenericItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22074,6 +26606,7 @@ impl GenericItem {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl GenericItemUpdate {
     /// Sets `parent`.
     pub fn parent(mut self, value: impl ::std::convert::Into<Parent>) -> Self {
@@ -22118,6 +26651,30 @@ impl GenericItemUpdate {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl Geometry {
     /// Sets `height`.
     pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -22136,6 +26693,7 @@ impl Geometry {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl GeometryNoRotation {
     /// Sets `height`.
     pub fn height(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -22149,6 +26707,7 @@ impl GeometryNoRotation {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl GetBoardUserInfoLastOpenedBy {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22165,6 +26724,7 @@ impl GetBoardUserInfoLastOpenedBy {
     }
 }
 #[cfg(any(feature = "enterprise", feature = "scim"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "scim"))))]
 impl Group {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22182,6 +26742,7 @@ impl Group {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupMember {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22198,6 +26759,7 @@ impl GroupMember {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupMembersPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22218,6 +26780,7 @@ impl GroupMembersPage {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupTeam {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22230,6 +26793,7 @@ impl GroupTeam {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupTeamsPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22248,6 +26812,7 @@ impl GroupTeamsPage {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupsPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22266,6 +26831,7 @@ impl GroupsPage {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ImageCreateRequest {
     /// Sets `geometry`.
     pub fn geometry(
@@ -22305,6 +26871,7 @@ impl ImageCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ImageItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22328,6 +26895,7 @@ impl ImageItem {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ImageUpdateRequest {
     /// Sets `data`.
     pub fn data(
@@ -22370,6 +26938,7 @@ impl ImageUpdateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ImageUrlData {
     /// Sets `title`.
     pub fn title(
@@ -22389,6 +26958,7 @@ impl ImageUrlData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ImageUrlDataChanges {
     /// Sets `title`.
     pub fn title(
@@ -22425,6 +26995,29 @@ impl ImageUrlDataChanges {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl Item {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22449,6 +27042,7 @@ impl Item {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ItemConnectionChangesData {
     /// Sets `id`.
     pub fn id(
@@ -22473,6 +27067,7 @@ impl ItemConnectionChangesData {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ItemConnectionCreationData {
     /// Sets `id`.
     pub fn id(
@@ -22497,6 +27092,7 @@ impl ItemConnectionCreationData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<AppCardData> for ItemCreate {
     /// An item of type `app_card` with this data.
     fn from(data: AppCardData) -> Self {
@@ -22512,6 +27108,7 @@ impl ::std::convert::From<AppCardData> for ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<CardData> for ItemCreate {
     /// An item of type `card` with this data.
     fn from(data: CardData) -> Self {
@@ -22527,6 +27124,7 @@ impl ::std::convert::From<CardData> for ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<DocumentUrlData> for ItemCreate {
     /// An item of type `document` with this data.
     fn from(data: DocumentUrlData) -> Self {
@@ -22542,6 +27140,7 @@ impl ::std::convert::From<DocumentUrlData> for ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<EmbedUrlData> for ItemCreate {
     /// An item of type `embed` with this data.
     fn from(data: EmbedUrlData) -> Self {
@@ -22557,6 +27156,7 @@ impl ::std::convert::From<EmbedUrlData> for ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<ImageUrlData> for ItemCreate {
     /// An item of type `image` with this data.
     fn from(data: ImageUrlData) -> Self {
@@ -22572,6 +27172,7 @@ impl ::std::convert::From<ImageUrlData> for ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<ShapeData> for ItemCreate {
     /// An item of type `shape` with this data.
     fn from(data: ShapeData) -> Self {
@@ -22587,6 +27188,7 @@ impl ::std::convert::From<ShapeData> for ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<StickyNoteData> for ItemCreate {
     /// An item of type `sticky_note` with this data.
     fn from(data: StickyNoteData) -> Self {
@@ -22604,6 +27206,7 @@ impl ::std::convert::From<StickyNoteData> for ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ::std::convert::From<TextData> for ItemCreate {
     /// An item of type `text` with this data.
     fn from(data: TextData) -> Self {
@@ -22619,6 +27222,7 @@ impl ::std::convert::From<TextData> for ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ItemCreate {
     /// The item's type, which follows from its data.
     pub fn item_type(&self) -> &ItemTypeChange {
@@ -22658,6 +27262,7 @@ impl ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl Items {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22672,6 +27277,7 @@ impl Items {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ItemsPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22694,6 +27300,7 @@ impl ItemsPage {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldContentItemsResponse {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22705,6 +27312,7 @@ impl LegalHoldContentItemsResponse {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldRequest {
     /// Sets `description`.
     pub fn description(
@@ -22728,6 +27336,7 @@ impl LegalHoldRequest {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldRequestScopeUsersUsersItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22736,6 +27345,7 @@ impl LegalHoldRequestScopeUsersUsersItem {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldResponse {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22768,6 +27378,7 @@ impl LegalHoldResponse {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindMapNodeGeometry {
     /// Sets `width`.
     pub fn width(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -22776,6 +27387,7 @@ impl MindMapNodeGeometry {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapCreateRequest {
     /// Sets `geometry`.
     pub fn geometry(
@@ -22815,6 +27427,7 @@ impl MindmapCreateRequest {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapDataForCreate {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22825,6 +27438,7 @@ impl MindmapDataForCreate {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22847,6 +27461,7 @@ impl MindmapItem {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapNode {
     /// Sets `data`.
     pub fn data(
@@ -22858,6 +27473,7 @@ impl MindmapNode {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapNodeTextData {
     /// Sets `content`.
     pub fn content(
@@ -22877,6 +27493,7 @@ impl MindmapNodeTextData {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl Organization {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22896,6 +27513,7 @@ impl Organization {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl OrganizationInformation {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22912,6 +27530,7 @@ impl OrganizationInformation {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl OrganizationMember {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -22953,6 +27572,29 @@ impl OrganizationMember {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl Parent {
     /// Sets `id`.
     pub fn id(
@@ -22969,6 +27611,7 @@ impl Parent {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchGroupResource {
     /// Sets `operations`.
     pub fn operations(
@@ -23005,6 +27648,7 @@ impl PatchGroupResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchGroupResourceOperationsItem {
     /// Sets `path`.
     pub fn path(
@@ -23035,6 +27679,7 @@ impl PatchGroupResourceOperationsItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchGroupResourceOperationsItemValueArrayItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23043,6 +27688,7 @@ impl PatchGroupResourceOperationsItemValueArrayItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchUserResource {
     /// Sets `operations`.
     pub fn operations(
@@ -23079,6 +27725,7 @@ impl PatchUserResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchUserResourceOperationsItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23095,6 +27742,10 @@ impl PatchUserResourceOperationsItem {
     }
 }
 #[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "experimental", feature = "frames", feature = "items")))
+)]
 impl PositionChange {
     /// Sets `x`.
     pub fn x(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -23108,6 +27759,7 @@ impl PositionChange {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl Project {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23124,6 +27776,7 @@ impl Project {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectMember {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23142,6 +27795,7 @@ impl ProjectMember {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectMemberPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23162,6 +27816,7 @@ impl ProjectMemberPage {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23180,6 +27835,7 @@ impl ProjectPage {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectSettings {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23194,6 +27850,7 @@ impl ProjectSettings {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectUserGroup {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23209,6 +27866,7 @@ impl ProjectUserGroup {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectUserGroupsPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23229,6 +27887,7 @@ impl ProjectUserGroupsPage {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl RelativeOffset {
     /// Sets `x`.
     pub fn x(mut self, value: impl ::std::convert::Into<::std::string::String>) -> Self {
@@ -23242,6 +27901,7 @@ impl RelativeOffset {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl RevokeTokenRequest {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23275,6 +27935,29 @@ impl RevokeTokenRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl SelfLink {
     /// Sets `self`.
     pub fn self_(
@@ -23286,6 +27969,7 @@ impl SelfLink {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 impl ShapeCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<ShapeDataForCreate>) -> Self {
@@ -23332,6 +28016,19 @@ impl ShapeCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ShapeData {
     /// Sets `content`.
     pub fn content(
@@ -23348,6 +28045,7 @@ impl ShapeData {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 impl ShapeDataForCreate {
     /// Sets `content`.
     pub fn content(
@@ -23364,6 +28062,7 @@ impl ShapeDataForCreate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 impl ShapeDataForUpdate {
     /// Sets `content`.
     pub fn content(
@@ -23380,6 +28079,7 @@ impl ShapeDataForUpdate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 impl ShapeItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23409,6 +28109,19 @@ impl ShapeItem {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl ShapeStyle {
@@ -23496,6 +28209,7 @@ impl ShapeStyle {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 impl ShapeStyleForCreate {
     /// Sets `border_color`.
     pub fn border_color(
@@ -23581,6 +28295,7 @@ impl ShapeStyleForCreate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 impl ShapeStyleForUpdate {
     /// Sets `border_color`.
     pub fn border_color(
@@ -23666,6 +28381,7 @@ impl ShapeStyleForUpdate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 impl ShapeUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<ShapeDataForUpdate>) -> Self {
@@ -23710,6 +28426,7 @@ impl ShapeUpdateRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl SharingPolicySettings {
     /// Sets `team_access`.
     pub fn team_access(mut self, value: impl ::std::convert::Into<TeamAccess>) -> Self {
@@ -23718,6 +28435,7 @@ impl SharingPolicySettings {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl StickyNoteCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<StickyNoteData>) -> Self {
@@ -23764,6 +28482,19 @@ impl StickyNoteCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl StickyNoteData {
     /// Sets `content`.
     pub fn content(
@@ -23783,6 +28514,7 @@ impl StickyNoteData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl StickyNoteItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23814,6 +28546,19 @@ impl StickyNoteItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl StickyNoteStyle {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<FillColor>) -> Self {
@@ -23835,6 +28580,7 @@ impl StickyNoteStyle {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl StickyNoteUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<StickyNoteData>) -> Self {
@@ -23882,6 +28628,7 @@ impl StickyNoteUpdateRequest {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl Tag {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23900,6 +28647,7 @@ impl Tag {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl TagCreateRequest {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<TagFillColor>) -> Self {
@@ -23916,6 +28664,7 @@ impl TagCreateRequest {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl TagUpdateRequest {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<TagFillColor>) -> Self {
@@ -23932,6 +28681,7 @@ impl TagUpdateRequest {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl TagWithLinks {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23951,6 +28701,7 @@ impl TagWithLinks {
     }
 }
 #[cfg(any(feature = "boards", feature = "enterprise"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "boards", feature = "enterprise"))))]
 impl Team {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -23967,6 +28718,7 @@ impl Team {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamAccountDiscoverySettingsChanges {
     /// Sets `account_discovery`.
     pub fn account_discovery(
@@ -23978,6 +28730,7 @@ impl TeamAccountDiscoverySettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamChanges {
     /// Sets `name`.
     pub fn name(
@@ -23989,6 +28742,7 @@ impl TeamChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamCollaborationSettingsChanges {
     /// Sets `co_owner_role`.
     pub fn co_owner_role(
@@ -24000,6 +28754,7 @@ impl TeamCollaborationSettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamCopyAccessLevelSettingsChanges {
     /// Sets `copy_access_level`.
     pub fn copy_access_level(
@@ -24023,6 +28778,7 @@ impl TeamCopyAccessLevelSettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamGroup {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24035,6 +28791,7 @@ impl TeamGroup {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamGroupsPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24053,6 +28810,7 @@ impl TeamGroupsPage {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl TeamInformation {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24069,6 +28827,7 @@ impl TeamInformation {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamInvitationSettingsChanges {
     /// Sets `invite_external_users`.
     pub fn invite_external_users(
@@ -24088,6 +28847,7 @@ impl TeamInvitationSettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMember {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24109,6 +28869,7 @@ impl TeamMember {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMemberChanges {
     /// Sets `role`.
     pub fn role(
@@ -24120,6 +28881,7 @@ impl TeamMemberChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMemberInvite {
     /// Sets `role`.
     pub fn role(
@@ -24139,6 +28901,7 @@ impl TeamMemberInvite {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMembersPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24159,6 +28922,7 @@ impl TeamMembersPage {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSettingsChanges {
     /// Sets `team_account_discovery_settings`.
     pub fn team_account_discovery_settings(
@@ -24202,6 +28966,7 @@ impl TeamSettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsChanges {
     /// Sets `allow_listed_domains`.
     pub fn allow_listed_domains(
@@ -24297,6 +29062,7 @@ impl TeamSharingPolicySettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamsPage {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24315,6 +29081,7 @@ impl TeamsPage {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl TextCreateRequest {
     /// Sets `geometry`.
     pub fn geometry(
@@ -24367,6 +29134,19 @@ impl TextCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl TextData {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24375,6 +29155,7 @@ impl TextData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl TextItem {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24404,6 +29185,19 @@ impl TextItem {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl TextStyle {
@@ -24451,6 +29245,7 @@ impl TextStyle {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl TextUpdateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<TextData>) -> Self {
@@ -24495,6 +29290,7 @@ impl TextUpdateRequest {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl TokenInformation {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24517,6 +29313,7 @@ impl TokenInformation {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl UpdateAppCardStyle {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -24528,6 +29325,7 @@ impl UpdateAppCardStyle {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl UpdateBoardsDataClassificationLabelRequest {
     /// Sets `label_id`.
     pub fn label_id(mut self, value: impl ::std::convert::Into<i64>) -> Self {
@@ -24544,6 +29342,7 @@ impl UpdateBoardsDataClassificationLabelRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl UpdateCardStyle {
     /// Sets `card_theme`.
     pub fn card_theme(
@@ -24555,6 +29354,7 @@ impl UpdateCardStyle {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl UpdateConnectorStyle {
     /// Sets `color`.
     pub fn color(
@@ -24622,6 +29422,7 @@ impl UpdateConnectorStyle {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl UpdateFrameStyle {
     /// Sets `fill_color`.
     pub fn fill_color(
@@ -24633,6 +29434,7 @@ impl UpdateFrameStyle {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl UpdateGroupRequest {
     /// Sets `description`.
     pub fn description(
@@ -24652,6 +29454,7 @@ impl UpdateGroupRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl UpdateProjectMemberRequest {
     /// Sets `role`.
     pub fn role(mut self, value: impl ::std::convert::Into<ProjectRole>) -> Self {
@@ -24660,6 +29463,7 @@ impl UpdateProjectMemberRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl UpdateProjectRequest {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24668,6 +29472,7 @@ impl UpdateProjectRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl UpdateProjectSettingsRequest {
     /// Sets `sharing_policy_settings`.
     pub fn sharing_policy_settings(
@@ -24679,6 +29484,7 @@ impl UpdateProjectSettingsRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl UpdateStickyNoteStyle {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<FillColor>) -> Self {
@@ -24700,6 +29506,7 @@ impl UpdateStickyNoteStyle {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl UpdateTeamSettingsRequest {
     /// Sets `default_label_id`.
     pub fn default_label_id(mut self, value: impl ::std::convert::Into<i64>) -> Self {
@@ -24713,6 +29520,7 @@ impl UpdateTeamSettingsRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl UpdateTextStyle {
     /// Sets `color`.
     pub fn color(
@@ -24758,6 +29566,7 @@ impl UpdateTextStyle {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl UpdateUserGroupMembersRequest {
     /// Sets `members_to_add`.
     pub fn members_to_add(
@@ -24777,6 +29586,7 @@ impl UpdateUserGroupMembersRequest {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl UploadFileFromDevice {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24788,6 +29598,7 @@ impl UploadFileFromDevice {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl UploadFileFromDeviceData {
     /// Sets `alt_text`.
     pub fn alt_text(
@@ -24840,6 +29651,19 @@ impl UploadFileFromDeviceData {
         feature = "scim"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "cases",
+                feature = "legal_holds",
+                feature = "scim"
+            )
+        )
+    )
+)]
 impl User {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24858,6 +29682,7 @@ impl User {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl UserInfoShort {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24874,6 +29699,7 @@ impl UserInfoShort {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl UserInformation {
     /// A value with its required fields, in the order the spec lists them; the others are
     /// unset (set them with the setters, or the fields).
@@ -24890,6 +29716,7 @@ impl UserInformation {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResource {
     /// Sets `active`.
     pub fn active(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -25000,6 +29827,7 @@ impl UserResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResourceEmailsItem {
     /// Sets `primary`.
     pub fn primary(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -25024,6 +29852,7 @@ impl UserResourceEmailsItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResourceGroupsItem {
     /// Sets `display`.
     pub fn display(
@@ -25043,6 +29872,7 @@ impl UserResourceGroupsItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResourceMeta {
     /// Sets `location`.
     pub fn location(
@@ -25062,6 +29892,7 @@ impl UserResourceMeta {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResourceName {
     /// Sets `family_name`.
     pub fn family_name(
@@ -25089,6 +29920,7 @@ impl UserResourceName {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResourcePhotosItem {
     /// Sets `type`.
     pub fn type_(
@@ -25108,6 +29940,7 @@ impl UserResourcePhotosItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResourceRolesItem {
     /// Sets `display`.
     pub fn display(
@@ -25140,6 +29973,7 @@ impl UserResourceRolesItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     /// Sets `cost_center`.
     pub fn cost_center(
@@ -25193,6 +30027,7 @@ impl UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
     /// Sets `display_name`.
     pub fn display_name(
@@ -25212,6 +30047,7 @@ impl UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl WidthOnlyAdjustableGeometry {
     /// Sets `rotation`.
     pub fn rotation(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -25225,6 +30061,7 @@ impl WidthOnlyAdjustableGeometry {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// The fields of a [`UserResourceName`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceName`].
 ///
 /// Fails when the [`UserResourceName`] lacks what a [`CreateUserResourceName`] requires, or holds what it cannot.
@@ -25264,6 +30101,7 @@ impl ::std::convert::TryFrom<&UserResourceName> for CreateUserResourceName {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// The fields of a [`UserResourcePhotosItem`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourcePhotosItem`].
 impl ::std::convert::From<&UserResourcePhotosItem> for CreateUserResourcePhotosItem {
     fn from(read: &UserResourcePhotosItem) -> Self {
@@ -25276,6 +30114,7 @@ impl ::std::convert::From<&UserResourcePhotosItem> for CreateUserResourcePhotosI
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// The fields of a [`UserResourceRolesItem`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceRolesItem`].
 impl ::std::convert::From<&UserResourceRolesItem> for CreateUserResourceRolesItem {
     fn from(read: &UserResourceRolesItem) -> Self {
@@ -25292,6 +30131,7 @@ impl ::std::convert::From<&UserResourceRolesItem> for CreateUserResourceRolesIte
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// The same value as a [`CreateUserResourceSchemasItem`] (by its value on the wire).
 impl ::std::convert::From<&UserResourceSchemasItem> for CreateUserResourceSchemasItem {
     fn from(read: &UserResourceSchemasItem) -> Self {
@@ -25302,6 +30142,7 @@ impl ::std::convert::From<&UserResourceSchemasItem> for CreateUserResourceSchema
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// The fields of a [`UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager`].
 impl ::std::convert::From<
     &UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager,
@@ -25318,6 +30159,7 @@ impl ::std::convert::From<
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// The fields of a [`UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User`].
 impl ::std::convert::From<&UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User>
 for CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
@@ -25346,6 +30188,7 @@ for CreateUserResourceUrnIetfParamsScimSchemasExtensionEnterprise20User {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// The fields of a [`UserResource`] that Miro takes back, to send it (or a changed copy) as a [`CreateUserResource`].
 ///
 /// Fails when the [`UserResource`] lacks what a [`CreateUserResource`] requires, or holds what it cannot.
@@ -25423,6 +30266,7 @@ impl ::std::convert::TryFrom<&UserResource> for CreateUserResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// The value of a [`CreateUserResponse`] as a [`CreateUserResource`].
 impl ::std::convert::TryFrom<&CreateUserResponse> for CreateUserResource {
     type Error = crate::ConversionError;
@@ -25435,6 +30279,10 @@ impl ::std::convert::TryFrom<&CreateUserResponse> for CreateUserResource {
     }
 }
 #[cfg(any(feature = "experimental", feature = "frames", feature = "items"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "experimental", feature = "frames", feature = "items")))
+)]
 /// The fields of a [`Position`] that Miro takes back, to send it (or a changed copy) as a [`PositionChange`].
 impl ::std::convert::From<&Position> for PositionChange {
     fn from(read: &Position) -> Self {
@@ -25444,6 +30292,7 @@ impl ::std::convert::From<&Position> for PositionChange {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// The fields of a [`CodeWidgetItem`] that Miro takes back, to send it (or a changed copy) as a [`CodeWidgetCreateRequest`].
 impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetCreateRequest {
     fn from(read: &CodeWidgetItem) -> Self {
@@ -25463,6 +30312,7 @@ impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetCreateRequest {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// The fields of a [`CodeWidgetItem`] that Miro takes back, to send it (or a changed copy) as a [`CodeWidgetUpdateRequest`].
 impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetUpdateRequest {
     fn from(read: &CodeWidgetItem) -> Self {
@@ -25482,6 +30332,7 @@ impl ::std::convert::From<&CodeWidgetItem> for CodeWidgetUpdateRequest {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// The fields of a [`ShapeItem`] that Miro takes back, to send it (or a changed copy) as a [`ShapeCreateRequest`].
 impl ::std::convert::From<&ShapeItem> for ShapeCreateRequest {
     fn from(read: &ShapeItem) -> Self {
@@ -25503,6 +30354,7 @@ impl ::std::convert::From<&ShapeItem> for ShapeCreateRequest {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// The fields of a [`ShapeDataForCreate`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
 impl ::std::convert::From<&ShapeDataForCreate> for ShapeDataForUpdate {
     fn from(read: &ShapeDataForCreate) -> Self {
@@ -25515,6 +30367,7 @@ impl ::std::convert::From<&ShapeDataForCreate> for ShapeDataForUpdate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// The fields of a [`ShapeStyleForCreate`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
 impl ::std::convert::From<&ShapeStyleForCreate> for ShapeStyleForUpdate {
     fn from(read: &ShapeStyleForCreate) -> Self {
@@ -25545,6 +30398,7 @@ impl ::std::convert::From<&ShapeStyleForCreate> for ShapeStyleForUpdate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// The fields of a [`ShapeItem`] that Miro takes back, to send it (or a changed copy) as a [`ShapeUpdateRequest`].
 impl ::std::convert::From<&ShapeItem> for ShapeUpdateRequest {
     fn from(read: &ShapeItem) -> Self {
@@ -25579,6 +30433,7 @@ impl ::std::convert::From<&ShapeItem> for ShapeUpdateRequest {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// The same value as a [`BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess`] (by its value on the wire).
 impl ::std::convert::From<&BoardSharingPolicyInviteToAccountAndBoardLinkAccess>
 for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
@@ -25590,6 +30445,7 @@ for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// The fields of a [`BoardSharingPolicy`] that Miro takes back, to send it (or a changed copy) as a [`BoardSharingPolicyChange`].
 impl ::std::convert::From<&BoardSharingPolicy> for BoardSharingPolicyChange {
     fn from(read: &BoardSharingPolicy) -> Self {
@@ -25611,6 +30467,7 @@ impl ::std::convert::From<&BoardSharingPolicy> for BoardSharingPolicyChange {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// The fields of a [`BoardPolicy`] that Miro takes back, to send it (or a changed copy) as a [`BoardPolicyChange`].
 impl ::std::convert::From<&BoardPolicy> for BoardPolicyChange {
     fn from(read: &BoardPolicy) -> Self {
@@ -25628,6 +30485,7 @@ impl ::std::convert::From<&BoardPolicy> for BoardPolicyChange {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// The fields of a [`BoardWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
 impl ::std::convert::From<&BoardWithLinks> for BoardChanges {
     fn from(read: &BoardWithLinks) -> Self {
@@ -25652,6 +30510,7 @@ impl ::std::convert::From<&BoardWithLinks> for BoardChanges {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// The fields of a [`BoardWithLinksAndWithoutProject`] that Miro takes back, to send it (or a changed copy) as a [`CopyBoardChanges`].
 impl ::std::convert::From<&BoardWithLinksAndWithoutProject> for CopyBoardChanges {
     fn from(read: &BoardWithLinksAndWithoutProject) -> Self {
@@ -25674,6 +30533,7 @@ impl ::std::convert::From<&BoardWithLinksAndWithoutProject> for CopyBoardChanges
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// The fields of a [`BoardWithLinksAndLastOpened`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
 impl ::std::convert::From<&BoardWithLinksAndLastOpened> for BoardChanges {
     fn from(read: &BoardWithLinksAndLastOpened) -> Self {
@@ -25698,6 +30558,7 @@ impl ::std::convert::From<&BoardWithLinksAndLastOpened> for BoardChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`AppCardData`] that Miro takes back, to send it (or a changed copy) as a [`AppCardDataChanges`].
 impl ::std::convert::From<&AppCardData> for AppCardDataChanges {
     fn from(read: &AppCardData) -> Self {
@@ -25714,6 +30575,7 @@ impl ::std::convert::From<&AppCardData> for AppCardDataChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`AppCardItem`] that Miro takes back, to send it (or a changed copy) as a [`AppCardCreateRequest`].
 impl ::std::convert::From<&AppCardItem> for AppCardCreateRequest {
     fn from(read: &AppCardItem) -> Self {
@@ -25740,6 +30602,7 @@ impl ::std::convert::From<&AppCardItem> for AppCardCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`AppCardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateAppCardStyle`].
 impl ::std::convert::From<&AppCardStyle> for UpdateAppCardStyle {
     fn from(read: &AppCardStyle) -> Self {
@@ -25748,6 +30611,7 @@ impl ::std::convert::From<&AppCardStyle> for UpdateAppCardStyle {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`AppCardItem`] that Miro takes back, to send it (or a changed copy) as a [`AppCardUpdateRequest`].
 impl ::std::convert::From<&AppCardItem> for AppCardUpdateRequest {
     fn from(read: &AppCardItem) -> Self {
@@ -25782,6 +30646,7 @@ impl ::std::convert::From<&AppCardItem> for AppCardUpdateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`CardItem`] that Miro takes back, to send it (or a changed copy) as a [`CardCreateRequest`].
 impl ::std::convert::From<&CardItem> for CardCreateRequest {
     fn from(read: &CardItem) -> Self {
@@ -25803,6 +30668,7 @@ impl ::std::convert::From<&CardItem> for CardCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`CardStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateCardStyle`].
 impl ::std::convert::From<&CardStyle> for UpdateCardStyle {
     fn from(read: &CardStyle) -> Self {
@@ -25811,6 +30677,7 @@ impl ::std::convert::From<&CardStyle> for UpdateCardStyle {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`CardItem`] that Miro takes back, to send it (or a changed copy) as a [`CardUpdateRequest`].
 impl ::std::convert::From<&CardItem> for CardUpdateRequest {
     fn from(read: &CardItem) -> Self {
@@ -25838,6 +30705,7 @@ impl ::std::convert::From<&CardItem> for CardUpdateRequest {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The fields of a [`ItemConnectionWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ItemConnectionCreationData`].
 impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionCreationData {
     fn from(read: &ItemConnectionWithLinks) -> Self {
@@ -25852,6 +30720,7 @@ impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionCreationDa
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The fields of a [`ConnectorWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ConnectorCreationData`].
 ///
 /// Fails when the [`ConnectorWithLinks`] lacks what a [`ConnectorCreationData`] requires, or holds what it cannot.
@@ -25903,6 +30772,7 @@ impl ::std::convert::TryFrom<&ConnectorWithLinks> for ConnectorCreationData {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The fields of a [`ItemConnectionWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ItemConnectionChangesData`].
 impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionChangesData {
     fn from(read: &ItemConnectionWithLinks) -> Self {
@@ -25917,6 +30787,7 @@ impl ::std::convert::From<&ItemConnectionWithLinks> for ItemConnectionChangesDat
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The fields of a [`ConnectorStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateConnectorStyle`].
 impl ::std::convert::From<&ConnectorStyle> for UpdateConnectorStyle {
     fn from(read: &ConnectorStyle) -> Self {
@@ -25941,6 +30812,7 @@ impl ::std::convert::From<&ConnectorStyle> for UpdateConnectorStyle {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// The fields of a [`ConnectorWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`ConnectorChangesData`].
 impl ::std::convert::From<&ConnectorWithLinks> for ConnectorChangesData {
     fn from(read: &ConnectorWithLinks) -> Self {
@@ -25974,6 +30846,7 @@ impl ::std::convert::From<&ConnectorWithLinks> for ConnectorChangesData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The variant of a [`DocFormatData`] that is a [`DocFormatMarkdownData`]; fails for the others.
 impl ::std::convert::TryFrom<&DocFormatData> for DocFormatMarkdownData {
     type Error = crate::ConversionError;
@@ -25994,6 +30867,7 @@ impl ::std::convert::TryFrom<&DocFormatData> for DocFormatMarkdownData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`DocFormatItem`] that Miro takes back, to send it (or a changed copy) as a [`DocFormatCreateRequest`].
 ///
 /// Fails when the [`DocFormatItem`] lacks what a [`DocFormatCreateRequest`] requires, or holds what it cannot.
@@ -26029,6 +30903,7 @@ impl ::std::convert::TryFrom<&DocFormatItem> for DocFormatCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`DocumentData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlData`].
 ///
 /// Fails when the [`DocumentData`] lacks what a [`DocumentUrlData`] requires, or holds what it cannot.
@@ -26052,6 +30927,7 @@ impl ::std::convert::TryFrom<&DocumentData> for DocumentUrlData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`DocumentItem`] that Miro takes back, to send it (or a changed copy) as a [`DocumentCreateRequest`].
 ///
 /// Fails when the [`DocumentItem`] lacks what a [`DocumentCreateRequest`] requires, or holds what it cannot.
@@ -26085,6 +30961,7 @@ impl ::std::convert::TryFrom<&DocumentItem> for DocumentCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`DocumentData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
 impl ::std::convert::From<&DocumentData> for DocumentUrlDataChanges {
     fn from(read: &DocumentData) -> Self {
@@ -26097,6 +30974,7 @@ impl ::std::convert::From<&DocumentData> for DocumentUrlDataChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`FixedRatioGeometry`].
 impl ::std::convert::From<&Geometry> for FixedRatioGeometry {
     fn from(read: &Geometry) -> Self {
@@ -26116,6 +30994,7 @@ impl ::std::convert::From<&Geometry> for FixedRatioGeometry {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`DocumentItem`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUpdateRequest`].
 impl ::std::convert::From<&DocumentItem> for DocumentUpdateRequest {
     fn from(read: &DocumentItem) -> Self {
@@ -26146,6 +31025,7 @@ impl ::std::convert::From<&DocumentItem> for DocumentUpdateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`EmbedData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlData`].
 ///
 /// Fails when the [`EmbedData`] lacks what a [`EmbedUrlData`] requires, or holds what it cannot.
@@ -26170,6 +31050,7 @@ impl ::std::convert::TryFrom<&EmbedData> for EmbedUrlData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`FixedRatioNoRotationGeometry`].
 impl ::std::convert::From<&Geometry> for FixedRatioNoRotationGeometry {
     fn from(read: &Geometry) -> Self {
@@ -26187,6 +31068,7 @@ impl ::std::convert::From<&Geometry> for FixedRatioNoRotationGeometry {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`EmbedItem`] that Miro takes back, to send it (or a changed copy) as a [`EmbedCreateRequest`].
 ///
 /// Fails when the [`EmbedItem`] lacks what a [`EmbedCreateRequest`] requires, or holds what it cannot.
@@ -26227,6 +31109,7 @@ impl ::std::convert::TryFrom<&EmbedItem> for EmbedCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`EmbedData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
 impl ::std::convert::From<&EmbedData> for EmbedUrlDataChanges {
     fn from(read: &EmbedData) -> Self {
@@ -26241,6 +31124,7 @@ impl ::std::convert::From<&EmbedData> for EmbedUrlDataChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`EmbedItem`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUpdateRequest`].
 impl ::std::convert::From<&EmbedItem> for EmbedUpdateRequest {
     fn from(read: &EmbedItem) -> Self {
@@ -26271,6 +31155,7 @@ impl ::std::convert::From<&EmbedItem> for EmbedUpdateRequest {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// The same value as a [`FrameChangesFormat`] (by its value on the wire).
 impl ::std::convert::From<&FrameDataFormat> for FrameChangesFormat {
     fn from(read: &FrameDataFormat) -> Self {
@@ -26281,6 +31166,7 @@ impl ::std::convert::From<&FrameDataFormat> for FrameChangesFormat {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// The same value as a [`FrameChangesType`] (by its value on the wire).
 impl ::std::convert::From<&FrameDataType> for FrameChangesType {
     fn from(read: &FrameDataType) -> Self {
@@ -26289,6 +31175,7 @@ impl ::std::convert::From<&FrameDataType> for FrameChangesType {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// The fields of a [`FrameData`] that Miro takes back, to send it (or a changed copy) as a [`FrameChanges`].
 impl ::std::convert::From<&FrameData> for FrameChanges {
     fn from(read: &FrameData) -> Self {
@@ -26315,6 +31202,7 @@ impl ::std::convert::From<&FrameData> for FrameChanges {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`GeometryNoRotation`].
 impl ::std::convert::From<&Geometry> for GeometryNoRotation {
     fn from(read: &Geometry) -> Self {
@@ -26327,6 +31215,7 @@ impl ::std::convert::From<&Geometry> for GeometryNoRotation {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// The fields of a [`FrameItem`] that Miro takes back, to send it (or a changed copy) as a [`FrameCreateRequest`].
 ///
 /// Fails when the [`FrameItem`] lacks what a [`FrameCreateRequest`] requires, or holds what it cannot.
@@ -26365,6 +31254,7 @@ impl ::std::convert::TryFrom<&FrameItem> for FrameCreateRequest {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// The fields of a [`FrameStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateFrameStyle`].
 impl ::std::convert::From<&FrameStyle> for UpdateFrameStyle {
     fn from(read: &FrameStyle) -> Self {
@@ -26373,6 +31263,7 @@ impl ::std::convert::From<&FrameStyle> for UpdateFrameStyle {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// The fields of a [`FrameItem`] that Miro takes back, to send it (or a changed copy) as a [`FrameUpdateRequest`].
 impl ::std::convert::From<&FrameItem> for FrameUpdateRequest {
     fn from(read: &FrameItem) -> Self {
@@ -26401,6 +31292,7 @@ impl ::std::convert::From<&FrameItem> for FrameUpdateRequest {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// The fields of a [`GroupResponseShort`] that Miro takes back, to send it (or a changed copy) as a [`BoardItemGroup`].
 ///
 /// Fails when the [`GroupResponseShort`] lacks what a [`BoardItemGroup`] requires, or holds what it cannot.
@@ -26423,6 +31315,7 @@ impl ::std::convert::TryFrom<&GroupResponseShort> for BoardItemGroup {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`ImageData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlData`].
 ///
 /// Fails when the [`ImageData`] lacks what a [`ImageUrlData`] requires, or holds what it cannot.
@@ -26442,6 +31335,7 @@ impl ::std::convert::TryFrom<&ImageData> for ImageUrlData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`ImageItem`] that Miro takes back, to send it (or a changed copy) as a [`ImageCreateRequest`].
 ///
 /// Fails when the [`ImageItem`] lacks what a [`ImageCreateRequest`] requires, or holds what it cannot.
@@ -26480,6 +31374,7 @@ impl ::std::convert::TryFrom<&ImageItem> for ImageCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`ImageData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
 impl ::std::convert::From<&ImageData> for ImageUrlDataChanges {
     fn from(read: &ImageData) -> Self {
@@ -26489,6 +31384,7 @@ impl ::std::convert::From<&ImageData> for ImageUrlDataChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`ImageItem`] that Miro takes back, to send it (or a changed copy) as a [`ImageUpdateRequest`].
 impl ::std::convert::From<&ImageItem> for ImageUpdateRequest {
     fn from(read: &ImageItem) -> Self {
@@ -26517,6 +31413,7 @@ impl ::std::convert::From<&ImageItem> for ImageUpdateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The same item data as a [`ItemDataCreate`], by its item `type`; fails for a `type` a [`ItemDataCreate`] cannot hold.
 impl ::std::convert::TryFrom<&ItemData> for ItemDataCreate {
     type Error = crate::ConversionError;
@@ -26552,6 +31449,7 @@ impl ::std::convert::TryFrom<&ItemData> for ItemDataCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`Item`] that Miro takes back, to send it (or a changed copy) as a [`ItemCreate`].
 ///
 /// Fails when the [`Item`] lacks what a [`ItemCreate`] requires, or holds what it cannot.
@@ -26591,6 +31489,7 @@ impl ::std::convert::TryFrom<&Item> for ItemCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`GenericItem`] that Miro takes back, to send it (or a changed copy) as a [`GenericItemUpdate`].
 impl ::std::convert::From<&GenericItem> for GenericItemUpdate {
     fn from(read: &GenericItem) -> Self {
@@ -26609,6 +31508,7 @@ impl ::std::convert::From<&GenericItem> for GenericItemUpdate {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// The fields of a [`BoardMember`] that Miro takes back, to send it (or a changed copy) as a [`BoardMemberChanges`].
 impl ::std::convert::From<&BoardMember> for BoardMemberChanges {
     fn from(read: &BoardMember) -> Self {
@@ -26617,6 +31517,7 @@ impl ::std::convert::From<&BoardMember> for BoardMemberChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`StickyNoteItem`] that Miro takes back, to send it (or a changed copy) as a [`StickyNoteCreateRequest`].
 impl ::std::convert::From<&StickyNoteItem> for StickyNoteCreateRequest {
     fn from(read: &StickyNoteItem) -> Self {
@@ -26643,6 +31544,7 @@ impl ::std::convert::From<&StickyNoteItem> for StickyNoteCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`StickyNoteStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateStickyNoteStyle`].
 impl ::std::convert::From<&StickyNoteStyle> for UpdateStickyNoteStyle {
     fn from(read: &StickyNoteStyle) -> Self {
@@ -26657,6 +31559,7 @@ impl ::std::convert::From<&StickyNoteStyle> for UpdateStickyNoteStyle {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`StickyNoteItem`] that Miro takes back, to send it (or a changed copy) as a [`StickyNoteUpdateRequest`].
 impl ::std::convert::From<&StickyNoteItem> for StickyNoteUpdateRequest {
     fn from(read: &StickyNoteItem) -> Self {
@@ -26691,6 +31594,7 @@ impl ::std::convert::From<&StickyNoteItem> for StickyNoteUpdateRequest {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
 impl ::std::convert::From<&TagWithLinks> for TagCreateRequest {
     fn from(read: &TagWithLinks) -> Self {
@@ -26706,6 +31610,7 @@ impl ::std::convert::From<&TagWithLinks> for TagCreateRequest {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// The fields of a [`TagWithLinks`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
 impl ::std::convert::From<&TagWithLinks> for TagUpdateRequest {
     fn from(read: &TagWithLinks) -> Self {
@@ -26724,6 +31629,7 @@ impl ::std::convert::From<&TagWithLinks> for TagUpdateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`Geometry`] that Miro takes back, to send it (or a changed copy) as a [`WidthOnlyAdjustableGeometry`].
 impl ::std::convert::From<&Geometry> for WidthOnlyAdjustableGeometry {
     fn from(read: &Geometry) -> Self {
@@ -26736,6 +31642,7 @@ impl ::std::convert::From<&Geometry> for WidthOnlyAdjustableGeometry {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`TextItem`] that Miro takes back, to send it (or a changed copy) as a [`TextCreateRequest`].
 ///
 /// Fails when the [`TextItem`] lacks what a [`TextCreateRequest`] requires, or holds what it cannot.
@@ -26776,6 +31683,7 @@ impl ::std::convert::TryFrom<&TextItem> for TextCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`TextStyle`] that Miro takes back, to send it (or a changed copy) as a [`UpdateTextStyle`].
 impl ::std::convert::From<&TextStyle> for UpdateTextStyle {
     fn from(read: &TextStyle) -> Self {
@@ -26796,6 +31704,7 @@ impl ::std::convert::From<&TextStyle> for UpdateTextStyle {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`TextItem`] that Miro takes back, to send it (or a changed copy) as a [`TextUpdateRequest`].
 impl ::std::convert::From<&TextItem> for TextUpdateRequest {
     fn from(read: &TextItem) -> Self {
@@ -26828,6 +31737,7 @@ impl ::std::convert::From<&TextItem> for TextUpdateRequest {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// The fields of a [`EnterpriseUpdateBoardExportJobResponse`] that Miro takes back, to send it (or a changed copy) as a [`EnterpriseUpdateBoardExportJobBody`].
 impl ::std::convert::From<&EnterpriseUpdateBoardExportJobResponse>
 for EnterpriseUpdateBoardExportJobBody {
@@ -26845,6 +31755,7 @@ for EnterpriseUpdateBoardExportJobBody {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// The fields of a [`CaseResponse`] that Miro takes back, to send it (or a changed copy) as a [`CaseRequest`].
 impl ::std::convert::From<&CaseResponse> for CaseRequest {
     fn from(read: &CaseResponse) -> Self {
@@ -26854,6 +31765,7 @@ impl ::std::convert::From<&CaseResponse> for CaseRequest {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// The fields of a [`User`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequestScopeUsersUsersItem`].
 impl ::std::convert::From<&User> for LegalHoldRequestScopeUsersUsersItem {
     fn from(read: &User) -> Self {
@@ -26864,6 +31776,7 @@ impl ::std::convert::From<&User> for LegalHoldRequestScopeUsersUsersItem {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// The fields of a [`LegalHoldResponseScopeUsers`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequestScopeUsers`].
 impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScopeUsers {
     fn from(read: &LegalHoldResponseScopeUsers) -> Self {
@@ -26881,6 +31794,7 @@ impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScop
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// The value of a [`LegalHoldResponseScopeUsers`] as a [`LegalHoldRequestScope`].
 impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScope {
     fn from(read: &LegalHoldResponseScopeUsers) -> Self {
@@ -26892,6 +31806,7 @@ impl ::std::convert::From<&LegalHoldResponseScopeUsers> for LegalHoldRequestScop
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// The value of a [`LegalHoldResponseScope`] as a [`LegalHoldRequestScope`].
 impl ::std::convert::From<&LegalHoldResponseScope> for LegalHoldRequestScope {
     fn from(read: &LegalHoldResponseScope) -> Self {
@@ -26901,6 +31816,7 @@ impl ::std::convert::From<&LegalHoldResponseScope> for LegalHoldRequestScope {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// The fields of a [`LegalHoldResponse`] that Miro takes back, to send it (or a changed copy) as a [`LegalHoldRequest`].
 impl ::std::convert::From<&LegalHoldResponse> for LegalHoldRequest {
     fn from(read: &LegalHoldResponse) -> Self {
@@ -26920,6 +31836,7 @@ impl ::std::convert::From<&LegalHoldResponse> for LegalHoldRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupRequest`].
 impl ::std::convert::From<&Group> for CreateGroupRequest {
     fn from(read: &Group) -> Self {
@@ -26932,6 +31849,7 @@ impl ::std::convert::From<&Group> for CreateGroupRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`Group`] that Miro takes back, to send it (or a changed copy) as a [`UpdateGroupRequest`].
 impl ::std::convert::From<&Group> for UpdateGroupRequest {
     fn from(read: &Group) -> Self {
@@ -26947,6 +31865,7 @@ impl ::std::convert::From<&Group> for UpdateGroupRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`GroupMember`] that Miro takes back, to send it (or a changed copy) as a [`CreateGroupMemberRequest`].
 impl ::std::convert::From<&GroupMember> for CreateGroupMemberRequest {
     fn from(read: &GroupMember) -> Self {
@@ -26955,6 +31874,7 @@ impl ::std::convert::From<&GroupMember> for CreateGroupMemberRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`CreateTeamRequest`].
 impl ::std::convert::From<&Team> for CreateTeamRequest {
     fn from(read: &Team) -> Self {
@@ -26963,6 +31883,7 @@ impl ::std::convert::From<&Team> for CreateTeamRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`Team`] that Miro takes back, to send it (or a changed copy) as a [`TeamChanges`].
 impl ::std::convert::From<&Team> for TeamChanges {
     fn from(read: &Team) -> Self {
@@ -26974,6 +31895,7 @@ impl ::std::convert::From<&Team> for TeamChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The same value as a [`TeamMemberChangesRole`] (by its value on the wire).
 impl ::std::convert::From<&TeamMemberRole> for TeamMemberChangesRole {
     fn from(read: &TeamMemberRole) -> Self {
@@ -26984,6 +31906,7 @@ impl ::std::convert::From<&TeamMemberRole> for TeamMemberChangesRole {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`TeamMember`] that Miro takes back, to send it (or a changed copy) as a [`TeamMemberChanges`].
 impl ::std::convert::From<&TeamMember> for TeamMemberChanges {
     fn from(read: &TeamMember) -> Self {
@@ -26997,6 +31920,7 @@ impl ::std::convert::From<&TeamMember> for TeamMemberChanges {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`CreateProjectRequest`].
 impl ::std::convert::From<&Project> for CreateProjectRequest {
     fn from(read: &Project) -> Self {
@@ -27005,6 +31929,7 @@ impl ::std::convert::From<&Project> for CreateProjectRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// The fields of a [`Project`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectRequest`].
 impl ::std::convert::From<&Project> for UpdateProjectRequest {
     fn from(read: &Project) -> Self {
@@ -27013,6 +31938,7 @@ impl ::std::convert::From<&Project> for UpdateProjectRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`AddProjectMemberRequest`].
 impl ::std::convert::From<&ProjectMember> for AddProjectMemberRequest {
     fn from(read: &ProjectMember) -> Self {
@@ -27025,6 +31951,7 @@ impl ::std::convert::From<&ProjectMember> for AddProjectMemberRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// The fields of a [`ProjectMember`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectMemberRequest`].
 impl ::std::convert::From<&ProjectMember> for UpdateProjectMemberRequest {
     fn from(read: &ProjectMember) -> Self {
@@ -27036,6 +31963,7 @@ impl ::std::convert::From<&ProjectMember> for UpdateProjectMemberRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// The fields of a [`ProjectSettings`] that Miro takes back, to send it (or a changed copy) as a [`UpdateProjectSettingsRequest`].
 impl ::std::convert::From<&ProjectSettings> for UpdateProjectSettingsRequest {
     fn from(read: &ProjectSettings) -> Self {
@@ -27049,6 +31977,7 @@ impl ::std::convert::From<&ProjectSettings> for UpdateProjectSettingsRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`TeamAccountDiscoverySettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamAccountDiscoverySettingsChanges`].
 impl ::std::convert::From<&TeamAccountDiscoverySettings>
 for TeamAccountDiscoverySettingsChanges {
@@ -27060,6 +31989,7 @@ for TeamAccountDiscoverySettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`TeamCollaborationSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamCollaborationSettingsChanges`].
 impl ::std::convert::From<&TeamCollaborationSettings>
 for TeamCollaborationSettingsChanges {
@@ -27071,6 +32001,7 @@ for TeamCollaborationSettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The same value as a [`TeamCopyAccessLevelSettingsChangesCopyAccessLevel`] (by its value on the wire).
 impl ::std::convert::From<&TeamCopyAccessLevelSettingsCopyAccessLevel>
 for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
@@ -27082,6 +32013,7 @@ for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`TeamCopyAccessLevelSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamCopyAccessLevelSettingsChanges`].
 impl ::std::convert::From<&TeamCopyAccessLevelSettings>
 for TeamCopyAccessLevelSettingsChanges {
@@ -27102,6 +32034,7 @@ for TeamCopyAccessLevelSettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`TeamInvitationSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamInvitationSettingsChanges`].
 impl ::std::convert::From<&TeamInvitationSettings> for TeamInvitationSettingsChanges {
     fn from(read: &TeamInvitationSettings) -> Self {
@@ -27116,6 +32049,7 @@ impl ::std::convert::From<&TeamInvitationSettings> for TeamInvitationSettingsCha
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`TeamSharingPolicySettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamSharingPolicySettingsChanges`].
 impl ::std::convert::From<&TeamSharingPolicySettings>
 for TeamSharingPolicySettingsChanges {
@@ -27167,6 +32101,7 @@ for TeamSharingPolicySettingsChanges {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// The fields of a [`TeamSettings`] that Miro takes back, to send it (or a changed copy) as a [`TeamSettingsChanges`].
 impl ::std::convert::From<&TeamSettings> for TeamSettingsChanges {
     fn from(read: &TeamSettings) -> Self {
@@ -27210,6 +32145,7 @@ impl ::std::convert::From<&TeamSettings> for TeamSettingsChanges {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// The fields of a [`Board`] that Miro takes back, to send it (or a changed copy) as a [`BoardChanges`].
 impl ::std::convert::From<&Board> for BoardChanges {
     fn from(read: &Board) -> Self {
@@ -27234,6 +32170,7 @@ impl ::std::convert::From<&Board> for BoardChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`DocumentUrlData`] that Miro takes back, to send it (or a changed copy) as a [`DocumentUrlDataChanges`].
 impl ::std::convert::From<&DocumentUrlData> for DocumentUrlDataChanges {
     fn from(read: &DocumentUrlData) -> Self {
@@ -27249,6 +32186,7 @@ impl ::std::convert::From<&DocumentUrlData> for DocumentUrlDataChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`EmbedUrlData`] that Miro takes back, to send it (or a changed copy) as a [`EmbedUrlDataChanges`].
 impl ::std::convert::From<&EmbedUrlData> for EmbedUrlDataChanges {
     fn from(read: &EmbedUrlData) -> Self {
@@ -27266,6 +32204,7 @@ impl ::std::convert::From<&EmbedUrlData> for EmbedUrlDataChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`Item`] that Miro takes back, to send it (or a changed copy) as a [`GenericItemUpdate`].
 impl ::std::convert::From<&Item> for GenericItemUpdate {
     fn from(read: &Item) -> Self {
@@ -27284,6 +32223,7 @@ impl ::std::convert::From<&Item> for GenericItemUpdate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`ImageUrlData`] that Miro takes back, to send it (or a changed copy) as a [`ImageUrlDataChanges`].
 impl ::std::convert::From<&ImageUrlData> for ImageUrlDataChanges {
     fn from(read: &ImageUrlData) -> Self {
@@ -27296,6 +32236,7 @@ impl ::std::convert::From<&ImageUrlData> for ImageUrlDataChanges {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The same item data as a [`ItemDataCreate`], by its item `type`; fails for a `type` a [`ItemDataCreate`] cannot hold.
 impl ::std::convert::TryFrom<&WidgetDataOutput> for ItemDataCreate {
     type Error = crate::ConversionError;
@@ -27373,6 +32314,7 @@ impl ::std::convert::TryFrom<&WidgetDataOutput> for ItemDataCreate {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// The fields of a [`GenericItem`] that Miro takes back, to send it (or a changed copy) as a [`ItemCreate`].
 ///
 /// Fails when the [`GenericItem`] lacks what a [`ItemCreate`] requires, or holds what it cannot.
@@ -27414,6 +32356,7 @@ impl ::std::convert::TryFrom<&GenericItem> for ItemCreate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForCreate`].
 impl ::std::convert::From<&ShapeData> for ShapeDataForCreate {
     fn from(read: &ShapeData) -> Self {
@@ -27426,6 +32369,7 @@ impl ::std::convert::From<&ShapeData> for ShapeDataForCreate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// The fields of a [`ShapeData`] that Miro takes back, to send it (or a changed copy) as a [`ShapeDataForUpdate`].
 impl ::std::convert::From<&ShapeData> for ShapeDataForUpdate {
     fn from(read: &ShapeData) -> Self {
@@ -27438,6 +32382,7 @@ impl ::std::convert::From<&ShapeData> for ShapeDataForUpdate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForCreate`].
 impl ::std::convert::From<&ShapeStyle> for ShapeStyleForCreate {
     fn from(read: &ShapeStyle) -> Self {
@@ -27468,6 +32413,7 @@ impl ::std::convert::From<&ShapeStyle> for ShapeStyleForCreate {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// The fields of a [`ShapeStyle`] that Miro takes back, to send it (or a changed copy) as a [`ShapeStyleForUpdate`].
 impl ::std::convert::From<&ShapeStyle> for ShapeStyleForUpdate {
     fn from(read: &ShapeStyle) -> Self {
@@ -27498,6 +32444,7 @@ impl ::std::convert::From<&ShapeStyle> for ShapeStyleForUpdate {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagCreateRequest`].
 impl ::std::convert::From<&Tag> for TagCreateRequest {
     fn from(read: &Tag) -> Self {
@@ -27513,6 +32460,7 @@ impl ::std::convert::From<&Tag> for TagCreateRequest {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// The fields of a [`Tag`] that Miro takes back, to send it (or a changed copy) as a [`TagUpdateRequest`].
 impl ::std::convert::From<&Tag> for TagUpdateRequest {
     fn from(read: &Tag) -> Self {
@@ -27538,7 +32486,22 @@ impl ::std::convert::From<&Tag> for TagUpdateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`AppCardData`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `AppCardData`; use that name")]
 pub type AppCardDataResponse = AppCardData;
 #[cfg(
@@ -27549,11 +32512,29 @@ pub type AppCardDataResponse = AppCardData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`AppCardStyle`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `AppCardStyle`; use that name")]
 pub type AppCardStylePlatformbulkcreateoperation = AppCardStyle;
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 /// Renamed: an identical copy of [`BoardMember`] in the spec.
+///
+/// Available with any of the features `board_members`, `boards` of `miro-api`.
 #[deprecated(note = "the same type as `BoardMember`; use that name")]
 pub type BoardMemberWithLinks = BoardMember;
 #[cfg(
@@ -27564,7 +32545,22 @@ pub type BoardMemberWithLinks = BoardMember;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`CardData`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `CardData`; use that name")]
 pub type CardDataPlatformbulkcreateoperation = CardData;
 #[cfg(
@@ -27575,7 +32571,22 @@ pub type CardDataPlatformbulkcreateoperation = CardData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`CardStyle`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `CardStyle`; use that name")]
 pub type CardStylePlatformbulkcreateoperation = CardStyle;
 #[cfg(
@@ -27597,7 +32608,33 @@ pub type CardStylePlatformbulkcreateoperation = CardStyle;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`CreatedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `CreatedBy`; use that name")]
 pub type CreatedByPlatformContainers = CreatedBy;
 #[cfg(
@@ -27619,7 +32656,33 @@ pub type CreatedByPlatformContainers = CreatedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`CreatedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `CreatedBy`; use that name")]
 pub type CreatedByPlatformExperimentalFeatures = CreatedBy;
 #[cfg(
@@ -27641,7 +32704,33 @@ pub type CreatedByPlatformExperimentalFeatures = CreatedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`CreatedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `CreatedBy`; use that name")]
 pub type CreatedByPlatformFileUpload = CreatedBy;
 #[cfg(
@@ -27663,7 +32752,33 @@ pub type CreatedByPlatformFileUpload = CreatedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`CreatedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `CreatedBy`; use that name")]
 pub type CreatedByPlatformTags = CreatedBy;
 #[cfg(
@@ -27685,7 +32800,33 @@ pub type CreatedByPlatformTags = CreatedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`CreatedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `CreatedBy`; use that name")]
 pub type CreatedByPlatformcreateitemsinbulkusingfilefromdevice = CreatedBy;
 #[cfg(
@@ -27707,7 +32848,33 @@ pub type CreatedByPlatformcreateitemsinbulkusingfilefromdevice = CreatedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`CreatedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `CreatedBy`; use that name")]
 pub type CreatedByPlatformgroups = CreatedBy;
 #[cfg(
@@ -27718,7 +32885,22 @@ pub type CreatedByPlatformgroups = CreatedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`CustomField`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `CustomField`; use that name")]
 pub type CustomFieldPlatformTags = CustomField;
 #[cfg(
@@ -27729,11 +32911,29 @@ pub type CustomFieldPlatformTags = CustomField;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`CustomField`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `CustomField`; use that name")]
 pub type CustomFieldPlatformbulkcreateoperation = CustomField;
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Renamed: an identical copy of [`DocFormatData`] in the spec.
+///
+/// Available with the `items` feature of `miro-api`.
 #[deprecated(note = "the same type as `DocFormatData`; use that name")]
 pub type DocFormatDataPlatform = DocFormatData;
 #[cfg(
@@ -27754,7 +32954,32 @@ pub type DocFormatDataPlatform = DocFormatData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`DocumentData`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `DocumentData`; use that name")]
 pub type DocumentDataResponse = DocumentData;
 #[cfg(
@@ -27775,15 +33000,46 @@ pub type DocumentDataResponse = DocumentData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`DocumentData`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `DocumentData`; use that name")]
 pub type DocumentDataResponsePlatformcreateitemsinbulkusingfilefromdevice = DocumentData;
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Renamed: an identical copy of [`DocumentItem`] in the spec.
+///
+/// Available with the `items` feature of `miro-api`.
 #[deprecated(note = "the same type as `DocumentItem`; use that name")]
 pub type DocumentItemPlatformFileUpload = DocumentItem;
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Renamed: an identical copy of [`DocumentUrlData`] in the spec.
+///
+/// Available with the `items` feature of `miro-api`.
 #[deprecated(note = "the same type as `DocumentUrlData`; use that name")]
 pub type DocumentUrlDataPlatformbulkcreateoperation = DocumentUrlData;
 #[cfg(
@@ -27794,15 +33050,36 @@ pub type DocumentUrlDataPlatformbulkcreateoperation = DocumentUrlData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`EmbedData`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `EmbedData`; use that name")]
 pub type EmbedDataResponse = EmbedData;
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Renamed: an identical copy of [`EmbedUrlData`] in the spec.
+///
+/// Available with the `items` feature of `miro-api`.
 #[deprecated(note = "the same type as `EmbedUrlData`; use that name")]
 pub type EmbedUrlDataPlatformbulkcreateoperation = EmbedUrlData;
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Renamed: an identical copy of [`FixedRatioGeometry`] in the spec.
+///
+/// Available with the `items` feature of `miro-api`.
 #[deprecated(note = "the same type as `FixedRatioGeometry`; use that name")]
 pub type FixedRatioGeometryPlatformFileUpload = FixedRatioGeometry;
 #[cfg(
@@ -27814,11 +33091,30 @@ pub type FixedRatioGeometryPlatformFileUpload = FixedRatioGeometry;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`FrameDataType`] in the spec.
+///
+/// Available with any of the features `experimental`, `frames`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `FrameDataType`; use that name")]
 pub type FrameDataPlatformContainersType = FrameDataType;
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 /// Renamed: an identical copy of [`GenericItemCursorPaged`] in the spec.
+///
+/// Available with any of the features `experimental`, `items` of `miro-api`.
 #[deprecated(note = "the same type as `GenericItemCursorPaged`; use that name")]
 pub type GenericItemCursorPagedPlatformContainers = GenericItemCursorPaged;
 #[cfg(
@@ -27829,7 +33125,22 @@ pub type GenericItemCursorPagedPlatformContainers = GenericItemCursorPaged;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`GenericItem`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `GenericItem`; use that name")]
 pub type GenericItemPlatformTags = GenericItem;
 #[cfg(
@@ -27851,7 +33162,33 @@ pub type GenericItemPlatformTags = GenericItem;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Geometry`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Geometry`; use that name")]
 pub type GeometryPlatformContainers = Geometry;
 #[cfg(
@@ -27873,7 +33210,33 @@ pub type GeometryPlatformContainers = Geometry;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Geometry`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Geometry`; use that name")]
 pub type GeometryPlatformExperimentalFeatures = Geometry;
 #[cfg(
@@ -27895,7 +33258,33 @@ pub type GeometryPlatformExperimentalFeatures = Geometry;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Geometry`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Geometry`; use that name")]
 pub type GeometryPlatformFileUpload = Geometry;
 #[cfg(
@@ -27917,7 +33306,33 @@ pub type GeometryPlatformFileUpload = Geometry;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Geometry`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Geometry`; use that name")]
 pub type GeometryPlatformTags = Geometry;
 #[cfg(
@@ -27939,7 +33354,33 @@ pub type GeometryPlatformTags = Geometry;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Geometry`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Geometry`; use that name")]
 pub type GeometryPlatformbulkcreateoperation = Geometry;
 #[cfg(
@@ -27961,7 +33402,33 @@ pub type GeometryPlatformbulkcreateoperation = Geometry;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Geometry`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Geometry`; use that name")]
 pub type GeometryPlatformcreateitemsinbulkusingfilefromdevice = Geometry;
 #[cfg(
@@ -27983,7 +33450,33 @@ pub type GeometryPlatformcreateitemsinbulkusingfilefromdevice = Geometry;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Geometry`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Geometry`; use that name")]
 pub type GeometryPlatformgroups = Geometry;
 #[cfg(
@@ -28004,7 +33497,32 @@ pub type GeometryPlatformgroups = Geometry;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`ImageData`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ImageData`; use that name")]
 pub type ImageDataResponse = ImageData;
 #[cfg(
@@ -28025,15 +33543,46 @@ pub type ImageDataResponse = ImageData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`ImageData`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ImageData`; use that name")]
 pub type ImageDataResponsePlatformcreateitemsinbulkusingfilefromdevice = ImageData;
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Renamed: an identical copy of [`ImageItem`] in the spec.
+///
+/// Available with the `items` feature of `miro-api`.
 #[deprecated(note = "the same type as `ImageItem`; use that name")]
 pub type ImageItemPlatformFileUpload = ImageItem;
 #[cfg(any(feature = "groups", feature = "tags"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "groups", feature = "tags"))))]
 /// Renamed: an identical copy of [`ItemPagedResponse`] in the spec.
+///
+/// Available with any of the features `groups`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ItemPagedResponse`; use that name")]
 pub type ItemPagedResponsePlatformTags = ItemPagedResponse;
 #[cfg(
@@ -28055,7 +33604,33 @@ pub type ItemPagedResponsePlatformTags = ItemPagedResponse;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ModifiedBy`; use that name")]
 pub type ModifiedByPlatformContainers = ModifiedBy;
 #[cfg(
@@ -28077,7 +33652,33 @@ pub type ModifiedByPlatformContainers = ModifiedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ModifiedBy`; use that name")]
 pub type ModifiedByPlatformExperimentalFeatures = ModifiedBy;
 #[cfg(
@@ -28099,7 +33700,33 @@ pub type ModifiedByPlatformExperimentalFeatures = ModifiedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ModifiedBy`; use that name")]
 pub type ModifiedByPlatformFileUpload = ModifiedBy;
 #[cfg(
@@ -28121,7 +33748,33 @@ pub type ModifiedByPlatformFileUpload = ModifiedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ModifiedBy`; use that name")]
 pub type ModifiedByPlatformTags = ModifiedBy;
 #[cfg(
@@ -28143,7 +33796,33 @@ pub type ModifiedByPlatformTags = ModifiedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ModifiedBy`; use that name")]
 pub type ModifiedByPlatformcreateitemsinbulkusingfilefromdevice = ModifiedBy;
 #[cfg(
@@ -28165,7 +33844,33 @@ pub type ModifiedByPlatformcreateitemsinbulkusingfilefromdevice = ModifiedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`ModifiedBy`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ModifiedBy`; use that name")]
 pub type ModifiedByPlatformgroups = ModifiedBy;
 #[cfg(
@@ -28179,7 +33884,25 @@ pub type ModifiedByPlatformgroups = ModifiedBy;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "board_members",
+                feature = "boards",
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`PageLinks`] in the spec.
+///
+/// Available with any of the features `board_members`, `boards`, `connectors`, `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `PageLinks`; use that name")]
 pub type PageLinksPlatformExperimentalFeatures = PageLinks;
 #[cfg(
@@ -28200,7 +33923,32 @@ pub type PageLinksPlatformExperimentalFeatures = PageLinks;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Parent`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Parent`; use that name")]
 pub type ParentLinksEnvelope = Parent;
 #[cfg(
@@ -28221,7 +33969,32 @@ pub type ParentLinksEnvelope = Parent;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Parent`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Parent`; use that name")]
 pub type ParentLinksEnvelopePlatformContainers = Parent;
 #[cfg(
@@ -28242,7 +34015,32 @@ pub type ParentLinksEnvelopePlatformContainers = Parent;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Parent`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Parent`; use that name")]
 pub type ParentWithLinks = Parent;
 #[cfg(
@@ -28263,7 +34061,32 @@ pub type ParentWithLinks = Parent;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`Parent`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `Parent`; use that name")]
 pub type ParentWithLinksPlatformcreateitemsinbulkusingfilefromdevice = Parent;
 #[cfg(
@@ -28284,7 +34107,32 @@ pub type ParentWithLinksPlatformcreateitemsinbulkusingfilefromdevice = Parent;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`SelfLink`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `SelfLink`; use that name")]
 pub type SelfLinkPlatformFileUpload = SelfLink;
 #[cfg(
@@ -28305,7 +34153,32 @@ pub type SelfLinkPlatformFileUpload = SelfLink;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`SelfLink`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `SelfLink`; use that name")]
 pub type SelfLinkPlatformTags = SelfLink;
 #[cfg(
@@ -28316,7 +34189,22 @@ pub type SelfLinkPlatformTags = SelfLink;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`ShapeData`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ShapeData`; use that name")]
 pub type ShapeDataPlatformTags = ShapeData;
 #[cfg(
@@ -28327,7 +34215,22 @@ pub type ShapeDataPlatformTags = ShapeData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`TextAlign`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `TextAlign`; use that name")]
 pub type ShapeStyleForCreateTextAlign = TextAlign;
 #[cfg(
@@ -28339,7 +34242,23 @@ pub type ShapeStyleForCreateTextAlign = TextAlign;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`TextAlignVertical`] in the spec.
+///
+/// Available with any of the features `connectors`, `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `TextAlignVertical`; use that name")]
 pub type ShapeStyleForCreateTextAlignVertical = TextAlignVertical;
 #[cfg(
@@ -28350,7 +34269,22 @@ pub type ShapeStyleForCreateTextAlignVertical = TextAlignVertical;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`StickyNoteData`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `StickyNoteData`; use that name")]
 pub type StickyNoteDataPlatformTags = StickyNoteData;
 #[cfg(
@@ -28361,7 +34295,22 @@ pub type StickyNoteDataPlatformTags = StickyNoteData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`StickyNoteData`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `StickyNoteData`; use that name")]
 pub type StickyNoteDataPlatformbulkcreateoperation = StickyNoteData;
 #[cfg(
@@ -28372,7 +34321,22 @@ pub type StickyNoteDataPlatformbulkcreateoperation = StickyNoteData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`StickyNoteStyle`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `StickyNoteStyle`; use that name")]
 pub type StickyNoteStylePlatformbulkcreateoperation = StickyNoteStyle;
 #[cfg(
@@ -28383,7 +34347,22 @@ pub type StickyNoteStylePlatformbulkcreateoperation = StickyNoteStyle;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`TextData`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `TextData`; use that name")]
 pub type TextDataPlatformTags = TextData;
 #[cfg(
@@ -28394,7 +34373,22 @@ pub type TextDataPlatformTags = TextData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`TextData`] in the spec.
+///
+/// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `TextData`; use that name")]
 pub type TextDataPlatformbulkcreateoperation = TextData;
 #[cfg(
@@ -28406,7 +34400,23 @@ pub type TextDataPlatformbulkcreateoperation = TextData;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`WidgetLinks`] in the spec.
+///
+/// Available with any of the features `experimental`, `frames`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `WidgetLinks`; use that name")]
 pub type WidgetLinksPlatformContainers = WidgetLinks;
 #[cfg(
@@ -28418,7 +34428,23 @@ pub type WidgetLinksPlatformContainers = WidgetLinks;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`WidgetLinks`] in the spec.
+///
+/// Available with any of the features `experimental`, `frames`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `WidgetLinks`; use that name")]
 pub type WidgetLinksPlatformExperimentalFeatures = WidgetLinks;
 #[cfg(
@@ -28430,10 +34456,27 @@ pub type WidgetLinksPlatformExperimentalFeatures = WidgetLinks;
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 /// Renamed: an identical copy of [`WidgetLinks`] in the spec.
+///
+/// Available with any of the features `experimental`, `frames`, `groups`, `items`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `WidgetLinks`; use that name")]
 pub type WidgetLinksPlatformFileUpload = WidgetLinks;
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl Actor {
     /// Sets `email`.
     pub fn email(
@@ -28461,6 +34504,7 @@ impl Actor {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl AddProjectMemberRequest {
     /// Sets `email`.
     pub fn email(
@@ -28477,6 +34521,7 @@ impl AddProjectMemberRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl AdminRole {
     /// Sets `name`.
     pub fn name(
@@ -28493,6 +34538,7 @@ impl AdminRole {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AiInteractionLog {
     /// Sets `actor`.
     pub fn actor(
@@ -28578,6 +34624,7 @@ impl AiInteractionLog {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AiInteractionLogActor {
     /// Sets `email`.
     pub fn email(
@@ -28605,6 +34652,7 @@ impl AiInteractionLogActor {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AiInteractionLogObject {
     /// Sets `id`.
     pub fn id(
@@ -28624,6 +34672,7 @@ impl AiInteractionLogObject {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl AppCardItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -28699,6 +34748,7 @@ impl AppCardItem {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl ApplicationInformation {
     /// Sets `id`.
     pub fn id(
@@ -28726,6 +34776,7 @@ impl ApplicationInformation {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AuditContext {
     /// Sets `ip`.
     pub fn ip(
@@ -28750,6 +34801,7 @@ impl AuditContext {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AuditCreatedBy {
     /// Sets `email`.
     pub fn email(
@@ -28785,6 +34837,7 @@ impl AuditCreatedBy {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AuditEvent {
     /// Sets `category`.
     pub fn category(
@@ -28848,6 +34901,7 @@ impl AuditEvent {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AuditObject {
     /// Sets `id`.
     pub fn id(
@@ -28867,6 +34921,7 @@ impl AuditObject {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AuditOrganization {
     /// Sets `id`.
     pub fn id(
@@ -28886,6 +34941,7 @@ impl AuditOrganization {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AuditPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -28923,6 +34979,7 @@ impl AuditPage {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AuditTeam {
     /// Sets `id`.
     pub fn id(
@@ -28942,6 +34999,7 @@ impl AuditTeam {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BasicEntityInfo {
     /// Sets `id`.
     pub fn id(
@@ -28961,6 +35019,7 @@ impl BasicEntityInfo {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl BasicError {
     /// Sets `code`.
     pub fn code(
@@ -28993,6 +35052,7 @@ impl BasicError {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BasicErrorEnterpriseUserSessionResetEnterprisePlan {
     /// Sets `code`.
     pub fn code(
@@ -29025,6 +35085,7 @@ impl BasicErrorEnterpriseUserSessionResetEnterprisePlan {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BasicErrorOrganizationsEnterprisePlan {
     /// Sets `code`.
     pub fn code(
@@ -29057,6 +35118,7 @@ impl BasicErrorOrganizationsEnterprisePlan {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl Board {
     /// Sets `created_at`.
     pub fn created_at(
@@ -29202,6 +35264,7 @@ impl Board {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl BoardDataClassificationLabel {
     /// Sets `color`.
     pub fn color(
@@ -29261,6 +35324,7 @@ impl BoardDataClassificationLabel {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportJob {
     /// Sets `board_format`.
     pub fn board_format(
@@ -29325,6 +35389,7 @@ impl BoardExportJob {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportJobCreator {
     /// Sets `id`.
     pub fn id(
@@ -29336,6 +35401,7 @@ impl BoardExportJobCreator {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportJobId {
     /// Sets `job_id`.
     pub fn job_id(mut self, value: impl ::std::convert::Into<::uuid::Uuid>) -> Self {
@@ -29344,6 +35410,7 @@ impl BoardExportJobId {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportJobStatus {
     /// Sets `job_status`.
     pub fn job_status(
@@ -29355,6 +35422,7 @@ impl BoardExportJobStatus {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportJobTasksCount {
     /// Sets `error`.
     pub fn error(mut self, value: impl ::std::convert::Into<i64>) -> Self {
@@ -29373,6 +35441,7 @@ impl BoardExportJobTasksCount {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportJobTasksList {
     /// Sets `cursor`.
     pub fn cursor(
@@ -29397,6 +35466,7 @@ impl BoardExportJobTasksList {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportJobsList {
     /// Sets `cursor`.
     pub fn cursor(
@@ -29421,6 +35491,7 @@ impl BoardExportJobsList {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportResult {
     /// Sets `job_id`.
     pub fn job_id(mut self, value: impl ::std::convert::Into<::uuid::Uuid>) -> Self {
@@ -29437,6 +35508,7 @@ impl BoardExportResult {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportTask {
     /// Sets `artifact_expired_at`.
     pub fn artifact_expired_at(
@@ -29493,6 +35565,7 @@ impl BoardExportTask {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportTaskBoard {
     /// Sets `key`.
     pub fn key(
@@ -29504,6 +35577,7 @@ impl BoardExportTaskBoard {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportTaskExportLink {
     /// Sets `artifact_expired_at`.
     pub fn artifact_expired_at(
@@ -29555,6 +35629,7 @@ impl BoardExportTaskExportLink {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardExportTaskResult {
     /// Sets `board_id`.
     pub fn board_id(
@@ -29598,6 +35673,7 @@ impl BoardExportTaskResult {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl BoardItemContentLog {
     /// Sets `action_time`.
     pub fn action_time(
@@ -29667,6 +35743,7 @@ impl BoardItemContentLog {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl BoardItemGroup {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<BoardItemGroupData>) -> Self {
@@ -29675,6 +35752,7 @@ impl BoardItemGroup {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardLinks {
     /// Sets `related`.
     pub fn related(
@@ -29694,6 +35772,7 @@ impl BoardLinks {
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
 impl BoardMember {
     /// Sets `id`.
     pub fn id(
@@ -29731,6 +35810,7 @@ impl BoardMember {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl BoardMembersPagedResponse {
     /// Sets `data`.
     pub fn data(
@@ -29775,6 +35855,7 @@ impl BoardMembersPagedResponse {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardPolicy {
     /// Sets `permissions_policy`.
     pub fn permissions_policy(
@@ -29794,6 +35875,7 @@ impl BoardPolicy {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardProject {
     /// Sets `id`.
     pub fn id(
@@ -29805,6 +35887,7 @@ impl BoardProject {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardSharingPolicy {
     /// Sets `access`.
     pub fn access(
@@ -29852,6 +35935,7 @@ impl BoardSharingPolicy {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BoardSubscription {
     /// Sets `callback_url`.
     pub fn callback_url(
@@ -29911,6 +35995,7 @@ impl BoardSubscription {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BoardSubscriptionData {
     /// Sets `board_id`.
     pub fn board_id(
@@ -29922,6 +36007,7 @@ impl BoardSubscriptionData {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl BoardUserGroup {
     /// Sets `id`.
     pub fn id(
@@ -29946,6 +36032,7 @@ impl BoardUserGroup {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl BoardUserGroupsPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -29986,6 +36073,7 @@ impl BoardUserGroupsPage {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardWithLinks {
     /// Sets `created_at`.
     pub fn created_at(
@@ -30115,6 +36203,7 @@ impl BoardWithLinks {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardWithLinksAndLastOpened {
     /// Sets `created_at`.
     pub fn created_at(
@@ -30260,6 +36349,7 @@ impl BoardWithLinksAndLastOpened {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardWithLinksAndWithoutProject {
     /// Sets `created_at`.
     pub fn created_at(
@@ -30384,6 +36474,7 @@ impl BoardWithLinksAndWithoutProject {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardsPagedResponse {
     /// Sets `data`.
     pub fn data(
@@ -30428,6 +36519,7 @@ impl BoardsPagedResponse {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BulkOperationError {
     /// Sets `code`.
     pub fn code(
@@ -30468,6 +36560,7 @@ impl BulkOperationError {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BulkOperationErrorContext {
     /// Sets `fields`.
     pub fn fields(
@@ -30479,6 +36572,7 @@ impl BulkOperationErrorContext {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BulkSubOperationError {
     /// Sets `context`.
     pub fn context(
@@ -30508,6 +36602,7 @@ impl BulkSubOperationError {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl Caption {
     /// Sets `content`.
     pub fn content(
@@ -30519,6 +36614,7 @@ impl Caption {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl CardItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -30594,6 +36690,7 @@ impl CardItem {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl CaseRequest {
     /// Sets `name`.
     pub fn name(
@@ -30605,6 +36702,7 @@ impl CaseRequest {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl CaseResponse {
     /// Sets `created_at`.
     pub fn created_at(
@@ -30666,6 +36764,7 @@ impl CaseResponse {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl CodeWidgetCursorPaged {
     /// Sets `cursor`.
     pub fn cursor(
@@ -30713,6 +36812,7 @@ impl CodeWidgetCursorPaged {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl CodeWidgetItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -30778,6 +36878,7 @@ impl CodeWidgetItem {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ConnectorCreationData {
     /// Sets `end_item`.
     pub fn end_item(
@@ -30797,6 +36898,7 @@ impl ConnectorCreationData {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ConnectorWithLinks {
     /// Sets `captions`.
     pub fn captions(
@@ -30886,6 +36988,7 @@ impl ConnectorWithLinks {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ConnectorsCursorPaged {
     /// Sets `cursor`.
     pub fn cursor(
@@ -30933,6 +37036,7 @@ impl ConnectorsCursorPaged {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl CreateBoardSubscriptionRequest {
     /// Sets `board_id`.
     pub fn board_id(
@@ -30957,6 +37061,7 @@ impl CreateBoardSubscriptionRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateBoardUserGroupsRequest {
     /// Sets `role`.
     pub fn role(mut self, value: impl ::std::convert::Into<Role>) -> Self {
@@ -30965,6 +37070,7 @@ impl CreateBoardUserGroupsRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateGroupMemberRequest {
     /// Sets `email`.
     pub fn email(
@@ -30976,6 +37082,7 @@ impl CreateGroupMemberRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateGroupRequest {
     /// Sets `name`.
     pub fn name(
@@ -30987,6 +37094,7 @@ impl CreateGroupRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl CreateProjectRequest {
     /// Sets `name`.
     pub fn name(
@@ -30998,6 +37106,7 @@ impl CreateProjectRequest {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl CreateProjectUserGroupsRequest {
     /// Sets `role`.
     pub fn role(mut self, value: impl ::std::convert::Into<Role>) -> Self {
@@ -31006,6 +37115,7 @@ impl CreateProjectUserGroupsRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateTeamGroupRequest {
     /// Sets `role`.
     pub fn role(
@@ -31025,6 +37135,7 @@ impl CreateTeamGroupRequest {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateTeamRequest {
     /// Sets `name`.
     pub fn name(
@@ -31036,6 +37147,7 @@ impl CreateTeamRequest {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl CreateUserResource {
     /// Sets `user_name`.
     pub fn user_name(
@@ -31047,6 +37159,7 @@ impl CreateUserResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl CreateUserResourceName {
     /// Sets `family_name`.
     pub fn family_name(
@@ -31084,6 +37197,30 @@ impl CreateUserResourceName {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl CreatedBy {
     /// Sets `id`.
     pub fn id(
@@ -31103,6 +37240,7 @@ impl CreatedBy {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl DataClassificationLabel {
     /// Sets `color`.
     pub fn color(
@@ -31172,6 +37310,7 @@ impl DataClassificationLabel {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl DataClassificationOrganizationSettings {
     /// Sets `enabled`.
     pub fn enabled(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -31196,6 +37335,7 @@ impl DataClassificationOrganizationSettings {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl DataClassificationTeamSettings {
     /// Sets `default_label_id`.
     pub fn default_label_id(
@@ -31220,6 +37360,7 @@ impl DataClassificationTeamSettings {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatCreateRequest {
     /// Sets `data`.
     pub fn data(
@@ -31231,6 +37372,7 @@ impl DocFormatCreateRequest {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatHtmlData {
     /// Sets `content`.
     pub fn content(
@@ -31255,6 +37397,7 @@ impl DocFormatHtmlData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -31320,6 +37463,7 @@ impl DocFormatItem {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatMarkdownData {
     /// Sets `content`.
     pub fn content(
@@ -31339,6 +37483,7 @@ impl DocFormatMarkdownData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocumentCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<DocumentUrlData>) -> Self {
@@ -31364,6 +37509,29 @@ impl DocumentCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl DocumentData {
     /// Sets `document_url`.
     pub fn document_url(
@@ -31383,6 +37551,7 @@ impl DocumentData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocumentItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -31453,6 +37622,7 @@ impl DocumentItem {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocumentUrlData {
     /// Sets `url`.
     pub fn url(
@@ -31464,6 +37634,7 @@ impl DocumentUrlData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl EmbedCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<EmbedUrlData>) -> Self {
@@ -31477,6 +37648,19 @@ impl EmbedCreateRequest {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl EmbedData {
@@ -31551,6 +37735,7 @@ impl EmbedData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl EmbedItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -31621,6 +37806,7 @@ impl EmbedItem {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl EmbedUrlData {
     /// Sets `url`.
     pub fn url(
@@ -31632,6 +37818,7 @@ impl EmbedUrlData {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl EnterpriseUpdateBoardExportJobBody {
     /// Sets `status`.
     pub fn status(
@@ -31643,6 +37830,7 @@ impl EnterpriseUpdateBoardExportJobBody {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl EnterpriseUpdateBoardExportJobResponse {
     /// Sets `status`.
     pub fn status(
@@ -31695,6 +37883,7 @@ impl Error {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl Error400 {
     /// Sets `code`.
     pub fn code(
@@ -31727,6 +37916,7 @@ impl Error400 {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl Error401 {
     /// Sets `code`.
     pub fn code(
@@ -31759,6 +37949,7 @@ impl Error401 {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl Error403 {
     /// Sets `code`.
     pub fn code(
@@ -31791,6 +37982,7 @@ impl Error403 {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl Error404 {
     /// Sets `code`.
     pub fn code(
@@ -31823,6 +38015,7 @@ impl Error404 {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl Error409 {
     /// Sets `code`.
     pub fn code(
@@ -31855,6 +38048,7 @@ impl Error409 {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl Error429 {
     /// Sets `code`.
     pub fn code(
@@ -31887,6 +38081,7 @@ impl Error429 {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ErrorResponse {
     /// Sets `code`.
     pub fn code(
@@ -31919,6 +38114,7 @@ impl ErrorResponse {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl FrameCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<FrameChanges>) -> Self {
@@ -31933,6 +38129,20 @@ impl FrameCreateRequest {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl FrameData {
@@ -31956,6 +38166,7 @@ impl FrameData {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl FrameDataPlatformContainers {
     /// Sets `format`.
     pub fn format(mut self, value: impl ::std::convert::Into<FrameDataFormat>) -> Self {
@@ -31982,6 +38193,7 @@ impl FrameDataPlatformContainers {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl FrameItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -32059,6 +38271,19 @@ impl FrameItem {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl GenericItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -32134,6 +38359,7 @@ impl GenericItem {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 impl GenericItemCursorPaged {
     /// Sets `cursor`.
     pub fn cursor(
@@ -32181,6 +38407,7 @@ impl GenericItemCursorPaged {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl GenericSubscription {
     /// Sets `callback_url`.
     pub fn callback_url(
@@ -32237,6 +38464,7 @@ impl GenericSubscription {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl GenericSubscriptionsCursorPaged {
     /// Sets `cursor`.
     pub fn cursor(
@@ -32279,6 +38507,7 @@ impl GenericSubscriptionsCursorPaged {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl GetAiInteractionLogsResponse {
     /// Sets `cursor`.
     pub fn cursor(
@@ -32316,6 +38545,7 @@ impl GetAiInteractionLogsResponse {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl GetAllGroupsResponse {
     /// Sets `data`.
     pub fn data(
@@ -32337,6 +38567,7 @@ impl GetAllGroupsResponse {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl GetBoardItemContentLogsResponse {
     /// Sets `cursor`.
     pub fn cursor(
@@ -32374,6 +38605,7 @@ impl GetBoardItemContentLogsResponse {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl GetBoardUserInfoLastOpenedBy {
     /// Sets `id`.
     pub fn id(
@@ -32401,6 +38633,7 @@ impl GetBoardUserInfoLastOpenedBy {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl GetItemsByGroupIdResponse {
     /// Sets `data`.
     pub fn data(
@@ -32427,6 +38660,7 @@ impl GetItemsByGroupIdResponse {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl GetItemsByGroupIdResponseData {
     /// Sets `data`.
     pub fn data(
@@ -32454,6 +38688,7 @@ impl GetItemsByGroupIdResponseData {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl GetMetricsResponseItem {
     /// Sets `installations`.
     pub fn installations(mut self, value: impl ::std::convert::Into<i64>) -> Self {
@@ -32496,6 +38731,7 @@ impl GetMetricsResponseItem {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl GetMetricsTotalResponse {
     /// Sets `installations`.
     pub fn installations(mut self, value: impl ::std::convert::Into<i64>) -> Self {
@@ -32530,6 +38766,7 @@ impl GetMetricsTotalResponse {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl GetTagsResponse {
     /// Sets `tags`.
     pub fn tags(
@@ -32541,6 +38778,7 @@ impl GetTagsResponse {
     }
 }
 #[cfg(any(feature = "enterprise", feature = "scim"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "scim"))))]
 impl Group {
     /// Sets `description`.
     pub fn description(
@@ -32576,6 +38814,7 @@ impl Group {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl GroupListResponse {
     /// Sets `items_per_page`.
     pub fn items_per_page(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -32610,6 +38849,7 @@ impl GroupListResponse {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl GroupListResponseResourcesItem {
     /// Sets `display_name`.
     pub fn display_name(
@@ -32655,6 +38895,7 @@ impl GroupListResponseResourcesItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl GroupListResponseResourcesItemMembersItem {
     /// Sets `display`.
     pub fn display(
@@ -32682,6 +38923,7 @@ impl GroupListResponseResourcesItemMembersItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl GroupListResponseResourcesItemMeta {
     /// Sets `location`.
     pub fn location(
@@ -32701,6 +38943,7 @@ impl GroupListResponseResourcesItemMeta {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupMember {
     /// Sets `email`.
     pub fn email(
@@ -32728,6 +38971,7 @@ impl GroupMember {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupMembersPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -32768,6 +39012,7 @@ impl GroupMembersPage {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl GroupResource {
     /// Sets `display_name`.
     pub fn display_name(
@@ -32808,6 +39053,7 @@ impl GroupResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl GroupResourceMembersItem {
     /// Sets `display`.
     pub fn display(
@@ -32835,6 +39081,7 @@ impl GroupResourceMembersItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl GroupResourceMeta {
     /// Sets `location`.
     pub fn location(
@@ -32854,6 +39101,7 @@ impl GroupResourceMeta {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl GroupResponseShort {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<BoardItemGroupData>) -> Self {
@@ -32883,6 +39131,7 @@ impl GroupResponseShort {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupTeam {
     /// Sets `id`.
     pub fn id(
@@ -32907,6 +39156,7 @@ impl GroupTeam {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupTeamsPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -32947,6 +39197,7 @@ impl GroupTeamsPage {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupsPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -32987,6 +39238,7 @@ impl GroupsPage {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ImageCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<ImageUrlData>) -> Self {
@@ -33012,6 +39264,29 @@ impl ImageCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ImageData {
     /// Sets `image_url`.
     pub fn image_url(
@@ -33031,6 +39306,7 @@ impl ImageData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ImageItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -33101,6 +39377,7 @@ impl ImageItem {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ImageUrlData {
     /// Sets `url`.
     pub fn url(
@@ -33112,6 +39389,7 @@ impl ImageUrlData {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl InvitationError {
     /// Sets `email`.
     pub fn email(
@@ -33131,6 +39409,7 @@ impl InvitationError {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl InvitationResult {
     /// Sets `failed`.
     pub fn failed(
@@ -33165,6 +39444,29 @@ impl InvitationResult {
         feature = "projects",
         feature = "scim",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl Item {
@@ -33237,6 +39539,7 @@ impl Item {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ItemChanges {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<ItemDataChanges>) -> Self {
@@ -33278,6 +39581,7 @@ impl ItemChanges {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ItemConnectionWithLinks {
     /// Sets `id`.
     pub fn id(
@@ -33299,6 +39603,7 @@ impl ItemConnectionWithLinks {
     }
 }
 #[cfg(any(feature = "groups", feature = "tags"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "groups", feature = "tags"))))]
 impl ItemPagedResponse {
     /// Sets `data`.
     pub fn data(
@@ -33343,6 +39648,7 @@ impl ItemPagedResponse {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl Items {
     /// Sets `data`.
     pub fn data(
@@ -33362,6 +39668,7 @@ impl Items {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ItemsPage {
     /// Sets `data`.
     pub fn data(
@@ -33401,6 +39708,7 @@ impl ItemsPage {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldContentItemsResponse {
     /// Sets `content_id`.
     pub fn content_id(
@@ -33420,6 +39728,7 @@ impl LegalHoldContentItemsResponse {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldRequest {
     /// Sets `name`.
     pub fn name(
@@ -33439,6 +39748,7 @@ impl LegalHoldRequest {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldRequestScopeUsers {
     /// Sets `users`.
     pub fn users(
@@ -33452,6 +39762,7 @@ impl LegalHoldRequestScopeUsers {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldRequestScopeUsersUsersItem {
     /// Sets `email`.
     pub fn email(
@@ -33463,6 +39774,7 @@ impl LegalHoldRequestScopeUsersUsersItem {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldResponse {
     /// Sets `case_id`.
     pub fn case_id(
@@ -33545,6 +39857,7 @@ impl LegalHoldResponse {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl LegalHoldResponseScopeUsers {
     /// Sets `users`.
     pub fn users(
@@ -33556,6 +39869,7 @@ impl LegalHoldResponseScopeUsers {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapCreateRequest {
     /// Sets `data`.
     pub fn data(
@@ -33567,6 +39881,7 @@ impl MindmapCreateRequest {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapCursorPaged {
     /// Sets `cursor`.
     pub fn cursor(
@@ -33614,6 +39929,7 @@ impl MindmapCursorPaged {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapData {
     /// Sets `direction`.
     pub fn direction(
@@ -33638,6 +39954,7 @@ impl MindmapData {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapDataForCreate {
     /// Sets `node_view`.
     pub fn node_view(mut self, value: impl ::std::convert::Into<MindmapNode>) -> Self {
@@ -33646,6 +39963,7 @@ impl MindmapDataForCreate {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -33711,6 +40029,7 @@ impl MindmapItem {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapNodeStyle {
     /// Sets `color`.
     pub fn color(
@@ -33738,6 +40057,7 @@ impl MindmapNodeStyle {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapNodeTextData {
     /// Sets `type`.
     pub fn type_(
@@ -33749,6 +40069,7 @@ impl MindmapNodeTextData {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapNodeView {
     /// Sets `data`.
     pub fn data(
@@ -33773,6 +40094,7 @@ impl MindmapNodeView {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapStyle {
     /// Sets `font_size`.
     pub fn font_size(
@@ -33815,6 +40137,30 @@ impl MindmapStyle {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl ModifiedBy {
     /// Sets `id`.
     pub fn id(
@@ -33834,6 +40180,7 @@ impl ModifiedBy {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl Organization {
     /// Sets `full_licenses_purchased`.
     pub fn full_licenses_purchased(
@@ -33874,6 +40221,7 @@ impl Organization {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl OrganizationInformation {
     /// Sets `id`.
     pub fn id(
@@ -33901,6 +40249,7 @@ impl OrganizationInformation {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl OrganizationMember {
     /// Sets `active`.
     pub fn active(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -33973,6 +40322,7 @@ impl OrganizationMember {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl OrganizationMembersSearchResponse {
     /// Sets `cursor`.
     pub fn cursor(
@@ -34020,6 +40370,22 @@ impl OrganizationMembersSearchResponse {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "board_members",
+                feature = "boards",
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl PageLinks {
     /// Sets `first`.
     pub fn first(
@@ -34063,6 +40429,7 @@ impl PageLinks {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl PaginatedCaseExportJobsResponse {
     /// Sets `cursor`.
     pub fn cursor(
@@ -34105,6 +40472,7 @@ impl PaginatedCaseExportJobsResponse {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl PaginatedCaseExportJobsResponseDataItem {
     /// Sets `id`.
     pub fn id(mut self, value: impl ::std::convert::Into<::uuid::Uuid>) -> Self {
@@ -34113,6 +40481,7 @@ impl PaginatedCaseExportJobsResponseDataItem {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl PaginatedCaseResponse {
     /// Sets `cursor`.
     pub fn cursor(
@@ -34158,6 +40527,7 @@ impl PaginatedCaseResponse {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl PaginatedLegalHoldContentItemsResponse {
     /// Sets `cursor`.
     pub fn cursor(
@@ -34203,6 +40573,7 @@ impl PaginatedLegalHoldContentItemsResponse {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl PaginatedLegalHoldResponse {
     /// Sets `cursor`.
     pub fn cursor(
@@ -34248,6 +40619,7 @@ impl PaginatedLegalHoldResponse {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl Pagination {
     /// Sets `cursor`.
     pub fn cursor(
@@ -34285,6 +40657,7 @@ impl Pagination {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ParentIdPlatformContainers {
     /// Sets `id`.
     pub fn id(
@@ -34296,6 +40669,7 @@ impl ParentIdPlatformContainers {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchGroupResourceOperationsItem {
     /// Sets `op`.
     pub fn op(
@@ -34307,6 +40681,7 @@ impl PatchGroupResourceOperationsItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchGroupResourceOperationsItemValueArrayItem {
     /// Sets `value`.
     pub fn value(
@@ -34318,6 +40693,7 @@ impl PatchGroupResourceOperationsItemValueArrayItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchUserResourceOperationsItem {
     /// Sets `op`.
     pub fn op(
@@ -34345,6 +40721,7 @@ impl PatchUserResourceOperationsItem {
     }
 }
 #[cfg(any(feature = "boards", feature = "enterprise"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "boards", feature = "enterprise"))))]
 impl Picture {
     /// Sets `id`.
     pub fn id(
@@ -34398,6 +40775,30 @@ impl Picture {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl Position {
     /// Sets `origin`.
     pub fn origin(mut self, value: impl ::std::convert::Into<PositionOrigin>) -> Self {
@@ -34424,6 +40825,7 @@ impl Position {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl Project {
     /// Sets `id`.
     pub fn id(
@@ -34451,6 +40853,7 @@ impl Project {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectMember {
     /// Sets `email`.
     pub fn email(
@@ -34483,6 +40886,7 @@ impl ProjectMember {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectMemberPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -34523,6 +40927,7 @@ impl ProjectMemberPage {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -34563,6 +40968,7 @@ impl ProjectPage {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectSettings {
     /// Sets `sharing_policy_settings`.
     pub fn sharing_policy_settings(
@@ -34582,6 +40988,7 @@ impl ProjectSettings {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectUserGroup {
     /// Sets `id`.
     pub fn id(
@@ -34609,6 +41016,7 @@ impl ProjectUserGroup {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectUserGroupsPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -34649,6 +41057,7 @@ impl ProjectUserGroupsPage {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl Relationship {
     /// Sets `item_id`.
     pub fn item_id(
@@ -34676,6 +41085,7 @@ impl Relationship {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ResourceType {
     /// Sets `description`.
     pub fn description(
@@ -34737,6 +41147,7 @@ impl ResourceType {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ResourceTypeListResponse {
     /// Sets `resources`.
     pub fn resources(
@@ -34763,6 +41174,7 @@ impl ResourceTypeListResponse {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ResourceTypeListResponseResourcesItem {
     /// Sets `description`.
     pub fn description(
@@ -34824,6 +41236,7 @@ impl ResourceTypeListResponseResourcesItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ResourceTypeListResponseResourcesItemSchemaExtensionsItem {
     /// Sets `required`.
     pub fn required(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -34840,6 +41253,7 @@ impl ResourceTypeListResponseResourcesItemSchemaExtensionsItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ResourceTypeSchemaExtensionsItem {
     /// Sets `required`.
     pub fn required(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -34856,6 +41270,7 @@ impl ResourceTypeSchemaExtensionsItem {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl RevokeTokenRequest {
     /// Sets `access_token`.
     pub fn access_token(
@@ -34883,6 +41298,7 @@ impl RevokeTokenRequest {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl SchemaAttribute {
     /// Sets `case_exact`.
     pub fn case_exact(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -34965,6 +41381,7 @@ impl SchemaAttribute {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl SchemaListResponse {
     /// Sets `resources`.
     pub fn resources(
@@ -34991,6 +41408,7 @@ impl SchemaListResponse {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl SchemaListResponseResourcesItem {
     /// Sets `attributes`.
     pub fn attributes(
@@ -35044,6 +41462,7 @@ impl SchemaListResponseResourcesItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl SchemaListResponseResourcesItemAttributesItem {
     /// Sets `case_exact`.
     pub fn case_exact(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -35110,6 +41529,7 @@ impl SchemaListResponseResourcesItemAttributesItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl SchemaListResponseResourcesItemMeta {
     /// Sets `location`.
     pub fn location(
@@ -35129,6 +41549,7 @@ impl SchemaListResponseResourcesItemMeta {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl SchemaResource {
     /// Sets `attributes`.
     pub fn attributes(
@@ -35169,6 +41590,7 @@ impl SchemaResource {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl SchemaResourceMeta {
     /// Sets `location`.
     pub fn location(
@@ -35188,6 +41610,7 @@ impl SchemaResourceMeta {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ServiceProviderConfigResponse {
     /// Sets `authentication_schemes`.
     pub fn authentication_schemes(
@@ -35265,6 +41688,7 @@ impl ServiceProviderConfigResponse {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ServiceProviderConfigResponseAuthenticationSchemesItem {
     /// Sets `description`.
     pub fn description(
@@ -35305,6 +41729,7 @@ impl ServiceProviderConfigResponseAuthenticationSchemesItem {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ServiceProviderConfigResponseBulk {
     /// Sets `max_operations`.
     pub fn max_operations(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -35323,6 +41748,7 @@ impl ServiceProviderConfigResponseBulk {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ServiceProviderConfigResponseChangePassword {
     /// Sets `supported`.
     pub fn supported(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -35331,6 +41757,7 @@ impl ServiceProviderConfigResponseChangePassword {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ServiceProviderConfigResponseEtag {
     /// Sets `supported`.
     pub fn supported(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -35339,6 +41766,7 @@ impl ServiceProviderConfigResponseEtag {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ServiceProviderConfigResponseFilter {
     /// Sets `max_results`.
     pub fn max_results(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -35352,6 +41780,7 @@ impl ServiceProviderConfigResponseFilter {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ServiceProviderConfigResponsePatch {
     /// Sets `supported`.
     pub fn supported(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -35360,6 +41789,7 @@ impl ServiceProviderConfigResponsePatch {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ServiceProviderConfigResponseSort {
     /// Sets `supported`.
     pub fn supported(mut self, value: impl ::std::convert::Into<bool>) -> Self {
@@ -35368,6 +41798,7 @@ impl ServiceProviderConfigResponseSort {
     }
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
 impl ShapeItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -35446,6 +41877,7 @@ impl ShapeItem {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl StickyNoteItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -35521,6 +41953,7 @@ impl StickyNoteItem {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl Tag {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<TagFillColor>) -> Self {
@@ -35553,6 +41986,7 @@ impl Tag {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl TagCreateRequest {
     /// Sets `title`.
     pub fn title(
@@ -35564,6 +41998,7 @@ impl TagCreateRequest {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl TagWithLinks {
     /// Sets `fill_color`.
     pub fn fill_color(mut self, value: impl ::std::convert::Into<TagFillColor>) -> Self {
@@ -35601,6 +42036,7 @@ impl TagWithLinks {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl TagsPagedResponse {
     /// Sets `data`.
     pub fn data(
@@ -35645,6 +42081,7 @@ impl TagsPagedResponse {
     }
 }
 #[cfg(any(feature = "boards", feature = "enterprise"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "boards", feature = "enterprise"))))]
 impl Team {
     /// Sets `id`.
     pub fn id(
@@ -35677,6 +42114,7 @@ impl Team {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamAccountDiscoverySettings {
     /// Sets `account_discovery`.
     pub fn account_discovery(
@@ -35688,6 +42126,7 @@ impl TeamAccountDiscoverySettings {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamCollaborationSettings {
     /// Sets `co_owner_role`.
     pub fn co_owner_role(
@@ -35699,6 +42138,7 @@ impl TeamCollaborationSettings {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamCopyAccessLevelSettings {
     /// Sets `copy_access_level`.
     pub fn copy_access_level(
@@ -35720,6 +42160,7 @@ impl TeamCopyAccessLevelSettings {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamGroup {
     /// Sets `id`.
     pub fn id(
@@ -35744,6 +42185,7 @@ impl TeamGroup {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamGroupsPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -35784,6 +42226,7 @@ impl TeamGroupsPage {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl TeamInformation {
     /// Sets `id`.
     pub fn id(
@@ -35811,6 +42254,7 @@ impl TeamInformation {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamInvitationSettings {
     /// Sets `invite_external_users`.
     pub fn invite_external_users(
@@ -35830,6 +42274,7 @@ impl TeamInvitationSettings {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMember {
     /// Sets `created_at`.
     pub fn created_at(
@@ -35894,6 +42339,7 @@ impl TeamMember {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMemberInvite {
     /// Sets `email`.
     pub fn email(
@@ -35905,6 +42351,7 @@ impl TeamMemberInvite {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMembersPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -35945,6 +42392,7 @@ impl TeamMembersPage {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSettings {
     /// Sets `organization_id`.
     pub fn organization_id(
@@ -36012,6 +42460,7 @@ impl TeamSettings {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettings {
     /// Sets `allow_listed_domains`.
     pub fn allow_listed_domains(
@@ -36107,6 +42556,7 @@ impl TeamSharingPolicySettings {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamsPage {
     /// Sets `cursor`.
     pub fn cursor(
@@ -36147,6 +42597,7 @@ impl TeamsPage {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl TextCreateRequest {
     /// Sets `data`.
     pub fn data(mut self, value: impl ::std::convert::Into<TextData>) -> Self {
@@ -36162,6 +42613,19 @@ impl TextCreateRequest {
         feature = "tags"
     )
 )]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl TextData {
     /// Sets `content`.
     pub fn content(
@@ -36173,6 +42637,7 @@ impl TextData {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl TextItem {
     /// Sets `created_at`.
     pub fn created_at(
@@ -36248,6 +42713,7 @@ impl TextItem {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl TokenInformation {
     /// Sets `application`.
     pub fn application(
@@ -36301,6 +42767,7 @@ impl TokenInformation {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl UpdateBoardSubscriptionRequest {
     /// Sets `callback_url`.
     pub fn callback_url(
@@ -36317,6 +42784,7 @@ impl UpdateBoardSubscriptionRequest {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl UpdateBoardsDataClassificationLabel {
     /// Sets `number_updated_boards`.
     pub fn number_updated_boards(
@@ -36336,6 +42804,7 @@ impl UpdateBoardsDataClassificationLabel {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl UpdateProjectRequest {
     /// Sets `name`.
     pub fn name(
@@ -36347,6 +42816,7 @@ impl UpdateProjectRequest {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl UpdateShapeStyle {
     /// Sets `border_color`.
     pub fn border_color(
@@ -36432,6 +42902,7 @@ impl UpdateShapeStyle {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl UpdateUserGroupMembersResultError {
     /// Sets `error`.
     pub fn error(mut self, value: impl ::std::convert::Into<BasicError>) -> Self {
@@ -36453,6 +42924,7 @@ impl UpdateUserGroupMembersResultError {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl UpdateUserGroupMembersResultSuccess {
     /// Sets `affected_users`.
     pub fn affected_users(
@@ -36477,6 +42949,7 @@ impl UpdateUserGroupMembersResultSuccess {
     }
 }
 #[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl UploadFileFromDevice {
     /// Sets `data`.
     pub fn data(
@@ -36501,6 +42974,19 @@ impl UploadFileFromDevice {
         feature = "cases",
         feature = "legal_holds",
         feature = "scim"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "cases",
+                feature = "legal_holds",
+                feature = "scim"
+            )
+        )
     )
 )]
 impl User {
@@ -36538,6 +43024,7 @@ impl User {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl UserInfoLastOpenedBy {
     /// Sets `id`.
     pub fn id(
@@ -36565,6 +43052,7 @@ impl UserInfoLastOpenedBy {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl UserInfoShort {
     /// Sets `id`.
     pub fn id(
@@ -36592,6 +43080,7 @@ impl UserInfoShort {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl UserInformation {
     /// Sets `id`.
     pub fn id(
@@ -36619,6 +43108,7 @@ impl UserInformation {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserListResponse {
     /// Sets `items_per_page`.
     pub fn items_per_page(mut self, value: impl ::std::convert::Into<f64>) -> Self {
@@ -36659,6 +43149,20 @@ impl UserListResponse {
         feature = "groups",
         feature = "items",
         feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
     )
 )]
 impl WidgetLinks {
