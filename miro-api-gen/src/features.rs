@@ -121,7 +121,6 @@ pub fn one(key: &'static str) -> Areas {
     std::iter::once(key).collect()
 }
 
-
 fn type_name(item: &Item) -> Option<String> {
     match item {
         Item::Struct(s) => Some(s.ident.to_string()),

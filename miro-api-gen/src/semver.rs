@@ -371,7 +371,8 @@ pub fn document(types: &mut [Item]) -> Documented {
                 }
             }
             Item::Type(t) => {
-                if !clean(&mut t.attrs, &mut stats) {
+                let documented = clean(&mut t.attrs, &mut stats);
+                if !documented {
                     set_doc(&mut t.attrs, &format!("`{}`.", t.ident));
                     stats.types_generated += 1;
                 }
