@@ -471,3 +471,77 @@ mod tests {
         assert!(!text.contains("<br"), "{text}");
     }
 }
+
+/// The committed generated types, checked for what [`seal`] and [`document`] promise.
+#[cfg(test)]
+mod committed {
+    use super::*;
+
+    #[test]
+    fn every_generated_struct_is_sealed_buildable_and_documented() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(crate::GENERATED_DIR)
+            .join("types.rs");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let items = syn::parse_file(&text).unwrap().items;
+        let methods = inherent_methods(&items);
+        let with_default = crate::bodies::implements_default(&items);
+        let mut problems = Vec::new();
+        let mut structs = 0;
+        let has_doc = |attrs: &[Attribute]| attrs.iter().any(|a| a.path().is_ident("doc"));
+        for item in &items {
+            match item {
+                Item::Struct(s) if matches!(s.vis, Visibility::Public(_)) => {
+                    let Fields::Named(fields) = &s.fields else {
+                        continue;
+                    };
+                    structs += 1;
+                    let name = s.ident.to_string();
+                    if !s.attrs.iter().any(|a| a.path().is_ident("non_exhaustive")) {
+                        problems.push(format!("{name}: not #[non_exhaustive]"));
+                    }
+                    let empty = BTreeSet::new();
+                    let m = methods.get(&name).unwrap_or(&empty);
+                    let buildable = with_default.contains(&name)
+                        || m.contains("new")
+                        || items.iter().any(|i| {
+                            matches!(i, Item::Impl(imp) if imp.trait_.is_some()
+                                && type_name(&imp.self_ty).as_deref() == Some(name.as_str()))
+                        });
+                    if !buildable {
+                        problems.push(format!("{name}: neither Default, new nor a From"));
+                    }
+                    for f in fields
+                        .named
+                        .iter()
+                        .filter(|f| matches!(f.vis, Visibility::Public(_)))
+                    {
+                        let field = f.ident.as_ref().unwrap().to_string();
+                        let bare = field.trim_end_matches('_');
+                        if !m.contains(&field) && !m.contains(&format!("with_{bare}")) {
+                            problems.push(format!("{name}.{field}: no setter"));
+                        }
+                        if !has_doc(&f.attrs) {
+                            problems.push(format!("{name}.{field}: no docs"));
+                        }
+                    }
+                }
+                Item::Enum(e) => {
+                    for v in &e.variants {
+                        if !has_doc(&v.attrs) {
+                            problems.push(format!("{}::{}: no docs", e.ident, v.ident));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(structs > 300, "{structs} structs with named fields");
+        assert!(
+            problems.is_empty(),
+            "{} problems: {problems:#?}",
+            problems.len()
+        );
+    }
+}
