@@ -243,27 +243,34 @@ pub struct Surface {
 }
 
 fn tokens<T: ToTokens>(t: &T) -> String {
-    let s = t.to_token_stream().to_string();
-    // Readable and stable: `:: std :: option :: Option < T >` -> `Option<T>`.
-    s.replace("::std::option::", "")
-        .replace(":: std :: option :: ", "")
-        .replace(":: std :: string :: ", "")
-        .replace(":: std :: vec :: ", "")
-        .replace(":: std :: collections :: ", "")
-        .replace(":: std :: convert :: ", "")
-        .replace(":: serde_json :: ", "serde_json::")
-        .replace(":: chrono :: ", "chrono::")
-        .replace(" :: ", "::")
-        .replace(" < ", "<")
+    // Readable and stable: `:: std :: option :: Option < T >` -> `Option<T>`. Generated code
+    // writes a leading `::` only before these crates.
+    let mut s = t.to_token_stream().to_string();
+    for krate in ["std", "serde_json", "serde", "chrono", "uuid", "bytes"] {
+        s = s.replace(&format!(":: {krate} ::"), &format!("{krate} ::"));
+    }
+    s = s.replace(" :: ", "::");
+    for prefix in [
+        "std::option::",
+        "std::string::",
+        "std::vec::",
+        "std::collections::",
+        "std::convert::",
+        "std::iter::",
+    ] {
+        s = s.replace(prefix, "");
+    }
+    s.replace(" < ", "<")
         .replace(" <", "<")
         .replace("< ", "<")
         .replace(" >", ">")
         .replace(" ,", ",")
+        .replace(",)", ")")
+        .replace(",>", ">")
+        .replace(" (", "(")
+        .replace(" : ", ": ")
         .replace("& '", "&'")
         .replace("& ", "&")
-        .replace(":: ", "::")
-        .replace("::std::", "std::")
-        .replace("::serde::", "serde::")
 }
 
 fn docs_of(attrs: &[syn::Attribute]) -> String {
@@ -572,7 +579,21 @@ pub fn classify(old: &Surface, new: &Surface) -> Vec<Finding> {
                 }
             }
             Some(now) if now != sig => {
-                push(Bump::Major, format!("changed {key}: {sig} -> {now}"));
+                let split = |s: &str| -> (String, String) {
+                    match s.find("cfg(") {
+                        Some(i) => (s[..i].trim().to_string(), s[i..].to_string()),
+                        None => (s.trim().to_string(), "every area".to_string()),
+                    }
+                };
+                let ((a, a_cfg), (b, b_cfg)) = (split(sig), split(now));
+                if a == b {
+                    push(
+                        Bump::Major,
+                        format!("{key}: the features that compile it changed: {a_cfg} -> {b_cfg}"),
+                    );
+                } else {
+                    push(Bump::Major, format!("changed {key}: {a} -> {b}"));
+                }
             }
             Some(_) => {}
         }
