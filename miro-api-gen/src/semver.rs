@@ -8,7 +8,9 @@
 //! `.field(value)`, taking `impl Into<T>` and filling an `Option` with `Some`. A setter whose
 //! name would hide another method or a trait's associated function (`default`, `new`, ..) is
 //! `with_<field>`. Newtypes (`Foo(pub Vec<Bar>)`) stay open: they wrap one value and cannot gain
-//! fields. String enums are already `#[non_exhaustive]` (see [`crate::postprocess`]).
+//! fields. Every enum is `#[non_exhaustive]` too: string enums already are (see
+//! [`crate::postprocess`]), and the unions (item data by `type`, `oneOf`s) become so, since Miro
+//! adds item types and shapes; their variants can still be built.
 //!
 //! [`document`]: the spec's descriptions on types, fields and variants become plain text and
 //! markdown (HTML tags dropped, `<br>` as line breaks, lists as markdown lists, site-relative
@@ -51,6 +53,8 @@ const RESERVED: &[&str] = &[
 pub struct Sealed {
     /// Structs made `#[non_exhaustive]`.
     pub structs: usize,
+    /// Enums made `#[non_exhaustive]` (the unions; string enums already are).
+    pub enums: usize,
     /// Setters added (fields that had none).
     pub setters: usize,
     /// Constructors added (`new()` for a struct with neither `Default` nor a `new`).
@@ -93,6 +97,15 @@ pub fn seal(types: &mut Vec<Item>, hand_written: &[(&str, &str)]) -> Sealed {
     let mut stats = Sealed::default();
     let mut extra = Vec::new();
     for item in types.iter_mut() {
+        if let Item::Enum(e) = item {
+            if matches!(e.vis, Visibility::Public(_))
+                && !e.attrs.iter().any(|a| a.path().is_ident("non_exhaustive"))
+            {
+                e.attrs.push(parse_quote!(#[non_exhaustive]));
+                stats.enums += 1;
+            }
+            continue;
+        }
         let Item::Struct(s) = item else { continue };
         let Fields::Named(fields) = &s.fields else {
             continue;
@@ -528,6 +541,9 @@ mod committed {
                     }
                 }
                 Item::Enum(e) => {
+                    if !e.attrs.iter().any(|a| a.path().is_ident("non_exhaustive")) {
+                        problems.push(format!("{}: not #[non_exhaustive]", e.ident));
+                    }
                     for v in &e.variants {
                         if !has_doc(&v.attrs) {
                             problems.push(format!("{}::{}: no docs", e.ident, v.ident));

@@ -142,9 +142,9 @@
 //!
 //! While the version is `0.x`, a major change releases `0.(x+1).0` and a minor or patch change
 //! `0.x.(y+1)`. Additions stay minor because every generated struct with named fields is
-//! `#[non_exhaustive]` and every string enum is open and `#[non_exhaustive]`: build a value with
-//! `Type::new(required..)` or `Type::default()` and its setters (one per field, named after it,
-//! or `with_<field>` where that name is taken), never with a struct literal:
+//! `#[non_exhaustive]`, and so is every generated enum (a `match` needs a `_` arm): build a
+//! value with `Type::new(required..)` or `Type::default()` and its setters (one per field,
+//! named after it, or `with_<field>` where that name is taken), never with a struct literal:
 //!
 //! ```compile_fail
 //! let tag = miro_api::types::TagCreateRequest { title: "urgent".into(), fill_color: None };

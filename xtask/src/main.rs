@@ -209,8 +209,8 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
         stats.tagged_structs
     );
     println!(
-        "  sealed {} structs (#[non_exhaustive]), added {} setters and {} constructors",
-        stats.sealed.structs, stats.sealed.setters, stats.sealed.constructors
+        "  sealed {} structs and {} enums (#[non_exhaustive]), added {} setters and {} constructors",
+        stats.sealed.structs, stats.sealed.enums, stats.sealed.setters, stats.sealed.constructors
     );
     println!(
         "  docs: {} public fields and variants had none ({} got a generated sentence), {} descriptions cleaned of HTML, {} types got a generated sentence",

@@ -3680,6 +3680,7 @@ pub struct DocFormatCreateRequest {
 /// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum DocFormatData {
     /// A value of the [`DocFormatHtmlData`] form.
     HtmlData(DocFormatHtmlData),
@@ -4480,6 +4481,7 @@ pub enum EnterpriseGetOrganizationMembersLicense {
 /// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum EnterpriseGetOrganizationMembersResponse {
     /// A value of the [`OrganizationMembersSearchResponse`] form.
     Response(OrganizationMembersSearchResponse),
@@ -6826,6 +6828,7 @@ pub struct ItemCreate {
 /// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ItemData {
     /// A value of the [`DocumentData`] form.
     DocumentData(DocumentData),
@@ -6934,6 +6937,7 @@ impl ::std::convert::From<ImageData> for ItemData {
 /// Available with the `full` feature of `miro-api` (no operation uses it).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ItemDataChanges {
     /// A value of the [`AppCardData`] form.
     AppCardData(AppCardData),
@@ -6964,6 +6968,7 @@ impl ::std::convert::From<ImageUrlDataChanges> for ItemDataChanges {
 /// Available with the `items` feature of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ItemDataCreate {
     /// A value of the [`AppCardData`] form.
     AppCardData(AppCardData),
@@ -7100,6 +7105,7 @@ pub struct ItemPagedResponse {
 /// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ItemStyle {
     /// A value of the [`AppCardStyle`] form.
     AppCardStyle(AppCardStyle),
@@ -8615,6 +8621,7 @@ pub enum PatchGroupResourceOperationsItemPath {
 /// Available with the `scim` feature of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum PatchGroupResourceOperationsItemValue {
     /// A value of the [`PatchGroupResourceOperationsItemValueArrayItem`] form.
     Array(::std::vec::Vec<PatchGroupResourceOperationsItemValueArrayItem>),
@@ -12846,6 +12853,7 @@ pub struct UpdateUserGroupMembersResultError {
 /// Available with the `enterprise` feature of `miro-api`.
 #[derive(::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum UpdateUserGroupMembersResultItem {
     /// A value of the [`UpdateUserGroupMembersResultSuccess`] form.
     Success(UpdateUserGroupMembersResultSuccess),
@@ -13339,6 +13347,7 @@ pub struct UserResourceUrnIetfParamsScimSchemasExtensionEnterprise20UserManager 
 /// Available with any of the features `experimental`, `groups`, `items`, `tags` of `miro-api`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WidgetDataOutput {
     /// A value of the [`TextData`] form.
     TextData(TextData),
