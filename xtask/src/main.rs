@@ -259,25 +259,38 @@ fn read_spec(
     Ok((bytes, file.display().to_string()))
 }
 
-/// The version of `miro-api` (the workspace's), from the workspace manifest.
-fn current_version(root: &Path) -> Result<String, Box<dyn std::error::Error>> {
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
-    let mut in_package = false;
+/// The `version = ".."` of the `[section]` of a manifest, if it has one.
+fn manifest_version(manifest: &str, section: &str) -> Option<String> {
+    let mut inside = false;
     for line in manifest.lines() {
         let line = line.trim();
         if line.starts_with('[') {
-            in_package = line == "[workspace.package]";
+            inside = line == section;
             continue;
         }
-        if in_package {
-            if let Some(v) = line.strip_prefix("version").map(str::trim_start) {
-                if let Some(v) = v.strip_prefix('=') {
-                    return Ok(v.trim().trim_matches('"').to_string());
-                }
-            }
+        if !inside {
+            continue;
+        }
+        if let Some(v) = line
+            .strip_prefix("version")
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+        {
+            return Some(v.trim().trim_matches('"').to_string());
         }
     }
-    Err("no version in [workspace.package] of Cargo.toml".into())
+    None
+}
+
+/// The version of `miro-api`: its manifest's, else (`version.workspace = true`) the
+/// workspace's.
+fn current_version(root: &Path) -> Result<String, Box<dyn std::error::Error>> {
+    let own = std::fs::read_to_string(root.join("miro-api/Cargo.toml"))?;
+    if let Some(v) = manifest_version(&own, "[package]") {
+        return Ok(v);
+    }
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    manifest_version(&workspace, "[workspace.package]")
+        .ok_or_else(|| "no version in miro-api/Cargo.toml nor in [workspace.package]".into())
 }
 
 /// `gen --report`: the generated APIs of both specs compared, each change classified, the raw
