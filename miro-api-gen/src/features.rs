@@ -73,7 +73,7 @@ fn condition(areas: &Areas) -> Option<TokenStream> {
 }
 
 /// The docs.rs badge of an item compiled with any of `areas`:
-/// `#[cfg_attr(docsrs, doc(cfg(..)))]`, the same condition as [`cfg`].
+/// `#[cfg_attr(docsrs, doc(cfg(..)))]`, the same condition as [`cfg()`].
 pub fn doc_cfg(areas: &Areas) -> Option<Attribute> {
     let c = condition(areas)?;
     Some(parse_quote!(#[cfg_attr(docsrs, doc(cfg(#c)))]))

@@ -1,5 +1,16 @@
-//! Compares two specs: which operations were added, removed or changed, and which schemas.
-//! `cargo xtask gen --spec PATH --report` prints it before moving to a newer spec.
+//! Compares two specs, for `cargo xtask gen --report OLD NEW` before moving to a newer spec.
+//!
+//! - [`compare`]: the raw difference, after the fixes: operations and schemas added, removed
+//!   or changed.
+//! - [`classify_specs`]: what the change does to the generated API, and so to semver. Both
+//!   specs go through the whole generator; the [`Surface`] of each (every public type, field,
+//!   variant, method and trait impl with its signature, its cfg and its docs) is compared
+//!   item by item ([`classify`]): removed items, changed signatures or field types, lost
+//!   traits or features, added required fields are major; added items, optional fields and
+//!   variants of `#[non_exhaustive]` types are minor; docs alone are a patch. The field types
+//!   are compared as generated, so a change the fixes absorb is none, and one
+//!   cargo-semver-checks misses (`f64` -> `String`, `String` -> `Option<String>`) is major.
+//!   [`next_version`] turns the largest into the release version (0.x rules).
 
 use std::collections::BTreeMap;
 use std::fmt;
