@@ -53,9 +53,72 @@ pub fn cfg(areas: &Areas) -> Option<Attribute> {
     Some(parse_quote!(#[cfg(any(#(feature = #keys),*))]))
 }
 
-/// The `#[cfg(feature = "<area>")]` of an operation's items.
-pub fn op_cfg(area: &'static str) -> Attribute {
-    parse_quote!(#[cfg(feature = #area)])
+/// The feature condition of an item compiled with any of `areas` (as inside `cfg(..)`); `None`
+/// when every area reaches it.
+fn condition(areas: &Areas) -> Option<TokenStream> {
+    if AREAS.iter().all(|a| areas.contains(a.key)) {
+        return None;
+    }
+    Some(match areas.len() {
+        0 => quote::quote!(feature = "full"),
+        1 => {
+            let key = areas.iter().next().expect("one");
+            quote::quote!(feature = #key)
+        }
+        _ => {
+            let keys = areas.iter();
+            quote::quote!(any(#(feature = #keys),*))
+        }
+    })
+}
+
+/// The docs.rs badge of an item compiled with any of `areas`:
+/// `#[cfg_attr(docsrs, doc(cfg(..)))]`, the same condition as [`cfg()`].
+pub fn doc_cfg(areas: &Areas) -> Option<Attribute> {
+    let c = condition(areas)?;
+    Some(parse_quote!(#[cfg_attr(docsrs, doc(cfg(#c)))]))
+}
+
+/// The sentence that names the features an item compiled with any of `areas` needs.
+pub fn area_sentence(areas: &Areas) -> Option<String> {
+    condition(areas)?;
+    let keys: Vec<String> = areas.iter().map(|k| format!("`{k}`")).collect();
+    Some(match keys.len() {
+        0 => "Available with the `full` feature of `miro-api` (no operation uses it).".into(),
+        1 => format!("Available with the {} feature of `miro-api`.", keys[0]),
+        _ => format!(
+            "Available with any of the features {} of `miro-api`.",
+            keys.join(", ")
+        ),
+    })
+}
+
+/// Puts the `cfg`, the docs.rs badge and, on a documented item, the sentence naming its
+/// features on `attrs`, for an item compiled with any of `areas`.
+pub fn gate(attrs: &mut Vec<Attribute>, areas: &Areas, name_in_docs: bool) {
+    let Some(cfg) = cfg(areas) else { return };
+    if name_in_docs {
+        if let Some(sentence) = area_sentence(areas) {
+            let last_doc = attrs.iter().rposition(|a| a.path().is_ident("doc"));
+            let at = last_doc.map_or(0, |i| i + 1);
+            let sentence = format!(" {sentence}");
+            let mut lines: Vec<Attribute> = Vec::new();
+            if last_doc.is_some() {
+                lines.push(parse_quote!(#[doc = ""]));
+            }
+            lines.push(parse_quote!(#[doc = #sentence]));
+            attrs.splice(at..at, lines);
+        }
+    }
+    if let Some(badge) = doc_cfg(areas) {
+        attrs.insert(0, badge);
+    }
+    attrs.insert(0, cfg);
+}
+
+/// The areas set of one area key.
+pub fn one(key: &'static str) -> Areas {
+    std::iter::once(key).collect()
 }
 
 fn type_name(item: &Item) -> Option<String> {
@@ -143,14 +206,11 @@ pub fn gate_types(
                 None => continue,
             },
         };
-        let Some(attr) = cfg(&item_areas) else {
-            continue;
-        };
         match item {
-            Item::Struct(s) => s.attrs.insert(0, attr),
-            Item::Enum(e) => e.attrs.insert(0, attr),
-            Item::Type(t) => t.attrs.insert(0, attr),
-            Item::Impl(i) => i.attrs.insert(0, attr),
+            Item::Struct(s) => gate(&mut s.attrs, &item_areas, true),
+            Item::Enum(e) => gate(&mut e.attrs, &item_areas, true),
+            Item::Type(t) => gate(&mut t.attrs, &item_areas, true),
+            Item::Impl(i) => gate(&mut i.attrs, &item_areas, false),
             _ => {}
         }
     }

@@ -25,6 +25,7 @@ pub mod postprocess;
 pub mod report;
 pub mod request_types;
 pub mod requests;
+pub mod semver;
 pub mod spec;
 pub mod synth;
 pub mod tagged;
@@ -107,7 +108,15 @@ pub struct Stats {
     pub lines: usize,
     /// What each fix changed.
     pub fixes: fixes::FixReport,
+    /// Structs sealed, setters and constructors added.
+    pub sealed: semver::Sealed,
+    /// Docs cleaned and generated.
+    pub documented: semver::Documented,
 }
+
+/// Methods that hand-written code of `miro-api` adds to generated types: no setter takes
+/// their names.
+pub const HAND_WRITTEN_METHODS: &[(&str, &str)] = &[("ConnectorCreationData", "between")];
 
 /// Where the generated `miro-api` module tree lives.
 pub const GENERATED_DIR: &str = "miro-api/src/generated";
@@ -164,6 +173,8 @@ pub fn generate(
         &fixed,
     );
     postprocess::renamed_aliases(&mut processed.types, &fixed);
+    let documented = semver::document(&mut processed.types);
+    let sealed = semver::seal(&mut processed.types, HAND_WRITTEN_METHODS);
     let head = header(pin);
     let mod_rs = format!(
         "{head}//! Code generated from the pinned spec: the types, one method of [`crate::MiroApi`] per\n\
@@ -171,7 +182,19 @@ pub fn generate(
          mod methods;\n\
          pub mod operations;\n\
          pub mod requests;\n\
-         pub mod types;\n"
+         pub mod types;\n\n\
+         /// The spec repository this code was generated from: `{repo}`.\n\
+         pub const SPEC_REPOSITORY: &str = \"{repo}\";\n\
+         /// The path of the spec file in [`SPEC_REPOSITORY`]: `{path}`.\n\
+         pub const SPEC_PATH: &str = \"{path}\";\n\
+         /// The commit of [`SPEC_REPOSITORY`] this code was generated from: `{commit}`.\n\
+         pub const SPEC_COMMIT: &str = \"{commit}\";\n\
+         /// The sha256 of the spec file at [`SPEC_COMMIT`]: `{sha}`.\n\
+         pub const SPEC_SHA256: &str = \"{sha}\";\n",
+        repo = pin.repository,
+        path = pin.path,
+        commit = pin.commit,
+        sha = pin.sha256,
     );
     let request_types = format_items(
         parse_items(request_types::table(
@@ -189,7 +212,7 @@ pub fn generate(
     let types = format_items(
         processed.types,
         vec![
-            syn::parse_quote!(#![allow(clippy::all, clippy::pedantic, dead_code, missing_docs, rustdoc::all)]),
+            syn::parse_quote!(#![allow(clippy::all, clippy::pedantic, dead_code, rustdoc::all)]),
             syn::parse_quote!(#![doc = " Request and response types of the Miro REST API."]),
         ],
     );
@@ -300,6 +323,8 @@ pub fn generate(
         tagged_structs: processed.tagged_structs,
         lines: files.iter().map(|f| f.contents.lines().count()).sum(),
         fixes: fix_report,
+        sealed,
+        documented,
     };
     Ok((files, stats))
 }

@@ -44,9 +44,13 @@ pub fn table(ops: &[Operation]) -> TokenStream {
         let media_type = op.media_type.as_deref().unwrap_or("application/json");
         let doc = format!("`{} {}`: {}", op.method, op.path, op.summary);
         let feature = crate::area::of(op).feature();
+        let feature_doc = format!(" Available with the `{feature}` feature of `miro-api`.");
         quote! {
             #[doc = #doc]
+            #[doc = ""]
+            #[doc = #feature_doc]
             #[cfg(feature = #feature)]
+            #[cfg_attr(docsrs, doc(cfg(feature = #feature)))]
             pub const #name: Operation = Operation {
                 id: #id,
                 method_name: #fn_name,

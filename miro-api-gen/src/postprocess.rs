@@ -170,8 +170,12 @@ fn open_string_enums(types: &mut Vec<Item>) -> usize {
             .collect();
         drop_derives(&mut e.attrs, &["Copy", "Serialize", "Deserialize"]);
         e.attrs.retain(|a| !a.path().is_ident("serde"));
-        for v in e.variants.iter_mut() {
+        for (v, (_, wire)) in e.variants.iter_mut().zip(&values) {
             v.attrs.retain(|a| !a.path().is_ident("serde"));
+            if !v.attrs.iter().any(|a| a.path().is_ident("doc")) {
+                let doc = format!(" `{wire}` on the wire.");
+                v.attrs.insert(0, parse_quote!(#[doc = #doc]));
+            }
         }
         e.variants.push(parse_quote! {
             /// A value this version of the client does not know, kept as Miro sent it.

@@ -60,10 +60,11 @@ pub fn build(
             crate::features::idents(item.to_token_stream(), named);
         }
         by_area.entry(area).or_default().push(constructor);
-        let cfg = crate::features::op_cfg(area.feature());
+        let areas = crate::features::one(area.feature());
         requests.extend(request.into_iter().map(|mut item| {
+            let documented = !matches!(item, Item::Impl(_));
             if let Some(attrs) = item_attrs(&mut item) {
-                attrs.insert(0, cfg.clone());
+                crate::features::gate(attrs, &areas, documented);
             }
             item
         }));
@@ -79,6 +80,7 @@ pub fn build(
                 #[doc = ""]
                 #[doc = #feature_doc]
                 #[cfg(feature = #feature)]
+                #[cfg_attr(docsrs, doc(cfg(feature = #feature)))]
                 impl crate::MiroApi {
                     #(#items)*
                 }

@@ -1,5 +1,5 @@
 //! Comment threads of a board: the live `/v2-experimental/boards/{board_id}/comments`
-//! endpoints, which Miro's OpenAPI spec lacks.
+//! endpoints, which Miro's OpenAPI spec lacks. Available with the `experimental` feature.
 //!
 //! A comment is a thread: the first message and its replies in `messages`, a `position` (on the
 //! canvas, or `attached` to an item) and whether it is `resolved`. Lists are offset-paged

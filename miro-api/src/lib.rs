@@ -124,6 +124,38 @@
 //! `full`), and `rustls-tls` (default) or `native-tls`. An area's methods, requests and the
 //! types only it uses compile with its feature.
 //!
+//! On docs.rs every item an area's feature gates carries a badge naming the feature, and its
+//! docs say which features compile it.
+//!
+//! # Versions and the spec
+//!
+//! A release is generated from one version of Miro's spec: [`SPEC_REPOSITORY`] at
+//! [`SPEC_COMMIT`] (file [`SPEC_PATH`], sha256 [`SPEC_SHA256`]), pinned in the repository's
+//! `openapi/pin.json`. Moving to a newer spec is a release whose version follows from what the
+//! spec change does to this crate's API, as `cargo xtask gen --report OLD NEW` classifies it:
+//!
+//! - **major**: an operation, type, field or variant removed, a field's type changed (a number
+//!   becoming a string, a required field becoming optional, ...), a parameter or request field
+//!   becoming required;
+//! - **minor**: an operation, type, optional field, optional parameter or enum value added;
+//! - **patch**: descriptions only (and fixes of the hand-written runtime).
+//!
+//! While the version is `0.x`, a major change releases `0.(x+1).0` and a minor or patch change
+//! `0.x.(y+1)`. Additions stay minor because every generated struct with named fields is
+//! `#[non_exhaustive]`, and so is every generated enum (a `match` needs a `_` arm): build a
+//! value with `Type::new(required..)` or `Type::default()` and its setters (one per field,
+//! named after it, or `with_<field>` where that name is taken), never with a struct literal:
+//!
+//! ```compile_fail
+//! let tag = miro_api::types::TagCreateRequest { title: "urgent".into(), fill_color: None };
+//! ```
+//!
+//! ```
+//! let tag = miro_api::types::TagCreateRequest::new("urgent")
+//!     .fill_color(miro_api::types::TagFillColor::Red);
+//! assert_eq!(tag.title, "urgent");
+//! ```
+//!
 //! # Types from other crates
 //!
 //! [`StatusCode`], [`HeaderMap`], [`DateTime`], [`Utc`], [`NaiveDate`] and [`Uuid`] appear
@@ -158,12 +190,14 @@
 //! through the same transport ([`RawRequest`]), and `comments` (feature `experimental`) wraps
 //! the live `/v2-experimental/boards/{board_id}/comments` endpoints.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 #[cfg(feature = "connectors")]
 mod bodies;
 mod client;
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub mod comments;
 mod convert;
 pub mod decode;
@@ -189,6 +223,7 @@ pub use convert::{ConversionError, Kind as ConversionKind};
 pub use decode::DecodeWarning;
 pub use error::{ApiError, Error, ErrorBody, TimeoutCause, UnknownEnumValue};
 pub use generated::{operations, requests, types};
+pub use generated::{SPEC_COMMIT, SPEC_PATH, SPEC_REPOSITORY, SPEC_SHA256};
 pub use nullable::Nullable;
 pub use paging::{PagedRequest, Paging};
 pub use request::RawRequest;

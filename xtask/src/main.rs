@@ -13,16 +13,20 @@ use std::time::Instant;
 
 use miro_api_gen::{generate, report, spec};
 
-const USAGE: &str = "usage: cargo xtask gen [--check] [--spec PATH] [--report]
+const USAGE: &str = "usage: cargo xtask gen [--check] [--spec PATH] [--report [OLD NEW]]
        cargo xtask test [ARGS..]
 
   gen                 regenerate miro-api/src/generated from the pinned spec
   gen --check         regenerate in memory; fail with a summary if the committed files differ
   gen --spec PATH     take the spec from PATH (a file, or a directory holding the pinned file);
                       MIRO_OPENAPI_SPEC does the same. Otherwise openapi/.cache/, then a download.
+  gen --report OLD NEW
+                      classify the change from spec OLD to spec NEW (files, or directories
+                      holding the pinned file name or one .json): generate both and compare the
+                      generated APIs; print each change as patch, minor or major, the raw spec
+                      difference, and the version the release needs after the current one
   gen --spec PATH --report
-                      compare the spec at PATH with the pinned one: operations added, removed,
-                      changed (PATH need not match the pin)
+                      the same with OLD = the pinned spec and NEW = PATH
 
   test [ARGS..]       run the workspace tests: resolve the spec (MIRO_OPENAPI_SPEC, the cache,
                       a download), find PostgreSQL (initdb, pg_ctl), Chromium and chromedriver,
@@ -108,6 +112,7 @@ fn test(cargo_args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
 fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut check = false;
     let mut report_only = false;
+    let mut report_pair: Option<(PathBuf, PathBuf)> = None;
     let mut spec_path: Option<PathBuf> = None;
     let mut it = args.iter();
     match it.next().map(String::as_str) {
@@ -122,7 +127,15 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--check" => check = true,
-            "--report" => report_only = true,
+            "--report" => {
+                report_only = true;
+                let rest: Vec<&String> = it.clone().take(2).collect();
+                if rest.len() == 2 && rest.iter().all(|a| !a.starts_with("--")) {
+                    report_pair = Some((rest[0].into(), rest[1].into()));
+                    it.next();
+                    it.next();
+                }
+            }
             "--spec" => spec_path = Some(it.next().ok_or("--spec needs a path")?.into()),
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -136,20 +149,25 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let cache = root.join("openapi/.cache");
 
     if report_only {
-        let other = spec_path.ok_or("--report needs --spec PATH (the spec to compare with)")?;
-        let other_bytes = std::fs::read(&other).map_err(|e| format!("{}: {e}", other.display()))?;
-        let pinned = spec::resolve(
-            &pin,
-            std::env::var_os("MIRO_OPENAPI_SPEC")
-                .map(PathBuf::from)
-                .as_deref(),
-            &cache,
-        )
-        .or_else(|_| spec::resolve(&pin, other.parent(), &cache))?;
-        let diff = report::compare(&pinned.bytes, &other_bytes)?;
-        println!("pinned spec ({}) -> {}", &pin.commit[..8], other.display());
-        print!("{diff}");
-        return Ok(ExitCode::SUCCESS);
+        let (old, old_name, new, new_name) = match (report_pair, spec_path) {
+            (Some((old, new)), _) => {
+                let (o, on) = read_spec(&pin, &old)?;
+                let (n, nn) = read_spec(&pin, &new)?;
+                (o, on, n, nn)
+            }
+            (None, Some(other)) => {
+                let pinned = spec::resolve(&pin, None, &cache)?;
+                let (n, nn) = read_spec(&pin, &other)?;
+                (pinned.bytes, pinned.origin, n, nn)
+            }
+            (None, None) => {
+                return Err(
+                    "--report needs OLD NEW (or --spec PATH to compare with the pin)".into(),
+                )
+            }
+        };
+        let current = current_version(&root)?;
+        return report(&pin, &current, (&old, &old_name), (&new, &new_name));
     }
 
     let source = spec::resolve(&pin, spec_path.as_deref(), &cache)?;
@@ -190,8 +208,122 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
         stats.open_enums,
         stats.tagged_structs
     );
+    println!(
+        "  sealed {} structs and {} enums (#[non_exhaustive]), added {} setters and {} constructors",
+        stats.sealed.structs, stats.sealed.enums, stats.sealed.setters, stats.sealed.constructors
+    );
+    println!(
+        "  docs: {} public fields and variants had none ({} got a generated sentence), {} descriptions cleaned of HTML, {} types got a generated sentence",
+        stats.documented.undocumented_before,
+        stats.documented.generated,
+        stats.documented.cleaned,
+        stats.documented.types_generated
+    );
     for (name, n) in &stats.fixes {
         println!("  fix {name}: {n} change(s)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A spec's bytes and a name for it: `path` is a file, or a directory holding the pinned file
+/// name or exactly one `.json` file.
+fn read_spec(
+    pin: &spec::Pin,
+    path: &Path,
+) -> Result<(Vec<u8>, String), Box<dyn std::error::Error>> {
+    let file = if path.is_dir() {
+        let pinned = path.join(pin.file_name());
+        if pinned.is_file() {
+            pinned
+        } else {
+            let json: Vec<PathBuf> = std::fs::read_dir(path)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            match &json[..] {
+                [one] => one.clone(),
+                _ => {
+                    return Err(format!(
+                        "{}: holds neither {} nor exactly one .json file; name the file",
+                        path.display(),
+                        pin.file_name()
+                    )
+                    .into())
+                }
+            }
+        }
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok((bytes, file.display().to_string()))
+}
+
+/// The `version = ".."` of the `[section]` of a manifest, if it has one.
+fn manifest_version(manifest: &str, section: &str) -> Option<String> {
+    let mut inside = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line == section;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if let Some(v) = line
+            .strip_prefix("version")
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+        {
+            return Some(v.trim().trim_matches('"').to_string());
+        }
+    }
+    None
+}
+
+/// The version of `miro-api`: its manifest's, else (`version.workspace = true`) the
+/// workspace's.
+fn current_version(root: &Path) -> Result<String, Box<dyn std::error::Error>> {
+    let own = std::fs::read_to_string(root.join("miro-api/Cargo.toml"))?;
+    if let Some(v) = manifest_version(&own, "[package]") {
+        return Ok(v);
+    }
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    manifest_version(&workspace, "[workspace.package]")
+        .ok_or_else(|| "no version in miro-api/Cargo.toml nor in [workspace.package]".into())
+}
+
+/// `gen --report`: the generated APIs of both specs compared, each change classified, the raw
+/// spec difference, and the version the release needs.
+fn report(
+    pin: &spec::Pin,
+    current: &str,
+    (old, old_name): (&[u8], &str),
+    (new, new_name): (&[u8], &str),
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    println!("{old_name} -> {new_name}");
+    let diff = report::compare(old, new)?;
+    println!("== spec difference (after the fixes)");
+    print!("{diff}");
+    let findings = report::classify_specs(pin, old, new)?;
+    println!("== generated API: {} change(s)", findings.len());
+    for f in &findings {
+        println!("{:>5}  {}", f.bump, f.what);
+    }
+    match report::bump_of(&findings) {
+        None => println!(
+            "== no change to the generated API or its docs: no release needed (current {current})"
+        ),
+        Some(bump) => {
+            let counts = |b| findings.iter().filter(|f| f.bump == b).count();
+            println!(
+                "== {bump} change ({} major, {} minor, {} patch): release {} after {current}",
+                counts(report::Bump::Major),
+                counts(report::Bump::Minor),
+                counts(report::Bump::Patch),
+                report::next_version(current, bump)?
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -452,6 +452,9 @@ async fn assignee_ids(
         let members = match found {
             EnterpriseGetOrganizationMembersResponse::ByEmailsResponse(list) => list.0,
             EnterpriseGetOrganizationMembersResponse::Response(page) => page.data,
+            // An answer shape this version of the client does not know (the enum is
+            // non_exhaustive): no one found, so these assignees stay unassigned.
+            _ => Vec::new(),
         };
         for m in members {
             user_ids.insert(m.email.to_ascii_lowercase(), m.id);

@@ -11,6 +11,7 @@ use super::types;
 ///
 /// Needs the `boards` feature of `miro-api`.
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl crate::MiroApi {
     /**Get boards
 
@@ -146,6 +147,7 @@ Updates a specific board.
 ///
 /// Needs the `board_members` feature of `miro-api`.
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl crate::MiroApi {
     /**Get all board members
 
@@ -262,6 +264,7 @@ Updates the role of a board member.
 ///
 /// Needs the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl crate::MiroApi {
     /**Get items within frame
 
@@ -1324,6 +1327,7 @@ Updates a text item on a board based on the data and style properties provided i
 ///
 /// Needs the `frames` feature of `miro-api`.
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl crate::MiroApi {
     /**Create frame
 
@@ -1416,6 +1420,7 @@ Updates a frame on a board based on the data, style, or geometry properties prov
 ///
 /// Needs the `tags` feature of `miro-api`.
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl crate::MiroApi {
     /**Get items by tag
 
@@ -1639,6 +1644,7 @@ Updates a tag based on the data properties provided in the request body.
 ///
 /// Needs the `connectors` feature of `miro-api`.
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl crate::MiroApi {
     /**Get connectors
 
@@ -1768,6 +1774,7 @@ Updates a connector on a board based on the data and style properties provided i
 ///
 /// Needs the `groups` feature of `miro-api`.
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl crate::MiroApi {
     /**Get all groups on a board
 
@@ -1940,6 +1947,7 @@ Deletes a group from a board. All the items in the group are deleted along with 
 ///
 /// Needs the `tokens` feature of `miro-api`.
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl crate::MiroApi {
     /**Get access token information
 
@@ -1996,6 +2004,7 @@ Revoke the current access token. Revoking an access token means that the access 
 ///
 /// Needs the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl crate::MiroApi {
     /**Get app metrics
 
@@ -2434,6 +2443,7 @@ Updates a flowchart shape item on a board based on the data and style properties
 ///
 /// Needs the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl crate::MiroApi {
     /**Get organization info
 
@@ -3304,6 +3314,7 @@ Reset all sessions of a user.  Admins can now take immediate action to restrict 
 ///
 /// Needs the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl crate::MiroApi {
     /**Get project user group assignments
 
@@ -3733,6 +3744,7 @@ Projects have been renamed to Spaces, and the terms can be used interchangeabl
 ///
 /// Needs the `data_classification` feature of `miro-api`.
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl crate::MiroApi {
     /**Get organization settings
 
@@ -3879,6 +3891,7 @@ Updates board classification settings for an existing team.
 ///
 /// Needs the `exports` feature of `miro-api`.
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl crate::MiroApi {
     /**Get board export jobs list
 
@@ -4057,6 +4070,7 @@ Creates a link to download the results of a board export task.
 ///
 /// Needs the `cases` feature of `miro-api`.
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl crate::MiroApi {
     /**Get all cases
 
@@ -4224,6 +4238,7 @@ Every item of every page as one stream, with the same filters: `.stream()` on th
 ///
 /// Needs the `legal_holds` feature of `miro-api`.
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl crate::MiroApi {
     /**Get all legal holds within a case
 
@@ -4410,6 +4425,7 @@ Every item of every page as one stream, with the same filters: `.stream()` on th
 ///
 /// Needs the `audit_logs` feature of `miro-api`.
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl crate::MiroApi {
     /**Get audit logs
 
@@ -4510,6 +4526,7 @@ Every item of every page as one stream, with the same filters: `.stream()` on th
 ///
 /// Needs the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl crate::MiroApi {
     /**List groups
 

@@ -8,3 +8,12 @@ mod methods;
 pub mod operations;
 pub mod requests;
 pub mod types;
+
+/// The spec repository this code was generated from: `https://github.com/miroapp/api-clients`.
+pub const SPEC_REPOSITORY: &str = "https://github.com/miroapp/api-clients";
+/// The path of the spec file in [`SPEC_REPOSITORY`]: `packages/generator/spec.json`.
+pub const SPEC_PATH: &str = "packages/generator/spec.json";
+/// The commit of [`SPEC_REPOSITORY`] this code was generated from: `3a2506b647611ee729a55b4d99e5d0dc71cc694c`.
+pub const SPEC_COMMIT: &str = "3a2506b647611ee729a55b4d99e5d0dc71cc694c";
+/// The sha256 of the spec file at [`SPEC_COMMIT`]: `f0e17b5b43c92ff2d85c7fbe9a84301e39df1d3c14e6738cd939a6d7142f44dd`.
+pub const SPEC_SHA256: &str = "f0e17b5b43c92ff2d85c7fbe9a84301e39df1d3c14e6738cd939a6d7142f44dd";

@@ -50,7 +50,10 @@ pub struct Operation {
     pub media_type: &'static str,
 }
 ///`GET /api/v1/scim/Groups`: List groups
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const LIST_GROUPS: Operation = Operation {
     id: "listGroups",
     method_name: "list_groups",
@@ -76,7 +79,10 @@ pub const LIST_GROUPS: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`GET /api/v1/scim/Groups/{id}`: Get group
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const GET_GROUP: Operation = Operation {
     id: "getGroup",
     method_name: "get_group",
@@ -95,7 +101,10 @@ pub const GET_GROUP: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`PATCH /api/v1/scim/Groups/{id}`: Patch group
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const PATCH_GROUP: Operation = Operation {
     id: "patchGroup",
     method_name: "patch_group",
@@ -114,7 +123,10 @@ pub const PATCH_GROUP: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`GET /api/v1/scim/ResourceTypes`: List resource types
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const LIST_RESOURCE_TYPES: Operation = Operation {
     id: "listResourceTypes",
     method_name: "list_resource_types",
@@ -133,7 +145,10 @@ pub const LIST_RESOURCE_TYPES: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`GET /api/v1/scim/ResourceTypes/{resource}`: Get resource type
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const GET_RESOURCE_TYPE: Operation = Operation {
     id: "getResourceType",
     method_name: "get_resource_type",
@@ -152,7 +167,10 @@ pub const GET_RESOURCE_TYPE: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`GET /api/v1/scim/Schemas`: List schemas
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const LIST_SCHEMAS: Operation = Operation {
     id: "listSchemas",
     method_name: "list_schemas",
@@ -171,7 +189,10 @@ pub const LIST_SCHEMAS: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`GET /api/v1/scim/Schemas/{uri}`: Get schema
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const GET_SCHEMA: Operation = Operation {
     id: "getSchema",
     method_name: "get_schema",
@@ -190,7 +211,10 @@ pub const GET_SCHEMA: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`GET /api/v1/scim/ServiceProviderConfig`: Get Service Provider Config
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const LIST_SERVICE_PROVIDER_CONFIGS: Operation = Operation {
     id: "listServiceProviderConfigs",
     method_name: "list_service_provider_configs",
@@ -209,7 +233,10 @@ pub const LIST_SERVICE_PROVIDER_CONFIGS: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`GET /api/v1/scim/Users`: List users
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const LIST_USERS: Operation = Operation {
     id: "listUsers",
     method_name: "list_users",
@@ -235,7 +262,10 @@ pub const LIST_USERS: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`POST /api/v1/scim/Users`: Create user
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const CREATE_USER: Operation = Operation {
     id: "createUser",
     method_name: "create_user",
@@ -254,7 +284,10 @@ pub const CREATE_USER: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`DELETE /api/v1/scim/Users/{id}`: Delete user
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const DELETE_USER: Operation = Operation {
     id: "deleteUser",
     method_name: "delete_user",
@@ -273,7 +306,10 @@ pub const DELETE_USER: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /api/v1/scim/Users/{id}`: Get user
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const GET_USER: Operation = Operation {
     id: "getUser",
     method_name: "get_user",
@@ -292,7 +328,10 @@ pub const GET_USER: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`PATCH /api/v1/scim/Users/{id}`: Patch user
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const PATCH_USER: Operation = Operation {
     id: "patchUser",
     method_name: "patch_user",
@@ -311,7 +350,10 @@ pub const PATCH_USER: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`PUT /api/v1/scim/Users/{id}`: Replace user
+///
+/// Available with the `scim` feature of `miro-api`.
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 pub const REPLACE_USER: Operation = Operation {
     id: "replaceUser",
     method_name: "replace_user",
@@ -330,7 +372,10 @@ pub const REPLACE_USER: Operation = Operation {
     media_type: "application/scim+json",
 };
 ///`GET /v1/oauth-token`: Get access token information
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 pub const TOKEN_INFO: Operation = Operation {
     id: "token-info",
     method_name: "token_info",
@@ -349,7 +394,10 @@ pub const TOKEN_INFO: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v1/oauth/revoke`: Revoke token (v1)
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 pub const REVOKE_TOKEN: Operation = Operation {
     id: "revoke-token",
     method_name: "revoke_token",
@@ -368,7 +416,10 @@ pub const REVOKE_TOKEN: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2-experimental/apps/{app_id}/metrics`: Get app metrics
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const GET_METRICS: Operation = Operation {
     id: "get-metrics",
     method_name: "get_metrics",
@@ -387,7 +438,10 @@ pub const GET_METRICS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2-experimental/apps/{app_id}/metrics-total`: Get total app metrics
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const GET_METRICS_TOTAL: Operation = Operation {
     id: "get-metrics-total",
     method_name: "get_metrics_total",
@@ -406,7 +460,10 @@ pub const GET_METRICS_TOTAL: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/code_widgets`: Get code widget items
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const GET_CODE_WIDGET_ITEMS: Operation = Operation {
     id: "get-code-widget-items",
     method_name: "get_code_widget_items",
@@ -425,7 +482,10 @@ pub const GET_CODE_WIDGET_ITEMS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2-experimental/boards/{board_id}/code_widgets`: Create code widget item
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const CREATE_CODE_WIDGET_ITEM: Operation = Operation {
     id: "create-code-widget-item",
     method_name: "create_code_widget_item",
@@ -444,7 +504,10 @@ pub const CREATE_CODE_WIDGET_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Delete code widget item
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const DELETE_CODE_WIDGET_ITEM: Operation = Operation {
     id: "delete-code-widget-item",
     method_name: "delete_code_widget_item",
@@ -463,7 +526,10 @@ pub const DELETE_CODE_WIDGET_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Get code widget item
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const GET_CODE_WIDGET_ITEM: Operation = Operation {
     id: "get-code-widget-item",
     method_name: "get_code_widget_item",
@@ -482,7 +548,10 @@ pub const GET_CODE_WIDGET_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}`: Update code widget item
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const UPDATE_CODE_WIDGET_ITEM: Operation = Operation {
     id: "update-code-widget-item",
     method_name: "update_code_widget_item",
@@ -501,7 +570,10 @@ pub const UPDATE_CODE_WIDGET_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}/position`: Move code widget item
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const MOVE_CODE_WIDGET_ITEM: Operation = Operation {
     id: "move-code-widget-item",
     method_name: "move_code_widget_item",
@@ -520,7 +592,10 @@ pub const MOVE_CODE_WIDGET_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/items`: Get items on board
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const GET_ITEMS_EXPERIMENTAL: Operation = Operation {
     id: "get-items-experimental",
     method_name: "get_items_experimental",
@@ -539,7 +614,10 @@ pub const GET_ITEMS_EXPERIMENTAL: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2-experimental/boards/{board_id}/items/{item_id}`: Delete item
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const DELETE_ITEM_EXPERIMENTAL: Operation = Operation {
     id: "delete-item-experimental",
     method_name: "delete_item_experimental",
@@ -558,7 +636,10 @@ pub const DELETE_ITEM_EXPERIMENTAL: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/items/{item_id}`: Get specific item on board
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const GET_SPECIFIC_ITEM_EXPERIMENTAL: Operation = Operation {
     id: "get-specific-item-experimental",
     method_name: "get_specific_item_experimental",
@@ -577,7 +658,10 @@ pub const GET_SPECIFIC_ITEM_EXPERIMENTAL: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/mindmap_nodes`: Get mind map nodes
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const GET_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     id: "get-mindmap-nodes-experimental",
     method_name: "get_mindmap_nodes_experimental",
@@ -596,7 +680,10 @@ pub const GET_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2-experimental/boards/{board_id}/mindmap_nodes`: Create mind map node
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const CREATE_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     id: "create-mindmap-nodes-experimental",
     method_name: "create_mindmap_nodes_experimental",
@@ -615,7 +702,10 @@ pub const CREATE_MINDMAP_NODES_EXPERIMENTAL: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`: Delete mind map node
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const DELETE_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     id: "delete-mindmap-node-experimental",
     method_name: "delete_mindmap_node_experimental",
@@ -634,7 +724,10 @@ pub const DELETE_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`: Get specific mind map node
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const GET_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     id: "get-mindmap-node-experimental",
     method_name: "get_mindmap_node_experimental",
@@ -653,7 +746,10 @@ pub const GET_MINDMAP_NODE_EXPERIMENTAL: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2-experimental/boards/{board_id}/shapes`: Create shape item
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const CREATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     id: "create-shape-item-flowchart",
     method_name: "create_shape_item_flowchart",
@@ -672,7 +768,10 @@ pub const CREATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2-experimental/boards/{board_id}/shapes/{item_id}`: Delete shape item
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const DELETE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     id: "delete-shape-item-flowchart",
     method_name: "delete_shape_item_flowchart",
@@ -691,7 +790,10 @@ pub const DELETE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2-experimental/boards/{board_id}/shapes/{item_id}`: Get shape item
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const GET_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     id: "get-shape-item-flowchart",
     method_name: "get_shape_item_flowchart",
@@ -710,7 +812,10 @@ pub const GET_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2-experimental/boards/{board_id}/shapes/{item_id}`: Update shape item
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 pub const UPDATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     id: "update-shape-item-flowchart",
     method_name: "update_shape_item_flowchart",
@@ -729,7 +834,10 @@ pub const UPDATE_SHAPE_ITEM_FLOWCHART: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/audit/logs`: Get audit logs
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 pub const ENTERPRISE_GET_AUDIT_LOGS: Operation = Operation {
     id: "enterprise-get-audit-logs",
     method_name: "enterprise_get_audit_logs",
@@ -748,7 +856,10 @@ pub const ENTERPRISE_GET_AUDIT_LOGS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards`: Get boards
+///
+/// Available with the `boards` feature of `miro-api`.
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 pub const GET_BOARDS: Operation = Operation {
     id: "get-boards",
     method_name: "get_boards",
@@ -775,7 +886,10 @@ pub const GET_BOARDS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards`: Create board
+///
+/// Available with the `boards` feature of `miro-api`.
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 pub const CREATE_BOARD: Operation = Operation {
     id: "create-board",
     method_name: "create_board",
@@ -794,7 +908,10 @@ pub const CREATE_BOARD: Operation = Operation {
     media_type: "application/json",
 };
 ///`PUT /v2/boards`: Copy board
+///
+/// Available with the `boards` feature of `miro-api`.
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 pub const COPY_BOARD: Operation = Operation {
     id: "copy-board",
     method_name: "copy_board",
@@ -813,7 +930,10 @@ pub const COPY_BOARD: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/items`: Get items within frame
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_ITEMS_WITHIN_FRAME: Operation = Operation {
     id: "get-items-within-frame",
     method_name: "get_items_within_frame",
@@ -832,7 +952,10 @@ pub const GET_ITEMS_WITHIN_FRAME: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/documents`: Create document item using file from device
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     id: "create-document-item-using-file-from-device",
     method_name: "create_document_item_using_file_from_device",
@@ -851,7 +974,10 @@ pub const CREATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/documents/{item_id}`: Update document item using file from device
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     id: "update-document-item-using-file-from-device",
     method_name: "update_document_item_using_file_from_device",
@@ -870,7 +996,10 @@ pub const UPDATE_DOCUMENT_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/images`: Create image item using file from device
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_IMAGE_ITEM_USING_LOCAL_FILE: Operation = Operation {
     id: "create-image-item-using-local-file",
     method_name: "create_image_item_using_local_file",
@@ -889,7 +1018,10 @@ pub const CREATE_IMAGE_ITEM_USING_LOCAL_FILE: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/images/{item_id}`: Update image item using file from device
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     id: "update-image-item-using-file-from-device",
     method_name: "update_image_item_using_file_from_device",
@@ -908,7 +1040,10 @@ pub const UPDATE_IMAGE_ITEM_USING_FILE_FROM_DEVICE: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/items`: Get items by tag
+///
+/// Available with the `tags` feature of `miro-api`.
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 pub const GET_ITEMS_BY_TAG: Operation = Operation {
     id: "get-items-by-tag",
     method_name: "get_items_by_tag",
@@ -927,7 +1062,10 @@ pub const GET_ITEMS_BY_TAG: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/items/{item_id}`: Remove tag from item
+///
+/// Available with the `tags` feature of `miro-api`.
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 pub const REMOVE_TAG_FROM_ITEM: Operation = Operation {
     id: "remove-tag-from-item",
     method_name: "remove_tag_from_item",
@@ -946,7 +1084,10 @@ pub const REMOVE_TAG_FROM_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/items/{item_id}`: Attach tag to item
+///
+/// Available with the `tags` feature of `miro-api`.
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 pub const ATTACH_TAG_TO_ITEM: Operation = Operation {
     id: "attach-tag-to-item",
     method_name: "attach_tag_to_item",
@@ -965,7 +1106,10 @@ pub const ATTACH_TAG_TO_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/items/bulk`: Create items in bulk using file from device
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE: Operation = Operation {
     id: "create-items-in-bulk-using-file-from-device",
     method_name: "create_items_in_bulk_using_file_from_device",
@@ -984,7 +1128,10 @@ pub const CREATE_ITEMS_IN_BULK_USING_FILE_FROM_DEVICE: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}`: Delete board
+///
+/// Available with the `boards` feature of `miro-api`.
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 pub const DELETE_BOARD: Operation = Operation {
     id: "delete-board",
     method_name: "delete_board",
@@ -1003,7 +1150,10 @@ pub const DELETE_BOARD: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}`: Get specific board
+///
+/// Available with the `boards` feature of `miro-api`.
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 pub const GET_SPECIFIC_BOARD: Operation = Operation {
     id: "get-specific-board",
     method_name: "get_specific_board",
@@ -1022,7 +1172,10 @@ pub const GET_SPECIFIC_BOARD: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}`: Update board
+///
+/// Available with the `boards` feature of `miro-api`.
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 pub const UPDATE_BOARD: Operation = Operation {
     id: "update-board",
     method_name: "update_board",
@@ -1041,7 +1194,10 @@ pub const UPDATE_BOARD: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/app_cards`: Create app card item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_APP_CARD_ITEM: Operation = Operation {
     id: "create-app-card-item",
     method_name: "create_app_card_item",
@@ -1060,7 +1216,10 @@ pub const CREATE_APP_CARD_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/app_cards/{item_id}`: Delete app card item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const DELETE_APP_CARD_ITEM: Operation = Operation {
     id: "delete-app-card-item",
     method_name: "delete_app_card_item",
@@ -1079,7 +1238,10 @@ pub const DELETE_APP_CARD_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/app_cards/{item_id}`: Get app card item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_APP_CARD_ITEM: Operation = Operation {
     id: "get-app-card-item",
     method_name: "get_app_card_item",
@@ -1098,7 +1260,10 @@ pub const GET_APP_CARD_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/app_cards/{item_id}`: Update app card item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_APP_CARD_ITEM: Operation = Operation {
     id: "update-app-card-item",
     method_name: "update_app_card_item",
@@ -1117,7 +1282,10 @@ pub const UPDATE_APP_CARD_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/cards`: Create card item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_CARD_ITEM: Operation = Operation {
     id: "create-card-item",
     method_name: "create_card_item",
@@ -1136,7 +1304,10 @@ pub const CREATE_CARD_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/cards/{item_id}`: Delete card item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const DELETE_CARD_ITEM: Operation = Operation {
     id: "delete-card-item",
     method_name: "delete_card_item",
@@ -1155,7 +1326,10 @@ pub const DELETE_CARD_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/cards/{item_id}`: Get card item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_CARD_ITEM: Operation = Operation {
     id: "get-card-item",
     method_name: "get_card_item",
@@ -1174,7 +1348,10 @@ pub const GET_CARD_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/cards/{item_id}`: Update card item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_CARD_ITEM: Operation = Operation {
     id: "update-card-item",
     method_name: "update_card_item",
@@ -1193,7 +1370,10 @@ pub const UPDATE_CARD_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/connectors`: Get connectors
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 pub const GET_CONNECTORS: Operation = Operation {
     id: "get-connectors",
     method_name: "get_connectors",
@@ -1212,7 +1392,10 @@ pub const GET_CONNECTORS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/connectors`: Create connector
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 pub const CREATE_CONNECTOR: Operation = Operation {
     id: "create-connector",
     method_name: "create_connector",
@@ -1231,7 +1414,10 @@ pub const CREATE_CONNECTOR: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/connectors/{connector_id}`: Delete connector
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 pub const DELETE_CONNECTOR: Operation = Operation {
     id: "delete-connector",
     method_name: "delete_connector",
@@ -1250,7 +1436,10 @@ pub const DELETE_CONNECTOR: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/connectors/{connector_id}`: Get specific connector
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 pub const GET_CONNECTOR: Operation = Operation {
     id: "get-connector",
     method_name: "get_connector",
@@ -1269,7 +1458,10 @@ pub const GET_CONNECTOR: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/connectors/{connector_id}`: Update connector
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 pub const UPDATE_CONNECTOR: Operation = Operation {
     id: "update-connector",
     method_name: "update_connector",
@@ -1288,7 +1480,10 @@ pub const UPDATE_CONNECTOR: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/docs`: Create doc format item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_DOC_FORMAT_ITEM: Operation = Operation {
     id: "create-doc-format-item",
     method_name: "create_doc_format_item",
@@ -1307,7 +1502,10 @@ pub const CREATE_DOC_FORMAT_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/docs/{item_id}`: Delete doc format item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const DELETE_DOC_FORMAT_ITEM: Operation = Operation {
     id: "delete-doc-format-item",
     method_name: "delete_doc_format_item",
@@ -1326,7 +1524,10 @@ pub const DELETE_DOC_FORMAT_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/docs/{item_id}`: Get doc format item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_DOC_FORMAT_ITEM: Operation = Operation {
     id: "get-doc-format-item",
     method_name: "get_doc_format_item",
@@ -1345,7 +1546,10 @@ pub const GET_DOC_FORMAT_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/documents`: Create document item using URL
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     id: "create-document-item-using-url",
     method_name: "create_document_item_using_url",
@@ -1364,7 +1568,10 @@ pub const CREATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/documents/{item_id}`: Delete document item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const DELETE_DOCUMENT_ITEM: Operation = Operation {
     id: "delete-document-item",
     method_name: "delete_document_item",
@@ -1383,7 +1590,10 @@ pub const DELETE_DOCUMENT_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/documents/{item_id}`: Get document item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_DOCUMENT_ITEM: Operation = Operation {
     id: "get-document-item",
     method_name: "get_document_item",
@@ -1402,7 +1612,10 @@ pub const GET_DOCUMENT_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/documents/{item_id}`: Update document item using URL
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     id: "update-document-item-using-url",
     method_name: "update_document_item_using_url",
@@ -1421,7 +1634,10 @@ pub const UPDATE_DOCUMENT_ITEM_USING_URL: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/embeds`: Create embed item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_EMBED_ITEM: Operation = Operation {
     id: "create-embed-item",
     method_name: "create_embed_item",
@@ -1440,7 +1656,10 @@ pub const CREATE_EMBED_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/embeds/{item_id}`: Delete embed item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const DELETE_EMBED_ITEM: Operation = Operation {
     id: "delete-embed-item",
     method_name: "delete_embed_item",
@@ -1459,7 +1678,10 @@ pub const DELETE_EMBED_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/embeds/{item_id}`: Get embed item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_EMBED_ITEM: Operation = Operation {
     id: "get-embed-item",
     method_name: "get_embed_item",
@@ -1478,7 +1700,10 @@ pub const GET_EMBED_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/embeds/{item_id}`: Update embed item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_EMBED_ITEM: Operation = Operation {
     id: "update-embed-item",
     method_name: "update_embed_item",
@@ -1497,7 +1722,10 @@ pub const UPDATE_EMBED_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/frames`: Create frame
+///
+/// Available with the `frames` feature of `miro-api`.
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 pub const CREATE_FRAME_ITEM: Operation = Operation {
     id: "create-frame-item",
     method_name: "create_frame_item",
@@ -1516,7 +1744,10 @@ pub const CREATE_FRAME_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/frames/{item_id}`: Delete frame
+///
+/// Available with the `frames` feature of `miro-api`.
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 pub const DELETE_FRAME_ITEM: Operation = Operation {
     id: "delete-frame-item",
     method_name: "delete_frame_item",
@@ -1535,7 +1766,10 @@ pub const DELETE_FRAME_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/frames/{item_id}`: Get frame
+///
+/// Available with the `frames` feature of `miro-api`.
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 pub const GET_FRAME_ITEM: Operation = Operation {
     id: "get-frame-item",
     method_name: "get_frame_item",
@@ -1554,7 +1788,10 @@ pub const GET_FRAME_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/frames/{item_id}`: Update frame
+///
+/// Available with the `frames` feature of `miro-api`.
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 pub const UPDATE_FRAME_ITEM: Operation = Operation {
     id: "update-frame-item",
     method_name: "update_frame_item",
@@ -1573,7 +1810,10 @@ pub const UPDATE_FRAME_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/groups`: Get all groups on a board
+///
+/// Available with the `groups` feature of `miro-api`.
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 pub const GET_ALL_GROUPS: Operation = Operation {
     id: "get-all-groups",
     method_name: "get_all_groups",
@@ -1592,7 +1832,10 @@ pub const GET_ALL_GROUPS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/groups`: Create group
+///
+/// Available with the `groups` feature of `miro-api`.
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 pub const CREATE_GROUP: Operation = Operation {
     id: "createGroup",
     method_name: "create_group",
@@ -1611,7 +1854,10 @@ pub const CREATE_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/groups/items`: Get items of a group by ID
+///
+/// Available with the `groups` feature of `miro-api`.
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 pub const GET_ITEMS_BY_GROUP_ID: Operation = Operation {
     id: "getItemsByGroupId",
     method_name: "get_items_by_group_id",
@@ -1630,7 +1876,10 @@ pub const GET_ITEMS_BY_GROUP_ID: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/groups/{group_id}`: Ungroup items
+///
+/// Available with the `groups` feature of `miro-api`.
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 pub const UN_GROUP: Operation = Operation {
     id: "unGroup",
     method_name: "un_group",
@@ -1649,7 +1898,10 @@ pub const UN_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/groups/{group_id}`: Get a group by its ID
+///
+/// Available with the `groups` feature of `miro-api`.
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 pub const GET_GROUP_BY_ID: Operation = Operation {
     id: "getGroupById",
     method_name: "get_group_by_id",
@@ -1668,7 +1920,10 @@ pub const GET_GROUP_BY_ID: Operation = Operation {
     media_type: "application/json",
 };
 ///`PUT /v2/boards/{board_id}/groups/{group_id}`: Updates a group with new items
+///
+/// Available with the `groups` feature of `miro-api`.
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 pub const UPDATE_GROUP: Operation = Operation {
     id: "updateGroup",
     method_name: "update_group",
@@ -1687,7 +1942,10 @@ pub const UPDATE_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/groups/{group_id}?`: Deletes the group
+///
+/// Available with the `groups` feature of `miro-api`.
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 pub const DELETE_GROUP: Operation = Operation {
     id: "deleteGroup",
     method_name: "delete_group",
@@ -1706,7 +1964,10 @@ pub const DELETE_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/images`: Create image item using URL
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     id: "create-image-item-using-url",
     method_name: "create_image_item_using_url",
@@ -1725,7 +1986,10 @@ pub const CREATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/images/{item_id}`: Delete image item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const DELETE_IMAGE_ITEM: Operation = Operation {
     id: "delete-image-item",
     method_name: "delete_image_item",
@@ -1744,7 +2008,10 @@ pub const DELETE_IMAGE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/images/{item_id}`: Get image item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_IMAGE_ITEM: Operation = Operation {
     id: "get-image-item",
     method_name: "get_image_item",
@@ -1763,7 +2030,10 @@ pub const GET_IMAGE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/images/{item_id}`: Update image item using URL
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     id: "update-image-item-using-url",
     method_name: "update_image_item_using_url",
@@ -1782,7 +2052,10 @@ pub const UPDATE_IMAGE_ITEM_USING_URL: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/items`: Get items on board
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_ITEMS: Operation = Operation {
     id: "get-items",
     method_name: "get_items",
@@ -1801,7 +2074,10 @@ pub const GET_ITEMS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/items/bulk`: Create items in bulk
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_ITEMS: Operation = Operation {
     id: "create-items",
     method_name: "create_items",
@@ -1820,7 +2096,10 @@ pub const CREATE_ITEMS: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/items/{item_id}`: Delete item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const DELETE_ITEM: Operation = Operation {
     id: "delete-item",
     method_name: "delete_item",
@@ -1839,7 +2118,10 @@ pub const DELETE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/items/{item_id}`: Get specific item on board
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_SPECIFIC_ITEM: Operation = Operation {
     id: "get-specific-item",
     method_name: "get_specific_item",
@@ -1858,7 +2140,10 @@ pub const GET_SPECIFIC_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/items/{item_id}`: Update item position or parent
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_ITEM_POSITION_OR_PARENT: Operation = Operation {
     id: "update-item-position-or-parent",
     method_name: "update_item_position_or_parent",
@@ -1877,7 +2162,10 @@ pub const UPDATE_ITEM_POSITION_OR_PARENT: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/items/{item_id}/tags`: Get tags from item
+///
+/// Available with the `tags` feature of `miro-api`.
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 pub const GET_TAGS_FROM_ITEM: Operation = Operation {
     id: "get-tags-from-item",
     method_name: "get_tags_from_item",
@@ -1896,7 +2184,10 @@ pub const GET_TAGS_FROM_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/members`: Get all board members
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 pub const GET_BOARD_MEMBERS: Operation = Operation {
     id: "get-board-members",
     method_name: "get_board_members",
@@ -1915,7 +2206,10 @@ pub const GET_BOARD_MEMBERS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/members`: Share board
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 pub const SHARE_BOARD: Operation = Operation {
     id: "share-board",
     method_name: "share_board",
@@ -1934,7 +2228,10 @@ pub const SHARE_BOARD: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/members/{board_member_id}`: Remove board member
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 pub const REMOVE_BOARD_MEMBER: Operation = Operation {
     id: "remove-board-member",
     method_name: "remove_board_member",
@@ -1953,7 +2250,10 @@ pub const REMOVE_BOARD_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/members/{board_member_id}`: Get specific board member
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 pub const GET_SPECIFIC_BOARD_MEMBER: Operation = Operation {
     id: "get-specific-board-member",
     method_name: "get_specific_board_member",
@@ -1972,7 +2272,10 @@ pub const GET_SPECIFIC_BOARD_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/members/{board_member_id}`: Update board member
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 pub const UPDATE_BOARD_MEMBER: Operation = Operation {
     id: "update-board-member",
     method_name: "update_board_member",
@@ -1991,7 +2294,10 @@ pub const UPDATE_BOARD_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/shapes`: Create shape item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_SHAPE_ITEM: Operation = Operation {
     id: "create-shape-item",
     method_name: "create_shape_item",
@@ -2010,7 +2316,10 @@ pub const CREATE_SHAPE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/shapes/{item_id}`: Delete shape item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const DELETE_SHAPE_ITEM: Operation = Operation {
     id: "delete-shape-item",
     method_name: "delete_shape_item",
@@ -2029,7 +2338,10 @@ pub const DELETE_SHAPE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/shapes/{item_id}`: Get shape item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_SHAPE_ITEM: Operation = Operation {
     id: "get-shape-item",
     method_name: "get_shape_item",
@@ -2048,7 +2360,10 @@ pub const GET_SHAPE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/shapes/{item_id}`: Update shape item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_SHAPE_ITEM: Operation = Operation {
     id: "update-shape-item",
     method_name: "update_shape_item",
@@ -2067,7 +2382,10 @@ pub const UPDATE_SHAPE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/sticky_notes`: Create sticky note item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_STICKY_NOTE_ITEM: Operation = Operation {
     id: "create-sticky-note-item",
     method_name: "create_sticky_note_item",
@@ -2086,7 +2404,10 @@ pub const CREATE_STICKY_NOTE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/sticky_notes/{item_id}`: Delete sticky note item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const DELETE_STICKY_NOTE_ITEM: Operation = Operation {
     id: "delete-sticky-note-item",
     method_name: "delete_sticky_note_item",
@@ -2105,7 +2426,10 @@ pub const DELETE_STICKY_NOTE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/sticky_notes/{item_id}`: Get sticky note item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_STICKY_NOTE_ITEM: Operation = Operation {
     id: "get-sticky-note-item",
     method_name: "get_sticky_note_item",
@@ -2124,7 +2448,10 @@ pub const GET_STICKY_NOTE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/sticky_notes/{item_id}`: Update sticky note item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_STICKY_NOTE_ITEM: Operation = Operation {
     id: "update-sticky-note-item",
     method_name: "update_sticky_note_item",
@@ -2143,7 +2470,10 @@ pub const UPDATE_STICKY_NOTE_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/tags`: Get tags from board
+///
+/// Available with the `tags` feature of `miro-api`.
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 pub const GET_TAGS_FROM_BOARD: Operation = Operation {
     id: "get-tags-from-board",
     method_name: "get_tags_from_board",
@@ -2162,7 +2492,10 @@ pub const GET_TAGS_FROM_BOARD: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/tags`: Create tag
+///
+/// Available with the `tags` feature of `miro-api`.
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 pub const CREATE_TAG: Operation = Operation {
     id: "create-tag",
     method_name: "create_tag",
@@ -2181,7 +2514,10 @@ pub const CREATE_TAG: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/tags/{tag_id}`: Delete tag
+///
+/// Available with the `tags` feature of `miro-api`.
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 pub const DELETE_TAG: Operation = Operation {
     id: "delete-tag",
     method_name: "delete_tag",
@@ -2200,7 +2536,10 @@ pub const DELETE_TAG: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/tags/{tag_id}`: Get tag
+///
+/// Available with the `tags` feature of `miro-api`.
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 pub const GET_TAG: Operation = Operation {
     id: "get-tag",
     method_name: "get_tag",
@@ -2219,7 +2558,10 @@ pub const GET_TAG: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/tags/{tag_id}`: Update tag
+///
+/// Available with the `tags` feature of `miro-api`.
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 pub const UPDATE_TAG: Operation = Operation {
     id: "update-tag",
     method_name: "update_tag",
@@ -2238,7 +2580,10 @@ pub const UPDATE_TAG: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/boards/{board_id}/texts`: Create text item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const CREATE_TEXT_ITEM: Operation = Operation {
     id: "create-text-item",
     method_name: "create_text_item",
@@ -2257,7 +2602,10 @@ pub const CREATE_TEXT_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/boards/{board_id}/texts/{item_id}`: Delete text item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const DELETE_TEXT_ITEM: Operation = Operation {
     id: "delete-text-item",
     method_name: "delete_text_item",
@@ -2276,7 +2624,10 @@ pub const DELETE_TEXT_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/boards/{board_id}/texts/{item_id}`: Get text item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const GET_TEXT_ITEM: Operation = Operation {
     id: "get-text-item",
     method_name: "get_text_item",
@@ -2295,7 +2646,10 @@ pub const GET_TEXT_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/boards/{board_id}/texts/{item_id}`: Update text item
+///
+/// Available with the `items` feature of `miro-api`.
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 pub const UPDATE_TEXT_ITEM: Operation = Operation {
     id: "update-text-item",
     method_name: "update_text_item",
@@ -2314,7 +2668,10 @@ pub const UPDATE_TEXT_ITEM: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/oauth/revoke`: Revoke token (v2)
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 pub const REVOKE_TOKEN_V2: Operation = Operation {
     id: "revoke-token-v2",
     method_name: "revoke_token_v2",
@@ -2333,7 +2690,10 @@ pub const REVOKE_TOKEN_V2: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}`: Get organization info
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_ORGANIZATION: Operation = Operation {
     id: "enterprise-get-organization",
     method_name: "enterprise_get_organization",
@@ -2352,7 +2712,10 @@ pub const ENTERPRISE_GET_ORGANIZATION: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/ai-interaction-logs`: Get AI interaction logs (Beta)
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 pub const ENTERPRISE_GET_AI_INTERACTION_LOGS: Operation = Operation {
     id: "enterprise-get-ai-interaction-logs",
     method_name: "enterprise_get_ai_interaction_logs",
@@ -2371,7 +2734,10 @@ pub const ENTERPRISE_GET_AI_INTERACTION_LOGS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs`: Get board export jobs list
+///
+/// Available with the `exports` feature of `miro-api`.
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 pub const ENTERPRISE_BOARD_EXPORT_JOBS: Operation = Operation {
     id: "enterprise-board-export-jobs",
     method_name: "enterprise_board_export_jobs",
@@ -2390,7 +2756,10 @@ pub const ENTERPRISE_BOARD_EXPORT_JOBS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/boards/export/jobs`: Create board export job
+///
+/// Available with the `exports` feature of `miro-api`.
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 pub const ENTERPRISE_CREATE_BOARD_EXPORT: Operation = Operation {
     id: "enterprise-create-board-export",
     method_name: "enterprise_create_board_export",
@@ -2409,7 +2778,10 @@ pub const ENTERPRISE_CREATE_BOARD_EXPORT: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}`: Get board export job status
+///
+/// Available with the `exports` feature of `miro-api`.
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 pub const ENTERPRISE_BOARD_EXPORT_JOB_STATUS: Operation = Operation {
     id: "enterprise-board-export-job-status",
     method_name: "enterprise_board_export_job_status",
@@ -2428,7 +2800,10 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_STATUS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/results`: Get results for board export job
+///
+/// Available with the `exports` feature of `miro-api`.
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 pub const ENTERPRISE_BOARD_EXPORT_JOB_RESULTS: Operation = Operation {
     id: "enterprise-board-export-job-results",
     method_name: "enterprise_board_export_job_results",
@@ -2447,7 +2822,10 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_RESULTS: Operation = Operation {
     media_type: "application/json",
 };
 ///`PUT /v2/orgs/{org_id}/boards/export/jobs/{job_id}/status`: Update board export job status
+///
+/// Available with the `exports` feature of `miro-api`.
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 pub const ENTERPRISE_UPDATE_BOARD_EXPORT_JOB: Operation = Operation {
     id: "enterprise-update-board-export-job",
     method_name: "enterprise_update_board_export_job",
@@ -2466,7 +2844,10 @@ pub const ENTERPRISE_UPDATE_BOARD_EXPORT_JOB: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks`: Get board export job tasks list
+///
+/// Available with the `exports` feature of `miro-api`.
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 pub const ENTERPRISE_BOARD_EXPORT_JOB_TASKS: Operation = Operation {
     id: "enterprise-board-export-job-tasks",
     method_name: "enterprise_board_export_job_tasks",
@@ -2485,7 +2866,10 @@ pub const ENTERPRISE_BOARD_EXPORT_JOB_TASKS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks/{task_id}/export-link`: Create task export link
+///
+/// Available with the `exports` feature of `miro-api`.
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 pub const ENTERPRISE_CREATE_BOARD_EXPORT_TASK_EXPORT_LINK: Operation = Operation {
     id: "enterprise-create-board-export-task-export-link",
     method_name: "enterprise_create_board_export_task_export_link",
@@ -2504,7 +2888,10 @@ pub const ENTERPRISE_CREATE_BOARD_EXPORT_TASK_EXPORT_LINK: Operation = Operation
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/boards/{board_id}/groups`: Get board user group assignments
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_BOARDS_GET_GROUPS: Operation = Operation {
     id: "enterprise-boards-get-groups",
     method_name: "enterprise_boards_get_groups",
@@ -2523,7 +2910,10 @@ pub const ENTERPRISE_BOARDS_GET_GROUPS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/boards/{board_id}/groups`: Create board user group assignments
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_BOARDS_CREATE_GROUP: Operation = Operation {
     id: "enterprise-boards-create-group",
     method_name: "enterprise_boards_create_group",
@@ -2542,7 +2932,10 @@ pub const ENTERPRISE_BOARDS_CREATE_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/boards/{board_id}/groups/{group_id}`: Delete board user group assignment
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_BOARDS_DELETE_GROUPS: Operation = Operation {
     id: "enterprise-boards-delete-groups",
     method_name: "enterprise_boards_delete_groups",
@@ -2561,7 +2954,10 @@ pub const ENTERPRISE_BOARDS_DELETE_GROUPS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases`: Get all cases
+///
+/// Available with the `cases` feature of `miro-api`.
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 pub const GET_ALL_CASES: Operation = Operation {
     id: "get-all-cases",
     method_name: "get_all_cases",
@@ -2580,7 +2976,10 @@ pub const GET_ALL_CASES: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/cases`: Create case
+///
+/// Available with the `cases` feature of `miro-api`.
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 pub const CREATE_CASE: Operation = Operation {
     id: "create-case",
     method_name: "create_case",
@@ -2599,7 +2998,10 @@ pub const CREATE_CASE: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/cases/{case_id}`: Close case
+///
+/// Available with the `cases` feature of `miro-api`.
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 pub const DELETE_CASE: Operation = Operation {
     id: "delete-case",
     method_name: "delete_case",
@@ -2618,7 +3020,10 @@ pub const DELETE_CASE: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}`: Get case
+///
+/// Available with the `cases` feature of `miro-api`.
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 pub const GET_CASE: Operation = Operation {
     id: "get-case",
     method_name: "get_case",
@@ -2637,7 +3042,10 @@ pub const GET_CASE: Operation = Operation {
     media_type: "application/json",
 };
 ///`PUT /v2/orgs/{org_id}/cases/{case_id}`: Edit case
+///
+/// Available with the `cases` feature of `miro-api`.
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 pub const EDIT_CASE: Operation = Operation {
     id: "edit-case",
     method_name: "edit_case",
@@ -2656,7 +3064,10 @@ pub const EDIT_CASE: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/export-jobs`: Get board export jobs of a case
+///
+/// Available with the `cases` feature of `miro-api`.
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 pub const GET_LEGAL_HOLD_EXPORT_JOBS: Operation = Operation {
     id: "get-legal-hold-export-jobs",
     method_name: "get_legal_hold_export_jobs",
@@ -2675,7 +3086,10 @@ pub const GET_LEGAL_HOLD_EXPORT_JOBS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds`: Get all legal holds within a case
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 pub const GET_ALL_LEGAL_HOLDS: Operation = Operation {
     id: "get-all-legal-holds",
     method_name: "get_all_legal_holds",
@@ -2694,7 +3108,10 @@ pub const GET_ALL_LEGAL_HOLDS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/cases/{case_id}/legal-holds`: Create legal hold
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 pub const CREATE_LEGAL_HOLD: Operation = Operation {
     id: "create-legal-hold",
     method_name: "create_legal_hold",
@@ -2713,7 +3130,10 @@ pub const CREATE_LEGAL_HOLD: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Close legal hold
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 pub const DELETE_LEGAL_HOLD: Operation = Operation {
     id: "delete-legal-hold",
     method_name: "delete_legal_hold",
@@ -2732,7 +3152,10 @@ pub const DELETE_LEGAL_HOLD: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Get legal hold information
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 pub const GET_LEGAL_HOLD: Operation = Operation {
     id: "get-legal-hold",
     method_name: "get_legal_hold",
@@ -2751,7 +3174,10 @@ pub const GET_LEGAL_HOLD: Operation = Operation {
     media_type: "application/json",
 };
 ///`PUT /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`: Edit legal hold
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 pub const EDIT_LEGAL_HOLD: Operation = Operation {
     id: "edit-legal-hold",
     method_name: "edit_legal_hold",
@@ -2770,7 +3196,10 @@ pub const EDIT_LEGAL_HOLD: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}/content-items`: Get content items under legal hold
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 pub const GET_LEGAL_HOLD_CONTENT_ITEMS: Operation = Operation {
     id: "get-legal-hold-content-items",
     method_name: "get_legal_hold_content_items",
@@ -2789,7 +3218,10 @@ pub const GET_LEGAL_HOLD_CONTENT_ITEMS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/content-logs/items`: Retrieve content change logs of board items
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 pub const ENTERPRISE_BOARD_CONTENT_ITEM_LOGS_FETCH: Operation = Operation {
     id: "enterprise-board-content-item-logs-fetch",
     method_name: "enterprise_board_content_item_logs_fetch",
@@ -2808,7 +3240,10 @@ pub const ENTERPRISE_BOARD_CONTENT_ITEM_LOGS_FETCH: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/data-classification-settings`: Get organization settings
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 pub const ENTERPRISE_DATACLASSIFICATION_ORGANIZATION_SETTINGS_GET: Operation = Operation {
     id: "enterprise-dataclassification-organization-settings-get",
     method_name: "enterprise_dataclassification_organization_settings_get",
@@ -2827,7 +3262,10 @@ pub const ENTERPRISE_DATACLASSIFICATION_ORGANIZATION_SETTINGS_GET: Operation = O
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/default_teams_settings`: Get default team settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_DEFAULT_TEAM_SETTINGS: Operation = Operation {
     id: "enterprise-get-default-team-settings",
     method_name: "enterprise_get_default_team_settings",
@@ -2846,7 +3284,10 @@ pub const ENTERPRISE_GET_DEFAULT_TEAM_SETTINGS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups`: List of user groups
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_GROUPS: Operation = Operation {
     id: "enterprise-get-groups",
     method_name: "enterprise_get_groups",
@@ -2865,7 +3306,10 @@ pub const ENTERPRISE_GET_GROUPS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/groups`: Create user group
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_CREATE_GROUP: Operation = Operation {
     id: "enterprise-create-group",
     method_name: "enterprise_create_group",
@@ -2884,7 +3328,10 @@ pub const ENTERPRISE_CREATE_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/groups/{group_id}`: Delete user group
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_DELETE_GROUP: Operation = Operation {
     id: "enterprise-delete-group",
     method_name: "enterprise_delete_group",
@@ -2903,7 +3350,10 @@ pub const ENTERPRISE_DELETE_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}`: Get user group
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_GROUP: Operation = Operation {
     id: "enterprise-get-group",
     method_name: "enterprise_get_group",
@@ -2922,7 +3372,10 @@ pub const ENTERPRISE_GET_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/groups/{group_id}`: Update user group
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_UPDATE_GROUP: Operation = Operation {
     id: "enterprise-update-group",
     method_name: "enterprise_update_group",
@@ -2941,7 +3394,10 @@ pub const ENTERPRISE_UPDATE_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/members`: List of user group members
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_GROUP_MEMBERS: Operation = Operation {
     id: "enterprise-get-group-members",
     method_name: "enterprise_get_group_members",
@@ -2960,7 +3416,10 @@ pub const ENTERPRISE_GET_GROUP_MEMBERS: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/groups/{group_id}/members`: Bulk edit of membership in user group
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_UPDATE_GROUP_MEMBERS: Operation = Operation {
     id: "enterprise-update-group-members",
     method_name: "enterprise_update_group_members",
@@ -2979,7 +3438,10 @@ pub const ENTERPRISE_UPDATE_GROUP_MEMBERS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/groups/{group_id}/members`: Create user group member
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_CREATE_GROUP_MEMBER: Operation = Operation {
     id: "enterprise-create-group-member",
     method_name: "enterprise_create_group_member",
@@ -2998,7 +3460,10 @@ pub const ENTERPRISE_CREATE_GROUP_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`: Delete user group member
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_DELETE_GROUP_MEMBER: Operation = Operation {
     id: "enterprise-delete-group-member",
     method_name: "enterprise_delete_group_member",
@@ -3017,7 +3482,10 @@ pub const ENTERPRISE_DELETE_GROUP_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`: Get user group member
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_GROUP_MEMBER: Operation = Operation {
     id: "enterprise-get-group-member",
     method_name: "enterprise_get_group_member",
@@ -3036,7 +3504,10 @@ pub const ENTERPRISE_GET_GROUP_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/teams`: Get teams of a user group
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GROUPS_GET_TEAMS: Operation = Operation {
     id: "enterprise-groups-get-teams",
     method_name: "enterprise_groups_get_teams",
@@ -3055,7 +3526,10 @@ pub const ENTERPRISE_GROUPS_GET_TEAMS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/groups/{group_id}/teams/{team_id}`: Get user group team
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GROUPS_GET_TEAM: Operation = Operation {
     id: "enterprise-groups-get-team",
     method_name: "enterprise_groups_get_team",
@@ -3074,7 +3548,10 @@ pub const ENTERPRISE_GROUPS_GET_TEAM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/members`: Get organization members
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_ORGANIZATION_MEMBERS: Operation = Operation {
     id: "enterprise-get-organization-members",
     method_name: "enterprise_get_organization_members",
@@ -3093,7 +3570,10 @@ pub const ENTERPRISE_GET_ORGANIZATION_MEMBERS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/members/{member_id}`: Get organization member
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_ORGANIZATION_MEMBER: Operation = Operation {
     id: "enterprise-get-organization-member",
     method_name: "enterprise_get_organization_member",
@@ -3112,7 +3592,10 @@ pub const ENTERPRISE_GET_ORGANIZATION_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/projects/{project_id}/groups`: Get project user group assignments
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_PROJECTS_GET_GROUPS: Operation = Operation {
     id: "enterprise-projects-get-groups",
     method_name: "enterprise_projects_get_groups",
@@ -3131,7 +3614,10 @@ pub const ENTERPRISE_PROJECTS_GET_GROUPS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/projects/{project_id}/groups`: Create project user group assignments
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_PROJECT_CREATE_GROUP: Operation = Operation {
     id: "enterprise-project-create-group",
     method_name: "enterprise_project_create_group",
@@ -3150,7 +3636,10 @@ pub const ENTERPRISE_PROJECT_CREATE_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/projects/{project_id}/groups/{group_id}`: Delete project user group assignment
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_PROJECT_DELETE_GROUPS: Operation = Operation {
     id: "enterprise-project-delete-groups",
     method_name: "enterprise_project_delete_groups",
@@ -3169,7 +3658,10 @@ pub const ENTERPRISE_PROJECT_DELETE_GROUPS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams`: List teams
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_TEAMS: Operation = Operation {
     id: "enterprise-get-teams",
     method_name: "enterprise_get_teams",
@@ -3188,7 +3680,10 @@ pub const ENTERPRISE_GET_TEAMS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams`: Create team
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_CREATE_TEAM: Operation = Operation {
     id: "enterprise-create-team",
     method_name: "enterprise_create_team",
@@ -3207,7 +3702,10 @@ pub const ENTERPRISE_CREATE_TEAM: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}`: Delete team
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_DELETE_TEAM: Operation = Operation {
     id: "enterprise-delete-team",
     method_name: "enterprise_delete_team",
@@ -3226,7 +3724,10 @@ pub const ENTERPRISE_DELETE_TEAM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}`: Get team
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_TEAM: Operation = Operation {
     id: "enterprise-get-team",
     method_name: "enterprise_get_team",
@@ -3245,7 +3746,10 @@ pub const ENTERPRISE_GET_TEAM: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}`: Update team
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_UPDATE_TEAM: Operation = Operation {
     id: "enterprise-update-team",
     method_name: "enterprise_update_team",
@@ -3264,7 +3768,10 @@ pub const ENTERPRISE_UPDATE_TEAM: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`: Get board classification
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 pub const ENTERPRISE_DATACLASSIFICATION_BOARD_GET: Operation = Operation {
     id: "enterprise-dataclassification-board-get",
     method_name: "enterprise_dataclassification_board_get",
@@ -3283,7 +3790,10 @@ pub const ENTERPRISE_DATACLASSIFICATION_BOARD_GET: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`: Update board classification
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 pub const ENTERPRISE_DATACLASSIFICATION_BOARD_SET: Operation = Operation {
     id: "enterprise-dataclassification-board-set",
     method_name: "enterprise_dataclassification_board_set",
@@ -3302,7 +3812,10 @@ pub const ENTERPRISE_DATACLASSIFICATION_BOARD_SET: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification`: Bulk update boards classification
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 pub const ENTERPRISE_DATACLASSIFICATION_TEAM_BOARDS_BULK: Operation = Operation {
     id: "enterprise-dataclassification-team-boards-bulk",
     method_name: "enterprise_dataclassification_team_boards_bulk",
@@ -3321,7 +3834,10 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_BOARDS_BULK: Operation = Operation 
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`: Get team settings
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_GET: Operation = Operation {
     id: "enterprise-dataclassification-team-settings-get",
     method_name: "enterprise_dataclassification_team_settings_get",
@@ -3340,7 +3856,10 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_GET: Operation = Operation
     media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`: Update team settings
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_SET: Operation = Operation {
     id: "enterprise-dataclassification-team-settings-set",
     method_name: "enterprise_dataclassification_team_settings_set",
@@ -3359,7 +3878,10 @@ pub const ENTERPRISE_DATACLASSIFICATION_TEAM_SETTINGS_SET: Operation = Operation
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/groups`: List of user group to team connections
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_TEAMS_GET_GROUPS: Operation = Operation {
     id: "enterprise-teams-get-groups",
     method_name: "enterprise_teams_get_groups",
@@ -3378,7 +3900,10 @@ pub const ENTERPRISE_TEAMS_GET_GROUPS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/groups`: Create user group to team connection
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_TEAMS_CREATE_GROUP: Operation = Operation {
     id: "enterprise-teams-create-group",
     method_name: "enterprise_teams_create_group",
@@ -3397,7 +3922,10 @@ pub const ENTERPRISE_TEAMS_CREATE_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`: Delete user group to team connection
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_TEAMS_DELETE_GROUP: Operation = Operation {
     id: "enterprise-teams-delete-group",
     method_name: "enterprise_teams_delete_group",
@@ -3416,7 +3944,10 @@ pub const ENTERPRISE_TEAMS_DELETE_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`: Get user group of a team
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_TEAMS_GET_GROUP: Operation = Operation {
     id: "enterprise-teams-get-group",
     method_name: "enterprise_teams_get_group",
@@ -3435,7 +3966,10 @@ pub const ENTERPRISE_TEAMS_GET_GROUP: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/members`: List team members
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_TEAM_MEMBERS: Operation = Operation {
     id: "enterprise-get-team-members",
     method_name: "enterprise_get_team_members",
@@ -3454,7 +3988,10 @@ pub const ENTERPRISE_GET_TEAM_MEMBERS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/members`: Invite team members
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_INVITE_TEAM_MEMBER: Operation = Operation {
     id: "enterprise-invite-team-member",
     method_name: "enterprise_invite_team_member",
@@ -3473,7 +4010,10 @@ pub const ENTERPRISE_INVITE_TEAM_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Delete team member from team
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_DELETE_TEAM_MEMBER: Operation = Operation {
     id: "enterprise-delete-team-member",
     method_name: "enterprise_delete_team_member",
@@ -3492,7 +4032,10 @@ pub const ENTERPRISE_DELETE_TEAM_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Get team member
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_TEAM_MEMBER: Operation = Operation {
     id: "enterprise-get-team-member",
     method_name: "enterprise_get_team_member",
@@ -3511,7 +4054,10 @@ pub const ENTERPRISE_GET_TEAM_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`: Update team member
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_UPDATE_TEAM_MEMBER: Operation = Operation {
     id: "enterprise-update-team-member",
     method_name: "enterprise_update_team_member",
@@ -3530,7 +4076,10 @@ pub const ENTERPRISE_UPDATE_TEAM_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects`: List of projects
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_GET_PROJECTS: Operation = Operation {
     id: "enterprise-get-projects",
     method_name: "enterprise_get_projects",
@@ -3549,7 +4098,10 @@ pub const ENTERPRISE_GET_PROJECTS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/projects`: Create project
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_CREATE_PROJECT: Operation = Operation {
     id: "enterprise-create-project",
     method_name: "enterprise_create_project",
@@ -3568,7 +4120,10 @@ pub const ENTERPRISE_CREATE_PROJECT: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Delete project
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_DELETE_PROJECT: Operation = Operation {
     id: "enterprise-delete-project",
     method_name: "enterprise_delete_project",
@@ -3587,7 +4142,10 @@ pub const ENTERPRISE_DELETE_PROJECT: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Get project
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_GET_PROJECT: Operation = Operation {
     id: "enterprise-get-project",
     method_name: "enterprise_get_project",
@@ -3606,7 +4164,10 @@ pub const ENTERPRISE_GET_PROJECT: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`: Update project
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_UPDATE_PROJECT: Operation = Operation {
     id: "enterprise-update-project",
     method_name: "enterprise_update_project",
@@ -3625,7 +4186,10 @@ pub const ENTERPRISE_UPDATE_PROJECT: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`: List of project members
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_GET_PROJECT_MEMBERS: Operation = Operation {
     id: "enterprise-get-project-members",
     method_name: "enterprise_get_project_members",
@@ -3644,7 +4208,10 @@ pub const ENTERPRISE_GET_PROJECT_MEMBERS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`: Add member in a project
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_ADD_PROJECT_MEMBER: Operation = Operation {
     id: "enterprise-add-project-member",
     method_name: "enterprise_add_project_member",
@@ -3663,7 +4230,10 @@ pub const ENTERPRISE_ADD_PROJECT_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Remove project member
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_DELETE_PROJECT_MEMBER: Operation = Operation {
     id: "enterprise-delete-project-member",
     method_name: "enterprise_delete_project_member",
@@ -3682,7 +4252,10 @@ pub const ENTERPRISE_DELETE_PROJECT_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Get project member
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_GET_PROJECT_MEMBER: Operation = Operation {
     id: "enterprise-get-project-member",
     method_name: "enterprise_get_project_member",
@@ -3701,7 +4274,10 @@ pub const ENTERPRISE_GET_PROJECT_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`: Update project member
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_UPDATE_PROJECT_MEMBER: Operation = Operation {
     id: "enterprise-update-project-member",
     method_name: "enterprise_update_project_member",
@@ -3720,7 +4296,10 @@ pub const ENTERPRISE_UPDATE_PROJECT_MEMBER: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`: Get project settings
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_GET_PROJECT_SETTINGS: Operation = Operation {
     id: "enterprise-get-project-settings",
     method_name: "enterprise_get_project_settings",
@@ -3739,7 +4318,10 @@ pub const ENTERPRISE_GET_PROJECT_SETTINGS: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`: Update project settings
+///
+/// Available with the `projects` feature of `miro-api`.
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 pub const ENTERPRISE_UPDATE_PROJECT_SETTINGS: Operation = Operation {
     id: "enterprise-update-project-settings",
     method_name: "enterprise_update_project_settings",
@@ -3758,7 +4340,10 @@ pub const ENTERPRISE_UPDATE_PROJECT_SETTINGS: Operation = Operation {
     media_type: "application/json",
 };
 ///`GET /v2/orgs/{org_id}/teams/{team_id}/settings`: Get team settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_GET_TEAM_SETTINGS: Operation = Operation {
     id: "enterprise-get-team-settings",
     method_name: "enterprise_get_team_settings",
@@ -3777,7 +4362,10 @@ pub const ENTERPRISE_GET_TEAM_SETTINGS: Operation = Operation {
     media_type: "application/json",
 };
 ///`PATCH /v2/orgs/{org_id}/teams/{team_id}/settings`: Update team settings
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_UPDATE_TEAM_SETTINGS: Operation = Operation {
     id: "enterprise-update-team-settings",
     method_name: "enterprise_update_team_settings",
@@ -3796,7 +4384,10 @@ pub const ENTERPRISE_UPDATE_TEAM_SETTINGS: Operation = Operation {
     media_type: "application/json",
 };
 ///`POST /v2/sessions/reset_all`: Reset all sessions of a user
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 pub const ENTERPRISE_POST_USER_SESSIONS_RESET: Operation = Operation {
     id: "enterprise-post-user-sessions-reset",
     method_name: "enterprise_post_user_sessions_reset",

@@ -6,7 +6,10 @@
 #[allow(unused_imports)]
 use super::types;
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::list_groups`](crate::MiroApi::list_groups) (`GET /api/v1/scim/Groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -18,6 +21,7 @@ pub struct ListGroups<'a> {
     pub(crate) start_index: Option<i64>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ListGroups<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id,displayName Note**: It is also possible to fetch attributes within complex attributes, for Example: members.display.
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -86,6 +90,7 @@ impl<'a> ListGroups<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for ListGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupListResponse>,
@@ -98,7 +103,10 @@ impl<'a> ::std::future::IntoFuture for ListGroups<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::get_group`](crate::MiroApi::get_group) (`GET /api/v1/scim/Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -106,6 +114,7 @@ pub struct GetGroup<'a> {
     pub(crate) attributes: Option<&'a str>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> GetGroup<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id,displayName Note**: It is also possible to retrieve attributes within complex attributes. For example: members.display
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -139,6 +148,7 @@ impl<'a> GetGroup<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for GetGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResource>,
@@ -151,7 +161,10 @@ impl<'a> ::std::future::IntoFuture for GetGroup<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::patch_group`](crate::MiroApi::patch_group) (`PATCH /api/v1/scim/Groups/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct PatchGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -160,6 +173,7 @@ pub struct PatchGroup<'a> {
     pub(crate) body: &'a types::PatchGroupResource,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> PatchGroup<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id,displayName It is also possible to fetch attributes within complex attributes, for Example: members.display
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -194,6 +208,7 @@ impl<'a> PatchGroup<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for PatchGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResource>,
@@ -206,12 +221,16 @@ impl<'a> ::std::future::IntoFuture for PatchGroup<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::list_resource_types`](crate::MiroApi::list_resource_types) (`GET /api/v1/scim/ResourceTypes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListResourceTypes<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ListResourceTypes<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -236,6 +255,7 @@ impl<'a> ListResourceTypes<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for ListResourceTypes<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ResourceTypeListResponse>,
@@ -248,13 +268,17 @@ impl<'a> ::std::future::IntoFuture for ListResourceTypes<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::get_resource_type`](crate::MiroApi::get_resource_type) (`GET /api/v1/scim/ResourceTypes/{resource}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetResourceType<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) resource: types::GetResourceTypeResource,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> GetResourceType<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -282,6 +306,7 @@ impl<'a> GetResourceType<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for GetResourceType<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ResourceType>,
@@ -294,12 +319,16 @@ impl<'a> ::std::future::IntoFuture for GetResourceType<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::list_schemas`](crate::MiroApi::list_schemas) (`GET /api/v1/scim/Schemas`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListSchemas<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ListSchemas<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -324,6 +353,7 @@ impl<'a> ListSchemas<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for ListSchemas<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::SchemaListResponse>,
@@ -336,13 +366,17 @@ impl<'a> ::std::future::IntoFuture for ListSchemas<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::get_schema`](crate::MiroApi::get_schema) (`GET /api/v1/scim/Schemas/{uri}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSchema<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) uri: types::GetSchemaUri,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> GetSchema<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -370,6 +404,7 @@ impl<'a> GetSchema<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for GetSchema<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::SchemaResource>,
@@ -382,12 +417,16 @@ impl<'a> ::std::future::IntoFuture for GetSchema<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::list_service_provider_configs`](crate::MiroApi::list_service_provider_configs) (`GET /api/v1/scim/ServiceProviderConfig`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListServiceProviderConfigs<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ListServiceProviderConfigs<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -417,6 +456,7 @@ impl<'a> ListServiceProviderConfigs<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for ListServiceProviderConfigs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ServiceProviderConfigResponse>,
@@ -429,7 +469,10 @@ impl<'a> ::std::future::IntoFuture for ListServiceProviderConfigs<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::list_users`](crate::MiroApi::list_users) (`GET /api/v1/scim/Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ListUsers<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -441,6 +484,7 @@ pub struct ListUsers<'a> {
     pub(crate) start_index: Option<i64>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ListUsers<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes: id, userName, displayName, name, userType, active, emails, photos, groups, roles. You can also retrieve attributes within complex attributes, for Example: emails.value. The API also supports sorting and the filter parameter.
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -509,6 +553,7 @@ impl<'a> ListUsers<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for ListUsers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserListResponse>,
@@ -521,13 +566,17 @@ impl<'a> ::std::future::IntoFuture for ListUsers<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::create_user`](crate::MiroApi::create_user) (`POST /api/v1/scim/Users`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) body: &'a types::CreateUserResource,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> CreateUser<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -553,6 +602,7 @@ impl<'a> CreateUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for CreateUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CreateUserResponse>,
@@ -565,7 +615,10 @@ impl<'a> ::std::future::IntoFuture for CreateUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::get_user`](crate::MiroApi::get_user) (`GET /api/v1/scim/Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -573,6 +626,7 @@ pub struct GetUser<'a> {
     pub(crate) attributes: Option<&'a str>,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> GetUser<'a> {
     /// Sets `attributes`: A comma-separated list of attribute names to return in the response. Example attributes** - id, userName, displayName, name, userType, active, emails, photos, groups, roles. Note**: It is also possible to fetch attributes within complex attributes, for Example: emails.value
     pub fn attributes(mut self, value: &'a str) -> Self {
@@ -606,6 +660,7 @@ impl<'a> GetUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for GetUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserResource>,
@@ -618,7 +673,10 @@ impl<'a> ::std::future::IntoFuture for GetUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::replace_user`](crate::MiroApi::replace_user) (`PUT /api/v1/scim/Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ReplaceUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -626,6 +684,7 @@ pub struct ReplaceUser<'a> {
     pub(crate) body: &'a types::UserResource,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ReplaceUser<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -654,6 +713,7 @@ impl<'a> ReplaceUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for ReplaceUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserResource>,
@@ -666,13 +726,17 @@ impl<'a> ::std::future::IntoFuture for ReplaceUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::delete_user`](crate::MiroApi::delete_user) (`DELETE /api/v1/scim/Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) id: &'a str,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> DeleteUser<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -692,6 +756,7 @@ impl<'a> DeleteUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for DeleteUser<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -701,7 +766,10 @@ impl<'a> ::std::future::IntoFuture for DeleteUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 /// A request of [`MiroApi::patch_user`](crate::MiroApi::patch_user) (`PATCH /api/v1/scim/Users/{id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `scim` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct PatchUser<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -709,6 +777,7 @@ pub struct PatchUser<'a> {
     pub(crate) body: &'a types::PatchUserResource,
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> PatchUser<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -737,6 +806,7 @@ impl<'a> PatchUser<'a> {
     }
 }
 #[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl<'a> ::std::future::IntoFuture for PatchUser<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UserResource>,
@@ -749,12 +819,16 @@ impl<'a> ::std::future::IntoFuture for PatchUser<'a> {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 /// A request of [`MiroApi::token_info`](crate::MiroApi::token_info) (`GET /v1/oauth-token`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct TokenInfo<'a> {
     pub(crate) api: &'a crate::MiroApi,
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl<'a> TokenInfo<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -779,6 +853,7 @@ impl<'a> TokenInfo<'a> {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl<'a> ::std::future::IntoFuture for TokenInfo<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TokenInformation>,
@@ -791,13 +866,17 @@ impl<'a> ::std::future::IntoFuture for TokenInfo<'a> {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 /// A request of [`MiroApi::revoke_token`](crate::MiroApi::revoke_token) (`POST /v1/oauth/revoke`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RevokeToken<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) access_token: &'a str,
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl<'a> RevokeToken<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -821,6 +900,7 @@ impl<'a> RevokeToken<'a> {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl<'a> ::std::future::IntoFuture for RevokeToken<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -830,7 +910,10 @@ impl<'a> ::std::future::IntoFuture for RevokeToken<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::get_metrics`](crate::MiroApi::get_metrics) (`GET /v2-experimental/apps/{app_id}/metrics`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMetrics<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -840,6 +923,7 @@ pub struct GetMetrics<'a> {
     pub(crate) start_date: &'a ::chrono::naive::NaiveDate,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> GetMetrics<'a> {
     /// Sets `period`: Group data by this time period.
     pub fn period(mut self, value: types::GetMetricsPeriod) -> Self {
@@ -877,6 +961,7 @@ impl<'a> GetMetrics<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for GetMetrics<'a> {
     type Output = ::std::result::Result<
         crate::Response<::std::vec::Vec<types::GetMetricsResponseItem>>,
@@ -892,13 +977,17 @@ impl<'a> ::std::future::IntoFuture for GetMetrics<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::get_metrics_total`](crate::MiroApi::get_metrics_total) (`GET /v2-experimental/apps/{app_id}/metrics-total`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMetricsTotal<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) app_id: &'a str,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> GetMetricsTotal<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -926,6 +1015,7 @@ impl<'a> GetMetricsTotal<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for GetMetricsTotal<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetMetricsTotalResponse>,
@@ -938,7 +1028,10 @@ impl<'a> ::std::future::IntoFuture for GetMetricsTotal<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::get_code_widget_items`](crate::MiroApi::get_code_widget_items) (`GET /v2-experimental/boards/{board_id}/code_widgets`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCodeWidgetItems<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -947,6 +1040,7 @@ pub struct GetCodeWidgetItems<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> GetCodeWidgetItems<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a `cursor` that points to the next portion of the results. To retrieve the next portion of the collection, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -986,6 +1080,7 @@ impl<'a> GetCodeWidgetItems<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for GetCodeWidgetItems<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetCursorPaged>,
@@ -998,6 +1093,7 @@ impl<'a> ::std::future::IntoFuture for GetCodeWidgetItems<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> crate::PagedRequest for GetCodeWidgetItems<'a> {
     type Item = types::CodeWidgetItem;
     fn into_paging(self) -> crate::Paging {
@@ -1013,7 +1109,10 @@ impl<'a> crate::PagedRequest for GetCodeWidgetItems<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::create_code_widget_item`](crate::MiroApi::create_code_widget_item) (`POST /v2-experimental/boards/{board_id}/code_widgets`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateCodeWidgetItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1021,6 +1120,7 @@ pub struct CreateCodeWidgetItem<'a> {
     pub(crate) body: &'a types::CodeWidgetCreateRequest,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> CreateCodeWidgetItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1052,6 +1152,7 @@ impl<'a> CreateCodeWidgetItem<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for CreateCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -1064,7 +1165,10 @@ impl<'a> ::std::future::IntoFuture for CreateCodeWidgetItem<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::get_code_widget_item`](crate::MiroApi::get_code_widget_item) (`GET /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCodeWidgetItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1072,6 +1176,7 @@ pub struct GetCodeWidgetItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> GetCodeWidgetItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1100,6 +1205,7 @@ impl<'a> GetCodeWidgetItem<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for GetCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -1112,7 +1218,10 @@ impl<'a> ::std::future::IntoFuture for GetCodeWidgetItem<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::delete_code_widget_item`](crate::MiroApi::delete_code_widget_item) (`DELETE /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteCodeWidgetItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1120,6 +1229,7 @@ pub struct DeleteCodeWidgetItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> DeleteCodeWidgetItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1143,6 +1253,7 @@ impl<'a> DeleteCodeWidgetItem<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for DeleteCodeWidgetItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -1152,7 +1263,10 @@ impl<'a> ::std::future::IntoFuture for DeleteCodeWidgetItem<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::update_code_widget_item`](crate::MiroApi::update_code_widget_item) (`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateCodeWidgetItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1161,6 +1275,7 @@ pub struct UpdateCodeWidgetItem<'a> {
     pub(crate) body: &'a types::CodeWidgetUpdateRequest,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> UpdateCodeWidgetItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1193,6 +1308,7 @@ impl<'a> UpdateCodeWidgetItem<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for UpdateCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -1205,7 +1321,10 @@ impl<'a> ::std::future::IntoFuture for UpdateCodeWidgetItem<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::move_code_widget_item`](crate::MiroApi::move_code_widget_item) (`PATCH /v2-experimental/boards/{board_id}/code_widgets/{item_id}/position`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct MoveCodeWidgetItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1214,6 +1333,7 @@ pub struct MoveCodeWidgetItem<'a> {
     pub(crate) body: &'a types::PositionChange,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> MoveCodeWidgetItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1243,6 +1363,7 @@ impl<'a> MoveCodeWidgetItem<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for MoveCodeWidgetItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CodeWidgetItem>,
@@ -1255,7 +1376,10 @@ impl<'a> ::std::future::IntoFuture for MoveCodeWidgetItem<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::get_items_experimental`](crate::MiroApi::get_items_experimental) (`GET /v2-experimental/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsExperimental<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1265,6 +1389,7 @@ pub struct GetItemsExperimental<'a> {
     pub(crate) type_: Option<types::GetItemsExperimentalType>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> GetItemsExperimental<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a `cursor` that points to the next portion of the results. To retrieve the next portion of the collection, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -1310,6 +1435,7 @@ impl<'a> GetItemsExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for GetItemsExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItemCursorPaged>,
@@ -1322,6 +1448,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> crate::PagedRequest for GetItemsExperimental<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -1338,7 +1465,10 @@ impl<'a> crate::PagedRequest for GetItemsExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::get_specific_item_experimental`](crate::MiroApi::get_specific_item_experimental) (`GET /v2-experimental/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificItemExperimental<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1346,6 +1476,7 @@ pub struct GetSpecificItemExperimental<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> GetSpecificItemExperimental<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1377,6 +1508,7 @@ impl<'a> GetSpecificItemExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for GetSpecificItemExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItem>,
@@ -1389,7 +1521,10 @@ impl<'a> ::std::future::IntoFuture for GetSpecificItemExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::delete_item_experimental`](crate::MiroApi::delete_item_experimental) (`DELETE /v2-experimental/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteItemExperimental<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1397,6 +1532,7 @@ pub struct DeleteItemExperimental<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> DeleteItemExperimental<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1420,6 +1556,7 @@ impl<'a> DeleteItemExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for DeleteItemExperimental<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -1429,7 +1566,10 @@ impl<'a> ::std::future::IntoFuture for DeleteItemExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::get_mindmap_nodes_experimental`](crate::MiroApi::get_mindmap_nodes_experimental) (`GET /v2-experimental/boards/{board_id}/mindmap_nodes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMindmapNodesExperimental<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1438,6 +1578,7 @@ pub struct GetMindmapNodesExperimental<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> GetMindmapNodesExperimental<'a> {
     /// Sets `cursor`: Points to the next portion of the results set
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -1480,6 +1621,7 @@ impl<'a> GetMindmapNodesExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for GetMindmapNodesExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::MindmapCursorPaged>,
@@ -1492,6 +1634,7 @@ impl<'a> ::std::future::IntoFuture for GetMindmapNodesExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> crate::PagedRequest for GetMindmapNodesExperimental<'a> {
     type Item = types::MindmapItem;
     fn into_paging(self) -> crate::Paging {
@@ -1507,7 +1650,10 @@ impl<'a> crate::PagedRequest for GetMindmapNodesExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::create_mindmap_nodes_experimental`](crate::MiroApi::create_mindmap_nodes_experimental) (`POST /v2-experimental/boards/{board_id}/mindmap_nodes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateMindmapNodesExperimental<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1515,6 +1661,7 @@ pub struct CreateMindmapNodesExperimental<'a> {
     pub(crate) body: &'a types::MindmapCreateRequest,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> CreateMindmapNodesExperimental<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1546,6 +1693,7 @@ impl<'a> CreateMindmapNodesExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for CreateMindmapNodesExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::MindmapItem>,
@@ -1558,7 +1706,10 @@ impl<'a> ::std::future::IntoFuture for CreateMindmapNodesExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::get_mindmap_node_experimental`](crate::MiroApi::get_mindmap_node_experimental) (`GET /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetMindmapNodeExperimental<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1566,6 +1717,7 @@ pub struct GetMindmapNodeExperimental<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> GetMindmapNodeExperimental<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1597,6 +1749,7 @@ impl<'a> GetMindmapNodeExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for GetMindmapNodeExperimental<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::MindmapItem>,
@@ -1609,7 +1762,10 @@ impl<'a> ::std::future::IntoFuture for GetMindmapNodeExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::delete_mindmap_node_experimental`](crate::MiroApi::delete_mindmap_node_experimental) (`DELETE /v2-experimental/boards/{board_id}/mindmap_nodes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteMindmapNodeExperimental<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1617,6 +1773,7 @@ pub struct DeleteMindmapNodeExperimental<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> DeleteMindmapNodeExperimental<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1640,6 +1797,7 @@ impl<'a> DeleteMindmapNodeExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for DeleteMindmapNodeExperimental<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -1649,7 +1807,10 @@ impl<'a> ::std::future::IntoFuture for DeleteMindmapNodeExperimental<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::create_shape_item_flowchart`](crate::MiroApi::create_shape_item_flowchart) (`POST /v2-experimental/boards/{board_id}/shapes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateShapeItemFlowchart<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1657,6 +1818,7 @@ pub struct CreateShapeItemFlowchart<'a> {
     pub(crate) body: &'a types::ShapeCreateRequest,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> CreateShapeItemFlowchart<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1688,6 +1850,7 @@ impl<'a> CreateShapeItemFlowchart<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for CreateShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -1697,7 +1860,10 @@ impl<'a> ::std::future::IntoFuture for CreateShapeItemFlowchart<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::get_shape_item_flowchart`](crate::MiroApi::get_shape_item_flowchart) (`GET /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetShapeItemFlowchart<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1705,6 +1871,7 @@ pub struct GetShapeItemFlowchart<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> GetShapeItemFlowchart<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1736,6 +1903,7 @@ impl<'a> GetShapeItemFlowchart<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for GetShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -1745,7 +1913,10 @@ impl<'a> ::std::future::IntoFuture for GetShapeItemFlowchart<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::delete_shape_item_flowchart`](crate::MiroApi::delete_shape_item_flowchart) (`DELETE /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteShapeItemFlowchart<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1753,6 +1924,7 @@ pub struct DeleteShapeItemFlowchart<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> DeleteShapeItemFlowchart<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1776,6 +1948,7 @@ impl<'a> DeleteShapeItemFlowchart<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for DeleteShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -1785,7 +1958,10 @@ impl<'a> ::std::future::IntoFuture for DeleteShapeItemFlowchart<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// A request of [`MiroApi::update_shape_item_flowchart`](crate::MiroApi::update_shape_item_flowchart) (`PATCH /v2-experimental/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `experimental` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateShapeItemFlowchart<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1794,6 +1970,7 @@ pub struct UpdateShapeItemFlowchart<'a> {
     pub(crate) body: &'a types::ShapeUpdateRequest,
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> UpdateShapeItemFlowchart<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -1826,6 +2003,7 @@ impl<'a> UpdateShapeItemFlowchart<'a> {
     }
 }
 #[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl<'a> ::std::future::IntoFuture for UpdateShapeItemFlowchart<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -1835,7 +2013,10 @@ impl<'a> ::std::future::IntoFuture for UpdateShapeItemFlowchart<'a> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// A request of [`MiroApi::enterprise_get_audit_logs`](crate::MiroApi::enterprise_get_audit_logs) (`GET /v2/audit/logs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetAuditLogs<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1846,6 +2027,7 @@ pub struct EnterpriseGetAuditLogs<'a> {
     pub(crate) sorting: Option<types::EnterpriseGetAuditLogsSorting>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'a> EnterpriseGetAuditLogs<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the `limit` specified and a `cursor` that points to the next portion of the results. To retrieve the next set of results of the collection, set the `cursor` parameter in your next request to the appropriate cursor value returned in the response.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -1900,6 +2082,7 @@ impl<'a> EnterpriseGetAuditLogs<'a> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetAuditLogs<'a> {
     type Output = ::std::result::Result<crate::Response<types::AuditPage>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::AuditPage>;
@@ -1909,6 +2092,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetAuditLogs<'a> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'a> crate::PagedRequest for EnterpriseGetAuditLogs<'a> {
     type Item = types::AuditEvent;
     fn into_paging(self) -> crate::Paging {
@@ -1927,7 +2111,10 @@ impl<'a> crate::PagedRequest for EnterpriseGetAuditLogs<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// A request of [`MiroApi::get_boards`](crate::MiroApi::get_boards) (`GET /v2/boards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `boards` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetBoards<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -1940,6 +2127,7 @@ pub struct GetBoards<'a> {
     pub(crate) team_id: Option<&'a str>,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> GetBoards<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -2006,6 +2194,7 @@ impl<'a> GetBoards<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> ::std::future::IntoFuture for GetBoards<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardsPagedResponse>,
@@ -2018,6 +2207,7 @@ impl<'a> ::std::future::IntoFuture for GetBoards<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> crate::PagedRequest for GetBoards<'a> {
     type Item = types::Board;
     fn into_paging(self) -> crate::Paging {
@@ -2038,7 +2228,10 @@ impl<'a> crate::PagedRequest for GetBoards<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// A request of [`MiroApi::copy_board`](crate::MiroApi::copy_board) (`PUT /v2/boards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `boards` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CopyBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2046,6 +2239,7 @@ pub struct CopyBoard<'a> {
     pub(crate) body: &'a types::CopyBoardChanges,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> CopyBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2074,6 +2268,7 @@ impl<'a> CopyBoard<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> ::std::future::IntoFuture for CopyBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinksAndWithoutProject>,
@@ -2086,13 +2281,17 @@ impl<'a> ::std::future::IntoFuture for CopyBoard<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// A request of [`MiroApi::create_board`](crate::MiroApi::create_board) (`POST /v2/boards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `boards` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) body: &'a types::BoardChanges,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> CreateBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2118,6 +2317,7 @@ impl<'a> CreateBoard<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> ::std::future::IntoFuture for CreateBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinks>,
@@ -2130,7 +2330,10 @@ impl<'a> ::std::future::IntoFuture for CreateBoard<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_items_within_frame`](crate::MiroApi::get_items_within_frame) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsWithinFrame<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2141,6 +2344,7 @@ pub struct GetItemsWithinFrame<'a> {
     pub(crate) type_: Option<types::GetItemsType>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetItemsWithinFrame<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a `cursor` that points to the next portion of the results. To retrieve the next portion of the collection, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -2192,6 +2396,7 @@ impl<'a> GetItemsWithinFrame<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetItemsWithinFrame<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItemCursorPaged>,
@@ -2204,6 +2409,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsWithinFrame<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> crate::PagedRequest for GetItemsWithinFrame<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -2221,7 +2427,10 @@ impl<'a> crate::PagedRequest for GetItemsWithinFrame<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_document_item_using_file_from_device`](crate::MiroApi::create_document_item_using_file_from_device) (`POST /v2/boards/{board_id}/documents`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateDocumentItemUsingFileFromDevice<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2232,6 +2441,7 @@ pub struct CreateDocumentItemUsingFileFromDevice<'a> {
     pub(crate) resource: crate::FilePart,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateDocumentItemUsingFileFromDevice<'a> {
     /// Sets `data`: the JSON part of the upload, describing the item the file becomes.
     pub fn data(
@@ -2276,6 +2486,7 @@ impl<'a> CreateDocumentItemUsingFileFromDevice<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -2288,7 +2499,10 @@ impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingFileFromDevice<'a>
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_document_item_using_file_from_device`](crate::MiroApi::update_document_item_using_file_from_device) (`PATCH /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateDocumentItemUsingFileFromDevice<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2298,6 +2512,7 @@ pub struct UpdateDocumentItemUsingFileFromDevice<'a> {
     pub(crate) resource: crate::FilePart,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateDocumentItemUsingFileFromDevice<'a> {
     /// Sets `data`: the JSON part of the upload, describing the item the file becomes.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
@@ -2340,6 +2555,7 @@ impl<'a> UpdateDocumentItemUsingFileFromDevice<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -2352,7 +2568,10 @@ impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingFileFromDevice<'a>
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_image_item_using_local_file`](crate::MiroApi::create_image_item_using_local_file) (`POST /v2/boards/{board_id}/images`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateImageItemUsingLocalFile<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2361,6 +2580,7 @@ pub struct CreateImageItemUsingLocalFile<'a> {
     pub(crate) resource: crate::FilePart,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateImageItemUsingLocalFile<'a> {
     /// Sets `data`: the JSON part of the upload, describing the item the file becomes.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
@@ -2402,6 +2622,7 @@ impl<'a> CreateImageItemUsingLocalFile<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateImageItemUsingLocalFile<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
@@ -2411,7 +2632,10 @@ impl<'a> ::std::future::IntoFuture for CreateImageItemUsingLocalFile<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_image_item_using_file_from_device`](crate::MiroApi::update_image_item_using_file_from_device) (`PATCH /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateImageItemUsingFileFromDevice<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2421,6 +2645,7 @@ pub struct UpdateImageItemUsingFileFromDevice<'a> {
     pub(crate) resource: crate::FilePart,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateImageItemUsingFileFromDevice<'a> {
     /// Sets `data`: the JSON part of the upload, describing the item the file becomes.
     pub fn data(mut self, value: &'a types::UploadFileFromDeviceData) -> Self {
@@ -2463,6 +2688,7 @@ impl<'a> UpdateImageItemUsingFileFromDevice<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
@@ -2472,7 +2698,10 @@ impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingFileFromDevice<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// A request of [`MiroApi::get_items_by_tag`](crate::MiroApi::get_items_by_tag) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tags` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsByTag<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2482,6 +2711,7 @@ pub struct GetItemsByTag<'a> {
     pub(crate) tag_id: &'a str,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> GetItemsByTag<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -2522,6 +2752,7 @@ impl<'a> GetItemsByTag<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> ::std::future::IntoFuture for GetItemsByTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ItemPagedResponse>,
@@ -2534,6 +2765,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsByTag<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> crate::PagedRequest for GetItemsByTag<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -2550,7 +2782,10 @@ impl<'a> crate::PagedRequest for GetItemsByTag<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// A request of [`MiroApi::attach_tag_to_item`](crate::MiroApi::attach_tag_to_item) (`POST /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tags` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct AttachTagToItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2559,6 +2794,7 @@ pub struct AttachTagToItem<'a> {
     pub(crate) tag_id: &'a str,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> AttachTagToItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2584,6 +2820,7 @@ impl<'a> AttachTagToItem<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> ::std::future::IntoFuture for AttachTagToItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -2593,7 +2830,10 @@ impl<'a> ::std::future::IntoFuture for AttachTagToItem<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// A request of [`MiroApi::remove_tag_from_item`](crate::MiroApi::remove_tag_from_item) (`DELETE /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tags` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RemoveTagFromItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2602,6 +2842,7 @@ pub struct RemoveTagFromItem<'a> {
     pub(crate) tag_id: &'a str,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> RemoveTagFromItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2627,6 +2868,7 @@ impl<'a> RemoveTagFromItem<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> ::std::future::IntoFuture for RemoveTagFromItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -2636,7 +2878,10 @@ impl<'a> ::std::future::IntoFuture for RemoveTagFromItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_items_in_bulk_using_file_from_device`](crate::MiroApi::create_items_in_bulk_using_file_from_device) (`POST /v2/boards/{board_id}/items/bulk`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateItemsInBulkUsingFileFromDevice<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2645,6 +2890,7 @@ pub struct CreateItemsInBulkUsingFileFromDevice<'a> {
     pub(crate) resources: ::std::vec::Vec<crate::FilePart>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateItemsInBulkUsingFileFromDevice<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2681,6 +2927,7 @@ impl<'a> CreateItemsInBulkUsingFileFromDevice<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateItemsInBulkUsingFileFromDevice<'a> {
     type Output = ::std::result::Result<crate::Response<types::Items>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Items>;
@@ -2690,13 +2937,17 @@ impl<'a> ::std::future::IntoFuture for CreateItemsInBulkUsingFileFromDevice<'a> 
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// A request of [`MiroApi::get_specific_board`](crate::MiroApi::get_specific_board) (`GET /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `boards` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) board_id: &'a str,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> GetSpecificBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2724,6 +2975,7 @@ impl<'a> GetSpecificBoard<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> ::std::future::IntoFuture for GetSpecificBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinksAndLastOpened>,
@@ -2736,13 +2988,17 @@ impl<'a> ::std::future::IntoFuture for GetSpecificBoard<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// A request of [`MiroApi::delete_board`](crate::MiroApi::delete_board) (`DELETE /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `boards` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) board_id: &'a str,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> DeleteBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2762,6 +3018,7 @@ impl<'a> DeleteBoard<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> ::std::future::IntoFuture for DeleteBoard<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -2771,7 +3028,10 @@ impl<'a> ::std::future::IntoFuture for DeleteBoard<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 /// A request of [`MiroApi::update_board`](crate::MiroApi::update_board) (`PATCH /v2/boards/{board_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `boards` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2779,6 +3039,7 @@ pub struct UpdateBoard<'a> {
     pub(crate) body: &'a types::BoardChanges,
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> UpdateBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2807,6 +3068,7 @@ impl<'a> UpdateBoard<'a> {
     }
 }
 #[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl<'a> ::std::future::IntoFuture for UpdateBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardWithLinks>,
@@ -2819,7 +3081,10 @@ impl<'a> ::std::future::IntoFuture for UpdateBoard<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_app_card_item`](crate::MiroApi::create_app_card_item) (`POST /v2/boards/{board_id}/app_cards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateAppCardItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2827,6 +3092,7 @@ pub struct CreateAppCardItem<'a> {
     pub(crate) body: &'a types::AppCardCreateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateAppCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2855,6 +3121,7 @@ impl<'a> CreateAppCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateAppCardItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::AppCardItem>,
@@ -2867,7 +3134,10 @@ impl<'a> ::std::future::IntoFuture for CreateAppCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_app_card_item`](crate::MiroApi::get_app_card_item) (`GET /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAppCardItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2875,6 +3145,7 @@ pub struct GetAppCardItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetAppCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2903,6 +3174,7 @@ impl<'a> GetAppCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetAppCardItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::AppCardItem>,
@@ -2915,7 +3187,10 @@ impl<'a> ::std::future::IntoFuture for GetAppCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::delete_app_card_item`](crate::MiroApi::delete_app_card_item) (`DELETE /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteAppCardItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2923,6 +3198,7 @@ pub struct DeleteAppCardItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> DeleteAppCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2943,6 +3219,7 @@ impl<'a> DeleteAppCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for DeleteAppCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -2952,7 +3229,10 @@ impl<'a> ::std::future::IntoFuture for DeleteAppCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_app_card_item`](crate::MiroApi::update_app_card_item) (`PATCH /v2/boards/{board_id}/app_cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateAppCardItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -2961,6 +3241,7 @@ pub struct UpdateAppCardItem<'a> {
     pub(crate) body: &'a types::AppCardUpdateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateAppCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -2990,6 +3271,7 @@ impl<'a> UpdateAppCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateAppCardItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::AppCardItem>,
@@ -3002,7 +3284,10 @@ impl<'a> ::std::future::IntoFuture for UpdateAppCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_card_item`](crate::MiroApi::create_card_item) (`POST /v2/boards/{board_id}/cards`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateCardItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3010,6 +3295,7 @@ pub struct CreateCardItem<'a> {
     pub(crate) body: &'a types::CardCreateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3038,6 +3324,7 @@ impl<'a> CreateCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::CardItem>;
@@ -3047,7 +3334,10 @@ impl<'a> ::std::future::IntoFuture for CreateCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_card_item`](crate::MiroApi::get_card_item) (`GET /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCardItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3055,6 +3345,7 @@ pub struct GetCardItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3083,6 +3374,7 @@ impl<'a> GetCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::CardItem>;
@@ -3092,7 +3384,10 @@ impl<'a> ::std::future::IntoFuture for GetCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::delete_card_item`](crate::MiroApi::delete_card_item) (`DELETE /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteCardItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3100,6 +3395,7 @@ pub struct DeleteCardItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> DeleteCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3120,6 +3416,7 @@ impl<'a> DeleteCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for DeleteCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -3129,7 +3426,10 @@ impl<'a> ::std::future::IntoFuture for DeleteCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_card_item`](crate::MiroApi::update_card_item) (`PATCH /v2/boards/{board_id}/cards/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateCardItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3138,6 +3438,7 @@ pub struct UpdateCardItem<'a> {
     pub(crate) body: &'a types::CardUpdateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateCardItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3167,6 +3468,7 @@ impl<'a> UpdateCardItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateCardItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::CardItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::CardItem>;
@@ -3176,7 +3478,10 @@ impl<'a> ::std::future::IntoFuture for UpdateCardItem<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// A request of [`MiroApi::get_connectors`](crate::MiroApi::get_connectors) (`GET /v2/boards/{board_id}/connectors`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetConnectors<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3185,6 +3490,7 @@ pub struct GetConnectors<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> GetConnectors<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a `cursor` that points to the next portion of the results. To retrieve the next portion of the collection, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -3224,6 +3530,7 @@ impl<'a> GetConnectors<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> ::std::future::IntoFuture for GetConnectors<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorsCursorPaged>,
@@ -3236,6 +3543,7 @@ impl<'a> ::std::future::IntoFuture for GetConnectors<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> crate::PagedRequest for GetConnectors<'a> {
     type Item = types::ConnectorWithLinks;
     fn into_paging(self) -> crate::Paging {
@@ -3251,7 +3559,10 @@ impl<'a> crate::PagedRequest for GetConnectors<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// A request of [`MiroApi::create_connector`](crate::MiroApi::create_connector) (`POST /v2/boards/{board_id}/connectors`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateConnector<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3259,6 +3570,7 @@ pub struct CreateConnector<'a> {
     pub(crate) body: &'a types::ConnectorCreationData,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> CreateConnector<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3287,6 +3599,7 @@ impl<'a> CreateConnector<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> ::std::future::IntoFuture for CreateConnector<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorWithLinks>,
@@ -3299,7 +3612,10 @@ impl<'a> ::std::future::IntoFuture for CreateConnector<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// A request of [`MiroApi::get_connector`](crate::MiroApi::get_connector) (`GET /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetConnector<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3307,6 +3623,7 @@ pub struct GetConnector<'a> {
     pub(crate) connector_id: &'a str,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> GetConnector<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3335,6 +3652,7 @@ impl<'a> GetConnector<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> ::std::future::IntoFuture for GetConnector<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorWithLinks>,
@@ -3347,7 +3665,10 @@ impl<'a> ::std::future::IntoFuture for GetConnector<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// A request of [`MiroApi::delete_connector`](crate::MiroApi::delete_connector) (`DELETE /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteConnector<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3355,6 +3676,7 @@ pub struct DeleteConnector<'a> {
     pub(crate) connector_id: &'a str,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> DeleteConnector<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3375,6 +3697,7 @@ impl<'a> DeleteConnector<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> ::std::future::IntoFuture for DeleteConnector<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -3384,7 +3707,10 @@ impl<'a> ::std::future::IntoFuture for DeleteConnector<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 /// A request of [`MiroApi::update_connector`](crate::MiroApi::update_connector) (`PATCH /v2/boards/{board_id}/connectors/{connector_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `connectors` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateConnector<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3393,6 +3719,7 @@ pub struct UpdateConnector<'a> {
     pub(crate) body: &'a types::ConnectorChangesData,
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> UpdateConnector<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3422,6 +3749,7 @@ impl<'a> UpdateConnector<'a> {
     }
 }
 #[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl<'a> ::std::future::IntoFuture for UpdateConnector<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ConnectorWithLinks>,
@@ -3434,7 +3762,10 @@ impl<'a> ::std::future::IntoFuture for UpdateConnector<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_doc_format_item`](crate::MiroApi::create_doc_format_item) (`POST /v2/boards/{board_id}/docs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateDocFormatItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3442,6 +3773,7 @@ pub struct CreateDocFormatItem<'a> {
     pub(crate) body: &'a types::DocFormatCreateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateDocFormatItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3470,6 +3802,7 @@ impl<'a> CreateDocFormatItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateDocFormatItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocFormatItem>,
@@ -3482,7 +3815,10 @@ impl<'a> ::std::future::IntoFuture for CreateDocFormatItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_doc_format_item`](crate::MiroApi::get_doc_format_item) (`GET /v2/boards/{board_id}/docs/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetDocFormatItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3491,6 +3827,7 @@ pub struct GetDocFormatItem<'a> {
     pub(crate) text_content_type: Option<types::GetDocFormatItemTextContentType>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetDocFormatItem<'a> {
     /// Sets `text_content_type`: Controls the contentType of the returned doc's content.
     pub fn text_content_type(
@@ -3533,6 +3870,7 @@ impl<'a> GetDocFormatItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetDocFormatItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocFormatItem>,
@@ -3545,7 +3883,10 @@ impl<'a> ::std::future::IntoFuture for GetDocFormatItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::delete_doc_format_item`](crate::MiroApi::delete_doc_format_item) (`DELETE /v2/boards/{board_id}/docs/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteDocFormatItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3553,6 +3894,7 @@ pub struct DeleteDocFormatItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> DeleteDocFormatItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3576,6 +3918,7 @@ impl<'a> DeleteDocFormatItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for DeleteDocFormatItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -3585,7 +3928,10 @@ impl<'a> ::std::future::IntoFuture for DeleteDocFormatItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_document_item_using_url`](crate::MiroApi::create_document_item_using_url) (`POST /v2/boards/{board_id}/documents`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateDocumentItemUsingUrl<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3593,6 +3939,7 @@ pub struct CreateDocumentItemUsingUrl<'a> {
     pub(crate) body: &'a types::DocumentCreateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateDocumentItemUsingUrl<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3624,6 +3971,7 @@ impl<'a> CreateDocumentItemUsingUrl<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingUrl<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -3636,7 +3984,10 @@ impl<'a> ::std::future::IntoFuture for CreateDocumentItemUsingUrl<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_document_item`](crate::MiroApi::get_document_item) (`GET /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetDocumentItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3644,6 +3995,7 @@ pub struct GetDocumentItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetDocumentItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3672,6 +4024,7 @@ impl<'a> GetDocumentItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetDocumentItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -3684,7 +4037,10 @@ impl<'a> ::std::future::IntoFuture for GetDocumentItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::delete_document_item`](crate::MiroApi::delete_document_item) (`DELETE /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteDocumentItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3692,6 +4048,7 @@ pub struct DeleteDocumentItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> DeleteDocumentItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3712,6 +4069,7 @@ impl<'a> DeleteDocumentItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for DeleteDocumentItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -3721,7 +4079,10 @@ impl<'a> ::std::future::IntoFuture for DeleteDocumentItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_document_item_using_url`](crate::MiroApi::update_document_item_using_url) (`PATCH /v2/boards/{board_id}/documents/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateDocumentItemUsingUrl<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3730,6 +4091,7 @@ pub struct UpdateDocumentItemUsingUrl<'a> {
     pub(crate) body: &'a types::DocumentUpdateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateDocumentItemUsingUrl<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3762,6 +4124,7 @@ impl<'a> UpdateDocumentItemUsingUrl<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingUrl<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DocumentItem>,
@@ -3774,7 +4137,10 @@ impl<'a> ::std::future::IntoFuture for UpdateDocumentItemUsingUrl<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_embed_item`](crate::MiroApi::create_embed_item) (`POST /v2/boards/{board_id}/embeds`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateEmbedItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3782,6 +4148,7 @@ pub struct CreateEmbedItem<'a> {
     pub(crate) body: &'a types::EmbedCreateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateEmbedItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3810,6 +4177,7 @@ impl<'a> CreateEmbedItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::EmbedItem>;
@@ -3819,7 +4187,10 @@ impl<'a> ::std::future::IntoFuture for CreateEmbedItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_embed_item`](crate::MiroApi::get_embed_item) (`GET /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetEmbedItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3827,6 +4198,7 @@ pub struct GetEmbedItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetEmbedItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3855,6 +4227,7 @@ impl<'a> GetEmbedItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::EmbedItem>;
@@ -3864,7 +4237,10 @@ impl<'a> ::std::future::IntoFuture for GetEmbedItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::delete_embed_item`](crate::MiroApi::delete_embed_item) (`DELETE /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteEmbedItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3872,6 +4248,7 @@ pub struct DeleteEmbedItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> DeleteEmbedItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3892,6 +4269,7 @@ impl<'a> DeleteEmbedItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for DeleteEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -3901,7 +4279,10 @@ impl<'a> ::std::future::IntoFuture for DeleteEmbedItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_embed_item`](crate::MiroApi::update_embed_item) (`PATCH /v2/boards/{board_id}/embeds/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateEmbedItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3910,6 +4291,7 @@ pub struct UpdateEmbedItem<'a> {
     pub(crate) body: &'a types::EmbedUpdateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateEmbedItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3939,6 +4321,7 @@ impl<'a> UpdateEmbedItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateEmbedItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::EmbedItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::EmbedItem>;
@@ -3948,7 +4331,10 @@ impl<'a> ::std::future::IntoFuture for UpdateEmbedItem<'a> {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// A request of [`MiroApi::create_frame_item`](crate::MiroApi::create_frame_item) (`POST /v2/boards/{board_id}/frames`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `frames` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateFrameItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -3956,6 +4342,7 @@ pub struct CreateFrameItem<'a> {
     pub(crate) body: &'a types::FrameCreateRequest,
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl<'a> CreateFrameItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -3984,6 +4371,7 @@ impl<'a> CreateFrameItem<'a> {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl<'a> ::std::future::IntoFuture for CreateFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::FrameItem>;
@@ -3993,7 +4381,10 @@ impl<'a> ::std::future::IntoFuture for CreateFrameItem<'a> {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// A request of [`MiroApi::get_frame_item`](crate::MiroApi::get_frame_item) (`GET /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `frames` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetFrameItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4001,6 +4392,7 @@ pub struct GetFrameItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl<'a> GetFrameItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4029,6 +4421,7 @@ impl<'a> GetFrameItem<'a> {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl<'a> ::std::future::IntoFuture for GetFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::FrameItem>;
@@ -4038,7 +4431,10 @@ impl<'a> ::std::future::IntoFuture for GetFrameItem<'a> {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// A request of [`MiroApi::delete_frame_item`](crate::MiroApi::delete_frame_item) (`DELETE /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `frames` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteFrameItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4046,6 +4442,7 @@ pub struct DeleteFrameItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl<'a> DeleteFrameItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4066,6 +4463,7 @@ impl<'a> DeleteFrameItem<'a> {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl<'a> ::std::future::IntoFuture for DeleteFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -4075,7 +4473,10 @@ impl<'a> ::std::future::IntoFuture for DeleteFrameItem<'a> {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 /// A request of [`MiroApi::update_frame_item`](crate::MiroApi::update_frame_item) (`PATCH /v2/boards/{board_id}/frames/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `frames` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateFrameItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4084,6 +4485,7 @@ pub struct UpdateFrameItem<'a> {
     pub(crate) body: &'a types::FrameUpdateRequest,
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl<'a> UpdateFrameItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4113,6 +4515,7 @@ impl<'a> UpdateFrameItem<'a> {
     }
 }
 #[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl<'a> ::std::future::IntoFuture for UpdateFrameItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::FrameItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::FrameItem>;
@@ -4122,7 +4525,10 @@ impl<'a> ::std::future::IntoFuture for UpdateFrameItem<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// A request of [`MiroApi::get_all_groups`](crate::MiroApi::get_all_groups) (`GET /v2/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `groups` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4131,6 +4537,7 @@ pub struct GetAllGroups<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> GetAllGroups<'a> {
     /// Sets `cursor`: where the page starts: the `cursor` of the previous page's answer (none for the first page).
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -4170,6 +4577,7 @@ impl<'a> GetAllGroups<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> ::std::future::IntoFuture for GetAllGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetAllGroupsResponse>,
@@ -4182,6 +4590,7 @@ impl<'a> ::std::future::IntoFuture for GetAllGroups<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> crate::PagedRequest for GetAllGroups<'a> {
     type Item = types::GroupResponseShort;
     fn into_paging(self) -> crate::Paging {
@@ -4197,7 +4606,10 @@ impl<'a> crate::PagedRequest for GetAllGroups<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// A request of [`MiroApi::create_group`](crate::MiroApi::create_group) (`POST /v2/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `groups` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4205,6 +4617,7 @@ pub struct CreateGroup<'a> {
     pub(crate) body: &'a types::BoardItemGroup,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> CreateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4233,6 +4646,7 @@ impl<'a> CreateGroup<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResponseShort>,
@@ -4245,7 +4659,10 @@ impl<'a> ::std::future::IntoFuture for CreateGroup<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// A request of [`MiroApi::get_items_by_group_id`](crate::MiroApi::get_items_by_group_id) (`GET /v2/boards/{board_id}/groups/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `groups` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItemsByGroupId<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4255,6 +4672,7 @@ pub struct GetItemsByGroupId<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> GetItemsByGroupId<'a> {
     /// Sets `cursor`: where the page starts: the `cursor` of the previous page's answer (none for the first page).
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -4297,6 +4715,7 @@ impl<'a> GetItemsByGroupId<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> ::std::future::IntoFuture for GetItemsByGroupId<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetItemsByGroupIdResponse>,
@@ -4309,6 +4728,7 @@ impl<'a> ::std::future::IntoFuture for GetItemsByGroupId<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -4325,7 +4745,10 @@ impl<'a> crate::PagedRequest for GetItemsByGroupId<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// A request of [`MiroApi::get_group_by_id`](crate::MiroApi::get_group_by_id) (`GET /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `groups` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetGroupById<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4333,6 +4756,7 @@ pub struct GetGroupById<'a> {
     pub(crate) group_id: &'a str,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> GetGroupById<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4361,6 +4785,7 @@ impl<'a> GetGroupById<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> ::std::future::IntoFuture for GetGroupById<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResponseShort>,
@@ -4373,7 +4798,10 @@ impl<'a> ::std::future::IntoFuture for GetGroupById<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// A request of [`MiroApi::update_group`](crate::MiroApi::update_group) (`PUT /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `groups` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4382,6 +4810,7 @@ pub struct UpdateGroup<'a> {
     pub(crate) body: &'a types::BoardItemGroup,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> UpdateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4411,6 +4840,7 @@ impl<'a> UpdateGroup<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupResponseShort>,
@@ -4423,7 +4853,10 @@ impl<'a> ::std::future::IntoFuture for UpdateGroup<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// A request of [`MiroApi::un_group`](crate::MiroApi::un_group) (`DELETE /v2/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `groups` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UnGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4432,6 +4865,7 @@ pub struct UnGroup<'a> {
     pub(crate) delete_items: Option<bool>,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> UnGroup<'a> {
     /// Sets `delete_items`: Indicates whether the items should be removed. By default, false.
     pub fn delete_items(mut self, value: bool) -> Self {
@@ -4464,6 +4898,7 @@ impl<'a> UnGroup<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> ::std::future::IntoFuture for UnGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -4473,7 +4908,10 @@ impl<'a> ::std::future::IntoFuture for UnGroup<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 /// A request of [`MiroApi::delete_group`](crate::MiroApi::delete_group) (`DELETE /v2/boards/{board_id}/groups/{group_id}?`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `groups` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4482,6 +4920,7 @@ pub struct DeleteGroup<'a> {
     pub(crate) delete_items: bool,
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> DeleteGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4509,6 +4948,7 @@ impl<'a> DeleteGroup<'a> {
     }
 }
 #[cfg(feature = "groups")]
+#[cfg_attr(docsrs, doc(cfg(feature = "groups")))]
 impl<'a> ::std::future::IntoFuture for DeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -4518,7 +4958,10 @@ impl<'a> ::std::future::IntoFuture for DeleteGroup<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_image_item_using_url`](crate::MiroApi::create_image_item_using_url) (`POST /v2/boards/{board_id}/images`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateImageItemUsingUrl<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4526,6 +4969,7 @@ pub struct CreateImageItemUsingUrl<'a> {
     pub(crate) body: &'a types::ImageCreateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateImageItemUsingUrl<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4557,6 +5001,7 @@ impl<'a> CreateImageItemUsingUrl<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateImageItemUsingUrl<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
@@ -4566,7 +5011,10 @@ impl<'a> ::std::future::IntoFuture for CreateImageItemUsingUrl<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_image_item`](crate::MiroApi::get_image_item) (`GET /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetImageItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4574,6 +5022,7 @@ pub struct GetImageItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetImageItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4602,6 +5051,7 @@ impl<'a> GetImageItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetImageItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
@@ -4611,7 +5061,10 @@ impl<'a> ::std::future::IntoFuture for GetImageItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::delete_image_item`](crate::MiroApi::delete_image_item) (`DELETE /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteImageItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4619,6 +5072,7 @@ pub struct DeleteImageItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> DeleteImageItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4639,6 +5093,7 @@ impl<'a> DeleteImageItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for DeleteImageItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -4648,7 +5103,10 @@ impl<'a> ::std::future::IntoFuture for DeleteImageItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_image_item_using_url`](crate::MiroApi::update_image_item_using_url) (`PATCH /v2/boards/{board_id}/images/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateImageItemUsingUrl<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4657,6 +5115,7 @@ pub struct UpdateImageItemUsingUrl<'a> {
     pub(crate) body: &'a types::ImageUpdateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateImageItemUsingUrl<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4689,6 +5148,7 @@ impl<'a> UpdateImageItemUsingUrl<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingUrl<'a> {
     type Output = ::std::result::Result<crate::Response<types::ImageItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ImageItem>;
@@ -4698,7 +5158,10 @@ impl<'a> ::std::future::IntoFuture for UpdateImageItemUsingUrl<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_items`](crate::MiroApi::get_items) (`GET /v2/boards/{board_id}/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetItems<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4708,6 +5171,7 @@ pub struct GetItems<'a> {
     pub(crate) type_: Option<types::GetItemsType>,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetItems<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a `cursor` that points to the next portion of the results. To retrieve the next portion of the collection, set the `cursor` parameter equal to the `cursor` value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -4753,6 +5217,7 @@ impl<'a> GetItems<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetItems<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItemCursorPaged>,
@@ -4765,6 +5230,7 @@ impl<'a> ::std::future::IntoFuture for GetItems<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> crate::PagedRequest for GetItems<'a> {
     type Item = types::GenericItem;
     fn into_paging(self) -> crate::Paging {
@@ -4781,7 +5247,10 @@ impl<'a> crate::PagedRequest for GetItems<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_items`](crate::MiroApi::create_items) (`POST /v2/boards/{board_id}/items/bulk`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateItems<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4789,6 +5258,7 @@ pub struct CreateItems<'a> {
     pub(crate) body: &'a [types::ItemCreate],
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateItems<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4817,6 +5287,7 @@ impl<'a> CreateItems<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateItems<'a> {
     type Output = ::std::result::Result<crate::Response<types::Items>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Items>;
@@ -4826,7 +5297,10 @@ impl<'a> ::std::future::IntoFuture for CreateItems<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_specific_item`](crate::MiroApi::get_specific_item) (`GET /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4834,6 +5308,7 @@ pub struct GetSpecificItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetSpecificItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4862,6 +5337,7 @@ impl<'a> GetSpecificItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetSpecificItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItem>,
@@ -4874,7 +5350,10 @@ impl<'a> ::std::future::IntoFuture for GetSpecificItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::delete_item`](crate::MiroApi::delete_item) (`DELETE /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4882,6 +5361,7 @@ pub struct DeleteItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> DeleteItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4902,6 +5382,7 @@ impl<'a> DeleteItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for DeleteItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -4911,7 +5392,10 @@ impl<'a> ::std::future::IntoFuture for DeleteItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_item_position_or_parent`](crate::MiroApi::update_item_position_or_parent) (`PATCH /v2/boards/{board_id}/items/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateItemPositionOrParent<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4920,6 +5404,7 @@ pub struct UpdateItemPositionOrParent<'a> {
     pub(crate) body: &'a types::GenericItemUpdate,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateItemPositionOrParent<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -4952,6 +5437,7 @@ impl<'a> UpdateItemPositionOrParent<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateItemPositionOrParent<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GenericItem>,
@@ -4964,7 +5450,10 @@ impl<'a> ::std::future::IntoFuture for UpdateItemPositionOrParent<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// A request of [`MiroApi::get_tags_from_item`](crate::MiroApi::get_tags_from_item) (`GET /v2/boards/{board_id}/items/{item_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tags` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTagsFromItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -4972,6 +5461,7 @@ pub struct GetTagsFromItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> GetTagsFromItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5000,6 +5490,7 @@ impl<'a> GetTagsFromItem<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> ::std::future::IntoFuture for GetTagsFromItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetTagsResponse>,
@@ -5012,7 +5503,10 @@ impl<'a> ::std::future::IntoFuture for GetTagsFromItem<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// A request of [`MiroApi::get_board_members`](crate::MiroApi::get_board_members) (`GET /v2/boards/{board_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetBoardMembers<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5021,6 +5515,7 @@ pub struct GetBoardMembers<'a> {
     pub(crate) offset: Option<u32>,
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> GetBoardMembers<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -5060,6 +5555,7 @@ impl<'a> GetBoardMembers<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> ::std::future::IntoFuture for GetBoardMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardMembersPagedResponse>,
@@ -5072,6 +5568,7 @@ impl<'a> ::std::future::IntoFuture for GetBoardMembers<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> crate::PagedRequest for GetBoardMembers<'a> {
     type Item = types::BoardMember;
     fn into_paging(self) -> crate::Paging {
@@ -5087,7 +5584,10 @@ impl<'a> crate::PagedRequest for GetBoardMembers<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// A request of [`MiroApi::share_board`](crate::MiroApi::share_board) (`POST /v2/boards/{board_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct ShareBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5095,6 +5595,7 @@ pub struct ShareBoard<'a> {
     pub(crate) body: &'a types::BoardMembersInvite,
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> ShareBoard<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5123,6 +5624,7 @@ impl<'a> ShareBoard<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> ::std::future::IntoFuture for ShareBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::InvitationResult>,
@@ -5135,7 +5637,10 @@ impl<'a> ::std::future::IntoFuture for ShareBoard<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// A request of [`MiroApi::get_specific_board_member`](crate::MiroApi::get_specific_board_member) (`GET /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetSpecificBoardMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5143,6 +5648,7 @@ pub struct GetSpecificBoardMember<'a> {
     pub(crate) board_member_id: &'a str,
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> GetSpecificBoardMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5174,6 +5680,7 @@ impl<'a> GetSpecificBoardMember<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> ::std::future::IntoFuture for GetSpecificBoardMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardMember>,
@@ -5186,7 +5693,10 @@ impl<'a> ::std::future::IntoFuture for GetSpecificBoardMember<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// A request of [`MiroApi::remove_board_member`](crate::MiroApi::remove_board_member) (`DELETE /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RemoveBoardMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5194,6 +5704,7 @@ pub struct RemoveBoardMember<'a> {
     pub(crate) board_member_id: &'a str,
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> RemoveBoardMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5214,6 +5725,7 @@ impl<'a> RemoveBoardMember<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> ::std::future::IntoFuture for RemoveBoardMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -5223,7 +5735,10 @@ impl<'a> ::std::future::IntoFuture for RemoveBoardMember<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 /// A request of [`MiroApi::update_board_member`](crate::MiroApi::update_board_member) (`PATCH /v2/boards/{board_id}/members/{board_member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `board_members` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateBoardMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5232,6 +5747,7 @@ pub struct UpdateBoardMember<'a> {
     pub(crate) body: &'a types::BoardMemberChanges,
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> UpdateBoardMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5261,6 +5777,7 @@ impl<'a> UpdateBoardMember<'a> {
     }
 }
 #[cfg(feature = "board_members")]
+#[cfg_attr(docsrs, doc(cfg(feature = "board_members")))]
 impl<'a> ::std::future::IntoFuture for UpdateBoardMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardMember>,
@@ -5273,7 +5790,10 @@ impl<'a> ::std::future::IntoFuture for UpdateBoardMember<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_shape_item`](crate::MiroApi::create_shape_item) (`POST /v2/boards/{board_id}/shapes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateShapeItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5281,6 +5801,7 @@ pub struct CreateShapeItem<'a> {
     pub(crate) body: &'a types::ShapeCreateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateShapeItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5309,6 +5830,7 @@ impl<'a> CreateShapeItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -5318,7 +5840,10 @@ impl<'a> ::std::future::IntoFuture for CreateShapeItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_shape_item`](crate::MiroApi::get_shape_item) (`GET /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetShapeItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5326,6 +5851,7 @@ pub struct GetShapeItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetShapeItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5354,6 +5880,7 @@ impl<'a> GetShapeItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -5363,7 +5890,10 @@ impl<'a> ::std::future::IntoFuture for GetShapeItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::delete_shape_item`](crate::MiroApi::delete_shape_item) (`DELETE /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteShapeItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5371,6 +5901,7 @@ pub struct DeleteShapeItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> DeleteShapeItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5391,6 +5922,7 @@ impl<'a> DeleteShapeItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for DeleteShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -5400,7 +5932,10 @@ impl<'a> ::std::future::IntoFuture for DeleteShapeItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_shape_item`](crate::MiroApi::update_shape_item) (`PATCH /v2/boards/{board_id}/shapes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateShapeItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5409,6 +5944,7 @@ pub struct UpdateShapeItem<'a> {
     pub(crate) body: &'a types::ShapeUpdateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateShapeItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5438,6 +5974,7 @@ impl<'a> UpdateShapeItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateShapeItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::ShapeItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::ShapeItem>;
@@ -5447,7 +5984,10 @@ impl<'a> ::std::future::IntoFuture for UpdateShapeItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_sticky_note_item`](crate::MiroApi::create_sticky_note_item) (`POST /v2/boards/{board_id}/sticky_notes`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateStickyNoteItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5455,6 +5995,7 @@ pub struct CreateStickyNoteItem<'a> {
     pub(crate) body: &'a types::StickyNoteCreateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateStickyNoteItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5486,6 +6027,7 @@ impl<'a> CreateStickyNoteItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateStickyNoteItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::StickyNoteItem>,
@@ -5498,7 +6040,10 @@ impl<'a> ::std::future::IntoFuture for CreateStickyNoteItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_sticky_note_item`](crate::MiroApi::get_sticky_note_item) (`GET /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetStickyNoteItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5506,6 +6051,7 @@ pub struct GetStickyNoteItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetStickyNoteItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5534,6 +6080,7 @@ impl<'a> GetStickyNoteItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetStickyNoteItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::StickyNoteItem>,
@@ -5546,7 +6093,10 @@ impl<'a> ::std::future::IntoFuture for GetStickyNoteItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::delete_sticky_note_item`](crate::MiroApi::delete_sticky_note_item) (`DELETE /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteStickyNoteItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5554,6 +6104,7 @@ pub struct DeleteStickyNoteItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> DeleteStickyNoteItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5577,6 +6128,7 @@ impl<'a> DeleteStickyNoteItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for DeleteStickyNoteItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -5586,7 +6138,10 @@ impl<'a> ::std::future::IntoFuture for DeleteStickyNoteItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_sticky_note_item`](crate::MiroApi::update_sticky_note_item) (`PATCH /v2/boards/{board_id}/sticky_notes/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateStickyNoteItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5595,6 +6150,7 @@ pub struct UpdateStickyNoteItem<'a> {
     pub(crate) body: &'a types::StickyNoteUpdateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateStickyNoteItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5627,6 +6183,7 @@ impl<'a> UpdateStickyNoteItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateStickyNoteItem<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::StickyNoteItem>,
@@ -5639,7 +6196,10 @@ impl<'a> ::std::future::IntoFuture for UpdateStickyNoteItem<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// A request of [`MiroApi::get_tags_from_board`](crate::MiroApi::get_tags_from_board) (`GET /v2/boards/{board_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tags` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTagsFromBoard<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5648,6 +6208,7 @@ pub struct GetTagsFromBoard<'a> {
     pub(crate) offset: Option<u32>,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> GetTagsFromBoard<'a> {
     /// Sets `limit`: Range: 1 to 50.
     pub fn limit(mut self, value: u32) -> Self {
@@ -5687,6 +6248,7 @@ impl<'a> GetTagsFromBoard<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> ::std::future::IntoFuture for GetTagsFromBoard<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagsPagedResponse>,
@@ -5699,6 +6261,7 @@ impl<'a> ::std::future::IntoFuture for GetTagsFromBoard<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> crate::PagedRequest for GetTagsFromBoard<'a> {
     type Item = types::Tag;
     fn into_paging(self) -> crate::Paging {
@@ -5714,7 +6277,10 @@ impl<'a> crate::PagedRequest for GetTagsFromBoard<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// A request of [`MiroApi::create_tag`](crate::MiroApi::create_tag) (`POST /v2/boards/{board_id}/tags`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tags` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateTag<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5722,6 +6288,7 @@ pub struct CreateTag<'a> {
     pub(crate) body: &'a types::TagCreateRequest,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> CreateTag<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5750,6 +6317,7 @@ impl<'a> CreateTag<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> ::std::future::IntoFuture for CreateTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagWithLinks>,
@@ -5762,7 +6330,10 @@ impl<'a> ::std::future::IntoFuture for CreateTag<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// A request of [`MiroApi::get_tag`](crate::MiroApi::get_tag) (`GET /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tags` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTag<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5770,6 +6341,7 @@ pub struct GetTag<'a> {
     pub(crate) tag_id: &'a str,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> GetTag<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5798,6 +6370,7 @@ impl<'a> GetTag<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> ::std::future::IntoFuture for GetTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagWithLinks>,
@@ -5810,7 +6383,10 @@ impl<'a> ::std::future::IntoFuture for GetTag<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// A request of [`MiroApi::delete_tag`](crate::MiroApi::delete_tag) (`DELETE /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tags` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteTag<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5818,6 +6394,7 @@ pub struct DeleteTag<'a> {
     pub(crate) tag_id: &'a str,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> DeleteTag<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5838,6 +6415,7 @@ impl<'a> DeleteTag<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> ::std::future::IntoFuture for DeleteTag<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -5847,7 +6425,10 @@ impl<'a> ::std::future::IntoFuture for DeleteTag<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 /// A request of [`MiroApi::update_tag`](crate::MiroApi::update_tag) (`PATCH /v2/boards/{board_id}/tags/{tag_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tags` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateTag<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5856,6 +6437,7 @@ pub struct UpdateTag<'a> {
     pub(crate) body: &'a types::TagUpdateRequest,
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> UpdateTag<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5885,6 +6467,7 @@ impl<'a> UpdateTag<'a> {
     }
 }
 #[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
 impl<'a> ::std::future::IntoFuture for UpdateTag<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TagWithLinks>,
@@ -5897,7 +6480,10 @@ impl<'a> ::std::future::IntoFuture for UpdateTag<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::create_text_item`](crate::MiroApi::create_text_item) (`POST /v2/boards/{board_id}/texts`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateTextItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5905,6 +6491,7 @@ pub struct CreateTextItem<'a> {
     pub(crate) body: &'a types::TextCreateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> CreateTextItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5933,6 +6520,7 @@ impl<'a> CreateTextItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for CreateTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TextItem>;
@@ -5942,7 +6530,10 @@ impl<'a> ::std::future::IntoFuture for CreateTextItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::get_text_item`](crate::MiroApi::get_text_item) (`GET /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetTextItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5950,6 +6541,7 @@ pub struct GetTextItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> GetTextItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -5978,6 +6570,7 @@ impl<'a> GetTextItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for GetTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TextItem>;
@@ -5987,7 +6580,10 @@ impl<'a> ::std::future::IntoFuture for GetTextItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::delete_text_item`](crate::MiroApi::delete_text_item) (`DELETE /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteTextItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -5995,6 +6591,7 @@ pub struct DeleteTextItem<'a> {
     pub(crate) item_id: &'a str,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> DeleteTextItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6015,6 +6612,7 @@ impl<'a> DeleteTextItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for DeleteTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -6024,7 +6622,10 @@ impl<'a> ::std::future::IntoFuture for DeleteTextItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// A request of [`MiroApi::update_text_item`](crate::MiroApi::update_text_item) (`PATCH /v2/boards/{board_id}/texts/{item_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `items` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct UpdateTextItem<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6033,6 +6634,7 @@ pub struct UpdateTextItem<'a> {
     pub(crate) body: &'a types::TextUpdateRequest,
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> UpdateTextItem<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6062,6 +6664,7 @@ impl<'a> UpdateTextItem<'a> {
     }
 }
 #[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl<'a> ::std::future::IntoFuture for UpdateTextItem<'a> {
     type Output = ::std::result::Result<crate::Response<types::TextItem>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TextItem>;
@@ -6071,13 +6674,17 @@ impl<'a> ::std::future::IntoFuture for UpdateTextItem<'a> {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 /// A request of [`MiroApi::revoke_token_v2`](crate::MiroApi::revoke_token_v2) (`POST /v2/oauth/revoke`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `tokens` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct RevokeTokenV2<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) body: &'a types::RevokeTokenRequest,
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl<'a> RevokeTokenV2<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6094,6 +6701,7 @@ impl<'a> RevokeTokenV2<'a> {
     }
 }
 #[cfg(feature = "tokens")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokens")))]
 impl<'a> ::std::future::IntoFuture for RevokeTokenV2<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -6103,13 +6711,17 @@ impl<'a> ::std::future::IntoFuture for RevokeTokenV2<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_organization`](crate::MiroApi::enterprise_get_organization) (`GET /v2/orgs/{org_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetOrganization<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetOrganization<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6140,6 +6752,7 @@ impl<'a> EnterpriseGetOrganization<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganization<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::Organization>,
@@ -6152,7 +6765,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganization<'a> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// A request of [`MiroApi::enterprise_get_ai_interaction_logs`](crate::MiroApi::enterprise_get_ai_interaction_logs) (`GET /v2/orgs/{org_id}/ai-interaction-logs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetAiInteractionLogs<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6166,6 +6782,7 @@ pub struct EnterpriseGetAiInteractionLogs<'a> {
     pub(crate) to: &'a ::chrono::DateTime<::chrono::offset::Utc>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'a> EnterpriseGetAiInteractionLogs<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, set the cursor parameter equal to the cursor value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -6244,6 +6861,7 @@ impl<'a> EnterpriseGetAiInteractionLogs<'a> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetAiInteractionLogs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetAiInteractionLogsResponse>,
@@ -6256,6 +6874,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetAiInteractionLogs<'a> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'a> crate::PagedRequest for EnterpriseGetAiInteractionLogs<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -6276,7 +6895,10 @@ impl<'a> crate::PagedRequest for EnterpriseGetAiInteractionLogs<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// A request of [`MiroApi::enterprise_board_export_jobs`](crate::MiroApi::enterprise_board_export_jobs) (`GET /v2/orgs/{org_id}/boards/export/jobs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `exports` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobs<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6289,6 +6911,7 @@ pub struct EnterpriseBoardExportJobs<'a> {
     >,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> EnterpriseBoardExportJobs<'a> {
     /// Sets `creator_id`: Unique identifier of the board export job creator.
     pub fn creator_id(mut self, value: &'a ::std::vec::Vec<i64>) -> Self {
@@ -6346,6 +6969,7 @@ impl<'a> EnterpriseBoardExportJobs<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobsList>,
@@ -6358,6 +6982,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobs<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> crate::PagedRequest for EnterpriseBoardExportJobs<'a> {
     type Item = types::BoardExportJob;
     fn into_paging(self) -> crate::Paging {
@@ -6375,7 +7000,10 @@ impl<'a> crate::PagedRequest for EnterpriseBoardExportJobs<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// A request of [`MiroApi::enterprise_create_board_export`](crate::MiroApi::enterprise_create_board_export) (`POST /v2/orgs/{org_id}/boards/export/jobs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `exports` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateBoardExport<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6384,6 +7012,7 @@ pub struct EnterpriseCreateBoardExport<'a> {
     pub(crate) body: &'a types::CreateBoardExportRequest,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> EnterpriseCreateBoardExport<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6416,6 +7045,7 @@ impl<'a> EnterpriseCreateBoardExport<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExport<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobId>,
@@ -6428,7 +7058,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExport<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// A request of [`MiroApi::enterprise_board_export_job_status`](crate::MiroApi::enterprise_board_export_job_status) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `exports` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobStatus<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6436,6 +7069,7 @@ pub struct EnterpriseBoardExportJobStatus<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> EnterpriseBoardExportJobStatus<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6467,6 +7101,7 @@ impl<'a> EnterpriseBoardExportJobStatus<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobStatus<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobStatus>,
@@ -6479,7 +7114,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobStatus<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// A request of [`MiroApi::enterprise_board_export_job_results`](crate::MiroApi::enterprise_board_export_job_results) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/results`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `exports` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobResults<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6487,6 +7125,7 @@ pub struct EnterpriseBoardExportJobResults<'a> {
     pub(crate) job_id: &'a ::uuid::Uuid,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> EnterpriseBoardExportJobResults<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6518,6 +7157,7 @@ impl<'a> EnterpriseBoardExportJobResults<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobResults<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportResult>,
@@ -6530,7 +7170,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobResults<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// A request of [`MiroApi::enterprise_update_board_export_job`](crate::MiroApi::enterprise_update_board_export_job) (`PUT /v2/orgs/{org_id}/boards/export/jobs/{job_id}/status`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `exports` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateBoardExportJob<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6539,6 +7182,7 @@ pub struct EnterpriseUpdateBoardExportJob<'a> {
     pub(crate) body: &'a types::EnterpriseUpdateBoardExportJobBody,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> EnterpriseUpdateBoardExportJob<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6573,6 +7217,7 @@ impl<'a> EnterpriseUpdateBoardExportJob<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateBoardExportJob<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::EnterpriseUpdateBoardExportJobResponse>,
@@ -6588,7 +7233,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateBoardExportJob<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// A request of [`MiroApi::enterprise_board_export_job_tasks`](crate::MiroApi::enterprise_board_export_job_tasks) (`GET /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `exports` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardExportJobTasks<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6601,6 +7249,7 @@ pub struct EnterpriseBoardExportJobTasks<'a> {
     >,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> EnterpriseBoardExportJobTasks<'a> {
     /// Sets `cursor`: A cursor-paginated method returns a portion of the total set of results based on the limit specified and a cursor that points to the next portion of the results. To retrieve the next portion of the collection, set the cursor parameter equal to the cursor value you received in the response of the previous request.
     pub fn cursor(mut self, value: &'a ::uuid::Uuid) -> Self {
@@ -6653,6 +7302,7 @@ impl<'a> EnterpriseBoardExportJobTasks<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobTasks<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportJobTasksList>,
@@ -6665,6 +7315,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardExportJobTasks<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> crate::PagedRequest for EnterpriseBoardExportJobTasks<'a> {
     type Item = types::BoardExportTask;
     fn into_paging(self) -> crate::Paging {
@@ -6681,7 +7332,10 @@ impl<'a> crate::PagedRequest for EnterpriseBoardExportJobTasks<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 /// A request of [`MiroApi::enterprise_create_board_export_task_export_link`](crate::MiroApi::enterprise_create_board_export_task_export_link) (`POST /v2/orgs/{org_id}/boards/export/jobs/{job_id}/tasks/{task_id}/export-link`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `exports` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateBoardExportTaskExportLink<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6690,6 +7344,7 @@ pub struct EnterpriseCreateBoardExportTaskExportLink<'a> {
     pub(crate) task_id: &'a ::uuid::Uuid,
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> EnterpriseCreateBoardExportTaskExportLink<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6722,6 +7377,7 @@ impl<'a> EnterpriseCreateBoardExportTaskExportLink<'a> {
     }
 }
 #[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExportTaskExportLink<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardExportTaskExportLink>,
@@ -6734,7 +7390,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateBoardExportTaskExportLink
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_boards_get_groups`](crate::MiroApi::enterprise_boards_get_groups) (`GET /v2/orgs/{org_id}/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardsGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6744,6 +7403,7 @@ pub struct EnterpriseBoardsGetGroups<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseBoardsGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -6787,6 +7447,7 @@ impl<'a> EnterpriseBoardsGetGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardUserGroupsPage>,
@@ -6799,6 +7460,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsGetGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> crate::PagedRequest for EnterpriseBoardsGetGroups<'a> {
     type Item = types::BoardUserGroup;
     fn into_paging(self) -> crate::Paging {
@@ -6814,7 +7476,10 @@ impl<'a> crate::PagedRequest for EnterpriseBoardsGetGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_boards_create_group`](crate::MiroApi::enterprise_boards_create_group) (`POST /v2/orgs/{org_id}/boards/{board_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardsCreateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6823,6 +7488,7 @@ pub struct EnterpriseBoardsCreateGroup<'a> {
     pub(crate) body: &'a types::CreateBoardUserGroupsRequest,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseBoardsCreateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6855,6 +7521,7 @@ impl<'a> EnterpriseBoardsCreateGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsCreateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardUserGroup>,
@@ -6867,7 +7534,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsCreateGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_boards_delete_groups`](crate::MiroApi::enterprise_boards_delete_groups) (`DELETE /v2/orgs/{org_id}/boards/{board_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardsDeleteGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6876,6 +7546,7 @@ pub struct EnterpriseBoardsDeleteGroups<'a> {
     pub(crate) group_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseBoardsDeleteGroups<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -6900,6 +7571,7 @@ impl<'a> EnterpriseBoardsDeleteGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardsDeleteGroups<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -6909,7 +7581,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardsDeleteGroups<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// A request of [`MiroApi::get_all_cases`](crate::MiroApi::get_all_cases) (`GET /v2/orgs/{org_id}/cases`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `cases` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllCases<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6918,6 +7593,7 @@ pub struct GetAllCases<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> GetAllCases<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -6957,6 +7633,7 @@ impl<'a> GetAllCases<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> ::std::future::IntoFuture for GetAllCases<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedCaseResponse>,
@@ -6969,6 +7646,7 @@ impl<'a> ::std::future::IntoFuture for GetAllCases<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> crate::PagedRequest for GetAllCases<'a> {
     type Item = types::CaseResponse;
     fn into_paging(self) -> crate::Paging {
@@ -6984,7 +7662,10 @@ impl<'a> crate::PagedRequest for GetAllCases<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// A request of [`MiroApi::create_case`](crate::MiroApi::create_case) (`POST /v2/orgs/{org_id}/cases`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `cases` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateCase<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -6992,6 +7673,7 @@ pub struct CreateCase<'a> {
     pub(crate) body: &'a types::CaseRequest,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> CreateCase<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7020,6 +7702,7 @@ impl<'a> CreateCase<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> ::std::future::IntoFuture for CreateCase<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CaseResponse>,
@@ -7032,7 +7715,10 @@ impl<'a> ::std::future::IntoFuture for CreateCase<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// A request of [`MiroApi::get_case`](crate::MiroApi::get_case) (`GET /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `cases` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetCase<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7040,6 +7726,7 @@ pub struct GetCase<'a> {
     pub(crate) case_id: &'a str,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> GetCase<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7067,6 +7754,7 @@ impl<'a> GetCase<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> ::std::future::IntoFuture for GetCase<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CaseResponse>,
@@ -7079,7 +7767,10 @@ impl<'a> ::std::future::IntoFuture for GetCase<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// A request of [`MiroApi::edit_case`](crate::MiroApi::edit_case) (`PUT /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `cases` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EditCase<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7088,6 +7779,7 @@ pub struct EditCase<'a> {
     pub(crate) body: &'a types::CaseRequest,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> EditCase<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7116,6 +7808,7 @@ impl<'a> EditCase<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> ::std::future::IntoFuture for EditCase<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::CaseResponse>,
@@ -7128,7 +7821,10 @@ impl<'a> ::std::future::IntoFuture for EditCase<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// A request of [`MiroApi::delete_case`](crate::MiroApi::delete_case) (`DELETE /v2/orgs/{org_id}/cases/{case_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `cases` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteCase<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7136,6 +7832,7 @@ pub struct DeleteCase<'a> {
     pub(crate) case_id: &'a str,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> DeleteCase<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7155,6 +7852,7 @@ impl<'a> DeleteCase<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> ::std::future::IntoFuture for DeleteCase<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -7164,7 +7862,10 @@ impl<'a> ::std::future::IntoFuture for DeleteCase<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 /// A request of [`MiroApi::get_legal_hold_export_jobs`](crate::MiroApi::get_legal_hold_export_jobs) (`GET /v2/orgs/{org_id}/cases/{case_id}/export-jobs`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `cases` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetLegalHoldExportJobs<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7174,6 +7875,7 @@ pub struct GetLegalHoldExportJobs<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> GetLegalHoldExportJobs<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -7219,6 +7921,7 @@ impl<'a> GetLegalHoldExportJobs<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> ::std::future::IntoFuture for GetLegalHoldExportJobs<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedCaseExportJobsResponse>,
@@ -7231,6 +7934,7 @@ impl<'a> ::std::future::IntoFuture for GetLegalHoldExportJobs<'a> {
     }
 }
 #[cfg(feature = "cases")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cases")))]
 impl<'a> crate::PagedRequest for GetLegalHoldExportJobs<'a> {
     type Item = types::PaginatedCaseExportJobsResponseDataItem;
     fn into_paging(self) -> crate::Paging {
@@ -7246,7 +7950,10 @@ impl<'a> crate::PagedRequest for GetLegalHoldExportJobs<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// A request of [`MiroApi::get_all_legal_holds`](crate::MiroApi::get_all_legal_holds) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetAllLegalHolds<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7256,6 +7963,7 @@ pub struct GetAllLegalHolds<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> GetAllLegalHolds<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -7296,6 +8004,7 @@ impl<'a> GetAllLegalHolds<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> ::std::future::IntoFuture for GetAllLegalHolds<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedLegalHoldResponse>,
@@ -7308,6 +8017,7 @@ impl<'a> ::std::future::IntoFuture for GetAllLegalHolds<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> crate::PagedRequest for GetAllLegalHolds<'a> {
     type Item = types::LegalHoldResponse;
     fn into_paging(self) -> crate::Paging {
@@ -7323,7 +8033,10 @@ impl<'a> crate::PagedRequest for GetAllLegalHolds<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// A request of [`MiroApi::create_legal_hold`](crate::MiroApi::create_legal_hold) (`POST /v2/orgs/{org_id}/cases/{case_id}/legal-holds`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct CreateLegalHold<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7332,6 +8045,7 @@ pub struct CreateLegalHold<'a> {
     pub(crate) body: &'a types::LegalHoldRequest,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> CreateLegalHold<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7361,6 +8075,7 @@ impl<'a> CreateLegalHold<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> ::std::future::IntoFuture for CreateLegalHold<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::LegalHoldResponse>,
@@ -7373,7 +8088,10 @@ impl<'a> ::std::future::IntoFuture for CreateLegalHold<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// A request of [`MiroApi::get_legal_hold`](crate::MiroApi::get_legal_hold) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetLegalHold<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7382,6 +8100,7 @@ pub struct GetLegalHold<'a> {
     pub(crate) legal_hold_id: &'a str,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> GetLegalHold<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7411,6 +8130,7 @@ impl<'a> GetLegalHold<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> ::std::future::IntoFuture for GetLegalHold<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::LegalHoldResponse>,
@@ -7423,7 +8143,10 @@ impl<'a> ::std::future::IntoFuture for GetLegalHold<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// A request of [`MiroApi::edit_legal_hold`](crate::MiroApi::edit_legal_hold) (`PUT /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EditLegalHold<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7433,6 +8156,7 @@ pub struct EditLegalHold<'a> {
     pub(crate) body: &'a types::LegalHoldRequest,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> EditLegalHold<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7463,6 +8187,7 @@ impl<'a> EditLegalHold<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> ::std::future::IntoFuture for EditLegalHold<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::LegalHoldResponse>,
@@ -7475,7 +8200,10 @@ impl<'a> ::std::future::IntoFuture for EditLegalHold<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// A request of [`MiroApi::delete_legal_hold`](crate::MiroApi::delete_legal_hold) (`DELETE /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct DeleteLegalHold<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7484,6 +8212,7 @@ pub struct DeleteLegalHold<'a> {
     pub(crate) legal_hold_id: &'a str,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> DeleteLegalHold<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7505,6 +8234,7 @@ impl<'a> DeleteLegalHold<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> ::std::future::IntoFuture for DeleteLegalHold<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -7514,7 +8244,10 @@ impl<'a> ::std::future::IntoFuture for DeleteLegalHold<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 /// A request of [`MiroApi::get_legal_hold_content_items`](crate::MiroApi::get_legal_hold_content_items) (`GET /v2/orgs/{org_id}/cases/{case_id}/legal-holds/{legal_hold_id}/content-items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `legal_holds` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct GetLegalHoldContentItems<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7525,6 +8258,7 @@ pub struct GetLegalHoldContentItems<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> GetLegalHoldContentItems<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -7571,6 +8305,7 @@ impl<'a> GetLegalHoldContentItems<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> ::std::future::IntoFuture for GetLegalHoldContentItems<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::PaginatedLegalHoldContentItemsResponse>,
@@ -7586,6 +8321,7 @@ impl<'a> ::std::future::IntoFuture for GetLegalHoldContentItems<'a> {
     }
 }
 #[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
 impl<'a> crate::PagedRequest for GetLegalHoldContentItems<'a> {
     type Item = types::LegalHoldContentItemsResponse;
     fn into_paging(self) -> crate::Paging {
@@ -7604,7 +8340,10 @@ impl<'a> crate::PagedRequest for GetLegalHoldContentItems<'a> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 /// A request of [`MiroApi::enterprise_board_content_item_logs_fetch`](crate::MiroApi::enterprise_board_content_item_logs_fetch) (`GET /v2/orgs/{org_id}/content-logs/items`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `audit_logs` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseBoardContentItemLogsFetch<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7618,6 +8357,7 @@ pub struct EnterpriseBoardContentItemLogsFetch<'a> {
     pub(crate) to: &'a ::chrono::DateTime<::chrono::offset::Utc>,
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'a> EnterpriseBoardContentItemLogsFetch<'a> {
     /// Sets `board_ids`: List of board IDs for which you want to retrieve the content logs.
     pub fn board_ids(
@@ -7698,6 +8438,7 @@ impl<'a> EnterpriseBoardContentItemLogsFetch<'a> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseBoardContentItemLogsFetch<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GetBoardItemContentLogsResponse>,
@@ -7710,6 +8451,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseBoardContentItemLogsFetch<'a> {
     }
 }
 #[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl<'a> crate::PagedRequest for EnterpriseBoardContentItemLogsFetch<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -7730,13 +8472,17 @@ impl<'a> crate::PagedRequest for EnterpriseBoardContentItemLogsFetch<'a> {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// A request of [`MiroApi::enterprise_dataclassification_organization_settings_get`](crate::MiroApi::enterprise_dataclassification_organization_settings_get) (`GET /v2/orgs/{org_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7769,6 +8515,7 @@ impl<'a> EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> ::std::future::IntoFuture
 for EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     type Output = ::std::result::Result<
@@ -7785,13 +8532,17 @@ for EnterpriseDataclassificationOrganizationSettingsGet<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_default_team_settings`](crate::MiroApi::enterprise_get_default_team_settings) (`GET /v2/orgs/{org_id}/default_teams_settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetDefaultTeamSettings<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) org_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetDefaultTeamSettings<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7822,6 +8573,7 @@ impl<'a> EnterpriseGetDefaultTeamSettings<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetDefaultTeamSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamSettings>,
@@ -7834,7 +8586,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetDefaultTeamSettings<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_groups`](crate::MiroApi::enterprise_get_groups) (`GET /v2/orgs/{org_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7843,6 +8598,7 @@ pub struct EnterpriseGetGroups<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -7882,6 +8638,7 @@ impl<'a> EnterpriseGetGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupsPage>,
@@ -7894,6 +8651,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> crate::PagedRequest for EnterpriseGetGroups<'a> {
     type Item = types::Group;
     fn into_paging(self) -> crate::Paging {
@@ -7909,7 +8667,10 @@ impl<'a> crate::PagedRequest for EnterpriseGetGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_create_group`](crate::MiroApi::enterprise_create_group) (`POST /v2/orgs/{org_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7917,6 +8678,7 @@ pub struct EnterpriseCreateGroup<'a> {
     pub(crate) body: &'a types::CreateGroupRequest,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseCreateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7948,6 +8710,7 @@ impl<'a> EnterpriseCreateGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Group>;
@@ -7957,7 +8720,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_group`](crate::MiroApi::enterprise_get_group) (`GET /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -7965,6 +8731,7 @@ pub struct EnterpriseGetGroup<'a> {
     pub(crate) group_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -7993,6 +8760,7 @@ impl<'a> EnterpriseGetGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Group>;
@@ -8002,7 +8770,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_delete_group`](crate::MiroApi::enterprise_delete_group) (`DELETE /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8010,6 +8781,7 @@ pub struct EnterpriseDeleteGroup<'a> {
     pub(crate) group_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseDeleteGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8033,6 +8805,7 @@ impl<'a> EnterpriseDeleteGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -8042,7 +8815,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_update_group`](crate::MiroApi::enterprise_update_group) (`PATCH /v2/orgs/{org_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8051,6 +8827,7 @@ pub struct EnterpriseUpdateGroup<'a> {
     pub(crate) body: &'a types::UpdateGroupRequest,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseUpdateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8083,6 +8860,7 @@ impl<'a> EnterpriseUpdateGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::Group>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Group>;
@@ -8092,7 +8870,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_group_members`](crate::MiroApi::enterprise_get_group_members) (`GET /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroupMembers<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8102,6 +8883,7 @@ pub struct EnterpriseGetGroupMembers<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetGroupMembers<'a> {
     /// Sets `cursor`: A representation of the position of a member in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -8145,6 +8927,7 @@ impl<'a> EnterpriseGetGroupMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupMembersPage>,
@@ -8157,6 +8940,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> crate::PagedRequest for EnterpriseGetGroupMembers<'a> {
     type Item = types::GroupMember;
     fn into_paging(self) -> crate::Paging {
@@ -8172,7 +8956,10 @@ impl<'a> crate::PagedRequest for EnterpriseGetGroupMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_create_group_member`](crate::MiroApi::enterprise_create_group_member) (`POST /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateGroupMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8181,6 +8968,7 @@ pub struct EnterpriseCreateGroupMember<'a> {
     pub(crate) body: &'a types::CreateGroupMemberRequest,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseCreateGroupMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8213,6 +9001,7 @@ impl<'a> EnterpriseCreateGroupMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroupMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupMember>,
@@ -8225,7 +9014,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateGroupMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_update_group_members`](crate::MiroApi::enterprise_update_group_members) (`PATCH /v2/orgs/{org_id}/groups/{group_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateGroupMembers<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8234,6 +9026,7 @@ pub struct EnterpriseUpdateGroupMembers<'a> {
     pub(crate) body: &'a types::UpdateUserGroupMembersRequest,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseUpdateGroupMembers<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8266,6 +9059,7 @@ impl<'a> EnterpriseUpdateGroupMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroupMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UpdateUserGroupMembersResult>,
@@ -8278,7 +9072,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateGroupMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_group_member`](crate::MiroApi::enterprise_get_group_member) (`GET /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetGroupMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8287,6 +9084,7 @@ pub struct EnterpriseGetGroupMember<'a> {
     pub(crate) member_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetGroupMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8319,6 +9117,7 @@ impl<'a> EnterpriseGetGroupMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupMember>,
@@ -8331,7 +9130,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetGroupMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_delete_group_member`](crate::MiroApi::enterprise_delete_group_member) (`DELETE /v2/orgs/{org_id}/groups/{group_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteGroupMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8340,6 +9142,7 @@ pub struct EnterpriseDeleteGroupMember<'a> {
     pub(crate) member_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseDeleteGroupMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8364,6 +9167,7 @@ impl<'a> EnterpriseDeleteGroupMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroupMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -8373,7 +9177,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteGroupMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_groups_get_teams`](crate::MiroApi::enterprise_groups_get_teams) (`GET /v2/orgs/{org_id}/groups/{group_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGroupsGetTeams<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8383,6 +9190,7 @@ pub struct EnterpriseGroupsGetTeams<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGroupsGetTeams<'a> {
     /// Sets `cursor`: A representation of the position of a team in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -8426,6 +9234,7 @@ impl<'a> EnterpriseGroupsGetTeams<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeams<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::GroupTeamsPage>,
@@ -8438,6 +9247,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeams<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> crate::PagedRequest for EnterpriseGroupsGetTeams<'a> {
     type Item = types::GroupTeam;
     fn into_paging(self) -> crate::Paging {
@@ -8453,7 +9263,10 @@ impl<'a> crate::PagedRequest for EnterpriseGroupsGetTeams<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_groups_get_team`](crate::MiroApi::enterprise_groups_get_team) (`GET /v2/orgs/{org_id}/groups/{group_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGroupsGetTeam<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8462,6 +9275,7 @@ pub struct EnterpriseGroupsGetTeam<'a> {
     pub(crate) team_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGroupsGetTeam<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8494,6 +9308,7 @@ impl<'a> EnterpriseGroupsGetTeam<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::GroupTeam>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::GroupTeam>;
@@ -8503,7 +9318,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGroupsGetTeam<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_organization_members`](crate::MiroApi::enterprise_get_organization_members) (`GET /v2/orgs/{org_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetOrganizationMembers<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8516,6 +9334,7 @@ pub struct EnterpriseGetOrganizationMembers<'a> {
     pub(crate) role: Option<types::EnterpriseGetOrganizationMembersRole>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetOrganizationMembers<'a> {
     /// Sets `active`: Filter results based on whether the user is active or deactivated. Learn more about user deactivation.
     pub fn active(mut self, value: bool) -> Self {
@@ -8587,6 +9406,7 @@ impl<'a> EnterpriseGetOrganizationMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::EnterpriseGetOrganizationMembersResponse>,
@@ -8602,6 +9422,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> crate::PagedRequest for EnterpriseGetOrganizationMembers<'a> {
     type Item = ::serde_json::Value;
     fn into_paging(self) -> crate::Paging {
@@ -8621,7 +9442,10 @@ impl<'a> crate::PagedRequest for EnterpriseGetOrganizationMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_organization_member`](crate::MiroApi::enterprise_get_organization_member) (`GET /v2/orgs/{org_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetOrganizationMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8629,6 +9453,7 @@ pub struct EnterpriseGetOrganizationMember<'a> {
     pub(crate) member_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetOrganizationMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8660,6 +9485,7 @@ impl<'a> EnterpriseGetOrganizationMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::OrganizationMember>,
@@ -8672,7 +9498,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetOrganizationMember<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_projects_get_groups`](crate::MiroApi::enterprise_projects_get_groups) (`GET /v2/orgs/{org_id}/projects/{project_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseProjectsGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8682,6 +9511,7 @@ pub struct EnterpriseProjectsGetGroups<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseProjectsGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -8725,6 +9555,7 @@ impl<'a> EnterpriseProjectsGetGroups<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectsGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectUserGroupsPage>,
@@ -8737,6 +9568,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectsGetGroups<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> crate::PagedRequest for EnterpriseProjectsGetGroups<'a> {
     type Item = types::ProjectUserGroup;
     fn into_paging(self) -> crate::Paging {
@@ -8752,7 +9584,10 @@ impl<'a> crate::PagedRequest for EnterpriseProjectsGetGroups<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_project_create_group`](crate::MiroApi::enterprise_project_create_group) (`POST /v2/orgs/{org_id}/projects/{project_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseProjectCreateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8761,6 +9596,7 @@ pub struct EnterpriseProjectCreateGroup<'a> {
     pub(crate) body: &'a types::CreateProjectUserGroupsRequest,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseProjectCreateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8793,6 +9629,7 @@ impl<'a> EnterpriseProjectCreateGroup<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectCreateGroup<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectUserGroup>,
@@ -8805,7 +9642,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectCreateGroup<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_project_delete_groups`](crate::MiroApi::enterprise_project_delete_groups) (`DELETE /v2/orgs/{org_id}/projects/{project_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseProjectDeleteGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8814,6 +9654,7 @@ pub struct EnterpriseProjectDeleteGroups<'a> {
     pub(crate) group_id: &'a str,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseProjectDeleteGroups<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8838,6 +9679,7 @@ impl<'a> EnterpriseProjectDeleteGroups<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseProjectDeleteGroups<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -8847,7 +9689,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseProjectDeleteGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_teams`](crate::MiroApi::enterprise_get_teams) (`GET /v2/orgs/{org_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeams<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8857,6 +9702,7 @@ pub struct EnterpriseGetTeams<'a> {
     pub(crate) name: Option<&'a str>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetTeams<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -8902,6 +9748,7 @@ impl<'a> EnterpriseGetTeams<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeams<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamsPage>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TeamsPage>;
@@ -8911,6 +9758,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeams<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> crate::PagedRequest for EnterpriseGetTeams<'a> {
     type Item = types::Team;
     fn into_paging(self) -> crate::Paging {
@@ -8927,7 +9775,10 @@ impl<'a> crate::PagedRequest for EnterpriseGetTeams<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_create_team`](crate::MiroApi::enterprise_create_team) (`POST /v2/orgs/{org_id}/teams`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateTeam<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8935,6 +9786,7 @@ pub struct EnterpriseCreateTeam<'a> {
     pub(crate) body: &'a types::CreateTeamRequest,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseCreateTeam<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -8963,6 +9815,7 @@ impl<'a> EnterpriseCreateTeam<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Team>;
@@ -8972,7 +9825,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateTeam<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_team`](crate::MiroApi::enterprise_get_team) (`GET /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeam<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -8980,6 +9836,7 @@ pub struct EnterpriseGetTeam<'a> {
     pub(crate) team_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetTeam<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9007,6 +9864,7 @@ impl<'a> EnterpriseGetTeam<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Team>;
@@ -9016,7 +9874,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeam<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_delete_team`](crate::MiroApi::enterprise_delete_team) (`DELETE /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteTeam<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9024,6 +9885,7 @@ pub struct EnterpriseDeleteTeam<'a> {
     pub(crate) team_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseDeleteTeam<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9046,6 +9908,7 @@ impl<'a> EnterpriseDeleteTeam<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeam<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -9055,7 +9918,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeam<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_update_team`](crate::MiroApi::enterprise_update_team) (`PATCH /v2/orgs/{org_id}/teams/{team_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateTeam<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9064,6 +9930,7 @@ pub struct EnterpriseUpdateTeam<'a> {
     pub(crate) body: &'a types::TeamChanges,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseUpdateTeam<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9092,6 +9959,7 @@ impl<'a> EnterpriseUpdateTeam<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeam<'a> {
     type Output = ::std::result::Result<crate::Response<types::Team>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Team>;
@@ -9101,7 +9969,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeam<'a> {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// A request of [`MiroApi::enterprise_dataclassification_board_get`](crate::MiroApi::enterprise_dataclassification_board_get) (`GET /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationBoardGet<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9110,6 +9981,7 @@ pub struct EnterpriseDataclassificationBoardGet<'a> {
     pub(crate) board_id: &'a str,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> EnterpriseDataclassificationBoardGet<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9142,6 +10014,7 @@ impl<'a> EnterpriseDataclassificationBoardGet<'a> {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardGet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardDataClassificationLabel>,
@@ -9154,7 +10027,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardGet<'a> 
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// A request of [`MiroApi::enterprise_dataclassification_board_set`](crate::MiroApi::enterprise_dataclassification_board_set) (`POST /v2/orgs/{org_id}/teams/{team_id}/boards/{board_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationBoardSet<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9164,6 +10040,7 @@ pub struct EnterpriseDataclassificationBoardSet<'a> {
     pub(crate) body: &'a types::DataClassificationLabelId,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> EnterpriseDataclassificationBoardSet<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9197,6 +10074,7 @@ impl<'a> EnterpriseDataclassificationBoardSet<'a> {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardSet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::BoardDataClassificationLabel>,
@@ -9209,7 +10087,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationBoardSet<'a> 
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// A request of [`MiroApi::enterprise_dataclassification_team_boards_bulk`](crate::MiroApi::enterprise_dataclassification_team_boards_bulk) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationTeamBoardsBulk<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9218,6 +10099,7 @@ pub struct EnterpriseDataclassificationTeamBoardsBulk<'a> {
     pub(crate) body: &'a types::UpdateBoardsDataClassificationLabelRequest,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> EnterpriseDataclassificationTeamBoardsBulk<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9252,6 +10134,7 @@ impl<'a> EnterpriseDataclassificationTeamBoardsBulk<'a> {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamBoardsBulk<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::UpdateBoardsDataClassificationLabel>,
@@ -9267,7 +10150,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamBoardsBul
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// A request of [`MiroApi::enterprise_dataclassification_team_settings_get`](crate::MiroApi::enterprise_dataclassification_team_settings_get) (`GET /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationTeamSettingsGet<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9275,6 +10161,7 @@ pub struct EnterpriseDataclassificationTeamSettingsGet<'a> {
     pub(crate) team_id: &'a str,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> EnterpriseDataclassificationTeamSettingsGet<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9308,6 +10195,7 @@ impl<'a> EnterpriseDataclassificationTeamSettingsGet<'a> {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsGet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DataClassificationTeamSettings>,
@@ -9320,7 +10208,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsG
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 /// A request of [`MiroApi::enterprise_dataclassification_team_settings_set`](crate::MiroApi::enterprise_dataclassification_team_settings_set) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/data-classification-settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `data_classification` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDataclassificationTeamSettingsSet<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9329,6 +10220,7 @@ pub struct EnterpriseDataclassificationTeamSettingsSet<'a> {
     pub(crate) body: &'a types::UpdateTeamSettingsRequest,
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> EnterpriseDataclassificationTeamSettingsSet<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9363,6 +10255,7 @@ impl<'a> EnterpriseDataclassificationTeamSettingsSet<'a> {
     }
 }
 #[cfg(feature = "data_classification")]
+#[cfg_attr(docsrs, doc(cfg(feature = "data_classification")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsSet<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::DataClassificationTeamSettings>,
@@ -9375,7 +10268,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDataclassificationTeamSettingsS
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_teams_get_groups`](crate::MiroApi::enterprise_teams_get_groups) (`GET /v2/orgs/{org_id}/teams/{team_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsGetGroups<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9385,6 +10281,7 @@ pub struct EnterpriseTeamsGetGroups<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseTeamsGetGroups<'a> {
     /// Sets `cursor`: A representation of the position of a user group in the full set of results. It is used to determine the first item of the resulting set. Leave empty to retrieve items from the beginning.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -9428,6 +10325,7 @@ impl<'a> EnterpriseTeamsGetGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroups<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamGroupsPage>,
@@ -9440,6 +10338,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> crate::PagedRequest for EnterpriseTeamsGetGroups<'a> {
     type Item = types::TeamGroup;
     fn into_paging(self) -> crate::Paging {
@@ -9455,7 +10354,10 @@ impl<'a> crate::PagedRequest for EnterpriseTeamsGetGroups<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_teams_create_group`](crate::MiroApi::enterprise_teams_create_group) (`POST /v2/orgs/{org_id}/teams/{team_id}/groups`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsCreateGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9464,6 +10366,7 @@ pub struct EnterpriseTeamsCreateGroup<'a> {
     pub(crate) body: &'a types::CreateTeamGroupRequest,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseTeamsCreateGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9496,6 +10399,7 @@ impl<'a> EnterpriseTeamsCreateGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsCreateGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TeamGroup>;
@@ -9505,7 +10409,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsCreateGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_teams_get_group`](crate::MiroApi::enterprise_teams_get_group) (`GET /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsGetGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9514,6 +10421,7 @@ pub struct EnterpriseTeamsGetGroup<'a> {
     pub(crate) group_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseTeamsGetGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9546,6 +10454,7 @@ impl<'a> EnterpriseTeamsGetGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroup<'a> {
     type Output = ::std::result::Result<crate::Response<types::TeamGroup>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::TeamGroup>;
@@ -9555,7 +10464,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsGetGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_teams_delete_group`](crate::MiroApi::enterprise_teams_delete_group) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseTeamsDeleteGroup<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9564,6 +10476,7 @@ pub struct EnterpriseTeamsDeleteGroup<'a> {
     pub(crate) group_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseTeamsDeleteGroup<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9588,6 +10501,7 @@ impl<'a> EnterpriseTeamsDeleteGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseTeamsDeleteGroup<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -9597,7 +10511,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseTeamsDeleteGroup<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_team_members`](crate::MiroApi::enterprise_get_team_members) (`GET /v2/orgs/{org_id}/teams/{team_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeamMembers<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9608,6 +10525,7 @@ pub struct EnterpriseGetTeamMembers<'a> {
     pub(crate) role: Option<types::EnterpriseGetTeamMembersRole>,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetTeamMembers<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -9657,6 +10575,7 @@ impl<'a> EnterpriseGetTeamMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMembersPage>,
@@ -9669,6 +10588,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> crate::PagedRequest for EnterpriseGetTeamMembers<'a> {
     type Item = types::TeamMember;
     fn into_paging(self) -> crate::Paging {
@@ -9685,7 +10605,10 @@ impl<'a> crate::PagedRequest for EnterpriseGetTeamMembers<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_invite_team_member`](crate::MiroApi::enterprise_invite_team_member) (`POST /v2/orgs/{org_id}/teams/{team_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseInviteTeamMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9694,6 +10617,7 @@ pub struct EnterpriseInviteTeamMember<'a> {
     pub(crate) body: &'a types::TeamMemberInvite,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseInviteTeamMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9726,6 +10650,7 @@ impl<'a> EnterpriseInviteTeamMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseInviteTeamMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMember>,
@@ -9738,7 +10663,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseInviteTeamMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_team_member`](crate::MiroApi::enterprise_get_team_member) (`GET /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeamMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9747,6 +10675,7 @@ pub struct EnterpriseGetTeamMember<'a> {
     pub(crate) member_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetTeamMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9779,6 +10708,7 @@ impl<'a> EnterpriseGetTeamMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMember>,
@@ -9791,7 +10721,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_delete_team_member`](crate::MiroApi::enterprise_delete_team_member) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteTeamMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9800,6 +10733,7 @@ pub struct EnterpriseDeleteTeamMember<'a> {
     pub(crate) member_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseDeleteTeamMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9824,6 +10758,7 @@ impl<'a> EnterpriseDeleteTeamMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeamMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -9833,7 +10768,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteTeamMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_update_team_member`](crate::MiroApi::enterprise_update_team_member) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateTeamMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9843,6 +10781,7 @@ pub struct EnterpriseUpdateTeamMember<'a> {
     pub(crate) body: &'a types::TeamMemberChanges,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseUpdateTeamMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -9876,6 +10815,7 @@ impl<'a> EnterpriseUpdateTeamMember<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamMember>,
@@ -9888,7 +10828,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamMember<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_get_projects`](crate::MiroApi::enterprise_get_projects) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjects<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9898,6 +10841,7 @@ pub struct EnterpriseGetProjects<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseGetProjects<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -9941,6 +10885,7 @@ impl<'a> EnterpriseGetProjects<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjects<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectPage>,
@@ -9953,6 +10898,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjects<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> crate::PagedRequest for EnterpriseGetProjects<'a> {
     type Item = types::Project;
     fn into_paging(self) -> crate::Paging {
@@ -9968,7 +10914,10 @@ impl<'a> crate::PagedRequest for EnterpriseGetProjects<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_create_project`](crate::MiroApi::enterprise_create_project) (`POST /v2/orgs/{org_id}/teams/{team_id}/projects`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseCreateProject<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -9977,6 +10926,7 @@ pub struct EnterpriseCreateProject<'a> {
     pub(crate) body: &'a types::CreateProjectRequest,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseCreateProject<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10009,6 +10959,7 @@ impl<'a> EnterpriseCreateProject<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseCreateProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Project>;
@@ -10018,7 +10969,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseCreateProject<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_get_project`](crate::MiroApi::enterprise_get_project) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProject<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10027,6 +10981,7 @@ pub struct EnterpriseGetProject<'a> {
     pub(crate) project_id: &'a str,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseGetProject<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10056,6 +11011,7 @@ impl<'a> EnterpriseGetProject<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Project>;
@@ -10065,7 +11021,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProject<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_delete_project`](crate::MiroApi::enterprise_delete_project) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteProject<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10074,6 +11033,7 @@ pub struct EnterpriseDeleteProject<'a> {
     pub(crate) project_id: &'a str,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseDeleteProject<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10098,6 +11058,7 @@ impl<'a> EnterpriseDeleteProject<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProject<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -10107,7 +11068,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProject<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_update_project`](crate::MiroApi::enterprise_update_project) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateProject<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10117,6 +11081,7 @@ pub struct EnterpriseUpdateProject<'a> {
     pub(crate) body: &'a types::UpdateProjectRequest,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseUpdateProject<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10150,6 +11115,7 @@ impl<'a> EnterpriseUpdateProject<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProject<'a> {
     type Output = ::std::result::Result<crate::Response<types::Project>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, types::Project>;
@@ -10159,7 +11125,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProject<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_get_project_members`](crate::MiroApi::enterprise_get_project_members) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjectMembers<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10170,6 +11139,7 @@ pub struct EnterpriseGetProjectMembers<'a> {
     pub(crate) limit: Option<u32>,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseGetProjectMembers<'a> {
     /// Sets `cursor`: An indicator of the position of a page in the full set of results. To obtain the first page leave it empty. To obtain subsequent pages set it to the value returned in the cursor field of the previous request.
     pub fn cursor(mut self, value: &'a str) -> Self {
@@ -10214,6 +11184,7 @@ impl<'a> EnterpriseGetProjectMembers<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMembers<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMemberPage>,
@@ -10226,6 +11197,7 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMembers<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> crate::PagedRequest for EnterpriseGetProjectMembers<'a> {
     type Item = types::ProjectMember;
     fn into_paging(self) -> crate::Paging {
@@ -10244,7 +11216,10 @@ impl<'a> crate::PagedRequest for EnterpriseGetProjectMembers<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_add_project_member`](crate::MiroApi::enterprise_add_project_member) (`POST /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseAddProjectMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10254,6 +11229,7 @@ pub struct EnterpriseAddProjectMember<'a> {
     pub(crate) body: &'a types::AddProjectMemberRequest,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseAddProjectMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10287,6 +11263,7 @@ impl<'a> EnterpriseAddProjectMember<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseAddProjectMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMember>,
@@ -10299,7 +11276,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseAddProjectMember<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_get_project_member`](crate::MiroApi::enterprise_get_project_member) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjectMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10309,6 +11289,7 @@ pub struct EnterpriseGetProjectMember<'a> {
     pub(crate) member_id: &'a str,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseGetProjectMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10342,6 +11323,7 @@ impl<'a> EnterpriseGetProjectMember<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMember>,
@@ -10354,7 +11336,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectMember<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_delete_project_member`](crate::MiroApi::enterprise_delete_project_member) (`DELETE /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseDeleteProjectMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10364,6 +11349,7 @@ pub struct EnterpriseDeleteProjectMember<'a> {
     pub(crate) member_id: &'a str,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseDeleteProjectMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10389,6 +11375,7 @@ impl<'a> EnterpriseDeleteProjectMember<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProjectMember<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;
@@ -10398,7 +11385,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseDeleteProjectMember<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_update_project_member`](crate::MiroApi::enterprise_update_project_member) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/members/{member_id}`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateProjectMember<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10409,6 +11399,7 @@ pub struct EnterpriseUpdateProjectMember<'a> {
     pub(crate) body: &'a types::UpdateProjectMemberRequest,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseUpdateProjectMember<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10443,6 +11434,7 @@ impl<'a> EnterpriseUpdateProjectMember<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectMember<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectMember>,
@@ -10455,7 +11447,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectMember<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_get_project_settings`](crate::MiroApi::enterprise_get_project_settings) (`GET /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetProjectSettings<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10464,6 +11459,7 @@ pub struct EnterpriseGetProjectSettings<'a> {
     pub(crate) project_id: &'a str,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseGetProjectSettings<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10496,6 +11492,7 @@ impl<'a> EnterpriseGetProjectSettings<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectSettings>,
@@ -10508,7 +11505,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetProjectSettings<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 /// A request of [`MiroApi::enterprise_update_project_settings`](crate::MiroApi::enterprise_update_project_settings) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/projects/{project_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `projects` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateProjectSettings<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10518,6 +11518,7 @@ pub struct EnterpriseUpdateProjectSettings<'a> {
     pub(crate) body: &'a types::UpdateProjectSettingsRequest,
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> EnterpriseUpdateProjectSettings<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10551,6 +11552,7 @@ impl<'a> EnterpriseUpdateProjectSettings<'a> {
     }
 }
 #[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::ProjectSettings>,
@@ -10563,7 +11565,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateProjectSettings<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_get_team_settings`](crate::MiroApi::enterprise_get_team_settings) (`GET /v2/orgs/{org_id}/teams/{team_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseGetTeamSettings<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10571,6 +11576,7 @@ pub struct EnterpriseGetTeamSettings<'a> {
     pub(crate) team_id: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseGetTeamSettings<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10602,6 +11608,7 @@ impl<'a> EnterpriseGetTeamSettings<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamSettings>,
@@ -10614,7 +11621,10 @@ impl<'a> ::std::future::IntoFuture for EnterpriseGetTeamSettings<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_update_team_settings`](crate::MiroApi::enterprise_update_team_settings) (`PATCH /v2/orgs/{org_id}/teams/{team_id}/settings`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterpriseUpdateTeamSettings<'a> {
     pub(crate) api: &'a crate::MiroApi,
@@ -10623,6 +11633,7 @@ pub struct EnterpriseUpdateTeamSettings<'a> {
     pub(crate) body: &'a types::TeamSettingsChanges,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterpriseUpdateTeamSettings<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10655,6 +11666,7 @@ impl<'a> EnterpriseUpdateTeamSettings<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamSettings<'a> {
     type Output = ::std::result::Result<
         crate::Response<types::TeamSettings>,
@@ -10667,13 +11679,17 @@ impl<'a> ::std::future::IntoFuture for EnterpriseUpdateTeamSettings<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 /// A request of [`MiroApi::enterprise_post_user_sessions_reset`](crate::MiroApi::enterprise_post_user_sessions_reset) (`POST /v2/sessions/reset_all`): set its optional parameters, then `.await` it (or call [`send`](Self::send)).
+///
+/// Available with the `enterprise` feature of `miro-api`.
 #[must_use = "a request does nothing until it is awaited or sent"]
 pub struct EnterprisePostUserSessionsReset<'a> {
     pub(crate) api: &'a crate::MiroApi,
     pub(crate) email: &'a str,
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> EnterprisePostUserSessionsReset<'a> {
     /// Sends the request: a future of the response (what `.await` on the request does).
     #[inline]
@@ -10698,6 +11714,7 @@ impl<'a> EnterprisePostUserSessionsReset<'a> {
     }
 }
 #[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl<'a> ::std::future::IntoFuture for EnterprisePostUserSessionsReset<'a> {
     type Output = ::std::result::Result<crate::Response<()>, crate::Error>;
     type IntoFuture = crate::ResponseFuture<'a, ()>;

@@ -9,13 +9,48 @@
 //! success status and a body valid against its schema, generated from the spec
 //! (see [`fallback`]).
 //!
-//! ```no_run
-//! # async fn demo() -> miro_emulator::Result<()> {
-//! let emu = miro_emulator::Emulator::builder().start().await?;
-//! let base = emu.base_url(); // e.g. http://127.0.0.1:41234
-//! let token = emu.access_token(); // "emulator-token"
+//! # Example: a client under test, an injected fault, the request log
 //!
-//! // ... point a client at `base` with `Authorization: Bearer {token}` ...
+//! Start it in the test, point the client under test at [`RunningEmulator::base_url`] with
+//! [`RunningEmulator::access_token`], then check what the emulator now holds and what it
+//! received. Any HTTP client will do (here reqwest; with `miro-api`, set
+//! `MiroApi::builder().base_url(..)`):
+//!
+//! ```
+//! use miro_emulator::{Emulator, Fault, FaultKind};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let emu = Emulator::start().await?; // 127.0.0.1, a free port
+//! let http = reqwest::Client::new();
+//! let boards = format!("{}/v2/boards", emu.base_url());
+//!
+//! // The client under test creates a board; the emulator keeps it.
+//! let created: serde_json::Value = http
+//!     .post(&boards)
+//!     .bearer_auth(emu.access_token())
+//!     .json(&serde_json::json!({"name": "Plans"}))
+//!     .send()
+//!     .await?
+//!     .error_for_status()?
+//!     .json()
+//!     .await?;
+//! assert_eq!(created["name"], "Plans");
+//! assert_eq!(emu.board_count(), 1);
+//!
+//! // Without a valid token: Miro's 401 body.
+//! let denied = http.get(&boards).bearer_auth("wrong").send().await?;
+//! assert_eq!(denied.status(), 401);
+//!
+//! // A fault on one route: does the client survive a 503?
+//! let fault = emu.inject_fault(Fault::new(FaultKind::ServerError(503)).on("GET /v2/boards"))?;
+//! let failed = http.get(&boards).bearer_auth(emu.access_token()).send().await?;
+//! assert_eq!(failed.status(), 503);
+//! emu.remove_fault(fault);
+//!
+//! // Every request is logged (secrets redacted), for assertions on what was sent.
+//! let log = emu.requests();
+//! assert!(log.iter().any(|r| r.method == "POST" && r.path == "/v2/boards"));
 //! emu.shutdown().await;
 //! # Ok(()) }
 //! ```

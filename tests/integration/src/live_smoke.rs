@@ -191,18 +191,8 @@ pub async fn run(api: &MiroApi, board_id: &str) -> Report {
         }
     }
 
-    let frame = FrameCreateRequest {
-        data: FrameChanges {
-            title: Some("miro-rs smoke frame".into()),
-            ..Default::default()
-        },
-        geometry: Some(GeometryNoRotation {
-            width: Some(800.0),
-            height: Some(600.0),
-        }),
-        position: None,
-        style: None,
-    };
+    let frame = FrameCreateRequest::new(FrameChanges::default().title("miro-rs smoke frame"))
+        .geometry(GeometryNoRotation::default().width(800.0).height(600.0));
     let frame = report
         .step(
             "create frame",

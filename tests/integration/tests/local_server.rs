@@ -159,10 +159,7 @@ async fn multipart_uploads_carry_the_right_parts() {
         json!({"data": [], "type": "bulk-list"}),
     );
     let png = b"\x89PNG\r\n\x1a\nfake image bytes".to_vec();
-    let data = types::UploadFileFromDeviceData {
-        title: Some("Diagram".into()),
-        ..Default::default()
-    };
+    let data = types::UploadFileFromDeviceData::default().title("Diagram");
     let created = api
         .create_image_item_using_local_file("b1", FilePart::from_bytes(png.clone(), "diagram.png"))
         .data(&data)

@@ -13,10 +13,7 @@ async fn setup() -> (RunningEmulator, MiroApi, String) {
         .access_token(emu.access_token())
         .build();
     let board = api
-        .create_board(&types::BoardChanges {
-            name: Some("Roadmap".into()),
-            ..Default::default()
-        })
+        .create_board(&types::BoardChanges::default().name("Roadmap"))
         .await
         .unwrap()
         .id
@@ -42,10 +39,7 @@ fn body<T: serde::de::DeserializeOwned>(value: Value) -> T {
 #[tokio::test]
 async fn a_description_only_board_update_keeps_the_name() {
     let (emu, api, board) = setup().await;
-    let update = types::BoardChanges {
-        description: Some("Q3 plans".into()),
-        ..Default::default()
-    };
+    let update = types::BoardChanges::default().description("Q3 plans");
     let updated = api.update_board(&board, &update).await.unwrap();
     assert_eq!(last_patch(&emu), json!({"description": "Q3 plans"}));
     assert_eq!(updated.name, "Roadmap");
@@ -64,13 +58,8 @@ async fn a_content_only_sticky_note_update_keeps_the_shape() {
         )
         .await
         .unwrap();
-    let update = types::StickyNoteUpdateRequest {
-        data: Some(types::StickyNoteData {
-            content: Some("b".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let update = types::StickyNoteUpdateRequest::default()
+        .data(types::StickyNoteData::default().content("b"));
     let updated = api
         .update_sticky_note_item(&board, &note.id, &update)
         .await
@@ -95,13 +84,8 @@ async fn a_content_only_shape_update_keeps_the_shape() {
         )
         .await
         .unwrap();
-    let update = types::ShapeUpdateRequest {
-        data: Some(types::ShapeDataForUpdate {
-            content: Some("end".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let update = types::ShapeUpdateRequest::default()
+        .data(types::ShapeDataForUpdate::default().content("end"));
     let updated = api
         .update_shape_item(&board, &shape.id, &update)
         .await
@@ -122,13 +106,8 @@ async fn a_title_only_frame_update_keeps_the_format() {
         )
         .await
         .unwrap();
-    let update = types::FrameUpdateRequest {
-        data: Some(types::FrameChanges {
-            title: Some("Sprint 2".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let update =
+        types::FrameUpdateRequest::default().data(types::FrameChanges::default().title("Sprint 2"));
     let updated = api
         .update_frame_item(&board, &frame.id, &update)
         .await
@@ -164,13 +143,8 @@ async fn an_x_only_position_update_keeps_y() {
         )
         .await
         .unwrap();
-    let update = types::CardUpdateRequest {
-        position: Some(types::PositionChange {
-            x: Some(400.0),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let update =
+        types::CardUpdateRequest::default().position(types::PositionChange::default().x(400.0));
     let updated = api
         .update_card_item(&board, &card.id, &update)
         .await
@@ -190,13 +164,8 @@ async fn a_description_only_app_card_update_keeps_the_title_and_status() {
         )
         .await
         .unwrap();
-    let update = types::AppCardUpdateRequest {
-        data: Some(types::AppCardDataChanges {
-            description: Some("Ships on Friday".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let update = types::AppCardUpdateRequest::default()
+        .data(types::AppCardDataChanges::default().description("Ships on Friday"));
     let updated = api
         .update_app_card_item(&board, &card.id, &update)
         .await
