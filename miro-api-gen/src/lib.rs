@@ -11,6 +11,7 @@
 
 pub mod area;
 pub mod bodies;
+pub mod cli;
 pub mod conversions;
 pub mod doc_examples;
 pub mod emulator_data;
@@ -194,6 +195,23 @@ pub fn generate(
         ],
     );
     let signatures = harness::signatures(&processed.methods);
+    let cli_commands = format_items(
+        parse_items(cli::table(
+            &fixed,
+            &ops,
+            &processed.signatures,
+            &signatures,
+        )?)?,
+        vec![
+            syn::parse_quote!(#![allow(clippy::all)]),
+            syn::parse_quote!(#![doc = " The command table of `miro`: one entry per operation of the pinned spec, and the check of each JSON body against its typed request."]),
+        ],
+    );
+    let cli_mod = format!(
+        "{head}//! Code generated from the pinned spec: the command table.\n\n\
+         #[rustfmt::skip]\n\
+         pub mod commands;\n"
+    );
     let harness_src = format_items(
         parse_items(harness::harness(&fixed, &ops, &signatures)?)?,
         vec![
@@ -287,6 +305,14 @@ pub fn generate(
         GeneratedFile {
             path: harness::PATH,
             contents: format!("{head}{harness_src}"),
+        },
+        GeneratedFile {
+            path: cli::MOD_PATH,
+            contents: cli_mod,
+        },
+        GeneratedFile {
+            path: cli::PATH,
+            contents: format!("{head}{cli_commands}"),
         },
         GeneratedFile {
             path: request_types::PATH,
