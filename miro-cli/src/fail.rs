@@ -20,6 +20,9 @@ pub mod code {
     pub const REQUEST: u8 = 7;
     /// The request could not be sent or its answer not read in time (network, timeout).
     pub const NETWORK: u8 = 8;
+    /// Not an exit code: the reader of stdout went away (`miro ... | head`), which ends the
+    /// command quietly with 0.
+    pub(crate) const CLOSED_OUTPUT: u8 = 255;
 }
 
 /// A failure of a command: its message (for stderr) and its exit code.
@@ -50,9 +53,14 @@ impl Failure {
         Failure::new(code::OTHER, message)
     }
 
-    /// Prints the failure and gives the exit code.
+    /// Prints the failure and gives the exit code. A closed stdout (`miro ... | head`) ends
+    /// the command quietly.
     pub fn report(&self) -> ExitCode {
-        eprintln!("miro: {}", self.message);
+        if self.code == code::CLOSED_OUTPUT {
+            return ExitCode::SUCCESS;
+        }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "miro: {}", self.message);
         ExitCode::from(self.code)
     }
 }
@@ -101,6 +109,9 @@ impl From<miro_api::Error> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure::new(code::CLOSED_OUTPUT, "");
+        }
         Failure::other(e.to_string())
     }
 }
