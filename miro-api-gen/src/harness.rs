@@ -108,12 +108,16 @@ fn query_default(spec: &Value, param: &Value, name: &str) -> Value {
     synth.value(&schema, Some(name))
 }
 
+/// One call's match arm, its synthesized body (if any) and its required query parameters
+/// (wire name, JSON text).
+type CallArm = (TokenStream, Option<Value>, Vec<(String, String)>);
+
 /// One call: the statements preparing the arguments and the call itself.
 fn call_arm(
     spec: &Value,
     op: &Operation,
     params: &[(String, Type)],
-) -> Result<(TokenStream, Option<Value>, Vec<(String, String)>), GenError> {
+) -> Result<CallArm, GenError> {
     let mut required_queries = Vec::new();
     let fn_ident = format_ident!("{}", op.fn_name);
     let n_path = op.path_params.len();

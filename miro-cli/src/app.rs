@@ -194,7 +194,7 @@ fn value_arg(p: &Param, help_prefix: &str, required: bool) -> Arg {
         match p.kind {
             Kind::Integer => clap::value_parser!(i64).into(),
             Kind::Number => clap::value_parser!(f64).into(),
-            Kind::Boolean => clap::value_parser!(bool).into(),
+            Kind::Boolean => clap::value_parser!(bool),
             _ => ValueParser::string(),
         }
     };

@@ -71,9 +71,7 @@ fn flag_values(m: &ArgMatches, p: &Param) -> Vec<String> {
 
 /// A flag's value as the JSON value of a body field.
 fn flag_json(m: &ArgMatches, p: &Param) -> Option<Value> {
-    if m.value_source(p.flag).is_none() {
-        return None;
-    }
+    m.value_source(p.flag)?;
     Some(match p.kind {
         Kind::Integer if p.values.is_empty() => Value::from(*m.get_one::<i64>(p.flag)?),
         Kind::Number if p.values.is_empty() => Value::from(*m.get_one::<f64>(p.flag)?),
