@@ -118,8 +118,10 @@ pub fn action_name(op: &Operation, area: &str) -> String {
         let after_preposition = i > 0 && PREPOSITIONS.contains(&rest[i - 1].as_str());
         let of_area = area_words.contains(singular(w));
         if !after_preposition && (NOISE.contains(&w.as_str()) || of_area) {
-            if of_area && w.ends_with('s') && w.len() > 3 && w != "settings" {
-                plural_dropped = true;
+            // The last area word dropped is the object: `get-team-members` lists,
+            // `get-groups-team` (a team of a group) gets one.
+            if of_area {
+                plural_dropped = w.ends_with('s') && w.len() > 3 && w != "settings";
             }
             continue;
         }

@@ -113,11 +113,7 @@ fn query_default(spec: &Value, param: &Value, name: &str) -> Value {
 type CallArm = (TokenStream, Option<Value>, Vec<(String, String)>);
 
 /// One call: the statements preparing the arguments and the call itself.
-fn call_arm(
-    spec: &Value,
-    op: &Operation,
-    params: &[(String, Type)],
-) -> Result<CallArm, GenError> {
+fn call_arm(spec: &Value, op: &Operation, params: &[(String, Type)]) -> Result<CallArm, GenError> {
     let mut required_queries = Vec::new();
     let fn_ident = format_ident!("{}", op.fn_name);
     let n_path = op.path_params.len();

@@ -6,7 +6,8 @@
 //! call per method, multipart uploads); [`operations`] emits the operations table;
 //! [`emulator_data`] the emulator's built-in answers, [`harness`] the all-operations test
 //! harness and [`request_types`] the request types with their smallest values, all from values
-//! [`synth`] derives from the schemas; prettyplease formats.
+//! [`synth`] derives from the schemas; [`cli`] the command table of the `miro` command line;
+//! prettyplease formats.
 //! `cargo xtask gen` is a thin command line over [`generate`].
 
 pub mod area;

@@ -269,3 +269,41 @@ pub fn operation(c: &'static Command) -> Clap {
     }
     cmd.arg(dry_run_arg())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_whole_tree_passes_clap_checks() {
+        // Duplicate flags or aliases, bad defaults: clap's own assertions, over every command.
+        build(None).debug_assert();
+    }
+
+    #[test]
+    fn help_is_plain_text() {
+        for c in COMMANDS {
+            let texts = c
+                .path_params
+                .iter()
+                .chain(c.query_params)
+                .chain(c.body_fields)
+                .map(|p| p.help)
+                .chain([c.help, c.summary]);
+            for t in texts {
+                for tag in ["<br", "<p>", "</", "<a ", "<b>", "&nbsp;", "&lt;"] {
+                    assert!(!t.contains(tag), "{} {}: {tag} in {t:?}", c.area, c.action);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_operation_has_one_command() {
+        let mut names: Vec<(&str, &str)> = COMMANDS.iter().map(|c| (c.area, c.action)).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), COMMANDS.len());
+        assert_eq!(COMMANDS.len(), miro_api::operations::OPERATIONS.len());
+    }
+}

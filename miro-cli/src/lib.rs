@@ -39,7 +39,8 @@ pub fn main_entry() -> ExitCode {
     let known_area = area_hint
         .as_deref()
         .filter(|a| COMMANDS.iter().any(|c| c.area == *a));
-    let matches = match app::build(known_area).try_get_matches_from(&args) {
+    // No area named (`miro --help`, `miro login`): no operation commands at all.
+    let matches = match app::build(Some(known_area.unwrap_or(""))).try_get_matches_from(&args) {
         Ok(m) => m,
         Err(e) => {
             let _ = e.print();

@@ -463,6 +463,11 @@ async fn login_signs_in_through_the_emulator_then_logout_revokes() {
     assert_eq!(info["user"]["id"].as_str(), Some(emu.user_id().as_str()));
 
     // Logout revokes at the emulator and forgets the login.
+    let stored: Value = serde_json::from_slice(&std::fs::read(&tokens).unwrap()).unwrap();
+    let access = stored["users"][emu.user_id()]["access_token"]
+        .as_str()
+        .expect("the stored access token")
+        .to_string();
     let mut cmd = miro(&base, None);
     cmd.env("MIRO_CONFIG_DIR", config.path()).arg("logout");
     let out = output(cmd).await;
@@ -470,6 +475,11 @@ async fn login_signs_in_through_the_emulator_then_logout_revokes() {
     assert!(!config.path().join("login.json").exists());
     let out = output(whoami(config.path())).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let mut cmd = miro(&base, Some(&access));
+    cmd.arg("whoami");
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(3), "the revoked token is refused");
+    assert!(!text(&out.stderr).contains(&access), "no token in errors");
 }
 
 #[test]

@@ -7651,7 +7651,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         area: "user-group-to-teams",
         area_title: "Enterprise: organizations, teams and user groups",
-        action: "groups-get-teams",
+        action: "list",
         id: "enterprise-groups-get-teams",
         http_method: "GET",
         path: "/v2/orgs/{org_id}/groups/{group_id}/teams",
@@ -7715,7 +7715,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         area: "user-group-to-teams",
         area_title: "Enterprise: organizations, teams and user groups",
-        action: "groups-get-team",
+        action: "get",
         id: "enterprise-groups-get-team",
         http_method: "GET",
         path: "/v2/orgs/{org_id}/groups/{group_id}/teams/{team_id}",
@@ -8610,7 +8610,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         area: "team-user-groups",
         area_title: "Enterprise: organizations, teams and user groups",
-        action: "teams-get-groups",
+        action: "list",
         id: "enterprise-teams-get-groups",
         http_method: "GET",
         path: "/v2/orgs/{org_id}/teams/{team_id}/groups",
@@ -8792,7 +8792,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         area: "team-user-groups",
         area_title: "Enterprise: organizations, teams and user groups",
-        action: "teams-get-group",
+        action: "get",
         id: "enterprise-teams-get-group",
         http_method: "GET",
         path: "/v2/orgs/{org_id}/teams/{team_id}/groups/{group_id}",
