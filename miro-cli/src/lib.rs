@@ -8,6 +8,8 @@
 //! against the operation's typed request before anything is sent, and sent as given.
 //! Run `miro --help`, or see the README for a session against the offline emulator.
 
+#![warn(missing_docs)]
+
 mod app;
 mod auth;
 pub mod body;
