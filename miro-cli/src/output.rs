@@ -230,7 +230,13 @@ fn columns_of(v: &Value) -> Vec<String> {
             cols.push(first.into());
         }
     }
-    for (k, x) in o {
+    // What tells rows apart first (an item's `data`, a name or title), then the rest.
+    const FIRST: &[&str] = &["data", "name", "title", "role", "email", "status"];
+    let ordered = FIRST
+        .iter()
+        .filter_map(|k| o.get_key_value(*k))
+        .chain(o.iter().filter(|(k, _)| !FIRST.contains(&k.as_str())));
+    for (k, x) in ordered {
         if cols.len() >= Table::MAX_COLUMNS {
             break;
         }
