@@ -275,6 +275,61 @@ async fn all_walks_a_thousand_items_as_ndjson_and_resumes_from_a_cursor() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 990);
 
+    // A walk that fails midway names the cursor to resume from; resuming there gives the rest,
+    // each item once. The child is stopped by a full stdout pipe, the fault set, then the
+    // pipe drained: the next page is refused.
+    let mut cmd = miro(&base, Some(&token));
+    cmd.args(["items", "list", "--board", &board, "--all", "--limit", "10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let fault = emu
+        .inject_fault(
+            miro_emulator::Fault::new(miro_emulator::FaultKind::ServerError(400))
+                .on("GET /v2/boards/{board_id}/items"),
+        )
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    emu.remove_fault(fault);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let cursor = err
+        .split("resume with --cursor ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no cursor to resume from: {err}"))
+        .to_string();
+    let mut cmd = miro(&base, Some(&token));
+    cmd.args([
+        "items", "list", "--board", &board, "--all", "--limit", "10", "--cursor", &cursor,
+    ]);
+    let rest = output(cmd).await;
+    assert!(rest.status.success(), "{}", text(&rest.stderr));
+    let mut resumed: Vec<String> = text(&out.stdout)
+        .lines()
+        .chain(text(&rest.stdout).lines())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        text(&out.stdout).lines().count() < 1000,
+        "the walk stopped midway"
+    );
+    resumed.sort();
+    resumed.dedup();
+    assert_eq!(
+        resumed.len(),
+        1000,
+        "interrupted + resumed = every item once"
+    );
+
     // The same walk through `miro api --paginate`.
     let mut cmd = miro(&base, Some(&token));
     cmd.args([
