@@ -431,6 +431,36 @@ async fn bodies_from_stdin_are_sent_as_given_and_wrong_ones_are_refused() {
     );
     assert!(!printed.contains(&token) && !text(&out.stderr).contains(&token));
 
+    // An offset walk (boards), as NDJSON and as a table.
+    let mut cmd = miro(&base, Some(&token));
+    cmd.args(["boards", "create", "--name", "second"]);
+    assert!(output(cmd).await.status.success());
+    let mut cmd = miro(&base, Some(&token));
+    cmd.args(["boards", "list", "--all", "--limit", "1"]);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let names: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let mut cmd = miro(&base, Some(&token));
+    cmd.args([
+        "boards", "list", "--all", "--limit", "1", "--output", "table",
+    ]);
+    let table = text(&output(cmd).await.stdout);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 3, "a header and two rows: {table}");
+    assert!(
+        rows[0].starts_with("ID") && table.contains("second"),
+        "{table}"
+    );
+
     // No token at all: the auth exit code.
     let empty = tempfile::tempdir().unwrap();
     let mut cmd = miro(&base, None);
