@@ -108,12 +108,13 @@ fn query_default(spec: &Value, param: &Value, name: &str) -> Value {
     synth.value(&schema, Some(name))
 }
 
+/// One call's match arm, its synthesized body (if any) and its required query parameters
+/// (wire name, JSON text).
+type CallArm = (TokenStream, Option<Value>, Vec<(String, String)>);
+
 /// One call: the statements preparing the arguments and the call itself.
-fn call_arm(
-    spec: &Value,
-    op: &Operation,
-    params: &[(String, Type)],
-) -> Result<(TokenStream, Option<Value>), GenError> {
+fn call_arm(spec: &Value, op: &Operation, params: &[(String, Type)]) -> Result<CallArm, GenError> {
+    let mut required_queries = Vec::new();
     let fn_ident = format_ident!("{}", op.fn_name);
     let n_path = op.path_params.len();
     let spec_params = parameters(spec, op);
@@ -220,6 +221,7 @@ fn call_arm(
                 })?;
             let wire = param["name"].as_str().unwrap_or(name);
             let default = json_text(&query_default(spec, param, wire));
+            required_queries.push((wire.to_string(), default.clone()));
             if is_str_ref(ty) {
                 stmts.push(quote!(
                     let #var: ::std::string::String = typed(#wire, query_arg(args, #wire, #default)?)?;
@@ -238,7 +240,7 @@ fn call_arm(
             ::std::result::Result::Ok(response.status().as_u16())
         }
     };
-    Ok((arm, default_body))
+    Ok((arm, default_body, required_queries))
 }
 
 /// The harness's source, for [`PATH`].
@@ -250,11 +252,17 @@ pub fn harness(
     let mut arms = Vec::new();
     let mut names = Vec::new();
     let mut bodies = Vec::new();
+    let mut queries = Vec::new();
     for op in ops {
         let Some((_, params)) = signatures.iter().find(|(n, _)| *n == op.fn_name) else {
             return Err(GenError::Syntax(format!("no method for {}", op.fn_name)));
         };
-        let (arm, body) = call_arm(spec, op, params)?;
+        let (arm, body, required) = call_arm(spec, op, params)?;
+        if !required.is_empty() {
+            let id = &op.id;
+            let pairs = required.iter().map(|(n, v)| quote!((#n, #v)));
+            queries.push(quote!((#id, &[#(#pairs),*])));
+        }
         arms.push(arm);
         names.push(op.fn_name.clone());
         if let Some(b) = body {
@@ -389,6 +397,10 @@ pub fn harness(
 
         /// The synthesized JSON body (for uploads: JSON part) of each operation that has one.
         pub static DEFAULT_BODIES: &[(&str, &str)] = &[#(#bodies),*];
+
+        /// The synthesized required query parameters of each operation that has some: wire
+        /// name and JSON value.
+        pub static REQUIRED_QUERIES: &[(&str, &[(&str, &str)])] = &[#(#queries),*];
 
         /// The synthesized body of an operation, by operationId.
         pub fn default_body(operation_id: &str) -> ::std::option::Option<Value> {

@@ -6,11 +6,13 @@
 //! call per method, multipart uploads); [`operations`] emits the operations table;
 //! [`emulator_data`] the emulator's built-in answers, [`harness`] the all-operations test
 //! harness and [`request_types`] the request types with their smallest values, all from values
-//! [`synth`] derives from the schemas; prettyplease formats.
+//! [`synth`] derives from the schemas; [`cli`] the command table of the `miro` command line;
+//! prettyplease formats.
 //! `cargo xtask gen` is a thin command line over [`generate`].
 
 pub mod area;
 pub mod bodies;
+pub mod cli;
 pub mod conversions;
 pub mod doc_examples;
 pub mod emulator_data;
@@ -217,6 +219,23 @@ pub fn generate(
         ],
     );
     let signatures = harness::signatures(&processed.methods);
+    let cli_commands = format_items(
+        parse_items(cli::table(
+            &fixed,
+            &ops,
+            &processed.signatures,
+            &signatures,
+        )?)?,
+        vec![
+            syn::parse_quote!(#![allow(clippy::all)]),
+            syn::parse_quote!(#![doc = " The command table of `miro`: one entry per operation of the pinned spec, and the check of each JSON body against its typed request."]),
+        ],
+    );
+    let cli_mod = format!(
+        "{head}//! Code generated from the pinned spec: the command table.\n\n\
+         #[rustfmt::skip]\n\
+         pub mod commands;\n"
+    );
     let harness_src = format_items(
         parse_items(harness::harness(&fixed, &ops, &signatures)?)?,
         vec![
@@ -310,6 +329,14 @@ pub fn generate(
         GeneratedFile {
             path: harness::PATH,
             contents: format!("{head}{harness_src}"),
+        },
+        GeneratedFile {
+            path: cli::MOD_PATH,
+            contents: cli_mod,
+        },
+        GeneratedFile {
+            path: cli::PATH,
+            contents: format!("{head}{cli_commands}"),
         },
         GeneratedFile {
             path: request_types::PATH,

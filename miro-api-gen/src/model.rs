@@ -381,7 +381,7 @@ pub fn param_doc(html: &str) -> String {
 /// Drops the instructions for Miro's website ("To try out this API in our documentation: 1. In
 /// the BODY PARAMS section...", with their figure captions): they describe a web page, not this
 /// client.
-fn without_website_instructions(text: &str) -> String {
+pub(crate) fn without_website_instructions(text: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     let mut skipping = false;
     for line in text.lines() {

@@ -16,7 +16,8 @@ use miro_api_gen::{generate, report, spec};
 const USAGE: &str = "usage: cargo xtask gen [--check] [--spec PATH] [--report [OLD NEW]]
        cargo xtask test [ARGS..]
 
-  gen                 regenerate miro-api/src/generated from the pinned spec
+  gen                 regenerate miro-api/src/generated, miro-cli/src/generated and the
+                      emulator's and tests' generated tables from the pinned spec
   gen --check         regenerate in memory; fail with a summary if the committed files differ
   gen --spec PATH     take the spec from PATH (a file, or a directory holding the pinned file);
                       MIRO_OPENAPI_SPEC does the same. Otherwise openapi/.cache/, then a download.

@@ -483,6 +483,39 @@ pub static DEFAULT_BODIES: &[(&str, &str)] = &[
     ("enterprise-update-project-settings", "{}"),
     ("enterprise-update-team-settings", "{}"),
 ];
+/// The synthesized required query parameters of each operation that has some: wire
+/// name and JSON value.
+pub static REQUIRED_QUERIES: &[(&str, &[(&str, &str)])] = &[
+    ("revoke-token", &[("access_token", "\"access_token\"")]),
+    ("get-metrics", &[("endDate", "\"2024-01-15\""), ("startDate", "\"2024-01-15\"")]),
+    (
+        "enterprise-get-audit-logs",
+        &[
+            ("createdAfter", "\"2023-03-30T17:26:50.000Z\""),
+            ("createdBefore", "\"2023-04-30T17:26:50.000Z\""),
+        ],
+    ),
+    ("copy-board", &[("copy_from", "\"copy_from\"")]),
+    ("get-items-within-frame", &[("parent_item_id", "\"3458764517517819001\"")]),
+    ("get-items-by-tag", &[("tag_id", "\"3458764517517819001\"")]),
+    ("remove-tag-from-item", &[("tag_id", "\"3458764517517819001\"")]),
+    ("attach-tag-to-item", &[("tag_id", "\"3458764517517819001\"")]),
+    ("getItemsByGroupId", &[("group_item_id", "\"3458764517517819001\"")]),
+    ("deleteGroup", &[("delete_items", "false")]),
+    (
+        "enterprise-get-ai-interaction-logs",
+        &[("from", "\"2026-01-30T17:26:50Z\""), ("to", "\"2036-03-30T17:26:50Z\"")],
+    ),
+    (
+        "enterprise-create-board-export",
+        &[("request_id", "\"92343229-c532-446d-b8cb-2f155bedb807\"")],
+    ),
+    (
+        "enterprise-board-content-item-logs-fetch",
+        &[("from", "\"2022-03-30T17:26:50Z\""), ("to", "\"2023-03-30T17:26:50Z\"")],
+    ),
+    ("enterprise-post-user-sessions-reset", &[("email", "\"john.smith@example.com\"")]),
+];
 /// The synthesized body of an operation, by operationId.
 pub fn default_body(operation_id: &str) -> ::std::option::Option<Value> {
     DEFAULT_BODIES

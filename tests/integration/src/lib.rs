@@ -13,6 +13,7 @@ pub mod scripted;
 pub mod request_types;
 #[rustfmt::skip]
 pub mod spec_examples;
+pub mod walk_world;
 
 use std::path::PathBuf;
 
