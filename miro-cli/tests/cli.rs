@@ -197,6 +197,13 @@ async fn every_operation_runs_through_its_command() {
                 if !matches!(req.status, Some(200..=299)) {
                     failures.push(format!("{}: status {:?}", op.id, req.status));
                 }
+                // Sent as its operation is (SCIM's own media type), not as plain JSON.
+                let accept = req.headers.iter().find(|(name, _)| name == "accept");
+                if op.media_type != "application/json"
+                    && accept.map(|(_, v)| v.as_str()) != Some(op.media_type)
+                {
+                    failures.push(format!("{}: sent with accept {accept:?}", op.id));
+                }
             }
             None => failures.push(format!("{}: no request reached the emulator", op.id)),
         }
