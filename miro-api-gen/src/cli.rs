@@ -322,6 +322,141 @@ fn help_text(op: &Operation) -> String {
         .replace("](/", "](https://developers.miro.com/")
 }
 
+/// Words of an operationId that never tell two operations apart.
+const FILLER: &[&str] = &["enterprise", "specific", "all"];
+
+/// Operations of one area that got the same action name: each gets the words of its
+/// operationId that the others' lack (`delete-item-experimental` beside `delete-item`:
+/// `delete-experimental` and `delete`), leaving out the area's words and filler; when that
+/// still leaves two alike, each is named by its whole operationId.
+fn tell_apart(ops: &[Operation], names: &mut [(String, String)]) {
+    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, n) in names.iter().enumerate() {
+        groups.entry(n.clone()).or_default().push(i);
+    }
+    let id_words = |op: &Operation| -> Vec<String> {
+        snake_case(&op.id)
+            .split('_')
+            .filter(|w| !w.is_empty() && !FILLER.contains(w))
+            .map(str::to_string)
+            .collect()
+    };
+    let taken: BTreeSet<(String, String)> = groups.keys().cloned().collect();
+    for ((area, action), members) in groups.into_iter().filter(|(_, m)| m.len() > 1) {
+        let area_words: BTreeSet<&str> = area.split('-').map(singular).collect();
+        let action_words: BTreeSet<&str> = action.split('-').collect();
+        let words: Vec<Vec<String>> = members.iter().map(|&i| id_words(&ops[i])).collect();
+        let proposed: Vec<String> = words
+            .iter()
+            .enumerate()
+            .map(|(k, own)| {
+                let mut out = vec![action.clone()];
+                for w in own {
+                    let elsewhere = words
+                        .iter()
+                        .enumerate()
+                        .any(|(j, o)| j != k && o.contains(w));
+                    if !elsewhere
+                        && !area_words.contains(singular(w))
+                        && !action_words.contains(w.as_str())
+                        && !out.contains(w)
+                    {
+                        out.push(w.clone());
+                    }
+                }
+                kebab(&out)
+            })
+            .collect();
+        let distinct: BTreeSet<&String> = proposed.iter().collect();
+        let clash = proposed
+            .iter()
+            .any(|p| *p != action && taken.contains(&(area.clone(), p.clone())));
+        for (k, &i) in members.iter().enumerate() {
+            names[i].1 = if distinct.len() == members.len() && !clash {
+                proposed[k].clone()
+            } else {
+                kebab(&words[k])
+            };
+        }
+    }
+}
+
+/// The one-line about of an area: the first sentence of its tag's description in the spec's
+/// `tags` list, else the tag's name (the area's most used tag), marked with what every one of
+/// its operations shares where a reader needs it (`(experimental)`, `(SCIM)`, `(Enterprise)`
+/// for Enterprise plans only).
+fn area_about(spec: &Value, ops: &[&Operation]) -> String {
+    let described = |tag: &str| -> Option<String> {
+        spec.get("tags")?
+            .as_array()?
+            .iter()
+            .find(|t| t.get("name").and_then(Value::as_str) == Some(tag))?
+            .get("description")?
+            .as_str()
+            .map(first_sentence)
+            .filter(|d| !d.is_empty())
+    };
+    let mut uses: Vec<(&str, usize)> = Vec::new();
+    for op in ops {
+        match uses.iter_mut().find(|(t, _)| *t == op.tag) {
+            Some((_, n)) => *n += 1,
+            None => uses.push((&op.tag, 1)),
+        }
+    }
+    // Most used first; the spec's order among equals (a stable sort).
+    uses.sort_by(|a, b| b.1.cmp(&a.1));
+    let mut about = uses
+        .iter()
+        .find_map(|(t, _)| described(t))
+        .unwrap_or_else(|| {
+            let name = uses.first().map_or("", |(t, _)| *t);
+            let name = strip_marker(name, "(experimental)");
+            let mut chars = name.chars();
+            match chars.next() {
+                Some(c) => c.to_uppercase().chain(chars).collect(),
+                None => "Other operations".into(),
+            }
+        });
+    let mut marks = Vec::new();
+    let all = |f: &dyn Fn(&Operation) -> bool| ops.iter().all(|op| f(op));
+    if all(&|op| area::of(op).key == "experimental") {
+        marks.push("experimental");
+    }
+    if all(&|op| area::of(op).key == "scim") {
+        marks.push("SCIM");
+    }
+    if all(&|op| op.enterprise_only) {
+        marks.push("Enterprise");
+    }
+    if !marks.is_empty() {
+        about = strip_marker(&about, "(experimental)");
+        about.push_str(&format!(" ({})", marks.join(", ")));
+    }
+    about
+}
+
+/// `text` without `marker` (ASCII case ignored), whitespace collapsed.
+fn strip_marker(text: &str, marker: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let text = match lower.find(marker) {
+        Some(at) => format!("{}{}", &text[..at], &text[at + marker.len()..]),
+        None => text.to_string(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The first sentence of an HTML description, as plain text (no bold marks) without its final
+/// period.
+fn first_sentence(html: &str) -> String {
+    let text = one_line(html).replace("**", "");
+    let end = text
+        .match_indices(". ")
+        .map(|(at, _)| at)
+        .next()
+        .unwrap_or(text.len());
+    text[..end].trim().trim_end_matches('.').to_string()
+}
+
 /// The command table's source, for [`PATH`].
 pub fn table(
     spec: &Value,
@@ -329,7 +464,7 @@ pub fn table(
     body_types: &BTreeMap<String, (Type, Option<Type>)>,
     method_params: &[(String, Vec<(String, Type)>)],
 ) -> Result<TokenStream, GenError> {
-    // Names first, so collisions fall back to the operationId.
+    // Names first; operations whose names collide get the words that tell them apart.
     let mut names: Vec<(String, String)> = ops
         .iter()
         .map(|op| {
@@ -338,20 +473,7 @@ pub fn table(
             (area, action)
         })
         .collect();
-    let mut count: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for n in &names {
-        *count.entry(n.clone()).or_default() += 1;
-    }
-    for (i, op) in ops.iter().enumerate() {
-        if count[&names[i]] > 1 {
-            let words: Vec<String> = snake_case(&op.id)
-                .split('_')
-                .filter(|w| *w != "enterprise")
-                .map(str::to_string)
-                .collect();
-            names[i].1 = kebab(&words);
-        }
-    }
+    tell_apart(ops, &mut names);
     let mut seen = BTreeSet::new();
     for (i, n) in names.iter().enumerate() {
         if !seen.insert(n.clone()) {
@@ -361,10 +483,22 @@ pub fn table(
             )));
         }
     }
+    // Each area once, with its about line.
+    let mut by_area: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
+    for (op, (area, _)) in ops.iter().zip(&names) {
+        by_area.entry(area).or_default().push(op);
+    }
+    let areas = by_area.iter().map(|(name, area_ops)| {
+        let about = area_about(spec, area_ops);
+        quote!(Area { name: #name, about: #about })
+    });
+    // Commands by area, then action: a stable order for help, whatever the spec's order.
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by(|&a, &b| names[a].cmp(&names[b]));
 
     let mut entries = Vec::new();
     let mut checks = Vec::new();
-    for (op, (area_key, action)) in ops.iter().zip(&names) {
+    for (op, (area_key, action)) in order.iter().map(|&i| (&ops[i], &names[i])) {
         let id = &op.id;
         let method = &op.method;
         let path = &op.path;
@@ -544,7 +678,10 @@ pub fn table(
         use super::super::body::{check, BodyError};
         use super::super::table::*;
 
-        /// Every operation of the pinned spec as a command, in the order of the spec's paths.
+        /// The command groups (`miro AREA`), by name.
+        pub static AREAS: &[Area] = &[#(#areas),*];
+
+        /// Every operation of the pinned spec as a command, by area, then action.
         pub static COMMANDS: &[Command] = &[#(#entries),*];
 
         /// Checks a JSON body against the operation's typed request body of `miro-api`: the
@@ -652,6 +789,97 @@ mod tests {
             .1,
             "get"
         );
+    }
+
+    #[test]
+    fn colliding_names_keep_the_words_that_differ() {
+        let ops = [
+            op(
+                "delete-item-experimental",
+                "items",
+                "DELETE",
+                "/v2-experimental/boards/{board_id}/items/{item_id}",
+                false,
+            ),
+            op(
+                "delete-item",
+                "Items",
+                "DELETE",
+                "/v2/boards/{board_id}/items/{item_id}",
+                false,
+            ),
+            op(
+                "get-specific-item-experimental",
+                "Flowchart shapes (experimental)",
+                "GET",
+                "/v2-experimental/boards/{board_id}/items/{item_id}",
+                false,
+            ),
+            op(
+                "get-shape-item-flowchart",
+                "Flowchart shapes (experimental)",
+                "GET",
+                "/v2-experimental/boards/{board_id}/shapes/{item_id}",
+                false,
+            ),
+        ];
+        let mut names: Vec<(String, String)> = ops.iter().map(name).collect();
+        assert_eq!(names[0], names[1]);
+        tell_apart(&ops, &mut names);
+        let actions: Vec<&str> = names.iter().map(|n| n.1.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["delete-experimental", "delete", "get-experimental", "get"]
+        );
+    }
+
+    #[test]
+    fn an_area_is_about_its_tag() {
+        let spec = serde_json::json!({"tags": [
+            {"name": "Boards", "description": "<p>Boards are <b>where</b> work happens. More text.</p>"}
+        ]});
+        let boards = op("get-boards", "Boards", "GET", "/v2/boards", true);
+        let items = op(
+            "get-items",
+            "Items",
+            "GET",
+            "/v2/boards/{board_id}/items",
+            true,
+        );
+        let items_too = op(
+            "delete-item",
+            "items",
+            "DELETE",
+            "/v2/boards/{board_id}/items/{item_id}",
+            false,
+        );
+        let flow = op(
+            "get-items-experimental",
+            "Flowchart shapes (experimental)",
+            "GET",
+            "/v2-experimental/boards/{board_id}/items",
+            true,
+        );
+        let tags = op(
+            "get-tag",
+            "tags",
+            "GET",
+            "/v2/boards/{board_id}/tags/{tag_id}",
+            false,
+        );
+        let scim = op("listGroups", "Group", "GET", "/Groups", false);
+        assert_eq!(
+            area_about(&spec, &[&boards]),
+            "Boards are where work happens"
+        );
+        assert_eq!(area_about(&spec, &[&items, &items, &items_too]), "Items");
+        assert_eq!(
+            area_about(&spec, &[&flow]),
+            "Flowchart shapes (experimental)"
+        );
+        assert_eq!(area_about(&spec, &[&items, &flow]), "Items");
+        assert_eq!(area_about(&spec, &[&tags]), "Tags");
+        assert_eq!(area_about(&spec, &[&scim]), "Group (SCIM)");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use clap::builder::{PossibleValuesParser, ValueParser};
 use clap::{Arg, ArgAction, Command as Clap};
 
-use crate::generated::commands::COMMANDS;
+use crate::generated::commands::{AREAS, COMMANDS};
 use crate::table::{BodyKind, Command, Kind, Pagination, Param};
 
 const ABOUT: &str = "A command line for the Miro REST API v2, generated from its OpenAPI spec";
@@ -14,15 +14,9 @@ Offline: MIRO_API_BASE_URL or --base-url points at the emulator (`miro-emulator`
 Exit codes: 0 ok, 2 usage or refused body, 3 auth, 4 not found, 5 rate limited, 6 server
 error, 7 other refusal by Miro, 8 network or time-out, 1 anything else.";
 
-/// The areas in table order, each once.
-pub fn areas() -> Vec<(&'static str, &'static str)> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
-    for c in COMMANDS {
-        if !out.iter().any(|(a, _)| *a == c.area) {
-            out.push((c.area, c.area_title));
-        }
-    }
-    out
+/// The areas by name, each with its one-line about.
+pub fn areas() -> impl Iterator<Item = (&'static str, &'static str)> {
+    AREAS.iter().map(|a| (a.name, a.about))
 }
 
 fn global_args(cmd: Clap) -> Clap {
@@ -78,9 +72,9 @@ pub fn build(only_area: Option<&str>) -> Clap {
         .subcommand_required(true)
         .arg_required_else_help(true);
     root = global_args(root);
-    for (area, title) in areas() {
+    for (area, about) in areas() {
         let mut group = Clap::new(area)
-            .about(title)
+            .about(about)
             .subcommand_required(true)
             .arg_required_else_help(true);
         if only_area.is_none_or(|a| a == area) {
@@ -296,6 +290,54 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn help_lists_areas_by_name_then_the_other_commands() {
+        let root = build(None);
+        let names: Vec<&str> = root.get_subcommands().map(|c| c.get_name()).collect();
+        let (areas, rest) = names.split_at(AREAS.len());
+        let mut sorted = areas.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(areas, sorted, "areas out of order");
+        assert_eq!(rest, ["api", "login", "logout", "whoami", "completions"]);
+        // Actions too, within each area.
+        for area in root.get_subcommands().take(AREAS.len()) {
+            let actions: Vec<&str> = area.get_subcommands().map(|c| c.get_name()).collect();
+            let mut sorted = actions.clone();
+            sorted.sort_unstable();
+            assert_eq!(actions, sorted, "{}: actions out of order", area.get_name());
+        }
+    }
+
+    #[test]
+    fn an_area_is_about_its_tag() {
+        let about = |name: &str| {
+            AREAS
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| a.about)
+                .unwrap_or_else(|| panic!("no area {name}"))
+        };
+        assert_eq!(about("items"), "Items");
+        assert_eq!(about("sticky-notes"), "Sticky note items");
+        assert_eq!(about("oauth"), "OAuth");
+        assert_eq!(about("code-widgets"), "Code widget items (experimental)");
+        assert_eq!(about("scim-user"), "User (SCIM)");
+        let help = build(None).render_help().to_string();
+        assert!(help.contains("Sticky note items"), "{help}");
+    }
+
+    #[test]
+    fn colliding_actions_say_how_they_differ() {
+        let actions: Vec<&str> = COMMANDS
+            .iter()
+            .filter(|c| c.area == "items")
+            .map(|c| c.action)
+            .collect();
+        assert!(actions.contains(&"delete"), "{actions:?}");
+        assert!(actions.contains(&"delete-experimental"), "{actions:?}");
+        assert!(!actions.iter().any(|a| a.contains("item")), "{actions:?}");
     }
 
     #[test]

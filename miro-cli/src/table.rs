@@ -121,3 +121,13 @@ pub struct Command {
     /// Plain-text help (the spec's HTML stripped).
     pub help: &'static str,
 }
+
+/// A command group: `miro AREA`, one per command area of the table.
+#[derive(Debug)]
+pub struct Area {
+    /// The group's name (`boards`, `sticky-notes`).
+    pub name: &'static str,
+    /// One line: the spec's tag, marked where all its operations share a trait
+    /// (`Code widget items (experimental)`).
+    pub about: &'static str,
+}
