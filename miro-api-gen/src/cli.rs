@@ -404,7 +404,7 @@ fn area_about(spec: &Value, ops: &[&Operation]) -> String {
         }
     }
     // Most used first; the spec's order among equals (a stable sort).
-    uses.sort_by(|a, b| b.1.cmp(&a.1));
+    uses.sort_by_key(|u| std::cmp::Reverse(u.1));
     let mut about = uses
         .iter()
         .find_map(|(t, _)| described(t))
