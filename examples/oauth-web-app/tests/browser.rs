@@ -366,7 +366,7 @@ async fn visit(
         c.source().await.unwrap_or_default()
     );
     assert!(app.miro().store().get(user).await.unwrap().is_none());
-    let http = reqwest::Client::new();
+    let http = miro_api::http_client_builder().build().unwrap();
     let answer = http
         .get(format!("{}/v2/boards", emu.base_url()))
         .bearer_auth(tokens.access_token.expose())
