@@ -99,7 +99,8 @@
 //!
 //! # Offline, against the emulator
 //!
-//! The repository's `miro-emulator` crate is a stateful fake of the Miro API on localhost
+//! The [`miro-emulator`](https://docs.rs/miro-emulator) crate (a dev-dependency:
+//! `miro-emulator = "0.1"`) is a stateful fake of the Miro API on localhost
 //! (boards, items, tags, OAuth, rate limits and 429s, injected faults). Point a client at it
 //! with [`MiroApiBuilder::base_url`], or set `MIRO_API_BASE_URL` ([`ENV_BASE_URL`]), which
 //! clients built without a base URL read:

@@ -19,7 +19,7 @@ use miro_api_gen::{generate, report, spec};
 const USAGE: &str = "usage: cargo xtask gen [--check] [--spec PATH] [--report]
        cargo xtask test [ARGS..]
        cargo xtask rust-version
-       cargo xtask package
+       cargo xtask package [--verify]
 
   gen                 regenerate miro-api/src/generated from the pinned spec
   gen --check         regenerate in memory; fail with a summary if the committed files differ
@@ -37,10 +37,10 @@ const USAGE: &str = "usage: cargo xtask gen [--check] [--spec PATH] [--report]
 
   rust-version        fail when miro-api, miro-api-extended or miro-emulator declares no
                       rust-version, or one below what a locked dependency needs
-  package             `cargo package` the three crates (each verified by a build from its
-                      .crate), then build and run a consumer crate outside the workspace that
-                      depends on them by version (patched to the packages), and the packaged
-                      miro-api's crate-level doctests";
+  package [--verify]  `cargo package` the three crates (--verify: cargo also builds each from
+                      its .crate, in a target of its own), then build and run a consumer crate
+                      outside the workspace that depends on them by version (patched to the
+                      packages), and the packaged miro-api's crate-level doctests";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -141,7 +141,12 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         Some("package") => {
             let root = workspace_root();
-            package::package(&root, &package::target_dir(&root))?;
+            let verify = match args.get(1).map(String::as_str) {
+                None => false,
+                Some("--verify") => true,
+                Some(other) => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+            };
+            package::package(&root, &package::target_dir(&root), verify)?;
             return Ok(ExitCode::SUCCESS);
         }
         Some("-h" | "--help" | "help") | None => {
