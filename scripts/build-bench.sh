@@ -71,11 +71,30 @@ struct Board {
     name: String,
 }
 
+/// The client as miro-api builds it: with `rustls-no-provider`, reqwest needs a rustls
+/// configuration (ring, webpki roots) handed to it, or it panics.
+fn client() -> reqwest::Client {
+    let builder = reqwest::Client::builder();
+    #[cfg(feature = "ring")]
+    let builder = {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        builder.tls_backend_preconfigured(config)
+    };
+    builder.build().unwrap()
+}
+
 #[tokio::main]
 async fn main() {
     let token = std::env::var("MIRO_ACCESS_TOKEN").unwrap_or_default();
-    let client = reqwest::Client::new();
-    let sent = client
+    let sent = client()
         .get("https://api.miro.com/v2/boards/uXjVOD6LSME%3D")
         .bearer_auth(token)
         .send()
@@ -97,6 +116,17 @@ cargo fetch -q
 reqwest_version=$(cargo tree -q -i reqwest -e normal --depth 0 | sed -n 's/^reqwest v\([^ ]*\).*/\1/p' | head -1)
 reqwest_features=$(cargo tree -q -e features -i reqwest --prefix none \
   | sed -n 's/^reqwest feature "\([^"]*\)".*/"\1"/p' | grep -v '"default"' | sort -u | paste -sd, -)
+# miro-api's `rustls-tls` hands reqwest a ring configuration: the bare program does the same.
+ring_deps=""
+case "$reqwest_features" in
+  *rustls-no-provider*)
+    ring_deps='rustls = { version = "0.23", default-features = false, features = ["ring", "std", "tls12"] }
+webpki-roots = "1"
+
+[features]
+default = ["ring"]
+ring = []' ;;
+esac
 cat > "$work/bare/Cargo.toml" <<TOML
 [package]
 name = "bare-reqwest"
@@ -108,6 +138,7 @@ publish = false
 reqwest = { version = "=$reqwest_version", default-features = false, features = [$reqwest_features] }
 serde = { version = "1", features = ["derive"] }
 tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+$ring_deps
 
 [profile.release]
 strip = true
