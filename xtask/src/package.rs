@@ -307,16 +307,31 @@ pub fn package(root: &Path, target_dir: &Path, verify: bool) -> BoxResult<()> {
     // The workspace's lock, so the consumer builds with the versions CI tested.
     std::fs::copy(root.join("Cargo.lock"), work.join("Cargo.lock"))?;
 
+    // cargo gives every file of a `.crate` the same fixed mtime, so a consumer target kept
+    // from an earlier run would take the packages' old builds for fresh: rebuild the three
+    // (their dependencies stay built).
+    let consumer_target = target_dir.join("consumer-target");
+    if consumer_target.exists() {
+        let mut clean = Command::new(cargo());
+        clean
+            .current_dir(&work)
+            .env("CARGO_TARGET_DIR", &consumer_target)
+            .args(["clean", "-q"]);
+        for name in PUBLISHED {
+            clean.args(["-p", name]);
+        }
+        run(&mut clean)?;
+    }
     println!("== consumer crate outside the workspace (by version, patched to the packages)");
     run(Command::new(cargo())
         .current_dir(&work)
-        .env("CARGO_TARGET_DIR", target_dir.join("consumer-target"))
+        .env("CARGO_TARGET_DIR", &consumer_target)
         .args(["run", "-q", "-p", "consumer"]))?;
     println!("   ({:.0?} so far)", started.elapsed());
     println!("== the packaged miro-api's crate-level doctests");
     run(Command::new(cargo())
         .current_dir(&work)
-        .env("CARGO_TARGET_DIR", target_dir.join("consumer-target"))
+        .env("CARGO_TARGET_DIR", &consumer_target)
         .args(["test", "-q", "--doc", "-p", "miro-api", "--", "src/lib.rs"]))?;
     println!("== packaging checks passed in {:.0?}", started.elapsed());
     Ok(())
