@@ -61,7 +61,7 @@ async fn run(miro: &Miro, user: &str, board: &str, start_ms: u128, end_ms: u128)
 
 async fn sign_in(miro: &Miro) -> String {
     let (url, state) = miro.auth_url_with_new_state().expect("a URL");
-    let browser = reqwest::Client::builder()
+    let browser = miro_api::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client");

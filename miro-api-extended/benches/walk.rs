@@ -212,7 +212,7 @@ fn main() {
             .build();
         let board = common::seed(&api, n).await;
         let raw = Raw {
-            http: reqwest::Client::new(),
+            http: miro_api::http_client_builder().build().unwrap(),
             url: format!("{}/v2/boards/{board}/items", emu.base_url()),
             auth: format!("Bearer {}", emu.access_token()),
         };

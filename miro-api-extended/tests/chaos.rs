@@ -318,7 +318,7 @@ async fn worker(miro: Miro, users: Arc<Vec<String>>, seed: u64, stats: Arc<Stats
 async fn reauthorize(miro: &Miro, user: &str) -> Result<(), (String, String)> {
     let oauth = |e: OAuthError| (variant(&format!("{e:?}")), e.to_string());
     let (url, state) = miro.auth_url_with_new_state().map_err(oauth)?;
-    let browser = reqwest::Client::builder()
+    let browser = miro_api::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("an HTTP client");

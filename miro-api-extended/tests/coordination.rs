@@ -220,7 +220,9 @@ fn all_ok(results: &[Result<(), miro_api::Error>], what: &str) {
 
 /// Whether the emulator takes this access token.
 async fn works(emu: &RunningEmulator, token: &str) -> bool {
-    reqwest::Client::new()
+    miro_api::http_client_builder()
+        .build()
+        .unwrap()
         .get(format!("{}/v1/oauth-token", emu.base_url()))
         .bearer_auth(token)
         .send()
@@ -232,7 +234,9 @@ async fn works(emu: &RunningEmulator, token: &str) -> bool {
 
 /// Whether the emulator takes this refresh token (spending it).
 async fn refreshes(emu: &RunningEmulator, token: &str) -> bool {
-    reqwest::Client::new()
+    miro_api::http_client_builder()
+        .build()
+        .unwrap()
         .post(format!("{}/v1/oauth/token", emu.base_url()))
         .form(&[
             ("grant_type", "refresh_token"),

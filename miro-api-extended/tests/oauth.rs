@@ -61,7 +61,9 @@ async fn the_whole_flow_authorize_exchange_call_expire_refresh_rotate_revoke() {
     assert_ne!(second.access_token, first.access_token);
     assert_ne!(second.refresh_token, first.refresh_token, "rotated");
     // The old refresh token is spent.
-    let reuse = reqwest::Client::new()
+    let reuse = miro_api::http_client_builder()
+        .build()
+        .unwrap()
         .post(format!("{}/v1/oauth/token", emu.base_url()))
         .form(&[
             ("grant_type", "refresh_token"),
@@ -96,7 +98,9 @@ async fn the_whole_flow_authorize_exchange_call_expire_refresh_rotate_revoke() {
     // Revoke: Miro forgets the token, and so does the store.
     assert!(miro.revoke(&user).await.unwrap());
     assert!(miro.store().get(&user).await.unwrap().is_none());
-    let revoked = reqwest::Client::new()
+    let revoked = miro_api::http_client_builder()
+        .build()
+        .unwrap()
         .get(format!("{}/v2/boards/{board}", emu.base_url()))
         .bearer_auth(third.access_token.expose())
         .send()
@@ -261,7 +265,9 @@ async fn a_rejected_refresh_is_typed_and_the_stale_tokens_are_dropped() {
 
     // Someone else spends the refresh token (e.g. a second process): ours is dead.
     let state = stored(&miro, &user).await;
-    let spent = reqwest::Client::new()
+    let spent = miro_api::http_client_builder()
+        .build()
+        .unwrap()
         .post(format!("{}/v1/oauth/token", emu.base_url()))
         .form(&[
             ("grant_type", "refresh_token"),

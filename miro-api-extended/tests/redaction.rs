@@ -42,7 +42,9 @@ async fn logs_and_debug_output_never_show_secrets() {
         secrets.push(s.refresh_token.as_ref().unwrap().expose().to_string());
     }
     // A rejected refresh and its error.
-    let spend = reqwest::Client::new()
+    let spend = miro_api::http_client_builder()
+        .build()
+        .unwrap()
         .post(format!("{}/v1/oauth/token", emu.base_url()))
         .form(&[
             ("grant_type", "refresh_token"),

@@ -13,6 +13,9 @@ use crate::synth::{end_paging, Synth};
 
 /// Where the table goes.
 pub const PATH: &str = "tests/emulator/src/generated/spec_responses.rs";
+/// Where the emulator's copy of the operations table is written (the same text as
+/// `miro-api/src/generated/operations.rs`).
+pub const OPERATIONS_PATH: &str = "tests/emulator/src/generated/operations.rs";
 
 /// The operation object of `op` in the spec.
 pub(crate) fn operation_json<'a>(spec: &'a Value, op: &Operation) -> Option<&'a Value> {

@@ -322,6 +322,12 @@ pub fn generate(
             path: "miro-api/src/generated/operations.rs",
             contents: format!("{head}{table}"),
         },
+        // The same table in the emulator's own tree, so that the published `miro-emulator`
+        // builds from its package without depending on the client.
+        GeneratedFile {
+            path: emulator_data::OPERATIONS_PATH,
+            contents: format!("{head}{table}"),
+        },
         GeneratedFile {
             path: emulator_data::PATH,
             contents: format!("{head}{spec_responses}"),

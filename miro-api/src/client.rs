@@ -56,6 +56,9 @@ struct Inner {
     /// The non-empty path segments of `base_url`, counted once (not per call).
     base_segments: usize,
     http: reqwest::Client,
+    /// Whether `http` was built here without a TLS back end (no `rustls-tls` or `native-tls`
+    /// feature): such a client cannot reach an `https` URL, and says so (see [`no_tls`]).
+    no_tls: bool,
     token: Arc<dyn TokenProvider>,
     /// `None` when pacing is off.
     budget: Option<Budget>,
@@ -389,6 +392,9 @@ impl<'a> Call<'a> {
     ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), Error> {
         let op = self.op;
         let request = request.build().map_err(|e| self.invalid(e.to_string()))?;
+        if self.api.inner.no_tls && request.url().scheme() == "https" {
+            return Err(no_tls(request.url()));
+        }
         self.check_path(&request)?;
         self.page_size = page_size(op, &request);
         let cost = credits(op, &request);
@@ -731,6 +737,19 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Whether a TLS back end is compiled in (feature `rustls-tls` or `native-tls`).
+const TLS_BACKEND: bool = cfg!(any(feature = "rustls-tls", feature = "native-tls"));
+
+/// The error of a request to an `https` URL by a client built without a TLS back end.
+fn no_tls(url: &reqwest::Url) -> Error {
+    Error::Config(format!(
+        "{}://{}: miro-api was built without a TLS back end; enable its `rustls-tls` (default) \
+         or `native-tls` feature, or pass a client of your own to `MiroApiBuilder::http_client`",
+        url.scheme(),
+        url.host_str().unwrap_or_default()
+    ))
+}
+
 /// Builds a [`MiroApi`].
 #[derive(Default)]
 pub struct MiroApiBuilder {
@@ -793,7 +812,8 @@ impl MiroApiBuilder {
     }
 
     /// Uses this `reqwest::Client` (its own timeouts and proxies apply too; `connect_timeout`
-    /// below doesn't).
+    /// below doesn't). Build it from [`http_client_builder`](crate::http_client_builder): with
+    /// the `rustls-tls` feature, a client from `reqwest::Client::new()` has no crypto provider.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -860,12 +880,17 @@ impl MiroApiBuilder {
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let base_url = base_url.trim_end_matches('/').to_string();
         let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let no_tls = self.http.is_none() && !TLS_BACKEND;
         let http = self.http.unwrap_or_else(|| {
-            let builder = reqwest::Client::builder()
+            let builder = crate::http_client_builder()
                 .connect_timeout(connect_timeout)
                 .user_agent(USER_AGENT_VALUE);
-            // Building fails only when the TLS backend cannot start; fall back to the default client.
-            builder.build().unwrap_or_default()
+            // Building fails only when the TLS back end cannot start (with `rustls-tls` its
+            // configuration is made by `http_client_builder`); fall back to that builder's bare
+            // client, then reqwest's default.
+            builder
+                .build()
+                .unwrap_or_else(|_| crate::http_client_builder().build().unwrap_or_default())
         });
         let token = self.token.unwrap_or_else(|| Arc::new(AccessToken::new("")));
         let base_segments = reqwest::Url::parse(&base_url)
@@ -880,6 +905,7 @@ impl MiroApiBuilder {
                 base_url,
                 base_segments,
                 http,
+                no_tls,
                 token,
                 budget: (!self.no_pacing).then(Budget::default),
                 in_flight: self.max_in_flight.map(Semaphore::new),
@@ -895,7 +921,9 @@ mod tests {
     use crate::operations;
 
     fn request(op: &Operation, content_type: &str, body: Vec<u8>) -> reqwest::Request {
-        reqwest::Client::new()
+        crate::http_client_builder()
+            .build()
+            .unwrap()
             .post("http://localhost/")
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body)
@@ -923,5 +951,40 @@ mod tests {
             let body = serde_json::to_vec(&members).unwrap();
             assert_eq!(credits(op, &request(op, "application/json", body)), 150);
         }
+    }
+
+    /// A client built without a TLS back end answers a call to an `https` URL with
+    /// `Error::Config` naming the features, before anything is sent; `http` is unaffected.
+    #[tokio::test]
+    #[cfg(feature = "boards")]
+    async fn without_tls_an_https_call_is_a_config_error() {
+        let build = |url: &str| {
+            let mut api = MiroApi::builder()
+                .base_url(url)
+                .access_token("secret-token")
+                .retry_policy(crate::RetryPolicy::none())
+                .build();
+            // What `build` decides when neither TLS feature is on.
+            Arc::get_mut(&mut api.inner).unwrap().no_tls = true;
+            api
+        };
+        let err = build("https://api.miro.com")
+            .get_specific_board("b")
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert!(text.contains("`rustls-tls`") && text.contains("https://api.miro.com"));
+        assert!(!text.contains("secret-token"));
+        // Plain http goes out (and fails to connect: nothing listens on port 1).
+        let err = build("http://127.0.0.1:1")
+            .get_specific_board("b")
+            .await
+            .unwrap_err();
+        assert!(!matches!(err, Error::Config(_)), "{err:?}");
+        assert_eq!(
+            TLS_BACKEND,
+            cfg!(any(feature = "rustls-tls", feature = "native-tls"))
+        );
     }
 }

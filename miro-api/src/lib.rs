@@ -99,7 +99,8 @@
 //!
 //! # Offline, against the emulator
 //!
-//! The repository's `miro-emulator` crate is a stateful fake of the Miro API on localhost
+//! The [`miro-emulator`](https://docs.rs/miro-emulator) crate (a dev-dependency:
+//! `miro-emulator = "0.1"`) is a stateful fake of the Miro API on localhost
 //! (boards, items, tags, OAuth, rate limits and 429s, injected faults). Point a client at it
 //! with [`MiroApiBuilder::base_url`], or set `MIRO_API_BASE_URL` ([`ENV_BASE_URL`]), which
 //! clients built without a base URL read:
@@ -123,6 +124,10 @@
 //! `connectors`, `groups` and `tokens` by default; `enterprise`, `projects`, `scim`, ... and
 //! `full`), and `rustls-tls` (default) or `native-tls`. An area's methods, requests and the
 //! types only it uses compile with its feature.
+//!
+//! With neither TLS feature, plain `http` works (the emulator) and a call to an `https` URL
+//! fails before anything is sent, with [`Error::Config`] naming the features, unless the client
+//! was given an HTTP client of your own ([`MiroApiBuilder::http_client`]).
 //!
 //! On docs.rs every item an area's feature gates carries a badge naming the feature, and its
 //! docs say which features compile it.
@@ -160,7 +165,8 @@
 //!
 //! [`StatusCode`], [`HeaderMap`], [`DateTime`], [`Utc`], [`NaiveDate`] and [`Uuid`] appear
 //! in public signatures and are re-exported here, so using them needs no dependency of your
-//! own.
+//! own; so is [`reqwest`] itself (for [`MiroApiBuilder::http_client`] and the source of
+//! [`Error::Transport`]).
 //!
 //! # What does not compile, on purpose
 //!
@@ -212,6 +218,7 @@ mod response;
 mod retry;
 #[doc(hidden)]
 pub mod runtime;
+mod tls;
 mod upload;
 
 pub use auth::{AccessToken, BoxError, TokenProvider};
@@ -231,6 +238,7 @@ pub use reqwest::Method;
 pub use response::{RateLimit, Response, ResponseFuture};
 pub use retry::{RetryPolicy, MAX_SERVER_WAIT};
 pub use runtime::MultipartBody;
+pub use tls::http_client_builder;
 pub use upload::FilePart;
 
 // Types from other crates that appear in this crate's public signatures, re-exported so that
@@ -238,6 +246,10 @@ pub use upload::FilePart;
 // (chrono) and UUIDs (uuid).
 #[doc(no_inline)]
 pub use chrono::{DateTime, NaiveDate, Utc};
+/// The `reqwest` this crate is built with (0.13): for [`MiroApiBuilder::http_client`], and to
+/// read the source of [`Error::Transport`] (`reqwest::Error`) without a dependency of your own
+/// that must match this one's version.
+pub use reqwest;
 #[doc(no_inline)]
 pub use reqwest::header::HeaderMap;
 #[doc(no_inline)]

@@ -2,9 +2,12 @@
 //! pinned spec, checks it for drift, or reports how another spec differs from the pinned one.
 //!
 //! `cargo xtask test [ARGS..]`: resolves the spec, finds or installs what the tests need besides
-//! Rust (PostgreSQL, Chromium and chromedriver; see [`setup`]), then runs
-//! `cargo test --workspace ARGS..`.
+//! Rust (PostgreSQL, Chromium and chromedriver; see [`setup`]), checks the published crates'
+//! `rust-version`, then runs `cargo test --workspace ARGS..`.
+//!
+//! `cargo xtask rust-version` and `cargo xtask package`: the release checks of [`package`].
 
+mod package;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +18,8 @@ use miro_api_gen::{generate, report, spec};
 
 const USAGE: &str = "usage: cargo xtask gen [--check] [--spec PATH] [--report [OLD NEW]]
        cargo xtask test [ARGS..]
+       cargo xtask rust-version
+       cargo xtask package [--verify]
 
   gen                 regenerate miro-api/src/generated, miro-cli/src/generated and the
                       emulator's and tests' generated tables from the pinned spec
@@ -32,7 +37,15 @@ const USAGE: &str = "usage: cargo xtask gen [--check] [--spec PATH] [--report [O
   test [ARGS..]       run the workspace tests: resolve the spec (MIRO_OPENAPI_SPEC, the cache,
                       a download), find PostgreSQL (initdb, pg_ctl), Chromium and chromedriver,
                       install the missing ones with apt when root on Debian/Ubuntu (else stop,
-                      naming what to install), then `cargo test --workspace ARGS..`";
+                      naming what to install), check the rust-version (below), then
+                      `cargo test --workspace ARGS..`
+
+  rust-version        fail when miro-api, miro-api-extended or miro-emulator declares no
+                      rust-version, or one below what a locked dependency needs
+  package [--verify]  `cargo package` the three crates (--verify: cargo also builds each from
+                      its .crate, in a target of its own), then build and run a consumer crate
+                      outside the workspace that depends on them by version (patched to the
+                      packages), and the packaged miro-api's crate-level doctests";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -94,6 +107,11 @@ fn test(cargo_args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     println!("== PostgreSQL, Chromium and chromedriver found");
 
+    println!("== rust-version of the published crates");
+    if !package::rust_version(&root)? {
+        return Err("a published crate's rust-version is below what its dependencies need".into());
+    }
+
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     println!("== cargo test --workspace {}", cargo_args.join(" "));
     let status = Command::new(cargo)
@@ -119,6 +137,24 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match it.next().map(String::as_str) {
         Some("gen") => {}
         Some("test") => return test(&args[1..]),
+        Some("rust-version") => {
+            let ok = package::rust_version(&workspace_root())?;
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        Some("package") => {
+            let root = workspace_root();
+            let verify = match args.get(1).map(String::as_str) {
+                None => false,
+                Some("--verify") => true,
+                Some(other) => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+            };
+            package::package(&root, &package::target_dir(&root), verify)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             return Ok(ExitCode::SUCCESS);

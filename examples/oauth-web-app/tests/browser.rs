@@ -89,8 +89,9 @@ async fn start_driver() -> (Driver, String, String) {
     let driver = Driver(child);
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
+    let http = miro_api::http_client_builder().build().unwrap();
     loop {
-        if let Ok(r) = reqwest::get(format!("{url}/status")).await {
+        if let Ok(r) = http.get(format!("{url}/status")).send().await {
             if r.status().is_success() {
                 break;
             }
@@ -366,7 +367,7 @@ async fn visit(
         c.source().await.unwrap_or_default()
     );
     assert!(app.miro().store().get(user).await.unwrap().is_none());
-    let http = reqwest::Client::new();
+    let http = miro_api::http_client_builder().build().unwrap();
     let answer = http
         .get(format!("{}/v2/boards", emu.base_url()))
         .bearer_auth(tokens.access_token.expose())

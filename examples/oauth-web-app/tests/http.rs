@@ -41,7 +41,7 @@ async fn start(settings: Settings) -> App {
         .unwrap();
     let app = WebApp::with_settings(miro, settings);
     tokio::spawn(axum::serve(listener, router(Arc::clone(&app))).into_future());
-    let http = reqwest::Client::builder()
+    let http = miro_api::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

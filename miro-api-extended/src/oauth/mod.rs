@@ -696,7 +696,9 @@ impl MiroBuilder {
             Some(c) => (c.clone(), c),
             None => {
                 let base = || {
-                    reqwest::Client::builder()
+                    // miro-api's TLS set-up (with `rustls-tls`, reqwest has no crypto provider
+                    // of its own).
+                    miro_api::http_client_builder()
                         .connect_timeout(Duration::from_secs(10))
                         .timeout(self.timeout)
                         .user_agent(concat!(

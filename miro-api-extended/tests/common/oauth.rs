@@ -33,7 +33,7 @@ pub fn miro(emu: &RunningEmulator) -> Miro {
 
 /// Opens the authorization URL as a browser would and returns where Miro redirects to.
 pub async fn authorize(url: &str) -> String {
-    let browser = reqwest::Client::builder()
+    let browser = miro_api::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

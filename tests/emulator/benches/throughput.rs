@@ -53,7 +53,7 @@ async fn drive(url: String, token: &str, concurrency: usize, total: usize) -> f6
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let client = reqwest::Client::builder()
+        let client = http_builder()
             .pool_max_idle_per_host(1)
             .build()
             .expect("client");
@@ -99,7 +99,7 @@ fn main() {
             .expect("emulator");
         let base = emu.base_url();
         let token = emu.access_token();
-        let http = reqwest::Client::new();
+        let http = http_builder().build().unwrap();
         let board: Value = http
             .post(format!("{base}/v2/boards"))
             .bearer_auth(&token)
@@ -145,4 +145,11 @@ fn main() {
         println!("GET /v2/boards/{{board_id}}/items?limit=50: {page:>10.0} requests/s");
         emu.shutdown().await;
     });
+}
+
+/// reqwest's client builder (see `common::http_builder`: ring is installed as the process's
+/// rustls provider, which a workspace-wide build leaves reqwest without).
+fn http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

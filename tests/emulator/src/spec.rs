@@ -1,16 +1,17 @@
 //! The operations of the pinned spec, from generated data: which operation a
 //! request is, what it costs, and its documented success answer.
 //!
-//! Two generated tables are joined here: the operations table of `miro-api`
-//! (`miro-api/src/generated/operations.rs`, self-contained and compiled into
-//! this crate as a module, so the emulator does not depend on the client) for
-//! the rate-limit credits, and `generated/spec_responses.rs` (emitted by
+//! Two generated tables are joined here: the operations table (the same text
+//! as `miro-api/src/generated/operations.rs`, which miro-api-gen also writes
+//! into this crate as `generated/operations.rs`, so the emulator neither
+//! depends on the client nor reaches outside its package) for the rate-limit
+//! credits, and `generated/spec_responses.rs` (emitted by
 //! miro-api-gen for the emulator) for the success status and a body valid
 //! against the success schema.
 
 #[allow(dead_code)]
 #[rustfmt::skip]
-#[path = "../../../miro-api/src/generated/operations.rs"]
+#[path = "generated/operations.rs"]
 mod operations;
 
 #[rustfmt::skip]

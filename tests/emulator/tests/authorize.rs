@@ -19,7 +19,9 @@ fn auth_url(emu: &RunningEmulator, state: Option<&str>) -> String {
 }
 
 async fn exchange(emu: &RunningEmulator, code: &str) -> (u16, Value) {
-    let answer = reqwest::Client::new()
+    let answer = http_builder()
+        .build()
+        .unwrap()
         .post(format!("{}/v1/oauth/token", emu.base_url()))
         .form(&[
             ("grant_type", "authorization_code"),
@@ -98,4 +100,11 @@ async fn refusals_are_typed_errors_naming_the_problem() {
         }
     }
     assert!(emu.authorize(&good, DEFAULT_USER_ID).is_ok());
+}
+
+/// reqwest's client builder (see `common::http_builder`: ring is installed as the process's
+/// rustls provider, which a workspace-wide build leaves reqwest without).
+fn http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

@@ -57,7 +57,7 @@ async fn delay_holds_the_response() {
         .await;
     assert_eq!(resp.status(), 200);
     assert!(start.elapsed() >= Duration::from_millis(300));
-    let client = reqwest::Client::builder()
+    let client = common::http_builder()
         .timeout(Duration::from_millis(100))
         .build()
         .unwrap();

@@ -61,7 +61,7 @@ async fn memory_stays_bounded_under_huge_and_malformed_requests() {
     }
     let server = start();
     let pid = server.child.id();
-    let http = reqwest::Client::new();
+    let http = http_builder().build().unwrap();
     let before = status_mb(pid, "VmRSS:");
 
     // Ten unauthenticated 50 MB bodies.
@@ -238,7 +238,7 @@ async fn comment_threads_go_with_their_board() {
     }
     let server = start();
     let pid = server.child.id();
-    let http = reqwest::Client::new();
+    let http = http_builder().build().unwrap();
     // Rounds of 20 MB of comments on a board that is then deleted: the memory of one round is
     // used again by the next.
     a_round_of_comments(&server, &http, 2_000, 10_000).await;
@@ -253,4 +253,11 @@ async fn comment_threads_go_with_their_board() {
         "{} MB more after three more rounds of 20 MB of comments on deleted boards",
         last - first
     );
+}
+
+/// reqwest's client builder (see `common::http_builder`: ring is installed as the process's
+/// rustls provider, which a workspace-wide build leaves reqwest without).
+fn http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

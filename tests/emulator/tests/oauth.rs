@@ -9,7 +9,7 @@ use miro_emulator::Emulator;
 use serde_json::Value;
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
+    common::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

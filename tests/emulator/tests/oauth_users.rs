@@ -12,7 +12,7 @@ async fn the_authorize_page_signs_in_the_user_picked() {
         .start()
         .await
         .unwrap();
-    let http = reqwest::Client::builder()
+    let http = http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -117,4 +117,11 @@ async fn the_authorize_page_signs_in_the_user_picked() {
             .collect();
         assert_eq!(names, [format!("board {i}")]);
     }
+}
+
+/// reqwest's client builder (see `common::http_builder`: ring is installed as the process's
+/// rustls provider, which a workspace-wide build leaves reqwest without).
+fn http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

@@ -72,7 +72,7 @@ async fn codes_and_tokens_are_redacted_from_oauth_forms_queries_and_json_bodies(
             .access_token_lifetime(Some(std::time::Duration::from_secs(3600))),
     )
     .await;
-    let no_redirects = reqwest::Client::builder()
+    let no_redirects = common::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

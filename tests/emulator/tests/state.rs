@@ -442,7 +442,9 @@ mod binary {
     }
 
     async fn call(base: &str, method: Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = reqwest::Client::new()
+        let mut req = common::http_builder()
+            .build()
+            .unwrap()
             .request(method, format!("{base}{path}"))
             .bearer_auth(miro_emulator::DEFAULT_TOKEN);
         if let Some(b) = body {

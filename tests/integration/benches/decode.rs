@@ -62,7 +62,9 @@ enum Way {
 
 /// The first page of 50 items of `board`, as the emulator sends it.
 async fn first_page(base: &str, token: &str, board: &str) -> Vec<u8> {
-    let response = reqwest::Client::new()
+    let response = miro_api::http_client_builder()
+        .build()
+        .unwrap()
         .get(format!("{base}/v2/boards/{board}/items?limit=50"))
         .bearer_auth(token)
         .send()

@@ -161,7 +161,7 @@ fn main() {
         .base_url(&base)
         .access_token(token.clone())
         .build();
-    let http = reqwest::Client::builder()
+    let http = miro_api::http_client_builder()
         .user_agent("miro-api-bench")
         .build()
         .unwrap();

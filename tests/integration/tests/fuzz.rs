@@ -287,7 +287,7 @@ fn every_operation_survives_mutated_answers_and_rate_limit_headers() {
             }
         }))
     };
-    let http = reqwest::Client::new();
+    let http = miro_api::http_client_builder().build().unwrap();
     let started = Instant::now();
     let calls = std::sync::atomic::AtomicUsize::new(0);
     let strategy = (0..OPERATIONS.len(), prop::collection::vec(reply(), 1..3));

@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn secrets_of_a_request() {
-        let client = reqwest::Client::new();
+        let client = miro_api::http_client_builder().build().unwrap();
         let form = client
             .post("http://localhost/v1/oauth/token")
             .form(&[

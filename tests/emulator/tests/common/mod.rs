@@ -22,7 +22,7 @@ impl Api {
         let token = emu.access_token();
         Api {
             emu,
-            http: reqwest::Client::new(),
+            http: http_client(),
             token,
         }
     }
@@ -110,4 +110,18 @@ pub fn assert_error(body: &Value, status: u16) -> String {
         "{body}"
     );
     body["code"].as_str().expect("code").to_string()
+}
+
+/// reqwest's client builder for these tests. A workspace-wide test build turns on miro-api's
+/// `rustls-tls`, which leaves reqwest's rustls without a crypto provider of its own (miro-api
+/// hands it one per client); these tests talk plain HTTP, so ring is installed as the process's
+/// provider for the client to build.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+/// [`http_builder`]'s client with reqwest's defaults.
+pub fn http_client() -> reqwest::Client {
+    http_builder().build().expect("the test client builds")
 }
