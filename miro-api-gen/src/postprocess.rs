@@ -331,15 +331,7 @@ fn lenient_ids(types: &mut [Item], spec: &Value) {
 /// [`crate::fixes::RENAMED_EXTENSION`]) whose replacement is a generated type, so code naming
 /// the old type keeps compiling with a warning that names the new one. Returns how many.
 pub fn renamed_aliases(types: &mut Vec<Item>, spec: &Value) -> usize {
-    let names: BTreeSet<String> = types
-        .iter()
-        .filter_map(|i| match i {
-            Item::Struct(s) => Some(s.ident.to_string()),
-            Item::Enum(e) => Some(e.ident.to_string()),
-            Item::Type(t) => Some(t.ident.to_string()),
-            _ => None,
-        })
-        .collect();
+    let names = type_names(types);
     let mut aliases = Vec::new();
     for (old, new) in spec
         .get(crate::fixes::RENAMED_EXTENSION)
@@ -1049,6 +1041,19 @@ fn multipart_parts(
         let (content_type, body) = crate::runtime::MultipartBody::new() #(#calls)*.finish();
     };
     Ok((params, vec![stmt]))
+}
+
+/// The names of the generated types (structs, enums, aliases) among `types`.
+pub fn type_names(types: &[Item]) -> BTreeSet<String> {
+    types
+        .iter()
+        .filter_map(|i| match i {
+            Item::Struct(s) => Some(s.ident.to_string()),
+            Item::Enum(e) => Some(e.ident.to_string()),
+            Item::Type(t) => Some(t.ident.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -179,15 +179,7 @@ pub fn table(
     conversions: &crate::conversions::Report,
 ) -> TokenStream {
     let builds = builds(types);
-    let type_names: BTreeSet<String> = types
-        .iter()
-        .filter_map(|i| match i {
-            Item::Struct(s) => Some(s.ident.to_string()),
-            Item::Enum(e) => Some(e.ident.to_string()),
-            Item::Type(t) => Some(t.ident.to_string()),
-            _ => None,
-        })
-        .collect();
+    let type_names = crate::postprocess::type_names(types);
     let rows = found.iter().map(|(name, found)| {
         let ty = format_ident!("{}", name);
         let operation = &found.operation;

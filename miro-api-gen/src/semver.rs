@@ -321,15 +321,7 @@ fn variant_sentence(v: &syn::Variant, generated: &BTreeSet<String>) -> String {
 /// Cleans the spec's descriptions and documents every undocumented public type, field and
 /// variant (see the module docs).
 pub fn document(types: &mut [Item]) -> Documented {
-    let generated: BTreeSet<String> = types
-        .iter()
-        .filter_map(|i| match i {
-            Item::Struct(s) => Some(s.ident.to_string()),
-            Item::Enum(e) => Some(e.ident.to_string()),
-            Item::Type(t) => Some(t.ident.to_string()),
-            _ => None,
-        })
-        .collect();
+    let generated = crate::postprocess::type_names(types);
     let mut stats = Documented::default();
     let clean = |attrs: &mut Vec<Attribute>, stats: &mut Documented| -> bool {
         match doc_text(attrs) {

@@ -9,7 +9,7 @@ use miro_api::operations::OPERATIONS;
 use miro_cli::generated::commands::COMMANDS;
 use miro_cli::table::{BodyKind, Param};
 use miro_tests::all_operations::{default_body, REQUIRED_QUERIES};
-use miro_tests::walk_world::World;
+use miro_tests::walk_world::{route_shape, World};
 use serde_json::{json, Value};
 
 const MIRO: &str = env!("CARGO_BIN_EXE_miro");
@@ -72,24 +72,6 @@ fn flag_value(v: &Value) -> String {
 
 fn flag_of<'a>(params: &'a [Param], wire: &str) -> Option<&'a Param> {
     params.iter().find(|p| p.name == wire)
-}
-
-/// The path template of a logged route with its parameter names blanked.
-fn shape(template: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for c in template.trim_end_matches('?').chars() {
-        match c {
-            '{' => {
-                inside = true;
-                out.push_str("{}");
-            }
-            '}' => inside = false,
-            _ if !inside => out.push(c),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// A one-pixel PNG.
@@ -187,8 +169,8 @@ async fn every_operation_runs_through_its_command() {
         let log = world.emu.requests();
         match log.get(before..).and_then(|new| new.last()) {
             Some(req) => {
-                let route = req.route.as_deref().map(shape);
-                if req.method != op.http_method || route != Some(shape(op.path)) {
+                let route = req.route.as_deref().map(route_shape);
+                if req.method != op.http_method || route != Some(route_shape(op.path)) {
                     failures.push(format!(
                         "{}: the emulator saw {} {} (route {:?})",
                         op.id, req.method, req.path, req.route

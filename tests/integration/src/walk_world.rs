@@ -367,3 +367,23 @@ impl World {
         Ok(args)
     }
 }
+
+/// The path template of a logged route (or of an operation) with its parameter names blanked,
+/// so that the two compare: `/v2/boards/{board_id}` and `/v2/boards/{id}` are both
+/// `/v2/boards/{}`.
+pub fn route_shape(template: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in template.trim_end_matches('?').chars() {
+        match c {
+            '{' => {
+                inside = true;
+                out.push_str("{}");
+            }
+            '}' => inside = false,
+            _ if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}

@@ -7,26 +7,8 @@ use std::collections::HashMap;
 
 use miro_api::operations::OPERATIONS;
 use miro_tests::all_operations::{call, CALLED};
-use miro_tests::walk_world::World;
+use miro_tests::walk_world::{route_shape, World};
 use serde_json::Value;
-
-/// The path template of a logged route with its parameter names blanked.
-fn shape(template: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for c in template.trim_end_matches('?').chars() {
-        match c {
-            '{' => {
-                inside = true;
-                out.push_str("{}");
-            }
-            '}' => inside = false,
-            _ if !inside => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
 
 /// The response statuses the pinned spec declares, by operationId.
 fn declared_statuses() -> HashMap<String, Vec<u16>> {
@@ -87,8 +69,8 @@ async fn every_operation_gets_a_2xx_and_decodes() {
         let log = world.emu.requests();
         match log.get(before..).and_then(|new| new.last()) {
             Some(req) => {
-                let route = req.route.as_deref().map(shape);
-                if req.method != op.http_method || route != Some(shape(op.path)) {
+                let route = req.route.as_deref().map(route_shape);
+                if req.method != op.http_method || route != Some(route_shape(op.path)) {
                     failures.push(format!(
                         "{}: the emulator saw {} {} (route {:?})",
                         op.id, req.method, req.path, req.route
