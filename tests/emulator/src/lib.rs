@@ -21,6 +21,9 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // In this workspace reqwest is built without a crypto provider of its own (miro-api's
+//! # // TLS set-up); a program that depends on reqwest with its defaults does not need this.
+//! # let _ = rustls::crypto::ring::default_provider().install_default();
 //! let emu = Emulator::start().await?; // 127.0.0.1, a free port
 //! let http = reqwest::Client::new();
 //! let boards = format!("{}/v2/boards", emu.base_url());
