@@ -256,18 +256,7 @@ pub fn nullable_fields(
 
 /// The `T` of a `crate::Nullable<T>`.
 pub(crate) fn nullable_inner(ty: &syn::Type) -> Option<&syn::Type> {
-    let syn::Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != "Nullable" {
-        return None;
-    }
-    match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) => match args.args.first()? {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        },
-        _ => None,
-    }
+    crate::postprocess::generic_inner(ty, "Nullable")
 }
 
 /// Whether a field must be given: neither an `Option` nor filled in by serde when absent.
@@ -390,16 +379,5 @@ fn constructor(
 
 /// The `T` of a `Vec<T>`.
 fn vec_element(ty: &syn::Type) -> Option<&syn::Type> {
-    let syn::Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != "Vec" {
-        return None;
-    }
-    match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) => match args.args.first()? {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        },
-        _ => None,
-    }
+    crate::postprocess::generic_inner(ty, "Vec")
 }

@@ -143,18 +143,7 @@ fn is_string(ty: &Type) -> bool {
 
 /// The `T` of a `Vec<T>`.
 fn vec_element(ty: &Type) -> Option<&Type> {
-    let Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != "Vec" {
-        return None;
-    }
-    match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) => match args.args.first()? {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        },
-        _ => None,
-    }
+    crate::postprocess::generic_inner(ty, "Vec")
 }
 
 /// `url` -> `Url`.

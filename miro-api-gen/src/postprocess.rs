@@ -442,18 +442,27 @@ fn decode_by_outer_tag(
 
 /// The `T` of an `Option<T>` and `true`, or the type itself and `false`.
 pub(crate) fn option_inner(ty: &Type) -> (&Type, bool) {
-    if let Type::Path(p) = ty {
-        if let Some(last) = p.path.segments.last() {
-            if last.ident == "Option" {
-                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-                    if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
-                        return (inner, true);
-                    }
-                }
-            }
-        }
+    match generic_inner(ty, "Option") {
+        Some(inner) => (inner, true),
+        None => (ty, false),
     }
-    (ty, false)
+}
+
+/// The `T` of a `Wrapper<T>` whose last path segment is `wrapper` (`Option`, `Vec`,
+/// `Nullable`, whatever its path prefix).
+pub(crate) fn generic_inner<'t>(ty: &'t Type, wrapper: &str) -> Option<&'t Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != wrapper {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => match args.args.first()? {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The last segment of a path type (`types::Foo` -> `Foo`).
