@@ -1,6 +1,6 @@
 //! [`MiroApi`]: construction, auth, and the one place every generated method sends through.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -350,7 +350,8 @@ impl MiroApi {
         for arg in path_args {
             let (before, after) = rest.split_once('{').unwrap_or((rest, ""));
             url.push_str(before);
-            url.push_str(&crate::runtime::encode_path(arg));
+            // Writing to a `String` cannot fail.
+            let _ = write!(url, "{}", crate::runtime::path_segment(*arg));
             rest = after.split_once('}').map_or("", |(_, after)| after);
         }
         url.push_str(rest);
@@ -581,11 +582,10 @@ impl<'a> Call<'a> {
         let mut attempt = request.try_clone().ok_or_else(|| {
             self.invalid("the request body is a stream and cannot be resent".into())
         })?;
-        let mut auth =
-            HeaderValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
-                self.invalid("the access token holds characters a header cannot carry".into())
-            })?;
-        auth.set_sensitive(true);
+        // Made once with the token (and marked sensitive), cloned by reference count here.
+        let auth = token.bearer_header().cloned().ok_or_else(|| {
+            self.invalid("the access token holds characters a header cannot carry".into())
+        })?;
         let headers = attempt.headers_mut();
         headers.insert(AUTHORIZATION, auth);
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));

@@ -2,7 +2,7 @@
 
 use std::ops::Deref;
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 
 use crate::decode::DecodeWarning;
@@ -131,11 +131,100 @@ pub struct RateLimit {
 impl RateLimit {
     /// Reads the headers; `None` unless both limit and remaining are present and numeric.
     pub fn from_headers(headers: &HeaderMap) -> Option<RateLimit> {
-        let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+        // Read on every answer (the pacing learns from them), so in one pass over the headers
+        // (cheaper than three hashed lookups of custom names), each value read as ASCII digits
+        // without a copy. A repeated header counts by its first value, as `HeaderMap::get`.
+        let (mut limit, mut remaining, mut reset) = (None, None, None);
+        for (name, value) in headers {
+            let slot = match name.as_str() {
+                "x-ratelimit-limit" => &mut limit,
+                "x-ratelimit-remaining" => &mut remaining,
+                "x-ratelimit-reset" => &mut reset,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        let num = |value: Option<&HeaderValue>| parse_u64(value?.as_bytes());
         Some(RateLimit {
-            limit: num("x-ratelimit-limit")?,
-            remaining: num("x-ratelimit-remaining")?,
-            reset: num("x-ratelimit-reset"),
+            limit: num(limit)?,
+            remaining: num(remaining)?,
+            reset: num(reset),
         })
+    }
+}
+
+/// A decimal `u64` with optional surrounding spaces or tabs (what `str::trim` then
+/// `str::parse::<u64>` took, for a header value); `None` for anything else or an overflow.
+fn parse_u64(value: &[u8]) -> Option<u64> {
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t');
+    let start = value.iter().position(|b| !is_space(b))?;
+    let end = value.iter().rposition(|b| !is_space(b))? + 1;
+    let digits = &value[start..end];
+    // `str::parse` takes one leading `+`.
+    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte reader gives what reading the value as text, trimmed and parsed, gave.
+    #[test]
+    fn rate_limit_numbers_read_as_the_text_parse_did() {
+        let values = [
+            "0",
+            "7",
+            "100000",
+            " 42",
+            "42 ",
+            "\t42\t",
+            "+42",
+            "++42",
+            "-1",
+            "4 2",
+            "",
+            " ",
+            "42a",
+            "0x10",
+            "007",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1e3",
+        ];
+        for value in values {
+            let text = value.trim().parse::<u64>().ok();
+            assert_eq!(parse_u64(value.as_bytes()), text, "{value:?}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-limit", " 100000".parse().unwrap());
+        headers.insert("x-ratelimit-remaining", "99990".parse().unwrap());
+        assert_eq!(
+            RateLimit::from_headers(&headers),
+            Some(RateLimit {
+                limit: 100_000,
+                remaining: 99_990,
+                reset: None
+            })
+        );
+        headers.insert("x-ratelimit-reset", "1700000000".parse().unwrap());
+        assert_eq!(
+            RateLimit::from_headers(&headers).unwrap().reset,
+            Some(1_700_000_000)
+        );
+        // A repeated header counts by its first value.
+        headers.append("x-ratelimit-reset", "5".parse().unwrap());
+        assert_eq!(
+            RateLimit::from_headers(&headers).unwrap().reset,
+            Some(1_700_000_000)
+        );
+        headers.insert("x-ratelimit-remaining", "many".parse().unwrap());
+        assert_eq!(RateLimit::from_headers(&headers), None);
     }
 }

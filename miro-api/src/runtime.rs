@@ -17,7 +17,29 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Percent-encodes one path segment.
 pub fn encode_path(segment: &str) -> String {
-    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+    path_segment(segment).to_string()
+}
+
+/// One path segment of a request's URL, percent-encoded as it is written (by `format!`), with no
+/// copy of its own: what the generated requests put in their URLs.
+pub fn path_segment<T: std::fmt::Display + ?Sized>(value: &T) -> PathSegment<'_, T> {
+    PathSegment(value)
+}
+
+/// See [`path_segment`].
+pub struct PathSegment<'a, T: ?Sized>(&'a T);
+
+impl<T: std::fmt::Display + ?Sized> std::fmt::Display for PathSegment<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// Encodes what the value writes, piece by piece (each piece is whole characters).
+        struct Encoding<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
+        impl std::fmt::Write for Encoding<'_, '_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                utf8_percent_encode(s, PATH_SEGMENT).try_for_each(|part| self.0.write_str(part))
+            }
+        }
+        std::fmt::write(&mut Encoding(f), format_args!("{}", self.0))
+    }
 }
 
 /// The pairs of one query parameter: none for `None`, one for a scalar, one per element of a list.
@@ -548,6 +570,23 @@ mod tests {
         assert_eq!(encode_path("uXjVOD6LSME="), "uXjVOD6LSME%3D");
         assert_eq!(encode_path("a/b?c#d%e f"), "a%2Fb%3Fc%23d%25e%20f");
         assert_eq!(encode_path("3458764517517819000"), "3458764517517819000");
+        // What the generated requests write: the same, whatever the value's type, and for a
+        // value written in several pieces (each piece encoded as it comes).
+        assert_eq!(
+            format!("/v2/boards/{}", path_segment("a/b?c#d%e f")),
+            "/v2/boards/a%2Fb%3Fc%23d%25e%20f"
+        );
+        let id = uuid::Uuid::from_u128(0x1234);
+        assert_eq!(path_segment(&id).to_string(), id.to_string());
+        struct Pieces;
+        impl std::fmt::Display for Pieces {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "é/{}?", 7)?;
+                f.write_str("..")
+            }
+        }
+        assert_eq!(path_segment(&Pieces).to_string(), encode_path("é/7?.."));
+        assert_eq!(path_segment(&Pieces).to_string(), "%C3%A9%2F7%3F..");
     }
 
     #[test]
