@@ -4,7 +4,7 @@
 //!
 //! `cargo run -p miro-api-extended --example oauth_walk`
 
-use miro_api::types::{GetItemsType, ItemCreate, StickyNoteData};
+use miro_api::types::{ItemCreate, ItemType, StickyNoteData};
 use miro_api_extended::prelude::*;
 use miro_api_extended::storage::FileStore;
 use miro_api_extended::Miro;
@@ -50,10 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         api.create_items(&board, &items).await?;
     }
-    let mut notes = api
-        .get_items(&board)
-        .type_(GetItemsType::StickyNote)
-        .stream();
+    let mut notes = api.get_items(&board).type_(ItemType::StickyNote).stream();
     let mut count = 0;
     while let Some(item) = notes.try_next().await? {
         count += 1;

@@ -63,7 +63,7 @@ async fn get_all_items_filters_by_type() {
 
 #[tokio::test]
 async fn a_request_with_typed_filters_becomes_a_stream() {
-    use miro_api::types::GetItemsType;
+    use miro_api::types::ItemType;
     use miro_api_extended::prelude::*;
 
     let emu = emulator().await;
@@ -75,7 +75,7 @@ async fn a_request_with_typed_filters_becomes_a_stream() {
 
     let seen: Vec<String> = api
         .get_items(&board)
-        .type_(GetItemsType::Card)
+        .type_(ItemType::Card)
         .limit(10)
         .stream()
         .map_ok(|i| i.id)

@@ -4,7 +4,7 @@
 //! most general form that covers it, so that a newer spec with the same defect elsewhere is fixed
 //! too. [`FIXES`] is the ordered list; [`apply_all`] runs it and reports what each one changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
@@ -257,6 +257,20 @@ pub const FIXES: &[Fix] = &[
                  field says which variant it is. The x-miro-outer-tag extension records that \
                  mapping; the post-processor decodes by it instead of guessing.",
         apply: outer_type_discriminators,
+    },
+    Fix {
+        name: "one-item-type",
+        reason: "An item's type had four types: a free string on every item read (GenericItem, \
+                 Item, StickyNoteItem...), `ItemTypeChange` on bulk create and update, and \
+                 `GetItemsType` on the get-items filters; a type read from an item could be \
+                 neither filtered by nor sent back without going through a string, and every \
+                 item decoded allocated its type. They become one open enum, `ItemType`: its \
+                 values are those of the enums it replaces (unknown ones stay readable and \
+                 are sent back as received), it is the `type` of every schema whose `data` is \
+                 an item-data union (`x-miro-outer-tag`) or one of its variants, and the `type` \
+                 filter of every operation whose pages list such items. The replaced names stay \
+                 as deprecated aliases (x-miro-renamed). Runs after `outer-type-discriminators`.",
+        apply: one_item_type,
     },
 ];
 
@@ -1649,6 +1663,219 @@ fn outer_type_discriminators(spec: &mut Value) -> usize {
     changed
 }
 
+/// The one item-type enum of `one-item-type`.
+const ITEM_TYPE: &str = "ItemType";
+
+fn one_item_type(spec: &mut Value) -> usize {
+    let Some(schemas) = schemas(spec) else {
+        return 0;
+    };
+    let component = |r: &Value| -> Option<String> {
+        r.get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .map(str::to_string)
+    };
+    // The item-data unions, and their variants.
+    let mut item_data: BTreeSet<String> = BTreeSet::new();
+    let mut item_types: Vec<String> = Vec::new();
+    for (name, schema) in schemas.iter() {
+        let Some(mapping) = schema
+            .pointer("/x-miro-outer-tag/mapping")
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        item_data.insert(name.clone());
+        for (tag, variant) in mapping {
+            item_data.extend(variant.as_str().map(str::to_string));
+            if !item_types.contains(tag) {
+                item_types.push(tag.clone());
+            }
+        }
+    }
+    if item_data.is_empty() {
+        return 0;
+    }
+    // The item schemas: a `data` of item data, and a `type` that is a free string or an enum
+    // component (whose name is then replaced).
+    let mut items: Vec<String> = Vec::new();
+    let mut replaced: BTreeSet<String> = BTreeSet::new();
+    for (name, schema) in schemas.iter() {
+        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+            continue;
+        };
+        let data_is_item_data = props
+            .get("data")
+            .and_then(component)
+            .is_some_and(|d| item_data.contains(&d));
+        let Some(ty) = props.get("type") else {
+            continue;
+        };
+        if !data_is_item_data {
+            continue;
+        }
+        match component(ty) {
+            Some(enum_name) => {
+                if schemas
+                    .get(&enum_name)
+                    .is_some_and(|e| e.get("enum").is_some())
+                {
+                    replaced.insert(enum_name);
+                    items.push(name.clone());
+                }
+            }
+            None if ty.get("type").and_then(Value::as_str) == Some("string")
+                && ty.get("enum").is_none() =>
+            {
+                items.push(name.clone())
+            }
+            None => {}
+        }
+    }
+    // The operations whose pages list items: their `type` filters.
+    let item_set: BTreeSet<String> = items.iter().cloned().collect();
+    let snapshot = schemas.clone();
+    let resolve = |v: &Value| -> Value {
+        match component(v) {
+            Some(name) => snapshot.get(&name).cloned().unwrap_or_default(),
+            None => v.clone(),
+        }
+    };
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for_each_operation(spec, |path, method, op| {
+        let lists_items = op
+            .get("responses")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(status, _)| status.starts_with('2'))
+            .filter_map(|(_, r)| r.pointer("/content/application~1json/schema"))
+            .any(|body| {
+                resolve(body)
+                    .pointer("/properties/data/items")
+                    .and_then(component)
+                    .is_some_and(|item| item_set.contains(&item))
+            });
+        let has_type = op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|p| p.get("name").and_then(Value::as_str) == Some("type"));
+        if lists_items && has_type {
+            filters.push((path.to_string(), method.to_string()));
+        }
+    });
+    let Some(schemas) = crate::fixes::schemas(spec) else {
+        return 0;
+    };
+    let mut values: Vec<String> = Vec::new();
+    let mut add = |v: &Value| {
+        for value in v
+            .get("enum")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !values.iter().any(|known| known == value) {
+                values.push(value.to_string());
+            }
+        }
+    };
+    for name in &replaced {
+        add(&schemas[name]);
+    }
+    // The filters' enums (a component, or inline).
+    let mut filter_enums: Vec<Value> = Vec::new();
+    if let Some(paths) = spec.get("paths") {
+        for (path, method) in &filters {
+            let params = paths
+                .get(path)
+                .and_then(|p| p.get(method))
+                .and_then(|op| op.get("parameters"))
+                .and_then(Value::as_array);
+            for p in params.into_iter().flatten() {
+                if p.get("name").and_then(Value::as_str) == Some("type") {
+                    filter_enums.extend(p.get("schema").cloned());
+                }
+            }
+        }
+    }
+    let Some(schemas) = crate::fixes::schemas(spec) else {
+        return 0;
+    };
+    for schema in &filter_enums {
+        match component(schema) {
+            Some(name) if schemas.get(&name).is_some_and(|e| e.get("enum").is_some()) => {
+                add(&schemas[&name]);
+                replaced.insert(name);
+            }
+            _ => add(schema),
+        }
+    }
+    for tag in &item_types {
+        add(&json!({ "enum": [tag] }));
+    }
+    schemas.insert(
+        ITEM_TYPE.into(),
+        json!({
+            "type": "string",
+            "description": "The type of a board item: what an item read says it is, what a \
+                            bulk create or update sends, what the get-items filters take.",
+            "enum": values,
+        }),
+    );
+    let mut changed = 0;
+    for name in &items {
+        let ty = &mut schemas[name]["properties"]["type"];
+        let mut replacement = schema_ref(ITEM_TYPE);
+        if let Some(d) = ty.get("description") {
+            replacement["description"] = d.clone();
+        }
+        *ty = replacement;
+        changed += 1;
+    }
+    for name in &replaced {
+        schemas.remove(name);
+    }
+    for_each_operation(spec, |path, method, op| {
+        if !filters.iter().any(|(p, m)| p == path && m == method) {
+            return;
+        }
+        for p in op
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if p.get("name").and_then(Value::as_str) == Some("type") {
+                let mut replacement = schema_ref(ITEM_TYPE);
+                if let Some(d) = p.get("schema").and_then(|s| s.get("description")) {
+                    replacement["description"] = d.clone();
+                }
+                p["schema"] = replacement;
+                changed += 1;
+            }
+        }
+    });
+    // Every other reference to a replaced enum (a request body's copy) points at the one type.
+    let targets: BTreeMap<String, Value> = replaced
+        .iter()
+        .map(|name| (name.clone(), schema_ref(ITEM_TYPE)))
+        .collect();
+    changed += replace_refs(spec, &targets);
+    record_renames(
+        spec,
+        replaced
+            .into_iter()
+            .map(|name| (name, ITEM_TYPE.to_string()))
+            .collect(),
+    );
+    changed
+}
+
 /// Where `base-path-from-code-samples` records an operation's media type, when it is not
 /// `application/json`.
 pub const MEDIA_TYPE_EXTENSION: &str = "x-miro-media-type";
@@ -2452,6 +2679,83 @@ mod tests {
         assert!(spec["components"]["schemas"]["Other"]
             .get("x-miro-outer-tag")
             .is_none());
+    }
+
+    #[test]
+    fn an_items_type_is_one_enum_read_sent_and_filtered_by() {
+        let r = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+        let page = |item: &str| {
+            json!({"200": {"content": {"application/json": {"schema":
+            {"type": "object", "properties": {"data": {"type": "array", "items": r(item)}}}}}}})
+        };
+        let type_param = |schema: Value| json!([{"in": "query", "name": "type", "schema": schema}]);
+        let mut spec = json!({"paths": {
+            "/items": {"get": {"operationId": "get-items",
+                "parameters": type_param(r("GetItemsType")), "responses": page("GenericItem")}},
+            "/frame": {"get": {"operationId": "get-items-within-frame",
+                "parameters": type_param(json!({"type": "string", "enum": ["card", "preview"]})),
+                "responses": page("GenericItem")}},
+            "/other": {"get": {"operationId": "get-others",
+                "parameters": type_param(json!({"type": "string", "enum": ["a", "b"]})),
+                "responses": page("Other")}}},
+            "components": {"schemas": {
+                "WidgetDataOutput": {"oneOf": [r("StickyNoteData"), r("CardData")]},
+                "StickyNoteData": {"type": "object"},
+                "CardData": {"type": "object"},
+                "GenericItem": {"type": "object", "properties": {"data": r("WidgetDataOutput"),
+                    "type": {"type": "string", "description": "Type of item."}}},
+                "StickyNoteItem": {"type": "object", "properties": {"data": r("StickyNoteData"),
+                    "type": {"type": "string"}}},
+                "ItemCreate": {"type": "object", "properties": {"data": r("WidgetDataOutput"),
+                    "type": r("ItemTypeChange")}},
+                "BulkBody": {"type": "array", "items": {"type": "object",
+                    "properties": {"kind": r("ItemTypeChange")}}},
+                "ItemTypeChange": {"type": "string", "enum": ["sticky_note", "card", "frame"]},
+                "GetItemsType": {"type": "string", "enum": ["card", "doc_format"]},
+                "Other": {"type": "object", "properties": {"data": {"type": "object"},
+                    "type": {"type": "string"}}}}}});
+        assert_eq!(run("outer-type-discriminators", &mut spec), 1);
+        // Three item schemas' types, the two item filters, and the bulk body's copy.
+        assert_eq!(run("one-item-type", &mut spec), 6);
+        let schemas = &spec["components"]["schemas"];
+        assert_eq!(
+            schemas["ItemType"]["enum"],
+            json!(["sticky_note", "card", "frame", "preview", "doc_format"]),
+            "the item schemas' enums' values, then the filters' (by path)"
+        );
+        for item in ["GenericItem", "StickyNoteItem", "ItemCreate"] {
+            assert_eq!(
+                schemas[item]["properties"]["type"]["$ref"], "#/components/schemas/ItemType",
+                "{item}"
+            );
+        }
+        assert_eq!(
+            schemas["GenericItem"]["properties"]["type"]["description"],
+            "Type of item."
+        );
+        assert_eq!(
+            schemas["BulkBody"]["items"]["properties"]["kind"]["$ref"],
+            "#/components/schemas/ItemType"
+        );
+        assert!(schemas.get("ItemTypeChange").is_none() && schemas.get("GetItemsType").is_none());
+        assert_eq!(spec[RENAMED_EXTENSION]["ItemTypeChange"], "ItemType");
+        assert_eq!(spec[RENAMED_EXTENSION]["GetItemsType"], "ItemType");
+        for path in ["/items", "/frame"] {
+            assert_eq!(
+                spec["paths"][path]["get"]["parameters"][0]["schema"]["$ref"],
+                "#/components/schemas/ItemType",
+                "{path}"
+            );
+        }
+        // Not items: a `type` beside other data, and a filter of pages of other things.
+        assert_eq!(
+            schemas["Other"]["properties"]["type"],
+            json!({"type": "string"})
+        );
+        assert_eq!(
+            spec["paths"]["/other"]["get"]["parameters"][0]["schema"]["enum"],
+            json!(["a", "b"])
+        );
     }
 
     #[test]

@@ -255,6 +255,18 @@ fn open_enum_impls(e: &ItemEnum, values: &[(Ident, String)]) -> Vec<Item> {
                 ::std::option::Option::Some(self.as_str())
             }
         }
+        /// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+        impl ::std::cmp::PartialEq<str> for #name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+        /// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+        impl ::std::cmp::PartialEq<&str> for #name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
     };
     file.items
 }
@@ -780,6 +792,25 @@ fn rewrite_methods(
     Ok(Item::Impl(imp))
 }
 
+/// The `x` of progenitor's `encode_path(&x.to_string())`.
+fn encoded_to_string(e: &Expr) -> Option<Expr> {
+    let Expr::Call(call) = e else { return None };
+    let Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    if !func.path.is_ident("encode_path") || call.args.len() != 1 {
+        return None;
+    }
+    let Expr::Reference(reference) = &call.args[0] else {
+        return None;
+    };
+    let Expr::MethodCall(to_string) = &*reference.expr else {
+        return None;
+    };
+    (to_string.method == "to_string" && to_string.args.is_empty())
+        .then(|| (*to_string.receiver).clone())
+}
+
 /// Renames `board_id_platform_*` parameters to `board_id`, and points progenitor's helpers at
 /// the runtime.
 struct Renamer;
@@ -791,6 +822,14 @@ impl VisitMut for Renamer {
         }
     }
     fn visit_expr_mut(&mut self, e: &mut Expr) {
+        // progenitor's `encode_path(&x.to_string())` copies the value twice (the string, then
+        // its encoding) before `format!` copies it into the URL: the runtime's `path_segment`
+        // encodes it while it is written into the URL.
+        if let Some(mut value) = encoded_to_string(e) {
+            self.visit_expr_mut(&mut value);
+            *e = parse_quote!(crate::runtime::path_segment(&#value));
+            return;
+        }
         if let Expr::Field(field) = e {
             if matches!(&*field.base, Expr::Path(p) if p.path.is_ident("self")) {
                 if let syn::Member::Named(m) = &field.member {

@@ -75,7 +75,7 @@
 //! A list method returns one page (`limit`, `cursor` or `offset` are setters). To walk every
 //! page, [`miro-api-extended`](https://docs.rs/miro-api-extended) turns any paginated request
 //! into a `futures::Stream` of its items, with the request's filters:
-//! `api.get_items(&board_id).type_(GetItemsType::Image).stream()` after
+//! `api.get_items(&board_id).type_(ItemType::Image).stream()` after
 //! `use miro_api_extended::prelude::*;`, and `get_all_boards()`, `get_all_items(..)`, ... as
 //! in Miro's other clients. The paginated requests implement [`PagedRequest`] for such layers.
 //!
@@ -174,9 +174,9 @@
 //! set apart:
 //!
 //! ```compile_fail
-//! use miro_api::types::{ItemCreate, ItemTypeChange, StickyNoteData};
+//! use miro_api::types::{ItemCreate, ItemType, StickyNoteData};
 //! let item = ItemCreate {
-//!     type_: ItemTypeChange::Card,
+//!     type_: ItemType::Card,
 //!     ..ItemCreate::from(StickyNoteData::default().content("Hi"))
 //! };
 //! ```

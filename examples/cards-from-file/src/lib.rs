@@ -139,7 +139,7 @@ async fn read_cards(api: &MiroApi, board_id: &str) -> Result<BoardCards, SyncErr
     };
     let mut cards = api
         .get_items(board_id)
-        .type_(miro_api::types::GetItemsType::Card)
+        .type_(miro_api::types::ItemType::Card)
         .stream();
     while let Some(item) = cards.try_next().await.map_err(|source| SyncError::Paging {
         what: "reading the board's cards",

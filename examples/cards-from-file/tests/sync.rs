@@ -56,7 +56,7 @@ async fn run_with(api: &MiroApi, board: &str, text: &str, options: &Options) -> 
 async fn cards(api: &MiroApi, board: &str) -> BTreeMap<String, (String, String, Vec<String>)> {
     let items: Vec<_> = api
         .get_items(board)
-        .type_(miro_api::types::GetItemsType::Card)
+        .type_(miro_api::types::ItemType::Card)
         .stream()
         .try_collect()
         .await

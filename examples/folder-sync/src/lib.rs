@@ -27,7 +27,7 @@
 #![warn(missing_docs)]
 
 use indicatif::{ProgressBar, ProgressStyle};
-use miro_api::types::{GetItemsType, PositionChange, UploadFileFromDeviceData};
+use miro_api::types::{ItemType, PositionChange, UploadFileFromDeviceData};
 use miro_api::{FilePart, MiroApi};
 use miro_api_extended::prelude::{PagedRequestExt, TryStreamExt};
 use notify::event::{AccessKind, AccessMode, EventKind};
@@ -355,7 +355,7 @@ impl FolderSync {
         let mut images = self
             .api
             .get_items(&self.config.board_id)
-            .type_(GetItemsType::Image)
+            .type_(ItemType::Image)
             .limit(50)
             .stream();
         loop {

@@ -31,7 +31,7 @@ fn writes(emu: &RunningEmulator) -> Vec<String> {
 
 async fn image_count(api: &MiroApi, board: &str) -> usize {
     api.get_items(board)
-        .type_(miro_api::types::GetItemsType::Image)
+        .type_(miro_api::types::ItemType::Image)
         .limit(50)
         .await
         .unwrap()

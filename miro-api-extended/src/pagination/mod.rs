@@ -10,13 +10,13 @@
 //! filters:
 //!
 //! ```no_run
-//! use miro_api::types::GetItemsType;
+//! use miro_api::types::ItemType;
 //! use miro_api_extended::prelude::*;
 //!
 //! # async fn run(api: miro_api::MiroApi) -> Result<(), miro_api_extended::PaginationError> {
 //! let mut notes = api
 //!     .get_items("uXjVO_board")
-//!     .type_(GetItemsType::StickyNote)
+//!     .type_(ItemType::StickyNote)
 //!     .stream();
 //! while let Some(item) = notes.try_next().await? {
 //!     println!("{} {}", item.id, item.type_);
@@ -123,7 +123,7 @@ pub trait PaginationExt {
 }
 
 /// Turns the request of a paginated operation into a stream of its items:
-/// `api.get_items(board).type_(GetItemsType::Image).stream()`. The filters set on the request
+/// `api.get_items(board).type_(ItemType::Image).stream()`. The filters set on the request
 /// go with every page (a list filter with all its values); a `limit` set on it is the page
 /// size (clamped to what the operation accepts); a `cursor` or `offset` set on it is where
 /// the stream starts.

@@ -131,7 +131,7 @@ impl<'a> GetGroup<'a> {
         > {
             let url = format!(
                 "{}/api/v1/scim/Groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& id.to_string()),
+                ::runtime::path_segment(& id),
             );
             ::std::result::Result::Ok(
                 this
@@ -190,7 +190,7 @@ impl<'a> PatchGroup<'a> {
         > {
             let url = format!(
                 "{}/api/v1/scim/Groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& id.to_string()),
+                ::runtime::path_segment(& id),
             );
             ::std::result::Result::Ok(
                 this
@@ -290,7 +290,7 @@ impl<'a> GetResourceType<'a> {
         > {
             let url = format!(
                 "{}/api/v1/scim/ResourceTypes/{}", this.base_url(), crate
-                ::runtime::encode_path(& resource.to_string()),
+                ::runtime::path_segment(& resource),
             );
             ::std::result::Result::Ok(
                 this
@@ -388,7 +388,7 @@ impl<'a> GetSchema<'a> {
         > {
             let url = format!(
                 "{}/api/v1/scim/Schemas/{}", this.base_url(), crate
-                ::runtime::encode_path(& uri.to_string()),
+                ::runtime::path_segment(& uri),
             );
             ::std::result::Result::Ok(
                 this
@@ -643,7 +643,7 @@ impl<'a> GetUser<'a> {
         > {
             let url = format!(
                 "{}/api/v1/scim/Users/{}", this.base_url(), crate
-                ::runtime::encode_path(& id.to_string()),
+                ::runtime::path_segment(& id),
             );
             ::std::result::Result::Ok(
                 this
@@ -696,7 +696,7 @@ impl<'a> ReplaceUser<'a> {
         > {
             let url = format!(
                 "{}/api/v1/scim/Users/{}", this.base_url(), crate
-                ::runtime::encode_path(& id.to_string()),
+                ::runtime::path_segment(& id),
             );
             ::std::result::Result::Ok(
                 this
@@ -748,7 +748,7 @@ impl<'a> DeleteUser<'a> {
         > {
             let url = format!(
                 "{}/api/v1/scim/Users/{}", this.base_url(), crate
-                ::runtime::encode_path(& id.to_string()),
+                ::runtime::path_segment(& id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -789,7 +789,7 @@ impl<'a> PatchUser<'a> {
         > {
             let url = format!(
                 "{}/api/v1/scim/Users/{}", this.base_url(), crate
-                ::runtime::encode_path(& id.to_string()),
+                ::runtime::path_segment(& id),
             );
             ::std::result::Result::Ok(
                 this
@@ -942,7 +942,7 @@ impl<'a> GetMetrics<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/apps/{}/metrics", this.base_url(), crate
-                ::runtime::encode_path(& app_id.to_string()),
+                ::runtime::path_segment(& app_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -999,7 +999,7 @@ impl<'a> GetMetricsTotal<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/apps/{}/metrics-total", this.base_url(), crate
-                ::runtime::encode_path(& app_id.to_string()),
+                ::runtime::path_segment(& app_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1062,7 +1062,7 @@ impl<'a> GetCodeWidgetItems<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/code_widgets", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1132,7 +1132,7 @@ impl<'a> CreateCodeWidgetItem<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/code_widgets", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1188,8 +1188,8 @@ impl<'a> GetCodeWidgetItem<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/code_widgets/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1241,8 +1241,8 @@ impl<'a> DeleteCodeWidgetItem<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/code_widgets/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -1287,8 +1287,8 @@ impl<'a> UpdateCodeWidgetItem<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/code_widgets/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1345,8 +1345,8 @@ impl<'a> MoveCodeWidgetItem<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/code_widgets/{}/position", this.base_url(),
-                crate ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                crate ::runtime::path_segment(& board_id), crate
+                ::runtime::path_segment(& item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1386,7 +1386,7 @@ pub struct GetItemsExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
-    pub(crate) type_: Option<types::GetItemsExperimentalType>,
+    pub(crate) type_: Option<types::ItemType>,
 }
 #[cfg(feature = "experimental")]
 #[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
@@ -1402,7 +1402,7 @@ impl<'a> GetItemsExperimental<'a> {
         self
     }
     /// Sets the optional `type`.
-    pub fn type_(mut self, value: types::GetItemsExperimentalType) -> Self {
+    pub fn type_(mut self, value: types::ItemType) -> Self {
         self.type_ = ::std::option::Option::Some(value);
         self
     }
@@ -1416,7 +1416,7 @@ impl<'a> GetItemsExperimental<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/items", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1488,8 +1488,8 @@ impl<'a> GetSpecificItemExperimental<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/items/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1544,8 +1544,8 @@ impl<'a> DeleteItemExperimental<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/items/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -1600,7 +1600,7 @@ impl<'a> GetMindmapNodesExperimental<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/mindmap_nodes", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1673,7 +1673,7 @@ impl<'a> CreateMindmapNodesExperimental<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/mindmap_nodes", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1729,8 +1729,8 @@ impl<'a> GetMindmapNodeExperimental<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/mindmap_nodes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1785,8 +1785,8 @@ impl<'a> DeleteMindmapNodeExperimental<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/mindmap_nodes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -1830,7 +1830,7 @@ impl<'a> CreateShapeItemFlowchart<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/shapes", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1883,8 +1883,8 @@ impl<'a> GetShapeItemFlowchart<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/shapes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -1936,8 +1936,8 @@ impl<'a> DeleteShapeItemFlowchart<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/shapes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -1982,8 +1982,8 @@ impl<'a> UpdateShapeItemFlowchart<'a> {
         > {
             let url = format!(
                 "{}/v2-experimental/boards/{}/shapes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -2341,7 +2341,7 @@ pub struct GetItemsWithinFrame<'a> {
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
     pub(crate) parent_item_id: &'a str,
-    pub(crate) type_: Option<types::GetItemsType>,
+    pub(crate) type_: Option<types::ItemType>,
 }
 #[cfg(feature = "items")]
 #[cfg_attr(docsrs, doc(cfg(feature = "items")))]
@@ -2357,7 +2357,7 @@ impl<'a> GetItemsWithinFrame<'a> {
         self
     }
     /// Sets `type`: If you want to get a list of items of a specific type, specify an item type. For example, if you want to retrieve the list of card items, set `type` to `cards`. Possible values: `app_card`, `card`, `document`, `embed`, `frame`, `image`, `shape`, `sticky_note`, `text`
-    pub fn type_(mut self, value: types::GetItemsType) -> Self {
+    pub fn type_(mut self, value: types::ItemType) -> Self {
         self.type_ = ::std::option::Option::Some(value);
         self
     }
@@ -2370,8 +2370,8 @@ impl<'a> GetItemsWithinFrame<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -2461,7 +2461,7 @@ impl<'a> CreateDocumentItemUsingFileFromDevice<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/documents", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             let (content_type, body) = crate::runtime::MultipartBody::new()
                 .json_opt("data", data)?
@@ -2529,8 +2529,8 @@ impl<'a> UpdateDocumentItemUsingFileFromDevice<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/documents/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             let (content_type, body) = crate::runtime::MultipartBody::new()
                 .json_opt("data", data)?
@@ -2596,8 +2596,8 @@ impl<'a> CreateImageItemUsingLocalFile<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/images", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/images", this.base_url(), crate
+                ::runtime::path_segment(& board_id),
             );
             let (content_type, body) = crate::runtime::MultipartBody::new()
                 .json_opt("data", data)?
@@ -2662,8 +2662,8 @@ impl<'a> UpdateImageItemUsingFileFromDevice<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/images/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             let (content_type, body) = crate::runtime::MultipartBody::new()
                 .json_opt("data", data)?
@@ -2732,8 +2732,8 @@ impl<'a> GetItemsByTag<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -2806,8 +2806,8 @@ impl<'a> AttachTagToItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/items/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -2854,8 +2854,8 @@ impl<'a> RemoveTagFromItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/items/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -2902,7 +2902,7 @@ impl<'a> CreateItemsInBulkUsingFileFromDevice<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/items/bulk", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             let (content_type, body) = crate::runtime::MultipartBody::new()
                 .json("data", data)?
@@ -2958,8 +2958,8 @@ impl<'a> GetSpecificBoard<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3009,8 +3009,8 @@ impl<'a> DeleteBoard<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -3050,8 +3050,8 @@ impl<'a> UpdateBoard<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3104,7 +3104,7 @@ impl<'a> CreateAppCardItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/app_cards", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3157,8 +3157,8 @@ impl<'a> GetAppCardItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/app_cards/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3210,8 +3210,8 @@ impl<'a> DeleteAppCardItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/app_cards/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -3253,8 +3253,8 @@ impl<'a> UpdateAppCardItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/app_cards/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3306,8 +3306,8 @@ impl<'a> CreateCardItem<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/cards", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/cards", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3357,8 +3357,8 @@ impl<'a> GetCardItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/cards/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3407,8 +3407,8 @@ impl<'a> DeleteCardItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/cards/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -3450,8 +3450,8 @@ impl<'a> UpdateCardItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/cards/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3512,7 +3512,7 @@ impl<'a> GetConnectors<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/connectors", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3582,7 +3582,7 @@ impl<'a> CreateConnector<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/connectors", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3635,8 +3635,8 @@ impl<'a> GetConnector<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/connectors/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& connector_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                connector_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3688,8 +3688,8 @@ impl<'a> DeleteConnector<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/connectors/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& connector_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                connector_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -3731,8 +3731,8 @@ impl<'a> UpdateConnector<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/connectors/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& connector_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                connector_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3784,8 +3784,8 @@ impl<'a> CreateDocFormatItem<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/docs", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/docs", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3847,8 +3847,8 @@ impl<'a> GetDocFormatItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/docs/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -3906,8 +3906,8 @@ impl<'a> DeleteDocFormatItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/docs/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -3951,7 +3951,7 @@ impl<'a> CreateDocumentItemUsingUrl<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/documents", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4007,8 +4007,8 @@ impl<'a> GetDocumentItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/documents/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4060,8 +4060,8 @@ impl<'a> DeleteDocumentItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/documents/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -4103,8 +4103,8 @@ impl<'a> UpdateDocumentItemUsingUrl<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/documents/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4159,8 +4159,8 @@ impl<'a> CreateEmbedItem<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/embeds", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/embeds", this.base_url(), crate
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4210,8 +4210,8 @@ impl<'a> GetEmbedItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/embeds/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4260,8 +4260,8 @@ impl<'a> DeleteEmbedItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/embeds/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -4303,8 +4303,8 @@ impl<'a> UpdateEmbedItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/embeds/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4353,8 +4353,8 @@ impl<'a> CreateFrameItem<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/frames", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/frames", this.base_url(), crate
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4404,8 +4404,8 @@ impl<'a> GetFrameItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/frames/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4454,8 +4454,8 @@ impl<'a> DeleteFrameItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/frames/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -4497,8 +4497,8 @@ impl<'a> UpdateFrameItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/frames/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4558,8 +4558,8 @@ impl<'a> GetAllGroups<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/groups", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/groups", this.base_url(), crate
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4628,8 +4628,8 @@ impl<'a> CreateGroup<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/groups", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/groups", this.base_url(), crate
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4694,7 +4694,7 @@ impl<'a> GetItemsByGroupId<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/groups/items", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4768,8 +4768,8 @@ impl<'a> GetGroupById<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4822,8 +4822,8 @@ impl<'a> UpdateGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4882,8 +4882,8 @@ impl<'a> UnGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4932,8 +4932,8 @@ impl<'a> DeleteGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/groups/{}?", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -4980,8 +4980,8 @@ impl<'a> CreateImageItemUsingUrl<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/images", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/images", this.base_url(), crate
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5034,8 +5034,8 @@ impl<'a> GetImageItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/images/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5084,8 +5084,8 @@ impl<'a> DeleteImageItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/images/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -5127,8 +5127,8 @@ impl<'a> UpdateImageItemUsingUrl<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/images/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5168,7 +5168,7 @@ pub struct GetItems<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
-    pub(crate) type_: Option<types::GetItemsType>,
+    pub(crate) type_: Option<types::ItemType>,
 }
 #[cfg(feature = "items")]
 #[cfg_attr(docsrs, doc(cfg(feature = "items")))]
@@ -5184,7 +5184,7 @@ impl<'a> GetItems<'a> {
         self
     }
     /// Sets the optional `type`.
-    pub fn type_(mut self, value: types::GetItemsType) -> Self {
+    pub fn type_(mut self, value: types::ItemType) -> Self {
         self.type_ = ::std::option::Option::Some(value);
         self
     }
@@ -5197,8 +5197,8 @@ impl<'a> GetItems<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/items", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5270,7 +5270,7 @@ impl<'a> CreateItems<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/items/bulk", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5320,8 +5320,8 @@ impl<'a> GetSpecificItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/items/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5373,8 +5373,8 @@ impl<'a> DeleteItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/items/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -5416,8 +5416,8 @@ impl<'a> UpdateItemPositionOrParent<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/items/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5473,8 +5473,8 @@ impl<'a> GetTagsFromItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/items/{}/tags", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5537,7 +5537,7 @@ impl<'a> GetBoardMembers<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/members", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5607,7 +5607,7 @@ impl<'a> ShareBoard<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/members", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5660,8 +5660,8 @@ impl<'a> GetSpecificBoardMember<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& board_member_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                board_member_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5716,8 +5716,8 @@ impl<'a> RemoveBoardMember<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& board_member_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                board_member_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -5759,8 +5759,8 @@ impl<'a> UpdateBoardMember<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& board_member_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                board_member_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5812,8 +5812,8 @@ impl<'a> CreateShapeItem<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/shapes", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/shapes", this.base_url(), crate
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5863,8 +5863,8 @@ impl<'a> GetShapeItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/shapes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -5913,8 +5913,8 @@ impl<'a> DeleteShapeItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/shapes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -5956,8 +5956,8 @@ impl<'a> UpdateShapeItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/shapes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6007,7 +6007,7 @@ impl<'a> CreateStickyNoteItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/sticky_notes", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6063,8 +6063,8 @@ impl<'a> GetStickyNoteItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/sticky_notes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6116,8 +6116,8 @@ impl<'a> DeleteStickyNoteItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/sticky_notes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -6162,8 +6162,8 @@ impl<'a> UpdateStickyNoteItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/sticky_notes/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6229,8 +6229,8 @@ impl<'a> GetTagsFromBoard<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/tags", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/tags", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6299,8 +6299,8 @@ impl<'a> CreateTag<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/tags", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/tags", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6353,8 +6353,8 @@ impl<'a> GetTag<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/tags/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& tag_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                tag_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6406,8 +6406,8 @@ impl<'a> DeleteTag<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/tags/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& tag_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                tag_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -6449,8 +6449,8 @@ impl<'a> UpdateTag<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/tags/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& tag_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                tag_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6502,8 +6502,8 @@ impl<'a> CreateTextItem<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/boards/{}/texts", this.base_url(), crate ::runtime::encode_path(&
-                board_id.to_string()),
+                "{}/v2/boards/{}/texts", this.base_url(), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6553,8 +6553,8 @@ impl<'a> GetTextItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/texts/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6603,8 +6603,8 @@ impl<'a> DeleteTextItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/texts/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -6646,8 +6646,8 @@ impl<'a> UpdateTextItem<'a> {
         > {
             let url = format!(
                 "{}/v2/boards/{}/texts/{}", this.base_url(), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& item_id.to_string()),
+                ::runtime::path_segment(& board_id), crate ::runtime::path_segment(&
+                item_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6732,8 +6732,8 @@ impl<'a> EnterpriseGetOrganization<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}", this.base_url(), crate ::runtime::encode_path(& org_id
-                .to_string()),
+                "{}/v2/orgs/{}", this.base_url(), crate ::runtime::path_segment(&
+                org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6835,7 +6835,7 @@ impl<'a> EnterpriseGetAiInteractionLogs<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/ai-interaction-logs", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()),
+                ::runtime::path_segment(& org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -6946,7 +6946,7 @@ impl<'a> EnterpriseBoardExportJobs<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/boards/export/jobs", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()),
+                ::runtime::path_segment(& org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7024,7 +7024,7 @@ impl<'a> EnterpriseCreateBoardExport<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/boards/export/jobs", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()),
+                ::runtime::path_segment(& org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7081,8 +7081,8 @@ impl<'a> EnterpriseBoardExportJobStatus<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/boards/export/jobs/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& job_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                job_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7137,8 +7137,8 @@ impl<'a> EnterpriseBoardExportJobResults<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/boards/export/jobs/{}/results", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& job_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                job_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7196,8 +7196,8 @@ impl<'a> EnterpriseUpdateBoardExportJob<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/boards/export/jobs/{}/status", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& job_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                job_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7279,8 +7279,8 @@ impl<'a> EnterpriseBoardExportJobTasks<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/boards/export/jobs/{}/tasks", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& job_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                job_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7356,9 +7356,9 @@ impl<'a> EnterpriseCreateBoardExportTaskExportLink<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/boards/export/jobs/{}/tasks/{}/export-link", this
-                .base_url(), crate ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& job_id.to_string()), crate
-                ::runtime::encode_path(& task_id.to_string()),
+                .base_url(), crate ::runtime::path_segment(& org_id), crate
+                ::runtime::path_segment(& job_id), crate ::runtime::path_segment(&
+                task_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7425,8 +7425,8 @@ impl<'a> EnterpriseBoardsGetGroups<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/boards/{}/groups", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7500,8 +7500,8 @@ impl<'a> EnterpriseBoardsCreateGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/boards/{}/groups", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7558,9 +7558,8 @@ impl<'a> EnterpriseBoardsDeleteGroups<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/boards/{}/groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& board_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                board_id), crate ::runtime::path_segment(& group_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -7614,8 +7613,8 @@ impl<'a> GetAllCases<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/cases", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()),
+                "{}/v2/orgs/{}/cases", this.base_url(), crate ::runtime::path_segment(&
+                org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7684,8 +7683,8 @@ impl<'a> CreateCase<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/cases", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()),
+                "{}/v2/orgs/{}/cases", this.base_url(), crate ::runtime::path_segment(&
+                org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7737,8 +7736,9 @@ impl<'a> GetCase<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/cases/{}", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
+                "{}/v2/orgs/{}/cases/{}", this.base_url(), crate
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                case_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7790,8 +7790,9 @@ impl<'a> EditCase<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/cases/{}", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
+                "{}/v2/orgs/{}/cases/{}", this.base_url(), crate
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                case_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7843,8 +7844,9 @@ impl<'a> DeleteCase<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/cases/{}", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()), crate ::runtime::encode_path(& case_id.to_string()),
+                "{}/v2/orgs/{}/cases/{}", this.base_url(), crate
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                case_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -7899,8 +7901,8 @@ impl<'a> GetLegalHoldExportJobs<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/cases/{}/export-jobs", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& case_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                case_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -7985,8 +7987,8 @@ impl<'a> GetAllLegalHolds<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/cases/{}/legal-holds", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& case_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                case_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8057,8 +8059,8 @@ impl<'a> CreateLegalHold<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/cases/{}/legal-holds", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& case_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                case_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8112,9 +8114,8 @@ impl<'a> GetLegalHold<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/cases/{}/legal-holds/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& case_id.to_string()), crate
-                ::runtime::encode_path(& legal_hold_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                case_id), crate ::runtime::path_segment(& legal_hold_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8168,9 +8169,8 @@ impl<'a> EditLegalHold<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/cases/{}/legal-holds/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& case_id.to_string()), crate
-                ::runtime::encode_path(& legal_hold_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                case_id), crate ::runtime::path_segment(& legal_hold_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8224,9 +8224,8 @@ impl<'a> DeleteLegalHold<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/cases/{}/legal-holds/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& case_id.to_string()), crate
-                ::runtime::encode_path(& legal_hold_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                case_id), crate ::runtime::path_segment(& legal_hold_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -8282,9 +8281,8 @@ impl<'a> GetLegalHoldContentItems<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/cases/{}/legal-holds/{}/content-items", this.base_url(),
-                crate ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& case_id.to_string()), crate
-                ::runtime::encode_path(& legal_hold_id.to_string()),
+                crate ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                case_id), crate ::runtime::path_segment(& legal_hold_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8412,7 +8410,7 @@ impl<'a> EnterpriseBoardContentItemLogsFetch<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/content-logs/items", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()),
+                ::runtime::path_segment(& org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8496,7 +8494,7 @@ impl<'a> EnterpriseDataclassificationOrganizationSettingsGet<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/data-classification-settings", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()),
+                ::runtime::path_segment(& org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8554,7 +8552,7 @@ impl<'a> EnterpriseGetDefaultTeamSettings<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/default_teams_settings", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()),
+                ::runtime::path_segment(& org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8619,8 +8617,8 @@ impl<'a> EnterpriseGetGroups<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/groups", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()),
+                "{}/v2/orgs/{}/groups", this.base_url(), crate ::runtime::path_segment(&
+                org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8689,8 +8687,8 @@ impl<'a> EnterpriseCreateGroup<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/groups", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()),
+                "{}/v2/orgs/{}/groups", this.base_url(), crate ::runtime::path_segment(&
+                org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8743,8 +8741,8 @@ impl<'a> EnterpriseGetGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8793,8 +8791,8 @@ impl<'a> EnterpriseDeleteGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -8839,8 +8837,8 @@ impl<'a> EnterpriseUpdateGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8905,8 +8903,8 @@ impl<'a> EnterpriseGetGroupMembers<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/groups/{}/members", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -8980,8 +8978,8 @@ impl<'a> EnterpriseCreateGroupMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/groups/{}/members", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9038,8 +9036,8 @@ impl<'a> EnterpriseUpdateGroupMembers<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/groups/{}/members", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9096,9 +9094,8 @@ impl<'a> EnterpriseGetGroupMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/groups/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()), crate
-                ::runtime::encode_path(& member_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                group_id), crate ::runtime::path_segment(& member_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9154,9 +9151,8 @@ impl<'a> EnterpriseDeleteGroupMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/groups/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()), crate
-                ::runtime::encode_path(& member_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                group_id), crate ::runtime::path_segment(& member_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -9212,8 +9208,8 @@ impl<'a> EnterpriseGroupsGetTeams<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/groups/{}/teams", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9287,9 +9283,8 @@ impl<'a> EnterpriseGroupsGetTeam<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/groups/{}/teams/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                group_id), crate ::runtime::path_segment(& team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9380,8 +9375,8 @@ impl<'a> EnterpriseGetOrganizationMembers<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/members", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()),
+                "{}/v2/orgs/{}/members", this.base_url(), crate ::runtime::path_segment(&
+                org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9465,8 +9460,8 @@ impl<'a> EnterpriseGetOrganizationMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& member_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                member_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9533,8 +9528,8 @@ impl<'a> EnterpriseProjectsGetGroups<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/projects/{}/groups", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                project_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9608,8 +9603,8 @@ impl<'a> EnterpriseProjectCreateGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/projects/{}/groups", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                project_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9666,9 +9661,8 @@ impl<'a> EnterpriseProjectDeleteGroups<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/projects/{}/groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                project_id), crate ::runtime::path_segment(& group_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -9728,8 +9722,8 @@ impl<'a> EnterpriseGetTeams<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/teams", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()),
+                "{}/v2/orgs/{}/teams", this.base_url(), crate ::runtime::path_segment(&
+                org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9797,8 +9791,8 @@ impl<'a> EnterpriseCreateTeam<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/teams", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()),
+                "{}/v2/orgs/{}/teams", this.base_url(), crate ::runtime::path_segment(&
+                org_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9847,8 +9841,9 @@ impl<'a> EnterpriseGetTeam<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/teams/{}", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
+                "{}/v2/orgs/{}/teams/{}", this.base_url(), crate
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9896,8 +9891,9 @@ impl<'a> EnterpriseDeleteTeam<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/teams/{}", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
+                "{}/v2/orgs/{}/teams/{}", this.base_url(), crate
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -9941,8 +9937,9 @@ impl<'a> EnterpriseUpdateTeam<'a> {
             crate::Error,
         > {
             let url = format!(
-                "{}/v2/orgs/{}/teams/{}", this.base_url(), crate ::runtime::encode_path(&
-                org_id.to_string()), crate ::runtime::encode_path(& team_id.to_string()),
+                "{}/v2/orgs/{}/teams/{}", this.base_url(), crate
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -9993,9 +9990,8 @@ impl<'a> EnterpriseDataclassificationBoardGet<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/boards/{}/data-classification", this.base_url(),
-                crate ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                crate ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10052,9 +10048,8 @@ impl<'a> EnterpriseDataclassificationBoardSet<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/boards/{}/data-classification", this.base_url(),
-                crate ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& board_id.to_string()),
+                crate ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& board_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10113,8 +10108,8 @@ impl<'a> EnterpriseDataclassificationTeamBoardsBulk<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/data-classification", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10175,8 +10170,8 @@ impl<'a> EnterpriseDataclassificationTeamSettingsGet<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/data-classification-settings", this.base_url(),
-                crate ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                crate ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10234,8 +10229,8 @@ impl<'a> EnterpriseDataclassificationTeamSettingsSet<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/data-classification-settings", this.base_url(),
-                crate ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                crate ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10303,8 +10298,8 @@ impl<'a> EnterpriseTeamsGetGroups<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/groups", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10378,8 +10373,8 @@ impl<'a> EnterpriseTeamsCreateGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/groups", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10433,9 +10428,8 @@ impl<'a> EnterpriseTeamsGetGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& group_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10488,9 +10482,8 @@ impl<'a> EnterpriseTeamsDeleteGroup<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/groups/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& group_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& group_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -10552,8 +10545,8 @@ impl<'a> EnterpriseGetTeamMembers<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/members", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10629,8 +10622,8 @@ impl<'a> EnterpriseInviteTeamMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/members", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10687,9 +10680,8 @@ impl<'a> EnterpriseGetTeamMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& member_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& member_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10745,9 +10737,8 @@ impl<'a> EnterpriseDeleteTeamMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& member_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& member_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -10793,9 +10784,8 @@ impl<'a> EnterpriseUpdateTeamMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& member_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& member_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10863,8 +10853,8 @@ impl<'a> EnterpriseGetProjects<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10938,8 +10928,8 @@ impl<'a> EnterpriseCreateProject<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -10993,9 +10983,8 @@ impl<'a> EnterpriseGetProject<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& project_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -11045,9 +11034,8 @@ impl<'a> EnterpriseDeleteProject<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& project_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -11093,9 +11081,8 @@ impl<'a> EnterpriseUpdateProject<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& project_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -11161,9 +11148,8 @@ impl<'a> EnterpriseGetProjectMembers<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects/{}/members", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& project_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -11241,9 +11227,8 @@ impl<'a> EnterpriseAddProjectMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects/{}/members", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& project_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -11301,10 +11286,9 @@ impl<'a> EnterpriseGetProjectMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()), crate
-                ::runtime::encode_path(& member_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& project_id), crate
+                ::runtime::path_segment(& member_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -11361,10 +11345,9 @@ impl<'a> EnterpriseDeleteProjectMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()), crate
-                ::runtime::encode_path(& member_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& project_id), crate
+                ::runtime::path_segment(& member_id),
             );
             ::std::result::Result::Ok(this.http().delete(url))
         })();
@@ -11411,10 +11394,9 @@ impl<'a> EnterpriseUpdateProjectMember<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects/{}/members/{}", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()), crate
-                ::runtime::encode_path(& member_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& project_id), crate
+                ::runtime::path_segment(& member_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -11471,9 +11453,8 @@ impl<'a> EnterpriseGetProjectSettings<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects/{}/settings", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& project_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -11530,9 +11511,8 @@ impl<'a> EnterpriseUpdateProjectSettings<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/projects/{}/settings", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()), crate
-                ::runtime::encode_path(& project_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id), crate ::runtime::path_segment(& project_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -11588,8 +11568,8 @@ impl<'a> EnterpriseGetTeamSettings<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/settings", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this
@@ -11645,8 +11625,8 @@ impl<'a> EnterpriseUpdateTeamSettings<'a> {
         > {
             let url = format!(
                 "{}/v2/orgs/{}/teams/{}/settings", this.base_url(), crate
-                ::runtime::encode_path(& org_id.to_string()), crate
-                ::runtime::encode_path(& team_id.to_string()),
+                ::runtime::path_segment(& org_id), crate ::runtime::path_segment(&
+                team_id),
             );
             ::std::result::Result::Ok(
                 this

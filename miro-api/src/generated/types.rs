@@ -366,7 +366,7 @@ pub struct AppCardItem {
     pub style: ::std::option::Option<AppCardStyle>,
     /// Type of item that is returned.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: ItemType,
 }
 #[cfg(
     any(
@@ -2495,7 +2495,7 @@ pub struct CardItem {
     pub style: ::std::option::Option<CardStyle>,
     /// Type of item that is returned.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: ItemType,
 }
 #[cfg(
     any(
@@ -3952,7 +3952,7 @@ pub struct DocumentItem {
     pub position: ::std::option::Option<Position>,
     /// Type of item that is returned.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: ItemType,
 }
 #[cfg(feature = "items")]
 #[cfg_attr(docsrs, doc(cfg(feature = "items")))]
@@ -4153,7 +4153,7 @@ pub struct EmbedItem {
     pub position: ::std::option::Option<Position>,
     /// Type of item that is returned.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: ItemType,
 }
 #[cfg(
     any(
@@ -5274,7 +5274,7 @@ pub struct FrameItem {
     pub style: ::std::option::Option<FrameStyle>,
     /// Type of item that is returned.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: ItemType,
 }
 #[cfg(
     any(
@@ -5410,7 +5410,7 @@ pub struct GenericItem {
     pub style: ::std::option::Option<ItemStyle>,
     /// Type of item that is returned.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: ItemType,
 }
 #[cfg(any(feature = "experimental", feature = "items"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "experimental", feature = "items"))))]
@@ -5807,55 +5807,6 @@ pub struct GetItemsByGroupIdResponseData {
     /// Indicates the type of object returned. In this case, `type` returns `group`.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
-}
-#[cfg(feature = "experimental")]
-#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
-/// `GetItemsExperimentalType`
-///
-/// Available with the `experimental` feature of `miro-api`.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum GetItemsExperimentalType {
-    /// `shape` on the wire.
-    Shape,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
-}
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-/// If you want to get a list of items of a specific type, specify an item type. For example, if you want to retrieve the list of card items, set `type` to `cards`. A `document` is meant for uploaded documents like PDFs while `doc_format` is a Miro structured document similar to a Google Doc.
-/// Possible values: `app_card`, `card`, `data_table_format`, `document`, `embed`, `frame`, `image`, `shape`, `sticky_note`, `text`, `doc_format`
-///
-/// Available with the `items` feature of `miro-api`.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-#[non_exhaustive]
-pub enum GetItemsType {
-    /// `text` on the wire.
-    Text,
-    /// `shape` on the wire.
-    Shape,
-    /// `sticky_note` on the wire.
-    StickyNote,
-    /// `image` on the wire.
-    Image,
-    /// `document` on the wire.
-    Document,
-    /// `card` on the wire.
-    Card,
-    /// `app_card` on the wire.
-    AppCard,
-    /// `preview` on the wire.
-    Preview,
-    /// `frame` on the wire.
-    Frame,
-    /// `embed` on the wire.
-    Embed,
-    /// `doc_format` on the wire.
-    DocFormat,
-    /// `data_table_format` on the wire.
-    DataTableFormat,
-    /// A value this version of the client does not know, kept as Miro sent it.
-    UnknownValue(::std::string::String),
 }
 #[cfg(feature = "experimental")]
 #[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
@@ -6474,7 +6425,7 @@ pub struct ImageItem {
     pub position: ::std::option::Option<Position>,
     /// Type of item that is returned.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: ItemType,
 }
 #[cfg(feature = "items")]
 #[cfg_attr(docsrs, doc(cfg(feature = "items")))]
@@ -6650,7 +6601,7 @@ pub struct Item {
     pub position: ::std::option::Option<Position>,
     /// Type of item.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: ItemType,
 }
 #[cfg(feature = "full")]
 #[cfg_attr(docsrs, doc(cfg(feature = "full")))]
@@ -6678,9 +6629,9 @@ pub struct ItemChanges {
     /// The style (`style` in the JSON): see [`ItemStyle`]. `None` when absent.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<ItemStyle>,
-    /// The type (`type` in the JSON): see [`ItemTypeChange`]. `None` when absent.
+    /// The type (`type` in the JSON): see [`ItemType`]. `None` when absent.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<ItemTypeChange>,
+    pub type_: ::std::option::Option<ItemType>,
 }
 #[cfg(feature = "connectors")]
 #[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
@@ -6780,7 +6731,7 @@ pub struct ItemCreate {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub style: ::std::option::Option<ItemStyle>,
     #[serde(rename = "type")]
-    pub(crate) type_: ItemTypeChange,
+    pub(crate) type_: ItemType,
 }
 #[cfg(
     any(
@@ -7279,14 +7230,55 @@ impl ::std::convert::From<FrameStyle> for ItemStyle {
         Self::FrameStyle(value)
     }
 }
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-/// Type of item that you want to create.
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// The type of a board item: what an item read says it is, what a bulk create or update sends, what the get-items filters take.
 ///
-/// Available with the `items` feature of `miro-api`.
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 #[non_exhaustive]
-pub enum ItemTypeChange {
+pub enum ItemType {
     /// `app_card` on the wire.
     AppCard,
     /// `text` on the wire.
@@ -7305,6 +7297,12 @@ pub enum ItemTypeChange {
     Frame,
     /// `embed` on the wire.
     Embed,
+    /// `preview` on the wire.
+    Preview,
+    /// `doc_format` on the wire.
+    DocFormat,
+    /// `data_table_format` on the wire.
+    DataTableFormat,
     /// A value this version of the client does not know, kept as Miro sent it.
     UnknownValue(::std::string::String),
 }
@@ -7801,7 +7799,7 @@ pub struct MindmapNodeView {
     pub style: ::std::option::Option<MindmapNodeStyle>,
     /// Type of item used as mind map node. Currently, `type` can only be equal to `text`.
     #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
-    pub type_: ::std::option::Option<::std::string::String>,
+    pub type_: ::std::option::Option<ItemType>,
 }
 #[cfg(feature = "experimental")]
 #[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
@@ -10711,7 +10709,7 @@ pub struct StickyNoteItem {
     pub style: ::std::option::Option<StickyNoteStyle>,
     /// Type of item that is returned.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: ItemType,
 }
 #[cfg(
     any(
@@ -12268,7 +12266,7 @@ pub struct TextItem {
     pub style: ::std::option::Option<TextStyle>,
     /// Type of item that is returned.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: ItemType,
 }
 #[cfg(feature = "connectors")]
 #[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
@@ -13753,6 +13751,22 @@ impl crate::runtime::OuterTag for AdminRoleType {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for AdminRoleType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for AdminRoleType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(
     any(
         feature = "experimental",
@@ -13932,6 +13946,60 @@ impl crate::runtime::OuterTag for AppCardDataStatus {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for AppCardDataStatus {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for AppCardDataStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "audit_logs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl AuditCreatedByType {
@@ -13999,6 +14067,22 @@ impl crate::runtime::OuterTag for AuditCreatedByType {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for AuditCreatedByType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for AuditCreatedByType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "exports")]
 #[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl BoardFormat {
@@ -14062,6 +14146,22 @@ impl<'de> ::serde::Deserialize<'de> for BoardFormat {
 impl crate::runtime::OuterTag for BoardFormat {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardFormat {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardFormat {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "audit_logs")]
@@ -14134,6 +14234,22 @@ impl crate::runtime::OuterTag for BoardItemContentLogActionType {
 }
 #[cfg(feature = "audit_logs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardItemContentLogActionType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardItemContentLogActionType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl BoardItemContentLogItemType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14198,6 +14314,22 @@ impl<'de> ::serde::Deserialize<'de> for BoardItemContentLogItemType {
 impl crate::runtime::OuterTag for BoardItemContentLogItemType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardItemContentLogItemType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardItemContentLogItemType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "boards")]
@@ -14267,6 +14399,23 @@ for BoardPermissionsPolicyCollaborationToolsStartAccess {
 impl crate::runtime::OuterTag for BoardPermissionsPolicyCollaborationToolsStartAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardPermissionsPolicyCollaborationToolsStartAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str>
+for BoardPermissionsPolicyCollaborationToolsStartAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "boards")]
@@ -14341,6 +14490,22 @@ impl crate::runtime::OuterTag for BoardPermissionsPolicyCopyAccess {
 }
 #[cfg(feature = "boards")]
 #[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardPermissionsPolicyCopyAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardPermissionsPolicyCopyAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardPermissionsPolicyCopyAccessLevel {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14411,6 +14576,22 @@ impl crate::runtime::OuterTag for BoardPermissionsPolicyCopyAccessLevel {
 }
 #[cfg(feature = "boards")]
 #[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardPermissionsPolicyCopyAccessLevel {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardPermissionsPolicyCopyAccessLevel {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardPermissionsPolicySharingAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14475,6 +14656,22 @@ impl<'de> ::serde::Deserialize<'de> for BoardPermissionsPolicySharingAccess {
 impl crate::runtime::OuterTag for BoardPermissionsPolicySharingAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardPermissionsPolicySharingAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardPermissionsPolicySharingAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(any(feature = "board_members", feature = "boards"))]
@@ -14544,6 +14741,22 @@ impl<'de> ::serde::Deserialize<'de> for BoardRole {
 impl crate::runtime::OuterTag for BoardRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(any(feature = "board_members", feature = "boards"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "board_members", feature = "boards"))))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "boards")]
@@ -14618,6 +14831,22 @@ impl crate::runtime::OuterTag for BoardSharingPolicyAccess {
 }
 #[cfg(feature = "boards")]
 #[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardSharingPolicyAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardSharingPolicyAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14686,6 +14915,24 @@ impl crate::runtime::OuterTag
 for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str>
+for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str>
+for BoardSharingPolicyChangeInviteToAccountAndBoardLinkAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "boards")]
@@ -14767,6 +15014,23 @@ impl crate::runtime::OuterTag for BoardSharingPolicyInviteToAccountAndBoardLinkA
 }
 #[cfg(feature = "boards")]
 #[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str>
+for BoardSharingPolicyInviteToAccountAndBoardLinkAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
 impl BoardSharingPolicyOrganizationAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -14833,6 +15097,22 @@ impl<'de> ::serde::Deserialize<'de> for BoardSharingPolicyOrganizationAccess {
 impl crate::runtime::OuterTag for BoardSharingPolicyOrganizationAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardSharingPolicyOrganizationAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardSharingPolicyOrganizationAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "boards")]
@@ -14905,6 +15185,22 @@ impl crate::runtime::OuterTag for BoardSharingPolicyTeamAccess {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardSharingPolicyTeamAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardSharingPolicyTeamAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "full")]
 #[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl BoardSubscriptionStatus {
@@ -14973,6 +15269,22 @@ impl crate::runtime::OuterTag for BoardSubscriptionStatus {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardSubscriptionStatus {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardSubscriptionStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl BoardUserGroupRole {
@@ -15036,6 +15348,22 @@ impl<'de> ::serde::Deserialize<'de> for BoardUserGroupRole {
 impl crate::runtime::OuterTag for BoardUserGroupRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BoardUserGroupRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BoardUserGroupRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -15217,6 +15545,60 @@ impl crate::runtime::OuterTag for BorderStyle {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for BorderStyle {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for BorderStyle {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "connectors")]
 #[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl ConnectorShape {
@@ -15282,6 +15664,22 @@ impl crate::runtime::OuterTag for ConnectorShape {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for ConnectorShape {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for ConnectorShape {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl CreateTeamGroupRequestRole {
@@ -15344,6 +15742,22 @@ impl<'de> ::serde::Deserialize<'de> for CreateTeamGroupRequestRole {
 impl crate::runtime::OuterTag for CreateTeamGroupRequestRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for CreateTeamGroupRequestRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for CreateTeamGroupRequestRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "scim")]
@@ -15412,6 +15826,22 @@ impl<'de> ::serde::Deserialize<'de> for CreateUserResourceSchemasItem {
 impl crate::runtime::OuterTag for CreateUserResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for CreateUserResourceSchemasItem {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for CreateUserResourceSchemasItem {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -15591,6 +16021,60 @@ impl crate::runtime::OuterTag for CustomFieldIconShape {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for CustomFieldIconShape {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for CustomFieldIconShape {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "items")]
 #[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatHtmlDataContentType {
@@ -15657,6 +16141,22 @@ impl crate::runtime::OuterTag for DocFormatHtmlDataContentType {
 }
 #[cfg(feature = "items")]
 #[cfg_attr(docsrs, doc(cfg(feature = "items")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for DocFormatHtmlDataContentType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for DocFormatHtmlDataContentType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl DocFormatMarkdownDataContentType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -15717,6 +16217,22 @@ impl<'de> ::serde::Deserialize<'de> for DocFormatMarkdownDataContentType {
 impl crate::runtime::OuterTag for DocFormatMarkdownDataContentType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for DocFormatMarkdownDataContentType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for DocFormatMarkdownDataContentType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -15896,6 +16412,60 @@ impl crate::runtime::OuterTag for EmbedMode {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EmbedMode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EmbedMode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "connectors")]
 #[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl EndStrokeCap {
@@ -15989,6 +16559,22 @@ impl crate::runtime::OuterTag for EndStrokeCap {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EndStrokeCap {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EndStrokeCap {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "audit_logs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl EnterpriseBoardContentItemLogsFetchSorting {
@@ -16053,6 +16639,22 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseBoardContentItemLogsFetchSorti
 impl crate::runtime::OuterTag for EnterpriseBoardContentItemLogsFetchSorting {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EnterpriseBoardContentItemLogsFetchSorting {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EnterpriseBoardContentItemLogsFetchSorting {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "exports")]
@@ -16133,6 +16735,22 @@ impl crate::runtime::OuterTag for EnterpriseBoardExportJobTasksStatusItem {
 }
 #[cfg(feature = "exports")]
 #[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EnterpriseBoardExportJobTasksStatusItem {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EnterpriseBoardExportJobTasksStatusItem {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl EnterpriseBoardExportJobsStatusItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16205,6 +16823,22 @@ impl crate::runtime::OuterTag for EnterpriseBoardExportJobsStatusItem {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EnterpriseBoardExportJobsStatusItem {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EnterpriseBoardExportJobsStatusItem {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "audit_logs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl EnterpriseGetAiInteractionLogsSorting {
@@ -16273,6 +16907,22 @@ impl crate::runtime::OuterTag for EnterpriseGetAiInteractionLogsSorting {
 }
 #[cfg(feature = "audit_logs")]
 #[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EnterpriseGetAiInteractionLogsSorting {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EnterpriseGetAiInteractionLogsSorting {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
 impl EnterpriseGetAuditLogsSorting {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16335,6 +16985,22 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseGetAuditLogsSorting {
 impl crate::runtime::OuterTag for EnterpriseGetAuditLogsSorting {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EnterpriseGetAuditLogsSorting {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "audit_logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit_logs")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EnterpriseGetAuditLogsSorting {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -16419,6 +17085,22 @@ impl crate::runtime::OuterTag for EnterpriseGetOrganizationMembersLicense {
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EnterpriseGetOrganizationMembersLicense {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EnterpriseGetOrganizationMembersLicense {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl EnterpriseGetOrganizationMembersRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16499,6 +17181,22 @@ impl crate::runtime::OuterTag for EnterpriseGetOrganizationMembersRole {
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EnterpriseGetOrganizationMembersRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EnterpriseGetOrganizationMembersRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl EnterpriseGetTeamMembersRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -16567,6 +17265,22 @@ impl crate::runtime::OuterTag for EnterpriseGetTeamMembersRole {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EnterpriseGetTeamMembersRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EnterpriseGetTeamMembersRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "exports")]
 #[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
 impl EnterpriseUpdateBoardExportJobBodyStatus {
@@ -16629,6 +17343,22 @@ impl<'de> ::serde::Deserialize<'de> for EnterpriseUpdateBoardExportJobBodyStatus
 impl crate::runtime::OuterTag for EnterpriseUpdateBoardExportJobBodyStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for EnterpriseUpdateBoardExportJobBodyStatus {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for EnterpriseUpdateBoardExportJobBodyStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "exports")]
@@ -16696,6 +17426,22 @@ impl<'de> ::serde::Deserialize<'de> for ExportJobStatus {
 impl crate::runtime::OuterTag for ExportJobStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for ExportJobStatus {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "exports")]
+#[cfg_attr(docsrs, doc(cfg(feature = "exports")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for ExportJobStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -16901,6 +17647,60 @@ impl<'de> ::serde::Deserialize<'de> for FillColor {
 impl crate::runtime::OuterTag for FillColor {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for FillColor {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for FillColor {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -17136,6 +17936,60 @@ impl crate::runtime::OuterTag for FontFamily {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for FontFamily {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for FontFamily {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "frames")]
 #[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl FrameChangesFormat {
@@ -17199,6 +18053,22 @@ impl crate::runtime::OuterTag for FrameChangesFormat {
 }
 #[cfg(feature = "frames")]
 #[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for FrameChangesFormat {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for FrameChangesFormat {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
 impl FrameChangesType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17256,6 +18126,22 @@ impl<'de> ::serde::Deserialize<'de> for FrameChangesType {
 impl crate::runtime::OuterTag for FrameChangesType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for FrameChangesType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "frames")]
+#[cfg_attr(docsrs, doc(cfg(feature = "frames")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for FrameChangesType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -17484,6 +18370,64 @@ impl crate::runtime::OuterTag for FrameDataFormat {
         )
     )
 )]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for FrameDataFormat {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for FrameDataFormat {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl FrameDataType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -17658,6 +18602,64 @@ impl crate::runtime::OuterTag for FrameDataType {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for FrameDataType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for FrameDataType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "full")]
 #[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl GenericSubscriptionStatus {
@@ -17724,6 +18726,22 @@ impl<'de> ::serde::Deserialize<'de> for GenericSubscriptionStatus {
 impl crate::runtime::OuterTag for GenericSubscriptionStatus {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for GenericSubscriptionStatus {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for GenericSubscriptionStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "boards")]
@@ -17795,6 +18813,22 @@ impl crate::runtime::OuterTag for GetBoardsSort {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for GetBoardsSort {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "boards")]
+#[cfg_attr(docsrs, doc(cfg(feature = "boards")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for GetBoardsSort {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "items")]
 #[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl GetDocFormatItemTextContentType {
@@ -17861,151 +18895,20 @@ impl crate::runtime::OuterTag for GetDocFormatItemTextContentType {
         ::std::option::Option::Some(self.as_str())
     }
 }
-#[cfg(feature = "experimental")]
-#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
-impl GetItemsExperimentalType {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Shape => "shape",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "shape" => ::std::option::Option::Some(Self::Shape),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-#[cfg(feature = "experimental")]
-#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
-impl ::std::fmt::Display for GetItemsExperimentalType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(feature = "experimental")]
-#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
-impl ::std::str::FromStr for GetItemsExperimentalType {
-    type Err = crate::UnknownEnumValue;
-    /// A known value; anything else is an error, so a typo is caught (write
-    /// `UnknownValue(..)` to send a value this version does not know).
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Self::known(value)
-            .ok_or_else(|| crate::UnknownEnumValue::new(
-                "GetItemsExperimentalType",
-                value,
-            ))
-    }
-}
-#[cfg(feature = "experimental")]
-#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
-impl ::serde::Serialize for GetItemsExperimentalType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(feature = "experimental")]
-#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
-impl<'de> ::serde::Deserialize<'de> for GetItemsExperimentalType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
-    }
-}
-#[cfg(feature = "experimental")]
-#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
-impl crate::runtime::OuterTag for GetItemsExperimentalType {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
+#[cfg(feature = "items")]
+#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for GetDocFormatItemTextContentType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
     }
 }
 #[cfg(feature = "items")]
 #[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl GetItemsType {
-    /// The value as it goes on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Text => "text",
-            Self::Shape => "shape",
-            Self::StickyNote => "sticky_note",
-            Self::Image => "image",
-            Self::Document => "document",
-            Self::Card => "card",
-            Self::AppCard => "app_card",
-            Self::Preview => "preview",
-            Self::Frame => "frame",
-            Self::Embed => "embed",
-            Self::DocFormat => "doc_format",
-            Self::DataTableFormat => "data_table_format",
-            Self::UnknownValue(value) => value.as_str(),
-        }
-    }
-    fn known(value: &str) -> ::std::option::Option<Self> {
-        match value {
-            "text" => ::std::option::Option::Some(Self::Text),
-            "shape" => ::std::option::Option::Some(Self::Shape),
-            "sticky_note" => ::std::option::Option::Some(Self::StickyNote),
-            "image" => ::std::option::Option::Some(Self::Image),
-            "document" => ::std::option::Option::Some(Self::Document),
-            "card" => ::std::option::Option::Some(Self::Card),
-            "app_card" => ::std::option::Option::Some(Self::AppCard),
-            "preview" => ::std::option::Option::Some(Self::Preview),
-            "frame" => ::std::option::Option::Some(Self::Frame),
-            "embed" => ::std::option::Option::Some(Self::Embed),
-            "doc_format" => ::std::option::Option::Some(Self::DocFormat),
-            "data_table_format" => ::std::option::Option::Some(Self::DataTableFormat),
-            _ => ::std::option::Option::None,
-        }
-    }
-}
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl ::std::fmt::Display for GetItemsType {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl ::std::str::FromStr for GetItemsType {
-    type Err = crate::UnknownEnumValue;
-    /// A known value; anything else is an error, so a typo is caught (write
-    /// `UnknownValue(..)` to send a value this version does not know).
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Self::known(value)
-            .ok_or_else(|| crate::UnknownEnumValue::new("GetItemsType", value))
-    }
-}
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl ::serde::Serialize for GetItemsType {
-    fn serialize<S: ::serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> ::std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl<'de> ::serde::Deserialize<'de> for GetItemsType {
-    fn deserialize<D: ::serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> ::std::result::Result<Self, D::Error> {
-        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
-    }
-}
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl crate::runtime::OuterTag for GetItemsType {
-    fn outer_tag(&self) -> ::std::option::Option<&str> {
-        ::std::option::Option::Some(self.as_str())
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for GetDocFormatItemTextContentType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "experimental")]
@@ -18073,6 +18976,22 @@ impl crate::runtime::OuterTag for GetMetricsPeriod {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for GetMetricsPeriod {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for GetMetricsPeriod {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "scim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl GetResourceTypeResource {
@@ -18137,6 +19056,22 @@ impl<'de> ::serde::Deserialize<'de> for GetResourceTypeResource {
 impl crate::runtime::OuterTag for GetResourceTypeResource {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for GetResourceTypeResource {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for GetResourceTypeResource {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "scim")]
@@ -18218,6 +19153,22 @@ impl crate::runtime::OuterTag for GetSchemaUri {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for GetSchemaUri {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for GetSchemaUri {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl GroupTeamRole {
@@ -18277,6 +19228,22 @@ impl<'de> ::serde::Deserialize<'de> for GroupTeamRole {
 impl crate::runtime::OuterTag for GroupTeamRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for GroupTeamRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for GroupTeamRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "connectors")]
@@ -18348,9 +19315,66 @@ impl crate::runtime::OuterTag for ItemConnectionSnapTo {
         ::std::option::Option::Some(self.as_str())
     }
 }
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl ItemTypeChange {
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for ItemConnectionSnapTo {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for ItemConnectionSnapTo {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+impl ItemType {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -18363,6 +19387,9 @@ impl ItemTypeChange {
             Self::Card => "card",
             Self::Frame => "frame",
             Self::Embed => "embed",
+            Self::Preview => "preview",
+            Self::DocFormat => "doc_format",
+            Self::DataTableFormat => "data_table_format",
             Self::UnknownValue(value) => value.as_str(),
         }
     }
@@ -18377,31 +19404,156 @@ impl ItemTypeChange {
             "card" => ::std::option::Option::Some(Self::Card),
             "frame" => ::std::option::Option::Some(Self::Frame),
             "embed" => ::std::option::Option::Some(Self::Embed),
+            "preview" => ::std::option::Option::Some(Self::Preview),
+            "doc_format" => ::std::option::Option::Some(Self::DocFormat),
+            "data_table_format" => ::std::option::Option::Some(Self::DataTableFormat),
             _ => ::std::option::Option::None,
         }
     }
 }
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl ::std::fmt::Display for ItemTypeChange {
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+impl ::std::fmt::Display for ItemType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl ::std::str::FromStr for ItemTypeChange {
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+impl ::std::str::FromStr for ItemType {
     type Err = crate::UnknownEnumValue;
     /// A known value; anything else is an error, so a typo is caught (write
     /// `UnknownValue(..)` to send a value this version does not know).
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Self::known(value)
-            .ok_or_else(|| crate::UnknownEnumValue::new("ItemTypeChange", value))
+        Self::known(value).ok_or_else(|| crate::UnknownEnumValue::new("ItemType", value))
     }
 }
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl ::serde::Serialize for ItemTypeChange {
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+impl ::serde::Serialize for ItemType {
     fn serialize<S: ::serde::Serializer>(
         &self,
         serializer: S,
@@ -18409,20 +19561,200 @@ impl ::serde::Serialize for ItemTypeChange {
         serializer.serialize_str(self.as_str())
     }
 }
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl<'de> ::serde::Deserialize<'de> for ItemTypeChange {
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+impl<'de> ::serde::Deserialize<'de> for ItemType {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
         crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
     }
 }
-#[cfg(feature = "items")]
-#[cfg_attr(docsrs, doc(cfg(feature = "items")))]
-impl crate::runtime::OuterTag for ItemTypeChange {
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+impl crate::runtime::OuterTag for ItemType {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for ItemType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for ItemType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "legal_holds")]
@@ -18490,6 +19822,22 @@ impl crate::runtime::OuterTag for LegalHoldState {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for LegalHoldState {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "legal_holds")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legal_holds")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for LegalHoldState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "scim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ListGroupsSortOrder {
@@ -18555,6 +19903,22 @@ impl crate::runtime::OuterTag for ListGroupsSortOrder {
 }
 #[cfg(feature = "scim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for ListGroupsSortOrder {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for ListGroupsSortOrder {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl ListUsersSortOrder {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18614,6 +19978,22 @@ impl<'de> ::serde::Deserialize<'de> for ListUsersSortOrder {
 impl crate::runtime::OuterTag for ListUsersSortOrder {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for ListUsersSortOrder {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for ListUsersSortOrder {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "experimental")]
@@ -18681,6 +20061,22 @@ impl crate::runtime::OuterTag for MindmapDataDirection {
 }
 #[cfg(feature = "experimental")]
 #[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for MindmapDataDirection {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for MindmapDataDirection {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 impl MindmapStyleShape {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18744,6 +20140,22 @@ impl<'de> ::serde::Deserialize<'de> for MindmapStyleShape {
 impl crate::runtime::OuterTag for MindmapStyleShape {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for MindmapStyleShape {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for MindmapStyleShape {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -18828,6 +20240,22 @@ impl crate::runtime::OuterTag for OrganizationMemberLicense {
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for OrganizationMemberLicense {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for OrganizationMemberLicense {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl OrganizationMemberRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -18901,6 +20329,22 @@ impl<'de> ::serde::Deserialize<'de> for OrganizationMemberRole {
 impl crate::runtime::OuterTag for OrganizationMemberRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for OrganizationMemberRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for OrganizationMemberRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -18984,6 +20428,22 @@ impl crate::runtime::OuterTag for OrganizationPlan {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for OrganizationPlan {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for OrganizationPlan {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "scim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchGroupResourceOperationsItemOp {
@@ -19054,6 +20514,22 @@ impl crate::runtime::OuterTag for PatchGroupResourceOperationsItemOp {
 }
 #[cfg(feature = "scim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for PatchGroupResourceOperationsItemOp {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for PatchGroupResourceOperationsItemOp {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchGroupResourceOperationsItemPath {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -19116,6 +20592,22 @@ impl<'de> ::serde::Deserialize<'de> for PatchGroupResourceOperationsItemPath {
 impl crate::runtime::OuterTag for PatchGroupResourceOperationsItemPath {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for PatchGroupResourceOperationsItemPath {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for PatchGroupResourceOperationsItemPath {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "scim")]
@@ -19188,6 +20680,22 @@ impl crate::runtime::OuterTag for PatchGroupResourceSchemasItem {
 }
 #[cfg(feature = "scim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for PatchGroupResourceSchemasItem {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for PatchGroupResourceSchemasItem {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchUserResourceOperationsItemOp {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -19256,6 +20764,22 @@ impl crate::runtime::OuterTag for PatchUserResourceOperationsItemOp {
 }
 #[cfg(feature = "scim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for PatchUserResourceOperationsItemOp {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for PatchUserResourceOperationsItemOp {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl PatchUserResourceSchemasItem {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -19320,6 +20844,22 @@ impl<'de> ::serde::Deserialize<'de> for PatchUserResourceSchemasItem {
 impl crate::runtime::OuterTag for PatchUserResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for PatchUserResourceSchemasItem {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for PatchUserResourceSchemasItem {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -19672,6 +21212,104 @@ impl crate::runtime::OuterTag for PositionOrigin {
         )
     )
 )]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for PositionOrigin {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for PositionOrigin {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
 impl PositionRelativeTo {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -19938,6 +21576,104 @@ impl crate::runtime::OuterTag for PositionRelativeTo {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for PositionRelativeTo {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for PositionRelativeTo {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "projects")]
 #[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectRole {
@@ -20007,6 +21743,22 @@ impl crate::runtime::OuterTag for ProjectRole {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for ProjectRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for ProjectRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "full")]
 #[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl ProjectRoleToAdd {
@@ -20074,6 +21826,22 @@ impl crate::runtime::OuterTag for ProjectRoleToAdd {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for ProjectRoleToAdd {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for ProjectRoleToAdd {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "projects")]
 #[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl ProjectUserGroupRole {
@@ -20139,6 +21907,22 @@ impl crate::runtime::OuterTag for ProjectUserGroupRole {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for ProjectUserGroupRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for ProjectUserGroupRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(any(feature = "enterprise", feature = "projects"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "projects"))))]
 impl Role {
@@ -20201,6 +21985,22 @@ impl<'de> ::serde::Deserialize<'de> for Role {
 impl crate::runtime::OuterTag for Role {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(any(feature = "enterprise", feature = "projects"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "projects"))))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for Role {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(any(feature = "enterprise", feature = "projects"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "enterprise", feature = "projects"))))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for Role {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "scim")]
@@ -20269,6 +22069,22 @@ impl<'de> ::serde::Deserialize<'de> for SchemaAttributeSchemasItem {
 impl crate::runtime::OuterTag for SchemaAttributeSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for SchemaAttributeSchemasItem {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for SchemaAttributeSchemasItem {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -20572,6 +22388,60 @@ impl crate::runtime::OuterTag for ShapeDataShape {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for ShapeDataShape {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for ShapeDataShape {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "connectors")]
 #[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl StartStrokeCap {
@@ -20665,6 +22535,22 @@ impl crate::runtime::OuterTag for StartStrokeCap {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for StartStrokeCap {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for StartStrokeCap {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "full")]
 #[cfg_attr(docsrs, doc(cfg(feature = "full")))]
 impl Status {
@@ -20725,6 +22611,22 @@ impl<'de> ::serde::Deserialize<'de> for Status {
 impl crate::runtime::OuterTag for Status {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for Status {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "full")]
+#[cfg_attr(docsrs, doc(cfg(feature = "full")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -20904,6 +22806,60 @@ impl crate::runtime::OuterTag for StickyNoteDataShape {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for StickyNoteDataShape {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for StickyNoteDataShape {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "connectors")]
 #[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl StrokeStyle {
@@ -20967,6 +22923,22 @@ impl<'de> ::serde::Deserialize<'de> for StrokeStyle {
 impl crate::runtime::OuterTag for StrokeStyle {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for StrokeStyle {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for StrokeStyle {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "tags")]
@@ -21052,6 +23024,22 @@ impl crate::runtime::OuterTag for TagFillColor {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TagFillColor {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "tags")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tags")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TagFillColor {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "projects")]
 #[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
 impl TeamAccess {
@@ -21113,6 +23101,22 @@ impl<'de> ::serde::Deserialize<'de> for TeamAccess {
 impl crate::runtime::OuterTag for TeamAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "projects")]
+#[cfg_attr(docsrs, doc(cfg(feature = "projects")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -21185,6 +23189,22 @@ impl crate::runtime::OuterTag for TeamAccountDiscoverySettingsAccountDiscovery {
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamAccountDiscoverySettingsAccountDiscovery {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamAccountDiscoverySettingsAccountDiscovery {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamCollaborationSettingsCoOwnerRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -21247,6 +23267,22 @@ impl<'de> ::serde::Deserialize<'de> for TeamCollaborationSettingsCoOwnerRole {
 impl crate::runtime::OuterTag for TeamCollaborationSettingsCoOwnerRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamCollaborationSettingsCoOwnerRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamCollaborationSettingsCoOwnerRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -21322,6 +23358,22 @@ impl crate::runtime::OuterTag for TeamCopyAccessLevelSettingsChangesCopyAccessLe
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamCopyAccessLevelSettingsChangesCopyAccessLevel {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamCopyAccessLevelSettingsCopyAccessLevel {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -21388,6 +23440,22 @@ impl<'de> ::serde::Deserialize<'de> for TeamCopyAccessLevelSettingsCopyAccessLev
 impl crate::runtime::OuterTag for TeamCopyAccessLevelSettingsCopyAccessLevel {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamCopyAccessLevelSettingsCopyAccessLevel {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamCopyAccessLevelSettingsCopyAccessLevel {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -21459,6 +23527,24 @@ impl crate::runtime::OuterTag for TeamCopyAccessLevelSettingsCopyAccessLevelLimi
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str>
+for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str>
+for TeamCopyAccessLevelSettingsCopyAccessLevelLimitation {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamGroupRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -21516,6 +23602,22 @@ impl<'de> ::serde::Deserialize<'de> for TeamGroupRole {
 impl crate::runtime::OuterTag for TeamGroupRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamGroupRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamGroupRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -21582,6 +23684,22 @@ impl<'de> ::serde::Deserialize<'de> for TeamInvitationSettingsInviteExternalUser
 impl crate::runtime::OuterTag for TeamInvitationSettingsInviteExternalUsers {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamInvitationSettingsInviteExternalUsers {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamInvitationSettingsInviteExternalUsers {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -21654,6 +23772,22 @@ impl crate::runtime::OuterTag for TeamInvitationSettingsWhoCanInvite {
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamInvitationSettingsWhoCanInvite {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamInvitationSettingsWhoCanInvite {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMemberChangesRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -21717,6 +23851,22 @@ impl crate::runtime::OuterTag for TeamMemberChangesRole {
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamMemberChangesRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamMemberChangesRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamMemberInviteRole {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -21776,6 +23926,22 @@ impl<'de> ::serde::Deserialize<'de> for TeamMemberInviteRole {
 impl crate::runtime::OuterTag for TeamMemberInviteRole {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamMemberInviteRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamMemberInviteRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -21845,6 +24011,22 @@ impl crate::runtime::OuterTag for TeamMemberRole {
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamMemberRole {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamMemberRole {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsCreateAssetAccessLevel {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -21909,6 +24091,22 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsCreateAssetAcce
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsCreateAssetAccessLevel {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamSharingPolicySettingsCreateAssetAccessLevel {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamSharingPolicySettingsCreateAssetAccessLevel {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -21983,6 +24181,22 @@ impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultBoardAccess {
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamSharingPolicySettingsDefaultBoardAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamSharingPolicySettingsDefaultBoardAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsDefaultBoardSharingAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -22048,6 +24262,22 @@ for TeamSharingPolicySettingsDefaultBoardSharingAccess {
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultBoardSharingAccess {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamSharingPolicySettingsDefaultBoardSharingAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamSharingPolicySettingsDefaultBoardSharingAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -22123,6 +24353,22 @@ impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultOrganizationAc
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamSharingPolicySettingsDefaultOrganizationAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamSharingPolicySettingsDefaultOrganizationAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsDefaultProjectAccess {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -22189,6 +24435,22 @@ impl crate::runtime::OuterTag for TeamSharingPolicySettingsDefaultProjectAccess 
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamSharingPolicySettingsDefaultProjectAccess {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamSharingPolicySettingsDefaultProjectAccess {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsMoveBoardToAccount {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -22251,6 +24513,22 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsMoveBoardToAcco
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsMoveBoardToAccount {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamSharingPolicySettingsMoveBoardToAccount {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamSharingPolicySettingsMoveBoardToAccount {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -22325,6 +24603,22 @@ impl crate::runtime::OuterTag for TeamSharingPolicySettingsRestrictAllowedDomain
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamSharingPolicySettingsRestrictAllowedDomains {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamSharingPolicySettingsRestrictAllowedDomains {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsSharingOnAccount {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -22387,6 +24681,22 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingOnAccoun
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingOnAccount {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamSharingPolicySettingsSharingOnAccount {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamSharingPolicySettingsSharingOnAccount {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -22461,6 +24771,22 @@ impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingOnOrganization
 }
 #[cfg(feature = "enterprise")]
 #[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamSharingPolicySettingsSharingOnOrganization {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamSharingPolicySettingsSharingOnOrganization {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
 impl TeamSharingPolicySettingsSharingViaPublicLink {
     /// The value as it goes on the wire.
     pub fn as_str(&self) -> &str {
@@ -22527,6 +24853,22 @@ impl<'de> ::serde::Deserialize<'de> for TeamSharingPolicySettingsSharingViaPubli
 impl crate::runtime::OuterTag for TeamSharingPolicySettingsSharingViaPublicLink {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TeamSharingPolicySettingsSharingViaPublicLink {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TeamSharingPolicySettingsSharingViaPublicLink {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -22708,6 +25050,60 @@ impl<'de> ::serde::Deserialize<'de> for TextAlign {
 impl crate::runtime::OuterTag for TextAlign {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TextAlign {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TextAlign {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -22903,6 +25299,64 @@ impl crate::runtime::OuterTag for TextAlignVertical {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TextAlignVertical {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(
+    any(
+        feature = "connectors",
+        feature = "experimental",
+        feature = "groups",
+        feature = "items",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "connectors",
+                feature = "experimental",
+                feature = "groups",
+                feature = "items",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TextAlignVertical {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "connectors")]
 #[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
 impl TextOrientation {
@@ -22964,6 +25418,22 @@ impl<'de> ::serde::Deserialize<'de> for TextOrientation {
 impl crate::runtime::OuterTag for TextOrientation {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for TextOrientation {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "connectors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "connectors")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for TextOrientation {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(feature = "enterprise")]
@@ -23032,6 +25502,22 @@ impl crate::runtime::OuterTag for UpdateUserGroupMembersResultOperation {
         ::std::option::Option::Some(self.as_str())
     }
 }
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for UpdateUserGroupMembersResultOperation {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "enterprise")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enterprise")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for UpdateUserGroupMembersResultOperation {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[cfg(feature = "scim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
 impl UserResourceSchemasItem {
@@ -23098,6 +25584,22 @@ impl<'de> ::serde::Deserialize<'de> for UserResourceSchemasItem {
 impl crate::runtime::OuterTag for UserResourceSchemasItem {
     fn outer_tag(&self) -> ::std::option::Option<&str> {
         ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for UserResourceSchemasItem {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "scim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scim")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for UserResourceSchemasItem {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 #[cfg(
@@ -23690,7 +26192,7 @@ impl<'de> ::serde::Deserialize<'de> for GenericItem {
             #[serde(borrow)]
             style: ::std::option::Option<crate::runtime::RawText<'raw>>,
             #[serde(rename = "type")]
-            type_: ::std::string::String,
+            type_: ItemType,
         }
         let Shadow {
             created_at,
@@ -23814,7 +26316,7 @@ impl<'de> ::serde::Deserialize<'de> for Item {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             position: ::std::option::Option<Position>,
             #[serde(rename = "type")]
-            type_: ::std::string::String,
+            type_: ItemType,
         }
         let Shadow {
             created_at,
@@ -23875,7 +26377,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemChanges {
                 rename = "type",
                 skip_serializing_if = "::std::option::Option::is_none"
             )]
-            type_: ::std::option::Option<ItemTypeChange>,
+            type_: ::std::option::Option<ItemType>,
         }
         let Shadow { data, geometry, id, parent, position, style, type_ } = <Shadow<
             'de,
@@ -23921,7 +26423,7 @@ impl<'de> ::serde::Deserialize<'de> for ItemCreate {
             #[serde(borrow)]
             style: ::std::option::Option<crate::runtime::RawText<'raw>>,
             #[serde(rename = "type")]
-            type_: ItemTypeChange,
+            type_: ItemType,
         }
         let Shadow { data, geometry, parent, position, style, type_ } = <Shadow<
             'de,
@@ -24254,7 +26756,7 @@ impl AppCardItem {
     /// unset (set them with the setters, or the fields).
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
-        type_: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<ItemType>,
     ) -> Self {
         Self {
             id: id.into(),
@@ -24976,7 +27478,7 @@ impl CardItem {
     /// unset (set them with the setters, or the fields).
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
-        type_: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<ItemType>,
     ) -> Self {
         Self {
             id: id.into(),
@@ -26069,7 +28571,7 @@ impl DocumentItem {
     /// unset (set them with the setters, or the fields).
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
-        type_: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<ItemType>,
     ) -> Self {
         Self {
             id: id.into(),
@@ -26216,7 +28718,7 @@ impl EmbedItem {
     /// unset (set them with the setters, or the fields).
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
-        type_: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<ItemType>,
     ) -> Self {
         Self {
             id: id.into(),
@@ -26473,7 +28975,7 @@ impl FrameItem {
     /// unset (set them with the setters, or the fields).
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
-        type_: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<ItemType>,
     ) -> Self {
         Self {
             id: id.into(),
@@ -26584,7 +29086,7 @@ impl GenericItem {
     /// unset (set them with the setters, or the fields).
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
-        type_: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<ItemType>,
     ) -> Self {
         Self {
             id: id.into(),
@@ -26874,7 +29376,7 @@ impl ImageItem {
     /// unset (set them with the setters, or the fields).
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
-        type_: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<ItemType>,
     ) -> Self {
         Self {
             id: id.into(),
@@ -27020,7 +29522,7 @@ impl Item {
     /// unset (set them with the setters, or the fields).
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
-        type_: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<ItemType>,
         links: impl ::std::convert::Into<SelfLink>,
     ) -> Self {
         Self {
@@ -27094,8 +29596,8 @@ impl ::std::convert::From<AppCardData> for ItemCreate {
     /// An item of type `app_card` with this data.
     fn from(data: AppCardData) -> Self {
         Self {
-            type_: ItemTypeChange::known("app_card")
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue("app_card".to_owned())),
+            type_: ItemType::known("app_card")
+                .unwrap_or_else(|| ItemType::UnknownValue("app_card".to_owned())),
             data: ::std::option::Option::Some(ItemDataCreate::AppCardData(data)),
             geometry: ::std::default::Default::default(),
             parent: ::std::default::Default::default(),
@@ -27110,8 +29612,8 @@ impl ::std::convert::From<CardData> for ItemCreate {
     /// An item of type `card` with this data.
     fn from(data: CardData) -> Self {
         Self {
-            type_: ItemTypeChange::known("card")
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue("card".to_owned())),
+            type_: ItemType::known("card")
+                .unwrap_or_else(|| ItemType::UnknownValue("card".to_owned())),
             data: ::std::option::Option::Some(ItemDataCreate::CardData(data)),
             geometry: ::std::default::Default::default(),
             parent: ::std::default::Default::default(),
@@ -27126,8 +29628,8 @@ impl ::std::convert::From<DocumentUrlData> for ItemCreate {
     /// An item of type `document` with this data.
     fn from(data: DocumentUrlData) -> Self {
         Self {
-            type_: ItemTypeChange::known("document")
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue("document".to_owned())),
+            type_: ItemType::known("document")
+                .unwrap_or_else(|| ItemType::UnknownValue("document".to_owned())),
             data: ::std::option::Option::Some(ItemDataCreate::DocumentUrlData(data)),
             geometry: ::std::default::Default::default(),
             parent: ::std::default::Default::default(),
@@ -27142,8 +29644,8 @@ impl ::std::convert::From<EmbedUrlData> for ItemCreate {
     /// An item of type `embed` with this data.
     fn from(data: EmbedUrlData) -> Self {
         Self {
-            type_: ItemTypeChange::known("embed")
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue("embed".to_owned())),
+            type_: ItemType::known("embed")
+                .unwrap_or_else(|| ItemType::UnknownValue("embed".to_owned())),
             data: ::std::option::Option::Some(ItemDataCreate::EmbedUrlData(data)),
             geometry: ::std::default::Default::default(),
             parent: ::std::default::Default::default(),
@@ -27158,8 +29660,8 @@ impl ::std::convert::From<ImageUrlData> for ItemCreate {
     /// An item of type `image` with this data.
     fn from(data: ImageUrlData) -> Self {
         Self {
-            type_: ItemTypeChange::known("image")
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue("image".to_owned())),
+            type_: ItemType::known("image")
+                .unwrap_or_else(|| ItemType::UnknownValue("image".to_owned())),
             data: ::std::option::Option::Some(ItemDataCreate::ImageUrlData(data)),
             geometry: ::std::default::Default::default(),
             parent: ::std::default::Default::default(),
@@ -27174,8 +29676,8 @@ impl ::std::convert::From<ShapeData> for ItemCreate {
     /// An item of type `shape` with this data.
     fn from(data: ShapeData) -> Self {
         Self {
-            type_: ItemTypeChange::known("shape")
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue("shape".to_owned())),
+            type_: ItemType::known("shape")
+                .unwrap_or_else(|| ItemType::UnknownValue("shape".to_owned())),
             data: ::std::option::Option::Some(ItemDataCreate::ShapeData(data)),
             geometry: ::std::default::Default::default(),
             parent: ::std::default::Default::default(),
@@ -27190,10 +29692,8 @@ impl ::std::convert::From<StickyNoteData> for ItemCreate {
     /// An item of type `sticky_note` with this data.
     fn from(data: StickyNoteData) -> Self {
         Self {
-            type_: ItemTypeChange::known("sticky_note")
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue(
-                    "sticky_note".to_owned(),
-                )),
+            type_: ItemType::known("sticky_note")
+                .unwrap_or_else(|| ItemType::UnknownValue("sticky_note".to_owned())),
             data: ::std::option::Option::Some(ItemDataCreate::StickyNoteData(data)),
             geometry: ::std::default::Default::default(),
             parent: ::std::default::Default::default(),
@@ -27208,8 +29708,8 @@ impl ::std::convert::From<TextData> for ItemCreate {
     /// An item of type `text` with this data.
     fn from(data: TextData) -> Self {
         Self {
-            type_: ItemTypeChange::known("text")
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue("text".to_owned())),
+            type_: ItemType::known("text")
+                .unwrap_or_else(|| ItemType::UnknownValue("text".to_owned())),
             data: ::std::option::Option::Some(ItemDataCreate::TextData(data)),
             geometry: ::std::default::Default::default(),
             parent: ::std::default::Default::default(),
@@ -27222,7 +29722,7 @@ impl ::std::convert::From<TextData> for ItemCreate {
 #[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 impl ItemCreate {
     /// The item's type, which follows from its data.
-    pub fn item_type(&self) -> &ItemTypeChange {
+    pub fn item_type(&self) -> &ItemType {
         &self.type_
     }
     /// The item's data.
@@ -28517,7 +31017,7 @@ impl StickyNoteItem {
     /// unset (set them with the setters, or the fields).
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
-        type_: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<ItemType>,
     ) -> Self {
         Self {
             id: id.into(),
@@ -29158,7 +31658,7 @@ impl TextItem {
     /// unset (set them with the setters, or the fields).
     pub fn new(
         id: impl ::std::convert::Into<::std::string::String>,
-        type_: impl ::std::convert::Into<::std::string::String>,
+        type_: impl ::std::convert::Into<ItemType>,
     ) -> Self {
         Self {
             id: id.into(),
@@ -31468,13 +33968,7 @@ impl ::std::convert::TryFrom<&Item> for ItemCreate {
             .as_ref()
             .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
         let style = ::std::default::Default::default();
-        let type_ = {
-            let v = &read.type_;
-            ItemTypeChange::known(v)
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue(
-                    ::std::clone::Clone::clone(v),
-                ))
-        };
+        let type_ = ::std::clone::Clone::clone(&read.type_);
         ::std::result::Result::Ok(ItemCreate {
             data,
             geometry,
@@ -32335,13 +34829,7 @@ impl ::std::convert::TryFrom<&GenericItem> for ItemCreate {
             .as_ref()
             .map(|v| <PositionChange as ::std::convert::From<&Position>>::from(v));
         let style = ::std::clone::Clone::clone(&read.style);
-        let type_ = {
-            let v = &read.type_;
-            ItemTypeChange::known(v)
-                .unwrap_or_else(|| ItemTypeChange::UnknownValue(
-                    ::std::clone::Clone::clone(v),
-                ))
-        };
+        let type_ = ::std::clone::Clone::clone(&read.type_);
         ::std::result::Result::Ok(ItemCreate {
             data,
             geometry,
@@ -33486,6 +35974,54 @@ pub type GeometryPlatformgroups = Geometry;
         feature = "enterprise",
         feature = "experimental",
         feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Renamed: an identical copy of [`ItemType`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
+#[deprecated(note = "the same type as `ItemType`; use that name")]
+pub type GetItemsType = ItemType;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
         feature = "groups",
         feature = "items",
         feature = "legal_holds",
@@ -33582,6 +36118,54 @@ pub type ImageItemPlatformFileUpload = ImageItem;
 /// Available with any of the features `groups`, `tags` of `miro-api`.
 #[deprecated(note = "the same type as `ItemPagedResponse`; use that name")]
 pub type ItemPagedResponsePlatformTags = ItemPagedResponse;
+#[cfg(
+    any(
+        feature = "audit_logs",
+        feature = "board_members",
+        feature = "boards",
+        feature = "cases",
+        feature = "connectors",
+        feature = "enterprise",
+        feature = "experimental",
+        feature = "exports",
+        feature = "frames",
+        feature = "groups",
+        feature = "items",
+        feature = "legal_holds",
+        feature = "projects",
+        feature = "scim",
+        feature = "tags"
+    )
+)]
+#[cfg_attr(
+    docsrs,
+    doc(
+        cfg(
+            any(
+                feature = "audit_logs",
+                feature = "board_members",
+                feature = "boards",
+                feature = "cases",
+                feature = "connectors",
+                feature = "enterprise",
+                feature = "experimental",
+                feature = "exports",
+                feature = "frames",
+                feature = "groups",
+                feature = "items",
+                feature = "legal_holds",
+                feature = "projects",
+                feature = "scim",
+                feature = "tags"
+            )
+        )
+    )
+)]
+/// Renamed: an identical copy of [`ItemType`] in the spec.
+///
+/// Available with any of the features `audit_logs`, `board_members`, `boards`, `cases`, `connectors`, `enterprise`, `experimental`, `exports`, `frames`, `groups`, `items`, `legal_holds`, `projects`, `scim`, `tags` of `miro-api`.
+#[deprecated(note = "the same type as `ItemType`; use that name")]
+pub type ItemTypeChange = ItemType;
 #[cfg(
     any(
         feature = "audit_logs",
@@ -34736,10 +37320,7 @@ impl AppCardItem {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = value.into();
         self
     }
@@ -36678,10 +39259,7 @@ impl CardItem {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = value.into();
         self
     }
@@ -37610,10 +40188,7 @@ impl DocumentItem {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = value.into();
         self
     }
@@ -37794,10 +40369,7 @@ impl EmbedItem {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = value.into();
         self
     }
@@ -38252,10 +40824,7 @@ impl FrameItem {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = value.into();
         self
     }
@@ -38347,10 +40916,7 @@ impl GenericItem {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = value.into();
         self
     }
@@ -39365,10 +41931,7 @@ impl ImageItem {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = value.into();
         self
     }
@@ -39527,10 +42090,7 @@ impl Item {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = value.into();
         self
     }
@@ -39572,7 +42132,7 @@ impl ItemChanges {
         self
     }
     /// Sets `type`.
-    pub fn type_(mut self, value: impl ::std::convert::Into<ItemTypeChange>) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = ::std::option::Option::Some(value.into());
         self
     }
@@ -40082,10 +42642,7 @@ impl MindmapNodeView {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = ::std::option::Option::Some(value.into());
         self
     }
@@ -41941,10 +44498,7 @@ impl StickyNoteItem {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = value.into();
         self
     }
@@ -42701,10 +45255,7 @@ impl TextItem {
         self
     }
     /// Sets `type`.
-    pub fn type_(
-        mut self,
-        value: impl ::std::convert::Into<::std::string::String>,
-    ) -> Self {
+    pub fn type_(mut self, value: impl ::std::convert::Into<ItemType>) -> Self {
         self.type_ = value.into();
         self
     }

@@ -73,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(WidgetDataOutput::CardData(d)) => {
                 format!("card: {}", d.title.as_deref().unwrap_or(""))
             }
-            _ => item.type_.clone(),
+            _ => item.type_.to_string(),
         };
         let tags = api.get_tags_from_item(&board.id, &item.id).await?;
         let tags: Vec<&str> = tags.tags.iter().map(|t| t.title.as_str()).collect();

@@ -361,7 +361,7 @@ pub static DEFAULT_BODIES: &[(&str, &str)] = &[
         "update-image-item-using-file-from-device",
         "{\"altText\":\"Sample image alt text\",\"title\":\"foo.png\"}",
     ),
-    ("create-items-in-bulk-using-file-from-device", "[{\"type\":\"text\"}]"),
+    ("create-items-in-bulk-using-file-from-device", "[{\"type\":\"app_card\"}]"),
     ("update-board", "{}"),
     ("create-app-card-item", "{}"),
     ("update-app-card-item", "{}"),
@@ -401,7 +401,7 @@ pub static DEFAULT_BODIES: &[(&str, &str)] = &[
         "{\"data\":{\"title\":\"Sample image title\",\"url\":\"https://miro.com/static/images/page/mr-index/localization/en/slider/ideation_brainstorming.png\"}}",
     ),
     ("update-image-item-using-url", "{}"),
-    ("create-items", "[{\"type\":\"text\"}]"),
+    ("create-items", "[{\"type\":\"app_card\"}]"),
     ("update-item-position-or-parent", "{}"),
     (
         "share-board",
@@ -961,7 +961,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "board_id")?;
             let a1: ::std::vec::Vec<types::ItemCreate> = typed(
                 "data",
-                body_arg(args, "[{\"type\":\"text\"}]")?,
+                body_arg(args, "[{\"type\":\"app_card\"}]")?,
             )?;
             let response = api
                 .create_items_in_bulk_using_file_from_device(
@@ -1356,7 +1356,7 @@ pub async fn call(
             let a0: ::std::string::String = path_arg(args, "board_id")?;
             let a1: ::std::vec::Vec<types::ItemCreate> = typed(
                 "body",
-                body_arg(args, "[{\"type\":\"text\"}]")?,
+                body_arg(args, "[{\"type\":\"app_card\"}]")?,
             )?;
             let response = api.create_items(&a0, &a1).await.map_err(CallError::Api)?;
             ::std::result::Result::Ok(response.status().as_u16())

@@ -271,7 +271,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"sticky_note\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -469,7 +469,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 201u16,
         body: ::std::option::Option::Some(
-            "{\"data\":[{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"document\"}],\"type\":\"bulk-list\"}",
+            "{\"data\":[{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}],\"type\":\"bulk-list\"}",
         ),
     },
     SpecResponse {
@@ -545,7 +545,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 201u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"card\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -563,7 +563,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"card\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -573,7 +573,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"card\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -657,7 +657,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 201u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"document\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -675,7 +675,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"document\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -685,7 +685,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"document\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -695,7 +695,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 201u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"embed\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -713,7 +713,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"embed\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -723,7 +723,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"embed\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -733,7 +733,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 201u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"frame\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -751,7 +751,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"frame\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -761,7 +761,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"frame\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -833,7 +833,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 201u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"image\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -851,7 +851,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"image\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -861,7 +861,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"image\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -879,7 +879,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 201u16,
         body: ::std::option::Option::Some(
-            "{\"data\":[{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"document\"}],\"type\":\"bulk-list\"}",
+            "{\"data\":[{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"links\":{\"self\":\"http://api.miro.com/v2/boards/o9J_koQspF4=/object_type/3074457349143649487\"},\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}],\"type\":\"bulk-list\"}",
         ),
     },
     SpecResponse {
@@ -897,7 +897,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"sticky_note\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -907,7 +907,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"sticky_note\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -1009,7 +1009,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 201u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"sticky_note\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -1027,7 +1027,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"sticky_note\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -1037,7 +1037,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"sticky_note\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -1095,7 +1095,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 201u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"text\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -1113,7 +1113,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"text\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
@@ -1123,7 +1123,7 @@ pub(crate) static SPEC_RESPONSES: [SpecResponse; 197usize] = [
         required_query: &[],
         status: 200u16,
         body: ::std::option::Option::Some(
-            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"text\"}",
+            "{\"createdAt\":\"2022-03-30T17:26:50.000Z\",\"id\":\"3458764517517819000\",\"modifiedAt\":\"2022-03-30T17:26:50.000Z\",\"type\":\"app_card\"}",
         ),
     },
     SpecResponse {
