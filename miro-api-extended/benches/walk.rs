@@ -223,6 +223,20 @@ fn main() {
             let expected = if way == Way::Bytes { full_pages } else { n };
             assert_eq!(seen, expected, "{way:?} sees every item");
         }
+        // `WALK_ONLY=<way>` (`pages`, `streamlocal`, ...): that way alone, `rounds` times, for an
+        // instruction count of one way under `valgrind --tool=callgrind`.
+        if let Ok(only) = std::env::var("WALK_ONLY") {
+            let way = WAYS
+                .into_iter()
+                .find(|w| format!("{w:?}").to_lowercase() == only)
+                .expect("WALK_ONLY names a way");
+            for _ in 0..rounds {
+                walk(way, &api, &raw, &board).await;
+            }
+            println!("{rounds} walks of {n} items, {way:?}");
+            emu.shutdown().await;
+            return;
+        }
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); WAYS.len()];
         for round in 0..rounds {
             for k in 0..WAYS.len() {

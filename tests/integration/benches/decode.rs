@@ -15,6 +15,7 @@
 //! With `DECODE_BENCH_ITERS=N` (and optionally `DECODE_BENCH_PAGE=name`), each page (or the one
 //! named) is decoded N times without criterion and the bench exits: a fixed amount of work, for
 //! counting instructions with `valgrind --tool=callgrind`, which a loaded machine does not change.
+//! `DECODE_BENCH_DUMP=DIR` writes each page's bytes to `DIR/<name>.json` and exits.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -154,6 +155,16 @@ fn main() {
         assert_eq!(decode(page).data.len(), page.items, "{}", page.name);
     }
 
+    // `DECODE_BENCH_DUMP=DIR`: each page's bytes to `DIR/<name>.json`, for decoding the very same
+    // bytes with another version of the types (an older commit's, for an instruction count).
+    if let Ok(dir) = std::env::var("DECODE_BENCH_DUMP") {
+        for page in &pages {
+            let path = std::path::Path::new(&dir).join(format!("{}.json", page.name));
+            std::fs::write(&path, &page.bytes).expect("the page is written");
+        }
+        runtime.block_on(emu.shutdown());
+        return;
+    }
     if let Some(iters) = std::env::var("DECODE_BENCH_ITERS")
         .ok()
         .and_then(|n| n.parse::<u64>().ok())
