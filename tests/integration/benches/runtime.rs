@@ -252,6 +252,12 @@ fn main() {
     });
     let decoded: types::GenericItemCursorPaged = serde_json::from_slice(&page).unwrap();
     assert_eq!(decoded.data.len(), 50, "a 50-item page");
+    // The raw side of every per-call comparison.
+    let raw = RawCall {
+        http: http.clone(),
+        url: format!("{base}/v2/boards/{board}"),
+        auth: format!("Bearer {token}"),
+    };
 
     // `PER_CALL_ONLY=client|raw N`: only N calls of one side (after 200 of warm-up), for an
     // instruction count of each under `valgrind --tool=callgrind` (which does not depend on the
@@ -270,13 +276,18 @@ fn main() {
             .access_token(token.clone())
             .http_client(http.clone())
             .build();
-        let raw = RawCall {
-            http: http.clone(),
-            url: format!("{base}/v2/boards/{board}"),
-            auth: format!("Bearer {token}"),
+        // reqwest's own per-request time limit (what a raw reqwest program that sets one pays).
+        let limited = RawCall {
+            http: miro_api::http_client_builder()
+                .user_agent("miro-api-bench")
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            url: raw.url.clone(),
+            auth: raw.auth.clone(),
         };
         let board = board.as_str();
-        let (api, unpaced, same_http, raw) = (&api, &unpaced, &same_http, &raw);
+        let (api, unpaced, same_http, raw, limited) = (&api, &unpaced, &same_http, &raw, &limited);
         let calls: Vec<(&str, Call<'_>)> = vec![
             ("raw reqwest", Box::new(move || Box::pin(raw.call()))),
             (
@@ -288,6 +299,10 @@ fn main() {
                             .unwrap()
                     })
                 }),
+            ),
+            (
+                "raw reqwest, reqwest's own timeout",
+                Box::new(move || Box::pin(limited.call())),
             ),
             (
                 "client",
@@ -314,25 +329,16 @@ fn main() {
     }
     if let Ok(side) = std::env::var("PER_CALL_ONLY") {
         let n: usize = std::env::var("PER_CALL_N").map_or(2000, |n| n.parse().unwrap());
-        let url = format!("{base}/v2/boards/{board}");
-        let auth = format!("Bearer {token}");
         runtime.block_on(async {
             for i in 0..200 + n {
                 if side == "client" {
-                    let r = api.get_specific_board(&board).await.unwrap();
-                    black_box(r.into_inner());
-                } else {
-                    let response = http
-                        .get(&url)
-                        .header(reqwest::header::AUTHORIZATION, &auth)
-                        .header(reqwest::header::ACCEPT, "application/json")
-                        .send()
+                    client_call(&api, &board).await;
+                } else if side == "raw_timeout" {
+                    tokio::time::timeout(Duration::from_secs(30), raw.call())
                         .await
                         .unwrap();
-                    let bytes = response.bytes().await.unwrap();
-                    let b: types::BoardWithLinksAndLastOpened =
-                        serde_json::from_slice(&bytes).unwrap();
-                    black_box(b);
+                } else {
+                    raw.call().await;
                 }
                 if i == 199 {
                     println!("warmed up");
@@ -369,24 +375,11 @@ fn main() {
         });
         group.bench_function("raw", |b| {
             b.to_async(&runtime).iter_custom(|iters| {
-                let http = http.clone();
-                let url = format!("{base}/v2/boards/{board}");
-                let auth = format!("Bearer {token}");
+                let raw = &raw;
                 async move {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        let response = http
-                            .get(&url)
-                            .header(reqwest::header::AUTHORIZATION, &auth)
-                            .header(reqwest::header::ACCEPT, "application/json")
-                            .send()
-                            .await
-                            .unwrap();
-                        assert!(response.status().is_success());
-                        let bytes = response.bytes().await.unwrap();
-                        let board: types::BoardWithLinksAndLastOpened =
-                            serde_json::from_slice(&bytes).unwrap();
-                        black_box(board);
+                        raw.call().await;
                     }
                     let elapsed = start.elapsed();
                     record(&RAW, elapsed, iters);
@@ -446,22 +439,17 @@ fn main() {
             mean / means[0]
         );
     }
-    let (client, raw) = (mean(&CLIENT), mean(&RAW));
-    if raw > 0.0 && client > 0.0 {
+    let (client_mean, raw_mean) = (mean(&CLIENT), mean(&RAW));
+    if raw_mean > 0.0 && client_mean > 0.0 {
         println!(
             "per-call overhead (criterion runs, one after the other): client {:.1} us, raw reqwest {:.1} us, ratio {:.3}",
-            client * 1e6,
-            raw * 1e6,
-            client / raw
+            client_mean * 1e6,
+            raw_mean * 1e6,
+            client_mean / raw_mean
         );
     }
     // The ratio that counts: the two calls alternate (see `alternated`), so a change of load on
     // the machine hits both alike.
-    let raw = RawCall {
-        http: http.clone(),
-        url: format!("{base}/v2/boards/{board}"),
-        auth: format!("Bearer {token}"),
-    };
     let (api_ref, raw_ref, board_ref) = (&api, &raw, board.as_str());
     let calls: Vec<(&str, Call<'_>)> = vec![
         ("raw", Box::new(move || Box::pin(raw_ref.call()))),
