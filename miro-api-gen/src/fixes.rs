@@ -1716,15 +1716,15 @@ fn one_item_type(spec: &mut Value) -> usize {
             continue;
         }
         match component(ty) {
-            Some(enum_name) => {
+            Some(enum_name)
                 if schemas
                     .get(&enum_name)
-                    .is_some_and(|e| e.get("enum").is_some())
-                {
-                    replaced.insert(enum_name);
-                    items.push(name.clone());
-                }
+                    .is_some_and(|e| e.get("enum").is_some()) =>
+            {
+                replaced.insert(enum_name);
+                items.push(name.clone());
             }
+            Some(_) => {}
             None if ty.get("type").and_then(Value::as_str) == Some("string")
                 && ty.get("enum").is_none() =>
             {

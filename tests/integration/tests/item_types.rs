@@ -13,7 +13,13 @@ async fn a_type_read_from_an_item_filters_the_board_by_it() {
     let (_emu, api, board) = miro_tests::emulator_with_board("Item types", false).await;
     let kinds = ["sticky_note", "card", "frame", "shape", "text"];
     miro_tests::item_kinds::add_items(&api, &board, 10, |i| kinds[i % kinds.len()]).await;
-    let all = api.get_items(&board).limit(50).await.unwrap().into_inner().data;
+    let all = api
+        .get_items(&board)
+        .limit(50)
+        .await
+        .unwrap()
+        .into_inner()
+        .data;
     assert_eq!(all.len(), 10);
     let mut counts: BTreeMap<ItemType, usize> = BTreeMap::new();
     for item in &all {
@@ -39,7 +45,9 @@ async fn a_type_read_from_an_item_filters_the_board_by_it() {
     }
     // It compares with the wire value, as the string it was.
     assert_eq!(
-        all.iter().filter(|item| item.type_ == "sticky_note").count(),
+        all.iter()
+            .filter(|item| item.type_ == "sticky_note")
+            .count(),
         2
     );
     // A bulk create says its type with the same enum.
