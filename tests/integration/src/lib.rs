@@ -8,6 +8,7 @@ pub mod all_operations;
 pub mod canned;
 pub mod item_kinds;
 pub mod live_smoke;
+pub mod log_capture;
 pub mod scripted;
 #[rustfmt::skip]
 pub mod request_types;

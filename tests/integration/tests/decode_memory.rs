@@ -3,13 +3,11 @@
 //! one such field takes about one more copy of the body, not ten. In a process of its own: it
 //! counts every allocation, and installs the `tracing` subscriber.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
 use miro_api::decode::{DecodeWarningKind, QUOTE_LIMIT};
 use miro_api::types::GenericItemCursorPaged;
 use serde_json::json;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The system allocator, counting the bytes in use and their peak.
 struct Counting;
@@ -35,23 +33,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Collects what the `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_huge_mismatched_value_is_quoted_briefly_and_costs_one_copy() {
-    let captured = Captured::default();
+    let captured = miro_tests::log_capture::Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::WARN)
@@ -89,7 +73,7 @@ fn a_huge_mismatched_value_is_quoted_briefly_and_costs_one_copy() {
     assert!(w.message.contains("10485760 bytes"), "{}", w.message);
     assert!(w.to_string().len() <= 2 * QUOTE_LIMIT + 200);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(log.contains("data[0].geometry.width"), "{log}");
     assert!(log.len() < 2_000, "a log line of {} bytes", log.len());
 

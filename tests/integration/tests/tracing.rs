@@ -1,24 +1,8 @@
 //! The transport's `tracing` output. In a process of its own: `tracing` caches per call site
 //! whether anyone listens, and tests running beside it on other threads would race that cache.
 
-use std::sync::{Arc, Mutex};
-
 use miro_api::{MiroApi, RetryPolicy};
 use miro_emulator::{Emulator, Fault, FaultKind};
-
-/// Collects what a `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn every_call_has_a_span_with_the_operation_and_never_the_token() {
@@ -43,7 +27,7 @@ async fn every_call_has_a_span_with_the_operation_and_never_the_token() {
             .times(1),
     )
     .unwrap();
-    let captured = Captured::default();
+    let captured = miro_tests::log_capture::Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
@@ -59,7 +43,7 @@ async fn every_call_has_a_span_with_the_operation_and_never_the_token() {
         .await
         .unwrap();
     drop(guard);
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     for expected in [
         "operation=\"get-specific-board\"",
         "method=\"GET\"",
