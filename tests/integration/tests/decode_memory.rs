@@ -3,11 +3,12 @@
 //! one such field takes about one more copy of the body, not ten. In a process of its own: it
 //! counts every allocation, and installs the `tracing` subscriber.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use miro_api::decode::{DecodeWarningKind, QUOTE_LIMIT};
 use miro_api::types::GenericItemCursorPaged;
 use serde_json::json;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The system allocator, counting the bytes in use and their peak.
 struct Counting;
