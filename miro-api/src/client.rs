@@ -163,6 +163,8 @@ impl MiroApi {
     }
 
     /// A handle whose calls give each attempt this long (one HTTP exchange, body included).
+    /// `Duration::MAX` here and in [`with_timeout`](Self::with_timeout) means no limit at all:
+    /// the call then registers no timer.
     pub fn with_attempt_timeout(&self, timeout: Duration) -> MiroApi {
         let mut api = self.clone();
         api.options.attempt_timeout = timeout;
@@ -428,7 +430,17 @@ impl<'a> Call<'a> {
             self.attempts += 1;
             let limit = self.api.options.attempt_timeout.min(remaining);
             let sent_at = Instant::now();
-            let outcome = match tokio::time::timeout(limit, self.api.exchange(attempt)).await {
+            let exchange = self.api.exchange(attempt);
+            // With no limit at all (`Duration::MAX` for the call and for the attempt), no timer:
+            // registering one can wake tokio's timer driver, a cost such a call need not pay.
+            let unlimited = self.api.options.timeout == Duration::MAX
+                && self.api.options.attempt_timeout == Duration::MAX;
+            let exchanged = if unlimited {
+                Ok(exchange.await)
+            } else {
+                tokio::time::timeout(limit, exchange).await
+            };
+            let outcome = match exchanged {
                 Ok(Ok((status, headers, bytes))) => Attempt::Answered(status, headers, bytes),
                 Ok(Err(e)) => Attempt::Failed(e),
                 Err(_) => Attempt::TimedOut,
@@ -834,7 +846,8 @@ impl MiroApiBuilder {
 
     /// Time allowed for one attempt, the response body included (default
     /// [`DEFAULT_ATTEMPT_TIMEOUT`], 30 s). A timed-out attempt is retried like a lost
-    /// connection.
+    /// connection. `Duration::MAX` here and in [`timeout`](Self::timeout) means no limit at all:
+    /// calls then register no timer (registering one can wake tokio's timer driver).
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.options.attempt_timeout = timeout;
         self

@@ -286,8 +286,12 @@ fn main() {
             url: raw.url.clone(),
             auth: raw.auth.clone(),
         };
+        let unlimited = same_http
+            .with_timeout(Duration::MAX)
+            .with_attempt_timeout(Duration::MAX);
         let board = board.as_str();
-        let (api, unpaced, same_http, raw, limited) = (&api, &unpaced, &same_http, &raw, &limited);
+        let (api, unpaced, same_http, raw, limited, unlimited) =
+            (&api, &unpaced, &same_http, &raw, &limited, &unlimited);
         let calls: Vec<(&str, Call<'_>)> = vec![
             ("raw reqwest", Box::new(move || Box::pin(raw.call()))),
             (
@@ -307,6 +311,10 @@ fn main() {
             (
                 "client",
                 Box::new(move || Box::pin(client_call(api, board))),
+            ),
+            (
+                "client, no time limits (no timer)",
+                Box::new(move || Box::pin(client_call(unlimited, board))),
             ),
             (
                 "client, pacing off",

@@ -316,3 +316,69 @@ async fn the_concurrency_cap_holds_requests_back() {
     // Six calls of 200 ms, two at a time: at least three rounds.
     assert!(started.elapsed() >= Duration::from_millis(600));
 }
+
+/// With no limits (`Duration::MAX` for the call and for the attempt) a call registers no timer.
+/// On a paused clock, which jumps to the next timer whenever nothing else can run, a server that
+/// takes the request and never answers keeps such a call waiting past any deadline (110 years
+/// here); a timer of its own, however far off (the 100 years a `Duration::MAX` call limit
+/// stands for), would end it first.
+#[tokio::test(start_paused = true)]
+async fn a_call_without_limits_registers_no_timer() {
+    use tokio::io::AsyncReadExt;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Reads each request's first bytes, says so, and holds the connection without answering.
+    let (got_request, mut requests) = tokio::sync::mpsc::unbounded_channel();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut connection, _)) = listener.accept().await {
+            let mut buf = [0u8; 64];
+            let n = connection.read(&mut buf).await.unwrap_or(0);
+            let _ = got_request.send(n);
+            held.push(connection);
+        }
+    });
+    // reqwest's own client, without a connect time limit (a timer too).
+    let api = MiroApi::builder()
+        .base_url(format!("http://{addr}"))
+        .access_token("token")
+        .http_client(miro_api::http_client_builder().build().unwrap())
+        .retry_policy(RetryPolicy::none())
+        .build();
+    let call = |api: MiroApi| tokio::spawn(async move { api.get_specific_board("b").await });
+
+    let unlimited = call(
+        api.with_timeout(Duration::MAX)
+            .with_attempt_timeout(Duration::MAX),
+    );
+    assert!(requests.recv().await.unwrap() > 0, "the request arrived");
+    // Past the 100 years a `Duration::MAX` call limit stands for, in steps of 10 years (tokio
+    // ends a sleep it cannot reach at 30 years).
+    let start = tokio::time::Instant::now();
+    for _ in 0..11 {
+        tokio::time::sleep(Duration::from_secs(10 * 365 * 86_400)).await;
+    }
+    assert!(start.elapsed() >= Duration::from_secs(110 * 365 * 86_400));
+    assert!(!unlimited.is_finished(), "the call is still waiting");
+    unlimited.abort();
+
+    // The same call with an attempt limit, however long, is cut by it.
+    let limited = call(
+        api.with_timeout(Duration::MAX)
+            .with_attempt_timeout(Duration::from_secs(50 * 365 * 86_400)),
+    );
+    assert!(requests.recv().await.unwrap() > 0, "the request arrived");
+    let err = limited.await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                cause: TimeoutCause::Attempt,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    server.abort();
+}
