@@ -268,7 +268,8 @@ pub const FIXES: &[Fix] = &[
                  values are those of the enums it replaces (unknown ones stay readable and \
                  are sent back as received), it is the `type` of every schema whose `data` is \
                  an item-data union (`x-miro-outer-tag`) or one of its variants, and the `type` \
-                 filter of every operation whose pages list such items. The replaced names stay \
+                 filter of every operation whose pages list such items and that takes every \
+                 type those unions know (a filter restricted to fewer keeps its own enum). The replaced names stay \
                  as deprecated aliases (x-miro-renamed). Runs after `outer-type-discriminators`.",
         apply: one_item_type,
     },
@@ -1787,21 +1788,38 @@ fn one_item_type(spec: &mut Value) -> usize {
     for name in &replaced {
         add(&schemas[name]);
     }
-    // The filters' enums (a component, or inline).
+    // The filters' enums (a component, or inline). A filter restricted to fewer types than the
+    // item-data unions know (get-items-experimental takes only `shape`) keeps its own enum.
     let mut filter_enums: Vec<Value> = Vec::new();
     if let Some(paths) = spec.get("paths") {
-        for (path, method) in &filters {
+        filters.retain(|(path, method)| {
             let params = paths
                 .get(path)
                 .and_then(|p| p.get(method))
                 .and_then(|op| op.get("parameters"))
                 .and_then(Value::as_array);
-            for p in params.into_iter().flatten() {
-                if p.get("name").and_then(Value::as_str) == Some("type") {
-                    filter_enums.extend(p.get("schema").cloned());
-                }
+            let Some(schema) = params
+                .into_iter()
+                .flatten()
+                .find(|p| p.get("name").and_then(Value::as_str) == Some("type"))
+                .and_then(|p| p.get("schema"))
+            else {
+                return false;
+            };
+            let listed = resolve(schema);
+            let values: Vec<&str> = listed
+                .get("enum")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let covers = item_types.iter().all(|t| values.contains(&t.as_str()));
+            if covers {
+                filter_enums.push(schema.clone());
             }
-        }
+            covers
+        });
     }
     let Some(schemas) = crate::fixes::schemas(spec) else {
         return 0;
@@ -2693,7 +2711,10 @@ mod tests {
             "/items": {"get": {"operationId": "get-items",
                 "parameters": type_param(r("GetItemsType")), "responses": page("GenericItem")}},
             "/frame": {"get": {"operationId": "get-items-within-frame",
-                "parameters": type_param(json!({"type": "string", "enum": ["card", "preview"]})),
+                "parameters": type_param(json!({"type": "string", "enum": ["card", "preview", "sticky_note"]})),
+                "responses": page("GenericItem")}},
+            "/experimental": {"get": {"operationId": "get-items-experimental",
+                "parameters": type_param(json!({"type": "string", "enum": ["card"]})),
                 "responses": page("GenericItem")}},
             "/other": {"get": {"operationId": "get-others",
                 "parameters": type_param(json!({"type": "string", "enum": ["a", "b"]})),
@@ -2711,7 +2732,7 @@ mod tests {
                 "BulkBody": {"type": "array", "items": {"type": "object",
                     "properties": {"kind": r("ItemTypeChange")}}},
                 "ItemTypeChange": {"type": "string", "enum": ["sticky_note", "card", "frame"]},
-                "GetItemsType": {"type": "string", "enum": ["card", "doc_format"]},
+                "GetItemsType": {"type": "string", "enum": ["card", "sticky_note", "doc_format"]},
                 "Other": {"type": "object", "properties": {"data": {"type": "object"},
                     "type": {"type": "string"}}}}}});
         assert_eq!(run("outer-type-discriminators", &mut spec), 1);
@@ -2747,6 +2768,11 @@ mod tests {
                 "{path}"
             );
         }
+        // A filter restricted to fewer types than the unions know keeps its enum.
+        assert_eq!(
+            spec["paths"]["/experimental"]["get"]["parameters"][0]["schema"]["enum"],
+            json!(["card"])
+        );
         // Not items: a `type` beside other data, and a filter of pages of other things.
         assert_eq!(
             schemas["Other"]["properties"]["type"],

@@ -1386,7 +1386,7 @@ pub struct GetItemsExperimental<'a> {
     pub(crate) board_id: &'a str,
     pub(crate) cursor: Option<&'a str>,
     pub(crate) limit: Option<u32>,
-    pub(crate) type_: Option<types::ItemType>,
+    pub(crate) type_: Option<types::GetItemsExperimentalType>,
 }
 #[cfg(feature = "experimental")]
 #[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
@@ -1402,7 +1402,7 @@ impl<'a> GetItemsExperimental<'a> {
         self
     }
     /// Sets the optional `type`.
-    pub fn type_(mut self, value: types::ItemType) -> Self {
+    pub fn type_(mut self, value: types::GetItemsExperimentalType) -> Self {
         self.type_ = ::std::option::Option::Some(value);
         self
     }

@@ -5810,6 +5810,19 @@ pub struct GetItemsByGroupIdResponseData {
 }
 #[cfg(feature = "experimental")]
 #[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+/// `GetItemsExperimentalType`
+///
+/// Available with the `experimental` feature of `miro-api`.
+#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[non_exhaustive]
+pub enum GetItemsExperimentalType {
+    /// `shape` on the wire.
+    Shape,
+    /// A value this version of the client does not know, kept as Miro sent it.
+    UnknownValue(::std::string::String),
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
 /// `GetMetricsPeriod`
 ///
 /// Available with the `experimental` feature of `miro-api`.
@@ -18907,6 +18920,86 @@ impl ::std::cmp::PartialEq<str> for GetDocFormatItemTextContentType {
 #[cfg_attr(docsrs, doc(cfg(feature = "items")))]
 /// Compares the value as it goes on the wire: `item.type_ == "frame"`.
 impl ::std::cmp::PartialEq<&str> for GetDocFormatItemTextContentType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+impl GetItemsExperimentalType {
+    /// The value as it goes on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Shape => "shape",
+            Self::UnknownValue(value) => value.as_str(),
+        }
+    }
+    fn known(value: &str) -> ::std::option::Option<Self> {
+        match value {
+            "shape" => ::std::option::Option::Some(Self::Shape),
+            _ => ::std::option::Option::None,
+        }
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+impl ::std::fmt::Display for GetItemsExperimentalType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+impl ::std::str::FromStr for GetItemsExperimentalType {
+    type Err = crate::UnknownEnumValue;
+    /// A known value; anything else is an error, so a typo is caught (write
+    /// `UnknownValue(..)` to send a value this version does not know).
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Self::known(value)
+            .ok_or_else(|| crate::UnknownEnumValue::new(
+                "GetItemsExperimentalType",
+                value,
+            ))
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+impl ::serde::Serialize for GetItemsExperimentalType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+impl<'de> ::serde::Deserialize<'de> for GetItemsExperimentalType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        crate::runtime::open_enum(deserializer, Self::known, Self::UnknownValue)
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+impl crate::runtime::OuterTag for GetItemsExperimentalType {
+    fn outer_tag(&self) -> ::std::option::Option<&str> {
+        ::std::option::Option::Some(self.as_str())
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<str> for GetItemsExperimentalType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+#[cfg(feature = "experimental")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experimental")))]
+/// Compares the value as it goes on the wire: `item.type_ == "frame"`.
+impl ::std::cmp::PartialEq<&str> for GetItemsExperimentalType {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
     }
