@@ -883,15 +883,6 @@ fn listed_query_values_as_enum(spec: &mut Value) -> usize {
             params.push((id.clone(), name.to_string(), schema.clone(), description));
         }
     });
-    let enum_values = |schema: &Value| -> Vec<String> {
-        schema
-            .get("enum")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect()
-    };
     // (operation, parameter) -> the new schema; component schemas to add.
     let mut changes: BTreeMap<(String, String), Value> = BTreeMap::new();
     let mut shared: BTreeMap<String, Value> = BTreeMap::new();
@@ -1671,13 +1662,7 @@ fn one_item_type(spec: &mut Value) -> usize {
     let Some(schemas) = schemas(spec) else {
         return 0;
     };
-    let component = |r: &Value| -> Option<String> {
-        r.get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix("#/components/schemas/"))
-            .map(str::to_string)
-    };
-    // The item-data unions, and their variants.
+    // The item-data unions and their variants, and the types they know.
     let mut item_data: BTreeSet<String> = BTreeSet::new();
     let mut item_types: Vec<String> = Vec::new();
     for (name, schema) in schemas.iter() {
@@ -1690,152 +1675,108 @@ fn one_item_type(spec: &mut Value) -> usize {
         item_data.insert(name.clone());
         for (tag, variant) in mapping {
             item_data.extend(variant.as_str().map(str::to_string));
-            if !item_types.contains(tag) {
-                item_types.push(tag.clone());
-            }
+            push_unique(&mut item_types, tag);
         }
     }
     if item_data.is_empty() {
         return 0;
     }
+    let enum_components: BTreeMap<String, Vec<String>> = schemas
+        .iter()
+        .filter(|(_, s)| s.get("enum").is_some())
+        .map(|(name, s)| (name.clone(), enum_values(s)))
+        .collect();
     // The item schemas: a `data` of item data, and a `type` that is a free string or an enum
     // component (whose name is then replaced).
-    let mut items: Vec<String> = Vec::new();
+    let mut items: BTreeSet<String> = BTreeSet::new();
     let mut replaced: BTreeSet<String> = BTreeSet::new();
     for (name, schema) in schemas.iter() {
         let Some(props) = schema.get("properties").and_then(Value::as_object) else {
             continue;
         };
-        let data_is_item_data = props
-            .get("data")
-            .and_then(component)
-            .is_some_and(|d| item_data.contains(&d));
-        let Some(ty) = props.get("type") else {
+        let (Some(data), Some(ty)) = (props.get("data"), props.get("type")) else {
             continue;
         };
-        if !data_is_item_data {
+        if !component_name(data).is_some_and(|d| item_data.contains(d)) {
             continue;
         }
-        match component(ty) {
-            Some(enum_name)
-                if schemas
-                    .get(&enum_name)
-                    .is_some_and(|e| e.get("enum").is_some()) =>
-            {
-                replaced.insert(enum_name);
-                items.push(name.clone());
+        match component_name(ty) {
+            Some(e) if enum_components.contains_key(e) => {
+                replaced.insert(e.to_string());
+                items.insert(name.clone());
             }
             Some(_) => {}
             None if ty.get("type").and_then(Value::as_str) == Some("string")
                 && ty.get("enum").is_none() =>
             {
-                items.push(name.clone())
+                items.insert(name.clone());
             }
             None => {}
         }
     }
-    // The operations whose pages list items: their `type` filters.
-    let item_set: BTreeSet<String> = items.iter().cloned().collect();
-    let snapshot = schemas.clone();
-    let resolve = |v: &Value| -> Value {
-        match component(v) {
-            Some(name) => snapshot.get(&name).cloned().unwrap_or_default(),
-            None => v.clone(),
-        }
+    // The pages that list items (component schemas, by name).
+    let lists_items = |page: &Value| {
+        page.pointer("/properties/data/items")
+            .and_then(component_name)
+            .is_some_and(|item| items.contains(item))
+    };
+    let pages: BTreeSet<String> = schemas
+        .iter()
+        .filter(|(_, s)| lists_items(s))
+        .map(|(name, _)| name.clone())
+        .collect();
+    // The `type` filters of the operations whose pages list items and that take every type the
+    // unions know (a filter restricted to fewer, get-items-experimental's `shape`, keeps its own
+    // enum): their values, and the enum component they name, if any.
+    let values_of = |schema: &Value| match component_name(schema) {
+        Some(e) => enum_components.get(e).cloned().unwrap_or_default(),
+        None => enum_values(schema),
     };
     let mut filters: Vec<(String, String)> = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    for name in &replaced {
+        enum_components[name]
+            .iter()
+            .for_each(|v| push_unique(&mut values, v));
+    }
+    let mut filter_values: Vec<String> = Vec::new();
     for_each_operation(spec, |path, method, op| {
-        let lists_items = op
+        let pages_items = op
             .get("responses")
             .and_then(Value::as_object)
             .into_iter()
             .flatten()
             .filter(|(status, _)| status.starts_with('2'))
             .filter_map(|(_, r)| r.pointer("/content/application~1json/schema"))
-            .any(|body| {
-                resolve(body)
-                    .pointer("/properties/data/items")
-                    .and_then(component)
-                    .is_some_and(|item| item_set.contains(&item))
+            .any(|body| match component_name(body) {
+                Some(page) => pages.contains(page),
+                None => lists_items(body),
             });
-        let has_type = op
+        let filter = op
             .get("parameters")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .any(|p| p.get("name").and_then(Value::as_str) == Some("type"));
-        if lists_items && has_type {
+            .find(|p| p.get("name").and_then(Value::as_str) == Some("type"))
+            .and_then(|p| p.get("schema"));
+        let Some(filter) = filter.filter(|_| pages_items) else {
+            return;
+        };
+        let accepted = values_of(filter);
+        if item_types.iter().all(|t| accepted.contains(t)) {
             filters.push((path.to_string(), method.to_string()));
+            accepted.iter().for_each(|v| filter_values.push(v.clone()));
+            if let Some(e) = component_name(filter).filter(|e| enum_components.contains_key(*e)) {
+                replaced.insert(e.to_string());
+            }
         }
     });
-    let Some(schemas) = crate::fixes::schemas(spec) else {
-        return 0;
-    };
-    let mut values: Vec<String> = Vec::new();
-    let mut add = |v: &Value| {
-        for value in v
-            .get("enum")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            if !values.iter().any(|known| known == value) {
-                values.push(value.to_string());
-            }
-        }
-    };
-    for name in &replaced {
-        add(&schemas[name]);
-    }
-    // The filters' enums (a component, or inline). A filter restricted to fewer types than the
-    // item-data unions know (get-items-experimental takes only `shape`) keeps its own enum.
-    let mut filter_enums: Vec<Value> = Vec::new();
-    if let Some(paths) = spec.get("paths") {
-        filters.retain(|(path, method)| {
-            let params = paths
-                .get(path)
-                .and_then(|p| p.get(method))
-                .and_then(|op| op.get("parameters"))
-                .and_then(Value::as_array);
-            let Some(schema) = params
-                .into_iter()
-                .flatten()
-                .find(|p| p.get("name").and_then(Value::as_str) == Some("type"))
-                .and_then(|p| p.get("schema"))
-            else {
-                return false;
-            };
-            let listed = resolve(schema);
-            let values: Vec<&str> = listed
-                .get("enum")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let covers = item_types.iter().all(|t| values.contains(&t.as_str()));
-            if covers {
-                filter_enums.push(schema.clone());
-            }
-            covers
-        });
+    for v in filter_values.iter().chain(&item_types) {
+        push_unique(&mut values, v);
     }
     let Some(schemas) = crate::fixes::schemas(spec) else {
         return 0;
     };
-    for schema in &filter_enums {
-        match component(schema) {
-            Some(name) if schemas.get(&name).is_some_and(|e| e.get("enum").is_some()) => {
-                add(&schemas[&name]);
-                replaced.insert(name);
-            }
-            _ => add(schema),
-        }
-    }
-    for tag in &item_types {
-        add(&json!({ "enum": [tag] }));
-    }
     schemas.insert(
         ITEM_TYPE.into(),
         json!({
@@ -1845,14 +1786,18 @@ fn one_item_type(spec: &mut Value) -> usize {
             "enum": values,
         }),
     );
+    // A `$ref` to the one type, keeping the description beside it.
+    let item_type_ref = |old: &Value| {
+        let mut replacement = schema_ref(ITEM_TYPE);
+        if let Some(d) = old.get("description") {
+            replacement["description"] = d.clone();
+        }
+        replacement
+    };
     let mut changed = 0;
     for name in &items {
         let ty = &mut schemas[name]["properties"]["type"];
-        let mut replacement = schema_ref(ITEM_TYPE);
-        if let Some(d) = ty.get("description") {
-            replacement["description"] = d.clone();
-        }
-        *ty = replacement;
+        *ty = item_type_ref(ty);
         changed += 1;
     }
     for name in &replaced {
@@ -1869,11 +1814,7 @@ fn one_item_type(spec: &mut Value) -> usize {
             .flatten()
         {
             if p.get("name").and_then(Value::as_str) == Some("type") {
-                let mut replacement = schema_ref(ITEM_TYPE);
-                if let Some(d) = p.get("schema").and_then(|s| s.get("description")) {
-                    replacement["description"] = d.clone();
-                }
-                p["schema"] = replacement;
+                p["schema"] = item_type_ref(&p["schema"]);
                 changed += 1;
             }
         }
@@ -1892,6 +1833,32 @@ fn one_item_type(spec: &mut Value) -> usize {
             .collect(),
     );
     changed
+}
+
+/// The component a `{"$ref": "#/components/schemas/Name"}` names.
+fn component_name(schema: &Value) -> Option<&str> {
+    schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+}
+
+/// The string values of a schema's `enum`.
+fn enum_values(schema: &Value) -> Vec<String> {
+    schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Appends `value` unless `values` has it.
+fn push_unique(values: &mut Vec<String>, value: &str) {
+    if !values.iter().any(|known| known == value) {
+        values.push(value.to_string());
+    }
 }
 
 /// Where `base-path-from-code-samples` records an operation's media type, when it is not

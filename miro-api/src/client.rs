@@ -401,6 +401,11 @@ impl<'a> Call<'a> {
         self.check_path(&request)?;
         self.page_size = page_size(op, &request);
         let cost = credits(op, &request);
+        // With no limit at all (`Duration::MAX` for the call and for the attempt), attempts get
+        // no timer: registering one can wake tokio's timer driver, a cost such a call need not
+        // pay.
+        let unlimited = self.api.options.timeout == Duration::MAX
+            && self.api.options.attempt_timeout == Duration::MAX;
         let mut token_retry_left = true;
         loop {
             // The waits for a slot and for a token count against the call's time limit.
@@ -431,10 +436,6 @@ impl<'a> Call<'a> {
             let limit = self.api.options.attempt_timeout.min(remaining);
             let sent_at = Instant::now();
             let exchange = self.api.exchange(attempt);
-            // With no limit at all (`Duration::MAX` for the call and for the attempt), no timer:
-            // registering one can wake tokio's timer driver, a cost such a call need not pay.
-            let unlimited = self.api.options.timeout == Duration::MAX
-                && self.api.options.attempt_timeout == Duration::MAX;
             let exchanged = if unlimited {
                 Ok(exchange.await)
             } else {

@@ -195,12 +195,7 @@ fn prepare(c: &'static Command, m: &ArgMatches) -> Result<Prepared, Failure> {
             query.push((p.name.to_string(), v));
         }
     }
-    let no_check = m
-        .try_get_one::<bool>("no-check")
-        .ok()
-        .flatten()
-        .copied()
-        .unwrap_or(false);
+    let no_check = switch(m, "no-check");
     let body = match c.body {
         BodyKind::None => None,
         BodyKind::Json { required } => {
@@ -443,12 +438,7 @@ pub async fn operation(
     m: &ArgMatches,
 ) -> Result<(), Failure> {
     let mut p = prepare(c, m)?;
-    let all = m
-        .try_get_one::<bool>("all")
-        .ok()
-        .flatten()
-        .copied()
-        .unwrap_or(false);
+    let all = switch(m, "all");
     if all && !p.query.iter().any(|(k, _)| k == "limit") {
         if let Some(max) = miro_api::operations::find(c.id).and_then(|o| o.max_page_size) {
             p.query.push(("limit".into(), max.to_string()));
@@ -527,6 +517,16 @@ pub async fn api(
     let body = send(&api, &p).await?;
     output::write_answer(&body, ctx.format)?;
     Ok(())
+}
+
+/// A switch only some commands define (`--all` on paginated ones, `--no-check` on those with a
+/// body): off where the command has none (`ArgMatches::get_flag` panics on an undefined one).
+fn switch(m: &ArgMatches, name: &str) -> bool {
+    m.try_get_one::<bool>(name)
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

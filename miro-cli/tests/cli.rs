@@ -9,7 +9,7 @@ use miro_api::operations::OPERATIONS;
 use miro_cli::generated::commands::COMMANDS;
 use miro_cli::table::{BodyKind, Param};
 use miro_tests::all_operations::{default_body, REQUIRED_QUERIES};
-use miro_tests::walk_world::{route_shape, World};
+use miro_tests::walk_world::{reached_as, World};
 use serde_json::{json, Value};
 
 const MIRO: &str = env!("CARGO_BIN_EXE_miro");
@@ -166,16 +166,8 @@ async fn every_operation_runs_through_its_command() {
             ));
             continue;
         }
-        let log = world.emu.requests();
-        match log.get(before..).and_then(|new| new.last()) {
-            Some(req) => {
-                let route = req.route.as_deref().map(route_shape);
-                if req.method != op.http_method || route != Some(route_shape(op.path)) {
-                    failures.push(format!(
-                        "{}: the emulator saw {} {} (route {:?})",
-                        op.id, req.method, req.path, req.route
-                    ));
-                }
+        match reached_as(&world.emu, before, op) {
+            Ok(req) => {
                 if !matches!(req.status, Some(200..=299)) {
                     failures.push(format!("{}: status {:?}", op.id, req.status));
                 }
@@ -187,7 +179,7 @@ async fn every_operation_runs_through_its_command() {
                     failures.push(format!("{}: sent with accept {accept:?}", op.id));
                 }
             }
-            None => failures.push(format!("{}: no request reached the emulator", op.id)),
+            Err(failure) => failures.push(failure),
         }
     }
     assert!(

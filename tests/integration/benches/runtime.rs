@@ -3,8 +3,9 @@
 //! - `call/get_specific_board/{client,raw}`: one `GET /v2/boards/{id}` against the in-process
 //!   emulator through `MiroApi` (default settings: pacing, retries, time limits, tracing span)
 //!   and through a hand-written reqwest call of the same request (same URL, bearer token and
-//!   user agent; the body decoded into the same generated type). The two run interleaved in
-//!   the same process; the ratio of their mean times is printed at the end (target <= 1.05).
+//!   user agent; the body decoded into the same generated type). After criterion, the two
+//!   alternate call by call (order rotated) and the median of the rounds' ratios is printed
+//!   (target <= 1.03). `PER_CALL_VARIANTS` and `PER_CALL_ONLY` (see `main`) break it down.
 //! - `decode/items_page_50`: decoding a 50-item page of mixed item types (`get-items`'s
 //!   `GenericItemCursorPaged`), as throughput in items and bytes. The `decode` bench has the
 //!   figure per item type.
@@ -259,12 +260,9 @@ fn main() {
         auth: format!("Bearer {token}"),
     };
 
-    // `PER_CALL_ONLY=client|raw N`: only N calls of one side (after 200 of warm-up), for an
-    // instruction count of each under `valgrind --tool=callgrind` (which does not depend on the
-    // machine's load): the difference of the two runs over N is the client's cost per call.
-    // `PER_CALL_VARIANTS=1`: the client beside raw reqwest with pieces of the client's work added
-    // (an attempt time limit, a boxed future) and the client without pacing or with the raw
-    // side's reqwest client, all alternated call by call (see `alternated`).
+    // `PER_CALL_VARIANTS=1`: raw reqwest alone, with a tokio time limit and with reqwest's own
+    // timeout, beside the client as built by default, without time limits, without pacing and on
+    // the raw side's `reqwest::Client`, all alternated call by call (see `alternated`).
     if std::env::var("PER_CALL_VARIANTS").is_ok() {
         let unpaced = MiroApi::builder()
             .base_url(&base)
@@ -335,6 +333,10 @@ fn main() {
         runtime.block_on(emu.shutdown());
         return;
     }
+    // `PER_CALL_ONLY=client|raw|raw_timeout` (and `PER_CALL_N`, default 2000): only that many
+    // calls of one side (after 200 of warm-up), for an instruction count of each under
+    // `valgrind --tool=callgrind` (which does not depend on the machine's load) or syscall
+    // counts under `perf stat`: the difference of two runs over N is the cost per call.
     if let Ok(side) = std::env::var("PER_CALL_ONLY") {
         let n: usize = std::env::var("PER_CALL_N").map_or(2000, |n| n.parse().unwrap());
         runtime.block_on(async {

@@ -368,6 +368,27 @@ impl World {
     }
 }
 
+/// The last request `emu` logged after the first `since` of its log, when it reached the emulator
+/// as `op` (its method and its route); otherwise the failure to report, naming the operation.
+pub fn reached_as(
+    emu: &RunningEmulator,
+    since: usize,
+    op: &Operation,
+) -> Result<miro_emulator::LoggedRequest, String> {
+    let log = emu.requests();
+    let Some(req) = log.get(since..).and_then(|new| new.last()) else {
+        return Err(format!("{}: no request reached the emulator", op.id));
+    };
+    let route = req.route.as_deref().map(route_shape);
+    if req.method != op.http_method || route != Some(route_shape(op.path)) {
+        return Err(format!(
+            "{}: the emulator saw {} {} (route {:?})",
+            op.id, req.method, req.path, req.route
+        ));
+    }
+    Ok(req.clone())
+}
+
 /// The path template of a logged route (or of an operation) with its parameter names blanked,
 /// so that the two compare: `/v2/boards/{board_id}` and `/v2/boards/{id}` are both
 /// `/v2/boards/{}`.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use miro_api::operations::OPERATIONS;
 use miro_tests::all_operations::{call, CALLED};
-use miro_tests::walk_world::{route_shape, World};
+use miro_tests::walk_world::{reached_as, World};
 use serde_json::Value;
 
 /// The response statuses the pinned spec declares, by operationId.
@@ -66,18 +66,8 @@ async fn every_operation_gets_a_2xx_and_decodes() {
             Err(e) => failures.push(format!("{} ({} {}): {e}", op.id, op.http_method, op.path)),
         }
         // The request reached the emulator as this operation.
-        let log = world.emu.requests();
-        match log.get(before..).and_then(|new| new.last()) {
-            Some(req) => {
-                let route = req.route.as_deref().map(route_shape);
-                if req.method != op.http_method || route != Some(route_shape(op.path)) {
-                    failures.push(format!(
-                        "{}: the emulator saw {} {} (route {:?})",
-                        op.id, req.method, req.path, req.route
-                    ));
-                }
-            }
-            None => failures.push(format!("{}: no request reached the emulator", op.id)),
+        if let Err(failure) = reached_as(&world.emu, before, op) {
+            failures.push(failure);
         }
     }
     let missing: Vec<&str> = OPERATIONS
