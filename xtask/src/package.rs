@@ -147,25 +147,7 @@ pub fn check_rust_versions(metadata: &Value, members: &[&str]) -> BoxResult<Vec<
 /// `cargo xtask rust-version`: fails when a published crate declares no `rust-version`, or one
 /// below what a locked dependency needs.
 pub fn rust_version(root: &Path) -> BoxResult<bool> {
-    let output = Command::new(cargo())
-        .current_dir(root)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--all-features",
-            "--locked",
-        ])
-        .output()
-        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
-    let metadata: Value = serde_json::from_slice(&output.stdout)?;
+    let metadata = cargo_metadata(root, &["--all-features", "--locked"])?;
     let findings = check_rust_versions(&metadata, &PUBLISHED)?;
     let mut ok = true;
     for f in &findings {
@@ -263,7 +245,7 @@ pub fn package(root: &Path, target_dir: &Path, verify: bool) -> BoxResult<()> {
 
     // The `.crate` files, unpacked into a fresh directory (not the ones cargo verified in,
     // so nothing of the build lingers).
-    let version = workspace_version(root)?;
+    let version = published_version(root)?;
     let work = target_dir.join("consumer");
     if work.exists() {
         std::fs::remove_dir_all(&work)?;
@@ -337,22 +319,40 @@ pub fn package(root: &Path, target_dir: &Path, verify: bool) -> BoxResult<()> {
     Ok(())
 }
 
-/// `[workspace.package] version` of the root manifest.
-fn workspace_version(root: &Path) -> BoxResult<String> {
-    let text = std::fs::read_to_string(root.join("Cargo.toml"))?;
-    let mut in_package = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_package = line == "[workspace.package]";
-        } else if in_package {
-            if let Some(rest) = line.strip_prefix("version") {
-                let value = rest.trim_start().trim_start_matches('=').trim();
-                return Ok(value.trim_matches('"').to_string());
-            }
-        }
+/// `cargo metadata --format-version 1` of the workspace at `root`, with `args`.
+fn cargo_metadata(root: &Path, args: &[&str]) -> BoxResult<Value> {
+    let output = Command::new(cargo())
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1"])
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
     }
-    Err("no version in [workspace.package]".into())
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+/// The version of the published crates (the consumer depends on all three by it), as cargo
+/// resolves their manifests; an error if they differ.
+fn published_version(root: &Path) -> BoxResult<String> {
+    let metadata = cargo_metadata(root, &["--no-deps"])?;
+    let mut versions: Vec<&str> = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| PUBLISHED.contains(&p["name"].as_str().unwrap_or_default()))
+        .filter_map(|p| p["version"].as_str())
+        .collect();
+    versions.dedup();
+    match versions[..] {
+        [version] => Ok(version.to_string()),
+        _ => Err(format!("the published crates have versions {versions:?}, not one").into()),
+    }
 }
 
 /// The target directory cargo uses for this workspace.
