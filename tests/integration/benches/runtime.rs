@@ -260,9 +260,10 @@ fn main() {
         auth: format!("Bearer {token}"),
     };
 
-    // `PER_CALL_VARIANTS=1`: raw reqwest alone, with a tokio time limit and with reqwest's own
-    // timeout, beside the client as built by default, without time limits, without pacing and on
-    // the raw side's `reqwest::Client`, all alternated call by call (see `alternated`).
+    // `PER_CALL_VARIANTS=1`: raw reqwest alone (twice: the second is the noise floor), with a
+    // tokio time limit and with reqwest's own timeout, beside the client as built by default,
+    // without time limits, without pacing and on the raw side's `reqwest::Client`, all
+    // alternated call by call (see `alternated`).
     if std::env::var("PER_CALL_VARIANTS").is_ok() {
         let unpaced = MiroApi::builder()
             .base_url(&base)
@@ -292,6 +293,12 @@ fn main() {
             (&api, &unpaced, &same_http, &raw, &limited, &unlimited);
         let calls: Vec<(&str, Call<'_>)> = vec![
             ("raw reqwest", Box::new(move || Box::pin(raw.call()))),
+            // The same call again: how far apart two identical ways come out (the noise floor
+            // of this comparison on this machine).
+            (
+                "raw reqwest again (the same call)",
+                Box::new(move || Box::pin(raw.call())),
+            ),
             (
                 "raw reqwest + an attempt time limit",
                 Box::new(move || {
@@ -333,16 +340,21 @@ fn main() {
         runtime.block_on(emu.shutdown());
         return;
     }
-    // `PER_CALL_ONLY=client|raw|raw_timeout` (and `PER_CALL_N`, default 2000): only that many
+    // `PER_CALL_ONLY=client|client_unlimited|raw|raw_timeout` (and `PER_CALL_N`, default 2000): only that many
     // calls of one side (after 200 of warm-up), for an instruction count of each under
     // `valgrind --tool=callgrind` (which does not depend on the machine's load) or syscall
     // counts under `perf stat`: the difference of two runs over N is the cost per call.
     if let Ok(side) = std::env::var("PER_CALL_ONLY") {
         let n: usize = std::env::var("PER_CALL_N").map_or(2000, |n| n.parse().unwrap());
+        let unlimited = api
+            .with_timeout(Duration::MAX)
+            .with_attempt_timeout(Duration::MAX);
         runtime.block_on(async {
             for i in 0..200 + n {
                 if side == "client" {
                     client_call(&api, &board).await;
+                } else if side == "client_unlimited" {
+                    client_call(&unlimited, &board).await;
                 } else if side == "raw_timeout" {
                     tokio::time::timeout(Duration::from_secs(30), raw.call())
                         .await
