@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Decoding, before and after, on the very same bytes: instructions per item (callgrind, which the
-# machine's load does not change) and ns per item (the two sides alternated), for the pages of
-# the decode bench (a 50-item page of each item type and of the nine mixed).
+# Decoding, before and after, on the very same bytes: instructions and mispredicted branches per
+# item (cachegrind, which the machine's load does not change) and ns per item (the two sides
+# alternated), for the pages of the decode bench (a 50-item page of each item type and of the
+# nine mixed).
 #
 #   scripts/decode-instructions.sh BEFORE [ROUNDS] > figures.txt
 #
@@ -56,28 +57,35 @@ TOML
 before="$(harness before "$work/before/miro-api" "$work/before/Cargo.lock" "")"
 after="$(harness after "$root/miro-api" "$root/Cargo.lock" "--features client")"
 
-# instructions BINARY PAGE WAY: instructions per item of one decode (and drop) of PAGE, the
-# difference of a run of 100 decodes and one of none, over 100 times its 50 items.
-instructions() {
+# counts BINARY PAGE WAY: instructions and mispredicted branches (conditional and indirect,
+# cachegrind's branch simulation) per item of one decode (and drop) of PAGE: the difference of a
+# run of 100 decodes and one of none, over 100 times its 50 items.
+counts() {
   local out="$work/cg" a b
-  valgrind --tool=callgrind --callgrind-out-file="$out.0" "$1" "$2" 0 "$3" >/dev/null 2>&1
-  valgrind --tool=callgrind --callgrind-out-file="$out.1" "$1" "$2" 100 "$3" >/dev/null 2>&1
-  a="$(grep -h '^summary' "$out.0" | cut -d' ' -f2)"
-  b="$(grep -h '^summary' "$out.1" | cut -d' ' -f2)"
-  echo $(((b - a) / 5000))
+  valgrind --tool=cachegrind --cache-sim=no --branch-sim=yes --cachegrind-out-file="$out.0" \
+    "$1" "$2" 0 "$3" >/dev/null 2>&1
+  valgrind --tool=cachegrind --cache-sim=no --branch-sim=yes --cachegrind-out-file="$out.1" \
+    "$1" "$2" 100 "$3" >/dev/null 2>&1
+  # summary: Ir Bc Bcm Bi Bim
+  read -r -a a <<<"$(grep -h '^summary' "$out.0" | cut -d' ' -f2-)"
+  read -r -a b <<<"$(grep -h '^summary' "$out.1" | cut -d' ' -f2-)"
+  echo "$(((b[0] - a[0]) / 5000)) $(((b[2] + b[4] - a[2] - a[4]) / 5000))"
 }
 
 echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ); before $(git -C "$root" rev-parse --short "$before_rev"), after $(git -C "$root" rev-parse --short HEAD)"
-echo "instructions per item (decode and drop); before: from_slice, after: as the client decodes"
-printf '%-12s %10s %10s %12s %8s\n' page before after after-slice ratio
+echo "per item (decode and drop): instructions, and mispredicted branches (miss);"
+echo "before: from_slice, after: as the client decodes, after-slice: from_slice"
+printf '%-12s %10s %10s %12s %7s %12s %11s %7s\n' page before after after-slice ratio \
+  before-miss after-miss ratio
 for page in mixed sticky_note shape text card app_card frame embed image document; do
   f="$work/pages/$page.json"
   [ -f "$f" ] || continue
-  b="$(instructions "$before" "$f" slice)"
-  a="$(instructions "$after" "$f" client)"
-  s="$(instructions "$after" "$f" slice)"
-  printf '%-12s %10s %10s %12s %8s\n' "$page" "$b" "$a" "$s" \
-    "$(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.3f", a/b}')"
+  read -r b bm <<<"$(counts "$before" "$f" slice)"
+  read -r a am <<<"$(counts "$after" "$f" client)"
+  read -r s _ <<<"$(counts "$after" "$f" slice)"
+  printf '%-12s %10s %10s %12s %7s %12s %11s %7s\n' "$page" "$b" "$a" "$s" \
+    "$(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.3f", a/b}')" "$bm" "$am" \
+    "$(awk -v a="$am" -v b="$bm" 'BEGIN{printf "%.3f", a/b}')"
 done
 echo "ns per item, the sides alternated, $rounds rounds of 2000 decodes"
 for page in mixed sticky_note; do
