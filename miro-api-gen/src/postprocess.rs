@@ -792,8 +792,9 @@ fn rewrite_methods(
     Ok(Item::Impl(imp))
 }
 
-/// The `x` of progenitor's `encode_path(&x.to_string())`.
-fn encoded_to_string(e: &Expr) -> Option<Expr> {
+/// What to hand `runtime::path_segment` for progenitor's `encode_path(arg)`: `&x` when `arg` is
+/// `&x.to_string()` (no copy of `x`), `arg` itself otherwise.
+fn path_segment_arg(e: &Expr) -> Option<Expr> {
     let Expr::Call(call) = e else { return None };
     let Expr::Path(func) = &*call.func else {
         return None;
@@ -801,14 +802,16 @@ fn encoded_to_string(e: &Expr) -> Option<Expr> {
     if !func.path.is_ident("encode_path") || call.args.len() != 1 {
         return None;
     }
-    let Expr::Reference(reference) = &call.args[0] else {
-        return None;
-    };
-    let Expr::MethodCall(to_string) = &*reference.expr else {
-        return None;
-    };
-    (to_string.method == "to_string" && to_string.args.is_empty())
-        .then(|| (*to_string.receiver).clone())
+    let arg = &call.args[0];
+    if let Expr::Reference(reference) = arg {
+        if let Expr::MethodCall(to_string) = &*reference.expr {
+            if to_string.method == "to_string" && to_string.args.is_empty() {
+                let value = &to_string.receiver;
+                return Some(parse_quote!(&#value));
+            }
+        }
+    }
+    Some(arg.clone())
 }
 
 /// Renames `board_id_platform_*` parameters to `board_id`, and points progenitor's helpers at
@@ -825,9 +828,9 @@ impl VisitMut for Renamer {
         // progenitor's `encode_path(&x.to_string())` copies the value twice (the string, then
         // its encoding) before `format!` copies it into the URL: the runtime's `path_segment`
         // encodes it while it is written into the URL.
-        if let Some(mut value) = encoded_to_string(e) {
-            self.visit_expr_mut(&mut value);
-            *e = parse_quote!(crate::runtime::path_segment(&#value));
+        if let Some(mut arg) = path_segment_arg(e) {
+            self.visit_expr_mut(&mut arg);
+            *e = parse_quote!(crate::runtime::path_segment(#arg));
             return;
         }
         if let Expr::Field(field) = e {
@@ -859,10 +862,7 @@ impl VisitMut for Renamer {
         }
     }
     fn visit_path_mut(&mut self, p: &mut syn::Path) {
-        if p.is_ident("encode_path") {
-            *p = parse_quote!(crate::runtime::encode_path);
-        } else if p
-            .segments
+        if p.segments
             .first()
             .is_some_and(|s| s.ident == "progenitor_client")
         {
@@ -1153,5 +1153,25 @@ mod tests {
         // Two object variants with nothing telling them apart stay untagged, derive included.
         let guess = items[6].to_token_stream().to_string();
         assert!(guess.contains(":: serde :: Deserialize"), "{guess}");
+    }
+
+    #[test]
+    fn every_encoded_path_argument_is_written_through_path_segment() {
+        let rewrite = |e: Expr| {
+            let mut e = e;
+            Renamer.visit_expr_mut(&mut e);
+            e.to_token_stream().to_string()
+        };
+        // The form progenitor writes: the value itself, not its string copy.
+        assert_eq!(
+            rewrite(parse_quote!(encode_path(&board_id.to_string()))),
+            "crate :: runtime :: path_segment (& board_id)"
+        );
+        // Any other argument is handed over as it is.
+        assert_eq!(
+            rewrite(parse_quote!(encode_path(name))),
+            "crate :: runtime :: path_segment (name)"
+        );
+        assert_eq!(rewrite(parse_quote!(encode(x))), "encode (x)");
     }
 }

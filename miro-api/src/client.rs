@@ -1,6 +1,6 @@
 //! [`MiroApi`]: construction, auth, and the one place every generated method sends through.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -348,15 +348,7 @@ impl MiroApi {
             });
         }
         let mut url = self.inner.base_url.clone();
-        let mut rest = op.path;
-        for arg in path_args {
-            let (before, after) = rest.split_once('{').unwrap_or((rest, ""));
-            url.push_str(before);
-            // Writing to a `String` cannot fail.
-            let _ = write!(url, "{}", crate::runtime::path_segment(*arg));
-            rest = after.split_once('}').map_or("", |(_, after)| after);
-        }
-        url.push_str(rest);
+        crate::runtime::push_path(&mut url, op.path, path_args);
         Ok(url)
     }
 }

@@ -15,9 +15,25 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Percent-encodes one path segment.
-pub fn encode_path(segment: &str) -> String {
-    path_segment(segment).to_string()
+/// Appends `template` (an operation's path) to `url` with its placeholders (`{name}` or `{}`)
+/// filled by `args` in order, each percent-encoded to stay one segment: the one filling of a
+/// path, for the client's raw calls and the `miro` command line's `--dry-run`. The caller checks
+/// that there are as many arguments as placeholders.
+pub fn push_path<T: std::fmt::Display>(
+    url: &mut String,
+    template: &str,
+    args: impl IntoIterator<Item = T>,
+) {
+    use std::fmt::Write as _;
+    let mut rest = template;
+    for arg in args {
+        let (before, after) = rest.split_once('{').unwrap_or((rest, ""));
+        url.push_str(before);
+        // Writing to a `String` cannot fail.
+        let _ = write!(url, "{}", path_segment(&arg));
+        rest = after.split_once('}').map_or("", |(_, after)| after);
+    }
+    url.push_str(rest);
 }
 
 /// One path segment of a request's URL, percent-encoded as it is written (by `format!`), with no
@@ -567,9 +583,10 @@ mod tests {
 
     #[test]
     fn path_segments_stay_single() {
-        assert_eq!(encode_path("uXjVOD6LSME="), "uXjVOD6LSME%3D");
-        assert_eq!(encode_path("a/b?c#d%e f"), "a%2Fb%3Fc%23d%25e%20f");
-        assert_eq!(encode_path("3458764517517819000"), "3458764517517819000");
+        let encoded = |s: &str| path_segment(s).to_string();
+        assert_eq!(encoded("uXjVOD6LSME="), "uXjVOD6LSME%3D");
+        assert_eq!(encoded("a/b?c#d%e f"), "a%2Fb%3Fc%23d%25e%20f");
+        assert_eq!(encoded("3458764517517819000"), "3458764517517819000");
         // What the generated requests write: the same, whatever the value's type, and for a
         // value written in several pieces (each piece encoded as it comes).
         assert_eq!(
@@ -585,8 +602,12 @@ mod tests {
                 f.write_str("..")
             }
         }
-        assert_eq!(path_segment(&Pieces).to_string(), encode_path("é/7?.."));
+        assert_eq!(path_segment(&Pieces).to_string(), encoded("é/7?.."));
         assert_eq!(path_segment(&Pieces).to_string(), "%C3%A9%2F7%3F..");
+        // A path filled: each argument one segment, the template's text kept.
+        let mut url = String::from("https://api.miro.com");
+        push_path(&mut url, "/v2/boards/{board_id}/items/{}/x", ["a/b=", "7"]);
+        assert_eq!(url, "https://api.miro.com/v2/boards/a%2Fb%3D/items/7/x");
     }
 
     #[test]

@@ -249,14 +249,7 @@ fn prepare(c: &'static Command, m: &ArgMatches) -> Result<Prepared, Failure> {
 /// The URL a request goes to (for `--dry-run`): path segments percent-encoded as sent.
 fn url_of(base: &str, p: &Prepared) -> String {
     let mut url = base.trim_end_matches('/').to_string();
-    let mut rest = p.path;
-    for arg in &p.args {
-        let (before, after) = rest.split_once('{').unwrap_or((rest, ""));
-        url.push_str(before);
-        url.push_str(&miro_api::runtime::encode_path(arg));
-        rest = after.split_once('}').map_or("", |(_, after)| after);
-    }
-    url.push_str(rest);
+    miro_api::runtime::push_path(&mut url, p.path, &p.args);
     if !p.query.is_empty() {
         let q: String = reqwest::Url::parse_with_params("http://x/", &p.query)
             .ok()
