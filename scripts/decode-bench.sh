@@ -15,6 +15,7 @@
 # The machine is shared: compare ratios, and sides measured in the same pass.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib.sh"
 before_rev="${1:?usage: scripts/decode-bench.sh BEFORE [PASSES]}"
 passes="${2:-3}"
 export CARGO_TERM_COLOR=never
@@ -31,21 +32,14 @@ for f in tests/integration/benches/decode.rs tests/integration/benches/runtime.r
   cp "$root/$f" "$tree/$f"
 done
 
-# Builds a bench of the workspace at $1 in the target directory $2 and prints the path of its
-# executable. The before side has its own target directory: the two workspaces' crates would
-# have the same names in a shared one, and the extracted sources are older than any build.
-bench_bin() {
-  (cd "$1" && CARGO_TARGET_DIR="$2" cargo bench -q -p "$3" --bench "$4" --no-run \
-    --message-format=json 2>/dev/null) | grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4
-}
-
+# The before side has its own target directory: the two workspaces' crates would have the
+# same names in a shared one, and the extracted sources are older than any build.
 declare -A bin
 for side in before after; do
   dir="$root" target="$CARGO_TARGET_DIR"
   [ "$side" = before ] && dir="$tree" target="$CARGO_TARGET_DIR/decode-bench-before"
   for bench in miro-tests:decode miro-tests:runtime miro-api-extended:walk; do
-    path="$(bench_bin "$dir" "$target" "${bench%%:*}" "${bench#*:}")"
-    [ -x "$path" ] || { echo "no executable for $side ${bench#*:}" >&2; exit 1; }
+    path="$(bench_bin "$dir" "${bench%%:*}" "${bench#*:}" "$target")"
     bin[$side.${bench#*:}]="$path"
   done
 done

@@ -12,18 +12,18 @@
 # (`decode::from_slice` with the page list reserved) and with `from_slice`. Needs valgrind.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib.sh"
 before_rev="${1:?usage: scripts/decode-instructions.sh BEFORE [ROUNDS]}"
 rounds="${2:-5}"
 export CARGO_TERM_COLOR=never
 export MIRO_LIVE_CORPUS="${MIRO_LIVE_CORPUS:-$root/../shared/live-corpus}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
+need_valgrind
 
 git -C "$root" archive "$before_rev" | (mkdir -p "$work/before" && tar -x -C "$work/before")
 mkdir -p "$work/pages"
-decode_bench="$(cd "$root" && cargo bench -q -p miro-tests --bench decode --no-run \
-  --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)"
+decode_bench="$(bench_bin "$root" miro-tests decode)"
 DECODE_BENCH_DUMP="$work/pages" "$decode_bench" >/dev/null
 
 # harness SIDE MIRO_API_DIR LOCK FEATURES: builds the harness against that miro-api.

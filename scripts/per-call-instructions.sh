@@ -12,13 +12,13 @@
 # `client_unlimited` (no time limits). Needs valgrind.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib.sh"
 calls="${1:-2000}"
 export CARGO_TERM_COLOR=never
-command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
+need_valgrind
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-bench="$(cd "$root" && cargo bench -q -p miro-tests --bench runtime --no-run \
-  --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)"
+bench="$(bench_bin "$root" miro-tests runtime)"
 
 # counts SIDE N: cachegrind's totals (Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw) of N calls.
 counts() {
@@ -29,11 +29,12 @@ counts() {
 
 echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ); $(git -C "$root" rev-parse --short HEAD); $calls calls a side"
 printf '%-18s %12s %8s %8s %8s %8s\n' side instructions I1-miss D1-read D1-write ratio
-raw_ir=""
+# per K: counter K of the side in hand (the arrays `zero` and `many`), per call.
+per() { echo $(((many[$1] - zero[$1]) / calls)); }
+raw_ir="" # the first side's instructions, what the ratios are to
 for side in raw raw_timeout client client_unlimited; do
   read -r -a zero <<<"$(counts "$side" 0)"
   read -r -a many <<<"$(counts "$side" "$calls")"
-  per() { echo $(((many[$1] - zero[$1]) / calls)); }
   ir="$(per 0)"
   raw_ir="${raw_ir:-$ir}"
   printf '%-18s %12s %8s %8s %8s %8s\n' "$side" "$ir" "$(per 1)" "$(per 4)" "$(per 7)" \

@@ -262,8 +262,8 @@ fn main() {
 
     // `PER_CALL_VARIANTS=1`: raw reqwest alone (twice: the second is the noise floor), with a
     // tokio time limit and with reqwest's own timeout, beside the client as built by default,
-    // without time limits, without pacing and on the raw side's `reqwest::Client`, all
-    // alternated call by call (see `alternated`).
+    // without pacing, on the raw side's `reqwest::Client`, and on that one without time limits,
+    // all alternated call by call (see `alternated`).
     if std::env::var("PER_CALL_VARIANTS").is_ok() {
         let unpaced = MiroApi::builder()
             .base_url(&base)
@@ -318,16 +318,16 @@ fn main() {
                 Box::new(move || Box::pin(client_call(api, board))),
             ),
             (
-                "client, no time limits (no timer)",
-                Box::new(move || Box::pin(client_call(unlimited, board))),
-            ),
-            (
                 "client, pacing off",
                 Box::new(move || Box::pin(client_call(unpaced, board))),
             ),
             (
                 "client, the raw side's reqwest client",
                 Box::new(move || Box::pin(client_call(same_http, board))),
+            ),
+            (
+                "the same, no time limits (no timer)",
+                Box::new(move || Box::pin(client_call(unlimited, board))),
             ),
         ];
         let result = runtime.block_on(alternated(&calls, 30, 200));
